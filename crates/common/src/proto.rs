@@ -1,0 +1,557 @@
+//! The storage protocol: what the compute (writer, and later readers) and storage nodes say to
+//! each other, and what storage nodes say to their peers when they gossip.
+//!
+//! Every message travels in one [`frame`](crate::frame) whose kind byte is the message kind. Every
+//! request carries a `req_id` that its response echoes, so a connection may have many requests in
+//! flight. Requests from a writer carry the volume epoch; a node rejects an epoch lower than the
+//! one it has durably adopted ([`ErrorCode::StaleEpoch`]): that is the whole of fencing.
+//!
+//! ```text
+//! writer ──Open{epoch, peers, truncations}──▶ node   adopt epoch (durably), apply truncations
+//!        ◀─────────────State{scl, ...}────────
+//! writer ──Write{epoch, records}────────────▶ node   persist (fsync) BEFORE acknowledging
+//!        ◀─────────────WriteAck{scl per PG}──
+//! writer ──GetPage{epoch, page, read_point}─▶ node   only if SCL ≥ read_point
+//!        ◀─────────────Page{lsn, image}──────
+//! node   ──FetchRecords{pg, after, upto}────▶ peer   gossip: fill a gap found through backlinks
+//!        ◀─────────────Records{...}──────────
+//! ```
+//!
+//! Byte layouts are in docs/formats.md.
+
+use crate::codec::{DecodeError, DecodeResult, Put, Reader};
+use crate::ids::{Epoch, Lsn, NodeId, PageId, PgId};
+use crate::limits::{
+    PEERS_MAX, PGS_MAX, RECORDS_PER_MESSAGE_MAX, STRING_BYTES_MAX, TAIL_RECORDS_MAX,
+    TRUNCATIONS_MAX,
+};
+use crate::redo::{PAGE_SIZE, RedoRecord};
+
+/// A durable decision of a writer's recovery: records of `pg` with `above < lsn <= upto` are
+/// discarded everywhere, forever. Tagged with the epoch of the writer that made it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Truncation {
+    pub epoch: Epoch,
+    pub pg: PgId,
+    pub above: Lsn,
+    pub upto: Lsn,
+}
+
+impl Truncation {
+    #[must_use]
+    pub fn covers(&self, pg: PgId, lsn: Lsn) -> bool {
+        self.pg == pg && self.above < lsn && lsn <= self.upto
+    }
+}
+
+/// The shape of one record, without its payload: enough for recovery to follow backlinks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordMeta {
+    pub lsn: Lsn,
+    pub prev_pg_lsn: Lsn,
+    pub cpl: bool,
+}
+
+/// What a segment holds of one protection group.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct PgState {
+    pub pg: PgId,
+    /// Segment complete LSN: every record of the PG with LSN ≤ scl is held.
+    pub scl: Lsn,
+    /// The highest CPL at or below `scl` (0 if none).
+    pub scl_cpl: Lsn,
+    /// Records held above `scl` (they wait for a gap below them to fill), in LSN order.
+    pub above: Vec<RecordMeta>,
+}
+
+/// A storage node's state, as reported to a writer.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct SegmentState {
+    pub node: NodeId,
+    pub epoch: Epoch,
+    pub truncations: Vec<Truncation>,
+    pub pgs: Vec<PgState>,
+}
+
+/// Requests, from a writer or a peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// A writer's handshake: adopt `epoch` (durably) if it is not lower than the node's, learn the
+    /// peers to gossip with, and apply `truncations`. Answered with `State`.
+    Open {
+        epoch: Epoch,
+        peers: Vec<String>,
+        truncations: Vec<Truncation>,
+    },
+    /// Persist records, then acknowledge with the SCL of every PG they touch.
+    Write {
+        epoch: Epoch,
+        records: Vec<RedoRecord>,
+    },
+    /// The page as of `read_point`. Refused with `NotReady` if the segment's SCL is below it.
+    GetPage {
+        epoch: Epoch,
+        page: PageId,
+        read_point: Lsn,
+    },
+    /// The segment's state, as `Open` returns it, without changing anything.
+    GetState { epoch: Epoch },
+    /// Gossip: records of `pg` with `after < lsn <= upto`, at most `max_records`.
+    FetchRecords {
+        pg: PgId,
+        after: Lsn,
+        upto: Lsn,
+        max_records: u32,
+    },
+}
+
+/// Responses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Response {
+    State(SegmentState),
+    WriteAck {
+        scls: Vec<(PgId, Lsn)>,
+    },
+    /// `lsn` is the LSN of the newest record applied (the page's version); `image` is `None`
+    /// when no record of the page exists at or below the read point.
+    Page {
+        lsn: Lsn,
+        image: Option<Box<[u8; PAGE_SIZE]>>,
+    },
+    /// Gossip answer. Carries the responder's epoch and truncations so a lagging peer learns them.
+    Records {
+        epoch: Epoch,
+        truncations: Vec<Truncation>,
+        records: Vec<RedoRecord>,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+/// Why a storage node refused a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The request's epoch is below the node's: the sender has been fenced.
+    StaleEpoch = 1,
+    /// The segment cannot serve the read point yet (SCL too low).
+    NotReady = 2,
+    /// The node found corrupted data and will not serve it.
+    Corrupted = 3,
+    /// The request is malformed or not allowed in this state.
+    BadRequest = 4,
+    /// Something failed inside the node (disk error).
+    Internal = 5,
+}
+
+impl ErrorCode {
+    fn from_u16(v: u16) -> DecodeResult<ErrorCode> {
+        Ok(match v {
+            1 => ErrorCode::StaleEpoch,
+            2 => ErrorCode::NotReady,
+            3 => ErrorCode::Corrupted,
+            4 => ErrorCode::BadRequest,
+            5 => ErrorCode::Internal,
+            _ => return Err(DecodeError(format!("unknown error code {v}"))),
+        })
+    }
+}
+
+const REQ_OPEN: u8 = 1;
+const REQ_WRITE: u8 = 2;
+const REQ_GET_PAGE: u8 = 3;
+const REQ_GET_STATE: u8 = 4;
+const REQ_FETCH_RECORDS: u8 = 5;
+const RESP_STATE: u8 = 101;
+const RESP_WRITE_ACK: u8 = 102;
+const RESP_PAGE: u8 = 103;
+const RESP_RECORDS: u8 = 105;
+const RESP_ERROR: u8 = 127;
+
+fn put_truncations(out: &mut Vec<u8>, ts: &[Truncation]) {
+    out.put_u32(u32::try_from(ts.len()).expect("too many truncations"));
+    for t in ts {
+        out.put_u64(t.epoch.0);
+        out.put_u32(t.pg.0);
+        out.put_u64(t.above.0);
+        out.put_u64(t.upto.0);
+    }
+}
+
+fn get_truncations(r: &mut Reader<'_>) -> DecodeResult<Vec<Truncation>> {
+    let n = r.count(TRUNCATIONS_MAX)?;
+    let mut v = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let t = Truncation {
+            epoch: Epoch(r.u64()?),
+            pg: PgId(r.u32()?),
+            above: Lsn(r.u64()?),
+            upto: Lsn(r.u64()?),
+        };
+        if t.above > t.upto {
+            return Err(DecodeError("truncation range is inverted".into()));
+        }
+        v.push(t);
+    }
+    Ok(v)
+}
+
+fn put_records(out: &mut Vec<u8>, records: &[RedoRecord]) {
+    out.put_u32(u32::try_from(records.len()).expect("too many records"));
+    for rec in records {
+        rec.encode(out);
+    }
+}
+
+fn get_records(r: &mut Reader<'_>) -> DecodeResult<Vec<RedoRecord>> {
+    let n = r.count(RECORDS_PER_MESSAGE_MAX)?;
+    let mut v = Vec::with_capacity((n as usize).min(4096));
+    for _ in 0..n {
+        v.push(RedoRecord::decode(r)?);
+    }
+    Ok(v)
+}
+
+impl Request {
+    /// Encodes `(kind, body)`; the body starts with the `req_id`.
+    #[must_use]
+    pub fn encode(&self, req_id: u64) -> (u8, Vec<u8>) {
+        let mut b = Vec::new();
+        b.put_u64(req_id);
+        let kind = match self {
+            Request::Open {
+                epoch,
+                peers,
+                truncations,
+            } => {
+                b.put_u64(epoch.0);
+                b.put_u32(u32::try_from(peers.len()).expect("too many peers"));
+                for p in peers {
+                    b.put_str(p);
+                }
+                put_truncations(&mut b, truncations);
+                REQ_OPEN
+            }
+            Request::Write { epoch, records } => {
+                b.put_u64(epoch.0);
+                put_records(&mut b, records);
+                REQ_WRITE
+            }
+            Request::GetPage {
+                epoch,
+                page,
+                read_point,
+            } => {
+                b.put_u64(epoch.0);
+                b.put_u64(page.0);
+                b.put_u64(read_point.0);
+                REQ_GET_PAGE
+            }
+            Request::GetState { epoch } => {
+                b.put_u64(epoch.0);
+                REQ_GET_STATE
+            }
+            Request::FetchRecords {
+                pg,
+                after,
+                upto,
+                max_records,
+            } => {
+                b.put_u32(pg.0);
+                b.put_u64(after.0);
+                b.put_u64(upto.0);
+                b.put_u32(*max_records);
+                REQ_FETCH_RECORDS
+            }
+        };
+        (kind, b)
+    }
+
+    /// Decodes a request from untrusted bytes.
+    pub fn decode(kind: u8, body: &[u8]) -> DecodeResult<(u64, Request)> {
+        let mut r = Reader::new(body);
+        let req_id = r.u64()?;
+        let req = match kind {
+            REQ_OPEN => {
+                let epoch = Epoch(r.u64()?);
+                let n = r.count(PEERS_MAX)?;
+                let mut peers = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    peers.push(r.string(STRING_BYTES_MAX)?);
+                }
+                let truncations = get_truncations(&mut r)?;
+                Request::Open {
+                    epoch,
+                    peers,
+                    truncations,
+                }
+            }
+            REQ_WRITE => Request::Write {
+                epoch: Epoch(r.u64()?),
+                records: get_records(&mut r)?,
+            },
+            REQ_GET_PAGE => Request::GetPage {
+                epoch: Epoch(r.u64()?),
+                page: PageId(r.u64()?),
+                read_point: Lsn(r.u64()?),
+            },
+            REQ_GET_STATE => Request::GetState {
+                epoch: Epoch(r.u64()?),
+            },
+            REQ_FETCH_RECORDS => Request::FetchRecords {
+                pg: PgId(r.u32()?),
+                after: Lsn(r.u64()?),
+                upto: Lsn(r.u64()?),
+                max_records: r.u32()?.min(RECORDS_PER_MESSAGE_MAX),
+            },
+            other => return Err(DecodeError(format!("unknown request kind {other}"))),
+        };
+        r.finish()?;
+        Ok((req_id, req))
+    }
+}
+
+impl Response {
+    #[must_use]
+    pub fn encode(&self, req_id: u64) -> (u8, Vec<u8>) {
+        let mut b = Vec::new();
+        b.put_u64(req_id);
+        let kind = match self {
+            Response::State(s) => {
+                b.put_u32(s.node.0);
+                b.put_u64(s.epoch.0);
+                put_truncations(&mut b, &s.truncations);
+                b.put_u32(u32::try_from(s.pgs.len()).expect("too many PGs"));
+                for pg in &s.pgs {
+                    b.put_u32(pg.pg.0);
+                    b.put_u64(pg.scl.0);
+                    b.put_u64(pg.scl_cpl.0);
+                    b.put_u32(u32::try_from(pg.above.len()).expect("tail too long"));
+                    for m in &pg.above {
+                        b.put_u64(m.lsn.0);
+                        b.put_u64(m.prev_pg_lsn.0);
+                        b.put_u8(u8::from(m.cpl));
+                    }
+                }
+                RESP_STATE
+            }
+            Response::WriteAck { scls } => {
+                b.put_u32(u32::try_from(scls.len()).expect("too many PGs"));
+                for (pg, scl) in scls {
+                    b.put_u32(pg.0);
+                    b.put_u64(scl.0);
+                }
+                RESP_WRITE_ACK
+            }
+            Response::Page { lsn, image } => {
+                b.put_u64(lsn.0);
+                match image {
+                    Some(img) => {
+                        b.put_u8(1);
+                        b.extend_from_slice(&img[..]);
+                    }
+                    None => b.put_u8(0),
+                }
+                RESP_PAGE
+            }
+            Response::Records {
+                epoch,
+                truncations,
+                records,
+            } => {
+                b.put_u64(epoch.0);
+                put_truncations(&mut b, truncations);
+                put_records(&mut b, records);
+                RESP_RECORDS
+            }
+            Response::Error { code, message } => {
+                b.put_u16(*code as u16);
+                b.put_str(message);
+                RESP_ERROR
+            }
+        };
+        (kind, b)
+    }
+
+    pub fn decode(kind: u8, body: &[u8]) -> DecodeResult<(u64, Response)> {
+        let mut r = Reader::new(body);
+        let req_id = r.u64()?;
+        let resp = match kind {
+            RESP_STATE => {
+                let node = NodeId(r.u32()?);
+                let epoch = Epoch(r.u64()?);
+                let truncations = get_truncations(&mut r)?;
+                let n = r.count(PGS_MAX)?;
+                let mut pgs = Vec::with_capacity((n as usize).min(1024));
+                for _ in 0..n {
+                    let pg = PgId(r.u32()?);
+                    let scl = Lsn(r.u64()?);
+                    let scl_cpl = Lsn(r.u64()?);
+                    let m = r.count(TAIL_RECORDS_MAX)?;
+                    let mut above = Vec::with_capacity((m as usize).min(4096));
+                    for _ in 0..m {
+                        above.push(RecordMeta {
+                            lsn: Lsn(r.u64()?),
+                            prev_pg_lsn: Lsn(r.u64()?),
+                            cpl: r.u8()? != 0,
+                        });
+                    }
+                    pgs.push(PgState {
+                        pg,
+                        scl,
+                        scl_cpl,
+                        above,
+                    });
+                }
+                Response::State(SegmentState {
+                    node,
+                    epoch,
+                    truncations,
+                    pgs,
+                })
+            }
+            RESP_WRITE_ACK => {
+                let n = r.count(PGS_MAX)?;
+                let mut scls = Vec::with_capacity((n as usize).min(1024));
+                for _ in 0..n {
+                    scls.push((PgId(r.u32()?), Lsn(r.u64()?)));
+                }
+                Response::WriteAck { scls }
+            }
+            RESP_PAGE => {
+                let lsn = Lsn(r.u64()?);
+                let image = match r.u8()? {
+                    0 => None,
+                    1 => {
+                        let mut img = Box::new([0u8; PAGE_SIZE]);
+                        img.copy_from_slice(r.take(PAGE_SIZE)?);
+                        Some(img)
+                    }
+                    other => return Err(DecodeError(format!("bad page presence flag {other}"))),
+                };
+                Response::Page { lsn, image }
+            }
+            RESP_RECORDS => Response::Records {
+                epoch: Epoch(r.u64()?),
+                truncations: get_truncations(&mut r)?,
+                records: get_records(&mut r)?,
+            },
+            RESP_ERROR => Response::Error {
+                code: ErrorCode::from_u16(r.u16()?)?,
+                message: r.string(STRING_BYTES_MAX)?,
+            },
+            other => return Err(DecodeError(format!("unknown response kind {other}"))),
+        };
+        r.finish()?;
+        Ok((req_id, resp))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redo::Payload;
+
+    #[test]
+    fn messages_round_trip() {
+        let rec = RedoRecord {
+            lsn: Lsn(2),
+            pg: PgId(0),
+            prev_pg_lsn: Lsn(1),
+            page: PageId(3),
+            prev_page_lsn: Lsn(0),
+            cpl: true,
+            payload: Payload::Init(vec![9; 10]),
+        };
+        let t = Truncation {
+            epoch: Epoch(2),
+            pg: PgId(0),
+            above: Lsn(5),
+            upto: Lsn(100),
+        };
+        let reqs = vec![
+            Request::Open {
+                epoch: Epoch(3),
+                peers: vec!["127.0.0.1:1".into()],
+                truncations: vec![t],
+            },
+            Request::Write {
+                epoch: Epoch(3),
+                records: vec![rec.clone()],
+            },
+            Request::GetPage {
+                epoch: Epoch(3),
+                page: PageId(7),
+                read_point: Lsn(9),
+            },
+            Request::GetState { epoch: Epoch(1) },
+            Request::FetchRecords {
+                pg: PgId(0),
+                after: Lsn(1),
+                upto: Lsn(9),
+                max_records: 10,
+            },
+        ];
+        for (i, q) in reqs.into_iter().enumerate() {
+            let (k, b) = q.encode(i as u64);
+            assert_eq!(Request::decode(k, &b).unwrap(), (i as u64, q));
+        }
+        let resps = vec![
+            Response::State(SegmentState {
+                node: NodeId(1),
+                epoch: Epoch(2),
+                truncations: vec![t],
+                pgs: vec![PgState {
+                    pg: PgId(0),
+                    scl: Lsn(4),
+                    scl_cpl: Lsn(3),
+                    above: vec![RecordMeta {
+                        lsn: Lsn(6),
+                        prev_pg_lsn: Lsn(5),
+                        cpl: true,
+                    }],
+                }],
+            }),
+            Response::WriteAck {
+                scls: vec![(PgId(0), Lsn(5))],
+            },
+            Response::Page {
+                lsn: Lsn(5),
+                image: Some(Box::new([3u8; PAGE_SIZE])),
+            },
+            Response::Page {
+                lsn: Lsn(0),
+                image: None,
+            },
+            Response::Records {
+                epoch: Epoch(1),
+                truncations: vec![],
+                records: vec![rec],
+            },
+            Response::Error {
+                code: ErrorCode::StaleEpoch,
+                message: "fenced".into(),
+            },
+        ];
+        for (i, p) in resps.into_iter().enumerate() {
+            let (k, b) = p.encode(i as u64);
+            assert_eq!(Response::decode(k, &b).unwrap(), (i as u64, p));
+        }
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut seed = 12345u64;
+        for _ in 0..2000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = (seed >> 33) as usize % 200;
+            let bytes: Vec<u8> = (0..len).map(|i| (seed >> (i % 56)) as u8).collect();
+            let kind = (seed >> 20) as u8;
+            let _ = Request::decode(kind, &bytes);
+            let _ = Response::decode(kind, &bytes);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Compute engine: buffer pool, pages, B+tree, mini-transactions, catalog, transactions.

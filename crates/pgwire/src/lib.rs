@@ -1,0 +1,1 @@
+//! PostgreSQL wire-protocol front end (over the pgwire crate).

@@ -1,0 +1,1 @@
+//! SQL: parse, bind, plan and execute the PostgreSQL dialect over the engine.
