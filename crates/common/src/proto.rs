@@ -95,6 +95,7 @@ pub enum Request {
         read_point: Lsn,
     },
     /// The segment's state, as `Open` returns it, without changing anything.
+    /// Answered whatever its epoch (read-only): recovery learns the current epoch from it.
     GetState { epoch: Epoch },
     /// Gossip: records of `pg` with `after < lsn <= upto`, at most `max_records`.
     FetchRecords {
@@ -310,6 +311,25 @@ impl Request {
         r.finish()?;
         Ok((req_id, req))
     }
+}
+
+/// Encodes a `Write` request from records already encoded with [`RedoRecord::encode`], so a
+/// writer encodes each record once however many segments it sends it to. Byte-identical to
+/// `Request::Write{..}.encode(req_id)`.
+#[must_use]
+pub fn encode_write_request<'a>(
+    req_id: u64,
+    epoch: Epoch,
+    encoded_records: impl ExactSizeIterator<Item = &'a [u8]>,
+) -> (u8, Vec<u8>) {
+    let mut b = Vec::new();
+    b.put_u64(req_id);
+    b.put_u64(epoch.0);
+    b.put_u32(u32::try_from(encoded_records.len()).expect("too many records"));
+    for rec in encoded_records {
+        b.extend_from_slice(rec);
+    }
+    (REQ_WRITE, b)
 }
 
 impl Response {
@@ -538,6 +558,38 @@ mod tests {
             let (k, b) = p.encode(i as u64);
             assert_eq!(Response::decode(k, &b).unwrap(), (i as u64, p));
         }
+    }
+
+    #[test]
+    fn raw_write_encoding_matches() {
+        let recs: Vec<RedoRecord> = (1..4)
+            .map(|i| RedoRecord {
+                lsn: Lsn(i),
+                pg: PgId(0),
+                prev_pg_lsn: Lsn(i - 1),
+                page: PageId(i),
+                prev_page_lsn: Lsn(0),
+                cpl: i == 3,
+                payload: Payload::Init(vec![i as u8; 3]),
+            })
+            .collect();
+        let encoded: Vec<Vec<u8>> = recs
+            .iter()
+            .map(|r| {
+                let mut v = Vec::new();
+                r.encode(&mut v);
+                v
+            })
+            .collect();
+        let raw = encode_write_request(7, Epoch(2), encoded.iter().map(|v| v.as_slice()));
+        assert_eq!(
+            raw,
+            Request::Write {
+                epoch: Epoch(2),
+                records: recs
+            }
+            .encode(7)
+        );
     }
 
     #[test]

@@ -1,1 +1,96 @@
-//! Storage node: persists redo records, computes SCL, gossips with peers, serves GetPage@LSN.
+//! The storage node: persists redo records, computes its SCL, gossips with its peers to fill
+//! gaps, and serves pages as of any read point (GetPage@LSN).
+//!
+//! One storage node is one OS process holding one segment of every protection group (PG) of the
+//! volume; six nodes in three availability zones hold the six segments of each PG, and the writer
+//! counts a record durable once four of them acknowledged it (Aurora SIGMOD 2017 §2, §4.2). The
+//! node never sees a page written: it receives redo records only and materialises pages on demand
+//! by applying them ("the log is the database", §3.3).
+//!
+//! ```text
+//!              Write / Open / GetPage / GetState             FetchRecords (peers)
+//!                        │                                          │
+//!                  ┌─────▼──────────── server (per connection) ─────▼─────┐
+//!                  │ frames in → requests handled concurrently → frames out│
+//!                  └─────┬──────────────────────┬──────────────────────────┘
+//!             Write      │                      │ GetPage / FetchRecords
+//!        ┌───────────────▼────┐                 ▼
+//!        │ log writer (group  │   append,   ┌──────────────────────────────┐
+//!        │ commit, one sync)  │──sync──────▶│ Segment: SCL, pending, page  │◀── positioned,
+//!        └───────────────▲────┘  then insert│ index, truncations (sans-IO) │    CRC-checked
+//!                        │                  └──────────────────────────────┘    log reads
+//!            gossip task: FetchRecords from peers when behind or with a gap
+//!
+//!   data_dir/  log-00000001 log-00000002 …   append-only records  (docs/formats.md)
+//!              meta                          epoch, truncations, peers (atomic replace)
+//! ```
+//!
+//! Modules, bottom up: [`limits`] (every bound), `segment` (the in-memory state machine: SCL,
+//! chain, page index, truncations), `cache` (materialised page versions), `log` (the log files:
+//! append, group sync, recovery scan, checked reads), `meta` (the meta file), `node` (request
+//! handling and the log writer), `gossip`, `server` (connections).
+//!
+//! Invariants, checked with `assert!` where they are established:
+//! - a record is acknowledged, counted in the SCL, or served only after `sync_data` returned for
+//!   its log entry;
+//! - the SCL never decreases except when a truncation removes records;
+//! - the adopted epoch never decreases, and is durable before any answer that depends on it;
+//! - bytes read back from disk are CRC-checked every time; corrupt bytes are never served.
+//!
+//! Restart rebuilds the in-memory index by scanning the whole log, so restart time grows with
+//! the size of the log for now. Checkpointed indexes, coalescing of page versions and garbage
+//! collection below PGMRPL are later work.
+
+mod cache;
+mod gossip;
+pub mod limits;
+mod log;
+mod meta;
+mod node;
+mod segment;
+mod server;
+
+pub use segment::pg_of;
+
+use borealis_common::NodeId;
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// How to run one storage node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// This node's id; recorded in its meta file, which then refuses to be opened as another node.
+    pub node: NodeId,
+    /// Where the node keeps its log files and its meta file.
+    pub data_dir: PathBuf,
+}
+
+/// Why a storage node could not start or had to stop.
+#[derive(Debug, Error)]
+pub enum StorageError {
+    /// The disk failed us. After a failed append or sync the node stops: its file's state is
+    /// unknown and only recovery from disk is safe.
+    #[error("i/o error {what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Files the node cannot trust (the meta file fails its CRC, a log file has no header).
+    #[error("corrupted data: {0}")]
+    Corrupted(String),
+    /// The data directory does not belong to this node.
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// Opens (recovers) the node's files under `data_dir`, then serves connections from `listener`
+/// forever. Recovery completes before the first connection is accepted. Returns only on a fatal
+/// error: recovery failed, or the log could not be appended to or synced. Dropping the returned
+/// future stops every task the node started.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: NodeConfig,
+) -> Result<(), StorageError> {
+    server::serve(listener, config).await
+}

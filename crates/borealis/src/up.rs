@@ -1,0 +1,208 @@
+//! `borealis up`: a complete local cluster in one command.
+//!
+//! Six storage nodes (two in each of three local "AZs", each its own process with its own data
+//! directory) and one writer instance. The ports chosen the first time are recorded in
+//! `DIR/cluster.conf`, so running `up` again on the same directory resumes the same cluster with
+//! its data. Ctrl-C or SIGTERM stops every process it started. Logs go to `DIR/logs/`.
+
+use crate::cli::Options;
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const AZS: [&str; 3] = ["a", "b", "c"];
+const DEFAULT_PORT: u16 = 7432;
+
+struct Layout {
+    dir: PathBuf,
+    storage_ports: Vec<u16>,
+}
+
+fn node_dir(dir: &Path, i: usize) -> PathBuf {
+    dir.join(format!("az-{}", AZS[i / 2]))
+        .join(format!("node-{}", i + 1))
+}
+
+fn read_layout(dir: &Path) -> Result<Option<Vec<u16>>> {
+    let path = dir.join("cluster.conf");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut ports = Vec::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let Some(port) = line
+            .strip_prefix("storage ")
+            .and_then(|r| r.split_whitespace().nth(2))
+        else {
+            bail!("{}: unexpected line {line:?}", path.display());
+        };
+        ports.push(
+            port.parse()
+                .with_context(|| format!("{}: bad port in {line:?}", path.display()))?,
+        );
+    }
+    if ports.len() != 6 {
+        bail!(
+            "{}: expected six storage nodes, found {}",
+            path.display(),
+            ports.len()
+        );
+    }
+    Ok(Some(ports))
+}
+
+fn write_layout(l: &Layout) -> Result<()> {
+    let mut text = String::from("# Borealis local cluster: storage <node> <az> <port>\n");
+    for (i, p) in l.storage_ports.iter().enumerate() {
+        text.push_str(&format!("storage {} {} {}\n", i + 1, AZS[i / 2], p));
+    }
+    let tmp = l.dir.join("cluster.conf.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, l.dir.join("cluster.conf"))?;
+    Ok(())
+}
+
+/// Starts a child whose first stdout line announces its address; the rest of its output goes to
+/// its log file.
+async fn spawn(name: &str, logs: &Path, args: &[String]) -> Result<(Child, String)> {
+    let exe = std::env::current_exe()?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logs.join(format!("{name}.log")))?;
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log.try_clone()?))
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {name}"))?;
+    let stdout = child.stdout.take().context("child stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
+        .await
+        .with_context(|| {
+            format!(
+                "{name} did not start in time (see {}/{name}.log)",
+                logs.display()
+            )
+        })??
+        .with_context(|| {
+            format!(
+                "{name} exited during start-up (see {}/{name}.log)",
+                logs.display()
+            )
+        })?;
+    let addr = first
+        .split_whitespace()
+        .find(|w| w.contains(':') && w.parse::<std::net::SocketAddr>().is_ok())
+        .with_context(|| format!("{name} printed no address: {first:?}"))?
+        .to_string();
+    let mut log = tokio::fs::File::from_std(log);
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = log.write_all(format!("{line}\n").as_bytes()).await;
+        }
+    });
+    Ok((child, addr))
+}
+
+pub async fn run(opts: Options) -> Result<()> {
+    let dir = PathBuf::from(opts.get("data-dir").unwrap_or(".borealis"));
+    let port: u16 = match opts.get("port") {
+        Some(p) => p.parse().context("--port must be a number")?,
+        None => DEFAULT_PORT,
+    };
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let recorded = read_layout(&dir)?;
+    let resumed = recorded.is_some();
+
+    let mut children: Vec<(String, Child)> = Vec::new();
+    let mut storage_addrs = Vec::new();
+    for i in 0..6 {
+        let listen = match &recorded {
+            Some(ports) => format!("127.0.0.1:{}", ports[i]),
+            None => "127.0.0.1:0".to_string(),
+        };
+        let data = node_dir(&dir, i);
+        let name = format!("storage-{}", i + 1);
+        let args = vec![
+            "storage".to_string(),
+            "--node-id".into(),
+            (i + 1).to_string(),
+            "--data-dir".into(),
+            data.display().to_string(),
+            "--listen".into(),
+            listen,
+        ];
+        let (child, addr) = spawn(&name, &logs, &args).await?;
+        children.push((name, child));
+        storage_addrs.push(addr);
+    }
+    if !resumed {
+        let ports = storage_addrs
+            .iter()
+            .map(|a| a.rsplit(':').next().unwrap_or("0").parse::<u16>())
+            .collect::<Result<Vec<_>, _>>()?;
+        write_layout(&Layout {
+            dir: dir.clone(),
+            storage_ports: ports,
+        })?;
+    }
+    let args = vec![
+        "instance".to_string(),
+        "--storage".into(),
+        storage_addrs.join(","),
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+    ];
+    let (writer, writer_addr) = spawn("writer", &logs, &args).await?;
+    children.push(("writer".into(), writer));
+
+    println!("cluster endpoint: postgres://borealis@{writer_addr}/borealis");
+    println!("instance endpoint (writer): postgres://borealis@{writer_addr}/borealis");
+    for (i, a) in storage_addrs.iter().enumerate() {
+        println!("storage node {} (az {}): {a}", i + 1, AZS[i / 2]);
+    }
+    println!(
+        "{} cluster in {}; logs in {}. Connect with: psql postgres://borealis@{writer_addr}/borealis — Ctrl-C stops it.",
+        if resumed { "resumed" } else { "created" },
+        dir.display(),
+        logs.display()
+    );
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    eprintln!("stopping the cluster");
+    for (_, child) in &mut children {
+        if let Some(pid) = child.id() {
+            // SIGTERM first; kill_on_drop sends SIGKILL to whatever is left.
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+        }
+    }
+    for (name, child) in &mut children {
+        if tokio::time::timeout(Duration::from_secs(3), child.wait())
+            .await
+            .is_err()
+        {
+            eprintln!("{name} did not stop; killing it");
+            let _ = child.kill().await;
+        }
+    }
+    Ok(())
+}

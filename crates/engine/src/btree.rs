@@ -1,0 +1,404 @@
+//! B+trees over byte-string keys and values, on slotted pages, changed only through an [`Mtr`].
+//!
+//! A tree is named by its root page, which never moves: when the root overflows, its contents
+//! move into two new children and the root becomes an internal page one level higher pointing at
+//! them. So a `TreeId` stored in the catalog stays valid forever.
+//!
+//! ```text
+//!                    root (level 2, never moves)
+//!                   /           |            \
+//!        internal (level 1)   internal     internal        link = leftmost child;
+//!        /     |     \          ...          ...           cell i = (key_i, child_i):
+//!     leaf -> leaf -> leaf -> ... -> leaf  (level 0)        child_i holds [key_i, key_i+1)
+//!            right-sibling links between leaves
+//! ```
+//!
+//! Operations descend from the root, checking on the way down that every page belongs to the tree
+//! (its `tree` field), is not a root, and sits exactly one level below its parent. Levels strictly
+//! decrease and are bounded by `TREE_LEVELS_MAX`, so a descent over corrupted pages still ends,
+//! with `EngineError::Corrupted`. Scans follow the leaf sibling links, bounded by the number of
+//! pages ever allocated, and check that keys keep ascending across leaves.
+//!
+//! Inserting into a full leaf splits it by bytes into two halves (both always fit: see
+//! `limits`), the right half in a newly allocated page, and inserts the right half's first key
+//! into the parent as separator; a full parent splits the same way, promoting its middle
+//! separator, up to the root. All pages of one split change in the caller's MTR, so storage sees
+//! the split atomically.
+//!
+//! Not done yet (later issues): deletes leave pages underfull and never merge or free them (an
+//! empty leaf stays linked and is skipped by scans); separators are whole keys (no suffix
+//! truncation); splits are always even, even for ascending inserts.
+
+use crate::META_PAGE;
+use crate::limits::TREE_LEVELS_MAX;
+use crate::mtr::Mtr;
+use crate::page::{self, Kind, Page};
+use crate::{EngineError, Entry};
+use borealis_common::PageId;
+use std::ops::Bound;
+
+/// Checks that `tree` names a live B+tree root; returns the tree's height minus one (its root's
+/// level).
+pub(crate) fn root_level(mtr: &mut Mtr<'_>, tree: PageId) -> Result<u16, EngineError> {
+    let Some(p) = mtr.read_opt(tree)? else {
+        return Err(EngineError::NoSuchTree(tree));
+    };
+    let live = matches!(page::kind(p), Some(Kind::Leaf | Kind::Internal))
+        && page::is_root(p)
+        && page::tree(p) == tree;
+    if !live {
+        return Err(EngineError::NoSuchTree(tree));
+    }
+    Ok(page::level(p))
+}
+
+/// Reads a non-root page of `tree` expected at `level`, checking that it is what its parent (or
+/// left sibling) says it is.
+fn read_node<'m>(
+    mtr: &'m mut Mtr<'_>,
+    id: PageId,
+    tree: PageId,
+    level: u16,
+) -> Result<&'m Page, EngineError> {
+    if id == tree {
+        return Err(EngineError::Corrupted(format!(
+            "tree {tree}: a page points back at the root"
+        )));
+    }
+    let p = mtr.read(id)?;
+    let kind_ok = matches!(page::kind(p), Some(Kind::Leaf | Kind::Internal));
+    if !kind_ok || page::is_root(p) || page::tree(p) != tree || page::level(p) != level {
+        return Err(EngineError::Corrupted(format!(
+            "page {id}: expected a level-{level} page of tree {tree}, found kind {:?} level {} of tree {}",
+            page::kind(p),
+            page::level(p),
+            page::tree(p)
+        )));
+    }
+    Ok(p)
+}
+
+/// Reads a page of `tree` at `level`, the root included.
+fn read_at<'m>(
+    mtr: &'m mut Mtr<'_>,
+    id: PageId,
+    tree: PageId,
+    level: u16,
+) -> Result<&'m Page, EngineError> {
+    if id == tree {
+        mtr.read(id)
+    } else {
+        read_node(mtr, id, tree, level)
+    }
+}
+
+/// Descends to the leaf whose range holds `key` (the leftmost leaf for `None`). Returns the
+/// internal pages on the way, root first, and the leaf.
+fn descend(
+    mtr: &mut Mtr<'_>,
+    tree: PageId,
+    key: Option<&[u8]>,
+) -> Result<(Vec<PageId>, PageId), EngineError> {
+    let mut level = root_level(mtr, tree)?;
+    let mut id = tree;
+    let mut path = Vec::with_capacity(level as usize);
+    loop {
+        let p = read_at(mtr, id, tree, level)?;
+        if level == 0 {
+            return Ok((path, id));
+        }
+        let next = match key {
+            Some(k) => page::child_for(p, k),
+            None => PageId(page::link(p)),
+        };
+        path.push(id);
+        id = next;
+        level -= 1;
+    }
+}
+
+/// The value stored under `key`.
+pub(crate) fn get(
+    mtr: &mut Mtr<'_>,
+    tree: PageId,
+    key: &[u8],
+) -> Result<Option<Vec<u8>>, EngineError> {
+    let (_, leaf) = descend(mtr, tree, Some(key))?;
+    let p = mtr.read(leaf)?;
+    Ok(page::search(p, key)
+        .ok()
+        .map(|i| page::value(p, i).to_vec()))
+}
+
+/// Inserts or replaces `key`. The caller has checked the entry against the limits.
+pub(crate) fn put(
+    mtr: &mut Mtr<'_>,
+    tree: PageId,
+    key: &[u8],
+    value: &[u8],
+) -> Result<(), EngineError> {
+    let (path, leaf) = descend(mtr, tree, Some(key))?;
+    {
+        let p = mtr.read(leaf)?;
+        if let Ok(i) = page::search(p, key)
+            && page::value(p, i) == value
+        {
+            return Ok(());
+        }
+    }
+    let cell = page::leaf_cell(key, value);
+    let p = mtr.write(leaf)?;
+    let pos = match page::search(p, key) {
+        Ok(i) => {
+            page::remove_cell(p, i);
+            i
+        }
+        Err(i) => i,
+    };
+    if page::insert_cell(p, pos, &cell) {
+        return Ok(());
+    }
+    let mut cells = page::cells(p);
+    cells.insert(pos, cell);
+    split(mtr, tree, path, leaf, cells)
+}
+
+/// Removes `key`; returns whether it was there.
+pub(crate) fn remove(mtr: &mut Mtr<'_>, tree: PageId, key: &[u8]) -> Result<bool, EngineError> {
+    let (_, leaf) = descend(mtr, tree, Some(key))?;
+    let Ok(i) = page::search(mtr.read(leaf)?, key) else {
+        return Ok(false);
+    };
+    page::remove_cell(mtr.write(leaf)?, i);
+    Ok(true)
+}
+
+/// Where to cut an overfull page's cells: the cut minimising the larger half. For a leaf the right
+/// half is `cells[m..]`; for an internal page `cells[m]` moves up and the right half is
+/// `cells[m + 1..]`. Both halves are non-empty and fit in a page.
+fn split_point(cells: &[Vec<u8>], leaf: bool) -> usize {
+    let n = cells.len();
+    let sizes: Vec<usize> = cells.iter().map(|c| page::cell_footprint(c)).collect();
+    let total: usize = sizes.iter().sum();
+    let (first, last) = if leaf { (1, n - 1) } else { (1, n - 2) };
+    assert!(
+        n >= 3 && first <= last,
+        "an overfull page has at least three cells"
+    );
+    let mut best = (usize::MAX, first);
+    let mut left: usize = sizes[..first].iter().sum();
+    for (m, size) in sizes.iter().enumerate().take(last + 1).skip(first) {
+        let right = total - left - if leaf { 0 } else { *size };
+        let worst = left.max(right);
+        if worst < best.0 {
+            best = (worst, m);
+        }
+        left += size;
+    }
+    assert!(
+        best.0 <= page::NODE_CAPACITY_BYTES,
+        "split halves of {} bytes overflow a page: entry limits too large",
+        best.0
+    );
+    best.1
+}
+
+/// Splits the overfull page `id` whose cells (the new one included) are `cells`, and carries the
+/// separator up `path` as far as needed. If the root splits, it keeps its page and grows a level.
+fn split(
+    mtr: &mut Mtr<'_>,
+    tree: PageId,
+    mut path: Vec<PageId>,
+    mut id: PageId,
+    mut cells: Vec<Vec<u8>>,
+) -> Result<(), EngineError> {
+    loop {
+        let (level, link) = {
+            let p = mtr.read(id)?;
+            (page::level(p), page::link(p))
+        };
+        let leaf = level == 0;
+        let kind = if leaf { Kind::Leaf } else { Kind::Internal };
+        let m = split_point(&cells, leaf);
+        let mut right = cells.split_off(m);
+        let left = cells;
+        let (separator, right_leftmost) = if leaf {
+            (page::cell_key(true, &right[0]).to_vec(), 0)
+        } else {
+            let middle = right.remove(0);
+            (
+                page::cell_key(false, &middle).to_vec(),
+                page::cell_child(&middle).0,
+            )
+        };
+        if id == tree {
+            assert!(
+                level + 1 < TREE_LEVELS_MAX,
+                "tree {tree} would grow past {TREE_LEVELS_MAX} levels"
+            );
+            let (l, _) = mtr.allocate()?;
+            let (r, _) = mtr.allocate()?;
+            let (l_link, r_link) = if leaf {
+                (r.0, 0)
+            } else {
+                (link, right_leftmost)
+            };
+            page::write_node(mtr.write(l)?, l, kind, level, tree, l_link, &left);
+            page::write_node(mtr.write(r)?, r, kind, level, tree, r_link, &right);
+            let root_cells = [page::internal_cell(&separator, r)];
+            page::write_node(
+                mtr.write(tree)?,
+                tree,
+                Kind::Internal,
+                level + 1,
+                tree,
+                l.0,
+                &root_cells,
+            );
+            return Ok(());
+        }
+        let (r, _) = mtr.allocate()?;
+        let (l_link, r_link) = if leaf {
+            (r.0, link)
+        } else {
+            (link, right_leftmost)
+        };
+        page::write_node(mtr.write(r)?, r, kind, level, tree, r_link, &right);
+        page::write_node(mtr.write(id)?, id, kind, level, tree, l_link, &left);
+        let parent = path
+            .pop()
+            .expect("a non-root page has its parent on the path");
+        let cell = page::internal_cell(&separator, r);
+        let pp = mtr.write(parent)?;
+        let pos = match page::search(pp, &separator) {
+            Ok(_) => panic!("separator already present in parent {parent}"),
+            Err(i) => i,
+        };
+        if page::insert_cell(pp, pos, &cell) {
+            return Ok(());
+        }
+        let mut parent_cells = page::cells(pp);
+        parent_cells.insert(pos, cell);
+        cells = parent_cells;
+        id = parent;
+    }
+}
+
+/// The greatest key of the tree for which `skip` is false.
+pub(crate) fn last_key(
+    mtr: &mut Mtr<'_>,
+    tree: PageId,
+    skip: &dyn Fn(&[u8]) -> bool,
+) -> Result<Option<Vec<u8>>, EngineError> {
+    let level = root_level(mtr, tree)?;
+    last_in(mtr, tree, tree, level, skip)
+}
+
+/// Right-to-left search of a subtree. Recursion depth is bounded by the level, which strictly
+/// decreases and starts at most at `TREE_LEVELS_MAX`.
+fn last_in(
+    mtr: &mut Mtr<'_>,
+    tree: PageId,
+    id: PageId,
+    level: u16,
+    skip: &dyn Fn(&[u8]) -> bool,
+) -> Result<Option<Vec<u8>>, EngineError> {
+    let p = read_at(mtr, id, tree, level)?;
+    if level == 0 {
+        return Ok((0..page::count(p))
+            .rev()
+            .map(|i| page::key(p, i))
+            .find(|k| !skip(k))
+            .map(<[u8]>::to_vec));
+    }
+    for child in page::children(p).into_iter().rev() {
+        if let Some(k) = last_in(mtr, tree, child, level - 1, skip)? {
+            return Ok(Some(k));
+        }
+    }
+    Ok(None)
+}
+
+/// A forward cursor over a tree's entries. Valid only while the engine lock is held (the tree
+/// must not change under it).
+pub(crate) struct Cursor {
+    tree: PageId,
+    /// The leaf under the cursor; `None` once past the last leaf.
+    leaf: Option<PageId>,
+    slot: usize,
+    /// Sibling links followed so far, and the most there can be (pages ever allocated).
+    hops: u64,
+    hops_max: u64,
+    last: Option<Vec<u8>>,
+}
+
+impl Cursor {
+    /// A cursor on the first entry at or after `from`.
+    pub(crate) fn seek(
+        mtr: &mut Mtr<'_>,
+        tree: PageId,
+        from: Bound<&[u8]>,
+    ) -> Result<Cursor, EngineError> {
+        let hops_max = page::meta_next_free_page(mtr.read(META_PAGE)?);
+        let key = match from {
+            Bound::Unbounded => None,
+            Bound::Included(k) | Bound::Excluded(k) => Some(k),
+        };
+        let (_, leaf) = descend(mtr, tree, key)?;
+        let p = mtr.read(leaf)?;
+        let slot = match from {
+            Bound::Unbounded => 0,
+            Bound::Included(k) => page::search(p, k).unwrap_or_else(|i| i),
+            Bound::Excluded(k) => page::search(p, k).map_or_else(|i| i, |i| i + 1),
+        };
+        Ok(Cursor {
+            tree,
+            leaf: Some(leaf),
+            slot,
+            hops: 0,
+            hops_max,
+            last: None,
+        })
+    }
+
+    /// The entry under the cursor, then moves past it.
+    pub(crate) fn next(&mut self, mtr: &mut Mtr<'_>) -> Result<Option<Entry>, EngineError> {
+        loop {
+            let Some(id) = self.leaf else {
+                return Ok(None);
+            };
+            let p = if self.hops == 0 {
+                read_at(mtr, id, self.tree, 0)?
+            } else {
+                read_node(mtr, id, self.tree, 0)?
+            };
+            if self.slot < page::count(p) {
+                let k = page::key(p, self.slot).to_vec();
+                let v = page::value(p, self.slot).to_vec();
+                if self.last.as_ref().is_some_and(|last| *last >= k) {
+                    return Err(EngineError::Corrupted(format!(
+                        "tree {}: keys stop ascending at leaf {id}",
+                        self.tree
+                    )));
+                }
+                self.last = Some(k.clone());
+                self.slot += 1;
+                return Ok(Some((k, v)));
+            }
+            let next = page::link(p);
+            if next == 0 {
+                self.leaf = None;
+                continue;
+            }
+            self.hops += 1;
+            if self.hops > self.hops_max {
+                return Err(EngineError::Corrupted(format!(
+                    "tree {}: leaf sibling chain longer than the volume",
+                    self.tree
+                )));
+            }
+            self.leaf = Some(PageId(next));
+            self.slot = 0;
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Every bound of the engine, named and explained in one place.
+//!
+//! The page-format bounds are checked against each other at compile time below: a B+tree split
+//! must always leave both halves fitting in a page, which is what limits the size of one entry.
+
+use crate::page::{HEADER_BYTES, INTERNAL_CELL_OVERHEAD, LEAF_CELL_OVERHEAD, SLOT_BYTES};
+use borealis_common::PAGE_SIZE;
+
+/// Longest key accepted by a B+tree. Keys are copied into internal nodes as separators, so this
+/// bounds an internal cell and, with it, keeps at least seven separators per internal page.
+pub const KEY_BYTES_MAX: usize = 1024;
+
+/// Longest entry (key plus value) accepted by a B+tree leaf. A split of an overfull leaf must give
+/// two halves that each fit in a page; with entries up to a third of the page's usable space that
+/// is always possible (see the assertions below). Larger values (TOAST-like overflow pages) are a
+/// later issue.
+pub const ENTRY_BYTES_MAX: usize = 2700;
+
+/// Most levels a B+tree may have, leaves included. Levels strictly decrease on the way down, so
+/// this also bounds every descent and every recursion over a tree, even over corrupted pages. With
+/// at least seven children per internal page, sixteen levels are far beyond any real volume.
+pub const TREE_LEVELS_MAX: u16 = 16;
+
+/// Smallest buffer pool the engine runs with; a smaller configured size is raised to this. A
+/// B+tree operation needs a handful of pages at once (a root split touches the meta page, the root
+/// and two new children), and the pool may exceed its capacity while every frame is pinned, so
+/// this only keeps the clock from thrashing.
+pub const BUFFER_POOL_PAGES_MIN: usize = 4;
+
+/// How many full sweeps of the clock hand one eviction attempt makes before giving up (the first
+/// sweep may only clear reference bits). When nothing is evictable the pool grows past its
+/// capacity instead of waiting.
+pub const EVICTION_SWEEPS_MAX: usize = 2;
+
+/// Transaction ids are handed out from memory and reserved on the meta page in blocks of this
+/// many, so that only about one commit in this many changes the meta page for its id.
+pub const TXN_IDS_RESERVED: u64 = 1024;
+
+// Not bounded yet (later issues): a transaction's write set lives in memory and the pages one
+// commit changes stay pinned in the buffer pool until the commit's MTR is appended, so a huge
+// transaction grows both without limit.
+
+/// Largest leaf cell plus its slot.
+const LEAF_CELL_BYTES_MAX: usize = LEAF_CELL_OVERHEAD + ENTRY_BYTES_MAX + SLOT_BYTES;
+/// Largest internal cell plus its slot.
+const INTERNAL_CELL_BYTES_MAX: usize = INTERNAL_CELL_OVERHEAD + KEY_BYTES_MAX + SLOT_BYTES;
+/// Space for cells and slots in a B+tree page.
+const NODE_SPACE_BYTES: usize = PAGE_SIZE - HEADER_BYTES;
+
+const _: () = assert!(KEY_BYTES_MAX <= ENTRY_BYTES_MAX);
+const _: () = assert!(ENTRY_BYTES_MAX <= u16::MAX as usize);
+// A split puts about half of (a full page + one entry) on each side; each half exceeds half of
+// that by at most one entry. Three entries per page guarantee both halves fit.
+const _: () = assert!(3 * LEAF_CELL_BYTES_MAX <= NODE_SPACE_BYTES);
+const _: () = assert!(3 * INTERNAL_CELL_BYTES_MAX <= NODE_SPACE_BYTES);
+const _: () = assert!(BUFFER_POOL_PAGES_MIN >= 4);
+const _: () = assert!(TXN_IDS_RESERVED > 0);

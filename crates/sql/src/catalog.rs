@@ -1,0 +1,273 @@
+//! Table definitions and how rows and keys are laid out in the engine's B+trees.
+//!
+//! The catalog is the engine's catalog tree: key = table name, value = an encoded [`TableDef`].
+//! Every table is a B+tree clustered by its primary key, or by a hidden 8-byte row id when it has
+//! none. Keys are memcomparable (byte order = SQL order), so the B+tree needs no knowledge of
+//! types. Layouts are described in docs/formats.md.
+
+use crate::error::{SqlError, SqlResult};
+use crate::types::{DataType, Value};
+use borealis_common::PageId;
+use borealis_common::codec::{DecodeResult, Put, Reader};
+use borealis_engine::TreeId;
+
+/// Format version of an encoded table definition.
+const TABLE_DEF_VERSION: u8 = 1;
+/// Bounds for decoding table definitions read from pages.
+const COLUMNS_MAX: u32 = 1600;
+const NAME_BYTES_MAX: u32 = 1024;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub ty: DataType,
+    pub not_null: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableDef {
+    pub name: String,
+    pub tree: TreeId,
+    pub columns: Vec<Column>,
+    /// Column positions of the primary key, in key order; empty means a hidden row id.
+    pub pk: Vec<usize>,
+}
+
+impl TableDef {
+    #[must_use]
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    #[must_use]
+    pub fn pk_name(&self) -> String {
+        format!("{}_pkey", self.name)
+    }
+
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.put_u8(TABLE_DEF_VERSION);
+        b.put_str(&self.name);
+        b.put_u64(self.tree.0);
+        b.put_u32(self.columns.len() as u32);
+        for c in &self.columns {
+            b.put_str(&c.name);
+            b.put_u8(c.ty.to_tag());
+            b.put_u8(u8::from(c.not_null));
+        }
+        b.put_u32(self.pk.len() as u32);
+        for &i in &self.pk {
+            b.put_u32(i as u32);
+        }
+        b
+    }
+
+    pub fn decode(bytes: &[u8]) -> SqlResult<TableDef> {
+        Self::try_decode(bytes).map_err(|e| SqlError::Corrupted(format!("table definition: {e}")))
+    }
+
+    fn try_decode(bytes: &[u8]) -> DecodeResult<TableDef> {
+        use borealis_common::codec::DecodeError;
+        let mut r = Reader::new(bytes);
+        let v = r.u8()?;
+        if v != TABLE_DEF_VERSION {
+            return Err(DecodeError(format!("unknown version {v}")));
+        }
+        let name = r.string(NAME_BYTES_MAX)?;
+        let tree = PageId(r.u64()?);
+        let n = r.count(COLUMNS_MAX)?;
+        let mut columns = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let name = r.string(NAME_BYTES_MAX)?;
+            let ty = DataType::from_tag(r.u8()?)
+                .ok_or_else(|| DecodeError("unknown type tag".into()))?;
+            let not_null = r.u8()? != 0;
+            columns.push(Column { name, ty, not_null });
+        }
+        let k = r.count(COLUMNS_MAX)?;
+        let mut pk = Vec::with_capacity(k as usize);
+        for _ in 0..k {
+            let i = r.u32()? as usize;
+            if i >= columns.len() {
+                return Err(DecodeError("primary key column out of range".into()));
+            }
+            pk.push(i);
+        }
+        r.finish()?;
+        Ok(TableDef {
+            name,
+            tree,
+            columns,
+            pk,
+        })
+    }
+}
+
+/// Encodes a row's values (one per column, already of the column's type).
+pub fn encode_row(values: &[Value], out: &mut Vec<u8>) {
+    out.put_u16(values.len() as u16);
+    for v in values {
+        match v {
+            Value::Null => out.put_u8(0),
+            Value::Bool(b) => {
+                out.put_u8(1);
+                out.put_u8(u8::from(*b));
+            }
+            Value::Int(i) => {
+                out.put_u8(2);
+                out.put_u64(*i as u64);
+            }
+            Value::Float(f) => {
+                out.put_u8(3);
+                out.put_u64(f.to_bits());
+            }
+            Value::Text(s) => {
+                out.put_u8(4);
+                out.put_str(s);
+            }
+        }
+    }
+}
+
+/// Decodes a row of `ncols` values. Rows written before a column existed are padded with NULLs.
+pub fn decode_row(bytes: &[u8], ncols: usize) -> SqlResult<Vec<Value>> {
+    let corrupt = |e: borealis_common::codec::DecodeError| SqlError::Corrupted(format!("row: {e}"));
+    let mut r = Reader::new(bytes);
+    let n = r.u16().map_err(corrupt)? as usize;
+    let mut vals = Vec::with_capacity(ncols.max(n));
+    for _ in 0..n {
+        let tag = r.u8().map_err(corrupt)?;
+        vals.push(match tag {
+            0 => Value::Null,
+            1 => Value::Bool(r.u8().map_err(corrupt)? != 0),
+            2 => Value::Int(r.u64().map_err(corrupt)? as i64),
+            3 => Value::Float(f64::from_bits(r.u64().map_err(corrupt)?)),
+            4 => Value::Text(r.string(u32::MAX).map_err(corrupt)?),
+            t => return Err(SqlError::Corrupted(format!("row: unknown value tag {t}"))),
+        });
+    }
+    vals.resize(ncols, Value::Null);
+    vals.truncate(ncols);
+    Ok(vals)
+}
+
+/// Appends the memcomparable encoding of a key value: byte order equals SQL order.
+pub fn encode_key_value(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Null => out.push(0x00),
+        Value::Bool(b) => out.push(u8::from(*b)),
+        Value::Int(i) => out.extend_from_slice(&((*i as u64) ^ (1 << 63)).to_be_bytes()),
+        Value::Float(f) => {
+            let bits = f.to_bits();
+            let key = if f.is_sign_negative() {
+                !bits
+            } else {
+                bits ^ (1 << 63)
+            };
+            out.extend_from_slice(&key.to_be_bytes());
+        }
+        Value::Text(s) => {
+            for &b in s.as_bytes() {
+                out.push(b);
+                if b == 0 {
+                    out.push(0xff);
+                }
+            }
+            out.extend_from_slice(&[0, 0]);
+        }
+    }
+}
+
+/// The B+tree key of a row with a primary key.
+#[must_use]
+pub fn pk_key(def: &TableDef, row: &[Value]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(16);
+    for &i in &def.pk {
+        encode_key_value(&row[i], &mut k);
+    }
+    k
+}
+
+/// The B+tree key of a hidden row id.
+#[must_use]
+pub fn rowid_key(id: u64) -> Vec<u8> {
+    id.to_be_bytes().to_vec()
+}
+
+/// Parses a hidden row id key.
+#[must_use]
+pub fn rowid_of_key(key: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(key).ok().map(u64::from_be_bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sort_like_values() {
+        let vals = [
+            Value::Int(i64::MIN),
+            Value::Int(-5),
+            Value::Int(0),
+            Value::Int(7),
+            Value::Int(i64::MAX),
+        ];
+        let keys: Vec<Vec<u8>> = vals
+            .iter()
+            .map(|v| {
+                let mut k = Vec::new();
+                encode_key_value(v, &mut k);
+                k
+            })
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        let texts = ["", "a", "a\0", "a\0b", "ab", "b"];
+        let keys: Vec<Vec<u8>> = texts
+            .iter()
+            .map(|t| {
+                let mut k = Vec::new();
+                encode_key_value(&Value::Text((*t).into()), &mut k);
+                k
+            })
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+        let floats = [f64::NEG_INFINITY, -2.5, -0.0, 1.0, 3.5, f64::INFINITY];
+        let keys: Vec<Vec<u8>> = floats
+            .iter()
+            .map(|f| {
+                let mut k = Vec::new();
+                encode_key_value(&Value::Float(*f), &mut k);
+                k
+            })
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn rows_and_defs_round_trip() {
+        let row = vec![
+            Value::Int(-3),
+            Value::Null,
+            Value::Text("x".into()),
+            Value::Float(1.5),
+            Value::Bool(true),
+        ];
+        let mut b = Vec::new();
+        encode_row(&row, &mut b);
+        assert_eq!(decode_row(&b, 5).unwrap(), row);
+        assert!(decode_row(&b[..b.len() - 1], 5).is_err());
+        let def = TableDef {
+            name: "t".into(),
+            tree: PageId(9),
+            columns: vec![Column {
+                name: "a".into(),
+                ty: DataType::Int4,
+                not_null: true,
+            }],
+            pk: vec![0],
+        };
+        assert_eq!(TableDef::decode(&def.encode()).unwrap(), def);
+    }
+}

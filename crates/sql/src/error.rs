@@ -1,0 +1,76 @@
+//! Errors of the SQL layer. They say what went wrong; the wire front end alone turns them into
+//! SQLSTATE codes.
+
+use borealis_common::pagestore::StoreError;
+use borealis_engine::EngineError;
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum SqlError {
+    #[error("{0}")]
+    Syntax(String),
+    #[error("relation \"{0}\" does not exist")]
+    UndefinedTable(String),
+    #[error("relation \"{0}\" already exists")]
+    DuplicateTable(String),
+    #[error("column \"{0}\" does not exist")]
+    UndefinedColumn(String),
+    #[error("column \"{0}\" specified more than once")]
+    DuplicateColumn(String),
+    #[error("column reference \"{0}\" is ambiguous")]
+    AmbiguousColumn(String),
+    #[error("function {0} does not exist")]
+    UndefinedFunction(String),
+    #[error("duplicate key value violates unique constraint \"{constraint}\"")]
+    UniqueViolation { constraint: String, detail: String },
+    #[error(
+        "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
+    )]
+    NotNullViolation { table: String, column: String },
+    #[error("{0}")]
+    DatatypeMismatch(String),
+    #[error("invalid input syntax for type {ty}: \"{value}\"")]
+    InvalidTextRepresentation { ty: String, value: String },
+    #[error("{0} out of range")]
+    NumericOutOfRange(String),
+    #[error("division by zero")]
+    DivisionByZero,
+    #[error("{0}")]
+    Grouping(String),
+    #[error("{0} is not supported")]
+    FeatureNotSupported(String),
+    #[error("current transaction is aborted, commands ignored until end of transaction block")]
+    InFailedTransaction,
+    #[error("{0}")]
+    InvalidParameterValue(String),
+    #[error("unrecognized configuration parameter \"{0}\"")]
+    UndefinedParameter(String),
+    #[error("row is too big: {0}")]
+    ProgramLimitExceeded(String),
+    #[error("{0}")]
+    Storage(StoreError),
+    #[error("data corrupted: {0}")]
+    Corrupted(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<EngineError> for SqlError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Store(s) => SqlError::Storage(s),
+            EngineError::Corrupted(m) => SqlError::Corrupted(m),
+            EngineError::EntryTooLarge { .. } => SqlError::ProgramLimitExceeded(e.to_string()),
+            // Duplicate keys are turned into unique violations with their detail by the caller,
+            // which knows the table and key; one that reaches here lost that context.
+            EngineError::DuplicateKey => SqlError::UniqueViolation {
+                constraint: "unknown".into(),
+                detail: String::new(),
+            },
+            #[allow(unreachable_patterns)]
+            other => SqlError::Internal(other.to_string()),
+        }
+    }
+}
+
+pub type SqlResult<T> = Result<T, SqlError>;

@@ -1,0 +1,64 @@
+//! Every bound of the storage node — queues, batches, caches, files, timers — named and explained
+//! in one place. Back-pressure comes from these bounds: when a queue is full its producer waits,
+//! so a node with a backlog simply looks slow to the writer's quorum instead of growing without
+//! limit.
+//!
+//! Bounds on what crosses the wire (frame size, records per message, truncations, peers) live in
+//! `borealis_common::limits`; this file holds only what is private to the node.
+
+use borealis_common::limits::WRITE_BATCH_BYTES_MAX;
+use borealis_common::redo::{PAGE_SIZE, RECORD_HEADER_BYTES};
+
+/// Batches (one `Write` request, or one gossip answer) waiting for the log writer. A connection
+/// whose batch does not fit waits; that is the node's back-pressure on its writer.
+pub const LOG_QUEUE_BATCHES_MAX: usize = 256;
+
+/// Bytes of encoded entries the log writer gathers into one group commit (one `sync_data`).
+/// A group always takes at least one batch, so a single batch larger than this still goes through.
+/// Bigger groups amortise the sync further but delay the first batch of the group.
+pub const GROUP_COMMIT_BYTES_MAX: usize = 2 * WRITE_BATCH_BYTES_MAX;
+
+/// A log file is closed and the next one started once appending would take it past this size.
+/// Files are never rewritten, so this only bounds the size of one file, not of the log.
+pub const LOG_FILE_BYTES_MAX: u64 = 64 << 20;
+
+/// Largest log entry (`kind` + body) accepted when a log file is scanned or read back. A redo
+/// record's body is at most two pages (the decoder's own bound), so any longer length prefix is
+/// garbage: a torn or corrupted entry, never a real one.
+pub const LOG_ENTRY_BYTES_MAX: u32 = 64 * 1024;
+
+/// Materialised page versions kept in memory (the newest one computed for each page, least
+/// recently used evicted first). 4096 × 8 KiB = 32 MiB. A hot page is then rebuilt from its cached
+/// version plus the few records after it, not from its whole chain.
+pub const PAGE_CACHE_PAGES_MAX: usize = 4096;
+
+/// Connections served at once. Further connections wait in the listener's backlog.
+pub const CONNECTIONS_MAX: usize = 1024;
+
+/// Requests in flight on one connection. The connection stops reading frames until one finishes.
+pub const REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX: usize = 256;
+
+/// Responses gathered into one socket write.
+pub const RESPONSE_WRITE_BYTES_MAX: usize = 1 << 20;
+
+/// How often the gossip task asks a peer for records above this segment's SCL.
+pub const GOSSIP_INTERVAL_MS: u64 = 200;
+
+/// How long the gossip task waits for a TCP connection to a peer.
+pub const GOSSIP_CONNECT_TIMEOUT_MS: u64 = 500;
+
+/// How long the gossip task waits for a peer's answer before dropping the connection.
+pub const GOSSIP_RESPONSE_TIMEOUT_MS: u64 = 5_000;
+
+/// Records asked of a peer in one gossip request.
+pub const GOSSIP_FETCH_RECORDS_MAX: u32 = 4096;
+
+/// Reserve kept below [`WRITE_BATCH_BYTES_MAX`] when answering `FetchRecords`, for the frame and
+/// message headers and the truncation list of the answer.
+pub const FETCH_ANSWER_HEADROOM_BYTES: usize = 64 * 1024;
+
+const _: () = assert!(LOG_ENTRY_BYTES_MAX as usize >= 1 + RECORD_HEADER_BYTES + 2 * PAGE_SIZE);
+const _: () = assert!(LOG_FILE_BYTES_MAX > 2 * LOG_ENTRY_BYTES_MAX as u64);
+const _: () = assert!(GROUP_COMMIT_BYTES_MAX >= WRITE_BATCH_BYTES_MAX);
+const _: () = assert!(FETCH_ANSWER_HEADROOM_BYTES < WRITE_BATCH_BYTES_MAX);
+const _: () = assert!(GOSSIP_CONNECT_TIMEOUT_MS < GOSSIP_RESPONSE_TIMEOUT_MS);

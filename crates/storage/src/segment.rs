@@ -1,0 +1,601 @@
+//! The segment: what this node holds of each protection group, in memory, without any I/O.
+//!
+//! This is the sans-IO core of the storage node. The log writer calls [`Segment::insert`] for a
+//! record only after the record's log entry is on disk (its `sync_data` returned), and recovery
+//! calls it for every entry it finds in the log, in log order, so the state after a restart is the
+//! state before it. Everything here is deterministic and is unit-tested without files or sockets.
+//!
+//! # SCL and the PG chain (Aurora SIGMOD 2017 §4.2, "segment complete LSN")
+//!
+//! Every record carries `prev_pg_lsn`, the LSN of the previous record of its protection group (0
+//! for the first). Following these backlinks from the start gives the PG's chain. The SCL is the
+//! end of the longest prefix of the chain this segment holds:
+//!
+//! ```text
+//!   held:     1 ◀─ 2 ◀─ 4 ◀─ 5        8 ◀─ 9        (records 6, 7 not yet here)
+//!                          ▲           ▲
+//!                         SCL       pending, keyed by prev_pg_lsn (7 → 8, 8 → 9)
+//! ```
+//!
+//! A record whose `prev_pg_lsn` equals the SCL extends the chain; the SCL moves to it, and then
+//! to any pending record whose `prev_pg_lsn` is the new SCL, and so on. A record arriving out of
+//! order waits in `pending`. When the gap fills (from the writer or by gossip from a peer), the
+//! whole run chains at once. `scl_cpl` is the highest chained record flagged as a consistency
+//! point (the end of a mini-transaction).
+//!
+//! # Invariants
+//!
+//! - The SCL never decreases, except when a truncation removes records (then the chain is rebuilt
+//!   from the records that remain).
+//! - Every record at or below the SCL that is held is on the chain; a record that arrives below
+//!   the SCL and is not held cannot be on the chain (the chain is complete there) and is dropped.
+//! - The page index holds chained records only, so a page read at a read point ≤ SCL sees exactly
+//!   the records of the chain.
+//! - A record covered by a known truncation is never held.
+//! - No pending record has `prev_pg_lsn == scl` (it would have been chained).
+
+use borealis_common::limits::{TAIL_RECORDS_MAX, TRUNCATIONS_MAX};
+use borealis_common::proto::{PgState, RecordMeta, Truncation};
+use borealis_common::{Lsn, PageId, Payload, PgId, RedoRecord};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
+
+/// The protection group owning a page. All pages belong to PG 0 while the volume has one PG; this
+/// is the one place that changes when the volume grows more.
+#[must_use]
+pub fn pg_of(page: PageId) -> PgId {
+    let _ = page;
+    PgId(0)
+}
+
+/// Where a record's log entry lives: file number, offset of the entry's first byte, and the
+/// entry's whole length (header included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Location {
+    pub file: u32,
+    pub offset: u64,
+    pub len: u32,
+}
+
+/// What the segment remembers of a held record; the payload stays in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Held {
+    prev_pg_lsn: Lsn,
+    page: PageId,
+    cpl: bool,
+    init: bool,
+    loc: Location,
+}
+
+/// The outcome of offering a record to the segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inserted {
+    /// Newly held (chained or pending).
+    Held,
+    /// Already held: nothing changed.
+    Duplicate,
+    /// Covered by a known truncation: dropped.
+    Truncated,
+    /// Below the SCL and not held, so not on the chain: dropped.
+    OffChain,
+}
+
+/// How to build a page at a read point.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PagePlan {
+    /// The read point is above the PG's SCL: the segment cannot answer yet.
+    NotReady { scl: Lsn },
+    /// The page has no record at or below the read point.
+    Absent,
+    /// The cached version (this LSN) is exactly the page at the read point.
+    Cached(Lsn),
+    /// Start from `base` and apply `records` (oldest first); the result has the LSN of the last.
+    Build {
+        base: Base,
+        records: Vec<(Lsn, Location)>,
+    },
+}
+
+/// The image a page build starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Base {
+    /// A zero page (the first record is an `Init`, or the page's chain starts with patches).
+    Zero,
+    /// The cached version with this LSN.
+    Cached(Lsn),
+}
+
+/// One segment of one protection group.
+#[derive(Debug, Default)]
+struct PgSegment {
+    scl: Lsn,
+    scl_cpl: Lsn,
+    held: BTreeMap<Lsn, Held>,
+    /// Held records above the SCL, as `(prev_pg_lsn, lsn)`.
+    pending: BTreeSet<(Lsn, Lsn)>,
+    /// The same records, by LSN alone.
+    above: BTreeSet<Lsn>,
+    /// Chained records of each page: LSN → (is an `Init`, location).
+    pages: HashMap<PageId, BTreeMap<Lsn, (bool, Location)>>,
+}
+
+impl PgSegment {
+    fn insert(&mut self, lsn: Lsn, h: Held) -> Inserted {
+        if self.held.contains_key(&lsn) {
+            return Inserted::Duplicate;
+        }
+        if lsn <= self.scl {
+            return Inserted::OffChain;
+        }
+        self.held.insert(lsn, h);
+        if h.prev_pg_lsn == self.scl {
+            self.chain(lsn);
+            self.chain_pending();
+        } else {
+            self.pending.insert((h.prev_pg_lsn, lsn));
+            self.above.insert(lsn);
+        }
+        Inserted::Held
+    }
+
+    /// Moves the SCL to `lsn`, which must extend the chain.
+    fn chain(&mut self, lsn: Lsn) {
+        let Some(h) = self.held.get(&lsn).copied() else {
+            unreachable!("chaining record {lsn} that is not held");
+        };
+        assert!(
+            lsn > self.scl,
+            "SCL never decreases except by truncation ({} -> {lsn})",
+            self.scl
+        );
+        assert_eq!(
+            h.prev_pg_lsn, self.scl,
+            "record {lsn} does not extend the chain"
+        );
+        self.scl = lsn;
+        if h.cpl {
+            self.scl_cpl = lsn;
+        }
+        if h.page != PageId::NONE {
+            self.pages
+                .entry(h.page)
+                .or_default()
+                .insert(lsn, (h.init, h.loc));
+        }
+    }
+
+    /// Chains pending records while one continues the chain, then drops pending records the SCL
+    /// has passed (they belong to no chain).
+    fn chain_pending(&mut self) {
+        loop {
+            let next = self
+                .pending
+                .range((self.scl, Lsn::ZERO)..=(self.scl, Lsn(u64::MAX)))
+                .next_back()
+                .copied();
+            let Some((prev, lsn)) = next else { break };
+            // Two pending records with one predecessor can only come from two writers whose
+            // truncation this node has not learned; the newer writer allocated the higher LSN.
+            self.pending.remove(&(prev, lsn));
+            self.above.remove(&lsn);
+            self.chain(lsn);
+        }
+        while let Some(&lsn) = self.above.first() {
+            if lsn > self.scl {
+                break;
+            }
+            self.above.remove(&lsn);
+            if let Some(h) = self.held.remove(&lsn) {
+                self.pending.remove(&(h.prev_pg_lsn, lsn));
+            }
+        }
+        assert!(
+            self.pending
+                .range((self.scl, Lsn::ZERO)..=(self.scl, Lsn(u64::MAX)))
+                .next()
+                .is_none(),
+            "a pending record continues the chain at {}",
+            self.scl
+        );
+    }
+
+    fn state(&self, pg: PgId) -> PgState {
+        let above = self
+            .above
+            .iter()
+            .take(TAIL_RECORDS_MAX as usize)
+            .filter_map(|lsn| {
+                self.held.get(lsn).map(|h| RecordMeta {
+                    lsn: *lsn,
+                    prev_pg_lsn: h.prev_pg_lsn,
+                    cpl: h.cpl,
+                })
+            })
+            .collect();
+        PgState {
+            pg,
+            scl: self.scl,
+            scl_cpl: self.scl_cpl,
+            above,
+        }
+    }
+}
+
+/// Truncations could not be merged.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("more than {TRUNCATIONS_MAX} truncations")]
+pub struct TooManyTruncations;
+
+/// Everything this node holds, of every protection group, plus the truncations it knows.
+#[derive(Debug)]
+pub struct Segment {
+    pgs: BTreeMap<PgId, PgSegment>,
+    truncations: Vec<Truncation>,
+}
+
+impl Segment {
+    /// An empty segment that knows `truncations`. PG 0 always exists.
+    #[must_use]
+    pub fn new(truncations: Vec<Truncation>) -> Segment {
+        let mut pgs = BTreeMap::new();
+        pgs.insert(PgId(0), PgSegment::default());
+        Segment { pgs, truncations }
+    }
+
+    /// Whether a known truncation discards this record.
+    #[must_use]
+    pub fn is_truncated(&self, pg: PgId, lsn: Lsn) -> bool {
+        self.truncations.iter().any(|t| t.covers(pg, lsn))
+    }
+
+    /// Whether offering this record would change anything (a cheap check before logging it).
+    #[must_use]
+    pub fn wants(&self, rec: &RedoRecord) -> bool {
+        if self.is_truncated(rec.pg, rec.lsn) {
+            return false;
+        }
+        match self.pgs.get(&rec.pg) {
+            Some(s) => rec.lsn > s.scl && !s.held.contains_key(&rec.lsn),
+            None => true,
+        }
+    }
+
+    /// Offers a record whose log entry is durable at `loc`.
+    pub fn insert(&mut self, rec: &RedoRecord, loc: Location) -> Inserted {
+        if self.is_truncated(rec.pg, rec.lsn) {
+            return Inserted::Truncated;
+        }
+        let h = Held {
+            prev_pg_lsn: rec.prev_pg_lsn,
+            page: rec.page,
+            cpl: rec.cpl,
+            init: matches!(rec.payload, Payload::Init(_)),
+            loc,
+        };
+        self.pgs.entry(rec.pg).or_default().insert(rec.lsn, h)
+    }
+
+    /// The SCL of a PG (0 for a PG never seen).
+    #[must_use]
+    pub fn scl(&self, pg: PgId) -> Lsn {
+        self.pgs.get(&pg).map_or(Lsn::ZERO, |s| s.scl)
+    }
+
+    /// The lowest LSN held above the SCL of a PG: there is a gap below it.
+    #[must_use]
+    pub fn lowest_pending(&self, pg: PgId) -> Option<Lsn> {
+        self.pgs.get(&pg).and_then(|s| s.above.first().copied())
+    }
+
+    /// Every PG this segment knows.
+    #[must_use]
+    pub fn pg_ids(&self) -> Vec<PgId> {
+        self.pgs.keys().copied().collect()
+    }
+
+    /// Known truncations.
+    #[must_use]
+    pub fn truncations(&self) -> &[Truncation] {
+        &self.truncations
+    }
+
+    /// The state of every PG, as reported to a writer.
+    #[must_use]
+    pub fn pg_states(&self) -> Vec<PgState> {
+        self.pgs.iter().map(|(pg, s)| s.state(*pg)).collect()
+    }
+
+    /// Learns `new` truncations and applies them: covered records are dropped and the chain of
+    /// every affected PG is rebuilt from the records that remain. Returns whether anything new was
+    /// learned.
+    pub fn merge_truncations(&mut self, new: &[Truncation]) -> Result<bool, TooManyTruncations> {
+        let fresh: Vec<Truncation> = new
+            .iter()
+            .filter(|t| !self.truncations.contains(t))
+            .copied()
+            .fold(Vec::new(), |mut v, t| {
+                if !v.contains(&t) {
+                    v.push(t);
+                }
+                v
+            });
+        if fresh.is_empty() {
+            return Ok(false);
+        }
+        if self.truncations.len() + fresh.len() > TRUNCATIONS_MAX as usize {
+            return Err(TooManyTruncations);
+        }
+        self.truncations.extend_from_slice(&fresh);
+        let affected: BTreeSet<PgId> = fresh.iter().map(|t| t.pg).collect();
+        for pg in affected {
+            let Some(old) = self.pgs.remove(&pg) else {
+                continue;
+            };
+            let mut rebuilt = PgSegment::default();
+            for (lsn, h) in old.held {
+                if !self.truncations.iter().any(|t| t.covers(pg, lsn)) {
+                    rebuilt.insert(lsn, h);
+                }
+            }
+            self.pgs.insert(pg, rebuilt);
+        }
+        Ok(true)
+    }
+
+    /// How to build `page` as of `read_point`, given the LSN of its cached version, if any.
+    #[must_use]
+    pub fn page_plan(&self, page: PageId, read_point: Lsn, cached: Option<Lsn>) -> PagePlan {
+        let pg = pg_of(page);
+        let scl = self.scl(pg);
+        if scl < read_point {
+            return PagePlan::NotReady { scl };
+        }
+        let Some(versions) = self.pgs.get(&pg).and_then(|s| s.pages.get(&page)) else {
+            return PagePlan::Absent;
+        };
+        let mut iter = versions.range(..=read_point).rev().peekable();
+        let Some(&(&newest, _)) = iter.peek() else {
+            return PagePlan::Absent;
+        };
+        if cached == Some(newest) {
+            return PagePlan::Cached(newest);
+        }
+        let mut records = Vec::new();
+        let mut base = Base::Zero;
+        for (&lsn, &(init, loc)) in iter {
+            if Some(lsn) == cached {
+                base = Base::Cached(lsn);
+                break;
+            }
+            records.push((lsn, loc));
+            if init {
+                break;
+            }
+        }
+        records.reverse();
+        PagePlan::Build { base, records }
+    }
+
+    /// Held records of `pg` with `after < lsn <= upto`, in LSN order, at most `max`.
+    #[must_use]
+    pub fn fetch(&self, pg: PgId, after: Lsn, upto: Lsn, max: usize) -> Vec<(Lsn, Location)> {
+        let Some(s) = self.pgs.get(&pg) else {
+            return Vec::new();
+        };
+        if after >= upto {
+            return Vec::new();
+        }
+        s.held
+            .range((Bound::Excluded(after), Bound::Included(upto)))
+            .take(max)
+            .map(|(lsn, h)| (*lsn, h.loc))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use borealis_common::redo::Patch;
+    use borealis_common::{Epoch, TxnId};
+
+    fn rec(lsn: u64, prev: u64, page: u64, cpl: bool) -> RedoRecord {
+        RedoRecord {
+            lsn: Lsn(lsn),
+            pg: PgId(0),
+            prev_pg_lsn: Lsn(prev),
+            page: PageId(page),
+            prev_page_lsn: Lsn::ZERO,
+            cpl,
+            payload: Payload::Patch(vec![Patch {
+                offset: 0,
+                bytes: vec![lsn as u8],
+            }]),
+        }
+    }
+
+    fn loc(lsn: u64) -> Location {
+        Location {
+            file: 1,
+            offset: lsn * 100,
+            len: 50,
+        }
+    }
+
+    fn put(s: &mut Segment, r: &RedoRecord) -> Inserted {
+        s.insert(r, loc(r.lsn.0))
+    }
+
+    #[test]
+    fn scl_follows_backlinks_out_of_order_and_with_duplicates() {
+        // The PG chain skips LSNs 3 and 6 (records of other PGs would use them).
+        let chain = [
+            rec(1, 0, 10, false),
+            rec(2, 1, 10, true),
+            rec(4, 2, 11, false),
+            rec(5, 4, 11, true),
+            rec(7, 5, 10, false),
+            rec(8, 7, 10, true),
+        ];
+        let mut s = Segment::new(vec![]);
+        assert_eq!(put(&mut s, &chain[1]), Inserted::Held);
+        assert_eq!(s.scl(PgId(0)), Lsn(0), "2 waits for 1");
+        assert_eq!(put(&mut s, &chain[3]), Inserted::Held);
+        assert_eq!(put(&mut s, &chain[5]), Inserted::Held);
+        assert_eq!(s.lowest_pending(PgId(0)), Some(Lsn(2)));
+        assert_eq!(put(&mut s, &chain[0]), Inserted::Held);
+        assert_eq!(s.scl(PgId(0)), Lsn(2), "1 chains 2, then 4 is missing");
+        assert_eq!(put(&mut s, &chain[1]), Inserted::Duplicate);
+        assert_eq!(put(&mut s, &chain[0]), Inserted::Duplicate);
+        assert_eq!(s.scl(PgId(0)), Lsn(2));
+        let st = &s.pg_states()[0];
+        assert_eq!(st.scl_cpl, Lsn(2));
+        assert_eq!(
+            st.above.iter().map(|m| m.lsn.0).collect::<Vec<_>>(),
+            vec![5, 8]
+        );
+        assert_eq!(put(&mut s, &chain[2]), Inserted::Held);
+        assert_eq!(s.scl(PgId(0)), Lsn(5), "4 chains 5; 8 waits for 7");
+        assert_eq!(s.pg_states()[0].scl_cpl, Lsn(5));
+        assert_eq!(put(&mut s, &chain[4]), Inserted::Held);
+        assert_eq!(s.scl(PgId(0)), Lsn(8));
+        let st = &s.pg_states()[0];
+        assert_eq!(st.scl_cpl, Lsn(8));
+        assert!(st.above.is_empty());
+        assert_eq!(s.lowest_pending(PgId(0)), None);
+        // A record below the SCL that is not held is not on the chain.
+        assert_eq!(put(&mut s, &rec(3, 2, 12, true)), Inserted::OffChain);
+        assert_eq!(put(&mut s, &chain[4]), Inserted::Duplicate);
+        assert_eq!(s.scl(PgId(0)), Lsn(8));
+    }
+
+    #[test]
+    fn scl_cpl_is_the_highest_cpl_at_or_below_scl() {
+        let mut s = Segment::new(vec![]);
+        put(&mut s, &rec(1, 0, 1, true));
+        put(&mut s, &rec(2, 1, 1, false));
+        put(&mut s, &rec(4, 3, 1, true)); // pending: its CPL does not count yet
+        let st = &s.pg_states()[0];
+        assert_eq!((st.scl, st.scl_cpl), (Lsn(2), Lsn(1)));
+        put(&mut s, &rec(3, 2, 1, false));
+        let st = &s.pg_states()[0];
+        assert_eq!((st.scl, st.scl_cpl), (Lsn(4), Lsn(4)));
+    }
+
+    #[test]
+    fn truncation_drops_records_and_rebuilds_the_chain() {
+        let mut s = Segment::new(vec![]);
+        for i in 1..=6 {
+            put(&mut s, &rec(i, i - 1, 1, i % 2 == 0));
+        }
+        put(&mut s, &rec(9, 8, 1, true));
+        assert_eq!(s.scl(PgId(0)), Lsn(6));
+        let t = Truncation {
+            epoch: Epoch(2),
+            pg: PgId(0),
+            above: Lsn(4),
+            upto: Lsn(100),
+        };
+        assert_eq!(s.merge_truncations(&[t, t]), Ok(true));
+        assert_eq!(s.truncations(), &[t]);
+        assert_eq!(s.merge_truncations(&[t]), Ok(false));
+        let st = &s.pg_states()[0];
+        assert_eq!((st.scl, st.scl_cpl), (Lsn(4), Lsn(4)));
+        assert!(st.above.is_empty(), "9 was truncated too");
+        assert_eq!(s.fetch(PgId(0), Lsn(0), Lsn(u64::MAX), 100).len(), 4);
+        // Covered records are refused from now on; the new writer continues above the range.
+        assert_eq!(put(&mut s, &rec(5, 4, 1, true)), Inserted::Truncated);
+        assert!(!s.wants(&rec(5, 4, 1, true)));
+        assert_eq!(put(&mut s, &rec(101, 4, 1, true)), Inserted::Held);
+        assert_eq!(s.scl(PgId(0)), Lsn(101));
+        // The page index forgot the truncated versions.
+        assert_eq!(
+            s.page_plan(PageId(1), Lsn(101), None),
+            PagePlan::Build {
+                base: Base::Zero,
+                records: [1, 2, 3, 4, 101]
+                    .iter()
+                    .map(|&l| (Lsn(l), loc(l)))
+                    .collect()
+            }
+        );
+    }
+
+    #[test]
+    fn page_plan_starts_at_the_newest_init_or_the_cached_version() {
+        let mut s = Segment::new(vec![]);
+        let mut init = rec(3, 2, 7, true);
+        init.payload = Payload::Init(vec![1]);
+        put(&mut s, &rec(1, 0, 7, true));
+        put(&mut s, &rec(2, 1, 8, true));
+        put(&mut s, &init);
+        put(&mut s, &rec(4, 3, 7, true));
+        put(&mut s, &rec(5, 4, 7, true));
+        let commit = RedoRecord {
+            lsn: Lsn(6),
+            pg: PgId(0),
+            prev_pg_lsn: Lsn(5),
+            page: PageId::NONE,
+            prev_page_lsn: Lsn::ZERO,
+            cpl: true,
+            payload: Payload::Commit {
+                txn: TxnId(1),
+                time_us: 0,
+            },
+        };
+        put(&mut s, &commit);
+        let build = |base, lsns: &[u64]| PagePlan::Build {
+            base,
+            records: lsns.iter().map(|&l| (Lsn(l), loc(l))).collect(),
+        };
+        assert_eq!(
+            s.page_plan(PageId(7), Lsn(6), None),
+            build(Base::Zero, &[3, 4, 5])
+        );
+        assert_eq!(
+            s.page_plan(PageId(7), Lsn(2), None),
+            build(Base::Zero, &[1])
+        );
+        assert_eq!(s.page_plan(PageId(7), Lsn(0), None), PagePlan::Absent);
+        assert_eq!(s.page_plan(PageId(9), Lsn(6), None), PagePlan::Absent);
+        assert_eq!(
+            s.page_plan(PageId(7), Lsn(5), Some(Lsn(4))),
+            build(Base::Cached(Lsn(4)), &[5])
+        );
+        assert_eq!(
+            s.page_plan(PageId(7), Lsn(4), Some(Lsn(4))),
+            PagePlan::Cached(Lsn(4))
+        );
+        // A cached version newer than the read point is of no use.
+        assert_eq!(
+            s.page_plan(PageId(7), Lsn(4), Some(Lsn(5))),
+            build(Base::Zero, &[3, 4])
+        );
+        assert_eq!(
+            s.page_plan(PageId(7), Lsn(7), None),
+            PagePlan::NotReady { scl: Lsn(6) }
+        );
+    }
+
+    #[test]
+    fn fetch_is_bounded_and_never_panics_on_inverted_ranges() {
+        let mut s = Segment::new(vec![]);
+        for i in 1..=10 {
+            put(&mut s, &rec(i, i - 1, 1, true));
+        }
+        put(&mut s, &rec(20, 15, 1, true));
+        let lsns = |v: Vec<(Lsn, Location)>| v.into_iter().map(|(l, _)| l.0).collect::<Vec<_>>();
+        assert_eq!(lsns(s.fetch(PgId(0), Lsn(3), Lsn(6), 100)), vec![4, 5, 6]);
+        assert_eq!(
+            lsns(s.fetch(PgId(0), Lsn(8), Lsn(u64::MAX), 2)),
+            vec![9, 10]
+        );
+        assert_eq!(
+            lsns(s.fetch(PgId(0), Lsn(8), Lsn(u64::MAX), 100)),
+            vec![9, 10, 20]
+        );
+        assert!(s.fetch(PgId(0), Lsn(6), Lsn(6), 100).is_empty());
+        assert!(s.fetch(PgId(0), Lsn(7), Lsn(3), 100).is_empty());
+        assert!(s.fetch(PgId(5), Lsn(0), Lsn(9), 100).is_empty());
+    }
+}

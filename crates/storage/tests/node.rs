@@ -1,0 +1,775 @@
+//! End-to-end tests of a storage node through its real TCP protocol, on loopback ephemeral ports
+//! and files in unique temporary directories.
+
+use borealis_common::frame::{encode_frame, read_frame, write_frames};
+use borealis_common::proto::{ErrorCode, PgState, Request, Response, SegmentState, Truncation};
+use borealis_common::redo::{self, Patch};
+use borealis_common::{Epoch, Lsn, NodeId, PAGE_SIZE, PageId, Payload, PgId, RedoRecord, TxnId};
+use borealis_storage::{NodeConfig, serve};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+fn temp_dir(name: &str) -> PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "borealis-storage-{name}-{}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+struct Server {
+    addr: String,
+    task: JoinHandle<()>,
+}
+
+async fn start(node: u32, dir: &Path) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let config = NodeConfig {
+        node: NodeId(node),
+        data_dir: dir.to_path_buf(),
+    };
+    let task = tokio::spawn(async move {
+        if let Err(e) = serve(listener, config).await {
+            panic!("storage node stopped: {e}");
+        }
+    });
+    Server { addr, task }
+}
+
+impl Server {
+    /// Stops the node as abruptly as the test harness can: every task is dropped mid-flight.
+    async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        // Let the runtime drop the aborted connection and background tasks.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+struct Client {
+    stream: TcpStream,
+    next_id: u64,
+}
+
+impl Client {
+    async fn connect(addr: &str) -> Client {
+        Client {
+            stream: TcpStream::connect(addr).await.expect("connect"),
+            next_id: 1,
+        }
+    }
+
+    async fn send(&mut self, req: &Request) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let (kind, body) = req.encode(id);
+        let mut frame = Vec::new();
+        encode_frame(kind, &body, &mut frame);
+        write_frames(&mut self.stream, &frame).await.expect("send");
+        id
+    }
+
+    async fn recv(&mut self) -> (u64, Response) {
+        let (kind, body) =
+            tokio::time::timeout(Duration::from_secs(10), read_frame(&mut self.stream))
+                .await
+                .expect("answer in time")
+                .expect("frame")
+                .expect("not closed");
+        Response::decode(kind, &body).expect("decodes")
+    }
+
+    async fn call(&mut self, req: Request) -> Response {
+        let id = self.send(&req).await;
+        let (got, resp) = self.recv().await;
+        assert_eq!(got, id, "responses echo the request id");
+        resp
+    }
+
+    async fn open(
+        &mut self,
+        epoch: u64,
+        peers: Vec<String>,
+        truncations: Vec<Truncation>,
+    ) -> SegmentState {
+        match self
+            .call(Request::Open {
+                epoch: Epoch(epoch),
+                peers,
+                truncations,
+            })
+            .await
+        {
+            Response::State(s) => s,
+            other => panic!("Open answered {other:?}"),
+        }
+    }
+
+    async fn state(&mut self, epoch: u64) -> SegmentState {
+        match self
+            .call(Request::GetState {
+                epoch: Epoch(epoch),
+            })
+            .await
+        {
+            Response::State(s) => s,
+            other => panic!("GetState answered {other:?}"),
+        }
+    }
+
+    async fn write(&mut self, epoch: u64, records: &[RedoRecord]) -> Response {
+        self.call(Request::Write {
+            epoch: Epoch(epoch),
+            records: records.to_vec(),
+        })
+        .await
+    }
+
+    async fn page(&mut self, epoch: u64, page: u64, read_point: u64) -> Response {
+        self.call(Request::GetPage {
+            epoch: Epoch(epoch),
+            page: PageId(page),
+            read_point: Lsn(read_point),
+        })
+        .await
+    }
+}
+
+const PAGES: u64 = 4;
+
+/// A deterministic PG chain `1..=n` over a few pages: each page starts with an `Init`, then gets
+/// patches; every fifth record is a commit; every third is a CPL.
+fn workload(n: u64) -> Vec<RedoRecord> {
+    let mut last_of_page = [0u64; PAGES as usize];
+    (1..=n)
+        .map(|lsn| {
+            let (page, payload, prev_page) = if lsn % 5 == 0 {
+                (
+                    PageId::NONE,
+                    Payload::Commit {
+                        txn: TxnId(lsn),
+                        time_us: lsn * 1000,
+                    },
+                    0,
+                )
+            } else {
+                let p = lsn % PAGES;
+                let prev = last_of_page[p as usize];
+                last_of_page[p as usize] = lsn;
+                let payload = if prev == 0 || lsn % 17 == 0 {
+                    // A recognisable image: the LSN repeated.
+                    Payload::Init(
+                        (0..100u64)
+                            .flat_map(|i| (lsn * 1000 + i).to_le_bytes())
+                            .collect(),
+                    )
+                } else {
+                    Payload::Patch(vec![
+                        Patch {
+                            offset: ((lsn * 37) % (PAGE_SIZE as u64 - 8)) as u16,
+                            bytes: lsn.to_le_bytes().to_vec(),
+                        },
+                        Patch {
+                            offset: 8000,
+                            bytes: vec![lsn as u8; 50],
+                        },
+                    ])
+                };
+                (PageId(p), payload, prev)
+            };
+            RedoRecord {
+                lsn: Lsn(lsn),
+                pg: PgId(0),
+                prev_pg_lsn: Lsn(lsn - 1),
+                page,
+                prev_page_lsn: Lsn(prev_page),
+                cpl: lsn % 3 == 0,
+                payload,
+            }
+        })
+        .collect()
+}
+
+/// The page at a read point, by applying the records by hand.
+fn expected(
+    records: &[RedoRecord],
+    page: u64,
+    read_point: u64,
+) -> (Lsn, Option<Box<[u8; PAGE_SIZE]>>) {
+    let mut img = Box::new([0u8; PAGE_SIZE]);
+    let mut lsn = Lsn::ZERO;
+    for r in records
+        .iter()
+        .filter(|r| r.page == PageId(page) && r.lsn.0 <= read_point)
+    {
+        redo::apply(&mut img, &r.payload);
+        lsn = r.lsn;
+    }
+    (lsn, (lsn != Lsn::ZERO).then_some(img))
+}
+
+fn assert_page(resp: Response, records: &[RedoRecord], page: u64, read_point: u64) {
+    let (lsn, image) = expected(records, page, read_point);
+    match resp {
+        Response::Page {
+            lsn: got,
+            image: got_image,
+        } => {
+            assert_eq!(got, lsn, "page {page} at {read_point}: version");
+            assert!(
+                got_image == image,
+                "page {page} at {read_point}: image differs"
+            );
+        }
+        other => panic!("page {page} at {read_point}: {other:?}"),
+    }
+}
+
+fn error_code(resp: &Response) -> Option<ErrorCode> {
+    match resp {
+        Response::Error { code, .. } => Some(*code),
+        _ => None,
+    }
+}
+
+fn pg0(s: &SegmentState) -> &PgState {
+    s.pgs
+        .iter()
+        .find(|p| p.pg == PgId(0))
+        .expect("PG 0 reported")
+}
+
+fn log_file(dir: &Path) -> PathBuf {
+    dir.join("log-00000001")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_ack_scl_and_pages_materialise_at_every_read_point() {
+    let dir = temp_dir("pages");
+    let server = start(1, &dir).await;
+    let mut c = Client::connect(&server.addr).await;
+    let s = c.open(1, vec![], vec![]).await;
+    assert_eq!(
+        (s.node, s.epoch, pg0(&s).scl),
+        (NodeId(1), Epoch(1), Lsn(0))
+    );
+    let recs = workload(60);
+    // Out of order: 31..=60 first (a gap below), then duplicates, then the gap.
+    match c.write(1, &recs[30..]).await {
+        Response::WriteAck { scls } => assert_eq!(scls, vec![(PgId(0), Lsn(0))]),
+        other => panic!("{other:?}"),
+    }
+    let s = c.state(1).await;
+    assert_eq!(pg0(&s).above.len(), 30, "records above the gap are held");
+    assert_eq!(pg0(&s).above[0].lsn, Lsn(31));
+    assert_eq!(
+        error_code(&c.page(1, 1, 10).await),
+        Some(ErrorCode::NotReady)
+    );
+    match c.write(1, &recs[..30]).await {
+        Response::WriteAck { scls } => assert_eq!(scls, vec![(PgId(0), Lsn(60))]),
+        other => panic!("{other:?}"),
+    }
+    match c.write(1, &recs[10..20]).await {
+        Response::WriteAck { scls } => {
+            assert_eq!(scls, vec![(PgId(0), Lsn(60))], "duplicates are idempotent")
+        }
+        other => panic!("{other:?}"),
+    }
+    let s = c.state(1).await;
+    assert_eq!((pg0(&s).scl, pg0(&s).scl_cpl), (Lsn(60), Lsn(60)));
+    assert!(pg0(&s).above.is_empty());
+    assert_eq!(
+        error_code(&c.page(1, 1, 61).await),
+        Some(ErrorCode::NotReady)
+    );
+    // Every page at every read point, newest first (so the cache is warm for the older reads),
+    // then oldest first.
+    for page in 0..PAGES {
+        for rp in (0..=60).rev().chain(0..=60) {
+            assert_page(c.page(1, page, rp).await, &recs, page, rp);
+        }
+    }
+    assert_page(c.page(1, 99, 60).await, &recs, 99, 60);
+    // Several requests in flight on one connection; answers matched by request id.
+    let mut ids = Vec::new();
+    for rp in [60u64, 7, 33, 12] {
+        ids.push((
+            c.send(&Request::GetPage {
+                epoch: Epoch(1),
+                page: PageId(2),
+                read_point: Lsn(rp),
+            })
+            .await,
+            rp,
+        ));
+    }
+    for _ in 0..ids.len() {
+        let (id, resp) = c.recv().await;
+        let rp = ids
+            .iter()
+            .find(|(i, _)| *i == id)
+            .expect("known request id")
+            .1;
+        assert_page(resp, &recs, 2, rp);
+    }
+    // Peer gossip reads, in LSN order, bounded.
+    match c
+        .call(Request::FetchRecords {
+            pg: PgId(0),
+            after: Lsn(10),
+            upto: Lsn(40),
+            max_records: 5,
+        })
+        .await
+    {
+        Response::Records { epoch, records, .. } => {
+            assert_eq!(epoch, Epoch(1));
+            assert_eq!(records, recs[10..15].to_vec());
+        }
+        other => panic!("{other:?}"),
+    }
+    server.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_recovers_identical_state_and_survives_a_torn_tail() {
+    let dir = temp_dir("restart");
+    let recs = workload(80);
+    let server = start(2, &dir).await;
+    let mut c = Client::connect(&server.addr).await;
+    let peers = vec!["127.0.0.1:9".to_string()];
+    c.open(3, peers.clone(), vec![]).await;
+    // A gap at 71 so that state includes records above the SCL.
+    for chunk in recs[..70].chunks(7) {
+        assert!(matches!(c.write(3, chunk).await, Response::WriteAck { .. }));
+    }
+    assert!(matches!(
+        c.write(3, &recs[71..]).await,
+        Response::WriteAck { .. }
+    ));
+    let before = c.state(3).await;
+    assert_eq!(pg0(&before).scl, Lsn(70));
+    assert_eq!(pg0(&before).above.len(), 9);
+    drop(c);
+    server.kill().await;
+
+    let server = start(2, &dir).await;
+    let mut c = Client::connect(&server.addr).await;
+    let after = c.state(3).await;
+    assert_eq!(after, before, "state survives a restart");
+    for page in 0..PAGES {
+        for rp in [1, 33, 50, 70] {
+            assert_page(c.page(3, page, rp).await, &recs, page, rp);
+        }
+    }
+    drop(c);
+    server.kill().await;
+
+    // A torn tail: half an entry and some garbage after the last good entry.
+    let path = log_file(&dir);
+    let good_len = std::fs::metadata(&path).expect("log").len();
+    let mut bytes = std::fs::read(&path).expect("log");
+    let tail: Vec<u8> = bytes[bytes.len() - 60..bytes.len() - 20].to_vec();
+    bytes.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, 1]);
+    bytes.extend_from_slice(&tail);
+    std::fs::write(&path, &bytes).expect("log");
+    let server = start(2, &dir).await;
+    let mut c = Client::connect(&server.addr).await;
+    assert_eq!(
+        c.state(3).await,
+        before,
+        "earlier records intact after a torn tail"
+    );
+    assert_eq!(
+        std::fs::metadata(&path).expect("log").len(),
+        good_len,
+        "tail cut back"
+    );
+    // The node works: the gap fills and the SCL moves to the end.
+    match c.write(3, &recs[70..71]).await {
+        Response::WriteAck { scls } => assert_eq!(scls, vec![(PgId(0), Lsn(80))]),
+        other => panic!("{other:?}"),
+    }
+    assert_page(c.page(3, 1, 80).await, &recs, 1, 80);
+    drop(c);
+    server.kill().await;
+    let server = start(2, &dir).await;
+    let mut c = Client::connect(&server.addr).await;
+    assert_eq!(
+        pg0(&c.state(3).await).scl,
+        Lsn(80),
+        "records written after the cut survive too"
+    );
+    drop(c);
+    server.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Finds the single place a record's recognisable `Init` image lies in the log.
+fn find_image(bytes: &[u8], lsn: u64) -> usize {
+    let needle: Vec<u8> = (0..4u64)
+        .flat_map(|i| (lsn * 1000 + i).to_le_bytes())
+        .collect();
+    let hits: Vec<usize> = bytes
+        .windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle.as_slice())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(hits.len(), 1, "image of record {lsn} is in the log once");
+    hits[0]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupted_bytes_on_disk_are_never_served() {
+    let dir = temp_dir("corrupt");
+    let recs = workload(40);
+    let server = start(3, &dir).await;
+    let mut c = Client::connect(&server.addr).await;
+    c.open(1, vec![], vec![]).await;
+    assert!(matches!(c.write(1, &recs).await, Response::WriteAck { .. }));
+    // Record 34 is an Init of page 2 (34 % 17 == 0), never read so far: flip one of its payload
+    // bytes while the node runs. The read must check the CRC and refuse.
+    let path = log_file(&dir);
+    let mut bytes = std::fs::read(&path).expect("log");
+    let at = find_image(&bytes, 34) + 3;
+    bytes[at] ^= 0x5A;
+    std::fs::write(&path, &bytes).expect("log");
+    assert_eq!(
+        error_code(&c.page(1, 2, 40).await),
+        Some(ErrorCode::Corrupted)
+    );
+    assert_eq!(
+        error_code(&c.page(1, 2, 34).await),
+        Some(ErrorCode::Corrupted)
+    );
+    // Older versions do not need record 34 and are still served exactly.
+    assert_page(c.page(1, 2, 33).await, &recs, 2, 33);
+    // Gossip answers stop before the bad entry.
+    match c
+        .call(Request::FetchRecords {
+            pg: PgId(0),
+            after: Lsn(30),
+            upto: Lsn(40),
+            max_records: 100,
+        })
+        .await
+    {
+        Response::Records { records, .. } => assert_eq!(records, recs[30..33].to_vec()),
+        other => panic!("{other:?}"),
+    }
+    drop(c);
+    server.kill().await;
+
+    // Also flip a byte of record 17 (an Init of page 1) while the node is stopped: recovery skips
+    // both bad entries, and the SCL falls back below the first.
+    let mut bytes = std::fs::read(&path).expect("log");
+    let at = find_image(&bytes, 17) + 1;
+    bytes[at] ^= 0x01;
+    std::fs::write(&path, &bytes).expect("log");
+    let server = start(3, &dir).await;
+    let mut c = Client::connect(&server.addr).await;
+    let s = c.state(1).await;
+    assert_eq!(
+        pg0(&s).scl,
+        Lsn(16),
+        "the chain stops below the corrupted record 17"
+    );
+    assert_eq!(
+        pg0(&s).above.len(),
+        40 - 17 - 1,
+        "the records after it are held, 34 is not"
+    );
+    for page in 0..PAGES {
+        match c.page(1, page, 40).await {
+            Response::Error { code, .. } => assert_eq!(code, ErrorCode::NotReady),
+            other => panic!("page {page}: {other:?}"),
+        }
+        assert_page(c.page(1, page, 16).await, &recs, page, 16);
+    }
+    // A healthy copy (from the writer or a peer) repairs the segment.
+    assert!(matches!(
+        c.write(1, &recs[16..17]).await,
+        Response::WriteAck { .. }
+    ));
+    assert_eq!(pg0(&c.state(1).await).scl, Lsn(33));
+    assert!(matches!(
+        c.write(1, &recs[33..34]).await,
+        Response::WriteAck { .. }
+    ));
+    assert_eq!(pg0(&c.state(1).await).scl, Lsn(40));
+    for page in 0..PAGES {
+        assert_page(c.page(1, page, 40).await, &recs, page, 40);
+    }
+    drop(c);
+    server.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epochs_fence_old_writers_and_truncations_drop_records() {
+    let dir = temp_dir("epoch");
+    let recs = workload(30);
+    let server = start(4, &dir).await;
+    let mut c = Client::connect(&server.addr).await;
+    assert_eq!(
+        error_code(&c.write(1, &recs).await),
+        Some(ErrorCode::BadRequest),
+        "Open first"
+    );
+    c.open(1, vec![], vec![]).await;
+    assert!(matches!(
+        c.write(1, &recs[..25]).await,
+        Response::WriteAck { .. }
+    ));
+    assert!(matches!(
+        c.write(1, &recs[26..]).await,
+        Response::WriteAck { .. }
+    ));
+    // A new writer recovers at VDL 18 and truncates everything above it that the old one wrote.
+    let t = Truncation {
+        epoch: Epoch(2),
+        pg: PgId(0),
+        above: Lsn(18),
+        upto: Lsn(1000),
+    };
+    let s = c.open(2, vec![], vec![t]).await;
+    assert_eq!(s.epoch, Epoch(2));
+    assert_eq!(s.truncations, vec![t]);
+    assert_eq!((pg0(&s).scl, pg0(&s).scl_cpl), (Lsn(18), Lsn(18)));
+    assert!(
+        pg0(&s).above.is_empty(),
+        "records above the truncation point are gone"
+    );
+    assert_eq!(
+        error_code(&c.write(1, &recs[25..26]).await),
+        Some(ErrorCode::StaleEpoch)
+    );
+    assert_eq!(
+        error_code(&c.page(1, 1, 18).await),
+        Some(ErrorCode::StaleEpoch)
+    );
+    // GetState is read-only and answered whatever its epoch: recovery learns the epoch from it.
+    match c.call(Request::GetState { epoch: Epoch(1) }).await {
+        Response::State(s) => assert_eq!(s.epoch, Epoch(2)),
+        other => panic!("GetState answered {other:?}"),
+    }
+    assert_eq!(
+        error_code(
+            &c.call(Request::Open {
+                epoch: Epoch(1),
+                peers: vec![],
+                truncations: vec![]
+            })
+            .await
+        ),
+        Some(ErrorCode::StaleEpoch)
+    );
+    assert_eq!(
+        error_code(&c.write(3, &recs[..1]).await),
+        Some(ErrorCode::BadRequest)
+    );
+    // Truncated records are refused even from the current epoch; the new writer goes on above.
+    match c.write(2, &recs[18..20]).await {
+        Response::WriteAck { scls } => assert_eq!(scls, vec![(PgId(0), Lsn(18))]),
+        other => panic!("{other:?}"),
+    }
+    let new = RedoRecord {
+        lsn: Lsn(1001),
+        pg: PgId(0),
+        prev_pg_lsn: Lsn(18),
+        page: PageId(1),
+        prev_page_lsn: Lsn(17),
+        cpl: true,
+        payload: Payload::Patch(vec![Patch {
+            offset: 4,
+            bytes: vec![0xEE; 4],
+        }]),
+    };
+    match c.write(2, std::slice::from_ref(&new)).await {
+        Response::WriteAck { scls } => assert_eq!(scls, vec![(PgId(0), Lsn(1001))]),
+        other => panic!("{other:?}"),
+    }
+    let mut kept: Vec<RedoRecord> = recs[..18].to_vec();
+    kept.push(new);
+    assert_page(c.page(2, 1, 1001).await, &kept, 1, 1001);
+    assert_page(c.page(2, 2, 1001).await, &kept, 2, 1001);
+    let before = c.state(2).await;
+    drop(c);
+    server.kill().await;
+    // The epoch and the truncation are durable; the truncation is re-applied on restart.
+    let server = start(4, &dir).await;
+    let mut c = Client::connect(&server.addr).await;
+    assert_eq!(c.state(2).await, before);
+    assert_eq!(
+        error_code(&c.write(1, &recs[..1]).await),
+        Some(ErrorCode::StaleEpoch)
+    );
+    assert_page(c.page(2, 1, 1001).await, &kept, 1, 1001);
+    drop(c);
+    server.kill().await;
+    // The directory belongs to node 4.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let config = NodeConfig {
+        node: NodeId(5),
+        data_dir: dir.clone(),
+    };
+    assert!(
+        serve(listener, config).await.is_err(),
+        "another node id is refused"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Reads until the server closes the connection; returns what was received.
+async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return got,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("the connection was not closed"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_closes_only_its_own_connection() {
+    let dir = temp_dir("garbage");
+    let server = start(5, &dir).await;
+    let mut good = Client::connect(&server.addr).await;
+    good.open(1, vec![], vec![]).await;
+    // A huge length prefix.
+    let mut bad = TcpStream::connect(&server.addr).await.expect("connect");
+    bad.write_all(&[0xFF; 64]).await.expect("write");
+    read_until_closed(&mut bad).await;
+    // A well-framed (CRC-correct) message that does not decode: answered BadRequest, then closed.
+    let mut bad = TcpStream::connect(&server.addr).await.expect("connect");
+    let mut frame = Vec::new();
+    let mut body = 77u64.to_le_bytes().to_vec();
+    body.extend_from_slice(&[1, 2, 3]);
+    encode_frame(4, &body, &mut frame);
+    bad.write_all(&frame).await.expect("write");
+    let got = read_until_closed(&mut bad).await;
+    let mut r = got.as_slice();
+    let (kind, body) = read_frame(&mut r)
+        .await
+        .expect("frame")
+        .expect("an error frame");
+    match Response::decode(kind, &body).expect("decodes") {
+        (77, Response::Error { code, .. }) => assert_eq!(code, ErrorCode::BadRequest),
+        other => panic!("{other:?}"),
+    }
+    // A bad CRC.
+    let mut bad = TcpStream::connect(&server.addr).await.expect("connect");
+    let (kind, body) = Request::GetState { epoch: Epoch(1) }.encode(1);
+    let mut frame = Vec::new();
+    encode_frame(kind, &body, &mut frame);
+    let last = frame.len() - 1;
+    frame[last] ^= 1;
+    bad.write_all(&frame).await.expect("write");
+    read_until_closed(&mut bad).await;
+    // The well-behaved connection, opened before, and a new one are still served.
+    assert_eq!(good.state(1).await.node, NodeId(5));
+    let mut fresh = Client::connect(&server.addr).await;
+    assert_eq!(fresh.state(1).await.epoch, Epoch(1));
+    drop((good, fresh));
+    server.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn wait_for_scl(addr: &str, epoch: u64, scl: u64) -> SegmentState {
+    let mut c = Client::connect(addr).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let s = c.state(epoch).await;
+        if pg0(&s).scl == Lsn(scl) || tokio::time::Instant::now() > deadline {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gossip_fills_gaps_and_catches_up_from_peers() {
+    let (dir_a, dir_b, dir_c) = (
+        temp_dir("gossip-a"),
+        temp_dir("gossip-b"),
+        temp_dir("gossip-c"),
+    );
+    let recs = workload(300);
+    let a = start(10, &dir_a).await;
+    let b = start(11, &dir_b).await;
+    let c = start(12, &dir_c).await;
+    let mut ca = Client::connect(&a.addr).await;
+    ca.open(1, vec![b.addr.clone()], vec![]).await;
+    for chunk in recs.chunks(50) {
+        assert!(matches!(
+            ca.write(1, chunk).await,
+            Response::WriteAck { .. }
+        ));
+    }
+    // B missed the first 200 records: a gap below everything it holds.
+    let mut cb = Client::connect(&b.addr).await;
+    cb.open(1, vec![a.addr.clone()], vec![]).await;
+    assert!(matches!(
+        cb.write(1, &recs[200..]).await,
+        Response::WriteAck { .. }
+    ));
+    // C missed everything: no gap, but its peers are ahead.
+    let mut cc = Client::connect(&c.addr).await;
+    cc.open(1, vec![b.addr.clone()], vec![]).await;
+    let sb = wait_for_scl(&b.addr, 1, 300).await;
+    assert_eq!(pg0(&sb).scl, Lsn(300), "B filled its gap from A");
+    assert!(pg0(&sb).above.is_empty());
+    let sc = wait_for_scl(&c.addr, 1, 300).await;
+    assert_eq!(pg0(&sc).scl, Lsn(300), "C caught up through B");
+    for page in 0..PAGES {
+        assert_page(cb.page(1, page, 300).await, &recs, page, 300);
+        assert_page(cc.page(1, page, 150).await, &recs, page, 150);
+    }
+    // A newer epoch and its truncation spread by gossip too.
+    let t = Truncation {
+        epoch: Epoch(2),
+        pg: PgId(0),
+        above: Lsn(250),
+        upto: Lsn(10_000),
+    };
+    ca.open(2, vec![b.addr.clone()], vec![t]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let sc = loop {
+        let s = cc.state(2).await;
+        if s.epoch == Epoch(2) || tokio::time::Instant::now() > deadline {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(sc.epoch, Epoch(2), "C learned the new epoch from its peer");
+    assert_eq!(sc.truncations, vec![t]);
+    assert_eq!(pg0(&sc).scl, Lsn(250));
+    assert_eq!(
+        error_code(&cc.write(1, &recs[..1]).await),
+        Some(ErrorCode::StaleEpoch)
+    );
+    drop((ca, cb, cc));
+    for s in [a, b, c] {
+        s.kill().await;
+    }
+    for d in [dir_a, dir_b, dir_c] {
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}

@@ -1,0 +1,41 @@
+//! Bounds of the volume client, in one place.
+
+/// LSN allocation limit (LAL): the writer never allocates an LSN more than this many records above
+/// VDL. It is the back-pressure that keeps a slow or partitioned storage tier from letting the
+/// writer run unboundedly ahead; it also bounds the unacknowledged tail that recovery must truncate
+/// (recovery discards `(VDL, VDL + LAL]`). The Aurora paper uses ten million; our LSNs count
+/// records, not bytes, so a smaller figure bounds memory to roughly LAL × record size.
+pub const LAL_RECORDS: u64 = 1 << 16;
+
+/// Write quorum: a record is durable once this many of the six segments hold it.
+pub const WRITE_QUORUM: usize = 4;
+
+/// Read quorum, used only by recovery.
+pub const READ_QUORUM: usize = 3;
+
+/// Segments per protection group.
+pub const SEGMENTS_PER_PG: usize = 6;
+
+/// A `Write` in flight longer than this drops the connection (the segment reconnects and resends).
+pub const WRITE_TIMEOUT_MS: u64 = 5_000;
+
+/// A single page read from one segment; past it the next segment is tried.
+pub const GET_PAGE_TIMEOUT_MS: u64 = 2_000;
+
+/// How long a page read keeps retrying while no segment can serve it (segments reconnecting).
+pub const GET_PAGE_RETRY_MS_MAX: u64 = 10_000;
+
+/// Connecting to a storage node.
+pub const CONNECT_TIMEOUT_MS: u64 = 500;
+
+/// Longest pause between reconnection attempts to a segment.
+pub const RECONNECT_BACKOFF_MS_MAX: u64 = 1_000;
+
+/// How long recovery waits for every segment to answer before going on with a quorum.
+pub const RECOVERY_ALL_SEGMENTS_WAIT_MS: u64 = 1_500;
+
+/// Frames queued for sending on one connection.
+pub const CONN_SEND_QUEUE_FRAMES: usize = 256;
+
+/// Protection group size, in pages, unless configured otherwise: 10 GiB of 8 KiB pages.
+pub const PAGES_PER_PG_DEFAULT: u64 = (10 << 30) / 8192;

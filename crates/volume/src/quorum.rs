@@ -1,0 +1,120 @@
+//! Durability bookkeeping of the writer, sans-IO: acknowledgements in, VDL out.
+//!
+//! Each segment acknowledges a write with its SCL (segment complete LSN): it holds every record of
+//! its protection group up to that LSN. The writer derives, per §2 of the design:
+//!
+//! ```text
+//!   SCL[6] ──4th highest──▶ PGCL ──min over PGs──▶ VCL ──highest CPL ≤ VCL──▶ VDL
+//! ```
+//!
+//! The volume has one protection group for now, so VCL = PGCL. A commit is acknowledged to its
+//! client only once VDL ≥ its commit LSN. VDL never goes backwards: asserted.
+
+use borealis_common::Lsn;
+use std::collections::VecDeque;
+
+use crate::limits::{SEGMENTS_PER_PG, WRITE_QUORUM};
+
+/// Tracks the SCL of every segment and the CPLs not yet durable.
+#[derive(Debug)]
+pub struct DurabilityTracker {
+    scls: [Lsn; SEGMENTS_PER_PG],
+    /// CPLs allocated above VDL, ascending.
+    pending_cpls: VecDeque<Lsn>,
+    vdl: Lsn,
+}
+
+impl DurabilityTracker {
+    /// Starts from a recovered VDL and the segments' SCLs as recovery found them.
+    #[must_use]
+    pub fn new(vdl: Lsn, scls: [Lsn; SEGMENTS_PER_PG]) -> Self {
+        DurabilityTracker {
+            scls,
+            pending_cpls: VecDeque::new(),
+            vdl,
+        }
+    }
+
+    #[must_use]
+    pub fn vdl(&self) -> Lsn {
+        self.vdl
+    }
+
+    #[must_use]
+    pub fn scl(&self, segment: usize) -> Lsn {
+        self.scls[segment]
+    }
+
+    /// The PGCL: the highest LSN that a write quorum of segments holds completely.
+    #[must_use]
+    pub fn pgcl(&self) -> Lsn {
+        let mut sorted = self.scls;
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        sorted[WRITE_QUORUM - 1]
+    }
+
+    /// A new MTR ended at `cpl`. CPLs arrive in increasing order.
+    pub fn add_cpl(&mut self, cpl: Lsn) {
+        assert!(
+            cpl > self.vdl,
+            "a new CPL {cpl} must lie above VDL {}",
+            self.vdl
+        );
+        if let Some(last) = self.pending_cpls.back() {
+            assert!(cpl > *last, "CPLs must be allocated in increasing order");
+        }
+        self.pending_cpls.push_back(cpl);
+    }
+
+    /// Records a segment's acknowledgement. Returns the new VDL if it advanced.
+    pub fn ack(&mut self, segment: usize, scl: Lsn) -> Option<Lsn> {
+        // An SCL only falls through truncation, which happens during recovery, before tracking.
+        if scl > self.scls[segment] {
+            self.scls[segment] = scl;
+        }
+        let vcl = self.pgcl();
+        let mut advanced = None;
+        while let Some(&cpl) = self.pending_cpls.front() {
+            if cpl > vcl {
+                break;
+            }
+            self.pending_cpls.pop_front();
+            assert!(cpl > self.vdl, "VDL must never go backwards");
+            self.vdl = cpl;
+            advanced = Some(cpl);
+        }
+        advanced
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vdl_needs_four_segments_and_stops_at_a_cpl() {
+        let mut t = DurabilityTracker::new(Lsn(0), [Lsn(0); 6]);
+        t.add_cpl(Lsn(3));
+        t.add_cpl(Lsn(5));
+        for seg in 0..3 {
+            assert_eq!(t.ack(seg, Lsn(5)), None, "three copies are not durable");
+        }
+        // The fourth segment holds only up to 4: LSN 3 is on four, 5 is not.
+        assert_eq!(t.ack(3, Lsn(4)), Some(Lsn(3)));
+        assert_eq!(t.vdl(), Lsn(3));
+        assert_eq!(t.ack(4, Lsn(5)), Some(Lsn(5)));
+        // A stale, lower acknowledgement changes nothing.
+        assert_eq!(t.ack(4, Lsn(1)), None);
+        assert_eq!(t.vdl(), Lsn(5));
+    }
+
+    #[test]
+    fn vcl_between_cpls_does_not_expose_half_an_mtr() {
+        let mut t = DurabilityTracker::new(Lsn(0), [Lsn(0); 6]);
+        t.add_cpl(Lsn(10));
+        for seg in 0..6 {
+            assert_eq!(t.ack(seg, Lsn(9)), None);
+        }
+        assert_eq!(t.vdl(), Lsn(0));
+    }
+}
