@@ -34,6 +34,6 @@ pub const TAIL_RECORDS_MAX: u32 = 1 << 20;
 /// Longest string (error message, peer address) accepted in a message.
 pub const STRING_BYTES_MAX: u32 = 64 * 1024;
 
-const _: () = assert!(PAGE_SIZE % 512 == 0);
+const _: () = assert!(PAGE_SIZE.is_multiple_of(512));
 const _: () = assert!(PAGE_SIZE <= u16::MAX as usize);
 const _: () = assert!(WRITE_BATCH_BYTES_MAX < FRAME_BYTES_MAX as usize);

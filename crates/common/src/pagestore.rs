@@ -73,11 +73,13 @@ pub struct MemStore {
     inner: Mutex<MemInner>,
 }
 
+/// Every version of one page, oldest first.
+type Versions = Vec<(Lsn, Box<[u8; PAGE_SIZE]>)>;
+
 #[derive(Default)]
 struct MemInner {
     last: Lsn,
-    /// Every version of every page, oldest first.
-    pages: HashMap<PageId, Vec<(Lsn, Box<[u8; PAGE_SIZE]>)>>,
+    pages: HashMap<PageId, Versions>,
     records: Vec<RedoRecord>,
 }
 

@@ -232,10 +232,13 @@ fn split(
             )
         };
         if id == tree {
-            assert!(
-                level + 1 < TREE_LEVELS_MAX,
-                "tree {tree} would grow past {TREE_LEVELS_MAX} levels"
-            );
+            if level + 1 >= TREE_LEVELS_MAX {
+                // Unreachable with real data (it would take over 7^15 entries): only a damaged
+                // root claiming a huge level gets here.
+                return Err(EngineError::Corrupted(format!(
+                    "tree {tree} would grow past {TREE_LEVELS_MAX} levels"
+                )));
+            }
             let (l, _) = mtr.allocate()?;
             let (r, _) = mtr.allocate()?;
             let (l_link, r_link) = if leaf {
@@ -270,9 +273,15 @@ fn split(
             .expect("a non-root page has its parent on the path");
         let cell = page::internal_cell(&separator, r);
         let pp = mtr.write(parent)?;
+        // A separator already present means the parent's ranges disagree with its children's
+        // keys: only damaged pages from storage can do that.
         let pos = match page::search(pp, &separator) {
-            Ok(_) => panic!("separator already present in parent {parent}"),
-            Err(i) => i,
+            Err(pos) => pos,
+            Ok(_) => {
+                return Err(EngineError::Corrupted(format!(
+                    "page {parent}: separator already present; children disagree with their parent"
+                )));
+            }
         };
         if page::insert_cell(pp, pos, &cell) {
             return Ok(());

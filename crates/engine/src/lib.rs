@@ -1,10 +1,10 @@
 //! Compute engine: buffer pool, pages, B+trees, mini-transactions, transactions.
 //!
 //! The engine turns key/value operations on named B+trees into redo. It never writes a page
-//! anywhere: every page change happens inside a mini-transaction ([`mtr`]) whose redo records
+//! anywhere: every page change happens inside a mini-transaction (`mtr`) whose redo records
 //! (page inits and byte-range patches, from `borealis_common::redo`) go to a
 //! [`PageStore`](borealis_common::pagestore::PageStore), which assigns LSNs and ships them to the
-//! storage tier; pages that fall out of the buffer pool ([`pool`]) are read back from storage at
+//! storage tier; pages that fall out of the buffer pool (`pool`) are read back from storage at
 //! the volume durable LSN (DESIGN.md §3).
 //!
 //! ```text
@@ -23,8 +23,8 @@
 //! for the volume durable LSN to reach the returned commit LSN before acknowledging the client.
 //!
 //! Invariants:
-//! - A frame is evicted only if its page LSN ≤ the store's durable LSN (asserted in [`pool`]).
-//! - Every changed page passes its format checks before it is logged (asserted in [`mtr`]);
+//! - A frame is evicted only if its page LSN ≤ the store's durable LSN (asserted in `pool`).
+//! - Every changed page passes its format checks before it is logged (asserted in `mtr`);
 //!   every page read from storage is checked before use, and a failure is
 //!   [`EngineError::Corrupted`], never a panic.
 //! - A tree's root page never moves, so a [`TreeId`] stays valid until the tree is dropped.

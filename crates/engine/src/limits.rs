@@ -12,7 +12,7 @@ pub const KEY_BYTES_MAX: usize = 1024;
 
 /// Longest entry (key plus value) accepted by a B+tree leaf. A split of an overfull leaf must give
 /// two halves that each fit in a page; with entries up to a third of the page's usable space that
-/// is always possible (see the assertions below). Larger values (TOAST-like overflow pages) are a
+/// is always possible (see the assertions below). Larger values (overflow pages) are a
 /// later issue.
 pub const ENTRY_BYTES_MAX: usize = 2700;
 

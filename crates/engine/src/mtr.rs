@@ -103,6 +103,11 @@ impl<'a> Mtr<'a> {
         );
         page::set_meta_next_free_page(meta, next + 1);
         let id = PageId(next);
+        if self.pool.resident(id).is_some() {
+            return Err(EngineError::Corrupted(format!(
+                "the meta page's next free page {id} is already in use"
+            )));
+        }
         Ok((id, self.create(id)))
     }
 

@@ -183,10 +183,11 @@ fn validate_meta(id: PageId, p: &Page) -> Result<(), String> {
         return Err("meta page signature mismatch".into());
     }
     let next_free = meta_next_free_page(p);
-    if next_free <= crate::CATALOG.0 || next_free == PageId::NONE.0 {
+    if next_free <= crate::CATALOG.0 || next_free >= PageId::NONE.0 - 1 {
         return Err(format!("meta page next free page {next_free} out of range"));
     }
-    if meta_next_txn_id(p) == 0 || meta_next_txn_id(p) == u64::MAX {
+    // Far beyond any real use, and leaves room for reservations without overflow.
+    if meta_next_txn_id(p) == 0 || meta_next_txn_id(p) >= 1 << 63 {
         return Err("meta page next transaction id out of range".into());
     }
     if get_u64(p, OFF_META_CATALOG) != crate::CATALOG.0 {

@@ -1,0 +1,190 @@
+//! A real cluster of OS processes for tests: six storage nodes and a writer on ephemeral loopback
+//! ports, each process killable with SIGKILL and restartable on the same port and data directory.
+//! Every process is killed when the cluster is dropped.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Tests that start clusters run one at a time: the machine has two cores.
+pub static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_borealis");
+
+pub struct Proc {
+    pub child: Child,
+    pub addr: String,
+    pub first_line: String,
+}
+
+impl Proc {
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Starts `borealis ARGS`, waits for its first stdout line (which names its address), and keeps
+/// draining the rest so the pipe never fills. Stderr goes to `log`.
+pub fn start(args: &[String], log: &PathBuf) -> Proc {
+    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file))
+        .spawn()
+        .expect("start borealis");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(l)) = lines.next() {
+            let _ = tx.send(l);
+        }
+        for _ in lines {}
+    });
+    let first_line = match rx.recv_timeout(Duration::from_secs(90)) {
+        Ok(l) => l,
+        Err(_) => {
+            let _ = child.kill();
+            let tail = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("borealis {args:?} did not start; log:\n{tail}");
+        }
+    };
+    let addr = first_line
+        .split_whitespace()
+        .find(|w| w.parse::<std::net::SocketAddr>().is_ok())
+        .unwrap_or_else(|| panic!("no address in {first_line:?}"))
+        .to_string();
+    Proc { child, addr, first_line }
+}
+
+pub struct Cluster {
+    pub dir: PathBuf,
+    pub storage: Vec<Option<Proc>>,
+    pub storage_addrs: Vec<String>,
+    pub writer: Option<Proc>,
+}
+
+fn unique_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!("borealis-test-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("test dir");
+    dir
+}
+
+impl Cluster {
+    pub fn start(name: &str) -> Cluster {
+        let dir = unique_dir(name);
+        let mut c = Cluster { dir, storage: Vec::new(), storage_addrs: Vec::new(), writer: None };
+        for i in 0..6 {
+            let p = c.spawn_storage(i, "127.0.0.1:0");
+            c.storage_addrs.push(p.addr.clone());
+            c.storage.push(Some(p));
+        }
+        c.start_writer();
+        c
+    }
+
+    fn spawn_storage(&self, i: usize, listen: &str) -> Proc {
+        let args: Vec<String> = vec![
+            "storage".into(),
+            "--node-id".into(),
+            (i + 1).to_string(),
+            "--data-dir".into(),
+            self.dir.join(format!("node-{}", i + 1)).display().to_string(),
+            "--listen".into(),
+            listen.into(),
+        ];
+        start(&args, &self.dir.join(format!("storage-{}.log", i + 1)))
+    }
+
+    pub fn kill_storage(&mut self, i: usize) {
+        if let Some(mut p) = self.storage[i].take() {
+            p.kill9();
+        }
+    }
+
+    pub fn restart_storage(&mut self, i: usize) {
+        assert!(self.storage[i].is_none(), "storage node {i} is running");
+        let addr = self.storage_addrs[i].clone();
+        // The port was ours a moment ago; retry briefly if the kernel still holds it.
+        for attempt in 0.. {
+            let listener_free = std::net::TcpListener::bind(&addr).is_ok();
+            if listener_free || attempt > 50 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.storage[i] = Some(self.spawn_storage(i, &addr));
+    }
+
+    pub fn start_writer(&mut self) -> &Proc {
+        assert!(self.writer.is_none(), "a writer is running");
+        let args: Vec<String> = vec![
+            "instance".into(),
+            "--storage".into(),
+            self.storage_addrs.join(","),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--buffer-pool-pages".into(),
+            "256".into(),
+        ];
+        self.writer = Some(start(&args, &self.dir.join("writer.log")));
+        self.writer.as_ref().expect("writer")
+    }
+
+    pub fn kill_writer(&mut self) {
+        if let Some(mut p) = self.writer.take() {
+            p.kill9();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://borealis@{}/borealis", self.writer.as_ref().expect("writer").addr)
+    }
+
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.url(), tokio_postgres::NoTls).await.expect("connect");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        client
+    }
+
+    pub fn writer_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("writer.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.writer.take();
+        self.storage.clear();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("cluster files kept in {}", self.dir.display());
+        }
+    }
+}
+
+/// The SQLSTATE of a failed statement.
+pub fn sqlstate(e: &tokio_postgres::Error) -> String {
+    e.code().map(|c| c.code().to_string()).unwrap_or_else(|| format!("no SQLSTATE: {e}"))
+}
