@@ -1,6 +1,9 @@
 //! SQL over the real wire protocol against a real cluster: simple and extended query, errors with
 //! their SQLSTATE, transactions, and psql.
 
+// Tests hold the serial lock across awaits on purpose: one cluster at a time.
+#![allow(clippy::await_holding_lock)]
+
 mod common;
 
 use common::{Cluster, serial, sqlstate};

@@ -628,11 +628,10 @@ impl Binder<'_> {
                 bound.len()
             )));
         }
-        if matches!(fname, "lower" | "upper" | "length") {
-            if let Expr::Param(i) = bound[0] {
+        if matches!(fname, "lower" | "upper" | "length")
+            && let Expr::Param(i) = bound[0] {
                 self.set_param(i, DataType::Text);
             }
-        }
         Ok(Expr::Func {
             name: fname,
             args: bound,

@@ -81,8 +81,8 @@ pub fn table_scope(def: &TableDef, alias: Option<&str>) -> Vec<ScopeColumn> {
 }
 
 /// Resolves the single table of a FROM clause.
-pub fn single_table<'a>(
-    from: &'a [ast::TableWithJoins],
+pub fn single_table(
+    from: &[ast::TableWithJoins],
 ) -> SqlResult<Option<(String, Option<String>)>> {
     match from {
         [] => Ok(None),
@@ -144,6 +144,7 @@ pub fn key_equalities(def: &TableDef, filter: Option<&Expr>) -> Option<Vec<(usiz
 
 /// Rows of a table that pass `filter`, as (key, row), read through `txn`. With `key_eq` a single
 /// point lookup replaces the scan. `stop_after` bounds how many matching rows are wanted.
+#[allow(clippy::too_many_arguments)]
 pub fn matching_rows(
     engine: &Engine,
     txn: &Txn,
@@ -280,11 +281,11 @@ fn constant_usize(
         Value::Int(_) => Err(SqlError::InvalidParameterValue(format!(
             "{what} must not be negative"
         ))),
-        Value::Text(s) => crate::types::parse_text(&s, DataType::Int8).and_then(|v| {
+        Value::Text(s) => crate::types::parse_text(&s, DataType::Int8).map(|v| {
             if let Value::Int(i) = v {
-                Ok(Some(usize::try_from(i.max(0)).unwrap_or(usize::MAX)))
+                Some(usize::try_from(i.max(0)).unwrap_or(usize::MAX))
             } else {
-                Ok(None)
+                None
             }
         }),
         other => Err(SqlError::DatatypeMismatch(format!(
@@ -331,14 +332,13 @@ impl SelectPlan {
         let filter = match &select.selection {
             Some(w) => {
                 let f = binder.bind(w, &mut AggMode::Forbidden("WHERE"))?;
-                if let Some(t) = binder.type_of(&f) {
-                    if t != DataType::Bool {
+                if let Some(t) = binder.type_of(&f)
+                    && t != DataType::Bool {
                         return Err(SqlError::DatatypeMismatch(format!(
                             "argument of WHERE must be type boolean, not type {}",
                             t.name()
                         )));
                     }
-                }
                 Some(f)
             }
             None => None,
@@ -509,11 +509,10 @@ impl SelectPlan {
             Some(other) => return Err(SqlError::FeatureNotSupported(format!("{other}"))),
         };
         for e in [&limit, &offset].into_iter().flatten() {
-            if let Expr::Param(i) = e {
-                if binder.params[*i].is_none() {
+            if let Expr::Param(i) = e
+                && binder.params[*i].is_none() {
                     binder.params[*i] = Some(DataType::Int8);
                 }
-            }
         }
         let distinct = match &select.distinct {
             None => false,

@@ -641,11 +641,10 @@ impl Session {
                         } else {
                             binder.bind(e, &mut AggMode::Forbidden("VALUES"))?
                         };
-                        if let Expr::Param(i) = b {
-                            if binder.params[i].is_none() {
+                        if let Expr::Param(i) = b
+                            && binder.params[i].is_none() {
                                 binder.params[i] = Some(col.ty);
                             }
-                        }
                         exprs.push(b);
                     }
                     rows.push(exprs);
@@ -659,7 +658,7 @@ impl Session {
                         "INSERT has more expressions than target columns".into(),
                     ));
                 }
-                InsertSource::Query(plan)
+                InsertSource::Query(Box::new(plan))
             }
         };
         Ok(InsertPlan {
@@ -749,11 +748,10 @@ impl Session {
                 SqlError::UndefinedColumn(format!("{cname}\" of relation \"{}", def.name))
             })?;
             let b = binder.bind(&a.value, &mut AggMode::Forbidden("UPDATE"))?;
-            if let Expr::Param(p) = b {
-                if binder.params[p].is_none() {
+            if let Expr::Param(p) = b
+                && binder.params[p].is_none() {
                     binder.params[p] = Some(def.columns[i].ty);
                 }
-            }
             sets.push((i, b));
         }
         let filter = match &u.selection {
@@ -892,7 +890,7 @@ impl Session {
 
 enum InsertSource {
     Values(Vec<Vec<Expr>>),
-    Query(SelectPlan),
+    Query(Box<SelectPlan>),
 }
 
 struct InsertPlan {
