@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn count(c: &tokio_postgres::Client, table: &str) -> i64 {
-    c.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.unwrap().get(0)
+    c.query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap()
+        .get(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,15 +25,21 @@ async fn losing_a_whole_az_keeps_reads_and_writes_going() {
     let _g = serial();
     let mut cluster = Cluster::start("az");
     let c = cluster.client().await;
-    c.batch_execute("CREATE TABLE t (id int8 PRIMARY KEY, v text)").await.unwrap();
+    c.batch_execute("CREATE TABLE t (id int8 PRIMARY KEY, v text)")
+        .await
+        .unwrap();
     for i in 0..100i64 {
-        c.execute("INSERT INTO t VALUES ($1, 'before')", &[&i]).await.unwrap();
+        c.execute("INSERT INTO t VALUES ($1, 'before')", &[&i])
+            .await
+            .unwrap();
     }
     // AZ a holds nodes 1 and 2.
     cluster.kill_storage(0);
     cluster.kill_storage(1);
     for i in 100..300i64 {
-        c.execute("INSERT INTO t VALUES ($1, 'during')", &[&i]).await.unwrap();
+        c.execute("INSERT INTO t VALUES ($1, 'during')", &[&i])
+            .await
+            .unwrap();
     }
     assert_eq!(count(&c, "t").await, 300);
     // A writer restarted now recovers from four segments and reads every page from storage.
@@ -39,7 +48,9 @@ async fn losing_a_whole_az_keeps_reads_and_writes_going() {
     cluster.start_writer();
     let c = cluster.client().await;
     assert_eq!(count(&c, "t").await, 300);
-    c.execute("UPDATE t SET v = 'after' WHERE id < 50", &[]).await.unwrap();
+    c.execute("UPDATE t SET v = 'after' WHERE id < 50", &[])
+        .await
+        .unwrap();
     // The lost AZ returns and catches up from its peers; then any two others may fail.
     cluster.restart_storage(0);
     cluster.restart_storage(1);
@@ -51,7 +62,11 @@ async fn losing_a_whole_az_keeps_reads_and_writes_going() {
     cluster.start_writer();
     let c = cluster.client().await;
     assert_eq!(count(&c, "t").await, 300);
-    let after: i64 = c.query_one("SELECT count(*) FROM t WHERE v = 'after'", &[]).await.unwrap().get(0);
+    let after: i64 = c
+        .query_one("SELECT count(*) FROM t WHERE v = 'after'", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(after, 50);
 }
 
@@ -60,24 +75,40 @@ async fn three_nodes_down_blocks_commits_until_one_returns() {
     let _g = serial();
     let mut cluster = Cluster::start("three");
     let c = cluster.client().await;
-    c.batch_execute("CREATE TABLE t (id int8 PRIMARY KEY, v text)").await.unwrap();
-    c.execute("INSERT INTO t VALUES (1, 'durable')", &[]).await.unwrap();
+    c.batch_execute("CREATE TABLE t (id int8 PRIMARY KEY, v text)")
+        .await
+        .unwrap();
+    c.execute("INSERT INTO t VALUES (1, 'durable')", &[])
+        .await
+        .unwrap();
     cluster.kill_storage(0);
     cluster.kill_storage(2);
     cluster.kill_storage(4);
 
     // With three of six left, no commit may be acknowledged: the client's timeout expires.
-    c.batch_execute("SET statement_timeout = '1s'").await.unwrap();
+    c.batch_execute("SET statement_timeout = '1s'")
+        .await
+        .unwrap();
     let started = Instant::now();
-    let e = c.execute("INSERT INTO t VALUES (2, 'timed out')", &[]).await.unwrap_err();
+    let e = c
+        .execute("INSERT INTO t VALUES (2, 'timed out')", &[])
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&e), "57014", "{e:?}");
     assert!(started.elapsed() >= Duration::from_millis(900));
 
     // A commit without a timeout waits, and completes once a fourth node is back.
     let c2 = cluster.client().await;
-    let pending = tokio::spawn(async move { c2.execute("INSERT INTO t VALUES (3, 'waited')", &[]).await.map(|_| ()) });
+    let pending = tokio::spawn(async move {
+        c2.execute("INSERT INTO t VALUES (3, 'waited')", &[])
+            .await
+            .map(|_| ())
+    });
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(!pending.is_finished(), "a commit was acknowledged with only three durable copies");
+    assert!(
+        !pending.is_finished(),
+        "a commit was acknowledged with only three durable copies"
+    );
     cluster.restart_storage(2);
     tokio::time::timeout(Duration::from_secs(30), pending)
         .await
@@ -96,13 +127,21 @@ async fn three_nodes_down_blocks_commits_until_one_returns() {
     }
     cluster.start_writer();
     let c = cluster.client().await;
-    let rows: Vec<(i64, String)> =
-        c.query("SELECT id, v FROM t ORDER BY id", &[]).await.unwrap().iter().map(|r| (r.get(0), r.get(1))).collect();
+    let rows: Vec<(i64, String)> = c
+        .query("SELECT id, v FROM t ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
     assert!(rows.contains(&(1, "durable".into())));
     assert!(rows.contains(&(3, "waited".into())));
     // The timed-out commit was applied at the writer and became durable when the quorum returned,
     // as a commit whose acknowledgement was lost may; it is whole either way.
-    assert!(rows.len() == 2 || rows.contains(&(2, "timed out".into())), "{rows:?}");
+    assert!(
+        rows.len() == 2 || rows.contains(&(2, "timed out".into())),
+        "{rows:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,7 +149,9 @@ async fn killing_the_writer_under_load_loses_no_acknowledged_commit() {
     let _g = serial();
     let mut cluster = Cluster::start("writer");
     let c = cluster.client().await;
-    c.batch_execute("CREATE TABLE pairs (id int8 PRIMARY KEY, side text)").await.unwrap();
+    c.batch_execute("CREATE TABLE pairs (id int8 PRIMARY KEY, side text)")
+        .await
+        .unwrap();
     let mut pages_read = Vec::new();
     for round in 0..3i64 {
         let acked = Arc::new(Mutex::new(Vec::<i64>::new()));
@@ -149,15 +190,32 @@ async fn killing_the_writer_under_load_loses_no_acknowledged_commit() {
         pages_read.push(n);
 
         let c = cluster.client().await;
-        let present: HashSet<i64> = c.query("SELECT id FROM pairs", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+        let present: HashSet<i64> = c
+            .query("SELECT id FROM pairs", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
         let acked = acked.lock().unwrap().clone();
         assert!(!acked.is_empty(), "the workload made no progress");
-        eprintln!("round {round}: {} transactions acknowledged, {} rows present", acked.len(), present.len());
+        eprintln!(
+            "round {round}: {} transactions acknowledged, {} rows present",
+            acked.len(),
+            present.len()
+        );
         for id in &acked {
-            assert!(present.contains(id), "acknowledged commit {id} lost (round {round})");
+            assert!(
+                present.contains(id),
+                "acknowledged commit {id} lost (round {round})"
+            );
         }
         for id in &present {
-            let (base, other) = if id % 1_000_000 >= 500_000 { (id - 500_000, *id) } else { (*id, id + 500_000) };
+            let (base, other) = if id % 1_000_000 >= 500_000 {
+                (id - 500_000, *id)
+            } else {
+                (*id, id + 500_000)
+            };
             assert!(
                 present.contains(&base) && present.contains(&other),
                 "half a transaction is visible: {id} without its pair (round {round})"
@@ -165,7 +223,10 @@ async fn killing_the_writer_under_load_loses_no_acknowledged_commit() {
         }
     }
     // Start-up reads the same handful of pages however much data there is: no redo replay.
-    assert!(pages_read.iter().all(|n| *n <= 4), "pages read at start-up: {pages_read:?}");
+    assert!(
+        pages_read.iter().all(|n| *n <= 4),
+        "pages read at start-up: {pages_read:?}"
+    );
     drop(c);
 }
 
@@ -176,7 +237,7 @@ async fn assert_closed(addr: &str, garbage: &[u8]) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return, // closed
+            Ok(Ok(0)) | Ok(Err(_)) => return,                   // closed
             Ok(Ok(_)) if Instant::now() < deadline => continue, // an error message, then close
             _ => panic!("{addr} kept a connection open after garbage"),
         }
@@ -188,7 +249,9 @@ async fn garbage_bytes_close_only_their_own_connection() {
     let _g = serial();
     let cluster = Cluster::start("garbage");
     let c = cluster.client().await;
-    c.batch_execute("CREATE TABLE t (id int4 PRIMARY KEY); INSERT INTO t VALUES (1)").await.unwrap();
+    c.batch_execute("CREATE TABLE t (id int4 PRIMARY KEY); INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
     let mut junk = vec![0u8; 64 * 1024];
     let mut x = 0x2545_f491_4f6c_dd1du64;
     for b in junk.iter_mut() {
@@ -204,7 +267,11 @@ async fn garbage_bytes_close_only_their_own_connection() {
     }
     let sql_addr = cluster.writer.as_ref().unwrap().addr.clone();
     assert_closed(&sql_addr, &junk).await;
-    assert_closed(&sql_addr, b"\x00\x00\x00\x08\x04\xd2\x16\x2fGET / HTTP/1.1\r\n\r\n").await;
+    assert_closed(
+        &sql_addr,
+        b"\x00\x00\x00\x08\x04\xd2\x16\x2fGET / HTTP/1.1\r\n\r\n",
+    )
+    .await;
     // Everyone else is still served, through every layer.
     c.execute("INSERT INTO t VALUES (2)", &[]).await.unwrap();
     assert_eq!(count(&c, "t").await, 2);

@@ -14,22 +14,54 @@ async fn sql_over_simple_and_extended_protocol() {
     let cluster = Cluster::start("sql");
     let c = cluster.client().await;
 
-    c.batch_execute("CREATE TABLE kv (k int8 PRIMARY KEY, v text NOT NULL, f float8, b bool)").await.unwrap();
+    c.batch_execute("CREATE TABLE kv (k int8 PRIMARY KEY, v text NOT NULL, f float8, b bool)")
+        .await
+        .unwrap();
     // Extended protocol, prepared and binary: parameter types are inferred from the columns.
-    let ins = c.prepare("INSERT INTO kv VALUES ($1, $2, $3, $4)").await.unwrap();
-    assert_eq!(ins.params(), &[tokio_postgres::types::Type::INT8, tokio_postgres::types::Type::TEXT, tokio_postgres::types::Type::FLOAT8, tokio_postgres::types::Type::BOOL]);
+    let ins = c
+        .prepare("INSERT INTO kv VALUES ($1, $2, $3, $4)")
+        .await
+        .unwrap();
+    assert_eq!(
+        ins.params(),
+        &[
+            tokio_postgres::types::Type::INT8,
+            tokio_postgres::types::Type::TEXT,
+            tokio_postgres::types::Type::FLOAT8,
+            tokio_postgres::types::Type::BOOL
+        ]
+    );
     for k in 0..50i64 {
-        let n = c.execute(&ins, &[&k, &format!("v{k}"), &(k as f64 / 2.0), &(k % 2 == 0)]).await.unwrap();
+        let n = c
+            .execute(
+                &ins,
+                &[&k, &format!("v{k}"), &(k as f64 / 2.0), &(k % 2 == 0)],
+            )
+            .await
+            .unwrap();
         assert_eq!(n, 1);
     }
-    let row = c.query_one("SELECT v, f, b FROM kv WHERE k = $1", &[&7i64]).await.unwrap();
+    let row = c
+        .query_one("SELECT v, f, b FROM kv WHERE k = $1", &[&7i64])
+        .await
+        .unwrap();
     assert_eq!(row.get::<_, String>(0), "v7");
     assert_eq!(row.get::<_, f64>(1), 3.5);
     assert!(!row.get::<_, bool>(2));
-    let n: i64 = c.query_one("SELECT count(*) FROM kv WHERE k >= $1", &[&40i64]).await.unwrap().get(0);
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM kv WHERE k >= $1", &[&40i64])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 10);
-    let rows = c.query("SELECT k FROM kv ORDER BY k DESC LIMIT 3", &[]).await.unwrap();
-    assert_eq!(rows.iter().map(|r| r.get::<_, i64>(0)).collect::<Vec<_>>(), vec![49, 48, 47]);
+    let rows = c
+        .query("SELECT k FROM kv ORDER BY k DESC LIMIT 3", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.get::<_, i64>(0)).collect::<Vec<_>>(),
+        vec![49, 48, 47]
+    );
 
     // Simple protocol, several statements in one message.
     let msgs = c.simple_query("UPDATE kv SET v = 'x' WHERE k < 10; DELETE FROM kv WHERE k >= 45; SELECT count(*) FROM kv WHERE v = 'x'").await.unwrap();
@@ -63,39 +95,93 @@ async fn sql_over_simple_and_extended_protocol() {
         let e = c.batch_execute(sql).await.expect_err(sql);
         assert_eq!(sqlstate(&e), code, "{sql}: {e:?}");
     }
-    let e = c.execute("INSERT INTO kv VALUES (1, 'dup')", &[]).await.unwrap_err();
+    let e = c
+        .execute("INSERT INTO kv VALUES (1, 'dup')", &[])
+        .await
+        .unwrap_err();
     let db = e.as_db_error().expect("a server error");
     assert_eq!(db.detail(), Some("Key (k)=(1) already exists."));
 
     // Transactions: rollback discards, an error aborts the block until ROLLBACK.
-    c.batch_execute("BEGIN; INSERT INTO kv VALUES (500, 'in txn'); ROLLBACK").await.unwrap();
-    assert!(c.query_opt("SELECT 1 FROM kv WHERE k = 500", &[]).await.unwrap().is_none());
+    c.batch_execute("BEGIN; INSERT INTO kv VALUES (500, 'in txn'); ROLLBACK")
+        .await
+        .unwrap();
+    assert!(
+        c.query_opt("SELECT 1 FROM kv WHERE k = 500", &[])
+            .await
+            .unwrap()
+            .is_none()
+    );
     c.batch_execute("BEGIN").await.unwrap();
-    c.batch_execute("INSERT INTO kv VALUES (501, 'a')").await.unwrap();
-    let seen: i64 = c.query_one("SELECT count(*) FROM kv WHERE k = 501", &[]).await.unwrap().get(0);
+    c.batch_execute("INSERT INTO kv VALUES (501, 'a')")
+        .await
+        .unwrap();
+    let seen: i64 = c
+        .query_one("SELECT count(*) FROM kv WHERE k = 501", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(seen, 1, "a transaction sees its own writes");
     let other = cluster.client().await;
-    let unseen: i64 = other.query_one("SELECT count(*) FROM kv WHERE k = 501", &[]).await.unwrap().get(0);
+    let unseen: i64 = other
+        .query_one("SELECT count(*) FROM kv WHERE k = 501", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(unseen, 0, "uncommitted writes are invisible to others");
-    assert_eq!(sqlstate(&c.batch_execute("SELECT * FROM missing").await.unwrap_err()), "42P01");
-    assert_eq!(sqlstate(&c.batch_execute("SELECT 1").await.unwrap_err()), "25P02");
+    assert_eq!(
+        sqlstate(&c.batch_execute("SELECT * FROM missing").await.unwrap_err()),
+        "42P01"
+    );
+    assert_eq!(
+        sqlstate(&c.batch_execute("SELECT 1").await.unwrap_err()),
+        "25P02"
+    );
     c.batch_execute("COMMIT").await.unwrap(); // rolls back
-    assert!(c.query_opt("SELECT 1 FROM kv WHERE k = 501", &[]).await.unwrap().is_none());
-    c.batch_execute("BEGIN; INSERT INTO kv VALUES (502, 'b'); COMMIT").await.unwrap();
-    assert!(other.query_opt("SELECT 1 FROM kv WHERE k = 502", &[]).await.unwrap().is_some());
+    assert!(
+        c.query_opt("SELECT 1 FROM kv WHERE k = 501", &[])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    c.batch_execute("BEGIN; INSERT INTO kv VALUES (502, 'b'); COMMIT")
+        .await
+        .unwrap();
+    assert!(
+        other
+            .query_opt("SELECT 1 FROM kv WHERE k = 502", &[])
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     // A table without a primary key gets hidden row ids; DROP TABLE removes it.
-    c.batch_execute("CREATE TABLE log (msg text, n int4); INSERT INTO log VALUES ('a', 1), ('a', 1), (NULL, 2)").await.unwrap();
-    let n: i64 = c.query_one("SELECT count(*) FROM log WHERE msg = 'a'", &[]).await.unwrap().get(0);
+    c.batch_execute(
+        "CREATE TABLE log (msg text, n int4); INSERT INTO log VALUES ('a', 1), ('a', 1), (NULL, 2)",
+    )
+    .await
+    .unwrap();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM log WHERE msg = 'a'", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(n, 2);
     c.batch_execute("DROP TABLE log").await.unwrap();
-    assert_eq!(sqlstate(&c.batch_execute("SELECT * FROM log").await.unwrap_err()), "42P01");
+    assert_eq!(
+        sqlstate(&c.batch_execute("SELECT * FROM log").await.unwrap_err()),
+        "42P01"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn psql_can_use_the_cluster() {
     let _g = serial();
-    if std::process::Command::new("psql").arg("--version").output().is_err() {
+    if std::process::Command::new("psql")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         panic!("psql is required for this test (PostgreSQL 15 client)");
     }
     let cluster = Cluster::start("psql");
@@ -104,11 +190,25 @@ async fn psql_can_use_the_cluster() {
                   BEGIN;\nUPDATE t SET name = 'TWO' WHERE id = 2;\nCOMMIT;\n\
                   SELECT id, name FROM t ORDER BY id;\n";
     let out = std::process::Command::new("psql")
-        .args([&cluster.url(), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", script])
+        .args([
+            &cluster.url(),
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            script,
+        ])
         .output()
         .expect("run psql");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "psql failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(stdout.trim(), "1|one\n2|TWO");
     let out = std::process::Command::new("psql")
         .args([&cluster.url(), "-X", "-c", "SELECT * FROM nosuch"])

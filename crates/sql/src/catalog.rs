@@ -159,6 +159,8 @@ pub fn encode_key_value(v: &Value, out: &mut Vec<u8>) {
         Value::Bool(b) => out.push(u8::from(*b)),
         Value::Int(i) => out.extend_from_slice(&((*i as u64) ^ (1 << 63)).to_be_bytes()),
         Value::Float(f) => {
+            // SQL equality: -0 = 0, and every NaN is one value that sorts above +Infinity.
+            let f = if *f == 0.0 { 0.0 } else if f.is_nan() { f64::NAN } else { *f };
             let bits = f.to_bits();
             let key = if f.is_sign_negative() {
                 !bits
@@ -243,6 +245,14 @@ mod tests {
             })
             .collect();
         assert!(keys.windows(2).all(|w| w[0] <= w[1]));
+        let key = |f: f64| {
+            let mut k = Vec::new();
+            encode_key_value(&Value::Float(f), &mut k);
+            k
+        };
+        assert_eq!(key(-0.0), key(0.0), "-0 and 0 are the same key");
+        assert_eq!(key(-f64::NAN), key(f64::NAN), "NaN is one key");
+        assert!(key(f64::NAN) > key(f64::INFINITY), "NaN sorts above Infinity");
     }
 
     #[test]

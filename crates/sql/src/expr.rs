@@ -629,9 +629,10 @@ impl Binder<'_> {
             )));
         }
         if matches!(fname, "lower" | "upper" | "length")
-            && let Expr::Param(i) = bound[0] {
-                self.set_param(i, DataType::Text);
-            }
+            && let Expr::Param(i) = bound[0]
+        {
+            self.set_param(i, DataType::Text);
+        }
         Ok(Expr::Func {
             name: fname,
             args: bound,

@@ -81,9 +81,7 @@ pub fn table_scope(def: &TableDef, alias: Option<&str>) -> Vec<ScopeColumn> {
 }
 
 /// Resolves the single table of a FROM clause.
-pub fn single_table(
-    from: &[ast::TableWithJoins],
-) -> SqlResult<Option<(String, Option<String>)>> {
+pub fn single_table(from: &[ast::TableWithJoins]) -> SqlResult<Option<(String, Option<String>)>> {
     match from {
         [] => Ok(None),
         [twj] if twj.joins.is_empty() => match &twj.relation {
@@ -333,12 +331,13 @@ impl SelectPlan {
             Some(w) => {
                 let f = binder.bind(w, &mut AggMode::Forbidden("WHERE"))?;
                 if let Some(t) = binder.type_of(&f)
-                    && t != DataType::Bool {
-                        return Err(SqlError::DatatypeMismatch(format!(
-                            "argument of WHERE must be type boolean, not type {}",
-                            t.name()
-                        )));
-                    }
+                    && t != DataType::Bool
+                {
+                    return Err(SqlError::DatatypeMismatch(format!(
+                        "argument of WHERE must be type boolean, not type {}",
+                        t.name()
+                    )));
+                }
                 Some(f)
             }
             None => None,
@@ -510,9 +509,10 @@ impl SelectPlan {
         };
         for e in [&limit, &offset].into_iter().flatten() {
             if let Expr::Param(i) = e
-                && binder.params[*i].is_none() {
-                    binder.params[*i] = Some(DataType::Int8);
-                }
+                && binder.params[*i].is_none()
+            {
+                binder.params[*i] = Some(DataType::Int8);
+            }
         }
         let distinct = match &select.distinct {
             None => false,

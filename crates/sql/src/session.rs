@@ -642,9 +642,10 @@ impl Session {
                             binder.bind(e, &mut AggMode::Forbidden("VALUES"))?
                         };
                         if let Expr::Param(i) = b
-                            && binder.params[i].is_none() {
-                                binder.params[i] = Some(col.ty);
-                            }
+                            && binder.params[i].is_none()
+                        {
+                            binder.params[i] = Some(col.ty);
+                        }
                         exprs.push(b);
                     }
                     rows.push(exprs);
@@ -749,9 +750,10 @@ impl Session {
             })?;
             let b = binder.bind(&a.value, &mut AggMode::Forbidden("UPDATE"))?;
             if let Expr::Param(p) = b
-                && binder.params[p].is_none() {
-                    binder.params[p] = Some(def.columns[i].ty);
-                }
+                && binder.params[p].is_none()
+            {
+                binder.params[p] = Some(def.columns[i].ty);
+            }
             sets.push((i, b));
         }
         let filter = match &u.selection {

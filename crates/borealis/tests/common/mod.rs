@@ -7,8 +7,8 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::sync::Mutex;
+use std::sync::mpsc;
 use std::time::Duration;
 
 /// Tests that start clusters run one at a time: the machine has two cores.
@@ -42,7 +42,11 @@ impl Drop for Proc {
 /// Starts `borealis ARGS`, waits for its first stdout line (which names its address), and keeps
 /// draining the rest so the pipe never fills. Stderr goes to `log`.
 pub fn start(args: &[String], log: &PathBuf) -> Proc {
-    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
     let mut child = Command::new(BIN)
         .args(args)
         .stdout(Stdio::piped())
@@ -71,7 +75,11 @@ pub fn start(args: &[String], log: &PathBuf) -> Proc {
         .find(|w| w.parse::<std::net::SocketAddr>().is_ok())
         .unwrap_or_else(|| panic!("no address in {first_line:?}"))
         .to_string();
-    Proc { child, addr, first_line }
+    Proc {
+        child,
+        addr,
+        first_line,
+    }
 }
 
 pub struct Cluster {
@@ -82,8 +90,13 @@ pub struct Cluster {
 }
 
 fn unique_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let dir = std::env::temp_dir().join(format!("borealis-test-{name}-{}-{nanos}", std::process::id()));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!(
+        "borealis-test-{name}-{}-{nanos}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).expect("test dir");
     dir
 }
@@ -91,7 +104,12 @@ fn unique_dir(name: &str) -> PathBuf {
 impl Cluster {
     pub fn start(name: &str) -> Cluster {
         let dir = unique_dir(name);
-        let mut c = Cluster { dir, storage: Vec::new(), storage_addrs: Vec::new(), writer: None };
+        let mut c = Cluster {
+            dir,
+            storage: Vec::new(),
+            storage_addrs: Vec::new(),
+            writer: None,
+        };
         for i in 0..6 {
             let p = c.spawn_storage(i, "127.0.0.1:0");
             c.storage_addrs.push(p.addr.clone());
@@ -107,7 +125,10 @@ impl Cluster {
             "--node-id".into(),
             (i + 1).to_string(),
             "--data-dir".into(),
-            self.dir.join(format!("node-{}", i + 1)).display().to_string(),
+            self.dir
+                .join(format!("node-{}", i + 1))
+                .display()
+                .to_string(),
             "--listen".into(),
             listen.into(),
         ];
@@ -156,11 +177,16 @@ impl Cluster {
     }
 
     pub fn url(&self) -> String {
-        format!("postgres://borealis@{}/borealis", self.writer.as_ref().expect("writer").addr)
+        format!(
+            "postgres://borealis@{}/borealis",
+            self.writer.as_ref().expect("writer").addr
+        )
     }
 
     pub async fn client(&self) -> tokio_postgres::Client {
-        let (client, conn) = tokio_postgres::connect(&self.url(), tokio_postgres::NoTls).await.expect("connect");
+        let (client, conn) = tokio_postgres::connect(&self.url(), tokio_postgres::NoTls)
+            .await
+            .expect("connect");
         tokio::spawn(async move {
             let _ = conn.await;
         });
@@ -186,5 +212,7 @@ impl Drop for Cluster {
 
 /// The SQLSTATE of a failed statement.
 pub fn sqlstate(e: &tokio_postgres::Error) -> String {
-    e.code().map(|c| c.code().to_string()).unwrap_or_else(|| format!("no SQLSTATE: {e}"))
+    e.code()
+        .map(|c| c.code().to_string())
+        .unwrap_or_else(|| format!("no SQLSTATE: {e}"))
 }

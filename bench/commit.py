@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""INSERT commit latency and throughput: Borealis next to PostgreSQL 15, same machine, same run.
+
+Both are fully durable: PostgreSQL with fsync and synchronous_commit on; Borealis acknowledging a
+commit only once four of six storage nodes have it on disk. The load is pgbench with a one-line
+INSERT script (prepared protocol) into a table without indexes, so the measurement is the commit
+path. Runs alternate between the two systems.
+
+    python3 bench/commit.py [--seconds 10] [--clients 16]
+
+Prints p50/p99 commit latency for one client, throughput for N clients, and the ratios
+(Borealis / PostgreSQL); writes the figures as JSON to bench/results/commit.json.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PG_BIN = "/usr/lib/postgresql/15/bin"
+SCRIPT = "INSERT INTO bench_commit VALUES (:client_id, 'a short payload of some forty bytes......');\n"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def ensure_postgres():
+    if not os.path.exists(os.path.join(PG_BIN, "initdb")):
+        print("installing postgresql-15 ...", flush=True)
+        run(["apt-get", "update", "-qq"])
+        run(["apt-get", "install", "-y", "-qq", "postgresql-15"], stdout=subprocess.DEVNULL)
+    if not shutil.which("pgbench") and not os.path.exists(os.path.join(PG_BIN, "pgbench")):
+        sys.exit("pgbench not found")
+
+
+def as_postgres_user(cmd):
+    # initdb and postgres refuse to run as root.
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--"] + cmd
+    return cmd
+
+
+def start_postgres(tmp):
+    data = os.path.join(tmp, "pg")
+    os.makedirs(data)
+    if os.geteuid() == 0:
+        shutil.chown(tmp, "postgres")
+        shutil.chown(data, "postgres")
+    port = free_port()
+    run(as_postgres_user([os.path.join(PG_BIN, "initdb"), "-D", data, "-U", "bench", "--auth=trust", "-E", "UTF8"]),
+        stdout=subprocess.DEVNULL)
+    opts = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c max_connections=200"
+    run(as_postgres_user([os.path.join(PG_BIN, "pg_ctl"), "-D", data, "-o", opts, "-l", os.path.join(tmp, "pg.log"), "-w", "start"]),
+        stdout=subprocess.DEVNULL)
+    stop = lambda: subprocess.run(as_postgres_user([os.path.join(PG_BIN, "pg_ctl"), "-D", data, "-m", "fast", "stop"]),
+                                  stdout=subprocess.DEVNULL)
+    return f"postgresql://bench@127.0.0.1:{port}/postgres", stop
+
+
+def start_borealis(tmp):
+    run(["cargo", "build", "--release", "-q", "-p", "borealis"], cwd=ROOT)
+    binary = os.path.join(ROOT, "target", "release", "borealis")
+    port = free_port()
+    proc = subprocess.Popen([binary, "up", "--data-dir", os.path.join(tmp, "borealis"), "--port", str(port)],
+                            stdout=subprocess.PIPE, text=True)
+    url = None
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith("cluster endpoint:"):
+            url = line.split()[2]
+            break
+    if url is None:
+        proc.kill()
+        sys.exit("borealis did not start")
+
+    def stop():
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return url, stop
+
+
+def psql(url, sql):
+    run(["psql", url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], stdout=subprocess.DEVNULL)
+
+
+def pgbench(url, clients, seconds, tmp, tag):
+    script = os.path.join(tmp, "insert.sql")
+    with open(script, "w") as f:
+        f.write(SCRIPT)
+    logdir = os.path.join(tmp, f"log-{tag}-{clients}")
+    os.makedirs(logdir)
+    prefix = os.path.join(logdir, "tx")
+    exe = shutil.which("pgbench") or os.path.join(PG_BIN, "pgbench")
+    out = subprocess.run([exe, "-n", "-M", "prepared", "-f", script, "-c", str(clients), "-j", str(min(clients, 2)),
+                          "-T", str(seconds), "--log", f"--log-prefix={prefix}", url],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"pgbench failed on {tag}:\n{out.stdout}\n{out.stderr}")
+    latencies = []
+    for name in os.listdir(logdir):
+        with open(os.path.join(logdir, name)) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and parts[2].isdigit():
+                    latencies.append(int(parts[2]) / 1000.0)
+    latencies.sort()
+    tps = None
+    for line in out.stdout.splitlines():
+        if line.startswith("tps = "):
+            tps = float(line.split()[2])
+    failed = [l for l in out.stdout.splitlines() if "failed" in l]
+    return {
+        "clients": clients,
+        "transactions": len(latencies),
+        "tps": tps,
+        "latency_ms_p50": pct(latencies, 50),
+        "latency_ms_p99": pct(latencies, 99),
+        "latency_ms_avg": sum(latencies) / len(latencies) if latencies else None,
+        "failed": failed,
+    }
+
+
+def pct(sorted_values, p):
+    if not sorted_values:
+        return None
+    i = min(len(sorted_values) - 1, max(0, int(round(p / 100.0 * len(sorted_values))) - 1))
+    return sorted_values[i]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--clients", type=int, default=16)
+    args = ap.parse_args()
+    ensure_postgres()
+    tmp = tempfile.mkdtemp(prefix="borealis-bench-")
+    os.chmod(tmp, 0o777)
+    stops = []
+    try:
+        pg_url, stop = start_postgres(tmp)
+        stops.append(stop)
+        b_url, stop = start_borealis(tmp)
+        stops.append(stop)
+        for url in (pg_url, b_url):
+            psql(url, "DROP TABLE IF EXISTS bench_commit")
+            psql(url, "CREATE TABLE bench_commit (client int4, payload text)")
+        results = {}
+        for clients in (1, args.clients):
+            for name, url in (("postgresql", pg_url), ("borealis", b_url)):
+                print(f"running {name}, {clients} client(s), {args.seconds} s ...", flush=True)
+                results[f"{name}-{clients}"] = pgbench(url, clients, args.seconds, tmp, name)
+        one_pg, one_b = results["postgresql-1"], results["borealis-1"]
+        many_pg, many_b = results[f"postgresql-{args.clients}"], results[f"borealis-{args.clients}"]
+        print()
+        print(f"{'case':<34}{'PostgreSQL 15':>16}{'Borealis':>16}{'ratio B/PG':>12}")
+        rows = [
+            ("1 client, commit latency p50 ms", one_pg["latency_ms_p50"], one_b["latency_ms_p50"]),
+            ("1 client, commit latency p99 ms", one_pg["latency_ms_p99"], one_b["latency_ms_p99"]),
+            ("1 client, TPS", one_pg["tps"], one_b["tps"]),
+            (f"{args.clients} clients, TPS", many_pg["tps"], many_b["tps"]),
+            (f"{args.clients} clients, latency p99 ms", many_pg["latency_ms_p99"], many_b["latency_ms_p99"]),
+        ]
+        for label, a, b in rows:
+            ratio = b / a if a and b else float("nan")
+            print(f"{label:<34}{a:>16.3f}{b:>16.3f}{ratio:>12.2f}")
+        os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+        with open(os.path.join(ROOT, "bench", "results", "commit.json"), "w") as f:
+            json.dump({"seconds": args.seconds, "results": results}, f, indent=2)
+    finally:
+        for stop in reversed(stops):
+            stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
