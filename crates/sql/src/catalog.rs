@@ -160,7 +160,13 @@ pub fn encode_key_value(v: &Value, out: &mut Vec<u8>) {
         Value::Int(i) => out.extend_from_slice(&((*i as u64) ^ (1 << 63)).to_be_bytes()),
         Value::Float(f) => {
             // SQL equality: -0 = 0, and every NaN is one value that sorts above +Infinity.
-            let f = if *f == 0.0 { 0.0 } else if f.is_nan() { f64::NAN } else { *f };
+            let f = if *f == 0.0 {
+                0.0
+            } else if f.is_nan() {
+                f64::NAN
+            } else {
+                *f
+            };
             let bits = f.to_bits();
             let key = if f.is_sign_negative() {
                 !bits
@@ -252,7 +258,10 @@ mod tests {
         };
         assert_eq!(key(-0.0), key(0.0), "-0 and 0 are the same key");
         assert_eq!(key(-f64::NAN), key(f64::NAN), "NaN is one key");
-        assert!(key(f64::NAN) > key(f64::INFINITY), "NaN sorts above Infinity");
+        assert!(
+            key(f64::NAN) > key(f64::INFINITY),
+            "NaN sorts above Infinity"
+        );
     }
 
     #[test]
