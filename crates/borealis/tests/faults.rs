@@ -3,7 +3,7 @@
 //! database holds afterwards.
 
 // Tests hold the serial lock across awaits on purpose: one cluster at a time.
-#![allow(clippy::await_holding_lock)]
+#![allow(clippy::await_holding_lock, clippy::unwrap_used)]
 
 mod common;
 

@@ -2,7 +2,7 @@
 //! their SQLSTATE, transactions, and psql.
 
 // Tests hold the serial lock across awaits on purpose: one cluster at a time.
-#![allow(clippy::await_holding_lock)]
+#![allow(clippy::await_holding_lock, clippy::unwrap_used)]
 
 mod common;
 
