@@ -278,3 +278,74 @@ async fn garbage_bytes_close_only_their_own_connection() {
     let c2 = cluster.client().await;
     assert_eq!(count(&c2, "t").await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_writer_fences_the_first() {
+    let _g = serial();
+    let mut cluster = Cluster::start("fence");
+    let old = cluster.client().await;
+    old.batch_execute("CREATE TABLE t (id int8 PRIMARY KEY, who text)")
+        .await
+        .unwrap();
+    for i in 0..20i64 {
+        old.execute("INSERT INTO t VALUES ($1, 'old')", &[&i])
+            .await
+            .unwrap();
+    }
+
+    // A new writer on the same volume raises the epoch on a write quorum during its recovery.
+    let new_writer = cluster.start_second_writer();
+    let url = format!("postgres://borealis@{}/borealis", new_writer.addr);
+    let (new, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    assert_eq!(
+        count(&new, "t").await,
+        20,
+        "the new writer sees every acknowledged commit"
+    );
+
+    // The old writer's next writes are refused by storage: its client gets an error, never an
+    // acknowledgement.
+    let mut refused = 0;
+    for i in 100..110i64 {
+        match old
+            .execute("INSERT INTO t VALUES ($1, 'late')", &[&i])
+            .await
+        {
+            Ok(_) => panic!("a fenced writer acknowledged a commit"),
+            Err(_) => refused += 1,
+        }
+    }
+    assert_eq!(refused, 10);
+    // And it stops: its buffer pool may hold changes it can no longer log.
+    let old_proc = cluster.writer.as_mut().unwrap();
+    let mut exited = None;
+    for _ in 0..50 {
+        if let Some(status) = old_proc.child.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        exited.and_then(|s| s.code()),
+        Some(3),
+        "the fenced writer exits"
+    );
+
+    // None of its late writes ever appear; the new writer carries on.
+    new.execute("INSERT INTO t VALUES (1000, 'new')", &[])
+        .await
+        .unwrap();
+    let late: i64 = new
+        .query_one("SELECT count(*) FROM t WHERE who = 'late'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(late, 0);
+    assert_eq!(count(&new, "t").await, 21);
+    drop(new);
+    drop(new_writer);
+}

@@ -170,6 +170,18 @@ impl Cluster {
         self.writer.as_ref().expect("writer")
     }
 
+    /// Starts another writer on the same volume, beside the current one (which is kept).
+    pub fn start_second_writer(&self) -> Proc {
+        let args: Vec<String> = vec![
+            "instance".into(),
+            "--storage".into(),
+            self.storage_addrs.join(","),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+        ];
+        start(&args, &self.dir.join("writer-2.log"))
+    }
+
     pub fn kill_writer(&mut self) {
         if let Some(mut p) = self.writer.take() {
             p.kill9();
