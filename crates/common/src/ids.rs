@@ -45,6 +45,18 @@ id_type!(
     /// Transaction id, allocated by the writer.
     TxnId(u64)
 );
+id_type!(
+    /// Who a writer is: chosen at random by each writer process when it opens the volume, never
+    /// 0 for a real writer (0 is "no writer yet"). Storage orders writers by the pair
+    /// `(Epoch, WriterId)`, so two writers that picked the same epoch number are still told apart
+    /// and exactly one of them wins: epochs are unique per writer.
+    WriterId(u64)
+);
+
+impl WriterId {
+    /// No writer has opened this segment yet.
+    pub const NONE: WriterId = WriterId(0);
+}
 
 impl Lsn {
     pub const ZERO: Lsn = Lsn(0);

@@ -3,8 +3,11 @@
 //!
 //! Every message travels in one [`frame`](crate::frame) whose kind byte is the message kind. Every
 //! request carries a `req_id` that its response echoes, so a connection may have many requests in
-//! flight. Requests from a writer carry the volume epoch; a node rejects an epoch lower than the
-//! one it has durably adopted ([`ErrorCode::StaleEpoch`]): that is the whole of fencing.
+//! flight. Requests from a writer carry the volume epoch and the writer's id; a node orders them as
+//! the pair `(epoch, writer)` and rejects a pair lower than the one it has durably adopted
+//! ([`ErrorCode::StaleEpoch`]): that is the whole of fencing. Because the writer id breaks ties,
+//! two writers that picked the same epoch number cannot both be accepted: the one with the lower
+//! id is fenced wherever the other one has been seen (see [`Term`]).
 //!
 //! ```text
 //! writer ──Open{epoch, peers, truncations}──▶ node   adopt epoch (durably), apply truncations
@@ -20,12 +23,26 @@
 //! Byte layouts are in docs/formats.md.
 
 use crate::codec::{DecodeError, DecodeResult, Put, Reader};
-use crate::ids::{Epoch, Lsn, NodeId, PageId, PgId};
+use crate::ids::{Epoch, Lsn, NodeId, PageId, PgId, WriterId};
 use crate::limits::{
     PEERS_MAX, PGS_MAX, RECORDS_PER_MESSAGE_MAX, STRING_BYTES_MAX, TAIL_RECORDS_MAX,
     TRUNCATIONS_MAX,
 };
 use crate::redo::{PAGE_SIZE, RedoRecord};
+
+/// The pair storage orders writers by: the epoch first, then the writer id. A node adopts a term
+/// only upwards and refuses requests carrying a lower one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Term {
+    pub epoch: Epoch,
+    pub writer: WriterId,
+}
+
+impl std::fmt::Display for Term {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{:016x}", self.epoch, self.writer.0)
+    }
+}
 
 /// A durable decision of a writer's recovery: records of `pg` with `above < lsn <= upto` are
 /// discarded everywhere, forever. Tagged with the epoch of the writer that made it.
@@ -69,6 +86,8 @@ pub struct PgState {
 pub struct SegmentState {
     pub node: NodeId,
     pub epoch: Epoch,
+    /// The writer whose `Open` the node adopted with `epoch` (`WriterId::NONE` if none).
+    pub writer: WriterId,
     pub truncations: Vec<Truncation>,
     pub pgs: Vec<PgState>,
 }
@@ -80,17 +99,20 @@ pub enum Request {
     /// peers to gossip with, and apply `truncations`. Answered with `State`.
     Open {
         epoch: Epoch,
+        writer: WriterId,
         peers: Vec<String>,
         truncations: Vec<Truncation>,
     },
     /// Persist records, then acknowledge with the SCL of every PG they touch.
     Write {
         epoch: Epoch,
+        writer: WriterId,
         records: Vec<RedoRecord>,
     },
     /// The page as of `read_point`. Refused with `NotReady` if the segment's SCL is below it.
     GetPage {
         epoch: Epoch,
+        writer: WriterId,
         page: PageId,
         read_point: Lsn,
     },
@@ -119,9 +141,10 @@ pub enum Response {
         lsn: Lsn,
         image: Option<Box<[u8; PAGE_SIZE]>>,
     },
-    /// Gossip answer. Carries the responder's epoch and truncations so a lagging peer learns them.
+    /// Gossip answer. Carries the responder's term and truncations so a lagging peer learns them.
     Records {
         epoch: Epoch,
+        writer: WriterId,
         truncations: Vec<Truncation>,
         records: Vec<RedoRecord>,
     },
@@ -223,10 +246,12 @@ impl Request {
         let kind = match self {
             Request::Open {
                 epoch,
+                writer,
                 peers,
                 truncations,
             } => {
                 b.put_u64(epoch.0);
+                b.put_u64(writer.0);
                 b.put_u32(u32::try_from(peers.len()).expect("too many peers"));
                 for p in peers {
                     b.put_str(p);
@@ -234,17 +259,24 @@ impl Request {
                 put_truncations(&mut b, truncations);
                 REQ_OPEN
             }
-            Request::Write { epoch, records } => {
+            Request::Write {
+                epoch,
+                writer,
+                records,
+            } => {
                 b.put_u64(epoch.0);
+                b.put_u64(writer.0);
                 put_records(&mut b, records);
                 REQ_WRITE
             }
             Request::GetPage {
                 epoch,
+                writer,
                 page,
                 read_point,
             } => {
                 b.put_u64(epoch.0);
+                b.put_u64(writer.0);
                 b.put_u64(page.0);
                 b.put_u64(read_point.0);
                 REQ_GET_PAGE
@@ -276,6 +308,7 @@ impl Request {
         let req = match kind {
             REQ_OPEN => {
                 let epoch = Epoch(r.u64()?);
+                let writer = WriterId(r.u64()?);
                 let n = r.count(PEERS_MAX)?;
                 let mut peers = Vec::with_capacity(n as usize);
                 for _ in 0..n {
@@ -284,16 +317,19 @@ impl Request {
                 let truncations = get_truncations(&mut r)?;
                 Request::Open {
                     epoch,
+                    writer,
                     peers,
                     truncations,
                 }
             }
             REQ_WRITE => Request::Write {
                 epoch: Epoch(r.u64()?),
+                writer: WriterId(r.u64()?),
                 records: get_records(&mut r)?,
             },
             REQ_GET_PAGE => Request::GetPage {
                 epoch: Epoch(r.u64()?),
+                writer: WriterId(r.u64()?),
                 page: PageId(r.u64()?),
                 read_point: Lsn(r.u64()?),
             },
@@ -320,11 +356,13 @@ impl Request {
 pub fn encode_write_request<'a>(
     req_id: u64,
     epoch: Epoch,
+    writer: WriterId,
     encoded_records: impl ExactSizeIterator<Item = &'a [u8]>,
 ) -> (u8, Vec<u8>) {
     let mut b = Vec::new();
     b.put_u64(req_id);
     b.put_u64(epoch.0);
+    b.put_u64(writer.0);
     b.put_u32(u32::try_from(encoded_records.len()).expect("too many records"));
     for rec in encoded_records {
         b.extend_from_slice(rec);
@@ -341,6 +379,7 @@ impl Response {
             Response::State(s) => {
                 b.put_u32(s.node.0);
                 b.put_u64(s.epoch.0);
+                b.put_u64(s.writer.0);
                 put_truncations(&mut b, &s.truncations);
                 b.put_u32(u32::try_from(s.pgs.len()).expect("too many PGs"));
                 for pg in &s.pgs {
@@ -377,10 +416,12 @@ impl Response {
             }
             Response::Records {
                 epoch,
+                writer,
                 truncations,
                 records,
             } => {
                 b.put_u64(epoch.0);
+                b.put_u64(writer.0);
                 put_truncations(&mut b, truncations);
                 put_records(&mut b, records);
                 RESP_RECORDS
@@ -401,6 +442,7 @@ impl Response {
             RESP_STATE => {
                 let node = NodeId(r.u32()?);
                 let epoch = Epoch(r.u64()?);
+                let writer = WriterId(r.u64()?);
                 let truncations = get_truncations(&mut r)?;
                 let n = r.count(PGS_MAX)?;
                 let mut pgs = Vec::with_capacity((n as usize).min(1024));
@@ -427,6 +469,7 @@ impl Response {
                 Response::State(SegmentState {
                     node,
                     epoch,
+                    writer,
                     truncations,
                     pgs,
                 })
@@ -454,6 +497,7 @@ impl Response {
             }
             RESP_RECORDS => Response::Records {
                 epoch: Epoch(r.u64()?),
+                writer: WriterId(r.u64()?),
                 truncations: get_truncations(&mut r)?,
                 records: get_records(&mut r)?,
             },
@@ -493,15 +537,18 @@ mod tests {
         let reqs = vec![
             Request::Open {
                 epoch: Epoch(3),
+                writer: WriterId(77),
                 peers: vec!["127.0.0.1:1".into()],
                 truncations: vec![t],
             },
             Request::Write {
                 epoch: Epoch(3),
+                writer: WriterId(77),
                 records: vec![rec.clone()],
             },
             Request::GetPage {
                 epoch: Epoch(3),
+                writer: WriterId(77),
                 page: PageId(7),
                 read_point: Lsn(9),
             },
@@ -521,6 +568,7 @@ mod tests {
             Response::State(SegmentState {
                 node: NodeId(1),
                 epoch: Epoch(2),
+                writer: WriterId(5),
                 truncations: vec![t],
                 pgs: vec![PgState {
                     pg: PgId(0),
@@ -546,6 +594,7 @@ mod tests {
             },
             Response::Records {
                 epoch: Epoch(1),
+                writer: WriterId(9),
                 truncations: vec![],
                 records: vec![rec],
             },
@@ -581,11 +630,17 @@ mod tests {
                 v
             })
             .collect();
-        let raw = encode_write_request(7, Epoch(2), encoded.iter().map(|v| v.as_slice()));
+        let raw = encode_write_request(
+            7,
+            Epoch(2),
+            WriterId(3),
+            encoded.iter().map(|v| v.as_slice()),
+        );
         assert_eq!(
             raw,
             Request::Write {
                 epoch: Epoch(2),
+                writer: WriterId(3),
                 records: recs
             }
             .encode(7)

@@ -1,13 +1,15 @@
 //! Gossip: a segment fills its own gaps from its peers (Aurora SIGMOD 2017 §4.2, step 4 of the
 //! storage node's work: "identify gaps in the log and gossip with peers to fill them").
 //!
-//! Every [`GOSSIP_INTERVAL_MS`] the task asks one peer (round robin over the peers learned through
-//! `Open`) for the records of each PG above this segment's SCL:
+//! This is the tokio driver of [`GossipCore`](crate::core::GossipCore), which decides what to ask
+//! of whom; the simulator drives the same core. Every [`GOSSIP_INTERVAL_MS`] the task asks one
+//! peer (round robin over the peers learned through `Open`) for the records of each PG above this
+//! segment's SCL:
 //!
 //! ```text
 //!   me ──FetchRecords{pg, after: SCL, upto: lowest pending − 1 (or MAX), max 4096}──▶ peer
-//!      ◀──Records{epoch, truncations, records}──
-//!   newer epoch / unknown truncations ─▶ adopt them durably first (as Open would)
+//!      ◀──Records{epoch, writer, truncations, records}──
+//!   newer term / unknown truncations ─▶ adopt them durably first (as Open would)
 //!   records ─▶ the log writer's queue ─▶ synced, then chained like any write
 //! ```
 //!
@@ -18,19 +20,16 @@
 //! with writes but never holds the state lock across I/O, so it cannot stall the write path.
 
 use crate::StorageError;
-use crate::limits::{
-    GOSSIP_CONNECT_TIMEOUT_MS, GOSSIP_FETCH_RECORDS_MAX, GOSSIP_INTERVAL_MS,
-    GOSSIP_RESPONSE_TIMEOUT_MS,
-};
-use crate::node::{Node, Origin};
+use crate::core::{GossipCore, Origin};
+use crate::limits::{GOSSIP_CONNECT_TIMEOUT_MS, GOSSIP_INTERVAL_MS, GOSSIP_RESPONSE_TIMEOUT_MS};
+use crate::node::Node;
 use borealis_common::frame::{encode_frame, read_frame, write_frames};
 use borealis_common::proto::{Request, Response};
-use borealis_common::{Lsn, PgId};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio::time::{MissedTickBehavior, interval, timeout};
+use tokio::time::{Instant, MissedTickBehavior, interval, timeout};
 
 /// A kept-open connection to one peer.
 #[derive(Default)]
@@ -43,44 +42,25 @@ struct Peer {
 /// Runs forever.
 pub(crate) async fn run(node: Arc<Node>) -> Result<(), StorageError> {
     let mut peers: HashMap<String, Peer> = HashMap::new();
-    let mut turn = 0usize;
+    let mut gossip = GossipCore::new();
     let mut req_id = 0u64;
+    let started = Instant::now();
     let mut tick = interval(Duration::from_millis(GOSSIP_INTERVAL_MS));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let (addrs, wants) = {
+        let now_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let asks = {
             let st = node.state();
-            let wants: Vec<(PgId, Lsn, Option<Lsn>)> = st
-                .segment
-                .pg_ids()
-                .into_iter()
-                .map(|pg| (pg, st.segment.scl(pg), st.segment.lowest_pending(pg)))
-                .collect();
-            (st.peers.clone(), wants)
+            let addrs = st.core.peers();
+            peers.retain(|a, _| addrs.contains(a));
+            gossip.tick(now_ms, &st.core)
         };
-        peers.retain(|a, _| addrs.contains(a));
-        if addrs.is_empty() {
-            continue;
-        }
-        for (pg, scl, lowest_pending) in wants {
-            let addr = &addrs[turn % addrs.len()];
-            turn = turn.wrapping_add(1);
-            // With a gap, ask only for what fills it. If the lowest pending record is right above
-            // the SCL yet does not chain, it is off the chain: ask for everything.
-            let upto = match lowest_pending {
-                Some(l) if Lsn(l.0 - 1) > scl => Lsn(l.0 - 1),
-                _ => Lsn(u64::MAX),
-            };
+        for ask in asks {
             req_id = req_id.wrapping_add(1);
-            let req = Request::FetchRecords {
-                pg,
-                after: scl,
-                upto,
-                max_records: GOSSIP_FETCH_RECORDS_MAX,
-            };
+            let addr = ask.peer.clone();
             let peer = peers.entry(addr.clone()).or_default();
-            let resp = match exchange(peer, addr, req_id, &req).await {
+            let resp = match exchange(peer, &addr, req_id, &ask.request()).await {
                 Ok(r) => {
                     if peer.failing {
                         eprintln!("storage node {}: gossip with {addr} works again", node.id);
@@ -97,38 +77,20 @@ pub(crate) async fn run(node: Arc<Node>) -> Result<(), StorageError> {
                     continue;
                 }
             };
-            let Response::Records {
-                epoch,
-                truncations,
-                records,
-            } = resp
-            else {
-                // A refusal (the peer found corruption, say): another peer is asked next turn.
-                continue;
-            };
-            let (my_epoch, unknown) = {
-                let st = node.state();
-                let known = st.segment.truncations();
-                (st.epoch, truncations.iter().any(|t| !known.contains(t)))
-            };
-            if epoch > my_epoch || unknown {
-                // Truncations are durable decisions of some writer: safe to learn from anyone.
-                if let Err((_, why)) = node.adopt(epoch.max(my_epoch), &truncations, None).await {
-                    eprintln!(
-                        "storage node {}: cannot adopt what {addr} knows: {why}",
-                        node.id
-                    );
-                    continue;
-                }
-            }
-            let records: Vec<_> = records
-                .into_iter()
-                .filter(|r| r.pg == pg && r.lsn > scl && r.lsn <= upto)
-                .collect();
-            if records.is_empty() {
+            let outcome = GossipCore::on_answer(&node.state().core, &ask, resp);
+            if let Some((term, truncations)) = outcome.adopt
+                && let Err((_, why)) = node.adopt(term, &truncations, None).await
+            {
+                eprintln!(
+                    "storage node {}: cannot adopt what {addr} knows: {why}",
+                    node.id
+                );
                 continue;
             }
-            if let Err((_, why)) = node.submit(Origin::Gossip, records).await {
+            if outcome.records.is_empty() {
+                continue;
+            }
+            if let Err((_, why)) = node.submit(Origin::Gossip, outcome.records).await {
                 eprintln!(
                     "storage node {}: records from {addr} not logged: {why}",
                     node.id

@@ -25,10 +25,13 @@
 //!              meta                          epoch, truncations, peers (atomic replace)
 //! ```
 //!
-//! Modules, bottom up: [`limits`] (every bound), `segment` (the in-memory state machine: SCL,
-//! chain, page index, truncations), `cache` (materialised page versions), `log` (the log files:
-//! append, group sync, recovery scan, checked reads), `meta` (the meta file), `node` (request
-//! handling and the log writer), `gossip`, `server` (connections).
+//! Modules, bottom up: [`limits`] (every bound), [`segment`] (the in-memory state machine: SCL,
+//! chain, page index, truncations), [`core`] (the sans-IO protocol core: the term rule, what to
+//! log, when to acknowledge, how to build a page, gossip decisions — shared with the
+//! deterministic simulator), `cache` (materialised page versions), [`log`] (the log files:
+//! append, group sync, recovery scan, checked reads), [`meta`] (the meta file), `node` (the
+//! tokio/disk driver of the core: request handling and the log writer), `gossip` (its gossip
+//! driver), `server` (connections).
 //!
 //! Invariants, checked with `assert!` where they are established:
 //! - a record is acknowledged, counted in the SCL, or served only after `sync_data` returned for
@@ -42,12 +45,13 @@
 //! collection below PGMRPL are later work.
 
 mod cache;
+pub mod core;
 mod gossip;
 pub mod limits;
-mod log;
-mod meta;
+pub mod log;
+pub mod meta;
 mod node;
-mod segment;
+pub mod segment;
 mod server;
 
 pub use segment::pg_of;

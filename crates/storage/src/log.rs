@@ -100,7 +100,7 @@ pub fn encode_entry(rec: &RedoRecord, out: &mut Vec<u8>) {
 }
 
 /// Checks and decodes one whole entry (header included).
-fn decode_entry(entry: &[u8]) -> Result<RedoRecord, String> {
+pub fn decode_entry(entry: &[u8]) -> Result<RedoRecord, String> {
     if entry.len() < ENTRY_HEADER_BYTES as usize + 1 {
         return Err("entry shorter than its header".into());
     }

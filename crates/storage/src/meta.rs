@@ -1,5 +1,5 @@
-//! The node's meta file: the little state that is not a record — the adopted epoch, the known
-//! truncations and the peers to gossip with.
+//! The node's meta file: the little state that is not a record — the adopted term (epoch and
+//! writer id), the known truncations and the peers to gossip with.
 //!
 //! The epoch and the truncations are what fence an old writer and discard its unfinished tail,
 //! so they must survive a crash exactly: the file is replaced atomically (write `meta.tmp`, fsync
@@ -8,29 +8,34 @@
 //! unfence a deposed writer. The byte layout is in docs/formats.md ("Storage node meta file").
 //!
 //! ```text
-//!  magic "BRLSMETA" | version:u32 = 1 | body_len:u32 | crc32c(body):u32 | body
-//!  body := node:u32 | epoch:u64 | n:u32 | n × (epoch:u64 pg:u32 above:u64 upto:u64)
+//!  magic "BRLSMETA" | version:u32 = 2 | body_len:u32 | crc32c(body):u32 | body
+//!  body := node:u32 | epoch:u64 | writer:u64 | n:u32 | n × (epoch:u64 pg:u32 above:u64 upto:u64)
 //!          | m:u32 | m × (len:u32 utf-8 address)
 //! ```
+//!
+//! Version 1 (before writer ids) had no `writer` field; it is still read, as writer 0 ("none").
 
 use crate::StorageError;
 use crate::log::sync_dir;
 use borealis_common::codec::{DecodeResult, Put, Reader};
 use borealis_common::limits::{PEERS_MAX, STRING_BYTES_MAX, TRUNCATIONS_MAX};
 use borealis_common::proto::Truncation;
-use borealis_common::{Epoch, Lsn, NodeId, PgId};
+use borealis_common::{Epoch, Lsn, NodeId, PgId, WriterId};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"BRLSMETA";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// The version before writer ids: no `writer` field.
+const VERSION_1: u32 = 1;
 const HEADER_BYTES: usize = 20;
 /// The meta file's name in the data directory.
 pub const FILE_NAME: &str = "meta";
 const TEMP_NAME: &str = "meta.tmp";
 /// Largest body a meta file can have: every bound at its maximum.
 const BODY_BYTES_MAX: usize = 4
+    + 8
     + 8
     + 4
     + TRUNCATIONS_MAX as usize * 28
@@ -42,6 +47,8 @@ const BODY_BYTES_MAX: usize = 4
 pub struct Meta {
     pub node: NodeId,
     pub epoch: Epoch,
+    /// The writer whose term (`epoch`, `writer`) the node adopted.
+    pub writer: WriterId,
     pub truncations: Vec<Truncation>,
     pub peers: Vec<String>,
 }
@@ -51,6 +58,7 @@ impl Meta {
         let mut body = Vec::new();
         body.put_u32(self.node.0);
         body.put_u64(self.epoch.0);
+        body.put_u64(self.writer.0);
         body.put_u32(u32::try_from(self.truncations.len()).expect("too many truncations"));
         for t in &self.truncations {
             body.put_u64(t.epoch.0);
@@ -72,10 +80,15 @@ impl Meta {
         out
     }
 
-    fn decode_body(body: &[u8]) -> DecodeResult<Meta> {
+    fn decode_body(body: &[u8], version: u32) -> DecodeResult<Meta> {
         let mut r = Reader::new(body);
         let node = NodeId(r.u32()?);
         let epoch = Epoch(r.u64()?);
+        let writer = if version == VERSION_1 {
+            WriterId::NONE
+        } else {
+            WriterId(r.u64()?)
+        };
         let n = r.count(TRUNCATIONS_MAX)?;
         let mut truncations = Vec::with_capacity(n as usize);
         for _ in 0..n {
@@ -95,6 +108,7 @@ impl Meta {
         Ok(Meta {
             node,
             epoch,
+            writer,
             truncations,
             peers,
         })
@@ -120,7 +134,8 @@ pub fn load(dir: &Path) -> Result<Option<Meta>, StorageError> {
     }
     let word =
         |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
-    if word(8) != VERSION {
+    let version = word(8);
+    if version != VERSION && version != VERSION_1 {
         return Err(corrupted("unknown version"));
     }
     let body_len = word(12) as usize;
@@ -131,7 +146,7 @@ pub fn load(dir: &Path) -> Result<Option<Meta>, StorageError> {
     if crc32c::crc32c(body) != word(16) {
         return Err(corrupted("CRC mismatch"));
     }
-    Meta::decode_body(body)
+    Meta::decode_body(body, version)
         .map(Some)
         .map_err(|e| corrupted(&e.to_string()))
 }
@@ -165,6 +180,7 @@ mod tests {
         let m = Meta {
             node: NodeId(3),
             epoch: Epoch(7),
+            writer: WriterId(11),
             truncations: vec![Truncation {
                 epoch: Epoch(7),
                 pg: PgId(0),

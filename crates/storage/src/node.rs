@@ -17,42 +17,38 @@
 //! only after that. The state lock is never held across a sync or a disk read, so reads do not wait
 //! for the group commit.
 //!
-//! Fencing: a `Write` or `GetPage` carries the writer's epoch. Lower than the adopted epoch:
-//! `StaleEpoch`; higher: `BadRequest` (a writer must `Open` first, which adopts its epoch durably in
-//! the meta file before the node answers). A batch whose epoch was overtaken while it was being
-//! synced is still logged (recovery would read it back anyway) but answered `StaleEpoch`; records
-//! of a deposed writer that the new writer did not see are covered by its truncation.
+//! Every decision — the term rule, what to log, when and how to acknowledge, how to build a page —
+//! is made by the sans-IO [`NodeCore`](crate::core::NodeCore) under the state lock; this file only
+//! carries out the [`Step`](crate::core::Step)s it returns: meta file writes, log appends with one
+//! `sync_data` per group, and CRC-checked positioned reads on the blocking pool. The simulator
+//! drives the same core with a simulated disk.
+//!
+//! Fencing: a `Write` or `GetPage` carries the writer's term (epoch, writer id). Lower than the
+//! adopted term: `StaleEpoch`; higher: `BadRequest` (a writer must `Open` first, which adopts its
+//! term durably in the meta file before the node answers). A batch whose term was overtaken while
+//! it was being synced is still logged (recovery would read it back anyway) but answered
+//! `StaleEpoch`; records of a deposed writer that the new writer did not see are covered by its
+//! truncation.
 
 use crate::cache::PageCache;
+use crate::core::{self, NodeCore, Origin, Refusal, Step};
 use crate::limits::{
     FETCH_ANSWER_HEADROOM_BYTES, GROUP_COMMIT_BYTES_MAX, LOG_QUEUE_BATCHES_MAX,
     PAGE_CACHE_PAGES_MAX,
 };
 use crate::log::{self, LogWriter, ReadError};
 use crate::meta::{self, Meta};
-use crate::segment::{Base, Inserted, PagePlan, Segment, pg_of};
+use crate::segment::{Base, Inserted, Location};
 use crate::{NodeConfig, StorageError};
-use borealis_common::limits::{RECORDS_PER_MESSAGE_MAX, WRITE_BATCH_BYTES_MAX};
-use borealis_common::proto::{ErrorCode, Request, Response, SegmentState, Truncation};
-use borealis_common::{Epoch, Lsn, NodeId, PAGE_SIZE, PageId, PgId, RedoRecord, redo};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use borealis_common::limits::WRITE_BATCH_BYTES_MAX;
+use borealis_common::proto::{ErrorCode, Request, Response, SegmentState, Term, Truncation};
+use borealis_common::{Lsn, NodeId, PAGE_SIZE, PageId, PgId, RedoRecord};
+use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, oneshot};
-
-/// A refusal, as it goes on the wire.
-pub(crate) type Refusal = (ErrorCode, String);
-
-/// Who sent a batch of records.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Origin {
-    /// A writer, at this epoch.
-    Writer(Epoch),
-    /// A peer, through gossip.
-    Gossip,
-}
 
 /// Records waiting for the log writer.
 pub(crate) struct Batch {
@@ -63,9 +59,7 @@ pub(crate) struct Batch {
 
 /// Everything behind the state lock. Held briefly: never across I/O.
 pub(crate) struct State {
-    pub epoch: Epoch,
-    pub peers: Vec<String>,
-    pub segment: Segment,
+    pub core: NodeCore,
     pub cache: PageCache,
     /// A read handle per log file.
     pub files: HashMap<u32, Arc<File>>,
@@ -77,7 +71,7 @@ pub(crate) struct Node {
     dir: PathBuf,
     state: Mutex<State>,
     log_tx: mpsc::Sender<Batch>,
-    /// Serialises changes of the meta file (epoch, truncations, peers).
+    /// Serialises changes of the meta file (term, truncations, peers).
     meta_lock: tokio::sync::Mutex<()>,
     /// Group commits (appends followed by one sync) done since start-up.
     group_commits: AtomicU64,
@@ -88,6 +82,21 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> Response {
         code,
         message: message.into(),
     }
+}
+
+/// What is left to do once the state lock is released.
+enum Next {
+    Append(Origin, Vec<RedoRecord>),
+    Fetch(PgId, Vec<(Lsn, Location)>, HashMap<u32, Arc<File>>),
+    Build(PageId, PageBuild),
+}
+
+/// A page build planned under the lock, carried out off it.
+struct PageBuild {
+    generation: u64,
+    base: Option<(Lsn, Box<[u8; PAGE_SIZE]>)>,
+    records: Vec<(Lsn, Location)>,
+    files: HashMap<u32, Arc<File>>,
 }
 
 impl Node {
@@ -115,10 +124,10 @@ impl Node {
                 ..Meta::default()
             },
         };
-        let mut segment = Segment::new(meta.truncations.clone());
+        let mut core = NodeCore::new(&meta);
         let mut counts = [0u64; 4];
         let recovered = log::recover(&dir, config.node, |rec, loc| {
-            let i = match segment.insert(&rec, loc) {
+            let i = match core.recover(&rec, loc) {
                 Inserted::Held => 0,
                 Inserted::Duplicate => 1,
                 Inserted::Truncated => 2,
@@ -126,20 +135,21 @@ impl Node {
             };
             counts[i] += 1;
         })?;
-        let scls: Vec<String> = segment
+        let scls: Vec<String> = core
+            .segment()
             .pg_states()
             .iter()
             .map(|s| format!("PG {} SCL {} ({} above)", s.pg, s.scl, s.above.len()))
             .collect();
         eprintln!(
-            "storage node {}: recovered {} records from {} log files ({} duplicates, {} truncated, {} off the chain ignored); epoch {}; {}",
+            "storage node {}: recovered {} records from {} log files ({} duplicates, {} truncated, {} off the chain ignored); term {}; {}",
             config.node,
             counts[0],
             recovered.files.len(),
             counts[1],
             counts[2],
             counts[3],
-            meta.epoch,
+            core.term(),
             scls.join(", ")
         );
         let (log_tx, log_rx) = mpsc::channel(LOG_QUEUE_BATCHES_MAX);
@@ -147,9 +157,7 @@ impl Node {
             id: config.node,
             dir,
             state: Mutex::new(State {
-                epoch: meta.epoch,
-                peers: meta.peers,
-                segment,
+                core,
                 cache: PageCache::new(PAGE_CACHE_PAGES_MAX),
                 files: recovered.files.into_iter().collect(),
             }),
@@ -164,164 +172,120 @@ impl Node {
         self.state.lock().expect("storage node state lock poisoned")
     }
 
-    fn snapshot(&self, st: &State) -> SegmentState {
-        SegmentState {
-            node: self.id,
-            epoch: st.epoch,
-            truncations: st.segment.truncations().to_vec(),
-            pgs: st.segment.pg_states(),
-        }
-    }
-
-    /// The epoch rule of writes and reads: exactly the adopted epoch.
-    fn check_epoch(&self, epoch: Epoch) -> Result<(), Response> {
-        let adopted = self.state().epoch;
-        if epoch < adopted {
-            return Err(refuse(
-                ErrorCode::StaleEpoch,
-                format!("epoch {epoch} is below the adopted epoch {adopted}"),
-            ));
-        }
-        if epoch > adopted {
-            return Err(refuse(
-                ErrorCode::BadRequest,
-                format!("epoch {epoch} is above the adopted epoch {adopted}: Open first"),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Answers one request.
+    /// Answers one request: the core decides, this carries out the step.
     pub(crate) async fn handle(self: &Arc<Self>, req: Request) -> Response {
-        match req {
-            Request::Open {
-                epoch,
-                peers,
-                truncations,
-            } => match self.adopt(epoch, &truncations, Some(peers)).await {
+        if let Request::Open {
+            epoch,
+            writer,
+            peers,
+            truncations,
+        } = req
+        {
+            // Open is decided under the meta lock, so that concurrent adoptions are serialised.
+            return match self
+                .adopt(Term { epoch, writer }, &truncations, Some(peers))
+                .await
+            {
                 Ok(state) => Response::State(state),
                 Err((code, message)) => Response::Error { code, message },
+            };
+        }
+        // Decide under the lock; do the I/O after it is released.
+        let next = {
+            let mut st = self.state();
+            let step = {
+                let cache = &st.cache;
+                st.core.handle(req, &|page| cache.lsn(page))
+            };
+            match step {
+                Step::Reply(r) => return r,
+                Step::StoreMeta(_) => unreachable!("only Open changes the meta file"),
+                Step::Append { origin, records } => Next::Append(origin, records),
+                Step::Fetch { pg, locations } => {
+                    let files = file_handles(&st, locations.iter().map(|(_, l)| l.file));
+                    Next::Fetch(pg, locations, files)
+                }
+                Step::Cached { page, lsn } => match st.cache.get(page, lsn) {
+                    Some(image) => {
+                        return Response::Page {
+                            lsn,
+                            image: Some(image),
+                        };
+                    }
+                    None => {
+                        unreachable!("cached version {lsn} of page {page} vanished under the lock")
+                    }
+                },
+                Step::BuildPage {
+                    page,
+                    base,
+                    records,
+                } => {
+                    let base = match base {
+                        Base::Zero => None,
+                        Base::Cached(lsn) => match st.cache.get(page, lsn) {
+                            Some(img) => Some((lsn, img)),
+                            None => unreachable!(
+                                "cached version {lsn} of page {page} vanished under the lock"
+                            ),
+                        },
+                    };
+                    let files = file_handles(&st, records.iter().map(|(_, l)| l.file));
+                    Next::Build(
+                        page,
+                        PageBuild {
+                            generation: st.cache.generation(),
+                            base,
+                            records,
+                            files,
+                        },
+                    )
+                }
+            }
+        };
+        match next {
+            Next::Append(origin, records) => match self.submit(origin, records).await {
+                Ok(scls) => Response::WriteAck { scls },
+                Err((code, message)) => Response::Error { code, message },
             },
-            // Answered whatever the epoch: it changes nothing, and a writer starting recovery
-            // learns the current epoch from it before it can choose a higher one.
-            Request::GetState { epoch: _ } => {
-                let st = self.state();
-                Response::State(self.snapshot(&st))
-            }
-            Request::Write { epoch, records } => {
-                if let Err(r) = self.check_epoch(epoch) {
-                    return r;
-                }
-                if let Some(r) = records
-                    .iter()
-                    .find(|r| r.page != PageId::NONE && r.pg != pg_of(r.page))
-                {
-                    return refuse(
-                        ErrorCode::BadRequest,
-                        format!(
-                            "record {} names PG {} but page {} is in PG {}",
-                            r.lsn,
-                            r.pg,
-                            r.page,
-                            pg_of(r.page)
-                        ),
-                    );
-                }
-                match self.submit(Origin::Writer(epoch), records).await {
-                    Ok(scls) => Response::WriteAck { scls },
-                    Err((code, message)) => Response::Error { code, message },
-                }
-            }
-            Request::GetPage {
-                epoch,
-                page,
-                read_point,
-            } => {
-                if let Err(r) = self.check_epoch(epoch) {
-                    return r;
-                }
-                self.get_page(page, read_point).await
-            }
-            Request::FetchRecords {
-                pg,
-                after,
-                upto,
-                max_records,
-            } => self.fetch_records(pg, after, upto, max_records).await,
+            Next::Fetch(pg, locations, files) => self.fetch_records(pg, locations, files).await,
+            Next::Build(page, build) => self.build_page(page, build).await,
         }
     }
 
-    /// Adopts `epoch` (not below the node's) and `truncations` durably, and optionally replaces
+    /// Adopts `term` (not below the node's) and `truncations` durably, and optionally replaces
     /// the peers. Returns the resulting state.
     pub(crate) async fn adopt(
         self: &Arc<Self>,
-        epoch: Epoch,
+        term: Term,
         truncations: &[Truncation],
         peers: Option<Vec<String>>,
     ) -> Result<SegmentState, Refusal> {
         let _serial = self.meta_lock.lock().await;
-        let (meta, changed) = {
-            let st = self.state();
-            if epoch < st.epoch {
-                return Err((
-                    ErrorCode::StaleEpoch,
-                    format!("epoch {epoch} is below the adopted epoch {}", st.epoch),
-                ));
-            }
-            let mut all = st.segment.truncations().to_vec();
-            for t in truncations {
-                if !all.contains(t) {
-                    all.push(*t);
-                }
-            }
-            if all.len() > borealis_common::limits::TRUNCATIONS_MAX as usize {
-                return Err((ErrorCode::BadRequest, "too many truncations".into()));
-            }
-            let peers = peers.unwrap_or_else(|| st.peers.clone());
-            let changed = epoch != st.epoch
-                || all.len() != st.segment.truncations().len()
-                || peers != st.peers;
-            (
-                Meta {
-                    node: self.id,
-                    epoch,
-                    truncations: all,
-                    peers,
-                },
-                changed,
-            )
+        let prepared = self.state().core.prepare_adopt(term, truncations, peers)?;
+        let Some(meta) = prepared else {
+            return Ok(self.state().core.state());
         };
-        if changed {
-            let dir = self.dir.clone();
-            let m = meta.clone();
-            let stored = tokio::task::spawn_blocking(move || meta::store(&dir, &m)).await;
-            match stored {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    eprintln!("storage node {}: cannot write the meta file: {e}", self.id);
-                    return Err((ErrorCode::Internal, format!("meta file: {e}")));
-                }
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
+        let dir = self.dir.clone();
+        let m = meta.clone();
+        let stored = tokio::task::spawn_blocking(move || meta::store(&dir, &m)).await;
+        match stored {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                eprintln!("storage node {}: cannot write the meta file: {e}", self.id);
+                return Err((ErrorCode::Internal, format!("meta file: {e}")));
             }
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
         let mut st = self.state();
-        assert!(
-            meta.epoch >= st.epoch,
-            "the epoch never decreases ({} -> {})",
-            st.epoch,
-            meta.epoch
-        );
-        if meta.epoch > st.epoch {
-            eprintln!("storage node {}: adopted epoch {}", self.id, meta.epoch);
+        let before = st.core.term();
+        if st.core.adopted(meta) {
+            st.cache.clear();
         }
-        st.epoch = meta.epoch;
-        st.peers = meta.peers;
-        match st.segment.merge_truncations(&meta.truncations) {
-            Ok(true) => st.cache.clear(),
-            Ok(false) => {}
-            Err(e) => unreachable!("truncation count was checked under the meta lock: {e}"),
+        if st.core.term() > before {
+            eprintln!("storage node {}: adopted term {}", self.id, st.core.term());
         }
-        Ok(self.snapshot(&st))
+        Ok(st.core.state())
     }
 
     /// Hands records to the log writer and waits until they are durable (or refused).
@@ -343,75 +307,37 @@ impl Node {
             .unwrap_or_else(|_| Err((ErrorCode::Internal, "the log writer has stopped".into())))
     }
 
-    async fn get_page(&self, page: PageId, read_point: Lsn) -> Response {
-        let (generation, base, records, files) = {
-            let mut st = self.state();
-            let cached = st.cache.lsn(page);
-            let plan = st.segment.page_plan(page, read_point, cached);
-            let (base, records) = match plan {
-                PagePlan::NotReady { scl } => {
-                    return refuse(
-                        ErrorCode::NotReady,
-                        format!("SCL {scl} is below read point {read_point}"),
-                    );
-                }
-                PagePlan::Absent => {
-                    return Response::Page {
-                        lsn: Lsn::ZERO,
-                        image: None,
-                    };
-                }
-                PagePlan::Cached(lsn) => match st.cache.get(page, lsn) {
-                    Some(image) => {
-                        return Response::Page {
-                            lsn,
-                            image: Some(image),
-                        };
-                    }
-                    None => {
-                        unreachable!("cached version {lsn} of page {page} vanished under the lock")
-                    }
-                },
-                PagePlan::Build { base, records } => (base, records),
-            };
-            let base = match base {
-                Base::Zero => None,
-                Base::Cached(lsn) => match st.cache.get(page, lsn) {
-                    Some(img) => Some((lsn, img)),
-                    None => {
-                        unreachable!("cached version {lsn} of page {page} vanished under the lock")
-                    }
-                },
-            };
-            let files = file_handles(&st, records.iter().map(|(_, l)| l.file));
-            (st.cache.generation(), base, records, files)
-        };
+    async fn build_page(&self, page: PageId, build: PageBuild) -> Response {
+        let PageBuild {
+            generation,
+            base,
+            records,
+            files,
+        } = build;
         let built = tokio::task::spawn_blocking(move || {
-            let (mut applied, mut image) = base.unwrap_or((Lsn::ZERO, Box::new([0u8; PAGE_SIZE])));
-            for (lsn, loc) in records {
-                let Some(file) = files.get(&loc.file) else {
-                    return Err(ReadError::Corrupted {
+            let mut failure = None;
+            let result = core::build_page(page, base, &records, |loc| {
+                let read = match files.get(&loc.file) {
+                    Some(file) => log::read_record(file, loc),
+                    None => Err(ReadError::Corrupted {
                         file: loc.file,
                         offset: loc.offset,
                         why: "log file not open".into(),
-                    });
+                    }),
                 };
-                let rec = log::read_record(file, loc)?;
-                if rec.lsn != lsn || rec.page != page {
-                    return Err(ReadError::Corrupted {
-                        file: loc.file,
-                        offset: loc.offset,
-                        why: format!(
-                            "expected record {lsn} of page {page}, found {} of page {}",
-                            rec.lsn, rec.page
-                        ),
-                    });
-                }
-                assert!(lsn > applied, "page versions are applied in LSN order");
-                redo::apply(&mut image, &rec.payload);
-                applied = lsn;
-            }
-            Ok((applied, image))
+                read.map_err(|e| {
+                    let why = e.to_string();
+                    failure = Some(e);
+                    why
+                })
+            });
+            result.map_err(|why| {
+                failure.take().unwrap_or(ReadError::Corrupted {
+                    file: 0,
+                    offset: 0,
+                    why,
+                })
+            })
         })
         .await;
         match built {
@@ -435,19 +361,12 @@ impl Node {
         }
     }
 
-    async fn fetch_records(&self, pg: PgId, after: Lsn, upto: Lsn, max_records: u32) -> Response {
-        let max = max_records.min(RECORDS_PER_MESSAGE_MAX) as usize;
-        let (epoch, truncations, locations, files) = {
-            let st = self.state();
-            let locations = st.segment.fetch(pg, after, upto, max);
-            let files = file_handles(&st, locations.iter().map(|(_, l)| l.file));
-            (
-                st.epoch,
-                st.segment.truncations().to_vec(),
-                locations,
-                files,
-            )
-        };
+    async fn fetch_records(
+        &self,
+        pg: PgId,
+        locations: Vec<(Lsn, Location)>,
+        files: HashMap<u32, Arc<File>>,
+    ) -> Response {
         let read = tokio::task::spawn_blocking(move || {
             let budget = WRITE_BATCH_BYTES_MAX - FETCH_ANSWER_HEADROOM_BYTES;
             let mut bytes = 0;
@@ -497,11 +416,7 @@ impl Node {
                     }
                     eprintln!("storage node {}: {e}", self.id);
                 }
-                Response::Records {
-                    epoch,
-                    truncations,
-                    records,
-                }
+                self.state().core.records_answer(records)
             }
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
@@ -541,24 +456,20 @@ pub(crate) async fn log_writer(
             }
         }
         // Log only what would change the segment: not duplicates, not truncated records.
-        let mut chosen: Vec<(usize, usize)> = Vec::new();
-        let mut entries: Vec<Vec<u8>> = Vec::new();
-        {
-            let st = node.state();
-            let mut seen = HashSet::new();
-            for (bi, b) in group.iter().enumerate() {
-                for (ri, r) in b.records.iter().enumerate() {
-                    if st.segment.wants(r) && seen.insert((r.pg, r.lsn)) {
-                        let mut e = Vec::with_capacity(
-                            r.encoded_len() + 9 + log::ENTRY_HEADER_BYTES as usize,
-                        );
-                        log::encode_entry(r, &mut e);
-                        entries.push(e);
-                        chosen.push((bi, ri));
-                    }
-                }
-            }
-        }
+        let chosen = {
+            let batches: Vec<&[RedoRecord]> = group.iter().map(|b| b.records.as_slice()).collect();
+            node.state().core.select(&batches)
+        };
+        let entries: Vec<Vec<u8>> = chosen
+            .iter()
+            .map(|&(bi, ri)| {
+                let r = &group[bi].records[ri];
+                let mut e =
+                    Vec::with_capacity(r.encoded_len() + 9 + log::ENTRY_HEADER_BYTES as usize);
+                log::encode_entry(r, &mut e);
+                e
+            })
+            .collect();
         let appended = if entries.is_empty() {
             None
         } else {
@@ -604,24 +515,12 @@ pub(crate) async fn log_writer(
                 st.files.insert(n, f);
             }
             for (&(bi, ri), loc) in chosen.iter().zip(a.locations) {
-                st.segment.insert(&group[bi].records[ri], loc);
+                st.core.logged(&group[bi].records[ri], loc);
             }
         }
-        let epoch = st.epoch;
         let acks: Vec<_> = group
             .iter()
-            .map(|b| {
-                let pgs: BTreeSet<PgId> = b.records.iter().map(|r| r.pg).collect();
-                let scls: Vec<(PgId, Lsn)> =
-                    pgs.into_iter().map(|pg| (pg, st.segment.scl(pg))).collect();
-                match b.origin {
-                    Origin::Writer(e) if e < epoch => Err((
-                        ErrorCode::StaleEpoch,
-                        format!("epoch {e} was overtaken by epoch {epoch}"),
-                    )),
-                    _ => Ok(scls),
-                }
-            })
+            .map(|b| st.core.answer_write(b.origin, &b.records))
             .collect();
         drop(st);
         for (b, ack) in group.into_iter().zip(acks) {
@@ -659,7 +558,7 @@ mod tests {
             };
             node.log_tx
                 .try_send(Batch {
-                    origin: Origin::Writer(Epoch(0)),
+                    origin: Origin::Writer(Term::default()),
                     records: vec![rec],
                     reply,
                 })
@@ -667,7 +566,7 @@ mod tests {
             replies.push(r);
         }
         assert_eq!(
-            node.state().segment.scl(PgId(0)),
+            node.state().core.segment().scl(PgId(0)),
             Lsn(0),
             "nothing is visible before the sync"
         );
@@ -683,7 +582,8 @@ mod tests {
         assert_eq!(node.group_commits.load(Ordering::Relaxed), 1);
         let held = node
             .state()
-            .segment
+            .core
+            .segment()
             .fetch(PgId(0), Lsn(0), Lsn(u64::MAX), 100);
         assert_eq!(held.len(), 10);
         let end = held.last().map(|(_, l)| l.offset + u64::from(l.len));

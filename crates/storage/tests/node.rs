@@ -4,7 +4,9 @@
 use borealis_common::frame::{encode_frame, read_frame, write_frames};
 use borealis_common::proto::{ErrorCode, PgState, Request, Response, SegmentState, Truncation};
 use borealis_common::redo::{self, Patch};
-use borealis_common::{Epoch, Lsn, NodeId, PAGE_SIZE, PageId, Payload, PgId, RedoRecord, TxnId};
+use borealis_common::{
+    Epoch, Lsn, NodeId, PAGE_SIZE, PageId, Payload, PgId, RedoRecord, TxnId, WriterId,
+};
 use borealis_storage::{NodeConfig, serve};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +14,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
+
+/// The one writer identity these tests speak as.
+const WRITER: WriterId = WriterId(1);
 
 fn temp_dir(name: &str) -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
@@ -106,6 +111,7 @@ impl Client {
         match self
             .call(Request::Open {
                 epoch: Epoch(epoch),
+                writer: WRITER,
                 peers,
                 truncations,
             })
@@ -131,6 +137,7 @@ impl Client {
     async fn write(&mut self, epoch: u64, records: &[RedoRecord]) -> Response {
         self.call(Request::Write {
             epoch: Epoch(epoch),
+            writer: WRITER,
             records: records.to_vec(),
         })
         .await
@@ -139,6 +146,7 @@ impl Client {
     async fn page(&mut self, epoch: u64, page: u64, read_point: u64) -> Response {
         self.call(Request::GetPage {
             epoch: Epoch(epoch),
+            writer: WRITER,
             page: PageId(page),
             read_point: Lsn(read_point),
         })
@@ -308,6 +316,7 @@ async fn writes_ack_scl_and_pages_materialise_at_every_read_point() {
         ids.push((
             c.send(&Request::GetPage {
                 epoch: Epoch(1),
+                writer: WRITER,
                 page: PageId(2),
                 read_point: Lsn(rp),
             })
@@ -571,6 +580,7 @@ async fn epochs_fence_old_writers_and_truncations_drop_records() {
         error_code(
             &c.call(Request::Open {
                 epoch: Epoch(1),
+                writer: WRITER,
                 peers: vec![],
                 truncations: vec![]
             })

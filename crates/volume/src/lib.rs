@@ -20,6 +20,11 @@
 //! epoch on a write quorum (fencing any older writer), compute VDL from a read quorum, durably
 //! truncate everything above it, and resume allocation above the truncated range. No redo replay.
 //!
+//! The decisions are sans-IO and shared with the deterministic simulator: [`writer::WriterCore`]
+//! (LSN allocation, LAL, send cursors, boxcarring, acknowledgements → VDL, fencing) and the pure
+//! steps of [`recovery`]. This file is their tokio driver: connections, timeouts, a condition
+//! variable for LAL waits and a watch channel for VDL.
+//!
 //! Today a volume is one protection group on six storage nodes; auto-growth to more PGs is the
 //! storage-tier issue's work. Pages are never sent to storage, only redo.
 
@@ -27,25 +32,23 @@ pub mod conn;
 pub mod limits;
 pub mod quorum;
 pub mod recovery;
+pub mod writer;
 
 use borealis_common::pagestore::{PageStore, PageVersion, RecordDraft, StoreError};
-use borealis_common::proto::{self, ErrorCode, Request, Response, SegmentState, Truncation};
-use borealis_common::{Epoch, Lsn, PageId, PgId, RedoRecord};
+use borealis_common::proto::{self, ErrorCode, Request, Response, SegmentState, Term};
+use borealis_common::{Epoch, Lsn, PageId, WriterId};
 use conn::Conn;
 use limits::{
-    GET_PAGE_RETRY_MS_MAX, GET_PAGE_TIMEOUT_MS, LAL_RECORDS, READ_QUORUM, RECONNECT_BACKOFF_MS_MAX,
+    GET_PAGE_RETRY_MS_MAX, GET_PAGE_TIMEOUT_MS, READ_QUORUM, RECONNECT_BACKOFF_MS_MAX,
     RECOVERY_ALL_SEGMENTS_WAIT_MS, SEGMENTS_PER_PG, WRITE_QUORUM, WRITE_TIMEOUT_MS,
 };
-use quorum::DurabilityTracker;
-use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::sync::{Notify, watch};
-
-/// The one protection group of today's volumes.
-const PG: PgId = PgId(0);
+use writer::{AppendError, Recovered, WriterCore};
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum VolumeError {
@@ -79,26 +82,10 @@ pub struct SegmentStatus {
     pub scl: Lsn,
 }
 
-struct Encoded {
-    lsn: Lsn,
-    bytes: Vec<u8>,
-}
-
-struct State {
-    next_lsn: Lsn,
-    pg_tail: Lsn,
-    /// Records not yet trimmed: `log[i].lsn == log_base + i` (LSNs are dense within an epoch).
-    log: VecDeque<Arc<Encoded>>,
-    log_base: Lsn,
-    tracker: DurabilityTracker,
-    connected: [bool; SEGMENTS_PER_PG],
-}
-
 struct Shared {
-    epoch: Epoch,
+    term: Term,
     nodes: Vec<String>,
-    truncations: Vec<Truncation>,
-    state: Mutex<State>,
+    state: Mutex<WriterCore>,
     /// Signalled when VDL advances or the volume is fenced (LAL waiters).
     vdl_cv: Condvar,
     vdl: AtomicU64,
@@ -106,6 +93,21 @@ struct Shared {
     new_records: Notify,
     fenced: AtomicBool,
     conns: Vec<Mutex<Option<Arc<Conn>>>>,
+    /// The origin of the `now_ms` the writer core is given.
+    started: Instant,
+}
+
+/// A fresh writer identity: never 0, different for every process and every open. Without a
+/// random-number crate, std's randomly keyed hasher mixes the time and the process id.
+fn new_writer_id() -> WriterId {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    WriterId(h.finish().max(1))
 }
 
 /// A handle on the volume; cheap to clone.
@@ -217,59 +219,37 @@ impl Volume {
                 Err(e) => return Err(e),
             }
         };
-        let epoch = Epoch(states.iter().map(|(_, s)| s.epoch.0).max().unwrap_or(0) + 1);
-        let mut truncations: Vec<Truncation> = Vec::new();
-        for (_, s) in &states {
-            for t in &s.truncations {
-                if !truncations.contains(t) {
-                    truncations.push(*t);
-                }
-            }
-        }
+        let states_only: Vec<SegmentState> = states.into_iter().map(|(_, s)| s).collect();
+        let term = recovery::choose_term(&states_only, new_writer_id());
+        let mut truncations = recovery::known_truncations(&states_only);
 
-        // 2. Raise the epoch on a write quorum: from here on no older writer can make anything
+        // 2. Raise the term on a write quorum: from here on no older writer can make anything
         //    durable. The states returned after adoption are the recovery input.
-        let open = |truncs: Vec<Truncation>| {
+        let open = |truncs: Vec<proto::Truncation>| {
             let nodes = nodes.clone();
             move |i: usize| Request::Open {
-                epoch,
+                epoch: term.epoch,
+                writer: term.writer,
                 peers: peers_of(&nodes, i),
                 truncations: truncs.clone(),
             }
         };
-        let fenced_states =
-            gather_states(&nodes, WRITE_QUORUM, deadline, open(truncations.clone())).await?;
+        let fenced_states: Vec<SegmentState> =
+            gather_states(&nodes, WRITE_QUORUM, deadline, open(truncations.clone()))
+                .await?
+                .into_iter()
+                .map(|(_, s)| s)
+                .collect();
         assert!(
             fenced_states.len() >= READ_QUORUM,
             "recovery needs a read quorum"
         );
-        let pg_states: Vec<_> = fenced_states
-            .iter()
-            .filter_map(|(_, s)| s.pgs.iter().find(|p| p.pg == PG))
-            .collect();
-        let rec = if pg_states.is_empty() {
-            recovery::PgRecovery {
-                complete_lsn: Lsn::ZERO,
-                vdl: Lsn::ZERO,
-            }
-        } else {
-            recovery::recover_pg(&pg_states)
-        };
-        let vdl = rec.vdl;
+        let plan = recovery::plan(term, &truncations, &fenced_states);
+        let vdl = plan.recovery.vdl;
+        let upto = plan.truncation.upto;
 
         // 3. Durably truncate everything above VDL, tagged with our epoch.
-        let highest_truncated = truncations
-            .iter()
-            .map(|t| t.upto)
-            .max()
-            .unwrap_or(Lsn::ZERO);
-        let upto = Lsn(vdl.0.max(highest_truncated.0).max(rec.complete_lsn.0) + LAL_RECORDS);
-        truncations.push(Truncation {
-            epoch,
-            pg: PG,
-            above: vdl,
-            upto,
-        });
+        truncations = plan.truncations;
         let truncated =
             gather_states(&nodes, WRITE_QUORUM, deadline, open(truncations.clone())).await?;
 
@@ -277,17 +257,9 @@ impl Volume {
         //    (storage gossip fills the gaps) before anything is built on them.
         let mut scls = [Lsn::ZERO; SEGMENTS_PER_PG];
         for (i, s) in &truncated {
-            scls[*i] = s
-                .pgs
-                .iter()
-                .find(|p| p.pg == PG)
-                .map_or(Lsn::ZERO, |p| p.scl);
+            scls[*i] = recovery::pg_scl(s);
         }
-        loop {
-            let tracker = DurabilityTracker::new(Lsn::ZERO, scls);
-            if tracker.pgcl() >= vdl {
-                break;
-            }
+        while !recovery::vdl_on_write_quorum(scls, vdl) {
             if Instant::now() >= deadline {
                 return Err(VolumeError::Unavailable(format!(
                     "recovered VDL {vdl} is not yet on a write quorum (SCLs {scls:?})"
@@ -295,36 +267,34 @@ impl Volume {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
             if let Ok(states) = gather_states(&nodes, READ_QUORUM, deadline, |_| {
-                Request::GetState { epoch }
+                Request::GetState { epoch: term.epoch }
             })
             .await
             {
+                if states.iter().any(|(_, s)| recovery::overtaken(term, s)) {
+                    eprintln!("volume: recovery overtaken by a newer writer");
+                    return Err(VolumeError::Fenced);
+                }
                 for (i, s) in states {
-                    scls[i] = s
-                        .pgs
-                        .iter()
-                        .find(|p| p.pg == PG)
-                        .map_or(Lsn::ZERO, |p| p.scl);
+                    scls[i] = recovery::pg_scl(&s);
                 }
             }
         }
         eprintln!(
-            "volume: recovered epoch {epoch}: VDL {vdl}, truncated ({vdl}, {upto}], in {} ms",
+            "volume: recovered term {term}: VDL {vdl}, truncated ({vdl}, {upto}], in {} ms",
             started.elapsed().as_millis()
         );
 
         let (vdl_tx, _) = watch::channel(vdl);
         let shared = Arc::new(Shared {
-            epoch,
-            truncations,
-            state: Mutex::new(State {
-                next_lsn: upto.next(),
-                pg_tail: vdl,
-                log: VecDeque::new(),
-                log_base: upto.next(),
-                tracker: DurabilityTracker::new(vdl, scls),
-                connected: [false; SEGMENTS_PER_PG],
-            }),
+            term,
+            state: Mutex::new(WriterCore::new(Recovered {
+                term,
+                truncations,
+                vdl,
+                upto,
+                scls,
+            })),
             vdl_cv: Condvar::new(),
             vdl: AtomicU64::new(vdl.0),
             vdl_tx,
@@ -332,21 +302,13 @@ impl Volume {
             fenced: AtomicBool::new(false),
             conns: (0..SEGMENTS_PER_PG).map(|_| Mutex::new(None)).collect(),
             nodes,
+            started: Instant::now(),
         });
         for i in 0..SEGMENTS_PER_PG {
             tokio::spawn(segment_loop(shared.clone(), i));
         }
         // Open for business once a write quorum of segments is connected.
-        while shared
-            .state
-            .lock()
-            .expect("poisoned")
-            .connected
-            .iter()
-            .filter(|c| **c)
-            .count()
-            < WRITE_QUORUM
-        {
+        while shared.state.lock().expect("poisoned").connected_count() < WRITE_QUORUM {
             if Instant::now() >= deadline {
                 return Err(VolumeError::Unavailable(
                     "fewer than four segments connected".into(),
@@ -363,7 +325,13 @@ impl Volume {
     /// The epoch this writer holds.
     #[must_use]
     pub fn epoch(&self) -> Epoch {
-        self.shared.epoch
+        self.shared.term.epoch
+    }
+
+    /// The term (epoch and writer id) this writer holds.
+    #[must_use]
+    pub fn term(&self) -> Term {
+        self.shared.term
     }
 
     /// Volume durable LSN.
@@ -400,8 +368,8 @@ impl Volume {
         (0..SEGMENTS_PER_PG)
             .map(|i| SegmentStatus {
                 addr: self.shared.nodes[i].clone(),
-                connected: st.connected[i],
-                scl: st.tracker.scl(i),
+                connected: st.is_connected(i),
+                scl: st.scl(i),
             })
             .collect()
     }
@@ -432,7 +400,7 @@ impl Volume {
         // spread load; then the others (our view of their SCL may be stale).
         let scls: Vec<Lsn> = {
             let st = self.shared.state.lock().expect("poisoned");
-            (0..SEGMENTS_PER_PG).map(|i| st.tracker.scl(i)).collect()
+            (0..SEGMENTS_PER_PG).map(|i| st.scl(i)).collect()
         };
         let start = (page.0 % SEGMENTS_PER_PG as u64) as usize;
         let mut order: Vec<usize> = (0..SEGMENTS_PER_PG)
@@ -447,7 +415,8 @@ impl Volume {
             };
             let id = conn.next_id();
             let (kind, body) = Request::GetPage {
-                epoch: self.shared.epoch,
+                epoch: self.shared.term.epoch,
+                writer: self.shared.term.writer,
                 page,
                 read_point,
             }
@@ -480,7 +449,21 @@ impl Volume {
 }
 
 impl Shared {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// VDL advanced: wake commit waiters and LAL waiters.
+    fn publish(&self, vdl: Option<Lsn>) {
+        if let Some(vdl) = vdl {
+            self.vdl.store(vdl.0, Ordering::Release);
+            self.vdl_tx.send_replace(vdl);
+            self.vdl_cv.notify_all();
+        }
+    }
+
     fn fence(&self) {
+        self.state.lock().expect("poisoned").fence();
         if !self.fenced.swap(true, Ordering::AcqRel) {
             eprintln!("volume: fenced: a newer writer holds the volume; this writer stops writing");
         }
@@ -501,50 +484,27 @@ impl PageStore for Volume {
 
     fn append_mtr(&self, drafts: Vec<RecordDraft>) -> Result<Lsn, StoreError> {
         assert!(!drafts.is_empty(), "an MTR has at least one record");
-        let n = drafts.len() as u64;
         let shared = &self.shared;
         let mut st = shared.state.lock().expect("poisoned");
         // LAL back-pressure: never allocate above VDL + LAL.
         loop {
-            if shared.fenced.load(Ordering::Acquire) {
-                return Err(StoreError::Fenced);
+            match st.room_for(drafts.len()) {
+                Ok(()) => break,
+                Err(AppendError::Fenced) => return Err(StoreError::Fenced),
+                Err(AppendError::LalExceeded) => {
+                    st = shared
+                        .vdl_cv
+                        .wait_timeout(st, Duration::from_millis(500))
+                        .expect("poisoned")
+                        .0;
+                }
             }
-            let last = st.next_lsn.0 + n - 1;
-            let limit = st.tracker.vdl().0.max(st.log_base.0 - 1) + LAL_RECORDS;
-            if last <= limit {
-                break;
-            }
-            st = shared
-                .vdl_cv
-                .wait_timeout(st, Duration::from_millis(500))
-                .expect("poisoned")
-                .0;
         }
-        let first = st.next_lsn;
-        for (k, d) in drafts.into_iter().enumerate() {
-            let lsn = st.next_lsn;
-            let rec = RedoRecord {
-                lsn,
-                pg: PG,
-                prev_pg_lsn: st.pg_tail,
-                page: d.page,
-                prev_page_lsn: d.prev_page_lsn,
-                cpl: k as u64 + 1 == n,
-                payload: d.payload,
-            };
-            let mut bytes = Vec::with_capacity(rec.encoded_len());
-            rec.encode(&mut bytes);
-            assert_eq!(
-                st.log_base.0 + st.log.len() as u64,
-                lsn.0,
-                "the send log must stay dense"
-            );
-            st.log.push_back(Arc::new(Encoded { lsn, bytes }));
-            st.pg_tail = lsn;
-            st.next_lsn = lsn.next();
-        }
-        let cpl = Lsn(first.0 + n - 1);
-        st.tracker.add_cpl(cpl);
+        let first = match st.append_mtr(drafts) {
+            Ok(first) => first,
+            Err(AppendError::Fenced) => return Err(StoreError::Fenced),
+            Err(AppendError::LalExceeded) => unreachable!("room was checked under the lock"),
+        };
         drop(st);
         shared.new_records.notify_waiters();
         Ok(first)
@@ -569,18 +529,14 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
             }
         };
         let id = conn.next_id();
-        let (kind, body) = Request::Open {
-            epoch: shared.epoch,
-            peers: peers_of(&shared.nodes, i),
-            truncations: shared.truncations.clone(),
-        }
-        .encode(id);
+        let open = shared
+            .state
+            .lock()
+            .expect("poisoned")
+            .open_request(peers_of(&shared.nodes, i));
+        let (kind, body) = open.encode(id);
         let scl = match conn.call(id, kind, &body, WRITE_TIMEOUT_MS).await {
-            Ok(Response::State(s)) => s
-                .pgs
-                .iter()
-                .find(|p| p.pg == PG)
-                .map_or(Lsn::ZERO, |p| p.scl),
+            Ok(Response::State(s)) => recovery::pg_scl(&s),
             Ok(Response::Error {
                 code: ErrorCode::StaleEpoch,
                 ..
@@ -597,13 +553,8 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
         };
         backoff_ms = 50;
         *shared.conns[i].lock().expect("poisoned") = Some(conn.clone());
-        let mut sent = {
-            let mut st = shared.state.lock().expect("poisoned");
-            st.connected[i] = true;
-            ack(&shared, &mut st, i, scl);
-            // Anything older than the send log is fetched by the segment from its peers (gossip).
-            Lsn(scl.0.max(st.log_base.0 - 1))
-        };
+        let advanced = shared.state.lock().expect("poisoned").connected(i, scl);
+        shared.publish(advanced);
         eprintln!("volume: segment {addr} connected (SCL {scl})");
         loop {
             let notified = shared.new_records.notified();
@@ -612,47 +563,39 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
             if shared.fenced.load(Ordering::Acquire) {
                 return;
             }
-            let batch: Vec<Arc<Encoded>> = {
-                let st = shared.state.lock().expect("poisoned");
-                if sent.0 + 1 < st.log_base.0 {
-                    sent = Lsn(st.log_base.0 - 1);
-                }
-                let skip = (sent.0 + 1 - st.log_base.0) as usize;
-                let mut bytes = 0;
-                st.log
-                    .iter()
-                    .skip(skip)
-                    .take_while(|e| {
-                        bytes += e.bytes.len();
-                        bytes <= proto_batch_bytes_max()
-                    })
-                    .cloned()
-                    .collect()
-            };
-            if batch.is_empty() {
+            let id = conn.next_id();
+            let now_ms = shared.now_ms();
+            let batch = shared
+                .state
+                .lock()
+                .expect("poisoned")
+                .next_write(i, id, now_ms);
+            let Some(batch) = batch else {
                 let _ = tokio::time::timeout(Duration::from_millis(1000), notified).await;
                 if !conn.is_alive() {
                     break;
                 }
                 continue;
-            }
-            let last = batch.last().map_or(sent, |e| e.lsn);
-            let id = conn.next_id();
+            };
             let (kind, body) = proto::encode_write_request(
                 id,
-                shared.epoch,
-                batch.iter().map(|e| e.bytes.as_slice()),
+                shared.term.epoch,
+                shared.term.writer,
+                batch.records.iter().map(|e| e.bytes.as_slice()),
             );
             drop(batch);
             match conn.call(id, kind, &body, WRITE_TIMEOUT_MS).await {
                 Ok(Response::WriteAck { scls }) => {
                     let scl = scls
                         .iter()
-                        .find(|(pg, _)| *pg == PG)
+                        .find(|(pg, _)| *pg == writer::PG)
                         .map_or(Lsn::ZERO, |(_, s)| *s);
-                    let mut st = shared.state.lock().expect("poisoned");
-                    ack(&shared, &mut st, i, scl);
-                    sent = last;
+                    let advanced = shared
+                        .state
+                        .lock()
+                        .expect("poisoned")
+                        .write_acked(i, id, scl);
+                    shared.publish(advanced);
                 }
                 Ok(Response::Error {
                     code: ErrorCode::StaleEpoch,
@@ -663,37 +606,13 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
                 }
                 other => {
                     eprintln!("volume: segment {addr}: write failed: {other:?}");
+                    shared.state.lock().expect("poisoned").write_failed(i, id);
                     break;
                 }
             }
         }
-        shared.state.lock().expect("poisoned").connected[i] = false;
+        shared.state.lock().expect("poisoned").disconnected(i);
         *shared.conns[i].lock().expect("poisoned") = None;
         eprintln!("volume: segment {addr} disconnected");
-    }
-}
-
-fn proto_batch_bytes_max() -> usize {
-    borealis_common::limits::WRITE_BATCH_BYTES_MAX
-}
-
-/// Applies an acknowledgement: maybe advance VDL, wake waiters, trim the send log.
-fn ack(shared: &Shared, st: &mut State, segment: usize, scl: Lsn) {
-    if let Some(vdl) = st.tracker.ack(segment, scl) {
-        shared.vdl.store(vdl.0, Ordering::Release);
-        shared.vdl_tx.send_replace(vdl);
-        shared.vdl_cv.notify_all();
-    }
-    // Trim what is durable and held by every connected segment; a disconnected segment catches up
-    // from its peers when it returns.
-    let mut keep_from = st.tracker.vdl();
-    for s in 0..SEGMENTS_PER_PG {
-        if st.connected[s] {
-            keep_from = keep_from.min(st.tracker.scl(s));
-        }
-    }
-    while st.log.front().is_some_and(|e| e.lsn <= keep_from) {
-        st.log.pop_front();
-        st.log_base = st.log_base.next();
     }
 }

@@ -19,6 +19,12 @@ pub const SEGMENTS_PER_PG: usize = 6;
 /// A `Write` in flight longer than this drops the connection (the segment reconnects and resends).
 pub const WRITE_TIMEOUT_MS: u64 = 5_000;
 
+/// A connected segment whose acknowledged SCL lags what it was sent (it lost records in a crash,
+/// or its disk, and fills the gap by gossip) and that has nothing new to receive is sent its
+/// unacknowledged records again after this long: its answer reports the SCL it has reached since,
+/// which VDL may be waiting for.
+pub const LAGGING_SEGMENT_RESEND_MS: u64 = 1_000;
+
 /// A single page read from one segment; past it the next segment is tried.
 pub const GET_PAGE_TIMEOUT_MS: u64 = 2_000;
 

@@ -15,9 +15,135 @@
 //! acknowledgement was lost may or may not have happened) and are made durable before the writer
 //! opens (the caller waits until a write quorum holds VDL).
 
-use borealis_common::Lsn;
-use borealis_common::proto::PgState;
+use crate::limits::{LAL_RECORDS, SEGMENTS_PER_PG, WRITE_QUORUM};
+use crate::quorum::DurabilityTracker;
+use crate::writer::PG;
+use borealis_common::proto::{PgState, SegmentState, Term, Truncation};
+use borealis_common::{Epoch, Lsn, WriterId};
 use std::collections::HashMap;
+
+/// Step 1: the term a new writer takes, from the states a write quorum reported: one epoch above
+/// the highest any of them adopted, with this writer's id (which breaks ties with a writer that
+/// starts at the same moment and picks the same epoch).
+#[must_use]
+pub fn choose_term(states: &[SegmentState], writer: WriterId) -> Term {
+    assert!(writer != WriterId::NONE, "a writer needs an identity");
+    let highest = states.iter().map(|s| s.epoch.0).max().unwrap_or(0);
+    Term {
+        epoch: Epoch(highest + 1),
+        writer,
+    }
+}
+
+/// Every truncation any of `states` knows, each once.
+#[must_use]
+pub fn known_truncations(states: &[SegmentState]) -> Vec<Truncation> {
+    let mut all: Vec<Truncation> = Vec::new();
+    for s in states {
+        for t in &s.truncations {
+            if !all.contains(t) {
+                all.push(*t);
+            }
+        }
+    }
+    all
+}
+
+/// The SCL of today's one PG in a state.
+#[must_use]
+pub fn pg_scl(state: &SegmentState) -> Lsn {
+    state
+        .pgs
+        .iter()
+        .find(|p| p.pg == PG)
+        .map_or(Lsn::ZERO, |p| p.scl)
+}
+
+/// Whether a segment's state shows a term above ours: another writer took over while we were
+/// recovering, and we are fenced.
+#[must_use]
+pub fn overtaken(ours: Term, state: &SegmentState) -> bool {
+    Term {
+        epoch: state.epoch,
+        writer: state.writer,
+    } > ours
+}
+
+/// What recovery decided, once the term is adopted by a write quorum.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub recovery: PgRecovery,
+    /// This writer's truncation `(VDL, upto]`: every record an older writer may have allocated
+    /// above VDL lies in it.
+    pub truncation: Truncation,
+    /// Every truncation known — those of step 1, those the adopting segments reported, and
+    /// `truncation` last: what the writer's `Open`s carry from now on.
+    pub truncations: Vec<Truncation>,
+}
+
+/// Steps 2–3: from the states the segments returned after adopting `term` (at least a read
+/// quorum), the VDL and the truncation above it. `known` are the truncations learned in step 1.
+///
+/// `upto` lies above everything any older writer can have allocated: an older writer never
+/// allocated beyond max(its VDL, the end of its own truncation) + LAL, its VDL is at most ours,
+/// and its truncation was stored on a write quorum before it allocated anything, so it is in the
+/// states of our write quorum. It must be taken from *these* states, not only from step 1: a
+/// writer that started at the same moment may have finished its own recovery between our step 1
+/// and our step 2 (the deterministic simulator found exactly that: both writers then allocated
+/// the same LSNs).
+#[must_use]
+pub fn plan(term: Term, known: &[Truncation], fenced: &[SegmentState]) -> Plan {
+    let mut all = known.to_vec();
+    for t in known_truncations(fenced) {
+        if !all.contains(&t) {
+            all.push(t);
+        }
+    }
+    let known = all.as_slice();
+    assert!(
+        fenced.len() >= crate::limits::READ_QUORUM,
+        "recovery needs a read quorum"
+    );
+    let pg_states: Vec<&PgState> = fenced
+        .iter()
+        .filter_map(|s| s.pgs.iter().find(|p| p.pg == PG))
+        .collect();
+    let recovery = if pg_states.is_empty() {
+        PgRecovery {
+            complete_lsn: Lsn::ZERO,
+            vdl: Lsn::ZERO,
+        }
+    } else {
+        recover_pg(&pg_states)
+    };
+    let highest_truncated = known.iter().map(|t| t.upto).max().unwrap_or(Lsn::ZERO);
+    let upto = Lsn(recovery
+        .vdl
+        .0
+        .max(highest_truncated.0)
+        .max(recovery.complete_lsn.0)
+        + LAL_RECORDS);
+    let truncation = Truncation {
+        epoch: term.epoch,
+        pg: PG,
+        above: recovery.vdl,
+        upto,
+    };
+    all.push(truncation);
+    Plan {
+        recovery,
+        truncation,
+        truncations: all,
+    }
+}
+
+/// Step 4: whether the recovered VDL is on a write quorum yet (gossip moves the records there);
+/// nothing may be built on it before.
+#[must_use]
+pub fn vdl_on_write_quorum(scls: [Lsn; SEGMENTS_PER_PG], vdl: Lsn) -> bool {
+    const _: () = assert!(WRITE_QUORUM <= SEGMENTS_PER_PG);
+    DurabilityTracker::new(Lsn::ZERO, scls).pgcl() >= vdl
+}
 
 /// What recovery decided for one protection group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

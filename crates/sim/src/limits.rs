@@ -1,0 +1,28 @@
+//! Every bound and period of the simulated world, in one place. Queues are bounded by the
+//! protocol itself: a writer keeps one `Write` in flight per segment and a node one gossip
+//! question per PG per interval, so a node's pending batches never exceed a few per sync.
+
+use borealis_volume::limits::SEGMENTS_PER_PG;
+
+/// Storage nodes: two per AZ, AZs a, b, c.
+pub const NODES: usize = SEGMENTS_PER_PG;
+/// How often a writer's driver wakes up (sends, timeouts, workload).
+pub const WRITER_TICK_MS: u64 = 10;
+/// How often a recovering writer resends to segments that did not answer.
+pub const RESEND_MS: u64 = 1_000;
+/// How often recovery polls SCLs while waiting for VDL to reach a write quorum.
+pub const POLL_MS: u64 = 100;
+/// A recovering writer whose VDL does not reach a write quorum in this long gives up (as the real
+/// one does when `Volume::open` times out) and a new writer starts: the records its VDL needed may
+/// have existed only on a disk lost since.
+pub const POLL_GIVE_UP_MS: u64 = 10_000;
+/// A liveness violation: a CPL allocated this long ago is still not durable although at most two
+/// segments were unavailable the whole time.
+pub const PROGRESS_WINDOW_MS: u64 = 20_000;
+/// How long the final phase may take to converge once everything is healed.
+pub const SETTLE_MS_MAX: u64 = 60_000;
+/// Distinct pages the workload writes.
+pub const PAGES: u64 = 8;
+/// Writers started while faults are injected, at most (bounds the run; healing and the final
+/// recovery may start more).
+pub const WRITERS_MAX: usize = 8;

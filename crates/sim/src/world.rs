@@ -1,0 +1,1511 @@
+//! The simulated world: six storage nodes, the writers, the network, the fault injector, the
+//! workload and the checkers, all advanced by one event queue in virtual time.
+
+use crate::limits::{
+    NODES, PAGES, POLL_GIVE_UP_MS, POLL_MS, PROGRESS_WINDOW_MS, RESEND_MS, SETTLE_MS_MAX,
+    WRITER_TICK_MS, WRITERS_MAX,
+};
+use crate::rng::Rng;
+use crate::{Options, Report};
+use borealis_common::limits::RECORDS_PER_MESSAGE_MAX;
+use borealis_common::pagestore::RecordDraft;
+use borealis_common::proto::{self, ErrorCode, Request, Response, SegmentState, Term, Truncation};
+use borealis_common::redo::{self, Patch};
+use borealis_common::{Lsn, NodeId, PAGE_SIZE, PageId, Payload, RedoRecord, TxnId, WriterId};
+use borealis_storage::core::{GossipAsk, GossipCore, NodeCore, Origin, Step, build_page};
+use borealis_storage::limits::GOSSIP_INTERVAL_MS;
+use borealis_storage::log::{decode_entry, encode_entry};
+use borealis_storage::meta::Meta;
+use borealis_storage::segment::Location;
+use borealis_volume::limits::{RECOVERY_ALL_SEGMENTS_WAIT_MS, SEGMENTS_PER_PG, WRITE_QUORUM};
+use borealis_volume::recovery::{self, Plan};
+use borealis_volume::writer::{AppendError, PG, Recovered, WriterCore};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+
+/// An endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Addr {
+    Node(usize),
+    Writer(usize),
+}
+
+/// A message in flight: the encoded bytes of one request or response, as on the wire.
+#[derive(Clone, Debug)]
+struct Msg {
+    from: Addr,
+    to: Addr,
+    kind: u8,
+    body: Vec<u8>,
+}
+
+#[derive(Debug)]
+enum Event {
+    Deliver(Msg),
+    Sync { node: usize, incarnation: u64 },
+    NodeTick { node: usize, incarnation: u64 },
+    NodeRestart { node: usize },
+    Unisolate { node: usize },
+    WriterTick { writer: usize },
+    StartWriter,
+    Fault,
+    Check,
+}
+
+/// A batch waiting for the node's next sync (group commit).
+struct Pending {
+    reply_to: Option<(Addr, u64)>,
+    origin: Origin,
+    records: Vec<RedoRecord>,
+}
+
+/// One storage node: the real core, a simulated disk, and its driver state.
+struct Node {
+    up: bool,
+    incarnation: u64,
+    core: NodeCore,
+    gossip: GossipCore,
+    /// The durable meta file (`None`: never written, or the disk was lost).
+    meta: Option<Meta>,
+    /// The durable log: encoded entries (the last one may be torn after a crash).
+    log: Vec<Vec<u8>>,
+    pending: Vec<Pending>,
+    sync_scheduled: bool,
+    asks: BTreeMap<u64, GossipAsk>,
+    next_req: u64,
+    isolated: bool,
+    /// The disk was lost: the node counts as unavailable until its SCL reaches this again.
+    rehydrate_to: Option<Lsn>,
+}
+
+fn empty_meta(i: usize) -> Meta {
+    Meta {
+        node: node_id(i),
+        ..Meta::default()
+    }
+}
+
+fn node_id(i: usize) -> NodeId {
+    NodeId(u32::try_from(i + 1).expect("node id"))
+}
+
+fn peer_name(i: usize) -> String {
+    format!("node-{i}")
+}
+
+fn peer_index(name: &str) -> Option<usize> {
+    name.strip_prefix("node-")?.parse().ok()
+}
+
+fn peers_of(i: usize) -> Vec<String> {
+    (0..NODES).filter(|&j| j != i).map(peer_name).collect()
+}
+
+impl Node {
+    fn new(i: usize) -> Node {
+        Node {
+            up: true,
+            incarnation: 0,
+            core: NodeCore::new(&empty_meta(i)),
+            gossip: GossipCore::new(),
+            meta: None,
+            log: Vec::new(),
+            pending: Vec::new(),
+            sync_scheduled: false,
+            asks: BTreeMap::new(),
+            next_req: 0,
+            isolated: false,
+            rehydrate_to: None,
+        }
+    }
+
+    fn read(&self, loc: Location) -> Result<RedoRecord, String> {
+        let idx = usize::try_from(loc.offset).map_err(|e| e.to_string())?;
+        let entry = self.log.get(idx).ok_or("entry past the end of the log")?;
+        decode_entry(entry)
+    }
+}
+
+/// Recovery of a writer, as a small state machine over the pure steps of `recovery`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    GetState,
+    Open,
+    Truncate,
+    Poll,
+}
+
+struct Recovering {
+    phase: Phase,
+    phase_started: u64,
+    last_send: u64,
+    answers: BTreeMap<usize, SegmentState>,
+    term: Term,
+    truncations: Vec<Truncation>,
+    plan: Option<Plan>,
+    scls: [Lsn; SEGMENTS_PER_PG],
+}
+
+enum WriterState {
+    Recovering(Box<Recovering>),
+    Running(Box<WriterCore>),
+    Fenced,
+    Crashed,
+}
+
+/// What an outstanding request of a writer was for.
+#[derive(Clone, Copy, Debug)]
+enum Ask {
+    Recovery(Phase),
+    SegmentOpen,
+    Write,
+    Read { page: PageId, read_point: Lsn },
+}
+
+struct Writer {
+    id: WriterId,
+    state: WriterState,
+    asks: BTreeMap<u64, (usize, Ask)>,
+    next_req: u64,
+    opening: [Option<u64>; SEGMENTS_PER_PG],
+    page_lsns: BTreeMap<PageId, Lsn>,
+    /// Commit LSNs allocated and not yet durable, with the time they were allocated.
+    cpls: VecDeque<(Lsn, u64)>,
+    last_vdl: Lsn,
+    /// The recovered VDL this writer started from (its epoch's history begins above it).
+    recovered_vdl: Lsn,
+}
+
+impl Writer {
+    fn running(&self) -> Option<&WriterCore> {
+        match &self.state {
+            WriterState::Running(c) if !c.is_fenced() => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// A page as the model has it: the LSN of its version and its image (`None`: never written).
+type PageVersionModel = (Lsn, Option<Box<[u8; PAGE_SIZE]>>);
+
+/// Every record any writer ever allocated, by LSN, and what was acknowledged.
+#[derive(Default)]
+struct Oracle {
+    records: BTreeMap<Lsn, (usize, RedoRecord)>,
+    /// Acknowledged commits, with the term of the writer that acknowledged them.
+    acked: BTreeMap<Lsn, Term>,
+}
+
+pub(crate) struct Sim {
+    opts: Options,
+    rng: Rng,
+    now: u64,
+    seq: u64,
+    queue: BinaryHeap<Reverse<(u64, u64)>>,
+    events: BTreeMap<u64, Event>,
+    nodes: Vec<Node>,
+    writers: Vec<Writer>,
+    oracle: Oracle,
+    loss_per_mille: u64,
+    dup_per_mille: u64,
+    faults_on: bool,
+    mtrs_target: usize,
+    mtrs_issued: usize,
+    calm_since: u64,
+    failure: Option<String>,
+    pub(crate) report: Report,
+    trace: u64,
+}
+
+impl Sim {
+    pub(crate) fn new(seed: u64, opts: Options) -> Sim {
+        let mut rng = Rng::new(seed);
+        let loss_per_mille = rng.range(0, 50);
+        let dup_per_mille = rng.range(0, 30);
+        let mtrs_target = usize::try_from(rng.range(opts.mtrs / 2, opts.mtrs)).expect("fits");
+        Sim {
+            opts,
+            rng,
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            events: BTreeMap::new(),
+            nodes: (0..NODES).map(Node::new).collect(),
+            writers: Vec::new(),
+            oracle: Oracle::default(),
+            loss_per_mille,
+            dup_per_mille,
+            faults_on: true,
+            mtrs_target,
+            mtrs_issued: 0,
+            calm_since: 0,
+            failure: None,
+            report: Report::default(),
+            trace: seed,
+        }
+    }
+
+    fn at(&mut self, delay_ms: u64, ev: Event) {
+        self.seq += 1;
+        self.queue.push(Reverse((self.now + delay_ms, self.seq)));
+        self.events.insert(self.seq, ev);
+    }
+
+    fn fail(&mut self, why: String) {
+        if self.failure.is_none() {
+            self.failure = Some(format!("at t={} ms: {why}\n{}", self.now, self.summary()));
+        }
+    }
+
+    /// The state of the world, for a failure report.
+    fn summary(&self) -> String {
+        let mut out = String::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            out.push_str(&format!(
+                "  node {i}: up {} isolated {} term {} SCL {} truncations {} rehydrating {:?}\n",
+                n.up,
+                n.isolated,
+                n.core.term(),
+                n.core.segment().scl(PG),
+                n.core.segment().truncations().len(),
+                n.rehydrate_to
+            ));
+        }
+        for (w, wr) in self.writers.iter().enumerate() {
+            let state = match &wr.state {
+                WriterState::Recovering(r) => format!(
+                    "recovering {:?} term {} answers {:?} scls {:?}",
+                    r.phase,
+                    r.term,
+                    r.answers.keys().collect::<Vec<_>>(),
+                    r.scls
+                ),
+                WriterState::Running(c) => format!(
+                    "running term {} fenced {} VDL {} connected {} unsent {} pending commits {} SCLs {:?} next LSN {}",
+                    c.term(),
+                    c.is_fenced(),
+                    c.vdl(),
+                    c.connected_count(),
+                    c.unsent_records(),
+                    wr.cpls.len(),
+                    (0..NODES).map(|i| c.scl(i).0).collect::<Vec<_>>(),
+                    c.next_lsn()
+                ),
+                WriterState::Fenced => "fenced".into(),
+                WriterState::Crashed => "crashed".into(),
+            };
+            out.push_str(&format!("  writer {w} ({:016x}): {state}\n", wr.id.0));
+        }
+        out
+    }
+
+    fn mix(&mut self, v: u64) {
+        self.trace = (self.trace ^ v)
+            .wrapping_mul(0x0100_0000_01b3)
+            .rotate_left(5);
+    }
+
+    /// Runs until the queue is empty, the deadline passes, or a check fails.
+    fn run_until(&mut self, deadline: u64, mut done: impl FnMut(&Sim) -> bool) -> bool {
+        while self.failure.is_none() {
+            if done(self) {
+                return true;
+            }
+            let Some(Reverse((t, seq))) = self.queue.pop() else {
+                return done(self);
+            };
+            if t > deadline {
+                self.queue.push(Reverse((t, seq)));
+                return done(self);
+            }
+            self.now = t;
+            let ev = self
+                .events
+                .remove(&seq)
+                .expect("every queued event is stored");
+            self.report.events += 1;
+            self.dispatch(ev);
+        }
+        false
+    }
+
+    fn dispatch(&mut self, ev: Event) {
+        match ev {
+            Event::Deliver(m) => self.deliver(m),
+            Event::Sync { node, incarnation } => {
+                if self.nodes[node].up && self.nodes[node].incarnation == incarnation {
+                    self.sync(node);
+                }
+            }
+            Event::NodeTick { node, incarnation } => {
+                if self.nodes[node].up && self.nodes[node].incarnation == incarnation {
+                    self.node_tick(node);
+                }
+            }
+            Event::NodeRestart { node } => self.restart_node(node),
+            Event::Unisolate { node } => self.nodes[node].isolated = false,
+            Event::WriterTick { writer } => self.writer_tick(writer),
+            Event::StartWriter => {
+                if !self
+                    .writers
+                    .iter()
+                    .any(|w| matches!(w.state, WriterState::Recovering(_)) || w.running().is_some())
+                {
+                    self.start_writer();
+                }
+            }
+            Event::Fault => self.fault(),
+            Event::Check => self.check_progress(),
+        }
+    }
+
+    // ---------------------------------------------------------------- network
+
+    fn send(&mut self, from: Addr, to: Addr, kind: u8, body: Vec<u8>) {
+        self.report.messages += 1;
+        if self.rng.chance(self.loss_per_mille) {
+            return;
+        }
+        let copies = if self.rng.chance(self.dup_per_mille) {
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            // Mostly short delays; sometimes a long one, which reorders.
+            let delay = if self.rng.chance(50) {
+                self.rng.range(50, 800)
+            } else {
+                self.rng.range(1, 8)
+            };
+            let msg = Msg {
+                from,
+                to,
+                kind,
+                body: body.clone(),
+            };
+            self.at(delay, Event::Deliver(msg));
+        }
+    }
+
+    fn send_request(&mut self, from: Addr, to: Addr, req_id: u64, req: &Request) {
+        let (kind, body) = req.encode(req_id);
+        self.send(from, to, kind, body);
+    }
+
+    fn send_response(&mut self, from: Addr, to: Addr, req_id: u64, resp: &Response) {
+        let (kind, body) = resp.encode(req_id);
+        self.send(from, to, kind, body);
+    }
+
+    fn reachable(&self, a: Addr) -> bool {
+        match a {
+            Addr::Node(i) => self.nodes[i].up && !self.nodes[i].isolated,
+            Addr::Writer(w) => matches!(
+                self.writers[w].state,
+                WriterState::Recovering(_) | WriterState::Running(_)
+            ),
+        }
+    }
+
+    fn deliver(&mut self, m: Msg) {
+        // A partition or a dead process drops the message, whenever it is noticed.
+        if !self.reachable(m.from) || !self.reachable(m.to) {
+            return;
+        }
+        self.mix(m.kind as u64 ^ (m.body.len() as u64) << 8);
+        match m.to {
+            Addr::Node(i) => {
+                if m.kind < 100 {
+                    match Request::decode(m.kind, &m.body) {
+                        Ok((req_id, req)) => self.node_request(i, m.from, req_id, req),
+                        Err(e) => self.fail(format!("node {i} could not decode a request: {e}")),
+                    }
+                } else {
+                    match Response::decode(m.kind, &m.body) {
+                        Ok((req_id, resp)) => self.node_response(i, req_id, resp),
+                        Err(e) => self.fail(format!("node {i} could not decode a response: {e}")),
+                    }
+                }
+            }
+            Addr::Writer(w) => match Response::decode(m.kind, &m.body) {
+                Ok((req_id, resp)) => {
+                    let Addr::Node(seg) = m.from else {
+                        unreachable!("writers only talk to nodes")
+                    };
+                    self.writer_response(w, seg, req_id, resp);
+                }
+                Err(e) => self.fail(format!("writer {w} could not decode a response: {e}")),
+            },
+        }
+    }
+
+    // ---------------------------------------------------------------- storage nodes
+
+    fn node_request(&mut self, i: usize, from: Addr, req_id: u64, req: Request) {
+        let step = self.nodes[i].core.handle(req, &|_| None);
+        let resp = match step {
+            Step::Reply(r) => r,
+            Step::StoreMeta(meta) => {
+                // The meta file is replaced atomically: durable at once in the simulation.
+                let n = &mut self.nodes[i];
+                n.meta = Some(meta.clone());
+                n.core.adopted(meta);
+                Response::State(n.core.state())
+            }
+            Step::Append { origin, records } => {
+                self.nodes[i].pending.push(Pending {
+                    reply_to: Some((from, req_id)),
+                    origin,
+                    records,
+                });
+                self.schedule_sync(i);
+                return;
+            }
+            Step::Cached { .. } => unreachable!("the simulated node has no page cache"),
+            Step::BuildPage {
+                page,
+                base: _,
+                records,
+            } => {
+                let n = &self.nodes[i];
+                match build_page(page, None, &records, |loc| n.read(loc)) {
+                    Ok((lsn, image)) => Response::Page {
+                        lsn,
+                        image: Some(image),
+                    },
+                    Err(why) => Response::Error {
+                        code: ErrorCode::Corrupted,
+                        message: why,
+                    },
+                }
+            }
+            Step::Fetch { pg, locations } => {
+                let n = &self.nodes[i];
+                let mut records = Vec::new();
+                for (lsn, loc) in locations {
+                    match n.read(loc) {
+                        Ok(r) if r.lsn == lsn && r.pg == pg => records.push(r),
+                        _ => break,
+                    }
+                }
+                n.core.records_answer(records)
+            }
+        };
+        self.send_response(Addr::Node(i), from, req_id, &resp);
+    }
+
+    fn schedule_sync(&mut self, i: usize) {
+        if !self.nodes[i].sync_scheduled {
+            self.nodes[i].sync_scheduled = true;
+            let delay = if self.rng.chance(100) {
+                self.rng.range(10, 60)
+            } else {
+                self.rng.range(1, 4)
+            };
+            let incarnation = self.nodes[i].incarnation;
+            self.at(
+                delay,
+                Event::Sync {
+                    node: i,
+                    incarnation,
+                },
+            );
+        }
+    }
+
+    /// The group commit: append every pending batch's new records, "sync", insert, answer.
+    fn sync(&mut self, i: usize) {
+        let pending = std::mem::take(&mut self.nodes[i].pending);
+        self.nodes[i].sync_scheduled = false;
+        let chosen = {
+            let batches: Vec<&[RedoRecord]> =
+                pending.iter().map(|p| p.records.as_slice()).collect();
+            self.nodes[i].core.select(&batches)
+        };
+        for &(bi, ri) in &chosen {
+            let rec = &pending[bi].records[ri];
+            // Storage holds only records some writer wrote, byte for byte.
+            match self.oracle.records.get(&rec.lsn) {
+                Some((_, o)) if o == rec => {}
+                _ => {
+                    let why = format!("node {i} logs record {} that no writer wrote", rec.lsn);
+                    self.fail(why);
+                    return;
+                }
+            }
+            let mut entry = Vec::new();
+            encode_entry(rec, &mut entry);
+            let n = &mut self.nodes[i];
+            let loc = Location {
+                file: 1,
+                offset: n.log.len() as u64,
+                len: u32::try_from(entry.len()).expect("entry length"),
+            };
+            n.log.push(entry);
+            n.core.logged(rec, loc);
+        }
+        for p in pending {
+            let answer = self.nodes[i].core.answer_write(p.origin, &p.records);
+            if let Some((to, req_id)) = p.reply_to {
+                let resp = match answer {
+                    Ok(scls) => Response::WriteAck { scls },
+                    Err((code, message)) => Response::Error { code, message },
+                };
+                self.send_response(Addr::Node(i), to, req_id, &resp);
+            }
+        }
+        self.mix(self.nodes[i].core.segment().scl(PG).0);
+    }
+
+    fn node_tick(&mut self, i: usize) {
+        let asks = {
+            let n = &mut self.nodes[i];
+            n.gossip.tick(self.now, &n.core)
+        };
+        for ask in asks {
+            let Some(peer) = peer_index(&ask.peer) else {
+                continue;
+            };
+            let n = &mut self.nodes[i];
+            n.next_req += 1;
+            let req_id = n.next_req;
+            let req = ask.request();
+            n.asks.insert(req_id, ask);
+            self.send_request(Addr::Node(i), Addr::Node(peer), req_id, &req);
+        }
+        let incarnation = self.nodes[i].incarnation;
+        self.at(
+            GOSSIP_INTERVAL_MS,
+            Event::NodeTick {
+                node: i,
+                incarnation,
+            },
+        );
+        if let Some(target) = self.nodes[i].rehydrate_to
+            && self.nodes[i].core.segment().scl(PG) >= target
+        {
+            self.nodes[i].rehydrate_to = None;
+        }
+    }
+
+    fn node_response(&mut self, i: usize, req_id: u64, resp: Response) {
+        let Some(ask) = self.nodes[i].asks.remove(&req_id) else {
+            return;
+        };
+        let outcome = GossipCore::on_answer(&self.nodes[i].core, &ask, resp);
+        if let Some((term, truncations)) = outcome.adopt {
+            let n = &mut self.nodes[i];
+            match n.core.prepare_adopt(term, &truncations, None) {
+                Ok(Some(meta)) => {
+                    n.meta = Some(meta.clone());
+                    n.core.adopted(meta);
+                }
+                Ok(None) => {}
+                Err(_) => return,
+            }
+        }
+        if !outcome.records.is_empty() {
+            assert!(
+                outcome.records.len() <= RECORDS_PER_MESSAGE_MAX as usize,
+                "a gossip answer is bounded"
+            );
+            self.nodes[i].pending.push(Pending {
+                reply_to: None,
+                origin: Origin::Gossip,
+                records: outcome.records,
+            });
+            self.schedule_sync(i);
+        }
+    }
+
+    fn crash_node(&mut self, i: usize, lose_disk: bool) {
+        self.report.node_crashes += 1;
+        let torn = self.rng.chance(700);
+        let keep = self.rng.range(1, 4) as usize;
+        let tear_at = self.rng.next_u64();
+        let n = &mut self.nodes[i];
+        n.up = false;
+        n.incarnation += 1;
+        // Writes issued but not yet synced: some may have reached the disk, the last one torn.
+        if torn && !n.pending.is_empty() {
+            let batches: Vec<&[RedoRecord]> =
+                n.pending.iter().map(|p| p.records.as_slice()).collect();
+            let chosen = n.core.select(&batches);
+            for (k, &(bi, ri)) in chosen.iter().take(keep).enumerate() {
+                let mut entry = Vec::new();
+                encode_entry(&n.pending[bi].records[ri], &mut entry);
+                if k + 1 == keep.min(chosen.len()) {
+                    let len = entry.len() as u64;
+                    entry.truncate(usize::try_from(tear_at % len).expect("fits"));
+                    self.report.torn_writes += 1;
+                }
+                n.log.push(entry);
+            }
+        }
+        n.pending.clear();
+        n.sync_scheduled = false;
+        n.asks.clear();
+        if lose_disk {
+            self.report.disks_lost += 1;
+            n.meta = None;
+            n.log.clear();
+            let target = self
+                .nodes
+                .iter()
+                .map(|m| m.core.segment().scl(PG))
+                .max()
+                .unwrap_or(Lsn::ZERO);
+            self.nodes[i].rehydrate_to = Some(target);
+        }
+        // A process crash resets its TCP connections: connected writers notice at once.
+        for w in &mut self.writers {
+            if let WriterState::Running(c) = &mut w.state {
+                c.disconnected(i);
+                w.opening[i] = None;
+            }
+        }
+        let delay = self.rng.range(100, 3_000);
+        self.at(delay, Event::NodeRestart { node: i });
+    }
+
+    /// Restart: rebuild the core from the meta file and a scan of the log, as the real node does.
+    fn restart_node(&mut self, i: usize) {
+        let n = &mut self.nodes[i];
+        if n.up {
+            return;
+        }
+        let meta = n.meta.clone().unwrap_or_else(|| empty_meta(i));
+        let mut core = NodeCore::new(&meta);
+        let mut cut = None;
+        for (idx, entry) in n.log.iter().enumerate() {
+            match decode_entry(entry) {
+                Ok(rec) => {
+                    let loc = Location {
+                        file: 1,
+                        offset: idx as u64,
+                        len: u32::try_from(entry.len()).expect("entry length"),
+                    };
+                    core.recover(&rec, loc);
+                }
+                Err(_) => {
+                    // A torn tail: cut it off (only the last entry can be torn here).
+                    cut = Some(idx);
+                    break;
+                }
+            }
+        }
+        if let Some(idx) = cut {
+            n.log.truncate(idx);
+        }
+        n.core = core;
+        n.gossip = GossipCore::new();
+        n.up = true;
+        let incarnation = n.incarnation;
+        self.at(
+            1,
+            Event::NodeTick {
+                node: i,
+                incarnation,
+            },
+        );
+    }
+
+    // ---------------------------------------------------------------- writers
+
+    fn start_writer(&mut self) {
+        if self.faults_on && self.writers.len() >= WRITERS_MAX {
+            return;
+        }
+        let id = if self.opts.same_writer_id {
+            WriterId(1)
+        } else {
+            WriterId(self.rng.next_u64().max(1))
+        };
+        self.writers.push(Writer {
+            id,
+            state: WriterState::Recovering(Box::new(Recovering {
+                phase: Phase::GetState,
+                phase_started: self.now,
+                last_send: 0,
+                answers: BTreeMap::new(),
+                term: Term::default(),
+                truncations: Vec::new(),
+                plan: None,
+                scls: [Lsn::ZERO; SEGMENTS_PER_PG],
+            })),
+            asks: BTreeMap::new(),
+            next_req: 0,
+            opening: [None; SEGMENTS_PER_PG],
+            page_lsns: BTreeMap::new(),
+            cpls: VecDeque::new(),
+            last_vdl: Lsn::ZERO,
+            recovered_vdl: Lsn::ZERO,
+        });
+        self.report.writers += 1;
+        let w = self.writers.len() - 1;
+        self.calm_since = self.now;
+        self.recovery_send(w);
+        self.at(WRITER_TICK_MS, Event::WriterTick { writer: w });
+    }
+
+    fn writer_req(&mut self, w: usize, seg: usize, ask: Ask, req: &Request) {
+        let wr = &mut self.writers[w];
+        wr.next_req += 1;
+        let req_id = wr.next_req;
+        wr.asks.insert(req_id, (seg, ask));
+        self.send_request(Addr::Writer(w), Addr::Node(seg), req_id, req);
+    }
+
+    /// Sends the current recovery phase's request to every segment that has not answered it.
+    fn recovery_send(&mut self, w: usize) {
+        let WriterState::Recovering(r) = &mut self.writers[w].state else {
+            return;
+        };
+        r.last_send = self.now;
+        let phase = r.phase;
+        let answered: BTreeSet<usize> = r.answers.keys().copied().collect();
+        let term = r.term;
+        let truncations = r.truncations.clone();
+        for seg in 0..NODES {
+            if answered.contains(&seg) && phase != Phase::Poll {
+                continue;
+            }
+            let req = match phase {
+                Phase::GetState | Phase::Poll => Request::GetState { epoch: term.epoch },
+                Phase::Open | Phase::Truncate => Request::Open {
+                    epoch: term.epoch,
+                    writer: term.writer,
+                    peers: peers_of(seg),
+                    truncations: truncations.clone(),
+                },
+            };
+            self.writer_req(w, seg, Ask::Recovery(phase), &req);
+        }
+    }
+
+    /// Moves recovery on when a phase has its quorum (all six, or four after a short wait).
+    fn recovery_step(&mut self, w: usize) {
+        let now = self.now;
+        let id = self.writers[w].id;
+        let WriterState::Recovering(r) = &mut self.writers[w].state else {
+            return;
+        };
+        let enough = r.answers.len() == NODES
+            || (r.answers.len() >= WRITE_QUORUM
+                && now - r.phase_started >= RECOVERY_ALL_SEGMENTS_WAIT_MS);
+        let states: Vec<SegmentState> = r.answers.values().cloned().collect();
+        match r.phase {
+            Phase::GetState if enough => {
+                r.term = recovery::choose_term(&states, id);
+                r.truncations = recovery::known_truncations(&states);
+                r.phase = Phase::Open;
+            }
+            Phase::Open if enough => {
+                let plan = recovery::plan(r.term, &r.truncations, &states);
+                r.truncations.clone_from(&plan.truncations);
+                r.plan = Some(plan);
+                r.phase = Phase::Truncate;
+            }
+            Phase::Truncate if enough => {
+                for (seg, s) in &r.answers {
+                    r.scls[*seg] = recovery::pg_scl(s);
+                }
+                r.phase = Phase::Poll;
+            }
+            Phase::Poll => {
+                if r.answers.values().any(|s| recovery::overtaken(r.term, s)) {
+                    self.fence(w);
+                    return;
+                }
+                for (seg, s) in &r.answers {
+                    r.scls[*seg] = r.scls[*seg].max(recovery::pg_scl(s));
+                }
+                let plan = r.plan.clone().expect("planned before polling");
+                if now - r.phase_started >= POLL_GIVE_UP_MS {
+                    self.writers[w].state = WriterState::Crashed;
+                    self.report.writer_crashes += 1;
+                    self.at(1, Event::StartWriter);
+                    return;
+                }
+                if recovery::vdl_on_write_quorum(r.scls, plan.recovery.vdl) {
+                    let recovered = Recovered {
+                        term: r.term,
+                        truncations: r.truncations.clone(),
+                        vdl: plan.recovery.vdl,
+                        upto: plan.truncation.upto,
+                        scls: r.scls,
+                    };
+                    self.finish_recovery(w, recovered);
+                    return;
+                }
+                if now - r.last_send >= POLL_MS {
+                    r.answers.clear();
+                    self.recovery_send(w);
+                }
+                return;
+            }
+            _ => {
+                if now - r.last_send >= RESEND_MS {
+                    self.recovery_send(w);
+                }
+                return;
+            }
+        }
+        r.answers.clear();
+        r.phase_started = now;
+        self.recovery_send(w);
+        self.recovery_step(w);
+    }
+
+    fn finish_recovery(&mut self, w: usize, rec: Recovered) {
+        let vdl = rec.vdl;
+        let term = rec.term;
+        // No acknowledged commit is lost: every one is on the recovered chain.
+        let chain = match self.chain(vdl) {
+            Ok(c) => c,
+            Err(e) => return self.fail(format!("writer {w} recovered VDL {vdl}: {e}")),
+        };
+        let on_chain: BTreeSet<Lsn> = chain.iter().copied().collect();
+        // (A writer with a newer term may have acknowledged commits meanwhile: this one is
+        // fenced already and will learn it at its first Open.)
+        if let Some((lost, by)) = self
+            .oracle
+            .acked
+            .iter()
+            .find(|(l, t)| **t < term && !on_chain.contains(l))
+        {
+            let why = format!(
+                "commit {lost} acknowledged by term {by} is not on the chain recovered by writer {w} with term {term} (VDL {vdl})"
+            );
+            return self.fail(why);
+        }
+        // Page backlinks: what the engine would read back at VDL.
+        let mut page_lsns = BTreeMap::new();
+        for l in &chain {
+            let (_, r) = &self.oracle.records[l];
+            if r.page != PageId::NONE {
+                page_lsns.insert(r.page, *l);
+            }
+        }
+        let wr = &mut self.writers[w];
+        wr.page_lsns = page_lsns;
+        wr.last_vdl = vdl;
+        wr.recovered_vdl = vdl;
+        wr.state = WriterState::Running(Box::new(WriterCore::new(rec)));
+        self.calm_since = self.now;
+        self.report.recoveries += 1;
+    }
+
+    fn writer_tick(&mut self, w: usize) {
+        match &self.writers[w].state {
+            WriterState::Crashed | WriterState::Fenced => return,
+            WriterState::Recovering(_) => self.recovery_step(w),
+            WriterState::Running(c) if c.is_fenced() => {
+                self.writers[w].state = WriterState::Fenced;
+                return;
+            }
+            WriterState::Running(_) => self.running_tick(w),
+        }
+        if self.failure.is_none() {
+            self.at(WRITER_TICK_MS, Event::WriterTick { writer: w });
+        }
+    }
+
+    fn running_tick(&mut self, w: usize) {
+        let now = self.now;
+        let opens = {
+            let wr = &mut self.writers[w];
+            let WriterState::Running(core) = &mut wr.state else {
+                unreachable!("running")
+            };
+            for seg in core.expire(now) {
+                wr.opening[seg] = None;
+            }
+            let mut opens = Vec::new();
+            for seg in 0..NODES {
+                let stale = wr.opening[seg].is_some_and(|t| now - t >= RESEND_MS);
+                if !core.is_connected(seg) && (wr.opening[seg].is_none() || stale) {
+                    wr.opening[seg] = Some(now);
+                    opens.push((seg, core.open_request(peers_of(seg))));
+                }
+            }
+            opens
+        };
+        for (seg, req) in opens {
+            self.writer_req(w, seg, Ask::SegmentOpen, &req);
+        }
+        // The workload: an MTR now and then, each ending in its commit record.
+        if self.mtrs_issued < self.mtrs_target && self.rng.chance(150) {
+            self.issue_mtr(w);
+        }
+        // Boxcarring: one Write in flight per segment, carrying whatever is unsent.
+        for seg in 0..NODES {
+            let wr = &mut self.writers[w];
+            let WriterState::Running(core) = &mut wr.state else {
+                return;
+            };
+            let req_id = wr.next_req + 1;
+            let Some(batch) = core.next_write(seg, req_id, now) else {
+                continue;
+            };
+            wr.next_req = req_id;
+            wr.asks.insert(req_id, (seg, Ask::Write));
+            let term = core.term();
+            let (kind, body) = proto::encode_write_request(
+                req_id,
+                term.epoch,
+                term.writer,
+                batch.records.iter().map(|e| e.bytes.as_slice()),
+            );
+            self.send(Addr::Writer(w), Addr::Node(seg), kind, body);
+        }
+        // A read at the current VDL from one segment that holds it.
+        if self.rng.chance(60) {
+            let page = PageId(self.rng.below(PAGES));
+            let wr = &self.writers[w];
+            let Some(core) = wr.running() else { return };
+            let read_point = core.vdl();
+            let candidates: Vec<usize> = (0..NODES)
+                .filter(|&s| core.is_connected(s) && core.scl(s) >= read_point)
+                .collect();
+            if read_point > wr.recovered_vdl && !candidates.is_empty() {
+                let seg = candidates[self.rng.index(candidates.len())];
+                let term = core.term();
+                let req = Request::GetPage {
+                    epoch: term.epoch,
+                    writer: term.writer,
+                    page,
+                    read_point,
+                };
+                self.writer_req(w, seg, Ask::Read { page, read_point }, &req);
+            }
+        }
+    }
+
+    fn issue_mtr(&mut self, w: usize) {
+        let pages = self.rng.range(1, 3);
+        let mut chosen: Vec<PageId> = Vec::new();
+        for _ in 0..pages {
+            let p = PageId(self.rng.below(PAGES));
+            if !chosen.contains(&p) {
+                chosen.push(p);
+            }
+        }
+        let mut payloads = Vec::new();
+        for _ in &chosen {
+            payloads.push(self.random_payload());
+        }
+        let txn = TxnId(self.rng.next_u64());
+        let now = self.now;
+        let wr = &mut self.writers[w];
+        let WriterState::Running(core) = &mut wr.state else {
+            return;
+        };
+        let mut drafts: Vec<RecordDraft> = chosen
+            .iter()
+            .zip(payloads)
+            .map(|(p, payload)| RecordDraft {
+                page: *p,
+                prev_page_lsn: wr.page_lsns.get(p).copied().unwrap_or(Lsn::ZERO),
+                payload,
+            })
+            .collect();
+        drafts.push(RecordDraft {
+            page: PageId::NONE,
+            prev_page_lsn: Lsn::ZERO,
+            payload: Payload::Commit {
+                txn,
+                time_us: now * 1000,
+            },
+        });
+        let tail = core.pg_tail();
+        let n = drafts.len();
+        let first = match core.append_mtr(drafts.clone()) {
+            Ok(first) => first,
+            Err(AppendError::LalExceeded | AppendError::Fenced) => return,
+        };
+        self.mtrs_issued += 1;
+        self.report.mtrs += 1;
+        let mut prev = tail;
+        for (k, d) in drafts.into_iter().enumerate() {
+            let lsn = Lsn(first.0 + k as u64);
+            if d.page != PageId::NONE {
+                wr.page_lsns.insert(d.page, lsn);
+            }
+            let rec = RedoRecord {
+                lsn,
+                pg: PG,
+                prev_pg_lsn: prev,
+                page: d.page,
+                prev_page_lsn: d.prev_page_lsn,
+                cpl: k + 1 == n,
+                payload: d.payload,
+            };
+            prev = lsn;
+            if let Some((other, _)) = self.oracle.records.get(&lsn) {
+                let why = format!(
+                    "LSN {lsn} allocated by writer {w} was already allocated by writer {other}"
+                );
+                self.fail(why);
+                return;
+            }
+            self.oracle.records.insert(lsn, (w, rec));
+        }
+        wr.cpls.push_back((Lsn(first.0 + n as u64 - 1), now));
+    }
+
+    fn random_payload(&mut self) -> Payload {
+        if self.rng.chance(300) {
+            let len = self.rng.range(0, 64) as usize;
+            let mut image = Vec::with_capacity(len);
+            for _ in 0..len {
+                image.push(self.rng.next_u64() as u8);
+            }
+            Payload::Init(image)
+        } else {
+            let n = self.rng.range(1, 3);
+            let mut patches = Vec::new();
+            for _ in 0..n {
+                let len = self.rng.range(1, 8) as usize;
+                let offset = self.rng.below((PAGE_SIZE - len) as u64);
+                let bytes = (0..len).map(|_| self.rng.next_u64() as u8).collect();
+                patches.push(Patch {
+                    offset: u16::try_from(offset).expect("page offset"),
+                    bytes,
+                });
+            }
+            Payload::Patch(patches)
+        }
+    }
+
+    fn writer_response(&mut self, w: usize, seg: usize, req_id: u64, resp: Response) {
+        let Some((asked_seg, ask)) = self.writers[w].asks.remove(&req_id) else {
+            return;
+        };
+        assert_eq!(asked_seg, seg, "answers come from the node asked");
+        if let Response::Error {
+            code: ErrorCode::StaleEpoch,
+            ..
+        } = resp
+        {
+            self.fence(w);
+            return;
+        }
+        match ask {
+            Ask::Recovery(phase) => {
+                let WriterState::Recovering(r) = &mut self.writers[w].state else {
+                    return;
+                };
+                if r.phase == phase
+                    && let Response::State(s) = resp
+                {
+                    r.answers.insert(seg, s);
+                    self.recovery_step(w);
+                }
+            }
+            Ask::SegmentOpen => {
+                let wr = &mut self.writers[w];
+                wr.opening[seg] = None;
+                let WriterState::Running(core) = &mut wr.state else {
+                    return;
+                };
+                if let Response::State(s) = resp {
+                    let advanced = core.connected(seg, recovery::pg_scl(&s));
+                    self.vdl_advanced(w, advanced);
+                }
+            }
+            Ask::Write => {
+                let WriterState::Running(core) = &mut self.writers[w].state else {
+                    return;
+                };
+                match resp {
+                    Response::WriteAck { scls } => {
+                        let scl = scls
+                            .iter()
+                            .find(|(pg, _)| *pg == PG)
+                            .map_or(Lsn::ZERO, |(_, s)| *s);
+                        let advanced = core.write_acked(seg, req_id, scl);
+                        self.vdl_advanced(w, advanced);
+                    }
+                    _ => core.write_failed(seg, req_id),
+                }
+            }
+            Ask::Read { page, read_point } => {
+                if let Response::Page { lsn, image } = resp {
+                    self.check_read(w, seg, page, read_point, lsn, image.as_deref());
+                }
+            }
+        }
+    }
+
+    fn fence(&mut self, w: usize) {
+        match &mut self.writers[w].state {
+            WriterState::Running(core) => {
+                if !core.is_fenced() {
+                    self.report.fenced += 1;
+                }
+                core.fence();
+            }
+            WriterState::Recovering(_) => {
+                self.report.fenced += 1;
+                self.writers[w].state = WriterState::Fenced;
+            }
+            _ => {}
+        }
+        self.calm_since = self.now;
+        if !self
+            .writers
+            .iter()
+            .any(|x| matches!(x.state, WriterState::Recovering(_)) || x.running().is_some())
+        {
+            let delay = self.rng.range(50, 500);
+            self.at(delay, Event::StartWriter);
+        }
+    }
+
+    fn vdl_advanced(&mut self, w: usize, advanced: Option<Lsn>) {
+        let Some(vdl) = advanced else { return };
+        let wr = &mut self.writers[w];
+        let Some(term) = wr.running().map(WriterCore::term) else {
+            return;
+        };
+        if vdl <= wr.last_vdl {
+            let why = format!("writer {w}: VDL went from {} back to {vdl}", wr.last_vdl);
+            return self.fail(why);
+        }
+        wr.last_vdl = vdl;
+        // Acknowledge every commit the VDL now covers (group commit).
+        while let Some(&(cpl, _)) = wr.cpls.front() {
+            if cpl > vdl {
+                break;
+            }
+            wr.cpls.pop_front();
+            self.oracle.acked.insert(cpl, term);
+            self.report.acked += 1;
+        }
+        self.mix(vdl.0);
+    }
+
+    /// A read at `read_point` must return exactly the page as the model has it there.
+    fn check_read(
+        &mut self,
+        w: usize,
+        seg: usize,
+        page: PageId,
+        read_point: Lsn,
+        lsn: Lsn,
+        image: Option<&[u8; PAGE_SIZE]>,
+    ) {
+        self.report.reads += 1;
+        let (want_lsn, want) = match self.page_at(read_point, page) {
+            Ok(v) => v,
+            Err(e) => return self.fail(format!("writer {w} read at {read_point}: {e}")),
+        };
+        let same = lsn == want_lsn
+            && match (image, &want) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a[..] == b[..],
+                _ => false,
+            };
+        if !same {
+            let why = format!(
+                "writer {w} read page {page} at {read_point} from node {seg}: got version {lsn}, the model has {want_lsn} (images {})",
+                if image.is_some() == want.is_some() {
+                    "differ"
+                } else {
+                    "present/absent differ"
+                }
+            );
+            self.fail(why);
+        }
+    }
+
+    // ---------------------------------------------------------------- the model
+
+    /// The chain ending at `head`, following PG backlinks through the records writers allocated,
+    /// oldest first.
+    fn chain(&self, head: Lsn) -> Result<Vec<Lsn>, String> {
+        let mut out = Vec::new();
+        let mut at = head;
+        while at != Lsn::ZERO {
+            let Some((_, r)) = self.oracle.records.get(&at) else {
+                return Err(format!(
+                    "the chain from {head} reaches {at}, which no writer allocated"
+                ));
+            };
+            out.push(at);
+            at = r.prev_pg_lsn;
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// The page as of `read_point`, from the chain ending there.
+    fn page_at(&self, read_point: Lsn, page: PageId) -> Result<PageVersionModel, String> {
+        let mut image: Option<Box<[u8; PAGE_SIZE]>> = None;
+        let mut version = Lsn::ZERO;
+        for l in self.chain(read_point)? {
+            let (_, r) = &self.oracle.records[&l];
+            if r.page == page {
+                let img = image.get_or_insert_with(|| Box::new([0u8; PAGE_SIZE]));
+                redo::apply(img, &r.payload);
+                version = l;
+            }
+        }
+        Ok((version, image))
+    }
+
+    // ---------------------------------------------------------------- faults
+
+    /// Segments unavailable now: down, partitioned, or an emptied disk not yet refilled.
+    fn unavailable(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| !n.up || n.isolated || n.rehydrate_to.is_some())
+            .count()
+    }
+
+    fn fault(&mut self) {
+        if !self.faults_on {
+            return;
+        }
+        self.report.faults += 1;
+        let budget = 2usize.saturating_sub(self.unavailable());
+        let roll = self.rng.below(100);
+        let i = self.rng.index(NODES);
+        let lost_pending = self.nodes.iter().any(|n| n.rehydrate_to.is_some());
+        match roll {
+            0..=19 if budget >= 1 && self.nodes[i].up => self.crash_node(i, false),
+            20..=34 if budget >= 1 && self.nodes[i].up && !self.nodes[i].isolated => {
+                self.nodes[i].isolated = true;
+                let d = self.rng.range(200, 6_000);
+                self.at(d, Event::Unisolate { node: i });
+            }
+            35..=44 if budget >= 2 => {
+                // A whole AZ: both of its nodes.
+                let az = i / 2;
+                for node in [2 * az, 2 * az + 1] {
+                    if self.nodes[node].up && !self.nodes[node].isolated {
+                        self.nodes[node].isolated = true;
+                        let d = self.rng.range(500, 6_000);
+                        self.at(d, Event::Unisolate { node });
+                    }
+                }
+                self.report.az_partitions += 1;
+            }
+            45..=49 if budget >= 1 && !lost_pending && self.nodes[i].up => {
+                self.crash_node(i, true);
+            }
+            50..=56 => {
+                // The writer process dies; a new one starts and recovers with a new epoch.
+                for w in 0..self.writers.len() {
+                    if self.writers[w].running().is_some()
+                        || matches!(self.writers[w].state, WriterState::Recovering(_))
+                    {
+                        self.writers[w].state = WriterState::Crashed;
+                        self.report.writer_crashes += 1;
+                    }
+                }
+                let d = self.rng.range(50, 1_000);
+                self.at(d, Event::StartWriter);
+            }
+            57..=62 => {
+                // A second writer fences the first, which keeps trying to write.
+                self.start_writer();
+            }
+            63..=65 => {
+                // Two writers start at the same moment and pick the same epoch number.
+                self.start_writer();
+                self.start_writer();
+                self.report.dueling_starts += 1;
+            }
+            _ => {}
+        }
+        let d = self.rng.range(100, 1_500);
+        self.at(d, Event::Fault);
+    }
+
+    /// Liveness: with at most two segments unavailable, durability keeps progressing.
+    fn check_progress(&mut self) {
+        if self.unavailable() > 2 {
+            self.calm_since = self.now;
+        }
+        let calm_since = self.calm_since;
+        for w in 0..self.writers.len() {
+            let wr = &self.writers[w];
+            if wr.running().is_none() {
+                continue;
+            }
+            if let Some(&(cpl, at)) = wr.cpls.front()
+                && self.now - at.max(calm_since) > PROGRESS_WINDOW_MS
+            {
+                let why = format!(
+                    "writer {w}: commit {cpl} not durable after {PROGRESS_WINDOW_MS} ms with at most two segments unavailable (VDL {})",
+                    wr.last_vdl
+                );
+                return self.fail(why);
+            }
+        }
+        self.at(500, Event::Check);
+    }
+
+    // ---------------------------------------------------------------- the run
+
+    pub(crate) fn run(&mut self) -> Result<(), String> {
+        self.start_writer();
+        for i in 0..NODES {
+            self.at(
+                1 + i as u64,
+                Event::NodeTick {
+                    node: i,
+                    incarnation: 0,
+                },
+            );
+        }
+        self.at(300, Event::Fault);
+        self.at(500, Event::Check);
+        let end = self.opts.duration_ms;
+        self.run_until(end, |s| s.mtrs_issued >= s.mtrs_target && s.now > end / 2);
+        self.heal();
+        // Let the live writer finish: every MTR it issued becomes durable.
+        let deadline = self.now + SETTLE_MS_MAX;
+        let settled = self.run_until(deadline, |s| {
+            s.writers
+                .iter()
+                .any(|w| w.running().is_some() && w.cpls.is_empty())
+        });
+        if !settled {
+            self.fail("the live writer did not finish once everything was healed".into());
+        }
+        // A final recovery by a brand-new writer, which issues nothing more.
+        self.mtrs_target = self.mtrs_issued;
+        for w in &mut self.writers {
+            w.state = WriterState::Crashed;
+        }
+        self.start_writer();
+        let deadline = self.now + SETTLE_MS_MAX;
+        let recovered = self.run_until(deadline, |s| {
+            s.writers.iter().any(|w| w.running().is_some())
+        });
+        if !recovered {
+            self.fail("the final recovery did not complete".into());
+        }
+        if let Some(f) = self.failure.take() {
+            return Err(f);
+        }
+        let fin = self
+            .writers
+            .iter()
+            .position(|w| w.running().is_some())
+            .expect("a writer recovered");
+        let vdl = self.writers[fin].recovered_vdl;
+        self.report.final_vdl = vdl.0;
+        // Every node converges on the recovered chain through gossip.
+        let deadline = self.now + SETTLE_MS_MAX;
+        let converged = self.run_until(deadline, |s| {
+            s.nodes.iter().all(|n| n.core.segment().scl(PG) >= vdl)
+        });
+        if !converged {
+            let scls: Vec<Lsn> = self
+                .nodes
+                .iter()
+                .map(|n| n.core.segment().scl(PG))
+                .collect();
+            self.fail(format!(
+                "nodes did not converge on VDL {vdl}: SCLs {scls:?}"
+            ));
+        }
+        if let Some(f) = self.failure.take() {
+            return Err(f);
+        }
+        let checked = self.final_checks(vdl);
+        checked.map_err(|e| format!("{e}\n{}", self.summary()))
+    }
+
+    fn heal(&mut self) {
+        self.faults_on = false;
+        self.loss_per_mille = 0;
+        self.dup_per_mille = 0;
+        for i in 0..NODES {
+            self.nodes[i].isolated = false;
+            if !self.nodes[i].up {
+                self.restart_node(i);
+            }
+        }
+        self.calm_since = self.now;
+        if !self
+            .writers
+            .iter()
+            .any(|w| matches!(w.state, WriterState::Recovering(_)) || w.running().is_some())
+        {
+            self.start_writer();
+        }
+    }
+
+    fn final_checks(&mut self, vdl: Lsn) -> Result<(), String> {
+        let chain = self.chain(vdl)?;
+        let on_chain: BTreeSet<Lsn> = chain.iter().copied().collect();
+        if let Some(lost) = self.oracle.acked.keys().find(|l| !on_chain.contains(l)) {
+            return Err(format!(
+                "acknowledged commit {lost} lost: not on the final chain (VDL {vdl})"
+            ));
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            // The node's chain up to VDL is exactly the model's chain, record for record.
+            let held = n.core.segment().fetch(PG, Lsn::ZERO, vdl, usize::MAX);
+            let lsns: Vec<Lsn> = held.iter().map(|(l, _)| *l).collect();
+            if lsns != chain {
+                return Err(format!(
+                    "node {i} holds {} records up to VDL {vdl}, the chain has {}",
+                    lsns.len(),
+                    chain.len()
+                ));
+            }
+            for (lsn, loc) in held {
+                let rec = n
+                    .read(loc)
+                    .map_err(|e| format!("node {i}: record {lsn}: {e}"))?;
+                if self.oracle.records.get(&lsn).map(|(_, r)| r) != Some(&rec) {
+                    return Err(format!(
+                        "node {i}: record {lsn} differs from what was written"
+                    ));
+                }
+            }
+            // Every page, materialised at VDL, equals the model.
+            for p in 0..PAGES {
+                let page = PageId(p);
+                let (want_lsn, want) = self.page_at(vdl, page)?;
+                let term = n.core.term();
+                let req = Request::GetPage {
+                    epoch: term.epoch,
+                    writer: term.writer,
+                    page,
+                    read_point: vdl,
+                };
+                let got = match n.core.handle(req, &|_| None) {
+                    Step::Reply(Response::Page { lsn, image: None }) => (lsn, None),
+                    Step::BuildPage { page, records, .. } => {
+                        let (lsn, img) = build_page(page, None, &records, |loc| n.read(loc))?;
+                        (lsn, Some(img))
+                    }
+                    other => return Err(format!("node {i}: page {page} at {vdl}: {other:?}")),
+                };
+                let same = got.0 == want_lsn
+                    && match (&got.1, &want) {
+                        (None, None) => true,
+                        (Some(a), Some(b)) => a[..] == b[..],
+                        _ => false,
+                    };
+                if !same {
+                    return Err(format!(
+                        "node {i}: page {page} at VDL {vdl} is version {} but the model has {want_lsn}",
+                        got.0
+                    ));
+                }
+            }
+        }
+        self.report.trace = self.trace;
+        Ok(())
+    }
+}

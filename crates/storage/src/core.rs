@@ -1,0 +1,702 @@
+//! The storage node's protocol core, sans-IO: a decoded request in, a [`Step`] out.
+//!
+//! Everything a storage node *decides* lives here: the epoch rule (fencing), which records of a
+//! batch are worth logging, when a batch may be acknowledged and with which SCLs, how a page is
+//! built at a read point, what a gossip answer carries, and what gossip asks of whom. Everything a
+//! node *does* — files, fsync, sockets, timers, tasks — belongs to a driver. Two drivers call this
+//! core: the tokio/disk driver of the real process (`node.rs`, `gossip.rs`, `server.rs`) and the
+//! deterministic simulator (`borealis-sim`), which gives it a simulated disk and network. Nothing
+//! here reads a clock (time comes in as `now_ms`), spawns a task or touches a file.
+//!
+//! ```text
+//!   request ──▶ NodeCore::handle ──▶ Step::Reply(response)                 answer now
+//!                                    Step::StoreMeta(meta) ──driver: make meta durable──▶
+//!                                        NodeCore::adopted(meta) ──▶ answer State
+//!                                    Step::Append{origin, records} ──driver: append, sync──▶
+//!                                        NodeCore::logged(record, location) for each,
+//!                                        NodeCore::answer_write(origin, records) ──▶ WriteAck
+//!                                    Step::BuildPage{..} ──driver: read log entries (CRC)──▶
+//!                                        apply in order ──▶ Page
+//!                                    Step::Fetch{..} ──driver: read log entries──▶ Records
+//!
+//!   GossipCore::tick(now_ms, core) ──▶ asks: FetchRecords to one peer per PG (round robin)
+//!   GossipCore::on_answer(core, ask, response) ──▶ term/truncations to adopt first, then records
+//!                                                   to submit like a write (Origin::Gossip)
+//! ```
+//!
+//! # Fencing (Aurora SIGMOD 2018 §2.2: epochs instead of leases)
+//!
+//! The node has adopted one [`Term`] — the pair (epoch, writer id) — durably in its meta file. A
+//! writer's `Open` with a lower term is refused with `StaleEpoch`; an equal or higher one is made
+//! durable (driver) and then adopted. `Write` and `GetPage` must carry exactly the adopted term:
+//! lower is `StaleEpoch` (the sender has been fenced), higher is `BadRequest` ("Open first").
+//! Ordering by the pair and not the epoch alone closes a gap: two writers starting at once both
+//! pick "highest epoch seen + 1", and a node that accepted an `Open` whose epoch merely *equals*
+//! its own would let both write. With the writer id as tie-breaker exactly one of them is ever
+//! accepted at a node once it has seen both, and only one can gather a write quorum.
+//!
+//! # Invariants
+//!
+//! - The adopted term never decreases (asserted in [`NodeCore::adopted`]).
+//! - A record enters the segment (SCL, page index, gossip answers) only through
+//!   [`NodeCore::logged`], which a driver calls only after the record's log entry is synced.
+//! - A batch is acknowledged only with the SCLs computed after its records were inserted; a batch
+//!   whose writer's term was overtaken meanwhile is answered `StaleEpoch`, never acknowledged.
+//! - A record covered by a known truncation is never logged, held or served.
+
+use crate::limits::{GOSSIP_FETCH_RECORDS_MAX, GOSSIP_INTERVAL_MS};
+use crate::meta::Meta;
+use crate::segment::{Base, Inserted, Location, PagePlan, Segment, pg_of};
+use borealis_common::limits::{RECORDS_PER_MESSAGE_MAX, TRUNCATIONS_MAX};
+use borealis_common::proto::{ErrorCode, Request, Response, SegmentState, Term, Truncation};
+use borealis_common::{Lsn, NodeId, PAGE_SIZE, PageId, PgId, RedoRecord, redo};
+use std::collections::{BTreeSet, HashSet};
+
+/// A refusal, as it goes on the wire.
+pub type Refusal = (ErrorCode, String);
+
+/// Who sent a batch of records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A writer holding this term.
+    Writer(Term),
+    /// A peer, through gossip.
+    Gossip,
+}
+
+/// What a driver must do to answer one request.
+#[derive(Debug)]
+pub enum Step {
+    /// Answer with this, now.
+    Reply(Response),
+    /// Make `meta` durable (replace the meta file atomically), then call [`NodeCore::adopted`]
+    /// and answer `State` with [`NodeCore::state`].
+    StoreMeta(Meta),
+    /// Append `records` to the log (only those [`NodeCore::select`] chooses, deduplicated across
+    /// every batch of a group commit), sync, call [`NodeCore::logged`] for each, then answer with
+    /// [`NodeCore::answer_write`].
+    Append {
+        origin: Origin,
+        records: Vec<RedoRecord>,
+    },
+    /// The page version cached by the driver (at this LSN) is exactly the page at the read point.
+    Cached { page: PageId, lsn: Lsn },
+    /// Read `records` of `page` from the log (each checked), apply them in order to `base`
+    /// ([`build_page`]) and answer `Page`.
+    BuildPage {
+        page: PageId,
+        base: Base,
+        records: Vec<(Lsn, Location)>,
+    },
+    /// Read these records of `pg` from the log and answer with [`NodeCore::records_answer`].
+    Fetch {
+        pg: PgId,
+        locations: Vec<(Lsn, Location)>,
+    },
+}
+
+fn refuse(code: ErrorCode, message: impl Into<String>) -> Response {
+    Response::Error {
+        code,
+        message: message.into(),
+    }
+}
+
+/// The protocol state of one storage node: adopted term, peers, and the segment.
+#[derive(Debug)]
+pub struct NodeCore {
+    id: NodeId,
+    term: Term,
+    peers: Vec<String>,
+    segment: Segment,
+}
+
+impl NodeCore {
+    /// A node as its meta file describes it, holding no records yet: recovery then offers every
+    /// record found in the log with [`NodeCore::recover`].
+    #[must_use]
+    pub fn new(meta: &Meta) -> NodeCore {
+        NodeCore {
+            id: meta.node,
+            term: Term {
+                epoch: meta.epoch,
+                writer: meta.writer,
+            },
+            peers: meta.peers.clone(),
+            segment: Segment::new(meta.truncations.clone()),
+        }
+    }
+
+    /// Offers a record read back from the log during recovery.
+    pub fn recover(&mut self, rec: &RedoRecord, loc: Location) -> Inserted {
+        self.segment.insert(rec, loc)
+    }
+
+    #[must_use]
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The adopted term.
+    #[must_use]
+    pub fn term(&self) -> Term {
+        self.term
+    }
+
+    /// The peers this node gossips with.
+    #[must_use]
+    pub fn peers(&self) -> &[String] {
+        &self.peers
+    }
+
+    /// The segment (SCL, page index, truncations).
+    #[must_use]
+    pub fn segment(&self) -> &Segment {
+        &self.segment
+    }
+
+    /// What the meta file holds now.
+    #[must_use]
+    pub fn meta(&self) -> Meta {
+        Meta {
+            node: self.id,
+            epoch: self.term.epoch,
+            writer: self.term.writer,
+            truncations: self.segment.truncations().to_vec(),
+            peers: self.peers.clone(),
+        }
+    }
+
+    /// The node's state, as `Open` and `GetState` report it.
+    #[must_use]
+    pub fn state(&self) -> SegmentState {
+        SegmentState {
+            node: self.id,
+            epoch: self.term.epoch,
+            writer: self.term.writer,
+            truncations: self.segment.truncations().to_vec(),
+            pgs: self.segment.pg_states(),
+        }
+    }
+
+    /// The term rule of writes and reads: exactly the adopted term.
+    pub fn check_term(&self, term: Term) -> Result<(), Refusal> {
+        if term < self.term {
+            return Err((
+                ErrorCode::StaleEpoch,
+                format!("term {term} is below the adopted term {}", self.term),
+            ));
+        }
+        if term > self.term {
+            return Err((
+                ErrorCode::BadRequest,
+                format!(
+                    "term {term} is above the adopted term {}: Open first",
+                    self.term
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Decides how to answer `req`. `cached` tells which version of a page the driver's page
+    /// cache holds, if any.
+    pub fn handle(&self, req: Request, cached: &dyn Fn(PageId) -> Option<Lsn>) -> Step {
+        match req {
+            Request::Open {
+                epoch,
+                writer,
+                peers,
+                truncations,
+            } => match self.prepare_adopt(Term { epoch, writer }, &truncations, Some(peers)) {
+                Ok(Some(meta)) => Step::StoreMeta(meta),
+                Ok(None) => Step::Reply(Response::State(self.state())),
+                Err((code, message)) => Step::Reply(Response::Error { code, message }),
+            },
+            // Answered whatever the epoch: it changes nothing, and a writer starting recovery
+            // learns the current epoch from it before it can choose a higher one.
+            Request::GetState { epoch: _ } => Step::Reply(Response::State(self.state())),
+            Request::Write {
+                epoch,
+                writer,
+                records,
+            } => {
+                let term = Term { epoch, writer };
+                if let Err((code, message)) = self.check_term(term) {
+                    return Step::Reply(Response::Error { code, message });
+                }
+                if let Some(r) = records
+                    .iter()
+                    .find(|r| r.page != PageId::NONE && r.pg != pg_of(r.page))
+                {
+                    return Step::Reply(refuse(
+                        ErrorCode::BadRequest,
+                        format!(
+                            "record {} names PG {} but page {} is in PG {}",
+                            r.lsn,
+                            r.pg,
+                            r.page,
+                            pg_of(r.page)
+                        ),
+                    ));
+                }
+                Step::Append {
+                    origin: Origin::Writer(term),
+                    records,
+                }
+            }
+            Request::GetPage {
+                epoch,
+                writer,
+                page,
+                read_point,
+            } => {
+                if let Err((code, message)) = self.check_term(Term { epoch, writer }) {
+                    return Step::Reply(Response::Error { code, message });
+                }
+                match self.segment.page_plan(page, read_point, cached(page)) {
+                    PagePlan::NotReady { scl } => Step::Reply(refuse(
+                        ErrorCode::NotReady,
+                        format!("SCL {scl} is below read point {read_point}"),
+                    )),
+                    PagePlan::Absent => Step::Reply(Response::Page {
+                        lsn: Lsn::ZERO,
+                        image: None,
+                    }),
+                    PagePlan::Cached(lsn) => Step::Cached { page, lsn },
+                    PagePlan::Build { base, records } => Step::BuildPage {
+                        page,
+                        base,
+                        records,
+                    },
+                }
+            }
+            Request::FetchRecords {
+                pg,
+                after,
+                upto,
+                max_records,
+            } => {
+                let max = max_records.min(RECORDS_PER_MESSAGE_MAX) as usize;
+                Step::Fetch {
+                    pg,
+                    locations: self.segment.fetch(pg, after, upto, max),
+                }
+            }
+        }
+    }
+
+    /// Decides whether to adopt `term` and `truncations` (and `peers`, if given). `Ok(None)`: the
+    /// node knows all of it already. `Ok(Some(meta))`: make `meta` durable, then call
+    /// [`adopted`](Self::adopted). A term below the adopted one is refused.
+    pub fn prepare_adopt(
+        &self,
+        term: Term,
+        truncations: &[Truncation],
+        peers: Option<Vec<String>>,
+    ) -> Result<Option<Meta>, Refusal> {
+        if term < self.term {
+            return Err((
+                ErrorCode::StaleEpoch,
+                format!("term {term} is below the adopted term {}", self.term),
+            ));
+        }
+        let mut all = self.segment.truncations().to_vec();
+        for t in truncations {
+            if !all.contains(t) {
+                all.push(*t);
+            }
+        }
+        if all.len() > TRUNCATIONS_MAX as usize {
+            return Err((ErrorCode::BadRequest, "too many truncations".into()));
+        }
+        let peers = peers.unwrap_or_else(|| self.peers.clone());
+        if term == self.term && all.len() == self.segment.truncations().len() && peers == self.peers
+        {
+            return Ok(None);
+        }
+        Ok(Some(Meta {
+            node: self.id,
+            epoch: term.epoch,
+            writer: term.writer,
+            truncations: all,
+            peers,
+        }))
+    }
+
+    /// Adopts what a durable meta file now says. Returns whether truncations were learned (the
+    /// driver then drops cached page versions).
+    pub fn adopted(&mut self, meta: Meta) -> bool {
+        let term = Term {
+            epoch: meta.epoch,
+            writer: meta.writer,
+        };
+        assert!(
+            term >= self.term,
+            "the adopted term never decreases ({} -> {term})",
+            self.term
+        );
+        assert_eq!(meta.node, self.id, "a meta file of another node");
+        self.term = term;
+        self.peers = meta.peers;
+        match self.segment.merge_truncations(&meta.truncations) {
+            Ok(learned) => learned,
+            Err(e) => unreachable!("truncation count was checked by prepare_adopt: {e}"),
+        }
+    }
+
+    /// Chooses which records of a group of batches to log: only those that would change the
+    /// segment (not held, not truncated), each once. Returns `(batch, record)` indexes.
+    #[must_use]
+    pub fn select(&self, batches: &[&[RedoRecord]]) -> Vec<(usize, usize)> {
+        let mut seen = HashSet::new();
+        let mut chosen = Vec::new();
+        for (bi, b) in batches.iter().enumerate() {
+            for (ri, r) in b.iter().enumerate() {
+                if self.segment.wants(r) && seen.insert((r.pg, r.lsn)) {
+                    chosen.push((bi, ri));
+                }
+            }
+        }
+        chosen
+    }
+
+    /// A record's log entry is durable at `loc`: the record joins the segment.
+    pub fn logged(&mut self, rec: &RedoRecord, loc: Location) -> Inserted {
+        self.segment.insert(rec, loc)
+    }
+
+    /// The answer to a batch once its records are durable and inserted: the SCL of every PG it
+    /// touched, or `StaleEpoch` if its writer's term was overtaken meanwhile.
+    pub fn answer_write(
+        &self,
+        origin: Origin,
+        records: &[RedoRecord],
+    ) -> Result<Vec<(PgId, Lsn)>, Refusal> {
+        if let Origin::Writer(t) = origin
+            && t < self.term
+        {
+            return Err((
+                ErrorCode::StaleEpoch,
+                format!("term {t} was overtaken by term {}", self.term),
+            ));
+        }
+        let pgs: BTreeSet<PgId> = records.iter().map(|r| r.pg).collect();
+        Ok(pgs
+            .into_iter()
+            .map(|pg| (pg, self.segment.scl(pg)))
+            .collect())
+    }
+
+    /// A gossip answer carrying `records` (read back from the log by the driver).
+    #[must_use]
+    pub fn records_answer(&self, records: Vec<RedoRecord>) -> Response {
+        Response::Records {
+            epoch: self.term.epoch,
+            writer: self.term.writer,
+            truncations: self.segment.truncations().to_vec(),
+            records,
+        }
+    }
+}
+
+/// Applies the records of a [`Step::BuildPage`], read back from the log, to the base image.
+/// `records` must be exactly the planned ones, in order; a record that is not the planned one is
+/// reported (the log is corrupted there), never applied.
+pub fn build_page(
+    page: PageId,
+    base: Option<(Lsn, Box<[u8; PAGE_SIZE]>)>,
+    planned: &[(Lsn, Location)],
+    mut read: impl FnMut(Location) -> Result<RedoRecord, String>,
+) -> Result<(Lsn, Box<[u8; PAGE_SIZE]>), String> {
+    let (mut applied, mut image) = base.unwrap_or((Lsn::ZERO, Box::new([0u8; PAGE_SIZE])));
+    for &(lsn, loc) in planned {
+        let rec = read(loc)?;
+        if rec.lsn != lsn || rec.page != page {
+            return Err(format!(
+                "expected record {lsn} of page {page}, found {} of page {}",
+                rec.lsn, rec.page
+            ));
+        }
+        assert!(lsn > applied, "page versions are applied in LSN order");
+        redo::apply(&mut image, &rec.payload);
+        applied = lsn;
+    }
+    Ok((applied, image))
+}
+
+/// One gossip question: ask `peer` for the records of `pg` in `(after, upto]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GossipAsk {
+    pub peer: String,
+    pub pg: PgId,
+    pub after: Lsn,
+    pub upto: Lsn,
+}
+
+impl GossipAsk {
+    /// The request to send.
+    #[must_use]
+    pub fn request(&self) -> Request {
+        Request::FetchRecords {
+            pg: self.pg,
+            after: self.after,
+            upto: self.upto,
+            max_records: GOSSIP_FETCH_RECORDS_MAX,
+        }
+    }
+}
+
+/// What to do with a gossip answer.
+#[derive(Debug, Default)]
+pub struct GossipOutcome {
+    /// Adopt this term and these truncations first (durably, as `Open` would; peers unchanged).
+    pub adopt: Option<(Term, Vec<Truncation>)>,
+    /// Then submit these records like a write, with [`Origin::Gossip`].
+    pub records: Vec<RedoRecord>,
+}
+
+/// Gossip decisions (Aurora SIGMOD 2017 §4.2, "identify gaps in the log and gossip with peers to
+/// fill them"): every [`GOSSIP_INTERVAL_MS`], for each PG, ask one peer (round robin) for the
+/// records above the SCL — up to the lowest held record above the gap when there is one.
+#[derive(Debug, Default)]
+pub struct GossipCore {
+    turn: usize,
+    next_at_ms: u64,
+}
+
+impl GossipCore {
+    #[must_use]
+    pub fn new() -> GossipCore {
+        GossipCore::default()
+    }
+
+    /// The questions due at `now_ms` (none between intervals, none without peers).
+    pub fn tick(&mut self, now_ms: u64, core: &NodeCore) -> Vec<GossipAsk> {
+        if now_ms < self.next_at_ms {
+            return Vec::new();
+        }
+        self.next_at_ms = now_ms + GOSSIP_INTERVAL_MS;
+        let peers = core.peers();
+        if peers.is_empty() {
+            return Vec::new();
+        }
+        let seg = core.segment();
+        let mut asks = Vec::new();
+        for pg in seg.pg_ids() {
+            let scl = seg.scl(pg);
+            let peer = peers[self.turn % peers.len()].clone();
+            self.turn = self.turn.wrapping_add(1);
+            // With a gap, ask only for what fills it. If the lowest pending record is right above
+            // the SCL yet does not chain, it is off the chain: ask for everything.
+            let upto = match seg.lowest_pending(pg) {
+                Some(l) if Lsn(l.0 - 1) > scl => Lsn(l.0 - 1),
+                _ => Lsn(u64::MAX),
+            };
+            asks.push(GossipAsk {
+                peer,
+                pg,
+                after: scl,
+                upto,
+            });
+        }
+        asks
+    }
+
+    /// Interprets a peer's answer to `ask`. A refusal yields nothing: another peer is asked on a
+    /// later turn.
+    #[must_use]
+    pub fn on_answer(core: &NodeCore, ask: &GossipAsk, resp: Response) -> GossipOutcome {
+        let Response::Records {
+            epoch,
+            writer,
+            truncations,
+            records,
+        } = resp
+        else {
+            return GossipOutcome::default();
+        };
+        let theirs = Term { epoch, writer };
+        let known = core.segment().truncations();
+        let unknown = truncations.iter().any(|t| !known.contains(t));
+        // Terms and truncations are durable decisions of some writer: safe to learn from anyone.
+        let adopt =
+            (theirs > core.term() || unknown).then(|| (theirs.max(core.term()), truncations));
+        let records = records
+            .into_iter()
+            .filter(|r| r.pg == ask.pg && r.lsn > ask.after && r.lsn <= ask.upto)
+            .collect();
+        GossipOutcome { adopt, records }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use borealis_common::{Epoch, Payload, WriterId};
+
+    fn core() -> NodeCore {
+        NodeCore::new(&Meta {
+            node: NodeId(1),
+            ..Meta::default()
+        })
+    }
+
+    fn open(epoch: u64, writer: u64) -> Request {
+        Request::Open {
+            epoch: Epoch(epoch),
+            writer: WriterId(writer),
+            peers: vec!["peer-a".into(), "peer-b".into()],
+            truncations: vec![],
+        }
+    }
+
+    fn write(epoch: u64, writer: u64, lsn: u64) -> Request {
+        Request::Write {
+            epoch: Epoch(epoch),
+            writer: WriterId(writer),
+            records: vec![RedoRecord {
+                lsn: Lsn(lsn),
+                pg: PgId(0),
+                prev_pg_lsn: Lsn(lsn - 1),
+                page: PageId(1),
+                prev_page_lsn: Lsn::ZERO,
+                cpl: true,
+                payload: Payload::Init(vec![lsn as u8]),
+            }],
+        }
+    }
+
+    /// Runs a step to completion the way a driver would, with an in-memory "log".
+    fn drive(c: &mut NodeCore, req: Request) -> Response {
+        match c.handle(req, &|_| None) {
+            Step::Reply(r) => r,
+            Step::StoreMeta(m) => {
+                c.adopted(m);
+                Response::State(c.state())
+            }
+            Step::Append { origin, records } => {
+                let batches = [records.as_slice()];
+                for (i, (_, ri)) in c.select(&batches).into_iter().enumerate() {
+                    let loc = Location {
+                        file: 1,
+                        offset: i as u64,
+                        len: 1,
+                    };
+                    c.logged(&records[ri], loc);
+                }
+                match c.answer_write(origin, &records) {
+                    Ok(scls) => Response::WriteAck { scls },
+                    Err((code, message)) => Response::Error { code, message },
+                }
+            }
+            other => panic!("unexpected step {other:?}"),
+        }
+    }
+
+    fn code(r: &Response) -> Option<ErrorCode> {
+        match r {
+            Response::Error { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn two_writers_with_the_same_epoch_are_told_apart() {
+        let mut c = core();
+        assert!(matches!(drive(&mut c, open(3, 5)), Response::State(_)));
+        // Same epoch, lower writer id: this is the writer that lost the tie.
+        assert_eq!(
+            code(&drive(&mut c, open(3, 4))),
+            Some(ErrorCode::StaleEpoch)
+        );
+        assert_eq!(
+            code(&drive(&mut c, write(3, 4, 1))),
+            Some(ErrorCode::StaleEpoch)
+        );
+        assert!(matches!(
+            drive(&mut c, write(3, 5, 1)),
+            Response::WriteAck { .. }
+        ));
+        // Same epoch, higher writer id: it wins, and the first one is fenced from now on.
+        assert!(matches!(drive(&mut c, open(3, 6)), Response::State(_)));
+        assert_eq!(
+            code(&drive(&mut c, write(3, 5, 2))),
+            Some(ErrorCode::StaleEpoch)
+        );
+        // A writer that has not opened yet is told to.
+        assert_eq!(
+            code(&drive(&mut c, write(4, 1, 2))),
+            Some(ErrorCode::BadRequest)
+        );
+        let s = c.state();
+        assert_eq!((s.epoch, s.writer), (Epoch(3), WriterId(6)));
+        assert_eq!(c.segment().scl(PgId(0)), Lsn(1));
+    }
+
+    #[test]
+    fn a_batch_overtaken_while_syncing_is_not_acknowledged() {
+        let mut c = core();
+        drive(&mut c, open(1, 1));
+        let Step::Append { origin, records } = c.handle(write(1, 1, 1), &|_| None) else {
+            panic!("a write at the adopted term is appended");
+        };
+        // A new writer's Open lands while the batch is being synced.
+        drive(&mut c, open(2, 9));
+        c.logged(
+            &records[0],
+            Location {
+                file: 1,
+                offset: 0,
+                len: 1,
+            },
+        );
+        assert_eq!(
+            c.answer_write(origin, &records).map_err(|(code, _)| code),
+            Err(ErrorCode::StaleEpoch)
+        );
+    }
+
+    #[test]
+    fn gossip_asks_peers_in_turn_and_adopts_a_newer_term_first() {
+        let mut c = core();
+        let mut g = GossipCore::new();
+        assert!(g.tick(0, &c).is_empty(), "no peers yet");
+        drive(&mut c, open(1, 1));
+        let a = g.tick(GOSSIP_INTERVAL_MS, &c);
+        assert_eq!(a.len(), 1);
+        assert!(g.tick(GOSSIP_INTERVAL_MS + 1, &c).is_empty(), "not due yet");
+        let b = g.tick(2 * GOSSIP_INTERVAL_MS, &c);
+        assert_ne!(a[0].peer, b[0].peer, "round robin over the peers");
+        assert_eq!((a[0].after, a[0].upto), (Lsn::ZERO, Lsn(u64::MAX)));
+        let t = Truncation {
+            epoch: Epoch(2),
+            pg: PgId(0),
+            above: Lsn(0),
+            upto: Lsn(10),
+        };
+        let Request::Write { records, .. } = write(1, 1, 11) else {
+            unreachable!()
+        };
+        let out = GossipCore::on_answer(
+            &c,
+            &a[0],
+            Response::Records {
+                epoch: Epoch(2),
+                writer: WriterId(7),
+                truncations: vec![t],
+                records,
+            },
+        );
+        let (term, truncs) = out.adopt.expect("a newer term is adopted");
+        assert_eq!(
+            term,
+            Term {
+                epoch: Epoch(2),
+                writer: WriterId(7)
+            }
+        );
+        assert_eq!(truncs, vec![t]);
+        assert_eq!(out.records.len(), 1);
+    }
+}

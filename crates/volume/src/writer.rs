@@ -1,0 +1,497 @@
+//! The writer's protocol core, sans-IO: MTRs and storage answers in, requests and VDL out.
+//!
+//! Everything the writer *decides* about shipping redo lives here; the tokio driver
+//! (`lib.rs`: one task per segment, a condition variable for LAL waits, a watch channel for VDL)
+//! and the deterministic simulator (`borealis-sim`) both drive this same code. Nothing here reads
+//! a clock (time comes in as `now_ms`), spawns a task or touches a socket.
+//!
+//! ```text
+//!  append_mtr(drafts) ──▶ LSNs allocated densely (refused above VDL + LAL), PG backlink and CPL
+//!        │                 flag set, each record encoded ONCE into the send log
+//!        ▼
+//!  send log [log_base ..= next_lsn − 1]            per segment i: cursor `sent`, ≤ 1 Write in flight
+//!        │ next_write(i) ──▶ the records above `sent`, up to WRITE_BATCH_BYTES_MAX: boxcarring —
+//!        │                   what arrives while a Write flies leaves with the next one, no timer
+//!        ▼
+//!  write_acked(i, scl) ──▶ DurabilityTracker: SCL×6 → PGCL → VCL → VDL (only on CPLs)
+//!                          trim the send log below min(VDL, SCL of every connected segment)
+//!  StaleEpoch anywhere ──▶ fenced for good: no more appends, no more sends
+//!  SCL lags `sent`, nothing new ──▶ after LAGGING_SEGMENT_RESEND_MS the lagging records are sent
+//!                               again: the answer reports the SCL reached by gossip since
+//!  write_failed / timed out ──▶ segment disconnected; the driver re-opens it (Open carries our
+//!                               term, peers and truncations) and `connected(i, scl)` resumes
+//!                               sending above max(scl, what was trimmed)
+//! ```
+//!
+//! # Invariants (asserted)
+//!
+//! - LSNs are dense within an epoch: the send log holds `log_base + k` at index `k`.
+//! - No LSN is allocated above `max(VDL, first LSN of the epoch − 1) + LAL`.
+//! - VDL never decreases and lands only on CPLs (the tracker asserts it).
+//! - At most one `Write` is in flight per segment, and an acknowledgement is applied only for the
+//!   `Write` in flight (a late answer to an abandoned one is ignored).
+
+use crate::limits::{LAGGING_SEGMENT_RESEND_MS, LAL_RECORDS, SEGMENTS_PER_PG, WRITE_TIMEOUT_MS};
+use crate::quorum::DurabilityTracker;
+use borealis_common::limits::WRITE_BATCH_BYTES_MAX;
+use borealis_common::pagestore::RecordDraft;
+use borealis_common::proto::{Request, Term, Truncation};
+use borealis_common::{Lsn, PgId, RedoRecord};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// The one protection group of today's volumes.
+pub const PG: PgId = PgId(0);
+
+/// A record encoded once, shared by every segment's batches.
+#[derive(Debug)]
+pub struct Encoded {
+    pub lsn: Lsn,
+    pub bytes: Vec<u8>,
+}
+
+/// What recovery hands the writer core.
+#[derive(Clone, Debug)]
+pub struct Recovered {
+    /// The term this writer holds (adopted by a write quorum).
+    pub term: Term,
+    /// Every truncation known, this writer's own included.
+    pub truncations: Vec<Truncation>,
+    /// The recovered VDL.
+    pub vdl: Lsn,
+    /// The end of this writer's truncation: allocation resumes above it.
+    pub upto: Lsn,
+    /// The SCLs recovery saw, per segment.
+    pub scls: [Lsn; SEGMENTS_PER_PG],
+}
+
+/// Why an MTR could not be appended now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendError {
+    /// A newer writer holds the volume.
+    Fenced,
+    /// Allocating would pass VDL + LAL: wait for VDL to advance.
+    LalExceeded,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct InFlight {
+    req_id: u64,
+    last: Lsn,
+    sent_at_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Cursor {
+    connected: bool,
+    /// Every record up to here was acknowledged by (or is known to be held by) the segment.
+    sent: Lsn,
+    in_flight: Option<InFlight>,
+    /// When the segment last answered a `Write` or an `Open`.
+    answered_at_ms: u64,
+}
+
+/// One batch to send to one segment.
+#[derive(Debug)]
+pub struct WriteBatch {
+    pub req_id: u64,
+    /// The LSN of the batch's last record.
+    pub last: Lsn,
+    pub records: Vec<Arc<Encoded>>,
+}
+
+/// The writer's shipping state.
+#[derive(Debug)]
+pub struct WriterCore {
+    term: Term,
+    truncations: Vec<Truncation>,
+    next_lsn: Lsn,
+    pg_tail: Lsn,
+    /// Records not yet trimmed: `log[i].lsn == log_base + i`.
+    log: VecDeque<Arc<Encoded>>,
+    log_base: Lsn,
+    tracker: DurabilityTracker,
+    cursors: [Cursor; SEGMENTS_PER_PG],
+    fenced: bool,
+}
+
+impl WriterCore {
+    /// Starts shipping after recovery: allocation resumes above the truncated range.
+    #[must_use]
+    pub fn new(r: Recovered) -> WriterCore {
+        assert!(r.upto >= r.vdl, "the truncation starts at VDL");
+        WriterCore {
+            term: r.term,
+            truncations: r.truncations,
+            next_lsn: r.upto.next(),
+            pg_tail: r.vdl,
+            log: VecDeque::new(),
+            log_base: r.upto.next(),
+            tracker: DurabilityTracker::new(r.vdl, r.scls),
+            cursors: [Cursor::default(); SEGMENTS_PER_PG],
+            fenced: false,
+        }
+    }
+
+    #[must_use]
+    pub fn term(&self) -> Term {
+        self.term
+    }
+
+    #[must_use]
+    pub fn vdl(&self) -> Lsn {
+        self.tracker.vdl()
+    }
+
+    #[must_use]
+    pub fn is_fenced(&self) -> bool {
+        self.fenced
+    }
+
+    /// The last SCL segment `i` reported.
+    #[must_use]
+    pub fn scl(&self, i: usize) -> Lsn {
+        self.tracker.scl(i)
+    }
+
+    #[must_use]
+    pub fn is_connected(&self, i: usize) -> bool {
+        self.cursors[i].connected
+    }
+
+    /// How many segments are connected.
+    #[must_use]
+    pub fn connected_count(&self) -> usize {
+        self.cursors.iter().filter(|c| c.connected).count()
+    }
+
+    /// The next LSN to allocate.
+    #[must_use]
+    pub fn next_lsn(&self) -> Lsn {
+        self.next_lsn
+    }
+
+    /// The LSN of the last record allocated (or the recovered VDL): the PG backlink of the next.
+    #[must_use]
+    pub fn pg_tail(&self) -> Lsn {
+        self.pg_tail
+    }
+
+    /// Records allocated and not yet trimmed from the send log.
+    #[must_use]
+    pub fn unsent_records(&self) -> usize {
+        self.log.len()
+    }
+
+    /// The `Open` a (re)connection to a segment starts with.
+    #[must_use]
+    pub fn open_request(&self, peers: Vec<String>) -> Request {
+        Request::Open {
+            epoch: self.term.epoch,
+            writer: self.term.writer,
+            peers,
+            truncations: self.truncations.clone(),
+        }
+    }
+
+    /// The highest LSN this writer may allocate now (LAL back-pressure).
+    #[must_use]
+    pub fn allocation_limit(&self) -> Lsn {
+        Lsn(self.tracker.vdl().0.max(self.log_base.0 - 1) + LAL_RECORDS)
+    }
+
+    /// Whether an MTR of `n` records could be appended now.
+    pub fn room_for(&self, n: usize) -> Result<(), AppendError> {
+        if self.fenced {
+            return Err(AppendError::Fenced);
+        }
+        if self.next_lsn.0 + n as u64 - 1 > self.allocation_limit().0 {
+            return Err(AppendError::LalExceeded);
+        }
+        Ok(())
+    }
+
+    /// Allocates LSNs to one MTR (consecutive; the last record is the CPL), sets backlinks,
+    /// encodes each record once into the send log and registers the CPL. Returns the first LSN.
+    pub fn append_mtr(&mut self, drafts: Vec<RecordDraft>) -> Result<Lsn, AppendError> {
+        assert!(!drafts.is_empty(), "an MTR has at least one record");
+        let n = drafts.len();
+        self.room_for(n)?;
+        let first = self.next_lsn;
+        for (k, d) in drafts.into_iter().enumerate() {
+            let lsn = self.next_lsn;
+            let rec = RedoRecord {
+                lsn,
+                pg: PG,
+                prev_pg_lsn: self.pg_tail,
+                page: d.page,
+                prev_page_lsn: d.prev_page_lsn,
+                cpl: k + 1 == n,
+                payload: d.payload,
+            };
+            let mut bytes = Vec::with_capacity(rec.encoded_len());
+            rec.encode(&mut bytes);
+            assert_eq!(
+                self.log_base.0 + self.log.len() as u64,
+                lsn.0,
+                "the send log must stay dense"
+            );
+            self.log.push_back(Arc::new(Encoded { lsn, bytes }));
+            self.pg_tail = lsn;
+            self.next_lsn = lsn.next();
+        }
+        let cpl = Lsn(self.next_lsn.0 - 1);
+        assert!(
+            cpl <= self.allocation_limit(),
+            "LSN {cpl} allocated beyond VDL + LAL"
+        );
+        self.tracker.add_cpl(cpl);
+        Ok(first)
+    }
+
+    /// Segment `i` answered our `Open` with this SCL: start sending to it above what it holds.
+    /// Returns the new VDL if it advanced.
+    pub fn connected(&mut self, i: usize, scl: Lsn) -> Option<Lsn> {
+        let c = &mut self.cursors[i];
+        c.connected = true;
+        c.in_flight = None;
+        // Anything older than the send log is fetched by the segment from its peers (gossip).
+        c.sent = Lsn(scl.0.max(self.log_base.0 - 1));
+        self.ack(i, scl)
+    }
+
+    /// The connection to segment `i` is gone (or its `Write` failed or timed out).
+    pub fn disconnected(&mut self, i: usize) {
+        let c = &mut self.cursors[i];
+        c.connected = false;
+        c.in_flight = None;
+    }
+
+    /// The next `Write` for segment `i`, if it is connected, has none in flight and has records
+    /// to send. Marks it in flight.
+    pub fn next_write(&mut self, i: usize, req_id: u64, now_ms: u64) -> Option<WriteBatch> {
+        if self.fenced {
+            return None;
+        }
+        let c = self.cursors[i];
+        if !c.connected || c.in_flight.is_some() {
+            return None;
+        }
+        let mut sent = Lsn(c.sent.0.max(self.log_base.0 - 1));
+        let acked = self.tracker.scl(i);
+        let nothing_new = self.log.back().is_none_or(|e| e.lsn <= sent);
+        if nothing_new && acked < sent && now_ms >= c.answered_at_ms + LAGGING_SEGMENT_RESEND_MS {
+            // Its SCL lags what it was sent: send the lagging records again; the answer tells
+            // how far it has come (by gossip) since.
+            sent = Lsn(acked.0.max(self.log_base.0 - 1));
+            self.cursors[i].answered_at_ms = now_ms;
+        }
+        let skip = usize::try_from(sent.0 + 1 - self.log_base.0).expect("send log index");
+        let mut bytes = 0;
+        let records: Vec<Arc<Encoded>> = self
+            .log
+            .iter()
+            .skip(skip)
+            .take_while(|e| {
+                bytes += e.bytes.len();
+                bytes <= WRITE_BATCH_BYTES_MAX
+            })
+            .cloned()
+            .collect();
+        let last = records.last()?.lsn;
+        self.cursors[i].in_flight = Some(InFlight {
+            req_id,
+            last,
+            sent_at_ms: now_ms,
+        });
+        Some(WriteBatch {
+            req_id,
+            last,
+            records,
+        })
+    }
+
+    /// The `Write` `req_id` to segment `i` was acknowledged with this SCL. Returns the new VDL if
+    /// it advanced. An answer to a `Write` no longer in flight is ignored.
+    pub fn write_acked(&mut self, i: usize, req_id: u64, scl: Lsn) -> Option<Lsn> {
+        let c = &mut self.cursors[i];
+        match c.in_flight {
+            Some(f) if f.req_id == req_id => {
+                c.sent = c.sent.max(f.last);
+                c.in_flight = None;
+                c.answered_at_ms = f.sent_at_ms;
+            }
+            _ => return None,
+        }
+        self.ack(i, scl)
+    }
+
+    /// The `Write` `req_id` to segment `i` failed (an error answer): the driver drops the
+    /// connection and re-opens it.
+    pub fn write_failed(&mut self, i: usize, req_id: u64) {
+        if self.cursors[i]
+            .in_flight
+            .is_some_and(|f| f.req_id == req_id)
+        {
+            self.disconnected(i);
+        }
+    }
+
+    /// Segments whose `Write` has been in flight longer than `WRITE_TIMEOUT_MS`; they are
+    /// disconnected (the driver re-opens them and the records are sent again).
+    pub fn expire(&mut self, now_ms: u64) -> Vec<usize> {
+        let mut expired = Vec::new();
+        for i in 0..SEGMENTS_PER_PG {
+            if let Some(f) = self.cursors[i].in_flight
+                && now_ms.saturating_sub(f.sent_at_ms) >= WRITE_TIMEOUT_MS
+            {
+                self.disconnected(i);
+                expired.push(i);
+            }
+        }
+        expired
+    }
+
+    /// A storage node answered `StaleEpoch`: a newer writer holds the volume. For good.
+    pub fn fence(&mut self) {
+        self.fenced = true;
+        for c in &mut self.cursors {
+            c.in_flight = None;
+        }
+    }
+
+    /// Applies an SCL report: maybe advance VDL, trim the send log.
+    fn ack(&mut self, i: usize, scl: Lsn) -> Option<Lsn> {
+        let advanced = self.tracker.ack(i, scl);
+        // Trim what is durable and held by every connected segment; a disconnected segment catches
+        // up from its peers when it returns.
+        let mut keep_from = self.tracker.vdl();
+        for (s, c) in self.cursors.iter().enumerate() {
+            if c.connected {
+                keep_from = keep_from.min(self.tracker.scl(s));
+            }
+        }
+        while self.log.front().is_some_and(|e| e.lsn <= keep_from) {
+            self.log.pop_front();
+            self.log_base = self.log_base.next();
+        }
+        advanced
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use borealis_common::{Epoch, PageId, Payload, WriterId};
+
+    fn core(vdl: u64, upto: u64) -> WriterCore {
+        WriterCore::new(Recovered {
+            term: Term {
+                epoch: Epoch(1),
+                writer: WriterId(1),
+            },
+            truncations: vec![],
+            vdl: Lsn(vdl),
+            upto: Lsn(upto),
+            scls: [Lsn(vdl); SEGMENTS_PER_PG],
+        })
+    }
+
+    fn mtr(n: usize) -> Vec<RecordDraft> {
+        (0..n)
+            .map(|k| RecordDraft {
+                page: PageId(k as u64),
+                prev_page_lsn: Lsn::ZERO,
+                payload: Payload::Init(vec![1]),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn boxcarring_one_write_in_flight_per_segment() {
+        let mut w = core(0, 10);
+        assert_eq!(w.append_mtr(mtr(2)), Ok(Lsn(11)));
+        // Four segments connected; two are down.
+        for i in 0..4 {
+            assert_eq!(w.connected(i, Lsn::ZERO), None);
+        }
+        let b = w.next_write(0, 1, 0).expect("records to send");
+        assert_eq!((b.records.len(), b.last), (2, Lsn(12)));
+        assert!(w.next_write(0, 2, 0).is_none(), "one Write in flight");
+        // Records appended meanwhile leave with the next Write, all together.
+        w.append_mtr(mtr(1)).expect("room");
+        w.append_mtr(mtr(1)).expect("room");
+        assert_eq!(
+            w.write_acked(0, 1, Lsn(12)),
+            None,
+            "one copy is not durable"
+        );
+        let b = w.next_write(0, 3, 0).expect("the boxcar");
+        assert_eq!(
+            b.records.iter().map(|e| e.lsn.0).collect::<Vec<_>>(),
+            vec![13, 14]
+        );
+        // A late answer to an abandoned Write changes nothing.
+        assert_eq!(w.write_acked(0, 99, Lsn(14)), None);
+        for i in 1..4 {
+            let b = w.next_write(i, 10 + i as u64, 0).expect("batch");
+            let got = w.write_acked(i, b.req_id, b.last);
+            if i < 3 {
+                assert_eq!(got, None);
+            } else {
+                assert_eq!(got, Some(Lsn(12)), "four copies of 12, three of 14");
+            }
+        }
+        assert_eq!(w.write_acked(0, 3, Lsn(14)), Some(Lsn(14)));
+        assert_eq!(
+            w.unsent_records(),
+            0,
+            "durable and held by every connected segment: trimmed"
+        );
+        assert!(w.next_write(4, 20, 0).is_none(), "not connected");
+    }
+
+    #[test]
+    fn a_lagging_segment_is_asked_again_so_vdl_can_move() {
+        let mut w = core(0, 10);
+        for i in 0..SEGMENTS_PER_PG {
+            w.connected(i, Lsn::ZERO);
+        }
+        w.append_mtr(mtr(1)).expect("room");
+        for i in 0..SEGMENTS_PER_PG {
+            let b = w.next_write(i, 1, 0).expect("batch");
+            // Three segments hold it; three lost it in a crash and answer a lower SCL.
+            let scl = if i < 3 { Lsn(11) } else { Lsn::ZERO };
+            w.write_acked(i, b.req_id, scl);
+        }
+        assert_eq!(w.vdl(), Lsn::ZERO);
+        assert!(
+            w.next_write(3, 2, 10).is_none(),
+            "not yet: it may be catching up"
+        );
+        // Later (its gap filled by gossip meanwhile), it is sent the record again and says so.
+        let b = w
+            .next_write(3, 2, LAGGING_SEGMENT_RESEND_MS)
+            .expect("resent");
+        assert_eq!(b.last, Lsn(11));
+        assert_eq!(w.write_acked(3, 2, Lsn(11)), Some(Lsn(11)));
+    }
+
+    #[test]
+    fn lal_bounds_allocation_and_fencing_stops_everything() {
+        let mut w = core(5, 5);
+        assert_eq!(w.allocation_limit(), Lsn(5 + LAL_RECORDS));
+        let big = usize::try_from(LAL_RECORDS).expect("fits") + 1;
+        assert_eq!(w.room_for(big), Err(AppendError::LalExceeded));
+        w.connected(0, Lsn(5));
+        w.append_mtr(mtr(1)).expect("room");
+        let b = w.next_write(0, 1, 0).expect("batch");
+        assert_eq!(w.expire(WRITE_TIMEOUT_MS - 1), Vec::<usize>::new());
+        assert_eq!(w.expire(WRITE_TIMEOUT_MS), vec![0]);
+        assert_eq!(w.write_acked(0, b.req_id, Lsn(6)), None, "abandoned");
+        w.connected(0, Lsn(5));
+        w.fence();
+        assert!(w.next_write(0, 2, 0).is_none());
+        assert_eq!(w.append_mtr(mtr(1)), Err(AppendError::Fenced));
+    }
+}
