@@ -55,7 +55,7 @@ fn error_info(e: &FrontError) -> ErrorInfo {
         FrontError::Sql(e) => (
             match e {
                 SqlError::Syntax(_) => "42601",
-                SqlError::UndefinedTable(_) => "42P01",
+                SqlError::UndefinedTable(_) | SqlError::MissingFromEntry(_) => "42P01",
                 SqlError::DuplicateTable(_) => "42P07",
                 SqlError::UndefinedColumn(_) => "42703",
                 SqlError::DuplicateColumn(_) => "42701",
@@ -68,6 +68,9 @@ fn error_info(e: &FrontError) -> ErrorInfo {
                 SqlError::NumericOutOfRange(_) => "22003",
                 SqlError::DivisionByZero => "22012",
                 SqlError::Grouping(_) => "42803",
+                SqlError::CardinalityViolation(_) => "21000",
+                SqlError::DuplicateAlias(_) => "42712",
+                SqlError::InvalidColumnReference(_) => "42P10",
                 SqlError::FeatureNotSupported(_) => "0A000",
                 SqlError::InFailedTransaction => "25P02",
                 SqlError::InvalidParameterValue(_) => "22023",

@@ -11,6 +11,8 @@ pub enum SqlError {
     Syntax(String),
     #[error("relation \"{0}\" does not exist")]
     UndefinedTable(String),
+    #[error("missing FROM-clause entry for table \"{0}\"")]
+    MissingFromEntry(String),
     #[error("relation \"{0}\" already exists")]
     DuplicateTable(String),
     #[error("column \"{0}\" does not exist")]
@@ -37,6 +39,12 @@ pub enum SqlError {
     DivisionByZero,
     #[error("{0}")]
     Grouping(String),
+    #[error("{0}")]
+    CardinalityViolation(String),
+    #[error("table name \"{0}\" specified more than once")]
+    DuplicateAlias(String),
+    #[error("{0}")]
+    InvalidColumnReference(String),
     #[error("{0} is not supported")]
     FeatureNotSupported(String),
     #[error("current transaction is aborted, commands ignored until end of transaction block")]

@@ -4,6 +4,13 @@
 //! rules for the types we have: int4 op int4 → int4 with overflow checks, any int8 → int8, any
 //! float8 → float8), infers the types of `$n` parameters from their context, and turns aggregate
 //! calls into slots filled by the aggregation step.
+//!
+//! Subqueries are bound by the query planner (through [`Binder::planner`]) against a chain of
+//! scopes: a name not found in the query's own FROM clause is looked up in the enclosing queries',
+//! innermost first, and becomes an [`Expr::Outer`] reference (a correlated subquery). At run time
+//! an [`EvalContext`] links to the context of the enclosing row, so `Outer { depth, index }` walks
+//! `depth` links up. A subquery that references no enclosing row runs once per statement and its
+//! result is cached by the executor; a correlated one runs once per enclosing row.
 
 use crate::error::{SqlError, SqlResult};
 use crate::types::{DataType, Value, parse_text};
@@ -103,6 +110,33 @@ pub enum Expr {
         name: &'static str,
         args: Vec<Expr>,
     },
+    /// A column of an enclosing query's row: `depth` levels up (1 = the immediately enclosing
+    /// query), position `index` in that query's row.
+    Outer {
+        depth: usize,
+        index: usize,
+    },
+    /// `(SELECT …)`: the first column of the only row, NULL for no row.
+    ScalarSubquery(Subquery),
+    /// `[NOT] EXISTS (SELECT …)`.
+    Exists {
+        query: Subquery,
+        negated: bool,
+    },
+    /// `expr [NOT] IN (SELECT …)`, with SQL's NULL rules.
+    InSubquery {
+        expr: Box<Expr>,
+        query: Subquery,
+        negated: bool,
+    },
+}
+
+/// A bound subquery inside an expression.
+#[derive(Clone, Debug)]
+pub struct Subquery {
+    pub plan: std::sync::Arc<crate::query::QueryPlan>,
+    /// Whether it references a row of an enclosing query (then it runs once per such row).
+    pub correlated: bool,
 }
 
 /// A column visible to expressions.
@@ -128,6 +162,13 @@ pub enum AggMode<'a> {
 pub struct Binder<'a> {
     pub scope: &'a [ScopeColumn],
     pub params: &'a mut Vec<Option<DataType>>,
+    /// Scopes of the enclosing queries, outermost first.
+    pub outer: &'a [&'a [ScopeColumn]],
+    /// Binds subqueries; without it a subquery is not supported in this context.
+    pub planner: Option<&'a crate::query::Planner<'a>>,
+    /// The deepest enclosing query referenced so far (0 = none): a subquery bound with this
+    /// binder is correlated with its parent when this ends up ≥ 1.
+    pub outer_depth_used: usize,
 }
 
 /// Normalises an identifier as PostgreSQL does: unquoted names fold to lower case.
@@ -155,7 +196,9 @@ pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
         D::Int(_) | D::Integer(_) | D::Int4(_) => DataType::Int4,
         D::BigInt(_) | D::Int8(_) => DataType::Int8,
         D::Text | D::String(_) => DataType::Text,
-        D::Varchar(None) | D::CharacterVarying(None) => DataType::Text,
+        // The declared length of varchar(n) / char(n) is accepted but not enforced yet, and
+        // char(n) is not blank-padded: both are stored as text.
+        D::Varchar(_) | D::CharacterVarying(_) | D::Char(_) | D::Character(_) => DataType::Text,
         D::Boolean | D::Bool => DataType::Bool,
         D::DoublePrecision | D::Float8 | D::Double(_) => DataType::Float8,
         other => return Err(SqlError::FeatureNotSupported(format!("type {other}"))),
@@ -175,7 +218,35 @@ fn literal_type(v: &Value) -> Option<DataType> {
     }
 }
 
-impl Binder<'_> {
+impl<'a> Binder<'a> {
+    /// A binder over one scope, with no enclosing queries and no subqueries.
+    pub fn new(scope: &'a [ScopeColumn], params: &'a mut Vec<Option<DataType>>) -> Binder<'a> {
+        Binder {
+            scope,
+            params,
+            outer: &[],
+            planner: None,
+            outer_depth_used: 0,
+        }
+    }
+
+    fn subquery(&mut self, q: &ast::Query) -> SqlResult<Subquery> {
+        let planner = self
+            .planner
+            .ok_or_else(|| SqlError::FeatureNotSupported("subqueries here".into()))?;
+        let mut chain: Vec<&[ScopeColumn]> = self.outer.to_vec();
+        chain.push(self.scope);
+        let (plan, depth) = planner.bind_subquery(q, &mut *self.params, &chain)?;
+        // A reference two levels up from the subquery is one level up from here.
+        if depth > 1 {
+            self.outer_depth_used = self.outer_depth_used.max(depth - 1);
+        }
+        Ok(Subquery {
+            plan: std::sync::Arc::new(plan),
+            correlated: depth >= 1,
+        })
+    }
+
     /// Binds an expression. `mode` says what aggregates and bare columns mean here.
     pub fn bind(&mut self, e: &ast::Expr, mode: &mut AggMode<'_>) -> SqlResult<Expr> {
         self.bind_depth(e, mode, 0)
@@ -363,6 +434,38 @@ impl Binder<'_> {
                 }
             }
             E::Function(f) => self.function(f, mode, d)?,
+            E::Subquery(q) => {
+                let sq = self.subquery(q)?;
+                if sq.plan.columns.len() != 1 {
+                    return Err(SqlError::Syntax(
+                        "subquery must return only one column".into(),
+                    ));
+                }
+                Expr::ScalarSubquery(sq)
+            }
+            E::Exists { subquery, negated } => Expr::Exists {
+                query: self.subquery(subquery)?,
+                negated: *negated,
+            },
+            E::InSubquery {
+                expr,
+                subquery,
+                negated,
+            } => {
+                let x = self.bind_depth(expr, mode, d)?;
+                let sq = self.subquery(subquery)?;
+                if sq.plan.columns.len() != 1 {
+                    return Err(SqlError::Syntax("subquery has too many columns".into()));
+                }
+                if let Expr::Param(i) = x {
+                    self.set_param(i, sq.plan.columns[0].ty);
+                }
+                Expr::InSubquery {
+                    expr: Box::new(x),
+                    query: sq,
+                    negated: *negated,
+                }
+            }
             other => return Err(SqlError::FeatureNotSupported(format!("expression {other}"))),
         })
     }
@@ -383,6 +486,23 @@ impl Binder<'_> {
             }
         }
         let Some(i) = found else {
+            // Not ours: an enclosing query's column, innermost first.
+            for (k, scope) in self.outer.iter().enumerate().rev() {
+                let mut hit = None;
+                for (i, c) in scope.iter().enumerate() {
+                    if c.name == name && (table.is_none() || c.table.as_deref() == table) {
+                        if hit.is_some() {
+                            return Err(SqlError::AmbiguousColumn(name.into()));
+                        }
+                        hit = Some(i);
+                    }
+                }
+                if let Some(index) = hit {
+                    let depth = self.outer.len() - k;
+                    self.outer_depth_used = self.outer_depth_used.max(depth);
+                    return Ok(Expr::Outer { depth, index });
+                }
+            }
             let full = match table {
                 Some(t) => format!("{t}.{name}"),
                 None => name.to_string(),
@@ -611,6 +731,7 @@ impl Binder<'_> {
             "length" | "char_length" => ("length", Some(1)),
             "abs" => ("abs", Some(1)),
             "coalesce" => ("coalesce", None),
+            "nullif" => ("nullif", Some(2)),
             "version" => ("version", Some(0)),
             "current_database" => ("current_database", Some(0)),
             "current_schema" => ("current_schema", Some(0)),
@@ -664,9 +785,18 @@ impl Binder<'_> {
                 .next(),
             Expr::Func { name, args } => match *name {
                 "length" | "pg_backend_pid" => Some(DataType::Int4),
-                "abs" | "coalesce" => args.iter().find_map(|a| self.type_of(a)),
+                "abs" | "coalesce" | "nullif" => args.iter().find_map(|a| self.type_of(a)),
                 _ => Some(DataType::Text),
             },
+            Expr::Outer { depth, index } => self
+                .outer
+                .len()
+                .checked_sub(*depth)
+                .and_then(|k| self.outer.get(k))
+                .and_then(|s| s.get(*index))
+                .map(|c| c.ty),
+            Expr::ScalarSubquery(q) => q.plan.columns.first().map(|c| c.ty),
+            Expr::Exists { .. } | Expr::InSubquery { .. } => Some(DataType::Bool),
         }
     }
 }
@@ -691,12 +821,38 @@ fn op_symbol(op: BinOp) -> &'static str {
 }
 
 /// What an expression is evaluated against.
+#[derive(Clone, Copy)]
 pub struct EvalContext<'a> {
     pub row: &'a [Value],
     pub params: &'a [Value],
     pub aggs: &'a [Value],
     pub group_keys: &'a [Value],
     pub session: &'a SessionInfo,
+    /// The context of the enclosing query's current row (correlated subqueries).
+    pub outer: Option<&'a EvalContext<'a>>,
+    /// Runs subqueries; absent where none can occur.
+    pub exec: Option<&'a crate::query::Executor<'a>>,
+}
+
+impl<'a> EvalContext<'a> {
+    /// A context over one row, with no aggregates, enclosing row or subquery runner.
+    #[must_use]
+    pub fn new(row: &'a [Value], params: &'a [Value], session: &'a SessionInfo) -> Self {
+        EvalContext {
+            row,
+            params,
+            aggs: &[],
+            group_keys: &[],
+            session,
+            outer: None,
+            exec: None,
+        }
+    }
+
+    fn executor(&self) -> SqlResult<&'a crate::query::Executor<'a>> {
+        self.exec
+            .ok_or_else(|| SqlError::FeatureNotSupported("subqueries here".into()))
+    }
 }
 
 /// Facts about the session that functions report.
@@ -854,11 +1010,180 @@ fn arith(op: BinOp, a: &Value, b: &Value, ty: DataType) -> SqlResult<Value> {
 }
 
 impl Expr {
+    fn children_mut(&mut self) -> Vec<&mut Expr> {
+        match self {
+            Expr::Literal(_)
+            | Expr::Column(_)
+            | Expr::Param(_)
+            | Expr::Agg(_)
+            | Expr::GroupKey(_)
+            | Expr::Outer { .. }
+            | Expr::ScalarSubquery(_)
+            | Expr::Exists { .. } => Vec::new(),
+            Expr::Neg(x) | Expr::Not(x) => vec![&mut **x],
+            Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } => vec![&mut **expr],
+            Expr::InSubquery { expr, .. } => vec![&mut **expr],
+            Expr::Binary { left, right, .. } => vec![&mut **left, &mut **right],
+            Expr::InList { expr, list, .. } => {
+                let mut v = vec![&mut **expr];
+                v.extend(list.iter_mut());
+                v
+            }
+            Expr::Between {
+                expr, low, high, ..
+            } => vec![&mut **expr, &mut **low, &mut **high],
+            Expr::Like { expr, pattern, .. } => vec![&mut **expr, &mut **pattern],
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
+                let mut v: Vec<&mut Expr> = Vec::new();
+                if let Some(o) = operand {
+                    v.push(&mut **o);
+                }
+                for (c, r) in whens {
+                    v.push(c);
+                    v.push(r);
+                }
+                if let Some(o) = otherwise {
+                    v.push(&mut **o);
+                }
+                v
+            }
+            Expr::Func { args, .. } => args.iter_mut().collect(),
+        }
+    }
+
+    fn children(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Literal(_)
+            | Expr::Column(_)
+            | Expr::Param(_)
+            | Expr::Agg(_)
+            | Expr::GroupKey(_)
+            | Expr::Outer { .. }
+            | Expr::ScalarSubquery(_)
+            | Expr::Exists { .. } => Vec::new(),
+            Expr::Neg(x) | Expr::Not(x) => vec![&**x],
+            Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } => vec![&**expr],
+            Expr::InSubquery { expr, .. } => vec![&**expr],
+            Expr::Binary { left, right, .. } => vec![&**left, &**right],
+            Expr::InList { expr, list, .. } => {
+                let mut v = vec![&**expr];
+                v.extend(list.iter());
+                v
+            }
+            Expr::Between {
+                expr, low, high, ..
+            } => vec![&**expr, &**low, &**high],
+            Expr::Like { expr, pattern, .. } => vec![&**expr, &**pattern],
+            Expr::Case {
+                operand,
+                whens,
+                otherwise,
+            } => {
+                let mut v: Vec<&Expr> = Vec::new();
+                if let Some(o) = operand {
+                    v.push(&**o);
+                }
+                for (c, r) in whens {
+                    v.push(c);
+                    v.push(r);
+                }
+                if let Some(o) = otherwise {
+                    v.push(&**o);
+                }
+                v
+            }
+            Expr::Func { args, .. } => args.iter().collect(),
+        }
+    }
+
+    /// Calls `f` on this node and every node below it (not into subquery plans). Bind-time only;
+    /// the depth is bounded by the binder's nesting limit.
+    pub fn visit(&self, f: &mut dyn FnMut(&Expr)) {
+        f(self);
+        for c in self.children() {
+            c.visit(f);
+        }
+    }
+
+    /// Rewrites column positions `i` to `i - offset`: an expression over a joined row becomes one
+    /// over the row of the relation that starts at `offset`.
+    pub fn shift_columns(&mut self, offset: usize) {
+        if let Expr::Column(i) = self {
+            *i -= offset;
+            return;
+        }
+        for c in self.children_mut() {
+            c.shift_columns(offset);
+        }
+    }
+
     /// Evaluates the expression.
     pub fn eval(&self, cx: &EvalContext<'_>) -> SqlResult<Value> {
         Ok(match self {
             Expr::Literal(v) => v.clone(),
-            Expr::Column(i) => cx.row[*i].clone(),
+            Expr::Column(i) => cx
+                .row
+                .get(*i)
+                .cloned()
+                .ok_or_else(|| SqlError::Internal(format!("column {i} is not in the row")))?,
+            Expr::Outer { depth, index } => {
+                let mut c = cx;
+                for _ in 0..*depth {
+                    c = c.outer.ok_or_else(|| {
+                        SqlError::Internal("outer reference without an enclosing row".into())
+                    })?;
+                }
+                c.row.get(*index).cloned().ok_or_else(|| {
+                    SqlError::Grouping("subquery uses ungrouped column from outer query".into())
+                })?
+            }
+            Expr::ScalarSubquery(q) => {
+                let rows = cx.executor()?.subquery_rows(q, cx)?;
+                if rows.len() > 1 {
+                    return Err(SqlError::CardinalityViolation(
+                        "more than one row returned by a subquery used as an expression".into(),
+                    ));
+                }
+                rows.first()
+                    .and_then(|r| r.first())
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            }
+            Expr::Exists { query, negated } => {
+                let rows = cx.executor()?.subquery_rows(query, cx)?;
+                Value::Bool(rows.is_empty() == *negated)
+            }
+            Expr::InSubquery {
+                expr,
+                query,
+                negated,
+            } => {
+                let x = expr.eval(cx)?;
+                let rows = cx.executor()?.subquery_rows(query, cx)?;
+                if rows.is_empty() {
+                    return Ok(Value::Bool(*negated));
+                }
+                if x.is_null() {
+                    return Ok(Value::Null);
+                }
+                let mut saw_null = false;
+                for r in rows.iter() {
+                    match compare_values(&x, &r[0])? {
+                        Some(Ordering::Equal) => return Ok(Value::Bool(!negated)),
+                        None => saw_null = true,
+                        _ => {}
+                    }
+                }
+                if saw_null {
+                    Value::Null
+                } else {
+                    Value::Bool(*negated)
+                }
+            }
             Expr::Param(i) => cx.params.get(*i).cloned().unwrap_or(Value::Null),
             Expr::Agg(i) => cx.aggs[*i].clone(),
             Expr::GroupKey(i) => cx.group_keys[*i].clone(),
@@ -1038,6 +1363,13 @@ impl Expr {
                         .into_iter()
                         .find(|v| !v.is_null())
                         .unwrap_or(Value::Null),
+                    "nullif" => {
+                        if compare_values(&vals[0], &vals[1])? == Some(Ordering::Equal) {
+                            Value::Null
+                        } else {
+                            vals[0].clone()
+                        }
+                    }
                     "version" => Value::Text(VERSION_STRING.into()),
                     "current_database" => Value::Text(cx.session.database.clone()),
                     "current_schema" => Value::Text("public".into()),

@@ -1,29 +1,63 @@
-//! SELECT: binding into a plan, and execution over the engine.
+//! Queries: binding (names → positions, types), planning (join order, predicate placement) and
+//! execution over the engine.
 //!
 //! ```text
-//!  scan (or primary-key point lookup) ─▶ filter ─▶ [aggregate ─▶ having] ─▶ project
-//!        ─▶ [distinct] ─▶ [sort] ─▶ offset/limit
+//!  ast::Query ─Planner─▶ QueryPlan ─Executor─▶ rows
+//!
+//!  QueryPlan = body ─▶ [sort] ─▶ offset/limit
+//!  body      = Select | Set(UNION/INTERSECT/EXCEPT [ALL], left, right) | Query (parenthesised)
+//!  Select    = FromPlan ─▶ [aggregate ─▶ having] ─▶ project ─▶ [distinct]
+//!  FromPlan  = relations (tables, derived tables), each scanned once with its own filter
+//!              (a primary-key point lookup when the filter pins the key), joined step by step:
+//!
+//!     partial rows (full width, NULL where not yet joined)
+//!        │  step: relation r, hash on the equi-join keys that connect r to what is joined,
+//!        ▼        then the conjuncts that became fully covered; LEFT steps pad with NULLs
+//!     partial rows ─▶ … ─▶ residual conjuncts (those with correlated subqueries)
 //! ```
 //!
-//! A plan reads the table in batches through the transaction, so it sees the transaction's own
-//! writes. Without ORDER BY or aggregates it stops reading once LIMIT is reached. A cost-based
-//! planner with indexes, joins and statistics is the SQL-engine issue's work.
+//! The binder splits WHERE (and inner-join ON) into conjuncts. A conjunct over one relation is
+//! rewritten onto that relation's own row and applied while scanning it; a conjunct over several
+//! is applied at the first join step that covers them; `a = b` between the new relation and the
+//! joined ones becomes a hash-join key. The join order is greedy: start from a relation whose
+//! filter pins its primary key (or has any filter), then repeatedly take a relation connected by
+//! an equi-join to what is joined, else the next in FROM order (a cross product). With a LEFT
+//! JOIN the FROM order is kept. This is a rule-based stand-in for the cost-based planner the
+//! SQL-engine issue asks for: it makes many-way comma joins over equalities linear instead of
+//! exponential.
+//!
+//! Subqueries are plans inside expressions ([`crate::expr::Subquery`]); the [`Executor`] runs
+//! them, caching uncorrelated ones for the statement. Every row set is materialised in memory;
+//! [`JOIN_ROWS_MAX`] bounds the largest intermediate result and [`SUBQUERY_DEPTH_MAX`] the
+//! nesting of subqueries (binding and execution recurse through them).
+//!
+//! Known differences from PostgreSQL: `avg` and decimal literals are double precision (PostgreSQL
+//! uses numeric, so `SELECT 1.50` prints `1.5` here); set operations cannot yet resolve an untyped
+//! NULL column against a typed one.
 
 use crate::catalog::{self, TableDef, decode_row, encode_key_value};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{
     AggCall, AggFunc, AggMode, BinOp, Binder, EvalContext, Expr, ScopeColumn, SessionInfo,
-    ident_name, object_name,
+    Subquery, ident_name, object_name,
 };
 use crate::types::{DataType, Value};
 use borealis_engine::{Engine, Txn};
 use sqlparser::ast;
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
+use std::rc::Rc;
 
 /// Rows fetched from the engine per call.
 pub const SCAN_BATCH_ROWS: usize = 1024;
+/// Deepest nesting of subqueries: binding and execution recurse through them.
+pub const SUBQUERY_DEPTH_MAX: usize = 32;
+/// Most rows one join step may produce: intermediate results are held in memory.
+pub const JOIN_ROWS_MAX: usize = 4_000_000;
+/// Most relations in one FROM clause.
+pub const RELATIONS_MAX: usize = 256;
 
 /// A result column.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,30 +66,107 @@ pub struct ColumnInfo {
     pub ty: DataType,
 }
 
+#[derive(Debug)]
 enum SortKey {
     Output(usize),
     Expr(Expr),
 }
 
+#[derive(Debug)]
+struct SortSpec {
+    key: SortKey,
+    desc: bool,
+    nulls_first: bool,
+}
+
+#[derive(Debug)]
 struct AggPlan {
     group_by: Vec<Expr>,
     aggs: Vec<AggCall>,
     having: Option<Expr>,
 }
 
-/// A bound SELECT.
-pub struct SelectPlan {
-    table: Option<TableDef>,
+#[derive(Debug)]
+enum Source {
+    Table(TableDef),
+    Derived(Box<QueryPlan>),
+}
+
+/// One FROM item: where its rows come from and where they sit in the joined row.
+#[derive(Debug)]
+struct Relation {
+    source: Source,
+    offset: usize,
+    width: usize,
+    /// Applied to the relation's own row while reading it.
     filter: Option<Expr>,
-    /// Values of every primary-key column when the filter pins them: a point lookup.
+    /// The primary key pinned by `filter`: a point lookup instead of a scan.
     key_eq: Option<Vec<(usize, Expr)>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum JoinKind {
+    Inner,
+    Left,
+}
+
+/// Joins one relation into the partial rows.
+#[derive(Debug)]
+struct JoinStep {
+    rel: usize,
+    kind: JoinKind,
+    /// Hash-join keys: `probe[i]` over the partial row equals `build[i]` over the relation's row.
+    probe: Vec<Expr>,
+    build: Vec<Expr>,
+    /// A LEFT JOIN's remaining ON condition, over the joined row.
+    on: Option<Expr>,
+    /// Conjuncts covered once this relation is joined, over the joined row.
+    filter: Option<Expr>,
+}
+
+#[derive(Debug)]
+struct FromPlan {
+    relations: Vec<Relation>,
+    width: usize,
+    steps: Vec<JoinStep>,
+    residual: Option<Expr>,
+}
+
+#[derive(Debug)]
+struct SelectPlan {
+    from: FromPlan,
     aggregate: Option<AggPlan>,
     projections: Vec<Expr>,
-    pub columns: Vec<ColumnInfo>,
-    order_by: Vec<(SortKey, bool, bool)>,
+    distinct: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SetOp {
+    Union,
+    Intersect,
+    Except,
+}
+
+#[derive(Debug)]
+enum Body {
+    Select(Box<SelectPlan>),
+    Set {
+        op: SetOp,
+        all: bool,
+        left: Box<QueryPlan>,
+        right: Box<QueryPlan>,
+    },
+    Query(Box<QueryPlan>),
+}
+
+/// A bound query.
+#[derive(Debug)]
+pub struct QueryPlan {
+    body: Body,
+    order_by: Vec<SortSpec>,
     limit: Option<Expr>,
     offset: Option<Expr>,
-    distinct: bool,
+    pub columns: Vec<ColumnInfo>,
 }
 
 /// Reads a table definition through the transaction (it sees its own DDL).
@@ -80,7 +191,7 @@ pub fn table_scope(def: &TableDef, alias: Option<&str>) -> Vec<ScopeColumn> {
         .collect()
 }
 
-/// Resolves the single table of a FROM clause.
+/// Resolves the single table of a FROM clause (UPDATE and DELETE).
 pub fn single_table(from: &[ast::TableWithJoins]) -> SqlResult<Option<(String, Option<String>)>> {
     match from {
         [] => Ok(None),
@@ -96,210 +207,139 @@ pub fn single_table(from: &[ast::TableWithJoins]) -> SqlResult<Option<(String, O
             ))),
             other => Err(SqlError::FeatureNotSupported(format!("FROM {other}"))),
         },
-        _ => Err(SqlError::FeatureNotSupported("joins".into())),
+        _ => Err(SqlError::FeatureNotSupported("joins here".into())),
     }
 }
 
-/// Finds `pk_col = <constant or parameter>` for every primary-key column among the AND-ed terms.
-pub fn key_equalities(def: &TableDef, filter: Option<&Expr>) -> Option<Vec<(usize, Expr)>> {
-    fn walk(e: &Expr, out: &mut Vec<(usize, Expr)>) {
-        match e {
-            Expr::Binary {
-                op: BinOp::And,
-                left,
-                right,
-                ..
-            } => {
-                walk(left, out);
-                walk(right, out);
-            }
-            Expr::Binary {
-                op: BinOp::Eq,
-                left,
-                right,
-                ..
-            } => match (&**left, &**right) {
-                (Expr::Column(c), v @ (Expr::Literal(_) | Expr::Param(_)))
-                | (v @ (Expr::Literal(_) | Expr::Param(_)), Expr::Column(c)) => {
-                    out.push((*c, v.clone()))
-                }
-                _ => {}
-            },
-            _ => {}
+/// Binds queries against the catalog as a transaction sees it.
+pub struct Planner<'a> {
+    pub engine: &'a Engine,
+    pub txn: &'a Txn,
+}
+
+/// A WHERE or inner-join ON conjunct waiting for the join step that covers it.
+struct Conjunct {
+    expr: Expr,
+    /// Relations referenced; `None` when unknown (a correlated subquery): all of them.
+    rels: Option<Vec<usize>>,
+}
+
+fn relation_of(relations: &[Relation], col: usize) -> usize {
+    relations
+        .iter()
+        .position(|r| col >= r.offset && col < r.offset + r.width)
+        .unwrap_or(0)
+}
+
+fn referenced_relations(e: &Expr, relations: &[Relation]) -> Option<Vec<usize>> {
+    let mut cols = Vec::new();
+    let mut correlated = false;
+    e.visit(&mut |x| match x {
+        Expr::Column(c) => cols.push(*c),
+        Expr::ScalarSubquery(q)
+        | Expr::Exists { query: q, .. }
+        | Expr::InSubquery { query: q, .. }
+            if q.correlated =>
+        {
+            correlated = true
         }
-    }
-    if def.pk.is_empty() {
+        _ => {}
+    });
+    if correlated {
         return None;
     }
-    let mut eqs = Vec::new();
-    walk(filter?, &mut eqs);
-    let mut key = Vec::with_capacity(def.pk.len());
-    for &c in &def.pk {
-        key.push((c, eqs.iter().find(|(col, _)| *col == c)?.1.clone()));
-    }
-    Some(key)
+    let mut rels: Vec<usize> = cols.iter().map(|c| relation_of(relations, *c)).collect();
+    rels.sort_unstable();
+    rels.dedup();
+    Some(rels)
 }
 
-/// Rows of a table that pass `filter`, as (key, row), read through `txn`. With `key_eq` a single
-/// point lookup replaces the scan. `stop_after` bounds how many matching rows are wanted.
-#[allow(clippy::too_many_arguments)]
-pub fn matching_rows(
-    engine: &Engine,
-    txn: &Txn,
-    def: &TableDef,
-    filter: Option<&Expr>,
-    key_eq: Option<&[(usize, Expr)]>,
-    params: &[Value],
-    session: &SessionInfo,
-    stop_after: Option<usize>,
-    mut sink: impl FnMut(Vec<u8>, Vec<Value>) -> SqlResult<()>,
-) -> SqlResult<()> {
-    let ncols = def.columns.len();
-    let passes = |row: &[Value]| -> SqlResult<bool> {
-        match filter {
-            None => Ok(true),
-            Some(f) => {
-                let cx = EvalContext {
-                    row,
-                    params,
-                    aggs: &[],
-                    group_keys: &[],
-                    session,
-                };
-                Ok(f.eval(&cx)? == Value::Bool(true))
-            }
+fn split_conjuncts(e: Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::Binary {
+            op: BinOp::And,
+            left,
+            right,
+            ..
+        } => {
+            split_conjuncts(*left, out);
+            split_conjuncts(*right, out);
         }
+        other => out.push(other),
+    }
+}
+
+fn and_all(mut es: Vec<Expr>) -> Option<Expr> {
+    let first = if es.is_empty() {
+        return None;
+    } else {
+        es.remove(0)
     };
-    if let Some(eqs) = key_eq {
-        let mut key = Vec::new();
-        for (col, e) in eqs {
-            let cx = EvalContext {
-                row: &[],
-                params,
-                aggs: &[],
-                group_keys: &[],
-                session,
-            };
-            let v = e.eval(&cx)?;
-            if v.is_null() {
-                return Ok(());
-            }
-            let v = match v.cast(def.columns[*col].ty) {
-                Ok(v) => v,
-                // A constant out of the column's range matches nothing.
-                Err(SqlError::NumericOutOfRange(_)) => return Ok(()),
-                Err(e) => return Err(e),
-            };
-            encode_key_value(&v, &mut key);
-        }
-        if let Some(bytes) = engine.get(txn, def.tree, &key)? {
-            let row = decode_row(&bytes, ncols)?;
-            if passes(&row)? {
-                sink(key, row)?;
-            }
-        }
-        return Ok(());
-    }
-    let mut seen = 0usize;
-    let mut from: Option<Vec<u8>> = None;
-    loop {
-        let lower = match &from {
-            Some(k) => Bound::Excluded(k.as_slice()),
-            None => Bound::Unbounded,
-        };
-        let batch = engine.scan(txn, def.tree, lower, Bound::Unbounded, SCAN_BATCH_ROWS)?;
-        let full = batch.len() == SCAN_BATCH_ROWS;
-        let mut last = None;
-        for (k, v) in batch {
-            let row = decode_row(&v, ncols)?;
-            if passes(&row)? {
-                seen += 1;
-                sink(k.clone(), row)?;
-                if stop_after.is_some_and(|n| seen >= n) {
-                    return Ok(());
-                }
-            }
-            last = Some(k);
-        }
-        if !full {
-            return Ok(());
-        }
-        from = last;
+    Some(es.into_iter().fold(first, |l, r| Expr::Binary {
+        op: BinOp::And,
+        left: Box::new(l),
+        right: Box::new(r),
+        ty: DataType::Bool,
+    }))
+}
+
+fn hash_class(t: Option<DataType>) -> Option<u8> {
+    match t? {
+        DataType::Int4 | DataType::Int8 => Some(1),
+        DataType::Float8 => Some(2),
+        DataType::Text => Some(3),
+        DataType::Bool => Some(4),
     }
 }
 
-fn output_name(item: &ast::Expr) -> String {
-    match item {
-        ast::Expr::Identifier(id) => ident_name(id),
-        ast::Expr::CompoundIdentifier(parts) => {
-            parts.last().map_or_else(|| "?column?".into(), ident_name)
+fn unify_set_types(a: DataType, b: DataType, op: &str) -> SqlResult<DataType> {
+    use DataType as T;
+    Ok(match (a, b) {
+        (x, y) if x == y => x,
+        (T::Int4 | T::Int8, T::Int4 | T::Int8) => T::Int8,
+        (T::Int4 | T::Int8 | T::Float8, T::Int4 | T::Int8 | T::Float8) => T::Float8,
+        _ => {
+            return Err(SqlError::DatatypeMismatch(format!(
+                "{op} types {} and {} cannot be matched",
+                a.name(),
+                b.name()
+            )));
         }
-        ast::Expr::Function(f) => object_name(&f.name).unwrap_or_else(|_| "?column?".into()),
-        ast::Expr::Cast {
-            expr, data_type, ..
-        } => match &**expr {
-            ast::Expr::Identifier(_)
-            | ast::Expr::CompoundIdentifier(_)
-            | ast::Expr::Function(_) => output_name(expr),
-            _ => crate::expr::data_type(data_type)
-                .map_or_else(|_| "?column?".into(), |t| pg_type_label(t).into()),
-        },
-        ast::Expr::Nested(inner) => output_name(inner),
-        ast::Expr::Case { .. } => "case".into(),
-        _ => "?column?".into(),
-    }
+    })
 }
 
-fn pg_type_label(t: DataType) -> &'static str {
-    match t {
-        DataType::Bool => "bool",
-        DataType::Int4 => "int4",
-        DataType::Int8 => "int8",
-        DataType::Float8 => "float8",
-        DataType::Text => "text",
+impl<'a> Planner<'a> {
+    /// Binds a top-level query.
+    pub fn bind_query(
+        &self,
+        q: &ast::Query,
+        params: &mut Vec<Option<DataType>>,
+    ) -> SqlResult<QueryPlan> {
+        Ok(self.bind(q, params, &[])?.0)
     }
-}
 
-fn constant_usize(
-    e: &Expr,
-    params: &[Value],
-    session: &SessionInfo,
-    what: &str,
-) -> SqlResult<Option<usize>> {
-    let cx = EvalContext {
-        row: &[],
-        params,
-        aggs: &[],
-        group_keys: &[],
-        session,
-    };
-    match e.eval(&cx)? {
-        Value::Null => Ok(None),
-        Value::Int(i) if i >= 0 => Ok(Some(usize::try_from(i).unwrap_or(usize::MAX))),
-        Value::Int(_) => Err(SqlError::InvalidParameterValue(format!(
-            "{what} must not be negative"
-        ))),
-        Value::Text(s) => crate::types::parse_text(&s, DataType::Int8).map(|v| {
-            if let Value::Int(i) = v {
-                Some(usize::try_from(i.max(0)).unwrap_or(usize::MAX))
-            } else {
-                None
-            }
-        }),
-        other => Err(SqlError::DatatypeMismatch(format!(
-            "argument of {what} must be type bigint, not {other:?}"
-        ))),
+    /// Binds a subquery seeing the `outer` scopes (outermost first). Returns the plan and how many
+    /// levels up its deepest outer reference reaches (0: not correlated).
+    pub fn bind_subquery(
+        &self,
+        q: &ast::Query,
+        params: &mut Vec<Option<DataType>>,
+        outer: &[&[ScopeColumn]],
+    ) -> SqlResult<(QueryPlan, usize)> {
+        if outer.len() > SUBQUERY_DEPTH_MAX {
+            return Err(SqlError::ProgramLimitExceeded(
+                "subqueries nested too deeply".into(),
+            ));
+        }
+        self.bind(q, params, outer)
     }
-}
 
-impl SelectPlan {
-    /// Binds a query against the catalog as `txn` sees it.
-    pub fn bind(
-        engine: &Engine,
-        txn: &Txn,
+    fn bind(
+        &self,
         query: &ast::Query,
         params: &mut Vec<Option<DataType>>,
-    ) -> SqlResult<SelectPlan> {
+        outer: &[&[ScopeColumn]],
+    ) -> SqlResult<(QueryPlan, usize)> {
         if query.with.is_some() {
             return Err(SqlError::FeatureNotSupported("WITH".into()));
         }
@@ -308,40 +348,301 @@ impl SelectPlan {
                 "FETCH and locking clauses".into(),
             ));
         }
-        let select = match &*query.body {
-            ast::SetExpr::Select(s) => s,
-            ast::SetExpr::Query(q) if query.order_by.is_none() && query.limit_clause.is_none() => {
-                return SelectPlan::bind(engine, txn, q, params);
-            }
-            other => return Err(SqlError::FeatureNotSupported(format!("query {other}"))),
-        };
-        let table = match single_table(&select.from)? {
-            Some((name, alias)) => Some((lookup_table(engine, txn, &name)?, alias)),
-            None => None,
-        };
-        let scope = match &table {
-            Some((def, alias)) => table_scope(def, alias.as_deref()),
+        let order_exprs: Vec<ast::OrderByExpr> = match &query.order_by {
             None => Vec::new(),
+            Some(ob) => match &ob.kind {
+                ast::OrderByKind::Expressions(v) => v.clone(),
+                ast::OrderByKind::All(_) => {
+                    return Err(SqlError::FeatureNotSupported("ORDER BY ALL".into()));
+                }
+            },
         };
+        let (body, columns, order_by, mut depth) = match &*query.body {
+            ast::SetExpr::Select(s) => {
+                let (plan, columns, order_by, depth) =
+                    self.bind_select(s, &order_exprs, params, outer)?;
+                (Body::Select(Box::new(plan)), columns, order_by, depth)
+            }
+            other => {
+                let (body, columns, depth) = self.bind_set_expr(other, params, outer)?;
+                let mut order_by = Vec::with_capacity(order_exprs.len());
+                for o in &order_exprs {
+                    let i = set_output_position(&o.expr, &columns)?;
+                    order_by.push(sort_spec(SortKey::Output(i), o));
+                }
+                (body, columns, order_by, depth)
+            }
+        };
+        let scope: Vec<ScopeColumn> = Vec::new();
         let mut binder = Binder {
             scope: &scope,
             params,
+            outer,
+            planner: Some(self),
+            outer_depth_used: 0,
         };
-        let filter = match &select.selection {
-            Some(w) => {
-                let f = binder.bind(w, &mut AggMode::Forbidden("WHERE"))?;
-                if let Some(t) = binder.type_of(&f)
-                    && t != DataType::Bool
-                {
-                    return Err(SqlError::DatatypeMismatch(format!(
-                        "argument of WHERE must be type boolean, not type {}",
-                        t.name()
+        let (limit, offset) = match &query.limit_clause {
+            None => (None, None),
+            Some(ast::LimitClause::LimitOffset {
+                limit,
+                offset,
+                limit_by,
+            }) if limit_by.is_empty() => {
+                let mut forbid = AggMode::Forbidden("LIMIT");
+                let l = match limit {
+                    Some(e) => Some(binder.bind(e, &mut forbid)?),
+                    None => None,
+                };
+                let o = match offset {
+                    Some(o) => Some(binder.bind(&o.value, &mut forbid)?),
+                    None => None,
+                };
+                (l, o)
+            }
+            Some(other) => return Err(SqlError::FeatureNotSupported(format!("{other}"))),
+        };
+        for e in [&limit, &offset].into_iter().flatten() {
+            if let Expr::Param(i) = e
+                && binder.params[*i].is_none()
+            {
+                binder.params[*i] = Some(DataType::Int8);
+            }
+        }
+        depth = depth.max(binder.outer_depth_used);
+        Ok((
+            QueryPlan {
+                body,
+                order_by,
+                limit,
+                offset,
+                columns,
+            },
+            depth,
+        ))
+    }
+
+    fn bind_set_expr(
+        &self,
+        se: &ast::SetExpr,
+        params: &mut Vec<Option<DataType>>,
+        outer: &[&[ScopeColumn]],
+    ) -> SqlResult<(Body, Vec<ColumnInfo>, usize)> {
+        let plain = |body: Body, columns: Vec<ColumnInfo>| QueryPlan {
+            body,
+            order_by: Vec::new(),
+            limit: None,
+            offset: None,
+            columns,
+        };
+        match se {
+            ast::SetExpr::Select(s) => {
+                let (plan, columns, _, depth) = self.bind_select(s, &[], params, outer)?;
+                Ok((Body::Select(Box::new(plan)), columns, depth))
+            }
+            ast::SetExpr::Query(q) => {
+                let (plan, depth) = self.bind(q, params, outer)?;
+                let columns = plan.columns.clone();
+                Ok((Body::Query(Box::new(plan)), columns, depth))
+            }
+            ast::SetExpr::SetOperation {
+                op,
+                set_quantifier,
+                left,
+                right,
+            } => {
+                let (op, name) = match op {
+                    ast::SetOperator::Union => (SetOp::Union, "UNION"),
+                    ast::SetOperator::Intersect => (SetOp::Intersect, "INTERSECT"),
+                    ast::SetOperator::Except | ast::SetOperator::Minus => (SetOp::Except, "EXCEPT"),
+                };
+                let all = match set_quantifier {
+                    ast::SetQuantifier::All => true,
+                    ast::SetQuantifier::None | ast::SetQuantifier::Distinct => false,
+                    other => {
+                        return Err(SqlError::FeatureNotSupported(format!("{name} {other}")));
+                    }
+                };
+                let (lb, lc, ld) = self.bind_set_expr(left, params, outer)?;
+                let (rb, rc, rd) = self.bind_set_expr(right, params, outer)?;
+                if lc.len() != rc.len() {
+                    return Err(SqlError::Syntax(format!(
+                        "each {name} query must have the same number of columns"
                     )));
                 }
-                Some(f)
+                let mut columns = Vec::with_capacity(lc.len());
+                for (l, r) in lc.iter().zip(&rc) {
+                    columns.push(ColumnInfo {
+                        name: l.name.clone(),
+                        ty: unify_set_types(l.ty, r.ty, name)?,
+                    });
+                }
+                Ok((
+                    Body::Set {
+                        op,
+                        all,
+                        left: Box::new(plain(lb, lc)),
+                        right: Box::new(plain(rb, rc)),
+                    },
+                    columns,
+                    ld.max(rd),
+                ))
             }
-            None => None,
+            other => Err(SqlError::FeatureNotSupported(format!("query {other}"))),
+        }
+    }
+
+    /// Adds one FROM item's relation and scope columns.
+    fn add_relation(
+        &self,
+        factor: &ast::TableFactor,
+        params: &mut Vec<Option<DataType>>,
+        outer: &[&[ScopeColumn]],
+        relations: &mut Vec<Relation>,
+        scope: &mut Vec<ScopeColumn>,
+        depth_used: &mut usize,
+    ) -> SqlResult<usize> {
+        if relations.len() >= RELATIONS_MAX {
+            return Err(SqlError::ProgramLimitExceeded(format!(
+                "more than {RELATIONS_MAX} relations in FROM"
+            )));
+        }
+        let offset = scope.len();
+        let (source, cols) = match factor {
+            ast::TableFactor::Table {
+                name,
+                alias,
+                args: None,
+                ..
+            } => {
+                let def = lookup_table(self.engine, self.txn, &object_name(name)?)?;
+                let alias = alias.as_ref().map(|a| ident_name(&a.name));
+                let cols = table_scope(&def, alias.as_deref());
+                (Source::Table(def), cols)
+            }
+            ast::TableFactor::Derived {
+                lateral: false,
+                subquery,
+                alias: Some(alias),
+                ..
+            } => {
+                // A derived table sees the enclosing queries, not its FROM siblings.
+                let (plan, depth) = self.bind_subquery(subquery, params, outer)?;
+                *depth_used = (*depth_used).max(depth);
+                let t = ident_name(&alias.name);
+                let mut cols: Vec<ScopeColumn> = plan
+                    .columns
+                    .iter()
+                    .map(|c| ScopeColumn {
+                        table: Some(t.clone()),
+                        name: c.name.clone(),
+                        ty: c.ty,
+                    })
+                    .collect();
+                for (c, a) in cols.iter_mut().zip(&alias.columns) {
+                    c.name = ident_name(&a.name);
+                }
+                (Source::Derived(Box::new(plan)), cols)
+            }
+            ast::TableFactor::Derived { alias: None, .. } => {
+                return Err(SqlError::Syntax(
+                    "subquery in FROM must have an alias".into(),
+                ));
+            }
+            other => return Err(SqlError::FeatureNotSupported(format!("FROM {other}"))),
         };
+        if let Some(t) = cols.first().and_then(|c| c.table.clone())
+            && scope.iter().any(|c| c.table.as_deref() == Some(t.as_str()))
+        {
+            return Err(SqlError::DuplicateAlias(t));
+        }
+        let width = cols.len();
+        scope.extend(cols);
+        relations.push(Relation {
+            source,
+            offset,
+            width,
+            filter: None,
+            key_eq: None,
+        });
+        Ok(relations.len() - 1)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn bind_select(
+        &self,
+        select: &ast::Select,
+        order_exprs: &[ast::OrderByExpr],
+        params: &mut Vec<Option<DataType>>,
+        outer: &[&[ScopeColumn]],
+    ) -> SqlResult<(SelectPlan, Vec<ColumnInfo>, Vec<SortSpec>, usize)> {
+        // FROM: relations in order, their scope, and the joins between them.
+        let mut relations = Vec::new();
+        let mut scope: Vec<ScopeColumn> = Vec::new();
+        // (relation, LEFT JOIN's ON condition) for every relation on the right of a LEFT JOIN.
+        let mut left_joins: Vec<(usize, Option<&ast::Expr>)> = Vec::new();
+        let mut on_conditions: Vec<&ast::Expr> = Vec::new();
+        let mut derived_depth = 0;
+        for twj in &select.from {
+            let d = &mut derived_depth;
+            self.add_relation(&twj.relation, params, outer, &mut relations, &mut scope, d)?;
+            for j in &twj.joins {
+                let d = &mut derived_depth;
+                let r =
+                    self.add_relation(&j.relation, params, outer, &mut relations, &mut scope, d)?;
+                use ast::JoinOperator as J;
+                let (constraint, left) = match &j.join_operator {
+                    J::Join(c) | J::Inner(c) => (Some(c), false),
+                    J::Left(c) | J::LeftOuter(c) => (Some(c), true),
+                    J::CrossJoin(_) => (None, false),
+                    other => {
+                        return Err(SqlError::FeatureNotSupported(format!("join {other:?}")));
+                    }
+                };
+                let on = match constraint {
+                    None | Some(ast::JoinConstraint::None) => None,
+                    Some(ast::JoinConstraint::On(e)) => Some(e),
+                    Some(other) => {
+                        return Err(SqlError::FeatureNotSupported(format!(
+                            "join constraint {other:?}"
+                        )));
+                    }
+                };
+                if left {
+                    left_joins.push((r, on));
+                } else if let Some(e) = on {
+                    on_conditions.push(e);
+                }
+            }
+        }
+        let mut binder = Binder {
+            scope: &scope,
+            params,
+            outer,
+            planner: Some(self),
+            outer_depth_used: 0,
+        };
+        let mut where_conjuncts = Vec::new();
+        for (w, clause) in select
+            .selection
+            .iter()
+            .map(|w| (w, "WHERE"))
+            .chain(on_conditions.iter().map(|e| (*e, "JOIN/ON")))
+        {
+            let f = binder.bind(w, &mut AggMode::Forbidden(clause))?;
+            check_boolean(&binder, &f, clause)?;
+            split_conjuncts(f, &mut where_conjuncts);
+        }
+        let mut left_on = Vec::with_capacity(left_joins.len());
+        for (r, on) in &left_joins {
+            let mut cs = Vec::new();
+            if let Some(e) = on {
+                let f = binder.bind(e, &mut AggMode::Forbidden("JOIN/ON"))?;
+                check_boolean(&binder, &f, "JOIN/ON")?;
+                split_conjuncts(f, &mut cs);
+            }
+            left_on.push((*r, cs));
+        }
+        let from = plan_joins(&binder, relations, where_conjuncts, left_on)?;
 
         // Expand the select list.
         let mut items: Vec<(ast::Expr, String)> = Vec::new();
@@ -352,16 +653,39 @@ impl SelectPlan {
                     items.push((expr.clone(), ident_name(alias)))
                 }
                 ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
-                    let Some((def, _)) = &table else {
+                    let qualifier = match item {
+                        ast::SelectItem::QualifiedWildcard(
+                            ast::SelectItemQualifiedWildcardKind::ObjectName(n),
+                            _,
+                        ) => Some(object_name(n)?),
+                        ast::SelectItem::QualifiedWildcard(..) => {
+                            return Err(SqlError::FeatureNotSupported(format!("{item}")));
+                        }
+                        _ => None,
+                    };
+                    if scope.is_empty() {
                         return Err(SqlError::Syntax(
                             "SELECT * with no tables specified is not valid".into(),
                         ));
-                    };
-                    for c in &def.columns {
+                    }
+                    let before = items.len();
+                    for c in &scope {
+                        let t = c.table.clone().unwrap_or_default();
+                        if qualifier.as_ref().is_some_and(|q| *q != t) {
+                            continue;
+                        }
                         items.push((
-                            ast::Expr::Identifier(ast::Ident::new(c.name.clone())),
+                            ast::Expr::CompoundIdentifier(vec![
+                                ast::Ident::with_quote('"', t),
+                                ast::Ident::with_quote('"', c.name.clone()),
+                            ]),
                             c.name.clone(),
                         ));
+                    }
+                    if let Some(q) = qualifier
+                        && items.len() == before
+                    {
+                        return Err(SqlError::MissingFromEntry(q));
                     }
                 }
                 other => {
@@ -378,35 +702,31 @@ impl SelectPlan {
                 return Err(SqlError::FeatureNotSupported("GROUP BY modifiers".into()));
             }
         };
-        let order_exprs: Vec<ast::OrderByExpr> = match &query.order_by {
-            None => Vec::new(),
-            Some(ob) => match &ob.kind {
-                ast::OrderByKind::Expressions(v) => v.clone(),
-                ast::OrderByKind::All(_) => {
-                    return Err(SqlError::FeatureNotSupported("ORDER BY ALL".into()));
-                }
-            },
-        };
 
-        // Does the query aggregate? Try binding the select list plainly first.
-        let mut probe_aggs = Vec::new();
+        // Does the query aggregate? Probe the select list for aggregate calls.
         let mut aggregating = !group_exprs.is_empty() || select.having.is_some();
         if !aggregating {
+            let mut probe_aggs = Vec::new();
             for (e, _) in &items {
-                let mut probe_params = binder.params.clone();
-                let mut probe = Binder {
-                    scope: &scope,
-                    params: &mut probe_params,
-                };
-                let mut mode = AggMode::Collect {
-                    group_by: &[],
-                    aggs: &mut probe_aggs,
-                };
-                // Errors surface when the list is bound for real below.
-                let _ = probe.bind(e, &mut mode);
-                if !probe_aggs.is_empty() {
-                    aggregating = true;
-                    break;
+                if contains_aggregate(e) {
+                    let mut probe_params = binder.params.clone();
+                    let mut probe = Binder {
+                        scope: &scope,
+                        params: &mut probe_params,
+                        outer,
+                        planner: Some(self),
+                        outer_depth_used: 0,
+                    };
+                    let mut mode = AggMode::Collect {
+                        group_by: &[],
+                        aggs: &mut probe_aggs,
+                    };
+                    // Errors surface when the list is bound for real below.
+                    let _ = probe.bind(e, &mut mode);
+                    if !probe_aggs.is_empty() {
+                        aggregating = true;
+                        break;
+                    }
                 }
             }
         }
@@ -450,7 +770,7 @@ impl SelectPlan {
                 )?),
                 None => None,
             };
-            for o in &order_exprs {
+            for o in order_exprs {
                 let key = match output_position(&o.expr, &items)? {
                     Some(i) => SortKey::Output(i),
                     None => SortKey::Expr(binder.bind(
@@ -477,7 +797,7 @@ impl SelectPlan {
                 });
                 projections.push(b);
             }
-            for o in &order_exprs {
+            for o in order_exprs {
                 let key = match output_position(&o.expr, &items)? {
                     Some(i) => SortKey::Output(i),
                     None => {
@@ -487,164 +807,581 @@ impl SelectPlan {
                 order_by.push(sort_spec(key, o));
             }
         }
-        let (limit, offset) = match &query.limit_clause {
-            None => (None, None),
-            Some(ast::LimitClause::LimitOffset {
-                limit,
-                offset,
-                limit_by,
-            }) if limit_by.is_empty() => {
-                let mut forbid = AggMode::Forbidden("LIMIT");
-                let l = match limit {
-                    Some(e) => Some(binder.bind(e, &mut forbid)?),
-                    None => None,
-                };
-                let o = match offset {
-                    Some(o) => Some(binder.bind(&o.value, &mut forbid)?),
-                    None => None,
-                };
-                (l, o)
-            }
-            Some(other) => return Err(SqlError::FeatureNotSupported(format!("{other}"))),
-        };
-        for e in [&limit, &offset].into_iter().flatten() {
-            if let Expr::Param(i) = e
-                && binder.params[*i].is_none()
-            {
-                binder.params[*i] = Some(DataType::Int8);
-            }
-        }
         let distinct = match &select.distinct {
             None => false,
             Some(ast::Distinct::Distinct) => true,
             Some(other) => return Err(SqlError::FeatureNotSupported(format!("{other}"))),
         };
-        let key_eq = match &table {
-            Some((def, _)) => key_equalities(def, filter.as_ref()),
-            None => None,
-        };
-        Ok(SelectPlan {
-            table: table.map(|(d, _)| d),
-            filter,
-            key_eq,
-            aggregate,
-            projections,
+        let depth = binder.outer_depth_used.max(derived_depth);
+        Ok((
+            SelectPlan {
+                from,
+                aggregate,
+                projections,
+                distinct,
+            },
             columns,
             order_by,
-            limit,
-            offset,
-            distinct,
-        })
+            depth,
+        ))
+    }
+}
+
+fn check_boolean(binder: &Binder<'_>, f: &Expr, clause: &str) -> SqlResult<()> {
+    match binder.type_of(f) {
+        Some(t) if t != DataType::Bool => Err(SqlError::DatatypeMismatch(format!(
+            "argument of {clause} must be type boolean, not type {}",
+            t.name()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Whether an expression's text calls a function at all (aggregates are functions): a cheap
+/// pre-check before probing the select list.
+fn contains_aggregate(e: &ast::Expr) -> bool {
+    let s = e.to_string();
+    s.contains('(')
+}
+
+/// Places conjuncts and orders the joins (see the module documentation).
+fn plan_joins(
+    binder: &Binder<'_>,
+    mut relations: Vec<Relation>,
+    conjuncts: Vec<Expr>,
+    left_on: Vec<(usize, Vec<Expr>)>,
+) -> SqlResult<FromPlan> {
+    let width = relations.last().map_or(0, |r| r.offset + r.width);
+    let n = relations.len();
+    let nullable: Vec<bool> = (0..n)
+        .map(|r| left_on.iter().any(|(l, _)| *l == r))
+        .collect();
+    let mut pool: Vec<Conjunct> = Vec::new();
+    let mut constant: Vec<Expr> = Vec::new();
+    for c in conjuncts {
+        let rels = referenced_relations(&c, &relations);
+        match rels.as_deref() {
+            Some([]) => constant.push(c),
+            Some([r]) if !nullable[*r] => {
+                let rel = &mut relations[*r];
+                let mut local = c;
+                let offset = rel.offset;
+                local.shift_columns(offset);
+                rel.filter = and_all(rel.filter.take().into_iter().chain([local]).collect());
+            }
+            // A correlated subquery with one relation reads that relation's row as it is.
+            None if n == 1 && !nullable[0] => {
+                let rel = &mut relations[0];
+                rel.filter = and_all(rel.filter.take().into_iter().chain([c]).collect());
+            }
+            _ => pool.push(Conjunct { expr: c, rels }),
+        }
+    }
+    for rel in &mut relations {
+        if let Source::Table(def) = &rel.source {
+            rel.key_eq = key_equalities(def, rel.filter.as_ref());
+        }
     }
 
-    /// Runs the plan.
-    pub fn execute(
+    // Join order.
+    let order: Vec<usize> = if left_on.is_empty() && n > 1 {
+        let mut joined: Vec<bool> = vec![false; n];
+        let mut order = Vec::with_capacity(n);
+        let first = (0..n)
+            .find(|&r| relations[r].key_eq.is_some())
+            .or_else(|| (0..n).find(|&r| relations[r].filter.is_some()))
+            .unwrap_or(0);
+        joined[first] = true;
+        order.push(first);
+        while order.len() < n {
+            let connected = |r: usize| {
+                pool.iter().any(|c| {
+                    c.rels
+                        .as_ref()
+                        .is_some_and(|rs| rs.contains(&r) && rs.iter().any(|x| joined[*x]))
+                        && equi_sides(&c.expr, &relations, r, &joined).is_some()
+                })
+            };
+            let candidates: Vec<usize> = (0..n).filter(|&r| !joined[r] && connected(r)).collect();
+            let next = candidates
+                .iter()
+                .copied()
+                .find(|&r| relations[r].key_eq.is_some() || relations[r].filter.is_some())
+                .or_else(|| candidates.first().copied())
+                .or_else(|| (0..n).find(|&r| !joined[r]))
+                .unwrap_or(0);
+            joined[next] = true;
+            order.push(next);
+        }
+        order
+    } else {
+        (0..n).collect()
+    };
+
+    let mut joined = vec![false; n];
+    let mut steps = Vec::with_capacity(n);
+    let mut left_on = left_on;
+    for (k, &r) in order.iter().enumerate() {
+        let (kind, on_conjuncts) = match left_on.iter().position(|(l, _)| *l == r) {
+            Some(i) => (JoinKind::Left, left_on.swap_remove(i).1),
+            None => (JoinKind::Inner, Vec::new()),
+        };
+        let mut probe = Vec::new();
+        let mut build = Vec::new();
+        let mut take_equi = |e: &Expr, joined: &[bool]| -> bool {
+            if let Some((p, mut b)) = equi_sides(e, &relations, r, joined)
+                && hash_class(binder.type_of(&p)).is_some()
+                && hash_class(binder.type_of(&p)) == hash_class(binder.type_of(&b))
+            {
+                b.shift_columns(relations[r].offset);
+                probe.push(p);
+                build.push(b);
+                return true;
+            }
+            false
+        };
+        let mut on_rest = Vec::new();
+        if kind == JoinKind::Left {
+            for c in on_conjuncts {
+                if !take_equi(&c, &joined) {
+                    on_rest.push(c);
+                }
+            }
+        } else {
+            let mut i = 0;
+            while i < pool.len() {
+                if pool[i].rels.is_some() && take_equi(&pool[i].expr, &joined) {
+                    pool.swap_remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        joined[r] = true;
+        let mut covered = Vec::new();
+        let mut i = 0;
+        while i < pool.len() {
+            if pool[i]
+                .rels
+                .as_ref()
+                .is_some_and(|rs| rs.iter().all(|x| joined[*x]))
+            {
+                covered.push(pool.swap_remove(i).expr);
+            } else {
+                i += 1;
+            }
+        }
+        if k == 0 {
+            covered.append(&mut constant);
+        }
+        steps.push(JoinStep {
+            rel: r,
+            kind,
+            probe,
+            build,
+            on: and_all(on_rest),
+            filter: and_all(covered),
+        });
+    }
+    let mut residual: Vec<Expr> = pool.into_iter().map(|c| c.expr).collect();
+    residual.append(&mut constant);
+    Ok(FromPlan {
+        relations,
+        width,
+        steps,
+        residual: and_all(residual),
+    })
+}
+
+/// If `e` is `x = y` with one side over relation `r` only and the other over joined relations
+/// only, returns (joined side, `r` side).
+fn equi_sides(e: &Expr, relations: &[Relation], r: usize, joined: &[bool]) -> Option<(Expr, Expr)> {
+    let Expr::Binary {
+        op: BinOp::Eq,
+        left,
+        right,
+        ..
+    } = e
+    else {
+        return None;
+    };
+    let l = referenced_relations(left, relations)?;
+    let rr = referenced_relations(right, relations)?;
+    let only_r = |s: &[usize]| s == [r];
+    let only_joined = |s: &[usize]| !s.is_empty() && s.iter().all(|x| joined[*x] && *x != r);
+    if only_r(&rr) && only_joined(&l) {
+        Some(((**left).clone(), (**right).clone()))
+    } else if only_r(&l) && only_joined(&rr) {
+        Some(((**right).clone(), (**left).clone()))
+    } else {
+        None
+    }
+}
+
+/// `ORDER BY` of a set operation names an output column by position or name.
+fn set_output_position(e: &ast::Expr, columns: &[ColumnInfo]) -> SqlResult<usize> {
+    match e {
+        ast::Expr::Value(v) => {
+            if let ast::Value::Number(n, _) = &v.value {
+                let i: usize = n.parse().map_err(|_| {
+                    SqlError::Syntax(format!("non-integer constant in ORDER BY: {n}"))
+                })?;
+                if i == 0 || i > columns.len() {
+                    return Err(SqlError::InvalidColumnReference(format!(
+                        "ORDER BY position {i} is not in select list"
+                    )));
+                }
+                return Ok(i - 1);
+            }
+        }
+        ast::Expr::Identifier(id) => {
+            let name = ident_name(id);
+            if let Some(i) = columns.iter().position(|c| c.name == name) {
+                return Ok(i);
+            }
+            return Err(SqlError::UndefinedColumn(name));
+        }
+        _ => {}
+    }
+    Err(SqlError::FeatureNotSupported(
+        "ORDER BY on a UNION/INTERSECT/EXCEPT result must be on output columns".into(),
+    ))
+}
+
+/// Runs plans within one statement: reads through the transaction, evaluates subqueries, and
+/// caches the rows of uncorrelated ones.
+pub struct Executor<'a> {
+    pub engine: &'a Engine,
+    pub txn: &'a Txn,
+    pub params: &'a [Value],
+    pub session: &'a SessionInfo,
+    cache: RefCell<HashMap<usize, Rc<Vec<Vec<Value>>>>>,
+}
+
+impl<'a> Executor<'a> {
+    #[must_use]
+    pub fn new(
+        engine: &'a Engine,
+        txn: &'a Txn,
+        params: &'a [Value],
+        session: &'a SessionInfo,
+    ) -> Executor<'a> {
+        Executor {
+            engine,
+            txn,
+            params,
+            session,
+            cache: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// An evaluation context over `row` that can run subqueries.
+    #[must_use]
+    pub fn cx<'b>(
+        &'b self,
+        row: &'b [Value],
+        outer: Option<&'b EvalContext<'b>>,
+    ) -> EvalContext<'b> {
+        EvalContext {
+            row,
+            params: self.params,
+            aggs: &[],
+            group_keys: &[],
+            session: self.session,
+            outer,
+            exec: Some(self),
+        }
+    }
+
+    /// The rows of a subquery for the current row of `cx`.
+    pub fn subquery_rows(
         &self,
-        engine: &Engine,
-        txn: &Txn,
-        params: &[Value],
-        session: &SessionInfo,
+        q: &Subquery,
+        cx: &EvalContext<'_>,
+    ) -> SqlResult<Rc<Vec<Vec<Value>>>> {
+        if q.correlated {
+            return Ok(Rc::new(self.run(&q.plan, Some(cx))?));
+        }
+        let key = std::sync::Arc::as_ptr(&q.plan) as usize;
+        if let Some(rows) = self.cache.borrow().get(&key) {
+            return Ok(rows.clone());
+        }
+        let rows = Rc::new(self.run(&q.plan, None)?);
+        self.cache.borrow_mut().insert(key, rows.clone());
+        Ok(rows)
+    }
+
+    /// Runs a query plan; `outer` is the enclosing row's context for a correlated subquery.
+    pub fn run(
+        &self,
+        plan: &QueryPlan,
+        outer: Option<&EvalContext<'_>>,
     ) -> SqlResult<Vec<Vec<Value>>> {
-        let limit = match &self.limit {
-            Some(e) => constant_usize(e, params, session, "LIMIT")?,
+        let limit = match &plan.limit {
+            Some(e) => constant_usize(e, self.params, self.session, "LIMIT")?,
             None => None,
         };
-        let offset = match &self.offset {
-            Some(e) => constant_usize(e, params, session, "OFFSET")?.unwrap_or(0),
+        let offset = match &plan.offset {
+            Some(e) => constant_usize(e, self.params, self.session, "OFFSET")?.unwrap_or(0),
             None => 0,
         };
-        let streaming = self.order_by.is_empty() && self.aggregate.is_none() && !self.distinct;
-        let stop_after = if streaming {
-            limit.map(|l| l.saturating_add(offset))
-        } else {
-            None
-        };
-
-        // (output row, sort keys)
-        let mut out: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
-        let emit = |row: &[Value],
-                    aggs: &[Value],
-                    keys: &[Value],
-                    out: &mut Vec<(Vec<Value>, Vec<Value>)>|
-         -> SqlResult<()> {
-            let cx = EvalContext {
-                row,
-                params,
-                aggs,
-                group_keys: keys,
-                session,
-            };
-            let mut vals = Vec::with_capacity(self.projections.len());
-            for p in &self.projections {
-                vals.push(p.eval(&cx)?);
+        let mut out: Vec<(Vec<Value>, Vec<Value>)> = match &plan.body {
+            Body::Select(s) => {
+                let streaming = plan.order_by.is_empty() && s.aggregate.is_none() && !s.distinct;
+                let stop_after = if streaming {
+                    limit.map(|l| l.saturating_add(offset))
+                } else {
+                    None
+                };
+                self.run_select(s, &plan.order_by, outer, stop_after)?
             }
-            let mut sort = Vec::with_capacity(self.order_by.len());
-            for (k, _, _) in &self.order_by {
-                sort.push(match k {
-                    SortKey::Output(i) => vals[*i].clone(),
-                    SortKey::Expr(e) => e.eval(&cx)?,
-                });
+            Body::Query(q) => self.with_output_keys(self.run(q, outer)?, &plan.order_by),
+            Body::Set {
+                op,
+                all,
+                left,
+                right,
+            } => {
+                let l = self.run(left, outer)?;
+                let r = self.run(right, outer)?;
+                let rows = set_operation(*op, *all, l, r, &plan.columns);
+                self.with_output_keys(rows, &plan.order_by)
             }
-            out.push((vals, sort));
-            Ok(())
         };
+        if !plan.order_by.is_empty() {
+            sort_rows(&mut out, &plan.order_by);
+        }
+        Ok(out
+            .into_iter()
+            .skip(offset)
+            .take(limit.unwrap_or(usize::MAX))
+            .map(|(v, _)| v)
+            .collect())
+    }
 
-        match &self.aggregate {
-            None => match &self.table {
-                None => {
-                    let passes = match &self.filter {
+    fn with_output_keys(
+        &self,
+        rows: Vec<Vec<Value>>,
+        order_by: &[SortSpec],
+    ) -> Vec<(Vec<Value>, Vec<Value>)> {
+        rows.into_iter()
+            .map(|r| {
+                let keys = order_by
+                    .iter()
+                    .map(|s| match s.key {
+                        SortKey::Output(i) => r.get(i).cloned().unwrap_or(Value::Null),
+                        SortKey::Expr(_) => Value::Null,
+                    })
+                    .collect();
+                (r, keys)
+            })
+            .collect()
+    }
+
+    /// Reads one relation's rows (its own layout) that pass its filter.
+    fn relation_rows(
+        &self,
+        rel: &Relation,
+        outer: Option<&EvalContext<'_>>,
+        stop_after: Option<usize>,
+    ) -> SqlResult<Vec<Vec<Value>>> {
+        let mut rows = Vec::new();
+        match &rel.source {
+            Source::Table(def) => matching_rows(
+                self,
+                def,
+                rel.filter.as_ref(),
+                rel.key_eq.as_deref(),
+                outer,
+                stop_after,
+                |_, row| {
+                    rows.push(row);
+                    Ok(())
+                },
+            )?,
+            Source::Derived(plan) => {
+                for row in self.run(plan, outer)? {
+                    let pass = match &rel.filter {
                         None => true,
-                        Some(f) => {
-                            f.eval(&EvalContext {
-                                row: &[],
-                                params,
-                                aggs: &[],
-                                group_keys: &[],
-                                session,
-                            })? == Value::Bool(true)
-                        }
+                        Some(f) => f.eval(&self.cx(&row, outer))? == Value::Bool(true),
                     };
-                    if passes {
-                        emit(&[], &[], &[], &mut out)?;
+                    if pass {
+                        rows.push(row);
                     }
                 }
-                Some(def) => {
-                    matching_rows(
-                        engine,
-                        txn,
-                        def,
-                        self.filter.as_ref(),
-                        self.key_eq.as_deref(),
-                        params,
-                        session,
-                        stop_after,
-                        |_, row| emit(&row, &[], &[], &mut out),
-                    )?;
+            }
+        }
+        Ok(rows)
+    }
+
+    /// The rows of a FROM clause (full width) that pass every conjunct.
+    fn run_from(
+        &self,
+        from: &FromPlan,
+        outer: Option<&EvalContext<'_>>,
+        stop_after: Option<usize>,
+    ) -> SqlResult<Vec<Vec<Value>>> {
+        let mut rows: Vec<Vec<Value>> = vec![vec![Value::Null; from.width]];
+        let single = from.steps.len() == 1
+            && from.residual.is_none()
+            && from.steps[0].filter.is_none()
+            && from.relations[0].offset == 0;
+        for step in &from.steps {
+            let rel = &from.relations[step.rel];
+            let rel_rows =
+                self.relation_rows(rel, outer, if single { stop_after } else { None })?;
+            if single {
+                return Ok(rel_rows);
+            }
+            // Build side of the hash join.
+            let mut table: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+            let mut key = Vec::new();
+            if !step.build.is_empty() {
+                'rows: for (i, row) in rel_rows.iter().enumerate() {
+                    key.clear();
+                    let cx = self.cx(row, outer);
+                    for b in &step.build {
+                        let v = b.eval(&cx)?;
+                        if v.is_null() {
+                            continue 'rows;
+                        }
+                        encode_key_value(&v, &mut key);
+                    }
+                    table.entry(key.clone()).or_default().push(i);
                 }
-            },
-            Some(agg) => {
-                let mut groups: HashMap<Vec<u8>, (Vec<Value>, Vec<Accumulator>)> = HashMap::new();
-                let mut order: Vec<Vec<u8>> = Vec::new();
-                let mut feed = |row: &[Value]| -> SqlResult<()> {
-                    let cx = EvalContext {
-                        row,
-                        params,
-                        aggs: &[],
-                        group_keys: &[],
-                        session,
+            }
+            let all: Vec<usize> = if step.build.is_empty() {
+                (0..rel_rows.len()).collect()
+            } else {
+                Vec::new()
+            };
+            let mut next = Vec::new();
+            for partial in &rows {
+                let candidates: &[usize] = if step.build.is_empty() {
+                    &all
+                } else {
+                    key.clear();
+                    let cx = self.cx(partial, outer);
+                    let mut null = false;
+                    for p in &step.probe {
+                        let v = p.eval(&cx)?;
+                        if v.is_null() {
+                            null = true;
+                            break;
+                        }
+                        encode_key_value(&v, &mut key);
+                    }
+                    if null {
+                        &[]
+                    } else {
+                        table.get(&key).map_or(&[], Vec::as_slice)
+                    }
+                };
+                let mut matched = false;
+                for &c in candidates {
+                    let mut joined = partial.clone();
+                    joined[rel.offset..rel.offset + rel.width].clone_from_slice(&rel_rows[c]);
+                    let cx = self.cx(&joined, outer);
+                    if let Some(on) = &step.on
+                        && on.eval(&cx)? != Value::Bool(true)
+                    {
+                        continue;
+                    }
+                    matched = true;
+                    if let Some(f) = &step.filter
+                        && f.eval(&cx)? != Value::Bool(true)
+                    {
+                        continue;
+                    }
+                    next.push(joined);
+                    if next.len() > JOIN_ROWS_MAX {
+                        return Err(SqlError::ProgramLimitExceeded(format!(
+                            "a join produced more than {JOIN_ROWS_MAX} rows"
+                        )));
+                    }
+                }
+                if step.kind == JoinKind::Left && !matched {
+                    // The relation's columns of a partial row are still NULL.
+                    let pass = match &step.filter {
+                        None => true,
+                        Some(f) => f.eval(&self.cx(partial, outer))? == Value::Bool(true),
                     };
+                    if pass {
+                        next.push(partial.clone());
+                    }
+                }
+            }
+            rows = next;
+        }
+        if let Some(f) = &from.residual {
+            let mut kept = Vec::with_capacity(rows.len());
+            for row in rows {
+                if f.eval(&self.cx(&row, outer))? == Value::Bool(true) {
+                    kept.push(row);
+                }
+            }
+            rows = kept;
+        }
+        Ok(rows)
+    }
+
+    fn run_select(
+        &self,
+        plan: &SelectPlan,
+        order_by: &[SortSpec],
+        outer: Option<&EvalContext<'_>>,
+        stop_after: Option<usize>,
+    ) -> SqlResult<Vec<(Vec<Value>, Vec<Value>)>> {
+        let rows = self.run_from(&plan.from, outer, stop_after)?;
+        let mut out: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
+        let emit =
+            |cx: &EvalContext<'_>, out: &mut Vec<(Vec<Value>, Vec<Value>)>| -> SqlResult<()> {
+                let mut vals = Vec::with_capacity(plan.projections.len());
+                for p in &plan.projections {
+                    vals.push(p.eval(cx)?);
+                }
+                let mut sort = Vec::with_capacity(order_by.len());
+                for s in order_by {
+                    sort.push(match &s.key {
+                        SortKey::Output(i) => vals[*i].clone(),
+                        SortKey::Expr(e) => e.eval(cx)?,
+                    });
+                }
+                out.push((vals, sort));
+                Ok(())
+            };
+        match &plan.aggregate {
+            None => {
+                for row in &rows {
+                    emit(&self.cx(row, outer), &mut out)?;
+                }
+            }
+            Some(agg) => {
+                // key → (group key values, accumulators, first row of the group)
+                let mut groups: HashMap<Vec<u8>, (Vec<Value>, Vec<Accumulator>, usize)> =
+                    HashMap::new();
+                let mut order: Vec<Vec<u8>> = Vec::new();
+                let mut hash_key = Vec::new();
+                for (n, row) in rows.iter().enumerate() {
+                    let cx = self.cx(row, outer);
                     let mut keys = Vec::with_capacity(agg.group_by.len());
-                    let mut hash_key = Vec::new();
+                    hash_key.clear();
                     for g in &agg.group_by {
                         let v = g.eval(&cx)?;
                         encode_key_value(&v, &mut hash_key);
                         hash_key.push(u8::from(v.is_null()));
                         keys.push(v);
                     }
-                    let entry = groups.entry(hash_key.clone()).or_insert_with(|| {
-                        order.push(hash_key);
-                        (keys, agg.aggs.iter().map(Accumulator::new).collect())
-                    });
+                    if !groups.contains_key(&hash_key) {
+                        order.push(hash_key.clone());
+                        groups.insert(
+                            hash_key.clone(),
+                            (keys, agg.aggs.iter().map(Accumulator::new).collect(), n),
+                        );
+                    }
+                    let Some(entry) = groups.get_mut(&hash_key) else {
+                        return Err(SqlError::Internal("group vanished".into()));
+                    };
                     for (acc, call) in entry.1.iter_mut().zip(&agg.aggs) {
                         let v = match &call.arg {
                             Some(a) => a.eval(&cx)?,
@@ -652,113 +1389,344 @@ impl SelectPlan {
                         };
                         acc.add(v)?;
                     }
-                    Ok(())
-                };
-                match &self.table {
-                    None => feed(&[])?,
-                    Some(def) => matching_rows(
-                        engine,
-                        txn,
-                        def,
-                        self.filter.as_ref(),
-                        self.key_eq.as_deref(),
-                        params,
-                        session,
-                        None,
-                        |_, row| feed(&row),
-                    )?,
                 }
                 // An aggregate without GROUP BY yields one row even over no input.
+                let empty_row = vec![Value::Null; plan.from.width];
                 if agg.group_by.is_empty() && groups.is_empty() {
                     order.push(Vec::new());
                     groups.insert(
                         Vec::new(),
-                        (Vec::new(), agg.aggs.iter().map(Accumulator::new).collect()),
+                        (
+                            Vec::new(),
+                            agg.aggs.iter().map(Accumulator::new).collect(),
+                            usize::MAX,
+                        ),
                     );
                 }
                 for k in order {
-                    let Some((keys, accs)) = groups.remove(&k) else {
+                    let Some((keys, accs, first)) = groups.remove(&k) else {
                         continue;
                     };
                     let results: Vec<Value> = accs
                         .into_iter()
                         .map(Accumulator::finish)
                         .collect::<SqlResult<_>>()?;
-                    if let Some(h) = &agg.having {
-                        let cx = EvalContext {
-                            row: &[],
-                            params,
-                            aggs: &results,
-                            group_keys: &keys,
-                            session,
-                        };
-                        if h.eval(&cx)? != Value::Bool(true) {
-                            continue;
-                        }
+                    let row = rows.get(first).unwrap_or(&empty_row);
+                    let mut cx = self.cx(row, outer);
+                    cx.aggs = &results;
+                    cx.group_keys = &keys;
+                    if let Some(h) = &agg.having
+                        && h.eval(&cx)? != Value::Bool(true)
+                    {
+                        continue;
                     }
-                    emit(&[], &results, &keys, &mut out)?;
+                    emit(&cx, &mut out)?;
                 }
             }
         }
-
-        if self.distinct {
+        if plan.distinct {
             let mut seen = HashSet::new();
-            out.retain(|(vals, _)| {
-                let mut k = Vec::new();
-                for v in vals {
-                    encode_key_value(v, &mut k);
-                    k.push(u8::from(v.is_null()));
-                }
-                seen.insert(k)
-            });
+            out.retain(|(vals, _)| seen.insert(row_hash_key(vals)));
         }
-        if !self.order_by.is_empty() {
-            out.sort_by(|a, b| {
-                for (i, (_, desc, nulls_first)) in self.order_by.iter().enumerate() {
-                    let (x, y) = (&a.1[i], &b.1[i]);
-                    let o = match (x.is_null(), y.is_null()) {
-                        (true, true) => Ordering::Equal,
-                        (true, false) => {
-                            if *nulls_first {
-                                Ordering::Less
-                            } else {
-                                Ordering::Greater
-                            }
-                        }
-                        (false, true) => {
-                            if *nulls_first {
-                                Ordering::Greater
-                            } else {
-                                Ordering::Less
-                            }
-                        }
-                        _ => {
-                            let o = x.sort_cmp(y);
-                            if *desc { o.reverse() } else { o }
-                        }
-                    };
-                    if o != Ordering::Equal {
-                        return o;
-                    }
-                }
-                Ordering::Equal
-            });
-        }
-        let rows = out
-            .into_iter()
-            .skip(offset)
-            .take(limit.unwrap_or(usize::MAX))
-            .map(|(v, _)| v)
-            .collect();
-        Ok(rows)
+        Ok(out)
     }
 }
 
-fn sort_spec(key: SortKey, o: &ast::OrderByExpr) -> (SortKey, bool, bool) {
+/// A key under which equal rows (SQL equality, NULLs equal to each other) collide.
+fn row_hash_key(vals: &[Value]) -> Vec<u8> {
+    let mut k = Vec::new();
+    for v in vals {
+        match v {
+            // 1 and 1.0 are one value in a float column; integers keep their exact encoding.
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                encode_key_value(&Value::Int(*f as i64), &mut k)
+            }
+            other => encode_key_value(other, &mut k),
+        }
+        k.push(u8::from(v.is_null()));
+    }
+    k
+}
+
+fn set_operation(
+    op: SetOp,
+    all: bool,
+    left: Vec<Vec<Value>>,
+    right: Vec<Vec<Value>>,
+    columns: &[ColumnInfo],
+) -> Vec<Vec<Value>> {
+    let widen = |mut row: Vec<Value>| {
+        for (v, c) in row.iter_mut().zip(columns) {
+            if c.ty == DataType::Float8
+                && let Value::Int(i) = v
+            {
+                *v = Value::Float(*i as f64);
+            }
+        }
+        row
+    };
+    let left: Vec<Vec<Value>> = left.into_iter().map(widen).collect();
+    let right: Vec<Vec<Value>> = right.into_iter().map(widen).collect();
+    match op {
+        SetOp::Union => {
+            let mut rows = left;
+            rows.extend(right);
+            if !all {
+                let mut seen = HashSet::new();
+                rows.retain(|r| seen.insert(row_hash_key(r)));
+            }
+            rows
+        }
+        SetOp::Intersect | SetOp::Except => {
+            let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
+            for r in &right {
+                *counts.entry(row_hash_key(r)).or_default() += 1;
+            }
+            let mut seen = HashSet::new();
+            let mut rows = Vec::new();
+            for r in left {
+                let k = row_hash_key(&r);
+                let in_right = counts.get_mut(&k);
+                let keep = match (op, all) {
+                    (SetOp::Intersect, true) => match in_right {
+                        Some(n) if *n > 0 => {
+                            *n -= 1;
+                            true
+                        }
+                        _ => false,
+                    },
+                    (SetOp::Intersect, false) => in_right.is_some() && seen.insert(k),
+                    (_, true) => match in_right {
+                        Some(n) if *n > 0 => {
+                            *n -= 1;
+                            false
+                        }
+                        _ => true,
+                    },
+                    (_, false) => in_right.is_none() && seen.insert(k),
+                };
+                if keep {
+                    rows.push(r);
+                }
+            }
+            rows
+        }
+    }
+}
+
+fn sort_rows(out: &mut [(Vec<Value>, Vec<Value>)], order_by: &[SortSpec]) {
+    out.sort_by(|a, b| {
+        for (i, s) in order_by.iter().enumerate() {
+            let (x, y) = (&a.1[i], &b.1[i]);
+            let o = match (x.is_null(), y.is_null()) {
+                (true, true) => Ordering::Equal,
+                (true, false) => {
+                    if s.nulls_first {
+                        Ordering::Less
+                    } else {
+                        Ordering::Greater
+                    }
+                }
+                (false, true) => {
+                    if s.nulls_first {
+                        Ordering::Greater
+                    } else {
+                        Ordering::Less
+                    }
+                }
+                _ => {
+                    let o = x.sort_cmp(y);
+                    if s.desc { o.reverse() } else { o }
+                }
+            };
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        Ordering::Equal
+    });
+}
+
+/// Rows of a table that pass `filter` (over the table's own row), as (key, row), read through
+/// the executor's transaction. With `key_eq` a single point lookup replaces the scan.
+/// `stop_after` bounds how many matching rows are wanted.
+#[allow(clippy::too_many_arguments)]
+pub fn matching_rows(
+    exec: &Executor<'_>,
+    def: &TableDef,
+    filter: Option<&Expr>,
+    key_eq: Option<&[(usize, Expr)]>,
+    outer: Option<&EvalContext<'_>>,
+    stop_after: Option<usize>,
+    mut sink: impl FnMut(Vec<u8>, Vec<Value>) -> SqlResult<()>,
+) -> SqlResult<()> {
+    let ncols = def.columns.len();
+    let passes = |row: &[Value]| -> SqlResult<bool> {
+        match filter {
+            None => Ok(true),
+            Some(f) => Ok(f.eval(&exec.cx(row, outer))? == Value::Bool(true)),
+        }
+    };
+    if let Some(eqs) = key_eq {
+        let mut key = Vec::new();
+        for (col, e) in eqs {
+            let v = e.eval(&exec.cx(&[], outer))?;
+            if v.is_null() {
+                return Ok(());
+            }
+            let v = match v.cast(def.columns[*col].ty) {
+                Ok(v) => v,
+                // A constant out of the column's range matches nothing.
+                Err(SqlError::NumericOutOfRange(_)) => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            encode_key_value(&v, &mut key);
+        }
+        if let Some(bytes) = exec.engine.get(exec.txn, def.tree, &key)? {
+            let row = decode_row(&bytes, ncols)?;
+            if passes(&row)? {
+                sink(key, row)?;
+            }
+        }
+        return Ok(());
+    }
+    let mut seen = 0usize;
+    let mut from: Option<Vec<u8>> = None;
+    loop {
+        let lower = match &from {
+            Some(k) => Bound::Excluded(k.as_slice()),
+            None => Bound::Unbounded,
+        };
+        let batch =
+            exec.engine
+                .scan(exec.txn, def.tree, lower, Bound::Unbounded, SCAN_BATCH_ROWS)?;
+        let full = batch.len() == SCAN_BATCH_ROWS;
+        let mut last = None;
+        for (k, v) in batch {
+            let row = decode_row(&v, ncols)?;
+            if passes(&row)? {
+                seen += 1;
+                sink(k.clone(), row)?;
+                if stop_after.is_some_and(|n| seen >= n) {
+                    return Ok(());
+                }
+            }
+            last = Some(k);
+        }
+        if !full {
+            return Ok(());
+        }
+        from = last;
+    }
+}
+
+/// Finds `pk_col = <constant or parameter>` for every primary-key column among the AND-ed terms.
+pub fn key_equalities(def: &TableDef, filter: Option<&Expr>) -> Option<Vec<(usize, Expr)>> {
+    fn walk(e: &Expr, out: &mut Vec<(usize, Expr)>) {
+        match e {
+            Expr::Binary {
+                op: BinOp::And,
+                left,
+                right,
+                ..
+            } => {
+                walk(left, out);
+                walk(right, out);
+            }
+            Expr::Binary {
+                op: BinOp::Eq,
+                left,
+                right,
+                ..
+            } => match (&**left, &**right) {
+                (Expr::Column(c), v @ (Expr::Literal(_) | Expr::Param(_)))
+                | (v @ (Expr::Literal(_) | Expr::Param(_)), Expr::Column(c)) => {
+                    out.push((*c, v.clone()))
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    if def.pk.is_empty() {
+        return None;
+    }
+    let mut eqs = Vec::new();
+    walk(filter?, &mut eqs);
+    let mut key = Vec::with_capacity(def.pk.len());
+    for &c in &def.pk {
+        key.push((c, eqs.iter().find(|(col, _)| *col == c)?.1.clone()));
+    }
+    Some(key)
+}
+
+fn output_name(item: &ast::Expr) -> String {
+    match item {
+        ast::Expr::Identifier(id) => ident_name(id),
+        ast::Expr::CompoundIdentifier(parts) => {
+            parts.last().map_or_else(|| "?column?".into(), ident_name)
+        }
+        ast::Expr::Function(f) => object_name(&f.name).unwrap_or_else(|_| "?column?".into()),
+        ast::Expr::Cast {
+            expr, data_type, ..
+        } => match &**expr {
+            ast::Expr::Identifier(_)
+            | ast::Expr::CompoundIdentifier(_)
+            | ast::Expr::Function(_) => output_name(expr),
+            _ => crate::expr::data_type(data_type)
+                .map_or_else(|_| "?column?".into(), |t| pg_type_label(t).into()),
+        },
+        ast::Expr::Nested(inner) => output_name(inner),
+        ast::Expr::Case { .. } => "case".into(),
+        _ => "?column?".into(),
+    }
+}
+
+fn pg_type_label(t: DataType) -> &'static str {
+    match t {
+        DataType::Bool => "bool",
+        DataType::Int4 => "int4",
+        DataType::Int8 => "int8",
+        DataType::Float8 => "float8",
+        DataType::Text => "text",
+    }
+}
+
+fn constant_usize(
+    e: &Expr,
+    params: &[Value],
+    session: &SessionInfo,
+    what: &str,
+) -> SqlResult<Option<usize>> {
+    let cx = EvalContext::new(&[], params, session);
+    match e.eval(&cx)? {
+        Value::Null => Ok(None),
+        Value::Int(i) if i >= 0 => Ok(Some(usize::try_from(i).unwrap_or(usize::MAX))),
+        Value::Int(_) => Err(SqlError::InvalidParameterValue(format!(
+            "{what} must not be negative"
+        ))),
+        Value::Text(s) => crate::types::parse_text(&s, DataType::Int8).map(|v| {
+            if let Value::Int(i) = v {
+                Some(usize::try_from(i.max(0)).unwrap_or(usize::MAX))
+            } else {
+                None
+            }
+        }),
+        other => Err(SqlError::DatatypeMismatch(format!(
+            "argument of {what} must be type bigint, not {other:?}"
+        ))),
+    }
+}
+
+fn sort_spec(key: SortKey, o: &ast::OrderByExpr) -> SortSpec {
     let desc = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
     // PostgreSQL: NULLs sort as larger than everything: last ascending, first descending.
     let nulls_first = o.options.nulls_first.unwrap_or(desc);
-    (key, desc, nulls_first)
+    SortSpec {
+        key,
+        desc,
+        nulls_first,
+    }
 }
 
 /// `ORDER BY 2` or `ORDER BY alias` refer to output columns.
@@ -810,6 +1778,7 @@ fn slot_type(
 }
 
 /// Running state of one aggregate over one group.
+#[derive(Debug)]
 struct Accumulator {
     func: AggFunc,
     ty: DataType,
@@ -908,5 +1877,268 @@ pub fn row_key(
         Ok(catalog::rowid_key(rowid()?))
     } else {
         Ok(catalog::pk_key(def, row))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::{Database, Output, Session};
+    use borealis_common::pagestore::MemStore;
+    use borealis_engine::EngineConfig;
+    use std::sync::Arc;
+
+    fn session() -> Session {
+        let engine = Engine::open(Arc::new(MemStore::new()), EngineConfig::default()).unwrap();
+        Session::new(Database::new(Arc::new(engine)), SessionInfo::default())
+    }
+
+    /// Runs every statement of `sql`; returns the rows of the last one, as text.
+    fn run(s: &mut Session, sql: &str) -> Vec<Vec<String>> {
+        let mut last = Vec::new();
+        for stmt in crate::parse(sql).unwrap() {
+            last = match s.execute(&stmt, &[]).unwrap().output {
+                Output::Rows { rows, .. } => rows
+                    .iter()
+                    .map(|r| {
+                        r.iter()
+                            .map(|v| v.to_text().unwrap_or_else(|| "NULL".into()))
+                            .collect()
+                    })
+                    .collect(),
+                Output::Command { .. } => Vec::new(),
+            };
+        }
+        last
+    }
+
+    fn fails(s: &mut Session, sql: &str) -> SqlError {
+        let stmt = crate::parse(sql).unwrap().pop().unwrap();
+        s.execute(&stmt, &[]).unwrap_err()
+    }
+
+    fn rows(spec: &[&[&str]]) -> Vec<Vec<String>> {
+        spec.iter()
+            .map(|r| r.iter().map(|v| (*v).to_string()).collect())
+            .collect()
+    }
+
+    fn setup(s: &mut Session) {
+        run(
+            s,
+            "CREATE TABLE a (id int PRIMARY KEY, b int, x varchar(10));
+             CREATE TABLE b (id int PRIMARY KEY, c int);
+             CREATE TABLE c (id int PRIMARY KEY, name text);
+             INSERT INTO a VALUES (1, 10, 'one'), (2, 20, 'two'), (3, NULL, 'three');
+             INSERT INTO b VALUES (10, 100), (20, 200), (30, 300);
+             INSERT INTO c VALUES (100, 'hundred'), (200, 'two hundred');",
+        );
+    }
+
+    #[test]
+    fn comma_joins_follow_equalities_in_any_from_order() {
+        let mut s = session();
+        setup(&mut s);
+        let want = rows(&[&["one", "hundred"], &["two", "two hundred"]]);
+        for from in ["a, b, c", "c, b, a", "b, a AS a2, c"] {
+            let alias = if from.contains("a2") { "a2" } else { "a" };
+            let sql = format!(
+                "SELECT {alias}.x, c.name FROM {from} WHERE {alias}.b = b.id AND b.c = c.id \
+                 ORDER BY 1"
+            );
+            assert_eq!(run(&mut s, &sql), want, "{sql}");
+        }
+        // A cross product with a filter over both sides.
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT a.id, b.id FROM a CROSS JOIN b WHERE a.id * 10 + 10 > b.id AND b.id > 10 \
+                 ORDER BY 1, 2"
+            ),
+            rows(&[&["2", "20"], &["3", "20"], &["3", "30"]])
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT count(*) FROM a JOIN b ON a.b = b.id INNER JOIN c ON c.id = b.c"
+            ),
+            rows(&[&["2"]])
+        );
+    }
+
+    #[test]
+    fn the_planner_starts_at_a_pinned_key_and_hash_joins_the_rest() {
+        let mut s = session();
+        setup(&mut s);
+        let engine = s.engine().clone();
+        let txn = engine.begin();
+        let q = match crate::parse(
+            "SELECT * FROM c, b, a WHERE a.id = 2 AND a.b = b.id AND b.c = c.id",
+        )
+        .unwrap()
+        .pop()
+        {
+            Some(ast::Statement::Query(q)) => q,
+            other => panic!("{other:?}"),
+        };
+        let plan = Planner {
+            engine: &engine,
+            txn: &txn,
+        }
+        .bind_query(&q, &mut Vec::new())
+        .unwrap();
+        let Body::Select(sel) = &plan.body else {
+            panic!("a select")
+        };
+        let order: Vec<usize> = sel.from.steps.iter().map(|s| s.rel).collect();
+        assert_eq!(order, [2, 1, 0], "a (pinned) first, then b, then c");
+        assert!(
+            sel.from.relations[2].key_eq.is_some(),
+            "a point lookup on a"
+        );
+        assert!(
+            sel.from.steps[1..].iter().all(|s| s.probe.len() == 1),
+            "every later step is a hash join"
+        );
+        engine.rollback(txn);
+    }
+
+    #[test]
+    fn left_joins_pad_with_nulls_and_where_applies_after() {
+        let mut s = session();
+        setup(&mut s);
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT a.id, b.c FROM a LEFT JOIN b ON a.b = b.id ORDER BY a.id"
+            ),
+            rows(&[&["1", "100"], &["2", "200"], &["3", "NULL"]])
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT a.id FROM a LEFT JOIN b ON a.b = b.id AND b.c > 150 WHERE b.id IS NULL \
+                 ORDER BY 1"
+            ),
+            rows(&[&["1"], &["3"]])
+        );
+    }
+
+    #[test]
+    fn subqueries_scalar_exists_in_and_correlated() {
+        let mut s = session();
+        setup(&mut s);
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT id, (SELECT count(*) FROM a AS y WHERE y.id < a.id) FROM a ORDER BY id"
+            ),
+            rows(&[&["1", "0"], &["2", "1"], &["3", "2"]])
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT id FROM a WHERE EXISTS (SELECT 1 FROM b WHERE b.id = a.b AND b.c > 150)"
+            ),
+            rows(&[&["2"]])
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT id FROM b WHERE id IN (SELECT b FROM a) ORDER BY 1"
+            ),
+            rows(&[&["10"], &["20"]])
+        );
+        // NOT IN over a set holding NULL is never true.
+        assert_eq!(
+            run(&mut s, "SELECT id FROM b WHERE id NOT IN (SELECT b FROM a)"),
+            rows(&[])
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT CASE WHEN b > (SELECT avg(b) FROM a) THEN 'hi' ELSE 'lo' END FROM a \
+                 WHERE b IS NOT NULL ORDER BY 1"
+            ),
+            rows(&[&["hi"], &["lo"]])
+        );
+        // Two levels up.
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT id FROM a WHERE EXISTS (SELECT 1 FROM b WHERE EXISTS \
+                 (SELECT 1 FROM c WHERE c.id = b.c AND b.id = a.b AND c.name = 'hundred'))"
+            ),
+            rows(&[&["1"]])
+        );
+        // A derived table inside a correlated subquery sees the enclosing row.
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT id, (SELECT max(d.c) FROM (SELECT c FROM b WHERE b.id <= a.b) AS d) \
+                 FROM a ORDER BY id"
+            ),
+            rows(&[&["1", "100"], &["2", "200"], &["3", "NULL"]])
+        );
+        assert!(matches!(
+            fails(&mut s, "SELECT q.* FROM a"),
+            SqlError::MissingFromEntry(_)
+        ));
+        assert!(matches!(
+            fails(&mut s, "SELECT (SELECT id FROM a)"),
+            SqlError::CardinalityViolation(_)
+        ));
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT nullif(1, 1), nullif(2, 1), coalesce(NULL, 3)"
+            ),
+            rows(&[&["NULL", "2", "3"]])
+        );
+    }
+
+    #[test]
+    fn set_operations_follow_sql_multiset_rules() {
+        let mut s = session();
+        run(
+            &mut s,
+            "CREATE TABLE l (v int); CREATE TABLE r (v int);
+             INSERT INTO l VALUES (1), (1), (2), (3), (NULL);
+             INSERT INTO r VALUES (1), (3), (3), (NULL);",
+        );
+        let q = |s: &mut Session, op: &str| {
+            run(
+                s,
+                &format!("SELECT v FROM l {op} SELECT v FROM r ORDER BY 1"),
+            )
+        };
+        assert_eq!(
+            q(&mut s, "UNION"),
+            rows(&[&["1"], &["2"], &["3"], &["NULL"]])
+        );
+        assert_eq!(q(&mut s, "UNION ALL").len(), 9);
+        assert_eq!(q(&mut s, "INTERSECT"), rows(&[&["1"], &["3"], &["NULL"]]));
+        assert_eq!(
+            q(&mut s, "INTERSECT ALL"),
+            rows(&[&["1"], &["3"], &["NULL"]])
+        );
+        assert_eq!(q(&mut s, "EXCEPT"), rows(&[&["2"]]));
+        assert_eq!(q(&mut s, "EXCEPT ALL"), rows(&[&["1"], &["2"]]));
+        assert_eq!(
+            run(&mut s, "SELECT 1 UNION SELECT 2.5 ORDER BY 1 DESC"),
+            rows(&[&["2.5"], &["1"]])
+        );
+        assert!(matches!(
+            fails(&mut s, "SELECT 1, 2 UNION SELECT 3"),
+            SqlError::Syntax(_)
+        ));
+        assert!(matches!(
+            fails(&mut s, "SELECT 1 UNION SELECT 'x'::text"),
+            SqlError::DatatypeMismatch(_)
+        ));
+        assert!(matches!(
+            fails(&mut s, "SELECT * FROM l, r AS l"),
+            SqlError::DuplicateAlias(_)
+        ));
     }
 }
