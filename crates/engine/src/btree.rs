@@ -293,14 +293,18 @@ fn split(
     }
 }
 
-/// The greatest key of the tree for which `skip` is false.
+/// Decides, for a leaf entry (key and stored value), whether [`last_key`] should return it.
+/// It may read other pages (a transaction status lookup) through the MTR it is given.
+pub(crate) type Take<'t> = dyn FnMut(&mut Mtr<'_>, &[u8], &[u8]) -> Result<bool, EngineError> + 't;
+
+/// The greatest key of the tree whose entry `take` accepts.
 pub(crate) fn last_key(
     mtr: &mut Mtr<'_>,
     tree: PageId,
-    skip: &dyn Fn(&[u8]) -> bool,
+    take: &mut Take<'_>,
 ) -> Result<Option<Vec<u8>>, EngineError> {
     let level = root_level(mtr, tree)?;
-    last_in(mtr, tree, tree, level, skip)
+    last_in(mtr, tree, tree, level, take)
 }
 
 /// Right-to-left search of a subtree. Recursion depth is bounded by the level, which strictly
@@ -310,22 +314,45 @@ fn last_in(
     tree: PageId,
     id: PageId,
     level: u16,
-    skip: &dyn Fn(&[u8]) -> bool,
+    take: &mut Take<'_>,
 ) -> Result<Option<Vec<u8>>, EngineError> {
     let p = read_at(mtr, id, tree, level)?;
     if level == 0 {
-        return Ok((0..page::count(p))
-            .rev()
-            .map(|i| page::key(p, i))
-            .find(|k| !skip(k))
-            .map(<[u8]>::to_vec));
+        let entries: Vec<Entry> = (0..page::count(p))
+            .map(|i| (page::key(p, i).to_vec(), page::value(p, i).to_vec()))
+            .collect();
+        for (k, v) in entries.into_iter().rev() {
+            if take(mtr, &k, &v)? {
+                return Ok(Some(k));
+            }
+        }
+        return Ok(None);
     }
     for child in page::children(p).into_iter().rev() {
-        if let Some(k) = last_in(mtr, tree, child, level - 1, skip)? {
+        if let Some(k) = last_in(mtr, tree, child, level - 1, take)? {
             return Ok(Some(k));
         }
     }
     Ok(None)
+}
+
+/// Number of pages reachable from the tree's root, the root included: the tree's size.
+pub(crate) fn page_count(mtr: &mut Mtr<'_>, tree: PageId) -> Result<u64, EngineError> {
+    let level = root_level(mtr, tree)?;
+    pages_in(mtr, tree, tree, level)
+}
+
+/// Pages of a subtree; recursion bounded as in [`last_in`].
+fn pages_in(mtr: &mut Mtr<'_>, tree: PageId, id: PageId, level: u16) -> Result<u64, EngineError> {
+    let p = read_at(mtr, id, tree, level)?;
+    if level == 0 {
+        return Ok(1);
+    }
+    let mut n = 1;
+    for child in page::children(p) {
+        n += pages_in(mtr, tree, child, level - 1)?;
+    }
+    Ok(n)
 }
 
 /// A forward cursor over a tree's entries. Valid only while the engine lock is held (the tree

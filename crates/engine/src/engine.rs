@@ -1,43 +1,70 @@
-//! The engine's public face: opening a volume, trees, transactions and their write sets.
+//! The engine's public face: opening a volume, trees, transactions, MVCC reads, row locks,
+//! commits, savepoints and vacuum.
 //!
-//! A [`Txn`] is a private, in-memory write set: a map from tree to a sorted map from key to the
-//! transaction's last write of that key (a value, or a delete). Reads merge it over the trees, so
-//! a transaction sees its own writes first. Nothing touches a page before [`Engine::commit`],
-//! which, under the engine lock:
+//! Reads see the transaction's own writes merged over the trees' committed versions, choosing in
+//! each version chain the newest version visible at the transaction's snapshot (see `mvcc`).
+//! Writes take the row's `Update` lock (waiting without the engine lock, see `locks`), check the
+//! row's newest committed version (a duplicate insert; a concurrent update under REPEATABLE READ
+//! or SERIALIZABLE), and buffer the write in the transaction's write set. Nothing touches a page
+//! before [`Engine::commit`], which, under the engine lock:
 //!
-//! 1. re-checks that every key the transaction inserted (rather than upserted) is still absent
-//!    from its tree: another transaction may have committed it since. If not, the commit fails
-//!    with `DuplicateKey` and applies nothing;
-//! 2. applies every write to the trees inside one MTR;
-//! 3. reserves a new block of transaction ids on the meta page if this transaction's id reached
-//!    the reserved bound (same MTR);
-//! 4. ends the MTR with the commit record and appends it: the commit record's LSN is the CPL of
-//!    the MTR, the transaction's commit LSN.
+//! 1. unregisters the transaction's snapshot and computes the vacuum horizon;
+//! 2. for a serializable transaction, finds its incoming rw-antidependencies and refuses the
+//!    commit if it is the pivot of a dangerous structure (`ssi`);
+//! 3. for every written key, reads the row's chain, re-checks that an inserted key is still
+//!    absent, puts the new version in front, prunes what the horizon no longer needs, and writes
+//!    the chain back (or removes the key if nothing is left);
+//! 4. inserts the transaction's status entry (its visibility LSN) into the status tree and
+//!    truncates a few old entries of the same status bucket;
+//! 5. reserves a new block of transaction ids on the meta page if this transaction's id reached
+//!    the reserved bound;
+//! 6. ends the MTR with the commit record and appends it: the commit record's LSN is the CPL of
+//!    the MTR, the transaction's commit LSN;
+//! 7. marks the transaction committed for SSI;
 //!
-//! If any step fails, the MTR is abandoned and the buffer pool is exactly as before the commit.
+//! and then, outside the engine lock, releases the transaction's row locks (early lock release:
+//! the commit has its LSN, it need not be durable yet). If any step before the append fails, the
+//! MTR is abandoned and the buffer pool is exactly as before the commit.
+//!
+//! ```text
+//!   begin ──► snapshot = VDL (registered)      reads: own writes ∪ versions with v(txn) ≤ snapshot
+//!   write ──► Update lock ──► newest version checks ──► write set
+//!   commit ─► [engine lock: chains + status entry + commit record = ONE MTR] ──► release locks
+//!   caller ─► waits until VDL ≥ commit LSN, then acknowledges (and only then can others see it)
+//! ```
 //!
 //! Transaction ids come from memory, starting at the meta page's reserved bound when the engine
 //! opens, so every id that ever appeared in a commit record is below the bound after a restart.
 //! Ids of transactions that never committed may be handed out again after a restart; they appear
 //! nowhere in storage.
 //!
-//! Bootstrap: when the store has never seen page 0, [`Engine::open`] writes the meta page and an
-//! empty catalog tree root (page 1) in one MTR.
+//! Bootstrap: when the store has never seen page 0, [`Engine::open`] writes the meta page, an empty
+//! catalog tree root (page 1) and an empty transaction status tree root (page 2) in one MTR.
+//!
+//! Lock order: the engine lock may be taken before the SSI lock and the snapshot registry, never
+//! after them; the lock table's mutex is never held while taking another lock.
 
 use crate::btree::{self, Cursor};
-use crate::limits::{BUFFER_POOL_PAGES_MIN, ENTRY_BYTES_MAX, KEY_BYTES_MAX, TXN_IDS_RESERVED};
+use crate::limits::{
+    BUFFER_POOL_PAGES_MIN, ENTRY_BYTES_MAX, KEY_BYTES_MAX, STATUS_BUCKETS,
+    STATUS_BUCKETS_PER_VACUUM_STEP, STATUS_TRUNCATIONS_PER_COMMIT, TXN_IDS_RESERVED,
+    VACUUM_ENTRIES_PER_STEP, VACUUM_QUEUE_TREES_MAX,
+};
+use crate::locks::{Acquired, LockMode, LockWait, RowId};
 use crate::mtr::Mtr;
+use crate::mvcc::{self, Chain, StatusCache, Version};
 use crate::page::{self, Kind};
 use crate::pool::{BufferPool, PoolStats};
-use crate::{CATALOG, EngineError, Entry, META_PAGE, TreeId};
+use crate::txn::{Isolation, SavepointId, Shared, SnapshotGuard, Txn, Write};
+use crate::{CATALOG, EngineError, Entry, META_PAGE, STATUS, TreeId};
 use borealis_common::pagestore::PageStore;
 use borealis_common::{Lsn, Payload, TxnId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Engine settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,71 +83,41 @@ impl Default for EngineConfig {
     }
 }
 
-/// One buffered write of a key.
-#[derive(Clone, PartialEq, Eq)]
-enum Write {
-    /// Set the key to `value`. `must_be_absent`: the key came from an insert while no row was
-    /// visible, so the commit fails if the tree holds the key by then.
-    Put {
-        value: Vec<u8>,
-        must_be_absent: bool,
-    },
-    /// Remove the key.
-    Delete,
+/// A row as [`Engine::lock_row`] and [`Engine::newest_version`] see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowVersion {
+    /// The transaction's own write of the row if it has one, else the row's newest committed
+    /// version (committed, not necessarily durable yet); `None`: no row (absent or deleted).
+    pub value: Option<Vec<u8>>,
+    /// Whether the newest committed version is newer than the transaction's snapshot, i.e. the
+    /// row changed since the snapshot was taken (always false when the transaction wrote the row
+    /// itself). Under READ COMMITTED the SQL layer then re-evaluates its predicate on `value`
+    /// (PostgreSQL's EvalPlanQual); under the other levels [`Engine::lock_row`] has already
+    /// failed with [`EngineError::SerializationFailure`].
+    pub changed: bool,
 }
 
-/// A transaction: its id and its private write set. Obtained from [`Engine::begin`], ended by
-/// [`Engine::commit`] or [`Engine::rollback`] (dropping it is a rollback too).
-pub struct Txn {
-    id: TxnId,
-    engine: u64,
-    writes: BTreeMap<TreeId, BTreeMap<Vec<u8>, Write>>,
+/// What a vacuum call did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VacuumStats {
+    /// Row entries examined.
+    pub entries_visited: u64,
+    /// Versions removed from chains (dead tombstones included).
+    pub versions_removed: u64,
+    /// Keys removed from trees because no version was left.
+    pub keys_removed: u64,
+    /// Transaction status entries truncated.
+    pub status_entries_removed: u64,
+    /// [`Engine::vacuum_step`]: whether no known work is left.
+    pub done: bool,
 }
 
-impl Txn {
-    /// The transaction's id, as it will appear in its commit record.
-    #[must_use]
-    pub fn id(&self) -> TxnId {
-        self.id
-    }
-
-    /// Whether the transaction has buffered no write (its commit would append nothing).
-    #[must_use]
-    pub fn is_read_only(&self) -> bool {
-        self.writes.is_empty()
-    }
-
-    fn write_of(&self, tree: TreeId, key: &[u8]) -> Option<&Write> {
-        self.writes.get(&tree).and_then(|w| w.get(key))
-    }
-
-    fn set(&mut self, tree: TreeId, key: &[u8], write: Write) {
-        self.writes
-            .entry(tree)
-            .or_default()
-            .insert(key.to_vec(), write);
-    }
-
-    fn unset(&mut self, tree: TreeId, key: &[u8]) {
-        if let Some(w) = self.writes.get_mut(&tree) {
-            w.remove(key);
-            if w.is_empty() {
-                self.writes.remove(&tree);
-            }
-        }
-    }
-}
-
-impl fmt::Debug for Txn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Txn")
-            .field("id", &self.id)
-            .field("trees_written", &self.writes.len())
-            .field(
-                "keys_written",
-                &self.writes.values().map(BTreeMap::len).sum::<usize>(),
-            )
-            .finish()
+impl VacuumStats {
+    fn add(&mut self, o: VacuumStats) {
+        self.entries_visited += o.entries_visited;
+        self.versions_removed += o.versions_removed;
+        self.keys_removed += o.keys_removed;
+        self.status_entries_removed += o.status_entries_removed;
     }
 }
 
@@ -130,7 +127,9 @@ static ENGINE_IDS: AtomicU64 = AtomicU64::new(1);
 /// The engine over one volume. `Send + Sync`: share it with an `Arc`.
 pub struct Engine {
     store: Arc<dyn PageStore>,
+    shared: Arc<Shared>,
     state: Mutex<State>,
+    vacuum: Mutex<VacuumQueue>,
     /// Next transaction id to hand out.
     next_txn_id: AtomicU64,
     /// Time stamp of the last commit record; commit times never go backwards in LSN order.
@@ -141,8 +140,19 @@ pub struct Engine {
 
 struct State {
     pool: BufferPool,
+    status: StatusCache,
     /// Set when an MTR append failed: the engine then refuses everything.
     halted: Option<String>,
+}
+
+/// Background vacuum's work list: trees written since they were last vacuumed, where the tree
+/// at the front is up to, and the next status bucket to truncate.
+#[derive(Default)]
+struct VacuumQueue {
+    trees: VecDeque<TreeId>,
+    queued: BTreeSet<TreeId>,
+    resume: Option<Vec<u8>>,
+    next_bucket: u16,
 }
 
 impl fmt::Debug for Engine {
@@ -155,9 +165,11 @@ impl fmt::Debug for Engine {
 
 impl Engine {
     /// Opens the volume behind `store`, reading the meta page at the durable LSN, or bootstraps
-    /// an empty volume (meta page and empty catalog tree, in one MTR).
+    /// an empty volume (meta page, empty catalog tree and empty transaction status tree, in one
+    /// MTR).
     pub fn open(store: Arc<dyn PageStore>, config: EngineConfig) -> Result<Engine, EngineError> {
         let mut pool = BufferPool::new(config.buffer_pool_pages.max(BUFFER_POOL_PAGES_MIN));
+        let mut last_lsn = store.durable_lsn();
         let next_txn_id = {
             let mut mtr = Mtr::begin(&mut pool, &*store);
             let existing = mtr.read_opt(META_PAGE)?.map(page::meta_next_txn_id);
@@ -165,42 +177,82 @@ impl Engine {
                 Some(next) => next,
                 None => {
                     let first_txn_id = 1;
-                    page::init_meta(mtr.create(META_PAGE), CATALOG.0 + 1, first_txn_id, CATALOG);
-                    page::init_node(mtr.create(CATALOG), CATALOG, Kind::Leaf, 0, CATALOG, 0);
+                    page::init_meta(
+                        mtr.create(META_PAGE),
+                        STATUS.0 + 1,
+                        first_txn_id,
+                        CATALOG,
+                        STATUS,
+                    );
+                    for root in [CATALOG, STATUS] {
+                        page::init_node(mtr.create(root), root, Kind::Leaf, 0, root, 0);
+                    }
                     first_txn_id
                 }
             };
-            match btree::root_level(&mut mtr, CATALOG) {
-                Err(EngineError::NoSuchTree(_)) => {
-                    return Err(EngineError::Corrupted(
-                        "the catalog tree root is missing".into(),
-                    ));
-                }
-                other => other?,
-            };
-            mtr.finish(None)?;
+            for (root, name) in [(CATALOG, "catalog"), (STATUS, "transaction status")] {
+                match btree::root_level(&mut mtr, root) {
+                    Err(EngineError::NoSuchTree(_)) => {
+                        return Err(EngineError::Corrupted(format!(
+                            "the {name} tree root is missing"
+                        )));
+                    }
+                    other => other?,
+                };
+            }
+            if let Some(lsn) = mtr.finish(None)? {
+                last_lsn = lsn;
+            }
             next
         };
         Ok(Engine {
+            shared: Arc::new(Shared::new(store.clone(), last_lsn)),
             store,
-            state: Mutex::new(State { pool, halted: None }),
+            state: Mutex::new(State {
+                pool,
+                status: StatusCache::new(),
+                halted: None,
+            }),
+            vacuum: Mutex::new(VacuumQueue::default()),
             next_txn_id: AtomicU64::new(next_txn_id),
             last_commit_time_us: AtomicU64::new(0),
             engine_id: ENGINE_IDS.fetch_add(1, Ordering::Relaxed),
         })
     }
 
-    /// Starts a transaction. It sees the latest committed state plus its own writes.
+    /// Starts a READ COMMITTED transaction (PostgreSQL's default).
     pub fn begin(&self) -> Txn {
+        self.begin_with(Isolation::ReadCommitted)
+    }
+
+    /// Starts a transaction at the given isolation level. Its snapshot is taken now, at the
+    /// store's durable LSN, so it sees exactly the commits that are durable; call
+    /// [`new_statement`](Self::new_statement) before each statement (the first included) to get
+    /// PostgreSQL's snapshot timing.
+    pub fn begin_with(&self, isolation: Isolation) -> Txn {
         let id = self.next_txn_id.fetch_add(1, Ordering::Relaxed);
         assert!(
             id < u64::MAX - TXN_IDS_RESERVED,
             "transaction ids exhausted"
         );
-        Txn {
-            id: TxnId(id),
-            engine: self.engine_id,
-            writes: BTreeMap::new(),
+        let id = TxnId(id);
+        let snapshot = self.shared.take_snapshot();
+        if isolation == Isolation::Serializable {
+            self.shared.ssi().begin(id, snapshot);
+        }
+        Txn::new(id, self.engine_id, self.shared.clone(), isolation, snapshot)
+    }
+
+    /// Starts a statement: READ COMMITTED takes a fresh snapshot at the durable LSN for every
+    /// statement; REPEATABLE READ and SERIALIZABLE take it at the first statement and keep it.
+    /// Also clears a cancel request left over from the previous statement.
+    pub fn new_statement(&self, txn: &mut Txn) {
+        self.check_owner(txn);
+        crate::locks::LockManager::clear_cancel(&txn.waiter);
+        let refresh = txn.isolation == Isolation::ReadCommitted || txn.statements == 0;
+        txn.statements += 1;
+        if refresh {
+            txn.refresh_snapshot();
         }
     }
 
@@ -208,7 +260,7 @@ impl Engine {
     /// allocated and logged in its own MTR at once, and a transaction that created a tree and
     /// then rolled back leaks that page (the SQL layer should drop it; there is no free list yet).
     pub fn create_tree(&self) -> Result<TreeId, EngineError> {
-        let (tree, _) = self.run_mtr(|mtr| {
+        let (tree, _) = self.run_mtr(|mtr, _| {
             let (id, root) = mtr.allocate()?;
             page::init_node(root, id, Kind::Leaf, 0, id, 0);
             Ok((id, None))
@@ -223,7 +275,8 @@ impl Engine {
         if tree == CATALOG {
             return Err(EngineError::CatalogIsPermanent);
         }
-        self.run_mtr(|mtr| {
+        user_tree(tree)?;
+        self.run_mtr(|mtr, _| {
             btree::root_level(mtr, tree)?;
             page::init_node(mtr.write(tree)?, tree, Kind::Dropped, 0, tree, 0);
             Ok(((), None))
@@ -231,14 +284,29 @@ impl Engine {
         Ok(())
     }
 
-    /// The value of `key` as `txn` sees it.
+    /// The value of `key` as `txn` sees it: its own write, else the newest version committed at
+    /// or below its snapshot.
     pub fn get(&self, txn: &Txn, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError> {
         self.check_owner(txn);
+        user_tree(tree)?;
         match txn.write_of(tree, key) {
-            Some(Write::Put { value, .. }) => Ok(Some(value.clone())),
-            Some(Write::Delete) => Ok(None),
-            None => self.read(|mtr| btree::get(mtr, tree, key)),
+            Some(Write::Put { value, .. }) => return Ok(Some(value.clone())),
+            Some(Write::Delete) => return Ok(None),
+            None => {}
         }
+        if txn.ssi_tracked() {
+            self.shared.ssi().read_key(txn.id, tree, key);
+        }
+        let snapshot = txn.snapshot;
+        let seen = self.read(|mtr, status| match mvcc::chain_of(mtr, tree, key)? {
+            None => Ok(None),
+            Some(chain) => mvcc::read_at(status, mtr, &chain, snapshot).map(Some),
+        })?;
+        let Some(seen) = seen else {
+            return Ok(None);
+        };
+        self.conflict_out(txn, &seen.newer)?;
+        Ok(seen.value)
     }
 
     /// At most `limit` entries of `tree` between `from` and `to`, in ascending key order, as
@@ -252,10 +320,18 @@ impl Engine {
         limit: usize,
     ) -> Result<Vec<Entry>, EngineError> {
         self.check_owner(txn);
+        user_tree(tree)?;
         if limit == 0 || range_is_empty(from, to) {
-            self.read(|mtr| btree::root_level(mtr, tree))?;
+            self.read(|mtr, _| btree::root_level(mtr, tree))?;
             return Ok(Vec::new());
         }
+        let range = if txn.ssi_tracked() {
+            self.shared.ssi().read_range(txn.id, tree, from, to)
+        } else {
+            None
+        };
+        let snapshot = txn.snapshot;
+        let mut newer = Vec::new();
         let mut own = txn
             .writes
             .get(&tree)
@@ -263,9 +339,9 @@ impl Engine {
             .into_iter()
             .flatten()
             .peekable();
-        self.read(|mtr| {
+        let out = self.read(|mtr, status| {
             let mut cursor = Cursor::seek(mtr, tree, from)?;
-            let mut stored = next_before(&mut cursor, mtr, to)?;
+            let mut stored = next_visible(&mut cursor, mtr, status, to, snapshot, &mut newer)?;
             let mut out = Vec::new();
             while out.len() < limit {
                 // Take the buffered write when its key comes first or equals the stored one.
@@ -281,23 +357,32 @@ impl Engine {
                         .as_ref()
                         .is_some_and(|(k, _)| k.as_slice() == own_key.as_slice())
                     {
-                        stored = next_before(&mut cursor, mtr, to)?;
+                        stored = next_visible(&mut cursor, mtr, status, to, snapshot, &mut newer)?;
                     }
                     if let Write::Put { value, .. } = write {
                         out.push((own_key.clone(), value.clone()));
                     }
                 } else {
                     out.push(stored.take().expect("checked above"));
-                    stored = next_before(&mut cursor, mtr, to)?;
+                    stored = next_visible(&mut cursor, mtr, status, to, snapshot, &mut newer)?;
                 }
             }
             Ok(out)
-        })
+        })?;
+        if let Some(index) = range
+            && out.len() == limit
+            && let Some((last, _)) = out.last()
+        {
+            self.shared.ssi().narrow_range(txn.id, tree, index, last);
+        }
+        self.conflict_out(txn, &newer)?;
+        Ok(out)
     }
 
     /// The greatest key of `tree` visible to `txn`.
     pub fn last_key(&self, txn: &Txn, tree: TreeId) -> Result<Option<Vec<u8>>, EngineError> {
         self.check_owner(txn);
+        user_tree(tree)?;
         let own = txn.writes.get(&tree);
         let own_last = own.and_then(|w| {
             w.iter()
@@ -305,14 +390,32 @@ impl Engine {
                 .find(|(_, write)| matches!(write, Write::Put { .. }))
                 .map(|(k, _)| k.clone())
         });
-        // Stored keys the transaction wrote are decided by its write set.
-        let skip = |k: &[u8]| own.is_some_and(|w| w.contains_key(k));
-        let stored_last = self.read(|mtr| btree::last_key(mtr, tree, &skip))?;
+        if txn.ssi_tracked() {
+            self.shared.ssi().read_tree(txn.id, tree);
+        }
+        let snapshot = txn.snapshot;
+        let mut newer = Vec::new();
+        let stored_last = self.read(|mtr, status| {
+            // Stored keys the transaction wrote are decided by its write set.
+            let mut take = |mtr: &mut Mtr<'_>, k: &[u8], v: &[u8]| -> Result<bool, EngineError> {
+                if own.is_some_and(|w| w.contains_key(k)) {
+                    return Ok(false);
+                }
+                let seen = mvcc::read_at(status, mtr, &Chain::decode(v)?, snapshot)?;
+                newer.extend(seen.newer);
+                Ok(seen.value.is_some())
+            };
+            btree::last_key(mtr, tree, &mut take)
+        })?;
+        self.conflict_out(txn, &newer)?;
         Ok(own_last.max(stored_last))
     }
 
-    /// Inserts a new row. `DuplicateKey` if `txn` already sees the key. Buffered until commit,
-    /// which checks again that no other transaction committed the key meanwhile.
+    /// Inserts a new row. Takes the row's `Update` lock (waiting for another writer of the key
+    /// to commit or roll back, up to the transaction's lock timeout), then fails with
+    /// `DuplicateKey` if a row is there: the transaction's own, or the newest committed version
+    /// whatever the snapshot (under SERIALIZABLE a row committed after the snapshot is a
+    /// `SerializationFailure` instead, as in PostgreSQL). Buffered until commit.
     pub fn insert(
         &self,
         txn: &mut Txn,
@@ -321,13 +424,32 @@ impl Engine {
         value: &[u8],
     ) -> Result<(), EngineError> {
         self.check_owner(txn);
+        user_tree(tree)?;
         check_entry(key, value)?;
         let must_be_absent = match txn.write_of(tree, key) {
             Some(Write::Put { .. }) => return Err(EngineError::DuplicateKey),
             // The transaction deleted a stored row: the insert replaces it.
             Some(Write::Delete) => false,
             None => {
-                if self.read(|mtr| btree::get(mtr, tree, key))?.is_some() {
+                let row = (tree, key.to_vec());
+                let timeout = txn.lock_timeout;
+                let acquired =
+                    self.take_lock(txn, &row, LockMode::Update, LockWait::Block, timeout)?;
+                let newest = match self.newest(txn, tree, key) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        give_back(txn, &row, acquired);
+                        return Err(e);
+                    }
+                };
+                if newest.value.is_some() {
+                    give_back(txn, &row, acquired);
+                    if newest.changed && txn.isolation == Isolation::Serializable {
+                        return Err(EngineError::SerializationFailure(
+                            "could not serialize access: a concurrent transaction inserted the key"
+                                .into(),
+                        ));
+                    }
                     return Err(EngineError::DuplicateKey);
                 }
                 true
@@ -344,7 +466,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Inserts or replaces a row. Buffered until commit.
+    /// Inserts or replaces a row. Takes the row's `Update` lock; under REPEATABLE READ and
+    /// SERIALIZABLE fails with `SerializationFailure` if the row's newest committed version is
+    /// newer than the snapshot (first updater wins). Buffered until commit.
     pub fn put(
         &self,
         txn: &mut Txn,
@@ -353,12 +477,13 @@ impl Engine {
         value: &[u8],
     ) -> Result<(), EngineError> {
         self.check_owner(txn);
+        user_tree(tree)?;
         check_entry(key, value)?;
         let must_be_absent = match txn.write_of(tree, key) {
             Some(Write::Put { must_be_absent, .. }) => *must_be_absent,
             Some(Write::Delete) => false,
             None => {
-                self.read(|mtr| btree::root_level(mtr, tree))?;
+                self.prepare_write(txn, tree, key)?;
                 false
             }
         };
@@ -373,9 +498,12 @@ impl Engine {
         Ok(())
     }
 
-    /// Deletes a row; returns whether one was visible to `txn`. Buffered until commit.
+    /// Deletes a row; returns whether there was one (the transaction's own, or the newest
+    /// committed version once the row's lock is held). Locks and conflicts as for
+    /// [`put`](Self::put). Buffered until commit.
     pub fn delete(&self, txn: &mut Txn, tree: TreeId, key: &[u8]) -> Result<bool, EngineError> {
         self.check_owner(txn);
+        user_tree(tree)?;
         match txn.write_of(tree, key) {
             // Inserted by this transaction over no stored row: forgetting the insert is the delete.
             Some(Write::Put {
@@ -391,74 +519,396 @@ impl Engine {
             }
             Some(Write::Delete) => Ok(false),
             None => {
-                let visible = self.read(|mtr| btree::get(mtr, tree, key))?.is_some();
-                if visible {
-                    txn.set(tree, key, Write::Delete);
+                let (newest, acquired) = self.prepare_write(txn, tree, key)?;
+                if newest.value.is_none() {
+                    give_back(txn, &(tree, key.to_vec()), acquired);
+                    return Ok(false);
                 }
-                Ok(visible)
+                txn.set(tree, key, Write::Delete);
+                Ok(true)
             }
         }
     }
 
-    /// Commits: applies the write set and appends it with the commit record as one MTR. Returns
-    /// the commit record's LSN (`None` if the transaction wrote nothing). The commit is not yet
-    /// durable: the caller waits for the volume durable LSN to reach it.
-    pub fn commit(&self, txn: Txn) -> Result<Option<Lsn>, EngineError> {
-        self.check_owner(&txn);
-        if txn.writes.is_empty() {
+    /// Locks a row (SELECT … FOR SHARE / FOR UPDATE, and the first step of an UPDATE or DELETE
+    /// under READ COMMITTED). `wait` says what to do if another transaction holds a conflicting
+    /// lock: wait at most `timeout` (`None`: no limit) and fail with `LockTimeout`, fail at once
+    /// with `LockNotAvailable` (NOWAIT), or return `Ok(None)` (SKIP LOCKED). Waiting fails with
+    /// `Deadlock` if it would close a cycle of waits, and with `Canceled` on a
+    /// [`CancelHandle`](crate::CancelHandle) cancel.
+    ///
+    /// Once locked, returns the row's newest version and whether it changed since the snapshot.
+    /// Under READ COMMITTED the caller re-evaluates its predicate on it (EvalPlanQual) and writes
+    /// the new version computed from it; under REPEATABLE READ and SERIALIZABLE a change is a
+    /// `SerializationFailure`. The lock is held until commit or rollback (or a rollback to a
+    /// savepoint taken before it).
+    pub fn lock_row(
+        &self,
+        txn: &mut Txn,
+        tree: TreeId,
+        key: &[u8],
+        mode: LockMode,
+        wait: LockWait,
+        timeout: Option<Duration>,
+    ) -> Result<Option<RowVersion>, EngineError> {
+        self.check_owner(txn);
+        user_tree(tree)?;
+        let row = (tree, key.to_vec());
+        let acquired = self.take_lock(txn, &row, mode, wait, timeout)?;
+        if acquired == Acquired::Skipped {
             return Ok(None);
         }
-        let ((), lsn) = self.run_mtr(|mtr| {
-            for (&tree, writes) in &txn.writes {
-                for (key, write) in writes {
-                    if let Write::Put {
-                        must_be_absent: true,
-                        ..
-                    } = write
-                        && btree::get(mtr, tree, key)?.is_some()
-                    {
-                        return Err(EngineError::DuplicateKey);
-                    }
-                }
+        if txn.ssi_tracked() {
+            self.shared.ssi().read_key(txn.id, tree, key);
+        }
+        let newest = match self.newest_version(txn, tree, key) {
+            Ok(n) => n,
+            Err(e) => {
+                give_back(txn, &row, acquired);
+                return Err(e);
             }
-            for (&tree, writes) in &txn.writes {
-                for (key, write) in writes {
-                    match write {
-                        Write::Put { value, .. } => btree::put(mtr, tree, key, value)?,
-                        Write::Delete => {
-                            btree::remove(mtr, tree, key)?;
-                        }
-                    }
-                }
+        };
+        if newest.changed && txn.isolation != Isolation::ReadCommitted {
+            give_back(txn, &row, acquired);
+            return Err(concurrent_update());
+        }
+        Ok(Some(newest))
+    }
+
+    /// The row's newest version (the transaction's own write, else the newest committed one,
+    /// durable or not) and whether it changed since the transaction's snapshot. Takes no lock:
+    /// only a held lock keeps the answer true.
+    pub fn newest_version(
+        &self,
+        txn: &Txn,
+        tree: TreeId,
+        key: &[u8],
+    ) -> Result<RowVersion, EngineError> {
+        self.check_owner(txn);
+        user_tree(tree)?;
+        match txn.write_of(tree, key) {
+            Some(Write::Put { value, .. }) => Ok(RowVersion {
+                value: Some(value.clone()),
+                changed: false,
+            }),
+            Some(Write::Delete) => Ok(RowVersion {
+                value: None,
+                changed: false,
+            }),
+            None => self.newest(txn, tree, key),
+        }
+    }
+
+    /// Opens a savepoint in the transaction's write set.
+    pub fn savepoint(&self, txn: &mut Txn) -> SavepointId {
+        self.check_owner(txn);
+        txn.savepoint()
+    }
+
+    /// Undoes every write made and releases every lock taken since `sp`, which stays open; later
+    /// savepoints are closed. `NoSuchSavepoint` if `sp` is not open.
+    pub fn rollback_to(&self, txn: &mut Txn, sp: SavepointId) -> Result<(), EngineError> {
+        self.check_owner(txn);
+        txn.rollback_to(sp)
+    }
+
+    /// Closes `sp` and every savepoint opened after it, keeping their changes (SQL's RELEASE).
+    pub fn release_savepoint(&self, txn: &mut Txn, sp: SavepointId) -> Result<(), EngineError> {
+        self.check_owner(txn);
+        txn.release(sp)
+    }
+
+    /// Commits: applies the write set (new versions in front of each row's chain, the
+    /// transaction's status entry) and appends it with the commit record as one MTR, then releases
+    /// the row locks at once (early lock release). Returns the commit record's LSN (`None` if the
+    /// transaction wrote nothing). The commit is not yet durable: the caller waits for the volume
+    /// durable LSN to reach it before acknowledging, and no snapshot sees it before that.
+    ///
+    /// A serializable transaction may fail here with `SerializationFailure`; any failure rolls the
+    /// transaction back.
+    pub fn commit(&self, mut txn: Txn) -> Result<Option<Lsn>, EngineError> {
+        self.check_owner(&txn);
+        if txn.writes.is_empty() {
+            if txn.ssi_tracked() {
+                let mut ssi = self.shared.ssi();
+                let end = txn.last_lsn();
+                ssi.committed(txn.id, end);
             }
-            let reserved = page::meta_next_txn_id(mtr.read(META_PAGE)?);
-            if txn.id.0 >= reserved {
-                let handed_out = self.next_txn_id.load(Ordering::Relaxed).max(txn.id.0 + 1);
-                page::set_meta_next_txn_id(mtr.write(META_PAGE)?, handed_out + TXN_IDS_RESERVED);
+            txn.end(true);
+            return Ok(None);
+        }
+        let lsn = self.apply_commit(&mut txn)?;
+        let written: Vec<TreeId> = txn.writes.keys().copied().collect();
+        txn.end(true);
+        let mut q = self.vacuum_queue();
+        for tree in written {
+            if q.queued.len() < VACUUM_QUEUE_TREES_MAX && q.queued.insert(tree) {
+                q.trees.push_back(tree);
             }
-            let time_us = wall_clock_us().max(self.last_commit_time_us.load(Ordering::Relaxed));
-            self.last_commit_time_us.store(time_us, Ordering::Relaxed);
-            Ok((
-                (),
-                Some(Payload::Commit {
-                    txn: txn.id,
-                    time_us,
-                }),
-            ))
-        })?;
-        let lsn = lsn.expect("an MTR ending with a commit record has an LSN");
+        }
         Ok(Some(lsn))
     }
 
-    /// Abandons the transaction's writes. Nothing was ever written for them.
+    fn apply_commit(&self, txn: &mut Txn) -> Result<Lsn, EngineError> {
+        let mut guard = self.lock()?;
+        let state = &mut *guard;
+        // The transaction reads no more: its own snapshot must not hold back pruning.
+        txn.drop_snapshot();
+        let horizon = self.shared.horizon();
+        if txn.ssi_tracked() {
+            let writes = txn
+                .writes
+                .iter()
+                .flat_map(|(t, w)| w.keys().map(move |k| (*t, k.as_slice())));
+            self.shared.ssi().pre_commit(txn.id, writes)?;
+        }
+        // Above every CPL appended so far, at most the commit LSN (see `mvcc`).
+        let visibility = txn.last_lsn().next();
+        let mut mtr = Mtr::begin(&mut state.pool, &*self.store);
+        let status = &mut state.status;
+        btree::put(
+            &mut mtr,
+            STATUS,
+            &mvcc::status_key(txn.id),
+            &visibility.0.to_le_bytes(),
+        )?;
+        status.insert(txn.id, visibility);
+        for (&tree, writes) in &txn.writes {
+            for (key, write) in writes {
+                let mut chain = mvcc::chain_of(&mut mtr, tree, key)?.unwrap_or_default();
+                let value = match write {
+                    Write::Put {
+                        value,
+                        must_be_absent,
+                    } => {
+                        if *must_be_absent && chain.newest().is_some() {
+                            return Err(EngineError::DuplicateKey);
+                        }
+                        Some(value.clone())
+                    }
+                    Write::Delete => None,
+                };
+                chain.versions.insert(0, Version { txn: txn.id, value });
+                mvcc::prune(status, &mut mtr, &mut chain, horizon)?;
+                chain.fit(key.len());
+                if chain.versions.is_empty() {
+                    btree::remove(&mut mtr, tree, key)?;
+                } else {
+                    btree::put(&mut mtr, tree, key, &chain.encode())?;
+                }
+            }
+        }
+        truncate_bucket(
+            &mut mtr,
+            status,
+            mvcc::status_bucket(txn.id),
+            horizon,
+            STATUS_TRUNCATIONS_PER_COMMIT,
+        )?;
+        let reserved = page::meta_next_txn_id(mtr.read(META_PAGE)?);
+        if txn.id.0 >= reserved {
+            let handed_out = self.next_txn_id.load(Ordering::Relaxed).max(txn.id.0 + 1);
+            page::set_meta_next_txn_id(mtr.write(META_PAGE)?, handed_out + TXN_IDS_RESERVED);
+        }
+        let time_us = wall_clock_us().max(self.last_commit_time_us.load(Ordering::Relaxed));
+        self.last_commit_time_us.store(time_us, Ordering::Relaxed);
+        let lsn = match mtr.finish(Some(Payload::Commit {
+            txn: txn.id,
+            time_us,
+        })) {
+            Ok(lsn) => lsn.expect("an MTR ending with a commit record has an LSN"),
+            Err(e) => {
+                state.halted = Some(e.to_string());
+                return Err(e);
+            }
+        };
+        assert!(
+            visibility <= lsn,
+            "visibility LSN {visibility} of {} above its commit LSN {lsn}",
+            txn.id
+        );
+        self.shared.last_lsn.store(lsn.0, Ordering::Release);
+        if txn.ssi_tracked() {
+            self.shared.ssi().committed(txn.id, lsn);
+        }
+        Ok(lsn)
+    }
+
+    /// Abandons the transaction: its writes were never applied; its locks are released.
     pub fn rollback(&self, txn: Txn) {
         self.check_owner(&txn);
         drop(txn);
     }
 
+    /// Removes from every row of `tree` the versions older than the oldest snapshot in use, and
+    /// rows whose newest such version is a delete; then truncates every transaction status entry
+    /// no snapshot needs. Works in bounded steps (one MTR each), so writers interleave with it.
+    pub fn vacuum(&self, tree: TreeId) -> Result<VacuumStats, EngineError> {
+        user_tree(tree)?;
+        let mut total = VacuumStats::default();
+        let mut from: Option<Vec<u8>> = None;
+        loop {
+            let (stats, next) = self.vacuum_batch(tree, from.as_deref())?;
+            total.add(stats);
+            match next {
+                Some(k) => from = Some(k),
+                None => break,
+            }
+        }
+        for bucket in 0..STATUS_BUCKETS {
+            loop {
+                let n = self.truncate_status(bucket)?;
+                total.status_entries_removed += n;
+                if n < STATUS_TRUNCATIONS_PER_COMMIT as u64 {
+                    break;
+                }
+            }
+        }
+        total.done = true;
+        Ok(total)
+    }
+
+    /// One bounded unit of background vacuum (autovacuum): truncates a few status buckets and
+    /// prunes one batch of the first tree written since it was last vacuumed. `done` in the
+    /// result says whether no written tree is waiting.
+    pub fn vacuum_step(&self) -> Result<VacuumStats, EngineError> {
+        let mut q = self.vacuum_queue();
+        let mut stats = VacuumStats::default();
+        for _ in 0..STATUS_BUCKETS_PER_VACUUM_STEP {
+            let bucket = q.next_bucket;
+            q.next_bucket = (bucket + 1) % STATUS_BUCKETS;
+            stats.status_entries_removed += self.truncate_status(bucket)?;
+        }
+        if let Some(&tree) = q.trees.front() {
+            let from = q.resume.take();
+            if from.is_none() {
+                // Writes from now on queue the tree again, behind this pass.
+                q.queued.remove(&tree);
+            }
+            match self.vacuum_batch(tree, from.as_deref()) {
+                Ok((s, next)) => {
+                    stats.add(s);
+                    match next {
+                        Some(k) => q.resume = Some(k),
+                        None => {
+                            q.trees.pop_front();
+                        }
+                    }
+                }
+                Err(EngineError::NoSuchTree(_)) => {
+                    q.trees.pop_front();
+                }
+                Err(e) => {
+                    q.resume = from;
+                    return Err(e);
+                }
+            }
+        }
+        stats.done = q.trees.is_empty();
+        Ok(stats)
+    }
+
+    /// Prunes up to `VACUUM_ENTRIES_PER_STEP` entries after `from` in one MTR; returns where to
+    /// go on from, if anywhere.
+    fn vacuum_batch(
+        &self,
+        tree: TreeId,
+        from: Option<&[u8]>,
+    ) -> Result<(VacuumStats, Option<Vec<u8>>), EngineError> {
+        let (out, _) = self.run_mtr(|mtr, status| {
+            let horizon = self.shared.horizon();
+            let lower = from.map_or(Bound::Unbounded, Bound::Excluded);
+            let mut cursor = Cursor::seek(mtr, tree, lower)?;
+            let mut batch = Vec::new();
+            while batch.len() < VACUUM_ENTRIES_PER_STEP {
+                match cursor.next(mtr)? {
+                    Some(e) => batch.push(e),
+                    None => break,
+                }
+            }
+            let next = if batch.len() == VACUUM_ENTRIES_PER_STEP {
+                batch.last().map(|(k, _)| k.clone())
+            } else {
+                None
+            };
+            let mut stats = VacuumStats {
+                entries_visited: batch.len() as u64,
+                ..VacuumStats::default()
+            };
+            for (key, raw) in batch {
+                let mut chain = Chain::decode(&raw)?;
+                let removed = mvcc::prune(status, mtr, &mut chain, horizon)?;
+                if removed == 0 {
+                    continue;
+                }
+                stats.versions_removed += removed as u64;
+                if chain.versions.is_empty() {
+                    btree::remove(mtr, tree, &key)?;
+                    stats.keys_removed += 1;
+                } else {
+                    btree::put(mtr, tree, &key, &chain.encode())?;
+                }
+            }
+            Ok(((stats, next), None))
+        })?;
+        Ok(out)
+    }
+
+    /// Truncates the status entries of one bucket that every snapshot sees (bounded per call).
+    fn truncate_status(&self, bucket: u16) -> Result<u64, EngineError> {
+        let (n, _) = self.run_mtr(|mtr, status| {
+            let horizon = self.shared.horizon();
+            let n = truncate_bucket(mtr, status, bucket, horizon, STATUS_TRUNCATIONS_PER_COMMIT)?;
+            Ok((n, None))
+        })?;
+        Ok(n)
+    }
+
+    /// Registers a snapshot taken elsewhere (a read replica's read point): vacuum keeps every
+    /// version it may read until the guard is dropped. `SnapshotTooOld` if vacuum may already
+    /// have pruned past it.
+    pub fn register_snapshot(&self, lsn: Lsn) -> Result<SnapshotGuard, EngineError> {
+        self.shared.register(lsn)?;
+        Ok(SnapshotGuard {
+            shared: self.shared.clone(),
+            lsn,
+        })
+    }
+
+    /// The vacuum horizon: the oldest snapshot in use (transactions' and registered ones), or the
+    /// durable LSN if none is older. Versions older than what this snapshot sees may be removed.
+    #[must_use]
+    pub fn oldest_snapshot(&self) -> Lsn {
+        self.shared.horizon()
+    }
+
+    /// The store's durable LSN (where new snapshots are taken).
+    #[must_use]
+    pub fn durable_lsn(&self) -> Lsn {
+        self.store.durable_lsn()
+    }
+
+    /// Lock requests currently waiting (for tests and monitoring).
+    #[must_use]
+    pub fn lock_waiters(&self) -> usize {
+        self.shared.locks.waiting()
+    }
+
+    /// Pages a tree uses (every page reachable from its root).
+    pub fn tree_pages(&self, tree: TreeId) -> Result<u64, EngineError> {
+        user_tree(tree)?;
+        self.read(|mtr, _| btree::page_count(mtr, tree))
+    }
+
+    /// Pages the transaction status tree uses.
+    pub fn status_pages(&self) -> Result<u64, EngineError> {
+        self.read(|mtr, _| btree::page_count(mtr, STATUS))
+    }
+
     /// The tree's number of levels (1: its root is a leaf). For tests and query plans.
     pub fn tree_height(&self, tree: TreeId) -> Result<u16, EngineError> {
-        Ok(self.read(|mtr| btree::root_level(mtr, tree))? + 1)
+        user_tree(tree)?;
+        Ok(self.read(|mtr, _| btree::root_level(mtr, tree))? + 1)
     }
 
     /// Buffer pool counters.
@@ -472,6 +922,84 @@ impl Engine {
             "transaction {} used with an engine that did not begin it",
             txn.id
         );
+    }
+
+    fn take_lock(
+        &self,
+        txn: &mut Txn,
+        row: &RowId,
+        mode: LockMode,
+        wait: LockWait,
+        timeout: Option<Duration>,
+    ) -> Result<Acquired, EngineError> {
+        if txn.locks.get(row).is_some_and(|m| *m >= mode) {
+            return Ok(Acquired::AlreadyHeld);
+        }
+        let acquired = self
+            .shared
+            .locks
+            .acquire(txn.id, &txn.waiter, row, mode, wait, timeout)?;
+        if let Acquired::Granted { before } = acquired {
+            txn.note_lock(row.clone(), mode, before);
+        }
+        Ok(acquired)
+    }
+
+    /// The newest committed version of a row and whether the transaction's snapshot misses it.
+    fn newest(&self, txn: &Txn, tree: TreeId, key: &[u8]) -> Result<RowVersion, EngineError> {
+        let snapshot = txn.snapshot;
+        self.read(|mtr, status| {
+            let Some(chain) = mvcc::chain_of(mtr, tree, key)? else {
+                return Ok(RowVersion {
+                    value: None,
+                    changed: false,
+                });
+            };
+            let newest = &chain.versions[0];
+            let changed = !status.visible(mtr, newest.txn, snapshot)?;
+            Ok(RowVersion {
+                value: newest.value.clone(),
+                changed,
+            })
+        })
+    }
+
+    /// Locks a row for a write and applies first-updater-wins outside READ COMMITTED.
+    fn prepare_write(
+        &self,
+        txn: &mut Txn,
+        tree: TreeId,
+        key: &[u8],
+    ) -> Result<(RowVersion, Acquired), EngineError> {
+        let row = (tree, key.to_vec());
+        let timeout = txn.lock_timeout;
+        let acquired = self.take_lock(txn, &row, LockMode::Update, LockWait::Block, timeout)?;
+        let newest = match self.newest(txn, tree, key) {
+            Ok(n) => n,
+            Err(e) => {
+                give_back(txn, &row, acquired);
+                return Err(e);
+            }
+        };
+        if newest.changed && txn.isolation != Isolation::ReadCommitted {
+            give_back(txn, &row, acquired);
+            return Err(concurrent_update());
+        }
+        Ok((newest, acquired))
+    }
+
+    fn conflict_out(&self, txn: &Txn, newer: &[TxnId]) -> Result<(), EngineError> {
+        if txn.ssi_tracked() && !newer.is_empty() {
+            self.shared.ssi().conflict_out(txn.id, newer)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn vacuum_queue(&self) -> MutexGuard<'_, VacuumQueue> {
+        self.vacuum
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, State>, EngineError> {
@@ -488,11 +1016,12 @@ impl Engine {
     /// Runs a read-only operation under the engine lock.
     fn read<T>(
         &self,
-        op: impl FnOnce(&mut Mtr<'_>) -> Result<T, EngineError>,
+        op: impl FnOnce(&mut Mtr<'_>, &mut StatusCache) -> Result<T, EngineError>,
     ) -> Result<T, EngineError> {
-        let mut state = self.lock()?;
+        let mut guard = self.lock()?;
+        let state = &mut *guard;
         let mut mtr = Mtr::begin(&mut state.pool, &*self.store);
-        let out = op(&mut mtr)?;
+        let out = op(&mut mtr, &mut state.status)?;
         let logged = mtr.finish(None)?;
         assert!(logged.is_none(), "a read-only operation changed pages");
         Ok(out)
@@ -502,20 +1031,77 @@ impl Engine {
     /// payload the operation returns, if any. A failed append halts the engine.
     fn run_mtr<T>(
         &self,
-        op: impl FnOnce(&mut Mtr<'_>) -> Result<(T, Option<Payload>), EngineError>,
+        op: impl FnOnce(&mut Mtr<'_>, &mut StatusCache) -> Result<(T, Option<Payload>), EngineError>,
     ) -> Result<(T, Option<Lsn>), EngineError> {
-        let mut state = self.lock()?;
-        let state = &mut *state;
+        let mut guard = self.lock()?;
+        let state = &mut *guard;
         let mut mtr = Mtr::begin(&mut state.pool, &*self.store);
-        let (out, tail) = op(&mut mtr)?;
+        let (out, tail) = op(&mut mtr, &mut state.status)?;
         match mtr.finish(tail) {
-            Ok(lsn) => Ok((out, lsn)),
+            Ok(lsn) => {
+                if let Some(lsn) = lsn {
+                    self.shared.last_lsn.store(lsn.0, Ordering::Release);
+                }
+                Ok((out, lsn))
+            }
             Err(e) => {
                 state.halted = Some(e.to_string());
                 Err(e)
             }
         }
     }
+}
+
+/// Gives back a lock a write took but did not use.
+fn give_back(txn: &mut Txn, row: &RowId, acquired: Acquired) {
+    if let Acquired::Granted { before } = acquired {
+        txn.give_back_lock(row, before);
+    }
+}
+
+fn concurrent_update() -> EngineError {
+    EngineError::SerializationFailure("could not serialize access due to concurrent update".into())
+}
+
+/// Refuses the status tree to user operations: its entries are not version chains.
+fn user_tree(tree: TreeId) -> Result<(), EngineError> {
+    if tree == STATUS {
+        return Err(EngineError::NoSuchTree(tree));
+    }
+    Ok(())
+}
+
+/// Deletes up to `max` entries of one status bucket whose visibility LSN is at or below the
+/// horizon (examining at most four times as many). Returns how many it deleted.
+fn truncate_bucket(
+    mtr: &mut Mtr<'_>,
+    status: &mut StatusCache,
+    bucket: u16,
+    horizon: Lsn,
+    max: usize,
+) -> Result<u64, EngineError> {
+    let prefix = bucket.to_be_bytes();
+    let mut cursor = Cursor::seek(mtr, STATUS, Bound::Included(&prefix[..]))?;
+    let mut doomed = Vec::new();
+    let mut examined = 0;
+    while doomed.len() < max && examined < 4 * max {
+        let Some((key, value)) = cursor.next(mtr)? else {
+            break;
+        };
+        if !key.starts_with(&prefix) {
+            break;
+        }
+        examined += 1;
+        let (txn, visibility) = mvcc::decode_status(&key, &value)?;
+        if visibility <= horizon {
+            doomed.push((key, txn));
+        }
+    }
+    for (key, txn) in &doomed {
+        btree::remove(mtr, STATUS, key)?;
+        status.forget(*txn);
+    }
+    Ok(doomed.len() as u64)
 }
 
 /// The cursor's next entry if it lies before `to`.
@@ -529,6 +1115,26 @@ fn next_before(
         Bound::Included(end) => k.as_slice() <= end,
         Bound::Excluded(end) => k.as_slice() < end,
     }))
+}
+
+/// The cursor's next row before `to` with a version visible at `snapshot`, as (key, value);
+/// writers of versions too new for the snapshot are added to `newer`.
+fn next_visible(
+    cursor: &mut Cursor,
+    mtr: &mut Mtr<'_>,
+    status: &mut StatusCache,
+    to: Bound<&[u8]>,
+    snapshot: Lsn,
+    newer: &mut Vec<TxnId>,
+) -> Result<Option<Entry>, EngineError> {
+    while let Some((key, raw)) = next_before(cursor, mtr, to)? {
+        let seen = mvcc::read_at(status, mtr, &Chain::decode(&raw)?, snapshot)?;
+        newer.extend(seen.newer);
+        if let Some(value) = seen.value {
+            return Ok(Some((key, value)));
+        }
+    }
+    Ok(None)
 }
 
 /// Whether no key can lie between the bounds (`BTreeMap::range` panics on some of these).

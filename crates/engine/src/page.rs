@@ -8,6 +8,7 @@
 //! meta page (page 0)
 //!  0 u8 magic   1 u8 version   2 u8 kind=1   3 u8 flags=0   4 u32 reserved=0
 //!  8 [u8; 8] "BOREALIS"   16 u64 next_free_page   24 u64 next_txn_id   32 u64 catalog_root
+//! 40 u64 status_root
 //!
 //! B+tree page (leaf kind=2, internal kind=3, dropped root kind=4)
 //! +--------+-------------------+---------------->      <-------------------------+
@@ -39,7 +40,7 @@
 //! The accessors below assume a page that passed [`validate`] (or that the engine itself built):
 //! they index without checks, and a panic there would be an engine bug, not bad input.
 
-use crate::limits::{ENTRY_BYTES_MAX, KEY_BYTES_MAX, TREE_LEVELS_MAX};
+use crate::limits::{CELL_ENTRY_BYTES_MAX, KEY_BYTES_MAX, TREE_LEVELS_MAX};
 use borealis_common::{PAGE_SIZE, PageId};
 
 /// One page image.
@@ -48,7 +49,7 @@ pub(crate) type Page = [u8; PAGE_SIZE];
 /// First byte of every engine page.
 pub(crate) const MAGIC: u8 = 0xEB;
 /// Second byte of every engine page. Bumped on any incompatible layout change.
-pub(crate) const FORMAT_VERSION: u8 = 1;
+pub(crate) const FORMAT_VERSION: u8 = 2;
 
 /// Size of the common B+tree page header.
 pub(crate) const HEADER_BYTES: usize = 40;
@@ -84,7 +85,8 @@ const OFF_META_SIGNATURE: usize = 8;
 const OFF_META_NEXT_FREE: usize = 16;
 const OFF_META_NEXT_TXN: usize = 24;
 const OFF_META_CATALOG: usize = 32;
-const META_BYTES: usize = 40;
+const OFF_META_STATUS: usize = 40;
+const META_BYTES: usize = 48;
 
 const _: () = assert!(PAGE_SIZE <= u16::MAX as usize + 1);
 const _: () = assert!(HEADER_BYTES == OFF_PAGE + 8);
@@ -145,7 +147,13 @@ pub(crate) fn kind(p: &Page) -> Option<Kind> {
 // Meta page.
 
 /// Formats a fresh meta page.
-pub(crate) fn init_meta(p: &mut Page, next_free_page: u64, next_txn_id: u64, catalog: PageId) {
+pub(crate) fn init_meta(
+    p: &mut Page,
+    next_free_page: u64,
+    next_txn_id: u64,
+    catalog: PageId,
+    status: PageId,
+) {
     p.fill(0);
     p[OFF_MAGIC] = MAGIC;
     p[OFF_VERSION] = FORMAT_VERSION;
@@ -154,6 +162,7 @@ pub(crate) fn init_meta(p: &mut Page, next_free_page: u64, next_txn_id: u64, cat
     put_u64(p, OFF_META_NEXT_FREE, next_free_page);
     put_u64(p, OFF_META_NEXT_TXN, next_txn_id);
     put_u64(p, OFF_META_CATALOG, catalog.0);
+    put_u64(p, OFF_META_STATUS, status.0);
 }
 
 pub(crate) fn meta_next_free_page(p: &Page) -> u64 {
@@ -183,7 +192,7 @@ fn validate_meta(id: PageId, p: &Page) -> Result<(), String> {
         return Err("meta page signature mismatch".into());
     }
     let next_free = meta_next_free_page(p);
-    if next_free <= crate::CATALOG.0 || next_free >= PageId::NONE.0 - 1 {
+    if next_free <= crate::STATUS.0 || next_free >= PageId::NONE.0 - 1 {
         return Err(format!("meta page next free page {next_free} out of range"));
     }
     // Far beyond any real use, and leaves room for reservations without overflow.
@@ -192,6 +201,9 @@ fn validate_meta(id: PageId, p: &Page) -> Result<(), String> {
     }
     if get_u64(p, OFF_META_CATALOG) != crate::CATALOG.0 {
         return Err("meta page names another catalog root".into());
+    }
+    if get_u64(p, OFF_META_STATUS) != crate::STATUS.0 {
+        return Err("meta page names another transaction status root".into());
     }
     if p[META_BYTES..].iter().any(|&b| b != 0) {
         return Err("meta page has bytes past its fields".into());
@@ -336,7 +348,7 @@ pub(crate) fn children(p: &Page) -> Vec<PageId> {
 /// Builds a leaf cell. The caller has checked the entry against the limits.
 pub(crate) fn leaf_cell(key: &[u8], value: &[u8]) -> Vec<u8> {
     assert!(
-        key.len() <= KEY_BYTES_MAX && key.len() + value.len() <= ENTRY_BYTES_MAX,
+        key.len() <= KEY_BYTES_MAX && key.len() + value.len() <= CELL_ENTRY_BYTES_MAX,
         "entry exceeds the limits"
     );
     let mut c = Vec::with_capacity(LEAF_CELL_OVERHEAD + key.len() + value.len());
@@ -571,7 +583,7 @@ fn validate_node(id: PageId, p: &Page, k: Kind) -> Result<(), String> {
             + key_len
             + if k == Kind::Leaf {
                 let value_len = get_u16(p, off + 2) as usize;
-                if key_len + value_len > ENTRY_BYTES_MAX {
+                if key_len + value_len > CELL_ENTRY_BYTES_MAX {
                     return Err(format!("slot {i} entry of {} bytes", key_len + value_len));
                 }
                 value_len

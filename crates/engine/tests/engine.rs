@@ -6,7 +6,7 @@
 use borealis_common::pagestore::{MemStore, PageStore, PageVersion, RecordDraft, StoreError};
 use borealis_common::{Lsn, PageId, Payload, RedoRecord};
 use borealis_engine::limits::{ENTRY_BYTES_MAX, KEY_BYTES_MAX};
-use borealis_engine::{CATALOG, Engine, EngineConfig, EngineError, TreeId};
+use borealis_engine::{CATALOG, Engine, EngineConfig, EngineError, STATUS, TreeId};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 
@@ -52,20 +52,24 @@ fn fill(engine: &Engine, n: u32) -> TreeId {
 }
 
 #[test]
-fn bootstrap_is_one_mtr_of_the_meta_page_and_the_catalog_root() {
+fn bootstrap_is_one_mtr_of_the_meta_page_the_catalog_root_and_the_status_root() {
     let store = Arc::new(MemStore::new());
     let engine = open(&store);
     let records = store.records();
-    assert_eq!(records.len(), 2);
+    assert_eq!(records.len(), 3);
     assert_eq!(records[0].page, PageId(0));
     assert_eq!(records[1].page, CATALOG);
-    assert!(matches!(records[0].payload, Payload::Init(_)));
-    assert!(matches!(records[1].payload, Payload::Init(_)));
-    assert!(!records[0].cpl && records[1].cpl);
+    assert_eq!(records[2].page, STATUS);
+    assert!(
+        records
+            .iter()
+            .all(|r| matches!(r.payload, Payload::Init(_)))
+    );
+    assert!(!records[0].cpl && !records[1].cpl && records[2].cpl);
     // Opening again bootstraps nothing.
     drop(engine);
     let engine = open(&store);
-    assert_eq!(store.records().len(), 2);
+    assert_eq!(store.records().len(), 3);
     assert_eq!(engine.tree_height(CATALOG).unwrap(), 1);
 }
 
@@ -191,7 +195,7 @@ fn each_commit_is_one_mtr_ending_with_its_commit_record() {
             );
             assert!(matches!(r.payload, Payload::Init(_) | Payload::Patch(_)));
         }
-        assert!(seen.contains(&CATALOG) && seen.contains(&tree));
+        assert!(seen.contains(&CATALOG) && seen.contains(&tree) && seen.contains(&STATUS));
         // Consecutive LSNs.
         for (i, r) in records.iter().enumerate() {
             assert_eq!(r.lsn.0, records[0].lsn.0 + i as u64);
@@ -204,12 +208,15 @@ fn each_commit_is_one_mtr_ending_with_its_commit_record() {
         .put(&mut txn, CATALOG, &key(0), b"changed!!")
         .unwrap();
     engine.commit(txn).unwrap();
+    // The catalog leaf, the status tree leaf, the commit record.
     let records = store.records().split_off(before);
-    assert_eq!(records.len(), 2, "{records:?}");
-    let Payload::Patch(patches) = &records[0].payload else {
-        panic!("expected a patch: {:?}", records[0]);
-    };
-    assert!(patches.iter().map(|p| p.bytes.len()).sum::<usize>() < 64);
+    assert_eq!(records.len(), 3, "{records:?}");
+    for r in &records[..2] {
+        let Payload::Patch(patches) = &r.payload else {
+            panic!("expected a patch: {r:?}");
+        };
+        assert!(patches.iter().map(|p| p.bytes.len()).sum::<usize>() < 96);
+    }
     // Read-only transactions and no-op writes append nothing.
     let before = store.records().len();
     let txn = engine.begin();
@@ -251,56 +258,53 @@ fn duplicate_keys_are_refused_eagerly() {
 }
 
 #[test]
-fn duplicate_key_at_commit_applies_nothing() {
+fn a_second_inserter_waits_for_the_first_and_then_sees_the_duplicate() {
     let store = Arc::new(MemStore::new());
     let engine = open(&store);
     let tree = fill(&engine, 200);
     let mut first = engine.begin();
     let mut second = engine.begin();
+    second.set_lock_timeout(Some(std::time::Duration::from_millis(20)));
     engine
         .insert(&mut first, tree, b"contended", b"first")
         .unwrap();
-    // The second transaction writes a lot (enough to split pages) plus the contended key.
+    // The second transaction writes a lot (enough to split pages) plus the contended key, which
+    // the first one holds locked: its insert times out rather than slipping in.
     for i in 0..100 {
         engine
             .put(&mut second, tree, &key(10_000 + i), &[9; 300])
             .unwrap();
     }
-    engine.delete(&mut second, tree, &key(5)).unwrap();
-    engine
-        .put(&mut second, CATALOG, b"second", b"was here")
-        .unwrap();
-    engine
-        .insert(&mut second, tree, b"contended", b"second")
-        .unwrap();
-    engine.commit(first).unwrap();
-    let tree_before = all(&engine, tree);
-    let catalog_before = all(&engine, CATALOG);
-    let records_before = store.records().len();
     assert!(matches!(
-        engine.commit(second),
+        engine.insert(&mut second, tree, b"contended", b"second"),
+        Err(EngineError::LockTimeout)
+    ));
+    engine.commit(first).unwrap();
+    // Once the first committed, the key is a duplicate at once.
+    assert!(matches!(
+        engine.insert(&mut second, tree, b"contended", b"second"),
         Err(EngineError::DuplicateKey)
     ));
-    assert_eq!(
-        store.records().len(),
-        records_before,
-        "a failed commit logged redo"
-    );
-    assert_eq!(all(&engine, tree), tree_before);
-    assert_eq!(all(&engine, CATALOG), catalog_before);
-    // The buffer pool was not left with half a commit: a restart sees the same, and the engine
-    // keeps working.
+    engine.commit(second).unwrap();
+    // A rolled-back first inserter leaves the key free for the next.
+    let mut third = engine.begin();
+    engine.insert(&mut third, tree, b"free", b"3").unwrap();
+    engine.rollback(third);
+    let mut fourth = engine.begin();
+    engine.insert(&mut fourth, tree, b"free", b"4").unwrap();
+    engine.commit(fourth).unwrap();
     drop(engine);
     let engine = open(&store);
-    assert_eq!(all(&engine, tree), tree_before);
     let txn = engine.begin();
     assert_eq!(
         engine.get(&txn, tree, b"contended").unwrap().as_deref(),
         Some(&b"first"[..])
     );
-    let mut txn = engine.begin();
-    engine.insert(&mut txn, tree, b"after", b"ok").unwrap();
-    assert!(engine.commit(txn).unwrap().is_some());
+    assert_eq!(
+        engine.get(&txn, tree, b"free").unwrap().as_deref(),
+        Some(&b"4"[..])
+    );
+    assert_eq!(all(&engine, tree).len(), 200 + 100 + 2);
 }
 
 /// A store that hands some pages back altered.
@@ -352,10 +356,19 @@ fn corruption_seen(engine: &Engine, tree: TreeId, rows: u32) -> usize {
         note(engine.get(&txn, tree, &key(i)).map(drop));
     }
     let mut txn = engine.begin();
+    let mut put_failed = false;
     for i in 0..rows {
-        note(engine.put(&mut txn, tree, &key(i), &[1; 200]));
+        let r = engine.put(&mut txn, tree, &key(i), &[1; 200]);
+        put_failed |= r.is_err();
+        note(r);
     }
-    note(engine.commit(txn).map(drop));
+    // Writes read each row's newest version, so damage is usually seen before the commit; a
+    // commit of the rows that could be written would change the shared store for later cases.
+    if put_failed {
+        engine.rollback(txn);
+    } else {
+        note(engine.commit(txn).map(drop));
+    }
     corrupted
 }
 
@@ -370,7 +383,7 @@ fn corrupted_pages_from_storage_are_errors_not_panics() {
             .records()
             .iter()
             .map(|r| r.page)
-            .filter(|p| p.0 >= 2 && *p != PageId::NONE)
+            .filter(|p| p.0 > STATUS.0 && *p != PageId::NONE)
             .collect();
         pages.sort();
         pages.dedup();
@@ -473,7 +486,7 @@ fn corrupted_pages_from_storage_are_errors_not_panics() {
     }
     assert!(noticed > 0);
     // A damaged meta page stops the open.
-    for damage in [0usize, 1, 2, 3, 8, 33, 100] {
+    for damage in [0usize, 1, 2, 3, 8, 33, 41, 100] {
         let tampered = Tamper {
             inner: store.clone(),
             tamper: Box::new(move |page, mut v| {
@@ -482,6 +495,26 @@ fn corrupted_pages_from_storage_are_errors_not_panics() {
                 }
                 Some(v)
             }),
+        };
+        assert!(matches!(
+            open_on(Arc::new(tampered), 4),
+            Err(EngineError::Corrupted(_))
+        ));
+    }
+    // So does a damaged or missing transaction status root: visibility cannot be decided.
+    type StatusDamage = fn(PageVersion) -> Option<PageVersion>;
+    let status_damages: [StatusDamage; 2] = [
+        |mut v| {
+            v.image[60] ^= 0x55;
+            v.image[0] ^= 0x55;
+            Some(v)
+        },
+        |_| None,
+    ];
+    for damage in status_damages {
+        let tampered = Tamper {
+            inner: store.clone(),
+            tamper: Box::new(move |page, v| if page == STATUS { damage(v) } else { Some(v) }),
         };
         assert!(matches!(
             open_on(Arc::new(tampered), 4),
@@ -698,10 +731,12 @@ fn reads_merge_the_write_set_over_the_tree() {
     }
     assert_eq!(seen.len(), 100 - 10 + 2);
     assert!(seen.windows(2).all(|w| w[0] < w[1]));
-    // Other transactions see none of it until commit, then all of it.
-    let other = engine.begin();
+    // Other transactions see none of it until commit, then all of it from their next statement.
+    let mut other = engine.begin();
     assert_eq!(engine.get(&other, tree, b"zzz").unwrap(), None);
     engine.commit(txn).unwrap();
+    assert_eq!(engine.get(&other, tree, b"zzz").unwrap(), None);
+    engine.new_statement(&mut other);
     assert_eq!(
         engine.get(&other, tree, b"zzz").unwrap().as_deref(),
         Some(&b"last"[..])

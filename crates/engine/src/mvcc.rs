@@ -1,0 +1,420 @@
+//! Multi-version rows: version chains in B+tree leaves, the transaction status tree, visibility
+//! at a snapshot LSN, and pruning (DESIGN.md §3, "MVCC where a snapshot is an LSN").
+//!
+//! A B+tree entry of a user tree (the catalog included) holds, under the row's key, the row's
+//! committed versions, newest first, each tagged with the id of the transaction that committed it:
+//!
+//! ```text
+//!  key ──► chain = flags:u8 │ txn:u64 len:u16 value │ txn:u64 len:u16 value │ ...
+//!                            └──── newest ─────────┘ └──── older ─────────┘
+//!          len = 0xFFFF: a tombstone (the row was deleted by that transaction), no value bytes
+//!          flags bit 0 ("history cut"): older versions were dropped to make the chain fit in a
+//!          cell while a snapshot might still have needed them
+//! ```
+//!
+//! Write sets are applied only at commit, inside the commit's MTR, so every version in a page
+//! belongs to a committed transaction: pages never hold uncommitted data and recovery has no undo
+//! to do. What a page alone does not say is *when* a version's transaction committed; that lives
+//! in the transaction status tree (page [`STATUS`](crate::STATUS)), written in the same MTR as the
+//! versions, so storage and read replicas that replay the redo stream learn both at once:
+//!
+//! ```text
+//!  status tree entry:  key = bucket:u16 BE ‖ txn:u64 BE   (bucket = txn mod STATUS_BUCKETS)
+//!                      value = visibility LSN:u64 LE
+//! ```
+//!
+//! The visibility LSN `v` of a transaction satisfies `previous CPL < v ≤ commit LSN`, where the
+//! previous CPL is the last LSN the engine had appended before the commit's MTR. The exact commit
+//! LSN cannot be written into a page of the MTR that it ends (the store assigns LSNs at append),
+//! but `v` decides visibility identically for every read point that is a CPL, and every snapshot
+//! is one (it is a volume durable LSN, and VDL is a CPL by definition): for such a snapshot `S`,
+//! `commit LSN ≤ S` ⇔ the whole commit MTR is at or below `S` ⇔ `v ≤ S`.
+//!
+//! A version of transaction `t` is visible to snapshot `S` iff `v(t) ≤ S`. A transaction id that
+//! has no status entry committed so long ago that every snapshot in use sees it: status entries are
+//! truncated only once `v(t)` is at or below the horizon (the oldest snapshot anyone may still
+//! read at), and a transaction never appears in a page without its entry having been written in
+//! the same MTR. So "absent" simply means "visible to all".
+//!
+//! Keying the status tree by bucket first spreads the entries of consecutive transactions over
+//! `STATUS_BUCKETS` key ranges. Each commit inserts into its bucket and truncates old entries of the
+//! same bucket, so every leaf keeps receiving inserts and losing old entries at the same rate, and
+//! the tree's size stays bounded without page merges (keyed by id alone, inserts would go to the
+//! rightmost leaf while truncation emptied the leftmost ones, which B+trees here never reclaim).
+//!
+//! Pruning a chain at horizon `H` keeps every version newer than `H` plus the newest version at or
+//! below `H` (which every snapshot in use sees, or would see through a newer one); a kept base that
+//! is a tombstone is dropped too, since "no visible version" already reads as absent, and a chain
+//! left empty removes the key. Pruning runs on every chain a commit rewrites, and over whole
+//! trees in [`Engine::vacuum`](crate::Engine::vacuum) and
+//! [`Engine::vacuum_step`](crate::Engine::vacuum_step).
+
+use crate::btree;
+use crate::limits::{CELL_ENTRY_BYTES_MAX, STATUS_BUCKETS, STATUS_CACHE_ENTRIES_MAX};
+use crate::mtr::Mtr;
+use crate::{EngineError, STATUS, TreeId};
+use borealis_common::{Lsn, TxnId};
+use std::collections::HashMap;
+
+/// Bytes of a chain's header (the flags byte).
+pub(crate) const CHAIN_HEADER_BYTES: usize = 1;
+/// Bytes of a version besides its value: transaction id and length.
+pub(crate) const VERSION_HEADER_BYTES: usize = 10;
+/// The length that marks a tombstone.
+const TOMBSTONE_LEN: u16 = u16::MAX;
+/// Chain flag: older versions were dropped to fit while a snapshot might have needed them.
+const FLAG_HISTORY_CUT: u8 = 1;
+
+/// One committed version of a row: its transaction and its value (`None`: deleted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Version {
+    pub(crate) txn: TxnId,
+    pub(crate) value: Option<Vec<u8>>,
+}
+
+/// A row's versions, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Chain {
+    pub(crate) history_cut: bool,
+    pub(crate) versions: Vec<Version>,
+}
+
+impl Chain {
+    /// Decodes stored bytes; they come from storage, so nothing is trusted.
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Chain, EngineError> {
+        let bad = |why: &str| EngineError::Corrupted(format!("version chain: {why}"));
+        let (&flags, mut rest) = bytes.split_first().ok_or_else(|| bad("empty"))?;
+        if flags & !FLAG_HISTORY_CUT != 0 {
+            return Err(bad("unknown flags"));
+        }
+        let mut versions = Vec::new();
+        while !rest.is_empty() {
+            if rest.len() < VERSION_HEADER_BYTES {
+                return Err(bad("truncated version header"));
+            }
+            let mut id = [0u8; 8];
+            id.copy_from_slice(&rest[..8]);
+            let len = u16::from_le_bytes([rest[8], rest[9]]);
+            rest = &rest[VERSION_HEADER_BYTES..];
+            let value = if len == TOMBSTONE_LEN {
+                None
+            } else {
+                let len = usize::from(len);
+                if rest.len() < len {
+                    return Err(bad("value runs past the cell"));
+                }
+                let (v, tail) = rest.split_at(len);
+                rest = tail;
+                Some(v.to_vec())
+            };
+            versions.push(Version {
+                txn: TxnId(u64::from_le_bytes(id)),
+                value,
+            });
+        }
+        if versions.is_empty() {
+            return Err(bad("no version"));
+        }
+        Ok(Chain {
+            history_cut: flags & FLAG_HISTORY_CUT != 0,
+            versions,
+        })
+    }
+
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        assert!(!self.versions.is_empty(), "an empty chain is a removed key");
+        let mut out = Vec::with_capacity(self.encoded_len());
+        out.push(if self.history_cut {
+            FLAG_HISTORY_CUT
+        } else {
+            0
+        });
+        for v in &self.versions {
+            out.extend_from_slice(&v.txn.0.to_le_bytes());
+            match &v.value {
+                None => out.extend_from_slice(&TOMBSTONE_LEN.to_le_bytes()),
+                Some(value) => {
+                    let len = u16::try_from(value.len())
+                        .ok()
+                        .filter(|&l| l != TOMBSTONE_LEN)
+                        .expect("a value longer than the entry limit reached a chain");
+                    out.extend_from_slice(&len.to_le_bytes());
+                    out.extend_from_slice(value);
+                }
+            }
+        }
+        out
+    }
+
+    fn encoded_len(&self) -> usize {
+        CHAIN_HEADER_BYTES
+            + self
+                .versions
+                .iter()
+                .map(|v| VERSION_HEADER_BYTES + v.value.as_ref().map_or(0, Vec::len))
+                .sum::<usize>()
+    }
+
+    /// The newest committed version's value (`None`: deleted).
+    pub(crate) fn newest(&self) -> Option<&[u8]> {
+        self.versions.first().and_then(|v| v.value.as_deref())
+    }
+
+    /// Drops the oldest versions until key and chain fit in a leaf cell, marking the history cut
+    /// if a dropped version might still be read. The newest version always fits (the entry limits
+    /// leave room for its header).
+    pub(crate) fn fit(&mut self, key_bytes: usize) {
+        while key_bytes + self.encoded_len() > CELL_ENTRY_BYTES_MAX {
+            assert!(
+                self.versions.len() > 1,
+                "a single version exceeds the cell limit"
+            );
+            self.versions.pop();
+            self.history_cut = true;
+        }
+    }
+}
+
+/// The status tree key of a transaction.
+pub(crate) fn status_key(txn: TxnId) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[..2].copy_from_slice(&status_bucket(txn).to_be_bytes());
+    k[2..].copy_from_slice(&txn.0.to_be_bytes());
+    k
+}
+
+/// The bucket of a transaction in the status tree.
+pub(crate) fn status_bucket(txn: TxnId) -> u16 {
+    u16::try_from(txn.0 % u64::from(STATUS_BUCKETS)).expect("bucket count fits in u16")
+}
+
+/// Decodes a status tree entry.
+pub(crate) fn decode_status(key: &[u8], value: &[u8]) -> Result<(TxnId, Lsn), EngineError> {
+    let (Ok(k), Ok(v)) = (<[u8; 10]>::try_from(key), <[u8; 8]>::try_from(value)) else {
+        return Err(EngineError::Corrupted(
+            "transaction status entry of the wrong size".into(),
+        ));
+    };
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&k[2..]);
+    let txn = TxnId(u64::from_be_bytes(id));
+    if status_key(txn) != k {
+        return Err(EngineError::Corrupted(format!(
+            "transaction status entry of {txn} in the wrong bucket"
+        )));
+    }
+    Ok((txn, Lsn(u64::from_le_bytes(v))))
+}
+
+/// A bounded in-memory cache of the status tree: transaction id → visibility LSN, `None` for
+/// "no entry: visible to every snapshot". Entries never need invalidating: an entry only ever
+/// goes from present to absent, and only once every snapshot in use sees the transaction, so a
+/// cached LSN and "absent" give the same answer to every snapshot that can still ask.
+pub(crate) struct StatusCache {
+    map: HashMap<TxnId, Option<Lsn>>,
+}
+
+impl StatusCache {
+    pub(crate) fn new() -> StatusCache {
+        StatusCache {
+            map: HashMap::new(),
+        }
+    }
+
+    /// Records a commit's visibility LSN (called right after its MTR is appended).
+    pub(crate) fn insert(&mut self, txn: TxnId, visibility: Lsn) {
+        self.make_room();
+        self.map.insert(txn, Some(visibility));
+    }
+
+    fn make_room(&mut self) {
+        if self.map.len() >= STATUS_CACHE_ENTRIES_MAX {
+            // Dropping entries is always correct (the status tree is the truth); the oldest half
+            // by id is the least likely to be asked about again.
+            let mut ids: Vec<TxnId> = self.map.keys().copied().collect();
+            ids.sort_unstable();
+            for id in &ids[..ids.len() / 2] {
+                self.map.remove(id);
+            }
+        }
+    }
+
+    /// The visibility LSN of a committed transaction, `None` if it is visible to every snapshot.
+    pub(crate) fn lookup(
+        &mut self,
+        mtr: &mut Mtr<'_>,
+        txn: TxnId,
+    ) -> Result<Option<Lsn>, EngineError> {
+        if let Some(v) = self.map.get(&txn) {
+            return Ok(*v);
+        }
+        let key = status_key(txn);
+        let found = match btree::get(mtr, STATUS, &key)? {
+            None => None,
+            Some(v) => Some(decode_status(&key, &v)?.1),
+        };
+        self.make_room();
+        self.map.insert(txn, found);
+        Ok(found)
+    }
+
+    /// Whether `txn`'s versions are visible to `snapshot`.
+    pub(crate) fn visible(
+        &mut self,
+        mtr: &mut Mtr<'_>,
+        txn: TxnId,
+        snapshot: Lsn,
+    ) -> Result<bool, EngineError> {
+        Ok(self.lookup(mtr, txn)?.is_none_or(|v| v <= snapshot))
+    }
+
+    /// Forgets a truncated entry (it now reads as "visible to all", which it is).
+    pub(crate) fn forget(&mut self, txn: TxnId) {
+        self.map.remove(&txn);
+    }
+}
+
+/// What a snapshot sees of one chain.
+pub(crate) struct Seen {
+    /// The visible value (`None`: no visible row).
+    pub(crate) value: Option<Vec<u8>>,
+    /// Transactions whose versions of this row were too new for the snapshot (serializable
+    /// reads turn them into rw-antidependencies).
+    pub(crate) newer: Vec<TxnId>,
+}
+
+/// The version of `chain` that `snapshot` sees. `SnapshotTooOld` if the version it needed was
+/// dropped to make the chain fit.
+pub(crate) fn read_at(
+    cache: &mut StatusCache,
+    mtr: &mut Mtr<'_>,
+    chain: &Chain,
+    snapshot: Lsn,
+) -> Result<Seen, EngineError> {
+    let mut newer = Vec::new();
+    for v in &chain.versions {
+        if cache.visible(mtr, v.txn, snapshot)? {
+            return Ok(Seen {
+                value: v.value.clone(),
+                newer,
+            });
+        }
+        newer.push(v.txn);
+    }
+    if chain.history_cut {
+        return Err(EngineError::SnapshotTooOld { snapshot });
+    }
+    Ok(Seen { value: None, newer })
+}
+
+/// Prunes `chain` at `horizon` (see the module essay). Returns the number of versions dropped;
+/// an emptied chain means the key goes.
+pub(crate) fn prune(
+    cache: &mut StatusCache,
+    mtr: &mut Mtr<'_>,
+    chain: &mut Chain,
+    horizon: Lsn,
+) -> Result<usize, EngineError> {
+    let before = chain.versions.len();
+    let mut base = None;
+    for (i, v) in chain.versions.iter().enumerate() {
+        if cache.visible(mtr, v.txn, horizon)? {
+            base = Some(i);
+            break;
+        }
+    }
+    if let Some(i) = base {
+        chain.versions.truncate(i + 1);
+        // Every snapshot in use is at or above the horizon and finds its version at or above
+        // the base, so nothing it needs was dropped, now or earlier.
+        chain.history_cut = false;
+        if chain.versions[i].value.is_none() {
+            chain.versions.pop();
+        }
+    }
+    Ok(before - chain.versions.len())
+}
+
+/// A tree's stored chain for `key`, decoded.
+pub(crate) fn chain_of(
+    mtr: &mut Mtr<'_>,
+    tree: TreeId,
+    key: &[u8],
+) -> Result<Option<Chain>, EngineError> {
+    btree::get(mtr, tree, key)?
+        .map(|bytes| Chain::decode(&bytes))
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chains_round_trip_and_refuse_damage() {
+        let chain = Chain {
+            history_cut: true,
+            versions: vec![
+                Version {
+                    txn: TxnId(9),
+                    value: None,
+                },
+                Version {
+                    txn: TxnId(7),
+                    value: Some(b"seven".to_vec()),
+                },
+                Version {
+                    txn: TxnId(3),
+                    value: Some(Vec::new()),
+                },
+            ],
+        };
+        let bytes = chain.encode();
+        assert_eq!(bytes.len(), chain.encoded_len());
+        assert_eq!(Chain::decode(&bytes).unwrap(), chain);
+        for cut in 0..bytes.len() {
+            // Every prefix either decodes to fewer versions or is refused; never a panic.
+            if let Ok(c) = Chain::decode(&bytes[..cut]) {
+                assert!(c.versions.len() < 3);
+            }
+        }
+        assert!(Chain::decode(&[2, 0, 0]).is_err());
+        assert!(Chain::decode(&[0]).is_err());
+    }
+
+    #[test]
+    fn status_keys_spread_over_buckets_and_decode() {
+        let a = status_key(TxnId(5));
+        let b = status_key(TxnId(6));
+        assert_ne!(a[..2], b[..2]);
+        assert_eq!(
+            decode_status(&a, &7u64.to_le_bytes()).unwrap(),
+            (TxnId(5), Lsn(7))
+        );
+        let mut wrong = a;
+        wrong[1] ^= 1;
+        assert!(decode_status(&wrong, &[0; 8]).is_err());
+        assert!(decode_status(&a[..9], &[0; 8]).is_err());
+    }
+
+    #[test]
+    fn fit_drops_the_oldest_and_marks_the_cut() {
+        let big = vec![1u8; 1500];
+        let mut chain = Chain {
+            history_cut: false,
+            versions: vec![
+                Version {
+                    txn: TxnId(2),
+                    value: Some(big.clone()),
+                },
+                Version {
+                    txn: TxnId(1),
+                    value: Some(big),
+                },
+            ],
+        };
+        chain.fit(10);
+        assert_eq!(chain.versions.len(), 1);
+        assert!(chain.history_cut);
+    }
+}
