@@ -7,8 +7,9 @@
 
 mod common;
 
-use common::{Cluster, serial, sqlstate};
+use common::{Cluster, serial, sqlstate, storage_scl};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -348,4 +349,197 @@ async fn a_second_writer_fences_the_first() {
     assert_eq!(count(&new, "t").await, 21);
     drop(new);
     drop(new_writer);
+}
+
+/// A row value long enough that a few thousand rows fill dozens of pages.
+fn padded(i: i64) -> String {
+    format!("{i:08}-{}", "x".repeat(200))
+}
+
+/// Inserts rows `range` with [`padded`] values, a hundred per statement.
+async fn load(c: &tokio_postgres::Client, range: std::ops::Range<i64>) {
+    let ids: Vec<i64> = range.collect();
+    for chunk in ids.chunks(100) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|i| format!("({i}, '{}')", padded(*i)))
+            .collect();
+        c.batch_execute(&format!("INSERT INTO t VALUES {}", values.join(", ")))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_an_az_and_one_more_node_keeps_every_row_readable() {
+    let _g = serial();
+    // The writer caches 16 pages; the table fills about sixty, so reading it back reads most of
+    // its pages from the storage nodes that are left.
+    let mut cluster = Cluster::start_with_pool("az-plus-one", 16);
+    let c = cluster.client().await;
+    c.batch_execute("CREATE TABLE t (id int8 PRIMARY KEY, v text)")
+        .await
+        .unwrap();
+    load(&c, 0..2000).await;
+    let expected: Vec<(i64, String)> = (0..2000).map(|i| (i, padded(i))).collect();
+
+    // AZ a (nodes 1 and 2) and node 3 of AZ b: three segments are left, a read quorum and no
+    // write quorum.
+    cluster.kill_storage(0);
+    cluster.kill_storage(1);
+    cluster.kill_storage(2);
+    let rows: Vec<(i64, String)> = c
+        .query("SELECT id, v FROM t WHERE id < 2000 ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(rows == expected, "a committed row is missing or changed");
+    for i in (0..2000i64).step_by(97) {
+        let v: String = c
+            .query_one("SELECT v FROM t WHERE id = $1", &[&i])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(v, padded(i));
+    }
+
+    // A commit needs four copies: it waits, and the statement timeout ends the wait.
+    c.batch_execute("SET statement_timeout = '1s'")
+        .await
+        .unwrap();
+    let e = c
+        .execute("INSERT INTO t VALUES (1000000, 'never acknowledged')", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "57014", "{e:?}");
+
+    // Reads keep being served after the blocked write.
+    c.batch_execute("SET statement_timeout = 0").await.unwrap();
+    let rows: Vec<(i64, String)> = c
+        .query("SELECT id, v FROM t WHERE id < 2000 ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(rows == expected, "a committed row is missing or changed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_lost_its_disk_is_refilled_from_its_peers_under_load() {
+    let _g = serial();
+    let mut cluster = Cluster::start_with_pool("lost-disk", 16);
+    let c = cluster.client().await;
+    c.batch_execute("CREATE TABLE t (id int8 PRIMARY KEY, v text)")
+        .await
+        .unwrap();
+    load(&c, 0..3000).await;
+
+    // A write workload runs throughout: single-row commits, each acknowledged one remembered.
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let worker = {
+        let client = cluster.client().await;
+        let (stop, acked) = (stop.clone(), acked.clone());
+        tokio::spawn(async move {
+            for id in 1_000_000i64.. {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let v = padded(id);
+                match client
+                    .execute("INSERT INTO t VALUES ($1, $2)", &[&id, &v])
+                    .await
+                {
+                    Ok(_) => acked.lock().unwrap().push(id),
+                    Err(e) => panic!("commit {id} failed with one node down: {e}"),
+                }
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+
+    // Node 4 loses its disk and comes back empty on the same port.
+    cluster.wipe_storage(3);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cluster.restart_storage(3);
+    let restored = cluster.storage_addrs[3].clone();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+
+    // While the workload goes on, its SCL reaches what the others held a moment ago: it holds
+    // every record of the PG up to there, fetched from its peers.
+    let mut target = borealis_common::Lsn::ZERO;
+    for (i, addr) in cluster.storage_addrs.iter().enumerate() {
+        if i != 3 {
+            target = target.max(storage_scl(addr).await.expect("a live node answers"));
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let scl = storage_scl(&restored).await.unwrap_or_default();
+        if scl >= target {
+            eprintln!("restored node reached SCL {scl} (target {target})");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the restored node is stuck at SCL {scl}, below {target}\n{}",
+            cluster.storage_log(3)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    worker.await.unwrap();
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() > 20,
+        "the workload made progress: {}",
+        acked.len()
+    );
+    eprintln!(
+        "{} commits during the repair; repair log:\n{}",
+        acked.len(),
+        cluster
+            .storage_log(3)
+            .lines()
+            .filter(|l| l.contains("repair"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+
+    // Now two other nodes fail, one in AZ a and one in AZ c. The restored node is one of the four
+    // that are left: without it there is no write quorum, and a new writer cannot even recover.
+    cluster.kill_storage(0);
+    cluster.kill_storage(5);
+    drop(c);
+    cluster.kill_writer();
+    cluster.start_writer();
+    let c = cluster.client().await;
+    c.batch_execute("SET statement_timeout = '20s'")
+        .await
+        .unwrap();
+    let present: HashSet<i64> = c
+        .query("SELECT id FROM t", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for id in (0..3000).chain(acked.iter().copied()) {
+        assert!(present.contains(&id), "acknowledged row {id} lost");
+    }
+    for &id in acked.iter().step_by(acked.len() / 10 + 1) {
+        let v: String = c
+            .query_one("SELECT v FROM t WHERE id = $1", &[&id])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(v, padded(id));
+    }
+    c.execute("INSERT INTO t VALUES (5000000, 'after')", &[])
+        .await
+        .unwrap();
+    assert_eq!(count(&c, "t").await, present.len() as i64 + 1);
 }

@@ -19,7 +19,10 @@
 //!                                        apply in order ──▶ Page
 //!                                    Step::Fetch{..} ──driver: read log entries──▶ Records
 //!
-//!   GossipCore::tick(now_ms, core) ──▶ asks: FetchRecords to one peer per PG (round robin)
+//!   ScrubCore::tick(now_ms, core) ──▶ the next held records to re-read (bounded bytes per tick)
+//!        driver: read each entry, CRC-checked ──bad──▶ NodeCore::mark_corrupt
+//!   GossipCore::tick(now_ms, core) ──▶ asks: FetchRecords to one peer per PG (round robin),
+//!                                      and one per corrupt record (its healthy copy)
 //!   GossipCore::on_answer(core, ask, response) ──▶ term/truncations to adopt first, then records
 //!                                                   to submit like a write (Origin::Gossip)
 //! ```
@@ -43,8 +46,21 @@
 //! - A batch is acknowledged only with the SCLs computed after its records were inserted; a batch
 //!   whose writer's term was overtaken meanwhile is answered `StaleEpoch`, never acknowledged.
 //! - A record covered by a known truncation is never logged, held or served.
+//!
+//! # Scrub (issue 3, item 7; Aurora SIGMOD 2017 §3.3 step 8, "periodically validate CRC codes")
+//!
+//! [`ScrubCore`] walks every held record in (PG, LSN) order, at most [`SCRUB_BYTES_PER_TICK`]
+//! bytes of log entries every [`SCRUB_INTERVAL_MS`], and starts over when it reaches the end. The
+//! driver re-reads each entry with its CRC checked; an entry that fails is reported with
+//! [`NodeCore::mark_corrupt`] (so are entries a page build or a gossip answer found bad). Gossip
+//! then asks a peer for exactly that record; its healthy copy is logged anew like any fetched
+//! record and the segment moves the record's location to the new entry. Corrupt bytes are never
+//! served meanwhile: every read checks the CRC.
 
-use crate::limits::{GOSSIP_FETCH_RECORDS_MAX, GOSSIP_INTERVAL_MS};
+use crate::limits::{
+    GOSSIP_FETCH_RECORDS_MAX, GOSSIP_INTERVAL_MS, GOSSIP_REPAIR_ASKS_MAX, SCRUB_BYTES_PER_TICK,
+    SCRUB_INTERVAL_MS,
+};
 use crate::meta::Meta;
 use crate::segment::{Base, Inserted, Location, PagePlan, Segment, pg_of};
 use borealis_common::limits::{RECORDS_PER_MESSAGE_MAX, TRUNCATIONS_MAX};
@@ -361,6 +377,12 @@ impl NodeCore {
         chosen
     }
 
+    /// The log entry of held record `lsn` of `pg` at `loc` failed its check (CRC, length, or it
+    /// is not that record): gossip will fetch a healthy copy. Returns whether this is news.
+    pub fn mark_corrupt(&mut self, pg: PgId, lsn: Lsn, loc: Location) -> bool {
+        self.segment.mark_corrupt(pg, lsn, loc)
+    }
+
     /// A record's log entry is durable at `loc`: the record joins the segment.
     pub fn logged(&mut self, rec: &RedoRecord, loc: Location) -> Inserted {
         self.segment.insert(rec, loc)
@@ -471,6 +493,12 @@ impl GossipCore {
         GossipCore::default()
     }
 
+    /// The last answer was full: the peer has more, so the next question is due at once rather
+    /// than at the next interval (a repair runs at the speed of the disks and the network).
+    pub fn hurry(&mut self) {
+        self.next_at_ms = 0;
+    }
+
     /// The questions due at `now_ms` (none between intervals, none without peers).
     pub fn tick(&mut self, now_ms: u64, core: &NodeCore) -> Vec<GossipAsk> {
         if now_ms < self.next_at_ms {
@@ -500,6 +528,17 @@ impl GossipCore {
                 upto,
             });
         }
+        // Each corrupt record is asked for by itself, from the next peer in turn.
+        for (pg, lsn) in seg.corrupt_records(GOSSIP_REPAIR_ASKS_MAX) {
+            let peer = peers[self.turn % peers.len()].clone();
+            self.turn = self.turn.wrapping_add(1);
+            asks.push(GossipAsk {
+                peer,
+                pg,
+                after: Lsn(lsn.0 - 1),
+                upto: lsn,
+            });
+        }
         asks
     }
 
@@ -527,6 +566,55 @@ impl GossipCore {
             .filter(|r| r.pg == ask.pg && r.lsn > ask.after && r.lsn <= ask.upto)
             .collect();
         GossipOutcome { adopt, records }
+    }
+}
+
+/// What the scrub reads next.
+#[derive(Debug, Default)]
+pub struct ScrubWork {
+    /// Held records to re-read, with their log entries.
+    pub reads: Vec<(PgId, Lsn, Location)>,
+    /// The walk reached the end of the log: the next tick starts over.
+    pub pass_done: bool,
+}
+
+/// The scrub's walk over the held records, at a bounded rate.
+#[derive(Debug, Default)]
+pub struct ScrubCore {
+    cursor: Option<(PgId, Lsn)>,
+    next_at_ms: u64,
+}
+
+impl ScrubCore {
+    #[must_use]
+    pub fn new() -> ScrubCore {
+        ScrubCore::default()
+    }
+
+    /// The records due for re-reading at `now_ms`: none between intervals, else the next ones
+    /// after the cursor, at most [`SCRUB_BYTES_PER_TICK`] bytes of entries.
+    pub fn tick(&mut self, now_ms: u64, core: &NodeCore) -> ScrubWork {
+        if now_ms < self.next_at_ms {
+            return ScrubWork::default();
+        }
+        self.next_at_ms = now_ms + SCRUB_INTERVAL_MS;
+        let reads = core
+            .segment()
+            .scrub_batch(self.cursor, SCRUB_BYTES_PER_TICK);
+        match reads.last() {
+            Some(&(pg, lsn, _)) => {
+                self.cursor = Some((pg, lsn));
+                ScrubWork {
+                    reads,
+                    pass_done: false,
+                }
+            }
+            None => {
+                let pass_done = self.cursor.is_some();
+                self.cursor = None;
+                ScrubWork { reads, pass_done }
+            }
+        }
     }
 }
 

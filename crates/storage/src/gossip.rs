@@ -13,6 +13,14 @@
 //!   records ─▶ the log writer's queue ─▶ synced, then chained like any write
 //! ```
 //!
+//! An answer that brings records and moves the SCL means the segment is behind — a lost write, a
+//! restart, or a lost disk refilled from nothing: the next question is then asked at once instead
+//! of at the next interval, so a repair runs as fast as the peer, the network and our log can go
+//! (in steady state answers are empty and gossip costs one small exchange per interval). While a
+//! repair runs a line reports progress at most once per [`REPAIR_PROGRESS_LOG_MS`]; when it ends
+//! (an answer brings nothing), a last line reports the SCL reached, the records and bytes copied
+//! and the rate — if it copied at least [`REPAIR_LOG_RECORDS_MIN`] records.
+//!
 //! When there is no gap the question is still asked with `upto = MAX`: that is how a segment
 //! that missed the latest writes (it was down, or partitioned) learns that a peer is ahead, and
 //! an empty answer costs little. One connection per peer is kept open and re-made after a failure;
@@ -21,8 +29,12 @@
 
 use crate::StorageError;
 use crate::core::{GossipCore, Origin};
-use crate::limits::{GOSSIP_CONNECT_TIMEOUT_MS, GOSSIP_INTERVAL_MS, GOSSIP_RESPONSE_TIMEOUT_MS};
+use crate::limits::{
+    GOSSIP_CONNECT_TIMEOUT_MS, GOSSIP_INTERVAL_MS, GOSSIP_RESPONSE_TIMEOUT_MS,
+    REPAIR_LOG_RECORDS_MIN, REPAIR_PROGRESS_LOG_MS,
+};
 use crate::node::Node;
+use borealis_common::PgId;
 use borealis_common::frame::{encode_frame, read_frame, write_frames};
 use borealis_common::proto::{Request, Response};
 use std::collections::HashMap;
@@ -39,6 +51,21 @@ struct Peer {
     failing: bool,
 }
 
+/// A repair in progress: answers have been bringing records.
+struct Repair {
+    started: Instant,
+    logged: Instant,
+    records: u64,
+    bytes: u64,
+}
+
+impl Repair {
+    fn rate_mb_s(&self) -> f64 {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        self.bytes as f64 / 1e6 / secs
+    }
+}
+
 /// Runs forever.
 pub(crate) async fn run(node: Arc<Node>) -> Result<(), StorageError> {
     let mut peers: HashMap<String, Peer> = HashMap::new();
@@ -47,8 +74,16 @@ pub(crate) async fn run(node: Arc<Node>) -> Result<(), StorageError> {
     let started = Instant::now();
     let mut tick = interval(Duration::from_millis(GOSSIP_INTERVAL_MS));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut repairs: HashMap<PgId, Repair> = HashMap::new();
+    let mut behind = false;
     loop {
-        tick.tick().await;
+        if behind {
+            gossip.hurry();
+            tokio::task::yield_now().await;
+        } else {
+            tick.tick().await;
+        }
+        behind = false;
         let now_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let asks = {
             let st = node.state();
@@ -60,6 +95,7 @@ pub(crate) async fn run(node: Arc<Node>) -> Result<(), StorageError> {
             req_id = req_id.wrapping_add(1);
             let addr = ask.peer.clone();
             let peer = peers.entry(addr.clone()).or_default();
+            let asked_at = Instant::now();
             let resp = match exchange(peer, &addr, req_id, &ask.request()).await {
                 Ok(r) => {
                     if peer.failing {
@@ -87,13 +123,55 @@ pub(crate) async fn run(node: Arc<Node>) -> Result<(), StorageError> {
                 );
                 continue;
             }
-            if outcome.records.is_empty() {
-                continue;
-            }
-            if let Err((_, why)) = node.submit(Origin::Gossip, outcome.records).await {
+            let bytes: u64 = outcome.records.iter().map(|r| r.encoded_len() as u64).sum();
+            let count = outcome.records.len() as u64;
+            if !outcome.records.is_empty()
+                && let Err((_, why)) = node.submit(Origin::Gossip, outcome.records).await
+            {
                 eprintln!(
                     "storage node {}: records from {addr} not logged: {why}",
                     node.id
+                );
+                continue;
+            }
+            let scl = node.state().core.segment().scl(ask.pg);
+            // Hurry only while it helps: an answer that did not move the SCL waits for the next
+            // interval, so nothing here can spin.
+            if count > 0 && scl > ask.after {
+                behind = true;
+                let now = Instant::now();
+                let r = repairs.entry(ask.pg).or_insert(Repair {
+                    started: asked_at,
+                    logged: now,
+                    records: 0,
+                    bytes: 0,
+                });
+                r.records += count;
+                r.bytes += bytes;
+                if r.logged.elapsed() >= Duration::from_millis(REPAIR_PROGRESS_LOG_MS) {
+                    r.logged = now;
+                    eprintln!(
+                        "storage node {}: repairing PG {} from peers: SCL {scl}, {} records ({} bytes) copied, {:.1} MB/s",
+                        node.id,
+                        ask.pg,
+                        r.records,
+                        r.bytes,
+                        r.rate_mb_s()
+                    );
+                }
+            } else if let Some(mut r) = repairs.remove(&ask.pg)
+                && r.records + count >= REPAIR_LOG_RECORDS_MIN
+            {
+                r.records += count;
+                r.bytes += bytes;
+                eprintln!(
+                    "storage node {}: PG {} repaired from peers: SCL {scl}, {} records ({} bytes) copied in {} ms, {:.1} MB/s",
+                    node.id,
+                    ask.pg,
+                    r.records,
+                    r.bytes,
+                    r.started.elapsed().as_millis(),
+                    r.rate_mb_s()
                 );
             }
         }

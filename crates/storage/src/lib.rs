@@ -31,7 +31,8 @@
 //! deterministic simulator), `cache` (materialised page versions), [`log`] (the log files:
 //! append, group sync, recovery scan, checked reads), [`meta`] (the meta file), `node` (the
 //! tokio/disk driver of the core: request handling and the log writer), `gossip` (its gossip
-//! driver), `server` (connections).
+//! driver), `scrub` (the background CRC scrub, whose finds gossip repairs from peers), `server`
+//! (connections).
 //!
 //! Invariants, checked with `assert!` where they are established:
 //! - a record is acknowledged, counted in the SCL, or served only after `sync_data` returned for
@@ -51,6 +52,7 @@ pub mod limits;
 pub mod log;
 pub mod meta;
 mod node;
+mod scrub;
 pub mod segment;
 mod server;
 

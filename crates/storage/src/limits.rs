@@ -62,3 +62,22 @@ const _: () = assert!(LOG_FILE_BYTES_MAX > 2 * LOG_ENTRY_BYTES_MAX as u64);
 const _: () = assert!(GROUP_COMMIT_BYTES_MAX >= WRITE_BATCH_BYTES_MAX);
 const _: () = assert!(FETCH_ANSWER_HEADROOM_BYTES < WRITE_BATCH_BYTES_MAX);
 const _: () = assert!(GOSSIP_CONNECT_TIMEOUT_MS < GOSSIP_RESPONSE_TIMEOUT_MS);
+
+/// While a segment repairs itself from its peers (gossip answers come back full), a progress line
+/// is logged at most this often.
+pub const REPAIR_PROGRESS_LOG_MS: u64 = 1_000;
+
+/// A repair (a run of gossip answers that each brought records) is reported when it ends only if
+/// it copied at least this many records; shorter runs are the ordinary filling of small gaps.
+pub const REPAIR_LOG_RECORDS_MIN: u64 = 1_000;
+
+/// The scrub re-reads at most this many bytes of log entries per tick: with
+/// [`SCRUB_INTERVAL_MS`] this bounds it to 5 MiB/s of disk reads, so it never competes with the
+/// foreground for long (a 10 GiB segment is checked about every 35 minutes).
+pub const SCRUB_BYTES_PER_TICK: u64 = 256 * 1024;
+
+/// How often the scrub reads its next batch.
+pub const SCRUB_INTERVAL_MS: u64 = 50;
+
+/// Corrupt records asked for again from peers per gossip interval.
+pub const GOSSIP_REPAIR_ASKS_MAX: usize = 64;

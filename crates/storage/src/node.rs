@@ -38,7 +38,7 @@ use crate::limits::{
 };
 use crate::log::{self, LogWriter, ReadError};
 use crate::meta::{self, Meta};
-use crate::segment::{Base, Inserted, Location};
+use crate::segment::{Base, Inserted, Location, pg_of};
 use crate::{NodeConfig, StorageError};
 use borealis_common::limits::WRITE_BATCH_BYTES_MAX;
 use borealis_common::proto::{ErrorCode, Request, Response, SegmentState, Term, Truncation};
@@ -132,6 +132,8 @@ impl Node {
                 Inserted::Duplicate => 1,
                 Inserted::Truncated => 2,
                 Inserted::OffChain => 3,
+                // Nothing is marked corrupt during recovery.
+                Inserted::Repaired => 1,
             };
             counts[i] += 1;
         })?;
@@ -314,6 +316,7 @@ impl Node {
             records,
             files,
         } = build;
+        let planned = records.clone();
         let built = tokio::task::spawn_blocking(move || {
             let mut failure = None;
             let result = core::build_page(page, base, &records, |loc| {
@@ -348,8 +351,28 @@ impl Node {
                     image: Some(image),
                 }
             }
-            Ok(Err(e)) => self.read_failed(e),
+            Ok(Err(e)) => {
+                if let ReadError::Corrupted { file, offset, .. } = &e
+                    && let Some(&(lsn, loc)) = planned
+                        .iter()
+                        .find(|(_, l)| l.file == *file && l.offset == *offset)
+                {
+                    self.corrupt_found(pg_of(page), lsn, loc, &e.to_string());
+                }
+                self.read_failed(e)
+            }
             Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
+    /// A held record's log entry failed its check: mark it so that gossip fetches a healthy copy
+    /// from a peer (see `core.rs`, "Scrub"). Logged once per record.
+    pub(crate) fn corrupt_found(&self, pg: PgId, lsn: Lsn, loc: Location, why: &str) {
+        if self.state().core.mark_corrupt(pg, lsn, loc) {
+            eprintln!(
+                "storage node {}: record {lsn} of PG {pg} is corrupted on disk ({why}); fetching a healthy copy from a peer",
+                self.id
+            );
         }
     }
 
@@ -389,14 +412,18 @@ impl Node {
                         );
                         return (
                             records,
-                            Some(ReadError::Corrupted {
-                                file: loc.file,
-                                offset: loc.offset,
-                                why,
-                            }),
+                            Some((
+                                lsn,
+                                loc,
+                                ReadError::Corrupted {
+                                    file: loc.file,
+                                    offset: loc.offset,
+                                    why,
+                                },
+                            )),
                         );
                     }
-                    Err(e) => return (records, Some(e)),
+                    Err(e) => return (records, Some((lsn, loc, e))),
                 };
                 bytes += rec.encoded_len();
                 if bytes > budget && !records.is_empty() {
@@ -409,7 +436,10 @@ impl Node {
         .await;
         match read {
             Ok((records, failure)) => {
-                if let Some(e) = failure {
+                if let Some((lsn, loc, e)) = failure {
+                    if matches!(e, ReadError::Corrupted { .. }) {
+                        self.corrupt_found(pg, lsn, loc, &e.to_string());
+                    }
                     // Serve what precedes the bad entry; the peer asks another segment for the rest.
                     if records.is_empty() {
                         return self.read_failed(e);
@@ -423,7 +453,10 @@ impl Node {
     }
 }
 
-fn file_handles(st: &State, numbers: impl Iterator<Item = u32>) -> HashMap<u32, Arc<File>> {
+pub(crate) fn file_handles(
+    st: &State,
+    numbers: impl Iterator<Item = u32>,
+) -> HashMap<u32, Arc<File>> {
     let wanted: BTreeSet<u32> = numbers.collect();
     wanted
         .into_iter()
@@ -515,7 +548,13 @@ pub(crate) async fn log_writer(
                 st.files.insert(n, f);
             }
             for (&(bi, ri), loc) in chosen.iter().zip(a.locations) {
-                st.core.logged(&group[bi].records[ri], loc);
+                let rec = &group[bi].records[ri];
+                if st.core.logged(rec, loc) == Inserted::Repaired {
+                    eprintln!(
+                        "storage node {}: record {} of PG {} repaired: a healthy copy is logged at file {} offset {}",
+                        node.id, rec.lsn, rec.pg, loc.file, loc.offset
+                    );
+                }
             }
         }
         let acks: Vec<_> = group

@@ -33,6 +33,15 @@
 //!   the records of the chain.
 //! - A record covered by a known truncation is never held.
 //! - No pending record has `prev_pg_lsn == scl` (it would have been chained).
+//!
+//! # Corruption and repair
+//!
+//! A held record whose log entry was found corrupted (by the scrub, or by a read that failed its
+//! CRC check) is marked corrupt: it stays on the chain — the segment did receive it, and the copy
+//! to be fetched again is byte for byte the same record — but it is offered again: a healthy copy
+//! from a peer (or from the writer) is appended to the log anew, and the record's location moves
+//! to the new entry ([`Inserted::Repaired`]). Nothing is rewritten in place. Until then, a read
+//! that needs the record fails its CRC check and is refused, never served.
 
 use borealis_common::limits::{TAIL_RECORDS_MAX, TRUNCATIONS_MAX};
 use borealis_common::proto::{PgState, RecordMeta, Truncation};
@@ -78,6 +87,8 @@ pub enum Inserted {
     Truncated,
     /// Below the SCL and not held, so not on the chain: dropped.
     OffChain,
+    /// Held, but its log entry was corrupted: this healthy copy's entry replaces it.
+    Repaired,
 }
 
 /// How to build a page at a read point.
@@ -117,12 +128,27 @@ struct PgSegment {
     above: BTreeSet<Lsn>,
     /// Chained records of each page: LSN → (is an `Init`, location).
     pages: HashMap<PageId, BTreeMap<Lsn, (bool, Location)>>,
+    /// Held records whose log entry is known to be corrupted, waiting for a healthy copy.
+    corrupt: BTreeSet<Lsn>,
 }
 
 impl PgSegment {
     fn insert(&mut self, lsn: Lsn, h: Held) -> Inserted {
-        if self.held.contains_key(&lsn) {
-            return Inserted::Duplicate;
+        if let Some(old) = self.held.get_mut(&lsn) {
+            let same = (old.prev_pg_lsn, old.page, old.cpl, old.init)
+                == (h.prev_pg_lsn, h.page, h.cpl, h.init);
+            if !same || !self.corrupt.remove(&lsn) {
+                return Inserted::Duplicate;
+            }
+            old.loc = h.loc;
+            if let Some(v) = self
+                .pages
+                .get_mut(&h.page)
+                .and_then(|versions| versions.get_mut(&lsn))
+            {
+                v.1 = h.loc;
+            }
+            return Inserted::Repaired;
         }
         if lsn <= self.scl {
             return Inserted::OffChain;
@@ -255,9 +281,63 @@ impl Segment {
             return false;
         }
         match self.pgs.get(&rec.pg) {
-            Some(s) => rec.lsn > s.scl && !s.held.contains_key(&rec.lsn),
+            Some(s) => {
+                (rec.lsn > s.scl && !s.held.contains_key(&rec.lsn)) || s.corrupt.contains(&rec.lsn)
+            }
             None => true,
         }
+    }
+
+    /// The log entry of held record `lsn` of `pg`, at `loc`, failed its check: mark the record
+    /// corrupt so that a healthy copy is fetched and logged again. Returns whether this is news
+    /// (the record is held at exactly that location and was not marked yet).
+    pub fn mark_corrupt(&mut self, pg: PgId, lsn: Lsn, loc: Location) -> bool {
+        let Some(s) = self.pgs.get_mut(&pg) else {
+            return false;
+        };
+        match s.held.get(&lsn) {
+            Some(h) if h.loc == loc => s.corrupt.insert(lsn),
+            _ => false,
+        }
+    }
+
+    /// Held records of every PG whose log entry is corrupted, at most `max`, lowest first.
+    #[must_use]
+    pub fn corrupt_records(&self, max: usize) -> Vec<(PgId, Lsn)> {
+        self.pgs
+            .iter()
+            .flat_map(|(pg, s)| s.corrupt.iter().map(move |lsn| (*pg, *lsn)))
+            .take(max)
+            .collect()
+    }
+
+    /// Held records after `cursor` in (PG, LSN) order, up to `bytes_max` bytes of log entries
+    /// (at least one record if any is left): what the scrub reads next.
+    #[must_use]
+    pub fn scrub_batch(
+        &self,
+        cursor: Option<(PgId, Lsn)>,
+        bytes_max: u64,
+    ) -> Vec<(PgId, Lsn, Location)> {
+        let mut out = Vec::new();
+        let mut bytes = 0u64;
+        let start_pg = cursor.map_or(PgId(0), |(pg, _)| pg);
+        for (&pg, s) in self.pgs.range(start_pg..) {
+            let range = match cursor {
+                Some((c_pg, c_lsn)) if c_pg == pg => {
+                    s.held.range((Bound::Excluded(c_lsn), Bound::Unbounded))
+                }
+                _ => s.held.range(..),
+            };
+            for (&lsn, h) in range {
+                if !out.is_empty() && bytes + u64::from(h.loc.len) > bytes_max {
+                    return out;
+                }
+                bytes += u64::from(h.loc.len);
+                out.push((pg, lsn, h.loc));
+            }
+        }
+        out
     }
 
     /// Offers a record whose log entry is durable at `loc`.
@@ -335,6 +415,9 @@ impl Segment {
             for (lsn, h) in old.held {
                 if !self.truncations.iter().any(|t| t.covers(pg, lsn)) {
                     rebuilt.insert(lsn, h);
+                    if old.corrupt.contains(&lsn) {
+                        rebuilt.corrupt.insert(lsn);
+                    }
                 }
             }
             self.pgs.insert(pg, rebuilt);
@@ -575,6 +658,58 @@ mod tests {
             s.page_plan(PageId(7), Lsn(7), None),
             PagePlan::NotReady { scl: Lsn(6) }
         );
+    }
+
+    #[test]
+    fn a_corrupt_record_is_repaired_by_a_healthy_copy_at_a_new_location() {
+        let mut s = Segment::new(vec![]);
+        for i in 1..=5 {
+            put(&mut s, &rec(i, i - 1, 1, true));
+        }
+        let moved = Location {
+            file: 2,
+            offset: 16,
+            len: 50,
+        };
+        assert!(!s.wants(&rec(3, 2, 1, true)), "held and healthy");
+        assert!(!s.mark_corrupt(PgId(0), Lsn(3), moved), "not held there");
+        assert!(s.mark_corrupt(PgId(0), Lsn(3), loc(3)));
+        assert!(!s.mark_corrupt(PgId(0), Lsn(3), loc(3)), "already known");
+        assert_eq!(s.corrupt_records(10), vec![(PgId(0), Lsn(3))]);
+        assert!(s.wants(&rec(3, 2, 1, true)), "a healthy copy is wanted");
+        assert_eq!(s.scl(PgId(0)), Lsn(5), "the record is still on the chain");
+        // A record that differs is not a copy of it.
+        assert_eq!(
+            s.insert(&rec(3, 2, 2, true), moved),
+            Inserted::Duplicate,
+            "another page: not the same record"
+        );
+        assert_eq!(s.insert(&rec(3, 2, 1, true), moved), Inserted::Repaired);
+        assert!(s.corrupt_records(10).is_empty());
+        assert_eq!(
+            s.page_plan(PageId(1), Lsn(3), None),
+            PagePlan::Build {
+                base: Base::Zero,
+                records: vec![(Lsn(1), loc(1)), (Lsn(2), loc(2)), (Lsn(3), moved)]
+            }
+        );
+        assert_eq!(s.fetch(PgId(0), Lsn(2), Lsn(3), 10), vec![(Lsn(3), moved)]);
+        assert_eq!(put(&mut s, &rec(3, 2, 1, true)), Inserted::Duplicate);
+        // The scrub walks every held record in order, in bounded batches.
+        let all: Vec<u64> = s
+            .scrub_batch(None, 1_000)
+            .iter()
+            .map(|(_, l, _)| l.0)
+            .collect();
+        assert_eq!(all, vec![1, 2, 3, 4, 5]);
+        let first = s.scrub_batch(None, 120);
+        assert_eq!(first.len(), 2, "two entries of 50 bytes fit in 120");
+        let next = s.scrub_batch(Some((PgId(0), first[1].1)), 120);
+        assert_eq!(
+            next.iter().map(|(_, l, _)| l.0).collect::<Vec<_>>(),
+            vec![3, 4]
+        );
+        assert!(s.scrub_batch(Some((PgId(0), Lsn(5))), 120).is_empty());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::limits::{
     CONNECTIONS_MAX, REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX, RESPONSE_WRITE_BYTES_MAX,
 };
 use crate::node::{self, Node};
-use crate::{NodeConfig, StorageError, gossip};
+use crate::{NodeConfig, StorageError, gossip, scrub};
 use borealis_common::frame::{FrameError, encode_frame, read_frame, write_frames};
 use borealis_common::proto::{ErrorCode, Request, Response};
 use std::net::SocketAddr;
@@ -38,6 +38,7 @@ pub(crate) async fn serve(listener: TcpListener, config: NodeConfig) -> Result<(
     let mut background: JoinSet<Result<(), StorageError>> = JoinSet::new();
     background.spawn(node::log_writer(Arc::clone(&node), log_rx, writer));
     background.spawn(gossip::run(Arc::clone(&node)));
+    background.spawn(scrub::run(Arc::clone(&node)));
     let mut connections: JoinSet<()> = JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}

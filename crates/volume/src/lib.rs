@@ -31,6 +31,7 @@
 pub mod conn;
 pub mod limits;
 pub mod quorum;
+pub mod reads;
 pub mod recovery;
 pub mod writer;
 
@@ -42,6 +43,7 @@ use limits::{
     GET_PAGE_RETRY_MS_MAX, GET_PAGE_TIMEOUT_MS, READ_QUORUM, RECONNECT_BACKOFF_MS_MAX,
     RECOVERY_ALL_SEGMENTS_WAIT_MS, SEGMENTS_PER_PG, WRITE_QUORUM, WRITE_TIMEOUT_MS,
 };
+use reads::ReadRouter;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -93,6 +95,8 @@ struct Shared {
     new_records: Notify,
     fenced: AtomicBool,
     conns: Vec<Mutex<Option<Arc<Conn>>>>,
+    /// Read latency and the hedge delay.
+    reads: Mutex<ReadRouter>,
     /// The origin of the `now_ms` the writer core is given.
     started: Instant,
 }
@@ -301,6 +305,7 @@ impl Volume {
             new_records: Notify::new(),
             fenced: AtomicBool::new(false),
             conns: (0..SEGMENTS_PER_PG).map(|_| Mutex::new(None)).collect(),
+            reads: Mutex::new(ReadRouter::new()),
             nodes,
             started: Instant::now(),
         });
@@ -391,38 +396,79 @@ impl Volume {
         }
     }
 
+    /// One round of a page read: to the first segment in [`ReadRouter::order`]; hedged to the
+    /// next segment covering the read point if no answer came within the hedge delay; on an
+    /// error answer, on to the next segment. The first page answer wins.
     async fn get_page_once(
         &self,
         page: PageId,
         read_point: Lsn,
     ) -> Result<Option<PageVersion>, StoreError> {
-        // Segments known to cover the read point first, starting at a page-dependent one to
-        // spread load; then the others (our view of their SCL may be stale).
-        let scls: Vec<Lsn> = {
+        let scls: [Lsn; SEGMENTS_PER_PG] = {
             let st = self.shared.state.lock().expect("poisoned");
-            (0..SEGMENTS_PER_PG).map(|i| st.scl(i)).collect()
+            std::array::from_fn(|i| st.scl(i))
         };
-        let start = (page.0 % SEGMENTS_PER_PG as u64) as usize;
-        let mut order: Vec<usize> = (0..SEGMENTS_PER_PG)
-            .map(|k| (start + k) % SEGMENTS_PER_PG)
-            .collect();
-        order.sort_by_key(|&i| scls[i] < read_point);
-        let mut last_error = String::from("no segment connected");
-        for i in order {
-            let conn = self.shared.conns[i].lock().expect("poisoned").clone();
-            let Some(conn) = conn.filter(|c| c.is_alive()) else {
-                continue;
-            };
+        let hedge_delay =
+            Duration::from_micros(self.shared.reads.lock().expect("poisoned").hedge_delay_us());
+        let mut candidates: std::collections::VecDeque<(usize, Arc<Conn>)> =
+            ReadRouter::order(page, read_point, &scls)
+                .into_iter()
+                .filter_map(|i| {
+                    let conn = self.shared.conns[i].lock().expect("poisoned").clone();
+                    conn.filter(|c| c.is_alive()).map(|c| (i, c))
+                })
+                .collect();
+        let (epoch, writer) = (self.shared.term.epoch, self.shared.term.writer);
+        let call = |i: usize, conn: Arc<Conn>| async move {
             let id = conn.next_id();
             let (kind, body) = Request::GetPage {
-                epoch: self.shared.term.epoch,
-                writer: self.shared.term.writer,
+                epoch,
+                writer,
                 page,
                 read_point,
             }
             .encode(id);
-            match conn.call(id, kind, &body, GET_PAGE_TIMEOUT_MS).await {
+            let started = Instant::now();
+            let answer = conn.call(id, kind, &body, GET_PAGE_TIMEOUT_MS).await;
+            (i, answer, started.elapsed())
+        };
+        let mut in_flight = tokio::task::JoinSet::new();
+        let mut hedged = false;
+        let mut last_error = String::from("no segment connected");
+        loop {
+            if in_flight.is_empty() {
+                let Some((i, conn)) = candidates.pop_front() else {
+                    break;
+                };
+                in_flight.spawn(call(i, conn));
+            }
+            // Hedge once, to a segment known to cover the read point.
+            let hedge_to = (!hedged && in_flight.len() == 1)
+                .then(|| candidates.front().filter(|(i, _)| scls[*i] >= read_point))
+                .flatten()
+                .is_some();
+            let done = tokio::select! {
+                done = in_flight.join_next() => done,
+                () = tokio::time::sleep(hedge_delay), if hedge_to => {
+                    hedged = true;
+                    if let Some((i, conn)) = candidates.pop_front() {
+                        in_flight.spawn(call(i, conn));
+                    }
+                    continue;
+                }
+            };
+            let Some(done) = done else { continue };
+            let (i, answer, took) =
+                done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+            match answer {
                 Ok(Response::Page { lsn, image }) => {
+                    self.shared
+                        .reads
+                        .lock()
+                        .expect("poisoned")
+                        .observe(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
+                    // The other read, if any, is abandoned (its answer will be dropped).
+                    in_flight.abort_all();
                     return Ok(image.map(|image| {
                         assert!(
                             lsn <= read_point,

@@ -45,3 +45,20 @@ pub const CONN_SEND_QUEUE_FRAMES: usize = 256;
 
 /// Protection group size, in pages, unless configured otherwise: 10 GiB of 8 KiB pages.
 pub const PAGES_PER_PG_DEFAULT: u64 = (10 << 30) / 8192;
+
+/// Hedged page reads (see `reads.rs`): the first read goes to one segment; if it has not answered
+/// within the hedge delay, the same read goes to a second segment covering the read point. The
+/// delay adapts to observed latency (mean + 4 × deviation) within these bounds. The floor keeps
+/// ordinary jitter from doubling the read load; the ceiling keeps a stalled segment from costing
+/// more than this per read.
+pub const HEDGE_DELAY_US_MIN: u64 = 2_000;
+
+/// See [`HEDGE_DELAY_US_MIN`].
+pub const HEDGE_DELAY_US_MAX: u64 = 50_000;
+
+/// The hedge delay before any read has been measured.
+pub const HEDGE_DELAY_US_INITIAL: u64 = 10_000;
+
+const _: () = assert!(HEDGE_DELAY_US_MIN <= HEDGE_DELAY_US_INITIAL);
+const _: () = assert!(HEDGE_DELAY_US_INITIAL <= HEDGE_DELAY_US_MAX);
+const _: () = assert!(HEDGE_DELAY_US_MAX < GET_PAGE_TIMEOUT_MS * 1_000);

@@ -67,11 +67,28 @@ impl DurabilityTracker {
     }
 
     /// Records a segment's acknowledgement. Returns the new VDL if it advanced.
+    ///
+    /// Within one connection a segment's SCL only rises (it falls only through a truncation, and
+    /// truncations are made by recovery before tracking starts), so a late, lower answer changes
+    /// nothing.
     pub fn ack(&mut self, segment: usize, scl: Lsn) -> Option<Lsn> {
-        // An SCL only falls through truncation, which happens during recovery, before tracking.
         if scl > self.scls[segment] {
             self.scls[segment] = scl;
         }
+        self.advance()
+    }
+
+    /// A segment (re)connected and reported this SCL in answer to our `Open`. Unlike
+    /// [`ack`](Self::ack) this may lower what we believed: the node may have lost its disk while
+    /// we were apart and restarted empty, and the records it held then must no longer count
+    /// towards the quorum. Returns the new VDL if it advanced.
+    pub fn reconnected(&mut self, segment: usize, scl: Lsn) -> Option<Lsn> {
+        self.scls[segment] = scl;
+        self.advance()
+    }
+
+    /// Moves VDL to the highest pending CPL at or below the PGCL.
+    fn advance(&mut self) -> Option<Lsn> {
         let vcl = self.pgcl();
         let mut advanced = None;
         while let Some(&cpl) = self.pending_cpls.front() {
@@ -106,6 +123,27 @@ mod tests {
         // A stale, lower acknowledgement changes nothing.
         assert_eq!(t.ack(4, Lsn(1)), None);
         assert_eq!(t.vdl(), Lsn(5));
+    }
+
+    #[test]
+    fn a_segment_that_returns_empty_no_longer_counts() {
+        let mut t = DurabilityTracker::new(Lsn(0), [Lsn(0); 6]);
+        t.add_cpl(Lsn(5));
+        t.add_cpl(Lsn(8));
+        for seg in 0..3 {
+            t.ack(seg, Lsn(8));
+        }
+        t.ack(3, Lsn(5));
+        assert_eq!(t.vdl(), Lsn(5));
+        // Segment 0 lost its disk and reconnects empty: 8 is on segments 1 and 2 only, and one
+        // more copy must not make it durable.
+        assert_eq!(t.reconnected(0, Lsn(0)), None);
+        assert_eq!(t.scl(0), Lsn(0));
+        assert_eq!(t.ack(4, Lsn(8)), None, "three real copies of 8");
+        assert_eq!(t.ack(5, Lsn(8)), Some(Lsn(8)));
+        // VDL never goes back, whatever is reported.
+        assert_eq!(t.reconnected(1, Lsn(0)), None);
+        assert_eq!(t.vdl(), Lsn(8));
     }
 
     #[test]

@@ -250,14 +250,18 @@ impl WriterCore {
     }
 
     /// Segment `i` answered our `Open` with this SCL: start sending to it above what it holds.
-    /// Returns the new VDL if it advanced.
+    /// The SCL replaces what the segment reported before, even if lower: a node that lost its disk
+    /// while we were apart must not be counted for the records it held then. Returns the new VDL
+    /// if it advanced.
     pub fn connected(&mut self, i: usize, scl: Lsn) -> Option<Lsn> {
         let c = &mut self.cursors[i];
         c.connected = true;
         c.in_flight = None;
         // Anything older than the send log is fetched by the segment from its peers (gossip).
         c.sent = Lsn(scl.0.max(self.log_base.0 - 1));
-        self.ack(i, scl)
+        let advanced = self.tracker.reconnected(i, scl);
+        self.trim();
+        advanced
     }
 
     /// The connection to segment `i` is gone (or its `Write` failed or timed out).
@@ -363,6 +367,11 @@ impl WriterCore {
     /// Applies an SCL report: maybe advance VDL, trim the send log.
     fn ack(&mut self, i: usize, scl: Lsn) -> Option<Lsn> {
         let advanced = self.tracker.ack(i, scl);
+        self.trim();
+        advanced
+    }
+
+    fn trim(&mut self) {
         // Trim what is durable and held by every connected segment; a disconnected segment catches
         // up from its peers when it returns.
         let mut keep_from = self.tracker.vdl();
@@ -375,7 +384,6 @@ impl WriterCore {
             self.log.pop_front();
             self.log_base = self.log_base.next();
         }
-        advanced
     }
 }
 
@@ -449,6 +457,39 @@ mod tests {
             "durable and held by every connected segment: trimmed"
         );
         assert!(w.next_write(4, 20, 0).is_none(), "not connected");
+    }
+
+    #[test]
+    fn a_segment_that_returns_with_an_empty_disk_counts_for_nothing_it_lost() {
+        let mut w = core(0, 10);
+        for i in 0..SEGMENTS_PER_PG {
+            w.connected(i, Lsn::ZERO);
+        }
+        w.append_mtr(mtr(1)).expect("room");
+        for i in 0..SEGMENTS_PER_PG {
+            let b = w.next_write(i, i as u64, 0).expect("batch");
+            w.write_acked(i, b.req_id, b.last);
+        }
+        assert_eq!(w.vdl(), Lsn(11));
+        w.append_mtr(mtr(1)).expect("room");
+        for i in 0..3 {
+            let b = w.next_write(i, 10 + i as u64, 0).expect("batch");
+            w.write_acked(i, b.req_id, b.last);
+        }
+        // Segment 0 dies with its disk and comes back empty.
+        w.disconnected(0);
+        assert_eq!(w.connected(0, Lsn::ZERO), None);
+        assert_eq!(w.scl(0), Lsn::ZERO, "what it held before is gone");
+        let b = w.next_write(3, 20, 0).expect("batch");
+        assert_eq!(
+            w.write_acked(3, b.req_id, b.last),
+            None,
+            "12 is on three segments, not four"
+        );
+        let b = w
+            .next_write(0, 21, 0)
+            .expect("it is sent what the send log holds");
+        assert_eq!(b.records.first().map(|e| e.lsn), Some(Lsn(12)));
     }
 
     #[test]

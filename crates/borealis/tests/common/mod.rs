@@ -87,6 +87,8 @@ pub struct Cluster {
     pub storage: Vec<Option<Proc>>,
     pub storage_addrs: Vec<String>,
     pub writer: Option<Proc>,
+    /// The writer's buffer pool, in pages: small pools make reads really go to storage.
+    pub buffer_pool_pages: usize,
 }
 
 fn unique_dir(name: &str) -> PathBuf {
@@ -103,12 +105,18 @@ fn unique_dir(name: &str) -> PathBuf {
 
 impl Cluster {
     pub fn start(name: &str) -> Cluster {
+        Cluster::start_with_pool(name, 256)
+    }
+
+    /// A cluster whose writer caches only `buffer_pool_pages` pages.
+    pub fn start_with_pool(name: &str, buffer_pool_pages: usize) -> Cluster {
         let dir = unique_dir(name);
         let mut c = Cluster {
             dir,
             storage: Vec::new(),
             storage_addrs: Vec::new(),
             writer: None,
+            buffer_pool_pages,
         };
         for i in 0..6 {
             let p = c.spawn_storage(i, "127.0.0.1:0");
@@ -141,6 +149,19 @@ impl Cluster {
         }
     }
 
+    /// Kills storage node `i` and deletes its data directory: a lost disk. Restart it with
+    /// [`restart_storage`](Self::restart_storage) to bring it back empty on the same port.
+    pub fn wipe_storage(&mut self, i: usize) {
+        self.kill_storage(i);
+        let dir = self.dir.join(format!("node-{}", i + 1));
+        std::fs::remove_dir_all(&dir).expect("remove the node's data directory");
+    }
+
+    /// What storage node `i` has logged to stderr so far.
+    pub fn storage_log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.dir.join(format!("storage-{}.log", i + 1))).unwrap_or_default()
+    }
+
     pub fn restart_storage(&mut self, i: usize) {
         assert!(self.storage[i].is_none(), "storage node {i} is running");
         let addr = self.storage_addrs[i].clone();
@@ -164,7 +185,7 @@ impl Cluster {
             "--listen".into(),
             "127.0.0.1:0".into(),
             "--buffer-pool-pages".into(),
-            "256".into(),
+            self.buffer_pool_pages.to_string(),
         ];
         self.writer = Some(start(&args, &self.dir.join("writer.log")));
         self.writer.as_ref().expect("writer")
@@ -227,4 +248,35 @@ pub fn sqlstate(e: &tokio_postgres::Error) -> String {
     e.code()
         .map(|c| c.code().to_string())
         .unwrap_or_else(|| format!("no SQLSTATE: {e}"))
+}
+
+/// Asks a storage node for its state (`GetState`, which any client may send) and returns the SCL
+/// of PG 0, or `None` if the node does not answer.
+pub async fn storage_scl(addr: &str) -> Option<borealis_common::Lsn> {
+    use borealis_common::frame::{encode_frame, read_frame, write_frames};
+    use borealis_common::proto::{Request, Response};
+    let exchange = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let (kind, body) = Request::GetState {
+            epoch: borealis_common::Epoch(0),
+        }
+        .encode(1);
+        let mut frame = Vec::new();
+        encode_frame(kind, &body, &mut frame);
+        write_frames(&mut s, &frame).await.ok()?;
+        let (kind, body) = read_frame(&mut s).await.ok()??;
+        match Response::decode(kind, &body).ok()? {
+            (_, Response::State(st)) => Some(
+                st.pgs
+                    .iter()
+                    .find(|p| p.pg == borealis_common::PgId(0))
+                    .map_or(borealis_common::Lsn::ZERO, |p| p.scl),
+            ),
+            _ => None,
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), exchange)
+        .await
+        .ok()
+        .flatten()
 }
