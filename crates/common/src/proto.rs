@@ -12,7 +12,8 @@
 //! ```text
 //! writer ──Open{epoch, peers, truncations}──▶ node   adopt epoch (durably), apply truncations
 //!        ◀─────────────State{scl, ...}────────
-//! writer ──Write{epoch, records}────────────▶ node   persist (fsync) BEFORE acknowledging
+//! writer ──Write{epoch, horizon, records}───▶ node   persist (fsync) BEFORE acknowledging;
+//!                                                     collect below the read horizon
 //!        ◀─────────────WriteAck{scl per PG}──
 //! writer ──GetPage{epoch, page, read_point}─▶ node   only if SCL ≥ read_point
 //!        ◀─────────────Page{lsn, image}──────
@@ -69,6 +70,19 @@ pub struct RecordMeta {
     pub cpl: bool,
 }
 
+/// What a writer tells storage, with every `Write`, about what it may still read and what every
+/// segment already holds (issue 3, item 3; Aurora SIGMOD 2018 §3.3, PGMRPL). Storage collects
+/// page versions and log below `min(pgmrpl, held_by_all) − retention` and never above.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ReadHorizon {
+    /// The lowest read point the writer may still use (its reads are at VDL, so this is the
+    /// lowest VDL of any read still in flight, or VDL itself). 0: nothing may be collected.
+    pub pgmrpl: Lsn,
+    /// The lowest SCL the writer knows of any segment of the volume: every segment holds every
+    /// record at or below it, so no peer will ask for those records by gossip.
+    pub held_by_all: Lsn,
+}
+
 /// What a segment holds of one protection group.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct PgState {
@@ -103,10 +117,12 @@ pub enum Request {
         peers: Vec<String>,
         truncations: Vec<Truncation>,
     },
-    /// Persist records, then acknowledge with the SCL of every PG they touch.
+    /// Persist records, then acknowledge with the SCL of every PG they touch. `horizon` tells
+    /// the node what it may collect (see [`ReadHorizon`]).
     Write {
         epoch: Epoch,
         writer: WriterId,
+        horizon: ReadHorizon,
         records: Vec<RedoRecord>,
     },
     /// The page as of `read_point`. Refused with `NotReady` if the segment's SCL is below it.
@@ -167,6 +183,9 @@ pub enum ErrorCode {
     BadRequest = 4,
     /// Something failed inside the node (disk error).
     Internal = 5,
+    /// The read point is below what the node has collected (PGMRPL minus retention): the page
+    /// versions it would need are gone, on every segment.
+    BelowHorizon = 6,
 }
 
 impl ErrorCode {
@@ -177,6 +196,7 @@ impl ErrorCode {
             3 => ErrorCode::Corrupted,
             4 => ErrorCode::BadRequest,
             5 => ErrorCode::Internal,
+            6 => ErrorCode::BelowHorizon,
             _ => return Err(DecodeError(format!("unknown error code {v}"))),
         })
     }
@@ -262,10 +282,13 @@ impl Request {
             Request::Write {
                 epoch,
                 writer,
+                horizon,
                 records,
             } => {
                 b.put_u64(epoch.0);
                 b.put_u64(writer.0);
+                b.put_u64(horizon.pgmrpl.0);
+                b.put_u64(horizon.held_by_all.0);
                 put_records(&mut b, records);
                 REQ_WRITE
             }
@@ -325,6 +348,10 @@ impl Request {
             REQ_WRITE => Request::Write {
                 epoch: Epoch(r.u64()?),
                 writer: WriterId(r.u64()?),
+                horizon: ReadHorizon {
+                    pgmrpl: Lsn(r.u64()?),
+                    held_by_all: Lsn(r.u64()?),
+                },
                 records: get_records(&mut r)?,
             },
             REQ_GET_PAGE => Request::GetPage {
@@ -357,12 +384,15 @@ pub fn encode_write_request<'a>(
     req_id: u64,
     epoch: Epoch,
     writer: WriterId,
+    horizon: ReadHorizon,
     encoded_records: impl ExactSizeIterator<Item = &'a [u8]>,
 ) -> (u8, Vec<u8>) {
     let mut b = Vec::new();
     b.put_u64(req_id);
     b.put_u64(epoch.0);
     b.put_u64(writer.0);
+    b.put_u64(horizon.pgmrpl.0);
+    b.put_u64(horizon.held_by_all.0);
     b.put_u32(u32::try_from(encoded_records.len()).expect("too many records"));
     for rec in encoded_records {
         b.extend_from_slice(rec);
@@ -544,6 +574,10 @@ mod tests {
             Request::Write {
                 epoch: Epoch(3),
                 writer: WriterId(77),
+                horizon: ReadHorizon {
+                    pgmrpl: Lsn(4),
+                    held_by_all: Lsn(2),
+                },
                 records: vec![rec.clone()],
             },
             Request::GetPage {
@@ -630,10 +664,15 @@ mod tests {
                 v
             })
             .collect();
+        let horizon = ReadHorizon {
+            pgmrpl: Lsn(1),
+            held_by_all: Lsn(1),
+        };
         let raw = encode_write_request(
             7,
             Epoch(2),
             WriterId(3),
+            horizon,
             encoded.iter().map(|v| v.as_slice()),
         );
         assert_eq!(
@@ -641,6 +680,7 @@ mod tests {
             Request::Write {
                 epoch: Epoch(2),
                 writer: WriterId(3),
+                horizon,
                 records: recs
             }
             .encode(7)

@@ -92,6 +92,15 @@ pub struct Report {
     pub final_vdl: u64,
     /// A digest of the run's observable history: equal digests, equal runs.
     pub trace: u64,
+    /// Restarts that loaded a checkpoint.
+    pub checkpoint_restarts: u64,
+    /// Log entries restarts scanned, and those they skipped thanks to a checkpoint.
+    pub restart_entries_scanned: u64,
+    pub restart_entries_skipped: u64,
+    /// Whether nodes collected below PGMRPL in this run (small retention), and the highest
+    /// collection horizon reached by any node.
+    pub collecting: bool,
+    pub horizon_max: u64,
 }
 
 /// A failed run: which seed, and why.

@@ -26,3 +26,9 @@ pub const PAGES: u64 = 8;
 /// Writers started while faults are injected, at most (bounds the run; healing and the final
 /// recovery may start more).
 pub const WRITERS_MAX: usize = 8;
+/// A simulated node checkpoints after this many logged records (or every
+/// [`SIM_CHECKPOINT_MS`]), far more often than a real one, so that restarts from checkpoints, and
+/// the scan of only the log after them, happen in most seeds.
+pub const SIM_CHECKPOINT_RECORDS: u64 = 40;
+/// See [`SIM_CHECKPOINT_RECORDS`].
+pub const SIM_CHECKPOINT_MS: u64 = 1_000;

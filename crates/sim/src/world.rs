@@ -3,7 +3,7 @@
 
 use crate::limits::{
     NODES, PAGES, POLL_GIVE_UP_MS, POLL_MS, PROGRESS_WINDOW_MS, RESEND_MS, SETTLE_MS_MAX,
-    WRITER_TICK_MS, WRITERS_MAX,
+    SIM_CHECKPOINT_MS, SIM_CHECKPOINT_RECORDS, WRITER_TICK_MS, WRITERS_MAX,
 };
 use crate::rng::Rng;
 use crate::{Options, Report};
@@ -12,11 +12,15 @@ use borealis_common::pagestore::RecordDraft;
 use borealis_common::proto::{self, ErrorCode, Request, Response, SegmentState, Term, Truncation};
 use borealis_common::redo::{self, Patch};
 use borealis_common::{Lsn, NodeId, PAGE_SIZE, PageId, Payload, RedoRecord, TxnId, WriterId};
-use borealis_storage::core::{GossipAsk, GossipCore, NodeCore, Origin, Step, build_page};
-use borealis_storage::limits::GOSSIP_INTERVAL_MS;
+use borealis_storage::checkpoint::Checkpoint;
+use borealis_storage::core::{
+    GossipAsk, GossipCore, HousekeepingCore, NodeCore, Origin, Step, build_page,
+};
+use borealis_storage::image::{IMAGE_ENTRY_BYTES, decode_image, encode_image};
+use borealis_storage::limits::{GOSSIP_INTERVAL_MS, RETENTION_LSNS_DEFAULT};
 use borealis_storage::log::{decode_entry, encode_entry};
 use borealis_storage::meta::Meta;
-use borealis_storage::segment::Location;
+use borealis_storage::segment::{Base, Location, PagePlan};
 use borealis_volume::limits::{RECOVERY_ALL_SEGMENTS_WAIT_MS, SEGMENTS_PER_PG, WRITE_QUORUM};
 use borealis_volume::recovery::{self, Plan};
 use borealis_volume::writer::{AppendError, PG, Recovered, WriterCore};
@@ -76,6 +80,13 @@ struct Node {
     isolated: bool,
     /// The disk was lost: the node counts as unavailable until its SCL reaches this again.
     rehydrate_to: Option<Lsn>,
+    housekeeping: HousekeepingCore,
+    /// The durable image file: encoded base images (written and synced at once).
+    images: Vec<Vec<u8>>,
+    /// The durable checkpoint file (replaced atomically).
+    checkpoint: Option<Vec<u8>>,
+    /// Retention below PGMRPL, in LSNs.
+    retention: u64,
 }
 
 fn empty_meta(i: usize) -> Meta {
@@ -116,6 +127,13 @@ impl Node {
             next_req: 0,
             isolated: false,
             rehydrate_to: None,
+            housekeeping: HousekeepingCore::with_checkpoints(
+                SIM_CHECKPOINT_RECORDS,
+                SIM_CHECKPOINT_MS,
+            ),
+            images: Vec::new(),
+            checkpoint: None,
+            retention: RETENTION_LSNS_DEFAULT,
         }
     }
 
@@ -123,6 +141,83 @@ impl Node {
         let idx = usize::try_from(loc.offset).map_err(|e| e.to_string())?;
         let entry = self.log.get(idx).ok_or("entry past the end of the log")?;
         decode_entry(entry)
+    }
+
+    /// Carries out a page plan: from its base (an image, CRC-checked) and the log.
+    fn build(
+        &self,
+        page: PageId,
+        base: Base,
+        records: &[(Lsn, Location)],
+    ) -> Result<(Lsn, Box<[u8; PAGE_SIZE]>), String> {
+        let base = match base {
+            Base::Zero => None,
+            Base::Cached(_) => unreachable!("the simulated node has no page cache"),
+            Base::Image { lsn, loc } => {
+                let idx = usize::try_from(loc.offset).map_err(|e| e.to_string())?;
+                let entry = self
+                    .images
+                    .get(idx)
+                    .ok_or("image past the end of the file")?;
+                Some((lsn, decode_image(entry, page, lsn)?))
+            }
+        };
+        build_page(page, base, records, |loc| self.read(loc))
+    }
+
+    /// The page at `read_point`, as the node would answer a `GetPage`.
+    fn page(&mut self, page: PageId, read_point: Lsn) -> Result<PageVersionModel, String> {
+        let term = self.core.term();
+        let req = Request::GetPage {
+            epoch: term.epoch,
+            writer: term.writer,
+            page,
+            read_point,
+        };
+        match self.core.handle(req, &|_| None) {
+            Step::Reply(Response::Page { lsn, image: None }) => Ok((lsn, None)),
+            Step::BuildPage {
+                page,
+                base,
+                records,
+            } => {
+                let (lsn, img) = self.build(page, base, &records)?;
+                Ok((lsn, Some(img)))
+            }
+            other => Err(format!("page {page} at {read_point}: {other:?}")),
+        }
+    }
+
+    /// The materialiser's tick: bases are written and synced at once; a checkpoint collects and
+    /// stores the segment with the log position (the log's length) it covers.
+    fn housekeeping(&mut self, now: u64) {
+        let work = self.housekeeping.tick(now, &self.core);
+        for (pg, page, lsn, plan) in work.builds {
+            let PagePlan::Build { base, records } = plan else {
+                continue;
+            };
+            let Ok((got, img)) = self.build(page, base, &records) else {
+                continue;
+            };
+            assert_eq!(got, lsn, "a base is built at the planned version");
+            let loc = Location {
+                file: 1,
+                offset: self.images.len() as u64,
+                len: u32::try_from(IMAGE_ENTRY_BYTES).expect("fits"),
+            };
+            self.images.push(encode_image(pg, page, lsn, &img));
+            self.core.materialised(pg, page, lsn, loc);
+        }
+        if work.checkpoint {
+            self.core.collect();
+            let ck = Checkpoint {
+                log_file: 1,
+                log_offset: self.log.len() as u64,
+                segment: self.core.segment().snapshot(),
+            };
+            self.checkpoint = Some(ck.encode());
+            self.core.checkpointed();
+        }
     }
 }
 
@@ -223,6 +318,21 @@ impl Sim {
         let loss_per_mille = rng.range(0, 50);
         let dup_per_mille = rng.range(0, 30);
         let mtrs_target = usize::try_from(rng.range(opts.mtrs / 2, opts.mtrs)).expect("fits");
+        // Half the seeds collect below PGMRPL with a tiny retention. Those lose no disks: an
+        // emptied segment refills by gossip only what its peers still hold, and refilling from
+        // below a collection floor needs a copy of the peers' bases (not built yet).
+        let collecting = rng.chance(500);
+        let mut nodes: Vec<Node> = (0..NODES).map(Node::new).collect();
+        if collecting {
+            for n in &mut nodes {
+                n.retention = rng.range(0, 40);
+                n.core.set_retention(n.retention);
+            }
+        }
+        let report = Report {
+            collecting,
+            ..Report::default()
+        };
         Sim {
             opts,
             rng,
@@ -230,7 +340,7 @@ impl Sim {
             seq: 0,
             queue: BinaryHeap::new(),
             events: BTreeMap::new(),
-            nodes: (0..NODES).map(Node::new).collect(),
+            nodes,
             writers: Vec::new(),
             oracle: Oracle::default(),
             loss_per_mille,
@@ -240,7 +350,7 @@ impl Sim {
             mtrs_issued: 0,
             calm_since: 0,
             failure: None,
-            report: Report::default(),
+            report,
             trace: seed,
         }
     }
@@ -465,11 +575,11 @@ impl Sim {
             Step::Cached { .. } => unreachable!("the simulated node has no page cache"),
             Step::BuildPage {
                 page,
-                base: _,
+                base,
                 records,
             } => {
                 let n = &self.nodes[i];
-                match build_page(page, None, &records, |loc| n.read(loc)) {
+                match n.build(page, base, &records) {
                     Ok((lsn, image)) => Response::Page {
                         lsn,
                         image: Some(image),
@@ -559,6 +669,7 @@ impl Sim {
     }
 
     fn node_tick(&mut self, i: usize) {
+        self.nodes[i].housekeeping(self.now);
         let asks = {
             let n = &mut self.nodes[i];
             n.gossip.tick(self.now, &n.core)
@@ -650,6 +761,8 @@ impl Sim {
             self.report.disks_lost += 1;
             n.meta = None;
             n.log.clear();
+            n.images.clear();
+            n.checkpoint = None;
             let target = self
                 .nodes
                 .iter()
@@ -676,9 +789,24 @@ impl Sim {
             return;
         }
         let meta = n.meta.clone().unwrap_or_else(|| empty_meta(i));
-        let mut core = NodeCore::new(&meta);
+        // From the checkpoint if there is one: only the log written after it is scanned.
+        let ck = n.checkpoint.as_deref().map(Checkpoint::decode);
+        let (mut core, from) = match ck {
+            Some(Ok(c)) => (
+                NodeCore::restore(&meta, &c.segment),
+                usize::try_from(c.log_offset).expect("fits"),
+            ),
+            Some(Err(e)) => unreachable!("a checkpoint is replaced atomically: {e}"),
+            None => (NodeCore::new(&meta), 0),
+        };
+        core.set_retention(n.retention);
+        if from > 0 {
+            self.report.checkpoint_restarts += 1;
+        }
+        self.report.restart_entries_scanned += n.log.len().saturating_sub(from) as u64;
+        self.report.restart_entries_skipped += from.min(n.log.len()) as u64;
         let mut cut = None;
-        for (idx, entry) in n.log.iter().enumerate() {
+        for (idx, entry) in n.log.iter().enumerate().skip(from) {
             match decode_entry(entry) {
                 Ok(rec) => {
                     let loc = Location {
@@ -700,6 +828,8 @@ impl Sim {
         }
         n.core = core;
         n.gossip = GossipCore::new();
+        n.housekeeping =
+            HousekeepingCore::with_checkpoints(SIM_CHECKPOINT_RECORDS, SIM_CHECKPOINT_MS);
         n.up = true;
         let incarnation = n.incarnation;
         self.at(
@@ -956,6 +1086,7 @@ impl Sim {
                 req_id,
                 term.epoch,
                 term.writer,
+                batch.horizon,
                 batch.records.iter().map(|e| e.bytes.as_slice()),
             );
             self.send(Addr::Writer(w), Addr::Node(seg), kind, body);
@@ -978,6 +1109,9 @@ impl Sim {
                     page,
                     read_point,
                 };
+                if let WriterState::Running(core) = &mut self.writers[w].state {
+                    core.read_started(read_point);
+                }
                 self.writer_req(w, seg, Ask::Read { page, read_point }, &req);
             }
         }
@@ -1132,6 +1266,18 @@ impl Sim {
                 }
             }
             Ask::Read { page, read_point } => {
+                if let WriterState::Running(core) = &mut self.writers[w].state {
+                    core.read_finished(read_point);
+                }
+                if let Response::Error {
+                    code: ErrorCode::BelowHorizon,
+                    message,
+                } = &resp
+                {
+                    return self.fail(format!(
+                        "writer {w} read page {page} at {read_point}, a read point still in use, from node {seg}: {message}"
+                    ));
+                }
                 if let Response::Page { lsn, image } = resp {
                     self.check_read(w, seg, page, read_point, lsn, image.as_deref());
                 }
@@ -1294,7 +1440,9 @@ impl Sim {
                 }
                 self.report.az_partitions += 1;
             }
-            45..=49 if budget >= 1 && !lost_pending && self.nodes[i].up => {
+            45..=49
+                if budget >= 1 && !lost_pending && !self.report.collecting && self.nodes[i].up =>
+            {
                 self.crash_node(i, true);
             }
             50..=56 => {
@@ -1451,10 +1599,15 @@ impl Sim {
                 "acknowledged commit {lost} lost: not on the final chain (VDL {vdl})"
             ));
         }
-        for (i, n) in self.nodes.iter().enumerate() {
-            // The node's chain up to VDL is exactly the model's chain, record for record.
-            let held = n.core.segment().fetch(PG, Lsn::ZERO, vdl, usize::MAX);
+        for i in 0..NODES {
+            let n = &self.nodes[i];
+            // The node's chain up to VDL is exactly the model's chain, record for record, above
+            // what it collected.
+            let floor = n.core.segment().floor(PG);
+            self.report.horizon_max = self.report.horizon_max.max(n.core.segment().horizon(PG).0);
+            let held = n.core.segment().fetch(PG, floor, vdl, usize::MAX);
             let lsns: Vec<Lsn> = held.iter().map(|(l, _)| *l).collect();
+            let chain: Vec<Lsn> = chain.iter().copied().filter(|l| *l > floor).collect();
             if lsns != chain {
                 return Err(format!(
                     "node {i} holds {} records up to VDL {vdl}, the chain has {}",
@@ -1472,36 +1625,34 @@ impl Sim {
                     ));
                 }
             }
-            // Every page, materialised at VDL, equals the model.
+            // Every page, materialised at every read point from the collection horizon up to VDL,
+            // equals the model: bases and collection change nothing a reader in range can see.
+            let horizon = n.core.segment().horizon(PG);
+            let points: Vec<Lsn> = chain
+                .iter()
+                .copied()
+                .filter(|l| *l >= horizon)
+                .chain([vdl])
+                .collect();
             for p in 0..PAGES {
-                let page = PageId(p);
-                let (want_lsn, want) = self.page_at(vdl, page)?;
-                let term = n.core.term();
-                let req = Request::GetPage {
-                    epoch: term.epoch,
-                    writer: term.writer,
-                    page,
-                    read_point: vdl,
-                };
-                let got = match n.core.handle(req, &|_| None) {
-                    Step::Reply(Response::Page { lsn, image: None }) => (lsn, None),
-                    Step::BuildPage { page, records, .. } => {
-                        let (lsn, img) = build_page(page, None, &records, |loc| n.read(loc))?;
-                        (lsn, Some(img))
+                for &rp in &points {
+                    let page = PageId(p);
+                    let (want_lsn, want) = self.page_at(rp, page)?;
+                    let got = self.nodes[i]
+                        .page(page, rp)
+                        .map_err(|e| format!("node {i}: {e}"))?;
+                    let same = got.0 == want_lsn
+                        && match (&got.1, &want) {
+                            (None, None) => true,
+                            (Some(a), Some(b)) => a[..] == b[..],
+                            _ => false,
+                        };
+                    if !same {
+                        return Err(format!(
+                            "node {i}: page {page} at read point {rp} (VDL {vdl}) is version {} but the model has {want_lsn}",
+                            got.0
+                        ));
                     }
-                    other => return Err(format!("node {i}: page {page} at {vdl}: {other:?}")),
-                };
-                let same = got.0 == want_lsn
-                    && match (&got.1, &want) {
-                        (None, None) => true,
-                        (Some(a), Some(b)) => a[..] == b[..],
-                        _ => false,
-                    };
-                if !same {
-                    return Err(format!(
-                        "node {i}: page {page} at VDL {vdl} is version {} but the model has {want_lsn}",
-                        got.0
-                    ));
                 }
             }
         }

@@ -58,13 +58,18 @@
 //! served meanwhile: every read checks the CRC.
 
 use crate::limits::{
-    GOSSIP_FETCH_RECORDS_MAX, GOSSIP_INTERVAL_MS, GOSSIP_REPAIR_ASKS_MAX, SCRUB_BYTES_PER_TICK,
-    SCRUB_INTERVAL_MS,
+    CHECKPOINT_INTERVAL_MS, CHECKPOINT_RECORDS_MIN, GOSSIP_FETCH_RECORDS_MAX, GOSSIP_INTERVAL_MS,
+    GOSSIP_REPAIR_ASKS_MAX, MATERIALISE_INTERVAL_MS, MATERIALISE_PAGES_PER_TICK, PEER_LAG_LSNS_MAX,
+    RETENTION_LSNS_DEFAULT, SCRUB_BYTES_PER_TICK, SCRUB_INTERVAL_MS,
 };
 use crate::meta::Meta;
-use crate::segment::{Base, Inserted, Location, PagePlan, Segment, pg_of};
+use crate::segment::{
+    Base, Collected, Inserted, Location, PagePlan, Segment, SegmentSnapshot, pg_of,
+};
 use borealis_common::limits::{RECORDS_PER_MESSAGE_MAX, TRUNCATIONS_MAX};
-use borealis_common::proto::{ErrorCode, Request, Response, SegmentState, Term, Truncation};
+use borealis_common::proto::{
+    ErrorCode, ReadHorizon, Request, Response, SegmentState, Term, Truncation,
+};
 use borealis_common::{Lsn, NodeId, PAGE_SIZE, PageId, PgId, RedoRecord, redo};
 use std::collections::{BTreeSet, HashSet};
 
@@ -125,6 +130,12 @@ pub struct NodeCore {
     term: Term,
     peers: Vec<String>,
     segment: Segment,
+    /// The highest read horizon a writer holding the adopted term reported.
+    reported: ReadHorizon,
+    /// Kept below PGMRPL for backtrack / point-in-time restore and lagging peers.
+    retention_lsns: u64,
+    /// Records logged since the last checkpoint.
+    logged_since_checkpoint: u64,
 }
 
 impl NodeCore {
@@ -140,7 +151,75 @@ impl NodeCore {
             },
             peers: meta.peers.clone(),
             segment: Segment::new(meta.truncations.clone()),
+            reported: ReadHorizon::default(),
+            retention_lsns: RETENTION_LSNS_DEFAULT,
+            logged_since_checkpoint: 0,
         }
+    }
+
+    /// A node as its meta file and its checkpoint describe it: recovery then offers the records
+    /// logged after the checkpoint with [`NodeCore::recover`].
+    #[must_use]
+    pub fn restore(meta: &Meta, snapshot: &SegmentSnapshot) -> NodeCore {
+        let mut core = NodeCore::new(meta);
+        core.segment = Segment::restore(meta.truncations.clone(), snapshot);
+        core
+    }
+
+    /// Sets the retention below PGMRPL, in LSNs (default
+    /// [`RETENTION_LSNS_DEFAULT`]).
+    pub fn set_retention(&mut self, lsns: u64) {
+        self.retention_lsns = lsns;
+    }
+
+    /// The read horizon writers reported.
+    #[must_use]
+    pub fn reported_horizon(&self) -> ReadHorizon {
+        self.reported
+    }
+
+    /// Where collection may go now: `min(PGMRPL, what every segment holds)` — but a lagging or
+    /// lost segment holds collection back by at most [`PEER_LAG_LSNS_MAX`] — minus the
+    /// retention. Never above PGMRPL.
+    #[must_use]
+    pub fn collect_horizon(&self) -> Lsn {
+        let ReadHorizon {
+            pgmrpl,
+            held_by_all,
+        } = self.reported;
+        let peers = held_by_all.max(Lsn(pgmrpl.0.saturating_sub(PEER_LAG_LSNS_MAX)));
+        let h = Lsn(pgmrpl.min(peers).0.saturating_sub(self.retention_lsns));
+        assert!(h <= pgmrpl, "collection never passes PGMRPL");
+        h
+    }
+
+    /// Collects every PG below [`collect_horizon`](Self::collect_horizon).
+    pub fn collect(&mut self) -> Collected {
+        let h = self.collect_horizon();
+        let mut total = Collected::default();
+        for pg in self.segment.pg_ids() {
+            let c = self.segment.collect(pg, h);
+            total.records += c.records;
+            total.versions += c.versions;
+            total.bases += c.bases;
+        }
+        total
+    }
+
+    /// A base of `page` at `lsn` is durable at `loc`: builds start from it from now on.
+    pub fn materialised(&mut self, pg: PgId, page: PageId, lsn: Lsn, loc: Location) -> bool {
+        self.segment.add_base(pg, page, lsn, loc)
+    }
+
+    /// Records logged since the last checkpoint.
+    #[must_use]
+    pub fn logged_since_checkpoint(&self) -> u64 {
+        self.logged_since_checkpoint
+    }
+
+    /// A checkpoint of the segment as it is now was made durable.
+    pub fn checkpointed(&mut self) {
+        self.logged_since_checkpoint = 0;
     }
 
     /// Offers a record read back from the log during recovery.
@@ -217,7 +296,7 @@ impl NodeCore {
 
     /// Decides how to answer `req`. `cached` tells which version of a page the driver's page
     /// cache holds, if any.
-    pub fn handle(&self, req: Request, cached: &dyn Fn(PageId) -> Option<Lsn>) -> Step {
+    pub fn handle(&mut self, req: Request, cached: &dyn Fn(PageId) -> Option<Lsn>) -> Step {
         match req {
             Request::Open {
                 epoch,
@@ -235,12 +314,16 @@ impl NodeCore {
             Request::Write {
                 epoch,
                 writer,
+                horizon,
                 records,
             } => {
                 let term = Term { epoch, writer };
                 if let Err((code, message)) = self.check_term(term) {
                     return Step::Reply(Response::Error { code, message });
                 }
+                // Only the writer holding the adopted term speaks for the read points in use.
+                self.reported.pgmrpl = self.reported.pgmrpl.max(horizon.pgmrpl);
+                self.reported.held_by_all = self.reported.held_by_all.max(horizon.held_by_all);
                 if let Some(r) = records
                     .iter()
                     .find(|r| r.page != PageId::NONE && r.pg != pg_of(r.page))
@@ -275,6 +358,13 @@ impl NodeCore {
                         ErrorCode::NotReady,
                         format!("SCL {scl} is below read point {read_point}"),
                     )),
+                    PagePlan::BelowHorizon { horizon } => Step::Reply(refuse(
+                        ErrorCode::BelowHorizon,
+                        format!(
+                            "read point {read_point} is below the collected horizon {horizon} (PGMRPL {})",
+                            self.reported.pgmrpl
+                        ),
+                    )),
                     PagePlan::Absent => Step::Reply(Response::Page {
                         lsn: Lsn::ZERO,
                         image: None,
@@ -294,6 +384,14 @@ impl NodeCore {
                 max_records,
             } => {
                 let max = max_records.min(RECORDS_PER_MESSAGE_MAX) as usize;
+                let floor = self.segment.floor(pg);
+                if after < floor {
+                    // The chain below the floor was collected: the asker needs a copy, not gossip.
+                    return Step::Reply(refuse(
+                        ErrorCode::BelowHorizon,
+                        format!("records of PG {pg} at or below {floor} were collected"),
+                    ));
+                }
                 Step::Fetch {
                     pg,
                     locations: self.segment.fetch(pg, after, upto, max),
@@ -385,6 +483,7 @@ impl NodeCore {
 
     /// A record's log entry is durable at `loc`: the record joins the segment.
     pub fn logged(&mut self, rec: &RedoRecord, loc: Location) -> Inserted {
+        self.logged_since_checkpoint += 1;
         self.segment.insert(rec, loc)
     }
 
@@ -569,6 +668,73 @@ impl GossipCore {
     }
 }
 
+/// What the materialiser does on one tick.
+#[derive(Debug, Default)]
+pub struct Housekeeping {
+    /// Pages due for a base: build each at its version with the plan, persist the image (synced),
+    /// then call [`NodeCore::materialised`].
+    pub builds: Vec<(PgId, PageId, Lsn, PagePlan)>,
+    /// Collect ([`NodeCore::collect`]), then write a checkpoint of the segment and the log
+    /// position it covers, then call [`NodeCore::checkpointed`] and delete the log and image files
+    /// the checkpoint no longer names.
+    pub checkpoint: bool,
+}
+
+/// The materialiser's schedule (Aurora SIGMOD 2017 §3.3, steps 5–7): every
+/// [`MATERIALISE_INTERVAL_MS`], at most [`MATERIALISE_PAGES_PER_TICK`] bases; a checkpoint (with
+/// collection) once [`CHECKPOINT_RECORDS_MIN`] records were logged since the last, or every
+/// [`CHECKPOINT_INTERVAL_MS`] while any were. The work per tick is bounded, so it never holds up
+/// the foreground for long, and it runs beside the log writer, never in front of it.
+#[derive(Debug)]
+pub struct HousekeepingCore {
+    next_at_ms: u64,
+    last_checkpoint_ms: u64,
+    records_min: u64,
+    interval_ms: u64,
+}
+
+impl Default for HousekeepingCore {
+    fn default() -> HousekeepingCore {
+        HousekeepingCore::with_checkpoints(CHECKPOINT_RECORDS_MIN, CHECKPOINT_INTERVAL_MS)
+    }
+}
+
+impl HousekeepingCore {
+    #[must_use]
+    pub fn new() -> HousekeepingCore {
+        HousekeepingCore::default()
+    }
+
+    /// Checkpoints after `records_min` logged records, or every `interval_ms` while any were
+    /// (the simulator checkpoints often, to restart from checkpoints often).
+    #[must_use]
+    pub fn with_checkpoints(records_min: u64, interval_ms: u64) -> HousekeepingCore {
+        assert!(records_min > 0, "a checkpoint follows at least one record");
+        HousekeepingCore {
+            next_at_ms: 0,
+            last_checkpoint_ms: 0,
+            records_min,
+            interval_ms,
+        }
+    }
+
+    /// The work due at `now_ms`.
+    pub fn tick(&mut self, now_ms: u64, core: &NodeCore) -> Housekeeping {
+        if now_ms < self.next_at_ms {
+            return Housekeeping::default();
+        }
+        self.next_at_ms = now_ms + MATERIALISE_INTERVAL_MS;
+        let builds = core.segment().materialise_due(MATERIALISE_PAGES_PER_TICK);
+        let logged = core.logged_since_checkpoint();
+        let checkpoint = logged >= self.records_min
+            || (logged > 0 && now_ms >= self.last_checkpoint_ms + self.interval_ms);
+        if checkpoint {
+            self.last_checkpoint_ms = now_ms;
+        }
+        Housekeeping { builds, checkpoint }
+    }
+}
+
 /// What the scrub reads next.
 #[derive(Debug, Default)]
 pub struct ScrubWork {
@@ -643,6 +809,7 @@ mod tests {
         Request::Write {
             epoch: Epoch(epoch),
             writer: WriterId(writer),
+            horizon: ReadHorizon::default(),
             records: vec![RedoRecord {
                 lsn: Lsn(lsn),
                 pg: PgId(0),

@@ -41,13 +41,17 @@
 //! - the adopted epoch never decreases, and is durable before any answer that depends on it;
 //! - bytes read back from disk are CRC-checked every time; corrupt bytes are never served.
 //!
-//! Restart rebuilds the in-memory index by scanning the whole log, so restart time grows with
-//! the size of the log for now. Checkpointed indexes, coalescing of page versions and garbage
-//! collection below PGMRPL are later work.
+//! In the background, `housekeeping` persists base images of pages whose delta chain grew long
+//! ([`image`] files), collects page versions and records below the read horizon the writer
+//! reports (PGMRPL), writes a [`checkpoint`] of the index, and deletes the log and image files it
+//! no longer names. A restart loads the checkpoint and scans only the log written after it.
 
 mod cache;
+pub mod checkpoint;
 pub mod core;
 mod gossip;
+mod housekeeping;
+pub mod image;
 pub mod limits;
 pub mod log;
 pub mod meta;

@@ -81,3 +81,46 @@ pub const SCRUB_INTERVAL_MS: u64 = 50;
 
 /// Corrupt records asked for again from peers per gossip interval.
 pub const GOSSIP_REPAIR_ASKS_MAX: usize = 64;
+
+/// A page build applies at most about this many deltas on top of the newest base (or `Init`) at
+/// or below its read point: once a page has this many deltas since its newest base, the
+/// materialiser persists a new base at its newest version. Smaller chains make reads cheaper and
+/// cost one page image (8 KiB) of writes per this many deltas.
+pub const DELTA_CHAIN_MAX: u32 = 16;
+
+/// How often the materialiser looks for pages due for a base (and for a checkpoint).
+pub const MATERIALISE_INTERVAL_MS: u64 = 100;
+
+/// Bases built per materialiser tick: with [`MATERIALISE_INTERVAL_MS`] this bounds the
+/// background work to 640 page builds (5 MiB of images) a second, so it never competes with the
+/// foreground for long; a node with a backlog simply keeps longer chains for a while.
+pub const MATERIALISE_PAGES_PER_TICK: usize = 64;
+
+/// A checkpoint is written once this many records were logged since the last one (or, with any
+/// logged at all, every [`CHECKPOINT_INTERVAL_MS`]). A restart scans at most the log written since
+/// the last checkpoint: about this many records, plus one interval's worth.
+pub const CHECKPOINT_RECORDS_MIN: u64 = 50_000;
+
+/// The longest time between checkpoints while records are being logged.
+pub const CHECKPOINT_INTERVAL_MS: u64 = 10_000;
+
+/// Held records a checkpoint may describe; a checkpoint file is at most about 42 bytes each.
+/// Collection below PGMRPL keeps a node well under this; a node above it stops checkpointing
+/// (and says so) rather than writing an unbounded file.
+pub const CHECKPOINT_RECORDS_MAX: u64 = 1 << 26;
+
+/// Default retention below PGMRPL, in LSNs: versions a backtrack or point-in-time restore to a
+/// recent LSN would need, and the records a segment that lost its disk refills from its peers by
+/// gossip. Small against a 10 GiB segment (about a million records).
+pub const RETENTION_LSNS_DEFAULT: u64 = 1 << 20;
+
+/// A segment that lags (or is gone) holds back collection on its peers by at most this many LSNs
+/// below PGMRPL: beyond it, the lagging segment must be repaired by a copy, not by gossip.
+pub const PEER_LAG_LSNS_MAX: u64 = 1 << 22;
+
+/// An image file is closed and the next one started once appending would take it past this size.
+pub const IMAGE_FILE_BYTES_MAX: u64 = 64 << 20;
+
+const _: () = assert!(DELTA_CHAIN_MAX >= 1);
+const _: () = assert!(CHECKPOINT_RECORDS_MIN < CHECKPOINT_RECORDS_MAX);
+const _: () = assert!(IMAGE_FILE_BYTES_MAX > 2 * PAGE_SIZE as u64);

@@ -22,8 +22,9 @@
 //! entry followed by good ones is isolated corruption: it is skipped (the segment then misses
 //! that record, its SCL stops below it, and gossip fetches it again from a peer). A bad or partial
 //! entry with nothing good after it is a torn tail: the last file is cut back to the last good
-//! entry. Restart time therefore grows with the size of the log; checkpointed indexes are later
-//! work.
+//! entry. A restart starts the scan at the log position of the last checkpoint (`checkpoint.rs`),
+//! so its work is bounded by the log written since; files wholly below every record and version
+//! still held are deleted after a checkpoint.
 //!
 //! Reads ([`read_record`]) are positioned reads of one entry, with the CRC checked every time: a
 //! mismatch is [`ReadError::Corrupted`] and the bytes are never served.
@@ -65,7 +66,9 @@ pub fn file_name(n: u32) -> String {
     format!("log-{n:08}")
 }
 
-fn parse_file_name(name: &str) -> Option<u32> {
+/// The number of a log file, from its name.
+#[must_use]
+pub fn parse_file_name(name: &str) -> Option<u32> {
     let digits = name.strip_prefix("log-")?;
     if digits.len() != 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -164,9 +167,17 @@ pub struct Appended {
     pub new_files: Vec<(u32, Arc<File>)>,
     /// `sync_data` returned for every file written: the entries are durable.
     pub synced: bool,
+    /// The log position after the append (set by the caller from [`LogWriter::position`]).
+    pub end: (u32, u64),
 }
 
 impl LogWriter {
+    /// Where the next entry will go: `(file, offset)`. Every entry before it has been appended.
+    #[must_use]
+    pub fn position(&self) -> (u32, u64) {
+        (self.file_no, self.len)
+    }
+
     /// Appends `records` (already encoded as entries by [`encode_entry`], one per element), rolling
     /// to new files as needed, and returns once everything is synced to disk.
     pub fn append(&mut self, entries: &[Vec<u8>]) -> io::Result<Appended> {
@@ -205,6 +216,7 @@ impl LogWriter {
             locations,
             new_files,
             synced: true,
+            end: (self.file_no, self.len),
         })
     }
 }
@@ -229,16 +241,22 @@ pub struct Recovered {
     pub writer: LogWriter,
     /// A read handle per log file.
     pub files: Vec<(u32, Arc<File>)>,
+    /// Entries read and checked: the restart work the log cost.
+    pub entries_scanned: u64,
 }
 
-/// Scans every log file in `dir` in order, hands each good record and its location to `on_record`,
-/// cuts a torn tail off the last file, and opens the last file for appending (creating the first
-/// file of an empty log). `node` only labels log lines.
+/// Scans the log files in `dir` in order from `start` (a checkpoint's log position; `None`: from
+/// the beginning), hands each good record and its location to `on_record`, cuts a torn tail off
+/// the last file, and opens the last file for appending (creating the first file of an empty
+/// log). Files before `start` are opened for reading but not read. `node` only labels log lines.
 pub fn recover(
     dir: &Path,
     node: borealis_common::NodeId,
+    start: Option<(u32, u64)>,
     mut on_record: impl FnMut(RedoRecord, Location),
 ) -> Result<Recovered, StorageError> {
+    let (start_file, start_offset) = start.unwrap_or((0, FILE_HEADER_BYTES));
+    let mut entries_scanned = 0u64;
     let io_err = |what: String| move |e: io::Error| StorageError::Io { what, source: e };
     let mut numbers = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io_err(format!("listing {}", dir.display())))? {
@@ -270,15 +288,31 @@ pub fn recover(
                 len: FILE_HEADER_BYTES,
             },
             files,
+            entries_scanned,
         });
     };
     let mut last_len = FILE_HEADER_BYTES;
     for &n in &numbers {
         let path = dir.join(file_name(n));
         let is_last = n == last;
-        let end = scan_file(&path, n, is_last, node, &mut on_record)?;
-        if is_last {
-            last_len = end;
+        if n < start_file {
+            if is_last {
+                unreachable!("the last log file is never before the checkpoint's position");
+            }
+        } else {
+            let from = if n == start_file {
+                start_offset.max(FILE_HEADER_BYTES)
+            } else {
+                FILE_HEADER_BYTES
+            };
+            let mut counted = |rec, loc| {
+                entries_scanned += 1;
+                on_record(rec, loc);
+            };
+            let end = scan_file(&path, n, is_last, from, node, &mut counted)?;
+            if is_last {
+                last_len = end;
+            }
         }
         let read = File::open(&path).map_err(io_err(format!("opening {}", path.display())))?;
         files.push((n, Arc::new(read)));
@@ -296,6 +330,7 @@ pub fn recover(
             len: last_len,
         },
         files,
+        entries_scanned,
     })
 }
 
@@ -305,6 +340,7 @@ fn scan_file(
     path: &Path,
     n: u32,
     is_last: bool,
+    from: u64,
     node: borealis_common::NodeId,
     on_record: &mut impl FnMut(RedoRecord, Location),
 ) -> Result<u64, StorageError> {
@@ -342,6 +378,17 @@ fn scan_file(
         )));
     }
     let mut offset = FILE_HEADER_BYTES;
+    if from > FILE_HEADER_BYTES {
+        if from > file_len {
+            return Err(StorageError::Corrupted(format!(
+                "{} is shorter ({file_len} bytes) than the checkpoint's position {from}",
+                path.display()
+            )));
+        }
+        r.seek_relative(i64::try_from(from - FILE_HEADER_BYTES).expect("file offset"))
+            .map_err(io_err)?;
+        offset = from;
+    }
     // Bad entries not (yet) followed by a good one: a torn tail unless a good entry follows.
     let mut suspects: Vec<(u64, String)> = Vec::new();
     let mut entry = Vec::new();
@@ -433,7 +480,7 @@ mod tests {
 
     fn collect(dir: &Path) -> (Vec<(RedoRecord, Location)>, Recovered) {
         let mut got = Vec::new();
-        let rec = recover(dir, NodeId(0), |r, l| got.push((r, l))).expect("recover");
+        let rec = recover(dir, NodeId(0), None, |r, l| got.push((r, l))).expect("recover");
         (got, rec)
     }
 

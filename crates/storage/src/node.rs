@@ -31,7 +31,9 @@
 //! truncation.
 
 use crate::cache::PageCache;
+use crate::checkpoint;
 use crate::core::{self, NodeCore, Origin, Refusal, Step};
+use crate::image::{self, ImageWriter};
 use crate::limits::{
     FETCH_ANSWER_HEADROOM_BYTES, GROUP_COMMIT_BYTES_MAX, LOG_QUEUE_BATCHES_MAX,
     PAGE_CACHE_PAGES_MAX,
@@ -63,12 +65,17 @@ pub(crate) struct State {
     pub cache: PageCache,
     /// A read handle per log file.
     pub files: HashMap<u32, Arc<File>>,
+    /// A read handle per image file.
+    pub images: HashMap<u32, Arc<File>>,
+    /// The end of the log: every entry before it is reflected in the core (a checkpoint's
+    /// position).
+    pub log_end: (u32, u64),
 }
 
 /// One storage node.
 pub(crate) struct Node {
     pub id: NodeId,
-    dir: PathBuf,
+    pub dir: PathBuf,
     state: Mutex<State>,
     log_tx: mpsc::Sender<Batch>,
     /// Serialises changes of the meta file (term, truncations, peers).
@@ -91,19 +98,49 @@ enum Next {
     Build(PageId, PageBuild),
 }
 
+/// A page version: its LSN and image.
+pub(crate) type Version = (Lsn, Box<[u8; PAGE_SIZE]>);
+
+/// The image a page build starts from, as the driver finds it.
+pub(crate) enum BuildBase {
+    Zero,
+    Ready(Lsn, Box<[u8; PAGE_SIZE]>),
+    /// A base image to read (CRC-checked) from an image file.
+    Image(Lsn, Location, Option<Arc<File>>),
+}
+
+impl BuildBase {
+    /// Reads the base, if it is in an image file.
+    pub(crate) fn load(self, page: PageId) -> Result<Option<Version>, ReadError> {
+        match self {
+            BuildBase::Zero => Ok(None),
+            BuildBase::Ready(lsn, img) => Ok(Some((lsn, img))),
+            BuildBase::Image(lsn, loc, file) => match file {
+                Some(f) => image::read_image(&f, loc, page, lsn).map(|img| Some((lsn, img))),
+                None => Err(ReadError::Corrupted {
+                    file: loc.file,
+                    offset: loc.offset,
+                    why: "image file not open".into(),
+                }),
+            },
+        }
+    }
+}
+
 /// A page build planned under the lock, carried out off it.
 struct PageBuild {
     generation: u64,
-    base: Option<(Lsn, Box<[u8; PAGE_SIZE]>)>,
+    base: BuildBase,
     records: Vec<(Lsn, Location)>,
     files: HashMap<u32, Arc<File>>,
 }
 
 impl Node {
     /// Recovers the node from its files. Blocking: call on the blocking pool.
+    #[allow(clippy::type_complexity)]
     pub(crate) fn open(
         config: &NodeConfig,
-    ) -> Result<(Arc<Node>, LogWriter, mpsc::Receiver<Batch>), StorageError> {
+    ) -> Result<(Arc<Node>, LogWriter, mpsc::Receiver<Batch>, ImageWriter), StorageError> {
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|e| StorageError::Io {
             what: format!("creating {}", dir.display()),
@@ -124,9 +161,17 @@ impl Node {
                 ..Meta::default()
             },
         };
-        let mut core = NodeCore::new(&meta);
+        let checkpoint = checkpoint::load(&dir, config.node)?;
+        let (mut core, start) = match &checkpoint {
+            Some(c) => (
+                NodeCore::restore(&meta, &c.segment),
+                Some((c.log_file, c.log_offset)),
+            ),
+            None => (NodeCore::new(&meta), None),
+        };
+        let from_checkpoint = core.segment().held_count();
         let mut counts = [0u64; 4];
-        let recovered = log::recover(&dir, config.node, |rec, loc| {
+        let recovered = log::recover(&dir, config.node, start, |rec, loc| {
             let i = match core.recover(&rec, loc) {
                 Inserted::Held => 0,
                 Inserted::Duplicate => 1,
@@ -143,10 +188,16 @@ impl Node {
             .iter()
             .map(|s| format!("PG {} SCL {} ({} above)", s.pg, s.scl, s.above.len()))
             .collect();
+        let images = image::open(&dir).map_err(|e| StorageError::Io {
+            what: "opening the image files".into(),
+            source: e,
+        })?;
         eprintln!(
-            "storage node {}: recovered {} records from {} log files ({} duplicates, {} truncated, {} off the chain ignored); term {}; {}",
+            "storage node {}: recovered {} records from a checkpoint and {} from {} log entries scanned in {} log files ({} duplicates, {} truncated, {} off the chain ignored); term {}; {}",
             config.node,
+            from_checkpoint,
             counts[0],
+            recovered.entries_scanned,
             recovered.files.len(),
             counts[1],
             counts[2],
@@ -155,6 +206,7 @@ impl Node {
             scls.join(", ")
         );
         let (log_tx, log_rx) = mpsc::channel(LOG_QUEUE_BATCHES_MAX);
+        let log_end = recovered.writer.position();
         let node = Node {
             id: config.node,
             dir,
@@ -162,12 +214,14 @@ impl Node {
                 core,
                 cache: PageCache::new(PAGE_CACHE_PAGES_MAX),
                 files: recovered.files.into_iter().collect(),
+                images: images.files.into_iter().collect(),
+                log_end,
             }),
             log_tx,
             meta_lock: tokio::sync::Mutex::new(()),
             group_commits: AtomicU64::new(0),
         };
-        Ok((Arc::new(node), recovered.writer, log_rx))
+        Ok((Arc::new(node), recovered.writer, log_rx, images.writer))
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
@@ -194,7 +248,8 @@ impl Node {
         }
         // Decide under the lock; do the I/O after it is released.
         let next = {
-            let mut st = self.state();
+            let mut guard = self.state();
+            let st = &mut *guard;
             let step = {
                 let cache = &st.cache;
                 st.core.handle(req, &|page| cache.lsn(page))
@@ -204,7 +259,7 @@ impl Node {
                 Step::StoreMeta(_) => unreachable!("only Open changes the meta file"),
                 Step::Append { origin, records } => Next::Append(origin, records),
                 Step::Fetch { pg, locations } => {
-                    let files = file_handles(&st, locations.iter().map(|(_, l)| l.file));
+                    let files = file_handles(st, locations.iter().map(|(_, l)| l.file));
                     Next::Fetch(pg, locations, files)
                 }
                 Step::Cached { page, lsn } => match st.cache.get(page, lsn) {
@@ -224,15 +279,18 @@ impl Node {
                     records,
                 } => {
                     let base = match base {
-                        Base::Zero => None,
+                        Base::Zero => BuildBase::Zero,
                         Base::Cached(lsn) => match st.cache.get(page, lsn) {
-                            Some(img) => Some((lsn, img)),
+                            Some(img) => BuildBase::Ready(lsn, img),
                             None => unreachable!(
                                 "cached version {lsn} of page {page} vanished under the lock"
                             ),
                         },
+                        Base::Image { lsn, loc } => {
+                            BuildBase::Image(lsn, loc, st.images.get(&loc.file).cloned())
+                        }
                     };
-                    let files = file_handles(&st, records.iter().map(|(_, l)| l.file));
+                    let files = file_handles(st, records.iter().map(|(_, l)| l.file));
                     Next::Build(
                         page,
                         PageBuild {
@@ -318,6 +376,11 @@ impl Node {
         } = build;
         let planned = records.clone();
         let built = tokio::task::spawn_blocking(move || {
+            let base = match base.load(page) {
+                Ok(b) => b,
+                // A bad base image: rebuild it from the log is the materialiser's job; refuse.
+                Err(e) => return Err(e),
+            };
             let mut failure = None;
             let result = core::build_page(page, base, &records, |loc| {
                 let read = match files.get(&loc.file) {
@@ -547,6 +610,7 @@ pub(crate) async fn log_writer(
             for (n, f) in a.new_files {
                 st.files.insert(n, f);
             }
+            st.log_end = a.end;
             for (&(bi, ri), loc) in chosen.iter().zip(a.locations) {
                 let rec = &group[bi].records[ri];
                 if st.core.logged(rec, loc) == Inserted::Repaired {
@@ -581,7 +645,7 @@ mod tests {
             node: NodeId(1),
             data_dir: dir.clone(),
         };
-        let (node, writer, rx) = Node::open(&config).expect("open");
+        let (node, writer, rx, _images) = Node::open(&config).expect("open");
         // Ten batches (one duplicated) queue up before the log writer runs.
         let mut replies = Vec::new();
         for lsn in (1..=10u64).chain([4]) {

@@ -34,6 +34,35 @@
 //! - A record covered by a known truncation is never held.
 //! - No pending record has `prev_pg_lsn == scl` (it would have been chained).
 //!
+//! # Materialised bases, collection and checkpoints (issue 3, item 3; Aurora SIGMOD 2017 §3.3,
+//! steps 5–7 of the storage node's work: coalesce, garbage-collect, checkpoint)
+//!
+//! A page's versions form a delta chain that starts at an `Init` record. A materialised **base**
+//! is a persisted image of the page at one of its versions; a page build starts at the newest base
+//! (or `Init`) at or below the read point, so it applies at most the deltas chained since. The
+//! segment counts, per page, the deltas since its newest base or `Init`; a page with
+//! [`DELTA_CHAIN_MAX`](crate::limits::DELTA_CHAIN_MAX) of them is *due*, and the materialiser
+//! builds and persists a base at its newest version.
+//!
+//! **Collection** below a horizon `H` (from PGMRPL, what every segment holds, and a retention;
+//! see `core.rs`) keeps, for every page, its newest version at or below `H` and everything a build
+//! of it needs (back to its base or `Init`), and every version above. Everything older goes, and
+//! the held records with it; the chain below `floor` (the highest chained LSN at or below `H`) is
+//! then no longer complete in memory, so the segment remembers `floor` and `floor_cpl` to rebuild
+//! its chain from there. Reads below `H` are refused (`PagePlan::BelowHorizon`): the versions they
+//! need are gone.
+//!
+//! ```text
+//!   page 7:  I ── d ── d ── B ── d ── d ── d ── B ── d        (I init, d delta, B base)
+//!                              ▲         ▲ H
+//!            collected ◀───────┘ start of the newest version ≤ H: kept from here up
+//! ```
+//!
+//! A **checkpoint** ([`SegmentSnapshot`]) is the held records (shape and location), the bases,
+//! and `floor`/`floor_cpl`/`horizon` of each PG. [`Segment::restore`] rebuilds exactly the same
+//! chain, page index and bases from it, so a restart reads the checkpoint and then only the log
+//! written after it.
+//!
 //! # Corruption and repair
 //!
 //! A held record whose log entry was found corrupted (by the scrub, or by a read that failed its
@@ -43,6 +72,7 @@
 //! to the new entry ([`Inserted::Repaired`]). Nothing is rewritten in place. Until then, a read
 //! that needs the record fails its CRC check and is refused, never served.
 
+use crate::limits::DELTA_CHAIN_MAX;
 use borealis_common::limits::{TAIL_RECORDS_MAX, TRUNCATIONS_MAX};
 use borealis_common::proto::{PgState, RecordMeta, Truncation};
 use borealis_common::{Lsn, PageId, Payload, PgId, RedoRecord};
@@ -96,6 +126,8 @@ pub enum Inserted {
 pub enum PagePlan {
     /// The read point is above the PG's SCL: the segment cannot answer yet.
     NotReady { scl: Lsn },
+    /// The read point is below what was collected.
+    BelowHorizon { horizon: Lsn },
     /// The page has no record at or below the read point.
     Absent,
     /// The cached version (this LSN) is exactly the page at the read point.
@@ -114,6 +146,49 @@ pub enum Base {
     Zero,
     /// The cached version with this LSN.
     Cached(Lsn),
+    /// The materialised base image of version `lsn`, persisted at `loc` in an image file.
+    Image { lsn: Lsn, loc: Location },
+}
+
+/// One held record as a checkpoint stores it: its shape and where its log entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeldRecord {
+    pub lsn: Lsn,
+    pub prev_pg_lsn: Lsn,
+    pub page: PageId,
+    pub cpl: bool,
+    pub init: bool,
+    pub loc: Location,
+}
+
+/// What a checkpoint holds of one PG.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct PgSnapshot {
+    pub pg: PgId,
+    /// The highest chained LSN at or below the collection horizon (0 before any collection).
+    pub floor: Lsn,
+    /// The highest CPL at or below `floor`.
+    pub floor_cpl: Lsn,
+    /// Reads below this are refused: collected.
+    pub horizon: Lsn,
+    /// Every held record, in LSN order.
+    pub records: Vec<HeldRecord>,
+    /// Every base: page, version, location in an image file.
+    pub bases: Vec<(PageId, Lsn, Location)>,
+}
+
+/// The segment as a checkpoint stores it (truncations live in the meta file).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct SegmentSnapshot {
+    pub pgs: Vec<PgSnapshot>,
+}
+
+/// What one collection dropped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Collected {
+    pub records: u64,
+    pub versions: u64,
+    pub bases: u64,
 }
 
 /// One segment of one protection group.
@@ -130,9 +205,95 @@ struct PgSegment {
     pages: HashMap<PageId, BTreeMap<Lsn, (bool, Location)>>,
     /// Held records whose log entry is known to be corrupted, waiting for a healthy copy.
     corrupt: BTreeSet<Lsn>,
+    /// Materialised bases of each page: version → image location.
+    bases: HashMap<PageId, BTreeMap<Lsn, Location>>,
+    /// Deltas chained on each page since its newest base or `Init`.
+    deltas: HashMap<PageId, u32>,
+    /// Pages with at least `DELTA_CHAIN_MAX` deltas since their newest base or `Init`.
+    due: BTreeSet<PageId>,
+    /// The highest chained LSN at or below the collection horizon; the chain below is partial.
+    floor: Lsn,
+    floor_cpl: Lsn,
+    /// Reads below this are refused.
+    horizon: Lsn,
 }
 
 impl PgSegment {
+    /// A PG whose chain was collected up to `floor`: the chain continues from there.
+    fn from_floor(floor: Lsn, floor_cpl: Lsn, horizon: Lsn) -> PgSegment {
+        PgSegment {
+            scl: floor,
+            scl_cpl: floor_cpl,
+            floor,
+            floor_cpl,
+            horizon,
+            ..PgSegment::default()
+        }
+    }
+
+    /// Rebuilds a PG from held records (any order) and bases: records at or below the floor are
+    /// placed as they were (their chain below is collected), the rest chain from the floor in LSN
+    /// order, exactly as they did when they arrived. Bases of versions no longer indexed are
+    /// dropped.
+    fn rebuild(
+        floor: Lsn,
+        floor_cpl: Lsn,
+        horizon: Lsn,
+        records: impl IntoIterator<Item = (Lsn, Held)>,
+        bases: impl IntoIterator<Item = (PageId, Lsn, Location)>,
+    ) -> PgSegment {
+        let mut s = PgSegment::from_floor(floor, floor_cpl, horizon);
+        let mut sorted: Vec<(Lsn, Held)> = records.into_iter().collect();
+        sorted.sort_by_key(|(lsn, _)| *lsn);
+        for (lsn, h) in sorted {
+            if lsn <= floor {
+                s.held.insert(lsn, h);
+                if h.page != PageId::NONE {
+                    s.pages
+                        .entry(h.page)
+                        .or_default()
+                        .insert(lsn, (h.init, h.loc));
+                }
+            } else {
+                s.insert(lsn, h);
+            }
+        }
+        for (page, lsn, loc) in bases {
+            if s.pages.get(&page).is_some_and(|v| v.contains_key(&lsn)) {
+                s.bases.entry(page).or_default().insert(lsn, loc);
+            }
+        }
+        let pages: Vec<PageId> = s.pages.keys().copied().collect();
+        for page in pages {
+            s.recount(page);
+        }
+        s
+    }
+
+    /// Recomputes the deltas of `page` since its newest base or `Init`.
+    fn recount(&mut self, page: PageId) {
+        let bases = self.bases.get(&page);
+        let n = self.pages.get(&page).map_or(0, |v| {
+            v.iter()
+                .rev()
+                .take_while(|(lsn, (init, _))| {
+                    !*init && !bases.is_some_and(|b| b.contains_key(lsn))
+                })
+                .count()
+        });
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        self.set_deltas(page, n);
+    }
+
+    fn set_deltas(&mut self, page: PageId, n: u32) {
+        self.deltas.insert(page, n);
+        if n >= DELTA_CHAIN_MAX {
+            self.due.insert(page);
+        } else {
+            self.due.remove(&page);
+        }
+    }
+
     fn insert(&mut self, lsn: Lsn, h: Held) -> Inserted {
         if let Some(old) = self.held.get_mut(&lsn) {
             let same = (old.prev_pg_lsn, old.page, old.cpl, old.init)
@@ -187,6 +348,103 @@ impl PgSegment {
                 .entry(h.page)
                 .or_default()
                 .insert(lsn, (h.init, h.loc));
+            let n = if h.init {
+                0
+            } else {
+                self.deltas
+                    .get(&h.page)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_add(1)
+            };
+            self.set_deltas(h.page, n);
+        }
+    }
+
+    /// Collects below `horizon` (see the module essay). The caller has clamped it to the SCL.
+    fn collect(&mut self, horizon: Lsn) -> Collected {
+        let mut out = Collected::default();
+        if horizon <= self.horizon {
+            return out;
+        }
+        assert!(horizon <= self.scl, "collection never passes the SCL");
+        // The new floor: the highest chained record at or below the horizon.
+        let floor = self
+            .held
+            .range(..=horizon)
+            .next_back()
+            .map_or(self.floor, |(lsn, _)| *lsn)
+            .max(self.floor);
+        let floor_cpl = self
+            .held
+            .range(..=floor)
+            .rev()
+            .find(|(_, h)| h.cpl)
+            .map_or(self.floor_cpl, |(lsn, _)| *lsn)
+            .max(self.floor_cpl);
+        for (page, versions) in &mut self.pages {
+            let bases = self.bases.get_mut(page);
+            // The start of the newest version at or below the horizon: its base or Init.
+            let start = versions
+                .range(..=horizon)
+                .rev()
+                .find(|(lsn, (init, _))| {
+                    *init || bases.as_ref().is_some_and(|b| b.contains_key(lsn))
+                })
+                .map(|(lsn, _)| *lsn);
+            let Some(start) = start else { continue };
+            let keep = versions.split_off(&start);
+            out.versions += versions.len() as u64;
+            *versions = keep;
+            if let Some(b) = bases {
+                let keep = b.split_off(&start);
+                out.bases += b.len() as u64;
+                *b = keep;
+            }
+        }
+        let below: Vec<Lsn> = self.held.range(..=floor).map(|(lsn, _)| *lsn).collect();
+        for lsn in below {
+            let h = self.held[&lsn];
+            let indexed = h.page != PageId::NONE
+                && self
+                    .pages
+                    .get(&h.page)
+                    .is_some_and(|v| v.contains_key(&lsn));
+            if !indexed {
+                self.held.remove(&lsn);
+                self.corrupt.remove(&lsn);
+                out.records += 1;
+            }
+        }
+        self.floor = floor;
+        self.floor_cpl = floor_cpl;
+        self.horizon = horizon;
+        out
+    }
+
+    fn snapshot(&self, pg: PgId) -> PgSnapshot {
+        PgSnapshot {
+            pg,
+            floor: self.floor,
+            floor_cpl: self.floor_cpl,
+            horizon: self.horizon,
+            records: self
+                .held
+                .iter()
+                .map(|(&lsn, h)| HeldRecord {
+                    lsn,
+                    prev_pg_lsn: h.prev_pg_lsn,
+                    page: h.page,
+                    cpl: h.cpl,
+                    init: h.init,
+                    loc: h.loc,
+                })
+                .collect(),
+            bases: self
+                .bases
+                .iter()
+                .flat_map(|(page, b)| b.iter().map(move |(lsn, loc)| (*page, *lsn, *loc)))
+                .collect(),
         }
     }
 
@@ -411,15 +669,32 @@ impl Segment {
             let Some(old) = self.pgs.remove(&pg) else {
                 continue;
             };
-            let mut rebuilt = PgSegment::default();
-            for (lsn, h) in old.held {
-                if !self.truncations.iter().any(|t| t.covers(pg, lsn)) {
-                    rebuilt.insert(lsn, h);
-                    if old.corrupt.contains(&lsn) {
-                        rebuilt.corrupt.insert(lsn);
-                    }
-                }
-            }
+            // A base built over records a truncation removes is wrong: drop every base above the
+            // lowest truncated LSN of this PG.
+            let lowest = fresh
+                .iter()
+                .filter(|t| t.pg == pg)
+                .map(|t| t.above)
+                .min()
+                .unwrap_or(Lsn(u64::MAX));
+            let truncations = &self.truncations;
+            let kept = old
+                .held
+                .iter()
+                .filter(|(lsn, _)| !truncations.iter().any(|t| t.covers(pg, **lsn)))
+                .map(|(l, h)| (*l, *h));
+            let bases = old.bases.iter().flat_map(|(page, b)| {
+                b.range(..=lowest)
+                    .map(move |(lsn, loc)| (*page, *lsn, *loc))
+            });
+            let mut rebuilt =
+                PgSegment::rebuild(old.floor, old.floor_cpl, old.horizon, kept, bases);
+            rebuilt.corrupt = old
+                .corrupt
+                .iter()
+                .filter(|l| rebuilt.held.contains_key(l))
+                .copied()
+                .collect();
             self.pgs.insert(pg, rebuilt);
         }
         Ok(true)
@@ -433,9 +708,16 @@ impl Segment {
         if scl < read_point {
             return PagePlan::NotReady { scl };
         }
-        let Some(versions) = self.pgs.get(&pg).and_then(|s| s.pages.get(&page)) else {
+        let Some(s) = self.pgs.get(&pg) else {
             return PagePlan::Absent;
         };
+        if read_point < s.horizon {
+            return PagePlan::BelowHorizon { horizon: s.horizon };
+        }
+        let Some(versions) = s.pages.get(&page) else {
+            return PagePlan::Absent;
+        };
+        let bases = s.bases.get(&page);
         let mut iter = versions.range(..=read_point).rev().peekable();
         let Some(&(&newest, _)) = iter.peek() else {
             return PagePlan::Absent;
@@ -450,6 +732,10 @@ impl Segment {
                 base = Base::Cached(lsn);
                 break;
             }
+            if let Some(&image) = bases.and_then(|b| b.get(&lsn)) {
+                base = Base::Image { lsn, loc: image };
+                break;
+            }
             records.push((lsn, loc));
             if init {
                 break;
@@ -457,6 +743,139 @@ impl Segment {
         }
         records.reverse();
         PagePlan::Build { base, records }
+    }
+
+    /// Pages due for a base (at most `max`, in (PG, page) order), each with the plan that builds
+    /// its newest version.
+    #[must_use]
+    pub fn materialise_due(&self, max: usize) -> Vec<(PgId, PageId, Lsn, PagePlan)> {
+        let mut out = Vec::new();
+        for (&pg, s) in &self.pgs {
+            for &page in &s.due {
+                if out.len() >= max {
+                    return out;
+                }
+                let Some((&lsn, _)) = s.pages.get(&page).and_then(|v| v.iter().next_back()) else {
+                    continue;
+                };
+                out.push((pg, page, lsn, self.page_plan(page, lsn, None)));
+            }
+        }
+        out
+    }
+
+    /// A base of `page` at version `lsn` is durable at `loc` (an image file). Returns whether it
+    /// was taken: the version may have been truncated or collected while it was being built.
+    pub fn add_base(&mut self, pg: PgId, page: PageId, lsn: Lsn, loc: Location) -> bool {
+        let Some(s) = self.pgs.get_mut(&pg) else {
+            return false;
+        };
+        if !s.pages.get(&page).is_some_and(|v| v.contains_key(&lsn)) || lsn < s.horizon {
+            return false;
+        }
+        s.bases.entry(page).or_default().insert(lsn, loc);
+        s.recount(page);
+        true
+    }
+
+    /// The deltas a build of `page` at its newest version applies on top of its base or `Init`.
+    #[must_use]
+    pub fn delta_chain(&self, page: PageId) -> u32 {
+        self.pgs
+            .get(&pg_of(page))
+            .and_then(|s| s.deltas.get(&page))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The highest chained LSN of `pg` at or below its collection horizon: records at or below
+    /// it may be gone, so gossip cannot serve them.
+    #[must_use]
+    pub fn floor(&self, pg: PgId) -> Lsn {
+        self.pgs.get(&pg).map_or(Lsn::ZERO, |s| s.floor)
+    }
+
+    /// Reads of `pg` below this are refused (collected).
+    #[must_use]
+    pub fn horizon(&self, pg: PgId) -> Lsn {
+        self.pgs.get(&pg).map_or(Lsn::ZERO, |s| s.horizon)
+    }
+
+    /// Held records of every PG.
+    #[must_use]
+    pub fn held_count(&self) -> usize {
+        self.pgs.values().map(|s| s.held.len()).sum()
+    }
+
+    /// Collects `pg` below `horizon`, clamped to its SCL (see the module essay).
+    pub fn collect(&mut self, pg: PgId, horizon: Lsn) -> Collected {
+        let Some(s) = self.pgs.get_mut(&pg) else {
+            return Collected::default();
+        };
+        let h = horizon.min(s.scl);
+        s.collect(h)
+    }
+
+    /// The log files and image files some held record or base still points into.
+    #[must_use]
+    pub fn referenced_files(&self) -> (BTreeSet<u32>, BTreeSet<u32>) {
+        let mut logs = BTreeSet::new();
+        let mut images = BTreeSet::new();
+        for s in self.pgs.values() {
+            logs.extend(s.held.values().map(|h| h.loc.file));
+            for v in s.pages.values() {
+                logs.extend(v.values().map(|(_, l)| l.file));
+            }
+            for b in s.bases.values() {
+                images.extend(b.values().map(|l| l.file));
+            }
+        }
+        (logs, images)
+    }
+
+    /// What a checkpoint stores.
+    #[must_use]
+    pub fn snapshot(&self) -> SegmentSnapshot {
+        SegmentSnapshot {
+            pgs: self.pgs.iter().map(|(pg, s)| s.snapshot(*pg)).collect(),
+        }
+    }
+
+    /// The segment a checkpoint describes, with the truncations of the meta file (which may be
+    /// newer than the checkpoint: covered records are dropped as they would have been).
+    #[must_use]
+    pub fn restore(truncations: Vec<Truncation>, snap: &SegmentSnapshot) -> Segment {
+        let mut seg = Segment::new(truncations);
+        for p in &snap.pgs {
+            let pg = p.pg;
+            let truncs = &seg.truncations;
+            let lowest = truncs
+                .iter()
+                .filter(|t| t.pg == pg)
+                .map(|t| t.above)
+                .min()
+                .unwrap_or(Lsn(u64::MAX));
+            let records = p
+                .records
+                .iter()
+                .filter(|r| !truncs.iter().any(|t| t.covers(pg, r.lsn)))
+                .map(|r| {
+                    (
+                        r.lsn,
+                        Held {
+                            prev_pg_lsn: r.prev_pg_lsn,
+                            page: r.page,
+                            cpl: r.cpl,
+                            init: r.init,
+                            loc: r.loc,
+                        },
+                    )
+                });
+            let bases = p.bases.iter().filter(|(_, lsn, _)| *lsn <= lowest).copied();
+            let s = PgSegment::rebuild(p.floor, p.floor_cpl, p.horizon, records, bases);
+            seg.pgs.insert(pg, s);
+        }
+        seg
     }
 
     /// Held records of `pg` with `after < lsn <= upto`, in LSN order, at most `max`.

@@ -17,7 +17,7 @@ use crate::limits::{
     CONNECTIONS_MAX, REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX, RESPONSE_WRITE_BYTES_MAX,
 };
 use crate::node::{self, Node};
-use crate::{NodeConfig, StorageError, gossip, scrub};
+use crate::{NodeConfig, StorageError, gossip, housekeeping, scrub};
 use borealis_common::frame::{FrameError, encode_frame, read_frame, write_frames};
 use borealis_common::proto::{ErrorCode, Request, Response};
 use std::net::SocketAddr;
@@ -34,11 +34,12 @@ pub(crate) async fn serve(listener: TcpListener, config: NodeConfig) -> Result<(
     let opened = tokio::task::spawn_blocking(move || Node::open(&config))
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-    let (node, writer, log_rx) = opened?;
+    let (node, writer, log_rx, images) = opened?;
     let mut background: JoinSet<Result<(), StorageError>> = JoinSet::new();
     background.spawn(node::log_writer(Arc::clone(&node), log_rx, writer));
     background.spawn(gossip::run(Arc::clone(&node)));
     background.spawn(scrub::run(Arc::clone(&node)));
+    background.spawn(housekeeping::run(Arc::clone(&node), images));
     let mut connections: JoinSet<()> = JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}

@@ -138,6 +138,7 @@ impl Client {
         self.call(Request::Write {
             epoch: Epoch(epoch),
             writer: WRITER,
+            horizon: Default::default(),
             records: records.to_vec(),
         })
         .await

@@ -386,14 +386,26 @@ impl Volume {
     ) -> Result<Option<PageVersion>, StoreError> {
         // A segment may be reconnecting: keep trying the others, and retry for a bounded time.
         let deadline = Instant::now() + Duration::from_millis(GET_PAGE_RETRY_MS_MAX);
-        loop {
+        // Storage keeps what this read needs (PGMRPL) until it is done.
+        self.shared
+            .state
+            .lock()
+            .expect("poisoned")
+            .read_started(read_point);
+        let result = loop {
             match self.get_page_once(page, read_point).await {
                 Err(StoreError::Unavailable(_)) if Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                other => return other,
+                other => break other,
             }
-        }
+        };
+        self.shared
+            .state
+            .lock()
+            .expect("poisoned")
+            .read_finished(read_point);
+        result
     }
 
     /// One round of a page read: to the first segment in [`ReadRouter::order`]; hedged to the
@@ -627,6 +639,7 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
                 id,
                 shared.term.epoch,
                 shared.term.writer,
+                batch.horizon,
                 batch.records.iter().map(|e| e.bytes.as_slice()),
             );
             drop(batch);

@@ -35,9 +35,9 @@ use crate::limits::{LAGGING_SEGMENT_RESEND_MS, LAL_RECORDS, SEGMENTS_PER_PG, WRI
 use crate::quorum::DurabilityTracker;
 use borealis_common::limits::WRITE_BATCH_BYTES_MAX;
 use borealis_common::pagestore::RecordDraft;
-use borealis_common::proto::{Request, Term, Truncation};
+use borealis_common::proto::{ReadHorizon, Request, Term, Truncation};
 use borealis_common::{Lsn, PgId, RedoRecord};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 /// The one protection group of today's volumes.
@@ -97,6 +97,8 @@ pub struct WriteBatch {
     pub req_id: u64,
     /// The LSN of the batch's last record.
     pub last: Lsn,
+    /// What storage may collect below (sent with the batch).
+    pub horizon: ReadHorizon,
     pub records: Vec<Arc<Encoded>>,
 }
 
@@ -113,6 +115,8 @@ pub struct WriterCore {
     tracker: DurabilityTracker,
     cursors: [Cursor; SEGMENTS_PER_PG],
     fenced: bool,
+    /// Read points of reads in flight, with their counts: PGMRPL never passes the lowest.
+    reads: BTreeMap<Lsn, u32>,
 }
 
 impl WriterCore {
@@ -128,6 +132,7 @@ impl WriterCore {
             log: VecDeque::new(),
             log_base: r.upto.next(),
             tracker: DurabilityTracker::new(r.vdl, r.scls),
+            reads: BTreeMap::new(),
             cursors: [Cursor::default(); SEGMENTS_PER_PG],
             fenced: false,
         }
@@ -271,6 +276,42 @@ impl WriterCore {
         c.in_flight = None;
     }
 
+    /// A read at `read_point` starts: storage must keep what it needs until it finishes.
+    pub fn read_started(&mut self, read_point: Lsn) {
+        *self.reads.entry(read_point).or_insert(0) += 1;
+    }
+
+    /// A read started with [`read_started`](Self::read_started) finished.
+    pub fn read_finished(&mut self, read_point: Lsn) {
+        if let Some(n) = self.reads.get_mut(&read_point) {
+            *n -= 1;
+            if *n == 0 {
+                self.reads.remove(&read_point);
+            }
+        }
+    }
+
+    /// What this writer tells storage about collection: PGMRPL is the lowest read point of a read
+    /// in flight, or VDL (every new read is at VDL, and VDL never decreases); `held_by_all` is the
+    /// lowest SCL any segment reported.
+    #[must_use]
+    pub fn horizon(&self) -> ReadHorizon {
+        let vdl = self.tracker.vdl();
+        let pgmrpl = self
+            .reads
+            .keys()
+            .next()
+            .map_or(vdl, |lowest| (*lowest).min(vdl));
+        let held_by_all = (0..SEGMENTS_PER_PG)
+            .map(|i| self.tracker.scl(i))
+            .min()
+            .unwrap_or(Lsn::ZERO);
+        ReadHorizon {
+            pgmrpl,
+            held_by_all,
+        }
+    }
+
     /// The next `Write` for segment `i`, if it is connected, has none in flight and has records
     /// to send. Marks it in flight.
     pub fn next_write(&mut self, i: usize, req_id: u64, now_ms: u64) -> Option<WriteBatch> {
@@ -311,6 +352,7 @@ impl WriterCore {
         Some(WriteBatch {
             req_id,
             last,
+            horizon: self.horizon(),
             records,
         })
     }
