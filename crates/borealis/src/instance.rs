@@ -34,13 +34,23 @@ pub async fn run(opts: Options) -> Result<()> {
             nodes.len()
         );
     }
+    // Spare storage nodes a lost segment is replaced by; spare k is in AZ k mod 3.
+    let spares: Vec<String> = opts
+        .get("spares")
+        .map(|s| {
+            s.split(',')
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
     let listen = opts.get("listen").unwrap_or("127.0.0.1:7432").to_string();
     let pages: usize = match opts.get("buffer-pool-pages") {
         Some(p) => p.parse().context("--buffer-pool-pages must be a number")?,
         None => EngineConfig::default().buffer_pool_pages,
     };
     let started = Instant::now();
-    let volume = Volume::open(VolumeConfig { nodes }, Duration::from_secs(60))
+    let volume = Volume::open(VolumeConfig { nodes, spares }, Duration::from_secs(60))
         .await
         .context("opening the volume")?;
     let store: Arc<dyn PageStore> = Arc::new(volume.clone());

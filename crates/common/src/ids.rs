@@ -42,6 +42,13 @@ id_type!(
     Epoch(u64)
 );
 id_type!(
+    /// Membership epoch of a protection group: raised by one at every change of the PG's set of
+    /// segments (a replacement begins: the dual-quorum state; it completes: the old member is
+    /// dropped). Every request carries it and a storage node refuses a stale one. 0: no
+    /// membership adopted yet.
+    MembershipEpoch(u64)
+);
+id_type!(
     /// Transaction id, allocated by the writer.
     TxnId(u64)
 );

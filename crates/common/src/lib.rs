@@ -4,7 +4,7 @@
 //! never depends on a server crate:
 //!
 //! - [`ids`]: newtypes for every domain number (`Lsn`, `PageId`, `PgId`, `NodeId`, `Epoch`,
-//!   `TxnId`, `WriterId`).
+//!   `MembershipEpoch`, `TxnId`, `WriterId`).
 //! - [`redo`]: the engine-agnostic redo record (page init / byte-range patch / commit) and the one
 //!   function that applies a record to a page, used by storage nodes and by tests alike.
 //! - [`codec`]: bounded little-endian encoding helpers; every length read from untrusted bytes is
@@ -25,5 +25,5 @@ pub mod pagestore;
 pub mod proto;
 pub mod redo;
 
-pub use ids::{Epoch, Lsn, NodeId, PageId, PgId, TxnId, WriterId};
+pub use ids::{Epoch, Lsn, MembershipEpoch, NodeId, PageId, PgId, TxnId, WriterId};
 pub use redo::{PAGE_SIZE, Patch, Payload, RedoRecord};

@@ -37,3 +37,6 @@ pub const STRING_BYTES_MAX: u32 = 64 * 1024;
 const _: () = assert!(PAGE_SIZE.is_multiple_of(512));
 const _: () = assert!(PAGE_SIZE <= u16::MAX as usize);
 const _: () = assert!(WRITE_BATCH_BYTES_MAX < FRAME_BYTES_MAX as usize);
+
+/// Nodes named by a membership: the six members and at most one joining node.
+pub const MEMBERS_MAX: u32 = 7;

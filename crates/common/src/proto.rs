@@ -9,10 +9,18 @@
 //! two writers that picked the same epoch number cannot both be accepted: the one with the lower
 //! id is fenced wherever the other one has been seen (see [`Term`]).
 //!
+//! Requests from a writer also carry the protection group's membership epoch (see
+//! [`Membership`]): `Open` carries the whole membership, which the node stores durably beside
+//! the term; `Write` and `GetPage` carry its epoch, and a node refuses one that is not exactly
+//! the membership it adopted (lower: [`ErrorCode::StaleMembership`]; higher: "Open first"), and
+//! refuses writes and reads altogether when the membership it adopted does not name it.
+//!
 //! ```text
-//! writer ──Open{epoch, peers, truncations}──▶ node   adopt epoch (durably), apply truncations
+//! writer ──Open{epoch, peers, truncations,──▶ node   adopt epoch and membership (durably),
+//!              membership, me}                        apply truncations
 //!        ◀─────────────State{scl, ...}────────
-//! writer ──Write{epoch, horizon, records}───▶ node   persist (fsync) BEFORE acknowledging;
+//! writer ──Write{epoch, membership epoch,──▶ node
+//!               horizon, records}   persist (fsync) BEFORE acknowledging;
 //!                                                     collect below the read horizon
 //!        ◀─────────────WriteAck{scl per PG}──
 //! writer ──GetPage{epoch, page, read_point}─▶ node   only if SCL ≥ read_point
@@ -24,9 +32,9 @@
 //! Byte layouts are in docs/formats.md.
 
 use crate::codec::{DecodeError, DecodeResult, Put, Reader};
-use crate::ids::{Epoch, Lsn, NodeId, PageId, PgId, WriterId};
+use crate::ids::{Epoch, Lsn, MembershipEpoch, NodeId, PageId, PgId, WriterId};
 use crate::limits::{
-    PEERS_MAX, PGS_MAX, RECORDS_PER_MESSAGE_MAX, STRING_BYTES_MAX, TAIL_RECORDS_MAX,
+    MEMBERS_MAX, PEERS_MAX, PGS_MAX, RECORDS_PER_MESSAGE_MAX, STRING_BYTES_MAX, TAIL_RECORDS_MAX,
     TRUNCATIONS_MAX,
 };
 use crate::redo::{PAGE_SIZE, RedoRecord};
@@ -42,6 +50,134 @@ pub struct Term {
 impl std::fmt::Display for Term {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{:016x}", self.epoch, self.writer.0)
+    }
+}
+
+/// The segments of a protection group, by storage node address, with the epoch of this version
+/// of the set (DESIGN.md §2; Aurora SIGMOD 2018 §3, "membership changes").
+///
+/// Stable: six `members`, slot order is placement (slots `2k`, `2k+1` in AZ `k`); a write is
+/// durable on 4 of them, recovery reads 3. Replacing the member of slot `s` by node `G` goes
+/// through two changes, each one epoch higher:
+///
+/// ```text
+///   m    {A B C D E F}                      4/6 of ABCDEF
+///   m+1  {A B C D E F}, joining (5, G)      4/6 of ABCDEF AND 4/6 of ABCDEG   (dual quorum)
+///   m+2  {A B C D E G}                      4/6 of ABCDEG
+/// ```
+///
+/// Epoch 0 with no members: nothing adopted yet (a fresh node, or a volume that predates
+/// memberships).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Membership {
+    pub epoch: MembershipEpoch,
+    /// The six members, by slot.
+    pub members: Vec<String>,
+    /// During a replacement: the slot being replaced and the node joining in its place.
+    pub joining: Option<(u32, String)>,
+}
+
+impl Membership {
+    /// The first membership of a volume: these six nodes, epoch 1.
+    #[must_use]
+    pub fn initial(members: Vec<String>) -> Membership {
+        Membership {
+            epoch: MembershipEpoch(1),
+            members,
+            joining: None,
+        }
+    }
+
+    /// Whether `addr` is a member of either quorum set (the joining node included).
+    #[must_use]
+    pub fn names(&self, addr: &str) -> bool {
+        self.members.iter().any(|m| m == addr)
+            || self.joining.as_ref().is_some_and(|(_, j)| j == addr)
+    }
+
+    /// The quorum sets: one when stable, two (old and new) during a replacement.
+    #[must_use]
+    pub fn sets(&self) -> Vec<Vec<String>> {
+        let mut sets = vec![self.members.clone()];
+        if let Some((slot, joiner)) = &self.joining {
+            let mut new = self.members.clone();
+            new[*slot as usize] = joiner.clone();
+            sets.push(new);
+        }
+        sets
+    }
+
+    /// Begins replacing the member of `slot` by `joiner`: the dual-quorum state, one epoch up.
+    #[must_use]
+    pub fn replacing(&self, slot: usize, joiner: String) -> Membership {
+        assert!(self.joining.is_none(), "one replacement at a time");
+        assert!(slot < self.members.len(), "no such slot");
+        assert!(!self.names(&joiner), "the joining node is a member already");
+        Membership {
+            epoch: MembershipEpoch(self.epoch.0 + 1),
+            members: self.members.clone(),
+            joining: Some((u32::try_from(slot).expect("slot"), joiner)),
+        }
+    }
+
+    /// Completes the replacement: the joining node takes its slot, the old member is dropped.
+    #[must_use]
+    pub fn completed(&self) -> Membership {
+        let (slot, joiner) = self.joining.clone().expect("a replacement in progress");
+        let mut members = self.members.clone();
+        members[slot as usize] = joiner;
+        Membership {
+            epoch: MembershipEpoch(self.epoch.0 + 1),
+            members,
+            joining: None,
+        }
+    }
+
+    fn put(&self, b: &mut Vec<u8>) {
+        b.put_u64(self.epoch.0);
+        b.put_u32(u32::try_from(self.members.len()).expect("too many members"));
+        for m in &self.members {
+            b.put_str(m);
+        }
+        match &self.joining {
+            None => b.put_u8(0),
+            Some((slot, joiner)) => {
+                b.put_u8(1);
+                b.put_u32(*slot);
+                b.put_str(joiner);
+            }
+        }
+    }
+
+    /// Decodes a membership from untrusted bytes (used by the wire and the meta file).
+    pub fn get(r: &mut Reader<'_>) -> DecodeResult<Membership> {
+        let epoch = MembershipEpoch(r.u64()?);
+        let n = r.count(MEMBERS_MAX)?;
+        let mut members = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            members.push(r.string(STRING_BYTES_MAX)?);
+        }
+        let joining = match r.u8()? {
+            0 => None,
+            1 => {
+                let slot = r.u32()?;
+                if slot as usize >= members.len() {
+                    return Err(DecodeError("joining slot out of range".into()));
+                }
+                Some((slot, r.string(STRING_BYTES_MAX)?))
+            }
+            other => return Err(DecodeError(format!("bad joining flag {other}"))),
+        };
+        Ok(Membership {
+            epoch,
+            members,
+            joining,
+        })
+    }
+
+    /// Encodes for the meta file (the same bytes as on the wire).
+    pub fn encode_into(&self, b: &mut Vec<u8>) {
+        self.put(b);
     }
 }
 
@@ -102,6 +238,8 @@ pub struct SegmentState {
     pub epoch: Epoch,
     /// The writer whose `Open` the node adopted with `epoch` (`WriterId::NONE` if none).
     pub writer: WriterId,
+    /// The membership the node adopted (epoch 0: none).
+    pub membership: Membership,
     pub truncations: Vec<Truncation>,
     pub pgs: Vec<PgState>,
 }
@@ -111,17 +249,25 @@ pub struct SegmentState {
 pub enum Request {
     /// A writer's handshake: adopt `epoch` (durably) if it is not lower than the node's, learn the
     /// peers to gossip with, and apply `truncations`. Answered with `State`.
+    ///
+    /// It also carries the PG's `membership`, adopted (durably) if its epoch is not below the
+    /// node's (a lower one is refused with `StaleMembership`), and `me`, the address the writer
+    /// knows the node by: the node serves writes and reads only while the adopted membership
+    /// names it.
     Open {
         epoch: Epoch,
         writer: WriterId,
         peers: Vec<String>,
         truncations: Vec<Truncation>,
+        membership: Membership,
+        me: String,
     },
     /// Persist records, then acknowledge with the SCL of every PG they touch. `horizon` tells
     /// the node what it may collect (see [`ReadHorizon`]).
     Write {
         epoch: Epoch,
         writer: WriterId,
+        membership: MembershipEpoch,
         horizon: ReadHorizon,
         records: Vec<RedoRecord>,
     },
@@ -129,6 +275,7 @@ pub enum Request {
     GetPage {
         epoch: Epoch,
         writer: WriterId,
+        membership: MembershipEpoch,
         page: PageId,
         read_point: Lsn,
     },
@@ -186,6 +333,9 @@ pub enum ErrorCode {
     /// The read point is below what the node has collected (PGMRPL minus retention): the page
     /// versions it would need are gone, on every segment.
     BelowHorizon = 6,
+    /// The request's membership epoch is below the node's, or the node is not a member of the
+    /// membership it adopted: the sender's view of the PG's segments is out of date.
+    StaleMembership = 7,
 }
 
 impl ErrorCode {
@@ -197,6 +347,7 @@ impl ErrorCode {
             4 => ErrorCode::BadRequest,
             5 => ErrorCode::Internal,
             6 => ErrorCode::BelowHorizon,
+            7 => ErrorCode::StaleMembership,
             _ => return Err(DecodeError(format!("unknown error code {v}"))),
         })
     }
@@ -269,6 +420,8 @@ impl Request {
                 writer,
                 peers,
                 truncations,
+                membership,
+                me,
             } => {
                 b.put_u64(epoch.0);
                 b.put_u64(writer.0);
@@ -277,16 +430,20 @@ impl Request {
                     b.put_str(p);
                 }
                 put_truncations(&mut b, truncations);
+                membership.put(&mut b);
+                b.put_str(me);
                 REQ_OPEN
             }
             Request::Write {
                 epoch,
                 writer,
+                membership,
                 horizon,
                 records,
             } => {
                 b.put_u64(epoch.0);
                 b.put_u64(writer.0);
+                b.put_u64(membership.0);
                 b.put_u64(horizon.pgmrpl.0);
                 b.put_u64(horizon.held_by_all.0);
                 put_records(&mut b, records);
@@ -295,11 +452,13 @@ impl Request {
             Request::GetPage {
                 epoch,
                 writer,
+                membership,
                 page,
                 read_point,
             } => {
                 b.put_u64(epoch.0);
                 b.put_u64(writer.0);
+                b.put_u64(membership.0);
                 b.put_u64(page.0);
                 b.put_u64(read_point.0);
                 REQ_GET_PAGE
@@ -338,16 +497,21 @@ impl Request {
                     peers.push(r.string(STRING_BYTES_MAX)?);
                 }
                 let truncations = get_truncations(&mut r)?;
+                let membership = Membership::get(&mut r)?;
+                let me = r.string(STRING_BYTES_MAX)?;
                 Request::Open {
                     epoch,
                     writer,
                     peers,
                     truncations,
+                    membership,
+                    me,
                 }
             }
             REQ_WRITE => Request::Write {
                 epoch: Epoch(r.u64()?),
                 writer: WriterId(r.u64()?),
+                membership: MembershipEpoch(r.u64()?),
                 horizon: ReadHorizon {
                     pgmrpl: Lsn(r.u64()?),
                     held_by_all: Lsn(r.u64()?),
@@ -357,6 +521,7 @@ impl Request {
             REQ_GET_PAGE => Request::GetPage {
                 epoch: Epoch(r.u64()?),
                 writer: WriterId(r.u64()?),
+                membership: MembershipEpoch(r.u64()?),
                 page: PageId(r.u64()?),
                 read_point: Lsn(r.u64()?),
             },
@@ -384,6 +549,7 @@ pub fn encode_write_request<'a>(
     req_id: u64,
     epoch: Epoch,
     writer: WriterId,
+    membership: MembershipEpoch,
     horizon: ReadHorizon,
     encoded_records: impl ExactSizeIterator<Item = &'a [u8]>,
 ) -> (u8, Vec<u8>) {
@@ -391,6 +557,7 @@ pub fn encode_write_request<'a>(
     b.put_u64(req_id);
     b.put_u64(epoch.0);
     b.put_u64(writer.0);
+    b.put_u64(membership.0);
     b.put_u64(horizon.pgmrpl.0);
     b.put_u64(horizon.held_by_all.0);
     b.put_u32(u32::try_from(encoded_records.len()).expect("too many records"));
@@ -410,6 +577,7 @@ impl Response {
                 b.put_u32(s.node.0);
                 b.put_u64(s.epoch.0);
                 b.put_u64(s.writer.0);
+                s.membership.put(&mut b);
                 put_truncations(&mut b, &s.truncations);
                 b.put_u32(u32::try_from(s.pgs.len()).expect("too many PGs"));
                 for pg in &s.pgs {
@@ -473,6 +641,7 @@ impl Response {
                 let node = NodeId(r.u32()?);
                 let epoch = Epoch(r.u64()?);
                 let writer = WriterId(r.u64()?);
+                let membership = Membership::get(&mut r)?;
                 let truncations = get_truncations(&mut r)?;
                 let n = r.count(PGS_MAX)?;
                 let mut pgs = Vec::with_capacity((n as usize).min(1024));
@@ -500,6 +669,7 @@ impl Response {
                     node,
                     epoch,
                     writer,
+                    membership,
                     truncations,
                     pgs,
                 })
@@ -570,10 +740,14 @@ mod tests {
                 writer: WriterId(77),
                 peers: vec!["127.0.0.1:1".into()],
                 truncations: vec![t],
+                membership: Membership::initial(vec!["a".into(), "b".into()])
+                    .replacing(1, "c".into()),
+                me: "a".into(),
             },
             Request::Write {
                 epoch: Epoch(3),
                 writer: WriterId(77),
+                membership: MembershipEpoch(2),
                 horizon: ReadHorizon {
                     pgmrpl: Lsn(4),
                     held_by_all: Lsn(2),
@@ -583,6 +757,7 @@ mod tests {
             Request::GetPage {
                 epoch: Epoch(3),
                 writer: WriterId(77),
+                membership: MembershipEpoch(2),
                 page: PageId(7),
                 read_point: Lsn(9),
             },
@@ -603,6 +778,7 @@ mod tests {
                 node: NodeId(1),
                 epoch: Epoch(2),
                 writer: WriterId(5),
+                membership: Membership::initial(vec!["a".into()]),
                 truncations: vec![t],
                 pgs: vec![PgState {
                     pg: PgId(0),
@@ -672,6 +848,7 @@ mod tests {
             7,
             Epoch(2),
             WriterId(3),
+            MembershipEpoch(4),
             horizon,
             encoded.iter().map(|v| v.as_slice()),
         );
@@ -680,6 +857,7 @@ mod tests {
             Request::Write {
                 epoch: Epoch(2),
                 writer: WriterId(3),
+                membership: MembershipEpoch(4),
                 horizon,
                 records: recs
             }

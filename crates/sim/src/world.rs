@@ -9,7 +9,9 @@ use crate::rng::Rng;
 use crate::{Options, Report};
 use borealis_common::limits::RECORDS_PER_MESSAGE_MAX;
 use borealis_common::pagestore::RecordDraft;
-use borealis_common::proto::{self, ErrorCode, Request, Response, SegmentState, Term, Truncation};
+use borealis_common::proto::{
+    self, ErrorCode, Membership, Request, Response, SegmentState, Term, Truncation,
+};
 use borealis_common::redo::{self, Patch};
 use borealis_common::{Lsn, NodeId, PAGE_SIZE, PageId, Payload, RedoRecord, TxnId, WriterId};
 use borealis_storage::checkpoint::Checkpoint;
@@ -21,7 +23,7 @@ use borealis_storage::limits::{GOSSIP_INTERVAL_MS, RETENTION_LSNS_DEFAULT};
 use borealis_storage::log::{decode_entry, encode_entry};
 use borealis_storage::meta::Meta;
 use borealis_storage::segment::{Base, Location, PagePlan};
-use borealis_volume::limits::{RECOVERY_ALL_SEGMENTS_WAIT_MS, SEGMENTS_PER_PG, WRITE_QUORUM};
+use borealis_volume::limits::{RECOVERY_ALL_SEGMENTS_WAIT_MS, SLOTS, WRITE_QUORUM};
 use borealis_volume::recovery::{self, Plan};
 use borealis_volume::writer::{AppendError, PG, Recovered, WriterCore};
 use std::cmp::Reverse;
@@ -171,6 +173,7 @@ impl Node {
         let req = Request::GetPage {
             epoch: term.epoch,
             writer: term.writer,
+            membership: self.core.membership().epoch,
             page,
             read_point,
         };
@@ -238,7 +241,14 @@ struct Recovering {
     term: Term,
     truncations: Vec<Truncation>,
     plan: Option<Plan>,
-    scls: [Lsn; SEGMENTS_PER_PG],
+    /// The membership recovery chose from the states of the first phase.
+    membership: Membership,
+    scls: [Lsn; SLOTS],
+}
+
+/// The six nodes a fresh volume is configured with.
+fn configured() -> Vec<String> {
+    (0..NODES).map(peer_name).collect()
 }
 
 enum WriterState {
@@ -262,7 +272,7 @@ struct Writer {
     state: WriterState,
     asks: BTreeMap<u64, (usize, Ask)>,
     next_req: u64,
-    opening: [Option<u64>; SEGMENTS_PER_PG],
+    opening: [Option<u64>; SLOTS],
     page_lsns: BTreeMap<PageId, Lsn>,
     /// Commit LSNs allocated and not yet durable, with the time they were allocated.
     cpls: VecDeque<(Lsn, u64)>,
@@ -707,7 +717,7 @@ impl Sim {
         let outcome = GossipCore::on_answer(&self.nodes[i].core, &ask, resp);
         if let Some((term, truncations)) = outcome.adopt {
             let n = &mut self.nodes[i];
-            match n.core.prepare_adopt(term, &truncations, None) {
+            match n.core.prepare_adopt(term, &truncations, None, None) {
                 Ok(Some(meta)) => {
                     n.meta = Some(meta.clone());
                     n.core.adopted(meta);
@@ -862,11 +872,12 @@ impl Sim {
                 term: Term::default(),
                 truncations: Vec::new(),
                 plan: None,
-                scls: [Lsn::ZERO; SEGMENTS_PER_PG],
+                membership: Membership::initial(configured()),
+                scls: [Lsn::ZERO; SLOTS],
             })),
             asks: BTreeMap::new(),
             next_req: 0,
-            opening: [None; SEGMENTS_PER_PG],
+            opening: [None; SLOTS],
             page_lsns: BTreeMap::new(),
             cpls: VecDeque::new(),
             last_vdl: Lsn::ZERO,
@@ -897,6 +908,7 @@ impl Sim {
         let answered: BTreeSet<usize> = r.answers.keys().copied().collect();
         let term = r.term;
         let truncations = r.truncations.clone();
+        let membership = r.membership.clone();
         for seg in 0..NODES {
             if answered.contains(&seg) && phase != Phase::Poll {
                 continue;
@@ -908,6 +920,8 @@ impl Sim {
                     writer: term.writer,
                     peers: peers_of(seg),
                     truncations: truncations.clone(),
+                    membership: membership.clone(),
+                    me: peer_name(seg),
                 },
             };
             self.writer_req(w, seg, Ask::Recovery(phase), &req);
@@ -929,6 +943,7 @@ impl Sim {
             Phase::GetState if enough => {
                 r.term = recovery::choose_term(&states, id);
                 r.truncations = recovery::known_truncations(&states);
+                r.membership = recovery::choose_membership(&states, &configured());
                 r.phase = Phase::Open;
             }
             Phase::Open if enough => {
@@ -958,12 +973,13 @@ impl Sim {
                     self.at(1, Event::StartWriter);
                     return;
                 }
-                if recovery::vdl_on_write_quorum(r.scls, plan.recovery.vdl) {
+                if recovery::vdl_on_write_quorum(&r.membership, r.scls, plan.recovery.vdl) {
                     let recovered = Recovered {
                         term: r.term,
                         truncations: r.truncations.clone(),
                         vdl: plan.recovery.vdl,
                         upto: plan.truncation.upto,
+                        membership: r.membership.clone(),
                         scls: r.scls,
                     };
                     self.finish_recovery(w, recovered);
@@ -1055,9 +1071,12 @@ impl Sim {
             let mut opens = Vec::new();
             for seg in 0..NODES {
                 let stale = wr.opening[seg].is_some_and(|t| now - t >= RESEND_MS);
-                if !core.is_connected(seg) && (wr.opening[seg].is_none() || stale) {
+                if !core.is_connected(seg)
+                    && (wr.opening[seg].is_none() || stale)
+                    && let Some(open) = core.open_request(seg)
+                {
                     wr.opening[seg] = Some(now);
-                    opens.push((seg, core.open_request(peers_of(seg))));
+                    opens.push((seg, open));
                 }
             }
             opens
@@ -1086,6 +1105,7 @@ impl Sim {
                 req_id,
                 term.epoch,
                 term.writer,
+                batch.membership,
                 batch.horizon,
                 batch.records.iter().map(|e| e.bytes.as_slice()),
             );
@@ -1106,6 +1126,7 @@ impl Sim {
                 let req = Request::GetPage {
                     epoch: term.epoch,
                     writer: term.writer,
+                    membership: core.membership().epoch,
                     page,
                     read_point,
                 };
@@ -1245,7 +1266,7 @@ impl Sim {
                     return;
                 };
                 if let Response::State(s) = resp {
-                    let advanced = core.connected(seg, recovery::pg_scl(&s));
+                    let advanced = core.connected(seg, recovery::pg_scl(&s), s.membership.epoch);
                     self.vdl_advanced(w, advanced);
                 }
             }

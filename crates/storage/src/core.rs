@@ -38,9 +38,21 @@
 //! its own would let both write. With the writer id as tie-breaker exactly one of them is ever
 //! accepted at a node once it has seen both, and only one can gather a write quorum.
 //!
+//! # Membership (Aurora SIGMOD 2018 §3)
+//!
+//! The node also adopts, with every `Open`, the protection group's [`Membership`] and the address
+//! the writer knows it by (`me`), durably in the meta file. A membership whose epoch is below the
+//! adopted one is refused (`StaleMembership`). `Write` and `GetPage` must carry exactly the
+//! adopted membership epoch (lower: `StaleMembership`; higher: "Open first"), and are refused
+//! with `StaleMembership` when the adopted membership does not name `me`: a member dropped by a
+//! completed replacement never adopts the membership that dropped it, and a node that is not a
+//! member takes no writes. A node that never adopted a membership (epoch 0) accepts epoch 0 only:
+//! volumes from before memberships keep working until their writer's first `Open`.
+//!
 //! # Invariants
 //!
-//! - The adopted term never decreases (asserted in [`NodeCore::adopted`]).
+//! - The adopted term never decreases (asserted in [`NodeCore::adopted`]), nor does the adopted
+//!   membership epoch.
 //! - A record enters the segment (SCL, page index, gossip answers) only through
 //!   [`NodeCore::logged`], which a driver calls only after the record's log entry is synced.
 //! - A batch is acknowledged only with the SCLs computed after its records were inserted; a batch
@@ -68,9 +80,9 @@ use crate::segment::{
 };
 use borealis_common::limits::{RECORDS_PER_MESSAGE_MAX, TRUNCATIONS_MAX};
 use borealis_common::proto::{
-    ErrorCode, ReadHorizon, Request, Response, SegmentState, Term, Truncation,
+    ErrorCode, Membership, ReadHorizon, Request, Response, SegmentState, Term, Truncation,
 };
-use borealis_common::{Lsn, NodeId, PAGE_SIZE, PageId, PgId, RedoRecord, redo};
+use borealis_common::{Lsn, MembershipEpoch, NodeId, PAGE_SIZE, PageId, PgId, RedoRecord, redo};
 use std::collections::{BTreeSet, HashSet};
 
 /// A refusal, as it goes on the wire.
@@ -129,6 +141,9 @@ pub struct NodeCore {
     id: NodeId,
     term: Term,
     peers: Vec<String>,
+    /// The PG's membership, and the address the writer knows this node by.
+    membership: Membership,
+    me: String,
     segment: Segment,
     /// The highest read horizon a writer holding the adopted term reported.
     reported: ReadHorizon,
@@ -150,6 +165,8 @@ impl NodeCore {
                 writer: meta.writer,
             },
             peers: meta.peers.clone(),
+            membership: meta.membership.clone(),
+            me: meta.me.clone(),
             segment: Segment::new(meta.truncations.clone()),
             reported: ReadHorizon::default(),
             retention_lsns: RETENTION_LSNS_DEFAULT,
@@ -259,7 +276,43 @@ impl NodeCore {
             writer: self.term.writer,
             truncations: self.segment.truncations().to_vec(),
             peers: self.peers.clone(),
+            membership: self.membership.clone(),
+            me: self.me.clone(),
         }
+    }
+
+    /// The adopted membership.
+    #[must_use]
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
+    /// The membership rule of writes and reads: exactly the adopted epoch, and the adopted
+    /// membership names this node.
+    pub fn check_membership(&self, epoch: MembershipEpoch) -> Result<(), Refusal> {
+        let ours = self.membership.epoch;
+        if epoch < ours {
+            return Err((
+                ErrorCode::StaleMembership,
+                format!("membership epoch {epoch} is below the adopted {ours}"),
+            ));
+        }
+        if epoch > ours {
+            return Err((
+                ErrorCode::BadRequest,
+                format!("membership epoch {epoch} is above the adopted {ours}: Open first"),
+            ));
+        }
+        if ours.0 > 0 && !self.membership.names(&self.me) {
+            return Err((
+                ErrorCode::StaleMembership,
+                format!(
+                    "{} is not a member of membership {ours}: it takes no writes",
+                    self.me
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The node's state, as `Open` and `GetState` report it.
@@ -269,6 +322,7 @@ impl NodeCore {
             node: self.id,
             epoch: self.term.epoch,
             writer: self.term.writer,
+            membership: self.membership.clone(),
             truncations: self.segment.truncations().to_vec(),
             pgs: self.segment.pg_states(),
         }
@@ -303,7 +357,14 @@ impl NodeCore {
                 writer,
                 peers,
                 truncations,
-            } => match self.prepare_adopt(Term { epoch, writer }, &truncations, Some(peers)) {
+                membership,
+                me,
+            } => match self.prepare_adopt(
+                Term { epoch, writer },
+                &truncations,
+                Some(peers),
+                Some((membership, me)),
+            ) {
                 Ok(Some(meta)) => Step::StoreMeta(meta),
                 Ok(None) => Step::Reply(Response::State(self.state())),
                 Err((code, message)) => Step::Reply(Response::Error { code, message }),
@@ -314,11 +375,15 @@ impl NodeCore {
             Request::Write {
                 epoch,
                 writer,
+                membership,
                 horizon,
                 records,
             } => {
                 let term = Term { epoch, writer };
-                if let Err((code, message)) = self.check_term(term) {
+                if let Err((code, message)) = self
+                    .check_term(term)
+                    .and_then(|()| self.check_membership(membership))
+                {
                     return Step::Reply(Response::Error { code, message });
                 }
                 // Only the writer holding the adopted term speaks for the read points in use.
@@ -347,10 +412,14 @@ impl NodeCore {
             Request::GetPage {
                 epoch,
                 writer,
+                membership,
                 page,
                 read_point,
             } => {
-                if let Err((code, message)) = self.check_term(Term { epoch, writer }) {
+                if let Err((code, message)) = self
+                    .check_term(Term { epoch, writer })
+                    .and_then(|()| self.check_membership(membership))
+                {
                     return Step::Reply(Response::Error { code, message });
                 }
                 match self.segment.page_plan(page, read_point, cached(page)) {
@@ -400,19 +469,32 @@ impl NodeCore {
         }
     }
 
-    /// Decides whether to adopt `term` and `truncations` (and `peers`, if given). `Ok(None)`: the
-    /// node knows all of it already. `Ok(Some(meta))`: make `meta` durable, then call
-    /// [`adopted`](Self::adopted). A term below the adopted one is refused.
+    /// Decides whether to adopt `term` and `truncations` (and `peers` and the membership with
+    /// this node's address, if given). `Ok(None)`: the node knows all of it already.
+    /// `Ok(Some(meta))`: make `meta` durable, then call [`adopted`](Self::adopted). A term below
+    /// the adopted one is refused, and so is a membership whose epoch is below the adopted one.
     pub fn prepare_adopt(
         &self,
         term: Term,
         truncations: &[Truncation],
         peers: Option<Vec<String>>,
+        membership: Option<(Membership, String)>,
     ) -> Result<Option<Meta>, Refusal> {
         if term < self.term {
             return Err((
                 ErrorCode::StaleEpoch,
                 format!("term {term} is below the adopted term {}", self.term),
+            ));
+        }
+        if let Some((m, _)) = &membership
+            && m.epoch < self.membership.epoch
+        {
+            return Err((
+                ErrorCode::StaleMembership,
+                format!(
+                    "membership epoch {} is below the adopted {}",
+                    m.epoch, self.membership.epoch
+                ),
             ));
         }
         let mut all = self.segment.truncations().to_vec();
@@ -425,7 +507,13 @@ impl NodeCore {
             return Err((ErrorCode::BadRequest, "too many truncations".into()));
         }
         let peers = peers.unwrap_or_else(|| self.peers.clone());
-        if term == self.term && all.len() == self.segment.truncations().len() && peers == self.peers
+        let (membership, me) =
+            membership.unwrap_or_else(|| (self.membership.clone(), self.me.clone()));
+        if term == self.term
+            && all.len() == self.segment.truncations().len()
+            && peers == self.peers
+            && membership == self.membership
+            && me == self.me
         {
             return Ok(None);
         }
@@ -435,6 +523,8 @@ impl NodeCore {
             writer: term.writer,
             truncations: all,
             peers,
+            membership,
+            me,
         }))
     }
 
@@ -451,8 +541,16 @@ impl NodeCore {
             self.term
         );
         assert_eq!(meta.node, self.id, "a meta file of another node");
+        assert!(
+            meta.membership.epoch >= self.membership.epoch,
+            "the adopted membership epoch never decreases ({} -> {})",
+            self.membership.epoch,
+            meta.membership.epoch
+        );
         self.term = term;
         self.peers = meta.peers;
+        self.membership = meta.membership;
+        self.me = meta.me;
         match self.segment.merge_truncations(&meta.truncations) {
             Ok(learned) => learned,
             Err(e) => unreachable!("truncation count was checked by prepare_adopt: {e}"),
@@ -802,13 +900,20 @@ mod tests {
             writer: WriterId(writer),
             peers: vec!["peer-a".into(), "peer-b".into()],
             truncations: vec![],
+            membership: Membership::default(),
+            me: String::new(),
         }
     }
 
     fn write(epoch: u64, writer: u64, lsn: u64) -> Request {
+        write_m(epoch, writer, 0, lsn)
+    }
+
+    fn write_m(epoch: u64, writer: u64, membership: u64, lsn: u64) -> Request {
         Request::Write {
             epoch: Epoch(epoch),
             writer: WriterId(writer),
+            membership: MembershipEpoch(membership),
             horizon: ReadHorizon::default(),
             records: vec![RedoRecord {
                 lsn: Lsn(lsn),
@@ -854,6 +959,77 @@ mod tests {
             Response::Error { code, .. } => Some(*code),
             _ => None,
         }
+    }
+
+    fn open_m(epoch: u64, membership: &Membership, me: &str) -> Request {
+        Request::Open {
+            epoch: Epoch(epoch),
+            writer: WriterId(1),
+            peers: vec![],
+            truncations: vec![],
+            membership: membership.clone(),
+            me: me.into(),
+        }
+    }
+
+    #[test]
+    fn membership_epochs_are_enforced_and_a_dropped_member_takes_no_writes() {
+        let names: Vec<String> = ["a", "b", "c", "d", "e", "f"].map(String::from).to_vec();
+        let m1 = Membership::initial(names);
+        let m2 = m1.replacing(5, "g".into());
+        let m3 = m2.completed();
+        // Node "f" adopts m1, then the dual state m2 (it is still a member there).
+        let mut c = core();
+        assert!(matches!(
+            drive(&mut c, open_m(1, &m1, "f")),
+            Response::State(_)
+        ));
+        assert!(matches!(
+            drive(&mut c, write_m(1, 1, 1, 1)),
+            Response::WriteAck { .. }
+        ));
+        assert!(
+            matches!(drive(&mut c, open_m(1, &m2, "f")), Response::State(s) if s.membership == m2)
+        );
+        // A write carrying the old epoch is refused; higher: Open first.
+        assert_eq!(
+            code(&drive(&mut c, write_m(1, 1, 1, 2))),
+            Some(ErrorCode::StaleMembership)
+        );
+        assert_eq!(
+            code(&drive(&mut c, write_m(1, 1, 3, 2))),
+            Some(ErrorCode::BadRequest)
+        );
+        assert!(matches!(
+            drive(&mut c, write_m(1, 1, 2, 2)),
+            Response::WriteAck { .. }
+        ));
+        // An Open with an older membership is refused, whatever its term.
+        assert_eq!(
+            code(&drive(&mut c, open_m(2, &m1, "f"))),
+            Some(ErrorCode::StaleMembership)
+        );
+        // Told of m3 (which dropped it), "f" refuses writes and reads, yet keeps what it holds.
+        assert!(matches!(
+            drive(&mut c, open_m(1, &m3, "f")),
+            Response::State(_)
+        ));
+        assert_eq!(
+            code(&drive(&mut c, write_m(1, 1, 3, 3))),
+            Some(ErrorCode::StaleMembership)
+        );
+        assert_eq!(
+            c.segment().scl(PgId(0)),
+            Lsn(2),
+            "nothing durable is discarded"
+        );
+        // The membership is in the meta file, and survives a restart.
+        let again = NodeCore::new(&c.meta());
+        assert_eq!(again.membership(), &m3);
+        assert_eq!(
+            code(&drive(&mut NodeCore::new(&c.meta()), write_m(1, 1, 3, 3))),
+            Some(ErrorCode::StaleMembership)
+        );
     }
 
     #[test]

@@ -115,7 +115,7 @@ pub(crate) async fn run(node: Arc<Node>) -> Result<(), StorageError> {
             };
             let outcome = GossipCore::on_answer(&node.state().core, &ask, resp);
             if let Some((term, truncations)) = outcome.adopt
-                && let Err((_, why)) = node.adopt(term, &truncations, None).await
+                && let Err((_, why)) = node.adopt(term, &truncations, None, None).await
             {
                 eprintln!(
                     "storage node {}: cannot adopt what {addr} knows: {why}",

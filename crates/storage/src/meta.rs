@@ -1,5 +1,6 @@
 //! The node's meta file: the little state that is not a record — the adopted term (epoch and
-//! writer id), the known truncations and the peers to gossip with.
+//! writer id), the known truncations, the peers to gossip with, and the protection group's
+//! membership with the address the writer knows this node by.
 //!
 //! The epoch and the truncations are what fence an old writer and discard its unfinished tail,
 //! so they must survive a crash exactly: the file is replaced atomically (write `meta.tmp`, fsync
@@ -8,25 +9,29 @@
 //! unfence a deposed writer. The byte layout is in docs/formats.md ("Storage node meta file").
 //!
 //! ```text
-//!  magic "BRLSMETA" | version:u32 = 2 | body_len:u32 | crc32c(body):u32 | body
+//!  magic "BRLSMETA" | version:u32 = 3 | body_len:u32 | crc32c(body):u32 | body
 //!  body := node:u32 | epoch:u64 | writer:u64 | n:u32 | n × (epoch:u64 pg:u32 above:u64 upto:u64)
-//!          | m:u32 | m × (len:u32 utf-8 address)
+//!          | m:u32 | m × (len:u32 utf-8 address) | membership | me:(len:u32 utf-8 address)
 //! ```
 //!
 //! Version 1 (before writer ids) had no `writer` field; it is still read, as writer 0 ("none").
+//! Version 2 (before memberships) had no `membership` and `me`; it is still read, as membership
+//! epoch 0 ("none adopted").
 
 use crate::StorageError;
 use crate::log::sync_dir;
 use borealis_common::codec::{DecodeResult, Put, Reader};
-use borealis_common::limits::{PEERS_MAX, STRING_BYTES_MAX, TRUNCATIONS_MAX};
-use borealis_common::proto::Truncation;
+use borealis_common::limits::{MEMBERS_MAX, PEERS_MAX, STRING_BYTES_MAX, TRUNCATIONS_MAX};
+use borealis_common::proto::{Membership, Truncation};
 use borealis_common::{Epoch, Lsn, NodeId, PgId, WriterId};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"BRLSMETA";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
+/// The version before memberships: no `membership` and `me`.
+const VERSION_2: u32 = 2;
 /// The version before writer ids: no `writer` field.
 const VERSION_1: u32 = 1;
 const HEADER_BYTES: usize = 20;
@@ -40,7 +45,14 @@ const BODY_BYTES_MAX: usize = 4
     + 4
     + TRUNCATIONS_MAX as usize * 28
     + 4
-    + PEERS_MAX as usize * (4 + STRING_BYTES_MAX as usize);
+    + PEERS_MAX as usize * (4 + STRING_BYTES_MAX as usize)
+    + 8
+    + 4
+    + MEMBERS_MAX as usize * (4 + STRING_BYTES_MAX as usize)
+    + 1
+    + 4
+    + 4
+    + STRING_BYTES_MAX as usize;
 
 /// What the meta file holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -51,6 +63,10 @@ pub struct Meta {
     pub writer: WriterId,
     pub truncations: Vec<Truncation>,
     pub peers: Vec<String>,
+    /// The PG's membership, as the last `Open` carried it (epoch 0: none).
+    pub membership: Membership,
+    /// The address the writer knows this node by (empty: never told).
+    pub me: String,
 }
 
 impl Meta {
@@ -70,6 +86,8 @@ impl Meta {
         for p in &self.peers {
             body.put_str(p);
         }
+        self.membership.encode_into(&mut body);
+        body.put_str(&self.me);
         assert!(body.len() <= BODY_BYTES_MAX, "meta body exceeds its bound");
         let mut out = Vec::with_capacity(HEADER_BYTES + body.len());
         out.extend_from_slice(MAGIC);
@@ -104,6 +122,11 @@ impl Meta {
         for _ in 0..m {
             peers.push(r.string(STRING_BYTES_MAX)?);
         }
+        let (membership, me) = if version >= VERSION {
+            (Membership::get(&mut r)?, r.string(STRING_BYTES_MAX)?)
+        } else {
+            (Membership::default(), String::new())
+        };
         r.finish()?;
         Ok(Meta {
             node,
@@ -111,6 +134,8 @@ impl Meta {
             writer,
             truncations,
             peers,
+            membership,
+            me,
         })
     }
 }
@@ -135,7 +160,7 @@ pub fn load(dir: &Path) -> Result<Option<Meta>, StorageError> {
     let word =
         |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
     let version = word(8);
-    if version != VERSION && version != VERSION_1 {
+    if version != VERSION && version != VERSION_2 && version != VERSION_1 {
         return Err(corrupted("unknown version"));
     }
     let body_len = word(12) as usize;
@@ -188,6 +213,9 @@ mod tests {
                 upto: Lsn(99),
             }],
             peers: vec!["127.0.0.1:1".into(), "127.0.0.1:2".into()],
+            membership: Membership::initial(vec!["127.0.0.1:0".into(), "127.0.0.1:1".into()])
+                .replacing(0, "127.0.0.1:9".into()),
+            me: "127.0.0.1:0".into(),
         };
         store(&dir, &m).expect("store");
         assert_eq!(load(&dir).expect("load"), Some(m));

@@ -43,7 +43,9 @@ use crate::meta::{self, Meta};
 use crate::segment::{Base, Inserted, Location, pg_of};
 use crate::{NodeConfig, StorageError};
 use borealis_common::limits::WRITE_BATCH_BYTES_MAX;
-use borealis_common::proto::{ErrorCode, Request, Response, SegmentState, Term, Truncation};
+use borealis_common::proto::{
+    ErrorCode, Membership, Request, Response, SegmentState, Term, Truncation,
+};
 use borealis_common::{Lsn, NodeId, PAGE_SIZE, PageId, PgId, RedoRecord};
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
@@ -235,11 +237,18 @@ impl Node {
             writer,
             peers,
             truncations,
+            membership,
+            me,
         } = req
         {
             // Open is decided under the meta lock, so that concurrent adoptions are serialised.
             return match self
-                .adopt(Term { epoch, writer }, &truncations, Some(peers))
+                .adopt(
+                    Term { epoch, writer },
+                    &truncations,
+                    Some(peers),
+                    Some((membership, me)),
+                )
                 .await
             {
                 Ok(state) => Response::State(state),
@@ -320,9 +329,13 @@ impl Node {
         term: Term,
         truncations: &[Truncation],
         peers: Option<Vec<String>>,
+        membership: Option<(Membership, String)>,
     ) -> Result<SegmentState, Refusal> {
         let _serial = self.meta_lock.lock().await;
-        let prepared = self.state().core.prepare_adopt(term, truncations, peers)?;
+        let prepared = self
+            .state()
+            .core
+            .prepare_adopt(term, truncations, peers, membership)?;
         let Some(meta) = prepared else {
             return Ok(self.state().core.state());
         };
@@ -339,8 +352,21 @@ impl Node {
         }
         let mut st = self.state();
         let before = st.core.term();
+        let before_membership = st.core.membership().clone();
         if st.core.adopted(meta) {
             st.cache.clear();
+        }
+        if st.core.membership() != &before_membership {
+            let m = st.core.membership();
+            eprintln!(
+                "storage node {}: membership {} adopted: members {:?}{}",
+                self.id,
+                m.epoch,
+                m.members,
+                m.joining
+                    .as_ref()
+                    .map_or(String::new(), |(s, j)| format!(", {j} joining in slot {s}"))
+            );
         }
         if st.core.term() > before {
             eprintln!("storage node {}: adopted term {}", self.id, st.core.term());

@@ -114,6 +114,8 @@ impl Client {
                 writer: WRITER,
                 peers,
                 truncations,
+                membership: Default::default(),
+                me: String::new(),
             })
             .await
         {
@@ -138,6 +140,7 @@ impl Client {
         self.call(Request::Write {
             epoch: Epoch(epoch),
             writer: WRITER,
+            membership: Default::default(),
             horizon: Default::default(),
             records: records.to_vec(),
         })
@@ -148,6 +151,7 @@ impl Client {
         self.call(Request::GetPage {
             epoch: Epoch(epoch),
             writer: WRITER,
+            membership: Default::default(),
             page: PageId(page),
             read_point: Lsn(read_point),
         })
@@ -318,6 +322,7 @@ async fn writes_ack_scl_and_pages_materialise_at_every_read_point() {
             c.send(&Request::GetPage {
                 epoch: Epoch(1),
                 writer: WRITER,
+                membership: Default::default(),
                 page: PageId(2),
                 read_point: Lsn(rp),
             })
@@ -583,7 +588,9 @@ async fn epochs_fence_old_writers_and_truncations_drop_records() {
                 epoch: Epoch(1),
                 writer: WRITER,
                 peers: vec![],
-                truncations: vec![]
+                truncations: vec![],
+                membership: Default::default(),
+                me: String::new(),
             })
             .await
         ),

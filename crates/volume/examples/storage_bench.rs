@@ -68,9 +68,7 @@ fn main() -> Res<()> {
     let addrs: Vec<String> = nodes.iter().map(|n| n.addr.clone()).collect();
     let volume = rt
         .block_on(Volume::open(
-            VolumeConfig {
-                nodes: addrs.clone(),
-            },
+            VolumeConfig::new(addrs.clone()),
             Duration::from_secs(60),
         ))
         .map_err(|e| format!("opening the volume: {e}"))?;

@@ -27,6 +27,12 @@
 //!
 //! Today a volume is one protection group on six storage nodes; auto-growth to more PGs is the
 //! storage-tier issue's work. Pages are never sent to storage, only redo.
+//!
+//! Repair: the driver runs one task per writer slot (six members and one joining node) and ticks
+//! the core's membership policy ([`writer::WriterCore::tick`]); a member unreachable for
+//! `SEGMENT_LOST_MS` is replaced by a configured spare of its AZ through the dual-quorum state,
+//! and the progress of the joining node (LSNs caught up, rate) and every membership change are
+//! logged.
 
 pub mod conn;
 pub mod limits;
@@ -36,12 +42,12 @@ pub mod recovery;
 pub mod writer;
 
 use borealis_common::pagestore::{PageStore, PageVersion, RecordDraft, StoreError};
-use borealis_common::proto::{self, ErrorCode, Request, Response, SegmentState, Term};
+use borealis_common::proto::{self, ErrorCode, Membership, Request, Response, SegmentState, Term};
 use borealis_common::{Epoch, Lsn, PageId, WriterId};
 use conn::Conn;
 use limits::{
     GET_PAGE_RETRY_MS_MAX, GET_PAGE_TIMEOUT_MS, READ_QUORUM, RECONNECT_BACKOFF_MS_MAX,
-    RECOVERY_ALL_SEGMENTS_WAIT_MS, SEGMENTS_PER_PG, WRITE_QUORUM, WRITE_TIMEOUT_MS,
+    RECOVERY_ALL_SEGMENTS_WAIT_MS, SEGMENTS_PER_PG, SLOTS, WRITE_QUORUM, WRITE_TIMEOUT_MS,
 };
 use reads::ReadRouter;
 use std::hash::{BuildHasher, Hasher};
@@ -50,7 +56,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::sync::{Notify, watch};
-use writer::{AppendError, Recovered, WriterCore};
+use writer::{AppendError, MembershipChange, Recovered, Spare, WriterCore};
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum VolumeError {
@@ -74,6 +80,21 @@ impl From<VolumeError> for StoreError {
 pub struct VolumeConfig {
     /// The six storage nodes holding the segments, `host:port`. Order is placement: two per AZ.
     pub nodes: Vec<String>,
+    /// Spare storage nodes a lost segment may be replaced by, `host:port`. Spare `k` is in AZ
+    /// `k mod 3` (the AZ of member slots `2k mod 6` and `2k+1 mod 6`): list one per AZ in AZ order,
+    /// then the next one per AZ, and so on.
+    pub spares: Vec<String>,
+}
+
+impl VolumeConfig {
+    /// Six nodes, no spares.
+    #[must_use]
+    pub fn new(nodes: Vec<String>) -> VolumeConfig {
+        VolumeConfig {
+            nodes,
+            spares: Vec::new(),
+        }
+    }
 }
 
 /// Health of one segment, for monitoring.
@@ -86,7 +107,6 @@ pub struct SegmentStatus {
 
 struct Shared {
     term: Term,
-    nodes: Vec<String>,
     state: Mutex<WriterCore>,
     /// Signalled when VDL advances or the volume is fenced (LAL waiters).
     vdl_cv: Condvar,
@@ -121,13 +141,8 @@ pub struct Volume {
     handle: tokio::runtime::Handle,
 }
 
-fn peers_of(nodes: &[String], i: usize) -> Vec<String> {
-    nodes
-        .iter()
-        .enumerate()
-        .filter(|(j, _)| *j != i)
-        .map(|(_, a)| a.clone())
-        .collect()
+fn peers_of(nodes: &[String], me: &str) -> Vec<String> {
+    nodes.iter().filter(|a| *a != me).cloned().collect()
 }
 
 /// One request on a fresh connection, for recovery.
@@ -204,18 +219,34 @@ impl Volume {
             SEGMENTS_PER_PG,
             "a volume has six segments"
         );
-        let nodes = config.nodes;
         let deadline = Instant::now() + wait;
         let started = Instant::now();
+        let mut known = config.nodes.clone();
+        known.extend(config.spares.iter().cloned());
 
-        // 1. Learn the current epoch and truncations from whoever answers.
-        let states = loop {
-            match gather_states(&nodes, WRITE_QUORUM, deadline, |_| Request::GetState {
+        // 1. Learn the current epoch, membership and truncations from whoever answers: every
+        //    node we know of, spares included (a replacement may have made one a member).
+        let (states_only, membership) = loop {
+            match gather_states(&known, WRITE_QUORUM, deadline, |_| Request::GetState {
                 epoch: Epoch(0),
             })
             .await
             {
-                Ok(s) => break s,
+                Ok(s) => {
+                    let answered: Vec<String> = s.iter().map(|(i, _)| known[*i].clone()).collect();
+                    let states: Vec<SegmentState> = s.into_iter().map(|(_, s)| s).collect();
+                    let m = recovery::choose_membership(&states, &config.nodes);
+                    if recovery::quorum_of(&m, &answered, WRITE_QUORUM)
+                        || Instant::now() >= deadline
+                    {
+                        break (states, m);
+                    }
+                    eprintln!(
+                        "volume: waiting for a write quorum of membership {}",
+                        m.epoch
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
                 Err(VolumeError::Unavailable(m)) if Instant::now() < deadline => {
                     eprintln!("volume: waiting for storage: {m}");
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -223,27 +254,42 @@ impl Volume {
                 Err(e) => return Err(e),
             }
         };
-        let states_only: Vec<SegmentState> = states.into_iter().map(|(_, s)| s).collect();
         let term = recovery::choose_term(&states_only, new_writer_id());
         let mut truncations = recovery::known_truncations(&states_only);
+        let slots = writer::slot_addrs(&membership);
+        let nodes: Vec<String> = slots.iter().flatten().cloned().collect();
+        let slot_of = |addr: &str| recovery::slot_of(&membership, addr).expect("a member");
 
-        // 2. Raise the term on a write quorum: from here on no older writer can make anything
-        //    durable. The states returned after adoption are the recovery input.
+        // 2. Raise the term on a write quorum of every quorum set of the membership: from here on
+        //    no older writer can make anything durable. The states returned after adoption are
+        //    the recovery input.
         let open = |truncs: Vec<proto::Truncation>| {
             let nodes = nodes.clone();
+            let membership = membership.clone();
             move |i: usize| Request::Open {
                 epoch: term.epoch,
                 writer: term.writer,
-                peers: peers_of(&nodes, i),
+                peers: peers_of(&nodes, &nodes[i]),
                 truncations: truncs.clone(),
+                membership: membership.clone(),
+                me: nodes[i].clone(),
             }
         };
-        let fenced_states: Vec<SegmentState> =
-            gather_states(&nodes, WRITE_QUORUM, deadline, open(truncations.clone()))
-                .await?
-                .into_iter()
-                .map(|(_, s)| s)
-                .collect();
+        let quorum_check = |answered: &[(usize, SegmentState)]| -> Result<(), VolumeError> {
+            let addrs: Vec<String> = answered.iter().map(|(i, _)| nodes[*i].clone()).collect();
+            if recovery::quorum_of(&membership, &addrs, WRITE_QUORUM) {
+                Ok(())
+            } else {
+                Err(VolumeError::Unavailable(format!(
+                    "no write quorum of every quorum set of membership {} answered",
+                    membership.epoch
+                )))
+            }
+        };
+        let adopted =
+            gather_states(&nodes, WRITE_QUORUM, deadline, open(truncations.clone())).await?;
+        quorum_check(&adopted)?;
+        let fenced_states: Vec<SegmentState> = adopted.into_iter().map(|(_, s)| s).collect();
         assert!(
             fenced_states.len() >= READ_QUORUM,
             "recovery needs a read quorum"
@@ -256,14 +302,15 @@ impl Volume {
         truncations = plan.truncations;
         let truncated =
             gather_states(&nodes, WRITE_QUORUM, deadline, open(truncations.clone())).await?;
+        quorum_check(&truncated)?;
 
         // 4. Records at or below VDL found only in the read quorum must reach a write quorum
         //    (storage gossip fills the gaps) before anything is built on them.
-        let mut scls = [Lsn::ZERO; SEGMENTS_PER_PG];
+        let mut scls = [Lsn::ZERO; SLOTS];
         for (i, s) in &truncated {
-            scls[*i] = recovery::pg_scl(s);
+            scls[slot_of(&nodes[*i])] = recovery::pg_scl(s);
         }
-        while !recovery::vdl_on_write_quorum(scls, vdl) {
+        while !recovery::vdl_on_write_quorum(&membership, scls, vdl) {
             if Instant::now() >= deadline {
                 return Err(VolumeError::Unavailable(format!(
                     "recovered VDL {vdl} is not yet on a write quorum (SCLs {scls:?})"
@@ -280,38 +327,53 @@ impl Volume {
                     return Err(VolumeError::Fenced);
                 }
                 for (i, s) in states {
-                    scls[i] = recovery::pg_scl(&s);
+                    scls[slot_of(&nodes[i])] = recovery::pg_scl(&s);
                 }
             }
         }
         eprintln!(
-            "volume: recovered term {term}: VDL {vdl}, truncated ({vdl}, {upto}], in {} ms",
+            "volume: recovered term {term}: VDL {vdl}, truncated ({vdl}, {upto}], membership {} {:?}, in {} ms",
+            membership.epoch,
+            membership.members,
             started.elapsed().as_millis()
+        );
+        let mut core = WriterCore::new(Recovered {
+            term,
+            truncations,
+            vdl,
+            upto,
+            membership,
+            scls,
+        });
+        core.set_spares(
+            config
+                .spares
+                .iter()
+                .enumerate()
+                .map(|(k, addr)| Spare {
+                    addr: addr.clone(),
+                    az: k % (SEGMENTS_PER_PG / 2),
+                })
+                .collect(),
         );
 
         let (vdl_tx, _) = watch::channel(vdl);
         let shared = Arc::new(Shared {
             term,
-            state: Mutex::new(WriterCore::new(Recovered {
-                term,
-                truncations,
-                vdl,
-                upto,
-                scls,
-            })),
+            state: Mutex::new(core),
             vdl_cv: Condvar::new(),
             vdl: AtomicU64::new(vdl.0),
             vdl_tx,
             new_records: Notify::new(),
             fenced: AtomicBool::new(false),
-            conns: (0..SEGMENTS_PER_PG).map(|_| Mutex::new(None)).collect(),
+            conns: (0..SLOTS).map(|_| Mutex::new(None)).collect(),
             reads: Mutex::new(ReadRouter::new()),
-            nodes,
             started: Instant::now(),
         });
-        for i in 0..SEGMENTS_PER_PG {
+        for i in 0..SLOTS {
             tokio::spawn(segment_loop(shared.clone(), i));
         }
+        tokio::spawn(membership_loop(shared.clone()));
         // Open for business once a write quorum of segments is connected.
         while shared.state.lock().expect("poisoned").connected_count() < WRITE_QUORUM {
             if Instant::now() >= deadline {
@@ -366,17 +428,30 @@ impl Volume {
         }
     }
 
-    /// Per-segment health.
+    /// Per-segment health: the six members by slot, then the joining node during a replacement.
     #[must_use]
     pub fn status(&self) -> Vec<SegmentStatus> {
         let st = self.shared.state.lock().expect("poisoned");
-        (0..SEGMENTS_PER_PG)
-            .map(|i| SegmentStatus {
-                addr: self.shared.nodes[i].clone(),
-                connected: st.is_connected(i),
-                scl: st.scl(i),
+        (0..SLOTS)
+            .filter_map(|i| {
+                st.slot_addr(i).map(|addr| SegmentStatus {
+                    addr,
+                    connected: st.is_connected(i),
+                    scl: st.scl(i),
+                })
             })
             .collect()
+    }
+
+    /// The PG's current membership.
+    #[must_use]
+    pub fn membership(&self) -> Membership {
+        self.shared
+            .state
+            .lock()
+            .expect("poisoned")
+            .membership()
+            .clone()
     }
 
     async fn get_page_async(
@@ -416,9 +491,13 @@ impl Volume {
         page: PageId,
         read_point: Lsn,
     ) -> Result<Option<PageVersion>, StoreError> {
-        let scls: [Lsn; SEGMENTS_PER_PG] = {
+        let (scls, membership, addrs): ([Lsn; SLOTS], _, [Option<String>; SLOTS]) = {
             let st = self.shared.state.lock().expect("poisoned");
-            std::array::from_fn(|i| st.scl(i))
+            (
+                std::array::from_fn(|i| st.scl(i)),
+                st.membership().epoch,
+                std::array::from_fn(|i| st.slot_addr(i)),
+            )
         };
         let hedge_delay =
             Duration::from_micros(self.shared.reads.lock().expect("poisoned").hedge_delay_us());
@@ -436,6 +515,7 @@ impl Volume {
             let (kind, body) = Request::GetPage {
                 epoch,
                 writer,
+                membership,
                 page,
                 read_point,
             }
@@ -496,8 +576,8 @@ impl Volume {
                     self.shared.fence();
                     return Err(StoreError::Fenced);
                 }
-                Ok(other) => last_error = format!("{}: {other:?}", self.shared.nodes[i]),
-                Err(e) => last_error = format!("{}: {e}", self.shared.nodes[i]),
+                Ok(other) => last_error = format!("{:?}: {other:?}", addrs[i]),
+                Err(e) => last_error = format!("{:?}: {e}", addrs[i]),
             }
         }
         Err(StoreError::Unavailable(format!(
@@ -569,15 +649,82 @@ impl PageStore for Volume {
     }
 }
 
+/// Ticks the core's membership policy, logs every change and, during a replacement, the joining
+/// node's progress (LSNs caught up and the rate).
+async fn membership_loop(shared: Arc<Shared>) {
+    let mut progress: Option<(Instant, Lsn, Instant)> = None;
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if shared.fenced.load(Ordering::Acquire) {
+            return;
+        }
+        let now_ms = shared.now_ms();
+        let (change, joining, scl, vdl) = {
+            let mut st = shared.state.lock().expect("poisoned");
+            let change = st.tick(now_ms);
+            (
+                change,
+                st.membership().joining.clone(),
+                st.scl(limits::JOINING_SLOT),
+                st.vdl(),
+            )
+        };
+        match change {
+            Some(MembershipChange::Began {
+                membership,
+                slot,
+                lost,
+                joiner,
+            }) => {
+                eprintln!(
+                    "volume: membership {}: segment {lost} (slot {slot}) lost; {joiner} joins in its place (dual quorum: 4/6 of both sets)",
+                    membership.epoch
+                );
+                progress = Some((Instant::now(), Lsn::ZERO, Instant::now()));
+            }
+            Some(MembershipChange::Completed {
+                membership,
+                slot,
+                dropped,
+                joiner,
+            }) => {
+                let took = progress.map_or(0.0, |(t, _, _)| t.elapsed().as_secs_f64());
+                eprintln!(
+                    "volume: membership {}: {joiner} caught up (SCL ≥ VDL {vdl}) and took slot {slot}; {dropped} dropped; repair took {took:.1} s",
+                    membership.epoch
+                );
+                progress = None;
+            }
+            None => {}
+        }
+        if let (Some((_, j)), Some((began, last_scl, last_log))) = (joining, progress.as_mut())
+            && last_log.elapsed() >= Duration::from_secs(1)
+        {
+            let secs = last_log.elapsed().as_secs_f64();
+            let rate = (scl.0.saturating_sub(last_scl.0)) as f64 / secs;
+            eprintln!(
+                "volume: repair: {j} holds the PG up to LSN {scl} of VDL {vdl} ({rate:.0} LSNs/s, {:.1} s since the start)",
+                began.elapsed().as_secs_f64()
+            );
+            *last_scl = scl;
+            *last_log = Instant::now();
+        }
+    }
+}
+
 /// Keeps one segment fed: connect, open at our epoch, then send whatever is new, one `Write` in
 /// flight at a time (the next batch fills while it flies).
 async fn segment_loop(shared: Arc<Shared>, i: usize) {
-    let addr = shared.nodes[i].clone();
     let mut backoff_ms = 50;
     loop {
         if shared.fenced.load(Ordering::Acquire) {
             return;
         }
+        let Some(addr) = shared.state.lock().expect("poisoned").slot_addr(i) else {
+            // An empty slot (no replacement in progress): look again later.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
         let conn = match Conn::connect(&addr).await {
             Ok(c) => c,
             Err(_) => {
@@ -587,14 +734,14 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
             }
         };
         let id = conn.next_id();
-        let open = shared
-            .state
-            .lock()
-            .expect("poisoned")
-            .open_request(peers_of(&shared.nodes, i));
+        let open = shared.state.lock().expect("poisoned").open_request(i);
+        let Some(open) = open.filter(|o| matches!(o, Request::Open { me, .. } if *me == addr))
+        else {
+            continue;
+        };
         let (kind, body) = open.encode(id);
-        let scl = match conn.call(id, kind, &body, WRITE_TIMEOUT_MS).await {
-            Ok(Response::State(s)) => recovery::pg_scl(&s),
+        let (scl, membership) = match conn.call(id, kind, &body, WRITE_TIMEOUT_MS).await {
+            Ok(Response::State(s)) => (recovery::pg_scl(&s), s.membership.epoch),
             Ok(Response::Error {
                 code: ErrorCode::StaleEpoch,
                 ..
@@ -610,10 +757,18 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
             }
         };
         backoff_ms = 50;
-        *shared.conns[i].lock().expect("poisoned") = Some(conn.clone());
-        let advanced = shared.state.lock().expect("poisoned").connected(i, scl);
+        let (advanced, ok) = {
+            let mut st = shared.state.lock().expect("poisoned");
+            let advanced = st.connected(i, scl, membership);
+            (advanced, st.is_connected(i))
+        };
         shared.publish(advanced);
-        eprintln!("volume: segment {addr} connected (SCL {scl})");
+        if !ok {
+            // Opened with a membership that changed meanwhile: open again.
+            continue;
+        }
+        *shared.conns[i].lock().expect("poisoned") = Some(conn.clone());
+        eprintln!("volume: segment {addr} connected (SCL {scl}, membership {membership})");
         loop {
             let notified = shared.new_records.notified();
             tokio::pin!(notified);
@@ -623,13 +778,16 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
             }
             let id = conn.next_id();
             let now_ms = shared.now_ms();
-            let batch = shared
-                .state
-                .lock()
-                .expect("poisoned")
-                .next_write(i, id, now_ms);
+            let batch = {
+                let mut st = shared.state.lock().expect("poisoned");
+                if !st.is_connected(i) || st.slot_addr(i).as_deref() != Some(addr.as_str()) {
+                    // The membership changed: open again (perhaps another node, for this slot).
+                    break;
+                }
+                st.next_write(i, id, now_ms)
+            };
             let Some(batch) = batch else {
-                let _ = tokio::time::timeout(Duration::from_millis(1000), notified).await;
+                let _ = tokio::time::timeout(Duration::from_millis(100), notified).await;
                 if !conn.is_alive() {
                     break;
                 }
@@ -639,6 +797,7 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
                 id,
                 shared.term.epoch,
                 shared.term.writer,
+                batch.membership,
                 batch.horizon,
                 batch.records.iter().map(|e| e.bytes.as_slice()),
             );
@@ -670,7 +829,12 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
                 }
             }
         }
-        shared.state.lock().expect("poisoned").disconnected(i);
+        {
+            let mut st = shared.state.lock().expect("poisoned");
+            if st.slot_addr(i).as_deref() == Some(addr.as_str()) {
+                st.disconnected(i);
+            }
+        }
         *shared.conns[i].lock().expect("poisoned") = None;
         eprintln!("volume: segment {addr} disconnected");
     }

@@ -16,6 +16,18 @@ pub const READ_QUORUM: usize = 3;
 /// Segments per protection group.
 pub const SEGMENTS_PER_PG: usize = 6;
 
+/// The writer's segment slots: the six members, and one for a node joining during a
+/// replacement (the dual-quorum state).
+pub const SLOTS: usize = SEGMENTS_PER_PG + 1;
+
+/// The slot of the node joining during a replacement.
+pub const JOINING_SLOT: usize = SEGMENTS_PER_PG;
+
+/// A member the writer has not been connected to for this long is lost: it is replaced by a
+/// spare storage node of the same AZ (if one is configured). Long enough that a restart or a
+/// short partition heals in place; short enough that the PG does not run on five copies for long.
+pub const SEGMENT_LOST_MS: u64 = 3_000;
+
 /// A `Write` in flight longer than this drops the connection (the segment reconnects and resends).
 pub const WRITE_TIMEOUT_MS: u64 = 5_000;
 

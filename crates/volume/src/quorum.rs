@@ -9,27 +9,43 @@
 //!
 //! The volume has one protection group for now, so VCL = PGCL. A commit is acknowledged to its
 //! client only once VDL ≥ its commit LSN. VDL never goes backwards: asserted.
+//!
+//! SCLs are kept per writer *slot* (six members and one joining node, see `limits::SLOTS`), and
+//! the PGCL is computed over the membership's quorum *sets*: one set of six slots when the
+//! membership is stable, two during a replacement (the old six, and the six with the joining
+//! slot in place of the one being replaced). The PGCL is then the lowest of the sets' 4th-highest
+//! SCLs: a record is durable only on 4/6 of ABCDEF AND 4/6 of ABCDEG (the dual quorum).
 
 use borealis_common::Lsn;
 use std::collections::VecDeque;
 
-use crate::limits::{SEGMENTS_PER_PG, WRITE_QUORUM};
+use crate::limits::{SEGMENTS_PER_PG, SLOTS, WRITE_QUORUM};
 
-/// Tracks the SCL of every segment and the CPLs not yet durable.
+/// A quorum set: six slots.
+pub type QuorumSet = [usize; SEGMENTS_PER_PG];
+
+/// The quorum set of a stable membership: slots 0..6.
+pub const STABLE_SET: QuorumSet = [0, 1, 2, 3, 4, 5];
+
+/// Tracks the SCL of every slot and the CPLs not yet durable.
 #[derive(Debug)]
 pub struct DurabilityTracker {
-    scls: [Lsn; SEGMENTS_PER_PG],
+    scls: [Lsn; SLOTS],
+    /// The quorum sets (one, or two during a replacement).
+    sets: Vec<QuorumSet>,
     /// CPLs allocated above VDL, ascending.
     pending_cpls: VecDeque<Lsn>,
     vdl: Lsn,
 }
 
 impl DurabilityTracker {
-    /// Starts from a recovered VDL and the segments' SCLs as recovery found them.
+    /// Starts from a recovered VDL and the slots' SCLs as recovery found them.
     #[must_use]
-    pub fn new(vdl: Lsn, scls: [Lsn; SEGMENTS_PER_PG]) -> Self {
+    pub fn new(vdl: Lsn, scls: [Lsn; SLOTS], sets: Vec<QuorumSet>) -> Self {
+        assert!(!sets.is_empty(), "at least one quorum set");
         DurabilityTracker {
             scls,
+            sets,
             pending_cpls: VecDeque::new(),
             vdl,
         }
@@ -45,12 +61,39 @@ impl DurabilityTracker {
         self.scls[segment]
     }
 
-    /// The PGCL: the highest LSN that a write quorum of segments holds completely.
+    /// The quorum sets.
+    #[must_use]
+    pub fn sets(&self) -> &[QuorumSet] {
+        &self.sets
+    }
+
+    /// The PGCL: the highest LSN that a write quorum of every quorum set holds completely.
     #[must_use]
     pub fn pgcl(&self) -> Lsn {
-        let mut sorted = self.scls;
-        sorted.sort_unstable_by(|a, b| b.cmp(a));
-        sorted[WRITE_QUORUM - 1]
+        self.sets
+            .iter()
+            .map(|set| {
+                let mut sorted = set.map(|i| self.scls[i]);
+                sorted.sort_unstable_by(|a, b| b.cmp(a));
+                sorted[WRITE_QUORUM - 1]
+            })
+            .min()
+            .expect("at least one quorum set")
+    }
+
+    /// The membership changed: count durability over these sets from now on. Never lowers VDL
+    /// (it only moves on CPLs yet to come).
+    pub fn set_sets(&mut self, sets: Vec<QuorumSet>) -> Option<Lsn> {
+        assert!(!sets.is_empty(), "at least one quorum set");
+        self.sets = sets;
+        self.advance()
+    }
+
+    /// The node of slot `from` now occupies slot `to` (a completed replacement): its SCL moves
+    /// with it and `from` is empty.
+    pub fn move_slot(&mut self, from: usize, to: usize) {
+        self.scls[to] = self.scls[from];
+        self.scls[from] = Lsn::ZERO;
     }
 
     /// A new MTR ended at `cpl`. CPLs arrive in increasing order.
@@ -110,7 +153,7 @@ mod tests {
 
     #[test]
     fn vdl_needs_four_segments_and_stops_at_a_cpl() {
-        let mut t = DurabilityTracker::new(Lsn(0), [Lsn(0); 6]);
+        let mut t = DurabilityTracker::new(Lsn(0), [Lsn(0); SLOTS], vec![STABLE_SET]);
         t.add_cpl(Lsn(3));
         t.add_cpl(Lsn(5));
         for seg in 0..3 {
@@ -127,7 +170,7 @@ mod tests {
 
     #[test]
     fn a_segment_that_returns_empty_no_longer_counts() {
-        let mut t = DurabilityTracker::new(Lsn(0), [Lsn(0); 6]);
+        let mut t = DurabilityTracker::new(Lsn(0), [Lsn(0); SLOTS], vec![STABLE_SET]);
         t.add_cpl(Lsn(5));
         t.add_cpl(Lsn(8));
         for seg in 0..3 {
@@ -147,8 +190,30 @@ mod tests {
     }
 
     #[test]
+    fn the_dual_quorum_needs_four_of_each_set() {
+        // Replacing slot 5 (F) by the joining slot 6 (G).
+        let mut t = DurabilityTracker::new(
+            Lsn(0),
+            [Lsn(0); SLOTS],
+            vec![STABLE_SET, [0, 1, 2, 3, 4, 6]],
+        );
+        t.add_cpl(Lsn(5));
+        // A, B, C and F: four of ABCDEF, three of ABCDEG.
+        for seg in [0, 1, 2, 5] {
+            assert_eq!(t.ack(seg, Lsn(5)), None);
+        }
+        // G too: four of ABCDEG as well.
+        assert_eq!(t.ack(6, Lsn(5)), Some(Lsn(5)));
+        // Completed: G takes slot 5, one set again.
+        t.move_slot(6, 5);
+        assert_eq!(t.set_sets(vec![STABLE_SET]), None);
+        assert_eq!((t.scl(5), t.scl(6)), (Lsn(5), Lsn(0)));
+        assert_eq!(t.pgcl(), Lsn(5));
+    }
+
+    #[test]
     fn vcl_between_cpls_does_not_expose_half_an_mtr() {
-        let mut t = DurabilityTracker::new(Lsn(0), [Lsn(0); 6]);
+        let mut t = DurabilityTracker::new(Lsn(0), [Lsn(0); SLOTS], vec![STABLE_SET]);
         t.add_cpl(Lsn(10));
         for seg in 0..6 {
             assert_eq!(t.ack(seg, Lsn(9)), None);

@@ -21,9 +21,7 @@
 //!
 //! Nothing here reads a clock: latencies come in as measured by the driver (`lib.rs`).
 
-use crate::limits::{
-    HEDGE_DELAY_US_INITIAL, HEDGE_DELAY_US_MAX, HEDGE_DELAY_US_MIN, SEGMENTS_PER_PG,
-};
+use crate::limits::{HEDGE_DELAY_US_INITIAL, HEDGE_DELAY_US_MAX, HEDGE_DELAY_US_MIN};
 use borealis_common::{Lsn, PageId};
 
 /// Read latency statistics and routing decisions.
@@ -54,11 +52,12 @@ impl ReadRouter {
     /// those covering the read point first, each group starting at a page-dependent segment to
     /// spread load. Segments not known to cover it come last (our view may be stale).
     #[must_use]
-    pub fn order(page: PageId, read_point: Lsn, scls: &[Lsn; SEGMENTS_PER_PG]) -> Vec<usize> {
-        let start = (page.0 % SEGMENTS_PER_PG as u64) as usize;
-        let mut order: Vec<usize> = (0..SEGMENTS_PER_PG)
-            .map(|k| (start + k) % SEGMENTS_PER_PG)
-            .collect();
+    /// `scls` has one entry per slot (an empty slot simply finds no connection).
+    pub fn order(page: PageId, read_point: Lsn, scls: &[Lsn]) -> Vec<usize> {
+        let n = scls.len();
+        assert!(n > 0, "at least one segment");
+        let start = (page.0 % n as u64) as usize;
+        let mut order: Vec<usize> = (0..n).map(|k| (start + k) % n).collect();
         order.sort_by_key(|&i| scls[i] < read_point);
         order
     }
@@ -91,6 +90,7 @@ impl ReadRouter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::SEGMENTS_PER_PG;
 
     #[test]
     fn covering_segments_first_starting_at_the_page() {

@@ -10,15 +10,37 @@
 //! never allocated beyond VDL + LAL, so no record of the old epoch can survive above VDL.
 //! There is no redo replay: storage materialises pages on demand.
 //!
+//! # Which membership (Aurora SIGMOD 2018 §3)
+//!
+//! Recovery asks every node it knows of (the configured members and the spares) for its state and
+//! takes the highest membership epoch any of them reports, [`choose_membership`]; it then needs a
+//! write quorum (for the term) and a read quorum (for the chain) of *each* quorum set of that
+//! membership. This is safe:
+//!
+//! - Every membership a writer ever opened anywhere is one under which every acknowledged record
+//!   is on a read-quorum-intersecting set: during `m+1` (dual) records become durable only on 4/6
+//!   of both ABCDEF and ABCDEG; `m+2` is proposed only once the joining node holds everything up
+//!   to VDL, so under `m+2` every acknowledged record is on 4/6 of ABCDEG. A membership seen on a
+//!   single node (its writer died mid-change) is therefore still a safe one to recover with: the
+//!   dual state needs 3/6 of ABCDEF *and* 3/6 of ABCDEG, which intersects every write quorum that
+//!   ever acknowledged anything.
+//! - Picking an *older* membership than one already acted upon is what would be unsafe (recovering
+//!   `m` = ABCDEF after records were acknowledged on ABCDEG only). It cannot happen: `m+2` is
+//!   proposed only after `m+1` is on a write quorum of ABCDEF, so any read quorum of ABCDEF holds
+//!   `m+1` or later, and the highest epoch seen is never below `m+1`; and `m+1` reads ABCDEG too.
+//! - A membership never discards anything: a dropped member keeps its records; it is only no
+//!   longer counted, and refuses writes (it is not a member). Its state is left out of recovery
+//!   (it may hold records an old writer wrote above a truncation it never learned).
+//!
 //! Records between the highest acknowledged commit and VDL may have been complete in the read
 //! quorum without being acknowledged to a client; they survive (as in any database, a commit whose
 //! acknowledgement was lost may or may not have happened) and are made durable before the writer
 //! opens (the caller waits until a write quorum holds VDL).
 
-use crate::limits::{LAL_RECORDS, SEGMENTS_PER_PG, WRITE_QUORUM};
+use crate::limits::{LAL_RECORDS, SLOTS, WRITE_QUORUM};
 use crate::quorum::DurabilityTracker;
-use crate::writer::PG;
-use borealis_common::proto::{PgState, SegmentState, Term, Truncation};
+use crate::writer::{PG, quorum_sets, slot_addrs};
+use borealis_common::proto::{Membership, PgState, SegmentState, Term, Truncation};
 use borealis_common::{Epoch, Lsn, WriterId};
 use std::collections::HashMap;
 
@@ -33,6 +55,36 @@ pub fn choose_term(states: &[SegmentState], writer: WriterId) -> Term {
         epoch: Epoch(highest + 1),
         writer,
     }
+}
+
+/// The membership to recover with: the highest epoch any node reported, or — on a volume whose
+/// nodes never adopted one — the configured six, epoch 1. See the module documentation for why
+/// the highest is safe.
+#[must_use]
+pub fn choose_membership(states: &[SegmentState], configured: &[String]) -> Membership {
+    states
+        .iter()
+        .map(|s| &s.membership)
+        .filter(|m| m.epoch.0 > 0)
+        .max_by_key(|m| m.epoch)
+        .cloned()
+        .unwrap_or_else(|| Membership::initial(configured.to_vec()))
+}
+
+/// Whether the nodes in `answered` hold `q` of every quorum set of `m`.
+#[must_use]
+pub fn quorum_of(m: &Membership, answered: &[String], q: usize) -> bool {
+    m.sets()
+        .iter()
+        .all(|set| set.iter().filter(|a| answered.contains(a)).count() >= q)
+}
+
+/// The slot of `addr` in `m`, if it names it.
+#[must_use]
+pub fn slot_of(m: &Membership, addr: &str) -> Option<usize> {
+    slot_addrs(m)
+        .iter()
+        .position(|a| a.as_deref() == Some(addr))
 }
 
 /// Every truncation any of `states` knows, each once.
@@ -137,12 +189,12 @@ pub fn plan(term: Term, known: &[Truncation], fenced: &[SegmentState]) -> Plan {
     }
 }
 
-/// Step 4: whether the recovered VDL is on a write quorum yet (gossip moves the records there);
-/// nothing may be built on it before.
+/// Step 4: whether the recovered VDL is on a write quorum of every quorum set of `m` yet (gossip
+/// moves the records there); nothing may be built on it before. `scls` are per slot of `m`.
 #[must_use]
-pub fn vdl_on_write_quorum(scls: [Lsn; SEGMENTS_PER_PG], vdl: Lsn) -> bool {
-    const _: () = assert!(WRITE_QUORUM <= SEGMENTS_PER_PG);
-    DurabilityTracker::new(Lsn::ZERO, scls).pgcl() >= vdl
+pub fn vdl_on_write_quorum(m: &Membership, scls: [Lsn; SLOTS], vdl: Lsn) -> bool {
+    const _: () = assert!(WRITE_QUORUM <= SLOTS);
+    DurabilityTracker::new(Lsn::ZERO, scls, quorum_sets(m)).pgcl() >= vdl
 }
 
 /// What recovery decided for one protection group.

@@ -23,6 +23,29 @@
 //!                               sending above max(scl, what was trimmed)
 //! ```
 //!
+//! # Membership and repair (DESIGN.md §2; Aurora SIGMOD 2018 §3)
+//!
+//! The core keeps the PG's [`Membership`] and one cursor per *slot*: slots 0–5 are the six
+//! members, slot 6 ([`JOINING_SLOT`]) the node joining during a replacement. Every `Open` carries
+//! the membership, every `Write` its epoch; a cursor counts as connected only once its segment
+//! answered an `Open` of the current membership, so after every change each segment is opened
+//! again before it is sent anything (per connection, nothing with the old epoch follows).
+//!
+//! ```text
+//!  tick(now): member of slot s unreachable for SEGMENT_LOST_MS, a spare in its AZ
+//!      ──▶ m+1 = {A..F}, joining (s, G): quorum sets ABCDEF and ABCDEG (4/6 of EACH)
+//!          G opened empty; it hydrates by gossip from its peers while writes go to all seven
+//!  tick(now): m+1 opened on a write quorum of both sets, G connected, SCL(G) ≥ VDL
+//!      ──▶ m+2 = {A..E, G}: G's cursor and SCL move to slot s, F is never sent anything again
+//! ```
+//!
+//! Safety: counting over both sets during m+1 is stricter than over ABCDEF alone, so it starts at
+//! once. Before m+2, G holds every record up to VDL — every acknowledged one — and whatever was
+//! made durable during m+1 is on 4/6 of ABCDEG, so every acknowledged record is on 4/6 of ABCDEG
+//! when F is dropped. m+2 is proposed only after m+1 is on a write quorum of ABCDEF, so a writer
+//! recovering later from any read quorum of ABCDEF sees m+1 or later (see `recovery`). Nothing a
+//! node holds is discarded by a change: F keeps its data, it is only no longer counted or sent to.
+//!
 //! # Invariants (asserted)
 //!
 //! - LSNs are dense within an epoch: the send log holds `log_base + k` at index `k`.
@@ -31,12 +54,15 @@
 //! - At most one `Write` is in flight per segment, and an acknowledgement is applied only for the
 //!   `Write` in flight (a late answer to an abandoned one is ignored).
 
-use crate::limits::{LAGGING_SEGMENT_RESEND_MS, LAL_RECORDS, SEGMENTS_PER_PG, WRITE_TIMEOUT_MS};
-use crate::quorum::DurabilityTracker;
+use crate::limits::{
+    JOINING_SLOT, LAGGING_SEGMENT_RESEND_MS, LAL_RECORDS, SEGMENT_LOST_MS, SEGMENTS_PER_PG, SLOTS,
+    WRITE_QUORUM, WRITE_TIMEOUT_MS,
+};
+use crate::quorum::{DurabilityTracker, QuorumSet, STABLE_SET};
 use borealis_common::limits::WRITE_BATCH_BYTES_MAX;
 use borealis_common::pagestore::RecordDraft;
-use borealis_common::proto::{ReadHorizon, Request, Term, Truncation};
-use borealis_common::{Lsn, PgId, RedoRecord};
+use borealis_common::proto::{Membership, ReadHorizon, Request, Term, Truncation};
+use borealis_common::{Lsn, MembershipEpoch, PgId, RedoRecord};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -61,8 +87,61 @@ pub struct Recovered {
     pub vdl: Lsn,
     /// The end of this writer's truncation: allocation resumes above it.
     pub upto: Lsn,
-    /// The SCLs recovery saw, per segment.
-    pub scls: [Lsn; SEGMENTS_PER_PG],
+    /// The membership recovery chose (adopted by a write quorum of each of its sets).
+    pub membership: Membership,
+    /// The SCLs recovery saw, per slot of `membership`.
+    pub scls: [Lsn; SLOTS],
+}
+
+/// The quorum sets of a membership, as slots.
+#[must_use]
+pub fn quorum_sets(m: &Membership) -> Vec<QuorumSet> {
+    let mut sets = vec![STABLE_SET];
+    if let Some((slot, _)) = &m.joining {
+        let mut new = STABLE_SET;
+        new[*slot as usize] = JOINING_SLOT;
+        sets.push(new);
+    }
+    sets
+}
+
+/// The address of each slot of a membership (`None`: the slot is empty).
+#[must_use]
+pub fn slot_addrs(m: &Membership) -> [Option<String>; SLOTS] {
+    std::array::from_fn(|i| {
+        if i < SEGMENTS_PER_PG {
+            m.members.get(i).cloned()
+        } else {
+            m.joining.as_ref().map(|(_, j)| j.clone())
+        }
+    })
+}
+
+/// A spare storage node the writer may use as a replacement, in an AZ.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spare {
+    pub addr: String,
+    /// AZ `k` holds member slots `2k` and `2k + 1`.
+    pub az: usize,
+}
+
+/// A membership change the core made (the driver logs it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MembershipChange {
+    /// The member of `slot` is lost; `joiner` joins in its place (the dual-quorum state).
+    Began {
+        membership: Membership,
+        slot: usize,
+        lost: String,
+        joiner: String,
+    },
+    /// The joining node caught up and took the slot; the lost member is dropped.
+    Completed {
+        membership: Membership,
+        slot: usize,
+        dropped: String,
+        joiner: String,
+    },
 }
 
 /// Why an MTR could not be appended now.
@@ -89,6 +168,8 @@ struct Cursor {
     in_flight: Option<InFlight>,
     /// When the segment last answered a `Write` or an `Open`.
     answered_at_ms: u64,
+    /// Since when the slot's node has not been connected (`None`: connected, or not yet seen).
+    down_since_ms: Option<u64>,
 }
 
 /// One batch to send to one segment.
@@ -99,6 +180,8 @@ pub struct WriteBatch {
     pub last: Lsn,
     /// What storage may collect below (sent with the batch).
     pub horizon: ReadHorizon,
+    /// The membership epoch the `Write` carries.
+    pub membership: MembershipEpoch,
     pub records: Vec<Arc<Encoded>>,
 }
 
@@ -113,7 +196,12 @@ pub struct WriterCore {
     log: VecDeque<Arc<Encoded>>,
     log_base: Lsn,
     tracker: DurabilityTracker,
-    cursors: [Cursor; SEGMENTS_PER_PG],
+    cursors: [Cursor; SLOTS],
+    membership: Membership,
+    /// Spare storage nodes a lost member may be replaced by.
+    spares: Vec<Spare>,
+    /// Nodes that were members once and were dropped: never used again.
+    dropped: Vec<String>,
     fenced: bool,
     /// Read points of reads in flight, with their counts: PGMRPL never passes the lowest.
     reads: BTreeMap<Lsn, u32>,
@@ -131,11 +219,129 @@ impl WriterCore {
             pg_tail: r.vdl,
             log: VecDeque::new(),
             log_base: r.upto.next(),
-            tracker: DurabilityTracker::new(r.vdl, r.scls),
+            tracker: DurabilityTracker::new(r.vdl, r.scls, quorum_sets(&r.membership)),
             reads: BTreeMap::new(),
-            cursors: [Cursor::default(); SEGMENTS_PER_PG],
+            cursors: [Cursor::default(); SLOTS],
+            membership: r.membership,
+            spares: Vec::new(),
+            dropped: Vec::new(),
             fenced: false,
         }
+    }
+
+    /// The spare storage nodes a lost member may be replaced by.
+    pub fn set_spares(&mut self, spares: Vec<Spare>) {
+        self.spares = spares;
+    }
+
+    /// The PG's current membership.
+    #[must_use]
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
+    /// The address of slot `i` in the current membership (`None`: empty slot).
+    #[must_use]
+    pub fn slot_addr(&self, i: usize) -> Option<String> {
+        slot_addrs(&self.membership)[i].clone()
+    }
+
+    /// The membership is on a write quorum of each of its quorum sets (counted by the segments
+    /// connected at its epoch).
+    #[must_use]
+    pub fn membership_on_quorum(&self) -> bool {
+        self.tracker
+            .sets()
+            .iter()
+            .all(|set| set.iter().filter(|&&i| self.cursors[i].connected).count() >= WRITE_QUORUM)
+    }
+
+    /// Moves the membership on when due (see the module documentation): begins replacing a
+    /// member lost for [`SEGMENT_LOST_MS`] by a spare of its AZ, or completes a replacement whose
+    /// joining node caught up. Returns the change made, if any; the driver re-opens every slot.
+    pub fn tick(&mut self, now_ms: u64) -> Option<MembershipChange> {
+        if self.fenced {
+            return None;
+        }
+        for c in &mut self.cursors {
+            if c.connected {
+                c.down_since_ms = None;
+            } else if c.down_since_ms.is_none() {
+                c.down_since_ms = Some(now_ms);
+            }
+        }
+        match self.membership.joining.clone() {
+            None => {
+                let lost = (0..SEGMENTS_PER_PG).find(|&i| {
+                    self.cursors[i]
+                        .down_since_ms
+                        .is_some_and(|t| now_ms.saturating_sub(t) >= SEGMENT_LOST_MS)
+                })?;
+                let spare = self
+                    .spares
+                    .iter()
+                    .find(|s| {
+                        s.az == lost / 2
+                            && !self.membership.names(&s.addr)
+                            && !self.dropped.contains(&s.addr)
+                    })?
+                    .addr
+                    .clone();
+                let lost_addr = self.membership.members[lost].clone();
+                let next = self.membership.replacing(lost, spare.clone());
+                self.change(next.clone());
+                self.tracker.reconnected(JOINING_SLOT, Lsn::ZERO);
+                Some(MembershipChange::Began {
+                    membership: next,
+                    slot: lost,
+                    lost: lost_addr,
+                    joiner: spare,
+                })
+            }
+            Some((slot, joiner)) => {
+                let slot = slot as usize;
+                let caught_up = self.cursors[JOINING_SLOT].connected
+                    && self.tracker.scl(JOINING_SLOT) >= self.tracker.vdl();
+                if !(caught_up && self.membership_on_quorum()) {
+                    return None;
+                }
+                let dropped = self.membership.members[slot].clone();
+                let next = self.membership.completed();
+                self.tracker.move_slot(JOINING_SLOT, slot);
+                self.cursors[slot] = self.cursors[JOINING_SLOT];
+                self.cursors[JOINING_SLOT] = Cursor::default();
+                self.dropped.push(dropped.clone());
+                self.change(next.clone());
+                Some(MembershipChange::Completed {
+                    membership: next,
+                    slot,
+                    dropped,
+                    joiner,
+                })
+            }
+        }
+    }
+
+    /// Adopts `next` (one epoch up): counts over its quorum sets from now on, and every slot is
+    /// opened again with it before it is sent anything more.
+    fn change(&mut self, next: Membership) {
+        assert_eq!(
+            next.epoch.0,
+            self.membership.epoch.0 + 1,
+            "membership epochs move one at a time"
+        );
+        let sets = quorum_sets(&next);
+        self.membership = next;
+        for i in 0..SLOTS {
+            let c = &mut self.cursors[i];
+            c.connected = false;
+            c.in_flight = None;
+        }
+        let advanced = self.tracker.set_sets(sets);
+        assert!(
+            advanced.is_none(),
+            "a membership change makes nothing durable by itself"
+        );
     }
 
     #[must_use]
@@ -188,15 +394,26 @@ impl WriterCore {
         self.log.len()
     }
 
-    /// The `Open` a (re)connection to a segment starts with.
+    /// The `Open` a (re)connection to slot `i` starts with: our term, the membership, and as
+    /// peers every other node it names. `None` if the slot is empty.
     #[must_use]
-    pub fn open_request(&self, peers: Vec<String>) -> Request {
-        Request::Open {
+    pub fn open_request(&self, i: usize) -> Option<Request> {
+        let addrs = slot_addrs(&self.membership);
+        let me = addrs[i].clone()?;
+        let peers = addrs
+            .iter()
+            .enumerate()
+            .filter(|(j, a)| *j != i && a.is_some())
+            .filter_map(|(_, a)| a.clone())
+            .collect();
+        Some(Request::Open {
             epoch: self.term.epoch,
             writer: self.term.writer,
             peers,
             truncations: self.truncations.clone(),
-        }
+            membership: self.membership.clone(),
+            me,
+        })
     }
 
     /// The highest LSN this writer may allocate now (LAL back-pressure).
@@ -254,11 +471,15 @@ impl WriterCore {
         Ok(first)
     }
 
-    /// Segment `i` answered our `Open` with this SCL: start sending to it above what it holds.
-    /// The SCL replaces what the segment reported before, even if lower: a node that lost its disk
-    /// while we were apart must not be counted for the records it held then. Returns the new VDL
-    /// if it advanced.
-    pub fn connected(&mut self, i: usize, scl: Lsn) -> Option<Lsn> {
+    /// Segment `i` answered our `Open` with this SCL, having adopted membership `membership`:
+    /// start sending to it above what it holds. The SCL replaces what the segment reported before,
+    /// even if lower: a node that lost its disk while we were apart must not be counted for the
+    /// records it held then. An answer to an `Open` of an earlier membership is ignored (the slot
+    /// is opened again). Returns the new VDL if it advanced.
+    pub fn connected(&mut self, i: usize, scl: Lsn, membership: MembershipEpoch) -> Option<Lsn> {
+        if membership != self.membership.epoch || self.slot_addr(i).is_none() {
+            return None;
+        }
         let c = &mut self.cursors[i];
         c.connected = true;
         c.in_flight = None;
@@ -302,7 +523,9 @@ impl WriterCore {
             .keys()
             .next()
             .map_or(vdl, |lowest| (*lowest).min(vdl));
-        let held_by_all = (0..SEGMENTS_PER_PG)
+        let addrs = slot_addrs(&self.membership);
+        let held_by_all = (0..SLOTS)
+            .filter(|&i| addrs[i].is_some())
             .map(|i| self.tracker.scl(i))
             .min()
             .unwrap_or(Lsn::ZERO);
@@ -353,6 +576,7 @@ impl WriterCore {
             req_id,
             last,
             horizon: self.horizon(),
+            membership: self.membership.epoch,
             records,
         })
     }
@@ -387,7 +611,7 @@ impl WriterCore {
     /// disconnected (the driver re-opens them and the records are sent again).
     pub fn expire(&mut self, now_ms: u64) -> Vec<usize> {
         let mut expired = Vec::new();
-        for i in 0..SEGMENTS_PER_PG {
+        for i in 0..SLOTS {
             if let Some(f) = self.cursors[i].in_flight
                 && now_ms.saturating_sub(f.sent_at_ms) >= WRITE_TIMEOUT_MS
             {
@@ -443,9 +667,12 @@ mod tests {
             truncations: vec![],
             vdl: Lsn(vdl),
             upto: Lsn(upto),
-            scls: [Lsn(vdl); SEGMENTS_PER_PG],
+            membership: Membership::initial((0..6).map(|i| format!("n{i}")).collect()),
+            scls: [Lsn(vdl); SLOTS],
         })
     }
+
+    const M1: MembershipEpoch = MembershipEpoch(1);
 
     fn mtr(n: usize) -> Vec<RecordDraft> {
         (0..n)
@@ -463,7 +690,7 @@ mod tests {
         assert_eq!(w.append_mtr(mtr(2)), Ok(Lsn(11)));
         // Four segments connected; two are down.
         for i in 0..4 {
-            assert_eq!(w.connected(i, Lsn::ZERO), None);
+            assert_eq!(w.connected(i, Lsn::ZERO, M1), None);
         }
         let b = w.next_write(0, 1, 0).expect("records to send");
         assert_eq!((b.records.len(), b.last), (2, Lsn(12)));
@@ -505,7 +732,7 @@ mod tests {
     fn a_segment_that_returns_with_an_empty_disk_counts_for_nothing_it_lost() {
         let mut w = core(0, 10);
         for i in 0..SEGMENTS_PER_PG {
-            w.connected(i, Lsn::ZERO);
+            w.connected(i, Lsn::ZERO, M1);
         }
         w.append_mtr(mtr(1)).expect("room");
         for i in 0..SEGMENTS_PER_PG {
@@ -520,7 +747,7 @@ mod tests {
         }
         // Segment 0 dies with its disk and comes back empty.
         w.disconnected(0);
-        assert_eq!(w.connected(0, Lsn::ZERO), None);
+        assert_eq!(w.connected(0, Lsn::ZERO, M1), None);
         assert_eq!(w.scl(0), Lsn::ZERO, "what it held before is gone");
         let b = w.next_write(3, 20, 0).expect("batch");
         assert_eq!(
@@ -538,7 +765,7 @@ mod tests {
     fn a_lagging_segment_is_asked_again_so_vdl_can_move() {
         let mut w = core(0, 10);
         for i in 0..SEGMENTS_PER_PG {
-            w.connected(i, Lsn::ZERO);
+            w.connected(i, Lsn::ZERO, M1);
         }
         w.append_mtr(mtr(1)).expect("room");
         for i in 0..SEGMENTS_PER_PG {
@@ -561,18 +788,107 @@ mod tests {
     }
 
     #[test]
+    fn a_lost_member_is_replaced_through_the_dual_quorum() {
+        let mut w = core(0, 10);
+        w.set_spares(vec![
+            Spare {
+                addr: "g".into(),
+                az: 2,
+            },
+            Spare {
+                addr: "h".into(),
+                az: 0,
+            },
+        ]);
+        for i in 0..SEGMENTS_PER_PG {
+            w.connected(i, Lsn::ZERO, M1);
+        }
+        w.append_mtr(mtr(1)).expect("room");
+        for i in 0..SEGMENTS_PER_PG {
+            let b = w.next_write(i, 1, 0).expect("batch");
+            w.write_acked(i, b.req_id, b.last);
+        }
+        assert_eq!(w.vdl(), Lsn(11));
+        // n5 (AZ 2) goes away for good.
+        w.disconnected(5);
+        assert_eq!(w.tick(100), None);
+        assert_eq!(w.tick(100 + SEGMENT_LOST_MS - 1), None);
+        let Some(MembershipChange::Began { slot, joiner, .. }) = w.tick(100 + SEGMENT_LOST_MS)
+        else {
+            panic!("the replacement begins");
+        };
+        assert_eq!((slot, joiner.as_str()), (5, "g"), "a spare of the same AZ");
+        let m2 = w.membership().epoch;
+        assert_eq!(m2, MembershipEpoch(2));
+        assert!(
+            w.next_write(0, 2, 0).is_none(),
+            "every slot is opened again first"
+        );
+        let Some(Request::Open { membership, .. }) = w.open_request(JOINING_SLOT) else {
+            panic!("the joiner is opened");
+        };
+        assert_eq!(membership.joining, Some((5, "g".into())));
+        // An answer to an Open of the old membership does not connect.
+        assert_eq!(w.connected(0, Lsn(11), M1), None);
+        assert!(!w.is_connected(0));
+        for i in 0..5 {
+            w.connected(i, Lsn(11), m2);
+        }
+        w.connected(JOINING_SLOT, Lsn::ZERO, m2);
+        // Writes go on: durable only on 4/6 of ABCDEF and 4/6 of ABCDEG.
+        w.append_mtr(mtr(1)).expect("room");
+        for i in 0..3 {
+            let b = w.next_write(i, 20 + i as u64, 0).expect("batch");
+            assert_eq!(b.membership, m2);
+            w.write_acked(i, b.req_id, b.last);
+        }
+        let b = w
+            .next_write(JOINING_SLOT, 30, 0)
+            .expect("the joiner is sent the tail");
+        assert_eq!(b.records.first().map(|e| e.lsn), Some(Lsn(12)));
+        // G has 12 but not 11 (it hydrates by gossip): not yet complete to 12.
+        assert_eq!(w.write_acked(JOINING_SLOT, 30, Lsn::ZERO), None);
+        assert_eq!(w.vdl(), Lsn(11));
+        assert_eq!(w.tick(5_000), None, "the joiner has not caught up");
+        let b = w.next_write(3, 40, 0).expect("batch");
+        assert_eq!(
+            w.write_acked(3, b.req_id, b.last),
+            Some(Lsn(12)),
+            "4 of ABCDEF, and of ABCDEG: A B C D"
+        );
+        // G caught up by gossip and says so (resend of its lagging records).
+        let b = w
+            .next_write(JOINING_SLOT, 41, LAGGING_SEGMENT_RESEND_MS)
+            .expect("resent");
+        w.write_acked(JOINING_SLOT, b.req_id, Lsn(12));
+        let Some(MembershipChange::Completed { slot, dropped, .. }) = w.tick(6_000) else {
+            panic!("the replacement completes");
+        };
+        assert_eq!((slot, dropped.as_str()), (5, "n5"));
+        assert_eq!(w.membership().epoch, MembershipEpoch(3));
+        assert_eq!(w.slot_addr(5).as_deref(), Some("g"));
+        assert_eq!(w.slot_addr(JOINING_SLOT), None);
+        assert_eq!(w.scl(5), Lsn(12), "G's SCL moved with it");
+        // Everyone is opened again with the new membership; nothing more to change.
+        for i in 0..SEGMENTS_PER_PG {
+            w.connected(i, Lsn(12), MembershipEpoch(3));
+        }
+        assert_eq!(w.tick(60_000), None);
+    }
+
+    #[test]
     fn lal_bounds_allocation_and_fencing_stops_everything() {
         let mut w = core(5, 5);
         assert_eq!(w.allocation_limit(), Lsn(5 + LAL_RECORDS));
         let big = usize::try_from(LAL_RECORDS).expect("fits") + 1;
         assert_eq!(w.room_for(big), Err(AppendError::LalExceeded));
-        w.connected(0, Lsn(5));
+        w.connected(0, Lsn(5), M1);
         w.append_mtr(mtr(1)).expect("room");
         let b = w.next_write(0, 1, 0).expect("batch");
         assert_eq!(w.expire(WRITE_TIMEOUT_MS - 1), Vec::<usize>::new());
         assert_eq!(w.expire(WRITE_TIMEOUT_MS), vec![0]);
         assert_eq!(w.write_acked(0, b.req_id, Lsn(6)), None, "abandoned");
-        w.connected(0, Lsn(5));
+        w.connected(0, Lsn(5), M1);
         w.fence();
         assert!(w.next_write(0, 2, 0).is_none());
         assert_eq!(w.append_mtr(mtr(1)), Err(AppendError::Fenced));

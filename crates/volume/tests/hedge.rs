@@ -75,7 +75,7 @@ async fn a_stalled_segment_costs_a_hedge_delay_not_a_timeout() {
     }
     let stalled = Arc::new(AtomicBool::new(false));
     nodes[0] = stallable_proxy(nodes[0].clone(), stalled.clone()).await;
-    let volume = Volume::open(VolumeConfig { nodes }, Duration::from_secs(30))
+    let volume = Volume::open(VolumeConfig::new(nodes), Duration::from_secs(30))
         .await
         .unwrap();
 
