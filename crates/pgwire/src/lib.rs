@@ -10,6 +10,19 @@
 //! synchronous and may wait for storage). A statement that committed is acknowledged to the client
 //! only after the storage tier reports the commit durable on a write quorum; `statement_timeout`
 //! bounds that wait. This module is the one place that assigns SQLSTATE codes.
+//!
+//! Beyond queries:
+//! - COPY: `COPY … FROM STDIN` answers CopyInResponse; CopyData is gathered into batches of
+//!   `COPY_BATCH_BYTES` and handed to the session, which turns complete lines into rows in the
+//!   statement's transaction (an error is reported at CopyDone, as clients expect); CopyDone
+//!   commits an implicit transaction and waits for durability. `COPY … TO STDOUT` sends one
+//!   CopyData per row.
+//! - CancelRequest: every connection is registered with a [`ConnectionManager`] under its
+//!   (pid, secret key); each statement installs a cancel receiver whose firing raises the
+//!   session's cancel flag, which the executor checks between rows (57014).
+//! - Notices and warnings a statement raises (DROP … IF EXISTS, "there is no transaction in
+//!   progress") and ParameterStatus for reported settings changed by SET are sent before the
+//!   statement's response; a parser error carries its position.
 
 use async_trait::async_trait;
 use borealis_common::Lsn;
@@ -17,21 +30,27 @@ use borealis_common::pagestore::StoreError;
 use borealis_sql::expr::SessionInfo;
 use borealis_sql::query::ColumnInfo;
 use borealis_sql::{DataType, Database, Executed, Output, Session, SqlError, Value};
-use futures::{Sink, stream};
+use futures::{Sink, SinkExt, stream};
 use pgwire::api::auth::{
     ServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
 };
+use pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
+use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::CopyResponse;
 use pgwire::api::results::{
     DataRowEncoder, DescribePortalResponse, DescribeStatementResponse, FieldFormat, FieldInfo,
     QueryResponse, Response, Tag,
 };
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::{ClientInfo, PgWireServerHandlers, Type};
+use pgwire::api::{ConnectionHandle, ConnectionManager};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
-use pgwire::messages::startup::SecretKey;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+use pgwire::messages::response::NoticeResponse;
+use pgwire::messages::startup::{ParameterStatus, SecretKey};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use sqlparser::ast;
 use std::collections::HashMap;
@@ -53,36 +72,12 @@ pub trait Durability: Send + Sync + 'static {
 fn error_info(e: &FrontError) -> ErrorInfo {
     let (code, detail) = match e {
         FrontError::Sql(e) => (
+            sql_state(e),
             match e {
-                SqlError::Syntax(_) => "42601",
-                SqlError::UndefinedTable(_) | SqlError::MissingFromEntry(_) => "42P01",
-                SqlError::DuplicateTable(_) => "42P07",
-                SqlError::UndefinedColumn(_) => "42703",
-                SqlError::DuplicateColumn(_) => "42701",
-                SqlError::AmbiguousColumn(_) => "42702",
-                SqlError::UndefinedFunction(_) => "42883",
-                SqlError::UniqueViolation { .. } => "23505",
-                SqlError::NotNullViolation { .. } => "23502",
-                SqlError::DatatypeMismatch(_) => "42804",
-                SqlError::InvalidTextRepresentation { .. } => "22P02",
-                SqlError::NumericOutOfRange(_) => "22003",
-                SqlError::DivisionByZero => "22012",
-                SqlError::Grouping(_) => "42803",
-                SqlError::CardinalityViolation(_) => "21000",
-                SqlError::DuplicateAlias(_) => "42712",
-                SqlError::InvalidColumnReference(_) => "42P10",
-                SqlError::FeatureNotSupported(_) => "0A000",
-                SqlError::InFailedTransaction => "25P02",
-                SqlError::InvalidParameterValue(_) => "22023",
-                SqlError::UndefinedParameter(_) => "42704",
-                SqlError::ProgramLimitExceeded(_) => "54000",
-                SqlError::Storage(StoreError::Fenced) => "25006",
-                SqlError::Storage(StoreError::Corrupted(_)) | SqlError::Corrupted(_) => "XX001",
-                SqlError::Storage(StoreError::Unavailable(_)) => "58000",
-                SqlError::Internal(_) => "XX000",
-            },
-            match e {
-                SqlError::UniqueViolation { detail, .. } if !detail.is_empty() => {
+                SqlError::UniqueViolation { detail, .. }
+                | SqlError::UniqueIndexBuild { detail, .. }
+                    if !detail.is_empty() =>
+                {
                     Some(detail.clone())
                 }
                 _ => None,
@@ -102,6 +97,73 @@ fn error_info(e: &FrontError) -> ErrorInfo {
     let mut info = ErrorInfo::new("ERROR".into(), code.into(), e.to_string());
     info.detail = detail;
     info
+}
+
+/// The 1-based character position of a parser error in `query`, from the parser's
+/// "Line: L, Column: C" (PostgreSQL reports it as the error's position field).
+fn error_position(e: &FrontError, query: &str) -> Option<String> {
+    let FrontError::Sql(SqlError::Syntax(m)) = e else {
+        return None;
+    };
+    let at = m.rfind("Line: ")?;
+    let (line, col) = m[at + 6..].split_once(", Column: ")?;
+    let line: usize = line.trim().parse().ok()?;
+    let col: usize = col
+        .trim()
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .ok()?;
+    let before: usize = query
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(|l| l.chars().count())
+        .sum();
+    Some((before + col).to_string())
+}
+
+/// The SQLSTATE of a SQL error.
+fn sql_state(e: &SqlError) -> &'static str {
+    match e {
+        SqlError::Syntax(_) => "42601",
+        SqlError::UndefinedTable(_) | SqlError::MissingFromEntry(_) => "42P01",
+        SqlError::DuplicateTable(_) => "42P07",
+        SqlError::UndefinedColumn(_) => "42703",
+        SqlError::DuplicateColumn(_) => "42701",
+        SqlError::AmbiguousColumn(_) => "42702",
+        SqlError::UndefinedFunction(_) => "42883",
+        SqlError::UniqueViolation { .. } => "23505",
+        SqlError::NotNullViolation { .. } => "23502",
+        SqlError::DatatypeMismatch(_) => "42804",
+        SqlError::InvalidTextRepresentation { .. } => "22P02",
+        SqlError::NumericOutOfRange(_) => "22003",
+        SqlError::DivisionByZero => "22012",
+        SqlError::Grouping(_) => "42803",
+        SqlError::CardinalityViolation(_) => "21000",
+        SqlError::DuplicateAlias(_) => "42712",
+        SqlError::InvalidColumnReference(_) => "42P10",
+        SqlError::FeatureNotSupported(_) => "0A000",
+        SqlError::InFailedTransaction => "25P02",
+        SqlError::InvalidParameterValue(_) => "22023",
+        SqlError::UndefinedParameter(_) => "42704",
+        SqlError::ProgramLimitExceeded(_) => "54000",
+        SqlError::StringDataRightTruncation(_) => "22001",
+        SqlError::UniqueIndexBuild { .. } => "23505",
+        SqlError::NotNullInExisting { .. } => "23502",
+        SqlError::WrongObjectType(_) => "42809",
+        SqlError::InvalidTableDefinition(_) => "42P16",
+        SqlError::BadCopyFileFormat(_) => "22P04",
+        SqlError::InvalidRegularExpression(_) => "2201B",
+        SqlError::UndefinedObject(_) => "42704",
+        SqlError::QueryCanceled | SqlError::QueryCanceledWith(_) => "57014",
+        SqlError::ActiveSqlTransaction(_) => "25001",
+        SqlError::SerializationFailure(_) => "40001",
+        SqlError::Deadlock(_) => "40P01",
+        SqlError::LockNotAvailable(_) => "55P03",
+        SqlError::Storage(StoreError::Fenced) => "25006",
+        SqlError::Storage(StoreError::Corrupted(_)) | SqlError::Corrupted(_) => "XX001",
+        SqlError::Storage(StoreError::Unavailable(_)) => "58000",
+        SqlError::Internal(_) => "XX000",
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +189,7 @@ fn pg_type(t: DataType) -> Type {
         DataType::Int8 => Type::INT8,
         DataType::Float8 => Type::FLOAT8,
         DataType::Text => Type::TEXT,
+        DataType::Timestamp => Type::TIMESTAMP,
     }
 }
 
@@ -137,6 +200,7 @@ fn our_type(t: &Type) -> Option<DataType> {
         Type::INT8 => DataType::Int8,
         Type::FLOAT8 => DataType::Float8,
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DataType::Text,
+        Type::TIMESTAMP => DataType::Timestamp,
         _ => return None,
     })
 }
@@ -168,6 +232,11 @@ fn decode_param(raw: Option<&[u8]>, ty: DataType, binary: bool) -> Result<Value,
         DataType::Int8 => Value::Int(i64::from_be_bytes(raw.try_into().map_err(|_| bad())?)),
         DataType::Float8 => Value::Float(f64::from_be_bytes(raw.try_into().map_err(|_| bad())?)),
         DataType::Text => Value::Text(String::from_utf8(raw.to_vec()).map_err(|_| bad())?),
+        DataType::Timestamp => Value::Timestamp(
+            i64::from_be_bytes(raw.try_into().map_err(|_| bad())?)
+                .checked_add(borealis_sql::types::PG_EPOCH_OFFSET_US)
+                .ok_or_else(bad)?,
+        ),
     })
 }
 
@@ -179,13 +248,28 @@ pub struct Prepared {
     columns: Vec<ColumnInfo>,
 }
 
-struct SessionSlot(Arc<tokio::sync::Mutex<Session>>);
+/// One connection's session and its cancel handle (registered with the connection manager).
+#[derive(Clone)]
+struct Conn {
+    session: Arc<tokio::sync::Mutex<Session>>,
+    cancel: Arc<ConnectionHandle>,
+    /// COPY FROM STDIN data not yet handed to the session: clients send a message per row, so
+    /// rows are passed on in batches of [`COPY_BATCH_BYTES`].
+    copy_buffer: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+/// COPY data gathered before it goes to the session's thread (one hop per batch, not per row).
+const COPY_BATCH_BYTES: usize = 256 * 1024;
+
+struct SessionSlot(Conn);
 
 /// The front end of one instance: shared by every connection.
 pub struct Frontend {
     db: Arc<Database>,
     durability: Arc<dyn Durability>,
     next_pid: AtomicI32,
+    /// Connections by (pid, secret key), for CancelRequest.
+    connections: Arc<ConnectionManager>,
 }
 
 impl Frontend {
@@ -195,13 +279,11 @@ impl Frontend {
             db,
             durability,
             next_pid: AtomicI32::new(1000),
+            connections: Arc::new(ConnectionManager::new()),
         })
     }
 
-    fn session<C: ClientInfo>(
-        &self,
-        client: &C,
-    ) -> Result<Arc<tokio::sync::Mutex<Session>>, FrontError> {
+    fn session<C: ClientInfo>(&self, client: &C) -> Result<Conn, FrontError> {
         client
             .session_extensions()
             .get::<SessionSlot>()
@@ -210,21 +292,72 @@ impl Frontend {
     }
 
     /// Runs one statement: on a blocking thread, then waits for its commit to be durable.
+    /// Notices the statement raised come back beside its outcome.
     async fn run(
         &self,
-        session: Arc<tokio::sync::Mutex<Session>>,
+        session: Conn,
         stmt: Arc<ast::Statement>,
         params: Vec<Value>,
-    ) -> Result<Executed, FrontError> {
-        let guard = session.lock_owned().await;
-        let (guard, result) = tokio::task::spawn_blocking(move || {
+    ) -> (Result<Executed, FrontError>, Vec<String>) {
+        self.on_session(session, move |s| s.execute(&stmt, &params))
+            .await
+    }
+
+    /// Runs `f` on the session on a blocking thread, then waits for the commit it made (if any)
+    /// to be durable.
+    async fn on_session(
+        &self,
+        conn: Conn,
+        f: impl FnOnce(&mut Session) -> Result<Executed, SqlError> + Send + 'static,
+    ) -> (Result<Executed, FrontError>, Vec<String>) {
+        let guard = conn.session.lock_owned().await;
+        // A cancel request fires the watcher, which raises the session's cancel flag; the next
+        // statement's start_query ends the watcher without raising it.
+        let cancel = guard.info.cancel.clone();
+        cancel.reset();
+        let rx = conn.cancel.start_query().await;
+        tokio::spawn(async move {
+            if rx.await.is_ok() {
+                cancel.cancel();
+            }
+        });
+        let joined = tokio::task::spawn_blocking(move || {
             let mut guard = guard;
-            let r = guard.execute(&stmt, &params);
-            (guard, r)
+            let r = f(&mut guard);
+            let mut notices = guard.take_notices();
+            if let Ok(ex) = &r
+                && let Some(n) = &ex.notice
+            {
+                notices.push(n.clone());
+            }
+            for (name, value) in guard.take_parameter_changes() {
+                notices.push(format!("{PARAMETER_PREFIX}{name}\0{value}"));
+            }
+            (guard, r, notices)
         })
-        .await
-        .map_err(|e| FrontError::Internal(format!("statement task failed: {e}")))?;
-        let executed = result.map_err(FrontError::Sql)?;
+        .await;
+        let (guard, result, notices) = match joined {
+            Ok(x) => x,
+            Err(e) => {
+                return (
+                    Err(FrontError::Internal(format!("statement task failed: {e}"))),
+                    Vec::new(),
+                );
+            }
+        };
+        let executed = match result {
+            Ok(x) => x,
+            Err(e) => return (Err(FrontError::Sql(e)), notices),
+        };
+        (self.durable(guard, executed).await, notices)
+    }
+
+    /// Waits for a statement's commit to be durable before it may be acknowledged.
+    async fn durable(
+        &self,
+        guard: tokio::sync::OwnedMutexGuard<Session>,
+        executed: Executed,
+    ) -> Result<Executed, FrontError> {
         if let Some(lsn) = executed.commit_lsn {
             let timeout_ms = guard.statement_timeout_ms();
             drop(guard);
@@ -247,8 +380,73 @@ impl Frontend {
     }
 }
 
+/// Sends notices to the client ahead of the statement's response.
+async fn send_notices<C>(client: &mut C, notices: Vec<String>) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    for n in notices {
+        if let Some(rest) = n.strip_prefix(PARAMETER_PREFIX) {
+            let (name, value) = rest.split_once('\0').unwrap_or((rest, ""));
+            client
+                .send(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
+                    name.to_string(),
+                    value.to_string(),
+                )))
+                .await?;
+            continue;
+        }
+        let code = notice_code(&n);
+        // PostgreSQL raises the transaction-block complaints as warnings.
+        let severity = if code.starts_with("25") {
+            "WARNING"
+        } else {
+            "NOTICE"
+        };
+        let info = ErrorInfo::new(severity.into(), code.into(), n);
+        client
+            .send(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(
+                info,
+            )))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Marks a ParameterStatus carried in the notice list ("\u{1}name\0value"): both must reach the
+/// client before the statement's response, in order.
+const PARAMETER_PREFIX: &str = "\u{1}";
+
+/// PostgreSQL's SQLSTATE for the notices Borealis raises.
+fn notice_code(message: &str) -> &'static str {
+    if message.contains("there is no transaction in progress") {
+        "25P01"
+    } else if message.contains("already a transaction in progress") {
+        "25001"
+    } else {
+        "00000"
+    }
+}
+
 fn response(executed: Executed, formats: &Format) -> PgWireResult<Response> {
     match executed.output {
+        Output::CopyIn { columns } => Ok(Response::CopyIn(CopyResponse::new(
+            0,
+            columns,
+            stream::empty(),
+        ))),
+        Output::CopyOut { columns, lines } => {
+            let data = lines
+                .into_iter()
+                .map(|l| Ok(CopyData::new(bytes::Bytes::from(l.into_bytes()))));
+            Ok(Response::CopyOut(CopyResponse::new(
+                0,
+                columns,
+                stream::iter(data),
+            )))
+        }
         Output::Command { tag } => Ok(match tag.as_str() {
             "BEGIN" => Response::TransactionStart(Tag::new(&tag)),
             "COMMIT" | "ROLLBACK" => Response::TransactionEnd(Tag::new(&tag)),
@@ -285,6 +483,12 @@ fn response(executed: Executed, formats: &Format) -> PgWireResult<Response> {
                         (Value::Float(f), _) => encoder.encode_field(f)?,
                         (Value::Bool(b), _) => encoder.encode_field(b)?,
                         (Value::Text(s), _) => encoder.encode_field(s)?,
+                        (Value::Timestamp(t), _) => encoder.encode_field_with_type_and_format(
+                            &t.wrapping_sub(borealis_sql::types::PG_EPOCH_OFFSET_US),
+                            &Type::INT8,
+                            FieldFormat::Binary,
+                            &pgwire::types::format::FormatOptions::default(),
+                        )?,
                     }
                 }
                 out.push(Ok(encoder.take_row()));
@@ -321,7 +525,12 @@ impl QueryParser for Parser {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
-        let mut stmts = borealis_sql::parse(sql).map_err(|e| user_error(&FrontError::Sql(e)))?;
+        let mut stmts = borealis_sql::parse(sql).map_err(|e| {
+            let e = FrontError::Sql(e);
+            let mut info = error_info(&e);
+            info.position = error_position(&e, sql);
+            PgWireError::UserError(Box::new(info))
+        })?;
         if stmts.len() > 1 {
             return Err(user_error(&FrontError::Sql(SqlError::Syntax(
                 "cannot insert multiple commands into a prepared statement".into(),
@@ -334,10 +543,10 @@ impl QueryParser for Parser {
             .iter()
             .map(|t| t.as_ref().and_then(our_type))
             .collect();
-        let session = self.frontend.session(client).map_err(|e| user_error(&e))?;
+        let conn = self.frontend.session(client).map_err(|e| user_error(&e))?;
         let stmt = Arc::new(stmt);
         let s2 = stmt.clone();
-        let guard = session.lock_owned().await;
+        let guard = conn.session.lock_owned().await;
         let described = tokio::task::spawn_blocking(move || {
             let mut guard = guard;
             guard.describe(&s2, &declared)
@@ -377,25 +586,36 @@ impl QueryParser for Parser {
 impl SimpleQueryHandler for Handler {
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
-        C: ClientInfo + Unpin + Send + Sync,
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let stmts = match borealis_sql::parse(query) {
             Ok(s) => s,
             Err(e) => {
-                return Ok(vec![Response::Error(Box::new(error_info(
-                    &FrontError::Sql(e),
-                )))]);
+                let e = FrontError::Sql(e);
+                let mut info = error_info(&e);
+                info.position = error_position(&e, query);
+                return Ok(vec![Response::Error(Box::new(info))]);
             }
         };
         let session = self.frontend.session(client).map_err(|e| user_error(&e))?;
         let mut out = Vec::with_capacity(stmts.len());
         for stmt in stmts {
-            match self
+            let (result, notices) = self
                 .frontend
                 .run(session.clone(), Arc::new(stmt), Vec::new())
-                .await
-            {
-                Ok(ex) => out.push(response(ex, &Format::UnifiedText)?),
+                .await;
+            send_notices(client, notices).await?;
+            match result {
+                Ok(ex) => {
+                    let copy_in = matches!(ex.output, Output::CopyIn { .. });
+                    out.push(response(ex, &Format::UnifiedText)?);
+                    if copy_in {
+                        // The data follows; later statements of the message are not run.
+                        break;
+                    }
+                }
                 Err(e) => {
                     // The rest of the message is skipped, as PostgreSQL does.
                     out.push(Response::Error(Box::new(error_info(&e))));
@@ -423,7 +643,9 @@ impl ExtendedQueryHandler for Handler {
         _max_rows: usize,
     ) -> PgWireResult<Response>
     where
-        C: ClientInfo + Unpin + Send + Sync,
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let prepared = &portal.statement.statement;
         let Some(stmt) = prepared.stmt.clone() else {
@@ -447,7 +669,9 @@ impl ExtendedQueryHandler for Handler {
             params.push(v);
         }
         let session = self.frontend.session(client).map_err(|e| user_error(&e))?;
-        match self.frontend.run(session, stmt, params).await {
+        let (result, notices) = self.frontend.run(session, stmt, params).await;
+        send_notices(client, notices).await?;
+        match result {
             Ok(ex) => response(ex, &portal.result_column_format),
             Err(e) => Ok(Response::Error(Box::new(error_info(&e)))),
         }
@@ -543,6 +767,11 @@ impl StartupHandler for Handler {
                 >> (i * 8)) as u8
         }));
         client.set_pid_and_secret_key(pid, SecretKey::I32(secret));
+        let (cancel, guard) = self
+            .frontend
+            .connections
+            .register(pid, SecretKey::I32(secret));
+        client.session_extensions().insert(guard);
         let md = client.metadata();
         let info = SessionInfo {
             database: md
@@ -550,7 +779,9 @@ impl StartupHandler for Handler {
                 .or_else(|| md.get("user"))
                 .cloned()
                 .unwrap_or_else(|| "borealis".into()),
+            user: md.get("user").cloned().unwrap_or_else(|| "borealis".into()),
             backend_pid: pid,
+            cancel: Default::default(),
         };
         let mut session = Session::new(self.frontend.db.clone(), info);
         for (k, v) in md.iter() {
@@ -565,9 +796,11 @@ impl StartupHandler for Handler {
             };
             let _ = session.set(k, v);
         }
-        client
-            .session_extensions()
-            .insert(SessionSlot(Arc::new(tokio::sync::Mutex::new(session))));
+        client.session_extensions().insert(SessionSlot(Conn {
+            session: Arc::new(tokio::sync::Mutex::new(session)),
+            cancel,
+            copy_buffer: Arc::default(),
+        }));
         finish_authentication(client, &Parameters).await?;
         Ok(())
     }
@@ -586,6 +819,90 @@ impl PgWireServerHandlers for Factory {
     }
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         self.handler.clone()
+    }
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
+        self.handler.clone()
+    }
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        Arc::new(DefaultCancelHandler::new(
+            self.handler.frontend.connections.clone(),
+        ))
+    }
+}
+
+/// `COPY … FROM STDIN` data: each chunk goes into the statement's transaction as it arrives.
+#[async_trait]
+impl CopyHandler for Handler {
+    async fn on_copy_data<C>(&self, client: &mut C, copy_data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let conn = self.frontend.session(client).map_err(|e| user_error(&e))?;
+        let batch = {
+            let mut buf = conn.copy_buffer.lock().unwrap_or_else(|e| e.into_inner());
+            buf.extend_from_slice(&copy_data.data);
+            if buf.len() < COPY_BATCH_BYTES {
+                return Ok(());
+            }
+            std::mem::take(&mut *buf)
+        };
+        let guard = conn.session.lock_owned().await;
+        tokio::task::spawn_blocking(move || {
+            let mut guard = guard;
+            guard.copy_in_data(&batch)
+        })
+        .await
+        .map_err(|e| user_error(&FrontError::Internal(e.to_string())))?
+        .map_err(|e| user_error(&FrontError::Sql(e)))
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let conn = self.frontend.session(client).map_err(|e| user_error(&e))?;
+        let rest = std::mem::take(&mut *conn.copy_buffer.lock().unwrap_or_else(|e| e.into_inner()));
+        let (result, notices) = self
+            .frontend
+            .on_session(conn, move |s| {
+                s.copy_in_data(&rest)?;
+                s.copy_in_done()
+            })
+            .await;
+        send_notices(client, notices).await?;
+        let ex = result.map_err(|e| user_error(&e))?;
+        let Output::Command { tag } = ex.output else {
+            return Err(user_error(&FrontError::Internal(
+                "COPY ended without a tag".into(),
+            )));
+        };
+        client
+            .send(PgWireBackendMessage::CommandComplete(Tag::new(&tag).into()))
+            .await?;
+        Ok(())
+    }
+
+    async fn on_copy_fail<C>(&self, client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let session = match self.frontend.session(client) {
+            Ok(s) => s,
+            Err(e) => return user_error(&e),
+        };
+        session
+            .copy_buffer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        let mut guard = session.session.lock().await;
+        user_error(&FrontError::Sql(guard.copy_in_fail(&fail.message)))
     }
 }
 

@@ -11,8 +11,11 @@ use borealis_common::PageId;
 use borealis_common::codec::{DecodeResult, Put, Reader};
 use borealis_engine::TreeId;
 
-/// Format version of an encoded table definition.
-const TABLE_DEF_VERSION: u8 = 1;
+/// Format version of an encoded table definition. Version 1 had no OID and no declared
+/// character types; it is still read.
+const TABLE_DEF_VERSION: u8 = 2;
+/// OIDs below this are PostgreSQL's own objects; user objects start here, as in PostgreSQL.
+pub const FIRST_USER_OID: u32 = 16_384;
 /// Bounds for decoding table definitions read from pages.
 const COLUMNS_MAX: u32 = 1600;
 const NAME_BYTES_MAX: u32 = 1024;
@@ -22,11 +25,105 @@ pub struct Column {
     pub name: String,
     pub ty: DataType,
     pub not_null: bool,
+    /// How a `text` column was declared: its length rule and its name in `\\d`.
+    pub text_kind: TextKind,
+}
+
+/// The declared flavour of a character column (stored as `text`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TextKind {
+    #[default]
+    Text,
+    /// `varchar(n)`: longer values are refused.
+    Varchar(Option<u32>),
+    /// `char(n)`: blank-padded to n; longer values are refused unless the excess is blanks.
+    Char(u32),
+}
+
+impl Column {
+    /// A column with no declared character flavour.
+    #[must_use]
+    pub fn new(name: impl Into<String>, ty: DataType, not_null: bool) -> Column {
+        Column {
+            name: name.into(),
+            ty,
+            not_null,
+            text_kind: TextKind::Text,
+        }
+    }
+
+    /// PostgreSQL's type OID of the column as declared.
+    #[must_use]
+    pub fn type_oid(&self) -> u32 {
+        match self.text_kind {
+            TextKind::Text => self.ty.oid(),
+            TextKind::Varchar(_) => 1043,
+            TextKind::Char(_) => 1042,
+        }
+    }
+
+    /// PostgreSQL's `atttypmod`: declared length + 4 for character types, else -1.
+    #[must_use]
+    pub fn typmod(&self) -> i32 {
+        match self.text_kind {
+            TextKind::Varchar(Some(n)) | TextKind::Char(n) => n as i32 + 4,
+            _ => -1,
+        }
+    }
+
+    /// The declared type as `format_type` prints it.
+    #[must_use]
+    pub fn type_display(&self) -> String {
+        match self.text_kind {
+            TextKind::Text => self.ty.name().to_string(),
+            TextKind::Varchar(None) => "character varying".into(),
+            TextKind::Varchar(Some(n)) => format!("character varying({n})"),
+            TextKind::Char(n) => format!("character({n})"),
+        }
+    }
+
+    /// Applies the declared length rule to a value being stored (assignment cast).
+    pub fn fit(&self, v: Value) -> SqlResult<Value> {
+        let Value::Text(s) = v else { return Ok(v) };
+        match self.text_kind {
+            TextKind::Text | TextKind::Varchar(None) => Ok(Value::Text(s)),
+            TextKind::Varchar(Some(n)) => {
+                if s.chars().count() > n as usize {
+                    let trimmed = s.trim_end_matches(' ');
+                    if trimmed.chars().count() <= n as usize {
+                        return Ok(Value::Text(s.chars().take(n as usize).collect()));
+                    }
+                    return Err(SqlError::StringDataRightTruncation(format!(
+                        "character varying({n})"
+                    )));
+                }
+                Ok(Value::Text(s))
+            }
+            TextKind::Char(n) => {
+                let len = s.chars().count();
+                let n = n as usize;
+                if len > n {
+                    let trimmed = s.trim_end_matches(' ');
+                    if trimmed.chars().count() <= n {
+                        return Ok(Value::Text(s.chars().take(n).collect()));
+                    }
+                    return Err(SqlError::StringDataRightTruncation(format!(
+                        "character({n})"
+                    )));
+                }
+                let mut s = s;
+                s.extend(std::iter::repeat_n(' ', n - len));
+                Ok(Value::Text(s))
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct TableDef {
     pub name: String,
+    /// The table's OID, fixed at CREATE and kept when the table is rebuilt (a new tree).
+    pub oid: u32,
     pub tree: TreeId,
     pub columns: Vec<Column>,
     /// Column positions of the primary key, in key order; empty means a hidden row id.
@@ -44,17 +141,41 @@ impl TableDef {
         format!("{}_pkey", self.name)
     }
 
+    /// The OID a table created on `tree` gets: even numbers for tables, the next odd one for its
+    /// primary-key index. Tree roots are never reused, so neither are OIDs.
+    #[must_use]
+    pub fn oid_for_tree(tree: TreeId) -> u32 {
+        FIRST_USER_OID.saturating_add(
+            u32::try_from(tree.0.saturating_mul(2)).unwrap_or(u32::MAX - FIRST_USER_OID),
+        )
+    }
+
+    /// The OID of the primary-key index (and of its constraint).
+    #[must_use]
+    pub fn pk_oid(&self) -> u32 {
+        self.oid + 1
+    }
+
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
         let mut b = Vec::new();
         b.put_u8(TABLE_DEF_VERSION);
         b.put_str(&self.name);
+        b.put_u32(self.oid);
         b.put_u64(self.tree.0);
         b.put_u32(self.columns.len() as u32);
         for c in &self.columns {
             b.put_str(&c.name);
             b.put_u8(c.ty.to_tag());
             b.put_u8(u8::from(c.not_null));
+            let (kind, len) = match c.text_kind {
+                TextKind::Text => (0u8, 0u32),
+                TextKind::Varchar(None) => (1, 0),
+                TextKind::Varchar(Some(n)) => (2, n),
+                TextKind::Char(n) => (3, n),
+            };
+            b.put_u8(kind);
+            b.put_u32(len);
         }
         b.put_u32(self.pk.len() as u32);
         for &i in &self.pk {
@@ -71,11 +192,13 @@ impl TableDef {
         use borealis_common::codec::DecodeError;
         let mut r = Reader::new(bytes);
         let v = r.u8()?;
-        if v != TABLE_DEF_VERSION {
+        if v != TABLE_DEF_VERSION && v != 1 {
             return Err(DecodeError(format!("unknown version {v}")));
         }
         let name = r.string(NAME_BYTES_MAX)?;
+        let oid = if v >= 2 { Some(r.u32()?) } else { None };
         let tree = PageId(r.u64()?);
+        let oid = oid.unwrap_or_else(|| TableDef::oid_for_tree(tree));
         let n = r.count(COLUMNS_MAX)?;
         let mut columns = Vec::with_capacity(n as usize);
         for _ in 0..n {
@@ -83,7 +206,25 @@ impl TableDef {
             let ty = DataType::from_tag(r.u8()?)
                 .ok_or_else(|| DecodeError("unknown type tag".into()))?;
             let not_null = r.u8()? != 0;
-            columns.push(Column { name, ty, not_null });
+            let text_kind = if v >= 2 {
+                let kind = r.u8()?;
+                let len = r.u32()?;
+                match kind {
+                    0 => TextKind::Text,
+                    1 => TextKind::Varchar(None),
+                    2 => TextKind::Varchar(Some(len)),
+                    3 => TextKind::Char(len),
+                    _ => return Err(DecodeError("unknown character kind".into())),
+                }
+            } else {
+                TextKind::Text
+            };
+            columns.push(Column {
+                name,
+                ty,
+                not_null,
+                text_kind,
+            });
         }
         let k = r.count(COLUMNS_MAX)?;
         let mut pk = Vec::with_capacity(k as usize);
@@ -97,6 +238,7 @@ impl TableDef {
         r.finish()?;
         Ok(TableDef {
             name,
+            oid,
             tree,
             columns,
             pk,
@@ -126,6 +268,10 @@ pub fn encode_row(values: &[Value], out: &mut Vec<u8>) {
                 out.put_u8(4);
                 out.put_str(s);
             }
+            Value::Timestamp(t) => {
+                out.put_u8(5);
+                out.put_u64(*t as u64);
+            }
         }
     }
 }
@@ -144,6 +290,7 @@ pub fn decode_row(bytes: &[u8], ncols: usize) -> SqlResult<Vec<Value>> {
             2 => Value::Int(r.u64().map_err(corrupt)? as i64),
             3 => Value::Float(f64::from_bits(r.u64().map_err(corrupt)?)),
             4 => Value::Text(r.string(u32::MAX).map_err(corrupt)?),
+            5 => Value::Timestamp(r.u64().map_err(corrupt)? as i64),
             t => return Err(SqlError::Corrupted(format!("row: unknown value tag {t}"))),
         });
     }
@@ -157,7 +304,9 @@ pub fn encode_key_value(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Null => out.push(0x00),
         Value::Bool(b) => out.push(u8::from(*b)),
-        Value::Int(i) => out.extend_from_slice(&((*i as u64) ^ (1 << 63)).to_be_bytes()),
+        Value::Int(i) | Value::Timestamp(i) => {
+            out.extend_from_slice(&((*i as u64) ^ (1 << 63)).to_be_bytes())
+        }
         Value::Float(f) => {
             // SQL equality: -0 = 0, and every NaN is one value that sorts above +Infinity.
             let f = if *f == 0.0 {
@@ -279,12 +428,15 @@ mod tests {
         assert!(decode_row(&b[..b.len() - 1], 5).is_err());
         let def = TableDef {
             name: "t".into(),
+            oid: TableDef::oid_for_tree(PageId(9)),
             tree: PageId(9),
-            columns: vec![Column {
-                name: "a".into(),
-                ty: DataType::Int4,
-                not_null: true,
-            }],
+            columns: vec![
+                Column::new("a", DataType::Int4, true),
+                Column {
+                    text_kind: TextKind::Char(84),
+                    ..Column::new("f", DataType::Text, false)
+                },
+            ],
             pk: vec![0],
         };
         assert_eq!(TableDef::decode(&def.encode()).unwrap(), def);

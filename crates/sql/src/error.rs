@@ -53,6 +53,34 @@ pub enum SqlError {
     InvalidParameterValue(String),
     #[error("unrecognized configuration parameter \"{0}\"")]
     UndefinedParameter(String),
+    #[error("value too long for type {0}")]
+    StringDataRightTruncation(String),
+    #[error("could not create unique index \"{index}\"")]
+    UniqueIndexBuild { index: String, detail: String },
+    #[error("column \"{column}\" of relation \"{table}\" contains null values")]
+    NotNullInExisting { table: String, column: String },
+    #[error("{0}")]
+    WrongObjectType(String),
+    #[error("{0}")]
+    InvalidTableDefinition(String),
+    #[error("{0}")]
+    BadCopyFileFormat(String),
+    #[error("{0}")]
+    InvalidRegularExpression(String),
+    #[error("{0}")]
+    UndefinedObject(String),
+    #[error("canceling statement due to user request")]
+    QueryCanceled,
+    #[error("{0}")]
+    QueryCanceledWith(String),
+    #[error("{0}")]
+    ActiveSqlTransaction(String),
+    #[error("{0}")]
+    SerializationFailure(String),
+    #[error("{0}")]
+    Deadlock(String),
+    #[error("{0}")]
+    LockNotAvailable(String),
     #[error("row is too big: {0}")]
     ProgramLimitExceeded(String),
     #[error("{0}")]
@@ -75,6 +103,12 @@ impl From<EngineError> for SqlError {
                 constraint: "unknown".into(),
                 detail: String::new(),
             },
+            EngineError::SerializationFailure(_) => SqlError::SerializationFailure(e.to_string()),
+            EngineError::Deadlock => SqlError::Deadlock(e.to_string()),
+            EngineError::LockNotAvailable | EngineError::LockTimeout => {
+                SqlError::LockNotAvailable(e.to_string())
+            }
+            EngineError::Canceled => SqlError::QueryCanceled,
             #[allow(unreachable_patterns)]
             other => SqlError::Internal(other.to_string()),
         }

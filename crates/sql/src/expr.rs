@@ -36,6 +36,11 @@ pub enum BinOp {
     GtEq,
     And,
     Or,
+    /// `~`, `~*`, `!~`, `!~*`: POSIX regular expression match (case-insensitive, negated).
+    Regex {
+        case_insensitive: bool,
+        negated: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +51,8 @@ pub enum AggFunc {
     Avg,
     Min,
     Max,
+    /// `string_agg(x, separator)`; the separator is a constant.
+    StringAgg,
 }
 
 /// An aggregate call found while binding; its result lands in a slot.
@@ -55,6 +62,8 @@ pub struct AggCall {
     pub arg: Option<Expr>,
     pub distinct: bool,
     pub ty: DataType,
+    /// `string_agg`'s separator.
+    pub separator: Option<String>,
     /// Text of the call, to find repeated uses.
     pub key: String,
 }
@@ -129,6 +138,16 @@ pub enum Expr {
         query: Subquery,
         negated: bool,
     },
+    /// `expr op ANY (array)` / `expr op ALL (array)`. Arrays are carried in their text form
+    /// (`{a,b}`), which is what clients see and all the catalog queries need.
+    AnyArray {
+        expr: Box<Expr>,
+        op: BinOp,
+        array: Box<Expr>,
+        all: bool,
+    },
+    /// `ARRAY(SELECT …)`: the first column of every row, as an array in text form.
+    ArraySubquery(Subquery),
 }
 
 /// A bound subquery inside an expression.
@@ -189,11 +208,93 @@ pub fn object_name(name: &ast::ObjectName) -> SqlResult<String> {
     }
 }
 
+/// Maps a column's declared type to ours and its character flavour.
+pub fn column_type(dt: &ast::DataType) -> SqlResult<(DataType, crate::catalog::TextKind)> {
+    use crate::catalog::TextKind;
+    use ast::DataType as D;
+    let len = |l: &Option<ast::CharacterLength>| match l {
+        Some(ast::CharacterLength::IntegerLength { length, .. }) => {
+            Some(u32::try_from(*length).unwrap_or(u32::MAX))
+        }
+        _ => None,
+    };
+    let kind = match dt {
+        D::Varchar(l) | D::CharacterVarying(l) => TextKind::Varchar(len(l)),
+        D::Char(l) | D::Character(l) => TextKind::Char(len(l).unwrap_or(1)),
+        _ => TextKind::Text,
+    };
+    if let TextKind::Varchar(Some(n)) | TextKind::Char(n) = kind
+        && !(1..=10_485_760).contains(&n)
+    {
+        return Err(SqlError::Syntax(format!(
+            "length for type {} must be at least 1",
+            if matches!(kind, TextKind::Char(_)) {
+                "char"
+            } else {
+                "varchar"
+            }
+        )));
+    }
+    Ok((data_type(dt)?, kind))
+}
+
+/// The `reg*` pseudo-types: casts to them look an object up by name or print its name.
+fn reg_type(dt: &ast::DataType) -> Option<&'static str> {
+    if matches!(dt, ast::DataType::Regclass) {
+        return Some("regclass");
+    }
+    let ast::DataType::Custom(name, _) = dt else {
+        return None;
+    };
+    let last = match name.0.last() {
+        Some(ast::ObjectNamePart::Identifier(id)) => id.value.to_lowercase(),
+        _ => return None,
+    };
+    Some(match last.as_str() {
+        "regclass" => "regclass",
+        "regtype" => "regtype",
+        "regnamespace" => "regnamespace",
+        "regproc" | "regprocedure" => "regproc",
+        "regrole" => "regrole",
+        _ => return None,
+    })
+}
+
 /// Maps a SQL type name to one of ours.
 pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
     use ast::DataType as D;
     Ok(match dt {
-        D::Int(_) | D::Integer(_) | D::Int4(_) => DataType::Int4,
+        D::Int(_) | D::Integer(_) | D::Int4(_) | D::SmallInt(_) | D::Int2(_) => DataType::Int4,
+        D::Timestamp(_, ast::TimezoneInfo::None | ast::TimezoneInfo::WithoutTimeZone) => {
+            DataType::Timestamp
+        }
+        D::Real | D::Float4 => DataType::Float8,
+        D::Regclass => DataType::Int8,
+        // Arrays travel in their text form.
+        D::Array(_) => DataType::Text,
+        D::Custom(name, _) => {
+            let last = match name.0.last() {
+                Some(ast::ObjectNamePart::Identifier(id)) => id.value.to_lowercase(),
+                _ => String::new(),
+            };
+            match last.as_str() {
+                "oid" | "xid" | "regclass" | "regtype" | "regnamespace" | "regproc" | "regrole"
+                | "int2" | "smallint" => {
+                    if matches!(last.as_str(), "int2" | "smallint") {
+                        DataType::Int4
+                    } else {
+                        DataType::Int8
+                    }
+                }
+                "name" | "char" | "bpchar" | "text" | "varchar" => DataType::Text,
+                "int4" => DataType::Int4,
+                "int8" => DataType::Int8,
+                "float8" => DataType::Float8,
+                "bool" => DataType::Bool,
+                "timestamp" => DataType::Timestamp,
+                _ => return Err(SqlError::FeatureNotSupported(format!("type {dt}"))),
+            }
+        }
         D::BigInt(_) | D::Int8(_) => DataType::Int8,
         D::Text | D::String(_) => DataType::Text,
         // The declared length of varchar(n) / char(n) is accepted but not enforced yet, and
@@ -215,6 +316,7 @@ fn literal_type(v: &Value) -> Option<DataType> {
             DataType::Int8
         }),
         Value::Float(_) => Some(DataType::Float8),
+        Value::Timestamp(_) => Some(DataType::Timestamp),
     }
 }
 
@@ -313,6 +415,55 @@ impl<'a> Binder<'a> {
                     ast::BinaryOperator::GtEq => BinOp::GtEq,
                     ast::BinaryOperator::And => BinOp::And,
                     ast::BinaryOperator::Or => BinOp::Or,
+                    ast::BinaryOperator::PGRegexMatch => BinOp::Regex {
+                        case_insensitive: false,
+                        negated: false,
+                    },
+                    ast::BinaryOperator::PGRegexIMatch => BinOp::Regex {
+                        case_insensitive: true,
+                        negated: false,
+                    },
+                    ast::BinaryOperator::PGRegexNotMatch => BinOp::Regex {
+                        case_insensitive: false,
+                        negated: true,
+                    },
+                    ast::BinaryOperator::PGRegexNotIMatch => BinOp::Regex {
+                        case_insensitive: true,
+                        negated: true,
+                    },
+                    // OPERATOR(pg_catalog.=) and friends, as psql writes them.
+                    ast::BinaryOperator::PGCustomBinaryOperator(parts) => {
+                        match parts.last().map(String::as_str) {
+                            Some("~") => BinOp::Regex {
+                                case_insensitive: false,
+                                negated: false,
+                            },
+                            Some("~*") => BinOp::Regex {
+                                case_insensitive: true,
+                                negated: false,
+                            },
+                            Some("!~") => BinOp::Regex {
+                                case_insensitive: false,
+                                negated: true,
+                            },
+                            Some("!~*") => BinOp::Regex {
+                                case_insensitive: true,
+                                negated: true,
+                            },
+                            Some("=") => BinOp::Eq,
+                            Some("<>") => BinOp::NotEq,
+                            Some("<") => BinOp::Lt,
+                            Some("<=") => BinOp::LtEq,
+                            Some(">") => BinOp::Gt,
+                            Some(">=") => BinOp::GtEq,
+                            _ => {
+                                return Err(SqlError::UndefinedFunction(format!(
+                                    "operator does not exist: {}",
+                                    parts.join(".")
+                                )));
+                            }
+                        }
+                    }
                     other => {
                         return Err(SqlError::FeatureNotSupported(format!("operator {other}")));
                     }
@@ -327,6 +478,108 @@ impl<'a> Binder<'a> {
                 expr: Box::new(self.bind_depth(inner, mode, d)?),
                 negated: true,
             },
+            E::Collate { expr, .. } => self.bind_depth(expr, mode, d)?,
+            E::IsDistinctFrom(a, b) | E::IsNotDistinctFrom(a, b) => {
+                let l = self.bind_depth(a, mode, d)?;
+                let r = self.bind_depth(b, mode, d)?;
+                self.unify(&l, &r)?;
+                let f = Expr::Func {
+                    name: "is_distinct_from",
+                    args: vec![l, r],
+                };
+                if matches!(e, E::IsNotDistinctFrom(..)) {
+                    Expr::Not(Box::new(f))
+                } else {
+                    f
+                }
+            }
+            E::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            }
+            | E::AllOp {
+                left,
+                compare_op,
+                right,
+            } => {
+                let x = self.bind_depth(left, mode, d)?;
+                let op = match compare_op {
+                    ast::BinaryOperator::Eq => BinOp::Eq,
+                    ast::BinaryOperator::NotEq => BinOp::NotEq,
+                    ast::BinaryOperator::Lt => BinOp::Lt,
+                    ast::BinaryOperator::LtEq => BinOp::LtEq,
+                    ast::BinaryOperator::Gt => BinOp::Gt,
+                    ast::BinaryOperator::GtEq => BinOp::GtEq,
+                    other => {
+                        return Err(SqlError::FeatureNotSupported(format!(
+                            "operator {other} with ANY/ALL"
+                        )));
+                    }
+                };
+                let array = match &**right {
+                    ast::Expr::Subquery(q) => {
+                        // `x = ANY (SELECT …)` is IN.
+                        let sq = self.subquery(q)?;
+                        if op == BinOp::Eq && matches!(e, E::AnyOp { .. }) {
+                            return Ok(Expr::InSubquery {
+                                expr: Box::new(x),
+                                query: sq,
+                                negated: false,
+                            });
+                        }
+                        Expr::ArraySubquery(sq)
+                    }
+                    other => self.bind_depth(other, mode, d)?,
+                };
+                Expr::AnyArray {
+                    expr: Box::new(x),
+                    op,
+                    array: Box::new(array),
+                    all: matches!(e, E::AllOp { .. }),
+                }
+            }
+            E::CompoundFieldAccess { root, access_chain } => {
+                let mut cur = self.bind_depth(root, mode, d)?;
+                for a in access_chain {
+                    match a {
+                        ast::AccessExpr::Subscript(ast::Subscript::Index { index }) => {
+                            let i = self.bind_depth(index, mode, d)?;
+                            cur = Expr::Func {
+                                name: "array_subscript",
+                                args: vec![cur, i],
+                            };
+                        }
+                        other => {
+                            return Err(SqlError::FeatureNotSupported(format!("{other}")));
+                        }
+                    }
+                }
+                cur
+            }
+            E::TypedString(ts) => {
+                let ty = data_type(&ts.data_type)?;
+                let text = match &ts.value.value {
+                    ast::Value::SingleQuotedString(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                Expr::Literal(parse_text(&text, ty)?)
+            }
+            E::Cast {
+                expr,
+                data_type: dt,
+                ..
+            } if reg_type(dt).is_some() => {
+                let inner = self.bind_depth(expr, mode, d)?;
+                if let Expr::Param(i) = inner {
+                    self.set_param(i, DataType::Text);
+                }
+                Expr::Func {
+                    name: reg_type(dt).unwrap_or("regclass"),
+                    args: vec![inner],
+                }
+            }
             E::Cast {
                 expr,
                 data_type: dt,
@@ -582,7 +835,8 @@ impl<'a> Binder<'a> {
             | BinOp::Gt
             | BinOp::GtEq
             | BinOp::And
-            | BinOp::Or => DataType::Bool,
+            | BinOp::Or
+            | BinOp::Regex { .. } => DataType::Bool,
             BinOp::Concat => DataType::Text,
             _ => match (lt.unwrap_or(DataType::Int4), rt.unwrap_or(DataType::Int4)) {
                 (DataType::Float8, _) | (_, DataType::Float8) => DataType::Float8,
@@ -643,6 +897,15 @@ impl<'a> Binder<'a> {
                 }
                 (args, distinct, star)
             }
+            ast::FunctionArguments::Subquery(q) if name == "array" => {
+                let sq = self.subquery(q)?;
+                if sq.plan.columns.len() != 1 {
+                    return Err(SqlError::Syntax(
+                        "subquery must return only one column".into(),
+                    ));
+                }
+                return Ok(Expr::ArraySubquery(sq));
+            }
             ast::FunctionArguments::Subquery(_) => {
                 return Err(SqlError::FeatureNotSupported("subquery arguments".into()));
             }
@@ -654,6 +917,7 @@ impl<'a> Binder<'a> {
             "avg" => Some(AggFunc::Avg),
             "min" => Some(AggFunc::Min),
             "max" => Some(AggFunc::Max),
+            "string_agg" => Some(AggFunc::StringAgg),
             _ => None,
         };
         if let Some(func) = agg {
@@ -669,10 +933,28 @@ impl<'a> Binder<'a> {
             if let Some(i) = aggs.iter().position(|a| a.key == key) {
                 return Ok(Expr::Agg(i));
             }
+            let mut separator = None;
+            if func == AggFunc::StringAgg {
+                match args.get(1) {
+                    Some(ast::Expr::Value(v)) if args.len() == 2 => {
+                        if let ast::Value::SingleQuotedString(s)
+                        | ast::Value::EscapedStringLiteral(s) = &v.value
+                        {
+                            separator = Some(s.clone());
+                        }
+                    }
+                    _ => {}
+                }
+                if separator.is_none() {
+                    return Err(SqlError::FeatureNotSupported(
+                        "string_agg with a separator that is not a string constant".into(),
+                    ));
+                }
+            }
             let arg = if func == AggFunc::CountStar {
                 None
             } else {
-                if args.len() != 1 {
+                if args.len() != 1 && func != AggFunc::StringAgg {
                     return Err(SqlError::UndefinedFunction(format!(
                         "{name} with {} arguments",
                         args.len()
@@ -705,6 +987,7 @@ impl<'a> Binder<'a> {
                     }
                 },
                 AggFunc::Min | AggFunc::Max => arg_ty.unwrap_or(DataType::Text),
+                AggFunc::StringAgg => DataType::Text,
             };
             let AggMode::Collect { aggs, .. } = mode else {
                 unreachable!("checked above")
@@ -714,6 +997,7 @@ impl<'a> Binder<'a> {
                 arg,
                 distinct,
                 ty,
+                separator,
                 key,
             });
             return Ok(Expr::Agg(aggs.len() - 1));
@@ -736,6 +1020,40 @@ impl<'a> Binder<'a> {
             "current_database" => ("current_database", Some(0)),
             "current_schema" => ("current_schema", Some(0)),
             "pg_backend_pid" => ("pg_backend_pid", Some(0)),
+            "now"
+            | "current_timestamp"
+            | "localtimestamp"
+            | "transaction_timestamp"
+            | "statement_timestamp"
+            | "clock_timestamp" => ("now", Some(0)),
+            "current_user" | "session_user" | "user" => ("current_user", Some(0)),
+            "current_schemas" => ("current_schemas", Some(1)),
+            "array_position" => ("array_position", Some(2)),
+            "array_to_string" => ("array_to_string", Some(2)),
+            "array_upper" => ("array_upper", Some(2)),
+            "pg_table_is_visible" | "pg_type_is_visible" => ("pg_table_is_visible", Some(1)),
+            "pg_get_userbyid" => ("pg_get_userbyid", Some(1)),
+            "format_type" => ("format_type", Some(2)),
+            "pg_get_expr" => ("pg_get_expr", None),
+            "pg_get_indexdef" => ("pg_get_indexdef", None),
+            "pg_get_constraintdef" => ("pg_get_constraintdef", None),
+            "pg_get_viewdef" => ("pg_get_viewdef", None),
+            "pg_get_statisticsobjdef_columns" => ("pg_get_statisticsobjdef_columns", Some(1)),
+            "pg_encoding_to_char" => ("pg_encoding_to_char", Some(1)),
+            "obj_description" | "col_description" | "shobj_description" => {
+                ("obj_description", None)
+            }
+            "pg_relation_is_publishable" => ("pg_relation_is_publishable", Some(1)),
+            "has_table_privilege" | "has_schema_privilege" | "has_database_privilege" => {
+                ("has_privilege", None)
+            }
+            "to_regtype" => ("regtype_in", Some(1)),
+            "to_regclass" => ("regclass", Some(1)),
+            "quote_ident" => ("quote_ident", Some(1)),
+            "pg_table_size" | "pg_relation_size" | "pg_total_relation_size" | "pg_indexes_size" => {
+                ("pg_table_size", None)
+            }
+            "pg_size_pretty" => ("pg_size_pretty", Some(1)),
             _ => {
                 return Err(SqlError::UndefinedFunction(format!(
                     "{name}({})",
@@ -743,16 +1061,31 @@ impl<'a> Binder<'a> {
                 )));
             }
         };
-        if arity.is_some_and(|n| n != bound.len()) || (fname == "coalesce" && bound.is_empty()) {
+        let arity_ok = match fname {
+            "coalesce" => !bound.is_empty(),
+            "pg_get_expr" => (2..=3).contains(&bound.len()),
+            "pg_get_indexdef" => (1..=3).contains(&bound.len()),
+            "pg_get_constraintdef" | "pg_get_viewdef" | "obj_description" => {
+                (1..=2).contains(&bound.len())
+            }
+            "has_privilege" => (2..=3).contains(&bound.len()),
+            "pg_table_size" => (1..=2).contains(&bound.len()),
+            _ => arity.is_none_or(|n| n == bound.len()),
+        };
+        if !arity_ok {
             return Err(SqlError::UndefinedFunction(format!(
                 "{name} with {} arguments",
                 bound.len()
             )));
         }
-        if matches!(fname, "lower" | "upper" | "length")
+        if matches!(fname, "lower" | "upper" | "length" | "quote_ident")
             && let Expr::Param(i) = bound[0]
         {
             self.set_param(i, DataType::Text);
+        }
+        if fname == "now" {
+            // The statement's start time, as PostgreSQL's now() is the transaction's.
+            return Ok(Expr::Literal(Value::Timestamp(crate::types::now_us())));
         }
         Ok(Expr::Func {
             name: fname,
@@ -784,8 +1117,22 @@ impl<'a> Binder<'a> {
                 .flatten()
                 .next(),
             Expr::Func { name, args } => match *name {
-                "length" | "pg_backend_pid" => Some(DataType::Int4),
+                "length" | "pg_backend_pid" | "array_position" | "array_upper" => {
+                    Some(DataType::Int4)
+                }
+                "pg_table_size" => Some(DataType::Int8),
                 "abs" | "coalesce" | "nullif" => args.iter().find_map(|a| self.type_of(a)),
+                "pg_table_is_visible"
+                | "pg_relation_is_publishable"
+                | "has_privilege"
+                | "is_distinct_from" => Some(DataType::Bool),
+                "regtype_in" => Some(DataType::Int8),
+                "regclass" | "regtype" | "regnamespace" | "regproc" | "regrole" => {
+                    match args.first().map(|a| self.type_of(a)) {
+                        Some(Some(DataType::Int4 | DataType::Int8)) => Some(DataType::Text),
+                        _ => Some(DataType::Int8),
+                    }
+                }
                 _ => Some(DataType::Text),
             },
             Expr::Outer { depth, index } => self
@@ -796,7 +1143,10 @@ impl<'a> Binder<'a> {
                 .and_then(|s| s.get(*index))
                 .map(|c| c.ty),
             Expr::ScalarSubquery(q) => q.plan.columns.first().map(|c| c.ty),
-            Expr::Exists { .. } | Expr::InSubquery { .. } => Some(DataType::Bool),
+            Expr::Exists { .. } | Expr::InSubquery { .. } | Expr::AnyArray { .. } => {
+                Some(DataType::Bool)
+            }
+            Expr::ArraySubquery(_) => Some(DataType::Text),
         }
     }
 }
@@ -817,7 +1167,151 @@ fn op_symbol(op: BinOp) -> &'static str {
         BinOp::GtEq => ">=",
         BinOp::And => "AND",
         BinOp::Or => "OR",
+        BinOp::Regex {
+            case_insensitive,
+            negated,
+        } => match (negated, case_insensitive) {
+            (false, false) => "~",
+            (false, true) => "~*",
+            (true, false) => "!~",
+            (true, true) => "!~*",
+        },
     }
+}
+
+fn compare_holds(op: BinOp, o: Ordering) -> bool {
+    match op {
+        BinOp::Eq => o == Ordering::Equal,
+        BinOp::NotEq => o != Ordering::Equal,
+        BinOp::Lt => o == Ordering::Less,
+        BinOp::LtEq => o != Ordering::Greater,
+        BinOp::Gt => o == Ordering::Greater,
+        _ => o != Ordering::Less,
+    }
+}
+
+/// Most distinct regular expressions compiled and kept per thread.
+const REGEX_CACHE_MAX: usize = 64;
+
+thread_local! {
+    static REGEX_CACHE: std::cell::RefCell<Vec<(String, bool, regex_lite::Regex)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `text ~ pattern` with POSIX-style semantics (an unanchored search).
+pub fn regex_match(text: &str, pattern: &str, case_insensitive: bool) -> SqlResult<bool> {
+    REGEX_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, _, re)) = cache
+            .iter()
+            .find(|(p, ci, _)| p == pattern && *ci == case_insensitive)
+        {
+            return Ok(re.is_match(text));
+        }
+        let re = regex_lite::RegexBuilder::new(pattern)
+            .case_insensitive(case_insensitive)
+            .build()
+            .map_err(|e| {
+                SqlError::InvalidRegularExpression(format!("invalid regular expression: {e}"))
+            })?;
+        let hit = re.is_match(text);
+        if cache.len() >= REGEX_CACHE_MAX {
+            cache.remove(0);
+        }
+        cache.push((pattern.to_string(), case_insensitive, re));
+        Ok(hit)
+    })
+}
+
+/// PostgreSQL's text form of a one-dimensional array.
+#[must_use]
+pub fn format_array(items: impl Iterator<Item = Value>) -> String {
+    let mut out = String::from("{");
+    for (i, v) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match v.to_text() {
+            None => out.push_str("NULL"),
+            Some(t) => {
+                let plain = !t.is_empty()
+                    && !t.eq_ignore_ascii_case("null")
+                    && !t
+                        .chars()
+                        .any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_whitespace());
+                if plain {
+                    out.push_str(&t);
+                } else {
+                    out.push('"');
+                    for c in t.chars() {
+                        if c == '"' || c == '\\' {
+                            out.push('\\');
+                        }
+                        out.push(c);
+                    }
+                    out.push('"');
+                }
+            }
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// Parses the text form of a one-dimensional array; `None` items are NULLs.
+pub fn parse_array(t: &str) -> SqlResult<Vec<Option<String>>> {
+    let bad = || SqlError::InvalidTextRepresentation {
+        ty: "array".into(),
+        value: t.into(),
+    };
+    let inner = t
+        .trim()
+        .strip_prefix('{')
+        .and_then(|x| x.strip_suffix('}'))
+        .ok_or_else(bad)?;
+    let mut items = Vec::new();
+    if inner.trim().is_empty() {
+        return Ok(items);
+    }
+    let mut chars = inner.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut item = String::new();
+        let mut quoted = false;
+        if chars.peek() == Some(&'"') {
+            quoted = true;
+            chars.next();
+            loop {
+                match chars.next() {
+                    None => return Err(bad()),
+                    Some('"') => break,
+                    Some('\\') => item.push(chars.next().ok_or_else(bad)?),
+                    Some(c) => item.push(c),
+                }
+            }
+        }
+        while let Some(&c) = chars.peek() {
+            if c == ',' {
+                break;
+            }
+            chars.next();
+            if !quoted {
+                item.push(c);
+            }
+        }
+        let item = if quoted {
+            item
+        } else {
+            item.trim().to_string()
+        };
+        items.push((quoted || !item.eq_ignore_ascii_case("null")).then_some(item));
+        if chars.next().is_none() {
+            break;
+        }
+    }
+    Ok(items)
 }
 
 /// What an expression is evaluated against.
@@ -855,11 +1349,61 @@ impl<'a> EvalContext<'a> {
     }
 }
 
-/// Facts about the session that functions report.
+/// Facts about the session that functions report, and its cancel flag.
 #[derive(Clone, Debug, Default)]
 pub struct SessionInfo {
     pub database: String,
+    /// The role the client connected as.
+    pub user: String,
+    /// Set by a client's cancel request; the executor checks it between rows.
+    pub cancel: std::sync::Arc<CancelFlag>,
     pub backend_pid: i32,
+}
+
+/// A statement's cancel request, shared between the connection (which receives CancelRequest)
+/// and the thread running the statement.
+#[derive(Debug, Default)]
+pub struct CancelFlag {
+    requested: std::sync::atomic::AtomicBool,
+    /// Interrupts a row-lock wait of the statement's transaction.
+    lock_wait: std::sync::Mutex<Option<borealis_engine::CancelHandle>>,
+}
+
+impl CancelFlag {
+    /// Asks the running statement to stop: the executor fails it with 57014 at its next row,
+    /// and a row-lock wait ends at once.
+    pub fn cancel(&self) {
+        self.requested
+            .store(true, std::sync::atomic::Ordering::Release);
+        if let Some(h) = self
+            .lock_wait
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            h.cancel();
+        }
+    }
+
+    /// Forgets an earlier request: a new statement starts.
+    pub fn reset(&self) {
+        self.requested
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Remembers which transaction's lock waits a cancel must interrupt.
+    pub fn arm(&self, handle: borealis_engine::CancelHandle) {
+        *self.lock_wait.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+    }
+
+    /// Fails with `QueryCanceled` if a cancel was requested.
+    pub fn check(&self) -> SqlResult<()> {
+        if self.requested.load(std::sync::atomic::Ordering::Acquire) {
+            Err(SqlError::QueryCanceled)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// The string `version()` returns: drivers parse "PostgreSQL 15.x".
@@ -893,6 +1437,7 @@ fn value_type(v: &Value) -> DataType {
         Value::Bool(_) => DataType::Bool,
         Value::Int(_) => DataType::Int8,
         Value::Float(_) => DataType::Float8,
+        Value::Timestamp(_) => DataType::Timestamp,
         Value::Null | Value::Text(_) => DataType::Text,
     }
 }
@@ -1019,7 +1564,9 @@ impl Expr {
             | Expr::GroupKey(_)
             | Expr::Outer { .. }
             | Expr::ScalarSubquery(_)
+            | Expr::ArraySubquery(_)
             | Expr::Exists { .. } => Vec::new(),
+            Expr::AnyArray { expr, array, .. } => vec![&mut **expr, &mut **array],
             Expr::Neg(x) | Expr::Not(x) => vec![&mut **x],
             Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } => vec![&mut **expr],
             Expr::InSubquery { expr, .. } => vec![&mut **expr],
@@ -1064,7 +1611,9 @@ impl Expr {
             | Expr::GroupKey(_)
             | Expr::Outer { .. }
             | Expr::ScalarSubquery(_)
+            | Expr::ArraySubquery(_)
             | Expr::Exists { .. } => Vec::new(),
+            Expr::AnyArray { expr, array, .. } => vec![&**expr, &**array],
             Expr::Neg(x) | Expr::Not(x) => vec![&**x],
             Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } => vec![&**expr],
             Expr::InSubquery { expr, .. } => vec![&**expr],
@@ -1156,6 +1705,45 @@ impl Expr {
             Expr::Exists { query, negated } => {
                 let rows = cx.executor()?.subquery_rows(query, cx)?;
                 Value::Bool(rows.is_empty() == *negated)
+            }
+            Expr::ArraySubquery(query) => {
+                let rows = cx.executor()?.subquery_rows(query, cx)?;
+                Value::Text(format_array(rows.iter().map(|r| r[0].clone())))
+            }
+            Expr::AnyArray {
+                expr,
+                op,
+                array,
+                all,
+            } => {
+                let x = expr.eval(cx)?;
+                let items = match array.eval(cx)? {
+                    Value::Null => return Ok(Value::Null),
+                    Value::Text(t) => parse_array(&t)?,
+                    other => vec![Some(other.to_text().unwrap_or_default())],
+                };
+                let mut saw_null = false;
+                for item in items {
+                    let Some(item) = item else {
+                        saw_null = true;
+                        continue;
+                    };
+                    let hit = match compare_values(&x, &Value::Text(item))? {
+                        None => {
+                            saw_null = true;
+                            continue;
+                        }
+                        Some(o) => compare_holds(*op, o),
+                    };
+                    if hit != *all {
+                        return Ok(Value::Bool(hit));
+                    }
+                }
+                if saw_null {
+                    Value::Null
+                } else {
+                    Value::Bool(*all)
+                }
             }
             Expr::InSubquery {
                 expr,
@@ -1252,6 +1840,14 @@ impl Expr {
                         a.to_text().unwrap_or_default(),
                         b.to_text().unwrap_or_default()
                     )),
+                    BinOp::Regex {
+                        case_insensitive,
+                        negated,
+                    } => {
+                        let text = a.to_text().unwrap_or_default();
+                        let pattern = b.to_text().unwrap_or_default();
+                        Value::Bool(regex_match(&text, &pattern, *case_insensitive)? != *negated)
+                    }
                     BinOp::Eq
                     | BinOp::NotEq
                     | BinOp::Lt
@@ -1357,6 +1953,9 @@ impl Expr {
                 let mut vals = Vec::with_capacity(args.len());
                 for a in args {
                     vals.push(a.eval(cx)?);
+                }
+                if let Some(v) = crate::catalog_views::eval_function(name, &vals, cx)? {
+                    return Ok(v);
                 }
                 match *name {
                     "coalesce" => vals

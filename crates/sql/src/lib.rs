@@ -9,8 +9,21 @@
 //!
 //! This layer knows nothing of the wire: it returns [`session::Output`] and [`error::SqlError`];
 //! the front end turns them into messages and SQLSTATE codes.
+//!
+//! - [`catalog`]: table definitions and the row and key encodings in the engine's trees.
+//! - [`catalog_views`]: `pg_catalog` / `information_schema` as virtual tables computed from the
+//!   catalog at execution, and the catalog functions (`format_type`, `pg_get_indexdef`, …).
+//! - [`copy`]: COPY's text and CSV formats, streamed line by line.
+//! - [`expr`], [`query`]: binding, planning and executing expressions and queries.
+//! - [`session`]: transactions, DML, DDL (including TRUNCATE and ALTER TABLE … ADD PRIMARY KEY,
+//!   which rebuilds a table as a B+tree keyed by the new key), VACUUM, COPY, SET/SHOW.
+//!
+//! A statement can be cancelled: the session's [`expr::CancelFlag`] is checked between rows
+//! (scans, join steps, generated series, COPY rows) and interrupts row-lock waits.
 
 pub mod catalog;
+pub mod catalog_views;
+pub mod copy;
 pub mod error;
 pub mod expr;
 pub mod query;

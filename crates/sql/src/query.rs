@@ -36,6 +36,7 @@
 //! NULL column against a typed one.
 
 use crate::catalog::{self, TableDef, decode_row, encode_key_value};
+use crate::catalog_views::VirtualTable;
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{
     AggCall, AggFunc, AggMode, BinOp, Binder, EvalContext, Expr, ScopeColumn, SessionInfo,
@@ -90,6 +91,13 @@ struct AggPlan {
 enum Source {
     Table(TableDef),
     Derived(Box<QueryPlan>),
+    /// A `pg_catalog` / `information_schema` table computed from the catalog.
+    Virtual(&'static VirtualTable),
+    /// `generate_series(start, stop [, step])` over integers; the arguments may reference
+    /// enclosing queries.
+    Series(Vec<Expr>),
+    /// `unnest(array)`: one row per element of an array (in its text form).
+    Unnest(Expr),
 }
 
 /// One FROM item: where its rows come from and where they sit in the joined row.
@@ -102,6 +110,8 @@ struct Relation {
     filter: Option<Expr>,
     /// The primary key pinned by `filter`: a point lookup instead of a scan.
     key_eq: Option<Vec<(usize, Expr)>>,
+    /// A LATERAL derived table: run once per row of the relations before it.
+    lateral: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,6 +177,44 @@ pub struct QueryPlan {
     limit: Option<Expr>,
     offset: Option<Expr>,
     pub columns: Vec<ColumnInfo>,
+}
+
+/// What a name in FROM refers to.
+pub enum Resolved {
+    Table(TableDef),
+    Virtual(&'static VirtualTable),
+}
+
+/// Resolves a possibly schema-qualified relation name: `pg_catalog.x` and
+/// `information_schema.x` are virtual catalog tables; an unqualified name is a user table, else
+/// a `pg_catalog` table (pg_catalog is implicitly on every search path).
+pub fn resolve_relation(engine: &Engine, txn: &Txn, name: &ast::ObjectName) -> SqlResult<Resolved> {
+    let table = object_name(name)?;
+    let schema = match name.0.len() {
+        0 | 1 => None,
+        n => match &name.0[n - 2] {
+            ast::ObjectNamePart::Identifier(id) => Some(ident_name(id)),
+            _ => None,
+        },
+    };
+    match schema.as_deref() {
+        Some("pg_catalog" | "information_schema") => {
+            crate::catalog_views::lookup(schema.as_deref(), &table)
+                .map(Resolved::Virtual)
+                .ok_or_else(|| {
+                    SqlError::UndefinedTable(format!("{}.{table}", schema.unwrap_or_default()))
+                })
+        }
+        _ => match lookup_table(engine, txn, &table) {
+            Ok(def) => Ok(Resolved::Table(def)),
+            Err(SqlError::UndefinedTable(t)) if schema.is_none() => {
+                crate::catalog_views::lookup(None, &table)
+                    .map(Resolved::Virtual)
+                    .ok_or(SqlError::UndefinedTable(t))
+            }
+            Err(e) => Err(e),
+        },
+    }
 }
 
 /// Reads a table definition through the transaction (it sees its own DDL).
@@ -237,6 +285,7 @@ fn referenced_relations(e: &Expr, relations: &[Relation]) -> Option<Vec<usize>> 
     e.visit(&mut |x| match x {
         Expr::Column(c) => cols.push(*c),
         Expr::ScalarSubquery(q)
+        | Expr::ArraySubquery(q)
         | Expr::Exists { query: q, .. }
         | Expr::InSubquery { query: q, .. }
             if q.correlated =>
@@ -289,6 +338,7 @@ fn hash_class(t: Option<DataType>) -> Option<u8> {
         DataType::Float8 => Some(2),
         DataType::Text => Some(3),
         DataType::Bool => Some(4),
+        DataType::Timestamp => Some(5),
     }
 }
 
@@ -507,6 +557,7 @@ impl<'a> Planner<'a> {
             )));
         }
         let offset = scope.len();
+        let mut lateral = false;
         let (source, cols) = match factor {
             ast::TableFactor::Table {
                 name,
@@ -514,10 +565,136 @@ impl<'a> Planner<'a> {
                 args: None,
                 ..
             } => {
-                let def = lookup_table(self.engine, self.txn, &object_name(name)?)?;
                 let alias = alias.as_ref().map(|a| ident_name(&a.name));
-                let cols = table_scope(&def, alias.as_deref());
-                (Source::Table(def), cols)
+                match resolve_relation(self.engine, self.txn, name)? {
+                    Resolved::Table(def) => {
+                        let cols = table_scope(&def, alias.as_deref());
+                        (Source::Table(def), cols)
+                    }
+                    Resolved::Virtual(vt) => {
+                        let t = alias.unwrap_or_else(|| vt.name.to_string());
+                        let cols = vt
+                            .columns
+                            .iter()
+                            .map(|(c, ty)| ScopeColumn {
+                                table: Some(t.clone()),
+                                name: (*c).to_string(),
+                                ty: *ty,
+                            })
+                            .collect();
+                        (Source::Virtual(vt), cols)
+                    }
+                }
+            }
+            ast::TableFactor::Table {
+                name,
+                alias,
+                args: Some(targs),
+                ..
+            } => {
+                let fname = object_name(name)?;
+                if fname != "generate_series" && fname != "unnest" {
+                    return Err(SqlError::UndefinedFunction(format!("{fname} in FROM")));
+                }
+                let unnest = fname == "unnest";
+                // The arguments see the enclosing queries (not FROM siblings).
+                let empty: Vec<ScopeColumn> = Vec::new();
+                let mut binder = Binder {
+                    scope: &empty,
+                    params,
+                    outer,
+                    planner: Some(self),
+                    outer_depth_used: 0,
+                };
+                let mut args = Vec::with_capacity(targs.args.len());
+                for a in &targs.args {
+                    let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = a else {
+                        return Err(SqlError::FeatureNotSupported(format!("argument {a}")));
+                    };
+                    let b = binder.bind(e, &mut AggMode::Forbidden("functions in FROM"))?;
+                    if let Expr::Param(i) = b
+                        && binder.params[i].is_none()
+                    {
+                        binder.params[i] = Some(if unnest {
+                            DataType::Text
+                        } else {
+                            DataType::Int8
+                        });
+                    }
+                    args.push(b);
+                }
+                if unnest && args.len() != 1 {
+                    return Err(SqlError::UndefinedFunction(format!(
+                        "unnest with {} arguments",
+                        args.len()
+                    )));
+                }
+                if !unnest && !(2..=3).contains(&args.len()) {
+                    return Err(SqlError::UndefinedFunction(format!(
+                        "generate_series with {} arguments",
+                        args.len()
+                    )));
+                }
+                *depth_used = (*depth_used).max(binder.outer_depth_used);
+                let ty =
+                    if unnest {
+                        DataType::Text
+                    } else {
+                        args.iter().filter_map(|a| binder.type_of(a)).fold(
+                            DataType::Int4,
+                            |acc, t| if t == DataType::Int8 { t } else { acc },
+                        )
+                    };
+                let (t, c) = match alias {
+                    Some(a) => (
+                        ident_name(&a.name),
+                        a.columns
+                            .first()
+                            .map_or_else(|| ident_name(&a.name), |c| ident_name(&c.name)),
+                    ),
+                    None => (fname.clone(), fname.clone()),
+                };
+                (
+                    if unnest {
+                        Source::Unnest(args.remove(0))
+                    } else {
+                        Source::Series(args)
+                    },
+                    vec![ScopeColumn {
+                        table: Some(t),
+                        name: c,
+                        ty,
+                    }],
+                )
+            }
+            ast::TableFactor::Derived {
+                lateral: true,
+                subquery,
+                alias: Some(alias),
+                ..
+            } => {
+                // A LATERAL subquery sees the FROM items before it, as one more enclosing scope.
+                let mut chain: Vec<&[ScopeColumn]> = outer.to_vec();
+                chain.push(scope.as_slice());
+                let (plan, depth) = self.bind_subquery(subquery, params, &chain)?;
+                if depth > 1 {
+                    *depth_used = (*depth_used).max(depth - 1);
+                }
+                lateral = true;
+                let t = ident_name(&alias.name);
+                let mut cols: Vec<ScopeColumn> = plan
+                    .columns
+                    .iter()
+                    .map(|c| ScopeColumn {
+                        table: Some(t.clone()),
+                        name: c.name.clone(),
+                        ty: c.ty,
+                    })
+                    .collect();
+                for (c, a) in cols.iter_mut().zip(&alias.columns) {
+                    c.name = ident_name(&a.name);
+                }
+                (Source::Derived(Box::new(plan)), cols)
             }
             ast::TableFactor::Derived {
                 lateral: false,
@@ -563,6 +740,7 @@ impl<'a> Planner<'a> {
             width,
             filter: None,
             key_eq: None,
+            lateral,
         });
         Ok(relations.len() - 1)
     }
@@ -884,7 +1062,8 @@ fn plan_joins(
     }
 
     // Join order.
-    let order: Vec<usize> = if left_on.is_empty() && n > 1 {
+    let any_lateral = relations.iter().any(|r| r.lateral);
+    let order: Vec<usize> = if left_on.is_empty() && n > 1 && !any_lateral {
         let mut joined: Vec<bool> = vec![false; n];
         let mut order = Vec::with_capacity(n);
         let first = (0..n)
@@ -928,7 +1107,11 @@ fn plan_joins(
         };
         let mut probe = Vec::new();
         let mut build = Vec::new();
+        let lateral = relations[r].lateral;
         let mut take_equi = |e: &Expr, joined: &[bool]| -> bool {
+            if lateral {
+                return false;
+            }
             if let Some((p, mut b)) = equi_sides(e, &relations, r, joined)
                 && hash_class(binder.type_of(&p)).is_some()
                 && hash_class(binder.type_of(&p)) == hash_class(binder.type_of(&b))
@@ -1199,6 +1382,87 @@ impl<'a> Executor<'a> {
                     Ok(())
                 },
             )?,
+            Source::Virtual(vt) => {
+                for row in crate::catalog_views::rows(vt, self.engine, self.txn, self.session)? {
+                    let pass = match &rel.filter {
+                        None => true,
+                        Some(f) => f.eval(&self.cx(&row, outer))? == Value::Bool(true),
+                    };
+                    if pass {
+                        rows.push(row);
+                    }
+                }
+            }
+            Source::Unnest(arg) => {
+                let items = match arg.eval(&self.cx(&[], outer))? {
+                    Value::Null => Vec::new(),
+                    v => crate::expr::parse_array(&v.to_text().unwrap_or_default())?,
+                };
+                for item in items {
+                    let row = vec![item.map_or(Value::Null, Value::Text)];
+                    let pass = match &rel.filter {
+                        None => true,
+                        Some(f) => f.eval(&self.cx(&row, outer))? == Value::Bool(true),
+                    };
+                    if pass {
+                        rows.push(row);
+                    }
+                }
+            }
+            Source::Series(args) => {
+                let cx = self.cx(&[], outer);
+                let mut vals = Vec::with_capacity(args.len());
+                for a in args {
+                    vals.push(a.eval(&cx)?);
+                }
+                if vals.iter().any(Value::is_null) {
+                    return Ok(rows);
+                }
+                let int = |v: &Value| -> SqlResult<i64> {
+                    match v.clone().cast(DataType::Int8)? {
+                        Value::Int(i) => Ok(i),
+                        _ => Err(SqlError::DatatypeMismatch(
+                            "generate_series needs integer arguments".into(),
+                        )),
+                    }
+                };
+                let (start, stop) = (int(&vals[0])?, int(&vals[1])?);
+                let step = match vals.get(2) {
+                    Some(v) => int(v)?,
+                    None => 1,
+                };
+                if step == 0 {
+                    return Err(SqlError::InvalidParameterValue(
+                        "step size cannot equal zero".into(),
+                    ));
+                }
+                let mut i = start;
+                while (step > 0 && i <= stop) || (step < 0 && i >= stop) {
+                    if i % 1024 == 0 {
+                        self.session.cancel.check()?;
+                    }
+                    let row = vec![Value::Int(i)];
+                    let pass = match &rel.filter {
+                        None => true,
+                        Some(f) => f.eval(&self.cx(&row, outer))? == Value::Bool(true),
+                    };
+                    if pass {
+                        if rows.len() >= JOIN_ROWS_MAX {
+                            return Err(SqlError::ProgramLimitExceeded(format!(
+                                "generate_series produced more than {JOIN_ROWS_MAX} rows"
+                            )));
+                        }
+                        rows.push(row);
+                        if stop_after.is_some_and(|n| rows.len() >= n) {
+                            break;
+                        }
+                    }
+                    match i.checked_add(step) {
+                        Some(n) => i = n,
+                        None => break,
+                    }
+                }
+            }
             Source::Derived(plan) => {
                 for row in self.run(plan, outer)? {
                     let pass = match &rel.filter {
@@ -1228,6 +1492,10 @@ impl<'a> Executor<'a> {
             && from.relations[0].offset == 0;
         for step in &from.steps {
             let rel = &from.relations[step.rel];
+            if rel.lateral {
+                rows = self.lateral_step(rel, step, rows, outer)?;
+                continue;
+            }
             let rel_rows =
                 self.relation_rows(rel, outer, if single { stop_after } else { None })?;
             if single {
@@ -1257,6 +1525,7 @@ impl<'a> Executor<'a> {
             };
             let mut next = Vec::new();
             for partial in &rows {
+                self.session.cancel.check()?;
                 let candidates: &[usize] = if step.build.is_empty() {
                     &all
                 } else {
@@ -1323,6 +1592,56 @@ impl<'a> Executor<'a> {
             rows = kept;
         }
         Ok(rows)
+    }
+
+    /// Joins a LATERAL relation: its subquery runs once per partial row, seeing that row.
+    fn lateral_step(
+        &self,
+        rel: &Relation,
+        step: &JoinStep,
+        rows: Vec<Vec<Value>>,
+        outer: Option<&EvalContext<'_>>,
+    ) -> SqlResult<Vec<Vec<Value>>> {
+        let Source::Derived(plan) = &rel.source else {
+            return Err(SqlError::Internal("LATERAL over a non-subquery".into()));
+        };
+        let mut next = Vec::new();
+        for partial in &rows {
+            self.session.cancel.check()?;
+            let pcx = self.cx(partial, outer);
+            let mut matched = false;
+            for r in self.run(plan, Some(&pcx))? {
+                if let Some(f) = &rel.filter
+                    && f.eval(&self.cx(&r, outer))? != Value::Bool(true)
+                {
+                    continue;
+                }
+                let mut joined = partial.clone();
+                joined[rel.offset..rel.offset + rel.width].clone_from_slice(&r);
+                let cx = self.cx(&joined, outer);
+                if let Some(on) = &step.on
+                    && on.eval(&cx)? != Value::Bool(true)
+                {
+                    continue;
+                }
+                matched = true;
+                if let Some(f) = &step.filter
+                    && f.eval(&cx)? != Value::Bool(true)
+                {
+                    continue;
+                }
+                next.push(joined);
+                if next.len() > JOIN_ROWS_MAX {
+                    return Err(SqlError::ProgramLimitExceeded(format!(
+                        "a join produced more than {JOIN_ROWS_MAX} rows"
+                    )));
+                }
+            }
+            if step.kind == JoinKind::Left && !matched {
+                next.push(partial.clone());
+            }
+        }
+        Ok(next)
     }
 
     fn run_select(
@@ -1593,6 +1912,7 @@ pub fn matching_rows(
     let mut seen = 0usize;
     let mut from: Option<Vec<u8>> = None;
     loop {
+        exec.session.cancel.check()?;
         let lower = match &from {
             Some(k) => Bound::Excluded(k.as_slice()),
             None => Bound::Unbounded,
@@ -1689,6 +2009,7 @@ fn pg_type_label(t: DataType) -> &'static str {
         DataType::Int8 => "int8",
         DataType::Float8 => "float8",
         DataType::Text => "text",
+        DataType::Timestamp => "timestamp",
     }
 }
 
@@ -1787,6 +2108,8 @@ struct Accumulator {
     int_sum: i128,
     float_sum: f64,
     best: Value,
+    separator: Option<String>,
+    text: String,
 }
 
 impl Accumulator {
@@ -1799,6 +2122,8 @@ impl Accumulator {
             int_sum: 0,
             float_sum: 0.0,
             best: Value::Null,
+            separator: call.separator.clone(),
+            text: String::new(),
         }
     }
 
@@ -1820,6 +2145,12 @@ impl Accumulator {
         self.count += 1;
         match self.func {
             AggFunc::CountStar | AggFunc::Count => {}
+            AggFunc::StringAgg => {
+                if self.count > 1 {
+                    self.text.push_str(self.separator.as_deref().unwrap_or(""));
+                }
+                self.text.push_str(&v.to_text().unwrap_or_default());
+            }
             AggFunc::Sum | AggFunc::Avg => match v {
                 Value::Int(i) => {
                     self.int_sum += i128::from(i);
@@ -1863,6 +2194,7 @@ impl Accumulator {
             AggFunc::Sum => Value::Float(self.float_sum),
             AggFunc::Avg => Value::Float(self.float_sum / self.count as f64),
             AggFunc::Min | AggFunc::Max => self.best,
+            AggFunc::StringAgg => Value::Text(self.text),
         })
     }
 }
@@ -1906,7 +2238,7 @@ mod tests {
                             .collect()
                     })
                     .collect(),
-                Output::Command { .. } => Vec::new(),
+                _ => Vec::new(),
             };
         }
         last

@@ -9,16 +9,17 @@
 //! DDL is transactional in its catalog entry (a CREATE TABLE rolled back leaves no table), but the
 //! B+tree root a CREATE allocates is not reclaimed yet.
 
-use crate::catalog::{Column, TableDef, encode_row, pk_key, rowid_key, rowid_of_key};
+use crate::catalog::{Column, TableDef, decode_row, encode_row, pk_key, rowid_key, rowid_of_key};
+use crate::copy::{CopyFormat, LineSplitter};
 use crate::error::{SqlError, SqlResult};
-use crate::expr::{AggMode, Binder, Expr, SessionInfo, data_type, ident_name, object_name};
+use crate::expr::{AggMode, Binder, Expr, SessionInfo, ident_name, object_name};
 use crate::query::{
     ColumnInfo, Executor, Planner, QueryPlan, key_equalities, lookup_table, matching_rows,
     single_table, table_scope,
 };
 use crate::types::{DataType, Value};
 use borealis_common::Lsn;
-use borealis_engine::{CATALOG, Engine, EngineError, TreeId, Txn};
+use borealis_engine::{CATALOG, Engine, EngineError, LockMode, LockWait, TreeId, Txn};
 use sqlparser::ast;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -66,6 +67,11 @@ pub enum Output {
     },
     /// A command tag such as `INSERT 0 3`.
     Command { tag: String },
+    /// `COPY … FROM STDIN`: the client sends the data next, through [`Session::copy_in_start`]
+    /// and friends (this output only says so when `execute` is given a COPY FROM).
+    CopyIn { columns: usize },
+    /// `COPY … TO STDOUT`: one encoded line per row, then the tag `COPY n`.
+    CopyOut { columns: usize, lines: Vec<String> },
 }
 
 /// A statement's outcome. When `commit_lsn` is set, the statement committed a transaction that
@@ -112,6 +118,20 @@ const SETTINGS: &[(&str, &str)] = &[
     ("work_mem", "4MB"),
 ];
 
+/// Settings PostgreSQL reports to the client (ParameterStatus) whenever they change.
+const REPORTED: &[&str] = &[
+    "application_name",
+    "client_encoding",
+    "DateStyle",
+    "IntervalStyle",
+    "TimeZone",
+    "standard_conforming_strings",
+    "is_superuser",
+    "integer_datetimes",
+    "server_encoding",
+    "server_version",
+];
+
 /// Parses a PostgreSQL duration setting (`0`, `1500`, `'2s'`, `'100ms'`, `'1min'`) to ms.
 pub fn parse_duration_ms(v: &str) -> Option<u64> {
     let v = v.trim();
@@ -131,15 +151,104 @@ pub fn parse_duration_ms(v: &str) -> Option<u64> {
 
 /// Parses SQL text into statements (PostgreSQL dialect).
 pub fn parse(sql: &str) -> SqlResult<Vec<ast::Statement>> {
-    sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, sql).map_err(
-        |e| {
-            SqlError::Syntax(
+    let parse = |text: &str| {
+        sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, text)
+    };
+    match parse(sql) {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            // Forms of PostgreSQL's grammar the parser lacks, for single statements.
+            if let Some(stmts) = parse_fallback(sql, &parse) {
+                return Ok(stmts);
+            }
+            Err(SqlError::Syntax(
                 e.to_string()
                     .trim_start_matches("sql parser error: ")
                     .to_string(),
-            )
-        },
-    )
+            ))
+        }
+    }
+}
+
+/// `VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [(options)] [table [, …]]`, and COPY options
+/// written `FREEZE ON` / `HEADER ON` (the parser wants `TRUE`).
+fn parse_fallback(
+    sql: &str,
+    parse: &dyn Fn(&str) -> Result<Vec<ast::Statement>, sqlparser::parser::ParserError>,
+) -> Option<Vec<ast::Statement>> {
+    let text = sql.trim().trim_end_matches(';').trim();
+    if text.contains(';') {
+        // Several statements: without quotes, `;` separates them and each can be parsed alone.
+        if text.contains(['\'', '"', '$', '-', '/']) {
+            return None;
+        }
+        let mut out = Vec::new();
+        for piece in text.split(';').filter(|p| !p.trim().is_empty()) {
+            match parse(piece) {
+                Ok(s) => out.extend(s),
+                Err(_) => out.extend(parse_fallback(piece, parse)?),
+            }
+        }
+        return Some(out);
+    }
+    let lower = text.to_lowercase();
+    let first = lower.split_whitespace().next()?;
+    match first {
+        "vacuum" | "analyze" | "analyse" => {
+            let mut rest = text[first.len()..].trim_start();
+            if rest.starts_with('(') {
+                rest = rest[rest.find(')')? + 1..].trim_start();
+            }
+            loop {
+                let word = rest.split_whitespace().next().unwrap_or("").to_lowercase();
+                if matches!(
+                    word.as_str(),
+                    "full" | "freeze" | "verbose" | "analyze" | "analyse"
+                ) {
+                    rest = rest[word.len()..].trim_start();
+                } else {
+                    break;
+                }
+            }
+            let mut out = Vec::new();
+            if rest.is_empty() {
+                out.extend(parse("VACUUM").ok()?);
+            }
+            for table in rest.split(',') {
+                let table = table.split('(').next()?.trim();
+                if table.is_empty() {
+                    return None;
+                }
+                out.extend(parse(&format!("VACUUM {table}")).ok()?);
+            }
+            Some(out)
+        }
+        "copy" => {
+            let words: Vec<&str> = text.split_whitespace().collect();
+            let mut fixed = Vec::with_capacity(words.len());
+            for (i, w) in words.iter().enumerate() {
+                let prev = i
+                    .checked_sub(1)
+                    .map(|p| words[p].trim_start_matches('(').to_lowercase());
+                let lw = w.trim_end_matches([')', ',']).to_lowercase();
+                let tail = &w[lw.len()..];
+                if matches!(prev.as_deref(), Some("freeze" | "header"))
+                    && matches!(lw.as_str(), "on" | "off" | "1" | "0")
+                {
+                    let b = if matches!(lw.as_str(), "on" | "1") {
+                        "true"
+                    } else {
+                        "false"
+                    };
+                    fixed.push(format!("{b}{tail}"));
+                } else {
+                    fixed.push((*w).to_string());
+                }
+            }
+            parse(&fixed.join(" ")).ok()
+        }
+        _ => None,
+    }
 }
 
 /// One client session.
@@ -150,6 +259,23 @@ pub struct Session {
     failed: bool,
     settings: BTreeMap<String, String>,
     pub info: SessionInfo,
+    /// Notices raised by the last statement beyond `Executed::notice` (e.g. DROP … IF EXISTS).
+    notices: Vec<String>,
+    /// Reported parameters (ParameterStatus) that SET changed since last taken.
+    changed_reported: Vec<&'static str>,
+    /// An open `COPY … FROM STDIN`.
+    copy_in: Option<CopyIn>,
+    /// The error that ended a COPY FROM STDIN early: later data is discarded and the error is
+    /// reported when the client ends the copy, as the protocol expects.
+    copy_error: Option<SqlError>,
+}
+
+/// The state of a `COPY … FROM STDIN` between the data messages.
+struct CopyIn {
+    def: TableDef,
+    targets: Vec<usize>,
+    splitter: LineSplitter,
+    rows: u64,
 }
 
 fn command(tag: impl Into<String>) -> Output {
@@ -175,7 +301,31 @@ impl Session {
             failed: false,
             settings,
             info,
+            notices: Vec::new(),
+            changed_reported: Vec::new(),
+            copy_in: None,
+            copy_error: None,
         }
+    }
+
+    /// Takes the reported parameters (PostgreSQL's GUC_REPORT set) that SET changed, with their
+    /// new values, under the names ParameterStatus uses.
+    pub fn take_parameter_changes(&mut self) -> Vec<(String, String)> {
+        let names = std::mem::take(&mut self.changed_reported);
+        names
+            .into_iter()
+            .map(|n| {
+                (
+                    n.to_string(),
+                    self.setting(n).unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Takes the notices the last statement raised, in order.
+    pub fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
     }
 
     #[must_use]
@@ -208,6 +358,11 @@ impl Session {
                 "invalid value for parameter \"{name}\": \"{value}\""
             )));
         }
+        if let Some(reported) = REPORTED.iter().find(|r| r.eq_ignore_ascii_case(&name))
+            && !self.changed_reported.contains(reported)
+        {
+            self.changed_reported.push(reported);
+        }
         self.settings.insert(name, value.to_string());
         Ok(())
     }
@@ -222,6 +377,8 @@ impl Session {
 
     /// Ends whatever transaction is open (the connection is closing).
     pub fn abort(&mut self) {
+        self.copy_in = None;
+        self.copy_error = None;
         if let Some(t) = self.txn.take() {
             self.db.engine.rollback(t);
         }
@@ -353,10 +510,24 @@ impl Session {
         if self.failed {
             return Err(SqlError::InFailedTransaction);
         }
+        if let ast::Statement::Vacuum(v) = stmt {
+            return self.vacuum(v.table_name.as_ref()).and_then(plain);
+        }
+        if let ast::Statement::Copy {
+            to: false,
+            target: ast::CopyTarget::Stdin,
+            ..
+        } = stmt
+        {
+            let columns = self.copy_in_start(stmt)?;
+            return plain(Output::CopyIn { columns });
+        }
         if self.txn.is_none() {
             self.txn = Some(self.db.engine.begin());
         }
         let mut txn = self.txn.take().expect("a transaction is open");
+        self.db.engine.new_statement(&mut txn);
+        self.info.cancel.arm(txn.cancel_handle());
         let result = self.run(&mut txn, stmt, params);
         match result {
             Ok(output) => {
@@ -420,6 +591,25 @@ impl Session {
                 ..
             } => self.drop_tables(txn, names, *if_exists),
             ast::Statement::Set(set) => self.set_statement(set),
+            ast::Statement::Truncate(t) => self.truncate(txn, t),
+            ast::Statement::AlterTable(at) => self.alter_table(txn, at),
+            ast::Statement::Analyze(a) => {
+                if let Some(n) = &a.table_name {
+                    lookup_table(&self.db.engine, txn, &object_name(n)?)?;
+                }
+                Ok(command("ANALYZE"))
+            }
+            ast::Statement::Copy {
+                source,
+                to: true,
+                target: ast::CopyTarget::Stdout,
+                options,
+                legacy_options,
+                ..
+            } => self.copy_out(txn, source, options, legacy_options, params),
+            ast::Statement::Copy { .. } => Err(SqlError::FeatureNotSupported(
+                "COPY to or from a file or program (use STDIN/STDOUT)".into(),
+            )),
             ast::Statement::ShowVariable { variable } => {
                 let name = show_name(variable);
                 let value = self
@@ -496,7 +686,7 @@ impl Session {
             if columns.iter().any(|x| x.name == cname) {
                 return Err(SqlError::DuplicateColumn(cname));
             }
-            let ty = data_type(&c.data_type)?;
+            let (ty, text_kind) = crate::expr::column_type(&c.data_type)?;
             let mut not_null = false;
             for opt in &c.options {
                 match &opt.option {
@@ -522,6 +712,7 @@ impl Session {
                 name: cname,
                 ty,
                 not_null,
+                text_kind,
             });
         }
         for tc in &ct.constraints {
@@ -561,6 +752,7 @@ impl Session {
         let tree = engine.create_tree()?;
         let def = TableDef {
             name: name.clone(),
+            oid: TableDef::oid_for_tree(tree),
             tree,
             columns,
             pk,
@@ -596,8 +788,12 @@ impl Session {
     ) -> SqlResult<Output> {
         for n in names {
             let name = object_name(n)?;
-            if !self.db.engine.delete(txn, CATALOG, name.as_bytes())? && !if_exists {
-                return Err(SqlError::UndefinedTable(name));
+            if !self.db.engine.delete(txn, CATALOG, name.as_bytes())? {
+                if !if_exists {
+                    return Err(SqlError::UndefinedTable(name));
+                }
+                self.notices
+                    .push(format!("table \"{name}\" does not exist, skipping"));
             }
         }
         Ok(command("DROP TABLE"))
@@ -721,7 +917,7 @@ impl Session {
             let mut row = vec![Value::Null; def.columns.len()];
             for (k, v) in values.iter().enumerate() {
                 let col = &def.columns[plan.targets[k]];
-                row[plan.targets[k]] = v.clone().cast(col.ty)?;
+                row[plan.targets[k]] = col.fit(v.clone().cast(col.ty)?)?;
             }
             check_not_null(def, &row)?;
             let key = if def.pk.is_empty() {
@@ -797,27 +993,57 @@ impl Session {
         let def = &plan.def;
         // Every new row is computed before the first write: the statement sees the table as it
         // was when it started.
-        let mut targets = Vec::new();
+        let mut found = Vec::new();
+        matching_rows(
+            &Executor::new(engine, txn, params, &self.info),
+            def,
+            plan.filter.as_ref(),
+            plan.key_eq.as_deref(),
+            None,
+            None,
+            |k, row| {
+                found.push((k, row));
+                Ok(())
+            },
+        )?;
+        // Lock every matching row, then compute its new version from the newest committed one
+        // (PostgreSQL's READ COMMITTED: a row changed since the snapshot is re-checked against
+        // the WHERE clause and updated from its newest version, so no update is lost).
+        let mut locked = Vec::with_capacity(found.len());
+        for (key, old) in found {
+            let timeout = self.lock_timeout();
+            match engine.lock_row(
+                txn,
+                def.tree,
+                &key,
+                LockMode::Update,
+                LockWait::Block,
+                timeout,
+            )? {
+                Some(v) if v.changed => {
+                    let Some(bytes) = v.value else { continue };
+                    let newest = decode_row(&bytes, def.columns.len())?;
+                    locked.push((key, newest, true));
+                }
+                Some(_) => locked.push((key, old, false)),
+                None => {}
+            }
+        }
+        let mut targets = Vec::with_capacity(locked.len());
         {
             let exec = Executor::new(engine, txn, params, &self.info);
-            let mut found = Vec::new();
-            matching_rows(
-                &exec,
-                def,
-                plan.filter.as_ref(),
-                plan.key_eq.as_deref(),
-                None,
-                None,
-                |k, row| {
-                    found.push((k, row));
-                    Ok(())
-                },
-            )?;
-            for (key, old) in found {
-                let mut row = old.clone();
+            for (key, old, recheck) in locked {
                 let cx = exec.cx(&old, None);
+                if recheck
+                    && let Some(f) = &plan.filter
+                    && f.eval(&cx)? != Value::Bool(true)
+                {
+                    continue;
+                }
+                let mut row = old.clone();
                 for (i, e) in &plan.sets {
-                    row[*i] = e.eval(&cx)?.cast(def.columns[*i].ty)?;
+                    let col = &def.columns[*i];
+                    row[*i] = col.fit(e.eval(&cx)?.cast(col.ty)?)?;
                 }
                 targets.push((key, row));
             }
@@ -986,4 +1212,715 @@ fn show_name(variable: &[ast::Ident]) -> String {
 
 fn first_words(s: &str) -> String {
     s.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+/// Maintenance, table rebuilds and COPY.
+impl Session {
+    /// `lock_timeout` as the engine takes it; `None` waits without limit.
+    fn lock_timeout(&self) -> Option<std::time::Duration> {
+        match self.setting("lock_timeout").and_then(parse_duration_ms) {
+            None | Some(0) => None,
+            Some(ms) => Some(std::time::Duration::from_millis(ms)),
+        }
+    }
+
+    /// Ends the current statement after an error: an explicit transaction becomes failed, an
+    /// implicit one rolls back.
+    fn fail_statement(&mut self, txn: Txn) {
+        if self.in_block {
+            self.failed = true;
+            self.txn = Some(txn);
+        } else {
+            self.db.engine.rollback(txn);
+        }
+    }
+
+    /// `VACUUM [table]`: prunes row versions no snapshot needs. Like PostgreSQL, it refuses to
+    /// run inside a transaction block. (Statistics for ANALYZE are not gathered yet.)
+    fn vacuum(&mut self, table: Option<&ast::ObjectName>) -> SqlResult<Output> {
+        if self.in_block {
+            return Err(SqlError::ActiveSqlTransaction(
+                "VACUUM cannot run inside a transaction block".into(),
+            ));
+        }
+        let engine = &self.db.engine;
+        let txn = engine.begin();
+        let trees: SqlResult<Vec<TreeId>> = match table {
+            Some(n) => object_name(n)
+                .and_then(|name| lookup_table(engine, &txn, &name))
+                .map(|d| vec![d.tree]),
+            None => crate::catalog_views::user_tables(engine, &txn)
+                .map(|ts| ts.into_iter().map(|d| d.tree).collect()),
+        };
+        engine.rollback(txn);
+        for tree in trees? {
+            engine.vacuum(tree)?;
+        }
+        Ok(command("VACUUM"))
+    }
+
+    /// `TRUNCATE t [, …]`: each table gets a new, empty tree in the same transaction (the old
+    /// tree is left unreachable, as DROP TABLE leaves it).
+    fn truncate(&mut self, txn: &mut Txn, t: &ast::Truncate) -> SqlResult<Output> {
+        let engine = &self.db.engine;
+        let mut defs = Vec::with_capacity(t.table_names.len());
+        for target in &t.table_names {
+            defs.push(lookup_table(engine, txn, &object_name(&target.name)?)?);
+        }
+        for mut def in defs {
+            def.tree = engine.create_tree()?;
+            engine.put(txn, CATALOG, def.name.as_bytes(), &def.encode())?;
+        }
+        Ok(command("TRUNCATE TABLE"))
+    }
+
+    /// `ALTER TABLE t ADD [CONSTRAINT c] PRIMARY KEY (cols)`: rebuilds the table as a B+tree
+    /// keyed by the new primary key, checking that the key columns hold no NULL (23502) and
+    /// no duplicate (23505), as PostgreSQL's index build does.
+    fn alter_table(&mut self, txn: &mut Txn, at: &ast::AlterTable) -> SqlResult<Output> {
+        let engine = self.db.engine.clone();
+        let mut def = lookup_table(&engine, txn, &object_name(&at.name)?)?;
+        for op in &at.operations {
+            let ast::AlterTableOperation::AddConstraint {
+                constraint: ast::TableConstraint::PrimaryKey(p),
+                ..
+            } = op
+            else {
+                return Err(SqlError::FeatureNotSupported(format!("ALTER TABLE {op}")));
+            };
+            if !def.pk.is_empty() {
+                return Err(SqlError::InvalidTableDefinition(format!(
+                    "multiple primary keys for table \"{}\" are not allowed",
+                    def.name
+                )));
+            }
+            let mut pk = Vec::with_capacity(p.columns.len());
+            for ic in &p.columns {
+                let ast::Expr::Identifier(id) = &ic.column.expr else {
+                    return Err(SqlError::FeatureNotSupported(
+                        "expressions in a primary key".into(),
+                    ));
+                };
+                let cname = ident_name(id);
+                let i = def.column_index(&cname).ok_or_else(|| {
+                    SqlError::UndefinedColumn(format!("{cname}\" named in key does not exist"))
+                })?;
+                if pk.contains(&i) {
+                    return Err(SqlError::DuplicateColumn(cname));
+                }
+                pk.push(i);
+            }
+            let mut rebuilt = def.clone();
+            rebuilt.pk = pk;
+            for &i in &rebuilt.pk {
+                rebuilt.columns[i].not_null = true;
+            }
+            rebuilt.tree = engine.create_tree()?;
+            // Copy the rows batch by batch (bounded memory): each keeps its encoded value and
+            // gets its primary-key key.
+            let mut from: Option<Vec<u8>> = None;
+            loop {
+                self.info.cancel.check()?;
+                let lower = match &from {
+                    Some(k) => std::ops::Bound::Excluded(k.as_slice()),
+                    None => std::ops::Bound::Unbounded,
+                };
+                let batch = engine.scan(
+                    txn,
+                    def.tree,
+                    lower,
+                    std::ops::Bound::Unbounded,
+                    crate::query::SCAN_BATCH_ROWS,
+                )?;
+                let full = batch.len() == crate::query::SCAN_BATCH_ROWS;
+                for (k, value) in &batch {
+                    let row = decode_row(value, def.columns.len())?;
+                    for &i in &rebuilt.pk {
+                        if row[i].is_null() {
+                            return Err(SqlError::NotNullInExisting {
+                                table: def.name.clone(),
+                                column: def.columns[i].name.clone(),
+                            });
+                        }
+                    }
+                    match engine.insert(txn, rebuilt.tree, &pk_key(&rebuilt, &row), value) {
+                        Ok(()) => {}
+                        Err(EngineError::DuplicateKey) => {
+                            let SqlError::UniqueViolation { detail, .. } =
+                                unique_violation(&rebuilt, &row)
+                            else {
+                                unreachable!("unique_violation returns UniqueViolation")
+                            };
+                            return Err(SqlError::UniqueIndexBuild {
+                                index: rebuilt.pk_name(),
+                                detail: detail.replace("already exists", "is duplicated"),
+                            });
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                    from = Some(k.clone());
+                }
+                if !full {
+                    break;
+                }
+            }
+            engine.put(txn, CATALOG, rebuilt.name.as_bytes(), &rebuilt.encode())?;
+            def = rebuilt;
+        }
+        Ok(command("ALTER TABLE"))
+    }
+
+    /// `COPY t [(cols)] TO STDOUT` or `COPY (query) TO STDOUT`, text or CSV.
+    fn copy_out(
+        &mut self,
+        txn: &mut Txn,
+        source: &ast::CopySource,
+        options: &[ast::CopyOption],
+        legacy: &[ast::CopyLegacyOption],
+        params: &[Value],
+    ) -> SqlResult<Output> {
+        let format = CopyFormat::from_options(options, legacy)?;
+        let engine = &self.db.engine;
+        let (names, rows) = match source {
+            ast::CopySource::Table {
+                table_name,
+                columns,
+            } => {
+                let def = lookup_table(engine, txn, &object_name(table_name)?)?;
+                let targets = copy_targets(&def, columns)?;
+                let mut rows = Vec::new();
+                matching_rows(
+                    &Executor::new(engine, txn, params, &self.info),
+                    &def,
+                    None,
+                    None,
+                    None,
+                    None,
+                    |_, row| {
+                        rows.push(targets.iter().map(|&i| row[i].clone()).collect::<Vec<_>>());
+                        Ok(())
+                    },
+                )?;
+                let names = targets
+                    .iter()
+                    .map(|&i| def.columns[i].name.clone())
+                    .collect();
+                (names, rows)
+            }
+            ast::CopySource::Query(q) => {
+                let mut types = vec![None; params.len()];
+                let plan = Planner { engine, txn }.bind_query(q, &mut types)?;
+                let rows = Executor::new(engine, txn, params, &self.info).run(&plan, None)?;
+                let names: Vec<String> = plan.columns.iter().map(|c| c.name.clone()).collect();
+                (names, rows)
+            }
+        };
+        let mut lines = Vec::with_capacity(rows.len() + 1);
+        if format.header {
+            let mut h = String::new();
+            format.encode_header(&names, &mut h);
+            lines.push(h);
+        }
+        for r in &rows {
+            let mut line = String::new();
+            format.encode_row(r, &mut line);
+            lines.push(line);
+        }
+        Ok(Output::CopyOut {
+            columns: names.len(),
+            lines,
+        })
+    }
+
+    /// Starts `COPY t [(cols)] FROM STDIN`: checks the table and options and opens the
+    /// statement's transaction. Returns the number of columns the data must have.
+    pub fn copy_in_start(&mut self, stmt: &ast::Statement) -> SqlResult<usize> {
+        let ast::Statement::Copy {
+            source,
+            to: false,
+            options,
+            legacy_options,
+            ..
+        } = stmt
+        else {
+            return Err(SqlError::Internal("not a COPY FROM statement".into()));
+        };
+        let ast::CopySource::Table {
+            table_name,
+            columns,
+        } = source
+        else {
+            return Err(SqlError::Syntax("COPY FROM needs a table".into()));
+        };
+        let mut txn = match self.txn.take() {
+            Some(t) => t,
+            None => self.db.engine.begin(),
+        };
+        self.db.engine.new_statement(&mut txn);
+        let started = (|| {
+            let format = CopyFormat::from_options(options, legacy_options)?;
+            let def = lookup_table(&self.db.engine, &txn, &object_name(table_name)?)?;
+            let targets = copy_targets(&def, columns)?;
+            Ok::<_, SqlError>((format, def, targets))
+        })();
+        match started {
+            Ok((format, def, targets)) => {
+                let n = targets.len();
+                self.txn = Some(txn);
+                self.copy_in = Some(CopyIn {
+                    def,
+                    targets,
+                    splitter: LineSplitter::new(format),
+                    rows: 0,
+                });
+                Ok(n)
+            }
+            Err(e) => {
+                self.fail_statement(txn);
+                Err(e)
+            }
+        }
+    }
+
+    /// Feeds one chunk of COPY data: complete lines become rows in the transaction at once.
+    pub fn copy_in_data(&mut self, data: &[u8]) -> SqlResult<()> {
+        if self.copy_error.is_some() {
+            return Ok(());
+        }
+        let Some(mut copy) = self.copy_in.take() else {
+            return Err(SqlError::Internal("no COPY in progress".into()));
+        };
+        let Some(mut txn) = self.txn.take() else {
+            return Err(SqlError::Internal("COPY without a transaction".into()));
+        };
+        let db = self.db.clone();
+        let cancel = self.info.cancel.clone();
+        let r = copy.splitter.feed(data, |fields| {
+            cancel.check()?;
+            copy_row(&db, &mut txn, &copy.def, &copy.targets, fields)?;
+            copy.rows += 1;
+            Ok(())
+        });
+        match r {
+            Ok(()) => {
+                self.txn = Some(txn);
+                self.copy_in = Some(copy);
+                Ok(())
+            }
+            Err(e) => {
+                self.fail_statement(txn);
+                self.copy_error = Some(copy_context(e, &copy));
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends COPY FROM STDIN: the statement succeeds (and an implicit transaction commits).
+    pub fn copy_in_done(&mut self) -> SqlResult<Executed> {
+        if let Some(e) = self.copy_error.take() {
+            return Err(e);
+        }
+        let Some(mut copy) = self.copy_in.take() else {
+            return Err(SqlError::Internal("no COPY in progress".into()));
+        };
+        let Some(mut txn) = self.txn.take() else {
+            return Err(SqlError::Internal("COPY without a transaction".into()));
+        };
+        let db = self.db.clone();
+        let r = copy.splitter.finish(|fields| {
+            copy_row(&db, &mut txn, &copy.def, &copy.targets, fields)?;
+            copy.rows += 1;
+            Ok(())
+        });
+        if let Err(e) = r {
+            self.fail_statement(txn);
+            return Err(copy_context(e, &copy));
+        }
+        let output = command(format!("COPY {}", copy.rows));
+        if self.in_block {
+            self.txn = Some(txn);
+            return Ok(Executed {
+                output,
+                commit_lsn: None,
+                notice: None,
+            });
+        }
+        let lsn = self.commit(txn)?;
+        Ok(Executed {
+            output,
+            commit_lsn: lsn,
+            notice: None,
+        })
+    }
+
+    /// The client gave up the COPY (CopyFail) or the connection broke: the statement fails.
+    pub fn copy_in_fail(&mut self, message: &str) -> SqlError {
+        self.copy_in = None;
+        if let Some(e) = self.copy_error.take() {
+            return e;
+        }
+        if let Some(txn) = self.txn.take() {
+            self.fail_statement(txn);
+        }
+        SqlError::QueryCanceledWith(format!("COPY from stdin failed: {message}"))
+    }
+
+    /// Whether a COPY FROM STDIN is waiting for data.
+    #[must_use]
+    pub fn copy_in_progress(&self) -> bool {
+        self.copy_in.is_some()
+    }
+}
+
+fn copy_context(e: SqlError, copy: &CopyIn) -> SqlError {
+    match e {
+        SqlError::BadCopyFileFormat(m) => SqlError::BadCopyFileFormat(format!(
+            "{m} (COPY {}, line {})",
+            copy.def.name, copy.splitter.line
+        )),
+        other => other,
+    }
+}
+
+/// The columns a COPY names, or all of them.
+fn copy_targets(def: &TableDef, columns: &[ast::Ident]) -> SqlResult<Vec<usize>> {
+    if columns.is_empty() {
+        return Ok((0..def.columns.len()).collect());
+    }
+    let mut t = Vec::with_capacity(columns.len());
+    for c in columns {
+        let name = ident_name(c);
+        let i = def.column_index(&name).ok_or_else(|| {
+            SqlError::UndefinedColumn(format!("{name}\" of relation \"{}", def.name))
+        })?;
+        if t.contains(&i) {
+            return Err(SqlError::DuplicateColumn(name));
+        }
+        t.push(i);
+    }
+    Ok(t)
+}
+
+/// Inserts one COPY row given as text fields.
+fn copy_row(
+    db: &Database,
+    txn: &mut Txn,
+    def: &TableDef,
+    targets: &[usize],
+    fields: Vec<Option<String>>,
+) -> SqlResult<()> {
+    if fields.len() > targets.len() {
+        return Err(SqlError::BadCopyFileFormat(
+            "extra data after last expected column".into(),
+        ));
+    }
+    if fields.len() < targets.len() {
+        return Err(SqlError::BadCopyFileFormat(format!(
+            "missing data for column \"{}\"",
+            def.columns[targets[fields.len()]].name
+        )));
+    }
+    let mut row = vec![Value::Null; def.columns.len()];
+    for (f, &i) in fields.into_iter().zip(targets) {
+        if let Some(text) = f {
+            let col = &def.columns[i];
+            row[i] = col.fit(crate::types::parse_text(&text, col.ty)?)?;
+        }
+    }
+    check_not_null(def, &row)?;
+    let key = if def.pk.is_empty() {
+        rowid_key(db.next_rowid(txn, def.tree)?)
+    } else {
+        pk_key(def, &row)
+    };
+    let mut buf = Vec::new();
+    encode_row(&row, &mut buf);
+    match db.engine.insert(txn, def.tree, &key, &buf) {
+        Ok(()) => Ok(()),
+        Err(EngineError::DuplicateKey) => Err(unique_violation(def, &row)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use borealis_common::pagestore::MemStore;
+    use borealis_engine::EngineConfig;
+
+    fn session() -> Session {
+        let engine = Engine::open(Arc::new(MemStore::new()), EngineConfig::default()).unwrap();
+        Session::new(
+            Database::new(Arc::new(engine)),
+            SessionInfo {
+                database: "db".into(),
+                user: "alice".into(),
+                backend_pid: 1,
+                ..SessionInfo::default()
+            },
+        )
+    }
+
+    fn run(s: &mut Session, sql: &str) -> Vec<Vec<String>> {
+        let mut last = Vec::new();
+        for stmt in parse(sql).unwrap() {
+            last = match s.execute(&stmt, &[]).unwrap().output {
+                Output::Rows { rows, .. } => rows
+                    .iter()
+                    .map(|r| {
+                        r.iter()
+                            .map(|v| v.to_text().unwrap_or_else(|| "NULL".into()))
+                            .collect()
+                    })
+                    .collect(),
+                Output::CopyOut { lines, .. } => lines.into_iter().map(|l| vec![l]).collect(),
+                _ => Vec::new(),
+            };
+        }
+        last
+    }
+
+    fn fails(s: &mut Session, sql: &str) -> SqlError {
+        let stmt = parse(sql).unwrap().pop().unwrap();
+        s.execute(&stmt, &[]).unwrap_err()
+    }
+
+    #[test]
+    fn pgbench_ddl_char_padding_and_timestamps() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table t(tid int not null, f char(4), v varchar(3), m timestamp) with (fillfactor=100);
+             insert into t(tid, f, v, m) values (1, 'ab', 'xyz', '2024-01-02 03:04:05.5');
+             insert into t(tid, m) values (2, CURRENT_TIMESTAMP)",
+        );
+        assert_eq!(
+            run(&mut s, "select f || '|', v, m from t where tid = 1"),
+            [["ab  |", "xyz", "2024-01-02 03:04:05.5"]]
+        );
+        assert!(matches!(
+            fails(&mut s, "insert into t(tid, v) values (3, 'abcd')"),
+            SqlError::StringDataRightTruncation(_)
+        ));
+        assert_eq!(
+            run(&mut s, "select count(*) from t where m > '2020-01-01'"),
+            [["2"]]
+        );
+    }
+
+    #[test]
+    fn tpcb_updates_are_primary_key_lookups() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table pgbench_accounts(aid int not null, bid int, abalance int, filler char(84));
+             alter table pgbench_accounts add primary key (aid)",
+        );
+        let engine = s.engine().clone();
+        let txn = engine.begin();
+        for sql in [
+            "UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2",
+            "UPDATE pgbench_accounts SET abalance = abalance + -5 WHERE aid = 7",
+        ] {
+            let Some(ast::Statement::Update(u)) = parse(sql).unwrap().pop() else {
+                panic!("an UPDATE")
+            };
+            let plan = s.plan_update(&txn, &u, &mut vec![None; 2]).unwrap();
+            assert!(plan.key_eq.is_some(), "a point lookup, not a scan: {sql}");
+        }
+        engine.rollback(txn);
+    }
+
+    #[test]
+    fn add_primary_key_rebuilds_and_checks_uniqueness() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table a(aid int not null, x int);
+             insert into a select g, g * 10 from generate_series(1, 50) as g;
+             alter table a add primary key (aid)",
+        );
+        assert_eq!(run(&mut s, "select x from a where aid = 7"), [["70"]]);
+        let err = fails(&mut s, "insert into a values (7, 1)");
+        assert!(matches!(err, SqlError::UniqueViolation { .. }), "{err:?}");
+        run(
+            &mut s,
+            "create table d(k int, y int); insert into d values (1, 1), (1, 2)",
+        );
+        match fails(&mut s, "alter table d add primary key (k)") {
+            SqlError::UniqueIndexBuild { index, detail } => {
+                assert_eq!(index, "d_pkey");
+                assert_eq!(detail, "Key (k)=(1) is duplicated.");
+            }
+            other => panic!("{other:?}"),
+        }
+        run(&mut s, "create table n(k int); insert into n values (NULL)");
+        assert!(matches!(
+            fails(&mut s, "alter table n add primary key (k)"),
+            SqlError::NotNullInExisting { .. }
+        ));
+        assert!(matches!(
+            fails(&mut s, "alter table a add primary key (x)"),
+            SqlError::InvalidTableDefinition(_)
+        ));
+    }
+
+    #[test]
+    fn truncate_vacuum_and_drop_notices() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table h(a int); insert into h values (1), (2);
+             begin; truncate table h; insert into h values (3); commit",
+        );
+        assert_eq!(run(&mut s, "select a from h"), [["3"]]);
+        run(&mut s, "begin; truncate h; rollback");
+        assert_eq!(
+            run(&mut s, "select a from h"),
+            [["3"]],
+            "TRUNCATE rolls back"
+        );
+        run(&mut s, "vacuum analyze h; vacuum h; analyze h");
+        run(&mut s, "begin");
+        assert!(matches!(
+            fails(&mut s, "vacuum h"),
+            SqlError::ActiveSqlTransaction(_)
+        ));
+        run(&mut s, "rollback");
+        run(&mut s, "drop table if exists nope, h");
+        assert_eq!(
+            s.take_notices(),
+            ["table \"nope\" does not exist, skipping"]
+        );
+    }
+
+    #[test]
+    fn copy_in_streams_rows_and_copy_out_encodes_them() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table c(a int primary key, b text, f char(3))",
+        );
+        let stmt = parse("copy c from stdin with (freeze on)")
+            .unwrap()
+            .pop()
+            .unwrap();
+        assert!(matches!(
+            s.execute(&stmt, &[]).unwrap().output,
+            Output::CopyIn { columns: 3 }
+        ));
+        s.copy_in_data(b"1\tone\tx\n2\t\\N\t").unwrap();
+        s.copy_in_data(b"\n3\tth").unwrap();
+        s.copy_in_data(b"ree\t\\N\n").unwrap();
+        let done = s.copy_in_done().unwrap();
+        assert!(matches!(done.output, Output::Command { ref tag } if tag == "COPY 3"));
+        assert_eq!(
+            run(&mut s, "copy c to stdout"),
+            [["1\tone\tx  \n"], ["2\t\\N\t   \n"], ["3\tthree\t\\N\n"]]
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "copy (select a, b from c where a < 3) to stdout with (format csv, header)"
+            ),
+            [["a,b\n"], ["1,one\n"], ["2,\n"]]
+        );
+        // A bad row fails the COPY when it ends; nothing of it stays.
+        let stmt = parse("copy c (a, b) from stdin csv")
+            .unwrap()
+            .pop()
+            .unwrap();
+        s.execute(&stmt, &[]).unwrap();
+        s.copy_in_data(b"4,four\n5\n6,six\n").unwrap();
+        assert!(matches!(
+            s.copy_in_done().unwrap_err(),
+            SqlError::BadCopyFileFormat(_)
+        ));
+        assert_eq!(run(&mut s, "select count(*) from c"), [["3"]]);
+    }
+
+    #[test]
+    fn catalog_views_answer_psql_and_pgbench_queries() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table pgbench_accounts(aid int not null, filler char(84));
+             alter table pgbench_accounts add primary key (aid);
+             create table other(x text)",
+        );
+        // pgbench's table check (LATERAL, current_schemas, array_position).
+        assert_eq!(
+            run(
+                &mut s,
+                "select o.n, p.partstrat, pg_catalog.count(i.inhparent) from pg_catalog.pg_class as c \
+                 join pg_catalog.pg_namespace as n on (n.oid = c.relnamespace) \
+                 cross join lateral (select pg_catalog.array_position(pg_catalog.current_schemas(true), n.nspname)) as o(n) \
+                 left join pg_catalog.pg_partitioned_table as p on (p.partrelid = c.oid) \
+                 left join pg_catalog.pg_inherits as i on (c.oid = i.inhparent) \
+                 where c.relname = 'pgbench_accounts' and o.n is not null group by 1, 2 order by 1 asc limit 1"
+            ),
+            [["2", "NULL", "0"]]
+        );
+        // psql's \dt.
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT n.nspname as \"Schema\", c.relname as \"Name\", \
+                 CASE c.relkind WHEN 'r' THEN 'table' WHEN 'i' THEN 'index' END as \"Type\", \
+                 pg_catalog.pg_get_userbyid(c.relowner) as \"Owner\" \
+                 FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam \
+                 WHERE c.relkind IN ('r','p','') AND n.nspname <> 'pg_catalog' AND n.nspname !~ '^pg_toast' \
+                 AND n.nspname <> 'information_schema' AND pg_catalog.pg_table_is_visible(c.oid) ORDER BY 1,2"
+            ),
+            [
+                ["public", "other", "table", "alice"],
+                ["public", "pgbench_accounts", "table", "alice"]
+            ]
+        );
+        let oid = run(
+            &mut s,
+            "SELECT c.oid FROM pg_catalog.pg_class c WHERE c.relname OPERATOR(pg_catalog.~) \
+             '^(pgbench_accounts)$' COLLATE pg_catalog.default",
+        );
+        let oid = &oid[0][0];
+        assert_eq!(
+            run(
+                &mut s,
+                &format!(
+                    "SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull \
+                     FROM pg_catalog.pg_attribute a WHERE a.attrelid = '{oid}' AND a.attnum > 0 \
+                     AND NOT a.attisdropped ORDER BY a.attnum"
+                )
+            ),
+            [["aid", "integer", "t"], ["filler", "character(84)", "f"]]
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                &format!(
+                    "SELECT c2.relname, pg_catalog.pg_get_indexdef(i.indexrelid, 0, true), \
+                     pg_catalog.pg_get_constraintdef(con.oid, true), c.oid::pg_catalog.regclass \
+                     FROM pg_catalog.pg_class c, pg_catalog.pg_class c2, pg_catalog.pg_index i \
+                     LEFT JOIN pg_catalog.pg_constraint con ON (conrelid = i.indrelid AND conindid = i.indexrelid AND contype IN ('p','u','x')) \
+                     WHERE c.oid = '{oid}' AND c.oid = i.indrelid AND i.indexrelid = c2.oid"
+                )
+            ),
+            [[
+                "pgbench_accounts_pkey",
+                "CREATE UNIQUE INDEX pgbench_accounts_pkey ON public.pgbench_accounts USING btree (aid)",
+                "PRIMARY KEY (aid)",
+                "pgbench_accounts"
+            ]]
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "select 'pgbench_accounts'::regclass::oid = c.oid, 'd' = any('{a,d}'), \
+                 array_to_string(array(select relname from pg_class where relkind = 'r' order by 1), ',') \
+                 from pg_class c where relname = 'pgbench_accounts'"
+            ),
+            [["t", "t", "other,pgbench_accounts"]]
+        );
+    }
 }

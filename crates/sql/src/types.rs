@@ -1,4 +1,9 @@
 //! SQL types and values, with PostgreSQL's type OIDs, text forms and comparison rules.
+//!
+//! A `timestamp` (without time zone) is held as microseconds since the Unix epoch, in the
+//! proleptic Gregorian calendar; its text form is PostgreSQL's ISO style
+//! (`2024-05-01 12:34:56.123456`, trailing zero fractions dropped). The binary wire form counts
+//! from 2000-01-01, PostgreSQL's epoch: [`PG_EPOCH_OFFSET_US`] converts.
 
 use crate::error::{SqlError, SqlResult};
 use std::cmp::Ordering;
@@ -12,7 +17,13 @@ pub enum DataType {
     Int8,
     Float8,
     Text,
+    /// `timestamp without time zone`.
+    Timestamp,
 }
+
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 00:00:00).
+pub const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
+const US_PER_DAY: i64 = 86_400_000_000;
 
 impl DataType {
     /// PostgreSQL's type OID.
@@ -24,6 +35,7 @@ impl DataType {
             DataType::Int4 => 23,
             DataType::Text => 25,
             DataType::Float8 => 701,
+            DataType::Timestamp => 1114,
         }
     }
 
@@ -35,6 +47,7 @@ impl DataType {
             DataType::Int8 => "bigint",
             DataType::Float8 => "double precision",
             DataType::Text => "text",
+            DataType::Timestamp => "timestamp without time zone",
         }
     }
 
@@ -50,6 +63,7 @@ impl DataType {
             DataType::Int8 => 3,
             DataType::Float8 => 4,
             DataType::Text => 5,
+            DataType::Timestamp => 6,
         }
     }
 
@@ -60,6 +74,7 @@ impl DataType {
             3 => DataType::Int8,
             4 => DataType::Float8,
             5 => DataType::Text,
+            6 => DataType::Timestamp,
             _ => return None,
         })
     }
@@ -77,6 +92,8 @@ pub enum Value {
     Int(i64),
     Float(f64),
     Text(String),
+    /// Microseconds since 1970-01-01 00:00:00 (no time zone).
+    Timestamp(i64),
 }
 
 impl Value {
@@ -94,6 +111,7 @@ impl Value {
             Value::Int(i) => Some(i.to_string()),
             Value::Float(f) => Some(format_float8(*f)),
             Value::Text(s) => Some(s.clone()),
+            Value::Timestamp(t) => Some(format_timestamp(*t)),
         }
     }
 
@@ -141,6 +159,20 @@ impl Value {
                 ));
             }
             (Value::Text(s), ty) => parse_text(&s, ty)?,
+            (Value::Timestamp(t), DataType::Timestamp) => Value::Timestamp(t),
+            (Value::Timestamp(t), DataType::Text) => Value::Text(format_timestamp(t)),
+            (Value::Timestamp(_), ty) => {
+                return Err(SqlError::DatatypeMismatch(format!(
+                    "cannot cast type timestamp without time zone to {}",
+                    ty.name()
+                )));
+            }
+            (v, DataType::Timestamp) => {
+                return Err(SqlError::DatatypeMismatch(format!(
+                    "cannot cast type {} to timestamp without time zone",
+                    v.kind_name()
+                )));
+            }
         })
     }
 
@@ -154,6 +186,7 @@ impl Value {
             (Value::Float(a), Value::Int(b)) => cmp_f64(*a, *b as f64),
             (Value::Text(a), Value::Text(b)) => a.cmp(b),
             (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
+            (Value::Timestamp(a), Value::Timestamp(b)) => a.cmp(b),
             (a, b) => {
                 return Err(SqlError::DatatypeMismatch(format!(
                     "cannot compare {} with {}",
@@ -186,8 +219,116 @@ impl Value {
             Value::Int(_) => "integer",
             Value::Float(_) => "double precision",
             Value::Text(_) => "text",
+            Value::Timestamp(_) => "timestamp without time zone",
         }
     }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day number since 1970-01-01.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
+}
+
+/// PostgreSQL's ISO text form of a timestamp.
+#[must_use]
+pub fn format_timestamp(us: i64) -> String {
+    let days = us.div_euclid(US_PER_DAY);
+    let rem = us.rem_euclid(US_PER_DAY);
+    let (y, m, d) = civil_from_days(days);
+    let secs = rem / 1_000_000;
+    let frac = rem % 1_000_000;
+    let mut s = String::with_capacity(26);
+    let (year, bc) = if y <= 0 { (1 - y, true) } else { (y, false) };
+    let _ = write!(
+        s,
+        "{year:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
+    if frac != 0 {
+        let f = format!("{frac:06}");
+        s.push('.');
+        s.push_str(f.trim_end_matches('0'));
+    }
+    if bc {
+        s.push_str(" BC");
+    }
+    s
+}
+
+/// Parses `YYYY-MM-DD[ |T]HH:MM[:SS[.ffffff]]` (or a bare date) to microseconds since 1970.
+fn parse_timestamp(t: &str) -> Option<i64> {
+    let t = t.trim();
+    let (date, time) = match t.find([' ', 'T']) {
+        Some(i) => (&t[..i], t[i + 1..].trim()),
+        None => (t, ""),
+    };
+    let mut parts = date.splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    if civil_from_days(days) != (y, m, d) {
+        return None;
+    }
+    let mut us = 0i64;
+    if !time.is_empty() {
+        let (hms, frac) = match time.split_once('.') {
+            Some((a, b)) => (a, b),
+            None => (time, ""),
+        };
+        let mut f = hms.split(':');
+        let h: i64 = f.next()?.parse().ok()?;
+        let mi: i64 = f.next()?.parse().ok()?;
+        let s: i64 = match f.next() {
+            Some(x) => x.parse().ok()?,
+            None => 0,
+        };
+        if f.next().is_some() || h > 24 || mi > 59 || s > 60 {
+            return None;
+        }
+        let mut micros = 0i64;
+        if !frac.is_empty() {
+            if !frac.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let digits: String = frac.chars().chain("000000".chars()).take(6).collect();
+            micros = digits.parse().ok()?;
+        }
+        us = ((h * 60 + mi) * 60 + s) * 1_000_000 + micros;
+    }
+    days.checked_mul(US_PER_DAY)?.checked_add(us)
 }
 
 /// PostgreSQL orders NaN above every other float and equal to itself.
@@ -252,6 +393,17 @@ pub fn parse_text(s: &str, ty: DataType) -> SqlResult<Value> {
             "-infinity" | "-inf" => f64::NEG_INFINITY,
             _ => t.parse().map_err(|_| bad())?,
         }),
+        DataType::Timestamp => {
+            if t.eq_ignore_ascii_case("now") {
+                return Ok(Value::Timestamp(now_us()));
+            }
+            Value::Timestamp(parse_timestamp(t).ok_or_else(|| {
+                SqlError::InvalidTextRepresentation {
+                    ty: "timestamp".into(),
+                    value: s.into(),
+                }
+            })?)
+        }
         DataType::Bool => Value::Bool(match t.to_ascii_lowercase().as_str() {
             "t" | "true" | "yes" | "y" | "on" | "1" => true,
             "f" | "false" | "no" | "n" | "off" | "0" => false,
@@ -260,9 +412,38 @@ pub fn parse_text(s: &str, ty: DataType) -> SqlResult<Value> {
     })
 }
 
+/// The wall clock in microseconds since 1970 (UTC).
+#[must_use]
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_round_trip_in_postgresql_text_form() {
+        for s in [
+            "2000-01-01 00:00:00",
+            "1969-12-31 23:59:59.5",
+            "2024-02-29 12:34:56.123456",
+            "1900-03-01 00:00:01",
+        ] {
+            let Value::Timestamp(us) = parse_text(s, DataType::Timestamp).unwrap() else {
+                panic!("a timestamp")
+            };
+            assert_eq!(format_timestamp(us), s);
+        }
+        assert_eq!(
+            parse_text("2000-01-01", DataType::Timestamp).unwrap(),
+            Value::Timestamp(PG_EPOCH_OFFSET_US)
+        );
+        assert!(parse_text("2023-02-29", DataType::Timestamp).is_err());
+        assert!(parse_text("yesterday-ish", DataType::Timestamp).is_err());
+    }
 
     #[test]
     fn float_text_matches_postgresql() {

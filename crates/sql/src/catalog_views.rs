@@ -1,0 +1,1521 @@
+//! `pg_catalog` and `information_schema`: virtual tables computed from the engine's catalog each
+//! time a query reads them, and the catalog functions clients call (`format_type`,
+//! `pg_get_indexdef`, `regclass` casts, …).
+//!
+//! Nothing here is stored. A query that names `pg_class` gets a relation whose rows are built,
+//! at execution, from the table definitions its transaction sees in the catalog tree, so the
+//! views are exactly as transactional as the DDL that shaped them. Tools (psql's `\d` family,
+//! pgbench, drivers) read these views with PostgreSQL 15's own queries; the columns they read
+//! carry real values, the rest are NULL or the value PostgreSQL would show for a plain heap
+//! table.
+//!
+//! OIDs are real and stable: a table's OID is fixed when it is created (see
+//! [`TableDef::oid_for_tree`]) and kept when the table is rebuilt; its primary-key index (and
+//! the constraint) take the next OID. PostgreSQL's built-in objects keep their PostgreSQL OIDs
+//! (namespaces 11 and 2200, types, access methods 2 and 403, role 10).
+//!
+//! ```text
+//!   FROM pg_catalog.pg_class ─bind─▶ Source::Virtual(&PG_CLASS) ─execute─▶ rows(…) ─▶ filter …
+//!                                                                     │
+//!                                  catalog tree (table definitions) ◀─┘ as the transaction sees it
+//! ```
+//!
+//! Types: `oid` and the `reg*` types are `bigint` here, `"char"` and `name` are `text`, and
+//! arrays are carried in their text form (`{a,b}`); psql reads all of them as text.
+
+use crate::catalog::TableDef;
+use crate::error::{SqlError, SqlResult};
+use crate::expr::{EvalContext, SessionInfo, format_array, parse_array};
+use crate::types::{DataType, Value};
+use borealis_engine::{CATALOG, Engine, Txn};
+use std::ops::Bound;
+
+/// OIDs of PostgreSQL's built-in objects that the views mention.
+pub const PG_CATALOG_NAMESPACE: u32 = 11;
+pub const PUBLIC_NAMESPACE: u32 = 2200;
+pub const INFORMATION_SCHEMA_NAMESPACE: u32 = 13_000;
+pub const PG_TOAST_NAMESPACE: u32 = 99;
+pub const BOOTSTRAP_ROLE: u32 = 10;
+pub const HEAP_AM: u32 = 2;
+pub const BTREE_AM: u32 = 403;
+pub const DATABASE_OID: u32 = 5;
+/// Catalog entries decoded per scan batch.
+const CATALOG_BATCH: usize = 256;
+
+/// A virtual catalog table: its name and its columns.
+#[derive(Debug)]
+pub struct VirtualTable {
+    pub schema: &'static str,
+    pub name: &'static str,
+    pub columns: &'static [(&'static str, DataType)],
+}
+
+use DataType::{Bool as B, Float8 as F, Int4 as I, Int8 as O, Text as T};
+
+macro_rules! vt {
+    ($id:ident, $schema:literal, $name:literal, [$(($c:literal, $t:expr)),* $(,)?]) => {
+        pub static $id: VirtualTable = VirtualTable {
+            schema: $schema,
+            name: $name,
+            columns: &[$(($c, $t)),*],
+        };
+    };
+}
+
+vt!(
+    PG_NAMESPACE,
+    "pg_catalog",
+    "pg_namespace",
+    [("oid", O), ("nspname", T), ("nspowner", O), ("nspacl", T)]
+);
+vt!(
+    PG_CLASS,
+    "pg_catalog",
+    "pg_class",
+    [
+        ("oid", O),
+        ("relname", T),
+        ("relnamespace", O),
+        ("reltype", O),
+        ("reloftype", O),
+        ("relowner", O),
+        ("relam", O),
+        ("relfilenode", O),
+        ("reltablespace", O),
+        ("relpages", I),
+        ("reltuples", F),
+        ("relallvisible", I),
+        ("reltoastrelid", O),
+        ("relhasindex", B),
+        ("relisshared", B),
+        ("relpersistence", T),
+        ("relkind", T),
+        ("relnatts", I),
+        ("relchecks", I),
+        ("relhasrules", B),
+        ("relhastriggers", B),
+        ("relhassubclass", B),
+        ("relrowsecurity", B),
+        ("relforcerowsecurity", B),
+        ("relispopulated", B),
+        ("relreplident", T),
+        ("relispartition", B),
+        ("relrewrite", O),
+        ("relfrozenxid", O),
+        ("relminmxid", O),
+        ("relacl", T),
+        ("reloptions", T),
+        ("relpartbound", T),
+    ]
+);
+vt!(
+    PG_ATTRIBUTE,
+    "pg_catalog",
+    "pg_attribute",
+    [
+        ("attrelid", O),
+        ("attname", T),
+        ("atttypid", O),
+        ("attstattarget", I),
+        ("attlen", I),
+        ("attnum", I),
+        ("attndims", I),
+        ("attcacheoff", I),
+        ("atttypmod", I),
+        ("attbyval", B),
+        ("attalign", T),
+        ("attstorage", T),
+        ("attcompression", T),
+        ("attnotnull", B),
+        ("atthasdef", B),
+        ("atthasmissing", B),
+        ("attidentity", T),
+        ("attgenerated", T),
+        ("attisdropped", B),
+        ("attislocal", B),
+        ("attinhcount", I),
+        ("attcollation", O),
+        ("attacl", T),
+        ("attoptions", T),
+        ("attfdwoptions", T),
+        ("attmissingval", T),
+    ]
+);
+vt!(
+    PG_TYPE,
+    "pg_catalog",
+    "pg_type",
+    [
+        ("oid", O),
+        ("typname", T),
+        ("typnamespace", O),
+        ("typowner", O),
+        ("typlen", I),
+        ("typbyval", B),
+        ("typtype", T),
+        ("typcategory", T),
+        ("typispreferred", B),
+        ("typisdefined", B),
+        ("typdelim", T),
+        ("typrelid", O),
+        ("typsubscript", O),
+        ("typelem", O),
+        ("typarray", O),
+        ("typinput", T),
+        ("typoutput", T),
+        ("typreceive", T),
+        ("typsend", T),
+        ("typalign", T),
+        ("typstorage", T),
+        ("typnotnull", B),
+        ("typbasetype", O),
+        ("typtypmod", I),
+        ("typndims", I),
+        ("typcollation", O),
+        ("typdefaultbin", T),
+        ("typdefault", T),
+        ("typacl", T),
+    ]
+);
+vt!(
+    PG_ATTRDEF,
+    "pg_catalog",
+    "pg_attrdef",
+    [("oid", O), ("adrelid", O), ("adnum", I), ("adbin", T)]
+);
+vt!(
+    PG_INDEX,
+    "pg_catalog",
+    "pg_index",
+    [
+        ("indexrelid", O),
+        ("indrelid", O),
+        ("indnatts", I),
+        ("indnkeyatts", I),
+        ("indisunique", B),
+        ("indnullsnotdistinct", B),
+        ("indisprimary", B),
+        ("indisexclusion", B),
+        ("indimmediate", B),
+        ("indisclustered", B),
+        ("indisvalid", B),
+        ("indcheckxmin", B),
+        ("indisready", B),
+        ("indislive", B),
+        ("indisreplident", B),
+        ("indkey", T),
+        ("indcollation", T),
+        ("indclass", T),
+        ("indoption", T),
+        ("indexprs", T),
+        ("indpred", T),
+    ]
+);
+vt!(
+    PG_CONSTRAINT,
+    "pg_catalog",
+    "pg_constraint",
+    [
+        ("oid", O),
+        ("conname", T),
+        ("connamespace", O),
+        ("contype", T),
+        ("condeferrable", B),
+        ("condeferred", B),
+        ("convalidated", B),
+        ("conrelid", O),
+        ("contypid", O),
+        ("conindid", O),
+        ("conparentid", O),
+        ("confrelid", O),
+        ("confupdtype", T),
+        ("confdeltype", T),
+        ("confmatchtype", T),
+        ("conislocal", B),
+        ("coninhcount", I),
+        ("connoinherit", B),
+        ("conkey", T),
+        ("confkey", T),
+        ("conpfeqop", T),
+        ("conppeqop", T),
+        ("conffeqop", T),
+        ("confdelsetcols", T),
+        ("conexclop", T),
+        ("conbin", T),
+    ]
+);
+vt!(
+    PG_AM,
+    "pg_catalog",
+    "pg_am",
+    [("oid", O), ("amname", T), ("amhandler", T), ("amtype", T)]
+);
+vt!(
+    PG_COLLATION,
+    "pg_catalog",
+    "pg_collation",
+    [
+        ("oid", O),
+        ("collname", T),
+        ("collnamespace", O),
+        ("collowner", O),
+        ("collprovider", T),
+        ("collisdeterministic", B),
+        ("collencoding", I),
+        ("collcollate", T),
+        ("collctype", T),
+        ("colliculocale", T),
+        ("collversion", T),
+    ]
+);
+vt!(
+    PG_DATABASE,
+    "pg_catalog",
+    "pg_database",
+    [
+        ("oid", O),
+        ("datname", T),
+        ("datdba", O),
+        ("encoding", I),
+        ("datlocprovider", T),
+        ("datistemplate", B),
+        ("datallowconn", B),
+        ("datconnlimit", I),
+        ("datfrozenxid", O),
+        ("datminmxid", O),
+        ("dattablespace", O),
+        ("datcollate", T),
+        ("datctype", T),
+        ("daticulocale", T),
+        ("datcollversion", T),
+        ("datacl", T),
+    ]
+);
+vt!(
+    PG_ROLES,
+    "pg_catalog",
+    "pg_roles",
+    [
+        ("rolname", T),
+        ("rolsuper", B),
+        ("rolinherit", B),
+        ("rolcreaterole", B),
+        ("rolcreatedb", B),
+        ("rolcanlogin", B),
+        ("rolreplication", B),
+        ("rolconnlimit", I),
+        ("rolpassword", T),
+        ("rolvaliduntil", T),
+        ("rolbypassrls", B),
+        ("rolconfig", T),
+        ("oid", O),
+    ]
+);
+vt!(
+    PG_AUTHID,
+    "pg_catalog",
+    "pg_authid",
+    [
+        ("oid", O),
+        ("rolname", T),
+        ("rolsuper", B),
+        ("rolinherit", B),
+        ("rolcreaterole", B),
+        ("rolcreatedb", B),
+        ("rolcanlogin", B),
+        ("rolreplication", B),
+        ("rolbypassrls", B),
+        ("rolconnlimit", I),
+        ("rolpassword", T),
+        ("rolvaliduntil", T),
+    ]
+);
+vt!(
+    PG_USER,
+    "pg_catalog",
+    "pg_user",
+    [
+        ("usename", T),
+        ("usesysid", O),
+        ("usecreatedb", B),
+        ("usesuper", B),
+        ("userepl", B),
+        ("usebypassrls", B),
+        ("passwd", T),
+        ("valuntil", T),
+        ("useconfig", T),
+    ]
+);
+vt!(
+    PG_AUTH_MEMBERS,
+    "pg_catalog",
+    "pg_auth_members",
+    [
+        ("roleid", O),
+        ("member", O),
+        ("grantor", O),
+        ("admin_option", B)
+    ]
+);
+vt!(
+    PG_INHERITS,
+    "pg_catalog",
+    "pg_inherits",
+    [
+        ("inhrelid", O),
+        ("inhparent", O),
+        ("inhseqno", I),
+        ("inhdetachpending", B)
+    ]
+);
+vt!(
+    PG_POLICY,
+    "pg_catalog",
+    "pg_policy",
+    [
+        ("oid", O),
+        ("polname", T),
+        ("polrelid", O),
+        ("polcmd", T),
+        ("polpermissive", B),
+        ("polroles", T),
+        ("polqual", T),
+        ("polwithcheck", T),
+    ]
+);
+vt!(
+    PG_STATISTIC_EXT,
+    "pg_catalog",
+    "pg_statistic_ext",
+    [
+        ("oid", O),
+        ("stxrelid", O),
+        ("stxname", T),
+        ("stxnamespace", O),
+        ("stxowner", O),
+        ("stxstattarget", I),
+        ("stxkeys", T),
+        ("stxkind", T),
+        ("stxexprs", T),
+    ]
+);
+vt!(
+    PG_PUBLICATION,
+    "pg_catalog",
+    "pg_publication",
+    [
+        ("oid", O),
+        ("pubname", T),
+        ("pubowner", O),
+        ("puballtables", B),
+        ("pubinsert", B),
+        ("pubupdate", B),
+        ("pubdelete", B),
+        ("pubtruncate", B),
+        ("pubviaroot", B),
+    ]
+);
+vt!(
+    PG_PUBLICATION_REL,
+    "pg_catalog",
+    "pg_publication_rel",
+    [
+        ("oid", O),
+        ("prpubid", O),
+        ("prrelid", O),
+        ("prqual", T),
+        ("prattrs", T)
+    ]
+);
+vt!(
+    PG_PUBLICATION_NAMESPACE,
+    "pg_catalog",
+    "pg_publication_namespace",
+    [("oid", O), ("pnpubid", O), ("pnnspid", O)]
+);
+vt!(
+    PG_PARTITIONED_TABLE,
+    "pg_catalog",
+    "pg_partitioned_table",
+    [
+        ("partrelid", O),
+        ("partstrat", T),
+        ("partnatts", I),
+        ("partdefid", O),
+        ("partattrs", T),
+        ("partclass", T),
+        ("partcollation", T),
+        ("partexprs", T),
+    ]
+);
+vt!(
+    PG_DESCRIPTION,
+    "pg_catalog",
+    "pg_description",
+    [
+        ("objoid", O),
+        ("classoid", O),
+        ("objsubid", I),
+        ("description", T)
+    ]
+);
+vt!(
+    PG_SEQUENCE,
+    "pg_catalog",
+    "pg_sequence",
+    [
+        ("seqrelid", O),
+        ("seqtypid", O),
+        ("seqstart", O),
+        ("seqincrement", O),
+        ("seqmax", O),
+        ("seqmin", O),
+        ("seqcache", O),
+        ("seqcycle", B),
+    ]
+);
+vt!(
+    PG_DEPEND,
+    "pg_catalog",
+    "pg_depend",
+    [
+        ("classid", O),
+        ("objid", O),
+        ("objsubid", I),
+        ("refclassid", O),
+        ("refobjid", O),
+        ("refobjsubid", I),
+        ("deptype", T),
+    ]
+);
+vt!(
+    PG_TABLESPACE,
+    "pg_catalog",
+    "pg_tablespace",
+    [
+        ("oid", O),
+        ("spcname", T),
+        ("spcowner", O),
+        ("spcacl", T),
+        ("spcoptions", T)
+    ]
+);
+vt!(
+    PG_TRIGGER,
+    "pg_catalog",
+    "pg_trigger",
+    [
+        ("oid", O),
+        ("tgrelid", O),
+        ("tgname", T),
+        ("tgisinternal", B),
+        ("tgenabled", T)
+    ]
+);
+vt!(
+    PG_REWRITE,
+    "pg_catalog",
+    "pg_rewrite",
+    [("oid", O), ("rulename", T), ("ev_class", O)]
+);
+vt!(
+    PG_EXTENSION,
+    "pg_catalog",
+    "pg_extension",
+    [
+        ("oid", O),
+        ("extname", T),
+        ("extowner", O),
+        ("extnamespace", O),
+        ("extversion", T)
+    ]
+);
+vt!(
+    PG_PROC,
+    "pg_catalog",
+    "pg_proc",
+    [
+        ("oid", O),
+        ("proname", T),
+        ("pronamespace", O),
+        ("prokind", T),
+        ("prorettype", O)
+    ]
+);
+vt!(
+    PG_TABLES,
+    "pg_catalog",
+    "pg_tables",
+    [
+        ("schemaname", T),
+        ("tablename", T),
+        ("tableowner", T),
+        ("tablespace", T),
+        ("hasindexes", B),
+        ("hasrules", B),
+        ("hastriggers", B),
+        ("rowsecurity", B),
+    ]
+);
+vt!(
+    IS_TABLES,
+    "information_schema",
+    "tables",
+    [
+        ("table_catalog", T),
+        ("table_schema", T),
+        ("table_name", T),
+        ("table_type", T),
+        ("is_insertable_into", T),
+        ("is_typed", T),
+    ]
+);
+vt!(
+    IS_COLUMNS,
+    "information_schema",
+    "columns",
+    [
+        ("table_catalog", T),
+        ("table_schema", T),
+        ("table_name", T),
+        ("column_name", T),
+        ("ordinal_position", I),
+        ("column_default", T),
+        ("is_nullable", T),
+        ("data_type", T),
+        ("character_maximum_length", I),
+        ("numeric_precision", I),
+        ("udt_name", T),
+    ]
+);
+vt!(
+    IS_SCHEMATA,
+    "information_schema",
+    "schemata",
+    [("catalog_name", T), ("schema_name", T), ("schema_owner", T)]
+);
+
+static ALL: &[&VirtualTable] = &[
+    &PG_NAMESPACE,
+    &PG_CLASS,
+    &PG_ATTRIBUTE,
+    &PG_TYPE,
+    &PG_ATTRDEF,
+    &PG_INDEX,
+    &PG_CONSTRAINT,
+    &PG_AM,
+    &PG_COLLATION,
+    &PG_DATABASE,
+    &PG_ROLES,
+    &PG_AUTHID,
+    &PG_USER,
+    &PG_AUTH_MEMBERS,
+    &PG_INHERITS,
+    &PG_POLICY,
+    &PG_STATISTIC_EXT,
+    &PG_PUBLICATION,
+    &PG_PUBLICATION_REL,
+    &PG_PUBLICATION_NAMESPACE,
+    &PG_PARTITIONED_TABLE,
+    &PG_DESCRIPTION,
+    &PG_SEQUENCE,
+    &PG_DEPEND,
+    &PG_TABLESPACE,
+    &PG_TRIGGER,
+    &PG_REWRITE,
+    &PG_EXTENSION,
+    &PG_PROC,
+    &PG_TABLES,
+    &IS_TABLES,
+    &IS_COLUMNS,
+    &IS_SCHEMATA,
+];
+
+/// Finds a virtual table. `schema` is the qualifier written in the query, if any; unqualified
+/// names find `pg_catalog` tables (it is implicitly first on every search path).
+#[must_use]
+pub fn lookup(schema: Option<&str>, name: &str) -> Option<&'static VirtualTable> {
+    ALL.iter()
+        .copied()
+        .find(|t| t.name == name && schema.is_none_or(|s| s == t.schema))
+        .filter(|t| schema.is_some() || t.schema == "pg_catalog")
+}
+
+/// Every user table definition the transaction sees, in name order.
+pub fn user_tables(engine: &Engine, txn: &Txn) -> SqlResult<Vec<TableDef>> {
+    let mut out = Vec::new();
+    let mut from: Option<Vec<u8>> = None;
+    loop {
+        let lower = match &from {
+            Some(k) => Bound::Excluded(k.as_slice()),
+            None => Bound::Unbounded,
+        };
+        let batch = engine.scan(txn, CATALOG, lower, Bound::Unbounded, CATALOG_BATCH)?;
+        let full = batch.len() == CATALOG_BATCH;
+        for (k, v) in &batch {
+            // The catalog tree may come to hold other kinds of entries: skip what is not a table.
+            if let Ok(def) = TableDef::decode(v) {
+                out.push(def);
+            }
+            from = Some(k.clone());
+        }
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
+/// The built-in types the views list: (oid, name, length, category, array oid).
+const TYPES: &[(u32, &str, i64, &str, u32)] = &[
+    (16, "bool", 1, "B", 1000),
+    (17, "bytea", -1, "U", 1001),
+    (18, "char", 1, "Z", 1002),
+    (19, "name", 64, "S", 1003),
+    (20, "int8", 8, "N", 1016),
+    (21, "int2", 2, "N", 1005),
+    (23, "int4", 4, "N", 1007),
+    (25, "text", -1, "S", 1009),
+    (26, "oid", 4, "N", 1028),
+    (700, "float4", 4, "N", 1021),
+    (701, "float8", 8, "N", 1022),
+    (1042, "bpchar", -1, "S", 1014),
+    (1043, "varchar", -1, "S", 1015),
+    (1082, "date", 4, "D", 1182),
+    (1114, "timestamp", 8, "D", 1115),
+    (1184, "timestamptz", 8, "D", 1185),
+    (1700, "numeric", -1, "N", 1231),
+    (2205, "regclass", 4, "N", 2210),
+    (2206, "regtype", 4, "N", 2211),
+];
+
+/// `format_type(oid, typmod)`.
+#[must_use]
+pub fn format_type(oid: i64, typmod: i64) -> Option<String> {
+    let with_len = |base: &str| {
+        if typmod >= 4 {
+            format!("{base}({})", typmod - 4)
+        } else {
+            base.to_string()
+        }
+    };
+    Some(match oid {
+        16 => "boolean".into(),
+        17 => "bytea".into(),
+        18 => "\"char\"".into(),
+        19 => "name".into(),
+        20 => "bigint".into(),
+        21 => "smallint".into(),
+        23 => "integer".into(),
+        25 => "text".into(),
+        26 => "oid".into(),
+        700 => "real".into(),
+        701 => "double precision".into(),
+        1042 if typmod < 4 => "bpchar".into(),
+        1042 => with_len("character"),
+        1043 => with_len("character varying"),
+        1082 => "date".into(),
+        1114 => "timestamp without time zone".into(),
+        1184 => "timestamp with time zone".into(),
+        1700 => "numeric".into(),
+        2205 => "regclass".into(),
+        2206 => "regtype".into(),
+        _ => return None,
+    })
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
+
+fn oid(o: u32) -> Value {
+    Value::Int(i64::from(o))
+}
+
+/// Builds a row in the table's column order from named values; unnamed columns are NULL.
+fn row(vt: &VirtualTable, named: &[(&str, Value)]) -> Vec<Value> {
+    debug_assert!(
+        named
+            .iter()
+            .all(|(n, _)| vt.columns.iter().any(|(c, _)| c == n)),
+        "unknown column in {}",
+        vt.name
+    );
+    vt.columns
+        .iter()
+        .map(|(c, _)| {
+            named
+                .iter()
+                .find(|(n, _)| n == c)
+                .map_or(Value::Null, |(_, v)| v.clone())
+        })
+        .collect()
+}
+
+fn namespaces() -> [(u32, &'static str); 4] {
+    [
+        (PG_CATALOG_NAMESPACE, "pg_catalog"),
+        (PUBLIC_NAMESPACE, "public"),
+        (INFORMATION_SCHEMA_NAMESPACE, "information_schema"),
+        (PG_TOAST_NAMESPACE, "pg_toast"),
+    ]
+}
+
+fn key_columns(def: &TableDef) -> String {
+    def.pk
+        .iter()
+        .map(|&i| quote_ident(&def.columns[i].name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// PostgreSQL quotes an identifier unless it is lower case letters, digits and underscores.
+#[must_use]
+pub fn quote_ident(s: &str) -> String {
+    let plain = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        s.to_string()
+    } else {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
+}
+
+/// The rows of a virtual table as the transaction sees the catalog.
+pub fn rows(
+    vt: &VirtualTable,
+    engine: &Engine,
+    txn: &Txn,
+    session: &SessionInfo,
+) -> SqlResult<Vec<Vec<Value>>> {
+    let user = if session.user.is_empty() {
+        "borealis"
+    } else {
+        session.user.as_str()
+    };
+    let database = if session.database.is_empty() {
+        "borealis"
+    } else {
+        session.database.as_str()
+    };
+    let tables = || user_tables(engine, txn);
+    let mut out = Vec::new();
+    match vt.name {
+        "pg_namespace" => {
+            for (o, n) in namespaces() {
+                out.push(row(
+                    vt,
+                    &[
+                        ("oid", oid(o)),
+                        ("nspname", text(n)),
+                        ("nspowner", oid(BOOTSTRAP_ROLE)),
+                    ],
+                ));
+            }
+        }
+        "schemata" => {
+            for (_, n) in namespaces() {
+                out.push(row(
+                    vt,
+                    &[
+                        ("catalog_name", text(database)),
+                        ("schema_name", text(n)),
+                        ("schema_owner", text(user)),
+                    ],
+                ));
+            }
+        }
+        "pg_class" => {
+            for def in tables()? {
+                let has_pk = !def.pk.is_empty();
+                let common = |o: u32, name: String, kind: &str, am: u32, natts: usize| {
+                    vec![
+                        ("oid", oid(o)),
+                        ("relname", Value::Text(name)),
+                        ("relnamespace", oid(PUBLIC_NAMESPACE)),
+                        ("reltype", oid(0)),
+                        ("reloftype", oid(0)),
+                        ("relowner", oid(BOOTSTRAP_ROLE)),
+                        ("relam", oid(am)),
+                        ("relfilenode", oid(o)),
+                        ("reltablespace", oid(0)),
+                        ("relpages", Value::Int(0)),
+                        ("reltuples", Value::Float(-1.0)),
+                        ("relallvisible", Value::Int(0)),
+                        ("reltoastrelid", oid(0)),
+                        ("relisshared", Value::Bool(false)),
+                        ("relpersistence", text("p")),
+                        ("relkind", text(kind)),
+                        ("relnatts", Value::Int(natts as i64)),
+                        ("relchecks", Value::Int(0)),
+                        ("relhasrules", Value::Bool(false)),
+                        ("relhastriggers", Value::Bool(false)),
+                        ("relhassubclass", Value::Bool(false)),
+                        ("relrowsecurity", Value::Bool(false)),
+                        ("relforcerowsecurity", Value::Bool(false)),
+                        ("relispopulated", Value::Bool(true)),
+                        ("relreplident", text(if kind == "r" { "d" } else { "n" })),
+                        ("relispartition", Value::Bool(false)),
+                        ("relrewrite", oid(0)),
+                        ("relfrozenxid", oid(0)),
+                        ("relminmxid", oid(0)),
+                    ]
+                };
+                let mut t = common(def.oid, def.name.clone(), "r", HEAP_AM, def.columns.len());
+                t.push(("relhasindex", Value::Bool(has_pk)));
+                out.push(row(vt, &t));
+                if has_pk {
+                    let mut i = common(def.pk_oid(), def.pk_name(), "i", BTREE_AM, def.pk.len());
+                    i.push(("relhasindex", Value::Bool(false)));
+                    out.push(row(vt, &i));
+                }
+            }
+        }
+        "pg_tables" => {
+            for def in tables()? {
+                out.push(row(
+                    vt,
+                    &[
+                        ("schemaname", text("public")),
+                        ("tablename", Value::Text(def.name.clone())),
+                        ("tableowner", text(user)),
+                        ("hasindexes", Value::Bool(!def.pk.is_empty())),
+                        ("hasrules", Value::Bool(false)),
+                        ("hastriggers", Value::Bool(false)),
+                        ("rowsecurity", Value::Bool(false)),
+                    ],
+                ));
+            }
+        }
+        "tables" => {
+            for def in tables()? {
+                out.push(row(
+                    vt,
+                    &[
+                        ("table_catalog", text(database)),
+                        ("table_schema", text("public")),
+                        ("table_name", Value::Text(def.name.clone())),
+                        ("table_type", text("BASE TABLE")),
+                        ("is_insertable_into", text("YES")),
+                        ("is_typed", text("NO")),
+                    ],
+                ));
+            }
+        }
+        "columns" => {
+            for def in tables()? {
+                for (n, c) in def.columns.iter().enumerate() {
+                    let display = c.type_display();
+                    let data_type = display.split('(').next().unwrap_or_default().to_string();
+                    let udt = TYPES
+                        .iter()
+                        .find(|t| t.0 == c.type_oid())
+                        .map_or("text", |t| t.1);
+                    out.push(row(
+                        vt,
+                        &[
+                            ("table_catalog", text(database)),
+                            ("table_schema", text("public")),
+                            ("table_name", Value::Text(def.name.clone())),
+                            ("column_name", Value::Text(c.name.clone())),
+                            ("ordinal_position", Value::Int(n as i64 + 1)),
+                            ("is_nullable", text(if c.not_null { "NO" } else { "YES" })),
+                            ("data_type", Value::Text(data_type)),
+                            (
+                                "character_maximum_length",
+                                match c.typmod() {
+                                    m if m >= 4 => Value::Int(i64::from(m - 4)),
+                                    _ => Value::Null,
+                                },
+                            ),
+                            ("udt_name", text(udt)),
+                        ],
+                    ));
+                }
+            }
+        }
+        "pg_attribute" => {
+            for def in tables()? {
+                let attr = |rel: u32, num: usize, c: &crate::catalog::Column| {
+                    let len = TYPES
+                        .iter()
+                        .find(|t| t.0 == c.type_oid())
+                        .map_or(-1, |t| t.2);
+                    row(
+                        vt,
+                        &[
+                            ("attrelid", oid(rel)),
+                            ("attname", Value::Text(c.name.clone())),
+                            ("atttypid", oid(c.type_oid())),
+                            ("attstattarget", Value::Int(-1)),
+                            ("attlen", Value::Int(len)),
+                            ("attnum", Value::Int(num as i64)),
+                            ("attndims", Value::Int(0)),
+                            ("attcacheoff", Value::Int(-1)),
+                            ("atttypmod", Value::Int(i64::from(c.typmod()))),
+                            ("attbyval", Value::Bool((1..=8).contains(&len))),
+                            ("attalign", text("i")),
+                            ("attstorage", text(if len < 0 { "x" } else { "p" })),
+                            ("attcompression", text("")),
+                            ("attnotnull", Value::Bool(c.not_null)),
+                            ("atthasdef", Value::Bool(false)),
+                            ("atthasmissing", Value::Bool(false)),
+                            ("attidentity", text("")),
+                            ("attgenerated", text("")),
+                            ("attisdropped", Value::Bool(false)),
+                            ("attislocal", Value::Bool(true)),
+                            ("attinhcount", Value::Int(0)),
+                            (
+                                "attcollation",
+                                oid(if c.ty == DataType::Text { 100 } else { 0 }),
+                            ),
+                        ],
+                    )
+                };
+                for (n, c) in def.columns.iter().enumerate() {
+                    out.push(attr(def.oid, n + 1, c));
+                }
+                for (n, &i) in def.pk.iter().enumerate() {
+                    out.push(attr(def.pk_oid(), n + 1, &def.columns[i]));
+                }
+            }
+        }
+        "pg_type" => {
+            for &(o, name, len, cat, array) in TYPES {
+                out.push(row(
+                    vt,
+                    &[
+                        ("oid", oid(o)),
+                        ("typname", text(name)),
+                        ("typnamespace", oid(PG_CATALOG_NAMESPACE)),
+                        ("typowner", oid(BOOTSTRAP_ROLE)),
+                        ("typlen", Value::Int(len)),
+                        ("typbyval", Value::Bool((1..=8).contains(&len))),
+                        ("typtype", text("b")),
+                        ("typcategory", text(cat)),
+                        ("typispreferred", Value::Bool(false)),
+                        ("typisdefined", Value::Bool(true)),
+                        ("typdelim", text(",")),
+                        ("typrelid", oid(0)),
+                        ("typelem", oid(0)),
+                        ("typarray", oid(array)),
+                        ("typnotnull", Value::Bool(false)),
+                        ("typbasetype", oid(0)),
+                        ("typtypmod", Value::Int(-1)),
+                        ("typndims", Value::Int(0)),
+                        (
+                            "typcollation",
+                            oid(if cat == "S" && o != 19 { 100 } else { 0 }),
+                        ),
+                    ],
+                ));
+            }
+        }
+        "pg_index" => {
+            for def in tables()? {
+                if def.pk.is_empty() {
+                    continue;
+                }
+                let indkey = def
+                    .pk
+                    .iter()
+                    .map(|i| (i + 1).to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let t = Value::Bool(true);
+                let f = Value::Bool(false);
+                out.push(row(
+                    vt,
+                    &[
+                        ("indexrelid", oid(def.pk_oid())),
+                        ("indrelid", oid(def.oid)),
+                        ("indnatts", Value::Int(def.pk.len() as i64)),
+                        ("indnkeyatts", Value::Int(def.pk.len() as i64)),
+                        ("indisunique", t.clone()),
+                        ("indnullsnotdistinct", f.clone()),
+                        ("indisprimary", t.clone()),
+                        ("indisexclusion", f.clone()),
+                        ("indimmediate", t.clone()),
+                        ("indisclustered", f.clone()),
+                        ("indisvalid", t.clone()),
+                        ("indcheckxmin", f.clone()),
+                        ("indisready", t.clone()),
+                        ("indislive", t),
+                        ("indisreplident", f),
+                        ("indkey", Value::Text(indkey)),
+                    ],
+                ));
+            }
+        }
+        "pg_constraint" => {
+            for def in tables()? {
+                if def.pk.is_empty() {
+                    continue;
+                }
+                let conkey = format_array(def.pk.iter().map(|i| Value::Int(*i as i64 + 1)));
+                out.push(row(
+                    vt,
+                    &[
+                        ("oid", oid(def.pk_oid())),
+                        ("conname", Value::Text(def.pk_name())),
+                        ("connamespace", oid(PUBLIC_NAMESPACE)),
+                        ("contype", text("p")),
+                        ("condeferrable", Value::Bool(false)),
+                        ("condeferred", Value::Bool(false)),
+                        ("convalidated", Value::Bool(true)),
+                        ("conrelid", oid(def.oid)),
+                        ("contypid", oid(0)),
+                        ("conindid", oid(def.pk_oid())),
+                        ("conparentid", oid(0)),
+                        ("confrelid", oid(0)),
+                        ("conislocal", Value::Bool(true)),
+                        ("coninhcount", Value::Int(0)),
+                        ("connoinherit", Value::Bool(true)),
+                        ("conkey", Value::Text(conkey)),
+                    ],
+                ));
+            }
+        }
+        "pg_am" => {
+            for (o, n, h, t) in [
+                (HEAP_AM, "heap", "heap_tableam_handler", "t"),
+                (BTREE_AM, "btree", "bthandler", "i"),
+            ] {
+                out.push(row(
+                    vt,
+                    &[
+                        ("oid", oid(o)),
+                        ("amname", text(n)),
+                        ("amhandler", text(h)),
+                        ("amtype", text(t)),
+                    ],
+                ));
+            }
+        }
+        "pg_collation" => {
+            for (o, n, p) in [(100, "default", "d"), (950, "C", "c"), (951, "POSIX", "c")] {
+                out.push(row(
+                    vt,
+                    &[
+                        ("oid", oid(o)),
+                        ("collname", text(n)),
+                        ("collnamespace", oid(PG_CATALOG_NAMESPACE)),
+                        ("collowner", oid(BOOTSTRAP_ROLE)),
+                        ("collprovider", text(p)),
+                        ("collisdeterministic", Value::Bool(true)),
+                        ("collencoding", Value::Int(-1)),
+                    ],
+                ));
+            }
+        }
+        "pg_database" => {
+            out.push(row(
+                vt,
+                &[
+                    ("oid", oid(DATABASE_OID)),
+                    ("datname", text(database)),
+                    ("datdba", oid(BOOTSTRAP_ROLE)),
+                    ("encoding", Value::Int(6)),
+                    ("datlocprovider", text("c")),
+                    ("datistemplate", Value::Bool(false)),
+                    ("datallowconn", Value::Bool(true)),
+                    ("datconnlimit", Value::Int(-1)),
+                    ("dattablespace", oid(1663)),
+                    ("datcollate", text("C.UTF-8")),
+                    ("datctype", text("C.UTF-8")),
+                ],
+            ));
+        }
+        "pg_roles" | "pg_authid" => {
+            let t = Value::Bool(true);
+            out.push(row(
+                vt,
+                &[
+                    ("oid", oid(BOOTSTRAP_ROLE)),
+                    ("rolname", text(user)),
+                    ("rolsuper", t.clone()),
+                    ("rolinherit", t.clone()),
+                    ("rolcreaterole", t.clone()),
+                    ("rolcreatedb", t.clone()),
+                    ("rolcanlogin", t.clone()),
+                    ("rolreplication", t.clone()),
+                    ("rolbypassrls", t),
+                    ("rolconnlimit", Value::Int(-1)),
+                    ("rolpassword", text("********")),
+                ],
+            ));
+        }
+        "pg_user" => {
+            let t = Value::Bool(true);
+            out.push(row(
+                vt,
+                &[
+                    ("usename", text(user)),
+                    ("usesysid", oid(BOOTSTRAP_ROLE)),
+                    ("usecreatedb", t.clone()),
+                    ("usesuper", t.clone()),
+                    ("userepl", t.clone()),
+                    ("usebypassrls", t),
+                    ("passwd", text("********")),
+                ],
+            ));
+        }
+        "pg_tablespace" => {
+            for (o, n) in [(1663, "pg_default"), (1664, "pg_global")] {
+                out.push(row(
+                    vt,
+                    &[
+                        ("oid", oid(o)),
+                        ("spcname", text(n)),
+                        ("spcowner", oid(BOOTSTRAP_ROLE)),
+                    ],
+                ));
+            }
+        }
+        // Objects Borealis does not have yet: inheritance, policies, extended statistics,
+        // publications, partitioning, comments, sequences, dependencies, triggers, rules.
+        _ => {}
+    }
+    Ok(out)
+}
+
+fn arg_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i),
+        Value::Text(t) => t.trim().parse().ok(),
+        Value::Float(f) => Some(*f as i64),
+        _ => None,
+    }
+}
+
+fn table_by_oid(cx: &EvalContext<'_>, o: i64) -> SqlResult<Option<(TableDef, bool)>> {
+    let Some(exec) = cx.exec else {
+        return Ok(None);
+    };
+    for def in user_tables(exec.engine, exec.txn)? {
+        if i64::from(def.oid) == o {
+            return Ok(Some((def, false)));
+        }
+        if !def.pk.is_empty() && i64::from(def.pk_oid()) == o {
+            return Ok(Some((def, true)));
+        }
+    }
+    Ok(None)
+}
+
+/// Evaluates a catalog function; `None` when `name` is not one of them.
+pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlResult<Option<Value>> {
+    let user = || {
+        Value::Text(if cx.session.user.is_empty() {
+            "borealis".into()
+        } else {
+            cx.session.user.clone()
+        })
+    };
+    let first_null = vals.first().is_none_or(Value::is_null);
+    Ok(Some(match name {
+        "current_user" => user(),
+        "current_schemas" => Value::Text(if vals[0] == Value::Bool(true) {
+            "{pg_catalog,public}".into()
+        } else {
+            "{public}".into()
+        }),
+        "pg_table_is_visible" => {
+            if first_null {
+                Value::Null
+            } else {
+                Value::Bool(true)
+            }
+        }
+        "has_privilege" | "pg_relation_is_publishable" => {
+            if first_null {
+                Value::Null
+            } else {
+                Value::Bool(name == "has_privilege")
+            }
+        }
+        "pg_get_expr"
+        | "pg_get_viewdef"
+        | "obj_description"
+        | "pg_get_statisticsobjdef_columns" => Value::Null,
+        "pg_encoding_to_char" => match arg_int(&vals[0]) {
+            Some(6) => Value::Text("UTF8".into()),
+            Some(0) => Value::Text("SQL_ASCII".into()),
+            Some(_) => Value::Text(String::new()),
+            None => Value::Null,
+        },
+        "pg_get_userbyid" => match arg_int(&vals[0]) {
+            Some(o) if o == i64::from(BOOTSTRAP_ROLE) => user(),
+            Some(o) => Value::Text(format!("unknown (OID={o})")),
+            None => Value::Null,
+        },
+        "format_type" => match arg_int(&vals[0]) {
+            None => Value::Null,
+            Some(o) => {
+                let typmod = vals.get(1).and_then(arg_int).unwrap_or(-1);
+                Value::Text(format_type(o, typmod).unwrap_or_else(|| "???".into()))
+            }
+        },
+        "regtype" => match &vals[0] {
+            Value::Null => Value::Null,
+            Value::Text(t) => Value::Int(type_oid_by_name(t).ok_or_else(|| {
+                SqlError::UndefinedObject(format!("type \"{t}\" does not exist"))
+            })?),
+            v => {
+                let o = arg_int(v).unwrap_or(0);
+                Value::Text(if o == 0 {
+                    "-".into()
+                } else {
+                    format_type(o, -1).unwrap_or_else(|| o.to_string())
+                })
+            }
+        },
+        "regtype_in" => match &vals[0] {
+            Value::Text(t) => type_oid_by_name(t).map_or(Value::Null, Value::Int),
+            _ => Value::Null,
+        },
+        "regnamespace" => match arg_int(&vals[0]) {
+            None => Value::Null,
+            Some(o) => Value::Text(
+                namespaces()
+                    .iter()
+                    .find(|(n, _)| i64::from(*n) == o)
+                    .map_or_else(|| o.to_string(), |(_, n)| (*n).to_string()),
+            ),
+        },
+        "regrole" => match arg_int(&vals[0]) {
+            Some(o) if o == i64::from(BOOTSTRAP_ROLE) => user(),
+            Some(o) => Value::Text(o.to_string()),
+            None => Value::Null,
+        },
+        "regproc" => match &vals[0] {
+            Value::Null => Value::Null,
+            v => Value::Text(v.to_text().unwrap_or_default()),
+        },
+        "regclass" => match &vals[0] {
+            Value::Null => Value::Null,
+            Value::Text(t) => {
+                let name = t.rsplit('.').next().unwrap_or(t).trim_matches('"');
+                let exec = cx
+                    .exec
+                    .ok_or_else(|| SqlError::FeatureNotSupported("regclass lookups here".into()))?;
+                let found = user_tables(exec.engine, exec.txn)?
+                    .into_iter()
+                    .find_map(|d| {
+                        if d.name == name {
+                            Some(d.oid)
+                        } else if !d.pk.is_empty() && d.pk_name() == name {
+                            Some(d.pk_oid())
+                        } else {
+                            None
+                        }
+                    });
+                match found {
+                    Some(o) => oid(o),
+                    None => return Err(SqlError::UndefinedTable(t.clone())),
+                }
+            }
+            v => {
+                let o = arg_int(v).unwrap_or(0);
+                match table_by_oid(cx, o)? {
+                    Some((d, false)) => Value::Text(quote_ident(&d.name)),
+                    Some((d, true)) => Value::Text(quote_ident(&d.pk_name())),
+                    None => Value::Text(o.to_string()),
+                }
+            }
+        },
+        "pg_get_indexdef" => match arg_int(&vals[0]) {
+            None => Value::Null,
+            Some(o) => match table_by_oid(cx, o)? {
+                Some((def, true)) => {
+                    let column = vals.get(1).and_then(arg_int).unwrap_or(0);
+                    if column > 0 {
+                        def.pk
+                            .get(usize::try_from(column - 1).unwrap_or(usize::MAX))
+                            .map_or(Value::Null, |&i| {
+                                Value::Text(quote_ident(&def.columns[i].name))
+                            })
+                    } else {
+                        Value::Text(format!(
+                            "CREATE UNIQUE INDEX {} ON public.{} USING btree ({})",
+                            quote_ident(&def.pk_name()),
+                            quote_ident(&def.name),
+                            key_columns(&def)
+                        ))
+                    }
+                }
+                _ => Value::Null,
+            },
+        },
+        "pg_get_constraintdef" => match arg_int(&vals[0]) {
+            None => Value::Null,
+            Some(o) => match table_by_oid(cx, o)? {
+                Some((def, true)) => Value::Text(format!("PRIMARY KEY ({})", key_columns(&def))),
+                _ => Value::Null,
+            },
+        },
+        "array_to_string" => match (&vals[0], &vals[1]) {
+            (Value::Null, _) | (_, Value::Null) => Value::Null,
+            (a, sep) => {
+                let items = parse_array(&a.to_text().unwrap_or_default())?;
+                Value::Text(
+                    items
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(&sep.to_text().unwrap_or_default()),
+                )
+            }
+        },
+        "array_position" => match (&vals[0], &vals[1]) {
+            (Value::Null, _) | (_, Value::Null) => Value::Null,
+            (a, x) => {
+                let x = x.to_text().unwrap_or_default();
+                parse_array(&a.to_text().unwrap_or_default())?
+                    .iter()
+                    .position(|i| i.as_deref() == Some(x.as_str()))
+                    .map_or(Value::Null, |p| Value::Int(p as i64 + 1))
+            }
+        },
+        "array_upper" => match &vals[0] {
+            Value::Null => Value::Null,
+            a => match parse_array(&a.to_text().unwrap_or_default())?.len() {
+                0 => Value::Null,
+                n => Value::Int(n as i64),
+            },
+        },
+        "array_subscript" => match (&vals[0], arg_int(&vals[1])) {
+            (Value::Null, _) | (_, None) => Value::Null,
+            (a, Some(i)) => {
+                let items = parse_array(&a.to_text().unwrap_or_default())?;
+                match usize::try_from(i - 1).ok().and_then(|i| items.get(i)) {
+                    Some(Some(v)) => Value::Text(v.clone()),
+                    _ => Value::Null,
+                }
+            }
+        },
+        "pg_table_size" => match arg_int(&vals[0]) {
+            None => Value::Null,
+            Some(o) => match (table_by_oid(cx, o)?, cx.exec) {
+                (Some((def, false)), Some(exec)) => {
+                    Value::Int(exec.engine.tree_pages(def.tree)? as i64 * PAGE_BYTES)
+                }
+                // A primary key is the table's own tree: it takes no pages of its own.
+                (Some((_, true)), _) => Value::Int(0),
+                _ => Value::Null,
+            },
+        },
+        "pg_size_pretty" => match arg_int(&vals[0]) {
+            None => Value::Null,
+            Some(n) => Value::Text(size_pretty(n)),
+        },
+        "quote_ident" => match &vals[0] {
+            Value::Null => Value::Null,
+            v => Value::Text(quote_ident(&v.to_text().unwrap_or_default())),
+        },
+        "is_distinct_from" => {
+            let (a, b) = (&vals[0], &vals[1]);
+            Value::Bool(match (a.is_null(), b.is_null()) {
+                (true, true) => false,
+                (true, false) | (false, true) => true,
+                _ => {
+                    a.to_text() != b.to_text()
+                        && a.compare(b).ok().flatten() != Some(std::cmp::Ordering::Equal)
+                }
+            })
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// Bytes per engine page, for the size functions.
+const PAGE_BYTES: i64 = 8192;
+
+/// `pg_size_pretty(bigint)`: bytes below 10 kB, then kB, MB, GB, TB, rounding half away from
+/// zero, as PostgreSQL 15 prints sizes.
+#[must_use]
+pub fn size_pretty(size: i64) -> String {
+    const LIMIT: i64 = 10 * 1024;
+    const LIMIT2: i64 = LIMIT * 2 - 1;
+    let half_rounded = |x: i64| (x + if x < 0 { -1 } else { 1 }) / 2;
+    if size.abs() < LIMIT {
+        return format!("{size} bytes");
+    }
+    // One extra bit is kept for rounding.
+    let mut s = size >> 9;
+    for unit in ["kB", "MB", "GB"] {
+        if s.abs() < LIMIT2 {
+            return format!("{} {unit}", half_rounded(s));
+        }
+        s >>= 10;
+    }
+    format!("{} TB", half_rounded(s))
+}
+
+fn type_oid_by_name(t: &str) -> Option<i64> {
+    let t = t.trim().trim_start_matches("pg_catalog.").to_lowercase();
+    let alias = match t.as_str() {
+        "integer" | "int" => "int4",
+        "bigint" => "int8",
+        "smallint" => "int2",
+        "boolean" => "bool",
+        "double precision" => "float8",
+        "real" => "float4",
+        "character varying" => "varchar",
+        "character" => "bpchar",
+        "timestamp without time zone" => "timestamp",
+        "timestamp with time zone" => "timestamptz",
+        other => other,
+    };
+    TYPES.iter().find(|x| x.1 == alias).map(|x| i64::from(x.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_type_matches_postgresql() {
+        assert_eq!(format_type(1042, 88).as_deref(), Some("character(84)"));
+        assert_eq!(
+            format_type(1043, 14).as_deref(),
+            Some("character varying(10)")
+        );
+        assert_eq!(format_type(23, -1).as_deref(), Some("integer"));
+        assert_eq!(
+            format_type(1114, -1).as_deref(),
+            Some("timestamp without time zone")
+        );
+    }
+
+    #[test]
+    fn sizes_print_as_postgresql_prints_them() {
+        assert_eq!(size_pretty(8192), "8192 bytes");
+        assert_eq!(size_pretty(10 * 1024), "10 kB");
+        assert_eq!(size_pretty(13_459_456), "13 MB");
+        assert_eq!(size_pretty(1_536), "1536 bytes");
+        assert_eq!(size_pretty(5 * 1024 * 1024 * 1024), "5120 MB");
+    }
+
+    #[test]
+    fn identifiers_are_quoted_when_needed() {
+        assert_eq!(quote_ident("abc_1"), "abc_1");
+        assert_eq!(quote_ident("Abc"), "\"Abc\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn lookup_finds_catalogs_by_schema() {
+        assert!(lookup(Some("pg_catalog"), "pg_class").is_some());
+        assert!(lookup(None, "pg_class").is_some());
+        assert!(
+            lookup(None, "tables").is_none(),
+            "information_schema needs its qualifier"
+        );
+        assert!(lookup(Some("information_schema"), "tables").is_some());
+        assert!(lookup(Some("public"), "pg_class").is_none());
+    }
+}
