@@ -159,6 +159,10 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::SerializationFailure(_) => "40001",
         SqlError::Deadlock(_) => "40P01",
         SqlError::LockNotAvailable(_) => "55P03",
+        SqlError::NoSuchSavepoint(_) => "3B001",
+        SqlError::NoActiveTransaction(_) => "25P01",
+        SqlError::IsolationAfterQuery => "25001",
+        SqlError::SnapshotTooOld => "72000",
         SqlError::Storage(StoreError::Fenced) => "25006",
         SqlError::Storage(StoreError::Corrupted(_)) | SqlError::Corrupted(_) => "XX001",
         SqlError::Storage(StoreError::Unavailable(_)) => "58000",
@@ -452,6 +456,7 @@ fn response(executed: Executed, formats: &Format) -> PgWireResult<Response> {
             "COMMIT" | "ROLLBACK" => Response::TransactionEnd(Tag::new(&tag)),
             _ => Response::Execution(Tag::new(&tag)),
         }),
+        Output::InBlockCommand { tag } => Ok(Response::Execution(Tag::new(&tag))),
         Output::Rows { columns, rows } => {
             let fields: Vec<FieldInfo> = columns
                 .iter()

@@ -81,6 +81,14 @@ pub enum SqlError {
     Deadlock(String),
     #[error("{0}")]
     LockNotAvailable(String),
+    #[error("savepoint \"{0}\" does not exist")]
+    NoSuchSavepoint(String),
+    #[error("{0} can only be used in transaction blocks")]
+    NoActiveTransaction(String),
+    #[error("SET TRANSACTION ISOLATION LEVEL must be called before any query")]
+    IsolationAfterQuery,
+    #[error("snapshot too old: a row version this snapshot needs was removed")]
+    SnapshotTooOld,
     #[error("row is too big: {0}")]
     ProgramLimitExceeded(String),
     #[error("{0}")]
@@ -109,6 +117,8 @@ impl From<EngineError> for SqlError {
                 SqlError::LockNotAvailable(e.to_string())
             }
             EngineError::Canceled => SqlError::QueryCanceled,
+            EngineError::SnapshotTooOld { .. } => SqlError::SnapshotTooOld,
+            EngineError::NoSuchSavepoint => SqlError::NoSuchSavepoint(String::new()),
             #[allow(unreachable_patterns)]
             other => SqlError::Internal(other.to_string()),
         }

@@ -19,7 +19,9 @@ use crate::query::{
 };
 use crate::types::{DataType, Value};
 use borealis_common::Lsn;
-use borealis_engine::{CATALOG, Engine, EngineError, LockMode, LockWait, TreeId, Txn};
+use borealis_engine::{
+    CATALOG, Engine, EngineError, Isolation, LockMode, LockWait, SavepointId, TreeId, Txn,
+};
 use sqlparser::ast;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -67,6 +69,9 @@ pub enum Output {
     },
     /// A command tag such as `INSERT 0 3`.
     Command { tag: String },
+    /// The tag of SAVEPOINT, RELEASE or ROLLBACK TO: the transaction block goes on (a wire front
+    /// end must not read `ROLLBACK` here as the end of the block).
+    InBlockCommand { tag: String },
     /// `COPY … FROM STDIN`: the client sends the data next, through [`Session::copy_in_start`]
     /// and friends (this output only says so when `execute` is given a COPY FROM).
     CopyIn { columns: usize },
@@ -268,6 +273,11 @@ pub struct Session {
     /// The error that ended a COPY FROM STDIN early: later data is discarded and the error is
     /// reported when the client ends the copy, as the protocol expects.
     copy_error: Option<SqlError>,
+    /// Open savepoints of the transaction block, oldest first.
+    savepoints: Vec<(String, SavepointId)>,
+    /// Statements run in the current transaction block (the isolation level can change only
+    /// before the first).
+    statements_in_block: usize,
 }
 
 /// The state of a `COPY … FROM STDIN` between the data messages.
@@ -305,7 +315,78 @@ impl Session {
             changed_reported: Vec::new(),
             copy_in: None,
             copy_error: None,
+            savepoints: Vec::new(),
+            statements_in_block: 0,
         }
+    }
+
+    /// The isolation level of transactions that do not choose one.
+    fn default_isolation(&self) -> Isolation {
+        self.setting("default_transaction_isolation")
+            .and_then(isolation_named)
+            .unwrap_or(Isolation::ReadCommitted)
+    }
+
+    fn savepoint(&mut self, name: &str) -> SqlResult<Output> {
+        if !self.in_block {
+            return Err(SqlError::NoActiveTransaction("SAVEPOINT".into()));
+        }
+        if self.failed {
+            return Err(SqlError::InFailedTransaction);
+        }
+        let txn = self
+            .txn
+            .as_mut()
+            .expect("a transaction block has a transaction");
+        let id = self.db.engine.savepoint(txn);
+        self.savepoints.push((name.to_string(), id));
+        Ok(Output::InBlockCommand {
+            tag: "SAVEPOINT".into(),
+        })
+    }
+
+    fn find_savepoint(&self, name: &str, what: &str) -> SqlResult<usize> {
+        if !self.in_block {
+            return Err(SqlError::NoActiveTransaction(what.into()));
+        }
+        // The newest savepoint of that name, as in PostgreSQL.
+        self.savepoints
+            .iter()
+            .rposition(|(n, _)| n == name)
+            .ok_or_else(|| SqlError::NoSuchSavepoint(name.to_string()))
+    }
+
+    fn release_savepoint(&mut self, name: &str) -> SqlResult<Output> {
+        let at = self.find_savepoint(name, "RELEASE SAVEPOINT")?;
+        if self.failed {
+            return Err(SqlError::InFailedTransaction);
+        }
+        let id = self.savepoints[at].1;
+        let txn = self
+            .txn
+            .as_mut()
+            .expect("a transaction block has a transaction");
+        self.db.engine.release_savepoint(txn, id)?;
+        self.savepoints.truncate(at);
+        Ok(Output::InBlockCommand {
+            tag: "RELEASE".into(),
+        })
+    }
+
+    fn rollback_to_savepoint(&mut self, name: &str) -> SqlResult<Output> {
+        let at = self.find_savepoint(name, "ROLLBACK TO SAVEPOINT")?;
+        let id = self.savepoints[at].1;
+        let txn = self
+            .txn
+            .as_mut()
+            .expect("a transaction block has a transaction");
+        self.db.engine.rollback_to(txn, id)?;
+        // The savepoint stays; later ones are gone; the block is usable again.
+        self.savepoints.truncate(at + 1);
+        self.failed = false;
+        Ok(Output::InBlockCommand {
+            tag: "ROLLBACK".into(),
+        })
     }
 
     /// Takes the reported parameters (PostgreSQL's GUC_REPORT set) that SET changed, with their
@@ -340,7 +421,15 @@ impl Session {
     /// A setting's current value.
     #[must_use]
     pub fn setting(&self, name: &str) -> Option<&str> {
-        self.settings.get(&name.to_lowercase()).map(String::as_str)
+        let name = name.to_lowercase();
+        if name == "transaction_isolation" {
+            let current = match (&self.txn, self.in_block) {
+                (Some(t), true) => t.isolation(),
+                _ => self.default_isolation(),
+            };
+            return Some(isolation_name(current));
+        }
+        self.settings.get(&name).map(String::as_str)
     }
 
     /// Sets a setting, as a startup parameter or SET does.
@@ -357,6 +446,27 @@ impl Session {
             return Err(SqlError::InvalidParameterValue(format!(
                 "invalid value for parameter \"{name}\": \"{value}\""
             )));
+        }
+        if matches!(
+            name.as_str(),
+            "default_transaction_isolation" | "transaction_isolation"
+        ) && isolation_named(value).is_none()
+        {
+            return Err(SqlError::InvalidParameterValue(format!(
+                "invalid value for parameter \"{name}\": \"{value}\""
+            )));
+        }
+        if name == "transaction_isolation" {
+            let level = isolation_named(value).expect("validated above");
+            if self.in_block {
+                if self.statements_in_block > 0 {
+                    return Err(SqlError::IsolationAfterQuery);
+                }
+                if let Some(old) = self.txn.replace(self.db.engine.begin_with(level)) {
+                    self.db.engine.rollback(old);
+                }
+            }
+            return Ok(());
         }
         if let Some(reported) = REPORTED.iter().find(|r| r.eq_ignore_ascii_case(&name))
             && !self.changed_reported.contains(reported)
@@ -384,6 +494,7 @@ impl Session {
         }
         self.in_block = false;
         self.failed = false;
+        self.savepoints.clear();
     }
 
     /// Parameter types and result columns of a statement, without running it.
@@ -457,12 +568,14 @@ impl Session {
                         notice: Some("there is already a transaction in progress".into()),
                     });
                 }
-                check_modes(modes)?;
+                let isolation = check_modes(modes)?.unwrap_or_else(|| self.default_isolation());
                 self.in_block = true;
                 self.failed = false;
-                if self.txn.is_none() {
-                    self.txn = Some(self.db.engine.begin());
+                self.savepoints.clear();
+                if let Some(old) = self.txn.replace(self.db.engine.begin_with(isolation)) {
+                    self.db.engine.rollback(old);
                 }
+                self.statements_in_block = 0;
                 return plain(command("BEGIN"));
             }
             ast::Statement::Commit { chain: false, .. } => {
@@ -505,6 +618,58 @@ impl Session {
                     notice: (!was).then(|| "there is no transaction in progress".into()),
                 });
             }
+            ast::Statement::Savepoint { name } => {
+                return self.savepoint(&ident_name(name)).and_then(plain);
+            }
+            ast::Statement::ReleaseSavepoint { name } => {
+                return self.release_savepoint(&ident_name(name)).and_then(plain);
+            }
+            ast::Statement::Rollback {
+                chain: false,
+                savepoint: Some(name),
+            } => {
+                return self
+                    .rollback_to_savepoint(&ident_name(name))
+                    .and_then(plain);
+            }
+            ast::Statement::Set(ast::Set::SetTransaction {
+                modes,
+                snapshot: None,
+                session,
+            }) => {
+                let isolation = check_modes(modes)?;
+                if *session {
+                    if let Some(i) = isolation {
+                        self.settings.insert(
+                            "default_transaction_isolation".into(),
+                            isolation_name(i).into(),
+                        );
+                    }
+                    return plain(command("SET"));
+                }
+                if self.failed {
+                    return Err(SqlError::InFailedTransaction);
+                }
+                if !self.in_block {
+                    // PostgreSQL warns and does nothing outside a transaction block.
+                    return Ok(Executed {
+                        output: command("SET"),
+                        commit_lsn: None,
+                        notice: Some(
+                            "SET TRANSACTION can only be used in transaction blocks".into(),
+                        ),
+                    });
+                }
+                if let Some(i) = isolation {
+                    if self.statements_in_block > 0 {
+                        return Err(SqlError::IsolationAfterQuery);
+                    }
+                    if let Some(old) = self.txn.replace(self.db.engine.begin_with(i)) {
+                        self.db.engine.rollback(old);
+                    }
+                }
+                return plain(command("SET"));
+            }
             _ => {}
         }
         if self.failed {
@@ -523,10 +688,13 @@ impl Session {
             return plain(Output::CopyIn { columns });
         }
         if self.txn.is_none() {
-            self.txn = Some(self.db.engine.begin());
+            self.txn = Some(self.db.engine.begin_with(self.default_isolation()));
         }
         let mut txn = self.txn.take().expect("a transaction is open");
         self.db.engine.new_statement(&mut txn);
+        if self.in_block {
+            self.statements_in_block += 1;
+        }
         self.info.cancel.arm(txn.cancel_handle());
         let result = self.run(&mut txn, stmt, params);
         match result {
@@ -1129,10 +1297,38 @@ impl Session {
                 Ok(())
             },
         )?;
+        // As UPDATE does: lock each matching row; one changed since the snapshot (READ
+        // COMMITTED) is deleted only if its newest version still passes the WHERE clause, and
+        // one deleted meanwhile is skipped.
+        let mut deleted = 0usize;
         for k in &keys {
-            engine.delete(txn, plan.def.tree, k)?;
+            let timeout = self.lock_timeout();
+            let newest = match engine.lock_row(
+                txn,
+                plan.def.tree,
+                k,
+                LockMode::Update,
+                LockWait::Block,
+                timeout,
+            )? {
+                None => continue,
+                Some(v) if v.changed => match v.value {
+                    None => continue,
+                    Some(bytes) => Some(decode_row(&bytes, plan.def.columns.len())?),
+                },
+                Some(_) => None,
+            };
+            if let (Some(row), Some(f)) = (&newest, &plan.filter) {
+                let exec = Executor::new(engine, txn, params, &self.info);
+                if f.eval(&exec.cx(row, None))? != Value::Bool(true) {
+                    continue;
+                }
+            }
+            if engine.delete(txn, plan.def.tree, k)? {
+                deleted += 1;
+            }
         }
-        Ok(command(format!("DELETE {}", keys.len())))
+        Ok(command(format!("DELETE {deleted}")))
     }
 }
 
@@ -1187,11 +1383,26 @@ fn unique_violation(def: &TableDef, row: &[Value]) -> SqlError {
     }
 }
 
-fn check_modes(modes: &[ast::TransactionMode]) -> SqlResult<()> {
+/// The isolation level a list of transaction modes asks for, if any.
+fn check_modes(modes: &[ast::TransactionMode]) -> SqlResult<Option<Isolation>> {
+    let mut isolation = None;
     for m in modes {
         match m {
-            ast::TransactionMode::IsolationLevel(ast::TransactionIsolationLevel::ReadCommitted)
-            | ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadWrite) => {}
+            ast::TransactionMode::IsolationLevel(level) => {
+                isolation = Some(match level {
+                    // PostgreSQL runs READ UNCOMMITTED as READ COMMITTED.
+                    ast::TransactionIsolationLevel::ReadUncommitted
+                    | ast::TransactionIsolationLevel::ReadCommitted => Isolation::ReadCommitted,
+                    ast::TransactionIsolationLevel::RepeatableRead => Isolation::RepeatableRead,
+                    ast::TransactionIsolationLevel::Serializable => Isolation::Serializable,
+                    ast::TransactionIsolationLevel::Snapshot => {
+                        return Err(SqlError::FeatureNotSupported(
+                            "isolation level SNAPSHOT".into(),
+                        ));
+                    }
+                });
+            }
+            ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadWrite) => {}
             other => {
                 return Err(SqlError::FeatureNotSupported(format!(
                     "transaction mode {other}"
@@ -1199,7 +1410,25 @@ fn check_modes(modes: &[ast::TransactionMode]) -> SqlResult<()> {
             }
         }
     }
-    Ok(())
+    Ok(isolation)
+}
+
+/// An isolation level by its PostgreSQL name (`default_transaction_isolation` values).
+fn isolation_named(name: &str) -> Option<Isolation> {
+    match name.trim().to_lowercase().as_str() {
+        "read uncommitted" | "read committed" => Some(Isolation::ReadCommitted),
+        "repeatable read" => Some(Isolation::RepeatableRead),
+        "serializable" => Some(Isolation::Serializable),
+        _ => None,
+    }
+}
+
+fn isolation_name(i: Isolation) -> &'static str {
+    match i {
+        Isolation::ReadCommitted => "read committed",
+        Isolation::RepeatableRead => "repeatable read",
+        Isolation::Serializable => "serializable",
+    }
 }
 
 fn show_name(variable: &[ast::Ident]) -> String {
