@@ -55,8 +55,11 @@ def start_postgres(tmp):
 
 
 def start_borealis(tmp):
-    run(["cargo", "build", "--release", "-q", "-p", "borealis"], cwd=ROOT)
-    binary = os.path.join(ROOT, "target", "release", "borealis")
+    # BOREALIS_BIN names a binary built elsewhere; otherwise build the release binary here.
+    binary = os.environ.get("BOREALIS_BIN")
+    if not binary:
+        run(["cargo", "build", "--release", "-q", "-p", "borealis"], cwd=ROOT)
+        binary = os.path.join(ROOT, "target", "release", "borealis")
     port = free_port()
     proc = subprocess.Popen([binary, "up", "--data-dir", os.path.join(tmp, "borealis"), "--port", str(port)],
                             stdout=subprocess.PIPE, text=True)

@@ -3,8 +3,9 @@
 //! concurrent sessions. Each step says what PostgreSQL 15 does: which statements block, which
 //! fail with which SQLSTATE, and what every read returns.
 //!
-//! The expectations were checked against a real PostgreSQL 15: set `BOREALIS_ISOLATION_URL` to a
-//! PostgreSQL URL and the same cases run against it instead of a Borealis cluster.
+//! The cases follow the classic catalogue of isolation anomalies. The expectations were checked
+//! against a real PostgreSQL 15: set `BOREALIS_ISOLATION_URL` to a PostgreSQL URL and the same
+//! cases run against it instead of a Borealis cluster.
 
 #![allow(clippy::await_holding_lock, clippy::unwrap_used)]
 
@@ -165,7 +166,7 @@ async fn run_case(url: &str, level: Level, ops: &[Op]) -> Result<(), String> {
     Result::Ok(())
 }
 
-/// The cases, after the PostgreSQL chapters of the "Hermitage" isolation test suite.
+/// The cases: the well-known anomaly scripts, with PostgreSQL 15's outcome at each level.
 fn cases(level: Level) -> Vec<(&'static str, Vec<Op>)> {
     let rc = level == Level::ReadCommitted;
     let ser = level == Level::Serializable;
