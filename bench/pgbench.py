@@ -58,6 +58,8 @@ def chart(results, path):
         import matplotlib
     except ImportError:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--user", "matplotlib"], check=False)
+        import site
+        site.addsitedir(site.getusersitepackages())
         try:
             import matplotlib
         except ImportError:
