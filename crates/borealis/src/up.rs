@@ -1,9 +1,18 @@
 //! `borealis up`: a complete local cluster in one command.
 //!
 //! Six storage nodes (two in each of three local "AZs", each its own process with its own data
-//! directory) and one writer instance. The ports chosen the first time are recorded in
-//! `DIR/cluster.conf`, so running `up` again on the same directory resumes the same cluster with
-//! its data. Ctrl-C or SIGTERM stops every process it started. Logs go to `DIR/logs/`.
+//! directory) and one writer instance; with `--spares N`, N spare storage nodes besides, spread
+//! over the AZs (spare k in AZ k mod 3), which the writer may use to replace a lost member of the
+//! same AZ (see `WriterCore::tick`). The ports chosen the first time, spares included, are
+//! recorded in `DIR/cluster.conf`, so running `up` again on the same directory resumes the same
+//! cluster with its data and its spares. Ctrl-C or SIGTERM stops every process it started. Logs go
+//! to `DIR/logs/`.
+//!
+//! ```text
+//!   # Borealis local cluster: storage <node> <az> <port>, spare <k> <az> <port>
+//!   storage 1 a 40001        …six lines, nodes 1–6, two per AZ
+//!   spare 1 a 40007          …one line per spare, spare k in AZ (k-1) mod 3
+//! ```
 
 use crate::cli::Options;
 use anyhow::{Context, Result, bail};
@@ -16,9 +25,13 @@ use tokio::process::{Child, Command};
 const AZS: [&str; 3] = ["a", "b", "c"];
 const DEFAULT_PORT: u16 = 7432;
 
+/// Spares `up` starts at most (each is a process).
+const SPARES_MAX: usize = 9;
+
 struct Layout {
     dir: PathBuf,
     storage_ports: Vec<u16>,
+    spare_ports: Vec<u16>,
 }
 
 fn node_dir(dir: &Path, i: usize) -> PathBuf {
@@ -26,7 +39,18 @@ fn node_dir(dir: &Path, i: usize) -> PathBuf {
         .join(format!("node-{}", i + 1))
 }
 
-fn read_layout(dir: &Path) -> Result<Option<Vec<u16>>> {
+/// The AZ of spare `k` (from 0).
+fn spare_az(k: usize) -> &'static str {
+    AZS[k % AZS.len()]
+}
+
+fn spare_dir(dir: &Path, k: usize) -> PathBuf {
+    dir.join(format!("az-{}", spare_az(k)))
+        .join(format!("spare-{}", k + 1))
+}
+
+/// The recorded layout: the six storage ports, then the spares' ports.
+fn read_layout(dir: &Path) -> Result<Option<(Vec<u16>, Vec<u16>)>> {
     let path = dir.join("cluster.conf");
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -34,19 +58,31 @@ fn read_layout(dir: &Path) -> Result<Option<Vec<u16>>> {
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
     let mut ports = Vec::new();
+    let mut spares = Vec::new();
     for line in text
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
     {
-        let Some(port) = line
-            .strip_prefix("storage ")
-            .and_then(|r| r.split_whitespace().nth(2))
-        else {
+        let (list, rest) = if let Some(r) = line.strip_prefix("storage ") {
+            (&mut ports, r)
+        } else if let Some(r) = line.strip_prefix("spare ") {
+            (&mut spares, r)
+        } else {
             bail!("{}: unexpected line {line:?}", path.display());
         };
-        ports.push(
+        let Some(port) = rest.split_whitespace().nth(2) else {
+            bail!("{}: unexpected line {line:?}", path.display());
+        };
+        list.push(
             port.parse()
                 .with_context(|| format!("{}: bad port in {line:?}", path.display()))?,
+        );
+    }
+    if spares.len() > SPARES_MAX {
+        bail!(
+            "{}: at most {SPARES_MAX} spares, found {}",
+            path.display(),
+            spares.len()
         );
     }
     if ports.len() != 6 {
@@ -56,13 +92,18 @@ fn read_layout(dir: &Path) -> Result<Option<Vec<u16>>> {
             ports.len()
         );
     }
-    Ok(Some(ports))
+    Ok(Some((ports, spares)))
 }
 
 fn write_layout(l: &Layout) -> Result<()> {
-    let mut text = String::from("# Borealis local cluster: storage <node> <az> <port>\n");
+    let mut text = String::from(
+        "# Borealis local cluster: storage <node> <az> <port>, spare <k> <az> <port>\n",
+    );
     for (i, p) in l.storage_ports.iter().enumerate() {
         text.push_str(&format!("storage {} {} {}\n", i + 1, AZS[i / 2], p));
+    }
+    for (k, p) in l.spare_ports.iter().enumerate() {
+        text.push_str(&format!("spare {} {} {}\n", k + 1, spare_az(k), p));
     }
     let tmp = l.dir.join("cluster.conf.tmp");
     std::fs::write(&tmp, text)?;
@@ -126,12 +167,32 @@ pub async fn run(opts: Options) -> Result<()> {
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let recorded = read_layout(&dir)?;
     let resumed = recorded.is_some();
+    let spares_asked: Option<usize> = match opts.get("spares") {
+        Some(n) => Some(n.parse().context("--spares must be a number")?),
+        None => None,
+    };
+    // A resumed cluster keeps the spares it was created with (a spare may be a member by now).
+    let spares = match (&recorded, spares_asked) {
+        (Some((_, recorded_spares)), asked) => {
+            if asked.is_some_and(|n| n != recorded_spares.len()) {
+                eprintln!(
+                    "note: resuming with the {} spares recorded in cluster.conf",
+                    recorded_spares.len()
+                );
+            }
+            recorded_spares.len()
+        }
+        (None, asked) => asked.unwrap_or(0),
+    };
+    if spares > SPARES_MAX {
+        bail!("--spares: at most {SPARES_MAX}");
+    }
 
     let mut children: Vec<(String, Child)> = Vec::new();
     let mut storage_addrs = Vec::new();
     for i in 0..6 {
         let listen = match &recorded {
-            Some(ports) => format!("127.0.0.1:{}", ports[i]),
+            Some((ports, _)) => format!("127.0.0.1:{}", ports[i]),
             None => "127.0.0.1:0".to_string(),
         };
         let data = node_dir(&dir, i);
@@ -149,23 +210,52 @@ pub async fn run(opts: Options) -> Result<()> {
         children.push((name, child));
         storage_addrs.push(addr);
     }
+    // Spares are storage nodes too (node ids 7, 8, …): the writer makes one a member when it
+    // replaces a lost member of the spare's AZ.
+    let mut spare_addrs = Vec::new();
+    for k in 0..spares {
+        let listen = match &recorded {
+            Some((_, ports)) => format!("127.0.0.1:{}", ports[k]),
+            None => "127.0.0.1:0".to_string(),
+        };
+        let name = format!("spare-{}", k + 1);
+        let args = vec![
+            "storage".to_string(),
+            "--node-id".into(),
+            (7 + k).to_string(),
+            "--data-dir".into(),
+            spare_dir(&dir, k).display().to_string(),
+            "--listen".into(),
+            listen,
+        ];
+        let (child, addr) = spawn(&name, &logs, &args).await?;
+        children.push((name, child));
+        spare_addrs.push(addr);
+    }
     if !resumed {
-        let ports = storage_addrs
-            .iter()
-            .map(|a| a.rsplit(':').next().unwrap_or("0").parse::<u16>())
-            .collect::<Result<Vec<_>, _>>()?;
+        let port_of = |addrs: &[String]| {
+            addrs
+                .iter()
+                .map(|a| a.rsplit(':').next().unwrap_or("0").parse::<u16>())
+                .collect::<Result<Vec<_>, _>>()
+        };
         write_layout(&Layout {
             dir: dir.clone(),
-            storage_ports: ports,
+            storage_ports: port_of(&storage_addrs)?,
+            spare_ports: port_of(&spare_addrs)?,
         })?;
     }
-    let args = vec![
+    let mut args = vec![
         "instance".to_string(),
         "--storage".into(),
         storage_addrs.join(","),
         "--listen".into(),
         format!("127.0.0.1:{port}"),
     ];
+    if !spare_addrs.is_empty() {
+        args.push("--spares".into());
+        args.push(spare_addrs.join(","));
+    }
     let (writer, writer_addr) = spawn("writer", &logs, &args).await?;
     children.push(("writer".into(), writer));
 
@@ -173,6 +263,9 @@ pub async fn run(opts: Options) -> Result<()> {
     println!("instance endpoint (writer): postgres://borealis@{writer_addr}/borealis");
     for (i, a) in storage_addrs.iter().enumerate() {
         println!("storage node {} (az {}): {a}", i + 1, AZS[i / 2]);
+    }
+    for (k, a) in spare_addrs.iter().enumerate() {
+        println!("spare storage node {} (az {}): {a}", k + 1, spare_az(k));
     }
     println!(
         "{} cluster in {}; logs in {}. Connect with: psql postgres://borealis@{writer_addr}/borealis — Ctrl-C stops it.",

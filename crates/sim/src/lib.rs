@@ -14,12 +14,15 @@
 //!
 //!   event queue (virtual ms) ──▶ Deliver(msg) │ Sync(node) │ NodeTick │ WriterTick │ Fault │ Check
 //!        │
-//!        ├─▶ 6 storage nodes (2 per AZ a/b/c): NodeCore + simulated disk
+//!        ├─▶ 6 members + 6 spares (2 + 2 per AZ a/b/c): NodeCore + simulated disk
 //!        │     disk = durable meta + durable log entries; a write is durable only at its Sync;
 //!        │     crash loses unsynced writes (or leaves a prefix, the last one torn); a lost disk
 //!        │     comes back empty
 //!        ├─▶ writers: recovery state machine, then WriterCore; a restarted or second writer
-//!        │     recovers with a new epoch and fences the old one, which keeps trying
+//!        │     recovers with a new epoch and fences the old one, which keeps trying; every
+//!        │     tick runs the membership policy: a member unreachable for SEGMENT_LOST_MS is
+//!        │     replaced by a spare of its AZ through the dual-quorum state
+//!        ├─▶ faults: crashes, torn writes, lost disks, nodes lost for good, partitions
 //!        ├─▶ network: loss, duplication, delay and reordering, isolated nodes, a whole AZ cut off
 //!        └─▶ checkers (continuously and at the end), against an oracle of every record written
 //! ```
@@ -40,6 +43,14 @@
 //! - **Four live copies suffice.** Faults are injected only while at most two segments are
 //!   unavailable (down, partitioned, or an emptied disk not yet refilled); under that budget a
 //!   commit must become durable within a bounded time, and after healing every issued MTR must.
+//!
+//! - **A repair never lowers durability.** At every membership change, every 0.5 s and after
+//!   healing, every acknowledged commit is held by four members with live data in every quorum
+//!   set of the live membership (both sets during a replacement), less the members whose data a
+//!   fault took and, in the new set, the joiner while it hydrates; a joiner takes its slot only
+//!   holding every acknowledged commit; once healed, every member lost for good is replaced.
+//! - **Stale-membership requests are refused.** A node that adopted membership `m` refuses every
+//!   request of an older one, and every `Write` or `GetPage` once `m` no longer names it.
 //!
 //! A failure carries its seed; [`run_seed`] with the same seed and options replays it exactly.
 //! See docs/simulator.md.
@@ -101,6 +112,17 @@ pub struct Report {
     /// collection horizon reached by any node.
     pub collecting: bool,
     pub horizon_max: u64,
+    /// Nodes lost for good (they never return).
+    pub permanent_losses: u64,
+    /// Replacements of a member by a spare begun (the dual-quorum state) and completed.
+    pub repairs_begun: u64,
+    pub repairs_completed: u64,
+    /// Requests of a stale membership that storage refused (each one checked).
+    pub stale_refused: u64,
+    /// Recoveries that met a newer membership mid-way and started again.
+    pub recovery_restarts: u64,
+    /// Checks of four live copies of every acknowledged commit.
+    pub copy_checks: u64,
 }
 
 /// A failed run: which seed, and why.

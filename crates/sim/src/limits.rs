@@ -4,8 +4,17 @@
 
 use borealis_volume::limits::SEGMENTS_PER_PG;
 
-/// Storage nodes: two per AZ, AZs a, b, c.
-pub const NODES: usize = SEGMENTS_PER_PG;
+/// The volume's original members: two per AZ, AZs a, b, c (nodes 0–5).
+pub const MEMBERS_INITIAL: usize = SEGMENTS_PER_PG;
+/// Spare storage nodes, two per AZ (nodes 6, 7, 8 in a, b, c, then 9, 10, 11): a lost member is
+/// replaced by a spare of its AZ. Two, because a member merely unreachable for `SEGMENT_LOST_MS`
+/// (a long partition, a slow restart) is replaced too and may take an AZ's first spare before a
+/// member of that AZ is lost for good.
+pub const SPARES: usize = 6;
+/// Every storage node of the simulated world.
+pub const NODES: usize = MEMBERS_INITIAL + SPARES;
+/// Nodes lost for good in one run, at most: one per AZ.
+pub const PERMANENT_LOSSES_MAX: usize = 3;
 /// How often a writer's driver wakes up (sends, timeouts, workload).
 pub const WRITER_TICK_MS: u64 = 10;
 /// How often a recovering writer resends to segments that did not answer.

@@ -74,6 +74,12 @@ fn main() -> ExitCode {
                 total.disks_lost += r.disks_lost;
                 total.az_partitions += r.az_partitions;
                 total.dueling_starts += r.dueling_starts;
+                total.permanent_losses += r.permanent_losses;
+                total.repairs_begun += r.repairs_begun;
+                total.repairs_completed += r.repairs_completed;
+                total.stale_refused += r.stale_refused;
+                total.recovery_restarts += r.recovery_restarts;
+                total.copy_checks += r.copy_checks;
             }
             Err(f) => {
                 failed += 1;
@@ -82,7 +88,7 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "{} seeds ({from}..{}) in {:.1} s: {failed} failed; {} events, {} MTRs, {} commits acknowledged, {} reads checked, {} recoveries, {} writers fenced, {} node crashes, {} torn writes, {} disks lost, {} AZ partitions, {} dueling starts",
+        "{} seeds ({from}..{}) in {:.1} s: {failed} failed; {} events, {} MTRs, {} commits acknowledged, {} reads checked, {} recoveries, {} writers fenced, {} node crashes, {} torn writes, {} disks lost, {} AZ partitions, {} dueling starts; {} nodes lost for good, {} repairs begun, {} completed, {} stale-membership requests refused, {} recoveries restarted, {} copy checks",
         seeds,
         from + seeds,
         started.elapsed().as_secs_f64(),
@@ -96,7 +102,13 @@ fn main() -> ExitCode {
         total.torn_writes,
         total.disks_lost,
         total.az_partitions,
-        total.dueling_starts
+        total.dueling_starts,
+        total.permanent_losses,
+        total.repairs_begun,
+        total.repairs_completed,
+        total.stale_refused,
+        total.recovery_restarts,
+        total.copy_checks
     );
     if failed == 0 {
         ExitCode::SUCCESS

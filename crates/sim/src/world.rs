@@ -1,9 +1,10 @@
-//! The simulated world: six storage nodes, the writers, the network, the fault injector, the
+//! The simulated world: six member storage nodes and six spares, the writers, the network, the fault injector, the
 //! workload and the checkers, all advanced by one event queue in virtual time.
 
 use crate::limits::{
-    NODES, PAGES, POLL_GIVE_UP_MS, POLL_MS, PROGRESS_WINDOW_MS, RESEND_MS, SETTLE_MS_MAX,
-    SIM_CHECKPOINT_MS, SIM_CHECKPOINT_RECORDS, WRITER_TICK_MS, WRITERS_MAX,
+    MEMBERS_INITIAL, NODES, PAGES, PERMANENT_LOSSES_MAX, POLL_GIVE_UP_MS, POLL_MS,
+    PROGRESS_WINDOW_MS, RESEND_MS, SETTLE_MS_MAX, SIM_CHECKPOINT_MS, SIM_CHECKPOINT_RECORDS,
+    WRITER_TICK_MS, WRITERS_MAX,
 };
 use crate::rng::Rng;
 use crate::{Options, Report};
@@ -25,7 +26,9 @@ use borealis_storage::meta::Meta;
 use borealis_storage::segment::{Base, Location, PagePlan};
 use borealis_volume::limits::{RECOVERY_ALL_SEGMENTS_WAIT_MS, SLOTS, WRITE_QUORUM};
 use borealis_volume::recovery::{self, Plan};
-use borealis_volume::writer::{AppendError, PG, Recovered, WriterCore};
+use borealis_volume::writer::{
+    AppendError, MembershipChange, PG, Recovered, Spare, WriterCore, slot_addrs,
+};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
@@ -89,6 +92,8 @@ struct Node {
     checkpoint: Option<Vec<u8>>,
     /// Retention below PGMRPL, in LSNs.
     retention: u64,
+    /// The node is gone for good: it never restarts, its disk is never read again.
+    lost_forever: bool,
 }
 
 fn empty_meta(i: usize) -> Meta {
@@ -110,8 +115,28 @@ fn peer_index(name: &str) -> Option<usize> {
     name.strip_prefix("node-")?.parse().ok()
 }
 
-fn peers_of(i: usize) -> Vec<String> {
-    (0..NODES).filter(|&j| j != i).map(peer_name).collect()
+/// The AZ of a node: the original members two per AZ, then the spares in turn a, b, c.
+fn az_of(i: usize) -> usize {
+    if i < MEMBERS_INITIAL {
+        i / 2
+    } else {
+        (i - MEMBERS_INITIAL) % 3
+    }
+}
+
+/// The node of each slot of a membership (`None`: an empty slot).
+fn slot_nodes(m: &Membership) -> [Option<usize>; SLOTS] {
+    slot_addrs(m).map(|a| a.as_deref().and_then(peer_index))
+}
+
+/// The spares every writer is given (one per AZ).
+fn spares() -> Vec<Spare> {
+    (MEMBERS_INITIAL..NODES)
+        .map(|i| Spare {
+            addr: peer_name(i),
+            az: az_of(i),
+        })
+        .collect()
 }
 
 impl Node {
@@ -136,6 +161,7 @@ impl Node {
             images: Vec::new(),
             checkpoint: None,
             retention: RETENTION_LSNS_DEFAULT,
+            lost_forever: false,
         }
     }
 
@@ -246,9 +272,9 @@ struct Recovering {
     scls: [Lsn; SLOTS],
 }
 
-/// The six nodes a fresh volume is configured with.
+/// The six nodes a fresh volume is configured with (the spares are known besides).
 fn configured() -> Vec<String> {
-    (0..NODES).map(peer_name).collect()
+    (0..MEMBERS_INITIAL).map(peer_name).collect()
 }
 
 enum WriterState {
@@ -262,16 +288,18 @@ enum WriterState {
 #[derive(Clone, Copy, Debug)]
 enum Ask {
     Recovery(Phase),
-    SegmentOpen,
-    Write,
+    SegmentOpen { slot: usize },
+    Write { slot: usize },
     Read { page: PageId, read_point: Lsn },
 }
 
 struct Writer {
     id: WriterId,
     state: WriterState,
+    /// Outstanding requests: the node asked, and what for.
     asks: BTreeMap<u64, (usize, Ask)>,
     next_req: u64,
+    /// Per slot: when its `Open` was sent, if one is outstanding.
     opening: [Option<u64>; SLOTS],
     page_lsns: BTreeMap<PageId, Lsn>,
     /// Commit LSNs allocated and not yet durable, with the time they were allocated.
@@ -382,10 +410,12 @@ impl Sim {
         let mut out = String::new();
         for (i, n) in self.nodes.iter().enumerate() {
             out.push_str(&format!(
-                "  node {i}: up {} isolated {} term {} SCL {} truncations {} rehydrating {:?}\n",
+                "  node {i}: up {} lost for good {} isolated {} term {} membership {} SCL {} truncations {} rehydrating {:?}\n",
                 n.up,
+                n.lost_forever,
                 n.isolated,
                 n.core.term(),
+                n.core.membership().epoch,
                 n.core.segment().scl(PG),
                 n.core.segment().truncations().len(),
                 n.rehydrate_to
@@ -401,14 +431,15 @@ impl Sim {
                     r.scls
                 ),
                 WriterState::Running(c) => format!(
-                    "running term {} fenced {} VDL {} connected {} unsent {} pending commits {} SCLs {:?} next LSN {}",
+                    "running term {} membership {:?} fenced {} VDL {} connected {} unsent {} pending commits {} SCLs {:?} next LSN {}",
                     c.term(),
+                    c.membership(),
                     c.is_fenced(),
                     c.vdl(),
                     c.connected_count(),
                     c.unsent_records(),
                     wr.cpls.len(),
-                    (0..NODES).map(|i| c.scl(i).0).collect::<Vec<_>>(),
+                    (0..SLOTS).map(|i| c.scl(i).0).collect::<Vec<_>>(),
                     c.next_lsn()
                 ),
                 WriterState::Fenced => "fenced".into(),
@@ -563,7 +594,32 @@ impl Sim {
     // ---------------------------------------------------------------- storage nodes
 
     fn node_request(&mut self, i: usize, from: Addr, req_id: u64, req: Request) {
+        // A request of a membership older than the node's, or a write or read to a node its
+        // membership does not name, must be refused: it could count a dropped member.
+        let adopted = self.nodes[i].core.membership().clone();
+        let me = peer_name(i);
+        let must_refuse = match &req {
+            Request::Open { membership, .. } => membership.epoch < adopted.epoch,
+            Request::Write { membership, .. } | Request::GetPage { membership, .. } => {
+                *membership < adopted.epoch || (adopted.epoch.0 > 0 && !adopted.names(&me))
+            }
+            _ => false,
+        };
         let step = self.nodes[i].core.handle(req, &|_| None);
+        if must_refuse {
+            match &step {
+                Step::Reply(Response::Error {
+                    code: ErrorCode::StaleMembership | ErrorCode::StaleEpoch,
+                    ..
+                }) => self.report.stale_refused += 1,
+                other => {
+                    return self.fail(format!(
+                        "node {i} (membership {}) did not refuse a stale-membership request: {other:?}",
+                        adopted.epoch
+                    ));
+                }
+            }
+        }
         let resp = match step {
             Step::Reply(r) => r,
             Step::StoreMeta(meta) => {
@@ -784,18 +840,32 @@ impl Sim {
         // A process crash resets its TCP connections: connected writers notice at once.
         for w in &mut self.writers {
             if let WriterState::Running(c) = &mut w.state {
-                c.disconnected(i);
-                w.opening[i] = None;
+                for (slot, node) in slot_nodes(c.membership()).into_iter().enumerate() {
+                    if node == Some(i) {
+                        c.disconnected(slot);
+                        w.opening[slot] = None;
+                    }
+                }
             }
         }
-        let delay = self.rng.range(100, 3_000);
-        self.at(delay, Event::NodeRestart { node: i });
+        if !self.nodes[i].lost_forever {
+            let delay = self.rng.range(100, 3_000);
+            self.at(delay, Event::NodeRestart { node: i });
+        }
+    }
+
+    /// A node lost for good (the machine is gone): it crashes and never comes back. The writer
+    /// replaces it by the spare of its AZ once it has been unreachable for `SEGMENT_LOST_MS`.
+    fn lose_node_forever(&mut self, i: usize) {
+        self.report.permanent_losses += 1;
+        self.nodes[i].lost_forever = true;
+        self.crash_node(i, false);
     }
 
     /// Restart: rebuild the core from the meta file and a scan of the log, as the real node does.
     fn restart_node(&mut self, i: usize) {
         let n = &mut self.nodes[i];
-        if n.up {
+        if n.up || n.lost_forever {
             return;
         }
         let meta = n.meta.clone().unwrap_or_else(|| empty_meta(i));
@@ -898,7 +968,9 @@ impl Sim {
         self.send_request(Addr::Writer(w), Addr::Node(seg), req_id, req);
     }
 
-    /// Sends the current recovery phase's request to every segment that has not answered it.
+    /// Sends the current recovery phase's request to every node that has not answered it: in the
+    /// first phase every node known (members and spares, as the real writer does: a replacement
+    /// may have made a spare a member), then the nodes of the chosen membership.
     fn recovery_send(&mut self, w: usize) {
         let WriterState::Recovering(r) = &mut self.writers[w].state else {
             return;
@@ -909,41 +981,60 @@ impl Sim {
         let term = r.term;
         let truncations = r.truncations.clone();
         let membership = r.membership.clone();
-        for seg in 0..NODES {
-            if answered.contains(&seg) && phase != Phase::Poll {
+        let targets: Vec<usize> = if phase == Phase::GetState {
+            (0..NODES).collect()
+        } else {
+            slot_nodes(&membership).into_iter().flatten().collect()
+        };
+        let addrs: Vec<String> = slot_addrs(&membership).into_iter().flatten().collect();
+        for node in targets {
+            if answered.contains(&node) && phase != Phase::Poll {
                 continue;
             }
+            let me = peer_name(node);
             let req = match phase {
                 Phase::GetState | Phase::Poll => Request::GetState { epoch: term.epoch },
                 Phase::Open | Phase::Truncate => Request::Open {
                     epoch: term.epoch,
                     writer: term.writer,
-                    peers: peers_of(seg),
+                    peers: addrs.iter().filter(|a| **a != me).cloned().collect(),
                     truncations: truncations.clone(),
                     membership: membership.clone(),
-                    me: peer_name(seg),
+                    me,
                 },
             };
-            self.writer_req(w, seg, Ask::Recovery(phase), &req);
+            self.writer_req(w, node, Ask::Recovery(phase), &req);
         }
     }
 
-    /// Moves recovery on when a phase has its quorum (all six, or four after a short wait).
+    /// Moves recovery on when a phase has its quorum: a write quorum of every quorum set of the
+    /// membership, and every node asked or a short wait.
     fn recovery_step(&mut self, w: usize) {
         let now = self.now;
         let id = self.writers[w].id;
         let WriterState::Recovering(r) = &mut self.writers[w].state else {
             return;
         };
-        let enough = r.answers.len() == NODES
-            || (r.answers.len() >= WRITE_QUORUM
-                && now - r.phase_started >= RECOVERY_ALL_SEGMENTS_WAIT_MS);
         let states: Vec<SegmentState> = r.answers.values().cloned().collect();
+        let answered: Vec<String> = r.answers.keys().map(|&n| peer_name(n)).collect();
+        let waited = now - r.phase_started >= RECOVERY_ALL_SEGMENTS_WAIT_MS;
+        let membership = if r.phase == Phase::GetState {
+            recovery::choose_membership(&states, &configured())
+        } else {
+            r.membership.clone()
+        };
+        let asked = if r.phase == Phase::GetState {
+            NODES
+        } else {
+            slot_nodes(&membership).into_iter().flatten().count()
+        };
+        let enough = recovery::quorum_of(&membership, &answered, WRITE_QUORUM)
+            && (r.answers.len() == asked || waited);
         match r.phase {
             Phase::GetState if enough => {
                 r.term = recovery::choose_term(&states, id);
                 r.truncations = recovery::known_truncations(&states);
-                r.membership = recovery::choose_membership(&states, &configured());
+                r.membership = membership;
                 r.phase = Phase::Open;
             }
             Phase::Open if enough => {
@@ -953,8 +1044,10 @@ impl Sim {
                 r.phase = Phase::Truncate;
             }
             Phase::Truncate if enough => {
-                for (seg, s) in &r.answers {
-                    r.scls[*seg] = recovery::pg_scl(s);
+                for (node, s) in &r.answers {
+                    if let Some(slot) = recovery::slot_of(&r.membership, &peer_name(*node)) {
+                        r.scls[slot] = recovery::pg_scl(s);
+                    }
                 }
                 r.phase = Phase::Poll;
             }
@@ -963,8 +1056,10 @@ impl Sim {
                     self.fence(w);
                     return;
                 }
-                for (seg, s) in &r.answers {
-                    r.scls[*seg] = r.scls[*seg].max(recovery::pg_scl(s));
+                for (node, s) in &r.answers {
+                    if let Some(slot) = recovery::slot_of(&r.membership, &peer_name(*node)) {
+                        r.scls[slot] = r.scls[slot].max(recovery::pg_scl(s));
+                    }
                 }
                 let plan = r.plan.clone().expect("planned before polling");
                 if now - r.phase_started >= POLL_GIVE_UP_MS {
@@ -1004,6 +1099,22 @@ impl Sim {
         self.recovery_step(w);
     }
 
+    /// A node refused our recovery's `Open` because it adopted a newer membership than the one we
+    /// chose (a change completed between our first phase and this one): start recovery again from
+    /// the first phase, which will see the newer membership.
+    fn restart_recovery(&mut self, w: usize) {
+        let WriterState::Recovering(r) = &mut self.writers[w].state else {
+            return;
+        };
+        self.report.recovery_restarts += 1;
+        r.phase = Phase::GetState;
+        r.phase_started = self.now;
+        r.answers.clear();
+        r.plan = None;
+        r.scls = [Lsn::ZERO; SLOTS];
+        self.recovery_send(w);
+    }
+
     fn finish_recovery(&mut self, w: usize, rec: Recovered) {
         let vdl = rec.vdl;
         let term = rec.term;
@@ -1038,7 +1149,14 @@ impl Sim {
         wr.page_lsns = page_lsns;
         wr.last_vdl = vdl;
         wr.recovered_vdl = vdl;
-        wr.state = WriterState::Running(Box::new(WriterCore::new(rec)));
+        let mut core = WriterCore::new(rec);
+        // A replacement hydrates by gossip from the start of the PG's chain: below a collection
+        // floor it would need a copy of the peers' bases, which is not built yet. Collecting
+        // seeds therefore run without spares (and lose no node for good).
+        if !self.report.collecting {
+            core.set_spares(spares());
+        }
+        wr.state = WriterState::Running(Box::new(core));
         self.calm_since = self.now;
         self.report.recoveries += 1;
     }
@@ -1060,46 +1178,70 @@ impl Sim {
 
     fn running_tick(&mut self, w: usize) {
         let now = self.now;
+        // The membership policy: replace a member lost for good, complete a replacement.
+        let change = {
+            let wr = &mut self.writers[w];
+            let WriterState::Running(core) = &mut wr.state else {
+                unreachable!("running")
+            };
+            let change = core.tick(now);
+            if change.is_some() {
+                // Every slot is opened again with the new membership (perhaps another node).
+                wr.opening = [None; SLOTS];
+            }
+            change
+        };
+        if let Some(change) = change {
+            self.membership_changed(w, &change);
+            if self.failure.is_some() {
+                return;
+            }
+        }
         let opens = {
             let wr = &mut self.writers[w];
             let WriterState::Running(core) = &mut wr.state else {
                 unreachable!("running")
             };
-            for seg in core.expire(now) {
-                wr.opening[seg] = None;
+            for slot in core.expire(now) {
+                wr.opening[slot] = None;
             }
+            let nodes = slot_nodes(core.membership());
             let mut opens = Vec::new();
-            for seg in 0..NODES {
-                let stale = wr.opening[seg].is_some_and(|t| now - t >= RESEND_MS);
-                if !core.is_connected(seg)
-                    && (wr.opening[seg].is_none() || stale)
-                    && let Some(open) = core.open_request(seg)
+            for (slot, node) in nodes.into_iter().enumerate() {
+                let stale = wr.opening[slot].is_some_and(|t| now - t >= RESEND_MS);
+                if !core.is_connected(slot)
+                    && (wr.opening[slot].is_none() || stale)
+                    && let Some(open) = core.open_request(slot)
+                    && let Some(node) = node
                 {
-                    wr.opening[seg] = Some(now);
-                    opens.push((seg, open));
+                    wr.opening[slot] = Some(now);
+                    opens.push((slot, node, open));
                 }
             }
             opens
         };
-        for (seg, req) in opens {
-            self.writer_req(w, seg, Ask::SegmentOpen, &req);
+        for (slot, node, req) in opens {
+            self.writer_req(w, node, Ask::SegmentOpen { slot }, &req);
         }
         // The workload: an MTR now and then, each ending in its commit record.
         if self.mtrs_issued < self.mtrs_target && self.rng.chance(150) {
             self.issue_mtr(w);
         }
-        // Boxcarring: one Write in flight per segment, carrying whatever is unsent.
-        for seg in 0..NODES {
+        // Boxcarring: one Write in flight per slot, carrying whatever is unsent.
+        for slot in 0..SLOTS {
             let wr = &mut self.writers[w];
             let WriterState::Running(core) = &mut wr.state else {
                 return;
             };
+            let Some(node) = slot_nodes(core.membership())[slot] else {
+                continue;
+            };
             let req_id = wr.next_req + 1;
-            let Some(batch) = core.next_write(seg, req_id, now) else {
+            let Some(batch) = core.next_write(slot, req_id, now) else {
                 continue;
             };
             wr.next_req = req_id;
-            wr.asks.insert(req_id, (seg, Ask::Write));
+            wr.asks.insert(req_id, (node, Ask::Write { slot }));
             let term = core.term();
             let (kind, body) = proto::encode_write_request(
                 req_id,
@@ -1109,7 +1251,7 @@ impl Sim {
                 batch.horizon,
                 batch.records.iter().map(|e| e.bytes.as_slice()),
             );
-            self.send(Addr::Writer(w), Addr::Node(seg), kind, body);
+            self.send(Addr::Writer(w), Addr::Node(node), kind, body);
         }
         // A read at the current VDL from one segment that holds it.
         if self.rng.chance(60) {
@@ -1117,11 +1259,13 @@ impl Sim {
             let wr = &self.writers[w];
             let Some(core) = wr.running() else { return };
             let read_point = core.vdl();
-            let candidates: Vec<usize> = (0..NODES)
+            let nodes = slot_nodes(core.membership());
+            let candidates: Vec<usize> = (0..SLOTS)
                 .filter(|&s| core.is_connected(s) && core.scl(s) >= read_point)
+                .filter_map(|s| nodes[s])
                 .collect();
             if read_point > wr.recovered_vdl && !candidates.is_empty() {
-                let seg = candidates[self.rng.index(candidates.len())];
+                let node = candidates[self.rng.index(candidates.len())];
                 let term = core.term();
                 let req = Request::GetPage {
                     epoch: term.epoch,
@@ -1133,9 +1277,67 @@ impl Sim {
                 if let WriterState::Running(core) = &mut self.writers[w].state {
                     core.read_started(read_point);
                 }
-                self.writer_req(w, seg, Ask::Read { page, read_point }, &req);
+                self.writer_req(w, node, Ask::Read { page, read_point }, &req);
             }
         }
+    }
+
+    /// A writer changed the membership: count it, and check that the change keeps four live
+    /// copies of every acknowledged record in every quorum set of the new membership.
+    fn membership_changed(&mut self, w: usize, change: &MembershipChange) {
+        let (m, joiner) = match change {
+            MembershipChange::Began {
+                membership, joiner, ..
+            } => {
+                self.report.repairs_begun += 1;
+                (membership.clone(), joiner.clone())
+            }
+            MembershipChange::Completed {
+                membership,
+                joiner,
+                advanced,
+                ..
+            } => {
+                self.report.repairs_completed += 1;
+                self.vdl_advanced(w, *advanced);
+                (membership.clone(), joiner.clone())
+            }
+        };
+        self.mix(m.epoch.0 ^ 0x5eed);
+        if let Some(node) = peer_index(&joiner)
+            && self.nodes[node].lost_forever
+        {
+            return self.fail(format!(
+                "writer {w} chose node {node}, lost for good, to join membership {}",
+                m.epoch
+            ));
+        }
+        // A joiner takes its slot only holding every acknowledged commit: from now on it counts
+        // toward the quorum of every one of them.
+        if m.joining.is_none()
+            && let Some(node) = peer_index(&joiner)
+            && !self.lost_data(node)
+        {
+            let seg = self.nodes[node].core.segment();
+            let floor = seg.floor(PG);
+            let held: BTreeSet<Lsn> = seg
+                .fetch(PG, floor, Lsn(u64::MAX), usize::MAX)
+                .into_iter()
+                .map(|(l, _)| l)
+                .collect();
+            if let Some(missing) = self
+                .oracle
+                .acked
+                .keys()
+                .find(|l| **l > floor && !held.contains(l))
+            {
+                return self.fail(format!(
+                    "writer {w} completed membership {} with node {node}, which lacks acknowledged commit {missing}",
+                    m.epoch
+                ));
+            }
+        }
+        self.check_copies(&m, &format!("writer {w} moved to membership {}", m.epoch));
     }
 
     fn issue_mtr(&mut self, w: usize) {
@@ -1247,6 +1449,15 @@ impl Sim {
             self.fence(w);
             return;
         }
+        if let Response::Error {
+            code: ErrorCode::StaleMembership,
+            ..
+        } = resp
+            && matches!(ask, Ask::Recovery(Phase::Open | Phase::Truncate))
+        {
+            self.restart_recovery(w);
+            return;
+        }
         match ask {
             Ask::Recovery(phase) => {
                 let WriterState::Recovering(r) = &mut self.writers[w].state else {
@@ -1259,21 +1470,29 @@ impl Sim {
                     self.recovery_step(w);
                 }
             }
-            Ask::SegmentOpen => {
+            Ask::SegmentOpen { slot } => {
                 let wr = &mut self.writers[w];
-                wr.opening[seg] = None;
                 let WriterState::Running(core) = &mut wr.state else {
                     return;
                 };
+                // An answer for a slot that another node holds now (the membership changed).
+                if slot_nodes(core.membership())[slot] != Some(seg) {
+                    return;
+                }
+                wr.opening[slot] = None;
                 if let Response::State(s) = resp {
-                    let advanced = core.connected(seg, recovery::pg_scl(&s), s.membership.epoch);
+                    let advanced = core.connected(slot, recovery::pg_scl(&s), s.membership.epoch);
                     self.vdl_advanced(w, advanced);
                 }
             }
-            Ask::Write => {
+            Ask::Write { slot } => {
                 let WriterState::Running(core) = &mut self.writers[w].state else {
                     return;
                 };
+                if slot_nodes(core.membership())[slot] != Some(seg) {
+                    return;
+                }
+                let seg = slot;
                 match resp {
                     Response::WriteAck { scls } => {
                         let scl = scls
@@ -1425,12 +1644,113 @@ impl Sim {
 
     // ---------------------------------------------------------------- faults
 
-    /// Segments unavailable now: down, partitioned, or an emptied disk not yet refilled.
-    fn unavailable(&self) -> usize {
-        self.nodes
+    /// The membership acknowledgements are counted over now: that of the running writer with the
+    /// highest term, or else the highest any node adopted.
+    fn live_membership(&self) -> Membership {
+        let writer = self
+            .writers
             .iter()
-            .filter(|n| !n.up || n.isolated || n.rehydrate_to.is_some())
+            .filter_map(Writer::running)
+            .max_by_key(|c| c.term())
+            .map(|c| c.membership().clone());
+        writer.unwrap_or_else(|| {
+            self.nodes
+                .iter()
+                .map(|n| n.core.membership())
+                .max_by_key(|m| m.epoch)
+                .filter(|m| m.epoch.0 > 0)
+                .cloned()
+                .unwrap_or_else(|| Membership::initial(configured()))
+        })
+    }
+
+    /// Whether `m` is repaired: no replacement in progress, and no member lost for good.
+    fn repaired(&self, m: &Membership) -> bool {
+        m.joining.is_none()
+            && !m
+                .members
+                .iter()
+                .any(|a| peer_index(a).is_some_and(|i| self.nodes[i].lost_forever))
+    }
+
+    /// Whether an AZ has a member lost for good that is not replaced yet. Its other nodes are
+    /// spared other faults meanwhile: with one spare per AZ, a second member of the AZ unreachable
+    /// for `SEGMENT_LOST_MS` could take the spare, and the lost one could never be replaced.
+    fn az_awaits_repair(&self, az: usize) -> bool {
+        let m = self.live_membership();
+        (0..NODES).any(|n| {
+            az_of(n) == az
+                && self.nodes[n].lost_forever
+                && (m.names(&peer_name(n)) || m.joining.is_some())
+        })
+    }
+
+    /// Whether node `i` holds no usable copy of what it once held: lost for good, or an emptied
+    /// disk not yet refilled from its peers.
+    fn lost_data(&self, i: usize) -> bool {
+        self.nodes[i].lost_forever || self.nodes[i].rehydrate_to.is_some()
+    }
+
+    /// Members (slots 0–5) of the live membership unavailable now: down, partitioned, lost for
+    /// good, or an emptied disk not yet refilled. The joining node is not counted: nothing is
+    /// durable by it alone, and the old set keeps counting without it.
+    fn unavailable(&self) -> usize {
+        let m = self.live_membership();
+        m.members
+            .iter()
+            .filter_map(|a| peer_index(a))
+            .filter(|&i| {
+                let n = &self.nodes[i];
+                !n.up || n.isolated || self.lost_data(i)
+            })
             .count()
+    }
+
+    /// A repair never lowers durability: in every quorum set of `m`, every acknowledged commit is
+    /// held by four members whose data is live — less one for each member whose data a fault
+    /// took (lost for good, an emptied disk refilling) and, in the new set of a replacement, for
+    /// the joining node while it hydrates. A replacement that completed before its joiner held
+    /// everything acknowledged, or that dropped a member still needed, fails here.
+    fn check_copies(&mut self, m: &Membership, when: &str) {
+        let acked: Vec<Lsn> = self.oracle.acked.keys().copied().collect();
+        if acked.is_empty() {
+            return;
+        }
+        self.report.copy_checks += 1;
+        let joiner = m.joining.as_ref().and_then(|(_, j)| peer_index(j));
+        let held = |s: &Sim, i: usize| -> BTreeSet<Lsn> {
+            let seg = s.nodes[i].core.segment();
+            let floor = seg.floor(PG);
+            let mut set: BTreeSet<Lsn> = seg
+                .fetch(PG, floor, Lsn(u64::MAX), usize::MAX)
+                .into_iter()
+                .map(|(l, _)| l)
+                .collect();
+            set.extend(acked.iter().copied().filter(|l| *l <= floor));
+            set
+        };
+        for set in m.sets() {
+            let nodes: Vec<usize> = set.iter().filter_map(|a| peer_index(a)).collect();
+            assert_eq!(nodes.len(), set.len(), "every member is a simulated node");
+            let holdings: Vec<(usize, BTreeSet<Lsn>)> =
+                nodes.iter().map(|&i| (i, held(self, i))).collect();
+            for &l in &acked {
+                let copies = holdings
+                    .iter()
+                    .filter(|(i, h)| !self.lost_data(*i) && h.contains(&l))
+                    .count();
+                let slack = holdings
+                    .iter()
+                    .filter(|(i, h)| self.lost_data(*i) || (Some(*i) == joiner && !h.contains(&l)))
+                    .count();
+                if copies + slack < WRITE_QUORUM {
+                    let why = format!(
+                        "{when}: acknowledged commit {l} is held by {copies} live members of {set:?} ({slack} lost or hydrating)"
+                    );
+                    return self.fail(why);
+                }
+            }
+        }
     }
 
     fn fault(&mut self) {
@@ -1441,6 +1761,28 @@ impl Sim {
         let budget = 2usize.saturating_sub(self.unavailable());
         let roll = self.rng.below(100);
         let i = self.rng.index(NODES);
+        let members = self.live_membership();
+        if self.az_awaits_repair(az_of(i)) && roll < 50 {
+            // Node faults in an AZ awaiting its repair are skipped (see `az_awaits_repair`).
+            let d = self.rng.range(100, 1_500);
+            self.at(d, Event::Fault);
+            return;
+        }
+        let az_healthy = (0..NODES).filter(|&n| az_of(n) == az_of(i)).all(|n| {
+            let node = &self.nodes[n];
+            node.up && !node.isolated && node.rehydrate_to.is_none()
+        });
+        // A member lost for good needs an unused spare in its AZ that is alive (so one loss for
+        // good per AZ at most).
+        let spare_ready = members.members.contains(&peer_name(i))
+            && !(0..NODES).any(|n| az_of(n) == az_of(i) && self.nodes[n].lost_forever)
+            && members.joining.is_none()
+            && (MEMBERS_INITIAL..NODES).any(|s| {
+                az_of(s) == az_of(i)
+                    && !members.names(&peer_name(s))
+                    && !self.nodes[s].lost_forever
+                    && self.nodes[s].meta.is_none()
+            });
         let lost_pending = self.nodes.iter().any(|n| n.rehydrate_to.is_some());
         match roll {
             0..=19 if budget >= 1 && self.nodes[i].up => self.crash_node(i, false),
@@ -1450,9 +1792,9 @@ impl Sim {
                 self.at(d, Event::Unisolate { node: i });
             }
             35..=44 if budget >= 2 => {
-                // A whole AZ: both of its nodes.
-                let az = i / 2;
-                for node in [2 * az, 2 * az + 1] {
+                // A whole AZ: all of its nodes, its spare too.
+                let az = az_of(i);
+                for node in (0..NODES).filter(|&n| az_of(n) == az) {
                     if self.nodes[node].up && !self.nodes[node].isolated {
                         self.nodes[node].isolated = true;
                         let d = self.rng.range(500, 6_000);
@@ -1489,6 +1831,16 @@ impl Sim {
                 self.start_writer();
                 self.report.dueling_starts += 1;
             }
+            66..=71
+                if budget >= 1
+                    && spare_ready
+                    && az_healthy
+                    && !self.report.collecting
+                    && self.nodes[i].up
+                    && (self.report.permanent_losses as usize) < PERMANENT_LOSSES_MAX =>
+            {
+                self.lose_node_forever(i);
+            }
             _ => {}
         }
         let d = self.rng.range(100, 1_500);
@@ -1497,6 +1849,8 @@ impl Sim {
 
     /// Liveness: with at most two segments unavailable, durability keeps progressing.
     fn check_progress(&mut self) {
+        let m = self.live_membership();
+        self.check_copies(&m, "a periodic check");
         if self.unavailable() > 2 {
             self.calm_since = self.now;
         }
@@ -1537,15 +1891,19 @@ impl Sim {
         let end = self.opts.duration_ms;
         self.run_until(end, |s| s.mtrs_issued >= s.mtrs_target && s.now > end / 2);
         self.heal();
-        // Let the live writer finish: every MTR it issued becomes durable.
+        // Let the live writer finish: every MTR it issued becomes durable, and every member lost
+        // for good has been replaced (repairs complete once the cluster heals).
         let deadline = self.now + SETTLE_MS_MAX;
         let settled = self.run_until(deadline, |s| {
-            s.writers
-                .iter()
-                .any(|w| w.running().is_some() && w.cpls.is_empty())
+            s.writers.iter().any(|w| {
+                w.running().is_some_and(|c| s.repaired(c.membership())) && w.cpls.is_empty()
+            })
         });
         if !settled {
-            self.fail("the live writer did not finish once everything was healed".into());
+            self.fail(
+                "the live writer did not finish (every commit durable, every lost member replaced) once everything was healed"
+                    .into(),
+            );
         }
         // A final recovery by a brand-new writer, which issues nothing more.
         self.mtrs_target = self.mtrs_issued;
@@ -1554,8 +1912,12 @@ impl Sim {
         }
         self.start_writer();
         let deadline = self.now + SETTLE_MS_MAX;
+        // It may recover a replacement in progress (or one completed only in its predecessor's
+        // core): it completes it before anything is checked.
         let recovered = self.run_until(deadline, |s| {
-            s.writers.iter().any(|w| w.running().is_some())
+            s.writers
+                .iter()
+                .any(|w| w.running().is_some_and(|c| s.repaired(c.membership())))
         });
         if !recovered {
             self.fail("the final recovery did not complete".into());
@@ -1570,16 +1932,28 @@ impl Sim {
             .expect("a writer recovered");
         let vdl = self.writers[fin].recovered_vdl;
         self.report.final_vdl = vdl.0;
-        // Every node converges on the recovered chain through gossip.
+        let members: Vec<usize> = match &self.writers[fin].state {
+            WriterState::Running(c) => slot_nodes(c.membership()).into_iter().flatten().collect(),
+            _ => unreachable!("the final writer runs"),
+        };
+        if let Some(&lost) = members.iter().find(|&&i| self.nodes[i].lost_forever) {
+            return Err(format!(
+                "the final membership still counts node {lost}, lost for good\n{}",
+                self.summary()
+            ));
+        }
+        // Every member converges on the recovered chain through gossip (a dropped member, or
+        // a spare never used, is not read again).
         let deadline = self.now + SETTLE_MS_MAX;
         let converged = self.run_until(deadline, |s| {
-            s.nodes.iter().all(|n| n.core.segment().scl(PG) >= vdl)
+            members
+                .iter()
+                .all(|&i| s.nodes[i].core.segment().scl(PG) >= vdl)
         });
         if !converged {
-            let scls: Vec<Lsn> = self
-                .nodes
+            let scls: Vec<Lsn> = members
                 .iter()
-                .map(|n| n.core.segment().scl(PG))
+                .map(|&i| self.nodes[i].core.segment().scl(PG))
                 .collect();
             self.fail(format!(
                 "nodes did not converge on VDL {vdl}: SCLs {scls:?}"
@@ -1588,7 +1962,12 @@ impl Sim {
         if let Some(f) = self.failure.take() {
             return Err(f);
         }
-        let checked = self.final_checks(vdl);
+        let m = self.live_membership();
+        self.check_copies(&m, "after healing");
+        if let Some(f) = self.failure.take() {
+            return Err(f);
+        }
+        let checked = self.final_checks(vdl, &members);
         checked.map_err(|e| format!("{e}\n{}", self.summary()))
     }
 
@@ -1612,7 +1991,7 @@ impl Sim {
         }
     }
 
-    fn final_checks(&mut self, vdl: Lsn) -> Result<(), String> {
+    fn final_checks(&mut self, vdl: Lsn, members: &[usize]) -> Result<(), String> {
         let chain = self.chain(vdl)?;
         let on_chain: BTreeSet<Lsn> = chain.iter().copied().collect();
         if let Some(lost) = self.oracle.acked.keys().find(|l| !on_chain.contains(l)) {
@@ -1620,7 +1999,7 @@ impl Sim {
                 "acknowledged commit {lost} lost: not on the final chain (VDL {vdl})"
             ));
         }
-        for i in 0..NODES {
+        for &i in members {
             let n = &self.nodes[i];
             // The node's chain up to VDL is exactly the model's chain, record for record, above
             // what it collected.

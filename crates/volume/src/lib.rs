@@ -31,8 +31,8 @@
 //! Repair: the driver runs one task per writer slot (six members and one joining node) and ticks
 //! the core's membership policy ([`writer::WriterCore::tick`]); a member unreachable for
 //! `SEGMENT_LOST_MS` is replaced by a configured spare of its AZ through the dual-quorum state,
-//! and the progress of the joining node (LSNs caught up, rate) and every membership change are
-//! logged.
+//! and the progress of the joining node (records and estimated bytes it holds, MB/s) and every
+//! membership change are logged.
 
 pub mod conn;
 pub mod limits;
@@ -64,6 +64,11 @@ pub enum VolumeError {
     Unavailable(String),
     #[error("this writer has been fenced by a newer epoch")]
     Fenced,
+    /// A node refused recovery's `Open` because it adopted a newer membership than the one
+    /// recovery chose (a replacement completed meanwhile). [`Volume::open`] starts recovery again
+    /// on meeting it; it escapes only as `Unavailable` when time runs out.
+    #[error("a newer membership was adopted during recovery: {0}")]
+    MembershipChanged(String),
 }
 
 impl From<VolumeError> for StoreError {
@@ -71,6 +76,7 @@ impl From<VolumeError> for StoreError {
         match e {
             VolumeError::Unavailable(m) => StoreError::Unavailable(m),
             VolumeError::Fenced => StoreError::Fenced,
+            VolumeError::MembershipChanged(m) => StoreError::Unavailable(m),
         }
     }
 }
@@ -194,6 +200,18 @@ async fn gather_states(
                 eprintln!("volume: recovery fenced: {message}");
                 return Err(VolumeError::Fenced);
             }
+            Ok(Some(Ok((
+                i,
+                Ok(Response::Error {
+                    code: ErrorCode::StaleMembership,
+                    message,
+                }),
+            )))) => {
+                return Err(VolumeError::MembershipChanged(format!(
+                    "{}: {message}",
+                    nodes[i]
+                )));
+            }
             Ok(Some(Ok((i, other)))) => errors.push(format!("{}: {other:?}", nodes[i])),
             Ok(Some(Err(e))) => errors.push(e.to_string()),
             Ok(None) | Err(_) => break,
@@ -213,6 +231,11 @@ async fn gather_states(
 impl Volume {
     /// Opens the volume as its writer: recovery, then the segment tasks start. Retries until a
     /// write quorum of storage nodes answers or `wait` has passed.
+    ///
+    /// A recovery that meets a membership newer than the one it chose (a node answers its `Open`
+    /// with `StaleMembership`: a replacement completed between its first step and its `Open`)
+    /// starts again from the first step, which then sees the newer membership; the new attempt
+    /// takes a higher term, fencing the abandoned one, which wrote nothing.
     pub async fn open(config: VolumeConfig, wait: Duration) -> Result<Volume, VolumeError> {
         assert_eq!(
             config.nodes.len(),
@@ -221,6 +244,25 @@ impl Volume {
         );
         let deadline = Instant::now() + wait;
         let started = Instant::now();
+        loop {
+            match Volume::recover(&config, deadline, started).await {
+                Err(VolumeError::MembershipChanged(m)) if Instant::now() < deadline => {
+                    eprintln!("volume: recovery met a newer membership ({m}): starting again");
+                }
+                Err(VolumeError::MembershipChanged(m)) => {
+                    return Err(VolumeError::Unavailable(m));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One attempt at recovery (see [`open`](Self::open)).
+    async fn recover(
+        config: &VolumeConfig,
+        deadline: Instant,
+        started: Instant,
+    ) -> Result<Volume, VolumeError> {
         let mut known = config.nodes.clone();
         known.extend(config.spares.iter().cloned());
 
@@ -650,24 +692,34 @@ impl PageStore for Volume {
 }
 
 /// Ticks the core's membership policy, logs every change and, during a replacement, the joining
-/// node's progress (LSNs caught up and the rate).
+/// node's progress every second: records and (estimated) bytes it holds, and the rate in MB/s.
+/// The line that ends a replacement gives the total and the mean rate over the whole repair.
 async fn membership_loop(shared: Arc<Shared>) {
-    let mut progress: Option<(Instant, Lsn, Instant)> = None;
+    /// A replacement under way: when it began, and the bytes held at the last progress line.
+    struct Repair {
+        began: Instant,
+        last_bytes: u64,
+        last_log: Instant,
+    }
+    let mut repair: Option<Repair> = None;
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
         if shared.fenced.load(Ordering::Acquire) {
             return;
         }
         let now_ms = shared.now_ms();
-        let (change, joining, scl, vdl) = {
+        let (change, progress, held, vdl) = {
             let mut st = shared.state.lock().expect("poisoned");
             let change = st.tick(now_ms);
-            (
-                change,
-                st.membership().joining.clone(),
-                st.scl(limits::JOINING_SLOT),
-                st.vdl(),
-            )
+            // What the node that took a slot holds, for the closing line.
+            let held = match &change {
+                Some(MembershipChange::Completed { slot, .. }) => {
+                    let records = st.records_up_to(st.scl(*slot));
+                    Some((records, st.mean_record_bytes().map(|m| m * records)))
+                }
+                _ => None,
+            };
+            (change, st.repair_progress(), held, st.vdl())
         };
         match change {
             Some(MembershipChange::Began {
@@ -680,35 +732,69 @@ async fn membership_loop(shared: Arc<Shared>) {
                     "volume: membership {}: segment {lost} (slot {slot}) lost; {joiner} joins in its place (dual quorum: 4/6 of both sets)",
                     membership.epoch
                 );
-                progress = Some((Instant::now(), Lsn::ZERO, Instant::now()));
+                repair = Some(Repair {
+                    began: Instant::now(),
+                    last_bytes: 0,
+                    last_log: Instant::now(),
+                });
             }
             Some(MembershipChange::Completed {
                 membership,
                 slot,
                 dropped,
                 joiner,
+                advanced,
             }) => {
-                let took = progress.map_or(0.0, |(t, _, _)| t.elapsed().as_secs_f64());
+                shared.publish(advanced);
+                let secs = repair
+                    .as_ref()
+                    .map_or(0.0, |r| r.began.elapsed().as_secs_f64());
+                let (records, bytes) = held.unwrap_or((0, None));
                 eprintln!(
-                    "volume: membership {}: {joiner} caught up (SCL ≥ VDL {vdl}) and took slot {slot}; {dropped} dropped; repair took {took:.1} s",
-                    membership.epoch
+                    "volume: membership {}: {joiner} caught up (SCL ≥ VDL {vdl}) and took slot {slot}; {dropped} dropped; repair copied {records} records, {}, in {secs:.1} s ({})",
+                    membership.epoch,
+                    fmt_mb(bytes),
+                    fmt_rate(bytes, secs)
                 );
-                progress = None;
+                repair = None;
             }
             None => {}
         }
-        if let (Some((_, j)), Some((began, last_scl, last_log))) = (joining, progress.as_mut())
-            && last_log.elapsed() >= Duration::from_secs(1)
+        if let (Some(p), Some(r)) = (progress, repair.as_mut())
+            && r.last_log.elapsed() >= Duration::from_secs(1)
         {
-            let secs = last_log.elapsed().as_secs_f64();
-            let rate = (scl.0.saturating_sub(last_scl.0)) as f64 / secs;
+            let secs = r.last_log.elapsed().as_secs_f64();
+            let bytes = p.bytes.unwrap_or(0);
+            let delta = p.bytes.map(|b| b.saturating_sub(r.last_bytes));
             eprintln!(
-                "volume: repair: {j} holds the PG up to LSN {scl} of VDL {vdl} ({rate:.0} LSNs/s, {:.1} s since the start)",
-                began.elapsed().as_secs_f64()
+                "volume: repair: {} holds {} records ({}) up to LSN {} of VDL {} ({}, {:.1} s since the start)",
+                p.joiner,
+                p.records,
+                fmt_mb(p.bytes),
+                p.scl,
+                p.vdl,
+                fmt_rate(delta, secs),
+                r.began.elapsed().as_secs_f64()
             );
-            *last_scl = scl;
-            *last_log = Instant::now();
+            r.last_bytes = bytes;
+            r.last_log = Instant::now();
         }
+    }
+}
+
+/// Estimated bytes, in MB (`≈? MB` when there is no estimate: this writer wrote nothing yet).
+fn fmt_mb(bytes: Option<u64>) -> String {
+    bytes.map_or_else(
+        || "≈? MB".to_string(),
+        |b| format!("≈{:.2} MB", b as f64 / 1e6),
+    )
+}
+
+/// A rate in MB/s over `secs`.
+fn fmt_rate(bytes: Option<u64>, secs: f64) -> String {
+    match bytes {
+        Some(b) if secs > 0.0 => format!("{:.2} MB/s", b as f64 / 1e6 / secs),
+        _ => "? MB/s".to_string(),
     }
 }
 

@@ -125,6 +125,20 @@ pub struct Spare {
     pub az: usize,
 }
 
+/// How far the joining node of a replacement is (see [`WriterCore::repair_progress`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepairProgress {
+    pub joiner: String,
+    /// The joiner's SCL, as it last reported it.
+    pub scl: Lsn,
+    pub vdl: Lsn,
+    /// Records of the PG the joiner holds (LSNs up to its SCL outside truncation ranges).
+    pub records: u64,
+    /// Their estimated bytes: `records` × the mean size of this writer's records (`None` before
+    /// this writer wrote any).
+    pub bytes: Option<u64>,
+}
+
 /// A membership change the core made (the driver logs it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MembershipChange {
@@ -141,6 +155,10 @@ pub enum MembershipChange {
         slot: usize,
         dropped: String,
         joiner: String,
+        /// The new VDL, if counting over the new set alone advanced it (the driver publishes it
+        /// like any other advance): a record on 4/6 of ABCDEG but not yet of ABCDEF becomes
+        /// durable when F stops being counted.
+        advanced: Option<Lsn>,
     },
 }
 
@@ -202,6 +220,11 @@ pub struct WriterCore {
     spares: Vec<Spare>,
     /// Nodes that were members once and were dropped: never used again.
     dropped: Vec<String>,
+    /// When the joining node was last opened again to learn the SCL it reached by gossip.
+    joiner_probed_at_ms: u64,
+    /// Records this writer encoded, and their bytes: the mean size estimates a repair's bytes.
+    records_total: u64,
+    record_bytes_total: u64,
     fenced: bool,
     /// Read points of reads in flight, with their counts: PGMRPL never passes the lowest.
     reads: BTreeMap<Lsn, u32>,
@@ -225,6 +248,9 @@ impl WriterCore {
             membership: r.membership,
             spares: Vec::new(),
             dropped: Vec::new(),
+            joiner_probed_at_ms: 0,
+            records_total: 0,
+            record_bytes_total: 0,
             fenced: false,
         }
     }
@@ -272,24 +298,32 @@ impl WriterCore {
         }
         match self.membership.joining.clone() {
             None => {
-                let lost = (0..SEGMENTS_PER_PG).find(|&i| {
-                    self.cursors[i]
-                        .down_since_ms
-                        .is_some_and(|t| now_ms.saturating_sub(t) >= SEGMENT_LOST_MS)
-                })?;
-                let spare = self
-                    .spares
-                    .iter()
-                    .find(|s| {
-                        s.az == lost / 2
-                            && !self.membership.names(&s.addr)
-                            && !self.dropped.contains(&s.addr)
-                    })?
-                    .addr
-                    .clone();
+                // The first lost member that has a spare in its AZ: a lost member whose AZ has
+                // none left must not hold up the replacement of another (the simulator found a
+                // member of one AZ never replaced behind one of another AZ without a spare).
+                let (lost, spare) = (0..SEGMENTS_PER_PG)
+                    .filter(|&i| {
+                        self.cursors[i]
+                            .down_since_ms
+                            .is_some_and(|t| now_ms.saturating_sub(t) >= SEGMENT_LOST_MS)
+                    })
+                    .find_map(|i| {
+                        self.spares
+                            .iter()
+                            .find(|s| {
+                                s.az == i / 2
+                                    && !self.membership.names(&s.addr)
+                                    && !self.dropped.contains(&s.addr)
+                            })
+                            .map(|s| (i, s.addr.clone()))
+                    })?;
                 let lost_addr = self.membership.members[lost].clone();
                 let next = self.membership.replacing(lost, spare.clone());
-                self.change(next.clone());
+                let advanced = self.change(next.clone());
+                assert!(
+                    advanced.is_none(),
+                    "entering the dual state makes nothing durable by itself (it only adds a set)"
+                );
                 self.tracker.reconnected(JOINING_SLOT, Lsn::ZERO);
                 Some(MembershipChange::Began {
                     membership: next,
@@ -300,6 +334,22 @@ impl WriterCore {
             }
             Some((slot, joiner)) => {
                 let slot = slot as usize;
+                // The joiner hydrates by gossip: with nothing new to send it, the writer would
+                // never hear the SCL it reached (the records it lacks predate our log, so the
+                // lagging-segment resend cannot ask it). Open it again now and then: the answer
+                // carries its SCL. (The deterministic simulator found replacements that never
+                // completed once the workload paused.)
+                let j = &mut self.cursors[JOINING_SLOT];
+                if j.connected
+                    && j.in_flight.is_none()
+                    && self.tracker.scl(JOINING_SLOT) < self.tracker.vdl()
+                    && now_ms.saturating_sub(j.answered_at_ms.max(self.joiner_probed_at_ms))
+                        >= LAGGING_SEGMENT_RESEND_MS
+                {
+                    j.connected = false;
+                    self.joiner_probed_at_ms = now_ms;
+                    return None;
+                }
                 let caught_up = self.cursors[JOINING_SLOT].connected
                     && self.tracker.scl(JOINING_SLOT) >= self.tracker.vdl();
                 if !(caught_up && self.membership_on_quorum()) {
@@ -311,20 +361,70 @@ impl WriterCore {
                 self.cursors[slot] = self.cursors[JOINING_SLOT];
                 self.cursors[JOINING_SLOT] = Cursor::default();
                 self.dropped.push(dropped.clone());
-                self.change(next.clone());
+                let advanced = self.change(next.clone());
                 Some(MembershipChange::Completed {
                     membership: next,
                     slot,
                     dropped,
                     joiner,
+                    advanced,
                 })
             }
         }
     }
 
+    /// How many records of the PG lie at or below `scl`: every LSN up to it except those in a
+    /// truncation range, where nothing survives (a new writer allocates above its range).
+    #[must_use]
+    pub fn records_up_to(&self, scl: Lsn) -> u64 {
+        let mut ranges: Vec<(u64, u64)> = self
+            .truncations
+            .iter()
+            .filter(|t| t.pg == PG)
+            .map(|t| (t.above.0.min(scl.0), t.upto.0.min(scl.0)))
+            .filter(|(a, b)| a < b)
+            .collect();
+        ranges.sort_unstable();
+        let mut truncated = 0;
+        let mut covered_to = 0;
+        for (above, upto) in ranges {
+            let from = above.max(covered_to);
+            if upto > from {
+                truncated += upto - from;
+            }
+            covered_to = covered_to.max(upto);
+        }
+        assert!(truncated <= scl.0, "truncated LSNs lie at or below the SCL");
+        scl.0 - truncated
+    }
+
+    /// The mean encoded size of the records this writer wrote (`None` before its first): what a
+    /// repair's bytes are estimated from (storage does not report bytes, records are alike).
+    #[must_use]
+    pub fn mean_record_bytes(&self) -> Option<u64> {
+        self.record_bytes_total.checked_div(self.records_total)
+    }
+
+    /// A replacement's progress: the joining node, the records it holds (up to its SCL), their
+    /// estimated bytes, and VDL. `None` without a replacement in progress.
+    #[must_use]
+    pub fn repair_progress(&self) -> Option<RepairProgress> {
+        let (_, joiner) = self.membership.joining.clone()?;
+        let scl = self.tracker.scl(JOINING_SLOT);
+        let records = self.records_up_to(scl);
+        Some(RepairProgress {
+            joiner,
+            scl,
+            vdl: self.tracker.vdl(),
+            records,
+            bytes: self.mean_record_bytes().map(|m| m * records),
+        })
+    }
+
     /// Adopts `next` (one epoch up): counts over its quorum sets from now on, and every slot is
-    /// opened again with it before it is sent anything more.
-    fn change(&mut self, next: Membership) {
+    /// opened again with it before it is sent anything more. Returns the new VDL if counting over
+    /// the new sets advanced it.
+    fn change(&mut self, next: Membership) -> Option<Lsn> {
         assert_eq!(
             next.epoch.0,
             self.membership.epoch.0 + 1,
@@ -337,11 +437,7 @@ impl WriterCore {
             c.connected = false;
             c.in_flight = None;
         }
-        let advanced = self.tracker.set_sets(sets);
-        assert!(
-            advanced.is_none(),
-            "a membership change makes nothing durable by itself"
-        );
+        self.tracker.set_sets(sets)
     }
 
     #[must_use]
@@ -458,6 +554,8 @@ impl WriterCore {
                 lsn.0,
                 "the send log must stay dense"
             );
+            self.record_bytes_total += bytes.len() as u64;
+            self.records_total += 1;
             self.log.push_back(Arc::new(Encoded { lsn, bytes }));
             self.pg_tail = lsn;
             self.next_lsn = lsn.next();
@@ -849,18 +947,18 @@ mod tests {
         // G has 12 but not 11 (it hydrates by gossip): not yet complete to 12.
         assert_eq!(w.write_acked(JOINING_SLOT, 30, Lsn::ZERO), None);
         assert_eq!(w.vdl(), Lsn(11));
-        assert_eq!(w.tick(5_000), None, "the joiner has not caught up");
         let b = w.next_write(3, 40, 0).expect("batch");
         assert_eq!(
             w.write_acked(3, b.req_id, b.last),
             Some(Lsn(12)),
             "4 of ABCDEF, and of ABCDEG: A B C D"
         );
-        // G caught up by gossip and says so (resend of its lagging records).
-        let b = w
-            .next_write(JOINING_SLOT, 41, LAGGING_SEGMENT_RESEND_MS)
-            .expect("resent");
-        w.write_acked(JOINING_SLOT, b.req_id, Lsn(12));
+        assert_eq!(w.tick(500), None, "the joiner has not caught up");
+        assert!(w.is_connected(JOINING_SLOT), "not probed yet");
+        // Nothing new to send it: the joiner is opened again, to learn the SCL gossip brought it.
+        assert_eq!(w.tick(500 + LAGGING_SEGMENT_RESEND_MS), None);
+        assert!(!w.is_connected(JOINING_SLOT), "opened again");
+        assert_eq!(w.connected(JOINING_SLOT, Lsn(12), m2), None);
         let Some(MembershipChange::Completed { slot, dropped, .. }) = w.tick(6_000) else {
             panic!("the replacement completes");
         };
@@ -874,6 +972,56 @@ mod tests {
             w.connected(i, Lsn(12), MembershipEpoch(3));
         }
         assert_eq!(w.tick(60_000), None);
+    }
+
+    #[test]
+    fn a_repair_counts_records_outside_truncations_and_estimates_bytes() {
+        let mut w = WriterCore::new(Recovered {
+            term: Term {
+                epoch: Epoch(3),
+                writer: WriterId(1),
+            },
+            truncations: vec![
+                Truncation {
+                    epoch: Epoch(2),
+                    pg: PG,
+                    above: Lsn(10),
+                    upto: Lsn(100),
+                },
+                Truncation {
+                    epoch: Epoch(3),
+                    pg: PG,
+                    above: Lsn(50),
+                    upto: Lsn(200),
+                },
+            ],
+            vdl: Lsn(50),
+            upto: Lsn(200),
+            membership: Membership::initial((0..6).map(|i| format!("n{i}")).collect()),
+            scls: [Lsn(50); SLOTS],
+        });
+        // Below 10 nothing is truncated; (10, 200] is (overlapping ranges counted once).
+        assert_eq!(w.records_up_to(Lsn(10)), 10);
+        assert_eq!(w.records_up_to(Lsn(60)), 10);
+        assert_eq!(w.records_up_to(Lsn(250)), 60);
+        assert_eq!(w.mean_record_bytes(), None, "nothing written yet");
+        assert_eq!(w.repair_progress(), None, "no replacement in progress");
+        w.append_mtr(mtr(2)).expect("room");
+        let mean = w.mean_record_bytes().expect("two records written");
+        assert!(mean > 0);
+        w.set_spares(vec![Spare {
+            addr: "g".into(),
+            az: 0,
+        }]);
+        for i in 1..SEGMENTS_PER_PG {
+            w.connected(i, Lsn(50), M1);
+        }
+        w.tick(0);
+        assert!(w.tick(SEGMENT_LOST_MS).is_some(), "n0 is replaced");
+        w.connected(JOINING_SLOT, Lsn(202), MembershipEpoch(2));
+        let p = w.repair_progress().expect("in progress");
+        assert_eq!((p.joiner.as_str(), p.scl, p.records), ("g", Lsn(202), 12));
+        assert_eq!(p.bytes, Some(12 * mean));
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! A real cluster of OS processes for tests: six storage nodes and a writer on ephemeral loopback
-//! ports, each process killable with SIGKILL and restartable on the same port and data directory.
-//! Every process is killed when the cluster is dropped.
+//! A real cluster of OS processes for tests: six storage nodes (and optionally spares) and a
+//! writer on ephemeral loopback ports, each process killable with SIGKILL and restartable on the
+//! same port and data directory. Every process is killed when the cluster is dropped.
 
 #![allow(dead_code)]
 
@@ -84,8 +84,12 @@ pub fn start(args: &[String], log: &PathBuf) -> Proc {
 
 pub struct Cluster {
     pub dir: PathBuf,
+    /// The six original storage nodes (0–5), then the spares (6, 7, …).
     pub storage: Vec<Option<Proc>>,
+    /// The six original storage nodes' addresses (what the writer's `--storage` names).
     pub storage_addrs: Vec<String>,
+    /// The spares' addresses (the writer's `--spares`): spare k, node 6 + k, is in AZ k mod 3.
+    pub spare_addrs: Vec<String>,
     pub writer: Option<Proc>,
     /// The writer's buffer pool, in pages: small pools make reads really go to storage.
     pub buffer_pool_pages: usize,
@@ -110,21 +114,40 @@ impl Cluster {
 
     /// A cluster whose writer caches only `buffer_pool_pages` pages.
     pub fn start_with_pool(name: &str, buffer_pool_pages: usize) -> Cluster {
+        Cluster::start_with_spares(name, buffer_pool_pages, 0)
+    }
+
+    /// A cluster with `spares` spare storage nodes besides the six, given to the writer.
+    pub fn start_with_spares(name: &str, buffer_pool_pages: usize, spares: usize) -> Cluster {
         let dir = unique_dir(name);
         let mut c = Cluster {
             dir,
             storage: Vec::new(),
             storage_addrs: Vec::new(),
+            spare_addrs: Vec::new(),
             writer: None,
             buffer_pool_pages,
         };
-        for i in 0..6 {
+        for i in 0..6 + spares {
             let p = c.spawn_storage(i, "127.0.0.1:0");
-            c.storage_addrs.push(p.addr.clone());
+            if i < 6 {
+                c.storage_addrs.push(p.addr.clone());
+            } else {
+                c.spare_addrs.push(p.addr.clone());
+            }
             c.storage.push(Some(p));
         }
         c.start_writer();
         c
+    }
+
+    /// The address of storage node `i` (a spare from 6 on).
+    pub fn addr(&self, i: usize) -> String {
+        if i < 6 {
+            self.storage_addrs[i].clone()
+        } else {
+            self.spare_addrs[i - 6].clone()
+        }
     }
 
     fn spawn_storage(&self, i: usize, listen: &str) -> Proc {
@@ -164,7 +187,7 @@ impl Cluster {
 
     pub fn restart_storage(&mut self, i: usize) {
         assert!(self.storage[i].is_none(), "storage node {i} is running");
-        let addr = self.storage_addrs[i].clone();
+        let addr = self.addr(i);
         // The port was ours a moment ago; retry briefly if the kernel still holds it.
         for attempt in 0.. {
             let listener_free = std::net::TcpListener::bind(&addr).is_ok();
@@ -178,7 +201,7 @@ impl Cluster {
 
     pub fn start_writer(&mut self) -> &Proc {
         assert!(self.writer.is_none(), "a writer is running");
-        let args: Vec<String> = vec![
+        let mut args: Vec<String> = vec![
             "instance".into(),
             "--storage".into(),
             self.storage_addrs.join(","),
@@ -187,6 +210,10 @@ impl Cluster {
             "--buffer-pool-pages".into(),
             self.buffer_pool_pages.to_string(),
         ];
+        if !self.spare_addrs.is_empty() {
+            args.push("--spares".into());
+            args.push(self.spare_addrs.join(","));
+        }
         self.writer = Some(start(&args, &self.dir.join("writer.log")));
         self.writer.as_ref().expect("writer")
     }
@@ -248,6 +275,37 @@ pub fn sqlstate(e: &tokio_postgres::Error) -> String {
     e.code()
         .map(|c| c.code().to_string())
         .unwrap_or_else(|| format!("no SQLSTATE: {e}"))
+}
+
+/// Asks a storage node for its state (`GetState`, which any client may send) and returns the
+/// membership it adopted, or `None` if the node does not answer.
+pub async fn storage_membership(addr: &str) -> Option<borealis_common::proto::Membership> {
+    storage_state(addr).await.map(|s| s.membership)
+}
+
+/// Asks a storage node for its state (`GetState`), or `None` if the node does not answer.
+pub async fn storage_state(addr: &str) -> Option<borealis_common::proto::SegmentState> {
+    use borealis_common::frame::{encode_frame, read_frame, write_frames};
+    use borealis_common::proto::{Request, Response};
+    let exchange = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let (kind, body) = Request::GetState {
+            epoch: borealis_common::Epoch(0),
+        }
+        .encode(1);
+        let mut frame = Vec::new();
+        encode_frame(kind, &body, &mut frame);
+        write_frames(&mut s, &frame).await.ok()?;
+        let (kind, body) = read_frame(&mut s).await.ok()??;
+        match Response::decode(kind, &body).ok()? {
+            (_, Response::State(st)) => Some(st),
+            _ => None,
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), exchange)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Asks a storage node for its state (`GetState`, which any client may send) and returns the SCL
