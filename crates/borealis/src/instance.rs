@@ -1,5 +1,14 @@
 //! `borealis instance`: the writer. Opens the volume (recovery), the engine over it, and serves
 //! PostgreSQL clients.
+//!
+//! Background work it drives:
+//! - the fence watch: a writer fenced by a newer one exits;
+//! - autovacuum: every [`AUTOVACUUM_INTERVAL`] a blocking task runs at most
+//!   [`AUTOVACUUM_STEPS_PER_TICK`] of the engine's bounded vacuum steps (each one MTR that holds
+//!   the engine lock for at most `VACUUM_ENTRIES_PER_STEP` entries, releasing it between steps),
+//!   and comes back sooner ([`AUTOVACUUM_BUSY_INTERVAL`]) while written trees are still waiting.
+//!   It removes versions older than the oldest snapshot in use, so tables stay bounded under an
+//!   update-heavy workload without anyone running VACUUM.
 
 use crate::cli::Options;
 use anyhow::{Context, Result, bail};
@@ -13,6 +22,48 @@ use std::io::Write;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// How often autovacuum wakes when it has nothing left to do.
+const AUTOVACUUM_INTERVAL: Duration = Duration::from_millis(200);
+/// How soon autovacuum comes back while written trees are still waiting.
+const AUTOVACUUM_BUSY_INTERVAL: Duration = Duration::from_millis(10);
+/// Vacuum steps per wake-up: bounds the work (and the engine-lock hold time, one step at a time)
+/// autovacuum does before yielding to the runtime.
+const AUTOVACUUM_STEPS_PER_TICK: usize = 16;
+
+/// Runs the engine's background vacuum for ever (see the module documentation). A failed step
+/// is logged and retried at the next interval; a halted engine ends the task.
+async fn autovacuum(engine: Arc<Engine>) {
+    loop {
+        let e = engine.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            for _ in 0..AUTOVACUUM_STEPS_PER_TICK {
+                if e.vacuum_step()?.done {
+                    return Ok(true);
+                }
+            }
+            Ok::<bool, borealis_engine::EngineError>(false)
+        })
+        .await;
+        let pause = match outcome {
+            Ok(Ok(true)) => AUTOVACUUM_INTERVAL,
+            Ok(Ok(false)) => AUTOVACUUM_BUSY_INTERVAL,
+            Ok(Err(borealis_engine::EngineError::Halted(why))) => {
+                eprintln!("instance: autovacuum stopped: engine halted ({why})");
+                return;
+            }
+            Ok(Err(e)) => {
+                eprintln!("instance: autovacuum step failed: {e}");
+                AUTOVACUUM_INTERVAL
+            }
+            Err(e) => {
+                eprintln!("instance: autovacuum task failed: {e}");
+                AUTOVACUUM_INTERVAL
+            }
+        };
+        tokio::time::sleep(pause).await;
+    }
+}
 
 struct VolumeDurability(Volume);
 
@@ -67,7 +118,9 @@ pub async fn run(opts: Options) -> Result<()> {
     // Start-up reads a fixed handful of pages (meta page, catalog root), whatever the data size:
     // there is no redo replay. The count is printed so tests can hold us to it.
     let pages_read = engine.buffer_pool_stats().map(|s| s.misses).unwrap_or(0);
-    let db = borealis_sql::Database::new(Arc::new(engine));
+    let engine = Arc::new(engine);
+    tokio::spawn(autovacuum(engine.clone()));
+    let db = borealis_sql::Database::new(engine);
     let frontend = Frontend::new(db, Arc::new(VolumeDurability(volume.clone())));
     let listener = tokio::net::TcpListener::bind(&listen)
         .await

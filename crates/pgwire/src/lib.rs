@@ -8,8 +8,28 @@
 //!
 //! Each connection owns a [`Session`]. Statements run on blocking threads (the engine is
 //! synchronous and may wait for storage). A statement that committed is acknowledged to the client
-//! only after the storage tier reports the commit durable on a write quorum; `statement_timeout`
-//! bounds that wait. This module is the one place that assigns SQLSTATE codes.
+//! only after the storage tier reports the commit durable on a write quorum. This module is the
+//! one place that assigns SQLSTATE codes.
+//!
+//! Timeouts:
+//! - `statement_timeout` bounds the whole statement: a timer raises the session's cancel flag at
+//!   the deadline, which stops execution between rows and ends a row-lock wait at once (57014,
+//!   "canceling statement due to statement timeout"; inside a transaction block the block is then
+//!   failed, 25P02 until ROLLBACK); what is left of it bounds the wait for the commit to be
+//!   durable.
+//! - `idle_in_transaction_session_timeout`: after a statement that leaves the session inside a
+//!   transaction block, a timer is armed; if no statement started when it fires, the transaction
+//!   rolls back (releasing its row locks), the client gets FATAL 25P03 and the connection is shut
+//!   down through a second handle on its socket, kept from accept time.
+//!
+//! `synchronous_commit = off` (SET, or `-c synchronous_commit=off` in the startup `options`)
+//! acknowledges a commit as soon as the writer has its commit LSN, before it is durable, as
+//! PostgreSQL does: a crash may lose the last such commits (whole, never in part). Rule that keeps
+//! a session's own writes visible to it: the connection remembers the highest commit LSN it
+//! acknowledged early, and its next statement first waits for VDL to reach it (bounded by that
+//! statement's `statement_timeout`), so the snapshot the statement takes, at the durable LSN,
+//! covers the session's last commit. Other sessions see the commit once it is durable, as with
+//! every commit.
 //!
 //! Beyond queries:
 //! - COPY: `COPY … FROM STDIN` answers CopyInResponse; CopyData is gathered into batches of
@@ -58,7 +78,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -257,6 +277,15 @@ pub struct Prepared {
 struct Conn {
     session: Arc<tokio::sync::Mutex<Session>>,
     cancel: Arc<ConnectionHandle>,
+    /// Statements started on this connection: an idle-in-transaction timer armed after
+    /// statement n fires only if no statement started since.
+    statements: Arc<AtomicU64>,
+    /// A second handle on the connection's socket, through which an idle-in-transaction
+    /// timeout sends its FATAL error and shuts the connection down.
+    socket: Arc<std::sync::Mutex<Option<std::net::TcpStream>>>,
+    /// The LSN of the last commit acknowledged before it was durable (`synchronous_commit =
+    /// off`), 0 if none is pending: the next statement waits for it to be durable first.
+    unacknowledged_lsn: Arc<AtomicU64>,
     /// COPY FROM STDIN data not yet handed to the session: clients send a message per row, so
     /// rows are passed on in batches of [`COPY_BATCH_BYTES`].
     copy_buffer: Arc<std::sync::Mutex<Vec<u8>>>,
@@ -274,6 +303,9 @@ pub struct Frontend {
     next_pid: AtomicI32,
     /// Connections by (pid, secret key), for CancelRequest.
     connections: Arc<ConnectionManager>,
+    /// Second handles on accepted sockets, by peer address, until the startup handler takes
+    /// them into the connection's [`Conn`].
+    sockets: std::sync::Mutex<HashMap<std::net::SocketAddr, std::net::TcpStream>>,
 }
 
 impl Frontend {
@@ -284,6 +316,7 @@ impl Frontend {
             durability,
             next_pid: AtomicI32::new(1000),
             connections: Arc::new(ConnectionManager::new()),
+            sockets: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -314,20 +347,71 @@ impl Frontend {
         conn: Conn,
         f: impl FnOnce(&mut Session) -> Result<Executed, SqlError> + Send + 'static,
     ) -> (Result<Executed, FrontError>, Vec<String>) {
-        let guard = conn.session.lock_owned().await;
+        let guard = conn.session.clone().lock_owned().await;
+        let statement = conn.statements.fetch_add(1, Ordering::AcqRel) + 1;
         // A cancel request fires the watcher, which raises the session's cancel flag; the next
         // statement's start_query ends the watcher without raising it.
         let cancel = guard.info.cancel.clone();
         cancel.reset();
         let rx = conn.cancel.start_query().await;
+        let watched = cancel.clone();
         tokio::spawn(async move {
             if rx.await.is_ok() {
-                cancel.cancel();
+                watched.cancel();
             }
         });
+        // statement_timeout bounds the whole statement: execution (row-lock waits included,
+        // through the same cancel flag) and then the wait for its commit to be durable.
+        let timeout_ms = guard.statement_timeout_ms();
+        let deadline = (timeout_ms > 0)
+            .then(|| tokio::time::Instant::now() + Duration::from_millis(timeout_ms));
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let timer = deadline.map(|at| {
+            let timed_out = timed_out.clone();
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep_until(at).await;
+                timed_out.store(true, Ordering::Release);
+                cancel.cancel();
+            })
+        });
+        // Read-your-writes after `synchronous_commit = off`: snapshots are taken at the volume
+        // durable LSN, so a statement that follows an early-acknowledged commit first waits for
+        // that commit to be durable; its snapshot then covers it.
+        let pending = Lsn(conn.unacknowledged_lsn.swap(0, Ordering::AcqRel));
+        if pending > Lsn(0) {
+            let wait = self.durability.wait(pending);
+            let waited = match deadline {
+                None => Ok(wait.await),
+                Some(at) => tokio::time::timeout_at(at, wait).await,
+            };
+            let failure = match waited {
+                Ok(Ok(())) => None,
+                Ok(Err(StoreError::Fenced)) => Some(FrontError::Fenced),
+                Ok(Err(e)) => Some(FrontError::Sql(SqlError::Storage(e))),
+                Err(_) => Some(FrontError::CommitNotDurable),
+            };
+            if let Some(e) = failure {
+                conn.unacknowledged_lsn
+                    .fetch_max(pending.0, Ordering::AcqRel);
+                if let Some(t) = timer {
+                    t.abort();
+                }
+                return (Err(e), Vec::new());
+            }
+        }
         let joined = tokio::task::spawn_blocking(move || {
             let mut guard = guard;
             let r = f(&mut guard);
+            // A statement timeout reached while committing must not cancel what follows.
+            let r = match r {
+                Err(SqlError::QueryCanceled) if timed_out.load(Ordering::Acquire) => {
+                    Err(SqlError::QueryCanceledWith(
+                        "canceling statement due to statement timeout".into(),
+                    ))
+                }
+                r => r,
+            };
             let mut notices = guard.take_notices();
             if let Ok(ex) = &r
                 && let Some(n) = &ex.notice
@@ -349,11 +433,40 @@ impl Frontend {
                 );
             }
         };
-        let executed = match result {
-            Ok(x) => x,
-            Err(e) => return (Err(FrontError::Sql(e)), notices),
+        let idle_ms = match guard.status() {
+            borealis_sql::TxnStatus::Idle => 0,
+            _ => guard
+                .setting("idle_in_transaction_session_timeout")
+                .and_then(borealis_sql::session::parse_duration_ms)
+                .unwrap_or(0),
         };
-        (self.durable(guard, executed).await, notices)
+        let outcome = match result {
+            Ok(executed) if !guard.synchronous_commit() => {
+                // Acknowledged at once, as PostgreSQL does: a crash of the writer (or of the
+                // storage quorum) right now may lose this commit, never part of it.
+                drop(guard);
+                if let Some(lsn) = executed.commit_lsn {
+                    conn.unacknowledged_lsn.fetch_max(lsn.0, Ordering::AcqRel);
+                }
+                Ok(executed)
+            }
+            Ok(executed) => self.durable(guard, executed, deadline).await,
+            Err(e) => {
+                drop(guard);
+                Err(FrontError::Sql(e))
+            }
+        };
+        if let Some(t) = timer {
+            t.abort();
+        }
+        if idle_ms > 0 {
+            tokio::spawn(idle_timeout(
+                conn,
+                statement,
+                Duration::from_millis(idle_ms),
+            ));
+        }
+        (outcome, notices)
     }
 
     /// Waits for a statement's commit to be durable before it may be acknowledged.
@@ -361,18 +474,17 @@ impl Frontend {
         &self,
         guard: tokio::sync::OwnedMutexGuard<Session>,
         executed: Executed,
+        deadline: Option<tokio::time::Instant>,
     ) -> Result<Executed, FrontError> {
         if let Some(lsn) = executed.commit_lsn {
-            let timeout_ms = guard.statement_timeout_ms();
             drop(guard);
             let wait = self.durability.wait(lsn);
-            let outcome = if timeout_ms == 0 {
-                wait.await
-            } else {
-                match tokio::time::timeout(Duration::from_millis(timeout_ms), wait).await {
+            let outcome = match deadline {
+                None => wait.await,
+                Some(at) => match tokio::time::timeout_at(at, wait).await {
                     Ok(r) => r,
                     Err(_) => return Err(FrontError::CommitNotDurable),
-                }
+                },
             };
             match outcome {
                 Ok(()) => {}
@@ -382,6 +494,65 @@ impl Frontend {
         }
         Ok(executed)
     }
+}
+
+/// `idle_in_transaction_session_timeout`: armed after statement `statement` left the session
+/// inside a transaction block. If no statement started since when it fires, the transaction
+/// rolls back (releasing its row locks), the client gets PostgreSQL's FATAL 25P03 and the
+/// connection is shut down.
+async fn idle_timeout(conn: Conn, statement: u64, after: Duration) {
+    tokio::time::sleep(after).await;
+    if conn.statements.load(Ordering::Acquire) != statement {
+        return;
+    }
+    // A statement that started meanwhile holds the session (and bumped the counter).
+    let Ok(mut session) = conn.session.clone().try_lock_owned() else {
+        return;
+    };
+    if conn.statements.load(Ordering::Acquire) != statement
+        || session.status() == borealis_sql::TxnStatus::Idle
+    {
+        return;
+    }
+    // Refuse every later statement of this connection (the client may race the shutdown).
+    conn.statements.store(u64::MAX, Ordering::Release);
+    session.abort();
+    let socket = conn
+        .socket
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let Some(mut socket) = socket {
+        let frame = fatal_frame(
+            "25P03",
+            "terminating connection due to idle-in-transaction timeout",
+        );
+        let _ = std::io::Write::write_all(&mut socket, &frame);
+        let _ = socket.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// An ErrorResponse message of severity FATAL, as bytes on the wire:
+/// `'E' | len: i32 BE | ('S' | "FATAL\0") ('V' | "FATAL\0") ('C' | code\0) ('M' | message\0) | 0`.
+fn fatal_frame(code: &str, message: &str) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (field, value) in [
+        (b'S', "FATAL"),
+        (b'V', "FATAL"),
+        (b'C', code),
+        (b'M', message),
+    ] {
+        body.push(field);
+        body.extend_from_slice(value.as_bytes());
+        body.push(0);
+    }
+    body.push(0);
+    let len = i32::try_from(body.len() + 4).unwrap_or(i32::MAX);
+    let mut frame = Vec::with_capacity(body.len() + 5);
+    frame.push(b'E');
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(&body);
+    frame
 }
 
 /// Sends notices to the client ahead of the statement's response.
@@ -789,6 +960,12 @@ impl StartupHandler for Handler {
             cancel: Default::default(),
         };
         let mut session = Session::new(self.frontend.db.clone(), info);
+        let socket = self
+            .frontend
+            .sockets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&client.socket_addr());
         for (k, v) in md.iter() {
             // Drivers send settings as startup parameters; quotes around values are PostgreSQL's
             // way of writing 'utf-8'.
@@ -799,11 +976,28 @@ impl StartupHandler for Handler {
             } else {
                 v
             };
+            if k == "options" {
+                // `-c name=value` and `--name=value`, as libpq's PGOPTIONS carries them.
+                let mut words = v.split_whitespace();
+                while let Some(w) = words.next() {
+                    let setting = match w {
+                        "-c" => words.next(),
+                        _ => w.strip_prefix("--").or_else(|| w.strip_prefix("-c")),
+                    };
+                    if let Some((name, value)) = setting.and_then(|s| s.split_once('=')) {
+                        let _ = session.set(&name.replace('-', "_"), value);
+                    }
+                }
+                continue;
+            }
             let _ = session.set(k, v);
         }
         client.session_extensions().insert(SessionSlot(Conn {
             session: Arc::new(tokio::sync::Mutex::new(session)),
             cancel,
+            statements: Arc::default(),
+            unacknowledged_lsn: Arc::default(),
+            socket: Arc::new(std::sync::Mutex::new(socket)),
             copy_buffer: Arc::default(),
         }));
         finish_authentication(client, &Parameters).await?;
@@ -911,6 +1105,28 @@ impl CopyHandler for Handler {
     }
 }
 
+/// The socket and a second handle on it.
+fn second_handle(
+    socket: tokio::net::TcpStream,
+) -> std::io::Result<(tokio::net::TcpStream, std::net::TcpStream)> {
+    let std_socket = socket.into_std()?;
+    let second = std_socket.try_clone()?;
+    Ok((tokio::net::TcpStream::from_std(std_socket)?, second))
+}
+
+fn frontend_of(factory: &Factory) -> Arc<Frontend> {
+    factory.handler.frontend.clone()
+}
+
+fn sockets_of(
+    frontend: &Frontend,
+) -> std::sync::MutexGuard<'_, HashMap<std::net::SocketAddr, std::net::TcpStream>> {
+    frontend
+        .sockets
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Serves PostgreSQL clients on `listener` until the task is dropped. A connection that sends
 /// garbage is closed; the others are unaffected.
 pub async fn serve(listener: TcpListener, frontend: Arc<Frontend>) -> std::io::Result<()> {
@@ -931,11 +1147,24 @@ pub async fn serve(listener: TcpListener, frontend: Arc<Frontend>) -> std::io::R
             }
         };
         let _ = socket.set_nodelay(true);
+        // Keep a second handle on the socket for the idle-in-transaction timeout.
+        let socket = match second_handle(socket) {
+            Ok((socket, second)) => {
+                sockets_of(&frontend_of(&factory)).insert(peer, second);
+                socket
+            }
+            Err(e) => {
+                eprintln!("instance: connection from {peer} dropped: {e}");
+                continue;
+            }
+        };
         let factory = factory.clone();
         tokio::spawn(async move {
+            let frontend = frontend_of(&factory);
             if let Err(e) = pgwire::tokio::process_socket(socket, None, factory).await {
                 eprintln!("instance: connection from {peer} closed: {e}");
             }
+            sockets_of(&frontend).remove(&peer);
         });
     }
 }

@@ -31,6 +31,11 @@
 //! [`JOIN_ROWS_MAX`] bounds the largest intermediate result and [`SUBQUERY_DEPTH_MAX`] the
 //! nesting of subqueries (binding and execution recurse through them).
 //!
+//! Locking clauses (`FOR UPDATE`, `FOR NO KEY UPDATE`, `FOR SHARE`, `FOR KEY SHARE`, with NOWAIT
+//! or SKIP LOCKED) are planned by [`Planner::bind_locking`] for a top-level query over one
+//! table; the session locks the candidates in output order, below OFFSET/LIMIT, as PostgreSQL's
+//! `LockRows` does (see [`LockingQuery`]).
+//!
 //! Known differences from PostgreSQL: `avg` and decimal literals are double precision (PostgreSQL
 //! uses numeric, so `SELECT 1.50` prints `1.5` here); set operations cannot yet resolve an untyped
 //! NULL column against a typed one.
@@ -393,9 +398,13 @@ impl<'a> Planner<'a> {
         if query.with.is_some() {
             return Err(SqlError::FeatureNotSupported("WITH".into()));
         }
-        if query.fetch.is_some() || !query.locks.is_empty() {
+        if query.fetch.is_some() {
+            return Err(SqlError::FeatureNotSupported("FETCH".into()));
+        }
+        if !query.locks.is_empty() {
+            // Only a top-level query over one table may lock rows ([`Planner::bind_locking`]).
             return Err(SqlError::FeatureNotSupported(
-                "FETCH and locking clauses".into(),
+                "FOR UPDATE/SHARE in a subquery, a join, or over a non-table source".into(),
             ));
         }
         let order_exprs: Vec<ast::OrderByExpr> = match &query.order_by {
@@ -2196,6 +2205,188 @@ impl Accumulator {
             AggFunc::Min | AggFunc::Max => self.best,
             AggFunc::StringAgg => Value::Text(self.text),
         })
+    }
+}
+
+/// A `SELECT … FOR UPDATE / FOR NO KEY UPDATE / FOR SHARE / FOR KEY SHARE [NOWAIT | SKIP LOCKED]`
+/// over one table, planned for PostgreSQL's `LockRows` placement: above the scan, the filter and
+/// the sort, below OFFSET/LIMIT. The session locks the candidate rows one by one, in output
+/// order, until LIMIT rows are locked (so `LIMIT 1 FOR UPDATE SKIP LOCKED` locks one row, and
+/// consumers of a queue get disjoint rows).
+///
+/// The engine has two lock strengths: FOR UPDATE and FOR NO KEY UPDATE take `Update`, FOR SHARE
+/// and FOR KEY SHARE take `Share`. That is never weaker than PostgreSQL (whose KEY SHARE does
+/// not conflict with a NO KEY UPDATE), only sometimes more blocking.
+pub struct LockingQuery {
+    pub plan: QueryPlan,
+    pub def: TableDef,
+    pub mode: borealis_engine::LockMode,
+    pub wait: borealis_engine::LockWait,
+}
+
+/// A row a locking query may return: its key, its stored row, and its output.
+pub struct LockCandidate {
+    pub key: Vec<u8>,
+    pub row: Vec<Value>,
+    pub output: Vec<Value>,
+}
+
+impl Planner<'_> {
+    /// Binds a top-level query that has locking clauses. Refuses (0A000) joins, aggregates,
+    /// DISTINCT, set operations and non-table sources, as PostgreSQL refuses most of them.
+    pub fn bind_locking(
+        &self,
+        q: &ast::Query,
+        params: &mut Vec<Option<DataType>>,
+    ) -> SqlResult<LockingQuery> {
+        use borealis_engine::{LockMode, LockWait};
+        let mut mode = LockMode::Share;
+        let mut wait = LockWait::Block;
+        for l in &q.locks {
+            if l.lock_type == ast::LockType::Update {
+                mode = LockMode::Update;
+            }
+            // PostgreSQL: NOWAIT wins over SKIP LOCKED, which wins over waiting.
+            match l.nonblock {
+                Some(ast::NonBlock::Nowait) => wait = LockWait::NoWait,
+                Some(ast::NonBlock::SkipLocked) if wait == LockWait::Block => {
+                    wait = LockWait::SkipLocked;
+                }
+                _ => {}
+            }
+        }
+        let mut stripped = q.clone();
+        stripped.locks.clear();
+        let plan = self.bind(&stripped, params, &[])?.0;
+        let refuse = |what: &str| {
+            Err(SqlError::FeatureNotSupported(format!(
+                "FOR UPDATE/SHARE is not allowed with {what}"
+            )))
+        };
+        let Body::Select(s) = &plan.body else {
+            return refuse("UNION/INTERSECT/EXCEPT");
+        };
+        if s.aggregate.is_some() {
+            return refuse("aggregate functions or GROUP BY");
+        }
+        if s.distinct {
+            return refuse("DISTINCT clause");
+        }
+        if s.from.relations.len() != 1 {
+            return refuse("joins (lock one table per query)");
+        }
+        let rel = &s.from.relations[0];
+        let Source::Table(def) = &rel.source else {
+            return refuse("a non-table source");
+        };
+        if rel.offset != 0 || rel.width != s.from.width || rel.lateral {
+            return refuse("this FROM clause");
+        }
+        let def = def.clone();
+        Ok(LockingQuery {
+            plan,
+            def,
+            mode,
+            wait,
+        })
+    }
+}
+
+impl Executor<'_> {
+    fn locking_select<'p>(&self, lq: &'p LockingQuery) -> SqlResult<&'p SelectPlan> {
+        match &lq.plan.body {
+            Body::Select(s) => Ok(s),
+            _ => Err(SqlError::Internal("locking query is not a SELECT".into())),
+        }
+    }
+
+    /// Whether a (re-read) row still passes every condition of the locking query's WHERE.
+    pub fn locking_passes(&self, lq: &LockingQuery, row: &[Value]) -> SqlResult<bool> {
+        let s = self.locking_select(lq)?;
+        let cx = self.cx(row, None);
+        let rel = &s.from.relations[0];
+        let step_filters = s.from.steps.iter().filter_map(|st| st.filter.as_ref());
+        for f in rel
+            .filter
+            .iter()
+            .chain(step_filters)
+            .chain(s.from.residual.iter())
+        {
+            if f.eval(&cx)? != Value::Bool(true) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The output row of a stored row.
+    pub fn locking_output(&self, lq: &LockingQuery, row: &[Value]) -> SqlResult<Vec<Value>> {
+        let s = self.locking_select(lq)?;
+        let cx = self.cx(row, None);
+        s.projections.iter().map(|p| p.eval(&cx)).collect()
+    }
+
+    /// The rows the query's snapshot sees that pass its WHERE, in ORDER BY order, with keys.
+    pub fn locking_candidates(&self, lq: &LockingQuery) -> SqlResult<Vec<LockCandidate>> {
+        let s = self.locking_select(lq)?;
+        let rel = &s.from.relations[0];
+        let mut found = Vec::new();
+        matching_rows(
+            self,
+            &lq.def,
+            rel.filter.as_ref(),
+            rel.key_eq.as_deref(),
+            None,
+            None,
+            |k, row| {
+                found.push((k, row));
+                Ok(())
+            },
+        )?;
+        let mut out = Vec::with_capacity(found.len());
+        let mut keyed = Vec::with_capacity(found.len());
+        for (key, row) in found {
+            if !self.locking_passes(lq, &row)? {
+                continue;
+            }
+            let output = self.locking_output(lq, &row)?;
+            let cx = self.cx(&row, None);
+            let mut sort = Vec::with_capacity(lq.plan.order_by.len());
+            for spec in &lq.plan.order_by {
+                sort.push(match &spec.key {
+                    SortKey::Output(i) => output.get(*i).cloned().unwrap_or(Value::Null),
+                    SortKey::Expr(e) => e.eval(&cx)?,
+                });
+            }
+            // Sort (index, keys) pairs, then pick the candidates in that order.
+            keyed.push((Vec::from([Value::Int(out.len() as i64)]), sort));
+            out.push(Some(LockCandidate { key, row, output }));
+        }
+        if !lq.plan.order_by.is_empty() {
+            sort_rows(&mut keyed, &lq.plan.order_by);
+        }
+        let mut sorted = Vec::with_capacity(out.len());
+        for (idx, _) in keyed {
+            if let Some(Value::Int(i)) = idx.first()
+                && let Some(c) = out.get_mut(*i as usize).and_then(Option::take)
+            {
+                sorted.push(c);
+            }
+        }
+        Ok(sorted)
+    }
+
+    /// The query's LIMIT (`None`: none) and OFFSET.
+    pub fn limit_offset(&self, plan: &QueryPlan) -> SqlResult<(Option<usize>, usize)> {
+        let limit = match &plan.limit {
+            Some(e) => constant_usize(e, self.params, self.session, "LIMIT")?,
+            None => None,
+        };
+        let offset = match &plan.offset {
+            Some(e) => constant_usize(e, self.params, self.session, "OFFSET")?.unwrap_or(0),
+            None => 0,
+        };
+        Ok((limit, offset))
     }
 }
 

@@ -154,6 +154,15 @@ pub fn parse_duration_ms(v: &str) -> Option<u64> {
     n.checked_mul(factor)
 }
 
+/// A `synchronous_commit` value as PostgreSQL accepts it: whether commits wait for durability.
+fn synchronous_commit_named(v: &str) -> Option<bool> {
+    match v.to_lowercase().as_str() {
+        "off" | "false" | "no" | "0" => Some(false),
+        "on" | "true" | "yes" | "1" | "local" | "remote_write" | "remote_apply" => Some(true),
+        _ => None,
+    }
+}
+
 /// Parses SQL text into statements (PostgreSQL dialect).
 pub fn parse(sql: &str) -> SqlResult<Vec<ast::Statement>> {
     let parse = |text: &str| {
@@ -195,6 +204,9 @@ fn parse_fallback(
             }
         }
         return Some(out);
+    }
+    if let Some(fixed) = weaker_lock_clauses(text) {
+        return parse(&fixed).ok();
     }
     let lower = text.to_lowercase();
     let first = lower.split_whitespace().next()?;
@@ -254,6 +266,54 @@ fn parse_fallback(
         }
         _ => None,
     }
+}
+
+/// `FOR NO KEY UPDATE` → `FOR UPDATE` and `FOR KEY SHARE` → `FOR SHARE` outside quotes (the
+/// parser knows only the latter; the engine locks them the same, see
+/// [`LockingQuery`](crate::query::LockingQuery)). `None` if there is nothing to rewrite.
+fn weaker_lock_clauses(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut changed = false;
+    let mut quote: Option<char> = None;
+    let mut i = 0;
+    let bytes = text.as_bytes();
+    while i < text.len() {
+        let c = text[i..].chars().next()?;
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+        } else if c == '\'' || c == '"' {
+            quote = Some(c);
+        } else if (c == 'f' || c == 'F') && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()) {
+            let rest = &text[i..];
+            let words: Vec<&str> = rest.split_whitespace().take(4).collect();
+            let lw: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+            let lw: Vec<&str> = lw.iter().map(String::as_str).collect();
+            let (skip, with) = match lw.as_slice() {
+                ["for", "no", "key", "update", ..] => (4, "FOR UPDATE"),
+                ["for", "key", "share", ..] => (3, "FOR SHARE"),
+                _ => (0, ""),
+            };
+            if skip > 0 {
+                // Advance past `skip` words.
+                let mut j = 0;
+                for _ in 0..skip {
+                    let r = &rest[j..];
+                    let start = r.len() - r.trim_start().len();
+                    let word = r.split_whitespace().next()?;
+                    j += start + word.len();
+                }
+                out.push_str(with);
+                i += j;
+                changed = true;
+                continue;
+            }
+        }
+        out.push(c);
+        i += c.len_utf8();
+    }
+    changed.then_some(out)
 }
 
 /// One client session.
@@ -456,6 +516,11 @@ impl Session {
                 "invalid value for parameter \"{name}\": \"{value}\""
             )));
         }
+        if name == "synchronous_commit" && synchronous_commit_named(value).is_none() {
+            return Err(SqlError::InvalidParameterValue(format!(
+                "invalid value for parameter \"{name}\": \"{value}\""
+            )));
+        }
         if name == "transaction_isolation" {
             let level = isolation_named(value).expect("validated above");
             if self.in_block {
@@ -475,6 +540,16 @@ impl Session {
         }
         self.settings.insert(name, value.to_string());
         Ok(())
+    }
+
+    /// Whether a commit must be durable before it is acknowledged (`synchronous_commit` is not
+    /// `off`). Every level but `off` waits for the write quorum: Borealis has no weaker
+    /// durability to offer short of not waiting.
+    #[must_use]
+    pub fn synchronous_commit(&self) -> bool {
+        self.setting("synchronous_commit")
+            .and_then(synchronous_commit_named)
+            .unwrap_or(true)
     }
 
     /// statement_timeout in milliseconds; 0 means none.
@@ -529,6 +604,10 @@ impl Session {
     ) -> SqlResult<Vec<ColumnInfo>> {
         let engine = &self.db.engine;
         match stmt {
+            ast::Statement::Query(q) if !q.locks.is_empty() => Ok(Planner { engine, txn }
+                .bind_locking(q, params)?
+                .plan
+                .columns),
             ast::Statement::Query(q) => Ok(Planner { engine, txn }.bind_query(q, params)?.columns),
             ast::Statement::Insert(ins) => {
                 self.plan_insert(txn, ins, params)?;
@@ -736,6 +815,7 @@ impl Session {
 
     fn run(&mut self, txn: &mut Txn, stmt: &ast::Statement, params: &[Value]) -> SqlResult<Output> {
         match stmt {
+            ast::Statement::Query(q) if !q.locks.is_empty() => self.select_locking(txn, q, params),
             ast::Statement::Query(q) => {
                 let mut types = vec![None; params.len()];
                 let engine = &self.db.engine;
@@ -1238,6 +1318,62 @@ impl Session {
             }
         }
         Ok(command(format!("UPDATE {}", targets.len())))
+    }
+
+    /// `SELECT … FOR UPDATE/SHARE [NOWAIT | SKIP LOCKED]` over one table, as PostgreSQL's
+    /// `LockRows` does it: the candidates (rows the snapshot sees that pass WHERE, in ORDER BY
+    /// order) are locked one by one until OFFSET + LIMIT rows are locked. A row locked by another
+    /// transaction is waited for (bounded by `lock_timeout`, deadlock detection and cancels), fails
+    /// the statement (NOWAIT) or is left out (SKIP LOCKED). Under READ COMMITTED a row that
+    /// changed while we waited is re-checked against WHERE and returned as its newest version (or
+    /// left out if deleted or no longer matching); under REPEATABLE READ and SERIALIZABLE the
+    /// engine fails such a lock with a serialization failure.
+    fn select_locking(
+        &mut self,
+        txn: &mut Txn,
+        q: &ast::Query,
+        params: &[Value],
+    ) -> SqlResult<Output> {
+        let mut types = vec![None; params.len()];
+        let engine = &self.db.engine;
+        let lq = Planner { engine, txn }.bind_locking(q, &mut types)?;
+        let (candidates, (limit, offset)) = {
+            let exec = Executor::new(engine, txn, params, &self.info);
+            (exec.locking_candidates(&lq)?, exec.limit_offset(&lq.plan)?)
+        };
+        let wanted = limit.map_or(usize::MAX, |l| l.saturating_add(offset));
+        let timeout = self.lock_timeout();
+        let mut rows = Vec::new();
+        let mut locked = 0usize;
+        for c in candidates {
+            if locked >= wanted {
+                break;
+            }
+            self.info.cancel.check()?;
+            let Some(v) = engine.lock_row(txn, lq.def.tree, &c.key, lq.mode, lq.wait, timeout)?
+            else {
+                continue;
+            };
+            let output = if v.changed {
+                let Some(bytes) = v.value else { continue };
+                let newest = decode_row(&bytes, lq.def.columns.len())?;
+                let exec = Executor::new(engine, txn, params, &self.info);
+                if !exec.locking_passes(&lq, &newest)? {
+                    continue;
+                }
+                exec.locking_output(&lq, &newest)?
+            } else {
+                c.output
+            };
+            locked += 1;
+            if locked > offset {
+                rows.push(output);
+            }
+        }
+        Ok(Output::Rows {
+            columns: lq.plan.columns,
+            rows,
+        })
     }
 
     fn plan_delete(
@@ -1992,6 +2128,41 @@ mod tests {
             fails(&mut s, "alter table a add primary key (x)"),
             SqlError::InvalidTableDefinition(_)
         ));
+    }
+
+    #[test]
+    fn locking_clauses_parse_lock_and_refuse_what_postgresql_refuses() {
+        assert_eq!(
+            weaker_lock_clauses("SELECT 'for key share' FROM t FOR KEY SHARE SKIP LOCKED")
+                .as_deref(),
+            Some("SELECT 'for key share' FROM t FOR SHARE SKIP LOCKED")
+        );
+        assert_eq!(
+            weaker_lock_clauses("select * from t for  no key update nowait").as_deref(),
+            Some("select * from t FOR UPDATE nowait")
+        );
+        assert_eq!(weaker_lock_clauses("SELECT 1"), None);
+        let mut s = session();
+        run(&mut s, "CREATE TABLE q (id int PRIMARY KEY, v int)");
+        run(&mut s, "INSERT INTO q VALUES (1, 10), (2, 20), (3, 30)");
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT v FROM q ORDER BY id DESC LIMIT 1 OFFSET 1 FOR NO KEY UPDATE"
+            ),
+            vec![vec!["20".to_string()]]
+        );
+        for sql in [
+            "SELECT count(*) FROM q FOR UPDATE",
+            "SELECT DISTINCT v FROM q FOR SHARE",
+            "SELECT * FROM q a, q b FOR UPDATE",
+            "SELECT * FROM (SELECT * FROM q FOR UPDATE) s",
+        ] {
+            assert!(
+                matches!(fails(&mut s, sql), SqlError::FeatureNotSupported(_)),
+                "{sql}"
+            );
+        }
     }
 
     #[test]
