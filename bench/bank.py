@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 
-from harness import ROOT, ensure_postgres, start_postgres, start_borealis, psql, pgbench_exe
+from harness import ROOT, ensure_postgres, start_postgres, start_borealis, psql, run_pgbench
 
 TRANSFER = """\\set src random(1, {accounts})
 \\set dst random(1, {accounts})
@@ -40,26 +40,11 @@ def run(url, level, clients, seconds, accounts, tmp, tag):
     script = os.path.join(tmp, f"transfer-{level.replace(' ', '_')}.sql")
     with open(script, "w") as f:
         f.write(TRANSFER.format(accounts=accounts, level=level))
-    logdir = os.path.join(tmp, f"log-{tag}-{level.replace(' ', '_')}")
-    os.makedirs(logdir)
-    out = subprocess.run([pgbench_exe(), "-n", "-M", "prepared", "-f", script, "-c", str(clients),
-                          "-j", str(min(clients, 2)), "-T", str(seconds), "--max-tries=100",
-                          "--log", f"--log-prefix={os.path.join(logdir, 'tx')}", url],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"pgbench failed on {tag} {level}:\n{out.stdout}\n{out.stderr}")
-    lat = []
-    for name in os.listdir(logdir):
-        with open(os.path.join(logdir, name)) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 3 and parts[2].isdigit():
-                    lat.append(int(parts[2]) / 1000.0)
-    lat.sort()
-    tps = next((float(l.split()[2]) for l in out.stdout.splitlines() if l.startswith("tps = ")), None)
-    retried = next((l.strip() for l in out.stdout.splitlines() if "retried" in l), "")
-    return {"tps": tps, "latency_ms_p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else None,
-            "transactions": len(lat), "retried": retried}
+    r = run_pgbench(url, ["-n", "-M", "prepared", "-f", script, "-c", str(clients), "-j", str(min(clients, 2)),
+                          "-T", str(seconds), "--max-tries=100"],
+                    os.path.join(tmp, f"log-{tag}-{level.replace(' ', '_')}"), f"{tag} {level}")
+    r["retried"] = next((l.strip() for l in r.pop("stdout").splitlines() if "retried" in l), "")
+    return r
 
 
 def main():

@@ -16,11 +16,9 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
-from harness import ROOT, PG_BIN, ensure_postgres, start_postgres, start_borealis, psql, pgbench_exe
+from harness import ROOT, ensure_postgres, start_postgres, start_borealis, psql, run_pgbench
 
 SCRIPT = "INSERT INTO bench_commit VALUES (:client_id, 'a short payload of some forty bytes......');\n"
 
@@ -29,44 +27,11 @@ def pgbench(url, clients, seconds, tmp, tag):
     script = os.path.join(tmp, "insert.sql")
     with open(script, "w") as f:
         f.write(SCRIPT)
-    logdir = os.path.join(tmp, f"log-{tag}-{clients}")
-    os.makedirs(logdir)
-    prefix = os.path.join(logdir, "tx")
-    exe = pgbench_exe()
-    out = subprocess.run([exe, "-n", "-M", "prepared", "-f", script, "-c", str(clients), "-j", str(min(clients, 2)),
-                          "-T", str(seconds), "--log", f"--log-prefix={prefix}", url],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"pgbench failed on {tag}:\n{out.stdout}\n{out.stderr}")
-    latencies = []
-    for name in os.listdir(logdir):
-        with open(os.path.join(logdir, name)) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 3 and parts[2].isdigit():
-                    latencies.append(int(parts[2]) / 1000.0)
-    latencies.sort()
-    tps = None
-    for line in out.stdout.splitlines():
-        if line.startswith("tps = "):
-            tps = float(line.split()[2])
-    failed = [l for l in out.stdout.splitlines() if "failed" in l]
-    return {
-        "clients": clients,
-        "transactions": len(latencies),
-        "tps": tps,
-        "latency_ms_p50": pct(latencies, 50),
-        "latency_ms_p99": pct(latencies, 99),
-        "latency_ms_avg": sum(latencies) / len(latencies) if latencies else None,
-        "failed": failed,
-    }
-
-
-def pct(sorted_values, p):
-    if not sorted_values:
-        return None
-    i = min(len(sorted_values) - 1, max(0, int(round(p / 100.0 * len(sorted_values))) - 1))
-    return sorted_values[i]
+    r = run_pgbench(url, ["-n", "-M", "prepared", "-f", script, "-c", str(clients), "-j", str(min(clients, 2)),
+                          "-T", str(seconds)], os.path.join(tmp, f"log-{tag}-{clients}"), tag)
+    r["clients"] = clients
+    r["failed"] = [l for l in r.pop("stdout").splitlines() if "failed" in l]
+    return r
 
 
 def main():

@@ -91,3 +91,40 @@ def psql(url, sql):
 
 def pgbench_exe():
     return shutil.which("pgbench") or os.path.join(PG_BIN, "pgbench")
+
+
+def run_pgbench(url, args, logdir, tag):
+    """Runs pgbench with per-transaction logging into `logdir`; exits on failure.
+
+    Returns the summary figures every benchmark reports: TPS, latency average/p50/p99 in ms,
+    the number of transactions, and pgbench's stdout for anything else.
+    """
+    os.makedirs(logdir, exist_ok=True)
+    out = subprocess.run([pgbench_exe()] + args + ["--log", f"--log-prefix={os.path.join(logdir, 'tx')}", url],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"pgbench failed on {tag}:\n{out.stdout}\n{out.stderr}")
+    latencies = []
+    for name in os.listdir(logdir):
+        with open(os.path.join(logdir, name)) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and parts[2].isdigit():
+                    latencies.append(int(parts[2]) / 1000.0)
+    latencies.sort()
+    tps = next((float(l.split()[2]) for l in out.stdout.splitlines() if l.startswith("tps = ")), None)
+    return {
+        "tps": tps,
+        "transactions": len(latencies),
+        "latency_ms_avg": sum(latencies) / len(latencies) if latencies else None,
+        "latency_ms_p50": percentile(latencies, 50),
+        "latency_ms_p99": percentile(latencies, 99),
+        "stdout": out.stdout,
+    }
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return None
+    i = min(len(sorted_values) - 1, max(0, int(round(p / 100.0 * len(sorted_values))) - 1))
+    return sorted_values[i]

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 
-from harness import ROOT, ensure_postgres, start_postgres, start_borealis, pgbench_exe
+from harness import ROOT, ensure_postgres, start_postgres, start_borealis, pgbench_exe, run_pgbench
 
 
 def load(url, scale, tag):
@@ -29,28 +29,12 @@ def load(url, scale, tag):
 
 
 def run(url, mode, clients, seconds, tmp, tag):
-    logdir = os.path.join(tmp, f"log-{tag}-{mode}-{clients}")
-    os.makedirs(logdir)
-    args = [pgbench_exe(), "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds),
-            "--log", f"--log-prefix={os.path.join(logdir, 'tx')}"]
+    args = ["-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)), "-T", str(seconds)]
     if mode == "select-only":
         args.append("-S")
-    out = subprocess.run(args + [url], capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"pgbench failed on {tag} {mode} {clients}:\n{out.stdout}\n{out.stderr}")
-    lat = []
-    for name in os.listdir(logdir):
-        with open(os.path.join(logdir, name)) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 3 and parts[2].isdigit():
-                    lat.append(int(parts[2]) / 1000.0)
-    lat.sort()
-    tps = next((float(l.split()[2]) for l in out.stdout.splitlines() if l.startswith("tps = ")), None)
-    failed = next((l.strip() for l in out.stdout.splitlines() if "failed" in l), "")
-    p99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else None
-    return {"tps": tps, "latency_ms_avg": sum(lat) / len(lat) if lat else None, "latency_ms_p99": p99,
-            "transactions": len(lat), "failed": failed}
+    r = run_pgbench(url, args, os.path.join(tmp, f"log-{tag}-{mode}-{clients}"), f"{tag} {mode} {clients}")
+    r["failed"] = next((l.strip() for l in r.pop("stdout").splitlines() if "failed" in l), "")
+    return r
 
 
 def chart(results, path):
