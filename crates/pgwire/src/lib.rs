@@ -65,10 +65,13 @@ use pgwire::api::results::{
     QueryResponse, Response, Tag,
 };
 use pgwire::api::stmt::{QueryParser, StoredStatement};
-use pgwire::api::{ClientInfo, PgWireServerHandlers, Type};
+use pgwire::api::store::{Entry, PortalStore};
+use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
 use pgwire::api::{ConnectionHandle, ConnectionManager};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+use pgwire::messages::data::{NoData, ParameterDescription};
+use pgwire::messages::extendedquery::{Describe, TARGET_TYPE_BYTE_STATEMENT};
 use pgwire::messages::response::NoticeResponse;
 use pgwire::messages::startup::{ParameterStatus, SecretKey};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
@@ -180,6 +183,7 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::Deadlock(_) => "40P01",
         SqlError::LockNotAvailable(_) => "55P03",
         SqlError::NoSuchSavepoint(_) => "3B001",
+        SqlError::UndefinedPreparedStatement(_) => "26000",
         SqlError::NoActiveTransaction(_) => "25P01",
         SqlError::IsolationAfterQuery => "25001",
         SqlError::SnapshotTooOld => "72000",
@@ -217,10 +221,14 @@ fn pg_type(t: DataType) -> Type {
     }
 }
 
+/// The SQL type a parameter declared as `t` takes. Drivers declare the narrowest type that
+/// holds a value (psycopg sends a small Python int as `int2`, pgjdbc a Java float as
+/// `float4`); those widen, as PostgreSQL's implicit casts do.
 fn our_type(t: &Type) -> Option<DataType> {
     Some(match *t {
         Type::BOOL => DataType::Bool,
-        Type::INT4 => DataType::Int4,
+        Type::INT2 | Type::INT4 => DataType::Int4,
+        Type::FLOAT4 => DataType::Float8,
         Type::INT8 => DataType::Int8,
         Type::FLOAT8 => DataType::Float8,
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DataType::Text,
@@ -229,8 +237,20 @@ fn our_type(t: &Type) -> Option<DataType> {
     })
 }
 
-/// Decodes one bound parameter.
-fn decode_param(raw: Option<&[u8]>, ty: DataType, binary: bool) -> Result<Value, SqlError> {
+/// The type a parameter was declared with, if it is one we take: a statement describes its
+/// parameters as declared (pgjdbc refuses a `varchar` parameter described back as `text`), and
+/// a narrower one (`int2`, `float4`) arrives in its own binary form.
+fn declared_wire_type(t: &Type) -> Option<Type> {
+    our_type(t).map(|_| t.clone())
+}
+
+/// Decodes one bound parameter of SQL type `ty`, sent in the binary form of `wire` if given.
+fn decode_param(
+    raw: Option<&[u8]>,
+    ty: DataType,
+    wire: Option<&Type>,
+    binary: bool,
+) -> Result<Value, SqlError> {
     let Some(raw) = raw else {
         return Ok(Value::Null);
     };
@@ -245,6 +265,19 @@ fn decode_param(raw: Option<&[u8]>, ty: DataType, binary: bool) -> Result<Value,
             ty.name()
         ))
     };
+    match wire {
+        Some(&Type::INT2) => {
+            return Ok(Value::Int(i64::from(i16::from_be_bytes(
+                raw.try_into().map_err(|_| bad())?,
+            ))));
+        }
+        Some(&Type::FLOAT4) => {
+            return Ok(Value::Float(f64::from(f32::from_be_bytes(
+                raw.try_into().map_err(|_| bad())?,
+            ))));
+        }
+        _ => {}
+    }
     Ok(match ty {
         DataType::Bool => match raw {
             [b] => Value::Bool(*b != 0),
@@ -264,11 +297,52 @@ fn decode_param(raw: Option<&[u8]>, ty: DataType, binary: bool) -> Result<Value,
     })
 }
 
+/// The parameter types a statement describes: as declared, as PostgreSQL keeps them, else as
+/// inferred.
+fn param_wire_types(p: &Prepared) -> Vec<Type> {
+    p.param_types
+        .iter()
+        .zip(&p.param_wire_types)
+        .map(|(t, w)| w.clone().unwrap_or_else(|| pg_type(*t)))
+        .collect()
+}
+
+/// `DEALLOCATE name` forgets one named prepared statement; `DEALLOCATE ALL` every named one
+/// prepared so far (the unnamed statement stays, as in PostgreSQL). Prepared statements live in
+/// the protocol layer, so this runs here rather than in the session.
+fn deallocate<C>(client: &C, conn: &Conn, name: &ast::Ident) -> Result<Response, SqlError>
+where
+    C: ClientPortalStore,
+    C::PortalStore: PortalStore,
+{
+    if name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all") {
+        conn.deallocations.fetch_add(1, Ordering::AcqRel);
+        return Ok(Response::Execution(Tag::new("DEALLOCATE ALL")));
+    }
+    let store = client.portal_store();
+    let live = match store.get_statement(&name.value) {
+        Some(Entry::Value(p)) => (&p.statement as &dyn std::any::Any)
+            .downcast_ref::<Prepared>()
+            .is_none_or(|p| p.deallocations >= conn.deallocations.load(Ordering::Acquire)),
+        Some(Entry::Empty) => true,
+        None => false,
+    };
+    if !live {
+        return Err(SqlError::UndefinedPreparedStatement(name.value.clone()));
+    }
+    store.rm_statement(&name.value);
+    Ok(Response::Execution(Tag::new("DEALLOCATE")))
+}
+
 /// A statement prepared through the extended protocol.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     stmt: Option<Arc<ast::Statement>>,
     param_types: Vec<DataType>,
+    /// Per parameter, the type it was declared with (see [`declared_wire_type`]).
+    param_wire_types: Vec<Option<Type>>,
+    /// The connection's `DEALLOCATE ALL` count when this statement was prepared.
+    deallocations: u64,
     columns: Vec<ColumnInfo>,
 }
 
@@ -289,6 +363,9 @@ struct Conn {
     /// COPY FROM STDIN data not yet handed to the session: clients send a message per row, so
     /// rows are passed on in batches of [`COPY_BATCH_BYTES`].
     copy_buffer: Arc<std::sync::Mutex<Vec<u8>>>,
+    /// How many `DEALLOCATE ALL`s this connection has run: a named statement prepared before
+    /// the last one no longer exists.
+    deallocations: Arc<AtomicU64>,
 }
 
 /// COPY data gathered before it goes to the session's thread (one hop per batch, not per row).
@@ -719,7 +796,12 @@ impl QueryParser for Parser {
             .iter()
             .map(|t| t.as_ref().and_then(our_type))
             .collect();
+        let param_wire_types: Vec<Option<Type>> = types
+            .iter()
+            .map(|t| t.as_ref().and_then(declared_wire_type))
+            .collect();
         let conn = self.frontend.session(client).map_err(|e| user_error(&e))?;
+        let deallocations = conn.deallocations.load(Ordering::Acquire);
         let stmt = Arc::new(stmt);
         let s2 = stmt.clone();
         let guard = conn.session.lock_owned().await;
@@ -732,13 +814,17 @@ impl QueryParser for Parser {
         .map_err(|e| user_error(&FrontError::Sql(e)))?;
         Ok(Some(Prepared {
             stmt: Some(stmt),
+            param_wire_types: (0..described.0.len())
+                .map(|i| param_wire_types.get(i).cloned().flatten())
+                .collect(),
             param_types: described.0,
+            deallocations,
             columns: described.1,
         }))
     }
 
     fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
-        Ok(stmt.param_types.iter().map(|t| pg_type(*t)).collect())
+        Ok(param_wire_types(stmt))
     }
 
     fn get_result_schema(
@@ -762,7 +848,8 @@ impl QueryParser for Parser {
 impl SimpleQueryHandler for Handler {
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
-        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
@@ -778,6 +865,16 @@ impl SimpleQueryHandler for Handler {
         let session = self.frontend.session(client).map_err(|e| user_error(&e))?;
         let mut out = Vec::with_capacity(stmts.len());
         for stmt in stmts {
+            if let ast::Statement::Deallocate { name, .. } = &stmt {
+                match deallocate(client, &session, name) {
+                    Ok(r) => out.push(r),
+                    Err(e) => {
+                        out.push(Response::Error(Box::new(error_info(&FrontError::Sql(e)))));
+                        break;
+                    }
+                }
+                continue;
+            }
             let (result, notices) = self
                 .frontend
                 .run(session.clone(), Arc::new(stmt), Vec::new())
@@ -808,6 +905,40 @@ impl ExtendedQueryHandler for Handler {
     type Statement = Prepared;
     type QueryParser = Parser;
 
+    /// Describing a statement that returns no rows answers ParameterDescription then NoData, as
+    /// PostgreSQL does; the library's default sends an empty RowDescription when the statement
+    /// has parameters, which pgjdbc takes for a result set ("A result was returned when none was
+    /// expected").
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if message.target_type == TARGET_TYPE_BYTE_STATEMENT {
+            let name = message.name.as_deref().unwrap_or("");
+            if let Some(Entry::Value(stmt)) = client.portal_store().get_statement(name)
+                && stmt.statement.columns.is_empty()
+            {
+                let oids = param_wire_types(&stmt.statement)
+                    .iter()
+                    .map(Type::oid)
+                    .collect();
+                client
+                    .send(PgWireBackendMessage::ParameterDescription(
+                        ParameterDescription::new(oids),
+                    ))
+                    .await?;
+                client
+                    .send(PgWireBackendMessage::NoData(NoData::new()))
+                    .await?;
+                return Ok(());
+            }
+        }
+        self._on_describe(client, message).await
+    }
+
     fn query_parser(&self) -> Arc<Parser> {
         self.parser.clone()
     }
@@ -819,7 +950,8 @@ impl ExtendedQueryHandler for Handler {
         _max_rows: usize,
     ) -> PgWireResult<Response>
     where
-        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Prepared>,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
@@ -827,6 +959,16 @@ impl ExtendedQueryHandler for Handler {
         let Some(stmt) = prepared.stmt.clone() else {
             return Ok(Response::EmptyQuery);
         };
+        let session = self.frontend.session(client).map_err(|e| user_error(&e))?;
+        let id = &portal.statement.id;
+        if !id.is_empty() && prepared.deallocations < session.deallocations.load(Ordering::Acquire)
+        {
+            let e = SqlError::UndefinedPreparedStatement(id.clone());
+            return Err(user_error(&FrontError::Sql(e)));
+        }
+        if let ast::Statement::Deallocate { name, .. } = &*stmt {
+            return deallocate(client, &session, name).map_err(|e| user_error(&FrontError::Sql(e)));
+        }
         if portal.parameters.len() != prepared.param_types.len() {
             return Err(user_error(&FrontError::Sql(SqlError::Syntax(format!(
                 "bind message supplies {} parameters, but prepared statement requires {}",
@@ -839,12 +981,12 @@ impl ExtendedQueryHandler for Handler {
             let v = decode_param(
                 raw.as_deref(),
                 prepared.param_types[i],
+                prepared.param_wire_types[i].as_ref(),
                 portal.parameter_format.is_binary(i),
             )
             .map_err(|e| user_error(&FrontError::Sql(e)))?;
             params.push(v);
         }
-        let session = self.frontend.session(client).map_err(|e| user_error(&e))?;
         let (result, notices) = self.frontend.run(session, stmt, params).await;
         send_notices(client, notices).await?;
         match result {
@@ -862,7 +1004,7 @@ impl ExtendedQueryHandler for Handler {
         C: ClientInfo + Unpin + Send + Sync,
     {
         let p = &stmt.statement;
-        let params = p.param_types.iter().map(|t| pg_type(*t)).collect();
+        let params = param_wire_types(p);
         let fields = self.parser.get_result_schema(p, None)?;
         Ok(DescribeStatementResponse::new(params, fields))
     }
@@ -999,6 +1141,7 @@ impl StartupHandler for Handler {
             unacknowledged_lsn: Arc::default(),
             socket: Arc::new(std::sync::Mutex::new(socket)),
             copy_buffer: Arc::default(),
+            deallocations: Arc::default(),
         }));
         finish_authentication(client, &Parameters).await?;
         Ok(())

@@ -81,6 +81,8 @@ pub enum SqlError {
     Deadlock(String),
     #[error("{0}")]
     LockNotAvailable(String),
+    #[error("prepared statement \"{0}\" does not exist")]
+    UndefinedPreparedStatement(String),
     #[error("savepoint \"{0}\" does not exist")]
     NoSuchSavepoint(String),
     #[error("{0} can only be used in transaction blocks")]

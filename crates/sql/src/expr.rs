@@ -302,6 +302,21 @@ pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
         D::Varchar(_) | D::CharacterVarying(_) | D::Char(_) | D::Character(_) => DataType::Text,
         D::Boolean | D::Bool => DataType::Bool,
         D::DoublePrecision | D::Float8 | D::Double(_) => DataType::Float8,
+        // `float` is double precision; `float(p)` is real for p ≤ 24 (widened like `real`).
+        D::Float(ast::ExactNumberInfo::None) => DataType::Float8,
+        D::Float(ast::ExactNumberInfo::Precision(p)) => match p {
+            0 => {
+                return Err(SqlError::InvalidParameterValue(
+                    "precision for type float must be at least 1 bit".into(),
+                ));
+            }
+            1..=53 => DataType::Float8,
+            _ => {
+                return Err(SqlError::InvalidParameterValue(
+                    "precision for type float must be less than 54 bits".into(),
+                ));
+            }
+        },
         other => return Err(SqlError::FeatureNotSupported(format!("type {other}"))),
     })
 }
@@ -504,6 +519,29 @@ impl<'a> Binder<'a> {
                 compare_op,
                 right,
             } => {
+                if let ast::Expr::Array(ast::Array { elem, .. }) = &**right
+                    && !elem.is_empty()
+                {
+                    // `x op ANY (ARRAY[a, b])` is `x op a OR x op b`, and ALL is the AND: the
+                    // same three-valued result, and each element's type follows from `x`.
+                    let joiner = if matches!(e, E::AnyOp { .. }) {
+                        ast::BinaryOperator::Or
+                    } else {
+                        ast::BinaryOperator::And
+                    };
+                    let mut terms = elem.iter().map(|item| ast::Expr::BinaryOp {
+                        left: left.clone(),
+                        op: compare_op.clone(),
+                        right: Box::new(item.clone()),
+                    });
+                    let first = terms.next().expect("a non-empty ARRAY");
+                    let chain = terms.fold(first, |acc, t| ast::Expr::BinaryOp {
+                        left: Box::new(acc),
+                        op: joiner.clone(),
+                        right: Box::new(ast::Expr::Nested(Box::new(t))),
+                    });
+                    return self.bind_depth(&ast::Expr::Nested(Box::new(chain)), mode, d);
+                }
                 let x = self.bind_depth(left, mode, d)?;
                 let op = match compare_op {
                     ast::BinaryOperator::Eq => BinOp::Eq,

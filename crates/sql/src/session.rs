@@ -1567,12 +1567,19 @@ fn isolation_name(i: Isolation) -> &'static str {
     }
 }
 
+/// The setting a `SHOW` names; PostgreSQL's grammar spells a few as several words.
 fn show_name(variable: &[ast::Ident]) -> String {
-    variable
+    let name = variable
         .iter()
         .map(|i| i.value.to_lowercase())
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    match name.as_str() {
+        "transaction isolation level" => "transaction_isolation".into(),
+        "time zone" => "timezone".into(),
+        "session authorization" => "session_authorization".into(),
+        _ => name,
+    }
 }
 
 fn first_words(s: &str) -> String {

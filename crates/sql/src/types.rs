@@ -302,6 +302,20 @@ fn parse_timestamp(t: &str) -> Option<i64> {
     if civil_from_days(days) != (y, m, d) {
         return None;
     }
+    // A time zone (`Z`, `+02`, `-05:30`) is accepted and ignored, as PostgreSQL's
+    // `timestamp without time zone` input does; drivers send one with every date.
+    let time = time.strip_suffix(['Z', 'z']).unwrap_or(time);
+    let time = match time.rfind(['+', '-']) {
+        Some(i)
+            if time[i + 1..]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b':')
+                && time[i + 1..].bytes().any(|b| b.is_ascii_digit()) =>
+        {
+            time[..i].trim_end()
+        }
+        _ => time,
+    };
     let mut us = 0i64;
     if !time.is_empty() {
         let (hms, frac) = match time.split_once('.') {
@@ -443,6 +457,20 @@ mod tests {
         );
         assert!(parse_text("2023-02-29", DataType::Timestamp).is_err());
         assert!(parse_text("yesterday-ish", DataType::Timestamp).is_err());
+    }
+
+    #[test]
+    fn timestamp_input_ignores_a_time_zone_as_postgresql_does() {
+        let plain = parse_text("2024-05-01 12:34:56.123", DataType::Timestamp).unwrap();
+        for s in [
+            "2024-05-01T12:34:56.123+00:00",
+            "2024-05-01 12:34:56.123-05:30",
+            "2024-05-01T12:34:56.123Z",
+            "2024-05-01 12:34:56.123+02",
+        ] {
+            assert_eq!(parse_text(s, DataType::Timestamp).unwrap(), plain, "{s}");
+        }
+        assert!(parse_text("2024-05-01 12:34:56+", DataType::Timestamp).is_err());
     }
 
     #[test]

@@ -1,0 +1,94 @@
+"""psycopg 3 against Borealis: what an application does, with the driver's defaults.
+
+Usage: python3 psycopg_driver.py URL. Prints OK and exits 0 on success.
+"""
+
+import datetime
+import sys
+
+import psycopg
+from psycopg import errors
+
+
+def main(url):
+    with psycopg.connect(url) as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT version()")
+            assert cur.fetchone()[0].startswith("PostgreSQL 15"), "version()"
+            assert conn.info.server_version >= 150000, conn.info.server_version
+            cur.execute("DROP TABLE IF EXISTS p3_items")
+            cur.execute(
+                "CREATE TABLE p3_items (id int PRIMARY KEY, big bigint, score float8,"
+                " name text, active bool, at timestamp)"
+            )
+        conn.commit()
+
+        at = datetime.datetime(2024, 5, 1, 12, 34, 56, 123456)
+        rows = [
+            (1, 2**40, 1.5, "ann", True, at),
+            (2, -(2**40), -0.25, "bob's", False, at + datetime.timedelta(days=1)),
+            (3, None, None, None, None, None),
+        ]
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO p3_items (id, big, score, name, active, at)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                rows,
+            )
+            conn.commit()
+            cur.execute("SELECT id, big, score, name, active, at FROM p3_items ORDER BY id")
+            got = cur.fetchall()
+            assert got == rows, got
+            cur.execute("SELECT name FROM p3_items WHERE id = %s AND active = %s", (1, True))
+            assert cur.fetchone() == ("ann",)
+
+            # Binary results and parameters, as psycopg offers them.
+            cur.execute(
+                "SELECT id, big, score, name, active, at FROM p3_items WHERE id = %b",
+                (2,),
+                binary=True,
+            )
+            assert cur.fetchone() == rows[1]
+
+            cur.execute("UPDATE p3_items SET score = %s, name = %s WHERE id = %s", (9.75, "cy", 3))
+            assert cur.rowcount == 1, cur.rowcount
+            conn.commit()
+            cur.execute("SELECT score, name FROM p3_items WHERE id = %s", (3,))
+            assert cur.fetchone() == (9.75, "cy")
+
+        # Rollback discards; the transaction context manager commits.
+        with conn.cursor() as cur:
+            cur.execute("DELETE FROM p3_items WHERE id = %s", (1,))
+            conn.rollback()
+            cur.execute("SELECT count(*) FROM p3_items")
+            assert cur.fetchone()[0] == 3
+            with conn.transaction():
+                cur.execute("DELETE FROM p3_items WHERE id = %s", (1,))
+            conn.commit()
+            cur.execute("SELECT count(*) FROM p3_items")
+            assert cur.fetchone()[0] == 2
+
+        # A unique violation arrives as the driver's exception with its SQLSTATE.
+        with conn.cursor() as cur:
+            try:
+                cur.execute("INSERT INTO p3_items (id) VALUES (%s)", (2,))
+            except errors.UniqueViolation as e:
+                assert e.sqlstate == "23505", e.sqlstate
+            else:
+                raise AssertionError("duplicate key accepted")
+            conn.rollback()
+            cur.execute("SELECT count(*) FROM p3_items")
+            assert cur.fetchone()[0] == 2
+
+    # Autocommit, and a server-side prepared statement (psycopg prepares after 5 executions).
+    with psycopg.connect(url, autocommit=True) as conn:
+        for i in range(10, 20):
+            conn.execute("INSERT INTO p3_items (id, big) VALUES (%s, %s)", (i, i * 10))
+        total = conn.execute("SELECT sum(big) FROM p3_items WHERE id >= %s", (10,)).fetchone()[0]
+        assert total == sum(i * 10 for i in range(10, 20)), total
+        conn.execute("DROP TABLE p3_items")
+    print("OK")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
