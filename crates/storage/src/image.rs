@@ -19,6 +19,7 @@
 
 use crate::limits::IMAGE_FILE_BYTES_MAX;
 use crate::log::sync_dir;
+use crate::numbered;
 use crate::segment::Location;
 use borealis_common::{Lsn, PAGE_SIZE, PageId, PgId};
 use std::fs::{File, OpenOptions};
@@ -30,7 +31,7 @@ use std::sync::Arc;
 const MAGIC: &[u8; 8] = b"BRLSIMG\0";
 const VERSION: u32 = 1;
 /// Bytes of an image file's header.
-pub const FILE_HEADER_BYTES: u64 = 16;
+pub use crate::numbered::FILE_HEADER_BYTES;
 /// Bytes of one image entry: header and page.
 pub const IMAGE_ENTRY_BYTES: usize = 24 + PAGE_SIZE;
 
@@ -39,26 +40,17 @@ const _: () = assert!(IMAGE_FILE_BYTES_MAX > FILE_HEADER_BYTES + IMAGE_ENTRY_BYT
 /// The name of image file number `n`.
 #[must_use]
 pub fn file_name(n: u32) -> String {
-    format!("img-{n:08}")
+    numbered::file_name("img", n)
 }
 
-/// The number of an image file, from its name.
+/// The number of a image file, from its name.
 #[must_use]
 pub fn parse_file_name(name: &str) -> Option<u32> {
-    let digits = name.strip_prefix("img-")?;
-    if digits.len() != 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+    numbered::parse_file_name("img", name)
 }
 
 fn file_header() -> [u8; FILE_HEADER_BYTES as usize] {
-    let mut h = [0u8; FILE_HEADER_BYTES as usize];
-    h[..8].copy_from_slice(MAGIC);
-    h[8..12].copy_from_slice(&VERSION.to_le_bytes());
-    let crc = crc32c::crc32c(&h[..12]);
-    h[12..].copy_from_slice(&crc.to_le_bytes());
-    h
+    numbered::file_header(MAGIC, VERSION)
 }
 
 /// Encodes one image entry.

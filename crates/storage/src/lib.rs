@@ -56,6 +56,7 @@ pub mod limits;
 pub mod log;
 pub mod meta;
 mod node;
+mod numbered;
 mod scrub;
 pub mod segment;
 mod server;

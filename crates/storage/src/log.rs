@@ -31,6 +31,7 @@
 
 use crate::StorageError;
 use crate::limits::{LOG_ENTRY_BYTES_MAX, LOG_FILE_BYTES_MAX};
+use crate::numbered;
 use crate::segment::Location;
 use borealis_common::RedoRecord;
 use borealis_common::codec::Reader;
@@ -43,7 +44,7 @@ use std::sync::Arc;
 const MAGIC: &[u8; 8] = b"BRLSLOG\0";
 const VERSION: u32 = 1;
 /// Bytes of a log file's header.
-pub const FILE_HEADER_BYTES: u64 = 16;
+pub use crate::numbered::FILE_HEADER_BYTES;
 /// Bytes of an entry's header (`len`, `crc32c`).
 pub const ENTRY_HEADER_BYTES: u64 = 8;
 /// Entry kind of a redo record.
@@ -63,26 +64,17 @@ pub enum ReadError {
 /// The name of log file number `n`.
 #[must_use]
 pub fn file_name(n: u32) -> String {
-    format!("log-{n:08}")
+    numbered::file_name("log", n)
 }
 
 /// The number of a log file, from its name.
 #[must_use]
 pub fn parse_file_name(name: &str) -> Option<u32> {
-    let digits = name.strip_prefix("log-")?;
-    if digits.len() != 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+    numbered::parse_file_name("log", name)
 }
 
 fn file_header() -> [u8; FILE_HEADER_BYTES as usize] {
-    let mut h = [0u8; FILE_HEADER_BYTES as usize];
-    h[..8].copy_from_slice(MAGIC);
-    h[8..12].copy_from_slice(&VERSION.to_le_bytes());
-    let crc = crc32c::crc32c(&h[..12]);
-    h[12..].copy_from_slice(&crc.to_le_bytes());
-    h
+    numbered::file_header(MAGIC, VERSION)
 }
 
 /// Appends one entry holding `rec` to `out`.
