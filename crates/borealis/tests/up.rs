@@ -16,6 +16,26 @@ struct Up {
     lines: Vec<String>,
 }
 
+impl Drop for Up {
+    /// A failing test must not leave a cluster behind: SIGTERM makes `up` stop everything it
+    /// started (SIGKILL would orphan its storage nodes and writer).
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = Command::new("kill")
+                .arg(self.child.id().to_string())
+                .status();
+            for _ in 0..50 {
+                if !matches!(self.child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn up(dir: &std::path::Path) -> Up {
     let mut child = Command::new(BIN)
         .args([
