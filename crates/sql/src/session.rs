@@ -1259,35 +1259,17 @@ impl Session {
         // the WHERE clause and updated from its newest version, so no update is lost).
         let mut locked = Vec::with_capacity(found.len());
         for (key, old) in found {
-            let timeout = self.lock_timeout();
-            match engine.lock_row(
-                txn,
-                def.tree,
-                &key,
-                LockMode::Update,
-                LockWait::Block,
-                timeout,
-            )? {
-                Some(v) if v.changed => {
-                    let Some(bytes) = v.value else { continue };
-                    let newest = decode_row(&bytes, def.columns.len())?;
-                    locked.push((key, newest, true));
-                }
-                Some(_) => locked.push((key, old, false)),
-                None => {}
+            if let Some(row) =
+                self.lock_for_write(txn, def, plan.filter.as_ref(), params, &key, old)?
+            {
+                locked.push((key, row));
             }
         }
         let mut targets = Vec::with_capacity(locked.len());
         {
             let exec = Executor::new(engine, txn, params, &self.info);
-            for (key, old, recheck) in locked {
+            for (key, old) in locked {
                 let cx = exec.cx(&old, None);
-                if recheck
-                    && let Some(f) = &plan.filter
-                    && f.eval(&cx)? != Value::Bool(true)
-                {
-                    continue;
-                }
                 let mut row = old.clone();
                 for (i, e) in &plan.sets {
                     let col = &def.columns[*i];
@@ -1376,6 +1358,48 @@ impl Session {
         })
     }
 
+    /// Locks a row that `UPDATE`/`DELETE` found at the statement's snapshot. Returns the row to
+    /// act on: the version found, or — when it changed while we waited (READ COMMITTED) — its
+    /// newest committed version if that still passes `filter`, as PostgreSQL re-checks; `None`
+    /// when the row is gone or no longer matches.
+    fn lock_for_write(
+        &self,
+        txn: &mut Txn,
+        def: &TableDef,
+        filter: Option<&Expr>,
+        params: &[Value],
+        key: &[u8],
+        found: Vec<Value>,
+    ) -> SqlResult<Option<Vec<Value>>> {
+        let engine = &self.db.engine;
+        let timeout = self.lock_timeout();
+        let version = match engine.lock_row(
+            txn,
+            def.tree,
+            key,
+            LockMode::Update,
+            LockWait::Block,
+            timeout,
+        )? {
+            None => return Ok(None),
+            Some(v) => v,
+        };
+        if !version.changed {
+            return Ok(Some(found));
+        }
+        let Some(bytes) = version.value else {
+            return Ok(None);
+        };
+        let newest = decode_row(&bytes, def.columns.len())?;
+        if let Some(f) = filter {
+            let exec = Executor::new(engine, txn, params, &self.info);
+            if f.eval(&exec.cx(&newest, None))? != Value::Bool(true) {
+                return Ok(None);
+            }
+        }
+        Ok(Some(newest))
+    }
+
     fn plan_delete(
         &self,
         txn: &Txn,
@@ -1420,7 +1444,7 @@ impl Session {
         let mut types = vec![None; params.len()];
         let plan = self.plan_delete(txn, d, &mut types)?;
         let engine = &self.db.engine;
-        let mut keys = Vec::new();
+        let mut found = Vec::new();
         matching_rows(
             &Executor::new(engine, txn, params, &self.info),
             &plan.def,
@@ -1428,39 +1452,20 @@ impl Session {
             plan.key_eq.as_deref(),
             None,
             None,
-            |k, _| {
-                keys.push(k);
+            |k, row| {
+                found.push((k, row));
                 Ok(())
             },
         )?;
-        // As UPDATE does: lock each matching row; one changed since the snapshot (READ
-        // COMMITTED) is deleted only if its newest version still passes the WHERE clause, and
-        // one deleted meanwhile is skipped.
         let mut deleted = 0usize;
-        for k in &keys {
-            let timeout = self.lock_timeout();
-            let newest = match engine.lock_row(
-                txn,
-                plan.def.tree,
-                k,
-                LockMode::Update,
-                LockWait::Block,
-                timeout,
-            )? {
-                None => continue,
-                Some(v) if v.changed => match v.value {
-                    None => continue,
-                    Some(bytes) => Some(decode_row(&bytes, plan.def.columns.len())?),
-                },
-                Some(_) => None,
-            };
-            if let (Some(row), Some(f)) = (&newest, &plan.filter) {
-                let exec = Executor::new(engine, txn, params, &self.info);
-                if f.eval(&exec.cx(row, None))? != Value::Bool(true) {
-                    continue;
-                }
+        for (k, old) in found {
+            if self
+                .lock_for_write(txn, &plan.def, plan.filter.as_ref(), params, &k, old)?
+                .is_none()
+            {
+                continue;
             }
-            if engine.delete(txn, plan.def.tree, k)? {
+            if engine.delete(txn, plan.def.tree, &k)? {
                 deleted += 1;
             }
         }
