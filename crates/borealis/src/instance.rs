@@ -100,6 +100,12 @@ pub async fn run(opts: Options) -> Result<()> {
         Some(p) => p.parse().context("--buffer-pool-pages must be a number")?,
         None => EngineConfig::default().buffer_pool_pages,
     };
+    let write_buffer: usize = match opts.get("txn-write-buffer-bytes") {
+        Some(p) => p
+            .parse()
+            .context("--txn-write-buffer-bytes must be a number")?,
+        None => EngineConfig::default().txn_write_buffer_bytes,
+    };
     let started = Instant::now();
     let volume = Volume::open(VolumeConfig { nodes, spares }, Duration::from_secs(60))
         .await
@@ -110,6 +116,7 @@ pub async fn run(opts: Options) -> Result<()> {
             store,
             EngineConfig {
                 buffer_pool_pages: pages,
+                txn_write_buffer_bytes: write_buffer,
             },
         )
     })

@@ -3,7 +3,7 @@
 //! ```text
 //! borealis up [--data-dir DIR] [--port PORT] [--spares N]        a whole local cluster (6 storage nodes, N spares, writer)
 //! borealis storage --node-id N --data-dir DIR [--listen ADDR]
-//! borealis instance --storage A,B,C,D,E,F [--spares G,H,I] [--listen ADDR] [--buffer-pool-pages N]
+//! borealis instance --storage A,B,C,D,E,F [--spares G,H,I] [--listen ADDR] [--buffer-pool-pages N] [--txn-write-buffer-bytes N]
 //!                                                    spare k replaces a lost segment of AZ k mod 3
 //! ```
 
@@ -17,7 +17,7 @@ use std::io::Write;
 
 fn usage() -> ! {
     eprintln!(
-        "usage:\n  borealis up [--data-dir DIR] [--port PORT] [--spares N]\n  borealis storage --node-id N --data-dir DIR [--listen ADDR]\n  borealis instance --storage ADDR,ADDR,ADDR,ADDR,ADDR,ADDR [--spares ADDR,...] [--listen ADDR] [--buffer-pool-pages N]"
+        "usage:\n  borealis up [--data-dir DIR] [--port PORT] [--spares N]\n  borealis storage --node-id N --data-dir DIR [--listen ADDR]\n  borealis instance --storage ADDR,ADDR,ADDR,ADDR,ADDR,ADDR [--spares ADDR,...] [--listen ADDR] [--buffer-pool-pages N] [--txn-write-buffer-bytes N]"
     );
     std::process::exit(2);
 }

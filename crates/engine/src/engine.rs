@@ -5,8 +5,10 @@
 //! each version chain the newest version visible at the transaction's snapshot (see `mvcc`).
 //! Writes take the row's `Update` lock (waiting without the engine lock, see `locks`), check the
 //! row's newest committed version (a duplicate insert; a concurrent update under REPEATABLE READ
-//! or SERIALIZABLE), and buffer the write in the transaction's write set. Nothing touches a page
-//! before [`Engine::commit`], which, under the engine lock:
+//! or SERIALIZABLE), and buffer the write in the transaction's write set. A write set that outgrows
+//! the write buffer is spilled into pages as versions of an uncommitted transaction (see `mvcc`);
+//! a writer that meets such a version of another live transaction waits for that transaction.
+//! Everything else reaches pages in [`Engine::commit`], which, under the engine lock:
 //!
 //! 1. unregisters the transaction's snapshot and computes the vacuum horizon;
 //! 2. for a serializable transaction, finds its incoming rw-antidependencies and refuses the
@@ -46,13 +48,13 @@
 
 use crate::btree::{self, Cursor};
 use crate::limits::{
-    BUFFER_POOL_PAGES_MIN, ENTRY_BYTES_MAX, KEY_BYTES_MAX, STATUS_BUCKETS,
+    BUFFER_POOL_PAGES_MIN, ENTRY_BYTES_MAX, KEY_BYTES_MAX, SPILL_ENTRIES_PER_MTR, STATUS_BUCKETS,
     STATUS_BUCKETS_PER_VACUUM_STEP, STATUS_TRUNCATIONS_PER_COMMIT, TXN_IDS_RESERVED,
-    VACUUM_ENTRIES_PER_STEP, VACUUM_QUEUE_TREES_MAX,
+    TXN_WRITE_BUFFER_BYTES_MIN, VACUUM_ENTRIES_PER_STEP, VACUUM_QUEUE_TREES_MAX,
 };
 use crate::locks::{Acquired, LockMode, LockWait, RowId};
 use crate::mtr::Mtr;
-use crate::mvcc::{self, Chain, StatusCache, Version};
+use crate::mvcc::{self, Chain, StatusCache, TxnState, UNCOMMITTED, Version};
 use crate::page::{self, Kind};
 use crate::pool::{BufferPool, PoolStats};
 use crate::txn::{Isolation, SavepointId, Shared, SnapshotGuard, Txn, Write};
@@ -72,13 +74,18 @@ pub struct EngineConfig {
     /// Buffer pool capacity, in 8 KiB pages. Raised to
     /// [`BUFFER_POOL_PAGES_MIN`](crate::limits::BUFFER_POOL_PAGES_MIN) if smaller.
     pub buffer_pool_pages: usize,
+    /// Bytes of writes a transaction buffers in memory before they are spilled into pages as
+    /// uncommitted versions (see `mvcc`), so one transaction's memory stays bounded whatever it
+    /// writes. Raised to [`TXN_WRITE_BUFFER_BYTES_MIN`] if smaller.
+    pub txn_write_buffer_bytes: usize,
 }
 
 impl Default for EngineConfig {
-    /// 16 384 pages: 128 MiB.
+    /// 16 384 pages (128 MiB) of buffer pool; 16 MiB of write buffer per transaction.
     fn default() -> EngineConfig {
         EngineConfig {
             buffer_pool_pages: 16 * 1024,
+            txn_write_buffer_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -135,6 +142,8 @@ pub struct Engine {
     /// Time stamp of the last commit record; commit times never go backwards in LSN order.
     /// Written only under the engine lock.
     last_commit_time_us: AtomicU64,
+    /// A transaction buffering more than this many bytes of writes spills them.
+    txn_write_buffer_bytes: usize,
     engine_id: u64,
 }
 
@@ -205,17 +214,21 @@ impl Engine {
             }
             next
         };
+        let shared = Arc::new(Shared::new(store.clone(), last_lsn));
         Ok(Engine {
-            shared: Arc::new(Shared::new(store.clone(), last_lsn)),
-            store,
             state: Mutex::new(State {
                 pool,
-                status: StatusCache::new(),
+                status: StatusCache::new(shared.live.clone()),
                 halted: None,
             }),
+            shared,
+            store,
             vacuum: Mutex::new(VacuumQueue::default()),
             next_txn_id: AtomicU64::new(next_txn_id),
             last_commit_time_us: AtomicU64::new(0),
+            txn_write_buffer_bytes: config
+                .txn_write_buffer_bytes
+                .max(TXN_WRITE_BUFFER_BYTES_MIN),
             engine_id: ENGINE_IDS.fetch_add(1, Ordering::Relaxed),
         })
     }
@@ -297,10 +310,10 @@ impl Engine {
         if txn.ssi_tracked() {
             self.shared.ssi().read_key(txn.id, tree, key);
         }
-        let snapshot = txn.snapshot;
+        let (snapshot, own) = (txn.snapshot, txn.id);
         let seen = self.read(|mtr, status| match mvcc::chain_of(mtr, tree, key)? {
             None => Ok(None),
-            Some(chain) => mvcc::read_at(status, mtr, &chain, snapshot).map(Some),
+            Some(chain) => mvcc::read_at(status, mtr, &chain, snapshot, own).map(Some),
         })?;
         let Some(seen) = seen else {
             return Ok(None);
@@ -330,7 +343,7 @@ impl Engine {
         } else {
             None
         };
-        let snapshot = txn.snapshot;
+        let seer = (txn.snapshot, txn.id);
         let mut newer = Vec::new();
         let mut own = txn
             .writes
@@ -341,7 +354,7 @@ impl Engine {
             .peekable();
         let out = self.read(|mtr, status| {
             let mut cursor = Cursor::seek(mtr, tree, from)?;
-            let mut stored = next_visible(&mut cursor, mtr, status, to, snapshot, &mut newer)?;
+            let mut stored = next_visible(&mut cursor, mtr, status, to, seer, &mut newer)?;
             let mut out = Vec::new();
             while out.len() < limit {
                 // Take the buffered write when its key comes first or equals the stored one.
@@ -357,14 +370,14 @@ impl Engine {
                         .as_ref()
                         .is_some_and(|(k, _)| k.as_slice() == own_key.as_slice())
                     {
-                        stored = next_visible(&mut cursor, mtr, status, to, snapshot, &mut newer)?;
+                        stored = next_visible(&mut cursor, mtr, status, to, seer, &mut newer)?;
                     }
                     if let Write::Put { value, .. } = write {
                         out.push((own_key.clone(), value.clone()));
                     }
                 } else {
                     out.push(stored.take().expect("checked above"));
-                    stored = next_visible(&mut cursor, mtr, status, to, snapshot, &mut newer)?;
+                    stored = next_visible(&mut cursor, mtr, status, to, seer, &mut newer)?;
                 }
             }
             Ok(out)
@@ -393,7 +406,7 @@ impl Engine {
         if txn.ssi_tracked() {
             self.shared.ssi().read_tree(txn.id, tree);
         }
-        let snapshot = txn.snapshot;
+        let (snapshot, own_id) = (txn.snapshot, txn.id);
         let mut newer = Vec::new();
         let stored_last = self.read(|mtr, status| {
             // Stored keys the transaction wrote are decided by its write set.
@@ -401,7 +414,7 @@ impl Engine {
                 if own.is_some_and(|w| w.contains_key(k)) {
                     return Ok(false);
                 }
-                let seen = mvcc::read_at(status, mtr, &Chain::decode(v)?, snapshot)?;
+                let seen = mvcc::read_at(status, mtr, &Chain::decode(v)?, snapshot, own_id)?;
                 newer.extend(seen.newer);
                 Ok(seen.value.is_some())
             };
@@ -433,15 +446,9 @@ impl Engine {
             None => {
                 let row = (tree, key.to_vec());
                 let timeout = txn.lock_timeout;
-                let acquired =
-                    self.take_lock(txn, &row, LockMode::Update, LockWait::Block, timeout)?;
-                let newest = match self.newest(txn, tree, key) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        give_back(txn, &row, acquired);
-                        return Err(e);
-                    }
-                };
+                let (newest, acquired) = self
+                    .lock_newest(txn, tree, key, LockMode::Update, LockWait::Block, timeout)?
+                    .expect("a blocking lock request is never skipped");
                 if newest.value.is_some() {
                     give_back(txn, &row, acquired);
                     if newest.changed && txn.isolation == Isolation::Serializable {
@@ -463,7 +470,7 @@ impl Engine {
                 must_be_absent,
             },
         );
-        Ok(())
+        self.maybe_spill(txn)
     }
 
     /// Inserts or replaces a row. Takes the row's `Update` lock; under REPEATABLE READ and
@@ -495,7 +502,7 @@ impl Engine {
                 must_be_absent,
             },
         );
-        Ok(())
+        self.maybe_spill(txn)
     }
 
     /// Deletes a row; returns whether there was one (the transaction's own, or the newest
@@ -515,6 +522,7 @@ impl Engine {
             }
             Some(Write::Put { .. }) => {
                 txn.set(tree, key, Write::Delete);
+                self.maybe_spill(txn)?;
                 Ok(true)
             }
             Some(Write::Delete) => Ok(false),
@@ -525,6 +533,7 @@ impl Engine {
                     return Ok(false);
                 }
                 txn.set(tree, key, Write::Delete);
+                self.maybe_spill(txn)?;
                 Ok(true)
             }
         }
@@ -553,21 +562,14 @@ impl Engine {
     ) -> Result<Option<RowVersion>, EngineError> {
         self.check_owner(txn);
         user_tree(tree)?;
-        let row = (tree, key.to_vec());
-        let acquired = self.take_lock(txn, &row, mode, wait, timeout)?;
-        if acquired == Acquired::Skipped {
-            return Ok(None);
-        }
         if txn.ssi_tracked() {
             self.shared.ssi().read_key(txn.id, tree, key);
         }
-        let newest = match self.newest_version(txn, tree, key) {
-            Ok(n) => n,
-            Err(e) => {
-                give_back(txn, &row, acquired);
-                return Err(e);
-            }
+        let Some((newest, acquired)) = self.lock_newest(txn, tree, key, mode, wait, timeout)?
+        else {
+            return Ok(None);
         };
+        let row = (tree, key.to_vec());
         if newest.changed && txn.isolation != Isolation::ReadCommitted {
             give_back(txn, &row, acquired);
             return Err(concurrent_update());
@@ -595,7 +597,10 @@ impl Engine {
                 value: None,
                 changed: false,
             }),
-            None => self.newest(txn, tree, key),
+            None => Ok(match self.newest(txn, tree, key, true)? {
+                Newest::Row(r) => r,
+                Newest::Blocked(_) => unreachable!("live versions were skipped"),
+            }),
         }
     }
 
@@ -628,7 +633,7 @@ impl Engine {
     /// transaction back.
     pub fn commit(&self, mut txn: Txn) -> Result<Option<Lsn>, EngineError> {
         self.check_owner(&txn);
-        if txn.writes.is_empty() {
+        if txn.is_read_only() {
             if txn.ssi_tracked() {
                 let mut ssi = self.shared.ssi();
                 let end = txn.last_lsn();
@@ -638,7 +643,12 @@ impl Engine {
             return Ok(None);
         }
         let lsn = self.apply_commit(&mut txn)?;
-        let written: Vec<TreeId> = txn.writes.keys().copied().collect();
+        let written: Vec<TreeId> = txn
+            .writes
+            .keys()
+            .chain(&txn.spilled_trees)
+            .copied()
+            .collect();
         txn.end(true);
         let mut q = self.vacuum_queue();
         for tree in written {
@@ -675,27 +685,7 @@ impl Engine {
         status.insert(txn.id, visibility);
         for (&tree, writes) in &txn.writes {
             for (key, write) in writes {
-                let mut chain = mvcc::chain_of(&mut mtr, tree, key)?.unwrap_or_default();
-                let value = match write {
-                    Write::Put {
-                        value,
-                        must_be_absent,
-                    } => {
-                        if *must_be_absent && chain.newest().is_some() {
-                            return Err(EngineError::DuplicateKey);
-                        }
-                        Some(value.clone())
-                    }
-                    Write::Delete => None,
-                };
-                chain.versions.insert(0, Version { txn: txn.id, value });
-                mvcc::prune(status, &mut mtr, &mut chain, horizon)?;
-                chain.fit(key.len());
-                if chain.versions.is_empty() {
-                    btree::remove(&mut mtr, tree, key)?;
-                } else {
-                    btree::put(&mut mtr, tree, key, &chain.encode())?;
-                }
+                apply_write(&mut mtr, status, tree, key, write, (txn.id, false), horizon)?;
             }
         }
         truncate_bucket(
@@ -705,11 +695,7 @@ impl Engine {
             horizon,
             STATUS_TRUNCATIONS_PER_COMMIT,
         )?;
-        let reserved = page::meta_next_txn_id(mtr.read(META_PAGE)?);
-        if txn.id.0 >= reserved {
-            let handed_out = self.next_txn_id.load(Ordering::Relaxed).max(txn.id.0 + 1);
-            page::set_meta_next_txn_id(mtr.write(META_PAGE)?, handed_out + TXN_IDS_RESERVED);
-        }
+        reserve_txn_id(&mut mtr, txn.id, self.next_txn_id.load(Ordering::Relaxed))?;
         let time_us = wall_clock_us().max(self.last_commit_time_us.load(Ordering::Relaxed));
         self.last_commit_time_us.store(time_us, Ordering::Relaxed);
         let lsn = match mtr.finish(Some(Payload::Commit {
@@ -735,9 +721,17 @@ impl Engine {
     }
 
     /// Abandons the transaction: its writes were never applied; its locks are released.
-    pub fn rollback(&self, txn: Txn) {
+    pub fn rollback(&self, mut txn: Txn) {
         self.check_owner(&txn);
+        let spilled = std::mem::take(&mut txn.spilled_trees);
         drop(txn);
+        // The dead versions of a spilled transaction go with the next pass over their trees.
+        let mut q = self.vacuum_queue();
+        for tree in spilled {
+            if q.queued.len() < VACUUM_QUEUE_TREES_MAX && q.queued.insert(tree) {
+                q.trees.push_back(tree);
+            }
+        }
     }
 
     /// Removes from every row of `tree` the versions older than the oldest snapshot in use, and
@@ -945,23 +939,197 @@ impl Engine {
         Ok(acquired)
     }
 
-    /// The newest committed version of a row and whether the transaction's snapshot misses it.
-    fn newest(&self, txn: &Txn, tree: TreeId, key: &[u8]) -> Result<RowVersion, EngineError> {
-        let snapshot = txn.snapshot;
+    /// The newest version of a stored row as a writer sees it: the transaction's own spilled
+    /// version, else the newest committed one and whether the transaction's snapshot misses it.
+    /// Versions of dead spilled transactions are skipped; a live foreign one is the row's write
+    /// lock: `Blocked` by its transaction, unless `skip_live` (then it is skipped too).
+    fn newest(
+        &self,
+        txn: &Txn,
+        tree: TreeId,
+        key: &[u8],
+        skip_live: bool,
+    ) -> Result<Newest, EngineError> {
+        let (snapshot, own) = (txn.snapshot, txn.id);
         self.read(|mtr, status| {
-            let Some(chain) = mvcc::chain_of(mtr, tree, key)? else {
-                return Ok(RowVersion {
+            if let Some(chain) = mvcc::chain_of(mtr, tree, key)? {
+                for v in &chain.versions {
+                    if v.txn == own {
+                        return Ok(Newest::Row(RowVersion {
+                            value: v.value.clone(),
+                            changed: false,
+                        }));
+                    }
+                    match status.state(mtr, v.txn)? {
+                        TxnState::Dead => {}
+                        TxnState::Live if skip_live => {}
+                        TxnState::Live => return Ok(Newest::Blocked(v.txn)),
+                        TxnState::Committed(visibility) => {
+                            return Ok(Newest::Row(RowVersion {
+                                value: v.value.clone(),
+                                changed: visibility.is_some_and(|l| l > snapshot),
+                            }));
+                        }
+                    }
+                }
+            }
+            Ok(Newest::Row(RowVersion {
+                value: None,
+                changed: false,
+            }))
+        })
+    }
+
+    /// Takes `mode` on a row and reads its newest version (the transaction's own write first).
+    /// A live spilled version of another transaction at the head of the row is that transaction's
+    /// write lock: the row lock is given back, the transaction is waited for (as `wait` and
+    /// `timeout` say, with deadlock detection), and the whole step runs again. `None`: skipped
+    /// (SKIP LOCKED).
+    fn lock_newest(
+        &self,
+        txn: &mut Txn,
+        tree: TreeId,
+        key: &[u8],
+        mode: LockMode,
+        wait: LockWait,
+        timeout: Option<Duration>,
+    ) -> Result<Option<(RowVersion, Acquired)>, EngineError> {
+        let row = (tree, key.to_vec());
+        loop {
+            let acquired = self.take_lock(txn, &row, mode, wait, timeout)?;
+            if acquired == Acquired::Skipped {
+                return Ok(None);
+            }
+            let newest = match txn.write_of(tree, key) {
+                Some(Write::Put { value, .. }) => Ok(Newest::Row(RowVersion {
+                    value: Some(value.clone()),
+                    changed: false,
+                })),
+                Some(Write::Delete) => Ok(Newest::Row(RowVersion {
                     value: None,
                     changed: false,
-                });
+                })),
+                None => self.newest(txn, tree, key, false),
             };
-            let newest = &chain.versions[0];
-            let changed = !status.visible(mtr, newest.txn, snapshot)?;
-            Ok(RowVersion {
-                value: newest.value.clone(),
-                changed,
-            })
+            match newest {
+                Ok(Newest::Row(r)) => return Ok(Some((r, acquired))),
+                Ok(Newest::Blocked(other)) => {
+                    give_back(txn, &row, acquired);
+                    if !self.wait_for_txn(txn, other, wait, timeout)? {
+                        return Ok(None);
+                    }
+                }
+                Err(e) => {
+                    give_back(txn, &row, acquired);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Waits until `other` (a spilled transaction) has ended, by taking and at once giving back
+    /// a share of its transaction lock. `false`: it is running and `wait` said SKIP LOCKED.
+    fn wait_for_txn(
+        &self,
+        txn: &Txn,
+        other: TxnId,
+        wait: LockWait,
+        timeout: Option<Duration>,
+    ) -> Result<bool, EngineError> {
+        let row = txn_lock_row(other);
+        let acquired =
+            self.shared
+                .locks
+                .acquire(txn.id, &txn.waiter, &row, LockMode::Share, wait, timeout)?;
+        Ok(match acquired {
+            Acquired::Skipped => false,
+            Acquired::Granted { before } => {
+                self.shared.locks.release(txn.id, &row, before);
+                true
+            }
+            Acquired::AlreadyHeld => true,
         })
+    }
+
+    /// Spills the transaction's buffered writes if they exceed the write-buffer budget, unless
+    /// it has open savepoints (a rollback to one needs the writes in memory) or is serializable
+    /// (its rw-antidependency tracking assumes writes reach pages only at commit): those keep
+    /// their writes in memory.
+    fn maybe_spill(&self, txn: &mut Txn) -> Result<(), EngineError> {
+        if txn.write_bytes < self.txn_write_buffer_bytes
+            || txn.has_savepoints()
+            || txn.ssi_tracked()
+        {
+            return Ok(());
+        }
+        self.spill(txn)
+    }
+
+    /// Writes the transaction's buffered writes into their chains as versions of an
+    /// `UNCOMMITTED` transaction (see `mvcc`), `SPILL_ENTRIES_PER_MTR` rows per MTR, and gives
+    /// back the in-memory row locks of the rows written (their spilled versions lock them now).
+    fn spill(&self, txn: &mut Txn) -> Result<(), EngineError> {
+        let id = txn.id;
+        if !txn.spilled {
+            // Held until the transaction ends; writers that find its versions wait on it.
+            self.take_lock(
+                txn,
+                &txn_lock_row(id),
+                LockMode::Update,
+                LockWait::Block,
+                None,
+            )?;
+            self.run_mtr(|mtr, status| {
+                btree::put(
+                    mtr,
+                    STATUS,
+                    &mvcc::status_key(id),
+                    &UNCOMMITTED.0.to_le_bytes(),
+                )?;
+                reserve_txn_id(mtr, id, self.next_txn_id.load(Ordering::Relaxed))?;
+                status.spilled(id);
+                Ok(((), None))
+            })?;
+            txn.spilled = true;
+        }
+        let writes = std::mem::take(&mut txn.writes);
+        txn.write_bytes = 0;
+        for (tree, entries) in writes {
+            txn.spilled_trees.insert(tree);
+            let mut entries = entries.into_iter().peekable();
+            while entries.peek().is_some() {
+                let batch: Vec<(Vec<u8>, Write)> =
+                    entries.by_ref().take(SPILL_ENTRIES_PER_MTR).collect();
+                let (applied, _) = self.run_mtr(|mtr, status| {
+                    let horizon = self.shared.horizon();
+                    let mut applied = Vec::with_capacity(batch.len());
+                    for (key, write) in &batch {
+                        applied.push(apply_write(
+                            mtr,
+                            status,
+                            tree,
+                            key,
+                            write,
+                            (id, true),
+                            horizon,
+                        )?);
+                    }
+                    Ok((applied, None))
+                })?;
+                for ((key, write), applied) in batch.into_iter().zip(applied) {
+                    if !applied {
+                        txn.set(tree, &key, write);
+                        continue;
+                    }
+                    let row = (tree, key);
+                    if txn.locks.get(&row) == Some(&LockMode::Update) {
+                        self.shared.locks.release(id, &row, None);
+                        txn.locks.remove(&row);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Locks a row for a write and applies first-updater-wins outside READ COMMITTED.
@@ -973,14 +1141,9 @@ impl Engine {
     ) -> Result<(RowVersion, Acquired), EngineError> {
         let row = (tree, key.to_vec());
         let timeout = txn.lock_timeout;
-        let acquired = self.take_lock(txn, &row, LockMode::Update, LockWait::Block, timeout)?;
-        let newest = match self.newest(txn, tree, key) {
-            Ok(n) => n,
-            Err(e) => {
-                give_back(txn, &row, acquired);
-                return Err(e);
-            }
-        };
+        let (newest, acquired) = self
+            .lock_newest(txn, tree, key, LockMode::Update, LockWait::Block, timeout)?
+            .expect("a blocking lock request is never skipped");
         if newest.changed && txn.isolation != Isolation::ReadCommitted {
             give_back(txn, &row, acquired);
             return Err(concurrent_update());
@@ -1104,6 +1267,79 @@ fn truncate_bucket(
     Ok(doomed.len() as u64)
 }
 
+/// What a writer finds at the head of a row.
+enum Newest {
+    Row(RowVersion),
+    /// A live spilled transaction's version: the row is write-locked by that transaction.
+    Blocked(TxnId),
+}
+
+/// The lock-table row that stands for a spilled transaction as a whole: it holds it in `Update`
+/// mode until it ends, and writers that find its versions wait for a share of it.
+fn txn_lock_row(txn: TxnId) -> RowId {
+    (META_PAGE, txn.0.to_be_bytes().to_vec())
+}
+
+/// Makes sure transaction ids up to `txn` are reserved on the meta page (so ids that reached
+/// pages are never handed out again after a restart).
+fn reserve_txn_id(mtr: &mut Mtr<'_>, txn: TxnId, next: u64) -> Result<(), EngineError> {
+    let reserved = page::meta_next_txn_id(mtr.read(META_PAGE)?);
+    if txn.0 >= reserved {
+        let handed_out = next.max(txn.0 + 1);
+        page::set_meta_next_txn_id(mtr.write(META_PAGE)?, handed_out + TXN_IDS_RESERVED);
+    }
+    Ok(())
+}
+
+/// Puts transaction `own`'s write of `key` in front of the row's chain (replacing its own
+/// spilled version if that is the head), prunes the chain at `horizon`, and stores it back (or
+/// removes the key when nothing is left). An insert that required the key to be absent fails with
+/// `DuplicateKey` if a row is there.
+///
+/// At commit, a chain too long for its cell drops its oldest versions (see `Chain::fit`). A spill
+/// must not: the versions below an uncommitted one are what everyone else reads, and all of them
+/// if it rolls back; so a spilled write that does not fit beside them is not applied, and `false`
+/// says it stays in memory until the commit.
+fn apply_write(
+    mtr: &mut Mtr<'_>,
+    status: &mut StatusCache,
+    tree: TreeId,
+    key: &[u8],
+    write: &Write,
+    (own, spilling): (TxnId, bool),
+    horizon: Lsn,
+) -> Result<bool, EngineError> {
+    let mut chain = mvcc::chain_of(mtr, tree, key)?.unwrap_or_default();
+    let value = match write {
+        Write::Put {
+            value,
+            must_be_absent,
+        } => {
+            if *must_be_absent && mvcc::newest_value(status, mtr, &chain, own)? {
+                return Err(EngineError::DuplicateKey);
+            }
+            Some(value.clone())
+        }
+        Write::Delete => None,
+    };
+    let version = Version { txn: own, value };
+    match chain.versions.first_mut() {
+        Some(head) if head.txn == own => *head = version,
+        _ => chain.versions.insert(0, version),
+    }
+    mvcc::prune(status, mtr, &mut chain, horizon)?;
+    if spilling && !chain.fits(key.len()) {
+        return Ok(false);
+    }
+    chain.fit(key.len());
+    if chain.versions.is_empty() {
+        btree::remove(mtr, tree, key)?;
+    } else {
+        btree::put(mtr, tree, key, &chain.encode())?;
+    }
+    Ok(true)
+}
+
 /// The cursor's next entry if it lies before `to`.
 fn next_before(
     cursor: &mut Cursor,
@@ -1117,18 +1353,19 @@ fn next_before(
     }))
 }
 
-/// The cursor's next row before `to` with a version visible at `snapshot`, as (key, value);
+/// The cursor's next row before `to` with a version visible at `snapshot` to transaction `own`,
+/// as (key, value);
 /// writers of versions too new for the snapshot are added to `newer`.
 fn next_visible(
     cursor: &mut Cursor,
     mtr: &mut Mtr<'_>,
     status: &mut StatusCache,
     to: Bound<&[u8]>,
-    snapshot: Lsn,
+    (snapshot, own): (Lsn, TxnId),
     newer: &mut Vec<TxnId>,
 ) -> Result<Option<Entry>, EngineError> {
     while let Some((key, raw)) = next_before(cursor, mtr, to)? {
-        let seen = mvcc::read_at(status, mtr, &Chain::decode(&raw)?, snapshot)?;
+        let seen = mvcc::read_at(status, mtr, &Chain::decode(&raw)?, snapshot, own)?;
         newer.extend(seen.newer);
         if let Some(value) = seen.value {
             return Ok(Some((key, value)));

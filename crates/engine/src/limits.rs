@@ -76,9 +76,13 @@ pub const SIREAD_KEYS_PER_TREE_MAX: usize = 4096;
 /// tree.
 pub const SIREAD_RANGES_PER_TREE_MAX: usize = 256;
 
-// Not bounded yet (later issues): a transaction's write set lives in memory and the pages one
-// commit changes stay pinned in the buffer pool until the commit's MTR is appended, so a huge
-// transaction grows both without limit.
+/// Smallest per-transaction write buffer (see `EngineConfig::txn_write_buffer_bytes`): a
+/// configured budget below this is raised to it.
+pub const TXN_WRITE_BUFFER_BYTES_MIN: usize = 4 * 1024;
+
+/// Rows one spill MTR writes (the pages it changes stay pinned until it is appended, so this
+/// bounds the pinned pages and how long the engine lock is held per step).
+pub const SPILL_ENTRIES_PER_MTR: usize = 256;
 
 /// Largest leaf cell plus its slot.
 const LEAF_CELL_BYTES_MAX: usize = LEAF_CELL_OVERHEAD + CELL_ENTRY_BYTES_MAX + SLOT_BYTES;

@@ -12,16 +12,32 @@
 //!          cell while a snapshot might still have needed them
 //! ```
 //!
-//! Write sets are applied only at commit, inside the commit's MTR, so every version in a page
-//! belongs to a committed transaction: pages never hold uncommitted data and recovery has no undo
-//! to do. What a page alone does not say is *when* a version's transaction committed; that lives
-//! in the transaction status tree (page [`STATUS`](crate::STATUS)), written in the same MTR as the
-//! versions, so storage and read replicas that replay the redo stream learn both at once:
+//! Write sets are applied at commit, inside the commit's MTR, so a small transaction's versions
+//! reach pages already committed. What a page alone does not say is *when* a version's
+//! transaction committed; that lives in the transaction status tree (page
+//! [`STATUS`](crate::STATUS)), written in the same MTR as the versions, so storage and read
+//! replicas that replay the redo stream learn both at once:
 //!
 //! ```text
 //!  status tree entry:  key = bucket:u16 BE ‖ txn:u64 BE   (bucket = txn mod STATUS_BUCKETS)
-//!                      value = visibility LSN:u64 LE
+//!                      value = visibility LSN:u64 LE, or UNCOMMITTED (u64::MAX)
 //! ```
+//!
+//! A large transaction cannot keep its write set in memory: once it holds more than the engine's
+//! write-buffer budget, it is *spilled*. The first spill writes the transaction's status entry as
+//! [`UNCOMMITTED`] (and reserves its id on the meta page, so the id is never handed out again),
+//! then the buffered writes go into their chains as versions of the transaction, in bounded MTRs,
+//! and leave memory. Such a version is invisible to every snapshot but its own transaction's,
+//! because `UNCOMMITTED` is above every LSN. The commit MTR overwrites the entry with the
+//! visibility LSN, which makes every spilled version visible at once, exactly as if it had been
+//! written by the commit MTR itself. A rollback writes nothing: the entry stays `UNCOMMITTED`, and
+//! so does the entry of a transaction that was running when the writer crashed. Whether an
+//! `UNCOMMITTED` transaction is still running is known only in memory (the *live* set); versions
+//! of a transaction that is not live are garbage, skipped by every read and removed by pruning.
+//! Recovery therefore still has no undo to do. A spilled version at the head of a chain is also
+//! the row's write lock (its in-memory row lock is released at the spill, to bound memory): a
+//! writer that finds a live foreign version at the head waits for that transaction to end, as
+//! PostgreSQL waits on a tuple's xmax.
 //!
 //! The visibility LSN `v` of a transaction satisfies `previous CPL < v ≤ commit LSN`, where the
 //! previous CPL is the last LSN the engine had appended before the commit's MTR. The exact commit
@@ -54,7 +70,8 @@ use crate::limits::{CELL_ENTRY_BYTES_MAX, STATUS_BUCKETS, STATUS_CACHE_ENTRIES_M
 use crate::mtr::Mtr;
 use crate::{EngineError, STATUS, TreeId};
 use borealis_common::{Lsn, TxnId};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Bytes of a chain's header (the flags byte).
 pub(crate) const CHAIN_HEADER_BYTES: usize = 1;
@@ -64,6 +81,45 @@ pub(crate) const VERSION_HEADER_BYTES: usize = 10;
 const TOMBSTONE_LEN: u16 = u16::MAX;
 /// Chain flag: older versions were dropped to fit while a snapshot might have needed them.
 const FLAG_HISTORY_CUT: u8 = 1;
+/// Status entry of a spilled transaction that has not committed (running, rolled back, or lost
+/// in a crash): above every LSN, so no snapshot sees its versions.
+pub(crate) const UNCOMMITTED: Lsn = Lsn(u64::MAX);
+
+/// Spilled transactions still running in this process (see the module essay). Shared by the
+/// engine's status cache and every transaction, which leaves it when it ends.
+#[derive(Default)]
+pub(crate) struct LiveSet(Mutex<HashSet<TxnId>>);
+
+impl LiveSet {
+    fn guard(&self) -> MutexGuard<'_, HashSet<TxnId>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn insert(&self, txn: TxnId) {
+        self.guard().insert(txn);
+    }
+
+    pub(crate) fn remove(&self, txn: TxnId) {
+        self.guard().remove(&txn);
+    }
+
+    pub(crate) fn contains(&self, txn: TxnId) -> bool {
+        self.guard().contains(&txn)
+    }
+}
+
+/// Where a transaction whose id appears in a chain stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TxnState {
+    /// Committed with this visibility LSN (`None`: visible to every snapshot).
+    Committed(Option<Lsn>),
+    /// Spilled and still running.
+    Live,
+    /// Spilled and never committed: its versions are garbage.
+    Dead,
+}
 
 /// One committed version of a row: its transaction and its value (`None`: deleted).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,9 +211,9 @@ impl Chain {
                 .sum::<usize>()
     }
 
-    /// The newest committed version's value (`None`: deleted).
-    pub(crate) fn newest(&self) -> Option<&[u8]> {
-        self.versions.first().and_then(|v| v.value.as_deref())
+    /// Whether key and chain fit in a leaf cell as they are.
+    pub(crate) fn fits(&self, key_bytes: usize) -> bool {
+        key_bytes + self.encoded_len() <= CELL_ENTRY_BYTES_MAX
     }
 
     /// Drops the oldest versions until key and chain fit in a leaf cell, marking the history cut
@@ -207,24 +263,46 @@ pub(crate) fn decode_status(key: &[u8], value: &[u8]) -> Result<(TxnId, Lsn), En
 }
 
 /// A bounded in-memory cache of the status tree: transaction id → visibility LSN, `None` for
-/// "no entry: visible to every snapshot". Entries never need invalidating: an entry only ever
-/// goes from present to absent, and only once every snapshot in use sees the transaction, so a
-/// cached LSN and "absent" give the same answer to every snapshot that can still ask.
+/// "no entry: visible to every snapshot". Entries never need invalidating: an entry goes from
+/// present to absent only once every snapshot in use sees the transaction, so a cached LSN and
+/// "absent" give the same answer to every snapshot that can still ask; and the one other change,
+/// `UNCOMMITTED` to a visibility LSN at a spilled transaction's commit, is made through this cache
+/// under the engine lock.
 pub(crate) struct StatusCache {
     map: HashMap<TxnId, Option<Lsn>>,
+    live: Arc<LiveSet>,
 }
 
 impl StatusCache {
-    pub(crate) fn new() -> StatusCache {
+    pub(crate) fn new(live: Arc<LiveSet>) -> StatusCache {
         StatusCache {
             map: HashMap::new(),
+            live,
         }
     }
 
-    /// Records a commit's visibility LSN (called right after its MTR is appended).
+    /// Where `txn` stands: committed (and when), or spilled and live or dead.
+    pub(crate) fn state(&mut self, mtr: &mut Mtr<'_>, txn: TxnId) -> Result<TxnState, EngineError> {
+        Ok(match self.lookup(mtr, txn)? {
+            Some(UNCOMMITTED) if self.live.contains(txn) => TxnState::Live,
+            Some(UNCOMMITTED) => TxnState::Dead,
+            v => TxnState::Committed(v),
+        })
+    }
+
+    /// Marks a transaction spilled: its entry is `UNCOMMITTED` and it is live.
+    pub(crate) fn spilled(&mut self, txn: TxnId) {
+        self.make_room();
+        self.map.insert(txn, Some(UNCOMMITTED));
+        self.live.insert(txn);
+    }
+
+    /// Records a commit's visibility LSN (called right after its MTR is appended); a spilled
+    /// transaction stops being live here, under the engine lock, in the same step.
     pub(crate) fn insert(&mut self, txn: TxnId, visibility: Lsn) {
         self.make_room();
         self.map.insert(txn, Some(visibility));
+        self.live.remove(txn);
     }
 
     fn make_room(&mut self) {
@@ -283,23 +361,34 @@ pub(crate) struct Seen {
     pub(crate) newer: Vec<TxnId>,
 }
 
-/// The version of `chain` that `snapshot` sees. `SnapshotTooOld` if the version it needed was
-/// dropped to make the chain fit.
+/// The version of `chain` that `snapshot` of transaction `own` sees (its own spilled versions
+/// included). `SnapshotTooOld` if the version it needed was dropped to make the chain fit.
 pub(crate) fn read_at(
     cache: &mut StatusCache,
     mtr: &mut Mtr<'_>,
     chain: &Chain,
     snapshot: Lsn,
+    own: TxnId,
 ) -> Result<Seen, EngineError> {
     let mut newer = Vec::new();
     for v in &chain.versions {
-        if cache.visible(mtr, v.txn, snapshot)? {
+        if v.txn == own {
             return Ok(Seen {
                 value: v.value.clone(),
                 newer,
             });
         }
-        newer.push(v.txn);
+        match cache.lookup(mtr, v.txn)? {
+            // Never committed (yet): no snapshot sees it, and it is no rw-antidependency.
+            Some(UNCOMMITTED) => continue,
+            Some(l) if l > snapshot => newer.push(v.txn),
+            _ => {
+                return Ok(Seen {
+                    value: v.value.clone(),
+                    newer,
+                });
+            }
+        }
     }
     if chain.history_cut {
         return Err(EngineError::SnapshotTooOld { snapshot });
@@ -316,6 +405,15 @@ pub(crate) fn prune(
     horizon: Lsn,
 ) -> Result<usize, EngineError> {
     let before = chain.versions.len();
+    let mut dead = Vec::new();
+    for (i, v) in chain.versions.iter().enumerate() {
+        if cache.state(mtr, v.txn)? == TxnState::Dead {
+            dead.push(i);
+        }
+    }
+    for i in dead.into_iter().rev() {
+        chain.versions.remove(i);
+    }
     let mut base = None;
     for (i, v) in chain.versions.iter().enumerate() {
         if cache.visible(mtr, v.txn, horizon)? {
@@ -333,6 +431,22 @@ pub(crate) fn prune(
         }
     }
     Ok(before - chain.versions.len())
+}
+
+/// Whether the chain's newest version that is not garbage (transaction `own`'s, a committed one,
+/// or a live spilled one) holds a row.
+pub(crate) fn newest_value(
+    cache: &mut StatusCache,
+    mtr: &mut Mtr<'_>,
+    chain: &Chain,
+    own: TxnId,
+) -> Result<bool, EngineError> {
+    for v in &chain.versions {
+        if v.txn == own || cache.state(mtr, v.txn)? != TxnState::Dead {
+            return Ok(v.value.is_some());
+        }
+    }
+    Ok(false)
 }
 
 /// A tree's stored chain for `key`, decoded.

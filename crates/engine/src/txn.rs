@@ -16,11 +16,12 @@
 //! its snapshot unregistered and its serializable read set forgotten.
 
 use crate::locks::{LockManager, LockMode, RowId, Waiter};
+use crate::mvcc::LiveSet;
 use crate::ssi::Ssi;
 use crate::{EngineError, TreeId};
 use borealis_common::pagestore::PageStore;
 use borealis_common::{Lsn, TxnId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -46,6 +47,9 @@ pub enum Isolation {
 /// Names a savepoint of one transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SavepointId(pub(crate) u64);
+
+/// What a buffered write costs in memory besides its key and value bytes (map node, enum).
+const WRITE_OVERHEAD_BYTES: usize = 64;
 
 /// One buffered write of a key.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -83,6 +87,8 @@ pub(crate) struct Shared {
     ssi: Mutex<Ssi>,
     /// The last LSN the engine appended (written under the engine lock).
     pub(crate) last_lsn: AtomicU64,
+    /// Spilled transactions still running (see `mvcc`).
+    pub(crate) live: Arc<LiveSet>,
 }
 
 impl Shared {
@@ -93,6 +99,7 @@ impl Shared {
             snapshots: Mutex::new(BTreeMap::new()),
             ssi: Mutex::new(Ssi::default()),
             last_lsn: AtomicU64::new(last_lsn.0),
+            live: Arc::new(LiveSet::default()),
         }
     }
 
@@ -219,6 +226,14 @@ pub struct Txn {
     /// Statements begun through `new_statement`.
     pub(crate) statements: u64,
     pub(crate) writes: BTreeMap<TreeId, BTreeMap<Vec<u8>, Write>>,
+    /// Bytes buffered in `writes` since the last spill (keys and values, an estimate that only
+    /// grows until the next spill).
+    pub(crate) write_bytes: usize,
+    /// Whether some of the transaction's writes are already in pages, as versions of an
+    /// `UNCOMMITTED` transaction (see `mvcc`).
+    pub(crate) spilled: bool,
+    /// Trees the spilled writes went to (vacuum visits them after the transaction ends).
+    pub(crate) spilled_trees: BTreeSet<TreeId>,
     /// Rows this transaction holds locks on.
     pub(crate) locks: BTreeMap<RowId, LockMode>,
     undo: Vec<Undo>,
@@ -248,6 +263,9 @@ impl Txn {
             snapshot_registered: true,
             statements: 0,
             writes: BTreeMap::new(),
+            write_bytes: 0,
+            spilled: false,
+            spilled_trees: BTreeSet::new(),
             locks: BTreeMap::new(),
             undo: Vec::new(),
             savepoints: Vec::new(),
@@ -267,7 +285,31 @@ impl Txn {
     /// Whether the transaction has buffered no write (its commit would append nothing).
     #[must_use]
     pub fn is_read_only(&self) -> bool {
-        self.writes.is_empty()
+        self.writes.is_empty() && !self.spilled
+    }
+
+    /// Bytes of writes buffered in memory (an estimate; spilled writes are not counted). For
+    /// tests and monitoring.
+    #[must_use]
+    pub fn buffered_write_bytes(&self) -> usize {
+        if self.writes.is_empty() {
+            0
+        } else {
+            self.write_bytes
+        }
+    }
+
+    /// Row locks held in memory (rows whose spilled versions lock them are not counted). For
+    /// tests and monitoring.
+    #[must_use]
+    pub fn rows_locked(&self) -> usize {
+        self.locks.len()
+    }
+
+    /// Whether some of the transaction's writes were spilled into pages before its commit.
+    #[must_use]
+    pub fn has_spilled(&self) -> bool {
+        self.spilled
     }
 
     /// The transaction's isolation level.
@@ -309,6 +351,12 @@ impl Txn {
     }
 
     pub(crate) fn set(&mut self, tree: TreeId, key: &[u8], write: Write) {
+        self.write_bytes += WRITE_OVERHEAD_BYTES
+            + key.len()
+            + match &write {
+                Write::Put { value, .. } => value.len(),
+                Write::Delete => 0,
+            };
         let before = self
             .writes
             .entry(tree)
@@ -439,6 +487,10 @@ impl Txn {
             return;
         }
         self.ended = true;
+        if self.spilled && !committed {
+            // Dead before anyone woken by the lock release looks at its versions again.
+            self.shared.live.remove(self.id);
+        }
         self.shared.locks.release_all(self.id, self.locks.keys());
         self.locks.clear();
         self.drop_snapshot();
@@ -448,6 +500,12 @@ impl Txn {
         self.writes.clear();
         self.undo.clear();
         self.savepoints.clear();
+    }
+
+    /// Whether the transaction has open savepoints (spilling waits until none is open: the
+    /// writes a rollback to a savepoint undoes must still be in memory).
+    pub(crate) fn has_savepoints(&self) -> bool {
+        !self.savepoints.is_empty()
     }
 
     /// Read sets, for serializable transactions only.

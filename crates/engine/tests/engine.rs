@@ -15,6 +15,7 @@ fn open_on(store: Arc<dyn PageStore>, pages: usize) -> Result<Engine, EngineErro
         store,
         EngineConfig {
             buffer_pool_pages: pages,
+            ..EngineConfig::default()
         },
     )
 }

@@ -62,6 +62,7 @@ fn open(store: Arc<dyn PageStore>) -> Engine {
         store,
         EngineConfig {
             buffer_pool_pages: 64,
+            ..EngineConfig::default()
         },
     )
     .unwrap()

@@ -93,6 +93,8 @@ pub struct Cluster {
     pub writer: Option<Proc>,
     /// The writer's buffer pool, in pages: small pools make reads really go to storage.
     pub buffer_pool_pages: usize,
+    /// More arguments for the writer (`instance`), kept across restarts.
+    pub writer_args: Vec<String>,
 }
 
 fn unique_dir(name: &str) -> PathBuf {
@@ -119,6 +121,16 @@ impl Cluster {
 
     /// A cluster with `spares` spare storage nodes besides the six, given to the writer.
     pub fn start_with_spares(name: &str, buffer_pool_pages: usize, spares: usize) -> Cluster {
+        Cluster::start_with_args(name, buffer_pool_pages, spares, &[])
+    }
+
+    /// A cluster whose writer gets `writer_args` besides the usual ones.
+    pub fn start_with_args(
+        name: &str,
+        buffer_pool_pages: usize,
+        spares: usize,
+        writer_args: &[&str],
+    ) -> Cluster {
         let dir = unique_dir(name);
         let mut c = Cluster {
             dir,
@@ -127,6 +139,7 @@ impl Cluster {
             spare_addrs: Vec::new(),
             writer: None,
             buffer_pool_pages,
+            writer_args: writer_args.iter().map(|a| (*a).to_string()).collect(),
         };
         for i in 0..6 + spares {
             let p = c.spawn_storage(i, "127.0.0.1:0");
@@ -214,6 +227,7 @@ impl Cluster {
             args.push("--spares".into());
             args.push(self.spare_addrs.join(","));
         }
+        args.extend(self.writer_args.iter().cloned());
         self.writer = Some(start(&args, &self.dir.join("writer.log")));
         self.writer.as_ref().expect("writer")
     }
@@ -251,6 +265,20 @@ impl Cluster {
             let _ = conn.await;
         });
         client
+    }
+
+    /// The writer's peak and current resident memory in KiB (`VmHWM`, `VmRSS`).
+    pub fn writer_memory_kib(&self) -> (u64, u64) {
+        let pid = self.writer.as_ref().expect("writer").child.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                .expect("memory field")
+        };
+        (field("VmHWM:"), field("VmRSS:"))
     }
 
     pub fn writer_log(&self) -> String {

@@ -1,0 +1,204 @@
+//! Large transactions over the wire: one COPY of far more data than the writer's write buffer
+//! and buffer pool commits with the writer's memory bounded (its writes are spilled into pages
+//! as uncommitted versions as they arrive), and a writer killed with SIGKILL in the middle of
+//! such a COPY comes back with none of it visible, nothing locked, and the garbage vacuumed.
+
+#![allow(clippy::await_holding_lock, clippy::unwrap_used)]
+
+mod common;
+
+use common::{Cluster, serial};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio_postgres::SimpleQueryMessage;
+
+/// Rows the big COPY sends, each about 130 bytes of data: ~50 MB in all, 50 times the write
+/// buffer and 12 times the buffer pool given to the writer below.
+const ROWS: u64 = 400_000;
+const WRITE_BUFFER_BYTES: &str = "1048576";
+const POOL_PAGES: usize = 512;
+
+async fn value(client: &tokio_postgres::Client, sql: &str) -> String {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("`{sql}`: {e}"))
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some(r.get(0).unwrap_or("NULL").to_string()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn row(i: u64) -> String {
+    format!("{i}\t{}\t{i:0>100}\n", i * 7)
+}
+
+/// Starts `psql -c "COPY t FROM STDIN"` against the cluster; rows are written to its stdin.
+fn copy_process(url: &str) -> std::process::Child {
+    Command::new("psql")
+        .arg(url)
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            "COPY t FROM STDIN",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("psql must be installed (postgresql-client)")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_big_copy_commits_with_bounded_writer_memory() {
+    let _g = serial();
+    let cluster = Cluster::start_with_args(
+        "large-copy",
+        POOL_PAGES,
+        0,
+        &["--txn-write-buffer-bytes", WRITE_BUFFER_BYTES],
+    );
+    let c = cluster.client().await;
+    value(
+        &c,
+        "CREATE TABLE t (id bigint PRIMARY KEY, n bigint, pad text)",
+    )
+    .await;
+    // Warm up what every statement allocates once.
+    value(&c, "INSERT INTO t VALUES (0, 0, 'warm')").await;
+    value(&c, "DELETE FROM t").await;
+    let (peak_before, _) = cluster.writer_memory_kib();
+
+    let mut copy = copy_process(&cluster.url());
+    let mut stdin = copy.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let mut buf = String::with_capacity(1 << 20);
+        for i in 1..=ROWS {
+            buf.push_str(&row(i));
+            if buf.len() > (1 << 20) - 200 {
+                stdin.write_all(buf.as_bytes()).unwrap();
+                buf.clear();
+            }
+        }
+        stdin.write_all(buf.as_bytes()).unwrap();
+    });
+    writer.join().unwrap();
+    let out = tokio::task::spawn_blocking(move || copy.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "COPY failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (peak_after, _) = cluster.writer_memory_kib();
+    let data_kib = ROWS * row(ROWS).len() as u64 / 1024;
+    let growth = peak_after.saturating_sub(peak_before);
+    eprintln!("COPY of {ROWS} rows ({data_kib} KiB): writer peak memory grew by {growth} KiB");
+    // Held in memory, the write set alone would be larger than the data; spilled, the writer
+    // holds a write buffer, a buffer pool and the log not yet acknowledged by storage.
+    assert!(
+        growth < data_kib / 2,
+        "writer memory grew by {growth} KiB for {data_kib} KiB of COPY data"
+    );
+    assert_eq!(value(&c, "SELECT count(*) FROM t").await, ROWS.to_string());
+    assert_eq!(
+        value(&c, "SELECT sum(n) FROM t").await,
+        (7 * ROWS * (ROWS + 1) / 2).to_string()
+    );
+    assert_eq!(
+        value(&c, "SELECT pad FROM t WHERE id = 123456").await,
+        format!("{:0>100}", 123_456)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_killed_during_a_big_copy_comes_back_without_any_of_it() {
+    let _g = serial();
+    let mut cluster = Cluster::start_with_args(
+        "large-copy-kill",
+        POOL_PAGES,
+        0,
+        &["--txn-write-buffer-bytes", WRITE_BUFFER_BYTES],
+    );
+    let c = cluster.client().await;
+    value(
+        &c,
+        "CREATE TABLE t (id bigint PRIMARY KEY, n bigint, pad text)",
+    )
+    .await;
+    value(&c, "INSERT INTO t VALUES (-1, 1, 'before')").await;
+    let size_before: i64 = value(
+        &c,
+        "SELECT pg_table_size(oid) FROM pg_class WHERE relname = 't'",
+    )
+    .await
+    .parse()
+    .unwrap();
+
+    let mut copy = copy_process(&cluster.url());
+    let mut stdin = copy.stdin.take().unwrap();
+    // Send rows until the table has grown well past one write buffer of spilled versions
+    // (its pages are visible to pg_table_size even though no row is), then kill the writer.
+    let watcher = cluster.client().await;
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut sent = 0u64;
+    loop {
+        let mut buf = String::new();
+        for i in sent + 1..=sent + 20_000 {
+            buf.push_str(&row(i));
+        }
+        sent += 20_000;
+        stdin.write_all(buf.as_bytes()).unwrap();
+        let size: i64 = value(
+            &watcher,
+            "SELECT pg_table_size(oid) FROM pg_class WHERE relname = 't'",
+        )
+        .await
+        .parse()
+        .unwrap();
+        assert_eq!(value(&watcher, "SELECT count(*) FROM t").await, "1");
+        if size > size_before + 4 * 1024 * 1024 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && sent < 4 * ROWS,
+            "the table did not grow while {sent} rows were copied"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(watcher);
+    drop(c);
+    cluster.kill_writer();
+    drop(stdin);
+    let _ = copy.wait();
+
+    cluster.start_writer();
+    let c = cluster.client().await;
+    // Only the row committed before the COPY.
+    assert_eq!(value(&c, "SELECT count(*) FROM t").await, "1");
+    assert_eq!(value(&c, "SELECT pad FROM t WHERE id = -1").await, "before");
+    // The dead transaction's rows lock nothing: the same keys go in at once.
+    let fresh = cluster.client().await;
+    fresh.simple_query("SET lock_timeout = '2s'").await.unwrap();
+    value(
+        &fresh,
+        "INSERT INTO t SELECT g, g, 'after' FROM generate_series(1, 1000) AS g",
+    )
+    .await;
+    assert_eq!(value(&c, "SELECT count(*) FROM t").await, "1001");
+    // VACUUM removes the garbage (pages are not given back yet) and keeps every live row.
+    value(&c, "VACUUM t").await;
+    assert_eq!(value(&c, "SELECT count(*) FROM t").await, "1001");
+    assert_eq!(
+        value(&c, "SELECT sum(n) FROM t WHERE id > 0").await,
+        "500500"
+    );
+}
