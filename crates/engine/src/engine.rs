@@ -61,7 +61,7 @@ use crate::txn::{Isolation, SavepointId, Shared, SnapshotGuard, Txn, Write};
 use crate::{CATALOG, EngineError, Entry, META_PAGE, STATUS, TreeId};
 use borealis_common::pagestore::PageStore;
 use borealis_common::{Lsn, Payload, TxnId};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -128,6 +128,68 @@ impl VacuumStats {
     }
 }
 
+/// Activity counters of one tree since the engine opened (what PostgreSQL's
+/// `pg_stat_user_tables` reports; kept in memory only, so they restart from zero with the writer).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TreeStats {
+    /// Rows written where none was visible to the writer (spilled or committed writes; a
+    /// transaction that rolls back after spilling still counted them, as PostgreSQL does).
+    pub inserted: u64,
+    /// Rows written over an existing row.
+    pub updated: u64,
+    /// Rows deleted.
+    pub deleted: u64,
+    /// Versions left behind by updates and deletes that pruning has not removed yet (an
+    /// estimate: the number of old versions written minus the number removed).
+    pub dead_versions: u64,
+    /// Explicit vacuums of the tree (`Engine::vacuum`) that completed.
+    pub vacuum_count: u64,
+    /// Passes of background vacuum (`Engine::vacuum_step`) over the tree that completed.
+    pub autovacuum_count: u64,
+    /// Wall-clock time of the last explicit vacuum, in µs since the Unix epoch.
+    pub last_vacuum_us: Option<u64>,
+    /// Wall-clock time of the last completed background vacuum pass, in µs since the Unix epoch.
+    pub last_autovacuum_us: Option<u64>,
+    /// Versions removed by the pruning that writes do (a delta while counting one commit).
+    pruned: u64,
+}
+
+/// What one applied write did to its row (for [`TreeStats`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Applied {
+    Inserted,
+    Updated,
+    Deleted,
+    /// A delete of nothing visible.
+    Nothing,
+}
+
+impl TreeStats {
+    fn count(&mut self, (applied, pruned): (Applied, u64)) {
+        self.pruned += pruned;
+        match applied {
+            Applied::Inserted => self.inserted += 1,
+            Applied::Updated => {
+                self.updated += 1;
+                self.dead_versions += 1;
+            }
+            Applied::Deleted => {
+                // The old version and the tombstone in front of it.
+                self.deleted += 1;
+                self.dead_versions += 2;
+            }
+            Applied::Nothing => {}
+        }
+    }
+
+    fn add(&mut self, o: &TreeStats) {
+        self.inserted += o.inserted;
+        self.updated += o.updated;
+        self.deleted += o.deleted;
+        self.dead_versions = (self.dead_versions + o.dead_versions).saturating_sub(o.pruned);
+    }
+}
+
 /// Distinguishes engines in one process, so a transaction cannot be used with the wrong one.
 static ENGINE_IDS: AtomicU64 = AtomicU64::new(1);
 
@@ -144,6 +206,8 @@ pub struct Engine {
     last_commit_time_us: AtomicU64,
     /// A transaction buffering more than this many bytes of writes spills them.
     txn_write_buffer_bytes: usize,
+    /// Per-tree activity counters. Taken after the engine lock when both are held.
+    stats: Mutex<HashMap<TreeId, TreeStats>>,
     engine_id: u64,
 }
 
@@ -229,6 +293,7 @@ impl Engine {
             txn_write_buffer_bytes: config
                 .txn_write_buffer_bytes
                 .max(TXN_WRITE_BUFFER_BYTES_MIN),
+            stats: Mutex::new(HashMap::new()),
             engine_id: ENGINE_IDS.fetch_add(1, Ordering::Relaxed),
         })
     }
@@ -683,10 +748,15 @@ impl Engine {
             &visibility.0.to_le_bytes(),
         )?;
         status.insert(txn.id, visibility);
+        let mut counted = Vec::with_capacity(txn.writes.len());
         for (&tree, writes) in &txn.writes {
+            let mut tree_stats = TreeStats::default();
             for (key, write) in writes {
-                apply_write(&mut mtr, status, tree, key, write, (txn.id, false), horizon)?;
+                let applied =
+                    apply_write(&mut mtr, status, tree, key, write, (txn.id, false), horizon)?;
+                tree_stats.count(applied.unwrap_or((Applied::Nothing, 0)));
             }
+            counted.push((tree, tree_stats));
         }
         truncate_bucket(
             &mut mtr,
@@ -717,6 +787,7 @@ impl Engine {
         if txn.ssi_tracked() {
             self.shared.ssi().committed(txn.id, lsn);
         }
+        self.add_stats(counted);
         Ok(lsn)
     }
 
@@ -748,6 +819,12 @@ impl Engine {
                 Some(k) => from = Some(k),
                 None => break,
             }
+        }
+        {
+            let mut all = self.tree_stats_map();
+            let s = all.entry(tree).or_default();
+            s.vacuum_count += 1;
+            s.last_vacuum_us = Some(wall_clock_us());
         }
         for bucket in 0..STATUS_BUCKETS {
             loop {
@@ -786,6 +863,10 @@ impl Engine {
                         Some(k) => q.resume = Some(k),
                         None => {
                             q.trees.pop_front();
+                            let mut all = self.tree_stats_map();
+                            let s = all.entry(tree).or_default();
+                            s.autovacuum_count += 1;
+                            s.last_autovacuum_us = Some(wall_clock_us());
                         }
                     }
                 }
@@ -845,6 +926,11 @@ impl Engine {
             }
             Ok(((stats, next), None))
         })?;
+        if out.0.versions_removed > 0 {
+            let mut all = self.tree_stats_map();
+            let s = all.entry(tree).or_default();
+            s.dead_versions = s.dead_versions.saturating_sub(out.0.versions_removed);
+        }
         Ok(out)
     }
 
@@ -903,6 +989,28 @@ impl Engine {
     pub fn tree_height(&self, tree: TreeId) -> Result<u16, EngineError> {
         user_tree(tree)?;
         Ok(self.read(|mtr, _| btree::root_level(mtr, tree))? + 1)
+    }
+
+    /// A tree's activity counters since the engine opened (zero for a tree never written).
+    #[must_use]
+    pub fn tree_stats(&self, tree: TreeId) -> TreeStats {
+        self.tree_stats_map()
+            .get(&tree)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn tree_stats_map(&self) -> MutexGuard<'_, HashMap<TreeId, TreeStats>> {
+        self.stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn add_stats(&self, counted: impl IntoIterator<Item = (TreeId, TreeStats)>) {
+        let mut all = self.tree_stats_map();
+        for (tree, s) in counted {
+            all.entry(tree).or_default().add(&s);
+        }
     }
 
     /// Buffer pool counters.
@@ -1116,17 +1224,20 @@ impl Engine {
                     }
                     Ok((applied, None))
                 })?;
+                let mut tree_stats = TreeStats::default();
                 for ((key, write), applied) in batch.into_iter().zip(applied) {
-                    if !applied {
+                    let Some(applied) = applied else {
                         txn.set(tree, &key, write);
                         continue;
-                    }
+                    };
+                    tree_stats.count(applied);
                     let row = (tree, key);
                     if txn.locks.get(&row) == Some(&LockMode::Update) {
                         self.shared.locks.release(id, &row, None);
                         txn.locks.remove(&row);
                     }
                 }
+                self.add_stats([(tree, tree_stats)]);
             }
         }
         Ok(())
@@ -1294,11 +1405,12 @@ fn reserve_txn_id(mtr: &mut Mtr<'_>, txn: TxnId, next: u64) -> Result<(), Engine
 /// Puts transaction `own`'s write of `key` in front of the row's chain (replacing its own
 /// spilled version if that is the head), prunes the chain at `horizon`, and stores it back (or
 /// removes the key when nothing is left). An insert that required the key to be absent fails with
-/// `DuplicateKey` if a row is there.
+/// `DuplicateKey` if a row is there. Returns what the write did to the row, and how many old
+/// versions pruning removed.
 ///
 /// At commit, a chain too long for its cell drops its oldest versions (see `Chain::fit`). A spill
 /// must not: the versions below an uncommitted one are what everyone else reads, and all of them
-/// if it rolls back; so a spilled write that does not fit beside them is not applied, and `false`
+/// if it rolls back; so a spilled write that does not fit beside them is not applied, and `None`
 /// says it stays in memory until the commit.
 fn apply_write(
     mtr: &mut Mtr<'_>,
@@ -1308,28 +1420,35 @@ fn apply_write(
     write: &Write,
     (own, spilling): (TxnId, bool),
     horizon: Lsn,
-) -> Result<bool, EngineError> {
+) -> Result<Option<(Applied, u64)>, EngineError> {
     let mut chain = mvcc::chain_of(mtr, tree, key)?.unwrap_or_default();
-    let value = match write {
+    let existed = mvcc::newest_value(status, mtr, &chain, own)?;
+    let (value, applied) = match write {
         Write::Put {
             value,
             must_be_absent,
         } => {
-            if *must_be_absent && mvcc::newest_value(status, mtr, &chain, own)? {
+            if *must_be_absent && existed {
                 return Err(EngineError::DuplicateKey);
             }
-            Some(value.clone())
+            let applied = if existed {
+                Applied::Updated
+            } else {
+                Applied::Inserted
+            };
+            (Some(value.clone()), applied)
         }
-        Write::Delete => None,
+        Write::Delete if existed => (None, Applied::Deleted),
+        Write::Delete => (None, Applied::Nothing),
     };
     let version = Version { txn: own, value };
     match chain.versions.first_mut() {
         Some(head) if head.txn == own => *head = version,
         _ => chain.versions.insert(0, version),
     }
-    mvcc::prune(status, mtr, &mut chain, horizon)?;
+    let pruned = mvcc::prune(status, mtr, &mut chain, horizon)? as u64;
     if spilling && !chain.fits(key.len()) {
-        return Ok(false);
+        return Ok(None);
     }
     chain.fit(key.len());
     if chain.versions.is_empty() {
@@ -1337,7 +1456,7 @@ fn apply_write(
     } else {
         btree::put(mtr, tree, key, &chain.encode())?;
     }
-    Ok(true)
+    Ok(Some((applied, pruned)))
 }
 
 /// The cursor's next entry if it lies before `to`.

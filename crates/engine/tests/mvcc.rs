@@ -440,3 +440,58 @@ fn large_rows_that_cannot_keep_their_history_report_snapshot_too_old() {
     engine.rollback(old);
     assert_eq!(read(&engine, tree, b"big"), Some(vec![2; 2000]));
 }
+
+#[test]
+fn tree_stats_count_writes_dead_versions_and_vacuums() {
+    let store = Lagging::new(false);
+    let engine = open(store.clone());
+    let tree = engine.create_tree().unwrap();
+    let mut txn = engine.begin();
+    for i in 0..10 {
+        engine.insert(&mut txn, tree, &key(i), b"v0").unwrap();
+    }
+    engine.commit(txn).unwrap();
+    store.catch_up();
+    let s = engine.tree_stats(tree);
+    assert_eq!(
+        (s.inserted, s.updated, s.deleted, s.dead_versions),
+        (10, 0, 0, 0)
+    );
+
+    // A snapshot keeps the old versions: they are counted dead until vacuum removes them.
+    let mut reader = engine.begin_with(Isolation::RepeatableRead);
+    engine.new_statement(&mut reader);
+    let mut txn = engine.begin();
+    for i in 0..5 {
+        engine.put(&mut txn, tree, &key(i), b"v1").unwrap();
+    }
+    for i in 5..7 {
+        assert!(engine.delete(&mut txn, tree, &key(i)).unwrap());
+    }
+    assert!(!engine.delete(&mut txn, tree, &key(99)).unwrap());
+    engine.commit(txn).unwrap();
+    store.catch_up();
+    let s = engine.tree_stats(tree);
+    assert_eq!((s.inserted, s.updated, s.deleted), (10, 5, 2));
+    assert_eq!(s.dead_versions, 5 + 2 * 2);
+    engine.vacuum(tree).unwrap();
+    assert_eq!(
+        engine.tree_stats(tree).dead_versions,
+        9,
+        "the snapshot still reads them"
+    );
+    assert_eq!(engine.tree_stats(tree).vacuum_count, 1);
+    engine.rollback(reader);
+
+    // Background vacuum alone removes them once the snapshot is gone.
+    for _ in 0..100 {
+        if engine.vacuum_step().unwrap().done {
+            break;
+        }
+    }
+    let s = engine.tree_stats(tree);
+    assert_eq!(s.dead_versions, 0);
+    assert_eq!(s.autovacuum_count, 1);
+    assert!(s.last_autovacuum_us.is_some());
+    assert_eq!(engine.tree_stats(PageId(12345)), Default::default());
+}

@@ -7,6 +7,10 @@
 /// records, not bytes, so a smaller figure bounds memory to roughly LAL × record size.
 pub const LAL_RECORDS: u64 = 1 << 16;
 
+/// The same bound in bytes: the records allocated above VDL (which the send log must hold) never
+/// exceed this by more than one MTR, however large the records (a bulk load writes whole pages).
+pub const LAL_BYTES: u64 = 64 << 20;
+
 /// Write quorum: a record is durable once this many of the six segments hold it.
 pub const WRITE_QUORUM: usize = 4;
 

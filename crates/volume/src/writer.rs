@@ -55,8 +55,8 @@
 //!   `Write` in flight (a late answer to an abandoned one is ignored).
 
 use crate::limits::{
-    JOINING_SLOT, LAGGING_SEGMENT_RESEND_MS, LAL_RECORDS, SEGMENT_LOST_MS, SEGMENTS_PER_PG, SLOTS,
-    WRITE_QUORUM, WRITE_TIMEOUT_MS,
+    JOINING_SLOT, LAGGING_SEGMENT_RESEND_MS, LAL_BYTES, LAL_RECORDS, SEGMENT_LOST_MS,
+    SEGMENTS_PER_PG, SLOTS, WRITE_QUORUM, WRITE_TIMEOUT_MS,
 };
 use crate::quorum::{DurabilityTracker, QuorumSet, STABLE_SET};
 use borealis_common::limits::WRITE_BATCH_BYTES_MAX;
@@ -74,6 +74,8 @@ pub const PG: PgId = PgId(0);
 pub struct Encoded {
     pub lsn: Lsn,
     pub bytes: Vec<u8>,
+    /// Bytes of every record this writer encoded up to and including this one.
+    pub cumulative_bytes: u64,
 }
 
 /// What recovery hands the writer core.
@@ -225,6 +227,8 @@ pub struct WriterCore {
     /// Records this writer encoded, and their bytes: the mean size estimates a repair's bytes.
     records_total: u64,
     record_bytes_total: u64,
+    /// `cumulative_bytes` of the last record trimmed from the send log.
+    trimmed_bytes: u64,
     fenced: bool,
     /// Read points of reads in flight, with their counts: PGMRPL never passes the lowest.
     reads: BTreeMap<Lsn, u32>,
@@ -251,6 +255,7 @@ impl WriterCore {
             joiner_probed_at_ms: 0,
             records_total: 0,
             record_bytes_total: 0,
+            trimmed_bytes: 0,
             fenced: false,
         }
     }
@@ -518,12 +523,32 @@ impl WriterCore {
         Lsn(self.tracker.vdl().0.max(self.log_base.0 - 1) + LAL_RECORDS)
     }
 
-    /// Whether an MTR of `n` records could be appended now.
+    /// Bytes of the records allocated above VDL (all of them are still in the send log, which is
+    /// trimmed at or below VDL).
+    #[must_use]
+    pub fn bytes_above_vdl(&self) -> u64 {
+        let vdl = self.tracker.vdl();
+        let durable_through = if vdl < self.log_base {
+            self.trimmed_bytes
+        } else {
+            usize::try_from(vdl.0 - self.log_base.0)
+                .ok()
+                .and_then(|i| self.log.get(i))
+                .map_or(self.record_bytes_total, |e| e.cumulative_bytes)
+        };
+        self.record_bytes_total - durable_through
+    }
+
+    /// Whether an MTR of `n` records could be appended now: both LAL bounds (records and bytes
+    /// above VDL) must have room. The byte bound is checked before the MTR, which may overshoot it
+    /// by its own size.
     pub fn room_for(&self, n: usize) -> Result<(), AppendError> {
         if self.fenced {
             return Err(AppendError::Fenced);
         }
-        if self.next_lsn.0 + n as u64 - 1 > self.allocation_limit().0 {
+        if self.next_lsn.0 + n as u64 - 1 > self.allocation_limit().0
+            || self.bytes_above_vdl() >= LAL_BYTES
+        {
             return Err(AppendError::LalExceeded);
         }
         Ok(())
@@ -556,7 +581,11 @@ impl WriterCore {
             );
             self.record_bytes_total += bytes.len() as u64;
             self.records_total += 1;
-            self.log.push_back(Arc::new(Encoded { lsn, bytes }));
+            self.log.push_back(Arc::new(Encoded {
+                lsn,
+                bytes,
+                cumulative_bytes: self.record_bytes_total,
+            }));
             self.pg_tail = lsn;
             self.next_lsn = lsn.next();
         }
@@ -745,7 +774,9 @@ impl WriterCore {
             }
         }
         while self.log.front().is_some_and(|e| e.lsn <= keep_from) {
-            self.log.pop_front();
+            if let Some(e) = self.log.pop_front() {
+                self.trimmed_bytes = e.cumulative_bytes;
+            }
             self.log_base = self.log_base.next();
         }
     }
@@ -857,6 +888,56 @@ mod tests {
             .next_write(0, 21, 0)
             .expect("it is sent what the send log holds");
         assert_eq!(b.records.first().map(|e| e.lsn), Some(Lsn(12)));
+    }
+
+    #[test]
+    fn allocation_waits_when_the_bytes_above_vdl_reach_the_byte_lal() {
+        let mut w = core(0, 10);
+        for i in 0..SEGMENTS_PER_PG {
+            w.connected(i, Lsn::ZERO, M1);
+        }
+        // Page-sized records: far fewer than LAL_RECORDS fill LAL_BYTES.
+        let page = |k: u64| RecordDraft {
+            page: PageId(k),
+            prev_page_lsn: Lsn::ZERO,
+            payload: Payload::Init(vec![7; 8192]),
+        };
+        let mut appended = 0u64;
+        while w.room_for(1).is_ok() {
+            w.append_mtr(vec![page(appended)]).expect("room");
+            appended += 1;
+            assert!(appended < LAL_RECORDS, "the byte bound never applied");
+        }
+        assert_eq!(w.room_for(1), Err(AppendError::LalExceeded));
+        let above = w.bytes_above_vdl();
+        assert!(above >= LAL_BYTES && above < LAL_BYTES + 9000, "{above}");
+        // Segments acknowledge every batch they are sent, up to `upto`.
+        let mut req = 0;
+        let mut pump = |w: &mut WriterCore, i: usize, upto: Lsn| {
+            while let Some(b) = w.next_write(i, req, 0) {
+                req += 1;
+                w.write_acked(i, b.req_id, b.last);
+                if b.last >= upto {
+                    break;
+                }
+            }
+        };
+        // Four segments make half of it durable: there is room again, and less above VDL.
+        let half = Lsn(10 + appended / 2);
+        for i in 0..4 {
+            pump(&mut w, i, half);
+        }
+        assert!(w.vdl() >= half);
+        assert!(w.room_for(1).is_ok());
+        assert!(w.bytes_above_vdl() < above / 2 + (4 << 20));
+        // Once every segment holds everything, the log is trimmed and nothing is above VDL.
+        let last = w.pg_tail();
+        for i in 0..SEGMENTS_PER_PG {
+            pump(&mut w, i, last);
+        }
+        assert_eq!(w.vdl(), last);
+        assert_eq!(w.bytes_above_vdl(), 0);
+        assert_eq!(w.unsent_records(), 0);
     }
 
     #[test]
