@@ -128,3 +128,28 @@ def percentile(sorted_values, p):
         return None
     i = min(len(sorted_values) - 1, max(0, int(round(p / 100.0 * len(sorted_values))) - 1))
     return sorted_values[i]
+
+
+def borealis_writer_pid(url):
+    """The pid of the Borealis instance serving `url` (found by its --listen argument)."""
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"instance" in args and any(a.endswith(f":{port}".encode()) for a in args):
+            return int(pid)
+    return None
+
+
+def peak_memory_kib(pid):
+    """A process's peak resident memory (VmHWM), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return None
