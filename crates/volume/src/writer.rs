@@ -910,7 +910,7 @@ mod tests {
         }
         assert_eq!(w.room_for(1), Err(AppendError::LalExceeded));
         let above = w.bytes_above_vdl();
-        assert!(above >= LAL_BYTES && above < LAL_BYTES + 9000, "{above}");
+        assert!((LAL_BYTES..LAL_BYTES + 9000).contains(&above), "{above}");
         // Segments acknowledge every batch they are sent, up to `upto`.
         let mut req = 0;
         let mut pump = |w: &mut WriterCore, i: usize, upto: Lsn| {
