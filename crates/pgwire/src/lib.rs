@@ -119,6 +119,9 @@ fn error_info(e: &FrontError) -> ErrorInfo {
     };
     let mut info = ErrorInfo::new("ERROR".into(), code.into(), e.to_string());
     info.detail = detail;
+    if let FrontError::Sql(SqlError::DependentObjectsStillExist { hint, .. }) = e {
+        info.hint = Some(hint.clone());
+    }
     info
 }
 
@@ -177,6 +180,7 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::BadCopyFileFormat(_) => "22P04",
         SqlError::InvalidRegularExpression(_) => "2201B",
         SqlError::UndefinedObject(_) => "42704",
+        SqlError::DependentObjectsStillExist { .. } => "2BP01",
         SqlError::QueryCanceled | SqlError::QueryCanceledWith(_) => "57014",
         SqlError::ActiveSqlTransaction(_) => "25001",
         SqlError::SerializationFailure(_) => "40001",

@@ -12,13 +12,17 @@ use borealis_common::codec::{DecodeResult, Put, Reader};
 use borealis_engine::TreeId;
 
 /// Format version of an encoded table definition. Version 1 had no OID and no declared
-/// character types; it is still read.
-const TABLE_DEF_VERSION: u8 = 2;
+/// character types, version 2 no secondary indexes; both are still read.
+const TABLE_DEF_VERSION: u8 = 3;
 /// OIDs below this are PostgreSQL's own objects; user objects start here, as in PostgreSQL.
 pub const FIRST_USER_OID: u32 = 16_384;
 /// Bounds for decoding table definitions read from pages.
 const COLUMNS_MAX: u32 = 1600;
 const NAME_BYTES_MAX: u32 = 1024;
+/// Most secondary indexes a table definition may hold when decoded.
+const INDEXES_MAX: u32 = 1024;
+/// Most columns of one index (PostgreSQL's INDEX_MAX_KEYS).
+pub const INDEX_COLUMNS_MAX: usize = 32;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Column {
@@ -128,6 +132,37 @@ pub struct TableDef {
     pub columns: Vec<Column>,
     /// Column positions of the primary key, in key order; empty means a hidden row id.
     pub pk: Vec<usize>,
+    /// Secondary indexes, in creation order.
+    pub indexes: Vec<IndexDef>,
+}
+
+/// A secondary index: its own B+tree of entries that point at rows by their table key.
+///
+/// An entry's key is the memcomparable encoding of the indexed columns (see [`index_entry`]);
+/// for a unique index whose columns are all non-NULL that is the whole key, so the engine's
+/// duplicate-key check (with its row-lock wait for a concurrent inserter) is the uniqueness
+/// check; otherwise the row's table key is appended, which makes every entry distinct. The
+/// value is always the row's table key (its primary key or hidden row id).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexDef {
+    pub name: String,
+    /// Fixed at creation, as `16384 + 2 × tree` of the tree created then; kept on rebuilds.
+    /// A unique constraint takes `oid + 1`.
+    pub oid: u32,
+    pub tree: TreeId,
+    /// Column positions, in key order.
+    pub columns: Vec<usize>,
+    pub unique: bool,
+    /// Made by a `UNIQUE` constraint (it has a `pg_constraint` row and is dropped with it).
+    pub constraint: bool,
+}
+
+impl IndexDef {
+    /// The OID of the constraint a unique-constraint index belongs to.
+    #[must_use]
+    pub fn constraint_oid(&self) -> u32 {
+        self.oid + 1
+    }
 }
 
 impl TableDef {
@@ -181,6 +216,17 @@ impl TableDef {
         for &i in &self.pk {
             b.put_u32(i as u32);
         }
+        b.put_u32(self.indexes.len() as u32);
+        for ix in &self.indexes {
+            b.put_str(&ix.name);
+            b.put_u32(ix.oid);
+            b.put_u64(ix.tree.0);
+            b.put_u8(u8::from(ix.unique) | (u8::from(ix.constraint) << 1));
+            b.put_u32(ix.columns.len() as u32);
+            for &c in &ix.columns {
+                b.put_u32(c as u32);
+            }
+        }
         b
     }
 
@@ -192,7 +238,7 @@ impl TableDef {
         use borealis_common::codec::DecodeError;
         let mut r = Reader::new(bytes);
         let v = r.u8()?;
-        if v != TABLE_DEF_VERSION && v != 1 {
+        if !(1..=TABLE_DEF_VERSION).contains(&v) {
             return Err(DecodeError(format!("unknown version {v}")));
         }
         let name = r.string(NAME_BYTES_MAX)?;
@@ -235,6 +281,39 @@ impl TableDef {
             }
             pk.push(i);
         }
+        let mut indexes = Vec::new();
+        if v >= 3 {
+            let n = r.count(INDEXES_MAX)?;
+            for _ in 0..n {
+                let name = r.string(NAME_BYTES_MAX)?;
+                let oid = r.u32()?;
+                let tree = PageId(r.u64()?);
+                let flags = r.u8()?;
+                if flags > 3 {
+                    return Err(DecodeError("unknown index flags".into()));
+                }
+                let k = r.count(INDEX_COLUMNS_MAX as u32)?;
+                if k == 0 {
+                    return Err(DecodeError("index without columns".into()));
+                }
+                let mut cols = Vec::with_capacity(k as usize);
+                for _ in 0..k {
+                    let i = r.u32()? as usize;
+                    if i >= columns.len() {
+                        return Err(DecodeError("index column out of range".into()));
+                    }
+                    cols.push(i);
+                }
+                indexes.push(IndexDef {
+                    name,
+                    oid,
+                    tree,
+                    columns: cols,
+                    unique: flags & 1 != 0,
+                    constraint: flags & 2 != 0,
+                });
+            }
+        }
         r.finish()?;
         Ok(TableDef {
             name,
@@ -242,6 +321,7 @@ impl TableDef {
             tree,
             columns,
             pk,
+            indexes,
         })
     }
 }
@@ -346,6 +426,39 @@ pub fn pk_key(def: &TableDef, row: &[Value]) -> Vec<u8> {
     k
 }
 
+/// Marks a non-NULL column in an index key; NULL is [`INDEX_NULL`] alone, sorting after every
+/// value, as in PostgreSQL's default `NULLS LAST` B-tree order.
+pub const INDEX_VALUE: u8 = 0x01;
+/// An indexed NULL.
+pub const INDEX_NULL: u8 = 0x02;
+
+/// Appends one column of an index key: [`INDEX_VALUE`] then the memcomparable value, or
+/// [`INDEX_NULL`]. Self-delimiting, so concatenations sort column by column.
+pub fn encode_index_value(v: &Value, out: &mut Vec<u8>) {
+    if v.is_null() {
+        out.push(INDEX_NULL);
+    } else {
+        out.push(INDEX_VALUE);
+        encode_key_value(v, out);
+    }
+}
+
+/// The entry of `row` (whose table key is `table_key`) in index `ix`: (key, value).
+#[must_use]
+pub fn index_entry(ix: &IndexDef, row: &[Value], table_key: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut k = Vec::with_capacity(16 + table_key.len());
+    let mut any_null = false;
+    for &c in &ix.columns {
+        any_null |= row[c].is_null();
+        encode_index_value(&row[c], &mut k);
+    }
+    // NULLs are distinct, as in PostgreSQL: such entries never collide.
+    if !ix.unique || any_null {
+        k.extend_from_slice(table_key);
+    }
+    (k, table_key.to_vec())
+}
+
 /// The B+tree key of a hidden row id.
 #[must_use]
 pub fn rowid_key(id: u64) -> Vec<u8> {
@@ -438,7 +551,54 @@ mod tests {
                 },
             ],
             pk: vec![0],
+            indexes: vec![IndexDef {
+                name: "t_f_key".into(),
+                oid: TableDef::oid_for_tree(PageId(11)),
+                tree: PageId(11),
+                columns: vec![1, 0],
+                unique: true,
+                constraint: true,
+            }],
         };
         assert_eq!(TableDef::decode(&def.encode()).unwrap(), def);
+        // A version 2 entry (no index list) still reads, with no indexes.
+        let mut v2 = def.encode();
+        v2[0] = 2;
+        let ix_bytes = 4 + 4 + 7 + 4 + 8 + 1 + 4 + 2 * 4;
+        v2.truncate(v2.len() - ix_bytes);
+        let old = TableDef::decode(&v2).unwrap();
+        assert!(old.indexes.is_empty());
+        assert_eq!(old.columns, def.columns);
+        // An index column out of range is refused.
+        let mut bad = def.clone();
+        bad.indexes[0].columns = vec![5];
+        assert!(TableDef::decode(&bad.encode()).is_err());
+    }
+
+    #[test]
+    fn index_entries_keep_nulls_distinct_and_sort_nulls_last() {
+        let ix = IndexDef {
+            name: "i".into(),
+            oid: 0,
+            tree: PageId(3),
+            columns: vec![0],
+            unique: true,
+            constraint: false,
+        };
+        let (k1, v1) = index_entry(&ix, &[Value::Int(5)], b"pk1");
+        let (k2, _) = index_entry(&ix, &[Value::Int(5)], b"pk2");
+        assert_eq!(k1, k2, "unique, non-NULL: the key is the value alone");
+        assert_eq!(v1, b"pk1");
+        let (n1, _) = index_entry(&ix, &[Value::Null], b"pk1");
+        let (n2, _) = index_entry(&ix, &[Value::Null], b"pk2");
+        assert_ne!(n1, n2, "NULLs are distinct");
+        assert!(n1 > k1, "NULL sorts after values");
+        let plain = IndexDef {
+            unique: false,
+            ..ix
+        };
+        let (p1, _) = index_entry(&plain, &[Value::Int(5)], b"pk1");
+        let (p2, _) = index_entry(&plain, &[Value::Int(5)], b"pk2");
+        assert!(p1 < p2 && p1.starts_with(&k1));
     }
 }

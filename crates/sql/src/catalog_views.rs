@@ -11,7 +11,8 @@
 //!
 //! OIDs are real and stable: a table's OID is fixed when it is created (see
 //! [`TableDef::oid_for_tree`]) and kept when the table is rebuilt; its primary-key index (and
-//! the constraint) take the next OID. PostgreSQL's built-in objects keep their PostgreSQL OIDs
+//! the constraint) take the next OID. A secondary index's OID is fixed the same way from its own
+//! first tree, and a unique constraint takes the OID after its index's. PostgreSQL's built-in objects keep their PostgreSQL OIDs
 //! (namespaces 11 and 2200, types, access methods 2 and 403, role 10).
 //!
 //! ```text
@@ -543,6 +544,18 @@ vt!(
     ]
 );
 vt!(
+    PG_INDEXES,
+    "pg_catalog",
+    "pg_indexes",
+    [
+        ("schemaname", T),
+        ("tablename", T),
+        ("indexname", T),
+        ("tablespace", T),
+        ("indexdef", T),
+    ]
+);
+vt!(
     PG_TABLES,
     "pg_catalog",
     "pg_tables",
@@ -626,6 +639,7 @@ static ALL: &[&VirtualTable] = &[
     &PG_EXTENSION,
     &PG_PROC,
     &PG_TABLES,
+    &PG_INDEXES,
     &IS_TABLES,
     &IS_COLUMNS,
     &IS_SCHEMATA,
@@ -761,7 +775,11 @@ fn namespaces() -> [(u32, &'static str); 4] {
 }
 
 fn key_columns(def: &TableDef) -> String {
-    def.pk
+    column_list(def, &def.pk)
+}
+
+fn column_list(def: &TableDef, columns: &[usize]) -> String {
+    columns
         .iter()
         .map(|&i| quote_ident(&def.columns[i].name))
         .collect::<Vec<_>>()
@@ -865,10 +883,15 @@ pub fn rows(
                     ]
                 };
                 let mut t = common(def.oid, def.name.clone(), "r", HEAP_AM, def.columns.len());
-                t.push(("relhasindex", Value::Bool(has_pk)));
+                t.push(("relhasindex", Value::Bool(has_indexes(&def))));
                 out.push(row(vt, &t));
                 if has_pk {
                     let mut i = common(def.pk_oid(), def.pk_name(), "i", BTREE_AM, def.pk.len());
+                    i.push(("relhasindex", Value::Bool(false)));
+                    out.push(row(vt, &i));
+                }
+                for ix in &def.indexes {
+                    let mut i = common(ix.oid, ix.name.clone(), "i", BTREE_AM, ix.columns.len());
                     i.push(("relhasindex", Value::Bool(false)));
                     out.push(row(vt, &i));
                 }
@@ -882,7 +905,7 @@ pub fn rows(
                         ("schemaname", text("public")),
                         ("tablename", Value::Text(def.name.clone())),
                         ("tableowner", text(user)),
-                        ("hasindexes", Value::Bool(!def.pk.is_empty())),
+                        ("hasindexes", Value::Bool(has_indexes(&def))),
                         ("hasrules", Value::Bool(false)),
                         ("hastriggers", Value::Bool(false)),
                         ("rowsecurity", Value::Bool(false)),
@@ -981,6 +1004,11 @@ pub fn rows(
                 for (n, &i) in def.pk.iter().enumerate() {
                     out.push(attr(def.pk_oid(), n + 1, &def.columns[i]));
                 }
+                for ix in &def.indexes {
+                    for (n, &i) in ix.columns.iter().enumerate() {
+                        out.push(attr(ix.oid, n + 1, &def.columns[i]));
+                    }
+                }
             }
         }
         "pg_type" => {
@@ -1016,67 +1044,98 @@ pub fn rows(
         }
         "pg_index" => {
             for def in tables()? {
-                if def.pk.is_empty() {
-                    continue;
+                for (o, columns, unique, primary) in indexes_of(&def) {
+                    let indkey = columns
+                        .iter()
+                        .map(|i| (i + 1).to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    let t = Value::Bool(true);
+                    let f = Value::Bool(false);
+                    out.push(row(
+                        vt,
+                        &[
+                            ("indexrelid", oid(o)),
+                            ("indrelid", oid(def.oid)),
+                            ("indnatts", Value::Int(columns.len() as i64)),
+                            ("indnkeyatts", Value::Int(columns.len() as i64)),
+                            ("indisunique", Value::Bool(unique)),
+                            ("indnullsnotdistinct", f.clone()),
+                            ("indisprimary", Value::Bool(primary)),
+                            ("indisexclusion", f.clone()),
+                            ("indimmediate", t.clone()),
+                            ("indisclustered", f.clone()),
+                            ("indisvalid", t.clone()),
+                            ("indcheckxmin", f.clone()),
+                            ("indisready", t.clone()),
+                            ("indislive", t),
+                            ("indisreplident", f),
+                            ("indkey", Value::Text(indkey)),
+                        ],
+                    ));
                 }
-                let indkey = def
-                    .pk
-                    .iter()
-                    .map(|i| (i + 1).to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let t = Value::Bool(true);
-                let f = Value::Bool(false);
-                out.push(row(
-                    vt,
-                    &[
-                        ("indexrelid", oid(def.pk_oid())),
-                        ("indrelid", oid(def.oid)),
-                        ("indnatts", Value::Int(def.pk.len() as i64)),
-                        ("indnkeyatts", Value::Int(def.pk.len() as i64)),
-                        ("indisunique", t.clone()),
-                        ("indnullsnotdistinct", f.clone()),
-                        ("indisprimary", t.clone()),
-                        ("indisexclusion", f.clone()),
-                        ("indimmediate", t.clone()),
-                        ("indisclustered", f.clone()),
-                        ("indisvalid", t.clone()),
-                        ("indcheckxmin", f.clone()),
-                        ("indisready", t.clone()),
-                        ("indislive", t),
-                        ("indisreplident", f),
-                        ("indkey", Value::Text(indkey)),
-                    ],
-                ));
+            }
+        }
+        "pg_indexes" => {
+            for def in tables()? {
+                for (o, ..) in indexes_of(&def) {
+                    let Some((_, rel)) = relation_of(&def, o) else {
+                        continue;
+                    };
+                    out.push(row(
+                        vt,
+                        &[
+                            ("schemaname", text("public")),
+                            ("tablename", Value::Text(def.name.clone())),
+                            ("indexname", Value::Text(rel_name(&def, rel))),
+                            (
+                                "indexdef",
+                                index_definition(&def, rel).unwrap_or(Value::Null),
+                            ),
+                        ],
+                    ));
+                }
             }
         }
         "pg_constraint" => {
             for def in tables()? {
-                if def.pk.is_empty() {
-                    continue;
+                let mut constraints: Vec<(u32, String, &str, &[usize], u32)> = Vec::new();
+                if !def.pk.is_empty() {
+                    constraints.push((def.pk_oid(), def.pk_name(), "p", &def.pk, def.pk_oid()));
                 }
-                let conkey = format_array(def.pk.iter().map(|i| Value::Int(*i as i64 + 1)));
-                out.push(row(
-                    vt,
-                    &[
-                        ("oid", oid(def.pk_oid())),
-                        ("conname", Value::Text(def.pk_name())),
-                        ("connamespace", oid(PUBLIC_NAMESPACE)),
-                        ("contype", text("p")),
-                        ("condeferrable", Value::Bool(false)),
-                        ("condeferred", Value::Bool(false)),
-                        ("convalidated", Value::Bool(true)),
-                        ("conrelid", oid(def.oid)),
-                        ("contypid", oid(0)),
-                        ("conindid", oid(def.pk_oid())),
-                        ("conparentid", oid(0)),
-                        ("confrelid", oid(0)),
-                        ("conislocal", Value::Bool(true)),
-                        ("coninhcount", Value::Int(0)),
-                        ("connoinherit", Value::Bool(true)),
-                        ("conkey", Value::Text(conkey)),
-                    ],
-                ));
+                for ix in def.indexes.iter().filter(|ix| ix.constraint) {
+                    constraints.push((
+                        ix.constraint_oid(),
+                        ix.name.clone(),
+                        "u",
+                        &ix.columns,
+                        ix.oid,
+                    ));
+                }
+                for (o, name, kind, columns, index) in constraints {
+                    let conkey = format_array(columns.iter().map(|i| Value::Int(*i as i64 + 1)));
+                    out.push(row(
+                        vt,
+                        &[
+                            ("oid", oid(o)),
+                            ("conname", Value::Text(name)),
+                            ("connamespace", oid(PUBLIC_NAMESPACE)),
+                            ("contype", text(kind)),
+                            ("condeferrable", Value::Bool(false)),
+                            ("condeferred", Value::Bool(false)),
+                            ("convalidated", Value::Bool(true)),
+                            ("conrelid", oid(def.oid)),
+                            ("contypid", oid(0)),
+                            ("conindid", oid(index)),
+                            ("conparentid", oid(0)),
+                            ("confrelid", oid(0)),
+                            ("conislocal", Value::Bool(true)),
+                            ("coninhcount", Value::Int(0)),
+                            ("connoinherit", Value::Bool(true)),
+                            ("conkey", Value::Text(conkey)),
+                        ],
+                    ));
+                }
             }
         }
         "pg_am" => {
@@ -1191,16 +1250,87 @@ fn arg_int(v: &Value) -> Option<i64> {
     }
 }
 
-fn table_by_oid(cx: &EvalContext<'_>, o: i64) -> SqlResult<Option<(TableDef, bool)>> {
+/// Which relation (or constraint) of a table an OID names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rel {
+    Table,
+    /// The primary key's index, and its constraint (the same OID).
+    PrimaryKey,
+    /// Secondary index `i`.
+    Index(usize),
+    /// The unique constraint of secondary index `i`.
+    Constraint(usize),
+}
+
+/// The table's indexes as the catalogs list them: (OID, columns, unique, primary), the
+/// primary key first.
+fn indexes_of(def: &TableDef) -> Vec<(u32, &[usize], bool, bool)> {
+    let mut out: Vec<(u32, &[usize], bool, bool)> = Vec::with_capacity(def.indexes.len() + 1);
+    if !def.pk.is_empty() {
+        out.push((def.pk_oid(), &def.pk, true, true));
+    }
+    for ix in &def.indexes {
+        out.push((ix.oid, &ix.columns, ix.unique, false));
+    }
+    out
+}
+
+fn has_indexes(def: &TableDef) -> bool {
+    !def.pk.is_empty() || !def.indexes.is_empty()
+}
+
+fn relation_of(def: &TableDef, o: u32) -> Option<(u32, Rel)> {
+    if def.oid == o {
+        return Some((o, Rel::Table));
+    }
+    if !def.pk.is_empty() && def.pk_oid() == o {
+        return Some((o, Rel::PrimaryKey));
+    }
+    for (i, ix) in def.indexes.iter().enumerate() {
+        if ix.oid == o {
+            return Some((o, Rel::Index(i)));
+        }
+        if ix.constraint && ix.constraint_oid() == o {
+            return Some((o, Rel::Constraint(i)));
+        }
+    }
+    None
+}
+
+fn rel_name(def: &TableDef, rel: Rel) -> String {
+    match rel {
+        Rel::Table => def.name.clone(),
+        Rel::PrimaryKey => def.pk_name(),
+        Rel::Index(i) | Rel::Constraint(i) => def.indexes[i].name.clone(),
+    }
+}
+
+/// `pg_get_indexdef` of an index: `CREATE [UNIQUE] INDEX name ON public.t USING btree (cols)`.
+fn index_definition(def: &TableDef, rel: Rel) -> Option<Value> {
+    let (unique, columns) = match rel {
+        Rel::PrimaryKey => (true, &def.pk),
+        Rel::Index(i) => (def.indexes[i].unique, &def.indexes[i].columns),
+        Rel::Table | Rel::Constraint(_) => return None,
+    };
+    Some(Value::Text(format!(
+        "CREATE {}INDEX {} ON public.{} USING btree ({})",
+        if unique { "UNIQUE " } else { "" },
+        quote_ident(&rel_name(def, rel)),
+        quote_ident(&def.name),
+        column_list(def, columns)
+    )))
+}
+
+fn table_by_oid(cx: &EvalContext<'_>, o: i64) -> SqlResult<Option<(TableDef, Rel)>> {
     let Some(exec) = cx.exec else {
         return Ok(None);
     };
+    let Ok(o) = u32::try_from(o) else {
+        return Ok(None);
+    };
     for def in user_tables(exec.engine, exec.txn)? {
-        if i64::from(def.oid) == o {
-            return Ok(Some((def, false)));
-        }
-        if !def.pk.is_empty() && i64::from(def.pk_oid()) == o {
-            return Ok(Some((def, true)));
+        if let Some((_, rel)) = relation_of(&def, o) {
+            return Ok(Some((def, rel)));
         }
     }
     Ok(None)
@@ -1310,7 +1440,7 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
                         } else if !d.pk.is_empty() && d.pk_name() == name {
                             Some(d.pk_oid())
                         } else {
-                            None
+                            d.indexes.iter().find(|ix| ix.name == name).map(|ix| ix.oid)
                         }
                     });
                 match found {
@@ -1321,30 +1451,30 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
             v => {
                 let o = arg_int(v).unwrap_or(0);
                 match table_by_oid(cx, o)? {
-                    Some((d, false)) => Value::Text(quote_ident(&d.name)),
-                    Some((d, true)) => Value::Text(quote_ident(&d.pk_name())),
-                    None => Value::Text(o.to_string()),
+                    Some((d, rel)) if !matches!(rel, Rel::Constraint(_)) => {
+                        Value::Text(quote_ident(&rel_name(&d, rel)))
+                    }
+                    _ => Value::Text(o.to_string()),
                 }
             }
         },
         "pg_get_indexdef" => match arg_int(&vals[0]) {
             None => Value::Null,
             Some(o) => match table_by_oid(cx, o)? {
-                Some((def, true)) => {
+                Some((def, rel @ (Rel::PrimaryKey | Rel::Index(_)))) => {
+                    let columns = match rel {
+                        Rel::Index(i) => &def.indexes[i].columns,
+                        _ => &def.pk,
+                    };
                     let column = vals.get(1).and_then(arg_int).unwrap_or(0);
                     if column > 0 {
-                        def.pk
+                        columns
                             .get(usize::try_from(column - 1).unwrap_or(usize::MAX))
                             .map_or(Value::Null, |&i| {
                                 Value::Text(quote_ident(&def.columns[i].name))
                             })
                     } else {
-                        Value::Text(format!(
-                            "CREATE UNIQUE INDEX {} ON public.{} USING btree ({})",
-                            quote_ident(&def.pk_name()),
-                            quote_ident(&def.name),
-                            key_columns(&def)
-                        ))
+                        index_definition(&def, rel).unwrap_or(Value::Null)
                     }
                 }
                 _ => Value::Null,
@@ -1353,7 +1483,13 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
         "pg_get_constraintdef" => match arg_int(&vals[0]) {
             None => Value::Null,
             Some(o) => match table_by_oid(cx, o)? {
-                Some((def, true)) => Value::Text(format!("PRIMARY KEY ({})", key_columns(&def))),
+                Some((def, Rel::PrimaryKey)) => {
+                    Value::Text(format!("PRIMARY KEY ({})", key_columns(&def)))
+                }
+                Some((def, Rel::Constraint(i))) => Value::Text(format!(
+                    "UNIQUE ({})",
+                    column_list(&def, &def.indexes[i].columns)
+                )),
                 _ => Value::Null,
             },
         },
@@ -1400,11 +1536,14 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
         "pg_table_size" => match arg_int(&vals[0]) {
             None => Value::Null,
             Some(o) => match (table_by_oid(cx, o)?, cx.exec) {
-                (Some((def, false)), Some(exec)) => {
+                (Some((def, Rel::Table)), Some(exec)) => {
                     Value::Int(exec.engine.tree_pages(def.tree)? as i64 * PAGE_BYTES)
                 }
+                (Some((def, Rel::Index(i))), Some(exec)) => {
+                    Value::Int(exec.engine.tree_pages(def.indexes[i].tree)? as i64 * PAGE_BYTES)
+                }
                 // A primary key is the table's own tree: it takes no pages of its own.
-                (Some((_, true)), _) => Value::Int(0),
+                (Some((_, Rel::PrimaryKey)), _) => Value::Int(0),
                 _ => Value::Null,
             },
         },

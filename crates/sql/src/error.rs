@@ -69,6 +69,9 @@ pub enum SqlError {
     InvalidRegularExpression(String),
     #[error("{0}")]
     UndefinedObject(String),
+    /// Dropping an object another one needs (an index a constraint requires).
+    #[error("{message}")]
+    DependentObjectsStillExist { message: String, hint: String },
     #[error("canceling statement due to user request")]
     QueryCanceled,
     #[error("{0}")]

@@ -14,7 +14,9 @@
 //! - [`catalog_views`]: `pg_catalog` / `information_schema` as virtual tables computed from the
 //!   catalog at execution, and the catalog functions (`format_type`, `pg_get_indexdef`, …).
 //! - [`copy`]: COPY's text and CSV formats, streamed line by line.
-//! - [`expr`], [`query`]: binding, planning and executing expressions and queries.
+//! - [`expr`], [`query`]: binding, planning and executing expressions and queries, with the
+//!   access paths (primary-key lookups and ranges, secondary-index lookups and ranges).
+//! - [`index`]: secondary-index maintenance on every write, index builds, default names.
 //! - [`session`]: transactions, DML, DDL (including TRUNCATE and ALTER TABLE … ADD PRIMARY KEY,
 //!   which rebuilds a table as a B+tree keyed by the new key), VACUUM, COPY, SET/SHOW.
 //!
@@ -26,6 +28,7 @@ pub mod catalog_views;
 pub mod copy;
 pub mod error;
 pub mod expr;
+pub mod index;
 pub mod query;
 pub mod session;
 pub mod types;

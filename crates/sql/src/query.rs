@@ -7,8 +7,9 @@
 //!  QueryPlan = body ─▶ [sort] ─▶ offset/limit
 //!  body      = Select | Set(UNION/INTERSECT/EXCEPT [ALL], left, right) | Query (parenthesised)
 //!  Select    = FromPlan ─▶ [aggregate ─▶ having] ─▶ project ─▶ [distinct]
-//!  FromPlan  = relations (tables, derived tables), each scanned once with its own filter
-//!              (a primary-key point lookup when the filter pins the key), joined step by step:
+//!  FromPlan  = relations (tables, derived tables), each read once with its own filter
+//!              through an access path (primary-key lookup or range, secondary-index lookup or
+//!              range, else a full scan; see [`choose_access`]), joined step by step:
 //!
 //!     partial rows (full width, NULL where not yet joined)
 //!        │  step: relation r, hash on the equi-join keys that connect r to what is joined,
@@ -113,8 +114,8 @@ struct Relation {
     width: usize,
     /// Applied to the relation's own row while reading it.
     filter: Option<Expr>,
-    /// The primary key pinned by `filter`: a point lookup instead of a scan.
-    key_eq: Option<Vec<(usize, Expr)>>,
+    /// How a table's rows are read, chosen from `filter` (see [`choose_access`]).
+    access: Access,
     /// A LATERAL derived table: run once per row of the relations before it.
     lateral: bool,
 }
@@ -748,7 +749,7 @@ impl<'a> Planner<'a> {
             offset,
             width,
             filter: None,
-            key_eq: None,
+            access: Access::Full,
             lateral,
         });
         Ok(relations.len() - 1)
@@ -1066,7 +1067,7 @@ fn plan_joins(
     }
     for rel in &mut relations {
         if let Source::Table(def) = &rel.source {
-            rel.key_eq = key_equalities(def, rel.filter.as_ref());
+            rel.access = choose_access(def, rel.filter.as_ref());
         }
     }
 
@@ -1075,8 +1076,10 @@ fn plan_joins(
     let order: Vec<usize> = if left_on.is_empty() && n > 1 && !any_lateral {
         let mut joined: Vec<bool> = vec![false; n];
         let mut order = Vec::with_capacity(n);
+        let is_point = |r: &Relation| matches!(&r.source, Source::Table(d) if r.access.is_point(d));
         let first = (0..n)
-            .find(|&r| relations[r].key_eq.is_some())
+            .find(|&r| is_point(&relations[r]))
+            .or_else(|| (0..n).find(|&r| !matches!(relations[r].access, Access::Full)))
             .or_else(|| (0..n).find(|&r| relations[r].filter.is_some()))
             .unwrap_or(0);
         joined[first] = true;
@@ -1094,7 +1097,7 @@ fn plan_joins(
             let next = candidates
                 .iter()
                 .copied()
-                .find(|&r| relations[r].key_eq.is_some() || relations[r].filter.is_some())
+                .find(|&r| relations[r].filter.is_some())
                 .or_else(|| candidates.first().copied())
                 .or_else(|| (0..n).find(|&r| !joined[r]))
                 .unwrap_or(0);
@@ -1383,7 +1386,7 @@ impl<'a> Executor<'a> {
                 self,
                 def,
                 rel.filter.as_ref(),
-                rel.key_eq.as_deref(),
+                &rel.access,
                 outer,
                 stop_after,
                 |_, row| {
@@ -1875,15 +1878,16 @@ fn sort_rows(out: &mut [(Vec<Value>, Vec<Value>)], order_by: &[SortSpec]) {
     });
 }
 
-/// Rows of a table that pass `filter` (over the table's own row), as (key, row), read through
-/// the executor's transaction. With `key_eq` a single point lookup replaces the scan.
-/// `stop_after` bounds how many matching rows are wanted.
+/// Reads the rows of a table that pass `filter`, found through `access`, at the snapshot of
+/// the executor's transaction; `sink` gets each row's table key and values. Whatever the access
+/// path, every row is checked against the whole filter again (an access path only narrows the
+/// rows read, it never decides a match). `stop_after` bounds how many matching rows are wanted.
 #[allow(clippy::too_many_arguments)]
 pub fn matching_rows(
     exec: &Executor<'_>,
     def: &TableDef,
     filter: Option<&Expr>,
-    key_eq: Option<&[(usize, Expr)]>,
+    access: &Access,
     outer: Option<&EvalContext<'_>>,
     stop_after: Option<usize>,
     mut sink: impl FnMut(Vec<u8>, Vec<Value>) -> SqlResult<()>,
@@ -1895,47 +1899,72 @@ pub fn matching_rows(
             Some(f) => Ok(f.eval(&exec.cx(row, outer))? == Value::Bool(true)),
         }
     };
-    if let Some(eqs) = key_eq {
-        let mut key = Vec::new();
-        for (col, e) in eqs {
-            let v = e.eval(&exec.cx(&[], outer))?;
-            if v.is_null() {
+    let (tree, index, from, to) = match access {
+        Access::Full => (def.tree, None, Bound::Unbounded, Bound::Unbounded),
+        Access::Range(range) => {
+            let Some(bounds) = range.bounds(exec, def, outer)? else {
                 return Ok(());
-            }
-            let v = match v.cast(def.columns[*col].ty) {
-                Ok(v) => v,
-                // A constant out of the column's range matches nothing.
-                Err(SqlError::NumericOutOfRange(_)) => return Ok(()),
-                Err(e) => return Err(e),
             };
-            encode_key_value(&v, &mut key);
-        }
-        if let Some(bytes) = exec.engine.get(exec.txn, def.tree, &key)? {
-            let row = decode_row(&bytes, ncols)?;
-            if passes(&row)? {
-                sink(key, row)?;
+            match bounds {
+                KeyBounds::Point(key) => {
+                    // A pinned primary key, or a pinned unique index (whose entry is the key
+                    // alone): at most one row.
+                    let table_key = match range.index {
+                        None => Some(key),
+                        Some(i) => exec.engine.get(exec.txn, def.indexes[i].tree, &key)?,
+                    };
+                    if let Some(tk) = table_key {
+                        match exec.engine.get(exec.txn, def.tree, &tk)? {
+                            Some(bytes) => {
+                                let row = decode_row(&bytes, ncols)?;
+                                if passes(&row)? {
+                                    sink(tk, row)?;
+                                }
+                            }
+                            None if range.index.is_some() => {
+                                return Err(dangling_entry(def, range.index));
+                            }
+                            None => {}
+                        }
+                    }
+                    return Ok(());
+                }
+                KeyBounds::Range(from, to) => match range.index {
+                    None => (def.tree, None, from, to),
+                    Some(i) => (def.indexes[i].tree, Some(i), from, to),
+                },
             }
         }
-        return Ok(());
-    }
+    };
     let mut seen = 0usize;
-    let mut from: Option<Vec<u8>> = None;
+    let mut last: Option<Vec<u8>> = None;
     loop {
         exec.session.cancel.check()?;
-        let lower = match &from {
+        let lower = match &last {
             Some(k) => Bound::Excluded(k.as_slice()),
-            None => Bound::Unbounded,
+            None => from.as_ref().map(Vec::as_slice),
         };
-        let batch =
-            exec.engine
-                .scan(exec.txn, def.tree, lower, Bound::Unbounded, SCAN_BATCH_ROWS)?;
+        let batch = exec.engine.scan(
+            exec.txn,
+            tree,
+            lower,
+            to.as_ref().map(Vec::as_slice),
+            SCAN_BATCH_ROWS,
+        )?;
         let full = batch.len() == SCAN_BATCH_ROWS;
-        let mut last = None;
         for (k, v) in batch {
-            let row = decode_row(&v, ncols)?;
+            let (table_key, bytes) = match index {
+                None => (k.clone(), v),
+                Some(i) => match exec.engine.get(exec.txn, def.tree, &v)? {
+                    Some(bytes) => (v, bytes),
+                    // An entry is written with its row, in the same transaction.
+                    None => return Err(dangling_entry(def, Some(i))),
+                },
+            };
+            let row = decode_row(&bytes, ncols)?;
             if passes(&row)? {
                 seen += 1;
-                sink(k.clone(), row)?;
+                sink(table_key, row)?;
                 if stop_after.is_some_and(|n| seen >= n) {
                     return Ok(());
                 }
@@ -1945,13 +1974,228 @@ pub fn matching_rows(
         if !full {
             return Ok(());
         }
-        from = last;
     }
 }
 
-/// Finds `pk_col = <constant or parameter>` for every primary-key column among the AND-ed terms.
-pub fn key_equalities(def: &TableDef, filter: Option<&Expr>) -> Option<Vec<(usize, Expr)>> {
-    fn walk(e: &Expr, out: &mut Vec<(usize, Expr)>) {
+/// How a table's rows are found.
+#[derive(Clone, Debug, Default)]
+pub enum Access {
+    /// Every row, in table-key order.
+    #[default]
+    Full,
+    /// The rows in a range of one ordered key: the table's own tree (ordered by its primary
+    /// key) or a secondary index.
+    Range(KeyRange),
+}
+
+impl Access {
+    /// A lookup that yields at most one row (a pinned primary key or unique index).
+    #[must_use]
+    pub fn is_point(&self, def: &TableDef) -> bool {
+        match self {
+            Access::Full => false,
+            Access::Range(r) => r.lower.is_none() && r.upper.is_none() && r.pinned(def),
+        }
+    }
+}
+
+/// A range of a key: equalities on its first columns, then at most a lower and an upper bound
+/// on the next column. The expressions are constants, parameters or outer references, evaluated
+/// once per read.
+#[derive(Clone, Debug)]
+pub struct KeyRange {
+    /// `None`: the table's tree (primary key); `Some(i)`: `def.indexes[i]`.
+    pub index: Option<usize>,
+    pub eq: Vec<Expr>,
+    /// (value, inclusive).
+    pub lower: Option<(Expr, bool)>,
+    pub upper: Option<(Expr, bool)>,
+}
+
+/// Evaluated bounds of a [`KeyRange`].
+enum KeyBounds {
+    /// Exactly this key (of the table's tree, or of a unique index's entry).
+    Point(Vec<u8>),
+    Range(Bound<Vec<u8>>, Bound<Vec<u8>>),
+}
+
+impl KeyRange {
+    fn columns<'d>(&self, def: &'d TableDef) -> &'d [usize] {
+        match self.index {
+            None => &def.pk,
+            Some(i) => &def.indexes[i].columns,
+        }
+    }
+
+    fn unique(&self, def: &TableDef) -> bool {
+        self.index.is_none_or(|i| def.indexes[i].unique)
+    }
+
+    fn pinned(&self, def: &TableDef) -> bool {
+        self.unique(def) && self.eq.len() == self.columns(def).len()
+    }
+
+    /// The byte range to read; `None` when no row can match (a NULL compared, or an empty range).
+    fn bounds(
+        &self,
+        exec: &Executor<'_>,
+        def: &TableDef,
+        outer: Option<&EvalContext<'_>>,
+    ) -> SqlResult<Option<KeyBounds>> {
+        let cols = self.columns(def);
+        let encode = |v: &Value, out: &mut Vec<u8>| match self.index {
+            None => encode_key_value(v, out),
+            Some(_) => catalog::encode_index_value(v, out),
+        };
+        let cx = exec.cx(&[], outer);
+        let mut prefix = Vec::new();
+        let mut complete = true;
+        for (k, e) in self.eq.iter().enumerate() {
+            let v = e.eval(&cx)?;
+            if v.is_null() {
+                return Ok(None);
+            }
+            match key_part(v, &def.columns[cols[k]]) {
+                Some(v) => encode(&v, &mut prefix),
+                // Not comparable as a key: read the wider range; the filter decides.
+                None => {
+                    complete = false;
+                    break;
+                }
+            }
+        }
+        if complete && self.pinned(def) {
+            return Ok(Some(KeyBounds::Point(prefix)));
+        }
+        let bound = |b: &Option<(Expr, bool)>| -> SqlResult<Side> {
+            let Some((e, inclusive)) = b else {
+                return Ok(Side::Open);
+            };
+            if !complete {
+                return Ok(Side::Open);
+            }
+            let v = e.eval(&cx)?;
+            if v.is_null() {
+                return Ok(Side::NoMatch);
+            }
+            Ok(match key_part(v, &def.columns[cols[self.eq.len()]]) {
+                Some(v) => {
+                    let mut b = prefix.clone();
+                    encode(&v, &mut b);
+                    Side::At(b, *inclusive)
+                }
+                None => Side::Open,
+            })
+        };
+        let (lower, upper) = (bound(&self.lower)?, bound(&self.upper)?);
+        let from = match lower {
+            Side::NoMatch => return Ok(None),
+            Side::At(b, true) => Bound::Included(b),
+            Side::At(b, false) => match prefix_end(&b) {
+                Some(e) => Bound::Included(e),
+                None => return Ok(None),
+            },
+            Side::Open if prefix.is_empty() => Bound::Unbounded,
+            Side::Open => Bound::Included(prefix.clone()),
+        };
+        let to = match upper {
+            Side::NoMatch => return Ok(None),
+            Side::At(b, true) => prefix_end(&b).map_or(Bound::Unbounded, Bound::Excluded),
+            Side::At(b, false) => Bound::Excluded(b),
+            Side::Open => prefix_end(&prefix).map_or(Bound::Unbounded, Bound::Excluded),
+        };
+        Ok(Some(KeyBounds::Range(from, to)))
+    }
+}
+
+/// One side of a key range, evaluated.
+enum Side {
+    /// Compared with NULL: no row matches.
+    NoMatch,
+    /// No bound (or one that cannot be a key bound; the filter checks it).
+    Open,
+    /// (encoded key prefix, inclusive).
+    At(Vec<u8>, bool),
+}
+
+/// The least byte string above every string that starts with `p`; `None` when there is none
+/// (`p` is empty or all 0xFF).
+fn prefix_end(p: &[u8]) -> Option<Vec<u8>> {
+    let mut v = p.to_vec();
+    while let Some(last) = v.last_mut() {
+        if *last == 0xFF {
+            v.pop();
+        } else {
+            *last += 1;
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// A non-NULL value as it must be encoded to be compared with `col`'s keys, following how
+/// [`Value::compare`] compares the two: an integer against a float column compares as a float,
+/// an untyped string is read as the column's type. `None` when the comparison is not a key
+/// comparison (a fractional float against an integer column): such a term cannot narrow the read.
+fn key_part(v: Value, col: &catalog::Column) -> Option<Value> {
+    match (v, col.ty) {
+        (Value::Int(i), DataType::Int4 | DataType::Int8) => Some(Value::Int(i)),
+        (Value::Int(i), DataType::Float8) => Some(Value::Float(i as f64)),
+        (Value::Float(f), DataType::Float8) => Some(Value::Float(f)),
+        // Integers compare with a float as floats: exact only for integral values below 2^53.
+        (Value::Float(f), DataType::Int4 | DataType::Int8)
+            if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 =>
+        {
+            Some(Value::Int(f as i64))
+        }
+        (Value::Text(s), DataType::Text) => Some(Value::Text(s)),
+        (Value::Bool(b), DataType::Bool) => Some(Value::Bool(b)),
+        (Value::Timestamp(t), DataType::Timestamp) => Some(Value::Timestamp(t)),
+        (Value::Text(s), ty) => {
+            let ty = if ty == DataType::Int4 {
+                DataType::Int8
+            } else {
+                ty
+            };
+            crate::types::parse_text(&s, ty)
+                .ok()
+                .and_then(|v| key_part(v, col))
+                .filter(|v| !matches!(v, Value::Text(_)))
+        }
+        _ => None,
+    }
+}
+
+/// An index entry whose row is missing: entries are written with their rows, in the same
+/// transaction, so this is a broken invariant reported as corruption.
+fn dangling_entry(def: &TableDef, index: Option<usize>) -> SqlError {
+    let name = index.map_or_else(|| def.pk_name(), |i| def.indexes[i].name.clone());
+    SqlError::Corrupted(format!(
+        "index \"{name}\" has an entry for a row that does not exist"
+    ))
+}
+
+/// Chooses how to read a table for `filter` (a conjunction over the table's own row), by rule:
+/// a pinned primary key or unique index (one row) first, then the key with the most leading
+/// equalities (primary key before indexes on a tie), then one with a range on its first column,
+/// else a full scan. Only `column op constant` terms count, where constant is a literal, a
+/// parameter or an outer reference; `BETWEEN` is a range.
+#[must_use]
+pub fn choose_access(def: &TableDef, filter: Option<&Expr>) -> Access {
+    #[derive(Default)]
+    struct Terms {
+        eq: Vec<(usize, Expr)>,
+        lower: Vec<(usize, Expr, bool)>,
+        upper: Vec<(usize, Expr, bool)>,
+    }
+    fn constant(e: &Expr) -> bool {
+        match e {
+            Expr::Literal(_) | Expr::Param(_) | Expr::Outer { .. } => true,
+            Expr::Cast { expr, .. } => constant(expr),
+            _ => false,
+        }
+    }
+    fn walk(e: &Expr, t: &mut Terms) {
         match e {
             Expr::Binary {
                 op: BinOp::And,
@@ -1959,34 +2203,105 @@ pub fn key_equalities(def: &TableDef, filter: Option<&Expr>) -> Option<Vec<(usiz
                 right,
                 ..
             } => {
-                walk(left, out);
-                walk(right, out);
+                walk(left, t);
+                walk(right, t);
             }
             Expr::Binary {
-                op: BinOp::Eq,
-                left,
-                right,
-                ..
-            } => match (&**left, &**right) {
-                (Expr::Column(c), v @ (Expr::Literal(_) | Expr::Param(_)))
-                | (v @ (Expr::Literal(_) | Expr::Param(_)), Expr::Column(c)) => {
-                    out.push((*c, v.clone()))
+                op, left, right, ..
+            } => {
+                let (c, v, flipped) = match (&**left, &**right) {
+                    (Expr::Column(c), v) if constant(v) => (*c, v, false),
+                    (v, Expr::Column(c)) if constant(v) => (*c, v, true),
+                    _ => return,
+                };
+                let v = v.clone();
+                // `v < c` is `c > v`.
+                let op = match (op, flipped) {
+                    (BinOp::Lt, true) => BinOp::Gt,
+                    (BinOp::LtEq, true) => BinOp::GtEq,
+                    (BinOp::Gt, true) => BinOp::Lt,
+                    (BinOp::GtEq, true) => BinOp::LtEq,
+                    (op, _) => *op,
+                };
+                match op {
+                    BinOp::Eq => t.eq.push((c, v)),
+                    BinOp::Gt => t.lower.push((c, v, false)),
+                    BinOp::GtEq => t.lower.push((c, v, true)),
+                    BinOp::Lt => t.upper.push((c, v, false)),
+                    BinOp::LtEq => t.upper.push((c, v, true)),
+                    _ => {}
                 }
-                _ => {}
-            },
+            }
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated: false,
+            } => {
+                if let Expr::Column(c) = &**expr
+                    && constant(low)
+                    && constant(high)
+                {
+                    t.lower.push((*c, (**low).clone(), true));
+                    t.upper.push((*c, (**high).clone(), true));
+                }
+            }
             _ => {}
         }
     }
-    if def.pk.is_empty() {
-        return None;
+    let Some(f) = filter else {
+        return Access::Full;
+    };
+    let mut terms = Terms::default();
+    walk(f, &mut terms);
+    let mut keys: Vec<(Option<usize>, &[usize], bool)> = Vec::new();
+    if !def.pk.is_empty() {
+        keys.push((None, &def.pk, true));
     }
-    let mut eqs = Vec::new();
-    walk(filter?, &mut eqs);
-    let mut key = Vec::with_capacity(def.pk.len());
-    for &c in &def.pk {
-        key.push((c, eqs.iter().find(|(col, _)| *col == c)?.1.clone()));
+    for (i, ix) in def.indexes.iter().enumerate() {
+        keys.push((Some(i), &ix.columns, ix.unique));
     }
-    Some(key)
+    let mut best: Option<((bool, usize, usize), KeyRange)> = None;
+    for (index, cols, unique) in keys {
+        let mut eq = Vec::new();
+        for c in cols {
+            match terms.eq.iter().find(|(col, _)| col == c) {
+                Some((_, v)) => eq.push(v.clone()),
+                None => break,
+            }
+        }
+        let pinned = unique && eq.len() == cols.len();
+        let (mut lower, mut upper) = (None, None);
+        if let Some(next) = cols.get(eq.len()) {
+            lower = terms
+                .lower
+                .iter()
+                .find(|(c, ..)| c == next)
+                .map(|(_, v, i)| (v.clone(), *i));
+            upper = terms
+                .upper
+                .iter()
+                .find(|(c, ..)| c == next)
+                .map(|(_, v, i)| (v.clone(), *i));
+        }
+        let bounds = usize::from(lower.is_some()) + usize::from(upper.is_some());
+        if eq.is_empty() && bounds == 0 {
+            continue;
+        }
+        let score = (pinned, eq.len(), bounds);
+        if best.as_ref().is_none_or(|(b, _)| score > *b) {
+            best = Some((
+                score,
+                KeyRange {
+                    index,
+                    eq,
+                    lower,
+                    upper,
+                },
+            ));
+        }
+    }
+    best.map_or(Access::Full, |(_, r)| Access::Range(r))
 }
 
 fn output_name(item: &ast::Expr) -> String {
@@ -2335,7 +2650,7 @@ impl Executor<'_> {
             self,
             &lq.def,
             rel.filter.as_ref(),
-            rel.key_eq.as_deref(),
+            &rel.access,
             None,
             None,
             |k, row| {
@@ -2515,8 +2830,11 @@ mod tests {
         };
         let order: Vec<usize> = sel.from.steps.iter().map(|s| s.rel).collect();
         assert_eq!(order, [2, 1, 0], "a (pinned) first, then b, then c");
+        let Source::Table(a) = &sel.from.relations[2].source else {
+            panic!("a is a table")
+        };
         assert!(
-            sel.from.relations[2].key_eq.is_some(),
+            sel.from.relations[2].access.is_point(a),
             "a point lookup on a"
         );
         assert!(

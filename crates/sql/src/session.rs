@@ -9,12 +9,15 @@
 //! DDL is transactional in its catalog entry (a CREATE TABLE rolled back leaves no table), but the
 //! B+tree root a CREATE allocates is not reclaimed yet.
 
-use crate::catalog::{Column, TableDef, decode_row, encode_row, pk_key, rowid_key, rowid_of_key};
+use crate::catalog::{
+    Column, IndexDef, TableDef, decode_row, encode_row, pk_key, rowid_key, rowid_of_key,
+};
 use crate::copy::{CopyFormat, LineSplitter};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{AggMode, Binder, Expr, SessionInfo, ident_name, object_name};
+use crate::index::{self, NameOwner};
 use crate::query::{
-    ColumnInfo, Executor, Planner, QueryPlan, key_equalities, lookup_table, matching_rows,
+    Access, ColumnInfo, Executor, Planner, QueryPlan, choose_access, lookup_table, matching_rows,
     single_table, table_scope,
 };
 use crate::types::{DataType, Value};
@@ -838,6 +841,13 @@ impl Session {
                 cascade: false,
                 ..
             } => self.drop_tables(txn, names, *if_exists),
+            ast::Statement::Drop {
+                object_type: ast::ObjectType::Index,
+                if_exists,
+                names,
+                cascade: false,
+                ..
+            } => self.drop_indexes(txn, names, *if_exists),
             ast::Statement::Set(set) => self.set_statement(set),
             ast::Statement::Truncate(t) => self.truncate(txn, t),
             ast::Statement::AlterTable(at) => self.alter_table(txn, at),
@@ -921,14 +931,18 @@ impl Session {
             ));
         }
         let name = object_name(&ct.name)?;
-        if engine.get(txn, CATALOG, name.as_bytes())?.is_some() {
-            if ct.if_not_exists {
+        if let Some(owner) = index::name_owner(engine, txn, &name)? {
+            if ct.if_not_exists && matches!(owner, NameOwner::Table) {
+                self.notices
+                    .push(format!("relation \"{name}\" already exists, skipping"));
                 return Ok(command("CREATE TABLE"));
             }
             return Err(SqlError::DuplicateTable(name));
         }
         let mut columns: Vec<Column> = Vec::with_capacity(ct.columns.len());
         let mut pk: Vec<usize> = Vec::new();
+        // UNIQUE constraints: (constraint name, column names), in declaration order.
+        let mut uniques: Vec<(Option<String>, Vec<String>)> = Vec::new();
         for (i, c) in ct.columns.iter().enumerate() {
             let cname = ident_name(&c.name);
             if columns.iter().any(|x| x.name == cname) {
@@ -948,6 +962,10 @@ impl Session {
                         }
                         pk.push(i);
                         not_null = true;
+                    }
+                    ast::ColumnOption::Unique(u) => {
+                        let cn = opt.name.as_ref().or(u.name.as_ref()).map(ident_name);
+                        uniques.push((cn, vec![cname.clone()]));
                     }
                     other => {
                         return Err(SqlError::FeatureNotSupported(format!(
@@ -990,6 +1008,18 @@ impl Session {
                         pk.push(i);
                     }
                 }
+                ast::TableConstraint::Unique(u) => {
+                    let mut cols = Vec::with_capacity(u.columns.len());
+                    for ic in &u.columns {
+                        let ast::Expr::Identifier(id) = &ic.column.expr else {
+                            return Err(SqlError::FeatureNotSupported(
+                                "expressions in a unique constraint".into(),
+                            ));
+                        };
+                        cols.push(ident_name(id));
+                    }
+                    uniques.push((u.name.as_ref().map(ident_name), cols));
+                }
                 other => {
                     return Err(SqlError::FeatureNotSupported(format!(
                         "table constraint {other}"
@@ -998,34 +1028,219 @@ impl Session {
             }
         }
         let tree = engine.create_tree()?;
-        let def = TableDef {
+        let mut def = TableDef {
             name: name.clone(),
             oid: TableDef::oid_for_tree(tree),
             tree,
             columns,
             pk,
+            indexes: Vec::new(),
         };
+        for (cname, cols) in uniques {
+            let cols = key_positions(&def, &cols)?;
+            self.add_unique_constraint(txn, &mut def, cname, cols)?;
+        }
         engine.insert(txn, CATALOG, name.as_bytes(), &def.encode())?;
         Ok(command("CREATE TABLE"))
     }
 
-    /// `CREATE INDEX` is accepted and checked (the table and its columns must exist) but builds
-    /// nothing yet: secondary indexes are the SQL-engine issue's work, and no plan would use one.
-    /// The index name is not recorded, so a second index of the same name is not refused.
+    /// Adds a unique constraint (and its index, built over the rows the transaction sees) to
+    /// `def`, named `t_a_b_key` unless named. The caller writes `def` to the catalog.
+    fn add_unique_constraint(
+        &self,
+        txn: &mut Txn,
+        def: &mut TableDef,
+        name: Option<String>,
+        columns: Vec<usize>,
+    ) -> SqlResult<()> {
+        let engine = &self.db.engine;
+        let taken: Vec<String> = def
+            .indexes
+            .iter()
+            .map(|ix| ix.name.clone())
+            .chain((!def.pk.is_empty()).then(|| def.pk_name()))
+            .chain([def.name.clone()])
+            .collect();
+        let name = match name {
+            Some(n) => {
+                if taken.contains(&n) || index::name_owner(engine, txn, &n)?.is_some() {
+                    return Err(SqlError::DuplicateTable(n));
+                }
+                n
+            }
+            None => {
+                let names: Vec<&str> = columns
+                    .iter()
+                    .map(|&i| def.columns[i].name.as_str())
+                    .collect();
+                index::choose_name(engine, txn, &def.name, &names, "key", &taken)?
+            }
+        };
+        self.add_index(txn, def, name, columns, true, true)
+    }
+
+    /// Creates the tree of a new index, fills it from the table's rows, and adds it to `def`.
+    fn add_index(
+        &self,
+        txn: &mut Txn,
+        def: &mut TableDef,
+        name: String,
+        columns: Vec<usize>,
+        unique: bool,
+        constraint: bool,
+    ) -> SqlResult<()> {
+        if columns.len() > crate::catalog::INDEX_COLUMNS_MAX {
+            return Err(SqlError::FeatureNotSupported(format!(
+                "indexes of more than {} columns",
+                crate::catalog::INDEX_COLUMNS_MAX
+            )));
+        }
+        let engine = &self.db.engine;
+        let tree = engine.create_tree()?;
+        let ix = IndexDef {
+            name,
+            oid: TableDef::oid_for_tree(tree),
+            tree,
+            columns,
+            unique,
+            constraint,
+        };
+        index::build(engine, txn, def, &ix, &self.info.cancel)?;
+        def.indexes.push(ix);
+        Ok(())
+    }
+
+    /// `CREATE [UNIQUE] INDEX [IF NOT EXISTS] [name] ON t (a, b, …)`: a B-tree over plain
+    /// columns, built over the rows the transaction sees, in the same transaction as its catalog
+    /// entry (a rollback takes both away). Unnamed indexes are named as PostgreSQL names them.
     fn create_index(&mut self, txn: &mut Txn, ci: &ast::CreateIndex) -> SqlResult<Output> {
-        let def = lookup_table(&self.db.engine, txn, &object_name(&ci.table_name)?)?;
+        let engine = self.db.engine.clone();
+        if ci.predicate.is_some()
+            || !ci.include.is_empty()
+            || !ci.with.is_empty()
+            || ci.nulls_distinct == Some(false)
+            || !ci.index_options.is_empty()
+            || !ci.alter_options.is_empty()
+        {
+            return Err(SqlError::FeatureNotSupported(
+                "partial indexes, INCLUDE, WITH and NULLS NOT DISTINCT".into(),
+            ));
+        }
+        // CONCURRENTLY builds as a plain build does (neither locks writers out: see "What is not
+        // built yet" in the architecture notes); like PostgreSQL it may not run inside a
+        // transaction block.
+        if ci.concurrently && self.in_block {
+            return Err(SqlError::ActiveSqlTransaction(
+                "CREATE INDEX CONCURRENTLY cannot run inside a transaction block".into(),
+            ));
+        }
+        if let Some(using) = &ci.using
+            && !using.to_string().eq_ignore_ascii_case("btree")
+        {
+            return Err(SqlError::FeatureNotSupported(format!(
+                "index access method {using}"
+            )));
+        }
+        let mut def = lookup_table(&engine, txn, &object_name(&ci.table_name)?)?;
+        let mut names = Vec::with_capacity(ci.columns.len());
         for c in &ci.columns {
             let ast::Expr::Identifier(id) = &c.column.expr else {
                 return Err(SqlError::FeatureNotSupported(
                     "expressions in an index".into(),
                 ));
             };
-            let cname = ident_name(id);
-            if def.column_index(&cname).is_none() {
-                return Err(SqlError::UndefinedColumn(cname));
+            if c.column
+                .options
+                .sort
+                .as_ref()
+                .is_some_and(|s| !matches!(s, ast::OrderBySort::Asc))
+                || c.column.options.nulls_first == Some(true)
+            {
+                return Err(SqlError::FeatureNotSupported(
+                    "DESC and NULLS FIRST/LAST in an index".into(),
+                ));
+            }
+            names.push(ident_name(id));
+        }
+        let mut columns = Vec::with_capacity(names.len());
+        for n in &names {
+            columns.push(
+                def.column_index(n)
+                    .ok_or_else(|| SqlError::UndefinedColumn(n.clone()))?,
+            );
+        }
+        let name = match &ci.name {
+            Some(n) => {
+                let n = object_name(n)?;
+                if index::name_owner(&engine, txn, &n)?.is_some() {
+                    if ci.if_not_exists {
+                        self.notices
+                            .push(format!("relation \"{n}\" already exists, skipping"));
+                        return Ok(command("CREATE INDEX"));
+                    }
+                    return Err(SqlError::DuplicateTable(n));
+                }
+                n
+            }
+            None => {
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                index::choose_name(&engine, txn, &def.name, &refs, "idx", &[])?
+            }
+        };
+        self.add_index(txn, &mut def, name, columns, ci.unique, false)?;
+        engine.put(txn, CATALOG, def.name.as_bytes(), &def.encode())?;
+        Ok(command("CREATE INDEX"))
+    }
+
+    /// `DROP INDEX [IF EXISTS] name [, …]`. An index a constraint needs (the primary key's, a
+    /// unique constraint's) is refused, as PostgreSQL refuses it. The tree is left unreachable.
+    fn drop_indexes(
+        &mut self,
+        txn: &mut Txn,
+        names: &[ast::ObjectName],
+        if_exists: bool,
+    ) -> SqlResult<Output> {
+        let engine = self.db.engine.clone();
+        for n in names {
+            let name = object_name(n)?;
+            match index::name_owner(&engine, txn, &name)? {
+                None if if_exists => {
+                    self.notices
+                        .push(format!("index \"{name}\" does not exist, skipping"));
+                }
+                None => {
+                    return Err(SqlError::UndefinedObject(format!(
+                        "index \"{name}\" does not exist"
+                    )));
+                }
+                Some(NameOwner::Table) => {
+                    return Err(SqlError::WrongObjectType(format!(
+                        "\"{name}\" is not an index"
+                    )));
+                }
+                Some(NameOwner::Index(def, i)) => {
+                    let constraint = i.is_none_or(|i| def.indexes[i].constraint);
+                    if constraint {
+                        return Err(SqlError::DependentObjectsStillExist {
+                            message: format!(
+                                "cannot drop index {name} because constraint {name} on table {} requires it",
+                                def.name
+                            ),
+                            hint: format!(
+                                "You can drop constraint {name} on table {} instead.",
+                                def.name
+                            ),
+                        });
+                    }
+                    let mut def = def;
+                    if let Some(i) = i {
+                        def.indexes.remove(i);
+                    }
+                    engine.put(txn, CATALOG, def.name.as_bytes(), &def.encode())?;
+                }
             }
         }
-        Ok(command("CREATE INDEX"))
+        Ok(command("DROP INDEX"))
     }
 
     fn drop_tables(
@@ -1180,6 +1395,7 @@ impl Session {
                 Err(EngineError::DuplicateKey) => return Err(unique_violation(def, &row)),
                 Err(e) => return Err(e.into()),
             }
+            index::insert_entries(engine, txn, def, &row, &key)?;
         }
         Ok(command(format!("INSERT 0 {}", rows.len())))
     }
@@ -1225,12 +1441,12 @@ impl Session {
             Some(w) => Some(binder.bind(w, &mut AggMode::Forbidden("WHERE"))?),
             None => None,
         };
-        let key_eq = key_equalities(&def, filter.as_ref());
+        let access = choose_access(&def, filter.as_ref());
         Ok(UpdatePlan {
             def,
             sets,
             filter,
-            key_eq,
+            access,
         })
     }
 
@@ -1246,7 +1462,7 @@ impl Session {
             &Executor::new(engine, txn, params, &self.info),
             def,
             plan.filter.as_ref(),
-            plan.key_eq.as_deref(),
+            &plan.access,
             None,
             None,
             |k, row| {
@@ -1275,11 +1491,11 @@ impl Session {
                     let col = &def.columns[*i];
                     row[*i] = col.fit(e.eval(&cx)?.cast(col.ty)?)?;
                 }
-                targets.push((key, row));
+                targets.push((key, old, row));
             }
         }
         let mut buf = Vec::new();
-        for (key, row) in &targets {
+        for (key, old, row) in &targets {
             check_not_null(def, row)?;
             buf.clear();
             encode_row(row, &mut buf);
@@ -1298,6 +1514,7 @@ impl Session {
                     Err(e) => return Err(e.into()),
                 }
             }
+            index::update_entries(engine, txn, def, (old, key), (row, &new_key))?;
         }
         Ok(command(format!("UPDATE {}", targets.len())))
     }
@@ -1431,12 +1648,12 @@ impl Session {
             Some(w) => Some(binder.bind(w, &mut AggMode::Forbidden("WHERE"))?),
             None => None,
         };
-        let key_eq = key_equalities(&def, filter.as_ref());
+        let access = choose_access(&def, filter.as_ref());
         Ok(UpdatePlan {
             def,
             sets: Vec::new(),
             filter,
-            key_eq,
+            access,
         })
     }
 
@@ -1449,7 +1666,7 @@ impl Session {
             &Executor::new(engine, txn, params, &self.info),
             &plan.def,
             plan.filter.as_ref(),
-            plan.key_eq.as_deref(),
+            &plan.access,
             None,
             None,
             |k, row| {
@@ -1459,13 +1676,13 @@ impl Session {
         )?;
         let mut deleted = 0usize;
         for (k, old) in found {
-            if self
-                .lock_for_write(txn, &plan.def, plan.filter.as_ref(), params, &k, old)?
-                .is_none()
-            {
+            let Some(row) =
+                self.lock_for_write(txn, &plan.def, plan.filter.as_ref(), params, &k, old)?
+            else {
                 continue;
-            }
+            };
             if engine.delete(txn, plan.def.tree, &k)? {
+                index::delete_entries(engine, txn, &plan.def, &row, &k)?;
                 deleted += 1;
             }
         }
@@ -1488,7 +1705,7 @@ struct UpdatePlan {
     def: TableDef,
     sets: Vec<(usize, Expr)>,
     filter: Option<Expr>,
-    key_eq: Option<Vec<(usize, Expr)>>,
+    access: Access,
 }
 
 fn check_not_null(def: &TableDef, row: &[Value]) -> SqlResult<()> {
@@ -1646,105 +1863,210 @@ impl Session {
         }
         for mut def in defs {
             def.tree = engine.create_tree()?;
+            for ix in &mut def.indexes {
+                ix.tree = engine.create_tree()?;
+            }
             engine.put(txn, CATALOG, def.name.as_bytes(), &def.encode())?;
         }
         Ok(command("TRUNCATE TABLE"))
     }
 
-    /// `ALTER TABLE t ADD [CONSTRAINT c] PRIMARY KEY (cols)`: rebuilds the table as a B+tree
-    /// keyed by the new primary key, checking that the key columns hold no NULL (23502) and
-    /// no duplicate (23505), as PostgreSQL's index build does.
+    /// `ALTER TABLE t …`, each action in turn, all in the statement's transaction:
+    /// - `ADD [CONSTRAINT c] PRIMARY KEY (cols)` rebuilds the table as a B+tree keyed by the new
+    ///   primary key (and its indexes, whose entries point at rows by that key), checking that the
+    ///   key columns hold no NULL (23502) and no duplicate (23505), as PostgreSQL's build does;
+    /// - `ADD [CONSTRAINT c] UNIQUE (cols)` builds a unique index (23505 on duplicates);
+    /// - `DROP CONSTRAINT [IF EXISTS] c` drops a unique constraint and its index;
+    /// - `RENAME COLUMN a TO b` (indexes name columns by position, so they follow).
     fn alter_table(&mut self, txn: &mut Txn, at: &ast::AlterTable) -> SqlResult<Output> {
         let engine = self.db.engine.clone();
         let mut def = lookup_table(&engine, txn, &object_name(&at.name)?)?;
         for op in &at.operations {
-            let ast::AlterTableOperation::AddConstraint {
-                constraint: ast::TableConstraint::PrimaryKey(p),
-                ..
-            } = op
-            else {
-                return Err(SqlError::FeatureNotSupported(format!("ALTER TABLE {op}")));
-            };
-            if !def.pk.is_empty() {
-                return Err(SqlError::InvalidTableDefinition(format!(
-                    "multiple primary keys for table \"{}\" are not allowed",
-                    def.name
-                )));
-            }
-            let mut pk = Vec::with_capacity(p.columns.len());
-            for ic in &p.columns {
-                let ast::Expr::Identifier(id) = &ic.column.expr else {
-                    return Err(SqlError::FeatureNotSupported(
-                        "expressions in a primary key".into(),
-                    ));
-                };
-                let cname = ident_name(id);
-                let i = def.column_index(&cname).ok_or_else(|| {
-                    SqlError::UndefinedColumn(format!("{cname}\" named in key does not exist"))
-                })?;
-                if pk.contains(&i) {
-                    return Err(SqlError::DuplicateColumn(cname));
+            match op {
+                ast::AlterTableOperation::AddConstraint {
+                    constraint: ast::TableConstraint::PrimaryKey(p),
+                    ..
+                } => {
+                    let mut names = Vec::with_capacity(p.columns.len());
+                    for ic in &p.columns {
+                        let ast::Expr::Identifier(id) = &ic.column.expr else {
+                            return Err(SqlError::FeatureNotSupported(
+                                "expressions in a primary key".into(),
+                            ));
+                        };
+                        names.push(ident_name(id));
+                    }
+                    def = self.add_primary_key(txn, def, &names)?;
                 }
-                pk.push(i);
-            }
-            let mut rebuilt = def.clone();
-            rebuilt.pk = pk;
-            for &i in &rebuilt.pk {
-                rebuilt.columns[i].not_null = true;
-            }
-            rebuilt.tree = engine.create_tree()?;
-            // Copy the rows batch by batch (bounded memory): each keeps its encoded value and
-            // gets its primary-key key.
-            let mut from: Option<Vec<u8>> = None;
-            loop {
-                self.info.cancel.check()?;
-                let lower = match &from {
-                    Some(k) => std::ops::Bound::Excluded(k.as_slice()),
-                    None => std::ops::Bound::Unbounded,
-                };
-                let batch = engine.scan(
-                    txn,
-                    def.tree,
-                    lower,
-                    std::ops::Bound::Unbounded,
-                    crate::query::SCAN_BATCH_ROWS,
-                )?;
-                let full = batch.len() == crate::query::SCAN_BATCH_ROWS;
-                for (k, value) in &batch {
-                    let row = decode_row(value, def.columns.len())?;
-                    for &i in &rebuilt.pk {
-                        if row[i].is_null() {
-                            return Err(SqlError::NotNullInExisting {
-                                table: def.name.clone(),
-                                column: def.columns[i].name.clone(),
-                            });
+                ast::AlterTableOperation::AddConstraint {
+                    constraint: ast::TableConstraint::Unique(u),
+                    ..
+                } => {
+                    let mut names = Vec::with_capacity(u.columns.len());
+                    for ic in &u.columns {
+                        let ast::Expr::Identifier(id) = &ic.column.expr else {
+                            return Err(SqlError::FeatureNotSupported(
+                                "expressions in a unique constraint".into(),
+                            ));
+                        };
+                        names.push(ident_name(id));
+                    }
+                    let cols = key_positions(&def, &names)?;
+                    self.add_unique_constraint(
+                        txn,
+                        &mut def,
+                        u.name.as_ref().map(ident_name),
+                        cols,
+                    )?;
+                }
+                ast::AlterTableOperation::DropConstraint {
+                    if_exists,
+                    name,
+                    drop_behavior,
+                } => {
+                    if matches!(drop_behavior, Some(ast::DropBehavior::Cascade)) {
+                        return Err(SqlError::FeatureNotSupported(
+                            "DROP CONSTRAINT … CASCADE".into(),
+                        ));
+                    }
+                    let name = ident_name(name);
+                    match def
+                        .indexes
+                        .iter()
+                        .position(|ix| ix.constraint && ix.name == name)
+                    {
+                        Some(i) => {
+                            def.indexes.remove(i);
+                        }
+                        None if !def.pk.is_empty() && def.pk_name() == name => {
+                            return Err(SqlError::FeatureNotSupported(
+                                "dropping a primary key".into(),
+                            ));
+                        }
+                        None if *if_exists => self.notices.push(format!(
+                            "constraint \"{name}\" of relation \"{}\" does not exist, skipping",
+                            def.name
+                        )),
+                        None => {
+                            return Err(SqlError::UndefinedObject(format!(
+                                "constraint \"{name}\" of relation \"{}\" does not exist",
+                                def.name
+                            )));
                         }
                     }
-                    match engine.insert(txn, rebuilt.tree, &pk_key(&rebuilt, &row), value) {
-                        Ok(()) => {}
-                        Err(EngineError::DuplicateKey) => {
-                            let SqlError::UniqueViolation { detail, .. } =
-                                unique_violation(&rebuilt, &row)
-                            else {
-                                unreachable!("unique_violation returns UniqueViolation")
-                            };
-                            return Err(SqlError::UniqueIndexBuild {
-                                index: rebuilt.pk_name(),
-                                detail: detail.replace("already exists", "is duplicated"),
-                            });
-                        }
-                        Err(e) => return Err(e.into()),
+                }
+                ast::AlterTableOperation::RenameColumn {
+                    old_column_name,
+                    new_column_name,
+                } => {
+                    let (old, new) = (ident_name(old_column_name), ident_name(new_column_name));
+                    let i = def
+                        .column_index(&old)
+                        .ok_or_else(|| SqlError::UndefinedColumn(old.clone()))?;
+                    if def.column_index(&new).is_some() {
+                        return Err(SqlError::DuplicateColumn(format!(
+                            "{new}\" of relation \"{}",
+                            def.name
+                        )));
                     }
-                    from = Some(k.clone());
+                    def.columns[i].name = new;
                 }
-                if !full {
-                    break;
-                }
+                _ => return Err(SqlError::FeatureNotSupported(format!("ALTER TABLE {op}"))),
             }
-            engine.put(txn, CATALOG, rebuilt.name.as_bytes(), &rebuilt.encode())?;
-            def = rebuilt;
         }
+        engine.put(txn, CATALOG, def.name.as_bytes(), &def.encode())?;
         Ok(command("ALTER TABLE"))
+    }
+
+    /// Rebuilds `def` as a B+tree keyed by a new primary key over the columns `names`, and its
+    /// indexes over the new keys. Returns the new definition; the caller writes it.
+    fn add_primary_key(
+        &mut self,
+        txn: &mut Txn,
+        def: TableDef,
+        names: &[String],
+    ) -> SqlResult<TableDef> {
+        let engine = self.db.engine.clone();
+        if !def.pk.is_empty() {
+            return Err(SqlError::InvalidTableDefinition(format!(
+                "multiple primary keys for table \"{}\" are not allowed",
+                def.name
+            )));
+        }
+        let mut pk = Vec::with_capacity(names.len());
+        for cname in names {
+            let i = def.column_index(cname).ok_or_else(|| {
+                SqlError::UndefinedColumn(format!("{cname}\" named in key does not exist"))
+            })?;
+            if pk.contains(&i) {
+                return Err(SqlError::DuplicateColumn(cname.clone()));
+            }
+            pk.push(i);
+        }
+        let mut rebuilt = def.clone();
+        rebuilt.pk = pk;
+        rebuilt.indexes.clear();
+        for &i in &rebuilt.pk {
+            rebuilt.columns[i].not_null = true;
+        }
+        rebuilt.tree = engine.create_tree()?;
+        // Copy the rows batch by batch (bounded memory): each keeps its encoded value and gets
+        // its primary-key key.
+        let mut from: Option<Vec<u8>> = None;
+        loop {
+            self.info.cancel.check()?;
+            let lower = match &from {
+                Some(k) => std::ops::Bound::Excluded(k.as_slice()),
+                None => std::ops::Bound::Unbounded,
+            };
+            let batch = engine.scan(
+                txn,
+                def.tree,
+                lower,
+                std::ops::Bound::Unbounded,
+                crate::query::SCAN_BATCH_ROWS,
+            )?;
+            let full = batch.len() == crate::query::SCAN_BATCH_ROWS;
+            for (k, value) in &batch {
+                let row = decode_row(value, def.columns.len())?;
+                for &i in &rebuilt.pk {
+                    if row[i].is_null() {
+                        return Err(SqlError::NotNullInExisting {
+                            table: def.name.clone(),
+                            column: def.columns[i].name.clone(),
+                        });
+                    }
+                }
+                match engine.insert(txn, rebuilt.tree, &pk_key(&rebuilt, &row), value) {
+                    Ok(()) => {}
+                    Err(EngineError::DuplicateKey) => {
+                        let SqlError::UniqueViolation { detail, .. } =
+                            unique_violation(&rebuilt, &row)
+                        else {
+                            unreachable!("unique_violation returns UniqueViolation")
+                        };
+                        return Err(SqlError::UniqueIndexBuild {
+                            index: rebuilt.pk_name(),
+                            detail: detail.replace("already exists", "is duplicated"),
+                        });
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                from = Some(k.clone());
+            }
+            if !full {
+                break;
+            }
+        }
+        // The entries of every index point at rows by the new key: rebuild them on new trees
+        // (an index keeps its name and OID).
+        for ix in &def.indexes {
+            let mut ix = ix.clone();
+            ix.tree = engine.create_tree()?;
+            index::build(&engine, txn, &rebuilt, &ix, &self.info.cancel)?;
+            rebuilt.indexes.push(ix);
+        }
+        Ok(rebuilt)
     }
 
     /// `COPY t [(cols)] TO STDOUT` or `COPY (query) TO STDOUT`, text or CSV.
@@ -1770,7 +2092,7 @@ impl Session {
                     &Executor::new(engine, txn, params, &self.info),
                     &def,
                     None,
-                    None,
+                    &Access::Full,
                     None,
                     None,
                     |_, row| {
@@ -2013,10 +2335,23 @@ fn copy_row(
     let mut buf = Vec::new();
     encode_row(&row, &mut buf);
     match db.engine.insert(txn, def.tree, &key, &buf) {
-        Ok(()) => Ok(()),
-        Err(EngineError::DuplicateKey) => Err(unique_violation(def, &row)),
-        Err(e) => Err(e.into()),
+        Ok(()) => {}
+        Err(EngineError::DuplicateKey) => return Err(unique_violation(def, &row)),
+        Err(e) => return Err(e.into()),
     }
+    index::insert_entries(&db.engine, txn, def, &row, &key)
+}
+
+/// Column positions of the names in a key or unique constraint.
+fn key_positions(def: &TableDef, names: &[String]) -> SqlResult<Vec<usize>> {
+    names
+        .iter()
+        .map(|n| {
+            def.column_index(n).ok_or_else(|| {
+                SqlError::UndefinedColumn(format!("{n}\" named in key does not exist"))
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -2103,7 +2438,10 @@ mod tests {
                 panic!("an UPDATE")
             };
             let plan = s.plan_update(&txn, &u, &mut vec![None; 2]).unwrap();
-            assert!(plan.key_eq.is_some(), "a point lookup, not a scan: {sql}");
+            assert!(
+                plan.access.is_point(&plan.def),
+                "a point lookup, not a scan: {sql}"
+            );
         }
         engine.rollback(txn);
     }
@@ -2140,6 +2478,206 @@ mod tests {
             fails(&mut s, "alter table a add primary key (x)"),
             SqlError::InvalidTableDefinition(_)
         ));
+    }
+
+    /// The access path UPDATE would take for `where`.
+    fn access_of(s: &mut Session, table: &str, filter: &str) -> Access {
+        let stmt = parse(&format!("update {table} set x = x where {filter}"))
+            .unwrap()
+            .pop()
+            .unwrap();
+        let ast::Statement::Update(u) = stmt else {
+            panic!("an update")
+        };
+        let txn = s.db.engine.begin();
+        let plan = s.plan_update(&txn, &u, &mut Vec::new()).unwrap();
+        s.db.engine.rollback(txn);
+        plan.access
+    }
+
+    #[test]
+    fn secondary_indexes_answer_like_full_scans() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table t(id int primary key, x int, name text, f double precision);
+             insert into t select g, g % 17, 'n' || (g % 5), g / 3.0 from generate_series(1, 400) as g;
+             insert into t values (401, NULL, NULL, NULL), (402, -5, '', -0.0)",
+        );
+        let queries = [
+            "select id from t where x = 3 order by id",
+            "select id from t where x = 3 and name = 'n3' order by id",
+            "select id from t where x > 14 order by id",
+            "select id from t where x >= 14 and x < 16 order by id",
+            "select id from t where x between 2 and 4 and id < 100 order by id",
+            "select id from t where 5 > x order by id",
+            "select id from t where x < 0 order by id",
+            "select id from t where x = NULL",
+            "select id from t where x = '7' order by id",
+            "select id from t where x = 3.5",
+            "select id from t where x = 3.0 order by id",
+            "select id from t where x > 14.0 and x <= 15.0 order by id",
+            "select id from t where id = 7.0",
+            "select id from t where x > 15.5 order by id",
+            "select id from t where name >= 'n3' and x = 1 order by id",
+            "select id from t where f = 0 order by id",
+            "select id from t where f > 132 order by id",
+            "select id from t where id > 390 order by id",
+            "select id from t where id between 10 and 12 order by id",
+            "select count(*) from t where x is null",
+        ];
+        let before: Vec<_> = queries.iter().map(|q| run(&mut s, q)).collect();
+        run(
+            &mut s,
+            "create index on t (x, name); create index t_f on t (f)",
+        );
+        assert!(matches!(access_of(&mut s, "t", "x = 3"), Access::Range(r) if r.index == Some(0)));
+        assert!(
+            matches!(access_of(&mut s, "t", "x = 3 and id = 4"), Access::Range(r) if r.index.is_none())
+        );
+        assert!(matches!(access_of(&mut s, "t", "f > 1"), Access::Range(r) if r.index == Some(1)));
+        assert!(matches!(
+            access_of(&mut s, "t", "name = 'n1'"),
+            Access::Full
+        ));
+        for (q, want) in queries.iter().zip(&before) {
+            assert_eq!(&run(&mut s, q), want, "{q}");
+        }
+        assert_eq!(
+            run(&mut s, "select count(*) from t where x = 3"),
+            [["24"]],
+            "the index was built over existing rows"
+        );
+        // Writes keep the entries in step.
+        run(
+            &mut s,
+            "update t set x = 100 where id <= 10;
+             update t set id = id + 1000 where id between 11 and 20;
+             delete from t where x = 4",
+        );
+        let after: Vec<_> = queries.iter().map(|q| run(&mut s, q)).collect();
+        assert_eq!(
+            run(&mut s, "select count(*) from t where x = 100"),
+            [["10"]]
+        );
+        assert_eq!(
+            run(&mut s, "select count(*) from t where x >= 0 and id > 1000"),
+            [["10"]]
+        );
+        run(&mut s, "drop index t_x_name_idx; drop index t_f");
+        for (q, want) in queries.iter().zip(&after) {
+            assert_eq!(&run(&mut s, q), want, "{q} after writes");
+        }
+    }
+
+    #[test]
+    fn unique_indexes_refuse_duplicates_but_not_nulls() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table u(id int primary key, a int unique, b text, c int, unique (b, c));
+             insert into u values (1, 1, 'x', 1), (2, NULL, 'x', NULL), (3, NULL, 'x', NULL)",
+        );
+        match fails(&mut s, "insert into u values (4, 1, 'y', 1)") {
+            SqlError::UniqueViolation { constraint, detail } => {
+                assert_eq!(constraint, "u_a_key");
+                assert_eq!(detail, "Key (a)=(1) already exists.");
+            }
+            other => panic!("{other:?}"),
+        }
+        match fails(&mut s, "update u set c = 1 where id = 2") {
+            SqlError::UniqueViolation { constraint, detail } => {
+                assert_eq!(constraint, "u_b_c_key");
+                assert_eq!(detail, "Key (b, c)=(x, 1) already exists.");
+            }
+            other => panic!("{other:?}"),
+        }
+        run(
+            &mut s,
+            "update u set a = 5 where id = 1; insert into u values (4, 1, 'y', 1)",
+        );
+        assert_eq!(run(&mut s, "select id from u where a = 1"), [["4"]]);
+        assert_eq!(run(&mut s, "select id from u where a = 5"), [["1"]]);
+        match fails(&mut s, "create unique index on u (b)") {
+            SqlError::UniqueIndexBuild { index, detail } => {
+                assert_eq!(index, "u_b_idx");
+                assert_eq!(detail, "Key (b)=(x) is duplicated.");
+            }
+            other => panic!("{other:?}"),
+        }
+        // The failed build left no index behind.
+        run(&mut s, "create unique index on u (id, b)");
+        assert_eq!(
+            run(
+                &mut s,
+                "select indexname from pg_indexes where tablename = 'u' order by 1"
+            ),
+            [["u_a_key"], ["u_b_c_key"], ["u_id_b_idx"], ["u_pkey"]]
+        );
+        assert!(matches!(
+            fails(&mut s, "drop index u_a_key"),
+            SqlError::DependentObjectsStillExist { .. }
+        ));
+        run(
+            &mut s,
+            "alter table u drop constraint u_a_key; insert into u values (5, 1, 'z', 9)",
+        );
+        assert_eq!(run(&mut s, "select count(*) from u where a = 1"), [["2"]]);
+        // TRUNCATE empties the indexes too; ADD CONSTRAINT builds over the rows there are.
+        run(
+            &mut s,
+            "truncate u; insert into u values (1, 1, 'x', 1);
+             alter table u add constraint u_a_uq unique (a)",
+        );
+        assert!(matches!(
+            fails(&mut s, "insert into u values (2, 1, 'q', 2)"),
+            SqlError::UniqueViolation { constraint, .. } if constraint == "u_a_uq"
+        ));
+    }
+
+    #[test]
+    fn index_ddl_is_transactional_and_names_follow_postgresql() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table w(k int, v int); insert into w values (1, 1), (2, 1);
+             begin; create index on w (v); rollback",
+        );
+        assert!(run(&mut s, "select indexname from pg_indexes").is_empty());
+        run(&mut s, "create index on w (v); create index on w (v)");
+        assert_eq!(
+            run(&mut s, "select indexname from pg_indexes order by 1"),
+            [["w_v_idx"], ["w_v_idx1"]]
+        );
+        assert!(matches!(
+            fails(&mut s, "create index w on w (k)"),
+            SqlError::DuplicateTable(_)
+        ));
+        assert!(matches!(
+            fails(&mut s, "create table w_v_idx (x int)"),
+            SqlError::DuplicateTable(_)
+        ));
+        // ADD PRIMARY KEY rebuilds the indexes over the new keys.
+        run(
+            &mut s,
+            "alter table w add primary key (k); update w set v = 7 where k = 2",
+        );
+        assert_eq!(run(&mut s, "select k from w where v = 7"), [["2"]]);
+        assert_eq!(run(&mut s, "select k from w where v = 1"), [["1"]]);
+        run(&mut s, "alter table w rename column v to vv");
+        assert_eq!(run(&mut s, "select k from w where vv = 7"), [["2"]]);
+        run(&mut s, "begin");
+        assert!(matches!(
+            fails(&mut s, "create index concurrently on w (k, vv)"),
+            SqlError::ActiveSqlTransaction(_)
+        ));
+        run(&mut s, "rollback; create index concurrently on w (k, vv)");
+        assert_eq!(
+            run(&mut s, "select k from w where k = 2 and vv = 7"),
+            [["2"]]
+        );
+        run(&mut s, "drop table w");
+        assert!(run(&mut s, "select indexname from pg_indexes").is_empty());
     }
 
     #[test]
