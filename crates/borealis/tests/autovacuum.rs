@@ -2,9 +2,11 @@
 //! updates of 1 000 rows, then 1 000 more rows), including after a long-lived snapshot made every
 //! row keep its old versions for a while. Sizes are reported with `pg_table_size`.
 //!
-//! What reclaims the space here is both commit-time pruning (a commit prunes the chains it
-//! writes) and autovacuum (the rows nobody writes again); this test bounds their sum and does not
-//! tell them apart.
+//! What reclaims the space in the first test is both commit-time pruning (a commit prunes the
+//! chains it writes) and autovacuum (the rows nobody writes again); it bounds their sum. The
+//! second test isolates autovacuum: every row is updated once while a snapshot holds the old
+//! versions, then nobody writes the table again, so only autovacuum can remove them; progress is
+//! read from `pg_stat_user_tables`.
 
 #![allow(clippy::await_holding_lock, clippy::unwrap_used)]
 
@@ -86,4 +88,68 @@ async fn table_size_stays_bounded_under_updates() {
         after <= held + held / 10,
         "the table kept growing: {loaded} → {held} → {after} pages"
     );
+}
+
+async fn stats(client: &tokio_postgres::Client) -> (i64, i64, i64) {
+    let row = client
+        .query_one(
+            "SELECT n_tup_upd, n_dead_tup, autovacuum_count FROM pg_stat_user_tables \
+             WHERE relname = 'held'",
+            &[],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1), row.get(2))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autovacuum_alone_removes_versions_an_old_snapshot_held() {
+    let _g = serial();
+    let cluster = Cluster::start("autovacuum-alone");
+    let c = cluster.client().await;
+    let reader = cluster.client().await;
+    value(&c, "CREATE TABLE held (id int PRIMARY KEY, v int)").await;
+    value(
+        &c,
+        "INSERT INTO held SELECT g, 0 FROM generate_series(1, 1000) AS g",
+    )
+    .await;
+    value(&reader, "BEGIN ISOLATION LEVEL REPEATABLE READ").await;
+    assert_eq!(value(&reader, "SELECT sum(v) FROM held").await, "0");
+    // One update of every row: commit-time pruning never sees these rows again.
+    value(&c, "UPDATE held SET v = v + 1").await;
+    let (updated, dead, _) = stats(&c).await;
+    assert_eq!(updated, 1000);
+    assert!(dead >= 1000, "{dead} dead versions counted");
+    // Autovacuum passes while the snapshot holds the old versions remove none of them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, dead, passes) = stats(&c).await;
+        if passes >= 1 {
+            assert!(dead >= 1000, "a held version was removed: {dead} left");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no autovacuum pass");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(value(&reader, "SELECT sum(v) FROM held").await, "0");
+    value(&reader, "COMMIT").await;
+    let (_, _, passes_before) = stats(&c).await;
+
+    // Nobody writes the table again; autovacuum alone must remove what the snapshot held.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (updated, dead, passes) = stats(&c).await;
+        assert_eq!(updated, 1000, "nothing else wrote the table");
+        if dead == 0 {
+            assert!(passes > passes_before, "removed without an autovacuum pass");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "autovacuum left {dead} dead versions"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(value(&c, "SELECT sum(v) FROM held").await, "1000");
 }

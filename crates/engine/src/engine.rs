@@ -115,6 +115,9 @@ pub struct VacuumStats {
     pub keys_removed: u64,
     /// Transaction status entries truncated.
     pub status_entries_removed: u64,
+    /// Versions older than a row's newest that had to stay (a snapshot may read them, or they
+    /// sit under an uncommitted version).
+    pub versions_kept: u64,
     /// [`Engine::vacuum_step`]: whether no known work is left.
     pub done: bool,
 }
@@ -125,6 +128,7 @@ impl VacuumStats {
         self.versions_removed += o.versions_removed;
         self.keys_removed += o.keys_removed;
         self.status_entries_removed += o.status_entries_removed;
+        self.versions_kept += o.versions_kept;
     }
 }
 
@@ -219,12 +223,18 @@ struct State {
 }
 
 /// Background vacuum's work list: trees written since they were last vacuumed, where the tree
-/// at the front is up to, and the next status bucket to truncate.
+/// at the front is up to, and the next status bucket to truncate. A pass that had to keep old
+/// versions for a snapshot leaves its tree *deferred* with the horizon the pass began at; the
+/// tree is queued again once the horizon has moved past it, so versions that only an old
+/// snapshot held go even if nobody writes the tree again.
 #[derive(Default)]
 struct VacuumQueue {
     trees: VecDeque<TreeId>,
     queued: BTreeSet<TreeId>,
     resume: Option<Vec<u8>>,
+    /// The front tree's pass: the horizon it began at and the old versions it had to keep.
+    pass: Option<(Lsn, u64)>,
+    deferred: Vec<(TreeId, Lsn)>,
     next_bucket: u16,
 }
 
@@ -820,12 +830,7 @@ impl Engine {
                 None => break,
             }
         }
-        {
-            let mut all = self.tree_stats_map();
-            let s = all.entry(tree).or_default();
-            s.vacuum_count += 1;
-            s.last_vacuum_us = Some(wall_clock_us());
-        }
+        self.vacuum_pass_done(tree, total.versions_kept, false);
         for bucket in 0..STATUS_BUCKETS {
             loop {
                 let n = self.truncate_status(bucket)?;
@@ -850,28 +855,44 @@ impl Engine {
             q.next_bucket = (bucket + 1) % STATUS_BUCKETS;
             stats.status_entries_removed += self.truncate_status(bucket)?;
         }
+        let horizon = self.shared.horizon();
+        let q = &mut *q;
+        let (ready, waiting): (Vec<_>, Vec<_>) =
+            q.deferred.drain(..).partition(|&(_, at)| horizon > at);
+        q.deferred = waiting;
+        for (tree, _) in ready {
+            if q.queued.len() < VACUUM_QUEUE_TREES_MAX && q.queued.insert(tree) {
+                q.trees.push_back(tree);
+            }
+        }
         if let Some(&tree) = q.trees.front() {
             let from = q.resume.take();
             if from.is_none() {
                 // Writes from now on queue the tree again, behind this pass.
                 q.queued.remove(&tree);
+                q.pass = Some((horizon, 0));
             }
             match self.vacuum_batch(tree, from.as_deref()) {
                 Ok((s, next)) => {
                     stats.add(s);
+                    if let Some((_, kept)) = &mut q.pass {
+                        *kept += s.versions_kept;
+                    }
                     match next {
                         Some(k) => q.resume = Some(k),
                         None => {
                             q.trees.pop_front();
-                            let mut all = self.tree_stats_map();
-                            let s = all.entry(tree).or_default();
-                            s.autovacuum_count += 1;
-                            s.last_autovacuum_us = Some(wall_clock_us());
+                            let (began, kept) = q.pass.take().unwrap_or((horizon, 0));
+                            if kept > 0 && q.deferred.len() < VACUUM_QUEUE_TREES_MAX {
+                                q.deferred.push((tree, began));
+                            }
+                            self.vacuum_pass_done(tree, kept, true);
                         }
                     }
                 }
                 Err(EngineError::NoSuchTree(_)) => {
                     q.trees.pop_front();
+                    q.pass = None;
                 }
                 Err(e) => {
                     q.resume = from;
@@ -913,6 +934,7 @@ impl Engine {
             for (key, raw) in batch {
                 let mut chain = Chain::decode(&raw)?;
                 let removed = mvcc::prune(status, mtr, &mut chain, horizon)?;
+                stats.versions_kept += chain.versions.len().saturating_sub(1) as u64;
                 if removed == 0 {
                     continue;
                 }
@@ -989,6 +1011,24 @@ impl Engine {
     pub fn tree_height(&self, tree: TreeId) -> Result<u16, EngineError> {
         user_tree(tree)?;
         Ok(self.read(|mtr, _| btree::root_level(mtr, tree))? + 1)
+    }
+
+    /// Counts a completed vacuum pass over `tree`. A pass that kept no old version leaves no dead
+    /// one either, which corrects the estimate.
+    fn vacuum_pass_done(&self, tree: TreeId, kept: u64, background: bool) {
+        let mut all = self.tree_stats_map();
+        let s = all.entry(tree).or_default();
+        if kept == 0 {
+            s.dead_versions = 0;
+        }
+        let now = Some(wall_clock_us());
+        if background {
+            s.autovacuum_count += 1;
+            s.last_autovacuum_us = now;
+        } else {
+            s.vacuum_count += 1;
+            s.last_vacuum_us = now;
+        }
     }
 
     /// A tree's activity counters since the engine opened (zero for a tree never written).

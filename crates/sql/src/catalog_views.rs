@@ -608,6 +608,37 @@ vt!(
     [("catalog_name", T), ("schema_name", T), ("schema_owner", T)]
 );
 
+vt!(
+    PG_STAT_USER_TABLES,
+    "pg_catalog",
+    "pg_stat_user_tables",
+    [
+        ("relid", O),
+        ("schemaname", T),
+        ("relname", T),
+        ("seq_scan", O),
+        ("seq_tup_read", O),
+        ("idx_scan", O),
+        ("idx_tup_fetch", O),
+        ("n_tup_ins", O),
+        ("n_tup_upd", O),
+        ("n_tup_del", O),
+        ("n_tup_hot_upd", O),
+        ("n_live_tup", O),
+        ("n_dead_tup", O),
+        ("n_mod_since_analyze", O),
+        ("n_ins_since_vacuum", O),
+        ("last_vacuum", DataType::Timestamp),
+        ("last_autovacuum", DataType::Timestamp),
+        ("last_analyze", DataType::Timestamp),
+        ("last_autoanalyze", DataType::Timestamp),
+        ("vacuum_count", O),
+        ("autovacuum_count", O),
+        ("analyze_count", O),
+        ("autoanalyze_count", O),
+    ]
+);
+
 static ALL: &[&VirtualTable] = &[
     &PG_NAMESPACE,
     &PG_CLASS,
@@ -640,6 +671,7 @@ static ALL: &[&VirtualTable] = &[
     &PG_PROC,
     &PG_TABLES,
     &PG_INDEXES,
+    &PG_STAT_USER_TABLES,
     &IS_TABLES,
     &IS_COLUMNS,
     &IS_SCHEMATA,
@@ -895,6 +927,38 @@ pub fn rows(
                     i.push(("relhasindex", Value::Bool(false)));
                     out.push(row(vt, &i));
                 }
+            }
+        }
+        "pg_stat_user_tables" => {
+            // The engine's counters since the writer started (PostgreSQL keeps its statistics
+            // across clean restarts; ours start from zero). Scan counters are not kept.
+            let when = |us: Option<u64>| {
+                us.and_then(|u| i64::try_from(u).ok())
+                    .map_or(Value::Null, Value::Timestamp)
+            };
+            let count = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
+            for def in tables()? {
+                let st = engine.tree_stats(def.tree);
+                out.push(row(
+                    vt,
+                    &[
+                        ("relid", oid(def.oid)),
+                        ("schemaname", text("public")),
+                        ("relname", Value::Text(def.name.clone())),
+                        ("n_tup_ins", count(st.inserted)),
+                        ("n_tup_upd", count(st.updated)),
+                        ("n_tup_del", count(st.deleted)),
+                        ("n_tup_hot_upd", count(0)),
+                        ("n_live_tup", count(st.inserted.saturating_sub(st.deleted))),
+                        ("n_dead_tup", count(st.dead_versions)),
+                        ("last_vacuum", when(st.last_vacuum_us)),
+                        ("last_autovacuum", when(st.last_autovacuum_us)),
+                        ("vacuum_count", count(st.vacuum_count)),
+                        ("autovacuum_count", count(st.autovacuum_count)),
+                        ("analyze_count", count(0)),
+                        ("autoanalyze_count", count(0)),
+                    ],
+                ));
             }
         }
         "pg_tables" => {
