@@ -348,6 +348,8 @@ pub(crate) struct Sim {
     failure: Option<String>,
     pub(crate) report: Report,
     trace: u64,
+    /// Odd seeds: the writer keeps almost no durable records for lagging segments.
+    tiny_send_log: bool,
 }
 
 impl Sim {
@@ -390,6 +392,7 @@ impl Sim {
             failure: None,
             report,
             trace: seed,
+            tiny_send_log: seed % 2 == 1,
         }
     }
 
@@ -1150,6 +1153,11 @@ impl Sim {
         wr.last_vdl = vdl;
         wr.recovered_vdl = vdl;
         let mut core = WriterCore::new(rec);
+        // Half the seeds keep almost no durable records for lagging segments: they then fill
+        // their gaps from peers rather than from the writer.
+        if self.tiny_send_log {
+            core.set_send_log_durable_bytes(512);
+        }
         // A replacement hydrates by gossip from the start of the PG's chain: below a collection
         // floor it would need a copy of the peers' bases, which is not built yet. Collecting
         // seeds therefore run without spares (and lose no node for good).

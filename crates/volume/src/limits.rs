@@ -11,6 +11,12 @@ pub const LAL_RECORDS: u64 = 1 << 16;
 /// exceed this by more than one MTR, however large the records (a bulk load writes whole pages).
 pub const LAL_BYTES: u64 = 64 << 20;
 
+/// Durable records (at or below VDL) the send log keeps for connected segments that lag behind:
+/// past this, the oldest are dropped and a lagging segment fills the gap from its peers (gossip),
+/// as one that reconnects does. With [`LAL_BYTES`] this bounds the send log, and so the writer's
+/// memory for shipping, whatever the write rate and however slow one segment is.
+pub const SEND_LOG_DURABLE_BYTES: u64 = 64 << 20;
+
 /// Write quorum: a record is durable once this many of the six segments hold it.
 pub const WRITE_QUORUM: usize = 4;
 

@@ -56,7 +56,7 @@
 
 use crate::limits::{
     JOINING_SLOT, LAGGING_SEGMENT_RESEND_MS, LAL_BYTES, LAL_RECORDS, SEGMENT_LOST_MS,
-    SEGMENTS_PER_PG, SLOTS, WRITE_QUORUM, WRITE_TIMEOUT_MS,
+    SEGMENTS_PER_PG, SEND_LOG_DURABLE_BYTES, SLOTS, WRITE_QUORUM, WRITE_TIMEOUT_MS,
 };
 use crate::quorum::{DurabilityTracker, QuorumSet, STABLE_SET};
 use borealis_common::limits::WRITE_BATCH_BYTES_MAX;
@@ -229,6 +229,8 @@ pub struct WriterCore {
     record_bytes_total: u64,
     /// `cumulative_bytes` of the last record trimmed from the send log.
     trimmed_bytes: u64,
+    /// Durable bytes the send log keeps for lagging segments ([`SEND_LOG_DURABLE_BYTES`]).
+    send_log_durable_bytes: u64,
     fenced: bool,
     /// Read points of reads in flight, with their counts: PGMRPL never passes the lowest.
     reads: BTreeMap<Lsn, u32>,
@@ -256,6 +258,7 @@ impl WriterCore {
             records_total: 0,
             record_bytes_total: 0,
             trimmed_bytes: 0,
+            send_log_durable_bytes: SEND_LOG_DURABLE_BYTES,
             fenced: false,
         }
     }
@@ -527,16 +530,13 @@ impl WriterCore {
     /// trimmed at or below VDL).
     #[must_use]
     pub fn bytes_above_vdl(&self) -> u64 {
-        let vdl = self.tracker.vdl();
-        let durable_through = if vdl < self.log_base {
-            self.trimmed_bytes
-        } else {
-            usize::try_from(vdl.0 - self.log_base.0)
-                .ok()
-                .and_then(|i| self.log.get(i))
-                .map_or(self.record_bytes_total, |e| e.cumulative_bytes)
-        };
-        self.record_bytes_total - durable_through
+        self.record_bytes_total - self.bytes_through(self.tracker.vdl())
+    }
+
+    /// Bytes of the send log (records not yet trimmed).
+    #[must_use]
+    pub fn send_log_bytes(&self) -> u64 {
+        self.record_bytes_total - self.trimmed_bytes
     }
 
     /// Whether an MTR of `n` records could be appended now: both LAL bounds (records and bytes
@@ -766,19 +766,46 @@ impl WriterCore {
 
     fn trim(&mut self) {
         // Trim what is durable and held by every connected segment; a disconnected segment catches
-        // up from its peers when it returns.
-        let mut keep_from = self.tracker.vdl();
+        // up from its peers when it returns. A connected segment that lags far behind VDL holds
+        // at most SEND_LOG_DURABLE_BYTES of durable records here: it gets what follows them and
+        // fills the gap from its peers, as a reconnecting one does.
+        let vdl = self.tracker.vdl();
+        let mut keep_from = vdl;
         for (s, c) in self.cursors.iter().enumerate() {
             if c.connected {
                 keep_from = keep_from.min(self.tracker.scl(s));
             }
         }
-        while self.log.front().is_some_and(|e| e.lsn <= keep_from) {
+        let durable_through = self.bytes_through(vdl);
+        while let Some(e) = self.log.front() {
+            let lagging_too_far =
+                e.lsn <= vdl && durable_through - self.trimmed_bytes > self.send_log_durable_bytes;
+            if e.lsn > keep_from && !lagging_too_far {
+                break;
+            }
             if let Some(e) = self.log.pop_front() {
                 self.trimmed_bytes = e.cumulative_bytes;
             }
             self.log_base = self.log_base.next();
         }
+    }
+
+    /// Changes how many durable bytes the send log keeps for lagging segments (the simulator
+    /// makes it tiny, so that lagging segments fill their gaps from peers all the time).
+    pub fn set_send_log_durable_bytes(&mut self, bytes: u64) {
+        self.send_log_durable_bytes = bytes;
+        self.trim();
+    }
+
+    /// `cumulative_bytes` through `lsn` (which is at most the last record allocated).
+    fn bytes_through(&self, lsn: Lsn) -> u64 {
+        if lsn < self.log_base {
+            return self.trimmed_bytes;
+        }
+        usize::try_from(lsn.0 - self.log_base.0)
+            .ok()
+            .and_then(|i| self.log.get(i))
+            .map_or(self.record_bytes_total, |e| e.cumulative_bytes)
     }
 }
 
@@ -938,6 +965,48 @@ mod tests {
         assert_eq!(w.vdl(), last);
         assert_eq!(w.bytes_above_vdl(), 0);
         assert_eq!(w.unsent_records(), 0);
+    }
+
+    #[test]
+    fn a_connected_segment_far_behind_vdl_does_not_pin_the_send_log() {
+        let mut w = core(0, 10);
+        for i in 0..SEGMENTS_PER_PG {
+            w.connected(i, Lsn::ZERO, M1);
+        }
+        let page = |k: u64| RecordDraft {
+            page: PageId(k),
+            prev_page_lsn: Lsn::ZERO,
+            payload: Payload::Init(vec![7; 8192]),
+        };
+        let mut req = 0;
+        let mut next = 0u64;
+        // Five segments keep up; segment 5 stays connected but never answers its first Write.
+        let stuck = w.next_write(5, 999_999, 0);
+        assert!(stuck.is_none(), "nothing to send yet");
+        for _ in 0..4 * (SEND_LOG_DURABLE_BYTES / 8192) {
+            w.append_mtr(vec![page(next)]).expect("room");
+            next += 1;
+            if next == 1 {
+                assert!(w.next_write(5, 999_999, 0).is_some(), "the stuck Write");
+            }
+            for i in 0..5 {
+                while let Some(b) = w.next_write(i, req, 0) {
+                    req += 1;
+                    w.write_acked(i, b.req_id, b.last);
+                }
+            }
+        }
+        assert_eq!(w.vdl(), w.pg_tail());
+        assert!(
+            w.send_log_bytes() <= SEND_LOG_DURABLE_BYTES + 9000,
+            "the send log holds {} bytes for a lagging segment",
+            w.send_log_bytes()
+        );
+        // When it answers at last, it is sent what follows the trimmed records: the gap is
+        // filled from its peers.
+        w.write_acked(5, 999_999, Lsn(11));
+        let b = w.next_write(5, req, 0).expect("a batch");
+        assert!(b.records[0].lsn > Lsn(12), "sent from the send log's start");
     }
 
     #[test]
