@@ -15,6 +15,10 @@ use anyhow::{Context, Result, bail};
 use borealis_common::NodeId;
 use std::io::Write;
 
+/// Every role of the binary allocates through mimalloc (see the workspace manifest for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn usage() -> ! {
     eprintln!(
         "usage:\n  borealis up [--data-dir DIR] [--port PORT] [--spares N]\n  borealis storage --node-id N --data-dir DIR [--listen ADDR]\n  borealis instance --storage ADDR,ADDR,ADDR,ADDR,ADDR,ADDR [--spares ADDR,...] [--listen ADDR] [--buffer-pool-pages N] [--txn-write-buffer-bytes N]"
