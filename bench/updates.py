@@ -34,7 +34,7 @@ def scalar(url, sql):
 
 
 def size(url):
-    return int(scalar(url, "SELECT pg_total_relation_size('hot')"))
+    return int(scalar(url, "SELECT pg_total_relation_size(oid) FROM pg_class WHERE relname = 'hot'"))
 
 
 def main():
@@ -61,7 +61,7 @@ def main():
         for name, url in (("postgresql", pg_url), ("borealis", b_url)):
             psql(url, "DROP TABLE IF EXISTS hot")
             psql(url, "CREATE TABLE hot (id int4 PRIMARY KEY, v int8 NOT NULL, pad text)")
-            psql(url, f"INSERT INTO hot SELECT g, 0, repeat('x', 100) FROM generate_series(1, {args.rows}) AS g")
+            psql(url, f"INSERT INTO hot SELECT g, 0, '{'x' * 100}' FROM generate_series(1, {args.rows}) AS g")
             loaded = size(url)
             print(f"{name}: {total_updates} updates of {args.rows} rows over {args.clients} clients ...", flush=True)
             r = run_pgbench(url, ["-n", "-M", "prepared", "-f", script, "-c", str(args.clients),
