@@ -99,6 +99,10 @@ fn error_info(e: &FrontError) -> ErrorInfo {
             match e {
                 SqlError::UniqueViolation { detail, .. }
                 | SqlError::UniqueIndexBuild { detail, .. }
+                | SqlError::DependentObjectsStillExist { detail, .. }
+                | SqlError::CheckViolation { detail, .. }
+                | SqlError::ForeignKeyViolation { detail, .. }
+                | SqlError::NotSupportedDetail { detail, .. }
                     if !detail.is_empty() =>
                 {
                     Some(detail.clone())
@@ -119,8 +123,26 @@ fn error_info(e: &FrontError) -> ErrorInfo {
     };
     let mut info = ErrorInfo::new("ERROR".into(), code.into(), e.to_string());
     info.detail = detail;
-    if let FrontError::Sql(SqlError::DependentObjectsStillExist { hint, .. }) = e {
+    if let FrontError::Sql(
+        SqlError::DependentObjectsStillExist { hint, .. }
+        | SqlError::CardinalityViolationWithHint { hint, .. }
+        | SqlError::WrongObjectTypeHint { hint, .. }
+        | SqlError::InvalidTableDefinitionHint { hint, .. }
+        | SqlError::NotSupportedDetail { hint, .. },
+    ) = e
+    {
         info.hint = Some(hint.clone());
+    }
+    if let FrontError::Sql(
+        SqlError::GeneratedAlways(column) | SqlError::GeneratedAlwaysUpdate(column),
+    ) = e
+    {
+        info.detail = Some(format!(
+            "Column \"{column}\" is an identity column defined as GENERATED ALWAYS."
+        ));
+        if matches!(e, FrontError::Sql(SqlError::GeneratedAlways(_))) {
+            info.hint = Some("Use OVERRIDING SYSTEM VALUE to override.".into());
+        }
     }
     info
 }
@@ -151,23 +173,33 @@ fn error_position(e: &FrontError, query: &str) -> Option<String> {
 fn sql_state(e: &SqlError) -> &'static str {
     match e {
         SqlError::Syntax(_) => "42601",
-        SqlError::UndefinedTable(_) | SqlError::MissingFromEntry(_) => "42P01",
+        SqlError::UndefinedTable(_)
+        | SqlError::UndefinedRelation(_)
+        | SqlError::MissingFromEntry(_) => "42P01",
         SqlError::DuplicateTable(_) => "42P07",
         SqlError::UndefinedColumn(_) => "42703",
-        SqlError::DuplicateColumn(_) => "42701",
+        SqlError::DuplicateColumn(_) | SqlError::ColumnExists(_) => "42701",
         SqlError::AmbiguousColumn(_) => "42702",
         SqlError::UndefinedFunction(_) => "42883",
         SqlError::UniqueViolation { .. } => "23505",
         SqlError::NotNullViolation { .. } => "23502",
+        SqlError::CheckViolation { .. } => "23514",
+        SqlError::ForeignKeyViolation { .. } => "23503",
+        SqlError::InvalidForeignKey(_) => "42830",
+        SqlError::DuplicateObject(_) => "42710",
         SqlError::DatatypeMismatch(_) => "42804",
         SqlError::InvalidTextRepresentation { .. } => "22P02",
         SqlError::NumericOutOfRange(_) => "22003",
         SqlError::DivisionByZero => "22012",
         SqlError::Grouping(_) => "42803",
-        SqlError::CardinalityViolation(_) => "21000",
+        SqlError::CardinalityViolation(_) | SqlError::CardinalityViolationWithHint { .. } => {
+            "21000"
+        }
         SqlError::DuplicateAlias(_) => "42712",
         SqlError::InvalidColumnReference(_) => "42P10",
-        SqlError::FeatureNotSupported(_) => "0A000",
+        SqlError::FeatureNotSupported(_)
+        | SqlError::NotSupported(_)
+        | SqlError::NotSupportedDetail { .. } => "0A000",
         SqlError::InFailedTransaction => "25P02",
         SqlError::InvalidParameterValue(_) => "22023",
         SqlError::UndefinedParameter(_) => "42704",
@@ -175,12 +207,18 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::StringDataRightTruncation(_) => "22001",
         SqlError::UniqueIndexBuild { .. } => "23505",
         SqlError::NotNullInExisting { .. } => "23502",
-        SqlError::WrongObjectType(_) => "42809",
-        SqlError::InvalidTableDefinition(_) => "42P16",
+        SqlError::WrongObjectType(_) | SqlError::WrongObjectTypeHint { .. } => "42809",
+        SqlError::InvalidTableDefinition(_) | SqlError::InvalidTableDefinitionHint { .. } => {
+            "42P16"
+        }
         SqlError::BadCopyFileFormat(_) => "22P04",
         SqlError::InvalidRegularExpression(_) => "2201B",
         SqlError::UndefinedObject(_) => "42704",
         SqlError::DependentObjectsStillExist { .. } => "2BP01",
+        SqlError::ObjectNotInPrerequisiteState(_) => "55000",
+        SqlError::SequenceLimit(_) => "2200H",
+        SqlError::NumericValueOutOfRange(_) => "22003",
+        SqlError::GeneratedAlways(_) | SqlError::GeneratedAlwaysUpdate(_) => "428C9",
         SqlError::QueryCanceled | SqlError::QueryCanceledWith(_) => "57014",
         SqlError::ActiveSqlTransaction(_) => "25001",
         SqlError::SerializationFailure(_) => "40001",
@@ -709,7 +747,20 @@ fn response(executed: Executed, formats: &Format) -> PgWireResult<Response> {
             _ => Response::Execution(Tag::new(&tag)),
         }),
         Output::InBlockCommand { tag } => Ok(Response::Execution(Tag::new(&tag))),
-        Output::Rows { columns, rows } => {
+        Output::Rows { columns, rows } => rows_response(&columns, rows, formats, "SELECT"),
+        Output::Returning { tag, columns, rows } => rows_response(&columns, rows, formats, &tag),
+    }
+}
+
+/// A row-returning response whose command tag is `tag` and the row count.
+fn rows_response(
+    columns: &[borealis_sql::query::ColumnInfo],
+    rows: Vec<Vec<Value>>,
+    formats: &Format,
+    tag: &str,
+) -> PgWireResult<Response> {
+    {
+        {
             let fields: Vec<FieldInfo> = columns
                 .iter()
                 .enumerate()
@@ -750,10 +801,9 @@ fn response(executed: Executed, formats: &Format) -> PgWireResult<Response> {
                 }
                 out.push(Ok(encoder.take_row()));
             }
-            Ok(Response::Query(QueryResponse::new(
-                schema,
-                stream::iter(out),
-            )))
+            let mut response = QueryResponse::new(schema, stream::iter(out));
+            response.set_command_tag(tag);
+            Ok(Response::Query(response))
         }
     }
 }

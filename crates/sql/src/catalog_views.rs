@@ -24,9 +24,10 @@
 //! Types: `oid` and the `reg*` types are `bigint` here, `"char"` and `name` are `text`, and
 //! arrays are carried in their text form (`{a,b}`); psql reads all of them as text.
 
-use crate::catalog::TableDef;
+use crate::catalog::{FIRST_USER_OID, TableDef, ViewDef};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{EvalContext, SessionInfo, format_array, parse_array};
+use crate::sequence::{Sequences, user_sequences};
 use crate::types::{DataType, Value};
 use borealis_engine::{CATALOG, Engine, Txn};
 use std::ops::Bound;
@@ -476,6 +477,54 @@ vt!(
     ]
 );
 vt!(
+    PG_VIEWS,
+    "pg_catalog",
+    "pg_views",
+    [
+        ("schemaname", T),
+        ("viewname", T),
+        ("viewowner", T),
+        ("definition", T),
+    ]
+);
+vt!(
+    PG_SEQUENCES,
+    "pg_catalog",
+    "pg_sequences",
+    [
+        ("schemaname", T),
+        ("sequencename", T),
+        ("sequenceowner", T),
+        ("data_type", T),
+        ("start_value", O),
+        ("min_value", O),
+        ("max_value", O),
+        ("increment_by", O),
+        ("cycle", B),
+        ("cache_size", O),
+        ("last_value", O),
+    ]
+);
+vt!(
+    IS_SEQUENCES,
+    "information_schema",
+    "sequences",
+    [
+        ("sequence_catalog", T),
+        ("sequence_schema", T),
+        ("sequence_name", T),
+        ("data_type", T),
+        ("numeric_precision", I),
+        ("numeric_precision_radix", I),
+        ("numeric_scale", I),
+        ("start_value", T),
+        ("minimum_value", T),
+        ("maximum_value", T),
+        ("increment", T),
+        ("cycle_option", T),
+    ]
+);
+vt!(
     PG_DEPEND,
     "pg_catalog",
     "pg_depend",
@@ -663,6 +712,9 @@ static ALL: &[&VirtualTable] = &[
     &PG_PARTITIONED_TABLE,
     &PG_DESCRIPTION,
     &PG_SEQUENCE,
+    &PG_SEQUENCES,
+    &IS_SEQUENCES,
+    &PG_VIEWS,
     &PG_DEPEND,
     &PG_TABLESPACE,
     &PG_TRIGGER,
@@ -840,6 +892,7 @@ pub fn rows(
     engine: &Engine,
     txn: &Txn,
     session: &SessionInfo,
+    sequences: Option<&Sequences>,
 ) -> SqlResult<Vec<Vec<Value>>> {
     let user = if session.user.is_empty() {
         "borealis"
@@ -852,6 +905,8 @@ pub fn rows(
         session.database.as_str()
     };
     let tables = || user_tables(engine, txn);
+    let seqs = || user_sequences(engine, txn);
+    let views = || user_views(engine, txn);
     let mut out = Vec::new();
     match vt.name {
         "pg_namespace" => {
@@ -881,6 +936,7 @@ pub fn rows(
         "pg_class" => {
             for def in tables()? {
                 let has_pk = !def.pk.is_empty();
+                let checks = def.checks.len() as i64;
                 let common = |o: u32, name: String, kind: &str, am: u32, natts: usize| {
                     vec![
                         ("oid", oid(o)),
@@ -900,7 +956,10 @@ pub fn rows(
                         ("relpersistence", text("p")),
                         ("relkind", text(kind)),
                         ("relnatts", Value::Int(natts as i64)),
-                        ("relchecks", Value::Int(0)),
+                        (
+                            "relchecks",
+                            Value::Int(if kind == "r" { checks } else { 0 }),
+                        ),
                         ("relhasrules", Value::Bool(false)),
                         ("relhastriggers", Value::Bool(false)),
                         ("relhassubclass", Value::Bool(false)),
@@ -926,6 +985,158 @@ pub fn rows(
                     let mut i = common(ix.oid, ix.name.clone(), "i", BTREE_AM, ix.columns.len());
                     i.push(("relhasindex", Value::Bool(false)));
                     out.push(row(vt, &i));
+                }
+            }
+            let extra: Vec<(u32, String, &str, i64)> = seqs()?
+                .into_iter()
+                .map(|q| (q.oid, q.name, "S", 3))
+                .chain(
+                    views()?
+                        .into_iter()
+                        .map(|v| (v.oid, v.name, "v", v.columns.len() as i64)),
+                )
+                .collect();
+            for (o, name, kind, natts) in extra {
+                let sequence = kind == "S";
+                out.push(row(
+                    vt,
+                    &[
+                        ("oid", oid(o)),
+                        ("relname", Value::Text(name)),
+                        ("relnamespace", oid(PUBLIC_NAMESPACE)),
+                        ("reltype", oid(0)),
+                        ("reloftype", oid(0)),
+                        ("relowner", oid(BOOTSTRAP_ROLE)),
+                        ("relam", oid(0)),
+                        ("relfilenode", oid(if sequence { o } else { 0 })),
+                        ("reltablespace", oid(0)),
+                        ("relpages", Value::Int(i64::from(sequence))),
+                        ("reltuples", Value::Float(if sequence { 1.0 } else { -1.0 })),
+                        ("relallvisible", Value::Int(0)),
+                        ("reltoastrelid", oid(0)),
+                        ("relhasindex", Value::Bool(false)),
+                        ("relisshared", Value::Bool(false)),
+                        ("relpersistence", text("p")),
+                        ("relkind", text(kind)),
+                        ("relnatts", Value::Int(natts)),
+                        ("relchecks", Value::Int(0)),
+                        ("relhasrules", Value::Bool(!sequence)),
+                        ("relhastriggers", Value::Bool(false)),
+                        ("relhassubclass", Value::Bool(false)),
+                        ("relrowsecurity", Value::Bool(false)),
+                        ("relforcerowsecurity", Value::Bool(false)),
+                        ("relispopulated", Value::Bool(true)),
+                        ("relreplident", text("n")),
+                        ("relispartition", Value::Bool(false)),
+                        ("relrewrite", oid(0)),
+                        ("relfrozenxid", oid(0)),
+                        ("relminmxid", oid(0)),
+                    ],
+                ));
+            }
+        }
+        "pg_views" => {
+            for v in views()? {
+                out.push(row(
+                    vt,
+                    &[
+                        ("schemaname", text("public")),
+                        ("viewname", Value::Text(v.name.clone())),
+                        ("viewowner", text(user)),
+                        ("definition", Value::Text(view_definition(&v))),
+                    ],
+                ));
+            }
+        }
+        "pg_sequence" => {
+            for seq in seqs()? {
+                out.push(row(
+                    vt,
+                    &[
+                        ("seqrelid", oid(seq.oid)),
+                        ("seqtypid", oid(seq.type_oid)),
+                        ("seqstart", Value::Int(seq.start)),
+                        ("seqincrement", Value::Int(seq.increment)),
+                        ("seqmax", Value::Int(seq.max)),
+                        ("seqmin", Value::Int(seq.min)),
+                        ("seqcache", Value::Int(seq.cache)),
+                        ("seqcycle", Value::Bool(seq.cycle)),
+                    ],
+                ));
+            }
+        }
+        "pg_sequences" => {
+            for seq in seqs()? {
+                let last = match sequences {
+                    Some(s) => {
+                        let st = s.peek(engine, &seq)?;
+                        if st.is_called {
+                            Value::Int(st.last)
+                        } else {
+                            Value::Null
+                        }
+                    }
+                    None => Value::Null,
+                };
+                out.push(row(
+                    vt,
+                    &[
+                        ("schemaname", text("public")),
+                        ("sequencename", Value::Text(seq.name.clone())),
+                        ("sequenceowner", text(user)),
+                        ("data_type", text(sequence_type_name(seq.type_oid))),
+                        ("start_value", Value::Int(seq.start)),
+                        ("min_value", Value::Int(seq.min)),
+                        ("max_value", Value::Int(seq.max)),
+                        ("increment_by", Value::Int(seq.increment)),
+                        ("cycle", Value::Bool(seq.cycle)),
+                        ("cache_size", Value::Int(seq.cache)),
+                        ("last_value", last),
+                    ],
+                ));
+            }
+        }
+        "sequences" => {
+            // As in PostgreSQL, identity columns' sequences are not listed.
+            for seq in seqs()?.into_iter().filter(|s| !s.identity) {
+                let bits = match seq.type_oid {
+                    21 => 16,
+                    23 => 32,
+                    _ => 64,
+                };
+                out.push(row(
+                    vt,
+                    &[
+                        ("sequence_catalog", text(database)),
+                        ("sequence_schema", text("public")),
+                        ("sequence_name", Value::Text(seq.name.clone())),
+                        ("data_type", text(sequence_type_name(seq.type_oid))),
+                        ("numeric_precision", Value::Int(bits)),
+                        ("numeric_precision_radix", Value::Int(2)),
+                        ("numeric_scale", Value::Int(0)),
+                        ("start_value", Value::Text(seq.start.to_string())),
+                        ("minimum_value", Value::Text(seq.min.to_string())),
+                        ("maximum_value", Value::Text(seq.max.to_string())),
+                        ("increment", Value::Text(seq.increment.to_string())),
+                        ("cycle_option", text(if seq.cycle { "YES" } else { "NO" })),
+                    ],
+                ));
+            }
+        }
+        "pg_attrdef" => {
+            for def in tables()? {
+                for (n, c) in def.columns.iter().enumerate() {
+                    if let Some(d) = c.attrdef() {
+                        out.push(row(
+                            vt,
+                            &[
+                                ("oid", oid(attrdef_oid(&def, n))),
+                                ("adrelid", oid(def.oid)),
+                                ("adnum", Value::Int(n as i64 + 1)),
+                                ("adbin", Value::Text(d.to_string())),
+                            ],
+                        ));
+                    }
                 }
             }
         }
@@ -991,6 +1202,19 @@ pub fn rows(
                     ],
                 ));
             }
+            for v in views()? {
+                out.push(row(
+                    vt,
+                    &[
+                        ("table_catalog", text(database)),
+                        ("table_schema", text("public")),
+                        ("table_name", Value::Text(v.name.clone())),
+                        ("table_type", text("VIEW")),
+                        ("is_insertable_into", text("NO")),
+                        ("is_typed", text("NO")),
+                    ],
+                ));
+            }
         }
         "columns" => {
             for def in tables()? {
@@ -1010,6 +1234,11 @@ pub fn rows(
                             ("column_name", Value::Text(c.name.clone())),
                             ("ordinal_position", Value::Int(n as i64 + 1)),
                             ("is_nullable", text(if c.not_null { "NO" } else { "YES" })),
+                            (
+                                "column_default",
+                                c.attrdef()
+                                    .map_or(Value::Null, |d| Value::Text(d.to_string())),
+                            ),
                             ("data_type", Value::Text(data_type)),
                             (
                                 "character_maximum_length",
@@ -1031,6 +1260,9 @@ pub fn rows(
                         .iter()
                         .find(|t| t.0 == c.type_oid())
                         .map_or(-1, |t| t.2);
+                    let own = rel == def.oid;
+                    let has_default = own && c.attrdef().is_some();
+                    let identity = if own { c.identity.code() } else { "" };
                     row(
                         vt,
                         &[
@@ -1048,9 +1280,9 @@ pub fn rows(
                             ("attstorage", text(if len < 0 { "x" } else { "p" })),
                             ("attcompression", text("")),
                             ("attnotnull", Value::Bool(c.not_null)),
-                            ("atthasdef", Value::Bool(false)),
+                            ("atthasdef", Value::Bool(has_default)),
                             ("atthasmissing", Value::Bool(false)),
-                            ("attidentity", text("")),
+                            ("attidentity", text(identity)),
                             ("attgenerated", text("")),
                             ("attisdropped", Value::Bool(false)),
                             ("attislocal", Value::Bool(true)),
@@ -1072,6 +1304,41 @@ pub fn rows(
                     for (n, &i) in ix.columns.iter().enumerate() {
                         out.push(attr(ix.oid, n + 1, &def.columns[i]));
                     }
+                }
+            }
+            for v in views()? {
+                for (n, (name, ty)) in v.columns.iter().enumerate() {
+                    let len = TYPES.iter().find(|t| t.0 == ty.oid()).map_or(-1, |t| t.2);
+                    out.push(row(
+                        vt,
+                        &[
+                            ("attrelid", oid(v.oid)),
+                            ("attname", Value::Text(name.clone())),
+                            ("atttypid", oid(ty.oid())),
+                            ("attstattarget", Value::Int(-1)),
+                            ("attlen", Value::Int(len)),
+                            ("attnum", Value::Int(n as i64 + 1)),
+                            ("attndims", Value::Int(0)),
+                            ("attcacheoff", Value::Int(-1)),
+                            ("atttypmod", Value::Int(-1)),
+                            ("attbyval", Value::Bool((1..=8).contains(&len))),
+                            ("attalign", text("i")),
+                            ("attstorage", text(if len < 0 { "x" } else { "p" })),
+                            ("attcompression", text("")),
+                            ("attnotnull", Value::Bool(false)),
+                            ("atthasdef", Value::Bool(false)),
+                            ("atthasmissing", Value::Bool(false)),
+                            ("attidentity", text("")),
+                            ("attgenerated", text("")),
+                            ("attisdropped", Value::Bool(false)),
+                            ("attislocal", Value::Bool(true)),
+                            ("attinhcount", Value::Int(0)),
+                            (
+                                "attcollation",
+                                oid(if *ty == DataType::Text { 100 } else { 0 }),
+                            ),
+                        ],
+                    ));
                 }
             }
         }
@@ -1174,6 +1441,58 @@ pub fn rows(
                         "u",
                         &ix.columns,
                         ix.oid,
+                    ));
+                }
+                for c in &def.checks {
+                    constraints.push((c.oid, c.name.clone(), "c", &c.columns, 0));
+                }
+                for fk in &def.foreign_keys {
+                    let parent = if fk.ref_table == def.name {
+                        Some(def.clone())
+                    } else {
+                        crate::query::lookup_table(engine, txn, &fk.ref_table).ok()
+                    };
+                    let Some(parent) = parent else { continue };
+                    let same = |c: &[usize]| {
+                        c.len() == fk.ref_columns.len()
+                            && c.iter().all(|x| fk.ref_columns.contains(x))
+                    };
+                    let index = if !parent.pk.is_empty() && same(&parent.pk) {
+                        parent.pk_oid()
+                    } else {
+                        parent
+                            .indexes
+                            .iter()
+                            .find(|ix| ix.unique && same(&ix.columns))
+                            .map_or(0, |ix| ix.oid)
+                    };
+                    let key = |cols: &[usize]| {
+                        format_array(cols.iter().map(|i| Value::Int(*i as i64 + 1)))
+                    };
+                    out.push(row(
+                        vt,
+                        &[
+                            ("oid", oid(fk.oid)),
+                            ("conname", Value::Text(fk.name.clone())),
+                            ("connamespace", oid(PUBLIC_NAMESPACE)),
+                            ("contype", text("f")),
+                            ("condeferrable", Value::Bool(false)),
+                            ("condeferred", Value::Bool(false)),
+                            ("convalidated", Value::Bool(true)),
+                            ("conrelid", oid(def.oid)),
+                            ("contypid", oid(0)),
+                            ("conindid", oid(index)),
+                            ("conparentid", oid(0)),
+                            ("confrelid", oid(parent.oid)),
+                            ("confupdtype", text(fk.on_update.code())),
+                            ("confdeltype", text(fk.on_delete.code())),
+                            ("confmatchtype", text("s")),
+                            ("conislocal", Value::Bool(true)),
+                            ("coninhcount", Value::Int(0)),
+                            ("connoinherit", Value::Bool(true)),
+                            ("conkey", Value::Text(key(&fk.columns))),
+                            ("confkey", Value::Text(key(&fk.ref_columns))),
+                        ],
                     ));
                 }
                 for (o, name, kind, columns, index) in constraints {
@@ -1324,6 +1643,10 @@ enum Rel {
     Index(usize),
     /// The unique constraint of secondary index `i`.
     Constraint(usize),
+    /// CHECK constraint `i`.
+    Check(usize),
+    /// FOREIGN KEY constraint `i`.
+    ForeignKey(usize),
 }
 
 /// The table's indexes as the catalogs list them: (OID, columns, unique, primary), the
@@ -1358,6 +1681,12 @@ fn relation_of(def: &TableDef, o: u32) -> Option<(u32, Rel)> {
             return Some((o, Rel::Constraint(i)));
         }
     }
+    if let Some(i) = def.checks.iter().position(|c| c.oid == o) {
+        return Some((o, Rel::Check(i)));
+    }
+    if let Some(i) = def.foreign_keys.iter().position(|f| f.oid == o) {
+        return Some((o, Rel::ForeignKey(i)));
+    }
     None
 }
 
@@ -1366,6 +1695,8 @@ fn rel_name(def: &TableDef, rel: Rel) -> String {
         Rel::Table => def.name.clone(),
         Rel::PrimaryKey => def.pk_name(),
         Rel::Index(i) | Rel::Constraint(i) => def.indexes[i].name.clone(),
+        Rel::Check(i) => def.checks[i].name.clone(),
+        Rel::ForeignKey(i) => def.foreign_keys[i].name.clone(),
     }
 }
 
@@ -1374,7 +1705,7 @@ fn index_definition(def: &TableDef, rel: Rel) -> Option<Value> {
     let (unique, columns) = match rel {
         Rel::PrimaryKey => (true, &def.pk),
         Rel::Index(i) => (def.indexes[i].unique, &def.indexes[i].columns),
-        Rel::Table | Rel::Constraint(_) => return None,
+        Rel::Table | Rel::Constraint(_) | Rel::Check(_) | Rel::ForeignKey(_) => return None,
     };
     Some(Value::Text(format!(
         "CREATE {}INDEX {} ON public.{} USING btree ({})",
@@ -1398,6 +1729,104 @@ fn table_by_oid(cx: &EvalContext<'_>, o: i64) -> SqlResult<Option<(TableDef, Rel
         }
     }
     Ok(None)
+}
+
+/// A relation name as `regclass` input reads it: an optional `public.` or `pg_catalog.`
+/// qualifier, and an identifier that folds to lower case unless double-quoted.
+#[must_use]
+pub fn parse_relation_name(t: &str) -> String {
+    let t = t.trim();
+    let last = match t.rfind('.') {
+        Some(i) if !t[i..].contains('"') || t.starts_with('"') && t[..i].ends_with('"') => {
+            &t[i + 1..]
+        }
+        _ => t,
+    };
+    if last.len() >= 2 && last.starts_with('"') && last.ends_with('"') {
+        last[1..last.len() - 1].replace("\"\"", "\"")
+    } else {
+        last.to_lowercase()
+    }
+}
+
+/// The OID of the table or index named `name`.
+fn relation_oid_by_name(engine: &Engine, txn: &Txn, name: &str) -> SqlResult<Option<u32>> {
+    Ok(user_tables(engine, txn)?.into_iter().find_map(|d| {
+        if d.name == name {
+            Some(d.oid)
+        } else if !d.pk.is_empty() && d.pk_name() == name {
+            Some(d.pk_oid())
+        } else {
+            d.indexes.iter().find(|ix| ix.name == name).map(|ix| ix.oid)
+        }
+    }))
+}
+
+/// The name of the relation (table, index or sequence) with OID `o`.
+pub fn relation_name_of_oid(engine: &Engine, txn: &Txn, o: i64) -> SqlResult<Option<String>> {
+    let Ok(o) = u32::try_from(o) else {
+        return Ok(None);
+    };
+    for def in user_tables(engine, txn)? {
+        if let Some((_, rel)) = relation_of(&def, o)
+            && !matches!(rel, Rel::Constraint(_) | Rel::Check(_) | Rel::ForeignKey(_))
+        {
+            return Ok(Some(rel_name(&def, rel)));
+        }
+    }
+    if let Some(s) = user_sequences(engine, txn)?
+        .into_iter()
+        .find(|s| s.oid == o)
+    {
+        return Ok(Some(s.name));
+    }
+    Ok(user_views(engine, txn)?
+        .into_iter()
+        .find(|v| v.oid == o)
+        .map(|v| v.name))
+}
+
+/// Every view the transaction sees, in name order.
+pub fn user_views(engine: &Engine, txn: &Txn) -> SqlResult<Vec<ViewDef>> {
+    let mut out = Vec::new();
+    let mut from: Option<Vec<u8>> = None;
+    loop {
+        let lower = match &from {
+            Some(k) => Bound::Excluded(k.as_slice()),
+            None => Bound::Unbounded,
+        };
+        let batch = engine.scan(txn, CATALOG, lower, Bound::Unbounded, CATALOG_BATCH)?;
+        let full = batch.len() == CATALOG_BATCH;
+        for (k, v) in &batch {
+            if let Some(view) = ViewDef::decode(v)? {
+                out.push(view);
+            }
+            from = Some(k.clone());
+        }
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
+/// A view's definition as `pg_views.definition` and `pg_get_viewdef` give it: the stored
+/// query, ending with a semicolon.
+fn view_definition(v: &ViewDef) -> String {
+    format!(" {};", v.sql)
+}
+
+/// The OID of the `pg_attrdef` row of column `n` (0-based) of `def`: a range of its own above
+/// relation OIDs, `PostgreSQL`'s column limit apart per table.
+fn attrdef_oid(def: &TableDef, n: usize) -> u32 {
+    const ATTRDEF_OID_BASE: u32 = 1 << 31;
+    ATTRDEF_OID_BASE
+        .wrapping_add(def.oid.saturating_sub(FIRST_USER_OID).wrapping_mul(1601))
+        .wrapping_add(n as u32 + 1)
+}
+
+/// A sequence type's name in `pg_sequences` and `information_schema.sequences`.
+fn sequence_type_name(type_oid: u32) -> &'static str {
+    crate::sequence::type_name(type_oid)
 }
 
 /// Evaluates a catalog function; `None` when `name` is not one of them.
@@ -1431,10 +1860,57 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
                 Value::Bool(name == "has_privilege")
             }
         }
-        "pg_get_expr"
-        | "pg_get_viewdef"
-        | "obj_description"
-        | "pg_get_statisticsobjdef_columns" => Value::Null,
+        "pg_get_expr" => match &vals[0] {
+            // A default's stored form is already the text `pg_get_expr` prints.
+            Value::Text(t) => Value::Text(t.clone()),
+            _ => Value::Null,
+        },
+        "pg_get_serial_sequence" => {
+            let (Value::Text(table), Value::Text(column)) = (&vals[0], &vals[1]) else {
+                return Ok(Some(Value::Null));
+            };
+            let exec = cx.exec.ok_or_else(|| {
+                SqlError::FeatureNotSupported("pg_get_serial_sequence here".into())
+            })?;
+            let tname = parse_relation_name(table);
+            let def = crate::query::lookup_table(exec.engine, exec.txn, &tname)?;
+            let cname = column.trim_matches('"').to_string();
+            let Some(i) = def.column_index(&cname) else {
+                return Err(SqlError::UndefinedColumn(format!(
+                    "{cname}\" of relation \"{}",
+                    def.name
+                )));
+            };
+            user_sequences(exec.engine, exec.txn)?
+                .into_iter()
+                .find(|s| s.owned_by == Some((def.oid, i as u32)))
+                .map_or(Value::Null, |s| {
+                    Value::Text(format!("public.{}", quote_ident(&s.name)))
+                })
+        }
+        "pg_get_viewdef" => {
+            let exec = cx
+                .exec
+                .ok_or_else(|| SqlError::FeatureNotSupported("pg_get_viewdef here".into()))?;
+            let found = match &vals[0] {
+                Value::Null => None,
+                Value::Text(t) => {
+                    let name = parse_relation_name(t);
+                    match crate::query::lookup_view(exec.engine, exec.txn, &name)? {
+                        Some(v) => Some(v),
+                        None => return Err(SqlError::UndefinedTable(t.clone())),
+                    }
+                }
+                v => {
+                    let o = arg_int(v).unwrap_or(0);
+                    user_views(exec.engine, exec.txn)?
+                        .into_iter()
+                        .find(|v| i64::from(v.oid) == o)
+                }
+            };
+            found.map_or(Value::Null, |v| Value::Text(view_definition(&v)))
+        }
+        "obj_description" | "pg_get_statisticsobjdef_columns" => Value::Null,
         "pg_encoding_to_char" => match arg_int(&vals[0]) {
             Some(6) => Value::Text("UTF8".into()),
             Some(0) => Value::Text("SQL_ASCII".into()),
@@ -1492,21 +1968,20 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
         "regclass" => match &vals[0] {
             Value::Null => Value::Null,
             Value::Text(t) => {
-                let name = t.rsplit('.').next().unwrap_or(t).trim_matches('"');
+                let name = parse_relation_name(t);
                 let exec = cx
                     .exec
                     .ok_or_else(|| SqlError::FeatureNotSupported("regclass lookups here".into()))?;
-                let found = user_tables(exec.engine, exec.txn)?
-                    .into_iter()
-                    .find_map(|d| {
-                        if d.name == name {
-                            Some(d.oid)
-                        } else if !d.pk.is_empty() && d.pk_name() == name {
-                            Some(d.pk_oid())
-                        } else {
-                            d.indexes.iter().find(|ix| ix.name == name).map(|ix| ix.oid)
-                        }
-                    });
+                let found =
+                    match relation_oid_by_name(exec.engine, exec.txn, &name)? {
+                        Some(o) => Some(o),
+                        None => user_sequences(exec.engine, exec.txn)?
+                            .into_iter()
+                            .find(|s| s.name == name)
+                            .map(|s| s.oid)
+                            .or(crate::query::lookup_view(exec.engine, exec.txn, &name)?
+                                .map(|v| v.oid)),
+                    };
                 match found {
                     Some(o) => oid(o),
                     None => return Err(SqlError::UndefinedTable(t.clone())),
@@ -1514,11 +1989,12 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
             }
             v => {
                 let o = arg_int(v).unwrap_or(0);
-                match table_by_oid(cx, o)? {
-                    Some((d, rel)) if !matches!(rel, Rel::Constraint(_)) => {
-                        Value::Text(quote_ident(&rel_name(&d, rel)))
-                    }
-                    _ => Value::Text(o.to_string()),
+                match cx.exec {
+                    Some(exec) => match relation_name_of_oid(exec.engine, exec.txn, o)? {
+                        Some(n) => Value::Text(quote_ident(&n)),
+                        None => Value::Text(o.to_string()),
+                    },
+                    None => Value::Text(o.to_string()),
                 }
             }
         },
@@ -1554,6 +2030,36 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
                     "UNIQUE ({})",
                     column_list(&def, &def.indexes[i].columns)
                 )),
+                Some((def, Rel::ForeignKey(i))) => {
+                    let fk = &def.foreign_keys[i];
+                    let parent = match cx.exec {
+                        Some(exec) if fk.ref_table != def.name => {
+                            crate::query::lookup_table(exec.engine, exec.txn, &fk.ref_table).ok()
+                        }
+                        _ => Some(def.clone()),
+                    };
+                    let ref_cols =
+                        parent.map_or_else(String::new, |p| column_list(&p, &fk.ref_columns));
+                    let mut text = format!(
+                        "FOREIGN KEY ({}) REFERENCES {}({ref_cols})",
+                        column_list(&def, &fk.columns),
+                        quote_ident(&fk.ref_table)
+                    );
+                    for (word, action) in [("UPDATE", fk.on_update), ("DELETE", fk.on_delete)] {
+                        if !action.clause().is_empty() {
+                            text.push_str(&format!(" ON {word} {}", action.clause()));
+                        }
+                    }
+                    Value::Text(text)
+                }
+                Some((def, Rel::Check(i))) => {
+                    let pretty = vals.get(1) == Some(&Value::Bool(true));
+                    let c = &def.checks[i];
+                    Value::Text(format!(
+                        "CHECK ({})",
+                        if pretty { &c.pretty } else { &c.expr }
+                    ))
+                }
                 _ => Value::Null,
             },
         },

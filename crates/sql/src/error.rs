@@ -11,6 +11,9 @@ pub enum SqlError {
     Syntax(String),
     #[error("relation \"{0}\" does not exist")]
     UndefinedTable(String),
+    /// A missing relation named by its kind (`sequence "s" does not exist`).
+    #[error("{0}")]
+    UndefinedRelation(String),
     #[error("missing FROM-clause entry for table \"{0}\"")]
     MissingFromEntry(String),
     #[error("relation \"{0}\" already exists")]
@@ -19,6 +22,9 @@ pub enum SqlError {
     UndefinedColumn(String),
     #[error("column \"{0}\" specified more than once")]
     DuplicateColumn(String),
+    /// ADD COLUMN of a name the table has.
+    #[error("{0}")]
+    ColumnExists(String),
     #[error("column reference \"{0}\" is ambiguous")]
     AmbiguousColumn(String),
     #[error("function {0} does not exist")]
@@ -41,12 +47,36 @@ pub enum SqlError {
     Grouping(String),
     #[error("{0}")]
     CardinalityViolation(String),
+    /// A referencing row without its referenced row, or a referenced row still referenced.
+    #[error("{message}")]
+    ForeignKeyViolation { message: String, detail: String },
+    /// A FOREIGN KEY that names no primary key or unique constraint.
+    #[error("{0}")]
+    InvalidForeignKey(String),
+    /// A CHECK constraint is false for a row.
+    #[error("{message}")]
+    CheckViolation { message: String, detail: String },
+    /// An object (a constraint) of that name is there already.
+    #[error("{0}")]
+    DuplicateObject(String),
+    #[error("{message}")]
+    CardinalityViolationWithHint { message: String, hint: String },
     #[error("table name \"{0}\" specified more than once")]
     DuplicateAlias(String),
     #[error("{0}")]
     InvalidColumnReference(String),
     #[error("{0} is not supported")]
     FeatureNotSupported(String),
+    /// A feature PostgreSQL refuses, with its message, detail and hint.
+    #[error("{message}")]
+    NotSupportedDetail {
+        message: String,
+        detail: String,
+        hint: String,
+    },
+    /// A feature PostgreSQL refuses, with its own message.
+    #[error("{0}")]
+    NotSupported(String),
     #[error("current transaction is aborted, commands ignored until end of transaction block")]
     InFailedTransaction,
     #[error("{0}")]
@@ -61,8 +91,13 @@ pub enum SqlError {
     NotNullInExisting { table: String, column: String },
     #[error("{0}")]
     WrongObjectType(String),
+    /// DROP of the wrong kind of relation, with the hint naming the right DROP.
+    #[error("{message}")]
+    WrongObjectTypeHint { message: String, hint: String },
     #[error("{0}")]
     InvalidTableDefinition(String),
+    #[error("{message}")]
+    InvalidTableDefinitionHint { message: String, hint: String },
     #[error("{0}")]
     BadCopyFileFormat(String),
     #[error("{0}")]
@@ -71,7 +106,26 @@ pub enum SqlError {
     UndefinedObject(String),
     /// Dropping an object another one needs (an index a constraint requires).
     #[error("{message}")]
-    DependentObjectsStillExist { message: String, hint: String },
+    DependentObjectsStillExist {
+        message: String,
+        detail: String,
+        hint: String,
+    },
+    /// `currval` before `nextval`, `lastval` before any.
+    #[error("{0}")]
+    ObjectNotInPrerequisiteState(String),
+    /// A sequence reached its bound.
+    #[error("{0}")]
+    SequenceLimit(String),
+    /// A value out of a range the message names (e.g. `setval` beyond a sequence's bounds).
+    #[error("{0}")]
+    NumericValueOutOfRange(String),
+    /// A value given for a `GENERATED ALWAYS` identity column.
+    #[error("cannot insert a non-DEFAULT value into column \"{0}\"")]
+    GeneratedAlways(String),
+    /// A value other than DEFAULT set for a `GENERATED ALWAYS` identity column by UPDATE.
+    #[error("column \"{0}\" can only be updated to DEFAULT")]
+    GeneratedAlwaysUpdate(String),
     #[error("canceling statement due to user request")]
     QueryCanceled,
     #[error("{0}")]

@@ -1092,6 +1092,11 @@ impl<'a> Binder<'a> {
                 ("pg_table_size", None)
             }
             "pg_size_pretty" => ("pg_size_pretty", Some(1)),
+            "nextval" => ("nextval", Some(1)),
+            "currval" => ("currval", Some(1)),
+            "setval" => ("setval", None),
+            "lastval" => ("lastval", Some(0)),
+            "pg_get_serial_sequence" => ("pg_get_serial_sequence", Some(2)),
             _ => {
                 return Err(SqlError::UndefinedFunction(format!(
                     "{name}({})",
@@ -1108,6 +1113,7 @@ impl<'a> Binder<'a> {
             }
             "has_privilege" => (2..=3).contains(&bound.len()),
             "pg_table_size" => (1..=2).contains(&bound.len()),
+            "setval" => (2..=3).contains(&bound.len()),
             _ => arity.is_none_or(|n| n == bound.len()),
         };
         if !arity_ok {
@@ -1116,10 +1122,24 @@ impl<'a> Binder<'a> {
                 bound.len()
             )));
         }
-        if matches!(fname, "lower" | "upper" | "length" | "quote_ident")
-            && let Expr::Param(i) = bound[0]
+        if matches!(
+            fname,
+            "lower"
+                | "upper"
+                | "length"
+                | "quote_ident"
+                | "nextval"
+                | "currval"
+                | "setval"
+                | "pg_get_serial_sequence"
+        ) && let Some(Expr::Param(i)) = bound.first()
         {
-            self.set_param(i, DataType::Text);
+            self.set_param(*i, DataType::Text);
+        }
+        if fname == "setval"
+            && let Expr::Param(i) = bound[1]
+        {
+            self.set_param(i, DataType::Int8);
         }
         if fname == "now" {
             // The statement's start time, as PostgreSQL's now() is the transaction's.
@@ -1158,7 +1178,9 @@ impl<'a> Binder<'a> {
                 "length" | "pg_backend_pid" | "array_position" | "array_upper" => {
                     Some(DataType::Int4)
                 }
-                "pg_table_size" => Some(DataType::Int8),
+                "pg_table_size" | "nextval" | "currval" | "setval" | "lastval" => {
+                    Some(DataType::Int8)
+                }
                 "abs" | "coalesce" | "nullif" => args.iter().find_map(|a| self.type_of(a)),
                 "pg_table_is_visible"
                 | "pg_relation_is_publishable"
@@ -1991,6 +2013,19 @@ impl Expr {
                 let mut vals = Vec::with_capacity(args.len());
                 for a in args {
                     vals.push(a.eval(cx)?);
+                }
+                if matches!(*name, "nextval" | "currval" | "setval" | "lastval")
+                    && cx.exec.is_none()
+                {
+                    return Err(SqlError::FeatureNotSupported(format!(
+                        "{name}() in this context"
+                    )));
+                }
+                if let Some(exec) = cx.exec
+                    && let Some(v) =
+                        crate::sequence::eval(name, &vals, exec.engine, exec.txn, exec.sequences)?
+                {
+                    return Ok(v);
                 }
                 if let Some(v) = crate::catalog_views::eval_function(name, &vals, cx)? {
                     return Ok(v);

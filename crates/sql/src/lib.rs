@@ -17,7 +17,10 @@
 //! - [`expr`], [`query`]: binding, planning and executing expressions and queries, with the
 //!   access paths (primary-key lookups and ranges, secondary-index lookups and ranges).
 //! - [`index`]: secondary-index maintenance on every write, index builds, default names.
-//! - [`session`]: transactions, DML, DDL (including TRUNCATE and ALTER TABLE … ADD PRIMARY KEY,
+//! - [`sequence`]: sequence definitions, and `nextval` handing out values from blocks reserved
+//!   durably in small transactions of their own.
+//! - [`session`]: transactions, DML (defaults, RETURNING, ON CONFLICT, CHECK and FOREIGN KEY
+//!   enforcement), DDL (tables, sequences, views; TRUNCATE and ALTER TABLE … ADD PRIMARY KEY,
 //!   which rebuilds a table as a B+tree keyed by the new key), VACUUM, COPY, SET/SHOW.
 //!
 //! A statement can be cancelled: the session's [`expr::CancelFlag`] is checked between rows
@@ -30,6 +33,7 @@ pub mod error;
 pub mod expr;
 pub mod index;
 pub mod query;
+pub mod sequence;
 pub mod session;
 pub mod types;
 

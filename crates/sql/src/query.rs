@@ -189,6 +189,16 @@ pub struct QueryPlan {
 pub enum Resolved {
     Table(TableDef),
     Virtual(&'static VirtualTable),
+    View(crate::catalog::ViewDef),
+}
+
+/// Most views expanded inside one another while binding a query (a view redefined to read
+/// itself, through others, would expand without end).
+const VIEW_DEPTH_MAX: usize = 64;
+
+thread_local! {
+    /// Views being expanded on this thread's current bind.
+    static VIEW_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Resolves a possibly schema-qualified relation name: `pg_catalog.x` and
@@ -213,6 +223,11 @@ pub fn resolve_relation(engine: &Engine, txn: &Txn, name: &ast::ObjectName) -> S
         }
         _ => match lookup_table(engine, txn, &table) {
             Ok(def) => Ok(Resolved::Table(def)),
+            Err(SqlError::WrongObjectType(_))
+                if let Some(view) = lookup_view(engine, txn, &table)? =>
+            {
+                Ok(Resolved::View(view))
+            }
             Err(SqlError::UndefinedTable(t)) if schema.is_none() => {
                 crate::catalog_views::lookup(None, &table)
                     .map(Resolved::Virtual)
@@ -226,8 +241,44 @@ pub fn resolve_relation(engine: &Engine, txn: &Txn, name: &ast::ObjectName) -> S
 /// Reads a table definition through the transaction (it sees its own DDL).
 pub fn lookup_table(engine: &Engine, txn: &Txn, name: &str) -> SqlResult<TableDef> {
     match engine.get(txn, borealis_engine::CATALOG, name.as_bytes())? {
+        Some(bytes)
+            if matches!(
+                bytes.first(),
+                Some(&crate::catalog::VIEW_DEF_TAG | &crate::sequence::SEQUENCE_DEF_TAG)
+            ) =>
+        {
+            Err(SqlError::WrongObjectType(format!(
+                "\"{name}\" is not a table"
+            )))
+        }
         Some(bytes) => TableDef::decode(&bytes),
         None => Err(SqlError::UndefinedTable(name.into())),
+    }
+}
+
+/// The view named `name`, if the catalog entry of that name is one.
+pub fn lookup_view(
+    engine: &Engine,
+    txn: &Txn,
+    name: &str,
+) -> SqlResult<Option<crate::catalog::ViewDef>> {
+    match engine.get(txn, borealis_engine::CATALOG, name.as_bytes())? {
+        Some(bytes) => crate::catalog::ViewDef::decode(&bytes),
+        None => Ok(None),
+    }
+}
+
+/// Parses a view's stored query.
+pub fn parse_view_query(view: &crate::catalog::ViewDef) -> SqlResult<ast::Query> {
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let mut stmts = sqlparser::parser::Parser::parse_sql(&dialect, &view.sql)
+        .map_err(|e| SqlError::Corrupted(format!("view \"{}\": {e}", view.name)))?;
+    match stmts.pop() {
+        Some(ast::Statement::Query(q)) if stmts.is_empty() => Ok(*q),
+        _ => Err(SqlError::Corrupted(format!(
+            "view \"{}\" is not a query",
+            view.name
+        ))),
     }
 }
 
@@ -580,6 +631,33 @@ impl<'a> Planner<'a> {
                     Resolved::Table(def) => {
                         let cols = table_scope(&def, alias.as_deref());
                         (Source::Table(def), cols)
+                    }
+                    Resolved::View(view) => {
+                        let query = parse_view_query(&view)?;
+                        let depth = VIEW_DEPTH.with(|d| d.get());
+                        if depth >= VIEW_DEPTH_MAX {
+                            return Err(SqlError::ObjectNotInPrerequisiteState(format!(
+                                "infinite recursion detected in rules for relation \"{}\"",
+                                view.name
+                            )));
+                        }
+                        VIEW_DEPTH.with(|d| d.set(depth + 1));
+                        // A view sees only its own FROM, never the query that reads it.
+                        let bound = self.bind_subquery(&query, params, &[]);
+                        VIEW_DEPTH.with(|d| d.set(depth));
+                        let (plan, _) = bound?;
+                        let t = alias.unwrap_or_else(|| view.name.clone());
+                        let cols = view
+                            .columns
+                            .iter()
+                            .zip(&plan.columns)
+                            .map(|((name, _), c)| ScopeColumn {
+                                table: Some(t.clone()),
+                                name: name.clone(),
+                                ty: c.ty,
+                            })
+                            .collect();
+                        (Source::Derived(Box::new(plan)), cols)
                     }
                     Resolved::Virtual(vt) => {
                         let t = alias.unwrap_or_else(|| vt.name.to_string());
@@ -1250,6 +1328,8 @@ pub struct Executor<'a> {
     pub txn: &'a Txn,
     pub params: &'a [Value],
     pub session: &'a SessionInfo,
+    /// Sequences for `nextval` and friends; absent where a statement cannot reach them.
+    pub sequences: Option<crate::sequence::SequenceAccess<'a>>,
     cache: RefCell<HashMap<usize, Rc<Vec<Vec<Value>>>>>,
 }
 
@@ -1266,8 +1346,19 @@ impl<'a> Executor<'a> {
             txn,
             params,
             session,
+            sequences: None,
             cache: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// The executor with access to sequences.
+    #[must_use]
+    pub fn with_sequences(
+        mut self,
+        sequences: crate::sequence::SequenceAccess<'a>,
+    ) -> Executor<'a> {
+        self.sequences = Some(sequences);
+        self
     }
 
     /// An evaluation context over `row` that can run subqueries.
@@ -1395,7 +1486,13 @@ impl<'a> Executor<'a> {
                 },
             )?,
             Source::Virtual(vt) => {
-                for row in crate::catalog_views::rows(vt, self.engine, self.txn, self.session)? {
+                for row in crate::catalog_views::rows(
+                    vt,
+                    self.engine,
+                    self.txn,
+                    self.session,
+                    self.sequences.map(|s| s.shared),
+                )? {
                     let pass = match &rel.filter {
                         None => true,
                         Some(f) => f.eval(&self.cx(&row, outer))? == Value::Bool(true),
@@ -2304,7 +2401,7 @@ pub fn choose_access(def: &TableDef, filter: Option<&Expr>) -> Access {
     best.map_or(Access::Full, |(_, r)| Access::Range(r))
 }
 
-fn output_name(item: &ast::Expr) -> String {
+pub(crate) fn output_name(item: &ast::Expr) -> String {
     match item {
         ast::Expr::Identifier(id) => ident_name(id),
         ast::Expr::CompoundIdentifier(parts) => {

@@ -7,10 +7,19 @@
 //! (PostgreSQL's "current transaction is aborted"), and COMMIT rolls back.
 //!
 //! DDL is transactional in its catalog entry (a CREATE TABLE rolled back leaves no table), but the
-//! B+tree root a CREATE allocates is not reclaimed yet.
+//! B+tree root a CREATE allocates is not reclaimed yet. Sequences are the documented exception:
+//! the values `nextval` hands out are never given back (see [`crate::sequence`]); a statement
+//! that received one is acknowledged only once the block it came from is durable, so its
+//! `Executed::commit_lsn` may be set even when it committed nothing.
+//!
+//! Writes go through one path per statement kind, each applying, per row: column defaults, NOT
+//! NULL, CHECK constraints, the table's foreign keys (share-locking the referenced row), unique
+//! and primary keys (through the engine's duplicate-key check, or as ON CONFLICT arbiters), and
+//! then — for UPDATE and DELETE — the actions of the foreign keys that reference the table.
 
 use crate::catalog::{
-    Column, IndexDef, TableDef, decode_row, encode_row, pk_key, rowid_key, rowid_of_key,
+    CheckDef, Column, FkAction, ForeignKeyDef, Identity, IndexDef, TableDef, decode_row,
+    encode_row, pk_key, rowid_key, rowid_of_key,
 };
 use crate::copy::{CopyFormat, LineSplitter};
 use crate::error::{SqlError, SqlResult};
@@ -19,6 +28,9 @@ use crate::index::{self, NameOwner};
 use crate::query::{
     Access, ColumnInfo, Executor, Planner, QueryPlan, choose_access, lookup_table, matching_rows,
     single_table, table_scope,
+};
+use crate::sequence::{
+    SequenceAccess, SequenceOptions, Sequences, SessionSequences, lookup_sequence, user_sequences,
 };
 use crate::types::{DataType, Value};
 use borealis_common::Lsn;
@@ -34,6 +46,8 @@ pub struct Database {
     pub engine: Arc<Engine>,
     /// Next hidden row id per table, seeded from the table's greatest key on first use.
     rowids: Mutex<HashMap<TreeId, u64>>,
+    /// The sequences' states (see [`crate::sequence`]).
+    pub sequences: Sequences,
 }
 
 impl Database {
@@ -42,6 +56,7 @@ impl Database {
         Arc::new(Database {
             engine,
             rowids: Mutex::new(HashMap::new()),
+            sequences: Sequences::default(),
         })
     }
 
@@ -78,6 +93,13 @@ pub enum Output {
     /// `COPY … FROM STDIN`: the client sends the data next, through [`Session::copy_in_start`]
     /// and friends (this output only says so when `execute` is given a COPY FROM).
     CopyIn { columns: usize },
+    /// Rows of `INSERT`/`UPDATE`/`DELETE … RETURNING`: the tag is `tag` followed by the row
+    /// count (`INSERT 0 2`).
+    Returning {
+        tag: String,
+        columns: Vec<ColumnInfo>,
+        rows: Vec<Vec<Value>>,
+    },
     /// `COPY … TO STDOUT`: one encoded line per row, then the tag `COPY n`.
     CopyOut { columns: usize, lines: Vec<String> },
 }
@@ -213,6 +235,9 @@ fn parse_fallback(
     }
     let lower = text.to_lowercase();
     let first = lower.split_whitespace().next()?;
+    if lower.starts_with("create sequence") && !text.contains(['\'', '"', '(']) {
+        return parse(&sequence_options_in_parser_order(text)?).ok();
+    }
     match first {
         "vacuum" | "analyze" | "analyse" => {
             let mut rest = text[first.len()..].trim_start();
@@ -269,6 +294,54 @@ fn parse_fallback(
         }
         _ => None,
     }
+}
+
+/// `CREATE SEQUENCE` with its options in the order the parser wants (INCREMENT, MINVALUE,
+/// MAXVALUE, START, CACHE, CYCLE, OWNED BY); PostgreSQL takes them in any order, and dumps write
+/// START first. `None` if the text has words no option starts with.
+fn sequence_options_in_parser_order(text: &str) -> Option<String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let lw: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+    // CREATE SEQUENCE [IF NOT EXISTS] name [AS type]
+    let mut i = 2;
+    if lw.get(2).map(String::as_str) == Some("if") {
+        i += 3;
+    }
+    i += 1;
+    if lw.get(i).map(String::as_str) == Some("as") {
+        i += 2;
+    }
+    let head = words.get(..i)?.join(" ");
+    // (order, words) of each option.
+    let mut options: Vec<(usize, String)> = Vec::new();
+    while i < words.len() {
+        let take = |n: usize| words.get(i..i + n).map(|w| w.join(" "));
+        let next = lw.get(i + 1).map(String::as_str);
+        let (order, n) = match (lw[i].as_str(), next) {
+            ("increment", Some("by")) => (0, 3),
+            ("increment", _) => (0, 2),
+            ("no", Some("minvalue")) => (1, 2),
+            ("minvalue", _) => (1, 2),
+            ("no", Some("maxvalue")) => (2, 2),
+            ("maxvalue", _) => (2, 2),
+            ("start", Some("with")) => (3, 3),
+            ("start", _) => (3, 2),
+            ("cache", _) => (4, 2),
+            ("no", Some("cycle")) => (5, 2),
+            ("cycle", _) => (5, 1),
+            ("owned", Some("by")) => (6, 3),
+            _ => return None,
+        };
+        options.push((order, take(n)?));
+        i += n;
+    }
+    options.sort_by_key(|(o, _)| *o);
+    let mut out = head;
+    for (_, o) in options {
+        out.push(' ');
+        out.push_str(&o);
+    }
+    Some(out)
 }
 
 /// `FOR NO KEY UPDATE` → `FOR UPDATE` and `FOR KEY SHARE` → `FOR SHARE` outside quotes (the
@@ -341,12 +414,17 @@ pub struct Session {
     /// Statements run in the current transaction block (the isolation level can change only
     /// before the first).
     statements_in_block: usize,
+    /// `currval`, `lastval`, and the sequence commits an acknowledgement waits for.
+    sequences: SessionSequences,
 }
 
 /// The state of a `COPY … FROM STDIN` between the data messages.
 struct CopyIn {
     def: TableDef,
     targets: Vec<usize>,
+    /// Bound defaults of the columns the data does not give.
+    defaults: Vec<(usize, Expr)>,
+    checks: Vec<(String, Expr)>,
     splitter: LineSplitter,
     rows: u64,
 }
@@ -380,7 +458,16 @@ impl Session {
             copy_error: None,
             savepoints: Vec::new(),
             statements_in_block: 0,
+            sequences: SessionSequences::default(),
         }
+    }
+
+    /// An executor for a statement of this session (it reaches the sequences).
+    fn executor<'a>(&'a self, txn: &'a Txn, params: &'a [Value]) -> Executor<'a> {
+        Executor::new(&self.db.engine, txn, params, &self.info).with_sequences(SequenceAccess {
+            shared: &self.db.sequences,
+            session: &self.sequences,
+        })
     }
 
     /// The isolation level of transactions that do not choose one.
@@ -612,18 +699,21 @@ impl Session {
                 .plan
                 .columns),
             ast::Statement::Query(q) => Ok(Planner { engine, txn }.bind_query(q, params)?.columns),
-            ast::Statement::Insert(ins) => {
-                self.plan_insert(txn, ins, params)?;
-                Ok(Vec::new())
-            }
-            ast::Statement::Update(u) => {
-                self.plan_update(txn, u, params)?;
-                Ok(Vec::new())
-            }
-            ast::Statement::Delete(d) => {
-                self.plan_delete(txn, d, params)?;
-                Ok(Vec::new())
-            }
+            ast::Statement::Insert(ins) => Ok(self
+                .plan_insert(txn, ins, params)?
+                .returning
+                .map(|r| r.columns)
+                .unwrap_or_default()),
+            ast::Statement::Update(u) => Ok(self
+                .plan_update(txn, u, params)?
+                .returning
+                .map(|r| r.columns)
+                .unwrap_or_default()),
+            ast::Statement::Delete(d) => Ok(self
+                .plan_delete(txn, d, params)?
+                .returning
+                .map(|r| r.columns)
+                .unwrap_or_default()),
             ast::Statement::ShowVariable { variable } => Ok(vec![ColumnInfo {
                 name: show_name(variable),
                 ty: DataType::Text,
@@ -779,16 +869,22 @@ impl Session {
         }
         self.info.cancel.arm(txn.cancel_handle());
         let result = self.run(&mut txn, stmt, params);
+        // Values a sequence handed out are shown only once the block they came from is durable.
+        let sequence_lsn = self.sequences.take_wait_lsn();
         match result {
             Ok(output) => {
                 if self.in_block {
                     self.txn = Some(txn);
-                    plain(output)
+                    Ok(Executed {
+                        output,
+                        commit_lsn: sequence_lsn,
+                        notice: None,
+                    })
                 } else {
                     let lsn = self.commit(txn)?;
                     Ok(Executed {
                         output,
-                        commit_lsn: lsn,
+                        commit_lsn: lsn.max(sequence_lsn),
                         notice: None,
                     })
                 }
@@ -819,11 +915,34 @@ impl Session {
     fn run(&mut self, txn: &mut Txn, stmt: &ast::Statement, params: &[Value]) -> SqlResult<Output> {
         match stmt {
             ast::Statement::Query(q) if !q.locks.is_empty() => self.select_locking(txn, q, params),
+            ast::Statement::Query(q) if matches!(&*q.body, ast::SetExpr::Select(sel) if sel.into.is_some()) =>
+            {
+                let mut q = q.clone();
+                let ast::SetExpr::Select(sel) = &mut *q.body else {
+                    unreachable!("matched above")
+                };
+                let into = sel.into.take().expect("matched above");
+                if into.temporary || into.unlogged {
+                    return Err(SqlError::FeatureNotSupported(
+                        "SELECT INTO a temporary or unlogged table".into(),
+                    ));
+                }
+                let name = match into.targets.as_slice() {
+                    [ast::Expr::Identifier(id)] => ast::ObjectName::from(vec![id.clone()]),
+                    [ast::Expr::CompoundIdentifier(ids)] => ast::ObjectName::from(ids.clone()),
+                    _ => {
+                        return Err(SqlError::Syntax(format!(
+                            "syntax error at or near \"{into}\""
+                        )));
+                    }
+                };
+                self.create_table_as(txn, &name, &[], &q, false, "SELECT 0")
+            }
             ast::Statement::Query(q) => {
                 let mut types = vec![None; params.len()];
                 let engine = &self.db.engine;
                 let plan = Planner { engine, txn }.bind_query(q, &mut types)?;
-                let rows = Executor::new(engine, txn, params, &self.info).run(&plan, None)?;
+                let rows = self.executor(txn, params).run(&plan, None)?;
                 Ok(Output::Rows {
                     columns: plan.columns,
                     rows,
@@ -848,6 +967,36 @@ impl Session {
                 cascade: false,
                 ..
             } => self.drop_indexes(txn, names, *if_exists),
+            ast::Statement::CreateSequence {
+                temporary: false,
+                if_not_exists,
+                name,
+                data_type,
+                sequence_options,
+                owned_by,
+            } => self.create_sequence(
+                txn,
+                *if_not_exists,
+                name,
+                data_type.as_ref(),
+                sequence_options,
+                owned_by.as_ref(),
+            ),
+            ast::Statement::Drop {
+                object_type: ast::ObjectType::Sequence,
+                if_exists,
+                names,
+                cascade: false,
+                ..
+            } => self.drop_sequences(txn, names, *if_exists),
+            ast::Statement::CreateView(cv) => self.create_view(txn, cv, params),
+            ast::Statement::Drop {
+                object_type: ast::ObjectType::View,
+                if_exists,
+                names,
+                cascade: false,
+                ..
+            } => self.drop_views(txn, names, *if_exists),
             ast::Statement::Set(set) => self.set_statement(set),
             ast::Statement::Truncate(t) => self.truncate(txn, t),
             ast::Statement::AlterTable(at) => self.alter_table(txn, at),
@@ -924,12 +1073,23 @@ impl Session {
     }
 
     fn create_table(&mut self, txn: &mut Txn, ct: &ast::CreateTable) -> SqlResult<Output> {
-        let engine = &self.db.engine;
-        if ct.query.is_some() || ct.temporary || ct.or_replace {
+        if ct.temporary || ct.or_replace {
             return Err(SqlError::FeatureNotSupported(
-                "CREATE TABLE AS, TEMPORARY and OR REPLACE".into(),
+                "CREATE TEMPORARY TABLE and OR REPLACE".into(),
             ));
         }
+        if let Some(q) = &ct.query {
+            let names: Vec<String> = ct.columns.iter().map(|c| ident_name(&c.name)).collect();
+            return self.create_table_as(
+                txn,
+                &ct.name,
+                &names,
+                q,
+                ct.if_not_exists,
+                "CREATE TABLE AS",
+            );
+        }
+        let engine = &self.db.engine;
         let name = object_name(&ct.name)?;
         if let Some(owner) = index::name_owner(engine, txn, &name)? {
             if ct.if_not_exists && matches!(owner, NameOwner::Table) {
@@ -940,19 +1100,87 @@ impl Session {
             return Err(SqlError::DuplicateTable(name));
         }
         let mut columns: Vec<Column> = Vec::with_capacity(ct.columns.len());
+        // Sequences to create for serial and identity columns: (column, options, identity).
+        let mut owned: Vec<(usize, SequenceOptions, bool)> = Vec::new();
         let mut pk: Vec<usize> = Vec::new();
         // UNIQUE constraints: (constraint name, column names), in declaration order.
         let mut uniques: Vec<(Option<String>, Vec<String>)> = Vec::new();
+        // CHECK constraints: (constraint name, expression), in declaration order.
+        let mut checks: Vec<(Option<String>, ast::Expr)> = Vec::new();
+        // FOREIGN KEY constraints with their referencing columns.
+        let mut foreign_keys: Vec<(ast::ForeignKeyConstraint, Vec<String>)> = Vec::new();
         for (i, c) in ct.columns.iter().enumerate() {
             let cname = ident_name(&c.name);
             if columns.iter().any(|x| x.name == cname) {
                 return Err(SqlError::DuplicateColumn(cname));
             }
-            let (ty, text_kind) = crate::expr::column_type(&c.data_type)?;
+            let serial = serial_type(&c.data_type);
+            let (ty, text_kind) = match serial {
+                Some(20) => (DataType::Int8, crate::catalog::TextKind::Text),
+                Some(_) => (DataType::Int4, crate::catalog::TextKind::Text),
+                None => crate::expr::column_type(&c.data_type)?,
+            };
             let mut not_null = false;
+            let mut default: Option<String> = None;
+            let mut identity = Identity::None;
+            if let Some(type_oid) = serial {
+                owned.push((
+                    i,
+                    SequenceOptions {
+                        type_oid: Some(type_oid),
+                        ..SequenceOptions::default()
+                    },
+                    false,
+                ));
+                not_null = true;
+            }
             for opt in &c.options {
                 match &opt.option {
+                    ast::ColumnOption::Default(e) => {
+                        if serial.is_some() || default.is_some() {
+                            return Err(SqlError::Syntax(format!(
+                                "multiple default values specified for column \"{cname}\" of table \"{name}\""
+                            )));
+                        }
+                        default = Some(self.default_text(txn, e, ty, text_kind)?);
+                    }
+                    ast::ColumnOption::Generated {
+                        generated_as:
+                            generated @ (ast::GeneratedAs::Always | ast::GeneratedAs::ByDefault),
+                        sequence_options,
+                        generation_expr: None,
+                        ..
+                    } => {
+                        if !matches!(ty, DataType::Int4 | DataType::Int8) {
+                            return Err(SqlError::DatatypeMismatch(
+                                "identity column type must be smallint, integer, or bigint".into(),
+                            ));
+                        }
+                        identity = if matches!(generated, ast::GeneratedAs::Always) {
+                            Identity::Always
+                        } else {
+                            Identity::ByDefault
+                        };
+                        let mut o = SequenceOptions::from_ast(
+                            None,
+                            sequence_options.as_deref().unwrap_or(&[]),
+                        )?;
+                        o.type_oid = Some(if ty == DataType::Int8 { 20 } else { 23 });
+                        owned.push((i, o, true));
+                        not_null = true;
+                    }
                     ast::ColumnOption::NotNull => not_null = true,
+                    ast::ColumnOption::ForeignKey(fk) => {
+                        let mut fk = fk.clone();
+                        if fk.name.is_none() {
+                            fk.name = opt.name.clone();
+                        }
+                        foreign_keys.push((fk, vec![cname.clone()]));
+                    }
+                    ast::ColumnOption::Check(ck) => checks.push((
+                        opt.name.as_ref().or(ck.name.as_ref()).map(ident_name),
+                        (*ck.expr).clone(),
+                    )),
                     ast::ColumnOption::Null => {}
                     ast::ColumnOption::PrimaryKey(_) => {
                         if !pk.is_empty() {
@@ -974,11 +1202,18 @@ impl Session {
                     }
                 }
             }
+            if identity != Identity::None && (default.is_some() || serial.is_some()) {
+                return Err(SqlError::Syntax(format!(
+                    "both default and identity specified for column \"{cname}\" of table \"{name}\""
+                )));
+            }
             columns.push(Column {
                 name: cname,
                 ty,
                 not_null,
                 text_kind,
+                default,
+                identity,
             });
         }
         for tc in &ct.constraints {
@@ -1020,6 +1255,13 @@ impl Session {
                     }
                     uniques.push((u.name.as_ref().map(ident_name), cols));
                 }
+                ast::TableConstraint::Check(ck) => {
+                    checks.push((ck.name.as_ref().map(ident_name), (*ck.expr).clone()));
+                }
+                ast::TableConstraint::ForeignKey(fk) => {
+                    let cols = fk.columns.iter().map(ident_name).collect();
+                    foreign_keys.push((fk.clone(), cols));
+                }
                 other => {
                     return Err(SqlError::FeatureNotSupported(format!(
                         "table constraint {other}"
@@ -1035,13 +1277,524 @@ impl Session {
             columns,
             pk,
             indexes: Vec::new(),
+            checks: Vec::new(),
+            foreign_keys: Vec::new(),
         };
+        for (cname, expr) in checks {
+            self.add_check(txn, &mut def, cname, &expr, false)?;
+        }
+        for (fk, cols) in &foreign_keys {
+            self.add_foreign_key(txn, &mut def, fk, cols, false)?;
+        }
         for (cname, cols) in uniques {
             let cols = key_positions(&def, &cols)?;
             self.add_unique_constraint(txn, &mut def, cname, cols)?;
         }
+        let mut taken: Vec<String> = def
+            .indexes
+            .iter()
+            .map(|ix| ix.name.clone())
+            .chain((!def.pk.is_empty()).then(|| def.pk_name()))
+            .chain([def.name.clone()])
+            .collect();
+        for (i, options, identity) in owned {
+            let column = def.columns[i].name.clone();
+            let seq_name =
+                index::choose_name(engine, txn, &def.name, &[column.as_str()], "seq", &taken)?;
+            taken.push(seq_name.clone());
+            let seq_tree = engine.create_tree()?;
+            let mut seq =
+                options.define(&seq_name, TableDef::oid_for_tree(seq_tree), seq_tree, 20)?;
+            seq.owned_by = Some((def.oid, i as u32));
+            seq.identity = identity;
+            def.columns[i].default = Some(nextval_text(&seq_name));
+            engine.insert(txn, CATALOG, seq_name.as_bytes(), &seq.encode())?;
+        }
         engine.insert(txn, CATALOG, name.as_bytes(), &def.encode())?;
         Ok(command("CREATE TABLE"))
+    }
+
+    /// Adds a CHECK constraint to `def`, named `t_col_check` (or `t_check` when it reads other
+    /// than one column) unless named; with `validate`, every row the transaction sees must pass
+    /// it. The caller writes `def` to the catalog.
+    fn add_check(
+        &self,
+        txn: &Txn,
+        def: &mut TableDef,
+        name: Option<String>,
+        expr: &ast::Expr,
+        validate: bool,
+    ) -> SqlResult<()> {
+        let text = deparse(expr, "text", false, 0);
+        let pretty = deparse(expr, "text", true, 0);
+        let columns = columns_named(def, &text);
+        let name = match name {
+            Some(n) => {
+                if def.checks.iter().any(|c| c.name == n) {
+                    return Err(SqlError::DuplicateObject(format!(
+                        "constraint \"{n}\" for relation \"{}\" already exists",
+                        def.name
+                    )));
+                }
+                n
+            }
+            None => {
+                let taken: Vec<String> = def.checks.iter().map(|c| c.name.clone()).collect();
+                let names: Vec<&str> = match columns.as_slice() {
+                    [one] => vec![def.columns[*one].name.as_str()],
+                    _ => Vec::new(),
+                };
+                let base = if names.is_empty() {
+                    format!("{}_check", def.name)
+                } else {
+                    format!("{}_{}_check", def.name, names[0])
+                };
+                (0..)
+                    .map(|n| {
+                        if n == 0 {
+                            base.clone()
+                        } else {
+                            format!("{base}{n}")
+                        }
+                    })
+                    .find(|n| !taken.contains(n))
+                    .expect("an unused name")
+            }
+        };
+        let check = CheckDef {
+            name,
+            oid: def.next_check_oid(),
+            expr: text,
+            pretty,
+            columns,
+        };
+        // Bind it now: a CHECK names only the table's columns and yields a boolean.
+        let bound = self.bind_check(txn, def, &check)?;
+        if validate {
+            let exec = self.executor(txn, &[]);
+            let mut violated = false;
+            matching_rows(&exec, def, None, &Access::Full, None, None, |_, row| {
+                violated |= bound.eval(&exec.cx(&row, None))? == Value::Bool(false);
+                Ok(())
+            })?;
+            if violated {
+                return Err(SqlError::CheckViolation {
+                    message: format!(
+                        "check constraint \"{}\" of relation \"{}\" is violated by some row",
+                        check.name, def.name
+                    ),
+                    detail: String::new(),
+                });
+            }
+        }
+        def.checks.push(check);
+        Ok(())
+    }
+
+    /// Binds a CHECK expression over the table's row.
+    fn bind_check(&self, txn: &Txn, def: &TableDef, check: &CheckDef) -> SqlResult<Expr> {
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let ast = sqlparser::parser::Parser::new(&dialect)
+            .try_with_sql(&check.expr)
+            .and_then(|mut p| p.parse_expr())
+            .map_err(|e| SqlError::Syntax(e.to_string()))?;
+        let scope = table_scope(def, None);
+        let mut params = Vec::new();
+        let engine = &self.db.engine;
+        let planner = Planner { engine, txn };
+        let mut binder = Binder::new(&scope, &mut params);
+        binder.planner = Some(&planner);
+        let e = binder.bind(&ast, &mut AggMode::Forbidden("check constraints"))?;
+        match binder.type_of(&e) {
+            Some(DataType::Bool) | None => Ok(e),
+            Some(t) => Err(SqlError::DatatypeMismatch(format!(
+                "argument of CHECK must be type boolean, not type {}",
+                t.name()
+            ))),
+        }
+    }
+
+    /// The table's CHECK constraints, bound for a statement that writes rows.
+    fn bind_checks(&self, txn: &Txn, def: &TableDef) -> SqlResult<Vec<(String, Expr)>> {
+        def.checks
+            .iter()
+            .map(|c| Ok((c.name.clone(), self.bind_check(txn, def, c)?)))
+            .collect()
+    }
+
+    /// Fails with 23514 if `row` makes a CHECK false (NULL passes, as in PostgreSQL).
+    fn check_row(
+        &self,
+        txn: &Txn,
+        def: &TableDef,
+        checks: &[(String, Expr)],
+        row: &[Value],
+    ) -> SqlResult<()> {
+        if checks.is_empty() {
+            return Ok(());
+        }
+        let exec = self.executor(txn, &[]);
+        let cx = exec.cx(row, None);
+        for (name, e) in checks {
+            if e.eval(&cx)? == Value::Bool(false) {
+                return Err(SqlError::CheckViolation {
+                    message: format!(
+                        "new row for relation \"{}\" violates check constraint \"{name}\"",
+                        def.name
+                    ),
+                    detail: failing_row(row),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `CREATE TABLE t [(names)] AS query` and `SELECT … INTO t`: a table (no key: hidden row
+    /// ids) with the query's columns, filled with its rows in the same transaction. The tag is
+    /// `SELECT n`, as PostgreSQL's.
+    fn create_table_as(
+        &mut self,
+        txn: &mut Txn,
+        name: &ast::ObjectName,
+        names: &[String],
+        q: &ast::Query,
+        if_not_exists: bool,
+        skip_tag: &str,
+    ) -> SqlResult<Output> {
+        let engine = self.db.engine.clone();
+        let name = object_name(name)?;
+        if index::name_owner(&engine, txn, &name)?.is_some() {
+            if if_not_exists {
+                self.notices
+                    .push(format!("relation \"{name}\" already exists, skipping"));
+                return Ok(command(skip_tag));
+            }
+            return Err(SqlError::DuplicateTable(name));
+        }
+        let mut types = Vec::new();
+        let plan = Planner {
+            engine: &engine,
+            txn,
+        }
+        .bind_query(q, &mut types)?;
+        if !types.is_empty() {
+            return Err(SqlError::NotSupported(
+                "there is no parameter $1 in CREATE TABLE AS".into(),
+            ));
+        }
+        if names.len() > plan.columns.len() {
+            return Err(SqlError::Syntax(
+                "too many column names were specified".into(),
+            ));
+        }
+        let mut columns: Vec<Column> = plan
+            .columns
+            .iter()
+            .map(|c| Column::new(c.name.clone(), c.ty, false))
+            .collect();
+        for (c, n) in columns.iter_mut().zip(names) {
+            c.name = n.clone();
+        }
+        for (i, c) in columns.iter().enumerate() {
+            if columns[..i].iter().any(|d| d.name == c.name) {
+                return Err(SqlError::DuplicateColumn(c.name.clone()));
+            }
+        }
+        let rows = self.executor(txn, &[]).run(&plan, None)?;
+        let tree = engine.create_tree()?;
+        let def = TableDef {
+            name: name.clone(),
+            oid: TableDef::oid_for_tree(tree),
+            tree,
+            columns,
+            pk: Vec::new(),
+            indexes: Vec::new(),
+            checks: Vec::new(),
+            foreign_keys: Vec::new(),
+        };
+        engine.insert(txn, CATALOG, name.as_bytes(), &def.encode())?;
+        let mut buf = Vec::new();
+        for row in &rows {
+            self.info.cancel.check()?;
+            buf.clear();
+            encode_row(row, &mut buf);
+            let key = rowid_key(self.db.next_rowid(txn, def.tree)?);
+            engine.insert(txn, def.tree, &key, &buf)?;
+        }
+        Ok(command(format!("SELECT {}", rows.len())))
+    }
+
+    /// The stored text of a `DEFAULT` expression, checked by binding it (a default cannot
+    /// name columns, aggregates or subqueries).
+    fn default_text(
+        &self,
+        txn: &Txn,
+        e: &ast::Expr,
+        ty: DataType,
+        text_kind: crate::catalog::TextKind,
+    ) -> SqlResult<String> {
+        // Constants are cast to the type without its length, as PostgreSQL prints them.
+        let display = match text_kind {
+            crate::catalog::TextKind::Char(_) => "bpchar".to_string(),
+            crate::catalog::TextKind::Varchar(_) => "character varying".to_string(),
+            crate::catalog::TextKind::Text => ty.name().to_string(),
+        };
+        let text = deparse_default(e, &display);
+        self.bind_default_text(txn, &text)?;
+        Ok(text)
+    }
+
+    /// Binds a stored default expression.
+    fn bind_default_text(&self, txn: &Txn, text: &str) -> SqlResult<Expr> {
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let ast = sqlparser::parser::Parser::new(&dialect)
+            .try_with_sql(text)
+            .and_then(|mut p| p.parse_expr())
+            .map_err(|e| SqlError::Syntax(e.to_string()))?;
+        let scope = Vec::new();
+        let mut params = Vec::new();
+        let engine = &self.db.engine;
+        let planner = Planner { engine, txn };
+        let mut binder = Binder::new(&scope, &mut params);
+        binder.planner = Some(&planner);
+        match binder.bind(&ast, &mut AggMode::Forbidden("DEFAULT expressions")) {
+            Err(SqlError::UndefinedColumn(_) | SqlError::MissingFromEntry(_)) => Err(
+                SqlError::NotSupported("cannot use column reference in DEFAULT expression".into()),
+            ),
+            other => other,
+        }
+    }
+
+    /// The bound default of column `i` of `def` (NULL when it has none).
+    fn bind_default(&self, txn: &Txn, def: &TableDef, i: usize) -> SqlResult<Expr> {
+        match &def.columns[i].default {
+            Some(text) => self.bind_default_text(txn, text),
+            None => Ok(Expr::Literal(Value::Null)),
+        }
+    }
+
+    /// `CREATE [OR REPLACE] VIEW name [(columns)] AS query`: the query is bound now (it must be
+    /// valid and names its columns) and stored as text, in the transaction like any DDL. A
+    /// replacement keeps the old columns, by name and type, and may add more at the end.
+    fn create_view(
+        &mut self,
+        txn: &mut Txn,
+        cv: &ast::CreateView,
+        params: &[Value],
+    ) -> SqlResult<Output> {
+        let engine = self.db.engine.clone();
+        if cv.materialized || cv.temporary || cv.or_alter || cv.to.is_some() {
+            return Err(SqlError::FeatureNotSupported(
+                "materialized, temporary and ALTER views".into(),
+            ));
+        }
+        if !params.is_empty() {
+            return Err(SqlError::NotSupported(
+                "there is no parameter $1 in a view definition".into(),
+            ));
+        }
+        let name = object_name(&cv.name)?;
+        let mut types = Vec::new();
+        let plan = Planner {
+            engine: &engine,
+            txn,
+        }
+        .bind_query(&cv.query, &mut types)?;
+        if !types.is_empty() {
+            return Err(SqlError::NotSupported(
+                "there is no parameter $1 in a view definition".into(),
+            ));
+        }
+        if cv.columns.len() > plan.columns.len() {
+            return Err(SqlError::Syntax(
+                "CREATE VIEW specifies more column names than columns".into(),
+            ));
+        }
+        let mut columns: Vec<(String, DataType)> = plan
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.ty))
+            .collect();
+        for (c, given) in columns.iter_mut().zip(&cv.columns) {
+            c.0 = ident_name(&given.name);
+        }
+        for (i, c) in columns.iter().enumerate() {
+            if columns[..i].iter().any(|d| d.0 == c.0) {
+                return Err(SqlError::DuplicateColumn(c.0.clone()));
+            }
+        }
+        let oid = match crate::query::lookup_view(&engine, txn, &name)? {
+            Some(old) if cv.or_replace => {
+                if old.columns.len() > columns.len() {
+                    return Err(SqlError::InvalidTableDefinition(
+                        "cannot drop columns from view".into(),
+                    ));
+                }
+                for ((o, ot), (n, nt)) in old.columns.iter().zip(&columns) {
+                    if o != n {
+                        return Err(SqlError::InvalidTableDefinitionHint {
+                            message: format!(
+                                "cannot change name of view column \"{o}\" to \"{n}\""
+                            ),
+                            hint: "Use ALTER VIEW ... RENAME COLUMN ... to change name of view column instead.".into(),
+                        });
+                    }
+                    if ot != nt {
+                        return Err(SqlError::InvalidTableDefinition(format!(
+                            "cannot change data type of view column \"{o}\" from {} to {}",
+                            ot.name(),
+                            nt.name()
+                        )));
+                    }
+                }
+                old.oid
+            }
+            _ => {
+                if index::name_owner(&engine, txn, &name)?.is_some() {
+                    return Err(SqlError::DuplicateTable(name));
+                }
+                TableDef::oid_for_tree(engine.create_tree()?)
+            }
+        };
+        let view = crate::catalog::ViewDef {
+            name: name.clone(),
+            oid,
+            sql: cv.query.to_string(),
+            columns,
+        };
+        engine.put(txn, CATALOG, name.as_bytes(), &view.encode())?;
+        Ok(command("CREATE VIEW"))
+    }
+
+    /// `DROP VIEW [IF EXISTS] name [, …]`.
+    fn drop_views(
+        &mut self,
+        txn: &mut Txn,
+        names: &[ast::ObjectName],
+        if_exists: bool,
+    ) -> SqlResult<Output> {
+        let engine = self.db.engine.clone();
+        for n in names {
+            let name = object_name(n)?;
+            if crate::query::lookup_view(&engine, txn, &name)?.is_some() {
+                engine.delete(txn, CATALOG, name.as_bytes())?;
+            } else if let Some(owner) = index::name_owner(&engine, txn, &name)? {
+                return Err(wrong_drop(&engine, txn, &name, "view", &owner)?);
+            } else if if_exists {
+                self.notices
+                    .push(format!("view \"{name}\" does not exist, skipping"));
+            } else {
+                return Err(SqlError::UndefinedRelation(format!(
+                    "view \"{name}\" does not exist"
+                )));
+            }
+        }
+        Ok(command("DROP VIEW"))
+    }
+
+    /// `CREATE SEQUENCE [IF NOT EXISTS] name [AS type] [options] [OWNED BY t.c | NONE]`.
+    fn create_sequence(
+        &mut self,
+        txn: &mut Txn,
+        if_not_exists: bool,
+        name: &ast::ObjectName,
+        data_type: Option<&ast::DataType>,
+        options: &[ast::SequenceOptions],
+        owned_by: Option<&ast::ObjectName>,
+    ) -> SqlResult<Output> {
+        let engine = self.db.engine.clone();
+        let name = object_name(name)?;
+        if index::name_owner(&engine, txn, &name)?.is_some() {
+            if if_not_exists {
+                self.notices
+                    .push(format!("relation \"{name}\" already exists, skipping"));
+                return Ok(command("CREATE SEQUENCE"));
+            }
+            return Err(SqlError::DuplicateTable(name));
+        }
+        let options = SequenceOptions::from_ast(data_type, options)?;
+        let owner = match owned_by {
+            None => None,
+            Some(o) if o.to_string().eq_ignore_ascii_case("none") => None,
+            Some(o) => Some(self.sequence_owner(txn, o)?),
+        };
+        let tree = engine.create_tree()?;
+        let mut seq = options.define(&name, TableDef::oid_for_tree(tree), tree, 20)?;
+        seq.owned_by = owner;
+        engine.insert(txn, CATALOG, name.as_bytes(), &seq.encode())?;
+        Ok(command("CREATE SEQUENCE"))
+    }
+
+    /// The column `OWNED BY table.column` names: (table OID, column position).
+    fn sequence_owner(&self, txn: &Txn, o: &ast::ObjectName) -> SqlResult<(u32, u32)> {
+        let parts: Vec<String> =
+            o.0.iter()
+                .map(|p| match p {
+                    ast::ObjectNamePart::Identifier(id) => Ok(ident_name(id)),
+                    other => Err(SqlError::Syntax(format!("invalid OWNED BY option {other}"))),
+                })
+                .collect::<SqlResult<_>>()?;
+        let [.., table, column] = parts.as_slice() else {
+            return Err(SqlError::Syntax(
+                "invalid OWNED BY option\nHINT:  Specify OWNED BY table.column or OWNED BY NONE."
+                    .into(),
+            ));
+        };
+        let def = lookup_table(&self.db.engine, txn, table)?;
+        let i = def.column_index(column).ok_or_else(|| {
+            SqlError::UndefinedColumn(format!("{column}\" of relation \"{table}"))
+        })?;
+        Ok((def.oid, i as u32))
+    }
+
+    /// `DROP SEQUENCE [IF EXISTS] name [, …]`. A sequence a column default uses is refused, as
+    /// PostgreSQL refuses it without CASCADE.
+    fn drop_sequences(
+        &mut self,
+        txn: &mut Txn,
+        names: &[ast::ObjectName],
+        if_exists: bool,
+    ) -> SqlResult<Output> {
+        let engine = self.db.engine.clone();
+        for n in names {
+            let name = object_name(n)?;
+            let Some(seq) = lookup_sequence(&engine, txn, &name)? else {
+                if let Some(owner) = index::name_owner(&engine, txn, &name)? {
+                    return Err(wrong_drop(&engine, txn, &name, "sequence", &owner)?);
+                }
+                if if_exists {
+                    self.notices
+                        .push(format!("sequence \"{name}\" does not exist, skipping"));
+                    continue;
+                }
+                return Err(SqlError::UndefinedRelation(format!(
+                    "sequence \"{name}\" does not exist"
+                )));
+            };
+            let uses = nextval_text(&seq.name);
+            for def in crate::catalog_views::user_tables(&engine, txn)? {
+                if let Some(c) = def
+                    .columns
+                    .iter()
+                    .find(|c| c.default.as_deref() == Some(uses.as_str()))
+                {
+                    return Err(SqlError::DependentObjectsStillExist {
+                        message: format!(
+                            "cannot drop sequence {} because other objects depend on it",
+                            seq.name
+                        ),
+                        detail: format!(
+                            "default value for column {} of table {} depends on sequence {}",
+                            c.name, def.name, seq.name
+                        ),
+                        hint: "Use DROP ... CASCADE to drop the dependent objects too.".into(),
+                    });
+                }
+            }
+            engine.delete(txn, CATALOG, name.as_bytes())?;
+            self.db.sequences.forget(seq.tree);
+        }
+        Ok(command("DROP SEQUENCE"))
     }
 
     /// Adds a unique constraint (and its index, built over the rows the transaction sees) to
@@ -1226,6 +1979,7 @@ impl Session {
                                 "cannot drop index {name} because constraint {name} on table {} requires it",
                                 def.name
                             ),
+                            detail: String::new(),
                             hint: format!(
                                 "You can drop constraint {name} on table {} instead.",
                                 def.name
@@ -1249,14 +2003,60 @@ impl Session {
         names: &[ast::ObjectName],
         if_exists: bool,
     ) -> SqlResult<Output> {
+        let engine = self.db.engine.clone();
         for n in names {
             let name = object_name(n)?;
-            if !self.db.engine.delete(txn, CATALOG, name.as_bytes())? {
+            let other = if lookup_sequence(&engine, txn, &name)?.is_some() {
+                Some("SEQUENCE to remove a sequence")
+            } else if crate::query::lookup_view(&engine, txn, &name)?.is_some() {
+                Some("VIEW to remove a view")
+            } else {
+                None
+            };
+            if let Some(what) = other {
+                return Err(SqlError::WrongObjectTypeHint {
+                    message: format!("\"{name}\" is not a table"),
+                    hint: format!("Use DROP {what}."),
+                });
+            }
+            let Some(bytes) = engine.get(txn, CATALOG, name.as_bytes())? else {
                 if !if_exists {
                     return Err(SqlError::UndefinedTable(name));
                 }
                 self.notices
                     .push(format!("table \"{name}\" does not exist, skipping"));
+                continue;
+            };
+            let def = TableDef::decode(&bytes)?;
+            for other in crate::catalog_views::user_tables(&engine, txn)? {
+                if other.name == def.name
+                    || names
+                        .iter()
+                        .any(|n| object_name(n).is_ok_and(|n| n == other.name))
+                {
+                    continue;
+                }
+                if let Some(fk) = other.foreign_keys.iter().find(|f| f.ref_table == def.name) {
+                    return Err(SqlError::DependentObjectsStillExist {
+                        message: format!(
+                            "cannot drop table {} because other objects depend on it",
+                            def.name
+                        ),
+                        detail: format!(
+                            "constraint {} on table {} depends on table {}",
+                            fk.name, other.name, def.name
+                        ),
+                        hint: "Use DROP ... CASCADE to drop the dependent objects too.".into(),
+                    });
+                }
+            }
+            engine.delete(txn, CATALOG, name.as_bytes())?;
+            // Sequences the table's columns own go with it.
+            for seq in user_sequences(&engine, txn)? {
+                if seq.owned_by.is_some_and(|(t, _)| t == def.oid) {
+                    engine.delete(txn, CATALOG, seq.name.as_bytes())?;
+                    self.db.sequences.forget(seq.tree);
+                }
             }
         }
         Ok(command("DROP TABLE"))
@@ -1269,11 +2069,6 @@ impl Session {
         params: &mut Vec<Option<DataType>>,
     ) -> SqlResult<InsertPlan> {
         let engine = &self.db.engine;
-        if ins.on.is_some() || ins.returning.is_some() {
-            return Err(SqlError::FeatureNotSupported(
-                "ON CONFLICT and RETURNING".into(),
-            ));
-        }
         let ast::TableObject::TableName(tname) = &ins.table else {
             return Err(SqlError::FeatureNotSupported(
                 "INSERT into a table function".into(),
@@ -1296,59 +2091,483 @@ impl Session {
             }
             t
         };
-        let source = ins
-            .source
-            .as_ref()
-            .ok_or_else(|| SqlError::FeatureNotSupported("INSERT without VALUES".into()))?;
-        let rows = match &*source.body {
-            ast::SetExpr::Values(values)
-                if source.order_by.is_none() && source.limit_clause.is_none() =>
-            {
-                let mut rows = Vec::with_capacity(values.rows.len());
-                let scope = Vec::new();
-                let planner = Planner { engine, txn };
-                let mut binder = Binder::new(&scope, params);
-                binder.planner = Some(&planner);
-                for r in &values.rows {
-                    if r.len() > targets.len() {
+        let rows = match ins.source.as_ref() {
+            // `INSERT … DEFAULT VALUES`: every column takes its default.
+            None => InsertSource::Values(vec![Vec::new()]),
+            Some(source) => match &*source.body {
+                ast::SetExpr::Values(values)
+                    if source.order_by.is_none() && source.limit_clause.is_none() =>
+                {
+                    let mut rows = Vec::with_capacity(values.rows.len());
+                    let scope = Vec::new();
+                    let planner = Planner { engine, txn };
+                    let mut binder = Binder::new(&scope, params);
+                    binder.planner = Some(&planner);
+                    for r in &values.rows {
+                        if r.len() > targets.len() {
+                            return Err(SqlError::Syntax(
+                                "INSERT has more expressions than target columns".into(),
+                            ));
+                        }
+                        let mut exprs = Vec::with_capacity(r.len());
+                        for (k, e) in r.iter().enumerate() {
+                            let col = &def.columns[targets[k]];
+                            let b = if is_default_keyword(e) {
+                                self.bind_default(txn, &def, targets[k])?
+                            } else {
+                                if col.identity == Identity::Always {
+                                    return Err(SqlError::GeneratedAlways(col.name.clone()));
+                                }
+                                binder.bind(e, &mut AggMode::Forbidden("VALUES"))?
+                            };
+                            if let Expr::Param(i) = b
+                                && binder.params[i].is_none()
+                            {
+                                binder.params[i] = Some(col.ty);
+                            }
+                            exprs.push(b);
+                        }
+                        rows.push(exprs);
+                    }
+                    InsertSource::Values(rows)
+                }
+                _ => {
+                    let plan = Planner { engine, txn }.bind_query(source, params)?;
+                    if plan.columns.len() > targets.len() {
                         return Err(SqlError::Syntax(
                             "INSERT has more expressions than target columns".into(),
                         ));
                     }
-                    let mut exprs = Vec::with_capacity(r.len());
-                    for (k, e) in r.iter().enumerate() {
-                        let col = &def.columns[targets[k]];
-                        let b = if matches!(e, ast::Expr::Identifier(id) if id.value.eq_ignore_ascii_case("default") && id.quote_style.is_none())
-                        {
-                            Expr::Literal(Value::Null)
-                        } else {
-                            binder.bind(e, &mut AggMode::Forbidden("VALUES"))?
-                        };
-                        if let Expr::Param(i) = b
-                            && binder.params[i].is_none()
-                        {
-                            binder.params[i] = Some(col.ty);
-                        }
-                        exprs.push(b);
+                    if let Some(&i) = targets[..plan.columns.len()]
+                        .iter()
+                        .find(|&&i| def.columns[i].identity == Identity::Always)
+                    {
+                        return Err(SqlError::GeneratedAlways(def.columns[i].name.clone()));
                     }
-                    rows.push(exprs);
+                    InsertSource::Query(Box::new(plan))
                 }
-                InsertSource::Values(rows)
+            },
+        };
+        // Columns the source gives no value take their defaults, evaluated per row.
+        let given = match &rows {
+            InsertSource::Values(v) => v.iter().map(Vec::len).max().unwrap_or(0),
+            InsertSource::Query(q) => q.columns.len(),
+        };
+        let mut defaults = Vec::new();
+        for i in 0..def.columns.len() {
+            let short = targets
+                .iter()
+                .position(|&t| t == i)
+                .is_none_or(|k| k >= given);
+            if short && def.columns[i].default.is_some() {
+                defaults.push((i, self.bind_default(txn, &def, i)?));
             }
-            _ => {
-                let plan = Planner { engine, txn }.bind_query(source, params)?;
-                if plan.columns.len() > targets.len() {
-                    return Err(SqlError::Syntax(
-                        "INSERT has more expressions than target columns".into(),
-                    ));
-                }
-                InsertSource::Query(Box::new(plan))
+        }
+        let returning = match &ins.returning {
+            Some(items) => Some(self.bind_returning(txn, &def, items, params)?),
+            None => None,
+        };
+        let on_conflict = match &ins.on {
+            None => None,
+            Some(ast::OnInsert::OnConflict(oc)) => {
+                Some(self.plan_on_conflict(txn, &def, oc, params)?)
             }
+            Some(other) => return Err(SqlError::FeatureNotSupported(format!("{other}"))),
         };
         Ok(InsertPlan {
             def,
             targets,
             source: rows,
+            defaults,
+            returning,
+            on_conflict,
+        })
+    }
+
+    /// Binds `ON CONFLICT [target] DO NOTHING | DO UPDATE SET … [WHERE …]`: infers the arbiters
+    /// (the primary key or unique indexes over exactly the named columns, or the named
+    /// constraint) and binds the update over the existing row followed by `excluded`.
+    fn plan_on_conflict(
+        &self,
+        txn: &Txn,
+        def: &TableDef,
+        oc: &ast::OnConflict,
+        params: &mut Vec<Option<DataType>>,
+    ) -> SqlResult<OnConflictPlan> {
+        let arbiters = match &oc.conflict_target {
+            None => None,
+            Some(ast::ConflictTarget::Columns(cols)) => {
+                let mut wanted: Vec<usize> = Vec::with_capacity(cols.len());
+                for c in cols {
+                    let name = ident_name(c);
+                    let i = def
+                        .column_index(&name)
+                        .ok_or_else(|| SqlError::UndefinedColumn(name.clone()))?;
+                    wanted.push(i);
+                }
+                wanted.sort_unstable();
+                wanted.dedup();
+                let same = |cols: &[usize]| {
+                    let mut c = cols.to_vec();
+                    c.sort_unstable();
+                    c == wanted
+                };
+                let mut found = Vec::new();
+                if !def.pk.is_empty() && same(&def.pk) {
+                    found.push(Arbiter::PrimaryKey);
+                }
+                for (i, ix) in def.indexes.iter().enumerate() {
+                    if ix.unique && same(&ix.columns) {
+                        found.push(Arbiter::Index(i));
+                    }
+                }
+                if found.is_empty() {
+                    return Err(SqlError::InvalidColumnReference(
+                        "there is no unique or exclusion constraint matching the ON CONFLICT specification"
+                            .into(),
+                    ));
+                }
+                Some(found)
+            }
+            Some(ast::ConflictTarget::OnConstraint(n)) => {
+                let name = object_name(n)?;
+                if !def.pk.is_empty() && def.pk_name() == name {
+                    Some(vec![Arbiter::PrimaryKey])
+                } else if let Some(i) = def
+                    .indexes
+                    .iter()
+                    .position(|ix| ix.constraint && ix.name == name)
+                {
+                    Some(vec![Arbiter::Index(i)])
+                } else {
+                    return Err(SqlError::UndefinedObject(format!(
+                        "constraint \"{name}\" for table \"{}\" does not exist",
+                        def.name
+                    )));
+                }
+            }
+        };
+        let update = match &oc.action {
+            ast::OnConflictAction::DoNothing => None,
+            ast::OnConflictAction::DoUpdate(du) => {
+                if arbiters.is_none() {
+                    return Err(SqlError::Syntax(
+                        "ON CONFLICT DO UPDATE requires inference specification or constraint name"
+                            .into(),
+                    ));
+                }
+                let engine = &self.db.engine;
+                let mut scope = table_scope(def, None);
+                scope.extend(table_scope(def, Some("excluded")));
+                let planner = Planner { engine, txn };
+                let mut binder = Binder::new(&scope, params);
+                binder.planner = Some(&planner);
+                let mut sets = Vec::with_capacity(du.assignments.len());
+                for a in &du.assignments {
+                    let ast::AssignmentTarget::ColumnName(cn) = &a.target else {
+                        return Err(SqlError::FeatureNotSupported("tuple assignment".into()));
+                    };
+                    let cname = object_name(cn)?;
+                    let i = def.column_index(&cname).ok_or_else(|| {
+                        SqlError::UndefinedColumn(format!("{cname}\" of relation \"{}", def.name))
+                    })?;
+                    let b = if is_default_keyword(&a.value) {
+                        self.bind_default(txn, def, i)?
+                    } else {
+                        if def.columns[i].identity == Identity::Always {
+                            return Err(SqlError::GeneratedAlwaysUpdate(cname));
+                        }
+                        binder.bind(&a.value, &mut AggMode::Forbidden("UPDATE"))?
+                    };
+                    if let Expr::Param(p) = b
+                        && binder.params[p].is_none()
+                    {
+                        binder.params[p] = Some(def.columns[i].ty);
+                    }
+                    sets.push((i, b));
+                }
+                let filter = match &du.selection {
+                    Some(w) => Some(binder.bind(w, &mut AggMode::Forbidden("WHERE"))?),
+                    None => None,
+                };
+                Some((sets, filter))
+            }
+        };
+        Ok(OnConflictPlan { arbiters, update })
+    }
+
+    /// Inserts one row under `ON CONFLICT`: the row goes in unless an arbiter finds a conflicting
+    /// row, committed or being inserted concurrently (the engine's insert waits for the other
+    /// inserter, as PostgreSQL's speculative insertion does). Then DO NOTHING leaves it, and DO
+    /// UPDATE locks the conflicting row and updates its newest version. Returns the row written,
+    /// if any. `touched` holds the keys of rows this command wrote: meeting one again is 21000.
+    #[allow(clippy::too_many_arguments)]
+    fn insert_on_conflict(
+        &self,
+        txn: &mut Txn,
+        def: &TableDef,
+        oc: &OnConflictPlan,
+        row: &[Value],
+        key: &[u8],
+        touched: &mut std::collections::HashSet<Vec<u8>>,
+        params: &[Value],
+    ) -> SqlResult<Option<Vec<Value>>> {
+        let engine = &self.db.engine;
+        for _ in 0..ON_CONFLICT_RETRIES_MAX {
+            // The arbiters are checked first, as PostgreSQL does, so a conflict they settle is
+            // not reported by another unique constraint of the same row.
+            let conflict =
+                match self.arbiter_conflict(txn, def, row, key, oc.arbiters.as_deref())? {
+                    Some(a) => a,
+                    None => {
+                        let sp = engine.savepoint(txn);
+                        match self.try_insert(txn, def, row, key, oc.arbiters.as_deref())? {
+                            None => {
+                                engine.release_savepoint(txn, sp)?;
+                                touched.insert(key.to_vec());
+                                return Ok(Some(row.to_vec()));
+                            }
+                            Some(a) => {
+                                engine.rollback_to(txn, sp)?;
+                                engine.release_savepoint(txn, sp)?;
+                                a
+                            }
+                        }
+                    }
+                };
+            let Some((sets, filter)) = &oc.update else {
+                return Ok(None);
+            };
+            // The conflicting row, by its table key.
+            let (existing_key, entry) = match conflict {
+                Arbiter::PrimaryKey => (key.to_vec(), None),
+                Arbiter::Index(i) => {
+                    let ix = &def.indexes[i];
+                    let (entry, _) = crate::catalog::index_entry(ix, row, key);
+                    match engine.newest_version(txn, ix.tree, &entry)?.value {
+                        Some(k) => (k, Some((i, entry))),
+                        // Gone again (its inserter rolled back, or it was deleted): retry.
+                        None => continue,
+                    }
+                }
+            };
+            if touched.contains(&existing_key) {
+                return Err(SqlError::CardinalityViolationWithHint {
+                    message: "ON CONFLICT DO UPDATE command cannot affect row a second time"
+                        .into(),
+                    hint: "Ensure that no rows proposed for insertion within the same command have duplicate constrained values.".into(),
+                });
+            }
+            let Some(version) = engine.lock_row(
+                txn,
+                def.tree,
+                &existing_key,
+                LockMode::Update,
+                LockWait::Block,
+                self.lock_timeout(),
+            )?
+            else {
+                continue;
+            };
+            let Some(bytes) = version.value else {
+                continue;
+            };
+            let existing = decode_row(&bytes, def.columns.len())?;
+            if let Some((i, entry)) = &entry
+                && crate::catalog::index_entry(&def.indexes[*i], &existing, &existing_key).0
+                    != *entry
+            {
+                // Changed its key while we waited: the insert may go through now.
+                continue;
+            }
+            let mut combined = existing.clone();
+            combined.extend_from_slice(row);
+            let new = {
+                let exec = self.executor(txn, params);
+                let cx = exec.cx(&combined, None);
+                if let Some(f) = filter
+                    && f.eval(&cx)? != Value::Bool(true)
+                {
+                    return Ok(None);
+                }
+                let mut new = existing.clone();
+                for (i, e) in sets {
+                    let col = &def.columns[*i];
+                    new[*i] = col.fit(e.eval(&cx)?.cast(col.ty)?)?;
+                }
+                new
+            };
+            check_not_null(def, &new)?;
+            self.check_row(txn, def, &self.bind_checks(txn, def)?, &new)?;
+            check_foreign_keys(engine, txn, self.lock_timeout(), def, &new, Some(&existing))?;
+            let new_key = if def.pk.is_empty() {
+                existing_key.clone()
+            } else {
+                pk_key(def, &new)
+            };
+            self.rewrite_row(txn, def, &existing_key, &existing, &new)?;
+            if self.is_referenced(txn, def)? {
+                self.referencing_actions(txn, def, &existing, Some(&new), 0)?;
+            }
+            touched.insert(new_key);
+            return Ok(Some(new));
+        }
+        Err(SqlError::SerializationFailure(
+            "could not serialize access: the conflicting row kept changing".into(),
+        ))
+    }
+
+    /// The arbiter a committed (or this transaction's) row already conflicts with, if any.
+    fn arbiter_conflict(
+        &self,
+        txn: &Txn,
+        def: &TableDef,
+        row: &[Value],
+        key: &[u8],
+        arbiters: Option<&[Arbiter]>,
+    ) -> SqlResult<Option<Arbiter>> {
+        let engine = &self.db.engine;
+        let is_arbiter = |a: Arbiter| arbiters.is_none_or(|v| v.contains(&a));
+        if !def.pk.is_empty()
+            && is_arbiter(Arbiter::PrimaryKey)
+            && engine.newest_version(txn, def.tree, key)?.value.is_some()
+        {
+            return Ok(Some(Arbiter::PrimaryKey));
+        }
+        for (i, ix) in def.indexes.iter().enumerate() {
+            if !ix.unique
+                || !is_arbiter(Arbiter::Index(i))
+                || ix.columns.iter().any(|&c| row[c].is_null())
+            {
+                continue;
+            }
+            let (k, _) = crate::catalog::index_entry(ix, row, key);
+            if engine.newest_version(txn, ix.tree, &k)?.value.is_some() {
+                return Ok(Some(Arbiter::Index(i)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Inserts a row and its index entries; a duplicate key on an arbiter (every unique
+    /// constraint when `arbiters` is `None`) is returned as the conflict, on any other unique
+    /// index it is a unique violation. The caller undoes a partial insert.
+    fn try_insert(
+        &self,
+        txn: &mut Txn,
+        def: &TableDef,
+        row: &[Value],
+        key: &[u8],
+        arbiters: Option<&[Arbiter]>,
+    ) -> SqlResult<Option<Arbiter>> {
+        let engine = &self.db.engine;
+        let is_arbiter = |a: Arbiter| arbiters.is_none_or(|v| v.contains(&a));
+        let mut buf = Vec::new();
+        encode_row(row, &mut buf);
+        match engine.insert(txn, def.tree, key, &buf) {
+            Ok(()) => {}
+            Err(EngineError::DuplicateKey)
+                if !def.pk.is_empty() && is_arbiter(Arbiter::PrimaryKey) =>
+            {
+                return Ok(Some(Arbiter::PrimaryKey));
+            }
+            Err(EngineError::DuplicateKey) => return Err(unique_violation(def, row)),
+            Err(e) => return Err(e.into()),
+        }
+        for (i, ix) in def.indexes.iter().enumerate() {
+            let (k, v) = crate::catalog::index_entry(ix, row, key);
+            match engine.insert(txn, ix.tree, &k, &v) {
+                Ok(()) => {}
+                Err(EngineError::DuplicateKey) if ix.unique && is_arbiter(Arbiter::Index(i)) => {
+                    return Ok(Some(Arbiter::Index(i)));
+                }
+                Err(EngineError::DuplicateKey) => {
+                    return Err(index::unique_violation(def, ix, row));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Binds a RETURNING list over the rows of `def`.
+    fn bind_returning(
+        &self,
+        txn: &Txn,
+        def: &TableDef,
+        items: &[ast::SelectItem],
+        params: &mut Vec<Option<DataType>>,
+    ) -> SqlResult<Returning> {
+        let engine = &self.db.engine;
+        let scope = table_scope(def, None);
+        let planner = Planner { engine, txn };
+        let mut binder = Binder::new(&scope, params);
+        binder.planner = Some(&planner);
+        let mut exprs = Vec::new();
+        let mut columns = Vec::new();
+        for item in items {
+            let (e, name) = match item {
+                ast::SelectItem::UnnamedExpr(e) => (e, crate::query::output_name(e)),
+                ast::SelectItem::ExprWithAlias { expr, alias } => (expr, ident_name(alias)),
+                ast::SelectItem::ExprWithAliases { .. } => {
+                    return Err(SqlError::FeatureNotSupported(format!("{item}")));
+                }
+                ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
+                    if let ast::SelectItem::QualifiedWildcard(
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n),
+                        _,
+                    ) = item
+                        && object_name(n)? != def.name
+                    {
+                        return Err(SqlError::MissingFromEntry(object_name(n)?));
+                    }
+                    for (i, c) in def.columns.iter().enumerate() {
+                        exprs.push(Expr::Column(i));
+                        columns.push(ColumnInfo {
+                            name: c.name.clone(),
+                            ty: c.ty,
+                        });
+                    }
+                    continue;
+                }
+            };
+            let b = binder.bind(e, &mut AggMode::Forbidden("RETURNING"))?;
+            columns.push(ColumnInfo {
+                name,
+                ty: binder.type_of(&b).unwrap_or(DataType::Text),
+            });
+            exprs.push(b);
+        }
+        Ok(Returning { exprs, columns })
+    }
+
+    /// The output of a DML statement: its tag, or the RETURNING rows computed over `rows`.
+    fn dml_output(
+        &self,
+        txn: &Txn,
+        params: &[Value],
+        returning: Option<&Returning>,
+        tag: &str,
+        rows: &[Vec<Value>],
+    ) -> SqlResult<Output> {
+        let Some(r) = returning else {
+            return Ok(command(format!("{tag} {}", rows.len())));
+        };
+        let exec = self.executor(txn, params);
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let cx = exec.cx(row, None);
+            out.push(
+                r.exprs
+                    .iter()
+                    .map(|e| e.eval(&cx))
+                    .collect::<SqlResult<Vec<_>>>()?,
+            );
+        }
+        Ok(Output::Returning {
+            tag: tag.to_string(),
+            columns: r.columns.clone(),
+            rows: out,
         })
     }
 
@@ -1356,48 +2575,81 @@ impl Session {
         let mut types = vec![None; params.len()];
         let plan = self.plan_insert(txn, ins, &mut types)?;
         let engine = &self.db.engine;
-        let rows: Vec<Vec<Value>> = match &plan.source {
-            InsertSource::Values(rows) => {
-                let mut out = Vec::with_capacity(rows.len());
-                let exec = Executor::new(engine, txn, params, &self.info);
-                for r in rows {
-                    let cx = exec.cx(&[], None);
-                    out.push(
-                        r.iter()
-                            .map(|e| e.eval(&cx))
-                            .collect::<SqlResult<Vec<_>>>()?,
-                    );
-                }
-                out
-            }
-            InsertSource::Query(q) => {
-                Executor::new(engine, txn, params, &self.info).run(q, None)?
-            }
-        };
         let def = &plan.def;
-        let mut buf = Vec::new();
-        for values in &rows {
-            let mut row = vec![Value::Null; def.columns.len()];
-            for (k, v) in values.iter().enumerate() {
-                let col = &def.columns[plan.targets[k]];
-                row[plan.targets[k]] = col.fit(v.clone().cast(col.ty)?)?;
+        // Every new row is computed (defaults included) before the first write.
+        let mut rows: Vec<Vec<Value>> = Vec::new();
+        {
+            let exec = self.executor(txn, params);
+            let sourced: Vec<Vec<Value>> = match &plan.source {
+                InsertSource::Values(rows) => {
+                    let mut out = Vec::with_capacity(rows.len());
+                    for r in rows {
+                        let cx = exec.cx(&[], None);
+                        out.push(
+                            r.iter()
+                                .map(|e| e.eval(&cx))
+                                .collect::<SqlResult<Vec<_>>>()?,
+                        );
+                    }
+                    out
+                }
+                InsertSource::Query(q) => exec.run(q, None)?,
+            };
+            for values in sourced {
+                let mut row = vec![Value::Null; def.columns.len()];
+                for (k, v) in values.into_iter().enumerate() {
+                    let col = &def.columns[plan.targets[k]];
+                    row[plan.targets[k]] = col.fit(v.cast(col.ty)?)?;
+                }
+                let cx = exec.cx(&[], None);
+                for (i, e) in &plan.defaults {
+                    let col = &def.columns[*i];
+                    row[*i] = col.fit(e.eval(&cx)?.cast(col.ty)?)?;
+                }
+                rows.push(row);
             }
-            check_not_null(def, &row)?;
+        }
+        let checks = self.bind_checks(txn, def)?;
+        if let Some(oc) = &plan.on_conflict {
+            let mut touched = std::collections::HashSet::new();
+            let mut written = Vec::with_capacity(rows.len());
+            for row in &rows {
+                check_not_null(def, row)?;
+                self.check_row(txn, def, &checks, row)?;
+                check_foreign_keys(engine, txn, self.lock_timeout(), def, row, None)?;
+                let key = if def.pk.is_empty() {
+                    rowid_key(self.db.next_rowid(txn, def.tree)?)
+                } else {
+                    pk_key(def, row)
+                };
+                if let Some(r) =
+                    self.insert_on_conflict(txn, def, oc, row, &key, &mut touched, params)?
+                {
+                    written.push(r);
+                }
+            }
+            return self.dml_output(txn, params, plan.returning.as_ref(), "INSERT 0", &written);
+        }
+        let mut buf = Vec::new();
+        for row in &rows {
+            check_not_null(def, row)?;
+            self.check_row(txn, def, &checks, row)?;
+            check_foreign_keys(engine, txn, self.lock_timeout(), def, row, None)?;
             let key = if def.pk.is_empty() {
                 rowid_key(self.db.next_rowid(txn, def.tree)?)
             } else {
-                pk_key(def, &row)
+                pk_key(def, row)
             };
             buf.clear();
-            encode_row(&row, &mut buf);
+            encode_row(row, &mut buf);
             match engine.insert(txn, def.tree, &key, &buf) {
                 Ok(()) => {}
-                Err(EngineError::DuplicateKey) => return Err(unique_violation(def, &row)),
+                Err(EngineError::DuplicateKey) => return Err(unique_violation(def, row)),
                 Err(e) => return Err(e.into()),
             }
-            index::insert_entries(engine, txn, def, &row, &key)?;
+            index::insert_entries(engine, txn, def, row, &key)?;
         }
-        Ok(command(format!("INSERT 0 {}", rows.len())))
+        self.dml_output(txn, params, plan.returning.as_ref(), "INSERT 0", &rows)
     }
 
     fn plan_update(
@@ -1406,10 +2658,9 @@ impl Session {
         u: &ast::Update,
         params: &mut Vec<Option<DataType>>,
     ) -> SqlResult<UpdatePlan> {
-        if u.from.is_some() || u.returning.is_some() || u.limit.is_some() || !u.order_by.is_empty()
-        {
+        if u.from.is_some() || u.limit.is_some() || !u.order_by.is_empty() {
             return Err(SqlError::FeatureNotSupported(
-                "UPDATE with FROM, RETURNING, ORDER BY or LIMIT".into(),
+                "UPDATE with FROM, ORDER BY or LIMIT".into(),
             ));
         }
         let (name, alias) = single_table(std::slice::from_ref(&u.table))?
@@ -1429,7 +2680,14 @@ impl Session {
             let i = def.column_index(&cname).ok_or_else(|| {
                 SqlError::UndefinedColumn(format!("{cname}\" of relation \"{}", def.name))
             })?;
-            let b = binder.bind(&a.value, &mut AggMode::Forbidden("UPDATE"))?;
+            let b = if is_default_keyword(&a.value) {
+                self.bind_default(txn, &def, i)?
+            } else {
+                if def.columns[i].identity == Identity::Always {
+                    return Err(SqlError::GeneratedAlwaysUpdate(cname));
+                }
+                binder.bind(&a.value, &mut AggMode::Forbidden("UPDATE"))?
+            };
             if let Expr::Param(p) = b
                 && binder.params[p].is_none()
             {
@@ -1442,11 +2700,16 @@ impl Session {
             None => None,
         };
         let access = choose_access(&def, filter.as_ref());
+        let returning = match &u.returning {
+            Some(items) => Some(self.bind_returning(txn, &def, items, params)?),
+            None => None,
+        };
         Ok(UpdatePlan {
             def,
             sets,
             filter,
             access,
+            returning,
         })
     }
 
@@ -1459,7 +2722,7 @@ impl Session {
         // was when it started.
         let mut found = Vec::new();
         matching_rows(
-            &Executor::new(engine, txn, params, &self.info),
+            &self.executor(txn, params),
             def,
             plan.filter.as_ref(),
             &plan.access,
@@ -1483,7 +2746,7 @@ impl Session {
         }
         let mut targets = Vec::with_capacity(locked.len());
         {
-            let exec = Executor::new(engine, txn, params, &self.info);
+            let exec = self.executor(txn, params);
             for (key, old) in locked {
                 let cx = exec.cx(&old, None);
                 let mut row = old.clone();
@@ -1494,29 +2757,19 @@ impl Session {
                 targets.push((key, old, row));
             }
         }
-        let mut buf = Vec::new();
+        let checks = self.bind_checks(txn, def)?;
+        let referenced = self.is_referenced(txn, def)?;
         for (key, old, row) in &targets {
             check_not_null(def, row)?;
-            buf.clear();
-            encode_row(row, &mut buf);
-            let new_key = if def.pk.is_empty() {
-                key.clone()
-            } else {
-                pk_key(def, row)
-            };
-            if new_key == *key {
-                engine.put(txn, def.tree, key, &buf)?;
-            } else {
-                engine.delete(txn, def.tree, key)?;
-                match engine.insert(txn, def.tree, &new_key, &buf) {
-                    Ok(()) => {}
-                    Err(EngineError::DuplicateKey) => return Err(unique_violation(def, row)),
-                    Err(e) => return Err(e.into()),
-                }
+            self.check_row(txn, def, &checks, row)?;
+            check_foreign_keys(engine, txn, self.lock_timeout(), def, row, Some(old))?;
+            self.rewrite_row(txn, def, key, old, row)?;
+            if referenced {
+                self.referencing_actions(txn, def, old, Some(row), 0)?;
             }
-            index::update_entries(engine, txn, def, (old, key), (row, &new_key))?;
         }
-        Ok(command(format!("UPDATE {}", targets.len())))
+        let rows: Vec<Vec<Value>> = targets.into_iter().map(|(_, _, row)| row).collect();
+        self.dml_output(txn, params, plan.returning.as_ref(), "UPDATE", &rows)
     }
 
     /// `SELECT … FOR UPDATE/SHARE [NOWAIT | SKIP LOCKED]` over one table, as PostgreSQL's
@@ -1537,7 +2790,7 @@ impl Session {
         let engine = &self.db.engine;
         let lq = Planner { engine, txn }.bind_locking(q, &mut types)?;
         let (candidates, (limit, offset)) = {
-            let exec = Executor::new(engine, txn, params, &self.info);
+            let exec = self.executor(txn, params);
             (exec.locking_candidates(&lq)?, exec.limit_offset(&lq.plan)?)
         };
         let wanted = limit.map_or(usize::MAX, |l| l.saturating_add(offset));
@@ -1556,7 +2809,7 @@ impl Session {
             let output = if v.changed {
                 let Some(bytes) = v.value else { continue };
                 let newest = decode_row(&bytes, lq.def.columns.len())?;
-                let exec = Executor::new(engine, txn, params, &self.info);
+                let exec = self.executor(txn, params);
                 if !exec.locking_passes(&lq, &newest)? {
                     continue;
                 }
@@ -1609,7 +2862,7 @@ impl Session {
         };
         let newest = decode_row(&bytes, def.columns.len())?;
         if let Some(f) = filter {
-            let exec = Executor::new(engine, txn, params, &self.info);
+            let exec = self.executor(txn, params);
             if f.eval(&exec.cx(&newest, None))? != Value::Bool(true) {
                 return Ok(None);
             }
@@ -1623,14 +2876,10 @@ impl Session {
         d: &ast::Delete,
         params: &mut Vec<Option<DataType>>,
     ) -> SqlResult<UpdatePlan> {
-        if d.using.is_some()
-            || d.returning.is_some()
-            || d.limit.is_some()
-            || !d.order_by.is_empty()
-            || !d.tables.is_empty()
+        if d.using.is_some() || d.limit.is_some() || !d.order_by.is_empty() || !d.tables.is_empty()
         {
             return Err(SqlError::FeatureNotSupported(
-                "DELETE with USING, RETURNING, ORDER BY or LIMIT".into(),
+                "DELETE with USING, ORDER BY or LIMIT".into(),
             ));
         }
         let from = match &d.from {
@@ -1649,11 +2898,16 @@ impl Session {
             None => None,
         };
         let access = choose_access(&def, filter.as_ref());
+        let returning = match &d.returning {
+            Some(items) => Some(self.bind_returning(txn, &def, items, params)?),
+            None => None,
+        };
         Ok(UpdatePlan {
             def,
             sets: Vec::new(),
             filter,
             access,
+            returning,
         })
     }
 
@@ -1663,7 +2917,7 @@ impl Session {
         let engine = &self.db.engine;
         let mut found = Vec::new();
         matching_rows(
-            &Executor::new(engine, txn, params, &self.info),
+            &self.executor(txn, params),
             &plan.def,
             plan.filter.as_ref(),
             &plan.access,
@@ -1674,7 +2928,8 @@ impl Session {
                 Ok(())
             },
         )?;
-        let mut deleted = 0usize;
+        let referenced = self.is_referenced(txn, &plan.def)?;
+        let mut deleted = Vec::new();
         for (k, old) in found {
             let Some(row) =
                 self.lock_for_write(txn, &plan.def, plan.filter.as_ref(), params, &k, old)?
@@ -1683,11 +2938,631 @@ impl Session {
             };
             if engine.delete(txn, plan.def.tree, &k)? {
                 index::delete_entries(engine, txn, &plan.def, &row, &k)?;
-                deleted += 1;
+                if referenced {
+                    self.referencing_actions(txn, &plan.def, &row, None, 0)?;
+                }
+                deleted.push(row);
             }
         }
-        Ok(command(format!("DELETE {deleted}")))
+        self.dml_output(txn, params, plan.returning.as_ref(), "DELETE", &deleted)
     }
+}
+
+/// Most levels of ON DELETE/UPDATE CASCADE, SET NULL and SET DEFAULT followed from one row
+/// (a chain of tables referencing each other; a cycle of rows would otherwise not end).
+const FK_CASCADE_DEPTH_MAX: usize = 64;
+
+/// The error of a referencing row whose key is not in the referenced table.
+fn fk_missing(def: &TableDef, fk: &ForeignKeyDef, row: &[Value]) -> SqlError {
+    SqlError::ForeignKeyViolation {
+        message: format!(
+            "insert or update on table \"{}\" violates foreign key constraint \"{}\"",
+            def.name, fk.name
+        ),
+        detail: format!(
+            "Key {} is not present in table \"{}\".",
+            index::key_text(def, &fk.columns, row),
+            fk.ref_table
+        ),
+    }
+}
+
+/// Whether two rows hold equal values in the given columns (as keys compare them).
+fn same_key(a: &[Value], a_cols: &[usize], b: &[Value], b_cols: &[usize]) -> bool {
+    a_cols.iter().zip(b_cols).all(|(&i, &j)| {
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        crate::catalog::encode_key_value(&a[i], &mut x);
+        crate::catalog::encode_key_value(&b[j], &mut y);
+        x == y
+    })
+}
+
+/// Finds the row of `parent` whose `ref_columns` hold `values` (in `ref_columns` order),
+/// through its primary key or a unique index, and locks it in share mode: a concurrent DELETE
+/// or key UPDATE of it waits for this transaction, as PostgreSQL's `FOR KEY SHARE` makes it.
+fn lock_referenced(
+    engine: &Engine,
+    txn: &mut Txn,
+    timeout: Option<std::time::Duration>,
+    parent: &TableDef,
+    ref_columns: &[usize],
+    values: &[&Value],
+) -> SqlResult<bool> {
+    let value_of = |c: usize| ref_columns.iter().position(|&r| r == c).map(|k| values[k]);
+    let same_set = |cols: &[usize]| {
+        cols.len() == ref_columns.len() && cols.iter().all(|c| ref_columns.contains(c))
+    };
+    let key = if !parent.pk.is_empty() && same_set(&parent.pk) {
+        let mut k = Vec::new();
+        for &c in &parent.pk {
+            let v = value_of(c).expect("same column set");
+            crate::catalog::encode_key_value(&v.clone().cast(parent.columns[c].ty)?, &mut k);
+        }
+        k
+    } else {
+        let Some(ix) = parent
+            .indexes
+            .iter()
+            .find(|ix| ix.unique && same_set(&ix.columns))
+        else {
+            return Err(SqlError::Internal(format!(
+                "no unique key of \"{}\" for a foreign key",
+                parent.name
+            )));
+        };
+        let mut entry = Vec::new();
+        for &c in &ix.columns {
+            let v = value_of(c).expect("same column set");
+            crate::catalog::encode_index_value(&v.clone().cast(parent.columns[c].ty)?, &mut entry);
+        }
+        match engine.newest_version(txn, ix.tree, &entry)?.value {
+            Some(k) => k,
+            None => return Ok(false),
+        }
+    };
+    let Some(version) = engine.lock_row(
+        txn,
+        parent.tree,
+        &key,
+        LockMode::Share,
+        LockWait::Block,
+        timeout,
+    )?
+    else {
+        return Ok(false);
+    };
+    let Some(bytes) = version.value else {
+        return Ok(false);
+    };
+    let row = decode_row(&bytes, parent.columns.len())?;
+    let wanted: Vec<Value> = values.iter().map(|v| (*v).clone()).collect();
+    let positions: Vec<usize> = (0..wanted.len()).collect();
+    Ok(same_key(&row, ref_columns, &wanted, &positions))
+}
+
+/// Checks every foreign key of `def` for a new or changed row (`old` is the row before an
+/// UPDATE: keys whose columns did not change are not checked again, as in PostgreSQL).
+fn check_foreign_keys(
+    engine: &Engine,
+    txn: &mut Txn,
+    timeout: Option<std::time::Duration>,
+    def: &TableDef,
+    row: &[Value],
+    old: Option<&[Value]>,
+) -> SqlResult<()> {
+    for fk in &def.foreign_keys {
+        let values: Vec<&Value> = fk.columns.iter().map(|&c| &row[c]).collect();
+        // MATCH SIMPLE: a NULL in the key matches nothing and passes.
+        if values.iter().any(|v| v.is_null()) {
+            continue;
+        }
+        if old.is_some_and(|o| same_key(o, &fk.columns, row, &fk.columns)) {
+            continue;
+        }
+        let parent = if fk.ref_table == def.name {
+            def.clone()
+        } else {
+            lookup_table(engine, txn, &fk.ref_table)?
+        };
+        // A row referencing itself (or another row of this statement) is there already.
+        if !lock_referenced(engine, txn, timeout, &parent, &fk.ref_columns, &values)? {
+            return Err(fk_missing(def, fk, row));
+        }
+    }
+    Ok(())
+}
+
+impl Session {
+    /// Applies the foreign keys that reference `parent` after one of its rows was deleted
+    /// (`new` is `None`) or updated: NO ACTION and RESTRICT refuse while a referencing row
+    /// exists, CASCADE deletes or updates the referencing rows, SET NULL and SET DEFAULT change
+    /// their key columns. Referencing rows are found in the newest snapshot the isolation level
+    /// allows (READ COMMITTED takes a new one, so rows committed while this statement waited for
+    /// the parent's lock are seen).
+    fn referencing_actions(
+        &self,
+        txn: &mut Txn,
+        parent: &TableDef,
+        old: &[Value],
+        new: Option<&[Value]>,
+        depth: usize,
+    ) -> SqlResult<()> {
+        let engine = self.db.engine.clone();
+        let children: Vec<TableDef> = crate::catalog_views::user_tables(&engine, txn)?
+            .into_iter()
+            .filter(|t| t.foreign_keys.iter().any(|f| f.ref_table == parent.name))
+            .collect();
+        if children.is_empty() {
+            return Ok(());
+        }
+        if depth >= FK_CASCADE_DEPTH_MAX {
+            return Err(SqlError::ProgramLimitExceeded(format!(
+                "foreign key actions nested more than {FK_CASCADE_DEPTH_MAX} deep"
+            )));
+        }
+        if txn.isolation() == Isolation::ReadCommitted {
+            engine.new_statement(txn);
+        }
+        for child in children {
+            for fk in child
+                .foreign_keys
+                .iter()
+                .filter(|f| f.ref_table == parent.name)
+            {
+                if fk.ref_columns.iter().any(|&c| old[c].is_null()) {
+                    continue;
+                }
+                if let Some(n) = new
+                    && same_key(old, &fk.ref_columns, n, &fk.ref_columns)
+                {
+                    continue;
+                }
+                let mut referencing = Vec::new();
+                matching_rows(
+                    &self.executor(txn, &[]),
+                    &child,
+                    None,
+                    &Access::Full,
+                    None,
+                    None,
+                    |k, row| {
+                        if same_key(&row, &fk.columns, old, &fk.ref_columns) {
+                            referencing.push((k, row));
+                        }
+                        Ok(())
+                    },
+                )?;
+                if referencing.is_empty() {
+                    continue;
+                }
+                let action = if new.is_some() {
+                    fk.on_update
+                } else {
+                    fk.on_delete
+                };
+                match action {
+                    FkAction::NoAction | FkAction::Restrict => {
+                        return Err(SqlError::ForeignKeyViolation {
+                            message: format!(
+                                "update or delete on table \"{}\" violates foreign key constraint \"{}\" on table \"{}\"",
+                                parent.name, fk.name, child.name
+                            ),
+                            detail: format!(
+                                "Key {} is still referenced from table \"{}\".",
+                                index::key_text(parent, &fk.ref_columns, old),
+                                child.name
+                            ),
+                        });
+                    }
+                    FkAction::Cascade if new.is_none() => {
+                        for (k, found) in referencing {
+                            let Some(row) =
+                                self.lock_for_write(txn, &child, None, &[], &k, found)?
+                            else {
+                                continue;
+                            };
+                            if engine.delete(txn, child.tree, &k)? {
+                                index::delete_entries(&engine, txn, &child, &row, &k)?;
+                                self.referencing_actions(txn, &child, &row, None, depth + 1)?;
+                            }
+                        }
+                    }
+                    _ => {
+                        // CASCADE on update, SET NULL, SET DEFAULT: the key columns change.
+                        let defaults: Vec<Expr> = match action {
+                            FkAction::SetDefault => fk
+                                .columns
+                                .iter()
+                                .map(|&c| self.bind_default(txn, &child, c))
+                                .collect::<SqlResult<_>>()?,
+                            _ => Vec::new(),
+                        };
+                        let checks = self.bind_checks(txn, &child)?;
+                        for (k, found) in referencing {
+                            let Some(row) =
+                                self.lock_for_write(txn, &child, None, &[], &k, found)?
+                            else {
+                                continue;
+                            };
+                            let mut changed = row.clone();
+                            for (n, &c) in fk.columns.iter().enumerate() {
+                                let col = &child.columns[c];
+                                changed[c] = match action {
+                                    FkAction::Cascade => {
+                                        let v = new.expect("an update")[fk.ref_columns[n]].clone();
+                                        col.fit(v.cast(col.ty)?)?
+                                    }
+                                    FkAction::SetNull => Value::Null,
+                                    _ => {
+                                        let exec = self.executor(txn, &[]);
+                                        let v = defaults[n].eval(&exec.cx(&[], None))?;
+                                        col.fit(v.cast(col.ty)?)?
+                                    }
+                                };
+                            }
+                            check_not_null(&child, &changed)?;
+                            self.check_row(txn, &child, &checks, &changed)?;
+                            if action == FkAction::SetDefault {
+                                check_foreign_keys(
+                                    &engine,
+                                    txn,
+                                    self.lock_timeout(),
+                                    &child,
+                                    &changed,
+                                    None,
+                                )?;
+                            }
+                            self.rewrite_row(txn, &child, &k, &row, &changed)?;
+                            self.referencing_actions(txn, &child, &row, Some(&changed), depth + 1)?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether some table's foreign key references `def` (then its UPDATE and DELETE run
+    /// [`Self::referencing_actions`] for every row).
+    fn is_referenced(&self, txn: &Txn, def: &TableDef) -> SqlResult<bool> {
+        Ok(crate::catalog_views::user_tables(&self.db.engine, txn)?
+            .iter()
+            .any(|t| t.foreign_keys.iter().any(|f| f.ref_table == def.name)))
+    }
+
+    /// Writes `new` over the row `old` at table key `key` (moving it if its primary key
+    /// changed) and its index entries.
+    fn rewrite_row(
+        &self,
+        txn: &mut Txn,
+        def: &TableDef,
+        key: &[u8],
+        old: &[Value],
+        new: &[Value],
+    ) -> SqlResult<()> {
+        let engine = &self.db.engine;
+        let mut buf = Vec::new();
+        encode_row(new, &mut buf);
+        let new_key = if def.pk.is_empty() {
+            key.to_vec()
+        } else {
+            pk_key(def, new)
+        };
+        if new_key == key {
+            engine.put(txn, def.tree, key, &buf)?;
+        } else {
+            engine.delete(txn, def.tree, key)?;
+            match engine.insert(txn, def.tree, &new_key, &buf) {
+                Ok(()) => {}
+                Err(EngineError::DuplicateKey) => return Err(unique_violation(def, new)),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        index::update_entries(engine, txn, def, (old, key), (new, &new_key))
+    }
+
+    /// Adds a FOREIGN KEY to `def` (named `t_a_b_fkey` unless named). With `validate`, every row
+    /// the transaction sees must reference an existing row. The caller writes `def`.
+    fn add_foreign_key(
+        &self,
+        txn: &mut Txn,
+        def: &mut TableDef,
+        fk: &ast::ForeignKeyConstraint,
+        columns: &[String],
+        validate: bool,
+    ) -> SqlResult<()> {
+        let engine = self.db.engine.clone();
+        let ref_name = object_name(&fk.foreign_table)?;
+        let parent = if ref_name == def.name {
+            def.clone()
+        } else {
+            lookup_table(&engine, txn, &ref_name)?
+        };
+        let in_fk = |d: &TableDef, names: &[String]| {
+            names
+                .iter()
+                .map(|n| {
+                    d.column_index(n).ok_or_else(|| {
+                        SqlError::UndefinedColumn(format!(
+                            "{n}\" referenced in foreign key constraint does not exist"
+                        ))
+                    })
+                })
+                .collect::<SqlResult<Vec<usize>>>()
+        };
+        let cols = in_fk(def, columns)?;
+        let ref_cols = if fk.referred_columns.is_empty() {
+            if parent.pk.is_empty() {
+                return Err(SqlError::InvalidForeignKey(format!(
+                    "there is no primary key for referenced table \"{}\"",
+                    parent.name
+                )));
+            }
+            parent.pk.clone()
+        } else {
+            let names: Vec<String> = fk.referred_columns.iter().map(ident_name).collect();
+            in_fk(&parent, &names)?
+        };
+        if cols.len() != ref_cols.len() {
+            return Err(SqlError::InvalidForeignKey(
+                "number of referencing and referenced columns for foreign key disagree".into(),
+            ));
+        }
+        let same_set =
+            |c: &[usize]| c.len() == ref_cols.len() && c.iter().all(|x| ref_cols.contains(x));
+        let keyed = (!parent.pk.is_empty() && same_set(&parent.pk))
+            || parent
+                .indexes
+                .iter()
+                .any(|ix| ix.unique && same_set(&ix.columns));
+        if !keyed {
+            return Err(SqlError::InvalidForeignKey(format!(
+                "there is no unique constraint matching given keys for referenced table \"{}\"",
+                parent.name
+            )));
+        }
+        let action = |a: &Option<ast::ReferentialAction>| match a {
+            None | Some(ast::ReferentialAction::NoAction) => FkAction::NoAction,
+            Some(ast::ReferentialAction::Restrict) => FkAction::Restrict,
+            Some(ast::ReferentialAction::Cascade) => FkAction::Cascade,
+            Some(ast::ReferentialAction::SetNull) => FkAction::SetNull,
+            Some(ast::ReferentialAction::SetDefault) => FkAction::SetDefault,
+        };
+        let name = match &fk.name {
+            Some(n) => ident_name(n),
+            None => {
+                let names: Vec<&str> = cols.iter().map(|&i| def.columns[i].name.as_str()).collect();
+                let taken: Vec<String> = def
+                    .foreign_keys
+                    .iter()
+                    .map(|f| f.name.clone())
+                    .chain(def.checks.iter().map(|c| c.name.clone()))
+                    .collect();
+                index::choose_name(&engine, txn, &def.name, &names, "fkey", &taken)?
+            }
+        };
+        let fk = ForeignKeyDef {
+            name,
+            oid: def.next_check_oid(),
+            columns: cols,
+            ref_table: parent.name.clone(),
+            ref_columns: ref_cols,
+            on_delete: action(&fk.on_delete),
+            on_update: action(&fk.on_update),
+        };
+        if validate {
+            let mut rows = Vec::new();
+            matching_rows(
+                &self.executor(txn, &[]),
+                def,
+                None,
+                &Access::Full,
+                None,
+                None,
+                |_, row| {
+                    rows.push(row);
+                    Ok(())
+                },
+            )?;
+            let mut with_fk = def.clone();
+            with_fk.foreign_keys = vec![fk.clone()];
+            for row in rows {
+                self.info.cancel.check()?;
+                check_foreign_keys(&engine, txn, self.lock_timeout(), &with_fk, &row, None)?;
+            }
+        }
+        def.foreign_keys.push(fk);
+        Ok(())
+    }
+}
+
+/// The error of `DROP VIEW`/`DROP SEQUENCE` (`wanted`) naming a relation of another kind, with
+/// PostgreSQL's hint naming the DROP that fits it.
+fn wrong_drop(
+    engine: &Engine,
+    txn: &Txn,
+    name: &str,
+    wanted: &str,
+    owner: &NameOwner,
+) -> SqlResult<SqlError> {
+    let what = match owner {
+        NameOwner::Index(..) => "INDEX to remove an index",
+        NameOwner::Table => {
+            if lookup_sequence(engine, txn, name)?.is_some() {
+                "SEQUENCE to remove a sequence"
+            } else if crate::query::lookup_view(engine, txn, name)?.is_some() {
+                "VIEW to remove a view"
+            } else {
+                "TABLE to remove a table"
+            }
+        }
+    };
+    Ok(SqlError::WrongObjectTypeHint {
+        message: format!("\"{name}\" is not a {wanted}"),
+        hint: format!("Use DROP {what}."),
+    })
+}
+
+/// The sequence type of a `smallserial`, `serial` or `bigserial` column.
+fn serial_type(dt: &ast::DataType) -> Option<u32> {
+    let ast::DataType::Custom(name, args) = dt else {
+        return None;
+    };
+    if !args.is_empty() || name.0.len() != 1 {
+        return None;
+    }
+    match name.to_string().to_lowercase().as_str() {
+        "smallserial" | "serial2" => Some(21),
+        "serial" | "serial4" => Some(23),
+        "bigserial" | "serial8" => Some(20),
+        _ => None,
+    }
+}
+
+/// The default of a column a sequence numbers, as `pg_get_expr` prints it.
+fn nextval_text(sequence: &str) -> String {
+    let quoted = crate::catalog_views::quote_ident(sequence).replace('\'', "''");
+    format!("nextval('{quoted}'::regclass)")
+}
+
+/// Whether a VALUES item or SET value is the keyword `DEFAULT`.
+fn is_default_keyword(e: &ast::Expr) -> bool {
+    matches!(e, ast::Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default"))
+}
+
+/// A default expression written the way PostgreSQL's `pg_get_expr` prints it: constants other
+/// than plain numbers carry a cast to the column's type, operators are parenthesised, and a
+/// sequence named in `nextval` is cast to `regclass`.
+fn deparse_default(e: &ast::Expr, ty_display: &str) -> String {
+    deparse(e, ty_display, false, 0)
+}
+
+/// The binding strength of an operator as PostgreSQL's deparser weighs it.
+fn precedence(op: &ast::BinaryOperator) -> u8 {
+    use ast::BinaryOperator as B;
+    match op {
+        B::Or => 1,
+        B::And => 2,
+        B::Eq | B::NotEq | B::Lt | B::LtEq | B::Gt | B::GtEq => 4,
+        B::Plus | B::Minus => 6,
+        B::Multiply | B::Divide | B::Modulo => 7,
+        _ => 5,
+    }
+}
+
+/// Writes an expression as PostgreSQL's deparser does: string constants cast to `ty_display`
+/// (negative numbers to `integer` unless `ty_display` is a column's type); every operator in
+/// parentheses, or (`pretty`) only where precedence needs them.
+fn deparse(e: &ast::Expr, ty_display: &str, pretty: bool, parent: u8) -> String {
+    use ast::{Expr as E, Value as V};
+    let literal = |s: &str, ty: &str| format!("'{}'::{ty}", s.replace('\'', "''"));
+    match e {
+        E::Value(v) => match &v.value {
+            V::Number(n, _) => n.clone(),
+            V::SingleQuotedString(t) => literal(t, ty_display),
+            V::Boolean(b) => b.to_string(),
+            V::Null => "NULL".into(),
+            other => other.to_string(),
+        },
+        E::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr,
+        } if matches!(&**expr, E::Value(v) if matches!(v.value, V::Number(..))) => {
+            let ty = if ty_display == "text" {
+                "integer"
+            } else {
+                ty_display
+            };
+            literal(&format!("-{expr}"), ty)
+        }
+        E::Nested(inner) => deparse(inner, ty_display, pretty, parent),
+        E::BinaryOp { left, op, right } => {
+            let p = precedence(op);
+            let l = deparse(left, "text", pretty, p);
+            // The right operand of a left-associative operator binds tighter.
+            let r = deparse(right, "text", pretty, p + 1);
+            if pretty && p >= parent {
+                format!("{l} {op} {r}")
+            } else {
+                format!("({l} {op} {r})")
+            }
+        }
+        E::Function(f)
+            if object_name(&f.name).is_ok_and(|n| n == "nextval")
+                && matches!(&f.args, ast::FunctionArguments::List(l)
+                    if l.args.len() == 1
+                        && matches!(&l.args[0], ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(E::Value(v)))
+                            if matches!(v.value, V::SingleQuotedString(_)))) =>
+        {
+            let ast::FunctionArguments::List(l) = &f.args else {
+                unreachable!("matched above")
+            };
+            let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(E::Value(v))) = &l.args[0]
+            else {
+                unreachable!("matched above")
+            };
+            let V::SingleQuotedString(name) = &v.value else {
+                unreachable!("matched above")
+            };
+            format!("nextval('{}'::regclass)", name.replace('\'', "''"))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The columns of `def` an expression's text names, in column order (a CHECK's `conkey`).
+fn columns_named(def: &TableDef, text: &str) -> Vec<usize> {
+    let mut names: Vec<String> = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            // Skip a string constant ('' inside is a quote).
+            while let Some(d) = chars.next() {
+                if d == '\'' && chars.peek() != Some(&'\'') {
+                    break;
+                }
+                if d == '\'' {
+                    chars.next();
+                }
+            }
+        } else if c == '"' {
+            let mut name = String::new();
+            while let Some(d) = chars.next() {
+                if d == '"' {
+                    if chars.peek() == Some(&'"') {
+                        chars.next();
+                        name.push('"');
+                        continue;
+                    }
+                    break;
+                }
+                name.push(d);
+            }
+            names.push(name);
+        } else if c.is_alphabetic() || c == '_' {
+            let mut word = c.to_string();
+            while let Some(&d) = chars.peek() {
+                if d.is_alphanumeric() || d == '_' {
+                    word.push(d);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            names.push(word.to_lowercase());
+        } else if c.is_ascii_digit() {
+            while chars
+                .peek()
+                .is_some_and(|d| d.is_alphanumeric() || *d == '_' || *d == '.')
+            {
+                chars.next();
+            }
+        }
+    }
+    let mut cols: Vec<usize> = names.iter().filter_map(|n| def.column_index(n)).collect();
+    cols.sort_unstable();
+    cols.dedup();
+    cols
 }
 
 enum InsertSource {
@@ -1699,13 +3574,55 @@ struct InsertPlan {
     def: TableDef,
     targets: Vec<usize>,
     source: InsertSource,
+    /// Bound defaults of the columns the source gives no value.
+    defaults: Vec<(usize, Expr)>,
+    returning: Option<Returning>,
+    on_conflict: Option<OnConflictPlan>,
 }
+
+/// Retries of one row's ON CONFLICT when the conflicting row vanishes or changes its key
+/// between the failed insert and its lock (each retry follows another transaction's commit).
+const ON_CONFLICT_RETRIES_MAX: usize = 64;
+
+/// What settles a conflict: the primary key or secondary index `i` (unique).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Arbiter {
+    PrimaryKey,
+    Index(usize),
+}
+
+/// A bound ON CONFLICT clause.
+struct OnConflictPlan {
+    /// `None`: every unique constraint (DO NOTHING without a target).
+    arbiters: Option<Vec<Arbiter>>,
+    /// DO UPDATE's assignments and WHERE, over the existing row then `excluded`.
+    update: Option<ConflictUpdate>,
+}
+
+/// `DO UPDATE SET …` (column, value) and its `WHERE`.
+type ConflictUpdate = (Vec<(usize, Expr)>, Option<Expr>);
 
 struct UpdatePlan {
     def: TableDef,
     sets: Vec<(usize, Expr)>,
     filter: Option<Expr>,
     access: Access,
+    returning: Option<Returning>,
+}
+
+/// A bound RETURNING list: expressions over the table's row, and the columns they make.
+struct Returning {
+    exprs: Vec<Expr>,
+    columns: Vec<ColumnInfo>,
+}
+
+/// PostgreSQL's `Failing row contains (…)` detail.
+fn failing_row(row: &[Value]) -> String {
+    let vals: Vec<String> = row
+        .iter()
+        .map(|v| v.to_text().unwrap_or_else(|| "null".into()))
+        .collect();
+    format!("Failing row contains ({}).", vals.join(", "))
 }
 
 fn check_not_null(def: &TableDef, row: &[Value]) -> SqlResult<()> {
@@ -1861,6 +3778,26 @@ impl Session {
         for target in &t.table_names {
             defs.push(lookup_table(engine, txn, &object_name(&target.name)?)?);
         }
+        for other in crate::catalog_views::user_tables(engine, txn)? {
+            if defs.iter().any(|d| d.name == other.name) {
+                continue;
+            }
+            if let Some(fk) = other
+                .foreign_keys
+                .iter()
+                .find(|f| defs.iter().any(|d| d.name == f.ref_table))
+            {
+                return Err(SqlError::NotSupportedDetail {
+                    message: "cannot truncate a table referenced in a foreign key constraint"
+                        .into(),
+                    detail: format!("Table \"{}\" references \"{}\".", other.name, fk.ref_table),
+                    hint: format!(
+                        "Truncate table \"{}\" at the same time, or use TRUNCATE ... CASCADE.",
+                        other.name
+                    ),
+                });
+            }
+        }
         for mut def in defs {
             def.tree = engine.create_tree()?;
             for ix in &mut def.indexes {
@@ -1876,7 +3813,10 @@ impl Session {
     ///   primary key (and its indexes, whose entries point at rows by that key), checking that the
     ///   key columns hold no NULL (23502) and no duplicate (23505), as PostgreSQL's build does;
     /// - `ADD [CONSTRAINT c] UNIQUE (cols)` builds a unique index (23505 on duplicates);
-    /// - `DROP CONSTRAINT [IF EXISTS] c` drops a unique constraint and its index;
+    /// - `ADD [CONSTRAINT c] CHECK (…)` and `FOREIGN KEY (…) REFERENCES …` check the rows there;
+    /// - `DROP CONSTRAINT [IF EXISTS] c` drops a unique (with its index), CHECK or FOREIGN KEY
+    ///   constraint;
+    /// - `ALTER COLUMN c SET/DROP DEFAULT`, `SET NOT NULL` (checking the rows) and `DROP NOT NULL`;
     /// - `RENAME COLUMN a TO b` (indexes name columns by position, so they follow).
     fn alter_table(&mut self, txn: &mut Txn, at: &ast::AlterTable) -> SqlResult<Output> {
         let engine = self.db.engine.clone();
@@ -1919,6 +3859,20 @@ impl Session {
                         cols,
                     )?;
                 }
+                ast::AlterTableOperation::AddConstraint {
+                    constraint: ast::TableConstraint::ForeignKey(fk),
+                    ..
+                } => {
+                    let cols: Vec<String> = fk.columns.iter().map(ident_name).collect();
+                    self.add_foreign_key(txn, &mut def, fk, &cols, true)?;
+                }
+                ast::AlterTableOperation::AddConstraint {
+                    constraint: ast::TableConstraint::Check(ck),
+                    ..
+                } => {
+                    let name = ck.name.as_ref().map(ident_name);
+                    self.add_check(txn, &mut def, name, &ck.expr, true)?;
+                }
                 ast::AlterTableOperation::DropConstraint {
                     if_exists,
                     name,
@@ -1930,6 +3884,8 @@ impl Session {
                         ));
                     }
                     let name = ident_name(name);
+                    let check = def.checks.iter().position(|c| c.name == name);
+                    let foreign = def.foreign_keys.iter().position(|f| f.name == name);
                     match def
                         .indexes
                         .iter()
@@ -1937,6 +3893,12 @@ impl Session {
                     {
                         Some(i) => {
                             def.indexes.remove(i);
+                        }
+                        None if check.is_some() => {
+                            def.checks.remove(check.expect("checked"));
+                        }
+                        None if foreign.is_some() => {
+                            def.foreign_keys.remove(foreign.expect("checked"));
                         }
                         None if !def.pk.is_empty() && def.pk_name() == name => {
                             return Err(SqlError::FeatureNotSupported(
@@ -1951,6 +3913,112 @@ impl Session {
                             return Err(SqlError::UndefinedObject(format!(
                                 "constraint \"{name}\" of relation \"{}\" does not exist",
                                 def.name
+                            )));
+                        }
+                    }
+                }
+                ast::AlterTableOperation::AddColumn {
+                    if_not_exists,
+                    column_def,
+                    column_position: None,
+                    ..
+                } => {
+                    let cname = ident_name(&column_def.name);
+                    if def.column_index(&cname).is_some() {
+                        if *if_not_exists {
+                            self.notices.push(format!(
+                                "column \"{cname}\" of relation \"{}\" already exists, skipping",
+                                def.name
+                            ));
+                            continue;
+                        }
+                        return Err(SqlError::ColumnExists(format!(
+                            "column \"{cname}\" of relation \"{}\" already exists",
+                            def.name
+                        )));
+                    }
+                    self.add_column(txn, &mut def, column_def)?;
+                }
+                ast::AlterTableOperation::DropColumn {
+                    column_names,
+                    if_exists,
+                    drop_behavior,
+                    ..
+                } => {
+                    if matches!(drop_behavior, Some(ast::DropBehavior::Cascade)) {
+                        return Err(SqlError::FeatureNotSupported(
+                            "DROP COLUMN … CASCADE".into(),
+                        ));
+                    }
+                    for n in column_names {
+                        let cname = ident_name(n);
+                        match def.column_index(&cname) {
+                            Some(i) => self.drop_column(txn, &mut def, i)?,
+                            None if *if_exists => self.notices.push(format!(
+                                "column \"{cname}\" of relation \"{}\" does not exist, skipping",
+                                def.name
+                            )),
+                            None => {
+                                return Err(SqlError::UndefinedColumn(format!(
+                                    "{cname}\" of relation \"{}",
+                                    def.name
+                                )));
+                            }
+                        }
+                    }
+                }
+                ast::AlterTableOperation::AlterColumn { column_name, op } => {
+                    let cname = ident_name(column_name);
+                    let i = def.column_index(&cname).ok_or_else(|| {
+                        SqlError::UndefinedColumn(format!("{cname}\" of relation \"{}", def.name))
+                    })?;
+                    let identity_error = |hint: bool| {
+                        SqlError::Syntax(format!(
+                            "column \"{cname}\" of relation \"{}\" is an identity column{}",
+                            def.name,
+                            if hint {
+                                "\nHINT:  Use ALTER TABLE ... ALTER COLUMN ... DROP IDENTITY instead."
+                            } else {
+                                ""
+                            }
+                        ))
+                    };
+                    match op {
+                        ast::AlterColumnOperation::SetNotNull => {
+                            self.check_no_nulls(txn, &def, i)?;
+                            def.columns[i].not_null = true;
+                        }
+                        ast::AlterColumnOperation::DropNotNull => {
+                            if def.pk.contains(&i) {
+                                return Err(SqlError::InvalidTableDefinition(format!(
+                                    "column \"{cname}\" is in a primary key"
+                                )));
+                            }
+                            if def.columns[i].identity != Identity::None {
+                                return Err(SqlError::Syntax(format!(
+                                    "column \"{cname}\" of relation \"{}\" is an identity column",
+                                    def.name
+                                )));
+                            }
+                            def.columns[i].not_null = false;
+                        }
+                        ast::AlterColumnOperation::SetDefault { value } => {
+                            if def.columns[i].identity != Identity::None {
+                                return Err(identity_error(false));
+                            }
+                            let c = &def.columns[i];
+                            let text = self.default_text(txn, value, c.ty, c.text_kind)?;
+                            def.columns[i].default = Some(text);
+                        }
+                        ast::AlterColumnOperation::DropDefault => {
+                            if def.columns[i].identity != Identity::None {
+                                return Err(identity_error(true));
+                            }
+                            def.columns[i].default = None;
+                        }
+                        other => {
+                            return Err(SqlError::FeatureNotSupported(format!(
+                                "ALTER TABLE … ALTER COLUMN … {other}"
                             )));
                         }
                     }
@@ -1976,6 +4044,249 @@ impl Session {
         }
         engine.put(txn, CATALOG, def.name.as_bytes(), &def.encode())?;
         Ok(command("ALTER TABLE"))
+    }
+
+    /// `ADD COLUMN c type [DEFAULT e] [NOT NULL] [CHECK (…)] [REFERENCES …] [UNIQUE]` (and serial
+    /// types): every row the transaction sees gets the default, evaluated per row (a `nextval`
+    /// numbers them), and is rewritten; NOT NULL with no default fails on a non-empty table.
+    fn add_column(
+        &mut self,
+        txn: &mut Txn,
+        def: &mut TableDef,
+        cd: &ast::ColumnDef,
+    ) -> SqlResult<()> {
+        let engine = self.db.engine.clone();
+        let cname = ident_name(&cd.name);
+        let serial = serial_type(&cd.data_type);
+        let (ty, text_kind) = match serial {
+            Some(20) => (DataType::Int8, crate::catalog::TextKind::Text),
+            Some(_) => (DataType::Int4, crate::catalog::TextKind::Text),
+            None => crate::expr::column_type(&cd.data_type)?,
+        };
+        let mut column = Column {
+            text_kind,
+            not_null: serial.is_some(),
+            ..Column::new(cname.clone(), ty, false)
+        };
+        let mut checks = Vec::new();
+        let mut foreign_keys = Vec::new();
+        let mut unique: Option<Option<String>> = None;
+        for opt in &cd.options {
+            match &opt.option {
+                ast::ColumnOption::Default(e) if serial.is_none() => {
+                    column.default = Some(self.default_text(txn, e, ty, text_kind)?);
+                }
+                ast::ColumnOption::NotNull => column.not_null = true,
+                ast::ColumnOption::Null => {}
+                ast::ColumnOption::Check(ck) => checks.push((
+                    opt.name.as_ref().or(ck.name.as_ref()).map(ident_name),
+                    (*ck.expr).clone(),
+                )),
+                ast::ColumnOption::ForeignKey(fk) => {
+                    let mut fk = fk.clone();
+                    if fk.name.is_none() {
+                        fk.name = opt.name.clone();
+                    }
+                    foreign_keys.push(fk);
+                }
+                ast::ColumnOption::Unique(u) => {
+                    unique = Some(opt.name.as_ref().or(u.name.as_ref()).map(ident_name));
+                }
+                other => {
+                    return Err(SqlError::FeatureNotSupported(format!(
+                        "ADD COLUMN with {other}"
+                    )));
+                }
+            }
+        }
+        let i = def.columns.len();
+        if let Some(type_oid) = serial {
+            let taken = vec![def.name.clone()];
+            let seq_name =
+                index::choose_name(&engine, txn, &def.name, &[cname.as_str()], "seq", &taken)?;
+            let seq_tree = engine.create_tree()?;
+            let mut seq = SequenceOptions {
+                type_oid: Some(type_oid),
+                ..SequenceOptions::default()
+            }
+            .define(&seq_name, TableDef::oid_for_tree(seq_tree), seq_tree, 20)?;
+            seq.owned_by = Some((def.oid, i as u32));
+            column.default = Some(nextval_text(&seq_name));
+            engine.insert(txn, CATALOG, seq_name.as_bytes(), &seq.encode())?;
+        }
+        // Every existing row gets the new column's value.
+        let default = self.bind_default_text_opt(txn, column.default.as_deref())?;
+        let mut rows = Vec::new();
+        matching_rows(
+            &self.executor(txn, &[]),
+            def,
+            None,
+            &Access::Full,
+            None,
+            None,
+            |k, row| {
+                rows.push((k, row));
+                Ok(())
+            },
+        )?;
+        def.columns.push(column);
+        let mut buf = Vec::new();
+        for (key, mut row) in rows {
+            self.info.cancel.check()?;
+            let v = match &default {
+                Some(e) => {
+                    let exec = self.executor(txn, &[]);
+                    let col = &def.columns[i];
+                    col.fit(e.eval(&exec.cx(&[], None))?.cast(col.ty)?)?
+                }
+                None => Value::Null,
+            };
+            if v.is_null() && def.columns[i].not_null {
+                return Err(SqlError::NotNullInExisting {
+                    table: def.name.clone(),
+                    column: cname,
+                });
+            }
+            row.push(v);
+            buf.clear();
+            encode_row(&row, &mut buf);
+            engine.put(txn, def.tree, &key, &buf)?;
+        }
+        for (name, expr) in checks {
+            self.add_check(txn, def, name, &expr, true)?;
+        }
+        for fk in &foreign_keys {
+            self.add_foreign_key(txn, def, fk, std::slice::from_ref(&cname), true)?;
+        }
+        if let Some(name) = unique {
+            self.add_unique_constraint(txn, def, name, vec![i])?;
+        }
+        Ok(())
+    }
+
+    /// A stored default bound, if there is one.
+    fn bind_default_text_opt(&self, txn: &Txn, text: Option<&str>) -> SqlResult<Option<Expr>> {
+        text.map(|t| self.bind_default_text(txn, t)).transpose()
+    }
+
+    /// `DROP COLUMN`: indexes, CHECK and FOREIGN KEY constraints over the column go with it (as
+    /// PostgreSQL drops them), so do sequences it owns; every row is rewritten without it and
+    /// positions after it shift down. A primary-key column, or one another table's foreign key
+    /// references, is refused.
+    fn drop_column(&mut self, txn: &mut Txn, def: &mut TableDef, i: usize) -> SqlResult<()> {
+        let engine = self.db.engine.clone();
+        let cname = def.columns[i].name.clone();
+        if def.pk.contains(&i) {
+            return Err(SqlError::FeatureNotSupported(
+                "dropping a primary-key column".into(),
+            ));
+        }
+        for other in crate::catalog_views::user_tables(&engine, txn)? {
+            if other.name == def.name {
+                continue;
+            }
+            if let Some(fk) = other
+                .foreign_keys
+                .iter()
+                .find(|f| f.ref_table == def.name && f.ref_columns.contains(&i))
+            {
+                return Err(SqlError::DependentObjectsStillExist {
+                    message: format!(
+                        "cannot drop column {cname} of table {} because other objects depend on it",
+                        def.name
+                    ),
+                    detail: format!(
+                        "constraint {} on table {} depends on column {cname} of table {}",
+                        fk.name, other.name, def.name
+                    ),
+                    hint: "Use DROP ... CASCADE to drop the dependent objects too.".into(),
+                });
+            }
+        }
+        let shift = |c: &mut usize| {
+            if *c > i {
+                *c -= 1;
+            }
+        };
+        def.indexes.retain(|ix| !ix.columns.contains(&i));
+        for ix in &mut def.indexes {
+            ix.columns.iter_mut().for_each(shift);
+        }
+        def.pk.iter_mut().for_each(shift);
+        def.checks.retain(|c| !c.columns.contains(&i));
+        for c in &mut def.checks {
+            c.columns.iter_mut().for_each(shift);
+        }
+        let own = def.name.clone();
+        def.foreign_keys.retain(|f| {
+            !(f.columns.contains(&i) || (f.ref_table == own && f.ref_columns.contains(&i)))
+        });
+        for f in &mut def.foreign_keys {
+            f.columns.iter_mut().for_each(shift);
+            if f.ref_table == own {
+                f.ref_columns.iter_mut().for_each(shift);
+            }
+        }
+        for mut seq in user_sequences(&engine, txn)? {
+            match seq.owned_by {
+                Some((t, c)) if t == def.oid && c as usize == i => {
+                    engine.delete(txn, CATALOG, seq.name.as_bytes())?;
+                    self.db.sequences.forget(seq.tree);
+                }
+                Some((t, c)) if t == def.oid && c as usize > i => {
+                    seq.owned_by = Some((t, c - 1));
+                    engine.put(txn, CATALOG, seq.name.as_bytes(), &seq.encode())?;
+                }
+                _ => {}
+            }
+        }
+        let mut rows = Vec::new();
+        matching_rows(
+            &self.executor(txn, &[]),
+            def,
+            None,
+            &Access::Full,
+            None,
+            None,
+            |k, row| {
+                rows.push((k, row));
+                Ok(())
+            },
+        )?;
+        def.columns.remove(i);
+        let mut buf = Vec::new();
+        for (key, mut row) in rows {
+            self.info.cancel.check()?;
+            row.remove(i);
+            buf.clear();
+            encode_row(&row, &mut buf);
+            engine.put(txn, def.tree, &key, &buf)?;
+        }
+        Ok(())
+    }
+
+    /// `SET NOT NULL`: fails if a row the transaction sees has NULL in column `i`.
+    fn check_no_nulls(&self, txn: &Txn, def: &TableDef, i: usize) -> SqlResult<()> {
+        let mut found = false;
+        matching_rows(
+            &self.executor(txn, &[]),
+            def,
+            None,
+            &Access::Full,
+            None,
+            None,
+            |_, row| {
+                found |= row[i].is_null();
+                Ok(())
+            },
+        )?;
+        if found {
+            return Err(SqlError::NotNullInExisting {
+                table: def.name.clone(),
+                column: def.columns[i].name.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// Rebuilds `def` as a B+tree keyed by a new primary key over the columns `names`, and its
@@ -2089,7 +4400,7 @@ impl Session {
                 let targets = copy_targets(&def, columns)?;
                 let mut rows = Vec::new();
                 matching_rows(
-                    &Executor::new(engine, txn, params, &self.info),
+                    &self.executor(txn, params),
                     &def,
                     None,
                     &Access::Full,
@@ -2109,7 +4420,7 @@ impl Session {
             ast::CopySource::Query(q) => {
                 let mut types = vec![None; params.len()];
                 let plan = Planner { engine, txn }.bind_query(q, &mut types)?;
-                let rows = Executor::new(engine, txn, params, &self.info).run(&plan, None)?;
+                let rows = self.executor(txn, params).run(&plan, None)?;
                 let names: Vec<String> = plan.columns.iter().map(|c| c.name.clone()).collect();
                 (names, rows)
             }
@@ -2160,15 +4471,24 @@ impl Session {
             let format = CopyFormat::from_options(options, legacy_options)?;
             let def = lookup_table(&self.db.engine, &txn, &object_name(table_name)?)?;
             let targets = copy_targets(&def, columns)?;
-            Ok::<_, SqlError>((format, def, targets))
+            let mut defaults = Vec::new();
+            for i in 0..def.columns.len() {
+                if !targets.contains(&i) && def.columns[i].default.is_some() {
+                    defaults.push((i, self.bind_default(&txn, &def, i)?));
+                }
+            }
+            let checks = self.bind_checks(&txn, &def)?;
+            Ok::<_, SqlError>((format, def, targets, defaults, checks))
         })();
         match started {
-            Ok((format, def, targets)) => {
+            Ok((format, def, targets, defaults, checks)) => {
                 let n = targets.len();
                 self.txn = Some(txn);
                 self.copy_in = Some(CopyIn {
                     def,
                     targets,
+                    defaults,
+                    checks,
                     splitter: LineSplitter::new(format),
                     rows: 0,
                 });
@@ -2196,7 +4516,13 @@ impl Session {
         let cancel = self.info.cancel.clone();
         let r = copy.splitter.feed(data, |fields| {
             cancel.check()?;
-            copy_row(&db, &mut txn, &copy.def, &copy.targets, fields)?;
+            copy_row(
+                &db,
+                &mut txn,
+                (&copy.def, &copy.targets, &copy.defaults, &copy.checks),
+                fields,
+                (&self.info, &self.sequences),
+            )?;
             copy.rows += 1;
             Ok(())
         });
@@ -2227,7 +4553,13 @@ impl Session {
         };
         let db = self.db.clone();
         let r = copy.splitter.finish(|fields| {
-            copy_row(&db, &mut txn, &copy.def, &copy.targets, fields)?;
+            copy_row(
+                &db,
+                &mut txn,
+                (&copy.def, &copy.targets, &copy.defaults, &copy.checks),
+                fields,
+                (&self.info, &self.sequences),
+            )?;
             copy.rows += 1;
             Ok(())
         });
@@ -2236,18 +4568,19 @@ impl Session {
             return Err(copy_context(e, &copy));
         }
         let output = command(format!("COPY {}", copy.rows));
+        let sequence_lsn = self.sequences.take_wait_lsn();
         if self.in_block {
             self.txn = Some(txn);
             return Ok(Executed {
                 output,
-                commit_lsn: None,
+                commit_lsn: sequence_lsn,
                 notice: None,
             });
         }
         let lsn = self.commit(txn)?;
         Ok(Executed {
             output,
-            commit_lsn: lsn,
+            commit_lsn: lsn.max(sequence_lsn),
             notice: None,
         })
     }
@@ -2301,12 +4634,21 @@ fn copy_targets(def: &TableDef, columns: &[ast::Ident]) -> SqlResult<Vec<usize>>
 }
 
 /// Inserts one COPY row given as text fields.
+/// The table side of a COPY FROM: definition, target columns, bound defaults and checks.
+type CopyTarget<'a> = (
+    &'a TableDef,
+    &'a [usize],
+    &'a [(usize, Expr)],
+    &'a [(String, Expr)],
+);
+
+/// Inserts one COPY row given as text fields; the other columns take their defaults.
 fn copy_row(
     db: &Database,
     txn: &mut Txn,
-    def: &TableDef,
-    targets: &[usize],
+    (def, targets, defaults, checks): CopyTarget<'_>,
     fields: Vec<Option<String>>,
+    (info, sequences): (&SessionInfo, &SessionSequences),
 ) -> SqlResult<()> {
     if fields.len() > targets.len() {
         return Err(SqlError::BadCopyFileFormat(
@@ -2326,7 +4668,30 @@ fn copy_row(
             row[i] = col.fit(crate::types::parse_text(&text, col.ty)?)?;
         }
     }
+    if !defaults.is_empty() || !checks.is_empty() {
+        let exec = Executor::new(&db.engine, txn, &[], info).with_sequences(SequenceAccess {
+            shared: &db.sequences,
+            session: sequences,
+        });
+        for (i, e) in defaults {
+            let col = &def.columns[*i];
+            row[*i] = col.fit(e.eval(&exec.cx(&[], None))?.cast(col.ty)?)?;
+        }
+        let cx = exec.cx(&row, None);
+        for (name, e) in checks {
+            if e.eval(&cx)? == Value::Bool(false) {
+                return Err(SqlError::CheckViolation {
+                    message: format!(
+                        "new row for relation \"{}\" violates check constraint \"{name}\"",
+                        def.name
+                    ),
+                    detail: failing_row(&row),
+                });
+            }
+        }
+    }
     check_not_null(def, &row)?;
+    check_foreign_keys(&db.engine, txn, None, def, &row, None)?;
     let key = if def.pk.is_empty() {
         rowid_key(db.next_rowid(txn, def.tree)?)
     } else {
@@ -2377,7 +4742,7 @@ mod tests {
         let mut last = Vec::new();
         for stmt in parse(sql).unwrap() {
             last = match s.execute(&stmt, &[]).unwrap().output {
-                Output::Rows { rows, .. } => rows
+                Output::Rows { rows, .. } | Output::Returning { rows, .. } => rows
                     .iter()
                     .map(|r| {
                         r.iter()
@@ -2395,6 +4760,644 @@ mod tests {
     fn fails(s: &mut Session, sql: &str) -> SqlError {
         let stmt = parse(sql).unwrap().pop().unwrap();
         s.execute(&stmt, &[]).unwrap_err()
+    }
+
+    #[test]
+    fn defaults_fill_omitted_columns_and_show_as_postgresql_shows_them() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table t (id serial primary key, a int default 5, b text default 'x',
+                 d int default -1, e varchar(5) default 'ab', g bigint default 1+2, n int);
+             insert into t (n) values (1);
+             insert into t (a, n) values (default, 2), (7, default);
+             insert into t default values",
+        );
+        assert_eq!(
+            run(&mut s, "select id, a, b, d, e, g, n from t order by id"),
+            [
+                ["1", "5", "x", "-1", "ab", "3", "1"],
+                ["2", "5", "x", "-1", "ab", "3", "2"],
+                ["3", "7", "x", "-1", "ab", "3", "NULL"],
+                ["4", "5", "x", "-1", "ab", "3", "NULL"],
+            ]
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "select adnum, pg_get_expr(adbin, adrelid) from pg_attrdef order by adnum"
+            ),
+            [
+                ["1", "nextval('t_id_seq'::regclass)"],
+                ["2", "5"],
+                ["3", "'x'::text"],
+                ["4", "'-1'::integer"],
+                ["5", "'ab'::character varying"],
+                ["6", "(1 + 2)"],
+            ]
+        );
+        run(
+            &mut s,
+            "alter table t alter column a drop default; alter table t alter column n set default 9;
+             update t set b = default, n = default where id = 3",
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "insert into t (b) values ('y') returning a, n, id * 10 as x"
+            ),
+            [["NULL", "9", "50"]]
+        );
+        assert_eq!(run(&mut s, "select b, n from t where id = 3"), [["x", "9"]]);
+        // SET NOT NULL checks the rows there; DROP NOT NULL of a key column is refused.
+        assert!(matches!(
+            fails(&mut s, "alter table t alter column a set not null"),
+            SqlError::NotNullInExisting { .. }
+        ));
+        assert!(matches!(
+            fails(&mut s, "alter table t alter column id drop not null"),
+            SqlError::InvalidTableDefinition(_)
+        ));
+        assert!(matches!(
+            fails(&mut s, "create table u (a int default b)"),
+            SqlError::NotSupported(_)
+        ));
+        // A rolled-back ALTER leaves the old default.
+        run(
+            &mut s,
+            "begin; alter table t alter column n set default 1; rollback",
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "select pg_get_expr(adbin, adrelid) from pg_attrdef where adnum = 7"
+            ),
+            [["9"]]
+        );
+    }
+
+    #[test]
+    fn sequences_follow_postgresql_and_never_repeat_a_value() {
+        let mut s = session();
+        run(&mut s, "create sequence s maxvalue 3");
+        assert!(matches!(
+            fails(&mut s, "select currval('s')"),
+            SqlError::ObjectNotInPrerequisiteState(_)
+        ));
+        assert!(matches!(
+            fails(&mut s, "select lastval()"),
+            SqlError::ObjectNotInPrerequisiteState(_)
+        ));
+        assert_eq!(
+            run(&mut s, "select nextval('s'), nextval('s')"),
+            [["1", "2"]]
+        );
+        // Not transactional: a rolled-back nextval is not given back.
+        run(&mut s, "begin; select nextval('s'); rollback");
+        let e = fails(&mut s, "select nextval('s')");
+        assert_eq!(
+            e.to_string(),
+            "nextval: reached maximum value of sequence \"s\" (3)"
+        );
+        assert!(matches!(e, SqlError::SequenceLimit(_)));
+        assert_eq!(run(&mut s, "select currval('s'), lastval()"), [["3", "3"]]);
+        assert!(matches!(
+            fails(&mut s, "select setval('s', 0)"),
+            SqlError::NumericValueOutOfRange(_)
+        ));
+        assert_eq!(
+            run(&mut s, "select setval('s', 1, false), nextval('s')"),
+            [["1", "1"]]
+        );
+        run(
+            &mut s,
+            "create sequence c increment -2 minvalue -5 maxvalue 0 cycle",
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "select nextval('c'), nextval('c'), nextval('c'), nextval('c')"
+            ),
+            [["0", "-2", "-4", "0"]]
+        );
+        assert!(matches!(
+            fails(&mut s, "create sequence s"),
+            SqlError::DuplicateTable(_)
+        ));
+        run(&mut s, "create sequence if not exists s");
+        assert_eq!(s.take_notices().len(), 1);
+        assert!(matches!(
+            fails(&mut s, "create sequence z increment 0"),
+            SqlError::InvalidParameterValue(_)
+        ));
+        // Options in any order, as a dump writes them.
+        run(
+            &mut s,
+            "create sequence d as integer start with 5 increment by 2 no minvalue no maxvalue cache 1",
+        );
+        assert_eq!(
+            run(&mut s, "select nextval('d'), nextval('d')"),
+            [["5", "7"]]
+        );
+        // Values come from blocks reserved durably: a fresh instance over the same store (a
+        // restart) continues after the reserved block, never handing a value out twice.
+        run(&mut s, "create sequence big");
+        let first: i64 = run(&mut s, "select nextval('big')")[0][0].parse().unwrap();
+        let engine = s.engine().clone();
+        let mut s2 = Session::new(Database::new(engine), SessionInfo::default());
+        let after: i64 = run(&mut s2, "select nextval('big')")[0][0].parse().unwrap();
+        assert_eq!(first, 1);
+        assert_eq!(after, 1 + i64::from(crate::sequence::SEQUENCE_BLOCK_VALUES));
+        // Serial columns own their sequence; DROP TABLE drops it.
+        run(&mut s, "create table t (id bigserial, v text)");
+        assert_eq!(
+            run(
+                &mut s,
+                "select pg_get_serial_sequence('t', 'id'), relkind from pg_class where relname = 't_id_seq'"
+            ),
+            [["public.t_id_seq", "S"]]
+        );
+        assert!(matches!(
+            fails(&mut s, "drop sequence t_id_seq"),
+            SqlError::DependentObjectsStillExist { .. }
+        ));
+        run(&mut s, "drop table t");
+        assert!(run(&mut s, "select * from pg_class where relname = 't_id_seq'").is_empty());
+        assert!(matches!(
+            fails(&mut s, "drop sequence t_id_seq"),
+            SqlError::UndefinedRelation(_)
+        ));
+        // Identity columns.
+        run(
+            &mut s,
+            "create table i (id int generated always as identity (increment by 5 start with 10), v int)",
+        );
+        assert_eq!(
+            run(&mut s, "insert into i (v) values (1), (2) returning *"),
+            [["10", "1"], ["15", "2"]]
+        );
+        assert!(matches!(
+            fails(&mut s, "insert into i (id, v) values (1, 1)"),
+            SqlError::GeneratedAlways(_)
+        ));
+        assert!(matches!(
+            fails(&mut s, "update i set id = 1"),
+            SqlError::GeneratedAlwaysUpdate(_)
+        ));
+        assert_eq!(
+            run(
+                &mut s,
+                "select attname, attidentity, atthasdef from pg_attribute where attrelid = 'i'::regclass and attnum > 0"
+            ),
+            [["id", "a", "f"], ["v", "", "f"]]
+        );
+        assert_eq!(
+            run(&mut s, "delete from i where v = 2 returning id, v + 1"),
+            [["15", "3"]]
+        );
+    }
+
+    #[test]
+    fn on_conflict_does_nothing_or_updates_as_postgresql_does() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table oc (id int primary key, v int, u int unique);
+             insert into oc values (1, 1, 1)",
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "insert into oc values (1, 5, 9) on conflict (id) do update set v = oc.v + excluded.v returning *"
+            ),
+            [["1", "6", "1"]]
+        );
+        assert!(matches!(
+            fails(
+                &mut s,
+                "insert into oc values (2, 5, 1) on conflict (v) do nothing"
+            ),
+            SqlError::InvalidColumnReference(_)
+        ));
+        assert!(matches!(
+            fails(
+                &mut s,
+                "insert into oc values (2, 5, 1) on conflict on constraint nope do nothing"
+            ),
+            SqlError::UndefinedObject(_)
+        ));
+        assert!(matches!(
+            fails(
+                &mut s,
+                "insert into oc values (1, 1, 1), (1, 2, 2) on conflict (id) do update set v = excluded.v"
+            ),
+            SqlError::CardinalityViolationWithHint { .. }
+        ));
+        assert!(
+            run(
+                &mut s,
+                "insert into oc values (1, 1, 1), (1, 2, 2) on conflict do nothing returning *"
+            )
+            .is_empty()
+        );
+        // A conflict on an index that is not the arbiter is a unique violation.
+        assert!(matches!(
+            fails(
+                &mut s,
+                "insert into oc values (3, 1, 1) on conflict (id) do update set v = 0"
+            ),
+            SqlError::UniqueViolation { .. }
+        ));
+        assert!(matches!(
+            fails(
+                &mut s,
+                "insert into oc values (3, 1, 1) on conflict do update set v = 0"
+            ),
+            SqlError::Syntax(_)
+        ));
+        assert!(
+            run(&mut s, "insert into oc values (1, 7, 7) on conflict (id) do update set v = 0 where oc.v > 100 returning *")
+                .is_empty()
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "insert into oc values (5, 7, 1) on conflict on constraint oc_u_key do update set v = excluded.v returning *"
+            ),
+            [["1", "7", "1"]]
+        );
+        // New rows go in, conflicting ones are updated, in one statement.
+        assert_eq!(
+            run(
+                &mut s,
+                "insert into oc values (1, 0, 1), (2, 2, 2) on conflict (u) do update set v = excluded.v + 100 returning id, v"
+            ),
+            [["1", "100"], ["2", "2"]]
+        );
+        assert_eq!(
+            run(&mut s, "select id, v, u from oc order by id"),
+            [["1", "100", "1"], ["2", "2", "2"]]
+        );
+    }
+
+    #[test]
+    fn check_constraints_are_named_printed_and_enforced_as_in_postgresql() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table ck (a int check (a > 0), b int, c text, check (a < b),
+                 check (b > 0 and c <> 'x'), constraint named check (b < 1000))",
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "select conname, contype, pg_get_constraintdef(oid), pg_get_constraintdef(oid, true), conkey
+                 from pg_constraint where conrelid = 'ck'::regclass order by 1"
+            ),
+            [
+                ["ck_a_check", "c", "CHECK ((a > 0))", "CHECK (a > 0)", "{1}"],
+                ["ck_check", "c", "CHECK ((a < b))", "CHECK (a < b)", "{1,2}"],
+                [
+                    "ck_check1",
+                    "c",
+                    "CHECK (((b > 0) AND (c <> 'x'::text)))",
+                    "CHECK (b > 0 AND c <> 'x'::text)",
+                    "{2,3}"
+                ],
+                ["named", "c", "CHECK ((b < 1000))", "CHECK (b < 1000)", "{2}"],
+            ]
+        );
+        let e = fails(&mut s, "insert into ck values (-1, 5, 'a')");
+        assert_eq!(
+            e,
+            SqlError::CheckViolation {
+                message: "new row for relation \"ck\" violates check constraint \"ck_a_check\""
+                    .into(),
+                detail: "Failing row contains (-1, 5, a).".into(),
+            }
+        );
+        // NULL passes a CHECK.
+        run(&mut s, "insert into ck values (1, 5, null)");
+        assert!(matches!(
+            fails(&mut s, "update ck set b = 2000"),
+            SqlError::CheckViolation { .. }
+        ));
+        let e = fails(&mut s, "alter table ck add constraint pos check (a > 3)");
+        assert_eq!(
+            e.to_string(),
+            "check constraint \"pos\" of relation \"ck\" is violated by some row"
+        );
+        run(&mut s, "alter table ck add check (b > 1)");
+        assert_eq!(
+            run(
+                &mut s,
+                "select relchecks from pg_class where relname = 'ck'"
+            ),
+            [["5"]]
+        );
+        run(&mut s, "alter table ck drop constraint named");
+        run(&mut s, "update ck set b = 2000");
+        run(
+            &mut s,
+            "create table ck2 (a int, check (a > 0), check (a > 1))",
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "select conname from pg_constraint where conrelid = 'ck2'::regclass order by 1"
+            ),
+            [["ck2_a_check"], ["ck2_a_check1"]]
+        );
+    }
+
+    #[test]
+    fn views_expand_where_read_and_are_listed() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table vt (a int, b text);
+             insert into vt values (1, 'x'), (2, 'y');
+             create view v as select a, b from vt where a > 1;
+             create view v2 (x) as select a * 10 from vt",
+        );
+        assert_eq!(run(&mut s, "select * from v"), [["2", "y"]]);
+        assert_eq!(
+            run(&mut s, "select * from v2 join v on v.a * 10 = v2.x"),
+            [["20", "2", "y"]]
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "select count(*) from (select x from v2 where x > 5) s"
+            ),
+            [["2"]]
+        );
+        assert!(matches!(
+            fails(&mut s, "create or replace view v as select b from vt"),
+            SqlError::InvalidTableDefinition(_)
+        ));
+        assert!(matches!(
+            fails(
+                &mut s,
+                "create or replace view v as select a as z, b from vt"
+            ),
+            SqlError::InvalidTableDefinitionHint { .. }
+        ));
+        run(
+            &mut s,
+            "create or replace view v as select a, b, a + 1 as c from vt",
+        );
+        assert_eq!(run(&mut s, "select c from v order by c"), [["2"], ["3"]]);
+        assert!(matches!(
+            fails(&mut s, "drop view vt"),
+            SqlError::WrongObjectTypeHint { .. }
+        ));
+        assert!(matches!(
+            fails(&mut s, "drop table v"),
+            SqlError::WrongObjectTypeHint { .. }
+        ));
+        assert!(matches!(
+            fails(&mut s, "insert into v values (1)"),
+            SqlError::WrongObjectType(_)
+        ));
+        assert!(matches!(
+            fails(&mut s, "create view vt as select 1"),
+            SqlError::DuplicateTable(_)
+        ));
+        assert_eq!(
+            run(
+                &mut s,
+                "select c.relkind, c.relnatts, v.viewname from pg_class c join pg_views v on v.viewname = c.relname order by 3"
+            ),
+            [["v", "3", "v"], ["v", "1", "v2"]]
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "select pg_get_viewdef('v2'::regclass) = pg_get_viewdef('v2')"
+            ),
+            [["t"]]
+        );
+        // DDL is transactional: a rolled-back DROP VIEW leaves the view.
+        run(&mut s, "begin; drop view v2; rollback");
+        assert_eq!(run(&mut s, "select x from v2 order by x"), [["10"], ["20"]]);
+        run(&mut s, "drop view v, v2; drop view if exists v");
+        assert!(matches!(
+            fails(&mut s, "drop view v"),
+            SqlError::UndefinedRelation(_)
+        ));
+    }
+
+    #[test]
+    fn foreign_keys_check_both_sides_and_run_their_actions() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table p (id int primary key, u int unique);
+             create table c (cid int primary key, pid int references p,
+                 pu int, foreign key (pu) references p(u) on delete cascade on update set null);
+             insert into p values (1, 10), (2, 20), (3, 30)",
+        );
+        let e = fails(&mut s, "insert into c values (1, 5, null)");
+        assert_eq!(
+            e,
+            SqlError::ForeignKeyViolation {
+                message:
+                    "insert or update on table \"c\" violates foreign key constraint \"c_pid_fkey\""
+                        .into(),
+                detail: "Key (pid)=(5) is not present in table \"p\".".into(),
+            }
+        );
+        run(
+            &mut s,
+            "insert into c values (1, 1, 10), (2, null, 20), (3, null, 30)",
+        );
+        let e = fails(&mut s, "delete from p where id = 1");
+        assert_eq!(
+            e,
+            SqlError::ForeignKeyViolation {
+                message: "update or delete on table \"p\" violates foreign key constraint \"c_pid_fkey\" on table \"c\"".into(),
+                detail: "Key (id)=(1) is still referenced from table \"c\".".into(),
+            }
+        );
+        // ON DELETE CASCADE and ON UPDATE SET NULL.
+        run(
+            &mut s,
+            "delete from p where id = 2; update p set u = 31 where id = 3",
+        );
+        assert_eq!(
+            run(&mut s, "select cid, pid, pu from c order by cid"),
+            [["1", "1", "10"], ["3", "NULL", "NULL"]]
+        );
+        assert!(matches!(
+            fails(&mut s, "update c set pid = 9 where cid = 1"),
+            SqlError::ForeignKeyViolation { .. }
+        ));
+        assert!(matches!(
+            fails(&mut s, "truncate p"),
+            SqlError::NotSupportedDetail { .. }
+        ));
+        assert!(matches!(
+            fails(&mut s, "drop table p"),
+            SqlError::DependentObjectsStillExist { .. }
+        ));
+        assert!(matches!(
+            fails(&mut s, "create table c3 (a int references c(pid))"),
+            SqlError::InvalidForeignKey(_)
+        ));
+        assert_eq!(
+            run(&mut s, "select conname, pg_get_constraintdef(oid), confupdtype, confdeltype, conkey, confkey
+                 from pg_constraint where contype = 'f' order by 1"),
+            [
+                ["c_pid_fkey", "FOREIGN KEY (pid) REFERENCES p(id)", "a", "a", "{2}", "{1}"],
+                ["c_pu_fkey", "FOREIGN KEY (pu) REFERENCES p(u) ON UPDATE SET NULL ON DELETE CASCADE", "n", "c", "{3}", "{2}"],
+            ]
+        );
+        // ADD CONSTRAINT checks the rows there.
+        run(
+            &mut s,
+            "create table d (x int); insert into d values (1), (7)",
+        );
+        assert!(matches!(
+            fails(
+                &mut s,
+                "alter table d add constraint d_x_fkey foreign key (x) references p"
+            ),
+            SqlError::ForeignKeyViolation { .. }
+        ));
+        run(
+            &mut s,
+            "delete from d where x = 7; alter table d add foreign key (x) references p on delete set null on update cascade",
+        );
+        run(
+            &mut s,
+            "update c set pid = null; update p set id = 100 where id = 1",
+        );
+        assert_eq!(run(&mut s, "select x from d"), [["100"]]);
+        run(&mut s, "delete from p where id = 100");
+        assert_eq!(run(&mut s, "select x from d"), [["NULL"]]);
+        // A self-reference.
+        run(
+            &mut s,
+            "create table tree (id int primary key, parent int references tree on delete cascade);
+                     insert into tree values (1, null), (2, 1), (3, 2);
+                     delete from tree where id = 1",
+        );
+        assert!(run(&mut s, "select * from tree").is_empty());
+    }
+
+    #[test]
+    fn add_and_drop_column_rewrite_rows_and_follow_dependents() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table ac (id int primary key, v text, w int);
+             create index on ac (w);
+             create index ac_vw on ac (v, w);
+             insert into ac values (1, 'a', 10), (2, 'b', 20);
+             alter table ac add column n int default 7, add column s serial, add column t timestamp default now()",
+        );
+        assert_eq!(
+            run(&mut s, "select id, n, s, t is not null from ac order by id"),
+            [["1", "7", "1", "t"], ["2", "7", "2", "t"]]
+        );
+        assert!(matches!(
+            fails(&mut s, "alter table ac add column nn int not null"),
+            SqlError::NotNullInExisting { .. }
+        ));
+        assert!(matches!(
+            fails(&mut s, "alter table ac add column id int"),
+            SqlError::ColumnExists(_)
+        ));
+        assert!(matches!(
+            fails(
+                &mut s,
+                "alter table ac add column c int check (c > 0) default 0"
+            ),
+            SqlError::CheckViolation { .. }
+        ));
+        // Dropping w takes its indexes; later columns, their index and sequence shift down.
+        run(
+            &mut s,
+            "create index on ac (s); alter table ac drop column w",
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "select indexname from pg_indexes where tablename = 'ac' order by 1"
+            ),
+            [["ac_pkey"], ["ac_s_idx"]]
+        );
+        assert_eq!(
+            run(&mut s, "select id, v, n, s from ac where s = 2"),
+            [["2", "b", "7", "2"]]
+        );
+        run(&mut s, "insert into ac (id, v) values (3, 'c')");
+        assert_eq!(
+            run(
+                &mut s,
+                "select s, pg_get_serial_sequence('ac', 's') from ac where id = 3"
+            ),
+            [["3", "public.ac_s_seq"]]
+        );
+        run(&mut s, "alter table ac drop column s");
+        assert!(run(&mut s, "select * from pg_class where relname = 'ac_s_seq'").is_empty());
+        assert!(matches!(
+            fails(&mut s, "alter table ac drop column id"),
+            SqlError::FeatureNotSupported(_)
+        ));
+        run(&mut s, "alter table ac drop column if exists nope");
+        assert_eq!(
+            run(&mut s, "select id, v, n from ac order by id"),
+            [["1", "a", "7"], ["2", "b", "7"], ["3", "c", "7"]]
+        );
+    }
+
+    #[test]
+    fn create_table_as_and_select_into_copy_rows_and_columns() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table src (a int, b text); insert into src values (1, 'x'), (2, 'y');
+             create table c1 as select a, b || '!' as bb, a * 2 from src",
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "select attname, atttypid from pg_attribute where attrelid = 'c1'::regclass order by attnum"
+            ),
+            [["a", "23"], ["bb", "25"], ["?column?", "23"]]
+        );
+        assert_eq!(
+            run(&mut s, "select * from c1 order by a"),
+            [["1", "x!", "2"], ["2", "y!", "4"]]
+        );
+        let stmt = parse("select * into c2 from src where a > 1")
+            .unwrap()
+            .pop()
+            .unwrap();
+        assert_eq!(
+            s.execute(&stmt, &[]).unwrap().output,
+            Output::Command {
+                tag: "SELECT 1".into()
+            }
+        );
+        assert_eq!(run(&mut s, "select * from c2"), [["2", "y"]]);
+        assert!(matches!(
+            fails(&mut s, "create table c1 as select 1"),
+            SqlError::DuplicateTable(_)
+        ));
+        run(&mut s, "create table if not exists c1 as select 1");
+        assert_eq!(s.take_notices().len(), 1);
+        // Transactional like any DDL.
+        run(
+            &mut s,
+            "begin; create table c4 as select 1 as one; rollback",
+        );
+        assert!(matches!(
+            fails(&mut s, "select * from c4"),
+            SqlError::UndefinedTable(_)
+        ));
     }
 
     #[test]
