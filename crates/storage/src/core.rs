@@ -70,9 +70,10 @@
 //! served meanwhile: every read checks the CRC.
 
 use crate::limits::{
-    CHECKPOINT_INTERVAL_MS, CHECKPOINT_RECORDS_MIN, GOSSIP_FETCH_RECORDS_MAX, GOSSIP_INTERVAL_MS,
-    GOSSIP_REPAIR_ASKS_MAX, MATERIALISE_INTERVAL_MS, MATERIALISE_PAGES_PER_TICK, PEER_LAG_LSNS_MAX,
-    RETENTION_LSNS_DEFAULT, SCRUB_BYTES_PER_TICK, SCRUB_INTERVAL_MS,
+    CHECKPOINT_HELD_PER_RECORD, CHECKPOINT_INTERVAL_MS, CHECKPOINT_RECORDS_MIN,
+    GOSSIP_FETCH_RECORDS_MAX, GOSSIP_INTERVAL_MS, GOSSIP_REPAIR_ASKS_MAX, MATERIALISE_INTERVAL_MS,
+    MATERIALISE_PAGES_PER_TICK, PEER_LAG_LSNS_MAX, RETENTION_LSNS_DEFAULT, SCRUB_BYTES_PER_TICK,
+    SCRUB_INTERVAL_MS,
 };
 use crate::meta::Meta;
 use crate::segment::{
@@ -783,17 +784,28 @@ pub struct Housekeeping {
 /// collection) once [`CHECKPOINT_RECORDS_MIN`] records were logged since the last, or every
 /// [`CHECKPOINT_INTERVAL_MS`] while any were. The work per tick is bounded, so it never holds up
 /// the foreground for long, and it runs beside the log writer, never in front of it.
+///
+/// A checkpoint describes every held record, so its cost grows with what retention keeps (up to
+/// about a million records, 42 MB). In production a checkpoint therefore also waits until at
+/// least 1/[`CHECKPOINT_HELD_PER_RECORD`] of the held records were logged since the last one:
+/// checkpoints then cost a bounded number of entries per record logged, and a restart scans at
+/// most that fraction of the held records more.
 #[derive(Debug)]
 pub struct HousekeepingCore {
     next_at_ms: u64,
     last_checkpoint_ms: u64,
     records_min: u64,
     interval_ms: u64,
+    /// Whether checkpoints are spaced by the held records (see above).
+    amortised: bool,
 }
 
 impl Default for HousekeepingCore {
     fn default() -> HousekeepingCore {
-        HousekeepingCore::with_checkpoints(CHECKPOINT_RECORDS_MIN, CHECKPOINT_INTERVAL_MS)
+        HousekeepingCore {
+            amortised: true,
+            ..HousekeepingCore::with_checkpoints(CHECKPOINT_RECORDS_MIN, CHECKPOINT_INTERVAL_MS)
+        }
     }
 }
 
@@ -813,6 +825,7 @@ impl HousekeepingCore {
             last_checkpoint_ms: 0,
             records_min,
             interval_ms,
+            amortised: false,
         }
     }
 
@@ -824,8 +837,15 @@ impl HousekeepingCore {
         self.next_at_ms = now_ms + MATERIALISE_INTERVAL_MS;
         let builds = core.segment().materialise_due(MATERIALISE_PAGES_PER_TICK);
         let logged = core.logged_since_checkpoint();
-        let checkpoint = logged >= self.records_min
-            || (logged > 0 && now_ms >= self.last_checkpoint_ms + self.interval_ms);
+        let spacing = if self.amortised {
+            core.segment().held_count() as u64 / CHECKPOINT_HELD_PER_RECORD
+        } else {
+            0
+        };
+        let checkpoint = logged >= self.records_min.max(spacing)
+            || (logged > 0
+                && logged >= spacing
+                && now_ms >= self.last_checkpoint_ms + self.interval_ms);
         if checkpoint {
             self.last_checkpoint_ms = now_ms;
         }
@@ -970,6 +990,38 @@ mod tests {
             membership: membership.clone(),
             me: me.into(),
         }
+    }
+
+    #[test]
+    fn checkpoints_are_spaced_by_the_records_held() {
+        let mut c = core();
+        drive(&mut c, open(1, 1));
+        for lsn in 1..=100 {
+            drive(&mut c, write(1, 1, lsn));
+        }
+        assert_eq!(c.segment().held_count(), 100);
+        let mut plain = HousekeepingCore::with_checkpoints(10, 1_000);
+        let mut amortised = HousekeepingCore {
+            amortised: true,
+            ..HousekeepingCore::with_checkpoints(10, 1_000)
+        };
+        // 100 logged: both checkpoint.
+        assert!(plain.tick(0, &c).checkpoint);
+        assert!(amortised.tick(0, &c).checkpoint);
+        c.checkpointed();
+        // 20 more: enough for the plain schedule, not for 100 held / 4.
+        for lsn in 101..=120 {
+            drive(&mut c, write(1, 1, lsn));
+        }
+        assert!(plain.tick(200, &c).checkpoint);
+        assert!(!amortised.tick(200, &c).checkpoint);
+        // Nor after the interval: a checkpoint still costs too much for what was logged.
+        assert!(!amortised.tick(5_000, &c).checkpoint);
+        for lsn in 121..=160 {
+            drive(&mut c, write(1, 1, lsn));
+        }
+        // 60 logged, 160 held: due.
+        assert!(amortised.tick(5_200, &c).checkpoint);
     }
 
     #[test]

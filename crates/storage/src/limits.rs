@@ -101,7 +101,11 @@ pub const MATERIALISE_PAGES_PER_TICK: usize = 64;
 /// the last checkpoint: about this many records, plus one interval's worth.
 pub const CHECKPOINT_RECORDS_MIN: u64 = 50_000;
 
-/// The longest time between checkpoints while records are being logged.
+/// Held records per record logged that a checkpoint may cost (see `HousekeepingCore`).
+pub const CHECKPOINT_HELD_PER_RECORD: u64 = 4;
+
+/// The longest time between checkpoints while records are being logged (and as many were logged
+/// as the held records require).
 pub const CHECKPOINT_INTERVAL_MS: u64 = 10_000;
 
 /// Held records a checkpoint may describe; a checkpoint file is at most about 42 bytes each.
