@@ -117,6 +117,7 @@ pub async fn run(opts: Options) -> Result<()> {
             EngineConfig {
                 buffer_pool_pages: pages,
                 txn_write_buffer_bytes: write_buffer,
+                ..EngineConfig::default()
             },
         )
     })

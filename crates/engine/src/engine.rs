@@ -78,6 +78,14 @@ pub struct EngineConfig {
     /// uncommitted versions (see `mvcc`), so one transaction's memory stays bounded whatever it
     /// writes. Raised to [`TXN_WRITE_BUFFER_BYTES_MIN`] if smaller.
     pub txn_write_buffer_bytes: usize,
+    /// Background vacuum passes over a written tree only once its dead versions reach this many
+    /// plus [`autovacuum_scale_per_mille`](Self::autovacuum_scale_per_mille) of its live rows
+    /// (PostgreSQL's `autovacuum_vacuum_threshold`, 50). Commit-time pruning keeps hot rows short
+    /// in between, so a large table written a little is not read whole again and again.
+    pub autovacuum_threshold: u64,
+    /// Per mille of the live rows added to the threshold (PostgreSQL's
+    /// `autovacuum_vacuum_scale_factor`, 0.2).
+    pub autovacuum_scale_per_mille: u64,
 }
 
 impl Default for EngineConfig {
@@ -86,6 +94,8 @@ impl Default for EngineConfig {
         EngineConfig {
             buffer_pool_pages: 16 * 1024,
             txn_write_buffer_bytes: 16 * 1024 * 1024,
+            autovacuum_threshold: 50,
+            autovacuum_scale_per_mille: 200,
         }
     }
 }
@@ -212,6 +222,9 @@ pub struct Engine {
     txn_write_buffer_bytes: usize,
     /// Per-tree activity counters. Taken after the engine lock when both are held.
     stats: Mutex<HashMap<TreeId, TreeStats>>,
+    /// See [`EngineConfig::autovacuum_threshold`].
+    autovacuum_threshold: u64,
+    autovacuum_scale_per_mille: u64,
     engine_id: u64,
 }
 
@@ -304,6 +317,8 @@ impl Engine {
                 .txn_write_buffer_bytes
                 .max(TXN_WRITE_BUFFER_BYTES_MIN),
             stats: Mutex::new(HashMap::new()),
+            autovacuum_threshold: config.autovacuum_threshold,
+            autovacuum_scale_per_mille: config.autovacuum_scale_per_mille,
             engine_id: ENGINE_IDS.fetch_add(1, Ordering::Relaxed),
         })
     }
@@ -865,6 +880,15 @@ impl Engine {
                 q.trees.push_back(tree);
             }
         }
+        // Trees whose dead versions are below the threshold wait for more (their next write
+        // queues them again); each is looked at once here.
+        while q.resume.is_none()
+            && let Some(&tree) = q.trees.front()
+            && !self.autovacuum_due(tree)
+        {
+            q.trees.pop_front();
+            q.queued.remove(&tree);
+        }
         if let Some(&tree) = q.trees.front() {
             let from = q.resume.take();
             if from.is_none() {
@@ -1011,6 +1035,16 @@ impl Engine {
     pub fn tree_height(&self, tree: TreeId) -> Result<u16, EngineError> {
         user_tree(tree)?;
         Ok(self.read(|mtr, _| btree::root_level(mtr, tree))? + 1)
+    }
+
+    /// Whether `tree` has enough dead versions for a background pass.
+    fn autovacuum_due(&self, tree: TreeId) -> bool {
+        let s = self.tree_stats(tree);
+        let live = s.inserted.saturating_sub(s.deleted);
+        let threshold = self
+            .autovacuum_threshold
+            .saturating_add(live.saturating_mul(self.autovacuum_scale_per_mille) / 1000);
+        s.dead_versions > 0 && s.dead_versions >= threshold
     }
 
     /// Counts a completed vacuum pass over `tree`. A pass that kept no old version leaves no dead

@@ -186,6 +186,7 @@ fn open(store: &Arc<MemStore>, seed: u64) -> Engine {
             } else {
                 defaults.txn_write_buffer_bytes
             },
+            ..defaults
         },
     )
     .unwrap()

@@ -444,7 +444,17 @@ fn large_rows_that_cannot_keep_their_history_report_snapshot_too_old() {
 #[test]
 fn tree_stats_count_writes_dead_versions_and_vacuums() {
     let store = Lagging::new(false);
-    let engine = open(store.clone());
+    // Background vacuum passes at the first dead version.
+    let engine = Engine::open(
+        store.clone(),
+        EngineConfig {
+            buffer_pool_pages: 64,
+            autovacuum_threshold: 0,
+            autovacuum_scale_per_mille: 0,
+            ..EngineConfig::default()
+        },
+    )
+    .unwrap();
     let tree = engine.create_tree().unwrap();
     let mut txn = engine.begin();
     for i in 0..10 {
@@ -513,4 +523,41 @@ fn tree_stats_count_writes_dead_versions_and_vacuums() {
     assert!(engine.vacuum_step().unwrap().done);
     assert_eq!(engine.tree_stats(tree).autovacuum_count, 2);
     assert_eq!(engine.tree_stats(PageId(12345)), Default::default());
+}
+
+#[test]
+fn background_vacuum_waits_for_enough_dead_versions() {
+    let store = Arc::new(MemStore::new());
+    let engine = open(store);
+    let tree = engine.create_tree().unwrap();
+    let mut txn = engine.begin();
+    for i in 0..1000 {
+        engine.insert(&mut txn, tree, &key(i), b"v0").unwrap();
+    }
+    engine.commit(txn).unwrap();
+    // 50 + 20% of 1000 live rows = 250: updates below that leave the tree alone.
+    let hold = engine.register_snapshot(engine.durable_lsn()).unwrap();
+    let update = |from: u32, to: u32| {
+        let mut txn = engine.begin();
+        for i in from..to {
+            engine.put(&mut txn, tree, &key(i), b"v1").unwrap();
+        }
+        engine.commit(txn).unwrap();
+    };
+    update(0, 200);
+    drop(hold);
+    assert_eq!(engine.tree_stats(tree).dead_versions, 200);
+    assert!(engine.vacuum_step().unwrap().done);
+    assert_eq!(engine.tree_stats(tree).autovacuum_count, 0);
+    let hold = engine.register_snapshot(engine.durable_lsn()).unwrap();
+    update(200, 300);
+    drop(hold);
+    assert_eq!(engine.tree_stats(tree).dead_versions, 300);
+    for _ in 0..100 {
+        if engine.vacuum_step().unwrap().done {
+            break;
+        }
+    }
+    let s = engine.tree_stats(tree);
+    assert_eq!((s.autovacuum_count, s.dead_versions), (1, 0));
 }

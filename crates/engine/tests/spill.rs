@@ -24,6 +24,7 @@ fn open(store: &Arc<MemStore>) -> Engine {
             buffer_pool_pages: 64,
             // Raised to the smallest budget the engine accepts (a few KiB).
             txn_write_buffer_bytes: 0,
+            ..EngineConfig::default()
         },
     )
     .unwrap()
