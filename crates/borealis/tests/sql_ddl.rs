@@ -995,3 +995,49 @@ async fn add_drop_column_and_create_table_as() {
     assert_eq!(texts(&c, "SELECT count(*) FROM c2").await, [["2"]]);
     assert_eq!(error(&c, "CREATE TABLE c1 AS SELECT 1").await.0, "42P07");
 }
+
+/// Referential checks of a parent's DELETE see children committed after the transaction's
+/// snapshot, at READ COMMITTED and REPEATABLE READ alike (checked against PostgreSQL 15: 23503
+/// both times).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parent_deletes_see_children_committed_after_their_snapshot() {
+    let _g = serial();
+    let cluster = Cluster::start("fk-latest");
+    let a = cluster.client().await;
+    let b = cluster.client().await;
+    a.batch_execute(
+        "CREATE TABLE p (id int PRIMARY KEY); \
+         CREATE TABLE c (id int PRIMARY KEY, p int REFERENCES p); \
+         INSERT INTO p VALUES (1), (2)",
+    )
+    .await
+    .unwrap();
+    // REPEATABLE READ: the snapshot predates the child.
+    a.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM p")
+        .await
+        .unwrap();
+    b.batch_execute("INSERT INTO c VALUES (10, 1)")
+        .await
+        .unwrap();
+    let (state, _, detail, _) = error(&a, "DELETE FROM p WHERE id = 1").await;
+    assert_eq!(state, "23503");
+    assert_eq!(
+        detail.as_deref(),
+        Some("Key (id)=(1) is still referenced from table \"c\".")
+    );
+    a.batch_execute("ROLLBACK").await.unwrap();
+    // READ COMMITTED inside a transaction block: the child committed meanwhile blocks the delete.
+    a.batch_execute("BEGIN; SELECT count(*) FROM p")
+        .await
+        .unwrap();
+    b.batch_execute("INSERT INTO c VALUES (20, 2)")
+        .await
+        .unwrap();
+    let (state, _, detail, _) = error(&a, "DELETE FROM p WHERE id = 2").await;
+    assert_eq!(state, "23503");
+    assert_eq!(
+        detail.as_deref(),
+        Some("Key (id)=(2) is still referenced from table \"c\".")
+    );
+    a.batch_execute("ROLLBACK").await.unwrap();
+}

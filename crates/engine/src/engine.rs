@@ -422,18 +422,47 @@ impl Engine {
         to: Bound<&[u8]>,
         limit: usize,
     ) -> Result<Vec<Entry>, EngineError> {
+        self.scan_as(txn, tree, (from, to), limit, txn.snapshot)
+    }
+
+    /// Like [`scan`](Self::scan), but reading every committed version, durable or not, as if
+    /// from a snapshot taken after the newest commit (plus the transaction's own writes); not
+    /// recorded as a read for SERIALIZABLE. For constraint checks, which must see rows that
+    /// transactions they waited for have just committed (PostgreSQL's "latest snapshot" for
+    /// referential checks); what they decide reaches storage only with their own commit, which
+    /// is ordered after those.
+    pub fn scan_latest(
+        &self,
+        txn: &Txn,
+        tree: TreeId,
+        from: Bound<&[u8]>,
+        to: Bound<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, EngineError> {
+        self.scan_as(txn, tree, (from, to), limit, LATEST)
+    }
+
+    fn scan_as(
+        &self,
+        txn: &Txn,
+        tree: TreeId,
+        (from, to): (Bound<&[u8]>, Bound<&[u8]>),
+        limit: usize,
+        snapshot: Lsn,
+    ) -> Result<Vec<Entry>, EngineError> {
         self.check_owner(txn);
         user_tree(tree)?;
         if limit == 0 || range_is_empty(from, to) {
             self.read(|mtr, _| btree::root_level(mtr, tree))?;
             return Ok(Vec::new());
         }
-        let range = if txn.ssi_tracked() {
+        let tracked = txn.ssi_tracked() && snapshot != LATEST;
+        let range = if tracked {
             self.shared.ssi().read_range(txn.id, tree, from, to)
         } else {
             None
         };
-        let seer = (txn.snapshot, txn.id);
+        let seer = (snapshot, txn.id);
         let mut newer = Vec::new();
         let mut own = txn
             .writes
@@ -478,7 +507,9 @@ impl Engine {
         {
             self.shared.ssi().narrow_range(txn.id, tree, index, last);
         }
-        self.conflict_out(txn, &newer)?;
+        if tracked {
+            self.conflict_out(txn, &newer)?;
+        }
         Ok(out)
     }
 
@@ -1451,6 +1482,9 @@ fn truncate_bucket(
     }
     Ok(doomed.len() as u64)
 }
+
+/// The snapshot of [`Engine::scan_latest`]: above every visibility LSN, below `UNCOMMITTED`.
+const LATEST: Lsn = Lsn(u64::MAX - 1);
 
 /// What a writer finds at the head of a row.
 enum Newest {

@@ -561,3 +561,28 @@ fn background_vacuum_waits_for_enough_dead_versions() {
     let s = engine.tree_stats(tree);
     assert_eq!((s.autovacuum_count, s.dead_versions), (1, 0));
 }
+
+#[test]
+fn scan_latest_sees_commits_that_are_not_durable_yet() {
+    let store = Lagging::new(false);
+    let engine = open(store.clone());
+    let tree = engine.create_tree().unwrap();
+    let first = put_one(&engine, tree, b"a", b"durable");
+    store.set_durable(first);
+    put_one(&engine, tree, b"b", b"committed");
+    let mut txn = engine.begin();
+    engine.put(&mut txn, tree, b"c", b"own").unwrap();
+    let all = |r: Vec<(Vec<u8>, Vec<u8>)>| r.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+    let seen = engine
+        .scan(&txn, tree, Bound::Unbounded, Bound::Unbounded, 10)
+        .unwrap();
+    assert_eq!(all(seen), vec![b"a".to_vec(), b"c".to_vec()]);
+    let latest = engine
+        .scan_latest(&txn, tree, Bound::Unbounded, Bound::Unbounded, 10)
+        .unwrap();
+    assert_eq!(
+        all(latest),
+        vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
+    );
+    engine.rollback(txn);
+}

@@ -2952,6 +2952,47 @@ impl Session {
 /// (a chain of tables referencing each other; a cycle of rows would otherwise not end).
 const FK_CASCADE_DEPTH_MAX: usize = 64;
 
+/// The rows of `child` that reference `old` through `fk`, as the newest committed versions show
+/// them: a referencing row whose inserter committed after the statement's snapshot (it held the
+/// parent row in share mode until then, which is what this transaction waited for) must be seen
+/// even before it is durable, as PostgreSQL's referential checks use a fresh snapshot (at every
+/// isolation level: a REPEATABLE READ transaction's DELETE of the parent fails with 23503 too;
+/// acting on such a row, a CASCADE, fails as any write of a row changed since the snapshot does).
+fn referencing_rows(
+    engine: &Engine,
+    txn: &Txn,
+    child: &TableDef,
+    fk: &crate::catalog::ForeignKeyDef,
+    old: &[Value],
+) -> SqlResult<Vec<(Vec<u8>, Vec<Value>)>> {
+    let ncols = child.columns.len();
+    let mut out = Vec::new();
+    let mut from: Option<Vec<u8>> = None;
+    loop {
+        let lower = from
+            .as_deref()
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let batch = engine.scan_latest(
+            txn,
+            child.tree,
+            lower,
+            std::ops::Bound::Unbounded,
+            crate::query::SCAN_BATCH_ROWS,
+        )?;
+        let full = batch.len() == crate::query::SCAN_BATCH_ROWS;
+        for (k, v) in &batch {
+            let row = decode_row(v, ncols)?;
+            if same_key(&row, &fk.columns, old, &fk.ref_columns) {
+                out.push((k.clone(), row));
+            }
+        }
+        if !full {
+            return Ok(out);
+        }
+        from = batch.last().map(|(k, _)| k.clone());
+    }
+}
+
 /// The error of a referencing row whose key is not in the referenced table.
 fn fk_missing(def: &TableDef, fk: &ForeignKeyDef, row: &[Value]) -> SqlError {
     SqlError::ForeignKeyViolation {
@@ -3100,9 +3141,6 @@ impl Session {
                 "foreign key actions nested more than {FK_CASCADE_DEPTH_MAX} deep"
             )));
         }
-        if txn.isolation() == Isolation::ReadCommitted {
-            engine.new_statement(txn);
-        }
         for child in children {
             for fk in child
                 .foreign_keys
@@ -3117,21 +3155,7 @@ impl Session {
                 {
                     continue;
                 }
-                let mut referencing = Vec::new();
-                matching_rows(
-                    &self.executor(txn, &[]),
-                    &child,
-                    None,
-                    &Access::Full,
-                    None,
-                    None,
-                    |k, row| {
-                        if same_key(&row, &fk.columns, old, &fk.ref_columns) {
-                            referencing.push((k, row));
-                        }
-                        Ok(())
-                    },
-                )?;
+                let referencing = referencing_rows(&engine, txn, &child, fk, old)?;
                 if referencing.is_empty() {
                     continue;
                 }
