@@ -1,12 +1,17 @@
 //! psql's meta-commands against a real cluster: each runs PostgreSQL 15's own catalog queries
 //! (pg_class, pg_namespace, pg_attribute, pg_index, pg_constraint, …) and must list the right
 //! objects. Also `\x`, `\timing`, `psql -f FILE` and `\copy` in both directions.
+//!
+//! Then the settings and activity tools read and act on: SET/SHOW/RESET, `pg_settings`,
+//! `current_setting`/`set_config`, `pg_stat_activity`, and `pg_cancel_backend` /
+//! `pg_terminate_backend` aimed at other connections (each answer checked against PostgreSQL 15).
 
-#![allow(clippy::unwrap_used)]
+// Tests hold the serial lock across awaits on purpose: one cluster at a time.
+#![allow(clippy::await_holding_lock, clippy::unwrap_used)]
 
 mod common;
 
-use common::{Cluster, serial};
+use common::{Cluster, serial, sqlstate};
 use std::process::Command;
 
 /// Finds a PostgreSQL client program: on the PATH, else where Debian's PostgreSQL 15 packages put it.
@@ -74,6 +79,11 @@ fn psql_meta_commands_list_the_right_objects() {
     let dn = psql(&cluster, &["-c", "\\dn"]);
     assert_eq!(lines_with(&dn, "public").len(), 1, "{dn}");
     assert!(!dn.contains("pg_catalog"), "{dn}");
+    // PostgreSQL 15's public schema belongs to pg_database_owner.
+    assert!(
+        lines_with(&dn, "public")[0].contains("pg_database_owner"),
+        "{dn}"
+    );
 
     for cmd in ["\\dt", "\\d"] {
         let dt = psql(&cluster, &["-c", cmd]);
@@ -169,4 +179,228 @@ fn psql_meta_commands_list_the_right_objects() {
         ],
     );
     assert_eq!(all, "1|ann|10\n2|bob|20\n3|cy|30\n4|dee|\n");
+}
+
+/// Every row of `sql` as text, NULL as "NULL".
+async fn texts(c: &tokio_postgres::Client, sql: &str) -> Vec<Vec<String>> {
+    c.simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn one(c: &tokio_postgres::Client, sql: &str) -> String {
+    texts(c, sql).await[0][0].clone()
+}
+
+async fn connect(cluster: &Cluster, application_name: &str) -> tokio_postgres::Client {
+    let url = format!("{}?application_name={application_name}", cluster.url());
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+/// Polls `pg_stat_activity` (bounded) until `pred` holds for the row of `pid` (`None`: no row).
+async fn wait_activity(
+    c: &tokio_postgres::Client,
+    pid: &str,
+    pred: impl Fn(Option<&Vec<String>>) -> bool,
+) -> Option<Vec<String>> {
+    let sql = format!(
+        "SELECT state, query, application_name, usename, datname, backend_type, \
+         xact_start IS NOT NULL, client_addr FROM pg_stat_activity WHERE pid = {pid}"
+    );
+    for _ in 0..200 {
+        let rows = texts(c, &sql).await;
+        if pred(rows.first()) {
+            return rows.into_iter().next();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("pg_stat_activity never showed the expected row for {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_activity_cancel_and_terminate() {
+    let _g = serial();
+    let cluster = Cluster::start("psql-activity");
+    let c = connect(&cluster, "watcher").await;
+
+    // SET / SHOW / RESET and pg_settings, as PostgreSQL 15 shows them.
+    c.batch_execute("SET work_mem = '8MB'").await.unwrap();
+    assert_eq!(
+        texts(
+            &c,
+            "SELECT setting, unit, source, reset_val, boot_val, vartype, context \
+             FROM pg_settings WHERE name = 'work_mem'"
+        )
+        .await,
+        [["8192", "kB", "session", "4096", "4096", "integer", "user"]]
+    );
+    assert_eq!(one(&c, "SELECT current_setting('work_mem')").await, "8MB");
+    assert_eq!(
+        one(&c, "SELECT set_config('statement_timeout', '5s', false)").await,
+        "5s"
+    );
+    assert_eq!(one(&c, "SHOW statement_timeout").await, "5s");
+    assert_eq!(
+        texts(
+            &c,
+            "SELECT setting, source FROM pg_settings WHERE name = 'statement_timeout'"
+        )
+        .await,
+        [["5000", "session"]]
+    );
+    c.batch_execute("RESET work_mem; RESET statement_timeout")
+        .await
+        .unwrap();
+    assert_eq!(one(&c, "SHOW work_mem").await, "4MB");
+    assert_eq!(one(&c, "SHOW statement_timeout").await, "0");
+    assert_eq!(
+        texts(
+            &c,
+            "SELECT setting, source FROM pg_settings WHERE name = 'application_name'"
+        )
+        .await,
+        [["watcher", "client"]]
+    );
+    assert_eq!(
+        one(
+            &c,
+            "SELECT enumvals FROM pg_settings WHERE name = 'default_transaction_isolation'"
+        )
+        .await,
+        "{serializable,\"repeatable read\",\"read committed\",\"read uncommitted\"}"
+    );
+    let e = c.batch_execute("SET work_mem = 'lots'").await.unwrap_err();
+    assert_eq!(sqlstate(&e), "22023");
+    assert_eq!(
+        e.as_db_error().unwrap().message(),
+        "invalid value for parameter \"work_mem\": \"lots\""
+    );
+    let e = c
+        .batch_execute("SELECT current_setting('nosuch')")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42704");
+    assert_eq!(
+        e.as_db_error().unwrap().message(),
+        "unrecognized configuration parameter \"nosuch\""
+    );
+    assert_eq!(
+        one(&c, "SELECT current_setting('nosuch', true) IS NULL").await,
+        "t"
+    );
+
+    // pg_stat_activity lists every connection with its statement and state.
+    c.batch_execute("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 0)")
+        .await
+        .unwrap();
+    let holder = connect(&cluster, "holder").await;
+    let waiter = connect(&cluster, "waiter").await;
+    let holder_pid = one(&holder, "SELECT pg_backend_pid()").await;
+    let waiter_pid = one(&waiter, "SELECT pg_backend_pid()").await;
+    let me = one(&c, "SELECT pg_backend_pid()").await;
+    let own = wait_activity(&c, &me, |r| r.is_some()).await.unwrap();
+    assert_eq!(own[0], "active");
+    assert!(own[1].contains("pg_stat_activity"), "{own:?}");
+    assert_eq!(
+        own[2..7],
+        ["watcher", "borealis", "borealis", "client backend", "t"]
+    );
+    assert_eq!(own[7], "127.0.0.1");
+    holder
+        .batch_execute("BEGIN; UPDATE t SET v = 1 WHERE id = 1")
+        .await
+        .unwrap();
+    let h = wait_activity(&c, &holder_pid, |r| r.is_some())
+        .await
+        .unwrap();
+    assert_eq!(h[0], "idle in transaction", "{h:?}");
+    assert_eq!(h[6], "t", "a transaction is open: {h:?}");
+    assert!(h[1].contains("UPDATE t"), "{h:?}");
+
+    // pg_cancel_backend: the lock-waiting statement of another connection fails with 57014.
+    let w = tokio::spawn(async move {
+        let r = waiter
+            .batch_execute("UPDATE t SET v = 2 WHERE id = 1")
+            .await;
+        (waiter, r)
+    });
+    wait_activity(&c, &waiter_pid, |r| {
+        r.is_some_and(|r| r[0] == "active" && r[1] == "UPDATE t SET v = 2 WHERE id = 1")
+    })
+    .await;
+    assert_eq!(
+        one(&c, &format!("SELECT pg_cancel_backend({waiter_pid})")).await,
+        "t"
+    );
+    let (waiter, r) = w.await.unwrap();
+    let e = r.unwrap_err();
+    assert_eq!(sqlstate(&e), "57014");
+    assert_eq!(
+        e.as_db_error().unwrap().message(),
+        "canceling statement due to user request"
+    );
+    assert_eq!(
+        one(&waiter, "SELECT 1").await,
+        "1",
+        "the connection lives on"
+    );
+    assert_eq!(one(&c, "SELECT pg_cancel_backend(999999)").await, "f");
+    assert_eq!(one(&c, "SELECT pg_is_in_recovery()").await, "f");
+
+    // pg_terminate_backend of a waiting connection: FATAL 57P01, then the connection is closed.
+    let w = tokio::spawn(async move {
+        let r = waiter
+            .batch_execute("UPDATE t SET v = 3 WHERE id = 1")
+            .await;
+        (waiter, r)
+    });
+    wait_activity(&c, &waiter_pid, |r| {
+        r.is_some_and(|r| r[0] == "active" && r[1] == "UPDATE t SET v = 3 WHERE id = 1")
+    })
+    .await;
+    assert_eq!(
+        one(&c, &format!("SELECT pg_terminate_backend({waiter_pid})")).await,
+        "t"
+    );
+    let (waiter, r) = w.await.unwrap();
+    let e = r.unwrap_err();
+    assert_eq!(sqlstate(&e), "57P01");
+    assert_eq!(
+        e.as_db_error().unwrap().message(),
+        "terminating connection due to administrator command"
+    );
+    assert!(waiter.simple_query("SELECT 1").await.is_err());
+    wait_activity(&c, &waiter_pid, |r| r.is_none()).await;
+
+    // … and of an idle one, whose open transaction rolls back (its row lock is released).
+    assert_eq!(
+        one(&c, &format!("SELECT pg_terminate_backend({holder_pid})")).await,
+        "t"
+    );
+    wait_activity(&c, &holder_pid, |r| r.is_none()).await;
+    let e = holder.simple_query("SELECT 1").await.unwrap_err();
+    assert!(
+        e.is_closed() || sqlstate(&e) == "57P01",
+        "the terminated connection is closed: {e:?}"
+    );
+    c.batch_execute("UPDATE t SET v = 4 WHERE id = 1")
+        .await
+        .unwrap();
+    assert_eq!(one(&c, "SELECT v FROM t").await, "4");
 }

@@ -120,8 +120,15 @@ fn error_info(e: &FrontError) -> ErrorInfo {
         ),
         FrontError::Fenced => ("25006", None),
         FrontError::Internal(_) => ("XX000", None),
+        FrontError::Terminated => ("57P01", None),
     };
-    let mut info = ErrorInfo::new("ERROR".into(), code.into(), e.to_string());
+    // A FATAL error ends the connection once it is sent.
+    let severity = if matches!(e, FrontError::Terminated) {
+        "FATAL"
+    } else {
+        "ERROR"
+    };
+    let mut info = ErrorInfo::new(severity.into(), code.into(), e.to_string());
     info.detail = detail;
     if let FrontError::Sql(
         SqlError::DependentObjectsStillExist { hint, .. }
@@ -246,6 +253,9 @@ enum FrontError {
     Fenced,
     #[error("internal error: {0}")]
     Internal(String),
+    /// `pg_terminate_backend` named this connection.
+    #[error("terminating connection due to administrator command")]
+    Terminated,
 }
 
 fn user_error(e: &FrontError) -> PgWireError {
@@ -448,25 +458,37 @@ impl Frontend {
     }
 
     /// Runs one statement: on a blocking thread, then waits for its commit to be durable.
-    /// Notices the statement raised come back beside its outcome.
+    /// Notices the statement raised come back beside its outcome. `text` is what
+    /// `pg_stat_activity` shows: the client's query string, as PostgreSQL shows it.
     async fn run(
         &self,
         session: Conn,
         stmt: Arc<ast::Statement>,
         params: Vec<Value>,
+        text: String,
     ) -> (Result<Executed, FrontError>, Vec<String>) {
-        self.on_session(session, move |s| s.execute(&stmt, &params))
+        self.on_session(session, Some(text), move |s| s.execute(&stmt, &params))
             .await
     }
 
     /// Runs `f` on the session on a blocking thread, then waits for the commit it made (if any)
     /// to be durable.
+    /// `query` is the statement's text for `pg_stat_activity` (none: the statement goes on, as
+    /// a COPY's data does).
     async fn on_session(
         &self,
         conn: Conn,
+        query: Option<String>,
         f: impl FnOnce(&mut Session) -> Result<Executed, SqlError> + Send + 'static,
     ) -> (Result<Executed, FrontError>, Vec<String>) {
         let guard = conn.session.clone().lock_owned().await;
+        let backend = guard.backend().clone();
+        if backend.is_terminated() {
+            return (Err(FrontError::Terminated), Vec::new());
+        }
+        if let Some(q) = &query {
+            backend.statement_started(q, guard.status() != borealis_sql::TxnStatus::Idle);
+        }
         let statement = conn.statements.fetch_add(1, Ordering::AcqRel) + 1;
         // A cancel request fires the watcher, which raises the session's cancel flag; the next
         // statement's start_query ends the watcher without raising it.
@@ -522,6 +544,12 @@ impl Frontend {
         let joined = tokio::task::spawn_blocking(move || {
             let mut guard = guard;
             let r = f(&mut guard);
+            guard.backend().statement_ended(guard.status());
+            // pg_terminate_backend: the statement it cancelled ends the connection (FATAL).
+            if guard.backend().is_terminated() {
+                guard.abort();
+                return (guard, Err(SqlError::QueryCanceled), Vec::new());
+            }
             // A statement timeout reached while committing must not cancel what follows.
             let r = match r {
                 Err(SqlError::QueryCanceled) if timed_out.load(Ordering::Acquire) => {
@@ -544,6 +572,13 @@ impl Frontend {
         })
         .await;
         let (guard, result, notices) = match joined {
+            Ok((guard, _, _)) if guard.backend().is_terminated() => {
+                conn.statements.store(u64::MAX, Ordering::Release);
+                if let Some(t) = timer {
+                    t.abort();
+                }
+                return (Err(FrontError::Terminated), Vec::new());
+            }
             Ok(x) => x,
             Err(e) => {
                 return (
@@ -645,6 +680,37 @@ async fn idle_timeout(conn: Conn, statement: u64, after: Duration) {
         let frame = fatal_frame(
             "25P03",
             "terminating connection due to idle-in-transaction timeout",
+        );
+        let _ = std::io::Write::write_all(&mut socket, &frame);
+        let _ = socket.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// `pg_terminate_backend` of this connection: once the session is free (its statement, if any,
+/// was cancelled and has ended), an idle connection is sent FATAL 57P01 and shut down. A
+/// statement that was running ends the connection itself (see [`Frontend::on_session`]).
+async fn terminate(
+    session: std::sync::Weak<tokio::sync::Mutex<Session>>,
+    statements: Arc<AtomicU64>,
+    socket: Arc<std::sync::Mutex<Option<std::net::TcpStream>>>,
+) {
+    let Some(session) = session.upgrade() else {
+        return;
+    };
+    let mut session = session.lock_owned().await;
+    if statements.swap(u64::MAX, Ordering::AcqRel) == u64::MAX {
+        return;
+    }
+    session.abort();
+    drop(session);
+    let socket = socket
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let Some(mut socket) = socket {
+        let frame = fatal_frame(
+            "57P01",
+            "terminating connection due to administrator command",
         );
         let _ = std::io::Write::write_all(&mut socket, &frame);
         let _ = socket.shutdown(std::net::Shutdown::Both);
@@ -931,7 +997,12 @@ impl SimpleQueryHandler for Handler {
             }
             let (result, notices) = self
                 .frontend
-                .run(session.clone(), Arc::new(stmt), Vec::new())
+                .run(
+                    session.clone(),
+                    Arc::new(stmt),
+                    Vec::new(),
+                    query.to_string(),
+                )
                 .await;
             send_notices(client, notices).await?;
             match result {
@@ -943,6 +1014,7 @@ impl SimpleQueryHandler for Handler {
                         break;
                     }
                 }
+                Err(FrontError::Terminated) => return Err(user_error(&FrontError::Terminated)),
                 Err(e) => {
                     // The rest of the message is skipped, as PostgreSQL does.
                     out.push(Response::Error(Box::new(error_info(&e))));
@@ -1041,10 +1113,13 @@ impl ExtendedQueryHandler for Handler {
             .map_err(|e| user_error(&FrontError::Sql(e)))?;
             params.push(v);
         }
-        let (result, notices) = self.frontend.run(session, stmt, params).await;
+        // The parsed statement stands for the text the client prepared.
+        let text = stmt.to_string();
+        let (result, notices) = self.frontend.run(session, stmt, params, text).await;
         send_notices(client, notices).await?;
         match result {
             Ok(ex) => response(ex, &portal.result_column_format),
+            Err(FrontError::Terminated) => Err(user_error(&FrontError::Terminated)),
             Err(e) => Ok(Response::Error(Box::new(error_info(&e)))),
         }
     }
@@ -1154,6 +1229,8 @@ impl StartupHandler for Handler {
             user: md.get("user").cloned().unwrap_or_else(|| "borealis".into()),
             backend_pid: pid,
             cancel: Default::default(),
+            // Session::new puts the instance's registry here.
+            activity: Default::default(),
         };
         let mut session = Session::new(self.frontend.db.clone(), info);
         let socket = self
@@ -1181,14 +1258,16 @@ impl StartupHandler for Handler {
                         _ => w.strip_prefix("--").or_else(|| w.strip_prefix("-c")),
                     };
                     if let Some((name, value)) = setting.and_then(|s| s.split_once('=')) {
-                        let _ = session.set(&name.replace('-', "_"), value);
+                        let _ = session.set_startup(&name.replace('-', "_"), value);
                     }
                 }
                 continue;
             }
-            let _ = session.set(k, v);
+            let _ = session.set_startup(k, v);
         }
-        client.session_extensions().insert(SessionSlot(Conn {
+        let backend = session.backend().clone();
+        backend.set_client(client.socket_addr());
+        let conn = Conn {
             session: Arc::new(tokio::sync::Mutex::new(session)),
             cancel,
             statements: Arc::default(),
@@ -1196,7 +1275,17 @@ impl StartupHandler for Handler {
             socket: Arc::new(std::sync::Mutex::new(socket)),
             copy_buffer: Arc::default(),
             deallocations: Arc::default(),
+        };
+        // The hook holds the session weakly: the session owns the registry entry that owns
+        // the hook.
+        let weak = Arc::downgrade(&conn.session);
+        let statements = conn.statements.clone();
+        let socket = conn.socket.clone();
+        let runtime = tokio::runtime::Handle::current();
+        backend.set_terminate_hook(Box::new(move || {
+            runtime.spawn(terminate(weak.clone(), statements.clone(), socket.clone()));
         }));
+        client.session_extensions().insert(SessionSlot(conn));
         finish_authentication(client, &Parameters).await?;
         Ok(())
     }
@@ -1264,7 +1353,7 @@ impl CopyHandler for Handler {
         let rest = std::mem::take(&mut *conn.copy_buffer.lock().unwrap_or_else(|e| e.into_inner()));
         let (result, notices) = self
             .frontend
-            .on_session(conn, move |s| {
+            .on_session(conn, None, move |s| {
                 s.copy_in_data(&rest)?;
                 s.copy_in_done()
             })

@@ -38,6 +38,8 @@ pub const PUBLIC_NAMESPACE: u32 = 2200;
 pub const INFORMATION_SCHEMA_NAMESPACE: u32 = 13_000;
 pub const PG_TOAST_NAMESPACE: u32 = 99;
 pub const BOOTSTRAP_ROLE: u32 = 10;
+/// `pg_database_owner`, PostgreSQL 15's owner of the `public` schema: whoever owns the database.
+pub const DATABASE_OWNER_ROLE: u32 = 6171;
 pub const HEAP_AM: u32 = 2;
 pub const BTREE_AM: u32 = 403;
 pub const DATABASE_OID: u32 = 5;
@@ -580,6 +582,130 @@ vt!(
         ("extversion", T)
     ]
 );
+// Object kinds Borealis has none of (privileges, event triggers, foreign data, subscriptions,
+// large objects, transforms, security labels): their catalogs exist, as clients such as pg_dump
+// read them, and are empty.
+vt!(
+    PG_INIT_PRIVS,
+    "pg_catalog",
+    "pg_init_privs",
+    [
+        ("objoid", O),
+        ("classoid", O),
+        ("objsubid", I),
+        ("privtype", T),
+        ("initprivs", T)
+    ]
+);
+vt!(
+    PG_EVENT_TRIGGER,
+    "pg_catalog",
+    "pg_event_trigger",
+    [
+        ("oid", O),
+        ("evtname", T),
+        ("evtevent", T),
+        ("evtowner", O),
+        ("evtfoid", O),
+        ("evtenabled", T),
+        ("evttags", T)
+    ]
+);
+vt!(
+    PG_FOREIGN_DATA_WRAPPER,
+    "pg_catalog",
+    "pg_foreign_data_wrapper",
+    [
+        ("oid", O),
+        ("fdwname", T),
+        ("fdwowner", O),
+        ("fdwhandler", O),
+        ("fdwvalidator", O),
+        ("fdwacl", T),
+        ("fdwoptions", T)
+    ]
+);
+vt!(
+    PG_FOREIGN_SERVER,
+    "pg_catalog",
+    "pg_foreign_server",
+    [
+        ("oid", O),
+        ("srvname", T),
+        ("srvowner", O),
+        ("srvfdw", O),
+        ("srvtype", T),
+        ("srvversion", T),
+        ("srvacl", T),
+        ("srvoptions", T)
+    ]
+);
+vt!(
+    PG_SUBSCRIPTION,
+    "pg_catalog",
+    "pg_subscription",
+    [
+        ("oid", O),
+        ("subdbid", O),
+        ("subskiplsn", T),
+        ("subname", T),
+        ("subowner", O),
+        ("subenabled", B),
+        ("subbinary", B),
+        ("substream", B),
+        ("subtwophasestate", T),
+        ("subdisableonerr", B),
+        ("subconninfo", T),
+        ("subslotname", T),
+        ("subsynccommit", T),
+        ("subpublications", T)
+    ]
+);
+vt!(
+    PG_LARGEOBJECT_METADATA,
+    "pg_catalog",
+    "pg_largeobject_metadata",
+    [("oid", O), ("lomowner", O), ("lomacl", T)]
+);
+vt!(
+    PG_DEFAULT_ACL,
+    "pg_catalog",
+    "pg_default_acl",
+    [
+        ("oid", O),
+        ("defaclrole", O),
+        ("defaclnamespace", O),
+        ("defaclobjtype", T),
+        ("defaclacl", T)
+    ]
+);
+vt!(
+    PG_TRANSFORM,
+    "pg_catalog",
+    "pg_transform",
+    [
+        ("oid", O),
+        ("trftype", O),
+        ("trflang", O),
+        ("trffromsql", O),
+        ("trftosql", O)
+    ]
+);
+vt!(
+    PG_SECLABELS,
+    "pg_catalog",
+    "pg_seclabels",
+    [
+        ("objoid", O),
+        ("classoid", O),
+        ("objsubid", I),
+        ("objtype", T),
+        ("objnamespace", O),
+        ("objname", T),
+        ("provider", T),
+        ("label", T)
+    ]
+);
 vt!(
     PG_PROC,
     "pg_catalog",
@@ -727,7 +853,72 @@ static ALL: &[&VirtualTable] = &[
     &IS_TABLES,
     &IS_COLUMNS,
     &IS_SCHEMATA,
+    &PG_SETTINGS,
+    &PG_STAT_ACTIVITY,
+    &PG_INIT_PRIVS,
+    &PG_EVENT_TRIGGER,
+    &PG_FOREIGN_DATA_WRAPPER,
+    &PG_FOREIGN_SERVER,
+    &PG_SUBSCRIPTION,
+    &PG_LARGEOBJECT_METADATA,
+    &PG_DEFAULT_ACL,
+    &PG_TRANSFORM,
+    &PG_SECLABELS,
 ];
+
+vt!(
+    PG_SETTINGS,
+    "pg_catalog",
+    "pg_settings",
+    [
+        ("name", T),
+        ("setting", T),
+        ("unit", T),
+        ("category", T),
+        ("short_desc", T),
+        ("extra_desc", T),
+        ("context", T),
+        ("vartype", T),
+        ("source", T),
+        ("min_val", T),
+        ("max_val", T),
+        ("enumvals", T),
+        ("boot_val", T),
+        ("reset_val", T),
+        ("sourcefile", T),
+        ("sourceline", I),
+        ("pending_restart", B),
+    ]
+);
+vt!(
+    PG_STAT_ACTIVITY,
+    "pg_catalog",
+    "pg_stat_activity",
+    [
+        ("datid", O),
+        ("datname", T),
+        ("pid", I),
+        ("leader_pid", I),
+        ("usesysid", O),
+        ("usename", T),
+        ("application_name", T),
+        ("client_addr", T),
+        ("client_hostname", T),
+        ("client_port", I),
+        ("backend_start", DataType::Timestamp),
+        ("xact_start", DataType::Timestamp),
+        ("query_start", DataType::Timestamp),
+        ("state_change", DataType::Timestamp),
+        ("wait_event_type", T),
+        ("wait_event", T),
+        ("state", T),
+        ("backend_xid", O),
+        ("backend_xmin", O),
+        ("query_id", O),
+        ("query", T),
+        ("backend_type", T),
+    ]
+);
 
 /// Finds a virtual table. `schema` is the qualifier written in the query, if any; unqualified
 /// names find `pg_catalog` tables (it is implicitly first on every search path).
@@ -849,6 +1040,16 @@ fn row(vt: &VirtualTable, named: &[(&str, Value)]) -> Vec<Value> {
         .collect()
 }
 
+/// The owner of a namespace: `public` belongs to `pg_database_owner`, the rest to the bootstrap
+/// role, as in PostgreSQL 15.
+fn namespace_owner(namespace: u32) -> u32 {
+    if namespace == PUBLIC_NAMESPACE {
+        DATABASE_OWNER_ROLE
+    } else {
+        BOOTSTRAP_ROLE
+    }
+}
+
 fn namespaces() -> [(u32, &'static str); 4] {
     [
         (PG_CATALOG_NAMESPACE, "pg_catalog"),
@@ -886,6 +1087,59 @@ pub fn quote_ident(s: &str) -> String {
     }
 }
 
+/// An expression's stored text (a default, a CHECK) as PostgreSQL prints it: type names in
+/// casts in lower case (`(0)::double precision`, as the SQL was written or re-read from a dump),
+/// and a `regclass` literal without the `public.` qualifier, since `public` is on the search
+/// path (`nextval('s'::regclass)`).
+#[must_use]
+pub fn display_expr(expr: &str) -> String {
+    // Type names of more than one word, as they follow `::`.
+    const MULTI: &[&str] = &[
+        "DOUBLE PRECISION",
+        "CHARACTER VARYING",
+        "TIMESTAMP WITHOUT TIME ZONE",
+        "TIMESTAMP WITH TIME ZONE",
+    ];
+    let mut out = String::with_capacity(expr.len());
+    let mut rest = expr;
+    let mut in_string = false;
+    while let Some(c) = rest.chars().next() {
+        if c == '\'' {
+            in_string = !in_string;
+            if in_string && let Some(end) = rest[1..].find('\'') {
+                let literal = &rest[1..=end];
+                let after = &rest[end + 2..];
+                if after.to_ascii_lowercase().starts_with("::regclass") {
+                    let name = literal.strip_prefix("public.").unwrap_or(literal);
+                    out.push('\'');
+                    out.push_str(name);
+                    out.push('\'');
+                    rest = after;
+                    in_string = false;
+                    continue;
+                }
+            }
+        } else if !in_string && rest.starts_with("::") {
+            out.push_str("::");
+            rest = &rest[2..];
+            let upper = rest.to_ascii_uppercase();
+            let len = MULTI.iter().find(|m| upper.starts_with(*m)).map_or_else(
+                || {
+                    rest.find(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_'))
+                        .unwrap_or(rest.len())
+                },
+                |m| m.len(),
+            );
+            out.push_str(&rest[..len].to_ascii_lowercase());
+            rest = &rest[len..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 /// The rows of a virtual table as the transaction sees the catalog.
 pub fn rows(
     vt: &VirtualTable,
@@ -909,6 +1163,108 @@ pub fn rows(
     let views = || user_views(engine, txn);
     let mut out = Vec::new();
     match vt.name {
+        "pg_settings" => {
+            let backend = session.activity.get(session.backend_pid);
+            for def in crate::settings::SETTINGS.iter().filter(|d| !d.hidden) {
+                let current = backend
+                    .as_ref()
+                    .and_then(|b| b.setting(def.name))
+                    .unwrap_or_else(|| crate::activity::PublishedSetting {
+                        value: def.boot.to_string(),
+                        source: crate::activity::SettingSource::Default,
+                        reset: def.boot.to_string(),
+                    });
+                let shown = |v: &str| match def.vartype {
+                    crate::settings::VarType::Integer => crate::settings::base_value(def, v)
+                        .map_or_else(|| text(v), |n| Value::Text(n.to_string())),
+                    _ => text(v),
+                };
+                let (min, max) = def.range.map_or((Value::Null, Value::Null), |(lo, hi)| {
+                    (Value::Text(lo.to_string()), Value::Text(hi.to_string()))
+                });
+                out.push(row(
+                    vt,
+                    &[
+                        ("name", text(def.name)),
+                        ("setting", shown(&current.value)),
+                        ("unit", def.unit.map_or(Value::Null, text)),
+                        ("category", text(def.category)),
+                        ("short_desc", text(def.short_desc)),
+                        ("context", text(def.context)),
+                        ("vartype", text(crate::settings::vartype_name(def))),
+                        ("source", text(current.source.name())),
+                        ("min_val", min),
+                        ("max_val", max),
+                        (
+                            "enumvals",
+                            crate::settings::enum_values(def).map_or(Value::Null, Value::Text),
+                        ),
+                        ("boot_val", shown(def.boot)),
+                        ("reset_val", shown(&current.reset)),
+                        ("pending_restart", Value::Bool(false)),
+                    ],
+                ));
+            }
+        }
+        "pg_stat_activity" => {
+            let at = |t: Option<i64>| t.map_or(Value::Null, Value::Timestamp);
+            for b in session.activity.list() {
+                let st = b.state();
+                let app = b
+                    .setting("application_name")
+                    .map(|s| s.value)
+                    .unwrap_or_default();
+                out.push(row(
+                    vt,
+                    &[
+                        ("datid", oid(DATABASE_OID)),
+                        ("datname", Value::Text(b.database.clone())),
+                        ("pid", Value::Int(i64::from(b.pid))),
+                        ("usesysid", oid(BOOTSTRAP_ROLE)),
+                        ("usename", Value::Text(b.user.clone())),
+                        ("application_name", Value::Text(app)),
+                        (
+                            "client_addr",
+                            st.client_addr.map_or(Value::Null, Value::Text),
+                        ),
+                        (
+                            "client_port",
+                            st.client_port.map_or(Value::Null, Value::Int),
+                        ),
+                        ("backend_start", Value::Timestamp(b.backend_start_us)),
+                        ("xact_start", at(st.xact_start_us)),
+                        ("query_start", at(st.query_start_us)),
+                        ("state_change", at(st.state_change_us)),
+                        (
+                            "wait_event_type",
+                            if st.state == "active" {
+                                Value::Null
+                            } else {
+                                text("Client")
+                            },
+                        ),
+                        (
+                            "wait_event",
+                            if st.state == "active" {
+                                Value::Null
+                            } else {
+                                text("ClientRead")
+                            },
+                        ),
+                        (
+                            "state",
+                            if st.state.is_empty() {
+                                Value::Null
+                            } else {
+                                text(st.state)
+                            },
+                        ),
+                        ("query", Value::Text(st.query)),
+                        ("backend_type", text("client backend")),
+                    ],
+                ));
+            }
+        }
         "pg_namespace" => {
             for (o, n) in namespaces() {
                 out.push(row(
@@ -916,7 +1272,7 @@ pub fn rows(
                     &[
                         ("oid", oid(o)),
                         ("nspname", text(n)),
-                        ("nspowner", oid(BOOTSTRAP_ROLE)),
+                        ("nspowner", oid(namespace_owner(o))),
                     ],
                 ));
             }
@@ -928,7 +1284,14 @@ pub fn rows(
                     &[
                         ("catalog_name", text(database)),
                         ("schema_name", text(n)),
-                        ("schema_owner", text(user)),
+                        (
+                            "schema_owner",
+                            text(if n == "public" {
+                                "pg_database_owner"
+                            } else {
+                                user
+                            }),
+                        ),
                     ],
                 ));
             }
@@ -961,6 +1324,10 @@ pub fn rows(
                             Value::Int(if kind == "r" { checks } else { 0 }),
                         ),
                         ("relhasrules", Value::Bool(false)),
+                        // PostgreSQL enforces foreign keys by triggers, and psql lists a
+                        // table's foreign keys only when it has some; its query then reads
+                        // `pg_partition_ancestors` (a set-returning function) and UNION ALL
+                        // VALUES, which the planner lacks, so no table claims triggers yet.
                         ("relhastriggers", Value::Bool(false)),
                         ("relhassubclass", Value::Bool(false)),
                         ("relrowsecurity", Value::Bool(false)),
@@ -1237,7 +1604,7 @@ pub fn rows(
                             (
                                 "column_default",
                                 c.attrdef()
-                                    .map_or(Value::Null, |d| Value::Text(d.to_string())),
+                                    .map_or(Value::Null, |d| Value::Text(display_expr(d))),
                             ),
                             ("data_type", Value::Text(data_type)),
                             (
@@ -1247,6 +1614,28 @@ pub fn rows(
                                     _ => Value::Null,
                                 },
                             ),
+                            ("udt_name", text(udt)),
+                        ],
+                    ));
+                }
+            }
+            // A view's columns are listed too, always nullable and without defaults.
+            for v in views()? {
+                for (n, (name, ty)) in v.columns.iter().enumerate() {
+                    let udt = TYPES
+                        .iter()
+                        .find(|t| t.0 == ty.oid())
+                        .map_or("text", |t| t.1);
+                    out.push(row(
+                        vt,
+                        &[
+                            ("table_catalog", text(database)),
+                            ("table_schema", text("public")),
+                            ("table_name", Value::Text(v.name.clone())),
+                            ("column_name", Value::Text(name.clone())),
+                            ("ordinal_position", Value::Int(n as i64 + 1)),
+                            ("is_nullable", text("YES")),
+                            ("data_type", text(ty.name())),
                             ("udt_name", text(udt)),
                         ],
                     ));
@@ -1573,6 +1962,23 @@ pub fn rows(
         }
         "pg_roles" | "pg_authid" => {
             let t = Value::Bool(true);
+            let f = Value::Bool(false);
+            out.push(row(
+                vt,
+                &[
+                    ("oid", oid(DATABASE_OWNER_ROLE)),
+                    ("rolname", text("pg_database_owner")),
+                    ("rolsuper", f.clone()),
+                    ("rolinherit", t.clone()),
+                    ("rolcreaterole", f.clone()),
+                    ("rolcreatedb", f.clone()),
+                    ("rolcanlogin", f.clone()),
+                    ("rolreplication", f.clone()),
+                    ("rolbypassrls", f),
+                    ("rolconnlimit", Value::Int(-1)),
+                    ("rolpassword", text("********")),
+                ],
+            ));
             out.push(row(
                 vt,
                 &[
@@ -1861,10 +2267,67 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
             }
         }
         "pg_get_expr" => match &vals[0] {
-            // A default's stored form is already the text `pg_get_expr` prints.
-            Value::Text(t) => Value::Text(t.clone()),
+            // A default's stored form is the text `pg_get_expr` prints, up to spelling.
+            Value::Text(t) => Value::Text(display_expr(t)),
             _ => Value::Null,
         },
+        "current_setting" => {
+            let Value::Text(n) = &vals[0] else {
+                return Ok(Some(Value::Null));
+            };
+            let missing_ok = vals.get(1) == Some(&Value::Bool(true));
+            match cx
+                .session
+                .activity
+                .get(cx.session.backend_pid)
+                .and_then(|b| b.setting(n))
+            {
+                Some(s) => Value::Text(s.value),
+                None if missing_ok => Value::Null,
+                None => return Err(SqlError::UndefinedParameter(n.clone())),
+            }
+        }
+        "set_config" => {
+            let Value::Text(n) = &vals[0] else {
+                return Err(SqlError::InvalidParameterValue(
+                    "SET requires parameter name".into(),
+                ));
+            };
+            if vals[2] == Value::Bool(true) {
+                return Err(SqlError::FeatureNotSupported(
+                    "set_config with is_local = true".into(),
+                ));
+            }
+            let def = crate::settings::lookup(n)
+                .ok_or_else(|| SqlError::UndefinedParameter(n.to_lowercase()))?;
+            let value = vals[1].to_text().unwrap_or_default();
+            let value = crate::settings::check(def, &value)?;
+            if let Some(b) = cx.session.activity.get(cx.session.backend_pid) {
+                b.set_pending(def.name, &value);
+            }
+            Value::Text(value)
+        }
+        // Sessions are served by the writer, which is never replaying a log for a primary.
+        "pg_is_in_recovery" => Value::Bool(false),
+        "pg_cancel_backend" | "pg_terminate_backend" => {
+            let Some(pid) = arg_int(&vals[0]) else {
+                return Ok(Some(Value::Null));
+            };
+            let target = i32::try_from(pid)
+                .ok()
+                .and_then(|p| cx.session.activity.get(p));
+            match target {
+                Some(b) => {
+                    if name == "pg_cancel_backend" {
+                        b.cancel();
+                    } else {
+                        b.terminate();
+                    }
+                    Value::Bool(true)
+                }
+                None => Value::Bool(false),
+            }
+        }
         "pg_get_serial_sequence" => {
             let (Value::Text(table), Value::Text(column)) = (&vals[0], &vals[1]) else {
                 return Ok(Some(Value::Null));
@@ -1919,6 +2382,9 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
         },
         "pg_get_userbyid" => match arg_int(&vals[0]) {
             Some(o) if o == i64::from(BOOTSTRAP_ROLE) => user(),
+            Some(o) if o == i64::from(DATABASE_OWNER_ROLE) => {
+                Value::Text("pg_database_owner".into())
+            }
             Some(o) => Value::Text(format!("unknown (OID={o})")),
             None => Value::Null,
         },
@@ -2057,7 +2523,7 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
                     let c = &def.checks[i];
                     Value::Text(format!(
                         "CHECK ({})",
-                        if pretty { &c.pretty } else { &c.expr }
+                        display_expr(if pretty { &c.pretty } else { &c.expr })
                     ))
                 }
                 _ => Value::Null,
@@ -2197,6 +2663,22 @@ mod tests {
         assert_eq!(
             format_type(1114, -1).as_deref(),
             Some("timestamp without time zone")
+        );
+    }
+
+    #[test]
+    fn stored_expressions_print_as_postgresql_prints_them() {
+        assert_eq!(
+            display_expr("nextval('public.s'::REGCLASS)"),
+            "nextval('s'::regclass)"
+        );
+        assert_eq!(
+            display_expr("(price >= (0)::DOUBLE PRECISION)"),
+            "(price >= (0)::double precision)"
+        );
+        assert_eq!(
+            display_expr("('A::B'::TEXT || x::VARCHAR)"),
+            "('A::B'::text || x::varchar)"
         );
     }
 

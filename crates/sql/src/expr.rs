@@ -1097,6 +1097,11 @@ impl<'a> Binder<'a> {
             "setval" => ("setval", None),
             "lastval" => ("lastval", Some(0)),
             "pg_get_serial_sequence" => ("pg_get_serial_sequence", Some(2)),
+            "current_setting" => ("current_setting", None),
+            "set_config" => ("set_config", Some(3)),
+            "pg_cancel_backend" => ("pg_cancel_backend", Some(1)),
+            "pg_is_in_recovery" => ("pg_is_in_recovery", Some(0)),
+            "pg_terminate_backend" => ("pg_terminate_backend", None),
             _ => {
                 return Err(SqlError::UndefinedFunction(format!(
                     "{name}({})",
@@ -1114,6 +1119,7 @@ impl<'a> Binder<'a> {
             "has_privilege" => (2..=3).contains(&bound.len()),
             "pg_table_size" => (1..=2).contains(&bound.len()),
             "setval" => (2..=3).contains(&bound.len()),
+            "current_setting" | "pg_terminate_backend" => (1..=2).contains(&bound.len()),
             _ => arity.is_none_or(|n| n == bound.len()),
         };
         if !arity_ok {
@@ -1185,6 +1191,9 @@ impl<'a> Binder<'a> {
                 "pg_table_is_visible"
                 | "pg_relation_is_publishable"
                 | "has_privilege"
+                | "pg_cancel_backend"
+                | "pg_terminate_backend"
+                | "pg_is_in_recovery"
                 | "is_distinct_from" => Some(DataType::Bool),
                 "regtype_in" => Some(DataType::Int8),
                 "regclass" | "regtype" | "regnamespace" | "regproc" | "regrole" => {
@@ -1418,6 +1427,8 @@ pub struct SessionInfo {
     /// Set by a client's cancel request; the executor checks it between rows.
     pub cancel: std::sync::Arc<CancelFlag>,
     pub backend_pid: i32,
+    /// The instance's live sessions (`pg_stat_activity`, `current_setting`, …).
+    pub activity: std::sync::Arc<crate::activity::Activity>,
 }
 
 /// A statement's cancel request, shared between the connection (which receives CancelRequest)

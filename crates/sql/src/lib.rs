@@ -10,6 +10,8 @@
 //! This layer knows nothing of the wire: it returns [`session::Output`] and [`error::SqlError`];
 //! the front end turns them into messages and SQLSTATE codes.
 //!
+//! - [`activity`]: the registry of live sessions behind `pg_stat_activity`,
+//!   `pg_cancel_backend` and `pg_terminate_backend`.
 //! - [`catalog`]: table definitions and the row and key encodings in the engine's trees.
 //! - [`catalog_views`]: `pg_catalog` / `information_schema` as virtual tables computed from the
 //!   catalog at execution, and the catalog functions (`format_type`, `pg_get_indexdef`, …).
@@ -19,6 +21,8 @@
 //! - [`index`]: secondary-index maintenance on every write, index builds, default names.
 //! - [`sequence`]: sequence definitions, and `nextval` handing out values from blocks reserved
 //!   durably in small transactions of their own.
+//! - [`settings`]: the settings `SET`/`SHOW`/`RESET` and `pg_settings` know, as PostgreSQL 15
+//!   describes them.
 //! - [`session`]: transactions, DML (defaults, RETURNING, ON CONFLICT, CHECK and FOREIGN KEY
 //!   enforcement), DDL (tables, sequences, views; TRUNCATE and ALTER TABLE … ADD PRIMARY KEY,
 //!   which rebuilds a table as a B+tree keyed by the new key), VACUUM, COPY, SET/SHOW.
@@ -26,6 +30,7 @@
 //! A statement can be cancelled: the session's [`expr::CancelFlag`] is checked between rows
 //! (scans, join steps, generated series, COPY rows) and interrupts row-lock waits.
 
+pub mod activity;
 pub mod catalog;
 pub mod catalog_views;
 pub mod copy;
@@ -35,6 +40,7 @@ pub mod index;
 pub mod query;
 pub mod sequence;
 pub mod session;
+pub mod settings;
 pub mod types;
 
 pub use error::{SqlError, SqlResult};

@@ -17,6 +17,7 @@
 //! and primary keys (through the engine's duplicate-key check, or as ON CONFLICT arbiters), and
 //! then — for UPDATE and DELETE — the actions of the foreign keys that reference the table.
 
+use crate::activity::{Activity, Backend, PublishedSetting, SettingSource};
 use crate::catalog::{
     CheckDef, Column, FkAction, ForeignKeyDef, Identity, IndexDef, TableDef, decode_row,
     encode_row, pk_key, rowid_key, rowid_of_key,
@@ -32,6 +33,7 @@ use crate::query::{
 use crate::sequence::{
     SequenceAccess, SequenceOptions, Sequences, SessionSequences, lookup_sequence, user_sequences,
 };
+use crate::settings;
 use crate::types::{DataType, Value};
 use borealis_common::Lsn;
 use borealis_engine::{
@@ -48,6 +50,8 @@ pub struct Database {
     rowids: Mutex<HashMap<TreeId, u64>>,
     /// The sequences' states (see [`crate::sequence`]).
     pub sequences: Sequences,
+    /// Every live session (see [`crate::activity`]).
+    pub activity: Arc<Activity>,
 }
 
 impl Database {
@@ -57,6 +61,7 @@ impl Database {
             engine,
             rowids: Mutex::new(HashMap::new()),
             sequences: Sequences::default(),
+            activity: Arc::default(),
         })
     }
 
@@ -121,32 +126,6 @@ pub enum TxnStatus {
     InBlock,
     Failed,
 }
-
-/// Settings clients read and write, with PostgreSQL 15's defaults.
-const SETTINGS: &[(&str, &str)] = &[
-    ("application_name", ""),
-    ("client_encoding", "UTF8"),
-    ("client_min_messages", "notice"),
-    ("datestyle", "ISO, MDY"),
-    ("default_transaction_isolation", "read committed"),
-    ("extra_float_digits", "1"),
-    ("idle_in_transaction_session_timeout", "0"),
-    ("integer_datetimes", "on"),
-    ("intervalstyle", "postgres"),
-    ("is_superuser", "on"),
-    ("lock_timeout", "0"),
-    ("max_identifier_length", "63"),
-    ("search_path", "\"$user\", public"),
-    ("server_encoding", "UTF8"),
-    ("server_version", "15.8"),
-    ("server_version_num", "150008"),
-    ("standard_conforming_strings", "on"),
-    ("statement_timeout", "0"),
-    ("synchronous_commit", "on"),
-    ("timezone", "UTC"),
-    ("transaction_isolation", "read committed"),
-    ("work_mem", "4MB"),
-];
 
 /// Settings PostgreSQL reports to the client (ParameterStatus) whenever they change.
 const REPORTED: &[&str] = &[
@@ -398,7 +377,12 @@ pub struct Session {
     txn: Option<Txn>,
     in_block: bool,
     failed: bool,
-    settings: BTreeMap<String, String>,
+    /// Current values by lower-case name, as `SHOW` prints them, and where each came from.
+    settings: BTreeMap<String, (String, SettingSource)>,
+    /// What `RESET` returns each setting to: its value after the connection's startup.
+    reset_values: BTreeMap<String, (String, SettingSource)>,
+    /// This session in the instance's registry of sessions.
+    backend: Arc<Backend>,
     pub info: SessionInfo,
     /// Notices raised by the last statement beyond `Executed::notice` (e.g. DROP … IF EXISTS).
     notices: Vec<String>,
@@ -416,6 +400,12 @@ pub struct Session {
     statements_in_block: usize,
     /// `currval`, `lastval`, and the sequence commits an acknowledgement waits for.
     sequences: SessionSequences,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.db.activity.unregister(&self.backend);
+    }
 }
 
 /// The state of a `COPY … FROM STDIN` between the data messages.
@@ -440,17 +430,31 @@ impl Session {
     }
 
     #[must_use]
-    pub fn new(db: Arc<Database>, info: SessionInfo) -> Session {
-        let settings = SETTINGS
+    pub fn new(db: Arc<Database>, mut info: SessionInfo) -> Session {
+        let settings: BTreeMap<String, (String, SettingSource)> = settings::SETTINGS
             .iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .map(|d| {
+                (
+                    d.name.to_lowercase(),
+                    (d.boot.to_string(), SettingSource::Default),
+                )
+            })
             .collect();
-        Session {
+        info.activity = db.activity.clone();
+        let backend = db.activity.register(
+            info.backend_pid,
+            &info.database,
+            &info.user,
+            info.cancel.clone(),
+        );
+        let session = Session {
             db,
             txn: None,
             in_block: false,
             failed: false,
+            reset_values: settings.clone(),
             settings,
+            backend,
             info,
             notices: Vec::new(),
             changed_reported: Vec::new(),
@@ -459,7 +463,43 @@ impl Session {
             savepoints: Vec::new(),
             statements_in_block: 0,
             sequences: SessionSequences::default(),
-        }
+        };
+        session.publish_settings();
+        session
+    }
+
+    /// This session's entry in the registry of sessions (the front end reports through it).
+    #[must_use]
+    pub fn backend(&self) -> &Arc<Backend> {
+        &self.backend
+    }
+
+    /// Shows the current settings to other sessions' `pg_settings` and `current_setting`.
+    fn publish_settings(&self) {
+        let isolation = self
+            .setting("transaction_isolation")
+            .unwrap_or("read committed")
+            .to_string();
+        self.backend
+            .publish_settings(self.settings.iter().map(|(k, (value, source))| {
+                let value = if k == "transaction_isolation" {
+                    isolation.clone()
+                } else {
+                    value.clone()
+                };
+                let reset = self
+                    .reset_values
+                    .get(k)
+                    .map_or_else(|| value.clone(), |(v, _)| v.clone());
+                (
+                    k.clone(),
+                    PublishedSetting {
+                        value,
+                        source: *source,
+                        reset,
+                    },
+                )
+            }));
     }
 
     /// An executor for a statement of this session (it reaches the sequences).
@@ -579,15 +619,32 @@ impl Session {
             };
             return Some(isolation_name(current));
         }
-        self.settings.get(&name).map(String::as_str)
+        self.settings.get(&name).map(|(v, _)| v.as_str())
     }
 
-    /// Sets a setting, as a startup parameter or SET does.
-    pub fn set(&mut self, name: &str, value: &str) -> SqlResult<()> {
+    /// Sets a setting from a startup parameter of the connection: it is also what `RESET`
+    /// returns to.
+    pub fn set_startup(&mut self, name: &str, value: &str) -> SqlResult<()> {
+        self.set_from(name, value, SettingSource::Client)?;
         let name = name.to_lowercase();
-        if !self.settings.contains_key(&name) {
-            return Err(SqlError::UndefinedParameter(name));
+        if let Some(v) = self.settings.get(&name) {
+            self.reset_values.insert(name, v.clone());
         }
+        self.publish_settings();
+        Ok(())
+    }
+
+    /// Sets a setting, as SET does.
+    pub fn set(&mut self, name: &str, value: &str) -> SqlResult<()> {
+        self.set_from(name, value, SettingSource::Session)
+    }
+
+    fn set_from(&mut self, name: &str, value: &str, source: SettingSource) -> SqlResult<()> {
+        let name = name.to_lowercase();
+        let def =
+            settings::lookup(&name).ok_or_else(|| SqlError::UndefinedParameter(name.clone()))?;
+        let checked = settings::check(def, value)?;
+        let value = checked.as_str();
         if matches!(
             name.as_str(),
             "statement_timeout" | "lock_timeout" | "idle_in_transaction_session_timeout"
@@ -628,7 +685,42 @@ impl Session {
         {
             self.changed_reported.push(reported);
         }
-        self.settings.insert(name, value.to_string());
+        self.settings.insert(name, (value.to_string(), source));
+        self.publish_settings();
+        Ok(())
+    }
+
+    /// `RESET name` / `RESET ALL`: back to the value after the connection's startup.
+    fn reset(&mut self, name: Option<&str>) -> SqlResult<()> {
+        let names: Vec<String> = match name {
+            Some(n) => {
+                let n = n.to_lowercase();
+                if settings::lookup(&n).is_none() {
+                    return Err(SqlError::UndefinedParameter(n));
+                }
+                vec![n]
+            }
+            None => settings::SETTINGS
+                .iter()
+                .filter(|d| d.context == "user")
+                .map(|d| d.name.to_lowercase())
+                .collect(),
+        };
+        for n in names {
+            if n == "transaction_isolation" {
+                continue;
+            }
+            if let Some((value, source)) = self.reset_values.get(&n).cloned() {
+                if let Some(reported) = REPORTED.iter().find(|r| r.eq_ignore_ascii_case(&n))
+                    && !self.changed_reported.contains(reported)
+                    && self.settings.get(&n).map(|v| &v.0) != Some(&value)
+                {
+                    self.changed_reported.push(reported);
+                }
+                self.settings.insert(n, (value, source));
+            }
+        }
+        self.publish_settings();
         Ok(())
     }
 
@@ -814,8 +906,9 @@ impl Session {
                     if let Some(i) = isolation {
                         self.settings.insert(
                             "default_transaction_isolation".into(),
-                            isolation_name(i).into(),
+                            (isolation_name(i).into(), SettingSource::Session),
                         );
+                        self.publish_settings();
                     }
                     return plain(command("SET"));
                 }
@@ -869,6 +962,13 @@ impl Session {
         }
         self.info.cancel.arm(txn.cancel_handle());
         let result = self.run(&mut txn, stmt, params);
+        // `set_config` calls of the statement take effect as SET would (with its checks).
+        let result = result.and_then(|output| {
+            for (name, value) in self.backend.take_pending() {
+                self.set(&name, &value)?;
+            }
+            Ok(output)
+        });
         // Values a sequence handed out are shown only once the block they came from is durable.
         let sequence_lsn = self.sequences.take_wait_lsn();
         match result {
@@ -998,6 +1098,16 @@ impl Session {
                 ..
             } => self.drop_views(txn, names, *if_exists),
             ast::Statement::Set(set) => self.set_statement(set),
+            ast::Statement::Reset(r) => {
+                match &r.reset {
+                    ast::Reset::ALL => self.reset(None)?,
+                    ast::Reset::ConfigurationParameter(n) => {
+                        self.reset(Some(&n.to_string()))?;
+                    }
+                    ast::Reset::SessionAuthorization => {}
+                }
+                Ok(command("RESET"))
+            }
             ast::Statement::Truncate(t) => self.truncate(txn, t),
             ast::Statement::AlterTable(at) => self.alter_table(txn, at),
             ast::Statement::Analyze(a) => {
@@ -1058,10 +1168,7 @@ impl Session {
                     .collect::<Vec<_>>()
                     .join(", ");
                 let value = if value.eq_ignore_ascii_case("default") {
-                    SETTINGS
-                        .iter()
-                        .find(|(k, _)| *k == name)
-                        .map_or(value, |(_, d)| (*d).to_string())
+                    settings::lookup(&name).map_or(value, |d| d.boot.to_string())
                 } else {
                     value
                 };
@@ -3844,6 +3951,38 @@ impl Session {
     /// - `RENAME COLUMN a TO b` (indexes name columns by position, so they follow).
     fn alter_table(&mut self, txn: &mut Txn, at: &ast::AlterTable) -> SqlResult<Output> {
         let engine = self.db.engine.clone();
+        // `OWNER TO` (which PostgreSQL takes for tables, views and sequences alike): the one
+        // role is the session's, and it owns everything already.
+        if !at.operations.is_empty()
+            && at
+                .operations
+                .iter()
+                .all(|op| matches!(op, ast::AlterTableOperation::OwnerTo { .. }))
+        {
+            for op in &at.operations {
+                if let ast::AlterTableOperation::OwnerTo {
+                    new_owner: ast::Owner::Ident(role),
+                } = op
+                {
+                    let role = ident_name(role);
+                    let user = if self.info.user.is_empty() {
+                        "borealis"
+                    } else {
+                        self.info.user.as_str()
+                    };
+                    if role != user {
+                        return Err(SqlError::UndefinedObject(format!(
+                            "role \"{role}\" does not exist"
+                        )));
+                    }
+                }
+            }
+            let name = object_name(&at.name)?;
+            if index::name_owner(&engine, txn, &name)?.is_none() {
+                return Err(SqlError::UndefinedTable(name));
+            }
+            return Ok(command("ALTER TABLE"));
+        }
         let mut def = lookup_table(&engine, txn, &object_name(&at.name)?)?;
         for op in &at.operations {
             match op {

@@ -1,0 +1,346 @@
+//! pg_dump round trips with a real PostgreSQL 15: a database of tables (text, varchar, char,
+//! bool, int, bigint, float8, timestamp; NULLs, quotes, tabs, backslashes and newlines in text),
+//! primary keys, unique constraints, a secondary index, CHECK and FOREIGN KEY constraints,
+//! defaults, a serial column, a sequence that has handed out values, and a view, with data, is
+//! dumped from PostgreSQL by `pg_dump` (plain format) and restored into Borealis with psql. Every
+//! table's data (ordered by key) and the schema objects as the catalogs describe them (columns,
+//! relations, indexes, constraints, sequences and their current values, views) must then read
+//! the same on both.
+//!
+//! ```text
+//!   SCHEMA ──psql──▶ PostgreSQL 15 ──pg_dump──▶ dump.sql ──psql──▶ Borealis
+//!                          │                                          │
+//!                          └──────── catalog queries, data ───────────┴─▶ compare
+//! ```
+
+// Tests hold the serial lock across awaits on purpose: one cluster at a time.
+#![allow(clippy::await_holding_lock, clippy::unwrap_used)]
+
+mod common;
+
+use common::{Cluster, serial};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tokio_postgres::Client;
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// The objects dumped: every kind pg_dump writes for a plain schema.
+const SCHEMA: &str = r"
+CREATE TABLE authors (
+    id serial PRIMARY KEY,
+    name varchar(40) NOT NULL UNIQUE,
+    code char(4),
+    active bool DEFAULT true,
+    born timestamp
+);
+CREATE TABLE books (
+    id bigint PRIMARY KEY,
+    author_id int NOT NULL REFERENCES authors (id),
+    title text NOT NULL,
+    price float8 CHECK (price >= 0),
+    pages int DEFAULT 100,
+    added timestamp DEFAULT now()
+);
+CREATE INDEX books_title ON books (title);
+CREATE TABLE tags (book bigint NOT NULL, tag text NOT NULL, UNIQUE (book, tag));
+CREATE SEQUENCE tickets START 10 INCREMENT 5;
+CREATE VIEW cheap AS SELECT id, title FROM books WHERE price < 10;
+INSERT INTO authors (name, code, born) VALUES
+    ('ann', 'A1', '1970-01-02 03:04:05'), ('bob', NULL, NULL), ('O''Hara', 'x', '2001-12-31 23:59:59');
+INSERT INTO books VALUES
+    (1, 1, 'one', 5.5, 10, '2020-01-01 00:00:00'),
+    (2, 2, E'tab\there\nnewline \\ backslash', 12.25, DEFAULT, '2021-06-01 12:00:00'),
+    (9000000000, 3, 'big', 0.125, NULL, '1999-01-01 00:00:00');
+INSERT INTO tags VALUES (1, 'red'), (1, 'blue'), (2, 'red');
+SELECT nextval('tickets');
+SELECT nextval('tickets');
+";
+
+/// The data compared, each ordered by its key.
+const DATA: &[&str] = &[
+    "SELECT * FROM authors ORDER BY id",
+    "SELECT * FROM books ORDER BY id",
+    "SELECT * FROM tags ORDER BY book, tag",
+    "SELECT * FROM cheap ORDER BY id",
+];
+
+/// The schema objects compared, as the catalogs describe them.
+const CATALOG: &[&str] = &[
+    "SELECT table_name, column_name, data_type, is_nullable, column_default, \
+     character_maximum_length FROM information_schema.columns \
+     WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
+    "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE n.nspname = 'public' ORDER BY 1",
+    "SELECT indexname, tablename, indexdef FROM pg_indexes WHERE schemaname = 'public' \
+     ORDER BY 1",
+    "SELECT con.conname, c.relname, con.contype, pg_get_constraintdef(con.oid) \
+     FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
+     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' ORDER BY 1",
+    "SELECT sequencename, data_type, start_value, increment_by, min_value, max_value, \
+     last_value FROM pg_sequences ORDER BY 1",
+    "SELECT viewname FROM pg_views WHERE schemaname = 'public' ORDER BY 1",
+];
+
+/// A PostgreSQL 15 server on an ephemeral loopback port. Dropping it stops the server and removes
+/// its directory, also when the test panics.
+struct Postgres {
+    dir: PathBuf,
+    data: PathBuf,
+    port: u16,
+    /// initdb and postgres refuse to run as root: then they run as the `postgres` user.
+    as_postgres_user: bool,
+    started: bool,
+}
+
+impl Postgres {
+    fn start() -> Postgres {
+        let server = Path::new(PG_BIN).join("postgres");
+        assert!(
+            server.is_file(),
+            "{} does not exist: this test needs PostgreSQL 15 (the postgresql-15 package)",
+            server.display()
+        );
+        let as_postgres_user = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir =
+            std::env::temp_dir().join(format!("borealis-pg-dump-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("PostgreSQL test directory");
+        let mut pg = Postgres {
+            data: dir.join("data"),
+            dir,
+            port: 0,
+            as_postgres_user,
+            started: false,
+        };
+        if as_postgres_user {
+            let status = Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(&pg.dir)
+                .status()
+                .expect("run chown");
+            assert!(status.success(), "chown of {} failed", pg.dir.display());
+        }
+        let out = pg
+            .command("initdb")
+            .arg("-D")
+            .arg(&pg.data)
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ])
+            .output()
+            .expect("run initdb");
+        assert!(
+            out.status.success(),
+            "initdb failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The port is free when we look; another process may take it before the server binds
+        // it, so a failed start is retried on another port.
+        for attempt in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("free port")
+                .port();
+            let options = format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
+                 -c shared_buffers=32MB -c max_connections=10",
+                pg.dir.display()
+            );
+            let out = pg
+                .command("pg_ctl")
+                .arg("-D")
+                .arg(&pg.data)
+                .args(["-o", &options, "-l"])
+                .arg(pg.dir.join("postgres.log"))
+                .args(["-w", "-t", "60", "start"])
+                .output()
+                .expect("run pg_ctl start");
+            if out.status.success() {
+                pg.port = port;
+                pg.started = true;
+                return pg;
+            }
+            let log = std::fs::read_to_string(pg.dir.join("postgres.log")).unwrap_or_default();
+            assert!(attempt < 4, "PostgreSQL did not start; its log:\n{log}");
+        }
+        unreachable!("the loop above returns or panics")
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let exe = Path::new(PG_BIN).join(program);
+        if self.as_postgres_user {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        }
+    }
+
+    async fn client(&self, db: &str) -> Client {
+        let config = format!(
+            "host=127.0.0.1 port={} user=postgres dbname={db}",
+            self.port
+        );
+        let (client, conn) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
+            .await
+            .expect("connect to PostgreSQL");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        client
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if self.started {
+            let _ = self
+                .command("pg_ctl")
+                .arg("-D")
+                .arg(&self.data)
+                .args(["-m", "immediate", "-w", "-t", "30", "stop"])
+                .output();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A PostgreSQL client program of the same version as the server.
+fn client_program(name: &str) -> PathBuf {
+    let p = Path::new(PG_BIN).join(name);
+    assert!(p.is_file(), "{} does not exist", p.display());
+    p
+}
+
+/// Runs psql with a script file against `host:port/db` as `user`; returns its stderr.
+fn psql_file(
+    host: &str,
+    port: &str,
+    user: &str,
+    db: &str,
+    file: &Path,
+    stop_on_error: bool,
+) -> String {
+    let out = Command::new(client_program("psql"))
+        .args(["-X", "-q", "-h", host, "-p", port, "-U", user, "-d", db])
+        .args(["-v", &format!("ON_ERROR_STOP={}", u8::from(stop_on_error))])
+        .arg("-f")
+        .arg(file)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .expect("run psql");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        out.status.success(),
+        "psql -f {} failed:\n{stderr}",
+        file.display()
+    );
+    stderr
+}
+
+/// Every row of `sql` as text, NULL as "NULL".
+async fn texts(c: &Client, sql: &str) -> Vec<Vec<String>> {
+    c.simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgresql_dump_restores_into_borealis() {
+    let _g = serial();
+    let pg = Postgres::start();
+    let port = pg.port.to_string();
+    pg.client("postgres")
+        .await
+        .batch_execute("CREATE DATABASE src")
+        .await
+        .unwrap();
+    let schema = pg.dir.join("schema.sql");
+    std::fs::write(&schema, SCHEMA).unwrap();
+    psql_file("127.0.0.1", &port, "postgres", "src", &schema, true);
+
+    let dump = pg.dir.join("dump.sql");
+    let out = Command::new(client_program("pg_dump"))
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "postgres",
+            "-d",
+            "src",
+            "-f",
+        ])
+        .arg(&dump)
+        .output()
+        .expect("run pg_dump");
+    assert!(
+        out.status.success(),
+        "pg_dump failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The dump names its objects' owner, `postgres`: the restore connects as that role, the one
+    // Borealis knows for the session.
+    let cluster = Cluster::start("pg-dump");
+    let addr = cluster.writer.as_ref().unwrap().addr.clone();
+    let (host, bport) = addr.rsplit_once(':').unwrap();
+    let stderr = psql_file(host, bport, "postgres", "borealis", &dump, false);
+    // The one statement of the dump Borealis cannot run yet: `ALTER SEQUENCE … OWNED BY`, which
+    // the SQL parser does not know. It only records that dropping the table drops the sequence.
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("ERROR")).collect();
+    assert!(
+        errors.len() == 1 && errors[0].contains("found: SEQUENCE"),
+        "the restore failed:\n{stderr}"
+    );
+
+    let source = pg.client("src").await;
+    let restored = {
+        let url = format!("postgres://postgres@{addr}/borealis");
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        client
+    };
+    for sql in DATA.iter().chain(CATALOG) {
+        let want = texts(&source, sql).await;
+        assert!(!want.is_empty(), "{sql} reads nothing");
+        assert_eq!(texts(&restored, sql).await, want, "{sql}");
+    }
+    // The sequences go on from where they were.
+    for sql in [
+        "SELECT nextval('tickets')",
+        "INSERT INTO authors (name) VALUES ('new') RETURNING id",
+    ] {
+        assert_eq!(
+            texts(&restored, sql).await,
+            texts(&source, sql).await,
+            "{sql}"
+        );
+    }
+}
