@@ -179,6 +179,8 @@ fn error_position(e: &FrontError, query: &str) -> Option<String> {
 /// The SQLSTATE of a SQL error.
 fn sql_state(e: &SqlError) -> &'static str {
     match e {
+        // invalid_recursion: WITH RECURSIVE's shape and its references to itself.
+        SqlError::Syntax(m) if m.starts_with("recursive ") => "42P19",
         SqlError::Syntax(_) => "42601",
         SqlError::UndefinedTable(_)
         | SqlError::UndefinedRelation(_)

@@ -64,6 +64,8 @@ pub struct AggCall {
     pub ty: DataType,
     /// `string_agg`'s separator.
     pub separator: Option<String>,
+    /// `FILTER (WHERE …)`: only input rows for which it is true reach the aggregate.
+    pub filter: Option<Expr>,
     /// Text of the call, to find repeated uses.
     pub key: String,
 }
@@ -397,12 +399,48 @@ impl<'a> Binder<'a> {
             }
             E::Value(v) => self.literal(&v.value)?,
             E::Nested(inner) => self.bind_depth(inner, mode, d)?,
+            E::UnaryOp {
+                op: ast::UnaryOperator::Minus,
+                expr,
+            } if matches!(expr.as_ref(), E::Value(v) if matches!(&v.value,
+                ast::Value::Number(n, _) if n.bytes().all(|b| b.is_ascii_digit()))) =>
+            {
+                // A negative integer constant, folded as the grammar does: -9223372036854775808
+                // is an int8. Beyond int8 the constant stays inexact (a float); one that rounds
+                // to -2^63 is moved below it, so that a cast to int8 refuses it.
+                let E::Value(v) = expr.as_ref() else {
+                    unreachable!("matched above")
+                };
+                let ast::Value::Number(n, _) = &v.value else {
+                    unreachable!("matched above")
+                };
+                match format!("-{n}").parse::<i64>() {
+                    Ok(i) => Expr::Literal(Value::Int(i)),
+                    Err(_) => {
+                        let f = -n
+                            .parse::<f64>()
+                            .map_err(|_| SqlError::Syntax(format!("invalid number {n}")))?;
+                        Expr::Literal(Value::Float(if f == i64::MIN as f64 {
+                            f.next_down()
+                        } else {
+                            f
+                        }))
+                    }
+                }
+            }
             E::UnaryOp { op, expr } => {
                 let inner = self.bind_depth(expr, mode, d)?;
                 match op {
                     ast::UnaryOperator::Minus => match inner {
                         Expr::Literal(Value::Int(i)) => Expr::Literal(Value::Int(-i)),
                         Expr::Literal(Value::Float(f)) => Expr::Literal(Value::Float(-f)),
+                        // An int4 negates within int4: -(-2147483648) is out of range.
+                        other if self.type_of(&other) == Some(DataType::Int4) => Expr::Binary {
+                            op: BinOp::Sub,
+                            left: Box::new(Expr::Literal(Value::Int(0))),
+                            right: Box::new(other),
+                            ty: DataType::Int4,
+                        },
                         other => Expr::Neg(Box::new(other)),
                     },
                     ast::UnaryOperator::Plus => inner,
@@ -913,6 +951,16 @@ impl<'a> Binder<'a> {
 
     fn function(&mut self, f: &ast::Function, mode: &mut AggMode<'_>, d: usize) -> SqlResult<Expr> {
         let name = object_name(&f.name)?;
+        if f.over.is_some() {
+            return Err(SqlError::FeatureNotSupported(format!(
+                "window function {name}"
+            )));
+        }
+        if !f.within_group.is_empty() {
+            return Err(SqlError::FeatureNotSupported(format!(
+                "{name} WITHIN GROUP"
+            )));
+        }
         let (args, distinct, star) = match &f.args {
             ast::FunctionArguments::None => (vec![], false, false),
             ast::FunctionArguments::List(list) => {
@@ -971,77 +1019,36 @@ impl<'a> Binder<'a> {
             if let Some(i) = aggs.iter().position(|a| a.key == key) {
                 return Ok(Expr::Agg(i));
             }
-            let mut separator = None;
-            if func == AggFunc::StringAgg {
-                match args.get(1) {
-                    Some(ast::Expr::Value(v)) if args.len() == 2 => {
-                        if let ast::Value::SingleQuotedString(s)
-                        | ast::Value::EscapedStringLiteral(s) = &v.value
-                        {
-                            separator = Some(s.clone());
-                        }
-                    }
-                    _ => {}
-                }
-                if separator.is_none() {
-                    return Err(SqlError::FeatureNotSupported(
-                        "string_agg with a separator that is not a string constant".into(),
-                    ));
-                }
-            }
-            let arg = if func == AggFunc::CountStar {
-                None
-            } else {
-                if args.len() != 1 && func != AggFunc::StringAgg {
-                    return Err(SqlError::UndefinedFunction(format!(
-                        "{name} with {} arguments",
-                        args.len()
-                    )));
-                }
-                // Arguments of an aggregate see the input row, not the groups.
-                let mut inner = AggMode::Forbidden("aggregate function calls cannot be nested");
-                Some(self.bind_depth(&args[0], &mut inner, d)?)
-            };
-            let arg_ty = arg.as_ref().and_then(|a| self.type_of(a));
-            let ty = match func {
-                AggFunc::CountStar | AggFunc::Count => DataType::Int8,
-                AggFunc::Sum => match arg_ty {
-                    Some(DataType::Int4 | DataType::Int8) => DataType::Int8,
-                    Some(DataType::Float8) => DataType::Float8,
-                    other => {
-                        return Err(SqlError::UndefinedFunction(format!(
-                            "sum({})",
-                            other.map_or("unknown", DataType::name)
-                        )));
-                    }
-                },
-                AggFunc::Avg => match arg_ty {
-                    Some(t) if t.is_numeric() => DataType::Float8,
-                    other => {
-                        return Err(SqlError::UndefinedFunction(format!(
-                            "avg({})",
-                            other.map_or("unknown", DataType::name)
-                        )));
-                    }
-                },
-                AggFunc::Min | AggFunc::Max => arg_ty.unwrap_or(DataType::Text),
-                AggFunc::StringAgg => DataType::Text,
-            };
+            let call = self.aggregate_call(func, &name, f, &args, distinct, key, d);
             let AggMode::Collect { aggs, .. } = mode else {
                 unreachable!("checked above")
             };
-            aggs.push(AggCall {
-                func,
-                arg,
-                distinct,
-                ty,
-                separator,
-                key,
-            });
+            // Push even a call that failed to bind: the probe for whether a SELECT aggregates
+            // then sees it, and binding the list for real reports this call's error.
+            match call {
+                Ok(c) => aggs.push(c),
+                Err(e) => {
+                    aggs.push(AggCall {
+                        func,
+                        arg: None,
+                        distinct,
+                        ty: DataType::Text,
+                        separator: None,
+                        filter: None,
+                        key: String::new(),
+                    });
+                    return Err(e);
+                }
+            }
             return Ok(Expr::Agg(aggs.len() - 1));
         }
         if distinct || star {
             return Err(SqlError::UndefinedFunction(format!("{name}(*)")));
+        }
+        if f.filter.is_some() {
+            return Err(SqlError::WrongObjectType(format!(
+                "FILTER specified, but {name} is not an aggregate function"
+            )));
         }
         let mut bound = Vec::with_capacity(args.len());
         for a in &args {
@@ -1147,6 +1154,13 @@ impl<'a> Binder<'a> {
         {
             self.set_param(i, DataType::Int8);
         }
+        if fname == "abs" && bound.first().and_then(|a| self.type_of(a)) == Some(DataType::Int4) {
+            // int4abs: the absolute value must fit int4 too.
+            return Ok(Expr::Func {
+                name: "abs_int4",
+                args: bound,
+            });
+        }
         if fname == "now" {
             // The statement's start time, as PostgreSQL's now() is the transaction's.
             return Ok(Expr::Literal(Value::Timestamp(crate::types::now_us())));
@@ -1154,6 +1168,108 @@ impl<'a> Binder<'a> {
         Ok(Expr::Func {
             name: fname,
             args: bound,
+        })
+    }
+
+    /// Binds an aggregate call's arguments, separator and filter (see [`Binder::function`]).
+    #[allow(clippy::too_many_arguments)]
+    fn aggregate_call(
+        &mut self,
+        func: AggFunc,
+        name: &str,
+        f: &ast::Function,
+        args: &[ast::Expr],
+        distinct: bool,
+        key: String,
+        d: usize,
+    ) -> SqlResult<AggCall> {
+        let mut separator = None;
+        if func == AggFunc::StringAgg {
+            match args.get(1) {
+                Some(ast::Expr::Value(v)) if args.len() == 2 => {
+                    if let ast::Value::SingleQuotedString(s) | ast::Value::EscapedStringLiteral(s) =
+                        &v.value
+                    {
+                        separator = Some(s.clone());
+                    }
+                }
+                _ => {}
+            }
+            if separator.is_none() {
+                return Err(SqlError::FeatureNotSupported(
+                    "string_agg with a separator that is not a string constant".into(),
+                ));
+            }
+        }
+        let arg = if func == AggFunc::CountStar {
+            None
+        } else {
+            if args.len() != 1 && func != AggFunc::StringAgg {
+                return Err(SqlError::UndefinedFunction(format!(
+                    "{name} with {} arguments",
+                    args.len()
+                )));
+            }
+            // Arguments of an aggregate see the input row, not the groups.
+            let mut inner = AggMode::Forbidden("aggregate function calls cannot be nested");
+            Some(self.bind_depth(&args[0], &mut inner, d)?)
+        };
+        let filter = match &f.filter {
+            Some(w) => {
+                let mut inner = AggMode::Forbidden("FILTER");
+                let bound = self.bind_depth(w, &mut inner, d)?;
+                match self.type_of(&bound) {
+                    None | Some(DataType::Bool) => {}
+                    Some(t) => {
+                        return Err(SqlError::DatatypeMismatch(format!(
+                            "argument of FILTER must be type boolean, not type {}",
+                            t.name()
+                        )));
+                    }
+                }
+                Some(bound)
+            }
+            None => None,
+        };
+        let arg_ty = arg.as_ref().and_then(|a| self.type_of(a));
+        let ty = match func {
+            AggFunc::CountStar | AggFunc::Count => DataType::Int8,
+            AggFunc::Sum => match arg_ty {
+                Some(DataType::Int4 | DataType::Int8) => DataType::Int8,
+                Some(DataType::Float8) => DataType::Float8,
+                other => {
+                    return Err(SqlError::UndefinedFunction(format!(
+                        "sum({})",
+                        other.map_or("unknown", DataType::name)
+                    )));
+                }
+            },
+            AggFunc::Avg => match arg_ty {
+                Some(t) if t.is_numeric() => DataType::Float8,
+                other => {
+                    return Err(SqlError::UndefinedFunction(format!(
+                        "avg({})",
+                        other.map_or("unknown", DataType::name)
+                    )));
+                }
+            },
+            AggFunc::Min | AggFunc::Max => match arg_ty {
+                // PostgreSQL has no min/max over boolean (bool_and/bool_or instead).
+                Some(DataType::Bool) => {
+                    return Err(SqlError::UndefinedFunction(format!("{name}(boolean)")));
+                }
+                other => other.unwrap_or(DataType::Text),
+            },
+            AggFunc::StringAgg => DataType::Text,
+        };
+        Ok(AggCall {
+            func,
+            arg,
+            distinct,
+            ty,
+            separator,
+            filter,
+            key,
         })
     }
 
@@ -1187,7 +1303,9 @@ impl<'a> Binder<'a> {
                 "pg_table_size" | "nextval" | "currval" | "setval" | "lastval" => {
                     Some(DataType::Int8)
                 }
-                "abs" | "coalesce" | "nullif" => args.iter().find_map(|a| self.type_of(a)),
+                "abs" | "abs_int4" | "coalesce" | "nullif" => {
+                    args.iter().find_map(|a| self.type_of(a))
+                }
                 "pg_table_is_visible"
                 | "pg_relation_is_publishable"
                 | "has_privilege"
@@ -1542,6 +1660,17 @@ fn like(s: &str, p: &str) -> bool {
         j += 1;
     }
     j == p.len()
+}
+
+/// Appends a value as `||` sees it: by its type's text output, where a boolean is `true` or
+/// `false` (PostgreSQL casts the non-text operand to text), not the `t`/`f` of its wire form.
+fn push_concat_text(out: &mut String, v: &Value) {
+    match v {
+        Value::Null => {}
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Text(s) => out.push_str(s),
+        other => out.push_str(&other.to_text().unwrap_or_default()),
+    }
 }
 
 fn int_result(v: Option<i64>, ty: DataType) -> SqlResult<Value> {
@@ -1906,11 +2035,12 @@ impl Expr {
                     return Ok(Value::Null);
                 }
                 match op {
-                    BinOp::Concat => Value::Text(format!(
-                        "{}{}",
-                        a.to_text().unwrap_or_default(),
-                        b.to_text().unwrap_or_default()
-                    )),
+                    BinOp::Concat => {
+                        let mut out = String::new();
+                        push_concat_text(&mut out, &a);
+                        push_concat_text(&mut out, &b);
+                        Value::Text(out)
+                    }
                     BinOp::Regex {
                         case_insensitive,
                         negated,
@@ -2069,6 +2199,7 @@ impl Expr {
                                 .ok_or_else(|| SqlError::NumericOutOfRange("bigint".into()))?,
                         ),
                         ("abs", Value::Float(f)) => Value::Float(f.abs()),
+                        ("abs_int4", Value::Int(i)) => int_result(i.checked_abs(), DataType::Int4)?,
                         (n, v) => return Err(SqlError::UndefinedFunction(format!("{n}({v:?})"))),
                     },
                 }

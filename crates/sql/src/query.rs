@@ -25,7 +25,16 @@
 //! an equi-join to what is joined, else the next in FROM order (a cross product). With a LEFT
 //! JOIN the FROM order is kept. This is a rule-based stand-in for the cost-based planner the
 //! SQL-engine issue asks for: it makes many-way comma joins over equalities linear instead of
-//! exponential.
+//! exponential. When the equi-join keys of a step pin leading columns of the inner table's
+//! primary key or of an index ([`IndexLookup`]) and few partial rows reach the step (at most
+//! [`INDEX_JOIN_OUTER_ROWS_MAX`]), the step probes that key per partial row instead of hashing
+//! the whole table: an index nested-loop join.
+//!
+//! `WITH` puts its CTEs in a scope stack while the query binds; a reference binds the CTE's
+//! query in place, as a derived table. `WITH RECURSIVE` of the form `anchor UNION [ALL] step`
+//! becomes [`Body::Recursive`]: the step's reference to the CTE reads a work table holding the
+//! previous round's new rows, and rounds run until one adds nothing (UNION drops rows seen
+//! before, so a cycle ends), as PostgreSQL's recursive union does.
 //!
 //! Subqueries are plans inside expressions ([`crate::expr::Subquery`]); the [`Executor`] runs
 //! them, caching uncorrelated ones for the statement. Every row set is materialised in memory;
@@ -65,6 +74,11 @@ pub const SUBQUERY_DEPTH_MAX: usize = 32;
 pub const JOIN_ROWS_MAX: usize = 4_000_000;
 /// Most relations in one FROM clause.
 pub const RELATIONS_MAX: usize = 256;
+/// Most partial rows for which a join step probes the inner table's primary key or index once
+/// per row (an index nested-loop join) rather than reading the whole table into a hash table:
+/// up to this many key lookups cost less than a scan of any but a small table, and a selective
+/// outer side is exactly the OLTP join.
+pub const INDEX_JOIN_OUTER_ROWS_MAX: usize = 1024;
 
 /// A result column.
 #[derive(Clone, Debug, PartialEq)]
@@ -104,6 +118,9 @@ enum Source {
     Series(Vec<Expr>),
     /// `unnest(array)`: one row per element of an array (in its text form).
     Unnest(Expr),
+    /// A recursive common table expression's reference to itself: the rows of the previous
+    /// round (see [`Body::Recursive`]).
+    WorkTable(usize),
 }
 
 /// One FROM item: where its rows come from and where they sit in the joined row.
@@ -138,6 +155,64 @@ struct JoinStep {
     on: Option<Expr>,
     /// Conjuncts covered once this relation is joined, over the joined row.
     filter: Option<Expr>,
+    /// A table's key that the hash-join keys can probe (see [`IndexLookup`]).
+    lookup: Option<IndexLookup>,
+}
+
+/// An index nested-loop join: per partial row, the values of some hash-join probe keys pin the
+/// leading columns of the inner table's primary key or of one of its indexes, and only the rows
+/// under that prefix are read. Every hash-join key is still compared afterwards, as the hash
+/// join compares them, so the answer does not depend on which join ran.
+#[derive(Debug)]
+struct IndexLookup {
+    /// The key read; `eq` holds one placeholder per pinned column, set from the probe values.
+    range: KeyRange,
+    /// `probe_of[slot]`: which probe expression gives `range.eq[slot]`.
+    probe_of: Vec<usize>,
+}
+
+/// The key of `def` whose leading columns the build keys (over the table's row) cover best: a
+/// fully pinned primary key or unique index first, then the most leading columns.
+fn index_lookup(def: &TableDef, build: &[Expr]) -> Option<IndexLookup> {
+    let mut keys: Vec<(Option<usize>, &[usize], bool)> = Vec::new();
+    if !def.pk.is_empty() {
+        keys.push((None, &def.pk, true));
+    }
+    for (i, ix) in def.indexes.iter().enumerate() {
+        keys.push((Some(i), &ix.columns, ix.unique));
+    }
+    let mut best: Option<((bool, usize), IndexLookup)> = None;
+    for (index, cols, unique) in keys {
+        let mut probe_of = Vec::new();
+        for c in cols {
+            match build
+                .iter()
+                .position(|b| matches!(b, Expr::Column(x) if x == c))
+            {
+                Some(i) => probe_of.push(i),
+                None => break,
+            }
+        }
+        if probe_of.is_empty() {
+            continue;
+        }
+        let score = (unique && probe_of.len() == cols.len(), probe_of.len());
+        if best.as_ref().is_none_or(|(b, _)| score > *b) {
+            best = Some((
+                score,
+                IndexLookup {
+                    range: KeyRange {
+                        index,
+                        eq: vec![Expr::Literal(Value::Null); probe_of.len()],
+                        lower: None,
+                        upper: None,
+                    },
+                    probe_of,
+                },
+            ));
+        }
+    }
+    best.map(|(_, l)| l)
 }
 
 #[derive(Debug)]
@@ -173,6 +248,14 @@ enum Body {
         right: Box<QueryPlan>,
     },
     Query(Box<QueryPlan>),
+    /// `WITH RECURSIVE`'s `anchor UNION [ALL] step`: `step` reads work table `id` (the rows the
+    /// previous round added) until a round adds none.
+    Recursive {
+        id: usize,
+        all: bool,
+        anchor: Box<QueryPlan>,
+        step: Box<QueryPlan>,
+    },
 }
 
 /// A bound query.
@@ -191,6 +274,61 @@ pub enum Resolved {
     Virtual(&'static VirtualTable),
     View(crate::catalog::ViewDef),
 }
+
+/// A common table expression in scope while the query of its WITH is bound. A reference binds
+/// the CTE's query in place, as a derived table, seeing the CTEs defined before it (all of its
+/// WITH's, for WITH RECURSIVE) and never those of the query that refers to it.
+struct CteEntry {
+    name: String,
+    columns: Vec<String>,
+    query: ast::Query,
+    recursive: bool,
+    /// Index after the last CTE of the same WITH.
+    group_end: usize,
+    state: CteState,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CteState {
+    /// Bound in place wherever it is referenced.
+    Plain,
+    /// Its non-recursive term is being bound: it may not refer to the CTE.
+    Anchor,
+    /// A recursive CTE not of the form `anchor UNION [ALL] step`: it may not refer to itself.
+    NotUnion,
+    /// Its recursive term is being bound: a reference reads work table `id`; `refs` counts them.
+    /// `depth`: how many enclosing scopes the term has; a reference from deeper is inside a
+    /// subquery.
+    Step {
+        id: usize,
+        refs: usize,
+        depth: usize,
+    },
+}
+
+/// Most rows a recursive CTE may produce: PostgreSQL would loop for ever on a recursion that
+/// never ends; this bounds the memory such a query can take.
+pub const RECURSIVE_ROWS_MAX: usize = JOIN_ROWS_MAX;
+
+thread_local! {
+    /// CTEs in scope on this thread's current bind, innermost last.
+    static CTES: RefCell<Vec<CteEntry>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What a reference to a CTE binds to.
+enum CteSource {
+    Plan(QueryPlan),
+    /// Inside the CTE's own recursive term: work table `id`, with these columns.
+    Work(usize, Vec<ColumnInfo>),
+}
+
+thread_local! {
+    /// The columns of the work tables whose recursive terms are being bound.
+    static WORK_COLUMNS: RefCell<HashMap<usize, Vec<ColumnInfo>>> = RefCell::new(HashMap::new());
+}
+
+/// Numbers work tables.
+static WORK_TABLE_IDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Most views expanded inside one another while binding a query (a view redefined to read
 /// itself, through others, would expand without end).
@@ -447,8 +585,37 @@ impl<'a> Planner<'a> {
         params: &mut Vec<Option<DataType>>,
         outer: &[&[ScopeColumn]],
     ) -> SqlResult<(QueryPlan, usize)> {
-        if query.with.is_some() {
-            return Err(SqlError::FeatureNotSupported("WITH".into()));
+        if let Some(with) = &query.with {
+            let base = CTES.with(|c| c.borrow().len());
+            let group_end = base + with.cte_tables.len();
+            let mut entries = Vec::with_capacity(with.cte_tables.len());
+            for cte in &with.cte_tables {
+                let name = ident_name(&cte.alias.name);
+                if entries.iter().any(|e: &CteEntry| e.name == name) {
+                    return Err(SqlError::DuplicateAlias(format!(
+                        "WITH query name \"{name}\" specified more than once"
+                    )));
+                }
+                entries.push(CteEntry {
+                    name,
+                    columns: cte
+                        .alias
+                        .columns
+                        .iter()
+                        .map(|c| ident_name(&c.name))
+                        .collect(),
+                    query: (*cte.query).clone(),
+                    recursive: with.recursive,
+                    group_end,
+                    state: CteState::Plain,
+                });
+            }
+            CTES.with(|c| c.borrow_mut().extend(entries));
+            let mut body = query.clone();
+            body.with = None;
+            let bound = self.bind(&body, params, outer);
+            CTES.with(|c| c.borrow_mut().truncate(base));
+            return bound;
         }
         if query.fetch.is_some() {
             return Err(SqlError::FeatureNotSupported("FETCH".into()));
@@ -602,6 +769,198 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Binds a reference to CTE `i` of the scope stack: its query in place (hiding the CTEs it
+    /// may not see), or, inside its own recursive term, the work table.
+    fn cte_reference(
+        &self,
+        i: usize,
+        params: &mut Vec<Option<DataType>>,
+        outer: &[&[ScopeColumn]],
+    ) -> SqlResult<(CteSource, String)> {
+        let (name, state, recursive, group_end) = CTES.with(|c| {
+            let c = c.borrow();
+            let e = &c[i];
+            (e.name.clone(), e.state, e.recursive, e.group_end)
+        });
+        match state {
+            CteState::Anchor => {
+                return Err(SqlError::Syntax(format!(
+                    "recursive reference to query \"{name}\" must not appear within its \
+                     non-recursive term"
+                )));
+            }
+            CteState::NotUnion => {
+                return Err(SqlError::Syntax(format!(
+                    "recursive query \"{name}\" does not have the form non-recursive-term \
+                     UNION [ALL] recursive-term"
+                )));
+            }
+            CteState::Step { id, refs, depth } => {
+                if outer.len() != depth {
+                    return Err(SqlError::Syntax(format!(
+                        "recursive reference to query \"{name}\" must not appear within a subquery"
+                    )));
+                }
+                if refs > 0 {
+                    return Err(SqlError::Syntax(format!(
+                        "recursive reference to query \"{name}\" must not appear more than once"
+                    )));
+                }
+                let cols = CTES.with(|c| {
+                    let mut c = c.borrow_mut();
+                    c[i].state = CteState::Step {
+                        id,
+                        refs: refs + 1,
+                        depth,
+                    };
+                    WORK_COLUMNS.with(|w| w.borrow().get(&id).cloned().unwrap_or_default())
+                });
+                return Ok((CteSource::Work(id, cols), name));
+            }
+            CteState::Plain => {}
+        }
+        // Hide what the CTE may not see: later CTEs of a plain WITH, itself included, and every
+        // CTE of the queries inside its WITH's.
+        let visible = if recursive { group_end } else { i };
+        let (query, aliases) = CTES.with(|c| {
+            let c = c.borrow();
+            (c[i].query.clone(), c[i].columns.clone())
+        });
+        let hidden = CTES.with(|c| c.borrow_mut().split_off(visible));
+        let bound = self.bind_cte(i, &name, recursive, &query, &aliases, params, outer);
+        CTES.with(|c| c.borrow_mut().extend(hidden));
+        Ok((CteSource::Plan(bound?), name))
+    }
+
+    /// Binds CTE `i`'s query (`recursive`: of a WITH RECURSIVE, where entry `i` is visible).
+    #[allow(clippy::too_many_arguments)]
+    fn bind_cte(
+        &self,
+        i: usize,
+        name: &str,
+        recursive: bool,
+        query: &ast::Query,
+        aliases: &[String],
+        params: &mut Vec<Option<DataType>>,
+        outer: &[&[ScopeColumn]],
+    ) -> SqlResult<QueryPlan> {
+        let set_state = |state: CteState| {
+            CTES.with(|c| {
+                if let Some(e) = c.borrow_mut().get_mut(i) {
+                    e.state = state;
+                }
+            });
+        };
+        let rename = |columns: &mut Vec<ColumnInfo>| -> SqlResult<()> {
+            if aliases.len() > columns.len() {
+                return Err(SqlError::InvalidColumnReference(format!(
+                    "WITH query \"{name}\" has {} columns available but {} columns specified",
+                    columns.len(),
+                    aliases.len()
+                )));
+            }
+            for (c, a) in columns.iter_mut().zip(aliases) {
+                c.name.clone_from(a);
+            }
+            Ok(())
+        };
+        let union = match &*query.body {
+            ast::SetExpr::SetOperation {
+                op: ast::SetOperator::Union,
+                set_quantifier,
+                left,
+                right,
+            } if recursive && query.with.is_none() => Some((
+                matches!(set_quantifier, ast::SetQuantifier::All),
+                left,
+                right,
+            )),
+            _ => None,
+        };
+        let Some((all, left, right)) = union else {
+            // Not of the form `anchor UNION [ALL] step`: a reference to itself is an error.
+            if recursive {
+                set_state(CteState::NotUnion);
+            }
+            let bound = self.bind(query, params, outer);
+            set_state(CteState::Plain);
+            let mut plan = bound?.0;
+            rename(&mut plan.columns)?;
+            return Ok(plan);
+        };
+        let plain = |body: Body, columns: Vec<ColumnInfo>| QueryPlan {
+            body,
+            order_by: Vec::new(),
+            limit: None,
+            offset: None,
+            columns,
+        };
+        set_state(CteState::Anchor);
+        let anchor = self.bind_set_expr(left, params, outer);
+        set_state(CteState::Plain);
+        let (anchor_body, mut anchor_columns, _) = anchor?;
+        rename(&mut anchor_columns)?;
+        let id = WORK_TABLE_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        WORK_COLUMNS.with(|w| w.borrow_mut().insert(id, anchor_columns.clone()));
+        set_state(CteState::Step {
+            id,
+            refs: 0,
+            depth: outer.len(),
+        });
+        let step = self.bind_set_expr(right, params, outer);
+        let refs = CTES.with(|c| match c.borrow().get(i).map(|e| e.state) {
+            Some(CteState::Step { refs, .. }) => refs,
+            _ => 0,
+        });
+        set_state(CteState::Plain);
+        WORK_COLUMNS.with(|w| w.borrow_mut().remove(&id));
+        let (step_body, step_columns, _) = step?;
+        if refs == 0 {
+            // No reference to itself: an ordinary UNION.
+            let mut plan = self.bind(query, params, outer)?.0;
+            rename(&mut plan.columns)?;
+            return Ok(plan);
+        }
+        if query.order_by.is_some() {
+            return Err(SqlError::FeatureNotSupported(
+                "ORDER BY in a recursive query is not implemented".into(),
+            ));
+        }
+        if query.limit_clause.is_some() {
+            return Err(SqlError::FeatureNotSupported(
+                "OFFSET/LIMIT in a recursive query is not implemented".into(),
+            ));
+        }
+        if step_columns.len() != anchor_columns.len() {
+            return Err(SqlError::Syntax(
+                "each UNION query must have the same number of columns".into(),
+            ));
+        }
+        for (n, (a, b)) in anchor_columns.iter().zip(&step_columns).enumerate() {
+            if a.ty != b.ty {
+                return Err(SqlError::DatatypeMismatch(format!(
+                    "recursive query \"{name}\" column {} has type {} in non-recursive term \
+                     but type {} overall",
+                    n + 1,
+                    a.ty.name(),
+                    b.ty.name()
+                )));
+            }
+        }
+        Ok(QueryPlan {
+            body: Body::Recursive {
+                id,
+                all,
+                anchor: Box::new(plain(anchor_body, anchor_columns.clone())),
+                step: Box::new(plain(step_body, step_columns)),
+            },
+            order_by: Vec::new(),
+            limit: None,
+            offset: None,
+            columns: anchor_columns,
+        })
+    }
+
     /// Adds one FROM item's relation and scope columns.
     fn add_relation(
         &self,
@@ -626,51 +985,87 @@ impl<'a> Planner<'a> {
                 args: None,
                 ..
             } => {
-                let alias = alias.as_ref().map(|a| ident_name(&a.name));
-                match resolve_relation(self.engine, self.txn, name)? {
-                    Resolved::Table(def) => {
-                        let cols = table_scope(&def, alias.as_deref());
-                        (Source::Table(def), cols)
-                    }
-                    Resolved::View(view) => {
-                        let query = parse_view_query(&view)?;
-                        let depth = VIEW_DEPTH.with(|d| d.get());
-                        if depth >= VIEW_DEPTH_MAX {
-                            return Err(SqlError::ObjectNotInPrerequisiteState(format!(
-                                "infinite recursion detected in rules for relation \"{}\"",
-                                view.name
-                            )));
+                let alias_name = alias.as_ref().map(|a| ident_name(&a.name));
+                if let [part] = name.0.as_slice()
+                    && let Some(id) = part.as_ident()
+                    && let Some(i) = CTES.with(|c| {
+                        let n = ident_name(id);
+                        c.borrow().iter().rposition(|e| e.name == n)
+                    })
+                {
+                    let (plan_or_work, t) = self.cte_reference(i, params, outer)?;
+                    let t = alias_name.unwrap_or(t);
+                    let (source, columns) = match plan_or_work {
+                        CteSource::Plan(plan) => {
+                            let cols = plan.columns.clone();
+                            (Source::Derived(Box::new(plan)), cols)
                         }
-                        VIEW_DEPTH.with(|d| d.set(depth + 1));
-                        // A view sees only its own FROM, never the query that reads it.
-                        let bound = self.bind_subquery(&query, params, &[]);
-                        VIEW_DEPTH.with(|d| d.set(depth));
-                        let (plan, _) = bound?;
-                        let t = alias.unwrap_or_else(|| view.name.clone());
-                        let cols = view
-                            .columns
-                            .iter()
-                            .zip(&plan.columns)
-                            .map(|((name, _), c)| ScopeColumn {
-                                table: Some(t.clone()),
-                                name: name.clone(),
-                                ty: c.ty,
-                            })
-                            .collect();
-                        (Source::Derived(Box::new(plan)), cols)
+                        CteSource::Work(id, cols) => (Source::WorkTable(id), cols),
+                    };
+                    let mut cols: Vec<ScopeColumn> = columns
+                        .iter()
+                        .map(|c| ScopeColumn {
+                            table: Some(t.clone()),
+                            name: c.name.clone(),
+                            ty: c.ty,
+                        })
+                        .collect();
+                    if let Some(a) = alias {
+                        for (c, a) in cols.iter_mut().zip(&a.columns) {
+                            c.name = ident_name(&a.name);
+                        }
                     }
-                    Resolved::Virtual(vt) => {
-                        let t = alias.unwrap_or_else(|| vt.name.to_string());
-                        let cols = vt
-                            .columns
-                            .iter()
-                            .map(|(c, ty)| ScopeColumn {
-                                table: Some(t.clone()),
-                                name: (*c).to_string(),
-                                ty: *ty,
-                            })
-                            .collect();
-                        (Source::Virtual(vt), cols)
+                    (source, cols)
+                } else {
+                    let alias = alias_name;
+                    match resolve_relation(self.engine, self.txn, name)? {
+                        Resolved::Table(def) => {
+                            let cols = table_scope(&def, alias.as_deref());
+                            (Source::Table(def), cols)
+                        }
+                        Resolved::View(view) => {
+                            let query = parse_view_query(&view)?;
+                            let depth = VIEW_DEPTH.with(|d| d.get());
+                            if depth >= VIEW_DEPTH_MAX {
+                                return Err(SqlError::ObjectNotInPrerequisiteState(format!(
+                                    "infinite recursion detected in rules for relation \"{}\"",
+                                    view.name
+                                )));
+                            }
+                            VIEW_DEPTH.with(|d| d.set(depth + 1));
+                            // A view sees only its own FROM, never the query that reads it (nor
+                            // its CTEs).
+                            let ctes = CTES.with(|c| std::mem::take(&mut *c.borrow_mut()));
+                            let bound = self.bind_subquery(&query, params, &[]);
+                            CTES.with(|c| *c.borrow_mut() = ctes);
+                            VIEW_DEPTH.with(|d| d.set(depth));
+                            let (plan, _) = bound?;
+                            let t = alias.unwrap_or_else(|| view.name.clone());
+                            let cols = view
+                                .columns
+                                .iter()
+                                .zip(&plan.columns)
+                                .map(|((name, _), c)| ScopeColumn {
+                                    table: Some(t.clone()),
+                                    name: name.clone(),
+                                    ty: c.ty,
+                                })
+                                .collect();
+                            (Source::Derived(Box::new(plan)), cols)
+                        }
+                        Resolved::Virtual(vt) => {
+                            let t = alias.unwrap_or_else(|| vt.name.to_string());
+                            let cols = vt
+                                .columns
+                                .iter()
+                                .map(|(c, ty)| ScopeColumn {
+                                    table: Some(t.clone()),
+                                    name: (*c).to_string(),
+                                    ty: *ty,
+                                })
+                                .collect();
+                            (Source::Virtual(vt), cols)
+                        }
                     }
                 }
             }
@@ -1006,8 +1401,38 @@ impl<'a> Planner<'a> {
             let mut group_keys: Vec<(String, DataType)> = Vec::with_capacity(group_exprs.len());
             for g in &group_exprs {
                 // GROUP BY may name an output column by position or alias.
-                let g = resolve_output_ref(g, &items)?.unwrap_or_else(|| g.clone());
-                let b = binder.bind(&g, &mut AggMode::Forbidden("GROUP BY"))?;
+                let bound = resolve_output_ref(g, &items).and_then(|r| {
+                    let g = r.unwrap_or_else(|| g.clone());
+                    let b = binder.bind(&g, &mut AggMode::Forbidden("GROUP BY"))?;
+                    Ok((g, b))
+                });
+                let (g, b) = match bound {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // PostgreSQL transforms the select list before GROUP BY: an error there
+                        // (other than a grouping one, checked last) comes first.
+                        let mut probe_params = binder.params.clone();
+                        let mut probe = Binder {
+                            scope: &scope,
+                            params: &mut probe_params,
+                            outer,
+                            planner: Some(self),
+                            outer_depth_used: 0,
+                        };
+                        for (item, _) in &items {
+                            let mut probe_aggs = Vec::new();
+                            let mut mode = AggMode::Collect {
+                                group_by: &[],
+                                aggs: &mut probe_aggs,
+                            };
+                            match probe.bind(item, &mut mode) {
+                                Err(SqlError::Grouping(_)) | Ok(_) => {}
+                                Err(first) => return Err(first),
+                            }
+                        }
+                        return Err(e);
+                    }
+                };
                 group_keys.push((g.to_string(), binder.type_of(&b).unwrap_or(DataType::Text)));
                 group_by.push(b);
             }
@@ -1037,7 +1462,7 @@ impl<'a> Planner<'a> {
                 None => None,
             };
             for o in order_exprs {
-                let key = match output_position(&o.expr, &items)? {
+                let key = match output_position(&o.expr, &items, "ORDER BY")? {
                     Some(i) => SortKey::Output(i),
                     None => SortKey::Expr(binder.bind(
                         &o.expr,
@@ -1064,7 +1489,7 @@ impl<'a> Planner<'a> {
                 projections.push(b);
             }
             for o in order_exprs {
-                let key = match output_position(&o.expr, &items)? {
+                let key = match output_position(&o.expr, &items, "ORDER BY")? {
                     Some(i) => SortKey::Output(i),
                     None => {
                         SortKey::Expr(binder.bind(&o.expr, &mut AggMode::Forbidden("ORDER BY"))?)
@@ -1247,6 +1672,12 @@ fn plan_joins(
         if k == 0 {
             covered.append(&mut constant);
         }
+        let lookup = match &relations[r].source {
+            Source::Table(def) if k > 0 && !relations[r].access.is_point(def) => {
+                index_lookup(def, &build)
+            }
+            _ => None,
+        };
         steps.push(JoinStep {
             rel: r,
             kind,
@@ -1254,6 +1685,7 @@ fn plan_joins(
             build,
             on: and_all(on_rest),
             filter: and_all(covered),
+            lookup,
         });
     }
     let mut residual: Vec<Expr> = pool.into_iter().map(|c| c.expr).collect();
@@ -1293,28 +1725,15 @@ fn equi_sides(e: &Expr, relations: &[Relation], r: usize, joined: &[bool]) -> Op
 
 /// `ORDER BY` of a set operation names an output column by position or name.
 fn set_output_position(e: &ast::Expr, columns: &[ColumnInfo]) -> SqlResult<usize> {
-    match e {
-        ast::Expr::Value(v) => {
-            if let ast::Value::Number(n, _) = &v.value {
-                let i: usize = n.parse().map_err(|_| {
-                    SqlError::Syntax(format!("non-integer constant in ORDER BY: {n}"))
-                })?;
-                if i == 0 || i > columns.len() {
-                    return Err(SqlError::InvalidColumnReference(format!(
-                        "ORDER BY position {i} is not in select list"
-                    )));
-                }
-                return Ok(i - 1);
-            }
+    if let Some(i) = constant_position(e, columns.len(), "ORDER BY")? {
+        return Ok(i);
+    }
+    if let ast::Expr::Identifier(id) = e {
+        let name = ident_name(id);
+        if let Some(i) = columns.iter().position(|c| c.name == name) {
+            return Ok(i);
         }
-        ast::Expr::Identifier(id) => {
-            let name = ident_name(id);
-            if let Some(i) = columns.iter().position(|c| c.name == name) {
-                return Ok(i);
-            }
-            return Err(SqlError::UndefinedColumn(name));
-        }
-        _ => {}
+        return Err(SqlError::UndefinedColumn(name));
     }
     Err(SqlError::FeatureNotSupported(
         "ORDER BY on a UNION/INTERSECT/EXCEPT result must be on output columns".into(),
@@ -1331,6 +1750,8 @@ pub struct Executor<'a> {
     /// Sequences for `nextval` and friends; absent where a statement cannot reach them.
     pub sequences: Option<crate::sequence::SequenceAccess<'a>>,
     cache: RefCell<HashMap<usize, Rc<Vec<Vec<Value>>>>>,
+    /// The rows of each running recursive CTE's previous round (see [`Body::Recursive`]).
+    work_tables: RefCell<HashMap<usize, Rc<Vec<Vec<Value>>>>>,
 }
 
 impl<'a> Executor<'a> {
@@ -1348,6 +1769,7 @@ impl<'a> Executor<'a> {
             session,
             sequences: None,
             cache: RefCell::new(HashMap::new()),
+            work_tables: RefCell::new(HashMap::new()),
         }
     }
 
@@ -1433,6 +1855,15 @@ impl<'a> Executor<'a> {
                 let rows = set_operation(*op, *all, l, r, &plan.columns);
                 self.with_output_keys(rows, &plan.order_by)
             }
+            Body::Recursive {
+                id,
+                all,
+                anchor,
+                step,
+            } => {
+                let rows = self.run_recursive(*id, *all, anchor, step, outer)?;
+                self.with_output_keys(rows, &plan.order_by)
+            }
         };
         if !plan.order_by.is_empty() {
             sort_rows(&mut out, &plan.order_by);
@@ -1443,6 +1874,56 @@ impl<'a> Executor<'a> {
             .take(limit.unwrap_or(usize::MAX))
             .map(|(v, _)| v)
             .collect())
+    }
+
+    /// Runs `anchor UNION [ALL] step` as PostgreSQL does: the anchor's rows (without duplicates
+    /// for UNION) are the first work table; each round runs `step` over the work table, and its
+    /// new rows (for UNION, those not produced before) are added to the result and become the
+    /// next work table, until a round adds none.
+    fn run_recursive(
+        &self,
+        id: usize,
+        all: bool,
+        anchor: &QueryPlan,
+        step: &QueryPlan,
+        outer: Option<&EvalContext<'_>>,
+    ) -> SqlResult<Vec<Vec<Value>>> {
+        let mut seen: HashSet<Vec<u8>> = HashSet::new();
+        let mut result: Vec<Vec<Value>> = Vec::new();
+        let mut work: Vec<Vec<Value>> = Vec::new();
+        let mut add = |rows: Vec<Vec<Value>>,
+                       result: &mut Vec<Vec<Value>>,
+                       work: &mut Vec<Vec<Value>>|
+         -> SqlResult<()> {
+            for row in rows {
+                if !all && !seen.insert(row_hash_key(&row)) {
+                    continue;
+                }
+                if result.len() >= RECURSIVE_ROWS_MAX {
+                    return Err(SqlError::ProgramLimitExceeded(format!(
+                        "a recursive query produced more than {RECURSIVE_ROWS_MAX} rows"
+                    )));
+                }
+                result.push(row.clone());
+                work.push(row);
+            }
+            Ok(())
+        };
+        add(self.run(anchor, outer)?, &mut result, &mut work)?;
+        while !work.is_empty() {
+            self.session.cancel.check()?;
+            let previous = self
+                .work_tables
+                .borrow_mut()
+                .insert(id, Rc::new(std::mem::take(&mut work)));
+            let produced = self.run(step, outer);
+            match previous {
+                Some(p) => self.work_tables.borrow_mut().insert(id, p),
+                None => self.work_tables.borrow_mut().remove(&id),
+            };
+            add(produced?, &mut result, &mut work)?;
+        }
+        Ok(result)
     }
 
     fn with_output_keys(
@@ -1572,6 +2053,20 @@ impl<'a> Executor<'a> {
                     }
                 }
             }
+            Source::WorkTable(id) => {
+                let work = self.work_tables.borrow().get(id).cloned().ok_or_else(|| {
+                    SqlError::Internal("a work table read outside its recursion".into())
+                })?;
+                for row in work.iter() {
+                    let pass = match &rel.filter {
+                        None => true,
+                        Some(f) => f.eval(&self.cx(row, outer))? == Value::Bool(true),
+                    };
+                    if pass {
+                        rows.push(row.clone());
+                    }
+                }
+            }
             Source::Derived(plan) => {
                 for row in self.run(plan, outer)? {
                     let pass = match &rel.filter {
@@ -1603,6 +2098,12 @@ impl<'a> Executor<'a> {
             let rel = &from.relations[step.rel];
             if rel.lateral {
                 rows = self.lateral_step(rel, step, rows, outer)?;
+                continue;
+            }
+            if let (Some(lookup), Source::Table(def)) = (&step.lookup, &rel.source)
+                && rows.len() <= INDEX_JOIN_OUTER_ROWS_MAX
+            {
+                rows = self.lookup_step(rel, def, step, lookup, &rows, outer)?;
                 continue;
             }
             let rel_rows =
@@ -1657,36 +2158,10 @@ impl<'a> Executor<'a> {
                 };
                 let mut matched = false;
                 for &c in candidates {
-                    let mut joined = partial.clone();
-                    joined[rel.offset..rel.offset + rel.width].clone_from_slice(&rel_rows[c]);
-                    let cx = self.cx(&joined, outer);
-                    if let Some(on) = &step.on
-                        && on.eval(&cx)? != Value::Bool(true)
-                    {
-                        continue;
-                    }
-                    matched = true;
-                    if let Some(f) = &step.filter
-                        && f.eval(&cx)? != Value::Bool(true)
-                    {
-                        continue;
-                    }
-                    next.push(joined);
-                    if next.len() > JOIN_ROWS_MAX {
-                        return Err(SqlError::ProgramLimitExceeded(format!(
-                            "a join produced more than {JOIN_ROWS_MAX} rows"
-                        )));
-                    }
+                    matched |= self.join_row(rel, step, partial, &rel_rows[c], outer, &mut next)?;
                 }
                 if step.kind == JoinKind::Left && !matched {
-                    // The relation's columns of a partial row are still NULL.
-                    let pass = match &step.filter {
-                        None => true,
-                        Some(f) => f.eval(&self.cx(partial, outer))? == Value::Bool(true),
-                    };
-                    if pass {
-                        next.push(partial.clone());
-                    }
+                    self.pad_left(step, partial, outer, &mut next)?;
                 }
             }
             rows = next;
@@ -1701,6 +2176,136 @@ impl<'a> Executor<'a> {
             rows = kept;
         }
         Ok(rows)
+    }
+
+    /// Joins `row` of `rel` to `partial` if the step's ON condition holds, and keeps the joined
+    /// row if its filter holds too. Returns whether ON held (a LEFT JOIN's match).
+    fn join_row(
+        &self,
+        rel: &Relation,
+        step: &JoinStep,
+        partial: &[Value],
+        row: &[Value],
+        outer: Option<&EvalContext<'_>>,
+        next: &mut Vec<Vec<Value>>,
+    ) -> SqlResult<bool> {
+        let mut joined = partial.to_vec();
+        joined[rel.offset..rel.offset + rel.width].clone_from_slice(row);
+        let cx = self.cx(&joined, outer);
+        if let Some(on) = &step.on
+            && on.eval(&cx)? != Value::Bool(true)
+        {
+            return Ok(false);
+        }
+        if let Some(f) = &step.filter
+            && f.eval(&cx)? != Value::Bool(true)
+        {
+            return Ok(true);
+        }
+        next.push(joined);
+        if next.len() > JOIN_ROWS_MAX {
+            return Err(SqlError::ProgramLimitExceeded(format!(
+                "a join produced more than {JOIN_ROWS_MAX} rows"
+            )));
+        }
+        Ok(true)
+    }
+
+    /// A LEFT JOIN's partial row without a match: the relation's columns are still NULL.
+    fn pad_left(
+        &self,
+        step: &JoinStep,
+        partial: &[Value],
+        outer: Option<&EvalContext<'_>>,
+        next: &mut Vec<Vec<Value>>,
+    ) -> SqlResult<()> {
+        let pass = match &step.filter {
+            None => true,
+            Some(f) => f.eval(&self.cx(partial, outer))? == Value::Bool(true),
+        };
+        if pass {
+            next.push(partial.to_vec());
+        }
+        Ok(())
+    }
+
+    /// An index nested-loop join step (see [`IndexLookup`]): per partial row, reads the rows of
+    /// the table under the key prefix its probe values pin, then compares every join key.
+    fn lookup_step(
+        &self,
+        rel: &Relation,
+        def: &TableDef,
+        step: &JoinStep,
+        lookup: &IndexLookup,
+        rows: &[Vec<Value>],
+        outer: Option<&EvalContext<'_>>,
+    ) -> SqlResult<Vec<Vec<Value>>> {
+        let mut access = Access::Range(lookup.range.clone());
+        let mut next = Vec::new();
+        let mut found: Vec<Vec<Value>> = Vec::new();
+        let mut probe_key = Vec::new();
+        let mut build_key = Vec::new();
+        // The probe values `found` was read for: consecutive partial rows often probe the same
+        // key (the orders of one customer all look up that customer), and the statement reads
+        // one snapshot, so the rows read last time are still the answer.
+        let mut found_for: Option<Vec<u8>> = None;
+        for partial in rows {
+            self.session.cancel.check()?;
+            let cx = self.cx(partial, outer);
+            probe_key.clear();
+            let mut null = false;
+            let Access::Range(range) = &mut access else {
+                return Err(SqlError::Internal("lookup without a key range".into()));
+            };
+            for (i, p) in step.probe.iter().enumerate() {
+                let v = p.eval(&cx)?;
+                if v.is_null() {
+                    null = true;
+                    break;
+                }
+                encode_key_value(&v, &mut probe_key);
+                if let Some(slot) = lookup.probe_of.iter().position(|&j| j == i) {
+                    range.eq[slot] = Expr::Literal(v);
+                }
+            }
+            let mut matched = false;
+            if !null && found_for.as_deref() != Some(probe_key.as_slice()) {
+                found.clear();
+                matching_rows(
+                    self,
+                    def,
+                    rel.filter.as_ref(),
+                    &access,
+                    outer,
+                    None,
+                    |_, row| {
+                        found.push(row);
+                        Ok(())
+                    },
+                )?;
+                found_for = Some(probe_key.clone());
+            }
+            if !null {
+                'rows: for row in &found {
+                    build_key.clear();
+                    let rcx = self.cx(row, outer);
+                    for b in &step.build {
+                        let v = b.eval(&rcx)?;
+                        if v.is_null() {
+                            continue 'rows;
+                        }
+                        encode_key_value(&v, &mut build_key);
+                    }
+                    if build_key == probe_key {
+                        matched |= self.join_row(rel, step, partial, row, outer, &mut next)?;
+                    }
+                }
+            }
+            if step.kind == JoinKind::Left && !matched {
+                self.pad_left(step, partial, outer, &mut next)?;
+            }
+        }
+        Ok(next)
     }
 
     /// Joins a LATERAL relation: its subquery runs once per partial row, seeing that row.
@@ -1811,6 +2416,11 @@ impl<'a> Executor<'a> {
                         return Err(SqlError::Internal("group vanished".into()));
                     };
                     for (acc, call) in entry.1.iter_mut().zip(&agg.aggs) {
+                        if let Some(f) = &call.filter
+                            && f.eval(&cx)? != Value::Bool(true)
+                        {
+                            continue;
+                        }
                         let v = match &call.arg {
                             Some(a) => a.eval(&cx)?,
                             None => Value::Bool(true),
@@ -2471,23 +3081,63 @@ fn sort_spec(key: SortKey, o: &ast::OrderByExpr) -> SortSpec {
     }
 }
 
-/// `ORDER BY 2` or `ORDER BY alias` refer to output columns.
-fn output_position(e: &ast::Expr, items: &[(ast::Expr, String)]) -> SqlResult<Option<usize>> {
-    match e {
-        ast::Expr::Value(v) => {
-            if let ast::Value::Number(n, _) = &v.value {
-                let i: usize = n.parse().map_err(|_| {
-                    SqlError::Syntax(format!("non-integer constant in ORDER BY: {n}"))
-                })?;
-                if i == 0 || i > items.len() {
-                    return Err(SqlError::Syntax(format!(
-                        "ORDER BY position {i} is not in select list"
-                    )));
-                }
-                return Ok(Some(i - 1));
-            }
-            Ok(None)
+/// A bare constant in ORDER BY or GROUP BY, as PostgreSQL's grammar sees one: an integer names
+/// an output column by position (`Some(i)`), any other constant (string, float, boolean, NULL,
+/// an integer beyond int4) is refused with 42601, and a position outside the select list with
+/// 42P10. `None`: not a constant.
+fn constant_position(e: &ast::Expr, len: usize, clause: &str) -> SqlResult<Option<usize>> {
+    /// A numeric constant as the grammar folds it: parentheses vanish and each minus sign
+    /// negates the constant beneath it. (number text, negated)
+    fn numeric(e: &ast::Expr) -> Option<(&str, bool)> {
+        match e {
+            ast::Expr::Nested(inner) => numeric(inner),
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::Number(n, _) => Some((n.as_str(), false)),
+                _ => None,
+            },
+            ast::Expr::UnaryOp {
+                op: ast::UnaryOperator::Minus,
+                expr,
+            } => numeric(expr).map(|(n, negated)| (n, !negated)),
+            _ => None,
         }
+    }
+    let mut bare = e;
+    while let ast::Expr::Nested(inner) = bare {
+        bare = inner;
+    }
+    let Some((n, negative)) = numeric(bare) else {
+        return match bare {
+            ast::Expr::Value(v) if !matches!(v.value, ast::Value::Placeholder(_)) => Err(
+                SqlError::Syntax(format!("non-integer constant in {clause}")),
+            ),
+            _ => Ok(None),
+        };
+    };
+    let Ok(i) = n.parse::<i32>() else {
+        return Err(SqlError::Syntax(format!(
+            "non-integer constant in {clause}"
+        )));
+    };
+    let i = if negative { -i } else { i };
+    match usize::try_from(i) {
+        Ok(p) if p >= 1 && p <= len => Ok(Some(p - 1)),
+        _ => Err(SqlError::InvalidColumnReference(format!(
+            "{clause} position {i} is not in select list"
+        ))),
+    }
+}
+
+/// `ORDER BY 2` or `ORDER BY alias` refer to output columns.
+fn output_position(
+    e: &ast::Expr,
+    items: &[(ast::Expr, String)],
+    clause: &str,
+) -> SqlResult<Option<usize>> {
+    if let Some(i) = constant_position(e, items.len(), clause)? {
+        return Ok(Some(i));
+    }
+    match e {
         ast::Expr::Identifier(id) => {
             let name = ident_name(id);
             // An output alias that is not simply the column of the same name.
@@ -2503,7 +3153,7 @@ fn resolve_output_ref(
     e: &ast::Expr,
     items: &[(ast::Expr, String)],
 ) -> SqlResult<Option<ast::Expr>> {
-    Ok(output_position(e, items)?.map(|i| items[i].0.clone()))
+    Ok(output_position(e, items, "GROUP BY")?.map(|i| items[i].0.clone()))
 }
 
 fn slot_type(
@@ -2541,7 +3191,9 @@ impl Accumulator {
             distinct: call.distinct.then(HashSet::new),
             count: 0,
             int_sum: 0,
-            float_sum: 0.0,
+            // sum(float8) starts from its first input (so a sum of -0 is -0); -0 is the identity
+            // of float addition. avg accumulates from +0 as PostgreSQL's float8_accum does.
+            float_sum: if call.func == AggFunc::Sum { -0.0 } else { 0.0 },
             best: Value::Null,
             separator: call.separator.clone(),
             text: String::new(),
@@ -3077,6 +3729,268 @@ mod tests {
         assert!(matches!(
             fails(&mut s, "SELECT * FROM l, r AS l"),
             SqlError::DuplicateAlias(_)
+        ));
+    }
+
+    #[test]
+    fn aggregate_filter_keeps_only_rows_where_it_is_true() {
+        let mut s = session();
+        setup(&mut s);
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT count(*) FILTER (WHERE b > 10), sum(b) FILTER (WHERE x <> 'two'), \
+                 count(*) FILTER (WHERE b IS NULL), max(id) FILTER (WHERE false), count(*) \
+                 FROM a"
+            ),
+            rows(&[&["1", "10", "1", "NULL", "3"]])
+        );
+        // Per group, and the same call without the filter is another aggregate.
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT b IS NULL, count(*) FILTER (WHERE id > 1), count(*) FROM a \
+                 GROUP BY 1 ORDER BY 1"
+            ),
+            rows(&[&["f", "1", "2"], &["t", "1", "1"]])
+        );
+        assert!(matches!(
+            fails(&mut s, "SELECT count(*) FILTER (WHERE count(*) > 1) FROM a"),
+            SqlError::Grouping(_)
+        ));
+        let e = fails(&mut s, "SELECT count(*) FILTER (WHERE id) FROM a");
+        assert!(matches!(e, SqlError::DatatypeMismatch(_)), "{e:?}");
+        assert!(matches!(
+            fails(&mut s, "SELECT lower(x) FILTER (WHERE true) FROM a"),
+            SqlError::WrongObjectType(_)
+        ));
+    }
+
+    #[test]
+    fn constants_in_group_by_and_order_by_are_positions_or_refused() {
+        let mut s = session();
+        setup(&mut s);
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT b, count(*) FROM a GROUP BY (1) ORDER BY 1 DESC"
+            ),
+            rows(&[&["NULL", "1"], &["20", "1"], &["10", "1"]])
+        );
+        for (sql, position) in [
+            ("SELECT b FROM a GROUP BY 'a'", false),
+            ("SELECT b FROM a GROUP BY 1.5", false),
+            ("SELECT b FROM a GROUP BY 99999999999", false),
+            ("SELECT b FROM a GROUP BY 2", true),
+            ("SELECT b FROM a GROUP BY (-3)", true),
+            ("SELECT b FROM a GROUP BY (-(-3))", true),
+            ("SELECT b FROM a GROUP BY -(1.0)", false),
+            ("SELECT b FROM a ORDER BY 'x'", false),
+            ("SELECT b FROM a ORDER BY NULL", false),
+            ("SELECT b FROM a ORDER BY true", false),
+            ("SELECT b FROM a ORDER BY 0", true),
+            ("SELECT b FROM a ORDER BY -1", true),
+            ("SELECT b FROM a UNION SELECT c FROM b ORDER BY 'x'", false),
+            ("SELECT b FROM a UNION SELECT c FROM b ORDER BY 2", true),
+        ] {
+            let e = fails(&mut s, sql);
+            if position {
+                assert!(
+                    matches!(&e, SqlError::InvalidColumnReference(m) if m.contains("position")),
+                    "{sql}: {e:?}"
+                );
+            } else {
+                assert!(
+                    matches!(&e, SqlError::Syntax(m) if m.starts_with("non-integer constant")),
+                    "{sql}: {e:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn scalar_edge_cases_answer_as_postgresql_does() {
+        let mut s = session();
+        setup(&mut s);
+        for sql in [
+            "SELECT abs(id - id - 2147483647 - 1) FROM a",
+            "SELECT -(id - id - 2147483647 - 1) FROM a",
+            "SELECT CAST(9223372036854775808 AS int8)",
+            "SELECT CAST(-9223372036854775809 AS int8)",
+        ] {
+            assert!(
+                matches!(fails(&mut s, sql), SqlError::NumericOutOfRange(_)),
+                "{sql}"
+            );
+        }
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT abs(CAST(-2147483648 AS int8)), CAST(-9223372036854775808 AS int8), \
+                 -(id - 4), 'x' || (id > 1), x || false FROM a WHERE id = 2"
+            ),
+            rows(&[&[
+                "2147483648",
+                "-9223372036854775808",
+                "2",
+                "xtrue",
+                "twofalse"
+            ]])
+        );
+        let e = fails(&mut s, "SELECT max(id > 1) FROM a");
+        assert!(matches!(e, SqlError::UndefinedFunction(_)), "{e:?}");
+        assert!(matches!(
+            fails(&mut s, "SELECT min(true)"),
+            SqlError::UndefinedFunction(_)
+        ));
+        // float8 sum starts from its first input: a sum of negative zeros is -0; avg is +0.
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT sum(CAST('-0' AS float8) * id), avg(CAST('-0' AS float8)) FROM a"
+            ),
+            rows(&[&["-0", "0"]])
+        );
+    }
+
+    #[test]
+    fn index_nested_loop_joins_answer_as_hash_joins_do() {
+        let mut s = session();
+        run(
+            &mut s,
+            "CREATE TABLE p (id int PRIMARY KEY, g int, t text);
+             CREATE TABLE q (pid bigint, v int, g int, PRIMARY KEY (pid, v));
+             CREATE INDEX q_g ON q (g);
+             INSERT INTO p SELECT i, i % 7, CAST(i % 5 AS text) FROM generate_series(1, 400) i;
+             INSERT INTO p VALUES (401, NULL, NULL);
+             INSERT INTO q SELECT i % 450, i, CASE WHEN i % 11 = 0 THEN NULL ELSE i % 7 END \
+               FROM generate_series(1, 2000) i;",
+        );
+        // The inner side as a table (probed per outer row) and as a derived table (hashed).
+        for (join, on) in [
+            ("JOIN", "q.pid = p.id"),
+            ("JOIN", "q.pid = p.id AND q.g = p.g"),
+            ("JOIN", "q.g = p.g AND q.v < p.id"),
+            ("LEFT JOIN", "q.pid = p.id AND q.g = p.g"),
+            ("LEFT JOIN", "q.g = p.g AND q.pid = p.id + 1"),
+        ] {
+            let probe = format!(
+                "SELECT count(*), count(q.v), sum(q.v), sum(p.id) FROM p {join} q ON {on} \
+                 WHERE p.id > 350 OR p.id < 20"
+            );
+            let hash = probe.replace(" q ON", " (SELECT * FROM q) AS q ON");
+            assert_eq!(run(&mut s, &probe), run(&mut s, &hash), "{probe}");
+        }
+        // Consecutive outer rows probing the same key (q in key order: pid repeats) reuse the
+        // rows read for the first of them.
+        let probe = "SELECT count(*), sum(p.id), sum(q.v), count(p.t) FROM q \
+                     LEFT JOIN p ON p.id = q.pid AND p.g <> 3 WHERE q.pid < 30";
+        let hash = probe.replace("JOIN p ON", "JOIN (SELECT * FROM p) AS p ON");
+        let want = run(&mut s, &hash);
+        assert_eq!(
+            want[0][0], "149",
+            "every q row with pid < 30, padded or not"
+        );
+        assert_eq!(run(&mut s, probe), want);
+        let engine = s.engine().clone();
+        let txn = engine.begin();
+        let q = match crate::parse(
+            "SELECT * FROM p JOIN q ON q.pid = p.id JOIN q AS r ON r.g = q.g WHERE p.id = 3",
+        )
+        .unwrap()
+        .pop()
+        {
+            Some(ast::Statement::Query(q)) => q,
+            other => panic!("{other:?}"),
+        };
+        let plan = Planner {
+            engine: &engine,
+            txn: &txn,
+        }
+        .bind_query(&q, &mut Vec::new())
+        .unwrap();
+        let Body::Select(sel) = &plan.body else {
+            panic!("a select")
+        };
+        let lookups: Vec<Option<Option<usize>>> = sel
+            .from
+            .steps
+            .iter()
+            .map(|s| s.lookup.as_ref().map(|l| l.range.index))
+            .collect();
+        // p is pinned and read first; q is probed by the first column of its primary key, r by
+        // its index on g.
+        assert_eq!(lookups, [None, Some(None), Some(Some(0))]);
+        engine.rollback(txn);
+    }
+
+    #[test]
+    fn common_table_expressions_and_recursion() {
+        let mut s = session();
+        setup(&mut s);
+        assert_eq!(
+            run(
+                &mut s,
+                "WITH a AS (SELECT id, b FROM a WHERE b IS NOT NULL), c(total) AS \
+                 (SELECT sum(b) FROM a) SELECT a.id, c.total FROM a, c ORDER BY 1"
+            ),
+            rows(&[&["1", "30"], &["2", "30"]])
+        );
+        // UNION ALL runs until a round adds nothing; UNION also drops rows seen before, so a
+        // cycle ends.
+        assert_eq!(
+            run(
+                &mut s,
+                "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 4) \
+                 SELECT count(*), sum(n) FROM t"
+            ),
+            rows(&[&["4", "10"]])
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "WITH RECURSIVE t(n) AS (SELECT 0 UNION SELECT (n + 1) % 4 FROM t) \
+                 SELECT n FROM t ORDER BY n"
+            ),
+            rows(&[&["0"], &["1"], &["2"], &["3"]])
+        );
+        // Walks the join graph: a.b → b.id → b.c → c.id.
+        assert_eq!(
+            run(
+                &mut s,
+                "WITH RECURSIVE r(k, depth) AS (SELECT 10, 0 UNION ALL \
+                 SELECT b.c, r.depth + 1 FROM r JOIN b ON b.id = r.k) \
+                 SELECT k, depth FROM r ORDER BY depth"
+            ),
+            rows(&[&["10", "0"], &["100", "1"]])
+        );
+        for sql in [
+            "WITH RECURSIVE t(n) AS (SELECT n FROM t) SELECT * FROM t",
+            "WITH RECURSIVE t(n) AS (SELECT n FROM t UNION ALL SELECT 1) SELECT * FROM t",
+            "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT x.n FROM t x, t y) SELECT * FROM t",
+            "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL \
+             SELECT n FROM t WHERE n < (SELECT max(n) FROM t)) SELECT * FROM t",
+        ] {
+            let e = fails(&mut s, sql);
+            assert!(
+                matches!(&e, SqlError::Syntax(m) if m.starts_with("recursive ")),
+                "{sql}: {e:?}"
+            );
+        }
+        assert!(matches!(
+            fails(
+                &mut s,
+                "WITH t AS (SELECT 1), t AS (SELECT 2) SELECT * FROM t"
+            ),
+            SqlError::DuplicateAlias(_)
+        ));
+        // A CTE does not see the ones after it.
+        assert!(matches!(
+            fails(
+                &mut s,
+                "WITH x AS (SELECT * FROM y), y AS (SELECT 1) SELECT * FROM x"
+            ),
+            SqlError::UndefinedTable(_) | SqlError::UndefinedRelation(_)
         ));
     }
 }

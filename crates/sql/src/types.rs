@@ -142,12 +142,18 @@ impl Value {
             (Value::Float(f), DataType::Float8) => Value::Float(f),
             (Value::Float(f), DataType::Int4 | DataType::Int8) => {
                 let r = f.round_ties_even();
-                let (lo, hi, name) = if ty == DataType::Int4 {
-                    (f64::from(i32::MIN), f64::from(i32::MAX), "integer")
+                // int8's upper bound, 2^63, is exact in a float and itself out of range.
+                let fits = if ty == DataType::Int4 {
+                    r >= f64::from(i32::MIN) && r <= f64::from(i32::MAX)
                 } else {
-                    (i64::MIN as f64, i64::MAX as f64, "bigint")
+                    r >= i64::MIN as f64 && r < -(i64::MIN as f64)
                 };
-                if !(r >= lo && r <= hi) {
+                let name = if ty == DataType::Int4 {
+                    "integer"
+                } else {
+                    "bigint"
+                };
+                if !fits {
                     return Err(SqlError::NumericOutOfRange(name.into()));
                 }
                 Value::Int(r as i64)
