@@ -1041,3 +1041,77 @@ async fn parent_deletes_see_children_committed_after_their_snapshot() {
     );
     a.batch_execute("ROLLBACK").await.unwrap();
 }
+
+/// READ ONLY transactions refuse writes with 25006, as PostgreSQL 15 does (messages checked
+/// against it): BEGIN READ ONLY, SET TRANSACTION READ ONLY, default_transaction_read_only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_transactions() {
+    let _g = serial();
+    let cluster = Cluster::start("read-only");
+    let c = cluster.client().await;
+    c.batch_execute("CREATE TABLE r (id int PRIMARY KEY, v int); INSERT INTO r VALUES (1, 1)")
+        .await
+        .unwrap();
+    c.batch_execute("BEGIN READ ONLY").await.unwrap();
+    assert_eq!(
+        texts(&c, "SELECT v FROM r").await,
+        vec![vec!["1".to_string()]]
+    );
+    assert_eq!(
+        texts(&c, "SHOW transaction_read_only").await,
+        vec![vec!["on".to_string()]]
+    );
+    let (state, message, _, _) = error(&c, "INSERT INTO r VALUES (2, 2)").await;
+    assert_eq!(
+        (state.as_str(), message.as_str()),
+        ("25006", "cannot execute INSERT in a read-only transaction")
+    );
+    assert_eq!(error(&c, "SELECT 1").await.0, "25P02");
+    c.batch_execute("ROLLBACK").await.unwrap();
+
+    c.batch_execute("BEGIN; SET TRANSACTION READ ONLY")
+        .await
+        .unwrap();
+    let (state, message, _, _) = error(&c, "SELECT v FROM r FOR UPDATE").await;
+    assert_eq!(
+        (state.as_str(), message.as_str()),
+        (
+            "25006",
+            "cannot execute SELECT FOR UPDATE in a read-only transaction"
+        )
+    );
+    c.batch_execute("ROLLBACK").await.unwrap();
+
+    c.batch_execute("BEGIN READ ONLY; SELECT 1").await.unwrap();
+    let (state, message, _, _) = error(&c, "SET TRANSACTION READ WRITE").await;
+    assert_eq!(
+        (state.as_str(), message.as_str()),
+        (
+            "25001",
+            "transaction read-write mode must be set before any query"
+        )
+    );
+    c.batch_execute("ROLLBACK").await.unwrap();
+
+    c.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        .await
+        .unwrap();
+    let (state, message, _, _) = error(&c, "CREATE TABLE other (id int)").await;
+    assert_eq!(
+        (state.as_str(), message.as_str()),
+        (
+            "25006",
+            "cannot execute CREATE TABLE in a read-only transaction"
+        )
+    );
+    c.batch_execute("BEGIN READ WRITE; UPDATE r SET v = 5; COMMIT")
+        .await
+        .unwrap();
+    c.batch_execute("SET default_transaction_read_only = off; DELETE FROM r")
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&c, "SHOW transaction_read_only").await,
+        vec![vec!["off".to_string()]]
+    );
+}

@@ -146,6 +146,11 @@ pub enum SqlError {
     NoActiveTransaction(String),
     #[error("SET TRANSACTION ISOLATION LEVEL must be called before any query")]
     IsolationAfterQuery,
+    #[error("transaction read-write mode must be set before any query")]
+    ReadWriteAfterQuery,
+    /// A write in a READ ONLY transaction; the command as PostgreSQL names it.
+    #[error("cannot execute {0} in a read-only transaction")]
+    ReadOnlyTransaction(&'static str),
     #[error("snapshot too old: a row version this snapshot needs was removed")]
     SnapshotTooOld,
     #[error("row is too big: {0}")]

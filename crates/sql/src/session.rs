@@ -398,6 +398,9 @@ pub struct Session {
     /// Statements run in the current transaction block (the isolation level can change only
     /// before the first).
     statements_in_block: usize,
+    /// The transaction block's access mode if `BEGIN`/`SET TRANSACTION` gave one (`true`: READ
+    /// ONLY); otherwise `default_transaction_read_only` decides.
+    block_read_only: Option<bool>,
     /// `currval`, `lastval`, and the sequence commits an acknowledgement waits for.
     sequences: SessionSequences,
 }
@@ -462,6 +465,7 @@ impl Session {
             copy_error: None,
             savepoints: Vec::new(),
             statements_in_block: 0,
+            block_read_only: None,
             sequences: SessionSequences::default(),
         };
         session.publish_settings();
@@ -608,6 +612,28 @@ impl Session {
         }
     }
 
+    /// Whether the current (or next implicit) transaction is READ ONLY.
+    fn read_only(&self) -> bool {
+        match (self.in_block, self.block_read_only) {
+            (true, Some(ro)) => ro,
+            _ => self
+                .settings
+                .get("default_transaction_read_only")
+                .and_then(|(v, _)| settings_bool(v))
+                .unwrap_or(false),
+        }
+    }
+
+    /// `SET TRANSACTION READ ONLY | READ WRITE` inside a block: a read-only transaction cannot
+    /// become read-write once it ran a query (25001), as in PostgreSQL.
+    fn set_block_access(&mut self, read_only: bool) -> SqlResult<()> {
+        if !read_only && self.read_only() && self.statements_in_block > 0 {
+            return Err(SqlError::ReadWriteAfterQuery);
+        }
+        self.block_read_only = Some(read_only);
+        Ok(())
+    }
+
     /// A setting's current value.
     #[must_use]
     pub fn setting(&self, name: &str) -> Option<&str> {
@@ -618,6 +644,9 @@ impl Session {
                 _ => self.default_isolation(),
             };
             return Some(isolation_name(current));
+        }
+        if name == "transaction_read_only" {
+            return Some(if self.read_only() { "on" } else { "off" });
         }
         self.settings.get(&name).map(|(v, _)| v.as_str())
     }
@@ -667,6 +696,17 @@ impl Session {
             return Err(SqlError::InvalidParameterValue(format!(
                 "invalid value for parameter \"{name}\": \"{value}\""
             )));
+        }
+        if name == "transaction_read_only" {
+            let on = settings_bool(value).ok_or_else(|| {
+                SqlError::InvalidParameterValue(format!(
+                    "parameter \"{name}\" requires a Boolean value"
+                ))
+            })?;
+            if self.in_block {
+                self.set_block_access(on)?;
+            }
+            return Ok(());
         }
         if name == "transaction_isolation" {
             let level = isolation_named(value).expect("validated above");
@@ -752,6 +792,7 @@ impl Session {
         self.in_block = false;
         self.failed = false;
         self.savepoints.clear();
+        self.block_read_only = None;
     }
 
     /// Parameter types and result columns of a statement, without running it.
@@ -832,7 +873,9 @@ impl Session {
                         notice: Some("there is already a transaction in progress".into()),
                     });
                 }
-                let isolation = check_modes(modes)?.unwrap_or_else(|| self.default_isolation());
+                let (isolation, access) = check_modes(modes)?;
+                let isolation = isolation.unwrap_or_else(|| self.default_isolation());
+                self.block_read_only = access;
                 self.in_block = true;
                 self.failed = false;
                 self.savepoints.clear();
@@ -853,6 +896,7 @@ impl Session {
                 let failed = self.failed;
                 self.in_block = false;
                 self.failed = false;
+                self.block_read_only = None;
                 let txn = self.txn.take();
                 if failed {
                     if let Some(t) = txn {
@@ -901,15 +945,24 @@ impl Session {
                 snapshot: None,
                 session,
             }) => {
-                let isolation = check_modes(modes)?;
+                let (isolation, access) = check_modes(modes)?;
                 if *session {
                     if let Some(i) = isolation {
                         self.settings.insert(
                             "default_transaction_isolation".into(),
                             (isolation_name(i).into(), SettingSource::Session),
                         );
-                        self.publish_settings();
                     }
+                    if let Some(ro) = access {
+                        self.settings.insert(
+                            "default_transaction_read_only".into(),
+                            (
+                                (if ro { "on" } else { "off" }).into(),
+                                SettingSource::Session,
+                            ),
+                        );
+                    }
+                    self.publish_settings();
                     return plain(command("SET"));
                 }
                 if self.failed {
@@ -925,6 +978,9 @@ impl Session {
                         ),
                     });
                 }
+                if let Some(ro) = access {
+                    self.set_block_access(ro)?;
+                }
                 if let Some(i) = isolation {
                     if self.statements_in_block > 0 {
                         return Err(SqlError::IsolationAfterQuery);
@@ -939,6 +995,14 @@ impl Session {
         }
         if self.failed {
             return Err(SqlError::InFailedTransaction);
+        }
+        if self.read_only()
+            && let Some(command) = write_command(stmt)
+        {
+            if self.in_block {
+                self.failed = true;
+            }
+            return Err(SqlError::ReadOnlyTransaction(command));
         }
         if let ast::Statement::Vacuum(v) = stmt {
             return self.vacuum(v.table_name.as_ref()).and_then(plain);
@@ -3790,8 +3854,9 @@ fn unique_violation(def: &TableDef, row: &[Value]) -> SqlError {
 }
 
 /// The isolation level a list of transaction modes asks for, if any.
-fn check_modes(modes: &[ast::TransactionMode]) -> SqlResult<Option<Isolation>> {
+fn check_modes(modes: &[ast::TransactionMode]) -> SqlResult<(Option<Isolation>, Option<bool>)> {
     let mut isolation = None;
+    let mut read_only = None;
     for m in modes {
         match m {
             ast::TransactionMode::IsolationLevel(level) => {
@@ -3808,15 +3873,58 @@ fn check_modes(modes: &[ast::TransactionMode]) -> SqlResult<Option<Isolation>> {
                     }
                 });
             }
-            ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadWrite) => {}
-            other => {
-                return Err(SqlError::FeatureNotSupported(format!(
-                    "transaction mode {other}"
-                )));
+            ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadWrite) => {
+                read_only = Some(false);
+            }
+            ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadOnly) => {
+                read_only = Some(true);
             }
         }
     }
-    Ok(isolation)
+    Ok((isolation, read_only))
+}
+
+/// The command a read-only transaction refuses, as PostgreSQL names it in the error; `None`
+/// for statements that write nothing.
+fn write_command(stmt: &ast::Statement) -> Option<&'static str> {
+    Some(match stmt {
+        ast::Statement::Insert(_) => "INSERT",
+        ast::Statement::Update(_) => "UPDATE",
+        ast::Statement::Delete(_) => "DELETE",
+        ast::Statement::Copy { to: false, .. } => "COPY FROM",
+        ast::Statement::CreateTable(_) => "CREATE TABLE",
+        ast::Statement::CreateIndex(_) => "CREATE INDEX",
+        ast::Statement::CreateView { .. } => "CREATE VIEW",
+        ast::Statement::CreateSequence { .. } => "CREATE SEQUENCE",
+        ast::Statement::AlterTable(_) => "ALTER TABLE",
+        ast::Statement::Truncate(_) => "TRUNCATE TABLE",
+        ast::Statement::Drop { object_type, .. } => match object_type {
+            ast::ObjectType::Table => "DROP TABLE",
+            ast::ObjectType::Index => "DROP INDEX",
+            ast::ObjectType::View => "DROP VIEW",
+            ast::ObjectType::Sequence => "DROP SEQUENCE",
+            _ => return None,
+        },
+        ast::Statement::Query(q) if !q.locks.is_empty() => match q.locks[0].lock_type {
+            ast::LockType::Update => "SELECT FOR UPDATE",
+            ast::LockType::Share => "SELECT FOR SHARE",
+        },
+        _ => return None,
+    })
+}
+
+/// A Boolean setting's value as PostgreSQL reads it (on/off, true/false, yes/no, 1/0, and
+/// unique prefixes of them).
+fn settings_bool(v: &str) -> Option<bool> {
+    let v = v.trim().to_ascii_lowercase();
+    match v.as_str() {
+        "on" | "1" => Some(true),
+        "off" | "0" => Some(false),
+        _ if !v.is_empty() && ("true".starts_with(&v) || "yes".starts_with(&v)) => Some(true),
+        _ if !v.is_empty() && v.len() >= 2 && "off".starts_with(&v) => Some(false),
+        _ if !v.is_empty() && ("false".starts_with(&v) || "no".starts_with(&v)) => Some(false),
+        _ => None,
+    }
 }
 
 /// An isolation level by its PostgreSQL name (`default_transaction_isolation` values).
