@@ -1,7 +1,7 @@
 //! Golden queries over the wire: each statement with the answer PostgreSQL 15 gives, checked
 //! against a real PostgreSQL 15 when written. Rows print as `a|b|c` with NULL as `NULL`; a
 //! statement that fails prints `ERROR <SQLSTATE>`. Covers aggregate FILTER, constants in GROUP
-//! BY and ORDER BY, integer range edge cases, `||` with booleans, joins that probe a key per
+//! BY and ORDER BY, integer range edge cases, `||` with booleans, the common text functions, joins that probe a key per
 //! outer row, and WITH / WITH RECURSIVE (in SELECT and as the source of INSERT … SELECT).
 
 // Tests hold the serial lock across awaits on purpose: one cluster at a time.
@@ -24,6 +24,31 @@ const SETUP: &[&str] = &[
 
 /// (statement, answer) in order: later cases see what earlier ones wrote.
 const CASES: &[(&str, &[&str])] = &[
+    (
+        "SELECT repeat('ab', 3), repeat('x', 0), repeat('x', -1), repeat(NULL, 2)",
+        &["ababab|||NULL"],
+    ),
+    (
+        "SELECT reverse('héllo'), left('abcdef', 2), left('abcdef', -2), right('abcdef', 2), right('abcdef', -2), left('ab', 5)",
+        &["olléh|ab|abcd|ef|cdef|ab"],
+    ),
+    (
+        "SELECT replace('abcabc', 'b', 'XY'), replace('abc', '', 'z'), strpos('héllo', 'llo'), strpos('abc', 'z'), strpos('abc', '')",
+        &["aXYcaXYc|abc|3|0|1"],
+    ),
+    (
+        "SELECT split_part('a,b,c', ',', 2), split_part('a,b,c', ',', 5), split_part('a,b,c', ',', -1), split_part('abc', '', 1), split_part('abc', '', 2)",
+        &["b||c|abc|"],
+    ),
+    ("SELECT split_part('a,b', ',', 0)", &["ERROR 22023"]),
+    (
+        "SELECT initcap('hello wORLD-foo bar_baz 3abc'), lpad('hi', 5), lpad('hi', 5, 'xy'), rpad('hi', 5, 'xy'), lpad('hello', 3), rpad('hi', 4, ''), lpad('hi', -1)",
+        &["Hello World-Foo Bar_Baz 3abc|   hi|xyxhi|hixyx|hel|hi|"],
+    ),
+    (
+        "SELECT concat('a', NULL, 1, true, 2.5), concat_ws('-', 'a', NULL, 'b', 3), concat_ws(NULL, 'a', 'b') IS NULL, concat(NULL) = ''",
+        &["a1t2.5|a-b-3|t|t"],
+    ),
     (
         "SELECT dept, count(*) FILTER (WHERE salary > 100), sum(salary) FILTER (WHERE boss IS NOT NULL), count(*) FROM emp GROUP BY dept ORDER BY dept",
         &["1|2|200|2", "2|1|320|3", "3|0|NULL|1", "NULL|0|50|1"],

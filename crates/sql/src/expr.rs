@@ -1057,6 +1057,18 @@ impl<'a> Binder<'a> {
         let (fname, arity): (&'static str, Option<usize>) = match name.as_str() {
             "lower" => ("lower", Some(1)),
             "upper" => ("upper", Some(1)),
+            "repeat" => ("repeat", Some(2)),
+            "reverse" => ("reverse", Some(1)),
+            "left" => ("left", Some(2)),
+            "right" => ("right", Some(2)),
+            "replace" => ("replace", Some(3)),
+            "strpos" => ("strpos", Some(2)),
+            "split_part" => ("split_part", Some(3)),
+            "initcap" => ("initcap", Some(1)),
+            "lpad" => ("lpad", None),
+            "rpad" => ("rpad", None),
+            "concat" => ("concat", None),
+            "concat_ws" => ("concat_ws", None),
             "length" | "char_length" => ("length", Some(1)),
             "abs" => ("abs", Some(1)),
             "coalesce" => ("coalesce", None),
@@ -1117,7 +1129,8 @@ impl<'a> Binder<'a> {
             }
         };
         let arity_ok = match fname {
-            "coalesce" => !bound.is_empty(),
+            "coalesce" | "concat" | "concat_ws" => !bound.is_empty(),
+            "lpad" | "rpad" => (2..=3).contains(&bound.len()),
             "pg_get_expr" => (2..=3).contains(&bound.len()),
             "pg_get_indexdef" => (1..=3).contains(&bound.len()),
             "pg_get_constraintdef" | "pg_get_viewdef" | "obj_description" => {
@@ -1297,7 +1310,7 @@ impl<'a> Binder<'a> {
                 .flatten()
                 .next(),
             Expr::Func { name, args } => match *name {
-                "length" | "pg_backend_pid" | "array_position" | "array_upper" => {
+                "length" | "strpos" | "pg_backend_pid" | "array_position" | "array_upper" => {
                     Some(DataType::Int4)
                 }
                 "pg_table_size" | "nextval" | "currval" | "setval" | "lastval" => {
@@ -2184,6 +2197,24 @@ impl Expr {
                         }
                     }
                     "version" => Value::Text(VERSION_STRING.into()),
+                    "concat" => Value::Text(
+                        vals.iter()
+                            .filter_map(Value::to_text)
+                            .collect::<Vec<_>>()
+                            .concat(),
+                    ),
+                    "concat_ws" => match vals[0].to_text() {
+                        None => Value::Null,
+                        Some(sep) => Value::Text(
+                            vals[1..]
+                                .iter()
+                                .filter_map(Value::to_text)
+                                .collect::<Vec<_>>()
+                                .join(&sep),
+                        ),
+                    },
+                    "repeat" | "reverse" | "left" | "right" | "replace" | "strpos"
+                    | "split_part" | "initcap" | "lpad" | "rpad" => text_function(name, &vals)?,
                     "current_database" => Value::Text(cx.session.database.clone()),
                     "current_schema" => Value::Text("public".into()),
                     "pg_backend_pid" => Value::Int(i64::from(cx.session.backend_pid)),
@@ -2207,6 +2238,123 @@ impl Expr {
         })
     }
 }
+
+/// The strict text functions (NULL in, NULL out), with PostgreSQL 15's semantics.
+fn text_function(name: &str, vals: &[Value]) -> SqlResult<Value> {
+    if vals.iter().any(Value::is_null) {
+        return Ok(Value::Null);
+    }
+    let text = |i: usize| vals[i].to_text().unwrap_or_default();
+    let int = |i: usize| -> SqlResult<i64> {
+        match vals[i].clone().cast(DataType::Int8)? {
+            Value::Int(n) => Ok(n),
+            _ => Err(SqlError::DatatypeMismatch(format!(
+                "argument {} of {name} must be an integer",
+                i + 1
+            ))),
+        }
+    };
+    let too_long = || SqlError::ProgramLimitExceeded("requested length too large".into());
+    let s = text(0);
+    Ok(Value::Text(match name {
+        "repeat" => {
+            let n = usize::try_from(int(1)?.max(0)).map_err(|_| too_long())?;
+            if s.len().saturating_mul(n) > TEXT_RESULT_BYTES_MAX {
+                return Err(too_long());
+            }
+            s.repeat(n)
+        }
+        "reverse" => s.chars().rev().collect(),
+        "left" | "right" => {
+            let n = int(1)?;
+            let len = s.chars().count() as i64;
+            let keep = if n >= 0 { n.min(len) } else { (len + n).max(0) };
+            let keep = usize::try_from(keep).unwrap_or(0);
+            if name == "left" {
+                s.chars().take(keep).collect()
+            } else {
+                s.chars().skip(len as usize - keep).collect()
+            }
+        }
+        "replace" => {
+            let from = text(1);
+            if from.is_empty() {
+                s
+            } else {
+                s.replace(&from, &text(2))
+            }
+        }
+        "strpos" => {
+            let sub = text(1);
+            return Ok(Value::Int(
+                s.find(&sub)
+                    .map_or(0, |b| s[..b].chars().count() as i64 + 1),
+            ));
+        }
+        "split_part" => {
+            let delim = text(1);
+            let n = int(2)?;
+            if n == 0 {
+                return Err(SqlError::InvalidParameterValue(
+                    "field position must not be zero".into(),
+                ));
+            }
+            let parts: Vec<&str> = if delim.is_empty() {
+                vec![s.as_str()]
+            } else {
+                s.split(delim.as_str()).collect()
+            };
+            let idx = if n > 0 {
+                usize::try_from(n - 1).ok()
+            } else {
+                usize::try_from(parts.len() as i64 + n).ok()
+            };
+            idx.and_then(|i| parts.get(i))
+                .map_or_else(String::new, |p| (*p).to_string())
+        }
+        "initcap" => {
+            let mut out = String::with_capacity(s.len());
+            let mut start = true;
+            for c in s.chars() {
+                if c.is_alphanumeric() {
+                    if start {
+                        out.extend(c.to_uppercase());
+                    } else {
+                        out.extend(c.to_lowercase());
+                    }
+                    start = false;
+                } else {
+                    out.push(c);
+                    start = true;
+                }
+            }
+            out
+        }
+        _ => {
+            // lpad / rpad
+            let len = usize::try_from(int(1)?.max(0)).map_err(|_| too_long())?;
+            if len > TEXT_RESULT_BYTES_MAX {
+                return Err(too_long());
+            }
+            let fill: Vec<char> = if vals.len() > 2 {
+                text(2).chars().collect()
+            } else {
+                vec![' ']
+            };
+            let chars: Vec<char> = s.chars().collect();
+            if chars.len() >= len || fill.is_empty() {
+                chars.into_iter().take(len).collect()
+            } else {
+                let pad: String = fill.iter().cycle().take(len - chars.len()).collect();
+                if name == "lpad" { pad + &s } else { s + &pad }
+            }
+        }
+    }))
+}
+
+/// Longest text a string function builds (PostgreSQL's limit is 1 GB; a row here is far
+/// smaller, so anything past this is refused as PostgreSQL refuses past its own).
+const TEXT_RESULT_BYTES_MAX: usize = 64 << 20;
 
 #[cfg(test)]
 mod tests {
