@@ -3553,27 +3553,27 @@ mod tests {
         );
     }
 
+    /// The plan the planner binds for one SELECT.
+    fn plan_of(engine: &Engine, txn: &Txn, sql: &str) -> QueryPlan {
+        let Some(ast::Statement::Query(q)) = crate::parse(sql).unwrap().pop() else {
+            panic!("not a query: {sql}");
+        };
+        Planner { engine, txn }
+            .bind_query(&q, &mut Vec::new())
+            .unwrap()
+    }
+
     #[test]
     fn the_planner_starts_at_a_pinned_key_and_hash_joins_the_rest() {
         let mut s = session();
         setup(&mut s);
         let engine = s.engine().clone();
         let txn = engine.begin();
-        let q = match crate::parse(
+        let plan = plan_of(
+            &engine,
+            &txn,
             "SELECT * FROM c, b, a WHERE a.id = 2 AND a.b = b.id AND b.c = c.id",
-        )
-        .unwrap()
-        .pop()
-        {
-            Some(ast::Statement::Query(q)) => q,
-            other => panic!("{other:?}"),
-        };
-        let plan = Planner {
-            engine: &engine,
-            txn: &txn,
-        }
-        .bind_query(&q, &mut Vec::new())
-        .unwrap();
+        );
         let Body::Select(sel) = &plan.body else {
             panic!("a select")
         };
@@ -3894,21 +3894,11 @@ mod tests {
         assert_eq!(run(&mut s, probe), want);
         let engine = s.engine().clone();
         let txn = engine.begin();
-        let q = match crate::parse(
+        let plan = plan_of(
+            &engine,
+            &txn,
             "SELECT * FROM p JOIN q ON q.pid = p.id JOIN q AS r ON r.g = q.g WHERE p.id = 3",
-        )
-        .unwrap()
-        .pop()
-        {
-            Some(ast::Statement::Query(q)) => q,
-            other => panic!("{other:?}"),
-        };
-        let plan = Planner {
-            engine: &engine,
-            txn: &txn,
-        }
-        .bind_query(&q, &mut Vec::new())
-        .unwrap();
+        );
         let Body::Select(sel) = &plan.body else {
             panic!("a select")
         };

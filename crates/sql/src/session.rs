@@ -3417,6 +3417,25 @@ impl Session {
         Ok(())
     }
 
+    /// Every row of `def` the transaction sees, with its table key (for statements that rewrite
+    /// a whole table).
+    fn all_rows(&self, txn: &Txn, def: &TableDef) -> SqlResult<Vec<(Vec<u8>, Vec<Value>)>> {
+        let mut rows = Vec::new();
+        matching_rows(
+            &self.executor(txn, &[]),
+            def,
+            None,
+            &Access::Full,
+            None,
+            None,
+            |k, row| {
+                rows.push((k, row));
+                Ok(())
+            },
+        )?;
+        Ok(rows)
+    }
+
     /// Whether some table's foreign key references `def` (then its UPDATE and DELETE run
     /// [`Self::referencing_actions`] for every row).
     fn is_referenced(&self, txn: &Txn, def: &TableDef) -> SqlResult<bool> {
@@ -4387,19 +4406,7 @@ impl Session {
         }
         // Every existing row gets the new column's value.
         let default = self.bind_default_text_opt(txn, column.default.as_deref())?;
-        let mut rows = Vec::new();
-        matching_rows(
-            &self.executor(txn, &[]),
-            def,
-            None,
-            &Access::Full,
-            None,
-            None,
-            |k, row| {
-                rows.push((k, row));
-                Ok(())
-            },
-        )?;
+        let rows = self.all_rows(txn, def)?;
         def.columns.push(column);
         let mut buf = Vec::new();
         for (key, mut row) in rows {
@@ -4511,19 +4518,7 @@ impl Session {
                 _ => {}
             }
         }
-        let mut rows = Vec::new();
-        matching_rows(
-            &self.executor(txn, &[]),
-            def,
-            None,
-            &Access::Full,
-            None,
-            None,
-            |k, row| {
-                rows.push((k, row));
-                Ok(())
-            },
-        )?;
+        let rows = self.all_rows(txn, def)?;
         def.columns.remove(i);
         let mut buf = Vec::new();
         for (key, mut row) in rows {
