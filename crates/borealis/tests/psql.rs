@@ -66,6 +66,7 @@ fn psql_meta_commands_list_the_right_objects() {
         &script,
         "CREATE TABLE accounts (id int PRIMARY KEY, owner varchar(20) NOT NULL, balance bigint);\n\
          CREATE TABLE events (at timestamp, note char(8));\n\
+         CREATE TABLE transfers (id int PRIMARY KEY, account int REFERENCES accounts (id) ON DELETE CASCADE);\n\
          INSERT INTO accounts VALUES (1, 'ann', 10), (2, 'bob', 20);\n",
     )
     .unwrap();
@@ -109,6 +110,22 @@ fn psql_meta_commands_list_the_right_objects() {
     assert!(lines_with(&d, "balance")[0].contains("bigint"), "{d}");
     assert!(
         d.contains("\"accounts_pkey\" PRIMARY KEY, btree (id)"),
+        "{d}"
+    );
+    // Foreign keys, from both ends, as PostgreSQL 15's psql prints them.
+    assert!(
+        d.contains(
+            "Referenced by:\n    TABLE \"transfers\" CONSTRAINT \"transfers_account_fkey\" \
+             FOREIGN KEY (account) REFERENCES accounts(id) ON DELETE CASCADE"
+        ),
+        "{d}"
+    );
+    let d = psql(&cluster, &["-c", "\\d transfers"]);
+    assert!(
+        d.contains(
+            "Foreign-key constraints:\n    \"transfers_account_fkey\" FOREIGN KEY (account) \
+             REFERENCES accounts(id) ON DELETE CASCADE"
+        ),
         "{d}"
     );
     let d = psql(&cluster, &["-c", "\\d events"]);

@@ -212,6 +212,144 @@ const CASES: &[(&str, &[&str])] = &[
         &[],
     ),
     ("SELECT max(n) FROM nums", &["11"]),
+    // System columns, catalogs, VALUES, boolean tests, array_agg and bool_and/bool_or, functions
+    // in FROM WITH ORDINALITY, SQL PREPARE/EXECUTE/DEALLOCATE, LOCK TABLE, a sequence read as a
+    // relation, ALTER SEQUENCE, and search_path as current_schemas sees it.
+    (
+        "SELECT tableoid = 'emp'::regclass, count(*) FROM emp GROUP BY 1",
+        &["t|7"],
+    ),
+    (
+        "SELECT e.tableoid = 'emp'::regclass, d.tableoid = 'dept'::regclass FROM emp e JOIN dept d ON d.id = e.dept WHERE e.id = 1",
+        &["t|t"],
+    ),
+    ("SELECT tableoid FROM (SELECT 1) AS s", &["ERROR 42703"]),
+    (
+        "SELECT c.tableoid, n.tableoid FROM pg_class c, pg_namespace n WHERE c.relname = 'emp' AND n.nspname = 'public'",
+        &["1259|2615"],
+    ),
+    (
+        "SELECT 'pg_class'::regclass::oid, 'pg_catalog.pg_proc'::regclass::oid, '1259'::regclass::oid",
+        &["1259|1255|1259"],
+    ),
+    (
+        "SELECT count(*) FROM pg_language WHERE lanname IN ('internal', 'c', 'sql')",
+        &["3"],
+    ),
+    (
+        "VALUES (1, 'a'), (2, NULL), (NULL, 'c')",
+        &["1|a", "2|NULL", "NULL|c"],
+    ),
+    (
+        "SELECT * FROM (VALUES (1, 'x'), (2, 'y')) AS v (n, s) WHERE n > 1",
+        &["2|y"],
+    ),
+    (
+        "SELECT x FROM (VALUES (1), (2), (3)) AS v (x) WHERE x IN (SELECT 1 UNION ALL VALUES (3)) ORDER BY x",
+        &["1", "3"],
+    ),
+    ("VALUES (1), ('a')", &["ERROR 22P02"]),
+    (
+        "SELECT NULL IS TRUE, NULL IS NOT TRUE, false IS FALSE, true IS NOT FALSE, NULL IS UNKNOWN, true IS NOT UNKNOWN",
+        &["f|t|t|t|t|t"],
+    ),
+    ("SELECT 1 IS TRUE", &["ERROR 42804"]),
+    (
+        "SELECT dept, array_agg(name), bool_and(salary > 100), bool_or(salary > 250), every(salary IS NOT NULL) FROM emp GROUP BY dept ORDER BY dept",
+        &[
+            "1|{ada,bob}|t|t|t",
+            "2|{cy,di,ed}|f|f|t",
+            "3|{gus}|NULL|NULL|f",
+            "NULL|{flo}|f|f|t",
+        ],
+    ),
+    (
+        "SELECT array_agg(boss) FROM emp WHERE dept = 1",
+        &["{NULL,1}"],
+    ),
+    (
+        "SELECT array_agg(DISTINCT dept) FROM emp WHERE dept IS NOT NULL",
+        &["{1,2,3}"],
+    ),
+    ("SELECT bool_and(n) FROM nums", &["ERROR 42883"]),
+    (
+        "SELECT * FROM unnest('{10,20,30}'::int[]) WITH ORDINALITY AS u (v, i) WHERE v > 10",
+        &["20|2", "30|3"],
+    ),
+    (
+        "SELECT * FROM generate_series(5, 7) WITH ORDINALITY",
+        &["5|1", "6|2", "7|3"],
+    ),
+    (
+        "SELECT t.x + 1 FROM unnest('{1,2}'::bigint[]) AS t (x)",
+        &["2", "3"],
+    ),
+    (
+        "SELECT array_remove('{a,b,a,c}'::text[], 'a'), quote_literal('it''s'), quote_literal(E'back\\\\slash'), quote_literal(NULL)",
+        &["{b,c}|'it''s'|E'back\\\\slash'|NULL"],
+    ),
+    (
+        "SELECT acldefault('r', 10) = acldefault('r', 10), acldefault('c', 10)",
+        &["t|{}"],
+    ),
+    ("SELECT acldefault('x', 10)", &["ERROR XX000"]),
+    ("PREPARE q (int) AS SELECT name FROM emp WHERE id = $1", &[]),
+    ("EXECUTE q (2)", &["bob"]),
+    ("EXECUTE q ('3')", &["cy"]),
+    ("EXECUTE q (1, 2)", &["ERROR 42601"]),
+    ("PREPARE q AS SELECT 1", &["ERROR 42P05"]),
+    ("DEALLOCATE q", &[]),
+    ("EXECUTE q (2)", &["ERROR 26000"]),
+    (
+        "PREPARE ins (int, int) AS INSERT INTO nums VALUES ($1), ($2)",
+        &[],
+    ),
+    ("EXECUTE ins (100, 101)", &[]),
+    ("SELECT count(*) FROM nums WHERE n >= 100", &["2"]),
+    ("DEALLOCATE ALL", &[]),
+    ("EXECUTE ins (102, 103)", &["ERROR 26000"]),
+    ("LOCK TABLE emp IN ACCESS SHARE MODE", &["ERROR 25P01"]),
+    ("BEGIN", &[]),
+    ("LOCK TABLE emp, dept IN ROW EXCLUSIVE MODE", &[]),
+    ("LOCK TABLE nosuch", &["ERROR 42P01"]),
+    ("COMMIT", &[]),
+    ("CREATE SEQUENCE s START 5", &[]),
+    ("SELECT last_value, log_cnt, is_called FROM s", &["5|0|f"]),
+    ("SELECT nextval('s')", &["5"]),
+    (
+        "SELECT last_value, is_called, s.tableoid = 's'::regclass FROM s",
+        &["5|t|t"],
+    ),
+    ("ALTER SEQUENCE s RESTART WITH 20", &[]),
+    ("SELECT nextval('s')", &["20"]),
+    ("ALTER SEQUENCE s INCREMENT BY 10", &[]),
+    ("SELECT nextval('s'), nextval('s')", &["30|40"]),
+    ("ALTER SEQUENCE s MAXVALUE 45", &[]),
+    ("SELECT nextval('s')", &["ERROR 2200H"]),
+    ("ALTER SEQUENCE s RESTART", &[]),
+    ("SELECT nextval('s')", &["5"]),
+    ("ALTER SEQUENCE IF EXISTS nosuch RESTART", &[]),
+    ("ALTER SEQUENCE nosuch RESTART", &["ERROR 42P01"]),
+    ("ALTER SEQUENCE s RESTART WITH 1000", &["ERROR 22023"]),
+    ("CREATE TABLE owned (id int)", &[]),
+    ("ALTER SEQUENCE s OWNED BY owned.id", &[]),
+    (
+        "SELECT pg_get_serial_sequence('owned', 'id')",
+        &["public.s"],
+    ),
+    ("ALTER SEQUENCE s OWNED BY owned.nope", &["ERROR 42703"]),
+    ("DROP TABLE owned", &[]),
+    ("SELECT count(*) FROM pg_class WHERE relname = 's'", &["0"]),
+    (
+        "SELECT current_schemas(true), current_schemas(false), current_schema()",
+        &["{pg_catalog,public}|{public}|public"],
+    ),
+    ("SET search_path = ''", &[]),
+    (
+        "SELECT current_schemas(true), current_schemas(false), current_schema()",
+        &["{pg_catalog}|{}|NULL"],
+    ),
+    ("RESET search_path", &[]),
 ];
 
 /// The answer of `sql` in the golden form.

@@ -235,6 +235,7 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::LockNotAvailable(_) => "55P03",
         SqlError::NoSuchSavepoint(_) => "3B001",
         SqlError::UndefinedPreparedStatement(_) => "26000",
+        SqlError::DuplicatePreparedStatement(_) => "42P05",
         SqlError::NoActiveTransaction(_) => "25P01",
         SqlError::IsolationAfterQuery | SqlError::ReadWriteAfterQuery => "25001",
         SqlError::ReadOnlyTransaction(_) => "25006",
@@ -363,16 +364,22 @@ fn param_wire_types(p: &Prepared) -> Vec<Type> {
 }
 
 /// `DEALLOCATE name` forgets one named prepared statement; `DEALLOCATE ALL` every named one
-/// prepared so far (the unnamed statement stays, as in PostgreSQL). Prepared statements live in
-/// the protocol layer, so this runs here rather than in the session.
-fn deallocate<C>(client: &C, conn: &Conn, name: &ast::Ident) -> Result<Response, SqlError>
+/// prepared so far (the unnamed statement stays, as in PostgreSQL). Statements prepared through
+/// the protocol live in this layer; those SQL `PREPARE` made live in the session, which is asked
+/// when the name is not one of ours.
+async fn deallocate<C>(client: &C, conn: &Conn, name: &ast::Ident) -> Result<Response, SqlError>
 where
     C: ClientPortalStore,
     C::PortalStore: PortalStore,
 {
     if name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all") {
         conn.deallocations.fetch_add(1, Ordering::AcqRel);
+        conn.session.lock().await.deallocate_all_sql();
         return Ok(Response::Execution(Tag::new("DEALLOCATE ALL")));
+    }
+    // SQL PREPARE's statements share the namespace; they live in the session.
+    if conn.session.lock().await.deallocate_sql(&name.value) {
+        return Ok(Response::Execution(Tag::new("DEALLOCATE")));
     }
     let store = client.portal_store();
     let live = match store.get_statement(&name.value) {
@@ -989,7 +996,7 @@ impl SimpleQueryHandler for Handler {
         let mut out = Vec::with_capacity(stmts.len());
         for stmt in stmts {
             if let ast::Statement::Deallocate { name, .. } = &stmt {
-                match deallocate(client, &session, name) {
+                match deallocate(client, &session, name).await {
                     Ok(r) => out.push(r),
                     Err(e) => {
                         out.push(Response::Error(Box::new(error_info(&FrontError::Sql(e)))));
@@ -1096,7 +1103,9 @@ impl ExtendedQueryHandler for Handler {
             return Err(user_error(&FrontError::Sql(e)));
         }
         if let ast::Statement::Deallocate { name, .. } = &*stmt {
-            return deallocate(client, &session, name).map_err(|e| user_error(&FrontError::Sql(e)));
+            return deallocate(client, &session, name)
+                .await
+                .map_err(|e| user_error(&FrontError::Sql(e)));
         }
         if portal.parameters.len() != prepared.param_types.len() {
             return Err(user_error(&FrontError::Sql(SqlError::Syntax(format!(

@@ -165,10 +165,13 @@ vt!(
         ("typsubscript", O),
         ("typelem", O),
         ("typarray", O),
-        ("typinput", T),
-        ("typoutput", T),
-        ("typreceive", T),
-        ("typsend", T),
+        ("typinput", O),
+        ("typoutput", O),
+        ("typreceive", O),
+        ("typsend", O),
+        ("typmodin", O),
+        ("typmodout", O),
+        ("typanalyze", O),
         ("typalign", T),
         ("typstorage", T),
         ("typnotnull", B),
@@ -559,16 +562,39 @@ vt!(
     [
         ("oid", O),
         ("tgrelid", O),
+        ("tgparentid", O),
         ("tgname", T),
+        ("tgfoid", O),
+        ("tgtype", I),
+        ("tgenabled", T),
         ("tgisinternal", B),
-        ("tgenabled", T)
+        ("tgconstrrelid", O),
+        ("tgconstrindid", O),
+        ("tgconstraint", O),
+        ("tgdeferrable", B),
+        ("tginitdeferred", B),
+        ("tgnargs", I),
+        ("tgattr", T),
+        ("tgargs", T),
+        ("tgqual", T),
+        ("tgoldtable", T),
+        ("tgnewtable", T),
     ]
 );
 vt!(
     PG_REWRITE,
     "pg_catalog",
     "pg_rewrite",
-    [("oid", O), ("rulename", T), ("ev_class", O)]
+    [
+        ("oid", O),
+        ("rulename", T),
+        ("ev_class", O),
+        ("ev_type", T),
+        ("ev_enabled", T),
+        ("is_instead", B),
+        ("ev_qual", T),
+        ("ev_action", T),
+    ]
 );
 vt!(
     PG_EXTENSION,
@@ -579,7 +605,10 @@ vt!(
         ("extname", T),
         ("extowner", O),
         ("extnamespace", O),
-        ("extversion", T)
+        ("extrelocatable", B),
+        ("extversion", T),
+        ("extconfig", T),
+        ("extcondition", T),
     ]
 );
 // Object kinds Borealis has none of (privileges, event triggers, foreign data, subscriptions,
@@ -714,8 +743,33 @@ vt!(
         ("oid", O),
         ("proname", T),
         ("pronamespace", O),
+        ("proowner", O),
+        ("prolang", O),
+        ("procost", F),
+        ("prorows", F),
+        ("provariadic", O),
+        ("prosupport", O),
         ("prokind", T),
-        ("prorettype", O)
+        ("prosecdef", B),
+        ("proleakproof", B),
+        ("proisstrict", B),
+        ("proretset", B),
+        ("provolatile", T),
+        ("proparallel", T),
+        ("pronargs", I),
+        ("pronargdefaults", I),
+        ("prorettype", O),
+        ("proargtypes", T),
+        ("proallargtypes", T),
+        ("proargmodes", T),
+        ("proargnames", T),
+        ("proargdefaults", T),
+        ("protrftypes", T),
+        ("prosrc", T),
+        ("probin", T),
+        ("prosqlbody", T),
+        ("proconfig", T),
+        ("proacl", T),
     ]
 );
 vt!(
@@ -814,6 +868,205 @@ vt!(
     ]
 );
 
+vt!(
+    PG_FOREIGN_TABLE,
+    "pg_catalog",
+    "pg_foreign_table",
+    [("ftrelid", O), ("ftserver", O), ("ftoptions", T)]
+);
+// Catalogs of object kinds Borealis has only PostgreSQL's built-in entries of, or none at all
+// (casts, languages, operators and their classes, text search, conversions, ranges): pg_dump
+// reads them to find user-defined objects, which live at OIDs of 16384 and above.
+vt!(
+    PG_CAST,
+    "pg_catalog",
+    "pg_cast",
+    [
+        ("oid", O),
+        ("castsource", O),
+        ("casttarget", O),
+        ("castfunc", O),
+        ("castcontext", T),
+        ("castmethod", T),
+    ]
+);
+vt!(
+    PG_LANGUAGE,
+    "pg_catalog",
+    "pg_language",
+    [
+        ("oid", O),
+        ("lanname", T),
+        ("lanowner", O),
+        ("lanispl", B),
+        ("lanpltrusted", B),
+        ("lanplcallfoid", O),
+        ("laninline", O),
+        ("lanvalidator", O),
+        ("lanacl", T),
+    ]
+);
+vt!(
+    PG_OPERATOR,
+    "pg_catalog",
+    "pg_operator",
+    [
+        ("oid", O),
+        ("oprname", T),
+        ("oprnamespace", O),
+        ("oprowner", O),
+        ("oprkind", T),
+        ("oprcanmerge", B),
+        ("oprcanhash", B),
+        ("oprleft", O),
+        ("oprright", O),
+        ("oprresult", O),
+        ("oprcom", O),
+        ("oprnegate", O),
+        ("oprcode", O),
+        ("oprrest", O),
+        ("oprjoin", O),
+    ]
+);
+vt!(
+    PG_OPCLASS,
+    "pg_catalog",
+    "pg_opclass",
+    [
+        ("oid", O),
+        ("opcmethod", O),
+        ("opcname", T),
+        ("opcnamespace", O),
+        ("opcowner", O),
+        ("opcfamily", O),
+        ("opcintype", O),
+        ("opcdefault", B),
+        ("opckeytype", O),
+    ]
+);
+vt!(
+    PG_OPFAMILY,
+    "pg_catalog",
+    "pg_opfamily",
+    [
+        ("oid", O),
+        ("opfmethod", O),
+        ("opfname", T),
+        ("opfnamespace", O),
+        ("opfowner", O),
+    ]
+);
+vt!(
+    PG_TS_PARSER,
+    "pg_catalog",
+    "pg_ts_parser",
+    [
+        ("oid", O),
+        ("prsname", T),
+        ("prsnamespace", O),
+        ("prsstart", O),
+        ("prstoken", O),
+        ("prsend", O),
+        ("prsheadline", O),
+        ("prslextype", O),
+    ]
+);
+vt!(
+    PG_TS_TEMPLATE,
+    "pg_catalog",
+    "pg_ts_template",
+    [
+        ("oid", O),
+        ("tmplname", T),
+        ("tmplnamespace", O),
+        ("tmplinit", O),
+        ("tmpllexize", O),
+    ]
+);
+vt!(
+    PG_TS_DICT,
+    "pg_catalog",
+    "pg_ts_dict",
+    [
+        ("oid", O),
+        ("dictname", T),
+        ("dictnamespace", O),
+        ("dictowner", O),
+        ("dicttemplate", O),
+        ("dictinitoption", T),
+    ]
+);
+vt!(
+    PG_TS_CONFIG,
+    "pg_catalog",
+    "pg_ts_config",
+    [
+        ("oid", O),
+        ("cfgname", T),
+        ("cfgnamespace", O),
+        ("cfgowner", O),
+        ("cfgparser", O),
+    ]
+);
+vt!(
+    PG_CONVERSION,
+    "pg_catalog",
+    "pg_conversion",
+    [
+        ("oid", O),
+        ("conname", T),
+        ("connamespace", O),
+        ("conowner", O),
+        ("conforencoding", I),
+        ("contoencoding", I),
+        ("conproc", O),
+        ("condefault", B),
+    ]
+);
+vt!(
+    PG_AMOP,
+    "pg_catalog",
+    "pg_amop",
+    [
+        ("oid", O),
+        ("amopfamily", O),
+        ("amoplefttype", O),
+        ("amoprighttype", O),
+        ("amopstrategy", I),
+        ("amoppurpose", T),
+        ("amopopr", O),
+        ("amopmethod", O),
+        ("amopsortfamily", O),
+    ]
+);
+vt!(
+    PG_AMPROC,
+    "pg_catalog",
+    "pg_amproc",
+    [
+        ("oid", O),
+        ("amprocfamily", O),
+        ("amproclefttype", O),
+        ("amprocrighttype", O),
+        ("amprocnum", I),
+        ("amproc", O),
+    ]
+);
+vt!(
+    PG_RANGE,
+    "pg_catalog",
+    "pg_range",
+    [
+        ("rngtypid", O),
+        ("rngsubtype", O),
+        ("rngmultitypid", O),
+        ("rngcollation", O),
+        ("rngsubopc", O),
+        ("rngcanonical", O),
+        ("rngsubdiff", O),
+    ]
+);
+
 static ALL: &[&VirtualTable] = &[
     &PG_NAMESPACE,
     &PG_CLASS,
@@ -864,6 +1117,20 @@ static ALL: &[&VirtualTable] = &[
     &PG_DEFAULT_ACL,
     &PG_TRANSFORM,
     &PG_SECLABELS,
+    &PG_FOREIGN_TABLE,
+    &PG_CAST,
+    &PG_LANGUAGE,
+    &PG_OPERATOR,
+    &PG_OPCLASS,
+    &PG_OPFAMILY,
+    &PG_TS_PARSER,
+    &PG_TS_TEMPLATE,
+    &PG_TS_DICT,
+    &PG_TS_CONFIG,
+    &PG_CONVERSION,
+    &PG_AMOP,
+    &PG_AMPROC,
+    &PG_RANGE,
 ];
 
 vt!(
@@ -928,6 +1195,96 @@ pub fn lookup(schema: Option<&str>, name: &str) -> Option<&'static VirtualTable>
         .copied()
         .find(|t| t.name == name && schema.is_none_or(|s| s == t.schema))
         .filter(|t| schema.is_some() || t.schema == "pg_catalog")
+}
+
+/// `quote_literal`: a string constant that reads back as `s` — doubled quotes, and the `E''` form
+/// with doubled backslashes when `s` has a backslash.
+#[must_use]
+pub fn quote_literal(s: &str) -> String {
+    let body = s.replace('\'', "''");
+    if s.contains('\\') {
+        format!("E'{}'", body.replace('\\', "\\\\"))
+    } else {
+        format!("'{body}'")
+    }
+}
+
+/// The privileges an object of `kind` (`acldefault`'s one-letter code) grants when its ACL is
+/// NULL, as PostgreSQL 15 spells them, for an owner named `owner`.
+fn default_acl(kind: &str, owner: &str) -> Option<String> {
+    let o = owner;
+    Some(match kind {
+        "c" => "{}".to_string(),
+        "r" => format!("{{{o}=arwdDxt/{o}}}"),
+        "s" => format!("{{{o}=rwU/{o}}}"),
+        "d" => format!("{{=Tc/{o},{o}=CTc/{o}}}"),
+        "f" => format!("{{=X/{o},{o}=X/{o}}}"),
+        "l" | "T" => format!("{{=U/{o},{o}=U/{o}}}"),
+        "L" => format!("{{{o}=rw/{o}}}"),
+        "n" => format!("{{{o}=UC/{o}}}"),
+        "t" => format!("{{{o}=C/{o}}}"),
+        "F" | "S" => format!("{{{o}=U/{o}}}"),
+        "p" => format!("{{{o}=sA/{o}}}"),
+        _ => return None,
+    })
+}
+
+/// The OID of a system catalog that is a table in PostgreSQL 15 (its rows' `tableoid`, and what
+/// `'pg_class'::regclass` names); `None` for the catalogs that are views there.
+#[must_use]
+pub fn catalog_oid(name: &str) -> Option<u32> {
+    Some(match name {
+        "pg_default_acl" => 826,
+        "pg_tablespace" => 1213,
+        "pg_type" => 1247,
+        "pg_attribute" => 1249,
+        "pg_proc" => 1255,
+        "pg_class" => 1259,
+        "pg_authid" => 1260,
+        "pg_auth_members" => 1261,
+        "pg_database" => 1262,
+        "pg_foreign_server" => 1417,
+        "pg_foreign_table" => 3118,
+        "pg_sequence" => 2224,
+        "pg_foreign_data_wrapper" => 2328,
+        "pg_am" => 2601,
+        "pg_amop" => 2602,
+        "pg_amproc" => 2603,
+        "pg_attrdef" => 2604,
+        "pg_cast" => 2605,
+        "pg_constraint" => 2606,
+        "pg_conversion" => 2607,
+        "pg_depend" => 2608,
+        "pg_description" => 2609,
+        "pg_index" => 2610,
+        "pg_inherits" => 2611,
+        "pg_language" => 2612,
+        "pg_namespace" => 2615,
+        "pg_opclass" => 2616,
+        "pg_operator" => 2617,
+        "pg_rewrite" => 2618,
+        "pg_trigger" => 2620,
+        "pg_opfamily" => 2753,
+        "pg_largeobject_metadata" => 2995,
+        "pg_extension" => 3079,
+        "pg_policy" => 3256,
+        "pg_partitioned_table" => 3350,
+        "pg_statistic_ext" => 3381,
+        "pg_init_privs" => 3394,
+        "pg_collation" => 3456,
+        "pg_event_trigger" => 3466,
+        "pg_range" => 3541,
+        "pg_transform" => 3576,
+        "pg_ts_dict" => 3600,
+        "pg_ts_parser" => 3601,
+        "pg_ts_config" => 3602,
+        "pg_ts_template" => 3764,
+        "pg_subscription" => 6100,
+        "pg_publication" => 6104,
+        "pg_publication_rel" => 6106,
+        "pg_publication_namespace" => 6237,
+        _ => return None,
+    })
 }
 
 /// Every user table definition the transaction sees, in name order.
@@ -1048,6 +1405,86 @@ fn namespace_owner(namespace: u32) -> u32 {
     } else {
         BOOTSTRAP_ROLE
     }
+}
+
+/// `'name'::regclass` literals of an expression's text as PostgreSQL prints them with `public`
+/// off the search path: `'public.name'::regclass`.
+fn qualify_regclass_literals(expr: &str) -> String {
+    let mut out = String::with_capacity(expr.len() + 16);
+    let mut rest = expr;
+    while let Some(i) = rest.find("'::regclass") {
+        let head = &rest[..i];
+        match head.rfind('\'') {
+            Some(open) if !head[open + 1..].contains('.') => {
+                out.push_str(&head[..=open]);
+                out.push_str("public.");
+                out.push_str(&head[open + 1..]);
+            }
+            _ => out.push_str(head),
+        }
+        out.push_str("'::regclass");
+        rest = &rest[i + "'::regclass".len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The existing schemas of the session's `search_path`, in order (`$user` names a schema
+/// Borealis never has).
+fn search_path_schemas(session: &SessionInfo) -> Vec<String> {
+    let path = session
+        .activity
+        .get(session.backend_pid)
+        .and_then(|b| b.setting("search_path"))
+        .map_or_else(|| "\"$user\", public".to_string(), |s| s.value);
+    let mut out: Vec<String> = Vec::new();
+    for item in path.split(',') {
+        let item = item.trim();
+        let name = if item.len() >= 2 && item.starts_with('"') && item.ends_with('"') {
+            item[1..item.len() - 1].replace("\"\"", "\"")
+        } else {
+            item.to_lowercase()
+        };
+        if namespaces().iter().any(|(_, n)| *n == name) && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// OIDs of the catalogs `classid`/`classoid` columns name.
+const PG_CLASS_CLASS: u32 = 1259;
+const PG_ATTRDEF_CLASS: u32 = 2604;
+const PG_NAMESPACE_CLASS: u32 = 2615;
+
+/// A namespace's ACL as PostgreSQL 15 creates it: usage for everyone, and create for the owner.
+fn namespace_acl(namespace: u32, user: &str) -> Value {
+    match namespace {
+        PG_TOAST_NAMESPACE => Value::Null,
+        PUBLIC_NAMESPACE => text("{pg_database_owner=UC/pg_database_owner,=U/pg_database_owner}"),
+        _ => {
+            let u = quote_ident(user);
+            Value::Text(format!("{{{u}=UC/{u},=U/{u}}}"))
+        }
+    }
+}
+
+/// Whether a stored default expression calls `nextval` on the sequence `name`.
+fn calls_nextval_on(expr: &str, name: &str) -> bool {
+    let lower = expr.to_ascii_lowercase();
+    let mut rest = lower.as_str();
+    while let Some(i) = rest.find("nextval('") {
+        // ASCII lower-casing keeps byte offsets: read the name from the original text.
+        let start = expr.len() - rest.len() + i + "nextval('".len();
+        let Some(end) = expr[start..].find('\'') else {
+            break;
+        };
+        if parse_relation_name(&expr[start..start + end]) == name {
+            return true;
+        }
+        rest = &lower[start + end..];
+    }
+    false
 }
 
 fn namespaces() -> [(u32, &'static str); 4] {
@@ -1273,8 +1710,97 @@ pub fn rows(
                         ("oid", oid(o)),
                         ("nspname", text(n)),
                         ("nspowner", oid(namespace_owner(o))),
+                        ("nspacl", namespace_acl(o, user)),
                     ],
                 ));
+            }
+        }
+        "pg_language" => {
+            for (o, name, trusted, validator) in [
+                (12, "internal", false, 2246),
+                (13, "c", false, 2247),
+                (14, "sql", true, 2248),
+            ] {
+                out.push(row(
+                    vt,
+                    &[
+                        ("oid", oid(o)),
+                        ("lanname", text(name)),
+                        ("lanowner", oid(BOOTSTRAP_ROLE)),
+                        ("lanispl", Value::Bool(false)),
+                        ("lanpltrusted", Value::Bool(trusted)),
+                        ("lanplcallfoid", oid(0)),
+                        ("laninline", oid(0)),
+                        ("lanvalidator", oid(validator)),
+                    ],
+                ));
+            }
+        }
+        "pg_init_privs" => {
+            // The initial privileges of the schemas pg_dump compares their ACLs with.
+            for ns in [PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE] {
+                out.push(row(
+                    vt,
+                    &[
+                        ("objoid", oid(ns)),
+                        ("classoid", oid(PG_NAMESPACE_CLASS)),
+                        ("objsubid", Value::Int(0)),
+                        ("privtype", text("i")),
+                        ("initprivs", namespace_acl(ns, user)),
+                    ],
+                ));
+            }
+        }
+        "pg_description" => {
+            out.push(row(
+                vt,
+                &[
+                    ("objoid", oid(PUBLIC_NAMESPACE)),
+                    ("classoid", oid(PG_NAMESPACE_CLASS)),
+                    ("objsubid", Value::Int(0)),
+                    ("description", text("standard public schema")),
+                ],
+            ));
+        }
+        "pg_depend" => {
+            // The dependencies pg_dump orders its output by: a sequence owned by a column
+            // (`a`; `i` for an identity column) and a default that calls nextval on a sequence
+            // (`n`), so a serial column's default is set after its sequence exists.
+            let all_seqs = seqs()?;
+            let dep = |classid: u32, objid: u32, refobjid: u32, refsub: i64, deptype: &str| {
+                row(
+                    vt,
+                    &[
+                        ("classid", oid(classid)),
+                        ("objid", oid(objid)),
+                        ("objsubid", Value::Int(0)),
+                        ("refclassid", oid(PG_CLASS_CLASS)),
+                        ("refobjid", oid(refobjid)),
+                        ("refobjsubid", Value::Int(refsub)),
+                        ("deptype", text(deptype)),
+                    ],
+                )
+            };
+            for seq in &all_seqs {
+                if let Some((table, column)) = seq.owned_by {
+                    let kind = if seq.identity { "i" } else { "a" };
+                    out.push(dep(
+                        PG_CLASS_CLASS,
+                        seq.oid,
+                        table,
+                        i64::from(column) + 1,
+                        kind,
+                    ));
+                }
+            }
+            for def in tables()? {
+                for (n, c) in def.columns.iter().enumerate() {
+                    let Some(d) = c.attrdef() else { continue };
+                    let d = d.to_string();
+                    for seq in all_seqs.iter().filter(|s| calls_nextval_on(&d, &s.name)) {
+                        out.push(dep(PG_ATTRDEF_CLASS, attrdef_oid(&def, n), seq.oid, 0, "n"));
+                    }
+                }
             }
         }
         "schemata" => {
@@ -1297,7 +1823,19 @@ pub fn rows(
             }
         }
         "pg_class" => {
-            for def in tables()? {
+            let all = tables()?;
+            // PostgreSQL enforces a foreign key with triggers on both of its tables; clients
+            // (psql's \d, pg_dump) look for foreign keys only on tables that have triggers.
+            let fk_tables: std::collections::HashSet<String> = all
+                .iter()
+                .flat_map(|d| {
+                    d.foreign_keys
+                        .iter()
+                        .flat_map(move |fk| [d.name.clone(), fk.ref_table.clone()])
+                })
+                .collect();
+            for def in all {
+                let has_triggers = fk_tables.contains(&def.name);
                 let has_pk = !def.pk.is_empty();
                 let checks = def.checks.len() as i64;
                 let common = |o: u32, name: String, kind: &str, am: u32, natts: usize| {
@@ -1324,11 +1862,7 @@ pub fn rows(
                             Value::Int(if kind == "r" { checks } else { 0 }),
                         ),
                         ("relhasrules", Value::Bool(false)),
-                        // PostgreSQL enforces foreign keys by triggers, and psql lists a
-                        // table's foreign keys only when it has some; its query then reads
-                        // `pg_partition_ancestors` (a set-returning function) and UNION ALL
-                        // VALUES, which the planner lacks, so no table claims triggers yet.
-                        ("relhastriggers", Value::Bool(false)),
+                        ("relhastriggers", Value::Bool(kind == "r" && has_triggers)),
                         ("relhassubclass", Value::Bool(false)),
                         ("relrowsecurity", Value::Bool(false)),
                         ("relforcerowsecurity", Value::Bool(false)),
@@ -1410,7 +1944,7 @@ pub fn rows(
                         ("schemaname", text("public")),
                         ("viewname", Value::Text(v.name.clone())),
                         ("viewowner", text(user)),
-                        ("definition", Value::Text(view_definition(&v))),
+                        ("definition", Value::Text(view_definition(&v, session))),
                     ],
                 ));
             }
@@ -1747,6 +2281,14 @@ pub fn rows(
                         ("typispreferred", Value::Bool(false)),
                         ("typisdefined", Value::Bool(true)),
                         ("typdelim", text(",")),
+                        (
+                            "typstorage",
+                            text(match (o, len) {
+                                (1700, _) => "m",
+                                (_, -1) => "x",
+                                _ => "p",
+                            }),
+                        ),
                         ("typrelid", oid(0)),
                         ("typelem", oid(0)),
                         ("typarray", oid(array)),
@@ -2217,8 +2759,48 @@ pub fn user_views(engine: &Engine, txn: &Txn) -> SqlResult<Vec<ViewDef>> {
 
 /// A view's definition as `pg_views.definition` and `pg_get_viewdef` give it: the stored
 /// query, ending with a semicolon.
-fn view_definition(v: &ViewDef) -> String {
-    format!(" {};", v.sql)
+/// A view's query as `pg_get_viewdef` prints it. The stored text names tables as the view's
+/// author wrote them; with `public` off the session's search path (pg_dump empties it), the names
+/// of user relations are qualified with `public.` so that the text reads the same relations
+/// wherever it is replayed.
+fn view_definition(v: &ViewDef, session: &SessionInfo) -> String {
+    use sqlparser::ast::{Visit, Visitor};
+    use std::ops::ControlFlow;
+    struct CteNames(Vec<String>);
+    impl Visitor for CteNames {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &sqlparser::ast::Query) -> ControlFlow<()> {
+            if let Some(with) = &q.with {
+                for cte in &with.cte_tables {
+                    self.0.push(crate::expr::ident_name(&cte.alias.name));
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    if search_path_schemas(session).iter().any(|s| s == "public") {
+        return format!(" {};", v.sql);
+    }
+    let Ok(mut q) = crate::query::parse_view_query(v) else {
+        return format!(" {};", v.sql);
+    };
+    let mut ctes = CteNames(Vec::new());
+    let _ = q.visit(&mut ctes);
+    let _ = sqlparser::ast::visit_relations_mut(&mut q, |name| {
+        if let [sqlparser::ast::ObjectNamePart::Identifier(id)] = name.0.as_slice() {
+            let n = crate::expr::ident_name(id);
+            if !ctes.0.contains(&n) && lookup(None, &n).is_none() {
+                name.0.insert(
+                    0,
+                    sqlparser::ast::ObjectNamePart::Identifier(sqlparser::ast::Ident::new(
+                        "public",
+                    )),
+                );
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    format!(" {q};")
 }
 
 /// The OID of the `pg_attrdef` row of column `n` (0-based) of `def`: a range of its own above
@@ -2247,11 +2829,17 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
     let first_null = vals.first().is_none_or(Value::is_null);
     Ok(Some(match name {
         "current_user" => user(),
-        "current_schemas" => Value::Text(if vals[0] == Value::Bool(true) {
-            "{pg_catalog,public}".into()
-        } else {
-            "{public}".into()
-        }),
+        "current_schemas" => {
+            let mut list = search_path_schemas(cx.session);
+            if vals[0] == Value::Bool(true) && !list.iter().any(|s| s == "pg_catalog") {
+                list.insert(0, "pg_catalog".into());
+            }
+            Value::Text(format_array(list.into_iter().map(Value::Text)))
+        }
+        "current_schema" => search_path_schemas(cx.session)
+            .into_iter()
+            .next()
+            .map_or(Value::Null, Value::Text),
         "pg_table_is_visible" => {
             if first_null {
                 Value::Null
@@ -2268,7 +2856,19 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
         }
         "pg_get_expr" => match &vals[0] {
             // A default's stored form is the text `pg_get_expr` prints, up to spelling.
-            Value::Text(t) => Value::Text(display_expr(t)),
+            Value::Text(t) => {
+                let shown = display_expr(t);
+                Value::Text(
+                    if search_path_schemas(cx.session)
+                        .iter()
+                        .any(|s| s == "public")
+                    {
+                        shown
+                    } else {
+                        qualify_regclass_literals(&shown)
+                    },
+                )
+            }
             _ => Value::Null,
         },
         "current_setting" => {
@@ -2371,7 +2971,9 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
                         .find(|v| i64::from(v.oid) == o)
                 }
             };
-            found.map_or(Value::Null, |v| Value::Text(view_definition(&v)))
+            found.map_or(Value::Null, |v| {
+                Value::Text(view_definition(&v, cx.session))
+            })
         }
         "obj_description" | "pg_get_statisticsobjdef_columns" => Value::Null,
         "pg_encoding_to_char" => match arg_int(&vals[0]) {
@@ -2433,13 +3035,19 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
         },
         "regclass" => match &vals[0] {
             Value::Null => Value::Null,
+            // A number is an OID, taken as it is (`'16396'::regclass`).
+            Value::Text(t) if t.trim().parse::<u32>().is_ok() => {
+                Value::Int(i64::from(t.trim().parse::<u32>().unwrap_or(0)))
+            }
             Value::Text(t) => {
                 let name = parse_relation_name(t);
                 let exec = cx
                     .exec
                     .ok_or_else(|| SqlError::FeatureNotSupported("regclass lookups here".into()))?;
-                let found =
-                    match relation_oid_by_name(exec.engine, exec.txn, &name)? {
+                // pg_catalog is implicitly first on every search path.
+                let found = match catalog_oid(&name) {
+                    Some(o) => Some(o),
+                    None => match relation_oid_by_name(exec.engine, exec.txn, &name)? {
                         Some(o) => Some(o),
                         None => user_sequences(exec.engine, exec.txn)?
                             .into_iter()
@@ -2447,7 +3055,8 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
                             .map(|s| s.oid)
                             .or(crate::query::lookup_view(exec.engine, exec.txn, &name)?
                                 .map(|v| v.oid)),
-                    };
+                    },
+                };
                 match found {
                     Some(o) => oid(o),
                     None => return Err(SqlError::UndefinedTable(t.clone())),
@@ -2455,7 +3064,13 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
             }
             v => {
                 let o = arg_int(v).unwrap_or(0);
+                let catalog = ALL
+                    .iter()
+                    .find(|t| catalog_oid(t.name).is_some_and(|c| i64::from(c) == o));
                 match cx.exec {
+                    _ if catalog.is_some() => {
+                        Value::Text(catalog.map(|t| t.name.to_string()).unwrap_or_default())
+                    }
                     Some(exec) => match relation_name_of_oid(exec.engine, exec.txn, o)? {
                         Some(n) => Value::Text(quote_ident(&n)),
                         None => Value::Text(o.to_string()),
@@ -2506,8 +3121,17 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
                     };
                     let ref_cols =
                         parent.map_or_else(String::new, |p| column_list(&p, &fk.ref_columns));
+                    // Qualified when `public` is off the search path, as PostgreSQL prints it.
+                    let schema = if search_path_schemas(cx.session)
+                        .iter()
+                        .any(|s| s == "public")
+                    {
+                        ""
+                    } else {
+                        "public."
+                    };
                     let mut text = format!(
-                        "FOREIGN KEY ({}) REFERENCES {}({ref_cols})",
+                        "FOREIGN KEY ({}) REFERENCES {schema}{}({ref_cols})",
                         column_list(&def, &fk.columns),
                         quote_ident(&fk.ref_table)
                     );
@@ -2552,6 +3176,17 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
                     .map_or(Value::Null, |p| Value::Int(p as i64 + 1))
             }
         },
+        "array_remove" => match &vals[0] {
+            Value::Null => Value::Null,
+            a => {
+                let x = vals[1].to_text();
+                let kept = parse_array(&a.to_text().unwrap_or_default())?
+                    .into_iter()
+                    .filter(|i| *i != x)
+                    .map(|i| i.map_or(Value::Null, Value::Text));
+                Value::Text(format_array(kept))
+            }
+        },
         "array_upper" => match &vals[0] {
             Value::Null => Value::Null,
             a => match parse_array(&a.to_text().unwrap_or_default())?.len() {
@@ -2561,6 +3196,27 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
         },
         "array_subscript" => match (&vals[0], arg_int(&vals[1])) {
             (Value::Null, _) | (_, None) => Value::Null,
+            // Catalog columns of PostgreSQL's `int2vector`/`oidvector` (`indkey`: "1 2") and
+            // `name` (`typname`) types travel as text without braces; both subscript from 0.
+            (a, Some(i))
+                if !a
+                    .to_text()
+                    .unwrap_or_default()
+                    .trim_start()
+                    .starts_with('{') =>
+            {
+                let t = a.to_text().unwrap_or_default();
+                let tokens: Vec<&str> = t.split_whitespace().collect();
+                let vector = !tokens.is_empty() && tokens.iter().all(|w| w.parse::<i64>().is_ok());
+                let at = usize::try_from(i).ok();
+                if vector {
+                    at.and_then(|i| tokens.get(i))
+                        .map_or(Value::Null, |w| Value::Int(w.parse().unwrap_or(0)))
+                } else {
+                    at.and_then(|i| t.chars().nth(i))
+                        .map_or(Value::Null, |c| Value::Text(c.to_string()))
+                }
+            }
             (a, Some(i)) => {
                 let items = parse_array(&a.to_text().unwrap_or_default())?;
                 match usize::try_from(i - 1).ok().and_then(|i| items.get(i)) {
@@ -2591,6 +3247,40 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
             Value::Null => Value::Null,
             v => Value::Text(quote_ident(&v.to_text().unwrap_or_default())),
         },
+        "quote_literal" => match &vals[0] {
+            Value::Null => Value::Null,
+            v => Value::Text(quote_literal(&v.to_text().unwrap_or_default())),
+        },
+        "acldefault" => match (&vals[0], arg_int(&vals[1])) {
+            (Value::Null, _) | (_, None) => Value::Null,
+            (kind, Some(owner)) => {
+                let owner = match owner {
+                    o if o == i64::from(BOOTSTRAP_ROLE) => user().to_text().unwrap_or_default(),
+                    o if o == i64::from(DATABASE_OWNER_ROLE) => "pg_database_owner".into(),
+                    o => o.to_string(),
+                };
+                let kind = kind.to_text().unwrap_or_default();
+                Value::Text(default_acl(&kind, &quote_ident(&owner)).ok_or_else(|| {
+                    SqlError::Internal(format!(
+                        "unrecognized objtype abbreviation: {kind}"
+                    ))
+                })?)
+            }
+        },
+        // As a set-returning function in a select list: Borealis has no partitioned tables, so
+        // the one ancestor of a relation is the relation itself.
+        "pg_partition_ancestors" => match &vals[0] {
+            Value::Null => Value::Null,
+            v @ Value::Text(_) => {
+                return eval_function("regclass", std::slice::from_ref(v), cx);
+            }
+            v => Value::Int(arg_int(v).unwrap_or(0)),
+        },
+        // Borealis has no triggers: no OID names one.
+        "pg_get_triggerdef" => Value::Null,
+        "is_true" => Value::Bool(vals[0] == Value::Bool(true)),
+        "is_false" => Value::Bool(vals[0] == Value::Bool(false)),
+        "is_unknown" => Value::Bool(vals[0].is_null()),
         "is_distinct_from" => {
             let (a, b) = (&vals[0], &vals[1]);
             Value::Bool(match (a.is_null(), b.is_null()) {
@@ -2689,6 +3379,19 @@ mod tests {
         assert_eq!(size_pretty(13_459_456), "13 MB");
         assert_eq!(size_pretty(1_536), "1536 bytes");
         assert_eq!(size_pretty(5 * 1024 * 1024 * 1024), "5120 MB");
+    }
+
+    #[test]
+    fn regclass_literals_are_qualified_off_the_search_path() {
+        assert_eq!(
+            qualify_regclass_literals("nextval('s_id_seq'::regclass)"),
+            "nextval('public.s_id_seq'::regclass)"
+        );
+        assert_eq!(
+            qualify_regclass_literals("nextval('public.s'::regclass) + 1"),
+            "nextval('public.s'::regclass) + 1"
+        );
+        assert_eq!(qualify_regclass_literals("'a' || 'b'"), "'a' || 'b'");
     }
 
     #[test]

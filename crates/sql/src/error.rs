@@ -140,6 +140,8 @@ pub enum SqlError {
     LockNotAvailable(String),
     #[error("prepared statement \"{0}\" does not exist")]
     UndefinedPreparedStatement(String),
+    #[error("prepared statement \"{0}\" already exists")]
+    DuplicatePreparedStatement(String),
     #[error("savepoint \"{0}\" does not exist")]
     NoSuchSavepoint(String),
     #[error("{0} can only be used in transaction blocks")]

@@ -53,6 +53,10 @@ pub enum AggFunc {
     Max,
     /// `string_agg(x, separator)`; the separator is a constant.
     StringAgg,
+    /// `array_agg(x)`: NULL inputs included, the array in its text form.
+    ArrayAgg,
+    BoolAnd,
+    BoolOr,
 }
 
 /// An aggregate call found while binding; its result lands in a slot.
@@ -166,6 +170,9 @@ pub struct ScopeColumn {
     pub table: Option<String>,
     pub name: String,
     pub ty: DataType,
+    /// The OID of the stored relation the column comes from (a table or a system catalog), which
+    /// its `tableoid` system column reads; `None` for views, subqueries and functions.
+    pub rel_oid: Option<u32>,
 }
 
 /// How aggregates and plain columns are treated while binding.
@@ -531,6 +538,40 @@ impl<'a> Binder<'a> {
                 expr: Box::new(self.bind_depth(inner, mode, d)?),
                 negated: true,
             },
+            E::IsTrue(inner)
+            | E::IsNotTrue(inner)
+            | E::IsFalse(inner)
+            | E::IsNotFalse(inner)
+            | E::IsUnknown(inner)
+            | E::IsNotUnknown(inner) => {
+                let (name, test, negated) = match e {
+                    E::IsTrue(_) => ("is_true", "IS TRUE", false),
+                    E::IsNotTrue(_) => ("is_true", "IS NOT TRUE", true),
+                    E::IsFalse(_) => ("is_false", "IS FALSE", false),
+                    E::IsNotFalse(_) => ("is_false", "IS NOT FALSE", true),
+                    E::IsUnknown(_) => ("is_unknown", "IS UNKNOWN", false),
+                    _ => ("is_unknown", "IS NOT UNKNOWN", true),
+                };
+                let x = self.bind_depth(inner, mode, d)?;
+                match self.type_of(&x) {
+                    Some(DataType::Bool) | None => {}
+                    Some(other) => {
+                        return Err(SqlError::DatatypeMismatch(format!(
+                            "argument of {test} must be type boolean, not type {}",
+                            other.name()
+                        )));
+                    }
+                }
+                if let Expr::Param(i) = x {
+                    self.set_param(i, DataType::Bool);
+                }
+                // The tests never yield NULL, so NOT of them is exact.
+                let f = Expr::Func {
+                    name,
+                    args: vec![x],
+                };
+                if negated { Expr::Not(Box::new(f)) } else { f }
+            }
             E::Collate { expr, .. } => self.bind_depth(expr, mode, d)?,
             E::IsDistinctFrom(a, b) | E::IsNotDistinctFrom(a, b) => {
                 let l = self.bind_depth(a, mode, d)?;
@@ -832,6 +873,11 @@ impl<'a> Binder<'a> {
                     return Ok(Expr::Outer { depth, index });
                 }
             }
+            if name == "tableoid"
+                && let Some(o) = self.table_oid(table)?
+            {
+                return Ok(Expr::Literal(Value::Int(i64::from(o))));
+            }
             let full = match table {
                 Some(t) => format!("{t}.{name}"),
                 None => name.to_string(),
@@ -845,6 +891,25 @@ impl<'a> Binder<'a> {
             )));
         }
         Ok(Expr::Column(i))
+    }
+
+    /// The `tableoid` system column: the OID of the one stored relation `table` names (or, with
+    /// no qualifier, of the only stored relation in scope). A relation's rows all carry the same
+    /// value, so it binds as a constant.
+    fn table_oid(&self, table: Option<&str>) -> SqlResult<Option<u32>> {
+        let mut found: Option<u32> = None;
+        for c in self.scope {
+            if table.is_some() && c.table.as_deref() != table {
+                continue;
+            }
+            if let Some(o) = c.rel_oid {
+                if found.is_some_and(|f| f != o) {
+                    return Err(SqlError::AmbiguousColumn("tableoid".into()));
+                }
+                found = Some(o);
+            }
+        }
+        Ok(found)
     }
 
     fn literal(&mut self, v: &ast::Value) -> SqlResult<Expr> {
@@ -1004,6 +1069,9 @@ impl<'a> Binder<'a> {
             "min" => Some(AggFunc::Min),
             "max" => Some(AggFunc::Max),
             "string_agg" => Some(AggFunc::StringAgg),
+            "array_agg" => Some(AggFunc::ArrayAgg),
+            "bool_and" | "every" => Some(AggFunc::BoolAnd),
+            "bool_or" => Some(AggFunc::BoolOr),
             _ => None,
         };
         if let Some(func) = agg {
@@ -1087,6 +1155,7 @@ impl<'a> Binder<'a> {
             "current_schemas" => ("current_schemas", Some(1)),
             "array_position" => ("array_position", Some(2)),
             "array_to_string" => ("array_to_string", Some(2)),
+            "array_remove" => ("array_remove", Some(2)),
             "array_upper" => ("array_upper", Some(2)),
             "pg_table_is_visible" | "pg_type_is_visible" => ("pg_table_is_visible", Some(1)),
             "pg_get_userbyid" => ("pg_get_userbyid", Some(1)),
@@ -1121,6 +1190,10 @@ impl<'a> Binder<'a> {
             "pg_cancel_backend" => ("pg_cancel_backend", Some(1)),
             "pg_is_in_recovery" => ("pg_is_in_recovery", Some(0)),
             "pg_terminate_backend" => ("pg_terminate_backend", None),
+            "acldefault" => ("acldefault", Some(2)),
+            "pg_partition_ancestors" => ("pg_partition_ancestors", Some(1)),
+            "quote_literal" => ("quote_literal", Some(1)),
+            "pg_get_triggerdef" => ("pg_get_triggerdef", None),
             _ => {
                 return Err(SqlError::UndefinedFunction(format!(
                     "{name}({})",
@@ -1139,7 +1212,9 @@ impl<'a> Binder<'a> {
             "has_privilege" => (2..=3).contains(&bound.len()),
             "pg_table_size" => (1..=2).contains(&bound.len()),
             "setval" => (2..=3).contains(&bound.len()),
-            "current_setting" | "pg_terminate_backend" => (1..=2).contains(&bound.len()),
+            "current_setting" | "pg_terminate_backend" | "pg_get_triggerdef" => {
+                (1..=2).contains(&bound.len())
+            }
             _ => arity.is_none_or(|n| n == bound.len()),
         };
         if !arity_ok {
@@ -1273,7 +1348,16 @@ impl<'a> Binder<'a> {
                 }
                 other => other.unwrap_or(DataType::Text),
             },
-            AggFunc::StringAgg => DataType::Text,
+            AggFunc::StringAgg | AggFunc::ArrayAgg => DataType::Text,
+            AggFunc::BoolAnd | AggFunc::BoolOr => match arg_ty {
+                Some(DataType::Bool) | None => DataType::Bool,
+                Some(other) => {
+                    return Err(SqlError::UndefinedFunction(format!(
+                        "{name}({})",
+                        other.name()
+                    )));
+                }
+            },
         };
         Ok(AggCall {
             func,
@@ -1313,9 +1397,12 @@ impl<'a> Binder<'a> {
                 "length" | "strpos" | "pg_backend_pid" | "array_position" | "array_upper" => {
                     Some(DataType::Int4)
                 }
-                "pg_table_size" | "nextval" | "currval" | "setval" | "lastval" => {
-                    Some(DataType::Int8)
-                }
+                "pg_table_size"
+                | "nextval"
+                | "currval"
+                | "setval"
+                | "lastval"
+                | "pg_partition_ancestors" => Some(DataType::Int8),
                 "abs" | "abs_int4" | "coalesce" | "nullif" => {
                     args.iter().find_map(|a| self.type_of(a))
                 }
@@ -1325,7 +1412,10 @@ impl<'a> Binder<'a> {
                 | "pg_cancel_backend"
                 | "pg_terminate_backend"
                 | "pg_is_in_recovery"
-                | "is_distinct_from" => Some(DataType::Bool),
+                | "is_distinct_from"
+                | "is_true"
+                | "is_false"
+                | "is_unknown" => Some(DataType::Bool),
                 "regtype_in" => Some(DataType::Int8),
                 "regclass" | "regtype" | "regnamespace" | "regproc" | "regrole" => {
                     match args.first().map(|a| self.type_of(a)) {
@@ -2216,7 +2306,6 @@ impl Expr {
                     "repeat" | "reverse" | "left" | "right" | "replace" | "strpos"
                     | "split_part" | "initcap" | "lpad" | "rpad" => text_function(name, &vals)?,
                     "current_database" => Value::Text(cx.session.database.clone()),
-                    "current_schema" => Value::Text("public".into()),
                     "pg_backend_pid" => Value::Int(i64::from(cx.session.backend_pid)),
                     _ => match (*name, &vals[0]) {
                         (_, Value::Null) => Value::Null,

@@ -116,8 +116,17 @@ enum Source {
     /// `generate_series(start, stop [, step])` over integers; the arguments may reference
     /// enclosing queries.
     Series(Vec<Expr>),
-    /// `unnest(array)`: one row per element of an array (in its text form).
-    Unnest(Expr),
+    /// `unnest(array)`: one row per element of an array (carried in its text form), each
+    /// element read as the array's element type.
+    Unnest(Expr, DataType),
+    /// `pg_options_to_table(options)`: one row (`option_name`, `option_value`) per `name=value`
+    /// element of an options array.
+    Options(Expr),
+    /// `pg_partition_ancestors(rel)`: Borealis has no partitioned tables, so a relation's only
+    /// ancestor is itself.
+    PartitionAncestors(Expr),
+    /// A sequence's state as one row: `last_value`, `log_cnt`, `is_called`.
+    Sequence(crate::sequence::SequenceDef),
     /// A recursive common table expression's reference to itself: the rows of the previous
     /// round (see [`Body::Recursive`]).
     WorkTable(usize),
@@ -135,6 +144,8 @@ struct Relation {
     access: Access,
     /// A LATERAL derived table: run once per row of the relations before it.
     lateral: bool,
+    /// `WITH ORDINALITY` on a function in FROM: each row ends with its 1-based number.
+    ordinality: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -248,6 +259,8 @@ enum Body {
         right: Box<QueryPlan>,
     },
     Query(Box<QueryPlan>),
+    /// `VALUES (…), (…)`: rows of expressions, each cast to its column's type.
+    Values(Vec<Vec<Expr>>),
     /// `WITH RECURSIVE`'s `anchor UNION [ALL] step`: `step` reads work table `id` (the rows the
     /// previous round added) until a round adds none.
     Recursive {
@@ -268,11 +281,41 @@ pub struct QueryPlan {
     pub columns: Vec<ColumnInfo>,
 }
 
+/// The columns of a sequence read as a relation.
+const SEQUENCE_COLUMNS: [(&str, DataType); 3] = [
+    ("last_value", DataType::Int8),
+    ("log_cnt", DataType::Int8),
+    ("is_called", DataType::Bool),
+];
+
+/// The element type of an array `unnest` reads: the element type of an explicit cast
+/// (`'{1,2}'::oid[]`), else text (arrays travel in their text form).
+fn array_element_type(e: &ast::Expr) -> DataType {
+    match e {
+        ast::Expr::Cast {
+            data_type: ast::DataType::Array(elem),
+            ..
+        } => match elem {
+            ast::ArrayElemTypeDef::AngleBracket(t)
+            | ast::ArrayElemTypeDef::SquareBracket(t, _)
+            | ast::ArrayElemTypeDef::Parenthesis(t)
+            | ast::ArrayElemTypeDef::Qualified(t, _) => {
+                crate::expr::data_type(t).unwrap_or(DataType::Text)
+            }
+            ast::ArrayElemTypeDef::None => DataType::Text,
+        },
+        ast::Expr::Nested(inner) => array_element_type(inner),
+        _ => DataType::Text,
+    }
+}
+
 /// What a name in FROM refers to.
 pub enum Resolved {
     Table(TableDef),
     Virtual(&'static VirtualTable),
     View(crate::catalog::ViewDef),
+    /// A sequence read as a relation: one row of its state (`SELECT last_value FROM seq`).
+    Sequence(crate::sequence::SequenceDef),
 }
 
 /// A common table expression in scope while the query of its WITH is bound. A reference binds
@@ -366,6 +409,11 @@ pub fn resolve_relation(engine: &Engine, txn: &Txn, name: &ast::ObjectName) -> S
             {
                 Ok(Resolved::View(view))
             }
+            Err(SqlError::WrongObjectType(_))
+                if let Some(seq) = crate::sequence::lookup_sequence(engine, txn, &table)? =>
+            {
+                Ok(Resolved::Sequence(seq))
+            }
             Err(SqlError::UndefinedTable(t)) if schema.is_none() => {
                 crate::catalog_views::lookup(None, &table)
                     .map(Resolved::Virtual)
@@ -430,6 +478,7 @@ pub fn table_scope(def: &TableDef, alias: Option<&str>) -> Vec<ScopeColumn> {
             table: Some(t.clone()),
             name: c.name.clone(),
             ty: c.ty,
+            rel_oid: Some(def.oid),
         })
         .collect()
 }
@@ -765,6 +814,76 @@ impl<'a> Planner<'a> {
                     ld.max(rd),
                 ))
             }
+            ast::SetExpr::Values(values) => {
+                let empty: Vec<ScopeColumn> = Vec::new();
+                let mut binder = Binder {
+                    scope: &empty,
+                    params,
+                    outer,
+                    planner: Some(self),
+                    outer_depth_used: 0,
+                };
+                let width = values.rows.first().map_or(0, |r| r.content.len());
+                let mut rows = Vec::with_capacity(values.rows.len());
+                let mut types: Vec<Option<DataType>> = vec![None; width];
+                for r in &values.rows {
+                    let r = &r.content;
+                    if r.len() != width {
+                        return Err(SqlError::Syntax(
+                            "VALUES lists must all be the same length".into(),
+                        ));
+                    }
+                    let mut row = Vec::with_capacity(width);
+                    for (i, e) in r.iter().enumerate() {
+                        let b = binder.bind(e, &mut AggMode::Forbidden("VALUES"))?;
+                        // A string literal's type is unknown until its column's type is
+                        // known (`VALUES (1), ('2')` is integer): it does not vote.
+                        let unknown = matches!(b, Expr::Literal(Value::Text(_)));
+                        if let Some(t) = binder.type_of(&b).filter(|_| !unknown) {
+                            types[i] = Some(match types[i] {
+                                None => t,
+                                Some(prev) => unify_set_types(prev, t, "VALUES")?,
+                            });
+                        }
+                        row.push(b);
+                    }
+                    rows.push(row);
+                }
+                let types: Vec<DataType> = types
+                    .into_iter()
+                    .map(|t| t.unwrap_or(DataType::Text))
+                    .collect();
+                for row in &mut rows {
+                    for (e, ty) in row.iter_mut().zip(&types) {
+                        if let Expr::Param(i) = e
+                            && binder.params[*i].is_none()
+                        {
+                            binder.params[*i] = Some(*ty);
+                        }
+                        let retype = match binder.type_of(e) {
+                            Some(t) => t != *ty,
+                            // An untyped string literal takes its column's type.
+                            None => matches!(e, Expr::Literal(Value::Text(_))),
+                        };
+                        if retype {
+                            let inner = std::mem::replace(e, Expr::Literal(Value::Null));
+                            *e = Expr::Cast {
+                                expr: Box::new(inner),
+                                ty: *ty,
+                            };
+                        }
+                    }
+                }
+                let columns = types
+                    .iter()
+                    .enumerate()
+                    .map(|(i, ty)| ColumnInfo {
+                        name: format!("column{}", i + 1),
+                        ty: *ty,
+                    })
+                    .collect();
+                Ok((Body::Values(rows), columns, binder.outer_depth_used))
+            }
             other => Err(SqlError::FeatureNotSupported(format!("query {other}"))),
         }
     }
@@ -978,6 +1097,7 @@ impl<'a> Planner<'a> {
         }
         let offset = scope.len();
         let mut lateral = false;
+        let mut ordinality = false;
         let (source, cols) = match factor {
             ast::TableFactor::Table {
                 name,
@@ -1008,6 +1128,7 @@ impl<'a> Planner<'a> {
                             table: Some(t.clone()),
                             name: c.name.clone(),
                             ty: c.ty,
+                            rel_oid: None,
                         })
                         .collect();
                     if let Some(a) = alias {
@@ -1049,9 +1170,23 @@ impl<'a> Planner<'a> {
                                     table: Some(t.clone()),
                                     name: name.clone(),
                                     ty: c.ty,
+                                    rel_oid: None,
                                 })
                                 .collect();
                             (Source::Derived(Box::new(plan)), cols)
+                        }
+                        Resolved::Sequence(seq) => {
+                            let t = alias.unwrap_or_else(|| seq.name.clone());
+                            let cols = SEQUENCE_COLUMNS
+                                .iter()
+                                .map(|(c, ty)| ScopeColumn {
+                                    table: Some(t.clone()),
+                                    name: (*c).to_string(),
+                                    ty: *ty,
+                                    rel_oid: Some(seq.oid),
+                                })
+                                .collect();
+                            (Source::Sequence(seq), cols)
                         }
                         Resolved::Virtual(vt) => {
                             let t = alias.unwrap_or_else(|| vt.name.to_string());
@@ -1062,6 +1197,7 @@ impl<'a> Planner<'a> {
                                     table: Some(t.clone()),
                                     name: (*c).to_string(),
                                     ty: *ty,
+                                    rel_oid: crate::catalog_views::catalog_oid(vt.name),
                                 })
                                 .collect();
                             (Source::Virtual(vt), cols)
@@ -1073,13 +1209,20 @@ impl<'a> Planner<'a> {
                 name,
                 alias,
                 args: Some(targs),
+                with_ordinality,
                 ..
             } => {
                 let fname = object_name(name)?;
-                if fname != "generate_series" && fname != "unnest" {
+                if !matches!(
+                    fname.as_str(),
+                    "generate_series" | "unnest" | "pg_options_to_table" | "pg_partition_ancestors"
+                ) {
                     return Err(SqlError::UndefinedFunction(format!("{fname} in FROM")));
                 }
-                let unnest = fname == "unnest";
+                ordinality = *with_ordinality;
+                let options = fname == "pg_options_to_table";
+                let ancestors = fname == "pg_partition_ancestors";
+                let unnest = fname == "unnest" || options || ancestors;
                 // The arguments see the enclosing queries (not FROM siblings).
                 let empty: Vec<ScopeColumn> = Vec::new();
                 let mut binder = Binder {
@@ -1108,47 +1251,110 @@ impl<'a> Planner<'a> {
                 }
                 if unnest && args.len() != 1 {
                     return Err(SqlError::UndefinedFunction(format!(
-                        "unnest with {} arguments",
-                        args.len()
-                    )));
-                }
-                if !unnest && !(2..=3).contains(&args.len()) {
-                    return Err(SqlError::UndefinedFunction(format!(
-                        "generate_series with {} arguments",
+                        "{fname} with {} arguments",
                         args.len()
                     )));
                 }
                 *depth_used = (*depth_used).max(binder.outer_depth_used);
-                let ty =
-                    if unnest {
-                        DataType::Text
+                if options || ancestors {
+                    // `pg_options_to_table(reloptions)`: one row per `name=value` of an options
+                    // array. `pg_partition_ancestors(rel)`: the relation and the partitioned
+                    // tables above it.
+                    let t = alias
+                        .as_ref()
+                        .map_or(fname.clone(), |a| ident_name(&a.name));
+                    let (names, source): (&[(&str, DataType)], Source) = if options {
+                        (
+                            &[
+                                ("option_name", DataType::Text),
+                                ("option_value", DataType::Text),
+                            ],
+                            Source::Options(args.remove(0)),
+                        )
+                    } else {
+                        (
+                            &[("relid", DataType::Int8)],
+                            Source::PartitionAncestors(args.remove(0)),
+                        )
+                    };
+                    let mut cols: Vec<ScopeColumn> = names
+                        .iter()
+                        .map(|(c, ty)| ScopeColumn {
+                            table: Some(t.clone()),
+                            name: (*c).to_string(),
+                            ty: *ty,
+                            rel_oid: None,
+                        })
+                        .collect();
+                    if ordinality {
+                        cols.push(ScopeColumn {
+                            table: Some(t.clone()),
+                            name: "ordinality".into(),
+                            ty: DataType::Int8,
+                            rel_oid: None,
+                        });
+                    }
+                    if let Some(a) = alias {
+                        for (c, a) in cols.iter_mut().zip(&a.columns) {
+                            c.name = ident_name(&a.name);
+                        }
+                    }
+                    (source, cols)
+                } else {
+                    if !unnest && !(2..=3).contains(&args.len()) {
+                        return Err(SqlError::UndefinedFunction(format!(
+                            "generate_series with {} arguments",
+                            args.len()
+                        )));
+                    }
+                    let ty = if unnest {
+                        match &targs.args[0] {
+                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                                array_element_type(e)
+                            }
+                            _ => DataType::Text,
+                        }
                     } else {
                         args.iter().filter_map(|a| binder.type_of(a)).fold(
                             DataType::Int4,
                             |acc, t| if t == DataType::Int8 { t } else { acc },
                         )
                     };
-                let (t, c) = match alias {
-                    Some(a) => (
-                        ident_name(&a.name),
-                        a.columns
-                            .first()
-                            .map_or_else(|| ident_name(&a.name), |c| ident_name(&c.name)),
-                    ),
-                    None => (fname.clone(), fname.clone()),
-                };
-                (
-                    if unnest {
-                        Source::Unnest(args.remove(0))
-                    } else {
-                        Source::Series(args)
-                    },
-                    vec![ScopeColumn {
-                        table: Some(t),
+                    let (t, c) = match alias {
+                        Some(a) => (
+                            ident_name(&a.name),
+                            a.columns
+                                .first()
+                                .map_or_else(|| ident_name(&a.name), |c| ident_name(&c.name)),
+                        ),
+                        None => (fname.clone(), fname.clone()),
+                    };
+                    let mut cols = vec![ScopeColumn {
+                        table: Some(t.clone()),
                         name: c,
                         ty,
-                    }],
-                )
+                        rel_oid: None,
+                    }];
+                    if ordinality {
+                        cols.push(ScopeColumn {
+                            table: Some(t),
+                            name: alias
+                                .as_ref()
+                                .and_then(|a| a.columns.get(1))
+                                .map_or_else(|| "ordinality".into(), |c| ident_name(&c.name)),
+                            ty: DataType::Int8,
+                            rel_oid: None,
+                        });
+                    }
+                    (
+                        if unnest {
+                            Source::Unnest(args.remove(0), ty)
+                        } else {
+                            Source::Series(args)
+                        },
+                        cols,
+                    )
+                }
             }
             ast::TableFactor::Derived {
                 lateral: true,
@@ -1172,6 +1378,7 @@ impl<'a> Planner<'a> {
                         table: Some(t.clone()),
                         name: c.name.clone(),
                         ty: c.ty,
+                        rel_oid: None,
                     })
                     .collect();
                 for (c, a) in cols.iter_mut().zip(&alias.columns) {
@@ -1196,6 +1403,7 @@ impl<'a> Planner<'a> {
                         table: Some(t.clone()),
                         name: c.name.clone(),
                         ty: c.ty,
+                        rel_oid: None,
                     })
                     .collect();
                 for (c, a) in cols.iter_mut().zip(&alias.columns) {
@@ -1207,6 +1415,62 @@ impl<'a> Planner<'a> {
                 return Err(SqlError::Syntax(
                     "subquery in FROM must have an alias".into(),
                 ));
+            }
+            ast::TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality,
+                ..
+            } if array_exprs.len() == 1 => {
+                ordinality = *with_ordinality;
+                // The argument sees the enclosing queries (not FROM siblings).
+                let empty: Vec<ScopeColumn> = Vec::new();
+                let mut binder = Binder {
+                    scope: &empty,
+                    params,
+                    outer,
+                    planner: Some(self),
+                    outer_depth_used: 0,
+                };
+                let arg = binder.bind(
+                    &array_exprs[0],
+                    &mut AggMode::Forbidden("functions in FROM"),
+                )?;
+                if let Expr::Param(i) = arg
+                    && binder.params[i].is_none()
+                {
+                    binder.params[i] = Some(DataType::Text);
+                }
+                *depth_used = (*depth_used).max(binder.outer_depth_used);
+                let ty = array_element_type(&array_exprs[0]);
+                let (t, c) = match alias {
+                    Some(a) => (
+                        ident_name(&a.name),
+                        a.columns
+                            .first()
+                            .map_or_else(|| ident_name(&a.name), |c| ident_name(&c.name)),
+                    ),
+                    None => ("unnest".to_string(), "unnest".to_string()),
+                };
+                let mut cols = vec![ScopeColumn {
+                    table: Some(t.clone()),
+                    name: c,
+                    ty,
+                    rel_oid: None,
+                }];
+                if ordinality {
+                    cols.push(ScopeColumn {
+                        table: Some(t),
+                        name: alias
+                            .as_ref()
+                            .and_then(|a| a.columns.get(1))
+                            .map_or_else(|| "ordinality".into(), |c| ident_name(&c.name)),
+                        ty: DataType::Int8,
+                        rel_oid: None,
+                    });
+                }
+                (Source::Unnest(arg, ty), cols)
             }
             other => return Err(SqlError::FeatureNotSupported(format!("FROM {other}"))),
         };
@@ -1224,6 +1488,7 @@ impl<'a> Planner<'a> {
             filter: None,
             access: Access::Full,
             lateral,
+            ordinality,
         });
         Ok(relations.len() - 1)
     }
@@ -1844,6 +2109,18 @@ impl<'a> Executor<'a> {
                 self.run_select(s, &plan.order_by, outer, stop_after)?
             }
             Body::Query(q) => self.with_output_keys(self.run(q, outer)?, &plan.order_by),
+            Body::Values(values) => {
+                let cx = self.cx(&[], outer);
+                let mut rows = Vec::with_capacity(values.len());
+                for r in values {
+                    let mut row = Vec::with_capacity(r.len());
+                    for e in r {
+                        row.push(e.eval(&cx)?);
+                    }
+                    rows.push(row);
+                }
+                self.with_output_keys(rows, &plan.order_by)
+            }
             Body::Set {
                 op,
                 all,
@@ -1983,13 +2260,94 @@ impl<'a> Executor<'a> {
                     }
                 }
             }
-            Source::Unnest(arg) => {
+            Source::Options(arg) => {
                 let items = match arg.eval(&self.cx(&[], outer))? {
                     Value::Null => Vec::new(),
                     v => crate::expr::parse_array(&v.to_text().unwrap_or_default())?,
                 };
-                for item in items {
-                    let row = vec![item.map_or(Value::Null, Value::Text)];
+                for (n, item) in items.into_iter().flatten().enumerate() {
+                    let (name, value) = match item.split_once('=') {
+                        Some((n, v)) => (n.to_string(), Value::Text(v.to_string())),
+                        None => (item, Value::Null),
+                    };
+                    let mut row = vec![Value::Text(name), value];
+                    if rel.ordinality {
+                        row.push(Value::Int(n as i64 + 1));
+                    }
+                    let pass = match &rel.filter {
+                        None => true,
+                        Some(f) => f.eval(&self.cx(&row, outer))? == Value::Bool(true),
+                    };
+                    if pass {
+                        rows.push(row);
+                    }
+                }
+            }
+            Source::PartitionAncestors(arg) => {
+                let cx = self.cx(&[], outer);
+                let relid = match arg.eval(&cx)? {
+                    Value::Null => None,
+                    Value::Int(o) => Some(o),
+                    name @ Value::Text(_) => {
+                        match crate::catalog_views::eval_function("regclass", &[name], &cx)? {
+                            Some(Value::Int(o)) => Some(o),
+                            _ => None,
+                        }
+                    }
+                    other => {
+                        return Err(SqlError::DatatypeMismatch(format!(
+                            "pg_partition_ancestors needs a relation, not {other:?}"
+                        )));
+                    }
+                };
+                if let Some(o) = relid {
+                    let mut row = vec![Value::Int(o)];
+                    if rel.ordinality {
+                        row.push(Value::Int(1));
+                    }
+                    let pass = match &rel.filter {
+                        None => true,
+                        Some(f) => f.eval(&self.cx(&row, outer))? == Value::Bool(true),
+                    };
+                    if pass {
+                        rows.push(row);
+                    }
+                }
+            }
+            Source::Sequence(seq) => {
+                let shared = self.sequences.map(|s| s.shared).ok_or_else(|| {
+                    SqlError::FeatureNotSupported("reading a sequence here".into())
+                })?;
+                let state = shared.peek(self.engine, seq)?;
+                // Values are reserved in blocks (see `sequence`); PostgreSQL's `log_cnt` counts
+                // what is left of the logged block, which Borealis does not expose: 0.
+                let row = vec![
+                    Value::Int(state.last),
+                    Value::Int(0),
+                    Value::Bool(state.is_called),
+                ];
+                let pass = match &rel.filter {
+                    None => true,
+                    Some(f) => f.eval(&self.cx(&row, outer))? == Value::Bool(true),
+                };
+                if pass {
+                    rows.push(row);
+                }
+            }
+            Source::Unnest(arg, ty) => {
+                let items = match arg.eval(&self.cx(&[], outer))? {
+                    Value::Null => Vec::new(),
+                    v => crate::expr::parse_array(&v.to_text().unwrap_or_default())?,
+                };
+                for (n, item) in items.into_iter().enumerate() {
+                    let mut row = vec![match item {
+                        None => Value::Null,
+                        Some(t) if *ty == DataType::Text => Value::Text(t),
+                        Some(t) => crate::types::parse_text(&t, *ty)?,
+                    }];
+                    if rel.ordinality {
+                        row.push(Value::Int(n as i64 + 1));
+                    }
                     let pass = match &rel.filter {
                         None => true,
                         Some(f) => f.eval(&self.cx(&row, outer))? == Value::Bool(true),
@@ -2027,11 +2385,16 @@ impl<'a> Executor<'a> {
                     ));
                 }
                 let mut i = start;
+                let mut n = 0i64;
                 while (step > 0 && i <= stop) || (step < 0 && i >= stop) {
                     if i % 1024 == 0 {
                         self.session.cancel.check()?;
                     }
-                    let row = vec![Value::Int(i)];
+                    n += 1;
+                    let mut row = vec![Value::Int(i)];
+                    if rel.ordinality {
+                        row.push(Value::Int(n));
+                    }
                     let pass = match &rel.filter {
                         None => true,
                         Some(f) => f.eval(&self.cx(&row, outer))? == Value::Bool(true),
@@ -3181,6 +3544,8 @@ struct Accumulator {
     best: Value,
     separator: Option<String>,
     text: String,
+    /// `array_agg`'s elements.
+    items: Vec<Value>,
 }
 
 impl Accumulator {
@@ -3197,6 +3562,7 @@ impl Accumulator {
             best: Value::Null,
             separator: call.separator.clone(),
             text: String::new(),
+            items: Vec::new(),
         }
     }
 
@@ -3205,7 +3571,7 @@ impl Accumulator {
             self.count += 1;
             return Ok(());
         }
-        if v.is_null() {
+        if v.is_null() && self.func != AggFunc::ArrayAgg {
             return Ok(());
         }
         if let Some(seen) = &mut self.distinct {
@@ -3223,6 +3589,16 @@ impl Accumulator {
                     self.text.push_str(self.separator.as_deref().unwrap_or(""));
                 }
                 self.text.push_str(&v.to_text().unwrap_or_default());
+            }
+            AggFunc::ArrayAgg => self.items.push(v),
+            AggFunc::BoolAnd | AggFunc::BoolOr => {
+                let b = v == Value::Bool(true);
+                let acc = match self.best {
+                    Value::Bool(a) if self.func == AggFunc::BoolAnd => a && b,
+                    Value::Bool(a) => a || b,
+                    _ => b,
+                };
+                self.best = Value::Bool(acc);
             }
             AggFunc::Sum | AggFunc::Avg => match v {
                 Value::Int(i) => {
@@ -3268,6 +3644,8 @@ impl Accumulator {
             AggFunc::Avg => Value::Float(self.float_sum / self.count as f64),
             AggFunc::Min | AggFunc::Max => self.best,
             AggFunc::StringAgg => Value::Text(self.text),
+            AggFunc::ArrayAgg => Value::Text(crate::expr::format_array(self.items.into_iter())),
+            AggFunc::BoolAnd | AggFunc::BoolOr => self.best,
         })
     }
 }

@@ -577,7 +577,7 @@ pub struct SessionSequences {
 }
 
 impl SessionSequences {
-    fn note_lsn(&self, lsn: Option<Lsn>) {
+    pub(crate) fn note_lsn(&self, lsn: Option<Lsn>) {
         if let Some(l) = lsn
             && self.wait_lsn.get().is_none_or(|w| w < l)
         {

@@ -188,6 +188,139 @@ pub fn parse(sql: &str) -> SqlResult<Vec<ast::Statement>> {
     }
 }
 
+/// `ALTER SEQUENCE [IF EXISTS] name [AS type] [INCREMENT …] [MINVALUE …] [MAXVALUE …]
+/// [START …] [RESTART [[WITH] n]] [CACHE …] [[NO] CYCLE] [OWNED BY table.column | NONE]`.
+///
+/// The parser has no ALTER SEQUENCE, so the statement travels as a `CALL` of a function whose
+/// name (`ALTER SEQUENCE`, with its space) no parsed CALL can have, holding the statement's text;
+/// [`AlterSequence::parse`] reads it — the options through the parser's CREATE SEQUENCE, RESTART
+/// by itself.
+struct AlterSequence {
+    if_exists: bool,
+    name: ast::ObjectName,
+    data_type: Option<ast::DataType>,
+    options: Vec<ast::SequenceOptions>,
+    owned_by: Option<ast::ObjectName>,
+    /// `RESTART`: `Some(None)` restarts at the start value.
+    restart: Option<Option<i64>>,
+}
+
+const ALTER_SEQUENCE_CARRIER: &str = "ALTER SEQUENCE";
+
+impl AlterSequence {
+    fn carrier(text: &str) -> ast::Statement {
+        ast::Statement::Call(ast::Function {
+            name: ast::ObjectName::from(vec![ast::Ident::new(ALTER_SEQUENCE_CARRIER)]),
+            uses_odbc_syntax: false,
+            parameters: ast::FunctionArguments::None,
+            args: ast::FunctionArguments::List(ast::FunctionArgumentList {
+                duplicate_treatment: None,
+                args: vec![ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(
+                    ast::Expr::Value(ast::Value::SingleQuotedString(text.to_string()).into()),
+                ))],
+                clauses: Vec::new(),
+            }),
+            filter: None,
+            null_treatment: None,
+            over: None,
+            within_group: Vec::new(),
+        })
+    }
+
+    /// The statement's text, if `stmt` carries an ALTER SEQUENCE.
+    fn carried(stmt: &ast::Statement) -> Option<&str> {
+        let ast::Statement::Call(f) = stmt else {
+            return None;
+        };
+        let [ast::ObjectNamePart::Identifier(id)] = f.name.0.as_slice() else {
+            return None;
+        };
+        if id.quote_style.is_some() || id.value != ALTER_SEQUENCE_CARRIER {
+            return None;
+        }
+        let ast::FunctionArguments::List(l) = &f.args else {
+            return None;
+        };
+        match l.args.as_slice() {
+            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(ast::Expr::Value(v)))] => {
+                match &v.value {
+                    ast::Value::SingleQuotedString(t) => Some(t),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn parse(text: &str) -> SqlResult<AlterSequence> {
+        let syntax = |m: &str| SqlError::Syntax(m.to_string());
+        let text = text.trim().trim_end_matches(';').trim();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let lw: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+        let mut i = 2;
+        let if_exists = lw.get(2).map(String::as_str) == Some("if");
+        if if_exists {
+            if lw.get(3).map(String::as_str) != Some("exists") {
+                return Err(syntax("syntax error at or near \"if\""));
+            }
+            i = 4;
+        }
+        // RESTART [[WITH] n] is taken out; the rest reads as CREATE SEQUENCE's options.
+        let mut restart = None;
+        let mut rest: Vec<&str> = Vec::new();
+        let mut k = i;
+        while k < words.len() {
+            if lw[k] == "restart" {
+                let mut j = k + 1;
+                if lw.get(j).map(String::as_str) == Some("with") {
+                    j += 1;
+                }
+                match words.get(j).and_then(|w| w.parse::<i64>().ok()) {
+                    Some(n) => {
+                        restart = Some(Some(n));
+                        k = j + 1;
+                    }
+                    None if j > k + 1 => return Err(syntax("syntax error at end of input")),
+                    None => {
+                        restart = Some(None);
+                        k = j;
+                    }
+                }
+                continue;
+            }
+            rest.push(words[k]);
+            k += 1;
+        }
+        if rest.is_empty() {
+            return Err(syntax("syntax error at end of input"));
+        }
+        let create = format!("CREATE SEQUENCE {}", rest.join(" "));
+        let create = sequence_options_in_parser_order(&create).unwrap_or(create);
+        let stmts = sqlparser::parser::Parser::parse_sql(
+            &sqlparser::dialect::PostgreSqlDialect {},
+            &create,
+        )
+        .map_err(|e| syntax(e.to_string().trim_start_matches("sql parser error: ")))?;
+        match stmts.into_iter().next() {
+            Some(ast::Statement::CreateSequence {
+                name,
+                data_type,
+                sequence_options,
+                owned_by,
+                ..
+            }) => Ok(AlterSequence {
+                if_exists,
+                name,
+                data_type,
+                options: sequence_options,
+                owned_by,
+                restart,
+            }),
+            _ => Err(syntax("syntax error in ALTER SEQUENCE")),
+        }
+    }
+}
+
 /// `VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [(options)] [table [, …]]`, and COPY options
 /// written `FREEZE ON` / `HEADER ON` (the parser wants `TRUE`).
 fn parse_fallback(
@@ -214,6 +347,11 @@ fn parse_fallback(
     }
     let lower = text.to_lowercase();
     let first = lower.split_whitespace().next()?;
+    if lower.starts_with("alter sequence") {
+        // Checked now, so a malformed one fails at parse time as PostgreSQL's would.
+        AlterSequence::parse(text).ok()?;
+        return Some(vec![AlterSequence::carrier(text)]);
+    }
     if lower.starts_with("create sequence") && !text.contains(['\'', '"', '(']) {
         return parse(&sequence_options_in_parser_order(text)?).ok();
     }
@@ -403,6 +541,15 @@ pub struct Session {
     block_read_only: Option<bool>,
     /// `currval`, `lastval`, and the sequence commits an acknowledgement waits for.
     sequences: SessionSequences,
+    /// Statements prepared with SQL `PREPARE`, by name (the protocol's named statements live in
+    /// the front end).
+    sql_prepared: HashMap<String, SqlPrepared>,
+}
+
+/// A statement prepared with SQL `PREPARE name (types) AS statement`.
+struct SqlPrepared {
+    stmt: ast::Statement,
+    param_types: Vec<DataType>,
 }
 
 impl Drop for Session {
@@ -467,6 +614,7 @@ impl Session {
             statements_in_block: 0,
             block_read_only: None,
             sequences: SessionSequences::default(),
+            sql_prepared: HashMap::new(),
         };
         session.publish_settings();
         session
@@ -1007,6 +1155,33 @@ impl Session {
         if let ast::Statement::Vacuum(v) = stmt {
             return self.vacuum(v.table_name.as_ref()).and_then(plain);
         }
+        match stmt {
+            ast::Statement::Prepare {
+                name,
+                data_types,
+                statement,
+            } => {
+                let r = self.prepare_sql(&ident_name(name), data_types, statement);
+                if r.is_err() && self.in_block {
+                    self.failed = true;
+                }
+                return r.and_then(plain);
+            }
+            ast::Statement::Execute {
+                name: Some(name),
+                parameters,
+                immediate: false,
+                into,
+                using,
+                ..
+            } if into.is_empty() && using.is_empty() => {
+                return self.execute_prepared(&object_name(name)?, parameters);
+            }
+            ast::Statement::Lock(_) if !self.in_block => {
+                return Err(SqlError::NoActiveTransaction("LOCK TABLE".into()));
+            }
+            _ => {}
+        }
         if let ast::Statement::Copy {
             to: false,
             target: ast::CopyTarget::Stdin,
@@ -1063,6 +1238,104 @@ impl Session {
                 Err(e)
             }
         }
+    }
+
+    /// SQL `PREPARE`: binds the statement now (as the protocol's Parse does), so errors in it
+    /// are reported here, and keeps it under its name for `EXECUTE`.
+    fn prepare_sql(
+        &mut self,
+        name: &str,
+        data_types: &[ast::DataType],
+        statement: &ast::Statement,
+    ) -> SqlResult<Output> {
+        if self.sql_prepared.contains_key(name) {
+            return Err(SqlError::DuplicatePreparedStatement(name.into()));
+        }
+        let declared = data_types
+            .iter()
+            .map(|t| crate::expr::data_type(t).map(Some))
+            .collect::<SqlResult<Vec<_>>>()?;
+        let (param_types, _) = self.describe(statement, &declared)?;
+        self.sql_prepared.insert(
+            name.into(),
+            SqlPrepared {
+                stmt: statement.clone(),
+                param_types,
+            },
+        );
+        Ok(command("PREPARE"))
+    }
+
+    /// SQL `EXECUTE name (args)`: the arguments are constant expressions, each converted to its
+    /// parameter's type, then the prepared statement runs as if sent on its own.
+    fn execute_prepared(&mut self, name: &str, args: &[ast::Expr]) -> SqlResult<Executed> {
+        let r = (|| {
+            let p = self
+                .sql_prepared
+                .get(name)
+                .ok_or_else(|| SqlError::UndefinedPreparedStatement(name.into()))?;
+            if args.len() != p.param_types.len() {
+                return Err(SqlError::Syntax(format!(
+                    "wrong number of parameters for prepared statement \"{name}\""
+                )));
+            }
+            let mut values = Vec::with_capacity(args.len());
+            for (a, ty) in args.iter().zip(&p.param_types) {
+                let mut no_params = Vec::new();
+                let bound = Binder::new(&[], &mut no_params)
+                    .bind(a, &mut AggMode::Forbidden("EXECUTE parameter"))?;
+                let v = bound.eval(&crate::expr::EvalContext::new(&[], &[], &self.info))?;
+                values.push(v.cast(*ty)?);
+            }
+            Ok((p.stmt.clone(), values))
+        })();
+        match r {
+            Ok((stmt, values)) => self.execute(&stmt, &values),
+            Err(e) => {
+                if self.in_block {
+                    self.failed = true;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// `DEALLOCATE name` of a statement SQL `PREPARE` made; `false` if there is none.
+    pub fn deallocate_sql(&mut self, name: &str) -> bool {
+        self.sql_prepared.remove(name).is_some()
+    }
+
+    /// `DEALLOCATE ALL`: forgets every statement SQL `PREPARE` made.
+    pub fn deallocate_all_sql(&mut self) {
+        self.sql_prepared.clear();
+    }
+
+    /// `LOCK TABLE` (inside a transaction block). Borealis takes no table-level locks: DDL is
+    /// transactional through MVCC on the catalog, so a reader's snapshot keeps a table's
+    /// definition and rows whatever concurrent DDL does. The modes that conflict only with
+    /// SHARE and stronger locks (ACCESS SHARE, ROW SHARE, ROW EXCLUSIVE) therefore hold already
+    /// and are granted at once; the stronger modes would have to block other writers, which
+    /// Borealis cannot do yet, and are refused rather than pretended.
+    fn lock_table(&self, txn: &Txn, lock: &ast::Lock) -> SqlResult<Output> {
+        use ast::LockTableMode as M;
+        let mode = lock.lock_mode.clone().unwrap_or(M::AccessExclusive);
+        for target in &lock.tables {
+            let name = object_name(&target.name)?;
+            match crate::query::resolve_relation(&self.db.engine, txn, &target.name)? {
+                crate::query::Resolved::Table(_) | crate::query::Resolved::View(_) => {}
+                _ => {
+                    return Err(SqlError::WrongObjectType(format!(
+                        "\"{name}\" is not a table or view"
+                    )));
+                }
+            }
+        }
+        if !matches!(mode, M::AccessShare | M::RowShare | M::RowExclusive) {
+            return Err(SqlError::FeatureNotSupported(format!(
+                "LOCK TABLE in {mode} mode"
+            )));
+        }
+        Ok(command("LOCK TABLE"))
     }
 
     fn commit(&self, txn: Txn) -> SqlResult<Option<Lsn>> {
@@ -1173,6 +1446,11 @@ impl Session {
                 Ok(command("RESET"))
             }
             ast::Statement::Truncate(t) => self.truncate(txn, t),
+            ast::Statement::Lock(l) => self.lock_table(txn, l),
+            other if AlterSequence::carried(other).is_some() => {
+                let text = AlterSequence::carried(other).unwrap_or_default();
+                self.alter_sequence(txn, &AlterSequence::parse(text)?)
+            }
             ast::Statement::AlterTable(at) => self.alter_table(txn, at),
             ast::Statement::Analyze(a) => {
                 if let Some(n) = &a.table_name {
@@ -1894,6 +2172,64 @@ impl Session {
         seq.owned_by = owner;
         engine.insert(txn, CATALOG, name.as_bytes(), &seq.encode())?;
         Ok(command("CREATE SEQUENCE"))
+    }
+
+    /// `ALTER SEQUENCE`: the options given replace the definition's, checked as CREATE SEQUENCE
+    /// checks them; RESTART sets the state (at once, as `setval` does).
+    fn alter_sequence(&mut self, txn: &mut Txn, alter: &AlterSequence) -> SqlResult<Output> {
+        let engine = self.db.engine.clone();
+        let name = object_name(&alter.name)?;
+        let Some(old) = crate::sequence::lookup_sequence(&engine, txn, &name)? else {
+            if alter.if_exists {
+                self.notices
+                    .push(format!("relation \"{name}\" does not exist, skipping"));
+                return Ok(command("ALTER SEQUENCE"));
+            }
+            return Err(SqlError::UndefinedTable(name));
+        };
+        let given = SequenceOptions::from_ast(alter.data_type.as_ref(), &alter.options)?;
+        let merged = SequenceOptions {
+            type_oid: given.type_oid.or(Some(old.type_oid)),
+            increment: given.increment.or(Some(old.increment)),
+            min: given.min.or(Some(Some(old.min))),
+            max: given.max.or(Some(Some(old.max))),
+            start: given.start.or(Some(old.start)),
+            cache: given.cache.or(Some(old.cache)),
+            cycle: given.cycle.or(Some(old.cycle)),
+        };
+        let mut seq = merged.define(&old.name, old.oid, old.tree, old.type_oid)?;
+        seq.identity = old.identity;
+        seq.owned_by = match &alter.owned_by {
+            None => old.owned_by,
+            Some(o) if o.to_string().eq_ignore_ascii_case("none") => None,
+            Some(o) => Some(self.sequence_owner(txn, o)?),
+        };
+        engine.put(txn, CATALOG, name.as_bytes(), &seq.encode())?;
+        if let Some(at) = alter.restart {
+            let last = at.unwrap_or(seq.start);
+            if last < seq.min || last > seq.max {
+                return Err(SqlError::InvalidParameterValue(format!(
+                    "RESTART value ({last}) cannot be {} than {} ({})",
+                    if last < seq.min { "less" } else { "greater" },
+                    if last < seq.min {
+                        "MINVALUE"
+                    } else {
+                        "MAXVALUE"
+                    },
+                    if last < seq.min { seq.min } else { seq.max },
+                )));
+            }
+            let lsn = self.db.sequences.set(
+                &engine,
+                &seq,
+                crate::sequence::SequenceState {
+                    last,
+                    is_called: false,
+                },
+            )?;
+            self.sequences.note_lsn(lsn);
+        }
+        Ok(command("ALTER SEQUENCE"))
     }
 
     /// The column `OWNED BY table.column` names: (table OID, column position).
@@ -3915,6 +4251,7 @@ fn write_command(stmt: &ast::Statement) -> Option<&'static str> {
         ast::Statement::CreateIndex(_) => "CREATE INDEX",
         ast::Statement::CreateView { .. } => "CREATE VIEW",
         ast::Statement::CreateSequence { .. } => "CREATE SEQUENCE",
+        other if AlterSequence::carried(other).is_some() => "ALTER SEQUENCE",
         ast::Statement::AlterTable(_) => "ALTER TABLE",
         ast::Statement::Truncate(_) => "TRUNCATE TABLE",
         ast::Statement::Drop { object_type, .. } => match object_type {
