@@ -28,10 +28,9 @@
 //!   multisets. A LIMIT or OFFSET only ever comes with an ORDER BY over every output column, a
 //!   total order, so the rows kept are the same ones.
 //! - Values are compared in their text form, by the type of their column (learned by preparing
-//!   the statement): integers as integers, exactly; float8 and PostgreSQL's numeric (Borealis has
-//!   no numeric yet: where PostgreSQL's `avg` answers `2.5000000000000000`, Borealis answers a
-//!   float8 `2.5`) as numbers within a relative tolerance of 1e-9, since sums of floats may be
-//!   added up in another order; everything else byte for byte. The data's floats are multiples of
+//!   the statement): integers as integers, exactly; float8 as numbers within a relative
+//!   tolerance of 1e-9, since sums of floats may be added up in another order; everything else,
+//!   `numeric` included (`avg` of integers is `2.5000000000000000` in both), byte for byte. The data's floats are multiples of
 //!   1/8, so most sums are exact anyway. -0 and 0 are equal numbers, as they are to SQL: which of
 //!   two equal values DISTINCT, GROUP BY, a set operation or a sort keeps is the system's choice.
 //!
@@ -1129,10 +1128,10 @@ type Row = Vec<Option<String>>;
 enum Kind {
     /// int2, int4, int8: as integers, exactly.
     Int,
-    /// float4, float8 and PostgreSQL's numeric (where Borealis, which has no numeric yet,
-    /// answers float8 or an integer): as numbers, within a relative tolerance.
+    /// float4, float8: as numbers, within a relative tolerance.
     Float,
-    /// Everything else: the text forms must be identical.
+    /// Everything else, `numeric` (exact, with its scale) included: the text forms must be
+    /// identical.
     Exact,
 }
 
@@ -1140,7 +1139,7 @@ fn kind_of(t: &tokio_postgres::types::Type) -> Kind {
     use tokio_postgres::types::Type;
     if [Type::INT2, Type::INT4, Type::INT8].contains(t) {
         Kind::Int
-    } else if [Type::FLOAT4, Type::FLOAT8, Type::NUMERIC].contains(t) {
+    } else if [Type::FLOAT4, Type::FLOAT8].contains(t) {
         Kind::Float
     } else {
         Kind::Exact

@@ -103,6 +103,7 @@ fn error_info(e: &FrontError) -> ErrorInfo {
                 | SqlError::CheckViolation { detail, .. }
                 | SqlError::ForeignKeyViolation { detail, .. }
                 | SqlError::NotSupportedDetail { detail, .. }
+                | SqlError::NumericFieldOverflow { detail }
                     if !detail.is_empty() =>
                 {
                     Some(detail.clone())
@@ -189,7 +190,7 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::UndefinedColumn(_) => "42703",
         SqlError::DuplicateColumn(_) | SqlError::ColumnExists(_) => "42701",
         SqlError::AmbiguousColumn(_) => "42702",
-        SqlError::UndefinedFunction(_) => "42883",
+        SqlError::UndefinedFunction(_) | SqlError::UndefinedOperator(_) => "42883",
         SqlError::UniqueViolation { .. } => "23505",
         SqlError::NotNullViolation { .. } => "23502",
         SqlError::CheckViolation { .. } => "23514",
@@ -197,9 +198,15 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::InvalidForeignKey(_) => "42830",
         SqlError::DuplicateObject(_) => "42710",
         SqlError::DatatypeMismatch(_) => "42804",
-        SqlError::InvalidTextRepresentation { .. } => "22P02",
+        SqlError::InvalidTextRepresentation { .. } | SqlError::InvalidInput(_) => "22P02",
         SqlError::NumericOutOfRange(_) => "22003",
         SqlError::DivisionByZero => "22012",
+        SqlError::NumericFieldOverflow { .. } => "22003",
+        SqlError::InvalidArgumentForPower(_) => "2201F",
+        SqlError::CannotCoerce(_) => "42846",
+        SqlError::DatetimeFieldOverflow(_) => "22008",
+        SqlError::DatetimeValueOutOfRange(_) => "22008",
+        SqlError::InvalidDatetimeFormat(_) => "22007",
         SqlError::Grouping(_) => "42803",
         SqlError::CardinalityViolation(_) | SqlError::CardinalityViolationWithHint { .. } => {
             "21000"
@@ -274,6 +281,9 @@ fn pg_type(t: DataType) -> Type {
         DataType::Float8 => Type::FLOAT8,
         DataType::Text => Type::TEXT,
         DataType::Timestamp => Type::TIMESTAMP,
+        DataType::Numeric => Type::NUMERIC,
+        DataType::Bytea => Type::BYTEA,
+        DataType::Uuid => Type::UUID,
     }
 }
 
@@ -289,6 +299,9 @@ fn our_type(t: &Type) -> Option<DataType> {
         Type::FLOAT8 => DataType::Float8,
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DataType::Text,
         Type::TIMESTAMP => DataType::Timestamp,
+        Type::NUMERIC => DataType::Numeric,
+        Type::BYTEA => DataType::Bytea,
+        Type::UUID => DataType::Uuid,
         _ => return None,
     })
 }
@@ -350,6 +363,11 @@ fn decode_param(
                 .checked_add(borealis_sql::types::PG_EPOCH_OFFSET_US)
                 .ok_or_else(bad)?,
         ),
+        DataType::Numeric => {
+            Value::Numeric(borealis_sql::types::Numeric::from_wire(raw).ok_or_else(bad)?)
+        }
+        DataType::Bytea => Value::Bytes(raw.to_vec()),
+        DataType::Uuid => Value::Uuid(u128::from_be_bytes(raw.try_into().map_err(|_| bad())?)),
     })
 }
 
@@ -870,6 +888,25 @@ fn rows_response(
                         (Value::Timestamp(t), _) => encoder.encode_field_with_type_and_format(
                             &t.wrapping_sub(borealis_sql::types::PG_EPOCH_OFFSET_US),
                             &Type::INT8,
+                            FieldFormat::Binary,
+                            &pgwire::types::format::FormatOptions::default(),
+                        )?,
+                        // The type's own binary form, sent as raw bytes.
+                        (Value::Bytes(b), _) => encoder.encode_field_with_type_and_format(
+                            b,
+                            &Type::BYTEA,
+                            FieldFormat::Binary,
+                            &pgwire::types::format::FormatOptions::default(),
+                        )?,
+                        (Value::Uuid(u), _) => encoder.encode_field_with_type_and_format(
+                            &u.to_be_bytes().to_vec(),
+                            &Type::BYTEA,
+                            FieldFormat::Binary,
+                            &pgwire::types::format::FormatOptions::default(),
+                        )?,
+                        (Value::Numeric(n), _) => encoder.encode_field_with_type_and_format(
+                            &n.to_wire(),
+                            &Type::BYTEA,
                             FieldFormat::Binary,
                             &pgwire::types::format::FormatOptions::default(),
                         )?,

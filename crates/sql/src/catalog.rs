@@ -65,7 +65,8 @@ impl Identity {
     }
 }
 
-/// The declared flavour of a character column (stored as `text`).
+/// The declared flavour of a character column (stored as `text`), or the type modifier of
+/// another column type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum TextKind {
     #[default]
@@ -74,6 +75,8 @@ pub enum TextKind {
     Varchar(Option<u32>),
     /// `char(n)`: blank-padded to n; longer values are refused unless the excess is blanks.
     Char(u32),
+    /// A non-character type with a modifier: PostgreSQL's `atttypmod` (`numeric(p, s)`).
+    Typmod(i32),
 }
 
 impl Column {
@@ -103,7 +106,7 @@ impl Column {
     #[must_use]
     pub fn type_oid(&self) -> u32 {
         match self.text_kind {
-            TextKind::Text => self.ty.oid(),
+            TextKind::Text | TextKind::Typmod(_) => self.ty.oid(),
             TextKind::Varchar(_) => 1043,
             TextKind::Char(_) => 1042,
         }
@@ -114,6 +117,7 @@ impl Column {
     pub fn typmod(&self) -> i32 {
         match self.text_kind {
             TextKind::Varchar(Some(n)) | TextKind::Char(n) => n as i32 + 4,
+            TextKind::Typmod(t) => t,
             _ => -1,
         }
     }
@@ -126,14 +130,18 @@ impl Column {
             TextKind::Varchar(None) => "character varying".into(),
             TextKind::Varchar(Some(n)) => format!("character varying({n})"),
             TextKind::Char(n) => format!("character({n})"),
+            TextKind::Typmod(t) => crate::types::type_display(self.ty, t),
         }
     }
 
     /// Applies the declared length rule to a value being stored (assignment cast).
     pub fn fit(&self, v: Value) -> SqlResult<Value> {
+        if let TextKind::Typmod(t) = self.text_kind {
+            return crate::types::apply_typmod(v, self.ty, t);
+        }
         let Value::Text(s) = v else { return Ok(v) };
         match self.text_kind {
-            TextKind::Text | TextKind::Varchar(None) => Ok(Value::Text(s)),
+            TextKind::Text | TextKind::Varchar(None) | TextKind::Typmod(_) => Ok(Value::Text(s)),
             TextKind::Varchar(Some(n)) => {
                 if s.chars().count() > n as usize {
                     let trimmed = s.trim_end_matches(' ');
@@ -363,6 +371,7 @@ impl TableDef {
                 TextKind::Varchar(None) => (1, 0),
                 TextKind::Varchar(Some(n)) => (2, n),
                 TextKind::Char(n) => (3, n),
+                TextKind::Typmod(t) => (4, t as u32),
             };
             b.put_u8(kind);
             b.put_u32(len);
@@ -456,6 +465,7 @@ impl TableDef {
                     1 => TextKind::Varchar(None),
                     2 => TextKind::Varchar(Some(len)),
                     3 => TextKind::Char(len),
+                    4 => TextKind::Typmod(len as i32),
                     _ => return Err(DecodeError("unknown character kind".into())),
                 }
             } else {
@@ -695,6 +705,19 @@ pub fn encode_row(values: &[Value], out: &mut Vec<u8>) {
                 out.put_u8(5);
                 out.put_u64(*t as u64);
             }
+            Value::Numeric(n) => {
+                out.put_u8(6);
+                n.encode(out);
+            }
+            Value::Bytes(b) => {
+                out.put_u8(7);
+                out.put_u32(b.len() as u32);
+                out.extend_from_slice(b);
+            }
+            Value::Uuid(u) => {
+                out.put_u8(8);
+                out.extend_from_slice(&u.to_be_bytes());
+            }
         }
     }
 }
@@ -714,6 +737,14 @@ pub fn decode_row(bytes: &[u8], ncols: usize) -> SqlResult<Vec<Value>> {
             3 => Value::Float(f64::from_bits(r.u64().map_err(corrupt)?)),
             4 => Value::Text(r.string(u32::MAX).map_err(corrupt)?),
             5 => Value::Timestamp(r.u64().map_err(corrupt)? as i64),
+            6 => Value::Numeric(crate::numeric::Numeric::decode(&mut r).map_err(corrupt)?),
+            7 => Value::Bytes(r.bytes(u32::MAX).map_err(corrupt)?.to_vec()),
+            8 => {
+                let b = r.take(16).map_err(corrupt)?;
+                let mut a = [0u8; 16];
+                a.copy_from_slice(b);
+                Value::Uuid(u128::from_be_bytes(a))
+            }
             t => return Err(SqlError::Corrupted(format!("row: unknown value tag {t}"))),
         });
     }
@@ -746,6 +777,17 @@ pub fn encode_key_value(v: &Value, out: &mut Vec<u8>) {
                 bits ^ (1 << 63)
             };
             out.extend_from_slice(&key.to_be_bytes());
+        }
+        Value::Numeric(n) => n.encode_key(out),
+        Value::Uuid(u) => out.extend_from_slice(&u.to_be_bytes()),
+        Value::Bytes(bytes) => {
+            for &b in bytes {
+                out.push(b);
+                if b == 0 {
+                    out.push(0xff);
+                }
+            }
+            out.extend_from_slice(&[0, 0]);
         }
         Value::Text(s) => {
             for &b in s.as_bytes() {

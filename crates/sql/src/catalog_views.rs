@@ -1362,7 +1362,7 @@ pub fn format_type(oid: i64, typmod: i64) -> Option<String> {
         1082 => "date".into(),
         1114 => "timestamp without time zone".into(),
         1184 => "timestamp with time zone".into(),
-        1700 => "numeric".into(),
+        1700 => crate::types::type_display(DataType::Numeric, i32::try_from(typmod).unwrap_or(-1)),
         2205 => "regclass".into(),
         2206 => "regtype".into(),
         _ => return None,
@@ -3261,9 +3261,7 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
                 };
                 let kind = kind.to_text().unwrap_or_default();
                 Value::Text(default_acl(&kind, &quote_ident(&owner)).ok_or_else(|| {
-                    SqlError::Internal(format!(
-                        "unrecognized objtype abbreviation: {kind}"
-                    ))
+                    SqlError::Internal(format!("unrecognized objtype abbreviation: {kind}"))
                 })?)
             }
         },

@@ -29,6 +29,9 @@ pub enum SqlError {
     AmbiguousColumn(String),
     #[error("function {0} does not exist")]
     UndefinedFunction(String),
+    /// No operator for the operand types: `operator does not exist: numeric + boolean`.
+    #[error("operator does not exist: {0}")]
+    UndefinedOperator(String),
     #[error("duplicate key value violates unique constraint \"{constraint}\"")]
     UniqueViolation { constraint: String, detail: String },
     #[error(
@@ -39,10 +42,31 @@ pub enum SqlError {
     DatatypeMismatch(String),
     #[error("invalid input syntax for type {ty}: \"{value}\"")]
     InvalidTextRepresentation { ty: String, value: String },
+    /// Malformed input whose message names no value (`invalid input syntax for type bytea`).
+    #[error("{0}")]
+    InvalidInput(String),
     #[error("{0} out of range")]
     NumericOutOfRange(String),
     #[error("division by zero")]
     DivisionByZero,
+    /// A value that does not fit a `numeric(p, s)` column or cast; the detail names the bound.
+    #[error("numeric field overflow")]
+    NumericFieldOverflow { detail: String },
+    /// `sqrt` of a negative number, zero to a negative power.
+    #[error("{0}")]
+    InvalidArgumentForPower(String),
+    /// An explicit cast between types that have none (`cannot cast type boolean to numeric`).
+    #[error("{0}")]
+    CannotCoerce(String),
+    /// A date/time field out of its range (`date/time field value out of range: "…"`).
+    #[error("{0}")]
+    DatetimeFieldOverflow(String),
+    /// A date/time value beyond the type's range (`timestamp out of range`).
+    #[error("{0}")]
+    DatetimeValueOutOfRange(String),
+    /// A malformed date/time format or pattern.
+    #[error("{0}")]
+    InvalidDatetimeFormat(String),
     #[error("{0}")]
     Grouping(String),
     #[error("{0}")]

@@ -13,7 +13,7 @@
 //! result is cached by the executor; a correlated one runs once per enclosing row.
 
 use crate::error::{SqlError, SqlResult};
-use crate::types::{DataType, Value, parse_text};
+use crate::types::{DataType, Numeric, Value, parse_text};
 use sqlparser::ast;
 use std::cmp::Ordering;
 
@@ -230,7 +230,10 @@ pub fn column_type(dt: &ast::DataType) -> SqlResult<(DataType, crate::catalog::T
     let kind = match dt {
         D::Varchar(l) | D::CharacterVarying(l) => TextKind::Varchar(len(l)),
         D::Char(l) | D::Character(l) => TextKind::Char(len(l).unwrap_or(1)),
-        _ => TextKind::Text,
+        _ => match type_modifier(dt)? {
+            -1 => TextKind::Text,
+            t => TextKind::Typmod(t),
+        },
     };
     if let TextKind::Varchar(Some(n)) | TextKind::Char(n) = kind
         && !(1..=10_485_760).contains(&n)
@@ -269,6 +272,60 @@ fn reg_type(dt: &ast::DataType) -> Option<&'static str> {
     })
 }
 
+/// The type modifier (PostgreSQL's `typmod`) a declared non-character type carries, -1 for
+/// none: `numeric(p, s)` (and `numeric(p)`, which is `numeric(p, 0)`).
+pub fn type_modifier(dt: &ast::DataType) -> SqlResult<i32> {
+    use ast::DataType as D;
+    let info = match dt {
+        D::Numeric(i) | D::Decimal(i) | D::Dec(i) => i,
+        D::Custom(name, args) if !args.is_empty() => {
+            let last = match name.0.last() {
+                Some(ast::ObjectNamePart::Identifier(id)) => id.value.to_lowercase(),
+                _ => String::new(),
+            };
+            if last != "numeric" && last != "decimal" {
+                return Ok(-1);
+            }
+            let nums: Vec<i64> = args.iter().filter_map(|a| a.trim().parse().ok()).collect();
+            if nums.len() != args.len() || nums.len() > 2 {
+                return Err(SqlError::Syntax(format!(
+                    "invalid NUMERIC type modifier {dt}"
+                )));
+            }
+            let (p, sc) = crate::numeric::typmod(nums[0], nums.get(1).copied().unwrap_or(0))?;
+            return Ok(crate::numeric::typmod_code(p, sc));
+        }
+        _ => return Ok(-1),
+    };
+    let (p, sc) = match info {
+        ast::ExactNumberInfo::None => return Ok(-1),
+        ast::ExactNumberInfo::Precision(p) => {
+            crate::numeric::typmod(i64::try_from(*p).unwrap_or(i64::MAX), 0)?
+        }
+        ast::ExactNumberInfo::PrecisionAndScale(p, sc) => {
+            crate::numeric::typmod(i64::try_from(*p).unwrap_or(i64::MAX), *sc)?
+        }
+    };
+    Ok(crate::numeric::typmod_code(p, sc))
+}
+
+/// The length an explicit cast to `varchar(n)` or `char(n)` (`char` alone is `char(1)`)
+/// applies: the function that applies it and `n`.
+fn char_length_cast(dt: &ast::DataType) -> Option<(&'static str, i64)> {
+    use ast::DataType as D;
+    let len = |l: &Option<ast::CharacterLength>| match l {
+        Some(ast::CharacterLength::IntegerLength { length, .. }) => {
+            Some(i64::try_from(*length).unwrap_or(i64::MAX))
+        }
+        _ => None,
+    };
+    match dt {
+        D::Varchar(l) | D::CharacterVarying(l) => len(l).map(|n| ("varchar_length", n)),
+        D::Char(l) | D::Character(l) => Some(("bpchar_length", len(l).unwrap_or(1))),
+        _ => None,
+    }
+}
+
 /// Maps a SQL type name to one of ours.
 pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
     use ast::DataType as D;
@@ -279,6 +336,9 @@ pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
         }
         D::Real | D::Float4 => DataType::Float8,
         D::Regclass => DataType::Int8,
+        D::Numeric(_) | D::Decimal(_) | D::Dec(_) => DataType::Numeric,
+        D::Bytea => DataType::Bytea,
+        D::Uuid => DataType::Uuid,
         // Arrays travel in their text form.
         D::Array(_) => DataType::Text,
         D::Custom(name, _) => {
@@ -301,6 +361,9 @@ pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
                 "float8" => DataType::Float8,
                 "bool" => DataType::Bool,
                 "timestamp" => DataType::Timestamp,
+                "numeric" | "decimal" => DataType::Numeric,
+                "bytea" => DataType::Bytea,
+                "uuid" => DataType::Uuid,
                 _ => return Err(SqlError::FeatureNotSupported(format!("type {dt}"))),
             }
         }
@@ -341,6 +404,9 @@ fn literal_type(v: &Value) -> Option<DataType> {
         }),
         Value::Float(_) => Some(DataType::Float8),
         Value::Timestamp(_) => Some(DataType::Timestamp),
+        Value::Numeric(_) => Some(DataType::Numeric),
+        Value::Bytes(_) => Some(DataType::Bytea),
+        Value::Uuid(_) => Some(DataType::Uuid),
     }
 }
 
@@ -421,18 +487,10 @@ impl<'a> Binder<'a> {
                 let ast::Value::Number(n, _) = &v.value else {
                     unreachable!("matched above")
                 };
+                // Beyond int8 the constant is a numeric, as PostgreSQL's grammar makes it.
                 match format!("-{n}").parse::<i64>() {
                     Ok(i) => Expr::Literal(Value::Int(i)),
-                    Err(_) => {
-                        let f = -n
-                            .parse::<f64>()
-                            .map_err(|_| SqlError::Syntax(format!("invalid number {n}")))?;
-                        Expr::Literal(Value::Float(if f == i64::MIN as f64 {
-                            f.next_down()
-                        } else {
-                            f
-                        }))
-                    }
+                    Err(_) => Expr::Literal(Value::Numeric(Numeric::parse(&format!("-{n}"))?)),
                 }
             }
             E::UnaryOp { op, expr } => {
@@ -441,6 +499,7 @@ impl<'a> Binder<'a> {
                     ast::UnaryOperator::Minus => match inner {
                         Expr::Literal(Value::Int(i)) => Expr::Literal(Value::Int(-i)),
                         Expr::Literal(Value::Float(f)) => Expr::Literal(Value::Float(-f)),
+                        Expr::Literal(Value::Numeric(n)) => Expr::Literal(Value::Numeric(n.neg())),
                         // An int4 negates within int4: -(-2147483648) is out of range.
                         other if self.type_of(&other) == Some(DataType::Int4) => Expr::Binary {
                             op: BinOp::Sub,
@@ -517,10 +576,7 @@ impl<'a> Binder<'a> {
                             Some(">") => BinOp::Gt,
                             Some(">=") => BinOp::GtEq,
                             _ => {
-                                return Err(SqlError::UndefinedFunction(format!(
-                                    "operator does not exist: {}",
-                                    parts.join(".")
-                                )));
+                                return Err(SqlError::UndefinedOperator(parts.join(".")));
                             }
                         }
                     }
@@ -681,7 +737,12 @@ impl<'a> Binder<'a> {
                     ast::Value::SingleQuotedString(s) => s.clone(),
                     other => other.to_string(),
                 };
-                Expr::Literal(parse_text(&text, ty)?)
+                let v = parse_text(&text, ty)?;
+                Expr::Literal(crate::types::apply_typmod(
+                    v,
+                    ty,
+                    type_modifier(&ts.data_type)?,
+                )?)
             }
             E::Cast {
                 expr,
@@ -703,13 +764,29 @@ impl<'a> Binder<'a> {
                 ..
             } => {
                 let ty = data_type(dt)?;
+                let typmod = type_modifier(dt)?;
                 let inner = self.bind_depth(expr, mode, d)?;
                 if let Expr::Param(i) = inner {
                     self.set_param(i, ty);
                 }
-                Expr::Cast {
+                let cast = Expr::Cast {
                     expr: Box::new(inner),
                     ty,
+                };
+                if let Some((name, n)) = char_length_cast(dt) {
+                    // `x::varchar(n)` / `x::char(n)`: an explicit cast truncates (and char pads).
+                    Expr::Func {
+                        name,
+                        args: vec![cast, Expr::Literal(Value::Int(n))],
+                    }
+                } else if typmod == -1 {
+                    cast
+                } else {
+                    // `x::numeric(10,2)`: the cast, then the modifier.
+                    Expr::Func {
+                        name: "typmod",
+                        args: vec![cast, Expr::Literal(Value::Int(i64::from(typmod)))],
+                    }
                 }
             }
             E::InList {
@@ -804,6 +881,23 @@ impl<'a> Binder<'a> {
                 }
             }
             E::Function(f) => self.function(f, mode, d)?,
+            E::Ceil {
+                expr,
+                field: ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime),
+            }
+            | E::Floor {
+                expr,
+                field: ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime),
+            } => {
+                let name = if matches!(e, E::Ceil { .. }) {
+                    "ceil"
+                } else {
+                    "floor"
+                };
+                let mut args = vec![self.bind_depth(expr, mode, d)?];
+                self.math_function(name, &mut args)?
+                    .ok_or_else(|| SqlError::Internal(format!("{name} is a math function")))?
+            }
             E::Subquery(q) => {
                 let sq = self.subquery(q)?;
                 if sq.plan.columns.len() != 1 {
@@ -915,16 +1009,14 @@ impl<'a> Binder<'a> {
     fn literal(&mut self, v: &ast::Value) -> SqlResult<Expr> {
         use ast::Value as V;
         Ok(Expr::Literal(match v {
-            V::Number(n, _) => {
-                if let Ok(i) = n.parse::<i64>() {
-                    Value::Int(i)
-                } else {
-                    Value::Float(
-                        n.parse::<f64>()
-                            .map_err(|_| SqlError::Syntax(format!("invalid number {n}")))?,
-                    )
-                }
-            }
+            // A constant with a point or exponent, or too big for int8, is a numeric.
+            V::Number(n, _) => match n.parse::<i64>() {
+                Ok(i) => Value::Int(i),
+                Err(_) => Value::Numeric(
+                    Numeric::parse(n)
+                        .map_err(|_| SqlError::Syntax(format!("invalid number {n}")))?,
+                ),
+            },
             V::SingleQuotedString(s)
             | V::EscapedStringLiteral(s)
             | V::DollarQuotedString(ast::DollarQuotedString { value: s, .. }) => {
@@ -978,14 +1070,37 @@ impl<'a> Binder<'a> {
             | BinOp::And
             | BinOp::Or
             | BinOp::Regex { .. } => DataType::Bool,
+            // bytea || bytea (an untyped side taking the other's type) is a bytea.
+            BinOp::Concat
+                if matches!(
+                    (lt, rt),
+                    (Some(DataType::Bytea), Some(DataType::Bytea) | None)
+                        | (None, Some(DataType::Bytea))
+                ) =>
+            {
+                DataType::Bytea
+            }
             BinOp::Concat => DataType::Text,
-            _ => match (lt.unwrap_or(DataType::Int4), rt.unwrap_or(DataType::Int4)) {
+            // An untyped operand takes the other side's type, as PostgreSQL resolves unknowns.
+            _ => match (
+                lt.or(rt).unwrap_or(DataType::Int4),
+                rt.or(lt).unwrap_or(DataType::Int4),
+            ) {
+                (a, b) if !a.is_numeric() || !b.is_numeric() => {
+                    return Err(SqlError::UndefinedOperator(format!(
+                        "{} {} {}",
+                        a.name(),
+                        op_symbol(op),
+                        b.name()
+                    )));
+                }
                 (DataType::Float8, _) | (_, DataType::Float8) => DataType::Float8,
+                (DataType::Numeric, _) | (_, DataType::Numeric) => DataType::Numeric,
                 (DataType::Int8, _) | (_, DataType::Int8) => DataType::Int8,
                 (DataType::Int4, DataType::Int4) => DataType::Int4,
                 (a, b) => {
-                    return Err(SqlError::UndefinedFunction(format!(
-                        "operator does not exist: {} {} {}",
+                    return Err(SqlError::UndefinedOperator(format!(
+                        "{} {} {}",
                         a.name(),
                         op_symbol(op),
                         b.name()
@@ -1121,6 +1236,27 @@ impl<'a> Binder<'a> {
         let mut bound = Vec::with_capacity(args.len());
         for a in &args {
             bound.push(self.bind_depth(a, mode, d)?);
+        }
+        if let Some(e) = self.math_function(&name, &mut bound)? {
+            return Ok(e);
+        }
+        if name == "pg_typeof" && bound.len() == 1 {
+            // The argument's static type, as `regtype` prints it.
+            let ty = match (&bound[0], &*mode) {
+                (Expr::Literal(Value::Text(_) | Value::Null), _) => "unknown".to_string(),
+                (Expr::Agg(i), AggMode::Collect { aggs, .. }) => {
+                    aggs.get(*i).map_or("unknown", |a| a.ty.name()).to_string()
+                }
+                (Expr::GroupKey(i), AggMode::Collect { group_by, .. }) => group_by
+                    .get(*i)
+                    .map_or("unknown", |g| g.1.name())
+                    .to_string(),
+                (e, _) => self
+                    .type_of(e)
+                    .map_or("unknown", DataType::name)
+                    .to_string(),
+            };
+            return Ok(Expr::Literal(Value::Text(ty)));
         }
         let (fname, arity): (&'static str, Option<usize>) = match name.as_str() {
             "lower" => ("lower", Some(1)),
@@ -1259,6 +1395,124 @@ impl<'a> Binder<'a> {
         })
     }
 
+    /// The numeric functions, resolved as PostgreSQL resolves them: an argument of type
+    /// `numeric` picks the numeric variant, any other number the `double precision` one
+    /// (`round(5)` is a float); `round(x, s)`, `trunc(x, s)` and `div` exist for numeric only.
+    /// `None` for other names.
+    fn math_function(&mut self, name: &str, args: &mut Vec<Expr>) -> SqlResult<Option<Expr>> {
+        let (fname, arity): (&'static str, &[usize]) = match name {
+            "round" => ("round", &[1, 2]),
+            "trunc" => ("trunc", &[1, 2]),
+            "ceil" | "ceiling" => ("ceil", &[1]),
+            "floor" => ("floor", &[1]),
+            "sign" => ("sign", &[1]),
+            "sqrt" => ("sqrt", &[1]),
+            "power" | "pow" => ("power", &[2]),
+            "mod" => ("mod", &[2]),
+            "div" => ("div", &[2]),
+            _ => return Ok(None),
+        };
+        if !arity.contains(&args.len()) {
+            return Err(SqlError::UndefinedFunction(format!(
+                "{name} with {} arguments",
+                args.len()
+            )));
+        }
+        let types: Vec<Option<DataType>> = args.iter().map(|a| self.type_of(a)).collect();
+        for (a, t) in args.iter().zip(&types) {
+            if let Some(t) = t
+                && !t.is_numeric()
+            {
+                let _ = a;
+                return Err(SqlError::UndefinedFunction(format!(
+                    "{name}({})",
+                    types
+                        .iter()
+                        .map(|t| t.map_or("unknown", DataType::name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+        let any = |t: DataType| types.contains(&Some(t));
+        let all_int = types
+            .iter()
+            .all(|t| matches!(t, Some(DataType::Int4 | DataType::Int8) | None));
+        let numeric = if fname == "mod" && all_int {
+            None
+        } else if matches!(fname, "div") || args.len() == 2 && fname != "power" && fname != "mod" {
+            Some(true)
+        } else if fname == "power" || fname == "mod" {
+            Some(!any(DataType::Float8) && any(DataType::Numeric))
+        } else {
+            Some(types[0] == Some(DataType::Numeric))
+        };
+        let cast = |e: Expr, ty: DataType| Expr::Cast {
+            expr: Box::new(e),
+            ty,
+        };
+        let taken = std::mem::take(args);
+        let bound: Vec<Expr> = match numeric {
+            // mod of integers: the wider integer type.
+            None => {
+                let ty = if any(DataType::Int8) {
+                    DataType::Int8
+                } else {
+                    DataType::Int4
+                };
+                let mut it = taken.into_iter();
+                let (l, r) = (it.next(), it.next());
+                let (Some(l), Some(r)) = (l, r) else {
+                    return Err(SqlError::Internal("mod arity".into()));
+                };
+                return Ok(Some(Expr::Binary {
+                    op: BinOp::Mod,
+                    left: Box::new(l),
+                    right: Box::new(r),
+                    ty,
+                }));
+            }
+            Some(true) => taken
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    // The scale argument of round/trunc is an int4.
+                    if i == 1 && matches!(fname, "round" | "trunc") {
+                        cast(e, DataType::Int4)
+                    } else {
+                        cast(e, DataType::Numeric)
+                    }
+                })
+                .collect(),
+            Some(false) => taken
+                .into_iter()
+                .map(|e| cast(e, DataType::Float8))
+                .collect(),
+        };
+        let fname = match (fname, numeric == Some(true)) {
+            ("round", true) => "numeric_round",
+            ("trunc", true) => "numeric_trunc",
+            ("ceil", true) => "numeric_ceil",
+            ("floor", true) => "numeric_floor",
+            ("sign", true) => "numeric_sign",
+            ("sqrt", true) => "numeric_sqrt",
+            ("power", true) => "numeric_power",
+            ("mod", _) => "numeric_mod",
+            ("div", _) => "numeric_div",
+            ("round", false) => "float_round",
+            ("trunc", false) => "float_trunc",
+            ("ceil", false) => "float_ceil",
+            ("floor", false) => "float_floor",
+            ("sign", false) => "float_sign",
+            ("sqrt", false) => "float_sqrt",
+            _ => "float_power",
+        };
+        Ok(Some(Expr::Func {
+            name: fname,
+            args: bound,
+        }))
+    }
+
     /// Binds an aggregate call's arguments, separator and filter (see [`Binder::function`]).
     #[allow(clippy::too_many_arguments)]
     fn aggregate_call(
@@ -1322,8 +1576,10 @@ impl<'a> Binder<'a> {
         let arg_ty = arg.as_ref().and_then(|a| self.type_of(a));
         let ty = match func {
             AggFunc::CountStar | AggFunc::Count => DataType::Int8,
+            // sum(int4) is an int8; sum(int8) and sum(numeric) are numerics.
             AggFunc::Sum => match arg_ty {
-                Some(DataType::Int4 | DataType::Int8) => DataType::Int8,
+                Some(DataType::Int4) => DataType::Int8,
+                Some(DataType::Int8 | DataType::Numeric) => DataType::Numeric,
                 Some(DataType::Float8) => DataType::Float8,
                 other => {
                     return Err(SqlError::UndefinedFunction(format!(
@@ -1332,8 +1588,10 @@ impl<'a> Binder<'a> {
                     )));
                 }
             },
+            // avg of any integer or numeric is a numeric, of a float a float.
             AggFunc::Avg => match arg_ty {
-                Some(t) if t.is_numeric() => DataType::Float8,
+                Some(DataType::Float8) => DataType::Float8,
+                Some(t) if t.is_numeric() => DataType::Numeric,
                 other => {
                     return Err(SqlError::UndefinedFunction(format!(
                         "avg({})",
@@ -1342,9 +1600,10 @@ impl<'a> Binder<'a> {
                 }
             },
             AggFunc::Min | AggFunc::Max => match arg_ty {
-                // PostgreSQL has no min/max over boolean (bool_and/bool_or instead).
-                Some(DataType::Bool) => {
-                    return Err(SqlError::UndefinedFunction(format!("{name}(boolean)")));
+                // PostgreSQL has no min/max over boolean (bool_and/bool_or instead), uuid or
+                // bytea.
+                Some(t @ (DataType::Bool | DataType::Uuid | DataType::Bytea)) => {
+                    return Err(SqlError::UndefinedFunction(format!("{name}({})", t.name())));
                 }
                 other => other.unwrap_or(DataType::Text),
             },
@@ -1403,9 +1662,11 @@ impl<'a> Binder<'a> {
                 | "setval"
                 | "lastval"
                 | "pg_partition_ancestors" => Some(DataType::Int8),
-                "abs" | "abs_int4" | "coalesce" | "nullif" => {
+                "abs" | "abs_int4" | "coalesce" | "nullif" | "typmod" => {
                     args.iter().find_map(|a| self.type_of(a))
                 }
+                n if n.starts_with("numeric_") => Some(DataType::Numeric),
+                n if n.starts_with("float_") => Some(DataType::Float8),
                 "pg_table_is_visible"
                 | "pg_relation_is_publishable"
                 | "has_privilege"
@@ -1730,6 +1991,9 @@ fn value_type(v: &Value) -> DataType {
         Value::Int(_) => DataType::Int8,
         Value::Float(_) => DataType::Float8,
         Value::Timestamp(_) => DataType::Timestamp,
+        Value::Numeric(_) => DataType::Numeric,
+        Value::Bytes(_) => DataType::Bytea,
+        Value::Uuid(_) => DataType::Uuid,
         Value::Null | Value::Text(_) => DataType::Text,
     }
 }
@@ -1793,20 +2057,37 @@ fn arith(op: BinOp, a: &Value, b: &Value, ty: DataType) -> SqlResult<Value> {
         match v {
             Value::Text(s) => parse_text(
                 s,
-                if ty == DataType::Float8 {
-                    DataType::Float8
-                } else {
-                    DataType::Int8
+                match ty {
+                    DataType::Float8 | DataType::Numeric => ty,
+                    _ => DataType::Int8,
                 },
             ),
             other => Ok(other.clone()),
         }
     };
     let (a, b) = (as_num(a)?, as_num(b)?);
+    if ty == DataType::Numeric {
+        let (Value::Numeric(x), Value::Numeric(y)) =
+            (a.cast(DataType::Numeric)?, b.cast(DataType::Numeric)?)
+        else {
+            return Err(SqlError::DatatypeMismatch(
+                "numeric operator on non-numerics".into(),
+            ));
+        };
+        return Ok(Value::Numeric(match op {
+            BinOp::Add => x.add(&y)?,
+            BinOp::Sub => x.sub(&y)?,
+            BinOp::Mul => x.mul(&y)?,
+            BinOp::Div => x.div(&y)?,
+            BinOp::Mod => x.rem(&y)?,
+            _ => unreachable!("arith called with {op:?}"),
+        }));
+    }
     if ty == DataType::Float8 {
         let f = |v: &Value| match v {
             Value::Int(i) => Ok(*i as f64),
             Value::Float(f) => Ok(*f),
+            Value::Numeric(n) => Ok(n.to_f64()),
             other => Err(SqlError::DatatypeMismatch(format!(
                 "not a number: {other:?}"
             ))),
@@ -2085,10 +2366,9 @@ impl Expr {
                         .ok_or_else(|| SqlError::NumericOutOfRange("bigint".into()))?,
                 ),
                 Value::Float(f) => Value::Float(-f),
+                Value::Numeric(n) => Value::Numeric(n.neg()),
                 other => {
-                    return Err(SqlError::UndefinedFunction(format!(
-                        "operator does not exist: - {other:?}"
-                    )));
+                    return Err(SqlError::UndefinedOperator(format!("- {other:?}")));
                 }
             },
             Expr::Not(x) => match truth(&x.eval(cx)?)? {
@@ -2138,6 +2418,15 @@ impl Expr {
                     return Ok(Value::Null);
                 }
                 match op {
+                    BinOp::Concat if *ty == DataType::Bytea => {
+                        let bytes = |v: Value| match v.cast(DataType::Bytea)? {
+                            Value::Bytes(b) => Ok(b),
+                            other => Err(SqlError::Internal(format!("not a bytea: {other:?}"))),
+                        };
+                        let mut out = bytes(a)?;
+                        out.extend(bytes(b)?);
+                        Value::Bytes(out)
+                    }
                     BinOp::Concat => {
                         let mut out = String::new();
                         push_concat_text(&mut out, &a);
@@ -2311,6 +2600,7 @@ impl Expr {
                         (_, Value::Null) => Value::Null,
                         ("lower", v) => Value::Text(v.to_text().unwrap_or_default().to_lowercase()),
                         ("upper", v) => Value::Text(v.to_text().unwrap_or_default().to_uppercase()),
+                        ("length", Value::Bytes(b)) => Value::Int(b.len() as i64),
                         ("length", v) => {
                             Value::Int(v.to_text().unwrap_or_default().chars().count() as i64)
                         }
@@ -2319,6 +2609,34 @@ impl Expr {
                                 .ok_or_else(|| SqlError::NumericOutOfRange("bigint".into()))?,
                         ),
                         ("abs", Value::Float(f)) => Value::Float(f.abs()),
+                        ("abs", Value::Numeric(n)) => Value::Numeric(n.abs()),
+                        ("varchar_length" | "bpchar_length", v) => {
+                            let n = match &vals[1] {
+                                Value::Int(n) => usize::try_from(*n).unwrap_or(0),
+                                _ => 0,
+                            };
+                            let text = v.to_text().unwrap_or_default();
+                            let mut out: String = text.chars().take(n).collect();
+                            if *name == "bpchar_length" {
+                                let have = out.chars().count();
+                                out.extend(std::iter::repeat_n(' ', n - have));
+                            }
+                            Value::Text(out)
+                        }
+                        ("typmod", v) => match &vals[1] {
+                            Value::Int(t) => {
+                                let ty = value_type(v);
+                                crate::types::apply_typmod(
+                                    v.clone(),
+                                    ty,
+                                    i32::try_from(*t).unwrap_or(-1),
+                                )?
+                            }
+                            _ => v.clone(),
+                        },
+                        (n, _) if n.starts_with("numeric_") || n.starts_with("float_") => {
+                            math_eval(n, &vals)?
+                        }
                         ("abs_int4", Value::Int(i)) => int_result(i.checked_abs(), DataType::Int4)?,
                         (n, v) => return Err(SqlError::UndefinedFunction(format!("{n}({v:?})"))),
                     },
@@ -2439,6 +2757,99 @@ fn text_function(name: &str, vals: &[Value]) -> SqlResult<Value> {
             }
         }
     }))
+}
+
+/// Evaluates the numeric and float math functions [`Binder::math_function`] bound; their
+/// arguments arrive cast to `numeric` or `double precision` (and the scale to an integer).
+fn math_eval(name: &str, vals: &[Value]) -> SqlResult<Value> {
+    if vals.iter().any(Value::is_null) {
+        return Ok(Value::Null);
+    }
+    let num = |i: usize| -> SqlResult<Numeric> {
+        match vals[i].clone().cast(DataType::Numeric)? {
+            Value::Numeric(n) => Ok(n),
+            other => Err(SqlError::Internal(format!(
+                "{name}: not a numeric: {other:?}"
+            ))),
+        }
+    };
+    let float = |i: usize| -> SqlResult<f64> {
+        match vals[i].clone().cast(DataType::Float8)? {
+            Value::Float(f) => Ok(f),
+            other => Err(SqlError::Internal(format!(
+                "{name}: not a float: {other:?}"
+            ))),
+        }
+    };
+    let scale = || -> SqlResult<i64> {
+        match vals.get(1) {
+            None => Ok(0),
+            Some(Value::Int(i)) => Ok(*i),
+            Some(other) => Err(SqlError::Internal(format!("{name}: scale {other:?}"))),
+        }
+    };
+    Ok(match name {
+        "numeric_round" => Value::Numeric(num(0)?.round(scale()?)),
+        "numeric_trunc" => Value::Numeric(num(0)?.trunc(scale()?)),
+        "numeric_ceil" => Value::Numeric(num(0)?.ceil_floor(true)),
+        "numeric_floor" => Value::Numeric(num(0)?.ceil_floor(false)),
+        "numeric_sign" => Value::Numeric(num(0)?.sign()),
+        "numeric_sqrt" => Value::Numeric(num(0)?.sqrt()?),
+        "numeric_power" => Value::Numeric(num(0)?.power(&num(1)?)?),
+        "numeric_mod" => Value::Numeric(num(0)?.rem(&num(1)?)?),
+        "numeric_div" => {
+            let (a, b) = (num(0)?, num(1)?);
+            // The truncated integer quotient: the remainder's complement, exact.
+            let r = a.rem(&b)?;
+            let q = a.sub(&r)?.div(&b)?;
+            Value::Numeric(q.trunc(0))
+        }
+        "float_round" => Value::Float(float(0)?.round_ties_even()),
+        "float_trunc" => Value::Float(float(0)?.trunc()),
+        "float_ceil" => Value::Float(float(0)?.ceil()),
+        "float_floor" => Value::Float(float(0)?.floor()),
+        "float_sign" => {
+            let f = float(0)?;
+            Value::Float(if f > 0.0 {
+                1.0
+            } else if f < 0.0 {
+                -1.0
+            } else {
+                0.0
+            })
+        }
+        "float_sqrt" => {
+            let f = float(0)?;
+            if f < 0.0 {
+                return Err(SqlError::InvalidArgumentForPower(
+                    "cannot take square root of a negative number".into(),
+                ));
+            }
+            Value::Float(f.sqrt())
+        }
+        "float_power" => {
+            let (x, y) = (float(0)?, float(1)?);
+            if x == 0.0 && y < 0.0 {
+                return Err(SqlError::InvalidArgumentForPower(
+                    "zero raised to a negative power is undefined".into(),
+                ));
+            }
+            if x < 0.0 && y.fract() != 0.0 {
+                return Err(SqlError::InvalidArgumentForPower(
+                    "a negative number raised to a non-integer power yields a complex result"
+                        .into(),
+                ));
+            }
+            let r = x.powf(y);
+            if r.is_infinite() && x.is_finite() && y.is_finite() {
+                return Err(SqlError::NumericValueOutOfRange(
+                    "value out of range: overflow".into(),
+                ));
+            }
+            Value::Float(r)
+        }
+        _ => return Err(SqlError::UndefinedFunction(format!("{name}()"))),
+    })
 }
 
 /// Longest text a string function builds (PostgreSQL's limit is 1 GB; a row here is far

@@ -37,6 +37,7 @@ pub mod copy;
 pub mod error;
 pub mod expr;
 pub mod index;
+pub mod numeric;
 pub mod query;
 pub mod sequence;
 pub mod session;

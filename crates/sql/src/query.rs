@@ -583,6 +583,9 @@ fn hash_class(t: Option<DataType>) -> Option<u8> {
         DataType::Text => Some(3),
         DataType::Bool => Some(4),
         DataType::Timestamp => Some(5),
+        DataType::Numeric => Some(6),
+        DataType::Bytea => Some(7),
+        DataType::Uuid => Some(8),
     }
 }
 
@@ -591,7 +594,11 @@ fn unify_set_types(a: DataType, b: DataType, op: &str) -> SqlResult<DataType> {
     Ok(match (a, b) {
         (x, y) if x == y => x,
         (T::Int4 | T::Int8, T::Int4 | T::Int8) => T::Int8,
-        (T::Int4 | T::Int8 | T::Float8, T::Int4 | T::Int8 | T::Float8) => T::Float8,
+        (T::Int4 | T::Int8 | T::Numeric, T::Int4 | T::Int8 | T::Numeric) => T::Numeric,
+        (
+            T::Int4 | T::Int8 | T::Float8 | T::Numeric,
+            T::Int4 | T::Int8 | T::Float8 | T::Numeric,
+        ) => T::Float8,
         _ => {
             return Err(SqlError::DatatypeMismatch(format!(
                 "{op} types {} and {} cannot be matched",
@@ -3221,6 +3228,12 @@ fn key_part(v: Value, col: &catalog::Column) -> Option<Value> {
         (Value::Text(s), DataType::Text) => Some(Value::Text(s)),
         (Value::Bool(b), DataType::Bool) => Some(Value::Bool(b)),
         (Value::Timestamp(t), DataType::Timestamp) => Some(Value::Timestamp(t)),
+        (Value::Numeric(n), DataType::Numeric) => Some(Value::Numeric(n)),
+        (Value::Bytes(b), DataType::Bytea) => Some(Value::Bytes(b)),
+        (Value::Uuid(u), DataType::Uuid) => Some(Value::Uuid(u)),
+        (Value::Int(i), DataType::Numeric) => {
+            Some(Value::Numeric(crate::types::Numeric::from_i64(i)))
+        }
         (Value::Text(s), ty) => {
             let ty = if ty == DataType::Int4 {
                 DataType::Int8
@@ -3404,6 +3417,9 @@ fn pg_type_label(t: DataType) -> &'static str {
         DataType::Float8 => "float8",
         DataType::Text => "text",
         DataType::Timestamp => "timestamp",
+        DataType::Numeric => "numeric",
+        DataType::Bytea => "bytea",
+        DataType::Uuid => "uuid",
     }
 }
 
@@ -3540,6 +3556,8 @@ struct Accumulator {
     distinct: Option<HashSet<Vec<u8>>>,
     count: i64,
     int_sum: i128,
+    /// Sum of `numeric` inputs.
+    numeric_sum: Option<crate::types::Numeric>,
     float_sum: f64,
     best: Value,
     separator: Option<String>,
@@ -3556,6 +3574,7 @@ impl Accumulator {
             distinct: call.distinct.then(HashSet::new),
             count: 0,
             int_sum: 0,
+            numeric_sum: None,
             // sum(float8) starts from its first input (so a sum of -0 is -0); -0 is the identity
             // of float addition. avg accumulates from +0 as PostgreSQL's float8_accum does.
             float_sum: if call.func == AggFunc::Sum { -0.0 } else { 0.0 },
@@ -3606,6 +3625,12 @@ impl Accumulator {
                     self.float_sum += i as f64;
                 }
                 Value::Float(f) => self.float_sum += f,
+                Value::Numeric(n) => {
+                    self.numeric_sum = Some(match self.numeric_sum.take() {
+                        None => n,
+                        Some(s) => s.add(&n)?,
+                    });
+                }
                 Value::Text(s) => {
                     self.float_sum += s.trim().parse::<f64>().map_err(|_| {
                         SqlError::InvalidTextRepresentation {
@@ -3640,6 +3665,14 @@ impl Accumulator {
                 i64::try_from(self.int_sum)
                     .map_err(|_| SqlError::NumericOutOfRange("bigint".into()))?,
             ),
+            AggFunc::Sum | AggFunc::Avg if self.ty == DataType::Numeric => {
+                crate::types::numeric_sum_avg(
+                    self.func == AggFunc::Avg,
+                    self.numeric_sum,
+                    self.int_sum,
+                    self.count,
+                )?
+            }
             AggFunc::Sum => Value::Float(self.float_sum),
             AggFunc::Avg => Value::Float(self.float_sum / self.count as f64),
             AggFunc::Min | AggFunc::Max => self.best,

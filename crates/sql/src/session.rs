@@ -1986,7 +1986,9 @@ impl Session {
         let display = match text_kind {
             crate::catalog::TextKind::Char(_) => "bpchar".to_string(),
             crate::catalog::TextKind::Varchar(_) => "character varying".to_string(),
-            crate::catalog::TextKind::Text => ty.name().to_string(),
+            crate::catalog::TextKind::Text | crate::catalog::TextKind::Typmod(_) => {
+                ty.name().to_string()
+            }
         };
         let text = deparse_default(e, &display);
         self.bind_default_text(txn, &text)?;

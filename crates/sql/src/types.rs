@@ -4,8 +4,18 @@
 //! proleptic Gregorian calendar; its text form is PostgreSQL's ISO style
 //! (`2024-05-01 12:34:56.123456`, trailing zero fractions dropped). The binary wire form counts
 //! from 2000-01-01, PostgreSQL's epoch: [`PG_EPOCH_OFFSET_US`] converts.
+//!
+//! `numeric` values are [`Numeric`]s (see `numeric.rs`): exact decimals that keep their display
+//! scale. Mixed arithmetic resolves as PostgreSQL's implicit casts do: an integer meets a
+//! numeric as a numeric, a numeric meets a float as a float. A `numeric(p, s)` type modifier is
+//! applied by [`apply_typmod`], for a column on assignment and for a cast.
+//!
+//! `bytea` values are byte strings, printed in PostgreSQL's hex format (`\x0102ff`, the
+//! default `bytea_output`) and read in hex or escape format. `uuid` values are 128-bit numbers
+//! printed in the canonical lower-case 8-4-4-4-12 form; both sort bytewise.
 
 use crate::error::{SqlError, SqlResult};
+pub use crate::numeric::Numeric;
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
@@ -19,6 +29,12 @@ pub enum DataType {
     Text,
     /// `timestamp without time zone`.
     Timestamp,
+    /// `numeric`: an exact decimal ([`Numeric`]).
+    Numeric,
+    /// `bytea`: a byte string.
+    Bytea,
+    /// `uuid`.
+    Uuid,
 }
 
 /// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 00:00:00).
@@ -36,6 +52,9 @@ impl DataType {
             DataType::Text => 25,
             DataType::Float8 => 701,
             DataType::Timestamp => 1114,
+            DataType::Numeric => 1700,
+            DataType::Bytea => 17,
+            DataType::Uuid => 2950,
         }
     }
 
@@ -48,12 +67,18 @@ impl DataType {
             DataType::Float8 => "double precision",
             DataType::Text => "text",
             DataType::Timestamp => "timestamp without time zone",
+            DataType::Numeric => "numeric",
+            DataType::Bytea => "bytea",
+            DataType::Uuid => "uuid",
         }
     }
 
     #[must_use]
     pub fn is_numeric(self) -> bool {
-        matches!(self, DataType::Int4 | DataType::Int8 | DataType::Float8)
+        matches!(
+            self,
+            DataType::Int4 | DataType::Int8 | DataType::Float8 | DataType::Numeric
+        )
     }
 
     fn tag(self) -> u8 {
@@ -64,6 +89,9 @@ impl DataType {
             DataType::Float8 => 4,
             DataType::Text => 5,
             DataType::Timestamp => 6,
+            DataType::Numeric => 7,
+            DataType::Bytea => 8,
+            DataType::Uuid => 9,
         }
     }
 
@@ -75,6 +103,9 @@ impl DataType {
             4 => DataType::Float8,
             5 => DataType::Text,
             6 => DataType::Timestamp,
+            7 => DataType::Numeric,
+            8 => DataType::Bytea,
+            9 => DataType::Uuid,
             _ => return None,
         })
     }
@@ -94,6 +125,11 @@ pub enum Value {
     Text(String),
     /// Microseconds since 1970-01-01 00:00:00 (no time zone).
     Timestamp(i64),
+    Numeric(Numeric),
+    /// A `bytea` value.
+    Bytes(Vec<u8>),
+    /// A `uuid`, its 16 bytes read big-endian.
+    Uuid(u128),
 }
 
 impl Value {
@@ -112,6 +148,9 @@ impl Value {
             Value::Float(f) => Some(format_float8(*f)),
             Value::Text(s) => Some(s.clone()),
             Value::Timestamp(t) => Some(format_timestamp(*t)),
+            Value::Numeric(n) => Some(n.to_string()),
+            Value::Bytes(b) => Some(format_bytea(b)),
+            Value::Uuid(u) => Some(format_uuid(*u)),
         }
     }
 
@@ -119,6 +158,51 @@ impl Value {
     pub fn cast(self, ty: DataType) -> SqlResult<Value> {
         Ok(match (self, ty) {
             (Value::Null, _) => Value::Null,
+            (Value::Bytes(b), DataType::Bytea) => Value::Bytes(b),
+            (Value::Uuid(u), DataType::Uuid) => Value::Uuid(u),
+            (Value::Bytes(b), DataType::Text) => Value::Text(format_bytea(&b)),
+            (Value::Uuid(u), DataType::Text) => Value::Text(format_uuid(u)),
+            (v @ (Value::Bytes(_) | Value::Uuid(_)), ty)
+            | (
+                v @ (Value::Bool(_)
+                | Value::Int(_)
+                | Value::Float(_)
+                | Value::Numeric(_)
+                | Value::Timestamp(_)),
+                ty @ (DataType::Bytea | DataType::Uuid),
+            ) => {
+                return Err(SqlError::CannotCoerce(format!(
+                    "cannot cast type {} to {}",
+                    v.kind_name(),
+                    ty.name()
+                )));
+            }
+            (Value::Numeric(n), DataType::Numeric) => Value::Numeric(n),
+            (Value::Numeric(n), DataType::Int4 | DataType::Int8) => {
+                let name = if ty == DataType::Int4 {
+                    "integer"
+                } else {
+                    "bigint"
+                };
+                match n.to_i64_rounded(name)? {
+                    Some(i) if ty == DataType::Int8 || i32::try_from(i).is_ok() => Value::Int(i),
+                    _ => return Err(SqlError::NumericOutOfRange(name.into())),
+                }
+            }
+            (Value::Numeric(n), DataType::Float8) => Value::Float(n.to_f64()),
+            (Value::Numeric(n), DataType::Text) => Value::Text(n.to_string()),
+            (Value::Int(i), DataType::Numeric) => Value::Numeric(Numeric::from_i64(i)),
+            (Value::Float(f), DataType::Numeric) => Value::Numeric(Numeric::from_f64(f, 15)),
+            (Value::Bool(_), DataType::Numeric) => {
+                return Err(SqlError::CannotCoerce(
+                    "cannot cast type boolean to numeric".into(),
+                ));
+            }
+            (Value::Numeric(_), DataType::Bool) => {
+                return Err(SqlError::CannotCoerce(
+                    "cannot cast type numeric to boolean".into(),
+                ));
+            }
             (Value::Bool(b), DataType::Bool) => Value::Bool(b),
             (Value::Bool(b), DataType::Text) => {
                 Value::Text(if b { "true" } else { "false" }.into())
@@ -190,9 +274,17 @@ impl Value {
             (Value::Float(a), Value::Float(b)) => cmp_f64(*a, *b),
             (Value::Int(a), Value::Float(b)) => cmp_f64(*a as f64, *b),
             (Value::Float(a), Value::Int(b)) => cmp_f64(*a, *b as f64),
+            (Value::Numeric(a), Value::Numeric(b)) => a.total_cmp(b),
+            (Value::Numeric(a), Value::Int(b)) => a.total_cmp(&Numeric::from_i64(*b)),
+            (Value::Int(a), Value::Numeric(b)) => Numeric::from_i64(*a).total_cmp(b),
+            // numeric meets float8 as float8, PostgreSQL's implicit cast.
+            (Value::Numeric(a), Value::Float(b)) => cmp_f64(a.to_f64(), *b),
+            (Value::Float(a), Value::Numeric(b)) => cmp_f64(*a, b.to_f64()),
             (Value::Text(a), Value::Text(b)) => a.cmp(b),
             (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
             (Value::Timestamp(a), Value::Timestamp(b)) => a.cmp(b),
+            (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
+            (Value::Uuid(a), Value::Uuid(b)) => a.cmp(b),
             (a, b) => {
                 return Err(SqlError::DatatypeMismatch(format!(
                     "cannot compare {} with {}",
@@ -226,7 +318,151 @@ impl Value {
             Value::Float(_) => "double precision",
             Value::Text(_) => "text",
             Value::Timestamp(_) => "timestamp without time zone",
+            Value::Numeric(_) => "numeric",
+            Value::Bytes(_) => "bytea",
+            Value::Uuid(_) => "uuid",
         }
+    }
+}
+
+/// `bytea` in PostgreSQL's hex output format: `\x` and two lower-case digits a byte.
+#[must_use]
+pub fn format_bytea(b: &[u8]) -> String {
+    let mut s = String::with_capacity(2 + 2 * b.len());
+    s.push_str("\\x");
+    for x in b {
+        let _ = write!(s, "{x:02x}");
+    }
+    s
+}
+
+/// Reads `bytea` text input: hex format (`\x` then digit pairs, whitespace between pairs
+/// allowed) or escape format (bytes as they are, `\\` a backslash, `\nnn` an octal byte).
+pub fn parse_bytea(s: &str) -> SqlResult<Vec<u8>> {
+    if let Some(hex) = s.strip_prefix("\\x") {
+        let mut out = Vec::with_capacity(hex.len() / 2);
+        let mut chars = hex.chars();
+        let digit = |c: char| {
+            c.to_digit(16).ok_or_else(|| {
+                SqlError::InvalidParameterValue(format!("invalid hexadecimal digit: \"{c}\""))
+            })
+        };
+        while let Some(c) = chars.next() {
+            if c.is_ascii_whitespace() {
+                continue;
+            }
+            let hi = digit(c)?;
+            let lo = match chars.next() {
+                Some(c2) => digit(c2)?,
+                None => {
+                    return Err(SqlError::InvalidParameterValue(
+                        "invalid hexadecimal data: odd number of digits".into(),
+                    ));
+                }
+            };
+            out.push((hi * 16 + lo) as u8);
+        }
+        return Ok(out);
+    }
+    let bad = || SqlError::InvalidInput("invalid input syntax for type bytea".into());
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            out.push(b[i]);
+            i += 1;
+        } else if b.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else if i + 3 < b.len()
+            && (b'0'..=b'3').contains(&b[i + 1])
+            && (b'0'..=b'7').contains(&b[i + 2])
+            && (b'0'..=b'7').contains(&b[i + 3])
+        {
+            out.push(((b[i + 1] - b'0') << 6) | ((b[i + 2] - b'0') << 3) | (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            return Err(bad());
+        }
+    }
+    Ok(out)
+}
+
+/// A `uuid` in its canonical form, `a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11`.
+#[must_use]
+pub fn format_uuid(u: u128) -> String {
+    let h = format!("{u:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// Reads a `uuid` as PostgreSQL does: 32 hex digits, optionally in braces, with a hyphen
+/// allowed after any group of four digits.
+fn parse_uuid(s: &str) -> Option<u128> {
+    let inner = match s.strip_prefix('{') {
+        Some(rest) => rest.strip_suffix('}')?,
+        None => s,
+    };
+    let b = inner.as_bytes();
+    let mut v: u128 = 0;
+    let mut digits = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let d = char::from(b[i]).to_digit(16)?;
+        v = (v << 4) | u128::from(d);
+        digits += 1;
+        i += 1;
+        if digits % 4 == 0 && digits < 32 && b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+    }
+    (digits == 32).then_some(v)
+}
+
+/// The result of `sum` (`avg` when `avg`) over `count` values whose numeric inputs summed to
+/// `numeric_sum` and integer inputs to `int_sum`: a numeric, divided with numeric's scale rule.
+pub fn numeric_sum_avg(
+    avg: bool,
+    numeric_sum: Option<Numeric>,
+    int_sum: i128,
+    count: i64,
+) -> SqlResult<Value> {
+    let sum = match numeric_sum {
+        Some(n) => n.add(&Numeric::from_i128(int_sum))?,
+        None => Numeric::from_i128(int_sum),
+    };
+    Ok(Value::Numeric(if avg {
+        sum.div(&Numeric::from_i64(count))?
+    } else {
+        sum
+    }))
+}
+
+/// A type with its modifier as `format_type` prints it (`numeric(10,2)`).
+#[must_use]
+pub fn type_display(ty: DataType, typmod: i32) -> String {
+    match (ty, crate::numeric::typmod_parts(typmod)) {
+        (DataType::Numeric, Some((p, s))) => format!("numeric({p},{s})"),
+        _ => ty.name().to_string(),
+    }
+}
+
+/// Applies a type modifier (PostgreSQL's `typmod`, -1 for none) of `ty` to a value already of
+/// that type: `numeric(p, s)` rounds to its scale and refuses values too wide for it.
+pub fn apply_typmod(v: Value, ty: DataType, typmod: i32) -> SqlResult<Value> {
+    match (v, ty) {
+        (Value::Numeric(n), DataType::Numeric) => match crate::numeric::typmod_parts(typmod) {
+            Some((p, s)) => Ok(Value::Numeric(n.apply_typmod(p, s)?)),
+            None => Ok(Value::Numeric(n)),
+        },
+        (v, _) => Ok(v),
     }
 }
 
@@ -407,6 +643,9 @@ pub fn parse_text(s: &str, ty: DataType) -> SqlResult<Value> {
             Value::Int(v)
         }
         DataType::Int8 => Value::Int(t.parse().map_err(|_| bad())?),
+        DataType::Numeric => Value::Numeric(Numeric::parse(s)?),
+        DataType::Bytea => Value::Bytes(parse_bytea(s)?),
+        DataType::Uuid => Value::Uuid(parse_uuid(s).ok_or_else(bad)?),
         DataType::Float8 => Value::Float(match t.to_ascii_lowercase().as_str() {
             "nan" => f64::NAN,
             "infinity" | "+infinity" | "inf" => f64::INFINITY,
@@ -489,6 +728,41 @@ mod tests {
         assert_eq!(format_float8(0.00001), "1e-05");
         assert_eq!(format_float8(1.5e-7), "1.5e-07");
         assert_eq!(format_float8(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn bytea_and_uuid_text_forms() {
+        assert_eq!(parse_bytea("\\x0102FF").unwrap(), vec![1, 2, 255]);
+        assert_eq!(parse_bytea("\\x01 02").unwrap(), vec![1, 2]);
+        assert_eq!(parse_bytea("a\\000b\\\\").unwrap(), b"a\0b\\".to_vec());
+        assert!(parse_bytea("\\x0").is_err());
+        assert!(parse_bytea("\\xzz").is_err());
+        assert!(parse_bytea("a\\").is_err());
+        assert!(parse_bytea("\\8").is_err());
+        assert_eq!(format_bytea(&[1, 2, 255]), "\\x0102ff");
+        assert_eq!(format_bytea(&[]), "\\x");
+        let canonical = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
+        for s in [
+            "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+            "{a0eebc99-9c0b4ef8-bb6d6bb9-bd380a11}",
+            "a0eebc999c0b4ef8bb6d6bb9bd380a11",
+            "a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11",
+        ] {
+            assert_eq!(
+                parse_uuid(s).map(format_uuid).as_deref(),
+                Some(canonical),
+                "{s}"
+            );
+        }
+        for s in [
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1",
+            "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11-",
+            "-a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "a0eebc999-c0b-4ef8-bb6d-6bb9bd380a11",
+        ] {
+            assert!(parse_uuid(s).is_none(), "{s}");
+        }
     }
 
     #[test]

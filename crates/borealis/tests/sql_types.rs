@@ -1,0 +1,360 @@
+//! Golden tests of the scalar types over the wire: `sql_types.golden` (beside this file) holds
+//! statements with the answers PostgreSQL 15 gives, recorded from a real PostgreSQL 15, and the
+//! test checks that a Borealis cluster answers the same.
+//!
+//! The golden file is a list of cases separated by blank lines; `#` lines are comments.
+//!
+//! ```text
+//! > SELECT 1.50, 10 / 4::numeric            simple query: rows as a|b|c, NULL as NULL
+//! 1.50|2.5000000000000000
+//!
+//! >b SELECT 1.50::numeric                   extended query, results in binary: hex per field
+//! 0002000000020001 1388
+//!
+//! > SELECT 'abc'::numeric                   a failure: SQLSTATE and message
+//! ERROR 22P02: invalid input syntax for type numeric: "abc"
+//! ```
+//!
+//! To re-record the answers from PostgreSQL 15 (after adding cases):
+//!
+//! ```text
+//! BOREALIS_RECORD_GOLDEN=1 cargo test -p borealis --test sql_types -- --nocapture
+//! ```
+
+// Tests hold the serial lock across awaits on purpose: one cluster at a time.
+#![allow(clippy::await_holding_lock, clippy::unwrap_used)]
+
+mod common;
+
+use common::{Cluster, serial};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+fn golden_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sql_types.golden")
+}
+
+/// One case: the statement, whether its results are read in binary, and the answer lines.
+struct Case {
+    sql: String,
+    binary: bool,
+    answer: Vec<String>,
+}
+
+fn parse_golden(text: &str) -> (Vec<String>, Vec<Case>) {
+    let mut header = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
+    let mut in_case = false;
+    for line in text.lines() {
+        if let Some(sql) = line.strip_prefix(">b ") {
+            cases.push(Case {
+                sql: sql.to_string(),
+                binary: true,
+                answer: Vec::new(),
+            });
+            in_case = true;
+        } else if let Some(sql) = line.strip_prefix("> ") {
+            cases.push(Case {
+                sql: sql.to_string(),
+                binary: false,
+                answer: Vec::new(),
+            });
+            in_case = true;
+        } else if line.is_empty() {
+            in_case = false;
+        } else if line.starts_with('#') && !in_case {
+            if cases.is_empty() {
+                header.push(line.to_string());
+            }
+        } else if in_case {
+            cases.last_mut().unwrap().answer.push(line.to_string());
+        }
+    }
+    (header, cases)
+}
+
+/// Any value, as the raw bytes of its binary form.
+struct Raw(Vec<u8>);
+
+impl<'a> FromSql<'a> for Raw {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(raw.to_vec()))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+fn error_line(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("ERROR {}: {}", db.code().code(), db.message()),
+        None => format!("ERROR (no SQLSTATE): {e}"),
+    }
+}
+
+/// The answer of one case in the golden form.
+async fn answer(c: &Client, case: &Case) -> Vec<String> {
+    if case.binary {
+        return match c.query(case.sql.as_str(), &[]).await {
+            Ok(rows) => rows
+                .iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| match r.get::<_, Option<Raw>>(i) {
+                            None => "NULL".to_string(),
+                            Some(Raw(b)) => b.iter().fold(String::new(), |mut s, x| {
+                                let _ = write!(s, "{x:02x}");
+                                s
+                            }),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect(),
+            Err(e) => vec![error_line(&e)],
+        };
+    }
+    match c.simple_query(&case.sql).await {
+        Ok(messages) => messages
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(r) => Some(
+                    (0..r.len())
+                        .map(|i| r.get(i).unwrap_or("NULL"))
+                        .collect::<Vec<_>>()
+                        .join("|"),
+                ),
+                _ => None,
+            })
+            .collect(),
+        Err(e) => vec![error_line(&e)],
+    }
+}
+
+fn write_golden(header: &[String], cases: &[Case]) -> String {
+    let mut out = String::new();
+    for h in header {
+        out.push_str(h);
+        out.push('\n');
+    }
+    for c in cases {
+        out.push('\n');
+        out.push_str(if c.binary { ">b " } else { "> " });
+        out.push_str(&c.sql);
+        out.push('\n');
+        for a in &c.answer {
+            out.push_str(a);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn types_answer_as_postgresql_does() {
+    let _g = serial();
+    let text = std::fs::read_to_string(golden_path()).unwrap();
+    let (header, mut cases) = parse_golden(&text);
+    assert!(cases.len() > 50, "the golden file lost its cases");
+    if std::env::var_os("BOREALIS_RECORD_GOLDEN").is_some() {
+        let pg = common::postgres::Postgres::start("sql-types");
+        let c = pg.client("postgres").await;
+        for case in &mut cases {
+            case.answer = answer(&c, case).await;
+        }
+        std::fs::write(golden_path(), write_golden(&header, &cases)).unwrap();
+        return;
+    }
+    let cluster = Cluster::start("sql-types");
+    let c = cluster.client().await;
+    let mut failures = Vec::new();
+    for case in &cases {
+        let got = answer(&c, case).await;
+        if got != case.answer {
+            failures.push(format!(
+                "{}\n  want {:?}\n  got  {:?}",
+                case.sql, case.answer, got
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+/// A value sent as a parameter in binary: its raw bytes.
+#[derive(Debug)]
+struct RawParam(Vec<u8>);
+
+impl ToSql for RawParam {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut tokio_postgres::types::private::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(&self.0);
+        Ok(IsNull::No)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+/// Binary parameters of the new types arrive intact: each is sent in PostgreSQL's binary form
+/// and read back as text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_parameters_are_read_in_postgresql_form() {
+    let _g = serial();
+    let cluster = Cluster::start("sql-types-params");
+    let c = cluster.client().await;
+    let cases: &[(Type, &str, Vec<u8>, &str)] = &[
+        // numeric 1.50: ndigits 2, weight 0, sign +, dscale 2, digits 1 5000.
+        (
+            Type::NUMERIC,
+            "numeric",
+            vec![0, 2, 0, 0, 0, 0, 0, 2, 0, 1, 0x13, 0x88],
+            "1.50",
+        ),
+        // numeric -12345678.9: digits 1234 5678 9000, weight 1, scale 1.
+        (
+            Type::NUMERIC,
+            "numeric",
+            vec![
+                0, 3, 0, 1, 0x40, 0, 0, 1, 0x04, 0xd2, 0x16, 0x2e, 0x23, 0x28,
+            ],
+            "-12345678.9",
+        ),
+        // numeric NaN.
+        (
+            Type::NUMERIC,
+            "numeric",
+            vec![0, 0, 0, 0, 0xc0, 0, 0, 0],
+            "NaN",
+        ),
+        // numeric 0.0001: weight -1, digit 1, scale 4.
+        (
+            Type::NUMERIC,
+            "numeric",
+            vec![0, 1, 0xff, 0xff, 0, 0, 0, 4, 0, 1],
+            "0.0001",
+        ),
+    ];
+    for (ty, name, bytes, want) in cases {
+        let stmt = c
+            .prepare_typed(
+                &format!("SELECT $1::{name}::text"),
+                std::slice::from_ref(ty),
+            )
+            .await
+            .unwrap();
+        let row = c
+            .query_one(&stmt, &[&RawParam(bytes.clone())])
+            .await
+            .unwrap_or_else(|e| panic!("{name} {want}: {e:?}"));
+        assert_eq!(row.get::<_, String>(0), *want, "{name}");
+    }
+    // A malformed binary numeric (a digit of 10000) is refused, and the connection lives on.
+    let stmt = c
+        .prepare_typed("SELECT $1::numeric::text", &[Type::NUMERIC])
+        .await
+        .unwrap();
+    let bad = RawParam(vec![0, 1, 0, 0, 0, 0, 0, 0, 0x27, 0x10]);
+    assert!(c.query_one(&stmt, &[&bad]).await.is_err());
+    let row = c.query_one("SELECT 1", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 1);
+}
+
+/// Runs psql against the cluster with `args`; returns stdout, failing on errors.
+fn psql(cluster: &Cluster, args: &[&str]) -> String {
+    let addr = cluster.writer.as_ref().unwrap().addr.clone();
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let out =
+        std::process::Command::new(std::path::Path::new(common::postgres::PG_BIN).join("psql"))
+            .args([
+                "-X", "-h", host, "-p", port, "-U", "borealis", "-d", "borealis",
+            ])
+            .args(["-v", "ON_ERROR_STOP=1"])
+            .args(args)
+            .current_dir(&cluster.dir)
+            .output()
+            .expect("run psql");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        out.status.success() && !stderr.contains("ERROR"),
+        "psql {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
+/// COPY writes numeric, bytea and uuid in PostgreSQL's text and CSV forms (the expected lines
+/// are PostgreSQL 15's), and reads its own output back to the same values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_round_trips_the_new_types() {
+    let _g = serial();
+    let cluster = Cluster::start("sql-types-copy");
+    let c = cluster.client().await;
+    c.batch_execute(
+        "CREATE TABLE ct (n numeric(6,2), b bytea, u uuid, t text);
+         INSERT INTO ct VALUES (1.5, '\\x00ff5c', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'x'),
+           (-0.004, '', NULL, NULL),
+           ('NaN', 'a\\\\b', '00000000-0000-0000-0000-000000000000', 'q,\"r');
+         CREATE TABLE ct2 (n numeric(6,2), b bytea, u uuid, t text)",
+    )
+    .await
+    .unwrap();
+    let text = psql(&cluster, &["-c", "COPY ct TO STDOUT"]);
+    assert_eq!(
+        text,
+        "1.50\t\\\\x00ff5c\ta0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\tx\n\
+         0.00\t\\\\x\t\\N\t\\N\n\
+         NaN\t\\\\x615c62\t00000000-0000-0000-0000-000000000000\tq,\"r\n"
+    );
+    let csv = psql(&cluster, &["-c", "COPY ct TO STDOUT (FORMAT csv)"]);
+    assert_eq!(
+        csv,
+        "1.50,\\x00ff5c,a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,x\n\
+         0.00,\\x,,\n\
+         NaN,\\x615c62,00000000-0000-0000-0000-000000000000,\"q,\"\"r\"\n"
+    );
+    std::fs::write(cluster.dir.join("ct.tsv"), &text).unwrap();
+    std::fs::write(cluster.dir.join("ct.csv"), &csv).unwrap();
+    let out = psql(&cluster, &["-c", "\\copy ct2 from 'ct.tsv'"]);
+    assert!(out.contains("COPY 3"), "{out}");
+    let out = psql(&cluster, &["-c", "\\copy ct2 from 'ct.csv' with csv"]);
+    assert!(out.contains("COPY 3"), "{out}");
+    let back = psql(&cluster, &["-c", "COPY ct2 TO STDOUT"]);
+    assert_eq!(back, format!("{text}{text}"));
+    // A value too wide for numeric(6,2) is refused with the column's 22003.
+    std::fs::write(cluster.dir.join("wide.tsv"), "12345.6\t\\N\t\\N\t\\N\n").unwrap();
+    let err = psql_fails(&cluster, &["-c", "\\copy ct2 from 'wide.tsv'"]);
+    assert!(err.contains("numeric field overflow"), "{err}");
+}
+
+/// Runs psql expecting it to fail; returns its stderr.
+fn psql_fails(cluster: &Cluster, args: &[&str]) -> String {
+    let addr = cluster.writer.as_ref().unwrap().addr.clone();
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let out =
+        std::process::Command::new(std::path::Path::new(common::postgres::PG_BIN).join("psql"))
+            .args([
+                "-X", "-h", host, "-p", port, "-U", "borealis", "-d", "borealis",
+            ])
+            .args(["-v", "ON_ERROR_STOP=1"])
+            .args(args)
+            .current_dir(&cluster.dir)
+            .output()
+            .expect("run psql");
+    assert!(!out.status.success(), "psql {args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
