@@ -1,7 +1,7 @@
 //! pg_dump round trips with a real PostgreSQL 15: a database of tables (text, varchar, char,
 //! bool, int, bigint, float8, timestamp; NULLs, quotes, tabs, backslashes and newlines in text),
 //! primary keys, unique constraints, a secondary index, CHECK and FOREIGN KEY constraints,
-//! defaults, a serial column, a sequence that has handed out values, and a view, with data, is
+//! defaults, a serial column, a sequence that has handed out values, a view, and comments, with data, is
 //! dumped from PostgreSQL by `pg_dump` (plain format) and restored into Borealis with psql. Every
 //! table's data (ordered by key) and the schema objects as the catalogs describe them (columns,
 //! relations, indexes, constraints, sequences and their current values, views) must then read
@@ -51,6 +51,8 @@ CREATE INDEX books_title ON books (title);
 CREATE TABLE tags (book bigint NOT NULL, tag text NOT NULL, UNIQUE (book, tag));
 CREATE SEQUENCE tickets START 10 INCREMENT 5;
 CREATE VIEW cheap AS SELECT id, title FROM books WHERE price < 10;
+COMMENT ON TABLE books IS 'the catalogue';
+COMMENT ON COLUMN books.title IS 'as printed, with ''quotes''';
 INSERT INTO authors (name, code, born) VALUES
     ('ann', 'A1', '1970-01-02 03:04:05'), ('bob', NULL, NULL), ('O''Hara', 'x', '2001-12-31 23:59:59');
 INSERT INTO books VALUES
@@ -85,6 +87,9 @@ const CATALOG: &[&str] = &[
     "SELECT sequencename, data_type, start_value, increment_by, min_value, max_value, \
      last_value FROM pg_sequences ORDER BY 1",
     "SELECT viewname FROM pg_views WHERE schemaname = 'public' ORDER BY 1",
+    "SELECT obj_description('books'::regclass, 'pg_class'), \
+     col_description('books'::regclass, 3), col_description('books'::regclass, 2), \
+     obj_description(2200, 'pg_namespace')",
 ];
 
 /// A PostgreSQL client program of the same version as the server.

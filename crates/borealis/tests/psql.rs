@@ -172,6 +172,11 @@ fn psql_meta_commands_list_the_right_objects() {
     assert!(x.contains("-[ RECORD 1 ]"), "{x}");
     assert!(lines_with(&x, "ann").len() == 1, "{x}");
 
+    // SHOW ALL: name, setting, description of every setting pg_settings lists.
+    let all = psql(&cluster, &["-c", "SHOW ALL"]);
+    let sp = lines_with(&all, "search_path");
+    assert_eq!(sp.len(), 1, "{all}");
+    assert!(sp[0].contains("\"$user\", public"), "{all}");
     let t = psql(&cluster, &["-c", "\\timing", "-c", "SELECT 1"]);
     assert!(t.contains("Time: "), "{t}");
 

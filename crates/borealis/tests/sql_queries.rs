@@ -350,6 +350,41 @@ const CASES: &[(&str, &[&str])] = &[
         &["{pg_catalog}|{}|NULL"],
     ),
     ("RESET search_path", &[]),
+    // COMMENT ON and the descriptions pg_description and obj_description/col_description read.
+    ("COMMENT ON TABLE emp IS 'people'", &[]),
+    ("COMMENT ON COLUMN emp.name IS 'full name'", &[]),
+    (
+        "SELECT obj_description('emp'::regclass, 'pg_class'), col_description('emp'::regclass, 2), col_description('emp'::regclass, 3), obj_description(2200, 'pg_namespace')",
+        &["people|full name|NULL|standard public schema"],
+    ),
+    (
+        "SELECT d.objsubid, d.description FROM pg_description d JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass WHERE c.relname = 'emp' ORDER BY 1",
+        &["0|people", "2|full name"],
+    ),
+    ("COMMENT ON TABLE emp IS NULL", &[]),
+    ("COMMENT ON COLUMN emp.name IS ''", &[]),
+    (
+        "SELECT obj_description('emp'::regclass, 'pg_class'), col_description('emp'::regclass, 2)",
+        &["NULL|NULL"],
+    ),
+    ("COMMENT ON TABLE nosuch IS 'x'", &["ERROR 42P01"]),
+    ("COMMENT ON COLUMN emp.nope IS 'x'", &["ERROR 42703"]),
+    ("COMMENT ON INDEX emp_dept IS 'by dept'", &[]),
+    (
+        "SELECT obj_description('emp_dept'::regclass, 'pg_class')",
+        &["by dept"],
+    ),
+    ("BEGIN", &[]),
+    ("COMMENT ON TABLE dept IS 'rolled back'", &[]),
+    ("ROLLBACK", &[]),
+    (
+        "SELECT obj_description('dept'::regclass, 'pg_class')",
+        &["NULL"],
+    ),
+    (
+        "SELECT count(*) FILTER (WHERE name = 'search_path') FROM pg_settings",
+        &["1"],
+    ),
 ];
 
 /// The answer of `sql` in the golden form.

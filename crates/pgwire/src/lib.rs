@@ -243,6 +243,7 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::NoSuchSavepoint(_) => "3B001",
         SqlError::UndefinedPreparedStatement(_) => "26000",
         SqlError::DuplicatePreparedStatement(_) => "42P05",
+        SqlError::UndefinedSchema(_) => "3F000",
         SqlError::NoActiveTransaction(_) => "25P01",
         SqlError::IsolationAfterQuery | SqlError::ReadWriteAfterQuery => "25001",
         SqlError::ReadOnlyTransaction(_) => "25006",

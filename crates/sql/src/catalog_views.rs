@@ -1452,6 +1452,9 @@ fn search_path_schemas(session: &SessionInfo) -> Vec<String> {
     out
 }
 
+/// PostgreSQL 15's description of the `public` schema.
+const PUBLIC_SCHEMA_DESCRIPTION: &str = "standard public schema";
+
 /// OIDs of the catalogs `classid`/`classoid` columns name.
 const PG_CLASS_CLASS: u32 = 1259;
 const PG_ATTRDEF_CLASS: u32 = 2604;
@@ -1752,15 +1755,33 @@ pub fn rows(
             }
         }
         "pg_description" => {
-            out.push(row(
-                vt,
-                &[
-                    ("objoid", oid(PUBLIC_NAMESPACE)),
-                    ("classoid", oid(PG_NAMESPACE_CLASS)),
-                    ("objsubid", Value::Int(0)),
-                    ("description", text("standard public schema")),
-                ],
-            ));
+            let comments = crate::comments::all(engine, txn)?;
+            // The public schema's description, unless a COMMENT replaced it.
+            if !comments
+                .iter()
+                .any(|c| c.0 == PG_NAMESPACE_CLASS && c.1 == PUBLIC_NAMESPACE)
+            {
+                out.push(row(
+                    vt,
+                    &[
+                        ("objoid", oid(PUBLIC_NAMESPACE)),
+                        ("classoid", oid(PG_NAMESPACE_CLASS)),
+                        ("objsubid", Value::Int(0)),
+                        ("description", text(PUBLIC_SCHEMA_DESCRIPTION)),
+                    ],
+                ));
+            }
+            for (classoid, objoid, subid, description) in comments {
+                out.push(row(
+                    vt,
+                    &[
+                        ("objoid", oid(objoid)),
+                        ("classoid", oid(classoid)),
+                        ("objsubid", Value::Int(i64::from(subid))),
+                        ("description", Value::Text(description)),
+                    ],
+                ));
+            }
         }
         "pg_depend" => {
             // The dependencies pg_dump orders its output by: a sequence owned by a column
@@ -2975,7 +2996,30 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
                 Value::Text(view_definition(&v, cx.session))
             })
         }
-        "obj_description" | "pg_get_statisticsobjdef_columns" => Value::Null,
+        "pg_get_statisticsobjdef_columns" | "shobj_description" => Value::Null,
+        "obj_description" | "col_description" => {
+            let (Some(o), Some(exec)) = (arg_int(&vals[0]), cx.exec) else {
+                return Ok(Some(Value::Null));
+            };
+            let o = u32::try_from(o).unwrap_or(0);
+            let (classoid, subid) = if name == "col_description" {
+                let n = vals.get(1).and_then(arg_int).unwrap_or(0);
+                (PG_CLASS_CLASS, i32::try_from(n).unwrap_or(0))
+            } else {
+                match vals.get(1) {
+                    Some(Value::Text(c)) => (catalog_oid(&parse_relation_name(c)).unwrap_or(0), 0),
+                    Some(v) => (u32::try_from(arg_int(v).unwrap_or(0)).unwrap_or(0), 0),
+                    None => (PG_CLASS_CLASS, 0),
+                }
+            };
+            match crate::comments::get(exec.engine, exec.txn, classoid, o, subid)? {
+                Some(t) => Value::Text(t),
+                None if classoid == PG_NAMESPACE_CLASS && o == PUBLIC_NAMESPACE => {
+                    text(PUBLIC_SCHEMA_DESCRIPTION)
+                }
+                None => Value::Null,
+            }
+        }
         "pg_encoding_to_char" => match arg_int(&vals[0]) {
             Some(6) => Value::Text("UTF8".into()),
             Some(0) => Value::Text("SQL_ASCII".into()),

@@ -166,6 +166,8 @@ pub enum SqlError {
     UndefinedPreparedStatement(String),
     #[error("prepared statement \"{0}\" already exists")]
     DuplicatePreparedStatement(String),
+    #[error("schema \"{0}\" does not exist")]
+    UndefinedSchema(String),
     #[error("savepoint \"{0}\" does not exist")]
     NoSuchSavepoint(String),
     #[error("{0} can only be used in transaction blocks")]

@@ -1302,9 +1302,9 @@ impl<'a> Binder<'a> {
             "pg_get_viewdef" => ("pg_get_viewdef", None),
             "pg_get_statisticsobjdef_columns" => ("pg_get_statisticsobjdef_columns", Some(1)),
             "pg_encoding_to_char" => ("pg_encoding_to_char", Some(1)),
-            "obj_description" | "col_description" | "shobj_description" => {
-                ("obj_description", None)
-            }
+            "obj_description" => ("obj_description", None),
+            "col_description" => ("col_description", Some(2)),
+            "shobj_description" => ("shobj_description", Some(2)),
             "pg_relation_is_publishable" => ("pg_relation_is_publishable", Some(1)),
             "has_table_privilege" | "has_schema_privilege" | "has_database_privilege" => {
                 ("has_privilege", None)

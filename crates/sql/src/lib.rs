@@ -33,6 +33,7 @@
 pub mod activity;
 pub mod catalog;
 pub mod catalog_views;
+pub mod comments;
 pub mod copy;
 pub mod error;
 pub mod expr;

@@ -188,6 +188,10 @@ pub fn parse(sql: &str) -> SqlResult<Vec<ast::Statement>> {
     }
 }
 
+/// `pg_class`'s and `pg_namespace`'s OIDs, as comments name the catalog of their object.
+const PG_CLASS_OID: u32 = 1259;
+const PG_NAMESPACE_OID: u32 = 2615;
+
 /// `ALTER SEQUENCE [IF EXISTS] name [AS type] [INCREMENT …] [MINVALUE …] [MAXVALUE …]
 /// [START …] [RESTART [[WITH] n]] [CACHE …] [[NO] CYCLE] [OWNED BY table.column | NONE]`.
 ///
@@ -995,6 +999,9 @@ impl Session {
                 .returning
                 .map(|r| r.columns)
                 .unwrap_or_default()),
+            ast::Statement::ShowVariable { variable } if show_name(variable) == "all" => {
+                Ok(show_all_columns())
+            }
             ast::Statement::ShowVariable { variable } => Ok(vec![ColumnInfo {
                 name: show_name(variable),
                 ty: DataType::Text,
@@ -1338,6 +1345,105 @@ impl Session {
         Ok(command("LOCK TABLE"))
     }
 
+    /// `COMMENT ON TABLE | VIEW | COLUMN | INDEX | SEQUENCE | SCHEMA … IS '…' | NULL`.
+    fn comment_on(
+        &mut self,
+        txn: &mut Txn,
+        kind: &ast::CommentObject,
+        name: &ast::ObjectName,
+        text: Option<&str>,
+    ) -> SqlResult<Output> {
+        use ast::CommentObject as K;
+        let engine = self.db.engine.clone();
+        let (classoid, objoid, subid) = match kind {
+            K::Table => {
+                let n = object_name(name)?;
+                let oid = match lookup_table(&engine, txn, &n) {
+                    Ok(def) => def.oid,
+                    Err(SqlError::WrongObjectType(_))
+                        if let Some(v) = crate::query::lookup_view(&engine, txn, &n)? =>
+                    {
+                        v.oid
+                    }
+                    Err(e) => return Err(e),
+                };
+                (PG_CLASS_OID, oid, 0)
+            }
+            K::Column => {
+                let parts: Vec<String> = name
+                    .0
+                    .iter()
+                    .map(|p| match p {
+                        ast::ObjectNamePart::Identifier(id) => Ok(ident_name(id)),
+                        other => Err(SqlError::Syntax(format!("column name {other}"))),
+                    })
+                    .collect::<SqlResult<_>>()?;
+                let [.., table, column] = parts.as_slice() else {
+                    return Err(SqlError::Syntax("column name must be qualified".into()));
+                };
+                let def = lookup_table(&engine, txn, table)?;
+                let i = def.column_index(column).ok_or_else(|| {
+                    SqlError::UndefinedColumn(format!("{column}\" of relation \"{table}"))
+                })?;
+                (PG_CLASS_OID, def.oid, i as i32 + 1)
+            }
+            K::Index => {
+                let n = object_name(name)?;
+                let oid = crate::catalog_views::user_tables(&engine, txn)?
+                    .into_iter()
+                    .find_map(|d| {
+                        if !d.pk.is_empty() && d.pk_name() == n {
+                            Some(d.pk_oid())
+                        } else {
+                            d.indexes.iter().find(|ix| ix.name == n).map(|ix| ix.oid)
+                        }
+                    })
+                    .ok_or_else(|| SqlError::UndefinedTable(n.clone()))?;
+                (PG_CLASS_OID, oid, 0)
+            }
+            K::Sequence => {
+                let n = object_name(name)?;
+                let seq = lookup_sequence(&engine, txn, &n)?
+                    .ok_or_else(|| SqlError::UndefinedTable(n.clone()))?;
+                (PG_CLASS_OID, seq.oid, 0)
+            }
+            K::Schema => {
+                let n = object_name(name)?;
+                if n != "public" {
+                    return Err(SqlError::UndefinedSchema(n));
+                }
+                (PG_NAMESPACE_OID, crate::catalog_views::PUBLIC_NAMESPACE, 0)
+            }
+            other => {
+                return Err(SqlError::FeatureNotSupported(format!("COMMENT ON {other}")));
+            }
+        };
+        crate::comments::set(&engine, txn, classoid, objoid, subid, text)?;
+        Ok(command("COMMENT"))
+    }
+
+    /// `SHOW ALL`: every setting `pg_settings` lists, by name, as `SHOW` prints it.
+    fn show_all(&self) -> Output {
+        let mut defs: Vec<&settings::SettingDef> =
+            settings::SETTINGS.iter().filter(|d| !d.hidden).collect();
+        defs.sort_by_key(|d| d.name.to_lowercase());
+        let rows = defs
+            .into_iter()
+            .map(|d| {
+                let value = self.setting(&d.name.to_lowercase()).unwrap_or(d.boot);
+                vec![
+                    Value::Text(d.name.to_string()),
+                    Value::Text(value.to_string()),
+                    Value::Text(d.short_desc.to_string()),
+                ]
+            })
+            .collect();
+        Output::Rows {
+            columns: show_all_columns(),
+            rows,
+        }
+    }
+
     fn commit(&self, txn: Txn) -> SqlResult<Option<Lsn>> {
         match self.db.engine.commit(txn) {
             Ok(lsn) => Ok(lsn),
@@ -1447,6 +1553,12 @@ impl Session {
             }
             ast::Statement::Truncate(t) => self.truncate(txn, t),
             ast::Statement::Lock(l) => self.lock_table(txn, l),
+            ast::Statement::Comment {
+                object_type,
+                object_name,
+                comment,
+                if_exists: false,
+            } => self.comment_on(txn, object_type, object_name, comment.as_deref()),
             other if AlterSequence::carried(other).is_some() => {
                 let text = AlterSequence::carried(other).unwrap_or_default();
                 self.alter_sequence(txn, &AlterSequence::parse(text)?)
@@ -1469,6 +1581,9 @@ impl Session {
             ast::Statement::Copy { .. } => Err(SqlError::FeatureNotSupported(
                 "COPY to or from a file or program (use STDIN/STDOUT)".into(),
             )),
+            ast::Statement::ShowVariable { variable } if show_name(variable) == "all" => {
+                Ok(self.show_all())
+            }
             ast::Statement::ShowVariable { variable } => {
                 let name = show_name(variable);
                 let value = self
@@ -2560,10 +2675,15 @@ impl Session {
                 }
             }
             engine.delete(txn, CATALOG, name.as_bytes())?;
+            crate::comments::drop_all(&engine, txn, PG_CLASS_OID, def.oid)?;
+            for ix in &def.indexes {
+                crate::comments::drop_all(&engine, txn, PG_CLASS_OID, ix.oid)?;
+            }
             // Sequences the table's columns own go with it.
             for seq in user_sequences(&engine, txn)? {
                 if seq.owned_by.is_some_and(|(t, _)| t == def.oid) {
                     engine.delete(txn, CATALOG, seq.name.as_bytes())?;
+                    crate::comments::drop_all(&engine, txn, PG_CLASS_OID, seq.oid)?;
                     self.db.sequences.forget(seq.tree);
                 }
             }
@@ -4254,6 +4374,7 @@ fn write_command(stmt: &ast::Statement) -> Option<&'static str> {
         ast::Statement::CreateView { .. } => "CREATE VIEW",
         ast::Statement::CreateSequence { .. } => "CREATE SEQUENCE",
         other if AlterSequence::carried(other).is_some() => "ALTER SEQUENCE",
+        ast::Statement::Comment { .. } => "COMMENT",
         ast::Statement::AlterTable(_) => "ALTER TABLE",
         ast::Statement::Truncate(_) => "TRUNCATE TABLE",
         ast::Statement::Drop { object_type, .. } => match object_type {
@@ -4304,6 +4425,16 @@ fn isolation_name(i: Isolation) -> &'static str {
 }
 
 /// The setting a `SHOW` names; PostgreSQL's grammar spells a few as several words.
+fn show_all_columns() -> Vec<ColumnInfo> {
+    ["name", "setting", "description"]
+        .iter()
+        .map(|n| ColumnInfo {
+            name: (*n).to_string(),
+            ty: DataType::Text,
+        })
+        .collect()
+}
+
 fn show_name(variable: &[ast::Ident]) -> String {
     let name = variable
         .iter()
