@@ -385,6 +385,20 @@ const CASES: &[(&str, &[&str])] = &[
         "SELECT count(*) FILTER (WHERE name = 'search_path') FROM pg_settings",
         &["1"],
     ),
+    ("CREATE TABLE noted (a int, b int, c int)", &[]),
+    ("COMMENT ON COLUMN noted.b IS 'bee'", &[]),
+    ("COMMENT ON COLUMN noted.c IS 'sea'", &[]),
+    ("ALTER TABLE noted DROP COLUMN b", &[]),
+    (
+        "SELECT a.attname, col_description(a.attrelid, a.attnum) FROM pg_attribute a WHERE a.attrelid = 'noted'::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1",
+        &["a|NULL", "c|sea"],
+    ),
+    ("COMMENT ON TABLE noted IS 'gone soon'", &[]),
+    ("DROP TABLE noted", &[]),
+    (
+        "SELECT count(*) FROM pg_description WHERE description IN ('gone soon', 'sea')",
+        &["0"],
+    ),
 ];
 
 /// The answer of `sql` in the golden form.

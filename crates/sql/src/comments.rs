@@ -12,7 +12,8 @@
 //! ```
 //!
 //! `objsubid` is the column number for a column's comment, 0 otherwise. Dropping a table drops
-//! the comments on it and on its columns ([`drop_all`]).
+//! the comments on it and on its columns ([`drop_all`]); dropping a column drops its comment and
+//! renumbers those of the columns after it, as Borealis renumbers the columns ([`drop_column`]).
 
 use crate::error::{SqlError, SqlResult};
 use borealis_engine::{CATALOG, Engine, Txn};
@@ -130,6 +131,28 @@ pub fn drop_all(engine: &Engine, txn: &mut Txn, classoid: u32, objoid: u32) -> S
         .collect();
     for k in keys {
         engine.delete(txn, CATALOG, &k)?;
+    }
+    Ok(())
+}
+
+/// After `DROP COLUMN` of column `attnum` (columns after it move down one place): its comment
+/// goes and the later columns' comments follow their columns.
+pub fn drop_column(
+    engine: &Engine,
+    txn: &mut Txn,
+    classoid: u32,
+    objoid: u32,
+    attnum: i32,
+) -> SqlResult<()> {
+    let later: Vec<Comment> = all(engine, txn)?
+        .into_iter()
+        .filter(|(c, o, s, _)| *c == classoid && *o == objoid && *s >= attnum)
+        .collect();
+    for (c, o, s, text) in later {
+        engine.delete(txn, CATALOG, &key(c, o, s))?;
+        if s > attnum {
+            set(engine, txn, c, o, s - 1, Some(&text))?;
+        }
     }
     Ok(())
 }

@@ -2242,8 +2242,9 @@ impl Session {
         let engine = self.db.engine.clone();
         for n in names {
             let name = object_name(n)?;
-            if crate::query::lookup_view(&engine, txn, &name)?.is_some() {
+            if let Some(view) = crate::query::lookup_view(&engine, txn, &name)? {
                 engine.delete(txn, CATALOG, name.as_bytes())?;
+                crate::comments::drop_all(&engine, txn, PG_CLASS_OID, view.oid)?;
             } else if let Some(owner) = index::name_owner(&engine, txn, &name)? {
                 return Err(wrong_drop(&engine, txn, &name, "view", &owner)?);
             } else if if_exists {
@@ -2416,6 +2417,7 @@ impl Session {
                 }
             }
             engine.delete(txn, CATALOG, name.as_bytes())?;
+            crate::comments::drop_all(&engine, txn, PG_CLASS_OID, seq.oid)?;
             self.db.sequences.forget(seq.tree);
         }
         Ok(command("DROP SEQUENCE"))
@@ -2612,7 +2614,8 @@ impl Session {
                     }
                     let mut def = def;
                     if let Some(i) = i {
-                        def.indexes.remove(i);
+                        let ix = def.indexes.remove(i);
+                        crate::comments::drop_all(&engine, txn, PG_CLASS_OID, ix.oid)?;
                     }
                     engine.put(txn, CATALOG, def.name.as_bytes(), &def.encode())?;
                 }
@@ -4951,6 +4954,7 @@ impl Session {
                 });
             }
         }
+        crate::comments::drop_column(&engine, txn, PG_CLASS_OID, def.oid, i as i32 + 1)?;
         let shift = |c: &mut usize| {
             if *c > i {
                 *c -= 1;
