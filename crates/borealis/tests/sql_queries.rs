@@ -399,6 +399,54 @@ const CASES: &[(&str, &[&str])] = &[
         "SELECT count(*) FROM pg_description WHERE description IN ('gone soon', 'sea')",
         &["0"],
     ),
+    // reg* casts both ways, to_reg*, pg_proc's built-in functions, array type names.
+    (
+        "SELECT 'int4'::regtype::oid, 'text[]'::regtype::oid, '_int4'::regtype::oid, 23::regtype, 1009::regtype, 'character varying'::regtype::oid",
+        &["23|1009|1007|integer|text[]|1043"],
+    ),
+    (
+        "SELECT 'public'::regnamespace::oid, 2200::regnamespace, 11::regnamespace",
+        &["2200|public|pg_catalog"],
+    ),
+    (
+        "SELECT 'now'::regproc::oid, 1299::regproc, 'pg_catalog.version'::regproc::oid",
+        &["1299|now|89"],
+    ),
+    (
+        "SELECT 10::regrole::text = current_user, current_user::regrole::oid",
+        &["t|10"],
+    ),
+    (
+        "SELECT to_regtype('int8')::oid, to_regtype('nope'), to_regclass('nope'), to_regproc('nope'), to_regnamespace('nope'), to_regrole('nope'), to_regproc('round')",
+        &["20|NULL|NULL|NULL|NULL|NULL|NULL"],
+    ),
+    ("SELECT 'round'::regproc", &["ERROR 42725"]),
+    ("SELECT 'nope'::regproc", &["ERROR 42883"]),
+    ("SELECT 'nope'::regnamespace", &["ERROR 3F000"]),
+    ("SELECT 'nope'::regrole", &["ERROR 42704"]),
+    (
+        "SELECT proname, pronargs, prorettype, prokind FROM pg_proc WHERE proname IN ('count', 'lower', 'now', 'generate_series') ORDER BY oid",
+        &[
+            "lower|1|25|f",
+            "generate_series|3|1114|f",
+            "generate_series|3|1184|f",
+            "generate_series|3|23|f",
+            "generate_series|2|23|f",
+            "generate_series|3|20|f",
+            "generate_series|2|20|f",
+            "now|0|1184|f",
+            "count|1|20|a",
+            "count|0|20|a",
+            "generate_series|3|1700|f",
+            "generate_series|2|1700|f",
+            "lower|1|2283|f",
+            "lower|1|2283|f",
+        ],
+    ),
+    (
+        "SELECT format_type(1009, -1), format_type(1007, -1), format_type(1015, 14)",
+        &["text[]|integer[]|character varying(10)[]"],
+    ),
 ];
 
 /// The answer of `sql` in the golden form.

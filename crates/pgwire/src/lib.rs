@@ -244,6 +244,7 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::UndefinedPreparedStatement(_) => "26000",
         SqlError::DuplicatePreparedStatement(_) => "42P05",
         SqlError::UndefinedSchema(_) => "3F000",
+        SqlError::AmbiguousFunction(_) => "42725",
         SqlError::NoActiveTransaction(_) => "25P01",
         SqlError::IsolationAfterQuery | SqlError::ReadWriteAfterQuery => "25001",
         SqlError::ReadOnlyTransaction(_) => "25006",

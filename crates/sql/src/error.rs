@@ -168,6 +168,8 @@ pub enum SqlError {
     DuplicatePreparedStatement(String),
     #[error("schema \"{0}\" does not exist")]
     UndefinedSchema(String),
+    #[error("{0}")]
+    AmbiguousFunction(String),
     #[error("savepoint \"{0}\" does not exist")]
     NoSuchSavepoint(String),
     #[error("{0} can only be used in transaction blocks")]

@@ -1310,7 +1310,10 @@ impl<'a> Binder<'a> {
                 ("has_privilege", None)
             }
             "to_regtype" => ("regtype_in", Some(1)),
-            "to_regclass" => ("regclass", Some(1)),
+            "to_regclass" => ("to_regclass", Some(1)),
+            "to_regproc" => ("to_regproc", Some(1)),
+            "to_regnamespace" => ("to_regnamespace", Some(1)),
+            "to_regrole" => ("to_regrole", Some(1)),
             "quote_ident" => ("quote_ident", Some(1)),
             "pg_table_size" | "pg_relation_size" | "pg_total_relation_size" | "pg_indexes_size" => {
                 ("pg_table_size", None)
@@ -1677,7 +1680,9 @@ impl<'a> Binder<'a> {
                 | "is_true"
                 | "is_false"
                 | "is_unknown" => Some(DataType::Bool),
-                "regtype_in" => Some(DataType::Int8),
+                "regtype_in" | "to_regclass" | "to_regproc" | "to_regnamespace" | "to_regrole" => {
+                    Some(DataType::Int8)
+                }
                 "regclass" | "regtype" | "regnamespace" | "regproc" | "regrole" => {
                     match args.first().map(|a| self.type_of(a)) {
                         Some(Some(DataType::Int4 | DataType::Int8)) => Some(DataType::Text),
