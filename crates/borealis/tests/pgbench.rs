@@ -1,7 +1,7 @@
-//! pgbench against a real cluster: `pgbench -i` with its default steps (client-side COPY,
-//! VACUUM, ALTER TABLE … ADD PRIMARY KEY) and with `-I dtGvp` (server-side generation), then
-//! TPC-B-like runs in every query mode, select-only and simple-update, with no failed
-//! transactions, and the TPC-B balance invariant checked after each run: what the accounts,
+//! pgbench against a real cluster, at the sizes: `pgbench -i -s 10` (1,000,000
+//! accounts) with its default steps (client-side COPY, VACUUM, ALTER TABLE … ADD PRIMARY KEY) and
+//! with `-I dtGvp` (server-side generation), then TPC-B-like runs with 16 clients in every query
+//! mode, select-only and simple-update, with no failed transactions, and the TPC-B balance invariant checked after each run: what the accounts,
 //! tellers and branches gained equals what the history table recorded.
 //!
 //! pgbench comes from PostgreSQL 15's server package; without it the test fails with a message
@@ -85,9 +85,9 @@ async fn pgbench_init_and_every_mode_keep_balances_consistent() {
     let c = cluster.client().await;
 
     // Server-side generation first, then the default (client-side COPY) over it.
-    let out = pgbench(&cluster, &["-i", "-I", "dtGvp", "-s", "1"]);
+    let out = pgbench(&cluster, &["-i", "-I", "dtGvp", "-s", "10"]);
     assert!(out.contains("server-side generate"), "{out}");
-    let out = pgbench(&cluster, &["-i", "-s", "1"]);
+    let out = pgbench(&cluster, &["-i", "-s", "10"]);
     assert!(out.contains("client-side generate"), "{out}");
     let counts = c
         .query_one(
@@ -99,7 +99,7 @@ async fn pgbench_init_and_every_mode_keep_balances_consistent() {
         .unwrap();
     assert_eq!(
         [0, 1, 2, 3].map(|i| counts.get::<_, i64>(i)),
-        [100_000, 10, 1, 0]
+        [1_000_000, 100, 10, 0]
     );
     // The primary keys exist: a duplicate account is refused.
     let err = c
@@ -118,7 +118,7 @@ async fn pgbench_init_and_every_mode_keep_balances_consistent() {
     for mode in ["simple", "extended", "prepared"] {
         let before = sums(&c).await;
         // pgbench truncates pgbench_history before each run.
-        let out = pgbench(&cluster, &["-T", "2", "-c", "4", "-M", mode]);
+        let out = pgbench(&cluster, &["-T", "2", "-c", "16", "-M", mode]);
         no_failures(&out);
         let after = sums(&c).await;
         assert!(after[4] > 0, "{mode}: no transactions ran:\n{out}");
@@ -133,11 +133,11 @@ async fn pgbench_init_and_every_mode_keep_balances_consistent() {
         }
     }
     let before = sums(&c).await;
-    let out = pgbench(&cluster, &["-T", "2", "-c", "4", "-S"]);
+    let out = pgbench(&cluster, &["-T", "2", "-c", "16", "-S"]);
     no_failures(&out);
     let after = sums(&c).await;
     assert_eq!(before[..3], after[..3], "select-only changed balances");
-    let out = pgbench(&cluster, &["-T", "2", "-c", "4", "-N"]);
+    let out = pgbench(&cluster, &["-T", "2", "-c", "16", "-N"]);
     no_failures(&out);
     let after_n = sums(&c).await;
     assert_eq!(after_n[0] - after[0], after_n[3], "-N: accounts vs history");
