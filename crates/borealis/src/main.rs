@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! borealis up [--data-dir DIR] [--port PORT] [--spares N]        a whole local cluster (6 storage nodes, N spares, writer)
-//! borealis storage --node-id N --data-dir DIR [--listen ADDR]
+//! borealis storage --node-id N --data-dir DIR [--listen ADDR] [--retention-lsns N] [--peer-lag-lsns N]
+//!                                                    collection below PGMRPL (defaults: the storage limits)
 //! borealis instance --storage A,B,C,D,E,F [--spares G,H,I] [--listen ADDR] [--buffer-pool-pages N] [--txn-write-buffer-bytes N]
 //!                                                    spare k replaces a lost segment of AZ k mod 3
 //! ```
@@ -21,7 +22,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn usage() -> ! {
     eprintln!(
-        "usage:\n  borealis up [--data-dir DIR] [--port PORT] [--spares N]\n  borealis storage --node-id N --data-dir DIR [--listen ADDR]\n  borealis instance --storage ADDR,ADDR,ADDR,ADDR,ADDR,ADDR [--spares ADDR,...] [--listen ADDR] [--buffer-pool-pages N] [--txn-write-buffer-bytes N]"
+        "usage:\n  borealis up [--data-dir DIR] [--port PORT] [--spares N]\n  borealis storage --node-id N --data-dir DIR [--listen ADDR] [--retention-lsns N] [--peer-lag-lsns N]\n  borealis instance --storage ADDR,ADDR,ADDR,ADDR,ADDR,ADDR [--spares ADDR,...] [--listen ADDR] [--buffer-pool-pages N] [--txn-write-buffer-bytes N]"
     );
     std::process::exit(2);
 }
@@ -55,6 +56,16 @@ async fn storage(opts: cli::Options) -> Result<()> {
         .context("--node-id must be a number")?;
     let data_dir = opts.require("data-dir")?;
     let listen = opts.get("listen").unwrap_or("127.0.0.1:0");
+    let mut config = borealis_storage::NodeConfig::new(NodeId(node), data_dir.clone().into());
+    // Collection below PGMRPL keeps `retention` LSNs, and a lagging peer holds it back by at most
+    // `peer-lag` LSNs (beyond, that peer is repaired by a copy): small values make collection
+    // (and copy repair) happen quickly, for tests.
+    if let Some(v) = opts.get("retention-lsns") {
+        config.retention_lsns = v.parse().context("--retention-lsns must be a number")?;
+    }
+    if let Some(v) = opts.get("peer-lag-lsns") {
+        config.peer_lag_lsns = v.parse().context("--peer-lag-lsns must be a number")?;
+    }
     std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {data_dir}"))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -63,14 +74,8 @@ async fn storage(opts: cli::Options) -> Result<()> {
     // The first line on stdout is how `borealis up` learns the port.
     println!("storage node {node} listening on {addr}");
     std::io::stdout().flush()?;
-    borealis_storage::serve(
-        listener,
-        borealis_storage::NodeConfig {
-            node: NodeId(node),
-            data_dir: data_dir.into(),
-        },
-    )
-    .await
-    .context("storage node failed")?;
+    borealis_storage::serve(listener, config)
+        .await
+        .context("storage node failed")?;
     Ok(())
 }

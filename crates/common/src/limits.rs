@@ -13,6 +13,12 @@ pub const FRAME_BYTES_MAX: u32 = 32 << 20;
 /// batch filling while the previous one is in flight (boxcarring), up to this size.
 pub const WRITE_BATCH_BYTES_MAX: usize = 4 << 20;
 
+/// Bytes of items one `FetchBase` answer carries at most (a copy of a peer's bases and held
+/// records, page by page). An answer always carries at least one item (at most one record and
+/// one image, well under a frame), so this bounds answers far below [`FRAME_BYTES_MAX`] while
+/// keeping a copy to a few round trips per 4 MiB.
+pub const COPY_ANSWER_BYTES_MAX: u32 = 4 << 20;
+
 /// Most records a `Write` or `Records` message may carry.
 pub const RECORDS_PER_MESSAGE_MAX: u32 = 64 * 1024;
 
@@ -37,6 +43,7 @@ pub const STRING_BYTES_MAX: u32 = 64 * 1024;
 const _: () = assert!(PAGE_SIZE.is_multiple_of(512));
 const _: () = assert!(PAGE_SIZE <= u16::MAX as usize);
 const _: () = assert!(WRITE_BATCH_BYTES_MAX < FRAME_BYTES_MAX as usize);
+const _: () = assert!(COPY_ANSWER_BYTES_MAX < FRAME_BYTES_MAX / 2);
 
 /// Nodes named by a membership: the six members and at most one joining node.
 pub const MEMBERS_MAX: u32 = 7;

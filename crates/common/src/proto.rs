@@ -27,15 +27,26 @@
 //!        ◀─────────────Page{lsn, image}──────
 //! node   ──FetchRecords{pg, after, upto}────▶ peer   gossip: fill a gap found through backlinks
 //!        ◀─────────────Records{...}──────────
+//! node   ──FetchBase{pg, floor, after, ...}─▶ peer   copy repair: the peer's state at its
+//!        ◀─────────────Base{floor, items, next}─     collection floor, page by page
 //! ```
+//!
+//! `FetchBase` is how a segment below its peers' collection floor catches up: gossip cannot
+//! (`FetchRecords` below the floor is refused `BelowHorizon`: those records are gone), so the
+//! segment copies the peer's *cut* at its floor — for every page, the held records and base images
+//! a build of its newest version at or below the floor needs — then restarts its chain from that
+//! floor, and gossips from there. The answer is paginated with a cursor in (page, LSN) order and
+//! bounded in bytes ([`COPY_ANSWER_BYTES_MAX`]); each carries the peer's term and truncations, like
+//! `Records`, and the floor it describes, so an asker whose peer collected further meanwhile starts
+//! over instead of mixing two cuts.
 //!
 //! Byte layouts are in docs/formats.md.
 
 use crate::codec::{DecodeError, DecodeResult, Put, Reader};
 use crate::ids::{Epoch, Lsn, MembershipEpoch, NodeId, PageId, PgId, WriterId};
 use crate::limits::{
-    MEMBERS_MAX, PEERS_MAX, PGS_MAX, RECORDS_PER_MESSAGE_MAX, STRING_BYTES_MAX, TAIL_RECORDS_MAX,
-    TRUNCATIONS_MAX,
+    COPY_ANSWER_BYTES_MAX, MEMBERS_MAX, PEERS_MAX, PGS_MAX, RECORDS_PER_MESSAGE_MAX,
+    STRING_BYTES_MAX, TAIL_RECORDS_MAX, TRUNCATIONS_MAX,
 };
 use crate::redo::{PAGE_SIZE, RedoRecord};
 
@@ -289,6 +300,48 @@ pub enum Request {
         upto: Lsn,
         max_records: u32,
     },
+    /// Copy repair: the peer's cut of `pg` at its collection floor, the items after `after` in
+    /// (page, LSN) order, at most `bytes_max` bytes of them (clamped to
+    /// [`COPY_ANSWER_BYTES_MAX`]). `floor` is the cut being copied (0 to start one): a peer whose
+    /// floor is no longer `floor` answers the first items of its current cut instead.
+    FetchBase {
+        pg: PgId,
+        floor: Lsn,
+        after: Option<(PageId, Lsn)>,
+        bytes_max: u32,
+    },
+}
+
+/// Bytes of one base image as it travels in a [`BaseItem`]: exactly a storage node's image file
+/// entry (`crc32c:u32 | pg:u32 | page:u64 | lsn:u64 | image`), so the CRC computed when the image
+/// was built is checked again by the node that stores the copy.
+pub const BASE_IMAGE_ENTRY_BYTES: usize = 24 + PAGE_SIZE;
+
+/// One item of a copy: a held record at or below the floor and, if the peer holds a base image at
+/// that version, the image entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseItem {
+    pub record: RedoRecord,
+    pub image: Option<Vec<u8>>,
+}
+
+/// An answer to `FetchBase`: part of the peer's cut of one PG at its collection floor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseAnswer {
+    pub epoch: Epoch,
+    pub writer: WriterId,
+    pub truncations: Vec<Truncation>,
+    pub pg: PgId,
+    /// The cut: the highest chained LSN at or below the peer's collection horizon.
+    pub floor: Lsn,
+    /// The highest CPL at or below `floor`.
+    pub floor_cpl: Lsn,
+    /// Reads below this are refused on the peer (and on the copy).
+    pub horizon: Lsn,
+    /// Items in strictly increasing (page, LSN) order, after the request's cursor.
+    pub items: Vec<BaseItem>,
+    /// The cursor to ask with next; `None`: the cut is complete.
+    pub next: Option<(PageId, Lsn)>,
 }
 
 /// Responses.
@@ -311,6 +364,8 @@ pub enum Response {
         truncations: Vec<Truncation>,
         records: Vec<RedoRecord>,
     },
+    /// Copy answer (see [`BaseAnswer`]).
+    Base(Box<BaseAnswer>),
     Error {
         code: ErrorCode,
         message: String,
@@ -358,10 +413,12 @@ const REQ_WRITE: u8 = 2;
 const REQ_GET_PAGE: u8 = 3;
 const REQ_GET_STATE: u8 = 4;
 const REQ_FETCH_RECORDS: u8 = 5;
+const REQ_FETCH_BASE: u8 = 6;
 const RESP_STATE: u8 = 101;
 const RESP_WRITE_ACK: u8 = 102;
 const RESP_PAGE: u8 = 103;
 const RESP_RECORDS: u8 = 105;
+const RESP_BASE: u8 = 106;
 const RESP_ERROR: u8 = 127;
 
 fn put_truncations(out: &mut Vec<u8>, ts: &[Truncation]) {
@@ -396,6 +453,25 @@ fn put_records(out: &mut Vec<u8>, records: &[RedoRecord]) {
     out.put_u32(u32::try_from(records.len()).expect("too many records"));
     for rec in records {
         rec.encode(out);
+    }
+}
+
+fn put_cursor(out: &mut Vec<u8>, c: Option<(PageId, Lsn)>) {
+    match c {
+        Some((page, lsn)) => {
+            out.put_u8(1);
+            out.put_u64(page.0);
+            out.put_u64(lsn.0);
+        }
+        None => out.put_u8(0),
+    }
+}
+
+fn get_cursor(r: &mut Reader<'_>) -> DecodeResult<Option<(PageId, Lsn)>> {
+    match r.u8()? {
+        0 => Ok(None),
+        1 => Ok(Some((PageId(r.u64()?), Lsn(r.u64()?)))),
+        other => Err(DecodeError(format!("bad cursor flag {other}"))),
     }
 }
 
@@ -479,6 +555,18 @@ impl Request {
                 b.put_u32(*max_records);
                 REQ_FETCH_RECORDS
             }
+            Request::FetchBase {
+                pg,
+                floor,
+                after,
+                bytes_max,
+            } => {
+                b.put_u32(pg.0);
+                b.put_u64(floor.0);
+                put_cursor(&mut b, *after);
+                b.put_u32(*bytes_max);
+                REQ_FETCH_BASE
+            }
         };
         (kind, b)
     }
@@ -533,6 +621,12 @@ impl Request {
                 after: Lsn(r.u64()?),
                 upto: Lsn(r.u64()?),
                 max_records: r.u32()?.min(RECORDS_PER_MESSAGE_MAX),
+            },
+            REQ_FETCH_BASE => Request::FetchBase {
+                pg: PgId(r.u32()?),
+                floor: Lsn(r.u64()?),
+                after: get_cursor(&mut r)?,
+                bytes_max: r.u32()?.min(COPY_ANSWER_BYTES_MAX),
             },
             other => return Err(DecodeError(format!("unknown request kind {other}"))),
         };
@@ -624,6 +718,29 @@ impl Response {
                 put_records(&mut b, records);
                 RESP_RECORDS
             }
+            Response::Base(a) => {
+                b.put_u64(a.epoch.0);
+                b.put_u64(a.writer.0);
+                put_truncations(&mut b, &a.truncations);
+                b.put_u32(a.pg.0);
+                b.put_u64(a.floor.0);
+                b.put_u64(a.floor_cpl.0);
+                b.put_u64(a.horizon.0);
+                b.put_u32(u32::try_from(a.items.len()).expect("too many items"));
+                for item in &a.items {
+                    item.record.encode(&mut b);
+                    match &item.image {
+                        Some(img) => {
+                            assert_eq!(img.len(), BASE_IMAGE_ENTRY_BYTES, "an image entry");
+                            b.put_u8(1);
+                            b.extend_from_slice(img);
+                        }
+                        None => b.put_u8(0),
+                    }
+                }
+                put_cursor(&mut b, a.next);
+                RESP_BASE
+            }
             Response::Error { code, message } => {
                 b.put_u16(*code as u16);
                 b.put_str(message);
@@ -701,6 +818,45 @@ impl Response {
                 truncations: get_truncations(&mut r)?,
                 records: get_records(&mut r)?,
             },
+            RESP_BASE => {
+                let epoch = Epoch(r.u64()?);
+                let writer = WriterId(r.u64()?);
+                let truncations = get_truncations(&mut r)?;
+                let pg = PgId(r.u32()?);
+                let floor = Lsn(r.u64()?);
+                let floor_cpl = Lsn(r.u64()?);
+                let horizon = Lsn(r.u64()?);
+                if floor_cpl > floor {
+                    return Err(DecodeError(format!(
+                        "floor CPL {floor_cpl} is above the floor {floor}"
+                    )));
+                }
+                let n = r.count(RECORDS_PER_MESSAGE_MAX)?;
+                let mut items = Vec::with_capacity((n as usize).min(1024));
+                for _ in 0..n {
+                    let record = RedoRecord::decode(&mut r)?;
+                    let image = match r.u8()? {
+                        0 => None,
+                        1 => Some(r.take(BASE_IMAGE_ENTRY_BYTES)?.to_vec()),
+                        other => {
+                            return Err(DecodeError(format!("bad image presence flag {other}")));
+                        }
+                    };
+                    items.push(BaseItem { record, image });
+                }
+                let next = get_cursor(&mut r)?;
+                Response::Base(Box::new(BaseAnswer {
+                    epoch,
+                    writer,
+                    truncations,
+                    pg,
+                    floor,
+                    floor_cpl,
+                    horizon,
+                    items,
+                    next,
+                }))
+            }
             RESP_ERROR => Response::Error {
                 code: ErrorCode::from_u16(r.u16()?)?,
                 message: r.string(STRING_BYTES_MAX)?,
@@ -768,6 +924,18 @@ mod tests {
                 upto: Lsn(9),
                 max_records: 10,
             },
+            Request::FetchBase {
+                pg: PgId(0),
+                floor: Lsn(0),
+                after: None,
+                bytes_max: 1 << 20,
+            },
+            Request::FetchBase {
+                pg: PgId(0),
+                floor: Lsn(40),
+                after: Some((PageId(7), Lsn(33))),
+                bytes_max: 4096,
+            },
         ];
         for (i, q) in reqs.into_iter().enumerate() {
             let (k, b) = q.encode(i as u64);
@@ -806,8 +974,28 @@ mod tests {
                 epoch: Epoch(1),
                 writer: WriterId(9),
                 truncations: vec![],
-                records: vec![rec],
+                records: vec![rec.clone()],
             },
+            Response::Base(Box::new(BaseAnswer {
+                epoch: Epoch(1),
+                writer: WriterId(9),
+                truncations: vec![t],
+                pg: PgId(0),
+                floor: Lsn(40),
+                floor_cpl: Lsn(39),
+                horizon: Lsn(41),
+                items: vec![
+                    BaseItem {
+                        record: rec.clone(),
+                        image: Some(vec![5u8; BASE_IMAGE_ENTRY_BYTES]),
+                    },
+                    BaseItem {
+                        record: rec,
+                        image: None,
+                    },
+                ],
+                next: Some((PageId(3), Lsn(2))),
+            })),
             Response::Error {
                 code: ErrorCode::StaleEpoch,
                 message: "fenced".into(),
@@ -863,6 +1051,61 @@ mod tests {
             }
             .encode(7)
         );
+    }
+
+    #[test]
+    fn malformed_copy_messages_are_refused() {
+        let answer = Response::Base(Box::new(BaseAnswer {
+            epoch: Epoch(1),
+            writer: WriterId(1),
+            truncations: vec![],
+            pg: PgId(0),
+            floor: Lsn(10),
+            floor_cpl: Lsn(9),
+            horizon: Lsn(10),
+            items: vec![],
+            next: None,
+        }));
+        let (k, b) = answer.encode(1);
+        // A floor CPL above the floor.
+        let mut bad = b.clone();
+        bad[8 + 16 + 4 + 4 + 8..8 + 16 + 4 + 4 + 16].copy_from_slice(&11u64.to_le_bytes());
+        assert!(Response::decode(k, &bad).is_err());
+        // A bad cursor flag, and a truncated body.
+        let mut bad = b.clone();
+        let last = bad.len() - 1;
+        bad[last] = 7;
+        assert!(Response::decode(k, &bad).is_err());
+        assert!(Response::decode(k, &b[..b.len() - 1]).is_err());
+        // An item claiming an image shorter than an image entry.
+        let rec = RedoRecord {
+            lsn: Lsn(2),
+            pg: PgId(0),
+            prev_pg_lsn: Lsn(1),
+            page: PageId(3),
+            prev_page_lsn: Lsn(0),
+            cpl: true,
+            payload: Payload::Init(vec![9; 10]),
+        };
+        let mut body = b[..b.len() - 5].to_vec();
+        body.extend_from_slice(&1u32.to_le_bytes());
+        rec.encode(&mut body);
+        body.push(1);
+        body.extend_from_slice(&[0u8; 100]);
+        body.push(0);
+        assert!(Response::decode(k, &body).is_err());
+        // A request asking for more than an answer may carry is clamped.
+        let (k, b) = Request::FetchBase {
+            pg: PgId(0),
+            floor: Lsn(0),
+            after: None,
+            bytes_max: u32::MAX,
+        }
+        .encode(3);
+        assert!(matches!(
+            Request::decode(k, &b),
+            Ok((3, Request::FetchBase { bytes_max, .. })) if bytes_max == COPY_ANSWER_BYTES_MAX
+        ));
     }
 
     #[test]

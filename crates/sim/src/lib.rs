@@ -17,7 +17,8 @@
 //!        ├─▶ 6 members + 6 spares (2 + 2 per AZ a/b/c): NodeCore + simulated disk
 //!        │     disk = durable meta + durable log entries; a write is durable only at its Sync;
 //!        │     crash loses unsynced writes (or leaves a prefix, the last one torn); a lost disk
-//!        │     comes back empty
+//!        │     comes back empty; with a small retention and peer lag, peers collect past a
+//!        │     lagging node, which then catches up by a copy of a peer's cut (copy repair)
 //!        ├─▶ writers: recovery state machine, then WriterCore; a restarted or second writer
 //!        │     recovers with a new epoch and fences the old one, which keeps trying; every
 //!        │     tick runs the membership policy: a member unreachable for SEGMENT_LOST_MS is
@@ -49,6 +50,9 @@
 //!   set of the live membership (both sets during a replacement), less the members whose data a
 //!   fault took and, in the new set, the joiner while it hydrates; a joiner takes its slot only
 //!   holding every acknowledged commit; once healed, every member lost for good is replaced.
+//! - **Copy repair is exact.** A copied record must be one some writer wrote, byte for byte, and
+//!   a node that installed a copy must read every page exactly as the model at every chain LSN
+//!   from its copied horizon up, like any other node.
 //! - **Stale-membership requests are refused.** A node that adopted membership `m` refuses every
 //!   request of an older one, and every `Write` or `GetPage` once `m` no longer names it.
 //!
@@ -123,6 +127,16 @@ pub struct Report {
     pub recovery_restarts: u64,
     /// Checks of four live copies of every acknowledged commit.
     pub copy_checks: u64,
+    /// Whether peers in this run may collect past a lagging segment (a small peer lag).
+    pub small_peer_lag: bool,
+    /// Copy repairs begun (gossip met a peer's collection floor), installed, restarted because
+    /// the peer collected further, and given up (peer gone, answer refused).
+    pub copies_begun: u64,
+    pub copies_installed: u64,
+    pub copy_restarts: u64,
+    pub copies_abandoned: u64,
+    /// Bytes of records and images copied by copy repairs.
+    pub copy_bytes: u64,
 }
 
 /// A failed run: which seed, and why.

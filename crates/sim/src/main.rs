@@ -59,6 +59,7 @@ fn main() -> ExitCode {
     }
     let started = Instant::now();
     let mut failed = 0u64;
+    let mut copy_seeds = 0u64;
     let mut total = borealis_sim::Report::default();
     for seed in from..from + seeds {
         match run_seed(seed, opts) {
@@ -80,6 +81,14 @@ fn main() -> ExitCode {
                 total.stale_refused += r.stale_refused;
                 total.recovery_restarts += r.recovery_restarts;
                 total.copy_checks += r.copy_checks;
+                total.copies_begun += r.copies_begun;
+                total.copies_installed += r.copies_installed;
+                total.copy_restarts += r.copy_restarts;
+                total.copies_abandoned += r.copies_abandoned;
+                total.copy_bytes += r.copy_bytes;
+                if r.copies_installed > 0 {
+                    copy_seeds += 1;
+                }
             }
             Err(f) => {
                 failed += 1;
@@ -88,7 +97,7 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "{} seeds ({from}..{}) in {:.1} s: {failed} failed; {} events, {} MTRs, {} commits acknowledged, {} reads checked, {} recoveries, {} writers fenced, {} node crashes, {} torn writes, {} disks lost, {} AZ partitions, {} dueling starts; {} nodes lost for good, {} repairs begun, {} completed, {} stale-membership requests refused, {} recoveries restarted, {} copy checks",
+        "{} seeds ({from}..{}) in {:.1} s: {failed} failed; {} events, {} MTRs, {} commits acknowledged, {} reads checked, {} recoveries, {} writers fenced, {} node crashes, {} torn writes, {} disks lost, {} AZ partitions, {} dueling starts; {} nodes lost for good, {} repairs begun, {} completed, {} stale-membership requests refused, {} recoveries restarted, {} copy checks; copy repair: {} seeds installed a copy, {} copies begun, {} installed, {} restarted on a moved floor, {} given up, {} bytes copied",
         seeds,
         from + seeds,
         started.elapsed().as_secs_f64(),
@@ -108,7 +117,13 @@ fn main() -> ExitCode {
         total.repairs_completed,
         total.stale_refused,
         total.recovery_restarts,
-        total.copy_checks
+        total.copy_checks,
+        copy_seeds,
+        total.copies_begun,
+        total.copies_installed,
+        total.copy_restarts,
+        total.copies_abandoned,
+        total.copy_bytes
     );
     if failed == 0 {
         ExitCode::SUCCESS

@@ -8,19 +8,21 @@ use crate::limits::{
 };
 use crate::rng::Rng;
 use crate::{Options, Report};
+use borealis_common::limits::COPY_ANSWER_BYTES_MAX;
 use borealis_common::limits::RECORDS_PER_MESSAGE_MAX;
 use borealis_common::pagestore::RecordDraft;
 use borealis_common::proto::{
-    self, ErrorCode, Membership, Request, Response, SegmentState, Term, Truncation,
+    self, BaseItem, ErrorCode, Membership, Request, Response, SegmentState, Term, Truncation,
 };
 use borealis_common::redo::{self, Patch};
 use borealis_common::{Lsn, NodeId, PAGE_SIZE, PageId, Payload, RedoRecord, TxnId, WriterId};
 use borealis_storage::checkpoint::Checkpoint;
 use borealis_storage::core::{
-    GossipAsk, GossipCore, HousekeepingCore, NodeCore, Origin, Step, build_page,
+    CopyOutcome, CopyProgress, GossipAsk, GossipCore, HousekeepingCore, NodeCore, Origin, Step,
+    build_page,
 };
 use borealis_storage::image::{IMAGE_ENTRY_BYTES, decode_image, encode_image};
-use borealis_storage::limits::{GOSSIP_INTERVAL_MS, RETENTION_LSNS_DEFAULT};
+use borealis_storage::limits::{GOSSIP_INTERVAL_MS, PEER_LAG_LSNS_MAX, RETENTION_LSNS_DEFAULT};
 use borealis_storage::log::{decode_entry, encode_entry};
 use borealis_storage::meta::Meta;
 use borealis_storage::segment::{Base, Location, PagePlan};
@@ -92,6 +94,10 @@ struct Node {
     checkpoint: Option<Vec<u8>>,
     /// Retention below PGMRPL, in LSNs.
     retention: u64,
+    /// How far below PGMRPL a lagging peer holds collection back, in LSNs.
+    peer_lag: u64,
+    /// Bytes asked for per copy answer.
+    copy_bytes: u32,
     /// The node is gone for good: it never restarts, its disk is never read again.
     lost_forever: bool,
 }
@@ -161,6 +167,8 @@ impl Node {
             images: Vec::new(),
             checkpoint: None,
             retention: RETENTION_LSNS_DEFAULT,
+            peer_lag: PEER_LAG_LSNS_MAX,
+            copy_bytes: COPY_ANSWER_BYTES_MAX,
             lost_forever: false,
         }
     }
@@ -350,6 +358,9 @@ pub(crate) struct Sim {
     trace: u64,
     /// Odd seeds: the writer keeps almost no durable records for lagging segments.
     tiny_send_log: bool,
+    /// How often a page record is an `Init` (per mille): seeds with copy repair write mostly
+    /// patches, so pages reach long delta chains and get bases, and copies carry images.
+    init_per_mille: u64,
 }
 
 impl Sim {
@@ -358,19 +369,28 @@ impl Sim {
         let loss_per_mille = rng.range(0, 50);
         let dup_per_mille = rng.range(0, 30);
         let mtrs_target = usize::try_from(rng.range(opts.mtrs / 2, opts.mtrs)).expect("fits");
-        // Half the seeds collect below PGMRPL with a tiny retention. Those lose no disks: an
-        // emptied segment refills by gossip only what its peers still hold, and refilling from
-        // below a collection floor needs a copy of the peers' bases (not built yet).
+        // Half the seeds collect below PGMRPL with a tiny retention, and half of those with a
+        // tiny peer lag too: peers then collect past a segment that lags (a lost disk, a joiner,
+        // a long partition), which catches up by a copy of a peer's cut (copy repair), asked for
+        // in small answers so that a copy takes many of them.
         let collecting = rng.chance(500);
+        let small_peer_lag = collecting && rng.chance(500);
         let mut nodes: Vec<Node> = (0..NODES).map(Node::new).collect();
         if collecting {
             for n in &mut nodes {
                 n.retention = rng.range(0, 40);
                 n.core.set_retention(n.retention);
+                if small_peer_lag {
+                    n.peer_lag = rng.range(0, 60);
+                    n.core.set_peer_lag(n.peer_lag);
+                }
+                n.copy_bytes = u32::try_from(rng.range(100, 20_000)).expect("fits");
+                n.core.set_copy_bytes_max(n.copy_bytes);
             }
         }
         let report = Report {
             collecting,
+            small_peer_lag,
             ..Report::default()
         };
         Sim {
@@ -393,6 +413,7 @@ impl Sim {
             report,
             trace: seed,
             tiny_send_log: seed % 2 == 1,
+            init_per_mille: if small_peer_lag { 30 } else { 300 },
         }
     }
 
@@ -410,7 +431,14 @@ impl Sim {
 
     /// The state of the world, for a failure report.
     fn summary(&self) -> String {
-        let mut out = String::new();
+        let mut out = format!(
+            "  collecting {} (small peer lag {}); copies begun {}, installed {}, given up {}\n",
+            self.report.collecting,
+            self.report.small_peer_lag,
+            self.report.copies_begun,
+            self.report.copies_installed,
+            self.report.copies_abandoned
+        );
         for (i, n) in self.nodes.iter().enumerate() {
             out.push_str(&format!(
                 "  node {i}: up {} lost for good {} isolated {} term {} membership {} SCL {} truncations {} rehydrating {:?}\n",
@@ -670,6 +698,39 @@ impl Sim {
                 }
                 n.core.records_answer(records)
             }
+            Step::FetchBase { pg, batch } => {
+                let n = &self.nodes[i];
+                let mut items = Vec::new();
+                for item in &batch.items {
+                    let record = match n.read(item.loc) {
+                        Ok(r) if r.lsn == item.lsn && r.pg == pg && r.page == item.page => r,
+                        _ => break,
+                    };
+                    let image = match item.image {
+                        None => None,
+                        Some(l) => {
+                            let entry = usize::try_from(l.offset)
+                                .ok()
+                                .and_then(|idx| n.images.get(idx));
+                            match entry {
+                                Some(e) if decode_image(e, item.page, item.lsn).is_ok() => {
+                                    Some(e.clone())
+                                }
+                                _ => break,
+                            }
+                        }
+                    };
+                    items.push(BaseItem { record, image });
+                }
+                if items.is_empty() && !batch.items.is_empty() {
+                    Response::Error {
+                        code: ErrorCode::Corrupted,
+                        message: "copy batch unreadable".into(),
+                    }
+                } else {
+                    n.core.base_answer(pg, &batch, items)
+                }
+            }
         };
         self.send_response(Addr::Node(i), from, req_id, &resp);
     }
@@ -741,6 +802,11 @@ impl Sim {
         self.nodes[i].housekeeping(self.now);
         let asks = {
             let n = &mut self.nodes[i];
+            for pg in n.gossip.stalled_copies(self.now, &n.core) {
+                if n.core.abandon_copy(pg).is_some() {
+                    self.report.copies_abandoned += 1;
+                }
+            }
             n.gossip.tick(self.now, &n.core)
         };
         for ask in asks {
@@ -773,7 +839,16 @@ impl Sim {
         let Some(ask) = self.nodes[i].asks.remove(&req_id) else {
             return;
         };
+        if ask.copy.is_some() {
+            return self.copy_answer(i, &ask, resp);
+        }
         let outcome = GossipCore::on_answer(&self.nodes[i].core, &ask, resp);
+        if let Some(peer) = outcome.copy_from {
+            if self.nodes[i].core.begin_copy(ask.pg, &peer) {
+                self.report.copies_begun += 1;
+            }
+            return;
+        }
         if let Some((term, truncations)) = outcome.adopt {
             let n = &mut self.nodes[i];
             match n.core.prepare_adopt(term, &truncations, None, None) {
@@ -796,6 +871,100 @@ impl Sim {
                 records: outcome.records,
             });
             self.schedule_sync(i);
+        }
+    }
+
+    /// A copy answer: checked, term and truncations adopted, items "appended and synced" to the
+    /// log and the image file at once, and once the cut is complete the checkpoint of the
+    /// installed segment stored before the install (as the real node does).
+    fn copy_answer(&mut self, i: usize, ask: &GossipAsk, resp: Response) {
+        let outcome = GossipCore::on_base_answer(&self.nodes[i].core, ask, resp);
+        let (adopt, answer) = match outcome {
+            CopyOutcome::Stale => return,
+            CopyOutcome::Abandon(_) => {
+                if self.nodes[i].core.abandon_copy(ask.pg).is_some() {
+                    self.report.copies_abandoned += 1;
+                }
+                return;
+            }
+            CopyOutcome::Persist { adopt, answer } => (adopt, answer),
+        };
+        if let Some((term, truncations)) = adopt {
+            let n = &mut self.nodes[i];
+            match n.core.prepare_adopt(term, &truncations, None, None) {
+                Ok(Some(meta)) => {
+                    n.meta = Some(meta.clone());
+                    n.core.adopted(meta);
+                }
+                Ok(None) => {}
+                Err(_) => {
+                    if n.core.abandon_copy(ask.pg).is_some() {
+                        self.report.copies_abandoned += 1;
+                    }
+                    return;
+                }
+            }
+        }
+        let mut record_locs = Vec::new();
+        let mut image_locs = Vec::new();
+        for item in &answer.items {
+            let rec = &item.record;
+            // Storage holds only records some writer wrote, byte for byte: copies included.
+            match self.oracle.records.get(&rec.lsn) {
+                Some((_, o)) if o == rec => {}
+                _ => {
+                    let why = format!("node {i} copies record {} that no writer wrote", rec.lsn);
+                    return self.fail(why);
+                }
+            }
+            let mut entry = Vec::new();
+            encode_entry(rec, &mut entry);
+            let n = &mut self.nodes[i];
+            record_locs.push(Location {
+                file: 1,
+                offset: n.log.len() as u64,
+                len: u32::try_from(entry.len()).expect("entry length"),
+            });
+            n.log.push(entry);
+            if let Some(img) = &item.image {
+                image_locs.push(Location {
+                    file: 1,
+                    offset: n.images.len() as u64,
+                    len: u32::try_from(IMAGE_ENTRY_BYTES).expect("fits"),
+                });
+                n.images.push(img.clone());
+            }
+        }
+        let Some(asked) = ask.copy else { return };
+        let n = &mut self.nodes[i];
+        match n
+            .core
+            .copied(&ask.peer, asked, &answer, &record_locs, &image_locs)
+        {
+            CopyProgress::Ignored | CopyProgress::More => {}
+            CopyProgress::Complete => match n.core.prepare_install(ask.pg) {
+                Ok(segment) => {
+                    let ck = Checkpoint {
+                        log_file: 1,
+                        log_offset: n.log.len() as u64,
+                        segment,
+                    };
+                    n.checkpoint = Some(ck.encode());
+                    let c = n
+                        .core
+                        .install_copy(ask.pg)
+                        .unwrap_or_else(|e| panic!("a prepared copy installs: {e}"));
+                    n.gossip.follow(ask.pg, &c.peer);
+                    self.report.copies_installed += 1;
+                    self.report.copy_restarts += u64::from(c.restarts);
+                    self.report.copy_bytes += c.bytes;
+                    self.mix(c.floor.0 ^ 0xc0b1);
+                }
+                Err(_) => {
+                    n.core.abandon_copy(ask.pg);
+                    self.report.copies_abandoned += 1;
+                }
+            },
         }
     }
 
@@ -883,6 +1052,8 @@ impl Sim {
             None => (NodeCore::new(&meta), 0),
         };
         core.set_retention(n.retention);
+        core.set_peer_lag(n.peer_lag);
+        core.set_copy_bytes_max(n.copy_bytes);
         if from > 0 {
             self.report.checkpoint_restarts += 1;
         }
@@ -1158,12 +1329,9 @@ impl Sim {
         if self.tiny_send_log {
             core.set_send_log_durable_bytes(512);
         }
-        // A replacement hydrates by gossip from the start of the PG's chain: below a collection
-        // floor it would need a copy of the peers' bases, which is not built yet. Collecting
-        // seeds therefore run without spares (and lose no node for good).
-        if !self.report.collecting {
-            core.set_spares(spares());
-        }
+        // A replacement hydrates by gossip from the start of the PG's chain, and by a copy of a
+        // peer's cut where its peers collected past it.
+        core.set_spares(spares());
         wr.state = WriterState::Running(Box::new(core));
         self.calm_since = self.now;
         self.report.recoveries += 1;
@@ -1421,7 +1589,7 @@ impl Sim {
     }
 
     fn random_payload(&mut self) -> Payload {
-        if self.rng.chance(300) {
+        if self.rng.chance(self.init_per_mille) {
             let len = self.rng.range(0, 64) as usize;
             let mut image = Vec::with_capacity(len);
             for _ in 0..len {
@@ -1811,9 +1979,7 @@ impl Sim {
                 }
                 self.report.az_partitions += 1;
             }
-            45..=49
-                if budget >= 1 && !lost_pending && !self.report.collecting && self.nodes[i].up =>
-            {
+            45..=49 if budget >= 1 && !lost_pending && self.nodes[i].up => {
                 self.crash_node(i, true);
             }
             50..=56 => {
@@ -1843,7 +2009,6 @@ impl Sim {
                 if budget >= 1
                     && spare_ready
                     && az_healthy
-                    && !self.report.collecting
                     && self.nodes[i].up
                     && (self.report.permanent_losses as usize) < PERMANENT_LOSSES_MAX =>
             {
@@ -2056,9 +2221,13 @@ impl Sim {
                             _ => false,
                         };
                     if !same {
+                        let seg = self.nodes[i].core.segment();
                         return Err(format!(
-                            "node {i}: page {page} at read point {rp} (VDL {vdl}) is version {} but the model has {want_lsn}",
-                            got.0
+                            "node {i}: page {page} at read point {rp} (VDL {vdl}) is version {} but the model has {want_lsn} (floor {}, horizon {}, plan {:?})",
+                            got.0,
+                            seg.floor(PG),
+                            seg.horizon(PG),
+                            seg.page_plan(page, rp, None)
                         ));
                     }
                 }

@@ -25,6 +25,7 @@ fn many_seeds_keep_every_invariant() {
                 total.az_partitions += r.az_partitions;
                 total.dueling_starts += r.dueling_starts;
                 total.writer_crashes += r.writer_crashes;
+                total.copies_installed += r.copies_installed;
             }
             Err(f) => failures.push(f.to_string()),
         }
@@ -47,6 +48,7 @@ fn many_seeds_keep_every_invariant() {
             ("AZ partitions", total.az_partitions),
             ("dueling writer starts", total.dueling_starts),
             ("writer crashes", total.writer_crashes),
+            ("copy repairs installed", total.copies_installed),
         ] {
             assert!(n > 0, "no {what} in {seeds} seeds");
         }
@@ -55,10 +57,14 @@ fn many_seeds_keep_every_invariant() {
 
 #[test]
 fn a_seed_replays_exactly() {
-    for seed in [3, 1234, u64::MAX] {
+    // Seed 28 installs a copy (copy repair).
+    for seed in [3, 28, 1234, u64::MAX] {
         let a = run_seed(seed, Options::default());
         let b = run_seed(seed, Options::default());
         assert_eq!(a, b, "seed {seed} must replay identically");
+        if seed == 28 {
+            assert!(a.is_ok_and(|r| r.copies_installed > 0), "seed 28 copies");
+        }
     }
 }
 

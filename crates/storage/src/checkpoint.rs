@@ -19,6 +19,11 @@
 //!  flags: bit 0 = CPL, bit 1 = Init
 //! ```
 //!
+//! A copy repair installs a peer's cut through a checkpoint too (see `core.rs`, "Copy repair"):
+//! the checkpoint of the segment with the cut installed is stored first, and the segment takes
+//! the cut only then, so a crash in between restarts the node with the copy installed, and a crash
+//! before it leaves the node as it was.
+//!
 //! A checkpoint that fails its CRC is ignored with a loud line: the node then scans its whole log,
 //! as before checkpoints existed (records below a collection floor are then missing, so its SCL
 //! stops there and gossip refills what peers still hold).

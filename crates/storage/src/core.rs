@@ -59,6 +59,35 @@
 //!   whose writer's term was overtaken meanwhile is answered `StaleEpoch`, never acknowledged.
 //! - A record covered by a known truncation is never logged, held or served.
 //!
+//! # Copy repair (issue 3, item 5: a replacement or an emptied disk on a volume with a history)
+//!
+//! Gossip asks for the records above the SCL. A peer that collected above it cannot answer
+//! (`BelowHorizon`: "records ... were collected"); [`GossipCore::on_answer`] then names that peer,
+//! and the driver starts a copy of it with [`NodeCore::begin_copy`]. While a PG copies, gossip asks
+//! that peer `FetchBase` instead of `FetchRecords`, one answer at a time with a cursor:
+//!
+//! ```text
+//!   FetchRecords{after: SCL} ──▶ BelowHorizon ──▶ begin_copy(pg, peer)
+//!   FetchBase{floor, after: cursor} ──▶ Base{floor, floor_cpl, horizon, items, next}
+//!     GossipCore::on_base_answer: check it (order, PG, LSN ≤ floor, image CRCs) ──bad──▶ abandon
+//!     adopt a newer term / truncations first (durably), then
+//!     driver: append the records to the log and the images to an image file, ONE sync each
+//!     NodeCore::copied(locations): a new floor on the peer restarts the cut; next cursor
+//!   next = None (the cut is complete):
+//!     NodeCore::prepare_install ──▶ the checkpoint of the segment as it will be
+//!     driver: store that checkpoint (atomically) ──▶ NodeCore::install_copy ──▶ gossip goes on
+//!     above the floor
+//! ```
+//!
+//! Copied records are *not* inserted while the copy runs: the segment keeps answering as before,
+//! from its old chain. The copy becomes visible only through [`NodeCore::install_copy`], after the
+//! checkpoint that describes it is durable; a crash before that restarts the node exactly as it
+//! was (recovery may read copied records back from the log: they are genuine records of the PG,
+//! held above the SCL like any record that arrived early) and gossip starts the copy again. The
+//! log and image files a running copy wrote are named by [`NodeCore::referenced_files`], so
+//! checkpoints do not delete them under it. Drivers serialise the install's checkpoint with the
+//! materialiser's, so an older snapshot never replaces it.
+//!
 //! # Scrub (issue 3, item 7; Aurora SIGMOD 2017 §3.3 step 8, "periodically validate CRC codes")
 //!
 //! [`ScrubCore`] walks every held record in (PG, LSN) order, at most [`SCRUB_BYTES_PER_TICK`]
@@ -69,22 +98,26 @@
 //! record and the segment moves the record's location to the new entry. Corrupt bytes are never
 //! served meanwhile: every read checks the CRC.
 
+use crate::image::{IMAGE_ENTRY_BYTES, decode_image};
 use crate::limits::{
-    CHECKPOINT_HELD_PER_RECORD, CHECKPOINT_INTERVAL_MS, CHECKPOINT_RECORDS_MIN,
+    CHECKPOINT_HELD_PER_RECORD, CHECKPOINT_INTERVAL_MS, CHECKPOINT_RECORDS_MIN, COPY_STALL_MS,
     GOSSIP_FETCH_RECORDS_MAX, GOSSIP_INTERVAL_MS, GOSSIP_REPAIR_ASKS_MAX, MATERIALISE_INTERVAL_MS,
     MATERIALISE_PAGES_PER_TICK, PEER_LAG_LSNS_MAX, RETENTION_LSNS_DEFAULT, SCRUB_BYTES_PER_TICK,
     SCRUB_INTERVAL_MS,
 };
 use crate::meta::Meta;
 use crate::segment::{
-    Base, Collected, Inserted, Location, PagePlan, Segment, SegmentSnapshot, pg_of,
+    Base, Collected, CopyBatch, CopyRefused, HeldRecord, Inserted, Location, PagePlan, Segment,
+    SegmentSnapshot, pg_of,
 };
-use borealis_common::limits::{RECORDS_PER_MESSAGE_MAX, TRUNCATIONS_MAX};
+use borealis_common::Payload;
+use borealis_common::limits::{COPY_ANSWER_BYTES_MAX, RECORDS_PER_MESSAGE_MAX, TRUNCATIONS_MAX};
 use borealis_common::proto::{
-    ErrorCode, Membership, ReadHorizon, Request, Response, SegmentState, Term, Truncation,
+    BaseAnswer, BaseItem, ErrorCode, Membership, ReadHorizon, Request, Response, SegmentState,
+    Term, Truncation,
 };
 use borealis_common::{Lsn, MembershipEpoch, NodeId, PAGE_SIZE, PageId, PgId, RedoRecord, redo};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// A refusal, as it goes on the wire.
 pub type Refusal = (ErrorCode, String);
@@ -127,6 +160,44 @@ pub enum Step {
         pg: PgId,
         locations: Vec<(Lsn, Location)>,
     },
+    /// Read the batch's records from the log and its images from the image files (each checked)
+    /// and answer with [`NodeCore::base_answer`].
+    FetchBase { pg: PgId, batch: CopyBatch },
+}
+
+/// A copy of a peer's cut in progress (see "Copy repair" above). Held in memory only: a restart
+/// forgets it, and gossip starts it again.
+#[derive(Clone, Debug)]
+pub struct CopyState {
+    /// The peer copied from (the whole cut comes from one peer: cuts of two peers do not mix).
+    pub peer: String,
+    /// The cut being copied; 0 until the first answer.
+    pub floor: Lsn,
+    pub floor_cpl: Lsn,
+    pub horizon: Lsn,
+    /// The cursor to ask with next.
+    pub next: Option<(PageId, Lsn)>,
+    /// The last answer said the cut is complete.
+    pub complete: bool,
+    /// Copied records, durable in this node's log.
+    pub records: Vec<HeldRecord>,
+    /// Copied bases, durable in this node's image files.
+    pub bases: Vec<(PageId, Lsn, Location)>,
+    /// Bytes copied (record entries and images), across restarts of the cut.
+    pub bytes: u64,
+    /// Times the peer's floor moved under the copy, so that it started over.
+    pub restarts: u32,
+}
+
+/// What [`NodeCore::copied`] made of an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyProgress {
+    /// More to ask.
+    More,
+    /// The cut is complete: install it.
+    Complete,
+    /// No copy of this PG from this peer runs any more: the answer was ignored.
+    Ignored,
 }
 
 fn refuse(code: ErrorCode, message: impl Into<String>) -> Response {
@@ -152,6 +223,12 @@ pub struct NodeCore {
     retention_lsns: u64,
     /// Records logged since the last checkpoint.
     logged_since_checkpoint: u64,
+    /// A lagging or lost peer holds collection back by at most this many LSNs below PGMRPL.
+    peer_lag_lsns: u64,
+    /// Copies of a peer's cut in progress, by PG.
+    copies: BTreeMap<PgId, CopyState>,
+    /// Bytes asked for per `FetchBase` answer.
+    copy_bytes_max: u32,
 }
 
 impl NodeCore {
@@ -172,6 +249,9 @@ impl NodeCore {
             reported: ReadHorizon::default(),
             retention_lsns: RETENTION_LSNS_DEFAULT,
             logged_since_checkpoint: 0,
+            peer_lag_lsns: PEER_LAG_LSNS_MAX,
+            copies: BTreeMap::new(),
+            copy_bytes_max: COPY_ANSWER_BYTES_MAX,
         }
     }
 
@@ -190,6 +270,18 @@ impl NodeCore {
         self.retention_lsns = lsns;
     }
 
+    /// Sets how far below PGMRPL a lagging peer may hold collection back, in LSNs (default
+    /// [`PEER_LAG_LSNS_MAX`]). Beyond it, the lagging peer needs a copy.
+    pub fn set_peer_lag(&mut self, lsns: u64) {
+        self.peer_lag_lsns = lsns;
+    }
+
+    /// Sets the bytes asked for per `FetchBase` answer (default and maximum
+    /// [`COPY_ANSWER_BYTES_MAX`]; the simulator asks for less, to copy in many pages).
+    pub fn set_copy_bytes_max(&mut self, bytes: u32) {
+        self.copy_bytes_max = bytes.clamp(1, COPY_ANSWER_BYTES_MAX);
+    }
+
     /// The read horizon writers reported.
     #[must_use]
     pub fn reported_horizon(&self) -> ReadHorizon {
@@ -197,7 +289,8 @@ impl NodeCore {
     }
 
     /// Where collection may go now: `min(PGMRPL, what every segment holds)` — but a lagging or
-    /// lost segment holds collection back by at most [`PEER_LAG_LSNS_MAX`] — minus the
+    /// lost segment holds collection back by at most [`PEER_LAG_LSNS_MAX`] (or what
+    /// [`set_peer_lag`](Self::set_peer_lag) set) — minus the
     /// retention. Never above PGMRPL.
     #[must_use]
     pub fn collect_horizon(&self) -> Lsn {
@@ -205,7 +298,7 @@ impl NodeCore {
             pgmrpl,
             held_by_all,
         } = self.reported;
-        let peers = held_by_all.max(Lsn(pgmrpl.0.saturating_sub(PEER_LAG_LSNS_MAX)));
+        let peers = held_by_all.max(Lsn(pgmrpl.0.saturating_sub(self.peer_lag_lsns)));
         let h = Lsn(pgmrpl.min(peers).0.saturating_sub(self.retention_lsns));
         assert!(h <= pgmrpl, "collection never passes PGMRPL");
         h
@@ -467,6 +560,28 @@ impl NodeCore {
                     locations: self.segment.fetch(pg, after, upto, max),
                 }
             }
+            Request::FetchBase {
+                pg,
+                floor,
+                after,
+                bytes_max,
+            } => {
+                // A cursor is only meaningful in the cut it was taken from: on a new floor the
+                // asker gets the first items of the new cut, and starts over.
+                let after = if floor == self.segment.floor(pg) {
+                    after
+                } else {
+                    None
+                };
+                let batch = self.segment.base_batch(
+                    pg,
+                    after,
+                    u64::from(bytes_max.clamp(1, COPY_ANSWER_BYTES_MAX)),
+                    IMAGE_ENTRY_BYTES as u64,
+                    RECORDS_PER_MESSAGE_MAX as usize,
+                );
+                Step::FetchBase { pg, batch }
+            }
         }
     }
 
@@ -608,6 +723,175 @@ impl NodeCore {
             .collect())
     }
 
+    /// A copy answer: `batch` as planned by [`Step::FetchBase`], with its records and images read
+    /// back (and checked) by the driver, in the batch's order. A driver that could read only a
+    /// prefix of the batch passes that prefix: the cursor then points after its last item.
+    #[must_use]
+    pub fn base_answer(&self, pg: PgId, batch: &CopyBatch, items: Vec<BaseItem>) -> Response {
+        let complete = items.len() == batch.items.len();
+        let next = if complete {
+            batch.next
+        } else {
+            items.last().map(|i| (i.record.page, i.record.lsn))
+        };
+        Response::Base(Box::new(BaseAnswer {
+            epoch: self.term.epoch,
+            writer: self.term.writer,
+            truncations: self.segment.truncations().to_vec(),
+            pg,
+            floor: batch.floor,
+            floor_cpl: batch.floor_cpl,
+            horizon: batch.horizon,
+            items,
+            next,
+        }))
+    }
+
+    /// Starts a copy of `peer`'s cut of `pg` (gossip met its collection floor), unless one runs.
+    /// Returns whether one was started.
+    pub fn begin_copy(&mut self, pg: PgId, peer: &str) -> bool {
+        if self.copies.contains_key(&pg) {
+            return false;
+        }
+        self.copies.insert(
+            pg,
+            CopyState {
+                peer: peer.to_string(),
+                floor: Lsn::ZERO,
+                floor_cpl: Lsn::ZERO,
+                horizon: Lsn::ZERO,
+                next: None,
+                complete: false,
+                records: Vec::new(),
+                bases: Vec::new(),
+                bytes: 0,
+                restarts: 0,
+            },
+        );
+        true
+    }
+
+    /// The copy of `pg` in progress, if any.
+    #[must_use]
+    pub fn copying(&self, pg: PgId) -> Option<&CopyState> {
+        self.copies.get(&pg)
+    }
+
+    /// Gives up the copy of `pg` (the peer failed or answered nonsense); gossip goes on, and a
+    /// later `BelowHorizon` starts another.
+    pub fn abandon_copy(&mut self, pg: PgId) -> Option<CopyState> {
+        self.copies.remove(&pg)
+    }
+
+    /// The records and images of a checked answer (see [`GossipCore::on_base_answer`]) are
+    /// durable: `records[i]` at `record_locs[i]`, and each image at the next of `image_locs`, in
+    /// item order. Records a known truncation covers are kept out of the cut.
+    pub fn copied(
+        &mut self,
+        peer: &str,
+        asked: CopyAsk,
+        answer: &BaseAnswer,
+        record_locs: &[Location],
+        image_locs: &[Location],
+    ) -> CopyProgress {
+        let Some(c) = self.copies.get_mut(&answer.pg) else {
+            return CopyProgress::Ignored;
+        };
+        if c.peer != peer || c.complete || (asked.floor, asked.after) != (c.floor, c.next) {
+            // A late or duplicated answer to a question already answered.
+            return CopyProgress::Ignored;
+        }
+        assert_eq!(
+            record_locs.len(),
+            answer.items.len(),
+            "one log entry per copied record"
+        );
+        assert_eq!(
+            image_locs.len(),
+            answer.items.iter().filter(|i| i.image.is_some()).count(),
+            "one image entry per copied image"
+        );
+        if answer.floor != c.floor {
+            // The peer collected further (or this is the first answer): a new cut.
+            if c.floor != Lsn::ZERO {
+                c.restarts += 1;
+            }
+            c.floor = answer.floor;
+            c.floor_cpl = answer.floor_cpl;
+            c.horizon = answer.horizon;
+            c.records.clear();
+            c.bases.clear();
+        }
+        let mut images = image_locs.iter();
+        for (item, &loc) in answer.items.iter().zip(record_locs) {
+            let r = &item.record;
+            c.bytes += u64::from(loc.len);
+            if let Some(&img) = item.image.as_ref().and_then(|_| images.next()) {
+                c.bytes += u64::from(img.len);
+                c.bases.push((r.page, r.lsn, img));
+            }
+            if self.segment.is_truncated(answer.pg, r.lsn) {
+                continue;
+            }
+            c.records.push(HeldRecord {
+                lsn: r.lsn,
+                prev_pg_lsn: r.prev_pg_lsn,
+                page: r.page,
+                cpl: r.cpl,
+                init: matches!(r.payload, Payload::Init(_)),
+                loc,
+            });
+        }
+        c.next = answer.next;
+        if c.next.is_none() {
+            c.complete = true;
+            CopyProgress::Complete
+        } else {
+            CopyProgress::More
+        }
+    }
+
+    /// The checkpoint of the segment as it will be once the complete copy of `pg` is installed:
+    /// the driver stores it, then calls [`install_copy`](Self::install_copy). Changes nothing.
+    pub fn prepare_install(&self, pg: PgId) -> Result<SegmentSnapshot, CopyRefused> {
+        let mut seg = self.segment.clone();
+        Self::install_into(&mut seg, pg, self.copies.get(&pg))?;
+        Ok(seg.snapshot())
+    }
+
+    /// Installs the complete copy of `pg`, once the checkpoint from
+    /// [`prepare_install`](Self::prepare_install) is durable. The copy ends either way.
+    pub fn install_copy(&mut self, pg: PgId) -> Result<CopyState, CopyRefused> {
+        let copy = self.copies.remove(&pg);
+        Self::install_into(&mut self.segment, pg, copy.as_ref())?;
+        copy.ok_or_else(|| CopyRefused::Inconsistent("no copy".into()))
+    }
+
+    fn install_into(
+        seg: &mut Segment,
+        pg: PgId,
+        copy: Option<&CopyState>,
+    ) -> Result<(), CopyRefused> {
+        let Some(c) = copy.filter(|c| c.complete) else {
+            return Err(CopyRefused::Inconsistent(format!(
+                "no complete copy of PG {pg}"
+            )));
+        };
+        seg.install_copy(pg, c.floor, c.floor_cpl, c.horizon, &c.records, &c.bases)
+    }
+
+    /// The log and image files the segment and every running copy point into: checkpoints keep
+    /// them.
+    #[must_use]
+    pub fn referenced_files(&self) -> (BTreeSet<u32>, BTreeSet<u32>) {
+        let (mut logs, mut images) = self.segment.referenced_files();
+        for c in self.copies.values() {
+            logs.extend(c.records.iter().map(|r| r.loc.file));
+            images.extend(c.bases.iter().map(|(_, _, l)| l.file));
+        }
+        (logs, images)
+    }
+
     /// A gossip answer carrying `records` (read back from the log by the driver).
     #[must_use]
     pub fn records_answer(&self, records: Vec<RedoRecord>) -> Response {
@@ -645,24 +929,42 @@ pub fn build_page(
     Ok((applied, image))
 }
 
-/// One gossip question: ask `peer` for the records of `pg` in `(after, upto]`.
+/// One gossip question: ask `peer` for the records of `pg` in `(after, upto]` — or, with
+/// `copy`, for the next items of its cut (`FetchBase`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GossipAsk {
     pub peer: String,
     pub pg: PgId,
     pub after: Lsn,
     pub upto: Lsn,
+    pub copy: Option<CopyAsk>,
+}
+
+/// The copy part of a [`GossipAsk`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CopyAsk {
+    pub floor: Lsn,
+    pub after: Option<(PageId, Lsn)>,
+    pub bytes_max: u32,
 }
 
 impl GossipAsk {
     /// The request to send.
     #[must_use]
     pub fn request(&self) -> Request {
-        Request::FetchRecords {
-            pg: self.pg,
-            after: self.after,
-            upto: self.upto,
-            max_records: GOSSIP_FETCH_RECORDS_MAX,
+        match self.copy {
+            Some(c) => Request::FetchBase {
+                pg: self.pg,
+                floor: c.floor,
+                after: c.after,
+                bytes_max: c.bytes_max,
+            },
+            None => Request::FetchRecords {
+                pg: self.pg,
+                after: self.after,
+                upto: self.upto,
+                max_records: GOSSIP_FETCH_RECORDS_MAX,
+            },
         }
     }
 }
@@ -674,15 +976,40 @@ pub struct GossipOutcome {
     pub adopt: Option<(Term, Vec<Truncation>)>,
     /// Then submit these records like a write, with [`Origin::Gossip`].
     pub records: Vec<RedoRecord>,
+    /// The peer collected above our SCL: copy its cut ([`NodeCore::begin_copy`]).
+    pub copy_from: Option<String>,
 }
+
+/// What to do with a `FetchBase` answer.
+#[derive(Debug)]
+pub enum CopyOutcome {
+    /// A late or duplicated answer, or one to a copy that ended: ignore it.
+    Stale,
+    /// Give the copy up (say why): gossip goes on, and may start another.
+    Abandon(String),
+    /// Adopt the term and truncations first (durably), then persist the items (records to the
+    /// log, images to an image file, synced), then call [`NodeCore::copied`].
+    Persist {
+        adopt: Option<(Term, Vec<Truncation>)>,
+        answer: Box<BaseAnswer>,
+    },
+}
+
+/// How far a copy got: its floor, its cursor and the bytes it copied.
+type CopyPosition = (Lsn, Option<(PageId, Lsn)>, u64);
 
 /// Gossip decisions (Aurora SIGMOD 2017 §4.2, "identify gaps in the log and gossip with peers to
 /// fill them"): every [`GOSSIP_INTERVAL_MS`], for each PG, ask one peer (round robin) for the
-/// records above the SCL — up to the lowest held record above the gap when there is one.
+/// records above the SCL — up to the lowest held record above the gap when there is one — or,
+/// while the PG copies, the copied peer for the next items of its cut.
 #[derive(Debug, Default)]
 pub struct GossipCore {
     turn: usize,
     next_at_ms: u64,
+    /// Each running copy's position and since when (ms) it has not moved.
+    copy_watch: BTreeMap<PgId, (CopyPosition, u64)>,
+    /// The peer the next question of a PG goes to, out of turn (see [`GossipCore::follow`]).
+    follow: BTreeMap<PgId, String>,
 }
 
 impl GossipCore {
@@ -695,6 +1022,32 @@ impl GossipCore {
     /// than at the next interval (a repair runs at the speed of the disks and the network).
     pub fn hurry(&mut self) {
         self.next_at_ms = 0;
+    }
+
+    /// Sends the next question of `pg` to `peer`, out of turn: after a copy is installed, the
+    /// peer it came from holds the records right above its floor, while another peer may have
+    /// collected further and would only start another copy.
+    pub fn follow(&mut self, pg: PgId, peer: &str) {
+        self.follow.insert(pg, peer.to_string());
+    }
+
+    /// Copies that made no progress for [`COPY_STALL_MS`] (the peer is gone, or its answers are
+    /// lost): the driver gives them up with [`NodeCore::abandon_copy`], and gossip starts over.
+    pub fn stalled_copies(&mut self, now_ms: u64, core: &NodeCore) -> Vec<PgId> {
+        let mut stalled = Vec::new();
+        self.copy_watch.retain(|pg, _| core.copying(*pg).is_some());
+        for pg in core.segment().pg_ids() {
+            let Some(c) = core.copying(pg) else { continue };
+            let position = (c.floor, c.next, c.bytes);
+            let w = self.copy_watch.entry(pg).or_insert((position, now_ms));
+            if w.0 != position {
+                *w = (position, now_ms);
+            } else if now_ms.saturating_sub(w.1) >= COPY_STALL_MS {
+                stalled.push(pg);
+                self.copy_watch.remove(&pg);
+            }
+        }
+        stalled
     }
 
     /// The questions due at `now_ms` (none between intervals, none without peers).
@@ -711,8 +1064,31 @@ impl GossipCore {
         let mut asks = Vec::new();
         for pg in seg.pg_ids() {
             let scl = seg.scl(pg);
-            let peer = peers[self.turn % peers.len()].clone();
-            self.turn = self.turn.wrapping_add(1);
+            if let Some(c) = core.copying(pg) {
+                // While a PG copies, its peer is asked for the next items of the cut, nothing else.
+                if !c.complete {
+                    asks.push(GossipAsk {
+                        peer: c.peer.clone(),
+                        pg,
+                        after: scl,
+                        upto: Lsn(u64::MAX),
+                        copy: Some(CopyAsk {
+                            floor: c.floor,
+                            after: c.next,
+                            bytes_max: core.copy_bytes_max,
+                        }),
+                    });
+                }
+                continue;
+            }
+            let peer = match self.follow.remove(&pg) {
+                Some(p) if peers.contains(&p) => p,
+                _ => {
+                    let p = peers[self.turn % peers.len()].clone();
+                    self.turn = self.turn.wrapping_add(1);
+                    p
+                }
+            };
             // With a gap, ask only for what fills it. If the lowest pending record is right above
             // the SCL yet does not chain, it is off the chain: ask for everything.
             let upto = match seg.lowest_pending(pg) {
@@ -724,6 +1100,7 @@ impl GossipCore {
                 pg,
                 after: scl,
                 upto,
+                copy: None,
             });
         }
         // Each corrupt record is asked for by itself, from the next peer in turn.
@@ -735,23 +1112,37 @@ impl GossipCore {
                 pg,
                 after: Lsn(lsn.0 - 1),
                 upto: lsn,
+                copy: None,
             });
         }
         asks
     }
 
-    /// Interprets a peer's answer to `ask`. A refusal yields nothing: another peer is asked on a
-    /// later turn.
+    /// Interprets a peer's answer to `ask`. A refusal yields nothing (another peer is asked on a
+    /// later turn) — except `BelowHorizon` to the question above the SCL: that peer collected
+    /// the records we lack, and its cut is copied instead.
     #[must_use]
     pub fn on_answer(core: &NodeCore, ask: &GossipAsk, resp: Response) -> GossipOutcome {
-        let Response::Records {
-            epoch,
-            writer,
-            truncations,
-            records,
-        } = resp
-        else {
-            return GossipOutcome::default();
+        let (epoch, writer, truncations, records) = match resp {
+            Response::Records {
+                epoch,
+                writer,
+                truncations,
+                records,
+            } => (epoch, writer, truncations, records),
+            Response::Error {
+                code: ErrorCode::BelowHorizon,
+                ..
+            } if ask.copy.is_none()
+                && ask.after == core.segment().scl(ask.pg)
+                && core.copying(ask.pg).is_none() =>
+            {
+                return GossipOutcome {
+                    copy_from: Some(ask.peer.clone()),
+                    ..GossipOutcome::default()
+                };
+            }
+            _ => return GossipOutcome::default(),
         };
         let theirs = Term { epoch, writer };
         let known = core.segment().truncations();
@@ -763,7 +1154,89 @@ impl GossipCore {
             .into_iter()
             .filter(|r| r.pg == ask.pg && r.lsn > ask.after && r.lsn <= ask.upto)
             .collect();
-        GossipOutcome { adopt, records }
+        GossipOutcome {
+            adopt,
+            records,
+            copy_from: None,
+        }
+    }
+
+    /// Checks a peer's answer to a copy question: any refusal, and any answer that is not a part
+    /// of one cut after the asked cursor — items out of order or of another PG, a record above
+    /// the floor or of no page, an image failing its CRC or of another version — gives the copy
+    /// up. So does a floor that is not above our SCL: gossip serves that.
+    #[must_use]
+    pub fn on_base_answer(core: &NodeCore, ask: &GossipAsk, resp: Response) -> CopyOutcome {
+        let Some(q) = ask.copy else {
+            return CopyOutcome::Stale;
+        };
+        match core.copying(ask.pg) {
+            Some(c)
+                if c.peer == ask.peer && !c.complete && (c.floor, c.next) == (q.floor, q.after) => {
+            }
+            _ => return CopyOutcome::Stale,
+        }
+        let a = match resp {
+            Response::Base(a) => a,
+            Response::Error { code, message } => {
+                return CopyOutcome::Abandon(format!("{code:?}: {message}"));
+            }
+            other => return CopyOutcome::Abandon(format!("unexpected answer {other:?}")),
+        };
+        let scl = core.segment().scl(ask.pg);
+        if a.pg != ask.pg {
+            return CopyOutcome::Abandon(format!("an answer about PG {}", a.pg));
+        }
+        if a.horizon < a.floor {
+            return CopyOutcome::Abandon(format!(
+                "horizon {} is below the floor {}",
+                a.horizon, a.floor
+            ));
+        }
+        if a.floor <= scl {
+            return CopyOutcome::Abandon(format!(
+                "the peer's floor {} is not above our SCL {scl}",
+                a.floor
+            ));
+        }
+        let mut cursor = if a.floor == q.floor { q.after } else { None };
+        for item in &a.items {
+            let r = &item.record;
+            let key = (r.page, r.lsn);
+            if cursor.is_some_and(|c| key <= c) {
+                return CopyOutcome::Abandon(format!("item {key:?} is not after {cursor:?}"));
+            }
+            cursor = Some(key);
+            if r.pg != a.pg || r.page == PageId::NONE || pg_of(r.page) != a.pg || r.lsn > a.floor {
+                return CopyOutcome::Abandon(format!(
+                    "record {} of page {} (PG {}) is not in the cut of PG {} at {}",
+                    r.lsn, r.page, r.pg, a.pg, a.floor
+                ));
+            }
+            if let Some(img) = &item.image
+                && let Err(why) = decode_image(img, r.page, r.lsn)
+            {
+                return CopyOutcome::Abandon(format!(
+                    "image of page {} at {}: {why}",
+                    r.page, r.lsn
+                ));
+            }
+        }
+        if a.next.is_some() && a.next != cursor {
+            return CopyOutcome::Abandon(format!(
+                "cursor {:?} does not follow the last item {cursor:?}",
+                a.next
+            ));
+        }
+        let theirs = Term {
+            epoch: a.epoch,
+            writer: a.writer,
+        };
+        let known = core.segment().truncations();
+        let unknown = a.truncations.iter().any(|t| !known.contains(t));
+        let adopt = (theirs > core.term() || unknown)
+            .then(|| (theirs.max(core.term()), a.truncations.clone()));
+        CopyOutcome::Persist { adopt, answer: a }
     }
 }
 
@@ -905,7 +1378,8 @@ impl ScrubCore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use borealis_common::{Epoch, Payload, WriterId};
+    use crate::image::encode_image;
+    use borealis_common::{Epoch, WriterId};
 
     fn core() -> NodeCore {
         NodeCore::new(&Meta {
@@ -1181,5 +1655,427 @@ mod tests {
         );
         assert_eq!(truncs, vec![t]);
         assert_eq!(out.records.len(), 1);
+    }
+
+    /// A node's simulated disk: its log (records by offset), image entries, and checkpoint.
+    #[derive(Default)]
+    struct Disk {
+        log: Vec<RedoRecord>,
+        images: Vec<Vec<u8>>,
+        checkpoint: Option<(SegmentSnapshot, usize)>,
+    }
+
+    impl Disk {
+        fn append(&mut self, rec: &RedoRecord) -> Location {
+            self.log.push(rec.clone());
+            Location {
+                file: 1,
+                offset: self.log.len() as u64 - 1,
+                len: rec.encoded_len() as u32,
+            }
+        }
+
+        fn read(&self, loc: Location) -> Result<RedoRecord, String> {
+            self.log
+                .get(loc.offset as usize)
+                .cloned()
+                .ok_or_else(|| "past the end".to_string())
+        }
+
+        fn image(&self, loc: Location, page: PageId, lsn: Lsn) -> Box<[u8; PAGE_SIZE]> {
+            decode_image(&self.images[loc.offset as usize], page, lsn).expect("a good image")
+        }
+
+        fn append_image(&mut self, entry: Vec<u8>) -> Location {
+            self.images.push(entry);
+            Location {
+                file: 1,
+                offset: self.images.len() as u64 - 1,
+                len: IMAGE_ENTRY_BYTES as u32,
+            }
+        }
+
+        /// A restart: the meta file, the checkpoint, then the log after it.
+        fn restart(&self, meta: &Meta) -> NodeCore {
+            let (mut c, from) = match &self.checkpoint {
+                Some((snap, from)) => (NodeCore::restore(meta, snap), *from),
+                None => (NodeCore::new(meta), 0),
+            };
+            for (i, r) in self.log.iter().enumerate().skip(from) {
+                let loc = Location {
+                    file: 1,
+                    offset: i as u64,
+                    len: r.encoded_len() as u32,
+                };
+                c.recover(r, loc);
+            }
+            c
+        }
+    }
+
+    /// The page at `read_point` as node `c` with disk `d` serves it.
+    fn read_page(c: &mut NodeCore, d: &Disk, page: u64, read_point: Lsn) -> Response {
+        let t = c.term();
+        let req = Request::GetPage {
+            epoch: t.epoch,
+            writer: t.writer,
+            membership: MembershipEpoch(0),
+            page: PageId(page),
+            read_point,
+        };
+        match c.handle(req, &|_| None) {
+            Step::Reply(r) => r,
+            Step::BuildPage {
+                page,
+                base,
+                records,
+            } => {
+                let base = match base {
+                    Base::Zero => None,
+                    Base::Image { lsn, loc } => Some((lsn, d.image(loc, page, lsn))),
+                    Base::Cached(_) => unreachable!("no cache here"),
+                };
+                let (lsn, image) = build_page(page, base, &records, |l| d.read(l)).expect("built");
+                Response::Page {
+                    lsn,
+                    image: Some(image),
+                }
+            }
+            other => panic!("unexpected step {other:?}"),
+        }
+    }
+
+    /// The peer answers a question as a driver would, from its disk.
+    fn serve(peer: &mut NodeCore, d: &Disk, req: Request) -> Response {
+        match peer.handle(req, &|_| None) {
+            Step::Reply(r) => r,
+            Step::Fetch { locations, .. } => peer.records_answer(
+                locations
+                    .iter()
+                    .map(|(_, l)| d.read(*l).expect("read"))
+                    .collect(),
+            ),
+            Step::FetchBase { pg, batch } => {
+                let items = batch
+                    .items
+                    .iter()
+                    .map(|i| BaseItem {
+                        record: d.read(i.loc).expect("read"),
+                        image: i.image.map(|l| d.images[l.offset as usize].clone()),
+                    })
+                    .collect();
+                peer.base_answer(pg, &batch, items)
+            }
+            other => panic!("unexpected step {other:?}"),
+        }
+    }
+
+    fn rec_at(lsn: u64, page: u64, init: bool) -> RedoRecord {
+        RedoRecord {
+            lsn: Lsn(lsn),
+            pg: PgId(0),
+            prev_pg_lsn: Lsn(lsn - 1),
+            page: PageId(page),
+            prev_page_lsn: Lsn::ZERO,
+            cpl: lsn.is_multiple_of(2),
+            payload: if init {
+                Payload::Init(vec![lsn as u8; 8])
+            } else {
+                Payload::Patch(vec![borealis_common::redo::Patch {
+                    offset: (lsn % 64) as u16,
+                    bytes: vec![lsn as u8; 3],
+                }])
+            },
+        }
+    }
+
+    /// A peer that logged records 1..=60 over pages 1..=5, materialised a few bases, and
+    /// collected below 50 (retention 0, and no lagging peer holds it back).
+    fn collected_peer() -> (NodeCore, Disk, Vec<RedoRecord>) {
+        let mut peer = core();
+        let mut d = Disk::default();
+        drive(&mut peer, open(1, 1));
+        peer.set_retention(0);
+        peer.set_peer_lag(0);
+        let all: Vec<RedoRecord> = (1..=60u64)
+            .map(|l| rec_at(l, 1 + l % 5, l <= 5 || l == 33))
+            .collect();
+        for r in &all {
+            let loc = d.append(r);
+            peer.logged(r, loc);
+        }
+        // Bases of pages 2 and 4 at their versions 21 and 43.
+        for (page, lsn) in [(2u64, 21u64), (4, 43)] {
+            let Response::Page { lsn: got, image } = read_page(&mut peer, &d, page, Lsn(lsn))
+            else {
+                panic!("a page");
+            };
+            assert_eq!(got, Lsn(lsn));
+            let loc = d.append_image(encode_image(
+                PgId(0),
+                PageId(page),
+                Lsn(lsn),
+                &image.expect("image"),
+            ));
+            assert!(peer.materialised(PgId(0), PageId(page), Lsn(lsn), loc));
+        }
+        let horizon = Request::Write {
+            epoch: Epoch(1),
+            writer: WriterId(1),
+            membership: MembershipEpoch(0),
+            horizon: ReadHorizon {
+                pgmrpl: Lsn(50),
+                held_by_all: Lsn(0),
+            },
+            records: vec![],
+        };
+        drive(&mut peer, horizon);
+        assert_eq!(peer.collect_horizon(), Lsn(50));
+        peer.collect();
+        assert_eq!(peer.segment().floor(PgId(0)), Lsn(50));
+        (peer, d, all)
+    }
+
+    /// Runs gossip rounds between `asker` and `peer` until `stop` says so or nothing is asked.
+    /// Copy answers are persisted to `d` and their images checked; returns the completed copy
+    /// (`prepare_install` done, not installed) if one completed.
+    fn copy_rounds(
+        asker: &mut NodeCore,
+        d: &mut Disk,
+        peer: &mut NodeCore,
+        pd: &Disk,
+        rounds: usize,
+        mut tamper: impl FnMut(&mut Response),
+    ) -> Option<SegmentSnapshot> {
+        let mut g = GossipCore::new();
+        for round in 0..rounds {
+            g.hurry();
+            let asks = g.tick(round as u64, asker);
+            for ask in asks.into_iter().filter(|a| a.peer == "peer-a") {
+                let mut resp = serve(peer, pd, ask.request());
+                if ask.copy.is_none() {
+                    let out = GossipCore::on_answer(asker, &ask, resp);
+                    if let Some(p) = out.copy_from {
+                        assert!(asker.begin_copy(ask.pg, &p));
+                    }
+                    for r in out.records {
+                        let loc = d.append(&r);
+                        asker.logged(&r, loc);
+                    }
+                    continue;
+                }
+                tamper(&mut resp);
+                let (adopt, answer) = match GossipCore::on_base_answer(asker, &ask, resp) {
+                    CopyOutcome::Persist { adopt, answer } => (adopt, answer),
+                    CopyOutcome::Abandon(why) => {
+                        asker.abandon_copy(ask.pg);
+                        panic!("copy abandoned: {why}");
+                    }
+                    CopyOutcome::Stale => continue,
+                };
+                assert!(adopt.is_none(), "same term, no truncations");
+                let record_locs: Vec<Location> =
+                    answer.items.iter().map(|i| d.append(&i.record)).collect();
+                let image_locs: Vec<Location> = answer
+                    .items
+                    .iter()
+                    .filter_map(|i| i.image.clone())
+                    .map(|e| d.append_image(e))
+                    .collect();
+                let asked = ask.copy.expect("a copy ask");
+                match asker.copied(&ask.peer, asked, &answer, &record_locs, &image_locs) {
+                    CopyProgress::Complete => {
+                        return Some(asker.prepare_install(ask.pg).expect("installable"));
+                    }
+                    CopyProgress::More => {}
+                    CopyProgress::Ignored => panic!("answers arrive in order here"),
+                }
+            }
+        }
+        None
+    }
+
+    fn asker_with(records: &[RedoRecord]) -> (NodeCore, Disk) {
+        let mut c = NodeCore::new(&Meta {
+            node: NodeId(2),
+            ..Meta::default()
+        });
+        drive(
+            &mut c,
+            Request::Open {
+                epoch: Epoch(1),
+                writer: WriterId(1),
+                peers: vec!["peer-a".into()],
+                truncations: vec![],
+                membership: Membership::default(),
+                me: String::new(),
+            },
+        );
+        c.set_copy_bytes_max(600);
+        let mut d = Disk::default();
+        for r in records {
+            let loc = d.append(r);
+            c.logged(r, loc);
+        }
+        (c, d)
+    }
+
+    #[test]
+    fn a_segment_below_its_peers_floor_is_repaired_by_a_copy_and_survives_restarts() {
+        let (mut peer, pd, all) = collected_peer();
+        // The asker holds 1..=3 and, from the writer, 51..=60 without 57.
+        let mine: Vec<RedoRecord> = all[..3]
+            .iter()
+            .chain(all[50..].iter().filter(|r| r.lsn != Lsn(57)))
+            .cloned()
+            .collect();
+        let (mut asker, mut d) = asker_with(&mine);
+        let meta = asker.meta();
+        assert_eq!(asker.segment().scl(PgId(0)), Lsn(3));
+
+        // Crash point 1: part of a copy persisted, then a crash. The node restarts as it was.
+        let mut pages = 0;
+        let partial = copy_rounds(&mut asker, &mut d, &mut peer, &pd, 4, |_| pages += 1);
+        assert!(
+            partial.is_none(),
+            "600-byte answers: not complete in 3 pages"
+        );
+        assert!(pages >= 2, "copy answers came");
+        assert!(
+            asker
+                .copying(PgId(0))
+                .is_some_and(|c| !c.records.is_empty())
+        );
+        let (logs, _) = asker.referenced_files();
+        assert!(logs.contains(&1), "a running copy's files are kept");
+        let mut asker = d.restart(&meta);
+        asker.set_copy_bytes_max(600);
+        assert_eq!(
+            asker.segment().scl(PgId(0)),
+            Lsn(3),
+            "the restart is as before"
+        );
+        assert!(asker.copying(PgId(0)).is_none());
+        assert_eq!(
+            read_page(&mut asker, &d, 1, Lsn(3)),
+            read_page(&mut peer_before_collection(&all), &disk_of(&all), 1, Lsn(3))
+        );
+
+        // The copy starts again and completes; the checkpoint of the installed segment is stored.
+        let snap = copy_rounds(&mut asker, &mut d, &mut peer, &pd, 200, |_| {}).expect("complete");
+        assert_eq!(
+            asker.segment().scl(PgId(0)),
+            Lsn(3),
+            "nothing is visible before the install"
+        );
+        d.checkpoint = Some((snap, d.log.len()));
+
+        // Crash point 2: the checkpoint is durable, the install not applied: a restart installs.
+        let mut restarted = d.restart(&meta);
+        let installed = asker.install_copy(PgId(0)).expect("installed");
+        assert_eq!(installed.floor, Lsn(50));
+        for c in [&asker, &restarted] {
+            assert_eq!(
+                c.segment().scl(PgId(0)),
+                Lsn(56),
+                "56 chains from the floor; 57 is missing"
+            );
+            assert_eq!(c.segment().floor(PgId(0)), Lsn(50));
+            assert_eq!(c.segment().horizon(PgId(0)), Lsn(50));
+        }
+        assert_eq!(asker.segment().snapshot(), restarted.segment().snapshot());
+
+        // Gossip goes on above the floor and fills the gap.
+        assert!(copy_rounds(&mut asker, &mut d, &mut peer, &pd, 3, |_| {}).is_none());
+        assert_eq!(asker.segment().scl(PgId(0)), Lsn(60));
+        // Every page reads as on the peer at every read point from the horizon up, and below it
+        // the read is refused, as on the peer.
+        for rp in 50..=60 {
+            for page in 1..=5 {
+                assert_eq!(
+                    read_page(&mut asker, &d, page, Lsn(rp)),
+                    read_page(&mut peer, &pd, page, Lsn(rp)),
+                    "page {page} at {rp}"
+                );
+            }
+        }
+        for c in [&mut asker, &mut restarted] {
+            let r = read_page(c, &d, 1, Lsn(49));
+            assert_eq!(code(&r), Some(ErrorCode::BelowHorizon));
+        }
+    }
+
+    fn disk_of(all: &[RedoRecord]) -> Disk {
+        let mut d = Disk::default();
+        for r in all {
+            d.append(r);
+        }
+        d
+    }
+
+    fn peer_before_collection(all: &[RedoRecord]) -> NodeCore {
+        let mut c = core();
+        drive(&mut c, open(1, 1));
+        let d = disk_of(all);
+        for (i, r) in d.log.iter().enumerate() {
+            c.logged(
+                r,
+                Location {
+                    file: 1,
+                    offset: i as u64,
+                    len: r.encoded_len() as u32,
+                },
+            );
+        }
+        c
+    }
+
+    #[test]
+    fn a_corrupt_image_or_an_answer_out_of_order_ends_the_copy() {
+        let (mut peer, pd, all) = collected_peer();
+        let (mut asker, mut d) = asker_with(&all[..2]);
+        asker.set_copy_bytes_max(COPY_ANSWER_BYTES_MAX);
+        // Flip one byte of the first image an answer carries.
+        let tampered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            copy_rounds(&mut asker, &mut d, &mut peer, &pd, 5, |resp| {
+                if let Response::Base(a) = resp
+                    && let Some(img) = a.items.iter_mut().find_map(|i| i.image.as_mut())
+                {
+                    img[100] ^= 1;
+                }
+            })
+        }));
+        let why = tampered.expect_err("the copy is abandoned");
+        let why = why.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(why.contains("CRC"), "{why}");
+        assert!(asker.copying(PgId(0)).is_none());
+        assert_eq!(asker.segment().scl(PgId(0)), Lsn(2));
+        // Items out of order, or of a record above the floor: refused the same way.
+        for bad in 0..2 {
+            let mut g = GossipCore::new();
+            let ask = GossipAsk {
+                peer: "peer-a".into(),
+                pg: PgId(0),
+                after: Lsn(2),
+                upto: Lsn(u64::MAX),
+                copy: None,
+            };
+            let out = GossipCore::on_answer(&asker, &ask, serve(&mut peer, &pd, ask.request()));
+            assert!(asker.begin_copy(PgId(0), &out.copy_from.expect("below the floor")));
+            let ask = g.tick(0, &asker).remove(0);
+            let Response::Base(mut a) = serve(&mut peer, &pd, ask.request()) else {
+                panic!("a copy answer");
+            };
+            if bad == 0 {
+                a.items.swap(0, 1);
+            } else {
+                a.items[0].record.lsn = Lsn(51);
+            }
+            assert!(matches!(
+                GossipCore::on_base_answer(&asker, &ask, Response::Base(a)),
+                CopyOutcome::Abandon(_)
+            ));
+            asker.abandon_copy(PgId(0));
+        }
     }
 }

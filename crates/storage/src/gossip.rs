@@ -21,6 +21,14 @@
 //! (an answer brings nothing), a last line reports the SCL reached, the records and bytes copied
 //! and the rate — if it copied at least [`REPAIR_LOG_RECORDS_MIN`] records.
 //!
+//! A peer that collected above our SCL answers `BelowHorizon`: the records we lack are gone
+//! there, so this PG is then repaired by a *copy* of that peer's cut (see `core.rs`, "Copy
+//! repair"): `FetchBase` page by page, the records appended to our log through the log writer
+//! (not inserted), the images to an image file, each answer synced before the next question;
+//! when the cut is complete it is installed behind a durable checkpoint, and gossip goes on above
+//! the copied floor. Progress is logged like a repair (bytes copied, MB/s), and once more when the
+//! copy is installed.
+//!
 //! When there is no gap the question is still asked with `upto = MAX`: that is how a segment
 //! that missed the latest writes (it was down, or partitioned) learns that a peer is ahead, and
 //! an empty answer costs little. One connection per peer is kept open and re-made after a failure;
@@ -28,7 +36,8 @@
 //! with writes but never holds the state lock across I/O, so it cannot stall the write path.
 
 use crate::StorageError;
-use crate::core::{GossipCore, Origin};
+use crate::core::{CopyOutcome, CopyProgress, GossipAsk, GossipCore, Origin};
+use crate::housekeeping;
 use crate::limits::{
     GOSSIP_CONNECT_TIMEOUT_MS, GOSSIP_INTERVAL_MS, GOSSIP_RESPONSE_TIMEOUT_MS,
     REPAIR_LOG_RECORDS_MIN, REPAIR_PROGRESS_LOG_MS,
@@ -86,7 +95,15 @@ pub(crate) async fn run(node: Arc<Node>) -> Result<(), StorageError> {
         behind = false;
         let now_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let asks = {
-            let st = node.state();
+            let mut st = node.state();
+            for pg in gossip.stalled_copies(now_ms, &st.core) {
+                if let Some(c) = st.core.abandon_copy(pg) {
+                    eprintln!(
+                        "storage node {}: copy of PG {pg} from {} given up: no progress",
+                        node.id, c.peer
+                    );
+                }
+            }
             let addrs = st.core.peers();
             peers.retain(|a, _| addrs.contains(a));
             gossip.tick(now_ms, &st.core)
@@ -110,10 +127,36 @@ pub(crate) async fn run(node: Arc<Node>) -> Result<(), StorageError> {
                     }
                     peer.failing = true;
                     peer.stream = None;
+                    if ask.copy.is_some() && node.state().core.abandon_copy(ask.pg).is_some() {
+                        eprintln!(
+                            "storage node {}: copy of PG {} from {addr} given up: {why}",
+                            node.id, ask.pg
+                        );
+                        repairs.remove(&ask.pg);
+                    }
                     continue;
                 }
             };
+            if ask.copy.is_some() {
+                if copy_step(&node, &mut gossip, &ask, resp, &mut repairs, asked_at).await? {
+                    behind = true;
+                }
+                continue;
+            }
             let outcome = GossipCore::on_answer(&node.state().core, &ask, resp);
+            if let Some(peer) = outcome.copy_from {
+                let mut st = node.state();
+                if st.core.begin_copy(ask.pg, &peer) {
+                    eprintln!(
+                        "storage node {}: PG {}: {peer} collected the records above our SCL {}; copying its bases",
+                        node.id,
+                        ask.pg,
+                        st.core.segment().scl(ask.pg)
+                    );
+                    behind = true;
+                }
+                continue;
+            }
             if let Some((term, truncations)) = outcome.adopt
                 && let Err((_, why)) = node.adopt(term, &truncations, None, None).await
             {
@@ -174,6 +217,132 @@ pub(crate) async fn run(node: Arc<Node>) -> Result<(), StorageError> {
                     r.rate_mb_s()
                 );
             }
+        }
+    }
+}
+
+/// Handles one answer to a copy question: checks it, adopts what it teaches, persists its
+/// items, and installs the copy once complete. Returns whether to ask again at once.
+async fn copy_step(
+    node: &Arc<Node>,
+    gossip: &mut GossipCore,
+    ask: &GossipAsk,
+    resp: Response,
+    repairs: &mut HashMap<PgId, Repair>,
+    asked_at: Instant,
+) -> Result<bool, StorageError> {
+    let pg = ask.pg;
+    let outcome = GossipCore::on_base_answer(&node.state().core, ask, resp);
+    let (adopt, answer) = match outcome {
+        CopyOutcome::Abandon(why) => {
+            if node.state().core.abandon_copy(pg).is_some() {
+                eprintln!(
+                    "storage node {}: copy of PG {pg} from {} given up: {why}",
+                    node.id, ask.peer
+                );
+            }
+            repairs.remove(&pg);
+            return Ok(false);
+        }
+        CopyOutcome::Stale => return Ok(false),
+        CopyOutcome::Persist { adopt, answer } => (adopt, answer),
+    };
+    if let Some((term, truncations)) = adopt
+        && let Err((_, why)) = node.adopt(term, &truncations, None, None).await
+    {
+        eprintln!(
+            "storage node {}: cannot adopt what {} knows: {why}",
+            node.id, ask.peer
+        );
+        node.state().core.abandon_copy(pg);
+        return Ok(false);
+    }
+    // Held from the first append to `copied`: a checkpoint taken in between would not name the
+    // new entries, and could delete their files.
+    let serial = node.checkpoint_lock.lock().await;
+    let records: Vec<_> = answer.items.iter().map(|i| i.record.clone()).collect();
+    let images: Vec<Vec<u8>> = answer
+        .items
+        .iter()
+        .filter_map(|i| i.image.clone())
+        .collect();
+    let record_locs = match node.append_copied(records).await {
+        Ok(l) => l,
+        Err((_, why)) => {
+            eprintln!("storage node {}: copied records not logged: {why}", node.id);
+            node.state().core.abandon_copy(pg);
+            return Ok(false);
+        }
+    };
+    let image_locs = housekeeping::append_images(node, images).await?;
+    let Some(asked) = ask.copy else {
+        return Ok(false);
+    };
+    let progress = node
+        .state()
+        .core
+        .copied(&ask.peer, asked, &answer, &record_locs, &image_locs);
+    drop(serial);
+    let bytes = node.state().core.copying(pg).map_or(0, |c| c.bytes);
+    let now = Instant::now();
+    let r = repairs.entry(pg).or_insert(Repair {
+        started: asked_at,
+        logged: now,
+        records: 0,
+        bytes: 0,
+    });
+    r.records += answer.items.len() as u64;
+    r.bytes = bytes;
+    match progress {
+        CopyProgress::Ignored => Ok(false),
+        CopyProgress::More => {
+            if r.logged.elapsed() >= Duration::from_millis(REPAIR_PROGRESS_LOG_MS) {
+                r.logged = now;
+                eprintln!(
+                    "storage node {}: copying PG {pg} from {}: floor {}, {} items, {} bytes copied, {:.1} MB/s",
+                    node.id,
+                    ask.peer,
+                    answer.floor,
+                    r.records,
+                    r.bytes,
+                    r.rate_mb_s()
+                );
+            }
+            Ok(true)
+        }
+        CopyProgress::Complete => {
+            let r = repairs.remove(&pg).unwrap_or(Repair {
+                started: asked_at,
+                logged: now,
+                records: 0,
+                bytes,
+            });
+            match housekeeping::install_copy(node, pg).await? {
+                Ok(c) => {
+                    gossip.follow(pg, &c.peer);
+                    let scl = node.state().core.segment().scl(pg);
+                    eprintln!(
+                        "storage node {}: PG {pg} repaired by a copy from {}: floor {} (horizon {}), {} records and {} images ({} bytes) copied in {} ms, {:.1} MB/s, {} restarts; SCL now {scl}",
+                        node.id,
+                        c.peer,
+                        c.floor,
+                        c.horizon,
+                        c.records.len(),
+                        c.bases.len(),
+                        c.bytes,
+                        r.started.elapsed().as_millis(),
+                        r.rate_mb_s(),
+                        c.restarts
+                    );
+                }
+                Err(why) => {
+                    eprintln!(
+                        "storage node {}: copy of PG {pg} from {} not installed: {why}",
+                        node.id, ask.peer
+                    );
+                }
+            }
+            Ok(true)
         }
     }
 }

@@ -11,24 +11,35 @@
 //!        the log and image files it no longer names
 //! ```
 //!
+//!
+//! Copy repair (see `core.rs`) uses two pieces of it: `append_images` stores a copy's base
+//! images in the image files, and `install_copy` stores the checkpoint of the segment with the
+//! copy installed, then installs it. Every checkpoint — the materialiser's and an install's —
+//! is written under one lock, from its snapshot to its file deletions, so a snapshot taken before
+//! an install never replaces the install's checkpoint, and no checkpoint deletes the files of a
+//! copy whose entries are being recorded.
+//!
 //! It never holds the state lock across I/O and does a bounded amount of work per tick, so writes
 //! and reads never wait for it; it does not sit in the log writer's path at all. A disk error in
 //! it stops the node like one in the log writer.
 
 use crate::StorageError;
 use crate::checkpoint::{self, Checkpoint};
-use crate::core::{self, HousekeepingCore};
+use crate::core::{self, CopyState, HousekeepingCore};
 use crate::image::{self, ImageWriter};
 use crate::limits::{CHECKPOINT_RECORDS_MAX, MATERIALISE_INTERVAL_MS};
 use crate::log::{self, ReadError};
 use crate::node::{BuildBase, Node, file_handles};
 use crate::segment::{Base, PagePlan};
+use crate::segment::{CopyRefused, Location};
+use borealis_common::PgId;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior, interval};
 
 /// Runs forever.
-pub(crate) async fn run(node: Arc<Node>, mut images: ImageWriter) -> Result<(), StorageError> {
+pub(crate) async fn run(node: Arc<Node>) -> Result<(), StorageError> {
     let mut hk = HousekeepingCore::new();
     let started = Instant::now();
     let mut tick = interval(Duration::from_millis(MATERIALISE_INTERVAL_MS));
@@ -57,6 +68,7 @@ pub(crate) async fn run(node: Arc<Node>, mut images: ImageWriter) -> Result<(), 
             (work, jobs)
         };
         if !jobs.is_empty() {
+            let images = Arc::clone(&node.image_writer);
             let done = tokio::task::spawn_blocking(move || {
                 let mut built = Vec::new();
                 for (pg, page, lsn, base, records, files) in jobs {
@@ -78,12 +90,11 @@ pub(crate) async fn run(node: Arc<Node>, mut images: ImageWriter) -> Result<(), 
                     }
                 }
                 let entries: Vec<Vec<u8>> = built.iter().map(|b| b.3.clone()).collect();
-                let appended = images.append(&entries);
-                (images, built, appended)
+                let appended = lock(&images).append(&entries);
+                ((), built, appended)
             })
             .await
             .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-            images = done.0;
             let (locations, new_files) = done.2.map_err(|e| StorageError::Io {
                 what: "appending to an image file".into(),
                 source: e,
@@ -97,13 +108,79 @@ pub(crate) async fn run(node: Arc<Node>, mut images: ImageWriter) -> Result<(), 
             }
         }
         if work.checkpoint {
-            checkpoint_now(&node, images.current_file()).await?;
+            checkpoint_now(&node).await?;
         }
     }
 }
 
+fn lock(images: &Mutex<ImageWriter>) -> std::sync::MutexGuard<'_, ImageWriter> {
+    images.lock().expect("image writer lock poisoned")
+}
+
+/// Appends a copy repair's images to the image files (one sync) and returns their locations.
+pub(crate) async fn append_images(
+    node: &Arc<Node>,
+    entries: Vec<Vec<u8>>,
+) -> Result<Vec<Location>, StorageError> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let images = Arc::clone(&node.image_writer);
+    let appended = tokio::task::spawn_blocking(move || lock(&images).append(&entries))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    let (locations, new_files) = appended.map_err(|e| StorageError::Io {
+        what: "appending copied images to an image file".into(),
+        source: e,
+    })?;
+    let mut st = node.state();
+    for (n, f) in new_files {
+        st.images.insert(n, f);
+    }
+    Ok(locations)
+}
+
+/// Installs the complete copy of `pg` (see `core.rs`, "Copy repair"): the checkpoint of the
+/// segment as it will be is stored first, then the core takes the copy. Serialised with the
+/// materialiser's checkpoints. `Ok(Err(why))`: the copy was refused, and ends.
+pub(crate) async fn install_copy(
+    node: &Arc<Node>,
+    pg: PgId,
+) -> Result<Result<CopyState, CopyRefused>, StorageError> {
+    let _serial = node.checkpoint_lock.lock().await;
+    let ck = {
+        let mut st = node.state();
+        match st.core.prepare_install(pg) {
+            Ok(segment) => Checkpoint {
+                log_file: st.log_end.0,
+                log_offset: st.log_end.1,
+                segment,
+            },
+            Err(e) => {
+                st.core.abandon_copy(pg);
+                return Ok(Err(e));
+            }
+        }
+    };
+    let dir = node.dir.clone();
+    tokio::task::spawn_blocking(move || checkpoint::store(&dir, &ck))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    // Records logged meanwhile are after the checkpoint's log position: a restart rescans them,
+    // and so does the install below (it rebuilds the chain from every record held). Should the
+    // SCL have reached the floor meanwhile (the writer resent what we lacked), the install is
+    // refused; the durable checkpoint still describes a valid segment (the same records, with
+    // the cut below the floor), which the next checkpoint replaces.
+    let mut st = node.state();
+    let installed = st.core.install_copy(pg);
+    st.cache.clear();
+    Ok(installed)
+}
+
 /// Collects, writes a checkpoint, and deletes the files it no longer names.
-async fn checkpoint_now(node: &Arc<Node>, current_image: u32) -> Result<(), StorageError> {
+async fn checkpoint_now(node: &Arc<Node>) -> Result<(), StorageError> {
+    let _serial = node.checkpoint_lock.lock().await;
+    let current_image = lock(&node.image_writer).current_file();
     let (ck, log_refs, image_refs, collected) = {
         let mut st = node.state();
         let collected = st.core.collect();
@@ -121,7 +198,7 @@ async fn checkpoint_now(node: &Arc<Node>, current_image: u32) -> Result<(), Stor
             segment: st.core.segment().snapshot(),
         };
         st.core.checkpointed();
-        let (logs, imgs) = st.core.segment().referenced_files();
+        let (logs, imgs) = st.core.referenced_files();
         (ck, logs, imgs, collected)
     };
     let dir = node.dir.clone();

@@ -45,6 +45,11 @@
 //! ([`image`] files), collects page versions and records below the read horizon the writer
 //! reports (PGMRPL), writes a [`checkpoint`] of the index, and deletes the log and image files it
 //! no longer names. A restart loads the checkpoint and scans only the log written after it.
+//!
+//! A segment that falls below its peers' collection floor (an emptied disk, a joiner, a node down
+//! for long) cannot catch up by gossip; it copies a peer's *cut* at its floor — the records and
+//! base images every page needs there (`FetchBase`) — installs it behind a durable checkpoint and
+//! gossips on from the floor: copy repair, see [`core`] and [`segment`].
 
 mod cache;
 pub mod checkpoint;
@@ -74,6 +79,24 @@ pub struct NodeConfig {
     pub node: NodeId,
     /// Where the node keeps its log files and its meta file.
     pub data_dir: PathBuf,
+    /// Retention below PGMRPL, in LSNs (default [`limits::RETENTION_LSNS_DEFAULT`]).
+    pub retention_lsns: u64,
+    /// How far below PGMRPL a lagging peer holds collection back, in LSNs (default
+    /// [`limits::PEER_LAG_LSNS_MAX`]); beyond it the peer is repaired by a copy.
+    pub peer_lag_lsns: u64,
+}
+
+impl NodeConfig {
+    /// A node with the default retention and peer lag.
+    #[must_use]
+    pub fn new(node: NodeId, data_dir: PathBuf) -> NodeConfig {
+        NodeConfig {
+            node,
+            data_dir,
+            retention_lsns: limits::RETENTION_LSNS_DEFAULT,
+            peer_lag_lsns: limits::PEER_LAG_LSNS_MAX,
+        }
+    }
 }
 
 /// Why a storage node could not start or had to stop.

@@ -122,6 +122,11 @@ pub const RETENTION_LSNS_DEFAULT: u64 = 1 << 20;
 /// below PGMRPL: beyond it, the lagging segment must be repaired by a copy, not by gossip.
 pub const PEER_LAG_LSNS_MAX: u64 = 1 << 22;
 
+/// A copy repair whose peer sent nothing new for this long (it died, or its answers are lost) is
+/// given up; gossip then meets a collection floor again and starts a copy, maybe of another peer.
+/// Well above [`GOSSIP_RESPONSE_TIMEOUT_MS`], so one slow answer does not end a copy.
+pub const COPY_STALL_MS: u64 = 3 * GOSSIP_RESPONSE_TIMEOUT_MS;
+
 /// An image file is closed and the next one started once appending would take it past this size.
 pub const IMAGE_FILE_BYTES_MAX: u64 = 64 << 20;
 

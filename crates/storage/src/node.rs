@@ -4,6 +4,8 @@
 //!  connections ──Write──▶ epoch check ──▶ [log queue, bounded] ──▶ log writer task
 //!                                                                   │ takes every queued batch
 //!  gossip task ──Records from a peer─────▶ [same queue]             │ appends all, ONE sync_data
+//!              ──a copy's records───────▶ [same queue]             │ (copies: appended, NOT
+//!                                                                   │  inserted; locations back)
 //!                                                                   │ then inserts into Segment
 //!                                                                   ▼ and acknowledges each batch
 //!  connections ──GetPage / FetchRecords──▶ Segment (index, under the state lock, briefly)
@@ -40,11 +42,12 @@ use crate::limits::{
 };
 use crate::log::{self, LogWriter, ReadError};
 use crate::meta::{self, Meta};
+use crate::segment::CopyBatch;
 use crate::segment::{Base, Inserted, Location, pg_of};
 use crate::{NodeConfig, StorageError};
 use borealis_common::limits::WRITE_BATCH_BYTES_MAX;
 use borealis_common::proto::{
-    ErrorCode, Membership, Request, Response, SegmentState, Term, Truncation,
+    BaseItem, ErrorCode, Membership, Request, Response, SegmentState, Term, Truncation,
 };
 use borealis_common::{Lsn, NodeId, PAGE_SIZE, PageId, PgId, RedoRecord};
 use std::collections::{BTreeSet, HashMap};
@@ -59,6 +62,9 @@ pub(crate) struct Batch {
     pub origin: Origin,
     pub records: Vec<RedoRecord>,
     pub reply: oneshot::Sender<Result<Vec<(PgId, Lsn)>, Refusal>>,
+    /// A copy repair's records (see `core.rs`, "Copy repair"): every one is appended, none is
+    /// inserted in the segment, and their locations are sent here once synced.
+    pub copied: Option<oneshot::Sender<Vec<Location>>>,
 }
 
 /// Everything behind the state lock. Held briefly: never across I/O.
@@ -84,6 +90,11 @@ pub(crate) struct Node {
     meta_lock: tokio::sync::Mutex<()>,
     /// Group commits (appends followed by one sync) done since start-up.
     group_commits: AtomicU64,
+    /// The appending end of the image files, shared by the materialiser and copy repair.
+    pub image_writer: Arc<Mutex<ImageWriter>>,
+    /// Serialises checkpoints (the materialiser's and copy installs): a checkpoint is stored
+    /// whole before the next snapshot is taken, so an older snapshot never replaces a newer one.
+    pub checkpoint_lock: tokio::sync::Mutex<()>,
 }
 
 fn refuse(code: ErrorCode, message: impl Into<String>) -> Response {
@@ -97,6 +108,12 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> Response {
 enum Next {
     Append(Origin, Vec<RedoRecord>),
     Fetch(PgId, Vec<(Lsn, Location)>, HashMap<u32, Arc<File>>),
+    FetchBase(
+        PgId,
+        CopyBatch,
+        HashMap<u32, Arc<File>>,
+        HashMap<u32, Arc<File>>,
+    ),
     Build(PageId, PageBuild),
 }
 
@@ -142,7 +159,7 @@ impl Node {
     #[allow(clippy::type_complexity)]
     pub(crate) fn open(
         config: &NodeConfig,
-    ) -> Result<(Arc<Node>, LogWriter, mpsc::Receiver<Batch>, ImageWriter), StorageError> {
+    ) -> Result<(Arc<Node>, LogWriter, mpsc::Receiver<Batch>), StorageError> {
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|e| StorageError::Io {
             what: format!("creating {}", dir.display()),
@@ -171,6 +188,8 @@ impl Node {
             ),
             None => (NodeCore::new(&meta), None),
         };
+        core.set_retention(config.retention_lsns);
+        core.set_peer_lag(config.peer_lag_lsns);
         let from_checkpoint = core.segment().held_count();
         let mut counts = [0u64; 4];
         let recovered = log::recover(&dir, config.node, start, |rec, loc| {
@@ -222,8 +241,10 @@ impl Node {
             log_tx,
             meta_lock: tokio::sync::Mutex::new(()),
             group_commits: AtomicU64::new(0),
+            image_writer: Arc::new(Mutex::new(images.writer)),
+            checkpoint_lock: tokio::sync::Mutex::new(()),
         };
-        Ok((Arc::new(node), recovered.writer, log_rx, images.writer))
+        Ok((Arc::new(node), recovered.writer, log_rx))
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
@@ -270,6 +291,19 @@ impl Node {
                 Step::Fetch { pg, locations } => {
                     let files = file_handles(st, locations.iter().map(|(_, l)| l.file));
                     Next::Fetch(pg, locations, files)
+                }
+                Step::FetchBase { pg, batch } => {
+                    let files = file_handles(st, batch.items.iter().map(|i| i.loc.file));
+                    let wanted: BTreeSet<u32> = batch
+                        .items
+                        .iter()
+                        .filter_map(|i| i.image.map(|l| l.file))
+                        .collect();
+                    let images = wanted
+                        .into_iter()
+                        .filter_map(|n| st.images.get(&n).map(|f| (n, Arc::clone(f))))
+                        .collect();
+                    Next::FetchBase(pg, batch, files, images)
                 }
                 Step::Cached { page, lsn } => match st.cache.get(page, lsn) {
                     Some(image) => {
@@ -318,6 +352,9 @@ impl Node {
                 Err((code, message)) => Response::Error { code, message },
             },
             Next::Fetch(pg, locations, files) => self.fetch_records(pg, locations, files).await,
+            Next::FetchBase(pg, batch, files, images) => {
+                self.fetch_base(pg, batch, files, images).await
+            }
             Next::Build(page, build) => self.build_page(page, build).await,
         }
     }
@@ -385,12 +422,35 @@ impl Node {
             origin,
             records,
             reply,
+            copied: None,
         };
         if self.log_tx.send(batch).await.is_err() {
             return Err((ErrorCode::Internal, "the log writer has stopped".into()));
         }
         rx.await
             .unwrap_or_else(|_| Err((ErrorCode::Internal, "the log writer has stopped".into())))
+    }
+
+    /// Appends a copy repair's records to the log (through the log writer's queue, so that they
+    /// share its group commit) and returns their locations once synced. They are not inserted
+    /// in the segment: the copy is installed whole, later.
+    pub(crate) async fn append_copied(
+        &self,
+        records: Vec<RedoRecord>,
+    ) -> Result<Vec<Location>, Refusal> {
+        let (reply, _) = oneshot::channel();
+        let (copied, rx) = oneshot::channel();
+        let batch = Batch {
+            origin: Origin::Gossip,
+            records,
+            reply,
+            copied: Some(copied),
+        };
+        if self.log_tx.send(batch).await.is_err() {
+            return Err((ErrorCode::Internal, "the log writer has stopped".into()));
+        }
+        rx.await
+            .map_err(|_| (ErrorCode::Internal, "the log writer has stopped".into()))
     }
 
     async fn build_page(&self, page: PageId, build: PageBuild) -> Response {
@@ -542,6 +602,81 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Reads a copy batch (records from the log, images from the image files, every one
+    /// checked) and answers with what precedes the first bad one: the asker's cursor then
+    /// resumes there, and a corrupt record is repaired like any other.
+    async fn fetch_base(
+        &self,
+        pg: PgId,
+        batch: CopyBatch,
+        files: HashMap<u32, Arc<File>>,
+        images: HashMap<u32, Arc<File>>,
+    ) -> Response {
+        let planned = batch.items.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            let mut items = Vec::new();
+            for i in &planned {
+                let rec = match files.get(&i.loc.file) {
+                    Some(f) => log::read_record(f, i.loc),
+                    None => Err(ReadError::Corrupted {
+                        file: i.loc.file,
+                        offset: i.loc.offset,
+                        why: "log file not open".into(),
+                    }),
+                };
+                let rec = match rec {
+                    Ok(r) if r.lsn == i.lsn && r.pg == pg && r.page == i.page => r,
+                    Ok(r) => {
+                        let e = ReadError::Corrupted {
+                            file: i.loc.file,
+                            offset: i.loc.offset,
+                            why: format!("expected record {} of PG {pg}, found {}", i.lsn, r.lsn),
+                        };
+                        return (items, Some((i.lsn, Some(i.loc), e)));
+                    }
+                    Err(e) => return (items, Some((i.lsn, Some(i.loc), e))),
+                };
+                let image = match i.image {
+                    None => None,
+                    Some(l) => {
+                        let img = match images.get(&l.file) {
+                            Some(f) => image::read_image(f, l, i.page, i.lsn),
+                            None => Err(ReadError::Corrupted {
+                                file: l.file,
+                                offset: l.offset,
+                                why: "image file not open".into(),
+                            }),
+                        };
+                        match img {
+                            Ok(img) => Some(image::encode_image(pg, i.page, i.lsn, &img)),
+                            Err(e) => return (items, Some((i.lsn, None, e))),
+                        }
+                    }
+                };
+                items.push(BaseItem { record: rec, image });
+            }
+            (items, None)
+        })
+        .await;
+        match read {
+            Ok((items, failure)) => {
+                if let Some((lsn, loc, e)) = failure {
+                    if let (Some(loc), ReadError::Corrupted { .. }) = (loc, &e) {
+                        self.corrupt_found(pg, lsn, loc, &e.to_string());
+                    }
+                    if items.is_empty() {
+                        return self.read_failed(e);
+                    }
+                    eprintln!("storage node {}: {e}", self.id);
+                }
+                self.state().core.base_answer(pg, &batch, items)
+            }
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+}
+
 pub(crate) fn file_handles(
     st: &State,
     numbers: impl Iterator<Item = u32>,
@@ -577,11 +712,27 @@ pub(crate) async fn log_writer(
                 Err(_) => break,
             }
         }
-        // Log only what would change the segment: not duplicates, not truncated records.
-        let chosen = {
-            let batches: Vec<&[RedoRecord]> = group.iter().map(|b| b.records.as_slice()).collect();
+        // Log only what would change the segment: not duplicates, not truncated records. A copy
+        // repair's records are all logged, after the others.
+        let mut chosen = {
+            let batches: Vec<&[RedoRecord]> = group
+                .iter()
+                .map(|b| {
+                    if b.copied.is_some() {
+                        &[][..]
+                    } else {
+                        b.records.as_slice()
+                    }
+                })
+                .collect();
             node.state().core.select(&batches)
         };
+        let selected = chosen.len();
+        for (bi, b) in group.iter().enumerate() {
+            if b.copied.is_some() {
+                chosen.extend((0..b.records.len()).map(|ri| (bi, ri)));
+            }
+        }
         let entries: Vec<Vec<u8>> = chosen
             .iter()
             .map(|&(bi, ri)| {
@@ -623,6 +774,7 @@ pub(crate) async fn log_writer(
             }
         };
         let mut st = node.state();
+        let mut copied: HashMap<usize, Vec<Location>> = HashMap::new();
         if let Some(a) = appended {
             assert!(
                 a.synced,
@@ -637,7 +789,11 @@ pub(crate) async fn log_writer(
                 st.files.insert(n, f);
             }
             st.log_end = a.end;
-            for (&(bi, ri), loc) in chosen.iter().zip(a.locations) {
+            for (k, (&(bi, ri), loc)) in chosen.iter().zip(a.locations).enumerate() {
+                if k >= selected {
+                    copied.entry(bi).or_default().push(loc);
+                    continue;
+                }
                 let rec = &group[bi].records[ri];
                 if st.core.logged(rec, loc) == Inserted::Repaired {
                     eprintln!(
@@ -652,8 +808,15 @@ pub(crate) async fn log_writer(
             .map(|b| st.core.answer_write(b.origin, &b.records))
             .collect();
         drop(st);
-        for (b, ack) in group.into_iter().zip(acks) {
-            let _ = b.reply.send(ack);
+        for (bi, (b, ack)) in group.into_iter().zip(acks).enumerate() {
+            match b.copied {
+                Some(tx) => {
+                    let _ = tx.send(copied.remove(&bi).unwrap_or_default());
+                }
+                None => {
+                    let _ = b.reply.send(ack);
+                }
+            }
         }
     }
 }
@@ -667,11 +830,8 @@ mod tests {
     async fn queued_batches_share_one_sync_and_are_acked_after_it() {
         let dir = std::env::temp_dir().join(format!("borealis-node-group-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let config = NodeConfig {
-            node: NodeId(1),
-            data_dir: dir.clone(),
-        };
-        let (node, writer, rx, _images) = Node::open(&config).expect("open");
+        let config = NodeConfig::new(NodeId(1), dir.clone());
+        let (node, writer, rx) = Node::open(&config).expect("open");
         // Ten batches (one duplicated) queue up before the log writer runs.
         let mut replies = Vec::new();
         for lsn in (1..=10u64).chain([4]) {
@@ -690,6 +850,7 @@ mod tests {
                     origin: Origin::Writer(Term::default()),
                     records: vec![rec],
                     reply,
+                    copied: None,
                 })
                 .unwrap_or_else(|_| panic!("queue has room"));
             replies.push(r);
@@ -720,6 +881,42 @@ mod tests {
             .map(|m| m.len())
             .ok();
         assert_eq!(end, file_len, "the duplicate was not logged twice");
+        task.abort();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_copys_records_are_logged_but_not_inserted() {
+        let dir = std::env::temp_dir().join(format!("borealis-node-copy-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = NodeConfig::new(NodeId(1), dir.clone());
+        let (node, writer, rx) = Node::open(&config).expect("open");
+        let task = tokio::spawn(log_writer(Arc::clone(&node), rx, writer));
+        let rec = |lsn: u64| RedoRecord {
+            lsn: Lsn(lsn),
+            pg: PgId(0),
+            prev_pg_lsn: Lsn(lsn - 1),
+            page: PageId(1),
+            prev_page_lsn: Lsn(lsn - 1),
+            cpl: true,
+            payload: Payload::Init(vec![lsn as u8; 10]),
+        };
+        // A copy of records 1..=3 (they would chain): durable, located, and not in the segment.
+        let locs = node
+            .append_copied((1..=3).map(rec).collect())
+            .await
+            .expect("logged");
+        assert_eq!(locs.len(), 3);
+        assert_eq!(node.state().core.segment().scl(PgId(0)), Lsn(0));
+        assert_eq!(node.state().core.segment().held_count(), 0);
+        let file = Arc::clone(&node.state().files[&locs[2].file]);
+        assert_eq!(log::read_record(&file, locs[2]).expect("read").lsn, Lsn(3));
+        // A write of the same records afterwards is logged and inserted as usual.
+        let scls = node
+            .submit(Origin::Writer(Term::default()), (1..=3).map(rec).collect())
+            .await
+            .expect("acknowledged");
+        assert_eq!(scls, vec![(PgId(0), Lsn(3))]);
         task.abort();
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -33,6 +33,9 @@
 //!   the records of the chain.
 //! - A record covered by a known truncation is never held.
 //! - No pending record has `prev_pg_lsn == scl` (it would have been chained).
+//! - A copied cut is installed only above the SCL, and moves it up; below the cut's floor the
+//!   segment holds page versions only, and `floor_cpl <= floor <= horizon` (asserted in
+//!   [`Segment::install_copy`]).
 //!
 //! # Materialised bases, collection and checkpoints (issue 3, item 3; Aurora SIGMOD 2017 §3.3,
 //! steps 5–7 of the storage node's work: coalesce, garbage-collect, checkpoint)
@@ -62,6 +65,27 @@
 //! and `floor`/`floor_cpl`/`horizon` of each PG. [`Segment::restore`] rebuilds exactly the same
 //! chain, page index and bases from it, so a restart reads the checkpoint and then only the log
 //! written after it.
+//!
+//! # Copy repair (below the peers' collection floor)
+//!
+//! A segment whose SCL is below a peer's `floor` cannot catch up by gossip: the records between
+//! are collected on that peer (`FetchRecords` is refused `BelowHorizon`). It copies the peer's
+//! **cut** instead. The cut at `floor` is, for every page, what the peer holds at or below
+//! `floor` — the records of the page's newest version at or below `floor` back to its base or
+//! `Init`, and those bases — exactly what collection keeps ([`Segment::base_batch`] walks it in
+//! (page, LSN) order). Installing it ([`Segment::install_copy`]) makes the PG look as the
+//! peer's did right after its collection:
+//!
+//! ```text
+//!   before:  chain ─── SCL                         (own records above SCL: pending)
+//!   peer:        collected ───────── floor ── chain ───▶
+//!   after:   copied cut ─────────── floor ── own records above floor, chained from the floor
+//! ```
+//!
+//! Every record at or below `floor` the segment held before is dropped (the cut replaces it);
+//! every record above it stays and is chained again from `floor`, exactly as [`Segment::restore`]
+//! does for a checkpoint, so the SCL only moves up. Truncations known to this segment are applied
+//! to the cut as to any record. Reads below the copied `horizon` are refused, as on the peer.
 //!
 //! # Corruption and repair
 //!
@@ -183,6 +207,38 @@ pub struct SegmentSnapshot {
     pub pgs: Vec<PgSnapshot>,
 }
 
+/// One item of a copy, as the serving peer finds it: a held record at or below the floor (its
+/// page, LSN and log entry) and the base image at that version, if there is one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CopyItem {
+    pub page: PageId,
+    pub lsn: Lsn,
+    pub loc: Location,
+    pub image: Option<Location>,
+}
+
+/// A page of a copy of one PG's cut at its floor (see the module essay).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct CopyBatch {
+    pub floor: Lsn,
+    pub floor_cpl: Lsn,
+    pub horizon: Lsn,
+    pub items: Vec<CopyItem>,
+    /// The cursor of the next batch; `None`: the cut is complete.
+    pub next: Option<(PageId, Lsn)>,
+}
+
+/// Why a copied cut was not installed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CopyRefused {
+    /// The segment's SCL already reached the cut: ordinary gossip serves it.
+    #[error("SCL {scl} already reaches the copied floor {floor}")]
+    NotBehind { scl: Lsn, floor: Lsn },
+    /// The cut contradicts itself or what this segment knows.
+    #[error("inconsistent copy: {0}")]
+    Inconsistent(String),
+}
+
 /// What one collection dropped.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Collected {
@@ -192,7 +248,7 @@ pub struct Collected {
 }
 
 /// One segment of one protection group.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct PgSegment {
     scl: Lsn,
     scl_cpl: Lsn,
@@ -201,8 +257,9 @@ struct PgSegment {
     pending: BTreeSet<(Lsn, Lsn)>,
     /// The same records, by LSN alone.
     above: BTreeSet<Lsn>,
-    /// Chained records of each page: LSN → (is an `Init`, location).
-    pages: HashMap<PageId, BTreeMap<Lsn, (bool, Location)>>,
+    /// Chained records of each page: LSN → (is an `Init`, location). Ordered by page, so a copy
+    /// of the segment walks it with a cursor.
+    pages: BTreeMap<PageId, BTreeMap<Lsn, (bool, Location)>>,
     /// Held records whose log entry is known to be corrupted, waiting for a healthy copy.
     corrupt: BTreeSet<Lsn>,
     /// Materialised bases of each page: version → image location.
@@ -440,11 +497,16 @@ impl PgSegment {
                     loc: h.loc,
                 })
                 .collect(),
-            bases: self
-                .bases
-                .iter()
-                .flat_map(|(page, b)| b.iter().map(move |(lsn, loc)| (*page, *lsn, *loc)))
-                .collect(),
+            bases: {
+                // In (page, LSN) order: equal segments give equal snapshots.
+                let mut v: Vec<(PageId, Lsn, Location)> = self
+                    .bases
+                    .iter()
+                    .flat_map(|(page, b)| b.iter().map(move |(lsn, loc)| (*page, *lsn, *loc)))
+                    .collect();
+                v.sort_unstable_by_key(|(page, lsn, _)| (*page, *lsn));
+                v
+            },
         }
     }
 
@@ -511,7 +573,7 @@ impl PgSegment {
 pub struct TooManyTruncations;
 
 /// Everything this node holds, of every protection group, plus the truncations it knows.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Segment {
     pgs: BTreeMap<PgId, PgSegment>,
     truncations: Vec<Truncation>,
@@ -871,11 +933,164 @@ impl Segment {
                         },
                     )
                 });
-            let bases = p.bases.iter().filter(|(_, lsn, _)| *lsn <= lowest).copied();
+            // A base above a truncation the checkpoint may not have known is dropped (it may
+            // have been built over truncated records) — but never one at or below the horizon:
+            // every truncation starting below the horizon was known when the segment collected
+            // up to it (the writer that reported that read horizon had learned it first), so such
+            // a base is good, and it may be the only start left of its page.
+            let bases = p
+                .bases
+                .iter()
+                .filter(|(_, lsn, _)| *lsn <= lowest || *lsn <= p.horizon)
+                .copied();
             let s = PgSegment::rebuild(p.floor, p.floor_cpl, p.horizon, records, bases);
             seg.pgs.insert(pg, s);
         }
         seg
+    }
+
+    /// The next items of `pg`'s cut at its floor after `after`, in (page, LSN) order: every
+    /// indexed record at or below the floor with its base image, if any; at most `max` items and
+    /// about `bytes_max` bytes (log entries plus `image_bytes` per image), at least one item if
+    /// any is left. Empty with `floor` 0 when nothing was ever collected.
+    #[must_use]
+    pub fn base_batch(
+        &self,
+        pg: PgId,
+        after: Option<(PageId, Lsn)>,
+        bytes_max: u64,
+        image_bytes: u64,
+        max: usize,
+    ) -> CopyBatch {
+        let Some(s) = self.pgs.get(&pg) else {
+            return CopyBatch::default();
+        };
+        let mut out = CopyBatch {
+            floor: s.floor,
+            floor_cpl: s.floor_cpl,
+            horizon: s.horizon,
+            items: Vec::new(),
+            next: None,
+        };
+        if s.floor == Lsn::ZERO {
+            return out;
+        }
+        let mut bytes = 0u64;
+        let start = after.map_or(Bound::Unbounded, |(page, _)| Bound::Included(page));
+        for (&page, versions) in s.pages.range((start, Bound::Unbounded)) {
+            let from = match after {
+                Some((p, lsn)) if p == page => Bound::Excluded(lsn),
+                _ => Bound::Unbounded,
+            };
+            let bases = s.bases.get(&page);
+            for (&lsn, &(_, loc)) in versions.range((from, Bound::Included(s.floor))) {
+                let image = bases.and_then(|b| b.get(&lsn)).copied();
+                let cost = u64::from(loc.len) + if image.is_some() { image_bytes } else { 0 };
+                if !out.items.is_empty() && (bytes + cost > bytes_max || out.items.len() >= max) {
+                    out.next = out.items.last().map(|i| (i.page, i.lsn));
+                    return out;
+                }
+                bytes += cost;
+                out.items.push(CopyItem {
+                    page,
+                    lsn,
+                    loc,
+                    image,
+                });
+            }
+        }
+        out
+    }
+
+    /// Installs a copied cut of `pg` (see the module essay): `records` are the copied records
+    /// (shape and location in this node's log), `bases` the copied images (in this node's image
+    /// files), all durable. Every record this segment held at or below `floor` is dropped, every
+    /// one above it is chained again from `floor`.
+    pub fn install_copy(
+        &mut self,
+        pg: PgId,
+        floor: Lsn,
+        floor_cpl: Lsn,
+        horizon: Lsn,
+        records: &[HeldRecord],
+        bases: &[(PageId, Lsn, Location)],
+    ) -> Result<(), CopyRefused> {
+        let scl = self.scl(pg);
+        if scl >= floor {
+            return Err(CopyRefused::NotBehind { scl, floor });
+        }
+        if floor_cpl > floor || horizon < floor {
+            return Err(CopyRefused::Inconsistent(format!(
+                "floor {floor}, floor CPL {floor_cpl}, horizon {horizon}"
+            )));
+        }
+        if self.is_truncated(pg, floor) {
+            return Err(CopyRefused::Inconsistent(format!(
+                "floor {floor} is covered by a known truncation"
+            )));
+        }
+        if let Some(r) = records
+            .iter()
+            .find(|r| r.lsn > floor || r.page == PageId::NONE)
+        {
+            return Err(CopyRefused::Inconsistent(format!(
+                "record {} of page {} is not part of a cut at {floor}",
+                r.lsn, r.page
+            )));
+        }
+        let old = self.pgs.remove(&pg).unwrap_or_default();
+        let truncs = &self.truncations;
+        let lowest = truncs
+            .iter()
+            .filter(|t| t.pg == pg)
+            .map(|t| t.above)
+            .min()
+            .unwrap_or(Lsn(u64::MAX));
+        let copied = records
+            .iter()
+            .filter(|r| !truncs.iter().any(|t| t.covers(pg, r.lsn)))
+            .map(|r| {
+                (
+                    r.lsn,
+                    Held {
+                        prev_pg_lsn: r.prev_pg_lsn,
+                        page: r.page,
+                        cpl: r.cpl,
+                        init: r.init,
+                        loc: r.loc,
+                    },
+                )
+            });
+        let own = old.held.range((Bound::Excluded(floor), Bound::Unbounded));
+        let all = copied.chain(own.map(|(l, h)| (*l, *h)));
+        // Copied bases are at or below the floor, so below the horizon: kept (see `restore`).
+        let bases = bases
+            .iter()
+            .filter(|(_, lsn, _)| *lsn <= lowest || *lsn <= horizon)
+            .copied();
+        let mut s = PgSegment::rebuild(floor, floor_cpl, horizon, all, bases);
+        s.corrupt = old
+            .corrupt
+            .iter()
+            .filter(|l| **l > floor && s.held.contains_key(l))
+            .copied()
+            .collect();
+        assert!(
+            s.scl >= floor && s.scl > old.scl,
+            "an installed copy moves the SCL up ({} -> {}, floor {floor})",
+            old.scl,
+            s.scl
+        );
+        assert!(
+            s.held.range(..=floor).all(|(_, h)| h.page != PageId::NONE),
+            "a cut holds page versions only"
+        );
+        assert!(
+            s.horizon >= s.floor && s.floor_cpl <= s.floor,
+            "floor CPL <= floor <= horizon"
+        );
+        self.pgs.insert(pg, s);
+        Ok(())
     }
 
     /// Held records of `pg` with `after < lsn <= upto`, in LSN order, at most `max`.
@@ -1151,5 +1366,255 @@ mod tests {
         assert!(s.fetch(PgId(0), Lsn(6), Lsn(6), 100).is_empty());
         assert!(s.fetch(PgId(0), Lsn(7), Lsn(3), 100).is_empty());
         assert!(s.fetch(PgId(5), Lsn(0), Lsn(9), 100).is_empty());
+    }
+
+    /// Copies `peer`'s cut of PG 0 in batches of at most `bytes` bytes, "persisting" each record
+    /// at its peer location in file 2 and each image in file 3 (the asker's own files).
+    fn copy_cut(
+        peer: &Segment,
+        bytes: u64,
+    ) -> (CopyBatch, Vec<HeldRecord>, Vec<(PageId, Lsn, Location)>) {
+        let mut cursor = None;
+        let mut records = Vec::new();
+        let mut bases = Vec::new();
+        let mut rounds = 0;
+        loop {
+            let b = peer.base_batch(PgId(0), cursor, bytes, 30, 1000);
+            rounds += 1;
+            assert!(rounds < 1000, "a copy ends");
+            for i in &b.items {
+                let held = peer.pgs[&PgId(0)].held[&i.lsn];
+                records.push(HeldRecord {
+                    lsn: i.lsn,
+                    prev_pg_lsn: held.prev_pg_lsn,
+                    page: i.page,
+                    cpl: held.cpl,
+                    init: held.init,
+                    loc: Location { file: 2, ..i.loc },
+                });
+                if let Some(l) = i.image {
+                    bases.push((i.page, i.lsn, Location { file: 3, ..l }));
+                }
+            }
+            if b.next.is_none() {
+                return (b, records, bases);
+            }
+            assert!(b.next > cursor, "the cursor moves on");
+            cursor = b.next;
+        }
+    }
+
+    fn relocate(plan: PagePlan) -> PagePlan {
+        // The copy lives in other files; compare plans by shape (LSNs and base versions).
+        match plan {
+            PagePlan::Build { base, records } => PagePlan::Build {
+                base: match base {
+                    Base::Image { lsn, loc } => Base::Image {
+                        lsn,
+                        loc: Location { file: 0, ..loc },
+                    },
+                    other => other,
+                },
+                records: records
+                    .into_iter()
+                    .map(|(l, loc)| (l, Location { file: 0, ..loc }))
+                    .collect(),
+            },
+            other => other,
+        }
+    }
+
+    #[test]
+    fn a_copied_cut_installs_below_the_peer_floor_and_keeps_later_records_chained() {
+        // The peer: pages 1..=4 written in turn, an Init on page 2 at LSN 6, a base of page 1
+        // at LSN 24 and of page 2 at LSN 9; collected below 30.
+        let mut peer = Segment::new(vec![]);
+        let mut all = Vec::new();
+        for i in 1..=40u64 {
+            let mut r = rec(i, i - 1, 1 + i % 4, i % 3 == 0);
+            if i == 6 {
+                r.payload = Payload::Init(vec![6]);
+            }
+            all.push(r);
+        }
+        for r in &all {
+            put(&mut peer, r);
+        }
+        assert!(peer.add_base(PgId(0), PageId(2), Lsn(9), loc(9)));
+        assert!(peer.add_base(PgId(0), PageId(1), Lsn(24), loc(24)));
+        peer.collect(PgId(0), Lsn(30));
+        assert_eq!(peer.floor(PgId(0)), Lsn(30));
+        // The asker: an old chain up to 3, and records 31..=35 and 37..=40 (36 is missing).
+        let mut asker = Segment::new(vec![]);
+        for r in all.iter().take(3) {
+            put(&mut asker, r);
+        }
+        for r in all.iter().skip(30).filter(|r| r.lsn != Lsn(36)) {
+            put(&mut asker, r);
+        }
+        assert_eq!(asker.scl(PgId(0)), Lsn(3));
+        // Small batches: pagination by (page, LSN).
+        let (last, records, bases) = copy_cut(&peer, 120);
+        assert_eq!(bases.len(), 2);
+        assert!(records.iter().all(|r| r.lsn <= Lsn(30)));
+        asker
+            .install_copy(
+                PgId(0),
+                last.floor,
+                last.floor_cpl,
+                last.horizon,
+                &records,
+                &bases,
+            )
+            .expect("installed");
+        assert_eq!(
+            asker.scl(PgId(0)),
+            Lsn(35),
+            "35 chains from the floor; 36 is missing"
+        );
+        assert_eq!(asker.lowest_pending(PgId(0)), Some(Lsn(37)));
+        assert_eq!(asker.floor(PgId(0)), Lsn(30));
+        assert_eq!(asker.horizon(PgId(0)), Lsn(30));
+        let below = asker.fetch(PgId(0), Lsn(0), Lsn(30), 1000);
+        assert_eq!(below.len(), records.len());
+        assert!(
+            below.iter().all(|(_, l)| l.file == 2),
+            "below the floor the cut replaced the old chain"
+        );
+        put(&mut asker, &all[35]);
+        assert_eq!(asker.scl(PgId(0)), Lsn(40));
+        // Every page reads as on the peer, at every read point from the horizon up.
+        for rp in 30..=40 {
+            for page in 1..=4 {
+                assert_eq!(
+                    relocate(asker.page_plan(PageId(page), Lsn(rp), None)),
+                    relocate(peer.page_plan(PageId(page), Lsn(rp), None)),
+                    "page {page} at {rp}"
+                );
+            }
+        }
+        assert_eq!(
+            asker.page_plan(PageId(1), Lsn(29), None),
+            PagePlan::BelowHorizon { horizon: Lsn(30) }
+        );
+        // A checkpoint of the installed segment restores the same segment.
+        let again = Segment::restore(vec![], &asker.snapshot());
+        assert_eq!(again.snapshot(), asker.snapshot());
+        assert_eq!(again.scl(PgId(0)), Lsn(40));
+        // Once there, a copy is refused: the SCL is not behind.
+        assert_eq!(
+            asker.install_copy(
+                PgId(0),
+                last.floor,
+                last.floor_cpl,
+                last.horizon,
+                &records,
+                &bases
+            ),
+            Err(CopyRefused::NotBehind {
+                scl: Lsn(40),
+                floor: Lsn(30)
+            })
+        );
+    }
+
+    #[test]
+    fn an_inconsistent_or_truncated_cut_is_refused_and_truncations_apply_to_it() {
+        let mut peer = Segment::new(vec![]);
+        for i in 1..=20u64 {
+            put(&mut peer, &rec(i, i - 1, 1, true));
+        }
+        peer.collect(PgId(0), Lsn(12));
+        let (last, records, bases) = copy_cut(&peer, 1 << 20);
+        let mut asker = Segment::new(vec![]);
+        let bad = [HeldRecord {
+            lsn: Lsn(13),
+            ..records[0]
+        }];
+        assert!(matches!(
+            asker.install_copy(PgId(0), Lsn(12), Lsn(12), Lsn(12), &bad, &[]),
+            Err(CopyRefused::Inconsistent(_))
+        ));
+        assert!(matches!(
+            asker.install_copy(PgId(0), Lsn(12), Lsn(13), Lsn(12), &records, &bases),
+            Err(CopyRefused::Inconsistent(_))
+        ));
+        assert_eq!(asker.scl(PgId(0)), Lsn(0), "nothing changed");
+        // A truncation this node knows covers the floor: refused.
+        let t = Truncation {
+            epoch: Epoch(2),
+            pg: PgId(0),
+            above: Lsn(10),
+            upto: Lsn(100),
+        };
+        let mut truncated = Segment::new(vec![t]);
+        assert!(matches!(
+            truncated.install_copy(
+                PgId(0),
+                last.floor,
+                last.floor_cpl,
+                last.horizon,
+                &records,
+                &bases
+            ),
+            Err(CopyRefused::Inconsistent(_))
+        ));
+        // Above the floor, truncations keep applying: record 105 chains from the floor, a
+        // record in the truncated range does not.
+        let t = Truncation {
+            epoch: Epoch(2),
+            pg: PgId(0),
+            above: Lsn(14),
+            upto: Lsn(100),
+        };
+        let mut asker = Segment::new(vec![t]);
+        assert_eq!(put(&mut asker, &rec(15, 14, 1, true)), Inserted::Truncated);
+        put(&mut asker, &rec(101, 12, 1, true));
+        asker
+            .install_copy(
+                PgId(0),
+                last.floor,
+                last.floor_cpl,
+                last.horizon,
+                &records,
+                &bases,
+            )
+            .expect("installed");
+        assert_eq!(asker.scl(PgId(0)), Lsn(101));
+    }
+
+    #[test]
+    fn a_restore_keeps_a_base_below_the_horizon_whatever_the_truncations() {
+        // A truncation from an old epoch (above 2), then a chain continuing above it.
+        let t = Truncation {
+            epoch: Epoch(2),
+            pg: PgId(0),
+            above: Lsn(2),
+            upto: Lsn(10),
+        };
+        let mut s = Segment::new(vec![t]);
+        put(&mut s, &rec(1, 0, 1, true));
+        put(&mut s, &rec(2, 1, 1, true));
+        for i in 11..=20u64 {
+            let prev = if i == 11 { 2 } else { i - 1 };
+            put(&mut s, &rec(i, prev, 1, true));
+        }
+        // A base of page 1 at 15, then collection below 17: the base is the page's only start.
+        assert!(s.add_base(PgId(0), PageId(1), Lsn(15), loc(15)));
+        s.collect(PgId(0), Lsn(17));
+        let plan = s.page_plan(PageId(1), Lsn(20), None);
+        let PagePlan::Build { base, .. } = &plan else {
+            panic!("a build: {plan:?}");
+        };
+        assert_eq!(
+            *base,
+            Base::Image {
+                lsn: Lsn(15),
+                loc: loc(15)
+            }
+        );
+        // The base is above the old truncation, yet below the horizon: a restart keeps it.
+        let again = Segment::restore(vec![t], &s.snapshot());
+        assert_eq!(again.page_plan(PageId(1), Lsn(20), None), plan);
     }
 }

@@ -34,12 +34,12 @@ pub(crate) async fn serve(listener: TcpListener, config: NodeConfig) -> Result<(
     let opened = tokio::task::spawn_blocking(move || Node::open(&config))
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-    let (node, writer, log_rx, images) = opened?;
+    let (node, writer, log_rx) = opened?;
     let mut background: JoinSet<Result<(), StorageError>> = JoinSet::new();
     background.spawn(node::log_writer(Arc::clone(&node), log_rx, writer));
     background.spawn(gossip::run(Arc::clone(&node)));
     background.spawn(scrub::run(Arc::clone(&node)));
-    background.spawn(housekeeping::run(Arc::clone(&node), images));
+    background.spawn(housekeeping::run(Arc::clone(&node)));
     let mut connections: JoinSet<()> = JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}

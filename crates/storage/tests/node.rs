@@ -40,10 +40,7 @@ struct Server {
 async fn start(node: u32, dir: &Path) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
-    let config = NodeConfig {
-        node: NodeId(node),
-        data_dir: dir.to_path_buf(),
-    };
+    let config = NodeConfig::new(NodeId(node), dir.to_path_buf());
     let task = tokio::spawn(async move {
         if let Err(e) = serve(listener, config).await {
             panic!("storage node stopped: {e}");
@@ -641,10 +638,7 @@ async fn epochs_fence_old_writers_and_truncations_drop_records() {
     server.kill().await;
     // The directory belongs to node 4.
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let config = NodeConfig {
-        node: NodeId(5),
-        data_dir: dir.clone(),
-    };
+    let config = NodeConfig::new(NodeId(5), dir.clone());
     assert!(
         serve(listener, config).await.is_err(),
         "another node id is refused"

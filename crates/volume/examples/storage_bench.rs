@@ -279,10 +279,7 @@ fn serve_storage(args: &[String]) -> Res<()> {
         std::io::stdout().flush().map_err(|e| e.to_string())?;
         borealis_storage::serve(
             listener,
-            borealis_storage::NodeConfig {
-                node: NodeId(node),
-                data_dir: dir.into(),
-            },
+            borealis_storage::NodeConfig::new(NodeId(node), dir.into()),
         )
         .await
         .map_err(|e| e.to_string())

@@ -97,6 +97,8 @@ pub struct Cluster {
     pub buffer_pool_pages: usize,
     /// More arguments for the writer (`instance`), kept across restarts.
     pub writer_args: Vec<String>,
+    /// More arguments for every storage node, kept across restarts.
+    pub storage_args: Vec<String>,
 }
 
 fn unique_dir(name: &str) -> PathBuf {
@@ -133,6 +135,18 @@ impl Cluster {
         spares: usize,
         writer_args: &[&str],
     ) -> Cluster {
+        Cluster::start_with_storage_args(name, buffer_pool_pages, spares, writer_args, &[])
+    }
+
+    /// A cluster whose writer gets `writer_args` and whose storage nodes get `storage_args`
+    /// besides the usual ones.
+    pub fn start_with_storage_args(
+        name: &str,
+        buffer_pool_pages: usize,
+        spares: usize,
+        writer_args: &[&str],
+        storage_args: &[&str],
+    ) -> Cluster {
         let dir = unique_dir(name);
         let mut c = Cluster {
             dir,
@@ -142,6 +156,7 @@ impl Cluster {
             writer: None,
             buffer_pool_pages,
             writer_args: writer_args.iter().map(|a| (*a).to_string()).collect(),
+            storage_args: storage_args.iter().map(|a| (*a).to_string()).collect(),
         };
         for i in 0..6 + spares {
             let p = c.spawn_storage(i, "127.0.0.1:0");
@@ -166,7 +181,7 @@ impl Cluster {
     }
 
     fn spawn_storage(&self, i: usize, listen: &str) -> Proc {
-        let args: Vec<String> = vec![
+        let mut args: Vec<String> = vec![
             "storage".into(),
             "--node-id".into(),
             (i + 1).to_string(),
@@ -178,6 +193,7 @@ impl Cluster {
             "--listen".into(),
             listen.into(),
         ];
+        args.extend(self.storage_args.iter().cloned());
         start(&args, &self.dir.join(format!("storage-{}.log", i + 1)))
     }
 

@@ -14,10 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 pub async fn start_node(i: u32, dir: &std::path::Path) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let config = NodeConfig {
-        node: NodeId(i),
-        data_dir: dir.join(format!("node-{i}")),
-    };
+    let config = NodeConfig::new(NodeId(i), dir.join(format!("node-{i}")));
     tokio::spawn(async move {
         let _ = serve(listener, config).await;
     });
