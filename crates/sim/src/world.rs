@@ -1469,13 +1469,9 @@ impl Sim {
                 (membership.clone(), joiner.clone())
             }
             MembershipChange::Completed {
-                membership,
-                joiner,
-                advanced,
-                ..
+                membership, joiner, ..
             } => {
                 self.report.repairs_completed += 1;
-                self.vdl_advanced(w, *advanced);
                 (membership.clone(), joiner.clone())
             }
         };

@@ -743,9 +743,7 @@ async fn membership_loop(shared: Arc<Shared>) {
                 slot,
                 dropped,
                 joiner,
-                advanced,
             }) => {
-                shared.publish(advanced);
                 let secs = repair
                     .as_ref()
                     .map_or(0.0, |r| r.began.elapsed().as_secs_f64());

@@ -36,6 +36,9 @@ pub struct DurabilityTracker {
     /// CPLs allocated above VDL, ascending.
     pending_cpls: VecDeque<Lsn>,
     vdl: Lsn,
+    /// New quorum sets were adopted and their membership is not yet on a write quorum of each:
+    /// VDL stays where it is (see [`set_sets`](Self::set_sets)).
+    held: bool,
 }
 
 impl DurabilityTracker {
@@ -48,6 +51,7 @@ impl DurabilityTracker {
             sets,
             pending_cpls: VecDeque::new(),
             vdl,
+            held: false,
         }
     }
 
@@ -83,9 +87,29 @@ impl DurabilityTracker {
 
     /// The membership changed: count durability over these sets from now on. Never lowers VDL
     /// (it only moves on CPLs yet to come).
-    pub fn set_sets(&mut self, sets: Vec<QuorumSet>) -> Option<Lsn> {
+    ///
+    /// VDL is then held until [`release`](Self::release): the SCLs known now were reported
+    /// under the previous membership, and a record counted durable on them alone could be on a
+    /// quorum only of sets that a writer recovering before the new membership reached its nodes
+    /// would not use. (The simulator found a completed replacement acknowledging, on the new set
+    /// alone, a commit the old set held three times, and the writer crashing before any node had
+    /// adopted the new membership.)
+    pub fn set_sets(&mut self, sets: Vec<QuorumSet>) {
         assert!(!sets.is_empty(), "at least one quorum set");
         self.sets = sets;
+        self.held = true;
+    }
+
+    /// Whether VDL is held after a change of quorum sets.
+    #[must_use]
+    pub fn held(&self) -> bool {
+        self.held
+    }
+
+    /// The membership of the current sets is on a write quorum of each: VDL may move again.
+    /// Returns the new VDL if it advanced.
+    pub fn release(&mut self) -> Option<Lsn> {
+        self.held = false;
         self.advance()
     }
 
@@ -132,6 +156,9 @@ impl DurabilityTracker {
 
     /// Moves VDL to the highest pending CPL at or below the PGCL.
     fn advance(&mut self) -> Option<Lsn> {
+        if self.held {
+            return None;
+        }
         let vcl = self.pgcl();
         let mut advanced = None;
         while let Some(&cpl) = self.pending_cpls.front() {
@@ -206,9 +233,32 @@ mod tests {
         assert_eq!(t.ack(6, Lsn(5)), Some(Lsn(5)));
         // Completed: G takes slot 5, one set again.
         t.move_slot(6, 5);
-        assert_eq!(t.set_sets(vec![STABLE_SET]), None);
+        t.set_sets(vec![STABLE_SET]);
         assert_eq!((t.scl(5), t.scl(6)), (Lsn(5), Lsn(0)));
         assert_eq!(t.pgcl(), Lsn(5));
+    }
+
+    #[test]
+    fn a_new_membership_holds_vdl_until_released() {
+        // G (slot 6) joins for F (slot 5); a record reaches A, B, C and G only: three of ABCDEF.
+        let mut t = DurabilityTracker::new(
+            Lsn(0),
+            [Lsn(0); SLOTS],
+            vec![STABLE_SET, [0, 1, 2, 3, 4, 6]],
+        );
+        t.add_cpl(Lsn(7));
+        for seg in [0, 1, 2, 6] {
+            assert_eq!(t.ack(seg, Lsn(7)), None);
+        }
+        // Completing the replacement counts over ABCDEG alone, where the record is on four, but
+        // no node has adopted that membership yet: nothing becomes durable.
+        t.move_slot(6, 5);
+        t.set_sets(vec![STABLE_SET]);
+        assert!(t.held());
+        assert_eq!(t.ack(3, Lsn(7)), None, "held");
+        assert_eq!(t.vdl(), Lsn(0));
+        // The new membership reached a write quorum: VDL moves.
+        assert_eq!(t.release(), Some(Lsn(7)));
     }
 
     #[test]

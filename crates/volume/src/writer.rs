@@ -40,7 +40,8 @@
 //! ```
 //!
 //! Safety: counting over both sets during m+1 is stricter than over ABCDEF alone, so it starts at
-//! once. Before m+2, G holds every record up to VDL — every acknowledged one — and whatever was
+//! once. After every change, VDL is held until the new membership is on a write quorum of each
+//! of its sets: SCLs reported under the old membership alone never make a record durable. Before m+2, G holds every record up to VDL — every acknowledged one — and whatever was
 //! made durable during m+1 is on 4/6 of ABCDEG, so every acknowledged record is on 4/6 of ABCDEG
 //! when F is dropped. m+2 is proposed only after m+1 is on a write quorum of ABCDEF, so a writer
 //! recovering later from any read quorum of ABCDEF sees m+1 or later (see `recovery`). Nothing a
@@ -157,10 +158,6 @@ pub enum MembershipChange {
         slot: usize,
         dropped: String,
         joiner: String,
-        /// The new VDL, if counting over the new set alone advanced it (the driver publishes it
-        /// like any other advance): a record on 4/6 of ABCDEG but not yet of ABCDEF becomes
-        /// durable when F stops being counted.
-        advanced: Option<Lsn>,
     },
 }
 
@@ -327,11 +324,7 @@ impl WriterCore {
                     })?;
                 let lost_addr = self.membership.members[lost].clone();
                 let next = self.membership.replacing(lost, spare.clone());
-                let advanced = self.change(next.clone());
-                assert!(
-                    advanced.is_none(),
-                    "entering the dual state makes nothing durable by itself (it only adds a set)"
-                );
+                self.change(next.clone());
                 self.tracker.reconnected(JOINING_SLOT, Lsn::ZERO);
                 Some(MembershipChange::Began {
                     membership: next,
@@ -369,13 +362,12 @@ impl WriterCore {
                 self.cursors[slot] = self.cursors[JOINING_SLOT];
                 self.cursors[JOINING_SLOT] = Cursor::default();
                 self.dropped.push(dropped.clone());
-                let advanced = self.change(next.clone());
+                self.change(next.clone());
                 Some(MembershipChange::Completed {
                     membership: next,
                     slot,
                     dropped,
                     joiner,
-                    advanced,
                 })
             }
         }
@@ -430,9 +422,9 @@ impl WriterCore {
     }
 
     /// Adopts `next` (one epoch up): counts over its quorum sets from now on, and every slot is
-    /// opened again with it before it is sent anything more. Returns the new VDL if counting over
-    /// the new sets advanced it.
-    fn change(&mut self, next: Membership) -> Option<Lsn> {
+    /// opened again with it before it is sent anything more. VDL is held until `next` is on a
+    /// write quorum of each of its sets (the `Open` answers, in [`connected`](Self::connected)).
+    fn change(&mut self, next: Membership) {
         assert_eq!(
             next.epoch.0,
             self.membership.epoch.0 + 1,
@@ -445,7 +437,7 @@ impl WriterCore {
             c.connected = false;
             c.in_flight = None;
         }
-        self.tracker.set_sets(sets)
+        self.tracker.set_sets(sets);
     }
 
     #[must_use]
@@ -612,7 +604,12 @@ impl WriterCore {
         c.in_flight = None;
         // Anything older than the send log is fetched by the segment from its peers (gossip).
         c.sent = Lsn(scl.0.max(self.log_base.0 - 1));
-        let advanced = self.tracker.reconnected(i, scl);
+        let mut advanced = self.tracker.reconnected(i, scl);
+        // After a membership change VDL moves again only once the new membership is on a write
+        // quorum of each of its sets (see `DurabilityTracker::set_sets`).
+        if self.tracker.held() && self.membership_on_quorum() {
+            advanced = self.tracker.release().or(advanced);
+        }
         self.trim();
         advanced
     }
