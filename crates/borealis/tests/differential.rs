@@ -13,13 +13,15 @@
 //! both forms of CASE, COALESCE, NULLIF, casts, string functions and `||`), predicates
 //! (comparisons, also of int with float8, AND/OR/NOT, IS [NOT] NULL, IS [NOT] DISTINCT FROM,
 //! BETWEEN, IN lists with NULLs, LIKE, ILIKE, and scalar, IN, ANY/ALL and EXISTS subqueries,
-//! correlated or not), and queries over them: projections with DISTINCT, inner/left/cross joins
-//! of two tables, GROUP BY columns or expressions with aggregates (count, count DISTINCT, sum,
-//! min, max, avg; with FILTER) and HAVING, constants in GROUP BY and ORDER BY (positions or
-//! errors), aggregates over the whole input, UNION/INTERSECT/EXCEPT [ALL] of two or three
-//! operands, common table expressions (WITH, and WITH RECURSIVE with UNION and UNION
-//! ALL), ORDER BY with NULLS FIRST/LAST, LIMIT and OFFSET, and statements that must fail
-//! (division by zero, overflow, a scalar subquery with two rows, unknown names).
+//! correlated or not), and queries over them: projections with DISTINCT, inner/left/right/full/
+//! cross joins of two tables, GROUP BY columns or expressions with aggregates (count, count
+//! DISTINCT, sum, min, max, avg; with FILTER) and HAVING, constants in GROUP BY and ORDER BY
+//! (positions or errors), aggregates over the whole input, UNION/INTERSECT/EXCEPT [ALL] of two or
+//! three operands, common table expressions (WITH, and WITH RECURSIVE with UNION and UNION ALL),
+//! window functions (ranking, lag/lead, first/last/nth_value and the aggregates over ROWS, GROUPS
+//! and RANGE frames, partitioned or not), ORDER BY with NULLS FIRST/LAST, LIMIT and OFFSET, and
+//! statements that must fail (division by zero, overflow, a scalar subquery with two rows, unknown
+//! names).
 //!
 //! Comparison rules, which hold for any correct implementation:
 //! - Both succeed with the same rows, or both fail with the same SQLSTATE.
@@ -766,16 +768,21 @@ impl Gen {
                 table: right,
             },
         ];
-        match self.rng.below(5) {
+        match self.rng.below(7) {
             0 | 1 => format!("{} AS x JOIN {} AS y ON {on}", left.name, right.name),
-            2 | 3 => {
+            2 | 3 | 5 | 6 => {
                 let extra = if self.rng.chance(40) {
                     format!(" AND {}", self.pred(2))
                 } else {
                     String::new()
                 };
+                let kind = match self.rng.below(4) {
+                    0 => "RIGHT",
+                    1 => "FULL",
+                    _ => "LEFT",
+                };
                 format!(
-                    "{} AS x LEFT JOIN {} AS y ON {on}{extra}",
+                    "{} AS x {kind} JOIN {} AS y ON {on}{extra}",
                     left.name, right.name
                 )
             }
@@ -868,7 +875,8 @@ impl Gen {
             45..=64 => self.group_by(),
             65..=71 => self.aggregate(),
             72..=76 => self.common_table_expression(),
-            77..=96 => self.set_operation(),
+            77..=88 => self.set_operation(),
+            89..=96 => self.window(),
             _ => self.failing(),
         }
     }
@@ -923,6 +931,138 @@ impl Gen {
         sql.push_str(&self.where_clause());
         let order_by = self.order_by(2, &mut sql);
         Query { sql, order_by }
+    }
+
+    /// SELECT expressions, window calls FROM one table [WHERE] [ORDER BY [LIMIT]]. A call whose
+    /// answer depends on the order of peers (row_number, lag, first_value, ROWS frames, …)
+    /// orders by the table's key last, a total order; rank, cume_dist and aggregates over the
+    /// default or a RANGE/GROUPS frame see whole peer groups and order by anything.
+    fn window(&mut self) -> Query {
+        let from = self.choose_from(false);
+        let key = match self.from[0].table.name {
+            "t3" => "x.k",
+            _ => "x.id",
+        };
+        let width = self.rng.range(0, 1) as usize;
+        let mut columns = self.projection(width);
+        for _ in 0..self.rng.range(1, 3) {
+            columns.push(self.window_call(key));
+        }
+        let mut sql = format!("SELECT {} FROM {from}", columns.join(", "));
+        sql.push_str(&self.where_clause());
+        let order_by = self.order_by(columns.len(), &mut sql);
+        Query { sql, order_by }
+    }
+
+    fn window_call(&mut self, key: &str) -> String {
+        let partition = if self.rng.chance(60) {
+            let ty = self.rng.pick(&[Ty::Int, Ty::Text, Ty::Bool]);
+            format!("PARTITION BY {} ", self.leaf(ty))
+        } else {
+            String::new()
+        };
+        let ty = self.rng.pick(&[Ty::Int, Ty::Float, Ty::Text]);
+        let mut order = self.leaf(ty);
+        if self.rng.chance(40) {
+            order.push_str(" DESC");
+        }
+        if self.rng.chance(25) {
+            order.push_str(self.rng.pick(&[" NULLS FIRST", " NULLS LAST"]));
+        }
+        let total = format!("{partition}ORDER BY {order}, {key}");
+        let peers = format!("{partition}ORDER BY {order}");
+        let bound = |rng: &mut Rng, start: bool| -> String {
+            match rng.below(5) {
+                0 if start => "UNBOUNDED PRECEDING".to_string(),
+                0 => "UNBOUNDED FOLLOWING".to_string(),
+                1 => "CURRENT ROW".to_string(),
+                2 | 3 if start => format!("{} PRECEDING", rng.range(0, 3)),
+                _ => format!("{} FOLLOWING", rng.range(0, 3)),
+            }
+        };
+        match self.rng.below(14) {
+            0 => format!("row_number() OVER ({total})"),
+            1 => format!("rank() OVER ({peers})"),
+            2 => format!("dense_rank() OVER ({peers})"),
+            3 => format!(
+                "{}() OVER ({peers})",
+                self.rng.pick(&["percent_rank", "cume_dist"])
+            ),
+            4 => format!("ntile({}) OVER ({total})", self.rng.range(1, 7)),
+            5 => {
+                let ty = self.rng.pick(&[Ty::Int, Ty::Text]);
+                let value = self.expr(ty, 1);
+                let default = self.literal(ty);
+                format!(
+                    "{}({value}, {}, {default}) OVER ({total})",
+                    self.rng.pick(&["lag", "lead"]),
+                    self.rng.range(0, 3)
+                )
+            }
+            6 => {
+                let value = self.expr(Ty::Int, 1);
+                let f = match self.rng.below(3) {
+                    0 => format!("first_value({value})"),
+                    1 => format!("last_value({value})"),
+                    _ => format!("nth_value({value}, {})", self.rng.range(1, 4)),
+                };
+                let frame = format!(
+                    " ROWS BETWEEN {} AND UNBOUNDED FOLLOWING",
+                    bound(&mut self.rng, true)
+                );
+                let frame = if self.rng.chance(50) {
+                    frame
+                } else {
+                    String::new()
+                };
+                format!("{f} OVER ({total}{frame})")
+            }
+            7..=9 => {
+                // A ROWS frame: start ≤ end in every generated pair.
+                let (a, b) = match self.rng.below(4) {
+                    0 => (
+                        "UNBOUNDED PRECEDING".to_string(),
+                        bound(&mut self.rng, false),
+                    ),
+                    1 => (
+                        format!("{} PRECEDING", self.rng.range(0, 3)),
+                        format!("{} FOLLOWING", self.rng.range(0, 3)),
+                    ),
+                    2 => ("CURRENT ROW".to_string(), "UNBOUNDED FOLLOWING".to_string()),
+                    _ => (
+                        format!("{} PRECEDING", self.rng.range(2, 4)),
+                        format!("{} PRECEDING", self.rng.range(0, 2)),
+                    ),
+                };
+                let call = self.aggregate_call();
+                format!("{call} OVER ({total} ROWS BETWEEN {a} AND {b})")
+            }
+            10 => {
+                let call = self.aggregate_call();
+                format!("{call} OVER ({peers})")
+            }
+            11 => {
+                let call = self.aggregate_call();
+                let a = self.rng.range(0, 2);
+                let b = self.rng.range(0, 2);
+                format!("{call} OVER ({peers} GROUPS BETWEEN {a} PRECEDING AND {b} FOLLOWING)")
+            }
+            12 => {
+                // RANGE with offsets over one integer column.
+                let column = self.column(Ty::Int).expect("every table has an int column");
+                let desc = if self.rng.chance(40) { " DESC" } else { "" };
+                let call = self.aggregate_call();
+                format!(
+                    "{call} OVER ({partition}ORDER BY {column}{desc} RANGE BETWEEN {} PRECEDING AND {} FOLLOWING)",
+                    self.rng.range(0, 4),
+                    self.rng.range(0, 4)
+                )
+            }
+            _ => {
+                let call = self.aggregate_call();
+                format!("{call} OVER ({partition})")
+            }
+        }
     }
 
     fn aggregate_call(&mut self) -> String {

@@ -1,8 +1,11 @@
 //! Golden queries over the wire: each statement with the answer PostgreSQL 15 gives, checked
 //! against a real PostgreSQL 15 when written. Rows print as `a|b|c` with NULL as `NULL`; a
 //! statement that fails prints `ERROR <SQLSTATE>`. Covers aggregate FILTER, constants in GROUP
-//! BY and ORDER BY, integer range edge cases, `||` with booleans, the common text functions, joins that probe a key per
-//! outer row, and WITH / WITH RECURSIVE (in SELECT and as the source of INSERT … SELECT).
+//! BY and ORDER BY, integer range edge cases, `||` with booleans, the common text functions,
+//! joins that probe a key per outer row, WITH / WITH RECURSIVE (in SELECT and as the source of
+//! INSERT … SELECT), window functions (ranking, offsets, framed values and aggregates over ROWS,
+//! RANGE and GROUPS frames, named windows, windows over groups, and their errors), DISTINCT ON,
+//! RIGHT/FULL joins, USING and NATURAL joins, and UPDATE … FROM / DELETE … USING.
 
 // Tests hold the serial lock across awaits on purpose: one cluster at a time.
 #![allow(clippy::await_holding_lock, clippy::unwrap_used)]
@@ -446,6 +449,709 @@ const CASES: &[(&str, &[&str])] = &[
     (
         "SELECT format_type(1009, -1), format_type(1007, -1), format_type(1015, 14)",
         &["text[]|integer[]|character varying(10)[]"],
+    ),
+    // Window functions and DISTINCT ON.
+    (
+        "CREATE TABLE w (id int PRIMARY KEY, g text, v int, f float8)",
+        &[],
+    ),
+    (
+        "INSERT INTO w VALUES (1, 'a', 10, 1.5), (2, 'a', 20, 2.5), (3, 'a', 20, NULL), (4, 'b', NULL, 4), (5, 'b', 5, 5), (6, NULL, 7, 6), (7, 'a', NULL, 7), (8, 'c', 1, 8)",
+        &[],
+    ),
+    (
+        "SELECT id, row_number() OVER (ORDER BY id), rank() OVER (ORDER BY v), dense_rank() OVER (ORDER BY v), v FROM w ORDER BY id",
+        &[
+            "1|1|4|4|10",
+            "2|2|5|5|20",
+            "3|3|5|5|20",
+            "4|4|7|6|NULL",
+            "5|5|2|2|5",
+            "6|6|3|3|7",
+            "7|7|7|6|NULL",
+            "8|8|1|1|1",
+        ],
+    ),
+    (
+        "SELECT g, v, rank() OVER (PARTITION BY g ORDER BY v), dense_rank() OVER (PARTITION BY g ORDER BY v DESC), percent_rank() OVER (PARTITION BY g ORDER BY v), cume_dist() OVER (PARTITION BY g ORDER BY v) FROM w ORDER BY g, v, id",
+        &[
+            "a|10|1|3|0|0.25",
+            "a|20|2|2|0.3333333333333333|0.75",
+            "a|20|2|2|0.3333333333333333|0.75",
+            "a|NULL|4|1|1|1",
+            "b|5|1|2|0|0.5",
+            "b|NULL|2|1|1|1",
+            "c|1|1|1|0|1",
+            "NULL|7|1|1|0|1",
+        ],
+    ),
+    (
+        "SELECT id, ntile(3) OVER (ORDER BY id), ntile(5) OVER (PARTITION BY g ORDER BY id), ntile(NULL) OVER () FROM w ORDER BY id",
+        &[
+            "1|1|1|NULL",
+            "2|1|2|NULL",
+            "3|1|3|NULL",
+            "4|2|1|NULL",
+            "5|2|2|NULL",
+            "6|2|1|NULL",
+            "7|3|4|NULL",
+            "8|3|1|NULL",
+        ],
+    ),
+    (
+        "SELECT id, lag(v) OVER (ORDER BY id), lead(v) OVER (ORDER BY id), lag(v, 2, -1) OVER (ORDER BY id), lead(v, -1) OVER (ORDER BY id), lag(v, 0) OVER (ORDER BY id) FROM w ORDER BY id",
+        &[
+            "1|NULL|20|-1|NULL|10",
+            "2|10|20|-1|10|20",
+            "3|20|NULL|10|20|20",
+            "4|20|5|20|20|NULL",
+            "5|NULL|7|20|NULL|5",
+            "6|5|NULL|NULL|5|7",
+            "7|7|1|5|7|NULL",
+            "8|NULL|NULL|7|NULL|1",
+        ],
+    ),
+    (
+        "SELECT id, g, lag(id) OVER (PARTITION BY g ORDER BY id), lead(id, 1, 0) OVER (PARTITION BY g ORDER BY id) FROM w ORDER BY id",
+        &[
+            "1|a|NULL|2",
+            "2|a|1|3",
+            "3|a|2|7",
+            "4|b|NULL|5",
+            "5|b|4|0",
+            "6|NULL|NULL|0",
+            "7|a|3|0",
+            "8|c|NULL|0",
+        ],
+    ),
+    (
+        "SELECT id, first_value(id) OVER (PARTITION BY g ORDER BY v), last_value(id) OVER (PARTITION BY g ORDER BY v, id), nth_value(id, 2) OVER (PARTITION BY g ORDER BY id) FROM w ORDER BY id",
+        &[
+            "1|1|1|NULL",
+            "2|1|2|2",
+            "3|1|3|2",
+            "4|5|4|NULL",
+            "5|5|5|5",
+            "6|6|6|NULL",
+            "7|1|7|2",
+            "8|8|8|NULL",
+        ],
+    ),
+    (
+        "SELECT id, last_value(v) OVER (ORDER BY v), last_value(id) OVER (ORDER BY v, id ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING), nth_value(id, 3) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING), min(id) OVER (ORDER BY v) FROM w ORDER BY id",
+        &[
+            "1|10|7|NULL|1",
+            "2|20|7|3|1",
+            "3|20|7|4|1",
+            "4|NULL|7|5|1",
+            "5|5|7|6|5",
+            "6|7|7|7|5",
+            "7|NULL|7|8|1",
+            "8|1|7|NULL|8",
+        ],
+    ),
+    (
+        "SELECT id, sum(v) OVER (ORDER BY id), count(*) OVER (ORDER BY v), count(v) OVER (), avg(v) OVER (PARTITION BY g), min(v) OVER (ORDER BY id DESC), max(f) OVER (PARTITION BY g ORDER BY id) FROM w ORDER BY id",
+        &[
+            "1|10|4|6|16.6666666666666667|1|1.5",
+            "2|30|6|6|16.6666666666666667|1|2.5",
+            "3|50|6|6|16.6666666666666667|1|2.5",
+            "4|50|8|6|5.0000000000000000|1|4",
+            "5|55|2|6|5.0000000000000000|1|5",
+            "6|62|3|6|7.0000000000000000|1|6",
+            "7|62|8|6|16.6666666666666667|1|7",
+            "8|63|1|6|1.00000000000000000000|1|8",
+        ],
+    ),
+    (
+        "SELECT id, string_agg(g, ',') OVER (ORDER BY id), array_agg(v) OVER (PARTITION BY g ORDER BY id), bool_and(v > 5) OVER (ORDER BY id), bool_or(v > 15) OVER (ORDER BY id) FROM w ORDER BY id",
+        &[
+            "1|a|{10}|t|f",
+            "2|a,a|{10,20}|t|t",
+            "3|a,a,a|{10,20,20}|t|t",
+            "4|a,a,a,b|{NULL}|t|t",
+            "5|a,a,a,b,b|{NULL,5}|f|t",
+            "6|a,a,a,b,b|{7}|f|t",
+            "7|a,a,a,b,b,a|{10,20,20,NULL}|f|t",
+            "8|a,a,a,b,b,a,c|{1}|f|t",
+        ],
+    ),
+    (
+        "SELECT id, sum(v) FILTER (WHERE v > 5) OVER (ORDER BY id), count(*) FILTER (WHERE g = 'a') OVER (PARTITION BY g) FROM w ORDER BY id",
+        &[
+            "1|10|4", "2|30|4", "3|50|4", "4|50|0", "5|50|0", "6|57|0", "7|57|4", "8|57|0",
+        ],
+    ),
+    (
+        "SELECT id, sum(v) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING), sum(v) OVER (ORDER BY id ROWS 2 PRECEDING), sum(v) OVER (ORDER BY id ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING), sum(v) OVER (ORDER BY id ROWS BETWEEN 2 FOLLOWING AND 3 FOLLOWING), sum(v) OVER (ORDER BY id ROWS BETWEEN 3 PRECEDING AND 2 PRECEDING) FROM w ORDER BY id",
+        &[
+            "1|30|10|63|20|NULL",
+            "2|50|30|53|5|NULL",
+            "3|40|50|33|12|10",
+            "4|25|40|13|7|30",
+            "5|12|25|13|1|40",
+            "6|12|12|8|1|20",
+            "7|8|12|1|NULL|5",
+            "8|1|8|1|NULL|12",
+        ],
+    ),
+    (
+        "SELECT id, v, sum(id) OVER (ORDER BY v RANGE BETWEEN 5 PRECEDING AND 5 FOLLOWING), count(*) OVER (ORDER BY v DESC RANGE BETWEEN CURRENT ROW AND 10 FOLLOWING), sum(id) OVER (ORDER BY v RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), sum(id) OVER (ORDER BY v NULLS FIRST RANGE BETWEEN 3 PRECEDING AND CURRENT ROW) FROM w ORDER BY id",
+        &[
+            "1|10|12|4|20|7",
+            "2|20|5|3|25|5",
+            "3|20|5|3|25|5",
+            "4|NULL|11|2|36|11",
+            "5|5|20|2|13|5",
+            "6|7|12|3|19|11",
+            "7|NULL|11|2|36|11",
+            "8|1|13|1|8|8",
+        ],
+    ),
+    (
+        "SELECT id, f, sum(id) OVER (ORDER BY f RANGE BETWEEN 1.5 PRECEDING AND 0.5 FOLLOWING) FROM w ORDER BY id",
+        &[
+            "1|1.5|1", "2|2.5|3", "3|NULL|3", "4|4|6", "5|5|9", "6|6|11", "7|7|13", "8|8|15",
+        ],
+    ),
+    (
+        "SELECT id, v, count(*) OVER (ORDER BY v GROUPS BETWEEN 1 PRECEDING AND CURRENT ROW), sum(id) OVER (ORDER BY v GROUPS BETWEEN CURRENT ROW AND 1 FOLLOWING), sum(id) OVER (ORDER BY v RANGE CURRENT ROW) FROM w ORDER BY id",
+        &[
+            "1|10|2|6|1",
+            "2|20|3|16|5",
+            "3|20|3|16|5",
+            "4|NULL|4|11|11",
+            "5|5|2|11|5",
+            "6|7|2|7|6",
+            "7|NULL|4|11|11",
+            "8|1|1|13|8",
+        ],
+    ),
+    (
+        "SELECT id, sum(v) OVER w, row_number() OVER w, count(*) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) FROM w WINDOW w AS (PARTITION BY g ORDER BY id) ORDER BY id",
+        &[
+            "1|10|1|4",
+            "2|30|2|4",
+            "3|50|3|4",
+            "4|NULL|1|2",
+            "5|5|2|2",
+            "6|7|1|1",
+            "7|50|4|4",
+            "8|1|1|1",
+        ],
+    ),
+    (
+        "SELECT id, sum(v) OVER (p ORDER BY id DESC) FROM w WINDOW p AS (PARTITION BY g) ORDER BY id",
+        &["1|50", "2|40", "3|20", "4|5", "5|5", "6|7", "7|NULL", "8|1"],
+    ),
+    (
+        "SELECT g, sum(v), sum(sum(v)) OVER (), rank() OVER (ORDER BY sum(v) DESC), count(*) * 100 / sum(count(*)) OVER () FROM w GROUP BY g ORDER BY g",
+        &[
+            "a|50|63|1|50.0000000000000000",
+            "b|5|63|3|25.0000000000000000",
+            "c|1|63|4|12.5000000000000000",
+            "NULL|7|63|2|12.5000000000000000",
+        ],
+    ),
+    (
+        "SELECT g, count(*) OVER () FROM w GROUP BY g HAVING count(*) > 1 ORDER BY g",
+        &["a|2", "b|2"],
+    ),
+    (
+        "SELECT id, row_number() OVER (ORDER BY v DESC, id) AS rn FROM w ORDER BY rn",
+        &["4|1", "7|2", "2|3", "3|4", "1|5", "6|6", "5|7", "8|8"],
+    ),
+    (
+        "SELECT id FROM w ORDER BY row_number() OVER (ORDER BY f DESC NULLS LAST) LIMIT 3",
+        &["8", "7", "6"],
+    ),
+    (
+        "SELECT id, rank() OVER (ORDER BY v) + 100, sum(v) OVER () - v FROM w WHERE id < 4 ORDER BY id",
+        &["1|101|40", "2|102|30", "3|102|30"],
+    ),
+    (
+        "SELECT DISTINCT count(*) OVER (PARTITION BY g) FROM w ORDER BY 1",
+        &["1", "2", "4"],
+    ),
+    ("SELECT id, row_number() OVER () FROM w WHERE false", &[]),
+    (
+        "SELECT count(*) OVER (), sum(v) OVER () FROM w WHERE id > 100",
+        &[],
+    ),
+    (
+        "SELECT x, sum(x) OVER (ORDER BY x) FROM (VALUES (1), (2), (2), (3)) t(x) ORDER BY x",
+        &["1|1", "2|5", "2|5", "3|8"],
+    ),
+    (
+        "SELECT id, (SELECT max(v) FROM w w2 WHERE w2.g = w.g), rank() OVER (ORDER BY (SELECT max(v) FROM w w2 WHERE w2.g = w.g)) FROM w ORDER BY id",
+        &[
+            "1|20|4", "2|20|4", "3|20|4", "4|5|2", "5|5|2", "6|NULL|8", "7|20|4", "8|1|1",
+        ],
+    ),
+    (
+        "SELECT id FROM w WHERE row_number() OVER () > 1",
+        &["ERROR 42P20"],
+    ),
+    (
+        "SELECT g FROM w GROUP BY row_number() OVER ()",
+        &["ERROR 42P20"],
+    ),
+    (
+        "SELECT g FROM w GROUP BY g HAVING rank() OVER () > 1",
+        &["ERROR 42P20"],
+    ),
+    (
+        "SELECT 1 FROM w a JOIN w b ON row_number() OVER () > 1",
+        &["ERROR 42P20"],
+    ),
+    ("SELECT sum(row_number() OVER ()) FROM w", &["ERROR 42803"]),
+    (
+        "SELECT row_number() OVER (PARTITION BY rank() OVER ()) FROM w",
+        &["ERROR 42P20"],
+    ),
+    (
+        "SELECT sum(rank() OVER ()) OVER () FROM w",
+        &["ERROR 42P20"],
+    ),
+    ("SELECT upper(g) OVER () FROM w", &["ERROR 42809"]),
+    (
+        "SELECT rank() FILTER (WHERE true) OVER () FROM w",
+        &["ERROR 0A000"],
+    ),
+    ("SELECT sum(DISTINCT v) OVER () FROM w", &["ERROR 0A000"]),
+    ("SELECT sum(v) OVER nosuch FROM w", &["ERROR 42704"]),
+    (
+        "SELECT sum(v) OVER (w ORDER BY id) FROM w WINDOW w AS (ORDER BY v)",
+        &["ERROR 42P20"],
+    ),
+    (
+        "SELECT sum(v) OVER (w PARTITION BY id) FROM w WINDOW w AS (ORDER BY v)",
+        &["ERROR 42P20"],
+    ),
+    (
+        "SELECT sum(v) OVER (w) FROM w WINDOW w AS (ORDER BY v ROWS 1 PRECEDING)",
+        &["ERROR 42P20"],
+    ),
+    ("SELECT 1 FROM w WINDOW x AS (), x AS ()", &["ERROR 42P20"]),
+    (
+        "SELECT sum(v) OVER (ROWS BETWEEN UNBOUNDED FOLLOWING AND CURRENT ROW) FROM w",
+        &["ERROR 42P20"],
+    ),
+    (
+        "SELECT sum(v) OVER (ROWS BETWEEN CURRENT ROW AND UNBOUNDED PRECEDING) FROM w",
+        &["ERROR 42P20"],
+    ),
+    (
+        "SELECT sum(v) OVER (ROWS BETWEEN CURRENT ROW AND 1 PRECEDING) FROM w",
+        &["ERROR 42P20"],
+    ),
+    (
+        "SELECT sum(v) OVER (ROWS BETWEEN 1 FOLLOWING AND CURRENT ROW) FROM w",
+        &["ERROR 42P20"],
+    ),
+    (
+        "SELECT sum(v) OVER (ROWS BETWEEN -1 PRECEDING AND CURRENT ROW) FROM w",
+        &["ERROR 22013"],
+    ),
+    (
+        "SELECT sum(v) OVER (ROWS BETWEEN NULL PRECEDING AND CURRENT ROW) FROM w",
+        &["ERROR 22004"],
+    ),
+    (
+        "SELECT sum(v) OVER (ROWS BETWEEN id PRECEDING AND CURRENT ROW) FROM w",
+        &["ERROR 42P10"],
+    ),
+    (
+        "SELECT sum(v) OVER (ORDER BY g RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) FROM w",
+        &["ERROR 0A000"],
+    ),
+    (
+        "SELECT sum(v) OVER (ORDER BY id, v RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) FROM w",
+        &["ERROR 42P20"],
+    ),
+    (
+        "SELECT sum(v) OVER (ORDER BY v RANGE BETWEEN -1 PRECEDING AND CURRENT ROW) FROM w",
+        &["ERROR 22013"],
+    ),
+    (
+        "SELECT sum(v) OVER (ORDER BY v RANGE BETWEEN 1.5 PRECEDING AND CURRENT ROW) FROM w",
+        &["ERROR 0A000"],
+    ),
+    ("SELECT ntile(0) OVER () FROM w", &["ERROR 22014"]),
+    ("SELECT nth_value(v, 0) OVER () FROM w", &["ERROR 22016"]),
+    ("SELECT row_number(1) OVER () FROM w", &["ERROR 42883"]),
+    ("SELECT lag(g, 1, 5) OVER () FROM w", &["ERROR 42883"]),
+    ("UPDATE w SET v = row_number() OVER ()", &["ERROR 42P20"]),
+    (
+        "INSERT INTO w VALUES (row_number() OVER (), 'x')",
+        &["ERROR 42P20"],
+    ),
+    (
+        "SELECT DISTINCT ON (g) g, id, v FROM w ORDER BY g, v DESC NULLS LAST, id",
+        &["a|2|20", "b|5|5", "c|8|1", "NULL|6|7"],
+    ),
+    (
+        "SELECT DISTINCT ON (g) g, id FROM w ORDER BY g, id DESC",
+        &["a|7", "b|5", "c|8", "NULL|6"],
+    ),
+    (
+        "SELECT DISTINCT ON (1) g, id FROM w ORDER BY 1, 2",
+        &["a|1", "b|4", "c|8", "NULL|6"],
+    ),
+    (
+        "SELECT DISTINCT ON (g, v > 5) g, v > 5, id FROM w ORDER BY v > 5, g, id",
+        &[
+            "b|f|5", "c|f|8", "a|t|1", "NULL|t|6", "a|NULL|7", "b|NULL|4",
+        ],
+    ),
+    (
+        "SELECT DISTINCT ON (g) g, id FROM w ORDER BY id",
+        &["ERROR 42P10"],
+    ),
+    (
+        "SELECT DISTINCT ON (g) g, id FROM w ORDER BY id, g",
+        &["ERROR 42P10"],
+    ),
+    (
+        "SELECT count(*) FROM (SELECT DISTINCT ON (g) g FROM w) s",
+        &["4"],
+    ),
+    (
+        "SELECT DISTINCT ON (g) g, count(*) FROM w GROUP BY g, v ORDER BY g, count(*) DESC",
+        &["a|2", "b|1", "c|1", "NULL|1"],
+    ),
+    (
+        "SELECT DISTINCT ON (g) g, id FROM w ORDER BY g, id LIMIT 2 OFFSET 1",
+        &["b|4", "c|8"],
+    ),
+    (
+        "SELECT id, lag(v, 1, 0.5) OVER (ORDER BY id), lead(f, 1, 0) OVER (ORDER BY id) FROM w ORDER BY id",
+        &[
+            "1|0.5|2.5",
+            "2|10|NULL",
+            "3|20|4",
+            "4|20|5",
+            "5|NULL|6",
+            "6|5|7",
+            "7|7|8",
+            "8|NULL|0",
+        ],
+    ),
+    (
+        "SELECT s.g, s.r FROM (SELECT g, rank() OVER (PARTITION BY g ORDER BY v DESC NULLS LAST, id) AS r FROM w) s WHERE s.r = 1 ORDER BY s.g",
+        &["a|1", "b|1", "c|1", "NULL|1"],
+    ),
+    (
+        "WITH t AS (SELECT id, sum(v) OVER (ORDER BY id) AS run FROM w) SELECT max(run) FROM t",
+        &["63"],
+    ),
+    (
+        "SELECT id, (SELECT count(*) OVER () FROM w w2 WHERE w2.id = w.id) FROM w ORDER BY id LIMIT 3",
+        &["1|1", "2|1", "3|1"],
+    ),
+    (
+        "SELECT g, max(v) AS m, row_number() OVER (ORDER BY max(v) DESC NULLS LAST) FROM w GROUP BY g ORDER BY 3",
+        &["a|20|1", "NULL|7|2", "b|5|3", "c|1|4"],
+    ),
+    (
+        "SELECT id, count(*) OVER (ORDER BY id ROWS BETWEEN CURRENT ROW AND CURRENT ROW), count(*) OVER (ORDER BY id ROWS BETWEEN 5 FOLLOWING AND 10 FOLLOWING), first_value(id) OVER (ORDER BY id ROWS BETWEEN 2 FOLLOWING AND UNBOUNDED FOLLOWING) FROM w ORDER BY id",
+        &[
+            "1|1|3|3",
+            "2|1|2|4",
+            "3|1|1|5",
+            "4|1|0|6",
+            "5|1|0|7",
+            "6|1|0|8",
+            "7|1|0|NULL",
+            "8|1|0|NULL",
+        ],
+    ),
+    (
+        "SELECT n, sum(n) OVER (ORDER BY n RANGE BETWEEN 2 PRECEDING AND 2 FOLLOWING), avg(n) OVER (ORDER BY n DESC RANGE BETWEEN 1 PRECEDING AND 3 FOLLOWING) FROM generate_series(1, 6) n ORDER BY n",
+        &[
+            "1|6|1.5000000000000000",
+            "2|10|2.0000000000000000",
+            "3|15|2.5000000000000000",
+            "4|20|3.0000000000000000",
+            "5|18|4.0000000000000000",
+            "6|15|4.5000000000000000",
+        ],
+    ),
+    (
+        "SELECT count(*), max(s) FROM (SELECT sum(n) OVER (ORDER BY n) AS s FROM generate_series(1, 100000) n) x",
+        &["100000|5000050000"],
+    ),
+    (
+        "SELECT count(*), max(s) FROM (SELECT count(*) OVER (PARTITION BY n % 7 ORDER BY n ROWS BETWEEN 3 PRECEDING AND 3 FOLLOWING) AS s FROM generate_series(1, 100000) n) x",
+        &["100000|7"],
+    ),
+    (
+        "SELECT id, ntile(3) OVER (ORDER BY id DESC), percent_rank() OVER (ORDER BY id) FROM w WHERE id <= 1 ORDER BY id",
+        &["1|1|0"],
+    ),
+    (
+        "SELECT id, array_agg(id) OVER (ORDER BY id GROUPS BETWEEN 1 PRECEDING AND 1 FOLLOWING) FROM w ORDER BY id",
+        &[
+            "1|{1,2}",
+            "2|{1,2,3}",
+            "3|{2,3,4}",
+            "4|{3,4,5}",
+            "5|{4,5,6}",
+            "6|{5,6,7}",
+            "7|{6,7,8}",
+            "8|{7,8}",
+        ],
+    ),
+    (
+        "SELECT id, string_agg(g, '') OVER (PARTITION BY v IS NULL ORDER BY id DESC) FROM w ORDER BY id",
+        &[
+            "1|cbaaa", "2|cbaa", "3|cba", "4|ab", "5|cb", "6|c", "7|a", "8|c",
+        ],
+    ),
+    (
+        "SELECT DISTINCT ON (v IS NULL) id, v FROM w ORDER BY v IS NULL, id DESC",
+        &["8|1", "7|NULL"],
+    ),
+    (
+        "SELECT sum(v) OVER (ORDER BY f RANGE BETWEEN '1.5' PRECEDING AND CURRENT ROW) FROM w ORDER BY id",
+        &["10", "30", "20", "20", "5", "12", "7", "1"],
+    ),
+    (
+        "SELECT row_number() OVER (ORDER BY id) FROM w GROUP BY g",
+        &["ERROR 42803"],
+    ),
+    (
+        "SELECT id, row_number() OVER () FROM w FOR UPDATE",
+        &["ERROR 0A000"],
+    ),
+    (
+        "SELECT DISTINCT ON (g) id FROM w FOR UPDATE",
+        &["ERROR 0A000"],
+    ),
+    // RIGHT and FULL joins.
+    ("INSERT INTO dept VALUES (4, 'hr')", &[]),
+    (
+        "SELECT e.name, d.name FROM emp e RIGHT JOIN dept d ON e.dept = d.id ORDER BY d.id, e.name",
+        &[
+            "ada|eng",
+            "bob|eng",
+            "cy|ops",
+            "di|ops",
+            "ed|ops",
+            "gus|sales",
+            "NULL|hr",
+        ],
+    ),
+    (
+        "SELECT e.name, d.name FROM emp e FULL JOIN dept d ON e.dept = d.id ORDER BY d.id, e.name",
+        &[
+            "ada|eng",
+            "bob|eng",
+            "cy|ops",
+            "di|ops",
+            "ed|ops",
+            "gus|sales",
+            "NULL|hr",
+            "flo|NULL",
+        ],
+    ),
+    (
+        "SELECT e.name, d.name FROM emp e FULL OUTER JOIN dept d ON e.dept = d.id AND e.salary > 100 ORDER BY d.id, e.name",
+        &[
+            "ada|eng",
+            "bob|eng",
+            "cy|ops",
+            "NULL|sales",
+            "NULL|hr",
+            "di|NULL",
+            "ed|NULL",
+            "flo|NULL",
+            "gus|NULL",
+        ],
+    ),
+    (
+        "SELECT e.name, d.name FROM emp e FULL JOIN dept d ON e.dept = d.id WHERE e.name IS NULL OR d.name IS NULL ORDER BY d.id, e.name",
+        &["NULL|hr", "flo|NULL"],
+    ),
+    (
+        "SELECT e.name, d.name FROM emp e RIGHT OUTER JOIN dept d ON e.dept = d.id WHERE d.id > 1 ORDER BY d.id, e.name",
+        &["cy|ops", "di|ops", "ed|ops", "gus|sales", "NULL|hr"],
+    ),
+    (
+        "SELECT count(*), count(e.id), count(d.id) FROM emp e FULL JOIN dept d ON e.dept = d.id",
+        &["8|7|7"],
+    ),
+    (
+        "SELECT e.name, b.name, d.name FROM emp e JOIN emp b ON e.boss = b.id RIGHT JOIN dept d ON b.dept = d.id ORDER BY d.id, e.name",
+        &[
+            "bob|ada|eng",
+            "cy|ada|eng",
+            "gus|bob|eng",
+            "di|cy|ops",
+            "ed|cy|ops",
+            "flo|di|ops",
+            "NULL|NULL|sales",
+            "NULL|NULL|hr",
+        ],
+    ),
+    (
+        "SELECT e.name, b.name, d.name FROM emp e LEFT JOIN emp b ON e.boss = b.id FULL JOIN dept d ON e.dept = d.id ORDER BY d.id, e.name",
+        &[
+            "ada|NULL|eng",
+            "bob|ada|eng",
+            "cy|ada|ops",
+            "di|cy|ops",
+            "ed|cy|ops",
+            "gus|bob|sales",
+            "NULL|NULL|hr",
+            "flo|di|NULL",
+        ],
+    ),
+    (
+        "SELECT a.x, b.y FROM (VALUES (1), (2), (NULL)) a(x) FULL JOIN (VALUES (2), (3), (NULL)) b(y) ON a.x = b.y ORDER BY a.x, b.y",
+        &["1|NULL", "2|2", "NULL|3", "NULL|NULL", "NULL|NULL"],
+    ),
+    (
+        "SELECT a.x, b.y FROM (VALUES (1), (2)) a(x) FULL JOIN (VALUES (2), (3)) b(y) ON true ORDER BY a.x, b.y",
+        &["1|2", "1|3", "2|2", "2|3"],
+    ),
+    (
+        "SELECT a.x, b.y FROM (VALUES (1), (2)) a(x) RIGHT JOIN (VALUES (2), (3)) b(y) ON a.x < b.y ORDER BY a.x, b.y",
+        &["1|2", "1|3", "2|3"],
+    ),
+    (
+        "SELECT d.name, count(e.id) FROM emp e RIGHT JOIN dept d ON e.dept = d.id GROUP BY d.name ORDER BY d.name",
+        &["eng|2", "hr|0", "ops|3", "sales|1"],
+    ),
+    // UPDATE … FROM and DELETE … USING.
+    (
+        "CREATE TABLE acct (id int PRIMARY KEY, owner text, bal int)",
+        &[],
+    ),
+    (
+        "INSERT INTO acct VALUES (1, 'ada', 100), (2, 'bob', 50), (3, 'cy', 0), (4, 'di', NULL)",
+        &[],
+    ),
+    ("CREATE TABLE pay (acct int, amount int, note text)", &[]),
+    (
+        "INSERT INTO pay VALUES (1, 10, 'a'), (2, 5, 'b'), (2, 7, 'c'), (9, 1, 'x')",
+        &[],
+    ),
+    (
+        "UPDATE acct SET bal = bal + p.amount FROM pay p WHERE p.acct = acct.id AND p.acct = 1 RETURNING acct.id, bal, p.note",
+        &["1|110|a"],
+    ),
+    (
+        "UPDATE acct a SET bal = a.bal - p.amount FROM pay p WHERE p.acct = a.id AND p.note = 'c' RETURNING *",
+        &["2|bob|43|2|7|c"],
+    ),
+    (
+        "UPDATE acct SET owner = owner || '!' FROM pay WHERE pay.acct = acct.id AND pay.amount > 100",
+        &[],
+    ),
+    (
+        "UPDATE acct SET bal = 0 FROM (SELECT acct, sum(amount) AS s FROM pay GROUP BY acct) t WHERE t.acct = acct.id AND t.s > 10 RETURNING acct.id, t.s",
+        &["2|12"],
+    ),
+    (
+        "SELECT * FROM acct ORDER BY id",
+        &["1|ada|110", "2|bob|0", "3|cy|0", "4|di|NULL"],
+    ),
+    ("UPDATE acct SET bal = -1 FROM pay WHERE acct.id = 3", &[]),
+    (
+        "SELECT * FROM acct ORDER BY id",
+        &["1|ada|110", "2|bob|0", "3|cy|-1", "4|di|NULL"],
+    ),
+    (
+        "UPDATE acct SET bal = -2 FROM pay WHERE acct.id = 4 AND pay.acct = 77",
+        &[],
+    ),
+    (
+        "UPDATE acct SET bal = 1 FROM acct WHERE acct.id = 1",
+        &["ERROR 42712"],
+    ),
+    (
+        "UPDATE acct SET bal = amount FROM pay WHERE pay.acct = acct.id AND id = 1 RETURNING id, bal, amount",
+        &["1|10|10"],
+    ),
+    (
+        "DELETE FROM acct USING pay WHERE pay.acct = acct.id AND pay.note = 'b' RETURNING acct.*, pay.note",
+        &["2|bob|0|b"],
+    ),
+    (
+        "SELECT * FROM acct ORDER BY id",
+        &["1|ada|10", "3|cy|-1", "4|di|NULL"],
+    ),
+    (
+        "DELETE FROM acct a USING pay p, (VALUES (1)) v(k) WHERE p.acct = a.id AND v.k = a.id RETURNING a.id, p.amount, v.k",
+        &["1|10|1"],
+    ),
+    ("DELETE FROM acct USING pay WHERE pay.acct = acct.id", &[]),
+    ("SELECT * FROM acct ORDER BY id", &["3|cy|-1", "4|di|NULL"]),
+    (
+        "DELETE FROM acct USING pay WHERE acct.id = 3 AND false",
+        &[],
+    ),
+    ("SELECT count(*) FROM acct", &["2"]),
+    // JOIN … USING and NATURAL joins.
+    ("CREATE TABLE ua (k int, x text, c int)", &[]),
+    ("CREATE TABLE ub (c int, y text, k int)", &[]),
+    (
+        "INSERT INTO ua VALUES (1, 'a1', 10), (2, 'a2', 20), (3, 'a3', NULL)",
+        &[],
+    ),
+    (
+        "INSERT INTO ub VALUES (10, 'b1', 1), (20, 'b2', 9), (30, 'b3', 3)",
+        &[],
+    ),
+    (
+        "SELECT * FROM ua JOIN ub USING (c) ORDER BY c",
+        &["10|1|a1|b1|1", "20|2|a2|b2|9"],
+    ),
+    (
+        "SELECT c, ua.c, ub.c, x, y FROM ua LEFT JOIN ub USING (c) ORDER BY x",
+        &["10|10|10|a1|b1", "20|20|20|a2|b2", "NULL|NULL|NULL|a3|NULL"],
+    ),
+    (
+        "SELECT * FROM ua RIGHT JOIN ub USING (c) ORDER BY c",
+        &["10|1|a1|b1|1", "20|2|a2|b2|9", "30|NULL|NULL|b3|3"],
+    ),
+    (
+        "SELECT c, k FROM ua RIGHT JOIN ub USING (c) ORDER BY c",
+        &["ERROR 42702"],
+    ),
+    (
+        "SELECT * FROM ua NATURAL JOIN ub ORDER BY k",
+        &["1|10|a1|b1"],
+    ),
+    (
+        "SELECT * FROM ua NATURAL LEFT JOIN ub ORDER BY k",
+        &["1|10|a1|b1", "2|20|a2|NULL", "3|NULL|a3|NULL"],
+    ),
+    ("SELECT * FROM ua JOIN ub USING (c, k)", &["10|1|a1|b1"]),
+    (
+        "SELECT ua.*, ub.* FROM ua JOIN ub USING (c) ORDER BY ua.c",
+        &["1|a1|10|10|b1|1", "2|a2|20|20|b2|9"],
+    ),
+    (
+        "SELECT * FROM ua JOIN ub USING (c) JOIN ua AS u2 USING (x) ORDER BY 1, 2",
+        &["a1|10|1|b1|1|1|10", "a2|20|2|b2|9|2|20"],
+    ),
+    ("SELECT * FROM ua JOIN ub USING (nosuch)", &["ERROR 42703"]),
+    ("SELECT * FROM ua JOIN ub USING (c, c)", &["ERROR 42701"]),
+    ("SELECT k FROM ua JOIN ub USING (c)", &["ERROR 42702"]),
+    ("SELECT count(*) FROM ua NATURAL JOIN dept", &["12"]),
+    (
+        "SELECT x, c FROM ua JOIN ub USING (c) WHERE c > 10",
+        &["a2|20"],
+    ),
+    (
+        "SELECT c, count(*) FROM ua LEFT JOIN ub USING (c) GROUP BY c ORDER BY c",
+        &["10|1", "20|1", "NULL|1"],
+    ),
+    (
+        "SELECT * FROM ua AS p NATURAL JOIN ua AS q ORDER BY k",
+        &["1|a1|10", "2|a2|20"],
     ),
 ];
 

@@ -208,6 +208,11 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::DatetimeValueOutOfRange(_) => "22008",
         SqlError::InvalidDatetimeFormat(_) => "22007",
         SqlError::Grouping(_) => "42803",
+        SqlError::Windowing(_) => "42P20",
+        SqlError::NullFrameOffset(_) => "22004",
+        SqlError::InvalidFrameOffset(_) => "22013",
+        SqlError::InvalidNtileArgument => "22014",
+        SqlError::InvalidNthValueArgument => "22016",
         SqlError::CardinalityViolation(_) | SqlError::CardinalityViolationWithHint { .. } => {
             "21000"
         }

@@ -69,6 +69,21 @@ pub enum SqlError {
     InvalidDatetimeFormat(String),
     #[error("{0}")]
     Grouping(String),
+    /// A window function or window clause where it cannot be, or a frame that cannot be.
+    #[error("{0}")]
+    Windowing(String),
+    /// A frame offset that is NULL.
+    #[error("{0}")]
+    NullFrameOffset(String),
+    /// A frame offset that is negative.
+    #[error("{0}")]
+    InvalidFrameOffset(String),
+    /// `ntile` with a bucket count below one.
+    #[error("argument of ntile must be greater than zero")]
+    InvalidNtileArgument,
+    /// `nth_value` with a position below one.
+    #[error("argument of nth_value must be greater than zero")]
+    InvalidNthValueArgument,
     #[error("{0}")]
     CardinalityViolation(String),
     /// A referencing row without its referenced row, or a referenced row still referenced.

@@ -83,6 +83,8 @@ pub enum Expr {
     Agg(usize),
     /// Value of GROUP BY expression `i` (aggregating queries only).
     GroupKey(usize),
+    /// Result of window function call `i` (see [`crate::window`]).
+    Window(usize),
     Neg(Box<Expr>),
     Not(Box<Expr>),
     Binary {
@@ -173,6 +175,9 @@ pub struct ScopeColumn {
     /// The OID of the stored relation the column comes from (a table or a system catalog), which
     /// its `tableoid` system column reads; `None` for views, subqueries and functions.
     pub rel_oid: Option<u32>,
+    /// Reachable only by a qualified name: the column a `JOIN … USING` merged into its partner,
+    /// which answers unqualified references for both.
+    pub hidden: bool,
 }
 
 /// How aggregates and plain columns are treated while binding.
@@ -197,6 +202,8 @@ pub struct Binder<'a> {
     /// The deepest enclosing query referenced so far (0 = none): a subquery bound with this
     /// binder is correlated with its parent when this ends up ≥ 1.
     pub outer_depth_used: usize,
+    /// Window function calls found so far; `None` where they are not allowed.
+    pub windows: Option<crate::window::WindowCollector>,
 }
 
 /// Normalises an identifier as PostgreSQL does: unquoted names fold to lower case.
@@ -419,6 +426,7 @@ impl<'a> Binder<'a> {
             outer: &[],
             planner: None,
             outer_depth_used: 0,
+            windows: None,
         }
     }
 
@@ -444,7 +452,7 @@ impl<'a> Binder<'a> {
         self.bind_depth(e, mode, 0)
     }
 
-    fn bind_depth(
+    pub(crate) fn bind_depth(
         &mut self,
         e: &ast::Expr,
         mode: &mut AggMode<'_>,
@@ -942,7 +950,7 @@ impl<'a> Binder<'a> {
     ) -> SqlResult<Expr> {
         let mut found = None;
         for (i, c) in self.scope.iter().enumerate() {
-            if c.name == name && (table.is_none() || c.table.as_deref() == table) {
+            if c.name == name && table.map_or(!c.hidden, |t| c.table.as_deref() == Some(t)) {
                 if found.is_some() {
                     return Err(SqlError::AmbiguousColumn(name.into()));
                 }
@@ -954,7 +962,8 @@ impl<'a> Binder<'a> {
             for (k, scope) in self.outer.iter().enumerate().rev() {
                 let mut hit = None;
                 for (i, c) in scope.iter().enumerate() {
-                    if c.name == name && (table.is_none() || c.table.as_deref() == table) {
+                    if c.name == name && table.map_or(!c.hidden, |t| c.table.as_deref() == Some(t))
+                    {
                         if hit.is_some() {
                             return Err(SqlError::AmbiguousColumn(name.into()));
                         }
@@ -1131,10 +1140,8 @@ impl<'a> Binder<'a> {
 
     fn function(&mut self, f: &ast::Function, mode: &mut AggMode<'_>, d: usize) -> SqlResult<Expr> {
         let name = object_name(&f.name)?;
-        if f.over.is_some() {
-            return Err(SqlError::FeatureNotSupported(format!(
-                "window function {name}"
-            )));
+        if let Some(over) = &f.over {
+            return crate::window::bind_call(self, f, &name, over, mode, d);
         }
         if !f.within_group.is_empty() {
             return Err(SqlError::FeatureNotSupported(format!(
@@ -1202,7 +1209,7 @@ impl<'a> Binder<'a> {
             if let Some(i) = aggs.iter().position(|a| a.key == key) {
                 return Ok(Expr::Agg(i));
             }
-            let call = self.aggregate_call(func, &name, f, &args, distinct, key, d);
+            let call = self.aggregate_call(func, &name, f, &args, distinct, key, d, None);
             let AggMode::Collect { aggs, .. } = mode else {
                 unreachable!("checked above")
             };
@@ -1517,8 +1524,11 @@ impl<'a> Binder<'a> {
     }
 
     /// Binds an aggregate call's arguments, separator and filter (see [`Binder::function`]).
+    /// `window_mode`: for an aggregate used as a window function, the mode of the query around
+    /// it, in which its argument and FILTER are bound (a plain aggregate's argument sees the input
+    /// row, never another aggregate).
     #[allow(clippy::too_many_arguments)]
-    fn aggregate_call(
+    pub(crate) fn aggregate_call(
         &mut self,
         func: AggFunc,
         name: &str,
@@ -1527,6 +1537,7 @@ impl<'a> Binder<'a> {
         distinct: bool,
         key: String,
         d: usize,
+        mut window_mode: Option<&mut AggMode<'_>>,
     ) -> SqlResult<AggCall> {
         let mut separator = None;
         if func == AggFunc::StringAgg {
@@ -1557,12 +1568,28 @@ impl<'a> Binder<'a> {
             }
             // Arguments of an aggregate see the input row, not the groups.
             let mut inner = AggMode::Forbidden("aggregate function calls cannot be nested");
-            Some(self.bind_depth(&args[0], &mut inner, d)?)
+            let mode = match window_mode.as_deref_mut() {
+                Some(m) => m,
+                None => &mut inner,
+            };
+            Some(self.bind_depth(&args[0], mode, d)?)
+        };
+        // A window aggregate's argument may be an aggregate or a grouping key of the query.
+        let slot_ty = match (&arg, window_mode.as_deref()) {
+            (Some(Expr::Agg(i)), Some(AggMode::Collect { aggs, .. })) => aggs.get(*i).map(|a| a.ty),
+            (Some(Expr::GroupKey(i)), Some(AggMode::Collect { group_by, .. })) => {
+                group_by.get(*i).map(|g| g.1)
+            }
+            _ => None,
         };
         let filter = match &f.filter {
             Some(w) => {
                 let mut inner = AggMode::Forbidden("FILTER");
-                let bound = self.bind_depth(w, &mut inner, d)?;
+                let mode = match window_mode {
+                    Some(m) => m,
+                    None => &mut inner,
+                };
+                let bound = self.bind_depth(w, mode, d)?;
                 match self.type_of(&bound) {
                     None | Some(DataType::Bool) => {}
                     Some(t) => {
@@ -1576,7 +1603,7 @@ impl<'a> Binder<'a> {
             }
             None => None,
         };
-        let arg_ty = arg.as_ref().and_then(|a| self.type_of(a));
+        let arg_ty = slot_ty.or_else(|| arg.as_ref().and_then(|a| self.type_of(a)));
         let ty = match func {
             AggFunc::CountStar | AggFunc::Count => DataType::Int8,
             // sum(int4) is an int8; sum(int8) and sum(numeric) are numerics.
@@ -1640,6 +1667,11 @@ impl<'a> Binder<'a> {
             Expr::Column(i) => Some(self.scope[*i].ty),
             Expr::Param(i) => self.params.get(*i).copied().flatten(),
             Expr::Agg(_) | Expr::GroupKey(_) => None,
+            Expr::Window(i) => self
+                .windows
+                .as_ref()
+                .and_then(|w| w.calls.get(*i))
+                .map(|c| c.ty),
             Expr::Neg(x) => self.type_of(x),
             Expr::Not(_)
             | Expr::IsNull { .. }
@@ -1877,6 +1909,8 @@ pub struct EvalContext<'a> {
     pub params: &'a [Value],
     pub aggs: &'a [Value],
     pub group_keys: &'a [Value],
+    /// Results of the row's window function calls.
+    pub windows: &'a [Value],
     pub session: &'a SessionInfo,
     /// The context of the enclosing query's current row (correlated subqueries).
     pub outer: Option<&'a EvalContext<'a>>,
@@ -1893,6 +1927,7 @@ impl<'a> EvalContext<'a> {
             params,
             aggs: &[],
             group_keys: &[],
+            windows: &[],
             session,
             outer: None,
             exec: None,
@@ -2151,6 +2186,7 @@ impl Expr {
             | Expr::Param(_)
             | Expr::Agg(_)
             | Expr::GroupKey(_)
+            | Expr::Window(_)
             | Expr::Outer { .. }
             | Expr::ScalarSubquery(_)
             | Expr::ArraySubquery(_)
@@ -2198,6 +2234,7 @@ impl Expr {
             | Expr::Param(_)
             | Expr::Agg(_)
             | Expr::GroupKey(_)
+            | Expr::Window(_)
             | Expr::Outer { .. }
             | Expr::ScalarSubquery(_)
             | Expr::ArraySubquery(_)
@@ -2364,6 +2401,7 @@ impl Expr {
             Expr::Param(i) => cx.params.get(*i).cloned().unwrap_or(Value::Null),
             Expr::Agg(i) => cx.aggs[*i].clone(),
             Expr::GroupKey(i) => cx.group_keys[*i].clone(),
+            Expr::Window(i) => cx.windows.get(*i).cloned().unwrap_or(Value::Null),
             Expr::Neg(x) => match x.eval(cx)? {
                 Value::Null => Value::Null,
                 Value::Int(i) => Value::Int(

@@ -44,6 +44,7 @@ pub mod sequence;
 pub mod session;
 pub mod settings;
 pub mod types;
+pub mod window;
 
 pub use error::{SqlError, SqlResult};
 pub use session::{Database, Executed, Output, Session, TxnStatus, parse};

@@ -6,14 +6,16 @@
 //!
 //!  QueryPlan = body ─▶ [sort] ─▶ offset/limit
 //!  body      = Select | Set(UNION/INTERSECT/EXCEPT [ALL], left, right) | Query (parenthesised)
-//!  Select    = FromPlan ─▶ [aggregate ─▶ having] ─▶ project ─▶ [distinct]
+//!  Select    = FromPlan ─▶ [aggregate ─▶ having] ─▶ [windows] ─▶ project ─▶ [distinct]
+//!              (DISTINCT ON keeps the first row of each run after the sort)
 //!  FromPlan  = relations (tables, derived tables), each read once with its own filter
 //!              through an access path (primary-key lookup or range, secondary-index lookup or
 //!              range, else a full scan; see [`choose_access`]), joined step by step:
 //!
 //!     partial rows (full width, NULL where not yet joined)
 //!        │  step: relation r, hash on the equi-join keys that connect r to what is joined,
-//!        ▼        then the conjuncts that became fully covered; LEFT steps pad with NULLs
+//!        ▼        then the conjuncts that became fully covered; LEFT steps pad with NULLs,
+//!                 RIGHT steps add r's rows that found no partner, FULL steps do both
 //!     partial rows ─▶ … ─▶ residual conjuncts (those with correlated subqueries)
 //! ```
 //!
@@ -23,7 +25,12 @@
 //! joined ones becomes a hash-join key. The join order is greedy: start from a relation whose
 //! filter pins its primary key (or has any filter), then repeatedly take a relation connected by
 //! an equi-join to what is joined, else the next in FROM order (a cross product). With a LEFT
-//! JOIN the FROM order is kept. This is a rule-based stand-in for the cost-based planner the
+//! JOIN the FROM order is kept. A RIGHT or FULL JOIN takes everything joined before it as its
+//! left operand, which is what the partial rows are in a single FROM item's left-deep chain; so
+//! with one in the query every join keeps its ON conditions, WHERE runs after the last step and
+//! nothing is pushed into a scan (any relation may come out NULL-extended). `USING` and `NATURAL`
+//! become ON equalities; the column a USING merges away is hidden from unqualified names and
+//! `SELECT *` lists the merged ones first ([`using_join`]). This is a rule-based stand-in for the cost-based planner the
 //! SQL-engine issue asks for: it makes many-way comma joins over equalities linear instead of
 //! exponential. When the equi-join keys of a step pin leading columns of the inner table's
 //! primary key or of an index ([`IndexLookup`]) and few partial rows reach the step (at most
@@ -35,6 +42,9 @@
 //! becomes [`Body::Recursive`]: the step's reference to the CTE reads a work table holding the
 //! previous round's new rows, and rounds run until one adds nothing (UNION drops rows seen
 //! before, so a cycle ends), as PostgreSQL's recursive union does.
+//!
+//! Window functions run as a stage of their own between HAVING and the projection (see
+//! [`crate::window`]); their results are slots of the row's evaluation context.
 //!
 //! Subqueries are plans inside expressions ([`crate::expr::Subquery`]); the [`Executor`] runs
 //! them, caching uncorrelated ones for the statement. Every row set is materialised in memory;
@@ -58,6 +68,7 @@ use crate::expr::{
     Subquery, ident_name, object_name,
 };
 use crate::types::{DataType, Value};
+use crate::window::{WindowCollector, WindowPlan};
 use borealis_engine::{Engine, Txn};
 use sqlparser::ast;
 use std::cell::RefCell;
@@ -152,6 +163,11 @@ struct Relation {
 enum JoinKind {
     Inner,
     Left,
+    /// Everything joined so far RIGHT JOIN the relation: relation rows that matched no partial
+    /// row are added with NULLs elsewhere.
+    Right,
+    /// LEFT and RIGHT at once.
+    Full,
 }
 
 /// Joins one relation into the partial rows.
@@ -238,8 +254,12 @@ struct FromPlan {
 struct SelectPlan {
     from: FromPlan,
     aggregate: Option<AggPlan>,
+    /// Window function calls, computed after the aggregate and HAVING, before the projection.
+    windows: WindowPlan,
     projections: Vec<Expr>,
     distinct: bool,
+    /// `DISTINCT ON (…)`: after the sort, only the first row of each run of equal values.
+    distinct_on: Vec<Expr>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -479,6 +499,7 @@ pub fn table_scope(def: &TableDef, alias: Option<&str>) -> Vec<ScopeColumn> {
             name: c.name.clone(),
             ty: c.ty,
             rel_oid: Some(def.oid),
+            hidden: false,
         })
         .collect()
 }
@@ -714,6 +735,7 @@ impl<'a> Planner<'a> {
             outer,
             planner: Some(self),
             outer_depth_used: 0,
+            windows: None,
         };
         let (limit, offset) = match &query.limit_clause {
             None => (None, None),
@@ -829,6 +851,7 @@ impl<'a> Planner<'a> {
                     outer,
                     planner: Some(self),
                     outer_depth_used: 0,
+                    windows: None,
                 };
                 let width = values.rows.first().map_or(0, |r| r.content.len());
                 let mut rows = Vec::with_capacity(values.rows.len());
@@ -1136,6 +1159,7 @@ impl<'a> Planner<'a> {
                             name: c.name.clone(),
                             ty: c.ty,
                             rel_oid: None,
+                            hidden: false,
                         })
                         .collect();
                     if let Some(a) = alias {
@@ -1178,6 +1202,7 @@ impl<'a> Planner<'a> {
                                     name: name.clone(),
                                     ty: c.ty,
                                     rel_oid: None,
+                                    hidden: false,
                                 })
                                 .collect();
                             (Source::Derived(Box::new(plan)), cols)
@@ -1191,6 +1216,7 @@ impl<'a> Planner<'a> {
                                     name: (*c).to_string(),
                                     ty: *ty,
                                     rel_oid: Some(seq.oid),
+                                    hidden: false,
                                 })
                                 .collect();
                             (Source::Sequence(seq), cols)
@@ -1205,6 +1231,7 @@ impl<'a> Planner<'a> {
                                     name: (*c).to_string(),
                                     ty: *ty,
                                     rel_oid: crate::catalog_views::catalog_oid(vt.name),
+                                    hidden: false,
                                 })
                                 .collect();
                             (Source::Virtual(vt), cols)
@@ -1238,6 +1265,7 @@ impl<'a> Planner<'a> {
                     outer,
                     planner: Some(self),
                     outer_depth_used: 0,
+                    windows: None,
                 };
                 let mut args = Vec::with_capacity(targs.args.len());
                 for a in &targs.args {
@@ -1291,6 +1319,7 @@ impl<'a> Planner<'a> {
                             name: (*c).to_string(),
                             ty: *ty,
                             rel_oid: None,
+                            hidden: false,
                         })
                         .collect();
                     if ordinality {
@@ -1299,6 +1328,7 @@ impl<'a> Planner<'a> {
                             name: "ordinality".into(),
                             ty: DataType::Int8,
                             rel_oid: None,
+                            hidden: false,
                         });
                     }
                     if let Some(a) = alias {
@@ -1341,6 +1371,7 @@ impl<'a> Planner<'a> {
                         name: c,
                         ty,
                         rel_oid: None,
+                        hidden: false,
                     }];
                     if ordinality {
                         cols.push(ScopeColumn {
@@ -1351,6 +1382,7 @@ impl<'a> Planner<'a> {
                                 .map_or_else(|| "ordinality".into(), |c| ident_name(&c.name)),
                             ty: DataType::Int8,
                             rel_oid: None,
+                            hidden: false,
                         });
                     }
                     (
@@ -1386,6 +1418,7 @@ impl<'a> Planner<'a> {
                         name: c.name.clone(),
                         ty: c.ty,
                         rel_oid: None,
+                        hidden: false,
                     })
                     .collect();
                 for (c, a) in cols.iter_mut().zip(&alias.columns) {
@@ -1411,6 +1444,7 @@ impl<'a> Planner<'a> {
                         name: c.name.clone(),
                         ty: c.ty,
                         rel_oid: None,
+                        hidden: false,
                     })
                     .collect();
                 for (c, a) in cols.iter_mut().zip(&alias.columns) {
@@ -1439,6 +1473,7 @@ impl<'a> Planner<'a> {
                     outer,
                     planner: Some(self),
                     outer_depth_used: 0,
+                    windows: None,
                 };
                 let arg = binder.bind(
                     &array_exprs[0],
@@ -1465,6 +1500,7 @@ impl<'a> Planner<'a> {
                     name: c,
                     ty,
                     rel_oid: None,
+                    hidden: false,
                 }];
                 if ordinality {
                     cols.push(ScopeColumn {
@@ -1475,6 +1511,7 @@ impl<'a> Planner<'a> {
                             .map_or_else(|| "ordinality".into(), |c| ident_name(&c.name)),
                         ty: DataType::Int8,
                         rel_oid: None,
+                        hidden: false,
                     });
                 }
                 (Source::Unnest(arg, ty), cols)
@@ -1511,40 +1548,78 @@ impl<'a> Planner<'a> {
         // FROM: relations in order, their scope, and the joins between them.
         let mut relations = Vec::new();
         let mut scope: Vec<ScopeColumn> = Vec::new();
-        // (relation, LEFT JOIN's ON condition) for every relation on the right of a LEFT JOIN.
-        let mut left_joins: Vec<(usize, Option<&ast::Expr>)> = Vec::new();
-        let mut on_conditions: Vec<&ast::Expr> = Vec::new();
+        // (relation, kind, ON condition) for every relation on the right of a JOIN.
+        let mut joins: Vec<(usize, JoinKind, Option<ast::Expr>)> = Vec::new();
+        // Per FROM item, the scope positions `SELECT *` lists (see `using_join`).
+        let mut star: Vec<Vec<usize>> = Vec::new();
         let mut derived_depth = 0;
         for twj in &select.from {
             let d = &mut derived_depth;
+            let first = scope.len();
             self.add_relation(&twj.relation, params, outer, &mut relations, &mut scope, d)?;
+            let mut listed: Vec<usize> = (first..scope.len()).collect();
             for j in &twj.joins {
                 let d = &mut derived_depth;
+                let start = scope.len();
                 let r =
                     self.add_relation(&j.relation, params, outer, &mut relations, &mut scope, d)?;
+                let right: Vec<usize> = (start..scope.len()).collect();
                 use ast::JoinOperator as J;
-                let (constraint, left) = match &j.join_operator {
-                    J::Join(c) | J::Inner(c) => (Some(c), false),
-                    J::Left(c) | J::LeftOuter(c) => (Some(c), true),
-                    J::CrossJoin(_) => (None, false),
+                let (constraint, kind) = match &j.join_operator {
+                    J::Join(c) | J::Inner(c) => (Some(c), JoinKind::Inner),
+                    J::Left(c) | J::LeftOuter(c) => (Some(c), JoinKind::Left),
+                    J::Right(c) | J::RightOuter(c) => (Some(c), JoinKind::Right),
+                    J::FullOuter(c) => (Some(c), JoinKind::Full),
+                    J::CrossJoin(_) => (None, JoinKind::Inner),
                     other => {
                         return Err(SqlError::FeatureNotSupported(format!("join {other:?}")));
                     }
                 };
                 let on = match constraint {
-                    None | Some(ast::JoinConstraint::None) => None,
-                    Some(ast::JoinConstraint::On(e)) => Some(e),
-                    Some(other) => {
-                        return Err(SqlError::FeatureNotSupported(format!(
-                            "join constraint {other:?}"
-                        )));
+                    None | Some(ast::JoinConstraint::None) => {
+                        listed.extend(right);
+                        None
+                    }
+                    Some(ast::JoinConstraint::On(e)) => {
+                        listed.extend(right);
+                        Some(e.clone())
+                    }
+                    Some(ast::JoinConstraint::Using(names)) => {
+                        let names = names.iter().map(object_name).collect::<SqlResult<_>>()?;
+                        using_join(&mut scope, &mut listed, &right, names, kind)?
+                    }
+                    Some(ast::JoinConstraint::Natural) => {
+                        // The columns both sides have, in the left side's order.
+                        let names: Vec<String> = listed
+                            .iter()
+                            .map(|&i| scope[i].name.clone())
+                            .filter(|n| right.iter().any(|&k| scope[k].name == *n))
+                            .collect();
+                        using_join(&mut scope, &mut listed, &right, names, kind)?
                     }
                 };
-                if left {
-                    left_joins.push((r, on));
-                } else if let Some(e) = on {
-                    on_conditions.push(e);
-                }
+                joins.push((r, kind, on));
+            }
+            star.push(listed);
+        }
+        // RIGHT and FULL joins take everything joined before them as their left side, so they
+        // are planned in FROM order with every ON condition at its own join and WHERE after
+        // all joins (see `plan_joins`).
+        let outer_joins = joins
+            .iter()
+            .any(|(_, k, _)| matches!(k, JoinKind::Right | JoinKind::Full));
+        if outer_joins && (select.from.len() > 1 || relations.iter().any(|r| r.lateral)) {
+            return Err(SqlError::FeatureNotSupported(
+                "RIGHT or FULL JOIN beside other FROM items or LATERAL".into(),
+            ));
+        }
+        let mut local_joins: Vec<(usize, JoinKind, Option<&ast::Expr>)> = Vec::new();
+        let mut on_conditions: Vec<&ast::Expr> = Vec::new();
+        for (r, kind, on) in &joins {
+            if outer_joins || *kind != JoinKind::Inner {
+                local_joins.push((*r, *kind, on.as_ref()));
+            } else if let Some(e) = on {
+                on_conditions.push(e);
             }
         }
         let mut binder = Binder {
@@ -1553,6 +1628,7 @@ impl<'a> Planner<'a> {
             outer,
             planner: Some(self),
             outer_depth_used: 0,
+            windows: None,
         };
         let mut where_conjuncts = Vec::new();
         for (w, clause) in select
@@ -1565,17 +1641,18 @@ impl<'a> Planner<'a> {
             check_boolean(&binder, &f, clause)?;
             split_conjuncts(f, &mut where_conjuncts);
         }
-        let mut left_on = Vec::with_capacity(left_joins.len());
-        for (r, on) in &left_joins {
+        let mut left_on = Vec::with_capacity(local_joins.len());
+        for (r, kind, on) in &local_joins {
             let mut cs = Vec::new();
             if let Some(e) = on {
                 let f = binder.bind(e, &mut AggMode::Forbidden("JOIN/ON"))?;
                 check_boolean(&binder, &f, "JOIN/ON")?;
                 split_conjuncts(f, &mut cs);
             }
-            left_on.push((*r, cs));
+            left_on.push((*r, *kind, cs));
         }
-        let from = plan_joins(&binder, relations, where_conjuncts, left_on)?;
+        let from = plan_joins(&binder, relations, where_conjuncts, left_on, outer_joins)?;
+        let collector = WindowCollector::new(&select.named_window)?;
 
         // Expand the select list.
         let mut items: Vec<(ast::Expr, String)> = Vec::new();
@@ -1602,7 +1679,13 @@ impl<'a> Planner<'a> {
                         ));
                     }
                     let before = items.len();
-                    for c in &scope {
+                    // `*` lists each FROM item's columns with USING's merged ones first;
+                    // `t.*` every column of t.
+                    let positions: Vec<usize> = match qualifier {
+                        None => star.iter().flatten().copied().collect(),
+                        Some(_) => (0..scope.len()).collect(),
+                    };
+                    for c in positions.iter().map(|&i| &scope[i]) {
                         let t = c.table.clone().unwrap_or_default();
                         if qualifier.as_ref().is_some_and(|q| *q != t) {
                             continue;
@@ -1649,6 +1732,7 @@ impl<'a> Planner<'a> {
                         outer,
                         planner: Some(self),
                         outer_depth_used: 0,
+                        windows: WindowCollector::new(&select.named_window).ok(),
                     };
                     let mut mode = AggMode::Collect {
                         group_by: &[],
@@ -1668,6 +1752,11 @@ impl<'a> Planner<'a> {
         let mut columns = Vec::with_capacity(items.len());
         let mut aggregate = None;
         let mut order_by = Vec::with_capacity(order_exprs.len());
+        let distinct_exprs: &[ast::Expr] = match &select.distinct {
+            Some(ast::Distinct::On(exprs)) => exprs,
+            _ => &[],
+        };
+        let mut distinct_on = Vec::with_capacity(distinct_exprs.len());
         if aggregating {
             let mut group_by = Vec::with_capacity(group_exprs.len());
             let mut group_keys: Vec<(String, DataType)> = Vec::with_capacity(group_exprs.len());
@@ -1690,6 +1779,7 @@ impl<'a> Planner<'a> {
                             outer,
                             planner: Some(self),
                             outer_depth_used: 0,
+                            windows: WindowCollector::new(&select.named_window).ok(),
                         };
                         for (item, _) in &items {
                             let mut probe_aggs = Vec::new();
@@ -1709,6 +1799,7 @@ impl<'a> Planner<'a> {
                 group_by.push(b);
             }
             let mut aggs = Vec::new();
+            binder.windows = Some(collector);
             for (e, name) in &items {
                 let b = binder.bind(
                     e,
@@ -1723,6 +1814,7 @@ impl<'a> Planner<'a> {
                 });
                 projections.push(b);
             }
+            let windows = binder.windows.take();
             let having = match &select.having {
                 Some(h) => Some(binder.bind(
                     h,
@@ -1733,6 +1825,7 @@ impl<'a> Planner<'a> {
                 )?),
                 None => None,
             };
+            binder.windows = windows;
             for o in order_exprs {
                 let key = match output_position(&o.expr, &items, "ORDER BY")? {
                     Some(i) => SortKey::Output(i),
@@ -1746,12 +1839,26 @@ impl<'a> Planner<'a> {
                 };
                 order_by.push(sort_spec(key, o));
             }
+            for e in distinct_exprs {
+                let b = match output_position(e, &items, "SELECT DISTINCT ON")? {
+                    Some(i) => projections[i].clone(),
+                    None => binder.bind(
+                        e,
+                        &mut AggMode::Collect {
+                            group_by: &group_keys,
+                            aggs: &mut aggs,
+                        },
+                    )?,
+                };
+                distinct_on.push(b);
+            }
             aggregate = Some(AggPlan {
                 group_by,
                 aggs,
                 having,
             });
         } else {
+            binder.windows = Some(collector);
             for (e, name) in &items {
                 let b = binder.bind(e, &mut AggMode::Forbidden("this context"))?;
                 columns.push(ColumnInfo {
@@ -1769,19 +1876,32 @@ impl<'a> Planner<'a> {
                 };
                 order_by.push(sort_spec(key, o));
             }
+            for e in distinct_exprs {
+                let b = match output_position(e, &items, "SELECT DISTINCT ON")? {
+                    Some(i) => projections[i].clone(),
+                    None => binder.bind(e, &mut AggMode::Forbidden("DISTINCT ON"))?,
+                };
+                distinct_on.push(b);
+            }
         }
-        let distinct = match &select.distinct {
-            None => false,
-            Some(ast::Distinct::Distinct) => true,
-            Some(other) => return Err(SqlError::FeatureNotSupported(format!("{other}"))),
-        };
+        let windows = binder
+            .windows
+            .take()
+            .map(WindowCollector::finish)
+            .unwrap_or_default();
+        let distinct = matches!(select.distinct, Some(ast::Distinct::Distinct));
+        if !distinct_exprs.is_empty() {
+            check_distinct_on(distinct_exprs, order_exprs, &items)?;
+        }
         let depth = binder.outer_depth_used.max(derived_depth);
         Ok((
             SelectPlan {
                 from,
                 aggregate,
+                windows,
                 projections,
                 distinct,
+                distinct_on,
             },
             columns,
             order_by,
@@ -1800,6 +1920,116 @@ fn check_boolean(binder: &Binder<'_>, f: &Expr, clause: &str) -> SqlResult<()> {
     }
 }
 
+/// `JOIN … USING (names)` (and NATURAL JOIN, with the common names): the ON condition that
+/// equates each name's column on the left (`listed`, the FROM item's columns so far) with the
+/// right relation's (`right`). The merged column answers unqualified references: the left one
+/// for inner and LEFT joins, the right one for RIGHT joins; its partner is hidden. `SELECT *`
+/// lists the merged columns first, then the rest of the left side, then the rest of the right.
+/// A FULL join's merged column is the COALESCE of both, which the scope cannot express: refused.
+fn using_join(
+    scope: &mut [ScopeColumn],
+    listed: &mut Vec<usize>,
+    right: &[usize],
+    names: Vec<String>,
+    kind: JoinKind,
+) -> SqlResult<Option<ast::Expr>> {
+    if kind == JoinKind::Full && !names.is_empty() {
+        return Err(SqlError::FeatureNotSupported(
+            "FULL JOIN with USING or NATURAL".into(),
+        ));
+    }
+    let mut conds: Vec<ast::Expr> = Vec::new();
+    let mut merged = Vec::new();
+    let mut used_left = Vec::new();
+    let mut used_right = Vec::new();
+    let column = |c: &ScopeColumn| {
+        ast::Expr::CompoundIdentifier(vec![
+            ast::Ident::with_quote('"', c.table.clone().unwrap_or_default()),
+            ast::Ident::with_quote('"', c.name.clone()),
+        ])
+    };
+    for (k, name) in names.iter().enumerate() {
+        if names[..k].contains(name) {
+            return Err(SqlError::DuplicateColumn(name.clone()));
+        }
+        // Errors name the column only: the side is left for the SQLSTATE to tell.
+        let find = |cols: &[usize]| -> SqlResult<usize> {
+            let hits: Vec<usize> = cols
+                .iter()
+                .copied()
+                .filter(|&i| scope[i].name == *name && !scope[i].hidden)
+                .collect();
+            match hits.as_slice() {
+                [i] => Ok(*i),
+                [] => Err(SqlError::UndefinedColumn(name.clone())),
+                _ => Err(SqlError::AmbiguousColumn(name.clone())),
+            }
+        };
+        let l = find(listed)?;
+        let r = find(right)?;
+        conds.push(ast::Expr::BinaryOp {
+            left: Box::new(column(&scope[l])),
+            op: ast::BinaryOperator::Eq,
+            right: Box::new(column(&scope[r])),
+        });
+        if kind == JoinKind::Right {
+            scope[l].hidden = true;
+            merged.push(r);
+        } else {
+            scope[r].hidden = true;
+            merged.push(l);
+        }
+        used_left.push(l);
+        used_right.push(r);
+    }
+    let mut next = merged;
+    next.extend(listed.iter().copied().filter(|i| !used_left.contains(i)));
+    next.extend(right.iter().copied().filter(|i| !used_right.contains(i)));
+    *listed = next;
+    Ok(conds.into_iter().reduce(|a, b| ast::Expr::BinaryOp {
+        left: Box::new(a),
+        op: ast::BinaryOperator::And,
+        right: Box::new(b),
+    }))
+}
+
+/// PostgreSQL's rule for DISTINCT ON with ORDER BY: walking the ORDER BY keys, once one that is
+/// not a DISTINCT ON expression has passed, no DISTINCT ON expression may follow or be left
+/// over ("SELECT DISTINCT ON expressions must match initial ORDER BY expressions"). Expressions
+/// match by their text, an output column's position or alias standing for its expression.
+fn check_distinct_on(
+    distinct: &[ast::Expr],
+    order: &[ast::OrderByExpr],
+    items: &[(ast::Expr, String)],
+) -> SqlResult<()> {
+    let text = |e: &ast::Expr| -> String {
+        match output_position(e, items, "ORDER BY") {
+            Ok(Some(i)) => items[i].0.to_string(),
+            _ => e.to_string(),
+        }
+    };
+    let on: Vec<String> = distinct.iter().map(text).collect();
+    let mut covered: Vec<&String> = Vec::new();
+    let mut skipped = false;
+    let refuse = || {
+        Err(SqlError::InvalidColumnReference(
+            "SELECT DISTINCT ON expressions must match initial ORDER BY expressions".into(),
+        ))
+    };
+    for o in order {
+        let t = text(&o.expr);
+        match on.iter().find(|x| **x == t) {
+            Some(_) if skipped => return refuse(),
+            Some(x) => covered.push(x),
+            None => skipped = true,
+        }
+    }
+    if skipped && on.iter().any(|x| !covered.contains(&x)) {
+        return refuse();
+    }
+    Ok(())
+}
+
 /// Whether an expression's text calls a function at all (aggregates are functions): a cheap
 /// pre-check before probing the select list.
 fn contains_aggregate(e: &ast::Expr) -> bool {
@@ -1808,20 +2038,29 @@ fn contains_aggregate(e: &ast::Expr) -> bool {
 }
 
 /// Places conjuncts and orders the joins (see the module documentation).
+/// `left_on`: the joins whose ON conditions stay at their own step (LEFT joins, and every join
+/// when `outer_joins`). With RIGHT or FULL joins (`outer_joins`) any relation may come out
+/// NULL-extended, so WHERE is applied after the last join and nothing is pushed into a scan.
 fn plan_joins(
     binder: &Binder<'_>,
     mut relations: Vec<Relation>,
     conjuncts: Vec<Expr>,
-    left_on: Vec<(usize, Vec<Expr>)>,
+    left_on: Vec<(usize, JoinKind, Vec<Expr>)>,
+    outer_joins: bool,
 ) -> SqlResult<FromPlan> {
     let width = relations.last().map_or(0, |r| r.offset + r.width);
     let n = relations.len();
     let nullable: Vec<bool> = (0..n)
-        .map(|r| left_on.iter().any(|(l, _)| *l == r))
+        .map(|r| outer_joins || left_on.iter().any(|(l, _, _)| *l == r))
         .collect();
     let mut pool: Vec<Conjunct> = Vec::new();
     let mut constant: Vec<Expr> = Vec::new();
+    let mut after_joins: Vec<Expr> = Vec::new();
     for c in conjuncts {
+        if outer_joins {
+            after_joins.push(c);
+            continue;
+        }
         let rels = referenced_relations(&c, &relations);
         match rels.as_deref() {
             Some([]) => constant.push(c),
@@ -1888,9 +2127,12 @@ fn plan_joins(
     let mut steps = Vec::with_capacity(n);
     let mut left_on = left_on;
     for (k, &r) in order.iter().enumerate() {
-        let (kind, on_conjuncts) = match left_on.iter().position(|(l, _)| *l == r) {
-            Some(i) => (JoinKind::Left, left_on.swap_remove(i).1),
-            None => (JoinKind::Inner, Vec::new()),
+        let (kind, on_conjuncts, local) = match left_on.iter().position(|(l, _, _)| *l == r) {
+            Some(i) => {
+                let (_, kind, on) = left_on.swap_remove(i);
+                (kind, on, true)
+            }
+            None => (JoinKind::Inner, Vec::new(), false),
         };
         let mut probe = Vec::new();
         let mut build = Vec::new();
@@ -1911,7 +2153,7 @@ fn plan_joins(
             false
         };
         let mut on_rest = Vec::new();
-        if kind == JoinKind::Left {
+        if local {
             for c in on_conjuncts {
                 if !take_equi(&c, &joined) {
                     on_rest.push(c);
@@ -1945,6 +2187,8 @@ fn plan_joins(
             covered.append(&mut constant);
         }
         let lookup = match &relations[r].source {
+            // A RIGHT or FULL join must see every row of the relation.
+            _ if matches!(kind, JoinKind::Right | JoinKind::Full) => None,
             Source::Table(def) if k > 0 && !relations[r].access.is_point(def) => {
                 index_lookup(def, &build)
             }
@@ -1962,6 +2206,7 @@ fn plan_joins(
     }
     let mut residual: Vec<Expr> = pool.into_iter().map(|c| c.expr).collect();
     residual.append(&mut constant);
+    residual.append(&mut after_joins);
     Ok(FromPlan {
         relations,
         width,
@@ -2067,6 +2312,7 @@ impl<'a> Executor<'a> {
             params: self.params,
             aggs: &[],
             group_keys: &[],
+            windows: &[],
             session: self.session,
             outer,
             exec: Some(self),
@@ -2107,7 +2353,11 @@ impl<'a> Executor<'a> {
         };
         let mut out: Vec<(Vec<Value>, Vec<Value>)> = match &plan.body {
             Body::Select(s) => {
-                let streaming = plan.order_by.is_empty() && s.aggregate.is_none() && !s.distinct;
+                let streaming = plan.order_by.is_empty()
+                    && s.aggregate.is_none()
+                    && !s.distinct
+                    && s.distinct_on.is_empty()
+                    && s.windows.calls.is_empty();
                 let stop_after = if streaming {
                     limit.map(|l| l.saturating_add(offset))
                 } else {
@@ -2151,6 +2401,13 @@ impl<'a> Executor<'a> {
         };
         if !plan.order_by.is_empty() {
             sort_rows(&mut out, &plan.order_by);
+        }
+        if let Body::Select(s) = &plan.body
+            && !s.distinct_on.is_empty()
+        {
+            let mut seen = HashSet::new();
+            let n = plan.order_by.len();
+            out.retain(|(_, keys)| seen.insert(row_hash_key(keys.get(n..).unwrap_or(&[]))));
         }
         Ok(out
             .into_iter()
@@ -2504,6 +2761,9 @@ impl<'a> Executor<'a> {
                 Vec::new()
             };
             let mut next = Vec::new();
+            // RIGHT and FULL joins: which relation rows found a partner.
+            let outer_join = matches!(step.kind, JoinKind::Right | JoinKind::Full);
+            let mut partnered = vec![false; if outer_join { rel_rows.len() } else { 0 }];
             for partial in &rows {
                 self.session.cancel.check()?;
                 let candidates: &[usize] = if step.build.is_empty() {
@@ -2528,10 +2788,26 @@ impl<'a> Executor<'a> {
                 };
                 let mut matched = false;
                 for &c in candidates {
-                    matched |= self.join_row(rel, step, partial, &rel_rows[c], outer, &mut next)?;
+                    let m = self.join_row(rel, step, partial, &rel_rows[c], outer, &mut next)?;
+                    if m && outer_join {
+                        partnered[c] = true;
+                    }
+                    matched |= m;
                 }
-                if step.kind == JoinKind::Left && !matched {
+                if matches!(step.kind, JoinKind::Left | JoinKind::Full) && !matched {
                     self.pad_left(step, partial, outer, &mut next)?;
+                }
+            }
+            for (c, row) in rel_rows.iter().enumerate() {
+                if outer_join && !partnered[c] {
+                    let mut joined = vec![Value::Null; from.width];
+                    joined[rel.offset..rel.offset + rel.width].clone_from_slice(row);
+                    next.push(joined);
+                    if next.len() > JOIN_ROWS_MAX {
+                        return Err(SqlError::ProgramLimitExceeded(format!(
+                            "a join produced more than {JOIN_ROWS_MAX} rows"
+                        )));
+                    }
                 }
             }
             rows = next;
@@ -2743,93 +3019,116 @@ impl<'a> Executor<'a> {
                 for p in &plan.projections {
                     vals.push(p.eval(cx)?);
                 }
-                let mut sort = Vec::with_capacity(order_by.len());
+                // Sort keys, then the DISTINCT ON values (compared after the sort).
+                let mut sort = Vec::with_capacity(order_by.len() + plan.distinct_on.len());
                 for s in order_by {
                     sort.push(match &s.key {
                         SortKey::Output(i) => vals[*i].clone(),
                         SortKey::Expr(e) => e.eval(cx)?,
                     });
                 }
+                for e in &plan.distinct_on {
+                    sort.push(e.eval(cx)?);
+                }
                 out.push((vals, sort));
                 Ok(())
             };
-        match &plan.aggregate {
-            None => {
-                for row in &rows {
-                    emit(&self.cx(row, outer), &mut out)?;
+        // The groups that pass HAVING: (first row of the group, aggregate results, key values).
+        let mut groups_out: Vec<(usize, Vec<Value>, Vec<Value>)> = Vec::new();
+        let empty_row = vec![Value::Null; plan.from.width];
+        if let Some(agg) = &plan.aggregate {
+            // key → (group key values, accumulators, first row of the group)
+            let mut groups: HashMap<Vec<u8>, (Vec<Value>, Vec<Accumulator>, usize)> =
+                HashMap::new();
+            let mut order: Vec<Vec<u8>> = Vec::new();
+            let mut hash_key = Vec::new();
+            for (n, row) in rows.iter().enumerate() {
+                let cx = self.cx(row, outer);
+                let mut keys = Vec::with_capacity(agg.group_by.len());
+                hash_key.clear();
+                for g in &agg.group_by {
+                    let v = g.eval(&cx)?;
+                    encode_key_value(&v, &mut hash_key);
+                    hash_key.push(u8::from(v.is_null()));
+                    keys.push(v);
                 }
-            }
-            Some(agg) => {
-                // key → (group key values, accumulators, first row of the group)
-                let mut groups: HashMap<Vec<u8>, (Vec<Value>, Vec<Accumulator>, usize)> =
-                    HashMap::new();
-                let mut order: Vec<Vec<u8>> = Vec::new();
-                let mut hash_key = Vec::new();
-                for (n, row) in rows.iter().enumerate() {
-                    let cx = self.cx(row, outer);
-                    let mut keys = Vec::with_capacity(agg.group_by.len());
-                    hash_key.clear();
-                    for g in &agg.group_by {
-                        let v = g.eval(&cx)?;
-                        encode_key_value(&v, &mut hash_key);
-                        hash_key.push(u8::from(v.is_null()));
-                        keys.push(v);
-                    }
-                    if !groups.contains_key(&hash_key) {
-                        order.push(hash_key.clone());
-                        groups.insert(
-                            hash_key.clone(),
-                            (keys, agg.aggs.iter().map(Accumulator::new).collect(), n),
-                        );
-                    }
-                    let Some(entry) = groups.get_mut(&hash_key) else {
-                        return Err(SqlError::Internal("group vanished".into()));
-                    };
-                    for (acc, call) in entry.1.iter_mut().zip(&agg.aggs) {
-                        if let Some(f) = &call.filter
-                            && f.eval(&cx)? != Value::Bool(true)
-                        {
-                            continue;
-                        }
-                        let v = match &call.arg {
-                            Some(a) => a.eval(&cx)?,
-                            None => Value::Bool(true),
-                        };
-                        acc.add(v)?;
-                    }
-                }
-                // An aggregate without GROUP BY yields one row even over no input.
-                let empty_row = vec![Value::Null; plan.from.width];
-                if agg.group_by.is_empty() && groups.is_empty() {
-                    order.push(Vec::new());
+                if !groups.contains_key(&hash_key) {
+                    order.push(hash_key.clone());
                     groups.insert(
-                        Vec::new(),
-                        (
-                            Vec::new(),
-                            agg.aggs.iter().map(Accumulator::new).collect(),
-                            usize::MAX,
-                        ),
+                        hash_key.clone(),
+                        (keys, agg.aggs.iter().map(Accumulator::new).collect(), n),
                     );
                 }
-                for k in order {
-                    let Some((keys, accs, first)) = groups.remove(&k) else {
-                        continue;
-                    };
-                    let results: Vec<Value> = accs
-                        .into_iter()
-                        .map(Accumulator::finish)
-                        .collect::<SqlResult<_>>()?;
-                    let row = rows.get(first).unwrap_or(&empty_row);
-                    let mut cx = self.cx(row, outer);
-                    cx.aggs = &results;
-                    cx.group_keys = &keys;
-                    if let Some(h) = &agg.having
-                        && h.eval(&cx)? != Value::Bool(true)
+                let Some(entry) = groups.get_mut(&hash_key) else {
+                    return Err(SqlError::Internal("group vanished".into()));
+                };
+                for (acc, call) in entry.1.iter_mut().zip(&agg.aggs) {
+                    if let Some(f) = &call.filter
+                        && f.eval(&cx)? != Value::Bool(true)
                     {
                         continue;
                     }
-                    emit(&cx, &mut out)?;
+                    let v = match &call.arg {
+                        Some(a) => a.eval(&cx)?,
+                        None => Value::Bool(true),
+                    };
+                    acc.add(v)?;
                 }
+            }
+            // An aggregate without GROUP BY yields one row even over no input.
+            if agg.group_by.is_empty() && groups.is_empty() {
+                order.push(Vec::new());
+                groups.insert(
+                    Vec::new(),
+                    (
+                        Vec::new(),
+                        agg.aggs.iter().map(Accumulator::new).collect(),
+                        usize::MAX,
+                    ),
+                );
+            }
+            for k in order {
+                let Some((keys, accs, first)) = groups.remove(&k) else {
+                    continue;
+                };
+                let results: Vec<Value> = accs
+                    .into_iter()
+                    .map(Accumulator::finish)
+                    .collect::<SqlResult<_>>()?;
+                if let Some(h) = &agg.having {
+                    let mut cx = self.cx(rows.get(first).unwrap_or(&empty_row), outer);
+                    cx.aggs = &results;
+                    cx.group_keys = &keys;
+                    if h.eval(&cx)? != Value::Bool(true) {
+                        continue;
+                    }
+                }
+                groups_out.push((first, results, keys));
+            }
+        }
+        // What the select list sees: a row, or a group.
+        let contexts: Vec<EvalContext<'_>> = match &plan.aggregate {
+            None => rows.iter().map(|r| self.cx(r, outer)).collect(),
+            Some(_) => groups_out
+                .iter()
+                .map(|(first, results, keys)| {
+                    let mut cx = self.cx(rows.get(*first).unwrap_or(&empty_row), outer);
+                    cx.aggs = results;
+                    cx.group_keys = keys;
+                    cx
+                })
+                .collect(),
+        };
+        if plan.windows.calls.is_empty() {
+            for cx in &contexts {
+                emit(cx, &mut out)?;
+            }
+        } else {
+            let values = crate::window::compute(&plan.windows, &contexts, self.session)?;
+            for (cx, w) in contexts.iter().zip(&values) {
+                let mut cx = *cx;
+                cx.windows = w;
+                emit(&cx, &mut out)?;
             }
         }
         if plan.distinct {
@@ -3550,7 +3849,7 @@ fn slot_type(
 
 /// Running state of one aggregate over one group.
 #[derive(Debug)]
-struct Accumulator {
+pub(crate) struct Accumulator {
     func: AggFunc,
     ty: DataType,
     distinct: Option<HashSet<Vec<u8>>>,
@@ -3567,7 +3866,7 @@ struct Accumulator {
 }
 
 impl Accumulator {
-    fn new(call: &AggCall) -> Self {
+    pub(crate) fn new(call: &AggCall) -> Self {
         Accumulator {
             func: call.func,
             ty: call.ty,
@@ -3585,7 +3884,7 @@ impl Accumulator {
         }
     }
 
-    fn add(&mut self, v: Value) -> SqlResult<()> {
+    pub(crate) fn add(&mut self, v: Value) -> SqlResult<()> {
         if self.func == AggFunc::CountStar {
             self.count += 1;
             return Ok(());
@@ -3658,6 +3957,12 @@ impl Accumulator {
     }
 
     fn finish(self) -> SqlResult<Value> {
+        self.current()
+    }
+
+    /// The aggregate's value over the inputs added so far; more may be added after (a window
+    /// aggregate reads its running value once per frame).
+    pub(crate) fn current(&self) -> SqlResult<Value> {
         Ok(match self.func {
             AggFunc::CountStar | AggFunc::Count => Value::Int(self.count),
             _ if self.count == 0 => Value::Null,
@@ -3668,17 +3973,148 @@ impl Accumulator {
             AggFunc::Sum | AggFunc::Avg if self.ty == DataType::Numeric => {
                 crate::types::numeric_sum_avg(
                     self.func == AggFunc::Avg,
-                    self.numeric_sum,
+                    self.numeric_sum.clone(),
                     self.int_sum,
                     self.count,
                 )?
             }
             AggFunc::Sum => Value::Float(self.float_sum),
             AggFunc::Avg => Value::Float(self.float_sum / self.count as f64),
-            AggFunc::Min | AggFunc::Max => self.best,
-            AggFunc::StringAgg => Value::Text(self.text),
-            AggFunc::ArrayAgg => Value::Text(crate::expr::format_array(self.items.into_iter())),
-            AggFunc::BoolAnd | AggFunc::BoolOr => self.best,
+            AggFunc::Min | AggFunc::Max => self.best.clone(),
+            AggFunc::StringAgg => Value::Text(self.text.clone()),
+            AggFunc::ArrayAgg => Value::Text(crate::expr::format_array(self.items.iter().cloned())),
+            AggFunc::BoolAnd | AggFunc::BoolOr => self.best.clone(),
+        })
+    }
+}
+
+/// The other relations of `UPDATE … FROM` and `DELETE … USING`, planned against one target
+/// row at a time.
+///
+/// WHERE is split into conjuncts: those over the target alone filter (and choose the access
+/// path of) the target's scan; the rest become the WHERE of `SELECT * FROM <other relations>`,
+/// a subquery correlated with the target row (the target's columns are its outer references).
+/// A target row is updated or deleted when that subquery returns a row, and an UPDATE computes
+/// the new row (and RETURNING) from the first such row, as PostgreSQL uses one unspecified
+/// partner. The subquery runs once per target row that passes the target's own conjuncts, or
+/// once in all when it does not refer to the target (its rows are then cached): a join
+/// condition costs a run of the other relations' plan per target row.
+pub struct DmlJoin {
+    /// Conjuncts over the target alone, over the target's row.
+    pub target_filter: Option<Expr>,
+    /// The other relations, filtered by the remaining conjuncts.
+    pub sources: Subquery,
+    /// Their columns, in the order of the subquery's output.
+    pub scope: Vec<ScopeColumn>,
+}
+
+impl Planner<'_> {
+    /// Binds the relations of `UPDATE … FROM` / `DELETE … USING` with the statement's WHERE
+    /// (see [`DmlJoin`]); `target` is the scope of the target table.
+    pub fn bind_dml_join(
+        &self,
+        from: &[ast::TableWithJoins],
+        selection: Option<&ast::Expr>,
+        target: &[ScopeColumn],
+        params: &mut Vec<Option<DataType>>,
+    ) -> SqlResult<DmlJoin> {
+        // The other relations' columns, in the order `SELECT *` lists them.
+        let mut relations = Vec::new();
+        let mut scope: Vec<ScopeColumn> = Vec::new();
+        let mut depth = 0;
+        for twj in from {
+            self.add_relation(
+                &twj.relation,
+                params,
+                &[],
+                &mut relations,
+                &mut scope,
+                &mut depth,
+            )?;
+            for j in &twj.joins {
+                self.add_relation(
+                    &j.relation,
+                    params,
+                    &[],
+                    &mut relations,
+                    &mut scope,
+                    &mut depth,
+                )?;
+            }
+        }
+        if let Some(t) = target.first().and_then(|c| c.table.clone())
+            && scope.iter().any(|c| c.table.as_deref() == Some(t.as_str()))
+        {
+            return Err(SqlError::DuplicateAlias(t));
+        }
+        fn conjuncts<'e>(e: &'e ast::Expr, out: &mut Vec<&'e ast::Expr>) {
+            match e {
+                ast::Expr::BinaryOp {
+                    left,
+                    op: ast::BinaryOperator::And,
+                    right,
+                } => {
+                    conjuncts(left, out);
+                    conjuncts(right, out);
+                }
+                ast::Expr::Nested(inner)
+                    if matches!(
+                        **inner,
+                        ast::Expr::BinaryOp {
+                            op: ast::BinaryOperator::And,
+                            ..
+                        }
+                    ) =>
+                {
+                    conjuncts(inner, out)
+                }
+                other => out.push(other),
+            }
+        }
+        let mut all = Vec::new();
+        if let Some(w) = selection {
+            conjuncts(w, &mut all);
+        }
+        let mut target_filter = Vec::new();
+        let mut rest = Vec::new();
+        for c in all {
+            // A conjunct that binds over the target alone (no other relation's column) filters
+            // the target's scan.
+            let mut probe_params = params.clone();
+            let mut probe = Binder::new(target, &mut probe_params);
+            probe.planner = Some(self);
+            if probe.bind(c, &mut AggMode::Forbidden("WHERE")).is_ok() {
+                let mut binder = Binder::new(target, params);
+                binder.planner = Some(self);
+                let f = binder.bind(c, &mut AggMode::Forbidden("WHERE"))?;
+                check_boolean(&binder, &f, "WHERE")?;
+                target_filter.push(f);
+            } else {
+                rest.push(format!("({c})"));
+            }
+        }
+        let items: Vec<String> = from.iter().map(ToString::to_string).collect();
+        let mut sql = format!("SELECT * FROM {}", items.join(", "));
+        if !rest.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&rest.join(" AND "));
+        }
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let query = match sqlparser::parser::Parser::parse_sql(&dialect, &sql)
+            .map_err(|e| SqlError::Syntax(e.to_string()))?
+            .pop()
+        {
+            Some(ast::Statement::Query(q)) => q,
+            _ => return Err(SqlError::Internal("FROM list is not a query".into())),
+        };
+        let (plan, depth) = self.bind_subquery(&query, params, &[target])?;
+        Ok(DmlJoin {
+            target_filter: and_all(target_filter),
+            sources: Subquery {
+                plan: std::sync::Arc::new(plan),
+                correlated: depth >= 1,
+            },
+            scope,
         })
     }
 }
@@ -3744,8 +4180,11 @@ impl Planner<'_> {
         if s.aggregate.is_some() {
             return refuse("aggregate functions or GROUP BY");
         }
-        if s.distinct {
+        if s.distinct || !s.distinct_on.is_empty() {
             return refuse("DISTINCT clause");
+        }
+        if !s.windows.calls.is_empty() {
+            return refuse("window functions");
         }
         if s.from.relations.len() != 1 {
             return refuse("joins (lock one table per query)");
@@ -4393,5 +4832,111 @@ mod tests {
             ),
             SqlError::UndefinedTable(_) | SqlError::UndefinedRelation(_)
         ));
+    }
+
+    #[test]
+    fn window_frames_see_peers_rows_and_ranges() {
+        let mut s = session();
+        run(
+            &mut s,
+            "CREATE TABLE t (id int PRIMARY KEY, g text, v int);
+             INSERT INTO t VALUES (1, 'a', 1), (2, 'a', 2), (3, 'a', 2), (4, 'b', 5), (5, 'b', NULL)",
+        );
+        // Default frame: up to the last peer; ROWS: by position; RANGE: by value, NULLs are
+        // their own peers.
+        let sql = "SELECT id, sum(v) OVER (PARTITION BY g ORDER BY v), \
+                   sum(v) OVER (PARTITION BY g ORDER BY v, id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW), \
+                   count(*) OVER (PARTITION BY g ORDER BY v RANGE BETWEEN 1 PRECEDING AND 0 FOLLOWING), \
+                   rank() OVER (PARTITION BY g ORDER BY v), dense_rank() OVER (ORDER BY v) \
+                   FROM t ORDER BY id";
+        assert_eq!(
+            run(&mut s, sql),
+            rows(&[
+                &["1", "1", "1", "1", "1", "1"],
+                &["2", "5", "3", "3", "2", "2"],
+                &["3", "5", "4", "3", "2", "2"],
+                &["4", "5", "5", "1", "1", "3"],
+                &["5", "5", "5", "1", "2", "4"],
+            ])
+        );
+        // Calls over the same window share one sort.
+        let engine = s.engine().clone();
+        let txn = engine.begin();
+        let plan = plan_of(
+            &engine,
+            &txn,
+            "SELECT rank() OVER w, sum(v) OVER w, lag(v) OVER w FROM t WINDOW w AS (ORDER BY v)",
+        );
+        let Body::Select(sel) = &plan.body else {
+            panic!("not a select")
+        };
+        assert_eq!((sel.windows.defs.len(), sel.windows.calls.len()), (1, 3));
+        assert!(matches!(
+            fails(&mut s, "SELECT id FROM t WHERE rank() OVER () > 1"),
+            SqlError::Windowing(_)
+        ));
+        assert!(matches!(
+            fails(&mut s, "SELECT sum(rank() OVER ()) FROM t"),
+            SqlError::Grouping(_)
+        ));
+    }
+
+    #[test]
+    fn right_and_full_joins_add_the_rows_without_partner() {
+        let mut s = session();
+        setup(&mut s);
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT a.id, b.id FROM a FULL JOIN b ON a.b = b.id ORDER BY a.id, b.id"
+            ),
+            rows(&[&["1", "10"], &["2", "20"], &["3", "NULL"], &["NULL", "30"]])
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT a.id, b.id FROM a RIGHT JOIN b ON a.b = b.id WHERE b.c > 100 ORDER BY b.id"
+            ),
+            rows(&[&["2", "20"], &["NULL", "30"]])
+        );
+        // USING merges the column: unqualified it is the left one, `*` lists it first.
+        assert_eq!(
+            run(&mut s, "SELECT * FROM b JOIN c USING (id)"),
+            Vec::<Vec<String>>::new()
+        );
+        run(
+            &mut s,
+            "CREATE TABLE d (c int, note text); INSERT INTO d VALUES (100, 'x')",
+        );
+        assert_eq!(
+            run(&mut s, "SELECT * FROM b JOIN d USING (c)"),
+            rows(&[&["100", "10", "x"]])
+        );
+    }
+
+    #[test]
+    fn update_from_changes_each_target_row_once() {
+        let mut s = session();
+        setup(&mut s);
+        run(
+            &mut s,
+            "CREATE TABLE p (k int, v int);
+             INSERT INTO p VALUES (1, 5), (1, 6), (9, 9);
+             UPDATE a SET b = a.b + 1 FROM p WHERE p.k = a.id;
+             UPDATE a SET x = left(c.name, 5) FROM b, c WHERE a.b = b.id AND b.c = c.id",
+        );
+        assert_eq!(
+            run(&mut s, "SELECT id, b, x FROM a ORDER BY id"),
+            rows(&[
+                &["1", "11", "one"],
+                &["2", "20", "two h"],
+                &["3", "NULL", "three"]
+            ])
+        );
+        run(&mut s, "DELETE FROM a USING p WHERE p.k = a.id");
+        assert_eq!(
+            run(&mut s, "SELECT id FROM a ORDER BY id"),
+            rows(&[&["2"], &["3"]])
+        );
     }
 }

@@ -24,7 +24,7 @@ use crate::catalog::{
 };
 use crate::copy::{CopyFormat, LineSplitter};
 use crate::error::{SqlError, SqlResult};
-use crate::expr::{AggMode, Binder, Expr, SessionInfo, ident_name, object_name};
+use crate::expr::{AggMode, Binder, Expr, ScopeColumn, SessionInfo, ident_name, object_name};
 use crate::index::{self, NameOwner};
 use crate::query::{
     Access, ColumnInfo, Executor, Planner, QueryPlan, choose_access, lookup_table, matching_rows,
@@ -2796,7 +2796,7 @@ impl Session {
             }
         }
         let returning = match &ins.returning {
-            Some(items) => Some(self.bind_returning(txn, &def, items, params)?),
+            Some(items) => Some(self.bind_returning(txn, &def, items, params, None, &[])?),
             None => None,
         };
         let on_conflict = match &ins.on {
@@ -3123,15 +3123,20 @@ impl Session {
     }
 
     /// Binds a RETURNING list over the rows of `def`.
+    /// `extra`: the columns of `UPDATE … FROM` / `DELETE … USING`'s other relations, which
+    /// follow the table's columns in the rows RETURNING sees.
     fn bind_returning(
         &self,
         txn: &Txn,
         def: &TableDef,
         items: &[ast::SelectItem],
         params: &mut Vec<Option<DataType>>,
+        alias: Option<&str>,
+        extra: &[ScopeColumn],
     ) -> SqlResult<Returning> {
         let engine = &self.db.engine;
-        let scope = table_scope(def, None);
+        let mut scope = table_scope(def, alias);
+        scope.extend(extra.iter().cloned());
         let planner = Planner { engine, txn };
         let mut binder = Binder::new(&scope, params);
         binder.planner = Some(&planner);
@@ -3145,20 +3150,39 @@ impl Session {
                     return Err(SqlError::FeatureNotSupported(format!("{item}")));
                 }
                 ast::SelectItem::Wildcard(_) | ast::SelectItem::QualifiedWildcard(..) => {
-                    if let ast::SelectItem::QualifiedWildcard(
-                        ast::SelectItemQualifiedWildcardKind::ObjectName(n),
-                        _,
-                    ) = item
-                        && object_name(n)? != def.name
+                    let qualifier = match item {
+                        ast::SelectItem::QualifiedWildcard(
+                            ast::SelectItemQualifiedWildcardKind::ObjectName(n),
+                            _,
+                        ) => Some(object_name(n)?),
+                        _ => None,
+                    };
+                    let before = exprs.len();
+                    if qualifier
+                        .as_deref()
+                        .is_none_or(|q| q == alias.unwrap_or(&def.name))
                     {
-                        return Err(SqlError::MissingFromEntry(object_name(n)?));
+                        for (i, c) in def.columns.iter().enumerate() {
+                            exprs.push(Expr::Column(i));
+                            columns.push(ColumnInfo {
+                                name: c.name.clone(),
+                                ty: c.ty,
+                            });
+                        }
                     }
-                    for (i, c) in def.columns.iter().enumerate() {
-                        exprs.push(Expr::Column(i));
-                        columns.push(ColumnInfo {
-                            name: c.name.clone(),
-                            ty: c.ty,
-                        });
+                    for (i, c) in extra.iter().enumerate() {
+                        if qualifier.is_none() || qualifier == c.table {
+                            exprs.push(Expr::Column(def.columns.len() + i));
+                            columns.push(ColumnInfo {
+                                name: c.name.clone(),
+                                ty: c.ty,
+                            });
+                        }
+                    }
+                    if let Some(q) = qualifier
+                        && exprs.len() == before
+                    {
+                        return Err(SqlError::MissingFromEntry(q));
                     }
                     continue;
                 }
@@ -3290,17 +3314,30 @@ impl Session {
         u: &ast::Update,
         params: &mut Vec<Option<DataType>>,
     ) -> SqlResult<UpdatePlan> {
-        if u.from.is_some() || u.limit.is_some() || !u.order_by.is_empty() {
+        if u.limit.is_some() || !u.order_by.is_empty() {
             return Err(SqlError::FeatureNotSupported(
-                "UPDATE with FROM, ORDER BY or LIMIT".into(),
+                "UPDATE with ORDER BY or LIMIT".into(),
             ));
         }
+        let from = match &u.from {
+            None => None,
+            Some(ast::UpdateTableFromKind::AfterSet(f)) => Some(f),
+            Some(ast::UpdateTableFromKind::BeforeSet(_)) => {
+                return Err(SqlError::Syntax("FROM before SET".into()));
+            }
+        };
         let (name, alias) = single_table(std::slice::from_ref(&u.table))?
             .ok_or_else(|| SqlError::Syntax("UPDATE needs a table".into()))?;
         let engine = &self.db.engine;
         let def = lookup_table(engine, txn, &name)?;
-        let scope = table_scope(&def, alias.as_deref());
+        let mut scope = table_scope(&def, alias.as_deref());
         let planner = Planner { engine, txn };
+        let join = match from {
+            Some(f) => Some(planner.bind_dml_join(f, u.selection.as_ref(), &scope, params)?),
+            None => None,
+        };
+        let extra: Vec<ScopeColumn> = join.as_ref().map_or_else(Vec::new, |j| j.scope.clone());
+        scope.extend(extra.iter().cloned());
         let mut binder = Binder::new(&scope, params);
         binder.planner = Some(&planner);
         let mut sets = Vec::with_capacity(u.assignments.len());
@@ -3327,13 +3364,16 @@ impl Session {
             }
             sets.push((i, b));
         }
-        let filter = match &u.selection {
-            Some(w) => Some(binder.bind(w, &mut AggMode::Forbidden("WHERE"))?),
-            None => None,
+        let filter = match (&join, &u.selection) {
+            (Some(j), _) => j.target_filter.clone(),
+            (None, Some(w)) => Some(binder.bind(w, &mut AggMode::Forbidden("WHERE"))?),
+            (None, None) => None,
         };
         let access = choose_access(&def, filter.as_ref());
         let returning = match &u.returning {
-            Some(items) => Some(self.bind_returning(txn, &def, items, params)?),
+            Some(items) => {
+                Some(self.bind_returning(txn, &def, items, params, alias.as_deref(), &extra)?)
+            }
             None => None,
         };
         Ok(UpdatePlan {
@@ -3342,6 +3382,7 @@ impl Session {
             filter,
             access,
             returning,
+            join,
         })
     }
 
@@ -3352,41 +3393,41 @@ impl Session {
         let def = &plan.def;
         // Every new row is computed before the first write: the statement sees the table as it
         // was when it started.
-        let mut found = Vec::new();
-        matching_rows(
-            &self.executor(txn, params),
-            def,
-            plan.filter.as_ref(),
-            &plan.access,
-            None,
-            None,
-            |k, row| {
-                found.push((k, row));
-                Ok(())
-            },
-        )?;
+        let found = self.dml_targets(txn, &plan, params)?;
         // Lock every matching row, then compute its new version from the newest committed one
         // (PostgreSQL's READ COMMITTED: a row changed since the snapshot is re-checked against
         // the WHERE clause and updated from its newest version, so no update is lost).
         let mut locked = Vec::with_capacity(found.len());
-        for (key, old) in found {
+        for (key, old, partner) in found {
+            let before = old.clone();
             if let Some(row) =
                 self.lock_for_write(txn, def, plan.filter.as_ref(), params, &key, old)?
             {
-                locked.push((key, row));
+                let partner = if row == before {
+                    Some(partner)
+                } else {
+                    self.dml_partner(txn, &plan, params, &row)?
+                };
+                if let Some(p) = partner {
+                    locked.push((key, row, p));
+                }
             }
         }
         let mut targets = Vec::with_capacity(locked.len());
+        let mut partners = Vec::with_capacity(locked.len());
         {
             let exec = self.executor(txn, params);
-            for (key, old) in locked {
-                let cx = exec.cx(&old, None);
+            for (key, old, partner) in locked {
+                let mut joined = old.clone();
+                joined.extend(partner.iter().cloned());
+                let cx = exec.cx(&joined, None);
                 let mut row = old.clone();
                 for (i, e) in &plan.sets {
                     let col = &def.columns[*i];
                     row[*i] = col.fit(e.eval(&cx)?.cast(col.ty)?)?;
                 }
                 targets.push((key, old, row));
+                partners.push(partner);
             }
         }
         let checks = self.bind_checks(txn, def)?;
@@ -3400,7 +3441,14 @@ impl Session {
                 self.referencing_actions(txn, def, old, Some(row), 0)?;
             }
         }
-        let rows: Vec<Vec<Value>> = targets.into_iter().map(|(_, _, row)| row).collect();
+        let rows: Vec<Vec<Value>> = targets
+            .into_iter()
+            .zip(partners)
+            .map(|((_, _, mut row), partner)| {
+                row.extend(partner);
+                row
+            })
+            .collect();
         self.dml_output(txn, params, plan.returning.as_ref(), "UPDATE", &rows)
     }
 
@@ -3502,16 +3550,78 @@ impl Session {
         Ok(Some(newest))
     }
 
+    /// The rows an UPDATE or DELETE acts on, as the statement's snapshot sees them: (key, row,
+    /// partner row of `UPDATE … FROM` / `DELETE … USING`, empty without one). A row without a
+    /// partner is left alone.
+    #[allow(clippy::type_complexity)]
+    fn dml_targets(
+        &self,
+        txn: &Txn,
+        plan: &UpdatePlan,
+        params: &[Value],
+    ) -> SqlResult<Vec<(Vec<u8>, Vec<Value>, Vec<Value>)>> {
+        let exec = self.executor(txn, params);
+        let mut found = Vec::new();
+        matching_rows(
+            &exec,
+            &plan.def,
+            plan.filter.as_ref(),
+            &plan.access,
+            None,
+            None,
+            |k, row| {
+                found.push((k, row));
+                Ok(())
+            },
+        )?;
+        let mut out = Vec::with_capacity(found.len());
+        for (k, row) in found {
+            let partner = match &plan.join {
+                None => Vec::new(),
+                Some(j) => {
+                    self.info.cancel.check()?;
+                    match exec
+                        .subquery_rows(&j.sources, &exec.cx(&row, None))?
+                        .first()
+                    {
+                        Some(p) => p.clone(),
+                        None => continue,
+                    }
+                }
+            };
+            out.push((k, row, partner));
+        }
+        Ok(out)
+    }
+
+    /// The partner of a row that changed while the statement waited for its lock (READ
+    /// COMMITTED re-checks the join against the newest version, as PostgreSQL does).
+    fn dml_partner(
+        &self,
+        txn: &Txn,
+        plan: &UpdatePlan,
+        params: &[Value],
+        row: &[Value],
+    ) -> SqlResult<Option<Vec<Value>>> {
+        let Some(j) = &plan.join else {
+            return Ok(Some(Vec::new()));
+        };
+        let exec = self.executor(txn, params);
+        Ok(exec
+            .subquery_rows(&j.sources, &exec.cx(row, None))?
+            .first()
+            .cloned())
+    }
+
     fn plan_delete(
         &self,
         txn: &Txn,
         d: &ast::Delete,
         params: &mut Vec<Option<DataType>>,
     ) -> SqlResult<UpdatePlan> {
-        if d.using.is_some() || d.limit.is_some() || !d.order_by.is_empty() || !d.tables.is_empty()
-        {
+        if d.limit.is_some() || !d.order_by.is_empty() || !d.tables.is_empty() {
             return Err(SqlError::FeatureNotSupported(
-                "DELETE with USING, ORDER BY or LIMIT".into(),
+                "DELETE with ORDER BY or LIMIT".into(),
             ));
         }
         let from = match &d.from {
@@ -3523,15 +3633,27 @@ impl Session {
         let def = lookup_table(engine, txn, &name)?;
         let scope = table_scope(&def, alias.as_deref());
         let planner = Planner { engine, txn };
-        let mut binder = Binder::new(&scope, params);
-        binder.planner = Some(&planner);
-        let filter = match &d.selection {
-            Some(w) => Some(binder.bind(w, &mut AggMode::Forbidden("WHERE"))?),
+        let join = match &d.using {
+            Some(using) => {
+                Some(planner.bind_dml_join(using, d.selection.as_ref(), &scope, params)?)
+            }
             None => None,
         };
+        let filter = match (&join, &d.selection) {
+            (Some(j), _) => j.target_filter.clone(),
+            (None, Some(w)) => {
+                let mut binder = Binder::new(&scope, params);
+                binder.planner = Some(&planner);
+                Some(binder.bind(w, &mut AggMode::Forbidden("WHERE"))?)
+            }
+            (None, None) => None,
+        };
         let access = choose_access(&def, filter.as_ref());
+        let extra: Vec<ScopeColumn> = join.as_ref().map_or_else(Vec::new, |j| j.scope.clone());
         let returning = match &d.returning {
-            Some(items) => Some(self.bind_returning(txn, &def, items, params)?),
+            Some(items) => {
+                Some(self.bind_returning(txn, &def, items, params, alias.as_deref(), &extra)?)
+            }
             None => None,
         };
         Ok(UpdatePlan {
@@ -3540,6 +3662,7 @@ impl Session {
             filter,
             access,
             returning,
+            join,
         })
     }
 
@@ -3547,33 +3670,32 @@ impl Session {
         let mut types = vec![None; params.len()];
         let plan = self.plan_delete(txn, d, &mut types)?;
         let engine = &self.db.engine;
-        let mut found = Vec::new();
-        matching_rows(
-            &self.executor(txn, params),
-            &plan.def,
-            plan.filter.as_ref(),
-            &plan.access,
-            None,
-            None,
-            |k, row| {
-                found.push((k, row));
-                Ok(())
-            },
-        )?;
+        let found = self.dml_targets(txn, &plan, params)?;
         let referenced = self.is_referenced(txn, &plan.def)?;
         let mut deleted = Vec::new();
-        for (k, old) in found {
+        for (k, old, partner) in found {
+            let before = old.clone();
             let Some(row) =
                 self.lock_for_write(txn, &plan.def, plan.filter.as_ref(), params, &k, old)?
             else {
                 continue;
+            };
+            let partner = if row == before {
+                partner
+            } else {
+                match self.dml_partner(txn, &plan, params, &row)? {
+                    Some(p) => p,
+                    None => continue,
+                }
             };
             if engine.delete(txn, plan.def.tree, &k)? {
                 index::delete_entries(engine, txn, &plan.def, &row, &k)?;
                 if referenced {
                     self.referencing_actions(txn, &plan.def, &row, None, 0)?;
                 }
-                deleted.push(row);
+                let mut out = row;
+                out.extend(partner);
+                deleted.push(out);
             }
         }
         self.dml_output(txn, params, plan.returning.as_ref(), "DELETE", &deleted)
@@ -4280,9 +4402,13 @@ type ConflictUpdate = (Vec<(usize, Expr)>, Option<Expr>);
 struct UpdatePlan {
     def: TableDef,
     sets: Vec<(usize, Expr)>,
+    /// Over the table's row alone (with `join`, the conjuncts of WHERE that are).
     filter: Option<Expr>,
     access: Access,
     returning: Option<Returning>,
+    /// `UPDATE … FROM` / `DELETE … USING`: the other relations. SET and RETURNING see the
+    /// table's row followed by the partner row they found.
+    join: Option<crate::query::DmlJoin>,
 }
 
 /// A bound RETURNING list: expressions over the table's row, and the columns they make.
