@@ -32,8 +32,10 @@ use std::path::PathBuf;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-fn golden_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sql_types.golden")
+fn golden_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(name)
 }
 
 /// One case: the statement, whether its results are read in binary, and the answer lines.
@@ -155,20 +157,33 @@ fn write_golden(header: &[String], cases: &[Case]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn types_answer_as_postgresql_does() {
+    run_golden("sql_types.golden", "sql-types").await;
+}
+
+/// `sql_datetime.golden`: date, time, timestamp, timestamptz and interval — text forms, time
+/// zones, arithmetic, functions, errors, ordering, keys and binary forms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datetime_types_answer_as_postgresql_does() {
+    run_golden("sql_datetime.golden", "sql-datetime").await;
+}
+
+/// Runs the cases of one golden file against a Borealis cluster (or, with
+/// `BOREALIS_RECORD_GOLDEN` set, records PostgreSQL 15's answers into it).
+async fn run_golden(file: &str, name: &str) {
     let _g = serial();
-    let text = std::fs::read_to_string(golden_path()).unwrap();
+    let text = std::fs::read_to_string(golden_path(file)).unwrap();
     let (header, mut cases) = parse_golden(&text);
     assert!(cases.len() > 50, "the golden file lost its cases");
     if std::env::var_os("BOREALIS_RECORD_GOLDEN").is_some() {
-        let pg = common::postgres::Postgres::start("sql-types");
+        let pg = common::postgres::Postgres::start(name);
         let c = pg.client("postgres").await;
         for case in &mut cases {
             case.answer = answer(&c, case).await;
         }
-        std::fs::write(golden_path(), write_golden(&header, &cases)).unwrap();
+        std::fs::write(golden_path(file), write_golden(&header, &cases)).unwrap();
         return;
     }
-    let cluster = Cluster::start("sql-types");
+    let cluster = Cluster::start(name);
     let c = cluster.client().await;
     let mut failures = Vec::new();
     for case in &cases {
@@ -247,6 +262,57 @@ async fn binary_parameters_are_read_in_postgresql_form() {
             "numeric",
             vec![0, 1, 0xff, 0xff, 0, 0, 0, 4, 0, 1],
             "0.0001",
+        ),
+        // date: days since 2000-01-01 (8887 = 2024-05-01), i32::MAX is infinity.
+        (
+            Type::DATE,
+            "date",
+            8887i32.to_be_bytes().to_vec(),
+            "2024-05-01",
+        ),
+        (
+            Type::DATE,
+            "date",
+            (-1i32).to_be_bytes().to_vec(),
+            "1999-12-31",
+        ),
+        (
+            Type::DATE,
+            "date",
+            i32::MAX.to_be_bytes().to_vec(),
+            "infinity",
+        ),
+        // timestamptz: µs since 2000-01-01 UTC, printed in the session's zone (UTC).
+        (
+            Type::TIMESTAMPTZ,
+            "timestamptz",
+            1_500_000i64.to_be_bytes().to_vec(),
+            "2000-01-01 00:00:01.5+00",
+        ),
+        (
+            Type::TIMESTAMP,
+            "timestamp",
+            (-1i64).to_be_bytes().to_vec(),
+            "1999-12-31 23:59:59.999999",
+        ),
+        // time: µs since midnight.
+        (
+            Type::TIME,
+            "time",
+            47_045_500_000i64.to_be_bytes().to_vec(),
+            "13:04:05.5",
+        ),
+        // interval: µs, days, months.
+        (
+            Type::INTERVAL,
+            "interval",
+            [
+                3_600_000_000i64.to_be_bytes().as_slice(),
+                &(-3i32).to_be_bytes(),
+                &14i32.to_be_bytes(),
+            ]
+            .concat(),
+            "1 year 2 mons -3 days +01:00:00",
         ),
     ];
     for (ty, name, bytes, want) in cases {
@@ -339,6 +405,55 @@ async fn copy_round_trips_the_new_types() {
     std::fs::write(cluster.dir.join("wide.tsv"), "12345.6\t\\N\t\\N\t\\N\n").unwrap();
     let err = psql_fails(&cluster, &["-c", "\\copy ct2 from 'wide.tsv'"]);
     assert!(err.contains("numeric field overflow"), "{err}");
+}
+
+/// COPY writes the date/time types in PostgreSQL's text form (the expected lines are
+/// PostgreSQL 15's, in TimeZone UTC) and reads them back to the same values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_round_trips_the_datetime_types() {
+    let _g = serial();
+    let cluster = Cluster::start("sql-types-copy-dt");
+    let c = cluster.client().await;
+    c.batch_execute(
+        "CREATE TABLE cd (d date, ts timestamp, tz timestamptz, t time, i interval);
+         INSERT INTO cd VALUES ('2024-05-01', '2024-05-01 10:00:00.5', '2024-05-01 10:00+02',
+             '23:59:59.999999', '1 year 2 mons -3 days 04:05:06'),
+           ('0044-03-15 BC', '-infinity', 'infinity', '24:00', '-1 day'),
+           (NULL, NULL, NULL, NULL, NULL);
+         CREATE TABLE cd2 (d date, ts timestamp, tz timestamptz, t time, i interval)",
+    )
+    .await
+    .unwrap();
+    let text = psql(&cluster, &["-c", "COPY cd TO STDOUT"]);
+    assert_eq!(
+        text,
+        "2024-05-01\t2024-05-01 10:00:00.5\t2024-05-01 08:00:00+00\t23:59:59.999999\t\
+         1 year 2 mons -3 days +04:05:06\n\
+         0044-03-15 BC\t-infinity\tinfinity\t24:00:00\t-1 days\n\
+         \\N\t\\N\t\\N\t\\N\t\\N\n"
+    );
+    std::fs::write(cluster.dir.join("cd.tsv"), &text).unwrap();
+    let out = psql(&cluster, &["-c", "\\copy cd2 from 'cd.tsv'"]);
+    assert!(out.contains("COPY 3"), "{out}");
+    let back = psql(&cluster, &["-c", "COPY cd2 TO STDOUT"]);
+    assert_eq!(back, text);
+    // A timestamptz without a zone is read in the session's zone.
+    std::fs::write(cluster.dir.join("z.tsv"), "2024-01-01 00:00\n").unwrap();
+    let out = psql(
+        &cluster,
+        &[
+            "-c",
+            "SET TimeZone = '+05'",
+            "-c",
+            "\\copy cd2 (tz) from 'z.tsv'",
+        ],
+    );
+    assert!(out.contains("COPY 1"), "{out}");
+    let row = c
+        .query_one("SELECT tz::text FROM cd2 WHERE tz < '2024-02-01'", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "2023-12-31 19:00:00+00");
 }
 
 /// Runs psql expecting it to fail; returns its stderr.

@@ -47,6 +47,7 @@
 use async_trait::async_trait;
 use borealis_common::Lsn;
 use borealis_common::pagestore::StoreError;
+use borealis_sql::datetime as dt;
 use borealis_sql::expr::SessionInfo;
 use borealis_sql::query::ColumnInfo;
 use borealis_sql::{DataType, Database, Executed, Output, Session, SqlError, Value};
@@ -207,6 +208,7 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::DatetimeFieldOverflow(_) => "22008",
         SqlError::DatetimeValueOutOfRange(_) => "22008",
         SqlError::InvalidDatetimeFormat(_) => "22007",
+        SqlError::IntervalFieldOverflow(_) => "22015",
         SqlError::Grouping(_) => "42803",
         SqlError::Windowing(_) => "42P20",
         SqlError::NullFrameOffset(_) => "22004",
@@ -283,7 +285,9 @@ fn user_error(e: &FrontError) -> PgWireError {
 fn pg_type(t: DataType) -> Type {
     match t {
         DataType::Bool => Type::BOOL,
+        DataType::Int2 => Type::INT2,
         DataType::Int4 => Type::INT4,
+        DataType::Float4 => Type::FLOAT4,
         DataType::Int8 => Type::INT8,
         DataType::Float8 => Type::FLOAT8,
         DataType::Text => Type::TEXT,
@@ -291,6 +295,10 @@ fn pg_type(t: DataType) -> Type {
         DataType::Numeric => Type::NUMERIC,
         DataType::Bytea => Type::BYTEA,
         DataType::Uuid => Type::UUID,
+        DataType::Date => Type::DATE,
+        DataType::TimestampTz => Type::TIMESTAMPTZ,
+        DataType::Time => Type::TIME,
+        DataType::Interval => Type::INTERVAL,
     }
 }
 
@@ -309,6 +317,10 @@ fn our_type(t: &Type) -> Option<DataType> {
         Type::NUMERIC => DataType::Numeric,
         Type::BYTEA => DataType::Bytea,
         Type::UUID => DataType::Uuid,
+        Type::DATE => DataType::Date,
+        Type::TIMESTAMPTZ => DataType::TimestampTz,
+        Type::TIME => DataType::Time,
+        Type::INTERVAL => DataType::Interval,
         _ => return None,
     })
 }
@@ -359,6 +371,10 @@ fn decode_param(
             [b] => Value::Bool(*b != 0),
             _ => return Err(bad()),
         },
+        DataType::Int2 => Value::Int(i64::from(i16::from_be_bytes(
+            raw.try_into().map_err(|_| bad())?,
+        ))),
+        DataType::Float4 => Value::Float4(f32::from_be_bytes(raw.try_into().map_err(|_| bad())?)),
         DataType::Int4 => Value::Int(i64::from(i32::from_be_bytes(
             raw.try_into().map_err(|_| bad())?,
         ))),
@@ -366,8 +382,7 @@ fn decode_param(
         DataType::Float8 => Value::Float(f64::from_be_bytes(raw.try_into().map_err(|_| bad())?)),
         DataType::Text => Value::Text(String::from_utf8(raw.to_vec()).map_err(|_| bad())?),
         DataType::Timestamp => Value::Timestamp(
-            i64::from_be_bytes(raw.try_into().map_err(|_| bad())?)
-                .checked_add(borealis_sql::types::PG_EPOCH_OFFSET_US)
+            dt::ts_from_wire(i64::from_be_bytes(raw.try_into().map_err(|_| bad())?))
                 .ok_or_else(bad)?,
         ),
         DataType::Numeric => {
@@ -375,6 +390,15 @@ fn decode_param(
         }
         DataType::Bytea => Value::Bytes(raw.to_vec()),
         DataType::Uuid => Value::Uuid(u128::from_be_bytes(raw.try_into().map_err(|_| bad())?)),
+        DataType::Date => Value::Date(dt::date_from_wire(i32::from_be_bytes(
+            raw.try_into().map_err(|_| bad())?,
+        ))),
+        DataType::TimestampTz => Value::TimestampTz(
+            dt::ts_from_wire(i64::from_be_bytes(raw.try_into().map_err(|_| bad())?))
+                .ok_or_else(bad)?,
+        ),
+        DataType::Time => Value::Time(i64::from_be_bytes(raw.try_into().map_err(|_| bad())?)),
+        DataType::Interval => Value::Interval(dt::interval_from_wire(raw).ok_or_else(bad)?),
     })
 }
 
@@ -825,6 +849,13 @@ fn notice_code(message: &str) -> &'static str {
     }
 }
 
+/// Runs `f` with the session's time zone installed on this thread: the text forms of
+/// `timestamptz` values read and print in it. Never across an await.
+fn in_zone<T>(zone: dt::Zone, f: impl FnOnce() -> T) -> T {
+    let _zone = dt::install_zone(zone);
+    f()
+}
+
 fn response(executed: Executed, formats: &Format) -> PgWireResult<Response> {
     match executed.output {
         Output::CopyIn { columns } => Ok(Response::CopyIn(CopyResponse::new(
@@ -888,13 +919,34 @@ fn rows_response(
                     match (v, columns[i].ty) {
                         (Value::Null, _) => encoder.encode_field(&None::<i32>)?,
                         (Value::Int(x), DataType::Int4) => encoder.encode_field(&(*x as i32))?,
+                        (Value::Int(x), DataType::Int2) => encoder.encode_field(&(*x as i16))?,
+                        (Value::Float4(f), _) => encoder.encode_field(f)?,
                         (Value::Int(x), _) => encoder.encode_field(x)?,
                         (Value::Float(f), _) => encoder.encode_field(f)?,
                         (Value::Bool(b), _) => encoder.encode_field(b)?,
                         (Value::Text(s), _) => encoder.encode_field(s)?,
-                        (Value::Timestamp(t), _) => encoder.encode_field_with_type_and_format(
-                            &t.wrapping_sub(borealis_sql::types::PG_EPOCH_OFFSET_US),
+                        (Value::Timestamp(t) | Value::TimestampTz(t), _) => encoder
+                            .encode_field_with_type_and_format(
+                                &dt::ts_to_wire(*t),
+                                &Type::INT8,
+                                FieldFormat::Binary,
+                                &pgwire::types::format::FormatOptions::default(),
+                            )?,
+                        (Value::Time(t), _) => encoder.encode_field_with_type_and_format(
+                            t,
                             &Type::INT8,
+                            FieldFormat::Binary,
+                            &pgwire::types::format::FormatOptions::default(),
+                        )?,
+                        (Value::Date(d), _) => encoder.encode_field_with_type_and_format(
+                            &dt::date_to_wire(*d),
+                            &Type::INT4,
+                            FieldFormat::Binary,
+                            &pgwire::types::format::FormatOptions::default(),
+                        )?,
+                        (Value::Interval(iv), _) => encoder.encode_field_with_type_and_format(
+                            &dt::interval_to_wire(iv),
+                            &Type::BYTEA,
                             FieldFormat::Binary,
                             &pgwire::types::format::FormatOptions::default(),
                         )?,
@@ -1062,7 +1114,8 @@ impl SimpleQueryHandler for Handler {
             match result {
                 Ok(ex) => {
                     let copy_in = matches!(ex.output, Output::CopyIn { .. });
-                    out.push(response(ex, &Format::UnifiedText)?);
+                    let zone = session.session.lock().await.clock().zone;
+                    out.push(in_zone(zone, || response(ex, &Format::UnifiedText))?);
                     if copy_in {
                         // The data follows; later statements of the message are not run.
                         break;
@@ -1159,13 +1212,16 @@ impl ExtendedQueryHandler for Handler {
             )))));
         }
         let mut params = Vec::with_capacity(portal.parameters.len());
+        let zone = session.session.lock().await.clock().zone;
         for (i, raw) in portal.parameters.iter().enumerate() {
-            let v = decode_param(
-                raw.as_deref(),
-                prepared.param_types[i],
-                prepared.param_wire_types[i].as_ref(),
-                portal.parameter_format.is_binary(i),
-            )
+            let v = in_zone(zone, || {
+                decode_param(
+                    raw.as_deref(),
+                    prepared.param_types[i],
+                    prepared.param_wire_types[i].as_ref(),
+                    portal.parameter_format.is_binary(i),
+                )
+            })
             .map_err(|e| user_error(&FrontError::Sql(e)))?;
             params.push(v);
         }
@@ -1174,7 +1230,7 @@ impl ExtendedQueryHandler for Handler {
         let (result, notices) = self.frontend.run(session, stmt, params, text).await;
         send_notices(client, notices).await?;
         match result {
-            Ok(ex) => response(ex, &portal.result_column_format),
+            Ok(ex) => in_zone(zone, || response(ex, &portal.result_column_format)),
             Err(FrontError::Terminated) => Err(user_error(&FrontError::Terminated)),
             Err(e) => Ok(Response::Error(Box::new(error_info(&e)))),
         }

@@ -718,6 +718,28 @@ pub fn encode_row(values: &[Value], out: &mut Vec<u8>) {
                 out.put_u8(8);
                 out.extend_from_slice(&u.to_be_bytes());
             }
+            Value::Date(d) => {
+                out.put_u8(9);
+                out.put_u32(*d as u32);
+            }
+            Value::TimestampTz(t) => {
+                out.put_u8(10);
+                out.put_u64(*t as u64);
+            }
+            Value::Time(t) => {
+                out.put_u8(11);
+                out.put_u64(*t as u64);
+            }
+            Value::Float4(f) => {
+                out.put_u8(13);
+                out.put_u32(f.to_bits());
+            }
+            Value::Interval(iv) => {
+                out.put_u8(12);
+                out.put_u32(iv.months as u32);
+                out.put_u32(iv.days as u32);
+                out.put_u64(iv.micros as u64);
+            }
         }
     }
 }
@@ -745,6 +767,20 @@ pub fn decode_row(bytes: &[u8], ncols: usize) -> SqlResult<Vec<Value>> {
                 a.copy_from_slice(b);
                 Value::Uuid(u128::from_be_bytes(a))
             }
+            9 => Value::Date(r.u32().map_err(corrupt)? as i32),
+            10 => Value::TimestampTz(r.u64().map_err(corrupt)? as i64),
+            11 => Value::Time(r.u64().map_err(corrupt)? as i64),
+            12 => {
+                let months = r.u32().map_err(corrupt)? as i32;
+                let days = r.u32().map_err(corrupt)? as i32;
+                let micros = r.u64().map_err(corrupt)? as i64;
+                Value::Interval(crate::types::Interval {
+                    months,
+                    days,
+                    micros,
+                })
+            }
+            13 => Value::Float4(f32::from_bits(r.u32().map_err(corrupt)?)),
             t => return Err(SqlError::Corrupted(format!("row: unknown value tag {t}"))),
         });
     }
@@ -758,9 +794,16 @@ pub fn encode_key_value(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Null => out.push(0x00),
         Value::Bool(b) => out.push(u8::from(*b)),
-        Value::Int(i) | Value::Timestamp(i) => {
+        Value::Int(i) | Value::Timestamp(i) | Value::TimestampTz(i) | Value::Time(i) => {
             out.extend_from_slice(&((*i as u64) ^ (1 << 63)).to_be_bytes())
         }
+        Value::Date(d) => out.extend_from_slice(&((*d as u32) ^ (1 << 31)).to_be_bytes()),
+        // Intervals order (and equal) by their span: '1 mon' and '30 days' are one key.
+        Value::Interval(iv) => {
+            out.extend_from_slice(&((iv.span_us() as u128) ^ (1 << 127)).to_be_bytes())
+        }
+        // real keys are their double's: they compare with double precision keys.
+        Value::Float4(f) => encode_key_value(&Value::Float(f64::from(*f)), out),
         Value::Float(f) => {
             // SQL equality: -0 = 0, and every NaN is one value that sorts above +Infinity.
             let f = if *f == 0.0 {

@@ -857,10 +857,10 @@ vt!(
         ("n_dead_tup", O),
         ("n_mod_since_analyze", O),
         ("n_ins_since_vacuum", O),
-        ("last_vacuum", DataType::Timestamp),
-        ("last_autovacuum", DataType::Timestamp),
-        ("last_analyze", DataType::Timestamp),
-        ("last_autoanalyze", DataType::Timestamp),
+        ("last_vacuum", DataType::TimestampTz),
+        ("last_autovacuum", DataType::TimestampTz),
+        ("last_analyze", DataType::TimestampTz),
+        ("last_autoanalyze", DataType::TimestampTz),
         ("vacuum_count", O),
         ("autovacuum_count", O),
         ("analyze_count", O),
@@ -1172,10 +1172,10 @@ vt!(
         ("client_addr", T),
         ("client_hostname", T),
         ("client_port", I),
-        ("backend_start", DataType::Timestamp),
-        ("xact_start", DataType::Timestamp),
-        ("query_start", DataType::Timestamp),
-        ("state_change", DataType::Timestamp),
+        ("backend_start", DataType::TimestampTz),
+        ("xact_start", DataType::TimestampTz),
+        ("query_start", DataType::TimestampTz),
+        ("state_change", DataType::TimestampTz),
         ("wait_event_type", T),
         ("wait_event", T),
         ("state", T),
@@ -1327,8 +1327,10 @@ const TYPES: &[(u32, &str, i64, &str, u32)] = &[
     (1042, "bpchar", -1, "S", 1014),
     (1043, "varchar", -1, "S", 1015),
     (1082, "date", 4, "D", 1182),
+    (1083, "time", 8, "D", 1183),
     (1114, "timestamp", 8, "D", 1115),
     (1184, "timestamptz", 8, "D", 1185),
+    (1186, "interval", 16, "T", 1187),
     (1700, "numeric", -1, "N", 1231),
     (2205, "regclass", 4, "N", 2210),
     (2206, "regtype", 4, "N", 2211),
@@ -1362,6 +1364,8 @@ pub fn format_type(oid: i64, typmod: i64) -> Option<String> {
         1082 => "date".into(),
         1114 => "timestamp without time zone".into(),
         1184 => "timestamp with time zone".into(),
+        1083 => "time without time zone".into(),
+        1186 => "interval".into(),
         1700 => crate::types::type_display(DataType::Numeric, i32::try_from(typmod).unwrap_or(-1)),
         2205 => "regclass".into(),
         2206 => "regtype".into(),
@@ -2732,7 +2736,7 @@ pub fn rows(
             }
         }
         "pg_stat_activity" => {
-            let at = |t: Option<i64>| t.map_or(Value::Null, Value::Timestamp);
+            let at = |t: Option<i64>| t.map_or(Value::Null, Value::TimestampTz);
             for b in session.activity.list() {
                 let st = b.state();
                 let app = b
@@ -2756,7 +2760,7 @@ pub fn rows(
                             "client_port",
                             st.client_port.map_or(Value::Null, Value::Int),
                         ),
-                        ("backend_start", Value::Timestamp(b.backend_start_us)),
+                        ("backend_start", Value::TimestampTz(b.backend_start_us)),
                         ("xact_start", at(st.xact_start_us)),
                         ("query_start", at(st.query_start_us)),
                         ("state_change", at(st.state_change_us)),
@@ -3182,7 +3186,7 @@ pub fn rows(
             // across clean restarts; ours start from zero). Scan counters are not kept.
             let when = |us: Option<u64>| {
                 us.and_then(|u| i64::try_from(u).ok())
-                    .map_or(Value::Null, Value::Timestamp)
+                    .map_or(Value::Null, Value::TimestampTz)
             };
             let count = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
             for def in tables()? {

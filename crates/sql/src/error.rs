@@ -64,6 +64,9 @@ pub enum SqlError {
     /// A date/time value beyond the type's range (`timestamp out of range`).
     #[error("{0}")]
     DatetimeValueOutOfRange(String),
+    /// An interval field too large (`interval field value out of range: "…"`).
+    #[error("{0}")]
+    IntervalFieldOverflow(String),
     /// A malformed date/time format or pattern.
     #[error("{0}")]
     InvalidDatetimeFormat(String),

@@ -337,11 +337,18 @@ fn char_length_cast(dt: &ast::DataType) -> Option<(&'static str, i64)> {
 pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
     use ast::DataType as D;
     Ok(match dt {
-        D::Int(_) | D::Integer(_) | D::Int4(_) | D::SmallInt(_) | D::Int2(_) => DataType::Int4,
+        D::Int(_) | D::Integer(_) | D::Int4(_) => DataType::Int4,
+        D::SmallInt(_) | D::Int2(_) => DataType::Int2,
         D::Timestamp(_, ast::TimezoneInfo::None | ast::TimezoneInfo::WithoutTimeZone) => {
             DataType::Timestamp
         }
-        D::Real | D::Float4 => DataType::Float8,
+        D::Timestamp(_, ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz) => {
+            DataType::TimestampTz
+        }
+        D::Date => DataType::Date,
+        D::Time(_, ast::TimezoneInfo::None | ast::TimezoneInfo::WithoutTimeZone) => DataType::Time,
+        D::Interval { .. } => DataType::Interval,
+        D::Real | D::Float4 => DataType::Float4,
         D::Regclass => DataType::Int8,
         D::Numeric(_) | D::Decimal(_) | D::Dec(_) => DataType::Numeric,
         D::Bytea => DataType::Bytea,
@@ -357,7 +364,7 @@ pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
                 "oid" | "xid" | "regclass" | "regtype" | "regnamespace" | "regproc" | "regrole"
                 | "int2" | "smallint" => {
                     if matches!(last.as_str(), "int2" | "smallint") {
-                        DataType::Int4
+                        DataType::Int2
                     } else {
                         DataType::Int8
                     }
@@ -366,8 +373,13 @@ pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
                 "int4" => DataType::Int4,
                 "int8" => DataType::Int8,
                 "float8" => DataType::Float8,
+                "float4" | "real" => DataType::Float4,
                 "bool" => DataType::Bool,
                 "timestamp" => DataType::Timestamp,
+                "timestamptz" => DataType::TimestampTz,
+                "date" => DataType::Date,
+                "time" => DataType::Time,
+                "interval" => DataType::Interval,
                 "numeric" | "decimal" => DataType::Numeric,
                 "bytea" => DataType::Bytea,
                 "uuid" => DataType::Uuid,
@@ -389,7 +401,8 @@ pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
                     "precision for type float must be at least 1 bit".into(),
                 ));
             }
-            1..=53 => DataType::Float8,
+            1..=24 => DataType::Float4,
+            25..=53 => DataType::Float8,
             _ => {
                 return Err(SqlError::InvalidParameterValue(
                     "precision for type float must be less than 54 bits".into(),
@@ -410,10 +423,15 @@ fn literal_type(v: &Value) -> Option<DataType> {
             DataType::Int8
         }),
         Value::Float(_) => Some(DataType::Float8),
+        Value::Float4(_) => Some(DataType::Float4),
         Value::Timestamp(_) => Some(DataType::Timestamp),
         Value::Numeric(_) => Some(DataType::Numeric),
         Value::Bytes(_) => Some(DataType::Bytea),
         Value::Uuid(_) => Some(DataType::Uuid),
+        Value::Date(_) => Some(DataType::Date),
+        Value::TimestampTz(_) => Some(DataType::TimestampTz),
+        Value::Time(_) => Some(DataType::Time),
+        Value::Interval(_) => Some(DataType::Interval),
     }
 }
 
@@ -509,12 +527,20 @@ impl<'a> Binder<'a> {
                         Expr::Literal(Value::Float(f)) => Expr::Literal(Value::Float(-f)),
                         Expr::Literal(Value::Numeric(n)) => Expr::Literal(Value::Numeric(n.neg())),
                         // An int4 negates within int4: -(-2147483648) is out of range.
-                        other if self.type_of(&other) == Some(DataType::Int4) => Expr::Binary {
-                            op: BinOp::Sub,
-                            left: Box::new(Expr::Literal(Value::Int(0))),
-                            right: Box::new(other),
-                            ty: DataType::Int4,
-                        },
+                        other
+                            if matches!(
+                                self.type_of(&other),
+                                Some(DataType::Int4 | DataType::Int2)
+                            ) =>
+                        {
+                            let ty = self.type_of(&other).unwrap_or(DataType::Int4);
+                            Expr::Binary {
+                                op: BinOp::Sub,
+                                left: Box::new(Expr::Literal(Value::Int(0))),
+                                right: Box::new(other),
+                                ty,
+                            }
+                        }
                         other => Expr::Neg(Box::new(other)),
                     },
                     ast::UnaryOperator::Plus => inner,
@@ -889,6 +915,9 @@ impl<'a> Binder<'a> {
                 }
             }
             E::Function(f) => self.function(f, mode, d)?,
+            E::Extract { .. } | E::AtTimeZone { .. } | E::Interval(_) => {
+                self.bind_datetime_expr(e, mode, d)?
+            }
             E::Ceil {
                 expr,
                 field: ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime),
@@ -1090,6 +1119,9 @@ impl<'a> Binder<'a> {
                 DataType::Bytea
             }
             BinOp::Concat => DataType::Text,
+            _ if crate::datetime::binary_type(op, lt, rt).is_some() => {
+                return self.datetime_binary(op, l, r, lt, rt);
+            }
             // An untyped operand takes the other side's type, as PostgreSQL resolves unknowns.
             _ => match (
                 lt.or(rt).unwrap_or(DataType::Int4),
@@ -1104,9 +1136,15 @@ impl<'a> Binder<'a> {
                     )));
                 }
                 (DataType::Float8, _) | (_, DataType::Float8) => DataType::Float8,
+                // real meets real as real, any other number as double precision.
+                (DataType::Float4, DataType::Float4) => DataType::Float4,
+                (DataType::Float4, _) | (_, DataType::Float4) => DataType::Float8,
                 (DataType::Numeric, _) | (_, DataType::Numeric) => DataType::Numeric,
                 (DataType::Int8, _) | (_, DataType::Int8) => DataType::Int8,
-                (DataType::Int4, DataType::Int4) => DataType::Int4,
+                (DataType::Int2, DataType::Int2) => DataType::Int2,
+                (DataType::Int4 | DataType::Int2, DataType::Int4 | DataType::Int2) => {
+                    DataType::Int4
+                }
                 (a, b) => {
                     return Err(SqlError::UndefinedOperator(format!(
                         "{} {} {}",
@@ -1163,6 +1201,27 @@ impl<'a> Binder<'a> {
                             args.push(e.clone())
                         }
                         ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => star = true,
+                        // make_interval(days => 10): its parameters by name.
+                        ast::FunctionArg::Named {
+                            name: n,
+                            arg: ast::FunctionArgExpr::Expr(e),
+                            ..
+                        }
+                        | ast::FunctionArg::ExprNamed {
+                            name: ast::Expr::Identifier(n),
+                            arg: ast::FunctionArgExpr::Expr(e),
+                            ..
+                        } if name == "make_interval" => {
+                            const PARAMS: [&str; 7] =
+                                ["years", "months", "weeks", "days", "hours", "mins", "secs"];
+                            let k = PARAMS.iter().position(|p| *p == ident_name(n)).ok_or_else(
+                                || SqlError::UndefinedFunction(format!("make_interval({n} => …)")),
+                            )?;
+                            while args.len() <= k {
+                                args.push(ast::Expr::value(ast::Value::Number("0".into(), false)));
+                            }
+                            args[k] = e.clone();
+                        }
                         other => {
                             return Err(SqlError::FeatureNotSupported(format!("argument {other}")));
                         }
@@ -1247,6 +1306,9 @@ impl<'a> Binder<'a> {
         if let Some(e) = self.math_function(&name, &mut bound)? {
             return Ok(e);
         }
+        if let Some(e) = self.datetime_function(&name, &mut bound)? {
+            return Ok(e);
+        }
         if name == "pg_typeof" && bound.len() == 1 {
             // The argument's static type, as `regtype` prints it.
             let ty = match (&bound[0], &*mode) {
@@ -1288,12 +1350,6 @@ impl<'a> Binder<'a> {
             "current_database" => ("current_database", Some(0)),
             "current_schema" => ("current_schema", Some(0)),
             "pg_backend_pid" => ("pg_backend_pid", Some(0)),
-            "now"
-            | "current_timestamp"
-            | "localtimestamp"
-            | "transaction_timestamp"
-            | "statement_timestamp"
-            | "clock_timestamp" => ("now", Some(0)),
             "current_user" | "session_user" | "user" => ("current_user", Some(0)),
             "current_schemas" => ("current_schemas", Some(1)),
             "array_position" => ("array_position", Some(2)),
@@ -1395,13 +1451,279 @@ impl<'a> Binder<'a> {
                 args: bound,
             });
         }
-        if fname == "now" {
-            // The statement's start time, as PostgreSQL's now() is the transaction's.
-            return Ok(Expr::Literal(Value::Timestamp(crate::types::now_us())));
-        }
         Ok(Expr::Func {
             name: fname,
             args: bound,
+        })
+    }
+
+    /// A binary operator over date/time operands (see `datetime::binary_type`). Kept out of
+    /// [`Binder::binary`], which every level of a deep expression passes through.
+    #[inline(never)]
+    fn datetime_binary(
+        &mut self,
+        op: BinOp,
+        l: Expr,
+        r: Expr,
+        lt: Option<DataType>,
+        rt: Option<DataType>,
+    ) -> SqlResult<Expr> {
+        let (ty, untyped) = crate::datetime::binary_type(op, lt, rt)
+            .unwrap_or(Err(SqlError::Internal("datetime operator".into())))?;
+        // The untyped side is read as the type the operator takes there.
+        let fix = |e: Expr, t: Option<DataType>, this: &mut Self| match (e, untyped) {
+            (Expr::Param(i), Some(u)) if t.is_none() => {
+                this.set_param(i, u);
+                Expr::Param(i)
+            }
+            (e @ Expr::Literal(Value::Text(_)), Some(u)) if t.is_none() => Expr::Cast {
+                expr: Box::new(e),
+                ty: u,
+            },
+            (e, _) => e,
+        };
+        let l = fix(l, lt, self);
+        let r = fix(r, rt, self);
+        Ok(Expr::Binary {
+            op,
+            left: Box::new(l),
+            right: Box::new(r),
+            ty,
+        })
+    }
+
+    /// `EXTRACT(field FROM x)`, `x AT TIME ZONE z` and `INTERVAL '…'`. Kept out of
+    /// [`Binder::bind_depth`] so that the recursive function's frame stays small.
+    #[inline(never)]
+    fn bind_datetime_expr(
+        &mut self,
+        e: &ast::Expr,
+        mode: &mut AggMode<'_>,
+        d: usize,
+    ) -> SqlResult<Expr> {
+        Ok(match e {
+            ast::Expr::Extract { field, expr, .. } => {
+                let x = self.bind_depth(expr, mode, d)?;
+                let field = match field {
+                    ast::DateTimeField::Custom(id) => id.value.to_lowercase(),
+                    other => other.to_string().to_lowercase(),
+                };
+                let mut args = vec![Expr::Literal(Value::Text(field)), x];
+                self.datetime_function("extract", &mut args)?
+                    .ok_or_else(|| SqlError::Internal("extract is a date/time function".into()))?
+            }
+            ast::Expr::AtTimeZone {
+                timestamp,
+                time_zone,
+            } => {
+                let ts = self.bind_depth(timestamp, mode, d)?;
+                let zone = self.bind_depth(time_zone, mode, d)?;
+                self.at_time_zone(ts, zone)?
+            }
+            ast::Expr::Interval(iv) => {
+                let value = self.bind_depth(&iv.value, mode, d)?;
+                match (value, &iv.leading_field, &iv.last_field) {
+                    (Expr::Literal(Value::Text(t)), Some(unit), None)
+                        if t.trim().parse::<f64>().is_ok() =>
+                    {
+                        // `INTERVAL '2' HOUR`: the number counts the named unit.
+                        let text = format!("{t} {}", unit.to_string().to_lowercase());
+                        Expr::Literal(Value::Interval(crate::datetime::parse_interval(&text)?))
+                    }
+                    (Expr::Literal(Value::Text(t)), _, _) => {
+                        Expr::Literal(Value::Interval(crate::datetime::parse_interval(&t)?))
+                    }
+                    (other, _, _) => self.coerce(other, DataType::Interval),
+                }
+            }
+            other => {
+                return Err(SqlError::Internal(format!(
+                    "not a date/time expression: {other}"
+                )));
+            }
+        })
+    }
+
+    /// An untyped operand (a parameter, a string literal) read as `ty`.
+    fn coerce(&mut self, e: Expr, ty: DataType) -> Expr {
+        match e {
+            Expr::Param(i) => {
+                self.set_param(i, ty);
+                Expr::Param(i)
+            }
+            e @ Expr::Literal(Value::Text(_)) => Expr::Cast {
+                expr: Box::new(e),
+                ty,
+            },
+            e => e,
+        }
+    }
+
+    /// The date/time functions (see `datetime.rs`), resolved by their arguments' types to a
+    /// `dt_…` function; `None` for other names.
+    fn datetime_function(&mut self, name: &str, args: &mut Vec<Expr>) -> SqlResult<Option<Expr>> {
+        use DataType as T;
+        let n = args.len();
+        let (fname, ok): (&'static str, bool) = match name {
+            "now" | "current_timestamp" | "transaction_timestamp" => ("dt_now", n == 0),
+            "statement_timestamp" => ("dt_statement_timestamp", n == 0),
+            "clock_timestamp" => ("dt_clock_timestamp", n == 0),
+            "localtimestamp" => ("dt_localtimestamp", n == 0),
+            "current_date" => ("dt_current_date", n == 0),
+            "current_time" | "localtime" => ("dt_current_time", n == 0),
+            "date_trunc" => ("dt_trunc_tz", (2..=3).contains(&n)),
+            "extract" | "date_part" => (
+                if name == "extract" {
+                    "dt_extract"
+                } else {
+                    "dt_date_part"
+                },
+                n == 2,
+            ),
+            "age" => (
+                if n == 1 { "dt_age1" } else { "dt_age" },
+                (1..=2).contains(&n),
+            ),
+            "justify_days" => ("dt_justify_days", n == 1),
+            "justify_hours" => ("dt_justify_hours", n == 1),
+            "justify_interval" => ("dt_justify_interval", n == 1),
+            "make_date" => ("dt_make_date", n == 3),
+            "make_time" => ("dt_make_time", n == 3),
+            "make_timestamp" => ("dt_make_timestamp", n == 6),
+            "make_timestamptz" => ("dt_make_timestamptz", (6..=7).contains(&n)),
+            "make_interval" => ("dt_make_interval", n <= 7),
+            "to_char" => ("dt_to_char", n == 2),
+            "to_date" => ("dt_to_date", n == 2),
+            "to_timestamp" => ("dt_to_timestamp", (1..=2).contains(&n)),
+            "date_bin" => ("dt_bin_ts", n == 3),
+            "isfinite" => ("dt_isfinite", n == 1),
+            "timezone" => ("dt_at_zone_to_ts", n == 2),
+            _ => return Ok(None),
+        };
+        if !ok {
+            return Err(SqlError::UndefinedFunction(format!(
+                "{name} with {n} arguments"
+            )));
+        }
+        let types: Vec<Option<DataType>> = args.iter().map(|a| self.type_of(a)).collect();
+        let mut taken = std::mem::take(args);
+        let fname = match fname {
+            "dt_trunc_tz" | "dt_extract" | "dt_date_part" => {
+                let field = taken.remove(0);
+                let field = self.coerce(field, T::Text);
+                taken.insert(0, field);
+                let (ty, fname) = match (fname, types[1]) {
+                    ("dt_trunc_tz", Some(T::Timestamp)) => (T::Timestamp, "dt_trunc_ts"),
+                    ("dt_trunc_tz", Some(T::Interval)) => (T::Interval, "dt_trunc_iv"),
+                    ("dt_trunc_tz", _) => (T::TimestampTz, "dt_trunc_tz"),
+                    (_, Some(t)) => (t, fname),
+                    (_, None) => (T::Timestamp, fname),
+                };
+                if let Some(t) = types[1]
+                    && !crate::datetime::is_datetime_type(t)
+                {
+                    return Err(SqlError::UndefinedFunction(format!(
+                        "{name}(unknown, {})",
+                        t.name()
+                    )));
+                }
+                let x = taken.remove(1);
+                let x = self.coerce(x, ty);
+                taken.insert(1, x);
+                fname
+            }
+            "dt_age" | "dt_age1" => {
+                let ty = if types.contains(&Some(T::TimestampTz)) {
+                    T::TimestampTz
+                } else {
+                    T::Timestamp
+                };
+                taken = taken.into_iter().map(|e| self.coerce(e, ty)).collect();
+                fname
+            }
+            "dt_justify_days" | "dt_justify_hours" | "dt_justify_interval" => {
+                taken = taken
+                    .into_iter()
+                    .map(|e| self.coerce(e, T::Interval))
+                    .collect();
+                fname
+            }
+            "dt_to_char" => {
+                let x = taken.remove(0);
+                let x = self.coerce(x, T::Timestamp);
+                taken.insert(0, x);
+                if let Some(t) = types[0]
+                    && !crate::datetime::is_datetime_type(t)
+                {
+                    return Err(SqlError::FeatureNotSupported(format!(
+                        "to_char({}, text)",
+                        t.name()
+                    )));
+                }
+                fname
+            }
+            "dt_to_timestamp" if n == 1 => {
+                let x = taken.remove(0);
+                taken.push(self.coerce(x, T::Float8));
+                fname
+            }
+            "dt_bin_ts" => {
+                let ty = if types[1] == Some(T::TimestampTz) {
+                    T::TimestampTz
+                } else {
+                    T::Timestamp
+                };
+                let mut it = taken.into_iter();
+                let (a, b, c) = (it.next(), it.next(), it.next());
+                let (Some(a), Some(b), Some(c)) = (a, b, c) else {
+                    return Err(SqlError::Internal("date_bin arity".into()));
+                };
+                taken = vec![
+                    self.coerce(a, T::Interval),
+                    self.coerce(b, ty),
+                    self.coerce(c, ty),
+                ];
+                if ty == T::TimestampTz {
+                    "dt_bin_tz"
+                } else {
+                    fname
+                }
+            }
+            "dt_at_zone_to_ts" => {
+                // timezone(zone, ts): the same as `ts AT TIME ZONE zone`.
+                let zone = taken.remove(0);
+                let ts = taken.remove(0);
+                return self.at_time_zone(ts, zone).map(Some);
+            }
+            other => other,
+        };
+        Ok(Some(Expr::Func {
+            name: fname,
+            args: taken,
+        }))
+    }
+
+    /// `ts AT TIME ZONE zone`: a timestamptz becomes the zone's local time, a local time
+    /// becomes the instant it is in the zone.
+    fn at_time_zone(&mut self, ts: Expr, zone: Expr) -> SqlResult<Expr> {
+        let zone = match self.type_of(&zone) {
+            None => self.coerce(zone, DataType::Text),
+            Some(_) => zone,
+        };
+        let (name, ts) = match self.type_of(&ts) {
+            Some(DataType::Timestamp | DataType::Date) => ("dt_at_zone_to_tz", ts),
+            Some(DataType::TimestampTz) => ("dt_at_zone_to_ts", ts),
+            None => ("dt_at_zone_to_ts", self.coerce(ts, DataType::TimestampTz)),
+            Some(t) => {
+                return Err(SqlError::UndefinedFunction(format!(
+                    "timezone(unknown, {})",
+                    t.name()
+                )));
+            }
+        };
+        Ok(Expr::Func {
+            name,
+            args: vec![ts, zone],
         })
     }
 
@@ -1445,9 +1767,12 @@ impl<'a> Binder<'a> {
             }
         }
         let any = |t: DataType| types.contains(&Some(t));
-        let all_int = types
-            .iter()
-            .all(|t| matches!(t, Some(DataType::Int4 | DataType::Int8) | None));
+        let all_int = types.iter().all(|t| {
+            matches!(
+                t,
+                Some(DataType::Int2 | DataType::Int4 | DataType::Int8) | None
+            )
+        });
         let numeric = if fname == "mod" && all_int {
             None
         } else if matches!(fname, "div") || args.len() == 2 && fname != "power" && fname != "mod" {
@@ -1608,9 +1933,10 @@ impl<'a> Binder<'a> {
             AggFunc::CountStar | AggFunc::Count => DataType::Int8,
             // sum(int4) is an int8; sum(int8) and sum(numeric) are numerics.
             AggFunc::Sum => match arg_ty {
-                Some(DataType::Int4) => DataType::Int8,
+                Some(DataType::Int2 | DataType::Int4) => DataType::Int8,
                 Some(DataType::Int8 | DataType::Numeric) => DataType::Numeric,
                 Some(DataType::Float8) => DataType::Float8,
+                Some(DataType::Float4) => DataType::Float4,
                 other => {
                     return Err(SqlError::UndefinedFunction(format!(
                         "sum({})",
@@ -1620,7 +1946,7 @@ impl<'a> Binder<'a> {
             },
             // avg of any integer or numeric is a numeric, of a float a float.
             AggFunc::Avg => match arg_ty {
-                Some(DataType::Float8) => DataType::Float8,
+                Some(DataType::Float8 | DataType::Float4) => DataType::Float8,
                 Some(t) if t.is_numeric() => DataType::Numeric,
                 other => {
                     return Err(SqlError::UndefinedFunction(format!(
@@ -1701,6 +2027,7 @@ impl<'a> Binder<'a> {
                     args.iter().find_map(|a| self.type_of(a))
                 }
                 n if n.starts_with("numeric_") => Some(DataType::Numeric),
+                n if n.starts_with("dt_") => crate::datetime::function_type(n),
                 n if n.starts_with("float_") => Some(DataType::Float8),
                 "pg_table_is_visible"
                 | "pg_relation_is_publishable"
@@ -1739,7 +2066,7 @@ impl<'a> Binder<'a> {
     }
 }
 
-fn op_symbol(op: BinOp) -> &'static str {
+pub(crate) fn op_symbol(op: BinOp) -> &'static str {
     match op {
         BinOp::Add => "+",
         BinOp::Sub => "-",
@@ -2025,8 +2352,13 @@ fn compare_values(a: &Value, b: &Value) -> SqlResult<Option<Ordering>> {
     }
 }
 
-fn value_type(v: &Value) -> DataType {
+pub(crate) fn value_type(v: &Value) -> DataType {
     match v {
+        Value::Float4(_) => DataType::Float4,
+        Value::Date(_) => DataType::Date,
+        Value::TimestampTz(_) => DataType::TimestampTz,
+        Value::Time(_) => DataType::Time,
+        Value::Interval(_) => DataType::Interval,
         Value::Bool(_) => DataType::Bool,
         Value::Int(_) => DataType::Int8,
         Value::Float(_) => DataType::Float8,
@@ -2081,13 +2413,21 @@ fn push_concat_text(out: &mut String, v: &Value) {
 }
 
 fn int_result(v: Option<i64>, ty: DataType) -> SqlResult<Value> {
-    let name = if ty == DataType::Int4 {
-        "integer"
-    } else {
-        "bigint"
+    let name = match ty {
+        DataType::Int2 => "smallint",
+        DataType::Int4 => "integer",
+        _ => "bigint",
     };
     match v {
-        Some(x) if ty != DataType::Int4 || i32::try_from(x).is_ok() => Ok(Value::Int(x)),
+        Some(x)
+            if match ty {
+                DataType::Int2 => i16::try_from(x).is_ok(),
+                DataType::Int4 => i32::try_from(x).is_ok(),
+                _ => true,
+            } =>
+        {
+            Ok(Value::Int(x))
+        }
         _ => Err(SqlError::NumericOutOfRange(name.into())),
     }
 }
@@ -2098,7 +2438,7 @@ fn arith(op: BinOp, a: &Value, b: &Value, ty: DataType) -> SqlResult<Value> {
             Value::Text(s) => parse_text(
                 s,
                 match ty {
-                    DataType::Float8 | DataType::Numeric => ty,
+                    DataType::Float8 | DataType::Float4 | DataType::Numeric => ty,
                     _ => DataType::Int8,
                 },
             ),
@@ -2123,10 +2463,40 @@ fn arith(op: BinOp, a: &Value, b: &Value, ty: DataType) -> SqlResult<Value> {
             _ => unreachable!("arith called with {op:?}"),
         }));
     }
+    if ty == DataType::Float4 {
+        // real arithmetic happens in single precision.
+        let f = |v: &Value| match v {
+            Value::Float4(f) => Ok(*f),
+            Value::Int(i) => Ok(*i as f32),
+            Value::Float(f) => Ok(*f as f32),
+            other => Err(SqlError::DatatypeMismatch(format!(
+                "not a number: {other:?}"
+            ))),
+        };
+        let (x, y) = (f(&a)?, f(&b)?);
+        if matches!(op, BinOp::Div | BinOp::Mod) && y == 0.0 {
+            return Err(SqlError::DivisionByZero);
+        }
+        let r = match op {
+            BinOp::Add => x + y,
+            BinOp::Sub => x - y,
+            BinOp::Mul => x * y,
+            BinOp::Div => x / y,
+            BinOp::Mod => x % y,
+            _ => unreachable!("arith called with {op:?}"),
+        };
+        if r.is_infinite() && x.is_finite() && y.is_finite() {
+            return Err(SqlError::NumericValueOutOfRange(
+                "value out of range: overflow".into(),
+            ));
+        }
+        return Ok(Value::Float4(r));
+    }
     if ty == DataType::Float8 {
         let f = |v: &Value| match v {
             Value::Int(i) => Ok(*i as f64),
             Value::Float(f) => Ok(*f),
+            Value::Float4(f) => Ok(f64::from(*f)),
             Value::Numeric(n) => Ok(n.to_f64()),
             other => Err(SqlError::DatatypeMismatch(format!(
                 "not a number: {other:?}"
@@ -2409,7 +2779,9 @@ impl Expr {
                         .ok_or_else(|| SqlError::NumericOutOfRange("bigint".into()))?,
                 ),
                 Value::Float(f) => Value::Float(-f),
+                Value::Float4(f) => Value::Float4(-f),
                 Value::Numeric(n) => Value::Numeric(n.neg()),
+                Value::Interval(iv) => Value::Interval(iv.checked_neg()?),
                 other => {
                     return Err(SqlError::UndefinedOperator(format!("- {other:?}")));
                 }
@@ -2500,6 +2872,9 @@ impl Expr {
                             _ => o != Ordering::Less,
                         }),
                     },
+                    _ if crate::datetime::is_datetime_arith(&a, &b, *ty) => {
+                        crate::datetime::arith(*op, &a, &b, *ty)?
+                    }
                     _ => arith(*op, &a, &b, *ty)?,
                 }
             }
@@ -2606,6 +2981,9 @@ impl Expr {
                 if let Some(v) = crate::catalog_views::eval_function(name, &vals, cx)? {
                     return Ok(v);
                 }
+                if let Some(v) = crate::datetime::eval_function(name, &vals)? {
+                    return Ok(v);
+                }
                 match *name {
                     "coalesce" => vals
                         .into_iter()
@@ -2652,6 +3030,7 @@ impl Expr {
                                 .ok_or_else(|| SqlError::NumericOutOfRange("bigint".into()))?,
                         ),
                         ("abs", Value::Float(f)) => Value::Float(f.abs()),
+                        ("abs", Value::Float4(f)) => Value::Float4(f.abs()),
                         ("abs", Value::Numeric(n)) => Value::Numeric(n.abs()),
                         ("varchar_length" | "bpchar_length", v) => {
                             let n = match &vals[1] {

@@ -35,6 +35,7 @@ pub mod catalog;
 pub mod catalog_views;
 pub mod comments;
 pub mod copy;
+pub mod datetime;
 pub mod error;
 pub mod expr;
 pub mod index;

@@ -599,14 +599,18 @@ fn and_all(mut es: Vec<Expr>) -> Option<Expr> {
 
 fn hash_class(t: Option<DataType>) -> Option<u8> {
     match t? {
-        DataType::Int4 | DataType::Int8 => Some(1),
-        DataType::Float8 => Some(2),
+        DataType::Int2 | DataType::Int4 | DataType::Int8 => Some(1),
+        DataType::Float4 | DataType::Float8 => Some(2),
         DataType::Text => Some(3),
         DataType::Bool => Some(4),
         DataType::Timestamp => Some(5),
         DataType::Numeric => Some(6),
         DataType::Bytea => Some(7),
         DataType::Uuid => Some(8),
+        DataType::Date => Some(9),
+        DataType::TimestampTz => Some(10),
+        DataType::Time => Some(11),
+        DataType::Interval => Some(12),
     }
 }
 
@@ -3515,11 +3519,14 @@ fn prefix_end(p: &[u8]) -> Option<Vec<u8>> {
 /// comparison (a fractional float against an integer column): such a term cannot narrow the read.
 fn key_part(v: Value, col: &catalog::Column) -> Option<Value> {
     match (v, col.ty) {
-        (Value::Int(i), DataType::Int4 | DataType::Int8) => Some(Value::Int(i)),
+        (Value::Int(i), DataType::Int2 | DataType::Int4 | DataType::Int8) => Some(Value::Int(i)),
+        (Value::Float4(f), DataType::Float4 | DataType::Float8) => Some(Value::Float(f64::from(f))),
+        (Value::Int(i), DataType::Float4) => Some(Value::Float(i as f64)),
+        (Value::Float(f), DataType::Float4) => Some(Value::Float(f)),
         (Value::Int(i), DataType::Float8) => Some(Value::Float(i as f64)),
         (Value::Float(f), DataType::Float8) => Some(Value::Float(f)),
         // Integers compare with a float as floats: exact only for integral values below 2^53.
-        (Value::Float(f), DataType::Int4 | DataType::Int8)
+        (Value::Float(f), DataType::Int2 | DataType::Int4 | DataType::Int8)
             if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 =>
         {
             Some(Value::Int(f as i64))
@@ -3530,11 +3537,15 @@ fn key_part(v: Value, col: &catalog::Column) -> Option<Value> {
         (Value::Numeric(n), DataType::Numeric) => Some(Value::Numeric(n)),
         (Value::Bytes(b), DataType::Bytea) => Some(Value::Bytes(b)),
         (Value::Uuid(u), DataType::Uuid) => Some(Value::Uuid(u)),
+        (
+            v @ (Value::Date(_) | Value::TimestampTz(_) | Value::Time(_) | Value::Interval(_)),
+            ty,
+        ) if crate::expr::value_type(&v) == ty => Some(v),
         (Value::Int(i), DataType::Numeric) => {
             Some(Value::Numeric(crate::types::Numeric::from_i64(i)))
         }
         (Value::Text(s), ty) => {
-            let ty = if ty == DataType::Int4 {
+            let ty = if matches!(ty, DataType::Int2 | DataType::Int4) {
                 DataType::Int8
             } else {
                 ty
@@ -3711,7 +3722,9 @@ pub(crate) fn output_name(item: &ast::Expr) -> String {
 fn pg_type_label(t: DataType) -> &'static str {
     match t {
         DataType::Bool => "bool",
+        DataType::Int2 => "int2",
         DataType::Int4 => "int4",
+        DataType::Float4 => "float4",
         DataType::Int8 => "int8",
         DataType::Float8 => "float8",
         DataType::Text => "text",
@@ -3719,6 +3732,10 @@ fn pg_type_label(t: DataType) -> &'static str {
         DataType::Numeric => "numeric",
         DataType::Bytea => "bytea",
         DataType::Uuid => "uuid",
+        DataType::Date => "date",
+        DataType::TimestampTz => "timestamptz",
+        DataType::Time => "time",
+        DataType::Interval => "interval",
     }
 }
 
@@ -3924,6 +3941,7 @@ impl Accumulator {
                     self.float_sum += i as f64;
                 }
                 Value::Float(f) => self.float_sum += f,
+                Value::Float4(f) => self.float_sum += f64::from(f),
                 Value::Numeric(n) => {
                     self.numeric_sum = Some(match self.numeric_sum.take() {
                         None => n,
@@ -3977,6 +3995,9 @@ impl Accumulator {
                     self.int_sum,
                     self.count,
                 )?
+            }
+            AggFunc::Sum if self.ty == DataType::Float4 => {
+                Value::Float4(crate::types::float4_of(self.float_sum)?)
             }
             AggFunc::Sum => Value::Float(self.float_sum),
             AggFunc::Avg => Value::Float(self.float_sum / self.count as f64),

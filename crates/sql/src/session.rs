@@ -786,6 +786,13 @@ impl Session {
         Ok(())
     }
 
+    /// The session's time zone and its transaction's and statement's start, for the date/time
+    /// types (see `datetime.rs`).
+    #[must_use]
+    pub fn clock(&self) -> crate::datetime::Clock {
+        crate::datetime::session_clock(self.setting("timezone"), &self.backend.state())
+    }
+
     /// A setting's current value.
     #[must_use]
     pub fn setting(&self, name: &str) -> Option<&str> {
@@ -953,6 +960,7 @@ impl Session {
         stmt: &ast::Statement,
         declared: &[Option<DataType>],
     ) -> SqlResult<(Vec<DataType>, Vec<ColumnInfo>)> {
+        let _clock = crate::datetime::install(self.clock());
         let mut params: Vec<Option<DataType>> = declared.to_vec();
         let txn = self.txn.take().unwrap_or_else(|| self.db.engine.begin());
         let r = self.bind_only(&txn, stmt, &mut params);
@@ -1012,6 +1020,7 @@ impl Session {
 
     /// Executes one statement with its parameter values.
     pub fn execute(&mut self, stmt: &ast::Statement, params: &[Value]) -> SqlResult<Executed> {
+        let _clock = crate::datetime::install(self.clock());
         let plain = |output| {
             Ok(Executed {
                 output,
@@ -1715,7 +1724,7 @@ impl Session {
                         generation_expr: None,
                         ..
                     } => {
-                        if !matches!(ty, DataType::Int4 | DataType::Int8) {
+                        if !matches!(ty, DataType::Int2 | DataType::Int4 | DataType::Int8) {
                             return Err(SqlError::DatatypeMismatch(
                                 "identity column type must be smallint, integer, or bigint".into(),
                             ));
@@ -5369,6 +5378,7 @@ impl Session {
 
     /// Feeds one chunk of COPY data: complete lines become rows in the transaction at once.
     pub fn copy_in_data(&mut self, data: &[u8]) -> SqlResult<()> {
+        let _clock = crate::datetime::install(self.clock());
         if self.copy_error.is_some() {
             return Ok(());
         }
@@ -5408,6 +5418,7 @@ impl Session {
 
     /// Ends COPY FROM STDIN: the statement succeeds (and an implicit transaction commits).
     pub fn copy_in_done(&mut self) -> SqlResult<Executed> {
+        let _clock = crate::datetime::install(self.clock());
         if let Some(e) = self.copy_error.take() {
             return Err(e);
         }

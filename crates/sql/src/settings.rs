@@ -373,6 +373,9 @@ pub fn check(def: &SettingDef, value: &str) -> SqlResult<String> {
             }
             Ok(value.trim().to_string())
         }
+        VarType::String if def.name == "TimeZone" => {
+            crate::datetime::canonical_zone_setting(value).ok_or_else(|| invalid(def.name, value))
+        }
         VarType::String => Ok(value.to_string()),
     }
 }

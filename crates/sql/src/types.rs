@@ -10,10 +10,17 @@
 //! numeric as a numeric, a numeric meets a float as a float. A `numeric(p, s)` type modifier is
 //! applied by [`apply_typmod`], for a column on assignment and for a cast.
 //!
+//! `smallint` values are [`Value::Int`]s whose type bounds them (22003 `smallint out of range`);
+//! `real` values are [`Value::Float4`]s, printed as the shortest text that reads back to the
+//! same f32. real meets real as real and any other number as double precision; smallint meets
+//! smallint as smallint and integer as integer, as PostgreSQL's operators resolve. The date/time
+//! types live in `datetime.rs`.
+//!
 //! `bytea` values are byte strings, printed in PostgreSQL's hex format (`\x0102ff`, the
 //! default `bytea_output`) and read in hex or escape format. `uuid` values are 128-bit numbers
 //! printed in the canonical lower-case 8-4-4-4-12 form; both sort bytewise.
 
+pub use crate::datetime::Interval;
 use crate::error::{SqlError, SqlResult};
 pub use crate::numeric::Numeric;
 use std::cmp::Ordering;
@@ -23,9 +30,13 @@ use std::fmt::Write as _;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DataType {
     Bool,
+    /// `smallint`: held as [`Value::Int`], its range checked.
+    Int2,
     Int4,
     Int8,
     Float8,
+    /// `real`: held as [`Value::Float4`].
+    Float4,
     Text,
     /// `timestamp without time zone`.
     Timestamp,
@@ -35,11 +46,18 @@ pub enum DataType {
     Bytea,
     /// `uuid`.
     Uuid,
+    /// `date`: days since 1970-01-01 (see `datetime.rs`).
+    Date,
+    /// `timestamp with time zone`: µs since 1970-01-01 UTC.
+    TimestampTz,
+    /// `time without time zone`: µs since midnight.
+    Time,
+    /// `interval`: months, days and µs.
+    Interval,
 }
 
 /// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 00:00:00).
 pub const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
-const US_PER_DAY: i64 = 86_400_000_000;
 
 impl DataType {
     /// PostgreSQL's type OID.
@@ -48,13 +66,19 @@ impl DataType {
         match self {
             DataType::Bool => 16,
             DataType::Int8 => 20,
+            DataType::Int2 => 21,
             DataType::Int4 => 23,
+            DataType::Float4 => 700,
             DataType::Text => 25,
             DataType::Float8 => 701,
             DataType::Timestamp => 1114,
             DataType::Numeric => 1700,
             DataType::Bytea => 17,
             DataType::Uuid => 2950,
+            DataType::Date => 1082,
+            DataType::Time => 1083,
+            DataType::TimestampTz => 1184,
+            DataType::Interval => 1186,
         }
     }
 
@@ -62,14 +86,20 @@ impl DataType {
     pub fn name(self) -> &'static str {
         match self {
             DataType::Bool => "boolean",
+            DataType::Int2 => "smallint",
             DataType::Int4 => "integer",
             DataType::Int8 => "bigint",
+            DataType::Float4 => "real",
             DataType::Float8 => "double precision",
             DataType::Text => "text",
             DataType::Timestamp => "timestamp without time zone",
             DataType::Numeric => "numeric",
             DataType::Bytea => "bytea",
             DataType::Uuid => "uuid",
+            DataType::Date => "date",
+            DataType::Time => "time without time zone",
+            DataType::TimestampTz => "timestamp with time zone",
+            DataType::Interval => "interval",
         }
     }
 
@@ -77,7 +107,12 @@ impl DataType {
     pub fn is_numeric(self) -> bool {
         matches!(
             self,
-            DataType::Int4 | DataType::Int8 | DataType::Float8 | DataType::Numeric
+            DataType::Int2
+                | DataType::Int4
+                | DataType::Int8
+                | DataType::Float4
+                | DataType::Float8
+                | DataType::Numeric
         )
     }
 
@@ -92,6 +127,12 @@ impl DataType {
             DataType::Numeric => 7,
             DataType::Bytea => 8,
             DataType::Uuid => 9,
+            DataType::Date => 10,
+            DataType::TimestampTz => 11,
+            DataType::Time => 12,
+            DataType::Interval => 13,
+            DataType::Int2 => 14,
+            DataType::Float4 => 15,
         }
     }
 
@@ -106,6 +147,12 @@ impl DataType {
             7 => DataType::Numeric,
             8 => DataType::Bytea,
             9 => DataType::Uuid,
+            10 => DataType::Date,
+            11 => DataType::TimestampTz,
+            12 => DataType::Time,
+            13 => DataType::Interval,
+            14 => DataType::Int2,
+            15 => DataType::Float4,
             _ => return None,
         })
     }
@@ -130,6 +177,16 @@ pub enum Value {
     Bytes(Vec<u8>),
     /// A `uuid`, its 16 bytes read big-endian.
     Uuid(u128),
+    /// A `date`: days since 1970-01-01; `i32::MIN`/`MAX` are -infinity/infinity.
+    Date(i32),
+    /// A `timestamptz`: µs since 1970-01-01 UTC.
+    TimestampTz(i64),
+    /// A `time`: µs since midnight.
+    Time(i64),
+    /// An `interval`.
+    Interval(Interval),
+    /// A `real`.
+    Float4(f32),
 }
 
 impl Value {
@@ -151,11 +208,43 @@ impl Value {
             Value::Numeric(n) => Some(n.to_string()),
             Value::Bytes(b) => Some(format_bytea(b)),
             Value::Uuid(u) => Some(format_uuid(*u)),
+            Value::Date(d) => Some(crate::datetime::format_date(*d)),
+            Value::TimestampTz(t) => Some(crate::datetime::format_timestamptz(*t)),
+            Value::Time(t) => Some(crate::datetime::format_time(*t)),
+            Value::Interval(iv) => Some(crate::datetime::format_interval(iv)),
+            Value::Float4(f) => Some(format_float4(*f)),
         }
     }
 
     /// Converts to `ty` as an assignment or explicit cast does.
     pub fn cast(self, ty: DataType) -> SqlResult<Value> {
+        if let Some(r) = crate::datetime::cast(&self, ty) {
+            return r;
+        }
+        // real and smallint: through their wider types, then narrowed with a range check.
+        match (&self, ty) {
+            (Value::Null, _) => return Ok(Value::Null),
+            (Value::Float4(f), DataType::Float4) => return Ok(Value::Float4(*f)),
+            (Value::Float4(f), DataType::Text) => return Ok(Value::Text(format_float4(*f))),
+            (Value::Float4(f), _) => return Value::Float(f64::from(*f)).cast(ty),
+            (Value::Text(s), DataType::Int2 | DataType::Float4) => return parse_text(s, ty),
+            (_, DataType::Int2) => {
+                return match self.cast(DataType::Int8) {
+                    Ok(Value::Int(i)) if i16::try_from(i).is_ok() => Ok(Value::Int(i)),
+                    Ok(_) | Err(SqlError::NumericOutOfRange(_)) => {
+                        Err(SqlError::NumericOutOfRange("smallint".into()))
+                    }
+                    Err(e) => Err(e),
+                };
+            }
+            (_, DataType::Float4) => {
+                return match self.cast(DataType::Float8)? {
+                    Value::Float(f) => float4_of(f).map(Value::Float4),
+                    other => Ok(other),
+                };
+            }
+            _ => {}
+        }
         Ok(match (self, ty) {
             (Value::Null, _) => Value::Null,
             (Value::Bytes(b), DataType::Bytea) => Value::Bytes(b),
@@ -263,11 +352,25 @@ impl Value {
                     v.kind_name()
                 )));
             }
+            (v, ty) => {
+                return Err(SqlError::CannotCoerce(format!(
+                    "cannot cast type {} to {}",
+                    v.kind_name(),
+                    ty.name()
+                )));
+            }
         })
     }
 
     /// SQL comparison; `None` when either side is NULL.
     pub fn compare(&self, other: &Value) -> SqlResult<Option<Ordering>> {
+        // real meets the other numbers as double precision, as PostgreSQL casts it.
+        if let Value::Float4(f) = self {
+            return Value::Float(f64::from(*f)).compare(other);
+        }
+        if let Value::Float4(f) = other {
+            return self.compare(&Value::Float(f64::from(*f)));
+        }
         Ok(Some(match (self, other) {
             (Value::Null, _) | (_, Value::Null) => return Ok(None),
             (Value::Int(a), Value::Int(b)) => a.cmp(b),
@@ -285,6 +388,9 @@ impl Value {
             (Value::Timestamp(a), Value::Timestamp(b)) => a.cmp(b),
             (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
             (Value::Uuid(a), Value::Uuid(b)) => a.cmp(b),
+            (a, b) if crate::datetime::compare(a, b).is_some() => {
+                crate::datetime::compare(a, b).unwrap_or(Ordering::Equal)
+            }
             (a, b) => {
                 return Err(SqlError::DatatypeMismatch(format!(
                     "cannot compare {} with {}",
@@ -321,7 +427,52 @@ impl Value {
             Value::Numeric(_) => "numeric",
             Value::Bytes(_) => "bytea",
             Value::Uuid(_) => "uuid",
+            Value::Date(_) => "date",
+            Value::TimestampTz(_) => "timestamp with time zone",
+            Value::Time(_) => "time without time zone",
+            Value::Interval(_) => "interval",
+            Value::Float4(_) => "real",
         }
+    }
+}
+
+/// A double narrowed to `real`, refusing what overflows or underflows it as PostgreSQL does.
+pub fn float4_of(f: f64) -> SqlResult<f32> {
+    let r = f as f32;
+    if r.is_infinite() && f.is_finite() {
+        return Err(SqlError::NumericValueOutOfRange(
+            "value out of range: overflow".into(),
+        ));
+    }
+    if r == 0.0 && f != 0.0 {
+        return Err(SqlError::NumericValueOutOfRange(
+            "value out of range: underflow".into(),
+        ));
+    }
+    Ok(r)
+}
+
+/// `real` output: the shortest text that reads back to the same f32, in exponent form from
+/// 1e+06 and below 1e-04 (PostgreSQL 12+ with `extra_float_digits` 1).
+#[must_use]
+pub fn format_float4(f: f32) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    // Rust's shortest round-trip digits of the f32, placed as PostgreSQL places them.
+    let e = format!("{f:e}");
+    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..6).contains(&exp) {
+        format!("{f}")
+    } else {
+        format!("{mant}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
     }
 }
 
@@ -466,125 +617,10 @@ pub fn apply_typmod(v: Value, ty: DataType, typmod: i32) -> SqlResult<Value> {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day number since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
-}
-
 /// PostgreSQL's ISO text form of a timestamp.
 #[must_use]
 pub fn format_timestamp(us: i64) -> String {
-    let days = us.div_euclid(US_PER_DAY);
-    let rem = us.rem_euclid(US_PER_DAY);
-    let (y, m, d) = civil_from_days(days);
-    let secs = rem / 1_000_000;
-    let frac = rem % 1_000_000;
-    let mut s = String::with_capacity(26);
-    let (year, bc) = if y <= 0 { (1 - y, true) } else { (y, false) };
-    let _ = write!(
-        s,
-        "{year:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
-    if frac != 0 {
-        let f = format!("{frac:06}");
-        s.push('.');
-        s.push_str(f.trim_end_matches('0'));
-    }
-    if bc {
-        s.push_str(" BC");
-    }
-    s
-}
-
-/// Parses `YYYY-MM-DD[ |T]HH:MM[:SS[.ffffff]]` (or a bare date) to microseconds since 1970.
-fn parse_timestamp(t: &str) -> Option<i64> {
-    let t = t.trim();
-    let (date, time) = match t.find([' ', 'T']) {
-        Some(i) => (&t[..i], t[i + 1..].trim()),
-        None => (t, ""),
-    };
-    let mut parts = date.splitn(3, '-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let d: i64 = parts.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let days = days_from_civil(y, m, d);
-    if civil_from_days(days) != (y, m, d) {
-        return None;
-    }
-    // A time zone (`Z`, `+02`, `-05:30`) is accepted and ignored, as PostgreSQL's
-    // `timestamp without time zone` input does; drivers send one with every date.
-    let time = time.strip_suffix(['Z', 'z']).unwrap_or(time);
-    let time = match time.rfind(['+', '-']) {
-        Some(i)
-            if time[i + 1..]
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b == b':')
-                && time[i + 1..].bytes().any(|b| b.is_ascii_digit()) =>
-        {
-            time[..i].trim_end()
-        }
-        _ => time,
-    };
-    let mut us = 0i64;
-    if !time.is_empty() {
-        let (hms, frac) = match time.split_once('.') {
-            Some((a, b)) => (a, b),
-            None => (time, ""),
-        };
-        let mut f = hms.split(':');
-        let h: i64 = f.next()?.parse().ok()?;
-        let mi: i64 = f.next()?.parse().ok()?;
-        let s: i64 = match f.next() {
-            Some(x) => x.parse().ok()?,
-            None => 0,
-        };
-        if f.next().is_some() || h > 24 || mi > 59 || s > 60 {
-            return None;
-        }
-        let mut micros = 0i64;
-        if !frac.is_empty() {
-            if !frac.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            let digits: String = frac.chars().chain("000000".chars()).take(6).collect();
-            micros = digits.parse().ok()?;
-        }
-        us = ((h * 60 + mi) * 60 + s) * 1_000_000 + micros;
-    }
-    days.checked_mul(US_PER_DAY)?.checked_add(us)
+    crate::datetime::format_timestamp(us)
 }
 
 /// PostgreSQL orders NaN above every other float and equal to itself.
@@ -643,6 +679,28 @@ pub fn parse_text(s: &str, ty: DataType) -> SqlResult<Value> {
             Value::Int(v)
         }
         DataType::Int8 => Value::Int(t.parse().map_err(|_| bad())?),
+        DataType::Int2 => {
+            let v: i64 = t.parse().map_err(|_| bad())?;
+            if i16::try_from(v).is_err() {
+                return Err(SqlError::NumericValueOutOfRange(format!(
+                    "value \"{s}\" is out of range for type smallint"
+                )));
+            }
+            Value::Int(v)
+        }
+        DataType::Float4 => {
+            let f = match parse_text(s, DataType::Float8)? {
+                Value::Float(f) => f,
+                _ => return Err(bad()),
+            };
+            let r = f as f32;
+            if (r.is_infinite() && f.is_finite()) || (r == 0.0 && f != 0.0) {
+                return Err(SqlError::NumericValueOutOfRange(format!(
+                    "\"{t}\" is out of range for type real"
+                )));
+            }
+            Value::Float4(r)
+        }
         DataType::Numeric => Value::Numeric(Numeric::parse(s)?),
         DataType::Bytea => Value::Bytes(parse_bytea(s)?),
         DataType::Uuid => Value::Uuid(parse_uuid(s).ok_or_else(bad)?),
@@ -652,17 +710,11 @@ pub fn parse_text(s: &str, ty: DataType) -> SqlResult<Value> {
             "-infinity" | "-inf" => f64::NEG_INFINITY,
             _ => t.parse().map_err(|_| bad())?,
         }),
-        DataType::Timestamp => {
-            if t.eq_ignore_ascii_case("now") {
-                return Ok(Value::Timestamp(now_us()));
-            }
-            Value::Timestamp(parse_timestamp(t).ok_or_else(|| {
-                SqlError::InvalidTextRepresentation {
-                    ty: "timestamp".into(),
-                    value: s.into(),
-                }
-            })?)
-        }
+        DataType::Timestamp => Value::Timestamp(crate::datetime::parse_timestamp(s)?),
+        DataType::TimestampTz => Value::TimestampTz(crate::datetime::parse_timestamptz(s)?),
+        DataType::Date => Value::Date(crate::datetime::parse_date(s)?),
+        DataType::Time => Value::Time(crate::datetime::parse_time(s)?),
+        DataType::Interval => Value::Interval(crate::datetime::parse_interval(s)?),
         DataType::Bool => Value::Bool(match t.to_ascii_lowercase().as_str() {
             "t" | "true" | "yes" | "y" | "on" | "1" => true,
             "f" | "false" | "no" | "n" | "off" | "0" => false,
@@ -763,6 +815,38 @@ mod tests {
         ] {
             assert!(parse_uuid(s).is_none(), "{s}");
         }
+    }
+
+    #[test]
+    fn real_prints_the_shortest_single_precision_text() {
+        assert_eq!(format_float4(0.1), "0.1");
+        assert_eq!(format_float4(1.0 / 3.0), "0.33333334");
+        assert_eq!(format_float4(123_456.0), "123456");
+        assert_eq!(format_float4(1_234_567.0), "1.234567e+06");
+        assert_eq!(format_float4(1e-5), "1e-05");
+        assert_eq!(format_float4(3.4e38), "3.4e+38");
+        assert_eq!(format_float4(-0.0), "-0");
+        assert!(parse_text("1e39", DataType::Float4).is_err());
+        assert!(parse_text("1e-50", DataType::Float4).is_err());
+        assert_eq!(
+            parse_text("0", DataType::Float4).unwrap(),
+            Value::Float4(0.0)
+        );
+    }
+
+    #[test]
+    fn smallint_range_is_checked() {
+        assert!(parse_text("32768", DataType::Int2).is_err());
+        assert_eq!(
+            parse_text("-32768", DataType::Int2).unwrap(),
+            Value::Int(-32768)
+        );
+        assert!(Value::Int(40_000).cast(DataType::Int2).is_err());
+        assert_eq!(
+            Value::Float(2.5).cast(DataType::Int2).unwrap(),
+            Value::Int(2)
+        );
+        assert!(Value::Float(1e10).cast(DataType::Int2).is_err());
     }
 
     #[test]
