@@ -5,7 +5,8 @@
 //! joins that probe a key per outer row, WITH / WITH RECURSIVE (in SELECT and as the source of
 //! INSERT … SELECT), window functions (ranking, offsets, framed values and aggregates over ROWS,
 //! RANGE and GROUPS frames, named windows, windows over groups, and their errors), DISTINCT ON,
-//! RIGHT/FULL joins, USING and NATURAL joins, and UPDATE … FROM / DELETE … USING.
+//! RIGHT/FULL joins, USING and NATURAL joins, UPDATE … FROM / DELETE … USING, and EXPLAIN
+//! (plans with COSTS OFF line by line; EXPLAIN ANALYZE's counters checked against the rows).
 
 // Tests hold the serial lock across awaits on purpose: one cluster at a time.
 #![allow(clippy::await_holding_lock, clippy::unwrap_used)]
@@ -1153,6 +1154,188 @@ const CASES: &[(&str, &[&str])] = &[
         "SELECT * FROM ua AS p NATURAL JOIN ua AS q ORDER BY k",
         &["1|a1|10", "2|a2|20"],
     ),
+    // EXPLAIN (COSTS OFF): the plans Borealis runs, in PostgreSQL 15's text layout. Unless a
+    // comment says otherwise, PostgreSQL 15 prints the same lines (with enable_hashjoin,
+    // enable_mergejoin and enable_bitmapscan off, so that it picks the same strategy).
+    (
+        "EXPLAIN (COSTS OFF) SELECT * FROM emp WHERE salary > 100",
+        &["Seq Scan on emp", "  Filter: (salary > 100)"],
+    ),
+    (
+        "EXPLAIN (COSTS OFF) SELECT name FROM emp WHERE id = 3",
+        &["Index Scan using emp_pkey on emp", "  Index Cond: (id = 3)"],
+    ),
+    (
+        "EXPLAIN (COSTS OFF) SELECT * FROM emp WHERE dept >= 2 AND dept < 3",
+        &[
+            "Index Scan using emp_dept on emp",
+            "  Index Cond: ((dept >= 2) AND (dept < 3))",
+        ],
+    ),
+    (
+        "EXPLAIN (COSTS OFF) SELECT * FROM emp WHERE dept = 2 AND salary > 80",
+        &[
+            "Index Scan using emp_dept on emp",
+            "  Index Cond: (dept = 2)",
+            "  Filter: (salary > 80)",
+        ],
+    ),
+    (
+        "EXPLAIN (COSTS OFF) SELECT e.name, d.name FROM emp e JOIN dept d ON d.id = e.dept WHERE e.id = 2",
+        &[
+            "Nested Loop",
+            "  ->  Index Scan using emp_pkey on emp e",
+            "        Index Cond: (id = 2)",
+            "  ->  Index Scan using dept_pkey on dept d",
+            "        Index Cond: (id = e.dept)",
+        ],
+    ),
+    (
+        "EXPLAIN (COSTS OFF) SELECT * FROM emp e JOIN emp b ON b.id = e.boss WHERE e.salary < 100",
+        &[
+            "Nested Loop",
+            "  ->  Seq Scan on emp e",
+            "        Filter: (salary < 100)",
+            "  ->  Index Scan using emp_pkey on emp b",
+            "        Index Cond: (id = e.boss)",
+        ],
+    ),
+    // Differs from PostgreSQL 15: Borealis checks the ON condition on the emp side after the probe (a Join Filter); PostgreSQL pushes it into the inner scan.
+    (
+        "EXPLAIN (COSTS OFF) SELECT d.name, e.name FROM dept d LEFT JOIN emp e ON e.dept = d.id AND e.salary > 100",
+        &[
+            "Nested Loop Left Join",
+            "  Join Filter: (e.salary > 100)",
+            "  ->  Seq Scan on dept d",
+            "  ->  Index Scan using emp_dept on emp e",
+            "        Index Cond: (dept = d.id)",
+        ],
+    ),
+    (
+        "EXPLAIN (COSTS OFF) SELECT name, salary FROM emp ORDER BY salary DESC LIMIT 3",
+        &[
+            "Limit",
+            "  ->  Sort",
+            "        Sort Key: salary DESC",
+            "        ->  Seq Scan on emp",
+        ],
+    ),
+    (
+        "EXPLAIN (COSTS OFF) SELECT dept, count(*), sum(salary) FROM emp GROUP BY dept HAVING count(*) > 1 ORDER BY dept",
+        &[
+            "Sort",
+            "  Sort Key: dept",
+            "  ->  HashAggregate",
+            "        Group Key: dept",
+            "        Filter: (count(*) > 1)",
+            "        ->  Seq Scan on emp",
+        ],
+    ),
+    (
+        "EXPLAIN (COSTS OFF) SELECT dept, count(*) FROM emp GROUP BY dept ORDER BY count(*) DESC",
+        &[
+            "Sort",
+            "  Sort Key: (count(*)) DESC",
+            "  ->  HashAggregate",
+            "        Group Key: dept",
+            "        ->  Seq Scan on emp",
+        ],
+    ),
+    (
+        "EXPLAIN (COSTS OFF) SELECT count(*) FROM emp",
+        &["Aggregate", "  ->  Seq Scan on emp"],
+    ),
+    // Differs from PostgreSQL 15: Borealis's WindowAgg orders its partitions itself; PostgreSQL shows a Sort below it.
+    (
+        "EXPLAIN (COSTS OFF) SELECT name, rank() OVER (ORDER BY salary) FROM emp",
+        &["WindowAgg", "  ->  Seq Scan on emp"],
+    ),
+    (
+        "EXPLAIN (COSTS OFF) SELECT id FROM emp UNION ALL SELECT id FROM dept",
+        &["Append", "  ->  Seq Scan on emp", "  ->  Seq Scan on dept"],
+    ),
+    (
+        "EXPLAIN (COSTS OFF) SELECT id FROM emp UNION SELECT id FROM dept",
+        &[
+            "HashAggregate",
+            "  Group Key: emp.id",
+            "  ->  Append",
+            "        ->  Seq Scan on emp",
+            "        ->  Seq Scan on dept",
+        ],
+    ),
+    // Differs from PostgreSQL 15: a CTE is bound in place and run as a subquery; PostgreSQL flattens it into the scan.
+    (
+        "EXPLAIN (COSTS OFF) WITH rich AS (SELECT * FROM emp WHERE salary > 100) SELECT name FROM rich",
+        &[
+            "Subquery Scan on rich",
+            "  ->  Seq Scan on emp",
+            "        Filter: (salary > 100)",
+        ],
+    ),
+    (
+        "EXPLAIN (COSTS OFF) VALUES (1, 'a'), (2, 'b')",
+        &["Values Scan on \"*VALUES*\""],
+    ),
+    (
+        "EXPLAIN (COSTS OFF) SELECT * FROM generate_series(1, 10) g WHERE g > 5",
+        &["Function Scan on generate_series g", "  Filter: (g > 5)"],
+    ),
+    ("EXPLAIN (COSTS OFF) SELECT 1", &["Result"]),
+    (
+        "EXPLAIN (COSTS OFF) SELECT DISTINCT dept FROM emp",
+        &[
+            "HashAggregate",
+            "  Group Key: dept",
+            "  ->  Seq Scan on emp",
+        ],
+    ),
+    (
+        "EXPLAIN (COSTS OFF) SELECT * FROM emp WHERE name LIKE 'a%' OR salary IS NULL",
+        &[
+            "Seq Scan on emp",
+            "  Filter: ((name ~~ 'a%'::text) OR (salary IS NULL))",
+        ],
+    ),
+    (
+        "EXPLAIN (COSTS OFF) SELECT * FROM emp WHERE id BETWEEN 2 AND 4",
+        &[
+            "Index Scan using emp_pkey on emp",
+            "  Index Cond: ((id >= 2) AND (id <= 4))",
+        ],
+    ),
+    (
+        "EXPLAIN (COSTS OFF, VERBOSE) SELECT name FROM emp WHERE salary > 100",
+        &[
+            "Seq Scan on public.emp",
+            "  Output: name",
+            "  Filter: (emp.salary > 100)",
+        ],
+    ),
+    (
+        "EXPLAIN (COSTS OFF) SELECT * FROM emp e, dept d WHERE d.id = e.dept",
+        &[
+            "Nested Loop",
+            "  ->  Seq Scan on emp e",
+            "  ->  Index Scan using dept_pkey on dept d",
+            "        Index Cond: (id = e.dept)",
+        ],
+    ),
+    // Differs from PostgreSQL 15: PostgreSQL names the second reference `emp emp_1`.
+    (
+        "EXPLAIN (COSTS OFF) SELECT * FROM emp WHERE salary > (SELECT min(salary) FROM emp)",
+        &[
+            "Seq Scan on emp",
+            "  Filter: (salary > $0)",
+            "  InitPlan 1 (returns $0)",
+            "    ->  Aggregate",
+            "          ->  Seq Scan on emp",
+        ],
+    ),
+    ("EXPLAIN (FORMAT JSON) SELECT 1", &["ERROR 0A000"]),
+    ("EXPLAIN (COSTS OFF, FORMAT TEXT) SELECT 1", &["Result"]),
+    ("EXPLAIN (TIMING) SELECT 1", &["ERROR 22023"]),
+    ("EXPLAIN (BOGUS) SELECT 1", &["ERROR 42601"]),
 ];
 
 /// The answer of `sql` in the golden form.
@@ -1192,4 +1375,95 @@ async fn queries_answer_as_postgresql_does() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// EXPLAIN ANALYZE runs the statement: its per-node row counts are the real ones, its times
+/// vary, so the lines are checked by shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_analyze_counts_what_ran() {
+    let _g = serial();
+    let cluster = Cluster::start("sql-explain-analyze");
+    let c = cluster.client().await;
+    for s in SETUP {
+        c.batch_execute(s)
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e:?}"));
+    }
+    let lines = answer(
+        &c,
+        "EXPLAIN ANALYZE SELECT e.name, d.name FROM emp e JOIN dept d ON d.id = e.dept WHERE e.salary > 100",
+    )
+    .await;
+    let shape: Vec<String> = lines
+        .iter()
+        .map(|l| match l.find("  (cost=") {
+            Some(i) => l[..i].to_string(),
+            None => l.split(':').next().unwrap_or("").to_string(),
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            "Nested Loop",
+            "  ->  Seq Scan on emp e",
+            "        Filter",
+            "  ->  Index Scan using dept_pkey on dept d",
+            "        Index Cond",
+            "Planning Time",
+            "Execution Time",
+        ],
+        "{lines:#?}"
+    );
+    let actual = |line: &str| -> (u64, u64) {
+        let a = &line[line.find("(actual time=").unwrap()..];
+        let rows = a.split("rows=").nth(1).unwrap().split(' ').next().unwrap();
+        let loops = a.split("loops=").nth(1).unwrap().trim_end_matches(')');
+        (rows.parse().unwrap(), loops.parse().unwrap())
+    };
+    // Three employees earn over 100 (ada, bob in dept 1, cy in dept 2); ada and bob probe the
+    // same department one after the other, which the join reads once.
+    assert_eq!(actual(&lines[0]), (3, 1));
+    assert_eq!(actual(&lines[1]), (3, 1));
+    assert_eq!(actual(&lines[3]), (1, 2));
+    for l in &lines[5..] {
+        assert!(l.ends_with(" ms"), "{l}");
+    }
+
+    // TIMING OFF drops the times, SUMMARY OFF the summary lines; an aggregate counts groups.
+    let lines = answer(
+        &c,
+        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT dept, count(*) FROM emp GROUP BY dept ORDER BY dept LIMIT 2",
+    )
+    .await;
+    assert_eq!(
+        lines,
+        [
+            "Limit (actual rows=2 loops=1)",
+            "  ->  Sort (actual rows=4 loops=1)",
+            "        Sort Key: dept",
+            "        ->  HashAggregate (actual rows=4 loops=1)",
+            "              Group Key: dept",
+            "              ->  Seq Scan on emp (actual rows=7 loops=1)",
+        ]
+    );
+
+    // Costs are printed by default: a primary-key point lookup is estimated at one row.
+    let lines = answer(&c, "EXPLAIN SELECT * FROM emp WHERE id = 3").await;
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].starts_with("Index Scan using emp_pkey on emp  (cost=")
+            && lines[0].ends_with(" rows=1 width=48)"),
+        "{lines:?}"
+    );
+    assert_eq!(lines[1], "  Index Cond: (id = 3)");
+
+    // Describe of an EXPLAIN reports the one text column.
+    let stmt = c
+        .prepare("EXPLAIN (COSTS OFF) SELECT * FROM emp")
+        .await
+        .unwrap();
+    assert_eq!(stmt.columns().len(), 1);
+    assert_eq!(stmt.columns()[0].name(), "QUERY PLAN");
+    let rows = c.query(&stmt, &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, String>(0), "Seq Scan on emp");
 }

@@ -77,6 +77,9 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::rc::Rc;
 
+#[path = "explain.rs"]
+pub mod explain;
+
 /// Rows fetched from the engine per call.
 pub const SCAN_BATCH_ROWS: usize = 1024;
 /// Deepest nesting of subqueries: binding and execution recurse through them.
@@ -157,6 +160,10 @@ struct Relation {
     lateral: bool,
     /// `WITH ORDINALITY` on a function in FROM: each row ends with its 1-based number.
     ordinality: bool,
+    /// The name the query refers to the relation by (its alias, else its own name), and its
+    /// column names: EXPLAIN prints them.
+    label: String,
+    column_names: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1528,6 +1535,11 @@ impl<'a> Planner<'a> {
             return Err(SqlError::DuplicateAlias(t));
         }
         let width = cols.len();
+        let label = cols
+            .first()
+            .and_then(|c| c.table.clone())
+            .unwrap_or_default();
+        let column_names = cols.iter().map(|c| c.name.clone()).collect();
         scope.extend(cols);
         relations.push(Relation {
             source,
@@ -1537,6 +1549,8 @@ impl<'a> Planner<'a> {
             access: Access::Full,
             lateral,
             ordinality,
+            label,
+            column_names,
         });
         Ok(relations.len() - 1)
     }
@@ -2273,6 +2287,8 @@ pub struct Executor<'a> {
     cache: RefCell<HashMap<usize, Rc<Vec<Vec<Value>>>>>,
     /// The rows of each running recursive CTE's previous round (see [`Body::Recursive`]).
     work_tables: RefCell<HashMap<usize, Rc<Vec<Vec<Value>>>>>,
+    /// EXPLAIN ANALYZE's counters; `None` (no counting, no clock reads) otherwise.
+    instrument: Option<explain::Instrument>,
 }
 
 impl<'a> Executor<'a> {
@@ -2291,6 +2307,41 @@ impl<'a> Executor<'a> {
             sequences: None,
             cache: RefCell::new(HashMap::new()),
             work_tables: RefCell::new(HashMap::new()),
+            instrument: None,
+        }
+    }
+
+    /// The executor counting rows, loops and (with `timing`) time per plan node, for EXPLAIN
+    /// ANALYZE.
+    #[must_use]
+    pub fn with_instrument(mut self, timing: bool) -> Executor<'a> {
+        self.instrument = Some(explain::Instrument::new(timing));
+        self
+    }
+
+    /// The counters EXPLAIN ANALYZE collected.
+    pub fn take_instrument(&mut self) -> Option<explain::Instrument> {
+        self.instrument.take()
+    }
+
+    /// The instant a node starts, when EXPLAIN ANALYZE times nodes; free otherwise.
+    fn node_start(&self) -> Option<std::time::Instant> {
+        match &self.instrument {
+            Some(i) if i.timing => Some(std::time::Instant::now()),
+            _ => None,
+        }
+    }
+
+    /// Counts one loop of a plan node that produced `rows` rows (EXPLAIN ANALYZE only).
+    fn node_done<T>(
+        &self,
+        node: &T,
+        part: explain::Part,
+        started: Option<std::time::Instant>,
+        rows: usize,
+    ) {
+        if let Some(i) = &self.instrument {
+            i.record(node, part, started, rows);
         }
     }
 
@@ -2347,6 +2398,7 @@ impl<'a> Executor<'a> {
         plan: &QueryPlan,
         outer: Option<&EvalContext<'_>>,
     ) -> SqlResult<Vec<Vec<Value>>> {
+        let started = self.node_start();
         let limit = match &plan.limit {
             Some(e) => constant_usize(e, self.params, self.session, "LIMIT")?,
             None => None,
@@ -2403,8 +2455,10 @@ impl<'a> Executor<'a> {
                 self.with_output_keys(rows, &plan.order_by)
             }
         };
+        self.node_done(plan, explain::Part::Body, started, out.len());
         if !plan.order_by.is_empty() {
             sort_rows(&mut out, &plan.order_by);
+            self.node_done(plan, explain::Part::Sort, started, out.len());
         }
         if let Body::Select(s) = &plan.body
             && !s.distinct_on.is_empty()
@@ -2412,13 +2466,16 @@ impl<'a> Executor<'a> {
             let mut seen = HashSet::new();
             let n = plan.order_by.len();
             out.retain(|(_, keys)| seen.insert(row_hash_key(keys.get(n..).unwrap_or(&[]))));
+            self.node_done(plan, explain::Part::Unique, started, out.len());
         }
-        Ok(out
+        let rows: Vec<Vec<Value>> = out
             .into_iter()
             .skip(offset)
             .take(limit.unwrap_or(usize::MAX))
             .map(|(v, _)| v)
-            .collect())
+            .collect();
+        self.node_done(plan, explain::Part::Limit, started, rows.len());
+        Ok(rows)
     }
 
     /// Runs `anchor UNION [ALL] step` as PostgreSQL does: the anchor's rows (without duplicates
@@ -2492,6 +2549,18 @@ impl<'a> Executor<'a> {
 
     /// Reads one relation's rows (its own layout) that pass its filter.
     fn relation_rows(
+        &self,
+        rel: &Relation,
+        outer: Option<&EvalContext<'_>>,
+        stop_after: Option<usize>,
+    ) -> SqlResult<Vec<Vec<Value>>> {
+        let started = self.node_start();
+        let rows = self.relation_rows_uncounted(rel, outer, stop_after)?;
+        self.node_done(rel, explain::Part::Scan, started, rows.len());
+        Ok(rows)
+    }
+
+    fn relation_rows_uncounted(
         &self,
         rel: &Relation,
         outer: Option<&EvalContext<'_>>,
@@ -2720,6 +2789,19 @@ impl<'a> Executor<'a> {
         outer: Option<&EvalContext<'_>>,
         stop_after: Option<usize>,
     ) -> SqlResult<Vec<Vec<Value>>> {
+        let started = self.node_start();
+        let rows = self.run_from_uncounted(from, outer, stop_after, started)?;
+        self.node_done(from, explain::Part::From, started, rows.len());
+        Ok(rows)
+    }
+
+    fn run_from_uncounted(
+        &self,
+        from: &FromPlan,
+        outer: Option<&EvalContext<'_>>,
+        stop_after: Option<usize>,
+        started: Option<std::time::Instant>,
+    ) -> SqlResult<Vec<Vec<Value>>> {
         let mut rows: Vec<Vec<Value>> = vec![vec![Value::Null; from.width]];
         let single = from.steps.len() == 1
             && from.residual.is_none()
@@ -2729,12 +2811,14 @@ impl<'a> Executor<'a> {
             let rel = &from.relations[step.rel];
             if rel.lateral {
                 rows = self.lateral_step(rel, step, rows, outer)?;
+                self.node_done(step, explain::Part::Join, started, rows.len());
                 continue;
             }
             if let (Some(lookup), Source::Table(def)) = (&step.lookup, &rel.source)
                 && rows.len() <= INDEX_JOIN_OUTER_ROWS_MAX
             {
                 rows = self.lookup_step(rel, def, step, lookup, &rows, outer)?;
+                self.node_done(step, explain::Part::IndexJoin, started, rows.len());
                 continue;
             }
             let rel_rows =
@@ -2815,6 +2899,7 @@ impl<'a> Executor<'a> {
                 }
             }
             rows = next;
+            self.node_done(step, explain::Part::Join, started, rows.len());
         }
         if let Some(f) = &from.residual {
             let mut kept = Vec::with_capacity(rows.len());
@@ -2921,6 +3006,7 @@ impl<'a> Executor<'a> {
             let mut matched = false;
             if !null && found_for.as_deref() != Some(probe_key.as_slice()) {
                 found.clear();
+                let probe_started = self.node_start();
                 matching_rows(
                     self,
                     def,
@@ -2933,6 +3019,7 @@ impl<'a> Executor<'a> {
                         Ok(())
                     },
                 )?;
+                self.node_done(rel, explain::Part::Scan, probe_started, found.len());
                 found_for = Some(probe_key.clone());
             }
             if !null {
@@ -3015,6 +3102,7 @@ impl<'a> Executor<'a> {
         outer: Option<&EvalContext<'_>>,
         stop_after: Option<usize>,
     ) -> SqlResult<Vec<(Vec<Value>, Vec<Value>)>> {
+        let started = self.node_start();
         let rows = self.run_from(&plan.from, outer, stop_after)?;
         let mut out: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
         let emit =
@@ -3109,6 +3197,7 @@ impl<'a> Executor<'a> {
                 }
                 groups_out.push((first, results, keys));
             }
+            self.node_done(plan, explain::Part::Aggregate, started, groups_out.len());
         }
         // What the select list sees: a row, or a group.
         let contexts: Vec<EvalContext<'_>> = match &plan.aggregate {
@@ -3134,10 +3223,12 @@ impl<'a> Executor<'a> {
                 cx.windows = w;
                 emit(&cx, &mut out)?;
             }
+            self.node_done(plan, explain::Part::Window, started, out.len());
         }
         if plan.distinct {
             let mut seen = HashSet::new();
             out.retain(|(vals, _)| seen.insert(row_hash_key(vals)));
+            self.node_done(plan, explain::Part::Distinct, started, out.len());
         }
         Ok(out)
     }

@@ -26,6 +26,7 @@ use crate::copy::{CopyFormat, LineSplitter};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{AggMode, Binder, Expr, ScopeColumn, SessionInfo, ident_name, object_name};
 use crate::index::{self, NameOwner};
+use crate::query::explain::{Options, Walk};
 use crate::query::{
     Access, ColumnInfo, Executor, Planner, QueryPlan, choose_access, lookup_table, matching_rows,
     single_table, table_scope,
@@ -1010,6 +1011,7 @@ impl Session {
             ast::Statement::ShowVariable { variable } if show_name(variable) == "all" => {
                 Ok(show_all_columns())
             }
+            ast::Statement::Explain { .. } => Ok(explain_columns()),
             ast::Statement::ShowVariable { variable } => Ok(vec![ColumnInfo {
                 name: show_name(variable),
                 ty: DataType::Text,
@@ -1464,6 +1466,71 @@ impl Session {
         }
     }
 
+    /// `EXPLAIN [ANALYZE]`: the plan of a query (see [`crate::query::explain`]); with ANALYZE
+    /// the statement runs, with counters, and its rows are dropped.
+    fn explain(
+        &mut self,
+        txn: &mut Txn,
+        stmt: &ast::Statement,
+        params: &[Value],
+    ) -> SqlResult<Output> {
+        let ast::Statement::Explain {
+            analyze,
+            verbose,
+            format,
+            options,
+            statement,
+            query_plan: false,
+            estimate: false,
+            describe_alias: ast::DescribeAlias::Explain,
+        } = stmt
+        else {
+            return Err(SqlError::FeatureNotSupported(format!("{stmt}")));
+        };
+        let o = Options::parse(*analyze, *verbose, format.as_ref(), options.as_deref())?;
+        let planning = std::time::Instant::now();
+        let (node, planning_ms, execution_ms) = match &**statement {
+            ast::Statement::Query(q) if q.locks.is_empty() => {
+                let mut types = vec![None; params.len()];
+                let engine = &self.db.engine;
+                let plan = Planner { engine, txn }.bind_query(q, &mut types)?;
+                let planning_ms = elapsed_ms(planning);
+                let mut instrument = None;
+                let mut execution_ms = None;
+                if o.analyze {
+                    let started = std::time::Instant::now();
+                    let mut exec = self.executor(txn, params).with_instrument(o.timing);
+                    exec.run(&plan, None)?;
+                    instrument = exec.take_instrument();
+                    execution_ms = Some(elapsed_ms(started));
+                }
+                let walk = Walk::new(engine, o, instrument.as_ref(), &plan);
+                (walk.query(&plan)?, planning_ms, execution_ms)
+            }
+            other => {
+                return Err(SqlError::FeatureNotSupported(format!(
+                    "EXPLAIN of {}",
+                    other
+                        .to_string()
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("this statement")
+                )));
+            }
+        };
+        let mut lines = crate::query::explain::render(&node, o);
+        if o.summary {
+            lines.push(format!("Planning Time: {planning_ms:.3} ms"));
+        }
+        if let (true, Some(ms)) = (o.summary, execution_ms) {
+            lines.push(format!("Execution Time: {ms:.3} ms"));
+        }
+        Ok(Output::Rows {
+            columns: explain_columns(),
+            rows: lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
+        })
+    }
+
     fn run(&mut self, txn: &mut Txn, stmt: &ast::Statement, params: &[Value]) -> SqlResult<Output> {
         match stmt {
             ast::Statement::Query(q) if !q.locks.is_empty() => self.select_locking(txn, q, params),
@@ -1503,6 +1570,7 @@ impl Session {
             ast::Statement::Insert(ins) => self.insert(txn, ins, params),
             ast::Statement::Update(u) => self.update(txn, u, params),
             ast::Statement::Delete(d) => self.delete(txn, d, params),
+            ast::Statement::Explain { .. } => self.explain(txn, stmt, params),
             ast::Statement::CreateTable(ct) => self.create_table(txn, ct),
             ast::Statement::CreateIndex(ci) => self.create_index(txn, ci),
             ast::Statement::Drop {
@@ -4499,10 +4567,39 @@ fn check_modes(modes: &[ast::TransactionMode]) -> SqlResult<(Option<Isolation>, 
     Ok((isolation, read_only))
 }
 
+/// EXPLAIN's one result column.
+fn explain_columns() -> Vec<ColumnInfo> {
+    vec![ColumnInfo {
+        name: "QUERY PLAN".into(),
+        ty: DataType::Text,
+    }]
+}
+
+/// Milliseconds since `since`.
+fn elapsed_ms(since: std::time::Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
 /// The command a read-only transaction refuses, as PostgreSQL names it in the error; `None`
 /// for statements that write nothing.
 fn write_command(stmt: &ast::Statement) -> Option<&'static str> {
     Some(match stmt {
+        // EXPLAIN ANALYZE runs its statement.
+        ast::Statement::Explain {
+            analyze,
+            verbose,
+            format,
+            options,
+            statement,
+            ..
+        } => {
+            let o = Options::parse(*analyze, *verbose, format.as_ref(), options.as_deref());
+            return if o.is_ok_and(|o| o.analyze) {
+                write_command(statement)
+            } else {
+                None
+            };
+        }
         ast::Statement::Insert(_) => "INSERT",
         ast::Statement::Update(_) => "UPDATE",
         ast::Statement::Delete(_) => "DELETE",
@@ -4532,7 +4629,7 @@ fn write_command(stmt: &ast::Statement) -> Option<&'static str> {
 
 /// A Boolean setting's value as PostgreSQL reads it (on/off, true/false, yes/no, 1/0, and
 /// unique prefixes of them).
-fn settings_bool(v: &str) -> Option<bool> {
+pub(crate) fn settings_bool(v: &str) -> Option<bool> {
     let v = v.trim().to_ascii_lowercase();
     match v.as_str() {
         "on" | "1" => Some(true),
