@@ -97,8 +97,17 @@ fn error_line(e: &tokio_postgres::Error) -> String {
     }
 }
 
+/// An error's answer lines: the error line, then (when `details`) its DETAIL if it has one.
+fn error_lines(e: &tokio_postgres::Error, details: bool) -> Vec<String> {
+    let mut lines = vec![error_line(e)];
+    if details && let Some(d) = e.as_db_error().and_then(|db| db.detail()) {
+        lines.push(format!("DETAIL: {d}"));
+    }
+    lines
+}
+
 /// The answer of one case in the golden form.
-async fn answer(c: &Client, case: &Case) -> Vec<String> {
+async fn answer(c: &Client, case: &Case, details: bool) -> Vec<String> {
     if case.binary {
         return match c.query(case.sql.as_str(), &[]).await {
             Ok(rows) => rows
@@ -116,7 +125,7 @@ async fn answer(c: &Client, case: &Case) -> Vec<String> {
                         .join(" ")
                 })
                 .collect(),
-            Err(e) => vec![error_line(&e)],
+            Err(e) => error_lines(&e, details),
         };
     }
     match c.simple_query(&case.sql).await {
@@ -131,8 +140,10 @@ async fn answer(c: &Client, case: &Case) -> Vec<String> {
                 ),
                 _ => None,
             })
+            // A value with line breaks (jsonb_pretty) spans lines, as the file holds it.
+            .flat_map(|row| row.split('\n').map(str::to_string).collect::<Vec<_>>())
             .collect(),
-        Err(e) => vec![error_line(&e)],
+        Err(e) => error_lines(&e, details),
     }
 }
 
@@ -157,19 +168,28 @@ fn write_golden(header: &[String], cases: &[Case]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn types_answer_as_postgresql_does() {
-    run_golden("sql_types.golden", "sql-types").await;
+    run_golden("sql_types.golden", "sql-types", false).await;
 }
 
 /// `sql_datetime.golden`: date, time, timestamp, timestamptz and interval — text forms, time
 /// zones, arithmetic, functions, errors, ordering, keys and binary forms.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn datetime_types_answer_as_postgresql_does() {
-    run_golden("sql_datetime.golden", "sql-datetime").await;
+    run_golden("sql_datetime.golden", "sql-datetime", false).await;
+}
+
+/// `sql_json.golden`: json and jsonb — parsing and its errors, normalised output, operators,
+/// functions, aggregates, set-returning functions in FROM, ordering, table columns, keys and
+/// binary forms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_types_answer_as_postgresql_does() {
+    run_golden("sql_json.golden", "sql-json", true).await;
 }
 
 /// Runs the cases of one golden file against a Borealis cluster (or, with
-/// `BOREALIS_RECORD_GOLDEN` set, records PostgreSQL 15's answers into it).
-async fn run_golden(file: &str, name: &str) {
+/// `BOREALIS_RECORD_GOLDEN` set, records PostgreSQL 15's answers into it). With `details`, an
+/// error's answer includes its DETAIL line.
+async fn run_golden(file: &str, name: &str, details: bool) {
     let _g = serial();
     let text = std::fs::read_to_string(golden_path(file)).unwrap();
     let (header, mut cases) = parse_golden(&text);
@@ -178,7 +198,7 @@ async fn run_golden(file: &str, name: &str) {
         let pg = common::postgres::Postgres::start(name);
         let c = pg.client("postgres").await;
         for case in &mut cases {
-            case.answer = answer(&c, case).await;
+            case.answer = answer(&c, case, details).await;
         }
         std::fs::write(golden_path(file), write_golden(&header, &cases)).unwrap();
         return;
@@ -187,7 +207,7 @@ async fn run_golden(file: &str, name: &str) {
     let c = cluster.client().await;
     let mut failures = Vec::new();
     for case in &cases {
-        let got = answer(&c, case).await;
+        let got = answer(&c, case, details).await;
         if got != case.answer {
             failures.push(format!(
                 "{}\n  want {:?}\n  got  {:?}",
@@ -314,6 +334,15 @@ async fn binary_parameters_are_read_in_postgresql_form() {
             .concat(),
             "1 year 2 mons -3 days +01:00:00",
         ),
+        // json: its text, kept as sent.
+        (Type::JSON, "json", b"[1,  2]".to_vec(), "[1,  2]"),
+        // jsonb: version byte 1, then the text; read into the normalised form.
+        (
+            Type::JSONB,
+            "jsonb",
+            [&[1u8][..], br#"{"b":1, "a":[2.50]}"#].concat(),
+            r#"{"a": [2.50], "b": 1}"#,
+        ),
     ];
     for (ty, name, bytes, want) in cases {
         let stmt = c
@@ -336,6 +365,14 @@ async fn binary_parameters_are_read_in_postgresql_form() {
         .unwrap();
     let bad = RawParam(vec![0, 1, 0, 0, 0, 0, 0, 0, 0x27, 0x10]);
     assert!(c.query_one(&stmt, &[&bad]).await.is_err());
+    // So are a jsonb of an unknown version and one that is not JSON.
+    let stmt = c
+        .prepare_typed("SELECT $1::jsonb::text", &[Type::JSONB])
+        .await
+        .unwrap();
+    for bad in [b"\x02{}".to_vec(), b"\x01{".to_vec(), Vec::new()] {
+        assert!(c.query_one(&stmt, &[&RawParam(bad)]).await.is_err());
+    }
     let row = c.query_one("SELECT 1", &[]).await.unwrap();
     assert_eq!(row.get::<_, i32>(0), 1);
 }
@@ -454,6 +491,49 @@ async fn copy_round_trips_the_datetime_types() {
         .await
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "2023-12-31 19:00:00+00");
+}
+
+/// COPY writes json (its text as written) and jsonb (normalised) in PostgreSQL's text and CSV
+/// forms (the expected lines are PostgreSQL 15's), and reads its own output back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_round_trips_json() {
+    let _g = serial();
+    let cluster = Cluster::start("sql-types-copy-json");
+    let c = cluster.client().await;
+    c.batch_execute(
+        r#"CREATE TABLE cj (id int, j json, b jsonb);
+         INSERT INTO cj VALUES (1, '{"a": "x\ty",  "a": 1}', '{"s": "tab\there \\ back", "n": [1, 2.50]}'),
+           (2, NULL, 'null'), (3, '"q,\"r"', '"q,\"r"');
+         CREATE TABLE cj2 (id int, j json, b jsonb)"#,
+    )
+    .await
+    .unwrap();
+    let text = psql(&cluster, &["-c", "COPY cj TO STDOUT"]);
+    assert_eq!(
+        text,
+        "1\t{\"a\": \"x\\\\ty\",  \"a\": 1}\t{\"n\": [1, 2.50], \"s\": \"tab\\\\there \\\\\\\\ back\"}\n\
+         2\t\\N\tnull\n\
+         3\t\"q,\\\\\"r\"\t\"q,\\\\\"r\"\n"
+    );
+    let csv = psql(&cluster, &["-c", "COPY cj TO STDOUT (FORMAT csv)"]);
+    assert_eq!(
+        csv,
+        "1,\"{\"\"a\"\": \"\"x\\ty\"\",  \"\"a\"\": 1}\",\"{\"\"n\"\": [1, 2.50], \"\"s\"\": \"\"tab\\there \\\\ back\"\"}\"\n\
+         2,,null\n\
+         3,\"\"\"q,\\\"\"r\"\"\",\"\"\"q,\\\"\"r\"\"\"\n"
+    );
+    std::fs::write(cluster.dir.join("cj.tsv"), &text).unwrap();
+    std::fs::write(cluster.dir.join("cj.csv"), &csv).unwrap();
+    let out = psql(&cluster, &["-c", "\\copy cj2 from 'cj.tsv'"]);
+    assert!(out.contains("COPY 3"), "{out}");
+    let out = psql(&cluster, &["-c", "\\copy cj2 from 'cj.csv' with csv"]);
+    assert!(out.contains("COPY 3"), "{out}");
+    let back = psql(&cluster, &["-c", "COPY cj2 TO STDOUT"]);
+    assert_eq!(back, format!("{text}{text}"));
+    // Malformed JSON in the data is refused with json's error.
+    std::fs::write(cluster.dir.join("bad.tsv"), "4\t{bad\t{}\n").unwrap();
+    let err = psql_fails(&cluster, &["-c", "\\copy cj2 from 'bad.tsv'"]);
+    assert!(err.contains("invalid input syntax for type json"), "{err}");
 }
 
 /// Runs psql expecting it to fail; returns its stderr.

@@ -105,6 +105,9 @@ fn error_info(e: &FrontError) -> ErrorInfo {
                 | SqlError::ForeignKeyViolation { detail, .. }
                 | SqlError::NotSupportedDetail { detail, .. }
                 | SqlError::NumericFieldOverflow { detail }
+                | SqlError::InvalidJson { detail }
+                | SqlError::UnsupportedUnicodeEscape { detail }
+                | SqlError::StackDepthExceeded(detail)
                     if !detail.is_empty() =>
                 {
                     Some(detail.clone())
@@ -227,6 +230,10 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::InvalidParameterValue(_) => "22023",
         SqlError::UndefinedParameter(_) => "42704",
         SqlError::ProgramLimitExceeded(_) => "54000",
+        SqlError::InvalidJson { .. } => "22P02",
+        SqlError::UnsupportedUnicodeEscape { .. } => "22P05",
+        SqlError::StackDepthExceeded(_) => "54001",
+        SqlError::NullValueNotAllowed(_) => "22004",
         SqlError::StringDataRightTruncation(_) => "22001",
         SqlError::UniqueIndexBuild { .. } => "23505",
         SqlError::NotNullInExisting { .. } => "23502",
@@ -299,6 +306,8 @@ fn pg_type(t: DataType) -> Type {
         DataType::TimestampTz => Type::TIMESTAMPTZ,
         DataType::Time => Type::TIME,
         DataType::Interval => Type::INTERVAL,
+        DataType::Json => Type::JSON,
+        DataType::Jsonb => Type::JSONB,
     }
 }
 
@@ -321,6 +330,8 @@ fn our_type(t: &Type) -> Option<DataType> {
         Type::TIMESTAMPTZ => DataType::TimestampTz,
         Type::TIME => DataType::Time,
         Type::INTERVAL => DataType::Interval,
+        Type::JSON => DataType::Json,
+        Type::JSONB => DataType::Jsonb,
         _ => return None,
     })
 }
@@ -399,6 +410,18 @@ fn decode_param(
         ),
         DataType::Time => Value::Time(i64::from_be_bytes(raw.try_into().map_err(|_| bad())?)),
         DataType::Interval => Value::Interval(dt::interval_from_wire(raw).ok_or_else(bad)?),
+        // json's binary form is its text; jsonb's is a version byte (1) and the text.
+        DataType::Json => {
+            let text = std::str::from_utf8(raw).map_err(|_| bad())?;
+            borealis_sql::types::parse_text(text, DataType::Json)?
+        }
+        DataType::Jsonb => match raw.split_first() {
+            Some((1, rest)) => {
+                let text = std::str::from_utf8(rest).map_err(|_| bad())?;
+                borealis_sql::types::parse_text(text, DataType::Jsonb)?
+            }
+            _ => return Err(bad()),
+        },
     })
 }
 
@@ -969,6 +992,17 @@ fn rows_response(
                             FieldFormat::Binary,
                             &pgwire::types::format::FormatOptions::default(),
                         )?,
+                        (Value::Json(s), _) => encoder.encode_field(s)?,
+                        (Value::Jsonb(j), _) => {
+                            let mut b = vec![1u8];
+                            b.extend_from_slice(j.to_string().as_bytes());
+                            encoder.encode_field_with_type_and_format(
+                                &b,
+                                &Type::BYTEA,
+                                FieldFormat::Binary,
+                                &pgwire::types::format::FormatOptions::default(),
+                            )?
+                        }
                     }
                 }
                 out.push(Ok(encoder.take_row()));

@@ -734,6 +734,14 @@ pub fn encode_row(values: &[Value], out: &mut Vec<u8>) {
                 out.put_u8(13);
                 out.put_u32(f.to_bits());
             }
+            Value::Json(s) => {
+                out.put_u8(14);
+                out.put_str(s);
+            }
+            Value::Jsonb(j) => {
+                out.put_u8(15);
+                crate::json::encode(j, out);
+            }
             Value::Interval(iv) => {
                 out.put_u8(12);
                 out.put_u32(iv.months as u32);
@@ -781,6 +789,8 @@ pub fn decode_row(bytes: &[u8], ncols: usize) -> SqlResult<Vec<Value>> {
                 })
             }
             13 => Value::Float4(f32::from_bits(r.u32().map_err(corrupt)?)),
+            14 => Value::Json(r.string(u32::MAX).map_err(corrupt)?),
+            15 => Value::Jsonb(crate::json::decode(&mut r, 0).map_err(corrupt)?),
             t => return Err(SqlError::Corrupted(format!("row: unknown value tag {t}"))),
         });
     }
@@ -822,6 +832,9 @@ pub fn encode_key_value(v: &Value, out: &mut Vec<u8>) {
             out.extend_from_slice(&key.to_be_bytes());
         }
         Value::Numeric(n) => n.encode_key(out),
+        Value::Jsonb(j) => crate::json::encode_key(j, out),
+        // json has no order of its own; its key (for DISTINCT and grouping) is its text.
+        Value::Json(s) => encode_key_value(&Value::Text(s.clone()), out),
         Value::Uuid(u) => out.extend_from_slice(&u.to_be_bytes()),
         Value::Bytes(bytes) => {
             for &b in bytes {

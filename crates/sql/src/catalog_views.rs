@@ -1322,6 +1322,7 @@ const TYPES: &[(u32, &str, i64, &str, u32)] = &[
     (23, "int4", 4, "N", 1007),
     (25, "text", -1, "S", 1009),
     (26, "oid", 4, "N", 1028),
+    (114, "json", -1, "U", 199),
     (700, "float4", 4, "N", 1021),
     (701, "float8", 8, "N", 1022),
     (1042, "bpchar", -1, "S", 1014),
@@ -1334,6 +1335,7 @@ const TYPES: &[(u32, &str, i64, &str, u32)] = &[
     (1700, "numeric", -1, "N", 1231),
     (2205, "regclass", 4, "N", 2210),
     (2206, "regtype", 4, "N", 2211),
+    (3802, "jsonb", -1, "U", 3807),
 ];
 
 /// `format_type(oid, typmod)`.
@@ -1366,6 +1368,8 @@ pub fn format_type(oid: i64, typmod: i64) -> Option<String> {
         1184 => "timestamp with time zone".into(),
         1083 => "time without time zone".into(),
         1186 => "interval".into(),
+        114 => "json".into(),
+        3802 => "jsonb".into(),
         1700 => crate::types::type_display(DataType::Numeric, i32::try_from(typmod).unwrap_or(-1)),
         2205 => "regclass".into(),
         2206 => "regtype".into(),

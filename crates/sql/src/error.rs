@@ -203,6 +203,18 @@ pub enum SqlError {
     SnapshotTooOld,
     #[error("row is too big: {0}")]
     ProgramLimitExceeded(String),
+    /// Malformed `json`/`jsonb` input; the detail says what was wrong where.
+    #[error("invalid input syntax for type json")]
+    InvalidJson { detail: String },
+    /// A `\u` escape `jsonb` cannot hold (`\u0000`).
+    #[error("unsupported Unicode escape sequence")]
+    UnsupportedUnicodeEscape { detail: String },
+    /// Input nested deeper than a named limit allows (a JSON value's depth).
+    #[error("stack depth limit exceeded")]
+    StackDepthExceeded(String),
+    /// A NULL where a value is required (a NULL element of a JSON path).
+    #[error("{0}")]
+    NullValueNotAllowed(String),
     #[error("{0}")]
     Storage(StoreError),
     #[error("data corrupted: {0}")]

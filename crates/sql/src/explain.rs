@@ -1045,6 +1045,11 @@ impl<'a> Walk<'a> {
                 node.rows = 100.0 * selectivity_all(&filter);
                 node.total_cost = 1.0;
             }
+            Source::JsonRows(name, _) => {
+                node.name = format!("Function Scan on {}", alias(name));
+                node.rows = 100.0 * selectivity_all(&filter);
+                node.total_cost = 1.0;
+            }
             Source::Options(_) => {
                 node.name = format!("Function Scan on {}", alias("pg_options_to_table"));
                 node.rows = 10.0 * selectivity_all(&filter);
@@ -1594,6 +1599,10 @@ impl Names<'_> {
             AggFunc::ArrayAgg => "array_agg",
             AggFunc::BoolAnd => "bool_and",
             AggFunc::BoolOr => "bool_or",
+            AggFunc::JsonAgg => "json_agg",
+            AggFunc::JsonbAgg => "jsonb_agg",
+            AggFunc::JsonObjectAgg => "json_object_agg",
+            AggFunc::JsonbObjectAgg => "jsonb_object_agg",
         };
         let arg = call.arg.as_ref().map(|a| self.expr(a)).unwrap_or_default();
         let mut s = format!(

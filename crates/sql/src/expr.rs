@@ -57,6 +57,14 @@ pub enum AggFunc {
     ArrayAgg,
     BoolAnd,
     BoolOr,
+    /// `json_agg(x)`: NULL inputs included (as `null`), a `json` array.
+    JsonAgg,
+    /// `jsonb_agg(x)`.
+    JsonbAgg,
+    /// `json_object_agg(key, value)`: a `json` object, keys as given.
+    JsonObjectAgg,
+    /// `jsonb_object_agg(key, value)`: the last value of a key wins.
+    JsonbObjectAgg,
 }
 
 /// An aggregate call found while binding; its result lands in a slot.
@@ -353,6 +361,8 @@ pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
         D::Numeric(_) | D::Decimal(_) | D::Dec(_) => DataType::Numeric,
         D::Bytea => DataType::Bytea,
         D::Uuid => DataType::Uuid,
+        D::JSON => DataType::Json,
+        D::JSONB => DataType::Jsonb,
         // Arrays travel in their text form.
         D::Array(_) => DataType::Text,
         D::Custom(name, _) => {
@@ -383,6 +393,8 @@ pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
                 "numeric" | "decimal" => DataType::Numeric,
                 "bytea" => DataType::Bytea,
                 "uuid" => DataType::Uuid,
+                "json" => DataType::Json,
+                "jsonb" => DataType::Jsonb,
                 _ => return Err(SqlError::FeatureNotSupported(format!("type {dt}"))),
             }
         }
@@ -413,6 +425,64 @@ pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
     })
 }
 
+/// Whether [`Binder::bind_elsewhere`] binds `e`: the date/time forms, `ARRAY[…]`, the json
+/// operators, `ANY`/`ALL`, `IN (…)`, `BETWEEN`, `LIKE` and `CASE`.
+fn bound_elsewhere(e: &ast::Expr) -> bool {
+    use ast::Expr as E;
+    match e {
+        E::BinaryOp { op, right, .. } => is_json_operator(op, right),
+        E::Like {
+            escape_char: None,
+            any: false,
+            ..
+        }
+        | E::ILike {
+            escape_char: None,
+            any: false,
+            ..
+        } => true,
+        E::Extract { .. }
+        | E::AtTimeZone { .. }
+        | E::Interval(_)
+        | E::Array(_)
+        | E::AnyOp { .. }
+        | E::AllOp { .. }
+        | E::InList { .. }
+        | E::Between { .. }
+        | E::Case { .. } => true,
+        _ => false,
+    }
+}
+
+/// Whether a binary operator is one of the json operators, which [`Binder::bind_json_operator`]
+/// binds: `->`, `->>`, `#>`, `#>>`, `@>`, `<@`, `?`, `?|`, `?&`, and `-` with an array of keys
+/// on its right.
+fn is_json_operator(op: &ast::BinaryOperator, right: &ast::Expr) -> bool {
+    use ast::BinaryOperator as B;
+    match op {
+        B::Arrow
+        | B::LongArrow
+        | B::HashArrow
+        | B::HashLongArrow
+        | B::AtArrow
+        | B::ArrowAt
+        | B::Question
+        | B::QuestionAnd
+        | B::QuestionPipe => true,
+        B::Minus => {
+            matches!(right, ast::Expr::Array(_))
+                || matches!(
+                    right,
+                    ast::Expr::Cast {
+                        data_type: ast::DataType::Array(_),
+                        ..
+                    }
+                )
+        }
+        _ => false,
+    }
+}
+
 fn literal_type(v: &Value) -> Option<DataType> {
     match v {
         Value::Null | Value::Text(_) => None,
@@ -432,6 +502,8 @@ fn literal_type(v: &Value) -> Option<DataType> {
         Value::TimestampTz(_) => Some(DataType::TimestampTz),
         Value::Time(_) => Some(DataType::Time),
         Value::Interval(_) => Some(DataType::Interval),
+        Value::Json(_) => Some(DataType::Json),
+        Value::Jsonb(_) => Some(DataType::Jsonb),
     }
 }
 
@@ -549,6 +621,24 @@ impl<'a> Binder<'a> {
                         return Err(SqlError::FeatureNotSupported(format!("operator {other}")));
                     }
                 }
+            }
+            // Forms bound by [`Binder::bind_elsewhere`], sharing one call (and one slot of this
+            // frame, which every level of a deep expression holds).
+            E::Extract { .. }
+            | E::AtTimeZone { .. }
+            | E::Interval(_)
+            | E::Array(_)
+            | E::AnyOp { .. }
+            | E::AllOp { .. }
+            | E::InList { .. }
+            | E::Between { .. }
+            | E::Like { .. }
+            | E::ILike { .. }
+            | E::Case { .. }
+            | E::BinaryOp { .. }
+                if bound_elsewhere(e) =>
+            {
+                self.bind_elsewhere(e, mode, d)?
             }
             E::BinaryOp { left, op, right } => {
                 let l = self.bind_depth(left, mode, d)?;
@@ -677,76 +767,6 @@ impl<'a> Binder<'a> {
                     f
                 }
             }
-            E::AnyOp {
-                left,
-                compare_op,
-                right,
-                ..
-            }
-            | E::AllOp {
-                left,
-                compare_op,
-                right,
-            } => {
-                if let ast::Expr::Array(ast::Array { elem, .. }) = &**right
-                    && !elem.is_empty()
-                {
-                    // `x op ANY (ARRAY[a, b])` is `x op a OR x op b`, and ALL is the AND: the
-                    // same three-valued result, and each element's type follows from `x`.
-                    let joiner = if matches!(e, E::AnyOp { .. }) {
-                        ast::BinaryOperator::Or
-                    } else {
-                        ast::BinaryOperator::And
-                    };
-                    let mut terms = elem.iter().map(|item| ast::Expr::BinaryOp {
-                        left: left.clone(),
-                        op: compare_op.clone(),
-                        right: Box::new(item.clone()),
-                    });
-                    let first = terms.next().expect("a non-empty ARRAY");
-                    let chain = terms.fold(first, |acc, t| ast::Expr::BinaryOp {
-                        left: Box::new(acc),
-                        op: joiner.clone(),
-                        right: Box::new(ast::Expr::Nested(Box::new(t))),
-                    });
-                    return self.bind_depth(&ast::Expr::Nested(Box::new(chain)), mode, d);
-                }
-                let x = self.bind_depth(left, mode, d)?;
-                let op = match compare_op {
-                    ast::BinaryOperator::Eq => BinOp::Eq,
-                    ast::BinaryOperator::NotEq => BinOp::NotEq,
-                    ast::BinaryOperator::Lt => BinOp::Lt,
-                    ast::BinaryOperator::LtEq => BinOp::LtEq,
-                    ast::BinaryOperator::Gt => BinOp::Gt,
-                    ast::BinaryOperator::GtEq => BinOp::GtEq,
-                    other => {
-                        return Err(SqlError::FeatureNotSupported(format!(
-                            "operator {other} with ANY/ALL"
-                        )));
-                    }
-                };
-                let array = match &**right {
-                    ast::Expr::Subquery(q) => {
-                        // `x = ANY (SELECT …)` is IN.
-                        let sq = self.subquery(q)?;
-                        if op == BinOp::Eq && matches!(e, E::AnyOp { .. }) {
-                            return Ok(Expr::InSubquery {
-                                expr: Box::new(x),
-                                query: sq,
-                                negated: false,
-                            });
-                        }
-                        Expr::ArraySubquery(sq)
-                    }
-                    other => self.bind_depth(other, mode, d)?,
-                };
-                Expr::AnyArray {
-                    expr: Box::new(x),
-                    op,
-                    array: Box::new(array),
-                    all: matches!(e, E::AllOp { .. }),
-                }
-            }
             E::CompoundFieldAccess { root, access_chain } => {
                 let mut cur = self.bind_depth(root, mode, d)?;
                 for a in access_chain {
@@ -823,101 +843,7 @@ impl<'a> Binder<'a> {
                     }
                 }
             }
-            E::InList {
-                expr,
-                list,
-                negated,
-            } => {
-                let x = self.bind_depth(expr, mode, d)?;
-                let mut items = Vec::with_capacity(list.len());
-                for item in list {
-                    let b = self.bind_depth(item, mode, d)?;
-                    self.unify(&x, &b)?;
-                    items.push(b);
-                }
-                Expr::InList {
-                    expr: Box::new(x),
-                    list: items,
-                    negated: *negated,
-                }
-            }
-            E::Between {
-                expr,
-                negated,
-                low,
-                high,
-            } => {
-                let x = self.bind_depth(expr, mode, d)?;
-                let lo = self.bind_depth(low, mode, d)?;
-                let hi = self.bind_depth(high, mode, d)?;
-                self.unify(&x, &lo)?;
-                self.unify(&x, &hi)?;
-                Expr::Between {
-                    expr: Box::new(x),
-                    low: Box::new(lo),
-                    high: Box::new(hi),
-                    negated: *negated,
-                }
-            }
-            E::Like {
-                negated,
-                expr,
-                pattern,
-                escape_char: None,
-                any: false,
-            }
-            | E::ILike {
-                negated,
-                expr,
-                pattern,
-                escape_char: None,
-                any: false,
-            } => {
-                let x = self.bind_depth(expr, mode, d)?;
-                let p = self.bind_depth(pattern, mode, d)?;
-                for side in [&x, &p] {
-                    if let Expr::Param(i) = side {
-                        self.set_param(*i, DataType::Text);
-                    }
-                }
-                Expr::Like {
-                    expr: Box::new(x),
-                    pattern: Box::new(p),
-                    negated: *negated,
-                    case_insensitive: matches!(e, E::ILike { .. }),
-                }
-            }
-            E::Case {
-                operand,
-                conditions,
-                else_result,
-                ..
-            } => {
-                let operand = match operand {
-                    Some(o) => Some(Box::new(self.bind_depth(o, mode, d)?)),
-                    None => None,
-                };
-                let mut whens = Vec::with_capacity(conditions.len());
-                for w in conditions {
-                    whens.push((
-                        self.bind_depth(&w.condition, mode, d)?,
-                        self.bind_depth(&w.result, mode, d)?,
-                    ));
-                }
-                let otherwise = match else_result {
-                    Some(x) => Some(Box::new(self.bind_depth(x, mode, d)?)),
-                    None => None,
-                };
-                Expr::Case {
-                    operand,
-                    whens,
-                    otherwise,
-                }
-            }
             E::Function(f) => self.function(f, mode, d)?,
-            E::Extract { .. } | E::AtTimeZone { .. } | E::Interval(_) => {
-                self.bind_datetime_expr(e, mode, d)?
-            }
             E::Ceil {
                 expr,
                 field: ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime),
@@ -1096,6 +1022,11 @@ impl<'a> Binder<'a> {
     }
 
     fn binary(&mut self, op: BinOp, l: Expr, r: Expr) -> SqlResult<Expr> {
+        let (lt, rt) = (self.type_of(&l), self.type_of(&r));
+        let json = |t: Option<DataType>| matches!(t, Some(DataType::Json | DataType::Jsonb));
+        if json(lt) || json(rt) {
+            return self.json_binary(op, l, r);
+        }
         self.unify(&l, &r)?;
         let (lt, rt) = (self.type_of(&l), self.type_of(&r));
         let ty = match op {
@@ -1253,6 +1184,10 @@ impl<'a> Binder<'a> {
             "array_agg" => Some(AggFunc::ArrayAgg),
             "bool_and" | "every" => Some(AggFunc::BoolAnd),
             "bool_or" => Some(AggFunc::BoolOr),
+            "json_agg" => Some(AggFunc::JsonAgg),
+            "jsonb_agg" => Some(AggFunc::JsonbAgg),
+            "json_object_agg" => Some(AggFunc::JsonObjectAgg),
+            "jsonb_object_agg" => Some(AggFunc::JsonbObjectAgg),
             _ => None,
         };
         if let Some(func) = agg {
@@ -1306,7 +1241,7 @@ impl<'a> Binder<'a> {
         if let Some(e) = self.math_function(&name, &mut bound)? {
             return Ok(e);
         }
-        if let Some(e) = self.datetime_function(&name, &mut bound)? {
+        if let Some(e) = self.typed_function(&name, &mut bound)? {
             return Ok(e);
         }
         if name == "pg_typeof" && bound.len() == 1 {
@@ -1455,6 +1390,511 @@ impl<'a> Binder<'a> {
             name: fname,
             args: bound,
         })
+    }
+
+    /// The json operators (`->`, `->>`, `#>`, `#>>`, `@>`, `<@`, `?`, `?|`, `?&`, and `-` with
+    /// an array of keys): binds both sides and the operator. Kept out of
+    /// [`Binder::bind_depth`], whose frame every level of a deep expression holds.
+    #[inline(never)]
+    fn bind_json_operator(
+        &mut self,
+        left: &ast::Expr,
+        op: &ast::BinaryOperator,
+        right: &ast::Expr,
+        mode: &mut AggMode<'_>,
+        d: usize,
+    ) -> SqlResult<Expr> {
+        use ast::BinaryOperator as B;
+        let l = self.bind_depth(left, mode, d)?;
+        let r = self.bind_depth(right, mode, d)?;
+        let (lt, rt) = (self.type_of(&l), self.type_of(&r));
+        let untyped = |e: &Expr| {
+            matches!(
+                e,
+                Expr::Literal(Value::Text(_) | Value::Null) | Expr::Param(_)
+            )
+        };
+        let type_name = |t: Option<DataType>| t.map_or("unknown", DataType::name);
+        let sym = op.to_string();
+        let no_operator =
+            || SqlError::UndefinedOperator(format!("{} {sym} {}", type_name(lt), type_name(rt)));
+        let name = match op {
+            B::Arrow | B::LongArrow | B::HashArrow | B::HashLongArrow => {
+                let text = matches!(op, B::LongArrow | B::HashLongArrow);
+                let path = matches!(op, B::HashArrow | B::HashLongArrow);
+                if let Expr::Param(i) = r {
+                    self.set_param(i, DataType::Text);
+                }
+                let right_ok = match rt {
+                    None | Some(DataType::Text) => true,
+                    Some(DataType::Int2 | DataType::Int4 | DataType::Int8) => !path,
+                    _ => false,
+                };
+                match (lt, path, text) {
+                    (None, ..) => {
+                        return Err(SqlError::AmbiguousFunction(format!(
+                            "operator is not unique: unknown {sym} {}",
+                            type_name(rt)
+                        )));
+                    }
+                    _ if !right_ok => return Err(no_operator()),
+                    (Some(DataType::Json), false, false) => "js_get_json",
+                    (Some(DataType::Json), false, true) => "js_get_json_text",
+                    (Some(DataType::Json), true, false) => "js_path_json",
+                    (Some(DataType::Json), true, true) => "js_path_json_text",
+                    (Some(DataType::Jsonb), false, false) => "js_get_jsonb",
+                    (Some(DataType::Jsonb), false, true) => "js_get_jsonb_text",
+                    (Some(DataType::Jsonb), true, false) => "js_path_jsonb",
+                    (Some(DataType::Jsonb), true, true) => "js_path_jsonb_text",
+                    _ => return Err(no_operator()),
+                }
+            }
+            B::AtArrow | B::ArrowAt => {
+                let jsonb = |t: Option<DataType>, e: &Expr| {
+                    t == Some(DataType::Jsonb) || (t.is_none() && untyped(e))
+                };
+                if lt != Some(DataType::Jsonb) && rt != Some(DataType::Jsonb) {
+                    if lt == Some(DataType::Json) || rt == Some(DataType::Json) {
+                        return Err(no_operator());
+                    }
+                    return Err(SqlError::FeatureNotSupported(format!("operator {sym}")));
+                }
+                if !jsonb(lt, &l) || !jsonb(rt, &r) {
+                    return Err(no_operator());
+                }
+                for (e, t) in [(&l, lt), (&r, rt)] {
+                    if let (Expr::Param(i), None) = (e, t) {
+                        self.set_param(*i, DataType::Jsonb);
+                    }
+                }
+                if *op == B::AtArrow {
+                    "js_contains"
+                } else {
+                    "js_contained"
+                }
+            }
+            B::Question | B::QuestionAnd | B::QuestionPipe => {
+                if lt != Some(DataType::Jsonb) || !matches!(rt, None | Some(DataType::Text)) {
+                    return Err(no_operator());
+                }
+                if let Expr::Param(i) = r {
+                    self.set_param(i, DataType::Text);
+                }
+                match op {
+                    B::Question => "js_exists",
+                    B::QuestionPipe => "js_exists_any",
+                    _ => "js_exists_all",
+                }
+            }
+            // `jsonb - text[]`: delete several keys.
+            _ if lt == Some(DataType::Jsonb) && matches!(rt, None | Some(DataType::Text)) => {
+                if let Expr::Param(i) = r {
+                    self.set_param(i, DataType::Text);
+                }
+                "js_delete_keys"
+            }
+            _ => return Err(no_operator()),
+        };
+        Ok(Expr::Func {
+            name,
+            args: vec![l, r],
+        })
+    }
+
+    /// `||`, `-` and comparisons where a side is `json` or `jsonb` (see [`Binder::binary`]):
+    /// jsonb concatenation and deletion, jsonb's order (a string constant on the other side
+    /// read as jsonb), and no operators at all for json, as PostgreSQL has none.
+    #[inline(never)]
+    fn json_binary(&mut self, op: BinOp, l: Expr, r: Expr) -> SqlResult<Expr> {
+        let (lt, rt) = (self.type_of(&l), self.type_of(&r));
+        let untyped = |e: &Expr| {
+            matches!(
+                e,
+                Expr::Literal(Value::Text(_) | Value::Null) | Expr::Param(_)
+            )
+        };
+        let no_operator = || {
+            SqlError::UndefinedOperator(format!(
+                "{} {} {}",
+                lt.map_or("unknown", DataType::name),
+                op_symbol(op),
+                rt.map_or("unknown", DataType::name)
+            ))
+        };
+        let func = |name: &'static str, l: Expr, r: Expr| Expr::Func {
+            name,
+            args: vec![l, r],
+        };
+        let jsonb = Some(DataType::Jsonb);
+        match op {
+            BinOp::Concat
+                if (lt == jsonb && (rt == jsonb || (rt.is_none() && untyped(&r))))
+                    || (rt == jsonb && lt.is_none() && untyped(&l)) =>
+            {
+                for (e, t) in [(&l, lt), (&r, rt)] {
+                    if let (Expr::Param(i), None) = (e, t) {
+                        self.set_param(*i, DataType::Jsonb);
+                    }
+                }
+                Ok(func("js_concat", l, r))
+            }
+            // json || json has no operator; json or jsonb || text is text concatenation.
+            BinOp::Concat
+                if matches!(lt, Some(DataType::Json | DataType::Jsonb))
+                    && matches!(rt, Some(DataType::Json | DataType::Jsonb)) =>
+            {
+                Err(no_operator())
+            }
+            BinOp::Concat => Ok(Expr::Binary {
+                op,
+                left: Box::new(l),
+                right: Box::new(r),
+                ty: DataType::Text,
+            }),
+            BinOp::Sub if lt == jsonb => {
+                if let Expr::Param(i) = r {
+                    self.set_param(i, DataType::Text);
+                }
+                match rt {
+                    None
+                    | Some(DataType::Text | DataType::Int2 | DataType::Int4 | DataType::Int8) => {
+                        Ok(func("js_delete", l, r))
+                    }
+                    _ => Err(no_operator()),
+                }
+            }
+            BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq
+                if lt != Some(DataType::Json) && rt != Some(DataType::Json) =>
+            {
+                // A string constant compared with a jsonb is read as jsonb.
+                let coerce = |e: Expr| match e {
+                    e @ Expr::Literal(Value::Text(_)) => Expr::Cast {
+                        expr: Box::new(e),
+                        ty: DataType::Jsonb,
+                    },
+                    e => e,
+                };
+                let (l, r) = (coerce(l), coerce(r));
+                self.unify(&l, &r)?;
+                let (lt, rt) = (self.type_of(&l), self.type_of(&r));
+                if lt.or(rt) != rt.or(lt) {
+                    return Err(no_operator());
+                }
+                Ok(Expr::Binary {
+                    op,
+                    left: Box::new(l),
+                    right: Box::new(r),
+                    ty: DataType::Bool,
+                })
+            }
+            _ => Err(no_operator()),
+        }
+    }
+
+    /// Binds the forms [`bound_elsewhere`] picks out of [`Binder::bind_depth`]: their
+    /// temporaries live in this frame, not in the one every level of a deep expression holds
+    /// (64 levels of AND need all of a worker's stack in an unoptimised build).
+    #[inline(never)]
+    fn bind_elsewhere(
+        &mut self,
+        e: &ast::Expr,
+        mode: &mut AggMode<'_>,
+        d: usize,
+    ) -> SqlResult<Expr> {
+        use ast::Expr as E;
+        Ok(match e {
+            E::Array(arr) => self.array_constructor(arr, mode, d)?,
+            E::BinaryOp { left, op, right } => self.bind_json_operator(left, op, right, mode, d)?,
+            E::AnyOp {
+                left,
+                compare_op,
+                right,
+                ..
+            }
+            | E::AllOp {
+                left,
+                compare_op,
+                right,
+            } => {
+                if let ast::Expr::Array(ast::Array { elem, .. }) = &**right
+                    && !elem.is_empty()
+                {
+                    // `x op ANY (ARRAY[a, b])` is `x op a OR x op b`, and ALL is the AND: the
+                    // same three-valued result, and each element's type follows from `x`.
+                    let joiner = if matches!(e, E::AnyOp { .. }) {
+                        ast::BinaryOperator::Or
+                    } else {
+                        ast::BinaryOperator::And
+                    };
+                    let mut terms = elem.iter().map(|item| ast::Expr::BinaryOp {
+                        left: left.clone(),
+                        op: compare_op.clone(),
+                        right: Box::new(item.clone()),
+                    });
+                    let first = terms.next().expect("a non-empty ARRAY");
+                    let chain = terms.fold(first, |acc, t| ast::Expr::BinaryOp {
+                        left: Box::new(acc),
+                        op: joiner.clone(),
+                        right: Box::new(ast::Expr::Nested(Box::new(t))),
+                    });
+                    return self.bind_depth(&ast::Expr::Nested(Box::new(chain)), mode, d);
+                }
+                let x = self.bind_depth(left, mode, d)?;
+                let op = match compare_op {
+                    ast::BinaryOperator::Eq => BinOp::Eq,
+                    ast::BinaryOperator::NotEq => BinOp::NotEq,
+                    ast::BinaryOperator::Lt => BinOp::Lt,
+                    ast::BinaryOperator::LtEq => BinOp::LtEq,
+                    ast::BinaryOperator::Gt => BinOp::Gt,
+                    ast::BinaryOperator::GtEq => BinOp::GtEq,
+                    other => {
+                        return Err(SqlError::FeatureNotSupported(format!(
+                            "operator {other} with ANY/ALL"
+                        )));
+                    }
+                };
+                let array = match &**right {
+                    ast::Expr::Subquery(q) => {
+                        // `x = ANY (SELECT …)` is IN.
+                        let sq = self.subquery(q)?;
+                        if op == BinOp::Eq && matches!(e, E::AnyOp { .. }) {
+                            return Ok(Expr::InSubquery {
+                                expr: Box::new(x),
+                                query: sq,
+                                negated: false,
+                            });
+                        }
+                        Expr::ArraySubquery(sq)
+                    }
+                    other => self.bind_depth(other, mode, d)?,
+                };
+                Expr::AnyArray {
+                    expr: Box::new(x),
+                    op,
+                    array: Box::new(array),
+                    all: matches!(e, E::AllOp { .. }),
+                }
+            }
+            E::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let x = self.bind_depth(expr, mode, d)?;
+                let mut items = Vec::with_capacity(list.len());
+                for item in list {
+                    let b = self.bind_depth(item, mode, d)?;
+                    self.unify(&x, &b)?;
+                    items.push(b);
+                }
+                Expr::InList {
+                    expr: Box::new(x),
+                    list: items,
+                    negated: *negated,
+                }
+            }
+            E::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
+                let x = self.bind_depth(expr, mode, d)?;
+                let lo = self.bind_depth(low, mode, d)?;
+                let hi = self.bind_depth(high, mode, d)?;
+                self.unify(&x, &lo)?;
+                self.unify(&x, &hi)?;
+                Expr::Between {
+                    expr: Box::new(x),
+                    low: Box::new(lo),
+                    high: Box::new(hi),
+                    negated: *negated,
+                }
+            }
+            E::Like {
+                negated,
+                expr,
+                pattern,
+                escape_char: None,
+                any: false,
+            }
+            | E::ILike {
+                negated,
+                expr,
+                pattern,
+                escape_char: None,
+                any: false,
+            } => {
+                let x = self.bind_depth(expr, mode, d)?;
+                let p = self.bind_depth(pattern, mode, d)?;
+                for side in [&x, &p] {
+                    if let Expr::Param(i) = side {
+                        self.set_param(*i, DataType::Text);
+                    }
+                }
+                Expr::Like {
+                    expr: Box::new(x),
+                    pattern: Box::new(p),
+                    negated: *negated,
+                    case_insensitive: matches!(e, E::ILike { .. }),
+                }
+            }
+            E::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => {
+                let operand = match operand {
+                    Some(o) => Some(Box::new(self.bind_depth(o, mode, d)?)),
+                    None => None,
+                };
+                let mut whens = Vec::with_capacity(conditions.len());
+                for w in conditions {
+                    whens.push((
+                        self.bind_depth(&w.condition, mode, d)?,
+                        self.bind_depth(&w.result, mode, d)?,
+                    ));
+                }
+                let otherwise = match else_result {
+                    Some(x) => Some(Box::new(self.bind_depth(x, mode, d)?)),
+                    None => None,
+                };
+                Expr::Case {
+                    operand,
+                    whens,
+                    otherwise,
+                }
+            }
+            _ => self.bind_datetime_expr(e, mode, d)?,
+        })
+    }
+
+    /// `ARRAY[a, b, …]`: an array in its text form (`{a,b}`), as arrays travel.
+    #[inline(never)]
+    fn array_constructor(
+        &mut self,
+        arr: &ast::Array,
+        mode: &mut AggMode<'_>,
+        d: usize,
+    ) -> SqlResult<Expr> {
+        let mut args = Vec::with_capacity(arr.elem.len());
+        for e in &arr.elem {
+            args.push(self.bind_depth(e, mode, d)?);
+        }
+        Ok(Expr::Func {
+            name: "js_text_array",
+            args,
+        })
+    }
+
+    /// The date/time and json functions, tried in one call from [`Binder::function`].
+    #[inline(never)]
+    fn typed_function(&mut self, name: &str, args: &mut Vec<Expr>) -> SqlResult<Option<Expr>> {
+        if let Some(e) = self.datetime_function(name, args)? {
+            return Ok(Some(e));
+        }
+        self.json_function(name, args)
+    }
+
+    /// The json functions of the select list (see `json.rs`); `None` when `name` is not one.
+    #[inline(never)]
+    fn json_function(&mut self, name: &str, args: &mut Vec<Expr>) -> SqlResult<Option<Expr>> {
+        let n = args.len();
+        let arity_error = || {
+            Err(SqlError::UndefinedFunction(format!(
+                "{name} with {n} arguments"
+            )))
+        };
+        let (fname, ok): (&'static str, bool) = match name {
+            "to_json" => ("js_to_json", n == 1),
+            "to_jsonb" => ("js_to_jsonb", n == 1),
+            "json_build_object" | "jsonb_build_object" => {
+                if n % 2 == 1 {
+                    return Err(SqlError::InvalidParameterValue(
+                        "argument list must have even number of elements".into(),
+                    ));
+                }
+                (
+                    if name == "json_build_object" {
+                        "js_build_object"
+                    } else {
+                        "js_build_object_b"
+                    },
+                    true,
+                )
+            }
+            "json_build_array" => ("js_build_array", true),
+            "jsonb_build_array" => ("js_build_array_b", true),
+            "json_typeof" => ("js_typeof", n == 1),
+            "jsonb_typeof" => ("js_typeof_b", n == 1),
+            "json_array_length" => ("js_array_length_json", n == 1),
+            "jsonb_array_length" => ("js_array_length", n == 1),
+            "jsonb_set" => ("js_set", n == 3 || n == 4),
+            "jsonb_pretty" => ("js_pretty", n == 1),
+            "jsonb_strip_nulls" => ("js_strip_nulls", n == 1),
+            "json_extract_path"
+            | "json_extract_path_text"
+            | "jsonb_extract_path"
+            | "jsonb_extract_path_text" => {
+                if n < 2 {
+                    return arity_error();
+                }
+                let path: Vec<Expr> = args.drain(1..).collect();
+                for p in &path {
+                    if let Expr::Param(i) = p {
+                        self.set_param(*i, DataType::Text);
+                    }
+                }
+                args.push(Expr::Func {
+                    name: "js_path_array",
+                    args: path,
+                });
+                (
+                    match name {
+                        "json_extract_path" => "js_path_json",
+                        "json_extract_path_text" => "js_path_json_text",
+                        "jsonb_extract_path" => "js_path_jsonb",
+                        _ => "js_path_jsonb_text",
+                    },
+                    true,
+                )
+            }
+            _ => return Ok(None),
+        };
+        if !ok {
+            return arity_error();
+        }
+        Ok(Some(Expr::Func {
+            name: fname,
+            args: std::mem::take(args),
+        }))
+    }
+
+    /// A json aggregate's argument: the value converted to json (or jsonb) per row, and for
+    /// the object aggregates the key and value as one pair, so that the accumulator only
+    /// collects. Other aggregates' arguments pass through.
+    #[inline(never)]
+    fn json_aggregate_argument(
+        &mut self,
+        func: AggFunc,
+        first: Expr,
+        args: &[ast::Expr],
+        mode: &mut AggMode<'_>,
+        d: usize,
+    ) -> SqlResult<Expr> {
+        let name = match func {
+            AggFunc::JsonAgg => "js_agg_item",
+            AggFunc::JsonbAgg => "js_agg_item_b",
+            AggFunc::JsonObjectAgg => "js_agg_pair",
+            AggFunc::JsonbObjectAgg => "js_agg_pair_b",
+            _ => return Ok(first),
+        };
+        let mut bound = vec![first];
+        if let Some(v) = args.get(1) {
+            bound.push(self.bind_depth(v, mode, d)?);
+        }
+        Ok(Expr::Func { name, args: bound })
     }
 
     /// A binary operator over date/time operands (see `datetime::binary_type`). Kept out of
@@ -1885,7 +2325,8 @@ impl<'a> Binder<'a> {
         let arg = if func == AggFunc::CountStar {
             None
         } else {
-            if args.len() != 1 && func != AggFunc::StringAgg {
+            let pairs = matches!(func, AggFunc::JsonObjectAgg | AggFunc::JsonbObjectAgg);
+            if args.len() != 1 + usize::from(pairs) && func != AggFunc::StringAgg {
                 return Err(SqlError::UndefinedFunction(format!(
                     "{name} with {} arguments",
                     args.len()
@@ -1897,7 +2338,8 @@ impl<'a> Binder<'a> {
                 Some(m) => m,
                 None => &mut inner,
             };
-            Some(self.bind_depth(&args[0], mode, d)?)
+            let first = self.bind_depth(&args[0], mode, d)?;
+            Some(self.json_aggregate_argument(func, first, args, mode, d)?)
         };
         // A window aggregate's argument may be an aggregate or a grouping key of the query.
         let slot_ty = match (&arg, window_mode.as_deref()) {
@@ -1958,12 +2400,20 @@ impl<'a> Binder<'a> {
             AggFunc::Min | AggFunc::Max => match arg_ty {
                 // PostgreSQL has no min/max over boolean (bool_and/bool_or instead), uuid or
                 // bytea.
-                Some(t @ (DataType::Bool | DataType::Uuid | DataType::Bytea)) => {
+                Some(
+                    t @ (DataType::Bool
+                    | DataType::Uuid
+                    | DataType::Bytea
+                    | DataType::Json
+                    | DataType::Jsonb),
+                ) => {
                     return Err(SqlError::UndefinedFunction(format!("{name}({})", t.name())));
                 }
                 other => other.unwrap_or(DataType::Text),
             },
             AggFunc::StringAgg | AggFunc::ArrayAgg => DataType::Text,
+            AggFunc::JsonAgg | AggFunc::JsonObjectAgg => DataType::Json,
+            AggFunc::JsonbAgg | AggFunc::JsonbObjectAgg => DataType::Jsonb,
             AggFunc::BoolAnd | AggFunc::BoolOr => match arg_ty {
                 Some(DataType::Bool) | None => DataType::Bool,
                 Some(other) => {
@@ -2028,6 +2478,7 @@ impl<'a> Binder<'a> {
                 }
                 n if n.starts_with("numeric_") => Some(DataType::Numeric),
                 n if n.starts_with("dt_") => crate::datetime::function_type(n),
+                n if n.starts_with("js_") => crate::json::function_type(n),
                 n if n.starts_with("float_") => Some(DataType::Float8),
                 "pg_table_is_visible"
                 | "pg_relation_is_publishable"
@@ -2366,6 +2817,8 @@ pub(crate) fn value_type(v: &Value) -> DataType {
         Value::Numeric(_) => DataType::Numeric,
         Value::Bytes(_) => DataType::Bytea,
         Value::Uuid(_) => DataType::Uuid,
+        Value::Json(_) => DataType::Json,
+        Value::Jsonb(_) => DataType::Jsonb,
         Value::Null | Value::Text(_) => DataType::Text,
     }
 }
@@ -2960,112 +3413,116 @@ impl Expr {
                     None => Value::Null,
                 }
             }
-            Expr::Func { name, args } => {
-                let mut vals = Vec::with_capacity(args.len());
-                for a in args {
-                    vals.push(a.eval(cx)?);
-                }
-                if matches!(*name, "nextval" | "currval" | "setval" | "lastval")
-                    && cx.exec.is_none()
-                {
-                    return Err(SqlError::FeatureNotSupported(format!(
-                        "{name}() in this context"
-                    )));
-                }
-                if let Some(exec) = cx.exec
-                    && let Some(v) =
-                        crate::sequence::eval(name, &vals, exec.engine, exec.txn, exec.sequences)?
-                {
-                    return Ok(v);
-                }
-                if let Some(v) = crate::catalog_views::eval_function(name, &vals, cx)? {
-                    return Ok(v);
-                }
-                if let Some(v) = crate::datetime::eval_function(name, &vals)? {
-                    return Ok(v);
-                }
-                match *name {
-                    "coalesce" => vals
-                        .into_iter()
-                        .find(|v| !v.is_null())
-                        .unwrap_or(Value::Null),
-                    "nullif" => {
-                        if compare_values(&vals[0], &vals[1])? == Some(Ordering::Equal) {
-                            Value::Null
-                        } else {
-                            vals[0].clone()
-                        }
-                    }
-                    "version" => Value::Text(VERSION_STRING.into()),
-                    "concat" => Value::Text(
-                        vals.iter()
-                            .filter_map(Value::to_text)
-                            .collect::<Vec<_>>()
-                            .concat(),
-                    ),
-                    "concat_ws" => match vals[0].to_text() {
-                        None => Value::Null,
-                        Some(sep) => Value::Text(
-                            vals[1..]
-                                .iter()
-                                .filter_map(Value::to_text)
-                                .collect::<Vec<_>>()
-                                .join(&sep),
-                        ),
-                    },
-                    "repeat" | "reverse" | "left" | "right" | "replace" | "strpos"
-                    | "split_part" | "initcap" | "lpad" | "rpad" => text_function(name, &vals)?,
-                    "current_database" => Value::Text(cx.session.database.clone()),
-                    "pg_backend_pid" => Value::Int(i64::from(cx.session.backend_pid)),
-                    _ => match (*name, &vals[0]) {
-                        (_, Value::Null) => Value::Null,
-                        ("lower", v) => Value::Text(v.to_text().unwrap_or_default().to_lowercase()),
-                        ("upper", v) => Value::Text(v.to_text().unwrap_or_default().to_uppercase()),
-                        ("length", Value::Bytes(b)) => Value::Int(b.len() as i64),
-                        ("length", v) => {
-                            Value::Int(v.to_text().unwrap_or_default().chars().count() as i64)
-                        }
-                        ("abs", Value::Int(i)) => Value::Int(
-                            i.checked_abs()
-                                .ok_or_else(|| SqlError::NumericOutOfRange("bigint".into()))?,
-                        ),
-                        ("abs", Value::Float(f)) => Value::Float(f.abs()),
-                        ("abs", Value::Float4(f)) => Value::Float4(f.abs()),
-                        ("abs", Value::Numeric(n)) => Value::Numeric(n.abs()),
-                        ("varchar_length" | "bpchar_length", v) => {
-                            let n = match &vals[1] {
-                                Value::Int(n) => usize::try_from(*n).unwrap_or(0),
-                                _ => 0,
-                            };
-                            let text = v.to_text().unwrap_or_default();
-                            let mut out: String = text.chars().take(n).collect();
-                            if *name == "bpchar_length" {
-                                let have = out.chars().count();
-                                out.extend(std::iter::repeat_n(' ', n - have));
-                            }
-                            Value::Text(out)
-                        }
-                        ("typmod", v) => match &vals[1] {
-                            Value::Int(t) => {
-                                let ty = value_type(v);
-                                crate::types::apply_typmod(
-                                    v.clone(),
-                                    ty,
-                                    i32::try_from(*t).unwrap_or(-1),
-                                )?
-                            }
-                            _ => v.clone(),
-                        },
-                        (n, _) if n.starts_with("numeric_") || n.starts_with("float_") => {
-                            math_eval(n, &vals)?
-                        }
-                        ("abs_int4", Value::Int(i)) => int_result(i.checked_abs(), DataType::Int4)?,
-                        (n, v) => return Err(SqlError::UndefinedFunction(format!("{n}({v:?})"))),
-                    },
-                }
-            }
+            Expr::Func { name, args } => eval_func(name, args, cx)?,
         })
     }
+}
+
+/// Evaluates a function call. Out of [`Expr::eval`], whose frame every level of a deep
+/// expression holds (an AND of many terms): the functions' temporaries live here instead.
+#[inline(never)]
+fn eval_func(name: &&'static str, args: &[Expr], cx: &EvalContext<'_>) -> SqlResult<Value> {
+    let mut vals = Vec::with_capacity(args.len());
+    for a in args {
+        vals.push(a.eval(cx)?);
+    }
+    if matches!(*name, "nextval" | "currval" | "setval" | "lastval") && cx.exec.is_none() {
+        return Err(SqlError::FeatureNotSupported(format!(
+            "{name}() in this context"
+        )));
+    }
+    if let Some(exec) = cx.exec
+        && let Some(v) = crate::sequence::eval(name, &vals, exec.engine, exec.txn, exec.sequences)?
+    {
+        return Ok(v);
+    }
+    if let Some(v) = crate::catalog_views::eval_function(name, &vals, cx)? {
+        return Ok(v);
+    }
+    if let Some(v) = typed_eval(name, &vals)? {
+        return Ok(v);
+    }
+    Ok(match *name {
+        "coalesce" => vals
+            .into_iter()
+            .find(|v| !v.is_null())
+            .unwrap_or(Value::Null),
+        "nullif" => {
+            if compare_values(&vals[0], &vals[1])? == Some(Ordering::Equal) {
+                Value::Null
+            } else {
+                vals[0].clone()
+            }
+        }
+        "version" => Value::Text(VERSION_STRING.into()),
+        "concat" => Value::Text(
+            vals.iter()
+                .filter_map(Value::to_text)
+                .collect::<Vec<_>>()
+                .concat(),
+        ),
+        "concat_ws" => match vals[0].to_text() {
+            None => Value::Null,
+            Some(sep) => Value::Text(
+                vals[1..]
+                    .iter()
+                    .filter_map(Value::to_text)
+                    .collect::<Vec<_>>()
+                    .join(&sep),
+            ),
+        },
+        "repeat" | "reverse" | "left" | "right" | "replace" | "strpos" | "split_part"
+        | "initcap" | "lpad" | "rpad" => text_function(name, &vals)?,
+        "current_database" => Value::Text(cx.session.database.clone()),
+        "pg_backend_pid" => Value::Int(i64::from(cx.session.backend_pid)),
+        _ => match (*name, &vals[0]) {
+            (_, Value::Null) => Value::Null,
+            ("lower", v) => Value::Text(v.to_text().unwrap_or_default().to_lowercase()),
+            ("upper", v) => Value::Text(v.to_text().unwrap_or_default().to_uppercase()),
+            ("length", Value::Bytes(b)) => Value::Int(b.len() as i64),
+            ("length", v) => Value::Int(v.to_text().unwrap_or_default().chars().count() as i64),
+            ("abs", Value::Int(i)) => Value::Int(
+                i.checked_abs()
+                    .ok_or_else(|| SqlError::NumericOutOfRange("bigint".into()))?,
+            ),
+            ("abs", Value::Float(f)) => Value::Float(f.abs()),
+            ("abs", Value::Float4(f)) => Value::Float4(f.abs()),
+            ("abs", Value::Numeric(n)) => Value::Numeric(n.abs()),
+            ("varchar_length" | "bpchar_length", v) => {
+                let n = match &vals[1] {
+                    Value::Int(n) => usize::try_from(*n).unwrap_or(0),
+                    _ => 0,
+                };
+                let text = v.to_text().unwrap_or_default();
+                let mut out: String = text.chars().take(n).collect();
+                if *name == "bpchar_length" {
+                    let have = out.chars().count();
+                    out.extend(std::iter::repeat_n(' ', n - have));
+                }
+                Value::Text(out)
+            }
+            ("typmod", v) => match &vals[1] {
+                Value::Int(t) => {
+                    let ty = value_type(v);
+                    crate::types::apply_typmod(v.clone(), ty, i32::try_from(*t).unwrap_or(-1))?
+                }
+                _ => v.clone(),
+            },
+            (n, _) if n.starts_with("numeric_") || n.starts_with("float_") => math_eval(n, &vals)?,
+            ("abs_int4", Value::Int(i)) => int_result(i.checked_abs(), DataType::Int4)?,
+            (n, v) => return Err(SqlError::UndefinedFunction(format!("{n}({v:?})"))),
+        },
+    })
+}
+
+/// The date/time and json functions, tried in one call from [`Expr::eval`] (whose frame every
+/// level of a deep expression holds).
+#[inline(never)]
+fn typed_eval(name: &str, vals: &[Value]) -> SqlResult<Option<Value>> {
+    if let Some(v) = crate::datetime::eval_function(name, vals)? {
+        return Ok(Some(v));
+    }
+    crate::json::eval_function(name, vals)
 }
 
 /// The strict text functions (NULL in, NULL out), with PostgreSQL 15's semantics.

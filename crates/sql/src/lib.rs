@@ -39,6 +39,7 @@ pub mod datetime;
 pub mod error;
 pub mod expr;
 pub mod index;
+pub mod json;
 pub mod numeric;
 pub mod query;
 pub mod sequence;

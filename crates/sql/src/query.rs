@@ -144,6 +144,9 @@ enum Source {
     /// A recursive common table expression's reference to itself: the rows of the previous
     /// round (see [`Body::Recursive`]).
     WorkTable(usize),
+    /// A json set-returning function (`jsonb_each(j)` and friends, see `json::set_rows`);
+    /// LATERAL when its argument reads the FROM items before it.
+    JsonRows(String, Expr),
 }
 
 /// One FROM item: where its rows come from and where they sit in the joined row.
@@ -618,6 +621,9 @@ fn hash_class(t: Option<DataType>) -> Option<u8> {
         DataType::TimestampTz => Some(10),
         DataType::Time => Some(11),
         DataType::Interval => Some(12),
+        DataType::Jsonb => Some(13),
+        // json has no equality operator.
+        DataType::Json => None,
     }
 }
 
@@ -1256,6 +1262,31 @@ impl<'a> Planner<'a> {
                 args: Some(targs),
                 with_ordinality,
                 ..
+            } if object_name(name)
+                .ok()
+                .and_then(|n| crate::json::set_columns(&n))
+                .is_some() =>
+            {
+                ordinality = *with_ordinality;
+                let (source, cols, reads_from) = self.json_from_function(
+                    &object_name(name)?,
+                    alias.as_ref(),
+                    targs,
+                    params,
+                    outer,
+                    scope,
+                    depth_used,
+                    ordinality,
+                )?;
+                lateral = reads_from;
+                (source, cols)
+            }
+            ast::TableFactor::Table {
+                name,
+                alias,
+                args: Some(targs),
+                with_ordinality,
+                ..
             } => {
                 let fname = object_name(name)?;
                 if !matches!(
@@ -1553,6 +1584,88 @@ impl<'a> Planner<'a> {
             column_names,
         });
         Ok(relations.len() - 1)
+    }
+
+    /// Binds a json set-returning function in FROM. Its argument sees the FROM items before
+    /// it (as one more enclosing scope, like a LATERAL subquery): the third result says
+    /// whether it reads them, and so runs once per row of those items.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn json_from_function(
+        &self,
+        fname: &str,
+        alias: Option<&ast::TableAlias>,
+        targs: &ast::TableFunctionArgs,
+        params: &mut Vec<Option<DataType>>,
+        outer: &[&[ScopeColumn]],
+        scope: &[ScopeColumn],
+        depth_used: &mut usize,
+        ordinality: bool,
+    ) -> SqlResult<(Source, Vec<ScopeColumn>, bool)> {
+        let columns = crate::json::set_columns(fname)
+            .ok_or_else(|| SqlError::UndefinedFunction(format!("{fname} in FROM")))?;
+        let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e))] = targs.args.as_slice()
+        else {
+            return Err(SqlError::UndefinedFunction(format!(
+                "{fname} with {} arguments",
+                targs.args.len()
+            )));
+        };
+        let mut chain: Vec<&[ScopeColumn]> = outer.to_vec();
+        chain.push(scope);
+        let empty: Vec<ScopeColumn> = Vec::new();
+        let mut binder = Binder {
+            scope: &empty,
+            params,
+            outer: &chain,
+            planner: Some(self),
+            outer_depth_used: 0,
+            windows: None,
+        };
+        let arg = binder.bind(e, &mut AggMode::Forbidden("functions in FROM"))?;
+        if let Expr::Param(i) = arg
+            && binder.params[i].is_none()
+        {
+            binder.params[i] = Some(if fname.starts_with("jsonb_") {
+                DataType::Jsonb
+            } else {
+                DataType::Json
+            });
+        }
+        let used = binder.outer_depth_used;
+        if used > 1 {
+            *depth_used = (*depth_used).max(used - 1);
+        }
+        let t = alias.map_or_else(|| fname.to_string(), |a| ident_name(&a.name));
+        let mut cols: Vec<ScopeColumn> = columns
+            .iter()
+            .map(|(c, ty)| ScopeColumn {
+                table: Some(t.clone()),
+                name: (*c).to_string(),
+                ty: *ty,
+                rel_oid: None,
+                hidden: false,
+            })
+            .collect();
+        if ordinality {
+            cols.push(ScopeColumn {
+                table: Some(t.clone()),
+                name: "ordinality".into(),
+                ty: DataType::Int8,
+                rel_oid: None,
+                hidden: false,
+            });
+        }
+        if let Some(a) = alias {
+            // A function of one unnamed column (`jsonb_object_keys`) names it after the alias.
+            if fname.ends_with("_object_keys") && a.columns.is_empty() {
+                cols[0].name = ident_name(&a.name);
+            }
+            for (c, a) in cols.iter_mut().zip(&a.columns) {
+                c.name = ident_name(&a.name);
+            }
+        }
+        Ok((Source::JsonRows(fname.to_string(), arg), cols, used >= 1))
     }
 
     #[allow(clippy::type_complexity)]
@@ -2597,6 +2710,7 @@ impl<'a> Executor<'a> {
                     }
                 }
             }
+            Source::JsonRows(name, arg) => rows = self.json_rows(rel, name, arg, outer, true)?,
             Source::Options(arg) => {
                 let items = match arg.eval(&self.cx(&[], outer))? {
                     Value::Null => Vec::new(),
@@ -3045,6 +3159,37 @@ impl<'a> Executor<'a> {
         Ok(next)
     }
 
+    /// The rows of a json set-returning function, its argument evaluated with `outer` as the
+    /// enclosing row (the partial row of the FROM items before it, when LATERAL); with
+    /// `filter`, only those passing the relation's own filter.
+    #[inline(never)]
+    fn json_rows(
+        &self,
+        rel: &Relation,
+        name: &str,
+        arg: &Expr,
+        outer: Option<&EvalContext<'_>>,
+        filter: bool,
+    ) -> SqlResult<Vec<Vec<Value>>> {
+        let v = arg.eval(&self.cx(&[], outer))?;
+        let mut rows = crate::json::set_rows(name, v)?;
+        if rel.ordinality {
+            for (n, row) in rows.iter_mut().enumerate() {
+                row.push(Value::Int(n as i64 + 1));
+            }
+        }
+        if let (true, Some(f)) = (filter, &rel.filter) {
+            let mut kept = Vec::with_capacity(rows.len());
+            for row in rows {
+                if f.eval(&self.cx(&row, outer))? == Value::Bool(true) {
+                    kept.push(row);
+                }
+            }
+            rows = kept;
+        }
+        Ok(rows)
+    }
+
     /// Joins a LATERAL relation: its subquery runs once per partial row, seeing that row.
     fn lateral_step(
         &self,
@@ -3053,15 +3198,17 @@ impl<'a> Executor<'a> {
         rows: Vec<Vec<Value>>,
         outer: Option<&EvalContext<'_>>,
     ) -> SqlResult<Vec<Vec<Value>>> {
-        let Source::Derived(plan) = &rel.source else {
-            return Err(SqlError::Internal("LATERAL over a non-subquery".into()));
-        };
         let mut next = Vec::new();
         for partial in &rows {
             self.session.cancel.check()?;
             let pcx = self.cx(partial, outer);
             let mut matched = false;
-            for r in self.run(plan, Some(&pcx))? {
+            let produced = match &rel.source {
+                Source::Derived(plan) => self.run(plan, Some(&pcx))?,
+                Source::JsonRows(name, arg) => self.json_rows(rel, name, arg, Some(&pcx), false)?,
+                _ => return Err(SqlError::Internal("LATERAL over a non-subquery".into())),
+            };
+            for r in produced {
                 if let Some(f) = &rel.filter
                     && f.eval(&self.cx(&r, outer))? != Value::Bool(true)
                 {
@@ -3827,6 +3974,8 @@ fn pg_type_label(t: DataType) -> &'static str {
         DataType::TimestampTz => "timestamptz",
         DataType::Time => "time",
         DataType::Interval => "interval",
+        DataType::Json => "json",
+        DataType::Jsonb => "jsonb",
     }
 }
 
@@ -4016,7 +4165,11 @@ impl Accumulator {
                 }
                 self.text.push_str(&v.to_text().unwrap_or_default());
             }
-            AggFunc::ArrayAgg => self.items.push(v),
+            AggFunc::ArrayAgg
+            | AggFunc::JsonAgg
+            | AggFunc::JsonbAgg
+            | AggFunc::JsonObjectAgg
+            | AggFunc::JsonbObjectAgg => self.items.push(v),
             AggFunc::BoolAnd | AggFunc::BoolOr => {
                 let b = v == Value::Bool(true);
                 let acc = match self.best {
@@ -4096,6 +4249,12 @@ impl Accumulator {
             AggFunc::StringAgg => Value::Text(self.text.clone()),
             AggFunc::ArrayAgg => Value::Text(crate::expr::format_array(self.items.iter().cloned())),
             AggFunc::BoolAnd | AggFunc::BoolOr => self.best.clone(),
+            AggFunc::JsonAgg
+            | AggFunc::JsonbAgg
+            | AggFunc::JsonObjectAgg
+            | AggFunc::JsonbObjectAgg => {
+                crate::json::finish_aggregate(self.func, &self.items, self.distinct.is_some())?
+            }
         })
     }
 }

@@ -22,6 +22,7 @@
 
 pub use crate::datetime::Interval;
 use crate::error::{SqlError, SqlResult};
+pub use crate::json::Jsonb;
 pub use crate::numeric::Numeric;
 use std::cmp::Ordering;
 use std::fmt::Write as _;
@@ -54,6 +55,10 @@ pub enum DataType {
     Time,
     /// `interval`: months, days and µs.
     Interval,
+    /// `json`: valid JSON text, kept as it was written (see `json.rs`).
+    Json,
+    /// `jsonb`: a normalised JSON value ([`Jsonb`]).
+    Jsonb,
 }
 
 /// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 00:00:00).
@@ -79,6 +84,8 @@ impl DataType {
             DataType::Time => 1083,
             DataType::TimestampTz => 1184,
             DataType::Interval => 1186,
+            DataType::Json => 114,
+            DataType::Jsonb => 3802,
         }
     }
 
@@ -100,6 +107,8 @@ impl DataType {
             DataType::Time => "time without time zone",
             DataType::TimestampTz => "timestamp with time zone",
             DataType::Interval => "interval",
+            DataType::Json => "json",
+            DataType::Jsonb => "jsonb",
         }
     }
 
@@ -133,6 +142,8 @@ impl DataType {
             DataType::Interval => 13,
             DataType::Int2 => 14,
             DataType::Float4 => 15,
+            DataType::Json => 16,
+            DataType::Jsonb => 17,
         }
     }
 
@@ -153,6 +164,8 @@ impl DataType {
             13 => DataType::Interval,
             14 => DataType::Int2,
             15 => DataType::Float4,
+            16 => DataType::Json,
+            17 => DataType::Jsonb,
             _ => return None,
         })
     }
@@ -187,6 +200,10 @@ pub enum Value {
     Interval(Interval),
     /// A `real`.
     Float4(f32),
+    /// A `json` value: its text, already checked to be valid JSON.
+    Json(String),
+    /// A `jsonb` value.
+    Jsonb(Jsonb),
 }
 
 impl Value {
@@ -213,6 +230,8 @@ impl Value {
             Value::Time(t) => Some(crate::datetime::format_time(*t)),
             Value::Interval(iv) => Some(crate::datetime::format_interval(iv)),
             Value::Float4(f) => Some(format_float4(*f)),
+            Value::Json(s) => Some(s.clone()),
+            Value::Jsonb(j) => Some(j.to_string()),
         }
     }
 
@@ -220,6 +239,11 @@ impl Value {
     pub fn cast(self, ty: DataType) -> SqlResult<Value> {
         if let Some(r) = crate::datetime::cast(&self, ty) {
             return r;
+        }
+        if matches!(self, Value::Json(_) | Value::Jsonb(_))
+            || matches!(ty, DataType::Json | DataType::Jsonb)
+        {
+            return cast_json(self, ty);
         }
         // real and smallint: through their wider types, then narrowed with a range check.
         match (&self, ty) {
@@ -388,6 +412,14 @@ impl Value {
             (Value::Timestamp(a), Value::Timestamp(b)) => a.cmp(b),
             (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
             (Value::Uuid(a), Value::Uuid(b)) => a.cmp(b),
+            (Value::Jsonb(a), Value::Jsonb(b)) => crate::json::compare(a, b),
+            // An untyped string constant meets a jsonb as a jsonb (IN lists, BETWEEN).
+            (Value::Jsonb(a), Value::Text(b)) => {
+                crate::json::compare(a, &crate::json::parse_jsonb(b)?)
+            }
+            (Value::Text(a), Value::Jsonb(b)) => {
+                crate::json::compare(&crate::json::parse_jsonb(a)?, b)
+            }
             (a, b) if crate::datetime::compare(a, b).is_some() => {
                 crate::datetime::compare(a, b).unwrap_or(Ordering::Equal)
             }
@@ -432,8 +464,43 @@ impl Value {
             Value::Time(_) => "time without time zone",
             Value::Interval(_) => "interval",
             Value::Float4(_) => "real",
+            Value::Json(_) => "json",
+            Value::Jsonb(_) => "jsonb",
         }
     }
+}
+
+/// Casts to or from `json`/`jsonb`: text in and out, json and jsonb into each other, and a
+/// jsonb number or boolean to a SQL number or boolean. Nothing else converts.
+fn cast_json(v: Value, ty: DataType) -> SqlResult<Value> {
+    Ok(match (v, ty) {
+        (Value::Null, _) => Value::Null,
+        (Value::Json(s), DataType::Json) => Value::Json(s),
+        (Value::Json(s), DataType::Jsonb) => Value::Jsonb(crate::json::parse_jsonb(&s)?),
+        (Value::Json(s), DataType::Text) => Value::Text(s),
+        (Value::Jsonb(j), DataType::Jsonb) => Value::Jsonb(j),
+        (Value::Jsonb(j), DataType::Json | DataType::Text) => {
+            let t = j.to_string();
+            if ty == DataType::Json {
+                Value::Json(t)
+            } else {
+                Value::Text(t)
+            }
+        }
+        (Value::Jsonb(j), DataType::Int2) => match crate::json::cast_jsonb(&j, DataType::Int8)? {
+            Value::Int(i) if i16::try_from(i).is_ok() => Value::Int(i),
+            _ => return Err(SqlError::NumericOutOfRange("smallint".into())),
+        },
+        (Value::Jsonb(j), ty) => crate::json::cast_jsonb(&j, ty)?,
+        (Value::Text(s), ty) => parse_text(&s, ty)?,
+        (v, ty) => {
+            return Err(SqlError::CannotCoerce(format!(
+                "cannot cast type {} to {}",
+                v.kind_name(),
+                ty.name()
+            )));
+        }
+    })
 }
 
 /// A double narrowed to `real`, refusing what overflows or underflows it as PostgreSQL does.
@@ -715,6 +782,11 @@ pub fn parse_text(s: &str, ty: DataType) -> SqlResult<Value> {
         DataType::Date => Value::Date(crate::datetime::parse_date(s)?),
         DataType::Time => Value::Time(crate::datetime::parse_time(s)?),
         DataType::Interval => Value::Interval(crate::datetime::parse_interval(s)?),
+        DataType::Json => {
+            crate::json::validate_json(s)?;
+            Value::Json(s.to_string())
+        }
+        DataType::Jsonb => Value::Jsonb(crate::json::parse_jsonb(s)?),
         DataType::Bool => Value::Bool(match t.to_ascii_lowercase().as_str() {
             "t" | "true" | "yes" | "y" | "on" | "1" => true,
             "f" | "false" | "no" | "n" | "off" | "0" => false,
