@@ -1460,7 +1460,7 @@ impl Names<'_> {
             } => format!(
                 "({} {} {})",
                 self.expr(left),
-                op_text(*op),
+                crate::expr::op_symbol(*op),
                 self.expr(right)
             ),
             Expr::IsNull { expr, negated } => format!(
@@ -1469,8 +1469,8 @@ impl Names<'_> {
                 if *negated { "NOT " } else { "" }
             ),
             Expr::Cast { expr, ty } => match &**expr {
-                Expr::Literal(v) => format!("{}::{}", quoted_literal(v), type_name(*ty)),
-                inner => format!("({})::{}", self.expr(inner), type_name(*ty)),
+                Expr::Literal(v) => format!("{}::{}", quoted_literal(v), ty.name()),
+                inner => format!("({})::{}", self.expr(inner), ty.name()),
             },
             Expr::InList {
                 expr,
@@ -1577,7 +1577,7 @@ impl Names<'_> {
             } => format!(
                 "({} {} {}({}))",
                 self.expr(expr),
-                op_text(*op),
+                crate::expr::op_symbol(*op),
                 if *all { "ALL " } else { "ANY " },
                 self.expr(array)
             ),
@@ -1649,56 +1649,6 @@ fn flatten<'e>(e: &'e Expr, op: BinOp, out: &mut Vec<&'e Expr>) {
             flatten(right, op, out);
         }
         other => out.push(other),
-    }
-}
-
-fn op_text(op: BinOp) -> &'static str {
-    match op {
-        BinOp::Add => "+",
-        BinOp::Sub => "-",
-        BinOp::Mul => "*",
-        BinOp::Div => "/",
-        BinOp::Mod => "%",
-        BinOp::Concat => "||",
-        BinOp::Eq => "=",
-        BinOp::NotEq => "<>",
-        BinOp::Lt => "<",
-        BinOp::LtEq => "<=",
-        BinOp::Gt => ">",
-        BinOp::GtEq => ">=",
-        BinOp::And => "AND",
-        BinOp::Or => "OR",
-        BinOp::Regex {
-            case_insensitive,
-            negated,
-        } => match (negated, case_insensitive) {
-            (false, false) => "~",
-            (false, true) => "~*",
-            (true, false) => "!~",
-            (true, true) => "!~*",
-        },
-    }
-}
-
-fn type_name(t: DataType) -> &'static str {
-    match t {
-        DataType::Bool => "boolean",
-        DataType::Int2 => "smallint",
-        DataType::Int4 => "integer",
-        DataType::Int8 => "bigint",
-        DataType::Float8 => "double precision",
-        DataType::Float4 => "real",
-        DataType::Text => "text",
-        DataType::Timestamp => "timestamp without time zone",
-        DataType::Numeric => "numeric",
-        DataType::Bytea => "bytea",
-        DataType::Uuid => "uuid",
-        DataType::Date => "date",
-        DataType::TimestampTz => "timestamp with time zone",
-        DataType::Time => "time without time zone",
-        DataType::Interval => "interval",
-        #[allow(unreachable_patterns)]
-        _ => "unknown",
     }
 }
 
