@@ -339,6 +339,35 @@ fn array_element_type(e: &ast::Expr) -> DataType {
     }
 }
 
+/// The scope of a function in FROM, qualified by `table`: its `columns`, then, `WITH ORDINALITY`,
+/// a bigint `ordinality`; the alias's column list renames them in order.
+fn function_scope(
+    table: &str,
+    columns: &[(&str, DataType)],
+    ordinality: bool,
+    alias: Option<&ast::TableAlias>,
+) -> Vec<ScopeColumn> {
+    let ordinal = ordinality.then_some(("ordinality", DataType::Int8));
+    let mut cols: Vec<ScopeColumn> = columns
+        .iter()
+        .copied()
+        .chain(ordinal)
+        .map(|(name, ty)| ScopeColumn {
+            table: Some(table.to_string()),
+            name: name.to_string(),
+            ty,
+            rel_oid: None,
+            hidden: false,
+        })
+        .collect();
+    if let Some(a) = alias {
+        for (c, a) in cols.iter_mut().zip(&a.columns) {
+            c.name = ident_name(&a.name);
+        }
+    }
+    cols
+}
+
 /// What a name in FROM refers to.
 pub enum Resolved {
     Table(TableDef),
@@ -1354,31 +1383,10 @@ impl<'a> Planner<'a> {
                             Source::PartitionAncestors(args.remove(0)),
                         )
                     };
-                    let mut cols: Vec<ScopeColumn> = names
-                        .iter()
-                        .map(|(c, ty)| ScopeColumn {
-                            table: Some(t.clone()),
-                            name: (*c).to_string(),
-                            ty: *ty,
-                            rel_oid: None,
-                            hidden: false,
-                        })
-                        .collect();
-                    if ordinality {
-                        cols.push(ScopeColumn {
-                            table: Some(t.clone()),
-                            name: "ordinality".into(),
-                            ty: DataType::Int8,
-                            rel_oid: None,
-                            hidden: false,
-                        });
-                    }
-                    if let Some(a) = alias {
-                        for (c, a) in cols.iter_mut().zip(&a.columns) {
-                            c.name = ident_name(&a.name);
-                        }
-                    }
-                    (source, cols)
+                    (
+                        source,
+                        function_scope(&t, names, ordinality, alias.as_ref()),
+                    )
                 } else {
                     if !unnest && !(2..=3).contains(&args.len()) {
                         return Err(SqlError::UndefinedFunction(format!(
@@ -1399,34 +1407,11 @@ impl<'a> Planner<'a> {
                             |acc, t| if t == DataType::Int8 { t } else { acc },
                         )
                     };
-                    let (t, c) = match alias {
-                        Some(a) => (
-                            ident_name(&a.name),
-                            a.columns
-                                .first()
-                                .map_or_else(|| ident_name(&a.name), |c| ident_name(&c.name)),
-                        ),
-                        None => (fname.clone(), fname.clone()),
-                    };
-                    let mut cols = vec![ScopeColumn {
-                        table: Some(t.clone()),
-                        name: c,
-                        ty,
-                        rel_oid: None,
-                        hidden: false,
-                    }];
-                    if ordinality {
-                        cols.push(ScopeColumn {
-                            table: Some(t),
-                            name: alias
-                                .as_ref()
-                                .and_then(|a| a.columns.get(1))
-                                .map_or_else(|| "ordinality".into(), |c| ident_name(&c.name)),
-                            ty: DataType::Int8,
-                            rel_oid: None,
-                            hidden: false,
-                        });
-                    }
+                    // A function of one column names it after the alias, or after itself.
+                    let t = alias
+                        .as_ref()
+                        .map_or(fname.clone(), |a| ident_name(&a.name));
+                    let cols = function_scope(&t, &[(&t, ty)], ordinality, alias.as_ref());
                     (
                         if unnest {
                             Source::Unnest(args.remove(0), ty)
@@ -1528,34 +1513,10 @@ impl<'a> Planner<'a> {
                 }
                 *depth_used = (*depth_used).max(binder.outer_depth_used);
                 let ty = array_element_type(&array_exprs[0]);
-                let (t, c) = match alias {
-                    Some(a) => (
-                        ident_name(&a.name),
-                        a.columns
-                            .first()
-                            .map_or_else(|| ident_name(&a.name), |c| ident_name(&c.name)),
-                    ),
-                    None => ("unnest".to_string(), "unnest".to_string()),
-                };
-                let mut cols = vec![ScopeColumn {
-                    table: Some(t.clone()),
-                    name: c,
-                    ty,
-                    rel_oid: None,
-                    hidden: false,
-                }];
-                if ordinality {
-                    cols.push(ScopeColumn {
-                        table: Some(t),
-                        name: alias
-                            .as_ref()
-                            .and_then(|a| a.columns.get(1))
-                            .map_or_else(|| "ordinality".into(), |c| ident_name(&c.name)),
-                        ty: DataType::Int8,
-                        rel_oid: None,
-                        hidden: false,
-                    });
-                }
+                let t = alias
+                    .as_ref()
+                    .map_or_else(|| "unnest".to_string(), |a| ident_name(&a.name));
+                let cols = function_scope(&t, &[(&t, ty)], ordinality, alias.as_ref());
                 (Source::Unnest(arg, ty), cols)
             }
             other => return Err(SqlError::FeatureNotSupported(format!("FROM {other}"))),
@@ -1637,33 +1598,13 @@ impl<'a> Planner<'a> {
             *depth_used = (*depth_used).max(used - 1);
         }
         let t = alias.map_or_else(|| fname.to_string(), |a| ident_name(&a.name));
-        let mut cols: Vec<ScopeColumn> = columns
-            .iter()
-            .map(|(c, ty)| ScopeColumn {
-                table: Some(t.clone()),
-                name: (*c).to_string(),
-                ty: *ty,
-                rel_oid: None,
-                hidden: false,
-            })
-            .collect();
-        if ordinality {
-            cols.push(ScopeColumn {
-                table: Some(t.clone()),
-                name: "ordinality".into(),
-                ty: DataType::Int8,
-                rel_oid: None,
-                hidden: false,
-            });
-        }
-        if let Some(a) = alias {
-            // A function of one unnamed column (`jsonb_object_keys`) names it after the alias.
-            if fname.ends_with("_object_keys") && a.columns.is_empty() {
-                cols[0].name = ident_name(&a.name);
-            }
-            for (c, a) in cols.iter_mut().zip(&a.columns) {
-                c.name = ident_name(&a.name);
-            }
+        let mut cols = function_scope(&t, &columns, ordinality, alias);
+        // A function of one unnamed column (`jsonb_object_keys`) names it after the alias.
+        if let Some(a) = alias
+            && fname.ends_with("_object_keys")
+            && a.columns.is_empty()
+        {
+            cols[0].name = ident_name(&a.name);
         }
         Ok((Source::JsonRows(fname.to_string(), arg), cols, used >= 1))
     }
