@@ -13,6 +13,7 @@
 use crate::cli::Options;
 use anyhow::{Context, Result, bail};
 use borealis_common::Lsn;
+use borealis_common::redo::PAGE_SIZE;
 use borealis_common::pagestore::{PageStore, StoreError};
 use borealis_engine::{Engine, EngineConfig};
 use borealis_pgwire::{Durability, Frontend};
@@ -98,7 +99,7 @@ pub async fn run(opts: Options) -> Result<()> {
     let listen = opts.get("listen").unwrap_or("127.0.0.1:7432").to_string();
     let pages: usize = match opts.get("buffer-pool-pages") {
         Some(p) => p.parse().context("--buffer-pool-pages must be a number")?,
-        None => EngineConfig::default().buffer_pool_pages,
+        None => default_buffer_pool_pages(),
     };
     let write_buffer: usize = match opts.get("txn-write-buffer-bytes") {
         Some(p) => p
@@ -107,6 +108,10 @@ pub async fn run(opts: Options) -> Result<()> {
         None => EngineConfig::default().txn_write_buffer_bytes,
     };
     let started = Instant::now();
+    eprintln!(
+        "instance: buffer pool of {pages} pages ({} MiB)",
+        pages * PAGE_SIZE / (1024 * 1024)
+    );
     let volume = Volume::open(VolumeConfig { nodes, spares }, Duration::from_secs(60))
         .await
         .context("opening the volume")?;
@@ -155,4 +160,23 @@ pub async fn run(opts: Options) -> Result<()> {
     });
     borealis_pgwire::serve(listener, frontend).await?;
     Ok(())
+}
+
+/// The buffer pool's size when `--buffer-pool-pages` is not given: an eighth of the machine's
+/// memory, at least 128 MiB and at most 8 GiB. Frames are allocated as pages are first read, so
+/// an idle instance does not hold it. A miss costs a round trip to storage, where a database
+/// over a file system falls back on the kernel's page cache, so the pool is the only cache a
+/// compute instance has.
+fn default_buffer_pool_pages() -> usize {
+    const MIN_BYTES: u64 = 128 << 20;
+    const MAX_BYTES: u64 = 8 << 30;
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(MIN_BYTES, |kib| kib * 1024);
+    ((total / 8).clamp(MIN_BYTES, MAX_BYTES) / PAGE_SIZE as u64) as usize
 }
