@@ -13,8 +13,8 @@
 use crate::cli::Options;
 use anyhow::{Context, Result, bail};
 use borealis_common::Lsn;
-use borealis_common::redo::PAGE_SIZE;
 use borealis_common::pagestore::{PageStore, StoreError};
+use borealis_common::redo::PAGE_SIZE;
 use borealis_engine::{Engine, EngineConfig};
 use borealis_pgwire::{Durability, Frontend};
 use borealis_volume::{Volume, VolumeConfig};

@@ -73,6 +73,29 @@ const CASES: &[(&str, &[&str])] = &[
         "SELECT upper(name) FILTER (WHERE true) FROM emp",
         &["ERROR 42809"],
     ),
+    // Aggregates read only the columns they use (the others are skipped while decoding); these
+    // read columns from the filter, HAVING, FILTER, ORDER BY and a correlated subquery.
+    (
+        "SELECT dept, max(name) FROM emp WHERE salary > 60 GROUP BY dept HAVING sum(salary) > 100 ORDER BY dept",
+        &["1|bob", "2|ed"],
+    ),
+    (
+        "SELECT count(*), count(salary), min(boss) FROM emp WHERE name LIKE '%d%'",
+        &["3|3|3"],
+    ),
+    (
+        "SELECT dept, count(*) FROM emp e GROUP BY dept HAVING EXISTS (SELECT 1 FROM emp x WHERE x.dept = e.dept AND x.salary > 250) ORDER BY 1",
+        &["1|2"],
+    ),
+    (
+        "SELECT id, name, min(salary) FROM emp GROUP BY id, name ORDER BY max(salary) DESC NULLS LAST, id LIMIT 3",
+        &["1|ada|300", "2|bob|200", "3|cy|150"],
+    ),
+    ("SELECT count(*) FROM emp WHERE boss = 3", &["2"]),
+    (
+        "SELECT sum(salary) FILTER (WHERE name > 'c') FROM emp GROUP BY dept ORDER BY 1 NULLS FIRST",
+        &["NULL", "NULL", "50", "320"],
+    ),
     (
         "SELECT dept, count(*) FROM emp GROUP BY 1 ORDER BY 2 DESC, 1",
         &["2|3", "1|2", "3|1", "NULL|1"],

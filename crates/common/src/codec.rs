@@ -53,29 +53,39 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     #[must_use]
     pub fn new(buf: &'a [u8]) -> Self {
         Reader { buf, pos: 0 }
     }
 
+    #[inline]
     #[must_use]
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
+    #[cold]
+    #[inline(never)]
+    fn short(&self, n: usize) -> DecodeError {
+        DecodeError(format!(
+            "need {n} bytes at offset {}, have {}",
+            self.pos,
+            self.remaining()
+        ))
+    }
+
+    #[inline]
     pub fn take(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
         if self.remaining() < n {
-            return Err(DecodeError(format!(
-                "need {n} bytes at offset {}, have {}",
-                self.pos,
-                self.remaining()
-            )));
+            return Err(self.short(n));
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;
         Ok(s)
     }
 
+    #[inline]
     fn array<const N: usize>(&mut self) -> DecodeResult<[u8; N]> {
         let s = self.take(N)?;
         let mut a = [0u8; N];
@@ -83,20 +93,25 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
+    #[inline]
     pub fn u8(&mut self) -> DecodeResult<u8> {
         Ok(self.array::<1>()?[0])
     }
+    #[inline]
     pub fn u16(&mut self) -> DecodeResult<u16> {
         Ok(u16::from_le_bytes(self.array()?))
     }
+    #[inline]
     pub fn u32(&mut self) -> DecodeResult<u32> {
         Ok(u32::from_le_bytes(self.array()?))
     }
+    #[inline]
     pub fn u64(&mut self) -> DecodeResult<u64> {
         Ok(u64::from_le_bytes(self.array()?))
     }
 
     /// A `u32` length (at most `max`) followed by that many bytes.
+    #[inline]
     pub fn bytes(&mut self, max: u32) -> DecodeResult<&'a [u8]> {
         let len = self.u32()?;
         if len > max {
@@ -105,12 +120,14 @@ impl<'a> Reader<'a> {
         self.take(len as usize)
     }
 
+    #[inline]
     pub fn string(&mut self, max: u32) -> DecodeResult<String> {
         let b = self.bytes(max)?;
         String::from_utf8(b.to_vec()).map_err(|_| DecodeError("string is not UTF-8".into()))
     }
 
     /// A `u32` element count, checked against `max`.
+    #[inline]
     pub fn count(&mut self, max: u32) -> DecodeResult<u32> {
         let n = self.u32()?;
         if n > max {
@@ -120,6 +137,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Fails unless every byte was consumed: trailing garbage is a malformed message.
+    #[inline]
     pub fn finish(&self) -> DecodeResult<()> {
         if self.remaining() != 0 {
             return Err(DecodeError(format!("{} trailing bytes", self.remaining())));

@@ -14,10 +14,12 @@
 //! - [`pagestore`]: the seam between the engine and the storage tier (`PageStore`), with an
 //!   in-memory implementation for engine tests.
 //! - [`limits`]: every bound on sizes and counts, in one place.
+//! - [`fasthash`]: the hasher of the maps on hot paths (buffer pool, status cache, hash joins).
 //!
 //! The formats are described byte by byte in `docs/formats.md`.
 
 pub mod codec;
+pub mod fasthash;
 pub mod frame;
 pub mod ids;
 pub mod limits;

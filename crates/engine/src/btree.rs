@@ -365,7 +365,9 @@ pub(crate) struct Cursor {
     /// Sibling links followed so far, and the most there can be (pages ever allocated).
     hops: u64,
     hops_max: u64,
-    last: Option<Vec<u8>>,
+    /// The key returned last (empty before the first), to check that keys ascend.
+    last: Vec<u8>,
+    started: bool,
 }
 
 impl Cursor {
@@ -393,15 +395,29 @@ impl Cursor {
             slot,
             hops: 0,
             hops_max,
-            last: None,
+            last: Vec::new(),
+            started: false,
         })
     }
 
     /// The entry under the cursor, then moves past it.
     pub(crate) fn next(&mut self, mtr: &mut Mtr<'_>) -> Result<Option<Entry>, EngineError> {
+        let (mut k, mut v) = (Vec::new(), Vec::new());
+        Ok(self.next_into(mtr, &mut k, &mut v)?.then_some((k, v)))
+    }
+
+    /// Like [`next`](Self::next), but copies the entry into `key` and `value` (replacing their
+    /// contents), so a scan reuses two buffers instead of allocating per entry. `false` past
+    /// the end.
+    pub(crate) fn next_into(
+        &mut self,
+        mtr: &mut Mtr<'_>,
+        key: &mut Vec<u8>,
+        value: &mut Vec<u8>,
+    ) -> Result<bool, EngineError> {
         loop {
             let Some(id) = self.leaf else {
-                return Ok(None);
+                return Ok(false);
             };
             let p = if self.hops == 0 {
                 read_at(mtr, id, self.tree, 0)?
@@ -409,17 +425,22 @@ impl Cursor {
                 read_node(mtr, id, self.tree, 0)?
             };
             if self.slot < page::count(p) {
-                let k = page::key(p, self.slot).to_vec();
-                let v = page::value(p, self.slot).to_vec();
-                if self.last.as_ref().is_some_and(|last| *last >= k) {
+                let k = page::key(p, self.slot);
+                if self.started && self.last.as_slice() >= k {
                     return Err(EngineError::Corrupted(format!(
                         "tree {}: keys stop ascending at leaf {id}",
                         self.tree
                     )));
                 }
-                self.last = Some(k.clone());
+                key.clear();
+                key.extend_from_slice(k);
+                value.clear();
+                value.extend_from_slice(page::value(p, self.slot));
+                self.last.clear();
+                self.last.extend_from_slice(k);
+                self.started = true;
                 self.slot += 1;
-                return Ok(Some((k, v)));
+                return Ok(true);
             }
             let next = page::link(p);
             if next == 0 {

@@ -446,15 +446,47 @@ impl Engine {
         &self,
         txn: &Txn,
         tree: TreeId,
-        (from, to): (Bound<&[u8]>, Bound<&[u8]>),
+        range: (Bound<&[u8]>, Bound<&[u8]>),
         limit: usize,
         snapshot: Lsn,
     ) -> Result<Vec<Entry>, EngineError> {
+        let mut batch = ScanBatch::default();
+        self.scan_batch_as(txn, tree, range, limit, snapshot, &mut batch)?;
+        Ok(batch
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect())
+    }
+
+    /// Like [`scan`](Self::scan), but into `out` (cleared first), whose buffers are reused from
+    /// call to call: a scan that pages through a tree with one batch allocates nothing per row.
+    pub fn scan_batch(
+        &self,
+        txn: &Txn,
+        tree: TreeId,
+        from: Bound<&[u8]>,
+        to: Bound<&[u8]>,
+        limit: usize,
+        out: &mut ScanBatch,
+    ) -> Result<(), EngineError> {
+        self.scan_batch_as(txn, tree, (from, to), limit, txn.snapshot, out)
+    }
+
+    fn scan_batch_as(
+        &self,
+        txn: &Txn,
+        tree: TreeId,
+        (from, to): (Bound<&[u8]>, Bound<&[u8]>),
+        limit: usize,
+        snapshot: Lsn,
+        out: &mut ScanBatch,
+    ) -> Result<(), EngineError> {
         self.check_owner(txn);
         user_tree(tree)?;
+        out.clear();
         if limit == 0 || range_is_empty(from, to) {
             self.read(|mtr, _| btree::root_level(mtr, tree))?;
-            return Ok(Vec::new());
+            return Ok(());
         }
         let tracked = txn.ssi_tracked() && snapshot != LATEST;
         let range = if tracked {
@@ -471,46 +503,70 @@ impl Engine {
             .into_iter()
             .flatten()
             .peekable();
-        let out = self.read(|mtr, status| {
+        let (mut key, mut raw) = (std::mem::take(&mut out.key), std::mem::take(&mut out.raw));
+        let result = self.read(|mtr, status| {
             let mut cursor = Cursor::seek(mtr, tree, from)?;
-            let mut stored = next_visible(&mut cursor, mtr, status, to, seer, &mut newer)?;
-            let mut out = Vec::new();
+            let mut stored = next_visible_into(
+                &mut cursor,
+                mtr,
+                status,
+                to,
+                seer,
+                &mut newer,
+                (&mut key, &mut raw),
+            )?;
             while out.len() < limit {
                 // Take the buffered write when its key comes first or equals the stored one.
                 let take_own = match (&stored, own.peek()) {
                     (None, None) => break,
                     (None, Some(_)) => true,
                     (Some(_), None) => false,
-                    (Some((k, _)), Some((own_key, _))) => own_key.as_slice() <= k.as_slice(),
+                    (Some(_), Some((own_key, _))) => own_key.as_slice() <= key.as_slice(),
                 };
                 if take_own {
                     let (own_key, write) = own.next().expect("peeked");
-                    if stored
-                        .as_ref()
-                        .is_some_and(|(k, _)| k.as_slice() == own_key.as_slice())
-                    {
-                        stored = next_visible(&mut cursor, mtr, status, to, seer, &mut newer)?;
+                    if stored.is_some() && key.as_slice() == own_key.as_slice() {
+                        stored = next_visible_into(
+                            &mut cursor,
+                            mtr,
+                            status,
+                            to,
+                            seer,
+                            &mut newer,
+                            (&mut key, &mut raw),
+                        )?;
                     }
                     if let Write::Put { value, .. } = write {
-                        out.push((own_key.clone(), value.clone()));
+                        out.push(own_key, value);
                     }
                 } else {
-                    out.push(stored.take().expect("checked above"));
-                    stored = next_visible(&mut cursor, mtr, status, to, seer, &mut newer)?;
+                    let value = stored.take().expect("checked above");
+                    out.push(&key, &raw[value]);
+                    stored = next_visible_into(
+                        &mut cursor,
+                        mtr,
+                        status,
+                        to,
+                        seer,
+                        &mut newer,
+                        (&mut key, &mut raw),
+                    )?;
                 }
             }
-            Ok(out)
-        })?;
+            Ok(())
+        });
+        (out.key, out.raw) = (key, raw);
+        result?;
         if let Some(index) = range
             && out.len() == limit
-            && let Some((last, _)) = out.last()
+            && let Some(last) = out.last_key()
         {
             self.shared.ssi().narrow_range(txn.id, tree, index, last);
         }
         if tracked {
             self.conflict_out(txn, &newer)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The greatest key of `tree` visible to `txn`.
@@ -1567,38 +1623,80 @@ fn apply_write(
     Ok(Some((applied, pruned)))
 }
 
-/// The cursor's next entry if it lies before `to`.
-fn next_before(
-    cursor: &mut Cursor,
-    mtr: &mut Mtr<'_>,
-    to: Bound<&[u8]>,
-) -> Result<Option<Entry>, EngineError> {
-    Ok(cursor.next(mtr)?.filter(|(k, _)| match to {
-        Bound::Unbounded => true,
-        Bound::Included(end) => k.as_slice() <= end,
-        Bound::Excluded(end) => k.as_slice() < end,
-    }))
-}
-
-/// The cursor's next row before `to` with a version visible at `snapshot` to transaction `own`,
-/// as (key, value);
-/// writers of versions too new for the snapshot are added to `newer`.
-fn next_visible(
+/// The cursor's next row before `to` with a version visible at `snapshot` to transaction `own`:
+/// its key lands in `key`, its stored chain in `raw` (both reused from row to row), and the
+/// visible value's place in `raw` is returned. Writers of versions too new for the snapshot are
+/// added to `newer`.
+fn next_visible_into(
     cursor: &mut Cursor,
     mtr: &mut Mtr<'_>,
     status: &mut StatusCache,
     to: Bound<&[u8]>,
     (snapshot, own): (Lsn, TxnId),
     newer: &mut Vec<TxnId>,
-) -> Result<Option<Entry>, EngineError> {
-    while let Some((key, raw)) = next_before(cursor, mtr, to)? {
-        let seen = mvcc::read_at(status, mtr, &Chain::decode(&raw)?, snapshot, own)?;
-        newer.extend(seen.newer);
-        if let Some(value) = seen.value {
-            return Ok(Some((key, value)));
+    (key, raw): (&mut Vec<u8>, &mut Vec<u8>),
+) -> Result<Option<std::ops::Range<usize>>, EngineError> {
+    while cursor.next_into(mtr, key, raw)? {
+        let before_end = match to {
+            Bound::Unbounded => true,
+            Bound::Included(end) => key.as_slice() <= end,
+            Bound::Excluded(end) => key.as_slice() < end,
+        };
+        if !before_end {
+            return Ok(None);
+        }
+        if let Some(value) = mvcc::visible_in(status, mtr, raw, snapshot, own, newer)? {
+            return Ok(Some(value));
         }
     }
     Ok(None)
+}
+
+/// A batch of scanned entries in two reused buffers (see [`Engine::scan_batch`]).
+#[derive(Default)]
+pub struct ScanBatch {
+    /// Every entry's key and value, back to back.
+    bytes: Vec<u8>,
+    /// Per entry: where its key starts in `bytes`, the key's length, the value's length.
+    spans: Vec<(usize, usize, usize)>,
+    /// Scratch for the cursor (kept here so their capacity is reused too).
+    key: Vec<u8>,
+    raw: Vec<u8>,
+}
+
+impl ScanBatch {
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.spans.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    fn push(&mut self, key: &[u8], value: &[u8]) {
+        self.spans.push((self.bytes.len(), key.len(), value.len()));
+        self.bytes.extend_from_slice(key);
+        self.bytes.extend_from_slice(value);
+    }
+
+    /// Entry `i` as (key, value).
+    pub fn get(&self, i: usize) -> (&[u8], &[u8]) {
+        let (at, k, v) = self.spans[i];
+        (&self.bytes[at..at + k], &self.bytes[at + k..at + k + v])
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    pub fn last_key(&self) -> Option<&[u8]> {
+        self.len().checked_sub(1).map(|i| self.get(i).0)
+    }
 }
 
 /// Whether no key can lie between the bounds (`BTreeMap::range` panics on some of these).

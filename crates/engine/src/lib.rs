@@ -78,7 +78,7 @@ mod pool;
 mod ssi;
 mod txn;
 
-pub use engine::{Engine, EngineConfig, RowVersion, TreeStats, VacuumStats};
+pub use engine::{Engine, EngineConfig, RowVersion, ScanBatch, TreeStats, VacuumStats};
 pub use locks::{LockMode, LockWait};
 pub use pool::PoolStats;
 pub use txn::{CancelHandle, Isolation, SavepointId, SnapshotGuard, Txn};

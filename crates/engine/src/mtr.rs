@@ -33,10 +33,10 @@ use crate::EngineError;
 use crate::META_PAGE;
 use crate::page::{self, Page};
 use crate::pool::BufferPool;
+use borealis_common::fasthash::FastMap;
 use borealis_common::pagestore::{PageStore, RecordDraft};
 use borealis_common::redo;
 use borealis_common::{Lsn, PAGE_SIZE, PageId, Payload};
-use std::collections::HashMap;
 
 struct Touched {
     page: PageId,
@@ -48,7 +48,7 @@ pub(crate) struct Mtr<'a> {
     pool: &'a mut BufferPool,
     store: &'a dyn PageStore,
     touched: Vec<Touched>,
-    index: HashMap<PageId, usize>,
+    index: FastMap<PageId, usize>,
     finished: bool,
 }
 
@@ -58,7 +58,7 @@ impl<'a> Mtr<'a> {
             pool,
             store,
             touched: Vec::new(),
-            index: HashMap::new(),
+            index: FastMap::default(),
             finished: false,
         }
     }

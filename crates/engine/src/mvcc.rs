@@ -69,8 +69,9 @@ use crate::btree;
 use crate::limits::{CELL_ENTRY_BYTES_MAX, STATUS_BUCKETS, STATUS_CACHE_ENTRIES_MAX};
 use crate::mtr::Mtr;
 use crate::{EngineError, STATUS, TreeId};
+use borealis_common::fasthash::FastMap;
 use borealis_common::{Lsn, TxnId};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Bytes of a chain's header (the flags byte).
@@ -138,41 +139,17 @@ pub(crate) struct Chain {
 impl Chain {
     /// Decodes stored bytes; they come from storage, so nothing is trusted.
     pub(crate) fn decode(bytes: &[u8]) -> Result<Chain, EngineError> {
-        let bad = |why: &str| EngineError::Corrupted(format!("version chain: {why}"));
-        let (&flags, mut rest) = bytes.split_first().ok_or_else(|| bad("empty"))?;
-        if flags & !FLAG_HISTORY_CUT != 0 {
-            return Err(bad("unknown flags"));
-        }
+        let raw = RawChain::new(bytes)?;
         let mut versions = Vec::new();
-        while !rest.is_empty() {
-            if rest.len() < VERSION_HEADER_BYTES {
-                return Err(bad("truncated version header"));
-            }
-            let mut id = [0u8; 8];
-            id.copy_from_slice(&rest[..8]);
-            let len = u16::from_le_bytes([rest[8], rest[9]]);
-            rest = &rest[VERSION_HEADER_BYTES..];
-            let value = if len == TOMBSTONE_LEN {
-                None
-            } else {
-                let len = usize::from(len);
-                if rest.len() < len {
-                    return Err(bad("value runs past the cell"));
-                }
-                let (v, tail) = rest.split_at(len);
-                rest = tail;
-                Some(v.to_vec())
-            };
+        for v in raw.versions() {
+            let (txn, value) = v?;
             versions.push(Version {
-                txn: TxnId(u64::from_le_bytes(id)),
-                value,
+                txn,
+                value: value.map(|r| bytes[r].to_vec()),
             });
         }
-        if versions.is_empty() {
-            return Err(bad("no version"));
-        }
         Ok(Chain {
-            history_cut: flags & FLAG_HISTORY_CUT != 0,
+            history_cut: raw.history_cut,
             versions,
         })
     }
@@ -269,14 +246,14 @@ pub(crate) fn decode_status(key: &[u8], value: &[u8]) -> Result<(TxnId, Lsn), En
 /// `UNCOMMITTED` to a visibility LSN at a spilled transaction's commit, is made through this cache
 /// under the engine lock.
 pub(crate) struct StatusCache {
-    map: HashMap<TxnId, Option<Lsn>>,
+    map: FastMap<TxnId, Option<Lsn>>,
     live: Arc<LiveSet>,
 }
 
 impl StatusCache {
     pub(crate) fn new(live: Arc<LiveSet>) -> StatusCache {
         StatusCache {
-            map: HashMap::new(),
+            map: FastMap::default(),
             live,
         }
     }
@@ -350,6 +327,99 @@ impl StatusCache {
     pub(crate) fn forget(&mut self, txn: TxnId) {
         self.map.remove(&txn);
     }
+}
+
+/// A stored chain read in place: the same checks as [`Chain::decode`], without copying a
+/// value. Scans use it to find the visible version of each row with no allocation.
+pub(crate) struct RawChain<'a> {
+    bytes: &'a [u8],
+    pub(crate) history_cut: bool,
+}
+
+impl<'a> RawChain<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Result<RawChain<'a>, EngineError> {
+        let (&flags, rest) = bytes.split_first().ok_or_else(|| chain_corrupt("empty"))?;
+        if flags & !FLAG_HISTORY_CUT != 0 {
+            return Err(chain_corrupt("unknown flags"));
+        }
+        if rest.is_empty() {
+            return Err(chain_corrupt("no version"));
+        }
+        Ok(RawChain {
+            bytes,
+            history_cut: flags & FLAG_HISTORY_CUT != 0,
+        })
+    }
+
+    /// Each version, newest first: its transaction and where its value lies in the chain's
+    /// bytes (`None`: deleted). Ends at the first malformed version, with the error.
+    pub(crate) fn versions(
+        &self,
+    ) -> impl Iterator<Item = Result<(TxnId, Option<std::ops::Range<usize>>), EngineError>> + 'a
+    {
+        let bytes = self.bytes;
+        let mut at = 1usize;
+        let mut failed = false;
+        std::iter::from_fn(move || {
+            if failed || at == bytes.len() {
+                return None;
+            }
+            let rest = &bytes[at..];
+            if rest.len() < VERSION_HEADER_BYTES {
+                failed = true;
+                return Some(Err(chain_corrupt("truncated version header")));
+            }
+            let mut id = [0u8; 8];
+            id.copy_from_slice(&rest[..8]);
+            let len = u16::from_le_bytes([rest[8], rest[9]]);
+            at += VERSION_HEADER_BYTES;
+            let value = if len == TOMBSTONE_LEN {
+                None
+            } else {
+                let len = usize::from(len);
+                if bytes.len() - at < len {
+                    failed = true;
+                    return Some(Err(chain_corrupt("value runs past the cell")));
+                }
+                at += len;
+                Some(at - len..at)
+            };
+            Some(Ok((TxnId(u64::from_le_bytes(id)), value)))
+        })
+    }
+}
+
+fn chain_corrupt(why: &str) -> EngineError {
+    EngineError::Corrupted(format!("version chain: {why}"))
+}
+
+/// Where in `raw` (a stored chain) the value that `snapshot` of transaction `own` sees lies,
+/// `None` if it sees no row: [`read_at`] without decoding the chain or copying the value.
+/// Writers of versions too new for the snapshot are added to `newer`.
+pub(crate) fn visible_in(
+    cache: &mut StatusCache,
+    mtr: &mut Mtr<'_>,
+    raw: &[u8],
+    snapshot: Lsn,
+    own: TxnId,
+    newer: &mut Vec<TxnId>,
+) -> Result<Option<std::ops::Range<usize>>, EngineError> {
+    let chain = RawChain::new(raw)?;
+    for v in chain.versions() {
+        let (txn, value) = v?;
+        if txn == own {
+            return Ok(value);
+        }
+        match cache.lookup(mtr, txn)? {
+            Some(UNCOMMITTED) => continue,
+            Some(l) if l > snapshot => newer.push(txn),
+            _ => return Ok(value),
+        }
+    }
+    if chain.history_cut {
+        return Err(EngineError::SnapshotTooOld { snapshot });
+    }
+    Ok(None)
 }
 
 /// What a snapshot sees of one chain.

@@ -28,9 +28,9 @@
 use crate::EngineError;
 use crate::limits::EVICTION_SWEEPS_MAX;
 use crate::page::{self, Page};
+use borealis_common::fasthash::FastMap;
 use borealis_common::pagestore::PageStore;
 use borealis_common::{Lsn, PageId};
-use std::collections::HashMap;
 
 /// Counters for tests and monitoring.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub(crate) struct Frame {
 pub(crate) struct BufferPool {
     capacity_pages: usize,
     slots: Vec<Option<Frame>>,
-    map: HashMap<PageId, usize>,
+    map: FastMap<PageId, usize>,
     free: Vec<usize>,
     hand: usize,
     stats: PoolStats,
@@ -70,7 +70,7 @@ impl BufferPool {
         BufferPool {
             capacity_pages,
             slots: Vec::with_capacity(capacity_pages),
-            map: HashMap::with_capacity(capacity_pages),
+            map: FastMap::with_capacity_and_hasher(capacity_pages, Default::default()),
             free: Vec::new(),
             hand: 0,
             stats: PoolStats::default(),
@@ -101,9 +101,13 @@ impl BufferPool {
         store: &dyn PageStore,
         page: PageId,
     ) -> Result<Option<&mut Frame>, EngineError> {
-        if self.map.contains_key(&page) {
+        if let Some(&slot) = self.map.get(&page) {
             self.stats.hits += 1;
-            return Ok(self.resident(page));
+            let frame = self.slots[slot]
+                .as_mut()
+                .expect("the page map points at a free slot");
+            frame.referenced = true;
+            return Ok(Some(frame));
         }
         self.stats.misses += 1;
         let read_point = store.durable_lsn();

@@ -754,13 +754,59 @@ pub fn encode_row(values: &[Value], out: &mut Vec<u8>) {
 
 /// Decodes a row of `ncols` values. Rows written before a column existed are padded with NULLs.
 pub fn decode_row(bytes: &[u8], ncols: usize) -> SqlResult<Vec<Value>> {
+    let mut vals = Vec::new();
+    decode_row_into(bytes, ncols, &mut vals)?;
+    Ok(vals)
+}
+
+/// [`decode_row`] into `vals` (its contents replaced), so a scan can reuse one buffer.
+pub fn decode_row_into(bytes: &[u8], ncols: usize, vals: &mut Vec<Value>) -> SqlResult<()> {
+    decode_columns_into(bytes, ncols, None, vals)
+}
+
+/// [`decode_row_into`] that builds only the columns `needed` marks (all when `None`); the
+/// others are skipped over and read as NULL, so a query that reads two columns of a wide row
+/// does not copy the rest.
+pub fn decode_columns_into(
+    bytes: &[u8],
+    ncols: usize,
+    needed: Option<&[bool]>,
+    vals: &mut Vec<Value>,
+) -> SqlResult<()> {
     let corrupt = |e: borealis_common::codec::DecodeError| SqlError::Corrupted(format!("row: {e}"));
     let mut r = Reader::new(bytes);
     let n = r.u16().map_err(corrupt)? as usize;
-    let mut vals = Vec::with_capacity(ncols.max(n));
-    for _ in 0..n {
+    // Columns past the last needed one are not even parsed.
+    let upto = match needed {
+        None => n,
+        // Columns past the end of the mask are read as if marked.
+        Some(m) if m.len() < ncols => n,
+        Some(m) => m.iter().rposition(|&x| x).map_or(0, |p| p + 1).min(n),
+    };
+    vals.clear();
+    vals.resize(ncols, Value::Null);
+    #[allow(clippy::needless_range_loop)] // `i` also indexes the mask and bounds the reads
+    for i in 0..upto {
         let tag = r.u8().map_err(corrupt)?;
-        vals.push(match tag {
+        let wanted = i < ncols && needed.is_none_or(|m| m.get(i).copied().unwrap_or(true));
+        if !wanted {
+            // Fixed-width and length-prefixed values are stepped over; numeric and jsonb,
+            // whose length is inside their encoding, are decoded and dropped.
+            let width = match tag {
+                0 => Some(0),
+                1 => Some(1),
+                2 | 3 | 5 | 10 | 11 => Some(8),
+                9 | 13 => Some(4),
+                8 | 12 => Some(16),
+                4 | 7 | 14 => Some(r.u32().map_err(corrupt)? as usize),
+                _ => None,
+            };
+            if let Some(w) = width {
+                r.take(w).map_err(corrupt)?;
+                continue;
+            }
+        }
+        let v = match tag {
             0 => Value::Null,
             1 => Value::Bool(r.u8().map_err(corrupt)? != 0),
             2 => Value::Int(r.u64().map_err(corrupt)? as i64),
@@ -792,11 +838,12 @@ pub fn decode_row(bytes: &[u8], ncols: usize) -> SqlResult<Vec<Value>> {
             14 => Value::Json(r.string(u32::MAX).map_err(corrupt)?),
             15 => Value::Jsonb(crate::json::decode(&mut r, 0).map_err(corrupt)?),
             t => return Err(SqlError::Corrupted(format!("row: unknown value tag {t}"))),
-        });
+        };
+        if wanted {
+            vals[i] = v;
+        }
     }
-    vals.resize(ncols, Value::Null);
-    vals.truncate(ncols);
-    Ok(vals)
+    Ok(())
 }
 
 /// Appends the memcomparable encoding of a key value: byte order equals SQL order.

@@ -60,7 +60,7 @@
 //! uses numeric, so `SELECT 1.50` prints `1.5` here); set operations cannot yet resolve an untyped
 //! NULL column against a typed one.
 
-use crate::catalog::{self, TableDef, decode_row, encode_key_value};
+use crate::catalog::{self, TableDef, decode_columns_into, encode_key_value};
 use crate::catalog_views::VirtualTable;
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{
@@ -69,7 +69,8 @@ use crate::expr::{
 };
 use crate::types::{DataType, Value};
 use crate::window::{WindowCollector, WindowPlan};
-use borealis_engine::{Engine, Txn};
+use borealis_common::fasthash::FastMap;
+use borealis_engine::{Engine, ScanBatch, Txn};
 use sqlparser::ast;
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -2850,6 +2851,58 @@ impl<'a> Executor<'a> {
         Ok(rows)
     }
 
+    /// Calls `f` with each row of the FROM clause: a single table's rows straight from the
+    /// scan (no row is kept), anything else from [`run_from`](Self::run_from).
+    /// `needed` marks the columns `f` reads (see [`columns_read`]).
+    fn for_each_from_row(
+        &self,
+        from: &FromPlan,
+        outer: Option<&EvalContext<'_>>,
+        needed: Option<&[bool]>,
+        f: &mut dyn FnMut(&[Value]) -> SqlResult<()>,
+    ) -> SqlResult<()> {
+        let single = from.steps.len() == 1
+            && from.residual.is_none()
+            && from.steps[0].filter.is_none()
+            && from.relations[0].offset == 0
+            && from.relations.len() == 1;
+        if single
+            && let rel = &from.relations[from.steps[0].rel]
+            && !rel.lateral
+            && let Source::Table(def) = &rel.source
+        {
+            let started = self.node_start();
+            let mut n = 0usize;
+            // The filter reads its columns too.
+            let mut mask = needed.map(<[bool]>::to_vec);
+            if let (Some(m), Some(filter)) = (&mut mask, &rel.filter) {
+                mark_columns(filter, m);
+            }
+            for_each_matching_row(
+                self,
+                def,
+                rel.filter.as_ref(),
+                &rel.access,
+                outer,
+                (
+                    None,
+                    mask.as_deref().filter(|m| m.len() == def.columns.len()),
+                ),
+                &mut |_, row| {
+                    n += 1;
+                    f(row)
+                },
+            )?;
+            self.node_done(rel, explain::Part::Scan, started, n);
+            self.node_done(from, explain::Part::From, started, n);
+            return Ok(());
+        }
+        for row in self.run_from(from, outer, None)? {
+            f(&row)?;
+        }
+        Ok(())
+    }
+
     fn run_from_uncounted(
         &self,
         from: &FromPlan,
@@ -2882,7 +2935,7 @@ impl<'a> Executor<'a> {
                 return Ok(rel_rows);
             }
             // Build side of the hash join.
-            let mut table: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+            let mut table: FastMap<Vec<u8>, Vec<usize>> = FastMap::default();
             let mut key = Vec::new();
             if !step.build.is_empty() {
                 'rows: for (i, row) in rel_rows.iter().enumerate() {
@@ -3191,7 +3244,11 @@ impl<'a> Executor<'a> {
         stop_after: Option<usize>,
     ) -> SqlResult<Vec<(Vec<Value>, Vec<Value>)>> {
         let started = self.node_start();
-        let rows = self.run_from(&plan.from, outer, stop_after)?;
+        // An aggregate reads its input row by row; only a plain select keeps the rows.
+        let rows = match plan.aggregate {
+            None => self.run_from(&plan.from, outer, stop_after)?,
+            Some(_) => Vec::new(),
+        };
         let mut out: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
         let emit =
             |cx: &EvalContext<'_>, out: &mut Vec<(Vec<Value>, Vec<Value>)>| -> SqlResult<()> {
@@ -3214,17 +3271,18 @@ impl<'a> Executor<'a> {
                 Ok(())
             };
         // The groups that pass HAVING: (first row of the group, aggregate results, key values).
-        let mut groups_out: Vec<(usize, Vec<Value>, Vec<Value>)> = Vec::new();
-        let empty_row = vec![Value::Null; plan.from.width];
+        let mut groups_out: Vec<(Vec<Value>, Vec<Value>, Vec<Value>)> = Vec::new();
         if let Some(agg) = &plan.aggregate {
-            // key → (group key values, accumulators, first row of the group)
-            let mut groups: HashMap<Vec<u8>, (Vec<Value>, Vec<Accumulator>, usize)> =
-                HashMap::new();
-            let mut order: Vec<Vec<u8>> = Vec::new();
+            // The groups in order of first appearance: (key values, accumulators, first row);
+            // `index` finds a group by its encoded key.
+            let mut groups: Vec<(Vec<Value>, Vec<Accumulator>, Vec<Value>)> = Vec::new();
+            let mut index: FastMap<Vec<u8>, usize> = FastMap::default();
             let mut hash_key = Vec::new();
-            for (n, row) in rows.iter().enumerate() {
+            let mut keys = Vec::with_capacity(agg.group_by.len());
+            let needed = columns_read(plan, agg, order_by);
+            self.for_each_from_row(&plan.from, outer, needed.as_deref(), &mut |row| {
                 let cx = self.cx(row, outer);
-                let mut keys = Vec::with_capacity(agg.group_by.len());
+                keys.clear();
                 hash_key.clear();
                 for g in &agg.group_by {
                     let v = g.eval(&cx)?;
@@ -3232,17 +3290,25 @@ impl<'a> Executor<'a> {
                     hash_key.push(u8::from(v.is_null()));
                     keys.push(v);
                 }
-                if !groups.contains_key(&hash_key) {
-                    order.push(hash_key.clone());
-                    groups.insert(
-                        hash_key.clone(),
-                        (keys, agg.aggs.iter().map(Accumulator::new).collect(), n),
-                    );
-                }
-                let Some(entry) = groups.get_mut(&hash_key) else {
-                    return Err(SqlError::Internal("group vanished".into()));
+                let found = if agg.group_by.is_empty() {
+                    // One group: no key to look up.
+                    (!groups.is_empty()).then_some(0)
+                } else {
+                    index.get(hash_key.as_slice()).copied()
                 };
-                for (acc, call) in entry.1.iter_mut().zip(&agg.aggs) {
+                let g = match found {
+                    Some(g) => g,
+                    None => {
+                        index.insert(hash_key.clone(), groups.len());
+                        groups.push((
+                            keys.clone(),
+                            agg.aggs.iter().map(Accumulator::new).collect(),
+                            row.to_vec(),
+                        ));
+                        groups.len() - 1
+                    }
+                };
+                for (acc, call) in groups[g].1.iter_mut().zip(&agg.aggs) {
                     if let Some(f) = &call.filter
                         && f.eval(&cx)? != Value::Bool(true)
                     {
@@ -3254,29 +3320,23 @@ impl<'a> Executor<'a> {
                     };
                     acc.add(v)?;
                 }
-            }
+                Ok(())
+            })?;
             // An aggregate without GROUP BY yields one row even over no input.
             if agg.group_by.is_empty() && groups.is_empty() {
-                order.push(Vec::new());
-                groups.insert(
+                groups.push((
                     Vec::new(),
-                    (
-                        Vec::new(),
-                        agg.aggs.iter().map(Accumulator::new).collect(),
-                        usize::MAX,
-                    ),
-                );
+                    agg.aggs.iter().map(Accumulator::new).collect(),
+                    vec![Value::Null; plan.from.width],
+                ));
             }
-            for k in order {
-                let Some((keys, accs, first)) = groups.remove(&k) else {
-                    continue;
-                };
+            for (keys, accs, first) in groups {
                 let results: Vec<Value> = accs
                     .into_iter()
                     .map(Accumulator::finish)
                     .collect::<SqlResult<_>>()?;
                 if let Some(h) = &agg.having {
-                    let mut cx = self.cx(rows.get(first).unwrap_or(&empty_row), outer);
+                    let mut cx = self.cx(&first, outer);
                     cx.aggs = &results;
                     cx.group_keys = &keys;
                     if h.eval(&cx)? != Value::Bool(true) {
@@ -3293,7 +3353,7 @@ impl<'a> Executor<'a> {
             Some(_) => groups_out
                 .iter()
                 .map(|(first, results, keys)| {
-                    let mut cx = self.cx(rows.get(*first).unwrap_or(&empty_row), outer);
+                    let mut cx = self.cx(first, outer);
                     cx.aggs = results;
                     cx.group_keys = keys;
                     cx
@@ -3320,6 +3380,61 @@ impl<'a> Executor<'a> {
         }
         Ok(out)
     }
+}
+
+/// The columns of the FROM row that an aggregating select reads: its GROUP BY, aggregate
+/// arguments and filters, HAVING, select list and ORDER BY (a select list may name a column
+/// the GROUP BY determines, read from a group's first row). `None` (read every column) when a
+/// correlated subquery or a window function could read any of them.
+fn columns_read(plan: &SelectPlan, agg: &AggPlan, order_by: &[SortSpec]) -> Option<Vec<bool>> {
+    if !plan.windows.calls.is_empty() {
+        return None;
+    }
+    let mut needed = vec![false; plan.from.width];
+    let mut exprs: Vec<&Expr> = Vec::new();
+    exprs.extend(&agg.group_by);
+    for call in &agg.aggs {
+        exprs.extend(call.arg.iter().chain(call.filter.iter()));
+    }
+    exprs.extend(agg.having.iter());
+    exprs.extend(&plan.projections);
+    exprs.extend(&plan.distinct_on);
+    for s in order_by {
+        if let SortKey::Expr(e) = &s.key {
+            exprs.push(e);
+        }
+    }
+    for e in exprs {
+        if !mark_columns(e, &mut needed) {
+            return None;
+        }
+    }
+    Some(needed)
+}
+
+/// Marks in `needed` the row columns `e` reads; `false` if it may read others it cannot name
+/// (a correlated subquery, or a column past the mask).
+fn mark_columns(e: &Expr, needed: &mut [bool]) -> bool {
+    let mut known = true;
+    e.visit(&mut |x| match x {
+        Expr::Column(c) => match needed.get_mut(*c) {
+            Some(n) => *n = true,
+            None => known = false,
+        },
+        Expr::ScalarSubquery(q)
+        | Expr::ArraySubquery(q)
+        | Expr::Exists { query: q, .. }
+        | Expr::InSubquery { query: q, .. }
+            if q.correlated =>
+        {
+            known = false
+        }
+        _ => {}
+    });
+    if !known {
+        needed.iter_mut().for_each(|n| *n = true);
+    }
+    known
 }
 
 /// A key under which equal rows (SQL equality, NULLs equal to each other) collide.
@@ -3451,13 +3566,44 @@ pub fn matching_rows(
     stop_after: Option<usize>,
     mut sink: impl FnMut(Vec<u8>, Vec<Value>) -> SqlResult<()>,
 ) -> SqlResult<()> {
+    for_each_matching_row(
+        exec,
+        def,
+        filter,
+        access,
+        outer,
+        (stop_after, None),
+        &mut |key, row| sink(key.to_vec(), std::mem::take(row)),
+    )
+}
+
+/// Gets a table key and a row buffer (see [`for_each_matching_row`]).
+pub type RowSink<'a> = dyn FnMut(&[u8], &mut Vec<Value>) -> SqlResult<()> + 'a;
+
+/// [`matching_rows`] without allocating per row: the sink borrows the table key and gets the
+/// row in a buffer that is reused for the next row unless the sink takes it
+/// (`std::mem::take`). Table rows are read in batches whose buffers are reused too. `needed`
+/// marks the columns the caller (and `filter`) read; the others come out NULL (`None`: all).
+pub fn for_each_matching_row(
+    exec: &Executor<'_>,
+    def: &TableDef,
+    filter: Option<&Expr>,
+    access: &Access,
+    outer: Option<&EvalContext<'_>>,
+    (stop_after, needed): (Option<usize>, Option<&[bool]>),
+    sink: &mut RowSink<'_>,
+) -> SqlResult<()> {
     let ncols = def.columns.len();
+    let decode_row_into = |bytes: &[u8], ncols: usize, row: &mut Vec<Value>| {
+        decode_columns_into(bytes, ncols, needed, row)
+    };
     let passes = |row: &[Value]| -> SqlResult<bool> {
         match filter {
             None => Ok(true),
             Some(f) => Ok(f.eval(&exec.cx(row, outer))? == Value::Bool(true)),
         }
     };
+    let mut row = Vec::with_capacity(ncols);
     let (tree, index, from, to) = match access {
         Access::Full => (def.tree, None, Bound::Unbounded, Bound::Unbounded),
         Access::Range(range) => {
@@ -3475,9 +3621,9 @@ pub fn matching_rows(
                     if let Some(tk) = table_key {
                         match exec.engine.get(exec.txn, def.tree, &tk)? {
                             Some(bytes) => {
-                                let row = decode_row(&bytes, ncols)?;
+                                decode_row_into(&bytes, ncols, &mut row)?;
                                 if passes(&row)? {
-                                    sink(tk, row)?;
+                                    sink(&tk, &mut row)?;
                                 }
                             }
                             None if range.index.is_some() => {
@@ -3496,39 +3642,50 @@ pub fn matching_rows(
         }
     };
     let mut seen = 0usize;
-    let mut last: Option<Vec<u8>> = None;
+    let mut last: Vec<u8> = Vec::new();
+    let mut batch = ScanBatch::default();
     loop {
         exec.session.cancel.check()?;
-        let lower = match &last {
-            Some(k) => Bound::Excluded(k.as_slice()),
-            None => from.as_ref().map(Vec::as_slice),
+        let lower = if batch.is_empty() {
+            from.as_ref().map(Vec::as_slice)
+        } else {
+            last.clear();
+            last.extend_from_slice(batch.last_key().expect("not empty"));
+            Bound::Excluded(last.as_slice())
         };
-        let batch = exec.engine.scan(
+        exec.engine.scan_batch(
             exec.txn,
             tree,
             lower,
             to.as_ref().map(Vec::as_slice),
             SCAN_BATCH_ROWS,
+            &mut batch,
         )?;
         let full = batch.len() == SCAN_BATCH_ROWS;
-        for (k, v) in batch {
-            let (table_key, bytes) = match index {
-                None => (k.clone(), v),
-                Some(i) => match exec.engine.get(exec.txn, def.tree, &v)? {
-                    Some(bytes) => (v, bytes),
+        for (k, v) in batch.iter() {
+            match index {
+                None => {
+                    decode_row_into(v, ncols, &mut row)?;
+                    if passes(&row)? {
+                        seen += 1;
+                        sink(k, &mut row)?;
+                    }
+                }
+                Some(i) => match exec.engine.get(exec.txn, def.tree, v)? {
+                    Some(bytes) => {
+                        decode_row_into(&bytes, ncols, &mut row)?;
+                        if passes(&row)? {
+                            seen += 1;
+                            sink(v, &mut row)?;
+                        }
+                    }
                     // An entry is written with its row, in the same transaction.
                     None => return Err(dangling_entry(def, Some(i))),
                 },
-            };
-            let row = decode_row(&bytes, ncols)?;
-            if passes(&row)? {
-                seen += 1;
-                sink(table_key, row)?;
-                if stop_after.is_some_and(|n| seen >= n) {
-                    return Ok(());
-                }
             }
-            last = Some(k);
+            if seen > 0 && stop_after.is_some_and(|n| seen >= n) {
+                return Ok(());
+            }
         }
         if !full {
             return Ok(());
