@@ -783,8 +783,12 @@ pub fn decode_columns_into(
         Some(m) if m.len() < ncols => n,
         Some(m) => m.iter().rposition(|&x| x).map_or(0, |p| p + 1).min(n),
     };
-    vals.clear();
-    vals.resize(ncols, Value::Null);
+    // The buffer keeps its values from the last row: every slot below `upto` is written or
+    // reset below, and the slots above it are reset after the loop.
+    if vals.len() != ncols {
+        vals.clear();
+        vals.extend(std::iter::repeat_with(|| Value::Null).take(ncols));
+    }
     #[allow(clippy::needless_range_loop)] // `i` also indexes the mask and bounds the reads
     for i in 0..upto {
         let tag = r.u8().map_err(corrupt)?;
@@ -803,6 +807,11 @@ pub fn decode_columns_into(
             };
             if let Some(w) = width {
                 r.take(w).map_err(corrupt)?;
+                if let Some(slot) = vals.get_mut(i)
+                    && !matches!(slot, Value::Null)
+                {
+                    *slot = Value::Null;
+                }
                 continue;
             }
         }
@@ -839,8 +848,13 @@ pub fn decode_columns_into(
             15 => Value::Jsonb(crate::json::decode(&mut r, 0).map_err(corrupt)?),
             t => return Err(SqlError::Corrupted(format!("row: unknown value tag {t}"))),
         };
-        if wanted {
-            vals[i] = v;
+        if let Some(slot) = vals.get_mut(i) {
+            *slot = if wanted { v } else { Value::Null };
+        }
+    }
+    for slot in vals.iter_mut().skip(upto) {
+        if !matches!(slot, Value::Null) {
+            *slot = Value::Null;
         }
     }
     Ok(())

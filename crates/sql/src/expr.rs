@@ -3123,11 +3123,15 @@ impl Expr {
     pub fn eval(&self, cx: &EvalContext<'_>) -> SqlResult<Value> {
         Ok(match self {
             Expr::Literal(v) => v.clone(),
-            Expr::Column(i) => cx
-                .row
-                .get(*i)
-                .cloned()
-                .ok_or_else(|| SqlError::Internal(format!("column {i} is not in the row")))?,
+            Expr::Column(i) => match cx.row.get(*i) {
+                // The common scalars are copied without the general clone's dispatch.
+                Some(Value::Int(v)) => Value::Int(*v),
+                Some(Value::Null) => Value::Null,
+                Some(Value::Bool(b)) => Value::Bool(*b),
+                Some(Value::Float(f)) => Value::Float(*f),
+                Some(v) => v.clone(),
+                None => return Err(SqlError::Internal(format!("column {i} is not in the row"))),
+            },
             Expr::Outer { depth, index } => {
                 let mut c = cx;
                 for _ in 0..*depth {
