@@ -217,3 +217,72 @@ async fn psql_can_use_the_cluster() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("relation \"nosuch\" does not exist"));
 }
+
+/// A prepared query keeps its plan between executions, and a catalog change by any session
+/// (or by its own transaction) makes the next execution plan again: it never reads a dropped
+/// table's data nor misses a new column. A plan whose result type would change is refused,
+/// as PostgreSQL refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_plans_are_cached_until_the_catalog_changes() {
+    let _g = serial();
+    let cluster = Cluster::start("plancache");
+    let c = cluster.client().await;
+    let other = cluster.client().await;
+    c.batch_execute(
+        "CREATE TABLE pc (k int PRIMARY KEY, v text); INSERT INTO pc VALUES (1, 'one'), (2, 'two')",
+    )
+    .await
+    .unwrap();
+    let by_key = c.prepare("SELECT v FROM pc WHERE k = $1").await.unwrap();
+    let star = c.prepare("SELECT * FROM pc ORDER BY k").await.unwrap();
+    for _ in 0..3 {
+        let v: String = c.query_one(&by_key, &[&1i32]).await.unwrap().get(0);
+        assert_eq!(v, "one");
+    }
+    assert_eq!(c.query(&star, &[]).await.unwrap().len(), 2);
+
+    // Another session replaces the table: same shape, new tree, new rows.
+    other
+        .batch_execute("DROP TABLE pc; CREATE TABLE pc (k int PRIMARY KEY, v text); INSERT INTO pc VALUES (1, 'uno')")
+        .await
+        .unwrap();
+    let v: String = c.query_one(&by_key, &[&1i32]).await.unwrap().get(0);
+    assert_eq!(v, "uno");
+    assert_eq!(c.query(&star, &[]).await.unwrap().len(), 1);
+
+    // An index created since is used by a fresh plan, and the answer stays right.
+    other
+        .batch_execute("CREATE INDEX pc_v ON pc (v)")
+        .await
+        .unwrap();
+    let by_v = c.prepare("SELECT k FROM pc WHERE v = $1").await.unwrap();
+    let k: i32 = c.query_one(&by_v, &[&"uno"]).await.unwrap().get(0);
+    assert_eq!(k, 1);
+
+    // Inside a transaction that changes the catalog itself, its own change is seen; after a
+    // rollback the old catalog is back.
+    c.batch_execute("BEGIN; DROP TABLE pc; CREATE TABLE pc (k int PRIMARY KEY, v text); INSERT INTO pc VALUES (1, 'eins')")
+        .await
+        .unwrap();
+    let v: String = c.query_one(&by_key, &[&1i32]).await.unwrap().get(0);
+    assert_eq!(v, "eins");
+    c.batch_execute("ROLLBACK").await.unwrap();
+    let v: String = c.query_one(&by_key, &[&1i32]).await.unwrap().get(0);
+    assert_eq!(v, "uno");
+
+    // A new column would change what SELECT * returns: refused, as PostgreSQL does.
+    other
+        .batch_execute("ALTER TABLE pc ADD COLUMN w int")
+        .await
+        .unwrap();
+    let e = c.query(&star, &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&e), "0A000", "{e}");
+    let message = e.as_db_error().map(|d| d.message().to_string());
+    assert_eq!(
+        message.as_deref(),
+        Some("cached plan must not change result type")
+    );
+    // The narrower statement is planned again and still answers.
+    let v: String = c.query_one(&by_key, &[&1i32]).await.unwrap().get(0);
+    assert_eq!(v, "uno");
+}

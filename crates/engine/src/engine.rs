@@ -569,6 +569,14 @@ impl Engine {
         Ok(())
     }
 
+    /// A number that changes whenever a committed transaction changes the catalog tree: a
+    /// plan bound from the catalog at generation G stays valid while the generation is G
+    /// (for transactions that have not changed the catalog themselves, see
+    /// [`Txn::wrote_catalog`]).
+    pub fn catalog_generation(&self) -> u64 {
+        self.shared.catalog_generation.load(Ordering::Acquire)
+    }
+
     /// The greatest key of `tree` visible to `txn`.
     pub fn last_key(&self, txn: &Txn, tree: TreeId) -> Result<Option<Vec<u8>>, EngineError> {
         self.check_owner(txn);
@@ -819,7 +827,19 @@ impl Engine {
             txn.end(true);
             return Ok(None);
         }
-        let lsn = self.apply_commit(&mut txn)?;
+        // A catalog change moves the generation on both sides of the moment it becomes
+        // visible: a plan bound while it commits is stored under a value that the end of the
+        // commit moves past.
+        let catalog = txn.wrote_catalog();
+        let generation = &self.shared.catalog_generation;
+        if catalog {
+            generation.fetch_add(1, Ordering::AcqRel);
+        }
+        let applied = self.apply_commit(&mut txn);
+        if catalog {
+            generation.fetch_add(1, Ordering::AcqRel);
+        }
+        let lsn = applied?;
         let written: Vec<TreeId> = txn
             .writes
             .keys()

@@ -89,6 +89,9 @@ pub(crate) struct Shared {
     pub(crate) last_lsn: AtomicU64,
     /// Spilled transactions still running (see `mvcc`).
     pub(crate) live: Arc<LiveSet>,
+    /// Advanced before and after every commit that changes the catalog tree (see
+    /// [`Engine::catalog_generation`](crate::Engine::catalog_generation)).
+    pub(crate) catalog_generation: AtomicU64,
 }
 
 impl Shared {
@@ -100,6 +103,7 @@ impl Shared {
             ssi: Mutex::new(Ssi::default()),
             last_lsn: AtomicU64::new(last_lsn.0),
             live: Arc::new(LiveSet::default()),
+            catalog_generation: AtomicU64::new(0),
         }
     }
 
@@ -280,6 +284,13 @@ impl Txn {
     #[must_use]
     pub fn id(&self) -> TxnId {
         self.id
+    }
+
+    /// Whether the transaction has written to the catalog tree (its own view of the catalog
+    /// may then differ from everyone else's).
+    #[must_use]
+    pub fn wrote_catalog(&self) -> bool {
+        self.writes.contains_key(&crate::CATALOG) || self.spilled_trees.contains(&crate::CATALOG)
     }
 
     /// Whether the transaction has buffered no write (its commit would append nothing).

@@ -50,7 +50,7 @@ use borealis_common::pagestore::StoreError;
 use borealis_sql::datetime as dt;
 use borealis_sql::expr::SessionInfo;
 use borealis_sql::query::ColumnInfo;
-use borealis_sql::{DataType, Database, Executed, Output, Session, SqlError, Value};
+use borealis_sql::{DataType, Database, Executed, Output, PlanSlot, Session, SqlError, Value};
 use futures::{Sink, SinkExt, stream};
 use pgwire::api::auth::{
     ServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
@@ -478,6 +478,10 @@ pub struct Prepared {
     /// The connection's `DEALLOCATE ALL` count when this statement was prepared.
     deallocations: u64,
     columns: Vec<ColumnInfo>,
+    /// The text the client prepared (for `pg_stat_activity`).
+    text: Arc<str>,
+    /// The statement's cached plan, reused from execution to execution.
+    plan: Arc<PlanSlot>,
 }
 
 /// One connection's session and its cancel handle (registered with the connection manager).
@@ -1080,6 +1084,8 @@ impl QueryParser for Parser {
             param_types: described.0,
             deallocations,
             columns: described.1,
+            text: Arc::from(sql.trim()),
+            plan: Arc::default(),
         }))
     }
 
@@ -1259,9 +1265,14 @@ impl ExtendedQueryHandler for Handler {
             .map_err(|e| user_error(&FrontError::Sql(e)))?;
             params.push(v);
         }
-        // The parsed statement stands for the text the client prepared.
-        let text = stmt.to_string();
-        let (result, notices) = self.frontend.run(session, stmt, params, text).await;
+        let text = prepared.text.to_string();
+        let slot = prepared.plan.clone();
+        let (result, notices) = self
+            .frontend
+            .on_session(session, Some(text), move |s| {
+                s.execute_with_plan_cache(&stmt, &params, &slot)
+            })
+            .await;
         send_notices(client, notices).await?;
         match result {
             Ok(ex) => in_zone(zone, || response(ex, &portal.result_column_format)),

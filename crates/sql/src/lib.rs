@@ -49,5 +49,5 @@ pub mod types;
 pub mod window;
 
 pub use error::{SqlError, SqlResult};
-pub use session::{Database, Executed, Output, Session, TxnStatus, parse};
+pub use session::{Database, Executed, Output, PlanSlot, Session, TxnStatus, parse};
 pub use types::{DataType, Value};

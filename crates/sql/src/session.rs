@@ -549,6 +549,31 @@ pub struct Session {
     /// Statements prepared with SQL `PREPARE`, by name (the protocol's named statements live in
     /// the front end).
     sql_prepared: HashMap<String, SqlPrepared>,
+    /// Moves on every settings change: a cached plan is bound under the settings of its time
+    /// (`search_path` decides which relations names mean).
+    settings_epoch: std::cell::Cell<u64>,
+    /// The plan cache of the prepared statement being executed (see [`Session::execute_with_plan_cache`]).
+    plan_slot: Option<Arc<PlanSlot>>,
+}
+
+/// Where a prepared statement keeps its plan between executions. The plan is reused while the
+/// catalog generation ([`Engine::catalog_generation`]) and the session's settings are those it
+/// was bound under, and never inside a transaction that has changed the catalog itself.
+/// A statement's result type is fixed by its first plan: a later one that would change it is
+/// refused, as PostgreSQL refuses it (0A000).
+#[derive(Default)]
+pub struct PlanSlot(std::sync::Mutex<(Option<CachedPlan>, Option<Vec<DataType>>)>);
+
+impl std::fmt::Debug for PlanSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlanSlot")
+    }
+}
+
+struct CachedPlan {
+    catalog: u64,
+    settings: u64,
+    plan: Arc<crate::query::QueryPlan>,
 }
 
 /// A statement prepared with SQL `PREPARE name (types) AS statement`.
@@ -620,6 +645,8 @@ impl Session {
             block_read_only: None,
             sequences: SessionSequences::default(),
             sql_prepared: HashMap::new(),
+            settings_epoch: std::cell::Cell::new(0),
+            plan_slot: None,
         };
         session.publish_settings();
         session
@@ -632,7 +659,9 @@ impl Session {
     }
 
     /// Shows the current settings to other sessions' `pg_settings` and `current_setting`.
+    /// Every settings change comes here, so it also retires the session's cached plans.
     fn publish_settings(&self) {
+        self.settings_epoch.set(self.settings_epoch.get() + 1);
         let isolation = self
             .setting("transaction_isolation")
             .unwrap_or("read committed")
@@ -1021,6 +1050,63 @@ impl Session {
     }
 
     /// Executes one statement with its parameter values.
+    /// [`execute`](Self::execute) for a statement prepared through the protocol, whose plan is
+    /// kept in `slot` between executions (queries only; see [`PlanSlot`]).
+    pub fn execute_with_plan_cache(
+        &mut self,
+        stmt: &ast::Statement,
+        params: &[Value],
+        slot: &Arc<PlanSlot>,
+    ) -> SqlResult<Executed> {
+        self.plan_slot = Some(slot.clone());
+        let result = self.execute(stmt, params);
+        self.plan_slot = None;
+        result
+    }
+
+    /// The plan of query `q` from `slot` if it is still valid, else bound now (and kept when
+    /// it can be reused).
+    fn cached_plan(
+        &self,
+        txn: &Txn,
+        q: &ast::Query,
+        params: &[Value],
+        slot: &PlanSlot,
+    ) -> SqlResult<Arc<crate::query::QueryPlan>> {
+        let engine = &self.db.engine;
+        // Read before binding: a catalog commit during the bind leaves the plan stale.
+        let catalog = engine.catalog_generation();
+        let settings = self.settings_epoch.get();
+        let reusable = !txn.wrote_catalog();
+        let mut guard = slot.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (cached, result) = &mut *guard;
+        if reusable
+            && let Some(c) = &*cached
+            && c.catalog == catalog
+            && c.settings == settings
+        {
+            return Ok(c.plan.clone());
+        }
+        let mut types = vec![None; params.len()];
+        let plan = Arc::new(Planner { engine, txn }.bind_query(q, &mut types)?);
+        let columns: Vec<DataType> = plan.columns.iter().map(|c| c.ty).collect();
+        match result {
+            Some(first) if *first != columns => {
+                return Err(SqlError::NotSupported(
+                    "cached plan must not change result type".into(),
+                ));
+            }
+            Some(_) => {}
+            None => *result = Some(columns),
+        }
+        *cached = reusable.then(|| CachedPlan {
+            catalog,
+            settings,
+            plan: plan.clone(),
+        });
+        Ok(plan)
+    }
+
     pub fn execute(&mut self, stmt: &ast::Statement, params: &[Value]) -> SqlResult<Executed> {
         let _clock = crate::datetime::install(self.clock());
         let plain = |output| {
@@ -1558,12 +1644,17 @@ impl Session {
                 self.create_table_as(txn, &name, &[], &q, false, "SELECT 0")
             }
             ast::Statement::Query(q) => {
-                let mut types = vec![None; params.len()];
-                let engine = &self.db.engine;
-                let plan = Planner { engine, txn }.bind_query(q, &mut types)?;
+                let plan = match self.plan_slot.take() {
+                    Some(slot) => self.cached_plan(txn, q, params, &slot)?,
+                    None => {
+                        let mut types = vec![None; params.len()];
+                        let engine = &self.db.engine;
+                        Arc::new(Planner { engine, txn }.bind_query(q, &mut types)?)
+                    }
+                };
                 let rows = self.executor(txn, params).run(&plan, None)?;
                 Ok(Output::Rows {
-                    columns: plan.columns,
+                    columns: plan.columns.clone(),
                     rows,
                 })
             }
