@@ -2379,6 +2379,7 @@ impl<'a> Binder<'a> {
                 Some(DataType::Int8 | DataType::Numeric) => DataType::Numeric,
                 Some(DataType::Float8) => DataType::Float8,
                 Some(DataType::Float4) => DataType::Float4,
+                Some(DataType::Interval) => DataType::Interval,
                 other => {
                     return Err(SqlError::UndefinedFunction(format!(
                         "sum({})",
@@ -2389,6 +2390,7 @@ impl<'a> Binder<'a> {
             // avg of any integer or numeric is a numeric, of a float a float.
             AggFunc::Avg => match arg_ty {
                 Some(DataType::Float8 | DataType::Float4) => DataType::Float8,
+                Some(DataType::Interval) => DataType::Interval,
                 Some(t) if t.is_numeric() => DataType::Numeric,
                 other => {
                     return Err(SqlError::UndefinedFunction(format!(

@@ -637,6 +637,25 @@ fn and_all(mut es: Vec<Expr>) -> Option<Expr> {
     }))
 }
 
+/// The element type of `generate_series` from its arguments' types, as PostgreSQL resolves
+/// the overloads: a timestamp argument makes a timestamp series, a date or timestamptz one a
+/// timestamptz series (dates are cast to timestamptz), a numeric one a numeric series, bigint
+/// a bigint series, else integer.
+fn series_type(args: &[Option<DataType>]) -> SqlResult<DataType> {
+    let has = |t: DataType| args.contains(&Some(t));
+    Ok(if has(DataType::Timestamp) {
+        DataType::Timestamp
+    } else if has(DataType::TimestampTz) || has(DataType::Date) {
+        DataType::TimestampTz
+    } else if has(DataType::Numeric) {
+        DataType::Numeric
+    } else if has(DataType::Int8) {
+        DataType::Int8
+    } else {
+        DataType::Int4
+    })
+}
+
 fn hash_class(t: Option<DataType>) -> Option<u8> {
     match t? {
         DataType::Int2 | DataType::Int4 | DataType::Int8 => Some(1),
@@ -1403,10 +1422,7 @@ impl<'a> Planner<'a> {
                             _ => DataType::Text,
                         }
                     } else {
-                        args.iter().filter_map(|a| binder.type_of(a)).fold(
-                            DataType::Int4,
-                            |acc, t| if t == DataType::Int8 { t } else { acc },
-                        )
+                        series_type(&args.iter().map(|a| binder.type_of(a)).collect::<Vec<_>>())?
                     };
                     // A function of one column names it after the alias, or after itself.
                     let t = alias
@@ -2759,6 +2775,21 @@ impl<'a> Executor<'a> {
                 if vals.iter().any(Value::is_null) {
                     return Ok(rows);
                 }
+                let ty = match rel.width - usize::from(rel.ordinality) {
+                    1 => series_type(
+                        &vals
+                            .iter()
+                            .map(|v| Some(crate::expr::value_type(v)))
+                            .collect::<Vec<_>>(),
+                    )?,
+                    _ => DataType::Int8,
+                };
+                if matches!(
+                    ty,
+                    DataType::Timestamp | DataType::TimestampTz | DataType::Numeric
+                ) {
+                    return self.stepped_series(rel, ty, &vals, outer, stop_after);
+                }
                 let int = |v: &Value| -> SqlResult<i64> {
                     match v.clone().cast(DataType::Int8)? {
                         Value::Int(i) => Ok(i),
@@ -2848,6 +2879,86 @@ impl<'a> Executor<'a> {
         let started = self.node_start();
         let rows = self.run_from_uncounted(from, outer, stop_after, started)?;
         self.node_done(from, explain::Part::From, started, rows.len());
+        Ok(rows)
+    }
+
+    /// `generate_series` over timestamps (a step interval, added to each value in turn, so a
+    /// month step from the 31st stays clamped as PostgreSQL's does) or numerics.
+    fn stepped_series(
+        &self,
+        rel: &Relation,
+        ty: DataType,
+        vals: &[Value],
+        outer: Option<&EvalContext<'_>>,
+        stop_after: Option<usize>,
+    ) -> SqlResult<Vec<Vec<Value>>> {
+        use crate::expr::BinOp;
+        let cast = |v: &Value, t: DataType| v.clone().cast(t);
+        let (start, stop) = (cast(&vals[0], ty)?, cast(&vals[1], ty)?);
+        let step = match (ty, vals.get(2)) {
+            (DataType::Numeric, None) => Value::Numeric(crate::types::Numeric::from_i64(1)),
+            (DataType::Numeric, Some(v)) => cast(v, DataType::Numeric)?,
+            (_, Some(v)) => cast(v, DataType::Interval)?,
+            (_, None) => {
+                return Err(SqlError::UndefinedFunction(
+                    "generate_series(timestamp, timestamp) needs a step interval".into(),
+                ));
+            }
+        };
+        let zero = match ty {
+            DataType::Numeric => Value::Numeric(crate::types::Numeric::from_i64(0)),
+            _ => Value::Interval(crate::datetime::Interval::default()),
+        };
+        let direction = step.compare(&zero)?;
+        if direction == Some(Ordering::Equal) {
+            return Err(SqlError::InvalidParameterValue(
+                "step size cannot equal zero".into(),
+            ));
+        }
+        let ascending = direction == Some(Ordering::Greater);
+        let mut rows = Vec::new();
+        let mut current = start;
+        let mut n = 0i64;
+        loop {
+            let past = match current.compare(&stop)? {
+                Some(Ordering::Greater) => ascending,
+                Some(Ordering::Less) => !ascending,
+                _ => false,
+            };
+            if past {
+                break;
+            }
+            n += 1;
+            if n % 1024 == 0 {
+                self.session.cancel.check()?;
+            }
+            let mut row = vec![current.clone()];
+            if rel.ordinality {
+                row.push(Value::Int(n));
+            }
+            let pass = match &rel.filter {
+                None => true,
+                Some(f) => f.eval(&self.cx(&row, outer))? == Value::Bool(true),
+            };
+            if pass {
+                if rows.len() >= JOIN_ROWS_MAX {
+                    return Err(SqlError::ProgramLimitExceeded(format!(
+                        "generate_series produced more than {JOIN_ROWS_MAX} rows"
+                    )));
+                }
+                rows.push(row);
+                if stop_after.is_some_and(|n| rows.len() >= n) {
+                    break;
+                }
+            }
+            current = match ty {
+                DataType::Numeric => match (&current, &step) {
+                    (Value::Numeric(x), Value::Numeric(y)) => Value::Numeric(x.add(y)?),
+                    _ => return Err(SqlError::Internal("numeric series".into())),
+                },
+                _ => crate::datetime::arith(BinOp::Add, &current, &step, ty)?,
+            };
+        }
         Ok(rows)
     }
 
@@ -4212,6 +4323,8 @@ pub(crate) struct Accumulator {
     int_sum: i128,
     /// Sum of `numeric` inputs.
     numeric_sum: Option<crate::types::Numeric>,
+    /// Sum of `interval` inputs.
+    interval_sum: crate::datetime::Interval,
     float_sum: f64,
     best: Value,
     separator: Option<String>,
@@ -4229,6 +4342,7 @@ impl Accumulator {
             count: 0,
             int_sum: 0,
             numeric_sum: None,
+            interval_sum: crate::datetime::Interval::default(),
             // sum(float8) starts from its first input (so a sum of -0 is -0); -0 is the identity
             // of float addition. avg accumulates from +0 as PostgreSQL's float8_accum does.
             float_sum: if call.func == AggFunc::Sum { -0.0 } else { 0.0 },
@@ -4284,6 +4398,7 @@ impl Accumulator {
                 }
                 Value::Float(f) => self.float_sum += f,
                 Value::Float4(f) => self.float_sum += f64::from(f),
+                Value::Interval(iv) => self.interval_sum = self.interval_sum.checked_add(&iv)?,
                 Value::Numeric(n) => {
                     self.numeric_sum = Some(match self.numeric_sum.take() {
                         None => n,
@@ -4338,6 +4453,10 @@ impl Accumulator {
                     self.count,
                 )?
             }
+            AggFunc::Sum if self.ty == DataType::Interval => Value::Interval(self.interval_sum),
+            AggFunc::Avg if self.ty == DataType::Interval => Value::Interval(
+                crate::datetime::interval_div(&self.interval_sum, self.count as f64)?,
+            ),
             AggFunc::Sum if self.ty == DataType::Float4 => {
                 Value::Float4(crate::types::float4_of(self.float_sum)?)
             }
