@@ -92,6 +92,27 @@ const CASES: &[(&str, &[&str])] = &[
         &["1|ada|300", "2|bob|200", "3|cy|150"],
     ),
     ("SELECT count(*) FROM emp WHERE boss = 3", &["2"]),
+    // A GROUP BY that lists a table's primary key determines the table's other columns.
+    (
+        "SELECT id, name, salary FROM emp GROUP BY id ORDER BY salary DESC NULLS LAST, id LIMIT 3",
+        &["1|ada|300", "2|bob|200", "3|cy|150"],
+    ),
+    (
+        "SELECT d.id, d.name, count(e.id) FROM dept d LEFT JOIN emp e ON e.dept = d.id GROUP BY d.id ORDER BY d.id",
+        &["1|eng|2", "2|ops|3", "3|sales|1"],
+    ),
+    (
+        "SELECT e.name, count(*) FROM emp e JOIN dept d ON d.id = e.dept GROUP BY d.id",
+        &["ERROR 42803"],
+    ),
+    (
+        "SELECT d.name FROM dept d GROUP BY d.id HAVING d.name <> 'ops' ORDER BY d.name",
+        &["eng", "sales"],
+    ),
+    (
+        "SELECT upper(name), salary * 2 FROM emp GROUP BY id ORDER BY id LIMIT 2",
+        &["ADA|600", "BOB|400"],
+    ),
     (
         "SELECT sum(salary) FILTER (WHERE name > 'c') FROM emp GROUP BY dept ORDER BY 1 NULLS FIRST",
         &["NULL", "NULL", "50", "320"],

@@ -192,10 +192,13 @@ pub struct ScopeColumn {
 pub enum AggMode<'a> {
     /// Aggregates are an error (WHERE, VALUES, UPDATE SET).
     Forbidden(&'static str),
-    /// Aggregates become slots; bare columns must match a GROUP BY expression.
+    /// Aggregates become slots; bare columns must match a GROUP BY expression, or belong to a
+    /// table whose primary key the GROUP BY lists (`dependent` marks those scope positions:
+    /// the group determines them, PostgreSQL's functional dependency).
     Collect {
         group_by: &'a [(String, DataType)],
         aggs: &'a mut Vec<AggCall>,
+        dependent: &'a [bool],
     },
 }
 
@@ -942,7 +945,10 @@ impl<'a> Binder<'a> {
             };
             return Err(SqlError::UndefinedColumn(full));
         };
-        if let AggMode::Collect { .. } = mode {
+        if let AggMode::Collect { dependent, .. } = mode {
+            if dependent.get(i).copied().unwrap_or(false) {
+                return Ok(Expr::Column(i));
+            }
             return Err(SqlError::Grouping(format!(
                 "column \"{}\" must appear in the GROUP BY clause or be used in an aggregate function",
                 name

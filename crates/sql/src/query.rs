@@ -656,6 +656,28 @@ fn series_type(args: &[Option<DataType>]) -> SqlResult<DataType> {
     })
 }
 
+/// The scope positions a GROUP BY determines beyond its own expressions: every column of a
+/// table whose whole primary key it lists as plain columns.
+fn dependent_columns(relations: &[Relation], group_by: &[Expr], width: usize) -> Vec<bool> {
+    let mut out = vec![false; width];
+    for r in relations {
+        let Source::Table(def) = &r.source else {
+            continue;
+        };
+        let grouped = |c: usize| {
+            group_by
+                .iter()
+                .any(|g| matches!(g, Expr::Column(i) if *i == r.offset + c))
+        };
+        if !def.pk.is_empty() && def.pk.iter().all(|&c| grouped(c)) {
+            for d in out.iter_mut().skip(r.offset).take(r.width) {
+                *d = true;
+            }
+        }
+    }
+    out
+}
+
 fn hash_class(t: Option<DataType>) -> Option<u8> {
     match t? {
         DataType::Int2 | DataType::Int4 | DataType::Int8 => Some(1),
@@ -1825,6 +1847,7 @@ impl<'a> Planner<'a> {
                     };
                     let mut mode = AggMode::Collect {
                         group_by: &[],
+                        dependent: &[],
                         aggs: &mut probe_aggs,
                     };
                     // Errors surface when the list is bound for real below.
@@ -1874,6 +1897,7 @@ impl<'a> Planner<'a> {
                             let mut probe_aggs = Vec::new();
                             let mut mode = AggMode::Collect {
                                 group_by: &[],
+                                dependent: &[],
                                 aggs: &mut probe_aggs,
                             };
                             match probe.bind(item, &mut mode) {
@@ -1887,6 +1911,7 @@ impl<'a> Planner<'a> {
                 group_keys.push((g.to_string(), binder.type_of(&b).unwrap_or(DataType::Text)));
                 group_by.push(b);
             }
+            let dependent = dependent_columns(&from.relations, &group_by, scope.len());
             let mut aggs = Vec::new();
             binder.windows = Some(collector);
             for (e, name) in &items {
@@ -1894,6 +1919,7 @@ impl<'a> Planner<'a> {
                     e,
                     &mut AggMode::Collect {
                         group_by: &group_keys,
+                        dependent: &dependent,
                         aggs: &mut aggs,
                     },
                 )?;
@@ -1909,6 +1935,7 @@ impl<'a> Planner<'a> {
                     h,
                     &mut AggMode::Collect {
                         group_by: &group_keys,
+                        dependent: &dependent,
                         aggs: &mut aggs,
                     },
                 )?),
@@ -1922,6 +1949,7 @@ impl<'a> Planner<'a> {
                         &o.expr,
                         &mut AggMode::Collect {
                             group_by: &group_keys,
+                            dependent: &dependent,
                             aggs: &mut aggs,
                         },
                     )?),
@@ -1935,6 +1963,7 @@ impl<'a> Planner<'a> {
                         e,
                         &mut AggMode::Collect {
                             group_by: &group_keys,
+                            dependent: &dependent,
                             aggs: &mut aggs,
                         },
                     )?,
