@@ -1479,8 +1479,18 @@ async fn explain_analyze_counts_what_ran() {
         "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT dept, count(*) FROM emp GROUP BY dept ORDER BY dept LIMIT 2",
     )
     .await;
+    // A hash aggregate reports its batches and memory as PostgreSQL does (the kilobytes are
+    // Borealis's own estimate).
+    let memory = lines.get(5).cloned().unwrap_or_default();
+    assert!(
+        memory.starts_with("              Batches: 1  Memory Usage: ")
+            && memory.ends_with("kB")
+            && !memory.contains("Disk"),
+        "{lines:?}"
+    );
+    let without_memory: Vec<&String> = lines.iter().filter(|l| **l != memory).collect();
     assert_eq!(
-        lines,
+        without_memory,
         [
             "Limit (actual rows=2 loops=1)",
             "  ->  Sort (actual rows=4 loops=1)",
@@ -1510,4 +1520,73 @@ async fn explain_analyze_counts_what_ran() {
     assert_eq!(stmt.columns()[0].name(), "QUERY PLAN");
     let rows = c.query(&stmt, &[]).await.unwrap();
     assert_eq!(rows[0].get::<_, String>(0), "Seq Scan on emp");
+}
+
+/// A hash aggregate whose groups outgrow `work_mem` spills rows of new groups to temporary
+/// files and aggregates them afterwards: the answers (recorded from PostgreSQL 15 with the same
+/// `work_mem`) are those of an in-memory aggregate, and EXPLAIN ANALYZE shows the batches and
+/// the disk used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hash_aggregates_spill_beyond_work_mem() {
+    let _g = serial();
+    let cluster = Cluster::start("sql-spill");
+    let c = cluster.client().await;
+    c.batch_execute(
+        "CREATE TABLE sp (id int PRIMARY KEY, k int, t text);
+         INSERT INTO sp SELECT g, g % 6000, 'x' || (g % 7) FROM generate_series(1, 30000) g",
+    )
+    .await
+    .unwrap();
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            "SELECT count(*), sum(c), sum(s), max(mt), min(mn) FROM (SELECT k, count(*) c, sum(id) s, max(t) mt, min(t) mn FROM sp GROUP BY k) q",
+            &["6000|30000|450015000|x6|x0"],
+        ),
+        (
+            "SELECT k, count(*), min(t), sum(id) FROM sp GROUP BY k HAVING sum(id) > 74000 ORDER BY k DESC LIMIT 3",
+            &["5999|5|x0|89995", "5998|5|x0|89990", "5997|5|x0|89985"],
+        ),
+        (
+            "SELECT count(DISTINCT k), count(*) FROM (SELECT k, t FROM sp GROUP BY k, t) q",
+            &["6000|30000"],
+        ),
+    ];
+    for work_mem in ["64kB", "64MB"] {
+        c.batch_execute(&format!("SET work_mem = '{work_mem}'"))
+            .await
+            .unwrap();
+        for (sql, want) in &cases {
+            assert_eq!(answer(&c, sql).await, *want, "work_mem {work_mem}: {sql}");
+        }
+    }
+    c.batch_execute("SET work_mem = '64kB'").await.unwrap();
+    let lines = answer(
+        &c,
+        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT k, count(*) FROM sp GROUP BY k",
+    )
+    .await;
+    assert_eq!(
+        lines[0], "HashAggregate (actual rows=6000 loops=1)",
+        "{lines:?}"
+    );
+    let batches: usize = lines[2]
+        .trim()
+        .strip_prefix("Batches: ")
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        batches > 1 && lines[2].contains("Disk Usage: "),
+        "{lines:?}"
+    );
+    c.batch_execute("RESET work_mem").await.unwrap();
+    let lines = answer(
+        &c,
+        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT k, count(*) FROM sp GROUP BY k",
+    )
+    .await;
+    assert!(
+        lines[2].trim().starts_with("Batches: 1  Memory Usage: ") && !lines[2].contains("Disk"),
+        "{lines:?}"
+    );
 }

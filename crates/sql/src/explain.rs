@@ -106,6 +106,8 @@ pub struct Instrument {
     /// Whether nodes are timed (`TIMING OFF` counts rows only).
     pub timing: bool,
     nodes: RefCell<HashMap<(usize, Part), Counters>>,
+    /// Per hash aggregate: batches, peak memory and bytes spilled (see `Executor::aggregate_into`).
+    memory: RefCell<HashMap<usize, (usize, usize, u64)>>,
 }
 
 impl Instrument {
@@ -114,6 +116,7 @@ impl Instrument {
         Instrument {
             timing,
             nodes: RefCell::new(HashMap::new()),
+            memory: RefCell::new(HashMap::new()),
         }
     }
 
@@ -126,6 +129,16 @@ impl Instrument {
         if let Some(s) = started {
             c.time_ns += u64::try_from(s.elapsed().as_nanos()).unwrap_or(u64::MAX);
         }
+    }
+
+    /// Adds one run of a hash aggregate: its batches, its groups' peak memory and the bytes
+    /// it wrote to temporary files.
+    pub fn record_memory<T>(&self, node: &T, batches: usize, peak_bytes: usize, disk_bytes: u64) {
+        let mut m = self.memory.borrow_mut();
+        let e = m.entry(key(node)).or_default();
+        e.0 = e.0.max(batches);
+        e.1 = e.1.max(peak_bytes);
+        e.2 += disk_bytes;
     }
 
     fn get<T>(&self, node: &T, part: Part) -> Option<Counters> {
@@ -579,6 +592,20 @@ impl<'a> Walk<'a> {
             }
             if let Some(h) = &agg.having {
                 details.push(format!("Filter: {}", cx.top(h)));
+            }
+            if !agg.group_by.is_empty()
+                && let Some(i) = self.instrument
+                && let Some(&(batches, peak, disk)) = i.memory.borrow().get(&key(s))
+            {
+                // PostgreSQL rounds kilobytes up.
+                let mut line = format!(
+                    "Batches: {batches}  Memory Usage: {}kB",
+                    peak.div_ceil(1024)
+                );
+                if disk > 0 {
+                    line.push_str(&format!("  Disk Usage: {}kB", disk.div_ceil(1024)));
+                }
+                details.push(line);
             }
             let input = node.rows;
             node = Node {

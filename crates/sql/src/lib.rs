@@ -45,6 +45,7 @@ pub mod query;
 pub mod sequence;
 pub mod session;
 pub mod settings;
+pub mod spill;
 pub mod types;
 pub mod window;
 

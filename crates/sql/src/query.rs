@@ -83,6 +83,9 @@ pub mod explain;
 
 /// Rows fetched from the engine per call.
 pub const SCAN_BATCH_ROWS: usize = 1024;
+
+/// `work_mem` when the executor is not told the session's (PostgreSQL's default, 4 MB).
+pub const WORK_MEM_DEFAULT: usize = 4 << 20;
 /// Deepest nesting of subqueries: binding and execution recurse through them.
 pub const SUBQUERY_DEPTH_MAX: usize = 32;
 /// Most rows one join step may produce: intermediate results are held in memory.
@@ -120,6 +123,21 @@ struct AggPlan {
     group_by: Vec<Expr>,
     aggs: Vec<AggCall>,
     having: Option<Expr>,
+}
+
+/// Feeds every row of an input to the function it is given.
+type RowSource<'a> = dyn FnMut(&mut dyn FnMut(&[Value]) -> SqlResult<()>) -> SqlResult<()> + 'a;
+
+/// One group of a hash aggregate: its key values, its accumulators, its first row.
+type Group = (Vec<Value>, Vec<Accumulator>, Vec<Value>);
+
+/// What a hash aggregate used: batches (1, plus one per spill file aggregated), the most
+/// memory its groups took at once, the bytes written to temporary files.
+#[derive(Default)]
+struct SpillStats {
+    batches: usize,
+    peak_bytes: usize,
+    disk_bytes: u64,
 }
 
 #[derive(Debug)]
@@ -2389,6 +2407,8 @@ pub struct Executor<'a> {
     work_tables: RefCell<HashMap<usize, Rc<Vec<Vec<Value>>>>>,
     /// EXPLAIN ANALYZE's counters; `None` (no counting, no clock reads) otherwise.
     instrument: Option<explain::Instrument>,
+    /// Bytes a hash aggregate may hold before it spills (the session's `work_mem`).
+    pub work_mem: usize,
 }
 
 impl<'a> Executor<'a> {
@@ -2408,6 +2428,7 @@ impl<'a> Executor<'a> {
             cache: RefCell::new(HashMap::new()),
             work_tables: RefCell::new(HashMap::new()),
             instrument: None,
+            work_mem: WORK_MEM_DEFAULT,
         }
     }
 
@@ -2909,6 +2930,112 @@ impl<'a> Executor<'a> {
         let rows = self.run_from_uncounted(from, outer, stop_after, started)?;
         self.node_done(from, explain::Part::From, started, rows.len());
         Ok(rows)
+    }
+
+    /// Hash aggregation of the rows `input` produces (rows `width` wide) into `out`: one group
+    /// per distinct GROUP BY key, with its accumulators and its first row. Once the groups
+    /// take more than `work_mem`, rows of keys not seen yet are written to
+    /// [`SPILL_PARTITIONS`](crate::spill::SPILL_PARTITIONS) temporary files by hash and each
+    /// file is aggregated afterwards (`depth` levels deep at most
+    /// [`SPILL_DEPTH_MAX`](crate::spill::SPILL_DEPTH_MAX), then in memory whatever its size):
+    /// a key's rows all stay in memory or all go to one file, so no group is split.
+    fn aggregate_into(
+        &self,
+        agg: &AggPlan,
+        outer: Option<&EvalContext<'_>>,
+        (width, depth): (usize, u32),
+        input: &mut RowSource<'_>,
+        out: &mut Vec<Group>,
+        stats: &mut SpillStats,
+    ) -> SqlResult<()> {
+        use crate::spill::{SPILL_DEPTH_MAX, SPILL_PARTITIONS, SpillFile, value_bytes};
+        use std::hash::BuildHasher;
+        let state = borealis_common::fasthash::FastState::default();
+        let may_spill = !agg.group_by.is_empty() && depth < SPILL_DEPTH_MAX;
+        let mut groups: Vec<Group> = Vec::new();
+        let mut index: FastMap<Vec<u8>, usize> = FastMap::default();
+        let mut hash_key = Vec::new();
+        let mut keys = Vec::with_capacity(agg.group_by.len());
+        let mut bytes = 0usize;
+        let mut files: Vec<SpillFile> = Vec::new();
+        let mut buf = Vec::new();
+        input(&mut |row| {
+            let cx = self.cx(row, outer);
+            keys.clear();
+            hash_key.clear();
+            for g in &agg.group_by {
+                let v = g.eval(&cx)?;
+                encode_key_value(&v, &mut hash_key);
+                hash_key.push(u8::from(v.is_null()));
+                keys.push(v);
+            }
+            let found = if agg.group_by.is_empty() {
+                // One group: no key to look up.
+                (!groups.is_empty()).then_some(0)
+            } else {
+                index.get(hash_key.as_slice()).copied()
+            };
+            let g = match found {
+                Some(g) => g,
+                None if files.is_empty() && (bytes <= self.work_mem || !may_spill) => {
+                    // Keys, first row, accumulators and the index entry.
+                    bytes += keys.iter().chain(row).map(value_bytes).sum::<usize>()
+                        + 2 * hash_key.len()
+                        + agg.aggs.len() * std::mem::size_of::<Accumulator>()
+                        + 64;
+                    index.insert(hash_key.clone(), groups.len());
+                    groups.push((
+                        keys.clone(),
+                        agg.aggs.iter().map(Accumulator::new).collect(),
+                        row.to_vec(),
+                    ));
+                    groups.len() - 1
+                }
+                None => {
+                    if files.is_empty() {
+                        files = (0..SPILL_PARTITIONS)
+                            .map(|_| SpillFile::create())
+                            .collect::<SqlResult<_>>()?;
+                    }
+                    let p =
+                        (state.hash_one(hash_key.as_slice()) % SPILL_PARTITIONS as u64) as usize;
+                    return files[p].write_row(row, &mut buf);
+                }
+            };
+            for (acc, call) in groups[g].1.iter_mut().zip(&agg.aggs) {
+                if let Some(f) = &call.filter
+                    && f.eval(&cx)? != Value::Bool(true)
+                {
+                    continue;
+                }
+                let v = match &call.arg {
+                    Some(a) => a.eval(&cx)?,
+                    None => Value::Bool(true),
+                };
+                acc.add(v)?;
+            }
+            Ok(())
+        })?;
+        stats.batches += 1;
+        stats.peak_bytes = stats.peak_bytes.max(bytes);
+        out.append(&mut groups);
+        drop(index);
+        for mut f in files {
+            self.session.cancel.check()?;
+            if f.rows == 0 {
+                continue;
+            }
+            stats.disk_bytes += f.bytes;
+            self.aggregate_into(
+                agg,
+                outer,
+                (width, depth + 1),
+                &mut |g| f.for_each_row(width, g),
+                out,
+                stats,
+            )?;
+        }
+        Ok(())
     }
 
     /// `generate_series` over timestamps (a step interval, added to each value in turn, so a
@@ -3413,55 +3540,20 @@ impl<'a> Executor<'a> {
         // The groups that pass HAVING: (first row of the group, aggregate results, key values).
         let mut groups_out: Vec<(Vec<Value>, Vec<Value>, Vec<Value>)> = Vec::new();
         if let Some(agg) = &plan.aggregate {
-            // The groups in order of first appearance: (key values, accumulators, first row);
-            // `index` finds a group by its encoded key.
-            let mut groups: Vec<(Vec<Value>, Vec<Accumulator>, Vec<Value>)> = Vec::new();
-            let mut index: FastMap<Vec<u8>, usize> = FastMap::default();
-            let mut hash_key = Vec::new();
-            let mut keys = Vec::with_capacity(agg.group_by.len());
             let needed = columns_read(plan, agg, order_by);
-            self.for_each_from_row(&plan.from, outer, needed.as_deref(), &mut |row| {
-                let cx = self.cx(row, outer);
-                keys.clear();
-                hash_key.clear();
-                for g in &agg.group_by {
-                    let v = g.eval(&cx)?;
-                    encode_key_value(&v, &mut hash_key);
-                    hash_key.push(u8::from(v.is_null()));
-                    keys.push(v);
-                }
-                let found = if agg.group_by.is_empty() {
-                    // One group: no key to look up.
-                    (!groups.is_empty()).then_some(0)
-                } else {
-                    index.get(hash_key.as_slice()).copied()
-                };
-                let g = match found {
-                    Some(g) => g,
-                    None => {
-                        index.insert(hash_key.clone(), groups.len());
-                        groups.push((
-                            keys.clone(),
-                            agg.aggs.iter().map(Accumulator::new).collect(),
-                            row.to_vec(),
-                        ));
-                        groups.len() - 1
-                    }
-                };
-                for (acc, call) in groups[g].1.iter_mut().zip(&agg.aggs) {
-                    if let Some(f) = &call.filter
-                        && f.eval(&cx)? != Value::Bool(true)
-                    {
-                        continue;
-                    }
-                    let v = match &call.arg {
-                        Some(a) => a.eval(&cx)?,
-                        None => Value::Bool(true),
-                    };
-                    acc.add(v)?;
-                }
-                Ok(())
-            })?;
+            let mut groups: Vec<Group> = Vec::new();
+            let mut stats = SpillStats::default();
+            self.aggregate_into(
+                agg,
+                outer,
+                (plan.from.width, 0),
+                &mut |f| self.for_each_from_row(&plan.from, outer, needed.as_deref(), f),
+                &mut groups,
+                &mut stats,
+            )?;
+            if let Some(i) = &self.instrument {
+                i.record_memory(plan, stats.batches, stats.peak_bytes, stats.disk_bytes);
+            }
             // An aggregate without GROUP BY yields one row even over no input.
             if agg.group_by.is_empty() && groups.is_empty() {
                 groups.push((

@@ -690,10 +690,23 @@ impl Session {
 
     /// An executor for a statement of this session (it reaches the sequences).
     fn executor<'a>(&'a self, txn: &'a Txn, params: &'a [Value]) -> Executor<'a> {
-        Executor::new(&self.db.engine, txn, params, &self.info).with_sequences(SequenceAccess {
-            shared: &self.db.sequences,
-            session: &self.sequences,
-        })
+        let mut e = Executor::new(&self.db.engine, txn, params, &self.info).with_sequences(
+            SequenceAccess {
+                shared: &self.db.sequences,
+                session: &self.sequences,
+            },
+        );
+        e.work_mem = self.work_mem_bytes();
+        e
+    }
+
+    /// The session's `work_mem`, in bytes.
+    fn work_mem_bytes(&self) -> usize {
+        settings::lookup("work_mem")
+            .zip(self.setting("work_mem"))
+            .and_then(|(def, v)| settings::base_value(def, v))
+            .and_then(|kb| usize::try_from(kb).ok())
+            .map_or(crate::query::WORK_MEM_DEFAULT, |kb| kb.saturating_mul(1024))
     }
 
     /// The isolation level of transactions that do not choose one.
