@@ -143,6 +143,7 @@ impl PageStore for MemStore {
                 prev_pg_lsn,
                 page: d.page,
                 prev_page_lsn: d.prev_page_lsn,
+                known_vdl: Lsn::ZERO,
                 cpl: i + 1 == n,
                 payload: d.payload,
             });

@@ -240,6 +240,17 @@ pub struct PgState {
     pub scl_cpl: Lsn,
     /// Records held above `scl` (they wait for a gap below them to fill), in LSN order.
     pub above: Vec<RecordMeta>,
+    /// Every LSN of the *volume* up to here is known durable: the highest `known_vdl` of a record
+    /// held, or the collection floor, whichever is higher. (For recovery over several PGs.)
+    pub complete_floor: Lsn,
+    /// The highest CPL known at or below `complete_floor`.
+    pub cpl_floor: Lsn,
+    /// The highest LSN of a record of this PG held (or collected) at or below `complete_floor`:
+    /// where the PG's chain stands at the floor.
+    pub floor_tail: Lsn,
+    /// Every record held above `complete_floor`, chained or not, in LSN order (at most
+    /// `TAIL_RECORDS_MAX`; about LAL since records are allocated at most LAL above VDL).
+    pub held: Vec<RecordMeta>,
 }
 
 /// A storage node's state, as reported to a writer.
@@ -429,6 +440,27 @@ fn put_truncations(out: &mut Vec<u8>, ts: &[Truncation]) {
         out.put_u64(t.above.0);
         out.put_u64(t.upto.0);
     }
+}
+
+/// A count-prefixed list of record descriptors (at most `TAIL_RECORDS_MAX`).
+fn get_record_metas(r: &mut Reader<'_>) -> DecodeResult<Vec<RecordMeta>> {
+    let m = r.count(TAIL_RECORDS_MAX)?;
+    let mut out = Vec::with_capacity((m as usize).min(4096));
+    for _ in 0..m {
+        let lsn = Lsn(r.u64()?);
+        let prev_pg_lsn = Lsn(r.u64()?);
+        if prev_pg_lsn >= lsn {
+            return Err(DecodeError(format!(
+                "record {lsn}: backlinks must point backwards"
+            )));
+        }
+        out.push(RecordMeta {
+            lsn,
+            prev_pg_lsn,
+            cpl: r.u8()? != 0,
+        });
+    }
+    Ok(out)
 }
 
 fn get_truncations(r: &mut Reader<'_>) -> DecodeResult<Vec<Truncation>> {
@@ -684,6 +716,15 @@ impl Response {
                         b.put_u64(m.prev_pg_lsn.0);
                         b.put_u8(u8::from(m.cpl));
                     }
+                    b.put_u64(pg.complete_floor.0);
+                    b.put_u64(pg.cpl_floor.0);
+                    b.put_u64(pg.floor_tail.0);
+                    b.put_u32(u32::try_from(pg.held.len()).expect("held list too long"));
+                    for m in &pg.held {
+                        b.put_u64(m.lsn.0);
+                        b.put_u64(m.prev_pg_lsn.0);
+                        b.put_u8(u8::from(m.cpl));
+                    }
                 }
                 RESP_STATE
             }
@@ -766,20 +807,26 @@ impl Response {
                     let pg = PgId(r.u32()?);
                     let scl = Lsn(r.u64()?);
                     let scl_cpl = Lsn(r.u64()?);
-                    let m = r.count(TAIL_RECORDS_MAX)?;
-                    let mut above = Vec::with_capacity((m as usize).min(4096));
-                    for _ in 0..m {
-                        above.push(RecordMeta {
-                            lsn: Lsn(r.u64()?),
-                            prev_pg_lsn: Lsn(r.u64()?),
-                            cpl: r.u8()? != 0,
-                        });
+                    let above = get_record_metas(&mut r)?;
+                    let complete_floor = Lsn(r.u64()?);
+                    let cpl_floor = Lsn(r.u64()?);
+                    let floor_tail = Lsn(r.u64()?);
+                    if cpl_floor > complete_floor || floor_tail > complete_floor {
+                        return Err(DecodeError(format!(
+                            "PG {pg}: CPL floor {cpl_floor} or floor tail {floor_tail} above the \
+                             complete floor {complete_floor}"
+                        )));
                     }
+                    let held = get_record_metas(&mut r)?;
                     pgs.push(PgState {
                         pg,
                         scl,
                         scl_cpl,
                         above,
+                        complete_floor,
+                        cpl_floor,
+                        floor_tail,
+                        held,
                     });
                 }
                 Response::State(SegmentState {
@@ -881,6 +928,7 @@ mod tests {
             prev_pg_lsn: Lsn(1),
             page: PageId(3),
             prev_page_lsn: Lsn(0),
+            known_vdl: Lsn::ZERO,
             cpl: true,
             payload: Payload::Init(vec![9; 10]),
         };
@@ -957,6 +1005,14 @@ mod tests {
                         prev_pg_lsn: Lsn(5),
                         cpl: true,
                     }],
+                    complete_floor: Lsn(2),
+                    cpl_floor: Lsn(1),
+                    floor_tail: Lsn(2),
+                    held: vec![RecordMeta {
+                        lsn: Lsn(3),
+                        prev_pg_lsn: Lsn(1),
+                        cpl: true,
+                    }],
                 }],
             }),
             Response::WriteAck {
@@ -1016,6 +1072,7 @@ mod tests {
                 prev_pg_lsn: Lsn(i - 1),
                 page: PageId(i),
                 prev_page_lsn: Lsn(0),
+                known_vdl: Lsn::ZERO,
                 cpl: i == 3,
                 payload: Payload::Init(vec![i as u8; 3]),
             })
@@ -1084,6 +1141,7 @@ mod tests {
             prev_pg_lsn: Lsn(1),
             page: PageId(3),
             prev_page_lsn: Lsn(0),
+            known_vdl: Lsn::ZERO,
             cpl: true,
             payload: Payload::Init(vec![9; 10]),
         };

@@ -20,9 +20,16 @@
 //! ```text
 //!  0  u64 lsn            20 u64 page           37 u8  kind (1 init, 2 patch, 3 commit)
 //!  8  u32 pg             28 u64 prev_page_lsn  38 u32 body_len
-//! 12  u64 prev_pg_lsn    36 u8  flags (bit 0 = CPL)
+//! 12  u64 prev_pg_lsn    36 u8  flags (bit 0 = CPL, bit 1 = known VDL follows)
 //! 42  body
+//!
+//! with flag bit 1:       38 u64 known_vdl      46 u32 body_len     50 body
 //! ```
+//!
+//! `known_vdl` is the writer's VDL when it allocated the record: every LSN up to it was durable
+//! then, in every protection group. Recovery over several PGs starts its scan there (see
+//! `borealis-volume`'s `vcl` module). A record without the flag (all records written before the
+//! field existed, and those allocated while VDL is 0) decodes with `known_vdl = 0`.
 
 use crate::codec::{DecodeError, DecodeResult, Put, Reader};
 use crate::ids::{Lsn, PageId, PgId, TxnId};
@@ -35,6 +42,7 @@ pub const PAGE_SIZE: usize = 8192;
 pub const RECORD_HEADER_BYTES: usize = 42;
 
 const FLAG_CPL: u8 = 1;
+const FLAG_KNOWN_VDL: u8 = 2;
 const KIND_INIT: u8 = 1;
 const KIND_PATCH: u8 = 2;
 const KIND_COMMIT: u8 = 3;
@@ -67,6 +75,8 @@ pub struct RedoRecord {
     pub page: PageId,
     /// LSN of the previous record of the same page, or 0.
     pub prev_page_lsn: Lsn,
+    /// The writer's VDL when it allocated this record (0: not known). Below the record's LSN.
+    pub known_vdl: Lsn,
     /// This record ends an MTR: the volume is consistent at its LSN.
     pub cpl: bool,
     pub payload: Payload,
@@ -86,17 +96,31 @@ impl RedoRecord {
         out.put_u32(self.pg.0);
         out.put_u64(self.prev_pg_lsn.0);
         out.put_u64(self.page.0);
+        assert!(
+            self.known_vdl < self.lsn,
+            "a record cannot be durable before it is allocated"
+        );
         out.put_u64(self.prev_page_lsn.0);
-        out.put_u8(if self.cpl { FLAG_CPL } else { 0 });
-        let len_at = out.len() + 1;
+        let mut flags = if self.cpl { FLAG_CPL } else { 0 };
+        if self.known_vdl != Lsn::ZERO {
+            flags |= FLAG_KNOWN_VDL;
+        }
+        out.put_u8(flags);
+        out.put_u8(match &self.payload {
+            Payload::Init(_) => KIND_INIT,
+            Payload::Patch(_) => KIND_PATCH,
+            Payload::Commit { .. } => KIND_COMMIT,
+        });
+        if self.known_vdl != Lsn::ZERO {
+            out.put_u64(self.known_vdl.0);
+        }
+        let len_at = out.len();
         match &self.payload {
             Payload::Init(image) => {
                 assert!(image.len() <= PAGE_SIZE, "init image larger than a page");
-                out.put_u8(KIND_INIT);
                 out.put_bytes(image);
             }
             Payload::Patch(patches) => {
-                out.put_u8(KIND_PATCH);
                 out.put_u32(0);
                 let start = out.len();
                 let n = u16::try_from(patches.len()).expect("too many patches");
@@ -118,7 +142,6 @@ impl RedoRecord {
                 out[len_at..len_at + 4].copy_from_slice(&body.to_le_bytes());
             }
             Payload::Commit { txn, time_us } => {
-                out.put_u8(KIND_COMMIT);
                 out.put_u32(16);
                 out.put_u64(txn.0);
                 out.put_u64(*time_us);
@@ -130,6 +153,7 @@ impl RedoRecord {
     #[must_use]
     pub fn encoded_len(&self) -> usize {
         RECORD_HEADER_BYTES
+            + if self.known_vdl == Lsn::ZERO { 0 } else { 8 }
             + match &self.payload {
                 Payload::Init(image) => image.len(),
                 Payload::Patch(patches) => {
@@ -148,12 +172,17 @@ impl RedoRecord {
         let prev_page_lsn = Lsn(r.u64()?);
         let flags = r.u8()?;
         let kind = r.u8()?;
-        if lsn == Lsn::ZERO || prev_pg_lsn >= lsn || prev_page_lsn >= lsn {
+        let known_vdl = if flags & FLAG_KNOWN_VDL != 0 {
+            Lsn(r.u64()?)
+        } else {
+            Lsn::ZERO
+        };
+        if lsn == Lsn::ZERO || prev_pg_lsn >= lsn || prev_page_lsn >= lsn || known_vdl >= lsn {
             return Err(DecodeError(format!(
                 "record {lsn}: backlinks must point backwards"
             )));
         }
-        if flags & !FLAG_CPL != 0 {
+        if flags & !(FLAG_CPL | FLAG_KNOWN_VDL) != 0 {
             return Err(DecodeError(format!(
                 "record {lsn}: unknown flags {flags:#x}"
             )));
@@ -207,6 +236,7 @@ impl RedoRecord {
             prev_pg_lsn,
             page,
             prev_page_lsn,
+            known_vdl,
             cpl: flags & FLAG_CPL != 0,
             payload,
         })
@@ -294,9 +324,36 @@ mod tests {
             prev_pg_lsn: Lsn(9),
             page,
             prev_page_lsn: Lsn(3),
+            known_vdl: Lsn::ZERO,
             cpl: true,
             payload,
         }
+    }
+
+    #[test]
+    fn the_known_vdl_is_optional_and_old_records_read_as_before() {
+        let old = rec(Payload::Init(vec![1, 2, 3]), PageId(4));
+        let mut buf = Vec::new();
+        old.encode(&mut buf);
+        // Without a known VDL the bytes are those of the original layout: header, then body.
+        assert_eq!(buf[36], FLAG_CPL);
+        assert_eq!(buf.len(), RECORD_HEADER_BYTES + 3);
+        let mut with = old.clone();
+        with.known_vdl = Lsn(7);
+        let mut buf2 = Vec::new();
+        with.encode(&mut buf2);
+        assert_eq!(buf2.len(), with.encoded_len());
+        assert_eq!(buf2.len(), buf.len() + 8);
+        assert_eq!(buf2[36], FLAG_CPL | FLAG_KNOWN_VDL);
+        assert_eq!(RedoRecord::decode(&mut Reader::new(&buf2)).unwrap(), with);
+        // A known VDL at or above the record's own LSN is refused.
+        let mut bad = buf2.clone();
+        bad[38..46].copy_from_slice(&10u64.to_le_bytes());
+        assert!(RedoRecord::decode(&mut Reader::new(&bad)).is_err());
+        // An unknown flag bit is refused.
+        let mut bad = buf2;
+        bad[36] |= 4;
+        assert!(RedoRecord::decode(&mut Reader::new(&bad)).is_err());
     }
 
     #[test]

@@ -137,6 +137,11 @@ pub struct Report {
     pub copies_abandoned: u64,
     /// Bytes of records and images copied by copy repairs.
     pub copy_bytes: u64,
+    /// Recoveries whose volume scan (the VCL over several PGs, from the records' known VDL and
+    /// dense LSNs) was checked against the PG chain, and the records above their floors those
+    /// scans went through.
+    pub volume_scans: u64,
+    pub volume_scan_records: u64,
 }
 
 /// A failed run: which seed, and why.

@@ -86,6 +86,8 @@ fn main() -> ExitCode {
                 total.copy_restarts += r.copy_restarts;
                 total.copies_abandoned += r.copies_abandoned;
                 total.copy_bytes += r.copy_bytes;
+                total.volume_scans += r.volume_scans;
+                total.volume_scan_records += r.volume_scan_records;
                 if r.copies_installed > 0 {
                     copy_seeds += 1;
                 }
@@ -97,7 +99,7 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "{} seeds ({from}..{}) in {:.1} s: {failed} failed; {} events, {} MTRs, {} commits acknowledged, {} reads checked, {} recoveries, {} writers fenced, {} node crashes, {} torn writes, {} disks lost, {} AZ partitions, {} dueling starts; {} nodes lost for good, {} repairs begun, {} completed, {} stale-membership requests refused, {} recoveries restarted, {} copy checks; copy repair: {} seeds installed a copy, {} copies begun, {} installed, {} restarted on a moved floor, {} given up, {} bytes copied",
+        "{} seeds ({from}..{}) in {:.1} s: {failed} failed; {} events, {} MTRs, {} commits acknowledged, {} reads checked, {} recoveries, {} writers fenced, {} node crashes, {} torn writes, {} disks lost, {} AZ partitions, {} dueling starts; {} nodes lost for good, {} repairs begun, {} completed, {} stale-membership requests refused, {} recoveries restarted, {} copy checks; copy repair: {} seeds installed a copy, {} copies begun, {} installed, {} restarted on a moved floor, {} given up, {} bytes copied; {} volume scans agreed with the PG chain, through {} records above their floors",
         seeds,
         from + seeds,
         started.elapsed().as_secs_f64(),
@@ -123,7 +125,9 @@ fn main() -> ExitCode {
         total.copies_installed,
         total.copy_restarts,
         total.copies_abandoned,
-        total.copy_bytes
+        total.copy_bytes,
+        total.volume_scans,
+        total.volume_scan_records
     );
     if failed == 0 {
         ExitCode::SUCCESS

@@ -1204,6 +1204,7 @@ impl Sim {
         };
         let enough = recovery::quorum_of(&membership, &answered, WRITE_QUORUM)
             && (r.answers.len() == asked || waited);
+        let mut scan_mismatch = None;
         match r.phase {
             Phase::GetState if enough => {
                 r.term = recovery::choose_term(&states, id);
@@ -1213,6 +1214,23 @@ impl Sim {
             }
             Phase::Open if enough => {
                 let plan = recovery::plan(r.term, &r.truncations, &states);
+                // The scan that several PGs need must agree with the PG chain when there is one
+                // PG (the truncations it is given are those known before this recovery's own).
+                let before = &plan.truncations[..plan.truncations.len() - 1];
+                let scan = recovery::scan_volume(&states, before);
+                self.report.volume_scans += 1;
+                self.report.volume_scan_records += scan.records;
+                if scan.vdl != plan.recovery.vdl {
+                    scan_mismatch = Some(format!(
+                        "writer {w}: the volume scan recovered VDL {} (floor {}, VCL {}), the PG \
+                         chain {} (complete to {})",
+                        scan.vdl,
+                        scan.floor,
+                        scan.vcl,
+                        plan.recovery.vdl,
+                        plan.recovery.complete_lsn
+                    ));
+                }
                 r.truncations.clone_from(&plan.truncations);
                 r.plan = Some(plan);
                 r.phase = Phase::Truncate;
@@ -1269,6 +1287,9 @@ impl Sim {
         }
         r.answers.clear();
         r.phase_started = now;
+        if let Some(why) = scan_mismatch {
+            return self.fail(why);
+        }
         self.recovery_send(w);
         self.recovery_step(w);
     }
@@ -1549,6 +1570,8 @@ impl Sim {
             },
         });
         let tail = core.pg_tail();
+        // What the records carry as their known VDL: the writer's VDL when it allocated them.
+        let known_vdl = core.vdl();
         let n = drafts.len();
         let first = match core.append_mtr(drafts.clone()) {
             Ok(first) => first,
@@ -1568,6 +1591,7 @@ impl Sim {
                 prev_pg_lsn: prev,
                 page: d.page,
                 prev_page_lsn: d.prev_page_lsn,
+                known_vdl,
                 cpl: k + 1 == n,
                 payload: d.payload,
             };

@@ -26,6 +26,8 @@ fn many_seeds_keep_every_invariant() {
                 total.dueling_starts += r.dueling_starts;
                 total.writer_crashes += r.writer_crashes;
                 total.copies_installed += r.copies_installed;
+                total.volume_scans += r.volume_scans;
+                total.volume_scan_records += r.volume_scan_records;
             }
             Err(f) => failures.push(f.to_string()),
         }
@@ -49,6 +51,8 @@ fn many_seeds_keep_every_invariant() {
             ("dueling writer starts", total.dueling_starts),
             ("writer crashes", total.writer_crashes),
             ("copy repairs installed", total.copies_installed),
+            ("volume scans checked", total.volume_scans),
+            ("records crossed by volume scans", total.volume_scan_records),
         ] {
             assert!(n > 0, "no {what} in {seeds} seeds");
         }

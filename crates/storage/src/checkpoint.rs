@@ -11,13 +11,16 @@
 //! ("Storage node checkpoint"):
 //!
 //! ```text
-//!  magic "BRLSCKPT" | version:u32 = 1 | body_len:u64 | crc32c(body):u32 | body
+//!  magic "BRLSCKPT" | version:u32 = 2 | body_len:u64 | crc32c(body):u32 | body
 //!  body := log_file:u32 | log_offset:u64 | n_pgs:u32 | n_pgs × pg
-//!  pg   := pg:u32 | floor:u64 | floor_cpl:u64 | horizon:u64
+//!  pg   := pg:u32 | floor:u64 | floor_cpl:u64 | horizon:u64 | known_vdl:u64
 //!          | n:u64 | n × (lsn:u64 prev_pg_lsn:u64 page:u64 flags:u8 file:u32 offset:u64 len:u32)
 //!          | m:u64 | m × (page:u64 lsn:u64 file:u32 offset:u64 len:u32)
 //!  flags: bit 0 = CPL, bit 1 = Init
 //! ```
+//!
+//! Version 1 (written before records carried a known VDL) lacks `known_vdl`; it is still read,
+//! with `known_vdl = 0`.
 //!
 //! A copy repair installs a peer's cut through a checkpoint too (see `core.rs`, "Copy repair"):
 //! the checkpoint of the segment with the cut installed is stored first, and the segment takes
@@ -40,7 +43,9 @@ use std::io::Write;
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"BRLSCKPT";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// The version before `known_vdl`: still read.
+const VERSION_1: u32 = 1;
 const HEADER_BYTES: usize = 24;
 /// The checkpoint's name in the data directory.
 pub const FILE_NAME: &str = "checkpoint";
@@ -83,6 +88,7 @@ impl Checkpoint {
             body.put_u64(p.floor.0);
             body.put_u64(p.floor_cpl.0);
             body.put_u64(p.horizon.0);
+            body.put_u64(p.known_vdl.0);
             body.put_u64(p.records.len() as u64);
             for r in &p.records {
                 body.put_u64(r.lsn.0);
@@ -116,7 +122,7 @@ impl Checkpoint {
         let version = h.u32()?;
         let len = h.u64()?;
         let crc = h.u32()?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_1 {
             return Err(DecodeError(format!("checkpoint version {version}")));
         }
         let body = &bytes[HEADER_BYTES..];
@@ -136,6 +142,11 @@ impl Checkpoint {
             let floor = Lsn(r.u64()?);
             let floor_cpl = Lsn(r.u64()?);
             let horizon = Lsn(r.u64()?);
+            let known_vdl = if version == VERSION_1 {
+                Lsn::ZERO
+            } else {
+                Lsn(r.u64()?)
+            };
             let n = r.u64()?;
             if n > CHECKPOINT_RECORDS_MAX || n * RECORD_BYTES > body.len() as u64 {
                 return Err(DecodeError(format!("{n} records in a checkpoint")));
@@ -170,6 +181,7 @@ impl Checkpoint {
                 floor,
                 floor_cpl,
                 horizon,
+                known_vdl,
                 records,
                 bases,
             });
@@ -255,6 +267,7 @@ mod tests {
                     floor: Lsn(10),
                     floor_cpl: Lsn(9),
                     horizon: Lsn(12),
+                    known_vdl: Lsn(9),
                     records: vec![HeldRecord {
                         lsn: Lsn(11),
                         prev_pg_lsn: Lsn(10),
@@ -275,5 +288,38 @@ mod tests {
             assert!(Checkpoint::decode(&bad).is_err(), "byte {i} flipped");
         }
         assert!(Checkpoint::decode(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn a_version_1_checkpoint_is_still_read_without_a_known_vdl() {
+        let c = Checkpoint {
+            log_file: 1,
+            log_offset: 64,
+            segment: SegmentSnapshot {
+                pgs: vec![PgSnapshot {
+                    pg: PgId(0),
+                    floor: Lsn(5),
+                    floor_cpl: Lsn(4),
+                    horizon: Lsn(6),
+                    known_vdl: Lsn(4),
+                    records: vec![],
+                    bases: vec![],
+                }],
+            },
+        };
+        let v2 = c.encode();
+        // Version 1: the same body without the known VDL (after pg, floor, floor_cpl, horizon).
+        let body_v2 = &v2[HEADER_BYTES..];
+        let at = 4 + 8 + 4 + 4 + 8 + 8 + 8;
+        let body: Vec<u8> = [&body_v2[..at], &body_v2[at + 8..]].concat();
+        let mut v1 = Vec::new();
+        v1.extend_from_slice(MAGIC);
+        v1.put_u32(VERSION_1);
+        v1.put_u64(body.len() as u64);
+        v1.put_u32(crc32c::crc32c(&body));
+        v1.extend_from_slice(&body);
+        let mut want = c;
+        want.segment.pgs[0].known_vdl = Lsn::ZERO;
+        assert_eq!(Checkpoint::decode(&v1).expect("decode v1"), want);
     }
 }

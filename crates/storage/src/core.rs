@@ -1415,6 +1415,7 @@ mod tests {
                 prev_pg_lsn: Lsn(lsn - 1),
                 page: PageId(1),
                 prev_page_lsn: Lsn::ZERO,
+                known_vdl: Lsn::ZERO,
                 cpl: true,
                 payload: Payload::Init(vec![lsn as u8]),
             }],
@@ -1777,6 +1778,7 @@ mod tests {
             prev_pg_lsn: Lsn(lsn - 1),
             page: PageId(page),
             prev_page_lsn: Lsn::ZERO,
+            known_vdl: Lsn::ZERO,
             cpl: lsn.is_multiple_of(2),
             payload: if init {
                 Payload::Init(vec![lsn as u8; 8])

@@ -57,7 +57,7 @@ pub const GOSSIP_FETCH_RECORDS_MAX: u32 = 4096;
 /// message headers and the truncation list of the answer.
 pub const FETCH_ANSWER_HEADROOM_BYTES: usize = 64 * 1024;
 
-const _: () = assert!(LOG_ENTRY_BYTES_MAX as usize >= 1 + RECORD_HEADER_BYTES + 2 * PAGE_SIZE);
+const _: () = assert!(LOG_ENTRY_BYTES_MAX as usize >= 1 + RECORD_HEADER_BYTES + 8 + 2 * PAGE_SIZE);
 const _: () = assert!(LOG_FILE_BYTES_MAX > 2 * LOG_ENTRY_BYTES_MAX as u64);
 const _: () = assert!(GROUP_COMMIT_BYTES_MAX >= WRITE_BATCH_BYTES_MAX);
 const _: () = assert!(FETCH_ANSWER_HEADROOM_BYTES < WRITE_BATCH_BYTES_MAX);

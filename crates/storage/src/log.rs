@@ -465,6 +465,7 @@ mod tests {
             prev_pg_lsn: Lsn(lsn - 1),
             page: PageId(1),
             prev_page_lsn: Lsn::ZERO,
+            known_vdl: Lsn::ZERO,
             cpl: true,
             payload: Payload::Init(vec![fill; len]),
         }

@@ -842,6 +842,7 @@ mod tests {
                 prev_pg_lsn: Lsn(lsn - 1),
                 page: PageId(1),
                 prev_page_lsn: Lsn(lsn - 1),
+                known_vdl: Lsn::ZERO,
                 cpl: true,
                 payload: Payload::Init(vec![lsn as u8; 10]),
             };
@@ -898,6 +899,7 @@ mod tests {
             prev_pg_lsn: Lsn(lsn - 1),
             page: PageId(1),
             prev_page_lsn: Lsn(lsn - 1),
+            known_vdl: Lsn::ZERO,
             cpl: true,
             payload: Payload::Init(vec![lsn as u8; 10]),
         };

@@ -195,6 +195,8 @@ pub struct PgSnapshot {
     pub floor_cpl: Lsn,
     /// Reads below this are refused: collected.
     pub horizon: Lsn,
+    /// The highest `known_vdl` of any record offered.
+    pub known_vdl: Lsn,
     /// Every held record, in LSN order.
     pub records: Vec<HeldRecord>,
     /// Every base: page, version, location in an image file.
@@ -273,6 +275,9 @@ struct PgSegment {
     floor_cpl: Lsn,
     /// Reads below this are refused.
     horizon: Lsn,
+    /// The highest `known_vdl` of any record offered (a writer's VDL: every LSN of the volume up
+    /// to it was durable). Kept across truncations and copies: it stays true.
+    known_vdl: Lsn,
 }
 
 impl PgSegment {
@@ -485,6 +490,7 @@ impl PgSegment {
             floor: self.floor,
             floor_cpl: self.floor_cpl,
             horizon: self.horizon,
+            known_vdl: self.known_vdl,
             records: self
                 .held
                 .iter()
@@ -545,7 +551,38 @@ impl PgSegment {
         );
     }
 
+    /// Every LSN of the volume up to here is durable: the highest known VDL, or the collection
+    /// floor (at or below a read horizon a writer sent, itself at or below its VDL).
+    fn complete_floor(&self) -> Lsn {
+        self.known_vdl.max(self.floor)
+    }
+
     fn state(&self, pg: PgId) -> PgState {
+        let complete_floor = self.complete_floor();
+        let held_cpl = self
+            .held
+            .range(..=complete_floor)
+            .rev()
+            .find(|(_, h)| h.cpl)
+            .map_or(Lsn::ZERO, |(lsn, _)| *lsn);
+        let cpl_floor = self.known_vdl.max(self.floor_cpl).max(held_cpl);
+        // The collection floor is an LSN of this PG's chain, like every held record.
+        let floor_tail = self
+            .held
+            .range(..=complete_floor)
+            .next_back()
+            .map_or(Lsn::ZERO, |(lsn, _)| *lsn)
+            .max(self.floor);
+        let held = self
+            .held
+            .range((Bound::Excluded(complete_floor), Bound::Unbounded))
+            .take(TAIL_RECORDS_MAX as usize)
+            .map(|(lsn, h)| RecordMeta {
+                lsn: *lsn,
+                prev_pg_lsn: h.prev_pg_lsn,
+                cpl: h.cpl,
+            })
+            .collect();
         let above = self
             .above
             .iter()
@@ -563,6 +600,10 @@ impl PgSegment {
             scl: self.scl,
             scl_cpl: self.scl_cpl,
             above,
+            complete_floor,
+            cpl_floor,
+            floor_tail,
+            held,
         }
     }
 }
@@ -672,7 +713,9 @@ impl Segment {
             init: matches!(rec.payload, Payload::Init(_)),
             loc,
         };
-        self.pgs.entry(rec.pg).or_default().insert(rec.lsn, h)
+        let s = self.pgs.entry(rec.pg).or_default();
+        s.known_vdl = s.known_vdl.max(rec.known_vdl);
+        s.insert(rec.lsn, h)
     }
 
     /// The SCL of a PG (0 for a PG never seen).
@@ -751,6 +794,7 @@ impl Segment {
             });
             let mut rebuilt =
                 PgSegment::rebuild(old.floor, old.floor_cpl, old.horizon, kept, bases);
+            rebuilt.known_vdl = old.known_vdl;
             rebuilt.corrupt = old
                 .corrupt
                 .iter()
@@ -943,7 +987,8 @@ impl Segment {
                 .iter()
                 .filter(|(_, lsn, _)| *lsn <= lowest || *lsn <= p.horizon)
                 .copied();
-            let s = PgSegment::rebuild(p.floor, p.floor_cpl, p.horizon, records, bases);
+            let mut s = PgSegment::rebuild(p.floor, p.floor_cpl, p.horizon, records, bases);
+            s.known_vdl = p.known_vdl;
             seg.pgs.insert(pg, s);
         }
         seg
@@ -1069,6 +1114,7 @@ impl Segment {
             .filter(|(_, lsn, _)| *lsn <= lowest || *lsn <= horizon)
             .copied();
         let mut s = PgSegment::rebuild(floor, floor_cpl, horizon, all, bases);
+        s.known_vdl = old.known_vdl;
         s.corrupt = old
             .corrupt
             .iter()
@@ -1123,6 +1169,7 @@ mod tests {
             prev_pg_lsn: Lsn(prev),
             page: PageId(page),
             prev_page_lsn: Lsn::ZERO,
+            known_vdl: Lsn::ZERO,
             cpl,
             payload: Payload::Patch(vec![Patch {
                 offset: 0,
@@ -1141,6 +1188,47 @@ mod tests {
 
     fn put(s: &mut Segment, r: &RedoRecord) -> Inserted {
         s.insert(r, loc(r.lsn.0))
+    }
+
+    #[test]
+    fn state_reports_the_known_vdl_floor_and_every_record_above_it() {
+        let mut s = Segment::new(vec![]);
+        // 1..=3 (CPL at 2), then 5 above a gap at 4; records 3 and 5 say VDL was 2 when they
+        // were allocated.
+        put(&mut s, &rec(1, 0, 1, false));
+        put(&mut s, &rec(2, 1, 1, true));
+        let mut r3 = rec(3, 2, 2, false);
+        r3.known_vdl = Lsn(2);
+        put(&mut s, &r3);
+        let mut r5 = rec(5, 4, 2, true);
+        r5.known_vdl = Lsn(2);
+        put(&mut s, &r5);
+        let st = &s.pg_states()[0];
+        assert_eq!(st.scl, Lsn(3));
+        assert_eq!(
+            (st.complete_floor, st.cpl_floor, st.floor_tail),
+            (Lsn(2), Lsn(2), Lsn(2))
+        );
+        let held: Vec<u64> = st.held.iter().map(|m| m.lsn.0).collect();
+        assert_eq!(
+            held,
+            vec![3, 5],
+            "chained and pending records above the floor alike"
+        );
+        // The known VDL survives a checkpoint and a truncation.
+        let again = Segment::restore(vec![], &s.snapshot());
+        assert_eq!(again.pg_states(), s.pg_states());
+        let t = Truncation {
+            epoch: Epoch(2),
+            pg: PgId(0),
+            above: Lsn(3),
+            upto: Lsn(9),
+        };
+        s.merge_truncations(&[t]).unwrap();
+        let st = &s.pg_states()[0];
+        assert_eq!(st.complete_floor, Lsn(2));
+        let held: Vec<u64> = st.held.iter().map(|m| m.lsn.0).collect();
+        assert_eq!(held, vec![3], "the truncated record is gone");
     }
 
     #[test]
@@ -1254,6 +1342,7 @@ mod tests {
             prev_pg_lsn: Lsn(5),
             page: PageId::NONE,
             prev_page_lsn: Lsn::ZERO,
+            known_vdl: Lsn::ZERO,
             cpl: true,
             payload: Payload::Commit {
                 txn: TxnId(1),

@@ -204,6 +204,7 @@ fn workload(n: u64) -> Vec<RedoRecord> {
                 prev_pg_lsn: Lsn(lsn - 1),
                 page,
                 prev_page_lsn: Lsn(prev_page),
+                known_vdl: Lsn::ZERO,
                 cpl: lsn % 3 == 0,
                 payload,
             }
@@ -608,6 +609,7 @@ async fn epochs_fence_old_writers_and_truncations_drop_records() {
         prev_pg_lsn: Lsn(18),
         page: PageId(1),
         prev_page_lsn: Lsn(17),
+        known_vdl: Lsn::ZERO,
         cpl: true,
         payload: Payload::Patch(vec![Patch {
             offset: 4,

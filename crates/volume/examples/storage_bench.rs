@@ -461,6 +461,7 @@ fn size_of(mtr: &[RecordDraft]) -> (u64, u64) {
                 prev_pg_lsn: Lsn::ZERO,
                 page: d.page,
                 prev_page_lsn: d.prev_page_lsn,
+                known_vdl: Lsn::ZERO,
                 cpl: false,
                 payload: d.payload.clone(),
             }

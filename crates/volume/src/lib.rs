@@ -36,9 +36,11 @@
 
 pub mod conn;
 pub mod limits;
+pub mod map;
 pub mod quorum;
 pub mod reads;
 pub mod recovery;
+pub mod vcl;
 pub mod writer;
 
 use borealis_common::pagestore::{PageStore, PageVersion, RecordDraft, StoreError};

@@ -4,10 +4,13 @@
 //! its protection group up to that LSN. The writer derives, per §2 of the design:
 //!
 //! ```text
-//!   SCL[6] ──4th highest──▶ PGCL ──min over PGs──▶ VCL ──highest CPL ≤ VCL──▶ VDL
+//!   SCL[6] ──4th highest──▶ PGCL ──VolumeComplete──▶ VCL ──highest CPL ≤ VCL──▶ VDL
 //! ```
 //!
-//! The volume has one protection group for now, so VCL = PGCL. A commit is acknowledged to its
+//! VCL is not a minimum of PGCLs: [`VolumeComplete`] keeps the PG of every LSN allocated above
+//! VDL, and VCL is the LSN before the first one its PG's PGCL does not cover (see
+//! [`crate::vcl`]). The volume has one protection group for now, so VCL is the PGCL up to the last
+//! LSN allocated, but the path is the one several PGs take. A commit is acknowledged to its
 //! client only once VDL ≥ its commit LSN. VDL never goes backwards: asserted.
 //!
 //! SCLs are kept per writer *slot* (six members and one joining node, see `limits::SLOTS`), and
@@ -16,7 +19,9 @@
 //! slot in place of the one being replaced). The PGCL is then the lowest of the sets' 4th-highest
 //! SCLs: a record is durable only on 4/6 of ABCDEF AND 4/6 of ABCDEG (the dual quorum).
 
-use borealis_common::Lsn;
+use crate::vcl::VolumeComplete;
+use crate::writer::PG;
+use borealis_common::{Lsn, PgId};
 use std::collections::VecDeque;
 
 use crate::limits::{SEGMENTS_PER_PG, SLOTS, WRITE_QUORUM};
@@ -39,6 +44,8 @@ pub struct DurabilityTracker {
     /// New quorum sets were adopted and their membership is not yet on a write quorum of each:
     /// VDL stays where it is (see [`set_sets`](Self::set_sets)).
     held: bool,
+    /// The PG of every LSN allocated above VDL: VCL from the PGCLs.
+    complete: VolumeComplete,
 }
 
 impl DurabilityTracker {
@@ -52,6 +59,7 @@ impl DurabilityTracker {
             pending_cpls: VecDeque::new(),
             vdl,
             held: false,
+            complete: VolumeComplete::new(vdl),
         }
     }
 
@@ -120,7 +128,26 @@ impl DurabilityTracker {
         self.scls[from] = Lsn::ZERO;
     }
 
-    /// A new MTR ended at `cpl`. CPLs arrive in increasing order.
+    /// LSN `lsn` was allocated to a record of `pg`, in increasing order.
+    pub fn add_record(&mut self, pg: PgId, lsn: Lsn) {
+        assert!(
+            lsn > self.vdl,
+            "a new record {lsn} must lie above VDL {}",
+            self.vdl
+        );
+        self.complete.allocated(pg, lsn);
+    }
+
+    /// The VCL: every LSN at or below it is on a write quorum of its PG (counted over the
+    /// current quorum sets, whether or not VDL is held).
+    #[must_use]
+    pub fn vcl(&mut self) -> Lsn {
+        self.complete.pg_complete(PG, self.pgcl());
+        self.complete.vcl()
+    }
+
+    /// A new MTR ended at `cpl` (its records registered by [`add_record`](Self::add_record)).
+    /// CPLs arrive in increasing order.
     pub fn add_cpl(&mut self, cpl: Lsn) {
         assert!(
             cpl > self.vdl,
@@ -154,12 +181,12 @@ impl DurabilityTracker {
         self.advance()
     }
 
-    /// Moves VDL to the highest pending CPL at or below the PGCL.
+    /// Moves VDL to the highest pending CPL at or below the VCL.
     fn advance(&mut self) -> Option<Lsn> {
         if self.held {
             return None;
         }
-        let vcl = self.pgcl();
+        let vcl = self.vcl();
         let mut advanced = None;
         while let Some(&cpl) = self.pending_cpls.front() {
             if cpl > vcl {
@@ -170,6 +197,9 @@ impl DurabilityTracker {
             self.vdl = cpl;
             advanced = Some(cpl);
         }
+        if advanced.is_some() {
+            self.complete.forget_through(self.vdl);
+        }
         advanced
     }
 }
@@ -178,11 +208,36 @@ impl DurabilityTracker {
 mod tests {
     use super::*;
 
+    /// An MTR of PG 0 records `first..=cpl`.
+    fn mtr(t: &mut DurabilityTracker, first: u64, cpl: u64) {
+        for l in first..=cpl {
+            t.add_record(PG, Lsn(l));
+        }
+        t.add_cpl(Lsn(cpl));
+    }
+
+    #[test]
+    fn a_record_of_another_pg_holds_vdl_until_its_pg_holds_it() {
+        // LSN 2 went to PG 1, which this tracker's quorum does not count: VCL stops below it,
+        // although PG 0's segments all report SCL 3.
+        let mut t = DurabilityTracker::new(Lsn(0), [Lsn(0); SLOTS], vec![STABLE_SET]);
+        t.add_record(PG, Lsn(1));
+        t.add_cpl(Lsn(1));
+        t.add_record(PgId(1), Lsn(2));
+        t.add_record(PG, Lsn(3));
+        t.add_cpl(Lsn(3));
+        for seg in 0..6 {
+            t.ack(seg, Lsn(3));
+        }
+        assert_eq!(t.vcl(), Lsn(1));
+        assert_eq!(t.vdl(), Lsn(1), "a max of PGCLs would have made 3 durable");
+    }
+
     #[test]
     fn vdl_needs_four_segments_and_stops_at_a_cpl() {
         let mut t = DurabilityTracker::new(Lsn(0), [Lsn(0); SLOTS], vec![STABLE_SET]);
-        t.add_cpl(Lsn(3));
-        t.add_cpl(Lsn(5));
+        mtr(&mut t, 1, 3);
+        mtr(&mut t, 4, 5);
         for seg in 0..3 {
             assert_eq!(t.ack(seg, Lsn(5)), None, "three copies are not durable");
         }
@@ -198,8 +253,8 @@ mod tests {
     #[test]
     fn a_segment_that_returns_empty_no_longer_counts() {
         let mut t = DurabilityTracker::new(Lsn(0), [Lsn(0); SLOTS], vec![STABLE_SET]);
-        t.add_cpl(Lsn(5));
-        t.add_cpl(Lsn(8));
+        mtr(&mut t, 1, 5);
+        mtr(&mut t, 6, 8);
         for seg in 0..3 {
             t.ack(seg, Lsn(8));
         }
@@ -224,7 +279,7 @@ mod tests {
             [Lsn(0); SLOTS],
             vec![STABLE_SET, [0, 1, 2, 3, 4, 6]],
         );
-        t.add_cpl(Lsn(5));
+        mtr(&mut t, 1, 5);
         // A, B, C and F: four of ABCDEF, three of ABCDEG.
         for seg in [0, 1, 2, 5] {
             assert_eq!(t.ack(seg, Lsn(5)), None);
@@ -246,7 +301,7 @@ mod tests {
             [Lsn(0); SLOTS],
             vec![STABLE_SET, [0, 1, 2, 3, 4, 6]],
         );
-        t.add_cpl(Lsn(7));
+        mtr(&mut t, 1, 7);
         for seg in [0, 1, 2, 6] {
             assert_eq!(t.ack(seg, Lsn(7)), None);
         }
@@ -264,7 +319,7 @@ mod tests {
     #[test]
     fn vcl_between_cpls_does_not_expose_half_an_mtr() {
         let mut t = DurabilityTracker::new(Lsn(0), [Lsn(0); SLOTS], vec![STABLE_SET]);
-        t.add_cpl(Lsn(10));
+        mtr(&mut t, 1, 10);
         for seg in 0..6 {
             assert_eq!(t.ack(seg, Lsn(9)), None);
         }

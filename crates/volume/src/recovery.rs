@@ -39,6 +39,7 @@
 
 use crate::limits::{LAL_RECORDS, SLOTS, WRITE_QUORUM};
 use crate::quorum::DurabilityTracker;
+use crate::vcl::{PgHeld, VolumeRecovery, recover_volume};
 use crate::writer::{PG, quorum_sets, slot_addrs};
 use borealis_common::proto::{Membership, PgState, SegmentState, Term, Truncation};
 use borealis_common::{Epoch, Lsn, WriterId};
@@ -197,6 +198,27 @@ pub fn vdl_on_write_quorum(m: &Membership, scls: [Lsn; SLOTS], vdl: Lsn) -> bool
     DurabilityTracker::new(Lsn::ZERO, scls, quorum_sets(m)).pgcl() >= vdl
 }
 
+/// Recovery's scan over the whole volume (see [`crate::vcl`]) from the states of the segments
+/// that adopted our term, every PG they report, and every truncation known. With one PG its VDL
+/// equals [`recover_pg`]'s; the simulator checks that on every recovery, which is how the scan
+/// that several PGs will need is exercised before they exist.
+#[must_use]
+pub fn scan_volume(fenced: &[SegmentState], truncations: &[Truncation]) -> VolumeRecovery {
+    let held: Vec<PgHeld> = fenced
+        .iter()
+        .flat_map(|s| s.pgs.iter())
+        .map(|p| PgHeld {
+            pg: p.pg,
+            complete_floor: p.complete_floor,
+            cpl_floor: p.cpl_floor,
+            floor_tail: p.floor_tail,
+            records: p.held.clone(),
+        })
+        .collect();
+    let truncated: Vec<(Lsn, Lsn)> = truncations.iter().map(|t| (t.above, t.upto)).collect();
+    recover_volume(&held, &truncated)
+}
+
 /// What recovery decided for one protection group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PgRecovery {
@@ -258,6 +280,7 @@ mod tests {
                     cpl: c,
                 })
                 .collect(),
+            ..PgState::default()
         }
     }
 

@@ -561,6 +561,7 @@ impl WriterCore {
                 prev_pg_lsn: self.pg_tail,
                 page: d.page,
                 prev_page_lsn: d.prev_page_lsn,
+                known_vdl: self.tracker.vdl(),
                 cpl: k + 1 == n,
                 payload: d.payload,
             };
@@ -578,6 +579,7 @@ impl WriterCore {
                 bytes,
                 cumulative_bytes: self.record_bytes_total,
             }));
+            self.tracker.add_record(PG, lsn);
             self.pg_tail = lsn;
             self.next_lsn = lsn.next();
         }
