@@ -13,7 +13,8 @@ batches of 100 000 rows:
               secondary indexes on orders (customer_id) and orders (ref)
 
 (`ref` is a permutation of the ids when --rows is coprime to 104 729, so its index is a
-secondary index with one entry per key.) PostgreSQL then gets VACUUM ANALYZE. Each query is run
+secondary index with one entry per key.) Both systems then get VACUUM ANALYZE (Borealis's
+autoanalyze would get there too, but in the middle of the timed runs). Each query is run
 once on both systems with the same parameters and the answers compared, then pgbench runs it
 (`-n -M prepared -f SCRIPT`, random parameters via \\set) for --seconds, alternating between the
 two systems:
@@ -179,6 +180,7 @@ def main():
             print(f"loading {name}: {args.rows} orders, {CUSTOMERS} customers, {REGIONS} regions ...", flush=True)
             load_seconds[name] = load(url, args.rows, name)
         psql(pg_url, "VACUUM ANALYZE")
+        psql(b_url, "VACUUM ANALYZE")
 
         checks = {}
         for case, script, _, params in CASES:

@@ -9,6 +9,10 @@
 //!   and comes back sooner ([`AUTOVACUUM_BUSY_INTERVAL`]) while written trees are still waiting.
 //!   It removes versions older than the oldest snapshot in use, so tables stay bounded under an
 //!   update-heavy workload without anyone running VACUUM.
+//! - autoanalyze: every [`AUTOANALYZE_INTERVAL`] a blocking task analyzes the tables whose rows
+//!   changed enough since their last analyze (50 + 10 % of their rows, PostgreSQL's defaults;
+//!   see `borealis_sql::stats`), at most [`AUTOANALYZE_TABLES_PER_TICK`] of them, so the
+//!   planner's statistics follow the data without anyone running ANALYZE.
 
 use crate::cli::Options;
 use anyhow::{Context, Result, bail};
@@ -31,6 +35,45 @@ const AUTOVACUUM_BUSY_INTERVAL: Duration = Duration::from_millis(10);
 /// Vacuum steps per wake-up: bounds the work (and the engine-lock hold time, one step at a time)
 /// autovacuum does before yielding to the runtime.
 const AUTOVACUUM_STEPS_PER_TICK: usize = 16;
+
+/// How often autoanalyze looks for tables whose statistics are out of date.
+const AUTOANALYZE_INTERVAL: Duration = Duration::from_secs(1);
+/// Tables analyzed per wake-up: each one is a full read of the table.
+const AUTOANALYZE_TABLES_PER_TICK: usize = 4;
+/// Longest pause after repeated failures.
+const AUTOANALYZE_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// Runs autoanalyze for ever (see the module documentation). A failed analyze is logged and
+/// retried at the next interval; a halted engine ends the task.
+async fn autoanalyze(engine: Arc<Engine>) {
+    let mut pause = AUTOANALYZE_INTERVAL;
+    loop {
+        tokio::time::sleep(pause).await;
+        let e = engine.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            for _ in 0..AUTOANALYZE_TABLES_PER_TICK {
+                if borealis_sql::stats::autoanalyze_step(&e)?.is_none() {
+                    break;
+                }
+            }
+            Ok::<(), borealis_sql::SqlError>(())
+        })
+        .await;
+        // A failure (a halted engine ends autovacuum, which says so) backs off, so that one
+        // that repeats is not logged every interval.
+        pause = match outcome {
+            Ok(Ok(())) => AUTOANALYZE_INTERVAL,
+            Ok(Err(e)) => {
+                eprintln!("instance: autoanalyze failed: {e}");
+                (pause * 2).min(AUTOANALYZE_BACKOFF_MAX)
+            }
+            Err(e) => {
+                eprintln!("instance: autoanalyze task failed: {e}");
+                (pause * 2).min(AUTOANALYZE_BACKOFF_MAX)
+            }
+        };
+    }
+}
 
 /// Runs the engine's background vacuum for ever (see the module documentation). A failed step
 /// is logged and retried at the next interval; a halted engine ends the task.
@@ -133,6 +176,7 @@ pub async fn run(opts: Options) -> Result<()> {
     let pages_read = engine.buffer_pool_stats().map(|s| s.misses).unwrap_or(0);
     let engine = Arc::new(engine);
     tokio::spawn(autovacuum(engine.clone()));
+    tokio::spawn(autoanalyze(engine.clone()));
     let db = borealis_sql::Database::new(engine);
     let frontend = Frontend::new(db, Arc::new(VolumeDurability(volume.clone())));
     let listener = tokio::net::TcpListener::bind(&listen)

@@ -19,7 +19,7 @@ async fn value(client: &tokio_postgres::Client, sql: &str) -> String {
     client
         .simple_query(sql)
         .await
-        .unwrap_or_else(|e| panic!("`{sql}`: {e}"))
+        .unwrap_or_else(|e| panic!("`{sql}`: {e:?}"))
         .iter()
         .find_map(|m| match m {
             SimpleQueryMessage::Row(r) => Some(r.get(0).unwrap_or("NULL").to_string()),
@@ -152,4 +152,71 @@ async fn autovacuum_alone_removes_versions_an_old_snapshot_held() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(value(&c, "SELECT sum(v) FROM held").await, "1000");
+}
+
+async fn analyzed(client: &tokio_postgres::Client) -> (i64, i64, String) {
+    let row = client
+        .query_one(
+            "SELECT autoanalyze_count, n_mod_since_analyze, \
+             (SELECT reltuples FROM pg_class WHERE relname = 'fresh')::text \
+             FROM pg_stat_user_tables WHERE relname = 'fresh'",
+            &[],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1), row.get(2))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autoanalyze_follows_changes_past_the_threshold() {
+    let _g = serial();
+    let cluster = Cluster::start("autoanalyze");
+    let c = cluster.client().await;
+    value(&c, "CREATE TABLE fresh (id int PRIMARY KEY, v int)").await;
+    // 40 rows: below the threshold of 50 changes, so nothing is analyzed.
+    value(
+        &c,
+        "INSERT INTO fresh SELECT g, g % 7 FROM generate_series(1, 40) AS g",
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(analyzed(&c).await, (0, 40, "-1".into()));
+    // 960 more: past it; autoanalyze gathers the statistics.
+    value(
+        &c,
+        "INSERT INTO fresh SELECT g, g % 7 FROM generate_series(41, 1000) AS g",
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (count, mods, rows) = analyzed(&c).await;
+        if count >= 1 {
+            assert_eq!((count, mods, rows.as_str()), (1, 0, "1000"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no autoanalyze");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        value(
+            &c,
+            "SELECT n_distinct || ' ' || most_common_vals FROM pg_stats \
+             WHERE tablename = 'fresh' AND attname = 'v'"
+        )
+        .await,
+        "7 {1,2,3,4,5,6,0}"
+    );
+    assert_eq!(
+        value(
+            &c,
+            "SELECT last_autoanalyze IS NOT NULL AND last_analyze IS NULL FROM pg_stat_user_tables \
+             WHERE relname = 'fresh'"
+        )
+        .await,
+        "t"
+    );
+    // 100 updates: below 50 + 10 % of 1 000 rows, so the statistics stay.
+    value(&c, "UPDATE fresh SET v = 0 WHERE id <= 100").await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(analyzed(&c).await, (1, 100, "1000".into()));
 }

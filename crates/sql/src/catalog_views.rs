@@ -1067,7 +1067,30 @@ vt!(
     ]
 );
 
+vt!(
+    PG_STATS,
+    "pg_catalog",
+    "pg_stats",
+    [
+        ("schemaname", T),
+        ("tablename", T),
+        ("attname", T),
+        ("inherited", B),
+        ("null_frac", DataType::Float4),
+        ("avg_width", I),
+        ("n_distinct", DataType::Float4),
+        ("most_common_vals", T),
+        ("most_common_freqs", T),
+        ("histogram_bounds", T),
+        ("correlation", DataType::Float4),
+        ("most_common_elems", T),
+        ("most_common_elem_freqs", T),
+        ("elem_count_histogram", T),
+    ]
+);
+
 static ALL: &[&VirtualTable] = &[
+    &PG_STATS,
     &PG_NAMESPACE,
     &PG_CLASS,
     &PG_ATTRIBUTE,
@@ -1294,7 +1317,7 @@ pub fn user_tables(engine: &Engine, txn: &Txn) -> SqlResult<Vec<TableDef>> {
     loop {
         let lower = match &from {
             Some(k) => Bound::Excluded(k.as_slice()),
-            None => Bound::Unbounded,
+            None => Bound::Included(crate::stats::NAMED_ENTRIES_FROM),
         };
         let batch = engine.scan(txn, CATALOG, lower, Bound::Unbounded, CATALOG_BATCH)?;
         let full = batch.len() == CATALOG_BATCH;
@@ -2966,8 +2989,40 @@ pub fn rows(
                 ));
             }
         }
+        "pg_stats" => {
+            let real = |f: f64| Value::Float4(f as f32);
+            let array = |vs: Vec<Value>| {
+                if vs.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Text(crate::expr::format_array(vs.into_iter()))
+                }
+            };
+            for (table, column, st) in crate::stats::pg_stats_rows(engine, txn, &tables()?)? {
+                out.push(row(
+                    vt,
+                    &[
+                        ("schemaname", text("public")),
+                        ("tablename", Value::Text(table)),
+                        ("attname", Value::Text(column)),
+                        ("inherited", Value::Bool(false)),
+                        ("null_frac", real(st.null_frac)),
+                        ("avg_width", Value::Int(i64::from(st.avg_width))),
+                        ("n_distinct", real(st.n_distinct)),
+                        ("most_common_vals", array(st.mcv)),
+                        (
+                            "most_common_freqs",
+                            array(st.mcv_freqs.into_iter().map(real).collect()),
+                        ),
+                        ("histogram_bounds", array(st.histogram)),
+                        ("correlation", st.correlation.map_or(Value::Null, real)),
+                    ],
+                ));
+            }
+        }
         "pg_class" => {
             let all = tables()?;
+            let analyzed = crate::stats::by_table(engine, txn)?;
             // PostgreSQL enforces a foreign key with triggers on both of its tables; clients
             // (psql's \d, pg_dump) look for foreign keys only on tables that have triggers.
             let fk_tables: std::collections::HashSet<String> = all
@@ -3020,6 +3075,15 @@ pub fn rows(
                 };
                 let mut t = common(def.oid, def.name.clone(), "r", HEAP_AM, def.columns.len());
                 t.push(("relhasindex", Value::Bool(has_indexes(&def))));
+                if let Some(st) = analyzed.get(&def.oid).filter(|st| st.current(&def)) {
+                    // `common` put the never-analyzed values first; later ones win in `row`.
+                    t.retain(|(n, _)| !matches!(*n, "relpages" | "reltuples"));
+                    t.push((
+                        "relpages",
+                        Value::Int(i64::try_from(st.relpages).unwrap_or(i64::MAX)),
+                    ));
+                    t.push(("reltuples", Value::Float(st.reltuples)));
+                }
                 out.push(row(vt, &t));
                 if has_pk {
                     let mut i = common(def.pk_oid(), def.pk_name(), "i", BTREE_AM, def.pk.len());
@@ -3193,8 +3257,11 @@ pub fn rows(
                     .map_or(Value::Null, Value::TimestampTz)
             };
             let count = |n: u64| Value::Int(i64::try_from(n).unwrap_or(i64::MAX));
+            let analyzed = crate::stats::by_table(engine, txn)?;
             for def in tables()? {
                 let st = engine.tree_stats(def.tree);
+                let an = analyzed.get(&def.oid);
+                let mods = crate::stats::mods_since_analyze(engine, &def, an);
                 out.push(row(
                     vt,
                     &[
@@ -3211,8 +3278,17 @@ pub fn rows(
                         ("last_autovacuum", when(st.last_autovacuum_us)),
                         ("vacuum_count", count(st.vacuum_count)),
                         ("autovacuum_count", count(st.autovacuum_count)),
-                        ("analyze_count", count(0)),
-                        ("autoanalyze_count", count(0)),
+                        ("n_mod_since_analyze", count(mods)),
+                        ("last_analyze", when(an.and_then(|a| a.last_analyze_us))),
+                        (
+                            "last_autoanalyze",
+                            when(an.and_then(|a| a.last_autoanalyze_us)),
+                        ),
+                        ("analyze_count", count(an.map_or(0, |a| a.analyze_count))),
+                        (
+                            "autoanalyze_count",
+                            count(an.map_or(0, |a| a.autoanalyze_count)),
+                        ),
                     ],
                 ));
             }
@@ -3885,7 +3961,7 @@ pub fn user_views(engine: &Engine, txn: &Txn) -> SqlResult<Vec<ViewDef>> {
     loop {
         let lower = match &from {
             Some(k) => Bound::Excluded(k.as_slice()),
-            None => Bound::Unbounded,
+            None => Bound::Included(crate::stats::NAMED_ENTRIES_FROM),
         };
         let batch = engine.scan(txn, CATALOG, lower, Bound::Unbounded, CATALOG_BATCH)?;
         let full = batch.len() == CATALOG_BATCH;

@@ -28,11 +28,15 @@
 //!   reference, never materialised once) is a `Subquery Scan`; `WITH RECURSIVE` is a
 //!   `Recursive Union` whose step reads a `WorkTable Scan`.
 //!
-//! Costs are Borealis's own estimates, not PostgreSQL's: a table's row count is its live-row
-//! counter (what `pg_stat_user_tables.n_live_tup` shows), a page holds [`ROWS_PER_PAGE`] rows,
-//! reading a page costs 1 and handling a row 0.01; an equality keeps 0.5 % of the rows, an
-//! inequality a third, as PostgreSQL's defaults without statistics do. They rank plans roughly;
-//! they are not calibrated against time.
+//! Costs are Borealis's own estimates, not PostgreSQL's: a page holds [`ROWS_PER_PAGE`] rows,
+//! reading a page costs 1 and handling a row 0.01. For a table with statistics (ANALYZE), row
+//! counts and selectivities come from them through [`crate::cost`] (`reltuples` corrected by
+//! the rows written since, most common values, histograms, distinct counts; GROUP BY of columns
+//! counts their distinct values), so `rows=` is of the order PostgreSQL prints for the same data.
+//! Without, a table's row count is its live-row counter (what `pg_stat_user_tables.n_live_tup`
+//! shows) and an equality keeps 0.5 % of the rows, an inequality a third, as PostgreSQL's
+//! defaults without statistics do. They rank plans roughly; they are not calibrated against
+//! time.
 //!
 //! EXPLAIN ANALYZE runs the statement with an instrumented executor: each node's counters are
 //! keyed by the address of its plan part (stable for the statement) and a [`Part`]. Every row
@@ -45,6 +49,7 @@ use super::{
     QueryPlan, Relation, SelectPlan, SetOp, SortKey, SortSpec, Source,
 };
 use crate::catalog::TableDef;
+use crate::cost::TableInfo;
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{AggCall, AggFunc, BinOp, Expr};
 use crate::types::{DataType, Value};
@@ -582,6 +587,9 @@ impl<'a> Walk<'a> {
         if let Some(agg) = &s.aggregate {
             let groups = if agg.group_by.is_empty() {
                 1.0
+            } else if let Some(d) = self.group_distinct(&s.from, &agg.group_by) {
+                // Columns with statistics: their distinct values, at most the input's rows.
+                d.clamp(1.0, node.rows.max(1.0))
             } else {
                 node.rows.clamp(1.0, GROUPS_DEFAULT)
             };
@@ -824,6 +832,8 @@ impl<'a> Walk<'a> {
             };
             rows = if unique {
                 outer.rows
+            } else if let Some(sel) = self.join_selectivity(from, rel, step) {
+                (outer.rows * scan.rows * sel).max(1.0)
             } else {
                 (outer.rows * scan.rows * 0.005).max(1.0)
             };
@@ -861,7 +871,6 @@ impl<'a> Walk<'a> {
             actual = self.counters(step, Part::Join);
             inner = scan;
         }
-        let _ = from;
         Ok(self.finish_join(
             name,
             details,
@@ -934,9 +943,81 @@ impl<'a> Walk<'a> {
         }
     }
 
-    fn table_rows(&self, def: &TableDef) -> f64 {
-        let s = self.engine.tree_stats(def.tree);
-        s.inserted.saturating_sub(s.deleted) as f64
+    /// Groups a GROUP BY of plain columns makes, from their tables' statistics (the product of
+    /// their distinct values, as PostgreSQL's `estimate_num_groups` starts); `None` when a key
+    /// is not a column of a table with statistics.
+    fn group_distinct(&self, from: &FromPlan, keys: &[Expr]) -> Option<f64> {
+        let mut groups = 1.0;
+        for k in keys {
+            let Expr::Column(c) = k else { return None };
+            let rel = from
+                .relations
+                .iter()
+                .find(|r| *c >= r.offset && *c < r.offset + r.width)?;
+            let (Source::Table(def), Some(stats)) = (&rel.source, rel.stats.as_deref()) else {
+                return None;
+            };
+            let t = TableInfo {
+                def,
+                stats: Some(stats),
+                rows: crate::cost::table_rows(self.engine, def, Some(stats)),
+            };
+            let col = c - rel.offset;
+            stats.column(def, col)?;
+            // NULL is a group of its own.
+            let nulls = f64::from(u8::from(
+                stats.column(def, col).is_some_and(|cs| cs.null_frac > 0.0),
+            ));
+            groups *= t.distinct(col) + nulls;
+        }
+        Some(groups)
+    }
+
+    /// The fraction of row pairs a hash join step's keys keep, from the statistics of the
+    /// columns they compare; `None` when neither side's table has statistics.
+    fn join_selectivity(&self, from: &FromPlan, rel: &Relation, step: &JoinStep) -> Option<f64> {
+        fn info<'r>(engine: &Engine, r: &'r Relation) -> Option<TableInfo<'r>> {
+            match &r.source {
+                Source::Table(def) => Some(TableInfo {
+                    def,
+                    stats: r.stats.as_deref(),
+                    rows: crate::cost::table_rows(engine, def, r.stats.as_deref()),
+                }),
+                _ => None,
+            }
+        }
+        let column = |e: &Expr| match e {
+            Expr::Cast { expr, .. } => match &**expr {
+                Expr::Column(c) => Some(*c),
+                _ => None,
+            },
+            Expr::Column(c) => Some(*c),
+            _ => None,
+        };
+        let own = info(self.engine, rel);
+        let mut any_stats = rel.stats.is_some();
+        let mut sel = 1.0;
+        for (p, b) in step.probe.iter().zip(&step.build) {
+            let (Some(pc), Some(bc)) = (column(p), column(b)) else {
+                sel *= crate::cost::DEFAULT_EQ_SEL;
+                continue;
+            };
+            let Some(other) = from
+                .relations
+                .iter()
+                .find(|r| pc >= r.offset && pc < r.offset + r.width)
+            else {
+                sel *= crate::cost::DEFAULT_EQ_SEL;
+                continue;
+            };
+            any_stats |= other.stats.is_some();
+            let other_info = info(self.engine, other);
+            sel *= crate::cost::join_selectivity(
+                (other_info.as_ref(), pc - other.offset),
+                (own.as_ref(), bc),
+            );
+        }
+        any_stats.then_some(sel)
     }
 
     fn index_cost(&self, def: &TableDef, rows: f64) -> f64 {
@@ -976,7 +1057,15 @@ impl<'a> Walk<'a> {
         let mut filter: Vec<&Expr> = conjuncts.clone();
         match &rel.source {
             Source::Table(def) => {
-                let table_rows = self.table_rows(def);
+                let stats = rel.stats.as_deref();
+                let table_rows = crate::cost::table_rows(self.engine, def, stats);
+                // With statistics, estimates come from them (crate::cost); without, from the
+                // defaults below.
+                let info = stats.map(|_| TableInfo {
+                    def,
+                    stats,
+                    rows: table_rows,
+                });
                 let target = if rel.label == def.name || rel.label.is_empty() {
                     qualified(&def.name)
                 } else {
@@ -990,7 +1079,11 @@ impl<'a> Walk<'a> {
                 match range {
                     None => {
                         node.name = format!("Seq Scan on {target}");
-                        node.rows = table_rows * selectivity_all(&filter);
+                        node.rows = table_rows
+                            * match &info {
+                                Some(t) => crate::cost::conjunction_selectivity(&filter, Some(t)),
+                                None => selectivity_all(&filter),
+                            };
                         node.total_cost = (table_rows / ROWS_PER_PAGE).ceil() * PAGE_COST
                             + table_rows * (ROW_COST + QUAL_COST * filter.len() as f64);
                     }
@@ -1029,8 +1122,51 @@ impl<'a> Walk<'a> {
                         } else {
                             (table_rows / 3.0).max(1.0)
                         };
-                        node.rows = (base * selectivity_all(&filter)).max(1.0);
-                        node.total_cost = self.index_cost(def, base);
+                        match &info {
+                            Some(t) if base > 1.0 || !range.pinned(def) => {
+                                // Rows one read finds: a probe's per outer row, else the range's.
+                                let read = match &probe {
+                                    Some(_) => {
+                                        let cols = range.columns(def);
+                                        let per: f64 = cols[..range.eq.len().min(cols.len())]
+                                            .iter()
+                                            .map(|&c| 1.0 / t.distinct(c))
+                                            .product();
+                                        (t.rows * per).max(1.0)
+                                    }
+                                    None => t.rows * crate::cost::key_selectivity(t, range),
+                                };
+                                node.rows = match &probe {
+                                    Some(_) => {
+                                        read * crate::cost::conjunction_selectivity(
+                                            &filter,
+                                            Some(t),
+                                        )
+                                    }
+                                    None => {
+                                        t.rows
+                                            * crate::cost::conjunction_selectivity(
+                                                &conjuncts,
+                                                Some(t),
+                                            )
+                                    }
+                                }
+                                .max(1.0);
+                                let height = self.engine.tree_height(match range.index {
+                                    None => def.tree,
+                                    Some(i) => def.indexes[i].tree,
+                                });
+                                node.total_cost = crate::cost::index_cost(
+                                    height.ok(),
+                                    range.index.is_none(),
+                                    read,
+                                );
+                            }
+                            _ => {
+                                node.rows = (base * selectivity_all(&filter)).max(1.0);
+                                node.total_cost = self.index_cost(def, base);
+                            }
+                        }
                     }
                 }
             }

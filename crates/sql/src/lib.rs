@@ -35,6 +35,7 @@ pub mod catalog;
 pub mod catalog_views;
 pub mod comments;
 pub mod copy;
+pub mod cost;
 pub mod datetime;
 pub mod error;
 pub mod expr;
@@ -46,6 +47,7 @@ pub mod sequence;
 pub mod session;
 pub mod settings;
 pub mod spill;
+pub mod stats;
 pub mod types;
 pub mod window;
 

@@ -22,7 +22,10 @@
 //! The binder splits WHERE (and inner-join ON) into conjuncts. A conjunct over one relation is
 //! rewritten onto that relation's own row and applied while scanning it; a conjunct over several
 //! is applied at the first join step that covers them; `a = b` between the new relation and the
-//! joined ones becomes a hash-join key. The join order is greedy: start from a relation whose
+//! joined ones becomes a hash-join key. When any table of the join has statistics (ANALYZE, see
+//! [`crate::stats`]), the access paths and the join order are chosen by estimated cost
+//! ([`crate::cost`]: dynamic programming over connected subsets of up to eight relations, greedy
+//! beyond). Otherwise the join order is greedy by rule: start from a relation whose
 //! filter pins its primary key (or has any filter), then repeatedly take a relation connected by
 //! an equi-join to what is joined, else the next in FROM order (a cross product). With a LEFT
 //! JOIN the FROM order is kept. A RIGHT or FULL JOIN takes everything joined before it as its
@@ -30,9 +33,8 @@
 //! with one in the query every join keeps its ON conditions, WHERE runs after the last step and
 //! nothing is pushed into a scan (any relation may come out NULL-extended). `USING` and `NATURAL`
 //! become ON equalities; the column a USING merges away is hidden from unqualified names and
-//! `SELECT *` lists the merged ones first ([`using_join`]). This is a rule-based stand-in for the cost-based planner the
-//! SQL-engine issue asks for: it makes many-way comma joins over equalities linear instead of
-//! exponential. When the equi-join keys of a step pin leading columns of the inner table's
+//! `SELECT *` lists the merged ones first ([`using_join`]). Either order makes many-way comma
+//! joins over equalities linear instead of exponential. When the equi-join keys of a step pin leading columns of the inner table's
 //! primary key or of an index ([`IndexLookup`]) and few partial rows reach the step (at most
 //! [`INDEX_JOIN_OUTER_ROWS_MAX`]), the step probes that key per partial row instead of hashing
 //! the whole table: an index nested-loop join.
@@ -178,6 +180,8 @@ struct Relation {
     filter: Option<Expr>,
     /// How a table's rows are read, chosen from `filter` (see [`choose_access`]).
     access: Access,
+    /// A table's statistics, when the planner read them (see [`crate::stats`]).
+    stats: Option<std::sync::Arc<crate::stats::TableStats>>,
     /// A LATERAL derived table: run once per row of the relations before it.
     lateral: bool,
     /// `WITH ORDINALITY` on a function in FROM: each row ends with its 1-based number.
@@ -269,6 +273,14 @@ fn index_lookup(def: &TableDef, build: &[Expr]) -> Option<IndexLookup> {
         }
     }
     best.map(|(_, l)| l)
+}
+
+/// The key an equi-join on `build` (over `def`'s row) can probe: whether it pins one row, and
+/// its range.
+pub(crate) fn probe_key(def: &TableDef, build: &[Expr]) -> Option<(bool, KeyRange)> {
+    let l = index_lookup(def, build)?;
+    let unique = l.range.pinned(def) && l.probe_of.len() == l.range.columns(def).len();
+    Some((unique, l.range))
 }
 
 #[derive(Debug)]
@@ -1596,6 +1608,7 @@ impl<'a> Planner<'a> {
             width,
             filter: None,
             access: Access::Full,
+            stats: None,
             lateral,
             ordinality,
             label,
@@ -2218,12 +2231,35 @@ fn plan_joins(
     for rel in &mut relations {
         if let Source::Table(def) = &rel.source {
             rel.access = choose_access(def, rel.filter.as_ref());
+            // With statistics the read is chosen by cost; without, by rule. A key pinned to one
+            // row needs neither.
+            if let Some(p) = binder.planner
+                && !rel.access.is_point(def)
+            {
+                rel.stats = crate::stats::for_planner(p.engine, p.txn, def)?;
+                if let Some(st) = rel.stats.as_deref() {
+                    let t = crate::cost::TableInfo {
+                        def,
+                        stats: Some(st),
+                        rows: crate::cost::table_rows(p.engine, def, Some(st)),
+                    };
+                    rel.access = crate::cost::choose_access(p.engine, &t, rel.filter.as_ref());
+                }
+            }
         }
     }
 
     // Join order.
     let any_lateral = relations.iter().any(|r| r.lateral);
-    let order: Vec<usize> = if left_on.is_empty() && n > 1 && !any_lateral {
+    let costed = match binder.planner {
+        Some(p) if left_on.is_empty() && n > 1 && !any_lateral => {
+            cost_based_order(p.engine, &relations, &pool)
+        }
+        _ => None,
+    };
+    let order: Vec<usize> = if let Some(order) = costed {
+        order
+    } else if left_on.is_empty() && n > 1 && !any_lateral {
         let mut joined: Vec<bool> = vec![false; n];
         let mut order = Vec::with_capacity(n);
         let is_point = |r: &Relation| matches!(&r.source, Source::Table(d) if r.access.is_point(d));
@@ -2349,6 +2385,128 @@ fn plan_joins(
         steps,
         residual: and_all(residual),
     })
+}
+
+/// The join order by estimated cost ([`crate::cost::order_joins`]), when any table of the
+/// query has statistics; `None` leaves the rule-based order.
+fn cost_based_order(
+    engine: &Engine,
+    relations: &[Relation],
+    pool: &[Conjunct],
+) -> Option<Vec<usize>> {
+    use crate::cost::{JoinEdge, JoinRel, TableInfo};
+    if !relations.iter().any(|r| r.stats.is_some()) {
+        return None;
+    }
+    let infos: Vec<Option<TableInfo<'_>>> = relations
+        .iter()
+        .map(|r| match &r.source {
+            Source::Table(def) => Some(TableInfo {
+                def,
+                stats: r.stats.as_deref(),
+                rows: crate::cost::table_rows(engine, def, r.stats.as_deref()),
+            }),
+            _ => None,
+        })
+        .collect();
+    let rels: Vec<JoinRel> = relations
+        .iter()
+        .zip(&infos)
+        .map(|(r, info)| match info {
+            Some(t) => {
+                let parts = r
+                    .filter
+                    .as_ref()
+                    .map(crate::cost::conjuncts)
+                    .unwrap_or_default();
+                let rows = if r.access.is_point(t.def) {
+                    1.0
+                } else {
+                    t.rows * crate::cost::conjunction_selectivity(&parts, Some(t))
+                };
+                JoinRel {
+                    rows,
+                    cost: crate::cost::access_cost(engine, t, &r.access, parts.len()),
+                }
+            }
+            None => {
+                let rows = match &r.source {
+                    Source::Derived(_) => 1000.0,
+                    _ => 100.0,
+                };
+                JoinRel {
+                    rows,
+                    cost: rows * crate::cost::ROW_COST,
+                }
+            }
+        })
+        .collect();
+    // A column of one relation: (relation, its column).
+    let column = |e: &Expr| -> Option<(usize, usize)> {
+        let e = match e {
+            Expr::Cast { expr, .. } => &**expr,
+            other => other,
+        };
+        match e {
+            Expr::Column(c) => {
+                let r = relation_of(relations, *c);
+                Some((r, c - relations[r].offset))
+            }
+            _ => None,
+        }
+    };
+    let mut edges = Vec::new();
+    for c in pool {
+        let Some(rs) = &c.rels else { continue };
+        if rs.len() < 2 {
+            continue;
+        }
+        let edge = match &c.expr {
+            Expr::Binary {
+                op: BinOp::Eq,
+                left,
+                right,
+                ..
+            } => match (column(left), column(right)) {
+                (Some((ra, ca)), Some((rb, cb))) if ra != rb => {
+                    let probe = |r: usize, col: usize| {
+                        infos[r]
+                            .as_ref()
+                            .and_then(|t| crate::cost::probe(engine, t, col))
+                    };
+                    JoinEdge {
+                        rels: vec![ra, rb],
+                        selectivity: crate::cost::join_selectivity(
+                            (infos[ra].as_ref(), ca),
+                            (infos[rb].as_ref(), cb),
+                        ),
+                        probe: vec![probe(ra, ca), probe(rb, cb)],
+                        equi: true,
+                    }
+                }
+                _ => {
+                    let sides = referenced_relations(left, relations)
+                        .zip(referenced_relations(right, relations));
+                    let equi =
+                        sides.is_some_and(|(l, r)| l.len() == 1 && r.len() == 1 && l[0] != r[0]);
+                    JoinEdge {
+                        rels: rs.clone(),
+                        selectivity: crate::cost::DEFAULT_EQ_SEL,
+                        probe: vec![None; rs.len()],
+                        equi,
+                    }
+                }
+            },
+            other => JoinEdge {
+                rels: rs.clone(),
+                selectivity: crate::cost::selectivity(other, None),
+                probe: vec![None; rs.len()],
+                equi: false,
+            },
+        };
+        edges.push(edge);
+    }
+    Some(crate::cost::order_joins(&rels, &edges))
 }
 
 /// If `e` is `x = y` with one side over relation `r` only and the other over joined relations
@@ -4143,6 +4301,23 @@ fn dangling_entry(def: &TableDef, index: Option<usize>) -> SqlError {
 /// parameter or an outer reference; `BETWEEN` is a range.
 #[must_use]
 pub fn choose_access(def: &TableDef, filter: Option<&Expr>) -> Access {
+    // The first of the best scores: the primary key before indexes on a tie.
+    let mut best: Option<((bool, usize, usize), KeyRange)> = None;
+    for (score, range) in access_candidates(def, filter) {
+        if best.as_ref().is_none_or(|(b, _)| score > *b) {
+            best = Some((score, range));
+        }
+    }
+    best.map_or(Access::Full, |(_, r)| Access::Range(r))
+}
+
+/// Every key `filter` can narrow a read of `def` through, with its rule score (pinned unique,
+/// leading equalities, bounds on the next column); [`choose_access`] takes the best score, the
+/// cost-based choice ([`crate::cost::choose_access`]) the cheapest read.
+pub(crate) fn access_candidates(
+    def: &TableDef,
+    filter: Option<&Expr>,
+) -> Vec<((bool, usize, usize), KeyRange)> {
     #[derive(Default)]
     struct Terms {
         eq: Vec<(usize, Expr)>,
@@ -4210,8 +4385,9 @@ pub fn choose_access(def: &TableDef, filter: Option<&Expr>) -> Access {
             _ => {}
         }
     }
+    let mut out = Vec::new();
     let Some(f) = filter else {
-        return Access::Full;
+        return out;
     };
     let mut terms = Terms::default();
     walk(f, &mut terms);
@@ -4222,7 +4398,6 @@ pub fn choose_access(def: &TableDef, filter: Option<&Expr>) -> Access {
     for (i, ix) in def.indexes.iter().enumerate() {
         keys.push((Some(i), &ix.columns, ix.unique));
     }
-    let mut best: Option<((bool, usize, usize), KeyRange)> = None;
     for (index, cols, unique) in keys {
         let mut eq = Vec::new();
         for c in cols {
@@ -4249,20 +4424,17 @@ pub fn choose_access(def: &TableDef, filter: Option<&Expr>) -> Access {
         if eq.is_empty() && bounds == 0 {
             continue;
         }
-        let score = (pinned, eq.len(), bounds);
-        if best.as_ref().is_none_or(|(b, _)| score > *b) {
-            best = Some((
-                score,
-                KeyRange {
-                    index,
-                    eq,
-                    lower,
-                    upper,
-                },
-            ));
-        }
+        out.push((
+            (pinned, eq.len(), bounds),
+            KeyRange {
+                index,
+                eq,
+                lower,
+                upper,
+            },
+        ));
     }
-    best.map_or(Access::Full, |(_, r)| Access::Range(r))
+    out
 }
 
 pub(crate) fn output_name(item: &ast::Expr) -> String {

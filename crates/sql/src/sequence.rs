@@ -356,7 +356,7 @@ pub fn user_sequences(engine: &Engine, txn: &Txn) -> SqlResult<Vec<SequenceDef>>
     loop {
         let lower = match &from {
             Some(k) => Bound::Excluded(k.as_slice()),
-            None => Bound::Unbounded,
+            None => Bound::Included(crate::stats::NAMED_ENTRIES_FROM),
         };
         let batch = engine.scan(txn, CATALOG, lower, Bound::Unbounded, CATALOG_BATCH)?;
         let full = batch.len() == CATALOG_BATCH;

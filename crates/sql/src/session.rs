@@ -28,8 +28,8 @@ use crate::expr::{AggMode, Binder, Expr, ScopeColumn, SessionInfo, ident_name, o
 use crate::index::{self, NameOwner};
 use crate::query::explain::{Options, Walk};
 use crate::query::{
-    Access, ColumnInfo, Executor, Planner, QueryPlan, choose_access, lookup_table, matching_rows,
-    single_table, table_scope,
+    Access, ColumnInfo, Executor, Planner, QueryPlan, lookup_table, matching_rows, single_table,
+    table_scope,
 };
 use crate::sequence::{
     SequenceAccess, SequenceOptions, Sequences, SessionSequences, lookup_sequence, user_sequences,
@@ -363,7 +363,15 @@ fn parse_fallback(
     match first {
         "vacuum" | "analyze" | "analyse" => {
             let mut rest = text[first.len()..].trim_start();
+            // VACUUM with ANALYZE (a word or an option) gathers statistics too; it arrives as
+            // an ANALYZE marked `compute_statistics` (see `Session::analyze`).
+            let mut analyze = first != "vacuum";
+            let mut vacuum_analyze = false;
             if rest.starts_with('(') {
+                let options = rest[1..rest.find(')')?].to_lowercase();
+                vacuum_analyze |= options
+                    .split(',')
+                    .any(|o| matches!(o.split_whitespace().next(), Some("analyze" | "analyse")));
                 rest = rest[rest.find(')')? + 1..].trim_start();
             }
             loop {
@@ -372,21 +380,57 @@ fn parse_fallback(
                     word.as_str(),
                     "full" | "freeze" | "verbose" | "analyze" | "analyse"
                 ) {
+                    vacuum_analyze |= matches!(word.as_str(), "analyze" | "analyse");
                     rest = rest[word.len()..].trim_start();
                 } else {
                     break;
                 }
             }
+            let marked = first == "vacuum" && vacuum_analyze;
+            analyze |= marked;
+            let statement = |table: &str| -> Option<ast::Statement> {
+                if !analyze {
+                    return parse(&format!("VACUUM {table}")).ok()?.pop();
+                }
+                let mut s = parse(&format!("ANALYZE {table}")).ok()?.pop()?;
+                if let ast::Statement::Analyze(a) = &mut s {
+                    a.compute_statistics = marked;
+                }
+                Some(s)
+            };
             let mut out = Vec::new();
             if rest.is_empty() {
-                out.extend(parse("VACUUM").ok()?);
+                out.push(statement("")?);
             }
-            for table in rest.split(',') {
-                let table = table.split('(').next()?.trim();
+            // Tables are separated by commas outside their column lists.
+            let mut depth = 0usize;
+            let mut start = 0;
+            let mut tables = Vec::new();
+            for (i, ch) in rest.char_indices() {
+                match ch {
+                    '(' => depth += 1,
+                    ')' => depth = depth.saturating_sub(1),
+                    ',' if depth == 0 => {
+                        tables.push(&rest[start..i]);
+                        start = i + 1;
+                    }
+                    _ => {}
+                }
+            }
+            if !rest.is_empty() {
+                tables.push(&rest[start..]);
+            }
+            for table in tables {
+                let table = table.trim();
                 if table.is_empty() {
                     return None;
                 }
-                out.extend(parse(&format!("VACUUM {table}")).ok()?);
+                let table = if analyze {
+                    table
+                } else {
+                    table.split('(').next()?.trim()
+                };
+                out.push(statement(table)?);
             }
             Some(out)
         }
@@ -1270,7 +1314,43 @@ impl Session {
             return Err(SqlError::ReadOnlyTransaction(command));
         }
         if let ast::Statement::Vacuum(v) = stmt {
+            // The parser reads a bare `VACUUM ANALYZE` as a vacuum of a table named analyze.
+            if let Some(n) = &v.table_name
+                && let [ast::ObjectNamePart::Identifier(id)] = n.0.as_slice()
+                && id.quote_style.is_none()
+                && matches!(id.value.to_lowercase().as_str(), "analyze" | "analyse")
+            {
+                self.vacuum(None)?;
+                let mut txn = self.db.engine.begin();
+                let all = ast::Analyze {
+                    has_table_keyword: false,
+                    table_name: None,
+                    for_columns: false,
+                    columns: Vec::new(),
+                    partitions: None,
+                    cache_metadata: false,
+                    noscan: false,
+                    compute_statistics: true,
+                };
+                return match self.analyze(&mut txn, &all) {
+                    Ok(output) => Ok(Executed {
+                        output,
+                        commit_lsn: self.commit(txn)?,
+                        notice: None,
+                    }),
+                    Err(e) => {
+                        self.db.engine.rollback(txn);
+                        Err(e)
+                    }
+                };
+            }
             return self.vacuum(v.table_name.as_ref()).and_then(plain);
+        }
+        // `VACUUM ANALYZE`: the vacuum outside any transaction, then the analyze below.
+        if let ast::Statement::Analyze(a) = stmt
+            && a.compute_statistics
+        {
+            self.vacuum(a.table_name.as_ref())?;
         }
         match stmt {
             ast::Statement::Prepare {
@@ -1745,12 +1825,7 @@ impl Session {
                 self.alter_sequence(txn, &AlterSequence::parse(text)?)
             }
             ast::Statement::AlterTable(at) => self.alter_table(txn, at),
-            ast::Statement::Analyze(a) => {
-                if let Some(n) = &a.table_name {
-                    lookup_table(&self.db.engine, txn, &object_name(n)?)?;
-                }
-                Ok(command("ANALYZE"))
-            }
+            ast::Statement::Analyze(a) => self.analyze(txn, a),
             ast::Statement::Copy {
                 source,
                 to: true,
@@ -2860,6 +2935,7 @@ impl Session {
             }
             engine.delete(txn, CATALOG, name.as_bytes())?;
             crate::comments::drop_all(&engine, txn, PG_CLASS_OID, def.oid)?;
+            crate::stats::drop_table(&engine, txn, def.oid)?;
             for ix in &def.indexes {
                 crate::comments::drop_all(&engine, txn, PG_CLASS_OID, ix.oid)?;
             }
@@ -3550,7 +3626,7 @@ impl Session {
             (None, Some(w)) => Some(binder.bind(w, &mut AggMode::Forbidden("WHERE"))?),
             (None, None) => None,
         };
-        let access = choose_access(&def, filter.as_ref());
+        let access = crate::cost::planned_access(&self.db.engine, txn, &def, filter.as_ref())?;
         let returning = match &u.returning {
             Some(items) => {
                 Some(self.bind_returning(txn, &def, items, params, alias.as_deref(), &extra)?)
@@ -3829,7 +3905,7 @@ impl Session {
             }
             (None, None) => None,
         };
-        let access = choose_access(&def, filter.as_ref());
+        let access = crate::cost::planned_access(&self.db.engine, txn, &def, filter.as_ref())?;
         let extra: Vec<ScopeColumn> = join.as_ref().map_or_else(Vec::new, |j| j.scope.clone());
         let returning = match &d.returning {
             Some(items) => {
@@ -4837,6 +4913,45 @@ impl Session {
         Ok(command("VACUUM"))
     }
 
+    /// `ANALYZE [table [(columns)]]`: gathers the planner's statistics of one table (some of
+    /// its columns) or of every table, in the statement's transaction (see [`crate::stats`]).
+    /// `VACUUM ANALYZE` arrives here marked `compute_statistics`, its vacuum already done.
+    fn analyze(&mut self, txn: &mut Txn, a: &ast::Analyze) -> SqlResult<Output> {
+        let engine = self.db.engine.clone();
+        let defs = match &a.table_name {
+            Some(n) => vec![lookup_table(&engine, txn, &object_name(n)?)?],
+            None => crate::catalog_views::user_tables(&engine, txn)?,
+        };
+        for def in defs {
+            let columns = if a.columns.is_empty() {
+                None
+            } else {
+                let mut cs = Vec::with_capacity(a.columns.len());
+                for id in &a.columns {
+                    let name = crate::expr::ident_name(id);
+                    let c = def
+                        .columns
+                        .iter()
+                        .position(|c| c.name == name)
+                        .ok_or_else(|| {
+                            SqlError::UndefinedColumn(format!(
+                                "{name}\" of relation \"{}",
+                                def.name
+                            ))
+                        })?;
+                    cs.push(c);
+                }
+                Some(cs)
+            };
+            crate::stats::analyze(&engine, txn, &def, columns.as_deref(), false)?;
+        }
+        Ok(command(if a.compute_statistics {
+            "VACUUM"
+        } else {
+            "ANALYZE"
+        }))
+    }
+
     /// `TRUNCATE t [, …]`: each table gets a new, empty tree in the same transaction (the old
     /// tree is left unreachable, as DROP TABLE leaves it).
     fn truncate(&mut self, txn: &mut Txn, t: &ast::Truncate) -> SqlResult<Output> {
@@ -5291,6 +5406,7 @@ impl Session {
             }
         }
         crate::comments::drop_column(&engine, txn, PG_CLASS_OID, def.oid, i as i32 + 1)?;
+        crate::stats::drop_column(&engine, txn, def.oid, i)?;
         let shift = |c: &mut usize| {
             if *c > i {
                 *c -= 1;
