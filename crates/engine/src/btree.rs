@@ -99,19 +99,33 @@ fn descend(
     tree: PageId,
     key: Option<&[u8]>,
 ) -> Result<(Vec<PageId>, PageId), EngineError> {
+    let mut path = Vec::new();
+    let leaf = descend_with(mtr, tree, key, Some(&mut path))?;
+    Ok((path, leaf))
+}
+
+/// [`descend`] that only records the path when asked to (a lookup needs the leaf alone, and
+/// then allocates nothing).
+fn descend_with(
+    mtr: &mut Mtr<'_>,
+    tree: PageId,
+    key: Option<&[u8]>,
+    mut path: Option<&mut Vec<PageId>>,
+) -> Result<PageId, EngineError> {
     let mut level = root_level(mtr, tree)?;
     let mut id = tree;
-    let mut path = Vec::with_capacity(level as usize);
     loop {
         let p = read_at(mtr, id, tree, level)?;
         if level == 0 {
-            return Ok((path, id));
+            return Ok(id);
         }
         let next = match key {
             Some(k) => page::child_for(p, k),
             None => PageId(page::link(p)),
         };
-        path.push(id);
+        if let Some(path) = path.as_deref_mut() {
+            path.push(id);
+        }
         id = next;
         level -= 1;
     }
@@ -123,7 +137,7 @@ pub(crate) fn get(
     tree: PageId,
     key: &[u8],
 ) -> Result<Option<Vec<u8>>, EngineError> {
-    let (_, leaf) = descend(mtr, tree, Some(key))?;
+    let leaf = descend_with(mtr, tree, Some(key), None)?;
     let p = mtr.read(leaf)?;
     Ok(page::search(p, key)
         .ok()

@@ -401,15 +401,17 @@ impl Engine {
             self.shared.ssi().read_key(txn.id, tree, key);
         }
         let (snapshot, own) = (txn.snapshot, txn.id);
-        let seen = self.read(|mtr, status| match mvcc::chain_of(mtr, tree, key)? {
+        let mut newer = Vec::new();
+        // The stored chain is read in place: one copy of the visible value, nothing else.
+        let value = self.read(|mtr, status| match btree::get(mtr, tree, key)? {
             None => Ok(None),
-            Some(chain) => mvcc::read_at(status, mtr, &chain, snapshot, own).map(Some),
+            Some(raw) => Ok(
+                mvcc::visible_in(status, mtr, &raw, snapshot, own, &mut newer)?
+                    .map(|r| raw[r].to_vec()),
+            ),
         })?;
-        let Some(seen) = seen else {
-            return Ok(None);
-        };
-        self.conflict_out(txn, &seen.newer)?;
-        Ok(seen.value)
+        self.conflict_out(txn, &newer)?;
+        Ok(value)
     }
 
     /// At most `limit` entries of `tree` between `from` and `to`, in ascending key order, as
