@@ -178,6 +178,15 @@ pub async fn run(opts: Options) -> Result<()> {
     tokio::spawn(autovacuum(engine.clone()));
     tokio::spawn(autoanalyze(engine.clone()));
     let db = borealis_sql::Database::new(engine);
+    // Temporary relations of sessions that ended with the last run are removed before anyone
+    // connects.
+    let cleanup = db.clone();
+    let removed = tokio::task::spawn_blocking(move || cleanup.drop_leftover_temp_relations())
+        .await?
+        .context("removing temporary relations left by the last run")?;
+    if removed > 0 {
+        eprintln!("instance: removed the temporary relations of {removed} ended session(s)");
+    }
     let frontend = Frontend::new(db, Arc::new(VolumeDurability(volume.clone())));
     let listener = tokio::net::TcpListener::bind(&listen)
         .await

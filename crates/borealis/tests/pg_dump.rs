@@ -1,7 +1,9 @@
 //! pg_dump round trips with a real PostgreSQL 15: a database of tables (text, varchar, char,
 //! bool, int, bigint, float8, timestamp; NULLs, quotes, tabs, backslashes and newlines in text),
 //! primary keys, unique constraints, a secondary index, CHECK and FOREIGN KEY constraints,
-//! defaults, a serial column, a sequence that has handed out values, a view, and comments, with data, is
+//! defaults, a serial column, a sequence that has handed out values, a view, and comments, in
+//! `public` and in a second schema (with a table of the same name as one of `public`'s, and
+//! foreign keys across the two), with data, is
 //! dumped from PostgreSQL by `pg_dump` (plain format) and restored into Borealis with psql. Every
 //! table's data (ordered by key) and the schema objects as the catalogs describe them (columns,
 //! relations, indexes, constraints, sequences and their current values, views) must then read
@@ -62,6 +64,24 @@ INSERT INTO books VALUES
 INSERT INTO tags VALUES (1, 'red'), (1, 'blue'), (2, 'red');
 SELECT nextval('tickets');
 SELECT nextval('tickets');
+CREATE SCHEMA shop;
+COMMENT ON SCHEMA shop IS 'the shop';
+CREATE TABLE shop.orders (
+    id serial PRIMARY KEY,
+    book_id bigint REFERENCES public.books (id),
+    qty int NOT NULL CHECK (qty > 0),
+    note text
+);
+CREATE INDEX orders_book ON shop.orders (book_id);
+CREATE TABLE shop.books (isbn text PRIMARY KEY, title text UNIQUE);
+CREATE TABLE holds (order_id int REFERENCES shop.orders (id), since timestamp);
+CREATE SEQUENCE shop.counter START 3;
+CREATE VIEW shop.big_orders AS SELECT id, qty FROM shop.orders WHERE qty > 1;
+COMMENT ON TABLE shop.orders IS 'orders taken';
+INSERT INTO shop.orders (book_id, qty, note) VALUES (1, 2, 'first'), (9000000000, 1, NULL), (NULL, 5, 'x');
+INSERT INTO shop.books VALUES ('978-0', 'zero'), ('978-1', 'one');
+INSERT INTO holds VALUES (1, '2022-02-02 02:02:02'), (3, NULL);
+SELECT nextval('shop.counter');
 ";
 
 /// The data compared, each ordered by its key.
@@ -70,26 +90,35 @@ const DATA: &[&str] = &[
     "SELECT * FROM books ORDER BY id",
     "SELECT * FROM tags ORDER BY book, tag",
     "SELECT * FROM cheap ORDER BY id",
+    "SELECT * FROM shop.orders ORDER BY id",
+    "SELECT * FROM shop.books ORDER BY isbn",
+    "SELECT * FROM shop.big_orders ORDER BY id",
+    "SELECT * FROM holds ORDER BY order_id",
 ];
 
 /// The schema objects compared, as the catalogs describe them.
 const CATALOG: &[&str] = &[
-    "SELECT table_name, column_name, data_type, is_nullable, column_default, \
+    "SELECT table_schema, table_name, column_name, data_type, is_nullable, column_default, \
      character_maximum_length FROM information_schema.columns \
-     WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
-    "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-     WHERE n.nspname = 'public' ORDER BY 1",
-    "SELECT indexname, tablename, indexdef FROM pg_indexes WHERE schemaname = 'public' \
-     ORDER BY 1",
-    "SELECT con.conname, c.relname, con.contype, pg_get_constraintdef(con.oid) \
+     WHERE table_schema IN ('public', 'shop') ORDER BY table_schema, table_name, ordinal_position",
+    "SELECT n.nspname, c.relname, c.relkind FROM pg_class c \
+     JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE n.nspname IN ('public', 'shop') ORDER BY 1, 2",
+    "SELECT schemaname, indexname, tablename, indexdef FROM pg_indexes \
+     WHERE schemaname IN ('public', 'shop') ORDER BY 1, 2",
+    "SELECT n.nspname, con.conname, c.relname, con.contype, pg_get_constraintdef(con.oid) \
      FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
-     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' ORDER BY 1",
-    "SELECT sequencename, data_type, start_value, increment_by, min_value, max_value, \
-     last_value FROM pg_sequences ORDER BY 1",
-    "SELECT viewname FROM pg_views WHERE schemaname = 'public' ORDER BY 1",
+     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('public', 'shop') \
+     ORDER BY 1, 2",
+    "SELECT schemaname, sequencename, data_type, start_value, increment_by, min_value, \
+     max_value, last_value FROM pg_sequences ORDER BY 1, 2",
+    "SELECT schemaname, viewname FROM pg_views WHERE schemaname IN ('public', 'shop') \
+     ORDER BY 1, 2",
     "SELECT obj_description('books'::regclass, 'pg_class'), \
      col_description('books'::regclass, 3), col_description('books'::regclass, 2), \
-     obj_description(2200, 'pg_namespace')",
+     obj_description(2200, 'pg_namespace'), obj_description('shop.orders'::regclass, 'pg_class')",
+    "SELECT nspname, obj_description(oid, 'pg_namespace') FROM pg_namespace \
+     WHERE nspname IN ('public', 'shop') ORDER BY 1",
 ];
 
 /// A PostgreSQL client program of the same version as the server.
@@ -205,6 +234,8 @@ async fn a_postgresql_dump_restores_into_borealis() {
     for sql in [
         "SELECT nextval('tickets')",
         "INSERT INTO authors (name) VALUES ('new') RETURNING id",
+        "SELECT nextval('shop.counter')",
+        "INSERT INTO shop.orders (qty) VALUES (3) RETURNING id",
     ] {
         assert_eq!(
             texts(&restored, sql).await,
@@ -245,8 +276,8 @@ async fn a_postgresql_dump_restores_into_borealis() {
     // Borealis → Borealis: every object dropped, then the dump restored.
     restored
         .batch_execute(
-            "DROP VIEW cheap; DROP TABLE tags; DROP TABLE books; DROP TABLE authors; \
-             DROP SEQUENCE tickets",
+            "DROP VIEW cheap; DROP TABLE holds; DROP SCHEMA shop CASCADE; DROP TABLE tags; \
+             DROP TABLE books; DROP TABLE authors; DROP SEQUENCE tickets",
         )
         .await
         .unwrap();
@@ -262,6 +293,8 @@ async fn a_postgresql_dump_restores_into_borealis() {
     for sql in [
         "SELECT nextval('tickets')",
         "INSERT INTO authors (name) VALUES ('newer') RETURNING id",
+        "SELECT nextval('shop.counter')",
+        "INSERT INTO shop.orders (qty) VALUES (4) RETURNING id",
     ] {
         assert_eq!(
             texts(&restored, sql).await,

@@ -426,3 +426,116 @@ async fn settings_activity_cancel_and_terminate() {
         .unwrap();
     assert_eq!(one(&c, "SELECT v FROM t").await, "4");
 }
+
+/// Runs psql as `postgres` against `host:port/db` with `args`; returns stdout, failing on errors.
+fn psql_at(host: &str, port: &str, db: &str, args: &[&str]) -> String {
+    psql_at_with_stderr(host, port, db, args).0
+}
+
+/// [`psql_at`], returning stdout and stderr (where psql prints notices).
+fn psql_at_with_stderr(host: &str, port: &str, db: &str, args: &[&str]) -> (String, String) {
+    let out = Command::new(psql_path())
+        .args(["-X", "-h", host, "-p", port, "-U", "postgres", "-d", db])
+        .args(["-v", "ON_ERROR_STOP=1"])
+        .args(args)
+        .output()
+        .expect("run psql");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        out.status.success() && !stderr.contains("ERROR"),
+        "psql {args:?} failed:\n{stdout}\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
+/// psql's schema-aware meta-commands (`\dn`, `\dt s.*`, `\d s.t`, `\di`, `\ds`, `\dv` with
+/// patterns and with the search path) print exactly what they print against PostgreSQL 15
+/// for the same objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_lists_schemas_as_postgresql_does() {
+    let _g = serial();
+    let setup = "CREATE SCHEMA shop;\n\
+         CREATE TABLE shop.orders (id serial PRIMARY KEY, qty int NOT NULL CHECK (qty > 0), note text);\n\
+         CREATE INDEX orders_qty ON shop.orders (qty);\n\
+         CREATE TABLE shop.items (order_id int REFERENCES shop.orders (id), sku varchar(10) UNIQUE);\n\
+         CREATE TABLE orders (a int);\n\
+         CREATE SEQUENCE shop.counter;\n\
+         CREATE VIEW shop.big AS SELECT id FROM shop.orders WHERE qty > 10;\n\
+         CREATE SCHEMA empty;\n\
+         INSERT INTO shop.orders (qty, note) VALUES (3, 'first'), (12, NULL);\n\
+         TRUNCATE orders;\n\
+         COMMENT ON TABLE shop.orders IS 'orders taken';\n\
+         COMMENT ON SCHEMA shop IS 'the shop';\n";
+    let commands: &[&[&str]] = &[
+        &["-c", "\\dn"],
+        &["-c", "\\dt"],
+        &["-c", "\\dt shop.*"],
+        &["-c", "\\dt *.orders"],
+        &["-c", "\\d shop.orders"],
+        &["-c", "\\d shop.items"],
+        &["-c", "\\di shop.*"],
+        &["-c", "\\ds shop.*"],
+        &["-c", "\\dv shop.*"],
+        &["-c", "\\d orders"],
+        &["-c", "SET search_path = shop, public", "-c", "\\dt"],
+        &["-c", "SET search_path = shop, public", "-c", "\\d orders"],
+        &["-c", "SET search_path = shop", "-c", "\\d items"],
+    ];
+
+    let pg = common::postgres::Postgres::start("psql-schemas");
+    let pg_port = pg.port.to_string();
+    pg.client("postgres")
+        .await
+        .batch_execute(setup)
+        .await
+        .unwrap();
+    let cluster = Cluster::start("psql-schemas");
+    let addr = cluster.writer.as_ref().unwrap().addr.clone();
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    psql_at(host, port, "borealis", &["-c", setup]);
+    // COPY into and out of a qualified table, through psql's \copy.
+    let data = cluster.dir.join("orders.csv");
+    std::fs::write(&data, "5,from file\n20,\n").unwrap();
+    let copy_in = format!(
+        "\\copy shop.orders (qty, note) from '{}' csv",
+        data.display()
+    );
+    for (h, p, db) in [
+        ("127.0.0.1", pg_port.as_str(), "postgres"),
+        (host, port, "borealis"),
+    ] {
+        psql_at(h, p, db, &["-c", &copy_in]);
+    }
+    let commands: Vec<&[&str]> = commands
+        .iter()
+        .copied()
+        .chain([
+            &["-c", "COPY shop.orders TO STDOUT"][..],
+            &["-c", "\\dn+"][..],
+            &["-c", "SELECT * FROM shop.big ORDER BY id"][..],
+        ])
+        .collect();
+    for args in &commands {
+        let want = psql_at("127.0.0.1", &pg_port, "postgres", args);
+        let got = psql_at(host, port, "borealis", args);
+        assert!(
+            want.lines().count() > 3,
+            "psql {args:?} lists nothing: {want}"
+        );
+        assert_eq!(got, want, "psql {args:?}");
+    }
+    let dn = psql_at(host, port, "borealis", &["-c", "\\dn"]);
+    assert!(dn.contains(" shop ") && dn.contains(" empty "), "{dn}");
+    let d = psql_at(host, port, "borealis", &["-c", "\\d shop.items"]);
+    assert!(
+        d.contains("Table \"shop.items\"") && d.contains("REFERENCES shop.orders(id)"),
+        "{d}"
+    );
+    // DROP SCHEMA … CASCADE says what it drops, as PostgreSQL says it (a NOTICE with a DETAIL).
+    for sql in ["DROP SCHEMA empty CASCADE", "DROP SCHEMA shop CASCADE"] {
+        let want = psql_at_with_stderr("127.0.0.1", &pg_port, "postgres", &["-c", sql]);
+        let got = psql_at_with_stderr(host, port, "borealis", &["-c", sql]);
+        assert_eq!(got, want, "{sql}");
+    }
+}

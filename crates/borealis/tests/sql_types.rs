@@ -101,7 +101,11 @@ fn error_line(e: &tokio_postgres::Error) -> String {
 fn error_lines(e: &tokio_postgres::Error, details: bool) -> Vec<String> {
     let mut lines = vec![error_line(e)];
     if details && let Some(d) = e.as_db_error().and_then(|db| db.detail()) {
+        // A detail of several lines (a list of dependent objects) spans lines, as the file
+        // holds it.
         lines.push(format!("DETAIL: {d}"));
+        let last = lines.pop().unwrap_or_default();
+        lines.extend(last.split('\n').map(str::to_string));
     }
     lines
 }
@@ -184,6 +188,13 @@ async fn datetime_types_answer_as_postgresql_does() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_types_answer_as_postgresql_does() {
     run_golden("sql_json.golden", "sql-json", true).await;
+}
+
+/// `sql_schemas.golden`: schemas (CREATE/DROP/ALTER SCHEMA, qualified names everywhere,
+/// `search_path` resolution, the catalogs' schema columns) and temporary tables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemas_answer_as_postgresql_does() {
+    run_golden("sql_schemas.golden", "sql-schemas", true).await;
 }
 
 /// Runs the cases of one golden file against a Borealis cluster (or, with

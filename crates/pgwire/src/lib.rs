@@ -104,6 +104,7 @@ fn error_info(e: &FrontError) -> ErrorInfo {
                 | SqlError::CheckViolation { detail, .. }
                 | SqlError::ForeignKeyViolation { detail, .. }
                 | SqlError::NotSupportedDetail { detail, .. }
+                | SqlError::ReservedName { detail, .. }
                 | SqlError::NumericFieldOverflow { detail }
                 | SqlError::InvalidJson { detail }
                 | SqlError::UnsupportedUnicodeEscape { detail }
@@ -142,6 +143,7 @@ fn error_info(e: &FrontError) -> ErrorInfo {
         | SqlError::InvalidTableDefinitionHint { hint, .. }
         | SqlError::NotSupportedDetail { hint, .. },
     ) = e
+        && !hint.is_empty()
     {
         info.hint = Some(hint.clone());
     }
@@ -257,7 +259,10 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::NoSuchSavepoint(_) => "3B001",
         SqlError::UndefinedPreparedStatement(_) => "26000",
         SqlError::DuplicatePreparedStatement(_) => "42P05",
-        SqlError::UndefinedSchema(_) => "3F000",
+        SqlError::UndefinedSchema(_) | SqlError::InvalidSchemaName(_) => "3F000",
+        SqlError::DuplicateSchema(_) => "42P06",
+        SqlError::InsufficientPrivilege(_) => "42501",
+        SqlError::ReservedName { .. } => "42939",
         SqlError::AmbiguousFunction(_) => "42725",
         SqlError::NoActiveTransaction(_) => "25P01",
         SqlError::IsolationAfterQuery | SqlError::ReadWriteAfterQuery => "25001",
@@ -851,7 +856,12 @@ where
         } else {
             "NOTICE"
         };
-        let info = ErrorInfo::new(severity.into(), code.into(), n);
+        let (message, detail) = match n.split_once(borealis_sql::session::NOTICE_DETAIL) {
+            Some((m, d)) => (m.to_string(), Some(d.to_string())),
+            None => (n, None),
+        };
+        let mut info = ErrorInfo::new(severity.into(), code.into(), message);
+        info.detail = detail;
         client
             .send(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(
                 info,
@@ -871,6 +881,8 @@ fn notice_code(message: &str) -> &'static str {
         "25P01"
     } else if message.contains("already a transaction in progress") {
         "25001"
+    } else if message.starts_with("schema ") && message.contains("already exists, skipping") {
+        "42P06"
     } else {
         "00000"
     }

@@ -177,6 +177,9 @@ impl Column {
 #[derive(Clone, Debug, PartialEq)]
 pub struct TableDef {
     pub name: String,
+    /// The schema: not in the encoded definition but in its catalog key (see
+    /// [`crate::namespace`]); set by whoever reads the entry.
+    pub schema: String,
     /// The table's OID, fixed at CREATE and kept when the table is rebuilt (a new tree).
     pub oid: u32,
     pub tree: TreeId,
@@ -305,6 +308,12 @@ impl IndexDef {
 }
 
 impl TableDef {
+    /// The definition's catalog key.
+    #[must_use]
+    pub fn key(&self) -> String {
+        crate::namespace::rel_key(&self.schema, &self.name)
+    }
+
     #[must_use]
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
@@ -599,6 +608,7 @@ impl TableDef {
         r.finish()?;
         Ok(TableDef {
             name,
+            schema: crate::namespace::PUBLIC.into(),
             oid,
             tree,
             columns,
@@ -620,6 +630,8 @@ const VIEW_SQL_BYTES_MAX: u32 = 1 << 20;
 #[derive(Clone, Debug, PartialEq)]
 pub struct ViewDef {
     pub name: String,
+    /// The schema, from the catalog key (see [`TableDef::schema`]).
+    pub schema: String,
     /// From a tree allocated for it, as tables get theirs (OIDs are never reused).
     pub oid: u32,
     /// The query, as text the parser reads back.
@@ -629,6 +641,12 @@ pub struct ViewDef {
 }
 
 impl ViewDef {
+    /// The definition's catalog key.
+    #[must_use]
+    pub fn key(&self) -> String {
+        crate::namespace::rel_key(&self.schema, &self.name)
+    }
+
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
         let mut b = Vec::new();
@@ -672,6 +690,7 @@ impl ViewDef {
         r.finish()?;
         Ok(ViewDef {
             name,
+            schema: crate::namespace::PUBLIC.into(),
             oid,
             sql,
             columns,
@@ -1043,6 +1062,7 @@ mod tests {
         assert!(decode_row(&b[..b.len() - 1], 5).is_err());
         let def = TableDef {
             name: "t".into(),
+            schema: "public".into(),
             oid: TableDef::oid_for_tree(PageId(9)),
             tree: PageId(9),
             columns: vec![

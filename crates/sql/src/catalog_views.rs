@@ -1312,6 +1312,7 @@ pub fn catalog_oid(name: &str) -> Option<u32> {
 
 /// Every user table definition the transaction sees, in name order.
 pub fn user_tables(engine: &Engine, txn: &Txn) -> SqlResult<Vec<TableDef>> {
+    let own_temp = crate::namespace::context().temp_schema;
     let mut out = Vec::new();
     let mut from: Option<Vec<u8>> = None;
     loop {
@@ -1323,8 +1324,11 @@ pub fn user_tables(engine: &Engine, txn: &Txn) -> SqlResult<Vec<TableDef>> {
         let full = batch.len() == CATALOG_BATCH;
         for (k, v) in &batch {
             // The catalog tree may come to hold other kinds of entries: skip what is not a table.
-            if let Ok(def) = TableDef::decode(v) {
-                out.push(def);
+            if let Ok(mut def) = TableDef::decode(v) {
+                def.schema = crate::namespace::key_schema(k);
+                if !crate::namespace::hidden(&def.schema, &own_temp) {
+                    out.push(def);
+                }
             }
             from = Some(k.clone());
         }
@@ -1456,6 +1460,27 @@ fn qualify_regclass_literals(expr: &str) -> String {
                 out.push_str(&head[open + 1..]);
             }
             _ => out.push_str(head),
+        }
+        out.push_str("'::regclass");
+        rest = &rest[i + "'::regclass".len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The `'name'::regclass` literals of an expression's text, each name rewritten by `f`.
+fn requalify_regclass_literals(expr: &str, f: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(expr.len() + 16);
+    let mut rest = expr;
+    while let Some(i) = rest.find("'::regclass") {
+        let head = &rest[..i];
+        match head.rfind('\'') {
+            Some(open) => {
+                out.push_str(&head[..=open]);
+                let name = head[open + 1..].replace("''", "'");
+                out.push_str(&f(&name).replace('\'', "''"));
+            }
+            None => out.push_str(head),
         }
         out.push_str("'::regclass");
         rest = &rest[i + "'::regclass".len()..];
@@ -2575,6 +2600,7 @@ const PUBLIC_SCHEMA_DESCRIPTION: &str = "standard public schema";
 const PG_CLASS_CLASS: u32 = 1259;
 const PG_ATTRDEF_CLASS: u32 = 2604;
 const PG_NAMESPACE_CLASS: u32 = 2615;
+const PG_REWRITE_CLASS: u32 = 2618;
 
 /// A namespace's ACL as PostgreSQL 15 creates it: usage for everyone, and create for the owner.
 fn namespace_acl(namespace: u32, user: &str) -> Value {
@@ -2604,6 +2630,99 @@ fn calls_nextval_on(expr: &str, name: &str) -> bool {
         rest = &lower[start + end..];
     }
     false
+}
+
+/// (OID, name) of every schema the evaluating statement sees.
+fn namespace_list(cx: &EvalContext<'_>) -> SqlResult<Vec<(u32, String)>> {
+    match cx.exec {
+        Some(exec) => Ok(all_namespaces(exec.engine, exec.txn)?
+            .into_iter()
+            .map(|(o, n, _)| (o, n))
+            .collect()),
+        None => Ok(namespaces()
+            .iter()
+            .map(|(o, n)| (*o, (*n).to_string()))
+            .collect()),
+    }
+}
+
+/// The OID of a view's `_RETURN` rule: the odd OID after the view's (views have no index).
+fn view_rule_oid(v: &ViewDef) -> u32 {
+    v.oid + 1
+}
+
+/// The OIDs of the relations (tables, views, sequences) a view's query names. Names are read
+/// as they are stored: qualified, or in `public`.
+fn view_references(engine: &Engine, txn: &Txn, v: &ViewDef) -> Vec<u32> {
+    use std::ops::ControlFlow;
+    let Ok(q) = crate::query::parse_view_query(v) else {
+        return Vec::new();
+    };
+    let mut names: Vec<(String, String)> = Vec::new();
+    let _ = sqlparser::ast::visit_relations(&q, |name| {
+        if let Ok((schema, rel)) = crate::namespace::split_name(name) {
+            names.push((
+                schema.unwrap_or_else(|| crate::namespace::PUBLIC.into()),
+                rel,
+            ));
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    let mut out = Vec::new();
+    for (schema, rel) in names {
+        let key = crate::namespace::rel_key(&schema, &rel);
+        let o = match crate::query::resolve_key(engine, txn, &key) {
+            Ok(crate::query::Resolved::Table(d)) => d.oid,
+            Ok(crate::query::Resolved::View(w)) => w.oid,
+            Ok(crate::query::Resolved::Sequence(q)) => q.oid,
+            _ => continue,
+        };
+        if !out.contains(&o) {
+            out.push(o);
+        }
+    }
+    out
+}
+
+/// The OID of a session's temporary schema: a range of its own, far above relation OIDs.
+#[must_use]
+pub fn temp_namespace_oid(schema: &str) -> u32 {
+    const TEMP_NAMESPACE_BASE: u32 = 0x7f00_0000;
+    let n: u32 = schema
+        .strip_prefix(crate::namespace::TEMP_PREFIX)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    TEMP_NAMESPACE_BASE | (n & 0x00ff_ffff)
+}
+
+/// `relpersistence`: `t` for a relation of a temporary schema.
+fn persistence(schema: &str) -> &'static str {
+    if crate::namespace::is_temp(schema) {
+        "t"
+    } else {
+        "p"
+    }
+}
+
+/// Every schema the session sees: (OID, name, owner role OID): the built-in ones, the user
+/// schemas, and the session's temporary schema while it has temporary relations.
+pub fn all_namespaces(engine: &Engine, txn: &Txn) -> SqlResult<Vec<(u32, String, u32)>> {
+    let mut out: Vec<(u32, String, u32)> = namespaces()
+        .iter()
+        .map(|(o, n)| (*o, (*n).to_string(), namespace_owner(*o)))
+        .collect();
+    for d in crate::namespace::all(engine, txn)? {
+        out.push((d.oid, d.name, BOOTSTRAP_ROLE));
+    }
+    let cx = crate::namespace::context();
+    if cx.temp_in_use {
+        out.push((
+            temp_namespace_oid(&cx.temp_schema),
+            cx.temp_schema.clone(),
+            BOOTSTRAP_ROLE,
+        ));
+    }
+    Ok(out)
 }
 
 fn namespaces() -> [(u32, &'static str); 4] {
@@ -2717,6 +2836,13 @@ pub fn rows(
     let tables = || user_tables(engine, txn);
     let seqs = || user_sequences(engine, txn);
     let views = || user_views(engine, txn);
+    let schemas = all_namespaces(engine, txn)?;
+    let nsp = |schema: &str| {
+        schemas
+            .iter()
+            .find(|n| n.1 == schema)
+            .map_or(PUBLIC_NAMESPACE, |n| n.0)
+    };
     let mut out = Vec::new();
     match vt.name {
         "pg_settings" => {
@@ -2822,14 +2948,21 @@ pub fn rows(
             }
         }
         "pg_namespace" => {
-            for (o, n) in namespaces() {
+            for (o, n, owner) in &schemas {
                 out.push(row(
                     vt,
                     &[
-                        ("oid", oid(o)),
-                        ("nspname", text(n)),
-                        ("nspowner", oid(namespace_owner(o))),
-                        ("nspacl", namespace_acl(o, user)),
+                        ("oid", oid(*o)),
+                        ("nspname", Value::Text(n.clone())),
+                        ("nspowner", oid(*owner)),
+                        (
+                            "nspacl",
+                            if *o >= FIRST_USER_OID {
+                                Value::Null
+                            } else {
+                                namespace_acl(*o, user)
+                            },
+                        ),
                     ],
                 ));
             }
@@ -2969,14 +3102,36 @@ pub fn rows(
                     }
                 }
             }
+            // A view's `_RETURN` rule depends on the relations its query reads, so a dump
+            // creates them first.
+            for v in views()? {
+                for r in view_references(engine, txn, &v) {
+                    out.push(dep(PG_REWRITE_CLASS, view_rule_oid(&v), r, 0, "n"));
+                }
+            }
+        }
+        "pg_rewrite" => {
+            for v in views()? {
+                out.push(row(
+                    vt,
+                    &[
+                        ("oid", oid(view_rule_oid(&v))),
+                        ("rulename", text("_RETURN")),
+                        ("ev_class", oid(v.oid)),
+                        ("ev_type", text("1")),
+                        ("ev_enabled", text("O")),
+                        ("is_instead", Value::Bool(true)),
+                    ],
+                ));
+            }
         }
         "schemata" => {
-            for (_, n) in namespaces() {
+            for (_, n, _) in &schemas {
                 out.push(row(
                     vt,
                     &[
                         ("catalog_name", text(database)),
-                        ("schema_name", text(n)),
+                        ("schema_name", Value::Text(n.clone())),
                         (
                             "schema_owner",
                             text(if n == "public" {
@@ -3030,18 +3185,18 @@ pub fn rows(
                 .flat_map(|d| {
                     d.foreign_keys
                         .iter()
-                        .flat_map(move |fk| [d.name.clone(), fk.ref_table.clone()])
+                        .flat_map(move |fk| [d.key(), fk.ref_table.clone()])
                 })
                 .collect();
             for def in all {
-                let has_triggers = fk_tables.contains(&def.name);
+                let has_triggers = fk_tables.contains(&def.key());
                 let has_pk = !def.pk.is_empty();
                 let checks = def.checks.len() as i64;
                 let common = |o: u32, name: String, kind: &str, am: u32, natts: usize| {
                     vec![
                         ("oid", oid(o)),
                         ("relname", Value::Text(name)),
-                        ("relnamespace", oid(PUBLIC_NAMESPACE)),
+                        ("relnamespace", oid(nsp(&def.schema))),
                         ("reltype", oid(0)),
                         ("reloftype", oid(0)),
                         ("relowner", oid(BOOTSTRAP_ROLE)),
@@ -3053,7 +3208,7 @@ pub fn rows(
                         ("relallvisible", Value::Int(0)),
                         ("reltoastrelid", oid(0)),
                         ("relisshared", Value::Bool(false)),
-                        ("relpersistence", text("p")),
+                        ("relpersistence", text(persistence(&def.schema))),
                         ("relkind", text(kind)),
                         ("relnatts", Value::Int(natts as i64)),
                         (
@@ -3096,23 +3251,23 @@ pub fn rows(
                     out.push(row(vt, &i));
                 }
             }
-            let extra: Vec<(u32, String, &str, i64)> = seqs()?
+            let extra: Vec<(u32, String, String, &str, i64)> = seqs()?
                 .into_iter()
-                .map(|q| (q.oid, q.name, "S", 3))
+                .map(|q| (q.oid, q.schema, q.name, "S", 3))
                 .chain(
                     views()?
                         .into_iter()
-                        .map(|v| (v.oid, v.name, "v", v.columns.len() as i64)),
+                        .map(|v| (v.oid, v.schema, v.name, "v", v.columns.len() as i64)),
                 )
                 .collect();
-            for (o, name, kind, natts) in extra {
+            for (o, schema, name, kind, natts) in extra {
                 let sequence = kind == "S";
                 out.push(row(
                     vt,
                     &[
                         ("oid", oid(o)),
                         ("relname", Value::Text(name)),
-                        ("relnamespace", oid(PUBLIC_NAMESPACE)),
+                        ("relnamespace", oid(nsp(&schema))),
                         ("reltype", oid(0)),
                         ("reloftype", oid(0)),
                         ("relowner", oid(BOOTSTRAP_ROLE)),
@@ -3125,7 +3280,7 @@ pub fn rows(
                         ("reltoastrelid", oid(0)),
                         ("relhasindex", Value::Bool(false)),
                         ("relisshared", Value::Bool(false)),
-                        ("relpersistence", text("p")),
+                        ("relpersistence", text(persistence(&schema))),
                         ("relkind", text(kind)),
                         ("relnatts", Value::Int(natts)),
                         ("relchecks", Value::Int(0)),
@@ -3149,7 +3304,7 @@ pub fn rows(
                 out.push(row(
                     vt,
                     &[
-                        ("schemaname", text("public")),
+                        ("schemaname", Value::Text(v.schema.clone())),
                         ("viewname", Value::Text(v.name.clone())),
                         ("viewowner", text(user)),
                         ("definition", Value::Text(view_definition(&v, session))),
@@ -3190,7 +3345,7 @@ pub fn rows(
                 out.push(row(
                     vt,
                     &[
-                        ("schemaname", text("public")),
+                        ("schemaname", Value::Text(seq.schema.clone())),
                         ("sequencename", Value::Text(seq.name.clone())),
                         ("sequenceowner", text(user)),
                         ("data_type", text(sequence_type_name(seq.type_oid))),
@@ -3217,7 +3372,7 @@ pub fn rows(
                     vt,
                     &[
                         ("sequence_catalog", text(database)),
-                        ("sequence_schema", text("public")),
+                        ("sequence_schema", Value::Text(seq.schema.clone())),
                         ("sequence_name", Value::Text(seq.name.clone())),
                         ("data_type", text(sequence_type_name(seq.type_oid))),
                         ("numeric_precision", Value::Int(bits)),
@@ -3266,7 +3421,7 @@ pub fn rows(
                     vt,
                     &[
                         ("relid", oid(def.oid)),
-                        ("schemaname", text("public")),
+                        ("schemaname", Value::Text(def.schema.clone())),
                         ("relname", Value::Text(def.name.clone())),
                         ("n_tup_ins", count(st.inserted)),
                         ("n_tup_upd", count(st.updated)),
@@ -3298,7 +3453,7 @@ pub fn rows(
                 out.push(row(
                     vt,
                     &[
-                        ("schemaname", text("public")),
+                        ("schemaname", Value::Text(def.schema.clone())),
                         ("tablename", Value::Text(def.name.clone())),
                         ("tableowner", text(user)),
                         ("hasindexes", Value::Bool(has_indexes(&def))),
@@ -3315,9 +3470,16 @@ pub fn rows(
                     vt,
                     &[
                         ("table_catalog", text(database)),
-                        ("table_schema", text("public")),
+                        ("table_schema", Value::Text(def.schema.clone())),
                         ("table_name", Value::Text(def.name.clone())),
-                        ("table_type", text("BASE TABLE")),
+                        (
+                            "table_type",
+                            text(if crate::namespace::is_temp(&def.schema) {
+                                "LOCAL TEMPORARY"
+                            } else {
+                                "BASE TABLE"
+                            }),
+                        ),
                         ("is_insertable_into", text("YES")),
                         ("is_typed", text("NO")),
                     ],
@@ -3328,7 +3490,7 @@ pub fn rows(
                     vt,
                     &[
                         ("table_catalog", text(database)),
-                        ("table_schema", text("public")),
+                        ("table_schema", Value::Text(v.schema.clone())),
                         ("table_name", Value::Text(v.name.clone())),
                         ("table_type", text("VIEW")),
                         ("is_insertable_into", text("NO")),
@@ -3350,15 +3512,28 @@ pub fn rows(
                         vt,
                         &[
                             ("table_catalog", text(database)),
-                            ("table_schema", text("public")),
+                            ("table_schema", Value::Text(def.schema.clone())),
                             ("table_name", Value::Text(def.name.clone())),
                             ("column_name", Value::Text(c.name.clone())),
                             ("ordinal_position", Value::Int(n as i64 + 1)),
                             ("is_nullable", text(if c.not_null { "NO" } else { "YES" })),
                             (
                                 "column_default",
-                                c.attrdef()
-                                    .map_or(Value::Null, |d| Value::Text(display_expr(d))),
+                                c.attrdef().map_or(Value::Null, |d| {
+                                    Value::Text(requalify_regclass_literals(
+                                        &display_expr(d),
+                                        |lit| {
+                                            let (schema, rel) =
+                                                crate::namespace::split_text_name(lit);
+                                            crate::namespace::qualified_if_needed(
+                                                engine,
+                                                txn,
+                                                &schema.unwrap_or_else(|| "public".into()),
+                                                &rel,
+                                            )
+                                        },
+                                    ))
+                                }),
                             ),
                             ("data_type", Value::Text(data_type)),
                             (
@@ -3384,7 +3559,7 @@ pub fn rows(
                         vt,
                         &[
                             ("table_catalog", text(database)),
-                            ("table_schema", text("public")),
+                            ("table_schema", Value::Text(v.schema.clone())),
                             ("table_name", Value::Text(v.name.clone())),
                             ("column_name", Value::Text(name.clone())),
                             ("ordinal_position", Value::Int(n as i64 + 1)),
@@ -3567,7 +3742,7 @@ pub fn rows(
                     out.push(row(
                         vt,
                         &[
-                            ("schemaname", text("public")),
+                            ("schemaname", Value::Text(def.schema.clone())),
                             ("tablename", Value::Text(def.name.clone())),
                             ("indexname", Value::Text(rel_name(&def, rel))),
                             (
@@ -3598,7 +3773,7 @@ pub fn rows(
                     constraints.push((c.oid, c.name.clone(), "c", &c.columns, 0));
                 }
                 for fk in &def.foreign_keys {
-                    let parent = if fk.ref_table == def.name {
+                    let parent = if fk.ref_table == def.key() {
                         Some(def.clone())
                     } else {
                         crate::query::lookup_table(engine, txn, &fk.ref_table).ok()
@@ -3625,7 +3800,7 @@ pub fn rows(
                         &[
                             ("oid", oid(fk.oid)),
                             ("conname", Value::Text(fk.name.clone())),
-                            ("connamespace", oid(PUBLIC_NAMESPACE)),
+                            ("connamespace", oid(nsp(&def.schema))),
                             ("contype", text("f")),
                             ("condeferrable", Value::Bool(false)),
                             ("condeferred", Value::Bool(false)),
@@ -3653,7 +3828,7 @@ pub fn rows(
                         &[
                             ("oid", oid(o)),
                             ("conname", Value::Text(name)),
-                            ("connamespace", oid(PUBLIC_NAMESPACE)),
+                            ("connamespace", oid(nsp(&def.schema))),
                             ("contype", text(kind)),
                             ("condeferrable", Value::Bool(false)),
                             ("condeferred", Value::Bool(false)),
@@ -3876,9 +4051,10 @@ fn index_definition(def: &TableDef, rel: Rel) -> Option<Value> {
         Rel::Table | Rel::Constraint(_) | Rel::Check(_) | Rel::ForeignKey(_) => return None,
     };
     Some(Value::Text(format!(
-        "CREATE {}INDEX {} ON public.{} USING btree ({})",
+        "CREATE {}INDEX {} ON {}.{} USING btree ({})",
         if unique { "UNIQUE " } else { "" },
         quote_ident(&rel_name(def, rel)),
+        quote_ident(&def.schema),
         quote_ident(&def.name),
         column_list(def, columns)
     )))
@@ -3917,21 +4093,36 @@ pub fn parse_relation_name(t: &str) -> String {
     }
 }
 
-/// The OID of the table or index named `name`.
-fn relation_oid_by_name(engine: &Engine, txn: &Txn, name: &str) -> SqlResult<Option<u32>> {
-    Ok(user_tables(engine, txn)?.into_iter().find_map(|d| {
-        if d.name == name {
-            Some(d.oid)
-        } else if !d.pk.is_empty() && d.pk_name() == name {
-            Some(d.pk_oid())
-        } else {
-            d.indexes.iter().find(|ix| ix.name == name).map(|ix| ix.oid)
-        }
-    }))
+/// The OID of the relation (table, view, sequence or index) a possibly qualified name names.
+fn relation_oid_by_text(
+    engine: &Engine,
+    txn: &Txn,
+    schema: Option<&str>,
+    name: &str,
+) -> SqlResult<Option<u32>> {
+    if let Some(k) = crate::namespace::find_parts(engine, txn, schema, name)? {
+        return Ok(match crate::query::resolve_key(engine, txn, &k)? {
+            crate::query::Resolved::Table(d) => Some(d.oid),
+            crate::query::Resolved::View(v) => Some(v.oid),
+            crate::query::Resolved::Sequence(s) => Some(s.oid),
+            crate::query::Resolved::Virtual(_) => None,
+        });
+    }
+    Ok(
+        crate::namespace::find_index(engine, txn, schema, name)?.map(|(d, i)| match i {
+            None => d.pk_oid(),
+            Some(i) => d.indexes[i].oid,
+        }),
+    )
 }
 
 /// The name of the relation (table, index or sequence) with OID `o`.
 pub fn relation_name_of_oid(engine: &Engine, txn: &Txn, o: i64) -> SqlResult<Option<String>> {
+    Ok(relation_of_oid(engine, txn, o)?.map(|(_, n)| n))
+}
+
+/// The schema and name of the relation (table, index, sequence or view) with OID `o`.
+pub fn relation_of_oid(engine: &Engine, txn: &Txn, o: i64) -> SqlResult<Option<(String, String)>> {
     let Ok(o) = u32::try_from(o) else {
         return Ok(None);
     };
@@ -3939,23 +4130,24 @@ pub fn relation_name_of_oid(engine: &Engine, txn: &Txn, o: i64) -> SqlResult<Opt
         if let Some((_, rel)) = relation_of(&def, o)
             && !matches!(rel, Rel::Constraint(_) | Rel::Check(_) | Rel::ForeignKey(_))
         {
-            return Ok(Some(rel_name(&def, rel)));
+            return Ok(Some((def.schema.clone(), rel_name(&def, rel))));
         }
     }
     if let Some(s) = user_sequences(engine, txn)?
         .into_iter()
         .find(|s| s.oid == o)
     {
-        return Ok(Some(s.name));
+        return Ok(Some((s.schema, s.name)));
     }
     Ok(user_views(engine, txn)?
         .into_iter()
         .find(|v| v.oid == o)
-        .map(|v| v.name))
+        .map(|v| (v.schema, v.name)))
 }
 
 /// Every view the transaction sees, in name order.
 pub fn user_views(engine: &Engine, txn: &Txn) -> SqlResult<Vec<ViewDef>> {
+    let own_temp = crate::namespace::context().temp_schema;
     let mut out = Vec::new();
     let mut from: Option<Vec<u8>> = None;
     loop {
@@ -3966,8 +4158,11 @@ pub fn user_views(engine: &Engine, txn: &Txn) -> SqlResult<Vec<ViewDef>> {
         let batch = engine.scan(txn, CATALOG, lower, Bound::Unbounded, CATALOG_BATCH)?;
         let full = batch.len() == CATALOG_BATCH;
         for (k, v) in &batch {
-            if let Some(view) = ViewDef::decode(v)? {
-                out.push(view);
+            if let Some(mut view) = ViewDef::decode(v)? {
+                view.schema = crate::namespace::key_schema(k);
+                if !crate::namespace::hidden(&view.schema, &own_temp) {
+                    out.push(view);
+                }
             }
             from = Some(k.clone());
         }
@@ -4050,23 +4245,41 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
     Ok(Some(match name {
         "current_user" => user(),
         "current_schemas" => {
-            let mut list = search_path_schemas(cx.session);
-            if vals[0] == Value::Bool(true) && !list.iter().any(|s| s == "pg_catalog") {
-                list.insert(0, "pg_catalog".into());
+            let mut list = match cx.exec {
+                Some(exec) => crate::namespace::current_schemas(exec.engine, exec.txn)?,
+                None => search_path_schemas(cx.session),
+            };
+            if vals[0] == Value::Bool(true) {
+                if !list.iter().any(|s| s == "pg_catalog") {
+                    list.insert(0, "pg_catalog".into());
+                }
+                let names = crate::namespace::context();
+                if names.temp_in_use && !list.contains(&names.temp_schema) {
+                    list.insert(0, names.temp_schema);
+                }
             }
             Value::Text(format_array(list.into_iter().map(Value::Text)))
         }
-        "current_schema" => search_path_schemas(cx.session)
-            .into_iter()
-            .next()
-            .map_or(Value::Null, Value::Text),
-        "pg_table_is_visible" => {
-            if first_null {
-                Value::Null
-            } else {
-                Value::Bool(true)
-            }
+        "current_schema" => match cx.exec {
+            Some(exec) => crate::namespace::current_schemas(exec.engine, exec.txn)?,
+            None => search_path_schemas(cx.session),
         }
+        .into_iter()
+        .next()
+        .map_or(Value::Null, Value::Text),
+        "pg_table_is_visible" => match (arg_int(&vals[0]), cx.exec) {
+            (None, _) => Value::Null,
+            (Some(o), Some(exec)) => match relation_of_oid(exec.engine, exec.txn, o)? {
+                Some((schema, name)) => Value::Bool(crate::namespace::is_visible(
+                    exec.engine,
+                    exec.txn,
+                    &schema,
+                    &name,
+                )),
+                None => Value::Bool(true),
+            },
+            (Some(_), None) => Value::Bool(true),
+        },
         "has_privilege" | "pg_relation_is_publishable" => {
             if first_null {
                 Value::Null
@@ -4078,16 +4291,20 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
             // A default's stored form is the text `pg_get_expr` prints, up to spelling.
             Value::Text(t) => {
                 let shown = display_expr(t);
-                Value::Text(
-                    if search_path_schemas(cx.session)
+                Value::Text(match cx.exec {
+                    Some(exec) => requalify_regclass_literals(&shown, |lit| {
+                        let (schema, rel) = crate::namespace::split_text_name(lit);
+                        let schema = schema.unwrap_or_else(|| crate::namespace::PUBLIC.into());
+                        crate::namespace::qualified_if_needed(exec.engine, exec.txn, &schema, &rel)
+                    }),
+                    None if search_path_schemas(cx.session)
                         .iter()
-                        .any(|s| s == "public")
+                        .any(|s| s == "public") =>
                     {
                         shown
-                    } else {
-                        qualify_regclass_literals(&shown)
-                    },
-                )
+                    }
+                    None => qualify_regclass_literals(&shown),
+                })
             }
             _ => Value::Null,
         },
@@ -4278,18 +4495,23 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
             Value::Null => Value::Null,
             Value::Text(t) if t.trim().parse::<u32>().is_err() => {
                 let n = parse_relation_name(t);
-                match namespaces().iter().find(|(_, name)| *name == n) {
-                    Some((o, _)) => oid(*o),
+                let n = if n == "pg_temp" {
+                    crate::namespace::context().temp_schema
+                } else {
+                    n
+                };
+                match namespace_list(cx)?.into_iter().find(|(_, name)| *name == n) {
+                    Some((o, _)) => oid(o),
                     None => return Err(SqlError::UndefinedSchema(n)),
                 }
             }
             v => {
                 let o = arg_int(v).unwrap_or(0);
                 Value::Text(
-                    namespaces()
-                        .iter()
+                    namespace_list(cx)?
+                        .into_iter()
                         .find(|(n, _)| i64::from(*n) == o)
-                        .map_or_else(|| o.to_string(), |(_, n)| (*n).to_string()),
+                        .map_or_else(|| o.to_string(), |(_, n)| quote_ident(&n)),
                 )
             }
         },
@@ -4349,22 +4571,16 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
                 Value::Int(i64::from(t.trim().parse::<u32>().unwrap_or(0)))
             }
             Value::Text(t) => {
-                let name = parse_relation_name(t);
+                let (schema, name) = crate::namespace::split_text_name(t);
                 let exec = cx
                     .exec
                     .ok_or_else(|| SqlError::FeatureNotSupported("regclass lookups here".into()))?;
                 // pg_catalog is implicitly first on every search path.
                 let found = match catalog_oid(&name) {
-                    Some(o) => Some(o),
-                    None => match relation_oid_by_name(exec.engine, exec.txn, &name)? {
-                        Some(o) => Some(o),
-                        None => user_sequences(exec.engine, exec.txn)?
-                            .into_iter()
-                            .find(|s| s.name == name)
-                            .map(|s| s.oid)
-                            .or(crate::query::lookup_view(exec.engine, exec.txn, &name)?
-                                .map(|v| v.oid)),
-                    },
+                    Some(o) if schema.is_none() || schema.as_deref() == Some("pg_catalog") => {
+                        Some(o)
+                    }
+                    _ => relation_oid_by_text(exec.engine, exec.txn, schema.as_deref(), &name)?,
                 };
                 match found {
                     Some(o) => oid(o),
@@ -4380,8 +4596,13 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
                     _ if catalog.is_some() => {
                         Value::Text(catalog.map(|t| t.name.to_string()).unwrap_or_default())
                     }
-                    Some(exec) => match relation_name_of_oid(exec.engine, exec.txn, o)? {
-                        Some(n) => Value::Text(quote_ident(&n)),
+                    Some(exec) => match relation_of_oid(exec.engine, exec.txn, o)? {
+                        Some((s, n)) => Value::Text(crate::namespace::qualified_if_needed(
+                            exec.engine,
+                            exec.txn,
+                            &s,
+                            &n,
+                        )),
                         None => Value::Text(o.to_string()),
                     },
                     None => Value::Text(o.to_string()),
@@ -4423,26 +4644,28 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
                 Some((def, Rel::ForeignKey(i))) => {
                     let fk = &def.foreign_keys[i];
                     let parent = match cx.exec {
-                        Some(exec) if fk.ref_table != def.name => {
+                        Some(exec) if fk.ref_table != def.key() => {
                             crate::query::lookup_table(exec.engine, exec.txn, &fk.ref_table).ok()
                         }
                         _ => Some(def.clone()),
                     };
                     let ref_cols =
                         parent.map_or_else(String::new, |p| column_list(&p, &fk.ref_columns));
-                    // Qualified when `public` is off the search path, as PostgreSQL prints it.
-                    let schema = if search_path_schemas(cx.session)
-                        .iter()
-                        .any(|s| s == "public")
-                    {
-                        ""
-                    } else {
-                        "public."
+                    // Qualified when its schema is not where the search path finds the name,
+                    // as PostgreSQL prints it.
+                    let (ref_schema, ref_name) = crate::namespace::split_key(&fk.ref_table);
+                    let referenced = match cx.exec {
+                        Some(exec) => crate::namespace::qualified_if_needed(
+                            exec.engine,
+                            exec.txn,
+                            ref_schema,
+                            ref_name,
+                        ),
+                        None => quote_ident(ref_name),
                     };
                     let mut text = format!(
-                        "FOREIGN KEY ({}) REFERENCES {schema}{}({ref_cols})",
+                        "FOREIGN KEY ({}) REFERENCES {referenced}({ref_cols})",
                         column_list(&def, &fk.columns),
-                        quote_ident(&fk.ref_table)
                     );
                     for (word, action) in [("UPDATE", fk.on_update), ("DELETE", fk.on_delete)] {
                         if !action.clause().is_empty() {

@@ -186,6 +186,16 @@ pub enum SqlError {
     DuplicatePreparedStatement(String),
     #[error("schema \"{0}\" does not exist")]
     UndefinedSchema(String),
+    /// No schema to create in, or a schema name that cannot be used (3F000).
+    #[error("{0}")]
+    InvalidSchemaName(String),
+    #[error("schema \"{0}\" already exists")]
+    DuplicateSchema(String),
+    #[error("{0}")]
+    InsufficientPrivilege(String),
+    /// A name with a prefix the system keeps for itself (`pg_`).
+    #[error("{message}")]
+    ReservedName { message: String, detail: String },
     #[error("{0}")]
     AmbiguousFunction(String),
     #[error("savepoint \"{0}\" does not exist")]

@@ -167,12 +167,17 @@ pub enum NameOwner {
     Index(TableDef, Option<usize>),
 }
 
-/// Which relation, if any, holds `name` (tables and indexes share one namespace).
-pub fn name_owner(engine: &Engine, txn: &Txn, name: &str) -> SqlResult<Option<NameOwner>> {
-    if engine.get(txn, CATALOG, name.as_bytes())?.is_some() {
+/// Which relation, if any, holds the name of catalog key `key` (relations and indexes share
+/// one namespace per schema; see [`crate::namespace`]).
+pub fn name_owner(engine: &Engine, txn: &Txn, key: &str) -> SqlResult<Option<NameOwner>> {
+    if engine.get(txn, CATALOG, key.as_bytes())?.is_some() {
         return Ok(Some(NameOwner::Table));
     }
+    let (schema, name) = crate::namespace::split_key(key);
     for def in crate::catalog_views::user_tables(engine, txn)? {
+        if def.schema != schema {
+            continue;
+        }
         if !def.pk.is_empty() && def.pk_name() == name {
             return Ok(Some(NameOwner::Index(def, None)));
         }
@@ -184,11 +189,12 @@ pub fn name_owner(engine: &Engine, txn: &Txn, name: &str) -> SqlResult<Option<Na
 }
 
 /// PostgreSQL's name for a new index or constraint: `table_col1_col2_suffix`, with a number
-/// appended (`…_idx1`, `…_idx2`) until no relation has it. `taken` holds names chosen in the same
-/// statement that are not in the catalog yet.
+/// appended (`…_idx1`, `…_idx2`) until no relation of `schema` has it. `taken` holds names
+/// chosen in the same statement that are not in the catalog yet.
 pub fn choose_name(
     engine: &Engine,
     txn: &Txn,
+    schema: &str,
     table: &str,
     columns: &[&str],
     suffix: &str,
@@ -201,7 +207,9 @@ pub fn choose_name(
         } else {
             format!("{base}_{suffix}{n}")
         };
-        if !taken.contains(&name) && name_owner(engine, txn, &name)?.is_none() {
+        if !taken.contains(&name)
+            && name_owner(engine, txn, &crate::namespace::rel_key(schema, &name))?.is_none()
+        {
             return Ok(name);
         }
     }

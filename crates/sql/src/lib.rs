@@ -19,6 +19,8 @@
 //! - [`expr`], [`query`]: binding, planning and executing expressions and queries, with the
 //!   access paths (primary-key lookups and ranges, secondary-index lookups and ranges).
 //! - [`index`]: secondary-index maintenance on every write, index builds, default names.
+//! - [`namespace`]: schemas, the catalog keys that qualify relations with theirs, and name
+//!   resolution through `search_path` and the session's temporary schema.
 //! - [`sequence`]: sequence definitions, and `nextval` handing out values from blocks reserved
 //!   durably in small transactions of their own.
 //! - [`settings`]: the settings `SET`/`SHOW`/`RESET` and `pg_settings` know, as PostgreSQL 15
@@ -41,6 +43,7 @@ pub mod error;
 pub mod expr;
 pub mod index;
 pub mod json;
+pub mod namespace;
 pub mod numeric;
 pub mod query;
 pub mod sequence;

@@ -473,44 +473,41 @@ thread_local! {
 }
 
 /// Resolves a possibly schema-qualified relation name: `pg_catalog.x` and
-/// `information_schema.x` are virtual catalog tables; an unqualified name is a user table, else
-/// a `pg_catalog` table (pg_catalog is implicitly on every search path).
+/// `information_schema.x` are virtual catalog tables; any other name is looked up as
+/// [`crate::namespace`] says (a qualified name in its schema, an unqualified one through the
+/// session's temporary schema and `search_path`), else, unqualified, a `pg_catalog` table
+/// (pg_catalog is implicitly on every search path).
 pub fn resolve_relation(engine: &Engine, txn: &Txn, name: &ast::ObjectName) -> SqlResult<Resolved> {
-    let table = object_name(name)?;
-    let schema = match name.0.len() {
-        0 | 1 => None,
-        n => match &name.0[n - 2] {
-            ast::ObjectNamePart::Identifier(id) => Some(ident_name(id)),
-            _ => None,
-        },
-    };
-    match schema.as_deref() {
-        Some("pg_catalog" | "information_schema") => {
-            crate::catalog_views::lookup(schema.as_deref(), &table)
+    let (schema, table) = crate::namespace::split_name(name)?;
+    if let Some(s @ ("pg_catalog" | "information_schema")) = schema.as_deref() {
+        return crate::catalog_views::lookup(Some(s), &table)
+            .map(Resolved::Virtual)
+            .ok_or_else(|| SqlError::UndefinedTable(format!("{s}.{table}")));
+    }
+    let Some(key) = crate::namespace::find_parts(engine, txn, schema.as_deref(), &table)? else {
+        return match schema {
+            Some(s) => Err(SqlError::UndefinedTable(format!("{s}.{table}"))),
+            None => crate::catalog_views::lookup(None, &table)
                 .map(Resolved::Virtual)
-                .ok_or_else(|| {
-                    SqlError::UndefinedTable(format!("{}.{table}", schema.unwrap_or_default()))
-                })
+                .ok_or(SqlError::UndefinedTable(table)),
+        };
+    };
+    resolve_key(engine, txn, &key)
+}
+
+/// The relation of an existing catalog key.
+pub fn resolve_key(engine: &Engine, txn: &Txn, key: &str) -> SqlResult<Resolved> {
+    match lookup_table(engine, txn, key) {
+        Ok(def) => Ok(Resolved::Table(def)),
+        Err(SqlError::WrongObjectType(_)) if let Some(view) = lookup_view(engine, txn, key)? => {
+            Ok(Resolved::View(view))
         }
-        _ => match lookup_table(engine, txn, &table) {
-            Ok(def) => Ok(Resolved::Table(def)),
-            Err(SqlError::WrongObjectType(_))
-                if let Some(view) = lookup_view(engine, txn, &table)? =>
-            {
-                Ok(Resolved::View(view))
-            }
-            Err(SqlError::WrongObjectType(_))
-                if let Some(seq) = crate::sequence::lookup_sequence(engine, txn, &table)? =>
-            {
-                Ok(Resolved::Sequence(seq))
-            }
-            Err(SqlError::UndefinedTable(t)) if schema.is_none() => {
-                crate::catalog_views::lookup(None, &table)
-                    .map(Resolved::Virtual)
-                    .ok_or(SqlError::UndefinedTable(t))
-            }
-            Err(e) => Err(e),
-        },
+        Err(SqlError::WrongObjectType(_))
+            if let Some(seq) = crate::sequence::lookup_sequence(engine, txn, key)? =>
+        {
+            Ok(Resolved::Sequence(seq))
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -524,11 +521,18 @@ pub fn lookup_table(engine: &Engine, txn: &Txn, name: &str) -> SqlResult<TableDe
             ) =>
         {
             Err(SqlError::WrongObjectType(format!(
-                "\"{name}\" is not a table"
+                "\"{}\" is not a table",
+                crate::namespace::split_key(name).1
             )))
         }
-        Some(bytes) => TableDef::decode(&bytes),
-        None => Err(SqlError::UndefinedTable(name.into())),
+        Some(bytes) => {
+            let mut def = TableDef::decode(&bytes)?;
+            def.schema = crate::namespace::split_key(name).0.to_string();
+            Ok(def)
+        }
+        None => Err(SqlError::UndefinedTable(crate::namespace::display_key(
+            name,
+        ))),
     }
 }
 
@@ -539,7 +543,10 @@ pub fn lookup_view(
     name: &str,
 ) -> SqlResult<Option<crate::catalog::ViewDef>> {
     match engine.get(txn, borealis_engine::CATALOG, name.as_bytes())? {
-        Some(bytes) => crate::catalog::ViewDef::decode(&bytes),
+        Some(bytes) => Ok(crate::catalog::ViewDef::decode(&bytes)?.map(|mut v| {
+            v.schema = crate::namespace::split_key(name).0.to_string();
+            v
+        })),
         None => Ok(None),
     }
 }
@@ -575,7 +582,9 @@ pub fn table_scope(def: &TableDef, alias: Option<&str>) -> Vec<ScopeColumn> {
 }
 
 /// Resolves the single table of a FROM clause (UPDATE and DELETE).
-pub fn single_table(from: &[ast::TableWithJoins]) -> SqlResult<Option<(String, Option<String>)>> {
+pub fn single_table(
+    from: &[ast::TableWithJoins],
+) -> SqlResult<Option<(ast::ObjectName, Option<String>)>> {
     match from {
         [] => Ok(None),
         [twj] if twj.joins.is_empty() => match &twj.relation {
@@ -585,7 +594,7 @@ pub fn single_table(from: &[ast::TableWithJoins]) -> SqlResult<Option<(String, O
                 args: None,
                 ..
             } => Ok(Some((
-                object_name(name)?,
+                name.clone(),
                 alias.as_ref().map(|a| ident_name(&a.name)),
             ))),
             other => Err(SqlError::FeatureNotSupported(format!("FROM {other}"))),

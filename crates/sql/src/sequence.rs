@@ -49,6 +49,8 @@ const CATALOG_BATCH: usize = 256;
 #[derive(Clone, Debug, PartialEq)]
 pub struct SequenceDef {
     pub name: String,
+    /// The schema, from the catalog key (see [`crate::catalog::TableDef::schema`]).
+    pub schema: String,
     pub oid: u32,
     /// Holds the state (see the module comment).
     pub tree: TreeId,
@@ -219,8 +221,10 @@ impl SequenceOptions {
                 "CACHE ({cache}) must be greater than zero"
             )));
         }
+        let (schema, name) = crate::namespace::split_key(name);
         Ok(SequenceDef {
             name: name.to_string(),
+            schema: schema.to_string(),
             oid,
             tree,
             type_oid,
@@ -274,6 +278,12 @@ fn option_int(e: &sqlparser::ast::Expr) -> SqlResult<i64> {
 }
 
 impl SequenceDef {
+    /// The definition's catalog key.
+    #[must_use]
+    pub fn key(&self) -> String {
+        crate::namespace::rel_key(&self.schema, &self.name)
+    }
+
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
         let mut b = Vec::new();
@@ -334,6 +344,7 @@ impl SequenceDef {
         }
         Ok(SequenceDef {
             name,
+            schema: crate::namespace::PUBLIC.into(),
             oid,
             tree,
             type_oid,
@@ -351,6 +362,7 @@ impl SequenceDef {
 
 /// Every sequence the transaction sees, in name order.
 pub fn user_sequences(engine: &Engine, txn: &Txn) -> SqlResult<Vec<SequenceDef>> {
+    let own_temp = crate::namespace::context().temp_schema;
     let mut out = Vec::new();
     let mut from: Option<Vec<u8>> = None;
     loop {
@@ -361,8 +373,11 @@ pub fn user_sequences(engine: &Engine, txn: &Txn) -> SqlResult<Vec<SequenceDef>>
         let batch = engine.scan(txn, CATALOG, lower, Bound::Unbounded, CATALOG_BATCH)?;
         let full = batch.len() == CATALOG_BATCH;
         for (k, v) in &batch {
-            if let Some(def) = SequenceDef::decode(v)? {
-                out.push(def);
+            if let Some(mut def) = SequenceDef::decode(v)? {
+                def.schema = crate::namespace::key_schema(k);
+                if !crate::namespace::hidden(&def.schema, &own_temp) {
+                    out.push(def);
+                }
             }
             from = Some(k.clone());
         }
@@ -375,7 +390,10 @@ pub fn user_sequences(engine: &Engine, txn: &Txn) -> SqlResult<Vec<SequenceDef>>
 /// The sequence named `name`, if the catalog entry of that name is one.
 pub fn lookup_sequence(engine: &Engine, txn: &Txn, name: &str) -> SqlResult<Option<SequenceDef>> {
     match engine.get(txn, CATALOG, name.as_bytes())? {
-        Some(bytes) => SequenceDef::decode(&bytes),
+        Some(bytes) => Ok(SequenceDef::decode(&bytes)?.map(|mut d| {
+            d.schema = crate::namespace::split_key(name).0.to_string();
+            d
+        })),
         None => Ok(None),
     }
 }
@@ -602,11 +620,17 @@ pub struct SequenceAccess<'a> {
 fn resolve(engine: &Engine, txn: &Txn, arg: &Value) -> SqlResult<SequenceDef> {
     match arg {
         Value::Text(t) => {
-            let name = crate::catalog_views::parse_relation_name(t);
-            match lookup_sequence(engine, txn, &name)? {
-                Some(d) => Ok(d),
-                None if engine.get(txn, CATALOG, name.as_bytes())?.is_some()
-                    || crate::index::name_owner(engine, txn, &name)?.is_some() =>
+            let (schema, name) = crate::namespace::split_text_name(t);
+            let key = crate::namespace::find_parts(engine, txn, schema.as_deref(), &name)?;
+            match key {
+                Some(k) => match lookup_sequence(engine, txn, &k)? {
+                    Some(d) => Ok(d),
+                    None => Err(SqlError::WrongObjectType(format!(
+                        "\"{name}\" is not a sequence"
+                    ))),
+                },
+                None if crate::namespace::find_index(engine, txn, schema.as_deref(), &name)?
+                    .is_some() =>
                 {
                     Err(SqlError::WrongObjectType(format!(
                         "\"{name}\" is not a sequence"

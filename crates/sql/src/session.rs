@@ -66,6 +66,56 @@ impl Database {
         })
     }
 
+    /// Removes every relation of temporary schema `schema` (a session's, at its end) in a
+    /// transaction of its own: catalog entries, the comments on them, sequence states held in
+    /// memory. The trees become unreachable, as a dropped table's do.
+    pub fn drop_temp_schema(&self, schema: &str) -> SqlResult<Option<Lsn>> {
+        let engine = &self.engine;
+        let mut txn = engine.begin();
+        let r = (|| {
+            for key in crate::namespace::relation_keys(engine, &txn, schema)? {
+                let resolved = crate::query::resolve_key(engine, &txn, &key);
+                let oids: Vec<u32> = match resolved {
+                    Ok(crate::query::Resolved::Table(d)) => std::iter::once(d.oid)
+                        .chain(d.indexes.iter().map(|ix| ix.oid))
+                        .collect(),
+                    Ok(crate::query::Resolved::Sequence(q)) => {
+                        self.sequences.forget(q.tree);
+                        vec![q.oid]
+                    }
+                    Ok(crate::query::Resolved::View(v)) => vec![v.oid],
+                    _ => Vec::new(),
+                };
+                for o in oids {
+                    crate::comments::drop_all(engine, &mut txn, PG_CLASS_OID, o)?;
+                }
+                engine.delete(&mut txn, CATALOG, key.as_bytes())?;
+            }
+            Ok(())
+        })();
+        match r {
+            Ok(()) => Ok(engine.commit(txn)?),
+            Err(e) => {
+                engine.rollback(txn);
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes the temporary relations sessions left behind when the instance stopped
+    /// (a crash, a kill): no session survives a restart, so none of them is in use. Reads only
+    /// the catalog's range of temporary schemas.
+    pub fn drop_leftover_temp_relations(&self) -> SqlResult<usize> {
+        let txn = self.engine.begin();
+        let schemas = crate::namespace::temp_schemas_in_catalog(&self.engine, &txn);
+        self.engine.rollback(txn);
+        let schemas = schemas?;
+        for s in &schemas {
+            self.drop_temp_schema(s)?;
+        }
+        Ok(schemas.len())
+    }
+
     fn next_rowid(&self, txn: &Txn, tree: TreeId) -> SqlResult<u64> {
         let mut ids = self.rowids.lock().expect("poisoned");
         let next = match ids.get(&tree) {
@@ -558,6 +608,17 @@ fn weaker_lock_clauses(text: &str) -> Option<String> {
     changed.then_some(out)
 }
 
+/// Separates a notice's message from its detail in [`Session::take_notices`]'s strings.
+pub const NOTICE_DETAIL: char = '\u{2}';
+
+/// How a CREATE makes its relation: `TEMPORARY`, `IF NOT EXISTS`, `ON COMMIT`.
+#[derive(Clone, Copy, Default)]
+struct Creation<'a> {
+    temporary: bool,
+    if_not_exists: bool,
+    on_commit: Option<&'a ast::OnCommit>,
+}
+
 /// One client session.
 pub struct Session {
     db: Arc<Database>,
@@ -598,6 +659,11 @@ pub struct Session {
     settings_epoch: std::cell::Cell<u64>,
     /// The plan cache of the prepared statement being executed (see [`Session::execute_with_plan_cache`]).
     plan_slot: Option<Arc<PlanSlot>>,
+    /// Whether this session has made temporary relations (its `pg_temp_N` schema exists).
+    temp_in_use: bool,
+    /// Temporary tables with `ON COMMIT DELETE ROWS` (`false`) or `ON COMMIT DROP` (`true`),
+    /// by OID.
+    on_commit: Vec<(u32, bool)>,
 }
 
 /// Where a prepared statement keeps its plan between executions. The plan is reused while the
@@ -628,6 +694,14 @@ struct SqlPrepared {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        // A session's temporary relations end with it, however its connection ended.
+        if self.temp_in_use {
+            if let Some(t) = self.txn.take() {
+                self.db.engine.rollback(t);
+            }
+            // On failure (a fenced writer, storage gone) they are left for the next start.
+            let _ = self.db.drop_temp_schema(&self.temp_schema_name());
+        }
         self.db.activity.unregister(&self.backend);
     }
 }
@@ -691,6 +765,8 @@ impl Session {
             sql_prepared: HashMap::new(),
             settings_epoch: std::cell::Cell::new(0),
             plan_slot: None,
+            temp_in_use: false,
+            on_commit: Vec::new(),
         };
         session.publish_settings();
         session
@@ -1048,6 +1124,7 @@ impl Session {
         declared: &[Option<DataType>],
     ) -> SqlResult<(Vec<DataType>, Vec<ColumnInfo>)> {
         let _clock = crate::datetime::install(self.clock());
+        let _names = crate::namespace::install(self.name_context());
         let mut params: Vec<Option<DataType>> = declared.to_vec();
         let txn = self.txn.take().unwrap_or_else(|| self.db.engine.begin());
         let r = self.bind_only(&txn, stmt, &mut params);
@@ -1166,6 +1243,7 @@ impl Session {
 
     pub fn execute(&mut self, stmt: &ast::Statement, params: &[Value]) -> SqlResult<Executed> {
         let _clock = crate::datetime::install(self.clock());
+        let _names = crate::namespace::install(self.name_context());
         let plain = |output| {
             Ok(Executed {
                 output,
@@ -1547,7 +1625,7 @@ impl Session {
         let engine = self.db.engine.clone();
         let (classoid, objoid, subid) = match kind {
             K::Table => {
-                let n = object_name(name)?;
+                let n = crate::namespace::existing(&engine, txn, name)?;
                 let oid = match lookup_table(&engine, txn, &n) {
                     Ok(def) => def.oid,
                     Err(SqlError::WrongObjectType(_))
@@ -1568,41 +1646,46 @@ impl Session {
                         other => Err(SqlError::Syntax(format!("column name {other}"))),
                     })
                     .collect::<SqlResult<_>>()?;
-                let [.., table, column] = parts.as_slice() else {
-                    return Err(SqlError::Syntax("column name must be qualified".into()));
+                let (schema, table, column) = match parts.as_slice() {
+                    [.., s, t, c] if parts.len() >= 3 => (Some(s.clone()), t, c),
+                    [t, c] => (None, t, c),
+                    _ => return Err(SqlError::Syntax("column name must be qualified".into())),
                 };
-                let def = lookup_table(&engine, txn, table)?;
+                let key = crate::namespace::find_parts(&engine, txn, schema.as_deref(), table)?
+                    .ok_or_else(|| SqlError::UndefinedTable(table.clone()))?;
+                let def = lookup_table(&engine, txn, &key)?;
                 let i = def.column_index(column).ok_or_else(|| {
                     SqlError::UndefinedColumn(format!("{column}\" of relation \"{table}"))
                 })?;
                 (PG_CLASS_OID, def.oid, i as i32 + 1)
             }
             K::Index => {
-                let n = object_name(name)?;
-                let oid = crate::catalog_views::user_tables(&engine, txn)?
-                    .into_iter()
-                    .find_map(|d| {
-                        if !d.pk.is_empty() && d.pk_name() == n {
-                            Some(d.pk_oid())
-                        } else {
-                            d.indexes.iter().find(|ix| ix.name == n).map(|ix| ix.oid)
-                        }
-                    })
-                    .ok_or_else(|| SqlError::UndefinedTable(n.clone()))?;
+                let (schema, n) = crate::namespace::split_name(name)?;
+                let oid = match crate::namespace::find_index(&engine, txn, schema.as_deref(), &n)? {
+                    Some((d, None)) => d.pk_oid(),
+                    Some((d, Some(i))) => d.indexes[i].oid,
+                    None => return Err(SqlError::UndefinedTable(n)),
+                };
                 (PG_CLASS_OID, oid, 0)
             }
             K::Sequence => {
-                let n = object_name(name)?;
-                let seq = lookup_sequence(&engine, txn, &n)?
-                    .ok_or_else(|| SqlError::UndefinedTable(n.clone()))?;
+                let n = crate::namespace::existing(&engine, txn, name)?;
+                let seq = lookup_sequence(&engine, txn, &n)?.ok_or_else(|| {
+                    SqlError::WrongObjectType(format!(
+                        "\"{}\" is not a sequence",
+                        crate::namespace::split_key(&n).1
+                    ))
+                })?;
                 (PG_CLASS_OID, seq.oid, 0)
             }
             K::Schema => {
                 let n = object_name(name)?;
-                if n != "public" {
-                    return Err(SqlError::UndefinedSchema(n));
-                }
-                (PG_NAMESPACE_OID, crate::catalog_views::PUBLIC_NAMESPACE, 0)
+                let oid = match crate::namespace::get(&engine, txn, &n)? {
+                    Some(d) => d.oid,
+                    None if n == crate::namespace::PUBLIC => crate::catalog_views::PUBLIC_NAMESPACE,
+                    None => return Err(SqlError::UndefinedSchema(n)),
+                };
+                (PG_NAMESPACE_OID, oid, 0)
             }
             other => {
                 return Err(SqlError::FeatureNotSupported(format!("COMMENT ON {other}")));
@@ -1634,7 +1717,10 @@ impl Session {
         }
     }
 
-    fn commit(&self, txn: Txn) -> SqlResult<Option<Lsn>> {
+    fn commit(&mut self, mut txn: Txn) -> SqlResult<Option<Lsn>> {
+        if !self.on_commit.is_empty() {
+            self.run_on_commit(&mut txn)?;
+        }
         match self.db.engine.commit(txn) {
             Ok(lsn) => Ok(lsn),
             Err(EngineError::DuplicateKey) => Err(SqlError::UniqueViolation {
@@ -1643,6 +1729,37 @@ impl Session {
             }),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The `ON COMMIT DELETE ROWS | DROP` actions of this session's temporary tables, run in
+    /// the committing transaction. Emptying a table that has rows gives it new trees, as
+    /// TRUNCATE does; one without rows is left alone, so a commit costs nothing more than a
+    /// look at each table.
+    fn run_on_commit(&mut self, txn: &mut Txn) -> SqlResult<()> {
+        let engine = self.db.engine.clone();
+        let temp = self.temp_schema_name();
+        let tables: Vec<TableDef> = crate::catalog_views::user_tables(&engine, txn)?
+            .into_iter()
+            .filter(|d| d.schema == temp)
+            .collect();
+        self.on_commit
+            .retain(|(oid, _)| tables.iter().any(|d| d.oid == *oid));
+        for (oid, drop) in self.on_commit.clone() {
+            let Some(def) = tables.iter().find(|d| d.oid == oid) else {
+                continue;
+            };
+            if drop {
+                self.drop_table_entry(txn, def)?;
+            } else if engine.last_key(txn, def.tree)?.is_some() {
+                let mut def = def.clone();
+                def.tree = engine.create_tree()?;
+                for ix in &mut def.indexes {
+                    ix.tree = engine.create_tree()?;
+                }
+                engine.put(txn, CATALOG, def.key().as_bytes(), &def.encode())?;
+            }
+        }
+        Ok(())
     }
 
     /// `EXPLAIN [ANALYZE]`: the plan of a query (see [`crate::query::explain`]); with ANALYZE
@@ -1720,9 +1837,9 @@ impl Session {
                     unreachable!("matched above")
                 };
                 let into = sel.into.take().expect("matched above");
-                if into.temporary || into.unlogged {
+                if into.unlogged {
                     return Err(SqlError::FeatureNotSupported(
-                        "SELECT INTO a temporary or unlogged table".into(),
+                        "SELECT INTO an unlogged table".into(),
                     ));
                 }
                 let name = match into.targets.as_slice() {
@@ -1734,7 +1851,11 @@ impl Session {
                         )));
                     }
                 };
-                self.create_table_as(txn, &name, &[], &q, false, "SELECT 0")
+                let creation = Creation {
+                    temporary: into.temporary,
+                    ..Creation::default()
+                };
+                self.create_table_as(txn, &name, &[], &q, creation, "SELECT 0")
             }
             ast::Statement::Query(q) => {
                 let plan = match self.plan_slot.take() {
@@ -1772,7 +1893,7 @@ impl Session {
                 ..
             } => self.drop_indexes(txn, names, *if_exists),
             ast::Statement::CreateSequence {
-                temporary: false,
+                temporary,
                 if_not_exists,
                 name,
                 data_type,
@@ -1780,7 +1901,11 @@ impl Session {
                 owned_by,
             } => self.create_sequence(
                 txn,
-                *if_not_exists,
+                Creation {
+                    temporary: *temporary,
+                    if_not_exists: *if_not_exists,
+                    on_commit: None,
+                },
                 name,
                 data_type.as_ref(),
                 sequence_options,
@@ -1794,6 +1919,23 @@ impl Session {
                 ..
             } => self.drop_sequences(txn, names, *if_exists),
             ast::Statement::CreateView(cv) => self.create_view(txn, cv, params),
+            ast::Statement::CreateSchema {
+                schema_name,
+                or_replace: false,
+                if_not_exists,
+                with: None,
+                options: None,
+                default_collate_spec: None,
+                clone: None,
+            } => self.create_schema(txn, schema_name, *if_not_exists),
+            ast::Statement::Drop {
+                object_type: ast::ObjectType::Schema,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => self.drop_schemas(txn, names, *if_exists, *cascade),
+            ast::Statement::AlterSchema(a) => self.alter_schema(txn, a),
             ast::Statement::Drop {
                 object_type: ast::ObjectType::View,
                 if_exists,
@@ -1882,6 +2024,8 @@ impl Session {
                     .join(", ");
                 let value = if value.eq_ignore_ascii_case("default") {
                     settings::lookup(&name).map_or(value, |d| d.boot.to_string())
+                } else if name == "search_path" {
+                    search_path_value(values)
                 } else {
                     value
                 };
@@ -1893,9 +2037,9 @@ impl Session {
     }
 
     fn create_table(&mut self, txn: &mut Txn, ct: &ast::CreateTable) -> SqlResult<Output> {
-        if ct.temporary || ct.or_replace {
+        if ct.or_replace {
             return Err(SqlError::FeatureNotSupported(
-                "CREATE TEMPORARY TABLE and OR REPLACE".into(),
+                "CREATE OR REPLACE TABLE".into(),
             ));
         }
         if let Some(q) = &ct.query {
@@ -1905,13 +2049,18 @@ impl Session {
                 &ct.name,
                 &names,
                 q,
-                ct.if_not_exists,
+                Creation {
+                    temporary: ct.temporary,
+                    if_not_exists: ct.if_not_exists,
+                    on_commit: ct.on_commit.as_ref(),
+                },
                 "CREATE TABLE AS",
             );
         }
+        let (schema, name) = self.creation_target(txn, &ct.name, ct.temporary)?;
         let engine = &self.db.engine;
-        let name = object_name(&ct.name)?;
-        if let Some(owner) = index::name_owner(engine, txn, &name)? {
+        let key = crate::namespace::rel_key(&schema, &name);
+        if let Some(owner) = index::name_owner(engine, txn, &key)? {
             if ct.if_not_exists && matches!(owner, NameOwner::Table) {
                 self.notices
                     .push(format!("relation \"{name}\" already exists, skipping"));
@@ -2092,6 +2241,7 @@ impl Session {
         let tree = engine.create_tree()?;
         let mut def = TableDef {
             name: name.clone(),
+            schema: schema.clone(),
             oid: TableDef::oid_for_tree(tree),
             tree,
             columns,
@@ -2119,18 +2269,30 @@ impl Session {
             .collect();
         for (i, options, identity) in owned {
             let column = def.columns[i].name.clone();
-            let seq_name =
-                index::choose_name(engine, txn, &def.name, &[column.as_str()], "seq", &taken)?;
+            let seq_name = index::choose_name(
+                engine,
+                txn,
+                &schema,
+                &def.name,
+                &[column.as_str()],
+                "seq",
+                &taken,
+            )?;
             taken.push(seq_name.clone());
             let seq_tree = engine.create_tree()?;
-            let mut seq =
-                options.define(&seq_name, TableDef::oid_for_tree(seq_tree), seq_tree, 20)?;
+            let mut seq = options.define(
+                &crate::namespace::rel_key(&schema, &seq_name),
+                TableDef::oid_for_tree(seq_tree),
+                seq_tree,
+                20,
+            )?;
             seq.owned_by = Some((def.oid, i as u32));
             seq.identity = identity;
-            def.columns[i].default = Some(nextval_text(&seq_name));
-            engine.insert(txn, CATALOG, seq_name.as_bytes(), &seq.encode())?;
+            def.columns[i].default = Some(nextval_text_in(&schema, &seq_name));
+            engine.insert(txn, CATALOG, seq.key().as_bytes(), &seq.encode())?;
         }
-        engine.insert(txn, CATALOG, name.as_bytes(), &def.encode())?;
+        engine.insert(txn, CATALOG, key.as_bytes(), &def.encode())?;
+        self.after_create(&def, ct.on_commit.as_ref())?;
         Ok(command("CREATE TABLE"))
     }
 
@@ -2278,13 +2440,14 @@ impl Session {
         name: &ast::ObjectName,
         names: &[String],
         q: &ast::Query,
-        if_not_exists: bool,
+        creation: Creation<'_>,
         skip_tag: &str,
     ) -> SqlResult<Output> {
         let engine = self.db.engine.clone();
-        let name = object_name(name)?;
-        if index::name_owner(&engine, txn, &name)?.is_some() {
-            if if_not_exists {
+        let (schema, name) = self.creation_target(txn, name, creation.temporary)?;
+        let key = crate::namespace::rel_key(&schema, &name);
+        if index::name_owner(&engine, txn, &key)?.is_some() {
+            if creation.if_not_exists {
                 self.notices
                     .push(format!("relation \"{name}\" already exists, skipping"));
                 return Ok(command(skip_tag));
@@ -2324,6 +2487,7 @@ impl Session {
         let tree = engine.create_tree()?;
         let def = TableDef {
             name: name.clone(),
+            schema,
             oid: TableDef::oid_for_tree(tree),
             tree,
             columns,
@@ -2332,7 +2496,8 @@ impl Session {
             checks: Vec::new(),
             foreign_keys: Vec::new(),
         };
-        engine.insert(txn, CATALOG, name.as_bytes(), &def.encode())?;
+        engine.insert(txn, CATALOG, key.as_bytes(), &def.encode())?;
+        self.after_create(&def, creation.on_commit)?;
         let mut buf = Vec::new();
         for row in &rows {
             self.info.cancel.check()?;
@@ -2405,9 +2570,9 @@ impl Session {
         params: &[Value],
     ) -> SqlResult<Output> {
         let engine = self.db.engine.clone();
-        if cv.materialized || cv.temporary || cv.or_alter || cv.to.is_some() {
+        if cv.materialized || cv.or_alter || cv.to.is_some() {
             return Err(SqlError::FeatureNotSupported(
-                "materialized, temporary and ALTER views".into(),
+                "materialized and ALTER views".into(),
             ));
         }
         if !params.is_empty() {
@@ -2415,13 +2580,22 @@ impl Session {
                 "there is no parameter $1 in a view definition".into(),
             ));
         }
-        let name = object_name(&cv.name)?;
         let mut types = Vec::new();
         let plan = Planner {
             engine: &engine,
             txn,
         }
         .bind_query(&cv.query, &mut types)?;
+        let mut query = (*cv.query).clone();
+        crate::namespace::qualify_relations(&engine, txn, &mut query)?;
+        // A view that reads a temporary relation is temporary too, as in PostgreSQL.
+        let temporary = cv.temporary || crate::namespace::reads_temp(&query);
+        let (schema, name) = self.creation_target(txn, &cv.name, temporary)?;
+        if temporary && !cv.temporary {
+            self.notices
+                .push(format!("view \"{name}\" will be a temporary view"));
+        }
+        let key = crate::namespace::rel_key(&schema, &name);
         if !types.is_empty() {
             return Err(SqlError::NotSupported(
                 "there is no parameter $1 in a view definition".into(),
@@ -2445,7 +2619,7 @@ impl Session {
                 return Err(SqlError::DuplicateColumn(c.0.clone()));
             }
         }
-        let oid = match crate::query::lookup_view(&engine, txn, &name)? {
+        let oid = match crate::query::lookup_view(&engine, txn, &key)? {
             Some(old) if cv.or_replace => {
                 if old.columns.len() > columns.len() {
                     return Err(SqlError::InvalidTableDefinition(
@@ -2472,7 +2646,7 @@ impl Session {
                 old.oid
             }
             _ => {
-                if index::name_owner(&engine, txn, &name)?.is_some() {
+                if index::name_owner(&engine, txn, &key)?.is_some() {
                     return Err(SqlError::DuplicateTable(name));
                 }
                 TableDef::oid_for_tree(engine.create_tree()?)
@@ -2480,11 +2654,12 @@ impl Session {
         };
         let view = crate::catalog::ViewDef {
             name: name.clone(),
+            schema,
             oid,
-            sql: cv.query.to_string(),
+            sql: query.to_string(),
             columns,
         };
-        engine.put(txn, CATALOG, name.as_bytes(), &view.encode())?;
+        engine.put(txn, CATALOG, key.as_bytes(), &view.encode())?;
         Ok(command("CREATE VIEW"))
     }
 
@@ -2497,19 +2672,14 @@ impl Session {
     ) -> SqlResult<Output> {
         let engine = self.db.engine.clone();
         for n in names {
-            let name = object_name(n)?;
-            if let Some(view) = crate::query::lookup_view(&engine, txn, &name)? {
-                engine.delete(txn, CATALOG, name.as_bytes())?;
+            let Some(key) = self.find_for_drop(txn, n, "view", if_exists)? else {
+                continue;
+            };
+            if let Some(view) = crate::query::lookup_view(&engine, txn, &key)? {
+                engine.delete(txn, CATALOG, key.as_bytes())?;
                 crate::comments::drop_all(&engine, txn, PG_CLASS_OID, view.oid)?;
-            } else if let Some(owner) = index::name_owner(&engine, txn, &name)? {
-                return Err(wrong_drop(&engine, txn, &name, "view", &owner)?);
-            } else if if_exists {
-                self.notices
-                    .push(format!("view \"{name}\" does not exist, skipping"));
-            } else {
-                return Err(SqlError::UndefinedRelation(format!(
-                    "view \"{name}\" does not exist"
-                )));
+            } else if let Some(owner) = index::name_owner(&engine, txn, &key)? {
+                return Err(wrong_drop(&engine, txn, &key, "view", &owner)?);
             }
         }
         Ok(command("DROP VIEW"))
@@ -2519,16 +2689,17 @@ impl Session {
     fn create_sequence(
         &mut self,
         txn: &mut Txn,
-        if_not_exists: bool,
+        creation: Creation<'_>,
         name: &ast::ObjectName,
         data_type: Option<&ast::DataType>,
         options: &[ast::SequenceOptions],
         owned_by: Option<&ast::ObjectName>,
     ) -> SqlResult<Output> {
         let engine = self.db.engine.clone();
-        let name = object_name(name)?;
-        if index::name_owner(&engine, txn, &name)?.is_some() {
-            if if_not_exists {
+        let (schema, name) = self.creation_target(txn, name, creation.temporary)?;
+        let key = crate::namespace::rel_key(&schema, &name);
+        if index::name_owner(&engine, txn, &key)?.is_some() {
+            if creation.if_not_exists {
                 self.notices
                     .push(format!("relation \"{name}\" already exists, skipping"));
                 return Ok(command("CREATE SEQUENCE"));
@@ -2542,9 +2713,9 @@ impl Session {
             Some(o) => Some(self.sequence_owner(txn, o)?),
         };
         let tree = engine.create_tree()?;
-        let mut seq = options.define(&name, TableDef::oid_for_tree(tree), tree, 20)?;
+        let mut seq = options.define(&key, TableDef::oid_for_tree(tree), tree, 20)?;
         seq.owned_by = owner;
-        engine.insert(txn, CATALOG, name.as_bytes(), &seq.encode())?;
+        engine.insert(txn, CATALOG, key.as_bytes(), &seq.encode())?;
         Ok(command("CREATE SEQUENCE"))
     }
 
@@ -2552,8 +2723,13 @@ impl Session {
     /// checks them; RESTART sets the state (at once, as `setval` does).
     fn alter_sequence(&mut self, txn: &mut Txn, alter: &AlterSequence) -> SqlResult<Output> {
         let engine = self.db.engine.clone();
-        let name = object_name(&alter.name)?;
-        let Some(old) = crate::sequence::lookup_sequence(&engine, txn, &name)? else {
+        let key = crate::namespace::find(&engine, txn, &alter.name)?;
+        let old = match &key {
+            Some(k) => crate::sequence::lookup_sequence(&engine, txn, k)?,
+            None => None,
+        };
+        let (Some(old), Some(name)) = (old, key) else {
+            let name = object_name(&alter.name)?;
             if alter.if_exists {
                 self.notices
                     .push(format!("relation \"{name}\" does not exist, skipping"));
@@ -2571,7 +2747,7 @@ impl Session {
             cache: given.cache.or(Some(old.cache)),
             cycle: given.cycle.or(Some(old.cycle)),
         };
-        let mut seq = merged.define(&old.name, old.oid, old.tree, old.type_oid)?;
+        let mut seq = merged.define(&old.key(), old.oid, old.tree, old.type_oid)?;
         seq.identity = old.identity;
         seq.owned_by = match &alter.owned_by {
             None => old.owned_by,
@@ -2615,13 +2791,19 @@ impl Session {
                     other => Err(SqlError::Syntax(format!("invalid OWNED BY option {other}"))),
                 })
                 .collect::<SqlResult<_>>()?;
-        let [.., table, column] = parts.as_slice() else {
-            return Err(SqlError::Syntax(
-                "invalid OWNED BY option\nHINT:  Specify OWNED BY table.column or OWNED BY NONE."
-                    .into(),
-            ));
+        let (schema, table, column) = match parts.as_slice() {
+            [.., s, t, c] if parts.len() >= 3 => (Some(s.as_str()), t, c),
+            [t, c] => (None, t, c),
+            _ => {
+                return Err(SqlError::Syntax(
+                    "invalid OWNED BY option\nHINT:  Specify OWNED BY table.column or OWNED BY NONE."
+                        .into(),
+                ));
+            }
         };
-        let def = lookup_table(&self.db.engine, txn, table)?;
+        let key = crate::namespace::find_parts(&self.db.engine, txn, schema, table)?
+            .ok_or_else(|| SqlError::UndefinedTable(table.clone()))?;
+        let def = lookup_table(&self.db.engine, txn, &key)?;
         let i = def.column_index(column).ok_or_else(|| {
             SqlError::UndefinedColumn(format!("{column}\" of relation \"{table}"))
         })?;
@@ -2638,21 +2820,16 @@ impl Session {
     ) -> SqlResult<Output> {
         let engine = self.db.engine.clone();
         for n in names {
-            let name = object_name(n)?;
+            let Some(name) = self.find_for_drop(txn, n, "sequence", if_exists)? else {
+                continue;
+            };
             let Some(seq) = lookup_sequence(&engine, txn, &name)? else {
                 if let Some(owner) = index::name_owner(&engine, txn, &name)? {
                     return Err(wrong_drop(&engine, txn, &name, "sequence", &owner)?);
                 }
-                if if_exists {
-                    self.notices
-                        .push(format!("sequence \"{name}\" does not exist, skipping"));
-                    continue;
-                }
-                return Err(SqlError::UndefinedRelation(format!(
-                    "sequence \"{name}\" does not exist"
-                )));
+                continue;
             };
-            let uses = nextval_text(&seq.name);
+            let uses = nextval_text_in(&seq.schema, &seq.name);
             for def in crate::catalog_views::user_tables(&engine, txn)? {
                 if let Some(c) = def
                     .columns
@@ -2698,7 +2875,10 @@ impl Session {
             .collect();
         let name = match name {
             Some(n) => {
-                if taken.contains(&n) || index::name_owner(engine, txn, &n)?.is_some() {
+                if taken.contains(&n)
+                    || index::name_owner(engine, txn, &crate::namespace::rel_key(&def.schema, &n))?
+                        .is_some()
+                {
                     return Err(SqlError::DuplicateTable(n));
                 }
                 n
@@ -2708,7 +2888,7 @@ impl Session {
                     .iter()
                     .map(|&i| def.columns[i].name.as_str())
                     .collect();
-                index::choose_name(engine, txn, &def.name, &names, "key", &taken)?
+                index::choose_name(engine, txn, &def.schema, &def.name, &names, "key", &taken)?
             }
         };
         self.add_index(txn, def, name, columns, true, true)
@@ -2776,7 +2956,7 @@ impl Session {
                 "index access method {using}"
             )));
         }
-        let mut def = lookup_table(&engine, txn, &object_name(&ci.table_name)?)?;
+        let mut def = crate::namespace::table(&engine, txn, &ci.table_name)?;
         let mut names = Vec::with_capacity(ci.columns.len());
         for c in &ci.columns {
             let ast::Expr::Identifier(id) = &c.column.expr else {
@@ -2807,7 +2987,8 @@ impl Session {
         let name = match &ci.name {
             Some(n) => {
                 let n = object_name(n)?;
-                if index::name_owner(&engine, txn, &n)?.is_some() {
+                let key = crate::namespace::rel_key(&def.schema, &n);
+                if index::name_owner(&engine, txn, &key)?.is_some() {
                     if ci.if_not_exists {
                         self.notices
                             .push(format!("relation \"{n}\" already exists, skipping"));
@@ -2819,11 +3000,11 @@ impl Session {
             }
             None => {
                 let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                index::choose_name(&engine, txn, &def.name, &refs, "idx", &[])?
+                index::choose_name(&engine, txn, &def.schema, &def.name, &refs, "idx", &[])?
             }
         };
         self.add_index(txn, &mut def, name, columns, ci.unique, false)?;
-        engine.put(txn, CATALOG, def.name.as_bytes(), &def.encode())?;
+        engine.put(txn, CATALOG, def.key().as_bytes(), &def.encode())?;
         Ok(command("CREATE INDEX"))
     }
 
@@ -2837,17 +3018,12 @@ impl Session {
     ) -> SqlResult<Output> {
         let engine = self.db.engine.clone();
         for n in names {
-            let name = object_name(n)?;
-            match index::name_owner(&engine, txn, &name)? {
-                None if if_exists => {
-                    self.notices
-                        .push(format!("index \"{name}\" does not exist, skipping"));
-                }
-                None => {
-                    return Err(SqlError::UndefinedObject(format!(
-                        "index \"{name}\" does not exist"
-                    )));
-                }
+            let Some(key) = self.find_for_drop(txn, n, "index", if_exists)? else {
+                continue;
+            };
+            let name = crate::namespace::split_key(&key).1.to_string();
+            match index::name_owner(&engine, txn, &key)? {
+                None => {}
                 Some(NameOwner::Table) => {
                     return Err(SqlError::WrongObjectType(format!(
                         "\"{name}\" is not an index"
@@ -2873,7 +3049,7 @@ impl Session {
                         let ix = def.indexes.remove(i);
                         crate::comments::drop_all(&engine, txn, PG_CLASS_OID, ix.oid)?;
                     }
-                    engine.put(txn, CATALOG, def.name.as_bytes(), &def.encode())?;
+                    engine.put(txn, CATALOG, def.key().as_bytes(), &def.encode())?;
                 }
             }
         }
@@ -2887,11 +3063,21 @@ impl Session {
         if_exists: bool,
     ) -> SqlResult<Output> {
         let engine = self.db.engine.clone();
+        // The keys of every named table that exists: they may reference one another.
+        let mut dropping = Vec::new();
         for n in names {
-            let name = object_name(n)?;
-            let other = if lookup_sequence(&engine, txn, &name)?.is_some() {
+            if let Some(k) = crate::namespace::find(&engine, txn, n)? {
+                dropping.push(k);
+            }
+        }
+        for n in names {
+            let Some(key) = self.find_for_drop(txn, n, "table", if_exists)? else {
+                continue;
+            };
+            let name = crate::namespace::split_key(&key).1.to_string();
+            let other = if lookup_sequence(&engine, txn, &key)?.is_some() {
                 Some("SEQUENCE to remove a sequence")
-            } else if crate::query::lookup_view(&engine, txn, &name)?.is_some() {
+            } else if crate::query::lookup_view(&engine, txn, &key)?.is_some() {
                 Some("VIEW to remove a view")
             } else {
                 None
@@ -2902,24 +3088,18 @@ impl Session {
                     hint: format!("Use DROP {what}."),
                 });
             }
-            let Some(bytes) = engine.get(txn, CATALOG, name.as_bytes())? else {
-                if !if_exists {
-                    return Err(SqlError::UndefinedTable(name));
-                }
-                self.notices
-                    .push(format!("table \"{name}\" does not exist, skipping"));
+            if let Some(owner @ NameOwner::Index(..)) = index::name_owner(&engine, txn, &key)? {
+                return Err(wrong_drop(&engine, txn, &key, "table", &owner)?);
+            }
+            let Ok(def) = lookup_table(&engine, txn, &key) else {
+                // Named twice in the list: dropped already.
                 continue;
             };
-            let def = TableDef::decode(&bytes)?;
             for other in crate::catalog_views::user_tables(&engine, txn)? {
-                if other.name == def.name
-                    || names
-                        .iter()
-                        .any(|n| object_name(n).is_ok_and(|n| n == other.name))
-                {
+                if dropping.contains(&other.key()) {
                     continue;
                 }
-                if let Some(fk) = other.foreign_keys.iter().find(|f| f.ref_table == def.name) {
+                if let Some(fk) = other.foreign_keys.iter().find(|f| f.ref_table == key) {
                     return Err(SqlError::DependentObjectsStillExist {
                         message: format!(
                             "cannot drop table {} because other objects depend on it",
@@ -2933,22 +3113,454 @@ impl Session {
                     });
                 }
             }
-            engine.delete(txn, CATALOG, name.as_bytes())?;
-            crate::comments::drop_all(&engine, txn, PG_CLASS_OID, def.oid)?;
-            crate::stats::drop_table(&engine, txn, def.oid)?;
-            for ix in &def.indexes {
-                crate::comments::drop_all(&engine, txn, PG_CLASS_OID, ix.oid)?;
+            self.drop_table_entry(txn, &def)?;
+        }
+        Ok(command("DROP TABLE"))
+    }
+
+    /// Removes a table's catalog entry, the comments on it and its indexes, and the sequences
+    /// its columns own. Its trees become unreachable.
+    fn drop_table_entry(&mut self, txn: &mut Txn, def: &TableDef) -> SqlResult<()> {
+        let engine = self.db.engine.clone();
+        engine.delete(txn, CATALOG, def.key().as_bytes())?;
+        crate::comments::drop_all(&engine, txn, PG_CLASS_OID, def.oid)?;
+        crate::stats::drop_table(&engine, txn, def.oid)?;
+        for ix in &def.indexes {
+            crate::comments::drop_all(&engine, txn, PG_CLASS_OID, ix.oid)?;
+        }
+        // Sequences the table's columns own go with it.
+        for seq in user_sequences(&engine, txn)? {
+            if seq.owned_by.is_some_and(|(t, _)| t == def.oid) {
+                engine.delete(txn, CATALOG, seq.key().as_bytes())?;
+                crate::comments::drop_all(&engine, txn, PG_CLASS_OID, seq.oid)?;
+                self.db.sequences.forget(seq.tree);
             }
-            // Sequences the table's columns own go with it.
-            for seq in user_sequences(&engine, txn)? {
-                if seq.owned_by.is_some_and(|(t, _)| t == def.oid) {
-                    engine.delete(txn, CATALOG, seq.name.as_bytes())?;
-                    crate::comments::drop_all(&engine, txn, PG_CLASS_OID, seq.oid)?;
-                    self.db.sequences.forget(seq.tree);
+        }
+        Ok(())
+    }
+
+    /// The catalog key of a relation a `DROP kind [IF EXISTS]` names, or `None` (after a
+    /// notice) when it does not exist and `if_exists`. A qualifier naming no schema is
+    /// PostgreSQL's `schema "…" does not exist`.
+    fn find_for_drop(
+        &mut self,
+        txn: &Txn,
+        name: &ast::ObjectName,
+        kind: &str,
+        if_exists: bool,
+    ) -> SqlResult<Option<String>> {
+        let engine = &self.db.engine;
+        let (schema, rel) = crate::namespace::split_name(name)?;
+        if let Some(s) = &schema
+            && !crate::namespace::exists(engine, txn, s)?
+        {
+            if if_exists {
+                self.notices
+                    .push(format!("schema \"{s}\" does not exist, skipping"));
+                return Ok(None);
+            }
+            return Err(SqlError::UndefinedSchema(s.clone()));
+        }
+        if let Some(k) = crate::namespace::find_parts(engine, txn, schema.as_deref(), &rel)? {
+            return Ok(Some(k));
+        }
+        // An index's name: the caller says it is not of the kind dropped.
+        let index = crate::namespace::find_index(engine, txn, schema.as_deref(), &rel)?;
+        match index {
+            Some((def, _)) => Ok(Some(crate::namespace::rel_key(&def.schema, &rel))),
+            None if if_exists => {
+                self.notices
+                    .push(format!("{kind} \"{rel}\" does not exist, skipping"));
+                Ok(None)
+            }
+            None if kind == "index" => Err(SqlError::UndefinedObject(format!(
+                "index \"{rel}\" does not exist"
+            ))),
+            None => Err(SqlError::UndefinedRelation(format!(
+                "{kind} \"{rel}\" does not exist"
+            ))),
+        }
+    }
+
+    /// `CREATE SCHEMA [IF NOT EXISTS] name [AUTHORIZATION role]` and `CREATE SCHEMA
+    /// AUTHORIZATION role` (named after the role).
+    fn create_schema(
+        &mut self,
+        txn: &mut Txn,
+        schema_name: &ast::SchemaName,
+        if_not_exists: bool,
+    ) -> SqlResult<Output> {
+        let engine = self.db.engine.clone();
+        let (name, role) = match schema_name {
+            ast::SchemaName::Simple(n) => (object_name(n)?, None),
+            ast::SchemaName::UnnamedAuthorization(r) => (ident_name(r), Some(ident_name(r))),
+            ast::SchemaName::NamedAuthorization(n, r) => (object_name(n)?, Some(ident_name(r))),
+        };
+        let owner = match role {
+            Some(r) if r != self.info.user => {
+                return Err(SqlError::UndefinedObject(format!(
+                    "role \"{r}\" does not exist"
+                )));
+            }
+            _ => self.info.user.clone(),
+        };
+        if crate::namespace::exists(&engine, txn, &name)? || name.starts_with("pg_temp_") {
+            if if_not_exists {
+                self.notices
+                    .push(format!("schema \"{name}\" already exists, skipping"));
+                return Ok(command("CREATE SCHEMA"));
+            }
+            return Err(SqlError::DuplicateSchema(name));
+        }
+        if name.starts_with("pg_") {
+            return Err(SqlError::ReservedName {
+                message: format!("unacceptable schema name \"{name}\""),
+                detail: "The prefix \"pg_\" is reserved for system schemas.".into(),
+            });
+        }
+        let oid = TableDef::oid_for_tree(engine.create_tree()?);
+        crate::namespace::create(
+            &engine,
+            txn,
+            &crate::namespace::SchemaDef { name, oid, owner },
+        )?;
+        Ok(command("CREATE SCHEMA"))
+    }
+
+    /// `DROP SCHEMA [IF EXISTS] name [, …] [CASCADE | RESTRICT]`. Without CASCADE a schema
+    /// that holds relations is refused, listing them as PostgreSQL does; with it they go too
+    /// (and the foreign keys of other schemas' tables that reference them).
+    fn drop_schemas(
+        &mut self,
+        txn: &mut Txn,
+        names: &[ast::ObjectName],
+        if_exists: bool,
+        cascade: bool,
+    ) -> SqlResult<Output> {
+        let engine = self.db.engine.clone();
+        for n in names {
+            let name = object_name(n)?;
+            if matches!(name.as_str(), "pg_catalog" | "information_schema") {
+                return Err(SqlError::DependentObjectsStillExist {
+                    message: format!(
+                        "cannot drop schema {name} because it is required by the database system"
+                    ),
+                    detail: String::new(),
+                    hint: String::new(),
+                });
+            }
+            if name == crate::namespace::PUBLIC {
+                return Err(SqlError::FeatureNotSupported("DROP SCHEMA public".into()));
+            }
+            let Some(schema_def) = crate::namespace::get(&engine, txn, &name)? else {
+                if if_exists {
+                    self.notices
+                        .push(format!("schema \"{name}\" does not exist, skipping"));
+                    continue;
+                }
+                return Err(SqlError::UndefinedSchema(name));
+            };
+            let schema_oid = schema_def.oid;
+            // The schema's relations, as PostgreSQL names them, in creation (OID) order; a
+            // sequence a column owns goes with its table unnamed.
+            let tables: Vec<TableDef> = crate::catalog_views::user_tables(&engine, txn)?
+                .into_iter()
+                .filter(|d| d.schema == name)
+                .collect();
+            let mut members: Vec<(u32, String, String)> = Vec::new();
+            for d in &tables {
+                members.push((d.oid, "table".into(), d.name.clone()));
+            }
+            for v in crate::catalog_views::user_views(&engine, txn)? {
+                if v.schema == name {
+                    members.push((v.oid, "view".into(), v.name));
+                }
+            }
+            for q in user_sequences(&engine, txn)? {
+                if q.schema == name
+                    && !q
+                        .owned_by
+                        .is_some_and(|(t, _)| tables.iter().any(|d| d.oid == t))
+                {
+                    members.push((q.oid, "sequence".into(), q.name));
+                }
+            }
+            members.sort();
+            let q = |n: &str| crate::namespace::qualified_if_needed(&engine, txn, &name, n);
+            // Foreign keys of tables elsewhere that reference the schema's tables: they go with
+            // a CASCADE, and are listed after the table they reference, as PostgreSQL lists them.
+            let mut outside: Vec<TableDef> = Vec::new();
+            let mut lines: Vec<(String, String)> = Vec::new();
+            let others: Vec<TableDef> = crate::catalog_views::user_tables(&engine, txn)?
+                .into_iter()
+                .filter(|d| d.schema != name)
+                .collect();
+            for (_, kind, m) in &members {
+                let qm = q(m);
+                lines.push((format!("{kind} {qm}"), format!("schema {name}")));
+                if kind != "table" {
+                    continue;
+                }
+                let key = crate::namespace::rel_key(&name, m);
+                let mut refs: Vec<(u32, String, &TableDef)> = Vec::new();
+                for other in &others {
+                    for f in other.foreign_keys.iter().filter(|f| f.ref_table == key) {
+                        refs.push((f.oid, f.name.clone(), other));
+                    }
+                }
+                refs.sort_by_key(|r| r.0);
+                for (_, fk, other) in refs {
+                    let qo = crate::namespace::qualified_if_needed(
+                        &engine,
+                        txn,
+                        &other.schema,
+                        &other.name,
+                    );
+                    lines.push((
+                        format!("constraint {fk} on table {qo}"),
+                        format!("table {qm}"),
+                    ));
+                }
+            }
+            for other in others {
+                let mut other = other;
+                let before = other.foreign_keys.len();
+                other
+                    .foreign_keys
+                    .retain(|f| crate::namespace::split_key(&f.ref_table).0 != name);
+                if other.foreign_keys.len() != before {
+                    outside.push(other);
+                }
+            }
+            if lines.is_empty() {
+                crate::namespace::remove(&engine, txn, &name)?;
+                crate::comments::drop_all(&engine, txn, PG_NAMESPACE_OID, schema_oid)?;
+                continue;
+            }
+            if !cascade {
+                let detail: Vec<String> = lines
+                    .iter()
+                    .map(|(what, on)| format!("{what} depends on {on}"))
+                    .collect();
+                return Err(SqlError::DependentObjectsStillExist {
+                    message: format!(
+                        "cannot drop schema {name} because other objects depend on it"
+                    ),
+                    detail: detail.join("\n"),
+                    hint: "Use DROP ... CASCADE to drop the dependent objects too.".into(),
+                });
+            }
+            let dropped: Vec<String> = lines
+                .iter()
+                .map(|(what, _)| format!("drop cascades to {what}"))
+                .collect();
+            for other in &outside {
+                engine.put(txn, CATALOG, other.key().as_bytes(), &other.encode())?;
+            }
+            for d in &tables {
+                self.drop_table_entry(txn, d)?;
+            }
+            for key in crate::namespace::relation_keys(&engine, txn, &name)? {
+                if let Some(q) = lookup_sequence(&engine, txn, &key)? {
+                    self.db.sequences.forget(q.tree);
+                    crate::comments::drop_all(&engine, txn, PG_CLASS_OID, q.oid)?;
+                } else if let Some(v) = crate::query::lookup_view(&engine, txn, &key)? {
+                    crate::comments::drop_all(&engine, txn, PG_CLASS_OID, v.oid)?;
+                }
+                engine.delete(txn, CATALOG, key.as_bytes())?;
+            }
+            crate::namespace::remove(&engine, txn, &name)?;
+            crate::comments::drop_all(&engine, txn, PG_NAMESPACE_OID, schema_oid)?;
+            self.notices.push(match dropped.as_slice() {
+                [one] => one.clone(),
+                many => format!(
+                    "drop cascades to {} other objects{NOTICE_DETAIL}{}",
+                    many.len(),
+                    many.join("\n")
+                ),
+            });
+        }
+        Ok(command("DROP SCHEMA"))
+    }
+
+    /// `ALTER SCHEMA name RENAME TO new` (every relation's catalog key moves with it) and
+    /// `OWNER TO` the session's role.
+    fn alter_schema(&mut self, txn: &mut Txn, a: &ast::AlterSchema) -> SqlResult<Output> {
+        let engine = self.db.engine.clone();
+        let name = object_name(&a.name)?;
+        let Some(def) = crate::namespace::get(&engine, txn, &name)? else {
+            if name == crate::namespace::PUBLIC {
+                return Err(SqlError::FeatureNotSupported("ALTER SCHEMA public".into()));
+            }
+            if a.if_exists {
+                return Ok(command("ALTER SCHEMA"));
+            }
+            return Err(SqlError::UndefinedSchema(name));
+        };
+        for op in &a.operations {
+            match op {
+                ast::AlterSchemaOperation::Rename { name: new } => {
+                    let new = object_name(new)?;
+                    if crate::namespace::exists(&engine, txn, &new)? {
+                        return Err(SqlError::DuplicateSchema(new));
+                    }
+                    if new.starts_with("pg_") {
+                        return Err(SqlError::ReservedName {
+                            message: format!("unacceptable schema name \"{new}\""),
+                            detail: "The prefix \"pg_\" is reserved for system schemas.".into(),
+                        });
+                    }
+                    self.rename_schema(txn, &def, &new)?;
+                }
+                ast::AlterSchemaOperation::OwnerTo { owner } => {
+                    let role = owner.to_string();
+                    let role = crate::namespace::parse_text_name(&role)
+                        .pop()
+                        .unwrap_or_default();
+                    if role != self.info.user
+                        && !matches!(role.as_str(), "current_user" | "session_user")
+                    {
+                        return Err(SqlError::UndefinedObject(format!(
+                            "role \"{role}\" does not exist"
+                        )));
+                    }
+                }
+                other => {
+                    return Err(SqlError::FeatureNotSupported(format!(
+                        "ALTER SCHEMA … {other}"
+                    )));
                 }
             }
         }
-        Ok(command("DROP TABLE"))
+        Ok(command("ALTER SCHEMA"))
+    }
+
+    /// Moves schema `def` and every relation of it to the name `new`: catalog keys carry the
+    /// schema, and so do the foreign keys (anywhere) that reference its tables and the column
+    /// defaults that name its sequences.
+    fn rename_schema(
+        &mut self,
+        txn: &mut Txn,
+        def: &crate::namespace::SchemaDef,
+        new: &str,
+    ) -> SqlResult<()> {
+        let engine = self.db.engine.clone();
+        let old = def.name.as_str();
+        for key in crate::namespace::relation_keys(&engine, txn, old)? {
+            let Some(bytes) = engine.get(txn, CATALOG, key.as_bytes())? else {
+                continue;
+            };
+            let rel = crate::namespace::split_key(&key).1;
+            engine.delete(txn, CATALOG, key.as_bytes())?;
+            engine.insert(
+                txn,
+                CATALOG,
+                crate::namespace::rel_key(new, rel).as_bytes(),
+                &bytes,
+            )?;
+        }
+        let old_prefix = format!("{}.", crate::catalog_views::quote_ident(old));
+        let new_prefix = format!("{}.", crate::catalog_views::quote_ident(new));
+        for mut t in crate::catalog_views::user_tables(&engine, txn)? {
+            let mut changed = false;
+            for f in &mut t.foreign_keys {
+                if crate::namespace::split_key(&f.ref_table).0 == old {
+                    let rel = crate::namespace::split_key(&f.ref_table).1.to_string();
+                    f.ref_table = crate::namespace::rel_key(new, &rel);
+                    changed = true;
+                }
+            }
+            for c in &mut t.columns {
+                if let Some(d) = &c.default
+                    && d.contains(&format!("'{old_prefix}"))
+                {
+                    c.default =
+                        Some(d.replace(&format!("'{old_prefix}"), &format!("'{new_prefix}")));
+                    changed = true;
+                }
+            }
+            if changed {
+                engine.put(txn, CATALOG, t.key().as_bytes(), &t.encode())?;
+            }
+        }
+        crate::namespace::remove(&engine, txn, old)?;
+        crate::namespace::create(
+            &engine,
+            txn,
+            &crate::namespace::SchemaDef {
+                name: new.to_string(),
+                ..def.clone()
+            },
+        )?;
+        Ok(())
+    }
+
+    /// The session's temporary schema, `pg_temp_N`.
+    fn temp_schema_name(&self) -> String {
+        format!(
+            "{}{}",
+            crate::namespace::TEMP_PREFIX,
+            self.info.backend_pid.unsigned_abs()
+        )
+    }
+
+    /// What this session's statements resolve names with (see [`crate::namespace`]).
+    fn name_context(&self) -> crate::namespace::Context {
+        crate::namespace::Context {
+            search_path: crate::namespace::parse_search_path(
+                self.setting("search_path").unwrap_or("\"$user\", public"),
+            ),
+            user: self.info.user.clone(),
+            temp_schema: self.temp_schema_name(),
+            temp_in_use: self.temp_in_use,
+        }
+    }
+
+    /// The schema and bare name a new relation `name` gets; `temporary` (or a `pg_temp`
+    /// qualifier) puts it in the session's temporary schema.
+    fn creation_target(
+        &mut self,
+        txn: &Txn,
+        name: &ast::ObjectName,
+        temporary: bool,
+    ) -> SqlResult<(String, String)> {
+        let (schema, rel) = crate::namespace::split_name(name)?;
+        let temp = self.temp_schema_name();
+        match schema {
+            Some(s) if s == temp => {}
+            Some(_) if temporary => {
+                return Err(SqlError::InvalidTableDefinition(
+                    "cannot create temporary relation in non-temporary schema".into(),
+                ));
+            }
+            Some(_) => return crate::namespace::for_create(&self.db.engine, txn, name),
+            None if temporary => {}
+            None => return crate::namespace::for_create(&self.db.engine, txn, name),
+        }
+        if !self.temp_in_use {
+            self.temp_in_use = true;
+            crate::namespace::set_temp_in_use();
+        }
+        Ok((temp, rel))
+    }
+
+    /// After a CREATE TABLE: checks `ON COMMIT` and remembers what it asks of this session's
+    /// commits.
+    fn after_create(&mut self, def: &TableDef, on_commit: Option<&ast::OnCommit>) -> SqlResult<()> {
+        let Some(action) = on_commit else {
+            return Ok(());
+        };
+        if !crate::namespace::is_temp(&def.schema) {
+            return Err(SqlError::InvalidTableDefinition(
+                "ON COMMIT can only be used on temporary tables".into(),
+            ));
+        }
+        match action {
+            ast::OnCommit::PreserveRows => {}
+            ast::OnCommit::DeleteRows => self.on_commit.push((def.oid, false)),
+            ast::OnCommit::Drop => self.on_commit.push((def.oid, true)),
+        }
+        Ok(())
     }
 
     fn plan_insert(
@@ -2963,7 +3575,7 @@ impl Session {
                 "INSERT into a table function".into(),
             ));
         };
-        let def = lookup_table(engine, txn, &object_name(tname)?)?;
+        let def = crate::namespace::table(engine, txn, tname)?;
         let targets: Vec<usize> = if ins.columns.is_empty() {
             (0..def.columns.len()).collect()
         } else {
@@ -3586,7 +4198,7 @@ impl Session {
         let (name, alias) = single_table(std::slice::from_ref(&u.table))?
             .ok_or_else(|| SqlError::Syntax("UPDATE needs a table".into()))?;
         let engine = &self.db.engine;
-        let def = lookup_table(engine, txn, &name)?;
+        let def = crate::namespace::table(engine, txn, &name)?;
         let mut scope = table_scope(&def, alias.as_deref());
         let planner = Planner { engine, txn };
         let join = match from {
@@ -3887,7 +4499,7 @@ impl Session {
         let (name, alias) =
             single_table(from)?.ok_or_else(|| SqlError::Syntax("DELETE needs a table".into()))?;
         let engine = &self.db.engine;
-        let def = lookup_table(engine, txn, &name)?;
+        let def = crate::namespace::table(engine, txn, &name)?;
         let scope = table_scope(&def, alias.as_deref());
         let planner = Planner { engine, txn };
         let join = match &d.using {
@@ -4014,7 +4626,7 @@ fn fk_missing(def: &TableDef, fk: &ForeignKeyDef, row: &[Value]) -> SqlError {
         detail: format!(
             "Key {} is not present in table \"{}\".",
             index::key_text(def, &fk.columns, row),
-            fk.ref_table
+            crate::namespace::split_key(&fk.ref_table).1
         ),
     }
 }
@@ -4111,7 +4723,7 @@ fn check_foreign_keys(
         if old.is_some_and(|o| same_key(o, &fk.columns, row, &fk.columns)) {
             continue;
         }
-        let parent = if fk.ref_table == def.name {
+        let parent = if fk.ref_table == def.key() {
             def.clone()
         } else {
             lookup_table(engine, txn, &fk.ref_table)?
@@ -4142,7 +4754,7 @@ impl Session {
         let engine = self.db.engine.clone();
         let children: Vec<TableDef> = crate::catalog_views::user_tables(&engine, txn)?
             .into_iter()
-            .filter(|t| t.foreign_keys.iter().any(|f| f.ref_table == parent.name))
+            .filter(|t| t.foreign_keys.iter().any(|f| f.ref_table == parent.key()))
             .collect();
         if children.is_empty() {
             return Ok(());
@@ -4156,7 +4768,7 @@ impl Session {
             for fk in child
                 .foreign_keys
                 .iter()
-                .filter(|f| f.ref_table == parent.name)
+                .filter(|f| f.ref_table == parent.key())
             {
                 if fk.ref_columns.iter().any(|&c| old[c].is_null()) {
                     continue;
@@ -4281,7 +4893,7 @@ impl Session {
     fn is_referenced(&self, txn: &Txn, def: &TableDef) -> SqlResult<bool> {
         Ok(crate::catalog_views::user_tables(&self.db.engine, txn)?
             .iter()
-            .any(|t| t.foreign_keys.iter().any(|f| f.ref_table == def.name)))
+            .any(|t| t.foreign_keys.iter().any(|f| f.ref_table == def.key())))
     }
 
     /// Writes `new` over the row `old` at table key `key` (moving it if its primary key
@@ -4326,11 +4938,19 @@ impl Session {
         validate: bool,
     ) -> SqlResult<()> {
         let engine = self.db.engine.clone();
-        let ref_name = object_name(&fk.foreign_table)?;
-        let parent = if ref_name == def.name {
+        let ref_key = crate::namespace::existing(&engine, txn, &fk.foreign_table).or_else(|e| {
+            // The table being created may reference itself (it is not in the catalog yet).
+            let (schema, n) = crate::namespace::split_name(&fk.foreign_table)?;
+            if n == def.name && schema.as_ref().is_none_or(|s| *s == def.schema) {
+                Ok(def.key())
+            } else {
+                Err(e)
+            }
+        })?;
+        let parent = if ref_key == def.key() {
             def.clone()
         } else {
-            lookup_table(&engine, txn, &ref_name)?
+            lookup_table(&engine, txn, &ref_key)?
         };
         let in_fk = |d: &TableDef, names: &[String]| {
             names
@@ -4392,14 +5012,14 @@ impl Session {
                     .map(|f| f.name.clone())
                     .chain(def.checks.iter().map(|c| c.name.clone()))
                     .collect();
-                index::choose_name(&engine, txn, &def.name, &names, "fkey", &taken)?
+                index::choose_name(&engine, txn, &def.schema, &def.name, &names, "fkey", &taken)?
             }
         };
         let fk = ForeignKeyDef {
             name,
             oid: def.next_check_oid(),
             columns: cols,
-            ref_table: parent.name.clone(),
+            ref_table: parent.key(),
             ref_columns: ref_cols,
             on_delete: action(&fk.on_delete),
             on_update: action(&fk.on_update),
@@ -4452,7 +5072,10 @@ fn wrong_drop(
         }
     };
     Ok(SqlError::WrongObjectTypeHint {
-        message: format!("\"{name}\" is not a {wanted}"),
+        message: format!(
+            "\"{}\" is not a {wanted}",
+            crate::namespace::split_key(name).1
+        ),
         hint: format!("Use DROP {what}."),
     })
 }
@@ -4473,9 +5096,41 @@ fn serial_type(dt: &ast::DataType) -> Option<u32> {
     }
 }
 
-/// The default of a column a sequence numbers, as `pg_get_expr` prints it.
-fn nextval_text(sequence: &str) -> String {
-    let quoted = crate::catalog_views::quote_ident(sequence).replace('\'', "''");
+/// `SET search_path`'s value as PostgreSQL keeps it: one element per item, an identifier folded
+/// as identifiers are, a string taken as it is (one element, even with commas in it), each
+/// quoted where it needs to be.
+fn search_path_value(values: &[ast::Expr]) -> String {
+    values
+        .iter()
+        .map(|v| {
+            let name = match v {
+                ast::Expr::Identifier(id) => ident_name(id),
+                ast::Expr::Value(v) => match &v.value {
+                    ast::Value::SingleQuotedString(s) => s.clone(),
+                    other => other.to_string(),
+                },
+                other => other.to_string(),
+            };
+            crate::catalog_views::quote_ident(&name)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The default of a column a sequence of `schema` numbers, as `pg_get_expr` prints it with the
+/// schema on the search path; qualified unless in `public`, so that the stored default finds the
+/// sequence whatever the search path when it is evaluated.
+fn nextval_text_in(schema: &str, sequence: &str) -> String {
+    let name = if schema == crate::namespace::PUBLIC {
+        crate::catalog_views::quote_ident(sequence)
+    } else {
+        format!(
+            "{}.{}",
+            crate::catalog_views::quote_ident(schema),
+            crate::catalog_views::quote_ident(sequence)
+        )
+    };
+    let quoted = name.replace('\'', "''");
     format!("nextval('{quoted}'::regclass)")
 }
 
@@ -4900,9 +5555,7 @@ impl Session {
         let engine = &self.db.engine;
         let txn = engine.begin();
         let trees: SqlResult<Vec<TreeId>> = match table {
-            Some(n) => object_name(n)
-                .and_then(|name| lookup_table(engine, &txn, &name))
-                .map(|d| vec![d.tree]),
+            Some(n) => crate::namespace::table(engine, &txn, n).map(|d| vec![d.tree]),
             None => crate::catalog_views::user_tables(engine, &txn)
                 .map(|ts| ts.into_iter().map(|d| d.tree).collect()),
         };
@@ -4958,21 +5611,25 @@ impl Session {
         let engine = &self.db.engine;
         let mut defs = Vec::with_capacity(t.table_names.len());
         for target in &t.table_names {
-            defs.push(lookup_table(engine, txn, &object_name(&target.name)?)?);
+            defs.push(crate::namespace::table(engine, txn, &target.name)?);
         }
         for other in crate::catalog_views::user_tables(engine, txn)? {
-            if defs.iter().any(|d| d.name == other.name) {
+            if defs.iter().any(|d| d.key() == other.key()) {
                 continue;
             }
             if let Some(fk) = other
                 .foreign_keys
                 .iter()
-                .find(|f| defs.iter().any(|d| d.name == f.ref_table))
+                .find(|f| defs.iter().any(|d| d.key() == f.ref_table))
             {
                 return Err(SqlError::NotSupportedDetail {
                     message: "cannot truncate a table referenced in a foreign key constraint"
                         .into(),
-                    detail: format!("Table \"{}\" references \"{}\".", other.name, fk.ref_table),
+                    detail: format!(
+                        "Table \"{}\" references \"{}\".",
+                        other.name,
+                        crate::namespace::split_key(&fk.ref_table).1
+                    ),
                     hint: format!(
                         "Truncate table \"{}\" at the same time, or use TRUNCATE ... CASCADE.",
                         other.name
@@ -4985,7 +5642,7 @@ impl Session {
             for ix in &mut def.indexes {
                 ix.tree = engine.create_tree()?;
             }
-            engine.put(txn, CATALOG, def.name.as_bytes(), &def.encode())?;
+            engine.put(txn, CATALOG, def.key().as_bytes(), &def.encode())?;
         }
         Ok(command("TRUNCATE TABLE"))
     }
@@ -5028,13 +5685,10 @@ impl Session {
                     }
                 }
             }
-            let name = object_name(&at.name)?;
-            if index::name_owner(&engine, txn, &name)?.is_none() {
-                return Err(SqlError::UndefinedTable(name));
-            }
+            crate::namespace::existing(&engine, txn, &at.name)?;
             return Ok(command("ALTER TABLE"));
         }
-        let mut def = lookup_table(&engine, txn, &object_name(&at.name)?)?;
+        let mut def = crate::namespace::table(&engine, txn, &at.name)?;
         for op in &at.operations {
             match op {
                 ast::AlterTableOperation::AddConstraint {
@@ -5256,7 +5910,7 @@ impl Session {
                 _ => return Err(SqlError::FeatureNotSupported(format!("ALTER TABLE {op}"))),
             }
         }
-        engine.put(txn, CATALOG, def.name.as_bytes(), &def.encode())?;
+        engine.put(txn, CATALOG, def.key().as_bytes(), &def.encode())?;
         Ok(command("ALTER TABLE"))
     }
 
@@ -5316,17 +5970,29 @@ impl Session {
         let i = def.columns.len();
         if let Some(type_oid) = serial {
             let taken = vec![def.name.clone()];
-            let seq_name =
-                index::choose_name(&engine, txn, &def.name, &[cname.as_str()], "seq", &taken)?;
+            let seq_name = index::choose_name(
+                &engine,
+                txn,
+                &def.schema,
+                &def.name,
+                &[cname.as_str()],
+                "seq",
+                &taken,
+            )?;
             let seq_tree = engine.create_tree()?;
             let mut seq = SequenceOptions {
                 type_oid: Some(type_oid),
                 ..SequenceOptions::default()
             }
-            .define(&seq_name, TableDef::oid_for_tree(seq_tree), seq_tree, 20)?;
+            .define(
+                &crate::namespace::rel_key(&def.schema, &seq_name),
+                TableDef::oid_for_tree(seq_tree),
+                seq_tree,
+                20,
+            )?;
             seq.owned_by = Some((def.oid, i as u32));
-            column.default = Some(nextval_text(&seq_name));
-            engine.insert(txn, CATALOG, seq_name.as_bytes(), &seq.encode())?;
+            column.default = Some(nextval_text_in(&def.schema, &seq_name));
+            engine.insert(txn, CATALOG, seq.key().as_bytes(), &seq.encode())?;
         }
         // Every existing row gets the new column's value.
         let default = self.bind_default_text_opt(txn, column.default.as_deref())?;
@@ -5384,13 +6050,13 @@ impl Session {
             ));
         }
         for other in crate::catalog_views::user_tables(&engine, txn)? {
-            if other.name == def.name {
+            if other.key() == def.key() {
                 continue;
             }
             if let Some(fk) = other
                 .foreign_keys
                 .iter()
-                .find(|f| f.ref_table == def.name && f.ref_columns.contains(&i))
+                .find(|f| f.ref_table == def.key() && f.ref_columns.contains(&i))
             {
                 return Err(SqlError::DependentObjectsStillExist {
                     message: format!(
@@ -5421,7 +6087,7 @@ impl Session {
         for c in &mut def.checks {
             c.columns.iter_mut().for_each(shift);
         }
-        let own = def.name.clone();
+        let own = def.key();
         def.foreign_keys.retain(|f| {
             !(f.columns.contains(&i) || (f.ref_table == own && f.ref_columns.contains(&i)))
         });
@@ -5434,12 +6100,12 @@ impl Session {
         for mut seq in user_sequences(&engine, txn)? {
             match seq.owned_by {
                 Some((t, c)) if t == def.oid && c as usize == i => {
-                    engine.delete(txn, CATALOG, seq.name.as_bytes())?;
+                    engine.delete(txn, CATALOG, seq.key().as_bytes())?;
                     self.db.sequences.forget(seq.tree);
                 }
                 Some((t, c)) if t == def.oid && c as usize > i => {
                     seq.owned_by = Some((t, c - 1));
-                    engine.put(txn, CATALOG, seq.name.as_bytes(), &seq.encode())?;
+                    engine.put(txn, CATALOG, seq.key().as_bytes(), &seq.encode())?;
                 }
                 _ => {}
             }
@@ -5588,7 +6254,7 @@ impl Session {
                 table_name,
                 columns,
             } => {
-                let def = lookup_table(engine, txn, &object_name(table_name)?)?;
+                let def = crate::namespace::table(engine, txn, table_name)?;
                 let targets = copy_targets(&def, columns)?;
                 let mut rows = Vec::new();
                 matching_rows(
@@ -5661,7 +6327,7 @@ impl Session {
         self.db.engine.new_statement(&mut txn);
         let started = (|| {
             let format = CopyFormat::from_options(options, legacy_options)?;
-            let def = lookup_table(&self.db.engine, &txn, &object_name(table_name)?)?;
+            let def = crate::namespace::table(&self.db.engine, &txn, table_name)?;
             let targets = copy_targets(&def, columns)?;
             let mut defaults = Vec::new();
             for i in 0..def.columns.len() {
@@ -5696,6 +6362,7 @@ impl Session {
     /// Feeds one chunk of COPY data: complete lines become rows in the transaction at once.
     pub fn copy_in_data(&mut self, data: &[u8]) -> SqlResult<()> {
         let _clock = crate::datetime::install(self.clock());
+        let _names = crate::namespace::install(self.name_context());
         if self.copy_error.is_some() {
             return Ok(());
         }
@@ -5736,6 +6403,7 @@ impl Session {
     /// Ends COPY FROM STDIN: the statement succeeds (and an implicit transaction commits).
     pub fn copy_in_done(&mut self) -> SqlResult<Executed> {
         let _clock = crate::datetime::install(self.clock());
+        let _names = crate::namespace::install(self.name_context());
         if let Some(e) = self.copy_error.take() {
             return Err(e);
         }
@@ -5954,6 +6622,115 @@ mod tests {
     fn fails(s: &mut Session, sql: &str) -> SqlError {
         let stmt = parse(sql).unwrap().pop().unwrap();
         s.execute(&stmt, &[]).unwrap_err()
+    }
+
+    #[test]
+    fn the_user_schema_comes_first_and_schemas_survive_a_restart() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table t (a int); insert into t values (1);
+             create schema authorization alice;
+             create table t (b text); insert into t values ('mine')",
+        );
+        // `"$user"` (alice) is first on the default search path: the new table went there.
+        assert_eq!(run(&mut s, "select b from t"), [["mine"]]);
+        assert_eq!(run(&mut s, "select a from public.t"), [["1"]]);
+        assert_eq!(
+            run(&mut s, "select current_schemas(false)"),
+            [["{alice,public}"]]
+        );
+        assert!(matches!(
+            fails(&mut s, "create schema authorization bob"),
+            SqlError::UndefinedObject(_)
+        ));
+        // Everything is in the catalog: a fresh instance over the same store sees it.
+        let engine = s.engine().clone();
+        drop(s);
+        let mut s2 = Session::new(
+            Database::new(engine),
+            SessionInfo {
+                user: "alice".into(),
+                ..SessionInfo::default()
+            },
+        );
+        assert_eq!(run(&mut s2, "select b from alice.t"), [["mine"]]);
+        assert_eq!(run(&mut s2, "select b from t"), [["mine"]]);
+        run(&mut s2, "set search_path = public");
+        assert_eq!(run(&mut s2, "select a from t"), [["1"]]);
+        assert_eq!(
+            run(
+                &mut s2,
+                "select nspname from pg_namespace where nspname = 'alice'"
+            ),
+            [["alice"]]
+        );
+    }
+
+    #[test]
+    fn temporary_relations_are_private_and_end_with_their_session() {
+        let mut a = session();
+        let db = a.db.clone();
+        let mut b = Session::new(
+            db.clone(),
+            SessionInfo {
+                user: "alice".into(),
+                backend_pid: 2,
+                ..SessionInfo::default()
+            },
+        );
+        run(
+            &mut a,
+            "create table t (x int); insert into t values (1);
+             create temp table t (a int primary key, b text); create index on t (b);
+             insert into t values (7, 'seven'); create temp sequence q; create temp view v as select a from t",
+        );
+        assert_eq!(run(&mut a, "select a, b from t"), [["7", "seven"]]);
+        assert_eq!(run(&mut a, "select x from public.t"), [["1"]]);
+        assert_eq!(run(&mut b, "select x from t"), [["1"]], "b reads public.t");
+        assert!(matches!(
+            fails(&mut b, "select * from pg_temp_1.t"),
+            SqlError::UndefinedTable(_)
+        ));
+        assert!(matches!(
+            fails(&mut b, "select * from v"),
+            SqlError::UndefinedTable(_)
+        ));
+        assert_eq!(
+            run(
+                &mut b,
+                "select count(*) from pg_class where relname in ('t_pkey', 'q', 'v')"
+            ),
+            [["0"]],
+            "another session's temporary relations are not listed"
+        );
+        // b's own temporary table of the same name is another table.
+        run(
+            &mut b,
+            "create temp table t (a int); insert into t values (8)",
+        );
+        assert_eq!(run(&mut b, "select a from t"), [["8"]]);
+        assert_eq!(run(&mut a, "select a from t"), [["7"]]);
+        let in_catalog = |db: &Database| {
+            let txn = db.engine.begin();
+            let schemas = crate::namespace::temp_schemas_in_catalog(&db.engine, &txn).unwrap();
+            db.engine.rollback(txn);
+            schemas
+        };
+        assert_eq!(in_catalog(&db), ["pg_temp_1", "pg_temp_2"]);
+        // The end of a session (however its connection ended) takes its relations away.
+        drop(a);
+        assert_eq!(in_catalog(&db), ["pg_temp_2"]);
+        assert_eq!(run(&mut b, "select x from public.t"), [["1"]]);
+        // A crash leaves them for the next start, which removes them.
+        std::mem::forget(b);
+        assert_eq!(db.drop_leftover_temp_relations().unwrap(), 1);
+        assert!(in_catalog(&db).is_empty());
+        let mut c = Session::new(db, SessionInfo::default());
+        assert_eq!(run(&mut c, "select x from t"), [["1"]]);
+        // Not built: moving a table to another schema (the parser has no such ALTER TABLE).
+        run(&mut c, "create schema s");
+        assert!(parse("alter table t set schema s").is_err());
     }
 
     #[test]
