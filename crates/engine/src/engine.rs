@@ -525,25 +525,20 @@ impl Engine {
                     (Some(_), None) => false,
                     (Some(_), Some((own_key, _))) => own_key.as_slice() <= key.as_slice(),
                 };
-                if take_own {
+                // Whether the stored row under the cursor is used up (taken, or replaced by the
+                // transaction's own write of the same key).
+                let advance = if take_own {
                     let (own_key, write) = own.next().expect("peeked");
-                    if stored.is_some() && key.as_slice() == own_key.as_slice() {
-                        stored = next_visible_into(
-                            &mut cursor,
-                            mtr,
-                            status,
-                            to,
-                            seer,
-                            &mut newer,
-                            (&mut key, &mut raw),
-                        )?;
-                    }
                     if let Write::Put { value, .. } = write {
                         out.push(own_key, value);
                     }
+                    stored.is_some() && key.as_slice() == own_key.as_slice()
                 } else {
                     let value = stored.take().expect("checked above");
                     out.push(&key, &raw[value]);
+                    true
+                };
+                if advance {
                     stored = next_visible_into(
                         &mut cursor,
                         mtr,

@@ -3032,24 +3032,10 @@ impl<'a> Executor<'a> {
                         self.session.cancel.check()?;
                     }
                     n += 1;
-                    let mut row = vec![Value::Int(i)];
-                    if rel.ordinality {
-                        row.push(Value::Int(n));
-                    }
-                    let pass = match &rel.filter {
-                        None => true,
-                        Some(f) => f.eval(&self.cx(&row, outer))? == Value::Bool(true),
-                    };
-                    if pass {
-                        if rows.len() >= JOIN_ROWS_MAX {
-                            return Err(SqlError::ProgramLimitExceeded(format!(
-                                "generate_series produced more than {JOIN_ROWS_MAX} rows"
-                            )));
-                        }
-                        rows.push(row);
-                        if stop_after.is_some_and(|n| rows.len() >= n) {
-                            break;
-                        }
+                    if self.series_row(rel, Value::Int(i), n, outer, &mut rows)?
+                        && stop_after.is_some_and(|n| rows.len() >= n)
+                    {
+                        break;
                     }
                     match i.checked_add(step) {
                         Some(n) => i = n,
@@ -3205,6 +3191,34 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
+    /// Adds the `n`th value of a `generate_series` (with its ordinal under WITH ORDINALITY) to
+    /// `rows` if it passes the relation's filter; whether it did.
+    fn series_row(
+        &self,
+        rel: &Relation,
+        value: Value,
+        n: i64,
+        outer: Option<&EvalContext<'_>>,
+        rows: &mut Vec<Vec<Value>>,
+    ) -> SqlResult<bool> {
+        let mut row = vec![value];
+        if rel.ordinality {
+            row.push(Value::Int(n));
+        }
+        if let Some(f) = &rel.filter
+            && f.eval(&self.cx(&row, outer))? != Value::Bool(true)
+        {
+            return Ok(false);
+        }
+        if rows.len() >= JOIN_ROWS_MAX {
+            return Err(SqlError::ProgramLimitExceeded(format!(
+                "generate_series produced more than {JOIN_ROWS_MAX} rows"
+            )));
+        }
+        rows.push(row);
+        Ok(true)
+    }
+
     /// `generate_series` over timestamps (a step interval, added to each value in turn, so a
     /// month step from the 31st stays clamped as PostgreSQL's does) or numerics.
     fn stepped_series(
@@ -3255,24 +3269,10 @@ impl<'a> Executor<'a> {
             if n % 1024 == 0 {
                 self.session.cancel.check()?;
             }
-            let mut row = vec![current.clone()];
-            if rel.ordinality {
-                row.push(Value::Int(n));
-            }
-            let pass = match &rel.filter {
-                None => true,
-                Some(f) => f.eval(&self.cx(&row, outer))? == Value::Bool(true),
-            };
-            if pass {
-                if rows.len() >= JOIN_ROWS_MAX {
-                    return Err(SqlError::ProgramLimitExceeded(format!(
-                        "generate_series produced more than {JOIN_ROWS_MAX} rows"
-                    )));
-                }
-                rows.push(row);
-                if stop_after.is_some_and(|n| rows.len() >= n) {
-                    break;
-                }
+            if self.series_row(rel, current.clone(), n, outer, &mut rows)?
+                && stop_after.is_some_and(|n| rows.len() >= n)
+            {
+                break;
             }
             current = match ty {
                 DataType::Numeric => match (&current, &step) {
