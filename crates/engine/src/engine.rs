@@ -508,36 +508,11 @@ impl Engine {
         let (mut key, mut raw) = (std::mem::take(&mut out.key), std::mem::take(&mut out.raw));
         let result = self.read(|mtr, status| {
             let mut cursor = Cursor::seek(mtr, tree, from)?;
-            let mut stored = next_visible_into(
-                &mut cursor,
-                mtr,
-                status,
-                to,
-                seer,
-                &mut newer,
-                (&mut key, &mut raw),
-            )?;
-            while out.len() < limit {
-                // Take the buffered write when its key comes first or equals the stored one.
-                let take_own = match (&stored, own.peek()) {
-                    (None, None) => break,
-                    (None, Some(_)) => true,
-                    (Some(_), None) => false,
-                    (Some(_), Some((own_key, _))) => own_key.as_slice() <= key.as_slice(),
-                };
-                // Whether the stored row under the cursor is used up (taken, or replaced by the
-                // transaction's own write of the same key).
-                let advance = if take_own {
-                    let (own_key, write) = own.next().expect("peeked");
-                    if let Write::Put { value, .. } = write {
-                        out.push(own_key, value);
-                    }
-                    stored.is_some() && key.as_slice() == own_key.as_slice()
-                } else {
-                    let value = stored.take().expect("checked above");
-                    out.push(&key, &raw[value]);
-                    true
-                };
+            let mut stored = None;
+            // Whether the stored row under the cursor is used up (none read yet, taken, or
+            // replaced by the transaction's own write of the same key).
+            let mut advance = true;
+            loop {
                 if advance {
                     stored = next_visible_into(
                         &mut cursor,
@@ -549,6 +524,27 @@ impl Engine {
                         (&mut key, &mut raw),
                     )?;
                 }
+                if out.len() >= limit {
+                    break;
+                }
+                // Take the buffered write when its key comes first or equals the stored one.
+                let take_own = match (&stored, own.peek()) {
+                    (None, None) => break,
+                    (None, Some(_)) => true,
+                    (Some(_), None) => false,
+                    (Some(_), Some((own_key, _))) => own_key.as_slice() <= key.as_slice(),
+                };
+                advance = if take_own {
+                    let (own_key, write) = own.next().expect("peeked");
+                    if let Write::Put { value, .. } = write {
+                        out.push(own_key, value);
+                    }
+                    stored.is_some() && key.as_slice() == own_key.as_slice()
+                } else {
+                    let value = stored.take().expect("checked above");
+                    out.push(&key, &raw[value]);
+                    true
+                };
             }
             Ok(())
         });
