@@ -948,11 +948,24 @@ fn rows_response(
             let schema = Arc::new(fields);
             let mut encoder = DataRowEncoder::new(schema.clone());
             let mut out = Vec::with_capacity(rows.len());
+            // Text forms of numbers are written here rather than into a new string per field.
+            let mut scratch = String::new();
             for row in rows {
                 for (i, v) in row.iter().enumerate() {
                     let field = &schema[i];
                     if field.format() == FieldFormat::Text {
-                        encoder.encode_field(&v.to_text())?;
+                        match v {
+                            Value::Null => encoder.encode_field(&None::<&str>)?,
+                            Value::Text(s) | Value::Json(s) => encoder.encode_field(&s.as_str())?,
+                            Value::Bool(b) => encoder.encode_field(&if *b { "t" } else { "f" })?,
+                            Value::Int(x) => {
+                                use std::fmt::Write as _;
+                                scratch.clear();
+                                let _ = write!(scratch, "{x}");
+                                encoder.encode_field(&scratch.as_str())?;
+                            }
+                            other => encoder.encode_field(&other.to_text())?,
+                        }
                         continue;
                     }
                     match (v, columns[i].ty) {
