@@ -433,6 +433,32 @@ const CASES: &[(&str, &[&str])] = &[
         "SELECT count(*) FILTER (WHERE name = 'search_path') FROM pg_settings",
         &["1"],
     ),
+    // DESC and NULLS FIRST/LAST in an index are recorded and shown as PostgreSQL shows them.
+    ("CREATE TABLE ix (a int, b int, c int, d int)", &[]),
+    (
+        "CREATE INDEX ix_m ON ix (a DESC, b NULLS FIRST, c DESC NULLS LAST, d ASC NULLS LAST)",
+        &[],
+    ),
+    ("CREATE UNIQUE INDEX ix_u ON ix (d DESC)", &[]),
+    (
+        "SELECT pg_get_indexdef('ix_m'::regclass), indoption FROM pg_index WHERE indexrelid = 'ix_m'::regclass",
+        &[
+            "CREATE INDEX ix_m ON public.ix USING btree (a DESC, b NULLS FIRST, c DESC NULLS LAST, d)|3 2 1 0",
+        ],
+    ),
+    (
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_u'",
+        &["CREATE UNIQUE INDEX ix_u ON public.ix USING btree (d DESC)"],
+    ),
+    (
+        "INSERT INTO ix VALUES (1, NULL, 3, 4), (2, 5, NULL, 6), (NULL, 7, 8, 9)",
+        &[],
+    ),
+    (
+        "SELECT a, b FROM ix WHERE a >= 1 ORDER BY a DESC",
+        &["2|5", "1|NULL"],
+    ),
+    ("INSERT INTO ix VALUES (9, 9, 9, 4)", &["ERROR 23505"]),
     ("CREATE TABLE noted (a int, b int, c int)", &[]),
     ("COMMENT ON COLUMN noted.b IS 'bee'", &[]),
     ("COMMENT ON COLUMN noted.c IS 'sea'", &[]),

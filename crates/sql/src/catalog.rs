@@ -297,7 +297,17 @@ pub struct IndexDef {
     pub unique: bool,
     /// Made by a `UNIQUE` constraint (it has a `pg_constraint` row and is dropped with it).
     pub constraint: bool,
+    /// Per column, PostgreSQL's `indoption` bits as written in CREATE INDEX:
+    /// [`INDOPTION_DESC`], [`INDOPTION_NULLS_FIRST`] (empty: all ascending, NULLs last). The
+    /// entries stay in ascending order whatever they say: a scan reads an index either way,
+    /// and the options are what catalogs, `pg_get_indexdef` and dumps show.
+    pub options: Vec<u8>,
 }
+
+/// `indoption` bit: the column is declared `DESC`.
+pub const INDOPTION_DESC: u8 = 1;
+/// `indoption` bit: the column's NULLs are declared to come first.
+pub const INDOPTION_NULLS_FIRST: u8 = 2;
 
 impl IndexDef {
     /// The OID of the constraint a unique-constraint index belongs to.
@@ -409,10 +419,21 @@ impl TableDef {
             b.put_str(&ix.name);
             b.put_u32(ix.oid);
             b.put_u64(ix.tree.0);
-            b.put_u8(u8::from(ix.unique) | (u8::from(ix.constraint) << 1));
+            // Flag 4: per-column options follow the columns (older entries have none).
+            let with_options = ix.options.iter().any(|&o| o != 0);
+            b.put_u8(
+                u8::from(ix.unique)
+                    | (u8::from(ix.constraint) << 1)
+                    | (u8::from(with_options) << 2),
+            );
             b.put_u32(ix.columns.len() as u32);
             for &c in &ix.columns {
                 b.put_u32(c as u32);
+            }
+            if with_options {
+                for i in 0..ix.columns.len() {
+                    b.put_u8(ix.options.get(i).copied().unwrap_or(0));
+                }
             }
         }
         if v >= 4 {
@@ -522,7 +543,7 @@ impl TableDef {
                 let oid = r.u32()?;
                 let tree = PageId(r.u64()?);
                 let flags = r.u8()?;
-                if flags > 3 {
+                if flags > 7 {
                     return Err(DecodeError("unknown index flags".into()));
                 }
                 let k = r.count(INDEX_COLUMNS_MAX as u32)?;
@@ -537,6 +558,16 @@ impl TableDef {
                     }
                     cols.push(i);
                 }
+                let mut options = Vec::new();
+                if flags & 4 != 0 {
+                    for _ in 0..cols.len() {
+                        let o = r.u8()?;
+                        if o > (INDOPTION_DESC | INDOPTION_NULLS_FIRST) {
+                            return Err(DecodeError("unknown index column option".into()));
+                        }
+                        options.push(o);
+                    }
+                }
                 indexes.push(IndexDef {
                     name,
                     oid,
@@ -544,6 +575,7 @@ impl TableDef {
                     columns: cols,
                     unique: flags & 1 != 0,
                     constraint: flags & 2 != 0,
+                    options,
                 });
             }
         }
@@ -1080,6 +1112,10 @@ mod tests {
                 columns: vec![1, 0],
                 unique: true,
                 constraint: true,
+                options: vec![
+                    INDOPTION_DESC | INDOPTION_NULLS_FIRST,
+                    INDOPTION_NULLS_FIRST,
+                ],
             }],
             checks: Vec::new(),
             foreign_keys: Vec::new(),
@@ -1136,6 +1172,7 @@ mod tests {
             columns: vec![0],
             unique: true,
             constraint: false,
+            options: Vec::new(),
         };
         let (k1, v1) = index_entry(&ix, &[Value::Int(5)], b"pk1");
         let (k2, _) = index_entry(&ix, &[Value::Int(5)], b"pk2");

@@ -3707,6 +3707,15 @@ pub fn rows(
                         .map(|i| (i + 1).to_string())
                         .collect::<Vec<_>>()
                         .join(" ");
+                    let options = def
+                        .indexes
+                        .iter()
+                        .find(|ix| ix.oid == o)
+                        .map_or(&[][..], |ix| &ix.options[..]);
+                    let indoption = (0..columns.len())
+                        .map(|k| options.get(k).copied().unwrap_or(0).to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ");
                     let t = Value::Bool(true);
                     let f = Value::Bool(false);
                     out.push(row(
@@ -3728,6 +3737,7 @@ pub fn rows(
                             ("indislive", t),
                             ("indisreplident", f),
                             ("indkey", Value::Text(indkey)),
+                            ("indoption", Value::Text(indoption)),
                         ],
                     ));
                 }
@@ -4045,18 +4055,42 @@ fn rel_name(def: &TableDef, rel: Rel) -> String {
 
 /// `pg_get_indexdef` of an index: `CREATE [UNIQUE] INDEX name ON public.t USING btree (cols)`.
 fn index_definition(def: &TableDef, rel: Rel) -> Option<Value> {
-    let (unique, columns) = match rel {
-        Rel::PrimaryKey => (true, &def.pk),
-        Rel::Index(i) => (def.indexes[i].unique, &def.indexes[i].columns),
+    let (unique, columns, options): (bool, &[usize], &[u8]) = match rel {
+        Rel::PrimaryKey => (true, &def.pk, &[]),
+        Rel::Index(i) => {
+            let ix = &def.indexes[i];
+            (ix.unique, &ix.columns, &ix.options)
+        }
         Rel::Table | Rel::Constraint(_) | Rel::Check(_) | Rel::ForeignKey(_) => return None,
     };
+    // Each column with the options that differ from its direction's default, as PostgreSQL
+    // prints them.
+    let keys: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(k, &c)| {
+            let o = options.get(k).copied().unwrap_or(0);
+            let desc = o & crate::catalog::INDOPTION_DESC != 0;
+            let nulls_first = o & crate::catalog::INDOPTION_NULLS_FIRST != 0;
+            let mut key = quote_ident(&def.columns[c].name);
+            if desc {
+                key.push_str(" DESC");
+            }
+            match (desc, nulls_first) {
+                (true, false) => key.push_str(" NULLS LAST"),
+                (false, true) => key.push_str(" NULLS FIRST"),
+                _ => {}
+            }
+            key
+        })
+        .collect();
     Some(Value::Text(format!(
         "CREATE {}INDEX {} ON {}.{} USING btree ({})",
         if unique { "UNIQUE " } else { "" },
         quote_ident(&rel_name(def, rel)),
         quote_ident(&def.schema),
         quote_ident(&def.name),
-        column_list(def, columns)
+        keys.join(", ")
     )))
 }
 

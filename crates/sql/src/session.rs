@@ -2919,6 +2919,7 @@ impl Session {
             columns,
             unique,
             constraint,
+            options: Vec::new(),
         };
         index::build(engine, txn, def, &ix, &self.info.cancel)?;
         def.indexes.push(ix);
@@ -2958,23 +2959,27 @@ impl Session {
         }
         let mut def = crate::namespace::table(&engine, txn, &ci.table_name)?;
         let mut names = Vec::with_capacity(ci.columns.len());
+        let mut options = Vec::with_capacity(ci.columns.len());
         for c in &ci.columns {
             let ast::Expr::Identifier(id) = &c.column.expr else {
                 return Err(SqlError::FeatureNotSupported(
                     "expressions in an index".into(),
                 ));
             };
-            if c.column
-                .options
-                .sort
-                .as_ref()
-                .is_some_and(|s| !matches!(s, ast::OrderBySort::Asc))
-                || c.column.options.nulls_first == Some(true)
-            {
-                return Err(SqlError::FeatureNotSupported(
-                    "DESC and NULLS FIRST/LAST in an index".into(),
-                ));
-            }
+            // PostgreSQL's defaults: NULLs last ascending, first descending.
+            let desc = matches!(c.column.options.sort, Some(ast::OrderBySort::Desc));
+            let nulls_first = c.column.options.nulls_first.unwrap_or(desc);
+            options.push(
+                if desc {
+                    crate::catalog::INDOPTION_DESC
+                } else {
+                    0
+                } | if nulls_first {
+                    crate::catalog::INDOPTION_NULLS_FIRST
+                } else {
+                    0
+                },
+            );
             names.push(ident_name(id));
         }
         let mut columns = Vec::with_capacity(names.len());
@@ -3004,6 +3009,11 @@ impl Session {
             }
         };
         self.add_index(txn, &mut def, name, columns, ci.unique, false)?;
+        if options.iter().any(|&o| o != 0)
+            && let Some(ix) = def.indexes.last_mut()
+        {
+            ix.options = options;
+        }
         engine.put(txn, CATALOG, def.key().as_bytes(), &def.encode())?;
         Ok(command("CREATE INDEX"))
     }
