@@ -28,6 +28,13 @@
 //!   reference, never materialised once) is a `Subquery Scan`; `WITH RECURSIVE` is a
 //!   `Recursive Union` whose step reads a `WorkTable Scan`.
 //!
+//! A data-modifying statement ([`Dml`]) is its own node over the one that gives its rows:
+//! `Insert on t` over a `Values Scan` (a `Result` for one row) or the SELECT's plan, `Update on
+//! t` / `Delete on t` over the scan of the target with the access path the statement uses,
+//! under a `Nested Loop` when `UPDATE … FROM` / `DELETE … USING` runs the other relations per
+//! target row (the strategy Borealis runs, even where PostgreSQL would hash or start from the
+//! other side). Without RETURNING the node gives no rows (`rows=0`, as PostgreSQL prints).
+//!
 //! Costs are Borealis's own estimates, not PostgreSQL's: a page holds [`ROWS_PER_PAGE`] rows,
 //! reading a page costs 1 and handling a row 0.01. For a table with statistics (ANALYZE), row
 //! counts and selectivities come from them through [`crate::cost`] (`reltuples` corrected by
@@ -42,7 +49,9 @@
 //! keyed by the address of its plan part (stable for the statement) and a [`Part`]. Every row
 //! set is materialised, so a node's first row is ready only when all of its rows are: its
 //! startup and total times are the same number, the inclusive time of one loop. Without ANALYZE
-//! the executor carries no instrument and reads no clock.
+//! the executor carries no instrument and reads no clock. A DML statement runs its parts on
+//! several executors (the rows' source, the target scan, each row's checks): the session lends
+//! one instrument to each that computes or finds rows, and counts the statement's own node.
 
 use super::{
     Access, AggPlan, Body, FromPlan, INDEX_JOIN_OUTER_ROWS_MAX, JoinKind, JoinStep, KeyRange,
@@ -289,6 +298,9 @@ pub struct Walk<'a> {
     output_prefix: bool,
     subplans: RefCell<usize>,
     depth: RefCell<usize>,
+    /// The row an UPDATE … FROM / DELETE … USING join runs its other relations for: how
+    /// their references to it print.
+    outer: Vec<(String, String)>,
 }
 
 impl<'a> Walk<'a> {
@@ -308,6 +320,7 @@ impl<'a> Walk<'a> {
             output_prefix: many,
             subplans: RefCell::new(0),
             depth: RefCell::new(0),
+            outer: Vec::new(),
         }
     }
 
@@ -1258,6 +1271,294 @@ impl<'a> Walk<'a> {
     }
 }
 
+/// The command of a data-modifying statement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DmlCommand {
+    Insert,
+    Update,
+    Delete,
+}
+
+/// Where a data-modifying statement's rows come from.
+pub enum DmlSource<'p> {
+    /// `INSERT … VALUES`: each row's expressions.
+    Values(&'p Vec<Vec<Expr>>),
+    /// `INSERT … SELECT`.
+    Query(&'p QueryPlan),
+    /// The rows an UPDATE or DELETE acts on: the table read through `access` and checked
+    /// against `filter`, each row joined to the first partner row `join` finds for it
+    /// (`UPDATE … FROM`, `DELETE … USING`).
+    Target {
+        filter: Option<&'p Expr>,
+        access: &'p Access,
+        join: Option<&'p crate::expr::Subquery>,
+        /// The table's statistics, when it has some (estimates then come from them).
+        stats: Option<std::sync::Arc<crate::stats::TableStats>>,
+    },
+}
+
+/// `INSERT … ON CONFLICT`, as EXPLAIN prints it.
+pub struct Conflict<'p> {
+    /// DO UPDATE (else DO NOTHING).
+    pub update: bool,
+    /// The arbiter indexes' names; empty for DO NOTHING without a conflict target, which
+    /// every unique constraint settles.
+    pub arbiters: Vec<String>,
+    /// DO UPDATE's WHERE, over the existing row followed by `excluded`.
+    pub filter: Option<&'p Expr>,
+}
+
+/// What EXPLAIN ANALYZE of a data-modifying statement counted outside the instrument.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DmlActual {
+    /// The statement's own node: one loop, the rows RETURNING gave (none without RETURNING, as
+    /// PostgreSQL counts), the whole statement's time.
+    pub top: Counters,
+    /// ON CONFLICT: rows inserted, and rows that met a conflicting row.
+    pub inserted: u64,
+    pub conflicting: u64,
+}
+
+/// A data-modifying statement to explain: `Insert on t` / `Update on t` / `Delete on t` over
+/// the node that gives its rows.
+pub struct Dml<'p> {
+    pub command: DmlCommand,
+    pub def: &'p TableDef,
+    /// The name the statement gives the table, when it gives one.
+    pub alias: Option<&'p str>,
+    pub source: DmlSource<'p>,
+    pub conflict: Option<Conflict<'p>>,
+    /// RETURNING's expressions, over the table's row followed by the join's partner row, and
+    /// the columns they make.
+    pub returning: Option<(&'p [Expr], &'p [super::ColumnInfo])>,
+    /// INSERT's target columns, in the order the source gives their values.
+    pub targets: &'p [usize],
+    /// UPDATE's new values, over the same row: only their subqueries print (as PostgreSQL
+    /// shows them, on the statement's node).
+    pub assigned: Vec<&'p Expr>,
+    /// The partner row's columns: (relation label, column name).
+    pub partner_columns: Vec<(String, String)>,
+    /// Under ANALYZE, what the statement did.
+    pub actual: Option<DmlActual>,
+}
+
+impl Dml<'_> {
+    /// The statement's node tree. `instrument` holds the counters of the executor that found
+    /// or computed the rows (keyed by the parts of `source`).
+    pub fn node(
+        &self,
+        engine: &Engine,
+        options: Options,
+        instrument: Option<&Instrument>,
+    ) -> SqlResult<Node> {
+        let def = self.def;
+        let label = self.alias.unwrap_or(&def.name).to_string();
+        let own: Vec<(String, String)> = def
+            .columns
+            .iter()
+            .map(|c| (label.clone(), c.name.clone()))
+            .collect();
+        let joined = matches!(self.source, DmlSource::Target { join: Some(_), .. });
+        let walk = Walk {
+            engine,
+            options,
+            instrument,
+            prefix: options.verbose || joined,
+            output_prefix: joined,
+            subplans: RefCell::new(0),
+            depth: RefCell::new(0),
+            outer: if joined { own.clone() } else { Vec::new() },
+        };
+        let child = match &self.source {
+            DmlSource::Values(rows) => {
+                let ncols = rows.first().map_or(0, Vec::len);
+                let mut n = Node {
+                    rows: rows.len() as f64,
+                    total_cost: rows.len() as f64 * ROW_COST,
+                    width: self
+                        .targets
+                        .iter()
+                        .filter_map(|&i| def.columns.get(i))
+                        .map(|c| type_width(c.ty))
+                        .sum(),
+                    actual: walk.counters(*rows, Part::Body),
+                    ..Node::default()
+                };
+                if let [row] = rows.as_slice() {
+                    // PostgreSQL plans a single VALUES row as a Result computing it.
+                    n.name = "Result".into();
+                    if options.verbose {
+                        let cx = Names {
+                            cols: &[],
+                            prefix: false,
+                            agg: None,
+                            walk: &walk,
+                            subplans: RefCell::new(Vec::new()),
+                        };
+                        let outputs: Vec<String> = row.iter().map(|e| cx.expr(e)).collect();
+                        set_output(&mut n, outputs);
+                        n.subplans.extend(walk.subplans(cx)?);
+                    }
+                } else {
+                    n.name = "Values Scan on \"*VALUES*\"".into();
+                    if options.verbose {
+                        let cols: Vec<String> = (1..=ncols)
+                            .map(|i| format!("\"*VALUES*\".column{i}"))
+                            .collect();
+                        set_output(&mut n, cols);
+                    }
+                }
+                n
+            }
+            // The target is a relation of the statement too: column names print qualified,
+            // as PostgreSQL prints them beside more than one relation. (PostgreSQL puts a
+            // `Subquery Scan on "*SELECT*"` over a SELECT it cannot flatten, one that groups
+            // for instance; Borealis computes the rows in place and shows no such node.)
+            DmlSource::Query(plan) => Walk::new(engine, options, instrument, plan)
+                .with_prefix(true)
+                .query(plan)?,
+            DmlSource::Target {
+                filter,
+                access,
+                join,
+                stats,
+            } => {
+                let rel = Relation {
+                    source: Source::Table(def.clone()),
+                    offset: 0,
+                    width: def.columns.len(),
+                    filter: filter.cloned(),
+                    access: (*access).clone(),
+                    stats: stats.clone(),
+                    lateral: false,
+                    ordinality: false,
+                    label: label.clone(),
+                    column_names: def.columns.iter().map(|c| c.name.clone()).collect(),
+                };
+                let mut scan = walk.scan(&rel, None)?;
+                scan.actual = walk.counters(*access, Part::Scan);
+                match join {
+                    None => scan,
+                    Some(j) => {
+                        // Borealis runs the other relations once per target row and keeps
+                        // the first partner row: a nested loop, whatever PostgreSQL would
+                        // choose.
+                        let inner = walk.query(&j.plan)?;
+                        Node {
+                            name: "Nested Loop".into(),
+                            startup_cost: scan.startup_cost,
+                            total_cost: scan.total_cost + scan.rows * inner.total_cost,
+                            rows: scan.rows,
+                            width: scan.width + inner.width,
+                            actual: walk.counters(*access, Part::Join),
+                            children: vec![scan, inner],
+                            ..Node::default()
+                        }
+                    }
+                }
+            }
+        };
+        let target = if options.verbose {
+            format!("public.{}", quote_ident(&def.name))
+        } else {
+            quote_ident(&def.name)
+        };
+        let target = match self.alias {
+            Some(a) if a != def.name => format!("{target} {}", quote_ident(a)),
+            _ => target,
+        };
+        let command = match self.command {
+            DmlCommand::Insert => "Insert",
+            DmlCommand::Update => "Update",
+            DmlCommand::Delete => "Delete",
+        };
+        let mut node = Node {
+            name: format!("{command} on {target}"),
+            startup_cost: child.startup_cost,
+            total_cost: child.total_cost,
+            // Without RETURNING the node gives no rows.
+            rows: if self.returning.is_some() {
+                child.rows
+            } else {
+                0.0
+            },
+            width: 0,
+            actual: self.actual.map(|a| a.top),
+            ..Node::default()
+        };
+        if let Some((exprs, columns)) = self.returning {
+            node.width = width_of(columns);
+            if options.verbose {
+                let mut cols = own.clone();
+                cols.extend(self.partner_columns.iter().cloned());
+                // PostgreSQL qualifies INSERT's RETURNING columns, and UPDATE's and DELETE's
+                // only beside other relations.
+                let cx = Names {
+                    cols: &cols,
+                    prefix: self.command == DmlCommand::Insert || joined,
+                    agg: None,
+                    walk: &walk,
+                    subplans: RefCell::new(Vec::new()),
+                };
+                let outputs: Vec<String> = exprs.iter().map(|e| cx.expr(e)).collect();
+                set_output(&mut node, outputs);
+                node.subplans.extend(walk.subplans(cx)?);
+            }
+        }
+        if !self.assigned.is_empty() {
+            let mut cols = own.clone();
+            cols.extend(self.partner_columns.iter().cloned());
+            let cx = Names {
+                cols: &cols,
+                prefix: joined,
+                agg: None,
+                walk: &walk,
+                subplans: RefCell::new(Vec::new()),
+            };
+            for e in &self.assigned {
+                cx.expr(e);
+            }
+            node.subplans.extend(walk.subplans(cx)?);
+        }
+        if let Some(c) = &self.conflict {
+            node.details.push(format!(
+                "Conflict Resolution: {}",
+                if c.update { "UPDATE" } else { "NOTHING" }
+            ));
+            if !c.arbiters.is_empty() {
+                let names: Vec<String> = c.arbiters.iter().map(|a| quote_ident(a)).collect();
+                node.details
+                    .push(format!("Conflict Arbiter Indexes: {}", names.join(", ")));
+            }
+            if let Some(f) = c.filter {
+                let mut cols = own.clone();
+                cols.extend(
+                    def.columns
+                        .iter()
+                        .map(|col| ("excluded".to_string(), col.name.clone())),
+                );
+                let cx = Names {
+                    cols: &cols,
+                    prefix: true,
+                    agg: None,
+                    walk: &walk,
+                    subplans: RefCell::new(Vec::new()),
+                };
+                node.details.push(format!("Conflict Filter: {}", cx.top(f)));
+                node.subplans.extend(walk.subplans(cx)?);
+            }
+            if let Some(a) = self.actual {
+                node.details
+                    .push(format!("Tuples Inserted: {}", a.inserted));
+                node.details
+                    .push(format!("Conflicting Tuples: {}", a.conflicting));
+            }
+        }
+        node.children.push(child);
+        Ok(node)
+    }
+}
+
 /// Sets a node's `Output:` line (the first of its details), replacing one already there.
 fn set_output(node: &mut Node, cols: Vec<String>) {
     let line = format!("Output: {}", cols.join(", "));
@@ -1717,6 +2018,10 @@ impl Names<'_> {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            Expr::Outer { depth: 1, index } => match self.walk.outer.get(*index) {
+                Some((q, c)) => format!("{}.{}", quote_ident(q), quote_ident(c)),
+                None => format!("$outer{index}"),
+            },
             Expr::Outer { index, .. } => format!("$outer{index}"),
             Expr::ScalarSubquery(q) => self.subplan(q),
             Expr::Exists { query, negated } => {
@@ -2074,5 +2379,57 @@ mod tests {
         // The estimate comes from the table's live-row counter.
         let lines = run(&mut s, "EXPLAIN SELECT * FROM t").unwrap();
         assert!(lines[0].contains(" rows=2 width=8)"), "{lines:?}");
+    }
+
+    #[test]
+    fn dml_runs_only_under_analyze() {
+        let mut s = session();
+        run(&mut s, "CREATE TABLE t (id int PRIMARY KEY, v int)").unwrap();
+        run(&mut s, "INSERT INTO t VALUES (1, 10), (2, 0)").unwrap();
+        let count = |s: &mut Session| run(s, "SELECT count(*) FROM t").unwrap();
+        assert_eq!(
+            run(&mut s, "EXPLAIN (COSTS OFF) DELETE FROM t WHERE v > 5").unwrap(),
+            [
+                "Delete on t",
+                "  ->  Seq Scan on t",
+                "        Filter: (v > 5)"
+            ]
+        );
+        assert_eq!(count(&mut s), ["2"]);
+        // Plain EXPLAIN computes no new value; ANALYZE does, and fails as the UPDATE would.
+        assert_eq!(
+            run(&mut s, "EXPLAIN (COSTS OFF) UPDATE t SET v = 1 / v").unwrap()[0],
+            "Update on t"
+        );
+        assert!(matches!(
+            run(&mut s, "EXPLAIN ANALYZE UPDATE t SET v = 1 / v"),
+            Err(SqlError::DivisionByZero)
+        ));
+        // A failed run leaves no counters behind for the next statement.
+        assert_eq!(
+            run(
+                &mut s,
+                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) DELETE FROM t WHERE v > 5"
+            )
+            .unwrap(),
+            [
+                "Delete on t (actual rows=0 loops=1)",
+                "  ->  Seq Scan on t (actual rows=1 loops=1)",
+                "        Filter: (v > 5)"
+            ]
+        );
+        assert_eq!(count(&mut s), ["1"]);
+        let lines = run(
+            &mut s,
+            "EXPLAIN ANALYZE INSERT INTO t VALUES (3, 3), (4, 4)",
+        )
+        .unwrap();
+        assert!(lines[0].starts_with("Insert on t  (cost="), "{lines:?}");
+        assert!(lines[0].ends_with(" rows=0 loops=1)"), "{lines:?}");
+        assert!(lines[1].ends_with(" rows=2 loops=1)"), "{lines:?}");
+        assert!(
+            lines[2].starts_with("Planning Time: ") && lines[3].starts_with("Execution Time: ")
+        );
+        assert_eq!(count(&mut s), ["3"]);
     }
 }

@@ -2612,8 +2612,22 @@ impl<'a> Executor<'a> {
         self.instrument.take()
     }
 
+    /// The executor carrying `instrument`, counters another executor of the same statement
+    /// began (EXPLAIN ANALYZE of INSERT/UPDATE/DELETE, whose parts run on several executors).
+    #[must_use]
+    pub fn lend_instrument(mut self, instrument: Option<explain::Instrument>) -> Executor<'a> {
+        self.instrument = instrument;
+        self
+    }
+
+    /// The counters EXPLAIN ANALYZE collects, if it does.
+    #[must_use]
+    pub fn instrument(&self) -> Option<&explain::Instrument> {
+        self.instrument.as_ref()
+    }
+
     /// The instant a node starts, when EXPLAIN ANALYZE times nodes; free otherwise.
-    fn node_start(&self) -> Option<std::time::Instant> {
+    pub(crate) fn node_start(&self) -> Option<std::time::Instant> {
         match &self.instrument {
             Some(i) if i.timing => Some(std::time::Instant::now()),
             _ => None,

@@ -26,7 +26,9 @@ use crate::copy::{CopyFormat, LineSplitter};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{AggMode, Binder, Expr, ScopeColumn, SessionInfo, ident_name, object_name};
 use crate::index::{self, NameOwner};
-use crate::query::explain::{Options, Walk};
+use crate::query::explain::{
+    Conflict, Dml, DmlActual, DmlCommand, DmlSource, Instrument, Options, Part, Walk,
+};
 use crate::query::{
     Access, ColumnInfo, Executor, Planner, QueryPlan, lookup_table, matching_rows, single_table,
     table_scope,
@@ -664,6 +666,12 @@ pub struct Session {
     /// Temporary tables with `ON COMMIT DELETE ROWS` (`false`) or `ON COMMIT DROP` (`true`),
     /// by OID.
     on_commit: Vec<(u32, bool)>,
+    /// EXPLAIN ANALYZE of INSERT/UPDATE/DELETE: the instrument the executors that find or
+    /// compute the statement's rows carry, lent to each in turn.
+    explain_instrument: std::cell::Cell<Option<Instrument>>,
+    /// EXPLAIN ANALYZE of INSERT … ON CONFLICT: rows proposed and rows inserted (counted by
+    /// every ON CONFLICT, read after the one EXPLAIN ANALYZE runs).
+    explain_conflicts: std::cell::Cell<(u64, u64)>,
 }
 
 /// Where a prepared statement keeps its plan between executions. The plan is reused while the
@@ -767,6 +775,8 @@ impl Session {
             plan_slot: None,
             temp_in_use: false,
             on_commit: Vec::new(),
+            explain_instrument: std::cell::Cell::new(None),
+            explain_conflicts: std::cell::Cell::new((0, 0)),
         };
         session.publish_settings();
         session
@@ -1174,7 +1184,19 @@ impl Session {
             ast::Statement::ShowVariable { variable } if show_name(variable) == "all" => {
                 Ok(show_all_columns())
             }
-            ast::Statement::Explain { .. } => Ok(explain_columns()),
+            ast::Statement::Explain { statement, .. } => {
+                // The explained statement's parameters take the types it gives them.
+                if matches!(
+                    **statement,
+                    ast::Statement::Query(_)
+                        | ast::Statement::Insert(_)
+                        | ast::Statement::Update(_)
+                        | ast::Statement::Delete(_)
+                ) {
+                    self.bind_only(txn, statement, params)?;
+                }
+                Ok(explain_columns())
+            }
             ast::Statement::ShowVariable { variable } => Ok(vec![ColumnInfo {
                 name: show_name(variable),
                 ty: DataType::Text,
@@ -1803,6 +1825,9 @@ impl Session {
                 let walk = Walk::new(engine, o, instrument.as_ref(), &plan);
                 (walk.query(&plan)?, planning_ms, execution_ms)
             }
+            ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_) => {
+                self.explain_dml(txn, statement, params, o, planning)?
+            }
             other => {
                 return Err(SqlError::FeatureNotSupported(format!(
                     "EXPLAIN of {}",
@@ -1825,6 +1850,165 @@ impl Session {
             columns: explain_columns(),
             rows: lines.into_iter().map(|l| vec![Value::Text(l)]).collect(),
         })
+    }
+
+    /// EXPLAIN of INSERT, UPDATE or DELETE: the statement's node over the one giving its rows;
+    /// under ANALYZE the statement runs for real (its changes stay unless the transaction rolls
+    /// back, as in PostgreSQL). Returns the plan, the planning and the execution time.
+    fn explain_dml(
+        &mut self,
+        txn: &mut Txn,
+        stmt: &ast::Statement,
+        params: &[Value],
+        o: Options,
+        planning: std::time::Instant,
+    ) -> SqlResult<(crate::query::explain::Node, f64, Option<f64>)> {
+        let mut types = vec![None; params.len()];
+        match stmt {
+            ast::Statement::Insert(ins) => {
+                let plan = self.plan_insert(txn, ins, &mut types)?;
+                let planning_ms = elapsed_ms(planning);
+                let run = if o.analyze {
+                    Some(self.explain_dml_run(o, |s| s.insert_planned(txn, &plan, params))?)
+                } else {
+                    None
+                };
+                let def = &plan.def;
+                let conflict = plan.on_conflict.as_ref().map(|oc| Conflict {
+                    update: oc.update.is_some(),
+                    arbiters: oc
+                        .arbiters
+                        .iter()
+                        .flatten()
+                        .map(|a| match a {
+                            Arbiter::PrimaryKey => def.pk_name(),
+                            Arbiter::Index(i) => def.indexes[*i].name.clone(),
+                        })
+                        .collect(),
+                    filter: oc.update.as_ref().and_then(|(_, f)| f.as_ref()),
+                });
+                let dml = Dml {
+                    command: DmlCommand::Insert,
+                    def,
+                    alias: None,
+                    source: match &plan.source {
+                        InsertSource::Values(rows) => DmlSource::Values(rows),
+                        InsertSource::Query(q) => DmlSource::Query(q),
+                    },
+                    conflict,
+                    returning: plan
+                        .returning
+                        .as_ref()
+                        .map(|r| (r.exprs.as_slice(), r.columns.as_slice())),
+                    targets: &plan.targets,
+                    partner_columns: Vec::new(),
+                    assigned: Vec::new(),
+                    actual: run.as_ref().map(|r| r.0),
+                };
+                let node = dml.node(&self.db.engine, o, run.as_ref().and_then(|r| r.1.as_ref()))?;
+                Ok((node, planning_ms, run.map(|r| r.2)))
+            }
+            ast::Statement::Update(_) | ast::Statement::Delete(_) => {
+                let (plan, command, alias) = match stmt {
+                    ast::Statement::Update(u) => (
+                        self.plan_update(txn, u, &mut types)?,
+                        DmlCommand::Update,
+                        single_table(std::slice::from_ref(&u.table))?.and_then(|(_, a)| a),
+                    ),
+                    ast::Statement::Delete(d) => {
+                        let from = match &d.from {
+                            ast::FromTable::WithFromKeyword(f)
+                            | ast::FromTable::WithoutKeyword(f) => f,
+                        };
+                        (
+                            self.plan_delete(txn, d, &mut types)?,
+                            DmlCommand::Delete,
+                            single_table(from)?.and_then(|(_, a)| a),
+                        )
+                    }
+                    _ => unreachable!("matched above"),
+                };
+                let planning_ms = elapsed_ms(planning);
+                let run = if o.analyze {
+                    Some(self.explain_dml_run(o, |s| match command {
+                        DmlCommand::Update => s.update_planned(txn, &plan, params),
+                        _ => s.delete_planned(txn, &plan, params),
+                    })?)
+                } else {
+                    None
+                };
+                let dml = Dml {
+                    command,
+                    def: &plan.def,
+                    alias: alias.as_deref(),
+                    source: DmlSource::Target {
+                        filter: plan.filter.as_ref(),
+                        access: &plan.access,
+                        join: plan.join.as_ref().map(|j| &j.sources),
+                        // As the planner reads them: not for a key pinned to one row.
+                        stats: if plan.access.is_point(&plan.def) {
+                            None
+                        } else {
+                            crate::stats::for_planner(&self.db.engine, txn, &plan.def)?
+                        },
+                    },
+                    conflict: None,
+                    returning: plan
+                        .returning
+                        .as_ref()
+                        .map(|r| (r.exprs.as_slice(), r.columns.as_slice())),
+                    targets: &[],
+                    partner_columns: plan.join.as_ref().map_or_else(Vec::new, |j| {
+                        j.scope
+                            .iter()
+                            .map(|c| (c.table.clone().unwrap_or_default(), c.name.clone()))
+                            .collect()
+                    }),
+                    assigned: plan.sets.iter().map(|(_, e)| e).collect(),
+                    actual: run.as_ref().map(|r| r.0),
+                };
+                let node = dml.node(&self.db.engine, o, run.as_ref().and_then(|r| r.1.as_ref()))?;
+                Ok((node, planning_ms, run.map(|r| r.2)))
+            }
+            _ => Err(SqlError::Internal(
+                "EXPLAIN of a statement that is not DML".into(),
+            )),
+        }
+    }
+
+    /// Runs a planned INSERT/UPDATE/DELETE under EXPLAIN ANALYZE: what it did, the counters of
+    /// the executors that found or computed its rows, and its time in milliseconds.
+    fn explain_dml_run(
+        &mut self,
+        o: Options,
+        run: impl FnOnce(&mut Session) -> SqlResult<Output>,
+    ) -> SqlResult<(DmlActual, Option<Instrument>, f64)> {
+        self.explain_instrument.set(Some(Instrument::new(o.timing)));
+        self.explain_conflicts.set((0, 0));
+        let started = std::time::Instant::now();
+        let out = run(self);
+        let instrument = self.explain_instrument.take();
+        let (proposed, inserted) = self.explain_conflicts.take();
+        let out = out?;
+        let returned = match &out {
+            Output::Returning { rows, .. } => rows.len() as u64,
+            _ => 0,
+        };
+        let ms = elapsed_ms(started);
+        let actual = DmlActual {
+            top: crate::query::explain::Counters {
+                loops: 1,
+                rows: returned,
+                time_ns: if o.timing {
+                    u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX)
+                } else {
+                    0
+                },
+            },
+            inserted,
+            conflicting: proposed.saturating_sub(inserted),
+        };
+        Ok((actual, instrument, ms))
     }
 
     fn run(&mut self, txn: &mut Txn, stmt: &ast::Statement, params: &[Value]) -> SqlResult<Output> {
@@ -3824,6 +4008,9 @@ impl Session {
         params: &[Value],
     ) -> SqlResult<Option<Vec<Value>>> {
         let engine = &self.db.engine;
+        let (proposed, inserted) = self.explain_conflicts.get();
+        self.explain_conflicts
+            .set((proposed.saturating_add(1), inserted));
         for _ in 0..ON_CONFLICT_RETRIES_MAX {
             // The arbiters are checked first, as PostgreSQL does, so a conflict they settle is
             // not reported by another unique constraint of the same row.
@@ -3836,6 +4023,9 @@ impl Session {
                             None => {
                                 engine.release_savepoint(txn, sp)?;
                                 touched.insert(key.to_vec());
+                                let (proposed, inserted) = self.explain_conflicts.get();
+                                self.explain_conflicts
+                                    .set((proposed, inserted.saturating_add(1)));
                                 return Ok(Some(row.to_vec()));
                             }
                             Some(a) => {
@@ -4109,12 +4299,24 @@ impl Session {
     fn insert(&mut self, txn: &mut Txn, ins: &ast::Insert, params: &[Value]) -> SqlResult<Output> {
         let mut types = vec![None; params.len()];
         let plan = self.plan_insert(txn, ins, &mut types)?;
+        self.insert_planned(txn, &plan, params)
+    }
+
+    fn insert_planned(
+        &mut self,
+        txn: &mut Txn,
+        plan: &InsertPlan,
+        params: &[Value],
+    ) -> SqlResult<Output> {
         let engine = &self.db.engine;
         let def = &plan.def;
         // Every new row is computed (defaults included) before the first write.
         let mut rows: Vec<Vec<Value>> = Vec::new();
         {
-            let exec = self.executor(txn, params);
+            let mut exec = self
+                .executor(txn, params)
+                .lend_instrument(self.explain_instrument.take());
+            let started = exec.node_start();
             let sourced: Vec<Vec<Value>> = match &plan.source {
                 InsertSource::Values(rows) => {
                     let mut out = Vec::with_capacity(rows.len());
@@ -4126,10 +4328,14 @@ impl Session {
                                 .collect::<SqlResult<Vec<_>>>()?,
                         );
                     }
+                    if let Some(i) = exec.instrument() {
+                        i.record(rows, Part::Body, started, out.len());
+                    }
                     out
                 }
                 InsertSource::Query(q) => exec.run(q, None)?,
             };
+            self.explain_instrument.set(exec.take_instrument());
             for values in sourced {
                 let mut row = vec![Value::Null; def.columns.len()];
                 for (k, v) in values.into_iter().enumerate() {
@@ -4268,11 +4474,20 @@ impl Session {
     fn update(&mut self, txn: &mut Txn, u: &ast::Update, params: &[Value]) -> SqlResult<Output> {
         let mut types = vec![None; params.len()];
         let plan = self.plan_update(txn, u, &mut types)?;
+        self.update_planned(txn, &plan, params)
+    }
+
+    fn update_planned(
+        &mut self,
+        txn: &mut Txn,
+        plan: &UpdatePlan,
+        params: &[Value],
+    ) -> SqlResult<Output> {
         let engine = &self.db.engine;
         let def = &plan.def;
         // Every new row is computed before the first write: the statement sees the table as it
         // was when it started.
-        let found = self.dml_targets(txn, &plan, params)?;
+        let found = self.dml_targets(txn, plan, params)?;
         // Lock every matching row, then compute its new version from the newest committed one
         // (PostgreSQL's READ COMMITTED: a row changed since the snapshot is re-checked against
         // the WHERE clause and updated from its newest version, so no update is lost).
@@ -4285,7 +4500,7 @@ impl Session {
                 let partner = if row == before {
                     Some(partner)
                 } else {
-                    self.dml_partner(txn, &plan, params, &row)?
+                    self.dml_partner(txn, plan, params, &row)?
                 };
                 if let Some(p) = partner {
                     locked.push((key, row, p));
@@ -4439,7 +4654,10 @@ impl Session {
         plan: &UpdatePlan,
         params: &[Value],
     ) -> SqlResult<Vec<(Vec<u8>, Vec<Value>, Vec<Value>)>> {
-        let exec = self.executor(txn, params);
+        let mut exec = self
+            .executor(txn, params)
+            .lend_instrument(self.explain_instrument.take());
+        let started = exec.node_start();
         let mut found = Vec::new();
         matching_rows(
             &exec,
@@ -4454,6 +4672,7 @@ impl Session {
             },
         )?;
         let mut out = Vec::with_capacity(found.len());
+        let found_rows = found.len();
         for (k, row) in found {
             let partner = match &plan.join {
                 None => Vec::new(),
@@ -4470,6 +4689,13 @@ impl Session {
             };
             out.push((k, row, partner));
         }
+        if let Some(i) = exec.instrument() {
+            i.record(&plan.access, Part::Scan, started, found_rows);
+            if plan.join.is_some() {
+                i.record(&plan.access, Part::Join, started, out.len());
+            }
+        }
+        self.explain_instrument.set(exec.take_instrument());
         Ok(out)
     }
 
@@ -4548,8 +4774,17 @@ impl Session {
     fn delete(&mut self, txn: &mut Txn, d: &ast::Delete, params: &[Value]) -> SqlResult<Output> {
         let mut types = vec![None; params.len()];
         let plan = self.plan_delete(txn, d, &mut types)?;
+        self.delete_planned(txn, &plan, params)
+    }
+
+    fn delete_planned(
+        &mut self,
+        txn: &mut Txn,
+        plan: &UpdatePlan,
+        params: &[Value],
+    ) -> SqlResult<Output> {
         let engine = &self.db.engine;
-        let found = self.dml_targets(txn, &plan, params)?;
+        let found = self.dml_targets(txn, plan, params)?;
         let referenced = self.is_referenced(txn, &plan.def)?;
         let mut deleted = Vec::new();
         for (k, old, partner) in found {
@@ -4562,7 +4797,7 @@ impl Session {
             let partner = if row == before {
                 partner
             } else {
-                match self.dml_partner(txn, &plan, params, &row)? {
+                match self.dml_partner(txn, plan, params, &row)? {
                     Some(p) => p,
                     None => continue,
                 }
