@@ -57,7 +57,7 @@ use crate::mtr::Mtr;
 use crate::mvcc::{self, Chain, StatusCache, TxnState, UNCOMMITTED, Version};
 use crate::page::{self, Kind};
 use crate::pool::{BufferPool, PoolStats};
-use crate::txn::{Isolation, SavepointId, Shared, SnapshotGuard, Txn, Write};
+use crate::txn::{AsideWrites, Isolation, SavepointId, Shared, SnapshotGuard, Txn, Write};
 use crate::{CATALOG, EngineError, Entry, META_PAGE, STATUS, TreeId};
 use borealis_common::pagestore::PageStore;
 use borealis_common::{Lsn, Payload, TxnId};
@@ -793,6 +793,24 @@ impl Engine {
     pub fn rollback_to(&self, txn: &mut Txn, sp: SavepointId) -> Result<(), EngineError> {
         self.check_owner(txn);
         txn.rollback_to(sp)
+    }
+
+    /// Takes the writes made since savepoint `sp` out of the write set, keeping the row locks
+    /// taken since: until [`put_back`](Self::put_back), the transaction reads (and writes) as at
+    /// `sp`. For statements whose parts must all read one state while each writes (PostgreSQL's
+    /// data-modifying WITH). Savepoints opened after `sp` are closed; `sp` stays open, and its
+    /// rollback still releases the locks. `NoSuchSavepoint` if `sp` is not open.
+    pub fn set_aside(&self, txn: &mut Txn, sp: SavepointId) -> Result<AsideWrites, EngineError> {
+        self.check_owner(txn);
+        txn.set_aside(sp)
+    }
+
+    /// Puts back writes taken out by [`set_aside`](Self::set_aside). Refused, putting back
+    /// nothing, when the transaction has written one of their keys since: the tree of such a
+    /// key is returned (the two writes of one row cannot both stand).
+    pub fn put_back(&self, txn: &mut Txn, aside: AsideWrites) -> Result<(), TreeId> {
+        self.check_owner(txn);
+        txn.put_back(aside)
     }
 
     /// Closes `sp` and every savepoint opened after it, keeping their changes (SQL's RELEASE).

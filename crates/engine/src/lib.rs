@@ -81,7 +81,7 @@ mod txn;
 pub use engine::{Engine, EngineConfig, RowVersion, ScanBatch, TreeStats, VacuumStats};
 pub use locks::{LockMode, LockWait};
 pub use pool::PoolStats;
-pub use txn::{CancelHandle, Isolation, SavepointId, SnapshotGuard, Txn};
+pub use txn::{AsideWrites, CancelHandle, Isolation, SavepointId, SnapshotGuard, Txn};
 
 use borealis_common::PageId;
 use borealis_common::pagestore::StoreError;

@@ -64,6 +64,24 @@ pub(crate) enum Write {
     Delete,
 }
 
+/// Writes taken out of a transaction's write set by [`Engine::set_aside`](crate::Engine::set_aside),
+/// to be put back by [`Engine::put_back`](crate::Engine::put_back).
+#[derive(Debug)]
+pub struct AsideWrites {
+    writes: Vec<AsideWrite>,
+}
+
+#[derive(Debug)]
+struct AsideWrite {
+    tree: TreeId,
+    key: Vec<u8>,
+    /// The transaction's own write of the key once these were set aside (none: it read the
+    /// committed row).
+    before: Option<Write>,
+    /// The write set aside (none: the key had no own write).
+    after: Option<Write>,
+}
+
 /// What a savepoint rollback undoes.
 enum Undo {
     Write {
@@ -455,6 +473,68 @@ impl Txn {
                         None => self.locks.remove(&row),
                     };
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the writes made since `sp` out of the write set, keeping the locks taken since:
+    /// the transaction reads as it did at `sp` until [`put_back`](Self::put_back). Later
+    /// savepoints are closed; `sp` stays open.
+    pub(crate) fn set_aside(&mut self, sp: SavepointId) -> Result<AsideWrites, EngineError> {
+        let i = self.position(sp)?;
+        let mark = self.savepoints[i].1;
+        self.savepoints.truncate(i + 1);
+        let tail = self.undo.split_off(mark);
+        let mut keys = BTreeSet::new();
+        for u in &tail {
+            if let Undo::Write { tree, key, .. } = u {
+                keys.insert((*tree, key.clone()));
+            }
+        }
+        let after: Vec<Option<Write>> = keys
+            .iter()
+            .map(|(tree, key)| self.write_of(*tree, key).cloned())
+            .collect();
+        let mut locks = Vec::new();
+        for u in tail.into_iter().rev() {
+            match u {
+                Undo::Write { tree, key, before } => self.restore_write(tree, key, before),
+                lock @ Undo::Lock { .. } => locks.push(lock),
+            }
+        }
+        locks.reverse();
+        self.undo.extend(locks);
+        let writes = keys
+            .into_iter()
+            .zip(after)
+            .map(|((tree, key), after)| {
+                let before = self.write_of(tree, &key).cloned();
+                AsideWrite {
+                    tree,
+                    key,
+                    before,
+                    after,
+                }
+            })
+            .collect();
+        Ok(AsideWrites { writes })
+    }
+
+    /// Puts writes set aside back, unless the transaction has written one of their keys since
+    /// they were set aside: then nothing is put back and the tree of such a key is returned.
+    pub(crate) fn put_back(&mut self, aside: AsideWrites) -> Result<(), TreeId> {
+        if let Some(w) = aside
+            .writes
+            .iter()
+            .find(|w| self.write_of(w.tree, &w.key) != w.before.as_ref())
+        {
+            return Err(w.tree);
+        }
+        for w in aside.writes {
+            match w.after {
+                Some(write) => self.set(w.tree, &w.key, write),
+                None => self.unset(w.tree, &w.key),
             }
         }
         Ok(())

@@ -197,6 +197,77 @@ fn transaction_status_in_pages_decides_visibility_after_a_restart() {
 }
 
 #[test]
+fn writes_set_aside_are_unseen_until_put_back_and_keep_their_locks() {
+    let store = Arc::new(MemStore::new());
+    let engine = open(store);
+    let tree = engine.create_tree().unwrap();
+    put_one(&engine, tree, b"a", b"a0");
+    put_one(&engine, tree, b"b", b"b0");
+    let mut txn = engine.begin();
+    engine.put(&mut txn, tree, b"a", b"a1").unwrap();
+    let sp = engine.savepoint(&mut txn);
+    engine.put(&mut txn, tree, b"a", b"a2").unwrap();
+    engine.delete(&mut txn, tree, b"b").unwrap();
+    engine.insert(&mut txn, tree, b"c", b"c2").unwrap();
+    let aside = engine.set_aside(&mut txn, sp).unwrap();
+    // Reads are as at the savepoint: the write before it stays, those after are set aside.
+    assert_eq!(
+        engine.get(&txn, tree, b"a").unwrap().as_deref(),
+        Some(&b"a1"[..])
+    );
+    assert_eq!(
+        engine.get(&txn, tree, b"b").unwrap().as_deref(),
+        Some(&b"b0"[..])
+    );
+    assert_eq!(engine.get(&txn, tree, b"c").unwrap(), None);
+    // Their locks are still held.
+    let mut other = engine.begin();
+    assert!(matches!(
+        engine.lock_row(
+            &mut other,
+            tree,
+            b"b",
+            LockMode::Update,
+            LockWait::NoWait,
+            None
+        ),
+        Err(EngineError::LockNotAvailable)
+    ));
+    engine.rollback(other);
+    engine.put(&mut txn, tree, b"d", b"d3").unwrap();
+    engine.put_back(&mut txn, aside).unwrap();
+    assert_eq!(
+        engine.get(&txn, tree, b"a").unwrap().as_deref(),
+        Some(&b"a2"[..])
+    );
+    assert_eq!(engine.get(&txn, tree, b"b").unwrap(), None);
+    assert_eq!(
+        engine.get(&txn, tree, b"c").unwrap().as_deref(),
+        Some(&b"c2"[..])
+    );
+    assert_eq!(
+        engine.get(&txn, tree, b"d").unwrap().as_deref(),
+        Some(&b"d3"[..])
+    );
+    // A key written again while set aside: nothing is put back.
+    let sp2 = engine.savepoint(&mut txn);
+    engine.put(&mut txn, tree, b"e", b"e1").unwrap();
+    engine.put(&mut txn, tree, b"f", b"f1").unwrap();
+    let aside = engine.set_aside(&mut txn, sp2).unwrap();
+    engine.put(&mut txn, tree, b"f", b"f2").unwrap();
+    assert_eq!(engine.put_back(&mut txn, aside).unwrap_err(), tree);
+    assert_eq!(engine.get(&txn, tree, b"e").unwrap(), None);
+    // A rollback to the savepoint undoes what was put back.
+    engine.rollback_to(&mut txn, sp).unwrap();
+    assert_eq!(
+        engine.get(&txn, tree, b"a").unwrap().as_deref(),
+        Some(&b"a1"[..])
+    );
+    assert_eq!(engine.get(&txn, tree, b"c").unwrap(), None);
+    engine.commit(txn).unwrap();
+}
+
+#[test]
 fn savepoints_undo_writes_and_locks_taken_after_them() {
     let store = Arc::new(MemStore::new());
     let engine = open(store);

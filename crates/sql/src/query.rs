@@ -419,6 +419,16 @@ struct CteEntry {
     /// Index after the last CTE of the same WITH.
     group_end: usize,
     state: CteState,
+    /// A data-modifying CTE of a top-level WITH, already run: what it returned.
+    returned: Option<Rc<CteRows>>,
+}
+
+/// What a data-modifying CTE of a top-level WITH returned (see [`with_top_level_ctes`]).
+pub(crate) struct CteRows {
+    /// Whether it has a RETURNING clause (without one, a reference to it is an error).
+    pub returning: bool,
+    pub columns: Vec<ColumnInfo>,
+    pub rows: Vec<Vec<Value>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -437,6 +447,113 @@ enum CteState {
         refs: usize,
         depth: usize,
     },
+}
+
+/// Whether a CTE's query is a data-modifying statement: the statement, if so.
+pub(crate) fn data_modifying(query: &ast::Query) -> Option<&ast::Statement> {
+    match &*query.body {
+        ast::SetExpr::Insert(s) | ast::SetExpr::Update(s) | ast::SetExpr::Delete(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// A WITH the binder meets is never a top-level one with data-modifying CTEs (those are run by
+/// the session, which binds what follows them with [`with_top_level_ctes`]): refuses one, as
+/// PostgreSQL does. Kept out of [`Planner::bind`]'s frame.
+#[inline(never)]
+fn refuse_nested_data_modifying(with: &ast::With) -> SqlResult<()> {
+    if with
+        .cte_tables
+        .iter()
+        .any(|c| data_modifying(&c.query).is_some())
+    {
+        return Err(SqlError::NotSupported(
+            "WITH clause containing a data-modifying statement must be at the top level".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `f` with the first `count` CTEs of top-level WITH `with` in scope, as the binder puts
+/// a WITH's CTEs in scope for its query. `returned[k]`: what data-modifying CTE `k` returned
+/// (it has run already); a reference to it reads those rows, never runs it again. Refuses
+/// duplicate names as [`Planner::bind`] does.
+pub(crate) fn with_top_level_ctes<R>(
+    with: &ast::With,
+    count: usize,
+    returned: &[Option<Rc<CteRows>>],
+    f: impl FnOnce() -> SqlResult<R>,
+) -> SqlResult<R> {
+    let base = CTES.with(|c| c.borrow().len());
+    let group_end = base + count;
+    let mut entries: Vec<CteEntry> = Vec::with_capacity(count);
+    for (k, cte) in with.cte_tables.iter().take(count).enumerate() {
+        let name = ident_name(&cte.alias.name);
+        if entries.iter().any(|e| e.name == name) {
+            return Err(SqlError::DuplicateAlias(format!(
+                "WITH query \"{name}\" specified more than once"
+            )));
+        }
+        entries.push(CteEntry {
+            name,
+            columns: cte
+                .alias
+                .columns
+                .iter()
+                .map(|c| ident_name(&c.name))
+                .collect(),
+            query: (*cte.query).clone(),
+            recursive: with.recursive,
+            group_end,
+            state: CteState::Plain,
+            returned: returned.get(k).cloned().flatten(),
+        });
+    }
+    CTES.with(|c| c.borrow_mut().extend(entries));
+    let out = f();
+    CTES.with(|c| c.borrow_mut().truncate(base));
+    out
+}
+
+/// A reference to CTE `i` if it is a data-modifying one that has run: its rows, as constants.
+#[inline(never)]
+fn returned_reference(i: usize) -> Option<SqlResult<(CteSource, String)>> {
+    let (name, aliases, returned) = CTES.with(|c| {
+        let c = c.borrow();
+        let e = &c[i];
+        e.returned
+            .clone()
+            .map(|r| (e.name.clone(), e.columns.clone(), r))
+    })?;
+    if !returned.returning {
+        return Some(Err(SqlError::NotSupported(format!(
+            "WITH query \"{name}\" does not have a RETURNING clause"
+        ))));
+    }
+    let mut columns = returned.columns.clone();
+    if aliases.len() > columns.len() {
+        return Some(Err(SqlError::InvalidColumnReference(format!(
+            "WITH query \"{name}\" has {} columns available but {} columns specified",
+            columns.len(),
+            aliases.len()
+        ))));
+    }
+    for (c, a) in columns.iter_mut().zip(&aliases) {
+        c.name.clone_from(a);
+    }
+    let rows = returned
+        .rows
+        .iter()
+        .map(|r| r.iter().cloned().map(Expr::Literal).collect())
+        .collect();
+    let plan = QueryPlan {
+        body: Body::Values(rows),
+        order_by: Vec::new(),
+        limit: None,
+        offset: None,
+        columns,
+    };
+    Some(Ok((CteSource::Plan(plan), name)))
 }
 
 /// Most rows a recursive CTE may produce: PostgreSQL would loop for ever on a recursion that
@@ -812,8 +929,10 @@ impl<'a> Planner<'a> {
                     recursive: with.recursive,
                     group_end,
                     state: CteState::Plain,
+                    returned: None,
                 });
             }
+            refuse_nested_data_modifying(with)?;
             CTES.with(|c| c.borrow_mut().extend(entries));
             let mut body = query.clone();
             body.with = None;
@@ -1053,6 +1172,9 @@ impl<'a> Planner<'a> {
         params: &mut Vec<Option<DataType>>,
         outer: &[&[ScopeColumn]],
     ) -> SqlResult<(CteSource, String)> {
+        if let Some(returned) = returned_reference(i) {
+            return returned;
+        }
         let (name, state, recursive, group_end) = CTES.with(|c| {
             let c = c.borrow();
             let e = &c[i];

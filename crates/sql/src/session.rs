@@ -46,6 +46,9 @@ use sqlparser::ast;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+#[path = "cte.rs"]
+mod cte;
+
 /// State shared by every session of an instance.
 pub struct Database {
     pub engine: Arc<Engine>,
@@ -1161,6 +1164,9 @@ impl Session {
     ) -> SqlResult<Vec<ColumnInfo>> {
         let engine = &self.db.engine;
         match stmt {
+            ast::Statement::Query(q) if cte::is_data_modifying_with(q) => {
+                self.describe_data_modifying_with(txn, q, params)
+            }
             ast::Statement::Query(q) if !q.locks.is_empty() => Ok(Planner { engine, txn }
                 .bind_locking(q, params)?
                 .plan
@@ -2013,6 +2019,9 @@ impl Session {
 
     fn run(&mut self, txn: &mut Txn, stmt: &ast::Statement, params: &[Value]) -> SqlResult<Output> {
         match stmt {
+            ast::Statement::Query(q) if cte::is_data_modifying_with(q) => {
+                self.run_data_modifying_with(txn, q, params)
+            }
             ast::Statement::Query(q) if !q.locks.is_empty() => self.select_locking(txn, q, params),
             ast::Statement::Query(q) if matches!(&*q.body, ast::SetExpr::Select(sel) if sel.into.is_some()) =>
             {
@@ -2225,6 +2234,11 @@ impl Session {
             return Err(SqlError::FeatureNotSupported(
                 "CREATE OR REPLACE TABLE".into(),
             ));
+        }
+        if let Some(q) = &ct.query
+            && cte::is_data_modifying_with(q)
+        {
+            return self.create_table_as_data_modifying(txn, ct, q);
         }
         if let Some(q) = &ct.query {
             let names: Vec<String> = ct.columns.iter().map(|c| ident_name(&c.name)).collect();
@@ -5680,10 +5694,15 @@ fn write_command(stmt: &ast::Statement) -> Option<&'static str> {
                 None
             };
         }
+        ast::Statement::Query(q) if cte::is_data_modifying_with(q) => cte::write_command(q),
         ast::Statement::Insert(_) => "INSERT",
         ast::Statement::Update(_) => "UPDATE",
         ast::Statement::Delete(_) => "DELETE",
         ast::Statement::Copy { to: false, .. } => "COPY FROM",
+        ast::Statement::Copy {
+            source: ast::CopySource::Query(q),
+            ..
+        } if cte::is_data_modifying_with(q) => cte::write_command(q),
         ast::Statement::CreateTable(_) => "CREATE TABLE",
         ast::Statement::CreateIndex(_) => "CREATE INDEX",
         ast::Statement::CreateView { .. } => "CREATE VIEW",
@@ -6519,6 +6538,18 @@ impl Session {
                     .map(|&i| def.columns[i].name.clone())
                     .collect();
                 (names, rows)
+            }
+            ast::CopySource::Query(q) if cte::is_data_modifying_with(q) => {
+                match self.run_data_modifying_with(txn, q, params)? {
+                    Output::Rows { columns, rows } | Output::Returning { columns, rows, .. } => {
+                        (columns.into_iter().map(|c| c.name).collect(), rows)
+                    }
+                    _ => {
+                        return Err(SqlError::NotSupported(
+                            "COPY query must have a RETURNING clause".into(),
+                        ));
+                    }
+                }
             }
             ast::CopySource::Query(q) => {
                 let mut types = vec![None; params.len()];
