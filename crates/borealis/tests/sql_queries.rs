@@ -1798,44 +1798,38 @@ async fn answer(c: &Client, sql: &str) -> Vec<String> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn queries_answer_as_postgresql_does() {
-    let _g = serial();
-    let cluster = Cluster::start("sql-queries");
+/// Runs `setup`, then each case on one connection, and fails with every case whose answer
+/// differs. The client is returned for more checks on the same cluster.
+async fn run_cases(cluster: &Cluster, setup: &[&str], cases: &[(&str, &[&str])]) -> Client {
     let c = cluster.client().await;
-    for s in SETUP {
+    for s in setup {
         c.batch_execute(s)
             .await
             .unwrap_or_else(|e| panic!("{s}: {e:?}"));
     }
     let mut failures = Vec::new();
-    for (sql, want) in CASES {
+    for (sql, want) in cases {
         let got = answer(&c, sql).await;
         if got != *want {
             failures.push(format!("{sql}\n  want {want:?}\n  got  {got:?}"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_answer_as_postgresql_does() {
+    let _g = serial();
+    let cluster = Cluster::start("sql-queries");
+    run_cases(&cluster, SETUP, CASES).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_modifying_with_answers_as_postgresql_does() {
     let _g = serial();
     let cluster = Cluster::start("sql-with");
-    let c = cluster.client().await;
-    for s in WITH_SETUP {
-        c.batch_execute(s)
-            .await
-            .unwrap_or_else(|e| panic!("{s}: {e:?}"));
-    }
-    let mut failures = Vec::new();
-    for (sql, want) in WITH_CASES {
-        let got = answer(&c, sql).await;
-        if got != *want {
-            failures.push(format!("{sql}\n  want {want:?}\n  got  {got:?}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let c = run_cases(&cluster, WITH_SETUP, WITH_CASES).await;
     // Prepared through the protocol: the parameter's type comes from the CTE's INSERT, and
     // each execution runs the INSERT once (PostgreSQL 15 answers px|0, then px|1).
     let sql = "WITH i AS (INSERT INTO note (msg) VALUES ($1) RETURNING id, msg) \

@@ -474,24 +474,22 @@ fn refuse_nested_data_modifying(with: &ast::With) -> SqlResult<()> {
     Ok(())
 }
 
-/// Runs `f` with the first `count` CTEs of top-level WITH `with` in scope, as the binder puts
-/// a WITH's CTEs in scope for its query. `returned[k]`: what data-modifying CTE `k` returned
-/// (it has run already); a reference to it reads those rows, never runs it again. Refuses
-/// duplicate names as [`Planner::bind`] does.
-pub(crate) fn with_top_level_ctes<R>(
+/// The scope entries of the first `count` CTEs of `with`, whose group ends at `group_end`;
+/// `returned[k]` holds what data-modifying CTE `k` already returned. A name given twice is
+/// refused as PostgreSQL refuses it (42712).
+#[inline(never)]
+fn cte_entries(
     with: &ast::With,
     count: usize,
+    group_end: usize,
     returned: &[Option<Rc<CteRows>>],
-    f: impl FnOnce() -> SqlResult<R>,
-) -> SqlResult<R> {
-    let base = CTES.with(|c| c.borrow().len());
-    let group_end = base + count;
+) -> SqlResult<Vec<CteEntry>> {
     let mut entries: Vec<CteEntry> = Vec::with_capacity(count);
     for (k, cte) in with.cte_tables.iter().take(count).enumerate() {
         let name = ident_name(&cte.alias.name);
         if entries.iter().any(|e| e.name == name) {
             return Err(SqlError::DuplicateAlias(format!(
-                "WITH query \"{name}\" specified more than once"
+                "WITH query name \"{name}\" specified more than once"
             )));
         }
         entries.push(CteEntry {
@@ -509,6 +507,22 @@ pub(crate) fn with_top_level_ctes<R>(
             returned: returned.get(k).cloned().flatten(),
         });
     }
+    Ok(entries)
+}
+
+/// Runs `f` with the first `count` CTEs of top-level WITH `with` in scope, as the binder puts
+/// a WITH's CTEs in scope for its query. `returned[k]`: what data-modifying CTE `k` returned
+/// (it has run already); a reference to it reads those rows, never runs it again. Refuses
+/// duplicate names as [`Planner::bind`] does.
+pub(crate) fn with_top_level_ctes<R>(
+    with: &ast::With,
+    count: usize,
+    returned: &[Option<Rc<CteRows>>],
+    f: impl FnOnce() -> SqlResult<R>,
+) -> SqlResult<R> {
+    let base = CTES.with(|c| c.borrow().len());
+    let group_end = base + count;
+    let entries = cte_entries(with, count, group_end, returned)?;
     CTES.with(|c| c.borrow_mut().extend(entries));
     let out = f();
     CTES.with(|c| c.borrow_mut().truncate(base));
@@ -909,29 +923,7 @@ impl<'a> Planner<'a> {
         if let Some(with) = &query.with {
             let base = CTES.with(|c| c.borrow().len());
             let group_end = base + with.cte_tables.len();
-            let mut entries = Vec::with_capacity(with.cte_tables.len());
-            for cte in &with.cte_tables {
-                let name = ident_name(&cte.alias.name);
-                if entries.iter().any(|e: &CteEntry| e.name == name) {
-                    return Err(SqlError::DuplicateAlias(format!(
-                        "WITH query name \"{name}\" specified more than once"
-                    )));
-                }
-                entries.push(CteEntry {
-                    name,
-                    columns: cte
-                        .alias
-                        .columns
-                        .iter()
-                        .map(|c| ident_name(&c.name))
-                        .collect(),
-                    query: (*cte.query).clone(),
-                    recursive: with.recursive,
-                    group_end,
-                    state: CteState::Plain,
-                    returned: None,
-                });
-            }
+            let entries = cte_entries(with, with.cte_tables.len(), group_end, &[])?;
             refuse_nested_data_modifying(with)?;
             CTES.with(|c| c.borrow_mut().extend(entries));
             let mut body = query.clone();

@@ -8123,4 +8123,52 @@ mod tests {
             [["t", "t", "other,pgbench_accounts"]]
         );
     }
+
+    /// Answers as PostgreSQL 15 gives them: COPY and CREATE TABLE AS over a data-modifying
+    /// WITH run it once, and COPY of one without RETURNING is refused with PostgreSQL's message.
+    #[test]
+    fn copy_and_create_table_as_run_data_modifying_with_once() {
+        let mut s = session();
+        run(&mut s, "CREATE TABLE t8 (id int PRIMARY KEY, v int)");
+        let stmt = parse("COPY (WITH x AS (SELECT 1) INSERT INTO t8 VALUES (1, 1)) TO STDOUT")
+            .unwrap()
+            .pop()
+            .unwrap();
+        let e = s.execute(&stmt, &[]).unwrap_err();
+        assert_eq!(e.to_string(), "COPY query must have a RETURNING clause");
+        assert_eq!(
+            run(
+                &mut s,
+                "COPY (WITH x AS (SELECT 2) INSERT INTO t8 VALUES (2, 2) RETURNING *) TO STDOUT"
+            ),
+            [["2\t2\n"]]
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "COPY (WITH d AS (INSERT INTO t8 VALUES (3, 3) RETURNING *) SELECT * FROM d) TO STDOUT"
+            ),
+            [["3\t3\n"]]
+        );
+        run(
+            &mut s,
+            "CREATE TABLE t9 AS WITH d AS (INSERT INTO t8 VALUES (4, 4) RETURNING *) SELECT * FROM d",
+        );
+        assert_eq!(run(&mut s, "SELECT * FROM t9"), [["4", "4"]]);
+        assert_eq!(
+            run(&mut s, "SELECT id FROM t8 ORDER BY id"),
+            [["2"], ["3"], ["4"]]
+        );
+        // A read-only transaction refuses them, naming the main statement.
+        run(&mut s, "BEGIN READ ONLY");
+        let stmt = parse("COPY (INSERT INTO t8 VALUES (5, 5) RETURNING *) TO STDOUT")
+            .unwrap()
+            .pop()
+            .unwrap();
+        let e = s.execute(&stmt, &[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot execute INSERT in a read-only transaction"
+        );
+    }
 }
