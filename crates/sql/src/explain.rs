@@ -851,7 +851,7 @@ impl<'a> Walk<'a> {
                 (outer.rows * scan.rows * 0.005).max(1.0)
             };
             cost = outer.total_cost + scan.total_cost + (outer.rows + scan.rows) * ROW_COST;
-            name = format!("Hash{kind}");
+            name = format!("Hash{kind} Join");
             actual = self.counters(step, Part::Join);
             inner = Node {
                 name: "Hash".into(),
@@ -863,19 +863,6 @@ impl<'a> Walk<'a> {
                 children: vec![scan],
                 ..Node::default()
             };
-            let name = format!("{name} Join");
-            return Ok(self.finish_join(
-                name,
-                details,
-                join_filter,
-                filter,
-                outer,
-                inner,
-                rows,
-                cost,
-                actual,
-                cx,
-            ));
         } else {
             let scan = self.scan(rel, None)?;
             rows = outer.rows * scan.rows;
