@@ -630,16 +630,37 @@ impl Volume {
     }
 }
 
+/// Raises the published VDL (the atomic and the watch) to `vdl` if it is higher; never lowers
+/// it. Returns whether it rose.
+fn raise_vdl(published: &AtomicU64, tx: &watch::Sender<Lsn>, vdl: Lsn) -> bool {
+    if vdl.0 <= published.fetch_max(vdl.0, Ordering::AcqRel) {
+        return false;
+    }
+    tx.send_if_modified(|v| {
+        let higher = vdl > *v;
+        if higher {
+            *v = vdl;
+        }
+        higher
+    });
+    true
+}
+
 impl Shared {
     fn now_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// VDL advanced: wake commit waiters and LAL waiters.
+    ///
+    /// Segment tasks compute VDL under the state lock but publish it after releasing it, so
+    /// two of them may publish out of order: the published VDL only ever moves up. (A lower
+    /// value landing after a higher one would let a snapshot taken after an acknowledged
+    /// commit miss that commit.)
     fn publish(&self, vdl: Option<Lsn>) {
-        if let Some(vdl) = vdl {
-            self.vdl.store(vdl.0, Ordering::Release);
-            self.vdl_tx.send_replace(vdl);
+        if let Some(vdl) = vdl
+            && raise_vdl(&self.vdl, &self.vdl_tx, vdl)
+        {
             self.vdl_cv.notify_all();
         }
     }
@@ -923,5 +944,25 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
         }
         *shared.conns[i].lock().expect("poisoned") = None;
         eprintln!("volume: segment {addr} disconnected");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two segment tasks publish the VDLs they computed in the opposite order: the published
+    /// VDL stays at the higher one.
+    #[test]
+    fn published_vdl_never_goes_back() {
+        let published = AtomicU64::new(0);
+        let (tx, rx) = watch::channel(Lsn::ZERO);
+        assert!(raise_vdl(&published, &tx, Lsn(120)));
+        assert!(!raise_vdl(&published, &tx, Lsn(100)));
+        assert!(!raise_vdl(&published, &tx, Lsn(120)));
+        assert_eq!(published.load(Ordering::Acquire), 120);
+        assert_eq!(*rx.borrow(), Lsn(120));
+        assert!(raise_vdl(&published, &tx, Lsn(121)));
+        assert_eq!(*rx.borrow(), Lsn(121));
     }
 }
