@@ -34,6 +34,10 @@ pub const TRUNCATIONS_MAX: u32 = 1024;
 /// Most protection groups reported in one state response.
 pub const PGS_MAX: u32 = 1 << 16;
 
+/// Most protection groups a volume map lists: 16,384 PGs of 10 GiB are 160 TiB, above
+/// Aurora's 128 TiB.
+pub const MAP_PGS_MAX: u32 = 1 << 14;
+
 /// Most record descriptors above SCL reported per PG in a state response (recovery input).
 pub const TAIL_RECORDS_MAX: u32 = 1 << 20;
 

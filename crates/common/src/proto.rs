@@ -45,7 +45,7 @@
 use crate::codec::{DecodeError, DecodeResult, Put, Reader};
 use crate::ids::{Epoch, Lsn, MembershipEpoch, NodeId, PageId, PgId, WriterId};
 use crate::limits::{
-    COPY_ANSWER_BYTES_MAX, MEMBERS_MAX, PEERS_MAX, PGS_MAX, RECORDS_PER_MESSAGE_MAX,
+    COPY_ANSWER_BYTES_MAX, MAP_PGS_MAX, MEMBERS_MAX, PEERS_MAX, PGS_MAX, RECORDS_PER_MESSAGE_MAX,
     STRING_BYTES_MAX, TAIL_RECORDS_MAX, TRUNCATIONS_MAX,
 };
 use crate::redo::{PAGE_SIZE, RedoRecord};
@@ -209,6 +209,70 @@ impl Truncation {
     }
 }
 
+/// The volume map as storage keeps it (in the meta file of every segment of PG 0): the pages
+/// per protection group and each PG's membership when it was created, by PG id. It only grows;
+/// its version is its number of PGs. A PG's *current* membership is the highest one its nodes
+/// adopted (replacements move it on); the map says which PGs exist and where to look first.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct StoredMap {
+    pub pages_per_pg: u64,
+    pub pgs: Vec<Membership>,
+}
+
+impl StoredMap {
+    /// The version: the number of protection groups (the map only grows).
+    #[must_use]
+    pub fn version(&self) -> usize {
+        self.pgs.len()
+    }
+
+    fn put(&self, b: &mut Vec<u8>) {
+        b.put_u64(self.pages_per_pg);
+        b.put_u32(u32::try_from(self.pgs.len()).expect("too many PGs"));
+        for m in &self.pgs {
+            m.put(b);
+        }
+    }
+
+    /// Decodes a map from untrusted bytes (the wire and the meta file).
+    pub fn get(r: &mut Reader<'_>) -> DecodeResult<StoredMap> {
+        let pages_per_pg = r.u64()?;
+        if pages_per_pg == 0 {
+            return Err(DecodeError("a volume map with 0 pages per PG".into()));
+        }
+        let n = r.count(MAP_PGS_MAX)?;
+        let mut pgs = Vec::with_capacity((n as usize).min(1024));
+        for _ in 0..n {
+            pgs.push(Membership::get(r)?);
+        }
+        Ok(StoredMap { pages_per_pg, pgs })
+    }
+
+    /// Encodes for the meta file (the same bytes as on the wire).
+    pub fn encode_into(&self, b: &mut Vec<u8>) {
+        self.put(b);
+    }
+}
+
+fn put_map(b: &mut Vec<u8>, map: Option<&StoredMap>) {
+    match map {
+        None => b.put_u8(0),
+        Some(m) => {
+            b.put_u8(1);
+            m.put(b);
+        }
+    }
+}
+
+/// An optional map: a presence byte, then the map.
+pub fn get_map(r: &mut Reader<'_>) -> DecodeResult<Option<StoredMap>> {
+    match r.u8()? {
+        0 => Ok(None),
+        1 => Ok(Some(StoredMap::get(r)?)),
+        other => Err(DecodeError(format!("bad map presence flag {other}"))),
+    }
+}
+
 /// The shape of one record, without its payload: enough for recovery to follow backlinks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecordMeta {
@@ -264,6 +328,9 @@ pub struct SegmentState {
     pub membership: Membership,
     pub truncations: Vec<Truncation>,
     pub pgs: Vec<PgState>,
+    /// The volume map this segment keeps (segments of PG 0 only; `None` elsewhere, and on a
+    /// volume from before auto-growth).
+    pub map: Option<StoredMap>,
 }
 
 /// Requests, from a writer or a peer.
@@ -279,31 +346,45 @@ pub enum Request {
     Open {
         epoch: Epoch,
         writer: WriterId,
+        /// The protection group whose segment on this node is opened (created if new).
+        pg: PgId,
         peers: Vec<String>,
         truncations: Vec<Truncation>,
         membership: Membership,
         me: String,
+        /// For segments of PG 0: the volume map, kept if newer than the one held.
+        map: Option<StoredMap>,
     },
     /// Persist records, then acknowledge with the SCL of every PG they touch. `horizon` tells
     /// the node what it may collect (see [`ReadHorizon`]).
     Write {
         epoch: Epoch,
         writer: WriterId,
+        /// The protection group of every record.
+        pg: PgId,
         membership: MembershipEpoch,
         horizon: ReadHorizon,
         records: Vec<RedoRecord>,
     },
-    /// The page as of `read_point`. Refused with `NotReady` if the segment's SCL is below it.
+    /// The page (of PG `pg`) as of `read_point`. `pg_point` is the PG's last record at or below
+    /// the read point as the writer knows it (or a later record of the PG, at most VDL): every
+    /// record of the PG up to the read point lies at or below it, so the segment can answer once
+    /// its SCL reaches it, and is refused with `NotReady` before. (A PG's SCL stands at its own
+    /// last record: comparing it with the read point would refuse every PG that received nothing
+    /// lately.)
     GetPage {
         epoch: Epoch,
         writer: WriterId,
+        pg: PgId,
         membership: MembershipEpoch,
         page: PageId,
         read_point: Lsn,
+        pg_point: Lsn,
     },
-    /// The segment's state, as `Open` returns it, without changing anything.
-    /// Answered whatever its epoch (read-only): recovery learns the current epoch from it.
-    GetState { epoch: Epoch },
+    /// The state of the node's segment of `pg`, as `Open` returns it, without changing
+    /// anything. Answered whatever its epoch (read-only): recovery learns the current epoch from
+    /// it. A node holding no segment of `pg` answers an empty state (epoch 0, no membership).
+    GetState { epoch: Epoch, pg: PgId },
     /// Gossip: records of `pg` with `after < lsn <= upto`, at most `max_records`.
     FetchRecords {
         pg: PgId,
@@ -526,13 +607,16 @@ impl Request {
             Request::Open {
                 epoch,
                 writer,
+                pg,
                 peers,
                 truncations,
                 membership,
                 me,
+                map,
             } => {
                 b.put_u64(epoch.0);
                 b.put_u64(writer.0);
+                b.put_u32(pg.0);
                 b.put_u32(u32::try_from(peers.len()).expect("too many peers"));
                 for p in peers {
                     b.put_str(p);
@@ -540,17 +624,20 @@ impl Request {
                 put_truncations(&mut b, truncations);
                 membership.put(&mut b);
                 b.put_str(me);
+                put_map(&mut b, map.as_ref());
                 REQ_OPEN
             }
             Request::Write {
                 epoch,
                 writer,
+                pg,
                 membership,
                 horizon,
                 records,
             } => {
                 b.put_u64(epoch.0);
                 b.put_u64(writer.0);
+                b.put_u32(pg.0);
                 b.put_u64(membership.0);
                 b.put_u64(horizon.pgmrpl.0);
                 b.put_u64(horizon.held_by_all.0);
@@ -560,19 +647,24 @@ impl Request {
             Request::GetPage {
                 epoch,
                 writer,
+                pg,
                 membership,
                 page,
                 read_point,
+                pg_point,
             } => {
                 b.put_u64(epoch.0);
                 b.put_u64(writer.0);
+                b.put_u32(pg.0);
                 b.put_u64(membership.0);
                 b.put_u64(page.0);
                 b.put_u64(read_point.0);
+                b.put_u64(pg_point.0);
                 REQ_GET_PAGE
             }
-            Request::GetState { epoch } => {
+            Request::GetState { epoch, pg } => {
                 b.put_u64(epoch.0);
+                b.put_u32(pg.0);
                 REQ_GET_STATE
             }
             Request::FetchRecords {
@@ -611,6 +703,7 @@ impl Request {
             REQ_OPEN => {
                 let epoch = Epoch(r.u64()?);
                 let writer = WriterId(r.u64()?);
+                let pg = PgId(r.u32()?);
                 let n = r.count(PEERS_MAX)?;
                 let mut peers = Vec::with_capacity(n as usize);
                 for _ in 0..n {
@@ -619,18 +712,22 @@ impl Request {
                 let truncations = get_truncations(&mut r)?;
                 let membership = Membership::get(&mut r)?;
                 let me = r.string(STRING_BYTES_MAX)?;
+                let map = get_map(&mut r)?;
                 Request::Open {
                     epoch,
                     writer,
+                    pg,
                     peers,
                     truncations,
                     membership,
                     me,
+                    map,
                 }
             }
             REQ_WRITE => Request::Write {
                 epoch: Epoch(r.u64()?),
                 writer: WriterId(r.u64()?),
+                pg: PgId(r.u32()?),
                 membership: MembershipEpoch(r.u64()?),
                 horizon: ReadHorizon {
                     pgmrpl: Lsn(r.u64()?),
@@ -641,12 +738,15 @@ impl Request {
             REQ_GET_PAGE => Request::GetPage {
                 epoch: Epoch(r.u64()?),
                 writer: WriterId(r.u64()?),
+                pg: PgId(r.u32()?),
                 membership: MembershipEpoch(r.u64()?),
                 page: PageId(r.u64()?),
                 read_point: Lsn(r.u64()?),
+                pg_point: Lsn(r.u64()?),
             },
             REQ_GET_STATE => Request::GetState {
                 epoch: Epoch(r.u64()?),
+                pg: PgId(r.u32()?),
             },
             REQ_FETCH_RECORDS => Request::FetchRecords {
                 pg: PgId(r.u32()?),
@@ -675,6 +775,7 @@ pub fn encode_write_request<'a>(
     req_id: u64,
     epoch: Epoch,
     writer: WriterId,
+    pg: PgId,
     membership: MembershipEpoch,
     horizon: ReadHorizon,
     encoded_records: impl ExactSizeIterator<Item = &'a [u8]>,
@@ -683,6 +784,7 @@ pub fn encode_write_request<'a>(
     b.put_u64(req_id);
     b.put_u64(epoch.0);
     b.put_u64(writer.0);
+    b.put_u32(pg.0);
     b.put_u64(membership.0);
     b.put_u64(horizon.pgmrpl.0);
     b.put_u64(horizon.held_by_all.0);
@@ -726,6 +828,7 @@ impl Response {
                         b.put_u8(u8::from(m.cpl));
                     }
                 }
+                put_map(&mut b, s.map.as_ref());
                 RESP_STATE
             }
             Response::WriteAck { scls } => {
@@ -829,6 +932,7 @@ impl Response {
                         held,
                     });
                 }
+                let map = get_map(&mut r)?;
                 Response::State(SegmentState {
                     node,
                     epoch,
@@ -836,6 +940,7 @@ impl Response {
                     membership,
                     truncations,
                     pgs,
+                    map,
                 })
             }
             RESP_WRITE_ACK => {
@@ -942,15 +1047,21 @@ mod tests {
             Request::Open {
                 epoch: Epoch(3),
                 writer: WriterId(77),
+                pg: PgId(2),
                 peers: vec!["127.0.0.1:1".into()],
                 truncations: vec![t],
                 membership: Membership::initial(vec!["a".into(), "b".into()])
                     .replacing(1, "c".into()),
                 me: "a".into(),
+                map: Some(StoredMap {
+                    pages_per_pg: 64,
+                    pgs: vec![Membership::initial(vec!["a".into(), "b".into()])],
+                }),
             },
             Request::Write {
                 epoch: Epoch(3),
                 writer: WriterId(77),
+                pg: PgId(0),
                 membership: MembershipEpoch(2),
                 horizon: ReadHorizon {
                     pgmrpl: Lsn(4),
@@ -961,11 +1072,16 @@ mod tests {
             Request::GetPage {
                 epoch: Epoch(3),
                 writer: WriterId(77),
+                pg: PgId(1),
                 membership: MembershipEpoch(2),
                 page: PageId(7),
                 read_point: Lsn(9),
+                pg_point: Lsn(6),
             },
-            Request::GetState { epoch: Epoch(1) },
+            Request::GetState {
+                epoch: Epoch(1),
+                pg: PgId(3),
+            },
             Request::FetchRecords {
                 pg: PgId(0),
                 after: Lsn(1),
@@ -1014,6 +1130,10 @@ mod tests {
                         cpl: true,
                     }],
                 }],
+                map: Some(StoredMap {
+                    pages_per_pg: 8,
+                    pgs: vec![Membership::initial(vec!["a".into()]); 2],
+                }),
             }),
             Response::WriteAck {
                 scls: vec![(PgId(0), Lsn(5))],
@@ -1093,6 +1213,7 @@ mod tests {
             7,
             Epoch(2),
             WriterId(3),
+            PgId(0),
             MembershipEpoch(4),
             horizon,
             encoded.iter().map(|v| v.as_slice()),
@@ -1102,6 +1223,7 @@ mod tests {
             Request::Write {
                 epoch: Epoch(2),
                 writer: WriterId(3),
+                pg: PgId(0),
                 membership: MembershipEpoch(4),
                 horizon,
                 records: recs

@@ -15,7 +15,7 @@ use borealis_common::proto::{
     self, BaseItem, ErrorCode, Membership, Request, Response, SegmentState, Term, Truncation,
 };
 use borealis_common::redo::{self, Patch};
-use borealis_common::{Lsn, NodeId, PAGE_SIZE, PageId, Payload, RedoRecord, TxnId, WriterId};
+use borealis_common::{Lsn, NodeId, PAGE_SIZE, PageId, Payload, PgId, RedoRecord, TxnId, WriterId};
 use borealis_storage::checkpoint::Checkpoint;
 use borealis_storage::core::{
     CopyOutcome, CopyProgress, GossipAsk, GossipCore, HousekeepingCore, NodeCore, Origin, Step,
@@ -207,9 +207,11 @@ impl Node {
         let req = Request::GetPage {
             epoch: term.epoch,
             writer: term.writer,
+            pg: PgId(0),
             membership: self.core.membership().epoch,
             page,
             read_point,
+            pg_point: read_point,
         };
         match self.core.handle(req, &|_| None) {
             Step::Reply(Response::Page { lsn, image: None }) => Ok((lsn, None)),
@@ -851,7 +853,7 @@ impl Sim {
         }
         if let Some((term, truncations)) = outcome.adopt {
             let n = &mut self.nodes[i];
-            match n.core.prepare_adopt(term, &truncations, None, None) {
+            match n.core.prepare_adopt(term, &truncations, None, None, None) {
                 Ok(Some(meta)) => {
                     n.meta = Some(meta.clone());
                     n.core.adopted(meta);
@@ -891,7 +893,7 @@ impl Sim {
         };
         if let Some((term, truncations)) = adopt {
             let n = &mut self.nodes[i];
-            match n.core.prepare_adopt(term, &truncations, None, None) {
+            match n.core.prepare_adopt(term, &truncations, None, None, None) {
                 Ok(Some(meta)) => {
                     n.meta = Some(meta.clone());
                     n.core.adopted(meta);
@@ -1167,14 +1169,19 @@ impl Sim {
             }
             let me = peer_name(node);
             let req = match phase {
-                Phase::GetState | Phase::Poll => Request::GetState { epoch: term.epoch },
+                Phase::GetState | Phase::Poll => Request::GetState {
+                    epoch: term.epoch,
+                    pg: PgId(0),
+                },
                 Phase::Open | Phase::Truncate => Request::Open {
                     epoch: term.epoch,
                     writer: term.writer,
+                    pg: PgId(0),
                     peers: addrs.iter().filter(|a| **a != me).cloned().collect(),
                     truncations: truncations.clone(),
                     membership: membership.clone(),
                     me,
+                    map: None,
                 },
             };
             self.writer_req(w, node, Ask::Recovery(phase), &req);
@@ -1444,6 +1451,7 @@ impl Sim {
                 req_id,
                 term.epoch,
                 term.writer,
+                PgId(0),
                 batch.membership,
                 batch.horizon,
                 batch.records.iter().map(|e| e.bytes.as_slice()),
@@ -1467,9 +1475,11 @@ impl Sim {
                 let req = Request::GetPage {
                     epoch: term.epoch,
                     writer: term.writer,
+                    pg: PgId(0),
                     membership: core.membership().epoch,
                     page,
                     read_point,
+                    pg_point: read_point,
                 };
                 if let WriterState::Running(core) = &mut self.writers[w].state {
                     core.read_started(read_point);
@@ -2247,7 +2257,7 @@ impl Sim {
                             got.0,
                             seg.floor(PG),
                             seg.horizon(PG),
-                            seg.page_plan(page, rp, None)
+                            seg.page_plan(page, rp, rp, None)
                         ));
                     }
                 }

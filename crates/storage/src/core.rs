@@ -108,13 +108,13 @@ use crate::limits::{
 use crate::meta::Meta;
 use crate::segment::{
     Base, Collected, CopyBatch, CopyRefused, HeldRecord, Inserted, Location, PagePlan, Segment,
-    SegmentSnapshot, pg_of,
+    SegmentSnapshot,
 };
 use borealis_common::Payload;
 use borealis_common::limits::{COPY_ANSWER_BYTES_MAX, RECORDS_PER_MESSAGE_MAX, TRUNCATIONS_MAX};
 use borealis_common::proto::{
     BaseAnswer, BaseItem, ErrorCode, Membership, ReadHorizon, Request, Response, SegmentState,
-    Term, Truncation,
+    StoredMap, Term, Truncation,
 };
 use borealis_common::{Lsn, MembershipEpoch, NodeId, PAGE_SIZE, PageId, PgId, RedoRecord, redo};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -213,9 +213,14 @@ pub struct NodeCore {
     id: NodeId,
     term: Term,
     peers: Vec<String>,
+    /// The protection group this segment belongs to (a node holds one segment per PG, each with
+    /// its own core, log and meta file).
+    pg: PgId,
     /// The PG's membership, and the address the writer knows this node by.
     membership: Membership,
     me: String,
+    /// Segments of PG 0: the volume map the writer stored here.
+    map: Option<StoredMap>,
     segment: Segment,
     /// The highest read horizon a writer holding the adopted term reported.
     reported: ReadHorizon,
@@ -243,9 +248,11 @@ impl NodeCore {
                 writer: meta.writer,
             },
             peers: meta.peers.clone(),
+            pg: meta.pg,
             membership: meta.membership.clone(),
             me: meta.me.clone(),
-            segment: Segment::new(meta.truncations.clone()),
+            map: meta.map.clone(),
+            segment: Segment::of(meta.pg, meta.truncations.clone()),
             reported: ReadHorizon::default(),
             retention_lsns: RETENTION_LSNS_DEFAULT,
             logged_since_checkpoint: 0,
@@ -260,7 +267,7 @@ impl NodeCore {
     #[must_use]
     pub fn restore(meta: &Meta, snapshot: &SegmentSnapshot) -> NodeCore {
         let mut core = NodeCore::new(meta);
-        core.segment = Segment::restore(meta.truncations.clone(), snapshot);
+        core.segment = Segment::restore_of(meta.pg, meta.truncations.clone(), snapshot);
         core
     }
 
@@ -372,13 +379,42 @@ impl NodeCore {
             peers: self.peers.clone(),
             membership: self.membership.clone(),
             me: self.me.clone(),
+            pg: self.pg,
+            map: self.map.clone(),
         }
+    }
+
+    /// The protection group of this segment.
+    #[must_use]
+    pub fn pg(&self) -> PgId {
+        self.pg
+    }
+
+    /// The volume map held (segments of PG 0).
+    #[must_use]
+    pub fn map(&self) -> Option<&StoredMap> {
+        self.map.as_ref()
     }
 
     /// The adopted membership.
     #[must_use]
     pub fn membership(&self) -> &Membership {
         &self.membership
+    }
+
+    /// Requests name the PG of the segment they are for (the node routes them by it).
+    pub fn check_pg(&self, pg: PgId) -> Result<(), Refusal> {
+        if pg == self.pg {
+            Ok(())
+        } else {
+            Err((
+                ErrorCode::BadRequest,
+                format!(
+                    "a request for PG {pg} reached the segment of PG {}",
+                    self.pg
+                ),
+            ))
+        }
     }
 
     /// The membership rule of writes and reads: exactly the adopted epoch, and the adopted
@@ -419,6 +455,7 @@ impl NodeCore {
             membership: self.membership.clone(),
             truncations: self.segment.truncations().to_vec(),
             pgs: self.segment.pg_states(),
+            map: self.map.clone(),
         }
     }
 
@@ -449,33 +486,43 @@ impl NodeCore {
             Request::Open {
                 epoch,
                 writer,
+                pg,
                 peers,
                 truncations,
                 membership,
                 me,
-            } => match self.prepare_adopt(
-                Term { epoch, writer },
-                &truncations,
-                Some(peers),
-                Some((membership, me)),
-            ) {
+                map,
+            } => match self.check_pg(pg).and_then(|()| {
+                self.prepare_adopt(
+                    Term { epoch, writer },
+                    &truncations,
+                    Some(peers),
+                    Some((membership, me)),
+                    map,
+                )
+            }) {
                 Ok(Some(meta)) => Step::StoreMeta(meta),
                 Ok(None) => Step::Reply(Response::State(self.state())),
                 Err((code, message)) => Step::Reply(Response::Error { code, message }),
             },
             // Answered whatever the epoch: it changes nothing, and a writer starting recovery
             // learns the current epoch from it before it can choose a higher one.
-            Request::GetState { epoch: _ } => Step::Reply(Response::State(self.state())),
+            Request::GetState { epoch: _, pg } => match self.check_pg(pg) {
+                Ok(()) => Step::Reply(Response::State(self.state())),
+                Err((code, message)) => Step::Reply(Response::Error { code, message }),
+            },
             Request::Write {
                 epoch,
                 writer,
+                pg,
                 membership,
                 horizon,
                 records,
             } => {
                 let term = Term { epoch, writer };
                 if let Err((code, message)) = self
-                    .check_term(term)
+                    .check_pg(pg)
+                    .and_then(|()| self.check_term(term))
                     .and_then(|()| self.check_membership(membership))
                 {
                     return Step::Reply(Response::Error { code, message });
@@ -483,18 +530,12 @@ impl NodeCore {
                 // Only the writer holding the adopted term speaks for the read points in use.
                 self.reported.pgmrpl = self.reported.pgmrpl.max(horizon.pgmrpl);
                 self.reported.held_by_all = self.reported.held_by_all.max(horizon.held_by_all);
-                if let Some(r) = records
-                    .iter()
-                    .find(|r| r.page != PageId::NONE && r.pg != pg_of(r.page))
-                {
+                if let Some(r) = records.iter().find(|r| r.pg != self.pg) {
                     return Step::Reply(refuse(
                         ErrorCode::BadRequest,
                         format!(
-                            "record {} names PG {} but page {} is in PG {}",
-                            r.lsn,
-                            r.pg,
-                            r.page,
-                            pg_of(r.page)
+                            "record {} of page {} names PG {}, but this is a segment of PG {}",
+                            r.lsn, r.page, r.pg, self.pg
                         ),
                     ));
                 }
@@ -506,20 +547,26 @@ impl NodeCore {
             Request::GetPage {
                 epoch,
                 writer,
+                pg,
                 membership,
                 page,
                 read_point,
+                pg_point,
             } => {
                 if let Err((code, message)) = self
-                    .check_term(Term { epoch, writer })
+                    .check_pg(pg)
+                    .and_then(|()| self.check_term(Term { epoch, writer }))
                     .and_then(|()| self.check_membership(membership))
                 {
                     return Step::Reply(Response::Error { code, message });
                 }
-                match self.segment.page_plan(page, read_point, cached(page)) {
+                match self
+                    .segment
+                    .page_plan(page, read_point, pg_point, cached(page))
+                {
                     PagePlan::NotReady { scl } => Step::Reply(refuse(
                         ErrorCode::NotReady,
-                        format!("SCL {scl} is below read point {read_point}"),
+                        format!("SCL {scl} is below PG point {pg_point} (read point {read_point})"),
                     )),
                     PagePlan::BelowHorizon { horizon } => Step::Reply(refuse(
                         ErrorCode::BelowHorizon,
@@ -546,6 +593,9 @@ impl NodeCore {
                 upto,
                 max_records,
             } => {
+                if let Err((code, message)) = self.check_pg(pg) {
+                    return Step::Reply(Response::Error { code, message });
+                }
                 let max = max_records.min(RECORDS_PER_MESSAGE_MAX) as usize;
                 let floor = self.segment.floor(pg);
                 if after < floor {
@@ -566,6 +616,9 @@ impl NodeCore {
                 after,
                 bytes_max,
             } => {
+                if let Err((code, message)) = self.check_pg(pg) {
+                    return Step::Reply(Response::Error { code, message });
+                }
                 // A cursor is only meaningful in the cut it was taken from: on a new floor the
                 // asker gets the first items of the new cut, and starts over.
                 let after = if floor == self.segment.floor(pg) {
@@ -595,6 +648,7 @@ impl NodeCore {
         truncations: &[Truncation],
         peers: Option<Vec<String>>,
         membership: Option<(Membership, String)>,
+        map: Option<StoredMap>,
     ) -> Result<Option<Meta>, Refusal> {
         if term < self.term {
             return Err((
@@ -625,11 +679,24 @@ impl NodeCore {
         let peers = peers.unwrap_or_else(|| self.peers.clone());
         let (membership, me) =
             membership.unwrap_or_else(|| (self.membership.clone(), self.me.clone()));
+        if map.is_some() && self.pg != PgId(0) {
+            return Err((
+                ErrorCode::BadRequest,
+                format!("the volume map is kept by PG 0, not PG {}", self.pg),
+            ));
+        }
+        // The map only grows: an older one (a writer that grew less) changes nothing.
+        let map = match (map, &self.map) {
+            (Some(new), Some(old)) if new.version() <= old.version() => Some(old.clone()),
+            (Some(new), _) => Some(new),
+            (None, old) => old.clone(),
+        };
         if term == self.term
             && all.len() == self.segment.truncations().len()
             && peers == self.peers
             && membership == self.membership
             && me == self.me
+            && map == self.map
         {
             return Ok(None);
         }
@@ -641,6 +708,8 @@ impl NodeCore {
             peers,
             membership,
             me,
+            pg: self.pg,
+            map,
         }))
     }
 
@@ -665,8 +734,16 @@ impl NodeCore {
         );
         self.term = term;
         self.peers = meta.peers;
+        assert_eq!(meta.pg, self.pg, "a meta file of another PG's segment");
+        if let (Some(new), Some(old)) = (&meta.map, &self.map) {
+            assert!(
+                new.version() >= old.version(),
+                "the volume map never shrinks"
+            );
+        }
         self.membership = meta.membership;
         self.me = meta.me;
+        self.map = meta.map;
         match self.segment.merge_truncations(&meta.truncations) {
             Ok(learned) => learned,
             Err(e) => unreachable!("truncation count was checked by prepare_adopt: {e}"),
@@ -1207,7 +1284,7 @@ impl GossipCore {
                 return CopyOutcome::Abandon(format!("item {key:?} is not after {cursor:?}"));
             }
             cursor = Some(key);
-            if r.pg != a.pg || r.page == PageId::NONE || pg_of(r.page) != a.pg || r.lsn > a.floor {
+            if r.pg != a.pg || r.page == PageId::NONE || r.lsn > a.floor {
                 return CopyOutcome::Abandon(format!(
                     "record {} of page {} (PG {}) is not in the cut of PG {} at {}",
                     r.lsn, r.page, r.pg, a.pg, a.floor
@@ -1392,10 +1469,12 @@ mod tests {
         Request::Open {
             epoch: Epoch(epoch),
             writer: WriterId(writer),
+            pg: PgId(0),
             peers: vec!["peer-a".into(), "peer-b".into()],
             truncations: vec![],
             membership: Membership::default(),
             me: String::new(),
+            map: None,
         }
     }
 
@@ -1407,6 +1486,7 @@ mod tests {
         Request::Write {
             epoch: Epoch(epoch),
             writer: WriterId(writer),
+            pg: PgId(0),
             membership: MembershipEpoch(membership),
             horizon: ReadHorizon::default(),
             records: vec![RedoRecord {
@@ -1460,10 +1540,12 @@ mod tests {
         Request::Open {
             epoch: Epoch(epoch),
             writer: WriterId(1),
+            pg: PgId(0),
             peers: vec![],
             truncations: vec![],
             membership: membership.clone(),
             me: me.into(),
+            map: None,
         }
     }
 
@@ -1720,9 +1802,11 @@ mod tests {
         let req = Request::GetPage {
             epoch: t.epoch,
             writer: t.writer,
+            pg: PgId(0),
             membership: MembershipEpoch(0),
             page: PageId(page),
             read_point,
+            pg_point: read_point,
         };
         match c.handle(req, &|_| None) {
             Step::Reply(r) => r,
@@ -1824,6 +1908,7 @@ mod tests {
         let horizon = Request::Write {
             epoch: Epoch(1),
             writer: WriterId(1),
+            pg: PgId(0),
             membership: MembershipEpoch(0),
             horizon: ReadHorizon {
                 pgmrpl: Lsn(50),
@@ -1907,10 +1992,12 @@ mod tests {
             Request::Open {
                 epoch: Epoch(1),
                 writer: WriterId(1),
+                pg: PgId(0),
                 peers: vec!["peer-a".into()],
                 truncations: vec![],
                 membership: Membership::default(),
                 me: String::new(),
+                map: None,
             },
         );
         c.set_copy_bytes_max(600);

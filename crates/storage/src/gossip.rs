@@ -158,7 +158,7 @@ pub(crate) async fn run(node: Arc<Node>) -> Result<(), StorageError> {
                 continue;
             }
             if let Some((term, truncations)) = outcome.adopt
-                && let Err((_, why)) = node.adopt(term, &truncations, None, None).await
+                && let Err((_, why)) = node.adopt(term, &truncations, None, None, None).await
             {
                 eprintln!(
                     "storage node {}: cannot adopt what {addr} knows: {why}",
@@ -248,7 +248,7 @@ async fn copy_step(
         CopyOutcome::Persist { adopt, answer } => (adopt, answer),
     };
     if let Some((term, truncations)) = adopt
-        && let Err((_, why)) = node.adopt(term, &truncations, None, None).await
+        && let Err((_, why)) = node.adopt(term, &truncations, None, None, None).await
     {
         eprintln!(
             "storage node {}: cannot adopt what {} knows: {why}",

@@ -66,8 +66,6 @@ mod scrub;
 pub mod segment;
 mod server;
 
-pub use segment::pg_of;
-
 use borealis_common::NodeId;
 use std::path::PathBuf;
 use thiserror::Error;

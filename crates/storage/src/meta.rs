@@ -1,6 +1,7 @@
 //! The node's meta file: the little state that is not a record — the adopted term (epoch and
 //! writer id), the known truncations, the peers to gossip with, and the protection group's
-//! membership with the address the writer knows this node by.
+//! membership with the address the writer knows this node by; the protection group the segment
+//! belongs to, and in segments of PG 0 the volume map.
 //!
 //! The epoch and the truncations are what fence an old writer and discard its unfinished tail,
 //! so they must survive a crash exactly: the file is replaced atomically (write `meta.tmp`, fsync
@@ -9,11 +10,14 @@
 //! unfence a deposed writer. The byte layout is in docs/formats.md ("Storage node meta file").
 //!
 //! ```text
-//!  magic "BRLSMETA" | version:u32 = 3 | body_len:u32 | crc32c(body):u32 | body
+//!  magic "BRLSMETA" | version:u32 = 4 | body_len:u32 | crc32c(body):u32 | body
 //!  body := node:u32 | epoch:u64 | writer:u64 | n:u32 | n × (epoch:u64 pg:u32 above:u64 upto:u64)
 //!          | m:u32 | m × (len:u32 utf-8 address) | membership | me:(len:u32 utf-8 address)
+//!          | pg:u32 | map_present:u8 [map]
 //! ```
 //!
+//! Version 3 (before several protection groups) had no `pg` and no map; it is still read, as a
+//! segment of PG 0 without a map.
 //! Version 1 (before writer ids) had no `writer` field; it is still read, as writer 0 ("none").
 //! Version 2 (before memberships) had no `membership` and `me`; it is still read, as membership
 //! epoch 0 ("none adopted").
@@ -22,14 +26,16 @@ use crate::StorageError;
 use crate::log::sync_dir;
 use borealis_common::codec::{DecodeResult, Put, Reader};
 use borealis_common::limits::{MEMBERS_MAX, PEERS_MAX, STRING_BYTES_MAX, TRUNCATIONS_MAX};
-use borealis_common::proto::{Membership, Truncation};
+use borealis_common::proto::{Membership, StoredMap, Truncation, get_map};
 use borealis_common::{Epoch, Lsn, NodeId, PgId, WriterId};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
 const MAGIC: &[u8; 8] = b"BRLSMETA";
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
+/// The version before several protection groups: no `pg`, no map.
+const VERSION_3: u32 = 3;
 /// The version before memberships: no `membership` and `me`.
 const VERSION_2: u32 = 2;
 /// The version before writer ids: no `writer` field.
@@ -52,7 +58,14 @@ const BODY_BYTES_MAX: usize = 4
     + 1
     + 4
     + 4
-    + STRING_BYTES_MAX as usize;
+    + STRING_BYTES_MAX as usize
+    + 4
+    + 1
+    + MAP_BYTES_MAX;
+
+/// Largest volume map a meta file holds (a map of `MAP_PGS_MAX` PGs with short addresses is far
+/// below it).
+const MAP_BYTES_MAX: usize = 16 << 20;
 
 /// What the meta file holds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -67,6 +80,10 @@ pub struct Meta {
     pub membership: Membership,
     /// The address the writer knows this node by (empty: never told).
     pub me: String,
+    /// The protection group this segment belongs to.
+    pub pg: PgId,
+    /// Segments of PG 0: the volume map, as the last `Open` that carried one said.
+    pub map: Option<StoredMap>,
 }
 
 impl Meta {
@@ -88,6 +105,14 @@ impl Meta {
         }
         self.membership.encode_into(&mut body);
         body.put_str(&self.me);
+        body.put_u32(self.pg.0);
+        match &self.map {
+            None => body.put_u8(0),
+            Some(m) => {
+                body.put_u8(1);
+                m.encode_into(&mut body);
+            }
+        }
         assert!(body.len() <= BODY_BYTES_MAX, "meta body exceeds its bound");
         let mut out = Vec::with_capacity(HEADER_BYTES + body.len());
         out.extend_from_slice(MAGIC);
@@ -122,10 +147,15 @@ impl Meta {
         for _ in 0..m {
             peers.push(r.string(STRING_BYTES_MAX)?);
         }
-        let (membership, me) = if version >= VERSION {
+        let (membership, me) = if version >= VERSION_3 {
             (Membership::get(&mut r)?, r.string(STRING_BYTES_MAX)?)
         } else {
             (Membership::default(), String::new())
+        };
+        let (pg, map) = if version >= VERSION {
+            (PgId(r.u32()?), get_map(&mut r)?)
+        } else {
+            (PgId(0), None)
         };
         r.finish()?;
         Ok(Meta {
@@ -136,6 +166,8 @@ impl Meta {
             peers,
             membership,
             me,
+            pg,
+            map,
         })
     }
 }
@@ -160,7 +192,7 @@ pub fn load(dir: &Path) -> Result<Option<Meta>, StorageError> {
     let word =
         |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
     let version = word(8);
-    if version != VERSION && version != VERSION_2 && version != VERSION_1 {
+    if ![VERSION, VERSION_3, VERSION_2, VERSION_1].contains(&version) {
         return Err(corrupted("unknown version"));
     }
     let body_len = word(12) as usize;
@@ -216,6 +248,11 @@ mod tests {
             membership: Membership::initial(vec!["127.0.0.1:0".into(), "127.0.0.1:1".into()])
                 .replacing(0, "127.0.0.1:9".into()),
             me: "127.0.0.1:0".into(),
+            pg: PgId(0),
+            map: Some(StoredMap {
+                pages_per_pg: 16,
+                pgs: vec![Membership::initial(vec!["127.0.0.1:0".into()]); 3],
+            }),
         };
         store(&dir, &m).expect("store");
         assert_eq!(load(&dir).expect("load"), Some(m));

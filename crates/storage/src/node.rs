@@ -43,11 +43,11 @@ use crate::limits::{
 use crate::log::{self, LogWriter, ReadError};
 use crate::meta::{self, Meta};
 use crate::segment::CopyBatch;
-use crate::segment::{Base, Inserted, Location, pg_of};
+use crate::segment::{Base, Inserted, Location};
 use crate::{NodeConfig, StorageError};
 use borealis_common::limits::WRITE_BATCH_BYTES_MAX;
 use borealis_common::proto::{
-    BaseItem, ErrorCode, Membership, Request, Response, SegmentState, Term, Truncation,
+    BaseItem, ErrorCode, Membership, Request, Response, SegmentState, StoredMap, Term, Truncation,
 };
 use borealis_common::{Lsn, NodeId, PAGE_SIZE, PageId, PgId, RedoRecord};
 use std::collections::{BTreeSet, HashMap};
@@ -80,9 +80,13 @@ pub(crate) struct State {
     pub log_end: (u32, u64),
 }
 
-/// One storage node.
+/// One segment of a storage node: the node's share of one protection group, with its own meta
+/// file, log, image files and checkpoint (PG 0 in the node's data directory, PG `k` in its
+/// subdirectory `pg-k`, see [`segment_dir`]). `server.rs` routes each request to the segment of
+/// the PG it names.
 pub(crate) struct Node {
     pub id: NodeId,
+    pub pg: PgId,
     pub dir: PathBuf,
     state: Mutex<State>,
     log_tx: mpsc::Sender<Batch>,
@@ -154,13 +158,60 @@ struct PageBuild {
     files: HashMap<u32, Arc<File>>,
 }
 
+/// The directory of the node's segment of `pg`: the data directory for PG 0 (as before there
+/// were several), its subdirectory `pg-NNNNNNNN` for the others.
+pub(crate) fn segment_dir(data_dir: &std::path::Path, pg: PgId) -> PathBuf {
+    if pg == PgId(0) {
+        data_dir.to_path_buf()
+    } else {
+        data_dir.join(crate::numbered::file_name(SEGMENT_DIR_PREFIX, pg.0))
+    }
+}
+
+/// Subdirectories of segments other than PG 0's are named `pg-NNNNNNNN`.
+pub(crate) const SEGMENT_DIR_PREFIX: &str = "pg";
+
+/// The PGs whose segments have a subdirectory in `data_dir` (PG 0 not included).
+pub(crate) fn segment_dirs(data_dir: &std::path::Path) -> Result<Vec<PgId>, StorageError> {
+    let entries = match std::fs::read_dir(data_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(StorageError::Io {
+                what: format!("listing {}", data_dir.display()),
+                source: e,
+            });
+        }
+    };
+    let mut pgs = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| StorageError::Io {
+            what: format!("listing {}", data_dir.display()),
+            source: e,
+        })?;
+        if let Some(k) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| crate::numbered::parse_file_name(SEGMENT_DIR_PREFIX, n))
+            && k > 0
+            && entry.file_type().is_ok_and(|t| t.is_dir())
+        {
+            pgs.push(PgId(k));
+        }
+    }
+    pgs.sort_unstable();
+    Ok(pgs)
+}
+
 impl Node {
-    /// Recovers the node from its files. Blocking: call on the blocking pool.
+    /// Recovers the node's segment of `pg` from its files (a new, empty one if there are none).
+    /// Blocking: call on the blocking pool.
     #[allow(clippy::type_complexity)]
     pub(crate) fn open(
         config: &NodeConfig,
+        pg: PgId,
     ) -> Result<(Arc<Node>, LogWriter, mpsc::Receiver<Batch>), StorageError> {
-        let dir = config.data_dir.clone();
+        let dir = segment_dir(&config.data_dir, pg);
         std::fs::create_dir_all(&dir).map_err(|e| StorageError::Io {
             what: format!("creating {}", dir.display()),
             source: e,
@@ -174,9 +225,17 @@ impl Node {
                     config.node
                 )));
             }
+            Some(m) if m.pg != pg => {
+                return Err(StorageError::Config(format!(
+                    "{} holds a segment of PG {}, not of PG {pg}",
+                    dir.display(),
+                    m.pg
+                )));
+            }
             Some(m) => m,
             None => Meta {
                 node: config.node,
+                pg,
                 ..Meta::default()
             },
         };
@@ -214,7 +273,7 @@ impl Node {
             source: e,
         })?;
         eprintln!(
-            "storage node {}: recovered {} records from a checkpoint and {} from {} log entries scanned in {} log files ({} duplicates, {} truncated, {} off the chain ignored); term {}; {}",
+            "storage node {} (PG {pg}): recovered {} records from a checkpoint and {} from {} log entries scanned in {} log files ({} duplicates, {} truncated, {} off the chain ignored); term {}; {}",
             config.node,
             from_checkpoint,
             counts[0],
@@ -230,6 +289,7 @@ impl Node {
         let log_end = recovered.writer.position();
         let node = Node {
             id: config.node,
+            pg,
             dir,
             state: Mutex::new(State {
                 core,
@@ -256,12 +316,17 @@ impl Node {
         if let Request::Open {
             epoch,
             writer,
+            pg,
             peers,
             truncations,
             membership,
             me,
+            map,
         } = req
         {
+            if let Err((code, message)) = self.state().core.check_pg(pg) {
+                return Response::Error { code, message };
+            }
             // Open is decided under the meta lock, so that concurrent adoptions are serialised.
             return match self
                 .adopt(
@@ -269,6 +334,7 @@ impl Node {
                     &truncations,
                     Some(peers),
                     Some((membership, me)),
+                    map,
                 )
                 .await
             {
@@ -367,12 +433,13 @@ impl Node {
         truncations: &[Truncation],
         peers: Option<Vec<String>>,
         membership: Option<(Membership, String)>,
+        map: Option<StoredMap>,
     ) -> Result<SegmentState, Refusal> {
         let _serial = self.meta_lock.lock().await;
-        let prepared = self
-            .state()
-            .core
-            .prepare_adopt(term, truncations, peers, membership)?;
+        let prepared =
+            self.state()
+                .core
+                .prepare_adopt(term, truncations, peers, membership, map)?;
         let Some(meta) = prepared else {
             return Ok(self.state().core.state());
         };
@@ -390,14 +457,16 @@ impl Node {
         let mut st = self.state();
         let before = st.core.term();
         let before_membership = st.core.membership().clone();
+        let before_map = st.core.map().map_or(0, StoredMap::version);
         if st.core.adopted(meta) {
             st.cache.clear();
         }
         if st.core.membership() != &before_membership {
             let m = st.core.membership();
             eprintln!(
-                "storage node {}: membership {} adopted: members {:?}{}",
+                "storage node {} (PG {}): membership {} adopted: members {:?}{}",
                 self.id,
+                self.pg,
                 m.epoch,
                 m.members,
                 m.joining
@@ -406,7 +475,22 @@ impl Node {
             );
         }
         if st.core.term() > before {
-            eprintln!("storage node {}: adopted term {}", self.id, st.core.term());
+            eprintln!(
+                "storage node {} (PG {}): adopted term {}",
+                self.id,
+                self.pg,
+                st.core.term()
+            );
+        }
+        if let Some(m) = st.core.map()
+            && m.version() > before_map
+        {
+            eprintln!(
+                "storage node {}: volume map of {} protection group(s) of {} pages stored",
+                self.id,
+                m.version(),
+                m.pages_per_pg
+            );
         }
         Ok(st.core.state())
     }
@@ -506,7 +590,7 @@ impl Node {
                         .iter()
                         .find(|(_, l)| l.file == *file && l.offset == *offset)
                 {
-                    self.corrupt_found(pg_of(page), lsn, loc, &e.to_string());
+                    self.corrupt_found(self.pg, lsn, loc, &e.to_string());
                 }
                 self.read_failed(e)
             }
@@ -831,7 +915,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("borealis-node-group-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let config = NodeConfig::new(NodeId(1), dir.clone());
-        let (node, writer, rx) = Node::open(&config).expect("open");
+        let (node, writer, rx) = Node::open(&config, PgId(0)).expect("open");
         // Ten batches (one duplicated) queue up before the log writer runs.
         let mut replies = Vec::new();
         for lsn in (1..=10u64).chain([4]) {
@@ -891,7 +975,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("borealis-node-copy-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let config = NodeConfig::new(NodeId(1), dir.clone());
-        let (node, writer, rx) = Node::open(&config).expect("open");
+        let (node, writer, rx) = Node::open(&config, PgId(0)).expect("open");
         let task = tokio::spawn(log_writer(Arc::clone(&node), rx, writer));
         let rec = |lsn: u64| RedoRecord {
             lsn: Lsn(lsn),

@@ -103,14 +103,6 @@ use borealis_common::{Lsn, PageId, Payload, PgId, RedoRecord};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
-/// The protection group owning a page. All pages belong to PG 0 while the volume has one PG; this
-/// is the one place that changes when the volume grows more.
-#[must_use]
-pub fn pg_of(page: PageId) -> PgId {
-    let _ = page;
-    PgId(0)
-}
-
 /// Where a record's log entry lives: file number, offset of the entry's first byte, and the
 /// entry's whole length (header included).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -618,15 +610,28 @@ pub struct TooManyTruncations;
 pub struct Segment {
     pgs: BTreeMap<PgId, PgSegment>,
     truncations: Vec<Truncation>,
+    /// The PG the segment is of: pages are read from it. (Its records are all of this PG; the
+    /// map by PG serves tests and the checkpoint format, which allow several.)
+    home: PgId,
 }
 
 impl Segment {
-    /// An empty segment that knows `truncations`. PG 0 always exists.
+    /// An empty segment of PG 0 that knows `truncations`.
     #[must_use]
     pub fn new(truncations: Vec<Truncation>) -> Segment {
+        Segment::of(PgId(0), truncations)
+    }
+
+    /// An empty segment of `pg` that knows `truncations`. Its PG always exists.
+    #[must_use]
+    pub fn of(pg: PgId, truncations: Vec<Truncation>) -> Segment {
         let mut pgs = BTreeMap::new();
-        pgs.insert(PgId(0), PgSegment::default());
-        Segment { pgs, truncations }
+        pgs.insert(pg, PgSegment::default());
+        Segment {
+            pgs,
+            truncations,
+            home: pg,
+        }
     }
 
     /// Whether a known truncation discards this record.
@@ -806,12 +811,20 @@ impl Segment {
         Ok(true)
     }
 
-    /// How to build `page` as of `read_point`, given the LSN of its cached version, if any.
+    /// How to build `page` (of the segment's PG) as of `read_point`, given the LSN of its cached
+    /// version, if any. `pg_point`: every record of the PG at or below the read point lies at or
+    /// below it (see `Request::GetPage`); the segment must hold them all.
     #[must_use]
-    pub fn page_plan(&self, page: PageId, read_point: Lsn, cached: Option<Lsn>) -> PagePlan {
-        let pg = pg_of(page);
+    pub fn page_plan(
+        &self,
+        page: PageId,
+        read_point: Lsn,
+        pg_point: Lsn,
+        cached: Option<Lsn>,
+    ) -> PagePlan {
+        let pg = self.home;
         let scl = self.scl(pg);
-        if scl < read_point {
+        if scl < pg_point {
             return PagePlan::NotReady { scl };
         }
         let Some(s) = self.pgs.get(&pg) else {
@@ -864,7 +877,7 @@ impl Segment {
                 let Some((&lsn, _)) = s.pages.get(&page).and_then(|v| v.iter().next_back()) else {
                     continue;
                 };
-                out.push((pg, page, lsn, self.page_plan(page, lsn, None)));
+                out.push((pg, page, lsn, self.page_plan(page, lsn, lsn, None)));
             }
         }
         out
@@ -888,7 +901,7 @@ impl Segment {
     #[must_use]
     pub fn delta_chain(&self, page: PageId) -> u32 {
         self.pgs
-            .get(&pg_of(page))
+            .get(&self.home)
             .and_then(|s| s.deltas.get(&page))
             .copied()
             .unwrap_or(0)
@@ -951,7 +964,13 @@ impl Segment {
     /// newer than the checkpoint: covered records are dropped as they would have been).
     #[must_use]
     pub fn restore(truncations: Vec<Truncation>, snap: &SegmentSnapshot) -> Segment {
-        let mut seg = Segment::new(truncations);
+        Segment::restore_of(PgId(0), truncations, snap)
+    }
+
+    /// [`restore`](Self::restore) for a segment of `pg`.
+    #[must_use]
+    pub fn restore_of(pg: PgId, truncations: Vec<Truncation>, snap: &SegmentSnapshot) -> Segment {
+        let mut seg = Segment::of(pg, truncations);
         for p in &snap.pgs {
             let pg = p.pg;
             let truncs = &seg.truncations;
@@ -1315,7 +1334,7 @@ mod tests {
         assert_eq!(s.scl(PgId(0)), Lsn(101));
         // The page index forgot the truncated versions.
         assert_eq!(
-            s.page_plan(PageId(1), Lsn(101), None),
+            s.page_plan(PageId(1), Lsn(101), Lsn(101), None),
             PagePlan::Build {
                 base: Base::Zero,
                 records: [1, 2, 3, 4, 101]
@@ -1355,30 +1374,36 @@ mod tests {
             records: lsns.iter().map(|&l| (Lsn(l), loc(l))).collect(),
         };
         assert_eq!(
-            s.page_plan(PageId(7), Lsn(6), None),
+            s.page_plan(PageId(7), Lsn(6), Lsn(6), None),
             build(Base::Zero, &[3, 4, 5])
         );
         assert_eq!(
-            s.page_plan(PageId(7), Lsn(2), None),
+            s.page_plan(PageId(7), Lsn(2), Lsn(2), None),
             build(Base::Zero, &[1])
         );
-        assert_eq!(s.page_plan(PageId(7), Lsn(0), None), PagePlan::Absent);
-        assert_eq!(s.page_plan(PageId(9), Lsn(6), None), PagePlan::Absent);
         assert_eq!(
-            s.page_plan(PageId(7), Lsn(5), Some(Lsn(4))),
+            s.page_plan(PageId(7), Lsn(0), Lsn(0), None),
+            PagePlan::Absent
+        );
+        assert_eq!(
+            s.page_plan(PageId(9), Lsn(6), Lsn(6), None),
+            PagePlan::Absent
+        );
+        assert_eq!(
+            s.page_plan(PageId(7), Lsn(5), Lsn(5), Some(Lsn(4))),
             build(Base::Cached(Lsn(4)), &[5])
         );
         assert_eq!(
-            s.page_plan(PageId(7), Lsn(4), Some(Lsn(4))),
+            s.page_plan(PageId(7), Lsn(4), Lsn(4), Some(Lsn(4))),
             PagePlan::Cached(Lsn(4))
         );
         // A cached version newer than the read point is of no use.
         assert_eq!(
-            s.page_plan(PageId(7), Lsn(4), Some(Lsn(5))),
+            s.page_plan(PageId(7), Lsn(4), Lsn(4), Some(Lsn(5))),
             build(Base::Zero, &[3, 4])
         );
         assert_eq!(
-            s.page_plan(PageId(7), Lsn(7), None),
+            s.page_plan(PageId(7), Lsn(7), Lsn(7), None),
             PagePlan::NotReady { scl: Lsn(6) }
         );
     }
@@ -1410,7 +1435,7 @@ mod tests {
         assert_eq!(s.insert(&rec(3, 2, 1, true), moved), Inserted::Repaired);
         assert!(s.corrupt_records(10).is_empty());
         assert_eq!(
-            s.page_plan(PageId(1), Lsn(3), None),
+            s.page_plan(PageId(1), Lsn(3), Lsn(3), None),
             PagePlan::Build {
                 base: Base::Zero,
                 records: vec![(Lsn(1), loc(1)), (Lsn(2), loc(2)), (Lsn(3), moved)]
@@ -1576,14 +1601,14 @@ mod tests {
         for rp in 30..=40 {
             for page in 1..=4 {
                 assert_eq!(
-                    relocate(asker.page_plan(PageId(page), Lsn(rp), None)),
-                    relocate(peer.page_plan(PageId(page), Lsn(rp), None)),
+                    relocate(asker.page_plan(PageId(page), Lsn(rp), Lsn(rp), None)),
+                    relocate(peer.page_plan(PageId(page), Lsn(rp), Lsn(rp), None)),
                     "page {page} at {rp}"
                 );
             }
         }
         assert_eq!(
-            asker.page_plan(PageId(1), Lsn(29), None),
+            asker.page_plan(PageId(1), Lsn(29), Lsn(29), None),
             PagePlan::BelowHorizon { horizon: Lsn(30) }
         );
         // A checkpoint of the installed segment restores the same segment.
@@ -1691,7 +1716,7 @@ mod tests {
         // A base of page 1 at 15, then collection below 17: the base is the page's only start.
         assert!(s.add_base(PgId(0), PageId(1), Lsn(15), loc(15)));
         s.collect(PgId(0), Lsn(17));
-        let plan = s.page_plan(PageId(1), Lsn(20), None);
+        let plan = s.page_plan(PageId(1), Lsn(20), Lsn(20), None);
         let PagePlan::Build { base, .. } = &plan else {
             panic!("a build: {plan:?}");
         };
@@ -1704,6 +1729,6 @@ mod tests {
         );
         // The base is above the old truncation, yet below the horizon: a restart keeps it.
         let again = Segment::restore(vec![t], &s.snapshot());
-        assert_eq!(again.page_plan(PageId(1), Lsn(20), None), plan);
+        assert_eq!(again.page_plan(PageId(1), Lsn(20), Lsn(20), None), plan);
     }
 }

@@ -16,12 +16,18 @@
 use crate::limits::{
     CONNECTIONS_MAX, REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX, RESPONSE_WRITE_BYTES_MAX,
 };
+use crate::log::LogWriter;
 use crate::node::{self, Node};
 use crate::{NodeConfig, StorageError, gossip, housekeeping, scrub};
+use borealis_common::PgId;
 use borealis_common::frame::{FrameError, encode_frame, read_frame, write_frames};
+use borealis_common::limits::MAP_PGS_MAX;
+use borealis_common::proto::SegmentState;
 use borealis_common::proto::{ErrorCode, Request, Response};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
@@ -31,42 +37,153 @@ use tokio::task::{JoinError, JoinSet};
 
 /// See [`crate::serve`].
 pub(crate) async fn serve(listener: TcpListener, config: NodeConfig) -> Result<(), StorageError> {
-    let opened = tokio::task::spawn_blocking(move || Node::open(&config))
+    let dir = config.data_dir.clone();
+    let existing = tokio::task::spawn_blocking(move || node::segment_dirs(&dir))
         .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-    let (node, writer, log_rx) = opened?;
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+    let (spawn_tx, mut spawn_rx) = mpsc::unbounded_channel();
+    let host = Arc::new(Host {
+        config,
+        segments: Mutex::new(BTreeMap::new()),
+        creating: tokio::sync::Mutex::new(()),
+        spawn: spawn_tx,
+    });
     let mut background: JoinSet<Result<(), StorageError>> = JoinSet::new();
-    background.spawn(node::log_writer(Arc::clone(&node), log_rx, writer));
-    background.spawn(gossip::run(Arc::clone(&node)));
-    background.spawn(scrub::run(Arc::clone(&node)));
-    background.spawn(housekeeping::run(Arc::clone(&node)));
+    for pg in std::iter::once(PgId(0)).chain(existing) {
+        host.segment(pg, true).await?;
+    }
+    let id = host.config.node;
     let mut connections: JoinSet<()> = JoinSet::new();
     loop {
+        // Segments opened since the last turn (at start-up, or by an `Open` of a new PG) get
+        // their log writer and background tasks.
+        while let Ok(opened) = spawn_rx.try_recv() {
+            spawn_segment(&mut background, opened);
+        }
         while connections.try_join_next().is_some() {}
         if connections.len() >= CONNECTIONS_MAX {
             tokio::select! {
                 _ = connections.join_next() => continue,
                 done = background.join_next() => return background_ended(done),
+                Some(opened) = spawn_rx.recv() => spawn_segment(&mut background, opened),
             }
+            continue;
         }
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
-                    connections.spawn(serve_connection(Arc::clone(&node), stream, addr));
+                    connections.spawn(serve_connection(Arc::clone(&host), stream, addr));
                 }
                 Err(e) => {
-                    // Typically out of file descriptors: back off instead of spinning.
-                    eprintln!("storage node {}: accept failed: {e}", node.id);
+                    eprintln!("storage node {id}: accept failed: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
             done = background.join_next() => return background_ended(done),
+            Some(opened) = spawn_rx.recv() => spawn_segment(&mut background, opened),
         }
     }
 }
 
-/// The log writer and the gossip task run as long as the node: one ending is fatal.
+/// A segment just opened: the node, its log writer and the log queue's receiving end.
+type Opened = (Arc<Node>, LogWriter, mpsc::Receiver<node::Batch>);
+
+fn spawn_segment(background: &mut JoinSet<Result<(), StorageError>>, opened: Opened) {
+    let (node, writer, log_rx) = opened;
+    background.spawn(node::log_writer(Arc::clone(&node), log_rx, writer));
+    background.spawn(gossip::run(Arc::clone(&node)));
+    background.spawn(scrub::run(Arc::clone(&node)));
+    background.spawn(housekeeping::run(node));
+}
+
+/// The storage node process: one segment per protection group it holds a share of.
+struct Host {
+    config: NodeConfig,
+    segments: Mutex<BTreeMap<PgId, Arc<Node>>>,
+    /// Serialises the creation of segments.
+    creating: tokio::sync::Mutex<()>,
+    /// Hands new segments to the accept loop, which runs their tasks.
+    spawn: mpsc::UnboundedSender<Opened>,
+}
+
+impl Host {
+    /// The segment of `pg`; with `create`, opened (from its files, or new and empty) if it is
+    /// not open yet.
+    async fn segment(&self, pg: PgId, create: bool) -> Result<Option<Arc<Node>>, StorageError> {
+        if let Some(n) = self.segments.lock().expect("poisoned").get(&pg) {
+            return Ok(Some(Arc::clone(n)));
+        }
+        if !create {
+            return Ok(None);
+        }
+        let _serial = self.creating.lock().await;
+        if let Some(n) = self.segments.lock().expect("poisoned").get(&pg) {
+            return Ok(Some(Arc::clone(n)));
+        }
+        let config = self.config.clone();
+        let (node, writer, log_rx) = tokio::task::spawn_blocking(move || Node::open(&config, pg))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        self.segments
+            .lock()
+            .expect("poisoned")
+            .insert(pg, Arc::clone(&node));
+        if pg != PgId(0) {
+            eprintln!(
+                "storage node {}: holds a segment of PG {pg}",
+                self.config.node
+            );
+        }
+        let _ = self.spawn.send((Arc::clone(&node), writer, log_rx));
+        Ok(Some(node))
+    }
+
+    /// Routes a request to the segment of the PG it names. An `Open` of a PG the node holds no
+    /// segment of creates one; `GetState` of such a PG answers an empty state (recovery asks
+    /// every node it knows of); anything else is refused.
+    async fn handle(&self, req: Request) -> Response {
+        let (pg, create) = match &req {
+            Request::Open { pg, .. } => (*pg, true),
+            Request::Write { pg, .. }
+            | Request::GetPage { pg, .. }
+            | Request::GetState { pg, .. }
+            | Request::FetchRecords { pg, .. }
+            | Request::FetchBase { pg, .. } => (*pg, false),
+        };
+        if pg.0 >= MAP_PGS_MAX {
+            return Response::Error {
+                code: ErrorCode::BadRequest,
+                message: format!("PG {pg} is beyond the largest volume ({MAP_PGS_MAX} PGs)"),
+            };
+        }
+        match self.segment(pg, create).await {
+            Ok(Some(node)) => node.handle(req).await,
+            Ok(None) if matches!(req, Request::GetState { .. }) => Response::State(SegmentState {
+                node: self.config.node,
+                ..SegmentState::default()
+            }),
+            Ok(None) => Response::Error {
+                code: ErrorCode::BadRequest,
+                message: format!(
+                    "storage node {} holds no segment of PG {pg}: Open first",
+                    self.config.node
+                ),
+            },
+            Err(e) => {
+                eprintln!(
+                    "storage node {}: cannot open a segment of PG {pg}: {e}",
+                    self.config.node
+                );
+                Response::Error {
+                    code: ErrorCode::Internal,
+                    message: format!("opening the segment of PG {pg}: {e}"),
+                }
+            }
+        }
+    }
+}
+
 fn background_ended(
     done: Option<Result<Result<(), StorageError>, JoinError>>,
 ) -> Result<(), StorageError> {
@@ -80,7 +197,8 @@ fn background_ended(
     }
 }
 
-async fn serve_connection(node: Arc<Node>, stream: TcpStream, addr: SocketAddr) {
+async fn serve_connection(host: Arc<Host>, stream: TcpStream, addr: SocketAddr) {
+    let id = host.config.node;
     let (mut rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::channel::<Vec<u8>>(REQUESTS_IN_FLIGHT_PER_CONNECTION_MAX + 1);
     let mut writer = JoinSet::new();
@@ -95,10 +213,10 @@ async fn serve_connection(node: Arc<Node>, stream: TcpStream, addr: SocketAddr) 
             Ok(None) => break,
             Ok(Some((kind, body))) => match Request::decode(kind, &body) {
                 Ok((req_id, req)) => {
-                    let node = Arc::clone(&node);
+                    let host = Arc::clone(&host);
                     let tx = tx.clone();
                     handlers.spawn(async move {
-                        let resp = node.handle(req).await;
+                        let resp = host.handle(req).await;
                         let _ = tx.send(frame(req_id, &resp)).await;
                     });
                     continue;
@@ -116,16 +234,13 @@ async fn serve_connection(node: Arc<Node>, stream: TcpStream, addr: SocketAddr) 
                 if e.kind() != std::io::ErrorKind::UnexpectedEof
                     && e.kind() != std::io::ErrorKind::ConnectionReset
                 {
-                    eprintln!("storage node {}: connection from {addr}: {e}", node.id);
+                    eprintln!("storage node {id}: connection from {addr}: {e}");
                 }
                 break;
             }
         };
         let (req_id, why) = bad;
-        eprintln!(
-            "storage node {}: closing connection from {addr}: {why}",
-            node.id
-        );
+        eprintln!("storage node {id}: closing connection from {addr}: {why}");
         handlers.abort_all();
         let resp = Response::Error {
             code: ErrorCode::BadRequest,

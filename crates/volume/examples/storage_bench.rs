@@ -354,7 +354,11 @@ impl Drop for Node {
 /// The SCL of PG 0 at a node, by `GetState`.
 async fn scl_of(addr: &str) -> Option<Lsn> {
     let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let (kind, body) = Request::GetState { epoch: Epoch(0) }.encode(1);
+    let (kind, body) = Request::GetState {
+        epoch: Epoch(0),
+        pg: PgId(0),
+    }
+    .encode(1);
     let mut frame = Vec::new();
     encode_frame(kind, &body, &mut frame);
     write_frames(&mut s, &frame).await.ok()?;

@@ -273,6 +273,7 @@ impl Volume {
         let (states_only, membership) = loop {
             match gather_states(&known, WRITE_QUORUM, deadline, |_| Request::GetState {
                 epoch: Epoch(0),
+                pg: writer::PG,
             })
             .await
             {
@@ -313,10 +314,12 @@ impl Volume {
             move |i: usize| Request::Open {
                 epoch: term.epoch,
                 writer: term.writer,
+                pg: writer::PG,
                 peers: peers_of(&nodes, &nodes[i]),
                 truncations: truncs.clone(),
                 membership: membership.clone(),
                 me: nodes[i].clone(),
+                map: None,
             }
         };
         let quorum_check = |answered: &[(usize, SegmentState)]| -> Result<(), VolumeError> {
@@ -361,10 +364,12 @@ impl Volume {
                 )));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
-            if let Ok(states) = gather_states(&nodes, READ_QUORUM, deadline, |_| {
-                Request::GetState { epoch: term.epoch }
-            })
-            .await
+            if let Ok(states) =
+                gather_states(&nodes, READ_QUORUM, deadline, |_| Request::GetState {
+                    epoch: term.epoch,
+                    pg: writer::PG,
+                })
+                .await
             {
                 if states.iter().any(|(_, s)| recovery::overtaken(term, s)) {
                     eprintln!("volume: recovery overtaken by a newer writer");
@@ -559,9 +564,11 @@ impl Volume {
             let (kind, body) = Request::GetPage {
                 epoch,
                 writer,
+                pg: writer::PG,
                 membership,
                 page,
                 read_point,
+                pg_point: read_point,
             }
             .encode(id);
             let started = Instant::now();
@@ -904,6 +911,7 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
                 id,
                 shared.term.epoch,
                 shared.term.writer,
+                writer::PG,
                 batch.membership,
                 batch.horizon,
                 batch.records.iter().map(|e| e.bytes.as_slice()),

@@ -505,10 +505,12 @@ impl WriterCore {
         Some(Request::Open {
             epoch: self.term.epoch,
             writer: self.term.writer,
+            pg: PgId(0),
             peers,
             truncations: self.truncations.clone(),
             membership: self.membership.clone(),
             me,
+            map: None,
         })
     }
 

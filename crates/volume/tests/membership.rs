@@ -57,10 +57,12 @@ async fn a_recovery_that_meets_a_newer_membership_starts_again() {
     let open = Request::Open {
         epoch: term.epoch,
         writer: term.writer,
+        pg: borealis_common::PgId(0),
         peers: nodes[1..].to_vec(),
         truncations: Vec::new(),
         membership: m2.clone(),
         me: nodes[0].clone(),
+        map: None,
     };
     match call(&real[0], &open).await {
         Response::State(s) => assert_eq!(s.membership, m2),

@@ -337,6 +337,7 @@ pub async fn storage_state(addr: &str) -> Option<borealis_common::proto::Segment
         let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
         let (kind, body) = Request::GetState {
             epoch: borealis_common::Epoch(0),
+            pg: borealis_common::PgId(0),
         }
         .encode(1);
         let mut frame = Vec::new();
@@ -363,6 +364,7 @@ pub async fn storage_scl(addr: &str) -> Option<borealis_common::Lsn> {
         let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
         let (kind, body) = Request::GetState {
             epoch: borealis_common::Epoch(0),
+            pg: borealis_common::PgId(0),
         }
         .encode(1);
         let mut frame = Vec::new();
