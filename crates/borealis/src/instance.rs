@@ -139,6 +139,27 @@ pub async fn run(opts: Options) -> Result<()> {
                 .collect()
         })
         .unwrap_or_default();
+    // Storage nodes beyond the first six that new protection groups may be placed on; node k is
+    // in AZ k mod 3.
+    let more: Vec<String> = opts
+        .get("more-storage")
+        .map(|s| {
+            s.split(',')
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let pages_per_pg = match opts.get("pg-size") {
+        Some(s) => {
+            let bytes = crate::cli::parse_size(s).context("--pg-size")?;
+            if bytes == 0 || bytes % PAGE_SIZE as u64 != 0 {
+                bail!("--pg-size must be a positive multiple of the {PAGE_SIZE}-byte page");
+            }
+            bytes / PAGE_SIZE as u64
+        }
+        None => borealis_volume::limits::PAGES_PER_PG_DEFAULT,
+    };
     let listen = opts.get("listen").unwrap_or("127.0.0.1:7432").to_string();
     let pages: usize = match opts.get("buffer-pool-pages") {
         Some(p) => p.parse().context("--buffer-pool-pages must be a number")?,
@@ -155,9 +176,17 @@ pub async fn run(opts: Options) -> Result<()> {
         "instance: buffer pool of {pages} pages ({} MiB)",
         pages * PAGE_SIZE / (1024 * 1024)
     );
-    let volume = Volume::open(VolumeConfig { nodes, spares }, Duration::from_secs(60))
-        .await
-        .context("opening the volume")?;
+    let volume = Volume::open(
+        VolumeConfig {
+            nodes,
+            more,
+            spares,
+            pages_per_pg,
+        },
+        Duration::from_secs(60),
+    )
+    .await
+    .context("opening the volume")?;
     let store: Arc<dyn PageStore> = Arc::new(volume.clone());
     let engine = tokio::task::spawn_blocking(move || {
         Engine::open(

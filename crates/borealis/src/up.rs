@@ -1,17 +1,21 @@
 //! `borealis up`: a complete local cluster in one command.
 //!
 //! Six storage nodes (two in each of three local "AZs", each its own process with its own data
-//! directory) and one writer instance; with `--spares N`, N spare storage nodes besides, spread
-//! over the AZs (spare k in AZ k mod 3), which the writer may use to replace a lost member of the
-//! same AZ (see `WriterCore::tick`). The ports chosen the first time, spares included, are
-//! recorded in `DIR/cluster.conf`, so running `up` again on the same directory resumes the same
-//! cluster with its data and its spares. Ctrl-C or SIGTERM stops every process it started. Logs go
-//! to `DIR/logs/`.
+//! directory) and one writer instance; with `--storage-nodes N` (N > 6), N − 6 more storage
+//! nodes spread over the AZs (node 6 + k in AZ (k − 1) mod 3), on which the volume places its
+//! new protection groups as it grows (every `--pg-size` bytes of pages, 10 GiB by default); with
+//! `--spares N`, N spare storage nodes besides, spread over the AZs (spare k in AZ k mod 3),
+//! which the writer may use to replace a lost member of the same AZ (see `WriterCore::tick`).
+//! The ports chosen the first time, spares included, and the PG size are recorded in
+//! `DIR/cluster.conf`, so running `up` again on the same directory resumes the same cluster with
+//! its data and its spares. Ctrl-C or SIGTERM stops every process it started. Logs go to
+//! `DIR/logs/`.
 //!
 //! ```text
 //!   # Borealis local cluster: storage <node> <az> <port>, spare <k> <az> <port>
-//!   storage 1 a 40001        …six lines, nodes 1–6, two per AZ
+//!   storage 1 a 40001        …six lines, nodes 1–6, two per AZ, then one per more node
 //!   spare 1 a 40007          …one line per spare, spare k in AZ (k-1) mod 3
+//!   pg-size 10737418240      the PG size the volume was created with
 //! ```
 
 use crate::cli::Options;
@@ -27,16 +31,38 @@ const DEFAULT_PORT: u16 = 7432;
 
 /// Spares `up` starts at most (each is a process).
 const SPARES_MAX: usize = 9;
+/// Storage nodes `up` starts at most, spares not counted.
+const STORAGE_NODES_MAX: usize = 15;
 
 struct Layout {
     dir: PathBuf,
     storage_ports: Vec<u16>,
     spare_ports: Vec<u16>,
+    pg_size: Option<u64>,
+}
+
+/// The AZ of storage node `i` (from 0): the first six two per AZ, then one per AZ in turn.
+fn node_az(i: usize) -> &'static str {
+    if i < 6 {
+        AZS[i / 2]
+    } else {
+        AZS[(i - 6) % AZS.len()]
+    }
 }
 
 fn node_dir(dir: &Path, i: usize) -> PathBuf {
-    dir.join(format!("az-{}", AZS[i / 2]))
+    dir.join(format!("az-{}", node_az(i)))
         .join(format!("node-{}", i + 1))
+}
+
+/// The node id of storage node `i` (from 0): 1–6 for the first six; the spares came next
+/// (7, 8, …) before there could be more, so more nodes start above every spare.
+fn node_id(i: usize) -> usize {
+    if i < 6 {
+        i + 1
+    } else {
+        7 + SPARES_MAX + (i - 6)
+    }
 }
 
 /// The AZ of spare `k` (from 0).
@@ -49,8 +75,11 @@ fn spare_dir(dir: &Path, k: usize) -> PathBuf {
         .join(format!("spare-{}", k + 1))
 }
 
-/// The recorded layout: the six storage ports, then the spares' ports.
-fn read_layout(dir: &Path) -> Result<Option<(Vec<u16>, Vec<u16>)>> {
+/// A recorded layout: the storage ports (six or more), the spares' ports, the PG size.
+type Recorded = (Vec<u16>, Vec<u16>, Option<u64>);
+
+/// The recorded layout: the storage ports, then the spares' ports, and the PG size.
+fn read_layout(dir: &Path) -> Result<Option<Recorded>> {
     let path = dir.join("cluster.conf");
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -59,10 +88,19 @@ fn read_layout(dir: &Path) -> Result<Option<(Vec<u16>, Vec<u16>)>> {
     };
     let mut ports = Vec::new();
     let mut spares = Vec::new();
+    let mut pg_size = None;
     for line in text
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
     {
+        if let Some(r) = line.strip_prefix("pg-size ") {
+            pg_size = Some(
+                r.trim()
+                    .parse()
+                    .with_context(|| format!("{}: bad PG size in {line:?}", path.display()))?,
+            );
+            continue;
+        }
         let (list, rest) = if let Some(r) = line.strip_prefix("storage ") {
             (&mut ports, r)
         } else if let Some(r) = line.strip_prefix("spare ") {
@@ -85,14 +123,14 @@ fn read_layout(dir: &Path) -> Result<Option<(Vec<u16>, Vec<u16>)>> {
             spares.len()
         );
     }
-    if ports.len() != 6 {
+    if !(6..=STORAGE_NODES_MAX).contains(&ports.len()) {
         bail!(
-            "{}: expected six storage nodes, found {}",
+            "{}: expected six to {STORAGE_NODES_MAX} storage nodes, found {}",
             path.display(),
             ports.len()
         );
     }
-    Ok(Some((ports, spares)))
+    Ok(Some((ports, spares, pg_size)))
 }
 
 fn write_layout(l: &Layout) -> Result<()> {
@@ -100,10 +138,13 @@ fn write_layout(l: &Layout) -> Result<()> {
         "# Borealis local cluster: storage <node> <az> <port>, spare <k> <az> <port>\n",
     );
     for (i, p) in l.storage_ports.iter().enumerate() {
-        text.push_str(&format!("storage {} {} {}\n", i + 1, AZS[i / 2], p));
+        text.push_str(&format!("storage {} {} {}\n", i + 1, node_az(i), p));
     }
     for (k, p) in l.spare_ports.iter().enumerate() {
         text.push_str(&format!("spare {} {} {}\n", k + 1, spare_az(k), p));
+    }
+    if let Some(size) = l.pg_size {
+        text.push_str(&format!("pg-size {size}\n"));
     }
     let tmp = l.dir.join("cluster.conf.tmp");
     std::fs::write(&tmp, text)?;
@@ -171,9 +212,35 @@ pub async fn run(opts: Options) -> Result<()> {
         Some(n) => Some(n.parse().context("--spares must be a number")?),
         None => None,
     };
+    let nodes_asked: Option<usize> = match opts.get("storage-nodes") {
+        Some(n) => Some(n.parse().context("--storage-nodes must be a number")?),
+        None => None,
+    };
+    let size_asked: Option<u64> = match opts.get("pg-size") {
+        Some(s) => Some(crate::cli::parse_size(s).context("--pg-size")?),
+        None => None,
+    };
+    // A resumed cluster keeps the nodes and PG size it was created with.
+    let (storage_nodes, pg_size) = match &recorded {
+        Some((ports, _, size)) => {
+            if nodes_asked.is_some_and(|n| n != ports.len())
+                || size_asked.is_some_and(|s| Some(s) != *size)
+            {
+                eprintln!(
+                    "note: resuming with the {} storage nodes and the PG size recorded in cluster.conf",
+                    ports.len()
+                );
+            }
+            (ports.len(), *size)
+        }
+        None => (nodes_asked.unwrap_or(6), size_asked),
+    };
+    if !(6..=STORAGE_NODES_MAX).contains(&storage_nodes) {
+        bail!("--storage-nodes: from 6 to {STORAGE_NODES_MAX}");
+    }
     // A resumed cluster keeps the spares it was created with (a spare may be a member by now).
     let spares = match (&recorded, spares_asked) {
-        (Some((_, recorded_spares)), asked) => {
+        (Some((_, recorded_spares, _)), asked) => {
             if asked.is_some_and(|n| n != recorded_spares.len()) {
                 eprintln!(
                     "note: resuming with the {} spares recorded in cluster.conf",
@@ -190,9 +257,9 @@ pub async fn run(opts: Options) -> Result<()> {
 
     let mut children: Vec<(String, Child)> = Vec::new();
     let mut storage_addrs = Vec::new();
-    for i in 0..6 {
+    for i in 0..storage_nodes {
         let listen = match &recorded {
-            Some((ports, _)) => format!("127.0.0.1:{}", ports[i]),
+            Some((ports, _, _)) => format!("127.0.0.1:{}", ports[i]),
             None => "127.0.0.1:0".to_string(),
         };
         let data = node_dir(&dir, i);
@@ -200,7 +267,7 @@ pub async fn run(opts: Options) -> Result<()> {
         let args = vec![
             "storage".to_string(),
             "--node-id".into(),
-            (i + 1).to_string(),
+            node_id(i).to_string(),
             "--data-dir".into(),
             data.display().to_string(),
             "--listen".into(),
@@ -215,7 +282,7 @@ pub async fn run(opts: Options) -> Result<()> {
     let mut spare_addrs = Vec::new();
     for k in 0..spares {
         let listen = match &recorded {
-            Some((_, ports)) => format!("127.0.0.1:{}", ports[k]),
+            Some((_, ports, _)) => format!("127.0.0.1:{}", ports[k]),
             None => "127.0.0.1:0".to_string(),
         };
         let name = format!("spare-{}", k + 1);
@@ -243,15 +310,24 @@ pub async fn run(opts: Options) -> Result<()> {
             dir: dir.clone(),
             storage_ports: port_of(&storage_addrs)?,
             spare_ports: port_of(&spare_addrs)?,
+            pg_size,
         })?;
     }
     let mut args = vec![
         "instance".to_string(),
         "--storage".into(),
-        storage_addrs.join(","),
+        storage_addrs[..6].join(","),
         "--listen".into(),
         format!("127.0.0.1:{port}"),
     ];
+    if storage_addrs.len() > 6 {
+        args.push("--more-storage".into());
+        args.push(storage_addrs[6..].join(","));
+    }
+    if let Some(size) = pg_size {
+        args.push("--pg-size".into());
+        args.push(size.to_string());
+    }
     if !spare_addrs.is_empty() {
         args.push("--spares".into());
         args.push(spare_addrs.join(","));
@@ -262,7 +338,7 @@ pub async fn run(opts: Options) -> Result<()> {
     println!("cluster endpoint: postgres://borealis@{writer_addr}/borealis");
     println!("instance endpoint (writer): postgres://borealis@{writer_addr}/borealis");
     for (i, a) in storage_addrs.iter().enumerate() {
-        println!("storage node {} (az {}): {a}", i + 1, AZS[i / 2]);
+        println!("storage node {} (az {}): {a}", i + 1, node_az(i));
     }
     for (k, a) in spare_addrs.iter().enumerate() {
         println!("spare storage node {} (az {}): {a}", k + 1, spare_az(k));

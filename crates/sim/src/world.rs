@@ -1268,14 +1268,14 @@ impl Sim {
                     return;
                 }
                 if recovery::vdl_on_write_quorum(&r.membership, r.scls, plan.recovery.vdl) {
-                    let recovered = Recovered {
-                        term: r.term,
-                        truncations: r.truncations.clone(),
-                        vdl: plan.recovery.vdl,
-                        upto: plan.truncation.upto,
-                        membership: r.membership.clone(),
-                        scls: r.scls,
-                    };
+                    let recovered = Recovered::one_pg(
+                        r.term,
+                        r.truncations.clone(),
+                        plan.recovery.vdl,
+                        plan.truncation.upto,
+                        r.membership.clone(),
+                        r.scls,
+                    );
                     self.finish_recovery(w, recovered);
                     return;
                 }
@@ -1586,6 +1586,9 @@ impl Sim {
         let first = match core.append_mtr(drafts.clone()) {
             Ok(first) => first,
             Err(AppendError::LalExceeded | AppendError::Fenced) => return,
+            Err(AppendError::Grow { page }) => {
+                unreachable!("page {page}: the simulated volume is one PG of the default size")
+            }
         };
         self.mtrs_issued += 1;
         self.report.mtrs += 1;

@@ -44,12 +44,15 @@ pub mod vcl;
 pub mod writer;
 
 use borealis_common::pagestore::{PageStore, PageVersion, RecordDraft, StoreError};
-use borealis_common::proto::{self, ErrorCode, Membership, Request, Response, SegmentState, Term};
-use borealis_common::{Epoch, Lsn, PageId, WriterId};
+use borealis_common::proto::{
+    self, ErrorCode, Membership, Request, Response, SegmentState, StoredMap, Term,
+};
+use borealis_common::{Epoch, Lsn, PageId, PgId, WriterId};
 use conn::Conn;
 use limits::{
-    GET_PAGE_RETRY_MS_MAX, GET_PAGE_TIMEOUT_MS, READ_QUORUM, RECONNECT_BACKOFF_MS_MAX,
-    RECOVERY_ALL_SEGMENTS_WAIT_MS, SEGMENTS_PER_PG, SLOTS, WRITE_QUORUM, WRITE_TIMEOUT_MS,
+    GET_PAGE_RETRY_MS_MAX, GET_PAGE_TIMEOUT_MS, GROW_WAIT_MS, READ_QUORUM,
+    RECONNECT_BACKOFF_MS_MAX, RECOVERY_ALL_SEGMENTS_WAIT_MS, SEGMENTS_PER_PG, SLOTS, WRITE_QUORUM,
+    WRITE_TIMEOUT_MS,
 };
 use reads::ReadRouter;
 use std::hash::{BuildHasher, Hasher};
@@ -58,7 +61,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio::sync::{Notify, watch};
-use writer::{AppendError, MembershipChange, Recovered, Spare, WriterCore};
+use writer::{AppendError, MembershipChange, Recovered, RecoveredPg, Spare, WriterCore};
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum VolumeError {
@@ -86,22 +89,66 @@ impl From<VolumeError> for StoreError {
 /// Where the volume lives.
 #[derive(Clone, Debug)]
 pub struct VolumeConfig {
-    /// The six storage nodes holding the segments, `host:port`. Order is placement: two per AZ.
+    /// The six storage nodes holding the segments of PG 0, `host:port`. Order is placement: two
+    /// per AZ (node `i` in AZ `i / 2`).
     pub nodes: Vec<String>,
+    /// More storage nodes new protection groups may be placed on (auto-growth), `host:port`.
+    /// Node `k` is in AZ `k mod 3`: list one per AZ in AZ order, then the next one per AZ, and so
+    /// on. New PGs spread over `nodes` and these, two per AZ on the least loaded.
+    pub more: Vec<String>,
     /// Spare storage nodes a lost segment may be replaced by, `host:port`. Spare `k` is in AZ
     /// `k mod 3` (the AZ of member slots `2k mod 6` and `2k+1 mod 6`): list one per AZ in AZ order,
     /// then the next one per AZ, and so on.
     pub spares: Vec<String>,
+    /// Pages per protection group when the volume is created (a volume keeps the size it was
+    /// created with: its map says it).
+    pub pages_per_pg: u64,
 }
 
 impl VolumeConfig {
-    /// Six nodes, no spares.
+    /// Six nodes, no more nodes or spares, protection groups of the default size.
     #[must_use]
     pub fn new(nodes: Vec<String>) -> VolumeConfig {
         VolumeConfig {
             nodes,
+            more: Vec::new(),
             spares: Vec::new(),
+            pages_per_pg: limits::PAGES_PER_PG_DEFAULT,
         }
+    }
+
+    /// Every node recovery asks: the first six, the others, the spares (each once).
+    #[must_use]
+    pub fn known_nodes(&self) -> Vec<String> {
+        let mut known: Vec<String> = Vec::new();
+        for a in self.nodes.iter().chain(&self.more).chain(&self.spares) {
+            if !known.contains(a) {
+                known.push(a.clone());
+            }
+        }
+        known
+    }
+
+    /// The nodes new protection groups are placed on, with their AZs.
+    #[must_use]
+    pub fn placement_nodes(&self) -> Vec<map::StorageNode> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, addr)| map::StorageNode {
+                addr: addr.clone(),
+                az: i / 2,
+            })
+            .chain(
+                self.more
+                    .iter()
+                    .enumerate()
+                    .map(|(k, addr)| map::StorageNode {
+                        addr: addr.clone(),
+                        az: k % map::AZS_PER_PG,
+                    }),
+            )
+            .collect()
     }
 }
 
@@ -122,11 +169,15 @@ struct Shared {
     vdl_tx: watch::Sender<Lsn>,
     new_records: Notify,
     fenced: AtomicBool,
-    conns: Vec<Mutex<Option<Arc<Conn>>>>,
+    /// The connection of each flat slot (see [`WriterCore`]).
+    conns: Mutex<Vec<Option<Arc<Conn>>>>,
     /// Read latency and the hedge delay.
     reads: Mutex<ReadRouter>,
     /// The origin of the `now_ms` the writer core is given.
     started: Instant,
+    config: VolumeConfig,
+    /// Serialises growth.
+    grow_lock: Mutex<()>,
 }
 
 /// A fresh writer identity: never 0, different for every process and every open. Without a
@@ -230,6 +281,44 @@ async fn gather_states(
     Ok(states)
 }
 
+/// Recovery's first step for one PG: asks every known node for its state of `pg` until a write
+/// quorum of the membership chosen from the answers ([`recovery::choose_membership`], with
+/// `configured` as the fallback) has answered. Returns the states and the membership.
+async fn learn_pg(
+    known: &[String],
+    pg: PgId,
+    configured: &[String],
+    deadline: Instant,
+) -> Result<(Vec<SegmentState>, Membership), VolumeError> {
+    loop {
+        match gather_states(known, WRITE_QUORUM, deadline, |_| Request::GetState {
+            epoch: Epoch(0),
+            pg,
+        })
+        .await
+        {
+            Ok(s) => {
+                let answered: Vec<String> = s.iter().map(|(i, _)| known[*i].clone()).collect();
+                let states: Vec<SegmentState> = s.into_iter().map(|(_, s)| s).collect();
+                let m = recovery::choose_membership(&states, configured);
+                if recovery::quorum_of(&m, &answered, WRITE_QUORUM) || Instant::now() >= deadline {
+                    return Ok((states, m));
+                }
+                eprintln!(
+                    "volume: waiting for a write quorum of PG {pg}'s membership {}",
+                    m.epoch
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(VolumeError::Unavailable(m)) if Instant::now() < deadline => {
+                eprintln!("volume: waiting for storage: {m}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl Volume {
     /// Opens the volume as its writer: recovery, then the segment tasks start. Retries until a
     /// write quorum of storage nodes answers or `wait` has passed.
@@ -265,125 +354,158 @@ impl Volume {
         deadline: Instant,
         started: Instant,
     ) -> Result<Volume, VolumeError> {
-        let mut known = config.nodes.clone();
-        known.extend(config.spares.iter().cloned());
+        let known = config.known_nodes();
 
-        // 1. Learn the current epoch, membership and truncations from whoever answers: every
-        //    node we know of, spares included (a replacement may have made one a member).
-        let (states_only, membership) = loop {
-            match gather_states(&known, WRITE_QUORUM, deadline, |_| Request::GetState {
-                epoch: Epoch(0),
-                pg: writer::PG,
-            })
-            .await
-            {
-                Ok(s) => {
-                    let answered: Vec<String> = s.iter().map(|(i, _)| known[*i].clone()).collect();
-                    let states: Vec<SegmentState> = s.into_iter().map(|(_, s)| s).collect();
-                    let m = recovery::choose_membership(&states, &config.nodes);
-                    if recovery::quorum_of(&m, &answered, WRITE_QUORUM)
-                        || Instant::now() >= deadline
-                    {
-                        break (states, m);
-                    }
+        // 1. Learn the current epoch, memberships, truncations and the volume map from whoever
+        //    answers: every node we know of, spares included (a replacement may have made one a
+        //    member). PG 0 first: its segments keep the map, which names every other PG.
+        let (states0, membership0) = learn_pg(&known, writer::PG, &config.nodes, deadline).await?;
+        let map = recovery::choose_map(&states0);
+        let (pages_per_pg, map_pgs) = match map {
+            Some(m) => {
+                if m.pages_per_pg != config.pages_per_pg {
                     eprintln!(
-                        "volume: waiting for a write quorum of membership {}",
-                        m.epoch
+                        "volume: protection groups hold {} pages (as the volume was created), not the {} configured",
+                        m.pages_per_pg, config.pages_per_pg
                     );
-                    tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                Err(VolumeError::Unavailable(m)) if Instant::now() < deadline => {
-                    eprintln!("volume: waiting for storage: {m}");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                (m.pages_per_pg, m.pgs)
+            }
+            None => (
+                config.pages_per_pg,
+                vec![Membership::initial(config.nodes.clone())],
+            ),
+        };
+        let mut memberships = vec![membership0];
+        let mut all_states = states0;
+        for (k, first) in map_pgs.iter().enumerate().skip(1) {
+            let pg = PgId(u32::try_from(k).expect("PG id"));
+            let (states, m) = learn_pg(&known, pg, &first.members, deadline).await?;
+            memberships.push(m);
+            all_states.extend(states);
+        }
+        let pgs = memberships.len();
+        let term = recovery::choose_term(&all_states, new_writer_id());
+        let mut truncations = recovery::known_truncations(&all_states);
+        let stored = StoredMap {
+            pages_per_pg,
+            pgs: map_pgs.clone(),
+        };
+
+        // 2. Raise the term on a write quorum of every quorum set of every PG's membership: from
+        //    here on no older writer can make anything durable. The states returned after
+        //    adoption are the recovery input.
+        let open_all = |truncs: Vec<proto::Truncation>| {
+            let memberships = memberships.clone();
+            let stored = stored.clone();
+            async move {
+                let mut out = Vec::with_capacity(memberships.len());
+                for (k, m) in memberships.iter().enumerate() {
+                    let pg = PgId(u32::try_from(k).expect("PG id"));
+                    let nodes: Vec<String> =
+                        writer::slot_addrs(m).iter().flatten().cloned().collect();
+                    let own: Vec<proto::Truncation> =
+                        truncs.iter().filter(|t| t.pg == pg).copied().collect();
+                    let map = (pg == writer::PG).then(|| stored.clone());
+                    let answered =
+                        gather_states(&nodes, WRITE_QUORUM, deadline, |i| Request::Open {
+                            epoch: term.epoch,
+                            writer: term.writer,
+                            pg,
+                            peers: peers_of(&nodes, &nodes[i]),
+                            truncations: own.clone(),
+                            membership: m.clone(),
+                            me: nodes[i].clone(),
+                            map: map.clone(),
+                        })
+                        .await?;
+                    let addrs: Vec<String> =
+                        answered.iter().map(|(i, _)| nodes[*i].clone()).collect();
+                    if !recovery::quorum_of(m, &addrs, WRITE_QUORUM) {
+                        return Err(VolumeError::Unavailable(format!(
+                            "no write quorum of every quorum set of PG {pg}'s membership {} answered",
+                            m.epoch
+                        )));
+                    }
+                    out.push(
+                        answered
+                            .into_iter()
+                            .map(|(i, s)| (nodes[i].clone(), s))
+                            .collect::<Vec<_>>(),
+                    );
                 }
-                Err(e) => return Err(e),
+                Ok::<_, VolumeError>(out)
             }
         };
-        let term = recovery::choose_term(&states_only, new_writer_id());
-        let mut truncations = recovery::known_truncations(&states_only);
-        let slots = writer::slot_addrs(&membership);
-        let nodes: Vec<String> = slots.iter().flatten().cloned().collect();
-        let slot_of = |addr: &str| recovery::slot_of(&membership, addr).expect("a member");
+        let adopted = open_all(truncations.clone()).await?;
+        let (vdl, upto, tails) = if pgs == 1 {
+            let fenced: Vec<SegmentState> = adopted[0].iter().map(|(_, s)| s.clone()).collect();
+            assert!(fenced.len() >= READ_QUORUM, "recovery needs a read quorum");
+            let plan = recovery::plan(term, &truncations, &fenced);
+            truncations = plan.truncations;
+            (
+                plan.recovery.vdl,
+                plan.truncation.upto,
+                vec![plan.recovery.vdl],
+            )
+        } else {
+            let fenced: Vec<SegmentState> = adopted
+                .iter()
+                .flat_map(|pg| pg.iter().map(|(_, s)| s.clone()))
+                .collect();
+            let plan = recovery::plan_volume(term, &truncations, &fenced, pgs);
+            truncations = plan.truncations;
+            (plan.vdl, plan.upto, plan.tails)
+        };
 
-        // 2. Raise the term on a write quorum of every quorum set of the membership: from here on
-        //    no older writer can make anything durable. The states returned after adoption are
-        //    the recovery input.
-        let open = |truncs: Vec<proto::Truncation>| {
-            let nodes = nodes.clone();
-            let membership = membership.clone();
-            move |i: usize| Request::Open {
-                epoch: term.epoch,
-                writer: term.writer,
-                pg: writer::PG,
-                peers: peers_of(&nodes, &nodes[i]),
-                truncations: truncs.clone(),
-                membership: membership.clone(),
-                me: nodes[i].clone(),
-                map: None,
-            }
-        };
-        let quorum_check = |answered: &[(usize, SegmentState)]| -> Result<(), VolumeError> {
-            let addrs: Vec<String> = answered.iter().map(|(i, _)| nodes[*i].clone()).collect();
-            if recovery::quorum_of(&membership, &addrs, WRITE_QUORUM) {
-                Ok(())
-            } else {
-                Err(VolumeError::Unavailable(format!(
-                    "no write quorum of every quorum set of membership {} answered",
-                    membership.epoch
-                )))
-            }
-        };
-        let adopted =
-            gather_states(&nodes, WRITE_QUORUM, deadline, open(truncations.clone())).await?;
-        quorum_check(&adopted)?;
-        let fenced_states: Vec<SegmentState> = adopted.into_iter().map(|(_, s)| s).collect();
-        assert!(
-            fenced_states.len() >= READ_QUORUM,
-            "recovery needs a read quorum"
-        );
-        let plan = recovery::plan(term, &truncations, &fenced_states);
-        let vdl = plan.recovery.vdl;
-        let upto = plan.truncation.upto;
-
-        // 3. Durably truncate everything above VDL, tagged with our epoch.
-        truncations = plan.truncations;
-        let truncated =
-            gather_states(&nodes, WRITE_QUORUM, deadline, open(truncations.clone())).await?;
-        quorum_check(&truncated)?;
+        // 3. Durably truncate everything above VDL in every PG, tagged with our epoch.
+        let truncated = open_all(truncations.clone()).await?;
 
         // 4. Records at or below VDL found only in the read quorum must reach a write quorum
-        //    (storage gossip fills the gaps) before anything is built on them.
-        let mut scls = [Lsn::ZERO; SLOTS];
-        for (i, s) in &truncated {
-            scls[slot_of(&nodes[*i])] = recovery::pg_scl(s);
-        }
-        while !recovery::vdl_on_write_quorum(&membership, scls, vdl) {
-            if Instant::now() >= deadline {
-                return Err(VolumeError::Unavailable(format!(
-                    "recovered VDL {vdl} is not yet on a write quorum (SCLs {scls:?})"
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            if let Ok(states) =
-                gather_states(&nodes, READ_QUORUM, deadline, |_| Request::GetState {
-                    epoch: term.epoch,
-                    pg: writer::PG,
-                })
-                .await
-            {
-                if states.iter().any(|(_, s)| recovery::overtaken(term, s)) {
-                    eprintln!("volume: recovery overtaken by a newer writer");
-                    return Err(VolumeError::Fenced);
+        //    (storage gossip fills the gaps) before anything is built on them: in each PG, every
+        //    record up to its tail at VDL.
+        let mut scls = vec![[Lsn::ZERO; SLOTS]; pgs];
+        for (k, answered) in truncated.iter().enumerate() {
+            for (addr, s) in answered {
+                if let Some(slot) = recovery::slot_of(&memberships[k], addr) {
+                    scls[k][slot] = recovery::scl_of(s, PgId(u32::try_from(k).expect("PG id")));
                 }
-                for (i, s) in states {
-                    scls[slot_of(&nodes[i])] = recovery::pg_scl(&s);
+            }
+        }
+        for (k, m) in memberships.iter().enumerate() {
+            let pg = PgId(u32::try_from(k).expect("PG id"));
+            let nodes: Vec<String> = writer::slot_addrs(m).iter().flatten().cloned().collect();
+            while !recovery::vdl_on_write_quorum(m, scls[k], tails[k]) {
+                if Instant::now() >= deadline {
+                    return Err(VolumeError::Unavailable(format!(
+                        "PG {pg}: recovered VDL {vdl} (the PG's tail {}) is not yet on a write quorum (SCLs {:?})",
+                        tails[k], scls[k]
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if let Ok(states) =
+                    gather_states(&nodes, READ_QUORUM, deadline, |_| Request::GetState {
+                        epoch: term.epoch,
+                        pg,
+                    })
+                    .await
+                {
+                    if states.iter().any(|(_, s)| recovery::overtaken(term, s)) {
+                        eprintln!("volume: recovery overtaken by a newer writer");
+                        return Err(VolumeError::Fenced);
+                    }
+                    for (i, s) in states {
+                        if let Some(slot) = recovery::slot_of(m, &nodes[i]) {
+                            scls[k][slot] = recovery::scl_of(&s, pg);
+                        }
+                    }
                 }
             }
         }
         eprintln!(
-            "volume: recovered term {term}: VDL {vdl}, truncated ({vdl}, {upto}], membership {} {:?}, in {} ms",
-            membership.epoch,
-            membership.members,
+            "volume: recovered term {term}: VDL {vdl}, truncated ({vdl}, {upto}], {pgs} protection group(s) of {pages_per_pg} pages, PG 0 membership {} {:?}, in {} ms",
+            memberships[0].epoch,
+            memberships[0].members,
             started.elapsed().as_millis()
         );
         let mut core = WriterCore::new(Recovered {
@@ -391,8 +513,18 @@ impl Volume {
             truncations,
             vdl,
             upto,
-            membership,
-            scls,
+            pages_per_pg,
+            pgs: memberships
+                .into_iter()
+                .zip(scls)
+                .zip(tails)
+                .map(|((membership, scls), tail)| RecoveredPg {
+                    membership,
+                    scls,
+                    tail,
+                })
+                .collect(),
+            map: map_pgs,
         });
         core.set_spares(
             config
@@ -406,6 +538,7 @@ impl Volume {
                 .collect(),
         );
 
+        let slots = core.slots();
         let (vdl_tx, _) = watch::channel(vdl);
         let shared = Arc::new(Shared {
             term,
@@ -415,19 +548,29 @@ impl Volume {
             vdl_tx,
             new_records: Notify::new(),
             fenced: AtomicBool::new(false),
-            conns: (0..SLOTS).map(|_| Mutex::new(None)).collect(),
+            conns: Mutex::new(vec![None; slots]),
             reads: Mutex::new(ReadRouter::new()),
             started: Instant::now(),
+            config: config.clone(),
+            grow_lock: Mutex::new(()),
         });
-        for i in 0..SLOTS {
-            tokio::spawn(segment_loop(shared.clone(), i));
+        for g in 0..slots {
+            tokio::spawn(segment_loop(shared.clone(), g));
         }
         tokio::spawn(membership_loop(shared.clone()));
-        // Open for business once a write quorum of segments is connected.
-        while shared.state.lock().expect("poisoned").connected_count() < WRITE_QUORUM {
+        // Open for business once a write quorum of every PG's segments is connected.
+        loop {
+            let ready = {
+                let st = shared.state.lock().expect("poisoned");
+                (0..st.pg_count())
+                    .all(|k| st.membership_on_quorum_of(PgId(u32::try_from(k).expect("PG id"))))
+            };
+            if ready {
+                break;
+            }
             if Instant::now() >= deadline {
                 return Err(VolumeError::Unavailable(
-                    "fewer than four segments connected".into(),
+                    "fewer than four segments of some protection group connected".into(),
                 ));
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -436,6 +579,124 @@ impl Volume {
             shared,
             handle: tokio::runtime::Handle::current(),
         })
+    }
+
+    /// Grows the volume to hold `page` (see docs/architecture.md, "Several protection
+    /// groups"): places each new PG two per AZ over the storage nodes, opens its six segments
+    /// (a write quorum must adopt them), stores the new map on a write quorum of PG 0, and only
+    /// then lets the writer core send the new PG records. Blocks the appending thread meanwhile.
+    async fn grow(&self, page: PageId) -> Result<(), StoreError> {
+        let shared = &self.shared;
+        let (mut map, dropped, term, pg0, pg0_truncations) = {
+            let st = shared.state.lock().expect("poisoned");
+            if st.pg_of(page).is_some() {
+                return Ok(());
+            }
+            let pgs: Vec<Membership> = (0..st.pg_count())
+                .map(|k| {
+                    st.membership_of(PgId(u32::try_from(k).expect("PG id")))
+                        .clone()
+                })
+                .collect();
+            let Some(proto::Request::Open { truncations, .. }) = st.open_request(0) else {
+                unreachable!("slot 0 of PG 0 is always a member")
+            };
+            (
+                map::VolumeMap::from_parts(st.pages_per_pg(), pgs),
+                st.spares_and_dropped().1.to_vec(),
+                st.term(),
+                st.membership().clone(),
+                truncations,
+            )
+        };
+        let nodes = shared.config.placement_nodes();
+        let added = map
+            .grow_to(page, &nodes, &|n| !dropped.contains(&n.addr))
+            .map_err(|e| StoreError::Unavailable(format!("the volume cannot grow: {e}")))?;
+        let deadline = Instant::now() + Duration::from_millis(GROW_WAIT_MS);
+        for &pg in &added {
+            let m = map.membership(pg).expect("just added").clone();
+            let members = m.members.clone();
+            let answered = gather_states(&members, WRITE_QUORUM, deadline, |i| Request::Open {
+                epoch: term.epoch,
+                writer: term.writer,
+                pg,
+                peers: peers_of(&members, &members[i]),
+                truncations: Vec::new(),
+                membership: m.clone(),
+                me: members[i].clone(),
+                map: None,
+            })
+            .await
+            .map_err(StoreError::from)?;
+            if answered.iter().any(|(_, s)| recovery::overtaken(term, s)) {
+                shared.fence();
+                return Err(StoreError::Fenced);
+            }
+        }
+        // The new map on a write quorum of PG 0 (of each quorum set during a replacement):
+        // recovery reads it from any read quorum of PG 0.
+        let mut stored = map.pgs().to_vec();
+        {
+            let st = shared.state.lock().expect("poisoned");
+            let first = st.stored_map();
+            stored[..first.pgs.len()].clone_from_slice(&first.pgs);
+        }
+        let stored = StoredMap {
+            pages_per_pg: map.pages_per_pg(),
+            pgs: stored,
+        };
+        let pg0_nodes: Vec<String> = writer::slot_addrs(&pg0).iter().flatten().cloned().collect();
+        let answered = gather_states(&pg0_nodes, WRITE_QUORUM, deadline, |i| Request::Open {
+            epoch: term.epoch,
+            writer: term.writer,
+            pg: writer::PG,
+            peers: peers_of(&pg0_nodes, &pg0_nodes[i]),
+            truncations: pg0_truncations.clone(),
+            membership: pg0.clone(),
+            me: pg0_nodes[i].clone(),
+            map: Some(stored.clone()),
+        })
+        .await
+        .map_err(StoreError::from)?;
+        let addrs: Vec<String> = answered
+            .iter()
+            .map(|(i, _)| pg0_nodes[*i].clone())
+            .collect();
+        if !recovery::quorum_of(&pg0, &addrs, WRITE_QUORUM)
+            || answered.iter().any(|(_, s)| {
+                s.map
+                    .as_ref()
+                    .is_none_or(|m| m.version() < stored.version())
+            })
+        {
+            return Err(StoreError::Unavailable(
+                "the grown volume map is not on a write quorum of PG 0".into(),
+            ));
+        }
+        let first_new = {
+            let mut st = shared.state.lock().expect("poisoned");
+            let first = st.slots();
+            for &pg in &added {
+                let m = map.membership(pg).expect("just added").clone();
+                eprintln!(
+                    "volume: grew to {} protection groups: PG {pg} (pages {} to {}) on {:?}",
+                    pg.0 + 1,
+                    u64::from(pg.0) * map.pages_per_pg(),
+                    (u64::from(pg.0) + 1) * map.pages_per_pg() - 1,
+                    m.members
+                );
+                let got = st.add_pg(m);
+                assert_eq!(got, pg, "PGs are added in order");
+            }
+            first
+        };
+        let slots = shared.state.lock().expect("poisoned").slots();
+        shared.conns.lock().expect("poisoned").resize(slots, None);
+        for g in first_new..slots {
+            tokio::spawn(segment_loop(shared.clone(), g));
+        }
+        Ok(())
     }
 
     /// The epoch this writer holds.
@@ -477,11 +738,12 @@ impl Volume {
         }
     }
 
-    /// Per-segment health: the six members by slot, then the joining node during a replacement.
+    /// Per-segment health: PG by PG, the six members by slot, then the joining node during a
+    /// replacement.
     #[must_use]
     pub fn status(&self) -> Vec<SegmentStatus> {
         let st = self.shared.state.lock().expect("poisoned");
-        (0..SLOTS)
+        (0..st.slots())
             .filter_map(|i| {
                 st.slot_addr(i).map(|addr| SegmentStatus {
                     addr,
@@ -492,7 +754,25 @@ impl Volume {
             .collect()
     }
 
-    /// The PG's current membership.
+    /// The number of protection groups.
+    #[must_use]
+    pub fn pg_count(&self) -> usize {
+        self.shared.state.lock().expect("poisoned").pg_count()
+    }
+
+    /// Every PG's current membership, by PG id.
+    #[must_use]
+    pub fn memberships(&self) -> Vec<Membership> {
+        let st = self.shared.state.lock().expect("poisoned");
+        (0..st.pg_count())
+            .map(|k| {
+                st.membership_of(PgId(u32::try_from(k).expect("PG id")))
+                    .clone()
+            })
+            .collect()
+    }
+
+    /// PG 0's current membership.
     #[must_use]
     pub fn membership(&self) -> Membership {
         self.shared
@@ -540,35 +820,47 @@ impl Volume {
         page: PageId,
         read_point: Lsn,
     ) -> Result<Option<PageVersion>, StoreError> {
-        let (scls, membership, addrs): ([Lsn; SLOTS], _, [Option<String>; SLOTS]) = {
+        // The page's PG, and the PG point: its segments' SCLs are compared with the PG's last
+        // record at or below VDL, not with the read point.
+        let (target, scls, addrs): (_, [Lsn; SLOTS], [Option<String>; SLOTS]) = {
             let st = self.shared.state.lock().expect("poisoned");
+            let Some(target) = st.read_target(page) else {
+                // Beyond the last PG: nothing ever wrote this page.
+                return Ok(None);
+            };
+            let base = target.pg.0 as usize * SLOTS;
             (
-                std::array::from_fn(|i| st.scl(i)),
-                st.membership().epoch,
-                std::array::from_fn(|i| st.slot_addr(i)),
+                target,
+                std::array::from_fn(|i| st.scl(base + i)),
+                std::array::from_fn(|i| st.slot_addr(base + i)),
             )
         };
+        let base = target.pg.0 as usize * SLOTS;
+        let pg_point = target.pg_point;
         let hedge_delay =
             Duration::from_micros(self.shared.reads.lock().expect("poisoned").hedge_delay_us());
-        let mut candidates: std::collections::VecDeque<(usize, Arc<Conn>)> =
-            ReadRouter::order(page, read_point, &scls)
+        let mut candidates: std::collections::VecDeque<(usize, Arc<Conn>)> = {
+            let conns = self.shared.conns.lock().expect("poisoned");
+            ReadRouter::order(page, pg_point, &scls)
                 .into_iter()
                 .filter_map(|i| {
-                    let conn = self.shared.conns[i].lock().expect("poisoned").clone();
+                    let conn = conns.get(base + i).cloned().flatten();
                     conn.filter(|c| c.is_alive()).map(|c| (i, c))
                 })
-                .collect();
+                .collect()
+        };
         let (epoch, writer) = (self.shared.term.epoch, self.shared.term.writer);
+        let (pg, membership) = (target.pg, target.membership);
         let call = |i: usize, conn: Arc<Conn>| async move {
             let id = conn.next_id();
             let (kind, body) = Request::GetPage {
                 epoch,
                 writer,
-                pg: writer::PG,
+                pg,
                 membership,
                 page,
                 read_point,
-                pg_point: read_point,
+                pg_point,
             }
             .encode(id);
             let started = Instant::now();
@@ -587,7 +879,7 @@ impl Volume {
             }
             // Hedge once, to a segment known to cover the read point.
             let hedge_to = (!hedged && in_flight.len() == 1)
-                .then(|| candidates.front().filter(|(i, _)| scls[*i] >= read_point))
+                .then(|| candidates.front().filter(|(i, _)| scls[*i] >= pg_point))
                 .flatten()
                 .is_some();
             let done = tokio::select! {
@@ -695,6 +987,19 @@ impl PageStore for Volume {
     fn append_mtr(&self, drafts: Vec<RecordDraft>) -> Result<Lsn, StoreError> {
         assert!(!drafts.is_empty(), "an MTR has at least one record");
         let shared = &self.shared;
+        // A page beyond the last PG grows the volume first (auto-growth), outside the lock.
+        let beyond = {
+            let st = shared.state.lock().expect("poisoned");
+            drafts
+                .iter()
+                .map(|d| d.page)
+                .filter(|&p| st.pg_of(p).is_none())
+                .max()
+        };
+        if let Some(page) = beyond {
+            let _serial = shared.grow_lock.lock().expect("poisoned");
+            self.handle.block_on(self.grow(page))?;
+        }
         let mut st = shared.state.lock().expect("poisoned");
         // LAL back-pressure: never allocate above VDL + LAL.
         loop {
@@ -708,12 +1013,14 @@ impl PageStore for Volume {
                         .expect("poisoned")
                         .0;
                 }
+                Err(AppendError::Grow { .. }) => unreachable!("room_for does not look at pages"),
             }
         }
         let first = match st.append_mtr(drafts) {
             Ok(first) => first,
             Err(AppendError::Fenced) => return Err(StoreError::Fenced),
             Err(AppendError::LalExceeded) => unreachable!("room was checked under the lock"),
+            Err(AppendError::Grow { page }) => unreachable!("page {page} was placed above"),
         };
         drop(st);
         shared.new_records.notify_waiters();
@@ -743,8 +1050,8 @@ async fn membership_loop(shared: Arc<Shared>) {
             let change = st.tick(now_ms);
             // What the node that took a slot holds, for the closing line.
             let held = match &change {
-                Some(MembershipChange::Completed { slot, .. }) => {
-                    let records = st.records_up_to(st.scl(*slot));
+                Some(MembershipChange::Completed { pg, slot, .. }) => {
+                    let records = st.records_up_to(st.scl(pg.0 as usize * SLOTS + *slot));
                     Some((records, st.mean_record_bytes().map(|m| m * records)))
                 }
                 _ => None,
@@ -753,13 +1060,14 @@ async fn membership_loop(shared: Arc<Shared>) {
         };
         match change {
             Some(MembershipChange::Began {
+                pg,
                 membership,
                 slot,
                 lost,
                 joiner,
             }) => {
                 eprintln!(
-                    "volume: membership {}: segment {lost} (slot {slot}) lost; {joiner} joins in its place (dual quorum: 4/6 of both sets)",
+                    "volume: PG {pg} membership {}: segment {lost} (slot {slot}) lost; {joiner} joins in its place (dual quorum: 4/6 of both sets)",
                     membership.epoch
                 );
                 repair = Some(Repair {
@@ -769,6 +1077,7 @@ async fn membership_loop(shared: Arc<Shared>) {
                 });
             }
             Some(MembershipChange::Completed {
+                pg,
                 membership,
                 slot,
                 dropped,
@@ -779,7 +1088,7 @@ async fn membership_loop(shared: Arc<Shared>) {
                     .map_or(0.0, |r| r.began.elapsed().as_secs_f64());
                 let (records, bytes) = held.unwrap_or((0, None));
                 eprintln!(
-                    "volume: membership {}: {joiner} caught up (SCL ≥ VDL {vdl}) and took slot {slot}; {dropped} dropped; repair copied {records} records, {}, in {secs:.1} s ({})",
+                    "volume: PG {pg} membership {}: {joiner} caught up (SCL ≥ VDL {vdl}) and took slot {slot}; {dropped} dropped; repair copied {records} records, {}, in {secs:.1} s ({})",
                     membership.epoch,
                     fmt_mb(bytes),
                     fmt_rate(bytes, secs)
@@ -795,7 +1104,8 @@ async fn membership_loop(shared: Arc<Shared>) {
             let bytes = p.bytes.unwrap_or(0);
             let delta = p.bytes.map(|b| b.saturating_sub(r.last_bytes));
             eprintln!(
-                "volume: repair: {} holds {} records ({}) up to LSN {} of VDL {} ({}, {:.1} s since the start)",
+                "volume: repair of PG {}: {} holds {} records ({}) up to LSN {} of VDL {} ({}, {:.1} s since the start)",
+                p.pg,
                 p.joiner,
                 p.records,
                 fmt_mb(p.bytes),
@@ -829,6 +1139,7 @@ fn fmt_rate(bytes: Option<u64>, secs: f64) -> String {
 /// Keeps one segment fed: connect, open at our epoch, then send whatever is new, one `Write` in
 /// flight at a time (the next batch fills while it flies).
 async fn segment_loop(shared: Arc<Shared>, i: usize) {
+    let pg = writer::pg_of_slot(i);
     let mut backoff_ms = 50;
     loop {
         if shared.fenced.load(Ordering::Acquire) {
@@ -855,7 +1166,7 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
         };
         let (kind, body) = open.encode(id);
         let (scl, membership) = match conn.call(id, kind, &body, WRITE_TIMEOUT_MS).await {
-            Ok(Response::State(s)) => (recovery::pg_scl(&s), s.membership.epoch),
+            Ok(Response::State(s)) => (recovery::scl_of(&s, pg), s.membership.epoch),
             Ok(Response::Error {
                 code: ErrorCode::StaleEpoch,
                 ..
@@ -881,8 +1192,10 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
             // Opened with a membership that changed meanwhile: open again.
             continue;
         }
-        *shared.conns[i].lock().expect("poisoned") = Some(conn.clone());
-        eprintln!("volume: segment {addr} connected (SCL {scl}, membership {membership})");
+        shared.conns.lock().expect("poisoned")[i] = Some(conn.clone());
+        eprintln!(
+            "volume: segment {addr} of PG {pg} connected (SCL {scl}, membership {membership})"
+        );
         loop {
             let notified = shared.new_records.notified();
             tokio::pin!(notified);
@@ -911,7 +1224,7 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
                 id,
                 shared.term.epoch,
                 shared.term.writer,
-                writer::PG,
+                batch.pg,
                 batch.membership,
                 batch.horizon,
                 batch.records.iter().map(|e| e.bytes.as_slice()),
@@ -921,7 +1234,7 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
                 Ok(Response::WriteAck { scls }) => {
                     let scl = scls
                         .iter()
-                        .find(|(pg, _)| *pg == writer::PG)
+                        .find(|(p, _)| *p == pg)
                         .map_or(Lsn::ZERO, |(_, s)| *s);
                     let advanced = shared
                         .state
@@ -950,8 +1263,8 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
                 st.disconnected(i);
             }
         }
-        *shared.conns[i].lock().expect("poisoned") = None;
-        eprintln!("volume: segment {addr} disconnected");
+        shared.conns.lock().expect("poisoned")[i] = None;
+        eprintln!("volume: segment {addr} of PG {pg} disconnected");
     }
 }
 

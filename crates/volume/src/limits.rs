@@ -84,3 +84,7 @@ pub const HEDGE_DELAY_US_INITIAL: u64 = 10_000;
 const _: () = assert!(HEDGE_DELAY_US_MIN <= HEDGE_DELAY_US_INITIAL);
 const _: () = assert!(HEDGE_DELAY_US_INITIAL <= HEDGE_DELAY_US_MAX);
 const _: () = assert!(HEDGE_DELAY_US_MAX < GET_PAGE_TIMEOUT_MS * 1_000);
+
+/// How long growing the volume waits for a write quorum of the new PG's segments and of PG 0
+/// (to store the map) before the write that needed it fails.
+pub const GROW_WAIT_MS: u64 = 10_000;

@@ -143,6 +143,17 @@ impl VolumeMap {
         }
     }
 
+    /// A volume of these PGs, by PG id (from a stored map, or a running writer's memberships).
+    #[must_use]
+    pub fn from_parts(pages_per_pg: u64, pgs: Vec<Membership>) -> VolumeMap {
+        assert!(
+            pages_per_pg > 0,
+            "a protection group holds at least one page"
+        );
+        assert!(!pgs.is_empty(), "a volume has PG 0");
+        VolumeMap { pages_per_pg, pgs }
+    }
+
     #[must_use]
     pub fn pages_per_pg(&self) -> u64 {
         self.pages_per_pg

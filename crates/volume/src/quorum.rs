@@ -9,12 +9,12 @@
 //!
 //! VCL is not a minimum of PGCLs: [`VolumeComplete`] keeps the PG of every LSN allocated above
 //! VDL, and VCL is the LSN before the first one its PG's PGCL does not cover (see
-//! [`crate::vcl`]). The volume has one protection group for now, so VCL is the PGCL up to the last
-//! LSN allocated, but the path is the one several PGs take. A commit is acknowledged to its
-//! client only once VDL ≥ its commit LSN. VDL never goes backwards: asserted.
+//! [`crate::vcl`]). A commit is acknowledged to its client only once VDL ≥ its commit LSN. VDL
+//! never goes backwards: asserted.
 //!
-//! SCLs are kept per writer *slot* (six members and one joining node, see `limits::SLOTS`), and
-//! the PGCL is computed over the membership's quorum *sets*: one set of six slots when the
+//! SCLs are kept per writer *slot*: each PG has `limits::SLOTS` of them (six members and one
+//! joining node), PG `k`'s at indexes `k·SLOTS ..` (the writer's flat slot numbering). Each PG's
+//! PGCL is computed over its membership's quorum *sets*: one set of six slots when the
 //! membership is stable, two during a replacement (the old six, and the six with the joining
 //! slot in place of the one being replaced). The PGCL is then the lowest of the sets' 4th-highest
 //! SCLs: a record is durable only on 4/6 of ABCDEF AND 4/6 of ABCDEG (the dual quorum).
@@ -32,35 +32,64 @@ pub type QuorumSet = [usize; SEGMENTS_PER_PG];
 /// The quorum set of a stable membership: slots 0..6.
 pub const STABLE_SET: QuorumSet = [0, 1, 2, 3, 4, 5];
 
-/// Tracks the SCL of every slot and the CPLs not yet durable.
+/// Tracks the SCL of every slot of every PG and the CPLs not yet durable.
 #[derive(Debug)]
 pub struct DurabilityTracker {
-    scls: [Lsn; SLOTS],
-    /// The quorum sets (one, or two during a replacement).
-    sets: Vec<QuorumSet>,
+    /// By flat slot: PG `k`'s slot `i` at `k·SLOTS + i`.
+    scls: Vec<Lsn>,
+    /// Per PG, the quorum sets (one, or two during a replacement), of slots within the PG.
+    sets: Vec<Vec<QuorumSet>>,
     /// CPLs allocated above VDL, ascending.
     pending_cpls: VecDeque<Lsn>,
     vdl: Lsn,
-    /// New quorum sets were adopted and their membership is not yet on a write quorum of each:
-    /// VDL stays where it is (see [`set_sets`](Self::set_sets)).
-    held: bool,
+    /// Per PG: new quorum sets were adopted and their membership is not yet on a write quorum
+    /// of each: VDL stays where it is (see [`set_sets`](Self::set_sets)).
+    held: Vec<bool>,
     /// The PG of every LSN allocated above VDL: VCL from the PGCLs.
     complete: VolumeComplete,
 }
 
 impl DurabilityTracker {
-    /// Starts from a recovered VDL and the slots' SCLs as recovery found them.
+    /// Starts from a recovered VDL and PG 0's slots' SCLs as recovery found them (more PGs
+    /// join with [`add_pg`](Self::add_pg)).
     #[must_use]
     pub fn new(vdl: Lsn, scls: [Lsn; SLOTS], sets: Vec<QuorumSet>) -> Self {
         assert!(!sets.is_empty(), "at least one quorum set");
         DurabilityTracker {
-            scls,
-            sets,
+            scls: scls.to_vec(),
+            sets: vec![sets],
             pending_cpls: VecDeque::new(),
             vdl,
-            held: false,
+            held: vec![false],
             complete: VolumeComplete::new(vdl),
         }
+    }
+
+    /// The next PG joins, with its slots' SCLs and quorum sets. Returns its id.
+    pub fn add_pg(&mut self, scls: [Lsn; SLOTS], sets: Vec<QuorumSet>) -> PgId {
+        assert!(!sets.is_empty(), "at least one quorum set");
+        let pg = PgId(u32::try_from(self.sets.len()).expect("PG id"));
+        self.scls.extend_from_slice(&scls);
+        self.sets.push(sets);
+        self.held.push(false);
+        pg
+    }
+
+    /// The number of PGs tracked.
+    #[must_use]
+    pub fn pgs(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// The last record of `pg` at or below VDL (see [`VolumeComplete::durable_tail`]).
+    #[must_use]
+    pub fn durable_tail(&self, pg: PgId) -> Lsn {
+        self.complete.durable_tail(pg)
+    }
+
+    /// Recovery found `pg`'s last record at or below VDL at `lsn`.
+    pub fn set_durable_tail(&mut self, pg: PgId, lsn: Lsn) {
+        self.complete.set_durable_tail(pg, lsn);
     }
 
     #[must_use]
@@ -68,24 +97,39 @@ impl DurabilityTracker {
         self.vdl
     }
 
+    /// The SCL of flat slot `segment`.
     #[must_use]
     pub fn scl(&self, segment: usize) -> Lsn {
         self.scls[segment]
     }
 
-    /// The quorum sets.
+    /// PG 0's quorum sets.
     #[must_use]
     pub fn sets(&self) -> &[QuorumSet] {
-        &self.sets
+        &self.sets[0]
     }
 
-    /// The PGCL: the highest LSN that a write quorum of every quorum set holds completely.
+    /// `pg`'s quorum sets (slots within the PG).
+    #[must_use]
+    pub fn sets_of(&self, pg: PgId) -> &[QuorumSet] {
+        &self.sets[pg.0 as usize]
+    }
+
+    /// PG 0's PGCL.
     #[must_use]
     pub fn pgcl(&self) -> Lsn {
-        self.sets
+        self.pgcl_of(PG)
+    }
+
+    /// `pg`'s PGCL: the highest LSN of the PG that a write quorum of every quorum set holds
+    /// completely.
+    #[must_use]
+    pub fn pgcl_of(&self, pg: PgId) -> Lsn {
+        let base = pg.0 as usize * SLOTS;
+        self.sets[pg.0 as usize]
             .iter()
             .map(|set| {
-                let mut sorted = set.map(|i| self.scls[i]);
+                let mut sorted = set.map(|i| self.scls[base + i]);
                 sorted.sort_unstable_by(|a, b| b.cmp(a));
                 sorted[WRITE_QUORUM - 1]
             })
@@ -103,26 +147,43 @@ impl DurabilityTracker {
     /// alone, a commit the old set held three times, and the writer crashing before any node had
     /// adopted the new membership.)
     pub fn set_sets(&mut self, sets: Vec<QuorumSet>) {
-        assert!(!sets.is_empty(), "at least one quorum set");
-        self.sets = sets;
-        self.held = true;
+        self.set_sets_of(PG, sets);
     }
 
-    /// Whether VDL is held after a change of quorum sets.
+    /// [`set_sets`](Self::set_sets) for `pg`: VDL is held until `pg`'s new membership is
+    /// released.
+    pub fn set_sets_of(&mut self, pg: PgId, sets: Vec<QuorumSet>) {
+        assert!(!sets.is_empty(), "at least one quorum set");
+        self.sets[pg.0 as usize] = sets;
+        self.held[pg.0 as usize] = true;
+    }
+
+    /// Whether VDL is held after a change of PG 0's quorum sets.
     #[must_use]
     pub fn held(&self) -> bool {
-        self.held
+        self.held[0]
     }
 
-    /// The membership of the current sets is on a write quorum of each: VDL may move again.
+    /// Whether VDL is held after a change of `pg`'s quorum sets.
+    #[must_use]
+    pub fn held_of(&self, pg: PgId) -> bool {
+        self.held[pg.0 as usize]
+    }
+
+    /// The membership of PG 0's current sets is on a write quorum of each: VDL may move again.
     /// Returns the new VDL if it advanced.
     pub fn release(&mut self) -> Option<Lsn> {
-        self.held = false;
+        self.release_of(PG)
+    }
+
+    /// [`release`](Self::release) for `pg`.
+    pub fn release_of(&mut self, pg: PgId) -> Option<Lsn> {
+        self.held[pg.0 as usize] = false;
         self.advance()
     }
 
-    /// The node of slot `from` now occupies slot `to` (a completed replacement): its SCL moves
-    /// with it and `from` is empty.
+    /// The node of flat slot `from` now occupies flat slot `to` (a completed replacement): its
+    /// SCL moves with it and `from` is empty.
     pub fn move_slot(&mut self, from: usize, to: usize) {
         self.scls[to] = self.scls[from];
         self.scls[from] = Lsn::ZERO;
@@ -142,7 +203,11 @@ impl DurabilityTracker {
     /// current quorum sets, whether or not VDL is held).
     #[must_use]
     pub fn vcl(&mut self) -> Lsn {
-        self.complete.pg_complete(PG, self.pgcl());
+        for k in 0..self.sets.len() {
+            let pg = PgId(u32::try_from(k).expect("PG id"));
+            let pgcl = self.pgcl_of(pg);
+            self.complete.pg_complete(pg, pgcl);
+        }
         self.complete.vcl()
     }
 
@@ -183,7 +248,7 @@ impl DurabilityTracker {
 
     /// Moves VDL to the highest pending CPL at or below the VCL.
     fn advance(&mut self) -> Option<Lsn> {
-        if self.held {
+        if self.held.iter().any(|&h| h) {
             return None;
         }
         let vcl = self.vcl();

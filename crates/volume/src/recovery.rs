@@ -41,8 +41,8 @@ use crate::limits::{LAL_RECORDS, SLOTS, WRITE_QUORUM};
 use crate::quorum::DurabilityTracker;
 use crate::vcl::{PgHeld, VolumeRecovery, recover_volume};
 use crate::writer::{PG, quorum_sets, slot_addrs};
-use borealis_common::proto::{Membership, PgState, SegmentState, Term, Truncation};
-use borealis_common::{Epoch, Lsn, WriterId};
+use borealis_common::proto::{Membership, PgState, SegmentState, StoredMap, Term, Truncation};
+use borealis_common::{Epoch, Lsn, PgId, WriterId};
 use std::collections::HashMap;
 
 /// Step 1: the term a new writer takes, from the states a write quorum reported: one epoch above
@@ -102,14 +102,85 @@ pub fn known_truncations(states: &[SegmentState]) -> Vec<Truncation> {
     all
 }
 
-/// The SCL of today's one PG in a state.
+/// The SCL of PG 0 in a state.
 #[must_use]
 pub fn pg_scl(state: &SegmentState) -> Lsn {
+    scl_of(state, PG)
+}
+
+/// The SCL of `pg` in a state (0 if it reports none).
+#[must_use]
+pub fn scl_of(state: &SegmentState, pg: PgId) -> Lsn {
     state
         .pgs
         .iter()
-        .find(|p| p.pg == PG)
+        .find(|p| p.pg == pg)
         .map_or(Lsn::ZERO, |p| p.scl)
+}
+
+/// The volume map to recover with: the one listing the most PGs that any of PG 0's segments
+/// reports. The writer stored it on a write quorum of PG 0 before it sent any record of a new
+/// PG, so a read quorum of PG 0 shows every PG that may hold a durable record. `None`: a volume
+/// that never grew past PG 0 (or predates the map).
+#[must_use]
+pub fn choose_map(states: &[SegmentState]) -> Option<StoredMap> {
+    states
+        .iter()
+        .filter_map(|s| s.map.as_ref())
+        .max_by_key(|m| m.version())
+        .cloned()
+}
+
+/// The plan of a volume of several PGs (see [`plan`] for one): VDL from the volume scan over a
+/// read quorum of every PG ([`scan_volume`]), and the same truncation `(VDL, upto]` for every
+/// PG. `fenced` are the states of every PG's segments that adopted our term; `pgs` the number of
+/// PGs.
+#[must_use]
+pub fn plan_volume(
+    term: Term,
+    known: &[Truncation],
+    fenced: &[SegmentState],
+    pgs: usize,
+) -> VolumePlan {
+    let mut all = known.to_vec();
+    for t in known_truncations(fenced) {
+        if !all.contains(&t) {
+            all.push(t);
+        }
+    }
+    let scan = scan_volume(fenced, &all);
+    let highest_truncated = all.iter().map(|t| t.upto).max().unwrap_or(Lsn::ZERO);
+    let upto = Lsn(scan.vdl.0.max(highest_truncated.0).max(scan.held_to.0) + LAL_RECORDS);
+    let mut tails = Vec::with_capacity(pgs);
+    for k in 0..pgs {
+        let pg = PgId(u32::try_from(k).expect("PG id"));
+        let t = Truncation {
+            epoch: term.epoch,
+            pg,
+            above: scan.vdl,
+            upto,
+        };
+        all.push(t);
+        tails.push(scan.pg_tails.get(&pg).copied().unwrap_or(Lsn::ZERO));
+    }
+    VolumePlan {
+        vdl: scan.vdl,
+        upto,
+        tails,
+        truncations: all,
+    }
+}
+
+/// What recovery decided for a volume of several PGs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VolumePlan {
+    pub vdl: Lsn,
+    /// This writer's truncation is `(vdl, upto]` in every PG.
+    pub upto: Lsn,
+    /// Per PG, its last record at or below VDL.
+    pub tails: Vec<Lsn>,
+    /// Every truncation known, this writer's last.
+    pub truncations: Vec<Truncation>,
 }
 
 /// Whether a segment's state shows a term above ours: another writer took over while we were
@@ -192,6 +263,8 @@ pub fn plan(term: Term, known: &[Truncation], fenced: &[SegmentState]) -> Plan {
 
 /// Step 4: whether the recovered VDL is on a write quorum of every quorum set of `m` yet (gossip
 /// moves the records there); nothing may be built on it before. `scls` are per slot of `m`.
+/// For a PG of a volume of several, `vdl` is the PG's tail at VDL (its SCL stands at its own
+/// last record).
 #[must_use]
 pub fn vdl_on_write_quorum(m: &Membership, scls: [Lsn; SLOTS], vdl: Lsn) -> bool {
     const _: () = assert!(WRITE_QUORUM <= SLOTS);
@@ -264,7 +337,6 @@ pub fn recover_pg(states: &[&PgState]) -> PgRecovery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use borealis_common::PgId;
     use borealis_common::proto::RecordMeta;
 
     fn st(scl: u64, scl_cpl: u64, above: &[(u64, u64, bool)]) -> PgState {

@@ -83,6 +83,9 @@ pub struct VolumeComplete {
     allocated: BTreeMap<PgId, BTreeSet<Lsn>>,
     /// Per PG, its current PGCL.
     pgcls: BTreeMap<PgId, Lsn>,
+    /// Per PG, its last record at or below the last [`forget_through`](Self::forget_through)
+    /// (or as recovery found it): every record of the PG up to that point lies at or below it.
+    durable_tails: BTreeMap<PgId, Lsn>,
 }
 
 impl VolumeComplete {
@@ -129,12 +132,32 @@ impl VolumeComplete {
             .map_or(self.allocated_to, |first| Lsn(first.0 - 1))
     }
 
-    /// LSNs at or below `vdl` are durable for good: stop tracking them.
+    /// LSNs at or below `vdl` are durable for good: stop tracking them (each PG's highest one
+    /// becomes its durable tail).
     pub fn forget_through(&mut self, vdl: Lsn) {
-        self.allocated.retain(|_, lsns| {
-            *lsns = lsns.split_off(&vdl.next());
+        let tails = &mut self.durable_tails;
+        self.allocated.retain(|pg, lsns| {
+            let above = lsns.split_off(&vdl.next());
+            if let Some(&last) = lsns.last() {
+                let t = tails.entry(*pg).or_insert(Lsn::ZERO);
+                *t = (*t).max(last);
+            }
+            *lsns = above;
             !lsns.is_empty()
         });
+    }
+
+    /// `pg`'s last record at or below the last point forgotten through (VDL): a segment of the
+    /// PG whose SCL reaches it holds every record of the PG up to VDL. 0 if the PG has none.
+    #[must_use]
+    pub fn durable_tail(&self, pg: PgId) -> Lsn {
+        self.durable_tails.get(&pg).copied().unwrap_or(Lsn::ZERO)
+    }
+
+    /// Recovery found `pg`'s last record at or below VDL at `lsn`.
+    pub fn set_durable_tail(&mut self, pg: PgId, lsn: Lsn) {
+        let t = self.durable_tails.entry(pg).or_insert(Lsn::ZERO);
+        *t = (*t).max(lsn);
     }
 
     /// LSNs tracked (allocated above the last [`forget_through`](Self::forget_through)).

@@ -56,27 +56,41 @@
 //!   `Write` in flight (a late answer to an abandoned one is ignored).
 
 use crate::limits::{
-    JOINING_SLOT, LAGGING_SEGMENT_RESEND_MS, LAL_BYTES, LAL_RECORDS, SEGMENT_LOST_MS,
-    SEGMENTS_PER_PG, SEND_LOG_DURABLE_BYTES, SLOTS, WRITE_QUORUM, WRITE_TIMEOUT_MS,
+    JOINING_SLOT, LAGGING_SEGMENT_RESEND_MS, LAL_BYTES, LAL_RECORDS, PAGES_PER_PG_DEFAULT,
+    SEGMENT_LOST_MS, SEGMENTS_PER_PG, SEND_LOG_DURABLE_BYTES, SLOTS, WRITE_QUORUM,
+    WRITE_TIMEOUT_MS,
 };
 use crate::quorum::{DurabilityTracker, QuorumSet, STABLE_SET};
 use borealis_common::limits::WRITE_BATCH_BYTES_MAX;
 use borealis_common::pagestore::RecordDraft;
-use borealis_common::proto::{Membership, ReadHorizon, Request, Term, Truncation};
-use borealis_common::{Lsn, MembershipEpoch, PgId, RedoRecord};
+use borealis_common::proto::{Membership, ReadHorizon, Request, StoredMap, Term, Truncation};
+use borealis_common::{Lsn, MembershipEpoch, PageId, PgId, RedoRecord};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-/// The one protection group of today's volumes.
+/// PG 0: it holds the volume's first pages, every commit record, and the volume map.
 pub const PG: PgId = PgId(0);
 
 /// A record encoded once, shared by every segment's batches.
 #[derive(Debug)]
 pub struct Encoded {
     pub lsn: Lsn,
+    /// The record's PG: only that PG's segments are sent it.
+    pub pg: PgId,
     pub bytes: Vec<u8>,
     /// Bytes of every record this writer encoded up to and including this one.
     pub cumulative_bytes: u64,
+}
+
+/// What recovery found of one protection group.
+#[derive(Clone, Debug)]
+pub struct RecoveredPg {
+    /// The membership recovery chose (adopted by a write quorum of each of its sets).
+    pub membership: Membership,
+    /// The SCLs recovery saw, per slot of `membership`.
+    pub scls: [Lsn; SLOTS],
+    /// The PG's last record at or below VDL (0: none): the backlink of its next record.
+    pub tail: Lsn,
 }
 
 /// What recovery hands the writer core.
@@ -90,10 +104,40 @@ pub struct Recovered {
     pub vdl: Lsn,
     /// The end of this writer's truncation: allocation resumes above it.
     pub upto: Lsn,
-    /// The membership recovery chose (adopted by a write quorum of each of its sets).
-    pub membership: Membership,
-    /// The SCLs recovery saw, per slot of `membership`.
-    pub scls: [Lsn; SLOTS],
+    /// Pages per protection group (fixed for the volume's life).
+    pub pages_per_pg: u64,
+    /// Every PG of the volume map, by PG id (PG 0 first; never empty).
+    pub pgs: Vec<RecoveredPg>,
+    /// The memberships the volume map records (each PG's first), by PG id: what `Open`s of PG 0
+    /// carry as the map.
+    pub map: Vec<Membership>,
+}
+
+impl Recovered {
+    /// A volume of one PG (`membership`, with these SCLs) whose last record is VDL.
+    #[must_use]
+    pub fn one_pg(
+        term: Term,
+        truncations: Vec<Truncation>,
+        vdl: Lsn,
+        upto: Lsn,
+        membership: Membership,
+        scls: [Lsn; SLOTS],
+    ) -> Recovered {
+        Recovered {
+            term,
+            truncations,
+            vdl,
+            upto,
+            pages_per_pg: PAGES_PER_PG_DEFAULT,
+            map: vec![membership.clone()],
+            pgs: vec![RecoveredPg {
+                membership,
+                scls,
+                tail: vdl,
+            }],
+        }
+    }
 }
 
 /// The quorum sets of a membership, as slots.
@@ -120,6 +164,12 @@ pub fn slot_addrs(m: &Membership) -> [Option<String>; SLOTS] {
     })
 }
 
+/// The PG of flat slot `g` (see [`WriterCore`]).
+#[must_use]
+pub fn pg_of_slot(g: usize) -> PgId {
+    PgId(u32::try_from(g / SLOTS).expect("PG id"))
+}
+
 /// A spare storage node the writer may use as a replacement, in an AZ.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Spare {
@@ -131,11 +181,13 @@ pub struct Spare {
 /// How far the joining node of a replacement is (see [`WriterCore::repair_progress`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RepairProgress {
+    pub pg: PgId,
     pub joiner: String,
     /// The joiner's SCL, as it last reported it.
     pub scl: Lsn,
     pub vdl: Lsn,
-    /// Records of the PG the joiner holds (LSNs up to its SCL outside truncation ranges).
+    /// Records the joiner holds: LSNs up to its SCL outside truncation ranges (exact with one PG;
+    /// with several it counts the other PGs' LSNs too, an upper bound).
     pub records: u64,
     /// Their estimated bytes: `records` × the mean size of this writer's records (`None` before
     /// this writer wrote any).
@@ -145,8 +197,10 @@ pub struct RepairProgress {
 /// A membership change the core made (the driver logs it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MembershipChange {
-    /// The member of `slot` is lost; `joiner` joins in its place (the dual-quorum state).
+    /// The member of `slot` of `pg` is lost; `joiner` joins in its place (the dual-quorum
+    /// state).
     Began {
+        pg: PgId,
         membership: Membership,
         slot: usize,
         lost: String,
@@ -154,6 +208,7 @@ pub enum MembershipChange {
     },
     /// The joining node caught up and took the slot; the lost member is dropped.
     Completed {
+        pg: PgId,
         membership: Membership,
         slot: usize,
         dropped: String,
@@ -168,6 +223,9 @@ pub enum AppendError {
     Fenced,
     /// Allocating would pass VDL + LAL: wait for VDL to advance.
     LalExceeded,
+    /// The MTR writes `page`, beyond the volume's last protection group: the volume must grow
+    /// first ([`WriterCore::add_pg`]).
+    Grow { page: PageId },
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -180,7 +238,8 @@ struct InFlight {
 #[derive(Clone, Copy, Debug, Default)]
 struct Cursor {
     connected: bool,
-    /// Every record up to here was acknowledged by (or is known to be held by) the segment.
+    /// Every record of the PG up to here was acknowledged by (or is known to be held by) the
+    /// segment.
     sent: Lsn,
     in_flight: Option<InFlight>,
     /// When the segment last answered a `Write` or an `Open`.
@@ -193,6 +252,8 @@ struct Cursor {
 #[derive(Debug)]
 pub struct WriteBatch {
     pub req_id: u64,
+    /// The PG of every record (the segment's).
+    pub pg: PgId,
     /// The LSN of the batch's last record.
     pub last: Lsn,
     /// What storage may collect below (sent with the batch).
@@ -202,25 +263,48 @@ pub struct WriteBatch {
     pub records: Vec<Arc<Encoded>>,
 }
 
+/// Where a page is read from: its PG, the PG point a `GetPage` carries, and the membership
+/// epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadTarget {
+    pub pg: PgId,
+    pub pg_point: Lsn,
+    pub membership: MembershipEpoch,
+}
+
+/// One protection group's shipping state.
+#[derive(Debug)]
+struct PgShip {
+    membership: Membership,
+    cursors: [Cursor; SLOTS],
+    /// The LSN of the PG's last record allocated (or recovered): the backlink of its next.
+    tail: Lsn,
+    /// When the joining node was last opened again to learn the SCL it reached by gossip.
+    joiner_probed_at_ms: u64,
+}
+
 /// The writer's shipping state.
+///
+/// Slots are numbered flat across PGs: PG `k`'s slot `i` (0–5 members, 6 the joining node) is
+/// `k·SLOTS + i`, so a volume of one PG has slots `0..SLOTS`, as before there were several.
 #[derive(Debug)]
 pub struct WriterCore {
     term: Term,
     truncations: Vec<Truncation>,
     next_lsn: Lsn,
-    pg_tail: Lsn,
     /// Records not yet trimmed: `log[i].lsn == log_base + i`.
     log: VecDeque<Arc<Encoded>>,
     log_base: Lsn,
     tracker: DurabilityTracker,
-    cursors: [Cursor; SLOTS],
-    membership: Membership,
+    pages_per_pg: u64,
+    /// By PG id.
+    pgs: Vec<PgShip>,
+    /// The volume map's memberships (each PG's first), by PG id.
+    map: Vec<Membership>,
     /// Spare storage nodes a lost member may be replaced by.
     spares: Vec<Spare>,
     /// Nodes that were members once and were dropped: never used again.
     dropped: Vec<String>,
-    /// When the joining node was last opened again to learn the SCL it reached by gossip.
-    joiner_probed_at_ms: u64,
     /// Records this writer encoded, and their bytes: the mean size estimates a repair's bytes.
     records_total: u64,
     record_bytes_total: u64,
@@ -238,20 +322,41 @@ impl WriterCore {
     #[must_use]
     pub fn new(r: Recovered) -> WriterCore {
         assert!(r.upto >= r.vdl, "the truncation starts at VDL");
+        assert!(!r.pgs.is_empty(), "a volume has PG 0");
+        assert!(r.pages_per_pg > 0, "a PG holds at least one page");
+        assert_eq!(r.map.len(), r.pgs.len(), "the map lists every PG");
+        let mut tracker =
+            DurabilityTracker::new(r.vdl, r.pgs[0].scls, quorum_sets(&r.pgs[0].membership));
+        for p in &r.pgs[1..] {
+            tracker.add_pg(p.scls, quorum_sets(&p.membership));
+        }
+        let mut pgs = Vec::with_capacity(r.pgs.len());
+        for (k, p) in r.pgs.into_iter().enumerate() {
+            assert!(
+                p.tail <= r.vdl,
+                "a PG's recovered tail lies at or below VDL"
+            );
+            tracker.set_durable_tail(PgId(u32::try_from(k).expect("PG id")), p.tail);
+            pgs.push(PgShip {
+                membership: p.membership,
+                cursors: [Cursor::default(); SLOTS],
+                tail: p.tail,
+                joiner_probed_at_ms: 0,
+            });
+        }
         WriterCore {
             term: r.term,
             truncations: r.truncations,
             next_lsn: r.upto.next(),
-            pg_tail: r.vdl,
             log: VecDeque::new(),
             log_base: r.upto.next(),
-            tracker: DurabilityTracker::new(r.vdl, r.scls, quorum_sets(&r.membership)),
+            tracker,
+            pages_per_pg: r.pages_per_pg,
+            pgs,
+            map: r.map,
             reads: BTreeMap::new(),
-            cursors: [Cursor::default(); SLOTS],
-            membership: r.membership,
             spares: Vec::new(),
             dropped: Vec::new(),
-            joiner_probed_at_ms: 0,
             records_total: 0,
             record_bytes_total: 0,
             trimmed_bytes: 0,
@@ -265,50 +370,144 @@ impl WriterCore {
         self.spares = spares;
     }
 
-    /// The PG's current membership.
+    /// The spare storage nodes, and the nodes dropped from a PG (never placed again).
+    #[must_use]
+    pub fn spares_and_dropped(&self) -> (&[Spare], &[String]) {
+        (&self.spares, &self.dropped)
+    }
+
+    /// PG 0's current membership.
     #[must_use]
     pub fn membership(&self) -> &Membership {
-        &self.membership
+        &self.pgs[0].membership
     }
 
-    /// The address of slot `i` in the current membership (`None`: empty slot).
+    /// `pg`'s current membership.
     #[must_use]
-    pub fn slot_addr(&self, i: usize) -> Option<String> {
-        slot_addrs(&self.membership)[i].clone()
+    pub fn membership_of(&self, pg: PgId) -> &Membership {
+        &self.pgs[pg.0 as usize].membership
     }
 
-    /// The membership is on a write quorum of each of its quorum sets (counted by the segments
-    /// connected at its epoch).
+    /// The number of protection groups.
+    #[must_use]
+    pub fn pg_count(&self) -> usize {
+        self.pgs.len()
+    }
+
+    /// The number of flat slots (`SLOTS` per PG).
+    #[must_use]
+    pub fn slots(&self) -> usize {
+        self.pgs.len() * SLOTS
+    }
+
+    #[must_use]
+    pub fn pages_per_pg(&self) -> u64 {
+        self.pages_per_pg
+    }
+
+    /// The PG holding `page`, `None` beyond the last PG.
+    #[must_use]
+    pub fn pg_of(&self, page: PageId) -> Option<PgId> {
+        let pg = page.0 / self.pages_per_pg;
+        if page == PageId::NONE {
+            return Some(PG);
+        }
+        (pg < self.pgs.len() as u64).then(|| PgId(u32::try_from(pg).expect("PG id")))
+    }
+
+    /// The volume map as PG 0's segments keep it.
+    #[must_use]
+    pub fn stored_map(&self) -> StoredMap {
+        StoredMap {
+            pages_per_pg: self.pages_per_pg,
+            pgs: self.map.clone(),
+        }
+    }
+
+    /// The address of flat slot `g` in its PG's current membership (`None`: empty slot).
+    #[must_use]
+    pub fn slot_addr(&self, g: usize) -> Option<String> {
+        slot_addrs(&self.pgs.get(g / SLOTS)?.membership)[g % SLOTS].clone()
+    }
+
+    /// PG 0's membership is on a write quorum of each of its quorum sets.
     #[must_use]
     pub fn membership_on_quorum(&self) -> bool {
-        self.tracker
-            .sets()
-            .iter()
-            .all(|set| set.iter().filter(|&&i| self.cursors[i].connected).count() >= WRITE_QUORUM)
+        self.membership_on_quorum_of(PG)
     }
 
-    /// Moves the membership on when due (see the module documentation): begins replacing a
+    /// `pg`'s membership is on a write quorum of each of its quorum sets (counted by the
+    /// segments connected at its epoch).
+    #[must_use]
+    pub fn membership_on_quorum_of(&self, pg: PgId) -> bool {
+        let cursors = &self.pgs[pg.0 as usize].cursors;
+        self.tracker
+            .sets_of(pg)
+            .iter()
+            .all(|set| set.iter().filter(|&&i| cursors[i].connected).count() >= WRITE_QUORUM)
+    }
+
+    /// A new protection group joins the volume, its segments on `membership` (epoch 1, already
+    /// opened on a write quorum and recorded in the map stored on PG 0 by the driver). Its slots
+    /// are opened like any other before they are sent anything. Returns its id.
+    pub fn add_pg(&mut self, membership: Membership) -> PgId {
+        assert_eq!(
+            membership.members.len(),
+            SEGMENTS_PER_PG,
+            "a PG has six segments"
+        );
+        let pg = self
+            .tracker
+            .add_pg([Lsn::ZERO; SLOTS], quorum_sets(&membership));
+        assert_eq!(pg.0 as usize, self.pgs.len(), "PG ids are dense");
+        self.map.push(membership.clone());
+        self.pgs.push(PgShip {
+            membership,
+            cursors: [Cursor::default(); SLOTS],
+            tail: Lsn::ZERO,
+            joiner_probed_at_ms: 0,
+        });
+        pg
+    }
+
+    /// Moves memberships on when due (see the module documentation): begins replacing a
     /// member lost for [`SEGMENT_LOST_MS`] by a spare of its AZ, or completes a replacement whose
-    /// joining node caught up. Returns the change made, if any; the driver re-opens every slot.
+    /// joining node caught up. Returns the change made, if any (one per call); the driver
+    /// re-opens every slot of its PG.
     pub fn tick(&mut self, now_ms: u64) -> Option<MembershipChange> {
         if self.fenced {
             return None;
         }
-        for c in &mut self.cursors {
-            if c.connected {
-                c.down_since_ms = None;
-            } else if c.down_since_ms.is_none() {
-                c.down_since_ms = Some(now_ms);
+        for p in &mut self.pgs {
+            for c in &mut p.cursors {
+                if c.connected {
+                    c.down_since_ms = None;
+                } else if c.down_since_ms.is_none() {
+                    c.down_since_ms = Some(now_ms);
+                }
             }
         }
-        match self.membership.joining.clone() {
+        for k in 0..self.pgs.len() {
+            let pg = PgId(u32::try_from(k).expect("PG id"));
+            if let Some(change) = self.tick_pg(pg, now_ms) {
+                return Some(change);
+            }
+        }
+        None
+    }
+
+    fn tick_pg(&mut self, pg: PgId, now_ms: u64) -> Option<MembershipChange> {
+        let k = pg.0 as usize;
+        let base = k * SLOTS;
+        match self.pgs[k].membership.joining.clone() {
             None => {
                 // The first lost member that has a spare in its AZ: a lost member whose AZ has
                 // none left must not hold up the replacement of another (the simulator found a
                 // member of one AZ never replaced behind one of another AZ without a spare).
+                let p = &self.pgs[k];
                 let (lost, spare) = (0..SEGMENTS_PER_PG)
                     .filter(|&i| {
-                        self.cursors[i]
+                        p.cursors[i]
                             .down_since_ms
                             .is_some_and(|t| now_ms.saturating_sub(t) >= SEGMENT_LOST_MS)
                     })
@@ -317,16 +516,17 @@ impl WriterCore {
                             .iter()
                             .find(|s| {
                                 s.az == i / 2
-                                    && !self.membership.names(&s.addr)
+                                    && !p.membership.names(&s.addr)
                                     && !self.dropped.contains(&s.addr)
                             })
                             .map(|s| (i, s.addr.clone()))
                     })?;
-                let lost_addr = self.membership.members[lost].clone();
-                let next = self.membership.replacing(lost, spare.clone());
-                self.change(next.clone());
-                self.tracker.reconnected(JOINING_SLOT, Lsn::ZERO);
+                let lost_addr = p.membership.members[lost].clone();
+                let next = p.membership.replacing(lost, spare.clone());
+                self.change(pg, next.clone());
+                self.tracker.reconnected(base + JOINING_SLOT, Lsn::ZERO);
                 Some(MembershipChange::Began {
+                    pg,
                     membership: next,
                     slot: lost,
                     lost: lost_addr,
@@ -335,35 +535,40 @@ impl WriterCore {
             }
             Some((slot, joiner)) => {
                 let slot = slot as usize;
+                let target = self.tracker.durable_tail(pg);
                 // The joiner hydrates by gossip: with nothing new to send it, the writer would
                 // never hear the SCL it reached (the records it lacks predate our log, so the
                 // lagging-segment resend cannot ask it). Open it again now and then: the answer
                 // carries its SCL. (The deterministic simulator found replacements that never
                 // completed once the workload paused.)
-                let j = &mut self.cursors[JOINING_SLOT];
+                let probed = self.pgs[k].joiner_probed_at_ms;
+                let j = &mut self.pgs[k].cursors[JOINING_SLOT];
                 if j.connected
                     && j.in_flight.is_none()
-                    && self.tracker.scl(JOINING_SLOT) < self.tracker.vdl()
-                    && now_ms.saturating_sub(j.answered_at_ms.max(self.joiner_probed_at_ms))
+                    && self.tracker.scl(base + JOINING_SLOT) < target
+                    && now_ms.saturating_sub(j.answered_at_ms.max(probed))
                         >= LAGGING_SEGMENT_RESEND_MS
                 {
                     j.connected = false;
-                    self.joiner_probed_at_ms = now_ms;
+                    self.pgs[k].joiner_probed_at_ms = now_ms;
                     return None;
                 }
-                let caught_up = self.cursors[JOINING_SLOT].connected
-                    && self.tracker.scl(JOINING_SLOT) >= self.tracker.vdl();
-                if !(caught_up && self.membership_on_quorum()) {
+                // Caught up: it holds every record of the PG up to VDL.
+                let caught_up = self.pgs[k].cursors[JOINING_SLOT].connected
+                    && self.tracker.scl(base + JOINING_SLOT) >= target;
+                if !(caught_up && self.membership_on_quorum_of(pg)) {
                     return None;
                 }
-                let dropped = self.membership.members[slot].clone();
-                let next = self.membership.completed();
-                self.tracker.move_slot(JOINING_SLOT, slot);
-                self.cursors[slot] = self.cursors[JOINING_SLOT];
-                self.cursors[JOINING_SLOT] = Cursor::default();
+                let p = &mut self.pgs[k];
+                let dropped = p.membership.members[slot].clone();
+                let next = p.membership.completed();
+                self.tracker.move_slot(base + JOINING_SLOT, base + slot);
+                p.cursors[slot] = p.cursors[JOINING_SLOT];
+                p.cursors[JOINING_SLOT] = Cursor::default();
                 self.dropped.push(dropped.clone());
-                self.change(next.clone());
+                self.change(pg, next.clone());
                 Some(MembershipChange::Completed {
+                    pg,
                     membership: next,
                     slot,
                     dropped,
@@ -373,14 +578,18 @@ impl WriterCore {
         }
     }
 
-    /// How many records of the PG lie at or below `scl`: every LSN up to it except those in a
+    /// How many records of PG 0 lie at or below `scl`: every LSN up to it except those in a
     /// truncation range, where nothing survives (a new writer allocates above its range).
     #[must_use]
     pub fn records_up_to(&self, scl: Lsn) -> u64 {
+        self.records_up_to_of(PG, scl)
+    }
+
+    fn records_up_to_of(&self, pg: PgId, scl: Lsn) -> u64 {
         let mut ranges: Vec<(u64, u64)> = self
             .truncations
             .iter()
-            .filter(|t| t.pg == PG)
+            .filter(|t| t.pg == pg)
             .map(|t| (t.above.0.min(scl.0), t.upto.0.min(scl.0)))
             .filter(|(a, b)| a < b)
             .collect();
@@ -405,14 +614,21 @@ impl WriterCore {
         self.record_bytes_total.checked_div(self.records_total)
     }
 
-    /// A replacement's progress: the joining node, the records it holds (up to its SCL), their
-    /// estimated bytes, and VDL. `None` without a replacement in progress.
+    /// A replacement's progress (the first PG with one): the joining node, the records it holds
+    /// (up to its SCL), their estimated bytes, and VDL. `None` without a replacement in
+    /// progress.
     #[must_use]
     pub fn repair_progress(&self) -> Option<RepairProgress> {
-        let (_, joiner) = self.membership.joining.clone()?;
-        let scl = self.tracker.scl(JOINING_SLOT);
-        let records = self.records_up_to(scl);
+        let (k, joiner) = self
+            .pgs
+            .iter()
+            .enumerate()
+            .find_map(|(k, p)| p.membership.joining.clone().map(|(_, j)| (k, j)))?;
+        let pg = PgId(u32::try_from(k).expect("PG id"));
+        let scl = self.tracker.scl(k * SLOTS + JOINING_SLOT);
+        let records = self.records_up_to_of(pg, scl);
         Some(RepairProgress {
+            pg,
             joiner,
             scl,
             vdl: self.tracker.vdl(),
@@ -421,23 +637,24 @@ impl WriterCore {
         })
     }
 
-    /// Adopts `next` (one epoch up): counts over its quorum sets from now on, and every slot is
-    /// opened again with it before it is sent anything more. VDL is held until `next` is on a
-    /// write quorum of each of its sets (the `Open` answers, in [`connected`](Self::connected)).
-    fn change(&mut self, next: Membership) {
+    /// Adopts `next` for `pg` (one epoch up): counts over its quorum sets from now on, and every
+    /// slot of the PG is opened again with it before it is sent anything more. VDL is held until
+    /// `next` is on a write quorum of each of its sets (the `Open` answers, in
+    /// [`connected`](Self::connected)).
+    fn change(&mut self, pg: PgId, next: Membership) {
+        let p = &mut self.pgs[pg.0 as usize];
         assert_eq!(
             next.epoch.0,
-            self.membership.epoch.0 + 1,
+            p.membership.epoch.0 + 1,
             "membership epochs move one at a time"
         );
         let sets = quorum_sets(&next);
-        self.membership = next;
-        for i in 0..SLOTS {
-            let c = &mut self.cursors[i];
+        p.membership = next;
+        for c in &mut p.cursors {
             c.connected = false;
             c.in_flight = None;
         }
-        self.tracker.set_sets(sets);
+        self.tracker.set_sets_of(pg, sets);
     }
 
     #[must_use]
@@ -455,21 +672,33 @@ impl WriterCore {
         self.fenced
     }
 
-    /// The last SCL segment `i` reported.
+    /// The last SCL the segment of flat slot `g` reported.
     #[must_use]
-    pub fn scl(&self, i: usize) -> Lsn {
-        self.tracker.scl(i)
+    pub fn scl(&self, g: usize) -> Lsn {
+        self.tracker.scl(g)
     }
 
     #[must_use]
-    pub fn is_connected(&self, i: usize) -> bool {
-        self.cursors[i].connected
+    pub fn is_connected(&self, g: usize) -> bool {
+        self.cursor(g).connected
     }
 
-    /// How many segments are connected.
+    fn cursor(&self, g: usize) -> &Cursor {
+        &self.pgs[g / SLOTS].cursors[g % SLOTS]
+    }
+
+    fn cursor_mut(&mut self, g: usize) -> &mut Cursor {
+        &mut self.pgs[g / SLOTS].cursors[g % SLOTS]
+    }
+
+    /// How many segments are connected, over every PG.
     #[must_use]
     pub fn connected_count(&self) -> usize {
-        self.cursors.iter().filter(|c| c.connected).count()
+        self.pgs
+            .iter()
+            .flat_map(|p| p.cursors.iter())
+            .filter(|c| c.connected)
+            .count()
     }
 
     /// The next LSN to allocate.
@@ -478,10 +707,28 @@ impl WriterCore {
         self.next_lsn
     }
 
-    /// The LSN of the last record allocated (or the recovered VDL): the PG backlink of the next.
+    /// The LSN of PG 0's last record allocated (or recovered): the PG backlink of its next.
     #[must_use]
     pub fn pg_tail(&self) -> Lsn {
-        self.pg_tail
+        self.pgs[0].tail
+    }
+
+    /// `pg`'s last record at or below VDL: a segment whose SCL reaches it holds every record of
+    /// the PG up to VDL.
+    #[must_use]
+    pub fn durable_tail(&self, pg: PgId) -> Lsn {
+        self.tracker.durable_tail(pg)
+    }
+
+    /// Where to read `page` from (`None` beyond the last PG: a page never written).
+    #[must_use]
+    pub fn read_target(&self, page: PageId) -> Option<ReadTarget> {
+        let pg = self.pg_of(page)?;
+        Some(ReadTarget {
+            pg,
+            pg_point: self.tracker.durable_tail(pg),
+            membership: self.pgs[pg.0 as usize].membership.epoch,
+        })
     }
 
     /// Records allocated and not yet trimmed from the send log.
@@ -490,11 +737,14 @@ impl WriterCore {
         self.log.len()
     }
 
-    /// The `Open` a (re)connection to slot `i` starts with: our term, the membership, and as
-    /// peers every other node it names. `None` if the slot is empty.
+    /// The `Open` a (re)connection to flat slot `g` starts with: our term, the PG's membership,
+    /// as peers every other node it names, and for PG 0 the volume map. `None` if the slot is
+    /// empty.
     #[must_use]
-    pub fn open_request(&self, i: usize) -> Option<Request> {
-        let addrs = slot_addrs(&self.membership);
+    pub fn open_request(&self, g: usize) -> Option<Request> {
+        let pg = pg_of_slot(g);
+        let addrs = slot_addrs(&self.pgs.get(g / SLOTS)?.membership);
+        let i = g % SLOTS;
         let me = addrs[i].clone()?;
         let peers = addrs
             .iter()
@@ -505,12 +755,18 @@ impl WriterCore {
         Some(Request::Open {
             epoch: self.term.epoch,
             writer: self.term.writer,
-            pg: PgId(0),
+            pg,
             peers,
-            truncations: self.truncations.clone(),
-            membership: self.membership.clone(),
+            // A segment keeps the truncations of its own PG (every recovery makes one per PG).
+            truncations: self
+                .truncations
+                .iter()
+                .filter(|t| t.pg == pg)
+                .copied()
+                .collect(),
+            membership: self.pgs[pg.0 as usize].membership.clone(),
             me,
-            map: None,
+            map: (pg == PG).then(|| self.stored_map()),
         })
     }
 
@@ -548,25 +804,33 @@ impl WriterCore {
         Ok(())
     }
 
-    /// Allocates LSNs to one MTR (consecutive; the last record is the CPL), sets backlinks,
-    /// encodes each record once into the send log and registers the CPL. Returns the first LSN.
+    /// Allocates LSNs to one MTR (consecutive; the last record is the CPL), sets each record's
+    /// PG (from its page) and PG backlink, encodes each record once into the send log and
+    /// registers the CPL. Returns the first LSN. An MTR writing a page beyond the last PG is
+    /// refused whole with [`AppendError::Grow`].
     pub fn append_mtr(&mut self, drafts: Vec<RecordDraft>) -> Result<Lsn, AppendError> {
         assert!(!drafts.is_empty(), "an MTR has at least one record");
         let n = drafts.len();
         self.room_for(n)?;
+        if let Some(d) = drafts.iter().find(|d| self.pg_of(d.page).is_none()) {
+            return Err(AppendError::Grow { page: d.page });
+        }
         let first = self.next_lsn;
         for (k, d) in drafts.into_iter().enumerate() {
             let lsn = self.next_lsn;
+            let pg = self.pg_of(d.page).expect("checked above");
+            let ship = &mut self.pgs[pg.0 as usize];
             let rec = RedoRecord {
                 lsn,
-                pg: PG,
-                prev_pg_lsn: self.pg_tail,
+                pg,
+                prev_pg_lsn: ship.tail,
                 page: d.page,
                 prev_page_lsn: d.prev_page_lsn,
                 known_vdl: self.tracker.vdl(),
                 cpl: k + 1 == n,
                 payload: d.payload,
             };
+            ship.tail = lsn;
             let mut bytes = Vec::with_capacity(rec.encoded_len());
             rec.encode(&mut bytes);
             assert_eq!(
@@ -578,11 +842,11 @@ impl WriterCore {
             self.records_total += 1;
             self.log.push_back(Arc::new(Encoded {
                 lsn,
+                pg,
                 bytes,
                 cumulative_bytes: self.record_bytes_total,
             }));
-            self.tracker.add_record(PG, lsn);
-            self.pg_tail = lsn;
+            self.tracker.add_record(pg, lsn);
             self.next_lsn = lsn.next();
         }
         let cpl = Lsn(self.next_lsn.0 - 1);
@@ -594,33 +858,38 @@ impl WriterCore {
         Ok(first)
     }
 
-    /// Segment `i` answered our `Open` with this SCL, having adopted membership `membership`:
-    /// start sending to it above what it holds. The SCL replaces what the segment reported before,
-    /// even if lower: a node that lost its disk while we were apart must not be counted for the
-    /// records it held then. An answer to an `Open` of an earlier membership is ignored (the slot
-    /// is opened again). Returns the new VDL if it advanced.
-    pub fn connected(&mut self, i: usize, scl: Lsn, membership: MembershipEpoch) -> Option<Lsn> {
-        if membership != self.membership.epoch || self.slot_addr(i).is_none() {
+    /// The segment of flat slot `g` answered our `Open` with this SCL, having adopted membership
+    /// `membership`: start sending to it above what it holds. The SCL replaces what the segment
+    /// reported before, even if lower: a node that lost its disk while we were apart must not be
+    /// counted for the records it held then. An answer to an `Open` of an earlier membership is
+    /// ignored (the slot is opened again). Returns the new VDL if it advanced.
+    pub fn connected(&mut self, g: usize, scl: Lsn, membership: MembershipEpoch) -> Option<Lsn> {
+        let pg = pg_of_slot(g);
+        if self.pgs.get(pg.0 as usize).map(|p| p.membership.epoch) != Some(membership)
+            || self.slot_addr(g).is_none()
+        {
             return None;
         }
-        let c = &mut self.cursors[i];
+        let log_base = self.log_base;
+        let c = self.cursor_mut(g);
         c.connected = true;
         c.in_flight = None;
         // Anything older than the send log is fetched by the segment from its peers (gossip).
-        c.sent = Lsn(scl.0.max(self.log_base.0 - 1));
-        let mut advanced = self.tracker.reconnected(i, scl);
+        c.sent = Lsn(scl.0.max(log_base.0 - 1));
+        let mut advanced = self.tracker.reconnected(g, scl);
         // After a membership change VDL moves again only once the new membership is on a write
         // quorum of each of its sets (see `DurabilityTracker::set_sets`).
-        if self.tracker.held() && self.membership_on_quorum() {
-            advanced = self.tracker.release().or(advanced);
+        if self.tracker.held_of(pg) && self.membership_on_quorum_of(pg) {
+            advanced = self.tracker.release_of(pg).or(advanced);
         }
         self.trim();
         advanced
     }
 
-    /// The connection to segment `i` is gone (or its `Write` failed or timed out).
-    pub fn disconnected(&mut self, i: usize) {
-        let c = &mut self.cursors[i];
+    /// The connection to the segment of flat slot `g` is gone (or its `Write` failed or timed
+    /// out).
+    pub fn disconnected(&mut self, g: usize) {
+        let c = self.cursor_mut(g);
         c.connected = false;
         c.in_flight = None;
     }
@@ -640,21 +909,29 @@ impl WriterCore {
         }
     }
 
-    /// What this writer tells storage about collection: PGMRPL is the lowest read point of a read
-    /// in flight, or VDL (every new read is at VDL, and VDL never decreases); `held_by_all` is the
-    /// lowest SCL any segment reported.
+    /// What this writer tells PG 0's storage about collection (see
+    /// [`horizon_of`](Self::horizon_of)).
     #[must_use]
     pub fn horizon(&self) -> ReadHorizon {
+        self.horizon_of(PG)
+    }
+
+    /// What this writer tells `pg`'s storage about collection: PGMRPL is the lowest read point
+    /// of a read in flight, or VDL (every new read is at VDL, and VDL never decreases);
+    /// `held_by_all` is the lowest SCL any segment of the PG reported.
+    #[must_use]
+    pub fn horizon_of(&self, pg: PgId) -> ReadHorizon {
         let vdl = self.tracker.vdl();
         let pgmrpl = self
             .reads
             .keys()
             .next()
             .map_or(vdl, |lowest| (*lowest).min(vdl));
-        let addrs = slot_addrs(&self.membership);
+        let base = pg.0 as usize * SLOTS;
+        let addrs = slot_addrs(&self.pgs[pg.0 as usize].membership);
         let held_by_all = (0..SLOTS)
             .filter(|&i| addrs[i].is_some())
-            .map(|i| self.tracker.scl(i))
+            .map(|i| self.tracker.scl(base + i))
             .min()
             .unwrap_or(Lsn::ZERO);
         ReadHorizon {
@@ -663,24 +940,45 @@ impl WriterCore {
         }
     }
 
-    /// The next `Write` for segment `i`, if it is connected, has none in flight and has records
-    /// to send. Marks it in flight.
-    pub fn next_write(&mut self, i: usize, req_id: u64, now_ms: u64) -> Option<WriteBatch> {
+    /// The last record of `pg` at or below `lsn` still in the send log (`None` if none is).
+    fn pg_record_at_or_below(&self, pg: PgId, lsn: Lsn) -> Option<Lsn> {
+        if lsn < self.log_base {
+            return None;
+        }
+        let end = usize::try_from(lsn.0 - self.log_base.0 + 1)
+            .unwrap_or(usize::MAX)
+            .min(self.log.len());
+        self.log
+            .range(..end)
+            .rev()
+            .find(|e| e.pg == pg)
+            .map(|e| e.lsn)
+    }
+
+    /// The next `Write` for flat slot `g`, if its segment is connected, has none in flight and
+    /// has records of its PG to send. Marks it in flight.
+    pub fn next_write(&mut self, g: usize, req_id: u64, now_ms: u64) -> Option<WriteBatch> {
         if self.fenced {
             return None;
         }
-        let c = self.cursors[i];
+        let pg = pg_of_slot(g);
+        let c = *self.cursor(g);
         if !c.connected || c.in_flight.is_some() {
             return None;
         }
         let mut sent = Lsn(c.sent.0.max(self.log_base.0 - 1));
-        let acked = self.tracker.scl(i);
+        let acked = self.tracker.scl(g);
         let nothing_new = self.log.back().is_none_or(|e| e.lsn <= sent);
-        if nothing_new && acked < sent && now_ms >= c.answered_at_ms + LAGGING_SEGMENT_RESEND_MS {
-            // Its SCL lags what it was sent: send the lagging records again; the answer tells
-            // how far it has come (by gossip) since.
+        // Its SCL lags what it was sent (the PG's last record sent, not `sent` itself, which
+        // may lie on another PG's record).
+        let lagging = self
+            .pg_record_at_or_below(pg, sent)
+            .is_some_and(|last| acked < last);
+        if nothing_new && lagging && now_ms >= c.answered_at_ms + LAGGING_SEGMENT_RESEND_MS {
+            // Send the lagging records again; the answer tells how far it has come (by gossip)
+            // since.
             sent = Lsn(acked.0.max(self.log_base.0 - 1));
-            self.cursors[i].answered_at_ms = now_ms;
+            self.cursor_mut(g).answered_at_ms = now_ms;
         }
         let skip = usize::try_from(sent.0 + 1 - self.log_base.0).expect("send log index");
         let mut bytes = 0;
@@ -688,31 +986,40 @@ impl WriterCore {
             .log
             .iter()
             .skip(skip)
+            .filter(|e| e.pg == pg)
             .take_while(|e| {
                 bytes += e.bytes.len();
                 bytes <= WRITE_BATCH_BYTES_MAX
             })
             .cloned()
             .collect();
-        let last = records.last()?.lsn;
-        self.cursors[i].in_flight = Some(InFlight {
+        let Some(last) = records.last().map(|e| e.lsn) else {
+            // Nothing of its PG above `sent`: it has been sent everything up to the log's end.
+            if let Some(end) = self.log.back().map(|e| e.lsn) {
+                let c = self.cursor_mut(g);
+                c.sent = c.sent.max(end);
+            }
+            return None;
+        };
+        self.cursor_mut(g).in_flight = Some(InFlight {
             req_id,
             last,
             sent_at_ms: now_ms,
         });
         Some(WriteBatch {
             req_id,
+            pg,
             last,
-            horizon: self.horizon(),
-            membership: self.membership.epoch,
+            horizon: self.horizon_of(pg),
+            membership: self.pgs[pg.0 as usize].membership.epoch,
             records,
         })
     }
 
-    /// The `Write` `req_id` to segment `i` was acknowledged with this SCL. Returns the new VDL if
-    /// it advanced. An answer to a `Write` no longer in flight is ignored.
-    pub fn write_acked(&mut self, i: usize, req_id: u64, scl: Lsn) -> Option<Lsn> {
-        let c = &mut self.cursors[i];
+    /// The `Write` `req_id` to flat slot `g` was acknowledged with this SCL. Returns the new VDL
+    /// if it advanced. An answer to a `Write` no longer in flight is ignored.
+    pub fn write_acked(&mut self, g: usize, req_id: u64, scl: Lsn) -> Option<Lsn> {
+        let c = self.cursor_mut(g);
         match c.in_flight {
             Some(f) if f.req_id == req_id => {
                 c.sent = c.sent.max(f.last);
@@ -721,30 +1028,27 @@ impl WriterCore {
             }
             _ => return None,
         }
-        self.ack(i, scl)
+        self.ack(g, scl)
     }
 
-    /// The `Write` `req_id` to segment `i` failed (an error answer): the driver drops the
+    /// The `Write` `req_id` to flat slot `g` failed (an error answer): the driver drops the
     /// connection and re-opens it.
-    pub fn write_failed(&mut self, i: usize, req_id: u64) {
-        if self.cursors[i]
-            .in_flight
-            .is_some_and(|f| f.req_id == req_id)
-        {
-            self.disconnected(i);
+    pub fn write_failed(&mut self, g: usize, req_id: u64) {
+        if self.cursor(g).in_flight.is_some_and(|f| f.req_id == req_id) {
+            self.disconnected(g);
         }
     }
 
-    /// Segments whose `Write` has been in flight longer than `WRITE_TIMEOUT_MS`; they are
+    /// Flat slots whose `Write` has been in flight longer than `WRITE_TIMEOUT_MS`; they are
     /// disconnected (the driver re-opens them and the records are sent again).
     pub fn expire(&mut self, now_ms: u64) -> Vec<usize> {
         let mut expired = Vec::new();
-        for i in 0..SLOTS {
-            if let Some(f) = self.cursors[i].in_flight
+        for g in 0..self.slots() {
+            if let Some(f) = self.cursor(g).in_flight
                 && now_ms.saturating_sub(f.sent_at_ms) >= WRITE_TIMEOUT_MS
             {
-                self.disconnected(i);
-                expired.push(i);
+                self.disconnected(g);
+                expired.push(g);
             }
         }
         expired
@@ -753,14 +1057,16 @@ impl WriterCore {
     /// A storage node answered `StaleEpoch`: a newer writer holds the volume. For good.
     pub fn fence(&mut self) {
         self.fenced = true;
-        for c in &mut self.cursors {
-            c.in_flight = None;
+        for p in &mut self.pgs {
+            for c in &mut p.cursors {
+                c.in_flight = None;
+            }
         }
     }
 
     /// Applies an SCL report: maybe advance VDL, trim the send log.
-    fn ack(&mut self, i: usize, scl: Lsn) -> Option<Lsn> {
-        let advanced = self.tracker.ack(i, scl);
+    fn ack(&mut self, g: usize, scl: Lsn) -> Option<Lsn> {
+        let advanced = self.tracker.ack(g, scl);
         self.trim();
         advanced
     }
@@ -769,12 +1075,18 @@ impl WriterCore {
         // Trim what is durable and held by every connected segment; a disconnected segment catches
         // up from its peers when it returns. A connected segment that lags far behind VDL holds
         // at most SEND_LOG_DURABLE_BYTES of durable records here: it gets what follows them and
-        // fills the gap from its peers, as a reconnecting one does.
+        // fills the gap from its peers, as a reconnecting one does. A segment whose SCL reached
+        // its PG's last record holds everything of its PG in the log, whatever its SCL says.
         let vdl = self.tracker.vdl();
+        let end = Lsn(self.next_lsn.0 - 1);
         let mut keep_from = vdl;
-        for (s, c) in self.cursors.iter().enumerate() {
-            if c.connected {
-                keep_from = keep_from.min(self.tracker.scl(s));
+        for (k, p) in self.pgs.iter().enumerate() {
+            for (i, c) in p.cursors.iter().enumerate() {
+                if c.connected {
+                    let scl = self.tracker.scl(k * SLOTS + i);
+                    let covered = if scl >= p.tail { end } else { scl };
+                    keep_from = keep_from.min(covered);
+                }
             }
         }
         let durable_through = self.bytes_through(vdl);
@@ -816,17 +1128,17 @@ mod tests {
     use borealis_common::{Epoch, PageId, Payload, WriterId};
 
     fn core(vdl: u64, upto: u64) -> WriterCore {
-        WriterCore::new(Recovered {
-            term: Term {
+        WriterCore::new(Recovered::one_pg(
+            Term {
                 epoch: Epoch(1),
                 writer: WriterId(1),
             },
-            truncations: vec![],
-            vdl: Lsn(vdl),
-            upto: Lsn(upto),
-            membership: Membership::initial((0..6).map(|i| format!("n{i}")).collect()),
-            scls: [Lsn(vdl); SLOTS],
-        })
+            vec![],
+            Lsn(vdl),
+            Lsn(upto),
+            Membership::initial((0..6).map(|i| format!("n{i}")).collect()),
+            [Lsn(vdl); SLOTS],
+        ))
     }
 
     const M1: MembershipEpoch = MembershipEpoch(1);
@@ -1127,12 +1439,12 @@ mod tests {
 
     #[test]
     fn a_repair_counts_records_outside_truncations_and_estimates_bytes() {
-        let mut w = WriterCore::new(Recovered {
-            term: Term {
+        let mut w = WriterCore::new(Recovered::one_pg(
+            Term {
                 epoch: Epoch(3),
                 writer: WriterId(1),
             },
-            truncations: vec![
+            vec![
                 Truncation {
                     epoch: Epoch(2),
                     pg: PG,
@@ -1146,11 +1458,11 @@ mod tests {
                     upto: Lsn(200),
                 },
             ],
-            vdl: Lsn(50),
-            upto: Lsn(200),
-            membership: Membership::initial((0..6).map(|i| format!("n{i}")).collect()),
-            scls: [Lsn(50); SLOTS],
-        });
+            Lsn(50),
+            Lsn(200),
+            Membership::initial((0..6).map(|i| format!("n{i}")).collect()),
+            [Lsn(50); SLOTS],
+        ));
         // Below 10 nothing is truncated; (10, 200] is (overlapping ranges counted once).
         assert_eq!(w.records_up_to(Lsn(10)), 10);
         assert_eq!(w.records_up_to(Lsn(60)), 10);
@@ -1191,5 +1503,113 @@ mod tests {
         w.fence();
         assert!(w.next_write(0, 2, 0).is_none());
         assert_eq!(w.append_mtr(mtr(1)), Err(AppendError::Fenced));
+    }
+
+    /// A volume of two PGs of 4 pages: an MTR writing pages of both gets each record's PG and
+    /// PG backlink right, each PG's segments are sent only their PG's records, VDL needs a write
+    /// quorum of each PG, reads carry the PG's durable tail, and a PG that receives nothing
+    /// neither holds VDL back nor pins the send log.
+    #[test]
+    fn records_go_to_their_protection_group() {
+        let mut w = WriterCore::new(Recovered {
+            pages_per_pg: 4,
+            ..Recovered::one_pg(
+                Term {
+                    epoch: Epoch(1),
+                    writer: WriterId(1),
+                },
+                vec![],
+                Lsn(0),
+                Lsn(0),
+                Membership::initial((0..6).map(|i| format!("n{i}")).collect()),
+                [Lsn(0); SLOTS],
+            )
+        });
+        let page = |p: u64| RecordDraft {
+            page: PageId(p),
+            prev_page_lsn: Lsn::ZERO,
+            payload: Payload::Init(vec![p as u8]),
+        };
+        assert_eq!(
+            w.append_mtr(vec![page(1), page(5)]),
+            Err(AppendError::Grow { page: PageId(5) }),
+            "page 5 lies in PG 1, which does not exist yet"
+        );
+        assert_eq!(w.next_lsn(), Lsn(1), "a refused MTR allocates nothing");
+        let pg1 = w.add_pg(Membership::initial(
+            (0..6).map(|i| format!("m{i}")).collect(),
+        ));
+        assert_eq!((pg1, w.slots()), (PgId(1), 2 * SLOTS));
+        assert!(matches!(
+            w.open_request(SLOTS + 2),
+            Some(Request::Open { pg, ref me, map: None, .. }) if pg == pg1 && me == "m2"
+        ));
+        assert!(matches!(
+            w.open_request(0),
+            Some(Request::Open { map: Some(ref m), .. }) if m.version() == 2 && m.pages_per_pg == 4
+        ));
+        for g in 0..2 * SLOTS {
+            w.connected(g, Lsn::ZERO, M1);
+        }
+        // LSN 1 → PG 0, 2 → PG 1, 3 (commit) → PG 0.
+        w.append_mtr(vec![page(1), page(5), page(PageId::NONE.0)])
+            .expect("room");
+        let b0 = w.next_write(0, 1, 0).expect("PG 0's records");
+        assert_eq!(b0.pg, PG);
+        assert_eq!(
+            b0.records.iter().map(|e| e.lsn.0).collect::<Vec<_>>(),
+            [1, 3]
+        );
+        let b1 = w.next_write(SLOTS, 2, 0).expect("PG 1's records");
+        assert_eq!(b1.pg, pg1);
+        assert_eq!(b1.records.iter().map(|e| e.lsn.0).collect::<Vec<_>>(), [2]);
+        // Every PG 0 segment holds 1 and 3: not durable until PG 1 holds 2 on a write quorum.
+        for g in 1..SEGMENTS_PER_PG {
+            let b = w.next_write(g, 10 + g as u64, 0).expect("batch");
+            w.write_acked(g, b.req_id, Lsn(3));
+        }
+        assert_eq!(w.write_acked(0, 1, Lsn(3)), None);
+        assert_eq!(w.write_acked(SLOTS, 2, Lsn(2)), None, "one copy of 2");
+        for i in 1..3 {
+            let g = SLOTS + i;
+            let b = w.next_write(g, 20 + i as u64, 0).expect("batch");
+            assert_eq!(w.write_acked(g, b.req_id, Lsn(2)), None);
+        }
+        let b = w.next_write(SLOTS + 3, 30, 0).expect("batch");
+        assert_eq!(w.write_acked(SLOTS + 3, b.req_id, Lsn(2)), Some(Lsn(3)));
+        for g in [SLOTS + 4, SLOTS + 5] {
+            let b = w.next_write(g, 40 + g as u64, 0).expect("batch");
+            assert_eq!(w.write_acked(g, b.req_id, Lsn(2)), None);
+        }
+        assert_eq!((w.durable_tail(PG), w.durable_tail(pg1)), (Lsn(3), Lsn(2)));
+        let t = w.read_target(PageId(6)).expect("in PG 1");
+        assert_eq!((t.pg, t.pg_point), (pg1, Lsn(2)));
+        assert_eq!(w.read_target(PageId(9)), None, "beyond the last PG");
+        // PG 0 goes on alone: PG 1's segments, complete to their own last record, hold back
+        // neither VDL nor the send log, and are sent nothing.
+        for k in 0..5u64 {
+            w.append_mtr(vec![page(k % 4)]).expect("room");
+            let last = Lsn(4 + k);
+            for g in 0..SEGMENTS_PER_PG {
+                let b = w.next_write(g, 100 + 10 * k + g as u64, 0).expect("batch");
+                w.write_acked(g, b.req_id, last);
+            }
+            assert_eq!(w.vdl(), last);
+            assert!(w.next_write(SLOTS, 999, 0).is_none(), "nothing of PG 1");
+        }
+        assert_eq!(
+            w.unsent_records(),
+            0,
+            "trimmed: PG 1's SCL is its PG's last record"
+        );
+        // The next record of PG 1 links back to its last one, 2.
+        w.append_mtr(vec![page(7)]).expect("room");
+        let b = w.next_write(SLOTS + 4, 500, 0).expect("PG 1's record");
+        assert_eq!(b.records.len(), 1);
+        let rec = RedoRecord::decode(&mut borealis_common::codec::Reader::new(
+            &b.records[0].bytes,
+        ))
+        .expect("decodes");
+        assert_eq!((rec.lsn, rec.pg, rec.prev_pg_lsn), (Lsn(9), pg1, Lsn(2)));
     }
 }

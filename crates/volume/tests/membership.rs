@@ -70,8 +70,8 @@ async fn a_recovery_that_meets_a_newer_membership_starts_again() {
     }
     let second = tokio::spawn(Volume::open(
         VolumeConfig {
-            nodes: nodes.clone(),
             spares: vec![spare.clone()],
+            ..VolumeConfig::new(nodes.clone())
         },
         Duration::from_secs(30),
     ));

@@ -92,6 +92,9 @@ pub struct Cluster {
     pub storage_addrs: Vec<String>,
     /// The spares' addresses (the writer's `--spares`): spare k, node 6 + k, is in AZ k mod 3.
     pub spare_addrs: Vec<String>,
+    /// More storage nodes new protection groups may be placed on (the writer's
+    /// `--more-storage`), after the spares: more node k is in AZ k mod 3.
+    pub more_addrs: Vec<String>,
     pub writer: Option<Proc>,
     /// The writer's buffer pool, in pages: small pools make reads really go to storage.
     pub buffer_pool_pages: usize,
@@ -147,23 +150,55 @@ impl Cluster {
         writer_args: &[&str],
         storage_args: &[&str],
     ) -> Cluster {
+        Cluster::start_full(
+            name,
+            buffer_pool_pages,
+            spares,
+            0,
+            writer_args,
+            storage_args,
+        )
+    }
+
+    /// A cluster of the six storage nodes and `more` more (on which the volume grows), whose
+    /// writer gets `writer_args` besides the usual ones (`--pg-size` for one).
+    pub fn start_with_more(
+        name: &str,
+        buffer_pool_pages: usize,
+        more: usize,
+        writer_args: &[&str],
+    ) -> Cluster {
+        Cluster::start_full(name, buffer_pool_pages, 0, more, writer_args, &[])
+    }
+
+    fn start_full(
+        name: &str,
+        buffer_pool_pages: usize,
+        spares: usize,
+        more: usize,
+        writer_args: &[&str],
+        storage_args: &[&str],
+    ) -> Cluster {
         let dir = unique_dir(name);
         let mut c = Cluster {
             dir,
             storage: Vec::new(),
             storage_addrs: Vec::new(),
             spare_addrs: Vec::new(),
+            more_addrs: Vec::new(),
             writer: None,
             buffer_pool_pages,
             writer_args: writer_args.iter().map(|a| (*a).to_string()).collect(),
             storage_args: storage_args.iter().map(|a| (*a).to_string()).collect(),
         };
-        for i in 0..6 + spares {
+        for i in 0..6 + spares + more {
             let p = c.spawn_storage(i, "127.0.0.1:0");
             if i < 6 {
                 c.storage_addrs.push(p.addr.clone());
-            } else {
+            } else if i < 6 + spares {
                 c.spare_addrs.push(p.addr.clone());
+            } else {
+                c.more_addrs.push(p.addr.clone());
             }
             c.storage.push(Some(p));
         }
@@ -171,13 +206,20 @@ impl Cluster {
         c
     }
 
-    /// The address of storage node `i` (a spare from 6 on).
+    /// The address of storage node `i` (a spare from 6 on, then the more nodes).
     pub fn addr(&self, i: usize) -> String {
         if i < 6 {
             self.storage_addrs[i].clone()
-        } else {
+        } else if i < 6 + self.spare_addrs.len() {
             self.spare_addrs[i - 6].clone()
+        } else {
+            self.more_addrs[i - 6 - self.spare_addrs.len()].clone()
         }
+    }
+
+    /// The data directory of storage node `i`.
+    pub fn storage_dir(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("node-{}", i + 1))
     }
 
     fn spawn_storage(&self, i: usize, listen: &str) -> Proc {
@@ -244,6 +286,10 @@ impl Cluster {
         if !self.spare_addrs.is_empty() {
             args.push("--spares".into());
             args.push(self.spare_addrs.join(","));
+        }
+        if !self.more_addrs.is_empty() {
+            args.push("--more-storage".into());
+            args.push(self.more_addrs.join(","));
         }
         args.extend(self.writer_args.iter().cloned());
         self.writer = Some(start(&args, &self.dir.join("writer.log")));
