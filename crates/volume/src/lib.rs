@@ -25,8 +25,10 @@
 //! steps of [`recovery`]. This file is their tokio driver: connections, timeouts, a condition
 //! variable for LAL waits and a watch channel for VDL.
 //!
-//! Today a volume is one protection group on six storage nodes; auto-growth to more PGs is the
-//! storage-tier issue's work. Pages are never sent to storage, only redo.
+//! A volume is a chain of protection groups: it starts as PG 0 on six storage nodes and grows by
+//! itself (`Volume::grow`): a write of a page beyond the last PG places the next PGs two per AZ
+//! over every storage node it knows, opens their segments, stores the new map on PG 0, and only
+//! then ships their records. Pages are never sent to storage, only redo.
 //!
 //! Repair: the driver runs one task per writer slot (six members and one joining node) and ticks
 //! the core's membership policy ([`writer::WriterCore::tick`]); a member unreachable for

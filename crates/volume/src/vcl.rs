@@ -26,7 +26,7 @@
 //! it is durable in its own PG), or the last LSN allocated when there is none. A PG that receives
 //! nothing never holds VCL back; a record that is not durable always does. A PGCL can fall (a
 //! segment returns with an empty disk), so VCL is recomputed from the current PGCLs, never
-//! accumulated. The writer's `DurabilityTracker` computes VCL this way today, with one PG.
+//! accumulated. The writer's `DurabilityTracker` computes VCL this way, over every PG.
 //!
 //! # Recovery: dense LSNs and the writer's own VDL carried in records
 //!
@@ -58,8 +58,9 @@
 //!   the floor. Records are allocated at most LAL above VDL, so a segment reports at most about
 //!   LAL records per PG whatever the size of the volume or of its log.
 //!
-//! The running volume has one PG (see docs/architecture.md, "What is not built yet"): recovery
-//! plans with the PG chain, and the simulator checks on every recovery that this scan agrees.
+//! Recovery of a volume of several PGs plans with this scan (`recovery::plan_volume`); a volume
+//! of one PG plans with its chain, and the simulator checks on every recovery that this scan
+//! agrees.
 //!
 //! With one PG, the PG's chain end *is* VCL, and recovery needs neither the floor nor the scan
 //! (`recovery::recover_pg`); the scan gives the same answer.
