@@ -1901,21 +1901,30 @@ async fn explain_analyze_counts_what_ran() {
         "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT dept, count(*) FROM emp GROUP BY dept ORDER BY dept LIMIT 2",
     )
     .await;
-    // A hash aggregate reports its batches and memory as PostgreSQL does (the kilobytes are
-    // Borealis's own estimate).
-    let memory = lines.get(5).cloned().unwrap_or_default();
+    // A hash aggregate reports its batches and memory, a sort its method and memory, as
+    // PostgreSQL does (the kilobytes are Borealis's own estimate); the sort under the LIMIT
+    // gives the two rows asked for.
+    let memory = lines.get(6).cloned().unwrap_or_default();
     assert!(
         memory.starts_with("              Batches: 1  Memory Usage: ")
             && memory.ends_with("kB")
             && !memory.contains("Disk"),
         "{lines:?}"
     );
-    let without_memory: Vec<&String> = lines.iter().filter(|l| **l != memory).collect();
+    let sort = lines.get(3).cloned().unwrap_or_default();
+    assert!(
+        sort.starts_with("        Sort Method: quicksort  Memory: ") && sort.ends_with("kB"),
+        "{lines:?}"
+    );
+    let without_memory: Vec<&String> = lines
+        .iter()
+        .filter(|l| **l != memory && **l != sort)
+        .collect();
     assert_eq!(
         without_memory,
         [
             "Limit (actual rows=2 loops=1)",
-            "  ->  Sort (actual rows=4 loops=1)",
+            "  ->  Sort (actual rows=2 loops=1)",
             "        Sort Key: dept",
             "        ->  HashAggregate (actual rows=4 loops=1)",
             "              Group Key: dept",
@@ -2198,4 +2207,202 @@ async fn hash_aggregates_spill_beyond_work_mem() {
         lines[2].trim().starts_with("Batches: 1  Memory Usage: ") && !lines[2].contains("Disk"),
         "{lines:?}"
     );
+}
+
+/// How many temporary files the writer holds now (they are named for its process).
+fn spill_files(cluster: &Cluster) -> usize {
+    let pid = cluster.writer.as_ref().unwrap().child.id();
+    let prefix = format!("borealis-spill-{pid}-");
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&prefix))
+        .count()
+}
+
+/// Sorts, hash joins and DISTINCT whose rows outgrow `work_mem` spill to temporary files: a
+/// sort writes sorted runs and merges them, a hash join partitions both sides and joins each
+/// pair of partitions, DISTINCT spills as a hash aggregate does. Their answers (counts, first
+/// and last rows recorded from PostgreSQL 15 with the same `work_mem`) are those of the
+/// in-memory operators row for row, EXPLAIN ANALYZE prints PostgreSQL's lines for what ran,
+/// and no temporary file outlives its statement, whether it ends, fails or is cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sorts_hash_joins_and_distinct_spill_beyond_work_mem() {
+    let _g = serial();
+    let cluster = Cluster::start("sql-spill-sort");
+    let c = cluster.client().await;
+    c.batch_execute(
+        "CREATE TABLE sp (id int PRIMARY KEY, k int, t text);
+         INSERT INTO sp SELECT g, g % 6000, 'x' || (g % 7) FROM generate_series(1, 30000) g;
+         CREATE TABLE sj (id int PRIMARY KEY, k int, u text);
+         INSERT INTO sj SELECT g, CASE WHEN g % 50 = 0 THEN NULL ELSE g % 9000 END, 'y' || g
+             FROM generate_series(1, 20000) g",
+    )
+    .await
+    .unwrap();
+    // (query, rows, first row, last row)
+    let cases: [(&str, usize, &str, &str); 7] = [
+        (
+            "SELECT id, k, t FROM sp ORDER BY t DESC, k, id",
+            30000,
+            "24002|2|x6",
+            "5999|5999|x0",
+        ),
+        (
+            "SELECT sp.id, sj.id, sj.u FROM sp JOIN sj ON sp.k = sj.k ORDER BY sj.u, sp.id",
+            68600,
+            "1|1|y1",
+            "24999|9999|y9999",
+        ),
+        (
+            "SELECT sp.id, sj.id FROM sp FULL JOIN sj ON sp.k = sj.k ORDER BY 1 NULLS FIRST, 2 NULLS FIRST",
+            75480,
+            "NULL|50",
+            "30000|NULL",
+        ),
+        (
+            "SELECT sp.id, sj.id FROM sp LEFT JOIN sj ON sp.k = sj.k AND sj.id % 3 = 0 ORDER BY 1, 2",
+            43065,
+            "1|NULL",
+            "30000|NULL",
+        ),
+        (
+            "SELECT DISTINCT k, t FROM sp ORDER BY k DESC, t",
+            30000,
+            "5999|x0",
+            "0|x5",
+        ),
+        (
+            "SELECT count(*) FROM (SELECT DISTINCT k % 1000, t FROM sp) d",
+            1,
+            "7000",
+            "7000",
+        ),
+        (
+            "SELECT id, t FROM sp ORDER BY t, id DESC LIMIT 3 OFFSET 10",
+            3,
+            "29925|x0",
+            "29911|x0",
+        ),
+    ];
+    let mut in_memory = Vec::new();
+    for work_mem in ["64MB", "64kB"] {
+        c.batch_execute(&format!("SET work_mem = '{work_mem}'"))
+            .await
+            .unwrap();
+        for (i, (sql, rows, first, last)) in cases.iter().enumerate() {
+            let got = answer(&c, sql).await;
+            assert_eq!(
+                (got.len(), got[0].as_str(), got[got.len() - 1].as_str()),
+                (*rows, *first, *last),
+                "work_mem {work_mem}: {sql}"
+            );
+            if work_mem == "64MB" {
+                in_memory.push(got);
+            } else {
+                assert!(got == in_memory[i], "work_mem {work_mem}: {sql}");
+            }
+        }
+    }
+    assert_eq!(spill_files(&cluster), 0, "temporary files left");
+
+    let explain = async |sql: &str| {
+        answer(
+            &c,
+            &format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {sql}"),
+        )
+        .await
+    };
+    let line = |lines: &[String], prefix: &str| {
+        lines
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {lines:?}"))
+            .to_string()
+    };
+    let sort = "SELECT * FROM sp ORDER BY t, id DESC";
+    let top = "SELECT * FROM sp ORDER BY t, id DESC LIMIT 10";
+    let join = "SELECT * FROM sp JOIN sj ON sp.k = sj.k";
+    let distinct = "SELECT DISTINCT k, t FROM sp";
+    c.batch_execute("SET work_mem = '64kB'").await.unwrap();
+    let lines = explain(sort).await;
+    assert_eq!(lines[0], "Sort (actual rows=30000 loops=1)", "{lines:?}");
+    assert!(
+        line(&lines, "Sort Method:").starts_with("Sort Method: external merge  Disk: "),
+        "{lines:?}"
+    );
+    let lines = explain(top).await;
+    assert_eq!(lines[1], "  ->  Sort (actual rows=10 loops=1)", "{lines:?}");
+    assert!(
+        line(&lines, "Sort Method:").starts_with("Sort Method: top-N heapsort  Memory: "),
+        "{lines:?}"
+    );
+    let lines = explain(join).await;
+    assert_eq!(
+        lines[0], "Hash Join (actual rows=68600 loops=1)",
+        "{lines:?}"
+    );
+    let buckets = line(&lines, "Buckets:");
+    let batches: usize = buckets
+        .split("Batches: ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        batches > 1 && buckets.contains(" (originally 1)  Memory Usage: "),
+        "{lines:?}"
+    );
+    let lines = explain(distinct).await;
+    assert!(
+        line(&lines, "Batches:").contains("  Disk Usage: "),
+        "{lines:?}"
+    );
+    // Borealis's rows take more memory than PostgreSQL's: 4MB does not hold these.
+    c.batch_execute("SET work_mem = '64MB'").await.unwrap();
+    let lines = explain(sort).await;
+    assert!(
+        line(&lines, "Sort Method:").starts_with("Sort Method: quicksort  Memory: "),
+        "{lines:?}"
+    );
+    let lines = explain(join).await;
+    assert!(
+        line(&lines, "Buckets:").starts_with("Buckets: 32768  Batches: 1  Memory Usage: "),
+        "{lines:?}"
+    );
+    let lines = explain(distinct).await;
+    assert!(!line(&lines, "Batches:").contains("Disk"), "{lines:?}");
+
+    // A statement failing after its sort and its join spilled leaves no file behind.
+    c.batch_execute("SET work_mem = '64kB'").await.unwrap();
+    assert_eq!(
+        answer(&c, "SELECT id FROM sp ORDER BY 1 / (id - 29000)").await,
+        ["ERROR 22012"]
+    );
+    assert_eq!(
+        answer(
+            &c,
+            "SELECT sp.id FROM sp JOIN sj ON sp.k = sj.k WHERE 1 / (sj.id - 19990) > 0"
+        )
+        .await,
+        ["ERROR 22012"]
+    );
+    assert_eq!(spill_files(&cluster), 0, "temporary files left");
+
+    // Nor does a cancelled one (or, should the statement win the race, a finished one).
+    let token = c.cancel_token();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        token.cancel_query(tokio_postgres::NoTls).await.unwrap();
+    });
+    let got = answer(
+        &c,
+        "SELECT count(*) FROM (SELECT a.id, b.t FROM sp a JOIN sp b ON a.k % 1000 = b.k % 1000
+             ORDER BY b.t, a.id DESC, b.id) q",
+    )
+    .await;
+    canceller.await.unwrap();
+    assert!(got == ["ERROR 57014"] || got == ["900000"], "{got:?}");
+    assert_eq!(spill_files(&cluster), 0, "temporary files left");
 }

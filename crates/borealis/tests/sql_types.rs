@@ -197,6 +197,13 @@ async fn schemas_answer_as_postgresql_does() {
     run_golden("sql_schemas.golden", "sql-schemas", true).await;
 }
 
+/// `sql_spill.golden`: sorts (external merge, top-N), hash joins of every kind, DISTINCT and
+/// hash aggregates under `work_mem = 64kB`, so that they spill to temporary files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spilling_operators_answer_as_postgresql_does() {
+    run_golden("sql_spill.golden", "sql-spill", false).await;
+}
+
 /// Runs the cases of one golden file against a Borealis cluster (or, with
 /// `BOREALIS_RECORD_GOLDEN` set, records PostgreSQL 15's answers into it). With `details`, an
 /// error's answer includes its DETAIL line.

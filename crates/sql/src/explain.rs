@@ -45,6 +45,13 @@
 //! defaults without statistics do. They rank plans roughly; they are not calibrated against
 //! time.
 //!
+//! With ANALYZE, the nodes that keep within `work_mem` print what they used, in PostgreSQL's
+//! words: a `HashAggregate` (GROUP BY or DISTINCT) `Batches: N  Memory Usage: NkB` (and `Disk
+//! Usage: NkB` once it spilled), a `Sort` `Sort Method: quicksort | top-N heapsort  Memory: NkB`
+//! or `Sort Method: external merge  Disk: NkB`, a hash join's `Hash` `Buckets: N  Batches: N
+//! Memory Usage: NkB` (`Buckets: N (originally N)  Batches: N (originally 1)` once it
+//! partitioned). Kilobytes are rounded up, as PostgreSQL rounds them.
+//!
 //! EXPLAIN ANALYZE runs the statement with an instrumented executor: each node's counters are
 //! keyed by the address of its plan part (stable for the statement) and a [`Part`]. Every row
 //! set is materialised, so a node's first row is ready only when all of its rows are: its
@@ -120,8 +127,24 @@ pub struct Instrument {
     /// Whether nodes are timed (`TIMING OFF` counts rows only).
     pub timing: bool,
     nodes: RefCell<HashMap<(usize, Part), Counters>>,
-    /// Per hash aggregate: batches, peak memory and bytes spilled (see `Executor::aggregate_into`).
-    memory: RefCell<HashMap<usize, (usize, usize, u64)>>,
+    /// What the nodes that hold rows within `work_mem` used (hash aggregates, DISTINCT, sorts,
+    /// hash joins' tables), per plan part.
+    memory: RefCell<HashMap<(usize, Part), MemoryUse>>,
+}
+
+/// What a node that holds rows within `work_mem` used, over all its loops.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MemoryUse {
+    /// Batches: 1 in memory; a spilling hash node's in-memory passes.
+    pub batches: usize,
+    /// The most bytes its rows took in memory at once.
+    pub peak_bytes: usize,
+    /// Bytes written to temporary files.
+    pub disk_bytes: u64,
+    /// A hash join's most build rows in one batch.
+    pub rows_peak: usize,
+    /// How a sort ran.
+    pub sort: Option<crate::spill::SortMethod>,
 }
 
 impl Instrument {
@@ -145,14 +168,20 @@ impl Instrument {
         }
     }
 
-    /// Adds one run of a hash aggregate: its batches, its groups' peak memory and the bytes
-    /// it wrote to temporary files.
-    pub fn record_memory<T>(&self, node: &T, batches: usize, peak_bytes: usize, disk_bytes: u64) {
+    /// Adds one loop of a node that holds rows within `work_mem`: the most batches and memory
+    /// of any loop, the disk of all of them, and the method of the last sort.
+    pub fn record_memory<T>(&self, node: &T, part: Part, used: MemoryUse) {
         let mut m = self.memory.borrow_mut();
-        let e = m.entry(key(node)).or_default();
-        e.0 = e.0.max(batches);
-        e.1 = e.1.max(peak_bytes);
-        e.2 += disk_bytes;
+        let e = m.entry((key(node), part)).or_default();
+        e.batches = e.batches.max(used.batches);
+        e.peak_bytes = e.peak_bytes.max(used.peak_bytes);
+        e.disk_bytes += used.disk_bytes;
+        e.rows_peak = e.rows_peak.max(used.rows_peak);
+        e.sort = used.sort.or(e.sort);
+    }
+
+    fn memory<T>(&self, node: &T, part: Part) -> Option<MemoryUse> {
+        self.memory.borrow().get(&(key(node), part)).copied()
     }
 
     fn get<T>(&self, node: &T, part: Part) -> Option<Counters> {
@@ -450,9 +479,27 @@ impl<'a> Walk<'a> {
             let keys = self.sort_keys(plan)?;
             let n = node.rows.max(1.0);
             let sort_cost = 2.0 * ROW_COST * n * n.log2().max(1.0);
+            let mut details = vec![format!("Sort Key: {keys}")];
+            if let Some(used) = self.instrument.and_then(|i| i.memory(plan, Part::Sort))
+                && let Some(method) = used.sort
+            {
+                // PostgreSQL rounds kilobytes up.
+                details.push(match method {
+                    crate::spill::SortMethod::ExternalMerge => format!(
+                        "Sort Method: {}  Disk: {}kB",
+                        method.name(),
+                        used.disk_bytes.div_ceil(1024)
+                    ),
+                    _ => format!(
+                        "Sort Method: {}  Memory: {}kB",
+                        method.name(),
+                        used.peak_bytes.div_ceil(1024)
+                    ),
+                });
+            }
             node = Node {
                 name: "Sort".into(),
-                details: vec![format!("Sort Key: {keys}")],
+                details,
                 startup_cost: node.total_cost + sort_cost,
                 total_cost: node.total_cost + sort_cost + n * ROW_COST,
                 rows: node.rows,
@@ -500,6 +547,39 @@ impl<'a> Walk<'a> {
             };
         }
         Ok(node)
+    }
+
+    /// A hash aggregate's (or DISTINCT's) `Batches:` line, as PostgreSQL prints it.
+    fn hash_memory<T>(&self, node: &T, part: Part) -> Option<String> {
+        let used = self.instrument?.memory(node, part)?;
+        // PostgreSQL rounds kilobytes up.
+        let mut line = format!(
+            "Batches: {}  Memory Usage: {}kB",
+            used.batches,
+            used.peak_bytes.div_ceil(1024)
+        );
+        if used.disk_bytes > 0 {
+            let _ = write!(line, "  Disk Usage: {}kB", used.disk_bytes.div_ceil(1024));
+        }
+        Some(line)
+    }
+
+    /// A hash join's `Buckets:` line on its `Hash` node, as PostgreSQL prints it. Buckets are
+    /// PostgreSQL's: a power of two, at least 1024, one per row of the largest batch. A join
+    /// starts with one batch and partitions when its table outgrows `work_mem`, so a spilled
+    /// one says it began with one, as PostgreSQL does when its batches grow.
+    fn hash_table_memory(&self, step: &JoinStep) -> Option<String> {
+        let used = self.instrument?.memory(step, Part::Join)?;
+        let buckets = used.rows_peak.max(1024).next_power_of_two();
+        let batches = used.batches;
+        let memory_kb = used.peak_bytes.div_ceil(1024);
+        Some(if batches > 1 {
+            format!(
+                "Buckets: {buckets} (originally {buckets})  Batches: {batches} (originally 1)  Memory Usage: {memory_kb}kB"
+            )
+        } else {
+            format!("Buckets: {buckets}  Batches: {batches}  Memory Usage: {memory_kb}kB")
+        })
     }
 
     /// Rows a query gave over all its runs.
@@ -615,17 +695,8 @@ impl<'a> Walk<'a> {
                 details.push(format!("Filter: {}", cx.top(h)));
             }
             if !agg.group_by.is_empty()
-                && let Some(i) = self.instrument
-                && let Some(&(batches, peak, disk)) = i.memory.borrow().get(&key(s))
+                && let Some(line) = self.hash_memory(s, Part::Aggregate)
             {
-                // PostgreSQL rounds kilobytes up.
-                let mut line = format!(
-                    "Batches: {batches}  Memory Usage: {}kB",
-                    peak.div_ceil(1024)
-                );
-                if disk > 0 {
-                    line.push_str(&format!("  Disk Usage: {}kB", disk.div_ceil(1024)));
-                }
                 details.push(line);
             }
             let input = node.rows;
@@ -666,9 +737,11 @@ impl<'a> Walk<'a> {
         }
         if s.distinct {
             let outputs: Vec<String> = s.projections.iter().map(|p| cx.expr(p)).collect();
+            let mut details = vec![format!("Group Key: {}", outputs.join(", "))];
+            details.extend(self.hash_memory(s, Part::Distinct));
             node = Node {
                 name: "HashAggregate".into(),
-                details: vec![format!("Group Key: {}", outputs.join(", "))],
+                details,
                 startup_cost: node.total_cost + node.rows * ROW_COST,
                 total_cost: node.total_cost + node.rows * ROW_COST * 2.0,
                 rows: node.rows.clamp(1.0, GROUPS_DEFAULT),
@@ -851,10 +924,16 @@ impl<'a> Walk<'a> {
                 (outer.rows * scan.rows * 0.005).max(1.0)
             };
             cost = outer.total_cost + scan.total_cost + (outer.rows + scan.rows) * ROW_COST;
-            name = format!("Hash{kind} Join");
+            // "Hash Join", "Hash Left Join", …
+            name = if kind.is_empty() {
+                "Hash Join".into()
+            } else {
+                format!("Hash{kind}")
+            };
             actual = self.counters(step, Part::Join);
             inner = Node {
                 name: "Hash".into(),
+                details: self.hash_table_memory(step).into_iter().collect(),
                 startup_cost: scan.total_cost,
                 total_cost: scan.total_cost,
                 rows: scan.rows,

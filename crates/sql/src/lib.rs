@@ -23,6 +23,8 @@
 //!   resolution through `search_path` and the session's temporary schema.
 //! - [`sequence`]: sequence definitions, and `nextval` handing out values from blocks reserved
 //!   durably in small transactions of their own.
+//! - [`spill`]: temporary files for operators that outgrow `work_mem` (hash aggregates,
+//!   DISTINCT, hash joins) and the sorter (quicksort, top-N heapsort, external merge).
 //! - [`settings`]: the settings `SET`/`SHOW`/`RESET` and `pg_settings` know, as PostgreSQL 15
 //!   describes them.
 //! - [`session`]: transactions, DML (defaults, RETURNING, ON CONFLICT, CHECK and FOREIGN KEY

@@ -49,9 +49,17 @@
 //! [`crate::window`]); their results are slots of the row's evaluation context.
 //!
 //! Subqueries are plans inside expressions ([`crate::expr::Subquery`]); the [`Executor`] runs
-//! them, caching uncorrelated ones for the statement. Every row set is materialised in memory;
-//! [`JOIN_ROWS_MAX`] bounds the largest intermediate result and [`SUBQUERY_DEPTH_MAX`] the
-//! nesting of subqueries (binding and execution recurse through them).
+//! them, caching uncorrelated ones for the statement. [`SUBQUERY_DEPTH_MAX`] bounds the nesting
+//! of subqueries (binding and execution recurse through them).
+//!
+//! Memory. A plain select or an aggregate over one table reads the scan row by row; a join's
+//! steps produce materialised partial rows, bounded by [`JOIN_ROWS_MAX`], as are a query's
+//! final rows. The operators that would otherwise hold a whole input keep within the session's
+//! `work_mem` and spill to temporary files ([`crate::spill`]) beyond it: the hash aggregate
+//! ([`Executor::aggregate_into`]), DISTINCT (that aggregate over the output columns), ORDER BY
+//! ([`crate::spill::Sorter`]: quicksort, top-N heapsort under a LIMIT, external merge) and the
+//! hash join's table ([`Executor::hash_join_into`]: a grace hash join). Each gives the same rows
+//! in the same order whatever `work_mem` is.
 //!
 //! Locking clauses (`FOR UPDATE`, `FOR NO KEY UPDATE`, `FOR SHARE`, `FOR KEY SHARE`, with NOWAIT
 //! or SKIP LOCKED) are planned by [`Planner::bind_locking`] for a top-level query over one
@@ -140,6 +148,20 @@ struct SpillStats {
     batches: usize,
     peak_bytes: usize,
     disk_bytes: u64,
+    /// A hash join's most build rows in one batch's table.
+    rows_peak: usize,
+}
+
+impl SpillStats {
+    fn memory_use(&self) -> explain::MemoryUse {
+        explain::MemoryUse {
+            batches: self.batches,
+            peak_bytes: self.peak_bytes,
+            disk_bytes: self.disk_bytes,
+            rows_peak: self.rows_peak,
+            sort: None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -2688,7 +2710,8 @@ pub struct Executor<'a> {
     work_tables: RefCell<HashMap<usize, Rc<Vec<Vec<Value>>>>>,
     /// EXPLAIN ANALYZE's counters; `None` (no counting, no clock reads) otherwise.
     instrument: Option<explain::Instrument>,
-    /// Bytes a hash aggregate may hold before it spills (the session's `work_mem`).
+    /// Bytes a hash aggregate, DISTINCT, a sort or a hash join's table may hold before it
+    /// spills (the session's `work_mem`).
     pub work_mem: usize,
 }
 
@@ -2823,73 +2846,124 @@ impl<'a> Executor<'a> {
             Some(e) => constant_usize(e, self.params, self.session, "OFFSET")?.unwrap_or(0),
             None => 0,
         };
-        let mut out: Vec<(Vec<Value>, Vec<Value>)> = match &plan.body {
-            Body::Select(s) => {
-                let streaming = plan.order_by.is_empty()
-                    && s.aggregate.is_none()
-                    && !s.distinct
-                    && s.distinct_on.is_empty()
-                    && s.windows.calls.is_empty();
-                let stop_after = if streaming {
-                    limit.map(|l| l.saturating_add(offset))
-                } else {
-                    None
-                };
-                self.run_select(s, &plan.order_by, outer, stop_after)?
-            }
-            Body::Query(q) => self.with_output_keys(self.run(q, outer)?, &plan.order_by),
-            Body::Values(values) => {
-                let cx = self.cx(&[], outer);
-                let mut rows = Vec::with_capacity(values.len());
-                for r in values {
-                    let mut row = Vec::with_capacity(r.len());
-                    for e in r {
-                        row.push(e.eval(&cx)?);
-                    }
-                    rows.push(row);
-                }
-                self.with_output_keys(rows, &plan.order_by)
-            }
-            Body::Set {
-                op,
-                all,
-                left,
-                right,
-            } => {
-                let l = self.run(left, outer)?;
-                let r = self.run(right, outer)?;
-                let rows = set_operation(*op, *all, l, r, &plan.columns);
-                self.with_output_keys(rows, &plan.order_by)
-            }
-            Body::Recursive {
-                id,
-                all,
-                anchor,
-                step,
-            } => {
-                let rows = self.run_recursive(*id, *all, anchor, step, outer)?;
-                self.with_output_keys(rows, &plan.order_by)
-            }
+        // After the body: the sort (within `work_mem`, bounded by a LIMIT when nothing
+        // between them drops rows), DISTINCT ON, OFFSET and LIMIT, row by row.
+        let distinct_on = match &plan.body {
+            Body::Select(s) => !s.distinct_on.is_empty(),
+            _ => false,
         };
-        self.node_done(plan, explain::Part::Body, started, out.len());
-        if !plan.order_by.is_empty() {
-            sort_rows(&mut out, &plan.order_by);
-            self.node_done(plan, explain::Part::Sort, started, out.len());
-        }
-        if let Body::Select(s) = &plan.body
-            && !s.distinct_on.is_empty()
+        let order = |a: &[Value], b: &[Value]| compare_keys(a, b, &plan.order_by);
+        let bound = limit
+            .filter(|_| !distinct_on)
+            .map(|l| l.saturating_add(offset));
+        let mut sorter = (!plan.order_by.is_empty())
+            .then(|| crate::spill::Sorter::new(&order, &self.session.cancel, self.work_mem, bound));
+        let n = plan.order_by.len();
+        let mut seen = HashSet::new();
+        let (mut unique, mut skipped) = (0usize, 0usize);
+        let mut rows: Vec<Vec<Value>> = Vec::new();
+        // Takes the next row in order; whether more are wanted.
+        let mut tail = |vals: Vec<Value>, keys: Vec<Value>| -> SqlResult<bool> {
+            if distinct_on {
+                if !seen.insert(row_hash_key(keys.get(n..).unwrap_or(&[]))) {
+                    return Ok(true);
+                }
+                unique += 1;
+            }
+            if skipped < offset {
+                skipped += 1;
+                return Ok(true);
+            }
+            if limit.is_some_and(|l| rows.len() >= l) {
+                return Ok(false);
+            }
+            rows.push(vals);
+            Ok(limit.is_none_or(|l| rows.len() < l))
+        };
+        let mut body_rows = 0usize;
         {
-            let mut seen = HashSet::new();
-            let n = plan.order_by.len();
-            out.retain(|(_, keys)| seen.insert(row_hash_key(keys.get(n..).unwrap_or(&[]))));
-            self.node_done(plan, explain::Part::Unique, started, out.len());
+            let mut sink = |vals: Vec<Value>, keys: Vec<Value>| -> SqlResult<()> {
+                body_rows += 1;
+                match &mut sorter {
+                    Some(s) => s.push(vals, keys),
+                    None => tail(vals, keys).map(drop),
+                }
+            };
+            match &plan.body {
+                Body::Select(s) => {
+                    let streaming = plan.order_by.is_empty()
+                        && s.aggregate.is_none()
+                        && !s.distinct
+                        && s.distinct_on.is_empty()
+                        && s.windows.calls.is_empty();
+                    let stop_after = if streaming {
+                        limit.map(|l| l.saturating_add(offset))
+                    } else {
+                        None
+                    };
+                    self.run_select(s, &plan.order_by, outer, stop_after, &mut sink)?;
+                }
+                Body::Query(q) => {
+                    with_output_keys(self.run(q, outer)?, &plan.order_by, &mut sink)?;
+                }
+                Body::Values(values) => {
+                    let cx = self.cx(&[], outer);
+                    let mut rows = Vec::with_capacity(values.len());
+                    for r in values {
+                        let mut row = Vec::with_capacity(r.len());
+                        for e in r {
+                            row.push(e.eval(&cx)?);
+                        }
+                        rows.push(row);
+                    }
+                    with_output_keys(rows, &plan.order_by, &mut sink)?;
+                }
+                Body::Set {
+                    op,
+                    all,
+                    left,
+                    right,
+                } => {
+                    let l = self.run(left, outer)?;
+                    let r = self.run(right, outer)?;
+                    let rows = set_operation(*op, *all, l, r, &plan.columns);
+                    with_output_keys(rows, &plan.order_by, &mut sink)?;
+                }
+                Body::Recursive {
+                    id,
+                    all,
+                    anchor,
+                    step,
+                } => {
+                    let rows = self.run_recursive(*id, *all, anchor, step, outer)?;
+                    with_output_keys(rows, &plan.order_by, &mut sink)?;
+                }
+            }
         }
-        let rows: Vec<Vec<Value>> = out
-            .into_iter()
-            .skip(offset)
-            .take(limit.unwrap_or(usize::MAX))
-            .map(|(v, _)| v)
-            .collect();
+        self.node_done(plan, explain::Part::Body, started, body_rows);
+        if let Some(sorter) = sorter {
+            let mut sorted = 0usize;
+            let stats = sorter.finish(&mut |vals, keys| {
+                sorted += 1;
+                tail(vals, keys)
+            })?;
+            if let Some(i) = &self.instrument {
+                i.record_memory(
+                    plan,
+                    explain::Part::Sort,
+                    explain::MemoryUse {
+                        sort: Some(stats.method),
+                        peak_bytes: stats.memory_bytes,
+                        disk_bytes: stats.disk_bytes,
+                        ..explain::MemoryUse::default()
+                    },
+                );
+            }
+            self.node_done(plan, explain::Part::Sort, started, sorted);
+        }
+        if distinct_on {
+            self.node_done(plan, explain::Part::Unique, started, unique);
+        }
         self.node_done(plan, explain::Part::Limit, started, rows.len());
         Ok(rows)
     }
@@ -2942,25 +3016,6 @@ impl<'a> Executor<'a> {
             add(produced?, &mut result, &mut work)?;
         }
         Ok(result)
-    }
-
-    fn with_output_keys(
-        &self,
-        rows: Vec<Vec<Value>>,
-        order_by: &[SortSpec],
-    ) -> Vec<(Vec<Value>, Vec<Value>)> {
-        rows.into_iter()
-            .map(|r| {
-                let keys = order_by
-                    .iter()
-                    .map(|s| match s.key {
-                        SortKey::Output(i) => r.get(i).cloned().unwrap_or(Value::Null),
-                        SortKey::Expr(_) => Value::Null,
-                    })
-                    .collect();
-                (r, keys)
-            })
-            .collect()
     }
 
     /// Reads one relation's rows (its own layout) that pass its filter.
@@ -3246,8 +3301,7 @@ impl<'a> Executor<'a> {
             hash_key.clear();
             for g in &agg.group_by {
                 let v = g.eval(&cx)?;
-                encode_key_value(&v, &mut hash_key);
-                hash_key.push(u8::from(v.is_null()));
+                push_hash_key(&v, &mut hash_key);
                 keys.push(v);
             }
             let found = if agg.group_by.is_empty() {
@@ -3301,6 +3355,10 @@ impl<'a> Executor<'a> {
         stats.peak_bytes = stats.peak_bytes.max(bytes);
         out.append(&mut groups);
         drop(index);
+        // Written partitions hold no descriptor or buffer while they wait to be read.
+        for f in &mut files {
+            f.finish_writing()?;
+        }
         for mut f in files {
             self.session.cancel.check()?;
             if f.rows == 0 {
@@ -3415,12 +3473,13 @@ impl<'a> Executor<'a> {
 
     /// Calls `f` with each row of the FROM clause: a single table's rows straight from the
     /// scan (no row is kept), anything else from [`run_from`](Self::run_from).
-    /// `needed` marks the columns `f` reads (see [`columns_read`]).
+    /// `needed` marks the columns `f` reads (see [`columns_read`]); `stop_after` bounds how
+    /// many rows are wanted.
     fn for_each_from_row(
         &self,
         from: &FromPlan,
         outer: Option<&EvalContext<'_>>,
-        needed: Option<&[bool]>,
+        (needed, stop_after): (Option<&[bool]>, Option<usize>),
         f: &mut dyn FnMut(&[Value]) -> SqlResult<()>,
     ) -> SqlResult<()> {
         let single = from.steps.len() == 1
@@ -3447,7 +3506,7 @@ impl<'a> Executor<'a> {
                 &rel.access,
                 outer,
                 (
-                    None,
+                    stop_after,
                     mask.as_deref().filter(|m| m.len() == def.columns.len()),
                 ),
                 &mut |_, row| {
@@ -3459,7 +3518,7 @@ impl<'a> Executor<'a> {
             self.node_done(from, explain::Part::From, started, n);
             return Ok(());
         }
-        for row in self.run_from(from, outer, None)? {
+        for row in self.run_from(from, outer, stop_after)? {
             f(&row)?;
         }
         Ok(())
@@ -3491,62 +3550,56 @@ impl<'a> Executor<'a> {
                 self.node_done(step, explain::Part::IndexJoin, started, rows.len());
                 continue;
             }
-            let rel_rows =
-                self.relation_rows(rel, outer, if single { stop_after } else { None })?;
             if single {
-                return Ok(rel_rows);
+                return self.relation_rows(rel, outer, stop_after);
             }
-            // Build side of the hash join.
-            let mut table: FastMap<Vec<u8>, Vec<usize>> = FastMap::default();
-            let mut key = Vec::new();
-            if !step.build.is_empty() {
-                'rows: for (i, row) in rel_rows.iter().enumerate() {
-                    key.clear();
-                    let cx = self.cx(row, outer);
-                    for b in &step.build {
-                        let v = b.eval(&cx)?;
-                        if v.is_null() {
-                            continue 'rows;
-                        }
-                        encode_key_value(&v, &mut key);
-                    }
-                    table.entry(key.clone()).or_default().push(i);
-                }
-            }
-            let all: Vec<usize> = if step.build.is_empty() {
-                (0..rel_rows.len()).collect()
-            } else {
-                Vec::new()
-            };
             let mut next = Vec::new();
-            // RIGHT and FULL joins: which relation rows found a partner.
+            if !step.build.is_empty() {
+                let mut stats = SpillStats::default();
+                self.hash_join_into(
+                    (from, rel, step),
+                    outer,
+                    0,
+                    &mut |f| self.for_each_relation_row(rel, outer, f),
+                    &mut |f| {
+                        for partial in &rows {
+                            self.session.cancel.check()?;
+                            f(partial)?;
+                        }
+                        Ok(())
+                    },
+                    &mut next,
+                    &mut stats,
+                )?;
+                if let Some(i) = &self.instrument {
+                    i.record_memory(step, explain::Part::Join, stats.memory_use());
+                }
+                rows = next;
+                self.node_done(step, explain::Part::Join, started, rows.len());
+                continue;
+            }
+            if rows.len() == 1 && step.kind == JoinKind::Inner {
+                // One partial row (the first relation of the join): its rows straight from
+                // the scan, widened, without holding them twice.
+                let partial = &rows[0];
+                self.for_each_relation_row(rel, outer, &mut |row| {
+                    self.join_row(rel, step, partial, row, outer, &mut next)
+                        .map(drop)
+                })?;
+                rows = next;
+                self.node_done(step, explain::Part::Join, started, rows.len());
+                continue;
+            }
+            // A cross product (or a join on conditions that are not equalities): every
+            // relation row against every partial row.
+            let rel_rows = self.relation_rows(rel, outer, None)?;
             let outer_join = matches!(step.kind, JoinKind::Right | JoinKind::Full);
             let mut partnered = vec![false; if outer_join { rel_rows.len() } else { 0 }];
             for partial in &rows {
                 self.session.cancel.check()?;
-                let candidates: &[usize] = if step.build.is_empty() {
-                    &all
-                } else {
-                    key.clear();
-                    let cx = self.cx(partial, outer);
-                    let mut null = false;
-                    for p in &step.probe {
-                        let v = p.eval(&cx)?;
-                        if v.is_null() {
-                            null = true;
-                            break;
-                        }
-                        encode_key_value(&v, &mut key);
-                    }
-                    if null {
-                        &[]
-                    } else {
-                        table.get(&key).map_or(&[], Vec::as_slice)
-                    }
-                };
                 let mut matched = false;
-                for &c in candidates {
-                    let m = self.join_row(rel, step, partial, &rel_rows[c], outer, &mut next)?;
+                for (c, row) in rel_rows.iter().enumerate() {
+                    let m = self.join_row(rel, step, partial, row, outer, &mut next)?;
                     if m && outer_join {
                         partnered[c] = true;
                     }
@@ -3558,14 +3611,7 @@ impl<'a> Executor<'a> {
             }
             for (c, row) in rel_rows.iter().enumerate() {
                 if outer_join && !partnered[c] {
-                    let mut joined = vec![Value::Null; from.width];
-                    joined[rel.offset..rel.offset + rel.width].clone_from_slice(row);
-                    next.push(joined);
-                    if next.len() > JOIN_ROWS_MAX {
-                        return Err(SqlError::ProgramLimitExceeded(format!(
-                            "a join produced more than {JOIN_ROWS_MAX} rows"
-                        )));
-                    }
+                    pad_right(from, rel, row, &mut next)?;
                 }
             }
             rows = next;
@@ -3581,6 +3627,214 @@ impl<'a> Executor<'a> {
             rows = kept;
         }
         Ok(rows)
+    }
+
+    /// Gives every row of one relation (its own layout) that passes its filter to `f`: a
+    /// table's straight from its scan, any other's from its materialised rows.
+    fn for_each_relation_row(
+        &self,
+        rel: &Relation,
+        outer: Option<&EvalContext<'_>>,
+        f: &mut dyn FnMut(&[Value]) -> SqlResult<()>,
+    ) -> SqlResult<()> {
+        if let Source::Table(def) = &rel.source
+            && !rel.lateral
+        {
+            let started = self.node_start();
+            let mut n = 0usize;
+            for_each_matching_row(
+                self,
+                def,
+                rel.filter.as_ref(),
+                &rel.access,
+                outer,
+                (None, None),
+                &mut |_, row| {
+                    n += 1;
+                    f(row)
+                },
+            )?;
+            self.node_done(rel, explain::Part::Scan, started, n);
+            return Ok(());
+        }
+        for row in self.relation_rows(rel, outer, None)? {
+            f(&row)?;
+        }
+        Ok(())
+    }
+
+    /// One hash-join step within `work_mem` (a grace hash join): the relation's rows from
+    /// `build` go into a hash table on the step's build keys; once it holds more than
+    /// `work_mem`, it and every later build row are written to
+    /// [`SPILL_PARTITIONS`](crate::spill::SPILL_PARTITIONS) temporary files by the hash of
+    /// their key, the partial rows from `probe` are written to as many files by the hash of
+    /// their probe key, and each pair of files is joined afterwards the same way (with a fresh
+    /// hash, `depth` levels deep at most [`SPILL_DEPTH_MAX`](crate::spill::SPILL_DEPTH_MAX),
+    /// then in memory whatever its size). Rows with equal keys always meet in one pair, so
+    /// every match, every LEFT padding (a partial row's matches are all in its pair) and every
+    /// RIGHT padding (likewise for a relation row) is found exactly once. A key with a NULL
+    /// never matches: such partial rows are padded or dropped at once, such relation rows are
+    /// kept only by a RIGHT or FULL join, to be padded. Joined rows go to `next`.
+    #[allow(clippy::too_many_arguments)]
+    fn hash_join_into(
+        &self,
+        (from, rel, step): (&FromPlan, &Relation, &JoinStep),
+        outer: Option<&EvalContext<'_>>,
+        depth: u32,
+        build: &mut RowSource<'_>,
+        probe: &mut RowSource<'_>,
+        next: &mut Vec<Vec<Value>>,
+        stats: &mut SpillStats,
+    ) -> SqlResult<()> {
+        use crate::spill::{SPILL_DEPTH_MAX, SPILL_PARTITIONS, SpillFile, value_bytes};
+        use std::hash::BuildHasher;
+        let state = borealis_common::fasthash::FastState::default();
+        let partition = |key: &[u8]| (state.hash_one(key) % SPILL_PARTITIONS as u64) as usize;
+        let outer_join = matches!(step.kind, JoinKind::Right | JoinKind::Full);
+        let pads_left = matches!(step.kind, JoinKind::Left | JoinKind::Full);
+        // The key of a row under `exprs` in `key`; false if a part of it is NULL.
+        let key_of = |exprs: &[Expr], row: &[Value], key: &mut Vec<u8>| -> SqlResult<bool> {
+            key.clear();
+            let cx = self.cx(row, outer);
+            for e in exprs {
+                let v = e.eval(&cx)?;
+                if v.is_null() {
+                    return Ok(false);
+                }
+                encode_key_value(&v, key);
+            }
+            Ok(true)
+        };
+        let mut build_rows: Vec<Vec<Value>> = Vec::new();
+        let mut table: FastMap<Vec<u8>, Vec<usize>> = FastMap::default();
+        let mut bytes = 0usize;
+        let mut build_files: Vec<SpillFile> = Vec::new();
+        let mut key = Vec::new();
+        let mut buf = Vec::new();
+        build(&mut |row| {
+            let keyed = key_of(&step.build, row, &mut key)?;
+            if !build_files.is_empty() {
+                return if keyed {
+                    build_files[partition(&key)].write_row(row, &mut buf)
+                } else if outer_join {
+                    pad_right(from, rel, row, next)
+                } else {
+                    Ok(())
+                };
+            }
+            if !keyed && !outer_join {
+                return Ok(());
+            }
+            // The row, its slot, and its key in the table.
+            bytes += row.iter().map(value_bytes).sum::<usize>()
+                + std::mem::size_of::<Vec<Value>>()
+                + if keyed { 2 * key.len() + 64 } else { 0 };
+            if keyed {
+                match table.get_mut(key.as_slice()) {
+                    Some(rows) => rows.push(build_rows.len()),
+                    None => {
+                        table.insert(key.clone(), vec![build_rows.len()]);
+                    }
+                }
+            }
+            build_rows.push(row.to_vec());
+            if bytes > self.work_mem && depth < SPILL_DEPTH_MAX {
+                // Partition what is held, in input order, and every build row after it.
+                stats.peak_bytes = stats.peak_bytes.max(bytes);
+                stats.rows_peak = stats.rows_peak.max(build_rows.len());
+                bytes = 0;
+                table.clear();
+                build_files = (0..SPILL_PARTITIONS)
+                    .map(|_| SpillFile::create())
+                    .collect::<SqlResult<_>>()?;
+                for held in std::mem::take(&mut build_rows) {
+                    if key_of(&step.build, &held, &mut key)? {
+                        build_files[partition(&key)].write_row(&held, &mut buf)?;
+                    } else {
+                        pad_right(from, rel, &held, next)?;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        // Written partitions hold no descriptor or buffer while they wait to be read.
+        for f in &mut build_files {
+            f.finish_writing()?;
+        }
+        let spilled = !build_files.is_empty();
+        let mut probe_files: Vec<SpillFile> = if spilled {
+            (0..SPILL_PARTITIONS)
+                .map(|_| SpillFile::create())
+                .collect::<SqlResult<_>>()?
+        } else {
+            Vec::new()
+        };
+        // RIGHT and FULL joins: which relation rows found a partner.
+        let mut partnered = vec![false; if outer_join { build_rows.len() } else { 0 }];
+        let mut probed = 0u64;
+        probe(&mut |partial| {
+            probed += 1;
+            if probed.is_multiple_of(1024) {
+                self.session.cancel.check()?;
+            }
+            if !key_of(&step.probe, partial, &mut key)? {
+                return if pads_left {
+                    self.pad_left(step, partial, outer, next)
+                } else {
+                    Ok(())
+                };
+            }
+            if spilled {
+                return probe_files[partition(&key)].write_row(partial, &mut buf);
+            }
+            let mut matched = false;
+            for &c in table.get(&key).map_or(&[][..], Vec::as_slice) {
+                let m = self.join_row(rel, step, partial, &build_rows[c], outer, next)?;
+                if m && outer_join {
+                    partnered[c] = true;
+                }
+                matched |= m;
+            }
+            if pads_left && !matched {
+                self.pad_left(step, partial, outer, next)?;
+            }
+            Ok(())
+        })?;
+        if !spilled {
+            stats.batches += 1;
+            stats.peak_bytes = stats.peak_bytes.max(bytes);
+            stats.rows_peak = stats.rows_peak.max(build_rows.len());
+            for (c, row) in build_rows.iter().enumerate() {
+                if outer_join && !partnered[c] {
+                    pad_right(from, rel, row, next)?;
+                }
+            }
+            return Ok(());
+        }
+        drop(table);
+        for f in &mut probe_files {
+            f.finish_writing()?;
+        }
+        for (mut b, mut p) in build_files.into_iter().zip(probe_files) {
+            self.session.cancel.check()?;
+            stats.disk_bytes += b.bytes + p.bytes;
+            let joins = (b.rows > 0 && (p.rows > 0 || outer_join)) || (p.rows > 0 && pads_left);
+            if !joins {
+                // A batch with nothing to join (PostgreSQL counts it too).
+                stats.batches += 1;
+                continue;
+            }
+            self.hash_join_into(
+                (from, rel, step),
+                outer,
+                depth + 1,
+                &mut |f| b.for_each_row(rel.width, f),
+                &mut |f| p.for_each_row(from.width, f),
+                next,
+                stats,
+            )?;
+        }
+        Ok(())
     }
 
     /// Joins `row` of `rel` to `partial` if the step's ON condition holds, and keeps the joined
@@ -3798,40 +4052,101 @@ impl<'a> Executor<'a> {
         Ok(next)
     }
 
+    /// Runs a select, giving each output row to `sink` with its sort keys (then its DISTINCT
+    /// ON values). DISTINCT is a hash aggregate grouping by every output column, so it spills
+    /// beyond `work_mem` as GROUP BY does (see [`Executor::aggregate_into`]).
     fn run_select(
         &self,
         plan: &SelectPlan,
         order_by: &[SortSpec],
         outer: Option<&EvalContext<'_>>,
         stop_after: Option<usize>,
-    ) -> SqlResult<Vec<(Vec<Value>, Vec<Value>)>> {
+        sink: &mut dyn FnMut(Vec<Value>, Vec<Value>) -> SqlResult<()>,
+    ) -> SqlResult<()> {
+        if !plan.distinct {
+            return self.select_rows(plan, order_by, outer, stop_after, sink);
+        }
         let started = self.node_start();
-        // An aggregate reads its input row by row; only a plain select keeps the rows.
+        let nvals = plan.projections.len();
+        let width = nvals + order_by.len() + plan.distinct_on.len();
+        let distinct = AggPlan {
+            group_by: (0..nvals).map(Expr::Column).collect(),
+            aggs: Vec::new(),
+            having: None,
+        };
+        let mut groups: Vec<Group> = Vec::new();
+        let mut stats = SpillStats::default();
+        // A projected row is its output values followed by its keys.
+        let mut row: Vec<Value> = Vec::with_capacity(width);
+        self.aggregate_into(
+            &distinct,
+            outer,
+            (width, 0),
+            &mut |f| {
+                self.select_rows(plan, order_by, outer, None, &mut |vals, keys| {
+                    row.clear();
+                    row.extend(vals);
+                    row.extend(keys);
+                    f(&row)
+                })
+            },
+            &mut groups,
+            &mut stats,
+        )?;
+        if let Some(i) = &self.instrument {
+            i.record_memory(plan, explain::Part::Distinct, stats.memory_use());
+        }
+        let n = groups.len();
+        for (_, _, mut vals) in groups {
+            let keys = vals.split_off(nvals.min(vals.len()));
+            sink(vals, keys)?;
+        }
+        self.node_done(plan, explain::Part::Distinct, started, n);
+        Ok(())
+    }
+
+    /// The rows of a select before DISTINCT. A plain select streams its FROM rows into `sink`
+    /// (one table's rows straight from the scan); an aggregate reads its input row by row and
+    /// gives its groups; window functions need every row of their input at once.
+    fn select_rows(
+        &self,
+        plan: &SelectPlan,
+        order_by: &[SortSpec],
+        outer: Option<&EvalContext<'_>>,
+        stop_after: Option<usize>,
+        sink: &mut dyn FnMut(Vec<Value>, Vec<Value>) -> SqlResult<()>,
+    ) -> SqlResult<()> {
+        let started = self.node_start();
+        let emit = |cx: &EvalContext<'_>,
+                    sink: &mut dyn FnMut(Vec<Value>, Vec<Value>) -> SqlResult<()>|
+         -> SqlResult<()> {
+            let mut vals = Vec::with_capacity(plan.projections.len());
+            for p in &plan.projections {
+                vals.push(p.eval(cx)?);
+            }
+            // Sort keys, then the DISTINCT ON values (compared after the sort).
+            let mut sort = Vec::with_capacity(order_by.len() + plan.distinct_on.len());
+            for s in order_by {
+                sort.push(match &s.key {
+                    SortKey::Output(i) => vals[*i].clone(),
+                    SortKey::Expr(e) => e.eval(cx)?,
+                });
+            }
+            for e in &plan.distinct_on {
+                sort.push(e.eval(cx)?);
+            }
+            sink(vals, sort)
+        };
+        if plan.aggregate.is_none() && plan.windows.calls.is_empty() {
+            return self.for_each_from_row(&plan.from, outer, (None, stop_after), &mut |row| {
+                emit(&self.cx(row, outer), sink)
+            });
+        }
+        // Window functions read the whole input; an aggregate reads it row by row.
         let rows = match plan.aggregate {
             None => self.run_from(&plan.from, outer, stop_after)?,
             Some(_) => Vec::new(),
         };
-        let mut out: Vec<(Vec<Value>, Vec<Value>)> = Vec::new();
-        let emit =
-            |cx: &EvalContext<'_>, out: &mut Vec<(Vec<Value>, Vec<Value>)>| -> SqlResult<()> {
-                let mut vals = Vec::with_capacity(plan.projections.len());
-                for p in &plan.projections {
-                    vals.push(p.eval(cx)?);
-                }
-                // Sort keys, then the DISTINCT ON values (compared after the sort).
-                let mut sort = Vec::with_capacity(order_by.len() + plan.distinct_on.len());
-                for s in order_by {
-                    sort.push(match &s.key {
-                        SortKey::Output(i) => vals[*i].clone(),
-                        SortKey::Expr(e) => e.eval(cx)?,
-                    });
-                }
-                for e in &plan.distinct_on {
-                    sort.push(e.eval(cx)?);
-                }
-                out.push((vals, sort));
-                Ok(())
-            };
         // The groups that pass HAVING: (first row of the group, aggregate results, key values).
         let mut groups_out: Vec<(Vec<Value>, Vec<Value>, Vec<Value>)> = Vec::new();
         if let Some(agg) = &plan.aggregate {
@@ -3842,12 +4157,12 @@ impl<'a> Executor<'a> {
                 agg,
                 outer,
                 (plan.from.width, 0),
-                &mut |f| self.for_each_from_row(&plan.from, outer, needed.as_deref(), f),
+                &mut |f| self.for_each_from_row(&plan.from, outer, (needed.as_deref(), None), f),
                 &mut groups,
                 &mut stats,
             )?;
             if let Some(i) = &self.instrument {
-                i.record_memory(plan, stats.batches, stats.peak_bytes, stats.disk_bytes);
+                i.record_memory(plan, explain::Part::Aggregate, stats.memory_use());
             }
             // An aggregate without GROUP BY yields one row even over no input.
             if agg.group_by.is_empty() && groups.is_empty() {
@@ -3889,23 +4204,20 @@ impl<'a> Executor<'a> {
         };
         if plan.windows.calls.is_empty() {
             for cx in &contexts {
-                emit(cx, &mut out)?;
+                emit(cx, sink)?;
             }
         } else {
             let values = crate::window::compute(&plan.windows, &contexts, self.session)?;
+            let mut n = 0usize;
             for (cx, w) in contexts.iter().zip(&values) {
                 let mut cx = *cx;
                 cx.windows = w;
-                emit(&cx, &mut out)?;
+                emit(&cx, sink)?;
+                n += 1;
             }
-            self.node_done(plan, explain::Part::Window, started, out.len());
+            self.node_done(plan, explain::Part::Window, started, n);
         }
-        if plan.distinct {
-            let mut seen = HashSet::new();
-            out.retain(|(vals, _)| seen.insert(row_hash_key(vals)));
-            self.node_done(plan, explain::Part::Distinct, started, out.len());
-        }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -3964,20 +4276,63 @@ fn mark_columns(e: &Expr, needed: &mut [bool]) -> bool {
     known
 }
 
+/// A RIGHT or FULL join's relation row without a partner: NULLs in every other column.
+fn pad_right(
+    from: &FromPlan,
+    rel: &Relation,
+    row: &[Value],
+    next: &mut Vec<Vec<Value>>,
+) -> SqlResult<()> {
+    let mut joined = vec![Value::Null; from.width];
+    joined[rel.offset..rel.offset + rel.width].clone_from_slice(row);
+    next.push(joined);
+    if next.len() > JOIN_ROWS_MAX {
+        return Err(SqlError::ProgramLimitExceeded(format!(
+            "a join produced more than {JOIN_ROWS_MAX} rows"
+        )));
+    }
+    Ok(())
+}
+
+/// Gives each row of a body that is not a select to `sink` with its sort keys: ORDER BY
+/// names its output columns.
+fn with_output_keys(
+    rows: Vec<Vec<Value>>,
+    order_by: &[SortSpec],
+    sink: &mut dyn FnMut(Vec<Value>, Vec<Value>) -> SqlResult<()>,
+) -> SqlResult<()> {
+    for r in rows {
+        let keys = order_by
+            .iter()
+            .map(|s| match s.key {
+                SortKey::Output(i) => r.get(i).cloned().unwrap_or(Value::Null),
+                SortKey::Expr(_) => Value::Null,
+            })
+            .collect();
+        sink(r, keys)?;
+    }
+    Ok(())
+}
+
 /// A key under which equal rows (SQL equality, NULLs equal to each other) collide.
 fn row_hash_key(vals: &[Value]) -> Vec<u8> {
     let mut k = Vec::new();
     for v in vals {
-        match v {
-            // 1 and 1.0 are one value in a float column; integers keep their exact encoding.
-            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
-                encode_key_value(&Value::Int(*f as i64), &mut k)
-            }
-            other => encode_key_value(other, &mut k),
-        }
-        k.push(u8::from(v.is_null()));
+        push_hash_key(v, &mut k);
     }
     k
+}
+
+/// Appends one value of a [`row_hash_key`] (GROUP BY and DISTINCT keys are built from these).
+fn push_hash_key(v: &Value, k: &mut Vec<u8>) {
+    match v {
+        // 1 and 1.0 are one value in a float column; integers keep their exact encoding.
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+            encode_key_value(&Value::Int(*f as i64), k)
+        }
+        other => encode_key_value(other, k),
+    }
+    k.push(u8::from(v.is_null()));
 }
 
 fn set_operation(
@@ -4047,36 +4402,38 @@ fn set_operation(
 }
 
 fn sort_rows(out: &mut [(Vec<Value>, Vec<Value>)], order_by: &[SortSpec]) {
-    out.sort_by(|a, b| {
-        for (i, s) in order_by.iter().enumerate() {
-            let (x, y) = (&a.1[i], &b.1[i]);
-            let o = match (x.is_null(), y.is_null()) {
-                (true, true) => Ordering::Equal,
-                (true, false) => {
-                    if s.nulls_first {
-                        Ordering::Less
-                    } else {
-                        Ordering::Greater
-                    }
+    out.sort_by(|a, b| compare_keys(&a.1, &b.1, order_by));
+}
+
+/// The order of two rows' sort keys under ORDER BY.
+fn compare_keys(a: &[Value], b: &[Value], order_by: &[SortSpec]) -> Ordering {
+    for (s, (x, y)) in order_by.iter().zip(a.iter().zip(b)) {
+        let o = match (x.is_null(), y.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => {
+                if s.nulls_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
                 }
-                (false, true) => {
-                    if s.nulls_first {
-                        Ordering::Greater
-                    } else {
-                        Ordering::Less
-                    }
-                }
-                _ => {
-                    let o = x.sort_cmp(y);
-                    if s.desc { o.reverse() } else { o }
-                }
-            };
-            if o != Ordering::Equal {
-                return o;
             }
+            (false, true) => {
+                if s.nulls_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            _ => {
+                let o = x.sort_cmp(y);
+                if s.desc { o.reverse() } else { o }
+            }
+        };
+        if o != Ordering::Equal {
+            return o;
         }
-        Ordering::Equal
-    });
+    }
+    Ordering::Equal
 }
 
 /// Reads the rows of a table that pass `filter`, found through `access`, at the snapshot of
@@ -5287,6 +5644,126 @@ mod tests {
              INSERT INTO a VALUES (1, 10, 'one'), (2, 20, 'two'), (3, NULL, 'three');
              INSERT INTO b VALUES (10, 100), (20, 200), (30, 300);
              INSERT INTO c VALUES (100, 'hundred'), (200, 'two hundred');",
+        );
+    }
+
+    /// Sorts, hash joins and DISTINCT give the same answers (row for row, ties in input order)
+    /// whether their rows fit in `work_mem` or spill to temporary files, and EXPLAIN ANALYZE
+    /// says which happened.
+    #[test]
+    fn sorts_joins_and_distinct_answer_the_same_beyond_work_mem() {
+        let mut s = session();
+        run(
+            &mut s,
+            "CREATE TABLE big (id int PRIMARY KEY, k int, t text);
+             INSERT INTO big SELECT g, CASE WHEN g % 97 = 0 THEN NULL ELSE g % 3000 END,
+                 'v' || (g % 11) FROM generate_series(1, 12000) g;
+             CREATE TABLE other (id int PRIMARY KEY, k int, u text);
+             INSERT INTO other SELECT g, CASE WHEN g % 89 = 0 THEN NULL ELSE g % 4000 END,
+                 'w' || g FROM generate_series(1, 8000) g",
+        );
+        let queries = [
+            "SELECT id, k, t FROM big ORDER BY t DESC, k NULLS FIRST, id",
+            // Ties on k keep the scan's order.
+            "SELECT k, id FROM big ORDER BY k LIMIT 25 OFFSET 100",
+            "SELECT k, t FROM big ORDER BY k DESC LIMIT 7000",
+            "SELECT DISTINCT ON (t) t, id FROM big ORDER BY t, id DESC",
+            "SELECT big.id, other.u FROM big JOIN other ON big.k = other.k ORDER BY 1, 2",
+            "SELECT big.id, other.id FROM big LEFT JOIN other ON big.k = other.k
+                 AND other.id % 3 = 0 ORDER BY 1, 2 NULLS FIRST",
+            "SELECT big.id, other.id FROM big RIGHT JOIN other ON big.k = other.k
+                 ORDER BY 2, 1 NULLS FIRST",
+            "SELECT big.id, other.id FROM big FULL JOIN other ON big.k = other.k
+                 ORDER BY 1 NULLS FIRST, 2 NULLS FIRST",
+            "SELECT count(*), sum(big.id), sum(other.id) FROM big JOIN other ON big.k = other.k",
+            "SELECT DISTINCT k % 500, t FROM big ORDER BY 1 NULLS FIRST, 2",
+            "SELECT count(*) FROM (SELECT DISTINCT k, t FROM big) d",
+            "SELECT a.id, b.id FROM big a JOIN big b ON a.id = b.k JOIN other o ON o.k = a.id
+                 ORDER BY 1, 2",
+            // One join key for every row: partitioning cannot split it, so after the last
+            // level the pair is joined in memory whatever its size.
+            "SELECT count(*), sum(other.id) FROM big JOIN other ON big.id % 1 = other.id % 1
+                 WHERE big.id <= 30",
+        ];
+        let answers = |s: &mut Session, work_mem: &str| -> Vec<Vec<Vec<String>>> {
+            run(s, &format!("SET work_mem = '{work_mem}'"));
+            queries.iter().map(|q| run(s, q)).collect()
+        };
+        let large = answers(&mut s, "64MB");
+        let small = answers(&mut s, "64kB");
+        for ((q, l), m) in queries.iter().zip(&large).zip(&small) {
+            assert!(!l.is_empty(), "{q}");
+            assert!(
+                l == m,
+                "{q}: {} rows in memory, {} spilled",
+                l.len(),
+                m.len()
+            );
+        }
+        assert_eq!(large[0].len(), 12000);
+        assert_eq!(large[1].len(), 25);
+        assert_eq!(large[3].len(), 11);
+        assert_eq!(large[12], rows(&[&["240000", "960120000"]]));
+
+        let explain = |s: &mut Session, q: &str| -> String {
+            run(
+                s,
+                &format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {q}"),
+            )
+            .into_iter()
+            .map(|r| r.join(""))
+            .collect::<Vec<_>>()
+            .join("\n")
+        };
+        let sort = "SELECT id, k, t FROM big ORDER BY t, id DESC";
+        let top = "SELECT id, k, t FROM big ORDER BY t, id DESC LIMIT 10";
+        let join = "SELECT big.id FROM big JOIN other ON big.k = other.k";
+        let distinct = "SELECT DISTINCT k, t FROM big";
+        run(&mut s, "SET work_mem = '64kB'");
+        let plan = explain(&mut s, sort);
+        assert!(
+            plan.contains("Sort Method: external merge  Disk: "),
+            "{plan}"
+        );
+        let plan = explain(&mut s, top);
+        assert!(
+            plan.contains("Sort Method: top-N heapsort  Memory: "),
+            "{plan}"
+        );
+        let plan = explain(&mut s, join);
+        // 32 partitions, some of them partitioned again (hashing decides which).
+        let batches: usize = plan
+            .split("Batches: ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(
+            batches >= 32 && plan.contains(" (originally 1)  Memory Usage: "),
+            "{plan}"
+        );
+        let plan = explain(
+            &mut s,
+            "SELECT big.id FROM big FULL JOIN other ON big.k = other.k",
+        );
+        assert!(
+            plan.starts_with("Hash Full Join (actual rows=25678 "),
+            "{plan}"
+        );
+        let plan = explain(&mut s, distinct);
+        assert!(plan.contains("Disk Usage: "), "{plan}");
+        run(&mut s, "SET work_mem = '64MB'");
+        let plan = explain(&mut s, sort);
+        assert!(plan.contains("Sort Method: quicksort  Memory: "), "{plan}");
+        let plan = explain(&mut s, join);
+        assert!(
+            plan.contains("Buckets: 8192  Batches: 1  Memory Usage: "),
+            "{plan}"
+        );
+        let plan = explain(&mut s, distinct);
+        assert!(
+            plan.contains("Batches: 1  Memory Usage: ") && !plan.contains("Disk"),
+            "{plan}"
         );
     }
 

@@ -6,24 +6,45 @@
 //! a cancelled statement leaves nothing behind (a crash may; the names start with
 //! `borealis-spill-`).
 //!
-//! The hash aggregate uses them (see `Executor::aggregate_into` in `query.rs`): once its groups
-//! fill `work_mem`, rows of groups it has not seen yet go to one of [`SPILL_PARTITIONS`] files
-//! by hash, and each file is aggregated afterwards on its own, spilling again if need be.
+//! Three operators use them, each accounting the bytes its rows take with [`value_bytes`]:
+//!
+//! - the hash aggregate (see `Executor::aggregate_into` in `query.rs`), and DISTINCT, which is
+//!   that aggregate grouping by every output column: once the groups fill `work_mem`, rows of
+//!   groups not seen yet go to one of [`SPILL_PARTITIONS`] files by hash, and each file is
+//!   aggregated afterwards on its own, spilling again (with a fresh hash) if need be;
+//! - the hash join (`Executor::hash_join_into`): once its table fills `work_mem`, both sides are
+//!   partitioned into [`SPILL_PARTITIONS`] file pairs by the hash of the join key and each pair
+//!   is joined on its own (a grace hash join), again partitioned if need be;
+//! - the sort ([`Sorter`]): sorted runs of `work_mem` each, merged [`MERGE_FAN_IN`] at a time.
+//!
+//! The byte layout of a file is in `docs/formats.md` ("Temporary files of a statement").
 
 use crate::catalog::{decode_row, encode_row};
 use crate::error::{SqlError, SqlResult};
+use crate::expr::CancelFlag;
 use crate::types::Value;
+use std::cmp::Ordering;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 /// Files a spilling operator splits its overflow into.
 pub const SPILL_PARTITIONS: usize = 32;
 
-/// Levels of re-spilling before a partition is aggregated in memory whatever its size (each
-/// level divides the groups by [`SPILL_PARTITIONS`] with a fresh hash).
+/// Levels of re-spilling before a partition is aggregated or joined in memory whatever its size
+/// (each level divides the keys by [`SPILL_PARTITIONS`] with a fresh hash).
 pub const SPILL_DEPTH_MAX: u32 = 4;
+
+/// Largest encoded row a temporary file holds: PostgreSQL's limit on one field, 1 GB, so
+/// that a damaged length prefix cannot ask for more memory than a row could need.
+pub const ROW_BYTES_MAX: usize = 1 << 30;
+
+/// Sorted runs one merge pass reads at once: beyond, runs are merged into longer runs first,
+/// so that a sort never holds more open files and read buffers than this.
+pub const MERGE_FAN_IN: usize = 64;
+// A merge pass must shorten the list of runs, or the passes would never end.
+const _: () = assert!(MERGE_FAN_IN >= 2);
 
 static NEXT_FILE: AtomicU64 = AtomicU64::new(0);
 
@@ -42,7 +63,7 @@ pub struct SpillFile {
 
 impl SpillFile {
     pub fn create() -> SqlResult<SpillFile> {
-        let n = NEXT_FILE.fetch_add(1, Ordering::Relaxed);
+        let n = NEXT_FILE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!("borealis-spill-{}-{n}", std::process::id()));
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -66,7 +87,14 @@ impl SpillFile {
             .as_mut()
             .ok_or_else(|| SqlError::Internal("temporary file written after reading".into()))?;
         let len = u32::try_from(buf.len())
-            .map_err(|_| SqlError::Internal("temporary file: row too large".into()))?;
+            .ok()
+            .filter(|&n| n as usize <= ROW_BYTES_MAX)
+            .ok_or_else(|| {
+                SqlError::ProgramLimitExceeded(format!(
+                    "a row of {} bytes is too large for a temporary file",
+                    buf.len()
+                ))
+            })?;
         w.write_all(&len.to_le_bytes())
             .and_then(|()| w.write_all(buf))
             .map_err(|e| io_error("write", &e))?;
@@ -75,28 +103,73 @@ impl SpillFile {
         Ok(())
     }
 
+    /// Ends writing: the buffered rows reach the file and its descriptor and buffer are let
+    /// go, so a file waiting to be read (a sort run, a partition) holds neither.
+    pub fn finish_writing(&mut self) -> SqlResult<()> {
+        if let Some(w) = self.writer.take() {
+            // Flushed, not synced: the file only has to outlive the statement.
+            w.into_inner().map_err(|e| io_error("flush", e.error()))?;
+        }
+        Ok(())
+    }
+
+    /// A reader of the rows written, in the order written, as rows of `width` values.
+    pub fn reader(&mut self, width: usize) -> SqlResult<SpillReader> {
+        self.finish_writing()?;
+        let file = File::open(&self.path).map_err(|e| io_error("open", &e))?;
+        Ok(SpillReader {
+            reader: BufReader::new(file),
+            rows_left: self.rows,
+            width,
+            buf: Vec::new(),
+        })
+    }
+
     /// Reads every row back, in the order written, as rows of `width` values.
     pub fn for_each_row(
         &mut self,
         width: usize,
         f: &mut dyn FnMut(&[Value]) -> SqlResult<()>,
     ) -> SqlResult<()> {
-        if let Some(w) = self.writer.take() {
-            // Flushed, not synced: the file only has to outlive the statement.
-            w.into_inner().map_err(|e| io_error("flush", e.error()))?;
-        }
-        let file = File::open(&self.path).map_err(|e| io_error("open", &e))?;
-        let mut r = BufReader::new(file);
-        let mut buf = Vec::new();
-        for _ in 0..self.rows {
-            let mut len = [0u8; 4];
-            r.read_exact(&mut len).map_err(|e| io_error("read", &e))?;
-            buf.resize(u32::from_le_bytes(len) as usize, 0);
-            r.read_exact(&mut buf).map_err(|e| io_error("read", &e))?;
-            let row = decode_row(&buf, width)?;
+        let mut r = self.reader(width)?;
+        while let Some(row) = r.next_row()? {
             f(&row)?;
         }
         Ok(())
+    }
+}
+
+/// Reads the rows of a [`SpillFile`] back one at a time.
+pub struct SpillReader {
+    reader: BufReader<File>,
+    rows_left: u64,
+    width: usize,
+    buf: Vec<u8>,
+}
+
+impl SpillReader {
+    /// The next row, or `None` after the last.
+    pub fn next_row(&mut self) -> SqlResult<Option<Vec<Value>>> {
+        if self.rows_left == 0 {
+            return Ok(None);
+        }
+        self.rows_left -= 1;
+        let mut len = [0u8; 4];
+        self.reader
+            .read_exact(&mut len)
+            .map_err(|e| io_error("read", &e))?;
+        let len = u32::from_le_bytes(len) as usize;
+        // The file is this process's own, but its length still bounds what is read.
+        if len > ROW_BYTES_MAX {
+            return Err(SqlError::Corrupted(format!(
+                "temporary file: a row of {len} bytes"
+            )));
+        }
+        self.buf.resize(len, 0);
+        self.reader
+            .read_exact(&mut self.buf)
+            .map_err(|e| io_error("read", &e))?;
+        decode_row(&self.buf, self.width).map(Some)
     }
 }
 
@@ -118,6 +191,343 @@ pub fn value_bytes(v: &Value) -> usize {
             Value::Numeric(_) | Value::Jsonb(_) => 32,
             _ => 0,
         }
+}
+
+/// How a sort ran, as EXPLAIN ANALYZE's `Sort Method` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortMethod {
+    /// Every row sorted in memory.
+    Quicksort,
+    /// A LIMIT kept only the first rows, in a bounded heap.
+    TopNHeapsort,
+    /// Sorted runs written to temporary files, then merged.
+    ExternalMerge,
+}
+
+impl SortMethod {
+    /// PostgreSQL's name for the method.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            SortMethod::Quicksort => "quicksort",
+            SortMethod::TopNHeapsort => "top-N heapsort",
+            SortMethod::ExternalMerge => "external merge",
+        }
+    }
+}
+
+/// What a sort used: its method, the most memory its rows took at once, the bytes of its
+/// sorted runs on disk.
+#[derive(Clone, Copy, Debug)]
+pub struct SortStats {
+    pub method: SortMethod,
+    pub memory_bytes: usize,
+    pub disk_bytes: u64,
+}
+
+/// Compares two rows' sort keys.
+pub type KeyOrder<'a> = dyn Fn(&[Value], &[Value]) -> Ordering + 'a;
+
+/// A row waiting to be sorted: its output values, its sort keys and its place in the input.
+struct SortRow {
+    vals: Vec<Value>,
+    keys: Vec<Value>,
+    seq: u64,
+}
+
+impl SortRow {
+    fn bytes(&self) -> usize {
+        self.vals
+            .iter()
+            .chain(&self.keys)
+            .map(value_bytes)
+            .sum::<usize>()
+            + 2 * std::mem::size_of::<Vec<Value>>()
+            + std::mem::size_of::<u64>()
+    }
+}
+
+/// A sort within `work_mem`, as PostgreSQL's tuplesort does it:
+///
+/// ```text
+///  push ─▶ rows in memory ──(all fit)────────────────▶ quicksort ─▶ emit
+///             │ more than work_mem
+///             ├──(a LIMIT bound, more rows than it)──▶ bounded max-heap of the first
+///             │                                         `bound` rows ─▶ top-N heapsort
+///             └─▶ sort, write a run, start again ─────▶ runs on disk ─▶ k-way merge
+///                                                       (passes of MERGE_FAN_IN runs)
+/// ```
+///
+/// Rows are (output values, sort keys) pairs; a run stores each as one row of both. The
+/// order is stable whatever the method: equal keys keep their input order (the in-memory sort
+/// is stable, runs hold consecutive input, a merge prefers the earlier run on a tie, and the
+/// heap compares input positions after keys), so a query answers the same whatever
+/// `work_mem` is. Runs are removed when the sorter is dropped: after the statement, on an
+/// error or on a cancel.
+pub struct Sorter<'a> {
+    order: &'a KeyOrder<'a>,
+    cancel: &'a CancelFlag,
+    work_mem: usize,
+    bound: Option<usize>,
+    rows: Vec<SortRow>,
+    /// `rows` is a max-heap of the first `bound` rows (by keys, then input position).
+    heap: bool,
+    bytes: usize,
+    peak_bytes: usize,
+    runs: Vec<SpillFile>,
+    disk_bytes: u64,
+    /// Output values and sort keys per row, fixed by the first row.
+    widths: Option<(usize, usize)>,
+    seq: u64,
+    scratch: Vec<Value>,
+    buf: Vec<u8>,
+}
+
+impl<'a> Sorter<'a> {
+    /// A sorter ordering rows by `order` within `work_mem` bytes; with `bound`, only the
+    /// first `bound` rows of the order are wanted.
+    #[must_use]
+    pub fn new(
+        order: &'a KeyOrder<'a>,
+        cancel: &'a CancelFlag,
+        work_mem: usize,
+        bound: Option<usize>,
+    ) -> Sorter<'a> {
+        Sorter {
+            order,
+            cancel,
+            work_mem,
+            bound,
+            rows: Vec::new(),
+            heap: false,
+            bytes: 0,
+            peak_bytes: 0,
+            runs: Vec::new(),
+            disk_bytes: 0,
+            widths: None,
+            seq: 0,
+            scratch: Vec::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Whether `a` comes after `b`: by keys, then input position.
+    fn after(&self, a: &SortRow, b: &SortRow) -> bool {
+        (self.order)(&a.keys, &b.keys).then(a.seq.cmp(&b.seq)) == Ordering::Greater
+    }
+
+    /// Adds a row.
+    pub fn push(&mut self, vals: Vec<Value>, keys: Vec<Value>) -> SqlResult<()> {
+        let widths = *self.widths.get_or_insert((vals.len(), keys.len()));
+        if widths != (vals.len(), keys.len()) {
+            return Err(SqlError::Internal("sorted rows of different widths".into()));
+        }
+        let row = SortRow {
+            vals,
+            keys,
+            seq: self.seq,
+        };
+        self.seq += 1;
+        if self.heap {
+            // Keep the row only if it comes before the last of the first `bound` rows.
+            if let Some(top) = self.rows.first()
+                && self.after(top, &row)
+            {
+                self.bytes = self.bytes - top.bytes() + row.bytes();
+                self.rows[0] = row;
+                let order = self.order;
+                sift_down(&mut self.rows, 0, &|a: &SortRow, b: &SortRow| {
+                    order(&a.keys, &b.keys).then(a.seq.cmp(&b.seq)) == Ordering::Greater
+                });
+                self.peak_bytes = self.peak_bytes.max(self.bytes);
+            }
+            return Ok(());
+        }
+        self.bytes += row.bytes();
+        self.rows.push(row);
+        self.peak_bytes = self.peak_bytes.max(self.bytes);
+        if let Some(bound) = self.bound
+            && self.runs.is_empty()
+            && (self.rows.len() > bound.saturating_mul(2)
+                || (self.bytes > self.work_mem && self.rows.len() > bound))
+        {
+            // PostgreSQL's switch to a bounded heap: twice the bound, or memory full.
+            self.make_heap(bound);
+            return Ok(());
+        }
+        if self.bytes > self.work_mem {
+            self.write_run()?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the first `bound` rows, as a max-heap.
+    fn make_heap(&mut self, bound: usize) {
+        let order = self.order;
+        self.rows.sort_by(|a, b| order(&a.keys, &b.keys));
+        self.rows.truncate(bound);
+        // Descending order is a max-heap.
+        self.rows.reverse();
+        self.bytes = self.rows.iter().map(SortRow::bytes).sum();
+        self.heap = true;
+    }
+
+    /// Sorts the rows in memory and writes them as one run.
+    fn write_run(&mut self) -> SqlResult<()> {
+        self.cancel.check()?;
+        let order = self.order;
+        self.rows.sort_by(|a, b| order(&a.keys, &b.keys));
+        let mut file = SpillFile::create()?;
+        for mut row in self.rows.drain(..) {
+            self.scratch.clear();
+            self.scratch.append(&mut row.vals);
+            self.scratch.append(&mut row.keys);
+            file.write_row(&self.scratch, &mut self.buf)?;
+        }
+        file.finish_writing()?;
+        self.disk_bytes += file.bytes;
+        self.runs.push(file);
+        self.bytes = 0;
+        Ok(())
+    }
+
+    /// Gives the rows in order to `emit` until it returns `false`.
+    pub fn finish(
+        mut self,
+        emit: &mut dyn FnMut(Vec<Value>, Vec<Value>) -> SqlResult<bool>,
+    ) -> SqlResult<SortStats> {
+        let order = self.order;
+        let method = if self.heap {
+            SortMethod::TopNHeapsort
+        } else if self.runs.is_empty() {
+            SortMethod::Quicksort
+        } else {
+            SortMethod::ExternalMerge
+        };
+        let stats = |s: &Sorter<'_>| SortStats {
+            method,
+            memory_bytes: s.peak_bytes,
+            disk_bytes: s.disk_bytes,
+        };
+        if method != SortMethod::ExternalMerge {
+            let mut rows = std::mem::take(&mut self.rows);
+            if self.heap {
+                rows.sort_by(|a, b| order(&a.keys, &b.keys).then(a.seq.cmp(&b.seq)));
+            } else {
+                rows.sort_by(|a, b| order(&a.keys, &b.keys));
+            }
+            let bound = if self.heap { self.bound } else { None };
+            for (n, row) in rows.into_iter().enumerate() {
+                if bound.is_some_and(|b| n >= b) || !emit(row.vals, row.keys)? {
+                    break;
+                }
+            }
+            return Ok(stats(&self));
+        }
+        if !self.rows.is_empty() {
+            self.write_run()?;
+        }
+        let (nvals, nkeys) = self.widths.unwrap_or((0, 0));
+        let width = nvals + nkeys;
+        // Passes over groups of runs, in input order (so ties still favour earlier input),
+        // until one merge can read them all.
+        while self.runs.len() > MERGE_FAN_IN {
+            let runs = std::mem::take(&mut self.runs);
+            let mut runs = runs.into_iter().peekable();
+            while runs.peek().is_some() {
+                let mut group: Vec<SpillFile> = runs.by_ref().take(MERGE_FAN_IN).collect();
+                if group.len() == 1 {
+                    self.runs.append(&mut group);
+                    continue;
+                }
+                let mut merged = SpillFile::create()?;
+                let buf = &mut self.buf;
+                merge(&mut group, (width, nvals), order, self.cancel, &mut |row| {
+                    merged.write_row(&row, buf)?;
+                    Ok(true)
+                })?;
+                merged.finish_writing()?;
+                self.runs.push(merged);
+            }
+        }
+        let mut runs = std::mem::take(&mut self.runs);
+        merge(
+            &mut runs,
+            (width, nvals),
+            order,
+            self.cancel,
+            &mut |mut row| {
+                let keys = row.split_off(nvals);
+                emit(row, keys)
+            },
+        )?;
+        Ok(stats(&self))
+    }
+}
+
+/// Merges sorted runs of rows `width` wide whose sort keys start at `nvals`, giving each row
+/// to `emit` until it returns `false`. On equal keys the earlier run's row comes first.
+fn merge(
+    runs: &mut [SpillFile],
+    (width, nvals): (usize, usize),
+    order: &KeyOrder<'_>,
+    cancel: &CancelFlag,
+    emit: &mut dyn FnMut(Vec<Value>) -> SqlResult<bool>,
+) -> SqlResult<()> {
+    let mut readers = runs
+        .iter_mut()
+        .map(|f| f.reader(width))
+        .collect::<SqlResult<Vec<_>>>()?;
+    let mut heads = readers
+        .iter_mut()
+        .map(SpillReader::next_row)
+        .collect::<SqlResult<Vec<_>>>()?;
+    let before = |heads: &[Option<Vec<Value>>], a: usize, b: usize| {
+        let key = |i: usize| heads[i].as_deref().map_or(&[][..], |r| &r[nvals..]);
+        order(key(a), key(b)).then(a.cmp(&b)) == Ordering::Less
+    };
+    // A min-heap of the runs that still have rows, by their next row.
+    let mut heap: Vec<usize> = (0..heads.len()).filter(|&i| heads[i].is_some()).collect();
+    for i in (0..heap.len() / 2).rev() {
+        sift_down(&mut heap, i, &|&a, &b| before(&heads, a, b));
+    }
+    let mut n = 0u64;
+    while let Some(&r) = heap.first() {
+        n += 1;
+        if n.is_multiple_of(1024) {
+            cancel.check()?;
+        }
+        let row = std::mem::replace(&mut heads[r], readers[r].next_row()?);
+        if heads[r].is_none() {
+            heap.swap_remove(0);
+        }
+        sift_down(&mut heap, 0, &|&a, &b| before(&heads, a, b));
+        if let Some(row) = row
+            && !emit(row)?
+        {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Restores a binary heap below `i`, where `before(a, b)` says `a` belongs above `b`.
+fn sift_down<T>(heap: &mut [T], mut i: usize, before: &dyn Fn(&T, &T) -> bool) {
+    loop {
+        let left = 2 * i + 1;
+        if left >= heap.len() {
+            return;
+        }
+        let mut child = left;
+        if left + 1 < heap.len() && before(&heap[left + 1], &heap[left]) {
+            child = left + 1;
+        }
+        if !before(&heap[child], &heap[i]) {
+            return;
+        }
+        heap.swap(child, i);
+        i = child;
+    }
 }
 
 #[cfg(test)]
@@ -150,5 +560,101 @@ mod tests {
         assert!(path.exists());
         drop(f);
         assert!(!path.exists());
+    }
+
+    /// Sorts `n` rows (value: input position, key: position modulo `distinct`) with the given
+    /// `work_mem` and bound; the rows it gives and how it sorted.
+    fn sort(n: i64, distinct: i64, work_mem: usize, bound: Option<usize>) -> (Vec<i64>, SortStats) {
+        let order = |a: &[Value], b: &[Value]| a[0].sort_cmp(&b[0]);
+        let cancel = CancelFlag::default();
+        let mut s = Sorter::new(&order, &cancel, work_mem, bound);
+        for i in 0..n {
+            // Keys descend then wrap, so every run needs the merge.
+            let key = Value::Int((n - i) % distinct);
+            s.push(
+                vec![Value::Int(i), Value::Text(format!("pad{i}"))],
+                vec![key],
+            )
+            .unwrap();
+        }
+        let mut out = Vec::new();
+        let stats = s
+            .finish(&mut |vals, keys| {
+                assert_eq!((vals.len(), keys.len()), (2, 1));
+                match vals[0] {
+                    Value::Int(i) => out.push(i),
+                    _ => panic!("{vals:?}"),
+                }
+                Ok(bound.is_none_or(|b| out.len() < b))
+            })
+            .unwrap();
+        (out, stats)
+    }
+
+    /// What a stable sort by key gives.
+    fn expected(n: i64, distinct: i64, bound: Option<usize>) -> Vec<i64> {
+        let mut rows: Vec<i64> = (0..n).collect();
+        rows.sort_by_key(|i| (n - i) % distinct);
+        rows.truncate(bound.unwrap_or(usize::MAX));
+        rows
+    }
+
+    #[test]
+    fn every_sort_method_gives_the_stable_order() {
+        let (rows, stats) = sort(5000, 37, 64 << 20, None);
+        assert_eq!(rows, expected(5000, 37, None));
+        assert_eq!((stats.method, stats.disk_bytes), (SortMethod::Quicksort, 0));
+
+        // Runs of a few rows each: more runs than one merge reads, so merged in passes.
+        let (rows, stats) = sort(5000, 37, 2048, None);
+        assert_eq!(rows, expected(5000, 37, None));
+        assert_eq!(stats.method, SortMethod::ExternalMerge);
+        assert!(
+            stats.disk_bytes > 0 && stats.memory_bytes < 4096,
+            "{stats:?}"
+        );
+
+        let (rows, stats) = sort(5000, 37, 2048, Some(10));
+        assert_eq!(rows, expected(5000, 37, Some(10)));
+        assert_eq!(
+            (stats.method, stats.disk_bytes),
+            (SortMethod::TopNHeapsort, 0)
+        );
+        let (rows, _) = sort(5000, 37, 64 << 20, Some(0));
+        assert!(rows.is_empty());
+        // A bound the rows never exceed twice over: sorted in memory.
+        let (rows, stats) = sort(100, 7, 64 << 20, Some(60));
+        assert_eq!(rows, expected(100, 7, Some(60)));
+        assert_eq!(stats.method, SortMethod::Quicksort);
+        // A bound too large for memory: the sort spills like an unbounded one.
+        let (rows, stats) = sort(3000, 37, 2048, Some(2500));
+        assert_eq!(rows, expected(3000, 37, Some(2500)));
+        assert_eq!(stats.method, SortMethod::ExternalMerge);
+    }
+
+    /// Runs are removed when the sorter goes, whether it finished or not.
+    #[test]
+    fn sort_runs_go_away_with_the_sorter() {
+        let order = |a: &[Value], b: &[Value]| a[0].sort_cmp(&b[0]);
+        let cancel = CancelFlag::default();
+        let mut s = Sorter::new(&order, &cancel, 1024, None);
+        for i in 0..500 {
+            s.push(vec![Value::Int(i)], vec![Value::Int(-i)]).unwrap();
+        }
+        let paths: Vec<PathBuf> = s.runs.iter().map(|f| f.path.clone()).collect();
+        assert!(paths.len() > 1 && paths.iter().all(|p| p.exists()));
+        drop(s);
+        assert!(paths.iter().all(|p| !p.exists()));
+
+        // A cancel stops the merge; its files go too.
+        let mut s = Sorter::new(&order, &cancel, 1024, None);
+        for i in 0..5000 {
+            s.push(vec![Value::Int(i)], vec![Value::Int(-i)]).unwrap();
+        }
+        let paths: Vec<PathBuf> = s.runs.iter().map(|f| f.path.clone()).collect();
+        cancel.cancel();
+        let e = s.finish(&mut |_, _| Ok(true)).unwrap_err();
+        assert!(matches!(e, SqlError::QueryCanceled), "{e:?}");
+        assert!(paths.iter().all(|p| !p.exists()));
     }
 }
