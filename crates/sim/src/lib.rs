@@ -74,6 +74,11 @@ pub struct Options {
     /// two writers that pick the same epoch are not told apart. Runs with this set are expected
     /// to fail; it exists to show the checkers catch the fencing gap.
     pub same_writer_id: bool,
+    /// Recovery plans with the volume map it read before adopting its term, without looking
+    /// again at the map in the answers of the nodes that adopted it: the protocol before the
+    /// simulator found that a growth by the writer being fenced can slip in between. Runs with
+    /// this set are expected to fail.
+    pub stale_map: bool,
 }
 
 impl Default for Options {
@@ -82,6 +87,7 @@ impl Default for Options {
             mtrs: 30,
             duration_ms: 20_000,
             same_writer_id: false,
+            stale_map: false,
         }
     }
 }
@@ -118,6 +124,12 @@ pub struct Report {
     pub horizon_max: u64,
     /// Nodes lost for good (they never return).
     pub permanent_losses: u64,
+    /// Whether the volume grows to several PGs in this run, the growths begun, the recoveries
+    /// of a volume of several PGs, and the PGs the final writer found.
+    pub growing: bool,
+    pub growths: u64,
+    pub multi_pg_recoveries: u64,
+    pub final_pgs: u64,
     /// Replacements of a member by a spare begun (the dual-quorum state) and completed.
     pub repairs_begun: u64,
     pub repairs_completed: u64,

@@ -41,3 +41,9 @@ pub const WRITERS_MAX: usize = 8;
 pub const SIM_CHECKPOINT_RECORDS: u64 = 40;
 /// See [`SIM_CHECKPOINT_RECORDS`].
 pub const SIM_CHECKPOINT_MS: u64 = 1_000;
+
+/// Protection groups a simulated volume grows to on the seeds that grow (pages of `PAGES` in
+/// PGs of `PAGES_PER_PG_GROWING`).
+pub const PGS_GROWING: usize = 3;
+pub const PAGES_PER_PG_GROWING: u64 = 3;
+const _: () = assert!(PAGES.div_ceil(PAGES_PER_PG_GROWING) as usize == PGS_GROWING);

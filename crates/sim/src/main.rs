@@ -5,7 +5,8 @@
 //! cargo run -p borealis-sim --release -- --seeds 500 --from 7000 seeds 7000..7500
 //! cargo run -p borealis-sim --release -- --seed 4242              replay one seed, with its report
 //! options: --mtrs N (workload size), --duration-ms N (fault phase), --same-writer-id (the old,
-//!          unsafe protocol: expected to fail)
+//!          unsafe protocol: expected to fail), --stale-map (recovery that does not look at the
+//!          volume map again once its term is adopted: expected to fail)
 //! ```
 
 use borealis_sim::{Options, run_seed};
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
             "--mtrs" => opts.mtrs = value("--mtrs"),
             "--duration-ms" => opts.duration_ms = value("--duration-ms"),
             "--same-writer-id" => opts.same_writer_id = true,
+            "--stale-map" => opts.stale_map = true,
             other => {
                 eprintln!(
                     "unknown argument {other}; see the doc comment of crates/sim/src/main.rs"
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let mut failed = 0u64;
     let mut copy_seeds = 0u64;
+    let mut grown_seeds = 0u64;
     let mut total = borealis_sim::Report::default();
     for seed in from..from + seeds {
         match run_seed(seed, opts) {
@@ -91,6 +94,11 @@ fn main() -> ExitCode {
                 if r.copies_installed > 0 {
                     copy_seeds += 1;
                 }
+                total.growths += r.growths;
+                total.multi_pg_recoveries += r.multi_pg_recoveries;
+                if r.final_pgs > 1 {
+                    grown_seeds += 1;
+                }
             }
             Err(f) => {
                 failed += 1;
@@ -99,7 +107,7 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "{} seeds ({from}..{}) in {:.1} s: {failed} failed; {} events, {} MTRs, {} commits acknowledged, {} reads checked, {} recoveries, {} writers fenced, {} node crashes, {} torn writes, {} disks lost, {} AZ partitions, {} dueling starts; {} nodes lost for good, {} repairs begun, {} completed, {} stale-membership requests refused, {} recoveries restarted, {} copy checks; copy repair: {} seeds installed a copy, {} copies begun, {} installed, {} restarted on a moved floor, {} given up, {} bytes copied; {} volume scans agreed with the PG chain, through {} records above their floors",
+        "{} seeds ({from}..{}) in {:.1} s: {failed} failed; {} events, {} MTRs, {} commits acknowledged, {} reads checked, {} recoveries, {} writers fenced, {} node crashes, {} torn writes, {} disks lost, {} AZ partitions, {} dueling starts; {} nodes lost for good, {} repairs begun, {} completed, {} stale-membership requests refused, {} recoveries restarted, {} copy checks; copy repair: {} seeds installed a copy, {} copies begun, {} installed, {} restarted on a moved floor, {} given up, {} bytes copied; {} volume scans (those of one PG agreed with the PG chain), through {} records above their floors; growth: {} seeds ended with several PGs, {} growths, {} recoveries of several PGs",
         seeds,
         from + seeds,
         started.elapsed().as_secs_f64(),
@@ -127,7 +135,10 @@ fn main() -> ExitCode {
         total.copies_abandoned,
         total.copy_bytes,
         total.volume_scans,
-        total.volume_scan_records
+        total.volume_scan_records,
+        grown_seeds,
+        total.growths,
+        total.multi_pg_recoveries
     );
     if failed == 0 {
         ExitCode::SUCCESS

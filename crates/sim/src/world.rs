@@ -1,10 +1,17 @@
 //! The simulated world: six member storage nodes and six spares, the writers, the network, the fault injector, the
 //! workload and the checkers, all advanced by one event queue in virtual time.
+//!
+//! A storage node holds one segment per protection group, each with its own core, meta file,
+//! log and images, as the real node does (`Node` here is one segment: segment `pg·NODES + i` is
+//! node `i`'s share of PG `pg`). A node's crash, restart, partition or lost disk acts on all of
+//! its segments at once. On a third of the seeds the volume grows: pages are spread over
+//! `PGS_GROWING` PGs of `PAGES_PER_PG_GROWING` pages, and the writer grows the volume the way the
+//! real one does (place, open the new PG's segments, store the map on PG 0, then ship).
 
 use crate::limits::{
-    MEMBERS_INITIAL, NODES, PAGES, PERMANENT_LOSSES_MAX, POLL_GIVE_UP_MS, POLL_MS,
-    PROGRESS_WINDOW_MS, RESEND_MS, SETTLE_MS_MAX, SIM_CHECKPOINT_MS, SIM_CHECKPOINT_RECORDS,
-    WRITER_TICK_MS, WRITERS_MAX,
+    MEMBERS_INITIAL, NODES, PAGES, PAGES_PER_PG_GROWING, PERMANENT_LOSSES_MAX, PGS_GROWING,
+    POLL_GIVE_UP_MS, POLL_MS, PROGRESS_WINDOW_MS, RESEND_MS, SETTLE_MS_MAX, SIM_CHECKPOINT_MS,
+    SIM_CHECKPOINT_RECORDS, WRITER_TICK_MS, WRITERS_MAX,
 };
 use crate::rng::Rng;
 use crate::{Options, Report};
@@ -12,7 +19,8 @@ use borealis_common::limits::COPY_ANSWER_BYTES_MAX;
 use borealis_common::limits::RECORDS_PER_MESSAGE_MAX;
 use borealis_common::pagestore::RecordDraft;
 use borealis_common::proto::{
-    self, BaseItem, ErrorCode, Membership, Request, Response, SegmentState, Term, Truncation,
+    self, BaseItem, ErrorCode, Membership, Request, Response, SegmentState, StoredMap, Term,
+    Truncation,
 };
 use borealis_common::redo::{self, Patch};
 use borealis_common::{Lsn, NodeId, PAGE_SIZE, PageId, Payload, PgId, RedoRecord, TxnId, WriterId};
@@ -26,10 +34,14 @@ use borealis_storage::limits::{GOSSIP_INTERVAL_MS, PEER_LAG_LSNS_MAX, RETENTION_
 use borealis_storage::log::{decode_entry, encode_entry};
 use borealis_storage::meta::Meta;
 use borealis_storage::segment::{Base, Location, PagePlan};
-use borealis_volume::limits::{RECOVERY_ALL_SEGMENTS_WAIT_MS, SLOTS, WRITE_QUORUM};
+use borealis_volume::limits::{
+    PAGES_PER_PG_DEFAULT, RECOVERY_ALL_SEGMENTS_WAIT_MS, SLOTS, WRITE_QUORUM,
+};
+use borealis_volume::map::{StorageNode, VolumeMap};
 use borealis_volume::recovery::{self, Plan};
 use borealis_volume::writer::{
-    AppendError, MembershipChange, PG, Recovered, Spare, WriterCore, slot_addrs,
+    AppendError, MembershipChange, PG, Recovered, RecoveredPg, Spare, WriterCore, pg_of_slot,
+    slot_addrs,
 };
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
@@ -50,6 +62,7 @@ struct Msg {
     body: Vec<u8>,
 }
 
+/// `Sync` and `NodeTick` name a segment; `NodeRestart` and `Unisolate` a node.
 #[derive(Debug)]
 enum Event {
     Deliver(Msg),
@@ -70,7 +83,7 @@ struct Pending {
     records: Vec<RedoRecord>,
 }
 
-/// One storage node: the real core, a simulated disk, and its driver state.
+/// One segment of a storage node: the real core, a simulated disk, and its driver state.
 struct Node {
     up: bool,
     incarnation: u64,
@@ -102,11 +115,33 @@ struct Node {
     lost_forever: bool,
 }
 
-fn empty_meta(i: usize) -> Meta {
+fn empty_meta(i: usize, pg: PgId) -> Meta {
     Meta {
         node: node_id(i),
+        pg,
         ..Meta::default()
     }
+}
+
+/// The segment of node `i` for `pg`.
+fn seg_of(i: usize, pg: PgId) -> usize {
+    pg.0 as usize * NODES + i
+}
+
+/// The node a segment belongs to.
+fn phys(seg: usize) -> usize {
+    seg % NODES
+}
+
+/// The PG a segment is of.
+fn seg_pg(seg: usize) -> PgId {
+    PgId(u32::try_from(seg / NODES).expect("PG id"))
+}
+
+/// The segment of flat writer slot `g`, in the writer's current membership of its PG.
+fn slot_seg(core: &WriterCore, g: usize) -> Option<usize> {
+    let pg = pg_of_slot(g);
+    slot_nodes(core.membership_of(pg))[g % SLOTS].map(|n| seg_of(n, pg))
 }
 
 fn node_id(i: usize) -> NodeId {
@@ -146,11 +181,11 @@ fn spares() -> Vec<Spare> {
 }
 
 impl Node {
-    fn new(i: usize) -> Node {
+    fn new(seg: usize) -> Node {
         Node {
             up: true,
             incarnation: 0,
-            core: NodeCore::new(&empty_meta(i)),
+            core: NodeCore::new(&empty_meta(phys(seg), seg_pg(seg))),
             gossip: GossipCore::new(),
             meta: None,
             log: Vec::new(),
@@ -207,11 +242,13 @@ impl Node {
         let req = Request::GetPage {
             epoch: term.epoch,
             writer: term.writer,
-            pg: PgId(0),
+            pg: self.core.pg(),
             membership: self.core.membership().epoch,
             page,
             read_point,
-            pg_point: read_point,
+            // A node's own read at a point: it answers only with every record of its PG up to
+            // the point (the caller reads at points its SCL reached).
+            pg_point: Lsn::ZERO,
         };
         match self.core.handle(req, &|_| None) {
             Step::Reply(Response::Page { lsn, image: None }) => Ok((lsn, None)),
@@ -263,7 +300,10 @@ impl Node {
 /// Recovery of a writer, as a small state machine over the pure steps of `recovery`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
+    /// Every node's state of PG 0: its membership, the map.
     GetState,
+    /// Every node's state of each other PG the map names: their memberships.
+    GetStatePgs,
     Open,
     Truncate,
     Poll,
@@ -273,13 +313,32 @@ struct Recovering {
     phase: Phase,
     phase_started: u64,
     last_send: u64,
-    answers: BTreeMap<usize, SegmentState>,
+    /// This phase's answers, by (PG, node).
+    answers: BTreeMap<(u32, usize), SegmentState>,
+    /// The states of the first two phases (every PG), for the term and the truncations.
+    learned: Vec<SegmentState>,
     term: Term,
     truncations: Vec<Truncation>,
     plan: Option<Plan>,
-    /// The membership recovery chose from the states of the first phase.
-    membership: Membership,
-    scls: [Lsn; SLOTS],
+    /// The volume map PG 0's segments keep (`None`: the volume never stored one).
+    map: Option<StoredMap>,
+    /// The membership recovery chose for each PG, by PG id.
+    memberships: Vec<Membership>,
+    /// Per PG, the SCLs by slot of its membership.
+    scls: Vec<[Lsn; SLOTS]>,
+    /// The plan of a volume of several PGs: VDL, the end of the truncation, each PG's tail.
+    volume: Option<(Lsn, Lsn, Vec<Lsn>)>,
+}
+
+/// A growth in progress: the new PGs' segments are opened, then the map stored on PG 0.
+struct Growing {
+    added: Vec<(PgId, Membership)>,
+    map: StoredMap,
+    /// Storing the map (after the new PGs' segments adopted).
+    storing: bool,
+    /// Answers of this step, by (PG, node), with the map version the answer shows.
+    answers: BTreeMap<(u32, usize), usize>,
+    last_send: u64,
 }
 
 /// The six nodes a fresh volume is configured with (the spares are known besides).
@@ -301,16 +360,19 @@ enum Ask {
     SegmentOpen { slot: usize },
     Write { slot: usize },
     Read { page: PageId, read_point: Lsn },
+    Grow,
 }
 
 struct Writer {
     id: WriterId,
     state: WriterState,
-    /// Outstanding requests: the node asked, and what for.
+    /// Outstanding requests: the segment asked, and what for.
     asks: BTreeMap<u64, (usize, Ask)>,
     next_req: u64,
-    /// Per slot: when its `Open` was sent, if one is outstanding.
-    opening: [Option<u64>; SLOTS],
+    /// Per flat slot: when its `Open` was sent, if one is outstanding.
+    opening: Vec<Option<u64>>,
+    /// A growth of the volume in progress (no MTR is issued meanwhile).
+    growing: Option<Growing>,
     page_lsns: BTreeMap<PageId, Lsn>,
     /// Commit LSNs allocated and not yet durable, with the time they were allocated.
     cpls: VecDeque<(Lsn, u64)>,
@@ -337,6 +399,9 @@ struct Oracle {
     records: BTreeMap<Lsn, (usize, RedoRecord)>,
     /// Acknowledged commits, with the term of the writer that acknowledged them.
     acked: BTreeMap<Lsn, Term>,
+    /// Every truncation range `(above, upto]` some segment adopted: the volume's history at a
+    /// point is every record allocated at or below it outside these.
+    truncated: BTreeSet<(Lsn, Lsn)>,
 }
 
 pub(crate) struct Sim {
@@ -346,7 +411,12 @@ pub(crate) struct Sim {
     seq: u64,
     queue: BinaryHeap<Reverse<(u64, u64)>>,
     events: BTreeMap<u64, Event>,
+    /// Segments: `pgs` per node (see [`seg_of`]).
     nodes: Vec<Node>,
+    /// Protection groups the volume grows to (1, or `PGS_GROWING` on growing seeds).
+    pgs: usize,
+    /// Pages per PG of a new volume.
+    pages_per_pg: u64,
     writers: Vec<Writer>,
     oracle: Oracle,
     loss_per_mille: u64,
@@ -377,7 +447,10 @@ impl Sim {
         // in small answers so that a copy takes many of them.
         let collecting = rng.chance(500);
         let small_peer_lag = collecting && rng.chance(500);
-        let mut nodes: Vec<Node> = (0..NODES).map(Node::new).collect();
+        // A third of the seeds grow the volume to several PGs.
+        let growing = seed % 3 == 2;
+        let pgs = if growing { PGS_GROWING } else { 1 };
+        let mut nodes: Vec<Node> = (0..NODES * pgs).map(Node::new).collect();
         if collecting {
             for n in &mut nodes {
                 n.retention = rng.range(0, 40);
@@ -393,6 +466,7 @@ impl Sim {
         let report = Report {
             collecting,
             small_peer_lag,
+            growing,
             ..Report::default()
         };
         Sim {
@@ -403,6 +477,12 @@ impl Sim {
             queue: BinaryHeap::new(),
             events: BTreeMap::new(),
             nodes,
+            pgs,
+            pages_per_pg: if growing {
+                PAGES_PER_PG_GROWING
+            } else {
+                PAGES_PER_PG_DEFAULT
+            },
             writers: Vec::new(),
             oracle: Oracle::default(),
             loss_per_mille,
@@ -449,7 +529,7 @@ impl Sim {
                 n.isolated,
                 n.core.term(),
                 n.core.membership().epoch,
-                n.core.segment().scl(PG),
+                n.core.segment().scl(n.core.pg()),
                 n.core.segment().truncations().len(),
                 n.rehydrate_to
             ));
@@ -472,7 +552,7 @@ impl Sim {
                     c.connected_count(),
                     c.unsent_records(),
                     wr.cpls.len(),
-                    (0..SLOTS).map(|i| c.scl(i).0).collect::<Vec<_>>(),
+                    (0..c.slots()).map(|i| c.scl(i).0).collect::<Vec<_>>(),
                     c.next_lsn()
                 ),
                 WriterState::Fenced => "fenced".into(),
@@ -527,7 +607,11 @@ impl Sim {
                 }
             }
             Event::NodeRestart { node } => self.restart_node(node),
-            Event::Unisolate { node } => self.nodes[node].isolated = false,
+            Event::Unisolate { node } => {
+                for seg in self.segs(node) {
+                    self.nodes[seg].isolated = false;
+                }
+            }
             Event::WriterTick { writer } => self.writer_tick(writer),
             Event::StartWriter => {
                 if !self
@@ -630,7 +714,7 @@ impl Sim {
         // A request of a membership older than the node's, or a write or read to a node its
         // membership does not name, must be refused: it could count a dropped member.
         let adopted = self.nodes[i].core.membership().clone();
-        let me = peer_name(i);
+        let me = peer_name(phys(i));
         let must_refuse = match &req {
             Request::Open { membership, .. } => membership.epoch < adopted.epoch,
             Request::Write { membership, .. } | Request::GetPage { membership, .. } => {
@@ -657,6 +741,7 @@ impl Sim {
             Step::Reply(r) => r,
             Step::StoreMeta(meta) => {
                 // The meta file is replaced atomically: durable at once in the simulation.
+                self.learn_truncations(&meta.truncations);
                 let n = &mut self.nodes[i];
                 n.meta = Some(meta.clone());
                 n.core.adopted(meta);
@@ -797,7 +882,7 @@ impl Sim {
                 self.send_response(Addr::Node(i), to, req_id, &resp);
             }
         }
-        self.mix(self.nodes[i].core.segment().scl(PG).0);
+        self.mix(self.nodes[i].core.segment().scl(seg_pg(i)).0);
     }
 
     fn node_tick(&mut self, i: usize) {
@@ -820,7 +905,9 @@ impl Sim {
             let req_id = n.next_req;
             let req = ask.request();
             n.asks.insert(req_id, ask);
-            self.send_request(Addr::Node(i), Addr::Node(peer), req_id, &req);
+            // Gossip goes to the peer's segment of the same PG.
+            let to = seg_of(peer, seg_pg(i));
+            self.send_request(Addr::Node(i), Addr::Node(to), req_id, &req);
         }
         let incarnation = self.nodes[i].incarnation;
         self.at(
@@ -831,7 +918,7 @@ impl Sim {
             },
         );
         if let Some(target) = self.nodes[i].rehydrate_to
-            && self.nodes[i].core.segment().scl(PG) >= target
+            && self.nodes[i].core.segment().scl(seg_pg(i)) >= target
         {
             self.nodes[i].rehydrate_to = None;
         }
@@ -855,6 +942,9 @@ impl Sim {
             let n = &mut self.nodes[i];
             match n.core.prepare_adopt(term, &truncations, None, None, None) {
                 Ok(Some(meta)) => {
+                    for t in &meta.truncations {
+                        self.oracle.truncated.insert((t.above, t.upto));
+                    }
                     n.meta = Some(meta.clone());
                     n.core.adopted(meta);
                 }
@@ -895,6 +985,9 @@ impl Sim {
             let n = &mut self.nodes[i];
             match n.core.prepare_adopt(term, &truncations, None, None, None) {
                 Ok(Some(meta)) => {
+                    for t in &meta.truncations {
+                        self.oracle.truncated.insert((t.above, t.upto));
+                    }
                     n.meta = Some(meta.clone());
                     n.core.adopted(meta);
                 }
@@ -970,8 +1063,50 @@ impl Sim {
         }
     }
 
+    /// The segments of node `i`.
+    fn segs(&self, i: usize) -> Vec<usize> {
+        (0..self.pgs)
+            .map(|k| seg_of(i, PgId(u32::try_from(k).expect("PG id"))))
+            .collect()
+    }
+
+    /// Records a truncation some segment adopted.
+    fn learn_truncations(&mut self, truncations: &[Truncation]) {
+        for t in truncations {
+            self.oracle.truncated.insert((t.above, t.upto));
+        }
+    }
+
+    /// Node `i` crashes: every one of its segments, each losing its unsynced writes (some may
+    /// reach the disk, the last one torn), and with `lose_disk` all their files.
     fn crash_node(&mut self, i: usize, lose_disk: bool) {
         self.report.node_crashes += 1;
+        if lose_disk {
+            self.report.disks_lost += 1;
+        }
+        for seg in self.segs(i) {
+            self.crash_segment(seg, lose_disk);
+        }
+        // A process crash resets its TCP connections: connected writers notice at once.
+        for w in &mut self.writers {
+            if let WriterState::Running(c) = &mut w.state {
+                for g in 0..c.slots() {
+                    if slot_seg(c, g).is_some_and(|seg| phys(seg) == i) {
+                        c.disconnected(g);
+                        if let Some(o) = w.opening.get_mut(g) {
+                            *o = None;
+                        }
+                    }
+                }
+            }
+        }
+        if !self.nodes[i].lost_forever {
+            let delay = self.rng.range(100, 3_000);
+            self.at(delay, Event::NodeRestart { node: i });
+        }
+    }
+
+    fn crash_segment(&mut self, i: usize, lose_disk: bool) {
         let torn = self.rng.chance(700);
         let keep = self.rng.range(1, 4) as usize;
         let tear_at = self.rng.next_u64();
@@ -998,33 +1133,16 @@ impl Sim {
         n.sync_scheduled = false;
         n.asks.clear();
         if lose_disk {
-            self.report.disks_lost += 1;
             n.meta = None;
             n.log.clear();
             n.images.clear();
             n.checkpoint = None;
-            let target = self
-                .nodes
-                .iter()
-                .map(|m| m.core.segment().scl(PG))
+            let pg = seg_pg(i);
+            let target = (0..NODES)
+                .map(|j| self.nodes[seg_of(j, pg)].core.segment().scl(pg))
                 .max()
                 .unwrap_or(Lsn::ZERO);
             self.nodes[i].rehydrate_to = Some(target);
-        }
-        // A process crash resets its TCP connections: connected writers notice at once.
-        for w in &mut self.writers {
-            if let WriterState::Running(c) = &mut w.state {
-                for (slot, node) in slot_nodes(c.membership()).into_iter().enumerate() {
-                    if node == Some(i) {
-                        c.disconnected(slot);
-                        w.opening[slot] = None;
-                    }
-                }
-            }
-        }
-        if !self.nodes[i].lost_forever {
-            let delay = self.rng.range(100, 3_000);
-            self.at(delay, Event::NodeRestart { node: i });
         }
     }
 
@@ -1032,17 +1150,29 @@ impl Sim {
     /// replaces it by the spare of its AZ once it has been unreachable for `SEGMENT_LOST_MS`.
     fn lose_node_forever(&mut self, i: usize) {
         self.report.permanent_losses += 1;
-        self.nodes[i].lost_forever = true;
+        for seg in self.segs(i) {
+            self.nodes[seg].lost_forever = true;
+        }
         self.crash_node(i, false);
     }
 
-    /// Restart: rebuild the core from the meta file and a scan of the log, as the real node does.
+    /// Restart: rebuild each segment's core from its meta file and a scan of its log, as the
+    /// real node does.
     fn restart_node(&mut self, i: usize) {
+        for seg in self.segs(i) {
+            self.restart_segment(seg);
+        }
+    }
+
+    fn restart_segment(&mut self, i: usize) {
         let n = &mut self.nodes[i];
         if n.up || n.lost_forever {
             return;
         }
-        let meta = n.meta.clone().unwrap_or_else(|| empty_meta(i));
+        let meta = n
+            .meta
+            .clone()
+            .unwrap_or_else(|| empty_meta(phys(i), seg_pg(i)));
         // From the checkpoint if there is one: only the log written after it is scanned.
         let ck = n.checkpoint.as_deref().map(Checkpoint::decode);
         let (mut core, from) = match ck {
@@ -1115,15 +1245,19 @@ impl Sim {
                 phase_started: self.now,
                 last_send: 0,
                 answers: BTreeMap::new(),
+                learned: Vec::new(),
                 term: Term::default(),
                 truncations: Vec::new(),
                 plan: None,
-                membership: Membership::initial(configured()),
-                scls: [Lsn::ZERO; SLOTS],
+                map: None,
+                memberships: vec![Membership::initial(configured())],
+                scls: vec![[Lsn::ZERO; SLOTS]],
+                volume: None,
             })),
             asks: BTreeMap::new(),
             next_req: 0,
-            opening: [None; SLOTS],
+            opening: vec![None; SLOTS],
+            growing: None,
             page_lsns: BTreeMap::new(),
             cpls: VecDeque::new(),
             last_vdl: Lsn::ZERO,
@@ -1144,108 +1278,214 @@ impl Sim {
         self.send_request(Addr::Writer(w), Addr::Node(seg), req_id, req);
     }
 
-    /// Sends the current recovery phase's request to every node that has not answered it: in the
-    /// first phase every node known (members and spares, as the real writer does: a replacement
-    /// may have made a spare a member), then the nodes of the chosen membership.
+    /// Sends the current recovery phase's request to every segment that has not answered it: in
+    /// the first two phases every node known (members and spares, as the real writer does: a
+    /// replacement may have made a spare a member), for PG 0 and then the other PGs of the map;
+    /// then the members of each PG's chosen membership.
     fn recovery_send(&mut self, w: usize) {
         let WriterState::Recovering(r) = &mut self.writers[w].state else {
             return;
         };
         r.last_send = self.now;
         let phase = r.phase;
-        let answered: BTreeSet<usize> = r.answers.keys().copied().collect();
         let term = r.term;
-        let truncations = r.truncations.clone();
-        let membership = r.membership.clone();
-        let targets: Vec<usize> = if phase == Phase::GetState {
-            (0..NODES).collect()
-        } else {
-            slot_nodes(&membership).into_iter().flatten().collect()
-        };
-        let addrs: Vec<String> = slot_addrs(&membership).into_iter().flatten().collect();
-        for node in targets {
-            if answered.contains(&node) && phase != Phase::Poll {
-                continue;
-            }
-            let me = peer_name(node);
-            let req = match phase {
-                Phase::GetState | Phase::Poll => Request::GetState {
-                    epoch: term.epoch,
-                    pg: PgId(0),
-                },
-                Phase::Open | Phase::Truncate => Request::Open {
-                    epoch: term.epoch,
-                    writer: term.writer,
-                    pg: PgId(0),
-                    peers: addrs.iter().filter(|a| **a != me).cloned().collect(),
-                    truncations: truncations.clone(),
-                    membership: membership.clone(),
-                    me,
-                    map: None,
-                },
+        let pgs = r.memberships.len();
+        let mut reqs: Vec<(usize, Request)> = Vec::new();
+        for k in 0..pgs {
+            let pg = PgId(u32::try_from(k).expect("PG id"));
+            let targets: Vec<usize> = match phase {
+                Phase::GetState if k == 0 => (0..NODES).collect(),
+                Phase::GetState => Vec::new(),
+                Phase::GetStatePgs if k > 0 => (0..NODES).collect(),
+                Phase::GetStatePgs => Vec::new(),
+                _ => slot_nodes(&r.memberships[k])
+                    .into_iter()
+                    .flatten()
+                    .collect(),
             };
-            self.writer_req(w, node, Ask::Recovery(phase), &req);
+            let membership = r.memberships[k].clone();
+            let addrs: Vec<String> = slot_addrs(&membership).into_iter().flatten().collect();
+            let own: Vec<Truncation> = r
+                .truncations
+                .iter()
+                .filter(|t| t.pg == pg)
+                .copied()
+                .collect();
+            let map = (k == 0).then(|| {
+                r.map.clone().unwrap_or_else(|| StoredMap {
+                    pages_per_pg: self.pages_per_pg,
+                    pgs: vec![Membership::initial(configured())],
+                })
+            });
+            for node in targets {
+                if r.answers.contains_key(&(pg.0, node)) && phase != Phase::Poll {
+                    continue;
+                }
+                let me = peer_name(node);
+                let req = match phase {
+                    Phase::GetState | Phase::GetStatePgs | Phase::Poll => Request::GetState {
+                        epoch: term.epoch,
+                        pg,
+                    },
+                    Phase::Open | Phase::Truncate => Request::Open {
+                        epoch: term.epoch,
+                        writer: term.writer,
+                        pg,
+                        peers: addrs.iter().filter(|a| **a != me).cloned().collect(),
+                        truncations: own.clone(),
+                        membership: membership.clone(),
+                        me,
+                        map: map.clone(),
+                    },
+                };
+                reqs.push((seg_of(node, pg), req));
+            }
+        }
+        for (seg, req) in reqs {
+            self.writer_req(w, seg, Ask::Recovery(phase), &req);
         }
     }
 
     /// Moves recovery on when a phase has its quorum: a write quorum of every quorum set of the
-    /// membership, and every node asked or a short wait.
+    /// membership of every PG, and every segment asked or a short wait.
     fn recovery_step(&mut self, w: usize) {
         let now = self.now;
         let id = self.writers[w].id;
         let WriterState::Recovering(r) = &mut self.writers[w].state else {
             return;
         };
-        let states: Vec<SegmentState> = r.answers.values().cloned().collect();
-        let answered: Vec<String> = r.answers.keys().map(|&n| peer_name(n)).collect();
         let waited = now - r.phase_started >= RECOVERY_ALL_SEGMENTS_WAIT_MS;
-        let membership = if r.phase == Phase::GetState {
-            recovery::choose_membership(&states, &configured())
-        } else {
-            r.membership.clone()
+        let states_of = |r: &Recovering, k: usize| -> Vec<SegmentState> {
+            r.answers
+                .iter()
+                .filter(|((pg, _), _)| *pg as usize == k)
+                .map(|(_, s)| s.clone())
+                .collect()
         };
-        let asked = if r.phase == Phase::GetState {
-            NODES
-        } else {
-            slot_nodes(&membership).into_iter().flatten().count()
+        let answered_of = |r: &Recovering, k: usize| -> Vec<String> {
+            r.answers
+                .keys()
+                .filter(|(pg, _)| *pg as usize == k)
+                .map(|&(_, n)| peer_name(n))
+                .collect()
         };
-        let enough = recovery::quorum_of(&membership, &answered, WRITE_QUORUM)
-            && (r.answers.len() == asked || waited);
+        // Which PGs this phase asks, and the membership each answer set must cover.
+        let pgs: Vec<usize> = match r.phase {
+            Phase::GetState => vec![0],
+            Phase::GetStatePgs => (1..r.memberships.len()).collect(),
+            _ => (0..r.memberships.len()).collect(),
+        };
+        let mut chosen = Vec::new();
+        let mut enough = true;
+        for &k in &pgs {
+            let states = states_of(r, k);
+            let m = match r.phase {
+                Phase::GetState => recovery::choose_membership(&states, &configured()),
+                Phase::GetStatePgs => {
+                    let first = &r.map.as_ref().expect("a map names the other PGs").pgs[k];
+                    recovery::choose_membership(&states, &first.members)
+                }
+                _ => r.memberships[k].clone(),
+            };
+            let asked = if matches!(r.phase, Phase::GetState | Phase::GetStatePgs) {
+                NODES
+            } else {
+                slot_nodes(&m).into_iter().flatten().count()
+            };
+            enough &= recovery::quorum_of(&m, &answered_of(r, k), WRITE_QUORUM)
+                && (states.len() == asked || waited);
+            chosen.push(m);
+        }
+        let all_states: Vec<SegmentState> = r.answers.values().cloned().collect();
         let mut scan_mismatch = None;
         match r.phase {
             Phase::GetState if enough => {
-                r.term = recovery::choose_term(&states, id);
-                r.truncations = recovery::known_truncations(&states);
-                r.membership = membership;
+                r.map = recovery::choose_map(&all_states);
+                r.learned = all_states;
+                r.memberships = vec![chosen[0].clone()];
+                let n = r.map.as_ref().map_or(1, StoredMap::version);
+                if n > 1 {
+                    let first = r.map.as_ref().expect("a map").pgs.clone();
+                    r.memberships.extend(first.into_iter().skip(1));
+                    r.phase = Phase::GetStatePgs;
+                } else {
+                    r.term = recovery::choose_term(&r.learned, id);
+                    r.truncations = recovery::known_truncations(&r.learned);
+                    r.phase = Phase::Open;
+                }
+                r.scls = vec![[Lsn::ZERO; SLOTS]; r.memberships.len()];
+            }
+            Phase::GetStatePgs if enough => {
+                for (&k, m) in pgs.iter().zip(chosen) {
+                    r.memberships[k] = m;
+                }
+                r.learned.extend(all_states);
+                r.term = recovery::choose_term(&r.learned, id);
+                r.truncations = recovery::known_truncations(&r.learned);
                 r.phase = Phase::Open;
             }
             Phase::Open if enough => {
-                let plan = recovery::plan(r.term, &r.truncations, &states);
-                // The scan that several PGs need must agree with the PG chain when there is one
-                // PG (the truncations it is given are those known before this recovery's own).
-                let before = &plan.truncations[..plan.truncations.len() - 1];
-                let scan = recovery::scan_volume(&states, before);
-                self.report.volume_scans += 1;
-                self.report.volume_scan_records += scan.records;
-                if scan.vdl != plan.recovery.vdl {
-                    scan_mismatch = Some(format!(
-                        "writer {w}: the volume scan recovered VDL {} (floor {}, VCL {}), the PG \
-                         chain {} (complete to {})",
-                        scan.vdl,
-                        scan.floor,
-                        scan.vcl,
-                        plan.recovery.vdl,
-                        plan.recovery.complete_lsn
-                    ));
+                // The map may have grown since the first phase (a writer we are fencing placed
+                // a PG meanwhile): it shows in these answers if it was stored on a write quorum
+                // of PG 0 before our term was. Recover again with it.
+                let fenced: Vec<SegmentState> = r
+                    .answers
+                    .iter()
+                    .filter(|((pg, _), _)| *pg == 0)
+                    .map(|(_, s)| s.clone())
+                    .collect();
+                if !self.opts.stale_map
+                    && recovery::choose_map(&fenced)
+                        .is_some_and(|m| m.version() > r.memberships.len())
+                {
+                    self.restart_recovery(w);
+                    return;
                 }
-                r.truncations.clone_from(&plan.truncations);
-                r.plan = Some(plan);
+                if r.memberships.len() == 1 {
+                    let plan = recovery::plan(r.term, &r.truncations, &all_states);
+                    // The scan that several PGs need must agree with the PG chain when there
+                    // is one PG (the truncations it is given are those known before this
+                    // recovery's own).
+                    let before = &plan.truncations[..plan.truncations.len() - 1];
+                    let scan = recovery::scan_volume(&all_states, before);
+                    self.report.volume_scans += 1;
+                    self.report.volume_scan_records += scan.records;
+                    if scan.vdl != plan.recovery.vdl {
+                        scan_mismatch = Some(format!(
+                            "writer {w}: the volume scan recovered VDL {} (floor {}, VCL {}), the PG \
+                             chain {} (complete to {})",
+                            scan.vdl,
+                            scan.floor,
+                            scan.vcl,
+                            plan.recovery.vdl,
+                            plan.recovery.complete_lsn
+                        ));
+                    }
+                    r.truncations.clone_from(&plan.truncations);
+                    r.volume = Some((
+                        plan.recovery.vdl,
+                        plan.truncation.upto,
+                        vec![plan.recovery.vdl],
+                    ));
+                    r.plan = Some(plan);
+                } else {
+                    let plan = recovery::plan_volume(
+                        r.term,
+                        &r.truncations,
+                        &all_states,
+                        r.memberships.len(),
+                    );
+                    self.report.volume_scans += 1;
+                    r.truncations.clone_from(&plan.truncations);
+                    r.volume = Some((plan.vdl, plan.upto, plan.tails));
+                }
                 r.phase = Phase::Truncate;
             }
             Phase::Truncate if enough => {
-                for (node, s) in &r.answers {
-                    if let Some(slot) = recovery::slot_of(&r.membership, &peer_name(*node)) {
-                        r.scls[slot] = recovery::pg_scl(s);
+                for (&(pg, node), s) in &r.answers {
+                    let k = pg as usize;
+                    if let Some(slot) = recovery::slot_of(&r.memberships[k], &peer_name(node)) {
+                        r.scls[k][slot] = recovery::scl_of(s, PgId(pg));
                     }
                 }
                 r.phase = Phase::Poll;
@@ -1255,27 +1495,41 @@ impl Sim {
                     self.fence(w);
                     return;
                 }
-                for (node, s) in &r.answers {
-                    if let Some(slot) = recovery::slot_of(&r.membership, &peer_name(*node)) {
-                        r.scls[slot] = r.scls[slot].max(recovery::pg_scl(s));
+                for (&(pg, node), s) in &r.answers {
+                    let k = pg as usize;
+                    if let Some(slot) = recovery::slot_of(&r.memberships[k], &peer_name(node)) {
+                        r.scls[k][slot] = r.scls[k][slot].max(recovery::scl_of(s, PgId(pg)));
                     }
                 }
-                let plan = r.plan.clone().expect("planned before polling");
+                let (vdl, upto, tails) = r.volume.clone().expect("planned before polling");
                 if now - r.phase_started >= POLL_GIVE_UP_MS {
                     self.writers[w].state = WriterState::Crashed;
                     self.report.writer_crashes += 1;
                     self.at(1, Event::StartWriter);
                     return;
                 }
-                if recovery::vdl_on_write_quorum(&r.membership, r.scls, plan.recovery.vdl) {
-                    let recovered = Recovered::one_pg(
-                        r.term,
-                        r.truncations.clone(),
-                        plan.recovery.vdl,
-                        plan.truncation.upto,
-                        r.membership.clone(),
-                        r.scls,
-                    );
+                let on_quorum = (0..r.memberships.len())
+                    .all(|k| recovery::vdl_on_write_quorum(&r.memberships[k], r.scls[k], tails[k]));
+                if on_quorum {
+                    let map = r.map.clone().unwrap_or_else(|| StoredMap {
+                        pages_per_pg: self.pages_per_pg,
+                        pgs: vec![Membership::initial(configured())],
+                    });
+                    let recovered = Recovered {
+                        term: r.term,
+                        truncations: r.truncations.clone(),
+                        vdl,
+                        upto,
+                        pages_per_pg: map.pages_per_pg,
+                        pgs: (0..r.memberships.len())
+                            .map(|k| RecoveredPg {
+                                membership: r.memberships[k].clone(),
+                                scls: r.scls[k],
+                                tail: tails[k],
+                            })
+                            .collect(),
+                        map: map.pgs,
+                    };
                     self.finish_recovery(w, recovered);
                     return;
                 }
@@ -1312,19 +1566,40 @@ impl Sim {
         r.phase = Phase::GetState;
         r.phase_started = self.now;
         r.answers.clear();
+        r.learned.clear();
         r.plan = None;
-        r.scls = [Lsn::ZERO; SLOTS];
+        r.volume = None;
+        r.map = None;
+        r.memberships = vec![Membership::initial(configured())];
+        r.scls = vec![[Lsn::ZERO; SLOTS]];
         self.recovery_send(w);
     }
 
     fn finish_recovery(&mut self, w: usize, rec: Recovered) {
         let vdl = rec.vdl;
         let term = rec.term;
-        // No acknowledged commit is lost: every one is on the recovered chain.
-        let chain = match self.chain(vdl) {
+        // The truncation this recovery made is known to the segments that adopted it.
+        self.learn_truncations(&rec.truncations);
+        // No acknowledged commit is lost: every one is in the recovered history.
+        let chain = match self.history(vdl) {
             Ok(c) => c,
             Err(e) => return self.fail(format!("writer {w} recovered VDL {vdl}: {e}")),
         };
+        // Each PG resumes from its tail at VDL: its last record in the history.
+        for (k, p) in rec.pgs.iter().enumerate() {
+            let want = chain
+                .iter()
+                .rev()
+                .find(|l| self.oracle.records[l].1.pg.0 as usize == k)
+                .copied()
+                .unwrap_or(Lsn::ZERO);
+            if p.tail != want {
+                return self.fail(format!(
+                    "writer {w} recovered PG {k}'s tail at {} but the history has {want} (VDL {vdl})",
+                    p.tail
+                ));
+            }
+        }
         let on_chain: BTreeSet<Lsn> = chain.iter().copied().collect();
         // (A writer with a newer term may have acknowledged commits meanwhile: this one is
         // fenced already and will learn it at its first Open.)
@@ -1360,6 +1635,11 @@ impl Sim {
         // A replacement hydrates by gossip from the start of the PG's chain, and by a copy of a
         // peer's cut where its peers collected past it.
         core.set_spares(spares());
+        wr.opening = vec![None; core.slots()];
+        wr.growing = None;
+        if core.pg_count() > 1 {
+            self.report.multi_pg_recoveries += 1;
+        }
         wr.state = WriterState::Running(Box::new(core));
         self.calm_since = self.now;
         self.report.recoveries += 1;
@@ -1389,9 +1669,16 @@ impl Sim {
                 unreachable!("running")
             };
             let change = core.tick(now);
-            if change.is_some() {
-                // Every slot is opened again with the new membership (perhaps another node).
-                wr.opening = [None; SLOTS];
+            if let Some(
+                MembershipChange::Began { pg, .. } | MembershipChange::Completed { pg, .. },
+            ) = &change
+            {
+                // Every slot of the PG is opened again with the new membership (perhaps
+                // another node).
+                let base = pg.0 as usize * SLOTS;
+                for o in &mut wr.opening[base..base + SLOTS] {
+                    *o = None;
+                }
             }
             change
         };
@@ -1409,101 +1696,290 @@ impl Sim {
             for slot in core.expire(now) {
                 wr.opening[slot] = None;
             }
-            let nodes = slot_nodes(core.membership());
             let mut opens = Vec::new();
-            for (slot, node) in nodes.into_iter().enumerate() {
-                let stale = wr.opening[slot].is_some_and(|t| now - t >= RESEND_MS);
-                if !core.is_connected(slot)
-                    && (wr.opening[slot].is_none() || stale)
-                    && let Some(open) = core.open_request(slot)
-                    && let Some(node) = node
+            for g in 0..core.slots() {
+                let stale = wr.opening[g].is_some_and(|t| now - t >= RESEND_MS);
+                if !core.is_connected(g)
+                    && (wr.opening[g].is_none() || stale)
+                    && let Some(open) = core.open_request(g)
+                    && let Some(seg) = slot_seg(core, g)
                 {
-                    wr.opening[slot] = Some(now);
-                    opens.push((slot, node, open));
+                    wr.opening[g] = Some(now);
+                    opens.push((g, seg, open));
                 }
             }
             opens
         };
-        for (slot, node, req) in opens {
-            self.writer_req(w, node, Ask::SegmentOpen { slot }, &req);
+        for (slot, seg, req) in opens {
+            self.writer_req(w, seg, Ask::SegmentOpen { slot }, &req);
+        }
+        // A growth in progress: its requests again if answers are missing.
+        if self.writers[w]
+            .growing
+            .as_ref()
+            .is_some_and(|g| now - g.last_send >= RESEND_MS)
+        {
+            self.grow_send(w);
         }
         // The workload: an MTR now and then, each ending in its commit record.
-        if self.mtrs_issued < self.mtrs_target && self.rng.chance(150) {
+        if self.mtrs_issued < self.mtrs_target
+            && self.writers[w].growing.is_none()
+            && self.rng.chance(150)
+        {
             self.issue_mtr(w);
         }
         // Boxcarring: one Write in flight per slot, carrying whatever is unsent.
-        for slot in 0..SLOTS {
+        let slots = self.writers[w].running().map_or(0, WriterCore::slots);
+        for g in 0..slots {
             let wr = &mut self.writers[w];
             let WriterState::Running(core) = &mut wr.state else {
                 return;
             };
-            let Some(node) = slot_nodes(core.membership())[slot] else {
+            let Some(seg) = slot_seg(core, g) else {
                 continue;
             };
             let req_id = wr.next_req + 1;
-            let Some(batch) = core.next_write(slot, req_id, now) else {
+            let Some(batch) = core.next_write(g, req_id, now) else {
                 continue;
             };
             wr.next_req = req_id;
-            wr.asks.insert(req_id, (node, Ask::Write { slot }));
+            wr.asks.insert(req_id, (seg, Ask::Write { slot: g }));
             let term = core.term();
             let (kind, body) = proto::encode_write_request(
                 req_id,
                 term.epoch,
                 term.writer,
-                PgId(0),
+                batch.pg,
                 batch.membership,
                 batch.horizon,
                 batch.records.iter().map(|e| e.bytes.as_slice()),
             );
-            self.send(Addr::Writer(w), Addr::Node(node), kind, body);
+            self.send(Addr::Writer(w), Addr::Node(seg), kind, body);
         }
-        // A read at the current VDL from one segment that holds it.
+        // A read at the current VDL from one segment of the page's PG that holds it.
         if self.rng.chance(60) {
             let page = PageId(self.rng.below(PAGES));
             let wr = &self.writers[w];
             let Some(core) = wr.running() else { return };
             let read_point = core.vdl();
-            let nodes = slot_nodes(core.membership());
-            let candidates: Vec<usize> = (0..SLOTS)
-                .filter(|&s| core.is_connected(s) && core.scl(s) >= read_point)
-                .filter_map(|s| nodes[s])
+            let Some(target) = core.read_target(page) else {
+                return;
+            };
+            let base = target.pg.0 as usize * SLOTS;
+            let candidates: Vec<usize> = (base..base + SLOTS)
+                .filter(|&g| core.is_connected(g) && core.scl(g) >= target.pg_point)
+                .filter_map(|g| slot_seg(core, g))
                 .collect();
             if read_point > wr.recovered_vdl && !candidates.is_empty() {
-                let node = candidates[self.rng.index(candidates.len())];
+                let seg = candidates[self.rng.index(candidates.len())];
                 let term = core.term();
                 let req = Request::GetPage {
                     epoch: term.epoch,
                     writer: term.writer,
-                    pg: PgId(0),
-                    membership: core.membership().epoch,
+                    pg: target.pg,
+                    membership: target.membership,
                     page,
                     read_point,
-                    pg_point: read_point,
+                    pg_point: target.pg_point,
                 };
                 if let WriterState::Running(core) = &mut self.writers[w].state {
                     core.read_started(read_point);
                 }
-                self.writer_req(w, node, Ask::Read { page, read_point }, &req);
+                self.writer_req(w, seg, Ask::Read { page, read_point }, &req);
             }
+        }
+    }
+
+    /// Begins growing the volume to hold `page`, as the real writer does: place the new PGs
+    /// over the six original nodes, two per AZ (`VolumeMap::grow_to`), open their segments,
+    /// then store the new map on PG 0 (see `grow_send` and `grow_answer`).
+    fn begin_growth(&mut self, w: usize, page: PageId) {
+        let wr = &mut self.writers[w];
+        let WriterState::Running(core) = &wr.state else {
+            return;
+        };
+        let pgs: Vec<Membership> = (0..core.pg_count())
+            .map(|k| {
+                core.membership_of(PgId(u32::try_from(k).expect("PG id")))
+                    .clone()
+            })
+            .collect();
+        let mut map = VolumeMap::from_parts(core.pages_per_pg(), pgs);
+        let nodes: Vec<StorageNode> = (0..MEMBERS_INITIAL)
+            .map(|i| StorageNode {
+                addr: peer_name(i),
+                az: az_of(i),
+            })
+            .collect();
+        let dropped = core.spares_and_dropped().1.to_vec();
+        let added = match map.grow_to(page, &nodes, &|n| !dropped.contains(&n.addr)) {
+            Ok(a) => a,
+            Err(e) => return self.fail(format!("writer {w} cannot grow to page {page}: {e}")),
+        };
+        let mut stored = core.stored_map();
+        let added: Vec<(PgId, Membership)> = added
+            .into_iter()
+            .map(|pg| (pg, map.membership(pg).expect("added").clone()))
+            .collect();
+        stored.pgs.extend(added.iter().map(|(_, m)| m.clone()));
+        wr.growing = Some(Growing {
+            added,
+            map: stored,
+            storing: false,
+            answers: BTreeMap::new(),
+            last_send: 0,
+        });
+        self.report.growths += 1;
+        self.grow_send(w);
+    }
+
+    /// Sends the growth step's requests to the segments that have not answered it.
+    fn grow_send(&mut self, w: usize) {
+        let now = self.now;
+        let wr = &mut self.writers[w];
+        let (WriterState::Running(core), Some(g)) = (&wr.state, &mut wr.growing) else {
+            return;
+        };
+        g.last_send = now;
+        let term = core.term();
+        let mut reqs = Vec::new();
+        if g.storing {
+            for slot in 0..SLOTS {
+                let Some(Request::Open {
+                    epoch,
+                    writer,
+                    pg,
+                    peers,
+                    truncations,
+                    membership,
+                    me,
+                    ..
+                }) = core.open_request(slot)
+                else {
+                    continue;
+                };
+                let Some(node) = peer_index(&me) else {
+                    continue;
+                };
+                if g.answers.contains_key(&(0, node)) {
+                    continue;
+                }
+                reqs.push((
+                    seg_of(node, pg),
+                    Request::Open {
+                        epoch,
+                        writer,
+                        pg,
+                        peers,
+                        truncations,
+                        membership,
+                        me,
+                        map: Some(g.map.clone()),
+                    },
+                ));
+            }
+        } else {
+            for (pg, m) in &g.added {
+                for (i, me) in m.members.iter().enumerate() {
+                    let Some(node) = peer_index(me) else { continue };
+                    if g.answers.contains_key(&(pg.0, node)) {
+                        continue;
+                    }
+                    let peers = m
+                        .members
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| *j != i)
+                        .map(|(_, a)| a.clone())
+                        .collect();
+                    reqs.push((
+                        seg_of(node, *pg),
+                        Request::Open {
+                            epoch: term.epoch,
+                            writer: term.writer,
+                            pg: *pg,
+                            peers,
+                            truncations: Vec::new(),
+                            membership: m.clone(),
+                            me: me.clone(),
+                            map: None,
+                        },
+                    ));
+                }
+            }
+        }
+        for (seg, req) in reqs {
+            self.writer_req(w, seg, Ask::Grow, &req);
+        }
+    }
+
+    /// A segment answered a growth request: once a write quorum of every new PG adopted it, the
+    /// map is stored on PG 0; once a write quorum of PG 0 holds the map, the core ships the new
+    /// PGs.
+    fn grow_answer(&mut self, w: usize, seg: usize, state: &SegmentState) {
+        let wr = &mut self.writers[w];
+        let (WriterState::Running(core), Some(g)) = (&mut wr.state, &mut wr.growing) else {
+            return;
+        };
+        let pg = seg_pg(seg);
+        if g.storing != (pg == PG) || state.epoch != core.term().epoch {
+            return;
+        }
+        g.answers.insert(
+            (pg.0, phys(seg)),
+            state.map.as_ref().map_or(0, StoredMap::version),
+        );
+        let answered = |g: &Growing, pg: PgId, version: usize| -> Vec<String> {
+            g.answers
+                .iter()
+                .filter(|((p, _), v)| *p == pg.0 && **v >= version)
+                .map(|((_, n), _)| peer_name(*n))
+                .collect()
+        };
+        if !g.storing {
+            let all = g
+                .added
+                .iter()
+                .all(|(pg, m)| recovery::quorum_of(m, &answered(g, *pg, 0), WRITE_QUORUM));
+            if all {
+                g.storing = true;
+                g.answers.clear();
+                self.grow_send(w);
+            }
+            return;
+        }
+        let version = g.map.version();
+        if recovery::quorum_of(core.membership(), &answered(g, PG, version), WRITE_QUORUM) {
+            for (pg, m) in std::mem::take(&mut g.added) {
+                let got = core.add_pg(m);
+                assert_eq!(got, pg, "PGs are added in order");
+            }
+            wr.opening.resize(core.slots(), None);
+            wr.growing = None;
         }
     }
 
     /// A writer changed the membership: count it, and check that the change keeps four live
     /// copies of every acknowledged record in every quorum set of the new membership.
     fn membership_changed(&mut self, w: usize, change: &MembershipChange) {
-        let (m, joiner) = match change {
+        let (pg, m, joiner) = match change {
             MembershipChange::Began {
-                membership, joiner, ..
+                pg,
+                membership,
+                joiner,
+                ..
             } => {
                 self.report.repairs_begun += 1;
-                (membership.clone(), joiner.clone())
+                (*pg, membership.clone(), joiner.clone())
             }
             MembershipChange::Completed {
-                membership, joiner, ..
+                pg,
+                membership,
+                joiner,
+                ..
             } => {
                 self.report.repairs_completed += 1;
-                (membership.clone(), joiner.clone())
+                (*pg, membership.clone(), joiner.clone())
             }
         };
         self.mix(m.epoch.0 ^ 0x5eed);
@@ -1515,32 +1991,35 @@ impl Sim {
                 m.epoch
             ));
         }
-        // A joiner takes its slot only holding every acknowledged commit: from now on it counts
-        // toward the quorum of every one of them.
+        // A joiner takes its slot only holding every acknowledged record of its PG: from now on
+        // it counts toward the quorum of every one of them.
         if m.joining.is_none()
             && let Some(node) = peer_index(&joiner)
             && !self.lost_data(node)
         {
-            let seg = self.nodes[node].core.segment();
-            let floor = seg.floor(PG);
+            let seg = self.nodes[seg_of(node, pg)].core.segment();
+            let floor = seg.floor(pg);
             let held: BTreeSet<Lsn> = seg
-                .fetch(PG, floor, Lsn(u64::MAX), usize::MAX)
+                .fetch(pg, floor, Lsn(u64::MAX), usize::MAX)
                 .into_iter()
                 .map(|(l, _)| l)
                 .collect();
             if let Some(missing) = self
-                .oracle
-                .acked
-                .keys()
-                .find(|l| **l > floor && !held.contains(l))
+                .acked_records(pg)
+                .into_iter()
+                .find(|l| *l > floor && !held.contains(l))
             {
                 return self.fail(format!(
-                    "writer {w} completed membership {} with node {node}, which lacks acknowledged commit {missing}",
+                    "writer {w} completed PG {pg}'s membership {} with node {node}, which lacks acknowledged record {missing}",
                     m.epoch
                 ));
             }
         }
-        self.check_copies(&m, &format!("writer {w} moved to membership {}", m.epoch));
+        self.check_copies(
+            pg,
+            &m,
+            &format!("writer {w} moved PG {pg} to membership {}", m.epoch),
+        );
     }
 
     fn issue_mtr(&mut self, w: usize) {
@@ -1579,28 +2058,32 @@ impl Sim {
                 time_us: now * 1000,
             },
         });
-        let tail = core.pg_tail();
         // What the records carry as their known VDL: the writer's VDL when it allocated them.
         let known_vdl = core.vdl();
         let n = drafts.len();
+        // Each PG's tail before this MTR: the backlink of its first record in it.
+        let mut tails: BTreeMap<PgId, Lsn> = drafts
+            .iter()
+            .filter_map(|d| core.pg_of(d.page))
+            .map(|pg| (pg, core.pg_tail_of(pg)))
+            .collect();
         let first = match core.append_mtr(drafts.clone()) {
             Ok(first) => first,
             Err(AppendError::LalExceeded | AppendError::Fenced) => return,
-            Err(AppendError::Grow { page }) => {
-                unreachable!("page {page}: the simulated volume is one PG of the default size")
-            }
+            Err(AppendError::Grow { page }) => return self.begin_growth(w, page),
         };
         self.mtrs_issued += 1;
         self.report.mtrs += 1;
-        let mut prev = tail;
         for (k, d) in drafts.into_iter().enumerate() {
             let lsn = Lsn(first.0 + k as u64);
             if d.page != PageId::NONE {
                 wr.page_lsns.insert(d.page, lsn);
             }
+            let pg = core.pg_of(d.page).expect("the MTR was appended");
+            let prev = tails.insert(pg, lsn).unwrap_or(Lsn::ZERO);
             let rec = RedoRecord {
                 lsn,
-                pg: PG,
+                pg,
                 prev_pg_lsn: prev,
                 page: d.page,
                 prev_page_lsn: d.prev_page_lsn,
@@ -1608,7 +2091,6 @@ impl Sim {
                 cpl: k + 1 == n,
                 payload: d.payload,
             };
-            prev = lsn;
             if let Some((other, _)) = self.oracle.records.get(&lsn) {
                 let why = format!(
                     "LSN {lsn} allocated by writer {w} was already allocated by writer {other}"
@@ -1675,7 +2157,7 @@ impl Sim {
                 if r.phase == phase
                     && let Response::State(s) = resp
                 {
-                    r.answers.insert(seg, s);
+                    r.answers.insert((seg_pg(seg).0, phys(seg)), s);
                     self.recovery_step(w);
                 }
             }
@@ -1685,12 +2167,13 @@ impl Sim {
                     return;
                 };
                 // An answer for a slot that another node holds now (the membership changed).
-                if slot_nodes(core.membership())[slot] != Some(seg) {
+                if slot_seg(core, slot) != Some(seg) {
                     return;
                 }
                 wr.opening[slot] = None;
                 if let Response::State(s) = resp {
-                    let advanced = core.connected(slot, recovery::pg_scl(&s), s.membership.epoch);
+                    let scl = recovery::scl_of(&s, seg_pg(seg));
+                    let advanced = core.connected(slot, scl, s.membership.epoch);
                     self.vdl_advanced(w, advanced);
                 }
             }
@@ -1698,15 +2181,16 @@ impl Sim {
                 let WriterState::Running(core) = &mut self.writers[w].state else {
                     return;
                 };
-                if slot_nodes(core.membership())[slot] != Some(seg) {
+                if slot_seg(core, slot) != Some(seg) {
                     return;
                 }
+                let pg = seg_pg(seg);
                 let seg = slot;
                 match resp {
                     Response::WriteAck { scls } => {
                         let scl = scls
                             .iter()
-                            .find(|(pg, _)| *pg == PG)
+                            .find(|(p, _)| *p == pg)
                             .map_or(Lsn::ZERO, |(_, s)| *s);
                         let advanced = core.write_acked(seg, req_id, scl);
                         self.vdl_advanced(w, advanced);
@@ -1729,6 +2213,11 @@ impl Sim {
                 }
                 if let Response::Page { lsn, image } = resp {
                     self.check_read(w, seg, page, read_point, lsn, image.as_deref());
+                }
+            }
+            Ask::Grow => {
+                if let Response::State(s) = resp {
+                    self.grow_answer(w, seg, &s);
                 }
             }
         }
@@ -1836,11 +2325,57 @@ impl Sim {
         Ok(out)
     }
 
-    /// The page as of `read_point`, from the chain ending there.
+    /// The volume's history up to `head`, oldest first: every record a writer allocated at or
+    /// below it outside every truncation range a segment adopted. With one PG it is exactly the
+    /// PG chain ending at `head` (checked).
+    fn history(&self, head: Lsn) -> Result<Vec<Lsn>, String> {
+        let out: Vec<Lsn> = self
+            .oracle
+            .records
+            .range(..=head)
+            .map(|(l, _)| *l)
+            .filter(|l| {
+                !self
+                    .oracle
+                    .truncated
+                    .iter()
+                    .any(|&(above, upto)| above < *l && *l <= upto)
+            })
+            .collect();
+        if self.pgs == 1 {
+            let chain = self.chain(head)?;
+            if chain != out {
+                return Err(format!(
+                    "the history up to {head} ({} records) is not the PG chain ending there ({} records)",
+                    out.len(),
+                    chain.len()
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The acknowledged records of `pg` a repair must keep: the acknowledged commits (PG 0), or
+    /// the PG's records in the history up to the last acknowledged commit.
+    fn acked_records(&self, pg: PgId) -> Vec<Lsn> {
+        if pg == PG {
+            return self.oracle.acked.keys().copied().collect();
+        }
+        let Some(&last) = self.oracle.acked.keys().next_back() else {
+            return Vec::new();
+        };
+        self.history(last)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|l| self.oracle.records[l].1.pg == pg)
+            .collect()
+    }
+
+    /// The page as of `read_point`, from the history up to there.
     fn page_at(&self, read_point: Lsn, page: PageId) -> Result<PageVersionModel, String> {
         let mut image: Option<Box<[u8; PAGE_SIZE]>> = None;
         let mut version = Lsn::ZERO;
-        for l in self.chain(read_point)? {
+        for l in self.history(read_point)? {
             let (_, r) = &self.oracle.records[&l];
             if r.page == page {
                 let img = image.get_or_insert_with(|| Box::new([0u8; PAGE_SIZE]));
@@ -1853,24 +2388,58 @@ impl Sim {
 
     // ---------------------------------------------------------------- faults
 
-    /// The membership acknowledgements are counted over now: that of the running writer with the
-    /// highest term, or else the highest any node adopted.
-    fn live_membership(&self) -> Membership {
+    /// The memberships acknowledgements are counted over now, by PG: those of the running writer
+    /// with the highest term, or else the highest each PG's segments adopted.
+    fn live_memberships(&self) -> Vec<Membership> {
         let writer = self
             .writers
             .iter()
             .filter_map(Writer::running)
             .max_by_key(|c| c.term())
-            .map(|c| c.membership().clone());
+            .map(|c| {
+                (0..c.pg_count())
+                    .map(|k| {
+                        c.membership_of(PgId(u32::try_from(k).expect("PG id")))
+                            .clone()
+                    })
+                    .collect::<Vec<_>>()
+            });
         writer.unwrap_or_else(|| {
-            self.nodes
-                .iter()
-                .map(|n| n.core.membership())
-                .max_by_key(|m| m.epoch)
-                .filter(|m| m.epoch.0 > 0)
-                .cloned()
-                .unwrap_or_else(|| Membership::initial(configured()))
+            (0..self.pgs)
+                .map(|k| {
+                    let pg = PgId(u32::try_from(k).expect("PG id"));
+                    (0..NODES)
+                        .map(|i| self.nodes[seg_of(i, pg)].core.membership())
+                        .max_by_key(|m| m.epoch)
+                        .filter(|m| m.epoch.0 > 0)
+                        .cloned()
+                        .unwrap_or_else(|| Membership::initial(configured()))
+                })
+                .take(1.max(self.pgs_opened()))
+                .collect()
         })
+    }
+
+    /// PG 0's live membership.
+    fn live_membership(&self) -> Membership {
+        self.live_memberships().swap_remove(0)
+    }
+
+    /// How many PGs some segment has adopted a membership of (1 at least).
+    fn pgs_opened(&self) -> usize {
+        (0..self.pgs)
+            .filter(|&k| {
+                let pg = PgId(u32::try_from(k).expect("PG id"));
+                (0..NODES).any(|i| self.nodes[seg_of(i, pg)].core.membership().epoch.0 > 0)
+            })
+            .count()
+            .max(1)
+    }
+
+    /// Whether every PG of a writer is repaired.
+    fn all_repaired(&self, c: &WriterCore) -> bool {
+        (0..c.pg_count())
+            .all(|k| self.repaired(c.membership_of(PgId(u32::try_from(k).expect("PG id")))))
     }
 
     /// Whether `m` is repaired: no replacement in progress, and no member lost for good.
@@ -1886,33 +2455,43 @@ impl Sim {
     /// spared other faults meanwhile: with one spare per AZ, a second member of the AZ unreachable
     /// for `SEGMENT_LOST_MS` could take the spare, and the lost one could never be replaced.
     fn az_awaits_repair(&self, az: usize) -> bool {
-        let m = self.live_membership();
-        (0..NODES).any(|n| {
-            az_of(n) == az
-                && self.nodes[n].lost_forever
-                && (m.names(&peer_name(n)) || m.joining.is_some())
+        self.live_memberships().iter().any(|m| {
+            (0..NODES).any(|n| {
+                az_of(n) == az
+                    && self.nodes[n].lost_forever
+                    && (m.names(&peer_name(n)) || m.joining.is_some())
+            })
         })
     }
 
     /// Whether node `i` holds no usable copy of what it once held: lost for good, or an emptied
-    /// disk not yet refilled from its peers.
+    /// disk not yet refilled from its peers (in any of its segments).
     fn lost_data(&self, i: usize) -> bool {
-        self.nodes[i].lost_forever || self.nodes[i].rehydrate_to.is_some()
+        self.nodes[i].lost_forever
+            || self
+                .segs(i)
+                .into_iter()
+                .any(|s| self.nodes[s].rehydrate_to.is_some())
     }
 
-    /// Members (slots 0–5) of the live membership unavailable now: down, partitioned, lost for
-    /// good, or an emptied disk not yet refilled. The joining node is not counted: nothing is
-    /// durable by it alone, and the old set keeps counting without it.
+    /// Members (slots 0–5) unavailable now, in the PG that has the most: down, partitioned,
+    /// lost for good, or an emptied disk not yet refilled. The joining node is not counted:
+    /// nothing is durable by it alone, and the old set keeps counting without it.
     fn unavailable(&self) -> usize {
-        let m = self.live_membership();
-        m.members
+        self.live_memberships()
             .iter()
-            .filter_map(|a| peer_index(a))
-            .filter(|&i| {
-                let n = &self.nodes[i];
-                !n.up || n.isolated || self.lost_data(i)
+            .map(|m| {
+                m.members
+                    .iter()
+                    .filter_map(|a| peer_index(a))
+                    .filter(|&i| {
+                        let n = &self.nodes[i];
+                        !n.up || n.isolated || self.lost_data(i)
+                    })
+                    .count()
             })
-            .count()
+            .max()
+            .unwrap_or(0)
     }
 
     /// A repair never lowers durability: in every quorum set of `m`, every acknowledged commit is
@@ -1920,18 +2499,18 @@ impl Sim {
     /// took (lost for good, an emptied disk refilling) and, in the new set of a replacement, for
     /// the joining node while it hydrates. A replacement that completed before its joiner held
     /// everything acknowledged, or that dropped a member still needed, fails here.
-    fn check_copies(&mut self, m: &Membership, when: &str) {
-        let acked: Vec<Lsn> = self.oracle.acked.keys().copied().collect();
+    fn check_copies(&mut self, pg: PgId, m: &Membership, when: &str) {
+        let acked: Vec<Lsn> = self.acked_records(pg);
         if acked.is_empty() {
             return;
         }
         self.report.copy_checks += 1;
         let joiner = m.joining.as_ref().and_then(|(_, j)| peer_index(j));
         let held = |s: &Sim, i: usize| -> BTreeSet<Lsn> {
-            let seg = s.nodes[i].core.segment();
-            let floor = seg.floor(PG);
+            let seg = s.nodes[seg_of(i, pg)].core.segment();
+            let floor = seg.floor(pg);
             let mut set: BTreeSet<Lsn> = seg
-                .fetch(PG, floor, Lsn(u64::MAX), usize::MAX)
+                .fetch(pg, floor, Lsn(u64::MAX), usize::MAX)
                 .into_iter()
                 .map(|(l, _)| l)
                 .collect();
@@ -1954,7 +2533,7 @@ impl Sim {
                     .count();
                 if copies + slack < WRITE_QUORUM {
                     let why = format!(
-                        "{when}: acknowledged commit {l} is held by {copies} live members of {set:?} ({slack} lost or hydrating)"
+                        "{when}: acknowledged record {l} of PG {pg} is held by {copies} live members of {set:?} ({slack} lost or hydrating)"
                     );
                     return self.fail(why);
                 }
@@ -1996,7 +2575,9 @@ impl Sim {
         match roll {
             0..=19 if budget >= 1 && self.nodes[i].up => self.crash_node(i, false),
             20..=34 if budget >= 1 && self.nodes[i].up && !self.nodes[i].isolated => {
-                self.nodes[i].isolated = true;
+                for seg in self.segs(i) {
+                    self.nodes[seg].isolated = true;
+                }
                 let d = self.rng.range(200, 6_000);
                 self.at(d, Event::Unisolate { node: i });
             }
@@ -2005,7 +2586,9 @@ impl Sim {
                 let az = az_of(i);
                 for node in (0..NODES).filter(|&n| az_of(n) == az) {
                     if self.nodes[node].up && !self.nodes[node].isolated {
-                        self.nodes[node].isolated = true;
+                        for seg in self.segs(node) {
+                            self.nodes[seg].isolated = true;
+                        }
                         let d = self.rng.range(500, 6_000);
                         self.at(d, Event::Unisolate { node });
                     }
@@ -2040,6 +2623,7 @@ impl Sim {
             }
             66..=71
                 if budget >= 1
+                    && self.pgs == 1
                     && spare_ready
                     && az_healthy
                     && self.nodes[i].up
@@ -2055,8 +2639,10 @@ impl Sim {
 
     /// Liveness: with at most two segments unavailable, durability keeps progressing.
     fn check_progress(&mut self) {
-        let m = self.live_membership();
-        self.check_copies(&m, "a periodic check");
+        for (k, m) in self.live_memberships().into_iter().enumerate() {
+            let pg = PgId(u32::try_from(k).expect("PG id"));
+            self.check_copies(pg, &m, "a periodic check");
+        }
         if self.unavailable() > 2 {
             self.calm_since = self.now;
         }
@@ -2083,7 +2669,7 @@ impl Sim {
 
     pub(crate) fn run(&mut self) -> Result<(), String> {
         self.start_writer();
-        for i in 0..NODES {
+        for i in 0..self.nodes.len() {
             self.at(
                 1 + i as u64,
                 Event::NodeTick {
@@ -2102,7 +2688,9 @@ impl Sim {
         let deadline = self.now + SETTLE_MS_MAX;
         let settled = self.run_until(deadline, |s| {
             s.writers.iter().any(|w| {
-                w.running().is_some_and(|c| s.repaired(c.membership())) && w.cpls.is_empty()
+                w.running().is_some_and(|c| s.all_repaired(c))
+                    && w.cpls.is_empty()
+                    && w.growing.is_none()
             })
         });
         if !settled {
@@ -2123,7 +2711,7 @@ impl Sim {
         let recovered = self.run_until(deadline, |s| {
             s.writers
                 .iter()
-                .any(|w| w.running().is_some_and(|c| s.repaired(c.membership())))
+                .any(|w| w.running().is_some_and(|c| s.all_repaired(c)))
         });
         if !recovered {
             self.fail("the final recovery did not complete".into());
@@ -2138,38 +2726,58 @@ impl Sim {
             .expect("a writer recovered");
         let vdl = self.writers[fin].recovered_vdl;
         self.report.final_vdl = vdl.0;
-        let members: Vec<usize> = match &self.writers[fin].state {
-            WriterState::Running(c) => slot_nodes(c.membership()).into_iter().flatten().collect(),
+        // The segments of every PG's final membership, with the PG's tail at VDL.
+        let (members, tails): (Vec<usize>, Vec<Lsn>) = match &self.writers[fin].state {
+            WriterState::Running(c) => {
+                self.report.final_pgs = c.pg_count() as u64;
+                let mut segs = Vec::new();
+                let mut tails = Vec::new();
+                for k in 0..c.pg_count() {
+                    let pg = PgId(u32::try_from(k).expect("PG id"));
+                    segs.extend(
+                        slot_nodes(c.membership_of(pg))
+                            .into_iter()
+                            .flatten()
+                            .map(|n| seg_of(n, pg)),
+                    );
+                    tails.push(c.durable_tail(pg));
+                }
+                (segs, tails)
+            }
             _ => unreachable!("the final writer runs"),
         };
         if let Some(&lost) = members.iter().find(|&&i| self.nodes[i].lost_forever) {
             return Err(format!(
-                "the final membership still counts node {lost}, lost for good\n{}",
+                "the final membership still counts node {}, lost for good\n{}",
+                phys(lost),
                 self.summary()
             ));
         }
-        // Every member converges on the recovered chain through gossip (a dropped member, or
-        // a spare never used, is not read again).
+        // Every member converges on the recovered history through gossip (a dropped member, or
+        // a spare never used, is not read again): each segment reaches its PG's tail at VDL.
         let deadline = self.now + SETTLE_MS_MAX;
         let converged = self.run_until(deadline, |s| {
-            members
-                .iter()
-                .all(|&i| s.nodes[i].core.segment().scl(PG) >= vdl)
+            members.iter().all(|&i| {
+                let pg = seg_pg(i);
+                s.nodes[i].core.segment().scl(pg) >= tails[pg.0 as usize]
+            })
         });
         if !converged {
-            let scls: Vec<Lsn> = members
+            let scls: Vec<(usize, Lsn)> = members
                 .iter()
-                .map(|&i| self.nodes[i].core.segment().scl(PG))
+                .map(|&i| (i, self.nodes[i].core.segment().scl(seg_pg(i))))
                 .collect();
             self.fail(format!(
-                "nodes did not converge on VDL {vdl}: SCLs {scls:?}"
+                "segments did not converge on VDL {vdl} (tails {tails:?}): SCLs {scls:?}"
             ));
         }
         if let Some(f) = self.failure.take() {
             return Err(f);
         }
-        let m = self.live_membership();
-        self.check_copies(&m, "after healing");
+        for (k, m) in self.live_memberships().into_iter().enumerate() {
+            let pg = PgId(u32::try_from(k).expect("PG id"));
+            self.check_copies(pg, &m, "after healing");
+        }
         if let Some(f) = self.failure.take() {
             return Err(f);
         }
@@ -2182,7 +2790,9 @@ impl Sim {
         self.loss_per_mille = 0;
         self.dup_per_mille = 0;
         for i in 0..NODES {
-            self.nodes[i].isolated = false;
+            for seg in self.segs(i) {
+                self.nodes[seg].isolated = false;
+            }
             if !self.nodes[i].up {
                 self.restart_node(i);
             }
@@ -2198,25 +2808,31 @@ impl Sim {
     }
 
     fn final_checks(&mut self, vdl: Lsn, members: &[usize]) -> Result<(), String> {
-        let chain = self.chain(vdl)?;
+        let chain = self.history(vdl)?;
         let on_chain: BTreeSet<Lsn> = chain.iter().copied().collect();
         if let Some(lost) = self.oracle.acked.keys().find(|l| !on_chain.contains(l)) {
             return Err(format!(
-                "acknowledged commit {lost} lost: not on the final chain (VDL {vdl})"
+                "acknowledged commit {lost} lost: not in the final history (VDL {vdl})"
             ));
         }
         for &i in members {
+            let pg = seg_pg(i);
             let n = &self.nodes[i];
-            // The node's chain up to VDL is exactly the model's chain, record for record, above
-            // what it collected.
-            let floor = n.core.segment().floor(PG);
-            self.report.horizon_max = self.report.horizon_max.max(n.core.segment().horizon(PG).0);
-            let held = n.core.segment().fetch(PG, floor, vdl, usize::MAX);
+            // The segment's chain up to VDL is exactly the model's history of its PG, record
+            // for record, above what it collected.
+            let floor = n.core.segment().floor(pg);
+            self.report.horizon_max = self.report.horizon_max.max(n.core.segment().horizon(pg).0);
+            let held = n.core.segment().fetch(pg, floor, vdl, usize::MAX);
             let lsns: Vec<Lsn> = held.iter().map(|(l, _)| *l).collect();
-            let chain: Vec<Lsn> = chain.iter().copied().filter(|l| *l > floor).collect();
+            let chain: Vec<Lsn> = chain
+                .iter()
+                .copied()
+                .filter(|l| *l > floor && self.oracle.records[l].1.pg == pg)
+                .collect();
             if lsns != chain {
                 return Err(format!(
-                    "node {i} holds {} records up to VDL {vdl}, the chain has {}",
+                    "node {} holds {} records of PG {pg} up to VDL {vdl}, the history has {}",
+                    phys(i),
                     lsns.len(),
                     chain.len()
                 ));
@@ -2224,29 +2840,36 @@ impl Sim {
             for (lsn, loc) in held {
                 let rec = n
                     .read(loc)
-                    .map_err(|e| format!("node {i}: record {lsn}: {e}"))?;
+                    .map_err(|e| format!("node {}: record {lsn}: {e}", phys(i)))?;
                 if self.oracle.records.get(&lsn).map(|(_, r)| r) != Some(&rec) {
                     return Err(format!(
-                        "node {i}: record {lsn} differs from what was written"
+                        "node {}: record {lsn} differs from what was written",
+                        phys(i)
                     ));
                 }
             }
-            // Every page, materialised at every read point from the collection horizon up to VDL,
-            // equals the model: bases and collection change nothing a reader in range can see.
-            let horizon = n.core.segment().horizon(PG);
+            // Every page of the PG, materialised at every read point from the collection horizon
+            // up to VDL, equals the model: bases and collection change nothing a reader in range
+            // can see.
+            let horizon = n.core.segment().horizon(pg);
             let points: Vec<Lsn> = chain
                 .iter()
                 .copied()
                 .filter(|l| *l >= horizon)
                 .chain([vdl])
                 .collect();
-            for p in 0..PAGES {
+            let pages_per_pg = self
+                .writers
+                .iter()
+                .find_map(|w| w.running().map(WriterCore::pages_per_pg))
+                .unwrap_or(self.pages_per_pg);
+            for p in (0..PAGES).filter(|p| p / pages_per_pg == u64::from(pg.0)) {
                 for &rp in &points {
                     let page = PageId(p);
                     let (want_lsn, want) = self.page_at(rp, page)?;
                     let got = self.nodes[i]
                         .page(page, rp)
-                        .map_err(|e| format!("node {i}: {e}"))?;
+                        .map_err(|e| format!("node {}: {e}", phys(i)))?;
                     let same = got.0 == want_lsn
                         && match (&got.1, &want) {
                             (None, None) => true,
@@ -2256,11 +2879,12 @@ impl Sim {
                     if !same {
                         let seg = self.nodes[i].core.segment();
                         return Err(format!(
-                            "node {i}: page {page} at read point {rp} (VDL {vdl}) is version {} but the model has {want_lsn} (floor {}, horizon {}, plan {:?})",
+                            "node {}: page {page} of PG {pg} at read point {rp} (VDL {vdl}) is version {} but the model has {want_lsn} (floor {}, horizon {}, plan {:?})",
+                            phys(i),
                             got.0,
-                            seg.floor(PG),
-                            seg.horizon(PG),
-                            seg.page_plan(page, rp, rp, None)
+                            seg.floor(pg),
+                            seg.horizon(pg),
+                            seg.page_plan(page, rp, Lsn::ZERO, None)
                         ));
                     }
                 }

@@ -28,6 +28,10 @@ fn many_seeds_keep_every_invariant() {
                 total.copies_installed += r.copies_installed;
                 total.volume_scans += r.volume_scans;
                 total.volume_scan_records += r.volume_scan_records;
+                total.growths += r.growths;
+                total.multi_pg_recoveries += r.multi_pg_recoveries;
+                total.final_pgs += u64::from(r.final_pgs > 1);
+                total.repairs_completed += r.repairs_completed;
             }
             Err(f) => failures.push(f.to_string()),
         }
@@ -53,6 +57,13 @@ fn many_seeds_keep_every_invariant() {
             ("copy repairs installed", total.copies_installed),
             ("volume scans checked", total.volume_scans),
             ("records crossed by volume scans", total.volume_scan_records),
+            ("growths of the volume", total.growths),
+            (
+                "recoveries of a volume of several PGs",
+                total.multi_pg_recoveries,
+            ),
+            ("runs ending with several PGs", total.final_pgs),
+            ("replacements completed", total.repairs_completed),
         ] {
             assert!(n > 0, "no {what} in {seeds} seeds");
         }
@@ -85,5 +96,21 @@ fn the_protocol_without_writer_ids_is_caught() {
     assert!(
         failed > 0,
         "the checkers must catch two writers sharing one term"
+    );
+}
+
+/// A recovery that plans with the volume map it read before its term was adopted misses a PG
+/// that the writer it is fencing placed in between, and half-applies that PG's MTRs: the
+/// simulator must catch it (it found it).
+#[test]
+fn recovery_with_a_stale_volume_map_is_caught() {
+    let opts = Options {
+        stale_map: true,
+        ..Options::default()
+    };
+    let failed = (0..300).filter(|&s| run_seed(s, opts).is_err()).count();
+    assert!(
+        failed > 0,
+        "the checkers must catch a recovery that misses a PG"
     );
 }

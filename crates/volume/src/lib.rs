@@ -440,6 +440,22 @@ impl Volume {
             }
         };
         let adopted = open_all(truncations.clone()).await?;
+        // The map may have grown between step 1 and our term's adoption (a writer we are
+        // fencing placed a PG meanwhile). A map stored on a write quorum of PG 0 before our
+        // term was is in some of these answers; one stored after cannot be (the nodes that
+        // adopted our term refuse the older writer). Recover again with it: planning without
+        // a PG that holds records would half-apply its MTRs.
+        let fenced_map = recovery::choose_map(
+            &adopted[0]
+                .iter()
+                .map(|(_, s)| s.clone())
+                .collect::<Vec<_>>(),
+        );
+        if fenced_map.is_some_and(|m| m.version() > pgs) {
+            return Err(VolumeError::MembershipChanged(
+                "the volume grew during recovery".into(),
+            ));
+        }
         let (vdl, upto, tails) = if pgs == 1 {
             let fenced: Vec<SegmentState> = adopted[0].iter().map(|(_, s)| s.clone()).collect();
             assert!(fenced.len() >= READ_QUORUM, "recovery needs a read quorum");

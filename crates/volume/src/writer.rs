@@ -713,6 +713,12 @@ impl WriterCore {
         self.pgs[0].tail
     }
 
+    /// The LSN of `pg`'s last record allocated (or recovered): the PG backlink of its next.
+    #[must_use]
+    pub fn pg_tail_of(&self, pg: PgId) -> Lsn {
+        self.pgs[pg.0 as usize].tail
+    }
+
     /// `pg`'s last record at or below VDL: a segment whose SCL reaches it holds every record of
     /// the PG up to VDL.
     #[must_use]
