@@ -204,6 +204,15 @@ async fn spilling_operators_answer_as_postgresql_does() {
     run_golden("sql_spill.golden", "sql-spill", false).await;
 }
 
+/// `sql_joins.golden`: index-only scans (every decodable key type, NULL entries, reads in key
+/// order under LIMIT) and merge joins (inner, LEFT, RIGHT and FULL, duplicates, NULL keys, extra
+/// ON conditions) forced with `enable_hashjoin`/`enable_nestloop` off, against the same queries
+/// hashed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_and_index_only_scans_answer_as_postgresql_does() {
+    run_golden("sql_joins.golden", "sql-joins", false).await;
+}
+
 /// Runs the cases of one golden file against a Borealis cluster (or, with
 /// `BOREALIS_RECORD_GOLDEN` set, records PostgreSQL 15's answers into it). With `details`, an
 /// error's answer includes its DETAIL line.

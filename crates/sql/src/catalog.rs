@@ -1012,6 +1012,155 @@ pub fn index_entry(ix: &IndexDef, row: &[Value], table_key: &[u8]) -> (Vec<u8>, 
     (k, table_key.to_vec())
 }
 
+/// Whether the key encoding of column `col` gives back exactly the value its row holds, so an
+/// index-only scan may read the value from a key instead of from the row. Keys that identify
+/// values SQL calls equal but prints differently are lossy: float8 and real (`-0` is `0`'s key),
+/// interval (`'1 mon'` is `'30 days'`'s), jsonb and json (normalised), and numeric without a
+/// declared scale (`1.50` is `1.5`'s; with `numeric(p, s)` every stored value has scale `s`,
+/// which the decoder restores).
+#[must_use]
+pub fn key_decodable(col: &Column) -> bool {
+    match col.ty {
+        DataType::Bool
+        | DataType::Int2
+        | DataType::Int4
+        | DataType::Int8
+        | DataType::Text
+        | DataType::Timestamp
+        | DataType::TimestampTz
+        | DataType::Time
+        | DataType::Date
+        | DataType::Bytea
+        | DataType::Uuid => true,
+        DataType::Numeric => matches!(
+            col.text_kind,
+            TextKind::Typmod(t) if crate::numeric::typmod_parts(t).is_some_and(|(_, s)| s >= 0)
+        ),
+        DataType::Float8
+        | DataType::Float4
+        | DataType::Interval
+        | DataType::Json
+        | DataType::Jsonb => false,
+    }
+}
+
+/// Reads one key value of column `col` (written by [`encode_key_value`]) from the front of
+/// `r`. Only for columns [`key_decodable`] accepts; bytes no key of the type has are reported as
+/// corruption.
+pub fn decode_key_value(r: &mut &[u8], col: &Column) -> SqlResult<Value> {
+    let corrupt = || SqlError::Corrupted(format!("key of column \"{}\"", col.name));
+    fn take<const N: usize>(r: &mut &[u8]) -> Option<[u8; N]> {
+        let (head, rest) = r.split_first_chunk::<N>()?;
+        *r = rest;
+        Some(*head)
+    }
+    let int = |r: &mut &[u8]| take::<8>(r).map(|b| (u64::from_be_bytes(b) ^ (1 << 63)) as i64);
+    // Text and bytea: bytes with 00 escaped as 00 FF, ended by 00 00.
+    let escaped = |r: &mut &[u8]| -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        loop {
+            let (&b, rest) = r.split_first()?;
+            *r = rest;
+            if b != 0 {
+                out.push(b);
+                continue;
+            }
+            let (&next, rest) = r.split_first()?;
+            *r = rest;
+            match next {
+                0 => return Some(out),
+                0xff => out.push(0),
+                _ => return None,
+            }
+        }
+    };
+    let v = match col.ty {
+        DataType::Bool => match take::<1>(r) {
+            Some([0]) => Some(Value::Bool(false)),
+            Some([1]) => Some(Value::Bool(true)),
+            _ => None,
+        },
+        DataType::Int2 | DataType::Int4 | DataType::Int8 => int(r).map(Value::Int),
+        DataType::Timestamp => int(r).map(Value::Timestamp),
+        DataType::TimestampTz => int(r).map(Value::TimestampTz),
+        DataType::Time => int(r).map(Value::Time),
+        DataType::Date => {
+            take::<4>(r).map(|b| Value::Date((u32::from_be_bytes(b) ^ (1 << 31)) as i32))
+        }
+        DataType::Uuid => take::<16>(r).map(|b| Value::Uuid(u128::from_be_bytes(b))),
+        DataType::Bytea => escaped(r).map(Value::Bytes),
+        DataType::Text => escaped(r)
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(Value::Text),
+        DataType::Numeric if key_decodable(col) => match crate::numeric::Numeric::decode_key(r) {
+            Some(n) => {
+                // The column's scale, which every value it holds was stored with.
+                let TextKind::Typmod(t) = col.text_kind else {
+                    return Err(corrupt());
+                };
+                Some(crate::types::apply_typmod(
+                    Value::Numeric(n),
+                    DataType::Numeric,
+                    t,
+                )?)
+            }
+            None => None,
+        },
+        _ => {
+            return Err(SqlError::Internal(format!(
+                "keys of column \"{}\" ({}) are not decodable",
+                col.name,
+                col.ty.name()
+            )));
+        }
+    };
+    v.ok_or_else(corrupt)
+}
+
+/// The values of the primary-key columns of `def` held in table key `key`, in key order.
+pub fn decode_pk_key(def: &TableDef, key: &[u8]) -> SqlResult<Vec<Value>> {
+    let mut r = key;
+    let mut out = Vec::with_capacity(def.pk.len());
+    for &c in &def.pk {
+        out.push(decode_key_value(&mut r, &def.columns[c])?);
+    }
+    if !r.is_empty() {
+        return Err(SqlError::Corrupted(format!(
+            "key of table \"{}\" has {} bytes past its columns",
+            def.name,
+            r.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// The values of index `ix`'s columns held in the key of one of its entries, in index-column
+/// order (NULL for [`INDEX_NULL`]); the table key appended to the entry is not read.
+pub fn decode_index_key(def: &TableDef, ix: &IndexDef, key: &[u8]) -> SqlResult<Vec<Value>> {
+    let mut r = key;
+    let mut out = Vec::with_capacity(ix.columns.len());
+    for &c in &ix.columns {
+        let Some((&marker, rest)) = r.split_first() else {
+            return Err(SqlError::Corrupted(format!(
+                "entry of index \"{}\" is short",
+                ix.name
+            )));
+        };
+        r = rest;
+        out.push(match marker {
+            INDEX_NULL => Value::Null,
+            INDEX_VALUE => decode_key_value(&mut r, &def.columns[c])?,
+            m => {
+                return Err(SqlError::Corrupted(format!(
+                    "entry of index \"{}\" has column marker {m}",
+                    ix.name
+                )));
+            }
+        });
+    }
+    Ok(out)
+}
+
 /// The B+tree key of a hidden row id.
 #[must_use]
 pub fn rowid_key(id: u64) -> Vec<u8> {
@@ -1162,6 +1311,238 @@ mod tests {
         let mut bad = def.clone();
         bad.indexes[0].columns = vec![5];
         assert!(TableDef::decode(&bad.encode()).is_err());
+    }
+
+    /// Values of every decodable type, with their edge cases, as (column, values).
+    fn decodable_samples() -> Vec<(Column, Vec<Value>)> {
+        let numeric = |s: &str| crate::types::parse_text(s, DataType::Numeric).unwrap();
+        // numeric(10, 2): PostgreSQL's atttypmod ((10 << 16) | 2) + 4.
+        let typmod = ((10 << 16) | 2) + 4;
+        let scaled =
+            |s: &str| crate::types::apply_typmod(numeric(s), DataType::Numeric, typmod).unwrap();
+        vec![
+            (
+                Column::new("b", DataType::Bool, false),
+                vec![Value::Bool(false), Value::Bool(true)],
+            ),
+            (
+                Column::new("i2", DataType::Int2, false),
+                vec![Value::Int(-32768), Value::Int(0), Value::Int(32767)],
+            ),
+            (
+                Column::new("i4", DataType::Int4, false),
+                vec![
+                    Value::Int(i64::from(i32::MIN)),
+                    Value::Int(-1),
+                    Value::Int(7),
+                ],
+            ),
+            (
+                Column::new("i8", DataType::Int8, false),
+                vec![Value::Int(i64::MIN), Value::Int(0), Value::Int(i64::MAX)],
+            ),
+            (
+                Column::new("t", DataType::Text, false),
+                vec![
+                    Value::Text(String::new()),
+                    Value::Text("a\0b\0".into()),
+                    Value::Text("zürich ÿ".into()),
+                ],
+            ),
+            (
+                Column {
+                    text_kind: TextKind::Char(4),
+                    ..Column::new("c", DataType::Text, false)
+                },
+                vec![Value::Text("ab  ".into())],
+            ),
+            (
+                Column::new("by", DataType::Bytea, false),
+                vec![
+                    Value::Bytes(Vec::new()),
+                    Value::Bytes(vec![0, 0, 0xff, 1]),
+                    Value::Bytes(vec![0xff]),
+                ],
+            ),
+            (
+                Column::new("u", DataType::Uuid, false),
+                vec![
+                    Value::Uuid(0),
+                    Value::Uuid(u128::MAX),
+                    Value::Uuid(42 << 64),
+                ],
+            ),
+            (
+                Column::new("d", DataType::Date, false),
+                vec![Value::Date(i32::MIN), Value::Date(-1), Value::Date(19_000)],
+            ),
+            (
+                Column::new("ts", DataType::Timestamp, false),
+                vec![
+                    Value::Timestamp(-5),
+                    Value::Timestamp(1_700_000_000_000_000),
+                ],
+            ),
+            (
+                Column::new("tz", DataType::TimestampTz, false),
+                vec![Value::TimestampTz(i64::MIN), Value::TimestampTz(3)],
+            ),
+            (
+                Column::new("tm", DataType::Time, false),
+                vec![Value::Time(0), Value::Time(86_400_000_000)],
+            ),
+            (
+                Column {
+                    text_kind: TextKind::Typmod(typmod),
+                    ..Column::new("n", DataType::Numeric, false)
+                },
+                vec![
+                    scaled("0"),
+                    scaled("1.5"),
+                    scaled("-1.25"),
+                    scaled("12000"),
+                    scaled("0.01"),
+                    scaled("-99999999.99"),
+                    Value::Numeric(crate::numeric::Numeric::NaN),
+                ],
+            ),
+        ]
+    }
+
+    #[test]
+    fn keys_of_decodable_types_decode_to_the_stored_values() {
+        for (col, values) in decodable_samples() {
+            assert!(key_decodable(&col), "{}", col.name);
+            for v in values {
+                let mut k = Vec::new();
+                encode_key_value(&v, &mut k);
+                // Followed by other bytes, as a key column is: the decoder stops at its end.
+                k.extend_from_slice(&[0xAB, 0xCD]);
+                let mut r = k.as_slice();
+                let got = decode_key_value(&mut r, &col).unwrap();
+                assert_eq!(got, v, "{}", col.name);
+                assert_eq!(got.to_text(), v.to_text(), "{}: same text", col.name);
+                assert_eq!(r, [0xAB, 0xCD], "{}: the rest is left", col.name);
+                // A cut key is corruption, never a wrong value.
+                let mut short = &k[..k.len() - 3];
+                assert!(decode_key_value(&mut short, &col).is_err(), "{}", col.name);
+            }
+        }
+        // Lossy encodings are not decodable: -0 and 0, '1 mon' and '30 days', 1.5 and 1.50.
+        for ty in [
+            DataType::Float8,
+            DataType::Float4,
+            DataType::Interval,
+            DataType::Jsonb,
+            DataType::Json,
+            DataType::Numeric,
+        ] {
+            let col = Column::new("x", ty, false);
+            assert!(!key_decodable(&col), "{ty:?}");
+            let mut k = Vec::new();
+            encode_key_value(&Value::Int(1), &mut k);
+            assert!(matches!(
+                decode_key_value(&mut k.as_slice(), &col),
+                Err(SqlError::Internal(_))
+            ));
+        }
+        // A negative scale would not give the stored digits back through the typmod.
+        let negative_scale = Column {
+            text_kind: TextKind::Typmod(((5 << 16) | 0x7ff) + 4),
+            ..Column::new("n", DataType::Numeric, false)
+        };
+        assert!(!key_decodable(&negative_scale));
+    }
+
+    #[test]
+    fn index_and_primary_keys_decode_column_by_column() {
+        let samples = decodable_samples();
+        let columns: Vec<Column> = samples.iter().map(|(c, _)| c.clone()).collect();
+        let n = columns.len();
+        let def = TableDef {
+            name: "t".into(),
+            schema: "public".into(),
+            oid: 0,
+            tree: PageId(9),
+            columns,
+            pk: vec![n - 1, 1],
+            indexes: Vec::new(),
+            checks: Vec::new(),
+            foreign_keys: Vec::new(),
+        };
+        // Rows mixing every type, some with NULLs.
+        let mut rows = Vec::new();
+        for k in 0..4 {
+            let row: Vec<Value> = samples
+                .iter()
+                .enumerate()
+                .map(|(c, (_, vals))| {
+                    if (k + c) % 5 == 3 && c != n - 1 && c != 1 {
+                        Value::Null
+                    } else {
+                        vals[k % vals.len()].clone()
+                    }
+                })
+                .collect();
+            rows.push(row);
+        }
+        let all: Vec<usize> = (0..n).collect();
+        let reversed: Vec<usize> = (0..n).rev().collect();
+        for (cols, unique, options) in [
+            (all.clone(), false, Vec::new()),
+            (reversed, true, Vec::new()),
+            // DESC / NULLS FIRST are catalog options only: entries stay ascending.
+            (
+                vec![4, 0],
+                false,
+                vec![INDOPTION_DESC, INDOPTION_NULLS_FIRST],
+            ),
+            (vec![2], true, vec![INDOPTION_DESC]),
+        ] {
+            let ix = IndexDef {
+                name: "i".into(),
+                oid: 0,
+                tree: PageId(11),
+                columns: cols.clone(),
+                unique,
+                constraint: false,
+                options,
+            };
+            for row in &rows {
+                let table_key = pk_key(&def, row);
+                let (key, _) = index_entry(&ix, row, &table_key);
+                let want: Vec<Value> = cols.iter().map(|&c| row[c].clone()).collect();
+                assert_eq!(decode_index_key(&def, &ix, &key).unwrap(), want);
+                assert_eq!(
+                    decode_pk_key(&def, &table_key).unwrap(),
+                    vec![row[n - 1].clone(), row[1].clone()]
+                );
+                // A cut entry is corruption.
+                assert!(decode_index_key(&def, &ix, &key[..1]).is_err() || cols.len() == 1);
+            }
+        }
+        let mut bad = vec![INDEX_VALUE];
+        bad.push(0x07);
+        let ix = IndexDef {
+            name: "i".into(),
+            oid: 0,
+            tree: PageId(11),
+            columns: vec![0],
+            unique: false,
+            constraint: false,
+            options: Vec::new(),
+        };
+        assert!(matches!(
+            decode_index_key(&def, &ix, &bad),
+            Err(SqlError::Corrupted(_))
+        ));
+        assert!(matches!(
+            decode_index_key(&def, &ix, &[0x05]),
+            Err(SqlError::Corrupted(_))
+        ));
+        let mut long = pk_key(&def, &rows[0]);
+        long.push(0);
+        assert!(decode_pk_key(&def, &long).is_err());
     }
 
     #[test]

@@ -22,6 +22,12 @@
 //! row it finds: that is what makes a full scan cheaper than an index for an unselective
 //! predicate ([`index_cost`], [`seq_cost`]).
 //!
+//! An index-only read costs what a primary-key range does: the entries it finds are all it
+//! reads. Once the order is fixed, each join step's method is chosen by [`join_method`]: a hash
+//! join, a merge join (paying a sort for each side not already in key order, winning when its
+//! sorted output saves a sort above it) or an index nested loop; the session's `enable_*`
+//! settings add [`DISABLE_COST`] to what they switch off ([`Methods`]).
+//!
 //! The join order search ([`order_joins`]) is dynamic programming over the connected subsets of
 //! up to [`DP_RELATIONS_MAX`] relations, building left-deep orders (the executor joins one
 //! relation at a time into the partial rows), each step costed as the cheaper of a hash join and
@@ -55,6 +61,56 @@ pub const ROW_COST: f64 = 0.01;
 pub const DP_RELATIONS_MAX: usize = 8;
 /// Levels of a tree assumed when the engine cannot say.
 const TREE_HEIGHT_DEFAULT: u16 = 3;
+
+/// Cost added to a plan that uses a method the session switched off (`enable_hashjoin = off`
+/// and friends): PostgreSQL's `disable_cost`. The method stays possible, so a query that has no
+/// other way still runs.
+pub const DISABLE_COST: f64 = 1.0e10;
+
+/// Which plan methods the planner may use: the session's `enable_*` settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Methods {
+    pub hashjoin: bool,
+    pub mergejoin: bool,
+    pub nestloop: bool,
+    pub seqscan: bool,
+    pub indexscan: bool,
+    pub indexonlyscan: bool,
+}
+
+impl Default for Methods {
+    fn default() -> Methods {
+        Methods {
+            hashjoin: true,
+            mergejoin: true,
+            nestloop: true,
+            seqscan: true,
+            indexscan: true,
+            indexonlyscan: true,
+        }
+    }
+}
+
+impl Methods {
+    /// The methods `setting` (a session's value of a setting by name) allows.
+    pub fn from_settings<'s>(setting: impl Fn(&str) -> Option<&'s str>) -> Methods {
+        let on = |name: &str| setting(name) != Some("off");
+        Methods {
+            hashjoin: on("enable_hashjoin"),
+            mergejoin: on("enable_mergejoin"),
+            nestloop: on("enable_nestloop"),
+            seqscan: on("enable_seqscan"),
+            indexscan: on("enable_indexscan"),
+            indexonlyscan: on("enable_indexonlyscan"),
+        }
+    }
+}
+
+/// `cost`, plus [`DISABLE_COST`] when its method is off.
+#[must_use]
+pub fn penalised(cost: f64, allowed: bool) -> f64 {
+    if allowed { cost } else { cost + DISABLE_COST }
+}
 
 /// What the estimator knows about one table read in a query.
 #[derive(Clone, Copy, Debug)]
@@ -588,12 +644,24 @@ fn key_tree(def: &TableDef, range: &KeyRange) -> (borealis_engine::TreeId, bool)
     }
 }
 
-/// Cost of reading the rows of `range` in `t`: descending its key, then its rows.
+/// Cost of reading the rows of `range` in `t`: descending its key, then its rows. An
+/// index-only read costs what a primary-key range does: the entries it finds are all it reads.
 #[must_use]
 pub fn range_cost(engine: &Engine, t: &TableInfo<'_>, range: &KeyRange, quals: usize) -> f64 {
     let (tree, primary) = key_tree(t.def, range);
     let rows = t.rows * key_selectivity(t, range);
-    index_cost(engine.tree_height(tree).ok(), primary, rows) + rows * 0.0025 * quals as f64
+    index_cost(
+        engine.tree_height(tree).ok(),
+        primary || range.index_only,
+        rows,
+    ) + rows * 0.0025 * quals as f64
+}
+
+/// Cost of sorting `rows` rows (what EXPLAIN charges a `Sort`).
+#[must_use]
+pub fn sort_cost(rows: f64) -> f64 {
+    let n = rows.max(1.0);
+    2.0 * ROW_COST * n * n.log2().max(1.0)
 }
 
 /// The cheapest way to read `t` for `filter` (over its own row): a full scan or one of the key
@@ -747,6 +815,81 @@ fn step(
     }
 }
 
+/// How a join step with equi-join keys runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinMethod {
+    /// Build a hash table of the relation's rows, probe it per partial row.
+    Hash,
+    /// Sort both sides on the keys (unless they arrive sorted) and merge equal runs.
+    Merge,
+    /// Probe the relation's key per partial row (an index nested-loop join).
+    IndexNestedLoop,
+}
+
+/// What choosing a join step's method needs to know: sizes, the relation's read cost, whether
+/// each side arrives sorted on the join keys, the cost of one index probe when the relation's
+/// key can be probed, and what a sort of the step's result costs when only a merge join would
+/// deliver it in the order the query wants.
+#[derive(Clone, Copy, Debug)]
+pub struct JoinStepInput {
+    pub outer_rows: f64,
+    pub inner_rows: f64,
+    pub inner_cost: f64,
+    /// Rows the step produces.
+    pub rows: f64,
+    pub outer_sorted: bool,
+    pub inner_sorted: bool,
+    pub probe_cost: Option<f64>,
+    /// The sort a merge join saves above it (its output is in key order); 0 when none.
+    pub order_saved: f64,
+    /// What reading a side through a key in key order (so that it needs no sort) costs a merge
+    /// join more (or less) than the side's own read; 0 when no side is read so.
+    pub merge_read_extra: f64,
+}
+
+/// The cheapest method for one join step, with the costs PostgreSQL's planner weighs: a hash
+/// join reads both sides once and handles every row; a merge join handles every row as well but
+/// must have both sides in key order, paying a [`sort_cost`] for each side that is not (so it
+/// wins when its inputs come sorted and its sorted output saves a sort above it, or when hashing
+/// is switched off); an index nested loop pays one probe per partial row and is considered only
+/// below [`INDEX_JOIN_OUTER_ROWS_MAX`] partial rows, as the executor runs it. Methods the
+/// session switched off cost [`DISABLE_COST`] more. Ties go to the hash join.
+#[must_use]
+pub fn join_method(x: &JoinStepInput, methods: Methods) -> (JoinMethod, f64) {
+    let rows_cost = (x.outer_rows + x.inner_rows) * ROW_COST + x.rows * ROW_COST;
+    let hash = penalised(x.inner_cost + rows_cost + x.order_saved, methods.hashjoin);
+    let sorts = if x.outer_sorted {
+        0.0
+    } else {
+        sort_cost(x.outer_rows)
+    } + if x.inner_sorted {
+        0.0
+    } else {
+        sort_cost(x.inner_rows)
+    };
+    let merge = penalised(
+        x.inner_cost + sorts + rows_cost + x.merge_read_extra,
+        methods.mergejoin,
+    );
+    let index = match x.probe_cost {
+        Some(p) if x.outer_rows <= INDEX_JOIN_OUTER_ROWS_MAX => penalised(
+            x.outer_rows.max(1.0) * p + x.rows * ROW_COST + x.order_saved,
+            methods.nestloop,
+        ),
+        _ => f64::INFINITY,
+    };
+    let mut best = (JoinMethod::Hash, hash);
+    for (m, c) in [
+        (JoinMethod::IndexNestedLoop, index),
+        (JoinMethod::Merge, merge),
+    ] {
+        if c < best.1 {
+            best = (m, c);
+        }
+    }
+    best
+}
+
 /// Whether `r` shares an equi-join condition with a relation of `set`.
 fn connected(edges: &[JoinEdge], in_set: &dyn Fn(usize) -> bool, r: usize) -> bool {
     edges
@@ -837,6 +980,71 @@ pub fn order_joins(rels: &[JoinRel], edges: &[JoinEdge]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merge_joins_win_only_on_sorted_inputs_or_when_hashing_is_off() {
+        let base = JoinStepInput {
+            outer_rows: 100_000.0,
+            inner_rows: 100_000.0,
+            inner_cost: 2_000.0,
+            rows: 100_000.0,
+            outer_sorted: true,
+            inner_sorted: true,
+            probe_cost: None,
+            order_saved: 0.0,
+            merge_read_extra: 0.0,
+        };
+        let on = Methods::default();
+        // Both sides in key order: as cheap as hashing, and a tie goes to the hash join.
+        assert_eq!(join_method(&base, on).0, JoinMethod::Hash);
+        // ... unless its sorted output saves a sort above it.
+        let ordered = JoinStepInput {
+            order_saved: sort_cost(base.rows),
+            ..base
+        };
+        assert_eq!(join_method(&ordered, on).0, JoinMethod::Merge);
+        // A side to sort costs more than hashing it.
+        let unsorted = JoinStepInput {
+            inner_sorted: false,
+            ..ordered
+        };
+        assert_eq!(join_method(&unsorted, on).0, JoinMethod::Hash);
+        // Switched off, hashing loses even to sorting both sides; switched off too, merging
+        // loses as well (the hash join still runs: some method must).
+        let no_hash = Methods {
+            hashjoin: false,
+            ..on
+        };
+        let both_unsorted = JoinStepInput {
+            outer_sorted: false,
+            inner_sorted: false,
+            ..base
+        };
+        assert_eq!(join_method(&both_unsorted, no_hash).0, JoinMethod::Merge);
+        let neither = Methods {
+            mergejoin: false,
+            ..no_hash
+        };
+        assert_eq!(join_method(&both_unsorted, neither).0, JoinMethod::Hash);
+        // Few partial rows and a key to probe: the index nested loop, unless switched off.
+        let few = JoinStepInput {
+            outer_rows: 10.0,
+            rows: 10.0,
+            probe_cost: Some(4.0),
+            ..base
+        };
+        assert_eq!(join_method(&few, on).0, JoinMethod::IndexNestedLoop);
+        let no_loop = Methods {
+            nestloop: false,
+            ..on
+        };
+        assert_ne!(join_method(&few, no_loop).0, JoinMethod::IndexNestedLoop);
+        let many = JoinStepInput {
+            outer_rows: 5_000.0,
+            ..few
+        };
+        assert_ne!(join_method(&many, on).0, JoinMethod::IndexNestedLoop);
+    }
 
     #[test]
     fn join_search_starts_from_the_selective_side_and_follows_the_edges() {

@@ -12,18 +12,23 @@
 //! - a relation read in full is a `Seq Scan`; one read through its primary key or an index is an
 //!   `Index Scan using <key> on t` with the pinned columns as `Index Cond` and the rest of the
 //!   relation's filter as `Filter` (every row is checked against the whole filter again, so the
-//!   split is only how the work is shown);
+//!   split is only how the work is shown); a read that decodes its rows from the key alone is
+//!   an `Index Only Scan` (under ANALYZE with `Heap Fetches: 0`: entries are versioned with
+//!   their rows, none is ever checked against the table);
 //! - a join step that hashes the relation is a `Hash Join` over a `Hash` of the relation's scan;
-//!   one that probes the relation's key per partial row (an index nested-loop join) is a
+//!   one run as a merge join is a `Merge Join` with its `Merge Cond` and a `Sort` above each side
+//!   that does not arrive in key order; one that probes the relation's key per partial row (an
+//!   index nested-loop join) is a
 //!   `Nested Loop` over an `Index Scan` whose `Index Cond` names the outer columns; a step
 //!   without equi-join keys (a cross product, or a LATERAL subquery run per row) is a
 //!   `Nested Loop`. Whether a step probes is decided at run time by the number of partial rows
 //!   (see [`INDEX_JOIN_OUTER_ROWS_MAX`](super::INDEX_JOIN_OUTER_ROWS_MAX)): plain EXPLAIN
 //!   predicts it from the estimate, EXPLAIN ANALYZE prints what ran;
 //! - grouping hashes (`HashAggregate`), an aggregate without GROUP BY is `Aggregate`, DISTINCT
-//!   hashes too (`HashAggregate`), ORDER BY is a `Sort`, DISTINCT ON a `Unique` after it,
-//!   LIMIT/OFFSET a `Limit`; window functions are one `WindowAgg` (it orders its partitions
-//!   itself, so no `Sort` shows below it); UNION ALL is an `Append`, UNION a `HashAggregate` over
+//!   hashes too (`HashAggregate`), ORDER BY is a `Sort` (none when the rows are read or merged
+//!   in ORDER BY order), DISTINCT ON a `Unique` after it, LIMIT/OFFSET a `Limit`; window
+//!   functions are one `WindowAgg` (it orders its partitions itself, so no `Sort` shows below
+//!   it); UNION ALL is an `Append`, UNION a `HashAggregate` over
 //!   one, INTERSECT/EXCEPT a `HashSetOp`; a derived table or a CTE (bound in place at each
 //!   reference, never materialised once) is a `Subquery Scan`; `WITH RECURSIVE` is a
 //!   `Recursive Union` whose step reads a `WorkTable Scan`.
@@ -475,7 +480,8 @@ impl<'a> Walk<'a> {
                 }
             }
         };
-        if !plan.order_by.is_empty() {
+        // A read in ORDER BY order needs no sort (see `Planner::choose_scans`).
+        if !plan.order_by.is_empty() && !plan.presorted {
             let keys = self.sort_keys(plan)?;
             let n = node.rows.max(1.0);
             let sort_cost = 2.0 * ROW_COST * n * n.log2().max(1.0);
@@ -893,6 +899,79 @@ impl<'a> Walk<'a> {
             name = format!("Nested Loop{kind}");
             actual = self.counters(step, Part::IndexJoin);
             inner = scan;
+        } else if let Some(mj) = step.merge {
+            let own = self.own_names(rel);
+            // A key that is not a plain column prints in its own parentheses, as PostgreSQL
+            // prints a merge key.
+            let key = |names: &Names<'_>, e: &Expr| {
+                let text = names.expr(e);
+                if is_simple(e, None) {
+                    text
+                } else {
+                    format!("({text})")
+                }
+            };
+            let outer_keys: Vec<String> = step.probe.iter().map(|p| key(cx, p)).collect();
+            let inner_keys: Vec<String> = step.build.iter().map(|b| key(&own.names(), b)).collect();
+            let conds: Vec<String> = outer_keys
+                .iter()
+                .zip(&inner_keys)
+                .map(|(p, b)| format!("({p} = {b})"))
+                .collect();
+            details.push(format!(
+                "Merge Cond: {}",
+                if conds.len() == 1 {
+                    conds[0].clone()
+                } else {
+                    format!("({})", conds.join(" AND "))
+                }
+            ));
+            let scan = self.scan(rel, None)?;
+            rows = match self.join_selectivity(from, rel, step) {
+                Some(sel) => (outer.rows * scan.rows * sel).max(1.0),
+                None => (outer.rows * scan.rows * 0.005).max(1.0),
+            };
+            // A side that does not arrive in key order is sorted first, as PostgreSQL shows it.
+            let sorted = |node: Node, keys: Vec<String>, in_order: bool| {
+                if in_order {
+                    return node;
+                }
+                let sort = crate::cost::sort_cost(node.rows);
+                Node {
+                    name: "Sort".into(),
+                    details: vec![format!("Sort Key: {}", keys.join(", "))],
+                    startup_cost: node.total_cost + sort,
+                    total_cost: node.total_cost + sort + node.rows * ROW_COST,
+                    rows: node.rows,
+                    width: node.width,
+                    actual: node.actual,
+                    children: vec![node],
+                    ..Node::default()
+                }
+            };
+            let outer = sorted(outer, outer_keys, mj.outer_sorted);
+            let sorted_inner = sorted(scan, inner_keys, mj.inner_sorted);
+            cost = outer.total_cost
+                + sorted_inner.total_cost
+                + (outer.rows + sorted_inner.rows) * ROW_COST;
+            name = if kind.is_empty() {
+                "Merge Join".into()
+            } else {
+                format!("Merge{kind}")
+            };
+            actual = self.counters(step, Part::Join);
+            return Ok(self.finish_join(
+                name,
+                details,
+                join_filter,
+                filter,
+                outer,
+                sorted_inner,
+                rows,
+                cost,
+                actual,
+                cx,
+            ));
         } else if !step.build.is_empty() {
             let own = self.own_names(rel);
             let conds: Vec<String> = step
@@ -924,7 +1003,7 @@ impl<'a> Walk<'a> {
                 (outer.rows * scan.rows * 0.005).max(1.0)
             };
             cost = outer.total_cost + scan.total_cost + (outer.rows + scan.rows) * ROW_COST;
-            // "Hash Join", "Hash Left Join", …
+            // `kind` ends in "Join" for outer joins: "Hash Left Join", as PostgreSQL prints.
             name = if kind.is_empty() {
                 "Hash Join".into()
             } else {
@@ -1171,8 +1250,15 @@ impl<'a> Walk<'a> {
                             None => def.pk_name(),
                             Some(i) => def.indexes[i].name.clone(),
                         };
-                        node.name =
-                            format!("Index Scan using {} on {target}", quote_ident(&key_name));
+                        node.name = format!(
+                            "{} using {} on {target}",
+                            if range.index_only {
+                                "Index Only Scan"
+                            } else {
+                                "Index Scan"
+                            },
+                            quote_ident(&key_name)
+                        );
                         let conds = match &probe {
                             Some((_, conds)) => conds.clone(),
                             None => {
@@ -1237,9 +1323,17 @@ impl<'a> Walk<'a> {
                                 });
                                 node.total_cost = crate::cost::index_cost(
                                     height.ok(),
-                                    range.index.is_none(),
+                                    range.index.is_none() || range.index_only,
                                     read,
                                 );
+                            }
+                            _ if range.index_only => {
+                                node.rows = (base * selectivity_all(&filter)).max(1.0);
+                                let height = self.engine.tree_height(match range.index {
+                                    None => def.tree,
+                                    Some(i) => def.indexes[i].tree,
+                                });
+                                node.total_cost = crate::cost::index_cost(height.ok(), true, base);
                             }
                             _ => {
                                 node.rows = (base * selectivity_all(&filter)).max(1.0);
@@ -1315,6 +1409,10 @@ impl<'a> Walk<'a> {
         }
         if let Some(f) = and_text(&cx, &filter) {
             node.details.push(format!("Filter: {f}"));
+        }
+        if self.instrument.is_some() && node.name.starts_with("Index Only Scan") {
+            // Entries are versioned with their rows: no row is ever fetched to check one.
+            node.details.push("Heap Fetches: 0".into());
         }
         node.rows = node.rows.max(1.0).round();
         if self.options.verbose {

@@ -911,6 +911,55 @@ impl Numeric {
         }
     }
 
+    /// Reads a key written by [`encode_key`](Numeric::encode_key) from the front of `r`: the
+    /// value at the least scale that holds it (a key has no display scale: `1.50` reads back as
+    /// `1.5`). `None` for bytes no key has.
+    pub fn decode_key(r: &mut &[u8]) -> Option<Numeric> {
+        let (&class, rest) = r.split_first()?;
+        *r = rest;
+        let negative = match class {
+            0x01 => return Some(Numeric::Infinity { negative: true }),
+            0x03 => return Some(Numeric::zero()),
+            0x05 => return Some(Numeric::Infinity { negative: false }),
+            0x06 => return Some(Numeric::NaN),
+            0x02 => true,
+            0x04 => false,
+            _ => return None,
+        };
+        let flip = if negative { 0xff } else { 0x00 };
+        let (e, rest) = r.split_first_chunk::<4>()?;
+        *r = rest;
+        let exp = i64::from((u32::from_be_bytes(e.map(|b| b ^ flip)) ^ (1 << 31)) as i32);
+        let mut digits = Vec::new();
+        loop {
+            let (&b, rest) = r.split_first()?;
+            *r = rest;
+            match b ^ flip {
+                0 => break,
+                d @ 1..=10 if digits.len() < INTEGER_DIGITS_MAX + SCALE_MAX as usize => {
+                    digits.push(d - 1);
+                }
+                _ => return None,
+            }
+        }
+        // A key's digits are significant: a first digit 0 or none at all is no key.
+        if digits.first().is_none_or(|d| *d == 0) {
+            return None;
+        }
+        // value = 0.d1d2…dn × 10^exp = d1d2…dn × 10^(exp − n)
+        let shift = exp - digits.len() as i64;
+        if shift > INTEGER_DIGITS_MAX as i64 || -shift > i64::from(SCALE_MAX) {
+            return None;
+        }
+        let scale = if shift >= 0 {
+            digits.extend(std::iter::repeat_n(0, shift as usize));
+            0
+        } else {
+            (-shift) as u32
+        };
+        Some(Numeric::Finite(Decimal::new(negative, digits, scale)))
+    }
+
     /// PostgreSQL's binary wire form.
     #[must_use]
     pub fn to_wire(&self) -> Vec<u8> {

@@ -39,6 +39,13 @@
 //! [`INDEX_JOIN_OUTER_ROWS_MAX`]), the step probes that key per partial row instead of hashing
 //! the whole table: an index nested-loop join.
 //!
+//! Once a query is bound, [`index_only`] marks the table reads whose key holds every column the
+//! query reads (an index-only scan: rows are decoded from the keys, the table's rows are never
+//! fetched) and lets a single-table query read a key in its ORDER BY order with no sort; and
+//! [`merge`] chooses, per join step with equalities, between the hash join, a merge join (both
+//! sides sorted on the keys, equal runs joined) and the index nested loop, by cost and by the
+//! session's `enable_*` settings.
+//!
 //! `WITH` puts its CTEs in a scope stack while the query binds; a reference binds the CTE's
 //! query in place, as a derived table. `WITH RECURSIVE` of the form `anchor UNION [ALL] step`
 //! becomes [`Body::Recursive`]: the step's reference to the CTE reads a work table holding the
@@ -90,6 +97,10 @@ use std::rc::Rc;
 
 #[path = "explain.rs"]
 pub mod explain;
+#[path = "index_only.rs"]
+mod index_only;
+#[path = "merge.rs"]
+mod merge;
 
 /// Rows fetched from the engine per call.
 pub const SCAN_BATCH_ROWS: usize = 1024;
@@ -239,6 +250,8 @@ struct JoinStep {
     filter: Option<Expr>,
     /// A table's key that the hash-join keys can probe (see [`IndexLookup`]).
     lookup: Option<IndexLookup>,
+    /// Run as a merge join instead of a hash join (see [`merge`]).
+    merge: Option<merge::MergeJoin>,
 }
 
 /// An index nested-loop join: per partial row, the values of some hash-join probe keys pin the
@@ -288,6 +301,7 @@ fn index_lookup(def: &TableDef, build: &[Expr]) -> Option<IndexLookup> {
                         eq: vec![Expr::Literal(Value::Null); probe_of.len()],
                         lower: None,
                         upper: None,
+                        index_only: false,
                     },
                     probe_of,
                 },
@@ -362,6 +376,10 @@ pub struct QueryPlan {
     limit: Option<Expr>,
     offset: Option<Expr>,
     pub columns: Vec<ColumnInfo>,
+    /// The body's rows come in ORDER BY order already (a single table read in the order of
+    /// its key, or a last merge join on the ORDER BY columns; see [`Planner::choose_scans`]):
+    /// no sort, and for a single table LIMIT stops the read early.
+    presorted: bool,
 }
 
 /// The columns of a sequence read as a relation.
@@ -588,6 +606,7 @@ fn returned_reference(i: usize) -> Option<SqlResult<(CteSource, String)>> {
         limit: None,
         offset: None,
         columns,
+        presorted: false,
     };
     Some(Ok((CteSource::Plan(plan), name)))
 }
@@ -760,6 +779,8 @@ pub fn single_table(
 pub struct Planner<'a> {
     pub engine: &'a Engine,
     pub txn: &'a Txn,
+    /// The plan methods the session allows (`enable_hashjoin` and friends).
+    pub methods: crate::cost::Methods,
 }
 
 /// A WHERE or inner-join ON conjunct waiting for the join step that covers it.
@@ -1025,16 +1046,16 @@ impl<'a> Planner<'a> {
             }
         }
         depth = depth.max(binder.outer_depth_used);
-        Ok((
-            QueryPlan {
-                body,
-                order_by,
-                limit,
-                offset,
-                columns,
-            },
-            depth,
-        ))
+        let mut plan = QueryPlan {
+            body,
+            order_by,
+            limit,
+            offset,
+            columns,
+            presorted: false,
+        };
+        self.choose_scans(&mut plan);
+        Ok((plan, depth))
     }
 
     fn bind_set_expr(
@@ -1049,6 +1070,7 @@ impl<'a> Planner<'a> {
             limit: None,
             offset: None,
             columns,
+            presorted: false,
         };
         match se {
             ast::SetExpr::Select(s) => {
@@ -1306,6 +1328,7 @@ impl<'a> Planner<'a> {
             limit: None,
             offset: None,
             columns,
+            presorted: false,
         };
         set_state(CteState::Anchor);
         let anchor = self.bind_set_expr(left, params, outer);
@@ -1370,6 +1393,7 @@ impl<'a> Planner<'a> {
             limit: None,
             offset: None,
             columns: anchor_columns,
+            presorted: false,
         })
     }
 
@@ -2519,6 +2543,7 @@ fn plan_joins(
             on: and_all(on_rest),
             filter: and_all(covered),
             lookup,
+            merge: None,
         });
     }
     let mut residual: Vec<Expr> = pool.into_iter().map(|c| c.expr).collect();
@@ -2856,7 +2881,8 @@ impl<'a> Executor<'a> {
         let bound = limit
             .filter(|_| !distinct_on)
             .map(|l| l.saturating_add(offset));
-        let mut sorter = (!plan.order_by.is_empty())
+        // Rows that arrive in ORDER BY order already (an index read in key order) skip it.
+        let mut sorter = (!plan.order_by.is_empty() && !plan.presorted)
             .then(|| crate::spill::Sorter::new(&order, &self.session.cancel, self.work_mem, bound));
         let n = plan.order_by.len();
         let mut seen = HashSet::new();
@@ -2891,7 +2917,7 @@ impl<'a> Executor<'a> {
             };
             match &plan.body {
                 Body::Select(s) => {
-                    let streaming = plan.order_by.is_empty()
+                    let streaming = (plan.order_by.is_empty() || plan.presorted)
                         && s.aggregate.is_none()
                         && !s.distinct
                         && s.distinct_on.is_empty()
@@ -3548,6 +3574,11 @@ impl<'a> Executor<'a> {
             {
                 rows = self.lookup_step(rel, def, step, lookup, &rows, outer)?;
                 self.node_done(step, explain::Part::IndexJoin, started, rows.len());
+                continue;
+            }
+            if step.merge.is_some() {
+                rows = self.merge_step(from, rel, step, &rows, outer)?;
+                self.node_done(step, explain::Part::Join, started, rows.len());
                 continue;
             }
             if single {
@@ -4495,6 +4526,22 @@ pub fn for_each_matching_row(
                 return Ok(());
             };
             match bounds {
+                KeyBounds::Point(key) if range.index_only => {
+                    let table_key = match range.index {
+                        None => exec
+                            .engine
+                            .get(exec.txn, def.tree, &key)?
+                            .map(|_| key.clone()),
+                        Some(i) => exec.engine.get(exec.txn, def.indexes[i].tree, &key)?,
+                    };
+                    if let Some(tk) = table_key {
+                        key_row(def, range.index, &key, &mut row)?;
+                        if passes(&row)? {
+                            sink(&tk, &mut row)?;
+                        }
+                    }
+                    return Ok(());
+                }
                 KeyBounds::Point(key) => {
                     // A pinned primary key, or a pinned unique index (whose entry is the key
                     // alone): at most one row.
@@ -4525,6 +4572,7 @@ pub fn for_each_matching_row(
             }
         }
     };
+    let index_only = matches!(access, Access::Range(r) if r.index_only);
     let mut seen = 0usize;
     let mut last: Vec<u8> = Vec::new();
     let mut batch = ScanBatch::default();
@@ -4547,6 +4595,18 @@ pub fn for_each_matching_row(
         )?;
         let full = batch.len() == SCAN_BATCH_ROWS;
         for (k, v) in batch.iter() {
+            if index_only {
+                key_row(def, index, k, &mut row)?;
+                if passes(&row)? {
+                    seen += 1;
+                    // A secondary index's entry holds the table key; the table's key is its own.
+                    sink(if index.is_some() { v } else { k }, &mut row)?;
+                }
+                if seen > 0 && stop_after.is_some_and(|n| seen >= n) {
+                    return Ok(());
+                }
+                continue;
+            }
             match index {
                 None => {
                     decode_row_into(v, ncols, &mut row)?;
@@ -4575,6 +4635,30 @@ pub fn for_each_matching_row(
             return Ok(());
         }
     }
+}
+
+/// The row an index-only read gives for `key` (of the table's tree when `index` is `None`,
+/// else of that index's): the key's columns decoded into their places, every other column NULL
+/// (the query reads none of them).
+fn key_row(
+    def: &TableDef,
+    index: Option<usize>,
+    key: &[u8],
+    row: &mut Vec<Value>,
+) -> SqlResult<()> {
+    row.clear();
+    row.resize(def.columns.len(), Value::Null);
+    let (cols, vals) = match index {
+        None => (&def.pk, catalog::decode_pk_key(def, key)?),
+        Some(i) => {
+            let ix = &def.indexes[i];
+            (&ix.columns, catalog::decode_index_key(def, ix, key)?)
+        }
+    };
+    for (&c, v) in cols.iter().zip(vals) {
+        row[c] = v;
+    }
+    Ok(())
 }
 
 /// How a table's rows are found.
@@ -4610,6 +4694,13 @@ pub struct KeyRange {
     /// (value, inclusive).
     pub lower: Option<(Expr, bool)>,
     pub upper: Option<(Expr, bool)>,
+    /// An index-only read: the values the query needs are all columns of the key, so each row
+    /// is decoded from its key (see [`catalog::decode_index_key`]) and the table's row is not
+    /// fetched. Exact without any visibility check of the row: index trees are MVCC like the
+    /// table's, an entry written and removed in the same transactions as its row, so the
+    /// entries a snapshot sees are exactly those of the rows it sees. Chosen after binding
+    /// ([`Planner::choose_scans`]).
+    pub index_only: bool,
 }
 
 /// Evaluated bounds of a [`KeyRange`].
@@ -4925,6 +5016,7 @@ pub(crate) fn access_candidates(
                 eq,
                 lower,
                 upper,
+                index_only: false,
             },
         ));
     }
@@ -5443,7 +5535,15 @@ impl Planner<'_> {
         }
         let mut stripped = q.clone();
         stripped.locks.clear();
-        let plan = self.bind(&stripped, params, &[])?.0;
+        let mut plan = self.bind(&stripped, params, &[])?.0;
+        // A locked row is the table's row: never read from an index's keys alone.
+        if let Body::Select(s) = &mut plan.body {
+            for rel in &mut s.from.relations {
+                if let Access::Range(r) = &mut rel.access {
+                    r.index_only = false;
+                }
+            }
+        }
         let refuse = |what: &str| {
             Err(SqlError::FeatureNotSupported(format!(
                 "FOR UPDATE/SHARE is not allowed with {what}"
@@ -5803,9 +5903,13 @@ mod tests {
         let Some(ast::Statement::Query(q)) = crate::parse(sql).unwrap().pop() else {
             panic!("not a query: {sql}");
         };
-        Planner { engine, txn }
-            .bind_query(&q, &mut Vec::new())
-            .unwrap()
+        Planner {
+            engine,
+            txn,
+            methods: crate::cost::Methods::default(),
+        }
+        .bind_query(&q, &mut Vec::new())
+        .unwrap()
     }
 
     #[test]

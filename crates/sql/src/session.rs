@@ -833,6 +833,16 @@ impl Session {
         e
     }
 
+    /// A planner for a statement of this session: it plans with the methods the session's
+    /// `enable_*` settings allow.
+    fn planner<'a>(&self, engine: &'a Engine, txn: &'a Txn) -> Planner<'a> {
+        Planner {
+            engine,
+            txn,
+            methods: crate::cost::Methods::from_settings(|name| self.setting(name)),
+        }
+    }
+
     /// The session's `work_mem`, in bytes.
     fn work_mem_bytes(&self) -> usize {
         settings::lookup("work_mem")
@@ -1167,11 +1177,14 @@ impl Session {
             ast::Statement::Query(q) if cte::is_data_modifying_with(q) => {
                 self.describe_data_modifying_with(txn, q, params)
             }
-            ast::Statement::Query(q) if !q.locks.is_empty() => Ok(Planner { engine, txn }
+            ast::Statement::Query(q) if !q.locks.is_empty() => Ok(self
+                .planner(engine, txn)
                 .bind_locking(q, params)?
                 .plan
                 .columns),
-            ast::Statement::Query(q) => Ok(Planner { engine, txn }.bind_query(q, params)?.columns),
+            ast::Statement::Query(q) => {
+                Ok(self.planner(engine, txn).bind_query(q, params)?.columns)
+            }
             ast::Statement::Insert(ins) => Ok(self
                 .plan_insert(txn, ins, params)?
                 .returning
@@ -1250,7 +1263,7 @@ impl Session {
             return Ok(c.plan.clone());
         }
         let mut types = vec![None; params.len()];
-        let plan = Arc::new(Planner { engine, txn }.bind_query(q, &mut types)?);
+        let plan = Arc::new(self.planner(engine, txn).bind_query(q, &mut types)?);
         let columns: Vec<DataType> = plan.columns.iter().map(|c| c.ty).collect();
         match result {
             Some(first) if *first != columns => {
@@ -1817,7 +1830,7 @@ impl Session {
             ast::Statement::Query(q) if q.locks.is_empty() => {
                 let mut types = vec![None; params.len()];
                 let engine = &self.db.engine;
-                let plan = Planner { engine, txn }.bind_query(q, &mut types)?;
+                let plan = self.planner(engine, txn).bind_query(q, &mut types)?;
                 let planning_ms = elapsed_ms(planning);
                 let mut instrument = None;
                 let mut execution_ms = None;
@@ -2056,7 +2069,7 @@ impl Session {
                     None => {
                         let mut types = vec![None; params.len()];
                         let engine = &self.db.engine;
-                        Arc::new(Planner { engine, txn }.bind_query(q, &mut types)?)
+                        Arc::new(self.planner(engine, txn).bind_query(q, &mut types)?)
                     }
                 };
                 let rows = self.executor(txn, params).run(&plan, None)?;
@@ -2581,7 +2594,7 @@ impl Session {
         let scope = table_scope(def, None);
         let mut params = Vec::new();
         let engine = &self.db.engine;
-        let planner = Planner { engine, txn };
+        let planner = self.planner(engine, txn);
         let mut binder = Binder::new(&scope, &mut params);
         binder.planner = Some(&planner);
         let e = binder.bind(&ast, &mut AggMode::Forbidden("check constraints"))?;
@@ -2653,11 +2666,7 @@ impl Session {
             return Err(SqlError::DuplicateTable(name));
         }
         let mut types = Vec::new();
-        let plan = Planner {
-            engine: &engine,
-            txn,
-        }
-        .bind_query(q, &mut types)?;
+        let plan = self.planner(&engine, txn).bind_query(q, &mut types)?;
         if !types.is_empty() {
             return Err(SqlError::NotSupported(
                 "there is no parameter $1 in CREATE TABLE AS".into(),
@@ -2739,7 +2748,7 @@ impl Session {
         let scope = Vec::new();
         let mut params = Vec::new();
         let engine = &self.db.engine;
-        let planner = Planner { engine, txn };
+        let planner = self.planner(engine, txn);
         let mut binder = Binder::new(&scope, &mut params);
         binder.planner = Some(&planner);
         match binder.bind(&ast, &mut AggMode::Forbidden("DEFAULT expressions")) {
@@ -2779,11 +2788,9 @@ impl Session {
             ));
         }
         let mut types = Vec::new();
-        let plan = Planner {
-            engine: &engine,
-            txn,
-        }
-        .bind_query(&cv.query, &mut types)?;
+        let plan = self
+            .planner(&engine, txn)
+            .bind_query(&cv.query, &mut types)?;
         let mut query = (*cv.query).clone();
         crate::namespace::qualify_relations(&engine, txn, &mut query)?;
         // A view that reads a temporary relation is temporary too, as in PostgreSQL.
@@ -3809,7 +3816,7 @@ impl Session {
                 {
                     let mut rows = Vec::with_capacity(values.rows.len());
                     let scope = Vec::new();
-                    let planner = Planner { engine, txn };
+                    let planner = self.planner(engine, txn);
                     let mut binder = Binder::new(&scope, params);
                     binder.planner = Some(&planner);
                     for r in &values.rows {
@@ -3841,7 +3848,7 @@ impl Session {
                     InsertSource::Values(rows)
                 }
                 _ => {
-                    let plan = Planner { engine, txn }.bind_query(source, params)?;
+                    let plan = self.planner(engine, txn).bind_query(source, params)?;
                     if plan.columns.len() > targets.len() {
                         return Err(SqlError::Syntax(
                             "INSERT has more expressions than target columns".into(),
@@ -3968,7 +3975,7 @@ impl Session {
                 let engine = &self.db.engine;
                 let mut scope = table_scope(def, None);
                 scope.extend(table_scope(def, Some("excluded")));
-                let planner = Planner { engine, txn };
+                let planner = self.planner(engine, txn);
                 let mut binder = Binder::new(&scope, params);
                 binder.planner = Some(&planner);
                 let mut sets = Vec::with_capacity(du.assignments.len());
@@ -4220,7 +4227,7 @@ impl Session {
         let engine = &self.db.engine;
         let mut scope = table_scope(def, alias);
         scope.extend(extra.iter().cloned());
-        let planner = Planner { engine, txn };
+        let planner = self.planner(engine, txn);
         let mut binder = Binder::new(&scope, params);
         binder.planner = Some(&planner);
         let mut exprs = Vec::new();
@@ -4430,7 +4437,7 @@ impl Session {
         let engine = &self.db.engine;
         let def = crate::namespace::table(engine, txn, &name)?;
         let mut scope = table_scope(&def, alias.as_deref());
-        let planner = Planner { engine, txn };
+        let planner = self.planner(engine, txn);
         let join = match from {
             Some(f) => Some(planner.bind_dml_join(f, u.selection.as_ref(), &scope, params)?),
             None => None,
@@ -4576,7 +4583,7 @@ impl Session {
     ) -> SqlResult<Output> {
         let mut types = vec![None; params.len()];
         let engine = &self.db.engine;
-        let lq = Planner { engine, txn }.bind_locking(q, &mut types)?;
+        let lq = self.planner(engine, txn).bind_locking(q, &mut types)?;
         let (candidates, (limit, offset)) = {
             let exec = self.executor(txn, params);
             (exec.locking_candidates(&lq)?, exec.limit_offset(&lq.plan)?)
@@ -4751,7 +4758,7 @@ impl Session {
         let engine = &self.db.engine;
         let def = crate::namespace::table(engine, txn, &name)?;
         let scope = table_scope(&def, alias.as_deref());
-        let planner = Planner { engine, txn };
+        let planner = self.planner(engine, txn);
         let join = match &d.using {
             Some(using) => {
                 Some(planner.bind_dml_join(using, d.selection.as_ref(), &scope, params)?)
@@ -6553,7 +6560,7 @@ impl Session {
             }
             ast::CopySource::Query(q) => {
                 let mut types = vec![None; params.len()];
-                let plan = Planner { engine, txn }.bind_query(q, &mut types)?;
+                let plan = self.planner(engine, txn).bind_query(q, &mut types)?;
                 let rows = self.executor(txn, params).run(&plan, None)?;
                 let names: Vec<String> = plan.columns.iter().map(|c| c.name.clone()).collect();
                 (names, rows)

@@ -90,6 +90,18 @@ const fn preset(
     }
 }
 
+/// A planner method switch (`enable_hashjoin` and friends): off makes the planner avoid that
+/// method wherever another one can do the work, as PostgreSQL's `disable_cost` does.
+const fn planner_method(name: &'static str, short_desc: &'static str) -> SettingDef {
+    def(
+        name,
+        "on",
+        VarType::Bool,
+        "Query Tuning / Planner Method Configuration",
+        short_desc,
+    )
+}
+
 /// Every setting, in name order (case-insensitive).
 pub static SETTINGS: &[SettingDef] = &[
     def(
@@ -163,6 +175,30 @@ pub static SETTINGS: &[SettingDef] = &[
         VarType::Bool,
         STATEMENT,
         "Sets the default read-only status of new transactions.",
+    ),
+    planner_method(
+        "enable_hashjoin",
+        "Enables the planner's use of hash join plans.",
+    ),
+    planner_method(
+        "enable_indexonlyscan",
+        "Enables the planner's use of index-only-scan plans.",
+    ),
+    planner_method(
+        "enable_indexscan",
+        "Enables the planner's use of index-scan plans.",
+    ),
+    planner_method(
+        "enable_mergejoin",
+        "Enables the planner's use of merge join plans.",
+    ),
+    planner_method(
+        "enable_nestloop",
+        "Enables the planner's use of nested-loop join plans.",
+    ),
+    planner_method(
+        "enable_seqscan",
+        "Enables the planner's use of sequential-scan plans.",
     ),
     def(
         "escape_string_warning",

@@ -321,7 +321,8 @@ fn plans_follow_the_statistics() {
             "              ->  Nested Loop",
             "                    ->  Seq Scan on customer c",
             "                          Filter: (name = 'c42'::text)",
-            "                    ->  Index Scan using region_pkey on region r",
+            // Only the region's key is read: the key alone answers.
+            "                    ->  Index Only Scan using region_pkey on region r",
             "                          Index Cond: (id = c.region)",
             "              ->  Index Scan using orders_customer on orders o",
             "                    Index Cond: (customer = c.id)",

@@ -1,0 +1,426 @@
+//! Index-only scans and reads in key order: choices made once a query is bound, when every
+//! column it reads and its ORDER BY and LIMIT are known.
+//!
+//! ```text
+//!  bound SELECT ─▶ columns read per relation ─┬─▶ a key holds them all (decodable types)?
+//!                 (select list, WHERE, ON,      │     then read the key alone: Index Only Scan
+//!                  GROUP BY, aggregates,        └─▶ one table, ORDER BY = its key's order?
+//!                  ORDER BY, join keys)               then no Sort; LIMIT stops the read
+//! ```
+//!
+//! An index-only read decodes each row's needed values from the key it finds (see
+//! [`catalog::decode_index_key`](crate::catalog::decode_index_key)) and never fetches the
+//! table's row. That is exact with no visibility check: index trees are MVCC trees like tables,
+//! and an entry is written and removed in the same transaction as its row, so the entries a
+//! snapshot sees are exactly those of the rows it sees (EXPLAIN ANALYZE's `Heap Fetches` is
+//! always 0). The primary key is the table's own tree: a read of it that needs only key columns
+//! decodes them from the key too, and prints as PostgreSQL's `Index Only Scan using t_pkey`.
+//! Only columns whose key encoding gives the stored value back can be read this way
+//! ([`key_decodable`]); a key holding a lossy column (float, interval, jsonb, numeric without a
+//! scale) is never read index-only.
+//!
+//! A single table read through a key in ascending order (its equality-pinned leading columns
+//! skipped) delivers the rows in the order of the key's next columns, NULLs last; an ORDER BY of
+//! those columns (ASC, NULLS LAST) then needs no sort, and LIMIT ends the read after its rows.
+//! The engine reads trees forwards only, so a DESC order still sorts.
+//!
+//! Each choice is costed ([`crate::cost`]) against the access path the binder chose: an
+//! index-only read of a key range costs what a primary-key range does (its entries are all it
+//! reads), a sort costs what EXPLAIN charges for one, and under a LIMIT a presorted read costs
+//! the fraction of its rows the LIMIT takes. The session's `enable_seqscan`, `enable_indexscan`
+//! and `enable_indexonlyscan` add PostgreSQL's `disable_cost` to the methods they switch off.
+
+use super::{
+    Access, Body, KeyRange, Planner, QueryPlan, SelectPlan, SortKey, SortSpec, Source,
+    access_candidates, constant_usize, mark_columns,
+};
+use crate::catalog::{TableDef, key_decodable};
+use crate::cost::{self, TableInfo, penalised};
+use crate::expr::{Expr, SessionInfo};
+use crate::types::DataType;
+
+impl Planner<'_> {
+    /// Marks the reads of `plan`'s relations that can be index-only and, for a query over one
+    /// table, reads it in ORDER BY order when that is cheaper than sorting.
+    pub(super) fn choose_scans(&self, plan: &mut QueryPlan) {
+        let limit = plan
+            .limit
+            .as_ref()
+            .map(|l| constant_rows(l).zip(plan.offset.as_ref().map_or(Some(0.0), constant_rows)));
+        let Body::Select(s) = &mut plan.body else {
+            return;
+        };
+        // Unknown (a correlated subquery may read any column): every column is needed, so only
+        // a key holding the whole row is read alone.
+        let needed = columns_read_by_relation(s, &plan.order_by).unwrap_or_else(|| {
+            s.from
+                .relations
+                .iter()
+                .map(|r| vec![true; r.width])
+                .collect()
+        });
+        let single = single_table_order(s, &plan.order_by);
+        let mut presorted = false;
+        for (r, own) in needed.iter().enumerate() {
+            let rel = &s.from.relations[r];
+            let Source::Table(def) = &rel.source else {
+                continue;
+            };
+            if rel.lateral {
+                continue;
+            }
+            let sort = match &single {
+                Some(keys) if r == 0 => Some(keys.as_slice()),
+                _ => None,
+            };
+            let (access, sorted) = self.best_read(def, rel, own, sort, limit.flatten());
+            if r == 0 {
+                presorted = sorted;
+            }
+            s.from.relations[r].access = access;
+        }
+        let joined_in_order = self.choose_join_methods(s, &plan.order_by, &needed);
+        // The inner side of an index nested-loop join: index-only when its key holds it all.
+        for step in &mut s.from.steps {
+            let rel = &s.from.relations[step.rel];
+            if let (Some(lookup), Source::Table(def)) = (&mut step.lookup, &rel.source) {
+                lookup.range.index_only = self.methods.indexonlyscan
+                    && covers(def, lookup.range.index, &needed[step.rel]);
+            }
+        }
+        plan.presorted = (presorted && single.is_some()) || joined_in_order;
+    }
+
+    /// The cheapest read of `def` for the relation's filter among its current access path, the
+    /// index-only reads of its key ranges and, when `order` is given (the columns a single-table
+    /// ORDER BY sorts on), the reads in that order; and whether the chosen read is in `order`.
+    fn best_read(
+        &self,
+        def: &TableDef,
+        rel: &super::Relation,
+        own: &[bool],
+        order: Option<&[usize]>,
+        limit: Option<(f64, f64)>,
+    ) -> (Access, bool) {
+        let mut current = rel.access.clone();
+        let methods = self.methods;
+        if let Access::Range(r) = &mut current {
+            r.index_only = methods.indexonlyscan && covers(def, r.index, own);
+        }
+        let in_order = |access: &Access| match (access, order) {
+            (Access::Range(r), Some(cols)) => delivers(def, r.index, r.eq.len(), cols),
+            _ => false,
+        };
+        // A key pinned to one row: nothing to choose but whether the key holds it all.
+        if current.is_point(def) {
+            let sorted = in_order(&current) || order.is_some();
+            return (current, sorted);
+        }
+        let stats = rel.stats.as_deref();
+        let t = TableInfo {
+            def,
+            stats,
+            rows: cost::table_rows(self.engine, def, stats),
+        };
+        let parts = rel.filter.as_ref().map(cost::conjuncts).unwrap_or_default();
+        let rows = (t.rows * cost::conjunction_selectivity(&parts, Some(&t))).max(1.0);
+        let total = |access: &Access| -> f64 {
+            let read = match access {
+                Access::Full => penalised(cost::seq_cost(t.rows, parts.len()), methods.seqscan),
+                Access::Range(r) => penalised(
+                    cost::range_cost(self.engine, &t, r, parts.len()),
+                    r.index_only || methods.indexscan,
+                ),
+            };
+            if order.is_some() && !in_order(access) {
+                return read + cost::sort_cost(rows);
+            }
+            // Rows come in the wanted order (or none is wanted): LIMIT stops the read.
+            match limit {
+                Some((n, off)) => read * ((n + off) / rows).min(1.0),
+                None => read,
+            }
+        };
+        let mut best = (total(&current), current);
+        let consider = |range: KeyRange, best: &mut (f64, Access)| {
+            let access = Access::Range(range);
+            let c = total(&access);
+            if c < best.0 {
+                *best = (c, access);
+            }
+        };
+        for (_, mut range) in access_candidates(def, rel.filter.as_ref()) {
+            range.index_only = methods.indexonlyscan && covers(def, range.index, own);
+            // A plain index read is the binder's to choose, unless it saves the sort or
+            // sequential scans are switched off.
+            if range.index_only || !methods.seqscan || in_order(&Access::Range(range.clone())) {
+                consider(range, &mut best);
+            }
+        }
+        if !methods.indexscan {
+            let c = total(&Access::Full);
+            if c < best.0 {
+                best = (c, Access::Full);
+            }
+        }
+        if order.is_some() {
+            let keys = (!def.pk.is_empty())
+                .then_some(None)
+                .into_iter()
+                .chain((0..def.indexes.len()).map(Some));
+            for index in keys {
+                let range = KeyRange {
+                    index,
+                    eq: Vec::new(),
+                    lower: None,
+                    upper: None,
+                    index_only: methods.indexonlyscan && covers(def, index, own),
+                };
+                if in_order(&Access::Range(range.clone())) {
+                    consider(range, &mut best);
+                }
+            }
+        }
+        let sorted = in_order(&best.1);
+        (best.1, sorted)
+    }
+}
+
+/// A constant row count (LIMIT or OFFSET) known at planning time.
+fn constant_rows(e: &Expr) -> Option<f64> {
+    let session = SessionInfo::default();
+    constant_usize(e, &[], &session, "LIMIT")
+        .ok()
+        .flatten()
+        .map(|n| n as f64)
+}
+
+/// The columns of each relation's own row the select reads anywhere (select list, WHERE and ON
+/// conditions, join keys, GROUP BY, aggregate arguments and filters, HAVING, DISTINCT ON, ORDER
+/// BY); `None` when that cannot be known (a correlated subquery or a window function may read
+/// any column).
+fn columns_read_by_relation(s: &SelectPlan, order_by: &[SortSpec]) -> Option<Vec<Vec<bool>>> {
+    if !s.windows.calls.is_empty() {
+        return None;
+    }
+    let from = &s.from;
+    let mut full = vec![false; from.width];
+    let mut exprs: Vec<&Expr> = Vec::new();
+    exprs.extend(&s.projections);
+    exprs.extend(&s.distinct_on);
+    for spec in order_by {
+        if let SortKey::Expr(e) = &spec.key {
+            exprs.push(e);
+        }
+    }
+    if let Some(agg) = &s.aggregate {
+        exprs.extend(&agg.group_by);
+        for call in &agg.aggs {
+            exprs.extend(call.arg.iter().chain(call.filter.iter()));
+        }
+        exprs.extend(agg.having.iter());
+    }
+    for step in &from.steps {
+        exprs.extend(&step.probe);
+        exprs.extend(step.on.iter().chain(step.filter.iter()));
+    }
+    exprs.extend(from.residual.iter());
+    for e in exprs {
+        if !mark_columns(e, &mut full) {
+            return None;
+        }
+    }
+    let mut out = Vec::with_capacity(from.relations.len());
+    for rel in &from.relations {
+        let mut own = full.get(rel.offset..rel.offset + rel.width)?.to_vec();
+        if let Some(f) = &rel.filter
+            && !mark_columns(f, &mut own)
+        {
+            return None;
+        }
+        out.push(own);
+    }
+    for step in &from.steps {
+        let own = out.get_mut(step.rel)?;
+        for b in &step.build {
+            if !mark_columns(b, own) {
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// For a SELECT that reads one table and only sorts its rows (no join, grouping, window or
+/// DISTINCT), the table's columns its ORDER BY sorts on, each ascending with NULLs last and of
+/// a type whose key order is its sort order; `None` otherwise.
+fn single_table_order(s: &SelectPlan, order_by: &[SortSpec]) -> Option<Vec<usize>> {
+    let from = &s.from;
+    let one = from.relations.len() == 1
+        && from.steps.len() == 1
+        && from.steps[0].filter.is_none()
+        && from.residual.is_none()
+        && from.relations[0].offset == 0
+        && s.aggregate.is_none()
+        && s.windows.calls.is_empty()
+        && !s.distinct
+        && s.distinct_on.is_empty()
+        && !order_by.is_empty();
+    let Source::Table(def) = &from.relations.first()?.source else {
+        return None;
+    };
+    if !one {
+        return None;
+    }
+    let mut cols = Vec::with_capacity(order_by.len());
+    for spec in order_by {
+        if spec.desc || spec.nulls_first {
+            return None;
+        }
+        let e = match &spec.key {
+            SortKey::Output(i) => s.projections.get(*i)?,
+            SortKey::Expr(e) => e,
+        };
+        let Expr::Column(c) = e else { return None };
+        if !key_orders(def.columns.get(*c)?.ty) {
+            return None;
+        }
+        cols.push(*c);
+    }
+    Some(cols)
+}
+
+/// Whether keys of type `ty` sort as ORDER BY sorts its values (bytewise order is `sort_cmp`'s
+/// order: text compares by bytes, float keys put NaN last and -0 with 0).
+pub(super) fn key_orders(ty: DataType) -> bool {
+    !matches!(ty, DataType::Interval | DataType::Json | DataType::Jsonb)
+}
+
+/// The columns of the key a read goes through: the primary key's (the table's tree) or an
+/// index's.
+fn key_columns(def: &TableDef, index: Option<usize>) -> &[usize] {
+    match index {
+        None => &def.pk,
+        Some(i) => &def.indexes[i].columns,
+    }
+}
+
+/// Whether the key `index` (`None`: the primary key) holds every column `own` marks, and all of
+/// its columns decode back to their values.
+pub(super) fn covers(def: &TableDef, index: Option<usize>, own: &[bool]) -> bool {
+    let cols = key_columns(def, index);
+    if cols.is_empty() {
+        // A table without a primary key is keyed by a hidden row id, which holds no column.
+        return false;
+    }
+    own.iter()
+        .enumerate()
+        .all(|(c, &needed)| !needed || cols.contains(&c))
+        && cols.iter().all(|&c| key_decodable(&def.columns[c]))
+}
+
+/// Whether a read of key `index` whose first `eq_len` columns are pinned by equalities yields
+/// rows ordered by `order` (table columns, each ascending, NULLs last): each ordered column is
+/// pinned or is the key's next column. Entries are in ascending order whatever the index's
+/// declared options (see [`IndexDef::options`](crate::catalog::IndexDef::options)).
+pub(super) fn delivers(
+    def: &TableDef,
+    index: Option<usize>,
+    eq_len: usize,
+    order: &[usize],
+) -> bool {
+    let cols = key_columns(def, index);
+    if cols.is_empty() {
+        return false;
+    }
+    let pinned = &cols[..eq_len.min(cols.len())];
+    let mut next = pinned.len();
+    for c in order {
+        if pinned.contains(c) {
+            continue;
+        }
+        if cols.get(next) != Some(c) {
+            return false;
+        }
+        next += 1;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Column, IndexDef};
+    use crate::cost::Methods;
+    use borealis_common::PageId;
+
+    fn table() -> TableDef {
+        TableDef {
+            name: "t".into(),
+            schema: "public".into(),
+            oid: 0,
+            tree: PageId(9),
+            columns: vec![
+                Column::new("id", DataType::Int4, true),
+                Column::new("a", DataType::Text, false),
+                Column::new("b", DataType::Int8, false),
+                Column::new("f", DataType::Float8, false),
+            ],
+            pk: vec![0],
+            indexes: vec![
+                IndexDef {
+                    name: "t_a_b".into(),
+                    oid: 0,
+                    tree: PageId(11),
+                    columns: vec![1, 2],
+                    unique: false,
+                    constraint: false,
+                    options: Vec::new(),
+                },
+                IndexDef {
+                    name: "t_f".into(),
+                    oid: 0,
+                    tree: PageId(13),
+                    columns: vec![3, 0],
+                    unique: false,
+                    constraint: false,
+                    options: Vec::new(),
+                },
+            ],
+            checks: Vec::new(),
+            foreign_keys: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_key_covers_only_the_decodable_columns_it_holds() {
+        let def = table();
+        assert!(covers(&def, Some(0), &[false, true, true, false]));
+        assert!(covers(&def, Some(0), &[false, true, false, false]));
+        assert!(!covers(&def, Some(0), &[true, true, false, false]), "id");
+        assert!(covers(&def, None, &[true, false, false, false]));
+        assert!(!covers(&def, None, &[true, true, false, false]));
+        // A float key is lossy: never read index-only, whatever it holds.
+        assert!(!covers(&def, Some(1), &[true, false, false, false]));
+        let mut rowid = def.clone();
+        rowid.pk.clear();
+        assert!(
+            !covers(&rowid, None, &[false; 4]),
+            "a hidden row id holds nothing"
+        );
+        assert_eq!(Methods::default(), Methods::from_settings(|_| None));
+    }
+
+    #[test]
+    fn a_key_delivers_the_order_of_its_columns_after_the_pinned_ones() {
+        let def = table();
+        assert!(delivers(&def, Some(0), 0, &[1]));
+        assert!(delivers(&def, Some(0), 0, &[1, 2]));
+        assert!(!delivers(&def, Some(0), 0, &[2]));
+        assert!(delivers(&def, Some(0), 1, &[2]), "a = const: ordered by b");
+        assert!(delivers(&def, Some(0), 1, &[1, 2]));
+        assert!(!delivers(&def, Some(0), 0, &[2, 1]));
+        assert!(delivers(&def, None, 0, &[0]));
+        assert!(!delivers(&def, None, 0, &[1]));
+    }
+}
