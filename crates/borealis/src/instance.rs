@@ -129,27 +129,21 @@ pub async fn run(opts: Options) -> Result<()> {
             nodes.len()
         );
     }
+    let addrs = |name: &str| -> Vec<String> {
+        opts.get(name)
+            .map(|s| {
+                s.split(',')
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     // Spare storage nodes a lost segment is replaced by; spare k is in AZ k mod 3.
-    let spares: Vec<String> = opts
-        .get("spares")
-        .map(|s| {
-            s.split(',')
-                .filter(|a| !a.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let spares = addrs("spares");
     // Storage nodes beyond the first six that new protection groups may be placed on; node k is
     // in AZ k mod 3.
-    let more: Vec<String> = opts
-        .get("more-storage")
-        .map(|s| {
-            s.split(',')
-                .filter(|a| !a.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let more = addrs("more-storage");
     let pages_per_pg = match opts.get("pg-size") {
         Some(s) => {
             let bytes = crate::cli::parse_size(s).context("--pg-size")?;

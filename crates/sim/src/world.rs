@@ -1841,73 +1841,29 @@ impl Sim {
             return;
         };
         g.last_send = now;
-        let term = core.term();
-        let mut reqs = Vec::new();
-        if g.storing {
-            for slot in 0..SLOTS {
-                let Some(Request::Open {
-                    epoch,
-                    writer,
-                    pg,
-                    peers,
-                    truncations,
-                    membership,
-                    me,
-                    ..
-                }) = core.open_request(slot)
-                else {
-                    continue;
-                };
-                let Some(node) = peer_index(&me) else {
-                    continue;
-                };
-                if g.answers.contains_key(&(0, node)) {
-                    continue;
-                }
-                reqs.push((
-                    seg_of(node, pg),
-                    Request::Open {
-                        epoch,
-                        writer,
-                        pg,
-                        peers,
-                        truncations,
-                        membership,
-                        me,
-                        map: Some(g.map.clone()),
-                    },
-                ));
-            }
+        // Each request with the PG it is for, by the node's address.
+        let addressed: Vec<(PgId, String, Request)> = if g.storing {
+            core.map_open_requests(&g.map)
+                .into_iter()
+                .map(|(a, r)| (PG, a, r))
+                .collect()
         } else {
-            for (pg, m) in &g.added {
-                for (i, me) in m.members.iter().enumerate() {
-                    let Some(node) = peer_index(me) else { continue };
-                    if g.answers.contains_key(&(pg.0, node)) {
-                        continue;
-                    }
-                    let peers = m
-                        .members
-                        .iter()
-                        .enumerate()
-                        .filter(|(j, _)| *j != i)
-                        .map(|(_, a)| a.clone())
-                        .collect();
-                    reqs.push((
-                        seg_of(node, *pg),
-                        Request::Open {
-                            epoch: term.epoch,
-                            writer: term.writer,
-                            pg: *pg,
-                            peers,
-                            truncations: Vec::new(),
-                            membership: m.clone(),
-                            me: me.clone(),
-                            map: None,
-                        },
-                    ));
-                }
-            }
-        }
+            g.added
+                .iter()
+                .flat_map(|(pg, m)| {
+                    core.new_pg_open_requests(*pg, m)
+                        .into_iter()
+                        .map(|(a, r)| (*pg, a, r))
+                })
+                .collect()
+        };
+        let reqs: Vec<(usize, Request)> = addressed
+            .into_iter()
+            .filter_map(|(pg, addr, req)| {
+                let node = peer_index(&addr)?;
+                (!g.answers.contains_key(&(pg.0, node))).then(|| (seg_of(node, pg), req))
+            })
+            .collect();
         for (seg, req) in reqs {
             self.writer_req(w, seg, Ask::Grow, &req);
         }

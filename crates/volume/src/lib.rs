@@ -605,7 +605,7 @@ impl Volume {
     /// then lets the writer core send the new PG records. Blocks the appending thread meanwhile.
     async fn grow(&self, page: PageId) -> Result<(), StoreError> {
         let shared = &self.shared;
-        let (mut map, dropped, term, pg0, pg0_truncations) = {
+        let (mut map, dropped, term, pg0) = {
             let st = shared.state.lock().expect("poisoned");
             if st.pg_of(page).is_some() {
                 return Ok(());
@@ -616,15 +616,11 @@ impl Volume {
                         .clone()
                 })
                 .collect();
-            let Some(proto::Request::Open { truncations, .. }) = st.open_request(0) else {
-                unreachable!("slot 0 of PG 0 is always a member")
-            };
             (
                 map::VolumeMap::from_parts(st.pages_per_pg(), pgs),
                 st.spares_and_dropped().1.to_vec(),
                 st.term(),
                 st.membership().clone(),
-                truncations,
             )
         };
         let nodes = shared.config.placement_nodes();
@@ -632,62 +628,77 @@ impl Volume {
             .grow_to(page, &nodes, &|n| !dropped.contains(&n.addr))
             .map_err(|e| StoreError::Unavailable(format!("the volume cannot grow: {e}")))?;
         let deadline = Instant::now() + Duration::from_millis(GROW_WAIT_MS);
+        // Sends each request to its address; a write quorum of `m` must answer.
+        let quorum = |m: Membership, reqs: Vec<(String, Request)>| async move {
+            let addrs: Vec<String> = reqs.iter().map(|(a, _)| a.clone()).collect();
+            let answered = gather_states(&addrs, WRITE_QUORUM, deadline, |i| reqs[i].1.clone())
+                .await
+                .map_err(StoreError::from)?;
+            if answered.iter().any(|(_, s)| recovery::overtaken(term, s)) {
+                return Err(StoreError::Fenced);
+            }
+            let who: Vec<String> = answered.iter().map(|(i, _)| addrs[*i].clone()).collect();
+            if !recovery::quorum_of(&m, &who, WRITE_QUORUM) {
+                return Err(StoreError::Unavailable(format!(
+                    "no write quorum of membership {} answered while growing",
+                    m.epoch
+                )));
+            }
+            Ok(answered
+                .into_iter()
+                .map(|(i, s)| (addrs[i].clone(), s))
+                .collect::<Vec<_>>())
+        };
         for &pg in &added {
             let m = map.membership(pg).expect("just added").clone();
-            let members = m.members.clone();
-            let answered = gather_states(&members, WRITE_QUORUM, deadline, |i| Request::Open {
-                epoch: term.epoch,
-                writer: term.writer,
-                pg,
-                peers: peers_of(&members, &members[i]),
-                truncations: Vec::new(),
-                membership: m.clone(),
-                me: members[i].clone(),
-                map: None,
-            })
-            .await
-            .map_err(StoreError::from)?;
-            if answered.iter().any(|(_, s)| recovery::overtaken(term, s)) {
-                shared.fence();
-                return Err(StoreError::Fenced);
+            let reqs = shared
+                .state
+                .lock()
+                .expect("poisoned")
+                .new_pg_open_requests(pg, &m);
+            if let Err(e) = quorum(m, reqs).await {
+                if e == StoreError::Fenced {
+                    shared.fence();
+                }
+                return Err(e);
             }
         }
         // The new map on a write quorum of PG 0 (of each quorum set during a replacement):
         // recovery reads it from any read quorum of PG 0.
-        let mut stored = map.pgs().to_vec();
-        {
+        let stored = {
             let st = shared.state.lock().expect("poisoned");
-            let first = st.stored_map();
-            stored[..first.pgs.len()].clone_from_slice(&first.pgs);
-        }
-        let stored = StoredMap {
-            pages_per_pg: map.pages_per_pg(),
-            pgs: stored,
+            let mut stored = st.stored_map();
+            stored.pgs.extend(
+                added
+                    .iter()
+                    .map(|&pg| map.membership(pg).expect("just added").clone()),
+            );
+            stored
         };
-        let pg0_nodes: Vec<String> = writer::slot_addrs(&pg0).iter().flatten().cloned().collect();
-        let answered = gather_states(&pg0_nodes, WRITE_QUORUM, deadline, |i| Request::Open {
-            epoch: term.epoch,
-            writer: term.writer,
-            pg: writer::PG,
-            peers: peers_of(&pg0_nodes, &pg0_nodes[i]),
-            truncations: pg0_truncations.clone(),
-            membership: pg0.clone(),
-            me: pg0_nodes[i].clone(),
-            map: Some(stored.clone()),
-        })
-        .await
-        .map_err(StoreError::from)?;
-        let addrs: Vec<String> = answered
-            .iter()
-            .map(|(i, _)| pg0_nodes[*i].clone())
-            .collect();
-        if !recovery::quorum_of(&pg0, &addrs, WRITE_QUORUM)
-            || answered.iter().any(|(_, s)| {
+        let reqs = shared
+            .state
+            .lock()
+            .expect("poisoned")
+            .map_open_requests(&stored);
+        let answered = match quorum(pg0.clone(), reqs).await {
+            Ok(a) => a,
+            Err(e) => {
+                if e == StoreError::Fenced {
+                    shared.fence();
+                }
+                return Err(e);
+            }
+        };
+        let holding: Vec<String> = answered
+            .into_iter()
+            .filter(|(_, s)| {
                 s.map
                     .as_ref()
-                    .is_none_or(|m| m.version() < stored.version())
+                    .is_some_and(|m| m.version() >= stored.version())
             })
-        {
+            .map(|(a, _)| a)
+            .collect();
+        if !recovery::quorum_of(&pg0, &holding, WRITE_QUORUM) {
             return Err(StoreError::Unavailable(
                 "the grown volume map is not on a write quorum of PG 0".into(),
             ));

@@ -776,6 +776,52 @@ impl WriterCore {
         })
     }
 
+    /// Growth, first step: the `Open`s of a new PG's six segments (epoch-1 membership `m`, no
+    /// truncations: nothing of it exists yet), by member address.
+    #[must_use]
+    pub fn new_pg_open_requests(&self, pg: PgId, m: &Membership) -> Vec<(String, Request)> {
+        m.members
+            .iter()
+            .enumerate()
+            .map(|(i, me)| {
+                let peers = m
+                    .members
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, a)| a.clone())
+                    .collect();
+                let open = Request::Open {
+                    epoch: self.term.epoch,
+                    writer: self.term.writer,
+                    pg,
+                    peers,
+                    truncations: Vec::new(),
+                    membership: m.clone(),
+                    me: me.clone(),
+                    map: None,
+                };
+                (me.clone(), open)
+            })
+            .collect()
+    }
+
+    /// Growth, second step: the `Open`s that store `map` on PG 0's segments (each member and the
+    /// joining node, as [`open_request`](Self::open_request) makes them), by address.
+    #[must_use]
+    pub fn map_open_requests(&self, map: &StoredMap) -> Vec<(String, Request)> {
+        (0..SLOTS)
+            .filter_map(|g| {
+                let mut open = self.open_request(g)?;
+                let Request::Open { me, map: m, .. } = &mut open else {
+                    unreachable!("open_request makes an Open")
+                };
+                *m = Some(map.clone());
+                Some((me.clone(), open))
+            })
+            .collect()
+    }
+
     /// The highest LSN this writer may allocate now (LAL back-pressure).
     #[must_use]
     pub fn allocation_limit(&self) -> Lsn {
