@@ -2518,14 +2518,20 @@ impl Sim {
         });
         // A member lost for good needs an unused spare in its AZ that is alive (so one loss for
         // good per AZ at most).
+        // Every PG must be able to replace it: no replacement under way in any PG, and a spare
+        // of its AZ that no segment has ever used.
+        let all = self.live_memberships();
         let spare_ready = members.members.contains(&peer_name(i))
             && !(0..NODES).any(|n| az_of(n) == az_of(i) && self.nodes[n].lost_forever)
-            && members.joining.is_none()
+            && all.iter().all(|m| m.joining.is_none())
             && (MEMBERS_INITIAL..NODES).any(|s| {
                 az_of(s) == az_of(i)
-                    && !members.names(&peer_name(s))
+                    && all.iter().all(|m| !m.names(&peer_name(s)))
                     && !self.nodes[s].lost_forever
-                    && self.nodes[s].meta.is_none()
+                    && self
+                        .segs(s)
+                        .into_iter()
+                        .all(|seg| self.nodes[seg].meta.is_none())
             });
         let lost_pending = self.nodes.iter().any(|n| n.rehydrate_to.is_some());
         match roll {
@@ -2579,7 +2585,6 @@ impl Sim {
             }
             66..=71
                 if budget >= 1
-                    && self.pgs == 1
                     && spare_ready
                     && az_healthy
                     && self.nodes[i].up
