@@ -9,8 +9,9 @@
 //! relations, indexes, constraints, sequences and their current values, views) must then read
 //! the same on both.
 //!
-//! Then the other way: `pg_dump` of the Borealis database is restored into a new PostgreSQL 15
-//! database and, after every object is dropped, into Borealis again. Both restores run with
+//! Then the same tables, view and sequences are moved to another schema in both (`ALTER …
+//! SET SCHEMA`), and the other way: `pg_dump` of the Borealis database is restored into a new
+//! PostgreSQL 15 database and, after every object is dropped, into Borealis again. Both restores run with
 //! `ON_ERROR_STOP`, and both must read the same as the original PostgreSQL database.
 //!
 //! ```text
@@ -120,6 +121,23 @@ const CATALOG: &[&str] = &[
     "SELECT nspname, obj_description(oid, 'pg_namespace') FROM pg_namespace \
      WHERE nspname IN ('public', 'shop') ORDER BY 1",
 ];
+
+/// Moves applied to both databases after the first comparison: a table, a view, a sequence
+/// and a table of the second schema go to a third one (`ALTER … SET SCHEMA`), so that the
+/// dumps of Borealis that follow carry moved objects.
+const MOVES: &str = "CREATE SCHEMA moved; ALTER TABLE tags SET SCHEMA moved; \
+     ALTER VIEW cheap SET SCHEMA moved; ALTER SEQUENCE tickets SET SCHEMA moved; \
+     ALTER TABLE shop.books SET SCHEMA moved";
+
+/// A query of [`DATA`], [`CATALOG`] or the sequence checks, naming the objects where
+/// [`MOVES`] put them.
+fn after_moves(sql: &str) -> String {
+    sql.replace("FROM tags", "FROM moved.tags")
+        .replace("FROM cheap", "FROM moved.cheap")
+        .replace("FROM shop.books", "FROM moved.books")
+        .replace("nextval('tickets')", "nextval('moved.tickets')")
+        .replace("('public', 'shop')", "('public', 'shop', 'moved')")
+}
 
 /// A PostgreSQL client program of the same version as the server.
 fn client_program(name: &str) -> PathBuf {
@@ -244,6 +262,18 @@ async fn a_postgresql_dump_restores_into_borealis() {
         );
     }
 
+    // The same moves in both; from here on both are compared where the objects went.
+    source.batch_execute(MOVES).await.unwrap();
+    restored.batch_execute(MOVES).await.unwrap();
+    let moved: Vec<String> = DATA.iter().chain(CATALOG).map(|q| after_moves(q)).collect();
+    for sql in &moved {
+        assert_eq!(
+            texts(&restored, sql).await,
+            texts(&source, sql).await,
+            "after the moves: {sql}"
+        );
+    }
+
     // Borealis → PostgreSQL 15.
     let back = pg.dir.join("dump-back.sql");
     let out = Command::new(client_program("pg_dump"))
@@ -265,7 +295,7 @@ async fn a_postgresql_dump_restores_into_borealis() {
         .unwrap();
     psql_file("127.0.0.1", &port, "postgres", "back", &back, true);
     let in_postgres = pg.client("back").await;
-    for sql in DATA.iter().chain(CATALOG) {
+    for sql in &moved {
         assert_eq!(
             texts(&in_postgres, sql).await,
             texts(&source, sql).await,
@@ -276,14 +306,14 @@ async fn a_postgresql_dump_restores_into_borealis() {
     // Borealis → Borealis: every object dropped, then the dump restored.
     restored
         .batch_execute(
-            "DROP VIEW cheap; DROP TABLE holds; DROP SCHEMA shop CASCADE; DROP TABLE tags; \
-             DROP TABLE books; DROP TABLE authors; DROP SEQUENCE tickets",
+            "DROP TABLE holds; DROP SCHEMA shop CASCADE; DROP SCHEMA moved CASCADE; \
+             DROP TABLE books; DROP TABLE authors",
         )
         .await
         .unwrap();
-    assert!(texts(&restored, CATALOG[1]).await.is_empty());
+    assert!(texts(&restored, &moved[DATA.len() + 1]).await.is_empty());
     psql_file(host, bport, "postgres", "borealis", &back, true);
-    for sql in DATA.iter().chain(CATALOG) {
+    for sql in &moved {
         assert_eq!(
             texts(&restored, sql).await,
             texts(&source, sql).await,
@@ -291,7 +321,7 @@ async fn a_postgresql_dump_restores_into_borealis() {
         );
     }
     for sql in [
-        "SELECT nextval('tickets')",
+        "SELECT nextval('moved.tickets')",
         "INSERT INTO authors (name) VALUES ('newer') RETURNING id",
         "SELECT nextval('shop.counter')",
         "INSERT INTO shop.orders (qty) VALUES (4) RETURNING id",

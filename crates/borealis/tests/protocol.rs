@@ -1,7 +1,7 @@
 //! Protocol details clients rely on, against a real cluster: CancelRequest stops a running
 //! statement (57014) and the connection stays usable; COMMIT/BEGIN outside/inside a block warn
 //! as PostgreSQL does; SET of a reported parameter sends ParameterStatus; a syntax error carries
-//! its position (psql draws the caret from it).
+//! its position (psql draws the caret from it); EXPLAIN completes with the tag `EXPLAIN`.
 
 // The test holds the serial lock across awaits on purpose: one cluster at a time.
 #![allow(clippy::await_holding_lock, clippy::unwrap_used)]
@@ -124,6 +124,25 @@ async fn cancel_warnings_parameter_status_and_error_positions() {
         err.contains("ERROR:") && err.contains("LINE 1: SELECT 1 FRO x"),
         "{err}"
     );
+
+    // EXPLAIN's CommandComplete is `EXPLAIN`, with no row count (a SELECT's has one).
+    let msgs = raw_query(
+        cluster.writer.as_ref().unwrap().addr.as_str(),
+        "EXPLAIN SELECT 1; SELECT 1",
+    );
+    let tags: Vec<String> = msgs
+        .iter()
+        .filter(|(t, _)| *t == b'C')
+        .map(|(_, b)| {
+            String::from_utf8_lossy(b)
+                .trim_end_matches('\0')
+                .to_string()
+        })
+        .collect();
+    assert_eq!(tags, ["EXPLAIN", "SELECT 1"]);
+    // The extended protocol's too: a client reads no row count from it.
+    assert_eq!(c.execute("EXPLAIN SELECT 1", &[]).await.unwrap(), 0);
+    assert_eq!(c.execute("SELECT 1", &[]).await.unwrap(), 1);
 
     let msgs = raw_query(
         cluster.writer.as_ref().unwrap().addr.as_str(),

@@ -451,7 +451,8 @@ fn psql_at_with_stderr(host: &str, port: &str, db: &str, args: &[&str]) -> (Stri
 
 /// psql's schema-aware meta-commands (`\dn`, `\dt s.*`, `\d s.t`, `\di`, `\ds`, `\dv` with
 /// patterns and with the search path) print exactly what they print against PostgreSQL 15
-/// for the same objects.
+/// for the same objects, among them objects moved by `ALTER … SET SCHEMA` and made by
+/// CREATE SCHEMA's elements; DROP SCHEMA … CASCADE reaches views in other schemas.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn psql_lists_schemas_as_postgresql_does() {
     let _g = serial();
@@ -466,7 +467,14 @@ async fn psql_lists_schemas_as_postgresql_does() {
          INSERT INTO shop.orders (qty, note) VALUES (3, 'first'), (12, NULL);\n\
          TRUNCATE orders;\n\
          COMMENT ON TABLE shop.orders IS 'orders taken';\n\
-         COMMENT ON SCHEMA shop IS 'the shop';\n";
+         COMMENT ON SCHEMA shop IS 'the shop';\n\
+         CREATE TABLE mover (id serial PRIMARY KEY, v text UNIQUE CHECK (v <> ''));\n\
+         CREATE INDEX mover_v_idx ON mover (v DESC);\n\
+         CREATE VIEW mover_ids AS SELECT id FROM mover;\n\
+         ALTER TABLE mover SET SCHEMA shop;\n\
+         CREATE SEQUENCE loose;\n\
+         ALTER SEQUENCE loose SET SCHEMA shop;\n\
+         CREATE SCHEMA made CREATE VIEW mv AS SELECT a FROM m CREATE TABLE m (a int PRIMARY KEY);\n";
     let commands: &[&[&str]] = &[
         &["-c", "\\dn"],
         &["-c", "\\dt"],
@@ -481,6 +489,13 @@ async fn psql_lists_schemas_as_postgresql_does() {
         &["-c", "SET search_path = shop, public", "-c", "\\dt"],
         &["-c", "SET search_path = shop, public", "-c", "\\d orders"],
         &["-c", "SET search_path = shop", "-c", "\\d items"],
+        // Moved by SET SCHEMA, with their indexes, constraints and owned sequence; made by
+        // CREATE SCHEMA's elements.
+        &["-c", "\\d shop.mover"],
+        &["-c", "\\d mover_ids"],
+        &["-c", "\\dt made.*"],
+        &["-c", "\\dv made.*"],
+        &["-c", "\\d made.m"],
     ];
 
     let pg = common::postgres::Postgres::start("psql-schemas");

@@ -771,6 +771,32 @@ async fn views() {
     ] {
         assert!(d.contains(line), "{line}\n{d}");
     }
+    // The table the views read cannot go without them: PostgreSQL's error, detail and hint.
+    let (code, message, detail, hint) = error(&c, "DROP TABLE vt").await;
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        (
+            "2BP01",
+            "cannot drop table vt because other objects depend on it"
+        )
+    );
+    assert_eq!(
+        detail.as_deref(),
+        Some("view v depends on table vt\nview v2 depends on table vt")
+    );
+    assert_eq!(
+        hint.as_deref(),
+        Some("Use DROP ... CASCADE to drop the dependent objects too.")
+    );
+    let (code, message, detail, _) = error(&c, "ALTER TABLE vt DROP COLUMN b").await;
+    assert_eq!(
+        (code.as_str(), message.as_str(), detail.as_deref()),
+        (
+            "2BP01",
+            "cannot drop column b of table vt because other objects depend on it",
+            Some("view v depends on column b of table vt")
+        )
+    );
     // Transactional DDL.
     c.batch_execute("BEGIN; DROP VIEW v2; ROLLBACK")
         .await
@@ -836,11 +862,15 @@ async fn foreign_keys() {
         hint.as_deref(),
         Some("Truncate table \"c\" at the same time, or use TRUNCATE ... CASCADE.")
     );
+    // Every constraint that references it is listed, as PostgreSQL lists them.
     let (code, _, detail, _) = error(&c, "DROP TABLE p").await;
     assert_eq!(code, "2BP01");
     assert_eq!(
         detail.as_deref(),
-        Some("constraint c_pid_fkey on table c depends on table p")
+        Some(
+            "constraint c_pid_fkey on table c depends on table p\n\
+             constraint c_pu_fkey on table c depends on table p"
+        )
     );
     assert_eq!(
         error(&c, "CREATE TABLE c3 (a int REFERENCES c(pid))")

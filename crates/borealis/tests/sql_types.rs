@@ -197,6 +197,14 @@ async fn schemas_answer_as_postgresql_does() {
     run_golden("sql_schemas.golden", "sql-schemas", true).await;
 }
 
+/// `sql_depend.golden`: what views depend on (`pg_depend`, and the DROPs and DROP COLUMNs it
+/// refuses or cascades to, across schemas), moving tables, views and sequences between schemas
+/// (`ALTER … SET SCHEMA`), and CREATE SCHEMA with schema elements — each transactional.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dependencies_and_schema_moves_answer_as_postgresql_does() {
+    run_golden("sql_depend.golden", "sql-depend", true).await;
+}
+
 /// `sql_spill.golden`: sorts (external merge, top-N), hash joins of every kind, DISTINCT and
 /// hash aggregates under `work_mem = 64kB`, so that they spill to temporary files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

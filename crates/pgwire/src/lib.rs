@@ -192,7 +192,8 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::UndefinedTable(_)
         | SqlError::UndefinedRelation(_)
         | SqlError::MissingFromEntry(_) => "42P01",
-        SqlError::DuplicateTable(_) => "42P07",
+        SqlError::DuplicateTable(_) | SqlError::DuplicateRelation(_) => "42P07",
+        SqlError::InvalidSchemaDefinition(_) => "42P15",
         SqlError::UndefinedColumn(_) => "42703",
         SqlError::DuplicateColumn(_) | SqlError::ColumnExists(_) => "42701",
         SqlError::AmbiguousColumn(_) => "42702",
@@ -895,7 +896,16 @@ fn in_zone<T>(zone: dt::Zone, f: impl FnOnce() -> T) -> T {
     f()
 }
 
-fn response(executed: Executed, formats: &Format) -> PgWireResult<Response> {
+/// The command tag of rows a statement returns: `EXPLAIN` for EXPLAIN (sent without a row
+/// count, see [`CountlessTags`]), else `SELECT`.
+fn rows_tag(stmt: &ast::Statement) -> &'static str {
+    match stmt {
+        ast::Statement::Explain { .. } => "EXPLAIN",
+        _ => "SELECT",
+    }
+}
+
+fn response(executed: Executed, formats: &Format, rows_tag: &str) -> PgWireResult<Response> {
     match executed.output {
         Output::CopyIn { columns } => Ok(Response::CopyIn(CopyResponse::new(
             0,
@@ -918,7 +928,7 @@ fn response(executed: Executed, formats: &Format) -> PgWireResult<Response> {
             _ => Response::Execution(Tag::new(&tag)),
         }),
         Output::InBlockCommand { tag } => Ok(Response::Execution(Tag::new(&tag))),
-        Output::Rows { columns, rows } => rows_response(&columns, rows, formats, "SELECT"),
+        Output::Rows { columns, rows } => rows_response(&columns, rows, formats, rows_tag),
         Output::Returning { tag, columns, rows } => rows_response(&columns, rows, formats, &tag),
     }
 }
@@ -1135,8 +1145,115 @@ impl QueryParser for Parser {
     }
 }
 
+/// A client connection that sends `EXPLAIN` where the library would send `EXPLAIN n`:
+/// PostgreSQL's CommandComplete of an EXPLAIN carries no row count, and the library appends
+/// one to the tag of every response with rows. Everything else passes through unchanged.
+struct CountlessTags<'a, C>(&'a mut C);
+
+impl<C: ClientInfo> ClientInfo for CountlessTags<'_, C> {
+    fn socket_addr(&self) -> std::net::SocketAddr {
+        self.0.socket_addr()
+    }
+    fn is_secure(&self) -> bool {
+        self.0.is_secure()
+    }
+    fn protocol_version(&self) -> pgwire::messages::ProtocolVersion {
+        self.0.protocol_version()
+    }
+    fn set_protocol_version(&mut self, version: pgwire::messages::ProtocolVersion) {
+        self.0.set_protocol_version(version);
+    }
+    fn pid_and_secret_key(&self) -> (i32, SecretKey) {
+        self.0.pid_and_secret_key()
+    }
+    fn set_pid_and_secret_key(&mut self, pid: i32, secret_key: SecretKey) {
+        self.0.set_pid_and_secret_key(pid, secret_key);
+    }
+    fn state(&self) -> pgwire::api::PgWireConnectionState {
+        self.0.state()
+    }
+    fn set_state(&mut self, new_state: pgwire::api::PgWireConnectionState) {
+        self.0.set_state(new_state);
+    }
+    fn transaction_status(&self) -> pgwire::messages::response::TransactionStatus {
+        self.0.transaction_status()
+    }
+    fn set_transaction_status(
+        &mut self,
+        new_status: pgwire::messages::response::TransactionStatus,
+    ) {
+        self.0.set_transaction_status(new_status);
+    }
+    fn metadata(&self) -> &HashMap<String, String> {
+        self.0.metadata()
+    }
+    fn metadata_mut(&mut self) -> &mut HashMap<String, String> {
+        self.0.metadata_mut()
+    }
+    fn session_extensions(&self) -> &pgwire::api::SessionExtensions {
+        self.0.session_extensions()
+    }
+}
+
+impl<C: ClientPortalStore> ClientPortalStore for CountlessTags<'_, C> {
+    type PortalStore = C::PortalStore;
+    fn portal_store(&self) -> &Self::PortalStore {
+        self.0.portal_store()
+    }
+}
+
+impl<C: Sink<PgWireBackendMessage> + Unpin> Sink<PgWireBackendMessage> for CountlessTags<'_, C> {
+    type Error = C::Error;
+
+    fn poll_ready(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        Pin::new(&mut *self.0).poll_ready(cx)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: PgWireBackendMessage) -> Result<(), Self::Error> {
+        let item = match item {
+            PgWireBackendMessage::CommandComplete(mut c) if c.tag.starts_with("EXPLAIN ") => {
+                c.tag = "EXPLAIN".into();
+                PgWireBackendMessage::CommandComplete(c)
+            }
+            other => other,
+        };
+        Pin::new(&mut *self.0).start_send(item)
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        Pin::new(&mut *self.0).poll_flush(cx)
+    }
+
+    fn poll_close(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        Pin::new(&mut *self.0).poll_close(cx)
+    }
+}
+
 #[async_trait]
 impl SimpleQueryHandler for Handler {
+    async fn on_query<C>(
+        &self,
+        client: &mut C,
+        query: pgwire::messages::simplequery::Query,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self._on_query(&mut CountlessTags(client), query).await
+    }
+
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -1166,6 +1283,7 @@ impl SimpleQueryHandler for Handler {
                 }
                 continue;
             }
+            let tag = rows_tag(&stmt);
             let (result, notices) = self
                 .frontend
                 .run(
@@ -1180,7 +1298,7 @@ impl SimpleQueryHandler for Handler {
                 Ok(ex) => {
                     let copy_in = matches!(ex.output, Output::CopyIn { .. });
                     let zone = session.session.lock().await.clock().zone;
-                    out.push(in_zone(zone, || response(ex, &Format::UnifiedText))?);
+                    out.push(in_zone(zone, || response(ex, &Format::UnifiedText, tag))?);
                     if copy_in {
                         // The data follows; later statements of the message are not run.
                         break;
@@ -1241,6 +1359,20 @@ impl ExtendedQueryHandler for Handler {
         self.parser.clone()
     }
 
+    async fn on_execute<C>(
+        &self,
+        client: &mut C,
+        message: pgwire::messages::extendedquery::Execute,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self._on_execute(&mut CountlessTags(client), message).await
+    }
+
     async fn do_query<C>(
         &self,
         client: &mut C,
@@ -1292,6 +1424,7 @@ impl ExtendedQueryHandler for Handler {
         }
         let text = prepared.text.to_string();
         let slot = prepared.plan.clone();
+        let tag = rows_tag(&stmt);
         let (result, notices) = self
             .frontend
             .on_session(session, Some(text), move |s| {
@@ -1300,7 +1433,7 @@ impl ExtendedQueryHandler for Handler {
             .await;
         send_notices(client, notices).await?;
         match result {
-            Ok(ex) => in_zone(zone, || response(ex, &portal.result_column_format)),
+            Ok(ex) => in_zone(zone, || response(ex, &portal.result_column_format, tag)),
             Err(FrontError::Terminated) => Err(user_error(&FrontError::Terminated)),
             Err(e) => Ok(Response::Error(Box::new(error_info(&e)))),
         }

@@ -670,7 +670,24 @@ pub struct ViewDef {
     pub sql: String,
     /// The output columns: name and type.
     pub columns: Vec<(String, DataType)>,
+    /// What the query reads, recorded at CREATE VIEW (PostgreSQL's `pg_depend` rows of the
+    /// view's rule): `None` for a view created before dependencies were recorded, whose
+    /// dependencies are computed from its query when needed (see [`crate::depend`]).
+    pub depends: Option<Vec<Dependency>>,
 }
+
+/// One relation (or one column of it) a view's query reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dependency {
+    /// The OID of the table, view or sequence.
+    pub oid: u32,
+    /// The column's number (position + 1, PostgreSQL's attnum), or 0 for the whole relation
+    /// (recorded only when the query reads none of its columns, as PostgreSQL records it).
+    pub column: u32,
+}
+
+/// Most dependencies a view definition may hold when decoded.
+const DEPENDENCIES_MAX: u32 = 64 * 1024;
 
 impl ViewDef {
     /// The definition's catalog key.
@@ -690,6 +707,14 @@ impl ViewDef {
         for (n, t) in &self.columns {
             b.put_str(n);
             b.put_u8(t.to_tag());
+        }
+        // Older entries end here: no recorded dependencies.
+        if let Some(deps) = &self.depends {
+            b.put_u32(deps.len() as u32);
+            for d in deps {
+                b.put_u32(d.oid);
+                b.put_u32(d.column);
+            }
         }
         b
     }
@@ -719,6 +744,21 @@ impl ViewDef {
                 .ok_or_else(|| DecodeError("unknown type tag".into()))?;
             columns.push((c, t));
         }
+        let depends = if r.remaining() == 0 {
+            None
+        } else {
+            let n = r.count(DEPENDENCIES_MAX)?;
+            let mut deps = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                let oid = r.u32()?;
+                let column = r.u32()?;
+                if column > COLUMNS_MAX {
+                    return Err(DecodeError("dependency column out of range".into()));
+                }
+                deps.push(Dependency { oid, column });
+            }
+            Some(deps)
+        };
         r.finish()?;
         Ok(ViewDef {
             name,
@@ -726,6 +766,7 @@ impl ViewDef {
             oid,
             sql,
             columns,
+            depends,
         })
     }
 }
@@ -1311,6 +1352,40 @@ mod tests {
         let mut bad = def.clone();
         bad.indexes[0].columns = vec![5];
         assert!(TableDef::decode(&bad.encode()).is_err());
+    }
+
+    #[test]
+    fn view_entries_with_and_without_dependencies_read_back() {
+        let mut v = ViewDef {
+            name: "v".into(),
+            schema: "public".into(),
+            oid: 16_400,
+            sql: "SELECT a FROM t".into(),
+            columns: vec![("a".into(), DataType::Int4)],
+            depends: None,
+        };
+        // An entry from before dependencies were recorded ends after its columns.
+        let old = v.encode();
+        assert_eq!(ViewDef::decode(&old).unwrap(), Some(v.clone()));
+        v.depends = Some(vec![
+            Dependency {
+                oid: 16_390,
+                column: 1,
+            },
+            Dependency {
+                oid: 16_394,
+                column: 0,
+            },
+        ]);
+        let new = v.encode();
+        assert_eq!(new.len(), old.len() + 4 + 2 * 8);
+        assert_eq!(ViewDef::decode(&new).unwrap(), Some(v.clone()));
+        // A cut list, or a column number past any table's, is corruption.
+        assert!(ViewDef::decode(&new[..new.len() - 3]).is_err());
+        let mut bad = new.clone();
+        let at = bad.len() - 4;
+        bad[at..].copy_from_slice(&5000u32.to_le_bytes());
+        assert!(ViewDef::decode(&bad).is_err());
     }
 
     /// Values of every decodable type, with their edge cases, as (column, values).

@@ -2651,39 +2651,6 @@ fn view_rule_oid(v: &ViewDef) -> u32 {
     v.oid + 1
 }
 
-/// The OIDs of the relations (tables, views, sequences) a view's query names. Names are read
-/// as they are stored: qualified, or in `public`.
-fn view_references(engine: &Engine, txn: &Txn, v: &ViewDef) -> Vec<u32> {
-    use std::ops::ControlFlow;
-    let Ok(q) = crate::query::parse_view_query(v) else {
-        return Vec::new();
-    };
-    let mut names: Vec<(String, String)> = Vec::new();
-    let _ = sqlparser::ast::visit_relations(&q, |name| {
-        if let Ok((schema, rel)) = crate::namespace::split_name(name) {
-            names.push((
-                schema.unwrap_or_else(|| crate::namespace::PUBLIC.into()),
-                rel,
-            ));
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    let mut out = Vec::new();
-    for (schema, rel) in names {
-        let key = crate::namespace::rel_key(&schema, &rel);
-        let o = match crate::query::resolve_key(engine, txn, &key) {
-            Ok(crate::query::Resolved::Table(d)) => d.oid,
-            Ok(crate::query::Resolved::View(w)) => w.oid,
-            Ok(crate::query::Resolved::Sequence(q)) => q.oid,
-            _ => continue,
-        };
-        if !out.contains(&o) {
-            out.push(o);
-        }
-    }
-    out
-}
-
 /// The OID of a session's temporary schema: a range of its own, far above relation OIDs.
 #[must_use]
 pub fn temp_namespace_oid(schema: &str) -> u32 {
@@ -3102,11 +3069,23 @@ pub fn rows(
                     }
                 }
             }
-            // A view's `_RETURN` rule depends on the relations its query reads, so a dump
-            // creates them first.
+            // A view's `_RETURN` rule depends on the columns its query reads (on a relation
+            // as a whole when it reads none of its columns), so a dump creates them first;
+            // and, as in PostgreSQL 15, on its own view: internally, and through the query's
+            // OLD and NEW entries.
             for v in views()? {
-                for r in view_references(engine, txn, &v) {
-                    out.push(dep(PG_REWRITE_CLASS, view_rule_oid(&v), r, 0, "n"));
+                let mut rows = vec![(v.oid, 0, "i"), (v.oid, 0, "n")];
+                for d in crate::depend::of_view(engine, txn, &v) {
+                    rows.push((d.oid, i64::from(d.column), "n"));
+                }
+                for (refobjid, refsub, deptype) in rows {
+                    out.push(dep(
+                        PG_REWRITE_CLASS,
+                        view_rule_oid(&v),
+                        refobjid,
+                        refsub,
+                        deptype,
+                    ));
                 }
             }
         }

@@ -191,6 +191,13 @@ pub enum SqlError {
     InvalidSchemaName(String),
     #[error("schema \"{0}\" already exists")]
     DuplicateSchema(String),
+    /// A relation's name taken in the schema it is moved to (42P07, with PostgreSQL's
+    /// message).
+    #[error("{0}")]
+    DuplicateRelation(String),
+    /// A CREATE SCHEMA element that names another schema (42P15).
+    #[error("{0}")]
+    InvalidSchemaDefinition(String),
     #[error("{0}")]
     InsufficientPrivilege(String),
     /// A name with a prefix the system keeps for itself (`pg_`).

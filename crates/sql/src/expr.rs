@@ -183,6 +183,9 @@ pub struct ScopeColumn {
     /// The OID of the stored relation the column comes from (a table or a system catalog), which
     /// its `tableoid` system column reads; `None` for views, subqueries and functions.
     pub rel_oid: Option<u32>,
+    /// The user table or view the column is read straight from, for the dependencies a view
+    /// records (see [`crate::query::record_column`]); `None` for anything else.
+    pub origin: Option<u32>,
     /// Reachable only by a qualified name: the column a `JOIN … USING` merged into its partner,
     /// which answers unqualified references for both.
     pub hidden: bool,
@@ -929,6 +932,9 @@ impl<'a> Binder<'a> {
                     }
                 }
                 if let Some(index) = hit {
+                    if let Some(o) = scope[index].origin {
+                        crate::query::record_column(o, name);
+                    }
                     let depth = self.outer.len() - k;
                     self.outer_depth_used = self.outer_depth_used.max(depth);
                     return Ok(Expr::Outer { depth, index });
@@ -945,6 +951,9 @@ impl<'a> Binder<'a> {
             };
             return Err(SqlError::UndefinedColumn(full));
         };
+        if let Some(o) = self.scope[i].origin {
+            crate::query::record_column(o, name);
+        }
         if let AggMode::Collect { dependent, .. } = mode {
             if dependent.get(i).copied().unwrap_or(false) {
                 return Ok(Expr::Column(i));

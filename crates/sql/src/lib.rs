@@ -16,6 +16,9 @@
 //! - [`catalog_views`]: `pg_catalog` / `information_schema` as virtual tables computed from the
 //!   catalog at execution, and the catalog functions (`format_type`, `pg_get_indexdef`, …).
 //! - [`copy`]: COPY's text and CSV formats, streamed line by line.
+//! - [`ddl_parse`]: the DDL forms the parser lacks (`ALTER … SET SCHEMA`, CREATE SCHEMA with
+//!   schema elements), recognised by a strict parser of their own.
+//! - [`depend`]: what views read, and what a DROP refuses or takes along (2BP01, CASCADE).
 //! - [`expr`], [`query`]: binding, planning and executing expressions and queries, with the
 //!   access paths (primary-key lookups and ranges, secondary-index lookups and ranges).
 //! - [`index`]: secondary-index maintenance on every write, index builds, default names.
@@ -41,6 +44,8 @@ pub mod comments;
 pub mod copy;
 pub mod cost;
 pub mod datetime;
+pub mod ddl_parse;
+pub mod depend;
 pub mod error;
 pub mod expr;
 pub mod index;

@@ -428,6 +428,7 @@ fn function_scope(
             name: name.to_string(),
             ty,
             rel_oid: None,
+            origin: None,
             hidden: false,
         })
         .collect();
@@ -644,6 +645,48 @@ thread_local! {
     static VIEW_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
+/// What a recorded bind read: (OID, column name or `None` for the relation itself).
+pub type Recorded = Vec<(u32, Option<String>)>;
+
+thread_local! {
+    /// The relations and columns the query being bound reads, while a CREATE VIEW records
+    /// them (see [`recording`]).
+    static RECORDED: RefCell<Option<Recorded>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` (a bind) and returns, with its result, the user relations and columns it read —
+/// directly, not through the views it expanded.
+pub fn recording<T>(f: impl FnOnce() -> T) -> (T, Recorded) {
+    let previous = RECORDED.with(|r| r.borrow_mut().replace(Vec::new()));
+    let out = f();
+    let recorded = RECORDED.with(|r| std::mem::replace(&mut *r.borrow_mut(), previous));
+    (out, recorded.unwrap_or_default())
+}
+
+/// Notes that the query being bound reads relation `oid` (when a bind is being recorded).
+fn record_relation(oid: u32) {
+    RECORDED.with(|r| {
+        if let Some(v) = r.borrow_mut().as_mut()
+            && !v.iter().any(|(o, c)| *o == oid && c.is_none())
+        {
+            v.push((oid, None));
+        }
+    });
+}
+
+/// Notes that the query being bound reads column `name` of relation `oid`.
+pub fn record_column(oid: u32, name: &str) {
+    RECORDED.with(|r| {
+        if let Some(v) = r.borrow_mut().as_mut()
+            && !v
+                .iter()
+                .any(|(o, c)| *o == oid && c.as_deref() == Some(name))
+        {
+            v.push((oid, Some(name.to_string())));
+        }
+    });
+}
+
 /// Resolves a possibly schema-qualified relation name: `pg_catalog.x` and
 /// `information_schema.x` are virtual catalog tables; any other name is looked up as
 /// [`crate::namespace`] says (a qualified name in its schema, an unqualified one through the
@@ -748,6 +791,7 @@ pub fn table_scope(def: &TableDef, alias: Option<&str>) -> Vec<ScopeColumn> {
             name: c.name.clone(),
             ty: c.ty,
             rel_oid: Some(def.oid),
+            origin: Some(def.oid),
             hidden: false,
         })
         .collect()
@@ -1446,6 +1490,7 @@ impl<'a> Planner<'a> {
                             name: c.name.clone(),
                             ty: c.ty,
                             rel_oid: None,
+                            origin: None,
                             hidden: false,
                         })
                         .collect();
@@ -1457,7 +1502,14 @@ impl<'a> Planner<'a> {
                     (source, cols)
                 } else {
                     let alias = alias_name;
-                    match resolve_relation(self.engine, self.txn, name)? {
+                    let resolved = resolve_relation(self.engine, self.txn, name)?;
+                    match &resolved {
+                        Resolved::Table(def) => record_relation(def.oid),
+                        Resolved::View(view) => record_relation(view.oid),
+                        Resolved::Sequence(seq) => record_relation(seq.oid),
+                        Resolved::Virtual(_) => {}
+                    }
+                    match resolved {
                         Resolved::Table(def) => {
                             let cols = table_scope(&def, alias.as_deref());
                             (Source::Table(def), cols)
@@ -1475,7 +1527,10 @@ impl<'a> Planner<'a> {
                             // A view sees only its own FROM, never the query that reads it (nor
                             // its CTEs).
                             let ctes = CTES.with(|c| std::mem::take(&mut *c.borrow_mut()));
+                            // What the view reads is its own dependency, not the reader's.
+                            let recording = RECORDED.with(|r| r.borrow_mut().take());
                             let bound = self.bind_subquery(&query, params, &[]);
+                            RECORDED.with(|r| *r.borrow_mut() = recording);
                             CTES.with(|c| *c.borrow_mut() = ctes);
                             VIEW_DEPTH.with(|d| d.set(depth));
                             let (plan, _) = bound?;
@@ -1489,6 +1544,7 @@ impl<'a> Planner<'a> {
                                     name: name.clone(),
                                     ty: c.ty,
                                     rel_oid: None,
+                                    origin: Some(view.oid),
                                     hidden: false,
                                 })
                                 .collect();
@@ -1503,6 +1559,7 @@ impl<'a> Planner<'a> {
                                     name: (*c).to_string(),
                                     ty: *ty,
                                     rel_oid: Some(seq.oid),
+                                    origin: None,
                                     hidden: false,
                                 })
                                 .collect();
@@ -1518,6 +1575,7 @@ impl<'a> Planner<'a> {
                                     name: (*c).to_string(),
                                     ty: *ty,
                                     rel_oid: crate::catalog_views::catalog_oid(vt.name),
+                                    origin: None,
                                     hidden: false,
                                 })
                                 .collect();
@@ -1683,6 +1741,7 @@ impl<'a> Planner<'a> {
                         name: c.name.clone(),
                         ty: c.ty,
                         rel_oid: None,
+                        origin: None,
                         hidden: false,
                     })
                     .collect();
@@ -1709,6 +1768,7 @@ impl<'a> Planner<'a> {
                         name: c.name.clone(),
                         ty: c.ty,
                         rel_oid: None,
+                        origin: None,
                         hidden: false,
                     })
                     .collect();

@@ -225,12 +225,23 @@ fn synchronous_commit_named(v: &str) -> Option<bool> {
 
 /// Parses SQL text into statements (PostgreSQL dialect).
 pub fn parse(sql: &str) -> SqlResult<Vec<ast::Statement>> {
+    if let Some(stmt) = crate::ddl_parse::recognise(sql)? {
+        return Ok(vec![stmt]);
+    }
     let parse = |text: &str| {
         sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, text)
     };
     match parse(sql) {
         Ok(s) => Ok(s),
         Err(e) => {
+            // Several statements, one of them a form the parser lacks: each on its own.
+            if let Some(pieces) = crate::ddl_parse::split_statements(sql) {
+                let mut out = Vec::with_capacity(pieces.len());
+                for p in pieces {
+                    out.extend(self::parse(p)?);
+                }
+                return Ok(out);
+            }
             // Forms of PostgreSQL's grammar the parser lacks, for single statements.
             if let Some(stmts) = parse_fallback(sql, &parse) {
                 return Ok(stmts);
@@ -266,6 +277,7 @@ struct AlterSequence {
 }
 
 const ALTER_SEQUENCE_CARRIER: &str = "ALTER SEQUENCE";
+use crate::ddl_parse::{SCHEMA_ELEMENTS_CARRIER, SET_SCHEMA_CARRIER};
 
 impl AlterSequence {
     fn carrier(text: &str) -> ast::Statement {
@@ -402,6 +414,9 @@ fn parse_fallback(
         }
         return Some(out);
     }
+    if let Ok(Some(stmt)) = crate::ddl_parse::recognise(text) {
+        return Some(vec![stmt]);
+    }
     if let Some(fixed) = weaker_lock_clauses(text) {
         return parse(&fixed).ok();
     }
@@ -515,6 +530,26 @@ fn parse_fallback(
         }
         _ => None,
     }
+}
+
+/// The names the WITH clauses of a query (and of the queries inside it) give their CTEs.
+fn cte_names(q: &ast::Query) -> Vec<String> {
+    use sqlparser::ast::{Visit, Visitor};
+    use std::ops::ControlFlow;
+    struct Names(Vec<String>);
+    impl Visitor for Names {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &ast::Query) -> ControlFlow<()> {
+            if let Some(with) = &q.with {
+                self.0
+                    .extend(with.cte_tables.iter().map(|c| ident_name(&c.alias.name)));
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut names = Names(Vec::new());
+    let _ = q.visit(&mut names);
+    names.0
 }
 
 /// `CREATE SEQUENCE` with its options in the order the parser wants (INCREMENT, MINVALUE,
@@ -2088,9 +2123,9 @@ impl Session {
                 object_type: ast::ObjectType::Table,
                 if_exists,
                 names,
-                cascade: false,
+                cascade,
                 ..
-            } => self.drop_tables(txn, names, *if_exists),
+            } => self.drop_tables(txn, names, *if_exists, *cascade),
             ast::Statement::Drop {
                 object_type: ast::ObjectType::Index,
                 if_exists,
@@ -2146,9 +2181,9 @@ impl Session {
                 object_type: ast::ObjectType::View,
                 if_exists,
                 names,
-                cascade: false,
+                cascade,
                 ..
-            } => self.drop_views(txn, names, *if_exists),
+            } => self.drop_views(txn, names, *if_exists, *cascade),
             ast::Statement::Set(set) => self.set_statement(set),
             ast::Statement::Reset(r) => {
                 match &r.reset {
@@ -2168,6 +2203,18 @@ impl Session {
                 comment,
                 if_exists: false,
             } => self.comment_on(txn, object_type, object_name, comment.as_deref()),
+            other if crate::ddl_parse::carried(other, SET_SCHEMA_CARRIER).is_some() => {
+                let text = crate::ddl_parse::carried(other, SET_SCHEMA_CARRIER).unwrap_or_default();
+                let set = crate::ddl_parse::SetSchema::parse(text)
+                    .ok_or_else(|| SqlError::Syntax("syntax error in SET SCHEMA".into()))?;
+                self.set_schema(txn, &set)
+            }
+            other if crate::ddl_parse::carried(other, SCHEMA_ELEMENTS_CARRIER).is_some() => {
+                let text =
+                    crate::ddl_parse::carried(other, SCHEMA_ELEMENTS_CARRIER).unwrap_or_default();
+                self.create_schema_with_elements(txn, text)
+            }
+            ast::Statement::Grant(g) => self.grant(txn, g),
             other if AlterSequence::carried(other).is_some() => {
                 let text = AlterSequence::carried(other).unwrap_or_default();
                 self.alter_sequence(txn, &AlterSequence::parse(text)?)
@@ -2788,9 +2835,11 @@ impl Session {
             ));
         }
         let mut types = Vec::new();
-        let plan = self
-            .planner(&engine, txn)
-            .bind_query(&cv.query, &mut types)?;
+        let (plan, read) = crate::query::recording(|| {
+            self.planner(&engine, txn).bind_query(&cv.query, &mut types)
+        });
+        let plan = plan?;
+        let depends = crate::depend::from_recorded(&engine, txn, &read)?;
         let mut query = (*cv.query).clone();
         crate::namespace::qualify_relations(&engine, txn, &mut query)?;
         // A view that reads a temporary relation is temporary too, as in PostgreSQL.
@@ -2863,31 +2912,130 @@ impl Session {
             oid,
             sql: query.to_string(),
             columns,
+            depends: Some(depends),
         };
         engine.put(txn, CATALOG, key.as_bytes(), &view.encode())?;
         Ok(command("CREATE VIEW"))
     }
 
-    /// `DROP VIEW [IF EXISTS] name [, …]`.
+    /// `DROP VIEW [IF EXISTS] name [, …] [CASCADE]`: the views that read one go with it under
+    /// CASCADE, and make it fail without.
     fn drop_views(
         &mut self,
         txn: &mut Txn,
         names: &[ast::ObjectName],
         if_exists: bool,
+        cascade: bool,
     ) -> SqlResult<Output> {
         let engine = self.db.engine.clone();
+        let mut roots = Vec::new();
         for n in names {
             let Some(key) = self.find_for_drop(txn, n, "view", if_exists)? else {
                 continue;
             };
             if let Some(view) = crate::query::lookup_view(&engine, txn, &key)? {
-                engine.delete(txn, CATALOG, key.as_bytes())?;
-                crate::comments::drop_all(&engine, txn, PG_CLASS_OID, view.oid)?;
+                if !roots
+                    .iter()
+                    .any(|r: &crate::depend::Object| r.oid() == view.oid)
+                {
+                    roots.push(crate::depend::Object::View(view));
+                }
             } else if let Some(owner) = index::name_owner(&engine, txn, &key)? {
                 return Err(wrong_drop(&engine, txn, &key, "view", &owner)?);
             }
         }
+        self.drop_with_dependents(txn, roots, cascade)?;
         Ok(command("DROP VIEW"))
+    }
+
+    /// Drops `roots` (tables, views, sequences named by a DROP) with what depends on them
+    /// under `cascade`; without it, anything that depends on them is PostgreSQL's 2BP01.
+    fn drop_with_dependents(
+        &mut self,
+        txn: &mut Txn,
+        roots: Vec<crate::depend::Object>,
+        cascade: bool,
+    ) -> SqlResult<()> {
+        use crate::depend::{Object, Target};
+        let engine = self.db.engine.clone();
+        if roots.is_empty() {
+            return Ok(());
+        }
+        let graph = crate::depend::Graph::load(&engine, txn)?;
+        let dropped: Vec<u32> = roots.iter().map(Object::oid).collect();
+        let walk_roots = roots
+            .iter()
+            .map(|r| {
+                let target = match r {
+                    Object::Table(d) => Target::Relation(d.oid, Some(d)),
+                    other => Target::Relation(other.oid(), None),
+                };
+                (graph.dependents(target), r.describe(&engine, txn))
+            })
+            .collect();
+        let reached = graph.walk(&engine, txn, walk_roots, &dropped, &[]);
+        if !reached.is_empty() && !cascade {
+            let root = (roots.len() == 1).then(|| roots[0].describe(&engine, txn));
+            return Err(crate::depend::still_exist(root.as_deref(), &reached));
+        }
+        let mut all: Vec<Object> = reached.iter().map(|r| r.object.clone()).collect();
+        all.extend(roots);
+        self.drop_objects(txn, &all, &dropped)?;
+        if let Some(n) = crate::depend::cascade_notice(&reached) {
+            self.notices.push(n);
+        }
+        Ok(())
+    }
+
+    /// Drops `objects`: foreign keys first (from their tables, unless the table is among
+    /// `doomed`), then the rest in order.
+    fn drop_objects(
+        &mut self,
+        txn: &mut Txn,
+        objects: &[crate::depend::Object],
+        doomed: &[u32],
+    ) -> SqlResult<()> {
+        use crate::depend::Object;
+        let engine = self.db.engine.clone();
+        let doomed: Vec<u32> = doomed
+            .iter()
+            .copied()
+            .chain(objects.iter().filter_map(|o| match o {
+                Object::Table(d) => Some(d.oid),
+                _ => None,
+            }))
+            .collect();
+        for o in objects {
+            if let Object::ForeignKey { table, name, .. } = o
+                && !doomed.contains(&table.oid)
+            {
+                let mut def = lookup_table(&engine, txn, &table.key())?;
+                def.foreign_keys.retain(|f| &f.name != name);
+                engine.put(txn, CATALOG, def.key().as_bytes(), &def.encode())?;
+            }
+        }
+        for o in objects {
+            match o {
+                Object::ForeignKey { .. } => {}
+                Object::View(v) => {
+                    engine.delete(txn, CATALOG, v.key().as_bytes())?;
+                    crate::comments::drop_all(&engine, txn, PG_CLASS_OID, v.oid)?;
+                }
+                Object::Table(d) => {
+                    if let Ok(def) = lookup_table(&engine, txn, &d.key()) {
+                        self.drop_table_entry(txn, &def)?;
+                    }
+                }
+                Object::Sequence(q) => {
+                    if lookup_sequence(&engine, txn, &q.key())?.is_some() {
+                        engine.delete(txn, CATALOG, q.key().as_bytes())?;
+                        crate::comments::drop_all(&engine, txn, PG_CLASS_OID, q.oid)?;
+                        self.db.sequences.forget(q.tree);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// `CREATE SEQUENCE [IF NOT EXISTS] name [AS type] [options] [OWNED BY t.c | NONE]`.
@@ -3053,6 +3201,22 @@ impl Session {
                         hint: "Use DROP ... CASCADE to drop the dependent objects too.".into(),
                     });
                 }
+            }
+            let graph = crate::depend::Graph::load(&engine, txn)?;
+            let root = crate::depend::Object::Sequence(seq.clone());
+            let direct = graph.dependents(crate::depend::Target::Relation(seq.oid, None));
+            let reached = graph.walk(
+                &engine,
+                txn,
+                vec![(direct, root.describe(&engine, txn))],
+                &[seq.oid],
+                &[],
+            );
+            if !reached.is_empty() {
+                return Err(crate::depend::still_exist(
+                    Some(&root.describe(&engine, txn)),
+                    &reached,
+                ));
             }
             engine.delete(txn, CATALOG, name.as_bytes())?;
             crate::comments::drop_all(&engine, txn, PG_CLASS_OID, seq.oid)?;
@@ -3271,20 +3435,17 @@ impl Session {
         Ok(command("DROP INDEX"))
     }
 
+    /// `DROP TABLE [IF EXISTS] name [, …] [CASCADE]`: the views that read a table and the
+    /// foreign keys that reference it go with it under CASCADE, and make it fail without.
     fn drop_tables(
         &mut self,
         txn: &mut Txn,
         names: &[ast::ObjectName],
         if_exists: bool,
+        cascade: bool,
     ) -> SqlResult<Output> {
         let engine = self.db.engine.clone();
-        // The keys of every named table that exists: they may reference one another.
-        let mut dropping = Vec::new();
-        for n in names {
-            if let Some(k) = crate::namespace::find(&engine, txn, n)? {
-                dropping.push(k);
-            }
-        }
+        let mut roots: Vec<crate::depend::Object> = Vec::new();
         for n in names {
             let Some(key) = self.find_for_drop(txn, n, "table", if_exists)? else {
                 continue;
@@ -3306,30 +3467,12 @@ impl Session {
             if let Some(owner @ NameOwner::Index(..)) = index::name_owner(&engine, txn, &key)? {
                 return Err(wrong_drop(&engine, txn, &key, "table", &owner)?);
             }
-            let Ok(def) = lookup_table(&engine, txn, &key) else {
-                // Named twice in the list: dropped already.
-                continue;
-            };
-            for other in crate::catalog_views::user_tables(&engine, txn)? {
-                if dropping.contains(&other.key()) {
-                    continue;
-                }
-                if let Some(fk) = other.foreign_keys.iter().find(|f| f.ref_table == key) {
-                    return Err(SqlError::DependentObjectsStillExist {
-                        message: format!(
-                            "cannot drop table {} because other objects depend on it",
-                            def.name
-                        ),
-                        detail: format!(
-                            "constraint {} on table {} depends on table {}",
-                            fk.name, other.name, def.name
-                        ),
-                        hint: "Use DROP ... CASCADE to drop the dependent objects too.".into(),
-                    });
-                }
+            let def = lookup_table(&engine, txn, &key)?;
+            if !roots.iter().any(|r| r.oid() == def.oid) {
+                roots.push(crate::depend::Object::Table(def));
             }
-            self.drop_table_entry(txn, &def)?;
         }
+        self.drop_with_dependents(txn, roots, cascade)?;
         Ok(command("DROP TABLE"))
     }
 
@@ -3476,19 +3619,18 @@ impl Session {
                 return Err(SqlError::UndefinedSchema(name));
             };
             let schema_oid = schema_def.oid;
-            // The schema's relations, as PostgreSQL names them, in creation (OID) order; a
-            // sequence a column owns goes with its table unnamed.
+            // The schema's relations; a sequence a column owns goes with its table unnamed.
+            // Views and foreign keys elsewhere that read or reference them are reached through
+            // them (see `crate::depend`).
+            use crate::depend::Object;
             let tables: Vec<TableDef> = crate::catalog_views::user_tables(&engine, txn)?
                 .into_iter()
                 .filter(|d| d.schema == name)
                 .collect();
-            let mut members: Vec<(u32, String, String)> = Vec::new();
-            for d in &tables {
-                members.push((d.oid, "table".into(), d.name.clone()));
-            }
+            let mut members: Vec<Object> = tables.iter().cloned().map(Object::Table).collect();
             for v in crate::catalog_views::user_views(&engine, txn)? {
                 if v.schema == name {
-                    members.push((v.oid, "view".into(), v.name));
+                    members.push(Object::View(v));
                 }
             }
             for q in user_sequences(&engine, txn)? {
@@ -3497,103 +3639,48 @@ impl Session {
                         .owned_by
                         .is_some_and(|(t, _)| tables.iter().any(|d| d.oid == t))
                 {
-                    members.push((q.oid, "sequence".into(), q.name));
+                    members.push(Object::Sequence(q));
                 }
             }
-            members.sort();
-            let q = |n: &str| crate::namespace::qualified_if_needed(&engine, txn, &name, n);
-            // Foreign keys of tables elsewhere that reference the schema's tables: they go with
-            // a CASCADE, and are listed after the table they reference, as PostgreSQL lists them.
-            let mut outside: Vec<TableDef> = Vec::new();
-            let mut lines: Vec<(String, String)> = Vec::new();
-            let others: Vec<TableDef> = crate::catalog_views::user_tables(&engine, txn)?
-                .into_iter()
-                .filter(|d| d.schema != name)
-                .collect();
-            for (_, kind, m) in &members {
-                let qm = q(m);
-                lines.push((format!("{kind} {qm}"), format!("schema {name}")));
-                if kind != "table" {
-                    continue;
-                }
-                let key = crate::namespace::rel_key(&name, m);
-                let mut refs: Vec<(u32, String, &TableDef)> = Vec::new();
-                for other in &others {
-                    for f in other.foreign_keys.iter().filter(|f| f.ref_table == key) {
-                        refs.push((f.oid, f.name.clone(), other));
-                    }
-                }
-                refs.sort_by_key(|r| r.0);
-                for (_, fk, other) in refs {
-                    let qo = crate::namespace::qualified_if_needed(
-                        &engine,
-                        txn,
-                        &other.schema,
-                        &other.name,
-                    );
-                    lines.push((
-                        format!("constraint {fk} on table {qo}"),
-                        format!("table {qm}"),
-                    ));
-                }
-            }
-            for other in others {
-                let mut other = other;
-                let before = other.foreign_keys.len();
-                other
-                    .foreign_keys
-                    .retain(|f| crate::namespace::split_key(&f.ref_table).0 != name);
-                if other.foreign_keys.len() != before {
-                    outside.push(other);
-                }
-            }
-            if lines.is_empty() {
+            let doomed: Vec<u32> = tables.iter().map(|d| d.oid).collect();
+            let graph = crate::depend::Graph::load(&engine, txn)?;
+            let reached = graph.walk(
+                &engine,
+                txn,
+                vec![(members, format!("schema {name}"))],
+                &[],
+                &doomed,
+            );
+            if reached.is_empty() {
                 crate::namespace::remove(&engine, txn, &name)?;
                 crate::comments::drop_all(&engine, txn, PG_NAMESPACE_OID, schema_oid)?;
                 continue;
             }
             if !cascade {
-                let detail: Vec<String> = lines
-                    .iter()
-                    .map(|(what, on)| format!("{what} depends on {on}"))
-                    .collect();
-                return Err(SqlError::DependentObjectsStillExist {
-                    message: format!(
-                        "cannot drop schema {name} because other objects depend on it"
-                    ),
-                    detail: detail.join("\n"),
-                    hint: "Use DROP ... CASCADE to drop the dependent objects too.".into(),
-                });
+                return Err(crate::depend::still_exist(
+                    Some(&format!("schema {name}")),
+                    &reached,
+                ));
             }
-            let dropped: Vec<String> = lines
-                .iter()
-                .map(|(what, _)| format!("drop cascades to {what}"))
-                .collect();
-            for other in &outside {
-                engine.put(txn, CATALOG, other.key().as_bytes(), &other.encode())?;
-            }
-            for d in &tables {
-                self.drop_table_entry(txn, d)?;
-            }
+            let all: Vec<Object> = reached.iter().map(|r| r.object.clone()).collect();
+            self.drop_objects(txn, &all, &doomed)?;
             for key in crate::namespace::relation_keys(&engine, txn, &name)? {
                 if let Some(q) = lookup_sequence(&engine, txn, &key)? {
                     self.db.sequences.forget(q.tree);
                     crate::comments::drop_all(&engine, txn, PG_CLASS_OID, q.oid)?;
                 } else if let Some(v) = crate::query::lookup_view(&engine, txn, &key)? {
                     crate::comments::drop_all(&engine, txn, PG_CLASS_OID, v.oid)?;
+                } else if let Ok(d) = lookup_table(&engine, txn, &key) {
+                    self.drop_table_entry(txn, &d)?;
+                    continue;
                 }
                 engine.delete(txn, CATALOG, key.as_bytes())?;
             }
             crate::namespace::remove(&engine, txn, &name)?;
             crate::comments::drop_all(&engine, txn, PG_NAMESPACE_OID, schema_oid)?;
-            self.notices.push(match dropped.as_slice() {
-                [one] => one.clone(),
-                many => format!(
-                    "drop cascades to {} other objects{NOTICE_DETAIL}{}",
-                    many.len(),
-                    many.join("\n")
-                ),
-            });
+            if let Some(n) = crate::depend::cascade_notice(&reached) {
+                self.notices.push(n);
+            }
         }
         Ok(command("DROP SCHEMA"))
     }
@@ -3698,6 +3785,7 @@ impl Session {
                 engine.put(txn, CATALOG, t.key().as_bytes(), &t.encode())?;
             }
         }
+        self.rename_in_views(txn, &|schema, _| (schema == old).then(|| new.to_string()))?;
         crate::namespace::remove(&engine, txn, old)?;
         crate::namespace::create(
             &engine,
@@ -3708,6 +3796,297 @@ impl Session {
             },
         )?;
         Ok(())
+    }
+
+    /// `ALTER TABLE | VIEW | SEQUENCE [IF EXISTS] name SET SCHEMA s`: the relation's catalog
+    /// key moves to the schema, and with a table its indexes and constraints (they live in its
+    /// definition) and the sequences its columns own. What names it by key or text follows:
+    /// foreign keys that reference it, column defaults that call its sequences, and the views
+    /// that read it (their stored queries name it anew). OIDs do not change, so comments,
+    /// statistics and the dependencies views record stay as they are.
+    fn set_schema(
+        &mut self,
+        txn: &mut Txn,
+        set: &crate::ddl_parse::SetSchema,
+    ) -> SqlResult<Output> {
+        use crate::ddl_parse::RelKind;
+        use crate::namespace::{rel_key, split_key};
+        let engine = self.db.engine.clone();
+        let tag = set.kind.tag();
+        let (qualifier, rel) = crate::namespace::split_name(&set.name)?;
+        let Some(key) = crate::namespace::find_parts(&engine, txn, qualifier.as_deref(), &rel)?
+        else {
+            let shown = match &qualifier {
+                Some(q) => format!("{q}.{rel}"),
+                None => rel.clone(),
+            };
+            if set.if_exists {
+                self.notices
+                    .push(format!("relation \"{shown}\" does not exist, skipping"));
+                return Ok(command(tag));
+            }
+            return Err(SqlError::UndefinedTable(shown));
+        };
+        let resolved = crate::query::resolve_key(&engine, txn, &key)?;
+        let wrong = |what: &str| SqlError::WrongObjectType(format!("\"{rel}\" is not a {what}"));
+        match (&resolved, set.kind) {
+            (crate::query::Resolved::View(_), RelKind::View | RelKind::Table)
+            | (crate::query::Resolved::Sequence(_), RelKind::Sequence | RelKind::Table)
+            | (crate::query::Resolved::Table(_), RelKind::Table) => {}
+            (_, RelKind::View) => return Err(wrong("view")),
+            (_, RelKind::Sequence) => return Err(wrong("sequence")),
+            (_, RelKind::Table) => return Err(wrong("table")),
+        }
+        let mut new = ident_name(&set.schema);
+        if new == "pg_temp" {
+            new = self.temp_schema_name();
+        }
+        if matches!(new.as_str(), "pg_catalog" | "information_schema") {
+            return Err(SqlError::InsufficientPrivilege(format!(
+                "permission denied for schema {new}"
+            )));
+        }
+        let old = split_key(&key).0.to_string();
+        let temp = crate::namespace::is_temp(&new) || crate::namespace::is_temp(&old);
+        if !temp && !crate::namespace::exists(&engine, txn, &new)? {
+            return Err(SqlError::UndefinedSchema(new));
+        }
+        if temp {
+            return Err(SqlError::NotSupported(
+                "cannot move objects into or out of temporary schemas".into(),
+            ));
+        }
+        if new == old {
+            return Ok(command(tag));
+        }
+        // The relations that move, and the names each takes in the new schema.
+        let sequences = user_sequences(&engine, txn)?;
+        let mut moving: Vec<String> = vec![key.clone()];
+        let mut names: Vec<String> = vec![rel.clone()];
+        match &resolved {
+            crate::query::Resolved::Table(def) => {
+                if !def.pk.is_empty() {
+                    names.push(def.pk_name());
+                }
+                names.extend(def.indexes.iter().map(|ix| ix.name.clone()));
+                for q in &sequences {
+                    if q.owned_by.is_some_and(|(t, _)| t == def.oid) && q.schema == old {
+                        moving.push(q.key());
+                        names.push(q.name.clone());
+                    }
+                }
+            }
+            crate::query::Resolved::Sequence(q) => {
+                if let Some((t, _)) = q.owned_by {
+                    let table = crate::catalog_views::user_tables(&engine, txn)?
+                        .into_iter()
+                        .find(|d| d.oid == t)
+                        .map(|d| d.name)
+                        .unwrap_or_default();
+                    return Err(SqlError::NotSupportedDetail {
+                        message: "cannot move an owned sequence into another schema".into(),
+                        detail: format!("Sequence \"{rel}\" is linked to table \"{table}\"."),
+                        hint: String::new(),
+                    });
+                }
+            }
+            _ => {}
+        }
+        for n in &names {
+            if index::name_owner(&engine, txn, &rel_key(&new, n))?.is_some() {
+                return Err(SqlError::DuplicateRelation(format!(
+                    "relation \"{n}\" already exists in schema \"{new}\""
+                )));
+            }
+        }
+        for k in &moving {
+            let Some(bytes) = engine.get(txn, CATALOG, k.as_bytes())? else {
+                continue;
+            };
+            let name = split_key(k).1;
+            engine.delete(txn, CATALOG, k.as_bytes())?;
+            engine.insert(txn, CATALOG, rel_key(&new, name).as_bytes(), &bytes)?;
+        }
+        // Foreign keys name the tables they reference by key; defaults name sequences by text.
+        let moved_names: Vec<&str> = moving.iter().map(|k| split_key(k).1).collect();
+        for mut t in crate::catalog_views::user_tables(&engine, txn)? {
+            let mut changed = false;
+            for f in &mut t.foreign_keys {
+                if f.ref_table == key {
+                    f.ref_table = rel_key(&new, &rel);
+                    changed = true;
+                }
+            }
+            for c in &mut t.columns {
+                for q in moved_names.iter().skip(1) {
+                    if c.default.as_deref() == Some(nextval_text_in(&old, q).as_str()) {
+                        c.default = Some(nextval_text_in(&new, q));
+                        changed = true;
+                    }
+                }
+            }
+            if changed {
+                engine.put(txn, CATALOG, t.key().as_bytes(), &t.encode())?;
+            }
+        }
+        self.rename_in_views(txn, &|schema, name| {
+            (schema == old && moved_names.contains(&name)).then(|| new.clone())
+        })?;
+        Ok(command(tag))
+    }
+
+    /// Rewrites the relation names in every view's stored query that `moved` maps: (schema,
+    /// name) as stored (an unqualified name is in `public`) to the schema the relation is in
+    /// now. Names of `public` are written unqualified, as [`crate::namespace::qualify_relations`]
+    /// writes them.
+    fn rename_in_views(
+        &self,
+        txn: &mut Txn,
+        moved: &dyn Fn(&str, &str) -> Option<String>,
+    ) -> SqlResult<()> {
+        use std::ops::ControlFlow;
+        let engine = self.db.engine.clone();
+        let ident = |s: &str| {
+            if crate::catalog_views::quote_ident(s) == s {
+                ast::Ident::new(s)
+            } else {
+                ast::Ident::with_quote('"', s)
+            }
+        };
+        for mut v in crate::catalog_views::user_views(&engine, txn)? {
+            let Ok(mut q) = crate::query::parse_view_query(&v) else {
+                continue;
+            };
+            let ctes = cte_names(&q);
+            let mut changed = false;
+            let _ = ast::visit_relations_mut(&mut q, |name| {
+                if let Ok((schema, rel)) = crate::namespace::split_name(name) {
+                    if schema.is_none() && ctes.contains(&rel) {
+                        return ControlFlow::<()>::Continue(());
+                    }
+                    let schema = schema.unwrap_or_else(|| crate::namespace::PUBLIC.into());
+                    if let Some(new) = moved(&schema, &rel) {
+                        let mut parts = Vec::with_capacity(2);
+                        if new != crate::namespace::PUBLIC {
+                            parts.push(ident(&new));
+                        }
+                        parts.push(ident(&rel));
+                        *name = ast::ObjectName::from(parts);
+                        changed = true;
+                    }
+                }
+                ControlFlow::Continue(())
+            });
+            if changed {
+                v.sql = q.to_string();
+                engine.put(txn, CATALOG, v.key().as_bytes(), &v.encode())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `CREATE SCHEMA name [AUTHORIZATION role] element [...]`: the schema, then its elements
+    /// in PostgreSQL's order (sequences, tables, views, indexes, grants), each created in it —
+    /// it comes first on the search path while they run — in the statement's transaction.
+    fn create_schema_with_elements(&mut self, txn: &mut Txn, text: &str) -> SqlResult<Output> {
+        let e = crate::ddl_parse::SchemaElements::parse(text)?
+            .ok_or_else(|| SqlError::Syntax("syntax error in CREATE SCHEMA".into()))?;
+        if e.if_not_exists {
+            return Err(SqlError::NotSupported(
+                "CREATE SCHEMA IF NOT EXISTS cannot include schema elements".into(),
+            ));
+        }
+        let schema_name = match (&e.name, &e.role) {
+            (Some(n), Some(r)) => ast::SchemaName::NamedAuthorization(
+                ast::ObjectName::from(vec![n.clone()]),
+                r.clone(),
+            ),
+            (Some(n), None) => ast::SchemaName::Simple(ast::ObjectName::from(vec![n.clone()])),
+            (None, Some(r)) => ast::SchemaName::UnnamedAuthorization(r.clone()),
+            (None, None) => return Err(SqlError::Syntax("syntax error in CREATE SCHEMA".into())),
+        };
+        let name = match (&e.name, &e.role) {
+            (Some(n), _) | (None, Some(n)) => ident_name(n),
+            (None, None) => String::new(),
+        };
+        // Each element, with its place in PostgreSQL's order.
+        let mut elements: Vec<(u8, ast::Statement)> = Vec::with_capacity(e.elements.len());
+        for text in &e.elements {
+            let mut parsed = parse(text)?;
+            let (Some(stmt), true) = (parsed.pop(), parsed.is_empty()) else {
+                return Err(SqlError::Syntax(format!(
+                    "syntax error at or near \"{}\"",
+                    text.split_whitespace().next().unwrap_or_default()
+                )));
+            };
+            let (order, named) = match &stmt {
+                ast::Statement::CreateSequence { name, .. } => (0, Some(name)),
+                ast::Statement::CreateTable(ct) => (1, Some(&ct.name)),
+                ast::Statement::CreateView(cv) => (2, Some(&cv.name)),
+                ast::Statement::CreateIndex(ci) => (3, Some(&ci.table_name)),
+                ast::Statement::Grant(_) => (4, None),
+                _ => {
+                    let word = text.split_whitespace().nth(1).unwrap_or_default();
+                    return Err(SqlError::Syntax(format!(
+                        "syntax error at or near \"{word}\""
+                    )));
+                }
+            };
+            if let Some(n) = named
+                && let (Some(other), _) = crate::namespace::split_name(n)?
+                && other != name
+            {
+                return Err(SqlError::InvalidSchemaDefinition(format!(
+                    "CREATE specifies a schema ({other}) different from the one being created ({name})"
+                )));
+            }
+            elements.push((order, stmt));
+        }
+        elements.sort_by_key(|(order, _)| *order);
+        self.create_schema(txn, &schema_name, false)?;
+        let mut cx = self.name_context();
+        cx.search_path.insert(0, name);
+        let _names = crate::namespace::install(cx);
+        for (_, stmt) in &elements {
+            self.run(txn, stmt, &[])?;
+        }
+        Ok(command("CREATE SCHEMA"))
+    }
+
+    /// `GRANT privileges ON [TABLE | SEQUENCE] name [, …] TO role [, …]`. There is one role,
+    /// which owns every object and so holds every privilege already: a grant to it changes
+    /// nothing (as a grant to an owner changes nothing in PostgreSQL); a grant to another role
+    /// or to PUBLIC is refused, since no privileges of other roles are kept.
+    fn grant(&mut self, txn: &mut Txn, g: &ast::Grant) -> SqlResult<Output> {
+        let engine = self.db.engine.clone();
+        let names = match &g.objects {
+            Some(ast::GrantObjects::Tables(n) | ast::GrantObjects::Sequences(n)) => n,
+            _ => return Err(SqlError::FeatureNotSupported(format!("{g}"))),
+        };
+        for n in names {
+            crate::namespace::existing(&engine, txn, n)?;
+        }
+        for grantee in &g.grantees {
+            match (&grantee.grantee_type, &grantee.name) {
+                (ast::GranteesType::Public, _) => {
+                    return Err(SqlError::FeatureNotSupported(
+                        "GRANT to PUBLIC (privileges of other roles are not kept)".into(),
+                    ));
+                }
+                (_, Some(ast::GranteeName::ObjectName(r))) => {
+                    let role = object_name(r)?;
+                    if role != self.info.user
+                        && !matches!(role.as_str(), "current_user" | "session_user")
+                    {
+                        return Err(SqlError::UndefinedObject(format!(
+                            "role \"{role}\" does not exist"
+                        )));
+                    }
+                }
+                _ => return Err(SqlError::FeatureNotSupported(format!("{g}"))),
+            }
+        }
+        Ok(command("GRANT"))
     }
 
     /// The session's temporary schema, `pg_temp_N`.
@@ -5715,6 +6094,14 @@ fn write_command(stmt: &ast::Statement) -> Option<&'static str> {
         ast::Statement::CreateView { .. } => "CREATE VIEW",
         ast::Statement::CreateSequence { .. } => "CREATE SEQUENCE",
         other if AlterSequence::carried(other).is_some() => "ALTER SEQUENCE",
+        other if crate::ddl_parse::carried(other, SET_SCHEMA_CARRIER).is_some() => {
+            crate::ddl_parse::carried(other, SET_SCHEMA_CARRIER)
+                .and_then(crate::ddl_parse::SetSchema::parse)
+                .map_or("ALTER TABLE", |s| s.kind.tag())
+        }
+        other if crate::ddl_parse::carried(other, SCHEMA_ELEMENTS_CARRIER).is_some() => {
+            "CREATE SCHEMA"
+        }
         ast::Statement::Comment { .. } => "COMMENT",
         ast::Statement::AlterTable(_) => "ALTER TABLE",
         ast::Statement::Truncate(_) => "TRUNCATE TABLE",
@@ -6084,15 +6471,11 @@ impl Session {
                     drop_behavior,
                     ..
                 } => {
-                    if matches!(drop_behavior, Some(ast::DropBehavior::Cascade)) {
-                        return Err(SqlError::FeatureNotSupported(
-                            "DROP COLUMN … CASCADE".into(),
-                        ));
-                    }
+                    let cascade = matches!(drop_behavior, Some(ast::DropBehavior::Cascade));
                     for n in column_names {
                         let cname = ident_name(n);
                         match def.column_index(&cname) {
-                            Some(i) => self.drop_column(txn, &mut def, i)?,
+                            Some(i) => self.drop_column(txn, &mut def, i, cascade)?,
                             None if *if_exists => self.notices.push(format!(
                                 "column \"{cname}\" of relation \"{}\" does not exist, skipping",
                                 def.name
@@ -6312,7 +6695,13 @@ impl Session {
     /// PostgreSQL drops them), so do sequences it owns; every row is rewritten without it and
     /// positions after it shift down. A primary-key column, or one another table's foreign key
     /// references, is refused.
-    fn drop_column(&mut self, txn: &mut Txn, def: &mut TableDef, i: usize) -> SqlResult<()> {
+    fn drop_column(
+        &mut self,
+        txn: &mut Txn,
+        def: &mut TableDef,
+        i: usize,
+        cascade: bool,
+    ) -> SqlResult<()> {
         let engine = self.db.engine.clone();
         let cname = def.columns[i].name.clone();
         if def.pk.contains(&i) {
@@ -6320,26 +6709,39 @@ impl Session {
                 "dropping a primary-key column".into(),
             ));
         }
-        for other in crate::catalog_views::user_tables(&engine, txn)? {
-            if other.key() == def.key() {
-                continue;
+        // Views that read the column and foreign keys elsewhere that reference it.
+        let graph = crate::depend::Graph::load(&engine, txn)?;
+        let root = format!(
+            "column {cname} of table {}",
+            crate::namespace::qualified_if_needed(&engine, txn, &def.schema, &def.name)
+        );
+        let direct = graph.dependents(crate::depend::Target::Column(def, i));
+        let reached = graph.walk(&engine, txn, vec![(direct, root.clone())], &[def.oid], &[]);
+        if !reached.is_empty() {
+            if !cascade {
+                return Err(crate::depend::still_exist(Some(&root), &reached));
             }
-            if let Some(fk) = other
-                .foreign_keys
-                .iter()
-                .find(|f| f.ref_table == def.key() && f.ref_columns.contains(&i))
-            {
-                return Err(SqlError::DependentObjectsStillExist {
-                    message: format!(
-                        "cannot drop column {cname} of table {} because other objects depend on it",
-                        def.name
-                    ),
-                    detail: format!(
-                        "constraint {} on table {} depends on column {cname} of table {}",
-                        fk.name, other.name, def.name
-                    ),
-                    hint: "Use DROP ... CASCADE to drop the dependent objects too.".into(),
-                });
+            let all: Vec<crate::depend::Object> =
+                reached.iter().map(|r| r.object.clone()).collect();
+            self.drop_objects(txn, &all, &[])?;
+            if let Some(n) = crate::depend::cascade_notice(&reached) {
+                self.notices.push(n);
+            }
+        }
+        // The column numbers views record of the columns after it move down by one.
+        for mut v in crate::catalog_views::user_views(&engine, txn)? {
+            let Some(deps) = v.depends.as_mut() else {
+                continue;
+            };
+            let mut changed = false;
+            for d in deps.iter_mut() {
+                if d.oid == def.oid && d.column as usize > i + 1 {
+                    d.column -= 1;
+                    changed = true;
+                }
+            }
+            if changed {
+                engine.put(txn, CATALOG, v.key().as_bytes(), &v.encode())?;
             }
         }
         crate::comments::drop_column(&engine, txn, PG_CLASS_OID, def.oid, i as i32 + 1)?;
@@ -7011,9 +7413,19 @@ mod tests {
         assert!(in_catalog(&db).is_empty());
         let mut c = Session::new(db, SessionInfo::default());
         assert_eq!(run(&mut c, "select x from t"), [["1"]]);
-        // Not built: moving a table to another schema (the parser has no such ALTER TABLE).
-        run(&mut c, "create schema s");
-        assert!(parse("alter table t set schema s").is_err());
+        // A temporary table stays in its schema; a table moves into another, not into one.
+        run(&mut c, "create schema s; create temp table tt (a int)");
+        for sql in [
+            "alter table tt set schema s",
+            "alter table t set schema pg_temp",
+        ] {
+            assert!(matches!(
+                fails(&mut c, sql),
+                SqlError::NotSupported(m) if m == "cannot move objects into or out of temporary schemas"
+            ));
+        }
+        run(&mut c, "alter table t set schema s");
+        assert_eq!(run(&mut c, "select x from s.t"), [["1"]]);
     }
 
     #[test]
@@ -7362,6 +7774,298 @@ mod tests {
             ),
             [["ck2_a_check"], ["ck2_a_check1"]]
         );
+    }
+
+    fn detail_of(e: &SqlError) -> (String, String) {
+        match e {
+            SqlError::DependentObjectsStillExist {
+                message, detail, ..
+            } => (message.clone(), detail.clone()),
+            other => panic!("not 2BP01: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn views_record_what_they_read_and_drops_follow_it() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table t (a int, b int, c int);
+             create view v as select a, b + 1 as bb from t;
+             create view v2 as select a from v;
+             create view v3 as select * from t;
+             create view v4 as select count(*) from t",
+        );
+        // Columns read, by number; a relation read for none of its columns as a whole.
+        let deps = run(
+            &mut s,
+            "select c.relname, d.refobjid::regclass::text, d.refobjsubid, d.deptype
+             from pg_depend d join pg_rewrite r on r.oid = d.objid
+             join pg_class c on c.oid = r.ev_class
+             where d.classid = 'pg_rewrite'::regclass and d.refobjid <> c.oid
+             order by 1, 2, 3",
+        );
+        let want: Vec<Vec<&str>> = vec![
+            vec!["v", "t", "1", "n"],
+            vec!["v", "t", "2", "n"],
+            vec!["v2", "v", "1", "n"],
+            vec!["v3", "t", "1", "n"],
+            vec!["v3", "t", "2", "n"],
+            vec!["v3", "t", "3", "n"],
+            vec!["v4", "t", "0", "n"],
+        ];
+        assert_eq!(deps, want);
+        let (m, d) = detail_of(&fails(&mut s, "drop table t"));
+        assert_eq!(m, "cannot drop table t because other objects depend on it");
+        assert_eq!(
+            d,
+            "view v depends on table t\nview v2 depends on view v\n\
+             view v3 depends on table t\nview v4 depends on table t"
+        );
+        let (m, d) = detail_of(&fails(&mut s, "alter table t drop column b"));
+        assert_eq!(
+            m,
+            "cannot drop column b of table t because other objects depend on it"
+        );
+        assert_eq!(
+            d,
+            "view v depends on column b of table t\nview v2 depends on view v\n\
+             view v3 depends on column b of table t"
+        );
+        let (_, d) = detail_of(&fails(&mut s, "drop view v"));
+        assert_eq!(d, "view v2 depends on view v");
+        // Dropping v3 frees column c; the column numbers recorded after it move down.
+        run(&mut s, "drop view v3; alter table t drop column c");
+        run(
+            &mut s,
+            "alter table t add column z int; alter table t drop column z",
+        );
+        assert_eq!(run(&mut s, "select count(*) from v"), [["0"]]);
+        // CASCADE takes the views along, in one statement that a rollback undoes.
+        run(&mut s, "begin; drop table t cascade");
+        assert_eq!(
+            s.take_notices(),
+            vec![format!(
+                "drop cascades to 3 other objects{NOTICE_DETAIL}drop cascades to view v\n\
+                 drop cascades to view v2\ndrop cascades to view v4"
+            )]
+        );
+        run(&mut s, "rollback");
+        assert_eq!(run(&mut s, "select count(*) from v2"), [["0"]]);
+        run(&mut s, "drop view v cascade");
+        assert_eq!(
+            s.take_notices(),
+            vec!["drop cascades to view v2".to_string()]
+        );
+        assert!(matches!(
+            fails(&mut s, "select * from v2"),
+            SqlError::UndefinedTable(_)
+        ));
+    }
+
+    #[test]
+    fn a_view_stored_without_dependencies_gets_them_when_asked() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create schema s; create table s.t (a int, b int); create table u (x int);
+             create view old as select b from s.t join u on x = a",
+        );
+        // Rewrite the view's entry as a catalog from before dependencies were recorded.
+        let engine = s.db.engine.clone();
+        let mut txn = engine.begin();
+        let mut v = crate::query::lookup_view(&engine, &txn, "old")
+            .unwrap()
+            .unwrap();
+        v.depends = None;
+        engine.put(&mut txn, CATALOG, b"old", &v.encode()).unwrap();
+        engine.commit(txn).unwrap();
+        let txn = engine.begin();
+        let back = crate::query::lookup_view(&engine, &txn, "old")
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.depends, None);
+        drop(txn);
+        assert_eq!(run(&mut s, "select * from old"), Vec::<Vec<String>>::new());
+        let (_, d) = detail_of(&fails(&mut s, "alter table s.t drop column b"));
+        assert_eq!(d, "view old depends on column b of table s.t");
+        let (_, d) = detail_of(&fails(&mut s, "drop table u"));
+        assert_eq!(d, "view old depends on table u");
+        // A column it does not read goes; one it reads stays.
+        run(
+            &mut s,
+            "alter table u add column y int; alter table u drop column y",
+        );
+        let (m, d) = detail_of(&fails(&mut s, "drop schema s"));
+        assert_eq!(m, "cannot drop schema s because other objects depend on it");
+        assert_eq!(
+            d,
+            "table s.t depends on schema s\nview old depends on table s.t"
+        );
+    }
+
+    #[test]
+    fn set_schema_moves_a_table_with_what_belongs_to_it() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create schema s2;
+             create table mt (id serial primary key, v text unique, w int check (w > 0));
+             create index mt_w_idx on mt (w);
+             create table r (m int references mt (id));
+             create view mv as select id, v from mt;
+             insert into mt (v, w) values ('a', 1)",
+        );
+        assert!(matches!(
+            fails(&mut s, "alter sequence mt_id_seq set schema s2"),
+            SqlError::NotSupportedDetail { .. }
+        ));
+        assert!(matches!(
+            fails(&mut s, "alter view mt set schema s2"),
+            SqlError::WrongObjectType(m) if m == "\"mt\" is not a view"
+        ));
+        run(&mut s, "begin; alter table mt set schema s2; rollback");
+        assert_eq!(run(&mut s, "select v from mt"), [["a"]]);
+        run(&mut s, "alter table mt set schema s2");
+        assert!(matches!(
+            fails(&mut s, "select * from mt"),
+            SqlError::UndefinedTable(_)
+        ));
+        // The view reads it where it went; defaults, indexes, keys and constraints came along.
+        assert_eq!(run(&mut s, "select id, v from mv"), [["1", "a"]]);
+        run(&mut s, "insert into s2.mt (v, w) values ('b', 2)");
+        assert_eq!(run(&mut s, "select id from s2.mt where v = 'b'"), [["2"]]);
+        assert!(matches!(
+            fails(&mut s, "insert into s2.mt (v, w) values ('c', 0)"),
+            SqlError::CheckViolation { .. }
+        ));
+        assert!(matches!(
+            fails(&mut s, "insert into r values (7)"),
+            SqlError::ForeignKeyViolation { .. }
+        ));
+        assert_eq!(
+            run(
+                &mut s,
+                "select schemaname, indexname from pg_indexes where tablename = 'mt' order by 2"
+            ),
+            [["s2", "mt_pkey"], ["s2", "mt_v_key"], ["s2", "mt_w_idx"]]
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "select pg_get_expr(adbin, adrelid) from pg_attrdef
+                 where adrelid = 's2.mt'::regclass"
+            ),
+            [["nextval('s2.mt_id_seq'::regclass)"]]
+        );
+        run(
+            &mut s,
+            "create table dup (a int); create table s2.dup (a int)",
+        );
+        assert!(matches!(
+            fails(&mut s, "alter table dup set schema s2"),
+            SqlError::DuplicateRelation(m) if m == "relation \"dup\" already exists in schema \"s2\""
+        ));
+        // A view and a free sequence move too; back to public, the names are bare again.
+        run(
+            &mut s,
+            "alter view mv set schema s2; create sequence q; alter sequence q set schema s2;
+             alter table s2.mt set schema public",
+        );
+        assert_eq!(run(&mut s, "select count(*) from s2.mv"), [["2"]]);
+        assert_eq!(run(&mut s, "select nextval('s2.q')"), [["1"]]);
+        let txn = s.db.engine.begin();
+        let mv = crate::query::lookup_view(&s.db.engine, &txn, "s2\0mv")
+            .unwrap()
+            .unwrap();
+        assert_eq!(mv.sql, "SELECT id, v FROM mt");
+        drop(txn);
+        // Renaming a schema renames it in the queries of the views that read its relations.
+        run(
+            &mut s,
+            "create schema r1; create table r1.t (a int); insert into r1.t values (7);
+             create view rv as with w as (select 1 as b) select t.a from r1.t, w;
+             alter schema r1 rename to r2",
+        );
+        assert_eq!(run(&mut s, "select * from rv"), [["7"]]);
+        let txn = s.db.engine.begin();
+        let rv = crate::query::lookup_view(&s.db.engine, &txn, "rv")
+            .unwrap()
+            .unwrap();
+        assert!(rv.sql.contains("FROM r2.t, w"), "{}", rv.sql);
+    }
+
+    #[test]
+    fn create_schema_runs_its_elements_inside_it_in_one_transaction() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create schema e1 create view v as select a from t
+                 create table t (a int primary key, b text) create index on t (b)
+                 create sequence q start 5 grant select on t to alice",
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "select c.relname, c.relkind from pg_class c join pg_namespace n
+                 on n.oid = c.relnamespace where n.nspname = 'e1' order by 1"
+            ),
+            [
+                ["q", "S"],
+                ["t", "r"],
+                ["t_b_idx", "i"],
+                ["t_pkey", "i"],
+                ["v", "v"]
+            ]
+        );
+        assert!(matches!(
+            fails(&mut s, "create schema e2 create table e1.x (a int)"),
+            SqlError::InvalidSchemaDefinition(m)
+                if m == "CREATE specifies a schema (e1) different from the one being created (e2)"
+        ));
+        assert!(matches!(
+            fails(
+                &mut s,
+                "create schema e2 create table t (a int) create table t (b int)"
+            ),
+            SqlError::DuplicateTable(_)
+        ));
+        assert!(matches!(
+            fails(
+                &mut s,
+                "create schema if not exists e2 create table t (a int)"
+            ),
+            SqlError::NotSupported(_)
+        ));
+        assert!(matches!(
+            fails(
+                &mut s,
+                "create schema e2 create table t (a int) grant select on t to bob"
+            ),
+            SqlError::UndefinedObject(_)
+        ));
+        assert_eq!(
+            run(
+                &mut s,
+                "select count(*) from pg_namespace where nspname = 'e2'"
+            ),
+            [["0"]]
+        );
+        run(
+            &mut s,
+            "begin; create schema e3 create table t (a int); rollback",
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "select count(*) from pg_namespace where nspname = 'e3'"
+            ),
+            [["0"]]
+        );
+        assert!(matches!(
+            parse("create schema e4 create function f() returns int"),
+            Err(SqlError::Syntax(m)) if m == "syntax error at or near \"function\""
+        ));
     }
 
     #[test]
