@@ -182,6 +182,15 @@ async fn datetime_types_answer_as_postgresql_does() {
     run_golden("sql_datetime.golden", "sql-datetime", false).await;
 }
 
+/// `sql_timezones.golden`: named time zones from the time zone database (daylight saving
+/// transitions in both hemispheres, historical offset changes, gaps and overlaps, arithmetic,
+/// `AT TIME ZONE`, `date_trunc`, `to_char`, `pg_timezone_names`, POSIX zone strings) and the
+/// `timetz` type (text and binary forms, ordering, casts, table columns and keys).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_zones_answer_as_postgresql_does() {
+    run_golden("sql_timezones.golden", "sql-timezones", false).await;
+}
+
 /// `sql_json.golden`: json and jsonb — parsing and its errors, normalised output, operators,
 /// functions, aggregates, set-returning functions in FROM, ordering, table columns, keys and
 /// binary forms.
@@ -357,6 +366,23 @@ async fn binary_parameters_are_read_in_postgresql_form() {
             47_045_500_000i64.to_be_bytes().to_vec(),
             "13:04:05.5",
         ),
+        // timetz: µs since midnight, then the offset in seconds west of UTC.
+        (
+            Type::TIMETZ,
+            "timetz",
+            [
+                43_200_500_000i64.to_be_bytes().as_slice(),
+                &(-19_800i32).to_be_bytes(),
+            ]
+            .concat(),
+            "12:00:00.5+05:30",
+        ),
+        (
+            Type::TIMETZ,
+            "timetz",
+            [0i64.to_be_bytes().as_slice(), &14_400i32.to_be_bytes()].concat(),
+            "00:00:00-04",
+        ),
         // interval: µs, days, months.
         (
             Type::INTERVAL,
@@ -406,6 +432,18 @@ async fn binary_parameters_are_read_in_postgresql_form() {
         .await
         .unwrap();
     for bad in [b"\x02{}".to_vec(), b"\x01{".to_vec(), Vec::new()] {
+        assert!(c.query_one(&stmt, &[&RawParam(bad)]).await.is_err());
+    }
+    // A timetz of the wrong length, beyond a day or with an offset beyond 15:59:59 is refused.
+    let stmt = c
+        .prepare_typed("SELECT $1::timetz::text", &[Type::TIMETZ])
+        .await
+        .unwrap();
+    for bad in [
+        vec![0u8; 11],
+        [(86_400_000_001i64).to_be_bytes().as_slice(), &[0; 4]].concat(),
+        [0i64.to_be_bytes().as_slice(), &57_600i32.to_be_bytes()].concat(),
+    ] {
         assert!(c.query_one(&stmt, &[&RawParam(bad)]).await.is_err());
     }
     let row = c.query_one("SELECT 1", &[]).await.unwrap();
@@ -526,6 +564,51 @@ async fn copy_round_trips_the_datetime_types() {
         .await
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "2023-12-31 19:00:00+00");
+    // In a zone with daylight saving time, COPY reads a local time with the offset of its date;
+    // a timetz keeps the offset it was written with.
+    c.batch_execute("CREATE TABLE cz (tz timestamptz, tt timetz)")
+        .await
+        .unwrap();
+    std::fs::write(
+        cluster.dir.join("cz.tsv"),
+        "2024-07-01 12:00\t12:00:00+05:30\n2024-01-01 12:00\t23:59:59.5-03\n",
+    )
+    .unwrap();
+    let out = psql(
+        &cluster,
+        &[
+            "-c",
+            "SET TimeZone = 'Europe/Paris'",
+            "-c",
+            "\\copy cz from 'cz.tsv'",
+            "-c",
+            "COPY cz TO STDOUT",
+        ],
+    );
+    assert!(
+        out.ends_with(
+            "2024-07-01 12:00:00+02\t12:00:00+05:30\n2024-01-01 12:00:00+01\t23:59:59.5-03\n"
+        ),
+        "{out}"
+    );
+    let rows = c
+        .query("SELECT tz::text, tt::text FROM cz ORDER BY tz", &[])
+        .await
+        .unwrap();
+    let got: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "2024-01-01 11:00:00+00".to_string(),
+                "23:59:59.5-03".to_string()
+            ),
+            (
+                "2024-07-01 10:00:00+00".to_string(),
+                "12:00:00+05:30".to_string()
+            ),
+        ]
+    );
 }
 
 /// COPY writes json (its text as written) and jsonb (normalised) in PostgreSQL's text and CSV

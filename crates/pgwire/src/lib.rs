@@ -311,6 +311,7 @@ fn pg_type(t: DataType) -> Type {
         DataType::Date => Type::DATE,
         DataType::TimestampTz => Type::TIMESTAMPTZ,
         DataType::Time => Type::TIME,
+        DataType::TimeTz => Type::TIMETZ,
         DataType::Interval => Type::INTERVAL,
         DataType::Json => Type::JSON,
         DataType::Jsonb => Type::JSONB,
@@ -335,6 +336,7 @@ fn our_type(t: &Type) -> Option<DataType> {
         Type::DATE => DataType::Date,
         Type::TIMESTAMPTZ => DataType::TimestampTz,
         Type::TIME => DataType::Time,
+        Type::TIMETZ => DataType::TimeTz,
         Type::INTERVAL => DataType::Interval,
         Type::JSON => DataType::Json,
         Type::JSONB => DataType::Jsonb,
@@ -415,6 +417,10 @@ fn decode_param(
                 .ok_or_else(bad)?,
         ),
         DataType::Time => Value::Time(i64::from_be_bytes(raw.try_into().map_err(|_| bad())?)),
+        DataType::TimeTz => {
+            let (t, east_secs) = dt::timetz_from_wire(raw).ok_or_else(bad)?;
+            Value::TimeTz(t, east_secs)
+        }
         DataType::Interval => Value::Interval(dt::interval_from_wire(raw).ok_or_else(bad)?),
         // json's binary form is its text; jsonb's is a version byte (1) and the text.
         DataType::Json => {
@@ -1006,6 +1012,13 @@ fn rows_response(
                             FieldFormat::Binary,
                             &pgwire::types::format::FormatOptions::default(),
                         )?,
+                        (Value::TimeTz(t, east_secs), _) => encoder
+                            .encode_field_with_type_and_format(
+                                &dt::timetz_to_wire(*t, *east_secs),
+                                &Type::BYTEA,
+                                FieldFormat::Binary,
+                                &pgwire::types::format::FormatOptions::default(),
+                            )?,
                         (Value::Interval(iv), _) => encoder.encode_field_with_type_and_format(
                             &dt::interval_to_wire(iv),
                             &Type::BYTEA,
@@ -1411,7 +1424,7 @@ impl ExtendedQueryHandler for Handler {
         let mut params = Vec::with_capacity(portal.parameters.len());
         let zone = session.session.lock().await.clock().zone;
         for (i, raw) in portal.parameters.iter().enumerate() {
-            let v = in_zone(zone, || {
+            let v = in_zone(zone.clone(), || {
                 decode_param(
                     raw.as_deref(),
                     prepared.param_types[i],

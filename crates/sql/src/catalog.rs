@@ -822,6 +822,11 @@ pub fn encode_row(values: &[Value], out: &mut Vec<u8>) {
                 out.put_u8(11);
                 out.put_u64(*t as u64);
             }
+            Value::TimeTz(t, east_secs) => {
+                out.put_u8(16);
+                out.put_u64(*t as u64);
+                out.put_u32(*east_secs as u32);
+            }
             Value::Float4(f) => {
                 out.put_u8(13);
                 out.put_u32(f.to_bits());
@@ -938,6 +943,14 @@ pub fn decode_columns_into(
             13 => Value::Float4(f32::from_bits(r.u32().map_err(corrupt)?)),
             14 => Value::Json(r.string(u32::MAX).map_err(corrupt)?),
             15 => Value::Jsonb(crate::json::decode(&mut r, 0).map_err(corrupt)?),
+            16 => {
+                let t = r.u64().map_err(corrupt)? as i64;
+                let east_secs = r.u32().map_err(corrupt)? as i32;
+                if !crate::datetime::timetz_in_range(t, east_secs) {
+                    return Err(SqlError::Corrupted("row: timetz out of range".into()));
+                }
+                Value::TimeTz(t, east_secs)
+            }
             t => return Err(SqlError::Corrupted(format!("row: unknown value tag {t}"))),
         };
         if let Some(slot) = vals.get_mut(i) {
@@ -961,6 +974,12 @@ pub fn encode_key_value(v: &Value, out: &mut Vec<u8>) {
             out.extend_from_slice(&((*i as u64) ^ (1 << 63)).to_be_bytes())
         }
         Value::Date(d) => out.extend_from_slice(&((*d as u32) ^ (1 << 31)).to_be_bytes()),
+        // timetz orders by the UTC time of day, then by the offset west of UTC.
+        Value::TimeTz(t, east_secs) => {
+            let (utc, west) = crate::datetime::timetz_sort_key(*t, *east_secs);
+            out.extend_from_slice(&((utc as u64) ^ (1 << 63)).to_be_bytes());
+            out.extend_from_slice(&((west as u32) ^ (1 << 31)).to_be_bytes());
+        }
         // Intervals order (and equal) by their span: '1 mon' and '30 days' are one key.
         Value::Interval(iv) => {
             out.extend_from_slice(&((iv.span_us() as u128) ^ (1 << 127)).to_be_bytes())
@@ -1070,6 +1089,7 @@ pub fn key_decodable(col: &Column) -> bool {
         | DataType::Timestamp
         | DataType::TimestampTz
         | DataType::Time
+        | DataType::TimeTz
         | DataType::Date
         | DataType::Bytea
         | DataType::Uuid => true,
@@ -1125,6 +1145,15 @@ pub fn decode_key_value(r: &mut &[u8], col: &Column) -> SqlResult<Value> {
         DataType::Timestamp => int(r).map(Value::Timestamp),
         DataType::TimestampTz => int(r).map(Value::TimestampTz),
         DataType::Time => int(r).map(Value::Time),
+        DataType::TimeTz => match (int(r), take::<4>(r)) {
+            (Some(utc), Some(w)) => {
+                let east_secs = -((u32::from_be_bytes(w) ^ (1 << 31)) as i32);
+                let t = utc.checked_add(i64::from(east_secs) * 1_000_000);
+                t.filter(|t| crate::datetime::timetz_in_range(*t, east_secs))
+                    .map(|t| Value::TimeTz(t, east_secs))
+            }
+            _ => None,
+        },
         DataType::Date => {
             take::<4>(r).map(|b| Value::Date((u32::from_be_bytes(b) ^ (1 << 31)) as i32))
         }
@@ -1267,6 +1296,42 @@ mod tests {
             key(f64::NAN) > key(f64::INFINITY),
             "NaN sorts above Infinity"
         );
+    }
+
+    #[test]
+    fn timetz_rows_and_keys_keep_postgresql_order() {
+        // Row form: µs and the offset, both kept; a value out of range is corruption.
+        let row = vec![Value::TimeTz(45_000_500_000, -19_800), Value::Null];
+        let mut b = Vec::new();
+        encode_row(&row, &mut b);
+        assert_eq!(decode_row(&b, 2).unwrap(), row);
+        let mut bad = Vec::new();
+        encode_row(&[Value::TimeTz(90_000_000_000, 0)], &mut bad);
+        assert!(matches!(decode_row(&bad, 1), Err(SqlError::Corrupted(_))));
+        // Keys sort by the UTC time of day, then by the offset west: 12:00+02 (10:00 UTC) before
+        // 11:00+01 (10:00 UTC, further west) before 10:00+00, then 10:30+00, then 09:00-03.
+        let ordered = [
+            Value::TimeTz(12 * 3_600_000_000, 7200),
+            Value::TimeTz(11 * 3_600_000_000, 3600),
+            Value::TimeTz(10 * 3_600_000_000, 0),
+            Value::TimeTz(10 * 3_600_000_000 + 1_800_000_000, 0),
+            Value::TimeTz(9 * 3_600_000_000, -10_800),
+        ];
+        let keys: Vec<Vec<u8>> = ordered
+            .iter()
+            .map(|v| {
+                let mut k = Vec::new();
+                encode_key_value(v, &mut k);
+                k
+            })
+            .collect();
+        for (i, w) in keys.windows(2).enumerate() {
+            assert!(w[0] < w[1], "key {i} sorts before key {}", i + 1);
+            assert_eq!(
+                ordered[i].compare(&ordered[i + 1]).unwrap(),
+                Some(std::cmp::Ordering::Less)
+            );
+        }
     }
 
     #[test]
@@ -1465,6 +1530,14 @@ mod tests {
             (
                 Column::new("tm", DataType::Time, false),
                 vec![Value::Time(0), Value::Time(86_400_000_000)],
+            ),
+            (
+                Column::new("tt", DataType::TimeTz, false),
+                vec![
+                    Value::TimeTz(0, 0),
+                    Value::TimeTz(43_200_000_000, 7200),
+                    Value::TimeTz(86_400_000_000, -57_599),
+                ],
             ),
             (
                 Column {

@@ -1154,7 +1154,20 @@ static ALL: &[&VirtualTable] = &[
     &PG_AMOP,
     &PG_AMPROC,
     &PG_RANGE,
+    &PG_TIMEZONE_NAMES,
 ];
+
+vt!(
+    PG_TIMEZONE_NAMES,
+    "pg_catalog",
+    "pg_timezone_names",
+    [
+        ("name", T),
+        ("abbrev", T),
+        ("utc_offset", DataType::Interval),
+        ("is_dst", B),
+    ]
+);
 
 vt!(
     PG_SETTINGS,
@@ -1359,6 +1372,7 @@ const TYPES: &[(u32, &str, i64, &str, u32)] = &[
     (1114, "timestamp", 8, "D", 1115),
     (1184, "timestamptz", 8, "D", 1185),
     (1186, "interval", 16, "T", 1187),
+    (1266, "timetz", 12, "D", 1270),
     (1700, "numeric", -1, "N", 1231),
     (2205, "regclass", 4, "N", 2210),
     (2206, "regtype", 4, "N", 2211),
@@ -1394,6 +1408,7 @@ pub fn format_type(oid: i64, typmod: i64) -> Option<String> {
         1114 => "timestamp without time zone".into(),
         1184 => "timestamp with time zone".into(),
         1083 => "time without time zone".into(),
+        1266 => "time with time zone".into(),
         1186 => "interval".into(),
         114 => "json".into(),
         3802 => "jsonb".into(),
@@ -2851,6 +2866,32 @@ pub fn rows(
                         ("boot_val", shown(def.boot)),
                         ("reset_val", shown(&current.reset)),
                         ("pending_restart", Value::Bool(false)),
+                    ],
+                ));
+            }
+        }
+        "pg_timezone_names" => {
+            // Every zone of the time zone database as of now() (the transaction's start).
+            let now = crate::datetime::transaction_start_us();
+            for name in crate::tz::list_zone_names() {
+                let Ok(Some(z)) = crate::tz::lookup(&name) else {
+                    continue;
+                };
+                let ty = z.type_at(now.div_euclid(1_000_000));
+                out.push(row(
+                    vt,
+                    &[
+                        ("name", text(&name)),
+                        ("abbrev", text(&ty.abbreviation)),
+                        (
+                            "utc_offset",
+                            Value::Interval(crate::datetime::Interval {
+                                months: 0,
+                                days: 0,
+                                micros: i64::from(ty.east_secs) * 1_000_000,
+                            }),
+                        ),
+                        ("is_dst", Value::Bool(ty.is_dst)),
                     ],
                 ));
             }
@@ -4892,6 +4933,8 @@ fn type_oid_by_name(t: &str) -> Option<i64> {
         "character" => "bpchar",
         "timestamp without time zone" => "timestamp",
         "timestamp with time zone" => "timestamptz",
+        "time without time zone" => "time",
+        "time with time zone" => "timetz",
         other => other,
     };
     TYPES.iter().find(|x| x.1 == alias).map(|x| i64::from(x.0))

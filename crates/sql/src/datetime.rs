@@ -9,6 +9,7 @@
 //!   timestamp    i64  µs since 1970-01-01 (no zone)  i64::MIN/MAX = -infinity/infinity
 //!   timestamptz  i64  µs since 1970-01-01 UTC        i64::MIN/MAX = -infinity/infinity
 //!   time         i64  µs since midnight, 0 ..= 24:00:00
+//!   timetz       i64  µs since midnight (local), i32 offset east of UTC in seconds
 //!   interval     { months: i32, days: i32, micros: i64 }, kept apart as PostgreSQL keeps them
 //! ```
 //!
@@ -22,16 +23,26 @@
 //! statement, for the statement's duration ([`install`]); the front end does the same around
 //! encoding a result. Without one, UTC and the wall clock apply.
 //!
-//! Time zones are UTC and fixed offsets, as PostgreSQL reads them: a setting that is a number
-//! is hours east of UTC (`SET TIME ZONE 2`, `'+02'`); any other offset is POSIX, hours *west*
-//! (`'UTC+3'` is three hours behind UTC, `'-05:30'` five and a half ahead). Inside a date/time
-//! literal an offset is ISO (east). Named regions with daylight saving rules (`Europe/Berlin`)
-//! are refused: they need the time zone database.
+//! A [`Zone`] is a fixed offset or a zone with rules. Fixed offsets read as PostgreSQL reads
+//! them: a setting that is a number is hours east of UTC (`SET TIME ZONE 2`, `'+02'`); any
+//! other offset is POSIX, hours *west* (`'UTC+3'` is three hours behind UTC, `'-05:30'` five and
+//! a half ahead). Inside a date/time literal an offset is ISO (east). Named regions
+//! (`Europe/Berlin`) come from the system's time zone database with their daylight saving rules
+//! and historical offsets, and POSIX strings with rules (`EST5EDT,M3.2.0,M11.1.0`) are read as
+//! such (see `tz.rs`). An instant prints with the offset in effect at it; a local time is read
+//! with the offset PostgreSQL picks, also inside a transition's gap or overlap. `AT TIME ZONE`
+//! and date/time literals also take a zone abbreviation (`PST`, a fixed offset); a `TimeZone`
+//! setting does not, as in PostgreSQL.
+//!
+//! A `timetz` carries its own fixed offset; it orders by its UTC time of day, then by its
+//! offset west of UTC, as PostgreSQL orders it. A `timetz` written without a zone, and a `time`
+//! cast to one, take the session zone's offset on the transaction's date.
 
 use crate::error::{SqlError, SqlResult};
 use crate::types::{DataType, Numeric, Value};
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 pub const US_PER_SEC: i64 = 1_000_000;
 pub const US_PER_MIN: i64 = 60 * US_PER_SEC;
@@ -113,101 +124,213 @@ fn date_range() -> SqlError {
     SqlError::DatetimeValueOutOfRange("date out of range".into())
 }
 
-/// A time zone: a fixed offset from UTC, in seconds east.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Zone {
-    pub east_secs: i32,
+/// A time zone: a fixed offset from UTC, or a zone with rules (daylight saving time, historical
+/// offsets) from the time zone database or a POSIX `TZ` string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Zone {
+    /// A fixed offset, in seconds east of UTC.
+    Fixed(i32),
+    /// A zone with rules (see `tz.rs`).
+    Named(Arc<crate::tz::TimeZone>),
 }
 
-impl Zone {
-    pub const UTC: Zone = Zone { east_secs: 0 };
-
-    fn offset_us(self) -> i64 {
-        i64::from(self.east_secs) * US_PER_SEC
+impl Default for Zone {
+    fn default() -> Zone {
+        Zone::UTC
     }
 }
 
-/// Reads a `TimeZone` setting as PostgreSQL does; `None` when it is not one we know.
+impl Zone {
+    pub const UTC: Zone = Zone::Fixed(0);
+
+    /// The offset east of UTC, in seconds, in effect at a UTC instant (µs).
+    #[must_use]
+    pub fn east_secs_at(&self, utc_us: i64) -> i32 {
+        match self {
+            Zone::Fixed(e) => *e,
+            Zone::Named(z) => z.east_secs_at(utc_us.div_euclid(US_PER_SEC)),
+        }
+    }
+
+    /// The offset east of UTC, in seconds, that a local time (µs) is read with: inside a
+    /// daylight saving transition PostgreSQL's choice (see `tz.rs`).
+    #[must_use]
+    pub fn east_secs_of_local(&self, local_us: i64) -> i32 {
+        match self {
+            Zone::Fixed(e) => *e,
+            Zone::Named(z) => z.east_secs_of_local(local_us.div_euclid(US_PER_SEC)),
+        }
+    }
+
+    /// The abbreviation in effect at a UTC instant (`EST`, `CEST`, `+03`); `None` for a fixed
+    /// offset.
+    #[must_use]
+    pub fn abbreviation_at(&self, utc_us: i64) -> Option<String> {
+        match self {
+            Zone::Fixed(_) => None,
+            Zone::Named(z) => Some(
+                z.type_at(utc_us.div_euclid(US_PER_SEC))
+                    .abbreviation
+                    .clone(),
+            ),
+        }
+    }
+
+    /// Whether daylight saving time is in effect at a UTC instant.
+    #[must_use]
+    pub fn is_dst_at(&self, utc_us: i64) -> bool {
+        match self {
+            Zone::Fixed(_) => false,
+            Zone::Named(z) => z.type_at(utc_us.div_euclid(US_PER_SEC)).is_dst,
+        }
+    }
+
+    /// The offset east of UTC, in seconds, of a zone that has only one.
+    #[must_use]
+    pub fn fixed_east_secs(&self) -> Option<i32> {
+        match self {
+            Zone::Fixed(e) => Some(*e),
+            Zone::Named(z) if z.is_fixed() => Some(z.east_secs_at(0)),
+            Zone::Named(_) => None,
+        }
+    }
+
+    /// The UTC instant of a local time in this zone (infinities kept).
+    #[must_use]
+    pub fn utc_of_local(&self, local_us: i64) -> i64 {
+        if is_infinite_ts(local_us) {
+            return local_us;
+        }
+        local_us.saturating_sub(i64::from(self.east_secs_of_local(local_us)) * US_PER_SEC)
+    }
+
+    /// The local time of a UTC instant in this zone (infinities kept).
+    #[must_use]
+    pub fn local_of_utc(&self, utc_us: i64) -> i64 {
+        if is_infinite_ts(utc_us) {
+            return utc_us;
+        }
+        utc_us.saturating_add(i64::from(self.east_secs_at(utc_us)) * US_PER_SEC)
+    }
+}
+
+/// Whether a setting is a bare number (hours east: `2`, `+05.5`).
+fn is_numeric_setting(t: &str) -> bool {
+    !t.is_empty()
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// Reads a `TimeZone` setting as PostgreSQL does; `None` when it is not one we know. Unlike
+/// `AT TIME ZONE`, a setting never reads a zone abbreviation (`SET TIME ZONE 'PST'` fails).
 #[must_use]
 pub fn parse_zone_setting(s: &str) -> Option<Zone> {
     let t = s.trim();
     // A number is hours east of UTC (`SET TIME ZONE 2`, `'+05.5'`).
-    if !t.is_empty()
-        && t.bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'))
+    if is_numeric_setting(t)
         && let Ok(h) = t.parse::<f64>()
     {
         let secs = (h * 3600.0).round();
         if secs.abs() > f64::from(ZONE_OFFSET_MAX_SECS) {
             return None;
         }
-        return Some(Zone {
-            east_secs: secs as i32,
-        });
+        return Some(numbered_zone(secs as i32));
     }
     // `INTERVAL '+05:30' HOUR TO MINUTE` as the grammar hands it over.
     if let Some(rest) = t
         .strip_prefix("interval")
         .or_else(|| t.strip_prefix("INTERVAL"))
     {
-        let iv = parse_interval(rest.trim().trim_matches('\'')).ok()?;
+        // The quoted text; a field qualifier after it (`HOUR TO MINUTE`) changes nothing here.
+        let rest = rest.trim();
+        let text = match rest.strip_prefix('\'') {
+            Some(r) => &r[..r.find('\'')?],
+            None => rest,
+        };
+        let iv = parse_interval(text).ok()?;
         if iv.months != 0 || iv.days != 0 || iv.micros % US_PER_SEC != 0 {
             return None;
         }
-        return Some(Zone {
-            east_secs: i32::try_from(iv.micros / US_PER_SEC).ok()?,
-        });
+        let east_secs = i32::try_from(iv.micros / US_PER_SEC).ok()?;
+        if east_secs.unsigned_abs() > ZONE_OFFSET_MAX_SECS as u32 {
+            return None;
+        }
+        return Some(numbered_zone(east_secs));
     }
-    parse_zone_name(t)
+    parse_zone_region(t)
+}
+
+/// The zone a number of hours (or an interval) names: PostgreSQL calls it `<+02>-02`, and its
+/// abbreviation is `+02`.
+fn numbered_zone(east_secs: i32) -> Zone {
+    let mut east = String::new();
+    push_offset(&mut east, east_secs);
+    // The POSIX part counts hours west, and zero is written `-00`.
+    let mut west = String::new();
+    push_offset(&mut west, -east_secs);
+    if east_secs == 0 {
+        west = "-00".into();
+    }
+    Zone::Named(Arc::new(crate::tz::fixed_zone(
+        &format!("<{east}>{west}"),
+        east_secs,
+        &east,
+    )))
 }
 
 /// A `TimeZone` setting as `SHOW` prints it: a number of hours becomes the POSIX zone it
-/// stands for (`2` → `<+02>-02`); a name stays as given. `None` when it is not a zone.
+/// stands for (`2` → `<+02>-02`); a zone of the database its canonical name
+/// (`america/new_york` → `America/New_York`); anything else stays as given. `None` when it is
+/// not a zone.
 #[must_use]
 pub fn canonical_zone_setting(s: &str) -> Option<String> {
-    let zone = parse_zone_setting(s)?;
-    let t = s.trim();
-    let numeric = !t.is_empty()
-        && t.bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'));
-    if !numeric {
-        return Some(s.to_string());
+    match parse_zone_setting(s)? {
+        Zone::Named(z) => Some(z.name.clone()),
+        Zone::Fixed(_) => Some(s.to_string()),
     }
-    let mut east = String::new();
-    push_offset(&mut east, zone.east_secs);
-    let mut west = String::new();
-    push_offset(&mut west, -zone.east_secs);
-    Some(format!("<{east}>{west}"))
 }
 
-/// Reads a zone name as `AT TIME ZONE` and `TimeZone` do: UTC and its aliases, and POSIX
-/// forms (`UTC+3`, `<+05>-05`, `-05:30`: offsets count hours west).
+/// Reads a zone name as `AT TIME ZONE` does: an abbreviation (`PST`, a fixed offset), else as
+/// a `TimeZone` setting names a zone.
 #[must_use]
 pub fn parse_zone_name(s: &str) -> Option<Zone> {
     let t = s.trim().to_ascii_lowercase();
+    if let Some(z) = zone_abbreviation(&t) {
+        return Some(z);
+    }
+    parse_zone_region(s.trim())
+}
+
+/// A zone by name: UTC and its aliases, a zone of the time zone database (case-insensitive),
+/// and POSIX forms (`UTC+3`, `<+05>-05`, `-05:30`: offsets count hours west;
+/// `EST5EDT,M3.2.0,M11.1.0`: with daylight saving rules).
+fn parse_zone_region(s: &str) -> Option<Zone> {
+    let t = s.trim().to_ascii_lowercase();
+    if t.is_empty() || t.len() > crate::tz::NAME_LEN_MAX {
+        return None;
+    }
+    // The time zone database; a damaged file is not a zone.
+    if let Ok(Some(z)) = crate::tz::lookup(s.trim()) {
+        return Some(Zone::Named(z));
+    }
+    // UTC's aliases work without the database too.
     if matches!(
         t.as_str(),
         "utc" | "gmt" | "z" | "zulu" | "uct" | "universal" | "etc/utc" | "etc/gmt" | "gmt0"
     ) {
         return Some(Zone::UTC);
     }
-    if let Some(z) = zone_abbreviation(&t) {
+    if let Some(z) = parse_posix_fixed(&t) {
         return Some(z);
     }
-    // Regions without daylight saving time, at their present offset.
-    let fixed_region = match t.as_str() {
-        "asia/tokyo" | "asia/seoul" => Some(9 * 3600),
-        "asia/shanghai" | "asia/singapore" | "asia/hong_kong" | "asia/taipei" => Some(8 * 3600),
-        "asia/kolkata" | "asia/calcutta" => Some(5 * 3600 + 1800),
-        "asia/dubai" => Some(4 * 3600),
-        "africa/lagos" => Some(3600),
-        "africa/johannesburg" => Some(2 * 3600),
-        _ => None,
-    };
-    if let Some(east_secs) = fixed_region {
-        return Some(Zone { east_secs });
-    }
-    // POSIX: a name (letters, or `<…>`), then an offset west of UTC.
+    // A POSIX string with daylight saving time.
+    let upper = s.trim().to_ascii_uppercase();
+    let p = crate::tz::parse_posix(&upper).ok()?;
+    Some(Zone::Named(Arc::new(crate::tz::posix_zone(&upper, p))))
+}
+
+/// POSIX without daylight saving time: a name (letters, or `<…>`), then an offset west of UTC.
+fn parse_posix_fixed(t: &str) -> Option<Zone> {
     let rest = if let Some(r) = t.strip_prefix('<') {
         &r[r.find('>')? + 1..]
     } else if let Some(r) = t.strip_prefix("etc/") {
@@ -223,30 +346,49 @@ pub fn parse_zone_name(s: &str) -> Option<Zone> {
         return None;
     }
     let west = parse_offset(rest)?;
-    Some(Zone { east_secs: -west })
+    // Named, as PostgreSQL names it, by the string in capitals; abbreviated by its name part.
+    let upper = t.to_ascii_uppercase();
+    let name_part = &upper[..upper.len() - rest.len()];
+    let abbreviation = name_part
+        .strip_prefix('<')
+        .and_then(|n| n.strip_suffix('>'))
+        .unwrap_or(name_part);
+    Some(Zone::Named(Arc::new(crate::tz::fixed_zone(
+        &upper,
+        -west,
+        abbreviation,
+    ))))
 }
 
 /// Zone abbreviations accepted inside date/time literals (offsets east, in seconds).
 fn zone_abbreviation(t: &str) -> Option<Zone> {
-    let h = match t {
-        "utc" | "gmt" | "z" | "zulu" | "ut" => 0,
-        "est" => -5,
-        "edt" | "ast" => -4,
-        "cst" => -6,
-        "cdt" => -5,
-        "mst" => -7,
-        "mdt" => -6,
-        "pst" => -8,
-        "pdt" => -7,
-        "cet" | "bst" | "wat" => 1,
-        "cest" | "eet" => 2,
-        "eest" | "msk" => 3,
-        "jst" | "kst" => 9,
+    // Minutes east of UTC, as PostgreSQL's `Default` abbreviation set has them.
+    let m = match t {
+        "utc" | "gmt" | "z" | "zulu" | "ut" | "wet" => 0,
+        "hst" => -600,
+        "akst" => -540,
+        "akdt" | "pst" => -480,
+        "pdt" | "mst" => -420,
+        "mdt" | "cst" => -360,
+        "cdt" | "est" => -300,
+        "edt" | "ast" => -240,
+        "adt" => -180,
+        "nst" => -210,
+        "ndt" => -150,
+        "cet" | "bst" | "wat" | "met" => 60,
+        "cest" | "eet" | "mest" | "sast" | "ist" => 120,
+        "eest" | "msk" | "eat" => 180,
+        "awst" | "hkt" | "sgt" => 480,
+        "jst" | "kst" => 540,
+        "acst" => 570,
+        "aest" => 600,
+        "acdt" => 630,
+        "aedt" => 660,
+        "nzst" => 720,
+        "nzdt" => 780,
         _ => return None,
     };
-    Some(Zone {
-        east_secs: h * 3600,
-    })
+    Some(Zone::Fixed(m * 60))
 }
 
 /// `[+-]hh[:mm[:ss]]` or `[+-]hhmm` as seconds with the sign as written.
@@ -285,7 +427,7 @@ fn parse_offset(s: &str) -> Option<i32> {
 }
 
 /// The session's view of time for the statement running on this thread.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Clock {
     pub zone: Zone,
     /// When the transaction started (`now()`), µs since 1970 UTC.
@@ -295,7 +437,7 @@ pub struct Clock {
 }
 
 thread_local! {
-    static CLOCK: Cell<Option<Clock>> = const { Cell::new(None) };
+    static CLOCK: RefCell<Option<Clock>> = const { RefCell::new(None) };
 }
 
 /// Puts the previous clock back when dropped.
@@ -306,7 +448,7 @@ pub struct ClockGuard {
 
 impl Drop for ClockGuard {
     fn drop(&mut self) {
-        CLOCK.with(|c| c.set(self.previous));
+        CLOCK.with(|c| *c.borrow_mut() = self.previous.take());
     }
 }
 
@@ -327,7 +469,7 @@ pub fn session_clock(zone: Option<&str>, state: &crate::activity::BackendState) 
 /// Installs `clock` on this thread until the guard drops.
 pub fn install(clock: Clock) -> ClockGuard {
     ClockGuard {
-        previous: CLOCK.with(|c| c.replace(Some(clock))),
+        previous: CLOCK.with(|c| c.borrow_mut().replace(clock)),
     }
 }
 
@@ -342,7 +484,7 @@ pub fn install_zone(zone: Zone) -> ClockGuard {
 }
 
 fn clock() -> Clock {
-    CLOCK.with(Cell::get).unwrap_or_else(|| {
+    CLOCK.with(|c| c.borrow().clone()).unwrap_or_else(|| {
         let now = crate::types::now_us();
         Clock {
             zone: Zone::UTC,
@@ -352,10 +494,18 @@ fn clock() -> Clock {
     })
 }
 
+/// When the statement's transaction started (`now()`), µs since 1970 UTC.
+#[must_use]
+pub fn transaction_start_us() -> i64 {
+    clock().transaction_us
+}
+
 /// The session's time zone.
 #[must_use]
 pub fn session_zone() -> Zone {
-    clock().zone
+    CLOCK
+        .with(|c| c.borrow().as_ref().map(|c| c.zone.clone()))
+        .unwrap_or_default()
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -479,10 +629,14 @@ pub fn format_timestamptz_in(us: i64, zone: Zone) -> String {
     if us == TS_POS_INF || us == TS_NEG_INF {
         return format_local(us, None);
     }
-    format_local(us.saturating_add(zone.offset_us()), Some(zone))
+    let east_secs = zone.east_secs_at(us);
+    format_local(
+        us.saturating_add(i64::from(east_secs) * US_PER_SEC),
+        Some(east_secs),
+    )
 }
 
-fn format_local(us: i64, zone: Option<Zone>) -> String {
+fn format_local(us: i64, east_secs: Option<i32>) -> String {
     match us {
         TS_POS_INF => return "infinity".into(),
         TS_NEG_INF => return "-infinity".into(),
@@ -492,8 +646,8 @@ fn format_local(us: i64, zone: Option<Zone>) -> String {
     let bc = push_ymd(&mut s, us.div_euclid(US_PER_DAY));
     s.push(' ');
     push_hms(&mut s, us.rem_euclid(US_PER_DAY));
-    if let Some(z) = zone {
-        push_offset(&mut s, z.east_secs);
+    if let Some(e) = east_secs {
+        push_offset(&mut s, e);
     }
     if bc {
         s.push_str(" BC");
@@ -524,6 +678,37 @@ pub fn format_time(us: i64) -> String {
     let mut s = String::with_capacity(15);
     push_hms(&mut s, us);
     s
+}
+
+/// A `timetz` (`13:04:05.25+02`, `08:00:00-04:56:02`).
+#[must_use]
+pub fn format_timetz(us: i64, east_secs: i32) -> String {
+    let mut s = String::with_capacity(20);
+    push_hms(&mut s, us);
+    push_offset(&mut s, east_secs);
+    s
+}
+
+/// The order of `timetz` values, PostgreSQL's: by the UTC time of day they stand for, then by
+/// the offset west of UTC (so equal values have equal offsets).
+#[must_use]
+pub fn timetz_sort_key(us: i64, east_secs: i32) -> (i64, i32) {
+    (us - i64::from(east_secs) * US_PER_SEC, -east_secs)
+}
+
+/// Whether a `timetz` is one PostgreSQL can hold: a time of day up to 24:00:00 and an offset of
+/// at most 15:59:59.
+#[must_use]
+pub fn timetz_in_range(us: i64, east_secs: i32) -> bool {
+    (0..=US_PER_DAY).contains(&us) && east_secs.unsigned_abs() <= ZONE_OFFSET_MAX_SECS as u32
+}
+
+/// A local time of day given the session zone's offset on the current date (what PostgreSQL
+/// gives a `time` cast to `timetz`, or a `timetz` written without a zone).
+fn time_in_session_zone(us: i64) -> (i64, i32) {
+    let c = clock();
+    let today = local_of(c.transaction_us, &c.zone).div_euclid(US_PER_DAY);
+    (us, c.zone.east_secs_of_local(today * US_PER_DAY + us))
 }
 
 /// An `interval` in IntervalStyle `postgres` (`1 year 2 mons -3 days +04:05:06`).
@@ -746,7 +931,7 @@ fn parse_fields(s: &str, ty: &str) -> SqlResult<Fields> {
         let first = t.as_bytes()[0];
         if (first == b'+' || first == b'-') && (f.date.is_some() || f.time_us.is_some()) {
             let off = parse_offset(t).ok_or_else(|| syntax(ty, s))?;
-            f.zone = Some(Zone { east_secs: off });
+            f.zone = Some(Zone::Fixed(off));
             continue;
         }
         if first.is_ascii_alphabetic() {
@@ -757,6 +942,11 @@ fn parse_fields(s: &str, ty: &str) -> SqlResult<Fields> {
             } else if WEEKDAYS.iter().any(|w| t.len() >= 3 && w.starts_with(t)) {
             } else if let Some(z) = parse_zone_name(t) {
                 f.zone = Some(z);
+            } else if t.contains('/') {
+                // A region name (`Mars/Olympus`) that is not in the database.
+                return Err(SqlError::InvalidParameterValue(format!(
+                    "time zone \"{t}\" not recognized"
+                )));
             } else {
                 return Err(syntax(ty, s));
             }
@@ -782,7 +972,7 @@ fn parse_fields(s: &str, ty: &str) -> SqlResult<Fields> {
                     .map_err(|range| if range { field_range(s) } else { syntax(ty, s) })?,
             );
             if let Some(z) = zone {
-                f.zone = Some(Zone { east_secs: z });
+                f.zone = Some(Zone::Fixed(z));
             }
             continue;
         }
@@ -863,18 +1053,18 @@ fn parse_fields(s: &str, ty: &str) -> SqlResult<Fields> {
 }
 
 /// The local time of an instant in the session's zone.
-fn local_of(utc: i64, zone: Zone) -> i64 {
-    utc.saturating_add(zone.offset_us())
+fn local_of(utc: i64, zone: &Zone) -> i64 {
+    zone.local_of_utc(utc)
 }
 
 fn special_local_us(sp: Special, ty: &str, s: &str) -> SqlResult<i64> {
     let c = clock();
-    let today = local_of(c.transaction_us, c.zone).div_euclid(US_PER_DAY) * US_PER_DAY;
+    let today = local_of(c.transaction_us, &c.zone).div_euclid(US_PER_DAY) * US_PER_DAY;
     Ok(match sp {
         Special::PosInf => TS_POS_INF,
         Special::NegInf => TS_NEG_INF,
         Special::Epoch => 0,
-        Special::Now => local_of(c.transaction_us, c.zone),
+        Special::Now => local_of(c.transaction_us, &c.zone),
         Special::Today => today,
         Special::Tomorrow => today + US_PER_DAY,
         Special::Yesterday => today - US_PER_DAY,
@@ -944,11 +1134,11 @@ pub fn parse_timestamptz(s: &str) -> SqlResult<i64> {
             Special::NegInf => TS_NEG_INF,
             Special::Epoch => 0,
             Special::Now => clock().transaction_us,
-            other => special_local_us(other, "timestamp with time zone", s)? - zone.offset_us(),
+            other => zone.utc_of_local(special_local_us(other, "timestamp with time zone", s)?),
         });
     }
     let local = local_timestamp(&f, "timestamp with time zone", s)?;
-    let us = local - f.zone.unwrap_or(zone).offset_us();
+    let us = f.zone.as_ref().unwrap_or(&zone).utc_of_local(local);
     if !ts_in_range(us) {
         return Err(SqlError::DatetimeValueOutOfRange(format!(
             "timestamp out of range: \"{s}\""
@@ -964,12 +1154,46 @@ pub fn parse_time(s: &str) -> SqlResult<i64> {
         Some(Special::Allballs) => return Ok(0),
         Some(Special::Now) => {
             let c = clock();
-            return Ok(local_of(c.transaction_us, c.zone).rem_euclid(US_PER_DAY));
+            return Ok(local_of(c.transaction_us, &c.zone).rem_euclid(US_PER_DAY));
         }
         Some(_) => return Err(syntax("time without time zone", s)),
         None => {}
     }
     f.time_us.ok_or_else(|| syntax("time without time zone", s))
+}
+
+/// Reads `timetz` text input: a time, and its zone (a zone with rules needs a date in the text
+/// to say which offset applies); without one, the session's zone on the current date.
+pub fn parse_timetz(s: &str) -> SqlResult<(i64, i32)> {
+    const TY: &str = "time with time zone";
+    let f = parse_fields(s, TY)?;
+    let t = match f.special {
+        // `allballs` is midnight UTC.
+        Some(Special::Allballs) => return Ok((0, 0)),
+        Some(Special::Now) => {
+            let c = clock();
+            let east = c.zone.east_secs_at(c.transaction_us);
+            let local = c.transaction_us + i64::from(east) * US_PER_SEC;
+            return Ok((local.rem_euclid(US_PER_DAY), east));
+        }
+        Some(_) => return Err(syntax(TY, s)),
+        None => f.time_us.ok_or_else(|| syntax(TY, s))?,
+    };
+    if t > US_PER_DAY {
+        return Err(field_range(s));
+    }
+    let east = match (&f.zone, f.date) {
+        (Some(z), _) if z.fixed_east_secs().is_some() => z.fixed_east_secs().unwrap_or(0),
+        (Some(z), Some((y, m, d))) => {
+            z.east_secs_of_local(days_from_civil(y, m, d) * US_PER_DAY + t)
+        }
+        (Some(_), None) => return Err(syntax(TY, s)),
+        (None, Some((y, m, d))) => {
+            session_zone().east_secs_of_local(days_from_civil(y, m, d) * US_PER_DAY + t)
+        }
+        (None, None) => time_in_session_zone(t).1,
+    };
+    Ok((t, east))
 }
 
 /// Reads `interval` text input: PostgreSQL's verbose form (`1 year 2 mons 3 days 04:05:06`,
@@ -1236,29 +1460,21 @@ pub fn ts_to_date(us: i64) -> SqlResult<i32> {
 /// A local timestamp read in the session's zone as an instant.
 #[must_use]
 pub fn ts_to_tz(us: i64) -> i64 {
-    ts_to_tz_in(us, session_zone())
+    ts_to_tz_in(us, &session_zone())
 }
 
-fn ts_to_tz_in(us: i64, zone: Zone) -> i64 {
-    if us == TS_POS_INF || us == TS_NEG_INF {
-        us
-    } else {
-        us - zone.offset_us()
-    }
+fn ts_to_tz_in(us: i64, zone: &Zone) -> i64 {
+    zone.utc_of_local(us)
 }
 
 /// An instant as the local time of the session's zone.
 #[must_use]
 pub fn tz_to_ts(us: i64) -> i64 {
-    tz_to_ts_in(us, session_zone())
+    tz_to_ts_in(us, &session_zone())
 }
 
-fn tz_to_ts_in(us: i64, zone: Zone) -> i64 {
-    if us == TS_POS_INF || us == TS_NEG_INF {
-        us
-    } else {
-        us + zone.offset_us()
-    }
+fn tz_to_ts_in(us: i64, zone: &Zone) -> i64 {
+    zone.local_of_utc(us)
 }
 
 fn is_infinite_ts(us: i64) -> bool {
@@ -1288,6 +1504,39 @@ pub fn ts_add_interval(us: i64, iv: &Interval) -> SqlResult<i64> {
         .checked_add(i64::from(iv.days) * US_PER_DAY)
         .and_then(|x| x.checked_add(iv.micros))
         .ok_or_else(ts_range)?;
+    if !ts_in_range(t) {
+        return Err(ts_range());
+    }
+    Ok(t)
+}
+
+/// A `timestamptz` plus an interval, as PostgreSQL adds them: the months, then the days, each
+/// in the session's local time (so `+ interval '1 day'` keeps the time of day across a daylight
+/// saving change), then the time as elapsed time (`+ interval '24 hours'` does not).
+pub fn tz_add_interval(us: i64, iv: &Interval) -> SqlResult<i64> {
+    if is_infinite_ts(us) {
+        return Ok(us);
+    }
+    let zone = session_zone();
+    let mut t = us;
+    for step in [
+        Interval {
+            months: iv.months,
+            days: 0,
+            micros: 0,
+        },
+        Interval {
+            months: 0,
+            days: iv.days,
+            micros: 0,
+        },
+    ] {
+        if step.months != 0 || step.days != 0 {
+            let local = ts_add_interval(zone.local_of_utc(t), &step)?;
+            t = zone.utc_of_local(local);
+        }
+    }
+    let t = t.checked_add(iv.micros).ok_or_else(ts_range)?;
     if !ts_in_range(t) {
         return Err(ts_range());
     }
@@ -1441,6 +1690,7 @@ fn is_datetime(v: &Value) -> bool {
             | Value::TimestampTz(_)
             | Value::Timestamp(_)
             | Value::Time(_)
+            | Value::TimeTz(..)
             | Value::Interval(_)
     )
 }
@@ -1459,6 +1709,7 @@ pub fn is_datetime_type(ty: DataType) -> bool {
             | DataType::TimestampTz
             | DataType::Timestamp
             | DataType::Time
+            | DataType::TimeTz
             | DataType::Interval
     )
 }
@@ -1525,6 +1776,8 @@ pub fn binary_type(
         (a, B::Mul, T::Interval) if num(a) => T::Interval,
         (T::Time, B::Add | B::Sub, T::Interval) | (T::Interval, B::Add, T::Time) => T::Time,
         (T::Time, B::Sub, T::Time) => T::Interval,
+        (T::TimeTz, B::Add | B::Sub, T::Interval) | (T::Interval, B::Add, T::TimeTz) => T::TimeTz,
+        (T::Date, B::Add, T::TimeTz) | (T::TimeTz, B::Add, T::Date) => T::TimestampTz,
         (a, _, b) => {
             return Some(Err(SqlError::UndefinedOperator(format!(
                 "{} {} {}",
@@ -1587,6 +1840,20 @@ pub fn arith(op: crate::expr::BinOp, a: &Value, b: &Value, ty: DataType) -> SqlR
             let delta = if op == B::Sub { -iv.micros } else { iv.micros };
             Value::Time((t + delta % US_PER_DAY).rem_euclid(US_PER_DAY))
         }
+        (Value::TimeTz(t, e), B::Add | B::Sub, Value::Interval(iv))
+        | (Value::Interval(iv), B::Add, Value::TimeTz(t, e)) => {
+            let delta = if op == B::Sub { -iv.micros } else { iv.micros };
+            Value::TimeTz((t + delta % US_PER_DAY).rem_euclid(US_PER_DAY), *e)
+        }
+        (Value::Date(d), B::Add, Value::TimeTz(t, e))
+        | (Value::TimeTz(t, e), B::Add, Value::Date(d)) => {
+            let base = date_to_ts(*d);
+            if is_infinite_ts(base) {
+                Value::TimestampTz(base)
+            } else {
+                Value::TimestampTz(base + t - i64::from(*e) * US_PER_SEC)
+            }
+        }
         (Value::Time(x), B::Sub, Value::Time(y)) => Value::Interval(Interval {
             months: 0,
             days: 0,
@@ -1603,11 +1870,7 @@ pub fn arith(op: crate::expr::BinOp, a: &Value, b: &Value, ty: DataType) -> SqlR
         (x, B::Add | B::Sub, Value::Interval(iv)) | (Value::Interval(iv), B::Add, x) => {
             let iv = if op == B::Sub { iv.checked_neg()? } else { *iv };
             match (x, ty) {
-                (Value::TimestampTz(t), _) => {
-                    // Calendar steps happen in local time.
-                    let local = tz_to_ts(*t);
-                    Value::TimestampTz(ts_to_tz(ts_add_interval(local, &iv)?))
-                }
+                (Value::TimestampTz(t), _) => Value::TimestampTz(tz_add_interval(*t, &iv)?),
                 (Value::Date(d), _) => Value::Timestamp(ts_add_interval(date_to_ts(*d), &iv)?),
                 (Value::Timestamp(t), _) => Value::Timestamp(ts_add_interval(*t, &iv)?),
                 _ => return Err(mismatch()),
@@ -1639,6 +1902,7 @@ fn kind(v: &Value) -> &'static str {
         Value::Timestamp(_) => "timestamp without time zone",
         Value::TimestampTz(_) => "timestamp with time zone",
         Value::Time(_) => "time without time zone",
+        Value::TimeTz(..) => "time with time zone",
         Value::Interval(_) => "interval",
         Value::Int(_) => "integer",
         Value::Float(_) => "double precision",
@@ -1666,6 +1930,18 @@ pub fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     match (a, b) {
         (Value::Interval(x), Value::Interval(y)) => Some(x.span_us().cmp(&y.span_us())),
         (Value::Time(x), Value::Time(y)) => Some(x.cmp(y)),
+        (Value::TimeTz(x, xe), Value::TimeTz(y, ye)) => {
+            Some(timetz_sort_key(*x, *xe).cmp(&timetz_sort_key(*y, *ye)))
+        }
+        // A time meets a timetz as a timetz in the session's zone.
+        (Value::TimeTz(x, xe), Value::Time(y)) => {
+            let (y, ye) = time_in_session_zone(*y);
+            Some(timetz_sort_key(*x, *xe).cmp(&timetz_sort_key(y, ye)))
+        }
+        (Value::Time(x), Value::TimeTz(y, ye)) => {
+            let (x, xe) = time_in_session_zone(*x);
+            Some(timetz_sort_key(x, xe).cmp(&timetz_sort_key(*y, *ye)))
+        }
         (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
         _ => Some(key(a)?.cmp(&key(b)?)),
     }
@@ -1689,6 +1965,22 @@ pub fn cast(v: &Value, ty: DataType) -> Option<SqlResult<Value>> {
         (Value::TimestampTz(t), DataType::Time) => time_of(tz_to_ts(*t)),
         (Value::TimestampTz(t), DataType::Text) => Ok(Value::Text(format_timestamptz(*t))),
         (Value::Time(t), DataType::Time) => Ok(Value::Time(*t)),
+        (Value::Time(t), DataType::TimeTz) => {
+            let (t, e) = time_in_session_zone(*t);
+            Ok(Value::TimeTz(t, e))
+        }
+        (Value::TimestampTz(t), DataType::TimeTz) => {
+            if is_infinite_ts(*t) {
+                return Some(Err(ts_range()));
+            }
+            let zone = session_zone();
+            let east = zone.east_secs_at(*t);
+            let local = t + i64::from(east) * US_PER_SEC;
+            Ok(Value::TimeTz(local.rem_euclid(US_PER_DAY), east))
+        }
+        (Value::TimeTz(t, e), DataType::TimeTz) => Ok(Value::TimeTz(*t, *e)),
+        (Value::TimeTz(t, _), DataType::Time) => Ok(Value::Time(*t)),
+        (Value::TimeTz(t, e), DataType::Text) => Ok(Value::Text(format_timetz(*t, *e))),
         (Value::Time(t), DataType::Interval) => Ok(Value::Interval(Interval {
             months: 0,
             days: 0,
@@ -1738,7 +2030,8 @@ pub fn function_type(name: &str) -> Option<DataType> {
         "dt_localtimestamp" | "dt_trunc_ts" | "dt_make_timestamp" | "dt_at_zone_to_ts"
         | "dt_bin_ts" => DataType::Timestamp,
         "dt_current_date" | "dt_to_date" | "dt_make_date" => DataType::Date,
-        "dt_current_time" | "dt_make_time" => DataType::Time,
+        "dt_localtime" | "dt_make_time" => DataType::Time,
+        "dt_current_time" | "dt_at_zone_timetz" => DataType::TimeTz,
         "dt_age"
         | "dt_age1"
         | "dt_trunc_iv"
@@ -1788,18 +2081,23 @@ pub fn eval_function(name: &str, vals: &[Value]) -> SqlResult<Option<Value>> {
         "dt_statement_timestamp" => return Ok(Some(Value::TimestampTz(c.statement_us))),
         "dt_clock_timestamp" => return Ok(Some(Value::TimestampTz(crate::types::now_us()))),
         "dt_localtimestamp" => {
-            return Ok(Some(Value::Timestamp(local_of(c.transaction_us, c.zone))));
+            return Ok(Some(Value::Timestamp(local_of(c.transaction_us, &c.zone))));
         }
         "dt_current_date" => {
             return Ok(Some(Value::Date(ts_to_date(local_of(
                 c.transaction_us,
-                c.zone,
+                &c.zone,
             ))?)));
         }
-        "dt_current_time" => {
+        "dt_localtime" => {
             return Ok(Some(Value::Time(
-                local_of(c.transaction_us, c.zone).rem_euclid(US_PER_DAY),
+                local_of(c.transaction_us, &c.zone).rem_euclid(US_PER_DAY),
             )));
+        }
+        "dt_current_time" => {
+            let east = c.zone.east_secs_at(c.transaction_us);
+            let local = c.transaction_us + i64::from(east) * US_PER_SEC;
+            return Ok(Some(Value::TimeTz(local.rem_euclid(US_PER_DAY), east)));
         }
         _ => {}
     }
@@ -1814,11 +2112,10 @@ pub fn eval_function(name: &str, vals: &[Value]) -> SqlResult<Option<Value>> {
         }),
         "dt_extract" | "dt_date_part" => {
             let field = text_arg(&vals[0]).to_ascii_lowercase();
-            let n = extract(&field, &vals[1])?;
-            if name == "dt_extract" {
-                Value::Numeric(n)
-            } else {
-                Value::Float(n.to_f64())
+            match extract(&field, &vals[1])? {
+                None => Value::Null,
+                Some(n) if name == "dt_extract" => Value::Numeric(n),
+                Some(n) => Value::Float(n.to_f64()),
             }
         }
         "dt_trunc_ts" | "dt_trunc_tz" | "dt_trunc_iv" => {
@@ -1839,8 +2136,28 @@ pub fn eval_function(name: &str, vals: &[Value]) -> SqlResult<Option<Value>> {
                     if is_infinite_ts(t) {
                         Value::TimestampTz(t)
                     } else {
-                        let local = trunc_local(&field, tz_to_ts_in(t, zone))?;
-                        Value::TimestampTz(ts_to_tz_in(local, zone))
+                        let east = i64::from(zone.east_secs_at(t)) * US_PER_SEC;
+                        let local = trunc_local(&field, t + east)?;
+                        // Units of a day and up find the offset of the truncated local time
+                        // anew; smaller ones keep the value's own (PostgreSQL's `redotz`).
+                        let whole_days = matches!(
+                            unit_name(&field),
+                            Some(
+                                "day"
+                                    | "week"
+                                    | "month"
+                                    | "quarter"
+                                    | "year"
+                                    | "decade"
+                                    | "century"
+                                    | "millennium"
+                            )
+                        );
+                        Value::TimestampTz(if whole_days {
+                            ts_to_tz_in(local, &zone)
+                        } else {
+                            local - east
+                        })
                     }
                 }
             }
@@ -1853,7 +2170,7 @@ pub fn eval_function(name: &str, vals: &[Value]) -> SqlResult<Option<Value>> {
             Value::Interval(age(a, b)?)
         }
         "dt_age1" => {
-            let today = local_of(c.transaction_us, c.zone).div_euclid(US_PER_DAY) * US_PER_DAY;
+            let today = local_of(c.transaction_us, &c.zone).div_euclid(US_PER_DAY) * US_PER_DAY;
             Value::Interval(age(today, local_ts_of(&vals[0])?)?)
         }
         "dt_justify_days" | "dt_justify_hours" | "dt_justify_interval" => {
@@ -1901,7 +2218,7 @@ pub fn eval_function(name: &str, vals: &[Value]) -> SqlResult<Option<Value>> {
                     Some(z) => zone_arg(z)?,
                     None => session_zone(),
                 };
-                Value::TimestampTz(ts_to_tz_in(local, zone))
+                Value::TimestampTz(ts_to_tz_in(local, &zone))
             }
         }
         "dt_make_interval" => {
@@ -1954,7 +2271,7 @@ pub fn eval_function(name: &str, vals: &[Value]) -> SqlResult<Option<Value>> {
             }
             (t, Some(fmt)) => {
                 let (local, zone) = to_timestamp(&text_arg(t), &text_arg(fmt))?;
-                Value::TimestampTz(local - zone.unwrap_or_else(session_zone).offset_us())
+                Value::TimestampTz(zone.unwrap_or_else(session_zone).utc_of_local(local))
             }
         },
         "dt_to_date" => {
@@ -1965,7 +2282,13 @@ pub fn eval_function(name: &str, vals: &[Value]) -> SqlResult<Option<Value>> {
             let fmt = text_arg(&vals[1]);
             let (local, zone) = match &vals[0] {
                 Value::Timestamp(t) => (*t, None),
-                Value::TimestampTz(t) => (tz_to_ts(*t), Some(session_zone())),
+                Value::TimestampTz(t) => {
+                    let z = session_zone();
+                    (
+                        tz_to_ts(*t),
+                        Some((z.east_secs_at(*t), z.abbreviation_at(*t))),
+                    )
+                }
                 Value::Date(d) => (date_to_ts(*d), None),
                 Value::Interval(iv) => {
                     return Ok(Some(Value::Text(to_char_interval(iv, &fmt))));
@@ -1986,17 +2309,30 @@ pub fn eval_function(name: &str, vals: &[Value]) -> SqlResult<Option<Value>> {
             // timestamp AT TIME ZONE zone: the local time read in that zone.
             let zone = zone_arg(&vals[1])?;
             match &vals[0] {
-                Value::Timestamp(t) => Value::TimestampTz(ts_to_tz_in(*t, zone)),
-                Value::Date(d) => Value::TimestampTz(ts_to_tz_in(date_to_ts(*d), zone)),
+                Value::Timestamp(t) => Value::TimestampTz(ts_to_tz_in(*t, &zone)),
+                Value::Date(d) => Value::TimestampTz(ts_to_tz_in(date_to_ts(*d), &zone)),
                 _ => return Err(SqlError::UndefinedFunction("timezone".into())),
             }
         }
         "dt_at_zone_to_ts" => {
             let zone = zone_arg(&vals[1])?;
             match &vals[0] {
-                Value::TimestampTz(t) => Value::Timestamp(tz_to_ts_in(*t, zone)),
+                Value::TimestampTz(t) => Value::Timestamp(tz_to_ts_in(*t, &zone)),
                 _ => return Err(SqlError::UndefinedFunction("timezone".into())),
             }
+        }
+        "dt_at_zone_timetz" => {
+            // timetz AT TIME ZONE zone: the same instant of the day in that zone, its offset
+            // taken as of the transaction's start for a zone with rules.
+            let zone = zone_arg(&vals[1])?;
+            let (t, e) = match &vals[0] {
+                Value::TimeTz(t, e) => (*t, *e),
+                Value::Time(t) => time_in_session_zone(*t),
+                _ => return Err(SqlError::UndefinedFunction("timezone".into())),
+            };
+            let east = zone.east_secs_at(c.transaction_us);
+            let moved = t + (i64::from(east) - i64::from(e)) * US_PER_SEC;
+            Value::TimeTz(moved.rem_euclid(US_PER_DAY), east)
         }
         "dt_bin_ts" | "dt_bin_tz" => {
             let Value::Interval(stride) = &vals[0] else {
@@ -2054,9 +2390,9 @@ fn zone_arg(v: &Value) -> SqlResult<Zone> {
                     format_interval(iv)
                 )));
             }
-            Ok(Zone {
-                east_secs: i32::try_from(iv.micros / US_PER_SEC).map_err(|_| iv_range())?,
-            })
+            Ok(Zone::Fixed(
+                i32::try_from(iv.micros / US_PER_SEC).map_err(|_| iv_range())?,
+            ))
         }
         other => {
             let t = text_arg(other);
@@ -2207,11 +2543,53 @@ fn iso_week(days: i64) -> (i64, i64) {
     (y, (thursday - days_from_civil(y, 1, 1)) / 7 + 1)
 }
 
-/// `extract(field FROM v)` as a numeric (PostgreSQL 15).
-fn extract(field: &str, v: &Value) -> SqlResult<Numeric> {
+/// `extract(field FROM v)` as a numeric (PostgreSQL 15); `None` (NULL) for a field of an
+/// infinite time stamp that is not itself infinite (`hour`, `timezone`, …), as PostgreSQL 14
+/// and up answer.
+fn extract(field: &str, v: &Value) -> SqlResult<Option<Numeric>> {
+    let finite_stand_in = match v {
+        Value::Date(d) if *d == DATE_POS_INF || *d == DATE_NEG_INF => Some(Value::Date(0)),
+        Value::Timestamp(t) if is_infinite_ts(*t) => Some(Value::Timestamp(0)),
+        Value::TimestampTz(t) if is_infinite_ts(*t) => Some(Value::TimestampTz(0)),
+        _ => None,
+    };
+    let monotonic = matches!(
+        unit_name(field),
+        Some("epoch" | "julian" | "year" | "isoyear" | "decade" | "century" | "millennium")
+    );
+    if let Some(stand_in) = finite_stand_in
+        && !monotonic
+    {
+        // An unknown unit is still an error, and so is a time unit of a date; a time stamp
+        // answers NULL for every other unit (even `timezone` without a zone).
+        if matches!(v, Value::Date(_)) || unit_name(field).is_none() {
+            extract_finite(field, &stand_in)?;
+        }
+        return Ok(None);
+    }
+    extract_finite(field, v).map(Some)
+}
+
+fn extract_finite(field: &str, v: &Value) -> SqlResult<Numeric> {
     let unit = unit_name(field);
     let (ty, local, utc, zone) = match v {
         Value::Interval(iv) => return extract_interval(field, unit, iv),
+        Value::TimeTz(t, e) => {
+            let e = i64::from(*e);
+            return match unit {
+                Some("microseconds") => scaled(i128::from(t % US_PER_MIN), 0),
+                Some("milliseconds") => scaled(i128::from(t % US_PER_MIN), 3),
+                Some("second") => scaled(i128::from(t % US_PER_MIN), 6),
+                Some("minute") => scaled(i128::from(t / US_PER_MIN % 60), 0),
+                Some("hour") => scaled(i128::from(t / US_PER_HOUR), 0),
+                Some("epoch") => scaled(i128::from(t - e * US_PER_SEC), 6),
+                Some("timezone") => scaled(i128::from(e), 0),
+                Some("timezone_hour") => scaled(i128::from(e / 3600), 0),
+                Some("timezone_minute") => scaled(i128::from(e / 60 % 60), 0),
+                Some(_) => Err(unit_error(field, "time with time zone", true)),
+                None => Err(unit_error(field, "time with time zone", false)),
+            };
+        }
         Value::Time(t) => {
             return match unit {
                 Some("microseconds") => scaled(i128::from(t % US_PER_MIN), 0),
@@ -2230,7 +2608,7 @@ fn extract(field: &str, v: &Value) -> SqlResult<Numeric> {
             "timestamp with time zone",
             tz_to_ts(*t),
             *t,
-            Some(session_zone()),
+            Some(session_zone().east_secs_at(*t)),
         ),
         other => {
             return Err(SqlError::UndefinedFunction(format!(
@@ -2309,9 +2687,9 @@ fn extract(field: &str, v: &Value) -> SqlResult<Numeric> {
             let frac = Numeric::from_i64(tod).div(&Numeric::from_i64(US_PER_DAY))?;
             whole.add(&frac)
         }
-        "timezone" => int(i64::from(zone.unwrap_or_default().east_secs)),
-        "timezone_hour" => int(i64::from(zone.unwrap_or_default().east_secs / 3600)),
-        "timezone_minute" => int(i64::from(zone.unwrap_or_default().east_secs / 60 % 60)),
+        "timezone" => int(i64::from(zone.unwrap_or_default())),
+        "timezone_hour" => int(i64::from(zone.unwrap_or_default() / 3600)),
+        "timezone_minute" => int(i64::from(zone.unwrap_or_default() / 60 % 60)),
         _ => Err(unit_error(field, ty, true)),
     }
 }
@@ -2637,7 +3015,9 @@ fn cased(s: &str, case: Case) -> String {
 }
 
 /// `to_char(timestamp, format)`: `local` is the local time; `zone` is set for a timestamptz.
-fn to_char(local: i64, zone: Option<Zone>, fmt: &str) -> String {
+/// `zone` is the offset east in seconds and the abbreviation (for a zone with rules) of a
+/// `timestamptz`.
+fn to_char(local: i64, zone: Option<(i32, Option<String>)>, fmt: &str) -> String {
     let days = local.div_euclid(US_PER_DAY);
     let tod = local.rem_euclid(US_PER_DAY);
     let (y, m, d) = civil_from_days(days);
@@ -2715,19 +3095,31 @@ fn to_char(local: i64, zone: Option<Zone>, fmt: &str) -> String {
                 2,
             ),
             Pat::Tz { upper } => {
-                if let Some(z) = zone {
+                if let Some((east_secs, abbreviation)) = &zone {
                     let mut s = String::new();
-                    if z.east_secs == 0 {
+                    if let Some(a) = abbreviation {
+                        s.push_str(a);
+                    } else if *east_secs == 0 {
                         s.push_str("UTC");
                     } else {
-                        push_offset(&mut s, z.east_secs);
+                        push_offset(&mut s, *east_secs);
                     }
                     out.push_str(&if upper { s } else { s.to_lowercase() });
                 }
             }
             Pat::Of => {
-                if let Some(z) = zone {
-                    push_offset(&mut out, z.east_secs);
+                // Hours and minutes only: seconds of an offset are not printed.
+                if let Some((east_secs, _)) = &zone {
+                    let a = east_secs.abs();
+                    let _ = write!(
+                        out,
+                        "{}{:02}",
+                        if *east_secs < 0 { '-' } else { '+' },
+                        a / 3600
+                    );
+                    if a / 60 % 60 != 0 {
+                        let _ = write!(out, ":{:02}", a / 60 % 60);
+                    }
                 }
             }
         }
@@ -2935,7 +3327,7 @@ fn to_timestamp(text: &str, fmt: &str) -> SqlResult<(i64, Option<Zone>)> {
                 let t = &cur[..n];
                 zone = Some(
                     parse_offset(t)
-                        .map(|e| Zone { east_secs: e })
+                        .map(Zone::Fixed)
                         .or_else(|| zone_abbreviation(&t.to_ascii_lowercase()))
                         .ok_or_else(|| bad("invalid time zone"))?,
                 );
@@ -3026,6 +3418,30 @@ pub fn ts_from_wire(w: i64) -> Option<i64> {
     } else {
         w.checked_add(i64::from(PG_EPOCH_DAYS) * US_PER_DAY)
     }
+}
+
+/// A `timetz`'s binary wire form: µs since midnight (i64), then the offset in seconds *west*
+/// of UTC (i32), big-endian, as PostgreSQL sends it.
+#[must_use]
+pub fn timetz_to_wire(us: i64, east_secs: i32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(12);
+    out.extend_from_slice(&us.to_be_bytes());
+    out.extend_from_slice(&(-east_secs).to_be_bytes());
+    out
+}
+
+/// Reads a `timetz`'s binary wire form; `None` when it is malformed or out of range.
+#[must_use]
+pub fn timetz_from_wire(b: &[u8]) -> Option<(i64, i32)> {
+    if b.len() != 12 {
+        return None;
+    }
+    let us = i64::from_be_bytes(b[..8].try_into().ok()?);
+    let west = i32::from_be_bytes(b[8..].try_into().ok()?);
+    if !(0..=US_PER_DAY).contains(&us) || west.checked_abs()? > ZONE_OFFSET_MAX_SECS {
+        return None;
+    }
+    Some((us, -west))
 }
 
 /// An interval's binary wire form: µs (i64), days (i32), months (i32), big-endian.
@@ -3153,26 +3569,29 @@ mod tests {
 
     #[test]
     fn fixed_zones_read_as_postgresql_reads_them() {
-        assert_eq!(parse_zone_setting("+02"), Some(Zone { east_secs: 7200 }));
-        assert_eq!(parse_zone_setting("2"), Some(Zone { east_secs: 7200 }));
-        assert_eq!(
-            parse_zone_setting("-05:30"),
-            Some(Zone { east_secs: 19_800 })
-        );
-        assert_eq!(
-            parse_zone_setting("UTC+3"),
-            Some(Zone { east_secs: -10_800 })
-        );
-        assert_eq!(parse_zone_setting("GMT"), Some(Zone::UTC));
+        let east = |s: &str| parse_zone_setting(s).and_then(|z| z.fixed_east_secs());
+        assert_eq!(east("+02"), Some(7200));
+        assert_eq!(east("2"), Some(7200));
+        assert_eq!(east("-05:30"), Some(19_800));
+        assert_eq!(east("UTC+3"), Some(-10_800));
+        assert_eq!(east("<+05>-05"), Some(18_000));
+        assert_eq!(east("GMT"), Some(0));
+        // Named as PostgreSQL shows them, abbreviated as its to_char prints them.
+        assert_eq!(canonical_zone_setting("2").as_deref(), Some("<+02>-02"));
+        assert_eq!(canonical_zone_setting("utc+3").as_deref(), Some("UTC+3"));
+        let utc3 = parse_zone_setting("UTC+3").unwrap();
+        assert_eq!(utc3.abbreviation_at(0).as_deref(), Some("UTC"));
         assert_eq!(parse_zone_setting("garbage"), None);
-        assert_eq!(parse_zone_setting("Europe/Berlin"), None);
+        assert_eq!(parse_zone_setting("Nowhere/Land"), None);
+        assert_eq!(parse_zone_setting("PST"), None);
+        assert_eq!(parse_zone_name("PST"), Some(Zone::Fixed(-8 * 3600)));
         let t = parse_timestamptz("2024-01-01 00:00:00+00").unwrap();
         assert_eq!(
-            format_timestamptz_in(t, Zone { east_secs: 19_800 }),
+            format_timestamptz_in(t, Zone::Fixed(19_800)),
             "2024-01-01 05:30:00+05:30"
         );
         assert_eq!(
-            format_timestamptz_in(t, Zone { east_secs: -10_800 }),
+            format_timestamptz_in(t, Zone::Fixed(-10_800)),
             "2023-12-31 21:00:00-03"
         );
         assert_eq!(

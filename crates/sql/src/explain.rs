@@ -1950,6 +1950,7 @@ fn type_width(t: DataType) -> u32 {
         | DataType::Timestamp
         | DataType::TimestampTz
         | DataType::Time => 8,
+        DataType::TimeTz => 12,
         DataType::Uuid | DataType::Interval => 16,
         _ => 32,
     }

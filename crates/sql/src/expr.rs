@@ -361,6 +361,7 @@ pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
         }
         D::Date => DataType::Date,
         D::Time(_, ast::TimezoneInfo::None | ast::TimezoneInfo::WithoutTimeZone) => DataType::Time,
+        D::Time(_, ast::TimezoneInfo::WithTimeZone | ast::TimezoneInfo::Tz) => DataType::TimeTz,
         D::Interval { .. } => DataType::Interval,
         D::Real | D::Float4 => DataType::Float4,
         D::Regclass => DataType::Int8,
@@ -395,6 +396,7 @@ pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
                 "timestamptz" => DataType::TimestampTz,
                 "date" => DataType::Date,
                 "time" => DataType::Time,
+                "timetz" => DataType::TimeTz,
                 "interval" => DataType::Interval,
                 "numeric" | "decimal" => DataType::Numeric,
                 "bytea" => DataType::Bytea,
@@ -507,6 +509,7 @@ fn literal_type(v: &Value) -> Option<DataType> {
         Value::Date(_) => Some(DataType::Date),
         Value::TimestampTz(_) => Some(DataType::TimestampTz),
         Value::Time(_) => Some(DataType::Time),
+        Value::TimeTz(..) => Some(DataType::TimeTz),
         Value::Interval(_) => Some(DataType::Interval),
         Value::Json(_) => Some(DataType::Json),
         Value::Jsonb(_) => Some(DataType::Jsonb),
@@ -2025,7 +2028,8 @@ impl<'a> Binder<'a> {
             "clock_timestamp" => ("dt_clock_timestamp", n == 0),
             "localtimestamp" => ("dt_localtimestamp", n == 0),
             "current_date" => ("dt_current_date", n == 0),
-            "current_time" | "localtime" => ("dt_current_time", n == 0),
+            "current_time" => ("dt_current_time", n == 0),
+            "localtime" => ("dt_localtime", n == 0),
             "date_trunc" => ("dt_trunc_tz", (2..=3).contains(&n)),
             "extract" | "date_part" => (
                 if name == "extract" {
@@ -2168,6 +2172,8 @@ impl<'a> Binder<'a> {
         let (name, ts) = match self.type_of(&ts) {
             Some(DataType::Timestamp | DataType::Date) => ("dt_at_zone_to_tz", ts),
             Some(DataType::TimestampTz) => ("dt_at_zone_to_ts", ts),
+            // A time is read as a timetz in the session's zone first, as PostgreSQL casts it.
+            Some(DataType::TimeTz | DataType::Time) => ("dt_at_zone_timetz", ts),
             None => ("dt_at_zone_to_ts", self.coerce(ts, DataType::TimestampTz)),
             Some(t) => {
                 return Err(SqlError::UndefinedFunction(format!(
@@ -2826,6 +2832,7 @@ pub(crate) fn value_type(v: &Value) -> DataType {
         Value::Date(_) => DataType::Date,
         Value::TimestampTz(_) => DataType::TimestampTz,
         Value::Time(_) => DataType::Time,
+        Value::TimeTz(..) => DataType::TimeTz,
         Value::Interval(_) => DataType::Interval,
         Value::Bool(_) => DataType::Bool,
         Value::Int(_) => DataType::Int8,

@@ -59,6 +59,7 @@ pub mod settings;
 pub mod spill;
 pub mod stats;
 pub mod types;
+pub mod tz;
 pub mod window;
 
 pub use error::{SqlError, SqlResult};

@@ -948,6 +948,7 @@ fn hash_class(t: Option<DataType>) -> Option<u8> {
         DataType::Date => Some(9),
         DataType::TimestampTz => Some(10),
         DataType::Time => Some(11),
+        DataType::TimeTz => Some(14),
         DataType::Interval => Some(12),
         DataType::Jsonb => Some(13),
         // json has no equality operator.
@@ -4909,7 +4910,11 @@ fn key_part(v: Value, col: &catalog::Column) -> Option<Value> {
         (Value::Bytes(b), DataType::Bytea) => Some(Value::Bytes(b)),
         (Value::Uuid(u), DataType::Uuid) => Some(Value::Uuid(u)),
         (
-            v @ (Value::Date(_) | Value::TimestampTz(_) | Value::Time(_) | Value::Interval(_)),
+            v @ (Value::Date(_)
+            | Value::TimestampTz(_)
+            | Value::Time(_)
+            | Value::TimeTz(..)
+            | Value::Interval(_)),
             ty,
         ) if crate::expr::value_type(&v) == ty => Some(v),
         (Value::Int(i), DataType::Numeric) => {
@@ -5121,6 +5126,7 @@ fn pg_type_label(t: DataType) -> &'static str {
         DataType::Date => "date",
         DataType::TimestampTz => "timestamptz",
         DataType::Time => "time",
+        DataType::TimeTz => "timetz",
         DataType::Interval => "interval",
         DataType::Json => "json",
         DataType::Jsonb => "jsonb",

@@ -2285,6 +2285,27 @@ impl Session {
                 self.set(&name, &value)?;
                 Ok(command("SET"))
             }
+            // `SET TIME ZONE x` is `SET timezone = x`; `LOCAL` and `DEFAULT` are the default.
+            ast::Set::SetTimeZone { value, .. } => {
+                let value = match value {
+                    ast::Expr::Value(v) => match &v.value {
+                        ast::Value::SingleQuotedString(s) => s.clone(),
+                        ast::Value::Number(n, _) => n.clone(),
+                        other => other.to_string(),
+                    },
+                    ast::Expr::Identifier(id) => id.value.clone(),
+                    other => other.to_string(),
+                };
+                let value = if value.eq_ignore_ascii_case("default")
+                    || value.eq_ignore_ascii_case("local")
+                {
+                    settings::lookup("timezone").map_or(value, |d| d.boot.to_string())
+                } else {
+                    value
+                };
+                self.set("timezone", &value)?;
+                Ok(command("SET"))
+            }
             other => Err(SqlError::FeatureNotSupported(format!("{other}"))),
         }
     }

@@ -410,6 +410,10 @@ pub fn check(def: &SettingDef, value: &str) -> SqlResult<String> {
             Ok(value.trim().to_string())
         }
         VarType::String if def.name == "TimeZone" => {
+            // A zone that counts leap seconds is refused with PostgreSQL's own reason.
+            if let Err(e @ crate::tz::TzError::LeapSeconds(_)) = crate::tz::lookup(value.trim()) {
+                return Err(SqlError::InvalidParameterValue(e.to_string()));
+            }
             crate::datetime::canonical_zone_setting(value).ok_or_else(|| invalid(def.name, value))
         }
         VarType::String => Ok(value.to_string()),

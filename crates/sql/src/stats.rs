@@ -590,6 +590,7 @@ fn width(v: &Value, ty: DataType) -> usize {
         | DataType::Timestamp
         | DataType::TimestampTz
         | DataType::Time => 8,
+        DataType::TimeTz => 12,
         DataType::Interval | DataType::Uuid => 16,
         DataType::Numeric => {
             // Base-10000 digits of 2 bytes each after a 2-byte header.

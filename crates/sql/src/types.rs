@@ -53,6 +53,8 @@ pub enum DataType {
     TimestampTz,
     /// `time without time zone`: µs since midnight.
     Time,
+    /// `time with time zone`: µs since midnight and an offset from UTC.
+    TimeTz,
     /// `interval`: months, days and µs.
     Interval,
     /// `json`: valid JSON text, kept as it was written (see `json.rs`).
@@ -82,6 +84,7 @@ impl DataType {
             DataType::Uuid => 2950,
             DataType::Date => 1082,
             DataType::Time => 1083,
+            DataType::TimeTz => 1266,
             DataType::TimestampTz => 1184,
             DataType::Interval => 1186,
             DataType::Json => 114,
@@ -105,6 +108,7 @@ impl DataType {
             DataType::Uuid => "uuid",
             DataType::Date => "date",
             DataType::Time => "time without time zone",
+            DataType::TimeTz => "time with time zone",
             DataType::TimestampTz => "timestamp with time zone",
             DataType::Interval => "interval",
             DataType::Json => "json",
@@ -144,6 +148,7 @@ impl DataType {
             DataType::Float4 => 15,
             DataType::Json => 16,
             DataType::Jsonb => 17,
+            DataType::TimeTz => 18,
         }
     }
 
@@ -166,6 +171,7 @@ impl DataType {
             15 => DataType::Float4,
             16 => DataType::Json,
             17 => DataType::Jsonb,
+            18 => DataType::TimeTz,
             _ => return None,
         })
     }
@@ -196,6 +202,8 @@ pub enum Value {
     TimestampTz(i64),
     /// A `time`: µs since midnight.
     Time(i64),
+    /// A `timetz`: µs since midnight (local time) and the offset from UTC, seconds east.
+    TimeTz(i64, i32),
     /// An `interval`.
     Interval(Interval),
     /// A `real`.
@@ -228,6 +236,7 @@ impl Value {
             Value::Date(d) => Some(crate::datetime::format_date(*d)),
             Value::TimestampTz(t) => Some(crate::datetime::format_timestamptz(*t)),
             Value::Time(t) => Some(crate::datetime::format_time(*t)),
+            Value::TimeTz(t, e) => Some(crate::datetime::format_timetz(*t, *e)),
             Value::Interval(iv) => Some(crate::datetime::format_interval(iv)),
             Value::Float4(f) => Some(format_float4(*f)),
             Value::Json(s) => Some(s.clone()),
@@ -462,6 +471,7 @@ impl Value {
             Value::Date(_) => "date",
             Value::TimestampTz(_) => "timestamp with time zone",
             Value::Time(_) => "time without time zone",
+            Value::TimeTz(..) => "time with time zone",
             Value::Interval(_) => "interval",
             Value::Float4(_) => "real",
             Value::Json(_) => "json",
@@ -781,6 +791,10 @@ pub fn parse_text(s: &str, ty: DataType) -> SqlResult<Value> {
         DataType::TimestampTz => Value::TimestampTz(crate::datetime::parse_timestamptz(s)?),
         DataType::Date => Value::Date(crate::datetime::parse_date(s)?),
         DataType::Time => Value::Time(crate::datetime::parse_time(s)?),
+        DataType::TimeTz => {
+            let (t, e) = crate::datetime::parse_timetz(s)?;
+            Value::TimeTz(t, e)
+        }
         DataType::Interval => Value::Interval(crate::datetime::parse_interval(s)?),
         DataType::Json => {
             crate::json::validate_json(s)?;

@@ -87,6 +87,37 @@ def main(url):
         total = conn.execute("SELECT sum(big) FROM p3_items WHERE id >= %s", (10,)).fetchone()[0]
         assert total == sum(i * 10 for i in range(10, 20)), total
         conn.execute("DROP TABLE p3_items")
+
+    # A named time zone with daylight saving time, and timetz in text and binary, as
+    # parameters and results.
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET TimeZone = 'America/New_York'")
+        utc = datetime.timezone.utc
+        summer, winter = conn.execute(
+            "SELECT '2024-07-01 12:00'::timestamptz, '2024-01-01 12:00'::timestamptz"
+        ).fetchone()
+        assert summer == datetime.datetime(2024, 7, 1, 16, 0, tzinfo=utc), summer
+        assert winter == datetime.datetime(2024, 1, 1, 17, 0, tzinfo=utc), winter
+        ist = datetime.timezone(datetime.timedelta(hours=5, minutes=30))
+        want = datetime.time(12, 34, 56, 500000, tzinfo=ist)
+        for binary in (False, True):
+            cur = conn.cursor(binary=binary)
+            got = cur.execute("SELECT '12:34:56.5+05:30'::timetz").fetchone()[0]
+            assert got == want and got.utcoffset() == want.utcoffset(), (binary, got)
+        conn.execute("DROP TABLE IF EXISTS p3_times")
+        conn.execute("CREATE TABLE p3_times (id int PRIMARY KEY, t timetz)")
+        west = datetime.timezone(datetime.timedelta(hours=-3))
+        for i, t in enumerate([want, datetime.time(9, 0, tzinfo=west)]):
+            conn.execute("INSERT INTO p3_times VALUES (%s, %s)", (i, t))
+            conn.execute("INSERT INTO p3_times VALUES (%b, %b)", (i + 10, t))
+        got = conn.execute("SELECT t::text AS shown FROM p3_times ORDER BY t, id").fetchall()
+        assert got == [
+            ("12:34:56.5+05:30",),
+            ("12:34:56.5+05:30",),
+            ("09:00:00-03",),
+            ("09:00:00-03",),
+        ], got
+        conn.execute("DROP TABLE p3_times")
     print("OK")
 
 
