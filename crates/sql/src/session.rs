@@ -301,27 +301,7 @@ impl AlterSequence {
 
     /// The statement's text, if `stmt` carries an ALTER SEQUENCE.
     fn carried(stmt: &ast::Statement) -> Option<&str> {
-        let ast::Statement::Call(f) = stmt else {
-            return None;
-        };
-        let [ast::ObjectNamePart::Identifier(id)] = f.name.0.as_slice() else {
-            return None;
-        };
-        if id.quote_style.is_some() || id.value != ALTER_SEQUENCE_CARRIER {
-            return None;
-        }
-        let ast::FunctionArguments::List(l) = &f.args else {
-            return None;
-        };
-        match l.args.as_slice() {
-            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(ast::Expr::Value(v)))] => {
-                match &v.value {
-                    ast::Value::SingleQuotedString(t) => Some(t),
-                    _ => None,
-                }
-            }
-            _ => None,
-        }
+        crate::ddl_parse::carried(stmt, ALTER_SEQUENCE_CARRIER)
     }
 
     fn parse(text: &str) -> SqlResult<AlterSequence> {

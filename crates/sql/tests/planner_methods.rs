@@ -3,45 +3,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use borealis_common::pagestore::MemStore;
 use borealis_engine::{Engine, EngineConfig};
 use borealis_sql::expr::SessionInfo;
-use borealis_sql::session::{Database, Output, Session};
+use borealis_sql::session::{Database, Session};
+use common::{plan, run, session};
 use std::sync::Arc;
-
-fn session() -> Session {
-    let engine = Engine::open(Arc::new(MemStore::new()), EngineConfig::default()).unwrap();
-    Session::new(Database::new(Arc::new(engine)), SessionInfo::default())
-}
-
-/// Runs every statement of `sql`; returns the rows of the last one as `a|b|c` lines.
-fn run(s: &mut Session, sql: &str) -> Vec<String> {
-    let mut last = Vec::new();
-    for stmt in borealis_sql::parse(sql).unwrap() {
-        last = match s
-            .execute(&stmt, &[])
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .output
-        {
-            Output::Rows { rows, .. } => rows
-                .iter()
-                .map(|r| {
-                    r.iter()
-                        .map(|v| v.to_text().unwrap_or_else(|| "NULL".into()))
-                        .collect::<Vec<_>>()
-                        .join("|")
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-    }
-    last
-}
-
-/// The plan's lines, without costs.
-fn plan(s: &mut Session, query: &str) -> String {
-    run(s, &format!("EXPLAIN (COSTS OFF) {query}")).join("\n")
-}
 
 /// Runs `sql` under `setting` (a `SET` list), then resets it.
 fn run_with(s: &mut Session, setting: &str, sql: &str) -> Vec<String> {
