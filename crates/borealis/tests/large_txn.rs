@@ -98,9 +98,11 @@ async fn one_big_copy_commits_with_bounded_writer_memory() {
         "CREATE TABLE t (id bigint PRIMARY KEY, n bigint, pad text)",
     )
     .await;
-    // A first big COPY brings the writer to its working size: buffer pool, write buffer, the
-    // log not yet trimmed, the allocator's caches.
-    copy_rows(&cluster.url(), 1, ROWS).await;
+    // Two first big COPYs bring the writer to its working size: buffer pool, write buffer, the
+    // log not yet trimmed, the allocator's caches. (One was not always enough on a loaded
+    // machine: a first COPY that ran while storage lagged left the peak below the working size.)
+    copy_rows(&cluster.url(), 1, ROWS / 2).await;
+    copy_rows(&cluster.url(), ROWS / 2 + 1, ROWS).await;
     let (peak_first, _) = cluster.writer_memory_kib();
     // A COPY three times as large: held in memory, its write set alone would add more than its
     // data; spilled, the writer needs no more than for the first.
@@ -113,8 +115,10 @@ async fn one_big_copy_commits_with_bounded_writer_memory() {
         "writer peak memory: {peak_first} KiB after {ROWS} rows, {peak_second} KiB after {second} \
          more ({data_kib} KiB of COPY data)"
     );
+    // Held in memory, the write set would add at least the data itself; the peak moves by a few
+    // MiB from run to run with how far storage lags (0 to 13 MiB seen), so the bound is half.
     assert!(
-        growth < data_kib / 4,
+        growth < data_kib / 2,
         "writer memory grew by {growth} KiB for {data_kib} KiB of COPY data"
     );
     let total = ROWS + second;
