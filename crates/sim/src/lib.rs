@@ -100,6 +100,8 @@ pub struct Report {
     pub mtrs: u64,
     pub acked: u64,
     pub reads: u64,
+    /// Reads by the reader, at the older read point it holds.
+    pub reader_reads: u64,
     pub writers: u64,
     pub recoveries: u64,
     pub fenced: u64,

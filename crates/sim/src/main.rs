@@ -71,6 +71,7 @@ fn main() -> ExitCode {
                 total.mtrs += r.mtrs;
                 total.acked += r.acked;
                 total.reads += r.reads;
+                total.reader_reads += r.reader_reads;
                 total.recoveries += r.recoveries;
                 total.fenced += r.fenced;
                 total.node_crashes += r.node_crashes;
@@ -107,7 +108,7 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "{} seeds ({from}..{}) in {:.1} s: {failed} failed; {} events, {} MTRs, {} commits acknowledged, {} reads checked, {} recoveries, {} writers fenced, {} node crashes, {} torn writes, {} disks lost, {} AZ partitions, {} dueling starts; {} nodes lost for good, {} repairs begun, {} completed, {} stale-membership requests refused, {} recoveries restarted, {} copy checks; copy repair: {} seeds installed a copy, {} copies begun, {} installed, {} restarted on a moved floor, {} given up, {} bytes copied; {} volume scans (those of one PG agreed with the PG chain), through {} records above their floors; growth: {} seeds ended with several PGs, {} growths, {} recoveries of several PGs",
+        "{} seeds ({from}..{}) in {:.1} s: {failed} failed; {} events, {} MTRs, {} commits acknowledged, {} reads checked ({} by the reader), {} recoveries, {} writers fenced, {} node crashes, {} torn writes, {} disks lost, {} AZ partitions, {} dueling starts; {} nodes lost for good, {} repairs begun, {} completed, {} stale-membership requests refused, {} recoveries restarted, {} copy checks; copy repair: {} seeds installed a copy, {} copies begun, {} installed, {} restarted on a moved floor, {} given up, {} bytes copied; {} volume scans (those of one PG agreed with the PG chain), through {} records above their floors; growth: {} seeds ended with several PGs, {} growths, {} recoveries of several PGs",
         seeds,
         from + seeds,
         started.elapsed().as_secs_f64(),
@@ -115,6 +116,7 @@ fn main() -> ExitCode {
         total.mtrs,
         total.acked,
         total.reads,
+        total.reader_reads,
         total.recoveries,
         total.fenced,
         total.node_crashes,

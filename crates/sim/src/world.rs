@@ -357,9 +357,21 @@ enum WriterState {
 #[derive(Clone, Copy, Debug)]
 enum Ask {
     Recovery(Phase),
-    SegmentOpen { slot: usize },
-    Write { slot: usize },
-    Read { page: PageId, read_point: Lsn },
+    SegmentOpen {
+        slot: usize,
+    },
+    Write {
+        slot: usize,
+    },
+    Read {
+        page: PageId,
+        read_point: Lsn,
+    },
+    /// A read of the reader, at the read point it holds.
+    ReaderRead {
+        page: PageId,
+        read_point: Lsn,
+    },
     Grow,
 }
 
@@ -379,6 +391,10 @@ struct Writer {
     last_vdl: Lsn,
     /// The recovered VDL this writer started from (its epoch's history begins above it).
     recovered_vdl: Lsn,
+    /// The reader beside this writer, as a read replica would be: the read point it holds
+    /// (registered with the writer, so PGMRPL never passes it) and when it took it. It lags
+    /// behind VDL and moves on now and then.
+    reader: Option<(Lsn, u64)>,
 }
 
 impl Writer {
@@ -1262,6 +1278,7 @@ impl Sim {
             cpls: VecDeque::new(),
             last_vdl: Lsn::ZERO,
             recovered_vdl: Lsn::ZERO,
+            reader: None,
         });
         self.report.writers += 1;
         let w = self.writers.len() - 1;
@@ -1626,6 +1643,7 @@ impl Sim {
         wr.page_lsns = page_lsns;
         wr.last_vdl = vdl;
         wr.recovered_vdl = vdl;
+        wr.reader = None;
         let mut core = WriterCore::new(rec);
         // Half the seeds keep almost no durable records for lagging segments: they then fill
         // their gaps from peers rather than from the writer.
@@ -1788,6 +1806,63 @@ impl Sim {
                 self.writer_req(w, seg, Ask::Read { page, read_point }, &req);
             }
         }
+        self.reader_tick(w);
+    }
+
+    /// The reader: it holds a read point behind VDL (registered with the writer, which keeps
+    /// PGMRPL at or below it), moves it to the current VDL every 0.5–3 s, and reads pages at it
+    /// from one segment of the page's PG. Its reads are checked against the model like the
+    /// writer's, at a point storage may already have collected around.
+    fn reader_tick(&mut self, w: usize) {
+        let now = self.now;
+        let hold_ms = self.rng.range(500, 3_000);
+        let wr = &mut self.writers[w];
+        let WriterState::Running(core) = &mut wr.state else {
+            return;
+        };
+        if wr.reader.is_none_or(|(_, since)| now - since >= hold_ms) {
+            if let Some((old, _)) = wr.reader.take() {
+                core.read_finished(old);
+            }
+            let point = core.vdl();
+            core.read_started(point);
+            wr.reader = Some((point, now));
+        }
+        if !self.rng.chance(60) {
+            return;
+        }
+        let page = PageId(self.rng.below(PAGES));
+        let wr = &self.writers[w];
+        let (Some(core), Some((read_point, _))) = (wr.running(), wr.reader) else {
+            return;
+        };
+        let Some(target) = core.read_target(page) else {
+            return;
+        };
+        let base = target.pg.0 as usize * SLOTS;
+        let candidates: Vec<usize> = (base..base + SLOTS)
+            .filter(|&g| core.is_connected(g) && core.scl(g) >= target.pg_point)
+            .filter_map(|g| slot_seg(core, g))
+            .collect();
+        if read_point <= wr.recovered_vdl || candidates.is_empty() {
+            return;
+        }
+        let seg = candidates[self.rng.index(candidates.len())];
+        let term = core.term();
+        let req = Request::GetPage {
+            epoch: term.epoch,
+            writer: term.writer,
+            pg: target.pg,
+            membership: target.membership,
+            page,
+            read_point,
+            pg_point: target.pg_point,
+        };
+        // The read holds its point until it is answered, even if the reader moves on meanwhile.
+        if let WriterState::Running(core) = &mut self.writers[w].state {
+            core.read_started(read_point);
+        }
+        self.writer_req(w, seg, Ask::ReaderRead { page, read_point }, &req);
     }
 
     /// Begins growing the volume to hold `page`, as the real writer does: place the new PGs
@@ -2168,6 +2243,24 @@ impl Sim {
                     ));
                 }
                 if let Response::Page { lsn, image } = resp {
+                    self.check_read(w, seg, page, read_point, lsn, image.as_deref());
+                }
+            }
+            Ask::ReaderRead { page, read_point } => {
+                if let WriterState::Running(core) = &mut self.writers[w].state {
+                    core.read_finished(read_point);
+                }
+                if let Response::Error {
+                    code: ErrorCode::BelowHorizon,
+                    message,
+                } = &resp
+                {
+                    return self.fail(format!(
+                        "the reader of writer {w} read page {page} at {read_point}, the read point it holds, from node {seg}: {message}"
+                    ));
+                }
+                if let Response::Page { lsn, image } = resp {
+                    self.report.reader_reads += 1;
                     self.check_read(w, seg, page, read_point, lsn, image.as_deref());
                 }
             }

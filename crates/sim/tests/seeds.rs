@@ -18,6 +18,7 @@ fn many_seeds_keep_every_invariant() {
             Ok(r) => {
                 total.acked += r.acked;
                 total.reads += r.reads;
+                total.reader_reads += r.reader_reads;
                 total.fenced += r.fenced;
                 total.node_crashes += r.node_crashes;
                 total.torn_writes += r.torn_writes;
@@ -47,6 +48,7 @@ fn many_seeds_keep_every_invariant() {
         for (what, n) in [
             ("commits acknowledged", total.acked),
             ("reads checked", total.reads),
+            ("reads by the reader checked", total.reader_reads),
             ("writers fenced", total.fenced),
             ("node crashes", total.node_crashes),
             ("torn writes", total.torn_writes),
@@ -72,13 +74,13 @@ fn many_seeds_keep_every_invariant() {
 
 #[test]
 fn a_seed_replays_exactly() {
-    // Seed 28 installs a copy (copy repair).
-    for seed in [3, 28, 1234, u64::MAX] {
+    // Seed 45 installs a copy (copy repair).
+    for seed in [3, 45, 1234, u64::MAX] {
         let a = run_seed(seed, Options::default());
         let b = run_seed(seed, Options::default());
         assert_eq!(a, b, "seed {seed} must replay identically");
-        if seed == 28 {
-            assert!(a.is_ok_and(|r| r.copies_installed > 0), "seed 28 copies");
+        if seed == 45 {
+            assert!(a.is_ok_and(|r| r.copies_installed > 0), "seed 45 copies");
         }
     }
 }

@@ -228,10 +228,16 @@ pub fn plan(term: Term, known: &[Truncation], fenced: &[SegmentState]) -> Plan {
         fenced.len() >= crate::limits::READ_QUORUM,
         "recovery needs a read quorum"
     );
-    let pg_states: Vec<&PgState> = fenced
+    // What a truncation known anywhere covers is discarded everywhere, even on a segment that
+    // has not learned it yet: such a segment's records in the range must not extend the chain
+    // (the simulator found a chain through them, past a truncation another segment held, whose
+    // VDL pointed at records about to be discarded).
+    let pg_states: Vec<PgState> = fenced
         .iter()
         .filter_map(|s| s.pgs.iter().find(|p| p.pg == PG))
+        .map(|p| without_truncated(p, known))
         .collect();
+    let pg_states: Vec<&PgState> = pg_states.iter().collect();
     let recovery = if pg_states.is_empty() {
         PgRecovery {
             complete_lsn: Lsn::ZERO,
@@ -259,6 +265,27 @@ pub fn plan(term: Term, known: &[Truncation], fenced: &[SegmentState]) -> Plan {
         truncation,
         truncations: all,
     }
+}
+
+/// A segment's state of one PG as it will be once it learns `truncations`: the records held
+/// above its SCL that a truncation covers are gone, and an SCL inside a truncated range stands
+/// at the range's start, a recovered VDL and so a CPL, which becomes its CPL too.
+#[must_use]
+pub fn without_truncated(p: &PgState, truncations: &[Truncation]) -> PgState {
+    let covering = |l: Lsn| {
+        truncations
+            .iter()
+            .find(|t| t.pg == p.pg && t.above < l && l <= t.upto)
+    };
+    let mut out = p.clone();
+    out.above.retain(|m| covering(m.lsn).is_none());
+    if let Some(t) = covering(out.scl) {
+        // The segment holds every record up to its SCL, so up to the range's start, which is a
+        // recovered VDL: a CPL.
+        out.scl = t.above;
+        out.scl_cpl = t.above;
+    }
+    out
 }
 
 /// Step 4: whether the recovered VDL is on a write quorum of every quorum set of `m` yet (gossip
@@ -392,5 +419,35 @@ mod tests {
                 vdl: Lsn(0)
             }
         );
+    }
+
+    #[test]
+    fn records_inside_a_known_truncation_do_not_extend_the_chain() {
+        // Segment a never learned the truncation (5, 100] that b holds; a's records 6 and 7
+        // (waiting above its SCL) lie inside it and must not carry the chain past 5.
+        let t = Truncation {
+            epoch: Epoch(3),
+            pg: PgId(0),
+            above: Lsn(5),
+            upto: Lsn(100),
+        };
+        let a = st(5, 5, &[(6, 5, false), (7, 6, true)]);
+        let b = st(5, 5, &[]);
+        assert_eq!(
+            recover_pg(&[&a, &b]).vdl,
+            Lsn(7),
+            "the chain alone goes through them"
+        );
+        let a2 = without_truncated(&a, &[t]);
+        assert_eq!(recover_pg(&[&a2, &b]).vdl, Lsn(5));
+        // An SCL inside the range falls back to its start, which is a CPL (a recovered VDL),
+        // even where the segment's own CPL was below it.
+        let c = without_truncated(&st(7, 7, &[]), &[t]);
+        assert_eq!((c.scl, c.scl_cpl), (Lsn(5), Lsn(5)));
+        let d = without_truncated(&st(7, 3, &[]), &[t]);
+        assert_eq!((d.scl, d.scl_cpl), (Lsn(5), Lsn(5)));
+        // A truncation of another PG changes nothing.
+        let other = Truncation { pg: PgId(1), ..t };
+        assert_eq!(without_truncated(&a, &[other]), a);
     }
 }

@@ -37,8 +37,9 @@
 //!    VCL is a record of *some* PG, or lies in a truncation range.
 //! 2. Every record carries `known_vdl`, the writer's VDL when it allocated the record: every
 //!    LSN up to it was durable then, in every PG. The highest `known_vdl` on any record any
-//!    answering segment holds (and the start of every truncation, an earlier recovery's VDL) is
-//!    a **floor** below which the volume is complete.
+//!    answering segment holds (or a segment's collection floor) is a **floor** below which the
+//!    volume is complete. The start of a truncation is not: the recovery that made it may have
+//!    died before its VDL was durable.
 //!
 //! From a read quorum (3/6) of every PG — which holds every durable record of that PG — recovery
 //! collects the records held above the floor (their LSN, PG backlink and CPL flag), across all
@@ -214,16 +215,13 @@ pub fn recover_volume(held: &[PgHeld], truncated: &[(Lsn, Lsn)]) -> VolumeRecove
     let floor = held
         .iter()
         .map(|h| h.complete_floor)
-        .chain(truncated.iter().map(|&(above, _)| above))
         .max()
         .unwrap_or(Lsn::ZERO);
-    // A truncation starts at a recovered VDL: a CPL, as every known VDL is.
-    let cpl_floor = held
-        .iter()
-        .map(|h| h.cpl_floor)
-        .chain(truncated.iter().map(|&(above, _)| above))
-        .max()
-        .unwrap_or(Lsn::ZERO);
+    // A truncation's start is not a floor: the recovery that made it may have died before its
+    // VDL reached a write quorum, and a read quorum may then lack the records up to it (the
+    // simulator found a scan declaring a VDL whose records nobody answering held). Records
+    // since carry that VDL as their known VDL once it is durable.
+    let cpl_floor = held.iter().map(|h| h.cpl_floor).max().unwrap_or(Lsn::ZERO);
     assert!(cpl_floor <= floor, "a CPL floor above every complete floor");
     let is_truncated = |l: Lsn| truncated.iter().any(|&(a, u)| a < l && l <= u);
     // Every LSN held above the floor, with its PG and CPL flag (duplicates across segments of a
@@ -444,8 +442,10 @@ mod tests {
     fn truncation_ranges_are_crossed_and_their_records_ignored() {
         // An earlier recovery truncated (20, 100]; a stray record at 50 of that range is still
         // held by a segment that missed the truncation. Allocation resumed at 101.
-        let a = held(0, 0, &[(50, 20, true), (101, 20, false), (102, 101, true)]);
-        let b = held(1, 0, &[(103, 0, true)]);
+        // Records 101-103 were allocated by the writer that recovered VDL 20: they carry it as
+        // their known VDL, the segments' floor.
+        let a = held(0, 20, &[(50, 20, true), (101, 20, false), (102, 101, true)]);
+        let b = held(1, 20, &[(103, 0, true)]);
         let r = recover_volume(&[a, b], &[(Lsn(20), Lsn(100))]);
         assert_eq!(r.vcl, Lsn(103));
         assert_eq!(r.vdl, Lsn(103));
