@@ -1866,7 +1866,7 @@ impl Sim {
     }
 
     /// Begins growing the volume to hold `page`, as the real writer does: place the new PGs
-    /// over the six original nodes, two per AZ (`VolumeMap::grow_to`), open their segments,
+    /// over every node, spares included, two per AZ (`VolumeMap::grow_to`), open their segments,
     /// then store the new map on PG 0 (see `grow_send` and `grow_answer`).
     fn begin_growth(&mut self, w: usize, page: PageId) {
         let wr = &mut self.writers[w];
@@ -1880,7 +1880,8 @@ impl Sim {
             })
             .collect();
         let mut map = VolumeMap::from_parts(core.pages_per_pg(), pgs);
-        let nodes: Vec<StorageNode> = (0..MEMBERS_INITIAL)
+        // Every node, the spares too, as the real writer places over its nodes and spares.
+        let nodes: Vec<StorageNode> = (0..NODES)
             .map(|i| StorageNode {
                 addr: peer_name(i),
                 az: az_of(i),

@@ -131,7 +131,8 @@ impl VolumeConfig {
         known
     }
 
-    /// The nodes new protection groups are placed on, with their AZs.
+    /// The nodes new protection groups are placed on, with their AZs: the six, the more nodes
+    /// and the spares.
     #[must_use]
     pub fn placement_nodes(&self) -> Vec<map::StorageNode> {
         self.nodes
@@ -143,6 +144,16 @@ impl VolumeConfig {
             })
             .chain(
                 self.more
+                    .iter()
+                    .enumerate()
+                    .map(|(k, addr)| map::StorageNode {
+                        addr: addr.clone(),
+                        az: k % map::AZS_PER_PG,
+                    }),
+            )
+            // Spares too: once a replacement dropped a member, its AZ may have no other node.
+            .chain(
+                self.spares
                     .iter()
                     .enumerate()
                     .map(|(k, addr)| map::StorageNode {
