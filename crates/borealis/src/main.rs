@@ -43,6 +43,8 @@ fn main() -> Result<()> {
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Statements run on the runtime's blocking threads.
+        .thread_stack_size(borealis_sql::query::STATEMENT_STACK_BYTES)
         .build()?;
     match cmd.as_str() {
         "up" => rt.block_on(up::run(opts)),

@@ -272,7 +272,7 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::Storage(StoreError::Fenced) => "25006",
         SqlError::Storage(StoreError::Corrupted(_)) | SqlError::Corrupted(_) => "XX001",
         SqlError::Storage(StoreError::Unavailable(_)) => "58000",
-        SqlError::Internal(_) => "XX000",
+        SqlError::Internal(_) | SqlError::Enough => "XX000",
     }
 }
 

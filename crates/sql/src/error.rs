@@ -238,6 +238,10 @@ pub enum SqlError {
     Corrupted(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// Not an error: a consumer of rows has all it wants (a LIMIT), and the producer stops. It
+    /// is caught where it is raised, so a client never sees it.
+    #[error("internal error: rows wanted no more")]
+    Enough,
 }
 
 impl From<EngineError> for SqlError {

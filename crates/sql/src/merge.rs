@@ -35,12 +35,12 @@
 
 use super::index_only::{covers, delivers, key_orders};
 use super::{
-    Access, Executor, FromPlan, JOIN_ROWS_MAX, JoinKind, JoinStep, KeyRange, Planner, Relation,
-    SelectPlan, SortKey, SortSpec, Source,
+    Access, Emit, Executor, FromPlan, JoinKind, JoinStep, KeyRange, Planner, Relation, SelectPlan,
+    SortKey, SortSpec, Source,
 };
 use crate::catalog::encode_key_value;
 use crate::cost::{self, JoinMethod, JoinStepInput, TableInfo};
-use crate::error::{SqlError, SqlResult};
+use crate::error::SqlResult;
 use crate::expr::{EvalContext, Expr};
 use crate::types::Value;
 
@@ -416,7 +416,8 @@ impl Executor<'_> {
         step: &JoinStep,
         rows: &[Vec<Value>],
         outer: Option<&EvalContext<'_>>,
-    ) -> SqlResult<Vec<Vec<Value>>> {
+        emit: &mut Emit<'_>,
+    ) -> SqlResult<()> {
         let rel_rows = self.relation_rows(rel, outer, None)?;
         let mut outer_keys = Vec::with_capacity(rows.len());
         for row in rows {
@@ -430,18 +431,11 @@ impl Executor<'_> {
         let (inner_order, inner_null) = key_order(&inner_keys);
         let pad_outer = matches!(step.kind, JoinKind::Left | JoinKind::Full);
         let pad_inner = matches!(step.kind, JoinKind::Right | JoinKind::Full);
-        let mut next = Vec::new();
         // A relation row that matched nothing, with NULLs for the partial row's relations.
-        let inner_alone = |row: &[Value], next: &mut Vec<Vec<Value>>| -> SqlResult<()> {
+        let inner_alone = |row: &[Value], emit: &mut Emit<'_>| -> SqlResult<()> {
             let mut joined = vec![Value::Null; from.width];
             joined[rel.offset..rel.offset + rel.width].clone_from_slice(row);
-            next.push(joined);
-            if next.len() > JOIN_ROWS_MAX {
-                return Err(SqlError::ProgramLimitExceeded(format!(
-                    "a join produced more than {JOIN_ROWS_MAX} rows"
-                )));
-            }
-            Ok(())
+            emit(joined)
         };
         let (mut i, mut j) = (0, 0);
         while i < outer_order.len() {
@@ -451,7 +445,7 @@ impl Executor<'_> {
             // Relation rows below the outer key match no partial row.
             while j < inner_order.len() && inner_keys[inner_order[j]] < *ko {
                 if pad_inner {
-                    inner_alone(&rel_rows[inner_order[j]], &mut next)?;
+                    inner_alone(&rel_rows[inner_order[j]], emit)?;
                 }
                 j += 1;
             }
@@ -463,7 +457,7 @@ impl Executor<'_> {
             }
             if mark == end {
                 if pad_outer {
-                    self.pad_left(step, &rows[o], outer, &mut next)?;
+                    self.pad_left(step, &rows[o], outer, emit)?;
                 }
                 i += 1;
                 continue;
@@ -476,20 +470,20 @@ impl Executor<'_> {
                 let partial = &rows[outer_order[i]];
                 let mut matched = false;
                 for (m, &c) in inner_order[mark..end].iter().enumerate() {
-                    if self.join_row(rel, step, partial, &rel_rows[c], outer, &mut next)? {
+                    if self.join_row(rel, step, partial, &rel_rows[c], outer, emit)? {
                         matched = true;
                         matched_inner[m] = true;
                     }
                 }
                 if pad_outer && !matched {
-                    self.pad_left(step, partial, outer, &mut next)?;
+                    self.pad_left(step, partial, outer, emit)?;
                 }
                 i += 1;
             }
             if pad_inner {
                 for (m, &c) in inner_order[mark..end].iter().enumerate() {
                     if !matched_inner[m] {
-                        inner_alone(&rel_rows[c], &mut next)?;
+                        inner_alone(&rel_rows[c], emit)?;
                     }
                 }
             }
@@ -497,16 +491,16 @@ impl Executor<'_> {
         }
         if pad_inner {
             for &c in inner_order[j..].iter().chain(&inner_null) {
-                inner_alone(&rel_rows[c], &mut next)?;
+                inner_alone(&rel_rows[c], emit)?;
             }
         }
         if pad_outer {
             for &o in &outer_null {
                 self.session.cancel.check()?;
-                self.pad_left(step, &rows[o], outer, &mut next)?;
+                self.pad_left(step, &rows[o], outer, emit)?;
             }
         }
-        Ok(next)
+        Ok(())
     }
 }
 

@@ -59,9 +59,13 @@
 //! them, caching uncorrelated ones for the statement. [`SUBQUERY_DEPTH_MAX`] bounds the nesting
 //! of subqueries (binding and execution recurse through them).
 //!
-//! Memory. A plain select or an aggregate over one table reads the scan row by row; a join's
-//! steps produce materialised partial rows, bounded by [`JOIN_ROWS_MAX`], as are a query's
-//! final rows. The operators that would otherwise hold a whole input keep within the session's
+//! Memory. A plain select or an aggregate over one table reads the scan row by row. A join
+//! runs as a pipeline ([`Executor::for_each_joined`]): each joined row goes on through the
+//! later steps as soon as it is made, into the aggregate, the sort or the output, so no step
+//! holds the rows it produced (only what its method needs: a hash table, a nested loop's
+//! relation, a merge join's input, bounded by [`JOIN_ROWS_MAX`]), and a LIMIT stops it early.
+//! Rows some consumer must hold whole (a derived table, window-function input, a query's
+//! final rows) are bounded by [`JOIN_ROWS_MAX`]. The operators that would otherwise hold a whole input keep within the session's
 //! `work_mem` and spill to temporary files ([`crate::spill`]) beyond it: the hash aggregate
 //! ([`Executor::aggregate_into`]), DISTINCT (that aggregate over the output columns), ORDER BY
 //! ([`crate::spill::Sorter`]: quicksort, top-N heapsort under a LIMIT, external merge) and the
@@ -109,10 +113,19 @@ pub const SCAN_BATCH_ROWS: usize = 1024;
 pub const WORK_MEM_DEFAULT: usize = 4 << 20;
 /// Deepest nesting of subqueries: binding and execution recurse through them.
 pub const SUBQUERY_DEPTH_MAX: usize = 32;
-/// Most rows one join step may produce: intermediate results are held in memory.
+/// Most rows held in memory where a consumer needs all of them at once: a merge join's
+/// input, a derived table's rows, window-function input, a query's final rows.
 pub const JOIN_ROWS_MAX: usize = 4_000_000;
 /// Most relations in one FROM clause.
 pub const RELATIONS_MAX: usize = 256;
+/// The stack a thread running statements needs: binding recurses once per level of an
+/// expression (up to 256 levels: a WHERE clause of 255 ANDs), and so does a join pipeline per
+/// step. Servers run their statements on threads this big (a thread's stack is reserved, not
+/// used, until it is needed).
+pub const STATEMENT_STACK_BYTES: usize = 8 << 20;
+/// Most join steps run as one pipeline (it recurses once per step); longer FROM clauses hold
+/// the rows between pipelines.
+pub const PIPELINE_STEPS_MAX: usize = 16;
 /// Most partial rows for which a join step probes the inner table's primary key or index once
 /// per row (an index nested-loop join) rather than reading the whole table into a hash table:
 /// up to this many key lookups cost less than a scan of any but a small table, and a selective
@@ -148,6 +161,97 @@ struct AggPlan {
 
 /// Feeds every row of an input to the function it is given.
 type RowSource<'a> = dyn FnMut(&mut dyn FnMut(&[Value]) -> SqlResult<()>) -> SqlResult<()> + 'a;
+
+/// Takes the rows a join step produces, one by one.
+type Emit<'a> = dyn FnMut(Vec<Value>) -> SqlResult<()> + 'a;
+
+/// A hash join's state between its phases (see [`Executor::hash_join_into`]).
+struct HashTable {
+    /// RIGHT or FULL: relation rows without a partner are padded at the end.
+    outer_join: bool,
+    /// LEFT or FULL: partial rows without a partner are padded.
+    pads_left: bool,
+    depth: u32,
+    state: borealis_common::fasthash::FastState,
+    build_rows: Vec<Vec<Value>>,
+    /// Build key to the build rows that have it.
+    table: FastMap<Vec<u8>, Vec<usize>>,
+    /// What the table holds, roughly.
+    bytes: usize,
+    /// Once the table outgrew `work_mem`: the build rows by partition, and the partial rows.
+    build_files: Vec<crate::spill::SpillFile>,
+    probe_files: Vec<crate::spill::SpillFile>,
+    /// RIGHT and FULL joins: which relation rows found a partner.
+    partnered: Vec<bool>,
+    probed: u64,
+    key: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+impl HashTable {
+    /// The partition of the key last computed.
+    fn partition(&self) -> usize {
+        use std::hash::BuildHasher;
+        (self.state.hash_one(self.key.as_slice()) % crate::spill::SPILL_PARTITIONS as u64) as usize
+    }
+}
+
+/// A join step in the pipeline of [`Executor::for_each_joined`].
+#[derive(Default)]
+struct Stage {
+    run: StageRun,
+    /// The first step: its one partial row is the empty one.
+    first: bool,
+    /// Rows it produced.
+    rows: usize,
+    stats: SpillStats,
+    /// Its input ended and it finished.
+    done: bool,
+}
+
+/// What a join step holds while its partial rows come (see [`Executor::for_each_joined`]).
+#[derive(Default)]
+enum StageRun {
+    /// No partial row came yet.
+    #[default]
+    Fresh,
+    /// An index nested loop: the partial rows to look up, at most
+    /// [`INDEX_JOIN_OUTER_ROWS_MAX`] of them.
+    Lookup(Vec<Vec<Value>>),
+    /// A merge join: every partial row, sorted at the end.
+    Merge(Vec<Vec<Value>>),
+    Hash(HashTable),
+    /// The first step's relation, read once for the one empty partial row.
+    Streamed,
+    /// A nested loop: the relation's rows and, for a RIGHT or FULL join, which found a
+    /// partner.
+    Nested {
+        rows: Vec<Vec<Value>>,
+        partnered: Vec<bool>,
+    },
+}
+
+/// Whether a join step reads its relation by key lookups per partial row (while there are
+/// few of them).
+fn looks_up_keys(rel: &Relation, step: &JoinStep) -> bool {
+    step.lookup.is_some() && matches!(rel.source, Source::Table(_)) && !rel.lateral
+}
+
+/// The relation of a FROM clause that is one relation read as it is (no lateral, no key
+/// lookups, no merge, no filters beyond its own), whose rows are the FROM clause's rows.
+fn single_scan(from: &FromPlan) -> Option<&Relation> {
+    let [step] = from.steps.as_slice() else {
+        return None;
+    };
+    let rel = &from.relations[step.rel];
+    let single = from.residual.is_none()
+        && step.filter.is_none()
+        && from.relations[0].offset == 0
+        && !rel.lateral
+        && !looks_up_keys(rel, step)
+        && step.merge.is_none();
+    single.then_some(rel)
+}
 
 /// One group of a hash aggregate: its key values, its accumulators, its first row.
 type Group = (Vec<Value>, Vec<Accumulator>, Vec<Value>);
@@ -3605,9 +3709,28 @@ impl<'a> Executor<'a> {
             self.node_done(from, explain::Part::From, started, n);
             return Ok(());
         }
-        for row in self.run_from(from, outer, stop_after)? {
-            f(&row)?;
+        if single_scan(from).is_some() {
+            for row in self.run_from(from, outer, stop_after)? {
+                f(&row)?;
+            }
+            return Ok(());
         }
+        // A join: its rows as the pipeline makes them, stopping once `stop_after` came.
+        let started = self.node_start();
+        let mut n = 0usize;
+        let ran = self.for_each_joined(from, outer, started, &mut |row| {
+            n += 1;
+            f(&row)?;
+            match stop_after {
+                Some(wanted) if n >= wanted => Err(SqlError::Enough),
+                _ => Ok(()),
+            }
+        });
+        match ran {
+            Ok(()) | Err(SqlError::Enough) => {}
+            Err(e) => return Err(e),
+        }
+        self.node_done(from, explain::Part::From, started, n);
         Ok(())
     }
 
@@ -3618,107 +3741,299 @@ impl<'a> Executor<'a> {
         stop_after: Option<usize>,
         started: Option<std::time::Instant>,
     ) -> SqlResult<Vec<Vec<Value>>> {
-        let mut rows: Vec<Vec<Value>> = vec![vec![Value::Null; from.width]];
-        let single = from.steps.len() == 1
-            && from.residual.is_none()
-            && from.steps[0].filter.is_none()
-            && from.relations[0].offset == 0;
-        for step in &from.steps {
-            let rel = &from.relations[step.rel];
-            if rel.lateral {
-                rows = self.lateral_step(rel, step, rows, outer)?;
-                self.node_done(step, explain::Part::Join, started, rows.len());
-                continue;
+        if let Some(rel) = single_scan(from) {
+            return self.relation_rows(rel, outer, stop_after);
+        }
+        let mut rows = Vec::new();
+        self.for_each_joined(from, outer, started, &mut |row| {
+            if rows.len() >= JOIN_ROWS_MAX {
+                return Err(SqlError::ProgramLimitExceeded(format!(
+                    "a join produced more than {JOIN_ROWS_MAX} rows"
+                )));
             }
-            if let (Some(lookup), Source::Table(def)) = (&step.lookup, &rel.source)
-                && rows.len() <= INDEX_JOIN_OUTER_ROWS_MAX
+            rows.push(row);
+            Ok(())
+        })?;
+        Ok(rows)
+    }
+
+    /// Runs a FROM clause's join steps as a pipeline: each joined row goes on to the next
+    /// step as soon as it is made, and the last step's rows that pass the residual filter go
+    /// to `sink`. A step holds only what its method needs: a hash join its table (within
+    /// `work_mem`, see [`Executor::hash_join_into`]), a nested loop the relation's rows, an
+    /// index nested loop up to [`INDEX_JOIN_OUTER_ROWS_MAX`] partial rows (beyond them it turns
+    /// into the step's hash join, or what the step would otherwise be), a merge join its
+    /// partial rows (bounded by [`JOIN_ROWS_MAX`]). Steps that can only finish once their
+    /// input has ended (the pads of a RIGHT or FULL join, a spilled hash join's partitions, a
+    /// merge join, the index lookups) finish in order, each feeding the steps after it.
+    fn for_each_joined(
+        &self,
+        from: &FromPlan,
+        outer: Option<&EvalContext<'_>>,
+        started: Option<std::time::Instant>,
+        sink: &mut Emit<'_>,
+    ) -> SqlResult<()> {
+        let mut stages: Vec<Stage> = from.steps.iter().map(|_| Stage::default()).collect();
+        if let Some(s) = stages.first_mut() {
+            s.first = true;
+        }
+        let mut sink = |row: Vec<Value>| {
+            if let Some(f) = &from.residual
+                && f.eval(&self.cx(&row, outer))? != Value::Bool(true)
             {
-                rows = self.lookup_step(rel, def, step, lookup, &rows, outer)?;
-                self.node_done(step, explain::Part::IndexJoin, started, rows.len());
-                continue;
+                return Ok(());
             }
-            if step.merge.is_some() {
-                rows = self.merge_step(from, rel, step, &rows, outer)?;
-                self.node_done(step, explain::Part::Join, started, rows.len());
-                continue;
-            }
-            if single {
-                return self.relation_rows(rel, outer, stop_after);
-            }
-            let mut next = Vec::new();
-            if !step.build.is_empty() {
-                let mut stats = SpillStats::default();
-                self.hash_join_into(
-                    (from, rel, step),
-                    outer,
-                    0,
-                    &mut |f| self.for_each_relation_row(rel, outer, f),
-                    &mut |f| {
-                        for partial in &rows {
-                            self.session.cancel.check()?;
-                            f(partial)?;
-                        }
-                        Ok(())
-                    },
-                    &mut next,
-                    &mut stats,
-                )?;
-                if let Some(i) = &self.instrument {
-                    i.record_memory(step, explain::Part::Join, stats.memory_use());
+            sink(row)
+        };
+        // The first step joins its relation to the one empty partial row. A pipeline recurses
+        // once per step, so a FROM clause of more than PIPELINE_STEPS_MAX steps runs as several
+        // pipelines, the rows between them held (bounded by JOIN_ROWS_MAX).
+        let mut rows = vec![vec![Value::Null; from.width]];
+        if from.steps.is_empty() {
+            // No FROM clause: one row of nothing.
+            return rows.drain(..).try_for_each(&mut sink);
+        }
+        let segments = from.steps.len().div_ceil(PIPELINE_STEPS_MAX);
+        let mut ran = Ok(());
+        for (i, (steps, stages)) in from
+            .steps
+            .chunks(PIPELINE_STEPS_MAX)
+            .zip(stages.chunks_mut(PIPELINE_STEPS_MAX))
+            .enumerate()
+        {
+            let mut held = Vec::new();
+            let mut keep = |row: Vec<Value>| {
+                if held.len() >= JOIN_ROWS_MAX {
+                    return Err(SqlError::ProgramLimitExceeded(format!(
+                        "a join produced more than {JOIN_ROWS_MAX} rows"
+                    )));
                 }
-                rows = next;
-                self.node_done(step, explain::Part::Join, started, rows.len());
-                continue;
+                held.push(row);
+                Ok(())
+            };
+            let out: &mut Emit<'_> = if i + 1 == segments {
+                &mut sink
+            } else {
+                &mut keep
+            };
+            ran = rows
+                .drain(..)
+                .try_for_each(|r| self.push_row(from, (steps, &mut *stages), r, outer, out))
+                .and_then(|()| {
+                    self.finish_stages(from, (steps, &mut *stages), outer, started, out)
+                });
+            if ran.is_err() {
+                break;
             }
-            if rows.len() == 1 && step.kind == JoinKind::Inner {
-                // One partial row (the first relation of the join): its rows straight from
-                // the scan, widened, without holding them twice.
-                let partial = &rows[0];
-                self.for_each_relation_row(rel, outer, &mut |row| {
-                    self.join_row(rel, step, partial, row, outer, &mut next)
-                        .map(drop)
-                })?;
-                rows = next;
-                self.node_done(step, explain::Part::Join, started, rows.len());
-                continue;
+            rows = held;
+        }
+        if let Err(SqlError::Enough) = ran {
+            // The consumer stopped the pipeline: the steps made what they made so far.
+            for (stage, step) in stages.iter().zip(&from.steps) {
+                let part = match stage.run {
+                    StageRun::Lookup(_) => explain::Part::IndexJoin,
+                    _ => explain::Part::Join,
+                };
+                if !stage.done && (!matches!(stage.run, StageRun::Fresh) || stage.rows > 0) {
+                    self.node_done(step, part, started, stage.rows);
+                }
             }
-            // A cross product (or a join on conditions that are not equalities): every
-            // relation row against every partial row.
-            let rel_rows = self.relation_rows(rel, outer, None)?;
-            let outer_join = matches!(step.kind, JoinKind::Right | JoinKind::Full);
-            let mut partnered = vec![false; if outer_join { rel_rows.len() } else { 0 }];
-            for partial in &rows {
+        }
+        ran
+    }
+
+    /// Gives one partial row to the first of `stages` (for the first of `steps`), whose rows
+    /// go on through the rest, and past the last to `sink`.
+    fn push_row(
+        &self,
+        from: &FromPlan,
+        (steps, stages): (&[JoinStep], &mut [Stage]),
+        partial: Vec<Value>,
+        outer: Option<&EvalContext<'_>>,
+        sink: &mut Emit<'_>,
+    ) -> SqlResult<()> {
+        let (Some((step, steps)), Some((stage, rest))) =
+            (steps.split_first(), stages.split_first_mut())
+        else {
+            return sink(partial);
+        };
+        let mut produced = 0usize;
+        let mut down = |row: Vec<Value>| {
+            produced += 1;
+            self.push_row(from, (steps, &mut *rest), row, outer, sink)
+        };
+        let pushed = self.stage_push(from, step, stage, partial, outer, &mut down);
+        stage.rows += produced;
+        pushed
+    }
+
+    /// One partial row through one join step (see [`Executor::for_each_joined`]).
+    fn stage_push(
+        &self,
+        from: &FromPlan,
+        step: &JoinStep,
+        stage: &mut Stage,
+        partial: Vec<Value>,
+        outer: Option<&EvalContext<'_>>,
+        down: &mut Emit<'_>,
+    ) -> SqlResult<()> {
+        let rel = &from.relations[step.rel];
+        if rel.lateral {
+            return self.lateral_row(rel, step, &partial, outer, down);
+        }
+        if let StageRun::Fresh = stage.run {
+            stage.run = if looks_up_keys(rel, step) {
+                StageRun::Lookup(Vec::new())
+            } else {
+                self.stage_start(from, step, stage.first, &mut stage.stats, outer, down)?
+            };
+        }
+        match &mut stage.run {
+            StageRun::Fresh => Err(SqlError::Internal("a join step did not start".into())),
+            StageRun::Lookup(held) => {
+                held.push(partial);
+                if held.len() <= INDEX_JOIN_OUTER_ROWS_MAX {
+                    return Ok(());
+                }
+                // Too many partial rows to look each up: the step's other method.
+                let held = std::mem::take(held);
+                stage.run =
+                    self.stage_start(from, step, stage.first, &mut stage.stats, outer, down)?;
+                for p in held {
+                    self.stage_push(from, step, stage, p, outer, down)?;
+                }
+                Ok(())
+            }
+            StageRun::Merge(held) => {
+                if held.len() >= JOIN_ROWS_MAX {
+                    return Err(SqlError::ProgramLimitExceeded(format!(
+                        "a merge join's input has more than {JOIN_ROWS_MAX} rows"
+                    )));
+                }
+                held.push(partial);
+                Ok(())
+            }
+            StageRun::Hash(t) => self.hash_probe(t, (rel, step), &partial, outer, down),
+            StageRun::Streamed => self.for_each_relation_row(rel, outer, &mut |row| {
+                self.join_row(rel, step, &partial, row, outer, down)
+                    .map(drop)
+            }),
+            StageRun::Nested { rows, partnered } => {
                 self.session.cancel.check()?;
                 let mut matched = false;
-                for (c, row) in rel_rows.iter().enumerate() {
-                    let m = self.join_row(rel, step, partial, row, outer, &mut next)?;
-                    if m && outer_join {
+                for (c, row) in rows.iter().enumerate() {
+                    let m = self.join_row(rel, step, &partial, row, outer, down)?;
+                    if m && !partnered.is_empty() {
                         partnered[c] = true;
                     }
                     matched |= m;
                 }
                 if matches!(step.kind, JoinKind::Left | JoinKind::Full) && !matched {
-                    self.pad_left(step, partial, outer, &mut next)?;
+                    self.pad_left(step, &partial, outer, down)?;
                 }
+                Ok(())
             }
-            for (c, row) in rel_rows.iter().enumerate() {
-                if outer_join && !partnered[c] {
-                    pad_right(from, rel, row, &mut next)?;
-                }
-            }
-            rows = next;
-            self.node_done(step, explain::Part::Join, started, rows.len());
         }
-        if let Some(f) = &from.residual {
-            let mut kept = Vec::with_capacity(rows.len());
-            for row in rows {
-                if f.eval(&self.cx(&row, outer))? == Value::Bool(true) {
-                    kept.push(row);
+    }
+
+    /// How a join step that does not look up keys runs, decided at its first partial row (or
+    /// at its end, if none came): a merge join, a hash join (its table built now), the first
+    /// step's relation streamed past the one empty partial row, or a nested loop over the
+    /// relation's rows.
+    fn stage_start(
+        &self,
+        from: &FromPlan,
+        step: &JoinStep,
+        first: bool,
+        stats: &mut SpillStats,
+        outer: Option<&EvalContext<'_>>,
+        down: &mut Emit<'_>,
+    ) -> SqlResult<StageRun> {
+        let rel = &from.relations[step.rel];
+        Ok(if step.merge.is_some() {
+            StageRun::Merge(Vec::new())
+        } else if !step.build.is_empty() {
+            StageRun::Hash(self.hash_build(
+                (from, rel, step),
+                outer,
+                0,
+                &mut |f| self.for_each_relation_row(rel, outer, f),
+                down,
+                stats,
+            )?)
+        } else if first && step.kind == JoinKind::Inner {
+            StageRun::Streamed
+        } else {
+            let rows = self.relation_rows(rel, outer, None)?;
+            let outer_join = matches!(step.kind, JoinKind::Right | JoinKind::Full);
+            let partnered = vec![false; if outer_join { rows.len() } else { 0 }];
+            StageRun::Nested { rows, partnered }
+        })
+    }
+
+    /// Ends the first of `stages` (its input has ended), giving what it still makes to the
+    /// steps after it, then ends those in order.
+    fn finish_stages(
+        &self,
+        from: &FromPlan,
+        (steps, stages): (&[JoinStep], &mut [Stage]),
+        outer: Option<&EvalContext<'_>>,
+        started: Option<std::time::Instant>,
+        sink: &mut Emit<'_>,
+    ) -> SqlResult<()> {
+        let (Some((step, steps)), Some((stage, rest))) =
+            (steps.split_first(), stages.split_first_mut())
+        else {
+            return Ok(());
+        };
+        let rel = &from.relations[step.rel];
+        let mut produced = 0usize;
+        let mut down = |row: Vec<Value>| {
+            produced += 1;
+            self.push_row(from, (steps, &mut *rest), row, outer, sink)
+        };
+        let mut run = std::mem::take(&mut stage.run);
+        if let StageRun::Fresh = run
+            && !rel.lateral
+        {
+            // No partial row came: a lookup step counts as one with nothing to look up, and
+            // a RIGHT or FULL join still pads every relation row.
+            if looks_up_keys(rel, step) {
+                run = StageRun::Lookup(Vec::new());
+            } else if matches!(step.kind, JoinKind::Right | JoinKind::Full) {
+                run =
+                    self.stage_start(from, step, stage.first, &mut stage.stats, outer, &mut down)?;
+            }
+        }
+        let mut part = explain::Part::Join;
+        match run {
+            StageRun::Fresh | StageRun::Streamed => {}
+            StageRun::Lookup(held) => {
+                let (Some(lookup), Source::Table(def)) = (&step.lookup, &rel.source) else {
+                    return Err(SqlError::Internal("index join without a lookup".into()));
+                };
+                self.lookup_step((rel, def), step, lookup, &held, outer, &mut down)?;
+                part = explain::Part::IndexJoin;
+            }
+            StageRun::Merge(held) => self.merge_step(from, rel, step, &held, outer, &mut down)?,
+            StageRun::Hash(t) => {
+                self.hash_finish(t, (from, rel, step), outer, &mut down, &mut stage.stats)?;
+                if let Some(i) = &self.instrument {
+                    i.record_memory(step, explain::Part::Join, stage.stats.memory_use());
                 }
             }
-            rows = kept;
+            StageRun::Nested { rows, partnered } => {
+                for (c, row) in rows.iter().enumerate() {
+                    if !partnered.is_empty() && !partnered[c] {
+                        pad_right(from, rel, row, &mut down)?;
+                    }
+                }
+            }
         }
-        Ok(rows)
+        stage.rows += produced;
+        stage.done = true;
+        self.node_done(step, part, started, stage.rows);
+        self.finish_stages(from, (steps, rest), outer, started, sink)
     }
 
     /// Gives every row of one relation (its own layout) that passes its filter to `f`: a
@@ -3734,7 +4049,7 @@ impl<'a> Executor<'a> {
         {
             let started = self.node_start();
             let mut n = 0usize;
-            for_each_matching_row(
+            let read = for_each_matching_row(
                 self,
                 def,
                 rel.filter.as_ref(),
@@ -3745,9 +4060,10 @@ impl<'a> Executor<'a> {
                     n += 1;
                     f(row)
                 },
-            )?;
+            );
+            // Counted also when a LIMIT stopped the reader.
             self.node_done(rel, explain::Part::Scan, started, n);
-            return Ok(());
+            return read;
         }
         for row in self.relation_rows(rel, outer, None)? {
             f(&row)?;
@@ -3766,7 +4082,10 @@ impl<'a> Executor<'a> {
     /// every match, every LEFT padding (a partial row's matches are all in its pair) and every
     /// RIGHT padding (likewise for a relation row) is found exactly once. A key with a NULL
     /// never matches: such partial rows are padded or dropped at once, such relation rows are
-    /// kept only by a RIGHT or FULL join, to be padded. Joined rows go to `next`.
+    /// kept only by a RIGHT or FULL join, to be padded. Joined rows go to `emit`.
+    ///
+    /// The three phases are [`Executor::hash_build`], [`Executor::hash_probe`] per partial row
+    /// and [`Executor::hash_finish`], so a pipeline can probe its rows as they come.
     #[allow(clippy::too_many_arguments)]
     fn hash_join_into(
         &self,
@@ -3775,142 +4094,175 @@ impl<'a> Executor<'a> {
         depth: u32,
         build: &mut RowSource<'_>,
         probe: &mut RowSource<'_>,
-        next: &mut Vec<Vec<Value>>,
+        emit: &mut Emit<'_>,
         stats: &mut SpillStats,
     ) -> SqlResult<()> {
+        let mut table = self.hash_build((from, rel, step), outer, depth, build, emit, stats)?;
+        probe(&mut |partial| self.hash_probe(&mut table, (rel, step), partial, outer, emit))?;
+        self.hash_finish(table, (from, rel, step), outer, emit, stats)
+    }
+
+    /// A hash join's first phase: the table of the relation's rows from `build`, or its
+    /// partition files once they outgrow `work_mem` (see [`Executor::hash_join_into`]).
+    /// Keyless relation rows of a RIGHT or FULL join that spills are padded to `emit` here.
+    fn hash_build(
+        &self,
+        (from, rel, step): (&FromPlan, &Relation, &JoinStep),
+        outer: Option<&EvalContext<'_>>,
+        depth: u32,
+        build: &mut RowSource<'_>,
+        emit: &mut Emit<'_>,
+        stats: &mut SpillStats,
+    ) -> SqlResult<HashTable> {
         use crate::spill::{SPILL_DEPTH_MAX, SPILL_PARTITIONS, SpillFile, value_bytes};
-        use std::hash::BuildHasher;
-        let state = borealis_common::fasthash::FastState::default();
-        let partition = |key: &[u8]| (state.hash_one(key) % SPILL_PARTITIONS as u64) as usize;
-        let outer_join = matches!(step.kind, JoinKind::Right | JoinKind::Full);
-        let pads_left = matches!(step.kind, JoinKind::Left | JoinKind::Full);
-        // The key of a row under `exprs` in `key`; false if a part of it is NULL.
-        let key_of = |exprs: &[Expr], row: &[Value], key: &mut Vec<u8>| -> SqlResult<bool> {
-            key.clear();
-            let cx = self.cx(row, outer);
-            for e in exprs {
-                let v = e.eval(&cx)?;
-                if v.is_null() {
-                    return Ok(false);
-                }
-                encode_key_value(&v, key);
-            }
-            Ok(true)
+        let mut t = HashTable {
+            outer_join: matches!(step.kind, JoinKind::Right | JoinKind::Full),
+            pads_left: matches!(step.kind, JoinKind::Left | JoinKind::Full),
+            depth,
+            state: borealis_common::fasthash::FastState::default(),
+            build_rows: Vec::new(),
+            table: FastMap::default(),
+            bytes: 0,
+            build_files: Vec::new(),
+            probe_files: Vec::new(),
+            partnered: Vec::new(),
+            probed: 0,
+            key: Vec::new(),
+            buf: Vec::new(),
         };
-        let mut build_rows: Vec<Vec<Value>> = Vec::new();
-        let mut table: FastMap<Vec<u8>, Vec<usize>> = FastMap::default();
-        let mut bytes = 0usize;
-        let mut build_files: Vec<SpillFile> = Vec::new();
-        let mut key = Vec::new();
-        let mut buf = Vec::new();
         build(&mut |row| {
-            let keyed = key_of(&step.build, row, &mut key)?;
-            if !build_files.is_empty() {
+            let keyed = self.hash_key(&step.build, row, outer, &mut t.key)?;
+            if !t.build_files.is_empty() {
                 return if keyed {
-                    build_files[partition(&key)].write_row(row, &mut buf)
-                } else if outer_join {
-                    pad_right(from, rel, row, next)
+                    let p = t.partition();
+                    t.build_files[p].write_row(row, &mut t.buf)
+                } else if t.outer_join {
+                    pad_right(from, rel, row, emit)
                 } else {
                     Ok(())
                 };
             }
-            if !keyed && !outer_join {
+            if !keyed && !t.outer_join {
                 return Ok(());
             }
             // The row, its slot, and its key in the table.
-            bytes += row.iter().map(value_bytes).sum::<usize>()
+            t.bytes += row.iter().map(value_bytes).sum::<usize>()
                 + std::mem::size_of::<Vec<Value>>()
-                + if keyed { 2 * key.len() + 64 } else { 0 };
+                + if keyed { 2 * t.key.len() + 64 } else { 0 };
             if keyed {
-                match table.get_mut(key.as_slice()) {
-                    Some(rows) => rows.push(build_rows.len()),
+                match t.table.get_mut(t.key.as_slice()) {
+                    Some(rows) => rows.push(t.build_rows.len()),
                     None => {
-                        table.insert(key.clone(), vec![build_rows.len()]);
+                        t.table.insert(t.key.clone(), vec![t.build_rows.len()]);
                     }
                 }
             }
-            build_rows.push(row.to_vec());
-            if bytes > self.work_mem && depth < SPILL_DEPTH_MAX {
+            t.build_rows.push(row.to_vec());
+            if t.bytes > self.work_mem && depth < SPILL_DEPTH_MAX {
                 // Partition what is held, in input order, and every build row after it.
-                stats.peak_bytes = stats.peak_bytes.max(bytes);
-                stats.rows_peak = stats.rows_peak.max(build_rows.len());
-                bytes = 0;
-                table.clear();
-                build_files = (0..SPILL_PARTITIONS)
+                stats.peak_bytes = stats.peak_bytes.max(t.bytes);
+                stats.rows_peak = stats.rows_peak.max(t.build_rows.len());
+                t.bytes = 0;
+                t.table.clear();
+                t.build_files = (0..SPILL_PARTITIONS)
                     .map(|_| SpillFile::create())
                     .collect::<SqlResult<_>>()?;
-                for held in std::mem::take(&mut build_rows) {
-                    if key_of(&step.build, &held, &mut key)? {
-                        build_files[partition(&key)].write_row(&held, &mut buf)?;
+                for held in std::mem::take(&mut t.build_rows) {
+                    if self.hash_key(&step.build, &held, outer, &mut t.key)? {
+                        let p = t.partition();
+                        t.build_files[p].write_row(&held, &mut t.buf)?;
                     } else {
-                        pad_right(from, rel, &held, next)?;
+                        pad_right(from, rel, &held, emit)?;
                     }
                 }
             }
             Ok(())
         })?;
         // Written partitions hold no descriptor or buffer while they wait to be read.
-        for f in &mut build_files {
+        for f in &mut t.build_files {
             f.finish_writing()?;
         }
-        let spilled = !build_files.is_empty();
-        let mut probe_files: Vec<SpillFile> = if spilled {
-            (0..SPILL_PARTITIONS)
+        if !t.build_files.is_empty() {
+            t.probe_files = (0..SPILL_PARTITIONS)
                 .map(|_| SpillFile::create())
-                .collect::<SqlResult<_>>()?
-        } else {
-            Vec::new()
-        };
-        // RIGHT and FULL joins: which relation rows found a partner.
-        let mut partnered = vec![false; if outer_join { build_rows.len() } else { 0 }];
-        let mut probed = 0u64;
-        probe(&mut |partial| {
-            probed += 1;
-            if probed.is_multiple_of(1024) {
-                self.session.cancel.check()?;
+                .collect::<SqlResult<_>>()?;
+        }
+        if t.outer_join {
+            t.partnered = vec![false; t.build_rows.len()];
+        }
+        Ok(t)
+    }
+
+    /// A hash join's second phase for one partial row: its matches go to `emit` (or, once the
+    /// table spilled, the row goes to its partition's file).
+    fn hash_probe(
+        &self,
+        t: &mut HashTable,
+        (rel, step): (&Relation, &JoinStep),
+        partial: &[Value],
+        outer: Option<&EvalContext<'_>>,
+        emit: &mut Emit<'_>,
+    ) -> SqlResult<()> {
+        t.probed += 1;
+        if t.probed.is_multiple_of(1024) {
+            self.session.cancel.check()?;
+        }
+        if !self.hash_key(&step.probe, partial, outer, &mut t.key)? {
+            return if t.pads_left {
+                self.pad_left(step, partial, outer, emit)
+            } else {
+                Ok(())
+            };
+        }
+        if !t.build_files.is_empty() {
+            let p = t.partition();
+            return t.probe_files[p].write_row(partial, &mut t.buf);
+        }
+        let mut matched = false;
+        for &c in t.table.get(&t.key).map_or(&[][..], Vec::as_slice) {
+            let m = self.join_row(rel, step, partial, &t.build_rows[c], outer, emit)?;
+            if m && t.outer_join {
+                t.partnered[c] = true;
             }
-            if !key_of(&step.probe, partial, &mut key)? {
-                return if pads_left {
-                    self.pad_left(step, partial, outer, next)
-                } else {
-                    Ok(())
-                };
-            }
-            if spilled {
-                return probe_files[partition(&key)].write_row(partial, &mut buf);
-            }
-            let mut matched = false;
-            for &c in table.get(&key).map_or(&[][..], Vec::as_slice) {
-                let m = self.join_row(rel, step, partial, &build_rows[c], outer, next)?;
-                if m && outer_join {
-                    partnered[c] = true;
-                }
-                matched |= m;
-            }
-            if pads_left && !matched {
-                self.pad_left(step, partial, outer, next)?;
-            }
-            Ok(())
-        })?;
-        if !spilled {
+            matched |= m;
+        }
+        if t.pads_left && !matched {
+            self.pad_left(step, partial, outer, emit)?;
+        }
+        Ok(())
+    }
+
+    /// A hash join's last phase: a RIGHT or FULL join's relation rows without a partner are
+    /// padded, or, if the table spilled, each pair of partition files is joined.
+    fn hash_finish(
+        &self,
+        mut t: HashTable,
+        (from, rel, step): (&FromPlan, &Relation, &JoinStep),
+        outer: Option<&EvalContext<'_>>,
+        emit: &mut Emit<'_>,
+        stats: &mut SpillStats,
+    ) -> SqlResult<()> {
+        if t.build_files.is_empty() {
             stats.batches += 1;
-            stats.peak_bytes = stats.peak_bytes.max(bytes);
-            stats.rows_peak = stats.rows_peak.max(build_rows.len());
-            for (c, row) in build_rows.iter().enumerate() {
-                if outer_join && !partnered[c] {
-                    pad_right(from, rel, row, next)?;
+            stats.peak_bytes = stats.peak_bytes.max(t.bytes);
+            stats.rows_peak = stats.rows_peak.max(t.build_rows.len());
+            if t.outer_join {
+                for (c, row) in t.build_rows.iter().enumerate() {
+                    if !t.partnered[c] {
+                        pad_right(from, rel, row, emit)?;
+                    }
                 }
             }
             return Ok(());
         }
-        drop(table);
-        for f in &mut probe_files {
+        drop(std::mem::take(&mut t.table));
+        for f in &mut t.probe_files {
             f.finish_writing()?;
         }
-        for (mut b, mut p) in build_files.into_iter().zip(probe_files) {
+        for (mut b, mut p) in t.build_files.into_iter().zip(t.probe_files) {
             self.session.cancel.check()?;
             stats.disk_bytes += b.bytes + p.bytes;
-            let joins = (b.rows > 0 && (p.rows > 0 || outer_join)) || (p.rows > 0 && pads_left);
+            let joins = (b.rows > 0 && (p.rows > 0 || t.outer_join)) || (p.rows > 0 && t.pads_left);
             if !joins {
                 // A batch with nothing to join (PostgreSQL counts it too).
                 stats.batches += 1;
@@ -3919,14 +4271,34 @@ impl<'a> Executor<'a> {
             self.hash_join_into(
                 (from, rel, step),
                 outer,
-                depth + 1,
+                t.depth + 1,
                 &mut |f| b.for_each_row(rel.width, f),
                 &mut |f| p.for_each_row(from.width, f),
-                next,
+                emit,
                 stats,
             )?;
         }
         Ok(())
+    }
+
+    /// The key of `row` under `exprs` in `key`; false if a part of it is NULL.
+    fn hash_key(
+        &self,
+        exprs: &[Expr],
+        row: &[Value],
+        outer: Option<&EvalContext<'_>>,
+        key: &mut Vec<u8>,
+    ) -> SqlResult<bool> {
+        key.clear();
+        let cx = self.cx(row, outer);
+        for e in exprs {
+            let v = e.eval(&cx)?;
+            if v.is_null() {
+                return Ok(false);
+            }
+            encode_key_value(&v, key);
+        }
+        Ok(true)
     }
 
     /// Joins `row` of `rel` to `partial` if the step's ON condition holds, and keeps the joined
@@ -3938,7 +4310,7 @@ impl<'a> Executor<'a> {
         partial: &[Value],
         row: &[Value],
         outer: Option<&EvalContext<'_>>,
-        next: &mut Vec<Vec<Value>>,
+        emit: &mut Emit<'_>,
     ) -> SqlResult<bool> {
         let mut joined = partial.to_vec();
         joined[rel.offset..rel.offset + rel.width].clone_from_slice(row);
@@ -3953,12 +4325,7 @@ impl<'a> Executor<'a> {
         {
             return Ok(true);
         }
-        next.push(joined);
-        if next.len() > JOIN_ROWS_MAX {
-            return Err(SqlError::ProgramLimitExceeded(format!(
-                "a join produced more than {JOIN_ROWS_MAX} rows"
-            )));
-        }
+        emit(joined)?;
         Ok(true)
     }
 
@@ -3968,14 +4335,14 @@ impl<'a> Executor<'a> {
         step: &JoinStep,
         partial: &[Value],
         outer: Option<&EvalContext<'_>>,
-        next: &mut Vec<Vec<Value>>,
+        emit: &mut Emit<'_>,
     ) -> SqlResult<()> {
         let pass = match &step.filter {
             None => true,
             Some(f) => f.eval(&self.cx(partial, outer))? == Value::Bool(true),
         };
         if pass {
-            next.push(partial.to_vec());
+            emit(partial.to_vec())?;
         }
         Ok(())
     }
@@ -3984,15 +4351,14 @@ impl<'a> Executor<'a> {
     /// the table under the key prefix its probe values pin, then compares every join key.
     fn lookup_step(
         &self,
-        rel: &Relation,
-        def: &TableDef,
+        (rel, def): (&Relation, &TableDef),
         step: &JoinStep,
         lookup: &IndexLookup,
         rows: &[Vec<Value>],
         outer: Option<&EvalContext<'_>>,
-    ) -> SqlResult<Vec<Vec<Value>>> {
+        emit: &mut Emit<'_>,
+    ) -> SqlResult<()> {
         let mut access = Access::Range(lookup.range.clone());
-        let mut next = Vec::new();
         let mut found: Vec<Vec<Value>> = Vec::new();
         let mut probe_key = Vec::new();
         let mut build_key = Vec::new();
@@ -4050,15 +4416,15 @@ impl<'a> Executor<'a> {
                         encode_key_value(&v, &mut build_key);
                     }
                     if build_key == probe_key {
-                        matched |= self.join_row(rel, step, partial, row, outer, &mut next)?;
+                        matched |= self.join_row(rel, step, partial, row, outer, emit)?;
                     }
                 }
             }
             if step.kind == JoinKind::Left && !matched {
-                self.pad_left(step, partial, outer, &mut next)?;
+                self.pad_left(step, partial, outer, emit)?;
             }
         }
-        Ok(next)
+        Ok(())
     }
 
     /// The rows of a json set-returning function, its argument evaluated with `outer` as the
@@ -4092,56 +4458,49 @@ impl<'a> Executor<'a> {
         Ok(rows)
     }
 
-    /// Joins a LATERAL relation: its subquery runs once per partial row, seeing that row.
-    fn lateral_step(
+    /// Joins a LATERAL relation to one partial row: its subquery runs seeing that row.
+    fn lateral_row(
         &self,
         rel: &Relation,
         step: &JoinStep,
-        rows: Vec<Vec<Value>>,
+        partial: &[Value],
         outer: Option<&EvalContext<'_>>,
-    ) -> SqlResult<Vec<Vec<Value>>> {
-        let mut next = Vec::new();
-        for partial in &rows {
-            self.session.cancel.check()?;
-            let pcx = self.cx(partial, outer);
-            let mut matched = false;
-            let produced = match &rel.source {
-                Source::Derived(plan) => self.run(plan, Some(&pcx))?,
-                Source::JsonRows(name, arg) => self.json_rows(rel, name, arg, Some(&pcx), false)?,
-                _ => return Err(SqlError::Internal("LATERAL over a non-subquery".into())),
-            };
-            for r in produced {
-                if let Some(f) = &rel.filter
-                    && f.eval(&self.cx(&r, outer))? != Value::Bool(true)
-                {
-                    continue;
-                }
-                let mut joined = partial.clone();
-                joined[rel.offset..rel.offset + rel.width].clone_from_slice(&r);
-                let cx = self.cx(&joined, outer);
-                if let Some(on) = &step.on
-                    && on.eval(&cx)? != Value::Bool(true)
-                {
-                    continue;
-                }
-                matched = true;
-                if let Some(f) = &step.filter
-                    && f.eval(&cx)? != Value::Bool(true)
-                {
-                    continue;
-                }
-                next.push(joined);
-                if next.len() > JOIN_ROWS_MAX {
-                    return Err(SqlError::ProgramLimitExceeded(format!(
-                        "a join produced more than {JOIN_ROWS_MAX} rows"
-                    )));
-                }
+        emit: &mut Emit<'_>,
+    ) -> SqlResult<()> {
+        self.session.cancel.check()?;
+        let pcx = self.cx(partial, outer);
+        let mut matched = false;
+        let produced = match &rel.source {
+            Source::Derived(plan) => self.run(plan, Some(&pcx))?,
+            Source::JsonRows(name, arg) => self.json_rows(rel, name, arg, Some(&pcx), false)?,
+            _ => return Err(SqlError::Internal("LATERAL over a non-subquery".into())),
+        };
+        for r in produced {
+            if let Some(f) = &rel.filter
+                && f.eval(&self.cx(&r, outer))? != Value::Bool(true)
+            {
+                continue;
             }
-            if step.kind == JoinKind::Left && !matched {
-                next.push(partial.clone());
+            let mut joined = partial.to_vec();
+            joined[rel.offset..rel.offset + rel.width].clone_from_slice(&r);
+            let cx = self.cx(&joined, outer);
+            if let Some(on) = &step.on
+                && on.eval(&cx)? != Value::Bool(true)
+            {
+                continue;
             }
+            matched = true;
+            if let Some(f) = &step.filter
+                && f.eval(&cx)? != Value::Bool(true)
+            {
+                continue;
+            }
+            emit(joined)?;
         }
-        Ok(next)
+        if step.kind == JoinKind::Left && !matched {
+            emit(partial.to_vec())?;
+        }
+        Ok(())
     }
 
     /// Runs a select, giving each output row to `sink` with its sort keys (then its DISTINCT
@@ -4369,21 +4728,10 @@ fn mark_columns(e: &Expr, needed: &mut [bool]) -> bool {
 }
 
 /// A RIGHT or FULL join's relation row without a partner: NULLs in every other column.
-fn pad_right(
-    from: &FromPlan,
-    rel: &Relation,
-    row: &[Value],
-    next: &mut Vec<Vec<Value>>,
-) -> SqlResult<()> {
+fn pad_right(from: &FromPlan, rel: &Relation, row: &[Value], emit: &mut Emit<'_>) -> SqlResult<()> {
     let mut joined = vec![Value::Null; from.width];
     joined[rel.offset..rel.offset + rel.width].clone_from_slice(row);
-    next.push(joined);
-    if next.len() > JOIN_ROWS_MAX {
-        return Err(SqlError::ProgramLimitExceeded(format!(
-            "a join produced more than {JOIN_ROWS_MAX} rows"
-        )));
-    }
-    Ok(())
+    emit(joined)
 }
 
 /// Gives each row of a body that is not a select to `sink` with its sort keys: ORDER BY
@@ -6265,6 +6613,109 @@ mod tests {
                 "SELECT sum(CAST('-0' AS float8) * id), avg(CAST('-0' AS float8)) FROM a"
             ),
             rows(&[&["-0", "0"]])
+        );
+    }
+
+    #[test]
+    fn joins_stream_their_rows_into_what_reads_them() {
+        // On a thread with the stack servers give statements.
+        std::thread::Builder::new()
+            .stack_size(STATEMENT_STACK_BYTES)
+            .spawn(joins_stream)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    fn joins_stream() {
+        let mut s = session();
+        // More joined rows than any step may hold: an aggregate reads them as they are made.
+        let n = 2_100;
+        assert!(n * n > JOIN_ROWS_MAX);
+        assert_eq!(
+            run(
+                &mut s,
+                &format!(
+                    "SELECT count(*), sum(a.a + b.b) FROM generate_series(1, {n}) a \
+                     CROSS JOIN generate_series(1, {n}) b"
+                )
+            ),
+            rows(&[&[&(n * n).to_string(), &(n * n * (n + 1)).to_string()]])
+        );
+        // An index nested loop that meets more partial rows than it looks up turns into the
+        // step's hash join mid-stream, with the rows it held first; its answers do not change.
+        run(
+            &mut s,
+            "CREATE TABLE p (id int PRIMARY KEY, g int);
+             CREATE TABLE q (pid int, v int);
+             INSERT INTO p SELECT i, i % 7 FROM generate_series(1, 3000) i;
+             INSERT INTO q SELECT i % 3100, i FROM generate_series(1, 6000) i;",
+        );
+        for limit in [5, 900, 1100, 3100] {
+            for join in ["JOIN", "LEFT JOIN"] {
+                let probe = format!(
+                    "SELECT count(*), count(p.id), sum(q.v), sum(p.g) FROM q {join} p \
+                     ON p.id = q.pid AND p.g <> 3 WHERE q.pid < {limit}"
+                );
+                let hash = probe.replace("JOIN p ON", "JOIN (SELECT * FROM p) AS p ON");
+                assert_eq!(run(&mut s, &probe), run(&mut s, &hash), "{probe}");
+            }
+        }
+        // A LIMIT stops the pipeline once it has its rows.
+        let explain = run(
+            &mut s,
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) \
+             SELECT q.v, p.g FROM q JOIN (SELECT * FROM p) p ON p.id = q.pid LIMIT 3",
+        );
+        let lines: Vec<&str> = explain.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(lines[0], "Limit (actual rows=3 loops=1)", "{lines:?}");
+        assert_eq!(
+            lines[1], "  ->  Hash Join (actual rows=3 loops=1)",
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("Seq Scan on q (actual rows=")),
+            "{lines:?}"
+        );
+        // RIGHT and FULL joins still pad when no partial row reaches their step.
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT count(*), count(q.v), count(p.id) FROM q RIGHT JOIN p \
+                 ON p.id = q.pid AND q.v < 0 WHERE p.id <= 3000"
+            ),
+            rows(&[&["3000", "0", "3000"]])
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT count(*) FROM (SELECT * FROM q WHERE v < 0) q FULL JOIN p ON p.id = q.pid"
+            ),
+            rows(&[&["3000"]])
+        );
+        // The longest FROM clause runs as several pipelines, within the statement stack.
+        let tables = RELATIONS_MAX;
+        let mut ddl = String::new();
+        for i in 0..tables {
+            ddl.push_str(&format!(
+                "CREATE TABLE c{i} (k int); INSERT INTO c{i} VALUES (1), (2);"
+            ));
+        }
+        run(&mut s, &ddl);
+        let from: Vec<String> = (0..tables).map(|i| format!("c{i}")).collect();
+        let on: Vec<String> = (1..tables).map(|i| format!("c{i}.k = c0.k")).collect();
+        assert_eq!(
+            run(
+                &mut s,
+                &format!(
+                    "SELECT count(*) FROM {} WHERE {}",
+                    from.join(", "),
+                    on.join(" AND ")
+                )
+            ),
+            rows(&[&["2"]])
         );
     }
 

@@ -281,22 +281,7 @@ use crate::ddl_parse::{SCHEMA_ELEMENTS_CARRIER, SET_SCHEMA_CARRIER};
 
 impl AlterSequence {
     fn carrier(text: &str) -> ast::Statement {
-        ast::Statement::Call(ast::Function {
-            name: ast::ObjectName::from(vec![ast::Ident::new(ALTER_SEQUENCE_CARRIER)]),
-            uses_odbc_syntax: false,
-            parameters: ast::FunctionArguments::None,
-            args: ast::FunctionArguments::List(ast::FunctionArgumentList {
-                duplicate_treatment: None,
-                args: vec![ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(
-                    ast::Expr::Value(ast::Value::SingleQuotedString(text.to_string()).into()),
-                ))],
-                clauses: Vec::new(),
-            }),
-            filter: None,
-            null_treatment: None,
-            over: None,
-            within_group: Vec::new(),
-        })
+        crate::ddl_parse::carrier(ALTER_SEQUENCE_CARRIER, text)
     }
 
     /// The statement's text, if `stmt` carries an ALTER SEQUENCE.
