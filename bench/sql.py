@@ -24,6 +24,10 @@ two systems:
     range-100     100 rows by a primary-key range             1 client
     join-3way     orders of one customer (by the index on customer_id, about --rows/10 000
                   rows) joined to customers and regions      1 client
+    latest-10     the newest 10 orders of one customer (ORDER BY id DESC LIMIT 10 over the
+                  index on customer_id)                       1 and 16 clients
+    latest-10-pk  the 10 orders before a random id (ORDER BY id DESC LIMIT 10: a backward
+                  read of the primary key)                    1 client
     group-by      count, sum, avg per status over all of orders   1 client
 
 Prints TPS and p99 latency per case and the Borealis / PostgreSQL ratio; writes
@@ -76,6 +80,14 @@ CASES = [
      "SELECT r.name, c.name, o.id, o.amount FROM orders o JOIN customers c ON c.id = o.customer_id "
      "JOIN regions r ON r.id = c.region_id WHERE o.customer_id = :cid;\n",
      (1,), {"cid": 42}),
+    ("latest-10",
+     "\\set cid random(1, {customers})\n"
+     "SELECT id, amount, status FROM orders WHERE customer_id = :cid ORDER BY id DESC LIMIT 10;\n",
+     (1, 16), {"cid": 42}),
+    ("latest-10-pk",
+     "\\set hi random(1000, {rows})\n"
+     "SELECT id, customer_id, amount FROM orders WHERE id <= :hi ORDER BY id DESC LIMIT 10;\n",
+     (1,), {"hi": 4242}),
     ("group-by",
      "SELECT status, count(*), sum(amount), avg(amount) FROM orders GROUP BY status;\n",
      (1,), {}),

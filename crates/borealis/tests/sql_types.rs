@@ -230,6 +230,15 @@ async fn joins_and_index_only_scans_answer_as_postgresql_does() {
     run_golden("sql_joins.golden", "sql-joins", false).await;
 }
 
+/// `sql_backward.golden`: ORDER BY … DESC read backwards from a primary key or an index
+/// (equality-pinned leading columns, range bounds, LIMIT and OFFSET, NULLs first, multi-column
+/// and text keys, a transaction's own writes), orders that still sort (mixed directions, DESC
+/// NULLS LAST), and min/max read from one end of a key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backward_scans_answer_as_postgresql_does() {
+    run_golden("sql_backward.golden", "sql-backward", false).await;
+}
+
 /// Runs the cases of one golden file against a Borealis cluster (or, with
 /// `BOREALIS_RECORD_GOLDEN` set, records PostgreSQL 15's answers into it). With `details`, an
 /// error's answer includes its DETAIL line.

@@ -17,7 +17,10 @@
 //! (its `tree` field), is not a root, and sits exactly one level below its parent. Levels strictly
 //! decrease and are bounded by `TREE_LEVELS_MAX`, so a descent over corrupted pages still ends,
 //! with `EngineError::Corrupted`. Scans follow the leaf sibling links, bounded by the number of
-//! pages ever allocated, and check that keys keep ascending across leaves.
+//! pages ever allocated, and check that keys keep ascending across leaves. Leaves have no left
+//! links: a backward scan ([`ReverseCursor`]) re-descends from the root to the leaf below the
+//! current one's lower fence (the separator its parent holds for it), checking that fences and
+//! keys keep descending.
 //!
 //! Inserting into a full leaf splits it by bytes into two halves (both always fit: see
 //! `limits`), the right half in a newly allocated page, and inserts the right half's first key
@@ -470,6 +473,165 @@ impl Cursor {
             }
             self.leaf = Some(PageId(next));
             self.slot = 0;
+        }
+    }
+}
+
+/// Descends to the leaf holding the greatest key at or below `to` (below it when excluded; the
+/// rightmost leaf when unbounded). Returns the leaf and its lower fence: the separator its parent
+/// chain gives as the least key it may hold (`None` for the leftmost leaf of the tree).
+///
+/// At an internal page the child chosen is the last whose separator is at or below the bound
+/// (strictly below for an excluded bound); leaving that child's range to the left then means
+/// going below its separator, which is the fence.
+fn descend_before(
+    mtr: &mut Mtr<'_>,
+    tree: PageId,
+    to: Bound<&[u8]>,
+) -> Result<(PageId, Option<Vec<u8>>), EngineError> {
+    let mut level = root_level(mtr, tree)?;
+    let mut id = tree;
+    let mut fence: Option<Vec<u8>> = None;
+    loop {
+        let p = read_at(mtr, id, tree, level)?;
+        if level == 0 {
+            return Ok((id, fence));
+        }
+        // How many separators lie at or below (strictly below) the bound: the chosen child is
+        // the one after that many, the leftmost link when there are none.
+        let below = match to {
+            Bound::Unbounded => page::count(p),
+            Bound::Included(k) => page::search(p, k).map_or_else(|i| i, |i| i + 1),
+            Bound::Excluded(k) => page::search(p, k).unwrap_or_else(|i| i),
+        };
+        let next = if below == 0 {
+            PageId(page::link(p))
+        } else {
+            fence = Some(page::key(p, below - 1).to_vec());
+            page::child(p, below - 1)
+        };
+        id = next;
+        level -= 1;
+    }
+}
+
+/// A backward cursor over a tree's entries, from the greatest key at or below a bound down to
+/// the least. Valid only while the engine lock is held (the tree must not change under it).
+///
+/// Leaves link only to their right sibling, so moving left re-descends from the root to the
+/// leaf holding the keys just below the current leaf's lower fence (the separator above it), as
+/// a B-tree without left links does. Fences strictly decrease from leaf to leaf, so the walk
+/// ends even over empty leaves, and it costs one descent per leaf, the levels' pages being hot
+/// in the buffer pool.
+///
+/// ```text
+///            [ 10 | 20 ]             leaf [20..] exhausted: descend for "below 20"
+///           /     |     \            → leaf [10..20), fence 10; then "below 10"
+///      [..10)  [10..20)  [20..)      → leftmost leaf, fence None: last leaf
+/// ```
+pub(crate) struct ReverseCursor {
+    tree: PageId,
+    /// The leaf under the cursor and its lower fence; `None` once past the first leaf.
+    leaf: Option<(PageId, Option<Vec<u8>>)>,
+    /// Entries of the leaf not returned yet: the next one is at `slot - 1`.
+    slot: usize,
+    /// Descents after the first, and the most there can be (pages ever allocated).
+    hops: u64,
+    hops_max: u64,
+    /// The key returned last, to check that keys descend.
+    last: Vec<u8>,
+    started: bool,
+}
+
+impl ReverseCursor {
+    /// A cursor on the last entry at or before `to`.
+    pub(crate) fn seek(
+        mtr: &mut Mtr<'_>,
+        tree: PageId,
+        to: Bound<&[u8]>,
+    ) -> Result<ReverseCursor, EngineError> {
+        let hops_max = page::meta_next_free_page(mtr.read(META_PAGE)?);
+        let (leaf, fence) = descend_before(mtr, tree, to)?;
+        let p = mtr.read(leaf)?;
+        let slot = match to {
+            Bound::Unbounded => page::count(p),
+            Bound::Included(k) => page::search(p, k).map_or_else(|i| i, |i| i + 1),
+            Bound::Excluded(k) => page::search(p, k).unwrap_or_else(|i| i),
+        };
+        Ok(ReverseCursor {
+            tree,
+            leaf: Some((leaf, fence)),
+            slot,
+            hops: 0,
+            hops_max,
+            last: Vec::new(),
+            started: false,
+        })
+    }
+
+    /// Copies the entry under the cursor into `key` and `value` (replacing their contents) and
+    /// moves before it; `false` past the first entry.
+    pub(crate) fn prev_into(
+        &mut self,
+        mtr: &mut Mtr<'_>,
+        key: &mut Vec<u8>,
+        value: &mut Vec<u8>,
+    ) -> Result<bool, EngineError> {
+        loop {
+            let Some((id, fence)) = &self.leaf else {
+                return Ok(false);
+            };
+            let id = *id;
+            let p = read_at(mtr, id, self.tree, 0)?;
+            if self.slot > page::count(p) {
+                return Err(EngineError::Corrupted(format!(
+                    "tree {}: leaf {id} shrank under a backward scan",
+                    self.tree
+                )));
+            }
+            if self.slot > 0 {
+                let k = page::key(p, self.slot - 1);
+                let below_fence = fence.as_deref().is_some_and(|f| k < f);
+                if below_fence || (self.started && self.last.as_slice() <= k) {
+                    return Err(EngineError::Corrupted(format!(
+                        "tree {}: keys stop descending at leaf {id}",
+                        self.tree
+                    )));
+                }
+                key.clear();
+                key.extend_from_slice(k);
+                value.clear();
+                value.extend_from_slice(page::value(p, self.slot - 1));
+                self.last.clear();
+                self.last.extend_from_slice(k);
+                self.started = true;
+                self.slot -= 1;
+                return Ok(true);
+            }
+            let Some(fence) = fence.clone() else {
+                self.leaf = None;
+                continue;
+            };
+            self.hops += 1;
+            if self.hops > self.hops_max {
+                return Err(EngineError::Corrupted(format!(
+                    "tree {}: backward walk visits more leaves than the volume holds",
+                    self.tree
+                )));
+            }
+            let (leaf, lower) = descend_before(mtr, self.tree, Bound::Excluded(&fence))?;
+            if lower
+                .as_ref()
+                .is_some_and(|l| l.as_slice() >= fence.as_slice())
+            {
+                return Err(EngineError::Corrupted(format!(
+                    "tree {}: separators stop descending below leaf {id}",
+                    self.tree
+                )));
+            }
+            let p = mtr.read(leaf)?;
+            self.slot = page::search(p, &fence).unwrap_or_else(|i| i);
+            self.leaf = Some((leaf, lower));
         }
     }
 }

@@ -46,7 +46,7 @@
 //! Lock order: the engine lock may be taken before the SSI lock and the snapshot registry, never
 //! after them; the lock table's mutex is never held while taking another lock.
 
-use crate::btree::{self, Cursor};
+use crate::btree::{self, Cursor, ReverseCursor};
 use crate::limits::{
     BUFFER_POOL_PAGES_MIN, ENTRY_BYTES_MAX, KEY_BYTES_MAX, SPILL_ENTRIES_PER_MTR, STATUS_BUCKETS,
     STATUS_BUCKETS_PER_VACUUM_STEP, STATUS_TRUNCATIONS_PER_COMMIT, TXN_IDS_RESERVED,
@@ -474,13 +474,46 @@ impl Engine {
         self.scan_batch_as(txn, tree, (from, to), limit, txn.snapshot, out)
     }
 
+    /// At most `limit` entries of `tree` between `from` and `to`, in descending key order, as
+    /// `txn` sees them (the same versions [`scan_batch`](Self::scan_batch) returns, last key
+    /// first), into `out` (cleared first). Page backwards through a big tree by calling again
+    /// with `to = Excluded(last)`. The tree is walked from its right end by re-descending to
+    /// the predecessor of each leaf (see `btree::ReverseCursor`): leaves link only rightwards.
+    pub fn scan_batch_rev(
+        &self,
+        txn: &Txn,
+        tree: TreeId,
+        from: Bound<&[u8]>,
+        to: Bound<&[u8]>,
+        limit: usize,
+        out: &mut ScanBatch,
+    ) -> Result<(), EngineError> {
+        self.scan_batch_dir(txn, tree, (from, to), limit, txn.snapshot, true, out)
+    }
+
     fn scan_batch_as(
+        &self,
+        txn: &Txn,
+        tree: TreeId,
+        range: (Bound<&[u8]>, Bound<&[u8]>),
+        limit: usize,
+        snapshot: Lsn,
+        out: &mut ScanBatch,
+    ) -> Result<(), EngineError> {
+        self.scan_batch_dir(txn, tree, range, limit, snapshot, false, out)
+    }
+
+    /// The scans of both directions: the stored rows visible at `snapshot`, merged with the
+    /// transaction's own writes of the range, in ascending key order or, `backward`, descending.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_batch_dir(
         &self,
         txn: &Txn,
         tree: TreeId,
         (from, to): (Bound<&[u8]>, Bound<&[u8]>),
         limit: usize,
         snapshot: Lsn,
+        backward: bool,
         out: &mut ScanBatch,
     ) -> Result<(), EngineError> {
         self.check_owner(txn);
@@ -498,16 +531,27 @@ impl Engine {
         };
         let seer = (snapshot, txn.id);
         let mut newer = Vec::new();
-        let mut own = txn
+        let own_range = txn
             .writes
             .get(&tree)
             .map(|w| w.range::<[u8], _>((from, to)))
             .into_iter()
-            .flatten()
-            .peekable();
+            .flatten();
+        let own_range: Box<dyn Iterator<Item = (&Vec<u8>, &Write)> + '_> = if backward {
+            Box::new(own_range.rev())
+        } else {
+            Box::new(own_range)
+        };
+        let mut own = own_range.peekable();
         let (mut key, mut raw) = (std::mem::take(&mut out.key), std::mem::take(&mut out.raw));
         let result = self.read(|mtr, status| {
-            let mut cursor = Cursor::seek(mtr, tree, from)?;
+            let mut cursor = if backward {
+                Walk::Backward(ReverseCursor::seek(mtr, tree, to)?)
+            } else {
+                Walk::Forward(Cursor::seek(mtr, tree, from)?)
+            };
+            // The end the walk stops at: `to` going forwards, `from` going backwards.
+            let end = if backward { from } else { to };
             let mut stored = None;
             // Whether the stored row under the cursor is used up (none read yet, taken, or
             // replaced by the transaction's own write of the same key).
@@ -518,7 +562,7 @@ impl Engine {
                         &mut cursor,
                         mtr,
                         status,
-                        to,
+                        end,
                         seer,
                         &mut newer,
                         (&mut key, &mut raw),
@@ -527,11 +571,15 @@ impl Engine {
                 if out.len() >= limit {
                     break;
                 }
-                // Take the buffered write when its key comes first or equals the stored one.
+                // Take the buffered write when its key comes first in the walk's order or
+                // equals the stored one.
                 let take_own = match (&stored, own.peek()) {
                     (None, None) => break,
                     (None, Some(_)) => true,
                     (Some(_), None) => false,
+                    (Some(_), Some((own_key, _))) if backward => {
+                        own_key.as_slice() >= key.as_slice()
+                    }
                     (Some(_), Some((own_key, _))) => own_key.as_slice() <= key.as_slice(),
                 };
                 advance = if take_own {
@@ -554,7 +602,13 @@ impl Engine {
             && out.len() == limit
             && let Some(last) = out.last_key()
         {
-            self.shared.ssi().narrow_range(txn.id, tree, index, last);
+            // A scan stopped at its limit read up to its last key, from whichever side.
+            let mut ssi = self.shared.ssi();
+            if backward {
+                ssi.narrow_range_start(txn.id, tree, index, last);
+            } else {
+                ssi.narrow_range(txn.id, tree, index, last);
+            }
         }
         if tracked {
             self.conflict_out(txn, &newer)?;
@@ -1654,33 +1708,55 @@ fn apply_write(
     Ok(Some((applied, pruned)))
 }
 
-/// The cursor's next row before `to` with a version visible at `snapshot` to transaction `own`:
-/// its key lands in `key`, its stored chain in `raw` (both reused from row to row), and the
-/// visible value's place in `raw` is returned. Writers of versions too new for the snapshot are
-/// added to `newer`.
+/// A cursor walking a tree one way or the other.
+enum Walk {
+    Forward(Cursor),
+    Backward(ReverseCursor),
+}
+
+/// The walk's next row not past `end` (the range's far end in the walk's direction) with a
+/// version visible at `snapshot` to transaction `own`: its key lands in `key`, its stored chain
+/// in `raw` (both reused from row to row), and the visible value's place in `raw` is returned.
+/// Writers of versions too new for the snapshot are added to `newer`.
 fn next_visible_into(
-    cursor: &mut Cursor,
+    cursor: &mut Walk,
     mtr: &mut Mtr<'_>,
     status: &mut StatusCache,
-    to: Bound<&[u8]>,
+    end: Bound<&[u8]>,
     (snapshot, own): (Lsn, TxnId),
     newer: &mut Vec<TxnId>,
     (key, raw): (&mut Vec<u8>, &mut Vec<u8>),
 ) -> Result<Option<std::ops::Range<usize>>, EngineError> {
-    while cursor.next_into(mtr, key, raw)? {
-        let before_end = match to {
-            Bound::Unbounded => true,
-            Bound::Included(end) => key.as_slice() <= end,
-            Bound::Excluded(end) => key.as_slice() < end,
+    loop {
+        let within = match cursor {
+            Walk::Forward(c) => {
+                if !c.next_into(mtr, key, raw)? {
+                    return Ok(None);
+                }
+                match end {
+                    Bound::Unbounded => true,
+                    Bound::Included(end) => key.as_slice() <= end,
+                    Bound::Excluded(end) => key.as_slice() < end,
+                }
+            }
+            Walk::Backward(c) => {
+                if !c.prev_into(mtr, key, raw)? {
+                    return Ok(None);
+                }
+                match end {
+                    Bound::Unbounded => true,
+                    Bound::Included(end) => key.as_slice() >= end,
+                    Bound::Excluded(end) => key.as_slice() > end,
+                }
+            }
         };
-        if !before_end {
+        if !within {
             return Ok(None);
         }
         if let Some(value) = mvcc::visible_in(status, mtr, raw, snapshot, own, newer)? {
             return Ok(Some(value));
         }
     }
-    Ok(None)
 }
 
 /// A batch of scanned entries in two reused buffers (see [`Engine::scan_batch`]).

@@ -20,9 +20,9 @@
 //! Data flow of a transaction (DESIGN.md §3, "MVCC where a snapshot is an LSN"):
 //! [`Engine::begin_with`] takes a snapshot at the store's durable LSN (VDL) and registers it;
 //! [`Engine::new_statement`] refreshes it per statement under READ COMMITTED. Reads
-//! ([`Engine::get`], [`Engine::scan`], [`Engine::last_key`]) see the transaction's own buffered
-//! writes merged over, for every row, the newest committed version whose transaction is visible at
-//! the snapshot. Writes ([`Engine::insert`], [`Engine::put`], [`Engine::delete`]) take the row's
+//! ([`Engine::get`], [`Engine::scan`] and, in descending key order, [`Engine::scan_batch_rev`],
+//! [`Engine::last_key`]) see the transaction's own buffered writes merged over, for every row,
+//! the newest committed version whose transaction is visible at the snapshot. Writes ([`Engine::insert`], [`Engine::put`], [`Engine::delete`]) take the row's
 //! lock, check the row's newest committed version (duplicates; first-updater-wins under
 //! REPEATABLE READ and SERIALIZABLE) and fill the write set. [`Engine::commit`] takes the engine
 //! lock, applies the whole write set as new versions plus the transaction's status entry, and

@@ -177,6 +177,21 @@ impl Ssi {
         }
     }
 
+    /// Shrinks a recorded range from below to what a backward scan stopped at its limit read.
+    pub(crate) fn narrow_range_start(
+        &mut self,
+        txn: TxnId,
+        tree: TreeId,
+        index: usize,
+        from: &[u8],
+    ) {
+        if let Some(r) = self.reads(txn, tree)
+            && let Some(range) = r.ranges.get_mut(index)
+        {
+            range.0 = Bound::Included(from.to_vec());
+        }
+    }
+
     /// Records a read that depended on the whole tree (its greatest key).
     pub(crate) fn read_tree(&mut self, txn: TxnId, tree: TreeId) {
         if let Some(r) = self.reads(txn, tree) {

@@ -1,8 +1,8 @@
 //! Model test: the engine against `BTreeMap`s, over a buffer pool of 8 pages.
 //!
-//! Random transactions of random size insert, upsert, delete, get, scan and ask for the last key
-//! on a few trees; each is committed or rolled back at random, and the engine is reopened on the
-//! same store now and then. Every answer is compared with a model built from plain maps. Keys mix
+//! Random transactions of random size insert, upsert, delete, get, scan (forwards and
+//! backwards) and ask for the last key on a few trees; each is committed or rolled back at
+//! random, and the engine is reopened on the same store now and then. Every answer is compared with a model built from plain maps. Keys mix
 //! short and long ones (up to 1000 bytes) so that trees grow several levels, and the tiny pool
 //! forces pages out and back in from the store, which checks that the redo diffs rebuild every
 //! page exactly.
@@ -16,7 +16,7 @@
 
 use borealis_common::pagestore::{MemStore, PageStore};
 use borealis_engine::limits::ENTRY_BYTES_MAX;
-use borealis_engine::{CATALOG, Engine, EngineConfig, EngineError, TreeId};
+use borealis_engine::{CATALOG, Engine, EngineConfig, EngineError, ScanBatch, TreeId, Txn};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
@@ -172,6 +172,55 @@ fn read_all(engine: &Engine, tree: TreeId, page: usize) -> Map {
     out
 }
 
+/// At most `limit` entries of a range in descending key order, through the engine's backward
+/// scan.
+fn scan_rev(
+    engine: &Engine,
+    txn: &Txn,
+    tree: TreeId,
+    (from, to): (Bound<&[u8]>, Bound<&[u8]>),
+    limit: usize,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut batch = ScanBatch::default();
+    engine
+        .scan_batch_rev(txn, tree, from, to, limit, &mut batch)
+        .unwrap();
+    batch
+        .iter()
+        .map(|(k, v)| (k.to_vec(), v.to_vec()))
+        .collect()
+}
+
+/// Every entry of a tree, read backwards through the engine in pages of `page` entries, each
+/// page resuming below the last key of the one before.
+fn read_all_rev(engine: &Engine, tree: TreeId, page: usize) -> Map {
+    let txn = engine.begin();
+    let mut out = Map::new();
+    let mut to: Option<Vec<u8>> = None;
+    let mut previous: Option<Vec<u8>> = None;
+    loop {
+        let upper = to.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        let chunk = scan_rev(engine, &txn, tree, (Bound::Unbounded, upper), page);
+        let done = chunk.len() < page;
+        if let Some((k, _)) = chunk.last() {
+            to = Some(k.clone());
+        }
+        for (k, v) in chunk {
+            assert!(
+                previous.as_ref().is_none_or(|p| &k < p),
+                "a backward scan stopped descending"
+            );
+            previous = Some(k.clone());
+            assert!(out.insert(k, v).is_none(), "a scan page repeated a key");
+        }
+        if done {
+            break;
+        }
+    }
+    engine.rollback(txn);
+    out
+}
+
 /// Odd seeds run with the smallest write buffer, so that big transactions spill their writes
 /// into pages before they commit or roll back.
 fn open(store: &Arc<MemStore>, seed: u64) -> Engine {
@@ -242,7 +291,20 @@ fn run(seed: u64, ops: usize) -> (u16, u64) {
                     let k = keys.pick(&mut rng);
                     assert_eq!(engine.get(&txn, tree, &k).unwrap(), seen.get(&k).cloned());
                 }
-                85..96 => {
+                85..91 => {
+                    let (from, to) = (bound(&mut rng, &mut keys), bound(&mut rng, &mut keys));
+                    let limit = rng.below(60);
+                    let got = scan_rev(&engine, &txn, tree, (as_ref(&from), as_ref(&to)), limit);
+                    let want: Vec<_> = seen
+                        .iter()
+                        .rev()
+                        .filter(|(k, _)| in_range(k, as_ref(&from), as_ref(&to)))
+                        .take(limit)
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    assert_eq!(got, want, "backward scan");
+                }
+                91..96 => {
                     let (from, to) = (bound(&mut rng, &mut keys), bound(&mut rng, &mut keys));
                     let limit = rng.below(60);
                     let got = engine
@@ -289,6 +351,10 @@ fn run(seed: u64, ops: usize) -> (u16, u64) {
                     read_all(&engine, tree, 1 + rng.below(100)),
                     committed[&tree]
                 );
+                assert_eq!(
+                    read_all_rev(&engine, tree, 1 + rng.below(100)),
+                    committed[&tree]
+                );
             }
         }
     }
@@ -298,6 +364,7 @@ fn run(seed: u64, ops: usize) -> (u16, u64) {
     let mut height = 0;
     for &tree in &trees {
         assert_eq!(read_all(&engine, tree, 37), committed[&tree]);
+        assert_eq!(read_all_rev(&engine, tree, 41), committed[&tree]);
         height = height.max(engine.tree_height(tree).unwrap());
     }
     (height, evictions)

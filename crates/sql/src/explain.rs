@@ -14,7 +14,8 @@
 //!   relation's filter as `Filter` (every row is checked against the whole filter again, so the
 //!   split is only how the work is shown); a read that decodes its rows from the key alone is
 //!   an `Index Only Scan` (under ANALYZE with `Heap Fetches: 0`: entries are versioned with
-//!   their rows, none is ever checked against the table);
+//!   their rows, none is ever checked against the table); either is `… Scan Backward` when it
+//!   reads the key from its high end down for a descending ORDER BY;
 //! - a join step that hashes the relation is a `Hash Join` over a `Hash` of the relation's scan;
 //!   one run as a merge join is a `Merge Join` with its `Merge Cond` and a `Sort` above each side
 //!   that does not arrive in key order; one that probes the relation's key per partial row (an
@@ -683,7 +684,9 @@ impl<'a> Walk<'a> {
             walk: self,
             subplans: RefCell::new(Vec::new()),
         };
-        if let Some(agg) = &s.aggregate {
+        if !s.minmax.is_empty() {
+            node = self.minmax(s, plan)?;
+        } else if let Some(agg) = &s.aggregate {
             let groups = if agg.group_by.is_empty() {
                 1.0
             } else if let Some(d) = self.group_distinct(&s.from, &agg.group_by) {
@@ -1187,13 +1190,68 @@ impl<'a> Walk<'a> {
 
     /// The scan of one relation; `probe`: an index nested-loop join's key and conditions.
     fn scan(&self, rel: &Relation, probe: Option<(&KeyRange, Vec<String>)>) -> SqlResult<Node> {
+        self.scan_as(rel, probe, None)
+    }
+
+    /// The `Result` over one `InitPlan` per call that the min/max rewrite runs
+    /// ([`SelectPlan::minmax`]), each a `Limit` over the one-row read of its key, as PostgreSQL
+    /// prints its MinMaxAgg plan.
+    fn minmax(&self, s: &SelectPlan, plan: &QueryPlan) -> SqlResult<Node> {
+        let rel = &s.from.relations[0];
+        let mut subplans = Vec::with_capacity(s.minmax.len());
+        for (i, range) in s.minmax.iter().enumerate() {
+            let scan = self.scan_as(rel, None, Some((range, i)))?;
+            let limit = Node {
+                name: "Limit".into(),
+                startup_cost: scan.startup_cost,
+                total_cost: scan.startup_cost + (scan.total_cost - scan.startup_cost) / scan.rows,
+                rows: 1.0,
+                width: scan.width,
+                actual: self.counters(range, Part::Scan),
+                children: vec![scan],
+                ..Node::default()
+            };
+            subplans.push((format!("InitPlan {} (returns ${i})", i + 1), limit));
+        }
+        let total: f64 = subplans.iter().map(|(_, n)| n.total_cost).sum();
+        Ok(Node {
+            name: "Result".into(),
+            startup_cost: total,
+            total_cost: total + ROW_COST,
+            rows: 1.0,
+            width: width_of(&plan.columns),
+            actual: self.counters(s, Part::Aggregate),
+            subplans,
+            ..Node::default()
+        })
+    }
+
+    /// [`scan`](Self::scan), or with `minmax` the `i`-th read of the min/max rewrite through
+    /// `range`: PostgreSQL names the relation `t_i` in all but the first, and adds the key
+    /// column's `IS NOT NULL` to the `Index Cond`.
+    fn scan_as(
+        &self,
+        rel: &Relation,
+        probe: Option<(&KeyRange, Vec<String>)>,
+        minmax: Option<(&KeyRange, usize)>,
+    ) -> SqlResult<Node> {
         // A scan's own conditions print unqualified (a subquery scan's qualified), as
         // PostgreSQL prints them.
         let mut own = self.own_names(rel);
         own.prefix = self.options.verbose || matches!(rel.source, Source::Derived(_));
         let cx = own.names();
+        let label = match minmax {
+            Some((_, i)) if i > 0 => {
+                let base = match (&rel.source, rel.label.is_empty()) {
+                    (Source::Table(def), true) => def.name.clone(),
+                    _ => rel.label.clone(),
+                };
+                format!("{base}_{i}")
+            }
+            _ => rel.label.clone(),
+        };
         let alias = |name: &str| {
-            if rel.label == name || rel.label.is_empty() {
+            if label == name || label.is_empty() {
                 quote_ident(name)
             } else {
                 format!("{} {}", quote_ident(name), quote_ident(&rel.label))
@@ -1224,15 +1282,19 @@ impl<'a> Walk<'a> {
                     stats,
                     rows: table_rows,
                 });
-                let target = if rel.label == def.name || rel.label.is_empty() {
+                let target = if label == def.name || label.is_empty() {
                     qualified(&def.name)
                 } else {
-                    format!("{} {}", qualified(&def.name), quote_ident(&rel.label))
+                    format!("{} {}", qualified(&def.name), quote_ident(&label))
                 };
-                let range = match (&probe, &rel.access) {
-                    (Some((r, _)), _) => Some(*r),
-                    (None, Access::Range(r)) => Some(r),
-                    (None, Access::Full) => None,
+                if let Some((range, _)) = minmax {
+                    node.actual = self.counters(range, Part::Scan);
+                }
+                let range = match (&probe, minmax, &rel.access) {
+                    (Some((r, _)), _, _) => Some(*r),
+                    (None, Some((r, _)), _) => Some(r),
+                    (None, None, Access::Range(r)) => Some(r),
+                    (None, None, Access::Full) => None,
                 };
                 match range {
                     None => {
@@ -1251,19 +1313,29 @@ impl<'a> Walk<'a> {
                             Some(i) => def.indexes[i].name.clone(),
                         };
                         node.name = format!(
-                            "{} using {} on {target}",
+                            "{}{} using {} on {target}",
                             if range.index_only {
                                 "Index Only Scan"
                             } else {
                                 "Index Scan"
                             },
+                            if range.backward { " Backward" } else { "" },
                             quote_ident(&key_name)
                         );
                         let conds = match &probe {
                             Some((_, conds)) => conds.clone(),
                             None => {
-                                let (conds, used) = index_conditions(&cx, def, range);
+                                let (mut conds, used) = index_conditions(&cx, def, range);
                                 filter.retain(|c| !used.contains(&cx.top(c)));
+                                if range.not_null
+                                    && let Some(&c) = range.columns(def).get(range.eq.len())
+                                {
+                                    let col = quote_ident(&def.columns[c].name);
+                                    // Conditions print in key column order, the
+                                    // column's own after its NULL test.
+                                    let at = range.eq.len().min(conds.len());
+                                    conds.insert(at, format!("({col} IS NOT NULL)"));
+                                }
                                 conds
                             }
                         };

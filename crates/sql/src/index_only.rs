@@ -4,8 +4,11 @@
 //! ```text
 //!  bound SELECT ─▶ columns read per relation ─┬─▶ a key holds them all (decodable types)?
 //!                 (select list, WHERE, ON,      │     then read the key alone: Index Only Scan
-//!                  GROUP BY, aggregates,        └─▶ one table, ORDER BY = its key's order?
-//!                  ORDER BY, join keys)               then no Sort; LIMIT stops the read
+//!                  GROUP BY, aggregates,        ├─▶ one table, ORDER BY = its key's order
+//!                  ORDER BY, join keys)         │     (or its reverse)? then no Sort, read
+//!                                               │     forwards (backwards); LIMIT stops it
+//!                                               └─▶ only min/max of key columns? one entry
+//!                                                     from a key's end per call
 //! ```
 //!
 //! An index-only read decodes each row's needed values from the key it finds (see
@@ -22,7 +25,20 @@
 //! A single table read through a key in ascending order (its equality-pinned leading columns
 //! skipped) delivers the rows in the order of the key's next columns, NULLs last; an ORDER BY of
 //! those columns (ASC, NULLS LAST) then needs no sort, and LIMIT ends the read after its rows.
-//! The engine reads trees forwards only, so a DESC order still sorts.
+//! Read backwards (the engine's descending scan, PostgreSQL's `Index Scan Backward`), the same
+//! key delivers those columns all DESC with NULLS FIRST, which is what `DESC` means by default:
+//! `ORDER BY id DESC LIMIT 10` reads ten entries from the key's end. Mixed directions, or
+//! `DESC NULLS LAST`, are no key's order either way and still sort. A secondary index's
+//! entries end with the table key, so its order goes on with the primary key's columns: an index
+//! on `customer_id` delivers `WHERE customer_id = $1 ORDER BY id DESC` read backwards (see
+//! [`delivers`]; PostgreSQL sorts there).
+//!
+//! An aggregate of nothing but `min(col)` and `max(col)` calls over one table, with no GROUP
+//! BY, is PostgreSQL's min/max case: each call reads, from a key whose column after the
+//! WHERE clause's equality-pinned ones is `col`, the first entry that is not NULL and passes
+//! the filter — forwards for `min`, backwards for `max` — and the aggregate runs over those
+//! rows alone ([`SelectPlan::minmax`](super::SelectPlan), EXPLAIN's `Result` over one
+//! `InitPlan` per call). It is taken when those reads cost less than aggregating the table.
 //!
 //! Each choice is costed ([`crate::cost`]) against the access path the binder chose: an
 //! index-only read of a key range costs what a primary-key range does (its entries are all it
@@ -36,13 +52,15 @@ use super::{
 };
 use crate::catalog::{TableDef, key_decodable};
 use crate::cost::{self, TableInfo, penalised};
-use crate::expr::{Expr, SessionInfo};
+use crate::expr::{AggFunc, Expr, SessionInfo};
 use crate::types::DataType;
 
 impl Planner<'_> {
     /// Marks the reads of `plan`'s relations that can be index-only and, for a query over one
-    /// table, reads it in ORDER BY order when that is cheaper than sorting.
-    pub(super) fn choose_scans(&self, plan: &mut QueryPlan) {
+    /// table, reads it in ORDER BY order when that is cheaper than sorting. A `top` query (not
+    /// a subquery, whose InitPlans EXPLAIN would number among its outer query's) may have its
+    /// min/max aggregate read from keys' ends.
+    pub(super) fn choose_scans(&self, plan: &mut QueryPlan, top: bool) {
         let limit = plan
             .limit
             .as_ref()
@@ -70,7 +88,7 @@ impl Planner<'_> {
                 continue;
             }
             let sort = match &single {
-                Some(keys) if r == 0 => Some(keys.as_slice()),
+                Some((keys, backward)) if r == 0 => Some((keys.as_slice(), *backward)),
                 _ => None,
             };
             let (access, sorted) = self.best_read(def, rel, own, sort, limit.flatten());
@@ -89,17 +107,139 @@ impl Planner<'_> {
             }
         }
         plan.presorted = (presorted && single.is_some()) || joined_in_order;
+        if top {
+            s.minmax = self.minmax_reads(s);
+        }
+    }
+
+    /// PostgreSQL's min/max rewrite: for an aggregate of only `min(col)` / `max(col)` calls
+    /// (no GROUP BY, HAVING, FILTER, DISTINCT or subquery) over one table, a key range per
+    /// call whose first row, read forwards for `min` and backwards for `max` with NULL entries
+    /// skipped, is the call's answer; empty when some call has no such key (then the table is
+    /// aggregated as usual). A call's key is one whose column after the equality-pinned
+    /// leading ones (from the WHERE clause) is the argument; the most pinned columns win. Taken
+    /// when the one-row reads cost less than aggregating the table as read now (a table of a
+    /// page or two is cheaper to scan than to descend into once per call), as PostgreSQL
+    /// decides.
+    fn minmax_reads(&self, s: &SelectPlan) -> Vec<KeyRange> {
+        let from = &s.from;
+        let Some(agg) = &s.aggregate else {
+            return Vec::new();
+        };
+        let one = from.relations.len() == 1
+            && from.steps.len() == 1
+            && from.steps[0].filter.is_none()
+            && from.residual.is_none()
+            && from.relations[0].offset == 0
+            && !from.relations[0].lateral
+            && agg.group_by.is_empty()
+            && agg.having.is_none()
+            && !agg.aggs.is_empty()
+            && s.windows.calls.is_empty()
+            && !s.distinct
+            && s.distinct_on.is_empty();
+        let rel = &from.relations[0];
+        let Source::Table(def) = &rel.source else {
+            return Vec::new();
+        };
+        // A subquery anywhere would number its own InitPlans among these.
+        let plain = s
+            .projections
+            .iter()
+            .chain(rel.filter.iter())
+            .all(|e| !has_subquery(e));
+        if !one || !plain {
+            return Vec::new();
+        }
+        let candidates = access_candidates(def, rel.filter.as_ref());
+        let mut reads = Vec::with_capacity(agg.aggs.len());
+        for call in &agg.aggs {
+            let max = match call.func {
+                AggFunc::Min => false,
+                AggFunc::Max => true,
+                _ => return Vec::new(),
+            };
+            let Some(Expr::Column(c)) = call.arg else {
+                return Vec::new();
+            };
+            if call.filter.is_some() || !key_orders(def.columns[c].ty) {
+                return Vec::new();
+            }
+            // The columns the read looks at: the argument and what the filter reads.
+            let mut own = vec![false; def.columns.len()];
+            own[c] = true;
+            if let Some(f) = &rel.filter
+                && !mark_columns(f, &mut own)
+            {
+                return Vec::new();
+            }
+            let whole_keys = (!def.pk.is_empty())
+                .then_some(None)
+                .into_iter()
+                .chain((0..def.indexes.len()).map(Some))
+                .map(|index| KeyRange {
+                    index,
+                    eq: Vec::new(),
+                    lower: None,
+                    upper: None,
+                    index_only: false,
+                    backward: false,
+                    not_null: false,
+                });
+            let best = candidates
+                .iter()
+                .map(|(_, r)| r.clone())
+                .chain(whole_keys)
+                .filter(|r| key_columns(def, r.index).get(r.eq.len()) == Some(&c))
+                .max_by_key(|r| (r.eq.len(), r.lower.is_some() || r.upper.is_some()));
+            let Some(mut range) = best else {
+                return Vec::new();
+            };
+            range.index_only = self.methods.indexonlyscan && covers(def, range.index, &own);
+            if !range.index_only && !self.methods.indexscan {
+                return Vec::new();
+            }
+            range.backward = max;
+            range.not_null = true;
+            reads.push(range);
+        }
+        let stats = rel.stats.as_deref();
+        let t = TableInfo {
+            def,
+            stats,
+            rows: cost::table_rows(self.engine, def, stats),
+        };
+        let quals = rel.filter.as_ref().map_or(0, |f| cost::conjuncts(f).len());
+        let scan = match &rel.access {
+            Access::Full => penalised(cost::seq_cost(t.rows, quals), self.methods.seqscan),
+            Access::Range(r) => cost::range_cost(self.engine, &t, r, quals),
+        };
+        let aggregate = scan + t.rows * cost::ROW_COST * reads.len() as f64;
+        let one_each: f64 = reads
+            .iter()
+            .map(|r| {
+                let tree = r.index.map_or(def.tree, |i| def.indexes[i].tree);
+                let height = self.engine.tree_height(tree).ok();
+                cost::index_cost(height, r.index.is_none() || r.index_only, 1.0)
+            })
+            .sum();
+        if one_each < aggregate {
+            reads
+        } else {
+            Vec::new()
+        }
     }
 
     /// The cheapest read of `def` for the relation's filter among its current access path, the
     /// index-only reads of its key ranges and, when `order` is given (the columns a single-table
-    /// ORDER BY sorts on), the reads in that order; and whether the chosen read is in `order`.
+    /// ORDER BY sorts on, and whether all descending), the reads in that order, forwards or
+    /// backwards; and whether the chosen read is in `order`.
     fn best_read(
         &self,
         def: &TableDef,
         rel: &super::Relation,
         own: &[bool],
-        order: Option<&[usize]>,
+        order: Option<(&[usize], bool)>,
         limit: Option<(f64, f64)>,
     ) -> (Access, bool) {
         let mut current = rel.access.clone();
@@ -108,9 +248,23 @@ impl Planner<'_> {
             r.index_only = methods.indexonlyscan && covers(def, r.index, own);
         }
         let in_order = |access: &Access| match (access, order) {
-            (Access::Range(r), Some(cols)) => delivers(def, r.index, r.eq.len(), cols),
+            (Access::Range(r), Some((cols, backward))) => {
+                r.backward == backward && delivers(def, r.index, r.eq.len(), cols)
+            }
             _ => false,
         };
+        // A range that delivers the order when read in the order's direction is read so.
+        let directed = |mut range: KeyRange| {
+            if let Some((cols, backward)) = order
+                && delivers(def, range.index, range.eq.len(), cols)
+            {
+                range.backward = backward;
+            }
+            range
+        };
+        if let Access::Range(r) = current {
+            current = Access::Range(directed(r));
+        }
         // A key pinned to one row: nothing to choose but whether the key holds it all.
         if current.is_point(def) {
             let sorted = in_order(&current) || order.is_some();
@@ -149,7 +303,8 @@ impl Planner<'_> {
                 *best = (c, access);
             }
         };
-        for (_, mut range) in access_candidates(def, rel.filter.as_ref()) {
+        for (_, range) in access_candidates(def, rel.filter.as_ref()) {
+            let mut range = directed(range);
             range.index_only = methods.indexonlyscan && covers(def, range.index, own);
             // A plain index read is the binder's to choose, unless it saves the sort or
             // sequential scans are switched off.
@@ -169,13 +324,15 @@ impl Planner<'_> {
                 .into_iter()
                 .chain((0..def.indexes.len()).map(Some));
             for index in keys {
-                let range = KeyRange {
+                let range = directed(KeyRange {
                     index,
                     eq: Vec::new(),
                     lower: None,
                     upper: None,
                     index_only: methods.indexonlyscan && covers(def, index, own),
-                };
+                    backward: false,
+                    not_null: false,
+                });
                 if in_order(&Access::Range(range.clone())) {
                     consider(range, &mut best);
                 }
@@ -184,6 +341,21 @@ impl Planner<'_> {
         let sorted = in_order(&best.1);
         (best.1, sorted)
     }
+}
+
+/// Whether `e` holds a subquery.
+fn has_subquery(e: &Expr) -> bool {
+    let mut found = false;
+    e.visit(&mut |e| {
+        found |= matches!(
+            e,
+            Expr::ScalarSubquery(_)
+                | Expr::ArraySubquery(_)
+                | Expr::Exists { .. }
+                | Expr::InSubquery { .. }
+        );
+    });
+    found
 }
 
 /// A constant row count (LIMIT or OFFSET) known at planning time.
@@ -252,9 +424,11 @@ fn columns_read_by_relation(s: &SelectPlan, order_by: &[SortSpec]) -> Option<Vec
 }
 
 /// For a SELECT that reads one table and only sorts its rows (no join, grouping, window or
-/// DISTINCT), the table's columns its ORDER BY sorts on, each ascending with NULLs last and of
-/// a type whose key order is its sort order; `None` otherwise.
-fn single_table_order(s: &SelectPlan, order_by: &[SortSpec]) -> Option<Vec<usize>> {
+/// DISTINCT), the table's columns its ORDER BY sorts on, of types whose key order is their sort
+/// order, and whether the order is a key's order reversed: either every column ascending with
+/// NULLs last (a forward read) or every column descending with NULLs first (a backward read);
+/// `None` otherwise (mixed directions, or NULLs at the other end, still sort).
+fn single_table_order(s: &SelectPlan, order_by: &[SortSpec]) -> Option<(Vec<usize>, bool)> {
     let from = &s.from;
     let one = from.relations.len() == 1
         && from.steps.len() == 1
@@ -273,8 +447,9 @@ fn single_table_order(s: &SelectPlan, order_by: &[SortSpec]) -> Option<Vec<usize
         return None;
     }
     let mut cols = Vec::with_capacity(order_by.len());
+    let backward = order_by.first()?.desc;
     for spec in order_by {
-        if spec.desc || spec.nulls_first {
+        if spec.desc != backward || spec.nulls_first != backward {
             return None;
         }
         let e = match &spec.key {
@@ -287,7 +462,7 @@ fn single_table_order(s: &SelectPlan, order_by: &[SortSpec]) -> Option<Vec<usize
         }
         cols.push(*c);
     }
-    Some(cols)
+    Some((cols, backward))
 }
 
 /// Whether keys of type `ty` sort as ORDER BY sorts its values (bytewise order is `sort_cmp`'s
@@ -322,16 +497,24 @@ pub(super) fn covers(def: &TableDef, index: Option<usize>, own: &[bool]) -> bool
 /// Whether a read of key `index` whose first `eq_len` columns are pinned by equalities yields
 /// rows ordered by `order` (table columns, each ascending, NULLs last): each ordered column is
 /// pinned or is the key's next column. Entries are in ascending order whatever the index's
-/// declared options (see [`IndexDef::options`](crate::catalog::IndexDef::options)).
+/// declared options (see [`IndexDef::options`](crate::catalog::IndexDef::options)). A
+/// secondary index's entries of equal columns are ordered by the table key that ends them
+/// (see [`catalog::index_entry`](crate::catalog::index_entry); a unique index's entries without
+/// NULLs never tie), so its order goes on with the primary key's columns: an index on
+/// `customer_id` delivers `ORDER BY customer_id, id`.
 pub(super) fn delivers(
     def: &TableDef,
     index: Option<usize>,
     eq_len: usize,
     order: &[usize],
 ) -> bool {
-    let cols = key_columns(def, index);
-    if cols.is_empty() {
+    let own = key_columns(def, index);
+    if own.is_empty() {
         return false;
+    }
+    let mut cols = own.to_vec();
+    if index.is_some() && !def.pk.iter().any(|c| own.contains(c)) {
+        cols.extend(&def.pk);
     }
     let pinned = &cols[..eq_len.min(cols.len())];
     let mut next = pinned.len();
@@ -422,5 +605,17 @@ mod tests {
         assert!(!delivers(&def, Some(0), 0, &[2, 1]));
         assert!(delivers(&def, None, 0, &[0]));
         assert!(!delivers(&def, None, 0, &[1]));
+        // An index's entries of equal columns are in table-key order.
+        assert!(
+            delivers(&def, Some(0), 2, &[0]),
+            "a = const AND b = const: ordered by id"
+        );
+        assert!(delivers(&def, Some(0), 0, &[1, 2, 0]));
+        assert!(!delivers(&def, Some(0), 1, &[0]), "b comes before id");
+        assert!(delivers(&def, Some(1), 0, &[3, 0]));
+        assert!(
+            !delivers(&def, Some(1), 0, &[3, 0, 1]),
+            "nothing after the columns"
+        );
     }
 }

@@ -74,7 +74,7 @@ fn read_in_order(rel: &Relation, col: usize) -> bool {
     };
     match &rel.access {
         Access::Full => def.pk.first() == Some(&col),
-        Access::Range(r) => delivers(def, r.index, r.eq.len(), &[col]),
+        Access::Range(r) => !r.backward && delivers(def, r.index, r.eq.len(), &[col]),
     }
 }
 
@@ -165,6 +165,8 @@ impl Planner<'_> {
                 lower: None,
                 upper: None,
                 index_only: self.methods.indexonlyscan && covers(def, index, own),
+                backward: false,
+                not_null: false,
             };
             let c = cost::penalised(
                 cost::range_cost(self.engine, t, &range, quals),
@@ -234,6 +236,8 @@ impl Planner<'_> {
                         lower: None,
                         upper: None,
                         index_only: self.methods.indexonlyscan && covers(def, None, needed.get(r)?),
+                        backward: false,
+                        not_null: false,
                     }),
                     _ => None,
                 };

@@ -41,7 +41,9 @@
 //!
 //! Once a query is bound, [`index_only`] marks the table reads whose key holds every column the
 //! query reads (an index-only scan: rows are decoded from the keys, the table's rows are never
-//! fetched) and lets a single-table query read a key in its ORDER BY order with no sort; and
+//! fetched), lets a single-table query read a key in its ORDER BY order with no sort (forwards,
+//! or backwards for an all-DESC order: `Index Scan Backward`), and reads an aggregate of only
+//! `min`/`max` calls from one end of a key each (PostgreSQL's min/max rewrite); and
 //! [`merge`] chooses, per join step with equalities, between the hash join, a merge join (both
 //! sides sorted on the keys, equal runs joined) and the index nested loop, by cost and by the
 //! session's `enable_*` settings.
@@ -406,6 +408,8 @@ fn index_lookup(def: &TableDef, build: &[Expr]) -> Option<IndexLookup> {
                         lower: None,
                         upper: None,
                         index_only: false,
+                        backward: false,
+                        not_null: false,
                     },
                     probe_of,
                 },
@@ -441,6 +445,12 @@ struct SelectPlan {
     distinct: bool,
     /// `DISTINCT ON (…)`: after the sort, only the first row of each run of equal values.
     distinct_on: Vec<Expr>,
+    /// PostgreSQL's min/max rewrite: when not empty, the aggregate (only `min`s and `max`es of
+    /// key columns, no GROUP BY) reads, for each of its calls in order, the one row this key
+    /// range gives first (its NULLs skipped, `max` read backwards) instead of the whole table.
+    /// The aggregate over those few rows is the aggregate over all: each call's extreme row is
+    /// among them, and no other row beats it. Chosen after binding ([`Planner::choose_scans`]).
+    minmax: Vec<KeyRange>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1203,7 +1213,7 @@ impl<'a> Planner<'a> {
             columns,
             presorted: false,
         };
-        self.choose_scans(&mut plan);
+        self.choose_scans(&mut plan, outer.is_empty());
         Ok((plan, depth))
     }
 
@@ -2385,6 +2395,7 @@ impl<'a> Planner<'a> {
                 projections,
                 distinct,
                 distinct_on,
+                minmax: Vec::new(),
             },
             columns,
             order_by,
@@ -3734,6 +3745,38 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
+    /// The rows the min/max rewrite aggregates ([`SelectPlan::minmax`]): for each call's key
+    /// range, the first row it gives that passes the relation's filter.
+    fn minmax_rows(
+        &self,
+        plan: &SelectPlan,
+        outer: Option<&EvalContext<'_>>,
+        f: &mut dyn FnMut(&[Value]) -> SqlResult<()>,
+    ) -> SqlResult<()> {
+        let rel = &plan.from.relations[0];
+        let Source::Table(def) = &rel.source else {
+            unreachable!("the min/max rewrite reads a table");
+        };
+        for range in &plan.minmax {
+            let started = self.node_start();
+            let mut n = 0usize;
+            for_each_matching_row(
+                self,
+                def,
+                rel.filter.as_ref(),
+                &Access::Range(range.clone()),
+                outer,
+                (Some(1), None),
+                &mut |_, row| {
+                    n += 1;
+                    f(row)
+                },
+            )?;
+            self.node_done(range, explain::Part::Scan, started, n);
+        }
+        Ok(())
+    }
+
     fn run_from_uncounted(
         &self,
         from: &FromPlan,
@@ -4608,7 +4651,13 @@ impl<'a> Executor<'a> {
                 agg,
                 outer,
                 (plan.from.width, 0),
-                &mut |f| self.for_each_from_row(&plan.from, outer, (needed.as_deref(), None), f),
+                &mut |f| {
+                    if plan.minmax.is_empty() {
+                        self.for_each_from_row(&plan.from, outer, (needed.as_deref(), None), f)
+                    } else {
+                        self.minmax_rows(plan, outer, f)
+                    }
+                },
                 &mut groups,
                 &mut stats,
             )?;
@@ -4982,27 +5031,50 @@ pub fn for_each_matching_row(
         }
     };
     let index_only = matches!(access, Access::Range(r) if r.index_only);
+    let backward = matches!(access, Access::Range(r) if r.backward);
+    // Under a LIMIT the first batch asks for the rows wanted (the filter may turn some down),
+    // each later one for twice as many, up to a full batch: `ORDER BY id DESC LIMIT 10` copies
+    // ten rows out of the tree, not a thousand.
+    let mut batch_rows = stop_after.map_or(SCAN_BATCH_ROWS, |n| n.clamp(1, SCAN_BATCH_ROWS));
     let mut seen = 0usize;
     let mut last: Vec<u8> = Vec::new();
     let mut batch = ScanBatch::default();
     loop {
         exec.session.cancel.check()?;
-        let lower = if batch.is_empty() {
-            from.as_ref().map(Vec::as_slice)
+        // The next batch resumes past the last key of the one before: above it going
+        // forwards, below it going backwards.
+        let resume = if batch.is_empty() {
+            None
         } else {
             last.clear();
             last.extend_from_slice(batch.last_key().expect("not empty"));
-            Bound::Excluded(last.as_slice())
+            Some(Bound::Excluded(last.as_slice()))
         };
-        exec.engine.scan_batch(
-            exec.txn,
-            tree,
-            lower,
+        let (lower, upper) = (
+            from.as_ref().map(Vec::as_slice),
             to.as_ref().map(Vec::as_slice),
-            SCAN_BATCH_ROWS,
-            &mut batch,
-        )?;
-        let full = batch.len() == SCAN_BATCH_ROWS;
+        );
+        if backward {
+            exec.engine.scan_batch_rev(
+                exec.txn,
+                tree,
+                lower,
+                resume.unwrap_or(upper),
+                batch_rows,
+                &mut batch,
+            )?;
+        } else {
+            exec.engine.scan_batch(
+                exec.txn,
+                tree,
+                resume.unwrap_or(lower),
+                upper,
+                batch_rows,
+                &mut batch,
+            )?;
+        }
+        let full = batch.len() == batch_rows;
+        batch_rows = batch_rows.saturating_mul(2).min(SCAN_BATCH_ROWS);
         for (k, v) in batch.iter() {
             if index_only {
                 key_row(def, index, k, &mut row)?;
@@ -5110,6 +5182,14 @@ pub struct KeyRange {
     /// entries a snapshot sees are exactly those of the rows it sees. Chosen after binding
     /// ([`Planner::choose_scans`]).
     pub index_only: bool,
+    /// Read from the range's high end down (PostgreSQL's `Index Scan Backward`): rows come in
+    /// descending key order, NULLs first. Chosen after binding, for an ORDER BY that is the
+    /// key's order reversed ([`Planner::choose_scans`]).
+    pub backward: bool,
+    /// Only entries whose column after the pinned ones is not NULL (PostgreSQL's `Index Cond:
+    /// (x IS NOT NULL)`): the read stops short of the NULL entries, which sort last. Set for
+    /// the one-entry reads of `min`/`max` ([`SelectPlan::minmax`]).
+    pub not_null: bool,
 }
 
 /// Evaluated bounds of a [`KeyRange`].
@@ -5202,6 +5282,12 @@ impl KeyRange {
             Side::NoMatch => return Ok(None),
             Side::At(b, true) => prefix_end(&b).map_or(Bound::Unbounded, Bound::Excluded),
             Side::At(b, false) => Bound::Excluded(b),
+            // An index entry's NULL is a marker above every value's: stop below it.
+            Side::Open if self.not_null && complete && self.index.is_some() => {
+                let mut b = prefix.clone();
+                b.push(catalog::INDEX_NULL);
+                Bound::Excluded(b)
+            }
             Side::Open => prefix_end(&prefix).map_or(Bound::Unbounded, Bound::Excluded),
         };
         Ok(Some(KeyBounds::Range(from, to)))
@@ -5430,6 +5516,8 @@ pub(crate) fn access_candidates(
                 lower,
                 upper,
                 index_only: false,
+                backward: false,
+                not_null: false,
             },
         ));
     }
