@@ -1,5 +1,6 @@
 //! pg_dump round trips with a real PostgreSQL 15: a database of tables (text, varchar, char,
-//! bool, int, bigint, float8, timestamp; NULLs, quotes, tabs, backslashes and newlines in text),
+//! bool, int, bigint, float8, timestamp, and arrays of text, int and varchar(n); NULLs, quotes,
+//! tabs, backslashes and newlines in text, NULL elements and quoted ones in arrays),
 //! primary keys, unique constraints, a secondary index, CHECK and FOREIGN KEY constraints,
 //! defaults, a serial column, a sequence that has handed out values, a view, and comments, in
 //! `public` and in a second schema (with a table of the same name as one of `public`'s, and
@@ -83,6 +84,11 @@ INSERT INTO shop.orders (book_id, qty, note) VALUES (1, 2, 'first'), (9000000000
 INSERT INTO shop.books VALUES ('978-0', 'zero'), ('978-1', 'one');
 INSERT INTO holds VALUES (1, '2022-02-02 02:02:02'), (3, NULL);
 SELECT nextval('shop.counter');
+CREATE TABLE labels (id int PRIMARY KEY, names text[], scores int[] NOT NULL, codes varchar(3)[]);
+INSERT INTO labels VALUES
+    (1, ARRAY['a', 'b c', NULL, 'NULL', 'q' || chr(34) || 'x', 'back\slash', '{}'], '{1,NULL,-3}', '{abc,de}'),
+    (2, '{}', '{}', NULL),
+    (3, NULL, ARRAY[7], ARRAY['x,y']);
 ";
 
 /// The data compared, each ordered by its key.
@@ -95,6 +101,7 @@ const DATA: &[&str] = &[
     "SELECT * FROM shop.books ORDER BY isbn",
     "SELECT * FROM shop.big_orders ORDER BY id",
     "SELECT * FROM holds ORDER BY order_id",
+    "SELECT * FROM labels ORDER BY id",
 ];
 
 /// The schema objects compared, as the catalogs describe them.
@@ -307,7 +314,7 @@ async fn a_postgresql_dump_restores_into_borealis() {
     restored
         .batch_execute(
             "DROP TABLE holds; DROP SCHEMA shop CASCADE; DROP SCHEMA moved CASCADE; \
-             DROP TABLE books; DROP TABLE authors",
+             DROP TABLE books; DROP TABLE authors; DROP TABLE labels",
         )
         .await
         .unwrap();

@@ -13,6 +13,10 @@
 //!
 //! > SELECT 'abc'::numeric                   a failure: SQLSTATE and message
 //! ERROR 22P02: invalid input syntax for type numeric: "abc"
+//!
+//! >t SELECT $1 = ANY($2)                    prepared only: the type OIDs of the parameters
+//! params 23 1007                            and of the result columns, as described
+//! columns 16
 //! ```
 //!
 //! To re-record the answers from PostgreSQL 15 (after adding cases):
@@ -38,10 +42,12 @@ fn golden_path(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// One case: the statement, whether its results are read in binary, and the answer lines.
+/// One case: the statement, whether its results are read in binary (or only its types
+/// described), and the answer lines.
 struct Case {
     sql: String,
     binary: bool,
+    types: bool,
     answer: Vec<String>,
 }
 
@@ -54,6 +60,15 @@ fn parse_golden(text: &str) -> (Vec<String>, Vec<Case>) {
             cases.push(Case {
                 sql: sql.to_string(),
                 binary: true,
+                types: false,
+                answer: Vec::new(),
+            });
+            in_case = true;
+        } else if let Some(sql) = line.strip_prefix(">t ") {
+            cases.push(Case {
+                sql: sql.to_string(),
+                binary: false,
+                types: true,
                 answer: Vec::new(),
             });
             in_case = true;
@@ -61,6 +76,7 @@ fn parse_golden(text: &str) -> (Vec<String>, Vec<Case>) {
             cases.push(Case {
                 sql: sql.to_string(),
                 binary: false,
+                types: false,
                 answer: Vec::new(),
             });
             in_case = true;
@@ -112,6 +128,24 @@ fn error_lines(e: &tokio_postgres::Error, details: bool) -> Vec<String> {
 
 /// The answer of one case in the golden form.
 async fn answer(c: &Client, case: &Case, details: bool) -> Vec<String> {
+    if case.types {
+        let oids = |types: &mut dyn Iterator<Item = &Type>| {
+            types
+                .map(|t| t.oid().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        return match c.prepare(case.sql.as_str()).await {
+            Ok(st) => vec![
+                format!("params {}", oids(&mut st.params().iter())),
+                format!(
+                    "columns {}",
+                    oids(&mut st.columns().iter().map(|c| c.type_()))
+                ),
+            ],
+            Err(e) => error_lines(&e, details),
+        };
+    }
     if case.binary {
         return match c.query(case.sql.as_str(), &[]).await {
             Ok(rows) => rows
@@ -159,7 +193,13 @@ fn write_golden(header: &[String], cases: &[Case]) -> String {
     }
     for c in cases {
         out.push('\n');
-        out.push_str(if c.binary { ">b " } else { "> " });
+        out.push_str(if c.types {
+            ">t "
+        } else if c.binary {
+            ">b "
+        } else {
+            "> "
+        });
         out.push_str(&c.sql);
         out.push('\n');
         for a in &c.answer {
@@ -237,6 +277,15 @@ async fn joins_and_index_only_scans_answer_as_postgresql_does() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backward_scans_answer_as_postgresql_does() {
     run_golden("sql_backward.golden", "sql-backward", false).await;
+}
+
+/// `sql_arrays.golden`: one-dimensional arrays — text input and output (quoting, escapes,
+/// NULLs, errors), binary forms, type OIDs of results and parameters, table columns of array
+/// types (keys, indexes, ordering, COPY), constructors, subscripts and slices, casts, ANY/ALL,
+/// the array operators and functions, array_agg, unnest, json of arrays, and the catalogs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrays_answer_as_postgresql_does() {
+    run_golden("sql_arrays.golden", "sql-arrays", true).await;
 }
 
 /// Runs the cases of one golden file against a Borealis cluster (or, with
@@ -679,4 +728,166 @@ fn psql_fails(cluster: &Cluster, args: &[&str]) -> String {
             .expect("run psql");
     assert!(!out.status.success(), "psql {args:?} succeeded");
     String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// Arrays through tokio-postgres, which sends and reads them in binary: `Vec`s as parameters
+/// and results, NULL elements as `Option`s, `= ANY($1)` with a bound array (the ORM's IN), an
+/// empty array, and malformed binary arrays refused with an error while the connection stays
+/// usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrays_travel_as_vectors_through_tokio_postgres() {
+    let _g = serial();
+    let cluster = Cluster::start("sql-types-arrays");
+    let c = cluster.client().await;
+    c.batch_execute(
+        "CREATE TABLE va (id int PRIMARY KEY, ints int[], words text[], bigs bigint[]);
+         INSERT INTO va VALUES (1, '{1,2}', '{a}', '{1,NULL}'), (2, '{}', '{}', '{}'),
+                               (3, NULL, NULL, NULL)",
+    )
+    .await
+    .unwrap();
+    let ints: Vec<i32> = vec![7, -1, i32::MAX];
+    let words: Vec<String> = vec!["x y".into(), "\"q\"".into(), "NULL".into(), String::new()];
+    let bigs: Vec<Option<i64>> = vec![Some(i64::MIN), None, Some(5)];
+    c.execute(
+        "INSERT INTO va VALUES ($1, $2, $3, $4)",
+        &[&4i32, &ints, &words, &bigs],
+    )
+    .await
+    .unwrap();
+    let row = c
+        .query_one("SELECT ints, words, bigs FROM va WHERE id = 4", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, Vec<i32>>(0), ints);
+    assert_eq!(row.get::<_, Vec<String>>(1), words);
+    assert_eq!(row.get::<_, Vec<Option<i64>>>(2), bigs);
+    // The text form as the server prints it.
+    let text = c
+        .query_one("SELECT words::text FROM va WHERE id = 4", &[])
+        .await
+        .unwrap();
+    assert_eq!(text.get::<_, String>(0), r#"{"x y","\"q\"","NULL",""}"#);
+    let ids: Vec<i32> = c
+        .query(
+            "SELECT id FROM va WHERE id = ANY($1) ORDER BY id",
+            &[&vec![3i32, 1, 99]],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, vec![1, 3]);
+    let none: Vec<i32> = Vec::new();
+    let rows = c
+        .query("SELECT id FROM va WHERE id = ANY($1)", &[&none])
+        .await
+        .unwrap();
+    assert!(rows.is_empty());
+    let empty = c
+        .query_one("SELECT ints FROM va WHERE id = 2", &[])
+        .await
+        .unwrap();
+    assert_eq!(empty.get::<_, Vec<i32>>(0), Vec::<i32>::new());
+    let agg = c
+        .query_one("SELECT array_agg(id ORDER BY id) FROM va", &[])
+        .await
+        .unwrap();
+    assert_eq!(agg.get::<_, Vec<i32>>(0), vec![1, 2, 3, 4]);
+    // Malformed binary arrays: two dimensions, the wrong element type, a truncated element.
+    let st = c.prepare("SELECT $1::int[]").await.unwrap();
+    assert_eq!(st.params()[0], Type::INT4_ARRAY);
+    let mut two_dims = Vec::new();
+    for x in [2i32, 0, 23, 1, 1, 1, 1, 4, 1, 4, 2] {
+        two_dims.extend_from_slice(&x.to_be_bytes());
+    }
+    let mut wrong_elem = Vec::new();
+    for x in [1i32, 0, 20, 1, 1, 8] {
+        wrong_elem.extend_from_slice(&x.to_be_bytes());
+    }
+    wrong_elem.extend_from_slice(&5i64.to_be_bytes());
+    let mut truncated = Vec::new();
+    for x in [1i32, 0, 23, 2, 1, 4, 1, 4] {
+        truncated.extend_from_slice(&x.to_be_bytes());
+    }
+    for (bytes, code) in [
+        (two_dims, "0A000"),
+        (wrong_elem, "42804"),
+        (truncated, "22P03"),
+    ] {
+        let e = c.query(&st, &[&RawParam(bytes)]).await.unwrap_err();
+        assert_eq!(e.as_db_error().map(|d| d.code().code()), Some(code), "{e}");
+    }
+    let one = c.query_one("SELECT 1", &[]).await.unwrap();
+    assert_eq!(one.get::<_, i32>(0), 1);
+    // COPY in text and CSV: arrays with quotes, commas, NULL elements and the string NULL go
+    // in, read back as their values, and come out as they went in.
+    {
+        use futures::{SinkExt, TryStreamExt};
+        c.batch_execute("CREATE TABLE vc (id int PRIMARY KEY, tags text[], nums int[])")
+            .await
+            .unwrap();
+        let text_in = "1\t{a,\"b c\",NULL,\"NULL\"}\t{1,NULL}\n2\t{}\t\\N\n";
+        let sink = c.copy_in("COPY vc FROM STDIN").await.unwrap();
+        let mut sink = std::pin::pin!(sink);
+        sink.send(bytes::Bytes::from(text_in)).await.unwrap();
+        sink.as_mut().finish().await.unwrap();
+        let csv_in = "3,\"{x,\"\"y,z\"\"}\",{7}\n";
+        let sink = c.copy_in("COPY vc FROM STDIN (FORMAT csv)").await.unwrap();
+        let mut sink = std::pin::pin!(sink);
+        sink.send(bytes::Bytes::from(csv_in)).await.unwrap();
+        sink.as_mut().finish().await.unwrap();
+        let rows = c
+            .query("SELECT tags, nums FROM vc ORDER BY id", &[])
+            .await
+            .unwrap();
+        let tags: Vec<Option<Vec<Option<String>>>> = rows.iter().map(|r| r.get(0)).collect();
+        let some = |v: &[Option<&str>]| Some(v.iter().map(|s| s.map(String::from)).collect());
+        assert_eq!(
+            tags,
+            vec![
+                some(&[Some("a"), Some("b c"), None, Some("NULL")]),
+                some(&[]),
+                some(&[Some("x"), Some("y,z")]),
+            ]
+        );
+        let out: Vec<bytes::Bytes> = c
+            .copy_out("COPY vc TO STDOUT")
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        let out: Vec<u8> = out.concat();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "1\t{a,\"b c\",NULL,\"NULL\"}\t{1,NULL}\n2\t{}\t\\N\n3\t{x,\"y,z\"}\t{7}\n"
+        );
+        let out: Vec<bytes::Bytes> = c
+            .copy_out("COPY vc TO STDOUT (FORMAT csv)")
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out.concat()).unwrap(),
+            "1,\"{a,\"\"b c\"\",NULL,\"\"NULL\"\"}\",\"{1,NULL}\"\n2,{},\n3,\"{x,\"\"y,z\"\"}\",{7}\n"
+        );
+    }
+    // Multi-dimensional arrays are refused, never flattened (PostgreSQL builds them).
+    for sql in [
+        "SELECT '{{1,2},{3,4}}'::int[]",
+        "SELECT ARRAY[[1,2],[3,4]]",
+        "SELECT array_fill(1, ARRAY[2,2])",
+        "SELECT '[0:1]={1,2}'::int[]",
+    ] {
+        let e = c.simple_query(sql).await.unwrap_err();
+        assert_eq!(
+            e.as_db_error().map(|d| d.code().code()),
+            Some("0A000"),
+            "{sql}: {e}"
+        );
+    }
 }

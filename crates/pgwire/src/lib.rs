@@ -107,6 +107,7 @@ fn error_info(e: &FrontError) -> ErrorInfo {
                 | SqlError::ReservedName { detail, .. }
                 | SqlError::NumericFieldOverflow { detail }
                 | SqlError::InvalidJson { detail }
+                | SqlError::MalformedArray { detail, .. }
                 | SqlError::UnsupportedUnicodeEscape { detail }
                 | SqlError::StackDepthExceeded(detail)
                     if !detail.is_empty() =>
@@ -233,7 +234,9 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::InvalidParameterValue(_) => "22023",
         SqlError::UndefinedParameter(_) => "42704",
         SqlError::ProgramLimitExceeded(_) => "54000",
-        SqlError::InvalidJson { .. } => "22P02",
+        SqlError::InvalidJson { .. } | SqlError::MalformedArray { .. } => "22P02",
+        SqlError::InvalidBinaryRepresentation(_) => "22P03",
+        SqlError::IndeterminateDatatype(_) => "42P18",
         SqlError::UnsupportedUnicodeEscape { .. } => "22P05",
         SqlError::StackDepthExceeded(_) => "54001",
         SqlError::NullValueNotAllowed(_) => "22004",
@@ -315,6 +318,7 @@ fn pg_type(t: DataType) -> Type {
         DataType::Interval => Type::INTERVAL,
         DataType::Json => Type::JSON,
         DataType::Jsonb => Type::JSONB,
+        DataType::Array(_) => Type::from_oid(t.oid()).unwrap_or(Type::TEXT_ARRAY),
     }
 }
 
@@ -340,7 +344,12 @@ fn our_type(t: &Type) -> Option<DataType> {
         Type::INTERVAL => DataType::Interval,
         Type::JSON => DataType::Json,
         Type::JSONB => DataType::Jsonb,
-        _ => return None,
+        // Arrays keep their element type exactly: a binary array carries its elements' OID.
+        Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY | Type::NAME_ARRAY => DataType::Text.array_of(),
+        _ => match DataType::from_oid(t.oid()) {
+            Some(a @ DataType::Array(_)) => a,
+            _ => return None,
+        },
     })
 }
 
@@ -434,6 +443,7 @@ fn decode_param(
             }
             _ => return Err(bad()),
         },
+        DataType::Array(elem) => Value::Array(borealis_sql::array::from_binary(raw, *elem)?),
     })
 }
 
@@ -980,6 +990,14 @@ fn rows_response(
                                 let _ = write!(scratch, "{x}");
                                 encoder.encode_field(&scratch.as_str())?;
                             }
+                            // An array's text, written as it is: the encoder would quote a
+                            // string sent for an array column as an element.
+                            Value::Array(items) => encoder.encode_field_with_type_and_format(
+                                &borealis_sql::array::format(items),
+                                &Type::TEXT,
+                                FieldFormat::Text,
+                                &pgwire::types::format::FormatOptions::default(),
+                            )?,
                             other => encoder.encode_field(&other.to_text())?,
                         }
                         continue;
@@ -1045,6 +1063,20 @@ fn rows_response(
                             &pgwire::types::format::FormatOptions::default(),
                         )?,
                         (Value::Json(s), _) => encoder.encode_field(s)?,
+                        (Value::Array(items), ty) => {
+                            let mut b = Vec::new();
+                            borealis_sql::array::to_binary(
+                                items,
+                                ty.element().unwrap_or(DataType::Text),
+                                &mut b,
+                            );
+                            encoder.encode_field_with_type_and_format(
+                                &b,
+                                &Type::BYTEA,
+                                FieldFormat::Binary,
+                                &pgwire::types::format::FormatOptions::default(),
+                            )?
+                        }
                         (Value::Jsonb(j), _) => {
                             let mut b = vec![1u8];
                             b.extend_from_slice(j.to_string().as_bytes());

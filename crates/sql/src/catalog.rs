@@ -105,6 +105,13 @@ impl Column {
     /// PostgreSQL's type OID of the column as declared.
     #[must_use]
     pub fn type_oid(&self) -> u32 {
+        if self.ty.is_array() {
+            return match self.text_kind {
+                TextKind::Varchar(_) => 1015,
+                TextKind::Char(_) => 1014,
+                _ => self.ty.oid(),
+            };
+        }
         match self.text_kind {
             TextKind::Text | TextKind::Typmod(_) => self.ty.oid(),
             TextKind::Varchar(_) => 1043,
@@ -125,6 +132,9 @@ impl Column {
     /// The declared type as `format_type` prints it.
     #[must_use]
     pub fn type_display(&self) -> String {
+        if let DataType::Array(e) = self.ty {
+            return format!("{}[]", self.element_column(*e).type_display());
+        }
         match self.text_kind {
             TextKind::Text => self.ty.name().to_string(),
             TextKind::Varchar(None) => "character varying".into(),
@@ -134,8 +144,38 @@ impl Column {
         }
     }
 
-    /// Applies the declared length rule to a value being stored (assignment cast).
+    /// The column as one of its elements would be declared (an array column's element type
+    /// with the column's length or modifier).
+    fn element_column(&self, elem: DataType) -> Column {
+        Column {
+            name: String::new(),
+            ty: elem,
+            not_null: false,
+            text_kind: self.text_kind,
+            default: None,
+            identity: Identity::None,
+        }
+    }
+
+    /// Applies the declared length rule to a value being stored (assignment cast); to each
+    /// element of an array.
     pub fn fit(&self, v: Value) -> SqlResult<Value> {
+        if let DataType::Array(e) = self.ty
+            && self.text_kind != TextKind::Text
+        {
+            return match v {
+                Value::Array(items) => {
+                    let elem = self.element_column(*e);
+                    Ok(Value::Array(
+                        items
+                            .into_iter()
+                            .map(|x| elem.fit(x))
+                            .collect::<SqlResult<_>>()?,
+                    ))
+                }
+                v => Ok(v),
+            };
+        }
         if let TextKind::Typmod(t) = self.text_kind {
             return crate::types::apply_typmod(v, self.ty, t);
         }
@@ -775,6 +815,18 @@ impl ViewDef {
 pub fn encode_row(values: &[Value], out: &mut Vec<u8>) {
     out.put_u16(values.len() as u16);
     for v in values {
+        encode_value(v, out);
+    }
+}
+
+/// The row value tag of an array: a u32 element count, then each element as a row value of
+/// its own (its tag and bytes; an element is never an array).
+const ARRAY_VALUE_TAG: u8 = 17;
+
+/// Appends one row value: its tag, then its bytes.
+#[inline]
+fn encode_value(v: &Value, out: &mut Vec<u8>) {
+    {
         match v {
             Value::Null => out.put_u8(0),
             Value::Bool(b) => {
@@ -845,6 +897,17 @@ pub fn encode_row(values: &[Value], out: &mut Vec<u8>) {
                 out.put_u32(iv.days as u32);
                 out.put_u64(iv.micros as u64);
             }
+            Value::Array(items) => {
+                out.put_u8(ARRAY_VALUE_TAG);
+                out.put_u32(items.len() as u32);
+                for item in items {
+                    assert!(
+                        !matches!(item, Value::Array(_)),
+                        "an array element is never an array"
+                    );
+                    encode_value(item, out);
+                }
+            }
         }
     }
 }
@@ -912,14 +975,33 @@ pub fn decode_columns_into(
                 continue;
             }
         }
-        let v = match tag {
+        let v = decode_value(tag, &mut r, true)?;
+        if let Some(slot) = vals.get_mut(i) {
+            *slot = if wanted { v } else { Value::Null };
+        }
+    }
+    for slot in vals.iter_mut().skip(upto) {
+        if !matches!(slot, Value::Null) {
+            *slot = Value::Null;
+        }
+    }
+    Ok(())
+}
+
+/// Reads the bytes of one row value whose tag was `tag`; an array only where `array_ok` (a
+/// column's value, not an array's element).
+#[inline]
+fn decode_value(tag: u8, r: &mut Reader<'_>, array_ok: bool) -> SqlResult<Value> {
+    let corrupt = |e: borealis_common::codec::DecodeError| SqlError::Corrupted(format!("row: {e}"));
+    {
+        Ok(match tag {
             0 => Value::Null,
             1 => Value::Bool(r.u8().map_err(corrupt)? != 0),
             2 => Value::Int(r.u64().map_err(corrupt)? as i64),
             3 => Value::Float(f64::from_bits(r.u64().map_err(corrupt)?)),
             4 => Value::Text(r.string(u32::MAX).map_err(corrupt)?),
             5 => Value::Timestamp(r.u64().map_err(corrupt)? as i64),
-            6 => Value::Numeric(crate::numeric::Numeric::decode(&mut r).map_err(corrupt)?),
+            6 => Value::Numeric(crate::numeric::Numeric::decode(r).map_err(corrupt)?),
             7 => Value::Bytes(r.bytes(u32::MAX).map_err(corrupt)?.to_vec()),
             8 => {
                 let b = r.take(16).map_err(corrupt)?;
@@ -942,7 +1024,7 @@ pub fn decode_columns_into(
             }
             13 => Value::Float4(f32::from_bits(r.u32().map_err(corrupt)?)),
             14 => Value::Json(r.string(u32::MAX).map_err(corrupt)?),
-            15 => Value::Jsonb(crate::json::decode(&mut r, 0).map_err(corrupt)?),
+            15 => Value::Jsonb(crate::json::decode(r, 0).map_err(corrupt)?),
             16 => {
                 let t = r.u64().map_err(corrupt)? as i64;
                 let east_secs = r.u32().map_err(corrupt)? as i32;
@@ -951,18 +1033,24 @@ pub fn decode_columns_into(
                 }
                 Value::TimeTz(t, east_secs)
             }
+            ARRAY_VALUE_TAG if array_ok => {
+                let n = r.u32().map_err(corrupt)? as usize;
+                // Every element takes at least its tag byte.
+                if n > r.remaining() {
+                    return Err(SqlError::Corrupted(
+                        "row: array longer than its bytes".into(),
+                    ));
+                }
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let tag = r.u8().map_err(corrupt)?;
+                    items.push(decode_value(tag, r, false)?);
+                }
+                Value::Array(items)
+            }
             t => return Err(SqlError::Corrupted(format!("row: unknown value tag {t}"))),
-        };
-        if let Some(slot) = vals.get_mut(i) {
-            *slot = if wanted { v } else { Value::Null };
-        }
+        })
     }
-    for slot in vals.iter_mut().skip(upto) {
-        if !matches!(slot, Value::Null) {
-            *slot = Value::Null;
-        }
-    }
-    Ok(())
 }
 
 /// Appends the memcomparable encoding of a key value: byte order equals SQL order.
@@ -1008,6 +1096,19 @@ pub fn encode_key_value(v: &Value, out: &mut Vec<u8>) {
         // json has no order of its own; its key (for DISTINCT and grouping) is its text.
         Value::Json(s) => encode_key_value(&Value::Text(s.clone()), out),
         Value::Uuid(u) => out.extend_from_slice(&u.to_be_bytes()),
+        // An array: each element as 01 and its key, or 02 for NULL (after every value, as
+        // PostgreSQL orders NULL elements), then 00, so a prefix sorts first.
+        Value::Array(items) => {
+            for item in items {
+                if item.is_null() {
+                    out.push(0x02);
+                } else {
+                    out.push(0x01);
+                    encode_key_value(item, out);
+                }
+            }
+            out.push(0x00);
+        }
         Value::Bytes(bytes) => {
             for &b in bytes {
                 out.push(b);
@@ -1101,7 +1202,8 @@ pub fn key_decodable(col: &Column) -> bool {
         | DataType::Float4
         | DataType::Interval
         | DataType::Json
-        | DataType::Jsonb => false,
+        | DataType::Jsonb
+        | DataType::Array(_) => false,
     }
 }
 
@@ -1719,5 +1821,120 @@ mod tests {
         let (p1, _) = index_entry(&plain, &[Value::Int(5)], b"pk1");
         let (p2, _) = index_entry(&plain, &[Value::Int(5)], b"pk2");
         assert!(p1 < p2 && p1.starts_with(&k1));
+    }
+}
+
+#[cfg(test)]
+mod array_tests {
+    use super::*;
+
+    fn ints(v: &[Option<i64>]) -> Value {
+        Value::Array(
+            v.iter()
+                .map(|x| x.map_or(Value::Null, Value::Int))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn array_rows_round_trip_and_corruption_is_refused() {
+        let row = vec![
+            Value::Int(1),
+            ints(&[Some(1), None, Some(-3)]),
+            Value::Array(vec![Value::Text("a\"b".into()), Value::Null]),
+            Value::Array(Vec::new()),
+            Value::Null,
+        ];
+        let mut b = Vec::new();
+        encode_row(&row, &mut b);
+        assert_eq!(decode_row(&b, 5).unwrap(), row);
+        // Only the last column wanted: the arrays before it are stepped over.
+        let mut vals = Vec::new();
+        decode_columns_into(&b, 5, Some(&[false, false, false, true, false]), &mut vals).unwrap();
+        assert_eq!(vals[3], Value::Array(Vec::new()));
+        assert_eq!(vals[1], Value::Null);
+        // Every truncation is an error, never a panic.
+        for cut in 2..b.len() {
+            assert!(decode_row(&b[..cut], 5).is_err(), "cut {cut}");
+        }
+        // A count beyond the bytes, and a nested array, are corruption.
+        let mut huge = Vec::new();
+        huge.put_u16(1);
+        huge.put_u8(ARRAY_VALUE_TAG);
+        huge.put_u32(u32::MAX);
+        assert!(decode_row(&huge, 1).is_err());
+        let mut nested = Vec::new();
+        nested.put_u16(1);
+        nested.put_u8(ARRAY_VALUE_TAG);
+        nested.put_u32(1);
+        nested.put_u8(ARRAY_VALUE_TAG);
+        nested.put_u32(0);
+        assert!(decode_row(&nested, 1).is_err());
+    }
+
+    #[test]
+    fn array_keys_order_as_postgresql_orders_arrays() {
+        // In PostgreSQL's order: element-wise, NULL elements after values, then length.
+        let sorted = [
+            ints(&[]),
+            ints(&[Some(-1), Some(5)]),
+            ints(&[Some(1)]),
+            ints(&[Some(1), Some(2)]),
+            ints(&[Some(1), Some(2), Some(0)]),
+            ints(&[Some(1), None]),
+            ints(&[Some(2)]),
+            ints(&[None]),
+        ];
+        let keys: Vec<Vec<u8>> = sorted
+            .iter()
+            .map(|v| {
+                let mut k = Vec::new();
+                encode_key_value(v, &mut k);
+                k
+            })
+            .collect();
+        for i in 1..sorted.len() {
+            assert!(
+                keys[i - 1] < keys[i],
+                "{:?} < {:?}",
+                sorted[i - 1],
+                sorted[i]
+            );
+            assert_eq!(
+                sorted[i - 1].sort_cmp(&sorted[i]),
+                std::cmp::Ordering::Less,
+                "{:?} < {:?}",
+                sorted[i - 1],
+                sorted[i]
+            );
+        }
+        // Text elements: a prefix element sorts before a longer one, and the terminator of
+        // one element does not run into the next.
+        let t = |v: &[&str]| Value::Array(v.iter().map(|s| Value::Text((*s).into())).collect());
+        let key = |v: &Value| {
+            let mut k = Vec::new();
+            encode_key_value(v, &mut k);
+            k
+        };
+        assert!(key(&t(&["a", "z"])) < key(&t(&["ab"])));
+        assert!(key(&t(&["a"])) < key(&t(&["a", ""])));
+    }
+
+    #[test]
+    fn array_column_types_keep_their_tags() {
+        for elem in [
+            DataType::Int4,
+            DataType::Text,
+            DataType::TimeTz,
+            DataType::Jsonb,
+        ] {
+            let ty = elem.array_of();
+            assert_eq!(DataType::from_tag(ty.to_tag()), Some(ty));
+            assert_eq!(DataType::from_oid(ty.oid()), Some(ty));
+            assert_eq!(ty.element(), Some(elem));
+        }
+        assert_eq!(DataType::Int4.array_of().oid(), 1007);
+        assert_eq!(DataType::from_tag(0x80), None);
+        assert_eq!(DataType::from_tag(0x80 | 0x7f), None);
     }
 }

@@ -22,7 +22,10 @@
 //! ```
 //!
 //! Types: `oid` and the `reg*` types are `bigint` here, `"char"` and `name` are `text`, and
-//! arrays are carried in their text form (`{a,b}`); psql reads all of them as text.
+//! the catalogs' own array columns (`conkey`, `relacl`, …) are carried in their text form
+//! (`{a,b}`); psql reads all of them as text. Arrays in user tables are typed (see `array.rs`):
+//! `pg_attribute`, `format_type` and `information_schema` describe them as PostgreSQL does, and
+//! `pg_type` lists the array types over every base type.
 
 use crate::catalog::{FIRST_USER_OID, TableDef, ViewDef};
 use crate::error::{SqlError, SqlResult};
@@ -1376,8 +1379,30 @@ const TYPES: &[(u32, &str, i64, &str, u32)] = &[
     (1700, "numeric", -1, "N", 1231),
     (2205, "regclass", 4, "N", 2210),
     (2206, "regtype", 4, "N", 2211),
+    (2950, "uuid", 16, "U", 2951),
     (3802, "jsonb", -1, "U", 3807),
 ];
+
+/// The `udt_name` (`pg_type.typname`) of type OID `o`: an array's is its element's with a
+/// leading underscore (`_int4`).
+fn udt_name(o: u32) -> String {
+    if let Some(t) = TYPES.iter().find(|t| t.0 == o) {
+        return t.1.to_string();
+    }
+    match TYPES.iter().find(|t| t.4 == o) {
+        Some(t) => format!("_{}", t.1),
+        None => "text".into(),
+    }
+}
+
+/// information_schema's `data_type` of a declared type: `ARRAY` for arrays, else the
+/// type's name without its modifier.
+fn information_schema_type(ty: DataType, display: &str) -> String {
+    if ty.is_array() {
+        return "ARRAY".into();
+    }
+    display.split('(').next().unwrap_or_default().to_string()
+}
 
 /// `format_type(oid, typmod)`.
 #[must_use]
@@ -3523,11 +3548,8 @@ pub fn rows(
             for def in tables()? {
                 for (n, c) in def.columns.iter().enumerate() {
                     let display = c.type_display();
-                    let data_type = display.split('(').next().unwrap_or_default().to_string();
-                    let udt = TYPES
-                        .iter()
-                        .find(|t| t.0 == c.type_oid())
-                        .map_or("text", |t| t.1);
+                    let data_type = information_schema_type(c.ty, &display);
+                    let udt = udt_name(c.type_oid());
                     out.push(row(
                         vt,
                         &[
@@ -3559,11 +3581,13 @@ pub fn rows(
                             (
                                 "character_maximum_length",
                                 match c.typmod() {
+                                    // An array's is NULL, as its data type is ARRAY.
+                                    _ if c.ty.is_array() => Value::Null,
                                     m if m >= 4 => Value::Int(i64::from(m - 4)),
                                     _ => Value::Null,
                                 },
                             ),
-                            ("udt_name", text(udt)),
+                            ("udt_name", Value::Text(udt)),
                         ],
                     ));
                 }
@@ -3571,10 +3595,7 @@ pub fn rows(
             // A view's columns are listed too, always nullable and without defaults.
             for v in views()? {
                 for (n, (name, ty)) in v.columns.iter().enumerate() {
-                    let udt = TYPES
-                        .iter()
-                        .find(|t| t.0 == ty.oid())
-                        .map_or("text", |t| t.1);
+                    let udt = udt_name(ty.oid());
                     out.push(row(
                         vt,
                         &[
@@ -3584,8 +3605,8 @@ pub fn rows(
                             ("column_name", Value::Text(name.clone())),
                             ("ordinal_position", Value::Int(n as i64 + 1)),
                             ("is_nullable", text("YES")),
-                            ("data_type", text(ty.name())),
-                            ("udt_name", text(udt)),
+                            ("data_type", text(&information_schema_type(*ty, ty.name()))),
+                            ("udt_name", Value::Text(udt)),
                         ],
                     ));
                 }
@@ -3707,6 +3728,40 @@ pub fn rows(
                         ("typrelid", oid(0)),
                         ("typelem", oid(0)),
                         ("typarray", oid(array)),
+                        ("typnotnull", Value::Bool(false)),
+                        ("typbasetype", oid(0)),
+                        ("typtypmod", Value::Int(-1)),
+                        ("typndims", Value::Int(0)),
+                        (
+                            "typcollation",
+                            oid(if cat == "S" && o != 19 { 100 } else { 0 }),
+                        ),
+                    ],
+                ));
+            }
+            // The array types over them: category A, elements of the base type.
+            for &(o, name, _, cat, array) in TYPES {
+                if array == 0 {
+                    continue;
+                }
+                out.push(row(
+                    vt,
+                    &[
+                        ("oid", oid(array)),
+                        ("typname", Value::Text(format!("_{name}"))),
+                        ("typnamespace", oid(PG_CATALOG_NAMESPACE)),
+                        ("typowner", oid(BOOTSTRAP_ROLE)),
+                        ("typlen", Value::Int(-1)),
+                        ("typbyval", Value::Bool(false)),
+                        ("typtype", text("b")),
+                        ("typcategory", text("A")),
+                        ("typispreferred", Value::Bool(false)),
+                        ("typisdefined", Value::Bool(true)),
+                        ("typdelim", text(",")),
+                        ("typstorage", text("x")),
+                        ("typrelid", oid(0)),
+                        ("typelem", oid(o)),
+                        ("typarray", oid(0)),
                         ("typnotnull", Value::Bool(false)),
                         ("typbasetype", oid(0)),
                         ("typtypmod", Value::Int(-1)),

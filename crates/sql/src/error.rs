@@ -220,6 +220,15 @@ pub enum SqlError {
     SnapshotTooOld,
     #[error("row is too big: {0}")]
     ProgramLimitExceeded(String),
+    /// A value whose type nothing determines (`ARRAY[]` without a cast).
+    #[error("{0}")]
+    IndeterminateDatatype(String),
+    /// Malformed binary input (a bound parameter's array).
+    #[error("{0}")]
+    InvalidBinaryRepresentation(String),
+    /// Malformed array text input; the detail says what was unexpected, as PostgreSQL's does.
+    #[error("malformed array literal: \"{value}\"")]
+    MalformedArray { value: String, detail: String },
     /// Malformed `json`/`jsonb` input; the detail says what was wrong where.
     #[error("invalid input syntax for type json")]
     InvalidJson { detail: String },

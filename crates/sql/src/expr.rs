@@ -53,7 +53,7 @@ pub enum AggFunc {
     Max,
     /// `string_agg(x, separator)`; the separator is a constant.
     StringAgg,
-    /// `array_agg(x)`: NULL inputs included, the array in its text form.
+    /// `array_agg(x)`: NULL inputs included; an array of `x`'s type, NULL over no rows.
     ArrayAgg,
     BoolAnd,
     BoolOr,
@@ -78,6 +78,9 @@ pub struct AggCall {
     pub separator: Option<String>,
     /// `FILTER (WHERE …)`: only input rows for which it is true reach the aggregate.
     pub filter: Option<Expr>,
+    /// `ORDER BY` inside the call: the order its inputs are taken in, as (key, descending,
+    /// NULLs first).
+    pub order_by: Vec<(Expr, bool, bool)>,
     /// Text of the call, to find repeated uses.
     pub key: String,
 }
@@ -154,15 +157,16 @@ pub enum Expr {
         query: Subquery,
         negated: bool,
     },
-    /// `expr op ANY (array)` / `expr op ALL (array)`. Arrays are carried in their text form
-    /// (`{a,b}`), which is what clients see and all the catalog queries need.
+    /// `expr op ANY (array)` / `expr op ALL (array)` over a typed array, or over an array in
+    /// text form (`{a,b}`) that a catalog column carries, whose elements meet `expr` as
+    /// untyped strings.
     AnyArray {
         expr: Box<Expr>,
         op: BinOp,
         array: Box<Expr>,
         all: bool,
     },
-    /// `ARRAY(SELECT …)`: the first column of every row, as an array in text form.
+    /// `ARRAY(SELECT …)`: the first column of every row, as an array of that column's type.
     ArraySubquery(Subquery),
 }
 
@@ -249,6 +253,13 @@ pub fn column_type(dt: &ast::DataType) -> SqlResult<(DataType, crate::catalog::T
         _ => None,
     };
     let kind = match dt {
+        // An array column keeps its element's length or modifier (`varchar(20)[]`).
+        D::Array(
+            ast::ArrayElemTypeDef::AngleBracket(t)
+            | ast::ArrayElemTypeDef::SquareBracket(t, _)
+            | ast::ArrayElemTypeDef::Parenthesis(t)
+            | ast::ArrayElemTypeDef::Qualified(t, _),
+        ) => column_type(t)?.1,
         D::Varchar(l) | D::CharacterVarying(l) => TextKind::Varchar(len(l)),
         D::Char(l) | D::Character(l) => TextKind::Char(len(l).unwrap_or(1)),
         _ => match type_modifier(dt)? {
@@ -298,6 +309,12 @@ fn reg_type(dt: &ast::DataType) -> Option<&'static str> {
 pub fn type_modifier(dt: &ast::DataType) -> SqlResult<i32> {
     use ast::DataType as D;
     let info = match dt {
+        D::Array(
+            ast::ArrayElemTypeDef::AngleBracket(t)
+            | ast::ArrayElemTypeDef::SquareBracket(t, _)
+            | ast::ArrayElemTypeDef::Parenthesis(t)
+            | ast::ArrayElemTypeDef::Qualified(t, _),
+        ) => return type_modifier(t),
         D::Numeric(i) | D::Decimal(i) | D::Dec(i) => i,
         D::Custom(name, args) if !args.is_empty() => {
             let last = match name.0.last() {
@@ -370,8 +387,18 @@ pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
         D::Uuid => DataType::Uuid,
         D::JSON => DataType::Json,
         D::JSONB => DataType::Jsonb,
-        // Arrays travel in their text form.
-        D::Array(_) => DataType::Text,
+        D::Array(elem) => {
+            let inner = match elem {
+                ast::ArrayElemTypeDef::AngleBracket(t)
+                | ast::ArrayElemTypeDef::SquareBracket(t, _)
+                | ast::ArrayElemTypeDef::Parenthesis(t)
+                | ast::ArrayElemTypeDef::Qualified(t, _) => data_type(t)?,
+                ast::ArrayElemTypeDef::None => DataType::Text,
+            };
+            // `int[][]` is `int[]`: PostgreSQL ignores declared dimensions, and `array_of` of
+            // an array type is itself.
+            inner.array_of()
+        }
         D::Custom(name, _) => {
             let last = match name.0.last() {
                 Some(ast::ObjectNamePart::Identifier(id)) => id.value.to_lowercase(),
@@ -476,7 +503,8 @@ fn is_json_operator(op: &ast::BinaryOperator, right: &ast::Expr) -> bool {
         | B::ArrowAt
         | B::Question
         | B::QuestionAnd
-        | B::QuestionPipe => true,
+        | B::QuestionPipe
+        | B::PGOverlap => true,
         B::Minus => {
             matches!(right, ast::Expr::Array(_))
                 || matches!(
@@ -513,6 +541,7 @@ fn literal_type(v: &Value) -> Option<DataType> {
         Value::Interval(_) => Some(DataType::Interval),
         Value::Json(_) => Some(DataType::Json),
         Value::Jsonb(_) => Some(DataType::Jsonb),
+        Value::Array(items) => items.iter().find_map(literal_type).map(DataType::array_of),
     }
 }
 
@@ -779,12 +808,39 @@ impl<'a> Binder<'a> {
             E::CompoundFieldAccess { root, access_chain } => {
                 let mut cur = self.bind_depth(root, mode, d)?;
                 for a in access_chain {
+                    let typed = matches!(self.type_of(&cur), Some(DataType::Array(_)));
                     match a {
                         ast::AccessExpr::Subscript(ast::Subscript::Index { index }) => {
                             let i = self.bind_depth(index, mode, d)?;
+                            let i = self.coerce_to(i, DataType::Int4);
                             cur = Expr::Func {
-                                name: "array_subscript",
+                                // Catalog columns that carry arrays or vectors as text keep
+                                // their own subscript.
+                                name: if typed {
+                                    "arr_subscript"
+                                } else {
+                                    "array_subscript"
+                                },
                                 args: vec![cur, i],
+                            };
+                        }
+                        ast::AccessExpr::Subscript(ast::Subscript::Slice {
+                            lower_bound,
+                            upper_bound,
+                            stride: None,
+                        }) => {
+                            let mut bound_of = |b: &Option<ast::Expr>, omitted: i64| match b {
+                                None => Ok(Expr::Literal(Value::Int(omitted))),
+                                Some(b) => {
+                                    let e = self.bind_depth(b, mode, d)?;
+                                    Ok::<_, SqlError>(self.coerce_to(e, DataType::Int4))
+                                }
+                            };
+                            let lo = bound_of(lower_bound, 1)?;
+                            let hi = bound_of(upper_bound, i64::MAX)?;
+                            cur = Expr::Func {
+                                name: "arr_slice",
+                                args: vec![cur, lo, hi],
                             };
                         }
                         other => {
@@ -828,7 +884,14 @@ impl<'a> Binder<'a> {
             } => {
                 let ty = data_type(dt)?;
                 let typmod = type_modifier(dt)?;
-                let inner = self.bind_depth(expr, mode, d)?;
+                let inner = match &**expr {
+                    // `ARRAY[]::int[]`: the cast gives the empty constructor its type.
+                    ast::Expr::Array(a) if a.elem.is_empty() && ty.is_array() => Expr::Func {
+                        name: "arr_build",
+                        args: Vec::new(),
+                    },
+                    _ => self.bind_depth(expr, mode, d)?,
+                };
                 if let Expr::Param(i) = inner {
                     self.set_param(i, ty);
                 }
@@ -1041,6 +1104,9 @@ impl<'a> Binder<'a> {
 
     fn binary(&mut self, op: BinOp, l: Expr, r: Expr) -> SqlResult<Expr> {
         let (lt, rt) = (self.type_of(&l), self.type_of(&r));
+        if lt.is_some_and(DataType::is_array) || rt.is_some_and(DataType::is_array) {
+            return self.array_binary(op, l, r, lt, rt);
+        }
         let json = |t: Option<DataType>| matches!(t, Some(DataType::Json | DataType::Jsonb));
         if json(lt) || json(rt) {
             return self.json_binary(op, l, r);
@@ -1237,6 +1303,7 @@ impl<'a> Binder<'a> {
                         ty: DataType::Text,
                         separator: None,
                         filter: None,
+                        order_by: Vec::new(),
                         key: String::new(),
                     });
                     return Err(e);
@@ -1436,6 +1503,41 @@ impl<'a> Binder<'a> {
         let sym = op.to_string();
         let no_operator =
             || SqlError::UndefinedOperator(format!("{} {sym} {}", type_name(lt), type_name(rt)));
+        let array = |t: Option<DataType>| t.is_some_and(DataType::is_array);
+        if matches!(op, B::AtArrow | B::ArrowAt | B::PGOverlap) && (array(lt) || array(rt)) {
+            // Array containment and overlap: an untyped side takes the other's type.
+            let (l, r) = match (lt, rt) {
+                (Some(t), None) => {
+                    let r = self.coerce_to(r, t);
+                    (l, r)
+                }
+                (None, Some(t)) => {
+                    let l = self.coerce_to(l, t);
+                    (l, r)
+                }
+                _ => (l, r),
+            };
+            let (lt, rt) = (self.type_of(&l), self.type_of(&r));
+            if !array(lt) || !array(rt) {
+                return Err(no_operator());
+            }
+            if lt != rt {
+                return Err(SqlError::UndefinedOperator(format!(
+                    "{} {sym} {}",
+                    type_name(lt),
+                    type_name(rt)
+                )));
+            }
+            let name = match op {
+                B::AtArrow => "arr_contains",
+                B::ArrowAt => "arr_contained",
+                _ => "arr_overlap",
+            };
+            return Ok(Expr::Func {
+                name,
+                args: vec![l, r],
+            });
+        }
         let name = match op {
             B::Arrow | B::LongArrow | B::HashArrow | B::HashLongArrow => {
                 let text = matches!(op, B::LongArrow | B::HashLongArrow);
@@ -1445,6 +1547,7 @@ impl<'a> Binder<'a> {
                 }
                 let right_ok = match rt {
                     None | Some(DataType::Text) => true,
+                    Some(DataType::Array(DataType::Text)) => path,
                     Some(DataType::Int2 | DataType::Int4 | DataType::Int8) => !path,
                     _ => false,
                 };
@@ -1492,7 +1595,12 @@ impl<'a> Binder<'a> {
                 }
             }
             B::Question | B::QuestionAnd | B::QuestionPipe => {
-                if lt != Some(DataType::Jsonb) || !matches!(rt, None | Some(DataType::Text)) {
+                if lt != Some(DataType::Jsonb)
+                    || !matches!(
+                        rt,
+                        None | Some(DataType::Text | DataType::Array(DataType::Text))
+                    )
+                {
                     return Err(no_operator());
                 }
                 if let Expr::Param(i) = r {
@@ -1505,7 +1613,12 @@ impl<'a> Binder<'a> {
                 }
             }
             // `jsonb - text[]`: delete several keys.
-            _ if lt == Some(DataType::Jsonb) && matches!(rt, None | Some(DataType::Text)) => {
+            _ if lt == Some(DataType::Jsonb)
+                && matches!(
+                    rt,
+                    None | Some(DataType::Text | DataType::Array(DataType::Text))
+                ) =>
+            {
                 if let Expr::Param(i) = r {
                     self.set_param(i, DataType::Text);
                 }
@@ -1517,6 +1630,80 @@ impl<'a> Binder<'a> {
             name,
             args: vec![l, r],
         })
+    }
+
+    /// `||` and comparisons where a side is an array: `array || array`, `element || array`,
+    /// `array || element`, and the element-wise order. An untyped side takes the array's type
+    /// (an element's for `||` when it is not in array form).
+    #[inline(never)]
+    fn array_binary(
+        &mut self,
+        op: BinOp,
+        l: Expr,
+        r: Expr,
+        lt: Option<DataType>,
+        rt: Option<DataType>,
+    ) -> SqlResult<Expr> {
+        let name = |t: Option<DataType>| t.map_or("unknown", DataType::name);
+        let no_operator =
+            || SqlError::UndefinedOperator(format!("{} {} {}", name(lt), op_symbol(op), name(rt)));
+        let untyped_array = |e: &Expr| match e {
+            Expr::Literal(Value::Text(t)) => t.trim_start().starts_with('{'),
+            _ => false,
+        };
+        match op {
+            BinOp::Concat => {
+                let (f, args) = match (lt, rt) {
+                    (Some(a @ DataType::Array(_)), Some(b @ DataType::Array(_))) => {
+                        if a != b {
+                            return Err(no_operator());
+                        }
+                        ("arr_concat", vec![l, r])
+                    }
+                    (Some(a @ DataType::Array(e)), _) => {
+                        if rt.is_none() && (untyped_array(&r) || matches!(r, Expr::Param(_))) {
+                            let r = self.coerce_to(r, a);
+                            ("arr_concat", vec![l, r])
+                        } else {
+                            let r = self.coerce_to(r, *e);
+                            ("arr_append", vec![l, r])
+                        }
+                    }
+                    (_, Some(b @ DataType::Array(e))) => {
+                        if lt.is_none() && (untyped_array(&l) || matches!(l, Expr::Param(_))) {
+                            let l = self.coerce_to(l, b);
+                            ("arr_concat", vec![l, r])
+                        } else {
+                            let l = self.coerce_to(l, *e);
+                            ("arr_prepend", vec![l, r])
+                        }
+                    }
+                    _ => return Err(no_operator()),
+                };
+                Ok(Expr::Func { name: f, args })
+            }
+            BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq => {
+                let (l, r) = match (lt, rt) {
+                    (Some(a), None) => {
+                        let r = self.coerce_to(r, a);
+                        (l, r)
+                    }
+                    (None, Some(b)) => {
+                        let l = self.coerce_to(l, b);
+                        (l, r)
+                    }
+                    (Some(a), Some(b)) if a == b => (l, r),
+                    _ => return Err(no_operator()),
+                };
+                Ok(Expr::Binary {
+                    op,
+                    left: Box::new(l),
+                    right: Box::new(r),
+                    ty: DataType::Bool,
+                })
+            }
+            _ => Err(no_operator()),
+        }
     }
 
     /// `||`, `-` and comparisons where a side is `json` or `jsonb` (see [`Binder::binary`]):
@@ -1684,8 +1871,20 @@ impl<'a> Binder<'a> {
                         }
                         Expr::ArraySubquery(sq)
                     }
-                    other => self.bind_depth(other, mode, d)?,
+                    other => {
+                        let a = self.bind_depth(other, mode, d)?;
+                        // The array takes the array type of `x`'s: a parameter is described
+                        // as one, a string constant is read as one.
+                        let untyped = matches!(a, Expr::Param(_) | Expr::Literal(Value::Text(_)));
+                        match self.type_of(&x) {
+                            Some(t) if untyped && !t.is_array() => self.coerce_to(a, t.array_of()),
+                            _ => a,
+                        }
+                    }
                 };
+                if let (Expr::Param(i), Some(DataType::Array(e))) = (&x, self.type_of(&array)) {
+                    self.set_param(*i, *e);
+                }
                 Expr::AnyArray {
                     expr: Box::new(x),
                     op,
@@ -1788,7 +1987,8 @@ impl<'a> Binder<'a> {
         })
     }
 
-    /// `ARRAY[a, b, …]`: an array in its text form (`{a,b}`), as arrays travel.
+    /// `ARRAY[a, b, …]`: an array of the elements' common type (text when every element is
+    /// an untyped literal), each element converted to it.
     #[inline(never)]
     fn array_constructor(
         &mut self,
@@ -1796,19 +1996,145 @@ impl<'a> Binder<'a> {
         mode: &mut AggMode<'_>,
         d: usize,
     ) -> SqlResult<Expr> {
+        if arr.elem.is_empty() {
+            return Err(SqlError::IndeterminateDatatype(
+                "cannot determine type of empty array".into(),
+            ));
+        }
         let mut args = Vec::with_capacity(arr.elem.len());
         for e in &arr.elem {
+            if matches!(e, ast::Expr::Array(_)) {
+                return Err(SqlError::FeatureNotSupported(
+                    "multidimensional arrays".into(),
+                ));
+            }
             args.push(self.bind_depth(e, mode, d)?);
         }
+        let types: Vec<Option<DataType>> = args.iter().map(|a| self.type_of(a)).collect();
+        if types.iter().flatten().any(|t| t.is_array()) {
+            return Err(SqlError::FeatureNotSupported(
+                "multidimensional arrays".into(),
+            ));
+        }
+        let elem = crate::array::common_type(&types)?.unwrap_or(DataType::Text);
+        let args = args.into_iter().map(|a| self.coerce_to(a, elem)).collect();
         Ok(Expr::Func {
-            name: "js_text_array",
+            name: "arr_build",
             args,
         })
+    }
+
+    /// `e` as a value of `ty`: itself when it has that type, a parameter given it, else a
+    /// cast.
+    fn coerce_to(&mut self, e: Expr, ty: DataType) -> Expr {
+        match (&e, self.type_of(&e)) {
+            (_, Some(t)) if t == ty => e,
+            (Expr::Param(i), None) => {
+                self.set_param(*i, ty);
+                e
+            }
+            (Expr::Literal(Value::Null), _) => e,
+            _ => Expr::Cast {
+                expr: Box::new(e),
+                ty,
+            },
+        }
+    }
+
+    /// The array functions over typed arrays (see `array.rs`); `None` when `name` is not one,
+    /// or is one of the catalog's functions over arrays in text form and no argument is a
+    /// typed array.
+    #[inline(never)]
+    fn array_function(&mut self, name: &str, args: &mut Vec<Expr>) -> SqlResult<Option<Expr>> {
+        let n = args.len();
+        let (fname, ok, elem_args): (&'static str, bool, &[usize]) = match name {
+            "array_length" => ("arr_length", n == 2, &[]),
+            "array_upper" => ("arr_upper", n == 2, &[]),
+            "array_lower" => ("arr_lower", n == 2, &[]),
+            "array_ndims" => ("arr_ndims", n == 1, &[]),
+            "array_dims" => ("arr_dims", n == 1, &[]),
+            "cardinality" => ("arr_cardinality", n == 1, &[]),
+            "array_append" => ("arr_append", n == 2, &[1]),
+            "array_prepend" => ("arr_prepend", n == 2, &[0]),
+            "array_cat" => ("arr_concat", n == 2, &[]),
+            "array_position" => ("arr_position", n == 2 || n == 3, &[1]),
+            "array_positions" => ("arr_positions", n == 2, &[1]),
+            "array_remove" => ("arr_remove", n == 2, &[1]),
+            "array_replace" => ("arr_replace", n == 3, &[1, 2]),
+            "array_to_string" => ("arr_to_string", n == 2 || n == 3, &[]),
+            "string_to_array" => ("arr_string_to_array", n == 2 || n == 3, &[]),
+            "array_fill" => ("arr_fill", n == 2, &[]),
+            _ => return Ok(None),
+        };
+        let array_at = if fname == "arr_prepend" { 1 } else { 0 };
+        let array_ty = if fname == "arr_string_to_array" || fname == "arr_fill" {
+            None
+        } else {
+            match args.get(array_at).map(|a| self.type_of(a)) {
+                Some(Some(t @ DataType::Array(_))) => Some(t),
+                // The catalog's text-array columns keep their own functions.
+                _ if matches!(
+                    fname,
+                    "arr_upper" | "arr_position" | "arr_remove" | "arr_to_string"
+                ) && args
+                    .get(array_at)
+                    .is_some_and(|a| !matches!(a, Expr::Literal(_) | Expr::Param(_))) =>
+                {
+                    return Ok(None);
+                }
+                _ => Some(DataType::Text.array_of()),
+            }
+        };
+        if !ok {
+            return Err(SqlError::UndefinedFunction(format!(
+                "{name} with {n} arguments"
+            )));
+        }
+        let mut bound = std::mem::take(args);
+        if let Some(at) = array_ty {
+            let elem = at.element().unwrap_or(DataType::Text);
+            let a = std::mem::replace(&mut bound[array_at], Expr::Literal(Value::Null));
+            bound[array_at] = self.coerce_to(a, at);
+            for &i in elem_args {
+                let e = std::mem::replace(&mut bound[i], Expr::Literal(Value::Null));
+                bound[i] = self.coerce_to(e, elem);
+            }
+            if fname == "arr_concat" {
+                let b = std::mem::replace(&mut bound[1], Expr::Literal(Value::Null));
+                bound[1] = self.coerce_to(b, at);
+            }
+        }
+        match fname {
+            "arr_length" | "arr_upper" | "arr_lower" | "arr_position" => {
+                if let Some(last) = bound.get_mut(if fname == "arr_position" { 2 } else { 1 }) {
+                    let e = std::mem::replace(last, Expr::Literal(Value::Null));
+                    *last = self.coerce_to(e, DataType::Int4);
+                }
+            }
+            "arr_to_string" | "arr_string_to_array" => {
+                for e in bound.iter_mut().skip(usize::from(fname == "arr_to_string")) {
+                    let x = std::mem::replace(e, Expr::Literal(Value::Null));
+                    *e = self.coerce_to(x, DataType::Text);
+                }
+            }
+            "arr_fill" => {
+                let d = std::mem::replace(&mut bound[1], Expr::Literal(Value::Null));
+                bound[1] = self.coerce_to(d, DataType::Int4.array_of());
+            }
+            _ => {}
+        }
+        Ok(Some(Expr::Func {
+            name: fname,
+            args: bound,
+        }))
     }
 
     /// The date/time and json functions, tried in one call from [`Binder::function`].
     #[inline(never)]
     fn typed_function(&mut self, name: &str, args: &mut Vec<Expr>) -> SqlResult<Option<Expr>> {
+        if let Some(e) = self.array_function(name, args)? {
+            return Ok(Some(e));
+        }
         if let Some(e) = self.datetime_function(name, args)? {
             return Ok(Some(e));
         }
@@ -2325,6 +2651,7 @@ impl<'a> Binder<'a> {
         d: usize,
         mut window_mode: Option<&mut AggMode<'_>>,
     ) -> SqlResult<AggCall> {
+        let windowed = window_mode.is_some();
         let mut separator = None;
         if func == AggFunc::StringAgg {
             match args.get(1) {
@@ -2434,7 +2761,15 @@ impl<'a> Binder<'a> {
                 }
                 other => other.unwrap_or(DataType::Text),
             },
-            AggFunc::StringAgg | AggFunc::ArrayAgg => DataType::Text,
+            AggFunc::StringAgg => DataType::Text,
+            AggFunc::ArrayAgg => match arg_ty {
+                Some(DataType::Array(_)) => {
+                    return Err(SqlError::FeatureNotSupported(
+                        "array_agg of arrays (a multidimensional result)".into(),
+                    ));
+                }
+                other => other.unwrap_or(DataType::Text).array_of(),
+            },
             AggFunc::JsonAgg | AggFunc::JsonObjectAgg => DataType::Json,
             AggFunc::JsonbAgg | AggFunc::JsonbObjectAgg => DataType::Jsonb,
             AggFunc::BoolAnd | AggFunc::BoolOr => match arg_ty {
@@ -2447,6 +2782,7 @@ impl<'a> Binder<'a> {
                 }
             },
         };
+        let order_by = self.aggregate_order(f, arg.as_ref(), distinct, windowed, d)?;
         Ok(AggCall {
             func,
             arg,
@@ -2454,8 +2790,59 @@ impl<'a> Binder<'a> {
             ty,
             separator,
             filter,
+            order_by,
             key,
         })
+    }
+
+    /// The `ORDER BY` inside an aggregate call, bound over the input row. With DISTINCT its
+    /// keys must be the argument (PostgreSQL's rule: the order is that of the distinct values).
+    fn aggregate_order(
+        &mut self,
+        f: &ast::Function,
+        arg: Option<&Expr>,
+        distinct: bool,
+        windowed: bool,
+        d: usize,
+    ) -> SqlResult<Vec<(Expr, bool, bool)>> {
+        let ast::FunctionArguments::List(list) = &f.args else {
+            return Ok(Vec::new());
+        };
+        let mut order_by = Vec::new();
+        for clause in &list.clauses {
+            let ast::FunctionArgumentClause::OrderBy(items) = clause else {
+                return Err(SqlError::Syntax(format!(
+                    "syntax error at or near \"{clause}\""
+                )));
+            };
+            if windowed {
+                return Err(SqlError::FeatureNotSupported(
+                    "aggregate ORDER BY is not implemented for window functions".into(),
+                ));
+            }
+            for o in items {
+                let mut inner = AggMode::Forbidden("aggregate function calls cannot be nested");
+                let key = self.bind_depth(&o.expr, &mut inner, d)?;
+                if distinct {
+                    let first = match &list.args.first() {
+                        Some(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e))) => {
+                            e.to_string()
+                        }
+                        _ => String::new(),
+                    };
+                    if o.expr.to_string() != first || arg.is_none() {
+                        return Err(SqlError::InvalidColumnReference(
+                            "in an aggregate with DISTINCT, ORDER BY expressions must appear in \
+                             argument list"
+                                .into(),
+                        ));
+                    }
+                }
+                let desc = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
+                order_by.push((key, desc, o.options.nulls_first.unwrap_or(desc)));
+            }
+        }
+        Ok(order_by)
     }
 
     /// Static type; `None` for untyped NULLs, string literals and parameters not yet known.
@@ -2503,6 +2890,11 @@ impl<'a> Binder<'a> {
                 n if n.starts_with("dt_") => crate::datetime::function_type(n),
                 n if n.starts_with("js_") => crate::json::function_type(n),
                 n if n.starts_with("float_") => Some(DataType::Float8),
+                n if n.starts_with("arr_") => {
+                    let types: Vec<Option<DataType>> =
+                        args.iter().map(|a| self.type_of(a)).collect();
+                    crate::array::function_type(n, &types)
+                }
                 "pg_table_is_visible"
                 | "pg_relation_is_publishable"
                 | "has_privilege"
@@ -2535,7 +2927,13 @@ impl<'a> Binder<'a> {
             Expr::Exists { .. } | Expr::InSubquery { .. } | Expr::AnyArray { .. } => {
                 Some(DataType::Bool)
             }
-            Expr::ArraySubquery(_) => Some(DataType::Text),
+            Expr::ArraySubquery(q) => Some(
+                q.plan
+                    .columns
+                    .first()
+                    .map_or(DataType::Text, |c| c.ty)
+                    .array_of(),
+            ),
         }
     }
 }
@@ -2843,6 +3241,11 @@ pub(crate) fn value_type(v: &Value) -> DataType {
         Value::Uuid(_) => DataType::Uuid,
         Value::Json(_) => DataType::Json,
         Value::Jsonb(_) => DataType::Jsonb,
+        Value::Array(items) => items
+            .iter()
+            .find(|v| !v.is_null())
+            .map_or(DataType::Text, value_type)
+            .array_of(),
         Value::Null | Value::Text(_) => DataType::Text,
     }
 }
@@ -3185,7 +3588,7 @@ impl Expr {
             }
             Expr::ArraySubquery(query) => {
                 let rows = cx.executor()?.subquery_rows(query, cx)?;
-                Value::Text(format_array(rows.iter().map(|r| r[0].clone())))
+                Value::Array(rows.iter().map(|r| r[0].clone()).collect())
             }
             Expr::AnyArray {
                 expr,
@@ -3196,16 +3599,26 @@ impl Expr {
                 let x = expr.eval(cx)?;
                 let items = match array.eval(cx)? {
                     Value::Null => return Ok(Value::Null),
-                    Value::Text(t) => parse_array(&t)?,
-                    other => vec![Some(other.to_text().unwrap_or_default())],
+                    Value::Array(items) => items,
+                    // An array in text form (an untyped literal): its elements meet `x` as
+                    // untyped strings do.
+                    Value::Text(t) => parse_array(&t)?
+                        .into_iter()
+                        .map(|i| i.map_or(Value::Null, Value::Text))
+                        .collect(),
+                    other => vec![Value::Text(other.to_text().unwrap_or_default())],
                 };
+                // An empty array: ANY is false and ALL true, even for a NULL `x`.
+                if items.is_empty() {
+                    return Ok(Value::Bool(*all));
+                }
                 let mut saw_null = false;
                 for item in items {
-                    let Some(item) = item else {
+                    if item.is_null() {
                         saw_null = true;
                         continue;
-                    };
-                    let hit = match compare_values(&x, &Value::Text(item))? {
+                    }
+                    let hit = match compare_values(&x, &item)? {
                         None => {
                             saw_null = true;
                             continue;
@@ -3547,6 +3960,9 @@ fn eval_func(name: &&'static str, args: &[Expr], cx: &EvalContext<'_>) -> SqlRes
 /// level of a deep expression holds).
 #[inline(never)]
 fn typed_eval(name: &str, vals: &[Value]) -> SqlResult<Option<Value>> {
+    if let Some(v) = crate::array::eval_function(name, vals)? {
+        return Ok(Some(v));
+    }
     if let Some(v) = crate::datetime::eval_function(name, vals)? {
         return Ok(Some(v));
     }

@@ -1122,7 +1122,7 @@ pub fn delete_index(j: Jsonb, i: i64) -> SqlResult<Jsonb> {
 
 /// The text array of a path (`'{a,0,b}'`), NULL elements kept as `None`.
 pub fn path_of(v: &Value) -> SqlResult<Vec<Option<String>>> {
-    let items = crate::expr::parse_array(&v.to_text().unwrap_or_default())?;
+    let items = crate::array::element_texts(v)?;
     if items.len() > JSON_PATH_ELEMENTS_MAX {
         return Err(SqlError::ProgramLimitExceeded(format!(
             "JSON path longer than {JSON_PATH_ELEMENTS_MAX} elements"
@@ -1303,6 +1303,8 @@ pub fn to_jsonb(v: &Value) -> SqlResult<Jsonb> {
         }
         Value::Json(s) => parse_jsonb(s)?,
         Value::Jsonb(j) => j.clone(),
+        // An array is a JSON array of its elements.
+        Value::Array(items) => Jsonb::Array(items.iter().map(to_jsonb).collect::<SqlResult<_>>()?),
         other => Jsonb::String(iso_text(other)),
     })
 }
@@ -1332,6 +1334,17 @@ pub fn to_json_text(v: &Value) -> SqlResult<String> {
         // json keeps a float's own text (`1e+20`); jsonb reads it as a numeric.
         Value::Float(f) if f.is_finite() => crate::types::format_float8(*f),
         Value::Float4(f) if f.is_finite() => crate::types::format_float4(*f),
+        Value::Array(items) => {
+            let mut out = String::from("[");
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&to_json_text(v)?);
+            }
+            out.push(']');
+            out
+        }
         other => to_jsonb(other)?.to_string(),
     })
 }
@@ -1516,7 +1529,7 @@ pub fn eval_function(name: &str, vals: &[Value]) -> SqlResult<Option<Value>> {
         "js_exists" => Value::Bool(exists(&as_jsonb(vals[0].clone())?, &text_of(&vals[1]))),
         "js_exists_any" | "js_exists_all" => {
             let j = as_jsonb(vals[0].clone())?;
-            let keys = crate::expr::parse_array(&text_of(&vals[1]))?;
+            let keys = crate::array::element_texts(&vals[1])?;
             let mut hits = keys.iter().flatten().map(|k| exists(&j, k));
             Value::Bool(if name == "js_exists_any" {
                 hits.any(|h| h)
@@ -1537,10 +1550,7 @@ pub fn eval_function(name: &str, vals: &[Value]) -> SqlResult<Option<Value>> {
         }
         "js_delete_keys" => {
             let mut j = as_jsonb(vals[0].clone())?;
-            for k in crate::expr::parse_array(&text_of(&vals[1]))?
-                .into_iter()
-                .flatten()
-            {
+            for k in crate::array::element_texts(&vals[1])?.into_iter().flatten() {
                 j = delete_key(j, &k)?;
             }
             Value::Jsonb(j)

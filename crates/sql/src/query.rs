@@ -290,8 +290,8 @@ enum Source {
     /// `generate_series(start, stop [, step])` over integers; the arguments may reference
     /// enclosing queries.
     Series(Vec<Expr>),
-    /// `unnest(array)`: one row per element of an array (carried in its text form), each
-    /// element read as the array's element type.
+    /// `unnest(array)`: one row per element of an array, of the array's element type (an
+    /// array in text form, from a catalog column, is read as one of that type).
     Unnest(Expr, DataType),
     /// `pg_options_to_table(options)`: one row (`option_name`, `option_value`) per `name=value`
     /// element of an options array.
@@ -504,7 +504,8 @@ const SEQUENCE_COLUMNS: [(&str, DataType); 3] = [
 ];
 
 /// The element type of an array `unnest` reads: the element type of an explicit cast
-/// (`'{1,2}'::oid[]`), else text (arrays travel in their text form).
+/// (`'{1,2}'::oid[]`), else text; used when the argument has no array type of its own (a
+/// catalog column that carries an array as text).
 fn array_element_type(e: &ast::Expr) -> DataType {
     match e {
         ast::Expr::Cast {
@@ -1067,6 +1068,9 @@ fn hash_class(t: Option<DataType>) -> Option<u8> {
         DataType::Jsonb => Some(13),
         // json has no equality operator.
         DataType::Json => None,
+        // Arrays hash by their key encoding, which tells equal arrays of equal classes apart
+        // from every other value.
+        DataType::Array(e) => hash_class(Some(*e)).map(|c| c | 0x80),
     }
 }
 
@@ -1809,8 +1813,9 @@ impl<'a> Planner<'a> {
                         )));
                     }
                     let ty = if unnest {
-                        match &targs.args[0] {
-                            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                        match (args.first().and_then(|a| binder.type_of(a)), &targs.args[0]) {
+                            (Some(DataType::Array(e)), _) => *e,
+                            (_, ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e))) => {
                                 array_element_type(e)
                             }
                             _ => DataType::Text,
@@ -1925,7 +1930,10 @@ impl<'a> Planner<'a> {
                     binder.params[i] = Some(DataType::Text);
                 }
                 *depth_used = (*depth_used).max(binder.outer_depth_used);
-                let ty = array_element_type(&array_exprs[0]);
+                let ty = match binder.type_of(&arg) {
+                    Some(DataType::Array(e)) => *e,
+                    _ => array_element_type(&array_exprs[0]),
+                };
                 let t = alias
                     .as_ref()
                     .map_or_else(|| "unnest".to_string(), |a| ident_name(&a.name));
@@ -3274,7 +3282,7 @@ impl<'a> Executor<'a> {
             Source::Options(arg) => {
                 let items = match arg.eval(&self.cx(&[], outer))? {
                     Value::Null => Vec::new(),
-                    v => crate::expr::parse_array(&v.to_text().unwrap_or_default())?,
+                    v => crate::array::element_texts(&v)?,
                 };
                 for (n, item) in items.into_iter().flatten().enumerate() {
                     let (name, value) = match item.split_once('=') {
@@ -3348,14 +3356,11 @@ impl<'a> Executor<'a> {
             Source::Unnest(arg, ty) => {
                 let items = match arg.eval(&self.cx(&[], outer))? {
                     Value::Null => Vec::new(),
-                    v => crate::expr::parse_array(&v.to_text().unwrap_or_default())?,
+                    Value::Array(items) => items,
+                    v => crate::array::parse(&v.to_text().unwrap_or_default(), *ty)?,
                 };
                 for (n, item) in items.into_iter().enumerate() {
-                    let mut row = vec![match item {
-                        None => Value::Null,
-                        Some(t) if *ty == DataType::Text => Value::Text(t),
-                        Some(t) => crate::types::parse_text(&t, *ty)?,
-                    }];
+                    let mut row = vec![item];
                     if rel.ordinality {
                         row.push(Value::Int(n as i64 + 1));
                     }
@@ -3549,7 +3554,16 @@ impl<'a> Executor<'a> {
                     Some(a) => a.eval(&cx)?,
                     None => Value::Bool(true),
                 };
-                acc.add(v)?;
+                if call.order_by.is_empty() {
+                    acc.add(v)?;
+                } else {
+                    let keys = call
+                        .order_by
+                        .iter()
+                        .map(|(k, _, _)| k.eval(&cx))
+                        .collect::<SqlResult<Vec<Value>>>()?;
+                    acc.add_ordered(keys, v);
+                }
             }
             Ok(())
         })?;
@@ -5566,6 +5580,8 @@ fn pg_type_label(t: DataType) -> &'static str {
         DataType::Interval => "interval",
         DataType::Json => "json",
         DataType::Jsonb => "jsonb",
+        // A cast to an array type names its column after the element type, as PostgreSQL does.
+        DataType::Array(e) => pg_type_label(*e),
     }
 }
 
@@ -5712,6 +5728,10 @@ pub(crate) struct Accumulator {
     text: String,
     /// `array_agg`'s elements.
     items: Vec<Value>,
+    /// With `ORDER BY` in the call: its (descending, NULLs first) per key, and the inputs
+    /// with their keys, taken in that order at the end.
+    order: Vec<(bool, bool)>,
+    ordered: Vec<(Vec<Value>, Value)>,
 }
 
 impl Accumulator {
@@ -5731,7 +5751,14 @@ impl Accumulator {
             separator: call.separator.clone(),
             text: String::new(),
             items: Vec::new(),
+            order: call.order_by.iter().map(|&(_, d, n)| (d, n)).collect(),
+            ordered: Vec::new(),
         }
+    }
+
+    /// An input of an aggregate with `ORDER BY` in its call, and its sort keys.
+    pub(crate) fn add_ordered(&mut self, keys: Vec<Value>, v: Value) {
+        self.ordered.push((keys, v));
     }
 
     pub(crate) fn add(&mut self, v: Value) -> SqlResult<()> {
@@ -5812,7 +5839,24 @@ impl Accumulator {
         Ok(())
     }
 
-    fn finish(self) -> SqlResult<Value> {
+    fn finish(mut self) -> SqlResult<Value> {
+        if !self.order.is_empty() {
+            // The inputs in the call's order (stable: ties keep their input order).
+            let mut inputs = std::mem::take(&mut self.ordered);
+            let specs: Vec<SortSpec> = self
+                .order
+                .iter()
+                .map(|&(desc, nulls_first)| SortSpec {
+                    key: SortKey::Output(0),
+                    desc,
+                    nulls_first,
+                })
+                .collect();
+            inputs.sort_by(|a, b| compare_keys(&a.0, &b.0, &specs));
+            for (_, v) in inputs {
+                self.add(v)?;
+            }
+        }
         self.current()
     }
 
@@ -5845,7 +5889,15 @@ impl Accumulator {
             AggFunc::Avg => Value::Float(self.float_sum / self.count as f64),
             AggFunc::Min | AggFunc::Max => self.best.clone(),
             AggFunc::StringAgg => Value::Text(self.text.clone()),
-            AggFunc::ArrayAgg => Value::Text(crate::expr::format_array(self.items.iter().cloned())),
+            AggFunc::ArrayAgg if self.items.is_empty() => Value::Null,
+            // DISTINCT inputs come out in the type's order, as PostgreSQL sorts them to drop
+            // the duplicates.
+            AggFunc::ArrayAgg if self.distinct.is_some() && self.order.is_empty() => {
+                let mut items = self.items.clone();
+                items.sort_by(Value::sort_cmp);
+                Value::Array(items)
+            }
+            AggFunc::ArrayAgg => Value::Array(self.items.clone()),
             AggFunc::BoolAnd | AggFunc::BoolOr => self.best.clone(),
             AggFunc::JsonAgg
             | AggFunc::JsonbAgg

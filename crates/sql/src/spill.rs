@@ -189,6 +189,7 @@ pub fn value_bytes(v: &Value) -> usize {
             Value::Text(s) | Value::Json(s) => s.len(),
             Value::Bytes(b) => b.len(),
             Value::Numeric(_) | Value::Jsonb(_) => 32,
+            Value::Array(items) => items.iter().map(value_bytes).sum(),
             _ => 0,
         }
 }

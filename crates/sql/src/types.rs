@@ -19,6 +19,10 @@
 //! `bytea` values are byte strings, printed in PostgreSQL's hex format (`\x0102ff`, the
 //! default `bytea_output`) and read in hex or escape format. `uuid` values are 128-bit numbers
 //! printed in the canonical lower-case 8-4-4-4-12 form; both sort bytewise.
+//!
+//! Every base type has a one-dimensional array type, [`DataType::Array`], whose values are
+//! [`Value::Array`]s; their text and binary forms, order and functions live in `array.rs`.
+//! An array casts to and from text and, element by element, to another array type.
 
 pub use crate::datetime::Interval;
 use crate::error::{SqlError, SqlResult};
@@ -61,7 +65,18 @@ pub enum DataType {
     Json,
     /// `jsonb`: a normalised JSON value ([`Jsonb`]).
     Jsonb,
+    /// A one-dimensional array of the element type (see `array.rs`), held as
+    /// [`Value::Array`].
+    ///
+    /// The element is a `&'static` reference so that `DataType` stays `Copy` and one word
+    /// wider at most: [`DataType::array_of`] hands out references to promoted constants, one
+    /// per scalar type, so no array type is ever allocated. An element is never itself an
+    /// array: multi-dimensional arrays are refused where they would be built.
+    Array(&'static DataType),
 }
+
+/// The bit a catalog type tag of an array type sets over its element's tag.
+const ARRAY_TAG_BIT: u8 = 0x80;
 
 /// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 00:00:00).
 pub const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
@@ -89,7 +104,104 @@ impl DataType {
             DataType::Interval => 1186,
             DataType::Json => 114,
             DataType::Jsonb => 3802,
+            DataType::Array(e) => e.array_oid(),
         }
+    }
+
+    /// The array type whose elements are of this type; an array's own (multi-dimensional
+    /// arrays are not supported, so an array type is returned unchanged).
+    #[must_use]
+    pub fn array_of(self) -> DataType {
+        DataType::Array(match self {
+            DataType::Bool => &DataType::Bool,
+            DataType::Int2 => &DataType::Int2,
+            DataType::Int4 => &DataType::Int4,
+            DataType::Int8 => &DataType::Int8,
+            DataType::Float8 => &DataType::Float8,
+            DataType::Float4 => &DataType::Float4,
+            DataType::Text => &DataType::Text,
+            DataType::Timestamp => &DataType::Timestamp,
+            DataType::Numeric => &DataType::Numeric,
+            DataType::Bytea => &DataType::Bytea,
+            DataType::Uuid => &DataType::Uuid,
+            DataType::Date => &DataType::Date,
+            DataType::TimestampTz => &DataType::TimestampTz,
+            DataType::Time => &DataType::Time,
+            DataType::TimeTz => &DataType::TimeTz,
+            DataType::Interval => &DataType::Interval,
+            DataType::Json => &DataType::Json,
+            DataType::Jsonb => &DataType::Jsonb,
+            DataType::Array(e) => e,
+        })
+    }
+
+    /// The element type of an array type.
+    #[must_use]
+    pub fn element(self) -> Option<DataType> {
+        match self {
+            DataType::Array(e) => Some(*e),
+            _ => None,
+        }
+    }
+
+    /// The OID of the array type over this (scalar) type, as PostgreSQL numbers them.
+    #[must_use]
+    pub fn array_oid(self) -> u32 {
+        match self {
+            DataType::Bool => 1000,
+            DataType::Bytea => 1001,
+            DataType::Int2 => 1005,
+            DataType::Int4 => 1007,
+            DataType::Text => 1009,
+            DataType::Int8 => 1016,
+            DataType::Float4 => 1021,
+            DataType::Float8 => 1022,
+            DataType::Timestamp => 1115,
+            DataType::Date => 1182,
+            DataType::Time => 1183,
+            DataType::TimestampTz => 1185,
+            DataType::Interval => 1187,
+            DataType::Numeric => 1231,
+            DataType::TimeTz => 1270,
+            DataType::Uuid => 2951,
+            DataType::Json => 199,
+            DataType::Jsonb => 3807,
+            DataType::Array(e) => e.array_oid(),
+        }
+    }
+
+    /// The type whose OID (scalar or array) is `oid`.
+    #[must_use]
+    pub fn from_oid(oid: u32) -> Option<DataType> {
+        const SCALARS: [DataType; 18] = [
+            DataType::Bool,
+            DataType::Int2,
+            DataType::Int4,
+            DataType::Int8,
+            DataType::Float8,
+            DataType::Float4,
+            DataType::Text,
+            DataType::Timestamp,
+            DataType::Numeric,
+            DataType::Bytea,
+            DataType::Uuid,
+            DataType::Date,
+            DataType::TimestampTz,
+            DataType::Time,
+            DataType::TimeTz,
+            DataType::Interval,
+            DataType::Json,
+            DataType::Jsonb,
+        ];
+        SCALARS.iter().find_map(|t| {
+            if t.oid() == oid {
+                Some(*t)
+            } else if t.array_oid() == oid {
+                Some(t.array_of())
+            } else {
+                None
+            }
+        })
     }
 
     #[must_use]
@@ -113,7 +225,40 @@ impl DataType {
             DataType::Interval => "interval",
             DataType::Json => "json",
             DataType::Jsonb => "jsonb",
+            DataType::Array(e) => e.array_name(),
         }
+    }
+
+    /// `format_type`'s name of the array type over this type (`integer[]`).
+    #[must_use]
+    pub fn array_name(self) -> &'static str {
+        match self {
+            DataType::Bool => "boolean[]",
+            DataType::Int2 => "smallint[]",
+            DataType::Int4 => "integer[]",
+            DataType::Int8 => "bigint[]",
+            DataType::Float4 => "real[]",
+            DataType::Float8 => "double precision[]",
+            DataType::Text => "text[]",
+            DataType::Timestamp => "timestamp without time zone[]",
+            DataType::Numeric => "numeric[]",
+            DataType::Bytea => "bytea[]",
+            DataType::Uuid => "uuid[]",
+            DataType::Date => "date[]",
+            DataType::Time => "time without time zone[]",
+            DataType::TimeTz => "time with time zone[]",
+            DataType::TimestampTz => "timestamp with time zone[]",
+            DataType::Interval => "interval[]",
+            DataType::Json => "json[]",
+            DataType::Jsonb => "jsonb[]",
+            DataType::Array(e) => e.array_name(),
+        }
+    }
+
+    /// Whether this is an array type.
+    #[must_use]
+    pub fn is_array(self) -> bool {
+        matches!(self, DataType::Array(_))
     }
 
     #[must_use]
@@ -149,6 +294,9 @@ impl DataType {
             DataType::Json => 16,
             DataType::Jsonb => 17,
             DataType::TimeTz => 18,
+            // An array's tag is its element's with the high bit set (tags 1..=127 are
+            // scalars'), so definitions written before arrays existed read unchanged.
+            DataType::Array(e) => ARRAY_TAG_BIT | e.tag(),
         }
     }
 
@@ -172,6 +320,12 @@ impl DataType {
             16 => DataType::Json,
             17 => DataType::Jsonb,
             18 => DataType::TimeTz,
+            t if t & ARRAY_TAG_BIT != 0 && t != ARRAY_TAG_BIT => {
+                match DataType::from_tag(t & !ARRAY_TAG_BIT)? {
+                    DataType::Array(_) => return None,
+                    e => e.array_of(),
+                }
+            }
             _ => return None,
         })
     }
@@ -212,6 +366,9 @@ pub enum Value {
     Json(String),
     /// A `jsonb` value.
     Jsonb(Jsonb),
+    /// A one-dimensional array (see `array.rs`): its elements, each NULL or of the element
+    /// type the array's [`DataType::Array`] names.
+    Array(Vec<Value>),
 }
 
 impl Value {
@@ -241,11 +398,34 @@ impl Value {
             Value::Float4(f) => Some(format_float4(*f)),
             Value::Json(s) => Some(s.clone()),
             Value::Jsonb(j) => Some(j.to_string()),
+            Value::Array(items) => Some(crate::array::format(items)),
         }
     }
 
     /// Converts to `ty` as an assignment or explicit cast does.
     pub fn cast(self, ty: DataType) -> SqlResult<Value> {
+        if let DataType::Array(elem) = ty {
+            return match self {
+                Value::Null => Ok(Value::Null),
+                Value::Array(items) => Ok(Value::Array(crate::array::cast_elements(items, *elem)?)),
+                Value::Text(s) => Ok(Value::Array(crate::array::parse(&s, *elem)?)),
+                v => Err(SqlError::CannotCoerce(format!(
+                    "cannot cast type {} to {}",
+                    v.kind_name(),
+                    ty.name()
+                ))),
+            };
+        }
+        if let Value::Array(items) = self {
+            return match ty {
+                DataType::Text => Ok(Value::Text(crate::array::format(&items))),
+                _ => Err(SqlError::CannotCoerce(format!(
+                    "cannot cast type {} to {}",
+                    Value::Array(items).kind_name(),
+                    ty.name()
+                ))),
+            };
+        }
         if let Some(r) = crate::datetime::cast(&self, ty) {
             return r;
         }
@@ -422,6 +602,7 @@ impl Value {
             (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
             (Value::Uuid(a), Value::Uuid(b)) => a.cmp(b),
             (Value::Jsonb(a), Value::Jsonb(b)) => crate::json::compare(a, b),
+            (Value::Array(a), Value::Array(b)) => crate::array::compare(a, b),
             // An untyped string constant meets a jsonb as a jsonb (IN lists, BETWEEN).
             (Value::Jsonb(a), Value::Text(b)) => {
                 crate::json::compare(a, &crate::json::parse_jsonb(b)?)
@@ -476,6 +657,7 @@ impl Value {
             Value::Float4(_) => "real",
             Value::Json(_) => "json",
             Value::Jsonb(_) => "jsonb",
+            Value::Array(_) => "array",
         }
     }
 }
@@ -673,11 +855,12 @@ pub fn numeric_sum_avg(
     }))
 }
 
-/// A type with its modifier as `format_type` prints it (`numeric(10,2)`).
+/// A type with its modifier as `format_type` prints it (`numeric(10,2)`, `numeric(10,2)[]`).
 #[must_use]
 pub fn type_display(ty: DataType, typmod: i32) -> String {
     match (ty, crate::numeric::typmod_parts(typmod)) {
         (DataType::Numeric, Some((p, s))) => format!("numeric({p},{s})"),
+        (DataType::Array(DataType::Numeric), Some((p, s))) => format!("numeric({p},{s})[]"),
         _ => ty.name().to_string(),
     }
 }
@@ -690,6 +873,12 @@ pub fn apply_typmod(v: Value, ty: DataType, typmod: i32) -> SqlResult<Value> {
             Some((p, s)) => Ok(Value::Numeric(n.apply_typmod(p, s)?)),
             None => Ok(Value::Numeric(n)),
         },
+        (Value::Array(items), DataType::Array(e)) if typmod >= 0 => Ok(Value::Array(
+            items
+                .into_iter()
+                .map(|v| apply_typmod(v, *e, typmod))
+                .collect::<SqlResult<_>>()?,
+        )),
         (v, _) => Ok(v),
     }
 }
@@ -749,7 +938,7 @@ pub fn parse_text(s: &str, ty: DataType) -> SqlResult<Value> {
         DataType::Int4 => {
             let v: i64 = t.parse().map_err(|_| bad())?;
             if i32::try_from(v).is_err() {
-                return Err(SqlError::NumericOutOfRange(format!(
+                return Err(SqlError::NumericValueOutOfRange(format!(
                     "value \"{s}\" is out of range for type integer"
                 )));
             }
@@ -801,6 +990,7 @@ pub fn parse_text(s: &str, ty: DataType) -> SqlResult<Value> {
             Value::Json(s.to_string())
         }
         DataType::Jsonb => Value::Jsonb(crate::json::parse_jsonb(s)?),
+        DataType::Array(elem) => Value::Array(crate::array::parse(s, *elem)?),
         DataType::Bool => Value::Bool(match t.to_ascii_lowercase().as_str() {
             "t" | "true" | "yes" | "y" | "on" | "1" => true,
             "f" | "false" | "no" | "n" | "off" | "0" => false,

@@ -54,6 +54,22 @@ async function main(url) {
   // The connection stays usable.
   assert.strictEqual((await c.query('SELECT count(*) AS n FROM np_items')).rows[0].n, '2');
   await c.query('DROP TABLE np_items');
+
+  // Arrays come back as JavaScript arrays, and go in as them.
+  await c.query('DROP TABLE IF EXISTS np_arrays');
+  await c.query('CREATE TABLE np_arrays (id int PRIMARY KEY, tags text[], nums int[])');
+  await c.query('INSERT INTO np_arrays VALUES ($1, $2, $3)', [1, ['a', 'b c', 'q"uote', null, 'NULL'], [1, null, 3]]);
+  await c.query('INSERT INTO np_arrays VALUES ($1, $2, $3)', [2, [], []]);
+  const ar = await c.query('SELECT id, tags, nums FROM np_arrays ORDER BY id');
+  assert.deepStrictEqual(ar.rows, [
+    { id: 1, tags: ['a', 'b c', 'q"uote', null, 'NULL'], nums: [1, null, 3] },
+    { id: 2, tags: [], nums: [] },
+  ]);
+  const any = await c.query('SELECT id FROM np_arrays WHERE id = ANY($1) ORDER BY id', [[2, 9]]);
+  assert.deepStrictEqual(any.rows, [{ id: 2 }]);
+  const agg = await c.query('SELECT array_agg(id ORDER BY id) AS ids FROM np_arrays');
+  assert.deepStrictEqual(agg.rows[0].ids, [1, 2]);
+  await c.query('DROP TABLE np_arrays');
   await c.end();
   console.log('OK');
 }

@@ -118,6 +118,33 @@ def main(url):
             ("09:00:00-03",),
         ], got
         conn.execute("DROP TABLE p3_times")
+
+    # Arrays: Python lists in and out, as parameters (text and binary) and results, and
+    # `= ANY(%s)` with a list, the ORM's IN.
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS p3_arrays")
+        conn.execute("CREATE TABLE p3_arrays (id int PRIMARY KEY, tags text[], nums bigint[])")
+        rows = [
+            (1, ["a", "b c", 'q"uote', "back\\slash", None, "NULL", ""], [1, None, 2**40]),
+            (2, [], []),
+            (3, None, None),
+        ]
+        for i, tags, nums in rows:
+            conn.execute("INSERT INTO p3_arrays VALUES (%s, %s, %s)", (i, tags, nums))
+        for binary in (False, True):
+            cur = conn.cursor(binary=binary)
+            got = cur.execute("SELECT id, tags, nums FROM p3_arrays ORDER BY id").fetchall()
+            assert got == rows, (binary, got)
+            got = cur.execute(
+                "SELECT id FROM p3_arrays WHERE id = ANY(%s) ORDER BY id", ([1, 3, 7],)
+            ).fetchall()
+            assert got == [(1,), (3,)], (binary, got)
+        conn.execute("INSERT INTO p3_arrays VALUES (%b, %b, %b)", (4, ["x", None], [5]))
+        got = conn.execute("SELECT tags, nums FROM p3_arrays WHERE id = 4").fetchone()
+        assert got == (["x", None], [5]), got
+        got = conn.execute("SELECT array_agg(id ORDER BY id) FROM p3_arrays").fetchone()[0]
+        assert got == [1, 2, 3, 4], got
+        conn.execute("DROP TABLE p3_arrays")
     print("OK")
 
 
