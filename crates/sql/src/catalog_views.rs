@@ -2654,24 +2654,6 @@ fn namespace_acl(namespace: u32, user: &str) -> Value {
     }
 }
 
-/// Whether a stored default expression calls `nextval` on the sequence `name`.
-fn calls_nextval_on(expr: &str, name: &str) -> bool {
-    let lower = expr.to_ascii_lowercase();
-    let mut rest = lower.as_str();
-    while let Some(i) = rest.find("nextval('") {
-        // ASCII lower-casing keeps byte offsets: read the name from the original text.
-        let start = expr.len() - rest.len() + i + "nextval('".len();
-        let Some(end) = expr[start..].find('\'') else {
-            break;
-        };
-        if parse_relation_name(&expr[start..start + end]) == name {
-            return true;
-        }
-        rest = &lower[start + end..];
-    }
-    false
-}
-
 /// (OID, name) of every schema the evaluating statement sees.
 fn namespace_list(cx: &EvalContext<'_>) -> SqlResult<Vec<(u32, String)>> {
     match cx.exec {
@@ -3130,8 +3112,8 @@ pub fn rows(
                 for (n, c) in def.columns.iter().enumerate() {
                     let Some(d) = c.attrdef() else { continue };
                     let d = d.to_string();
-                    for seq in all_seqs.iter().filter(|s| calls_nextval_on(&d, &s.name)) {
-                        out.push(dep(PG_ATTRDEF_CLASS, attrdef_oid(&def, n), seq.oid, 0, "n"));
+                    for seq in crate::depend::default_sequences(engine, txn, &d) {
+                        out.push(dep(PG_ATTRDEF_CLASS, attrdef_oid(&def, n), seq, 0, "n"));
                     }
                 }
             }

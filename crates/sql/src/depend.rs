@@ -10,6 +10,14 @@
 //! dependencies were recorded has none stored; they are computed from its query when asked
 //! ([`of_view`]), so older catalogs work unchanged.
 //!
+//! A column default that calls a sequence (`nextval('s'::regclass)`) depends on it
+//! (PostgreSQL's `pg_depend` row of the `pg_attrdef` entry; [`default_sequences`] reads the
+//! calls from the stored expression), so `DROP SEQUENCE` refuses or, under CASCADE, drops the
+//! default and keeps the column. A view's stored query names columns as written, so a column
+//! rename is followed into the views that read it by rewriting their queries
+//! ([`rename_column_in_query`]): the recorded dependencies (by column number) say which views
+//! to rewrite, and the rewrite keeps each view's output names.
+//!
 //! A DROP walks the dependents of what it drops the way PostgreSQL's `findDependentObjects`
 //! does, so that its error DETAIL and its CASCADE notice list the same objects in the same
 //! order:
@@ -124,6 +132,69 @@ fn named_relations(engine: &Engine, txn: &Txn, q: &ast::Query) -> Vec<u32> {
     out
 }
 
+/// The OIDs of the sequences a stored column default (`nextval('s'::regclass)`, as
+/// PostgreSQL prints it) names in a call of `nextval`, `currval` or `setval`: the default
+/// depends on them (PostgreSQL's `pg_depend` row of the `pg_attrdef` entry). A name is read
+/// as stored: qualified, or in `public`. Only the expression's function calls count, so a
+/// string literal elsewhere that spells a sequence's name is no dependency.
+pub fn default_sequences(engine: &Engine, txn: &Txn, default: &str) -> Vec<u32> {
+    use std::ops::ControlFlow;
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let Ok(expr) = sqlparser::parser::Parser::new(&dialect)
+        .try_with_sql(default)
+        .and_then(|mut p| p.parse_expr())
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let _ = ast::visit_expressions(&expr, |e| {
+        if let ast::Expr::Function(f) = e
+            && let Some(name) = f.name.0.last().and_then(ast::ObjectNamePart::as_ident)
+            && ["nextval", "currval", "setval"].contains(&name.value.to_ascii_lowercase().as_str())
+            && let ast::FunctionArguments::List(list) = &f.args
+            && let Some(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(first))) =
+                list.args.first()
+            && let Some(oid) = sequence_literal(engine, txn, first)
+        {
+            out.push(oid);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The OID of the sequence a `'name'` or `'name'::regclass` argument names, if it exists.
+fn sequence_literal(engine: &Engine, txn: &Txn, e: &ast::Expr) -> Option<u32> {
+    let text = match e {
+        ast::Expr::Cast { expr, .. } => match expr.as_ref() {
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::SingleQuotedString(s) => s.clone(),
+                _ => return None,
+            },
+            _ => return None,
+        },
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) => s.clone(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let name = sqlparser::parser::Parser::new(&dialect)
+        .try_with_sql(&text)
+        .and_then(|mut p| p.parse_object_name(false))
+        .ok()?;
+    let (schema, rel) = crate::namespace::split_name(&name).ok()?;
+    let key =
+        crate::namespace::rel_key(schema.as_deref().unwrap_or(crate::namespace::PUBLIC), &rel);
+    crate::sequence::lookup_sequence(engine, txn, &key)
+        .ok()
+        .flatten()
+        .map(|s| s.oid)
+}
+
 /// An object a DROP may reach.
 #[derive(Clone, Debug)]
 pub enum Object {
@@ -136,6 +207,12 @@ pub enum Object {
         name: String,
         oid: u32,
     },
+    /// The default of column `column` (0-based) of table `table` (it has no OID of its own
+    /// here: it is reached only from the sequences it calls, and nothing depends on it).
+    Default {
+        table: TableDef,
+        column: usize,
+    },
 }
 
 impl Object {
@@ -147,6 +224,7 @@ impl Object {
             Object::View(v) => v.oid,
             Object::Sequence(s) => s.oid,
             Object::ForeignKey { oid, .. } => *oid,
+            Object::Default { table, .. } => table.oid,
         }
     }
 
@@ -156,6 +234,7 @@ impl Object {
     fn order(&self) -> (u32, u32) {
         match self {
             Object::ForeignKey { table, oid, .. } => (table.oid, *oid),
+            Object::Default { table, column } => (table.oid, *column as u32 + 1),
             other => (other.oid(), 0),
         }
     }
@@ -176,6 +255,11 @@ impl Object {
                     q(&table.schema, &table.name)
                 )
             }
+            Object::Default { table, column } => format!(
+                "default value for column {} of table {}",
+                table.columns[*column].name,
+                q(&table.schema, &table.name)
+            ),
         }
     }
 }
@@ -193,6 +277,8 @@ pub enum Target<'a> {
 pub struct Graph {
     views: Vec<(ViewDef, Vec<Dependency>)>,
     tables: Vec<TableDef>,
+    /// Each column default that calls a sequence: (sequence OID, table index, column).
+    defaults: Vec<(u32, usize, usize)>,
 }
 
 /// A walk's state (see [`Graph::walk`]).
@@ -222,9 +308,21 @@ impl Graph {
                 (v, d)
             })
             .collect();
+        let tables = crate::catalog_views::user_tables(engine, txn)?;
+        let mut defaults = Vec::new();
+        for (t, def) in tables.iter().enumerate() {
+            for (c, column) in def.columns.iter().enumerate() {
+                if let Some(text) = column.default.as_deref() {
+                    for seq in default_sequences(engine, txn, text) {
+                        defaults.push((seq, t, c));
+                    }
+                }
+            }
+        }
         Ok(Graph {
             views,
-            tables: crate::catalog_views::user_tables(engine, txn)?,
+            tables,
+            defaults,
         })
     }
 
@@ -250,6 +348,14 @@ impl Graph {
         };
         for v in self.views_reading(oid, column) {
             out.push(Object::View(v.clone()));
+        }
+        if column.is_none() {
+            for &(_, t, c) in self.defaults.iter().filter(|(s, ..)| *s == oid) {
+                out.push(Object::Default {
+                    table: self.tables[t].clone(),
+                    column: c,
+                });
+            }
         }
         if let Some(t) = table {
             let key = t.key();
@@ -310,7 +416,13 @@ impl Graph {
         walk: &mut Walk,
         depth: usize,
     ) {
-        if walk.visited.contains(&object.oid())
+        // A default has no OID of its own (see `Object::Default`): each is reached once, from
+        // the sequence it calls, and goes unreported with a table that goes anyway.
+        if let Object::Default { table, .. } = &object {
+            if walk.doomed.contains(&table.oid) {
+                return;
+            }
+        } else if walk.visited.contains(&object.oid())
             || walk.visited.len() >= WALK_OBJECTS_MAX
             || depth >= WALK_DEPTH_MAX
         {
@@ -322,13 +434,15 @@ impl Graph {
         {
             return;
         }
-        walk.visited.push(object.oid());
+        if !matches!(object, Object::Default { .. }) {
+            walk.visited.push(object.oid());
+        }
         let what = object.describe(engine, txn);
         let children = match &object {
             Object::Table(d) => self.direct(Target::Relation(d.oid, Some(d))),
             Object::View(v) => self.direct(Target::Relation(v.oid, None)),
             Object::Sequence(s) => self.direct(Target::Relation(s.oid, None)),
-            Object::ForeignKey { .. } => Vec::new(),
+            Object::ForeignKey { .. } | Object::Default { .. } => Vec::new(),
         };
         for c in children {
             self.visit(engine, txn, c, &what, walk, depth + 1);
@@ -381,5 +495,311 @@ pub fn cascade_notice(reached: &[Reached]) -> Option<String> {
             crate::session::NOTICE_DETAIL,
             many.join("\n")
         )),
+    }
+}
+
+/// Follows `ALTER TABLE … RENAME COLUMN old TO new` of table `table` into the stored query of a
+/// view that reads the column, as PostgreSQL's views follow it (they refer to columns by
+/// number). The query is re-read as a tree and every column reference that binds to the
+/// table's column is renamed: `a` and `t.a` (or `alias.a`) where the table is the nearest
+/// FROM entry with such a column, in the select list, WHERE, GROUP BY, HAVING, ORDER BY, JOIN
+/// ON and subqueries. A select-list item that was the bare column gets an alias keeping its
+/// old output name (`SELECT t.a` becomes `SELECT t.new AS a`), so the view's columns and the
+/// queries that read them are unchanged. String literals, other relations' columns of the same
+/// name and output aliases are left alone. Returns whether anything changed.
+pub fn rename_column_in_query(
+    engine: &Engine,
+    txn: &Txn,
+    q: &mut ast::Query,
+    table: u32,
+    old: &str,
+    new: &str,
+) -> bool {
+    let mut r = Renamer {
+        engine,
+        txn,
+        table,
+        old,
+        new,
+        scopes: Vec::new(),
+        in_order_by: 0,
+        changed: false,
+    };
+    let _ = ast::VisitMut::visit(q, &mut r);
+    r.changed
+}
+
+/// One FROM entry as a column reference sees it.
+struct FromEntry {
+    /// The alias, or the relation's own name.
+    name: String,
+    columns: Vec<String>,
+    /// Whether it is the table whose column is renamed.
+    target: bool,
+}
+
+/// The FROM entries of one SELECT, and its output aliases (an ORDER BY name matches those
+/// first).
+struct Scope {
+    entries: Vec<FromEntry>,
+    aliases: Vec<String>,
+}
+
+struct Renamer<'a> {
+    engine: &'a Engine,
+    txn: &'a Txn,
+    table: u32,
+    old: &'a str,
+    new: &'a str,
+    scopes: Vec<Scope>,
+    in_order_by: usize,
+    changed: bool,
+}
+
+/// An identifier for `name`, quoted when it is not a plain lower-case word.
+fn ident_for(name: &str) -> ast::Ident {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        ast::Ident::new(name)
+    } else {
+        ast::Ident::with_quote('"', name)
+    }
+}
+
+impl Renamer<'_> {
+    /// The FROM entries `factor` brings into scope (a join's entries in order).
+    fn entries(&self, factor: &ast::TableFactor, out: &mut Vec<FromEntry>) {
+        match factor {
+            ast::TableFactor::Table { name, alias, .. } => {
+                let Ok((schema, rel)) = crate::namespace::split_name(name) else {
+                    return;
+                };
+                let key = crate::namespace::rel_key(
+                    schema.as_deref().unwrap_or(crate::namespace::PUBLIC),
+                    &rel,
+                );
+                let (columns, target) = match crate::query::resolve_key(self.engine, self.txn, &key)
+                {
+                    Ok(crate::query::Resolved::Table(d)) => {
+                        let target = d.oid == self.table;
+                        let columns = d
+                            .columns
+                            .iter()
+                            .map(|c| {
+                                // The table already carries the new name; the query still
+                                // reads the old one.
+                                if target && c.name == self.new {
+                                    self.old.to_string()
+                                } else {
+                                    c.name.clone()
+                                }
+                            })
+                            .collect();
+                        (columns, target)
+                    }
+                    Ok(crate::query::Resolved::View(v)) => {
+                        (v.columns.iter().map(|(n, _)| n.clone()).collect(), false)
+                    }
+                    _ => (Vec::new(), false),
+                };
+                let name = alias
+                    .as_ref()
+                    .map_or(rel, |a| crate::expr::ident_name(&a.name));
+                out.push(FromEntry {
+                    name,
+                    columns,
+                    target,
+                });
+            }
+            ast::TableFactor::Derived {
+                subquery, alias, ..
+            } => {
+                let columns = match subquery.body.as_ref() {
+                    ast::SetExpr::Select(s) => {
+                        s.projection.iter().filter_map(output_name).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                out.push(FromEntry {
+                    name: alias
+                        .as_ref()
+                        .map(|a| crate::expr::ident_name(&a.name))
+                        .unwrap_or_default(),
+                    columns,
+                    target: false,
+                });
+            }
+            ast::TableFactor::NestedJoin {
+                table_with_joins, ..
+            } => {
+                self.entries(&table_with_joins.relation, out);
+                for j in &table_with_joins.joins {
+                    self.entries(&j.relation, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn scope(&self, select: &ast::Select) -> Scope {
+        let mut entries = Vec::new();
+        for t in &select.from {
+            self.entries(&t.relation, &mut entries);
+            for j in &t.joins {
+                self.entries(&j.relation, &mut entries);
+            }
+        }
+        let aliases = select
+            .projection
+            .iter()
+            .filter_map(|i| match i {
+                ast::SelectItem::ExprWithAlias { alias, .. } => {
+                    Some(crate::expr::ident_name(alias))
+                }
+                _ => None,
+            })
+            .collect();
+        Scope { entries, aliases }
+    }
+
+    /// Whether a bare column name `name` binds to the renamed column: the nearest scope with
+    /// an entry that has such a column decides, and it must be the table, alone.
+    fn bare_is_target(&self, name: &str) -> bool {
+        if name != self.old {
+            return false;
+        }
+        for (depth, s) in self.scopes.iter().enumerate().rev() {
+            if self.in_order_by > 0
+                && depth + 1 == self.scopes.len()
+                && s.aliases.iter().any(|a| a == name)
+            {
+                return false;
+            }
+            let having: Vec<&FromEntry> = s
+                .entries
+                .iter()
+                .filter(|e| e.columns.iter().any(|c| c == name))
+                .collect();
+            if !having.is_empty() {
+                return having.len() == 1 && having[0].target;
+            }
+        }
+        false
+    }
+
+    /// Whether `qualifier.name` binds to the renamed column.
+    fn qualified_is_target(&self, qualifier: &str, name: &str) -> bool {
+        if name != self.old {
+            return false;
+        }
+        for s in self.scopes.iter().rev() {
+            if let Some(e) = s.entries.iter().find(|e| e.name == qualifier) {
+                return e.target;
+            }
+        }
+        false
+    }
+
+    /// Whether expression `e` is a reference to the renamed column.
+    fn is_target(&self, e: &ast::Expr) -> bool {
+        match e {
+            ast::Expr::Identifier(id) => self.bare_is_target(&crate::expr::ident_name(id)),
+            ast::Expr::CompoundIdentifier(parts) if parts.len() >= 2 => self.qualified_is_target(
+                &crate::expr::ident_name(&parts[parts.len() - 2]),
+                &crate::expr::ident_name(&parts[parts.len() - 1]),
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// The output name a select-list item gives its column, when it names one.
+fn output_name(item: &ast::SelectItem) -> Option<String> {
+    match item {
+        ast::SelectItem::ExprWithAlias { alias, .. } => Some(crate::expr::ident_name(alias)),
+        ast::SelectItem::UnnamedExpr(ast::Expr::Identifier(id)) => {
+            Some(crate::expr::ident_name(id))
+        }
+        ast::SelectItem::UnnamedExpr(ast::Expr::CompoundIdentifier(parts)) => {
+            parts.last().map(crate::expr::ident_name)
+        }
+        _ => None,
+    }
+}
+
+impl ast::VisitorMut for Renamer<'_> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, q: &mut ast::Query) -> std::ops::ControlFlow<()> {
+        // A query's ORDER BY sees its SELECT's FROM and output names.
+        let scope = match q.body.as_ref() {
+            ast::SetExpr::Select(s) => self.scope(s),
+            _ => Scope {
+                entries: Vec::new(),
+                aliases: Vec::new(),
+            },
+        };
+        self.scopes.push(scope);
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _q: &mut ast::Query) -> std::ops::ControlFlow<()> {
+        self.scopes.pop();
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn pre_visit_select(&mut self, s: &mut ast::Select) -> std::ops::ControlFlow<()> {
+        let scope = self.scope(s);
+        self.scopes.push(scope);
+        // The bare column keeps its output name under the new one.
+        for item in &mut s.projection {
+            if let ast::SelectItem::UnnamedExpr(e) = item
+                && self.is_target(e)
+            {
+                *item = ast::SelectItem::ExprWithAlias {
+                    expr: e.clone(),
+                    alias: ident_for(self.old),
+                };
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn post_visit_select(&mut self, _s: &mut ast::Select) -> std::ops::ControlFlow<()> {
+        self.scopes.pop();
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn pre_visit_order_by(&mut self, _o: &mut ast::OrderBy) -> std::ops::ControlFlow<()> {
+        self.in_order_by += 1;
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn post_visit_order_by(&mut self, _o: &mut ast::OrderBy) -> std::ops::ControlFlow<()> {
+        self.in_order_by -= 1;
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, e: &mut ast::Expr) -> std::ops::ControlFlow<()> {
+        if self.is_target(e) {
+            let renamed = ident_for(self.new);
+            match e {
+                ast::Expr::Identifier(id) => *id = renamed,
+                ast::Expr::CompoundIdentifier(parts) => {
+                    if let Some(last) = parts.last_mut() {
+                        *last = renamed;
+                    }
+                }
+                _ => {}
+            }
+            self.changed = true;
+        }
+        std::ops::ControlFlow::Continue(())
     }
 }

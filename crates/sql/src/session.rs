@@ -2121,9 +2121,9 @@ impl Session {
                 object_type: ast::ObjectType::Sequence,
                 if_exists,
                 names,
-                cascade: false,
+                cascade,
                 ..
-            } => self.drop_sequences(txn, names, *if_exists),
+            } => self.drop_sequences(txn, names, *if_exists, *cascade),
             ast::Statement::CreateView(cv) => self.create_view(txn, cv, params),
             ast::Statement::CreateSchema {
                 schema_name,
@@ -3003,6 +3003,15 @@ impl Session {
         for o in objects {
             match o {
                 Object::ForeignKey { .. } => {}
+                Object::Default { table, column } => {
+                    if !doomed.contains(&table.oid)
+                        && let Ok(mut def) = lookup_table(&engine, txn, &table.key())
+                        && let Some(c) = def.columns.get_mut(*column)
+                    {
+                        c.default = None;
+                        engine.put(txn, CATALOG, def.key().as_bytes(), &def.encode())?;
+                    }
+                }
                 Object::View(v) => {
                     engine.delete(txn, CATALOG, v.key().as_bytes())?;
                     crate::comments::drop_all(&engine, txn, PG_CLASS_OID, v.oid)?;
@@ -3149,15 +3158,18 @@ impl Session {
         Ok((def.oid, i as u32))
     }
 
-    /// `DROP SEQUENCE [IF EXISTS] name [, …]`. A sequence a column default uses is refused, as
-    /// PostgreSQL refuses it without CASCADE.
+    /// `DROP SEQUENCE [IF EXISTS] name [, …] [CASCADE]`. A sequence a column default calls
+    /// (or a view reads) is refused without CASCADE, as PostgreSQL refuses it; with CASCADE the
+    /// defaults are dropped (the columns stay, without a default) and the views go.
     fn drop_sequences(
         &mut self,
         txn: &mut Txn,
         names: &[ast::ObjectName],
         if_exists: bool,
+        cascade: bool,
     ) -> SqlResult<Output> {
         let engine = self.db.engine.clone();
+        let mut roots: Vec<crate::depend::Object> = Vec::new();
         for n in names {
             let Some(name) = self.find_for_drop(txn, n, "sequence", if_exists)? else {
                 continue;
@@ -3168,46 +3180,11 @@ impl Session {
                 }
                 continue;
             };
-            let uses = nextval_text_in(&seq.schema, &seq.name);
-            for def in crate::catalog_views::user_tables(&engine, txn)? {
-                if let Some(c) = def
-                    .columns
-                    .iter()
-                    .find(|c| c.default.as_deref() == Some(uses.as_str()))
-                {
-                    return Err(SqlError::DependentObjectsStillExist {
-                        message: format!(
-                            "cannot drop sequence {} because other objects depend on it",
-                            seq.name
-                        ),
-                        detail: format!(
-                            "default value for column {} of table {} depends on sequence {}",
-                            c.name, def.name, seq.name
-                        ),
-                        hint: "Use DROP ... CASCADE to drop the dependent objects too.".into(),
-                    });
-                }
+            if !roots.iter().any(|r| r.oid() == seq.oid) {
+                roots.push(crate::depend::Object::Sequence(seq));
             }
-            let graph = crate::depend::Graph::load(&engine, txn)?;
-            let root = crate::depend::Object::Sequence(seq.clone());
-            let direct = graph.dependents(crate::depend::Target::Relation(seq.oid, None));
-            let reached = graph.walk(
-                &engine,
-                txn,
-                vec![(direct, root.describe(&engine, txn))],
-                &[seq.oid],
-                &[],
-            );
-            if !reached.is_empty() {
-                return Err(crate::depend::still_exist(
-                    Some(&root.describe(&engine, txn)),
-                    &reached,
-                ));
-            }
-            engine.delete(txn, CATALOG, name.as_bytes())?;
-            crate::comments::drop_all(&engine, txn, PG_CLASS_OID, seq.oid)?;
-            self.db.sequences.forget(seq.tree);
         }
+        self.drop_with_dependents(txn, roots, cascade)?;
         Ok(command("DROP SEQUENCE"))
     }
 
@@ -6300,7 +6277,9 @@ impl Session {
     /// - `DROP CONSTRAINT [IF EXISTS] c` drops a unique (with its index), CHECK or FOREIGN KEY
     ///   constraint;
     /// - `ALTER COLUMN c SET/DROP DEFAULT`, `SET NOT NULL` (checking the rows) and `DROP NOT NULL`;
-    /// - `RENAME COLUMN a TO b` (indexes name columns by position, so they follow).
+    /// - `RENAME COLUMN a TO b` (indexes name columns by position, so they follow; the views that
+    ///   read the column have their stored queries rewritten to the new name, see
+    ///   [`crate::depend::rename_column_in_query`]).
     fn alter_table(&mut self, txn: &mut Txn, at: &ast::AlterTable) -> SqlResult<Output> {
         let engine = self.db.engine.clone();
         // `OWNER TO` (which PostgreSQL takes for tables, views and sequences alike): the one
@@ -6333,6 +6312,7 @@ impl Session {
             return Ok(command("ALTER TABLE"));
         }
         let mut def = crate::namespace::table(&engine, txn, &at.name)?;
+        let mut renamed: Vec<(String, String)> = Vec::new();
         for op in &at.operations {
             match op {
                 ast::AlterTableOperation::AddConstraint {
@@ -6540,18 +6520,53 @@ impl Session {
                         .column_index(&old)
                         .ok_or_else(|| SqlError::UndefinedColumn(old.clone()))?;
                     if def.column_index(&new).is_some() {
-                        return Err(SqlError::DuplicateColumn(format!(
-                            "{new}\" of relation \"{}",
+                        return Err(SqlError::ColumnExists(format!(
+                            "column \"{new}\" of relation \"{}\" already exists",
                             def.name
                         )));
                     }
+                    renamed.push((old, new.clone()));
                     def.columns[i].name = new;
                 }
                 _ => return Err(SqlError::FeatureNotSupported(format!("ALTER TABLE {op}"))),
             }
         }
         engine.put(txn, CATALOG, def.key().as_bytes(), &def.encode())?;
+        for (old, new) in renamed {
+            self.rename_column_in_views(txn, &def, &old, &new)?;
+        }
         Ok(command("ALTER TABLE"))
+    }
+
+    /// Follows the rename of a column of `def` (from `old` to `new`) into the stored query
+    /// of every view that reads it, in this transaction (see
+    /// [`crate::depend::rename_column_in_query`]).
+    fn rename_column_in_views(
+        &mut self,
+        txn: &mut Txn,
+        def: &TableDef,
+        old: &str,
+        new: &str,
+    ) -> SqlResult<()> {
+        let engine = self.db.engine.clone();
+        let graph = crate::depend::Graph::load(&engine, txn)?;
+        // Every view that reads the table: a view whose dependencies are computed when asked
+        // (created before they were recorded) no longer binds once the column is renamed, and
+        // then depends on the table as a whole. The rewrite changes only the views whose query
+        // reads the column.
+        let views: Vec<crate::catalog::ViewDef> = graph
+            .views_reading(def.oid, None)
+            .into_iter()
+            .cloned()
+            .collect();
+        for mut v in views {
+            let mut q = crate::query::parse_view_query(&v)?;
+            if crate::depend::rename_column_in_query(&engine, txn, &mut q, def.oid, old, new) {
+                v.sql = q.to_string();
+                engine.put(txn, CATALOG, v.key().as_bytes(), &v.encode())?;
+            }
+        }
+        Ok(())
     }
 
     /// `ADD COLUMN c type [DEFAULT e] [NOT NULL] [CHECK (…)] [REFERENCES …] [UNIQUE]` (and serial
@@ -8866,6 +8881,118 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "cannot execute INSERT in a read-only transaction"
+        );
+    }
+
+    /// The stored query of view `v`, as `pg_get_viewdef` prints it.
+    fn viewdef(s: &mut Session, v: &str) -> String {
+        run(s, &format!("select pg_get_viewdef('{v}')"))[0][0].clone()
+    }
+
+    #[test]
+    fn a_column_rename_is_followed_into_the_views_that_read_it_only() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table t (a int, b text); create table u (a int, c text);
+             insert into t values (1, 'a'), (2, 'x'); insert into u values (1, 'a');
+             create view v as select a, 'a' as lit from t where b = 'a' order by a;
+             create view w as select t.a, u.a as ua from t join u on u.a = t.a;
+             create view x as select q.a as qa from t q where q.a in (select a from u);
+             create view y as select a from u;
+             create view z as select b as a from t order by a",
+        );
+        let before_y = viewdef(&mut s, "y");
+        run(&mut s, "alter table t rename column a to k");
+        // Every reference to t.a now names k; the output names, the literal 'a', u's column a
+        // and the output alias a that ORDER BY reads stay.
+        assert_eq!(
+            viewdef(&mut s, "v"),
+            " SELECT k AS a, 'a' AS lit FROM t WHERE b = 'a' ORDER BY k;"
+        );
+        assert_eq!(
+            viewdef(&mut s, "w"),
+            " SELECT t.k AS a, u.a AS ua FROM t JOIN u ON u.a = t.k;"
+        );
+        assert_eq!(
+            viewdef(&mut s, "x"),
+            " SELECT q.k AS qa FROM t q WHERE q.k IN (SELECT a FROM u);"
+        );
+        assert_eq!(viewdef(&mut s, "y"), before_y);
+        assert_eq!(viewdef(&mut s, "z"), " SELECT b AS a FROM t ORDER BY a;");
+        assert_eq!(run(&mut s, "select * from v"), [["1", "a"]]);
+        assert_eq!(run(&mut s, "select * from w"), [["1", "1"]]);
+        assert_eq!(run(&mut s, "select * from x"), [["1"]]);
+        // A later column named a is not what the view reads.
+        run(&mut s, "alter table t add column a int; update t set a = 7");
+        assert_eq!(run(&mut s, "select a from v"), [["1"]]);
+        // Rolled back, the rename and the views' rewrite go together.
+        run(&mut s, "begin; alter table t rename column k to m");
+        assert_eq!(run(&mut s, "select * from w"), [["1", "1"]]);
+        run(&mut s, "rollback");
+        assert_eq!(
+            viewdef(&mut s, "w"),
+            " SELECT t.k AS a, u.a AS ua FROM t JOIN u ON u.a = t.k;"
+        );
+        // A rename of a column no view reads touches no view.
+        let before_v = viewdef(&mut s, "v");
+        run(&mut s, "alter table t rename column a to n");
+        assert_eq!(viewdef(&mut s, "v"), before_v);
+    }
+
+    #[test]
+    fn drop_sequence_cascade_drops_the_defaults_that_call_it() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create sequence q; create table t (id int default nextval('q'), x int);
+             create table t2 (k bigint default nextval('q') + 1);
+             create table d (id serial, y int);
+             create table lit (s text default 'nextval(''q'')')",
+        );
+        let e = fails(&mut s, "drop sequence q");
+        let SqlError::DependentObjectsStillExist {
+            message, detail, ..
+        } = e
+        else {
+            panic!("{e:?}");
+        };
+        assert_eq!(
+            message,
+            "cannot drop sequence q because other objects depend on it"
+        );
+        // A string default that spells the call is no dependency.
+        assert_eq!(
+            detail,
+            "default value for column id of table t depends on sequence q\n\
+             default value for column k of table t2 depends on sequence q"
+        );
+        run(&mut s, "drop sequence q cascade");
+        assert_eq!(
+            s.take_notices(),
+            vec![format!(
+                "drop cascades to 2 other objects{NOTICE_DETAIL}\
+                 drop cascades to default value for column id of table t\n\
+                 drop cascades to default value for column k of table t2"
+            )]
+        );
+        run(&mut s, "insert into t (x) values (1)");
+        assert_eq!(run(&mut s, "select * from t"), [["NULL", "1"]]);
+        run(&mut s, "drop sequence d_id_seq cascade");
+        assert_eq!(
+            s.take_notices(),
+            vec!["drop cascades to default value for column id of table d".to_string()]
+        );
+        assert!(matches!(
+            fails(&mut s, "insert into d (y) values (1)"),
+            SqlError::NotNullViolation { .. }
+        ));
+        assert_eq!(
+            run(
+                &mut s,
+                "select column_default from information_schema.columns where table_name = 'lit'"
+            ),
+            [["'nextval(''q'')'::text"]]
         );
     }
 }
