@@ -124,7 +124,9 @@ mod tests {
         let low: FastSet<u64> = (0..1024u64).map(|i| s.hash_one(i) & 1023).collect();
         let high: FastSet<u64> = (0..1024u64).map(|i| s.hash_one(i) >> 57).collect();
         assert!(low.len() > 600, "{} distinct low buckets", low.len());
-        assert_eq!(high.len(), 128);
+        // 1024 keys over 128 buckets leave one empty about once in 25 seeds, as random keys
+        // would; more than a few empty ones would be a bias.
+        assert!(high.len() > 120, "{} distinct high buckets", high.len());
     }
 
     #[test]

@@ -228,7 +228,7 @@ pub fn parse(s: &str, elem: DataType) -> SqlResult<Vec<Value>> {
 }
 
 /// Appends one element's text to an array's text form, quoted when it must be.
-fn push_element(out: &mut String, t: &str) {
+pub(crate) fn push_element(out: &mut String, t: &str) {
     let plain = !t.is_empty()
         && !t.eq_ignore_ascii_case("null")
         && !t

@@ -3020,25 +3020,7 @@ pub fn format_array(items: impl Iterator<Item = Value>) -> String {
         }
         match v.to_text() {
             None => out.push_str("NULL"),
-            Some(t) => {
-                let plain = !t.is_empty()
-                    && !t.eq_ignore_ascii_case("null")
-                    && !t
-                        .chars()
-                        .any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_whitespace());
-                if plain {
-                    out.push_str(&t);
-                } else {
-                    out.push('"');
-                    for c in t.chars() {
-                        if c == '"' || c == '\\' {
-                            out.push('\\');
-                        }
-                        out.push(c);
-                    }
-                    out.push('"');
-                }
-            }
+            Some(t) => crate::array::push_element(&mut out, &t),
         }
     }
     out.push('}');
