@@ -288,6 +288,14 @@ async fn arrays_answer_as_postgresql_does() {
     run_golden("sql_arrays.golden", "sql-arrays", true).await;
 }
 
+/// `sql_aggregates.golden`: the statistical (stddev, variance, corr, covar, regr_*), bitwise
+/// and ordered-set (percentile_cont, percentile_disc, mode) aggregates, grouped, filtered and
+/// over windows; aggregates inside expressions, typed as PostgreSQL types them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregates_answer_as_postgresql_does() {
+    run_golden("sql_aggregates.golden", "sql-aggregates", false).await;
+}
+
 /// Runs the cases of one golden file against a Borealis cluster (or, with
 /// `BOREALIS_RECORD_GOLDEN` set, records PostgreSQL 15's answers into it). With `details`, an
 /// error's answer includes its DETAIL line.

@@ -2293,23 +2293,29 @@ impl Names<'_> {
     }
 
     fn agg_call(&self, call: &AggCall) -> String {
-        let name = match call.func {
-            AggFunc::CountStar => return "count(*)".into(),
-            AggFunc::Count => "count",
-            AggFunc::Sum => "sum",
-            AggFunc::Avg => "avg",
-            AggFunc::Min => "min",
-            AggFunc::Max => "max",
-            AggFunc::StringAgg => "string_agg",
-            AggFunc::ArrayAgg => "array_agg",
-            AggFunc::BoolAnd => "bool_and",
-            AggFunc::BoolOr => "bool_or",
-            AggFunc::JsonAgg => "json_agg",
-            AggFunc::JsonbAgg => "jsonb_agg",
-            AggFunc::JsonObjectAgg => "json_object_agg",
-            AggFunc::JsonbObjectAgg => "jsonb_object_agg",
+        if call.func == AggFunc::CountStar {
+            return "count(*)".into();
+        }
+        let name = call.func.name();
+        let args: Vec<String> = match &call.arg {
+            Some(Expr::Func {
+                name: "agg_args",
+                args,
+            }) => args.iter().map(|a| self.expr(a)).collect(),
+            Some(a) => vec![self.expr(a)],
+            None => Vec::new(),
         };
-        let arg = call.arg.as_ref().map(|a| self.expr(a)).unwrap_or_default();
+        if let AggFunc::Ordered(o) = call.func {
+            // `percentile_cont(0.5) WITHIN GROUP (ORDER BY x)`: the key is the last argument.
+            let key = args.last().cloned().unwrap_or_default();
+            let direct = if o.has_fraction() {
+                args.first().cloned().unwrap_or_default()
+            } else {
+                String::new()
+            };
+            return format!("{name}({direct}) WITHIN GROUP (ORDER BY {key})");
+        }
+        let arg = args.join(", ");
         let mut s = format!(
             "{name}({}{arg}{})",
             if call.distinct { "DISTINCT " } else { "" },

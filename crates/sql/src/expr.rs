@@ -65,6 +65,74 @@ pub enum AggFunc {
     JsonObjectAgg,
     /// `jsonb_object_agg(key, value)`: the last value of a key wins.
     JsonbObjectAgg,
+    /// Variance and standard deviation (see [`crate::aggregate`]).
+    Spread(crate::aggregate::Spread),
+    /// `corr`, `covar_*`, `regr_*` over `(Y, X)`: the argument is `agg_args(y, x)`.
+    Regr(crate::aggregate::Regr),
+    /// `bit_and`, `bit_or`, `bit_xor`.
+    Bit(crate::aggregate::Bit),
+    /// `percentile_cont`, `percentile_disc`, `mode` with `WITHIN GROUP (ORDER BY key)`: the
+    /// call's ORDER BY is the key; the argument is `agg_args(fraction, key)` (`mode`: the key).
+    Ordered(crate::aggregate::Ordered),
+}
+
+impl AggFunc {
+    /// The aggregate a function name calls (`count(*)` when `star`), if it is one.
+    #[must_use]
+    pub fn from_name(name: &str, star: bool) -> Option<AggFunc> {
+        use crate::aggregate::{Bit, Ordered, Regr, Spread};
+        Some(match name {
+            "count" if star => AggFunc::CountStar,
+            "count" => AggFunc::Count,
+            "sum" => AggFunc::Sum,
+            "avg" => AggFunc::Avg,
+            "min" => AggFunc::Min,
+            "max" => AggFunc::Max,
+            "string_agg" => AggFunc::StringAgg,
+            "array_agg" => AggFunc::ArrayAgg,
+            "bool_and" | "every" => AggFunc::BoolAnd,
+            "bool_or" => AggFunc::BoolOr,
+            "json_agg" => AggFunc::JsonAgg,
+            "jsonb_agg" => AggFunc::JsonbAgg,
+            "json_object_agg" => AggFunc::JsonObjectAgg,
+            "jsonb_object_agg" => AggFunc::JsonbObjectAgg,
+            _ => {
+                if let Some(s) = Spread::from_name(name) {
+                    AggFunc::Spread(s)
+                } else if let Some(r) = Regr::from_name(name) {
+                    AggFunc::Regr(r)
+                } else if let Some(b) = Bit::from_name(name) {
+                    AggFunc::Bit(b)
+                } else {
+                    AggFunc::Ordered(Ordered::from_name(name)?)
+                }
+            }
+        })
+    }
+
+    /// The function's name as EXPLAIN prints it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            AggFunc::CountStar | AggFunc::Count => "count",
+            AggFunc::Sum => "sum",
+            AggFunc::Avg => "avg",
+            AggFunc::Min => "min",
+            AggFunc::Max => "max",
+            AggFunc::StringAgg => "string_agg",
+            AggFunc::ArrayAgg => "array_agg",
+            AggFunc::BoolAnd => "bool_and",
+            AggFunc::BoolOr => "bool_or",
+            AggFunc::JsonAgg => "json_agg",
+            AggFunc::JsonbAgg => "jsonb_agg",
+            AggFunc::JsonObjectAgg => "json_object_agg",
+            AggFunc::JsonbObjectAgg => "jsonb_object_agg",
+            AggFunc::Spread(s) => s.name(),
+            AggFunc::Regr(r) => r.name(),
+            AggFunc::Bit(b) => b.name(),
+            AggFunc::Ordered(o) => o.name(),
+        }
+    }
 }
 
 /// An aggregate call found while binding; its result lands in a slot.
@@ -222,6 +290,27 @@ pub struct Binder<'a> {
     pub outer_depth_used: usize,
     /// Window function calls found so far; `None` where they are not allowed.
     pub windows: Option<crate::window::WindowCollector>,
+    /// Types of the aggregate results and grouping keys that bound expressions refer to by
+    /// slot ([`Expr::Agg`], [`Expr::GroupKey`]), so that an operator over them (`sum(x) / 3`,
+    /// `avg(x) * 2`) is typed by its operands as PostgreSQL types it.
+    pub slot_types: SlotTypes,
+}
+
+/// What [`Binder::type_of`] knows about aggregate and grouping-key slots: each entry is set
+/// when the binder hands out an expression naming that slot.
+#[derive(Debug, Default, Clone)]
+pub struct SlotTypes {
+    aggs: Vec<Option<DataType>>,
+    group_keys: Vec<Option<DataType>>,
+}
+
+impl SlotTypes {
+    fn set(list: &mut Vec<Option<DataType>>, i: usize, ty: DataType) {
+        if list.len() <= i {
+            list.resize(i + 1, None);
+        }
+        list[i] = Some(ty);
+    }
 }
 
 /// Normalises an identifier as PostgreSQL does: unquoted names fold to lower case.
@@ -555,6 +644,7 @@ impl<'a> Binder<'a> {
             planner: None,
             outer_depth_used: 0,
             windows: None,
+            slot_types: SlotTypes::default(),
         }
     }
 
@@ -595,6 +685,7 @@ impl<'a> Binder<'a> {
         if let AggMode::Collect { group_by, .. } = mode {
             let text = e.to_string();
             if let Some(i) = group_by.iter().position(|(g, _)| *g == text) {
+                SlotTypes::set(&mut self.slot_types.group_keys, i, group_by[i].1);
                 return Ok(Expr::GroupKey(i));
             }
         }
@@ -1196,10 +1287,10 @@ impl<'a> Binder<'a> {
         if let Some(over) = &f.over {
             return crate::window::bind_call(self, f, &name, over, mode, d);
         }
-        if !f.within_group.is_empty() {
-            return Err(SqlError::FeatureNotSupported(format!(
-                "{name} WITHIN GROUP"
-            )));
+        if !f.within_group.is_empty()
+            && !matches!(AggFunc::from_name(&name, false), Some(AggFunc::Ordered(_)))
+        {
+            return Err(SqlError::UndefinedFunction(format!("{name} WITHIN GROUP")));
         }
         let (args, distinct, star) = match &f.args {
             ast::FunctionArguments::None => (vec![], false, false),
@@ -1257,23 +1348,7 @@ impl<'a> Binder<'a> {
                 return Err(SqlError::FeatureNotSupported("subquery arguments".into()));
             }
         };
-        let agg = match name.as_str() {
-            "count" if star => Some(AggFunc::CountStar),
-            "count" => Some(AggFunc::Count),
-            "sum" => Some(AggFunc::Sum),
-            "avg" => Some(AggFunc::Avg),
-            "min" => Some(AggFunc::Min),
-            "max" => Some(AggFunc::Max),
-            "string_agg" => Some(AggFunc::StringAgg),
-            "array_agg" => Some(AggFunc::ArrayAgg),
-            "bool_and" | "every" => Some(AggFunc::BoolAnd),
-            "bool_or" => Some(AggFunc::BoolOr),
-            "json_agg" => Some(AggFunc::JsonAgg),
-            "jsonb_agg" => Some(AggFunc::JsonbAgg),
-            "json_object_agg" => Some(AggFunc::JsonObjectAgg),
-            "jsonb_object_agg" => Some(AggFunc::JsonbObjectAgg),
-            _ => None,
-        };
+        let agg = AggFunc::from_name(&name, star);
         if let Some(func) = agg {
             let key = f.to_string();
             let aggs = match mode {
@@ -1285,6 +1360,7 @@ impl<'a> Binder<'a> {
                 AggMode::Collect { aggs, .. } => aggs,
             };
             if let Some(i) = aggs.iter().position(|a| a.key == key) {
+                SlotTypes::set(&mut self.slot_types.aggs, i, aggs[i].ty);
                 return Ok(Expr::Agg(i));
             }
             let call = self.aggregate_call(func, &name, f, &args, distinct, key, d, None);
@@ -1294,7 +1370,10 @@ impl<'a> Binder<'a> {
             // Push even a call that failed to bind: the probe for whether a SELECT aggregates
             // then sees it, and binding the list for real reports this call's error.
             match call {
-                Ok(c) => aggs.push(c),
+                Ok(c) => {
+                    SlotTypes::set(&mut self.slot_types.aggs, aggs.len(), c.ty);
+                    aggs.push(c);
+                }
                 Err(e) => {
                     aggs.push(AggCall {
                         func,
@@ -2670,8 +2749,15 @@ impl<'a> Binder<'a> {
                 ));
             }
         }
+        let mut within_group = Vec::new();
         let arg = if func == AggFunc::CountStar {
             None
+        } else if let AggFunc::Ordered(o) = func {
+            let (arg, key) = self.ordered_set_arguments(o, name, f, args, distinct, d)?;
+            within_group.push(key);
+            Some(arg)
+        } else if let AggFunc::Regr(_) = func {
+            Some(self.regression_arguments(name, args, window_mode.as_deref_mut(), d)?)
         } else {
             let pairs = matches!(func, AggFunc::JsonObjectAgg | AggFunc::JsonbObjectAgg);
             if args.len() != 1 + usize::from(pairs) && func != AggFunc::StringAgg {
@@ -2781,8 +2867,35 @@ impl<'a> Binder<'a> {
                     )));
                 }
             },
+            // Over integers and numerics the spread is a numeric, over floats a float8.
+            AggFunc::Spread(_) => match arg_ty {
+                Some(DataType::Float8 | DataType::Float4) => DataType::Float8,
+                Some(t) if t.is_numeric() => DataType::Numeric,
+                other => {
+                    return Err(SqlError::UndefinedFunction(format!(
+                        "{name}({})",
+                        other.map_or("unknown", DataType::name)
+                    )));
+                }
+            },
+            AggFunc::Regr(crate::aggregate::Regr::Count) => DataType::Int8,
+            AggFunc::Regr(_) => DataType::Float8,
+            AggFunc::Bit(_) => match arg_ty {
+                Some(t @ (DataType::Int2 | DataType::Int4 | DataType::Int8)) => t,
+                other => {
+                    return Err(SqlError::UndefinedFunction(format!(
+                        "{name}({})",
+                        other.map_or("unknown", DataType::name)
+                    )));
+                }
+            },
+            AggFunc::Ordered(_) => self.ordered_set_type(arg.as_ref())?,
         };
-        let order_by = self.aggregate_order(f, arg.as_ref(), distinct, windowed, d)?;
+        let order_by = if within_group.is_empty() {
+            self.aggregate_order(f, arg.as_ref(), distinct, windowed, d)?
+        } else {
+            within_group
+        };
         Ok(AggCall {
             func,
             arg,
@@ -2792,6 +2905,148 @@ impl<'a> Binder<'a> {
             filter,
             order_by,
             key,
+        })
+    }
+
+    /// The arguments of `corr`/`covar_*`/`regr_*(Y, X)`: both read as `float8`, carried to the
+    /// accumulator as `agg_args(y, x)`.
+    #[inline(never)]
+    fn regression_arguments(
+        &mut self,
+        name: &str,
+        args: &[ast::Expr],
+        window_mode: Option<&mut AggMode<'_>>,
+        d: usize,
+    ) -> SqlResult<Expr> {
+        let mut inner = AggMode::Forbidden("aggregate function calls cannot be nested");
+        let mode = match window_mode {
+            Some(m) => m,
+            None => &mut inner,
+        };
+        let mut bound = Vec::with_capacity(2);
+        for a in args {
+            bound.push(self.bind_depth(a, mode, d)?);
+        }
+        let types: Vec<Option<DataType>> = bound.iter().map(|b| self.type_of(b)).collect();
+        if bound.len() != 2 || types.iter().flatten().any(|t| !t.is_numeric()) {
+            return Err(SqlError::UndefinedFunction(format!(
+                "{name}({})",
+                types
+                    .iter()
+                    .map(|t| t.map_or("unknown", DataType::name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let args = bound
+            .into_iter()
+            .map(|b| self.coerce_to(b, DataType::Float8))
+            .collect();
+        Ok(Expr::Func {
+            name: "agg_args",
+            args,
+        })
+    }
+
+    /// The direct argument and the `WITHIN GROUP (ORDER BY key)` of an ordered-set aggregate:
+    /// the accumulator's argument (`agg_args(fraction, key)`, or the key for `mode()`) and the
+    /// key's sort specification. `percentile_cont` reads its key as `float8` (or `interval`).
+    #[inline(never)]
+    fn ordered_set_arguments(
+        &mut self,
+        o: crate::aggregate::Ordered,
+        name: &str,
+        f: &ast::Function,
+        args: &[ast::Expr],
+        distinct: bool,
+        d: usize,
+    ) -> SqlResult<(Expr, (Expr, bool, bool))> {
+        use crate::aggregate::Ordered;
+        let mut inner = AggMode::Forbidden("aggregate function calls cannot be nested");
+        if f.within_group.is_empty() {
+            // PostgreSQL looks for a plain aggregate of these arguments, and finds none.
+            let mut types = Vec::with_capacity(args.len());
+            for a in args {
+                let b = self.bind_depth(a, &mut inner, d)?;
+                types.push(self.type_of(&b).map_or("unknown", DataType::name));
+            }
+            return Err(SqlError::UndefinedFunction(format!(
+                "{name}({})",
+                types.join(", ")
+            )));
+        }
+        if distinct {
+            return Err(SqlError::Syntax(
+                "cannot use DISTINCT with WITHIN GROUP".into(),
+            ));
+        }
+        if f.within_group.len() != 1 || args.len() != usize::from(o.has_fraction()) {
+            return Err(SqlError::UndefinedFunction(format!(
+                "{name} with {} arguments",
+                args.len() + f.within_group.len()
+            )));
+        }
+        let item = &f.within_group[0];
+        let mut key = self.bind_depth(&item.expr, &mut inner, d)?;
+        let desc = matches!(item.options.sort, Some(ast::OrderBySort::Desc));
+        let nulls_first = item.options.nulls_first.unwrap_or(desc);
+        if o == Ordered::Mode {
+            return Ok((key.clone(), (key, desc, nulls_first)));
+        }
+        let fraction = self.bind_depth(&args[0], &mut inner, d)?;
+        let fraction_ty = self.type_of(&fraction);
+        if o == Ordered::PercentileCont {
+            match self.type_of(&key) {
+                Some(DataType::Interval) => {}
+                Some(t) if t.is_numeric() => key = self.coerce_to(key, DataType::Float8),
+                None => key = self.coerce_to(key, DataType::Float8),
+                Some(t) => {
+                    return Err(SqlError::UndefinedFunction(format!(
+                        "{name}({}, {})",
+                        fraction_ty.map_or("unknown", DataType::name),
+                        t.name()
+                    )));
+                }
+            }
+        }
+        let fraction = match fraction_ty {
+            Some(DataType::Array(e)) if e.is_numeric() => {
+                self.coerce_to(fraction, DataType::Float8.array_of())
+            }
+            Some(t) if t.is_numeric() => self.coerce_to(fraction, DataType::Float8),
+            None => self.coerce_to(fraction, DataType::Float8),
+            Some(t) => {
+                return Err(SqlError::UndefinedFunction(format!(
+                    "{name}({}, {})",
+                    t.name(),
+                    self.type_of(&key).map_or("unknown", DataType::name)
+                )));
+            }
+        };
+        Ok((
+            Expr::Func {
+                name: "agg_args",
+                args: vec![fraction, key.clone()],
+            },
+            (key, desc, nulls_first),
+        ))
+    }
+
+    /// The result type of an ordered-set aggregate whose argument is `arg`.
+    fn ordered_set_type(&self, arg: Option<&Expr>) -> SqlResult<DataType> {
+        let (fraction, key) = match arg {
+            Some(Expr::Func {
+                name: "agg_args",
+                args,
+            }) if args.len() == 2 => (self.type_of(&args[0]), self.type_of(&args[1])),
+            Some(key) => (None, self.type_of(key)),
+            None => return Err(SqlError::Internal("ordered-set argument".into())),
+        };
+        let key = key.unwrap_or(DataType::Text);
+        Ok(if fraction.is_some_and(DataType::is_array) {
+            key.array_of()
+        } else {
+            key
         })
     }
 
@@ -2852,7 +3107,8 @@ impl<'a> Binder<'a> {
             Expr::Literal(v) => literal_type(v),
             Expr::Column(i) => Some(self.scope[*i].ty),
             Expr::Param(i) => self.params.get(*i).copied().flatten(),
-            Expr::Agg(_) | Expr::GroupKey(_) => None,
+            Expr::Agg(i) => self.slot_types.aggs.get(*i).copied().flatten(),
+            Expr::GroupKey(i) => self.slot_types.group_keys.get(*i).copied().flatten(),
             Expr::Window(i) => self
                 .windows
                 .as_ref()
@@ -3866,6 +4122,8 @@ fn eval_func(name: &&'static str, args: &[Expr], cx: &EvalContext<'_>) -> SqlRes
         return Ok(v);
     }
     Ok(match *name {
+        // The arguments of a two-argument aggregate, carried to its accumulator as one value.
+        "agg_args" => Value::Array(vals),
         "coalesce" => vals
             .into_iter()
             .find(|v| !v.is_null())

@@ -138,6 +138,9 @@ impl Planner<'_> {
             && s.windows.calls.is_empty()
             && !s.distinct
             && s.distinct_on.is_empty();
+        if !one {
+            return Vec::new();
+        }
         let rel = &from.relations[0];
         let Source::Table(def) = &rel.source else {
             return Vec::new();
@@ -148,7 +151,7 @@ impl Planner<'_> {
             .iter()
             .chain(rel.filter.iter())
             .all(|e| !has_subquery(e));
-        if !one || !plain {
+        if !plain {
             return Vec::new();
         }
         let candidates = access_candidates(def, rel.filter.as_ref());

@@ -39,6 +39,7 @@
 //! (scans, join steps, generated series, COPY rows) and interrupts row-lock waits.
 
 pub mod activity;
+pub mod aggregate;
 pub mod array;
 pub mod catalog;
 pub mod catalog_views;

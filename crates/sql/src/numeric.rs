@@ -731,6 +731,23 @@ impl Numeric {
         let rscale = (MIN_SIG_DIGITS - sweight)
             .max(i64::from(d.scale))
             .clamp(0, DISPLAY_SCALE_MAX);
+        self.sqrt_at(rscale)
+    }
+
+    /// The square root rounded to `rscale` digits after the point (PostgreSQL's `sqrt_var`,
+    /// which `stddev` calls at its variance's scale).
+    pub fn sqrt_at(&self, rscale: i64) -> SqlResult<Numeric> {
+        let d = match self {
+            Numeric::NaN => return Ok(Numeric::NaN),
+            Numeric::Infinity { negative: false } => return Ok(self.clone()),
+            Numeric::Finite(d) if !d.negative => d,
+            _ => {
+                return Err(SqlError::InvalidArgumentForPower(
+                    "cannot take square root of a negative number".into(),
+                ));
+            }
+        };
+        let rscale = rscale.clamp(0, DISPLAY_SCALE_MAX);
         // sqrt(m × 10^-s) to rscale + 1 digits: isqrt(m × 10^(2(rscale+1) - s)), with s made
         // even by one more digit when needed.
         let target = 2 * (rscale + 1);

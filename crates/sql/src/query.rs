@@ -1180,6 +1180,7 @@ impl<'a> Planner<'a> {
             planner: Some(self),
             outer_depth_used: 0,
             windows: None,
+            slot_types: Default::default(),
         };
         let (limit, offset) = match &query.limit_clause {
             None => (None, None),
@@ -1297,6 +1298,7 @@ impl<'a> Planner<'a> {
                     planner: Some(self),
                     outer_depth_used: 0,
                     windows: None,
+                    slot_types: Default::default(),
                 };
                 let width = values.rows.first().map_or(0, |r| r.content.len());
                 let mut rows = Vec::with_capacity(values.rows.len());
@@ -1755,6 +1757,7 @@ impl<'a> Planner<'a> {
                     planner: Some(self),
                     outer_depth_used: 0,
                     windows: None,
+                    slot_types: Default::default(),
                 };
                 let mut args = Vec::with_capacity(targs.args.len());
                 for a in &targs.args {
@@ -1919,6 +1922,7 @@ impl<'a> Planner<'a> {
                     planner: Some(self),
                     outer_depth_used: 0,
                     windows: None,
+                    slot_types: Default::default(),
                 };
                 let arg = binder.bind(
                     &array_exprs[0],
@@ -2004,6 +2008,7 @@ impl<'a> Planner<'a> {
             planner: Some(self),
             outer_depth_used: 0,
             windows: None,
+            slot_types: Default::default(),
         };
         let arg = binder.bind(e, &mut AggMode::Forbidden("functions in FROM"))?;
         if let Expr::Param(i) = arg
@@ -2123,6 +2128,7 @@ impl<'a> Planner<'a> {
             planner: Some(self),
             outer_depth_used: 0,
             windows: None,
+            slot_types: Default::default(),
         };
         let mut where_conjuncts = Vec::new();
         for (w, clause) in select
@@ -2227,6 +2233,7 @@ impl<'a> Planner<'a> {
                         planner: Some(self),
                         outer_depth_used: 0,
                         windows: WindowCollector::new(&select.named_window).ok(),
+                        slot_types: Default::default(),
                     };
                     let mut mode = AggMode::Collect {
                         group_by: &[],
@@ -2275,6 +2282,7 @@ impl<'a> Planner<'a> {
                             planner: Some(self),
                             outer_depth_used: 0,
                             windows: WindowCollector::new(&select.named_window).ok(),
+                            slot_types: Default::default(),
                         };
                         for (item, _) in &items {
                             let mut probe_aggs = Vec::new();
@@ -5732,6 +5740,8 @@ pub(crate) struct Accumulator {
     /// with their keys, taken in that order at the end.
     order: Vec<(bool, bool)>,
     ordered: Vec<(Vec<Value>, Value)>,
+    /// The state of the statistical, bitwise and ordered-set aggregates.
+    more: Option<Box<crate::aggregate::State>>,
 }
 
 impl Accumulator {
@@ -5753,6 +5763,7 @@ impl Accumulator {
             items: Vec::new(),
             order: call.order_by.iter().map(|&(_, d, n)| (d, n)).collect(),
             ordered: Vec::new(),
+            more: crate::aggregate::State::new(call.func, call.ty).map(Box::new),
         }
     }
 
@@ -5777,6 +5788,9 @@ impl Accumulator {
             }
         }
         self.count += 1;
+        if let Some(state) = &mut self.more {
+            return state.add(self.func, v);
+        }
         match self.func {
             AggFunc::CountStar | AggFunc::Count => {}
             AggFunc::StringAgg => {
@@ -5823,6 +5837,9 @@ impl Accumulator {
                 }
                 other => return Err(SqlError::UndefinedFunction(format!("sum({other:?})"))),
             },
+            AggFunc::Spread(_) | AggFunc::Regr(_) | AggFunc::Bit(_) | AggFunc::Ordered(_) => {
+                return Err(SqlError::Internal("aggregate without its state".into()));
+            }
             AggFunc::Min | AggFunc::Max => {
                 let replace = match self.best.compare(&v)? {
                     None => true,
@@ -5863,6 +5880,9 @@ impl Accumulator {
     /// The aggregate's value over the inputs added so far; more may be added after (a window
     /// aggregate reads its running value once per frame).
     pub(crate) fn current(&self) -> SqlResult<Value> {
+        if let Some(state) = &self.more {
+            return state.current(self.func, self.ty);
+        }
         Ok(match self.func {
             AggFunc::CountStar | AggFunc::Count => Value::Int(self.count),
             _ if self.count == 0 => Value::Null,
@@ -5899,6 +5919,9 @@ impl Accumulator {
             }
             AggFunc::ArrayAgg => Value::Array(self.items.clone()),
             AggFunc::BoolAnd | AggFunc::BoolOr => self.best.clone(),
+            AggFunc::Spread(_) | AggFunc::Regr(_) | AggFunc::Bit(_) | AggFunc::Ordered(_) => {
+                return Err(SqlError::Internal("aggregate without its state".into()));
+            }
             AggFunc::JsonAgg
             | AggFunc::JsonbAgg
             | AggFunc::JsonObjectAgg

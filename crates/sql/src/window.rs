@@ -294,19 +294,12 @@ pub(crate) fn bind_call(
             return Err(SqlError::FeatureNotSupported("subquery arguments".into()));
         }
     };
-    let agg_func = match name {
-        "count" if star => Some(AggFunc::CountStar),
-        "count" => Some(AggFunc::Count),
-        "sum" => Some(AggFunc::Sum),
-        "avg" => Some(AggFunc::Avg),
-        "min" => Some(AggFunc::Min),
-        "max" => Some(AggFunc::Max),
-        "string_agg" => Some(AggFunc::StringAgg),
-        "array_agg" => Some(AggFunc::ArrayAgg),
-        "bool_and" | "every" => Some(AggFunc::BoolAnd),
-        "bool_or" => Some(AggFunc::BoolOr),
-        _ => None,
-    };
+    let agg_func = AggFunc::from_name(name, star);
+    if let Some(AggFunc::Ordered(_)) = agg_func {
+        return Err(SqlError::NotSupported(format!(
+            "OVER is not supported for ordered-set aggregate {name}"
+        )));
+    }
     let func = match name {
         _ if agg_func.is_some() => WindowFunc::Aggregate,
         "row_number" => WindowFunc::RowNumber,
