@@ -296,6 +296,14 @@ async fn aggregates_answer_as_postgresql_does() {
     run_golden("sql_aggregates.golden", "sql-aggregates", false).await;
 }
 
+/// `sql_srf.golden`: set-returning functions in the select list (generate_series, unnest,
+/// the json element and key functions, string_to_table, generate_subscripts) run in lockstep,
+/// with aggregates, windows, ORDER BY, DISTINCT and LIMIT, and the clauses that refuse them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_returning_functions_answer_as_postgresql_does() {
+    run_golden("sql_srf.golden", "sql-srf", false).await;
+}
+
 /// Runs the cases of one golden file against a Borealis cluster (or, with
 /// `BOREALIS_RECORD_GOLDEN` set, records PostgreSQL 15's answers into it). With `details`, an
 /// error's answer includes its DETAIL line.

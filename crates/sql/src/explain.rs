@@ -744,6 +744,18 @@ impl<'a> Walk<'a> {
                 ..Node::default()
             };
         }
+        if !s.srfs.is_empty() {
+            // Set-returning calls in the select list: each row becomes several.
+            node = Node {
+                name: "ProjectSet".into(),
+                startup_cost: node.startup_cost,
+                total_cost: node.total_cost + node.rows * ROW_COST * 10.0,
+                rows: node.rows * 10.0,
+                width: width_of(&plan.columns),
+                children: vec![node],
+                ..Node::default()
+            };
+        }
         if s.distinct {
             let outputs: Vec<String> = s.projections.iter().map(|p| cx.expr(p)).collect();
             let mut details = vec![format!("Group Key: {}", outputs.join(", "))];
@@ -2138,6 +2150,7 @@ impl Names<'_> {
                 None => format!("key{i}"),
             },
             Expr::Window(i) => format!("window{}", i + 1),
+            Expr::Srf(i) => format!("srf{}", i + 1),
             Expr::Neg(inner) => format!("(- {})", self.expr(inner)),
             Expr::Not(inner) => format!("(NOT {})", self.expr(inner)),
             Expr::Binary {

@@ -164,6 +164,9 @@ pub enum Expr {
     GroupKey(usize),
     /// Result of window function call `i` (see [`crate::window`]).
     Window(usize),
+    /// The current value of the select list's set-returning function call `i` (see
+    /// [`crate::srf`]).
+    Srf(usize),
     Neg(Box<Expr>),
     Not(Box<Expr>),
     Binary {
@@ -294,6 +297,9 @@ pub struct Binder<'a> {
     /// slot ([`Expr::Agg`], [`Expr::GroupKey`]), so that an operator over them (`sum(x) / 3`,
     /// `avg(x) * 2`) is typed by its operands as PostgreSQL types it.
     pub slot_types: SlotTypes,
+    /// Set-returning function calls of the select list (see [`crate::srf`]); `None` where
+    /// they are not allowed.
+    pub srfs: Option<Vec<crate::srf::SrfCall>>,
 }
 
 /// What [`Binder::type_of`] knows about aggregate and grouping-key slots: each entry is set
@@ -645,6 +651,7 @@ impl<'a> Binder<'a> {
             outer_depth_used: 0,
             windows: None,
             slot_types: SlotTypes::default(),
+            srfs: None,
         }
     }
 
@@ -1348,6 +1355,12 @@ impl<'a> Binder<'a> {
                 return Err(SqlError::FeatureNotSupported("subquery arguments".into()));
             }
         };
+        if let Some(srf) = crate::srf::select_list_function(&name)
+            && !distinct
+            && !star
+        {
+            return self.set_returning_call(srf, &args, mode, d);
+        }
         let agg = AggFunc::from_name(&name, star);
         if let Some(func) = agg {
             let key = f.to_string();
@@ -2056,11 +2069,20 @@ impl<'a> Binder<'a> {
                     Some(x) => Some(Box::new(self.bind_depth(x, mode, d)?)),
                     None => None,
                 };
-                Expr::Case {
+                let case = Expr::Case {
                     operand,
                     whens,
                     otherwise,
+                };
+                // Its branches are evaluated lazily, which a set of rows cannot be.
+                let mut srf = false;
+                case.visit(&mut |x| srf |= matches!(x, Expr::Srf(_)));
+                if srf {
+                    return Err(SqlError::NotSupported(
+                        "set-returning functions are not allowed in CASE".into(),
+                    ));
                 }
+                case
             }
             _ => self.bind_datetime_expr(e, mode, d)?,
         })
@@ -2908,6 +2930,101 @@ impl<'a> Binder<'a> {
         })
     }
 
+    /// A set-returning function call of the select list (see [`crate::srf`]): its arguments
+    /// are bound in the select list's context (they may read aggregates and grouping keys).
+    #[inline(never)]
+    fn set_returning_call(
+        &mut self,
+        name: &'static str,
+        args: &[ast::Expr],
+        mode: &mut AggMode<'_>,
+        d: usize,
+    ) -> SqlResult<Expr> {
+        if self.srfs.is_none() {
+            // PostgreSQL names the clause; the modes of clauses carry their names.
+            let clause = match mode {
+                AggMode::Forbidden(c)
+                    if c.chars()
+                        .all(|c| c.is_ascii_uppercase() || c == ' ' || c == '/') =>
+                {
+                    format!(" in {c}")
+                }
+                _ => String::new(),
+            };
+            return Err(SqlError::NotSupported(format!(
+                "set-returning functions are not allowed{clause}"
+            )));
+        }
+        if !crate::srf::arity_ok(name, args.len()) {
+            return Err(SqlError::UndefinedFunction(format!(
+                "{name} with {} arguments",
+                args.len()
+            )));
+        }
+        // An argument holding another set-returning call would need nested expansion.
+        let calls = self.srfs.take();
+        let mut bound = Vec::with_capacity(args.len());
+        let mut failed = None;
+        for a in args {
+            match self.bind_depth(a, mode, d) {
+                Ok(b) => bound.push(b),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        self.srfs = calls;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let types: Vec<Option<DataType>> = bound.iter().map(|b| self.type_of(b)).collect();
+        let ty = match name {
+            "generate_series" => {
+                for b in &bound {
+                    if let Expr::Param(i) = b {
+                        self.set_param(*i, DataType::Int4);
+                    }
+                }
+                let types: Vec<Option<DataType>> = bound.iter().map(|b| self.type_of(b)).collect();
+                if let Some(t) = types.iter().flatten().find(|t| {
+                    !(t.is_numeric()
+                        || matches!(
+                            t,
+                            DataType::Timestamp
+                                | DataType::TimestampTz
+                                | DataType::Date
+                                | DataType::Interval
+                        ))
+                }) {
+                    return Err(SqlError::UndefinedFunction(format!(
+                        "generate_series({})",
+                        t.name()
+                    )));
+                }
+                crate::query::series_type(&types)?
+            }
+            "unnest" => match types[0] {
+                Some(DataType::Array(e)) => *e,
+                _ => DataType::Text,
+            },
+            "generate_subscripts" => DataType::Int4,
+            "string_to_table" | "json_object_keys" | "jsonb_object_keys" => DataType::Text,
+            "json_array_elements_text" | "jsonb_array_elements_text" => DataType::Text,
+            "json_array_elements" => DataType::Json,
+            _ => DataType::Jsonb,
+        };
+        let Some(calls) = &mut self.srfs else {
+            return Err(SqlError::Internal("set-returning calls vanished".into()));
+        };
+        calls.push(crate::srf::SrfCall {
+            name,
+            args: bound,
+            ty,
+        });
+        Ok(Expr::Srf(calls.len() - 1))
+    }
+
     /// The arguments of `corr`/`covar_*`/`regr_*(Y, X)`: both read as `float8`, carried to the
     /// accumulator as `agg_args(y, x)`.
     #[inline(never)]
@@ -3109,6 +3226,7 @@ impl<'a> Binder<'a> {
             Expr::Param(i) => self.params.get(*i).copied().flatten(),
             Expr::Agg(i) => self.slot_types.aggs.get(*i).copied().flatten(),
             Expr::GroupKey(i) => self.slot_types.group_keys.get(*i).copied().flatten(),
+            Expr::Srf(i) => self.srfs.as_ref().and_then(|s| s.get(*i)).map(|c| c.ty),
             Expr::Window(i) => self
                 .windows
                 .as_ref()
@@ -3348,6 +3466,8 @@ pub struct EvalContext<'a> {
     pub group_keys: &'a [Value],
     /// Results of the row's window function calls.
     pub windows: &'a [Value],
+    /// The current values of the select list's set-returning function calls.
+    pub srfs: &'a [Value],
     pub session: &'a SessionInfo,
     /// The context of the enclosing query's current row (correlated subqueries).
     pub outer: Option<&'a EvalContext<'a>>,
@@ -3365,6 +3485,7 @@ impl<'a> EvalContext<'a> {
             aggs: &[],
             group_keys: &[],
             windows: &[],
+            srfs: &[],
             session,
             outer: None,
             exec: None,
@@ -3675,6 +3796,7 @@ impl Expr {
             | Expr::Agg(_)
             | Expr::GroupKey(_)
             | Expr::Window(_)
+            | Expr::Srf(_)
             | Expr::Outer { .. }
             | Expr::ScalarSubquery(_)
             | Expr::ArraySubquery(_)
@@ -3723,6 +3845,7 @@ impl Expr {
             | Expr::Agg(_)
             | Expr::GroupKey(_)
             | Expr::Window(_)
+            | Expr::Srf(_)
             | Expr::Outer { .. }
             | Expr::ScalarSubquery(_)
             | Expr::ArraySubquery(_)
@@ -3904,6 +4027,7 @@ impl Expr {
             Expr::Agg(i) => cx.aggs[*i].clone(),
             Expr::GroupKey(i) => cx.group_keys[*i].clone(),
             Expr::Window(i) => cx.windows.get(*i).cloned().unwrap_or(Value::Null),
+            Expr::Srf(i) => cx.srfs.get(*i).cloned().unwrap_or(Value::Null),
             Expr::Neg(x) => match x.eval(cx)? {
                 Value::Null => Value::Null,
                 Value::Int(i) => Value::Int(

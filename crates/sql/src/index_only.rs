@@ -149,6 +149,7 @@ impl Planner<'_> {
         let plain = s
             .projections
             .iter()
+            .chain(s.srfs.iter().flat_map(|c| &c.args))
             .chain(rel.filter.iter())
             .all(|e| !has_subquery(e));
         if !plain {
@@ -382,6 +383,7 @@ fn columns_read_by_relation(s: &SelectPlan, order_by: &[SortSpec]) -> Option<Vec
     let mut full = vec![false; from.width];
     let mut exprs: Vec<&Expr> = Vec::new();
     exprs.extend(&s.projections);
+    exprs.extend(s.srfs.iter().flat_map(|c| &c.args));
     exprs.extend(&s.distinct_on);
     for spec in order_by {
         if let SortKey::Expr(e) = &spec.key {

@@ -60,6 +60,7 @@ pub mod sequence;
 pub mod session;
 pub mod settings;
 pub mod spill;
+pub mod srf;
 pub mod stats;
 pub mod types;
 pub mod tz;

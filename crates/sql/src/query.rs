@@ -451,6 +451,9 @@ struct SelectPlan {
     /// The aggregate over those few rows is the aggregate over all: each call's extreme row is
     /// among them, and no other row beats it. Chosen after binding ([`Planner::choose_scans`]).
     minmax: Vec<KeyRange>,
+    /// The select list's set-returning calls: each projected row becomes as many rows as the
+    /// longest of their value lists (see [`crate::srf`]).
+    srfs: Vec<crate::srf::SrfCall>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1013,7 +1016,7 @@ fn and_all(mut es: Vec<Expr>) -> Option<Expr> {
 /// the overloads: a timestamp argument makes a timestamp series, a date or timestamptz one a
 /// timestamptz series (dates are cast to timestamptz), a numeric one a numeric series, bigint
 /// a bigint series, else integer.
-fn series_type(args: &[Option<DataType>]) -> SqlResult<DataType> {
+pub(crate) fn series_type(args: &[Option<DataType>]) -> SqlResult<DataType> {
     let has = |t: DataType| args.contains(&Some(t));
     Ok(if has(DataType::Timestamp) {
         DataType::Timestamp
@@ -1181,6 +1184,7 @@ impl<'a> Planner<'a> {
             outer_depth_used: 0,
             windows: None,
             slot_types: Default::default(),
+            srfs: None,
         };
         let (limit, offset) = match &query.limit_clause {
             None => (None, None),
@@ -1299,6 +1303,7 @@ impl<'a> Planner<'a> {
                     outer_depth_used: 0,
                     windows: None,
                     slot_types: Default::default(),
+                    srfs: None,
                 };
                 let width = values.rows.first().map_or(0, |r| r.content.len());
                 let mut rows = Vec::with_capacity(values.rows.len());
@@ -1758,6 +1763,7 @@ impl<'a> Planner<'a> {
                     outer_depth_used: 0,
                     windows: None,
                     slot_types: Default::default(),
+                    srfs: None,
                 };
                 let mut args = Vec::with_capacity(targs.args.len());
                 for a in &targs.args {
@@ -1923,6 +1929,7 @@ impl<'a> Planner<'a> {
                     outer_depth_used: 0,
                     windows: None,
                     slot_types: Default::default(),
+                    srfs: None,
                 };
                 let arg = binder.bind(
                     &array_exprs[0],
@@ -2009,6 +2016,7 @@ impl<'a> Planner<'a> {
             outer_depth_used: 0,
             windows: None,
             slot_types: Default::default(),
+            srfs: None,
         };
         let arg = binder.bind(e, &mut AggMode::Forbidden("functions in FROM"))?;
         if let Expr::Param(i) = arg
@@ -2129,6 +2137,7 @@ impl<'a> Planner<'a> {
             outer_depth_used: 0,
             windows: None,
             slot_types: Default::default(),
+            srfs: None,
         };
         let mut where_conjuncts = Vec::new();
         for (w, clause) in select
@@ -2234,6 +2243,7 @@ impl<'a> Planner<'a> {
                         outer_depth_used: 0,
                         windows: WindowCollector::new(&select.named_window).ok(),
                         slot_types: Default::default(),
+                        srfs: Some(Vec::new()),
                     };
                     let mut mode = AggMode::Collect {
                         group_by: &[],
@@ -2259,6 +2269,7 @@ impl<'a> Planner<'a> {
             _ => &[],
         };
         let mut distinct_on = Vec::with_capacity(distinct_exprs.len());
+        let srfs;
         if aggregating {
             let mut group_by = Vec::with_capacity(group_exprs.len());
             let mut group_keys: Vec<(String, DataType)> = Vec::with_capacity(group_exprs.len());
@@ -2283,6 +2294,7 @@ impl<'a> Planner<'a> {
                             outer_depth_used: 0,
                             windows: WindowCollector::new(&select.named_window).ok(),
                             slot_types: Default::default(),
+                            srfs: Some(Vec::new()),
                         };
                         for (item, _) in &items {
                             let mut probe_aggs = Vec::new();
@@ -2305,6 +2317,7 @@ impl<'a> Planner<'a> {
             let dependent = dependent_columns(&from.relations, &group_by, scope.len());
             let mut aggs = Vec::new();
             binder.windows = Some(collector);
+            binder.srfs = Some(Vec::new());
             for (e, name) in &items {
                 let b = binder.bind(
                     e,
@@ -2320,6 +2333,7 @@ impl<'a> Planner<'a> {
                 });
                 projections.push(b);
             }
+            srfs = binder.srfs.take().unwrap_or_default();
             let windows = binder.windows.take();
             let having = match &select.having {
                 Some(h) => Some(binder.bind(
@@ -2368,6 +2382,7 @@ impl<'a> Planner<'a> {
             });
         } else {
             binder.windows = Some(collector);
+            binder.srfs = Some(Vec::new());
             for (e, name) in &items {
                 let b = binder.bind(e, &mut AggMode::Forbidden("this context"))?;
                 columns.push(ColumnInfo {
@@ -2376,6 +2391,7 @@ impl<'a> Planner<'a> {
                 });
                 projections.push(b);
             }
+            srfs = binder.srfs.take().unwrap_or_default();
             for o in order_exprs {
                 let key = match output_position(&o.expr, &items, "ORDER BY")? {
                     Some(i) => SortKey::Output(i),
@@ -2412,6 +2428,7 @@ impl<'a> Planner<'a> {
                 distinct,
                 distinct_on,
                 minmax: Vec::new(),
+                srfs,
             },
             columns,
             order_by,
@@ -3024,6 +3041,7 @@ impl<'a> Executor<'a> {
             aggs: &[],
             group_keys: &[],
             windows: &[],
+            srfs: &[],
             session: self.session,
             outer,
             exec: Some(self),
@@ -3399,47 +3417,12 @@ impl<'a> Executor<'a> {
                     )?,
                     _ => DataType::Int8,
                 };
-                if matches!(
-                    ty,
-                    DataType::Timestamp | DataType::TimestampTz | DataType::Numeric
-                ) {
-                    return self.stepped_series(rel, ty, &vals, outer, stop_after);
-                }
-                let int = |v: &Value| -> SqlResult<i64> {
-                    match v.clone().cast(DataType::Int8)? {
-                        Value::Int(i) => Ok(i),
-                        _ => Err(SqlError::DatatypeMismatch(
-                            "generate_series needs integer arguments".into(),
-                        )),
-                    }
-                };
-                let (start, stop) = (int(&vals[0])?, int(&vals[1])?);
-                let step = match vals.get(2) {
-                    Some(v) => int(v)?,
-                    None => 1,
-                };
-                if step == 0 {
-                    return Err(SqlError::InvalidParameterValue(
-                        "step size cannot equal zero".into(),
-                    ));
-                }
-                let mut i = start;
                 let mut n = 0i64;
-                while (step > 0 && i <= stop) || (step < 0 && i >= stop) {
-                    if i % 1024 == 0 {
-                        self.session.cancel.check()?;
-                    }
+                crate::srf::series(&vals, ty, &self.session.cancel, &mut |v| {
                     n += 1;
-                    if self.series_row(rel, Value::Int(i), n, outer, &mut rows)?
-                        && stop_after.is_some_and(|n| rows.len() >= n)
-                    {
-                        break;
-                    }
-                    match i.checked_add(step) {
-                        Some(n) => i = n,
-                        None => break,
-                    }
-                }
+                    let kept = self.series_row(rel, v, n, outer, &mut rows)?;
+                    Ok(!(kept && stop_after.is_some_and(|n| rows.len() >= n)))
+                })?;
             }
             Source::WorkTable(id) => {
                 let work = self.work_tables.borrow().get(id).cloned().ok_or_else(|| {
@@ -3627,72 +3610,6 @@ impl<'a> Executor<'a> {
         }
         rows.push(row);
         Ok(true)
-    }
-
-    /// `generate_series` over timestamps (a step interval, added to each value in turn, so a
-    /// month step from the 31st stays clamped as PostgreSQL's does) or numerics.
-    fn stepped_series(
-        &self,
-        rel: &Relation,
-        ty: DataType,
-        vals: &[Value],
-        outer: Option<&EvalContext<'_>>,
-        stop_after: Option<usize>,
-    ) -> SqlResult<Vec<Vec<Value>>> {
-        use crate::expr::BinOp;
-        let cast = |v: &Value, t: DataType| v.clone().cast(t);
-        let (start, stop) = (cast(&vals[0], ty)?, cast(&vals[1], ty)?);
-        let step = match (ty, vals.get(2)) {
-            (DataType::Numeric, None) => Value::Numeric(crate::types::Numeric::from_i64(1)),
-            (DataType::Numeric, Some(v)) => cast(v, DataType::Numeric)?,
-            (_, Some(v)) => cast(v, DataType::Interval)?,
-            (_, None) => {
-                return Err(SqlError::UndefinedFunction(
-                    "generate_series(timestamp, timestamp) needs a step interval".into(),
-                ));
-            }
-        };
-        let zero = match ty {
-            DataType::Numeric => Value::Numeric(crate::types::Numeric::from_i64(0)),
-            _ => Value::Interval(crate::datetime::Interval::default()),
-        };
-        let direction = step.compare(&zero)?;
-        if direction == Some(Ordering::Equal) {
-            return Err(SqlError::InvalidParameterValue(
-                "step size cannot equal zero".into(),
-            ));
-        }
-        let ascending = direction == Some(Ordering::Greater);
-        let mut rows = Vec::new();
-        let mut current = start;
-        let mut n = 0i64;
-        loop {
-            let past = match current.compare(&stop)? {
-                Some(Ordering::Greater) => ascending,
-                Some(Ordering::Less) => !ascending,
-                _ => false,
-            };
-            if past {
-                break;
-            }
-            n += 1;
-            if n % 1024 == 0 {
-                self.session.cancel.check()?;
-            }
-            if self.series_row(rel, current.clone(), n, outer, &mut rows)?
-                && stop_after.is_some_and(|n| rows.len() >= n)
-            {
-                break;
-            }
-            current = match ty {
-                DataType::Numeric => match (&current, &step) {
-                    (Value::Numeric(x), Value::Numeric(y)) => Value::Numeric(x.add(y)?),
-                    _ => return Err(SqlError::Internal("numeric series".into())),
-                },
-                _ => crate::datetime::arith(BinOp::Add, &current, &step, ty)?,
-            };
-        }
-        Ok(rows)
     }
 
     /// Calls `f` with each row of the FROM clause: a single table's rows straight from the
@@ -4633,8 +4550,8 @@ impl<'a> Executor<'a> {
         sink: &mut dyn FnMut(Vec<Value>, Vec<Value>) -> SqlResult<()>,
     ) -> SqlResult<()> {
         let started = self.node_start();
-        let emit = |cx: &EvalContext<'_>,
-                    sink: &mut dyn FnMut(Vec<Value>, Vec<Value>) -> SqlResult<()>|
+        let project = |cx: &EvalContext<'_>,
+                       sink: &mut dyn FnMut(Vec<Value>, Vec<Value>) -> SqlResult<()>|
          -> SqlResult<()> {
             let mut vals = Vec::with_capacity(plan.projections.len());
             for p in &plan.projections {
@@ -4652,6 +4569,40 @@ impl<'a> Executor<'a> {
                 sort.push(e.eval(cx)?);
             }
             sink(vals, sort)
+        };
+        // With set-returning calls, a row becomes as many rows as the longest of their lists.
+        let emit = |cx: &EvalContext<'_>,
+                    sink: &mut dyn FnMut(Vec<Value>, Vec<Value>) -> SqlResult<()>|
+         -> SqlResult<()> {
+            if plan.srfs.is_empty() {
+                return project(cx, sink);
+            }
+            let mut lists = Vec::with_capacity(plan.srfs.len());
+            for call in &plan.srfs {
+                let args = call
+                    .args
+                    .iter()
+                    .map(|a| a.eval(cx))
+                    .collect::<SqlResult<Vec<Value>>>()?;
+                lists.push(crate::srf::values(call, args, &self.session.cancel)?);
+            }
+            let n = lists.iter().map(Vec::len).max().unwrap_or(0);
+            let mut current = vec![Value::Null; lists.len()];
+            for k in 0..n {
+                for (c, list) in current.iter_mut().zip(&lists) {
+                    *c = list.get(k).cloned().unwrap_or(Value::Null);
+                }
+                let mut here = *cx;
+                here.srfs = &current;
+                project(&here, sink)?;
+            }
+            Ok(())
+        };
+        // A LIMIT counts output rows, which set-returning calls make more (or fewer) of.
+        let stop_after = if plan.srfs.is_empty() {
+            stop_after
+        } else {
+            None
         };
         if plan.aggregate.is_none() && plan.windows.calls.is_empty() {
             return self.for_each_from_row(&plan.from, outer, (None, stop_after), &mut |row| {
@@ -4759,6 +4710,7 @@ fn columns_read(plan: &SelectPlan, agg: &AggPlan, order_by: &[SortSpec]) -> Opti
     }
     exprs.extend(agg.having.iter());
     exprs.extend(&plan.projections);
+    exprs.extend(plan.srfs.iter().flat_map(|c| &c.args));
     exprs.extend(&plan.distinct_on);
     for s in order_by {
         if let SortKey::Expr(e) = &s.key {
@@ -6161,7 +6113,10 @@ impl Planner<'_> {
 impl Executor<'_> {
     fn locking_select<'p>(&self, lq: &'p LockingQuery) -> SqlResult<&'p SelectPlan> {
         match &lq.plan.body {
-            Body::Select(s) => Ok(s),
+            Body::Select(s) if s.srfs.is_empty() => Ok(s),
+            Body::Select(_) => Err(SqlError::NotSupported(
+                "FOR UPDATE is not allowed with set-returning functions in the target list".into(),
+            )),
             _ => Err(SqlError::Internal("locking query is not a SELECT".into())),
         }
     }
