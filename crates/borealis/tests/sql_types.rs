@@ -304,6 +304,14 @@ async fn set_returning_functions_answer_as_postgresql_does() {
     run_golden("sql_srf.golden", "sql-srf", false).await;
 }
 
+/// `sql_select.golden`: FETCH FIRST … ROWS ONLY / WITH TIES, the common type of VALUES and
+/// set operations, row comparisons, `^`, window frames, joins, set operations and expression
+/// basics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_forms_answer_as_postgresql_does() {
+    run_golden("sql_select.golden", "sql-select", false).await;
+}
+
 /// Runs the cases of one golden file against a Borealis cluster (or, with
 /// `BOREALIS_RECORD_GOLDEN` set, records PostgreSQL 15's answers into it). With `details`, an
 /// error's answer includes its DETAIL line.

@@ -645,10 +645,12 @@ pub fn eval_function(name: &str, vals: &[Value]) -> SqlResult<Option<Value>> {
     }))
 }
 
-/// The common element type of `ARRAY[…]` over elements of `types` (`None` an untyped
-/// literal or NULL), as PostgreSQL resolves one: equal types, or the widest of the numbers,
-/// or of the date/time types; anything else cannot be matched (42804).
-pub fn common_type(types: &[Option<DataType>]) -> SqlResult<Option<DataType>> {
+/// The common type of two typed values as PostgreSQL's `select_common_type` resolves it (for
+/// `ARRAY[…]`, UNION, VALUES): equal types, or the widest of the numbers (int2 < int4 < int8 <
+/// numeric < float4 < float8: each converts implicitly to the ones after it), or of the
+/// date/time types (date < timestamp < timestamptz); `None` when neither converts to the other.
+#[must_use]
+pub fn common_pair(a: DataType, b: DataType) -> Option<DataType> {
     use DataType as T;
     fn rank(t: DataType) -> Option<(u8, u8)> {
         Some(match t {
@@ -664,27 +666,30 @@ pub fn common_type(types: &[Option<DataType>]) -> SqlResult<Option<DataType>> {
             _ => return None,
         })
     }
+    if a == b {
+        return Some(a);
+    }
+    match (rank(a), rank(b)) {
+        (Some((ca, ra)), Some((cb, rb))) if ca == cb => Some(if ra >= rb { a } else { b }),
+        _ => None,
+    }
+}
+
+/// The common element type of `ARRAY[…]` over elements of `types` (`None` an untyped
+/// literal or NULL), as [`common_pair`] resolves each pair; anything else cannot be matched
+/// (42804).
+pub fn common_type(types: &[Option<DataType>]) -> SqlResult<Option<DataType>> {
     let mut out: Option<DataType> = None;
     for t in types.iter().flatten() {
         out = Some(match out {
             None => *t,
-            Some(o) if o == *t => o,
-            Some(o) => match (rank(o), rank(*t)) {
-                (Some((ca, ra)), Some((cb, rb))) if ca == cb => {
-                    if ra >= rb {
-                        o
-                    } else {
-                        *t
-                    }
-                }
-                _ => {
-                    return Err(SqlError::DatatypeMismatch(format!(
-                        "ARRAY types {} and {} cannot be matched",
-                        o.name(),
-                        t.name()
-                    )));
-                }
-            },
+            Some(o) => common_pair(o, *t).ok_or_else(|| {
+                SqlError::DatatypeMismatch(format!(
+                    "ARRAY types {} and {} cannot be matched",
+                    o.name(),
+                    t.name()
+                ))
+            })?,
         });
     }
     Ok(out)

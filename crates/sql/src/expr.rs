@@ -557,10 +557,95 @@ pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
 
 /// Whether [`Binder::bind_elsewhere`] binds `e`: the date/time forms, `ARRAY[…]`, the json
 /// operators, `ANY`/`ALL`, `IN (…)`, `BETWEEN`, `LIKE` and `CASE`.
+/// The fields of a row constructor, `(a, b)` or `ROW(a, b)`.
+fn row_fields(e: &ast::Expr) -> Option<Vec<ast::Expr>> {
+    match e {
+        ast::Expr::Tuple(items) => Some(items.clone()),
+        ast::Expr::Function(f)
+            if f.name.to_string().eq_ignore_ascii_case("row") && f.over.is_none() =>
+        {
+            let ast::FunctionArguments::List(list) = &f.args else {
+                return None;
+            };
+            list.args
+                .iter()
+                .map(|a| match a {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                    _ => None,
+                })
+                .collect()
+        }
+        _ => None,
+    }
+}
+
+/// Whether a binary operator compares two row constructors.
+fn is_row_comparison(op: &ast::BinaryOperator, left: &ast::Expr, right: &ast::Expr) -> bool {
+    use ast::BinaryOperator as B;
+    matches!(op, B::Eq | B::NotEq | B::Lt | B::LtEq | B::Gt | B::GtEq)
+        && row_fields(left).is_some()
+        && row_fields(right).is_some()
+}
+
+/// A row comparison as the scalar comparisons it means (SQL's rule, which PostgreSQL follows):
+/// `=` is every pair equal, `<>` some pair unequal, and the orderings decide on the first pair
+/// that is not equal: `(a, b) < (c, d)` is `a < c OR (a = c AND b < d)`. NULLs fall out as they
+/// do in PostgreSQL (`(1, NULL) < (2, 0)` is true, `(1, NULL) < (1, 0)` NULL).
+fn row_comparison(
+    op: &ast::BinaryOperator,
+    left: Vec<ast::Expr>,
+    right: Vec<ast::Expr>,
+) -> SqlResult<ast::Expr> {
+    use ast::BinaryOperator as B;
+    if left.len() != right.len() || left.is_empty() {
+        return Err(SqlError::Syntax(
+            "unequal number of entries in row expressions".into(),
+        ));
+    }
+    let bin = |l: ast::Expr, op: B, r: ast::Expr| ast::Expr::BinaryOp {
+        left: Box::new(l),
+        op,
+        right: Box::new(r),
+    };
+    let pairs = left.into_iter().zip(right);
+    Ok(match op {
+        B::Eq | B::NotEq => {
+            let join = if *op == B::Eq { B::And } else { B::Or };
+            pairs
+                .map(|(l, r)| bin(l, op.clone(), r))
+                .reduce(|acc, c| bin(acc, join.clone(), c))
+                .ok_or_else(|| SqlError::Internal("empty row".into()))?
+        }
+        _ => {
+            let strict = match op {
+                B::Lt | B::LtEq => B::Lt,
+                _ => B::Gt,
+            };
+            let mut pairs: Vec<(ast::Expr, ast::Expr)> = pairs.collect();
+            let (l, r) = pairs
+                .pop()
+                .ok_or_else(|| SqlError::Internal("empty row".into()))?;
+            let mut acc = bin(l, op.clone(), r);
+            while let Some((l, r)) = pairs.pop() {
+                let less = bin(l.clone(), strict.clone(), r.clone());
+                let equal = bin(l, B::Eq, r);
+                acc = bin(
+                    less,
+                    B::Or,
+                    ast::Expr::Nested(Box::new(bin(equal, B::And, acc))),
+                );
+            }
+            acc
+        }
+    })
+}
+
 fn bound_elsewhere(e: &ast::Expr) -> bool {
     use ast::Expr as E;
     match e {
-        E::BinaryOp { op, right, .. } => is_json_operator(op, right),
+        E::BinaryOp { op, left, right } => {
+            is_json_operator(op, right) || is_row_comparison(op, left, right)
+        }
         E::Like {
             escape_char: None,
             any: false,
@@ -753,6 +838,16 @@ impl<'a> Binder<'a> {
                     },
                     ast::UnaryOperator::Plus => inner,
                     ast::UnaryOperator::Not => Expr::Not(Box::new(inner)),
+                    ast::UnaryOperator::BitwiseNot => {
+                        return self.bitwise("int_not", inner, None);
+                    }
+                    // `|/ x` is sqrt(x).
+                    ast::UnaryOperator::PGSquareRoot => {
+                        let mut args = vec![inner];
+                        return self
+                            .math_function("sqrt", &mut args)?
+                            .ok_or_else(|| SqlError::Internal("sqrt".into()));
+                    }
                     other => {
                         return Err(SqlError::FeatureNotSupported(format!("operator {other}")));
                     }
@@ -839,6 +934,24 @@ impl<'a> Binder<'a> {
                                 return Err(SqlError::UndefinedOperator(parts.join(".")));
                             }
                         }
+                    }
+                    ast::BinaryOperator::BitwiseAnd => return self.bitwise("int_and", l, Some(r)),
+                    ast::BinaryOperator::BitwiseOr => return self.bitwise("int_or", l, Some(r)),
+                    ast::BinaryOperator::PGBitwiseXor => {
+                        return self.bitwise("int_xor", l, Some(r));
+                    }
+                    ast::BinaryOperator::PGBitwiseShiftLeft => {
+                        return self.bitwise("int_shl", l, Some(r));
+                    }
+                    ast::BinaryOperator::PGBitwiseShiftRight => {
+                        return self.bitwise("int_shr", l, Some(r));
+                    }
+                    // `^` is power(), as PostgreSQL defines it (float8 or numeric).
+                    ast::BinaryOperator::PGExp => {
+                        let mut args = vec![l, r];
+                        return self
+                            .math_function("power", &mut args)?
+                            .ok_or_else(|| SqlError::Internal("power".into()));
                     }
                     other => {
                         return Err(SqlError::FeatureNotSupported(format!("operator {other}")));
@@ -1901,6 +2014,47 @@ impl<'a> Binder<'a> {
         use ast::Expr as E;
         Ok(match e {
             E::Array(arr) => self.array_constructor(arr, mode, d)?,
+            E::BinaryOp { left, op, right } if is_row_comparison(op, left, right) => {
+                let (l, r) = (row_fields(left), row_fields(right));
+                let scalar = row_comparison(op, l.unwrap_or_default(), r.unwrap_or_default())?;
+                self.bind_depth(&scalar, mode, d)?
+            }
+            E::InList {
+                expr,
+                list,
+                negated,
+            } if row_fields(expr).is_some() => {
+                // `(a, b) IN ((1, 2), (3, 4))`: some row equal (NOT IN: none).
+                let fields = row_fields(expr).unwrap_or_default();
+                let mut terms = Vec::with_capacity(list.len());
+                for item in list {
+                    let Some(other) = row_fields(item) else {
+                        return Err(SqlError::DatatypeMismatch(
+                            "IN with a row on its left needs rows in its list".into(),
+                        ));
+                    };
+                    let eq = row_comparison(&ast::BinaryOperator::Eq, fields.clone(), other)?;
+                    terms.push(ast::Expr::Nested(Box::new(eq)));
+                }
+                let any = terms
+                    .into_iter()
+                    .reduce(|a, b| ast::Expr::BinaryOp {
+                        left: Box::new(a),
+                        op: ast::BinaryOperator::Or,
+                        right: Box::new(b),
+                    })
+                    .ok_or_else(|| SqlError::Syntax("empty IN list".into()))?;
+                let any = ast::Expr::Nested(Box::new(any));
+                let e = if *negated {
+                    ast::Expr::UnaryOp {
+                        op: ast::UnaryOperator::Not,
+                        expr: Box::new(any),
+                    }
+                } else {
+                    any
+                };
+                self.bind_depth(&e, mode, d)?
+            }
             E::BinaryOp { left, op, right } => self.bind_json_operator(left, op, right, mode, d)?,
             E::AnyOp {
                 left,
@@ -2930,6 +3084,54 @@ impl<'a> Binder<'a> {
         })
     }
 
+    /// The integer bitwise operators `&`, `|`, `#`, `~`, `<<`, `>>`: over int2/int4/int8 (the
+    /// wider of two), the shift count an int4. A shift wraps within the left operand's width, as
+    /// PostgreSQL's C shifts do on the machines it runs on.
+    #[inline(never)]
+    fn bitwise(&mut self, name: &'static str, l: Expr, r: Option<Expr>) -> SqlResult<Expr> {
+        let shift = matches!(name, "int_shl" | "int_shr");
+        let (lt, rt) = (self.type_of(&l), r.as_ref().and_then(|r| self.type_of(r)));
+        let int = |t: Option<DataType>| {
+            t.is_none_or(|t| matches!(t, DataType::Int2 | DataType::Int4 | DataType::Int8))
+        };
+        if !int(lt) || !int(rt) {
+            let sym = match name {
+                "int_and" => "&",
+                "int_or" => "|",
+                "int_xor" => "#",
+                "int_not" => "~",
+                "int_shl" => "<<",
+                _ => ">>",
+            };
+            let n = |t: Option<DataType>| t.map_or("unknown", DataType::name);
+            return Err(SqlError::UndefinedOperator(match &r {
+                Some(_) => format!("{} {sym} {}", n(lt), n(rt)),
+                None => format!("{sym} {}", n(lt)),
+            }));
+        }
+        let ty = match (lt, rt) {
+            (Some(a), Some(b)) if !shift => crate::array::common_pair(a, b).unwrap_or(a),
+            (Some(a), _) => a,
+            (None, Some(b)) if !shift => b,
+            _ => DataType::Int4,
+        };
+        let mut args = vec![self.coerce_to(l, ty)];
+        if let Some(r) = r {
+            args.push(self.coerce_to(r, if shift { DataType::Int4 } else { ty }));
+        }
+        // The width rides in the name: a shift wraps within it.
+        let name = match (name, ty) {
+            ("int_shl", DataType::Int2) => "int_shl2",
+            ("int_shl", DataType::Int4) => "int_shl4",
+            ("int_shl", _) => "int_shl8",
+            ("int_shr", DataType::Int2) => "int_shr2",
+            ("int_shr", DataType::Int4) => "int_shr4",
+            ("int_shr", _) => "int_shr8",
+            (n, _) => n,
+        };
+        Ok(Expr::Func { name, args })
+    }
+
     /// A set-returning function call of the select list (see [`crate::srf`]): its arguments
     /// are bound in the select list's context (they may read aggregates and grouping keys).
     #[inline(never)]
@@ -3257,9 +3459,9 @@ impl<'a> Binder<'a> {
                 | "setval"
                 | "lastval"
                 | "pg_partition_ancestors" => Some(DataType::Int8),
-                "abs" | "abs_int4" | "coalesce" | "nullif" | "typmod" => {
-                    args.iter().find_map(|a| self.type_of(a))
-                }
+                "abs" | "abs_int4" | "coalesce" | "nullif" | "typmod" | "int_and" | "int_or"
+                | "int_xor" | "int_not" | "int_shl2" | "int_shl4" | "int_shl8" | "int_shr2"
+                | "int_shr4" | "int_shr8" => args.iter().find_map(|a| self.type_of(a)),
                 n if n.starts_with("numeric_") => Some(DataType::Numeric),
                 n if n.starts_with("dt_") => crate::datetime::function_type(n),
                 n if n.starts_with("js_") => crate::json::function_type(n),
@@ -4286,6 +4488,35 @@ fn eval_func(name: &&'static str, args: &[Expr], cx: &EvalContext<'_>) -> SqlRes
             ("upper", v) => Value::Text(v.to_text().unwrap_or_default().to_uppercase()),
             ("length", Value::Bytes(b)) => Value::Int(b.len() as i64),
             ("length", v) => Value::Int(v.to_text().unwrap_or_default().chars().count() as i64),
+            ("int_not", Value::Int(a)) => Value::Int(!a),
+            (
+                "int_and" | "int_or" | "int_xor" | "int_shl2" | "int_shl4" | "int_shl8"
+                | "int_shr2" | "int_shr4" | "int_shr8",
+                Value::Int(a),
+            ) => match &vals[1] {
+                Value::Null => Value::Null,
+                Value::Int(b) => {
+                    let (a, b) = (*a, *b);
+                    // Shift counts wrap as the machine's shifts do (modulo the width).
+                    let n = b as u32;
+                    Value::Int(match *name {
+                        "int_and" => a & b,
+                        "int_or" => a | b,
+                        "int_xor" => a ^ b,
+                        "int_shl2" => i64::from((a as i16).wrapping_shl(n)),
+                        "int_shl4" => i64::from((a as i32).wrapping_shl(n)),
+                        "int_shl8" => a.wrapping_shl(n),
+                        "int_shr2" => i64::from((a as i16).wrapping_shr(n)),
+                        "int_shr4" => i64::from((a as i32).wrapping_shr(n)),
+                        _ => a.wrapping_shr(n),
+                    })
+                }
+                other => {
+                    return Err(SqlError::DatatypeMismatch(format!(
+                        "bitwise operator on {other:?}"
+                    )));
+                }
+            },
             ("abs", Value::Int(i)) => Value::Int(
                 i.checked_abs()
                     .ok_or_else(|| SqlError::NumericOutOfRange("bigint".into()))?,

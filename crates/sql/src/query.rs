@@ -492,6 +492,9 @@ pub struct QueryPlan {
     order_by: Vec<SortSpec>,
     limit: Option<Expr>,
     offset: Option<Expr>,
+    /// `FETCH FIRST n ROWS WITH TIES`: past the limit, the rows whose ORDER BY keys equal the
+    /// last row's are kept too.
+    with_ties: bool,
     pub columns: Vec<ColumnInfo>,
     /// The body's rows come in ORDER BY order already (a single table read in the order of
     /// its key, or a last merge join on the ORDER BY columns; see [`Planner::choose_scans`]):
@@ -724,6 +727,7 @@ fn returned_reference(i: usize) -> Option<SqlResult<(CteSource, String)>> {
         order_by: Vec::new(),
         limit: None,
         offset: None,
+        with_ties: false,
         columns,
         presorted: false,
     };
@@ -1078,22 +1082,12 @@ fn hash_class(t: Option<DataType>) -> Option<u8> {
 }
 
 fn unify_set_types(a: DataType, b: DataType, op: &str) -> SqlResult<DataType> {
-    use DataType as T;
-    Ok(match (a, b) {
-        (x, y) if x == y => x,
-        (T::Int4 | T::Int8, T::Int4 | T::Int8) => T::Int8,
-        (T::Int4 | T::Int8 | T::Numeric, T::Int4 | T::Int8 | T::Numeric) => T::Numeric,
-        (
-            T::Int4 | T::Int8 | T::Float8 | T::Numeric,
-            T::Int4 | T::Int8 | T::Float8 | T::Numeric,
-        ) => T::Float8,
-        _ => {
-            return Err(SqlError::DatatypeMismatch(format!(
-                "{op} types {} and {} cannot be matched",
-                a.name(),
-                b.name()
-            )));
-        }
+    crate::array::common_pair(a, b).ok_or_else(|| {
+        SqlError::DatatypeMismatch(format!(
+            "{op} types {} and {} cannot be matched",
+            a.name(),
+            b.name()
+        ))
     })
 }
 
@@ -1141,8 +1135,25 @@ impl<'a> Planner<'a> {
             CTES.with(|c| c.borrow_mut().truncate(base));
             return bound;
         }
-        if query.fetch.is_some() {
-            return Err(SqlError::FeatureNotSupported("FETCH".into()));
+        if let Some(f) = &query.fetch {
+            if f.percent {
+                return Err(SqlError::Syntax(
+                    "syntax error at or near \"PERCENT\"".into(),
+                ));
+            }
+            if matches!(
+                query.limit_clause,
+                Some(ast::LimitClause::LimitOffset { limit: Some(_), .. })
+            ) {
+                return Err(SqlError::Syntax(
+                    "multiple LIMIT clauses not allowed".into(),
+                ));
+            }
+            if f.with_ties && query.order_by.is_none() {
+                return Err(SqlError::Syntax(
+                    "WITH TIES cannot be specified without ORDER BY clause".into(),
+                ));
+            }
         }
         if !query.locks.is_empty() {
             // Only a top-level query over one table may lock rows ([`Planner::bind_locking`]).
@@ -1204,7 +1215,22 @@ impl<'a> Planner<'a> {
                 };
                 (l, o)
             }
+            Some(ast::LimitClause::OffsetCommaLimit { .. }) => {
+                return Err(SqlError::Syntax("LIMIT #,# syntax is not supported".into()));
+            }
             Some(other) => return Err(SqlError::FeatureNotSupported(format!("{other}"))),
+        };
+        // `FETCH FIRST n ROWS ONLY` is a LIMIT (of 1 without a count); `WITH TIES` also keeps
+        // the rows that sort equal to the last one.
+        let (limit, offset, with_ties) = match &query.fetch {
+            None => (limit, offset, false),
+            Some(f) => {
+                let l = match &f.quantity {
+                    Some(e) => binder.bind(e, &mut AggMode::Forbidden("LIMIT"))?,
+                    None => Expr::Literal(Value::Int(1)),
+                };
+                (Some(l), offset, f.with_ties)
+            }
         };
         for e in [&limit, &offset].into_iter().flatten() {
             if let Expr::Param(i) = e
@@ -1219,6 +1245,7 @@ impl<'a> Planner<'a> {
             order_by,
             limit,
             offset,
+            with_ties,
             columns,
             presorted: false,
         };
@@ -1237,6 +1264,7 @@ impl<'a> Planner<'a> {
             order_by: Vec::new(),
             limit: None,
             offset: None,
+            with_ties: false,
             columns,
             presorted: false,
         };
@@ -1497,6 +1525,7 @@ impl<'a> Planner<'a> {
             order_by: Vec::new(),
             limit: None,
             offset: None,
+            with_ties: false,
             columns,
             presorted: false,
         };
@@ -1562,6 +1591,7 @@ impl<'a> Planner<'a> {
             order_by: Vec::new(),
             limit: None,
             offset: None,
+            with_ties: false,
             columns: anchor_columns,
             presorted: false,
         })
@@ -3089,7 +3119,7 @@ impl<'a> Executor<'a> {
         };
         let order = |a: &[Value], b: &[Value]| compare_keys(a, b, &plan.order_by);
         let bound = limit
-            .filter(|_| !distinct_on)
+            .filter(|_| !distinct_on && !plan.with_ties)
             .map(|l| l.saturating_add(offset));
         // Rows that arrive in ORDER BY order already (an index read in key order) skip it.
         let mut sorter = (!plan.order_by.is_empty() && !plan.presorted)
@@ -3098,6 +3128,7 @@ impl<'a> Executor<'a> {
         let mut seen = HashSet::new();
         let (mut unique, mut skipped) = (0usize, 0usize);
         let mut rows: Vec<Vec<Value>> = Vec::new();
+        let mut last_keys: Option<Vec<Value>> = None;
         // Takes the next row in order; whether more are wanted.
         let mut tail = |vals: Vec<Value>, keys: Vec<Value>| -> SqlResult<bool> {
             if distinct_on {
@@ -3111,10 +3142,23 @@ impl<'a> Executor<'a> {
                 return Ok(true);
             }
             if limit.is_some_and(|l| rows.len() >= l) {
-                return Ok(false);
+                // WITH TIES: a row that sorts equal to the last one kept is kept too.
+                let tie = plan.with_ties
+                    && last_keys.as_deref().is_some_and(|k| {
+                        compare_keys(k, keys.get(..n).unwrap_or(&[]), &plan.order_by)
+                            == Ordering::Equal
+                    });
+                if !tie {
+                    return Ok(false);
+                }
+                rows.push(vals);
+                return Ok(true);
+            }
+            if plan.with_ties {
+                last_keys = Some(keys.get(..n).unwrap_or(&[]).to_vec());
             }
             rows.push(vals);
-            Ok(limit.is_none_or(|l| rows.len() < l))
+            Ok(plan.with_ties || limit.is_none_or(|l| rows.len() < l))
         };
         let mut body_rows = 0usize;
         {
@@ -3132,7 +3176,7 @@ impl<'a> Executor<'a> {
                         && !s.distinct
                         && s.distinct_on.is_empty()
                         && s.windows.calls.is_empty();
-                    let stop_after = if streaming {
+                    let stop_after = if streaming && !plan.with_ties {
                         limit.map(|l| l.saturating_add(offset))
                     } else {
                         None
@@ -3162,7 +3206,7 @@ impl<'a> Executor<'a> {
                 } => {
                     let l = self.run(left, outer)?;
                     let r = self.run(right, outer)?;
-                    let rows = set_operation(*op, *all, l, r, &plan.columns);
+                    let rows = set_operation(*op, *all, l, r, &plan.columns)?;
                     with_output_keys(rows, &plan.order_by, &mut sink)?;
                 }
                 Body::Recursive {
@@ -4804,20 +4848,30 @@ fn set_operation(
     left: Vec<Vec<Value>>,
     right: Vec<Vec<Value>>,
     columns: &[ColumnInfo],
-) -> Vec<Vec<Value>> {
-    let widen = |mut row: Vec<Value>| {
+) -> SqlResult<Vec<Vec<Value>>> {
+    // Each side's values in the common column type (see `array::common_pair`): a number
+    // widens, a date becomes a timestamp, a timestamp a timestamptz.
+    let widen = |mut row: Vec<Value>| -> SqlResult<Vec<Value>> {
         for (v, c) in row.iter_mut().zip(columns) {
-            if c.ty == DataType::Float8
-                && let Value::Int(i) = v
-            {
-                *v = Value::Float(*i as f64);
+            let widens = matches!(
+                (&*v, c.ty),
+                (
+                    Value::Int(_),
+                    DataType::Numeric | DataType::Float4 | DataType::Float8
+                ) | (Value::Numeric(_), DataType::Float4 | DataType::Float8)
+                    | (Value::Float4(_), DataType::Float8)
+                    | (Value::Date(_), DataType::Timestamp | DataType::TimestampTz)
+                    | (Value::Timestamp(_), DataType::TimestampTz)
+            );
+            if widens {
+                *v = std::mem::replace(v, Value::Null).cast(c.ty)?;
             }
         }
-        row
+        Ok(row)
     };
-    let left: Vec<Vec<Value>> = left.into_iter().map(widen).collect();
-    let right: Vec<Vec<Value>> = right.into_iter().map(widen).collect();
-    match op {
+    let left: Vec<Vec<Value>> = left.into_iter().map(widen).collect::<SqlResult<_>>()?;
+    let right: Vec<Vec<Value>> = right.into_iter().map(widen).collect::<SqlResult<_>>()?;
+    Ok(match op {
         SetOp::Union => {
             let mut rows = left;
             rows.extend(right);
@@ -4861,7 +4915,7 @@ fn set_operation(
             }
             rows
         }
-    }
+    })
 }
 
 fn sort_rows(out: &mut [(Vec<Value>, Vec<Value>)], order_by: &[SortSpec]) {
