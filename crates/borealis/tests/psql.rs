@@ -554,3 +554,38 @@ async fn psql_lists_schemas_as_postgresql_does() {
         assert_eq!(got, want, "{sql}");
     }
 }
+
+/// psql with `FETCH_COUNT` reads a query's rows through a cursor (BEGIN, DECLARE … NO SCROLL
+/// CURSOR, FETCH FORWARD n, CLOSE, COMMIT), alone and inside the script's own transaction
+/// block; every row arrives, in order, as without it.
+#[test]
+fn psql_fetch_count_pages_through_a_cursor() {
+    let _g = serial();
+    let cluster = Cluster::start("psql-fetch-count");
+    psql(
+        &cluster,
+        &[
+            "-c",
+            "CREATE TABLE fc (id int PRIMARY KEY, t text); \
+             INSERT INTO fc SELECT g, 'v' || g FROM generate_series(1, 95) g",
+        ],
+    );
+    let query = "SELECT id, t FROM fc ORDER BY id";
+    let plain = psql(&cluster, &["-A", "-t", "-c", query]);
+    let want: String = (1..=95).map(|i| format!("{i}|v{i}\n")).collect();
+    assert_eq!(plain, want);
+    let paged = psql(&cluster, &["-A", "-t", "-v", "FETCH_COUNT=10", "-c", query]);
+    assert_eq!(paged, want);
+    let script = cluster.dir.join("fetch_count.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "\\set FETCH_COUNT 7\n{query};\nBEGIN;\n{query} DESC;\n\
+             SELECT count(*) FROM fc;\nCOMMIT;\nSELECT max(id) FROM fc;\n"
+        ),
+    )
+    .unwrap();
+    let out = psql(&cluster, &["-A", "-t", "-f", script.to_str().unwrap()]);
+    let desc: String = (1..=95).rev().map(|i| format!("{i}|v{i}\n")).collect();
+    assert_eq!(out, format!("{want}BEGIN\n{desc}95\nCOMMIT\n95\n"));
+}

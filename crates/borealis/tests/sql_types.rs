@@ -17,6 +17,9 @@
 //! >t SELECT $1 = ANY($2)                    prepared only: the type OIDs of the parameters
 //! params 23 1007                            and of the result columns, as described
 //! columns 16
+//!
+//! >c MOVE 3 IN c                            simple query, with each command's row count
+//! -- 3
 //! ```
 //!
 //! To re-record the answers from PostgreSQL 15 (after adding cases):
@@ -48,6 +51,9 @@ struct Case {
     sql: String,
     binary: bool,
     types: bool,
+    /// Simple query whose answer also holds each command's row count (`-- n`), as the
+    /// command tags give them (`FETCH 3`, `MOVE 8`).
+    counts: bool,
     answer: Vec<String>,
 }
 
@@ -56,11 +62,21 @@ fn parse_golden(text: &str) -> (Vec<String>, Vec<Case>) {
     let mut cases: Vec<Case> = Vec::new();
     let mut in_case = false;
     for line in text.lines() {
-        if let Some(sql) = line.strip_prefix(">b ") {
+        if let Some(sql) = line.strip_prefix(">c ") {
+            cases.push(Case {
+                sql: sql.to_string(),
+                binary: false,
+                types: false,
+                counts: true,
+                answer: Vec::new(),
+            });
+            in_case = true;
+        } else if let Some(sql) = line.strip_prefix(">b ") {
             cases.push(Case {
                 sql: sql.to_string(),
                 binary: true,
                 types: false,
+                counts: false,
                 answer: Vec::new(),
             });
             in_case = true;
@@ -69,6 +85,7 @@ fn parse_golden(text: &str) -> (Vec<String>, Vec<Case>) {
                 sql: sql.to_string(),
                 binary: false,
                 types: true,
+                counts: false,
                 answer: Vec::new(),
             });
             in_case = true;
@@ -77,6 +94,7 @@ fn parse_golden(text: &str) -> (Vec<String>, Vec<Case>) {
                 sql: sql.to_string(),
                 binary: false,
                 types: false,
+                counts: false,
                 answer: Vec::new(),
             });
             in_case = true;
@@ -176,6 +194,7 @@ async fn answer(c: &Client, case: &Case, details: bool) -> Vec<String> {
                         .collect::<Vec<_>>()
                         .join("|"),
                 ),
+                SimpleQueryMessage::CommandComplete(n) if case.counts => Some(format!("-- {n}")),
                 _ => None,
             })
             // A value with line breaks (jsonb_pretty) spans lines, as the file holds it.
@@ -195,6 +214,8 @@ fn write_golden(header: &[String], cases: &[Case]) -> String {
         out.push('\n');
         out.push_str(if c.types {
             ">t "
+        } else if c.counts {
+            ">c "
         } else if c.binary {
             ">b "
         } else {
@@ -254,6 +275,15 @@ async fn dependencies_and_schema_moves_answer_as_postgresql_does() {
     run_golden("sql_depend.golden", "sql-depend", true).await;
 }
 
+/// `sql_cursors.golden`: SQL cursors — DECLARE's options, FETCH and MOVE in every direction
+/// (positions before the first and after the last row, counts in the tags), NO SCROLL, WITH
+/// HOLD across COMMIT and ROLLBACK, CLOSE, `pg_cursors`, the errors (25P01, 34000, 42P03,
+/// 55000), and a cursor whose rows spill beyond `work_mem`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursors_answer_as_postgresql_does() {
+    run_golden("sql_cursors.golden", "sql-cursors", false).await;
+}
+
 /// `sql_spill.golden`: sorts (external merge, top-N), hash joins of every kind, DISTINCT and
 /// hash aggregates under `work_mem = 64kB`, so that they spill to temporary files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,6 +340,16 @@ async fn set_returning_functions_answer_as_postgresql_does() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_forms_answer_as_postgresql_does() {
     run_golden("sql_select.golden", "sql-select", false).await;
+}
+
+/// `sql_functions.golden`: the everyday scalar functions — string functions and their SQL
+/// syntax forms, GREATEST/LEAST, regular expressions and SIMILAR TO, encode/decode, hashes,
+/// trigonometry, random()/setseed() (PostgreSQL's generator, so seeded values match),
+/// gen_random_uuid() by its properties, width_bucket, numeric scale, to_char/to_number for
+/// numbers — with NULL inputs, errors and the names of their result columns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_answer_as_postgresql_does() {
+    run_golden("sql_functions.golden", "sql-functions", false).await;
 }
 
 /// Runs the cases of one golden file against a Borealis cluster (or, with
@@ -913,5 +953,135 @@ async fn arrays_travel_as_vectors_through_tokio_postgres() {
             Some("0A000"),
             "{sql}: {e}"
         );
+    }
+}
+
+/// The temporary files the writer process holds now.
+fn spill_files(pid: u32) -> Vec<String> {
+    let prefix = format!("borealis-spill-{pid}-");
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
+}
+
+/// A cursor over far more rows than `work_mem` keeps them in a temporary file, reads all of
+/// them back in order a chunk at a time (and backward), and removes the file when closed or
+/// when the session ends; protocol portals page through the same rows with a row limit per
+/// Execute (tokio-postgres `bind` + `query_portal`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_cursors_spill_and_portals_page_through_every_row() {
+    const ROWS: i32 = 200_000;
+    let _g = serial();
+    let cluster = Cluster::start("sql-cursors-big");
+    let pid = cluster.writer.as_ref().unwrap().child.id();
+    let mut c = cluster.client().await;
+    let pad = |id: i32| format!("{}{id}", "x".repeat((id % 37) as usize));
+    c.batch_execute(&format!(
+        "CREATE TABLE big (id int PRIMARY KEY, pad text); \
+         INSERT INTO big SELECT g, repeat('x', g % 37) || g FROM generate_series(1, {ROWS}) g"
+    ))
+    .await
+    .unwrap();
+    c.batch_execute(
+        "SET work_mem = '64kB'; BEGIN; DECLARE s CURSOR FOR SELECT id, pad FROM big ORDER BY id",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        spill_files(pid).len(),
+        1,
+        "the cursor's rows are in one file"
+    );
+    let mut next = 1;
+    loop {
+        let rows = c.query("FETCH 7000 FROM s", &[]).await.unwrap();
+        if rows.is_empty() {
+            break;
+        }
+        for r in rows {
+            let (id, p): (i32, String) = (r.get(0), r.get(1));
+            assert_eq!((id, p.as_str()), (next, pad(next).as_str()));
+            next += 1;
+        }
+    }
+    assert_eq!(next, ROWS + 1, "every row came back");
+    let back: Vec<i32> = c
+        .query("FETCH BACKWARD 3 FROM s", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(back, [ROWS, ROWS - 1, ROWS - 2]);
+    let one = c.query("FETCH ABSOLUTE 129 FROM s", &[]).await.unwrap();
+    assert_eq!(one[0].get::<_, i32>(0), 129);
+    c.batch_execute("CLOSE s").await.unwrap();
+    assert!(spill_files(pid).is_empty(), "CLOSE removes the file");
+    // A held cursor's file outlives COMMIT and goes with the session.
+    c.batch_execute("DECLARE h CURSOR WITH HOLD FOR SELECT id, pad FROM big; COMMIT")
+        .await
+        .unwrap();
+    assert_eq!(spill_files(pid).len(), 1);
+    assert_eq!(
+        c.query("FETCH LAST FROM h", &[]).await.unwrap()[0].get::<_, i32>(0),
+        ROWS
+    );
+
+    // Portals: 200k rows in Executes of 6000, and a parameterised one.
+    let tx = c.transaction().await.unwrap();
+    let portal = tx
+        .bind("SELECT id, pad FROM big ORDER BY id", &[])
+        .await
+        .unwrap();
+    let mut next = 1;
+    loop {
+        let rows = tx.query_portal(&portal, 6000).await.unwrap();
+        if rows.is_empty() {
+            break;
+        }
+        assert!(rows.len() <= 6000);
+        for r in rows {
+            assert_eq!(r.get::<_, i32>(0), next);
+            assert_eq!(r.get::<_, String>(1), pad(next));
+            next += 1;
+        }
+    }
+    assert_eq!(next, ROWS + 1);
+    let p2 = tx
+        .bind(
+            "SELECT id FROM big WHERE id > $1 ORDER BY id DESC",
+            &[&(ROWS - 10)],
+        )
+        .await
+        .unwrap();
+    let a: Vec<i32> = tx
+        .query_portal(&p2, 4)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let b: Vec<i32> = tx
+        .query_portal(&p2, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(a, (ROWS - 3..=ROWS).rev().collect::<Vec<_>>());
+    assert_eq!(b, (ROWS - 9..=ROWS - 4).rev().collect::<Vec<_>>());
+    assert!(tx.query_portal(&p2, 100).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+    drop(c);
+    // The session's end removes the held cursor's file.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !spill_files(pid).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session's end left its cursor's file"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }

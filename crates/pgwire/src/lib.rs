@@ -40,6 +40,15 @@
 //! - CancelRequest: every connection is registered with a [`ConnectionManager`] under its
 //!   (pid, secret key); each statement installs a cancel receiver whose firing raises the
 //!   session's cancel flag, which the executor checks between rows (57014).
+//! - Portals: an Execute with a row limit sends that many rows and PortalSuspended; the library
+//!   keeps the rest of the result (which the session built whole) in the portal for the next
+//!   Execute, whose CommandComplete counts only its own rows, as PostgreSQL's does. Portals end
+//!   with their transaction: at Sync, or after a simple query, when the session is outside a
+//!   block (inside one they last until COMMIT/ROLLBACK or Close, the unnamed one until the next
+//!   Bind). An unknown portal is 34000; a started portal of a failed block answers 25P02.
+//! - SQL cursors share the portals' names: Describe of a portal that is a cursor describes the
+//!   cursor's columns (psycopg's server-side cursors ask), and FETCH from a BINARY cursor sends
+//!   binary rows to a simple query (through the extended protocol, Bind's formats decide).
 //! - Notices and warnings a statement raises (DROP … IF EXISTS, "there is no transaction in
 //!   progress") and ParameterStatus for reported settings changed by SET are sent before the
 //!   statement's response; a parser error carries its position.
@@ -128,6 +137,7 @@ fn error_info(e: &FrontError) -> ErrorInfo {
         FrontError::Fenced => ("25006", None),
         FrontError::Internal(_) => ("XX000", None),
         FrontError::Terminated => ("57P01", None),
+        FrontError::UndefinedPortal(_) => ("34000", None),
     };
     // A FATAL error ends the connection once it is sent.
     let severity = if matches!(e, FrontError::Terminated) {
@@ -142,11 +152,19 @@ fn error_info(e: &FrontError) -> ErrorInfo {
         | SqlError::CardinalityViolationWithHint { hint, .. }
         | SqlError::WrongObjectTypeHint { hint, .. }
         | SqlError::InvalidTableDefinitionHint { hint, .. }
+        | SqlError::InvalidParameterValueHint { hint, .. }
         | SqlError::NotSupportedDetail { hint, .. },
     ) = e
         && !hint.is_empty()
     {
         info.hint = Some(hint.clone());
+    }
+    if let FrontError::Sql(SqlError::CursorNoScroll) = e {
+        info.hint = Some("Declare it with SCROLL option to enable backward scan.".into());
+    }
+    if let FrontError::Sql(SqlError::InvalidBase64End) = e {
+        info.hint =
+            Some("Input data is missing padding, is truncated, or is otherwise corrupted.".into());
     }
     if let FrontError::Sql(
         SqlError::GeneratedAlways(column) | SqlError::GeneratedAlwaysUpdate(column),
@@ -249,6 +267,10 @@ fn sql_state(e: &SqlError) -> &'static str {
         }
         SqlError::BadCopyFileFormat(_) => "22P04",
         SqlError::InvalidRegularExpression(_) => "2201B",
+        SqlError::InvalidSubstringLength(_) => "22011",
+        SqlError::InvalidBase64End | SqlError::InvalidParameterValueHint { .. } => "22023",
+        SqlError::InvalidArgumentForWidthBucket(_) => "2201G",
+        SqlError::InvalidEscapeSequence(_) => "22025",
         SqlError::UndefinedObject(_) => "42704",
         SqlError::DependentObjectsStillExist { .. } => "2BP01",
         SqlError::ObjectNotInPrerequisiteState(_) => "55000",
@@ -261,6 +283,9 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::Deadlock(_) => "40P01",
         SqlError::LockNotAvailable(_) => "55P03",
         SqlError::NoSuchSavepoint(_) => "3B001",
+        SqlError::UndefinedCursor(_) => "34000",
+        SqlError::DuplicateCursor(_) => "42P03",
+        SqlError::CursorNoScroll => "55000",
         SqlError::UndefinedPreparedStatement(_) => "26000",
         SqlError::DuplicatePreparedStatement(_) => "42P05",
         SqlError::UndefinedSchema(_) | SqlError::InvalidSchemaName(_) => "3F000",
@@ -292,6 +317,10 @@ enum FrontError {
     /// `pg_terminate_backend` named this connection.
     #[error("terminating connection due to administrator command")]
     Terminated,
+    /// An Execute or Describe of a portal that is not open (closed, or ended with its
+    /// transaction).
+    #[error("portal \"{0}\" does not exist")]
+    UndefinedPortal(String),
 }
 
 fn user_error(e: &FrontError) -> PgWireError {
@@ -946,6 +975,7 @@ fn response(executed: Executed, formats: &Format, rows_tag: &str) -> PgWireResul
         Output::InBlockCommand { tag } => Ok(Response::Execution(Tag::new(&tag))),
         Output::Rows { columns, rows } => rows_response(&columns, rows, formats, rows_tag),
         Output::Returning { tag, columns, rows } => rows_response(&columns, rows, formats, &tag),
+        Output::Fetched { columns, rows, .. } => rows_response(&columns, rows, formats, "FETCH"),
     }
 }
 
@@ -1102,6 +1132,22 @@ fn rows_response(
 pub struct Handler {
     frontend: Arc<Frontend>,
     parser: Arc<Parser>,
+}
+
+impl Handler {
+    /// Closes every portal of the connection once its session is outside a transaction block:
+    /// portals live no longer than the transaction that made them.
+    async fn end_portals_if_idle<C>(&self, client: &C)
+    where
+        C: ClientInfo + ClientPortalStore,
+        C::PortalStore: PortalStore,
+    {
+        if let Ok(conn) = self.frontend.session(client)
+            && conn.session.lock().await.status() == borealis_sql::TxnStatus::Idle
+        {
+            client.portal_store().clear_portals();
+        }
+    }
 }
 
 /// Parses and describes statements for the extended protocol.
@@ -1296,7 +1342,9 @@ impl SimpleQueryHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        self._on_query(&mut CountlessTags(client), query).await
+        self._on_query(&mut CountlessTags(client), query).await?;
+        self.end_portals_if_idle(client).await;
+        Ok(())
     }
 
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
@@ -1342,8 +1390,14 @@ impl SimpleQueryHandler for Handler {
             match result {
                 Ok(ex) => {
                     let copy_in = matches!(ex.output, Output::CopyIn { .. });
+                    // A BINARY cursor's rows go in binary form to a simple query only.
+                    let format = if matches!(ex.output, Output::Fetched { binary: true, .. }) {
+                        Format::UnifiedBinary
+                    } else {
+                        Format::UnifiedText
+                    };
                     let zone = session.session.lock().await.clock().zone;
-                    out.push(in_zone(zone, || response(ex, &Format::UnifiedText, tag))?);
+                    out.push(in_zone(zone, || response(ex, &format, tag))?);
                     if copy_in {
                         // The data follows; later statements of the message are not run.
                         break;
@@ -1377,6 +1431,36 @@ impl ExtendedQueryHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        if message.target_type != TARGET_TYPE_BYTE_STATEMENT {
+            let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
+            if client.portal_store().get_portal(name).is_none() {
+                let shown = message.name.clone().unwrap_or_default();
+                // SQL cursors share the portals' names, as in PostgreSQL: drivers describe a
+                // cursor they declared (psycopg's server-side cursors) to learn its columns.
+                let conn = self.frontend.session(client).map_err(|e| user_error(&e))?;
+                let cursor = conn.session.lock().await.cursor_columns(&shown);
+                let Some((columns, binary)) = cursor else {
+                    return Err(user_error(&FrontError::UndefinedPortal(shown)));
+                };
+                let format = if binary {
+                    FieldFormat::Binary
+                } else {
+                    FieldFormat::Text
+                };
+                let fields: Vec<FieldInfo> = columns
+                    .iter()
+                    .map(|c| FieldInfo::new(c.name.clone(), None, None, pg_type(c.ty), format))
+                    .collect();
+                client
+                    .send(PgWireBackendMessage::RowDescription(
+                        pgwire::messages::data::RowDescription::new(
+                            fields.iter().map(Into::into).collect(),
+                        ),
+                    ))
+                    .await?;
+                return Ok(());
+            }
+        }
         if message.target_type == TARGET_TYPE_BYTE_STATEMENT {
             let name = message.name.as_deref().unwrap_or("");
             if let Some(Entry::Value(stmt)) = client.portal_store().get_statement(name)
@@ -1415,7 +1499,50 @@ impl ExtendedQueryHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
+        let Some(entry) = client.portal_store().get_portal(name) else {
+            let shown = message.name.clone().unwrap_or_default();
+            return Err(user_error(&FrontError::UndefinedPortal(shown)));
+        };
+        // A started portal's next rows come from the library's copy of its result, without
+        // the session: in a failed block they are refused here, as the session would.
+        if let Entry::Value(portal) = entry
+            && !matches!(
+                *portal.state().lock().await,
+                pgwire::api::portal::PortalExecutionState::Initial
+            )
+        {
+            let conn = self.frontend.session(client).map_err(|e| user_error(&e))?;
+            if conn.session.lock().await.status() == borealis_sql::TxnStatus::Failed {
+                return Err(user_error(&FrontError::Sql(SqlError::InFailedTransaction)));
+            }
+        }
         self._on_execute(&mut CountlessTags(client), message).await
+    }
+
+    /// Sync ends the implicit transaction of the messages before it: outside a transaction
+    /// block every portal closes with it (inside one, portals last until the block ends, the
+    /// unnamed one included, as in PostgreSQL).
+    async fn on_sync<C>(
+        &self,
+        client: &mut C,
+        _message: pgwire::messages::extendedquery::Sync,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self.end_portals_if_idle(client).await;
+        let status = client.transaction_status();
+        client
+            .send(PgWireBackendMessage::ReadyForQuery(
+                pgwire::messages::response::ReadyForQuery::new(status),
+            ))
+            .await?;
+        client.flush().await?;
+        Ok(())
     }
 
     async fn do_query<C>(
@@ -1591,6 +1718,7 @@ impl StartupHandler for Handler {
             cancel: Default::default(),
             // Session::new puts the instance's registry here.
             activity: Default::default(),
+            random: Default::default(),
         };
         let mut session = Session::new(self.frontend.db.clone(), info);
         let socket = self

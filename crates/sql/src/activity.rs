@@ -64,6 +64,7 @@ impl Activity {
             state: Mutex::new(BackendState::default()),
             settings: Mutex::new(HashMap::new()),
             pending_settings: Mutex::new(Vec::new()),
+            cursors: Mutex::new(Vec::new()),
         });
         let old = lock(&self.backends).insert(registration, backend.clone());
         assert!(
@@ -117,6 +118,21 @@ pub struct Backend {
     settings: Mutex<HashMap<String, PublishedSetting>>,
     /// `set_config` calls of the running statement, applied by the session when it ends.
     pending_settings: Mutex<Vec<(String, String)>>,
+    /// The session's open cursors, for its own `pg_cursors`.
+    cursors: Mutex<Vec<CursorListing>>,
+}
+
+/// An open cursor as `pg_cursors` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CursorListing {
+    pub name: String,
+    /// The DECLARE's text.
+    pub statement: String,
+    pub is_holdable: bool,
+    pub is_binary: bool,
+    pub is_scrollable: bool,
+    /// When it was declared, µs since 1970 UTC.
+    pub creation_us: i64,
 }
 
 /// A setting as other readers see it.
@@ -237,6 +253,17 @@ impl Backend {
         let mut s = lock(&self.settings);
         s.clear();
         s.extend(settings);
+    }
+
+    /// Replaces the session's list of open cursors.
+    pub fn publish_cursors(&self, cursors: Vec<CursorListing>) {
+        *lock(&self.cursors) = cursors;
+    }
+
+    /// The session's open cursors, by name.
+    #[must_use]
+    pub fn cursors(&self) -> Vec<CursorListing> {
+        lock(&self.cursors).clone()
     }
 
     /// A setting's current value, source and reset value, by name (any case).

@@ -1134,6 +1134,7 @@ static ALL: &[&VirtualTable] = &[
     &IS_SCHEMATA,
     &PG_SETTINGS,
     &PG_STAT_ACTIVITY,
+    &PG_CURSORS,
     &PG_INIT_PRIVS,
     &PG_EVENT_TRIGGER,
     &PG_FOREIGN_DATA_WRAPPER,
@@ -1194,6 +1195,19 @@ vt!(
         ("sourcefile", T),
         ("sourceline", I),
         ("pending_restart", B),
+    ]
+);
+vt!(
+    PG_CURSORS,
+    "pg_catalog",
+    "pg_cursors",
+    [
+        ("name", T),
+        ("statement", T),
+        ("is_holdable", B),
+        ("is_binary", B),
+        ("is_scrollable", B),
+        ("creation_time", DataType::TimestampTz),
     ]
 );
 vt!(
@@ -2960,6 +2974,29 @@ pub fn rows(
                         ("backend_type", text("client backend")),
                     ],
                 ));
+            }
+        }
+        "pg_cursors" => {
+            // The reading session's own cursors, as in PostgreSQL.
+            if let Some(b) = session
+                .activity
+                .list()
+                .into_iter()
+                .find(|b| b.pid == session.backend_pid)
+            {
+                for c in b.cursors() {
+                    out.push(row(
+                        vt,
+                        &[
+                            ("name", Value::Text(c.name)),
+                            ("statement", Value::Text(c.statement)),
+                            ("is_holdable", Value::Bool(c.is_holdable)),
+                            ("is_binary", Value::Bool(c.is_binary)),
+                            ("is_scrollable", Value::Bool(c.is_scrollable)),
+                            ("creation_time", Value::TimestampTz(c.creation_us)),
+                        ],
+                    ));
+                }
             }
         }
         "pg_namespace" => {

@@ -8,6 +8,8 @@
 //!   CREATE SCHEMA [IF NOT EXISTS] name [AUTHORIZATION role] element [...]
 //!   CREATE SCHEMA AUTHORIZATION role element [...]
 //!        element: CREATE TABLE … | CREATE VIEW … | CREATE INDEX … | CREATE SEQUENCE … | GRANT …
+//!   DECLARE name [options] CURSOR [{WITH | WITHOUT} HOLD] FOR query
+//!   FETCH | MOVE [direction] [FROM | IN] name,   CLOSE {name | ALL}     (see `cursor.rs`)
 //! ```
 //!
 //! Each travels to the session as a `CALL` of a function whose name (with its spaces) no parsed
@@ -369,6 +371,189 @@ fn check_element_kind(text: &str, rest: &[(Token, usize)]) -> SqlResult<()> {
     }
 }
 
+/// The carrier function of `DECLARE … CURSOR`, `FETCH`, `MOVE` and `CLOSE`.
+pub const CURSOR_CARRIER: &str = "CURSOR STATEMENT";
+
+/// `DECLARE name [BINARY] [ASENSITIVE | INSENSITIVE] [[NO] SCROLL] CURSOR [{WITH | WITHOUT}
+/// HOLD] FOR query`, `FETCH [direction] [FROM | IN] name`, `MOVE [direction] [FROM | IN] name`
+/// and `CLOSE {name | ALL}`, read whole: the parser's own forms of these lack PostgreSQL's
+/// directions (MOVE, bare counts, `FETCH name`). `Ok(None)` when `text` is not one of them (a
+/// DECLARE of another dialect, several statements), a syntax error when it starts like one
+/// but is malformed. The query of a DECLARE is only delimited here; the session parses it.
+pub fn parse_cursor_statement(text: &str) -> SqlResult<Option<crate::cursor::CursorStatement>> {
+    use crate::cursor::{Count, CursorStatement, Direction};
+    let Some(mut c) = Cursor::new(text) else {
+        return Ok(None);
+    };
+    if c.toks.iter().any(|(t, _)| *t == Token::Punct(';')) {
+        return Ok(None);
+    }
+    let near = |c: &Cursor| match c.toks.get(c.at) {
+        Some((_, at)) => SqlError::Syntax(format!(
+            "syntax error at or near \"{}\"",
+            text[*at..]
+                .split(|ch: char| ch.is_whitespace() || ch == ';')
+                .next()
+                .unwrap_or_default()
+        )),
+        None => SqlError::Syntax("syntax error at end of input".into()),
+    };
+    if c.word("declare") {
+        let Some(name) = c.ident() else {
+            return Ok(None);
+        };
+        let (mut binary, mut scroll) = (false, None);
+        loop {
+            if c.word("binary") {
+                binary = true;
+            } else if c.word("insensitive") || c.word("asensitive") {
+            } else if c.word("scroll") {
+                scroll = Some(true);
+            } else if c.words(&["no", "scroll"]) {
+                scroll = Some(false);
+            } else {
+                break;
+            }
+        }
+        if !c.word("cursor") {
+            // Another dialect's DECLARE (a variable): not ours.
+            return Ok(None);
+        }
+        let hold = if c.words(&["with", "hold"]) {
+            true
+        } else {
+            c.words(&["without", "hold"]);
+            false
+        };
+        if !c.word("for") || c.done() {
+            return Err(near(&c));
+        }
+        let at = c.offset(text.len());
+        let query = text[at..].trim().trim_end_matches(';').trim().to_string();
+        return Ok(Some(CursorStatement::Declare {
+            name: name.value,
+            binary,
+            scroll,
+            hold,
+            query,
+        }));
+    }
+    if c.word("close") {
+        let stmt = match c.toks.get(c.at) {
+            Some((Token::Word(w), _)) if w == "all" => {
+                c.at += 1;
+                CursorStatement::Close { name: None }
+            }
+            _ => match c.ident() {
+                Some(n) => CursorStatement::Close {
+                    name: Some(n.value),
+                },
+                None => return Err(near(&c)),
+            },
+        };
+        return if c.done() {
+            Ok(Some(stmt))
+        } else {
+            Err(near(&c))
+        };
+    }
+    let move_only = if c.word("move") {
+        true
+    } else if c.word("fetch") {
+        false
+    } else {
+        return Ok(None);
+    };
+    // The name is the last token; what comes before it is the direction and FROM/IN.
+    let last = c.toks.len();
+    if last <= c.at {
+        return Err(near(&c));
+    }
+    let name = match &c.toks[last - 1].0 {
+        Token::Word(w) => w.clone(),
+        Token::Quoted(q) => q.clone(),
+        _ => {
+            c.at = last - 1;
+            return Err(near(&c));
+        }
+    };
+    let mut end = last - 1;
+    if end > c.at && matches!(&c.toks[end - 1].0, Token::Word(w) if w == "from" || w == "in") {
+        end -= 1;
+    }
+    // A signed integer starting at token `i`: its value and the token after it.
+    let count = |i: usize| -> Option<(i64, usize)> {
+        let (neg, i) = match c.toks.get(i) {
+            Some((Token::Punct('-'), _)) => (true, i + 1),
+            Some((Token::Punct('+'), _)) => (false, i + 1),
+            _ => (false, i),
+        };
+        let (Token::Literal, at) = c.toks.get(i)? else {
+            return None;
+        };
+        let digits: &str = text[*at..]
+            .split(|ch: char| !ch.is_ascii_digit())
+            .next()
+            .unwrap_or_default();
+        let next_at = c.toks.get(i + 1).map_or(text.len(), |t| t.1);
+        if digits.is_empty() || text[*at + digits.len()..next_at].trim() != "" {
+            return None;
+        }
+        let v: i64 = digits.parse().ok()?;
+        Some((if neg { -v } else { v }, i + 1))
+    };
+    let word_at = |i: usize| match c.toks.get(i) {
+        Some((Token::Word(w), _)) if i < end => Some(w.as_str()),
+        _ => None,
+    };
+    let start = c.at;
+    let (direction, used) = match word_at(start) {
+        _ if start == end => (Direction::Forward(Count::Rows(1)), start),
+        Some("next") => (Direction::Forward(Count::Rows(1)), start + 1),
+        Some("prior") => (Direction::Backward(Count::Rows(1)), start + 1),
+        Some("first") => (Direction::Absolute(1), start + 1),
+        Some("last") => (Direction::Absolute(-1), start + 1),
+        Some("all") => (Direction::Forward(Count::All), start + 1),
+        Some(w @ ("absolute" | "relative")) => match count(start + 1) {
+            Some((n, next)) if w == "absolute" => (Direction::Absolute(n), next),
+            Some((n, next)) => (Direction::Relative(n), next),
+            None => {
+                c.at = start + 1;
+                return Err(near(&c));
+            }
+        },
+        Some(w @ ("forward" | "backward")) => {
+            let wrap = |n: Count| {
+                if w == "forward" {
+                    Direction::Forward(n)
+                } else {
+                    Direction::Backward(n)
+                }
+            };
+            if word_at(start + 1) == Some("all") {
+                (wrap(Count::All), start + 2)
+            } else if let Some((n, next)) = count(start + 1).filter(|(_, next)| *next <= end) {
+                (wrap(Count::Rows(n)), next)
+            } else {
+                (wrap(Count::Rows(1)), start + 1)
+            }
+        }
+        _ => match count(start) {
+            Some((n, next)) => (Direction::Forward(Count::Rows(n)), next),
+            None => return Err(near(&c)),
+        },
+    };
+    if used != end {
+        c.at = used;
+        return Err(near(&c));
+    }
+    Ok(Some(CursorStatement::Fetch {
+        name,
+        direction,
+        move_only,
+    }))
+}
+
 /// A statement that carries `text` to the session under `carrier`'s name.
 #[must_use]
 pub fn carrier(carrier: &str, text: &str) -> ast::Statement {
@@ -452,12 +637,93 @@ pub fn recognise(text: &str) -> SqlResult<Option<ast::Statement>> {
     if head.starts_with("create") && SchemaElements::parse(text)?.is_some() {
         return Ok(Some(carrier(SCHEMA_ELEMENTS_CARRIER, text.trim())));
     }
+    if ["declare", "fetch", "move", "close"]
+        .iter()
+        .any(|w| head.starts_with(w))
+        && parse_cursor_statement(text)?.is_some()
+    {
+        return Ok(Some(carrier(CURSOR_CARRIER, text.trim())));
+    }
     Ok(None)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cursor_statements_read_every_direction() {
+        use crate::cursor::{Count, CursorStatement as S, Direction as D};
+        let fetch = |t: &str| match parse_cursor_statement(t).unwrap().unwrap() {
+            S::Fetch {
+                name,
+                direction,
+                move_only,
+            } => (name, direction, move_only),
+            other => panic!("{other:?}"),
+        };
+        for (text, want) in [
+            ("FETCH c", D::Forward(Count::Rows(1))),
+            ("fetch from c;", D::Forward(Count::Rows(1))),
+            ("FETCH NEXT IN c", D::Forward(Count::Rows(1))),
+            ("FETCH PRIOR c", D::Backward(Count::Rows(1))),
+            ("FETCH FIRST FROM c", D::Absolute(1)),
+            ("FETCH LAST c", D::Absolute(-1)),
+            ("FETCH ABSOLUTE -3 c", D::Absolute(-3)),
+            ("FETCH RELATIVE +2 FROM c", D::Relative(2)),
+            ("FETCH 5 c", D::Forward(Count::Rows(5))),
+            ("FETCH -5 IN c", D::Forward(Count::Rows(-5))),
+            ("FETCH ALL c", D::Forward(Count::All)),
+            ("FETCH FORWARD c", D::Forward(Count::Rows(1))),
+            ("FETCH FORWARD 0 FROM c", D::Forward(Count::Rows(0))),
+            ("FETCH FORWARD ALL c", D::Forward(Count::All)),
+            ("FETCH BACKWARD c", D::Backward(Count::Rows(1))),
+            ("FETCH BACKWARD 7 c", D::Backward(Count::Rows(7))),
+            ("FETCH BACKWARD ALL FROM c", D::Backward(Count::All)),
+        ] {
+            assert_eq!(fetch(text), ("c".into(), want, false), "{text}");
+        }
+        assert_eq!(
+            fetch("MOVE FORWARD 10 IN \"My C\""),
+            ("My C".into(), D::Forward(Count::Rows(10)), true)
+        );
+        for bad in [
+            "FETCH",
+            "FETCH ABSOLUTE c",
+            "FETCH 1.5 c",
+            "FETCH FORWARD 2 3 c",
+            "CLOSE",
+        ] {
+            assert!(parse_cursor_statement(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_cursor_statement(
+                "DECLARE \"X\" BINARY INSENSITIVE NO SCROLL CURSOR WITH HOLD FOR SELECT 1;"
+            )
+            .unwrap(),
+            Some(S::Declare {
+                name: "X".into(),
+                binary: true,
+                scroll: Some(false),
+                hold: true,
+                query: "SELECT 1".into(),
+            })
+        );
+        assert_eq!(
+            parse_cursor_statement("close ALL").unwrap(),
+            Some(S::Close { name: None })
+        );
+        assert_eq!(
+            parse_cursor_statement("CLOSE \"all\"").unwrap(),
+            Some(S::Close {
+                name: Some("all".into())
+            })
+        );
+        // Not ours: a variable's DECLARE, several statements.
+        assert_eq!(parse_cursor_statement("DECLARE x INT").unwrap(), None);
+        assert_eq!(parse_cursor_statement("FETCH c; FETCH d").unwrap(), None);
+        assert!(parse_cursor_statement("DECLARE c CURSOR").is_err());
+    }
 
     #[test]
     fn set_schema_is_read_strictly() {

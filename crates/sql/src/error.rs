@@ -144,6 +144,21 @@ pub enum SqlError {
     BadCopyFileFormat(String),
     #[error("{0}")]
     InvalidRegularExpression(String),
+    /// A negative length for `substr`/`overlay` (22011).
+    #[error("{0}")]
+    InvalidSubstringLength(String),
+    /// Base64 input that ends mid-group (22023, with PostgreSQL's hint).
+    #[error("invalid base64 end sequence")]
+    InvalidBase64End,
+    /// An invalid argument with a hint saying what to use instead (22023).
+    #[error("{message}")]
+    InvalidParameterValueHint { message: String, hint: String },
+    /// A bad count or bounds for `width_bucket` (2201G).
+    #[error("{0}")]
+    InvalidArgumentForWidthBucket(String),
+    /// A bad ESCAPE string for `SIMILAR TO` (22025).
+    #[error("{0}")]
+    InvalidEscapeSequence(String),
     #[error("{0}")]
     UndefinedObject(String),
     /// Dropping an object another one needs (an index a constraint requires).
@@ -205,6 +220,13 @@ pub enum SqlError {
     ReservedName { message: String, detail: String },
     #[error("{0}")]
     AmbiguousFunction(String),
+    #[error("cursor \"{0}\" does not exist")]
+    UndefinedCursor(String),
+    #[error("cursor \"{0}\" already exists")]
+    DuplicateCursor(String),
+    /// A backward move of a NO SCROLL cursor (55000, with a hint to declare it SCROLL).
+    #[error("cursor can only scan forward")]
+    CursorNoScroll,
     #[error("savepoint \"{0}\" does not exist")]
     NoSuchSavepoint(String),
     #[error("{0} can only be used in transaction blocks")]

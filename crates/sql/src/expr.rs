@@ -1127,6 +1127,11 @@ impl<'a> Binder<'a> {
                 }
             }
             E::Function(f) => self.function(f, mode, d)?,
+            E::Substring { .. }
+            | E::Trim { .. }
+            | E::Overlay { .. }
+            | E::Position { .. }
+            | E::SimilarTo { .. } => self.bind_syntax(e, mode, d)?,
             E::Ceil {
                 expr,
                 field: ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime),
@@ -1528,6 +1533,9 @@ impl<'a> Binder<'a> {
         for a in &args {
             bound.push(self.bind_depth(a, mode, d)?);
         }
+        if let Some(e) = crate::functions::bind(self, &name, &mut bound)? {
+            return Ok(e);
+        }
         if let Some(e) = self.math_function(&name, &mut bound)? {
             return Ok(e);
         }
@@ -1538,6 +1546,13 @@ impl<'a> Binder<'a> {
             // The argument's static type, as `regtype` prints it.
             let ty = match (&bound[0], &*mode) {
                 (Expr::Literal(Value::Text(_) | Value::Null), _) => "unknown".to_string(),
+                // setseed() returns void, which no column holds.
+                (
+                    Expr::Func {
+                        name: "fn_setseed", ..
+                    },
+                    _,
+                ) => "void".to_string(),
                 (Expr::Agg(i), AggMode::Collect { aggs, .. }) => {
                     aggs.get(*i).map_or("unknown", |a| a.ty.name()).to_string()
                 }
@@ -2281,7 +2296,7 @@ impl<'a> Binder<'a> {
 
     /// `e` as a value of `ty`: itself when it has that type, a parameter given it, else a
     /// cast.
-    fn coerce_to(&mut self, e: Expr, ty: DataType) -> Expr {
+    pub(crate) fn coerce_to(&mut self, e: Expr, ty: DataType) -> Expr {
         match (&e, self.type_of(&e)) {
             (_, Some(t)) if t == ty => e,
             (Expr::Param(i), None) => {
@@ -3463,6 +3478,11 @@ impl<'a> Binder<'a> {
                 | "int_xor" | "int_not" | "int_shl2" | "int_shl4" | "int_shl8" | "int_shr2"
                 | "int_shr4" | "int_shr8" => args.iter().find_map(|a| self.type_of(a)),
                 n if n.starts_with("numeric_") => Some(DataType::Numeric),
+                n if n.starts_with("fn_") => {
+                    let types: Vec<Option<DataType>> =
+                        args.iter().map(|a| self.type_of(a)).collect();
+                    crate::functions::function_type(n, &types)
+                }
                 n if n.starts_with("dt_") => crate::datetime::function_type(n),
                 n if n.starts_with("js_") => crate::json::function_type(n),
                 n if n.starts_with("float_") => Some(DataType::Float8),
@@ -3553,37 +3573,10 @@ fn compare_holds(op: BinOp, o: Ordering) -> bool {
     }
 }
 
-/// Most distinct regular expressions compiled and kept per thread.
-const REGEX_CACHE_MAX: usize = 64;
-
-thread_local! {
-    static REGEX_CACHE: std::cell::RefCell<Vec<(String, bool, regex_lite::Regex)>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// `text ~ pattern` with POSIX-style semantics (an unanchored search).
+/// `text ~ pattern` (an unanchored search) with PostgreSQL's regular-expression dialect, as
+/// the regular-expression functions read it (see [`crate::functions`]).
 pub fn regex_match(text: &str, pattern: &str, case_insensitive: bool) -> SqlResult<bool> {
-    REGEX_CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some((_, _, re)) = cache
-            .iter()
-            .find(|(p, ci, _)| p == pattern && *ci == case_insensitive)
-        {
-            return Ok(re.is_match(text));
-        }
-        let re = regex_lite::RegexBuilder::new(pattern)
-            .case_insensitive(case_insensitive)
-            .build()
-            .map_err(|e| {
-                SqlError::InvalidRegularExpression(format!("invalid regular expression: {e}"))
-            })?;
-        let hit = re.is_match(text);
-        if cache.len() >= REGEX_CACHE_MAX {
-            cache.remove(0);
-        }
-        cache.push((pattern.to_string(), case_insensitive, re));
-        Ok(hit)
-    })
+    crate::functions::regex_is_match(text, pattern, case_insensitive)
 }
 
 /// PostgreSQL's text form of a one-dimensional array.
@@ -3711,6 +3704,8 @@ pub struct SessionInfo {
     pub backend_pid: i32,
     /// The instance's live sessions (`pg_stat_activity`, `current_setting`, …).
     pub activity: std::sync::Arc<crate::activity::Activity>,
+    /// The session's `random()` generator, which `setseed` seeds.
+    pub random: std::sync::Arc<crate::functions::SessionRandom>,
 }
 
 /// A statement's cancel request, shared between the connection (which receives CancelRequest)
@@ -4430,6 +4425,9 @@ fn eval_func(name: &&'static str, args: &[Expr], cx: &EvalContext<'_>) -> SqlRes
     let mut vals = Vec::with_capacity(args.len());
     for a in args {
         vals.push(a.eval(cx)?);
+    }
+    if name.starts_with("fn_") {
+        return crate::functions::eval(name, &vals, cx.session);
     }
     if matches!(*name, "nextval" | "currval" | "setval" | "lastval") && cx.exec.is_none() {
         return Err(SqlError::FeatureNotSupported(format!(

@@ -17,11 +17,15 @@
 //! - [`catalog_views`]: `pg_catalog` / `information_schema` as virtual tables computed from the
 //!   catalog at execution, and the catalog functions (`format_type`, `pg_get_indexdef`, …).
 //! - [`copy`]: COPY's text and CSV formats, streamed line by line.
+//! - [`cursor`]: SQL cursors (DECLARE, FETCH, MOVE, CLOSE, `pg_cursors`): a result kept at
+//!   DECLARE in a store that spills beyond `work_mem`, read by position.
 //! - [`ddl_parse`]: the DDL forms the parser lacks (`ALTER … SET SCHEMA`, CREATE SCHEMA with
-//!   schema elements), recognised by a strict parser of their own.
+//!   schema elements, the cursor statements), recognised by a strict parser of their own.
 //! - [`depend`]: what views read, and what a DROP refuses or takes along (2BP01, CASCADE).
 //! - [`expr`], [`query`]: binding, planning and executing expressions and queries, with the
 //!   access paths (primary-key lookups and ranges, secondary-index lookups and ranges).
+//! - [`functions`]: PostgreSQL's everyday scalar functions (strings, regular expressions,
+//!   hashes, trigonometry, `random`, `to_char`/`to_number` for numbers, `GREATEST`/`LEAST`).
 //! - [`index`]: secondary-index maintenance on every write, index builds, default names.
 //! - [`namespace`]: schemas, the catalog keys that qualify relations with theirs, and name
 //!   resolution through `search_path` and the session's temporary schema.
@@ -46,11 +50,13 @@ pub mod catalog_views;
 pub mod comments;
 pub mod copy;
 pub mod cost;
+pub mod cursor;
 pub mod datetime;
 pub mod ddl_parse;
 pub mod depend;
 pub mod error;
 pub mod expr;
+pub mod functions;
 pub mod index;
 pub mod json;
 pub mod namespace;

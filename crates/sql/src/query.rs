@@ -5565,12 +5565,65 @@ pub(crate) fn output_name(item: &ast::Expr) -> String {
             ast::Expr::Identifier(_)
             | ast::Expr::CompoundIdentifier(_)
             | ast::Expr::Function(_) => output_name(expr),
-            _ => crate::expr::data_type(data_type)
-                .map_or_else(|_| "?column?".into(), |t| pg_type_label(t).into()),
+            _ => cast_label(data_type),
         },
+        // `DATE '…'`: named after its type, as a cast is.
+        ast::Expr::TypedString(t) => cast_label(&t.data_type),
+        // `(SELECT a …)`: the subquery's column name.
+        ast::Expr::Subquery(q) => match q.body.as_ref() {
+            ast::SetExpr::Select(s) => match s.projection.first() {
+                Some(ast::SelectItem::ExprWithAlias { alias, .. }) => ident_name(alias),
+                Some(ast::SelectItem::UnnamedExpr(e)) => output_name(e),
+                _ => "?column?".into(),
+            },
+            _ => "?column?".into(),
+        },
+        // `x[1]`, `(ARRAY[…])[1]`: named after what is subscripted.
+        ast::Expr::CompoundFieldAccess { root, .. } => output_name(root),
         ast::Expr::Nested(inner) => output_name(inner),
         ast::Expr::Case { .. } => "case".into(),
+        // The syntax forms name their column after the function PostgreSQL calls.
+        ast::Expr::Ceil { .. } => "ceil".into(),
+        ast::Expr::Floor { .. } => "floor".into(),
+        ast::Expr::Extract { .. } => "extract".into(),
+        ast::Expr::Substring { shorthand, .. } => {
+            if *shorthand { "substr" } else { "substring" }.into()
+        }
+        ast::Expr::Overlay { .. } => "overlay".into(),
+        ast::Expr::Position { .. } => "position".into(),
+        ast::Expr::Trim { trim_where, .. } => match trim_where {
+            Some(ast::TrimWhereField::Leading) => "ltrim",
+            Some(ast::TrimWhereField::Trailing) => "rtrim",
+            _ => "btrim",
+        }
+        .into(),
+        ast::Expr::AtTimeZone { .. } => "timezone".into(),
+        ast::Expr::Interval(_) => "interval".into(),
+        ast::Expr::Array(_) => "array".into(),
+        ast::Expr::Exists { .. } => "exists".into(),
         _ => "?column?".into(),
+    }
+}
+
+/// The column name of a cast to `data_type` (or a typed literal): PostgreSQL's name of the
+/// type, also for the types Borealis holds as another (`varchar` and `char` as text, the
+/// `reg*` types as numbers).
+fn cast_label(data_type: &ast::DataType) -> String {
+    use ast::DataType as A;
+    match data_type {
+        A::Varchar(_) | A::CharacterVarying(_) => "varchar".into(),
+        A::Char(_) | A::Character(_) => "bpchar".into(),
+        A::Regclass => "regclass".into(),
+        A::Custom(name, _)
+            if matches!(
+                name.to_string().to_lowercase().as_str(),
+                "regtype" | "regproc" | "regnamespace" | "regrole" | "bpchar" | "oid" | "name"
+            ) =>
+        {
+            name.to_string().to_lowercase()
+        }
+        _ => crate::expr::data_type(data_type)
+            .map_or_else(|_| "?column?".into(), |t| pg_type_label(t).into()),
     }
 }
 

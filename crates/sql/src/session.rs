@@ -163,6 +163,13 @@ pub enum Output {
     },
     /// `COPY … TO STDOUT`: one encoded line per row, then the tag `COPY n`.
     CopyOut { columns: usize, lines: Vec<String> },
+    /// Rows of a `FETCH` (tag `FETCH n`); `binary`: the cursor was declared BINARY, so a simple
+    /// query sends them in binary form (through the extended protocol, Bind's formats decide).
+    Fetched {
+        columns: Vec<ColumnInfo>,
+        rows: Vec<Vec<Value>>,
+        binary: bool,
+    },
 }
 
 /// A statement's outcome. When `commit_lsn` is set, the statement committed a transaction that
@@ -232,7 +239,28 @@ pub fn parse(sql: &str) -> SqlResult<Vec<ast::Statement>> {
         sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, text)
     };
     match parse(sql) {
-        Ok(s) => Ok(s),
+        Ok(s) => {
+            // Several statements, some of them cursor statements: those are read by
+            // `ddl_parse`, which knows all of PostgreSQL's forms, each on its own.
+            if s.len() > 1
+                && s.iter().any(|st| {
+                    matches!(
+                        st,
+                        ast::Statement::Declare { .. }
+                            | ast::Statement::Fetch { .. }
+                            | ast::Statement::Close { .. }
+                    )
+                })
+                && let Some(pieces) = crate::ddl_parse::split_statements(sql)
+            {
+                let mut out = Vec::with_capacity(pieces.len());
+                for p in pieces {
+                    out.extend(self::parse(p)?);
+                }
+                return Ok(out);
+            }
+            Ok(s)
+        }
         Err(e) => {
             // Several statements, one of them a form the parser lacks: each on its own.
             if let Some(pieces) = crate::ddl_parse::split_statements(sql) {
@@ -245,6 +273,15 @@ pub fn parse(sql: &str) -> SqlResult<Vec<ast::Statement>> {
             // Forms of PostgreSQL's grammar the parser lacks, for single statements.
             if let Some(stmts) = parse_fallback(sql, &parse) {
                 return Ok(stmts);
+            }
+            // Positioned UPDATE/DELETE through a cursor: cursors here hold a copy of their
+            // rows, not a position in the table (see `cursor.rs`).
+            let words: Vec<String> = sql.split_whitespace().map(str::to_lowercase).collect();
+            if words
+                .windows(3)
+                .any(|w| w[0] == "where" && w[1] == "current" && w[2] == "of")
+            {
+                return Err(SqlError::FeatureNotSupported("WHERE CURRENT OF".into()));
             }
             Err(SqlError::Syntax(
                 e.to_string()
@@ -669,6 +706,8 @@ pub struct Session {
     /// Temporary tables with `ON COMMIT DELETE ROWS` (`false`) or `ON COMMIT DROP` (`true`),
     /// by OID.
     on_commit: Vec<(u32, bool)>,
+    /// The session's open SQL cursors (see [`crate::cursor`]).
+    cursors: crate::cursor::Cursors,
     /// EXPLAIN ANALYZE of INSERT/UPDATE/DELETE: the instrument the executors that find or
     /// compute the statement's rows carry, lent to each in turn.
     explain_instrument: std::cell::Cell<Option<Instrument>>,
@@ -778,6 +817,7 @@ impl Session {
             plan_slot: None,
             temp_in_use: false,
             on_commit: Vec::new(),
+            cursors: crate::cursor::Cursors::default(),
             explain_instrument: std::cell::Cell::new(None),
             explain_conflicts: std::cell::Cell::new((0, 0)),
         };
@@ -900,6 +940,7 @@ impl Session {
             .expect("a transaction block has a transaction");
         self.db.engine.release_savepoint(txn, id)?;
         self.savepoints.truncate(at);
+        self.cursors.released(at);
         Ok(Output::InBlockCommand {
             tag: "RELEASE".into(),
         })
@@ -915,6 +956,10 @@ impl Session {
         self.db.engine.rollback_to(txn, id)?;
         // The savepoint stays; later ones are gone; the block is usable again.
         self.savepoints.truncate(at + 1);
+        if !self.cursors.is_empty() {
+            self.cursors.rolled_back_to(at);
+            self.publish_cursors();
+        }
         self.failed = false;
         Ok(Output::InBlockCommand {
             tag: "ROLLBACK".into(),
@@ -1134,6 +1179,7 @@ impl Session {
         if let Some(t) = self.txn.take() {
             self.db.engine.rollback(t);
         }
+        self.end_cursors(false);
         self.in_block = false;
         self.failed = false;
         self.savepoints.clear();
@@ -1202,6 +1248,13 @@ impl Session {
                 .unwrap_or_default()),
             ast::Statement::ShowVariable { variable } if show_name(variable) == "all" => {
                 Ok(show_all_columns())
+            }
+            other
+                if crate::ddl_parse::carried(other, crate::ddl_parse::CURSOR_CARRIER).is_some() =>
+            {
+                let text = crate::ddl_parse::carried(other, crate::ddl_parse::CURSOR_CARRIER)
+                    .unwrap_or_default();
+                self.describe_cursor_statement(txn, text, params)
             }
             ast::Statement::Explain { statement, .. } => {
                 // The explained statement's parameters take the types it gives them.
@@ -1330,12 +1383,14 @@ impl Session {
                     if let Some(t) = txn {
                         self.db.engine.rollback(t);
                     }
+                    self.end_cursors(false);
                     return plain(command("ROLLBACK"));
                 }
                 let lsn = match txn {
-                    Some(t) => self.commit(t)?,
+                    Some(t) => self.commit(t).inspect_err(|_| self.end_cursors(false))?,
                     None => None,
                 };
+                self.end_cursors(true);
                 return Ok(Executed {
                     output: command("COMMIT"),
                     commit_lsn: lsn,
@@ -1423,6 +1478,13 @@ impl Session {
         }
         if self.failed {
             return Err(SqlError::InFailedTransaction);
+        }
+        if let Some(text) = crate::ddl_parse::carried(stmt, crate::ddl_parse::CURSOR_CARRIER) {
+            let r = self.cursor_statement(text, params);
+            if r.is_err() && self.in_block {
+                self.failed = true;
+            }
+            return r;
         }
         if self.read_only()
             && let Some(command) = write_command(stmt)
@@ -1554,6 +1616,157 @@ impl Session {
                 Err(e)
             }
         }
+    }
+
+    /// DECLARE, FETCH, MOVE or CLOSE (see [`crate::cursor`]).
+    fn cursor_statement(&mut self, text: &str, params: &[Value]) -> SqlResult<Executed> {
+        use crate::cursor::{Cursor, CursorStatement, RowStore};
+        let stmt = crate::ddl_parse::parse_cursor_statement(text)?
+            .ok_or_else(|| SqlError::Syntax("syntax error in a cursor statement".into()))?;
+        let output = match stmt {
+            CursorStatement::Declare {
+                name,
+                binary,
+                scroll,
+                hold,
+                query,
+            } => {
+                if !hold && !self.in_block {
+                    return Err(SqlError::NoActiveTransaction("DECLARE CURSOR".into()));
+                }
+                self.cursors.check_new(&name)?;
+                let q = cursor_query(&query)?;
+                let created_us = crate::types::now_us();
+                let ex = self.execute(&ast::Statement::Query(Box::new(q)), params)?;
+                let (columns, rows) = match ex.output {
+                    Output::Rows { columns, rows } | Output::Returning { columns, rows, .. } => {
+                        (columns, rows)
+                    }
+                    _ => {
+                        return Err(SqlError::Internal(
+                            "a cursor's query returned no rows".into(),
+                        ));
+                    }
+                };
+                let mut store = RowStore::new(columns.len(), self.work_mem_bytes());
+                for r in rows {
+                    store.push(r)?;
+                }
+                let mut c = Cursor::new(
+                    text.to_string(),
+                    columns,
+                    store,
+                    (binary, scroll != Some(false), hold),
+                    created_us,
+                );
+                // Outside a block the implicit transaction has committed already.
+                c.in_open_transaction = self.in_block;
+                c.savepoint_level = self.savepoints.len();
+                self.cursors.declare(&name, c)?;
+                self.publish_cursors();
+                return Ok(Executed {
+                    output: command("DECLARE CURSOR"),
+                    commit_lsn: ex.commit_lsn,
+                    notice: None,
+                });
+            }
+            CursorStatement::Fetch {
+                name,
+                direction,
+                move_only,
+            } => {
+                if self.in_block {
+                    self.statements_in_block += 1;
+                }
+                let c = self.cursors.get_mut(&name)?;
+                let f = c.fetch(direction, move_only)?;
+                if move_only {
+                    command(format!("MOVE {}", f.count))
+                } else {
+                    Output::Fetched {
+                        columns: c.columns.clone(),
+                        rows: f.rows,
+                        binary: c.binary,
+                    }
+                }
+            }
+            CursorStatement::Close { name } => {
+                self.cursors.close(name.as_deref())?;
+                self.publish_cursors();
+                command(if name.is_some() {
+                    "CLOSE CURSOR"
+                } else {
+                    "CLOSE CURSOR ALL"
+                })
+            }
+        };
+        Ok(Executed {
+            output,
+            commit_lsn: None,
+            notice: None,
+        })
+    }
+
+    /// What a cursor statement describes: a FETCH the cursor's columns (when it is open), a
+    /// DECLARE the types of its query's parameters.
+    fn describe_cursor_statement(
+        &self,
+        txn: &Txn,
+        text: &str,
+        params: &mut Vec<Option<DataType>>,
+    ) -> SqlResult<Vec<ColumnInfo>> {
+        use crate::cursor::CursorStatement;
+        match crate::ddl_parse::parse_cursor_statement(text)? {
+            Some(CursorStatement::Declare { query, .. }) => {
+                let q = cursor_query(&query)?;
+                self.planner(&self.db.engine, txn).bind_query(&q, params)?;
+                Ok(Vec::new())
+            }
+            Some(CursorStatement::Fetch {
+                name,
+                move_only: false,
+                ..
+            }) => Ok(self
+                .cursors
+                .get(&name)
+                .map(|c| c.columns.clone())
+                .unwrap_or_default()),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// The columns of SQL cursor `name` and whether it is BINARY, if it is open (the
+    /// protocol's Describe of a portal reaches SQL cursors too).
+    #[must_use]
+    pub fn cursor_columns(&self, name: &str) -> Option<(Vec<ColumnInfo>, bool)> {
+        self.cursors
+            .get(name)
+            .map(|c| (c.columns.clone(), c.binary))
+    }
+
+    /// The transaction ends (`committed` or not): cursors close as [`crate::cursor`] says.
+    fn end_cursors(&mut self, committed: bool) {
+        if !self.cursors.is_empty() {
+            self.cursors.transaction_ended(committed);
+            self.publish_cursors();
+        }
+    }
+
+    /// Shows the open cursors to `pg_cursors`.
+    fn publish_cursors(&self) {
+        self.backend.publish_cursors(
+            self.cursors
+                .iter()
+                .map(|(name, c)| crate::activity::CursorListing {
+                    name: name.clone(),
+                    statement: c.statement.clone(),
+                    is_holdable: c.hold,
+                    is_binary: c.binary,
+                    is_scrollable: c.scroll,
+                    creation_us: c.created_us,
+                })
+                .collect(),
+        );
     }
 
     /// SQL `PREPARE`: binds the statement now (as the protocol's Parse does), so errors in it
@@ -6025,6 +6238,30 @@ fn elapsed_ms(since: std::time::Instant) -> f64 {
 
 /// The command a read-only transaction refuses, as PostgreSQL names it in the error; `None`
 /// for statements that write nothing.
+/// The query of a DECLARE: one SELECT (or VALUES, or a set operation), not FOR UPDATE/SHARE.
+fn cursor_query(text: &str) -> SqlResult<ast::Query> {
+    let mut stmts = parse(text)?;
+    match (stmts.pop(), stmts.is_empty()) {
+        (Some(ast::Statement::Query(q)), true) => {
+            if cte::is_data_modifying_with(&q) {
+                return Err(SqlError::NotSupported(
+                    "DECLARE CURSOR must not contain data-modifying statements in WITH".into(),
+                ));
+            }
+            if !q.locks.is_empty() {
+                return Err(SqlError::FeatureNotSupported(
+                    "DECLARE CURSOR … FOR UPDATE/SHARE".into(),
+                ));
+            }
+            Ok(*q)
+        }
+        _ => Err(SqlError::Syntax(format!(
+            "syntax error at or near \"{}\"",
+            text.split_whitespace().next().unwrap_or_default()
+        ))),
+    }
+}
+
 fn write_command(stmt: &ast::Statement) -> Option<&'static str> {
     Some(match stmt {
         // EXPLAIN ANALYZE runs its statement.
@@ -7298,11 +7535,76 @@ mod tests {
                             .collect()
                     })
                     .collect(),
+                Output::Fetched { rows, .. } => rows
+                    .iter()
+                    .map(|r| {
+                        r.iter()
+                            .map(|v| v.to_text().unwrap_or_else(|| "NULL".into()))
+                            .collect()
+                    })
+                    .collect(),
                 Output::CopyOut { lines, .. } => lines.into_iter().map(|l| vec![l]).collect(),
                 _ => Vec::new(),
             };
         }
         last
+    }
+
+    /// A cursor's rows are the DECLARE's snapshot: a held one keeps them after its COMMIT,
+    /// however the table changes; one without HOLD needs a block and ends with it; a cursor's
+    /// rows beyond `work_mem` are kept in a file; statements after a DECLARE in the same text
+    /// are each read.
+    #[test]
+    fn cursors_keep_the_declare_snapshot_and_end_with_their_transaction() {
+        let mut s = session();
+        run(
+            &mut s,
+            "CREATE TABLE t (a int PRIMARY KEY, b text); \
+             INSERT INTO t SELECT g, repeat('b', 40) FROM generate_series(1, 3000) g",
+        );
+        assert!(matches!(
+            fails(&mut s, "DECLARE c CURSOR FOR SELECT a FROM t"),
+            SqlError::NoActiveTransaction(_)
+        ));
+        run(&mut s, "SET work_mem = '64kB'");
+        run(
+            &mut s,
+            "DECLARE h CURSOR WITH HOLD FOR SELECT a, b FROM t ORDER BY a",
+        );
+        assert!(
+            s.cursors
+                .get("h")
+                .is_some_and(crate::cursor::Cursor::spilled)
+        );
+        run(&mut s, "DELETE FROM t WHERE a > 1");
+        assert_eq!(run(&mut s, "FETCH LAST FROM h")[0][0], "3000");
+        assert_eq!(
+            run(
+                &mut s,
+                "BEGIN; DECLARE c CURSOR FOR SELECT a FROM t; FETCH ALL FROM c"
+            ),
+            [["1"]]
+        );
+        run(&mut s, "COMMIT");
+        assert!(matches!(
+            fails(&mut s, "FETCH c"),
+            SqlError::UndefinedCursor(_)
+        ));
+        assert_eq!(run(&mut s, "FETCH ABSOLUTE 2 FROM h")[0][0], "2");
+        run(&mut s, "CLOSE ALL");
+        assert!(s.cursors.is_empty());
+        // Refused with 0A000: locking cursors and positioned writes through them.
+        assert!(matches!(
+            fails(
+                &mut s,
+                "DECLARE u CURSOR WITH HOLD FOR SELECT a FROM t FOR UPDATE"
+            ),
+            SqlError::FeatureNotSupported(_)
+        ));
+        assert!(matches!(
+            parse("UPDATE t SET b = 'x' WHERE CURRENT OF h"),
+            Err(SqlError::FeatureNotSupported(_))
+        ));
     }
 
     fn fails(s: &mut Session, sql: &str) -> SqlError {

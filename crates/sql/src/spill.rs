@@ -17,6 +17,10 @@
 //!   is joined on its own (a grace hash join), again partitioned if need be;
 //! - the sort ([`Sorter`]): sorted runs of `work_mem` each, merged [`MERGE_FAN_IN`] at a time.
 //!
+//! A cursor's store (`cursor.rs`) keeps the rows of a result beyond `work_mem` in one file too,
+//! written once and read back by position through [`SpillFile::reader_at`] and an index of row
+//! offsets the store keeps.
+//!
 //! The byte layout of a file is in `docs/formats.md` ("Temporary files of a statement").
 
 use crate::catalog::{decode_row, encode_row};
@@ -120,6 +124,28 @@ impl SpillFile {
         Ok(SpillReader {
             reader: BufReader::new(file),
             rows_left: self.rows,
+            width,
+            buf: Vec::new(),
+        })
+    }
+
+    /// A reader of the rows written from the row that starts at byte `offset` (the file's
+    /// `bytes` when that row was written), which is row number `row` (0 for the first): the
+    /// random access a cursor's store needs, through an index of offsets it keeps itself.
+    pub fn reader_at(&mut self, width: usize, offset: u64, row: u64) -> SqlResult<SpillReader> {
+        use std::io::Seek as _;
+        if row > self.rows || offset > self.bytes {
+            return Err(SqlError::Internal(format!(
+                "temporary file: row {row} at byte {offset} is beyond its end"
+            )));
+        }
+        self.finish_writing()?;
+        let mut file = File::open(&self.path).map_err(|e| io_error("open", &e))?;
+        file.seek(std::io::SeekFrom::Start(offset))
+            .map_err(|e| io_error("seek", &e))?;
+        Ok(SpillReader {
+            reader: BufReader::new(file),
+            rows_left: self.rows - row,
             width,
             buf: Vec::new(),
         })

@@ -145,6 +145,43 @@ def main(url):
         got = conn.execute("SELECT array_agg(id ORDER BY id) FROM p3_arrays").fetchone()[0]
         assert got == [1, 2, 3, 4], got
         conn.execute("DROP TABLE p3_arrays")
+
+    # Server-side (named) cursors: DECLARE with a parameter, Describe of the cursor as a
+    # portal, FETCH FORWARD n, MOVE, CLOSE underneath.
+    with psycopg.connect(url) as conn:
+        conn.execute("DROP TABLE IF EXISTS p3_cursor")
+        conn.execute("CREATE TABLE p3_cursor (id int PRIMARY KEY, name text)")
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO p3_cursor VALUES (%s, %s)", [(i, f"n{i}") for i in range(1, 1001)]
+            )
+        conn.commit()
+        with conn.cursor("big_one") as cur:
+            cur.itersize = 97
+            cur.execute("SELECT id, name FROM p3_cursor WHERE id > %s ORDER BY id", (10,))
+            assert [d.name for d in cur.description] == ["id", "name"], cur.description
+            got = list(cur)
+            assert got == [(i, f"n{i}") for i in range(11, 1001)], len(got)
+        with conn.cursor("scrolling", scrollable=True) as cur:
+            cur.execute("SELECT id FROM p3_cursor ORDER BY id")
+            assert cur.fetchmany(3) == [(1,), (2,), (3,)]
+            cur.scroll(-2)
+            assert cur.fetchone() == (2,)
+            cur.scroll(10, mode="absolute")
+            assert cur.fetchone() == (11,)
+        with conn.cursor("binary_one", binary=True) as cur:
+            cur.execute("SELECT id, name FROM p3_cursor WHERE id <= %s ORDER BY id", (3,))
+            assert cur.fetchall() == [(1, "n1"), (2, "n2"), (3, "n3")]
+        # WITH HOLD: still readable after the commit.
+        with conn.cursor("held", withhold=True) as cur:
+            cur.execute("SELECT id FROM p3_cursor WHERE id <= 5 ORDER BY id")
+            conn.commit()
+            assert cur.fetchall() == [(i,) for i in range(1, 6)]
+        conn.commit()
+        got = conn.execute("SELECT count(*) FROM pg_cursors").fetchone()[0]
+        assert got == 0, got
+        conn.execute("DROP TABLE p3_cursor")
+        conn.commit()
     print("OK")
 
 
