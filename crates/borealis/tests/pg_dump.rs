@@ -11,7 +11,7 @@
 //! the same on both.
 //!
 //! Then the same tables, view and sequences are moved to another schema in both (`ALTER …
-//! SET SCHEMA`), and the other way: `pg_dump` of the Borealis database is restored into a new
+//! SET SCHEMA`) and some of them renamed (`ALTER … RENAME`), and the other way: `pg_dump` of the Borealis database is restored into a new
 //! PostgreSQL 15 database and, after every object is dropped, into Borealis again. Both restores run with
 //! `ON_ERROR_STOP`, and both must read the same as the original PostgreSQL database.
 //!
@@ -130,16 +130,24 @@ const CATALOG: &[&str] = &[
 ];
 
 /// Moves applied to both databases after the first comparison: a table, a view, a sequence
-/// and a table of the second schema go to a third one (`ALTER … SET SCHEMA`), so that the
-/// dumps of Borealis that follow carry moved objects.
+/// and a table of the second schema go to a third one (`ALTER … SET SCHEMA`), and a table
+/// (whose primary key keeps its name), an index, a constraint, a sequence a default calls and
+/// a view are renamed, so that the dumps of Borealis that follow carry moved and renamed
+/// objects.
 const MOVES: &str = "CREATE SCHEMA moved; ALTER TABLE tags SET SCHEMA moved; \
      ALTER VIEW cheap SET SCHEMA moved; ALTER SEQUENCE tickets SET SCHEMA moved; \
-     ALTER TABLE shop.books SET SCHEMA moved";
+     ALTER TABLE shop.books SET SCHEMA moved; ALTER TABLE authors RENAME TO writers; \
+     ALTER INDEX books_title RENAME TO books_by_title; \
+     ALTER TABLE books RENAME CONSTRAINT books_price_check TO price_ok; \
+     ALTER SEQUENCE shop.orders_id_seq RENAME TO order_ids; \
+     ALTER VIEW shop.big_orders RENAME TO large_orders";
 
 /// A query of [`DATA`], [`CATALOG`] or the sequence checks, naming the objects where
 /// [`MOVES`] put them.
 fn after_moves(sql: &str) -> String {
     sql.replace("FROM tags", "FROM moved.tags")
+        .replace("FROM authors", "FROM writers")
+        .replace("FROM shop.big_orders", "FROM shop.large_orders")
         .replace("FROM cheap", "FROM moved.cheap")
         .replace("FROM shop.books", "FROM moved.books")
         .replace("nextval('tickets')", "nextval('moved.tickets')")
@@ -314,7 +322,7 @@ async fn a_postgresql_dump_restores_into_borealis() {
     restored
         .batch_execute(
             "DROP TABLE holds; DROP SCHEMA shop CASCADE; DROP SCHEMA moved CASCADE; \
-             DROP TABLE books; DROP TABLE authors; DROP TABLE labels",
+             DROP TABLE books; DROP TABLE writers; DROP TABLE labels",
         )
         .await
         .unwrap();
@@ -329,7 +337,7 @@ async fn a_postgresql_dump_restores_into_borealis() {
     }
     for sql in [
         "SELECT nextval('moved.tickets')",
-        "INSERT INTO authors (name) VALUES ('newer') RETURNING id",
+        "INSERT INTO writers (name) VALUES ('newer') RETURNING id",
         "SELECT nextval('shop.counter')",
         "INSERT INTO shop.orders (qty) VALUES (4) RETURNING id",
     ] {

@@ -284,6 +284,22 @@ async fn cursors_answer_as_postgresql_does() {
     run_golden("sql_cursors.golden", "sql-cursors", false).await;
 }
 
+/// `sql_rename.golden`: renaming tables, views, indexes and sequences, constraints and view
+/// columns — the kinds each ALTER takes, the names refused, and the views, foreign keys, keys,
+/// defaults, catalogs and statistics that follow the new name; transactional.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renames_answer_as_postgresql_does() {
+    run_golden("sql_rename.golden", "sql-rename", true).await;
+}
+
+/// `sql_desc_index.golden`: indexes with DESC and NULLS FIRST/LAST columns — their definitions
+/// in the catalogs, reads in their declared order and its reverse, unique checks, ON CONFLICT
+/// and foreign keys through them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desc_indexes_answer_as_postgresql_does() {
+    run_golden("sql_desc_index.golden", "sql-desc-index", true).await;
+}
+
 /// `sql_spill.golden`: sorts (external merge, top-N), hash joins of every kind, DISTINCT and
 /// hash aggregates under `work_mem = 64kB`, so that they spill to temporary files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

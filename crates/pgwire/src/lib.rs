@@ -113,6 +113,7 @@ fn error_info(e: &FrontError) -> ErrorInfo {
                 | SqlError::CheckViolation { detail, .. }
                 | SqlError::ForeignKeyViolation { detail, .. }
                 | SqlError::NotSupportedDetail { detail, .. }
+                | SqlError::WrongObjectTypeDetail { detail, .. }
                 | SqlError::ReservedName { detail, .. }
                 | SqlError::NumericFieldOverflow { detail }
                 | SqlError::InvalidJson { detail }
@@ -261,7 +262,9 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::StringDataRightTruncation(_) => "22001",
         SqlError::UniqueIndexBuild { .. } => "23505",
         SqlError::NotNullInExisting { .. } => "23502",
-        SqlError::WrongObjectType(_) | SqlError::WrongObjectTypeHint { .. } => "42809",
+        SqlError::WrongObjectType(_)
+        | SqlError::WrongObjectTypeHint { .. }
+        | SqlError::WrongObjectTypeDetail { .. } => "42809",
         SqlError::InvalidTableDefinition(_) | SqlError::InvalidTableDefinitionHint { .. } => {
             "42P16"
         }

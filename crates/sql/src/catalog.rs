@@ -12,9 +12,10 @@ use borealis_common::codec::{DecodeResult, Put, Reader};
 use borealis_engine::TreeId;
 
 /// Format version of an encoded table definition. Version 1 had no OID and no declared
-/// character types, version 2 no secondary indexes, version 3 no column defaults or identity;
-/// all are still read.
-const TABLE_DEF_VERSION: u8 = 4;
+/// character types, version 2 no secondary indexes, version 3 no column defaults or identity,
+/// version 4 no primary-key name of its own (tables could not be renamed, so the key was always
+/// `{table}_pkey`); all are still read.
+const TABLE_DEF_VERSION: u8 = 5;
 /// Most bytes of a column's default expression text.
 const DEFAULT_BYTES_MAX: u32 = 64 * 1024;
 /// OIDs below this are PostgreSQL's own objects; user objects start here, as in PostgreSQL.
@@ -232,6 +233,11 @@ pub struct TableDef {
     pub checks: Vec<CheckDef>,
     /// FOREIGN KEY constraints of this (referencing) table, in creation order.
     pub foreign_keys: Vec<ForeignKeyDef>,
+    /// The name of the primary key (its index and its constraint) when it is not the one
+    /// derived from the table's current name (`{table}_pkey`): kept when the table is renamed,
+    /// set when the key itself is. `None`: the derived name, as every table of format version 4
+    /// or older has.
+    pub pk_name_kept: Option<String>,
 }
 
 /// What a foreign key does to referencing rows when the referenced key goes away or changes.
@@ -289,7 +295,7 @@ pub struct ForeignKeyDef {
     pub name: String,
     pub oid: u32,
     pub columns: Vec<usize>,
-    /// The referenced table, by name (tables are not renamed).
+    /// The referenced table, by catalog key: a rename or move of that table rewrites it.
     pub ref_table: String,
     /// The referenced columns, pairwise with `columns`.
     pub ref_columns: Vec<usize>,
@@ -338,10 +344,13 @@ pub struct IndexDef {
     /// Made by a `UNIQUE` constraint (it has a `pg_constraint` row and is dropped with it).
     pub constraint: bool,
     /// Per column, PostgreSQL's `indoption` bits as written in CREATE INDEX:
-    /// [`INDOPTION_DESC`], [`INDOPTION_NULLS_FIRST`] (empty: all ascending, NULLs last). The
-    /// entries stay in ascending order whatever they say: a scan reads an index either way,
-    /// and the options are what catalogs, `pg_get_indexdef` and dumps show.
+    /// [`INDOPTION_DESC`], [`INDOPTION_NULLS_FIRST`] (empty: all ascending, NULLs last), which
+    /// catalogs, `pg_get_indexdef` and dumps show.
     pub options: Vec<u8>,
+    /// The entries are in the order `options` declares (see [`encode_index_column`]). Indexes
+    /// created before that was so (flag bit 3 clear) hold their entries ascending, NULLs last,
+    /// whatever `options` says, and are still read so ([`IndexDef::option`]).
+    pub ordered: bool,
 }
 
 /// `indoption` bit: the column is declared `DESC`.
@@ -350,6 +359,17 @@ pub const INDOPTION_DESC: u8 = 1;
 pub const INDOPTION_NULLS_FIRST: u8 = 2;
 
 impl IndexDef {
+    /// The order of the entries' column at key position `p`: its `indoption` bits when the
+    /// entries follow them ([`IndexDef::ordered`]), else 0 (ascending, NULLs last).
+    #[must_use]
+    pub fn option(&self, p: usize) -> u8 {
+        if self.ordered {
+            self.options.get(p).copied().unwrap_or(0)
+        } else {
+            0
+        }
+    }
+
     /// The OID of the constraint a unique-constraint index belongs to.
     #[must_use]
     pub fn constraint_oid(&self) -> u32 {
@@ -369,9 +389,13 @@ impl TableDef {
         self.columns.iter().position(|c| c.name == name)
     }
 
+    /// The primary key's index and constraint name (see [`TableDef::pk_name_kept`]).
     #[must_use]
     pub fn pk_name(&self) -> String {
-        format!("{}_pkey", self.name)
+        match &self.pk_name_kept {
+            Some(n) => n.clone(),
+            None => format!("{}_pkey", self.name),
+        }
     }
 
     /// The OID a table created on `tree` gets: even numbers for tables, the next odd one for its
@@ -409,7 +433,8 @@ impl TableDef {
     }
 
     /// Encodes in format version `v` (3 or later; older versions are only read). Fields a
-    /// version lacks are left out.
+    /// version lacks are left out (a kept primary-key name with them: version 4 and older
+    /// derive it from the table's name).
     fn encode_version(&self, v: u8) -> Vec<u8> {
         assert!(
             (3..=TABLE_DEF_VERSION).contains(&v),
@@ -459,12 +484,14 @@ impl TableDef {
             b.put_str(&ix.name);
             b.put_u32(ix.oid);
             b.put_u64(ix.tree.0);
-            // Flag 4: per-column options follow the columns (older entries have none).
+            // Flag 4: per-column options follow the columns (older entries have none); flag 8:
+            // the entries are in the order they declare.
             let with_options = ix.options.iter().any(|&o| o != 0);
             b.put_u8(
                 u8::from(ix.unique)
                     | (u8::from(ix.constraint) << 1)
-                    | (u8::from(with_options) << 2),
+                    | (u8::from(with_options) << 2)
+                    | (u8::from(ix.ordered) << 3),
             );
             b.put_u32(ix.columns.len() as u32);
             for &c in &ix.columns {
@@ -499,6 +526,15 @@ impl TableDef {
                 b.put_u32(ck.columns.len() as u32);
                 for &c in &ck.columns {
                     b.put_u32(c as u32);
+                }
+            }
+        }
+        if v >= 5 {
+            match &self.pk_name_kept {
+                None => b.put_u8(0),
+                Some(n) => {
+                    b.put_u8(1);
+                    b.put_str(n);
                 }
             }
         }
@@ -583,7 +619,7 @@ impl TableDef {
                 let oid = r.u32()?;
                 let tree = PageId(r.u64()?);
                 let flags = r.u8()?;
-                if flags > 7 {
+                if flags > 15 {
                     return Err(DecodeError("unknown index flags".into()));
                 }
                 let k = r.count(INDEX_COLUMNS_MAX as u32)?;
@@ -616,6 +652,7 @@ impl TableDef {
                     unique: flags & 1 != 0,
                     constraint: flags & 2 != 0,
                     options,
+                    ordered: flags & 8 != 0,
                 });
             }
         }
@@ -677,6 +714,15 @@ impl TableDef {
                 });
             }
         }
+        let pk_name_kept = if v >= 5 {
+            match r.u8()? {
+                0 => None,
+                1 => Some(r.string(NAME_BYTES_MAX)?),
+                _ => return Err(DecodeError("bad primary-key name flag".into())),
+            }
+        } else {
+            None
+        };
         r.finish()?;
         Ok(TableDef {
             name,
@@ -688,11 +734,12 @@ impl TableDef {
             indexes,
             checks,
             foreign_keys,
+            pk_name_kept,
         })
     }
 }
 
-/// First byte of a view's catalog entry (table definitions start with their version, 1 to 4;
+/// First byte of a view's catalog entry (table definitions start with their version, 1 to 5;
 /// sequences with [`crate::sequence::SEQUENCE_DEF_TAG`]).
 pub const VIEW_DEF_TAG: u8 = 0x82;
 /// Most bytes of a view's query text.
@@ -1145,15 +1192,41 @@ pub fn pk_key(def: &TableDef, row: &[Value]) -> Vec<u8> {
 pub const INDEX_VALUE: u8 = 0x01;
 /// An indexed NULL.
 pub const INDEX_NULL: u8 = 0x02;
+/// An indexed NULL of a column declared `NULLS FIRST`: below every value's marker.
+pub const INDEX_NULL_FIRST: u8 = 0x00;
 
 /// Appends one column of an index key: [`INDEX_VALUE`] then the memcomparable value, or
 /// [`INDEX_NULL`]. Self-delimiting, so concatenations sort column by column.
 pub fn encode_index_value(v: &Value, out: &mut Vec<u8>) {
+    encode_index_column(v, 0, out);
+}
+
+/// Appends one column of an index key in the order `option` (PostgreSQL's `indoption` bits)
+/// declares:
+///
+/// ```text
+///   NULL       INDEX_NULL (02), or INDEX_NULL_FIRST (00) with NULLS FIRST
+///   a value    INDEX_VALUE (01) | its memcomparable key, every byte complemented with DESC
+/// ```
+///
+/// Every key encoding is prefix-free (columns are concatenated), so complementing one reverses
+/// its order; the marker keeps the NULLs at the declared end whatever the direction.
+pub fn encode_index_column(v: &Value, option: u8, out: &mut Vec<u8>) {
     if v.is_null() {
-        out.push(INDEX_NULL);
+        out.push(if option & INDOPTION_NULLS_FIRST != 0 {
+            INDEX_NULL_FIRST
+        } else {
+            INDEX_NULL
+        });
     } else {
         out.push(INDEX_VALUE);
+        let start = out.len();
         encode_key_value(v, out);
+        if option & INDOPTION_DESC != 0 {
+            for b in &mut out[start..] {
+                *b = !*b;
+            }
+        }
     }
 }
 
@@ -1162,9 +1235,9 @@ pub fn encode_index_value(v: &Value, out: &mut Vec<u8>) {
 pub fn index_entry(ix: &IndexDef, row: &[Value], table_key: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let mut k = Vec::with_capacity(16 + table_key.len());
     let mut any_null = false;
-    for &c in &ix.columns {
+    for (p, &c) in ix.columns.iter().enumerate() {
         any_null |= row[c].is_null();
-        encode_index_value(&row[c], &mut k);
+        encode_index_column(&row[c], ix.option(p), &mut k);
     }
     // NULLs are distinct, as in PostgreSQL: such entries never collide.
     if !ix.unique || any_null {
@@ -1307,11 +1380,12 @@ pub fn decode_pk_key(def: &TableDef, key: &[u8]) -> SqlResult<Vec<Value>> {
 }
 
 /// The values of index `ix`'s columns held in the key of one of its entries, in index-column
-/// order (NULL for [`INDEX_NULL`]); the table key appended to the entry is not read.
+/// order (NULL for [`INDEX_NULL`] or [`INDEX_NULL_FIRST`]); the table key appended to the entry
+/// is not read. A DESC column's bytes are complemented back before they are read.
 pub fn decode_index_key(def: &TableDef, ix: &IndexDef, key: &[u8]) -> SqlResult<Vec<Value>> {
     let mut r = key;
     let mut out = Vec::with_capacity(ix.columns.len());
-    for &c in &ix.columns {
+    for (p, &c) in ix.columns.iter().enumerate() {
         let Some((&marker, rest)) = r.split_first() else {
             return Err(SqlError::Corrupted(format!(
                 "entry of index \"{}\" is short",
@@ -1320,7 +1394,14 @@ pub fn decode_index_key(def: &TableDef, ix: &IndexDef, key: &[u8]) -> SqlResult<
         };
         r = rest;
         out.push(match marker {
-            INDEX_NULL => Value::Null,
+            INDEX_NULL | INDEX_NULL_FIRST => Value::Null,
+            INDEX_VALUE if ix.option(p) & INDOPTION_DESC != 0 => {
+                let plain: Vec<u8> = r.iter().map(|b| !b).collect();
+                let mut rest = plain.as_slice();
+                let v = decode_key_value(&mut rest, &def.columns[c])?;
+                r = &r[plain.len() - rest.len()..];
+                v
+            }
             INDEX_VALUE => decode_key_value(&mut r, &def.columns[c])?,
             m => {
                 return Err(SqlError::Corrupted(format!(
@@ -1473,9 +1554,11 @@ mod tests {
                     INDOPTION_DESC | INDOPTION_NULLS_FIRST,
                     INDOPTION_NULLS_FIRST,
                 ],
+                ordered: true,
             }],
             checks: Vec::new(),
             foreign_keys: Vec::new(),
+            pk_name_kept: None,
         };
         assert_eq!(TableDef::decode(&def.encode()).unwrap(), def);
         // A version 3 entry (no defaults) still reads.
@@ -1506,6 +1589,15 @@ mod tests {
             TableDef::decode(&with_default.encode_version(3)).unwrap(),
             def
         );
+        // A primary-key name kept through a rename reads back; a version 4 entry has none
+        // and derives it from the table's name.
+        let mut kept = with_default.clone();
+        kept.pk_name_kept = Some("old_pkey".into());
+        assert_eq!(TableDef::decode(&kept.encode()).unwrap(), kept);
+        assert_eq!(kept.pk_name(), "old_pkey");
+        let v4 = TableDef::decode(&kept.encode_version(4)).unwrap();
+        assert_eq!(v4, with_default);
+        assert_eq!(v4.pk_name(), "t_pkey");
         // A version 2 entry (no index list) still reads, with no indexes.
         let mut v2 = def.encode_version(3);
         v2[0] = 2;
@@ -1719,6 +1811,7 @@ mod tests {
             indexes: Vec::new(),
             checks: Vec::new(),
             foreign_keys: Vec::new(),
+            pk_name_kept: None,
         };
         // Rows mixing every type, some with NULLs.
         let mut rows = Vec::new();
@@ -1757,6 +1850,8 @@ mod tests {
                 unique,
                 constraint: false,
                 options,
+                // Entries in the declared order: DESC columns decode from complemented bytes.
+                ordered: true,
             };
             for row in &rows {
                 let table_key = pk_key(&def, row);
@@ -1781,6 +1876,7 @@ mod tests {
             unique: false,
             constraint: false,
             options: Vec::new(),
+            ordered: false,
         };
         assert!(matches!(
             decode_index_key(&def, &ix, &bad),
@@ -1795,6 +1891,127 @@ mod tests {
         assert!(decode_pk_key(&def, &long).is_err());
     }
 
+    /// Index keys in every combination of DESC and NULLS FIRST sort as a sort by the declared
+    /// order does: random rows of two columns (int with NULLs and duplicates, text with NULLs,
+    /// empty strings, NUL bytes and prefixes of each other), each key compared with a sort by
+    /// `Value::compare` in those directions, and decoded back.
+    #[test]
+    fn index_keys_sort_in_each_columns_declared_order() {
+        let def = TableDef {
+            name: "t".into(),
+            schema: "public".into(),
+            oid: 0,
+            tree: PageId(9),
+            columns: vec![
+                Column::new("a", DataType::Int4, false),
+                Column::new("t", DataType::Text, false),
+            ],
+            pk: Vec::new(),
+            indexes: Vec::new(),
+            checks: Vec::new(),
+            foreign_keys: Vec::new(),
+            pk_name_kept: None,
+        };
+        let mut seed = 0x5eed_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let words = ["", "a", "ab", "a\0", "a\0b", "b", "\u{e9}", "ab\0"];
+        let rows: Vec<Vec<Value>> = (0..300)
+            .map(|_| {
+                let a = match next() % 7 {
+                    0 => Value::Null,
+                    k => Value::Int((k as i64 - 3) * 1_000_000_007 % 97),
+                };
+                let t = match next() % 9 {
+                    0 => Value::Null,
+                    k => Value::Text(words[k as usize % words.len()].into()),
+                };
+                vec![a, t]
+            })
+            .collect();
+        let all = [
+            0,
+            INDOPTION_DESC,
+            INDOPTION_NULLS_FIRST,
+            INDOPTION_DESC | INDOPTION_NULLS_FIRST,
+        ];
+        for &oa in &all {
+            for &ot in &all {
+                let ix = IndexDef {
+                    name: "i".into(),
+                    oid: 0,
+                    tree: PageId(3),
+                    columns: vec![0, 1],
+                    unique: false,
+                    constraint: false,
+                    options: vec![oa, ot],
+                    ordered: true,
+                };
+                // The declared order, column by column, as ORDER BY sorts.
+                let cmp_col = |x: &Value, y: &Value, o: u8| {
+                    use std::cmp::Ordering;
+                    let nulls_first = o & INDOPTION_NULLS_FIRST != 0;
+                    match (x.is_null(), y.is_null()) {
+                        (true, true) => Ordering::Equal,
+                        (true, false) if nulls_first => Ordering::Less,
+                        (true, false) => Ordering::Greater,
+                        (false, true) if nulls_first => Ordering::Greater,
+                        (false, true) => Ordering::Less,
+                        (false, false) => {
+                            let c = x.compare(y).unwrap().unwrap();
+                            if o & INDOPTION_DESC != 0 {
+                                c.reverse()
+                            } else {
+                                c
+                            }
+                        }
+                    }
+                };
+                let mut by_sort: Vec<usize> = (0..rows.len()).collect();
+                by_sort.sort_by(|&i, &j| {
+                    cmp_col(&rows[i][0], &rows[j][0], oa)
+                        .then(cmp_col(&rows[i][1], &rows[j][1], ot))
+                        .then(i.cmp(&j))
+                });
+                let keys: Vec<Vec<u8>> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| index_entry(&ix, r, &(i as u64).to_be_bytes()).0)
+                    .collect();
+                let mut by_key: Vec<usize> = (0..rows.len()).collect();
+                by_key.sort_by(|&i, &j| keys[i].cmp(&keys[j]));
+                assert_eq!(by_key, by_sort, "options {oa} {ot}");
+                for (r, k) in rows.iter().zip(&keys) {
+                    assert_eq!(&decode_index_key(&def, &ix, k).unwrap(), r);
+                }
+            }
+        }
+        // An index written before entries followed their options (flag bit 3 clear) is still
+        // ascending, NULLs last, whatever its options say.
+        let legacy = IndexDef {
+            name: "i".into(),
+            oid: 0,
+            tree: PageId(3),
+            columns: vec![0],
+            unique: false,
+            constraint: false,
+            options: vec![INDOPTION_DESC | INDOPTION_NULLS_FIRST],
+            ordered: false,
+        };
+        let mut with_legacy = def.clone();
+        with_legacy.indexes.push(legacy.clone());
+        let read = TableDef::decode(&with_legacy.encode()).unwrap();
+        assert!(!read.indexes[0].ordered);
+        assert_eq!(read.indexes[0].option(0), 0);
+        let (five, _) = index_entry(&read.indexes[0], &[Value::Int(5), Value::Null], b"k");
+        let (six, _) = index_entry(&read.indexes[0], &[Value::Int(6), Value::Null], b"k");
+        assert!(five < six, "a legacy DESC index is ascending");
+    }
+
     #[test]
     fn index_entries_keep_nulls_distinct_and_sort_nulls_last() {
         let ix = IndexDef {
@@ -1805,6 +2022,7 @@ mod tests {
             unique: true,
             constraint: false,
             options: Vec::new(),
+            ordered: false,
         };
         let (k1, v1) = index_entry(&ix, &[Value::Int(5)], b"pk1");
         let (k2, _) = index_entry(&ix, &[Value::Int(5)], b"pk2");

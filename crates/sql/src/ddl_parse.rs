@@ -5,6 +5,9 @@
 //!   ALTER TABLE [IF EXISTS] [ONLY] name SET SCHEMA schema
 //!   ALTER VIEW [IF EXISTS] name SET SCHEMA schema
 //!   ALTER SEQUENCE [IF EXISTS] name SET SCHEMA schema
+//!   ALTER TABLE | VIEW | INDEX | SEQUENCE [IF EXISTS] name RENAME TO new
+//!   ALTER TABLE [IF EXISTS] [ONLY] name RENAME CONSTRAINT c TO new
+//!   ALTER TABLE | VIEW [IF EXISTS] [ONLY] name RENAME [COLUMN] a TO b
 //!   CREATE SCHEMA [IF NOT EXISTS] name [AUTHORIZATION role] element [...]
 //!   CREATE SCHEMA AUTHORIZATION role element [...]
 //!        element: CREATE TABLE … | CREATE VIEW … | CREATE INDEX … | CREATE SEQUENCE … | GRANT …
@@ -14,7 +17,7 @@
 //!
 //! Each travels to the session as a `CALL` of a function whose name (with its spaces) no parsed
 //! CALL can have, holding the statement's text (as ALTER SEQUENCE does); the session reads it
-//! again with [`SetSchema::parse`] or [`SchemaElements::parse`]. A text that is not exactly one
+//! again with [`SetSchema::parse`], [`Rename::parse`] or [`SchemaElements::parse`]. A text that is not exactly one
 //! of these forms is left to `sqlparser` (and its errors). The schema elements themselves are
 //! ordinary statements, each parsed by [`crate::session::parse`].
 
@@ -23,6 +26,8 @@ use sqlparser::ast;
 
 /// The carrier function of `ALTER … SET SCHEMA`.
 pub const SET_SCHEMA_CARRIER: &str = "ALTER SET SCHEMA";
+/// The carrier function of `ALTER … RENAME`.
+pub const RENAME_CARRIER: &str = "ALTER RENAME";
 /// The carrier function of `CREATE SCHEMA … element …`.
 pub const SCHEMA_ELEMENTS_CARRIER: &str = "CREATE SCHEMA ELEMENTS";
 /// Most schema elements one CREATE SCHEMA may hold.
@@ -185,12 +190,15 @@ impl Cursor {
     }
 }
 
-/// Which ALTER moves a relation: it moves only relations of its kind (ALTER TABLE any).
+/// Which ALTER moves or renames a relation: ALTER VIEW and ALTER SEQUENCE take only relations
+/// of their kind; ALTER TABLE, and for a rename ALTER INDEX, any (as PostgreSQL's do).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RelKind {
     Table,
     View,
     Sequence,
+    /// Only in [`Rename`].
+    Index,
 }
 
 impl RelKind {
@@ -201,6 +209,7 @@ impl RelKind {
             RelKind::Table => "ALTER TABLE",
             RelKind::View => "ALTER VIEW",
             RelKind::Sequence => "ALTER SEQUENCE",
+            RelKind::Index => "ALTER INDEX",
         }
     }
 }
@@ -245,6 +254,85 @@ impl SetSchema {
             if_exists,
             name,
             schema,
+        })
+    }
+}
+
+/// What an `ALTER … RENAME` renames.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RenameTarget {
+    /// `RENAME TO new`: the relation itself.
+    Relation(ast::Ident),
+    /// `RENAME [COLUMN] old TO new`.
+    Column(ast::Ident, ast::Ident),
+    /// `RENAME CONSTRAINT old TO new`.
+    Constraint(ast::Ident, ast::Ident),
+}
+
+/// `ALTER TABLE | VIEW | INDEX | SEQUENCE [IF EXISTS] name RENAME …`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rename {
+    pub kind: RelKind,
+    pub if_exists: bool,
+    pub name: ast::ObjectName,
+    pub target: RenameTarget,
+}
+
+impl Rename {
+    /// The statement, if `text` is exactly one. Forms PostgreSQL's grammar lacks (a column
+    /// of an index or a sequence, a constraint of a view) are left to the parser's error.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Rename> {
+        let mut c = Cursor::new(text)?;
+        if !c.word("alter") {
+            return None;
+        }
+        let kind = if c.word("table") {
+            RelKind::Table
+        } else if c.word("view") {
+            RelKind::View
+        } else if c.word("sequence") {
+            RelKind::Sequence
+        } else if c.word("index") {
+            RelKind::Index
+        } else {
+            return None;
+        };
+        let if_exists = c.words(&["if", "exists"]);
+        if kind == RelKind::Table {
+            c.word("only");
+        }
+        let name = c.name()?;
+        if !c.word("rename") {
+            return None;
+        }
+        let target = if c.word("to") {
+            RenameTarget::Relation(c.ident()?)
+        } else if c.word("constraint") {
+            if kind != RelKind::Table {
+                return None;
+            }
+            let old = c.ident()?;
+            if !c.word("to") {
+                return None;
+            }
+            RenameTarget::Constraint(old, c.ident()?)
+        } else {
+            if !matches!(kind, RelKind::Table | RelKind::View) {
+                return None;
+            }
+            c.word("column");
+            let old = c.ident()?;
+            if !c.word("to") {
+                return None;
+            }
+            RenameTarget::Column(old, c.ident()?)
+        };
+        c.done().then_some(Rename {
+            kind,
+            if_exists,
+            name,
+            target,
         })
     }
 }
@@ -634,6 +722,9 @@ pub fn recognise(text: &str) -> SqlResult<Option<ast::Statement>> {
     if head.starts_with("alter") && SetSchema::parse(text).is_some() {
         return Ok(Some(carrier(SET_SCHEMA_CARRIER, text.trim())));
     }
+    if head.starts_with("alter") && Rename::parse(text).is_some() {
+        return Ok(Some(carrier(RENAME_CARRIER, text.trim())));
+    }
     if head.starts_with("create") && SchemaElements::parse(text)?.is_some() {
         return Ok(Some(carrier(SCHEMA_ELEMENTS_CARRIER, text.trim())));
     }
@@ -747,6 +838,54 @@ mod tests {
         ] {
             assert!(SetSchema::parse(t).is_none(), "{t}");
         }
+    }
+
+    #[test]
+    fn renames_are_read_strictly() {
+        let r = Rename::parse("ALTER TABLE IF EXISTS ONLY s.\"T\" RENAME TO t2;").unwrap();
+        assert_eq!((r.kind, r.if_exists), (RelKind::Table, true));
+        assert_eq!(r.name.to_string(), "s.\"T\"");
+        assert_eq!(r.target, RenameTarget::Relation(ast::Ident::new("t2")));
+        let i = Rename::parse("alter index i rename to \"J\"").unwrap();
+        assert_eq!(i.kind, RelKind::Index);
+        assert_eq!(
+            i.target,
+            RenameTarget::Relation(ast::Ident::with_quote('"', "J"))
+        );
+        assert_eq!(
+            Rename::parse("ALTER TABLE t RENAME CONSTRAINT c TO d")
+                .unwrap()
+                .target,
+            RenameTarget::Constraint(ast::Ident::new("c"), ast::Ident::new("d"))
+        );
+        for t in [
+            "ALTER VIEW v RENAME COLUMN a TO b",
+            "ALTER VIEW v RENAME a TO b",
+        ] {
+            assert_eq!(
+                Rename::parse(t).unwrap().target,
+                RenameTarget::Column(ast::Ident::new("a"), ast::Ident::new("b")),
+                "{t}"
+            );
+        }
+        assert!(Rename::parse("ALTER SEQUENCE IF EXISTS q RENAME TO r").is_some());
+        // Anything more or less, or a form PostgreSQL's grammar lacks, is left to the parser.
+        for t in [
+            "ALTER TABLE t RENAME TO s.t2",
+            "ALTER TABLE t RENAME TO",
+            "ALTER TABLE t RENAME TO a, ADD COLUMN z int",
+            "ALTER VIEW v RENAME CONSTRAINT c TO d",
+            "ALTER INDEX i RENAME COLUMN a TO b",
+            "ALTER SEQUENCE q RENAME a TO b",
+            "ALTER TABLE t RENAME a b",
+            "ALTER TABLE t RENAME TO 'x'",
+        ] {
+            assert!(Rename::parse(t).is_none(), "{t}");
+        }
+        assert!(matches!(
+            recognise("ALTER VIEW v RENAME TO w"),
+            Ok(Some(s)) if carried(&s, RENAME_CARRIER) == Some("ALTER VIEW v RENAME TO w")
+        ));
     }
 
     #[test]

@@ -16,7 +16,9 @@
 //! default and keeps the column. A view's stored query names columns as written, so a column
 //! rename is followed into the views that read it by rewriting their queries
 //! ([`rename_column_in_query`]): the recorded dependencies (by column number) say which views
-//! to rewrite, and the rewrite keeps each view's output names.
+//! to rewrite, and the rewrite keeps each view's output names. A relation's rename is followed
+//! by name too: the session rewrites the relation names of the views' queries, and
+//! [`rename_sequence_in_default`] the sequence a default calls.
 //!
 //! A DROP walks the dependents of what it drops the way PostgreSQL's `findDependentObjects`
 //! does, so that its error DETAIL and its CASCADE notice list the same objects in the same
@@ -163,6 +165,89 @@ pub fn default_sequences(engine: &Engine, txn: &Txn, default: &str) -> Vec<u32> 
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// Follows the rename of sequence `old` of `schema` to `new` into a stored column default:
+/// every call of `nextval`, `currval` or `setval` whose name argument (`'name'` or
+/// `'name'::regclass`, read as [`default_sequences`] reads it) names the sequence gets the new
+/// name, as the regclass PostgreSQL stores prints it. The rest of the text is kept as stored
+/// (only the literal changes). `None` when the default calls no such sequence.
+pub fn rename_sequence_in_default(
+    default: &str,
+    schema: &str,
+    old: &str,
+    new: &str,
+) -> Option<String> {
+    let names_sequence = |text: &str| {
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        sqlparser::parser::Parser::new(&dialect)
+            .try_with_sql(text)
+            .and_then(|mut p| p.parse_object_name(false))
+            .ok()
+            .and_then(|name| crate::namespace::split_name(&name).ok())
+            .is_some_and(|(s, rel)| {
+                s.as_deref().unwrap_or(crate::namespace::PUBLIC) == schema && rel == old
+            })
+    };
+    let renamed = if schema == crate::namespace::PUBLIC {
+        crate::catalog_views::quote_ident(new)
+    } else {
+        format!(
+            "{}.{}",
+            crate::catalog_views::quote_ident(schema),
+            crate::catalog_views::quote_ident(new)
+        )
+    };
+    // Walk the text literal by literal (and past quoted names); a literal that is the first
+    // argument of one of the calls and names the sequence is replaced.
+    let b = default.as_bytes();
+    let mut out = String::with_capacity(default.len() + new.len());
+    let mut copied = 0;
+    let mut changed = false;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1 + default[i + 1..].find('"')? + 1;
+            }
+            b'\'' => {
+                let start = i;
+                let mut text = String::new();
+                i += 1;
+                loop {
+                    let n = default[i..].find('\'')?;
+                    text.push_str(&default[i..i + n]);
+                    i += n + 1;
+                    if b.get(i) == Some(&b'\'') {
+                        text.push('\'');
+                        i += 1;
+                    } else {
+                        break;
+                    }
+                }
+                let before = default[..start].trim_end();
+                let call = before.strip_suffix('(').is_some_and(|f| {
+                    let f = f.trim_end().to_ascii_lowercase();
+                    ["nextval", "currval", "setval"].iter().any(|n| {
+                        f.strip_suffix(n).is_some_and(|p| {
+                            !p.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                        })
+                    })
+                });
+                if call && names_sequence(&text) {
+                    out.push_str(&default[copied..start]);
+                    out.push('\'');
+                    out.push_str(&renamed.replace('\'', "''"));
+                    out.push('\'');
+                    copied = i;
+                    changed = true;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&default[copied..]);
+    changed.then_some(out)
 }
 
 /// The OID of the sequence a `'name'` or `'name'::regclass` argument names, if it exists.
@@ -498,7 +583,8 @@ pub fn cascade_notice(reached: &[Reached]) -> Option<String> {
     }
 }
 
-/// Follows `ALTER TABLE … RENAME COLUMN old TO new` of table `table` into the stored query of a
+/// Follows `ALTER TABLE | VIEW … RENAME COLUMN old TO new` of relation `table` (a table or a
+/// view, by OID) into the stored query of a
 /// view that reads the column, as PostgreSQL's views follow it (they refer to columns by
 /// number). The query is re-read as a tree and every column reference that binds to the
 /// table's column is renamed: `a` and `t.a` (or `alias.a`) where the table is the nearest
@@ -604,7 +690,20 @@ impl Renamer<'_> {
                         (columns, target)
                     }
                     Ok(crate::query::Resolved::View(v)) => {
-                        (v.columns.iter().map(|(n, _)| n.clone()).collect(), false)
+                        // A view's column can be renamed too (ALTER VIEW … RENAME COLUMN).
+                        let target = v.oid == self.table;
+                        let columns = v
+                            .columns
+                            .iter()
+                            .map(|(n, _)| {
+                                if target && n == self.new {
+                                    self.old.to_string()
+                                } else {
+                                    n.clone()
+                                }
+                            })
+                            .collect();
+                        (columns, target)
                     }
                     _ => (Vec::new(), false),
                 };
@@ -801,5 +900,36 @@ impl ast::VisitorMut for Renamer<'_> {
             self.changed = true;
         }
         std::ops::ControlFlow::Continue(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sequence_rename_reaches_the_calls_of_a_default_only() {
+        let r = |d: &str, schema: &str| rename_sequence_in_default(d, schema, "s", "s2");
+        assert_eq!(
+            r("nextval('s'::regclass)", "public").as_deref(),
+            Some("nextval('s2'::regclass)")
+        );
+        assert_eq!(
+            r("nextval('shop.s'::REGCLASS)", "shop").as_deref(),
+            Some("nextval('shop.s2'::REGCLASS)")
+        );
+        assert_eq!(
+            r("pg_catalog.currval('s') + length('s')", "public").as_deref(),
+            Some("pg_catalog.currval('s2') + length('s')")
+        );
+        assert_eq!(
+            r("nextval('\"S\"'::regclass)", "public"),
+            None,
+            "a quoted name is another sequence"
+        );
+        // Another schema's s, another sequence, a literal that is no call: untouched.
+        assert_eq!(r("nextval('s'::regclass)", "shop"), None);
+        assert_eq!(r("nextval('ss'::regclass)", "public"), None);
+        assert_eq!(r("'s'", "public"), None);
     }
 }

@@ -134,6 +134,10 @@ pub enum SqlError {
     #[error("{0}")]
     WrongObjectType(String),
     /// DROP of the wrong kind of relation, with the hint naming the right DROP.
+    /// An object of the wrong kind for the operation, with PostgreSQL's DETAIL (`This
+    /// operation is not supported for sequences.`).
+    #[error("{message}")]
+    WrongObjectTypeDetail { message: String, detail: String },
     #[error("{message}")]
     WrongObjectTypeHint { message: String, hint: String },
     #[error("{0}")]

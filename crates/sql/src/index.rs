@@ -164,7 +164,8 @@ pub fn build(
 /// the table returned with the index's position (`None` for the primary key).
 pub enum NameOwner {
     Table,
-    Index(TableDef, Option<usize>),
+    /// Boxed: a table definition is large beside the other variant.
+    Index(Box<TableDef>, Option<usize>),
 }
 
 /// Which relation, if any, holds the name of catalog key `key` (relations and indexes share
@@ -179,10 +180,10 @@ pub fn name_owner(engine: &Engine, txn: &Txn, key: &str) -> SqlResult<Option<Nam
             continue;
         }
         if !def.pk.is_empty() && def.pk_name() == name {
-            return Ok(Some(NameOwner::Index(def, None)));
+            return Ok(Some(NameOwner::Index(Box::new(def), None)));
         }
         if let Some(i) = def.indexes.iter().position(|ix| ix.name == name) {
-            return Ok(Some(NameOwner::Index(def, Some(i))));
+            return Ok(Some(NameOwner::Index(Box::new(def), Some(i))));
         }
     }
     Ok(None)

@@ -27,8 +27,11 @@
 //! those columns (ASC, NULLS LAST) then needs no sort, and LIMIT ends the read after its rows.
 //! Read backwards (the engine's descending scan, PostgreSQL's `Index Scan Backward`), the same
 //! key delivers those columns all DESC with NULLS FIRST, which is what `DESC` means by default:
-//! `ORDER BY id DESC LIMIT 10` reads ten entries from the key's end. Mixed directions, or
-//! `DESC NULLS LAST`, are no key's order either way and still sort. A secondary index's
+//! `ORDER BY id DESC LIMIT 10` reads ten entries from the key's end. An index's columns keep
+//! the order they were declared in (`DESC`, `NULLS FIRST`; see
+//! [`catalog::encode_index_column`](crate::catalog::encode_index_column)), so an index
+//! `(a DESC, b)` delivers `ORDER BY a DESC, b` forwards and `ORDER BY a, b DESC` backwards
+//! ([`direction`]); an order that is no key's either way still sorts. A secondary index's
 //! entries end with the table key, so its order goes on with the primary key's columns: an index
 //! on `customer_id` delivers `WHERE customer_id = $1 ORDER BY id DESC` read backwards (see
 //! [`delivers`]; PostgreSQL sorts there).
@@ -88,7 +91,7 @@ impl Planner<'_> {
                 continue;
             }
             let sort = match &single {
-                Some((keys, backward)) if r == 0 => Some((keys.as_slice(), *backward)),
+                Some(keys) if r == 0 => Some(keys.as_slice()),
                 _ => None,
             };
             let (access, sorted) = self.best_read(def, rel, own, sort, limit.flatten());
@@ -195,6 +198,11 @@ impl Planner<'_> {
                 .map(|(_, r)| r.clone())
                 .chain(whole_keys)
                 .filter(|r| key_columns(def, r.index).get(r.eq.len()) == Some(&c))
+                // The read skips NULLs where they sort last ascending (see `not_null`).
+                .filter(|r| {
+                    r.index
+                        .is_none_or(|i| def.indexes[i].option(r.eq.len()) == 0)
+                })
                 .max_by_key(|r| (r.eq.len(), r.lower.is_some() || r.upper.is_some()));
             let Some(mut range) = best else {
                 return Vec::new();
@@ -236,14 +244,14 @@ impl Planner<'_> {
 
     /// The cheapest read of `def` for the relation's filter among its current access path, the
     /// index-only reads of its key ranges and, when `order` is given (the columns a single-table
-    /// ORDER BY sorts on, and whether all descending), the reads in that order, forwards or
+    /// ORDER BY sorts on, with their directions), the reads in that order, forwards or
     /// backwards; and whether the chosen read is in `order`.
     fn best_read(
         &self,
         def: &TableDef,
         rel: &super::Relation,
         own: &[bool],
-        order: Option<(&[usize], bool)>,
+        order: Option<&[OrderColumn]>,
         limit: Option<(f64, f64)>,
     ) -> (Access, bool) {
         let mut current = rel.access.clone();
@@ -252,15 +260,15 @@ impl Planner<'_> {
             r.index_only = methods.indexonlyscan && covers(def, r.index, own);
         }
         let in_order = |access: &Access| match (access, order) {
-            (Access::Range(r), Some((cols, backward))) => {
-                r.backward == backward && delivers(def, r.index, r.eq.len(), cols)
+            (Access::Range(r), Some(cols)) => {
+                direction(def, r.index, r.eq.len(), cols) == Some(r.backward)
             }
             _ => false,
         };
-        // A range that delivers the order when read in the order's direction is read so.
+        // A range that delivers the order when read in some direction is read so.
         let directed = |mut range: KeyRange| {
-            if let Some((cols, backward)) = order
-                && delivers(def, range.index, range.eq.len(), cols)
+            if let Some(cols) = order
+                && let Some(backward) = direction(def, range.index, range.eq.len(), cols)
             {
                 range.backward = backward;
             }
@@ -430,10 +438,9 @@ fn columns_read_by_relation(s: &SelectPlan, order_by: &[SortSpec]) -> Option<Vec
 
 /// For a SELECT that reads one table and only sorts its rows (no join, grouping, window or
 /// DISTINCT), the table's columns its ORDER BY sorts on, of types whose key order is their sort
-/// order, and whether the order is a key's order reversed: either every column ascending with
-/// NULLs last (a forward read) or every column descending with NULLs first (a backward read);
-/// `None` otherwise (mixed directions, or NULLs at the other end, still sort).
-fn single_table_order(s: &SelectPlan, order_by: &[SortSpec]) -> Option<(Vec<usize>, bool)> {
+/// order, each with its direction and NULLs' place; which key reads deliver it, forwards or
+/// backwards, is [`direction`]'s to say.
+fn single_table_order(s: &SelectPlan, order_by: &[SortSpec]) -> Option<Vec<OrderColumn>> {
     let from = &s.from;
     let one = from.relations.len() == 1
         && from.steps.len() == 1
@@ -452,11 +459,7 @@ fn single_table_order(s: &SelectPlan, order_by: &[SortSpec]) -> Option<(Vec<usiz
         return None;
     }
     let mut cols = Vec::with_capacity(order_by.len());
-    let backward = order_by.first()?.desc;
     for spec in order_by {
-        if spec.desc != backward || spec.nulls_first != backward {
-            return None;
-        }
         let e = match &spec.key {
             SortKey::Output(i) => s.projections.get(*i)?,
             SortKey::Expr(e) => e,
@@ -465,9 +468,13 @@ fn single_table_order(s: &SelectPlan, order_by: &[SortSpec]) -> Option<(Vec<usiz
         if !key_orders(def.columns.get(*c)?.ty) {
             return None;
         }
-        cols.push(*c);
+        cols.push(OrderColumn {
+            column: *c,
+            desc: spec.desc,
+            nulls_first: spec.nulls_first,
+        });
     }
-    Some((cols, backward))
+    Some(cols)
 }
 
 /// Whether keys of type `ty` sort as ORDER BY sorts its values (bytewise order is `sort_cmp`'s
@@ -500,39 +507,85 @@ pub(super) fn covers(def: &TableDef, index: Option<usize>, own: &[bool]) -> bool
 }
 
 /// Whether a read of key `index` whose first `eq_len` columns are pinned by equalities yields
-/// rows ordered by `order` (table columns, each ascending, NULLs last): each ordered column is
-/// pinned or is the key's next column. Entries are in ascending order whatever the index's
-/// declared options (see [`IndexDef::options`](crate::catalog::IndexDef::options)). A
-/// secondary index's entries of equal columns are ordered by the table key that ends them
-/// (see [`catalog::index_entry`](crate::catalog::index_entry); a unique index's entries without
-/// NULLs never tie), so its order goes on with the primary key's columns: an index on
-/// `customer_id` delivers `ORDER BY customer_id, id`.
+/// rows ordered by `order` (table columns, each ascending, NULLs last), read forwards: see
+/// [`direction`].
 pub(super) fn delivers(
     def: &TableDef,
     index: Option<usize>,
     eq_len: usize,
     order: &[usize],
 ) -> bool {
+    let ascending: Vec<OrderColumn> = order
+        .iter()
+        .map(|&column| OrderColumn {
+            column,
+            desc: false,
+            nulls_first: false,
+        })
+        .collect();
+    direction(def, index, eq_len, &ascending) == Some(false)
+}
+
+/// One column of an ORDER BY on a table's columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct OrderColumn {
+    pub column: usize,
+    pub desc: bool,
+    pub nulls_first: bool,
+}
+
+/// Whether a read of key `index` whose first `eq_len` columns are pinned by equalities yields
+/// rows ordered by `order`, and in which direction: `Some(false)` read forwards, `Some(true)`
+/// backwards, `None` not at all. Each ordered column is pinned or is the key's next column, in
+/// the key column's declared order (an index's `DESC` / `NULLS FIRST`, see
+/// [`IndexDef::option`](crate::catalog::IndexDef::option)) forwards, or in its reverse
+/// backwards, for every column alike: an index `(a DESC, b)` delivers `ORDER BY a DESC, b`
+/// forwards and `ORDER BY a, b DESC` backwards. A secondary index's entries of equal columns
+/// are ordered by the table key that ends them (see
+/// [`catalog::index_entry`](crate::catalog::index_entry); a unique index's entries without
+/// NULLs never tie), so its order goes on with the primary key's columns, ascending: an index
+/// on `customer_id` delivers `ORDER BY customer_id, id`.
+pub(super) fn direction(
+    def: &TableDef,
+    index: Option<usize>,
+    eq_len: usize,
+    order: &[OrderColumn],
+) -> Option<bool> {
     let own = key_columns(def, index);
     if own.is_empty() {
-        return false;
+        return None;
     }
     let mut cols = own.to_vec();
     if index.is_some() && !def.pk.iter().any(|c| own.contains(c)) {
         cols.extend(&def.pk);
     }
+    let option = |p: usize| match index {
+        Some(i) if p < own.len() => def.indexes[i].option(p),
+        _ => 0,
+    };
     let pinned = &cols[..eq_len.min(cols.len())];
     let mut next = pinned.len();
-    for c in order {
-        if pinned.contains(c) {
+    let (mut forwards, mut backwards) = (true, true);
+    for o in order {
+        if pinned.contains(&o.column) {
             continue;
         }
-        if cols.get(next) != Some(c) {
-            return false;
+        if cols.get(next) != Some(&o.column) {
+            return None;
         }
+        let desc = option(next) & crate::catalog::INDOPTION_DESC != 0;
+        let nulls_first = option(next) & crate::catalog::INDOPTION_NULLS_FIRST != 0;
+        forwards &= o.desc == desc && o.nulls_first == nulls_first;
+        backwards &= o.desc != desc && o.nulls_first != nulls_first;
         next += 1;
     }
-    true
+    if forwards {
+        Some(false)
+    } else if backwards {
+        Some(true)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -564,6 +617,7 @@ mod tests {
                     unique: false,
                     constraint: false,
                     options: Vec::new(),
+                    ordered: false,
                 },
                 IndexDef {
                     name: "t_f".into(),
@@ -573,10 +627,12 @@ mod tests {
                     unique: false,
                     constraint: false,
                     options: Vec::new(),
+                    ordered: false,
                 },
             ],
             checks: Vec::new(),
             foreign_keys: Vec::new(),
+            pk_name_kept: None,
         }
     }
 

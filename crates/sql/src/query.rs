@@ -41,8 +41,9 @@
 //!
 //! Once a query is bound, [`index_only`] marks the table reads whose key holds every column the
 //! query reads (an index-only scan: rows are decoded from the keys, the table's rows are never
-//! fetched), lets a single-table query read a key in its ORDER BY order with no sort (forwards,
-//! or backwards for an all-DESC order: `Index Scan Backward`), and reads an aggregate of only
+//! fetched), lets a single-table query read a key in its ORDER BY order with no sort (forwards
+//! for the key's declared order, or backwards for its exact reverse: `Index Scan Backward`),
+//! and reads an aggregate of only
 //! `min`/`max` calls from one end of a key each (PostgreSQL's min/max rewrite); and
 //! [`merge`] chooses, per join step with equalities, between the hash join, a merge join (both
 //! sides sorted on the keys, equal runs joined) and the index nested loop, by cost and by the
@@ -5211,7 +5212,7 @@ pub struct KeyRange {
     /// ([`Planner::choose_scans`]).
     pub index_only: bool,
     /// Read from the range's high end down (PostgreSQL's `Index Scan Backward`): rows come in
-    /// descending key order, NULLs first. Chosen after binding, for an ORDER BY that is the
+    /// the key's declared order reversed (descending, NULLs first, for a default key). Chosen after binding, for an ORDER BY that is the
     /// key's order reversed ([`Planner::choose_scans`]).
     pub backward: bool,
     /// Only entries whose column after the pinned ones is not NULL (PostgreSQL's `Index Cond:
@@ -5251,9 +5252,11 @@ impl KeyRange {
         outer: Option<&EvalContext<'_>>,
     ) -> SqlResult<Option<KeyBounds>> {
         let cols = self.columns(def);
-        let encode = |v: &Value, out: &mut Vec<u8>| match self.index {
+        // Each key column in its declared order (an index's DESC / NULLS FIRST columns).
+        let option = |p: usize| self.index.map_or(0, |i| def.indexes[i].option(p));
+        let encode = |p: usize, v: &Value, out: &mut Vec<u8>| match self.index {
             None => encode_key_value(v, out),
-            Some(_) => catalog::encode_index_value(v, out),
+            Some(_) => catalog::encode_index_column(v, option(p), out),
         };
         let cx = exec.cx(&[], outer);
         let mut prefix = Vec::new();
@@ -5264,7 +5267,7 @@ impl KeyRange {
                 return Ok(None);
             }
             match key_part(v, &def.columns[cols[k]]) {
-                Some(v) => encode(&v, &mut prefix),
+                Some(v) => encode(k, &v, &mut prefix),
                 // Not comparable as a key: read the wider range; the filter decides.
                 None => {
                     complete = false;
@@ -5275,11 +5278,14 @@ impl KeyRange {
         if complete && self.pinned(def) {
             return Ok(Some(KeyBounds::Point(prefix)));
         }
+        // A column in other than the default order (DESC, NULLS FIRST) bounds nothing here:
+        // the range is its prefix's, and the filter (always checked again) decides.
+        let plain = option(self.eq.len()) == 0;
         let bound = |b: &Option<(Expr, bool)>| -> SqlResult<Side> {
             let Some((e, inclusive)) = b else {
                 return Ok(Side::Open);
             };
-            if !complete {
+            if !complete || !plain {
                 return Ok(Side::Open);
             }
             let v = e.eval(&cx)?;
@@ -5289,7 +5295,7 @@ impl KeyRange {
             Ok(match key_part(v, &def.columns[cols[self.eq.len()]]) {
                 Some(v) => {
                     let mut b = prefix.clone();
-                    encode(&v, &mut b);
+                    encode(self.eq.len(), &v, &mut b);
                     Side::At(b, *inclusive)
                 }
                 None => Side::Open,
@@ -5311,7 +5317,7 @@ impl KeyRange {
             Side::At(b, true) => prefix_end(&b).map_or(Bound::Unbounded, Bound::Excluded),
             Side::At(b, false) => Bound::Excluded(b),
             // An index entry's NULL is a marker above every value's: stop below it.
-            Side::Open if self.not_null && complete && self.index.is_some() => {
+            Side::Open if self.not_null && complete && plain && self.index.is_some() => {
                 let mut b = prefix.clone();
                 b.push(catalog::INDEX_NULL);
                 Bound::Excluded(b)

@@ -240,17 +240,18 @@ pub fn parse(sql: &str) -> SqlResult<Vec<ast::Statement>> {
     };
     match parse(sql) {
         Ok(s) => {
-            // Several statements, some of them cursor statements: those are read by
-            // `ddl_parse`, which knows all of PostgreSQL's forms, each on its own.
+            // Several statements, some of them cursor statements or RENAME forms: those are
+            // read by `ddl_parse`, which knows all of PostgreSQL's forms, each on its own.
             if s.len() > 1
-                && s.iter().any(|st| {
-                    matches!(
-                        st,
-                        ast::Statement::Declare { .. }
-                            | ast::Statement::Fetch { .. }
-                            | ast::Statement::Close { .. }
-                    )
-                })
+                && (sql.to_ascii_lowercase().contains("rename")
+                    || s.iter().any(|st| {
+                        matches!(
+                            st,
+                            ast::Statement::Declare { .. }
+                                | ast::Statement::Fetch { .. }
+                                | ast::Statement::Close { .. }
+                        )
+                    }))
                 && let Some(pieces) = crate::ddl_parse::split_statements(sql)
             {
                 let mut out = Vec::with_capacity(pieces.len());
@@ -314,7 +315,7 @@ struct AlterSequence {
 }
 
 const ALTER_SEQUENCE_CARRIER: &str = "ALTER SEQUENCE";
-use crate::ddl_parse::{SCHEMA_ELEMENTS_CARRIER, SET_SCHEMA_CARRIER};
+use crate::ddl_parse::{RENAME_CARRIER, SCHEMA_ELEMENTS_CARRIER, SET_SCHEMA_CARRIER};
 
 impl AlterSequence {
     fn carrier(text: &str) -> ast::Statement {
@@ -534,6 +535,137 @@ fn parse_fallback(
     }
 }
 
+/// What [`Session::add_index`] builds: the key columns, in order, and how.
+struct IndexShape {
+    columns: Vec<usize>,
+    unique: bool,
+    /// Made by a UNIQUE constraint.
+    constraint: bool,
+    /// Per column, PostgreSQL's `indoption` bits (empty: all ascending, NULLs last).
+    options: Vec<u8>,
+}
+
+/// The relation an `ALTER … RENAME` names.
+enum RenameSubject {
+    Table(TableDef),
+    View(crate::catalog::ViewDef),
+    Sequence(crate::sequence::SequenceDef),
+    /// An index of the table: its position, `None` for the primary key.
+    Index(TableDef, Option<usize>),
+}
+
+impl RenameSubject {
+    /// The schema the relation is in (and stays in).
+    fn schema(&self) -> &str {
+        match self {
+            RenameSubject::Table(d) | RenameSubject::Index(d, _) => &d.schema,
+            RenameSubject::View(v) => &v.schema,
+            RenameSubject::Sequence(q) => &q.schema,
+        }
+    }
+}
+
+/// PostgreSQL's refusal of a column (or constraint) rename of sequence `name`: its ALTER TABLE
+/// checks the relation as a column rename's first.
+fn sequence_columns(name: &str) -> SqlError {
+    SqlError::WrongObjectTypeDetail {
+        message: format!("cannot rename columns of relation \"{name}\""),
+        detail: "This operation is not supported for sequences.".into(),
+    }
+}
+
+/// The names of a table's constraints (PostgreSQL's `pg_constraint` rows of it), which are
+/// unique per table.
+fn constraint_names(def: &TableDef) -> Vec<String> {
+    let mut out = Vec::with_capacity(1 + def.indexes.len() + def.checks.len());
+    if !def.pk.is_empty() {
+        out.push(def.pk_name());
+    }
+    out.extend(
+        def.indexes
+            .iter()
+            .filter(|ix| ix.constraint)
+            .map(|ix| ix.name.clone()),
+    );
+    out.extend(def.checks.iter().map(|c| c.name.clone()));
+    out.extend(def.foreign_keys.iter().map(|f| f.name.clone()));
+    out
+}
+
+/// Where a moved or renamed relation is now: its (schema, name) as a query names it to its
+/// new (schema, name), `None` for a relation that stays.
+type RelationMap<'a> = dyn Fn(&str, &str) -> Option<(String, String)> + 'a;
+
+/// Renames relations in a view's query for [`Session::rename_in_views`]: `moved` maps a
+/// relation's (schema, name) to its new ones; names of CTEs are not relations.
+struct RelationRenamer<'a> {
+    ctes: Vec<String>,
+    moved: &'a RelationMap<'a>,
+    changed: bool,
+}
+
+impl RelationRenamer<'_> {
+    /// Where relation `name` goes, if `moved` moves it: (old name, new schema, new name).
+    fn target(&self, name: &ast::ObjectName) -> Option<(String, String, String)> {
+        let (schema, rel) = crate::namespace::split_name(name).ok()?;
+        if schema.is_none() && self.ctes.contains(&rel) {
+            return None;
+        }
+        let schema = schema.unwrap_or_else(|| crate::namespace::PUBLIC.into());
+        let (new_schema, new_name) = (self.moved)(&schema, &rel)?;
+        Some((rel, new_schema, new_name))
+    }
+}
+
+/// An identifier as the parser would read `s` back: quoted only when it must be.
+fn ident_as_written(s: &str) -> ast::Ident {
+    if crate::catalog_views::quote_ident(s) == s {
+        ast::Ident::new(s)
+    } else {
+        ast::Ident::with_quote('"', s)
+    }
+}
+
+impl ast::VisitorMut for RelationRenamer<'_> {
+    type Break = ();
+
+    fn pre_visit_table_factor(
+        &mut self,
+        factor: &mut ast::TableFactor,
+    ) -> std::ops::ControlFlow<()> {
+        if let ast::TableFactor::Table {
+            name,
+            alias: alias @ None,
+            args: None,
+            ..
+        } = factor
+            && let Some((old, _, new)) = self.target(name)
+            && old != new
+        {
+            *alias = Some(ast::TableAlias {
+                explicit: true,
+                name: ident_as_written(&old),
+                columns: Vec::new(),
+                at: None,
+            });
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn pre_visit_relation(&mut self, name: &mut ast::ObjectName) -> std::ops::ControlFlow<()> {
+        if let Some((_, schema, rel)) = self.target(name) {
+            let mut parts = Vec::with_capacity(2);
+            if schema != crate::namespace::PUBLIC {
+                parts.push(ident_as_written(&schema));
+            }
+            parts.push(ident_as_written(&rel));
+            *name = ast::ObjectName::from(parts);
+            self.changed = true;
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
 /// The names the WITH clauses of a query (and of the queries inside it) give their CTEs.
 fn cte_names(q: &ast::Query) -> Vec<String> {
     use sqlparser::ast::{Visit, Visitor};
@@ -740,6 +872,10 @@ struct CachedPlan {
 struct SqlPrepared {
     stmt: ast::Statement,
     param_types: Vec<DataType>,
+    /// Its plan between executions, as the protocol's prepared statements keep theirs: bound
+    /// again by name after DDL (a renamed relation is no longer found, as in PostgreSQL), and
+    /// refused when its result type would change.
+    slot: Arc<PlanSlot>,
 }
 
 impl Drop for Session {
@@ -1790,6 +1926,7 @@ impl Session {
             SqlPrepared {
                 stmt: statement.clone(),
                 param_types,
+                slot: Arc::new(PlanSlot::default()),
             },
         );
         Ok(command("PREPARE"))
@@ -1816,10 +1953,10 @@ impl Session {
                 let v = bound.eval(&crate::expr::EvalContext::new(&[], &[], &self.info))?;
                 values.push(v.cast(*ty)?);
             }
-            Ok((p.stmt.clone(), values))
+            Ok((p.stmt.clone(), values, p.slot.clone()))
         })();
         match r {
-            Ok((stmt, values)) => self.execute(&stmt, &values),
+            Ok((stmt, values, slot)) => self.execute_with_plan_cache(&stmt, &values, &slot),
             Err(e) => {
                 if self.in_block {
                     self.failed = true;
@@ -2387,6 +2524,12 @@ impl Session {
                     .ok_or_else(|| SqlError::Syntax("syntax error in SET SCHEMA".into()))?;
                 self.set_schema(txn, &set)
             }
+            other if crate::ddl_parse::carried(other, RENAME_CARRIER).is_some() => {
+                let text = crate::ddl_parse::carried(other, RENAME_CARRIER).unwrap_or_default();
+                let r = crate::ddl_parse::Rename::parse(text)
+                    .ok_or_else(|| SqlError::Syntax("syntax error in RENAME".into()))?;
+                self.rename(txn, &r)
+            }
             other if crate::ddl_parse::carried(other, SCHEMA_ELEMENTS_CARRIER).is_some() => {
                 let text =
                     crate::ddl_parse::carried(other, SCHEMA_ELEMENTS_CARRIER).unwrap_or_default();
@@ -2531,6 +2674,8 @@ impl Session {
         let mut pk: Vec<usize> = Vec::new();
         // UNIQUE constraints: (constraint name, column names), in declaration order.
         let mut uniques: Vec<(Option<String>, Vec<String>)> = Vec::new();
+        // `CONSTRAINT name PRIMARY KEY`: the key's own name (pg_dump writes it so).
+        let mut pk_given: Option<String> = None;
         // CHECK constraints: (constraint name, expression), in declaration order.
         let mut checks: Vec<(Option<String>, ast::Expr)> = Vec::new();
         // FOREIGN KEY constraints with their referencing columns.
@@ -2608,12 +2753,13 @@ impl Session {
                         (*ck.expr).clone(),
                     )),
                     ast::ColumnOption::Null => {}
-                    ast::ColumnOption::PrimaryKey(_) => {
+                    ast::ColumnOption::PrimaryKey(p) => {
                         if !pk.is_empty() {
                             return Err(SqlError::Syntax(format!(
                                 "multiple primary keys for table \"{name}\" are not allowed"
                             )));
                         }
+                        pk_given = opt.name.as_ref().or(p.name.as_ref()).map(ident_name);
                         pk.push(i);
                         not_null = true;
                     }
@@ -2650,6 +2796,7 @@ impl Session {
                             "multiple primary keys for table \"{name}\" are not allowed"
                         )));
                     }
+                    pk_given = p.name.as_ref().map(ident_name);
                     for ic in &p.columns {
                         let ast::Expr::Identifier(id) = &ic.column.expr else {
                             return Err(SqlError::FeatureNotSupported(
@@ -2706,7 +2853,11 @@ impl Session {
             indexes: Vec::new(),
             checks: Vec::new(),
             foreign_keys: Vec::new(),
+            pk_name_kept: None,
         };
+        if let Some(n) = pk_given {
+            self.name_primary_key(txn, &mut def, n)?;
+        }
         for (cname, expr) in checks {
             self.add_check(txn, &mut def, cname, &expr, false)?;
         }
@@ -2948,6 +3099,7 @@ impl Session {
             indexes: Vec::new(),
             checks: Vec::new(),
             foreign_keys: Vec::new(),
+            pk_name_kept: None,
         };
         engine.insert(txn, CATALOG, key.as_bytes(), &def.encode())?;
         self.after_create(&def, creation.on_commit)?;
@@ -3436,7 +3588,13 @@ impl Session {
                 index::choose_name(engine, txn, &def.schema, &def.name, &names, "key", &taken)?
             }
         };
-        self.add_index(txn, def, name, columns, true, true)
+        let shape = IndexShape {
+            columns,
+            unique: true,
+            constraint: true,
+            options: Vec::new(),
+        };
+        self.add_index(txn, def, name, shape)
     }
 
     /// Creates the tree of a new index, fills it from the table's rows, and adds it to `def`.
@@ -3445,10 +3603,14 @@ impl Session {
         txn: &mut Txn,
         def: &mut TableDef,
         name: String,
-        columns: Vec<usize>,
-        unique: bool,
-        constraint: bool,
+        shape: IndexShape,
     ) -> SqlResult<()> {
+        let IndexShape {
+            columns,
+            unique,
+            constraint,
+            options,
+        } = shape;
         if columns.len() > crate::catalog::INDEX_COLUMNS_MAX {
             return Err(SqlError::FeatureNotSupported(format!(
                 "indexes of more than {} columns",
@@ -3464,7 +3626,8 @@ impl Session {
             columns,
             unique,
             constraint,
-            options: Vec::new(),
+            options,
+            ordered: true,
         };
         index::build(engine, txn, def, &ix, &self.info.cancel)?;
         def.indexes.push(ix);
@@ -3553,12 +3716,19 @@ impl Session {
                 index::choose_name(&engine, txn, &def.schema, &def.name, &refs, "idx", &[])?
             }
         };
-        self.add_index(txn, &mut def, name, columns, ci.unique, false)?;
-        if options.iter().any(|&o| o != 0)
-            && let Some(ix) = def.indexes.last_mut()
-        {
-            ix.options = options;
-        }
+        // Entries are built in the declared order of each column.
+        let options = if options.iter().any(|&o| o != 0) {
+            options
+        } else {
+            Vec::new()
+        };
+        let shape = IndexShape {
+            columns,
+            unique: ci.unique,
+            constraint: false,
+            options,
+        };
+        self.add_index(txn, &mut def, name, shape)?;
         engine.put(txn, CATALOG, def.key().as_bytes(), &def.encode())?;
         Ok(command("CREATE INDEX"))
     }
@@ -3961,7 +4131,9 @@ impl Session {
                 engine.put(txn, CATALOG, t.key().as_bytes(), &t.encode())?;
             }
         }
-        self.rename_in_views(txn, &|schema, _| (schema == old).then(|| new.to_string()))?;
+        self.rename_in_views(txn, &|schema, name| {
+            (schema == old).then(|| (new.to_string(), name.to_string()))
+        })?;
         crate::namespace::remove(&engine, txn, old)?;
         crate::namespace::create(
             &engine,
@@ -4011,7 +4183,7 @@ impl Session {
             | (crate::query::Resolved::Table(_), RelKind::Table) => {}
             (_, RelKind::View) => return Err(wrong("view")),
             (_, RelKind::Sequence) => return Err(wrong("sequence")),
-            (_, RelKind::Table) => return Err(wrong("table")),
+            (_, RelKind::Table | RelKind::Index) => return Err(wrong("table")),
         }
         let mut new = ident_name(&set.schema);
         if new == "pg_temp" {
@@ -4106,54 +4278,300 @@ impl Session {
             }
         }
         self.rename_in_views(txn, &|schema, name| {
-            (schema == old && moved_names.contains(&name)).then(|| new.clone())
+            (schema == old && moved_names.contains(&name)).then(|| (new.clone(), name.to_string()))
         })?;
         Ok(command(tag))
     }
 
-    /// Rewrites the relation names in every view's stored query that `moved` maps: (schema,
-    /// name) as stored (an unqualified name is in `public`) to the schema the relation is in
-    /// now. Names of `public` are written unqualified, as [`crate::namespace::qualify_relations`]
-    /// writes them.
-    fn rename_in_views(
-        &self,
-        txn: &mut Txn,
-        moved: &dyn Fn(&str, &str) -> Option<String>,
-    ) -> SqlResult<()> {
-        use std::ops::ControlFlow;
+    /// `ALTER TABLE | VIEW | INDEX | SEQUENCE [IF EXISTS] name RENAME …` (see
+    /// [`crate::ddl_parse::Rename`]), as PostgreSQL does it:
+    /// - ALTER VIEW and ALTER SEQUENCE take only a relation of their kind (42809); ALTER TABLE
+    ///   and ALTER INDEX rename any relation, an index included;
+    /// - `RENAME TO new` keeps the schema and refuses a name any relation of it has (42P07).
+    ///   A table keeps its primary key's name, its indexes and constraints; what names the
+    ///   relation by key or text follows it: the foreign keys that reference a table, column
+    ///   defaults that call a sequence (PostgreSQL stores a regclass, which prints the new name)
+    ///   and the views that read it (their stored queries rewritten). OIDs do not change, so
+    ///   statistics, comments, recorded dependencies and the sequences a table's columns own
+    ///   stay as they are. An index that backs a constraint (primary key, UNIQUE) renames the
+    ///   constraint with it;
+    /// - `RENAME CONSTRAINT old TO new` of a table: a CHECK or FOREIGN KEY constraint by
+    ///   itself, a primary key or UNIQUE constraint with its index;
+    /// - `RENAME [COLUMN] a TO b` of a table or a view, followed into the views that read it.
+    fn rename(&mut self, txn: &mut Txn, r: &crate::ddl_parse::Rename) -> SqlResult<Output> {
+        use crate::ddl_parse::{RelKind, RenameTarget};
         let engine = self.db.engine.clone();
-        let ident = |s: &str| {
-            if crate::catalog_views::quote_ident(s) == s {
-                ast::Ident::new(s)
-            } else {
-                ast::Ident::with_quote('"', s)
+        let tag = r.kind.tag();
+        let (qualifier, rel) = crate::namespace::split_name(&r.name)?;
+        let found = match crate::namespace::find_parts(&engine, txn, qualifier.as_deref(), &rel)? {
+            Some(key) => match crate::query::resolve_key(&engine, txn, &key)? {
+                crate::query::Resolved::Table(def) => Some(RenameSubject::Table(def)),
+                crate::query::Resolved::View(v) => Some(RenameSubject::View(v)),
+                crate::query::Resolved::Sequence(q) => Some(RenameSubject::Sequence(q)),
+                crate::query::Resolved::Virtual(_) => None,
+            },
+            None => crate::namespace::find_index(&engine, txn, qualifier.as_deref(), &rel)?
+                .map(|(def, i)| RenameSubject::Index(def, i)),
+        };
+        let Some(found) = found else {
+            let shown = match &qualifier {
+                Some(q) => format!("{q}.{rel}"),
+                None => rel.clone(),
+            };
+            if r.if_exists {
+                self.notices
+                    .push(format!("relation \"{shown}\" does not exist, skipping"));
+                return Ok(command(tag));
+            }
+            return Err(SqlError::UndefinedTable(shown));
+        };
+        let wrong = |what: &str| SqlError::WrongObjectType(format!("\"{rel}\" is not a {what}"));
+        match (&found, r.kind) {
+            (RenameSubject::View(_), RelKind::View)
+            | (RenameSubject::Sequence(_), RelKind::Sequence)
+            | (_, RelKind::Table | RelKind::Index) => {}
+            (_, RelKind::View) => return Err(wrong("view")),
+            (_, RelKind::Sequence) => return Err(wrong("sequence")),
+        }
+        match &r.target {
+            RenameTarget::Relation(new) => self.rename_relation(txn, found, &ident_name(new))?,
+            RenameTarget::Constraint(old, new) => {
+                self.rename_constraint(txn, found, &ident_name(old), &ident_name(new))?;
+            }
+            RenameTarget::Column(old, new) => {
+                self.rename_column(txn, found, &ident_name(old), &ident_name(new))?;
+            }
+        }
+        Ok(command(tag))
+    }
+
+    /// `RENAME TO new` of the relation `subject` (see [`Session::rename`]).
+    fn rename_relation(
+        &mut self,
+        txn: &mut Txn,
+        subject: RenameSubject,
+        new: &str,
+    ) -> SqlResult<()> {
+        use crate::namespace::rel_key;
+        let engine = self.db.engine.clone();
+        let schema = subject.schema().to_string();
+        let new_key = rel_key(&schema, new);
+        if index::name_owner(&engine, txn, &new_key)?.is_some() {
+            return Err(SqlError::DuplicateTable(new.to_string()));
+        }
+        let sequence = matches!(subject, RenameSubject::Sequence(_));
+        // The relation's entry moves to its new key, with its new name inside.
+        let (old_key, old) = match subject {
+            RenameSubject::Index(mut def, i) => {
+                let constraint = match i {
+                    None => true,
+                    Some(i) => def.indexes[i].constraint,
+                };
+                if constraint && constraint_names(&def).iter().any(|n| n == new) {
+                    return Err(SqlError::DuplicateObject(format!(
+                        "constraint \"{new}\" for relation \"{}\" already exists",
+                        def.name
+                    )));
+                }
+                match i {
+                    None => def.pk_name_kept = Some(new.to_string()),
+                    Some(i) => def.indexes[i].name = new.to_string(),
+                }
+                engine.put(txn, CATALOG, def.key().as_bytes(), &def.encode())?;
+                return Ok(());
+            }
+            RenameSubject::Table(mut def) => {
+                let old_key = def.key();
+                if !def.pk.is_empty() && def.pk_name_kept.is_none() {
+                    def.pk_name_kept = Some(def.pk_name());
+                }
+                let old = std::mem::replace(&mut def.name, new.to_string());
+                engine.delete(txn, CATALOG, old_key.as_bytes())?;
+                engine.insert(txn, CATALOG, new_key.as_bytes(), &def.encode())?;
+                (old_key, old)
+            }
+            RenameSubject::View(mut v) => {
+                let old_key = v.key();
+                let old = std::mem::replace(&mut v.name, new.to_string());
+                engine.delete(txn, CATALOG, old_key.as_bytes())?;
+                engine.insert(txn, CATALOG, new_key.as_bytes(), &v.encode())?;
+                (old_key, old)
+            }
+            RenameSubject::Sequence(mut q) => {
+                let old_key = q.key();
+                let old = std::mem::replace(&mut q.name, new.to_string());
+                engine.delete(txn, CATALOG, old_key.as_bytes())?;
+                engine.insert(txn, CATALOG, new_key.as_bytes(), &q.encode())?;
+                (old_key, old)
             }
         };
+        // Foreign keys name the tables they reference by key; defaults name sequences by text
+        // (`nextval('s'::regclass)`: the regclass literal is what changes).
+        for mut t in crate::catalog_views::user_tables(&engine, txn)? {
+            let mut changed = false;
+            for f in &mut t.foreign_keys {
+                if f.ref_table == old_key {
+                    f.ref_table = new_key.clone();
+                    changed = true;
+                }
+            }
+            for c in &mut t.columns {
+                if sequence
+                    && let Some(d) = &c.default
+                    && let Some(r) =
+                        crate::depend::rename_sequence_in_default(d, &schema, &old, new)
+                {
+                    c.default = Some(r);
+                    changed = true;
+                }
+            }
+            if changed {
+                engine.put(txn, CATALOG, t.key().as_bytes(), &t.encode())?;
+            }
+        }
+        self.rename_in_views(txn, &|s, n| {
+            (s == schema && n == old).then(|| (schema.clone(), new.to_string()))
+        })?;
+        Ok(())
+    }
+
+    /// `ALTER TABLE t RENAME CONSTRAINT old TO new` (see [`Session::rename`]): PostgreSQL
+    /// checks a primary key's or UNIQUE constraint's new name as its index's first (42P07),
+    /// then among the table's constraints (42710).
+    fn rename_constraint(
+        &mut self,
+        txn: &mut Txn,
+        subject: RenameSubject,
+        old: &str,
+        new: &str,
+    ) -> SqlResult<()> {
+        let engine = self.db.engine.clone();
+        let missing = |table: &str| {
+            SqlError::UndefinedObject(format!(
+                "constraint \"{old}\" for table \"{table}\" does not exist"
+            ))
+        };
+        let mut def = match subject {
+            RenameSubject::Table(def) => def,
+            RenameSubject::Sequence(q) => return Err(sequence_columns(&q.name)),
+            RenameSubject::View(v) => return Err(missing(&v.name)),
+            RenameSubject::Index(def, i) => {
+                let name = i.map_or_else(|| def.pk_name(), |i| def.indexes[i].name.clone());
+                return Err(missing(&name));
+            }
+        };
+        let exists = || {
+            SqlError::DuplicateObject(format!(
+                "constraint \"{new}\" for relation \"{}\" already exists",
+                def.name
+            ))
+        };
+        let taken = constraint_names(&def).iter().any(|n| n == new);
+        let indexed = if !def.pk.is_empty() && def.pk_name() == old {
+            Some(None)
+        } else {
+            def.indexes
+                .iter()
+                .position(|ix| ix.constraint && ix.name == old)
+                .map(Some)
+        };
+        if let Some(i) = indexed {
+            let key = crate::namespace::rel_key(&def.schema, new);
+            if index::name_owner(&engine, txn, &key)?.is_some() {
+                return Err(SqlError::DuplicateTable(new.to_string()));
+            }
+            if taken {
+                return Err(exists());
+            }
+            match i {
+                None => def.pk_name_kept = Some(new.to_string()),
+                Some(i) => def.indexes[i].name = new.to_string(),
+            }
+        } else if let Some(c) = def.checks.iter().position(|c| c.name == old) {
+            if taken {
+                return Err(exists());
+            }
+            def.checks[c].name = new.to_string();
+        } else if let Some(f) = def.foreign_keys.iter().position(|f| f.name == old) {
+            if taken {
+                return Err(exists());
+            }
+            def.foreign_keys[f].name = new.to_string();
+        } else {
+            return Err(missing(&def.name));
+        }
+        engine.put(txn, CATALOG, def.key().as_bytes(), &def.encode())?;
+        Ok(())
+    }
+
+    /// `RENAME [COLUMN] old TO new` of a table or a view (see [`Session::rename`]).
+    fn rename_column(
+        &mut self,
+        txn: &mut Txn,
+        subject: RenameSubject,
+        old: &str,
+        new: &str,
+    ) -> SqlResult<()> {
+        let engine = self.db.engine.clone();
+        let exists = |rel: &str| {
+            SqlError::ColumnExists(format!(
+                "column \"{new}\" of relation \"{rel}\" already exists"
+            ))
+        };
+        let oid = match subject {
+            RenameSubject::Table(mut def) => {
+                let i = def
+                    .column_index(old)
+                    .ok_or_else(|| SqlError::UndefinedColumn(old.to_string()))?;
+                if def.column_index(new).is_some() {
+                    return Err(exists(&def.name));
+                }
+                def.columns[i].name = new.to_string();
+                engine.put(txn, CATALOG, def.key().as_bytes(), &def.encode())?;
+                def.oid
+            }
+            RenameSubject::View(mut v) => {
+                let i = v
+                    .columns
+                    .iter()
+                    .position(|(n, _)| n == old)
+                    .ok_or_else(|| SqlError::UndefinedColumn(old.to_string()))?;
+                if v.columns.iter().any(|(n, _)| n == new) {
+                    return Err(exists(&v.name));
+                }
+                v.columns[i].0 = new.to_string();
+                engine.put(txn, CATALOG, v.key().as_bytes(), &v.encode())?;
+                v.oid
+            }
+            RenameSubject::Sequence(q) => return Err(sequence_columns(&q.name)),
+            RenameSubject::Index(..) => {
+                return Err(SqlError::FeatureNotSupported(
+                    "renaming a column of an index".into(),
+                ));
+            }
+        };
+        self.rename_column_in_views(txn, oid, old, new)
+    }
+
+    /// Rewrites the relation names in every view's stored query that `moved` maps: (schema,
+    /// name) as stored (an unqualified name is in `public`) to the schema and name the relation
+    /// has now. Names of `public` are written unqualified, as
+    /// [`crate::namespace::qualify_relations`] writes them. A relation whose name changes and
+    /// that the query reads with no alias gets its old name as alias, so that the columns the
+    /// query qualifies with it (`t.a`) still bind.
+    fn rename_in_views(&self, txn: &mut Txn, moved: &RelationMap<'_>) -> SqlResult<()> {
+        let engine = self.db.engine.clone();
         for mut v in crate::catalog_views::user_views(&engine, txn)? {
             let Ok(mut q) = crate::query::parse_view_query(&v) else {
                 continue;
             };
-            let ctes = cte_names(&q);
-            let mut changed = false;
-            let _ = ast::visit_relations_mut(&mut q, |name| {
-                if let Ok((schema, rel)) = crate::namespace::split_name(name) {
-                    if schema.is_none() && ctes.contains(&rel) {
-                        return ControlFlow::<()>::Continue(());
-                    }
-                    let schema = schema.unwrap_or_else(|| crate::namespace::PUBLIC.into());
-                    if let Some(new) = moved(&schema, &rel) {
-                        let mut parts = Vec::with_capacity(2);
-                        if new != crate::namespace::PUBLIC {
-                            parts.push(ident(&new));
-                        }
-                        parts.push(ident(&rel));
-                        *name = ast::ObjectName::from(parts);
-                        changed = true;
-                    }
-                }
-                ControlFlow::Continue(())
-            });
-            if changed {
+            let mut renamer = RelationRenamer {
+                ctes: cte_names(&q),
+                moved,
+                changed: false,
+            };
+            let _ = ast::VisitMut::visit(&mut q, &mut renamer);
+            if renamer.changed {
                 v.sql = q.to_string();
                 engine.put(txn, CATALOG, v.key().as_bytes(), &v.encode())?;
             }
@@ -5496,9 +5914,13 @@ fn lock_referenced(
             )));
         };
         let mut entry = Vec::new();
-        for &c in &ix.columns {
+        for (p, &c) in ix.columns.iter().enumerate() {
             let v = value_of(c).expect("same column set");
-            crate::catalog::encode_index_value(&v.clone().cast(parent.columns[c].ty)?, &mut entry);
+            crate::catalog::encode_index_column(
+                &v.clone().cast(parent.columns[c].ty)?,
+                ix.option(p),
+                &mut entry,
+            );
         }
         match engine.newest_version(txn, ix.tree, &entry)?.value {
             Some(k) => k,
@@ -6299,6 +6721,11 @@ fn write_command(stmt: &ast::Statement) -> Option<&'static str> {
                 .and_then(crate::ddl_parse::SetSchema::parse)
                 .map_or("ALTER TABLE", |s| s.kind.tag())
         }
+        other if crate::ddl_parse::carried(other, RENAME_CARRIER).is_some() => {
+            crate::ddl_parse::carried(other, RENAME_CARRIER)
+                .and_then(crate::ddl_parse::Rename::parse)
+                .map_or("ALTER TABLE", |r| r.kind.tag())
+        }
         other if crate::ddl_parse::carried(other, SCHEMA_ELEMENTS_CARRIER).is_some() => {
             "CREATE SCHEMA"
         }
@@ -6566,6 +6993,9 @@ impl Session {
                         names.push(ident_name(id));
                     }
                     def = self.add_primary_key(txn, def, &names)?;
+                    if let Some(n) = &p.name {
+                        self.name_primary_key(txn, &mut def, ident_name(n))?;
+                    }
                 }
                 ast::AlterTableOperation::AddConstraint {
                     constraint: ast::TableConstraint::Unique(u),
@@ -6765,23 +7195,29 @@ impl Session {
                     renamed.push((old, new.clone()));
                     def.columns[i].name = new;
                 }
+                // The new name of a relation is a bare name (it stays in its schema); the
+                // plain form is read by [`crate::ddl_parse::Rename`].
+                ast::AlterTableOperation::RenameTable { .. } => {
+                    return Err(SqlError::Syntax("syntax error at or near \".\"".into()));
+                }
                 _ => return Err(SqlError::FeatureNotSupported(format!("ALTER TABLE {op}"))),
             }
         }
         engine.put(txn, CATALOG, def.key().as_bytes(), &def.encode())?;
         for (old, new) in renamed {
-            self.rename_column_in_views(txn, &def, &old, &new)?;
+            self.rename_column_in_views(txn, def.oid, &old, &new)?;
         }
         Ok(command("ALTER TABLE"))
     }
 
-    /// Follows the rename of a column of `def` (from `old` to `new`) into the stored query
+    /// Follows the rename of a column of table or view `oid` (from `old` to `new`) into the
+    /// stored query
     /// of every view that reads it, in this transaction (see
     /// [`crate::depend::rename_column_in_query`]).
     fn rename_column_in_views(
         &mut self,
         txn: &mut Txn,
-        def: &TableDef,
+        oid: u32,
         old: &str,
         new: &str,
     ) -> SqlResult<()> {
@@ -6792,13 +7228,13 @@ impl Session {
         // then depends on the table as a whole. The rewrite changes only the views whose query
         // reads the column.
         let views: Vec<crate::catalog::ViewDef> = graph
-            .views_reading(def.oid, None)
+            .views_reading(oid, None)
             .into_iter()
             .cloned()
             .collect();
         for mut v in views {
             let mut q = crate::query::parse_view_query(&v)?;
-            if crate::depend::rename_column_in_query(&engine, txn, &mut q, def.oid, old, new) {
+            if crate::depend::rename_column_in_query(&engine, txn, &mut q, oid, old, new) {
                 v.sql = q.to_string();
                 engine.put(txn, CATALOG, v.key().as_bytes(), &v.encode())?;
             }
@@ -7060,6 +7496,20 @@ impl Session {
 
     /// Rebuilds `def` as a B+tree keyed by a new primary key over the columns `names`, and its
     /// indexes over the new keys. Returns the new definition; the caller writes it.
+    /// Gives the primary key of `def` the name its `CONSTRAINT name PRIMARY KEY` declared,
+    /// when that is not the name derived from the table's (see [`TableDef::pk_name_kept`]).
+    fn name_primary_key(&self, txn: &Txn, def: &mut TableDef, name: String) -> SqlResult<()> {
+        if name == def.pk_name() {
+            return Ok(());
+        }
+        let key = crate::namespace::rel_key(&def.schema, &name);
+        if index::name_owner(&self.db.engine, txn, &key)?.is_some() {
+            return Err(SqlError::DuplicateTable(name));
+        }
+        def.pk_name_kept = Some(name);
+        Ok(())
+    }
+
     fn add_primary_key(
         &mut self,
         txn: &mut Txn,
@@ -9189,6 +9639,238 @@ mod tests {
     /// The stored query of view `v`, as `pg_get_viewdef` prints it.
     fn viewdef(s: &mut Session, v: &str) -> String {
         run(s, &format!("select pg_get_viewdef('{v}')"))[0][0].clone()
+    }
+
+    #[test]
+    fn a_renamed_table_keeps_its_keys_and_what_reads_it_follows() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table t (a int primary key, b int unique, c int check (c > 0));
+             create index ti on t (b);
+             create table u (x int references t, y serial);
+             create view v as select t.a, b from t where t.c > 0;
+             create view w as select q.a from t q join v on v.a = q.a;
+             insert into t values (1, 10, 5); insert into u (x) values (1)",
+        );
+        run(&mut s, "alter table t rename to t2");
+        // The primary key keeps its name; the views read t2 (t as its alias where they had
+        // none, so `t.a` still binds).
+        assert_eq!(
+            run(
+                &mut s,
+                "select conname from pg_constraint where conrelid = 't2'::regclass order by 1"
+            ),
+            [["t_b_key"], ["t_c_check"], ["t_pkey"]]
+        );
+        assert_eq!(
+            viewdef(&mut s, "v"),
+            " SELECT t.a, b FROM t2 AS t WHERE t.c > 0;"
+        );
+        assert_eq!(
+            viewdef(&mut s, "w"),
+            " SELECT q.a FROM t2 q JOIN v ON v.a = q.a;"
+        );
+        assert_eq!(run(&mut s, "select * from v"), [["1", "10"]]);
+        assert_eq!(run(&mut s, "select * from w"), [["1"]]);
+        assert!(matches!(
+            fails(&mut s, "select * from t"),
+            SqlError::UndefinedTable(_)
+        ));
+        // The foreign key references t2: it still checks and it still blocks a delete.
+        assert!(matches!(
+            fails(&mut s, "insert into u (x) values (2)"),
+            SqlError::ForeignKeyViolation { .. }
+        ));
+        assert!(matches!(
+            fails(&mut s, "delete from t2"),
+            SqlError::ForeignKeyViolation { .. }
+        ));
+        // The unique index still refuses duplicates, the primary key too.
+        assert!(matches!(
+            fails(&mut s, "insert into t2 values (2, 10, 1)"),
+            SqlError::UniqueViolation { .. }
+        ));
+        assert!(matches!(
+            fails(&mut s, "insert into t2 values (1, 11, 1)"),
+            SqlError::UniqueViolation { constraint, .. } if constraint == "t_pkey"
+        ));
+        // Names any relation of the schema has are refused, the indexes' included.
+        for name in ["u", "v", "ti", "t_pkey", "u_y_seq", "t2"] {
+            assert!(
+                matches!(
+                    fails(&mut s, &format!("alter table t2 rename to {name}")),
+                    SqlError::DuplicateTable(n) if n == name
+                ),
+                "{name}"
+            );
+        }
+        // A sequence rename reaches the defaults that call it.
+        run(&mut s, "alter sequence u_y_seq rename to ys");
+        assert_eq!(
+            run(
+                &mut s,
+                "select column_default from information_schema.columns \
+                 where table_name = 'u' and column_name = 'y'"
+            ),
+            [["nextval('ys'::regclass)"]]
+        );
+        // (The refused insert above took 2.)
+        assert_eq!(
+            run(&mut s, "insert into u (x) values (1) returning y"),
+            [["3"]]
+        );
+        assert_eq!(
+            run(&mut s, "select pg_get_serial_sequence('u', 'y')"),
+            [["public.ys"]]
+        );
+    }
+
+    #[test]
+    fn renames_are_transactional_and_invisible_to_others_until_commit() {
+        let mut a = session();
+        let mut b = Session::new(
+            a.db.clone(),
+            SessionInfo {
+                user: "alice".into(),
+                backend_pid: 2,
+                ..SessionInfo::default()
+            },
+        );
+        run(
+            &mut a,
+            "create table t (a int primary key); insert into t values (1);
+             create view v as select a from t; create sequence q;
+             create table u (a int default nextval('q'))",
+        );
+        run(
+            &mut a,
+            "begin; alter table t rename to t2; alter view v rename to v2;
+             alter sequence q rename to q2; alter index t_pkey rename to k",
+        );
+        assert_eq!(run(&mut a, "select a from v2"), [["1"]]);
+        // The other session still sees the old names.
+        assert_eq!(run(&mut b, "select a from v"), [["1"]]);
+        assert_eq!(run(&mut b, "select a from t"), [["1"]]);
+        run(&mut a, "rollback");
+        assert_eq!(run(&mut a, "select a from v"), [["1"]]);
+        assert_eq!(viewdef(&mut a, "v"), " SELECT a FROM t;");
+        assert_eq!(
+            run(
+                &mut a,
+                "select relname from pg_class where relname in ('t', 't2', 'v', 'v2', 'q', 'q2', 't_pkey', 'k') order by 1"
+            ),
+            [["q"], ["t"], ["t_pkey"], ["v"]]
+        );
+        assert_eq!(
+            run(&mut a, "select pg_get_expr(adbin, adrelid) from pg_attrdef"),
+            [["nextval('q'::regclass)"]]
+        );
+        // Committed, the other session sees the new names only.
+        run(&mut a, "alter table t rename to t3");
+        assert!(matches!(
+            fails(&mut b, "select a from t"),
+            SqlError::UndefinedTable(_)
+        ));
+        assert_eq!(run(&mut b, "select a from v"), [["1"]]);
+    }
+
+    #[test]
+    fn constraints_indexes_and_view_columns_are_renamed_as_postgresql_does() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table t (a int primary key, b int unique, c int check (c > 0));
+             create index ti on t (b);
+             create view v as select a, b from t; create view vv as select b from v",
+        );
+        // An index that backs a constraint renames the constraint too, and back.
+        run(&mut s, "alter index t_pkey rename to tpk");
+        run(&mut s, "alter table t rename constraint t_b_key to bk");
+        run(&mut s, "alter table t rename constraint t_c_check to cc");
+        assert_eq!(
+            run(
+                &mut s,
+                "select conname, contype from pg_constraint where conrelid = 't'::regclass order by 1"
+            ),
+            [["bk", "u"], ["cc", "c"], ["tpk", "p"]]
+        );
+        assert_eq!(
+            run(&mut s, "select pg_get_indexdef('bk'::regclass)"),
+            [["CREATE UNIQUE INDEX bk ON public.t USING btree (b)"]]
+        );
+        assert!(matches!(
+            fails(&mut s, "alter table t rename constraint cc to bk"),
+            SqlError::DuplicateObject(_)
+        ));
+        assert!(matches!(
+            fails(&mut s, "alter table t rename constraint bk to ti"),
+            SqlError::DuplicateTable(_)
+        ));
+        assert!(matches!(
+            fails(&mut s, "alter table t rename constraint nope to x"),
+            SqlError::UndefinedObject(_)
+        ));
+        // A CHECK may take an index's name: only index-backed constraints are relations.
+        run(&mut s, "alter table t rename constraint cc to ti");
+        // ALTER VIEW and ALTER SEQUENCE take only their kind; ALTER INDEX takes a table.
+        assert!(matches!(
+            fails(&mut s, "alter view t rename to x"),
+            SqlError::WrongObjectType(_)
+        ));
+        assert!(matches!(
+            fails(&mut s, "alter sequence ti rename to x"),
+            SqlError::WrongObjectType(_)
+        ));
+        run(
+            &mut s,
+            "alter index t rename to t2; alter table ti rename to ti2",
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "select indexrelid::regclass::text from pg_index where indrelid = 't2'::regclass order by 1"
+            ),
+            [["bk"], ["ti2"], ["tpk"]]
+        );
+        // A view's column, followed into the view that reads it.
+        run(
+            &mut s,
+            "insert into t2 values (1, 2, 3); alter view v rename column b to bee",
+        );
+        assert!(matches!(
+            fails(&mut s, "alter view v rename column a to bee"),
+            SqlError::ColumnExists(_)
+        ));
+        assert_eq!(run(&mut s, "select a, bee from v"), [["1", "2"]]);
+        assert_eq!(run(&mut s, "select * from vv"), [["2"]]);
+        assert_eq!(viewdef(&mut s, "vv"), " SELECT bee AS b FROM v;");
+        // IF EXISTS skips a missing relation with a notice.
+        run(&mut s, "alter index if exists nope rename to x");
+        assert!(matches!(
+            fails(&mut s, "alter table nope rename to x"),
+            SqlError::UndefinedTable(_)
+        ));
+    }
+
+    #[test]
+    fn a_renamed_temporary_table_stays_temporary() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table t (a int); create temp table t (b int); insert into t values (5);
+             alter table t rename to t2",
+        );
+        assert_eq!(run(&mut s, "select b from t2"), [["5"]]);
+        // The permanent t shows again; the temporary table keeps its schema.
+        assert_eq!(run(&mut s, "select count(*) from t"), [["0"]]);
+        assert_eq!(
+            run(
+                &mut s,
+                "select relpersistence from pg_class where relname = 't2'"
+            ),
+            [["t"]]
+        );
     }
 
     #[test]
