@@ -37,9 +37,8 @@
 //!   statement's transaction (an error is reported at CopyDone, as clients expect); CopyDone
 //!   commits an implicit transaction and waits for durability. `COPY … TO STDOUT` sends one
 //!   CopyData per row.
-//! - CancelRequest: every connection is registered with a [`ConnectionManager`] under its
-//!   (pid, secret key); each statement installs a cancel receiver whose firing raises the
-//!   session's cancel flag, which the executor checks between rows (57014).
+//! - CancelRequest: every session's cancel flag is registered under its (pid, secret key) (see
+//!   [`CancelRegistry`]); a request raises it, and the executor checks it between rows (57014).
 //! - Portals: an Execute with a row limit sends that many rows and PortalSuspended; the library
 //!   keeps the rest of the result (which the session built whole) in the portal for the next
 //!   Execute, whose CommandComplete counts only its own rows, as PostgreSQL's does. Portals end
@@ -65,7 +64,7 @@ use pgwire::api::auth::{
     ServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
 };
-use pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
+use pgwire::api::cancel::CancelHandler;
 use pgwire::api::copy::CopyHandler;
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
@@ -77,7 +76,6 @@ use pgwire::api::results::{
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, PgWireServerHandlers, Type};
-use pgwire::api::{ConnectionHandle, ConnectionManager};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::data::{NoData, ParameterDescription};
@@ -542,7 +540,6 @@ pub struct Prepared {
 #[derive(Clone)]
 struct Conn {
     session: Arc<tokio::sync::Mutex<Session>>,
-    cancel: Arc<ConnectionHandle>,
     /// Statements started on this connection: an idle-in-transaction timer armed after
     /// statement n fires only if no statement started since.
     statements: Arc<AtomicU64>,
@@ -565,13 +562,57 @@ const COPY_BATCH_BYTES: usize = 256 * 1024;
 
 struct SessionSlot(Conn);
 
+/// The cancel flag of every session, by its (pid, secret key). A CancelRequest raises the flag
+/// of the session it names; the executor checks it between rows and a row-lock wait ends on it
+/// (57014). Each statement lowers it as it starts, so a request that arrives between statements
+/// cancels nothing, as in PostgreSQL. Nothing runs per statement to watch for requests.
+#[derive(Default)]
+struct CancelRegistry {
+    flags: std::sync::Mutex<
+        HashMap<(i32, bytes::Bytes), std::sync::Weak<borealis_sql::expr::CancelFlag>>,
+    >,
+}
+
+/// A session's entry in the [`CancelRegistry`], removed when the connection ends (it lives in
+/// the connection's extensions).
+struct CancelRegistration {
+    key: (i32, bytes::Bytes),
+    registry: Arc<CancelRegistry>,
+}
+
+impl Drop for CancelRegistration {
+    fn drop(&mut self) {
+        self.registry
+            .flags
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.key);
+    }
+}
+
+#[async_trait]
+impl CancelHandler for CancelRegistry {
+    async fn on_cancel_request(&self, request: pgwire::messages::cancel::CancelRequest) {
+        // Keys compare in their wire form, whichever way the request's parser typed them.
+        let flag = self
+            .flags
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(request.pid, request.secret_key.to_bytes()))
+            .and_then(std::sync::Weak::upgrade);
+        if let Some(flag) = flag {
+            flag.cancel();
+        }
+    }
+}
+
 /// The front end of one instance: shared by every connection.
 pub struct Frontend {
     db: Arc<Database>,
     durability: Arc<dyn Durability>,
     next_pid: AtomicI32,
-    /// Connections by (pid, secret key), for CancelRequest.
-    connections: Arc<ConnectionManager>,
+    /// Sessions' cancel flags by (pid, secret key), for CancelRequest.
+    cancels: Arc<CancelRegistry>,
     /// Second handles on accepted sockets, by peer address, until the startup handler takes
     /// them into the connection's [`Conn`].
     sockets: std::sync::Mutex<HashMap<std::net::SocketAddr, std::net::TcpStream>>,
@@ -584,7 +625,7 @@ impl Frontend {
             db,
             durability,
             next_pid: AtomicI32::new(1000),
-            connections: Arc::new(ConnectionManager::new()),
+            cancels: Arc::default(),
             sockets: std::sync::Mutex::new(HashMap::new()),
         })
     }
@@ -634,13 +675,6 @@ impl Frontend {
         // statement's start_query ends the watcher without raising it.
         let cancel = guard.info.cancel.clone();
         cancel.reset();
-        let rx = conn.cancel.start_query().await;
-        let watched = cancel.clone();
-        tokio::spawn(async move {
-            if rx.await.is_ok() {
-                watched.cancel();
-            }
-        });
         // statement_timeout bounds the whole statement: execution (row-lock waits included,
         // through the same cancel flag) and then the wait for its commit to be durable.
         let timeout_ms = guard.statement_timeout_ms();
@@ -945,7 +979,7 @@ fn in_zone<T>(zone: dt::Zone, f: impl FnOnce() -> T) -> T {
 }
 
 /// The command tag of rows a statement returns: `EXPLAIN` for EXPLAIN (sent without a row
-/// count, see [`CountlessTags`]), else `SELECT`.
+/// count, see [`Reply`]), else `SELECT`.
 fn rows_tag(stmt: &ast::Statement) -> &'static str {
     match stmt {
         ast::Statement::Explain { .. } => "EXPLAIN",
@@ -1239,71 +1273,92 @@ impl QueryParser for Parser {
     }
 }
 
-/// A client connection that sends `EXPLAIN` where the library would send `EXPLAIN n`:
-/// PostgreSQL's CommandComplete of an EXPLAIN carries no row count, and the library appends
-/// one to the tag of every response with rows. Everything else passes through unchanged.
-struct CountlessTags<'a, C>(&'a mut C);
+/// The client connection a statement answers through. Two differences from the library's:
+/// - It sends `EXPLAIN` where the library would send `EXPLAIN n`: PostgreSQL's CommandComplete
+///   of an EXPLAIN carries no row count, and the library appends one to the tag of every
+///   response with rows.
+/// - It holds what it is given in the connection's write buffer until the client waits for an
+///   answer: ReadyForQuery (the end of a simple query or of a Sync) or a COPY response (the
+///   client must act on it). The library flushes after most messages, which cost a round of
+///   `send` (and, on loopback, the receiver's wakeup) per message: four per prepared point
+///   query instead of one. PostgreSQL too writes its answers out only at Sync, at Flush (the
+///   library's `on_flush` flushes the connection itself) and when its buffer fills (the
+///   framed writer still flushes past its high-water mark).
+struct Reply<'a, C> {
+    client: &'a mut C,
+    /// A message the client waits for was given: the next flush goes through.
+    urgent: bool,
+}
 
-impl<C: ClientInfo> ClientInfo for CountlessTags<'_, C> {
+impl<'a, C> Reply<'a, C> {
+    fn new(client: &'a mut C) -> Reply<'a, C> {
+        Reply {
+            client,
+            urgent: false,
+        }
+    }
+}
+
+impl<C: ClientInfo> ClientInfo for Reply<'_, C> {
     fn socket_addr(&self) -> std::net::SocketAddr {
-        self.0.socket_addr()
+        self.client.socket_addr()
     }
     fn is_secure(&self) -> bool {
-        self.0.is_secure()
+        self.client.is_secure()
     }
     fn protocol_version(&self) -> pgwire::messages::ProtocolVersion {
-        self.0.protocol_version()
+        self.client.protocol_version()
     }
     fn set_protocol_version(&mut self, version: pgwire::messages::ProtocolVersion) {
-        self.0.set_protocol_version(version);
+        self.client.set_protocol_version(version);
     }
     fn pid_and_secret_key(&self) -> (i32, SecretKey) {
-        self.0.pid_and_secret_key()
+        self.client.pid_and_secret_key()
     }
     fn set_pid_and_secret_key(&mut self, pid: i32, secret_key: SecretKey) {
-        self.0.set_pid_and_secret_key(pid, secret_key);
+        self.client.set_pid_and_secret_key(pid, secret_key);
     }
     fn state(&self) -> pgwire::api::PgWireConnectionState {
-        self.0.state()
+        self.client.state()
     }
     fn set_state(&mut self, new_state: pgwire::api::PgWireConnectionState) {
-        self.0.set_state(new_state);
+        self.client.set_state(new_state);
     }
     fn transaction_status(&self) -> pgwire::messages::response::TransactionStatus {
-        self.0.transaction_status()
+        self.client.transaction_status()
     }
     fn set_transaction_status(
         &mut self,
         new_status: pgwire::messages::response::TransactionStatus,
     ) {
-        self.0.set_transaction_status(new_status);
+        self.client.set_transaction_status(new_status);
     }
     fn metadata(&self) -> &HashMap<String, String> {
-        self.0.metadata()
+        self.client.metadata()
     }
     fn metadata_mut(&mut self) -> &mut HashMap<String, String> {
-        self.0.metadata_mut()
+        self.client.metadata_mut()
     }
     fn session_extensions(&self) -> &pgwire::api::SessionExtensions {
-        self.0.session_extensions()
+        self.client.session_extensions()
     }
 }
 
-impl<C: ClientPortalStore> ClientPortalStore for CountlessTags<'_, C> {
+impl<C: ClientPortalStore> ClientPortalStore for Reply<'_, C> {
     type PortalStore = C::PortalStore;
     fn portal_store(&self) -> &Self::PortalStore {
-        self.0.portal_store()
+        self.client.portal_store()
     }
 }
 
-impl<C: Sink<PgWireBackendMessage> + Unpin> Sink<PgWireBackendMessage> for CountlessTags<'_, C> {
+impl<C: Sink<PgWireBackendMessage> + Unpin> Sink<PgWireBackendMessage> for Reply<'_, C> {
     type Error = C::Error;
 
     fn poll_ready(
         mut self: Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Result<(), Self::Error>> {
-        Pin::new(&mut *self.0).poll_ready(cx)
+        Pin::new(&mut *self.client).poll_ready(cx)
     }
 
     fn start_send(mut self: Pin<&mut Self>, item: PgWireBackendMessage) -> Result<(), Self::Error> {
@@ -1314,21 +1369,37 @@ impl<C: Sink<PgWireBackendMessage> + Unpin> Sink<PgWireBackendMessage> for Count
             }
             other => other,
         };
-        Pin::new(&mut *self.0).start_send(item)
+        if matches!(
+            item,
+            PgWireBackendMessage::ReadyForQuery(_)
+                | PgWireBackendMessage::CopyInResponse(_)
+                | PgWireBackendMessage::CopyOutResponse(_)
+                | PgWireBackendMessage::CopyBothResponse(_)
+        ) {
+            self.urgent = true;
+        }
+        Pin::new(&mut *self.client).start_send(item)
     }
 
     fn poll_flush(
         mut self: Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Result<(), Self::Error>> {
-        Pin::new(&mut *self.0).poll_flush(cx)
+        if !self.urgent {
+            return std::task::Poll::Ready(Ok(()));
+        }
+        let flushed = Pin::new(&mut *self.client).poll_flush(cx);
+        if let std::task::Poll::Ready(Ok(())) = flushed {
+            self.urgent = false;
+        }
+        flushed
     }
 
     fn poll_close(
         mut self: Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Result<(), Self::Error>> {
-        Pin::new(&mut *self.0).poll_close(cx)
+        Pin::new(&mut *self.client).poll_close(cx)
     }
 }
 
@@ -1345,7 +1416,7 @@ impl SimpleQueryHandler for Handler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        self._on_query(&mut CountlessTags(client), query).await?;
+        self._on_query(&mut Reply::new(client), query).await?;
         self.end_portals_if_idle(client).await;
         Ok(())
     }
@@ -1484,11 +1555,95 @@ impl ExtendedQueryHandler for Handler {
                 return Ok(());
             }
         }
-        self._on_describe(client, message).await
+        self._on_describe(&mut Reply::new(client), message).await
     }
 
     fn query_parser(&self) -> Arc<Parser> {
         self.parser.clone()
+    }
+
+    /// As the library's, but ParseComplete waits in the write buffer for the Sync (or Flush)
+    /// that follows (see [`Reply`]).
+    async fn on_parse<C>(
+        &self,
+        client: &mut C,
+        message: pgwire::messages::extendedquery::Parse,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message
+            .name
+            .clone()
+            .unwrap_or_else(|| pgwire::api::DEFAULT_NAME.to_owned());
+        match StoredStatement::parse(client, &message, self.query_parser()).await? {
+            Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
+            None => client.portal_store().put_empty_statement(&name),
+        }
+        client
+            .feed(PgWireBackendMessage::ParseComplete(
+                pgwire::messages::extendedquery::ParseComplete::new(),
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// As the library's, but BindComplete waits in the write buffer for the Sync (or Flush)
+    /// that follows (see [`Reply`]).
+    async fn on_bind<C>(
+        &self,
+        client: &mut C,
+        message: pgwire::messages::extendedquery::Bind,
+    ) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let statement = message
+            .statement_name
+            .as_deref()
+            .unwrap_or(pgwire::api::DEFAULT_NAME);
+        let portal = message
+            .portal_name
+            .as_deref()
+            .unwrap_or(pgwire::api::DEFAULT_NAME);
+        match client.portal_store().get_statement(statement) {
+            Some(Entry::Value(stmt)) => {
+                client
+                    .portal_store()
+                    .put_portal(Arc::new(Portal::try_new(&message, stmt)?));
+            }
+            Some(Entry::Empty) if message.parameters.is_empty() => {
+                client.portal_store().put_empty_portal(portal);
+            }
+            Some(Entry::Empty) => {
+                return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                    "ERROR".to_owned(),
+                    "08P01".to_owned(),
+                    format!(
+                        "bind message supplies {} parameters, but prepared statement \"{}\" requires 0",
+                        message.parameters.len(),
+                        if statement == pgwire::api::DEFAULT_NAME {
+                            ""
+                        } else {
+                            statement
+                        }
+                    ),
+                ))));
+            }
+            None => return Err(PgWireError::StatementNotFound(statement.to_owned())),
+        }
+        client
+            .feed(PgWireBackendMessage::BindComplete(
+                pgwire::messages::extendedquery::BindComplete::new(),
+            ))
+            .await?;
+        Ok(())
     }
 
     async fn on_execute<C>(
@@ -1520,7 +1675,7 @@ impl ExtendedQueryHandler for Handler {
                 return Err(user_error(&FrontError::Sql(SqlError::InFailedTransaction)));
             }
         }
-        self._on_execute(&mut CountlessTags(client), message).await
+        self._on_execute(&mut Reply::new(client), message).await
     }
 
     /// Sync ends the implicit transaction of the messages before it: outside a transaction
@@ -1697,18 +1852,17 @@ impl StartupHandler for Handler {
         protocol_negotiation(client, startup).await?;
         save_startup_parameters_to_metadata(client, startup);
         let pid = self.frontend.next_pid.fetch_add(1, Ordering::Relaxed);
-        let secret = i32::from_le_bytes(std::array::from_fn(|i| {
-            (std::time::SystemTime::now()
+        // The key that lets a CancelRequest stop this session's statements: random, so that
+        // another client cannot guess it.
+        let mut key = [0u8; 4];
+        if borealis_sql::functions::os_random(&mut key).is_err() {
+            key = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.subsec_nanos())
-                >> (i * 8)) as u8
-        }));
+                .to_le_bytes();
+        }
+        let secret = i32::from_le_bytes(key);
         client.set_pid_and_secret_key(pid, SecretKey::I32(secret));
-        let (cancel, guard) = self
-            .frontend
-            .connections
-            .register(pid, SecretKey::I32(secret));
-        client.session_extensions().insert(guard);
         let md = client.metadata();
         let info = SessionInfo {
             database: md
@@ -1724,6 +1878,19 @@ impl StartupHandler for Handler {
             random: Default::default(),
         };
         let mut session = Session::new(self.frontend.db.clone(), info);
+        let registry = self.frontend.cancels.clone();
+        registry
+            .flags
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                (pid, SecretKey::I32(secret).to_bytes()),
+                Arc::downgrade(&session.info.cancel),
+            );
+        client.session_extensions().insert(CancelRegistration {
+            key: (pid, SecretKey::I32(secret).to_bytes()),
+            registry,
+        });
         let socket = self
             .frontend
             .sockets
@@ -1760,7 +1927,6 @@ impl StartupHandler for Handler {
         backend.set_client(client.socket_addr());
         let conn = Conn {
             session: Arc::new(tokio::sync::Mutex::new(session)),
-            cancel,
             statements: Arc::default(),
             unacknowledged_lsn: Arc::default(),
             socket: Arc::new(std::sync::Mutex::new(socket)),
@@ -1800,9 +1966,7 @@ impl PgWireServerHandlers for Factory {
         self.handler.clone()
     }
     fn cancel_handler(&self) -> Arc<impl CancelHandler> {
-        Arc::new(DefaultCancelHandler::new(
-            self.handler.frontend.connections.clone(),
-        ))
+        self.handler.frontend.cancels.clone()
     }
 }
 

@@ -1314,7 +1314,7 @@ impl SessionRandom {
 }
 
 /// Fills `buf` from the operating system's cryptographically secure random source.
-fn os_random(buf: &mut [u8]) -> std::io::Result<()> {
+pub fn os_random(buf: &mut [u8]) -> std::io::Result<()> {
     std::fs::File::open("/dev/urandom")?.read_exact(buf)
 }
 
