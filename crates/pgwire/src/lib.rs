@@ -250,6 +250,7 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::InFailedTransaction => "25P02",
         SqlError::InvalidParameterValue(_) => "22023",
         SqlError::UndefinedParameter(_) => "42704",
+        SqlError::NoSuchParameter(_) => "42P02",
         SqlError::ProgramLimitExceeded(_) => "54000",
         SqlError::InvalidJson { .. } | SqlError::MalformedArray { .. } => "22P02",
         SqlError::InvalidBinaryRepresentation(_) => "22P03",

@@ -125,6 +125,9 @@ pub enum SqlError {
     InvalidParameterValue(String),
     #[error("unrecognized configuration parameter \"{0}\"")]
     UndefinedParameter(String),
+    /// A query names `$n` beyond the values its statement was given (a simple query has none).
+    #[error("there is no parameter ${0}")]
+    NoSuchParameter(usize),
     #[error("value too long for type {0}")]
     StringDataRightTruncation(String),
     #[error("could not create unique index \"{index}\"")]

@@ -2419,7 +2419,11 @@ impl Session {
                     None => {
                         let mut types = vec![None; params.len()];
                         let engine = &self.db.engine;
-                        Arc::new(self.planner(engine, txn).bind_query(q, &mut types)?)
+                        let plan = self.planner(engine, txn).bind_query(q, &mut types)?;
+                        if types.len() > params.len() {
+                            return Err(SqlError::NoSuchParameter(types.len()));
+                        }
+                        Arc::new(plan)
                     }
                 };
                 let rows = self.executor(txn, params).run(&plan, None)?;
