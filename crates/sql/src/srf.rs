@@ -263,7 +263,7 @@ fn stepped_series(
             break;
         }
         n += 1;
-        if n % 1024 == 0 {
+        if n.is_multiple_of(1024) {
             cancel.check()?;
         }
         if !each(current.clone())? {
