@@ -236,6 +236,14 @@ async fn types_answer_as_postgresql_does() {
     run_golden("sql_types.golden", "sql-types", false).await;
 }
 
+/// `sql_numeric_math.golden`: numeric ln, exp, log, log10 and power with fractional
+/// exponents — PostgreSQL's result scales over many magnitudes, the errors, NaN and the
+/// infinities, and the float8 forms beside them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numeric_math_answers_as_postgresql_does() {
+    run_golden("sql_numeric_math.golden", "sql-numeric-math", false).await;
+}
+
 /// `sql_datetime.golden`: date, time, timestamp, timestamptz and interval — text forms, time
 /// zones, arithmetic, functions, errors, ordering, keys and binary forms.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

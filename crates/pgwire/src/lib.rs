@@ -228,6 +228,7 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::DivisionByZero => "22012",
         SqlError::NumericFieldOverflow { .. } => "22003",
         SqlError::InvalidArgumentForPower(_) => "2201F",
+        SqlError::InvalidArgumentForLog(_) => "2201E",
         SqlError::CannotCoerce(_) => "42846",
         SqlError::DatetimeFieldOverflow(_) => "22008",
         SqlError::DatetimeValueOutOfRange(_) => "22008",

@@ -55,6 +55,9 @@ pub enum SqlError {
     /// `sqrt` of a negative number, zero to a negative power.
     #[error("{0}")]
     InvalidArgumentForPower(String),
+    /// The logarithm of zero or of a negative number.
+    #[error("{0}")]
+    InvalidArgumentForLog(String),
     /// An explicit cast between types that have none (`cannot cast type boolean to numeric`).
     #[error("{0}")]
     CannotCoerce(String),

@@ -2797,6 +2797,10 @@ impl<'a> Binder<'a> {
             "sign" => ("sign", &[1]),
             "sqrt" => ("sqrt", &[1]),
             "power" | "pow" => ("power", &[2]),
+            "ln" => ("ln", &[1]),
+            "exp" => ("exp", &[1]),
+            "log" => ("log", &[1, 2]),
+            "log10" => ("log10", &[1]),
             "mod" => ("mod", &[2]),
             "div" => ("div", &[2]),
             _ => return Ok(None),
@@ -2889,6 +2893,11 @@ impl<'a> Binder<'a> {
             ("sign", true) => "numeric_sign",
             ("sqrt", true) => "numeric_sqrt",
             ("power", true) => "numeric_power",
+            ("ln", true) => "numeric_ln",
+            ("exp", true) => "numeric_exp",
+            // log(b, x) exists only for numeric; log(x) is log10(x).
+            ("log", true) if bound.len() == 2 => "numeric_log",
+            ("log" | "log10", true) => "numeric_log10",
             ("mod", _) => "numeric_mod",
             ("div", _) => "numeric_div",
             ("round", false) => "float_round",
@@ -2897,6 +2906,9 @@ impl<'a> Binder<'a> {
             ("floor", false) => "float_floor",
             ("sign", false) => "float_sign",
             ("sqrt", false) => "float_sqrt",
+            ("ln", false) => "float_ln",
+            ("exp", false) => "float_exp",
+            ("log" | "log10", false) => "float_log10",
             _ => "float_power",
         };
         Ok(Some(Expr::Func {
@@ -4712,6 +4724,10 @@ fn math_eval(name: &str, vals: &[Value]) -> SqlResult<Value> {
         "numeric_sign" => Value::Numeric(num(0)?.sign()),
         "numeric_sqrt" => Value::Numeric(num(0)?.sqrt()?),
         "numeric_power" => Value::Numeric(num(0)?.power(&num(1)?)?),
+        "numeric_ln" => Value::Numeric(num(0)?.ln()?),
+        "numeric_exp" => Value::Numeric(num(0)?.exp()?),
+        "numeric_log" => Value::Numeric(num(0)?.log(&num(1)?)?),
+        "numeric_log10" => Value::Numeric(Numeric::from_i64(10).log(&num(0)?)?),
         "numeric_mod" => Value::Numeric(num(0)?.rem(&num(1)?)?),
         "numeric_div" => {
             let (a, b) = (num(0)?, num(1)?);
@@ -4742,6 +4758,39 @@ fn math_eval(name: &str, vals: &[Value]) -> SqlResult<Value> {
                 ));
             }
             Value::Float(f.sqrt())
+        }
+        "float_ln" | "float_log10" => {
+            let f = float(0)?;
+            if f == 0.0 {
+                return Err(SqlError::InvalidArgumentForLog(
+                    "cannot take logarithm of zero".into(),
+                ));
+            }
+            if f < 0.0 {
+                return Err(SqlError::InvalidArgumentForLog(
+                    "cannot take logarithm of a negative number".into(),
+                ));
+            }
+            Value::Float(if name == "float_ln" {
+                f.ln()
+            } else {
+                f.log10()
+            })
+        }
+        "float_exp" => {
+            let f = float(0)?;
+            let r = f.exp();
+            if r.is_infinite() && f.is_finite() {
+                return Err(SqlError::NumericValueOutOfRange(
+                    "value out of range: overflow".into(),
+                ));
+            }
+            if r == 0.0 && f.is_finite() {
+                return Err(SqlError::NumericValueOutOfRange(
+                    "value out of range: underflow".into(),
+                ));
+            }
+            Value::Float(r)
         }
         "float_power" => {
             let (x, y) = (float(0)?, float(1)?);
