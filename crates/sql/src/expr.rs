@@ -1665,6 +1665,9 @@ impl<'a> Binder<'a> {
                 bound.len()
             )));
         }
+        if matches!(fname, "coalesce" | "nullif") {
+            self.to_common_type(&mut bound, &fname.to_uppercase())?;
+        }
         if matches!(
             fname,
             "lower"
@@ -2234,10 +2237,30 @@ impl<'a> Binder<'a> {
                         self.bind_depth(&w.result, mode, d)?,
                     ));
                 }
-                let otherwise = match else_result {
+                let mut otherwise = match else_result {
                     Some(x) => Some(Box::new(self.bind_depth(x, mode, d)?)),
                     None => None,
                 };
+                // Every branch gives the common type of all of them (PostgreSQL looks at the
+                // ELSE first, which its error messages show).
+                let mut results: Vec<Expr> = otherwise
+                    .as_mut()
+                    .map(|o| std::mem::replace(&mut **o, Expr::Literal(Value::Null)))
+                    .into_iter()
+                    .chain(
+                        whens
+                            .iter_mut()
+                            .map(|(_, r)| std::mem::replace(r, Expr::Literal(Value::Null))),
+                    )
+                    .collect();
+                self.to_common_type(&mut results, "CASE")?;
+                let mut results = results.into_iter();
+                if let Some(o) = &mut otherwise {
+                    **o = results.next().unwrap_or(Expr::Literal(Value::Null));
+                }
+                for (_, r) in &mut whens {
+                    *r = results.next().unwrap_or(Expr::Literal(Value::Null));
+                }
                 let case = Expr::Case {
                     operand,
                     whens,
@@ -3157,6 +3180,33 @@ impl<'a> Binder<'a> {
             (n, _) => n,
         };
         Ok(Expr::Func { name, args })
+    }
+
+    /// Converts `exprs` (CASE results, COALESCE or NULLIF arguments) to their common type as
+    /// PostgreSQL's `select_common_type` resolves it: the widest number or date/time type among
+    /// the typed ones, which untyped literals and parameters take too (text when none is typed);
+    /// types that do not meet fail with 42804 (`CASE types boolean and integer cannot be
+    /// matched`).
+    fn to_common_type(&mut self, exprs: &mut [Expr], what: &str) -> SqlResult<()> {
+        let types: Vec<Option<DataType>> = exprs.iter().map(|e| self.type_of(e)).collect();
+        let common = crate::array::common_type(&types).map_err(|e| match e {
+            SqlError::DatatypeMismatch(m) => {
+                SqlError::DatatypeMismatch(m.replacen("ARRAY", what, 1))
+            }
+            other => other,
+        })?;
+        // Nothing typed (string literals, NULLs, parameters): text, as PostgreSQL resolves
+        // `unknown`.
+        let ty = common.unwrap_or(DataType::Text);
+        {
+            for (e, t) in exprs.iter_mut().zip(&types) {
+                if *t != Some(ty) {
+                    let x = std::mem::replace(e, Expr::Literal(Value::Null));
+                    *e = self.coerce_to(x, ty);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A set-returning function call of the select list (see [`crate::srf`]): its arguments
