@@ -1666,7 +1666,7 @@ impl<'a> Binder<'a> {
             )));
         }
         if matches!(fname, "coalesce" | "nullif") {
-            self.to_common_type(&mut bound, &fname.to_uppercase())?;
+            self.convert_to_common_type(&mut bound, &fname.to_uppercase())?;
         }
         if matches!(
             fname,
@@ -2253,7 +2253,7 @@ impl<'a> Binder<'a> {
                             .map(|(_, r)| std::mem::replace(r, Expr::Literal(Value::Null))),
                     )
                     .collect();
-                self.to_common_type(&mut results, "CASE")?;
+                self.convert_to_common_type(&mut results, "CASE")?;
                 let mut results = results.into_iter();
                 if let Some(o) = &mut otherwise {
                     **o = results.next().unwrap_or(Expr::Literal(Value::Null));
@@ -3187,7 +3187,7 @@ impl<'a> Binder<'a> {
     /// the typed ones, which untyped literals and parameters take too (text when none is typed);
     /// types that do not meet fail with 42804 (`CASE types boolean and integer cannot be
     /// matched`).
-    fn to_common_type(&mut self, exprs: &mut [Expr], what: &str) -> SqlResult<()> {
+    fn convert_to_common_type(&mut self, exprs: &mut [Expr], what: &str) -> SqlResult<()> {
         let types: Vec<Option<DataType>> = exprs.iter().map(|e| self.type_of(e)).collect();
         let common = crate::array::common_type(&types).map_err(|e| match e {
             SqlError::DatatypeMismatch(m) => {
