@@ -124,6 +124,21 @@ async fn cancel_warnings_parameter_status_and_error_positions() {
         err.contains("ERROR:") && err.contains("LINE 1: SELECT 1 FRO x"),
         "{err}"
     );
+    // A name that does not resolve: the caret under its first use, as PostgreSQL draws it.
+    for (sql, caret) in [
+        ("SELECT 'nocol', nocol FROM pg_class", 24),
+        ("SELECT 1 FROM no_such_table", 22),
+        ("SELECT no_such_function(1)", 15),
+    ] {
+        let (_, err) = psql(&cluster, &["-c", sql]);
+        let line = format!("LINE 1: {sql}\n{}^", " ".repeat(caret));
+        assert!(err.contains(&line), "{sql}: {err}");
+    }
+    let (_, err) = psql(&cluster, &["-c", "SELECT no_such_function(1)"]);
+    assert!(
+        err.contains("HINT:  No function matches the given name and argument types."),
+        "{err}"
+    );
 
     // EXPLAIN's CommandComplete is `EXPLAIN`, with no row count (a SELECT's has one).
     let msgs = raw_query(

@@ -158,6 +158,23 @@ fn error_info(e: &FrontError) -> ErrorInfo {
     {
         info.hint = Some(hint.clone());
     }
+    match e {
+        FrontError::Sql(SqlError::UndefinedFunction(_)) => {
+            info.hint = Some(
+                "No function matches the given name and argument types. You might need to add \
+                 explicit type casts."
+                    .into(),
+            );
+        }
+        FrontError::Sql(SqlError::UndefinedOperator(_)) => {
+            info.hint = Some(
+                "No operator matches the given name and argument types. You might need to add \
+                 explicit type casts."
+                    .into(),
+            );
+        }
+        _ => {}
+    }
     if let FrontError::Sql(SqlError::CursorNoScroll) = e {
         info.hint = Some("Declare it with SCROLL option to enable backward scan.".into());
     }
@@ -182,6 +199,20 @@ fn error_info(e: &FrontError) -> ErrorInfo {
 /// The 1-based character position of a parser error in `query`, from the parser's
 /// "Line: L, Column: C" (PostgreSQL reports it as the error's position field).
 fn error_position(e: &FrontError, query: &str) -> Option<String> {
+    // A name that does not resolve points at its first use in the text, where PostgreSQL's
+    // parse analysis points (psql's `LINE 1: … ^`).
+    let name = match e {
+        FrontError::Sql(SqlError::UndefinedColumn(n) | SqlError::UndefinedTable(n)) => {
+            Some(n.as_str())
+        }
+        FrontError::Sql(SqlError::UndefinedFunction(sig)) => {
+            sig.split(['(', ' ']).next().filter(|n| !n.is_empty())
+        }
+        _ => None,
+    };
+    if let Some(name) = name {
+        return word_position(query, name).map(|p| p.to_string());
+    }
     let FrontError::Sql(SqlError::Syntax(m)) = e else {
         return None;
     };
@@ -199,6 +230,59 @@ fn error_position(e: &FrontError, query: &str) -> Option<String> {
         .map(|l| l.chars().count())
         .sum();
     Some((before + col).to_string())
+}
+
+/// The 1-based character position of the first use of `word` in `query` as a whole word
+/// (case-insensitive, not inside a string literal or a comment).
+fn word_position(query: &str, word: &str) -> Option<usize> {
+    let chars: Vec<char> = query.chars().collect();
+    let target: Vec<char> = word.chars().flat_map(char::to_lowercase).collect();
+    if target.is_empty() {
+        return None;
+    }
+    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\'' => {
+                // Skip the literal ('' is a quote inside it).
+                i += 1;
+                while i < chars.len() {
+                    if chars[i] == '\'' {
+                        if chars.get(i + 1) == Some(&'\'') {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+                continue;
+            }
+            '-' if chars.get(i + 1) == Some(&'-') => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        let starts_word = i == 0 || !ident(chars[i - 1]);
+        if starts_word {
+            let end = i + target.len();
+            let same = end <= chars.len()
+                && chars[i..end]
+                    .iter()
+                    .flat_map(|c| c.to_lowercase())
+                    .eq(target.iter().copied());
+            if same && chars.get(end).is_none_or(|c| !ident(*c)) {
+                return Some(i + 1);
+            }
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The SQLSTATE of a SQL error.
@@ -2109,5 +2193,24 @@ pub async fn serve(listener: TcpListener, frontend: Arc<Frontend>) -> std::io::R
             }
             sockets_of(&frontend).remove(&peer);
         });
+    }
+}
+
+#[cfg(test)]
+mod position_tests {
+    use super::word_position;
+
+    #[test]
+    fn names_are_found_as_whole_words_outside_literals() {
+        assert_eq!(word_position("select nocol from t", "nocol"), Some(8));
+        assert_eq!(word_position("SELECT x FROM Missing", "missing"), Some(15));
+        assert_eq!(
+            word_position("select 'nocol', xnocol, nocol from t", "nocol"),
+            Some(25)
+        );
+        assert_eq!(word_position("select t.nocol from t", "t.nocol"), Some(8));
+        assert_eq!(word_position("-- nocol\nselect nocol", "nocol"), Some(17));
+        assert_eq!(word_position("select 1", "nocol"), None);
+        assert_eq!(word_position("select aa, a from t", "a"), Some(12));
     }
 }

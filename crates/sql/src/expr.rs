@@ -319,6 +319,19 @@ impl SlotTypes {
     }
 }
 
+/// 42883 for a call of `name` with arguments of `types` that no function takes, named as
+/// PostgreSQL names it: `function corr(text, text) does not exist`.
+pub(crate) fn no_such_function(name: &str, types: &[Option<DataType>]) -> SqlError {
+    SqlError::UndefinedFunction(format!(
+        "{name}({})",
+        types
+            .iter()
+            .map(|t| t.map_or("unknown", DataType::name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
 /// Normalises an identifier as PostgreSQL does: unquoted names fold to lower case.
 #[must_use]
 pub fn ident_name(id: &ast::Ident) -> String {
@@ -2840,14 +2853,7 @@ impl<'a> Binder<'a> {
                 && !t.is_numeric()
             {
                 let _ = a;
-                return Err(SqlError::UndefinedFunction(format!(
-                    "{name}({})",
-                    types
-                        .iter()
-                        .map(|t| t.map_or("unknown", DataType::name))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )));
+                return Err(no_such_function(name, &types));
             }
         }
         let any = |t: DataType| types.contains(&Some(t));
@@ -3325,14 +3331,7 @@ impl<'a> Binder<'a> {
         }
         let types: Vec<Option<DataType>> = bound.iter().map(|b| self.type_of(b)).collect();
         if bound.len() != 2 || types.iter().flatten().any(|t| !t.is_numeric()) {
-            return Err(SqlError::UndefinedFunction(format!(
-                "{name}({})",
-                types
-                    .iter()
-                    .map(|t| t.map_or("unknown", DataType::name))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
+            return Err(no_such_function(name, &types));
         }
         let args = bound
             .into_iter()

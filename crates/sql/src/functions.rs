@@ -70,16 +70,7 @@ pub(crate) fn bind(
     use DataType as T;
     let n = args.len();
     let types: Vec<Option<DataType>> = args.iter().map(|a| b.type_of(a)).collect();
-    let no_function = || {
-        SqlError::UndefinedFunction(format!(
-            "{name}({})",
-            types
-                .iter()
-                .map(|t| t.map_or("unknown", DataType::name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    };
+    let no_function = || crate::expr::no_such_function(name, &types);
     let is_bytea = types.first() == Some(&Some(T::Bytea));
     // The arguments' wanted types, in order; `None` leaves an argument as it is.
     let (fname, want): (&'static str, Vec<Option<DataType>>) = match name {

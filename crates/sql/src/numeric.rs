@@ -1310,28 +1310,10 @@ impl Numeric {
     }
 }
 
-/// `a / b` rounded (half away from zero) to `s` decimals; `b` is non-zero.
+/// `a / b` rounded (half away from zero) to `s` decimals; `b` is non-zero. Refuses a result
+/// beyond the format's limits.
 fn div_rounded(a: &Decimal, b: &Decimal, s: i64) -> SqlResult<Decimal> {
-    // |a/b| × 10^(s+1) = ma × 10^(sb - sa + s + 1) / mb
-    let k = i64::from(b.scale) - i64::from(a.scale) + s + 1;
-    let (num, den) = if k >= 0 {
-        (
-            shift(a.digits.clone(), usize::try_from(k).unwrap_or(0)),
-            b.digits.clone(),
-        )
-    } else {
-        (
-            a.digits.clone(),
-            shift(b.digits.clone(), usize::try_from(-k).unwrap_or(0)),
-        )
-    };
-    let (q, _) = mag_divmod(&num, &den);
-    let q = Decimal::new(
-        a.negative != b.negative,
-        q,
-        u32::try_from(s + 1).unwrap_or(0),
-    );
-    q.round(s).checked()
+    div_round(a, b, s).checked()
 }
 
 // ---------------------------------------------------------------------------------------------

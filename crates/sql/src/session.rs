@@ -4365,7 +4365,7 @@ impl Session {
         }
         let sequence = matches!(subject, RenameSubject::Sequence(_));
         // The relation's entry moves to its new key, with its new name inside.
-        let (old_key, old) = match subject {
+        let moved = match subject {
             RenameSubject::Index(mut def, i) => {
                 let constraint = match i {
                     None => true,
@@ -4390,25 +4390,22 @@ impl Session {
                     def.pk_name_kept = Some(def.pk_name());
                 }
                 let old = std::mem::replace(&mut def.name, new.to_string());
-                engine.delete(txn, CATALOG, old_key.as_bytes())?;
-                engine.insert(txn, CATALOG, new_key.as_bytes(), &def.encode())?;
-                (old_key, old)
+                (old_key, old, def.encode())
             }
             RenameSubject::View(mut v) => {
                 let old_key = v.key();
                 let old = std::mem::replace(&mut v.name, new.to_string());
-                engine.delete(txn, CATALOG, old_key.as_bytes())?;
-                engine.insert(txn, CATALOG, new_key.as_bytes(), &v.encode())?;
-                (old_key, old)
+                (old_key, old, v.encode())
             }
             RenameSubject::Sequence(mut q) => {
                 let old_key = q.key();
                 let old = std::mem::replace(&mut q.name, new.to_string());
-                engine.delete(txn, CATALOG, old_key.as_bytes())?;
-                engine.insert(txn, CATALOG, new_key.as_bytes(), &q.encode())?;
-                (old_key, old)
+                (old_key, old, q.encode())
             }
         };
+        let (old_key, old, entry) = moved;
+        engine.delete(txn, CATALOG, old_key.as_bytes())?;
+        engine.insert(txn, CATALOG, new_key.as_bytes(), &entry)?;
         // Foreign keys name the tables they reference by key; defaults name sequences by text
         // (`nextval('s'::regclass)`: the regclass literal is what changes).
         for mut t in crate::catalog_views::user_tables(&engine, txn)? {
