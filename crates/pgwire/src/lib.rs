@@ -1566,7 +1566,9 @@ impl SimpleQueryHandler for Handler {
                 Err(FrontError::Terminated) => return Err(user_error(&FrontError::Terminated)),
                 Err(e) => {
                     // The rest of the message is skipped, as PostgreSQL does.
-                    out.push(Response::Error(Box::new(error_info(&e))));
+                    let mut info = error_info(&e);
+                    info.position = error_position(&e, query);
+                    out.push(Response::Error(Box::new(info)));
                     break;
                 }
             }
@@ -1851,7 +1853,11 @@ impl ExtendedQueryHandler for Handler {
         match result {
             Ok(ex) => in_zone(zone, || response(ex, &portal.result_column_format, tag)),
             Err(FrontError::Terminated) => Err(user_error(&FrontError::Terminated)),
-            Err(e) => Ok(Response::Error(Box::new(error_info(&e)))),
+            Err(e) => {
+                let mut info = error_info(&e);
+                info.position = error_position(&e, &prepared.text);
+                Ok(Response::Error(Box::new(info)))
+            }
         }
     }
 
