@@ -847,19 +847,10 @@ impl Numeric {
                 ));
             }
         };
-        let rscale = rscale.clamp(0, DISPLAY_SCALE_MAX);
-        // sqrt(m × 10^-s) to rscale + 1 digits: isqrt(m × 10^(2(rscale+1) - s)), with s made
-        // even by one more digit when needed.
-        let target = 2 * (rscale + 1);
-        let k = target - i64::from(d.scale);
-        let n = if k >= 0 {
-            shift(d.digits.clone(), usize::try_from(k).unwrap_or(0))
-        } else {
-            d.rescale(target, false).digits
-        };
-        let root = mag_isqrt(&n);
-        let r = Decimal::new(false, root, u32::try_from(rscale + 1).unwrap_or(0));
-        Ok(Numeric::Finite(r.round(rscale)))
+        Ok(Numeric::Finite(sqrt_decimal(
+            d,
+            rscale.clamp(0, DISPLAY_SCALE_MAX),
+        )))
     }
 
     /// `ln(x)`, with PostgreSQL's result scale: at least 16 significant digits, never fewer
