@@ -165,6 +165,13 @@ pub async fn run(opts: Options) -> Result<()> {
             .context("--txn-write-buffer-bytes must be a number")?,
         None => EngineConfig::default().txn_write_buffer_bytes,
     };
+    let send_log_bytes: u64 = match opts.get("send-log-bytes") {
+        Some(s) => match crate::cli::parse_size(s).context("--send-log-bytes")? {
+            0 => bail!("--send-log-bytes must be positive"),
+            n => n,
+        },
+        None => borealis_volume::limits::LAL_BYTES,
+    };
     let started = Instant::now();
     eprintln!(
         "instance: buffer pool of {pages} pages ({} MiB)",
@@ -176,6 +183,7 @@ pub async fn run(opts: Options) -> Result<()> {
             more,
             spares,
             pages_per_pg,
+            send_log_bytes,
         },
         Duration::from_secs(60),
     )

@@ -6,7 +6,7 @@
 //! borealis storage --node-id N --data-dir DIR [--listen ADDR] [--retention-lsns N] [--peer-lag-lsns N]
 //!                                                    collection below PGMRPL (defaults: the storage limits)
 //! borealis instance --storage A,B,C,D,E,F [--more-storage G,H,I] [--spares G,H,I] [--pg-size SIZE]
-//!                   [--listen ADDR] [--buffer-pool-pages N] [--txn-write-buffer-bytes N]
+//!                   [--listen ADDR] [--buffer-pool-pages N] [--txn-write-buffer-bytes N] [--send-log-bytes SIZE]
 //!                                                    spare k replaces a lost segment of AZ k mod 3;
 //!                                                    new PGs (every SIZE of pages, 10GiB by default)
 //!                                                    go on the six and the more-storage nodes
@@ -26,7 +26,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn usage() -> ! {
     eprintln!(
-        "usage:\n  borealis up [--data-dir DIR] [--port PORT] [--spares N] [--storage-nodes N] [--pg-size SIZE]\n  borealis storage --node-id N --data-dir DIR [--listen ADDR] [--retention-lsns N] [--peer-lag-lsns N]\n  borealis instance --storage ADDR,ADDR,ADDR,ADDR,ADDR,ADDR [--more-storage ADDR,...] [--spares ADDR,...] [--pg-size SIZE] [--listen ADDR] [--buffer-pool-pages N] [--txn-write-buffer-bytes N]"
+        "usage:\n  borealis up [--data-dir DIR] [--port PORT] [--spares N] [--storage-nodes N] [--pg-size SIZE]\n  borealis storage --node-id N --data-dir DIR [--listen ADDR] [--retention-lsns N] [--peer-lag-lsns N]\n  borealis instance --storage ADDR,ADDR,ADDR,ADDR,ADDR,ADDR [--more-storage ADDR,...] [--spares ADDR,...] [--pg-size SIZE] [--listen ADDR] [--buffer-pool-pages N] [--txn-write-buffer-bytes N] [--send-log-bytes SIZE]"
     );
     std::process::exit(2);
 }

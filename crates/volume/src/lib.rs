@@ -105,6 +105,10 @@ pub struct VolumeConfig {
     /// Pages per protection group when the volume is created (a volume keeps the size it was
     /// created with: its map says it).
     pub pages_per_pg: u64,
+    /// The writer's send log holds at most about twice this many bytes: this many of records
+    /// above VDL (the byte LAL: past it, allocation waits for storage) and as many of durable
+    /// records kept for lagging segments.
+    pub send_log_bytes: u64,
 }
 
 impl VolumeConfig {
@@ -116,6 +120,7 @@ impl VolumeConfig {
             more: Vec::new(),
             spares: Vec::new(),
             pages_per_pg: limits::PAGES_PER_PG_DEFAULT,
+            send_log_bytes: limits::LAL_BYTES,
         }
     }
 
@@ -566,6 +571,7 @@ impl Volume {
                 })
                 .collect(),
         );
+        core.set_send_log_bytes(config.send_log_bytes);
 
         let slots = core.slots();
         let (vdl_tx, _) = watch::channel(vdl);

@@ -312,6 +312,8 @@ pub struct WriterCore {
     trimmed_bytes: u64,
     /// Durable bytes the send log keeps for lagging segments ([`SEND_LOG_DURABLE_BYTES`]).
     send_log_durable_bytes: u64,
+    /// Bytes of records allocated above VDL past which allocation waits ([`LAL_BYTES`]).
+    lal_bytes: u64,
     fenced: bool,
     /// Read points of reads in flight, with their counts: PGMRPL never passes the lowest.
     reads: BTreeMap<Lsn, u32>,
@@ -361,6 +363,7 @@ impl WriterCore {
             record_bytes_total: 0,
             trimmed_bytes: 0,
             send_log_durable_bytes: SEND_LOG_DURABLE_BYTES,
+            lal_bytes: LAL_BYTES,
             fenced: false,
         }
     }
@@ -849,7 +852,7 @@ impl WriterCore {
             return Err(AppendError::Fenced);
         }
         if self.next_lsn.0 + n as u64 - 1 > self.allocation_limit().0
-            || self.bytes_above_vdl() >= LAL_BYTES
+            || self.bytes_above_vdl() >= self.lal_bytes
         {
             return Err(AppendError::LalExceeded);
         }
@@ -1160,6 +1163,16 @@ impl WriterCore {
     pub fn set_send_log_durable_bytes(&mut self, bytes: u64) {
         self.send_log_durable_bytes = bytes;
         self.trim();
+    }
+
+    /// Bounds the send log's memory to about twice `bytes`: at most `bytes` of records above VDL
+    /// (the byte LAL, overshot by at most one MTR) and `bytes` of durable records kept for
+    /// lagging segments. (Tests that measure the writer's memory make it small, so that how far
+    /// storage lags cannot hide what they measure.)
+    pub fn set_send_log_bytes(&mut self, bytes: u64) {
+        assert!(bytes > 0, "the send log must hold at least one MTR");
+        self.lal_bytes = bytes;
+        self.set_send_log_durable_bytes(bytes);
     }
 
     /// `cumulative_bytes` through `lsn` (which is at most the last record allocated).
