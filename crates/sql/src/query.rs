@@ -2611,6 +2611,10 @@ fn plan_joins(
     let nullable: Vec<bool> = (0..n)
         .map(|r| outer_joins || left_on.iter().any(|(l, _, _)| *l == r))
         .collect();
+    let mut conjuncts = conjuncts;
+    if !outer_joins {
+        add_implied_equalities(binder, &mut conjuncts);
+    }
     let mut pool: Vec<Conjunct> = Vec::new();
     let mut constant: Vec<Expr> = Vec::new();
     let mut after_joins: Vec<Expr> = Vec::new();
@@ -2921,6 +2925,113 @@ fn cost_based_order(
 
 /// If `e` is `x = y` with one side over relation `r` only and the other over joined relations
 /// only, returns (joined side, `r` side).
+/// With `a = b` and `a = K` among the conjuncts (`K` a constant or a parameter), every row that
+/// passes has `b = K` too: that conjunct is added, for each column so joined to a pinned one
+/// (PostgreSQL's equivalence classes do the same). It lets `b`'s relation be read by key on
+/// its own, before the join, instead of once per joined row: `orders o JOIN customers c ON
+/// c.id = o.customer_id WHERE o.customer_id = 42` reads customer 42 once. Only columns of one
+/// type are joined into a class, so that the added comparison means what the original did. An
+/// equality between two columns pinned to the same value is then dropped: the pins imply it.
+fn add_implied_equalities(binder: &Binder<'_>, conjuncts: &mut Vec<Expr>) {
+    fn pinned(e: &Expr) -> bool {
+        match e {
+            Expr::Literal(v) => !v.is_null(),
+            Expr::Param(_) => true,
+            Expr::Cast { expr, .. } => pinned(expr),
+            _ => false,
+        }
+    }
+    fn equality(e: &Expr) -> Option<(&Expr, &Expr)> {
+        match e {
+            Expr::Binary {
+                op: BinOp::Eq,
+                left,
+                right,
+                ..
+            } => Some((left, right)),
+            _ => None,
+        }
+    }
+    // Classes of columns joined by equalities, as a small union-find over column positions.
+    let mut parent: Vec<(usize, usize)> = Vec::new();
+    fn root(parent: &[(usize, usize)], mut c: usize) -> usize {
+        while let Some(&(_, p)) = parent.iter().find(|(x, _)| *x == c) {
+            if p == c {
+                break;
+            }
+            c = p;
+        }
+        c
+    }
+    for e in conjuncts.iter() {
+        if let Some((Expr::Column(a), Expr::Column(b))) = equality(e)
+            && a != b
+            && binder.type_of(&Expr::Column(*a)) == binder.type_of(&Expr::Column(*b))
+        {
+            let (ra, rb) = (root(&parent, *a), root(&parent, *b));
+            if ra != rb {
+                parent.retain(|(x, _)| *x != ra);
+                parent.push((ra, rb));
+            }
+        }
+    }
+    if parent.is_empty() || parent.len() > MAX_IMPLIED_CLASS_COLUMNS {
+        return;
+    }
+    let mut members: Vec<usize> = parent.iter().flat_map(|&(x, p)| [x, p]).collect();
+    members.sort_unstable();
+    members.dedup();
+    // The columns pinned by a conjunct of their own, and one such conjunct per class.
+    let mut pinned_columns: Vec<usize> = Vec::new();
+    let mut by_class: Vec<(usize, usize, usize)> = Vec::new(); // (root, column, conjunct)
+    for (k, e) in conjuncts.iter().enumerate() {
+        let column = match equality(e) {
+            Some((Expr::Column(c), other)) | Some((other, Expr::Column(c))) if pinned(other) => *c,
+            _ => continue,
+        };
+        pinned_columns.push(column);
+        let r = root(&parent, column);
+        if members.contains(&column) && !by_class.iter().any(|(x, _, _)| *x == r) {
+            by_class.push((r, column, k));
+        }
+    }
+    let mut added = Vec::new();
+    // Column pairs whose equality the added conjuncts imply (both are pinned to one value).
+    let mut redundant: Vec<Vec<usize>> = Vec::new();
+    for &(r, column, k) in &by_class {
+        let mut same = vec![column];
+        for &m in &members {
+            if m == column || pinned_columns.contains(&m) || root(&parent, m) != r {
+                continue;
+            }
+            let mut e = conjuncts[k].clone();
+            if let Expr::Binary { left, right, .. } = &mut e {
+                for side in [left, right] {
+                    if matches!(**side, Expr::Column(c) if c == column) {
+                        **side = Expr::Column(m);
+                    }
+                }
+            }
+            added.push(e);
+            same.push(m);
+        }
+        redundant.push(same);
+    }
+    // `a = b` with both pinned to one value is implied by the pins; kept, it would be read as a
+    // join condition and its selectivity counted twice.
+    conjuncts.retain(|e| match equality(e) {
+        Some((Expr::Column(a), Expr::Column(b))) => !redundant
+            .iter()
+            .any(|same| same.contains(a) && same.contains(b)),
+        _ => true,
+    });
+    conjuncts.extend(added);
+}
+
+/// Columns joined into equivalence classes past which no equality is implied (the quadratic
+/// search stays cheap; join graphs this wide are rare).
+const MAX_IMPLIED_CLASS_COLUMNS: usize = 64;
+
 fn equi_sides(e: &Expr, relations: &[Relation], r: usize, joined: &[bool]) -> Option<(Expr, Expr)> {
     let Expr::Binary {
         op: BinOp::Eq,

@@ -1935,27 +1935,7 @@ impl Session {
     /// SQL `EXECUTE name (args)`: the arguments are constant expressions, each converted to its
     /// parameter's type, then the prepared statement runs as if sent on its own.
     fn execute_prepared(&mut self, name: &str, args: &[ast::Expr]) -> SqlResult<Executed> {
-        let r = (|| {
-            let p = self
-                .sql_prepared
-                .get(name)
-                .ok_or_else(|| SqlError::UndefinedPreparedStatement(name.into()))?;
-            if args.len() != p.param_types.len() {
-                return Err(SqlError::Syntax(format!(
-                    "wrong number of parameters for prepared statement \"{name}\""
-                )));
-            }
-            let mut values = Vec::with_capacity(args.len());
-            for (a, ty) in args.iter().zip(&p.param_types) {
-                let mut no_params = Vec::new();
-                let bound = Binder::new(&[], &mut no_params)
-                    .bind(a, &mut AggMode::Forbidden("EXECUTE parameter"))?;
-                let v = bound.eval(&crate::expr::EvalContext::new(&[], &[], &self.info))?;
-                values.push(v.cast(*ty)?);
-            }
-            Ok((p.stmt.clone(), values, p.slot.clone()))
-        })();
-        match r {
+        match self.prepared_with_args(name, args) {
             Ok((stmt, values, slot)) => self.execute_with_plan_cache(&stmt, &values, &slot),
             Err(e) => {
                 if self.in_block {
@@ -1964,6 +1944,32 @@ impl Session {
                 Err(e)
             }
         }
+    }
+
+    /// The statement SQL `PREPARE` named `name`, with `args` evaluated to its parameters' types.
+    fn prepared_with_args(
+        &self,
+        name: &str,
+        args: &[ast::Expr],
+    ) -> SqlResult<(ast::Statement, Vec<Value>, Arc<PlanSlot>)> {
+        let p = self
+            .sql_prepared
+            .get(name)
+            .ok_or_else(|| SqlError::UndefinedPreparedStatement(name.into()))?;
+        if args.len() != p.param_types.len() {
+            return Err(SqlError::Syntax(format!(
+                "wrong number of parameters for prepared statement \"{name}\""
+            )));
+        }
+        let mut values = Vec::with_capacity(args.len());
+        for (a, ty) in args.iter().zip(&p.param_types) {
+            let mut no_params = Vec::new();
+            let bound = Binder::new(&[], &mut no_params)
+                .bind(a, &mut AggMode::Forbidden("EXECUTE parameter"))?;
+            let v = bound.eval(&crate::expr::EvalContext::new(&[], &[], &self.info))?;
+            values.push(v.cast(*ty)?);
+        }
+        Ok((p.stmt.clone(), values, p.slot.clone()))
     }
 
     /// `DEALLOCATE name` of a statement SQL `PREPARE` made; `false` if there is none.
@@ -2196,6 +2202,23 @@ impl Session {
             }
             ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_) => {
                 self.explain_dml(txn, statement, params, o, planning)?
+            }
+            // The plan of a statement SQL `PREPARE` made, with its parameters' values.
+            ast::Statement::Execute {
+                name: Some(name),
+                parameters,
+                immediate: false,
+                into,
+                using,
+                ..
+            } if into.is_empty() && using.is_empty() => {
+                let (prepared, values, _) =
+                    self.prepared_with_args(&object_name(name)?, parameters)?;
+                let mut inner = stmt.clone();
+                if let ast::Statement::Explain { statement, .. } = &mut inner {
+                    **statement = prepared;
+                }
+                return self.explain(txn, &inner, &values);
             }
             other => {
                 return Err(SqlError::FeatureNotSupported(format!(
