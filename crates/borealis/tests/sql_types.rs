@@ -990,6 +990,111 @@ fn spill_files(pid: u32) -> Vec<String> {
         .collect()
 }
 
+/// A result far larger than the result budget (16 MiB, whatever `work_mem` says) goes to a
+/// temporary file as it is produced and is read back as it is sent: every row arrives in order
+/// over the simple and the extended protocol, through portals with a row limit and through
+/// COPY TO, the file is gone afterwards, and the writer's peak memory grows by far less than
+/// the result (it grew by about two and a half times the result when results were collected
+/// in memory).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_results_are_sent_from_a_file_not_from_memory() {
+    use futures::StreamExt;
+    const ROWS: i32 = 150_000;
+    const PAD: usize = 600;
+    let _g = serial();
+    let cluster = Cluster::start("sql-big-results");
+    let pid = cluster.writer.as_ref().unwrap().child.id();
+    let c = cluster.client().await;
+    c.batch_execute(&format!(
+        "CREATE TABLE big (id int PRIMARY KEY, n int); \
+         INSERT INTO big SELECT g, g % 1000 FROM generate_series(1, {ROWS}) g"
+    ))
+    .await
+    .unwrap();
+    let query = format!("SELECT id, repeat(chr(97 + n % 26), {PAD}) AS pad FROM big ORDER BY id");
+    let pad = |id: i32| {
+        let ch = char::from(b'a' + u8::try_from(id % 1000 % 26).unwrap());
+        ch.to_string().repeat(PAD)
+    };
+    // Warm up: the buffer pool and the allocator reach their working size on a small result.
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM big WHERE length(repeat('x', n)) >= 0",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, i64::from(ROWS));
+    let (before, _) = cluster.writer_memory_kib();
+
+    // Extended protocol, binary.
+    let rows = c.query(&query, &[]).await.unwrap();
+    assert_eq!(rows.len(), ROWS as usize);
+    for (k, r) in rows.iter().enumerate() {
+        let id: i32 = r.get(0);
+        assert_eq!(id, i32::try_from(k).unwrap() + 1);
+        assert_eq!(r.get::<_, String>(1), pad(id));
+    }
+    drop(rows);
+    let (after, _) = cluster.writer_memory_kib();
+    let result_kib = u64::try_from(ROWS).unwrap() * (PAD as u64 + 8) / 1024;
+    assert!(
+        after.saturating_sub(before) < result_kib / 2,
+        "the writer's peak grew from {before} KiB to {after} KiB for a {result_kib} KiB result"
+    );
+    assert!(spill_files(pid).is_empty(), "the result's file is removed");
+
+    // Simple protocol, text.
+    let mut next = 1;
+    for m in c.simple_query(&query).await.unwrap() {
+        if let SimpleQueryMessage::Row(r) = m {
+            assert_eq!(r.get(0), Some(next.to_string().as_str()));
+            assert_eq!(r.get(1), Some(pad(next).as_str()));
+            next += 1;
+        }
+    }
+    assert_eq!(next, ROWS + 1);
+
+    // A portal paged 10 000 rows per Execute.
+    let mut c = c;
+    let tx = c.transaction().await.unwrap();
+    let portal = tx.bind(query.as_str(), &[]).await.unwrap();
+    let mut next = 1;
+    loop {
+        let rows = tx.query_portal(&portal, 10_000).await.unwrap();
+        if rows.is_empty() {
+            break;
+        }
+        for r in rows {
+            assert_eq!(r.get::<_, i32>(0), next);
+            next += 1;
+        }
+    }
+    assert_eq!(next, ROWS + 1);
+    tx.commit().await.unwrap();
+
+    // COPY TO, a line per row.
+    let copy = c
+        .copy_out(&format!("COPY ({query}) TO STDOUT"))
+        .await
+        .unwrap();
+    let mut data = Vec::new();
+    let mut copy = std::pin::pin!(copy);
+    while let Some(chunk) = copy.next().await {
+        data.extend_from_slice(&chunk.unwrap());
+    }
+    let text = String::from_utf8(data).unwrap();
+    let mut lines = 0;
+    for (k, line) in text.lines().enumerate() {
+        let id = i32::try_from(k).unwrap() + 1;
+        assert_eq!(line, format!("{id}\t{}", pad(id)));
+        lines += 1;
+    }
+    assert_eq!(lines, ROWS);
+    assert!(spill_files(pid).is_empty(), "the COPY's file is removed");
+}
+
 /// A cursor over far more rows than `work_mem` keeps them in a temporary file, reads all of
 /// them back in order a chunk at a time (and backward), and removes the file when closed or
 /// when the session ends; protocol portals page through the same rows with a row limit per

@@ -55,6 +55,7 @@
 use async_trait::async_trait;
 use borealis_common::Lsn;
 use borealis_common::pagestore::StoreError;
+use borealis_sql::cursor::RowStore;
 use borealis_sql::datetime as dt;
 use borealis_sql::expr::SessionInfo;
 use borealis_sql::query::ColumnInfo;
@@ -1099,6 +1100,177 @@ fn response(executed: Executed, formats: &Format, rows_tag: &str) -> PgWireResul
         Output::Rows { columns, rows } => rows_response(&columns, rows, formats, rows_tag),
         Output::Returning { tag, columns, rows } => rows_response(&columns, rows, formats, &tag),
         Output::Fetched { columns, rows, .. } => rows_response(&columns, rows, formats, "FETCH"),
+        Output::StoredRows { columns, rows } => {
+            stored_rows_response(&columns, rows, formats, rows_tag)
+        }
+        Output::StoredCopyOut { columns, lines } => {
+            let data = StoredRows::new(lines).map(|r| match r {
+                Ok(mut line) => match line.pop() {
+                    Some(Value::Text(l)) => Ok(CopyData::new(bytes::Bytes::from(l.into_bytes()))),
+                    _ => Err(user_error(&FrontError::Internal(
+                        "a COPY line is one text value".into(),
+                    ))),
+                },
+                Err(e) => Err(user_error(&FrontError::Sql(e))),
+            });
+            Ok(Response::CopyOut(CopyResponse::new(
+                0,
+                columns,
+                stream::iter(data),
+            )))
+        }
+    }
+}
+
+/// Encodes rows of one result into DataRow messages in the formats Bind asked for.
+struct RowEncoder {
+    schema: Arc<Vec<FieldInfo>>,
+    types: Vec<DataType>,
+    encoder: DataRowEncoder,
+    /// Text forms of numbers are written here rather than into a new string per field.
+    scratch: String,
+}
+
+impl RowEncoder {
+    fn new(columns: &[borealis_sql::query::ColumnInfo], formats: &Format) -> RowEncoder {
+        let fields: Vec<FieldInfo> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                FieldInfo::new(
+                    c.name.clone(),
+                    None,
+                    None,
+                    pg_type(c.ty),
+                    formats.format_for(i),
+                )
+            })
+            .collect();
+        let schema = Arc::new(fields);
+        RowEncoder {
+            encoder: DataRowEncoder::new(schema.clone()),
+            schema,
+            types: columns.iter().map(|c| c.ty).collect(),
+            scratch: String::new(),
+        }
+    }
+
+    fn encode(&mut self, row: &[Value]) -> PgWireResult<pgwire::messages::data::DataRow> {
+        for (i, v) in row.iter().enumerate() {
+            let field = &self.schema[i];
+            if field.format() == FieldFormat::Text {
+                match v {
+                    Value::Null => self.encoder.encode_field(&None::<&str>)?,
+                    Value::Text(s) | Value::Json(s) => self.encoder.encode_field(&s.as_str())?,
+                    Value::Bool(b) => self.encoder.encode_field(&if *b { "t" } else { "f" })?,
+                    Value::Int(x) => {
+                        use std::fmt::Write as _;
+                        self.scratch.clear();
+                        let _ = write!(self.scratch, "{x}");
+                        self.encoder.encode_field(&self.scratch.as_str())?;
+                    }
+                    // An array's text, written as it is: the encoder would quote a
+                    // string sent for an array column as an element.
+                    Value::Array(items) => self.encoder.encode_field_with_type_and_format(
+                        &borealis_sql::array::format(items),
+                        &Type::TEXT,
+                        FieldFormat::Text,
+                        &pgwire::types::format::FormatOptions::default(),
+                    )?,
+                    other => self.encoder.encode_field(&other.to_text())?,
+                }
+                continue;
+            }
+            match (v, self.types[i]) {
+                (Value::Null, _) => self.encoder.encode_field(&None::<i32>)?,
+                (Value::Int(x), DataType::Int4) => self.encoder.encode_field(&(*x as i32))?,
+                (Value::Int(x), DataType::Int2) => self.encoder.encode_field(&(*x as i16))?,
+                (Value::Float4(f), _) => self.encoder.encode_field(f)?,
+                (Value::Int(x), _) => self.encoder.encode_field(x)?,
+                (Value::Float(f), _) => self.encoder.encode_field(f)?,
+                (Value::Bool(b), _) => self.encoder.encode_field(b)?,
+                (Value::Text(s), _) => self.encoder.encode_field(s)?,
+                (Value::Timestamp(t) | Value::TimestampTz(t), _) => {
+                    self.encoder.encode_field_with_type_and_format(
+                        &dt::ts_to_wire(*t),
+                        &Type::INT8,
+                        FieldFormat::Binary,
+                        &pgwire::types::format::FormatOptions::default(),
+                    )?
+                }
+                (Value::Time(t), _) => self.encoder.encode_field_with_type_and_format(
+                    t,
+                    &Type::INT8,
+                    FieldFormat::Binary,
+                    &pgwire::types::format::FormatOptions::default(),
+                )?,
+                (Value::Date(d), _) => self.encoder.encode_field_with_type_and_format(
+                    &dt::date_to_wire(*d),
+                    &Type::INT4,
+                    FieldFormat::Binary,
+                    &pgwire::types::format::FormatOptions::default(),
+                )?,
+                (Value::TimeTz(t, east_secs), _) => {
+                    self.encoder.encode_field_with_type_and_format(
+                        &dt::timetz_to_wire(*t, *east_secs),
+                        &Type::BYTEA,
+                        FieldFormat::Binary,
+                        &pgwire::types::format::FormatOptions::default(),
+                    )?
+                }
+                (Value::Interval(iv), _) => self.encoder.encode_field_with_type_and_format(
+                    &dt::interval_to_wire(iv),
+                    &Type::BYTEA,
+                    FieldFormat::Binary,
+                    &pgwire::types::format::FormatOptions::default(),
+                )?,
+                // The type's own binary form, sent as raw bytes.
+                (Value::Bytes(b), _) => self.encoder.encode_field_with_type_and_format(
+                    b,
+                    &Type::BYTEA,
+                    FieldFormat::Binary,
+                    &pgwire::types::format::FormatOptions::default(),
+                )?,
+                (Value::Uuid(u), _) => self.encoder.encode_field_with_type_and_format(
+                    &u.to_be_bytes().to_vec(),
+                    &Type::BYTEA,
+                    FieldFormat::Binary,
+                    &pgwire::types::format::FormatOptions::default(),
+                )?,
+                (Value::Numeric(n), _) => self.encoder.encode_field_with_type_and_format(
+                    &n.to_wire(),
+                    &Type::BYTEA,
+                    FieldFormat::Binary,
+                    &pgwire::types::format::FormatOptions::default(),
+                )?,
+                (Value::Json(s), _) => self.encoder.encode_field(s)?,
+                (Value::Array(items), ty) => {
+                    let mut b = Vec::new();
+                    borealis_sql::array::to_binary(
+                        items,
+                        ty.element().unwrap_or(DataType::Text),
+                        &mut b,
+                    );
+                    self.encoder.encode_field_with_type_and_format(
+                        &b,
+                        &Type::BYTEA,
+                        FieldFormat::Binary,
+                        &pgwire::types::format::FormatOptions::default(),
+                    )?
+                }
+                (Value::Jsonb(j), _) => {
+                    let mut b = vec![1u8];
+                    b.extend_from_slice(j.to_string().as_bytes());
+                    self.encoder.encode_field_with_type_and_format(
+                        &b,
+                        &Type::BYTEA,
+                        FieldFormat::Binary,
+                        &pgwire::types::format::FormatOptions::default(),
+                    )?
+                }
+            }
+        }
+        Ok(self.encoder.take_row())
     }
 }
 
@@ -1109,144 +1281,79 @@ fn rows_response(
     formats: &Format,
     tag: &str,
 ) -> PgWireResult<Response> {
-    {
-        {
-            let fields: Vec<FieldInfo> = columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    FieldInfo::new(
-                        c.name.clone(),
-                        None,
-                        None,
-                        pg_type(c.ty),
-                        formats.format_for(i),
-                    )
-                })
-                .collect();
-            let schema = Arc::new(fields);
-            let mut encoder = DataRowEncoder::new(schema.clone());
-            let mut out = Vec::with_capacity(rows.len());
-            // Text forms of numbers are written here rather than into a new string per field.
-            let mut scratch = String::new();
-            for row in rows {
-                for (i, v) in row.iter().enumerate() {
-                    let field = &schema[i];
-                    if field.format() == FieldFormat::Text {
-                        match v {
-                            Value::Null => encoder.encode_field(&None::<&str>)?,
-                            Value::Text(s) | Value::Json(s) => encoder.encode_field(&s.as_str())?,
-                            Value::Bool(b) => encoder.encode_field(&if *b { "t" } else { "f" })?,
-                            Value::Int(x) => {
-                                use std::fmt::Write as _;
-                                scratch.clear();
-                                let _ = write!(scratch, "{x}");
-                                encoder.encode_field(&scratch.as_str())?;
-                            }
-                            // An array's text, written as it is: the encoder would quote a
-                            // string sent for an array column as an element.
-                            Value::Array(items) => encoder.encode_field_with_type_and_format(
-                                &borealis_sql::array::format(items),
-                                &Type::TEXT,
-                                FieldFormat::Text,
-                                &pgwire::types::format::FormatOptions::default(),
-                            )?,
-                            other => encoder.encode_field(&other.to_text())?,
-                        }
-                        continue;
-                    }
-                    match (v, columns[i].ty) {
-                        (Value::Null, _) => encoder.encode_field(&None::<i32>)?,
-                        (Value::Int(x), DataType::Int4) => encoder.encode_field(&(*x as i32))?,
-                        (Value::Int(x), DataType::Int2) => encoder.encode_field(&(*x as i16))?,
-                        (Value::Float4(f), _) => encoder.encode_field(f)?,
-                        (Value::Int(x), _) => encoder.encode_field(x)?,
-                        (Value::Float(f), _) => encoder.encode_field(f)?,
-                        (Value::Bool(b), _) => encoder.encode_field(b)?,
-                        (Value::Text(s), _) => encoder.encode_field(s)?,
-                        (Value::Timestamp(t) | Value::TimestampTz(t), _) => encoder
-                            .encode_field_with_type_and_format(
-                                &dt::ts_to_wire(*t),
-                                &Type::INT8,
-                                FieldFormat::Binary,
-                                &pgwire::types::format::FormatOptions::default(),
-                            )?,
-                        (Value::Time(t), _) => encoder.encode_field_with_type_and_format(
-                            t,
-                            &Type::INT8,
-                            FieldFormat::Binary,
-                            &pgwire::types::format::FormatOptions::default(),
-                        )?,
-                        (Value::Date(d), _) => encoder.encode_field_with_type_and_format(
-                            &dt::date_to_wire(*d),
-                            &Type::INT4,
-                            FieldFormat::Binary,
-                            &pgwire::types::format::FormatOptions::default(),
-                        )?,
-                        (Value::TimeTz(t, east_secs), _) => encoder
-                            .encode_field_with_type_and_format(
-                                &dt::timetz_to_wire(*t, *east_secs),
-                                &Type::BYTEA,
-                                FieldFormat::Binary,
-                                &pgwire::types::format::FormatOptions::default(),
-                            )?,
-                        (Value::Interval(iv), _) => encoder.encode_field_with_type_and_format(
-                            &dt::interval_to_wire(iv),
-                            &Type::BYTEA,
-                            FieldFormat::Binary,
-                            &pgwire::types::format::FormatOptions::default(),
-                        )?,
-                        // The type's own binary form, sent as raw bytes.
-                        (Value::Bytes(b), _) => encoder.encode_field_with_type_and_format(
-                            b,
-                            &Type::BYTEA,
-                            FieldFormat::Binary,
-                            &pgwire::types::format::FormatOptions::default(),
-                        )?,
-                        (Value::Uuid(u), _) => encoder.encode_field_with_type_and_format(
-                            &u.to_be_bytes().to_vec(),
-                            &Type::BYTEA,
-                            FieldFormat::Binary,
-                            &pgwire::types::format::FormatOptions::default(),
-                        )?,
-                        (Value::Numeric(n), _) => encoder.encode_field_with_type_and_format(
-                            &n.to_wire(),
-                            &Type::BYTEA,
-                            FieldFormat::Binary,
-                            &pgwire::types::format::FormatOptions::default(),
-                        )?,
-                        (Value::Json(s), _) => encoder.encode_field(s)?,
-                        (Value::Array(items), ty) => {
-                            let mut b = Vec::new();
-                            borealis_sql::array::to_binary(
-                                items,
-                                ty.element().unwrap_or(DataType::Text),
-                                &mut b,
-                            );
-                            encoder.encode_field_with_type_and_format(
-                                &b,
-                                &Type::BYTEA,
-                                FieldFormat::Binary,
-                                &pgwire::types::format::FormatOptions::default(),
-                            )?
-                        }
-                        (Value::Jsonb(j), _) => {
-                            let mut b = vec![1u8];
-                            b.extend_from_slice(j.to_string().as_bytes());
-                            encoder.encode_field_with_type_and_format(
-                                &b,
-                                &Type::BYTEA,
-                                FieldFormat::Binary,
-                                &pgwire::types::format::FormatOptions::default(),
-                            )?
-                        }
-                    }
-                }
-                out.push(Ok(encoder.take_row()));
+    let mut encoder = RowEncoder::new(columns, formats);
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(Ok(encoder.encode(&row)?));
+    }
+    let mut response = QueryResponse::new(encoder.schema.clone(), stream::iter(out));
+    response.set_command_tag(tag);
+    Ok(Response::Query(response))
+}
+
+/// Rows read back from a result store as they are sent, [`STORED_ROWS_CHUNK`] at a time: a
+/// result past the result budget never sits in memory whole, here or in the session.
+fn stored_rows_response(
+    columns: &[borealis_sql::query::ColumnInfo],
+    store: RowStore,
+    formats: &Format,
+    tag: &str,
+) -> PgWireResult<Response> {
+    let mut encoder = RowEncoder::new(columns, formats);
+    let schema = encoder.schema.clone();
+    let rows = StoredRows::new(store).map(move |r| {
+        r.map_err(|e| user_error(&FrontError::Sql(e)))
+            .and_then(|row| encoder.encode(&row))
+    });
+    let mut response = QueryResponse::new(schema, stream::iter(rows));
+    response.set_command_tag(tag);
+    Ok(Response::Query(response))
+}
+
+/// Rows read back from a result store per chunk.
+const STORED_ROWS_CHUNK: u64 = 256;
+
+/// An iterator over a result store's rows, reading [`STORED_ROWS_CHUNK`] at a time; after an
+/// error it ends.
+struct StoredRows {
+    store: RowStore,
+    next: u64,
+    chunk: std::vec::IntoIter<Vec<Value>>,
+    failed: bool,
+}
+
+impl StoredRows {
+    fn new(store: RowStore) -> StoredRows {
+        StoredRows {
+            store,
+            next: 1,
+            chunk: Vec::new().into_iter(),
+            failed: false,
+        }
+    }
+}
+
+impl Iterator for StoredRows {
+    type Item = Result<Vec<Value>, SqlError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(row) = self.chunk.next() {
+            return Some(Ok(row));
+        }
+        if self.failed || self.next > self.store.len() {
+            return None;
+        }
+        let last = (self.next + STORED_ROWS_CHUNK - 1).min(self.store.len());
+        match self.store.range(self.next, last) {
+            Ok(rows) => {
+                self.next = last + 1;
+                self.chunk = rows.into_iter();
+                self.chunk.next().map(Ok)
             }
-            let mut response = QueryResponse::new(schema, stream::iter(out));
-            response.set_command_tag(tag);
-            Ok(Response::Query(response))
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
         }
     }
 }

@@ -51,6 +51,7 @@ use crate::query::ColumnInfo;
 use crate::spill::{SpillFile, SpillReader, value_bytes};
 use crate::types::Value;
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// Cursors one session may hold open at once: each may hold a temporary file and an open
 /// descriptor on it, so the bound keeps a session from exhausting either.
@@ -165,6 +166,12 @@ impl RowStore {
         Ok(())
     }
 
+    /// The rows, if they are all in memory (the store never spilled).
+    #[must_use]
+    pub fn into_memory(self) -> Option<Vec<Vec<Value>>> {
+        self.spilled.is_none().then_some(self.memory)
+    }
+
     /// Rows kept.
     #[must_use]
     pub fn len(&self) -> u64 {
@@ -220,6 +227,32 @@ impl RowStore {
         }
         s.reader = Some((reader, last));
         Ok(out)
+    }
+}
+
+impl crate::query::ResultSink for RowStore {
+    fn push_row(&mut self, row: Vec<Value>) -> SqlResult<()> {
+        self.push(row)
+    }
+
+    fn row_count(&self) -> usize {
+        usize::try_from(self.rows).unwrap_or(usize::MAX)
+    }
+}
+
+impl fmt::Debug for RowStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RowStore")
+            .field("rows", &self.rows)
+            .field("spilled", &self.spilled.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stores are compared by identity: a statement's output holding one equals only itself.
+impl PartialEq for RowStore {
+    fn eq(&self, other: &RowStore) -> bool {
+        std::ptr::eq(self, other)
     }
 }
 

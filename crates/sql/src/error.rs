@@ -250,7 +250,7 @@ pub enum SqlError {
     ReadOnlyTransaction(&'static str),
     #[error("snapshot too old: a row version this snapshot needs was removed")]
     SnapshotTooOld,
-    #[error("row is too big: {0}")]
+    #[error("{0}")]
     ProgramLimitExceeded(String),
     /// A value whose type nothing determines (`ARRAY[]` without a cast).
     #[error("{0}")]
@@ -290,7 +290,9 @@ impl From<EngineError> for SqlError {
         match e {
             EngineError::Store(s) => SqlError::Storage(s),
             EngineError::Corrupted(m) => SqlError::Corrupted(m),
-            EngineError::EntryTooLarge { .. } => SqlError::ProgramLimitExceeded(e.to_string()),
+            EngineError::EntryTooLarge { .. } => {
+                SqlError::ProgramLimitExceeded(format!("row is too big: {e}"))
+            }
             // Duplicate keys are turned into unique violations with their detail by the caller,
             // which knows the table and key; one that reaches here lost that context.
             EngineError::DuplicateKey => SqlError::UniqueViolation {

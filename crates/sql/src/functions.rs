@@ -120,6 +120,8 @@ pub(crate) fn bind(
         ),
         "translate" if n == 3 => ("fn_translate", vec![Some(T::Text); 3]),
         "starts_with" if n == 2 => ("fn_starts_with", vec![Some(T::Text); 2]),
+        "ascii" if n == 1 => ("fn_ascii", vec![Some(T::Text)]),
+        "chr" if n == 1 => ("fn_chr", vec![Some(T::Int4)]),
         "format" if n >= 1 => {
             if n - 1 > FORMAT_ARGS_MAX {
                 return Err(SqlError::ProgramLimitExceeded(format!(
@@ -266,6 +268,8 @@ pub(crate) fn bind(
         | "rtrim"
         | "translate"
         | "starts_with"
+        | "ascii"
+        | "chr"
         | "format"
         | "quote_nullable"
         | "to_hex"
@@ -391,7 +395,8 @@ pub(crate) fn function_type(name: &str, types: &[Option<DataType>]) -> Option<Da
         | "fn_min_scale"
         | "fn_num_nulls"
         | "fn_num_nonnulls"
-        | "fn_position" => T::Int4,
+        | "fn_position"
+        | "fn_ascii" => T::Int4,
         "fn_substr" | "fn_overlay" => {
             if types.first() == Some(&Some(T::Bytea)) {
                 T::Bytea
@@ -710,6 +715,40 @@ pub(crate) fn eval(
             )
         }
         "fn_starts_with" => Value::Bool(text(0).starts_with(&text(1))),
+        // The code point of the first character (the encoding is UTF-8); 0 for ''.
+        "fn_ascii" => Value::Int(
+            text(0)
+                .chars()
+                .next()
+                .map_or(0, |c| i64::from(u32::from(c))),
+        ),
+        "fn_chr" => {
+            let code = int(0);
+            if code == 0 {
+                return Err(SqlError::ProgramLimitExceeded(
+                    "null character not permitted".into(),
+                ));
+            }
+            if code < 0 {
+                return Err(SqlError::InvalidParameterValue(
+                    "character number must be positive".into(),
+                ));
+            }
+            let c = u32::try_from(code).ok().and_then(char::from_u32);
+            match c {
+                Some(c) => Value::Text(c.to_string()),
+                None if code > 0x10FFFF => {
+                    return Err(SqlError::ProgramLimitExceeded(format!(
+                        "requested character too large for encoding: {code}"
+                    )));
+                }
+                None => {
+                    return Err(SqlError::ProgramLimitExceeded(format!(
+                        "requested character not valid for encoding: {code}"
+                    )));
+                }
+            }
+        }
         "fn_to_hex32" => Value::Text(format!("{:x}", int(0) as i32 as u32)),
         "fn_to_hex" => Value::Text(format!("{:x}", int(0) as u64)),
         "fn_encode" => encode(bytes_of(&vals[0]), &text(1))?,

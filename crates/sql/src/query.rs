@@ -109,11 +109,34 @@ mod index_only;
 #[path = "merge.rs"]
 mod merge;
 
+/// Where a query's final rows go: a vector, or a store that spills past a byte budget
+/// ([`crate::cursor::RowStore`]).
+pub trait ResultSink {
+    /// Takes the next row.
+    fn push_row(&mut self, row: Vec<Value>) -> SqlResult<()>;
+    /// Rows taken so far.
+    fn row_count(&self) -> usize;
+}
+
+impl ResultSink for Vec<Vec<Value>> {
+    fn push_row(&mut self, row: Vec<Value>) -> SqlResult<()> {
+        self.push(row);
+        Ok(())
+    }
+
+    fn row_count(&self) -> usize {
+        self.len()
+    }
+}
+
 /// Rows fetched from the engine per call.
 pub const SCAN_BATCH_ROWS: usize = 1024;
 
 /// `work_mem` when the executor is not told the session's (PostgreSQL's default, 4 MB).
 pub const WORK_MEM_DEFAULT: usize = 4 << 20;
+/// Least memory for a statement's result before it spills (see
+/// [`crate::session::Session::result_memory_bytes`]).
+pub const RESULT_MEMORY_MIN: usize = 16 << 20;
 /// Deepest nesting of subqueries: binding and execution recurse through them.
 pub const SUBQUERY_DEPTH_MAX: usize = 32;
 /// Most rows held in memory where a consumer needs all of them at once: a merge join's
@@ -3214,6 +3237,19 @@ impl<'a> Executor<'a> {
         plan: &QueryPlan,
         outer: Option<&EvalContext<'_>>,
     ) -> SqlResult<Vec<Vec<Value>>> {
+        let mut rows = Vec::new();
+        self.run_into(plan, outer, &mut rows)?;
+        Ok(rows)
+    }
+
+    /// Runs a query plan, its final rows going to `rows` (a statement's result goes to a store
+    /// that spills past a budget, so that its size is not bounded by memory).
+    pub fn run_into(
+        &self,
+        plan: &QueryPlan,
+        outer: Option<&EvalContext<'_>>,
+        rows: &mut dyn ResultSink,
+    ) -> SqlResult<()> {
         let started = self.node_start();
         let limit = match &plan.limit {
             Some(e) => constant_usize(e, self.params, self.session, "LIMIT")?,
@@ -3239,7 +3275,6 @@ impl<'a> Executor<'a> {
         let n = plan.order_by.len();
         let mut seen = HashSet::new();
         let (mut unique, mut skipped) = (0usize, 0usize);
-        let mut rows: Vec<Vec<Value>> = Vec::new();
         let mut last_keys: Option<Vec<Value>> = None;
         // Takes the next row in order; whether more are wanted.
         let mut tail = |vals: Vec<Value>, keys: Vec<Value>| -> SqlResult<bool> {
@@ -3253,7 +3288,7 @@ impl<'a> Executor<'a> {
                 skipped += 1;
                 return Ok(true);
             }
-            if limit.is_some_and(|l| rows.len() >= l) {
+            if limit.is_some_and(|l| rows.row_count() >= l) {
                 // WITH TIES: a row that sorts equal to the last one kept is kept too.
                 let tie = plan.with_ties
                     && last_keys.as_deref().is_some_and(|k| {
@@ -3263,14 +3298,14 @@ impl<'a> Executor<'a> {
                 if !tie {
                     return Ok(false);
                 }
-                rows.push(vals);
+                rows.push_row(vals)?;
                 return Ok(true);
             }
             if plan.with_ties {
                 last_keys = Some(keys.get(..n).unwrap_or(&[]).to_vec());
             }
-            rows.push(vals);
-            Ok(plan.with_ties || limit.is_none_or(|l| rows.len() < l))
+            rows.push_row(vals)?;
+            Ok(plan.with_ties || limit.is_none_or(|l| rows.row_count() < l))
         };
         let mut body_rows = 0usize;
         {
@@ -3356,8 +3391,8 @@ impl<'a> Executor<'a> {
         if distinct_on {
             self.node_done(plan, explain::Part::Unique, started, unique);
         }
-        self.node_done(plan, explain::Part::Limit, started, rows.len());
-        Ok(rows)
+        self.node_done(plan, explain::Part::Limit, started, rows.row_count());
+        Ok(())
     }
 
     /// Runs `anchor UNION [ALL] step` as PostgreSQL does: the anchor's rows (without duplicates

@@ -23,6 +23,7 @@ use crate::catalog::{
     encode_row, pk_key, rowid_key, rowid_of_key,
 };
 use crate::copy::{CopyFormat, LineSplitter};
+use crate::cursor::RowStore;
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{AggMode, Binder, Expr, ScopeColumn, SessionInfo, ident_name, object_name};
 use crate::index::{self, NameOwner};
@@ -139,6 +140,43 @@ impl Database {
     }
 }
 
+/// The lines of a `COPY … TO STDOUT`, encoded as rows arrive, in a store that spills.
+struct CopyLines<'f> {
+    format: &'f CopyFormat,
+    store: RowStore,
+    line: String,
+}
+
+impl CopyLines<'_> {
+    /// The CSV header line, if the format has one.
+    fn header(&mut self, names: &[String]) -> SqlResult<()> {
+        if self.format.header {
+            let mut h = String::new();
+            self.format.encode_header(names, &mut h);
+            self.store.push(vec![Value::Text(h)])?;
+        }
+        Ok(())
+    }
+
+    fn encode(&mut self, row: &[Value]) -> SqlResult<()> {
+        self.line.clear();
+        self.format.encode_row(row, &mut self.line);
+        self.store.push(vec![Value::Text(self.line.clone())])
+    }
+}
+
+impl crate::query::ResultSink for CopyLines<'_> {
+    fn push_row(&mut self, row: Vec<Value>) -> SqlResult<()> {
+        self.encode(&row)
+    }
+
+    fn row_count(&self) -> usize {
+        // The header line is not a row: LIMIT counts rows.
+        let header = usize::from(self.format.header);
+        usize::try_from(self.store.len()).unwrap_or(usize::MAX) - header
+    }
+}
+
 /// What a statement produced.
 #[derive(Debug, PartialEq)]
 pub enum Output {
@@ -163,6 +201,15 @@ pub enum Output {
     },
     /// `COPY … TO STDOUT`: one encoded line per row, then the tag `COPY n`.
     CopyOut { columns: usize, lines: Vec<String> },
+    /// `COPY … TO STDOUT` whose lines outgrew the result budget: each row of the store is one
+    /// line (a text value), the CSV header first if there is one.
+    StoredCopyOut { columns: usize, lines: RowStore },
+    /// A query's rows that outgrew the result budget ([`Session::result_memory_bytes`]), kept in
+    /// a temporary file and read back as they are sent.
+    StoredRows {
+        columns: Vec<ColumnInfo>,
+        rows: RowStore,
+    },
     /// Rows of a `FETCH` (tag `FETCH n`); `binary`: the cursor was declared BINARY, so a simple
     /// query sends them in binary form (through the extended protocol, Bind's formats decide).
     Fetched {
@@ -1020,6 +1067,13 @@ impl Session {
     }
 
     /// The session's `work_mem`, in bytes.
+    /// Bytes of a statement's result (query rows, COPY lines) kept in memory before the rest
+    /// goes to a temporary file: `work_mem`, but at least [`crate::query::RESULT_MEMORY_MIN`]
+    /// (a result is sent as soon as it is complete, and most fit).
+    pub fn result_memory_bytes(&self) -> usize {
+        self.work_mem_bytes().max(crate::query::RESULT_MEMORY_MIN)
+    }
+
     fn work_mem_bytes(&self) -> usize {
         settings::lookup("work_mem")
             .zip(self.setting("work_mem"))
@@ -1756,7 +1810,7 @@ impl Session {
 
     /// DECLARE, FETCH, MOVE or CLOSE (see [`crate::cursor`]).
     fn cursor_statement(&mut self, text: &str, params: &[Value]) -> SqlResult<Executed> {
-        use crate::cursor::{Cursor, CursorStatement, RowStore};
+        use crate::cursor::{Cursor, CursorStatement};
         let stmt = crate::ddl_parse::parse_cursor_statement(text)?
             .ok_or_else(|| SqlError::Syntax("syntax error in a cursor statement".into()))?;
         let output = match stmt {
@@ -1774,20 +1828,21 @@ impl Session {
                 let q = cursor_query(&query)?;
                 let created_us = crate::types::now_us();
                 let ex = self.execute(&ast::Statement::Query(Box::new(q)), params)?;
-                let (columns, rows) = match ex.output {
+                let (columns, store) = match ex.output {
                     Output::Rows { columns, rows } | Output::Returning { columns, rows, .. } => {
-                        (columns, rows)
+                        let mut store = RowStore::new(columns.len(), self.work_mem_bytes());
+                        for r in rows {
+                            store.push(r)?;
+                        }
+                        (columns, store)
                     }
+                    Output::StoredRows { columns, rows } => (columns, rows),
                     _ => {
                         return Err(SqlError::Internal(
                             "a cursor's query returned no rows".into(),
                         ));
                     }
                 };
-                let mut store = RowStore::new(columns.len(), self.work_mem_bytes());
-                for r in rows {
-                    store.push(r)?;
-                }
                 let mut c = Cursor::new(
                     text.to_string(),
                     columns,
@@ -2449,10 +2504,16 @@ impl Session {
                         Arc::new(plan)
                     }
                 };
-                let rows = self.executor(txn, params).run(&plan, None)?;
-                Ok(Output::Rows {
-                    columns: plan.columns.clone(),
-                    rows,
+                let mut rows = RowStore::new(plan.columns.len(), self.result_memory_bytes());
+                self.executor(txn, params)
+                    .run_into(&plan, None, &mut rows)?;
+                let columns = plan.columns.clone();
+                Ok(match rows.spilled() {
+                    true => Output::StoredRows { columns, rows },
+                    false => Output::Rows {
+                        columns,
+                        rows: rows.into_memory().unwrap_or_default(),
+                    },
                 })
             }
             ast::Statement::Insert(ins) => self.insert(txn, ins, params),
@@ -7623,7 +7684,9 @@ impl Session {
         Ok(rebuilt)
     }
 
-    /// `COPY t [(cols)] TO STDOUT` or `COPY (query) TO STDOUT`, text or CSV.
+    /// `COPY t [(cols)] TO STDOUT` or `COPY (query) TO STDOUT`, text or CSV. The lines are
+    /// encoded as the rows come and kept in a store that spills to a temporary file past the
+    /// result budget, so a table of any size can be copied out.
     fn copy_out(
         &mut self,
         txn: &mut Txn,
@@ -7634,14 +7697,24 @@ impl Session {
     ) -> SqlResult<Output> {
         let format = CopyFormat::from_options(options, legacy)?;
         let engine = &self.db.engine;
-        let (names, rows) = match source {
+        let mut lines = CopyLines {
+            format: &format,
+            store: RowStore::new(1, self.result_memory_bytes()),
+            line: String::new(),
+        };
+        let columns = match source {
             ast::CopySource::Table {
                 table_name,
                 columns,
             } => {
                 let def = crate::namespace::table(engine, txn, table_name)?;
                 let targets = copy_targets(&def, columns)?;
-                let mut rows = Vec::new();
+                let names: Vec<String> = targets
+                    .iter()
+                    .map(|&i| def.columns[i].name.clone())
+                    .collect();
+                lines.header(&names)?;
+                let mut row = Vec::with_capacity(targets.len());
                 matching_rows(
                     &self.executor(txn, params),
                     &def,
@@ -7649,21 +7722,23 @@ impl Session {
                     &Access::Full,
                     None,
                     None,
-                    |_, row| {
-                        rows.push(targets.iter().map(|&i| row[i].clone()).collect::<Vec<_>>());
-                        Ok(())
+                    |_, r| {
+                        row.clear();
+                        row.extend(targets.iter().map(|&i| r[i].clone()));
+                        lines.encode(&row)
                     },
                 )?;
-                let names = targets
-                    .iter()
-                    .map(|&i| def.columns[i].name.clone())
-                    .collect();
-                (names, rows)
+                names.len()
             }
             ast::CopySource::Query(q) if cte::is_data_modifying_with(q) => {
                 match self.run_data_modifying_with(txn, q, params)? {
                     Output::Rows { columns, rows } | Output::Returning { columns, rows, .. } => {
-                        (columns.into_iter().map(|c| c.name).collect(), rows)
+                        let names: Vec<String> = columns.into_iter().map(|c| c.name).collect();
+                        lines.header(&names)?;
+                        for r in &rows {
+                            lines.encode(r)?;
+                        }
+                        names.len()
                     }
                     _ => {
                         return Err(SqlError::NotSupported(
@@ -7675,26 +7750,30 @@ impl Session {
             ast::CopySource::Query(q) => {
                 let mut types = vec![None; params.len()];
                 let plan = self.planner(engine, txn).bind_query(q, &mut types)?;
-                let rows = self.executor(txn, params).run(&plan, None)?;
                 let names: Vec<String> = plan.columns.iter().map(|c| c.name.clone()).collect();
-                (names, rows)
+                lines.header(&names)?;
+                self.executor(txn, params)
+                    .run_into(&plan, None, &mut lines)?;
+                names.len()
             }
         };
-        let mut lines = Vec::with_capacity(rows.len() + 1);
-        if format.header {
-            let mut h = String::new();
-            format.encode_header(&names, &mut h);
-            lines.push(h);
+        let store = lines.store;
+        if store.spilled() {
+            return Ok(Output::StoredCopyOut {
+                columns,
+                lines: store,
+            });
         }
-        for r in &rows {
-            let mut line = String::new();
-            format.encode_row(r, &mut line);
-            lines.push(line);
-        }
-        Ok(Output::CopyOut {
-            columns: names.len(),
-            lines,
-        })
+        let lines = store
+            .into_memory()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|mut r| match r.pop() {
+                Some(Value::Text(l)) => l,
+                _ => unreachable!("a COPY line is one text value"),
+            })
+            .collect();
+        Ok(Output::CopyOut { columns, lines })
     }
 
     /// Starts `COPY t [(cols)] FROM STDIN`: checks the table and options and opens the
