@@ -379,6 +379,15 @@ async fn functions_answer_as_postgresql_does() {
 /// Runs the cases of one golden file against a Borealis cluster (or, with
 /// `BOREALIS_RECORD_GOLDEN` set, records PostgreSQL 15's answers into it). With `details`, an
 /// error's answer includes its DETAIL line.
+/// `sql_catalog_info.golden`: information_schema's constraint views, `views`, `schemata` and
+/// `sequences` (every column, in PostgreSQL's order, and the joins ORMs use to find keys and
+/// foreign keys), `reg*` casts of OID 0 (`-`), `$n` in a simple query's INSERT, UPDATE and
+/// DELETE (42P02), and `pg_get_constraintdef` / `pg_get_indexdef` / `pg_get_viewdef`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_information_answers_as_postgresql_does() {
+    run_golden("sql_catalog_info.golden", "sql-catalog-info", true).await;
+}
+
 async fn run_golden(file: &str, name: &str, details: bool) {
     let _g = serial();
     let text = std::fs::read_to_string(golden_path(file)).unwrap();

@@ -214,6 +214,10 @@ fn error_position(e: &FrontError, query: &str) -> Option<String> {
     if let Some(name) = name {
         return word_position(query, name).map(|p| p.to_string());
     }
+    // A parameter the statement was not given points at its first use.
+    if let FrontError::Sql(SqlError::NoSuchParameter(n)) = e {
+        return word_position(query, &format!("${n}")).map(|p| p.to_string());
+    }
     let FrontError::Sql(SqlError::Syntax(m)) = e else {
         return None;
     };
@@ -2325,5 +2329,19 @@ mod position_tests {
         assert_eq!(word_position("-- nocol\nselect nocol", "nocol"), Some(17));
         assert_eq!(word_position("select 1", "nocol"), None);
         assert_eq!(word_position("select aa, a from t", "a"), Some(12));
+    }
+
+    #[test]
+    fn a_missing_parameter_points_at_its_first_use() {
+        use super::{FrontError, SqlError, error_position};
+        let at =
+            |n: usize, q: &str| error_position(&FrontError::Sql(SqlError::NoSuchParameter(n)), q);
+        // Not inside a literal, and `$12` is not `$1`.
+        assert_eq!(
+            at(2, "insert into t values ($1, '$2', $2)").as_deref(),
+            Some("33")
+        );
+        assert_eq!(at(1, "update t set a = $12, b = $1").as_deref(), Some("27"));
+        assert_eq!(at(3, "delete from t").as_deref(), None);
     }
 }

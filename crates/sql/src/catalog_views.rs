@@ -26,6 +26,9 @@
 //! (`{a,b}`); psql reads all of them as text. Arrays in user tables are typed (see `array.rs`):
 //! `pg_attribute`, `format_type` and `information_schema` describe them as PostgreSQL does, and
 //! `pg_type` lists the array types over every base type.
+//!
+//! information_schema's constraint views and `views` are declared here with the rest; their rows
+//! come from [`crate::info_schema`].
 
 use crate::catalog::{FIRST_USER_OID, TableDef, ViewDef};
 use crate::error::{SqlError, SqlResult};
@@ -837,7 +840,109 @@ vt!(
     IS_SCHEMATA,
     "information_schema",
     "schemata",
-    [("catalog_name", T), ("schema_name", T), ("schema_owner", T)]
+    [
+        ("catalog_name", T),
+        ("schema_name", T),
+        ("schema_owner", T),
+        ("default_character_set_catalog", T),
+        ("default_character_set_schema", T),
+        ("default_character_set_name", T),
+        ("sql_path", T),
+    ]
+);
+// information_schema's constraint views and `views`: rows computed in `info_schema.rs`, columns
+// in PostgreSQL 15's order.
+vt!(
+    IS_TABLE_CONSTRAINTS,
+    "information_schema",
+    "table_constraints",
+    [
+        ("constraint_catalog", T),
+        ("constraint_schema", T),
+        ("constraint_name", T),
+        ("table_catalog", T),
+        ("table_schema", T),
+        ("table_name", T),
+        ("constraint_type", T),
+        ("is_deferrable", T),
+        ("initially_deferred", T),
+        ("enforced", T),
+        ("nulls_distinct", T),
+    ]
+);
+vt!(
+    IS_KEY_COLUMN_USAGE,
+    "information_schema",
+    "key_column_usage",
+    [
+        ("constraint_catalog", T),
+        ("constraint_schema", T),
+        ("constraint_name", T),
+        ("table_catalog", T),
+        ("table_schema", T),
+        ("table_name", T),
+        ("column_name", T),
+        ("ordinal_position", I),
+        ("position_in_unique_constraint", I),
+    ]
+);
+vt!(
+    IS_REFERENTIAL_CONSTRAINTS,
+    "information_schema",
+    "referential_constraints",
+    [
+        ("constraint_catalog", T),
+        ("constraint_schema", T),
+        ("constraint_name", T),
+        ("unique_constraint_catalog", T),
+        ("unique_constraint_schema", T),
+        ("unique_constraint_name", T),
+        ("match_option", T),
+        ("update_rule", T),
+        ("delete_rule", T),
+    ]
+);
+vt!(
+    IS_CONSTRAINT_COLUMN_USAGE,
+    "information_schema",
+    "constraint_column_usage",
+    [
+        ("table_catalog", T),
+        ("table_schema", T),
+        ("table_name", T),
+        ("column_name", T),
+        ("constraint_catalog", T),
+        ("constraint_schema", T),
+        ("constraint_name", T),
+    ]
+);
+vt!(
+    IS_CHECK_CONSTRAINTS,
+    "information_schema",
+    "check_constraints",
+    [
+        ("constraint_catalog", T),
+        ("constraint_schema", T),
+        ("constraint_name", T),
+        ("check_clause", T),
+    ]
+);
+vt!(
+    IS_VIEWS,
+    "information_schema",
+    "views",
+    [
+        ("table_catalog", T),
+        ("table_schema", T),
+        ("table_name", T),
+        ("view_definition", T),
+        ("check_option", T),
+        ("is_updatable", T),
+        ("is_insertable_into", T),
+        ("is_trigger_updatable", T),
+        ("is_trigger_deletable", T),
+        ("is_trigger_insertable_into", T),
+    ]
 );
 
 vt!(
@@ -1132,6 +1237,12 @@ static ALL: &[&VirtualTable] = &[
     &IS_TABLES,
     &IS_COLUMNS,
     &IS_SCHEMATA,
+    &IS_TABLE_CONSTRAINTS,
+    &IS_KEY_COLUMN_USAGE,
+    &IS_REFERENTIAL_CONSTRAINTS,
+    &IS_CONSTRAINT_COLUMN_USAGE,
+    &IS_CHECK_CONSTRAINTS,
+    &IS_VIEWS,
     &PG_SETTINGS,
     &PG_STAT_ACTIVITY,
     &PG_CURSORS,
@@ -1471,7 +1582,7 @@ fn oid(o: u32) -> Value {
 }
 
 /// Builds a row in the table's column order from named values; unnamed columns are NULL.
-fn row(vt: &VirtualTable, named: &[(&str, Value)]) -> Vec<Value> {
+pub(crate) fn row(vt: &VirtualTable, named: &[(&str, Value)]) -> Vec<Value> {
     debug_assert!(
         named
             .iter()
@@ -2846,6 +2957,17 @@ pub fn rows(
             .find(|n| n.1 == schema)
             .map_or(PUBLIC_NAMESPACE, |n| n.0)
     };
+    if let Some(rows) = crate::info_schema::rows(vt, engine, txn, database, &schemas, || {
+        Ok(views()?
+            .into_iter()
+            .map(|v| {
+                let definition = view_definition(&v, session);
+                (v, definition)
+            })
+            .collect())
+    })? {
+        return Ok(rows);
+    }
     let mut out = Vec::new();
     match vt.name {
         "pg_settings" => {
@@ -4587,6 +4709,7 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
         },
         "regtype" => match &vals[0] {
             Value::Null => Value::Null,
+            Value::Text(t) if is_invalid_oid_name(t) => Value::Int(0),
             Value::Text(t) => Value::Int(type_oid_by_name(t).ok_or_else(|| {
                 SqlError::UndefinedObject(format!("type \"{t}\" does not exist"))
             })?),
@@ -4621,6 +4744,7 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
         }
         "regnamespace" => match &vals[0] {
             Value::Null => Value::Null,
+            Value::Text(t) if is_invalid_oid_name(t) => Value::Int(0),
             Value::Text(t) if t.trim().parse::<u32>().is_err() => {
                 let n = parse_relation_name(t);
                 let n = if n == "pg_temp" {
@@ -4639,12 +4763,13 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
                     namespace_list(cx)?
                         .into_iter()
                         .find(|(n, _)| i64::from(*n) == o)
-                        .map_or_else(|| o.to_string(), |(_, n)| quote_ident(&n)),
+                        .map_or_else(|| invalid_oid_name(o), |(_, n)| quote_ident(&n)),
                 )
             }
         },
         "regrole" => match &vals[0] {
             Value::Null => Value::Null,
+            Value::Text(t) if is_invalid_oid_name(t) => Value::Int(0),
             Value::Text(t) if t.trim().parse::<u32>().is_err() => {
                 let n = parse_relation_name(t);
                 if Value::Text(n.clone()) == user() {
@@ -4660,12 +4785,13 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
             v => match arg_int(v) {
                 Some(o) if o == i64::from(BOOTSTRAP_ROLE) => user(),
                 Some(o) if o == i64::from(DATABASE_OWNER_ROLE) => text("pg_database_owner"),
-                Some(o) => Value::Text(o.to_string()),
+                Some(o) => Value::Text(invalid_oid_name(o)),
                 None => Value::Null,
             },
         },
         "regproc" => match &vals[0] {
             Value::Null => Value::Null,
+            Value::Text(t) if is_invalid_oid_name(t) => Value::Int(0),
             Value::Text(t) if t.trim().parse::<u32>().is_err() => {
                 let n = parse_relation_name(t);
                 let mut found = BUILTIN_FUNCTIONS.iter().filter(|f| f.1 == n);
@@ -4694,6 +4820,7 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
         },
         "regclass" => match &vals[0] {
             Value::Null => Value::Null,
+            Value::Text(t) if is_invalid_oid_name(t) => Value::Int(0),
             // A number is an OID, taken as it is (`'16396'::regclass`).
             Value::Text(t) if t.trim().parse::<u32>().is_ok() => {
                 Value::Int(i64::from(t.trim().parse::<u32>().unwrap_or(0)))
@@ -4731,9 +4858,9 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
                             &s,
                             &n,
                         )),
-                        None => Value::Text(o.to_string()),
+                        None => Value::Text(invalid_oid_name(o)),
                     },
-                    None => Value::Text(o.to_string()),
+                    None => Value::Text(invalid_oid_name(o)),
                 }
             }
         },
@@ -4749,9 +4876,12 @@ pub fn eval_function(name: &str, vals: &[Value], cx: &EvalContext<'_>) -> SqlRes
                     if column > 0 {
                         columns
                             .get(usize::try_from(column - 1).unwrap_or(usize::MAX))
-                            .map_or(Value::Null, |&i| {
-                                Value::Text(quote_ident(&def.columns[i].name))
-                            })
+                            // A position past the index's columns prints as '', as in
+                            // PostgreSQL.
+                            .map_or_else(
+                                || text(""),
+                                |&i| Value::Text(quote_ident(&def.columns[i].name)),
+                            )
                     } else {
                         index_definition(&def, rel).unwrap_or(Value::Null)
                     }
@@ -4978,6 +5108,17 @@ pub fn size_pretty(size: i64) -> String {
     format!("{} TB", half_rounded(s))
 }
 
+/// Whether a `reg*` input names no object: PostgreSQL reads `-` as OID 0 (`InvalidOid`).
+fn is_invalid_oid_name(t: &str) -> bool {
+    t.trim() == "-"
+}
+
+/// How a `reg*` value prints an OID that names nothing it knows: `-` for 0, as PostgreSQL
+/// prints `InvalidOid` (a `reltoastrelid` of a table without one), else the number.
+fn invalid_oid_name(o: i64) -> String {
+    if o == 0 { "-".into() } else { o.to_string() }
+}
+
 fn type_oid_by_name(t: &str) -> Option<i64> {
     let t = t.trim().trim_start_matches("pg_catalog.").to_lowercase();
     if let Ok(o) = t.parse::<u32>() {
@@ -5087,5 +5228,117 @@ mod tests {
         );
         assert!(lookup(Some("information_schema"), "tables").is_some());
         assert!(lookup(Some("public"), "pg_class").is_none());
+    }
+
+    /// The columns of information_schema's views, in the order PostgreSQL 15 declares them
+    /// (its `information_schema.columns` for each): `SELECT *` and positional reads see them so.
+    #[test]
+    fn information_schema_views_have_postgresql_columns_in_order() {
+        let names = |name: &str| -> Vec<&str> {
+            lookup(Some("information_schema"), name)
+                .unwrap_or_else(|| panic!("information_schema.{name} exists"))
+                .columns
+                .iter()
+                .map(|c| c.0)
+                .collect()
+        };
+        let constraint = ["constraint_catalog", "constraint_schema", "constraint_name"];
+        let table = ["table_catalog", "table_schema", "table_name"];
+        assert_eq!(
+            names("table_constraints"),
+            [
+                &constraint[..],
+                &table[..],
+                &[
+                    "constraint_type",
+                    "is_deferrable",
+                    "initially_deferred",
+                    "enforced",
+                    "nulls_distinct"
+                ]
+            ]
+            .concat()
+        );
+        assert_eq!(
+            names("key_column_usage"),
+            [
+                &constraint[..],
+                &table[..],
+                &[
+                    "column_name",
+                    "ordinal_position",
+                    "position_in_unique_constraint"
+                ]
+            ]
+            .concat()
+        );
+        assert_eq!(
+            names("referential_constraints"),
+            [
+                &constraint[..],
+                &[
+                    "unique_constraint_catalog",
+                    "unique_constraint_schema",
+                    "unique_constraint_name",
+                    "match_option",
+                    "update_rule",
+                    "delete_rule"
+                ]
+            ]
+            .concat()
+        );
+        assert_eq!(
+            names("constraint_column_usage"),
+            [&table[..], &["column_name"], &constraint[..]].concat()
+        );
+        assert_eq!(
+            names("check_constraints"),
+            [&constraint[..], &["check_clause"]].concat()
+        );
+        assert_eq!(
+            names("views"),
+            [
+                &table[..],
+                &[
+                    "view_definition",
+                    "check_option",
+                    "is_updatable",
+                    "is_insertable_into",
+                    "is_trigger_updatable",
+                    "is_trigger_deletable",
+                    "is_trigger_insertable_into"
+                ]
+            ]
+            .concat()
+        );
+        assert_eq!(
+            names("schemata"),
+            [
+                "catalog_name",
+                "schema_name",
+                "schema_owner",
+                "default_character_set_catalog",
+                "default_character_set_schema",
+                "default_character_set_name",
+                "sql_path"
+            ]
+        );
+        assert_eq!(
+            names("sequences"),
+            [
+                "sequence_catalog",
+                "sequence_schema",
+                "sequence_name",
+                "data_type",
+                "numeric_precision",
+                "numeric_precision_radix",
+                "numeric_scale",
+                "start_value",
+                "minimum_value",
+                "maximum_value",
+                "increment",
+                "cycle_option"
+            ]
+        );
     }
 }

@@ -412,6 +412,18 @@ fn reg_type(dt: &ast::DataType) -> Option<&'static str> {
     })
 }
 
+/// The `reg*` type a bound function yields (its cast or `to_reg*`), by that type's function.
+fn reg_function_type(name: &str) -> Option<&'static str> {
+    Some(match name.strip_prefix("to_").unwrap_or(name) {
+        "regclass" => "regclass",
+        "regtype" => "regtype",
+        "regnamespace" => "regnamespace",
+        "regproc" => "regproc",
+        "regrole" => "regrole",
+        _ => return None,
+    })
+}
+
 /// The type modifier (PostgreSQL's `typmod`) a declared non-character type carries, -1 for
 /// none: `numeric(p, s)` (and `numeric(p)`, which is `numeric(p, 0)`).
 pub fn type_modifier(dt: &ast::DataType) -> SqlResult<i32> {
@@ -1115,6 +1127,23 @@ impl<'a> Binder<'a> {
                         args: Vec::new(),
                     },
                     _ => self.bind_depth(expr, mode, d)?,
+                };
+                // `'t'::regclass::text`: a `reg*` value read from a name is its OID here (the
+                // `reg*` types are `bigint`); as text it is the object's name again, as
+                // PostgreSQL prints it.
+                let inner = match &inner {
+                    Expr::Func { name, .. }
+                        if ty == DataType::Text && self.type_of(&inner) == Some(DataType::Int8) =>
+                    {
+                        match reg_function_type(name) {
+                            Some(reg) => Expr::Func {
+                                name: reg,
+                                args: vec![inner],
+                            },
+                            None => inner,
+                        }
+                    }
+                    _ => inner,
                 };
                 if let Expr::Param(i) = inner {
                     self.set_param(i, ty);

@@ -58,6 +58,7 @@ pub mod error;
 pub mod expr;
 pub mod functions;
 pub mod index;
+mod info_schema;
 pub mod json;
 pub mod namespace;
 pub mod numeric;

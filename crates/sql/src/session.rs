@@ -364,6 +364,28 @@ struct AlterSequence {
 const ALTER_SEQUENCE_CARRIER: &str = "ALTER SEQUENCE";
 use crate::ddl_parse::{RENAME_CARRIER, SCHEMA_ELEMENTS_CARRIER, SET_SCHEMA_CARRIER};
 
+/// Fails with [`SqlError::NoSuchParameter`] when `stmt` names a parameter `$n` beyond the
+/// `given` values (a simple query has none), as PostgreSQL's parse analysis does, for the
+/// first such `$n` in the text; a SELECT finds them as it binds. Without this an INSERT,
+/// UPDATE or DELETE would read a missing parameter as NULL.
+fn check_parameters(stmt: &ast::Statement, given: usize) -> SqlResult<()> {
+    use std::ops::ControlFlow;
+    let missing = ast::visit_expressions(stmt, |e| {
+        if let ast::Expr::Value(v) = e
+            && let ast::Value::Placeholder(p) = &v.value
+            && let Some(n) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok())
+            && n > given
+        {
+            return ControlFlow::Break(n);
+        }
+        ControlFlow::Continue(())
+    });
+    match missing {
+        ControlFlow::Break(n) => Err(SqlError::NoSuchParameter(n)),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
 impl AlterSequence {
     fn carrier(text: &str) -> ast::Statement {
         crate::ddl_parse::carrier(ALTER_SEQUENCE_CARRIER, text)
@@ -2461,7 +2483,17 @@ impl Session {
     fn run(&mut self, txn: &mut Txn, stmt: &ast::Statement, params: &[Value]) -> SqlResult<Output> {
         match stmt {
             ast::Statement::Query(q) if cte::is_data_modifying_with(q) => {
+                check_parameters(stmt, params.len())?;
                 self.run_data_modifying_with(txn, q, params)
+            }
+            ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_) => {
+                check_parameters(stmt, params.len())?;
+                match stmt {
+                    ast::Statement::Insert(ins) => self.insert(txn, ins, params),
+                    ast::Statement::Update(u) => self.update(txn, u, params),
+                    ast::Statement::Delete(d) => self.delete(txn, d, params),
+                    _ => unreachable!("matched above"),
+                }
             }
             ast::Statement::Query(q) if !q.locks.is_empty() => self.select_locking(txn, q, params),
             ast::Statement::Query(q) if matches!(&*q.body, ast::SetExpr::Select(sel) if sel.into.is_some()) =>
@@ -2516,9 +2548,6 @@ impl Session {
                     },
                 })
             }
-            ast::Statement::Insert(ins) => self.insert(txn, ins, params),
-            ast::Statement::Update(u) => self.update(txn, u, params),
-            ast::Statement::Delete(d) => self.delete(txn, d, params),
             ast::Statement::Explain { .. } => self.explain(txn, stmt, params),
             ast::Statement::CreateTable(ct) => self.create_table(txn, ct),
             ast::Statement::CreateIndex(ci) => self.create_index(txn, ci),

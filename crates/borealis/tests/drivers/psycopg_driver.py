@@ -182,6 +182,40 @@ def main(url):
         assert got == 0, got
         conn.execute("DROP TABLE p3_cursor")
         conn.commit()
+
+    # Schema introspection as ORMs and schema tools do it: a table's foreign keys through
+    # information_schema's constraint views, the table name a parameter.
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS p3_child")
+        conn.execute("DROP TABLE IF EXISTS p3_parent")
+        conn.execute("CREATE TABLE p3_parent (id int PRIMARY KEY, code text UNIQUE)")
+        conn.execute(
+            "CREATE TABLE p3_child (id int PRIMARY KEY,"
+            " pid int REFERENCES p3_parent (id) ON DELETE CASCADE,"
+            " pcode text REFERENCES p3_parent (code))"
+        )
+        got = conn.execute(
+            "SELECT kcu.column_name, ccu.table_name, ccu.column_name, rc.unique_constraint_name,"
+            " rc.delete_rule"
+            " FROM information_schema.table_constraints tc"
+            " JOIN information_schema.key_column_usage kcu"
+            "  ON kcu.constraint_schema = tc.constraint_schema"
+            "  AND kcu.constraint_name = tc.constraint_name"
+            " JOIN information_schema.constraint_column_usage ccu"
+            "  ON ccu.constraint_schema = tc.constraint_schema"
+            "  AND ccu.constraint_name = tc.constraint_name"
+            " JOIN information_schema.referential_constraints rc"
+            "  ON rc.constraint_schema = tc.constraint_schema"
+            "  AND rc.constraint_name = tc.constraint_name"
+            " WHERE tc.constraint_type = 'FOREIGN KEY' AND tc.table_name = %s ORDER BY 1",
+            ("p3_child",),
+        ).fetchall()
+        assert got == [
+            ("pcode", "p3_parent", "code", "p3_parent_code_key", "NO ACTION"),
+            ("pid", "p3_parent", "id", "p3_parent_pkey", "CASCADE"),
+        ], got
+        conn.execute("DROP TABLE p3_child")
+        conn.execute("DROP TABLE p3_parent")
     print("OK")
 
 
