@@ -353,6 +353,29 @@ fn last_in(
     Ok(None)
 }
 
+/// Up to `parts - 1` keys of the root that cut the tree into `parts` key ranges of about the
+/// same number of the root's children, in order (none when the root is a leaf).
+pub(crate) fn split_keys(
+    mtr: &mut Mtr<'_>,
+    tree: PageId,
+    parts: usize,
+) -> Result<Vec<Vec<u8>>, EngineError> {
+    root_level(mtr, tree)?;
+    let p = mtr.read(tree)?;
+    if page::is_leaf(p) || parts < 2 {
+        return Ok(Vec::new());
+    }
+    // The root's k-th key starts its child k + 1; there are count + 1 children.
+    let children = page::count(p) + 1;
+    let mut keys: Vec<Vec<u8>> = (1..parts)
+        .map(|k| k * children / parts)
+        .filter(|&c| c >= 1)
+        .map(|c| page::key(p, c - 1).to_vec())
+        .collect();
+    keys.dedup();
+    Ok(keys)
+}
+
 /// Number of pages reachable from the tree's root, the root included: the tree's size.
 pub(crate) fn page_count(mtr: &mut Mtr<'_>, tree: PageId) -> Result<u64, EngineError> {
     let level = root_level(mtr, tree)?;

@@ -1203,6 +1203,13 @@ impl Engine {
         self.read(|mtr, _| btree::page_count(mtr, STATUS))
     }
 
+    /// Keys that cut `tree` into up to `parts` ranges of about the same size (by the root's
+    /// children), in order; none for a tree of one page. Parallel scans read one range each.
+    pub fn split_keys(&self, tree: TreeId, parts: usize) -> Result<Vec<Vec<u8>>, EngineError> {
+        user_tree(tree)?;
+        self.read(|mtr, _| btree::split_keys(mtr, tree, parts))
+    }
+
     /// The tree's number of levels (1: its root is a leaf). For tests and query plans.
     pub fn tree_height(&self, tree: TreeId) -> Result<u16, EngineError> {
         user_tree(tree)?;

@@ -271,7 +271,7 @@ fn slot(p: &Page, i: usize) -> usize {
     get_u16(p, HEADER_BYTES + SLOT_BYTES * i) as usize
 }
 
-fn is_leaf(p: &Page) -> bool {
+pub(crate) fn is_leaf(p: &Page) -> bool {
     p[OFF_KIND] == Kind::Leaf as u8
 }
 

@@ -336,6 +336,10 @@ pub struct Walk<'a> {
     /// The row an UPDATE … FROM / DELETE … USING join runs its other relations for: how
     /// their references to it print.
     outer: Vec<(String, String)>,
+    /// The session's parallel settings, when aggregates are shown as they would run in
+    /// parallel (see [`crate::query::parallel_aggregate`]); `None` under ANALYZE, whose
+    /// counting runs them serially.
+    parallel: Option<(usize, bool)>,
 }
 
 impl<'a> Walk<'a> {
@@ -356,7 +360,15 @@ impl<'a> Walk<'a> {
             subplans: RefCell::new(0),
             depth: RefCell::new(0),
             outer: Vec::new(),
+            parallel: None,
         }
+    }
+
+    /// Shows aggregates that would run in parallel under `settings` as they would run.
+    #[must_use]
+    pub fn with_parallel(mut self, settings: Option<(usize, bool)>) -> Walk<'a> {
+        self.parallel = settings;
+        self
     }
 
     /// A walk over a plan that is not a query (the source of a DML statement).
@@ -730,6 +742,12 @@ impl<'a> Walk<'a> {
                 children: vec![node],
                 ..Node::default()
             };
+            if let Some(settings) = self.parallel
+                && let Some((_, _, parts)) =
+                    crate::query::parallel_aggregate(self.engine, settings, s, agg)?
+            {
+                node = parallel_aggregate_nodes(node, parts.len());
+            }
         }
         if !s.windows.calls.is_empty() {
             node = Node {
@@ -1616,6 +1634,7 @@ impl Dml<'_> {
             subplans: RefCell::new(0),
             depth: RefCell::new(0),
             outer: if joined { own.clone() } else { Vec::new() },
+            parallel: None,
         };
         let child = match &self.source {
             DmlSource::Values(rows) => {
@@ -2477,6 +2496,52 @@ fn render_node(node: &Node, column: usize, root: bool, o: Options, lines: &mut V
         lines.push(format!("{}{label}", " ".repeat(inner)));
         render_node(plan, inner + 2, false, o, lines);
     }
+}
+
+/// An aggregate over a table read in `parts` parallel parts, as PostgreSQL shows one:
+/// `Finalize` over a `Gather` of the workers' `Partial` aggregates over a `Parallel Seq Scan`
+/// (each part reads about 1/`parts` of the rows). HAVING stays with the finalize step.
+fn parallel_aggregate_nodes(mut finalize: Node, parts: usize) -> Node {
+    let Some(mut scan) = finalize.children.pop() else {
+        return finalize;
+    };
+    let n = parts as f64;
+    if let Some(table) = scan.name.strip_prefix("Seq Scan on ") {
+        scan.name = format!("Parallel Seq Scan on {table}");
+    }
+    scan.rows = (scan.rows / n).max(1.0);
+    scan.total_cost /= n;
+    let groups = finalize.rows;
+    let partial = Node {
+        name: format!("Partial {}", finalize.name),
+        details: finalize
+            .details
+            .iter()
+            .filter(|d| d.starts_with("Group Key:"))
+            .cloned()
+            .collect(),
+        startup_cost: finalize.startup_cost / n,
+        total_cost: finalize.total_cost / n,
+        rows: groups,
+        width: finalize.width,
+        children: vec![scan],
+        ..Node::default()
+    };
+    let gather = Node {
+        name: "Gather".into(),
+        details: vec![format!("Workers Planned: {}", parts - 1)],
+        startup_cost: partial.startup_cost,
+        total_cost: partial.total_cost + groups * n * ROW_COST,
+        rows: groups * n,
+        width: partial.width,
+        children: vec![partial],
+        ..Node::default()
+    };
+    finalize.name = format!("Finalize {}", finalize.name);
+    finalize.startup_cost = gather.total_cost;
+    finalize.total_cost = gather.total_cost + groups * n * ROW_COST;
+    finalize.children = vec![gather];
+    finalize
 }
 
 #[cfg(test)]

@@ -134,6 +134,28 @@ pub const SCAN_BATCH_ROWS: usize = 1024;
 
 /// `work_mem` when the executor is not told the session's (PostgreSQL's default, 4 MB).
 pub const WORK_MEM_DEFAULT: usize = 4 << 20;
+/// Fewest estimated rows of a table whose aggregate is read in parallel (below, starting the
+/// threads costs more than they save).
+pub const PARALLEL_ROWS_MIN: f64 = 200_000.0;
+/// Most estimated groups of an aggregate read in parallel: the partial groups are merged in
+/// memory.
+pub const PARALLEL_GROUPS_MAX: f64 = 50_000.0;
+/// Functions whose value depends on when or where they run, which a parallel worker must not
+/// evaluate (the session's random generator, sequences, the clock).
+const VOLATILE_FUNCTIONS: &[&str] = &[
+    "fn_random",
+    "fn_setseed",
+    "fn_gen_random_uuid",
+    "nextval",
+    "setval",
+    "currval",
+    "lastval",
+    "clock_timestamp",
+    "timeofday",
+    "txid_current",
+];
+/// A part of a table's key space.
+type TablePart = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 /// Least memory for a statement's result before it spills (see
 /// [`crate::session::Session::result_memory_bytes`]).
 pub const RESULT_MEMORY_MIN: usize = 16 << 20;
@@ -294,6 +316,14 @@ struct SpillStats {
 }
 
 impl SpillStats {
+    /// Adds a parallel part's counts (its peak adds too: the parts ran at once).
+    fn merge(&mut self, other: &SpillStats) {
+        self.batches = self.batches.max(other.batches);
+        self.peak_bytes += other.peak_bytes;
+        self.disk_bytes += other.disk_bytes;
+        self.rows_peak = self.rows_peak.max(other.rows_peak);
+    }
+
     fn memory_use(&self) -> explain::MemoryUse {
         explain::MemoryUse {
             batches: self.batches,
@@ -3112,6 +3142,10 @@ pub struct Executor<'a> {
     /// Bytes a hash aggregate, DISTINCT, a sort or a hash join's table may hold before it
     /// spills (the session's `work_mem`).
     pub work_mem: usize,
+    /// Threads an aggregate over a large table may add to its own to read and aggregate it in
+    /// parts (the session's `max_parallel_workers_per_gather`), and whether size is ignored
+    /// (`force_parallel_mode`; see [`parallel_aggregate`]).
+    pub parallel: (usize, bool),
 }
 
 impl<'a> Executor<'a> {
@@ -3132,6 +3166,7 @@ impl<'a> Executor<'a> {
             work_tables: RefCell::new(HashMap::new()),
             instrument: None,
             work_mem: WORK_MEM_DEFAULT,
+            parallel: (0, false),
         }
     }
 
@@ -4679,6 +4714,114 @@ impl<'a> Executor<'a> {
     /// Runs a select, giving each output row to `sink` with its sort keys (then its DISTINCT
     /// ON values). DISTINCT is a hash aggregate grouping by every output column, so it spills
     /// beyond `work_mem` as GROUP BY does (see [`Executor::aggregate_into`]).
+    /// The parallel read of an aggregate's table, if it gets one (see [`parallel_aggregate`]).
+    #[allow(clippy::type_complexity)]
+    fn parallel_parts<'p>(
+        &self,
+        plan: &'p SelectPlan,
+        agg: &AggPlan,
+        outer: Option<&EvalContext<'_>>,
+    ) -> SqlResult<Option<(&'p TableDef, Option<&'p Expr>, Vec<TablePart>)>> {
+        if outer.is_some() || self.instrument.is_some() {
+            return Ok(None);
+        }
+        parallel_aggregate(self.engine, self.parallel, plan, agg)
+    }
+
+    /// A hash aggregate over a table read in parts, one thread per part (this one reads the
+    /// first): each aggregates its part into its own groups (within its share of `work_mem`,
+    /// spilling past it), then the partial groups are merged into `out` here, as PostgreSQL's
+    /// Partial and Finalize Aggregate do. Every thread reads at the statement's snapshot.
+    fn aggregate_parallel(
+        &self,
+        agg: &AggPlan,
+        width: usize,
+        (def, filter, parts): (&TableDef, Option<&Expr>, Vec<TablePart>),
+        needed: Option<&[bool]>,
+        (out, stats): (&mut Vec<Group>, &mut SpillStats),
+    ) -> SqlResult<()> {
+        let work_mem = (self.work_mem / parts.len()).max(64 << 10);
+        // The filter reads its columns too.
+        let mut mask = needed.map(<[bool]>::to_vec);
+        if let (Some(m), Some(f)) = (&mut mask, filter) {
+            mark_columns(f, m);
+        }
+        let needed = mask.as_deref().filter(|m| m.len() == def.columns.len());
+        let partial = |range: TablePart| -> SqlResult<(Vec<Group>, SpillStats)> {
+            let mut exec = Executor::new(self.engine, self.txn, self.params, self.session);
+            exec.work_mem = work_mem;
+            let mut groups = Vec::new();
+            let mut stats = SpillStats::default();
+            exec.aggregate_into(
+                agg,
+                None,
+                (width, 0),
+                &mut |f| {
+                    for_each_row_between(
+                        &exec,
+                        def,
+                        filter,
+                        range.clone(),
+                        needed,
+                        &mut |_, row| f(row),
+                    )
+                },
+                &mut groups,
+                &mut stats,
+            )?;
+            Ok((groups, stats))
+        };
+        let mut parts = parts.into_iter();
+        let first = parts.next().expect("at least two parts");
+        let results: Vec<SqlResult<(Vec<Group>, SpillStats)>> = std::thread::scope(|s| {
+            let workers: Vec<_> = parts
+                .map(|range| {
+                    std::thread::Builder::new()
+                        .name("borealis-parallel".into())
+                        .stack_size(STATEMENT_STACK_BYTES)
+                        .spawn_scoped(s, || partial(range))
+                })
+                .collect();
+            let mut results = vec![partial(first)];
+            for w in workers {
+                results.push(match w {
+                    Ok(handle) => handle.join().unwrap_or_else(|_| {
+                        Err(SqlError::Internal("a parallel worker panicked".into()))
+                    }),
+                    Err(e) => Err(SqlError::Internal(format!(
+                        "could not start a parallel worker: {e}"
+                    ))),
+                });
+            }
+            results
+        });
+        // Merge: the first part's groups, then each other part's, by key.
+        let mut index: FastMap<Vec<u8>, usize> = FastMap::default();
+        let mut hash_key = Vec::new();
+        for r in results {
+            let (groups, s) = r?;
+            stats.merge(&s);
+            for (keys, accs, first_row) in groups {
+                hash_key.clear();
+                for k in &keys {
+                    push_hash_key(k, &mut hash_key);
+                }
+                match index.get(hash_key.as_slice()) {
+                    Some(&g) => {
+                        for (acc, other) in out[g].1.iter_mut().zip(accs) {
+                            acc.merge(other)?;
+                        }
+                    }
+                    None => {
+                        index.insert(hash_key.clone(), out.len());
+                        out.push((keys, accs, first_row));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn run_select(
         &self,
         plan: &SelectPlan,
@@ -4811,20 +4954,30 @@ impl<'a> Executor<'a> {
             let needed = columns_read(plan, agg, order_by);
             let mut groups: Vec<Group> = Vec::new();
             let mut stats = SpillStats::default();
-            self.aggregate_into(
-                agg,
-                outer,
-                (plan.from.width, 0),
-                &mut |f| {
-                    if plan.minmax.is_empty() {
-                        self.for_each_from_row(&plan.from, outer, (needed.as_deref(), None), f)
-                    } else {
-                        self.minmax_rows(plan, outer, f)
-                    }
-                },
-                &mut groups,
-                &mut stats,
-            )?;
+            if let Some((def, filter, parts)) = self.parallel_parts(plan, agg, outer)? {
+                self.aggregate_parallel(
+                    agg,
+                    plan.from.width,
+                    (def, filter, parts),
+                    needed.as_deref(),
+                    (&mut groups, &mut stats),
+                )?;
+            } else {
+                self.aggregate_into(
+                    agg,
+                    outer,
+                    (plan.from.width, 0),
+                    &mut |f| {
+                        if plan.minmax.is_empty() {
+                            self.for_each_from_row(&plan.from, outer, (needed.as_deref(), None), f)
+                        } else {
+                            self.minmax_rows(plan, outer, f)
+                        }
+                    },
+                    &mut groups,
+                    &mut stats,
+                )?;
+            }
             if let Some(i) = &self.instrument {
                 i.record_memory(plan, explain::Part::Aggregate, stats.memory_use());
             }
@@ -4883,6 +5036,115 @@ impl<'a> Executor<'a> {
         }
         Ok(())
     }
+}
+
+/// Whether an aggregate is run in parallel, and over what: one table read whole (no index, no
+/// join); aggregates whose partial states merge (count, sum, avg, min, max, bool_and, bool_or,
+/// without DISTINCT or ORDER BY); nothing a worker could not evaluate on its own (subqueries,
+/// parameters, volatile functions); and, unless `force_parallel_mode` is on, at least
+/// [`PARALLEL_ROWS_MIN`] estimated rows and at most [`PARALLEL_GROUPS_MAX`] estimated groups (the
+/// partial groups are merged in memory). Gives the table, its filter and the key ranges to
+/// read, one per thread (the workers allowed, plus the executor's own). EXPLAIN asks the same
+/// question.
+#[allow(clippy::type_complexity)]
+fn parallel_aggregate<'p>(
+    engine: &Engine,
+    (workers, force): (usize, bool),
+    plan: &'p SelectPlan,
+    agg: &AggPlan,
+) -> SqlResult<Option<(&'p TableDef, Option<&'p Expr>, Vec<TablePart>)>> {
+    let threads = workers
+        .saturating_add(1)
+        .min(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
+    if threads < 2
+        || !plan.minmax.is_empty()
+        || !plan.windows.calls.is_empty()
+        || plan.from.relations.len() != 1
+        || plan.from.residual.is_some()
+        || plan.from.steps.len() != 1
+        || plan.from.steps[0].filter.is_some()
+        || plan.from.relations[0].offset != 0
+    {
+        return Ok(None);
+    }
+    let rel = &plan.from.relations[0];
+    let Source::Table(def) = &rel.source else {
+        return Ok(None);
+    };
+    if !matches!(rel.access, Access::Full) || rel.lateral || rel.ordinality {
+        return Ok(None);
+    }
+    let mergeable = agg.aggs.iter().all(|a| {
+        matches!(
+            a.func,
+            AggFunc::CountStar
+                | AggFunc::Count
+                | AggFunc::Sum
+                | AggFunc::Avg
+                | AggFunc::Min
+                | AggFunc::Max
+                | AggFunc::BoolAnd
+                | AggFunc::BoolOr
+        ) && !a.distinct
+            && a.order_by.is_empty()
+    });
+    let exprs = agg
+        .group_by
+        .iter()
+        .chain(agg.aggs.iter().flat_map(|a| a.arg.iter().chain(&a.filter)))
+        .chain(&rel.filter);
+    let mut self_contained = true;
+    for e in exprs {
+        e.visit(&mut |x| {
+            if matches!(
+                x,
+                Expr::ScalarSubquery(_)
+                    | Expr::ArraySubquery(_)
+                    | Expr::Exists { .. }
+                    | Expr::InSubquery { .. }
+                    | Expr::Outer { .. }
+                    | Expr::Param(_)
+            ) || matches!(x, Expr::Func { name, .. } if VOLATILE_FUNCTIONS.contains(name))
+            {
+                self_contained = false;
+            }
+        });
+    }
+    if !mergeable || !self_contained {
+        return Ok(None);
+    }
+    if !force {
+        let t = crate::cost::TableInfo {
+            def,
+            stats: rel.stats.as_deref(),
+            rows: crate::cost::table_rows(engine, def, rel.stats.as_deref()),
+        };
+        if t.rows < PARALLEL_ROWS_MIN {
+            return Ok(None);
+        }
+        let mut groups = 1.0f64;
+        for g in &agg.group_by {
+            groups *= match g {
+                Expr::Column(c) => t.distinct(*c) + 1.0,
+                _ => return Ok(None),
+            };
+        }
+        if groups > PARALLEL_GROUPS_MAX {
+            return Ok(None);
+        }
+    }
+    let keys = engine.split_keys(def.tree, threads)?;
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let mut parts = Vec::with_capacity(keys.len() + 1);
+    let mut from = Bound::Unbounded;
+    for k in keys {
+        parts.push((from, Bound::Excluded(k.clone())));
+        from = Bound::Included(k);
+    }
+    parts.push((from, Bound::Unbounded));
+    Ok(Some((def, rel.filter.as_ref(), parts)))
 }
 
 /// The columns of the FROM row that an aggregating select reads: its GROUP BY, aggregate
@@ -5125,6 +5387,11 @@ pub fn matching_rows(
     )
 }
 
+/// Decodes a stored row of `ncols` columns into a buffer (see [`scan_tree`]).
+type RowDecoder<'a> = dyn Fn(&[u8], usize, &mut Vec<Value>) -> SqlResult<()> + 'a;
+/// Whether a row passes a relation's filter (see [`scan_tree`]).
+type RowTest<'a> = dyn Fn(&[Value]) -> SqlResult<bool> + 'a;
+
 /// Gets a table key and a row buffer (see [`for_each_matching_row`]).
 pub type RowSink<'a> = dyn FnMut(&[u8], &mut Vec<Value>) -> SqlResult<()> + 'a;
 
@@ -5207,6 +5474,66 @@ pub fn for_each_matching_row(
     };
     let index_only = matches!(access, Access::Range(r) if r.index_only);
     let backward = matches!(access, Access::Range(r) if r.backward);
+    scan_tree(
+        exec,
+        def,
+        (tree, index),
+        (from, to),
+        (index_only, backward, stop_after),
+        (&decode_row_into, &passes),
+        &mut row,
+        sink,
+    )
+}
+
+/// Reads the rows of `def` whose table keys lie in `from..to` that pass `filter`, into `sink`:
+/// one part of a table a parallel worker reads (see [`Executor::aggregate_parallel`]).
+/// `needed` as for [`for_each_matching_row`].
+pub(crate) fn for_each_row_between(
+    exec: &Executor<'_>,
+    def: &TableDef,
+    filter: Option<&Expr>,
+    (from, to): (Bound<Vec<u8>>, Bound<Vec<u8>>),
+    needed: Option<&[bool]>,
+    sink: &mut RowSink<'_>,
+) -> SqlResult<()> {
+    let decode_row_into = |bytes: &[u8], ncols: usize, row: &mut Vec<Value>| {
+        decode_columns_into(bytes, ncols, needed, row)
+    };
+    let passes = |row: &[Value]| -> SqlResult<bool> {
+        match filter {
+            None => Ok(true),
+            Some(f) => Ok(f.eval(&exec.cx(row, None))? == Value::Bool(true)),
+        }
+    };
+    let mut row = Vec::with_capacity(def.columns.len());
+    scan_tree(
+        exec,
+        def,
+        (def.tree, None),
+        (from, to),
+        (false, false, None),
+        (&decode_row_into, &passes),
+        &mut row,
+        sink,
+    )
+}
+
+/// The scan of [`for_each_matching_row`]: the entries of `tree` (the table's, or index
+/// `index`'s) in `from..to`, in batches, forwards or `backward`, each row decoded (or built
+/// from the key, `index_only`) and passed to `sink` if it passes, until `stop_after` rows.
+#[allow(clippy::too_many_arguments)]
+fn scan_tree(
+    exec: &Executor<'_>,
+    def: &TableDef,
+    (tree, index): (borealis_engine::TreeId, Option<usize>),
+    (from, to): (Bound<Vec<u8>>, Bound<Vec<u8>>),
+    (index_only, backward, stop_after): (bool, bool, Option<usize>),
+    (decode_row_into, passes): (&RowDecoder<'_>, &RowTest<'_>),
+    row: &mut Vec<Value>,
+    sink: &mut RowSink<'_>,
+) -> SqlResult<()> {
+    let ncols = def.columns.len();
     // Under a LIMIT the first batch asks for the rows wanted (the filter may turn some down),
     // each later one for twice as many, up to a full batch: `ORDER BY id DESC LIMIT 10` copies
     // ten rows out of the tree, not a thousand.
@@ -5252,11 +5579,11 @@ pub fn for_each_matching_row(
         batch_rows = batch_rows.saturating_mul(2).min(SCAN_BATCH_ROWS);
         for (k, v) in batch.iter() {
             if index_only {
-                key_row(def, index, k, &mut row)?;
-                if passes(&row)? {
+                key_row(def, index, k, row)?;
+                if passes(row)? {
                     seen += 1;
                     // A secondary index's entry holds the table key; the table's key is its own.
-                    sink(if index.is_some() { v } else { k }, &mut row)?;
+                    sink(if index.is_some() { v } else { k }, row)?;
                 }
                 if seen > 0 && stop_after.is_some_and(|n| seen >= n) {
                     return Ok(());
@@ -5265,18 +5592,18 @@ pub fn for_each_matching_row(
             }
             match index {
                 None => {
-                    decode_row_into(v, ncols, &mut row)?;
-                    if passes(&row)? {
+                    decode_row_into(v, ncols, row)?;
+                    if passes(row)? {
                         seen += 1;
-                        sink(k, &mut row)?;
+                        sink(k, row)?;
                     }
                 }
                 Some(i) => match exec.engine.get(exec.txn, def.tree, v)? {
                     Some(bytes) => {
-                        decode_row_into(&bytes, ncols, &mut row)?;
-                        if passes(&row)? {
+                        decode_row_into(&bytes, ncols, row)?;
+                        if passes(row)? {
                             seen += 1;
-                            sink(v, &mut row)?;
+                            sink(v, row)?;
                         }
                     }
                     // An entry is written with its row, in the same transaction.
@@ -6064,6 +6391,39 @@ impl Accumulator {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Adds the state of the same aggregate over other rows of the group (a parallel part's):
+    /// for the aggregates [`Executor::parallel_parts`] allows.
+    fn merge(&mut self, other: Accumulator) -> SqlResult<()> {
+        match self.func {
+            AggFunc::CountStar | AggFunc::Count => {}
+            AggFunc::Sum | AggFunc::Avg => {
+                self.int_sum += other.int_sum;
+                // sum(float8) starts both parts at -0, the identity of float addition.
+                self.float_sum += other.float_sum;
+                self.interval_sum = self.interval_sum.checked_add(&other.interval_sum)?;
+                self.numeric_sum = match (self.numeric_sum.take(), other.numeric_sum) {
+                    (Some(a), Some(b)) => Some(a.add(&b)?),
+                    (a, b) => a.or(b),
+                };
+            }
+            AggFunc::Min | AggFunc::Max | AggFunc::BoolAnd | AggFunc::BoolOr => {
+                if other.count > 0 {
+                    // `add` counts the input: the counts are summed below instead.
+                    let count = self.count;
+                    self.add(other.best)?;
+                    self.count = count;
+                }
+            }
+            _ => {
+                return Err(SqlError::Internal(
+                    "a partial state of this aggregate cannot be merged".into(),
+                ));
+            }
+        }
+        self.count += other.count;
         Ok(())
     }
 

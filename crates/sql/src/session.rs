@@ -1075,7 +1075,20 @@ impl Session {
             },
         );
         e.work_mem = self.work_mem_bytes();
+        e.parallel = self.parallel_settings();
         e
+    }
+
+    /// `max_parallel_workers_per_gather` and whether `force_parallel_mode` is on.
+    fn parallel_settings(&self) -> (usize, bool) {
+        let workers = self
+            .setting("max_parallel_workers_per_gather")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let force = self
+            .setting("force_parallel_mode")
+            .is_some_and(|v| matches!(v, "on" | "regress"));
+        (workers, force)
     }
 
     /// A planner for a statement of this session: it plans with the methods the session's
@@ -2274,7 +2287,8 @@ impl Session {
                     instrument = exec.take_instrument();
                     execution_ms = Some(elapsed_ms(started));
                 }
-                let walk = Walk::new(engine, o, instrument.as_ref(), &plan);
+                let walk = Walk::new(engine, o, instrument.as_ref(), &plan)
+                    .with_parallel((!o.analyze).then(|| self.parallel_settings()));
                 (walk.query(&plan)?, planning_ms, execution_ms)
             }
             ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_) => {

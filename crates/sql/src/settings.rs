@@ -217,6 +217,13 @@ pub static SETTINGS: &[SettingDef] = &[
             "Sets the number of digits displayed for floating-point values.",
         )
     },
+    def(
+        "force_parallel_mode",
+        "off",
+        VarType::Enum(&["off", "on", "regress"]),
+        "Developer Options",
+        "Forces use of parallel query facilities.",
+    ),
     timeout(
         "idle_in_transaction_session_timeout",
         "Sets the maximum allowed idle time between queries, when in a transaction.",
@@ -254,6 +261,16 @@ pub static SETTINGS: &[SettingDef] = &[
             "63",
             VarType::Integer,
             "Shows the maximum identifier length.",
+        )
+    },
+    SettingDef {
+        range: Some((0, 1024)),
+        ..def(
+            "max_parallel_workers_per_gather",
+            "2",
+            VarType::Integer,
+            "Resource Usage / Asynchronous Behavior",
+            "Sets the maximum number of parallel processes per executor node.",
         )
     },
     def(
