@@ -376,6 +376,15 @@ async fn functions_answer_as_postgresql_does() {
     run_golden("sql_functions.golden", "sql-functions", false).await;
 }
 
+/// `sql_bpchar.golden`: `character(n)` / `bpchar` — trailing blanks ignored by comparisons,
+/// IN, CASE, joins, grouping, DISTINCT, set operations and primary-key and unique-index keys;
+/// dropped by lengths, `||` and casts to text; kept by the output, `octet_length`, LIKE and
+/// `concat`; explicit casts truncate, assignment refuses what is too long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bpchar_answers_as_postgresql_does() {
+    run_golden("sql_bpchar.golden", "sql-bpchar", false).await;
+}
+
 /// Runs the cases of one golden file against a Borealis cluster (or, with
 /// `BOREALIS_RECORD_GOLDEN` set, records PostgreSQL 15's answers into it). With `details`, an
 /// error's answer includes its DETAIL line.

@@ -286,3 +286,48 @@ async fn prepared_plans_are_cached_until_the_catalog_changes() {
     let v: String = c.query_one(&by_key, &[&1i32]).await.unwrap().get(0);
     assert_eq!(v, "uno");
 }
+
+/// A parameter the client declares `bpchar` is a bpchar (its trailing blanks do not count, and
+/// casting it to text drops them, as PostgreSQL 15 answers), and a `character(n)` column comes
+/// back padded, in text and binary form; a `text` parameter keeps its blanks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bpchar_parameters_and_results() {
+    use tokio_postgres::types::Type;
+    let _g = serial();
+    let cluster = Cluster::start("sql-bpchar-wire");
+    let c = cluster.client().await;
+    c.batch_execute(
+        "CREATE TABLE ch (k char(3) PRIMARY KEY, n int); INSERT INTO ch VALUES ('a', 1)",
+    )
+    .await
+    .unwrap();
+    let st = c
+        .prepare_typed("SELECT $1 = 'a'::char(3), $1::text || '|'", &[Type::BPCHAR])
+        .await
+        .unwrap();
+    let row = c.query_one(&st, &[&"a  "]).await.unwrap();
+    assert!(row.get::<_, bool>(0));
+    assert_eq!(row.get::<_, String>(1), "a|");
+    let st = c
+        .prepare_typed("SELECT $1::text || '|'", &[Type::TEXT])
+        .await
+        .unwrap();
+    let row = c.query_one(&st, &[&"a  "]).await.unwrap();
+    assert_eq!(row.get::<_, String>(0), "a  |");
+    // A key lookup by a bpchar parameter with fewer (or more) blanks than the stored value.
+    let st = c
+        .prepare_typed("SELECT n, k FROM ch WHERE k = $1", &[Type::BPCHAR])
+        .await
+        .unwrap();
+    for probe in ["a", "a ", "a    "] {
+        let row = c.query_one(&st, &[&probe]).await.unwrap();
+        assert_eq!(row.get::<_, i32>(0), 1, "probe {probe:?}");
+        // Binary result: the stored, padded text.
+        assert_eq!(row.get::<_, String>(1), "a  ");
+    }
+    let rows = c.simple_query("SELECT k FROM ch").await.unwrap();
+    let tokio_postgres::SimpleQueryMessage::Row(r) = &rows[1] else {
+        panic!("no row: {rows:?}");
+    };
+    assert_eq!(r.get(0), Some("a  "));
+}

@@ -443,6 +443,16 @@ fn pg_type(t: DataType) -> Type {
     }
 }
 
+/// The description of a result column: its type (a `character(n)` column, held as text, as
+/// bpchar with its modifier) in `format`.
+fn field_info(c: &borealis_sql::query::ColumnInfo, format: FieldFormat) -> FieldInfo {
+    match c.bpchar {
+        Some(typmod) => FieldInfo::new(c.name.clone(), None, None, Type::BPCHAR, format)
+            .with_type_modifier(typmod),
+        None => FieldInfo::new(c.name.clone(), None, None, pg_type(c.ty), format),
+    }
+}
+
 /// The SQL type a parameter declared as `t` takes. Drivers declare the narrowest type that
 /// holds a value (psycopg sends a small Python int as `int2`, pgjdbc a Java float as
 /// `float4`); those widen, as PostgreSQL's implicit casts do.
@@ -491,6 +501,13 @@ fn decode_param(
     let Some(raw) = raw else {
         return Ok(Value::Null);
     };
+    // A parameter declared `bpchar` is one (its trailing blanks do not count); its binary
+    // form is its text, as for `text`.
+    if wire == Some(&Type::BPCHAR) && ty == DataType::Text {
+        let s = std::str::from_utf8(raw)
+            .map_err(|_| SqlError::InvalidParameterValue("parameter is not valid UTF-8".into()))?;
+        return Ok(Value::Bpchar(s.to_string()));
+    }
     if !binary {
         let s = std::str::from_utf8(raw)
             .map_err(|_| SqlError::InvalidParameterValue("parameter is not valid UTF-8".into()))?;
@@ -1140,15 +1157,7 @@ impl RowEncoder {
         let fields: Vec<FieldInfo> = columns
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                FieldInfo::new(
-                    c.name.clone(),
-                    None,
-                    None,
-                    pg_type(c.ty),
-                    formats.format_for(i),
-                )
-            })
+            .map(|(i, c)| field_info(c, formats.format_for(i)))
             .collect();
         let schema = Arc::new(fields);
         RowEncoder {
@@ -1165,7 +1174,9 @@ impl RowEncoder {
             if field.format() == FieldFormat::Text {
                 match v {
                     Value::Null => self.encoder.encode_field(&None::<&str>)?,
-                    Value::Text(s) | Value::Json(s) => self.encoder.encode_field(&s.as_str())?,
+                    Value::Text(s) | Value::Bpchar(s) | Value::Json(s) => {
+                        self.encoder.encode_field(&s.as_str())?
+                    }
                     Value::Bool(b) => self.encoder.encode_field(&if *b { "t" } else { "f" })?,
                     Value::Int(x) => {
                         use std::fmt::Write as _;
@@ -1193,7 +1204,7 @@ impl RowEncoder {
                 (Value::Int(x), _) => self.encoder.encode_field(x)?,
                 (Value::Float(f), _) => self.encoder.encode_field(f)?,
                 (Value::Bool(b), _) => self.encoder.encode_field(b)?,
-                (Value::Text(s), _) => self.encoder.encode_field(s)?,
+                (Value::Text(s) | Value::Bpchar(s), _) => self.encoder.encode_field(s)?,
                 (Value::Timestamp(t) | Value::TimestampTz(t), _) => {
                     self.encoder.encode_field_with_type_and_format(
                         &dt::ts_to_wire(*t),
@@ -1464,7 +1475,7 @@ impl QueryParser for Parser {
             .enumerate()
             .map(|(i, c)| {
                 let fmt = column_format.map_or(FieldFormat::Text, |f| f.format_for(i));
-                FieldInfo::new(c.name.clone(), None, None, pg_type(c.ty), fmt)
+                field_info(c, fmt)
             })
             .collect())
     }
@@ -1720,10 +1731,8 @@ impl ExtendedQueryHandler for Handler {
                 } else {
                     FieldFormat::Text
                 };
-                let fields: Vec<FieldInfo> = columns
-                    .iter()
-                    .map(|c| FieldInfo::new(c.name.clone(), None, None, pg_type(c.ty), format))
-                    .collect();
+                let fields: Vec<FieldInfo> =
+                    columns.iter().map(|c| field_info(c, format)).collect();
                 client
                     .send(PgWireBackendMessage::RowDescription(
                         pgwire::messages::data::RowDescription::new(

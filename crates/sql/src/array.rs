@@ -713,7 +713,9 @@ pub fn scalar_to_binary(v: &Value, ty: DataType, out: &mut Vec<u8>) {
         (Value::Float4(f), _) => out.extend_from_slice(&f.to_be_bytes()),
         (Value::Float(f), DataType::Float4) => out.extend_from_slice(&(*f as f32).to_be_bytes()),
         (Value::Float(f), _) => out.extend_from_slice(&f.to_be_bytes()),
-        (Value::Text(s) | Value::Json(s), _) => out.extend_from_slice(s.as_bytes()),
+        (Value::Text(s) | Value::Bpchar(s) | Value::Json(s), _) => {
+            out.extend_from_slice(s.as_bytes());
+        }
         (Value::Timestamp(t) | Value::TimestampTz(t), _) => {
             out.extend_from_slice(&dt::ts_to_wire(*t).to_be_bytes());
         }

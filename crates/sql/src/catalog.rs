@@ -75,7 +75,14 @@ pub enum TextKind {
     /// `varchar(n)`: longer values are refused.
     Varchar(Option<u32>),
     /// `char(n)`: blank-padded to n; longer values are refused unless the excess is blanks.
+    /// Its values are [`Value::Bpchar`]s, whose trailing blanks are not significant (nor in
+    /// its keys).
     Char(u32),
+    /// `char(n)` of a table whose definition was written before bpchar values existed: its
+    /// rows hold the padded values as text and its keys keep the padding, so it goes on
+    /// storing and keying them so (its trailing blanks count in comparisons, as they did).
+    /// Mixing bpchar values into such a column would give one value two keys.
+    CharPadded(u32),
     /// A non-character type with a modifier: PostgreSQL's `atttypmod` (`numeric(p, s)`).
     Typmod(i32),
 }
@@ -109,14 +116,14 @@ impl Column {
         if self.ty.is_array() {
             return match self.text_kind {
                 TextKind::Varchar(_) => 1015,
-                TextKind::Char(_) => 1014,
+                TextKind::Char(_) | TextKind::CharPadded(_) => 1014,
                 _ => self.ty.oid(),
             };
         }
         match self.text_kind {
             TextKind::Text | TextKind::Typmod(_) => self.ty.oid(),
             TextKind::Varchar(_) => 1043,
-            TextKind::Char(_) => 1042,
+            TextKind::Char(_) | TextKind::CharPadded(_) => 1042,
         }
     }
 
@@ -124,10 +131,21 @@ impl Column {
     #[must_use]
     pub fn typmod(&self) -> i32 {
         match self.text_kind {
-            TextKind::Varchar(Some(n)) | TextKind::Char(n) => n as i32 + 4,
+            TextKind::Varchar(Some(n)) | TextKind::Char(n) | TextKind::CharPadded(n) => {
+                n as i32 + 4
+            }
             TextKind::Typmod(t) => t,
             _ => -1,
         }
+    }
+
+    /// `Some(atttypmod)` when the column is a `character(n)` holding bpchar values (not an
+    /// array of them, nor a [`TextKind::CharPadded`] column, whose values are text and answer as
+    /// they always did): the wire describes its values as bpchar, and the binder treats it as
+    /// one.
+    #[must_use]
+    pub fn bpchar_typmod(&self) -> Option<i32> {
+        (matches!(self.text_kind, TextKind::Char(_)) && !self.ty.is_array()).then(|| self.typmod())
     }
 
     /// The declared type as `format_type` prints it.
@@ -140,7 +158,7 @@ impl Column {
             TextKind::Text => self.ty.name().to_string(),
             TextKind::Varchar(None) => "character varying".into(),
             TextKind::Varchar(Some(n)) => format!("character varying({n})"),
-            TextKind::Char(n) => format!("character({n})"),
+            TextKind::Char(n) | TextKind::CharPadded(n) => format!("character({n})"),
             TextKind::Typmod(t) => crate::types::type_display(self.ty, t),
         }
     }
@@ -180,7 +198,16 @@ impl Column {
         if let TextKind::Typmod(t) = self.text_kind {
             return crate::types::apply_typmod(v, self.ty, t);
         }
-        let Value::Text(s) = v else { return Ok(v) };
+        let s = match v {
+            Value::Text(s) => s,
+            // Assigned to a character column, a bpchar is its text: no padding.
+            Value::Bpchar(s) if self.ty == DataType::Text => {
+                let mut s = s;
+                s.truncate(crate::types::bpchar_trim(&s).len());
+                s
+            }
+            v => return Ok(v),
+        };
         match self.text_kind {
             TextKind::Text | TextKind::Varchar(None) | TextKind::Typmod(_) => Ok(Value::Text(s)),
             TextKind::Varchar(Some(n)) => {
@@ -195,24 +222,34 @@ impl Column {
                 }
                 Ok(Value::Text(s))
             }
-            TextKind::Char(n) => {
+            TextKind::Char(n) | TextKind::CharPadded(n) => {
+                let bpchar = |s: String| match self.text_kind {
+                    TextKind::CharPadded(_) => Value::Text(s),
+                    _ => Value::Bpchar(s),
+                };
                 let len = s.chars().count();
                 let n = n as usize;
                 if len > n {
                     let trimmed = s.trim_end_matches(' ');
                     if trimmed.chars().count() <= n {
-                        return Ok(Value::Text(s.chars().take(n).collect()));
+                        return Ok(bpchar(s.chars().take(n).collect()));
                     }
                     return Err(SqlError::StringDataRightTruncation(format!(
                         "character({n})"
                     )));
                 }
-                let mut s = s;
-                s.extend(std::iter::repeat_n(' ', n - len));
-                Ok(Value::Text(s))
+                Ok(bpchar(pad_to(s, n as u32)))
             }
         }
     }
+}
+
+/// `s` blank-padded to `n` characters (unchanged when it already has as many).
+#[must_use]
+pub fn pad_to(mut s: String, n: u32) -> String {
+    let have = s.chars().count();
+    s.extend(std::iter::repeat_n(' ', (n as usize).saturating_sub(have)));
+    s
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -454,8 +491,9 @@ impl TableDef {
                 TextKind::Text => (0u8, 0u32),
                 TextKind::Varchar(None) => (1, 0),
                 TextKind::Varchar(Some(n)) => (2, n),
-                TextKind::Char(n) => (3, n),
+                TextKind::CharPadded(n) => (3, n),
                 TextKind::Typmod(t) => (4, t as u32),
+                TextKind::Char(n) => (5, n),
             };
             b.put_u8(kind);
             b.put_u32(len);
@@ -570,8 +608,9 @@ impl TableDef {
                     0 => TextKind::Text,
                     1 => TextKind::Varchar(None),
                     2 => TextKind::Varchar(Some(len)),
-                    3 => TextKind::Char(len),
+                    3 => TextKind::CharPadded(len),
                     4 => TextKind::Typmod(len as i32),
+                    5 => TextKind::Char(len),
                     _ => return Err(DecodeError("unknown character kind".into())),
                 }
             } else {
@@ -869,6 +908,10 @@ pub fn encode_row(values: &[Value], out: &mut Vec<u8>) {
 /// The row value tag of an array: a u32 element count, then each element as a row value of
 /// its own (its tag and bytes; an element is never an array).
 const ARRAY_VALUE_TAG: u8 = 17;
+/// The row value tag of a bpchar (`character(n)`): its text as stored, padding included, as
+/// tag 4 holds a text. Rows written before bpchar values had a tag of their own hold their
+/// `character(n)` columns as (padded) text, tag 4, and still read as such.
+const BPCHAR_VALUE_TAG: u8 = 18;
 
 /// Appends one row value: its tag, then its bytes.
 #[inline]
@@ -890,6 +933,10 @@ fn encode_value(v: &Value, out: &mut Vec<u8>) {
             }
             Value::Text(s) => {
                 out.put_u8(4);
+                out.put_str(s);
+            }
+            Value::Bpchar(s) => {
+                out.put_u8(BPCHAR_VALUE_TAG);
                 out.put_str(s);
             }
             Value::Timestamp(t) => {
@@ -1047,6 +1094,7 @@ fn decode_value(tag: u8, r: &mut Reader<'_>, array_ok: bool) -> SqlResult<Value>
             2 => Value::Int(r.u64().map_err(corrupt)? as i64),
             3 => Value::Float(f64::from_bits(r.u64().map_err(corrupt)?)),
             4 => Value::Text(r.string(u32::MAX).map_err(corrupt)?),
+            BPCHAR_VALUE_TAG => Value::Bpchar(r.string(u32::MAX).map_err(corrupt)?),
             5 => Value::Timestamp(r.u64().map_err(corrupt)? as i64),
             6 => Value::Numeric(crate::numeric::Numeric::decode(r).map_err(corrupt)?),
             7 => Value::Bytes(r.bytes(u32::MAX).map_err(corrupt)?.to_vec()),
@@ -1164,6 +1212,11 @@ pub fn encode_key_value(v: &Value, out: &mut Vec<u8>) {
                 }
             }
             out.extend_from_slice(&[0, 0]);
+        }
+        // A bpchar keys as its text without trailing blanks: 'a' and 'a  ' are one key, and a
+        // char(3) key sorts with a char(5) one as bpchar's comparison orders them.
+        Value::Bpchar(s) => {
+            encode_key_value(&Value::Text(crate::types::bpchar_trim(s).into()), out)
         }
         Value::Text(s) => {
             for &b in s.as_bytes() {
@@ -1334,9 +1387,16 @@ pub fn decode_key_value(r: &mut &[u8], col: &Column) -> SqlResult<Value> {
         }
         DataType::Uuid => take::<16>(r).map(|b| Value::Uuid(u128::from_be_bytes(b))),
         DataType::Bytea => escaped(r).map(Value::Bytes),
-        DataType::Text => escaped(r)
-            .and_then(|b| String::from_utf8(b).ok())
-            .map(Value::Text),
+        DataType::Text => {
+            escaped(r)
+                .and_then(|b| String::from_utf8(b).ok())
+                .map(|s| match col.text_kind {
+                    // A bpchar key lost its padding (see `encode_key_value`); the column's length
+                    // gives it back. Keys written before that still hold it and gain none.
+                    TextKind::Char(n) if !col.ty.is_array() => Value::Bpchar(pad_to(s, n)),
+                    _ => Value::Text(s),
+                })
+        }
         DataType::Numeric if key_decodable(col) => match crate::numeric::Numeric::decode_key(r) {
             Some(n) => {
                 // The column's scale, which every value it holds was stored with.
@@ -1429,6 +1489,92 @@ pub fn rowid_of_key(key: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key_of(v: &Value) -> Vec<u8> {
+        let mut k = Vec::new();
+        encode_key_value(v, &mut k);
+        k
+    }
+
+    #[test]
+    fn bpchar_keys_ignore_trailing_blanks_and_decode_padded() {
+        let b = |s: &str| Value::Bpchar(s.into());
+        assert_eq!(key_of(&b("a")), key_of(&b("a  ")));
+        assert_eq!(key_of(&b("a ")), key_of(&Value::Text("a".into())));
+        assert_ne!(key_of(&b(" a")), key_of(&b("a")), "leading blanks count");
+        // bpchar order: the text without its blanks, so 'a' sorts before 'a' + tab.
+        assert!(key_of(&b("a  ")) < key_of(&b("a	")));
+        assert!(key_of(&b("ab ")) < key_of(&b("b")));
+        let mut col = Column::new("k", DataType::Text, false);
+        col.text_kind = TextKind::Char(3);
+        let key = key_of(&b("a  "));
+        let mut r = key.as_slice();
+        assert_eq!(decode_key_value(&mut r, &col).unwrap(), b("a  "));
+        assert!(r.is_empty());
+        // A key written padded (before bpchar keys dropped the blanks) reads the same.
+        let old = key_of(&Value::Text("a  ".into()));
+        let mut r = old.as_slice();
+        assert_eq!(decode_key_value(&mut r, &col).unwrap(), b("a  "));
+        // A text column's key is its text.
+        let text = Column::new("t", DataType::Text, false);
+        let mut r = key.as_slice();
+        assert_eq!(
+            decode_key_value(&mut r, &text).unwrap(),
+            Value::Text("a".into())
+        );
+    }
+
+    #[test]
+    fn bpchar_rows_round_trip_and_old_text_rows_still_read() {
+        let row = vec![Value::Bpchar("ab  ".into()), Value::Text("ab  ".into())];
+        let mut bytes = Vec::new();
+        encode_row(&row, &mut bytes);
+        assert_eq!(decode_row(&bytes, 2).unwrap(), row);
+        // A row of an older version held a char(n) column as text (tag 4): it still reads.
+        let mut old = Vec::new();
+        encode_row(&[Value::Text("ab  ".into())], &mut old);
+        assert_eq!(
+            decode_row(&old, 1).unwrap(),
+            vec![Value::Text("ab  ".into())]
+        );
+        assert!(decode_row(&bytes[..bytes.len() - 1], 2).is_err());
+    }
+
+    #[test]
+    fn char_columns_pad_and_refuse_what_is_too_long() {
+        let mut col = Column::new("c", DataType::Text, false);
+        col.text_kind = TextKind::Char(3);
+        let fit = |v: Value| col.fit(v);
+        assert_eq!(
+            fit(Value::Text("a".into())).unwrap(),
+            Value::Bpchar("a  ".into())
+        );
+        assert_eq!(
+            fit(Value::Text("abc  ".into())).unwrap(),
+            Value::Bpchar("abc".into())
+        );
+        assert!(matches!(
+            fit(Value::Text("abcd".into())),
+            Err(SqlError::StringDataRightTruncation(_))
+        ));
+        assert_eq!(
+            fit(Value::Bpchar("a     ".into())).unwrap(),
+            Value::Bpchar("a  ".into())
+        );
+        assert_eq!(fit(Value::Null).unwrap(), Value::Null);
+        // A bpchar stored into a text or varchar column loses its padding.
+        let text = Column::new("t", DataType::Text, false);
+        assert_eq!(
+            text.fit(Value::Bpchar("a  ".into())).unwrap(),
+            Value::Text("a".into())
+        );
+        let mut vc = Column::new("v", DataType::Text, false);
+        vc.text_kind = TextKind::Varchar(Some(1));
+        assert_eq!(
+            vc.fit(Value::Bpchar("a  ".into())).unwrap(),
+            Value::Text("a".into())
+        );
+    }
 
     #[test]
     fn keys_sort_like_values() {
@@ -1561,6 +1707,30 @@ mod tests {
             pk_name_kept: None,
         };
         assert_eq!(TableDef::decode(&def.encode()).unwrap(), def);
+        // A char(n) column of a definition written before bpchar values (kind 3) stays one
+        // that stores padded text; a new one (kind 5) stores bpchar values.
+        let mut old = def.clone();
+        old.columns[1].text_kind = TextKind::CharPadded(84);
+        let bytes = old.encode();
+        assert_ne!(bytes, def.encode());
+        let back = TableDef::decode(&bytes).unwrap();
+        assert_eq!(back, old);
+        assert_eq!(back.columns[1].type_oid(), 1042);
+        assert_eq!(back.columns[1].type_display(), "character(84)");
+        assert_eq!(
+            back.columns[1].bpchar_typmod(),
+            None,
+            "answers as the text it holds"
+        );
+        assert_eq!(def.columns[1].bpchar_typmod(), Some(88));
+        assert_eq!(
+            back.columns[1].fit(Value::Text("x".into())).unwrap(),
+            Value::Text(format!("x{}", " ".repeat(83)))
+        );
+        assert_eq!(
+            def.columns[1].fit(Value::Text("x".into())).unwrap(),
+            Value::Bpchar(format!("x{}", " ".repeat(83)))
+        );
         // A version 3 entry (no defaults) still reads.
         let mut with_default = def.clone();
         with_default.columns[0].default = Some("nextval('t_a_seq'::regclass)".into());
@@ -1688,7 +1858,7 @@ mod tests {
                     text_kind: TextKind::Char(4),
                     ..Column::new("c", DataType::Text, false)
                 },
-                vec![Value::Text("ab  ".into())],
+                vec![Value::Bpchar("ab  ".into())],
             ),
             (
                 Column::new("by", DataType::Bytea, false),

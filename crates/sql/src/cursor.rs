@@ -540,6 +540,7 @@ mod tests {
         let columns = vec![ColumnInfo {
             name: "a".into(),
             ty: DataType::Int8,
+            bpchar: None,
         }];
         Cursor::new(String::new(), columns, store, (false, scroll, false), 0)
     }

@@ -2280,6 +2280,25 @@ impl Names<'_> {
                 s.push_str(" END");
                 s
             }
+            // A cast to bpchar or char(n), as PostgreSQL prints it.
+            Expr::Func {
+                name: "bpchar_length",
+                args,
+            } if args.len() == 2 => {
+                let ty = match &args[1] {
+                    Expr::Literal(Value::Int(n)) if *n >= 0 => format!("character({n})"),
+                    _ => "bpchar".to_string(),
+                };
+                // The inner cast to text is how the value gets to the length: not shown.
+                let inner = match &args[0] {
+                    Expr::Cast { expr, .. } => &**expr,
+                    e => e,
+                };
+                match inner {
+                    Expr::Literal(v) => format!("{}::{ty}", quoted_literal(v)),
+                    e => format!("({})::{ty}", self.expr(e)),
+                }
+            }
             Expr::Func { name, args } => format!(
                 "{name}({})",
                 args.iter()

@@ -264,6 +264,8 @@ pub struct ScopeColumn {
     /// Reachable only by a qualified name: the column a `JOIN … USING` merged into its partner,
     /// which answers unqualified references for both.
     pub hidden: bool,
+    /// `Some(typmod)` for a `character(n)` column (see [`crate::query::ColumnInfo::bpchar`]).
+    pub bpchar: Option<i32>,
 }
 
 /// How aggregates and plain columns are treated while binding.
@@ -480,7 +482,25 @@ fn char_length_cast(dt: &ast::DataType) -> Option<(&'static str, i64)> {
     match dt {
         D::Varchar(l) | D::CharacterVarying(l) => len(l).map(|n| ("varchar_length", n)),
         D::Char(l) | D::Character(l) => Some(("bpchar_length", len(l).unwrap_or(1))),
+        // `bpchar` with no length keeps the value as it is (-1: no length).
+        D::Custom(name, args) if name.to_string().eq_ignore_ascii_case("bpchar") => Some((
+            "bpchar_length",
+            args.first()
+                .and_then(|a| a.trim().parse().ok())
+                .unwrap_or(-1),
+        )),
         _ => None,
+    }
+}
+
+/// Whether `dt` names `character(n)` (`char`, `bpchar`): held as text, its values are
+/// [`Value::Bpchar`]s.
+#[must_use]
+pub fn is_bpchar_type(dt: &ast::DataType) -> bool {
+    match dt {
+        ast::DataType::Char(_) | ast::DataType::Character(_) => true,
+        ast::DataType::Custom(name, _) => name.to_string().eq_ignore_ascii_case("bpchar"),
+        _ => false,
     }
 }
 
@@ -555,8 +575,8 @@ pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
         }
         D::BigInt(_) | D::Int8(_) => DataType::Int8,
         D::Text | D::String(_) => DataType::Text,
-        // The declared length of varchar(n) / char(n) is accepted but not enforced yet, and
-        // char(n) is not blank-padded: both are stored as text.
+        // varchar(n) and char(n) are text: their lengths are applied on assignment
+        // (`Column::fit`) and by the length casts, and char(n) values are bpchars.
         D::Varchar(_) | D::CharacterVarying(_) | D::Char(_) | D::Character(_) => DataType::Text,
         D::Boolean | D::Bool => DataType::Bool,
         D::DoublePrecision | D::Float8 | D::Double(_) => DataType::Float8,
@@ -735,6 +755,7 @@ fn literal_type(v: &Value) -> Option<DataType> {
         }),
         Value::Float(_) => Some(DataType::Float8),
         Value::Float4(_) => Some(DataType::Float4),
+        Value::Bpchar(_) => Some(DataType::Text),
         Value::Timestamp(_) => Some(DataType::Timestamp),
         Value::Numeric(_) => Some(DataType::Numeric),
         Value::Bytes(_) => Some(DataType::Bytea),
@@ -1588,6 +1609,8 @@ impl<'a> Binder<'a> {
             // The argument's static type, as `regtype` prints it.
             let ty = match (&bound[0], &*mode) {
                 (Expr::Literal(Value::Text(_) | Value::Null), _) => "unknown".to_string(),
+                // A char(n) column or a cast to char(n) or bpchar (held as text).
+                (e, _) if self.bpchar_typmod(e).is_some() => "character".to_string(),
                 // setseed() returns void, which no column holds.
                 (
                     Expr::Func {
@@ -1624,7 +1647,7 @@ impl<'a> Binder<'a> {
             "rpad" => ("rpad", None),
             "concat" => ("concat", None),
             "concat_ws" => ("concat_ws", None),
-            "length" | "char_length" => ("length", Some(1)),
+            "length" | "char_length" | "character_length" => ("length", Some(1)),
             "abs" => ("abs", Some(1)),
             "coalesce" => ("coalesce", None),
             "nullif" => ("nullif", Some(2)),
@@ -3524,6 +3547,25 @@ impl<'a> Binder<'a> {
         Ok(order_by)
     }
 
+    /// `Some(typmod)` when `e` is a `character(n)` / `bpchar` value by its static type (a
+    /// column of that type or a cast to it): see [`crate::query::ColumnInfo::bpchar`].
+    #[must_use]
+    pub fn bpchar_typmod(&self, e: &Expr) -> Option<i32> {
+        match e {
+            Expr::Column(i) => self.scope.get(*i).and_then(|c| c.bpchar),
+            Expr::Func {
+                name: "bpchar_length",
+                args,
+            } => match args.get(1) {
+                Some(Expr::Literal(Value::Int(n))) if *n >= 0 => {
+                    Some(i32::try_from(*n).map_or(-1, |n| n.saturating_add(4)))
+                }
+                _ => Some(-1),
+            },
+            _ => None,
+        }
+    }
+
     /// Static type; `None` for untyped NULLs, string literals and parameters not yet known.
     #[must_use]
     pub fn type_of(&self, e: &Expr) -> Option<DataType> {
@@ -3892,7 +3934,7 @@ pub(crate) fn value_type(v: &Value) -> DataType {
             .find(|v| !v.is_null())
             .map_or(DataType::Text, value_type)
             .array_of(),
-        Value::Null | Value::Text(_) => DataType::Text,
+        Value::Null | Value::Text(_) | Value::Bpchar(_) => DataType::Text,
     }
 }
 
@@ -3934,6 +3976,8 @@ fn push_concat_text(out: &mut String, v: &Value) {
         Value::Null => {}
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Text(s) => out.push_str(s),
+        // `bpchar || text` is text: the bpchar casts to text, losing its padding.
+        Value::Bpchar(s) => out.push_str(crate::types::bpchar_trim(s)),
         other => out.push_str(&other.to_text().unwrap_or_default()),
     }
 }
@@ -4510,12 +4554,56 @@ impl Expr {
 
 /// Evaluates a function call. Out of [`Expr::eval`], whose frame every level of a deep
 /// expression holds (an AND of many terms): the functions' temporaries live here instead.
+/// Functions that take a bpchar as a bpchar: they keep its padding (`octet_length`, `concat`,
+/// `format` and the json builders print it; `coalesce`, `greatest`, an array constructor return it; the
+/// length casts apply to it). Every other function takes its text, PostgreSQL's implicit cast
+/// from bpchar to text, which drops the trailing blanks.
+const BPCHAR_FUNCTIONS: &[&str] = &[
+    "agg_args",
+    "arr_build",
+    "bpchar_length",
+    "coalesce",
+    "concat",
+    "concat_ws",
+    "fn_octet_length",
+    "fn_format",
+    "fn_greatest",
+    "fn_least",
+    "js_build_array",
+    "js_build_array_b",
+    "js_build_object",
+    "js_build_object_b",
+    "js_to_json",
+    "js_to_jsonb",
+    "nullif",
+    "octet_length",
+    "typmod",
+    "varchar_length",
+];
+
+/// Casts the bpchar arguments of a call to `name` to text unless `name` is one of
+/// [`BPCHAR_FUNCTIONS`].
+fn bpchar_args_to_text(name: &str, vals: &mut [Value]) {
+    if BPCHAR_FUNCTIONS.contains(&name) {
+        return;
+    }
+    for v in vals {
+        if let Value::Bpchar(s) = v {
+            let trimmed = crate::types::bpchar_trim(s).len();
+            let mut s = std::mem::take(s);
+            s.truncate(trimmed);
+            *v = Value::Text(s);
+        }
+    }
+}
+
 #[inline(never)]
 fn eval_func(name: &&'static str, args: &[Expr], cx: &EvalContext<'_>) -> SqlResult<Value> {
     let mut vals = Vec::with_capacity(args.len());
     for a in args {
         vals.push(a.eval(cx)?);
     }
+    bpchar_args_to_text(name, &mut vals);
     if name.starts_with("fn_") {
         return crate::functions::eval(name, &vals, cx.session);
     }
@@ -4614,16 +4702,24 @@ fn eval_func(name: &&'static str, args: &[Expr], cx: &EvalContext<'_>) -> SqlRes
             ("abs", Value::Numeric(n)) => Value::Numeric(n.abs()),
             ("varchar_length" | "bpchar_length", v) => {
                 let n = match &vals[1] {
-                    Value::Int(n) => usize::try_from(*n).unwrap_or(0),
+                    Value::Int(n) => *n,
                     _ => 0,
                 };
                 let text = v.to_text().unwrap_or_default();
-                let mut out: String = text.chars().take(n).collect();
                 if *name == "bpchar_length" {
-                    let have = out.chars().count();
-                    out.extend(std::iter::repeat_n(' ', n - have));
+                    // A negative length is `bpchar` without one: the value as it is.
+                    if n < 0 {
+                        Value::Bpchar(text)
+                    } else {
+                        let n = n as usize;
+                        Value::Bpchar(crate::catalog::pad_to(
+                            text.chars().take(n).collect(),
+                            n as u32,
+                        ))
+                    }
+                } else {
+                    Value::Text(text.chars().take(usize::try_from(n).unwrap_or(0)).collect())
                 }
-                Value::Text(out)
             }
             ("typmod", v) => match &vals[1] {
                 Value::Int(t) => {
@@ -4902,6 +4998,24 @@ const TEXT_RESULT_BYTES_MAX: usize = 64 << 20;
 #[cfg(test)]
 mod tests {
     use super::like;
+    use super::{Value, bpchar_args_to_text, push_concat_text};
+
+    #[test]
+    fn functions_take_a_bpchar_as_text_unless_they_keep_it() {
+        let mut vals = vec![Value::Bpchar("ab  ".into()), Value::Text("x ".into())];
+        bpchar_args_to_text("upper", &mut vals);
+        assert_eq!(
+            vals,
+            vec![Value::Text("ab".into()), Value::Text("x ".into())]
+        );
+        let mut vals = vec![Value::Bpchar("ab  ".into())];
+        bpchar_args_to_text("fn_octet_length", &mut vals);
+        assert_eq!(vals, vec![Value::Bpchar("ab  ".into())]);
+        let mut out = String::new();
+        push_concat_text(&mut out, &Value::Bpchar("a  ".into()));
+        push_concat_text(&mut out, &Value::Text("b ".into()));
+        assert_eq!(out, "ab ");
+    }
 
     #[test]
     fn like_patterns() {

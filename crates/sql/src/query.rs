@@ -185,6 +185,10 @@ pub const INDEX_JOIN_OUTER_ROWS_MAX: usize = 1024;
 pub struct ColumnInfo {
     pub name: String,
     pub ty: DataType,
+    /// `Some(typmod)` when the column is a `character(n)` (`bpchar`), which is held as text:
+    /// the wire describes it as PostgreSQL's bpchar (OID 1042) with `typmod` (`n + 4`, or -1
+    /// without a length).
+    pub bpchar: Option<i32>,
 }
 
 #[derive(Debug)]
@@ -602,6 +606,7 @@ fn function_scope(
             table: Some(table.to_string()),
             name: name.to_string(),
             ty,
+            bpchar: None,
             rel_oid: None,
             origin: None,
             hidden: false,
@@ -966,6 +971,7 @@ pub fn table_scope(def: &TableDef, alias: Option<&str>) -> Vec<ScopeColumn> {
             table: Some(t.clone()),
             name: c.name.clone(),
             ty: c.ty,
+            bpchar: c.bpchar_typmod(),
             rel_oid: Some(def.oid),
             origin: Some(def.oid),
             hidden: false,
@@ -1362,6 +1368,11 @@ impl<'a> Planner<'a> {
                     columns.push(ColumnInfo {
                         name: l.name.clone(),
                         ty: unify_set_types(l.ty, r.ty, name)?,
+                        bpchar: if l.bpchar == r.bpchar {
+                            l.bpchar
+                        } else {
+                            l.bpchar.and(r.bpchar).map(|_| -1)
+                        },
                     });
                 }
                 Ok((
@@ -1444,6 +1455,7 @@ impl<'a> Planner<'a> {
                     .map(|(i, ty)| ColumnInfo {
                         name: format!("column{}", i + 1),
                         ty: *ty,
+                        bpchar: None,
                     })
                     .collect();
                 Ok((Body::Values(rows), columns, binder.outer_depth_used))
@@ -1699,6 +1711,7 @@ impl<'a> Planner<'a> {
                             table: Some(t.clone()),
                             name: c.name.clone(),
                             ty: c.ty,
+                            bpchar: c.bpchar,
                             rel_oid: None,
                             origin: None,
                             hidden: false,
@@ -1753,6 +1766,7 @@ impl<'a> Planner<'a> {
                                     table: Some(t.clone()),
                                     name: name.clone(),
                                     ty: c.ty,
+                                    bpchar: c.bpchar,
                                     rel_oid: None,
                                     origin: Some(view.oid),
                                     hidden: false,
@@ -1768,6 +1782,7 @@ impl<'a> Planner<'a> {
                                     table: Some(t.clone()),
                                     name: (*c).to_string(),
                                     ty: *ty,
+                                    bpchar: None,
                                     rel_oid: Some(seq.oid),
                                     origin: None,
                                     hidden: false,
@@ -1784,6 +1799,7 @@ impl<'a> Planner<'a> {
                                     table: Some(t.clone()),
                                     name: (*c).to_string(),
                                     ty: *ty,
+                                    bpchar: None,
                                     rel_oid: crate::catalog_views::catalog_oid(vt.name),
                                     origin: None,
                                     hidden: false,
@@ -1953,6 +1969,7 @@ impl<'a> Planner<'a> {
                         table: Some(t.clone()),
                         name: c.name.clone(),
                         ty: c.ty,
+                        bpchar: c.bpchar,
                         rel_oid: None,
                         origin: None,
                         hidden: false,
@@ -1980,6 +1997,7 @@ impl<'a> Planner<'a> {
                         table: Some(t.clone()),
                         name: c.name.clone(),
                         ty: c.ty,
+                        bpchar: c.bpchar,
                         rel_oid: None,
                         origin: None,
                         hidden: false,
@@ -2414,6 +2432,7 @@ impl<'a> Planner<'a> {
                 columns.push(ColumnInfo {
                     name: name.clone(),
                     ty: slot_type(&binder, &b, &aggs, &group_keys),
+                    bpchar: binder.bpchar_typmod(&b),
                 });
                 projections.push(b);
             }
@@ -2472,6 +2491,7 @@ impl<'a> Planner<'a> {
                 columns.push(ColumnInfo {
                     name: name.clone(),
                     ty: binder.type_of(&b).unwrap_or(DataType::Text),
+                    bpchar: binder.bpchar_typmod(&b),
                 });
                 projections.push(b);
             }
@@ -2779,10 +2799,17 @@ fn plan_joins(
             if lateral {
                 return false;
             }
-            if let Some((p, mut b)) = equi_sides(e, &relations, r, joined)
+            if let Some((mut p, mut b)) = equi_sides(e, &relations, r, joined)
                 && hash_class(binder.type_of(&p)).is_some()
                 && hash_class(binder.type_of(&p)) == hash_class(binder.type_of(&b))
             {
+                // bpchar meets a string as a bpchar (as the comparison does): the other side's
+                // key drops its trailing blanks too.
+                match (binder.bpchar_typmod(&p), binder.bpchar_typmod(&b)) {
+                    (Some(_), None) => b = as_bpchar(b),
+                    (None, Some(_)) => p = as_bpchar(p),
+                    _ => {}
+                }
                 b.shift_columns(relations[r].offset);
                 probe.push(p);
                 build.push(b);
@@ -2976,8 +3003,6 @@ fn cost_based_order(
     Some(crate::cost::order_joins(&rels, &edges))
 }
 
-/// If `e` is `x = y` with one side over relation `r` only and the other over joined relations
-/// only, returns (joined side, `r` side).
 /// With `a = b` and `a = K` among the conjuncts (`K` a constant or a parameter), every row that
 /// passes has `b = K` too: that conjunct is added, for each column so joined to a pinned one
 /// (PostgreSQL's equivalence classes do the same). It lets `b`'s relation be read by key on
@@ -3085,6 +3110,16 @@ fn add_implied_equalities(binder: &Binder<'_>, conjuncts: &mut Vec<Expr>) {
 /// search stays cheap; join graphs this wide are rare).
 const MAX_IMPLIED_CLASS_COLUMNS: usize = 64;
 
+/// `e` cast to `bpchar` (no length): its value as it is, as a bpchar.
+fn as_bpchar(e: Expr) -> Expr {
+    Expr::Func {
+        name: "bpchar_length",
+        args: vec![e, Expr::Literal(Value::Int(-1))],
+    }
+}
+
+/// If `e` is `x = y` with one side over relation `r` only and the other over joined relations
+/// only, returns (joined side, `r` side).
 fn equi_sides(e: &Expr, relations: &[Relation], r: usize, joined: &[bool]) -> Option<(Expr, Expr)> {
     let Expr::Binary {
         op: BinOp::Eq,
@@ -5831,6 +5866,14 @@ fn prefix_end(p: &[u8]) -> Option<Vec<u8>> {
 /// an untyped string is read as the column's type. `None` when the comparison is not a key
 /// comparison (a fractional float against an integer column): such a term cannot narrow the read.
 fn key_part(v: Value, col: &catalog::Column) -> Option<Value> {
+    // A character(n) column's keys are bpchar keys: a string meets them as a bpchar (an
+    // untyped constant resolves to bpchar), its trailing blanks ignored.
+    if matches!(col.text_kind, catalog::TextKind::Char(_)) && col.ty == DataType::Text {
+        return match v {
+            Value::Text(s) | Value::Bpchar(s) => Some(Value::Bpchar(s)),
+            _ => None,
+        };
+    }
     match (v, col.ty) {
         (Value::Int(i), DataType::Int2 | DataType::Int4 | DataType::Int8) => Some(Value::Int(i)),
         (Value::Float4(f), DataType::Float4 | DataType::Float8) => Some(Value::Float(f64::from(f))),
@@ -6335,7 +6378,11 @@ impl Accumulator {
                 if self.count > 1 {
                     self.text.push_str(self.separator.as_deref().unwrap_or(""));
                 }
-                self.text.push_str(&v.to_text().unwrap_or_default());
+                match &v {
+                    // string_agg takes text: a bpchar casts to it without its padding.
+                    Value::Bpchar(s) => self.text.push_str(crate::types::bpchar_trim(s)),
+                    v => self.text.push_str(&v.to_text().unwrap_or_default()),
+                }
             }
             AggFunc::ArrayAgg
             | AggFunc::JsonAgg

@@ -941,6 +941,8 @@ struct CachedPlan {
 struct SqlPrepared {
     stmt: ast::Statement,
     param_types: Vec<DataType>,
+    /// Which parameters were declared `bpchar` / `character`: their arguments are bpchars.
+    param_bpchar: Vec<bool>,
     /// Its plan between executions, as the protocol's prepared statements keep theirs: bound
     /// again by name after DDL (a renamed relation is no longer found, as in PostgreSQL), and
     /// refused when its result type would change.
@@ -1497,6 +1499,7 @@ impl Session {
             ast::Statement::ShowVariable { variable } => Ok(vec![ColumnInfo {
                 name: show_name(variable),
                 ty: DataType::Text,
+                bpchar: None,
             }]),
             _ => Ok(Vec::new()),
         }
@@ -2011,11 +2014,13 @@ impl Session {
             .map(|t| crate::expr::data_type(t).map(Some))
             .collect::<SqlResult<Vec<_>>>()?;
         let (param_types, _) = self.describe(statement, &declared)?;
+        let param_bpchar = data_types.iter().map(crate::expr::is_bpchar_type).collect();
         self.sql_prepared.insert(
             name.into(),
             SqlPrepared {
                 stmt: statement.clone(),
                 param_types,
+                param_bpchar,
                 slot: Arc::new(PlanSlot::default()),
             },
         );
@@ -2052,12 +2057,15 @@ impl Session {
             )));
         }
         let mut values = Vec::with_capacity(args.len());
-        for (a, ty) in args.iter().zip(&p.param_types) {
+        for (i, (a, ty)) in args.iter().zip(&p.param_types).enumerate() {
             let mut no_params = Vec::new();
             let bound = Binder::new(&[], &mut no_params)
                 .bind(a, &mut AggMode::Forbidden("EXECUTE parameter"))?;
             let v = bound.eval(&crate::expr::EvalContext::new(&[], &[], &self.info))?;
-            values.push(v.cast(*ty)?);
+            values.push(match v.cast(*ty)? {
+                Value::Text(s) if p.param_bpchar.get(i) == Some(&true) => Value::Bpchar(s),
+                v => v,
+            });
         }
         Ok((p.stmt.clone(), values, p.slot.clone()))
     }
@@ -2697,6 +2705,7 @@ impl Session {
                     columns: vec![ColumnInfo {
                         name,
                         ty: DataType::Text,
+                        bpchar: None,
                     }],
                     rows: vec![vec![Value::Text(value)]],
                 })
@@ -3208,7 +3217,14 @@ impl Session {
         let mut columns: Vec<Column> = plan
             .columns
             .iter()
-            .map(|c| Column::new(c.name.clone(), c.ty, false))
+            .map(|c| Column {
+                // A char(n) result makes a char(n) column, as in PostgreSQL.
+                text_kind: match c.bpchar.and_then(|t| u32::try_from(t - 4).ok()) {
+                    Some(n) if n > 0 => crate::catalog::TextKind::Char(n),
+                    _ => crate::catalog::TextKind::Text,
+                },
+                ..Column::new(c.name.clone(), c.ty, false)
+            })
             .collect();
         for (c, n) in columns.iter_mut().zip(names) {
             c.name = n.clone();
@@ -3219,6 +3235,7 @@ impl Session {
             }
         }
         let rows = self.executor(txn, &[]).run(&plan, None)?;
+        let count = rows.len();
         let tree = engine.create_tree()?;
         let def = TableDef {
             name: name.clone(),
@@ -3235,14 +3252,20 @@ impl Session {
         engine.insert(txn, CATALOG, key.as_bytes(), &def.encode())?;
         self.after_create(&def, creation.on_commit)?;
         let mut buf = Vec::new();
-        for row in &rows {
+        for row in rows {
             self.info.cancel.check()?;
+            // Each value as its column stores it: a bpchar in a text column is its text.
+            let row = row
+                .into_iter()
+                .zip(&def.columns)
+                .map(|(v, c)| c.fit(v))
+                .collect::<SqlResult<Vec<_>>>()?;
             buf.clear();
-            encode_row(row, &mut buf);
+            encode_row(&row, &mut buf);
             let key = rowid_key(self.db.next_rowid(txn, def.tree)?);
             engine.insert(txn, def.tree, &key, &buf)?;
         }
-        Ok(command(format!("SELECT {}", rows.len())))
+        Ok(command(format!("SELECT {count}")))
     }
 
     /// The stored text of a `DEFAULT` expression, checked by binding it (a default cannot
@@ -3256,7 +3279,9 @@ impl Session {
     ) -> SqlResult<String> {
         // Constants are cast to the type without its length, as PostgreSQL prints them.
         let display = match text_kind {
-            crate::catalog::TextKind::Char(_) => "bpchar".to_string(),
+            crate::catalog::TextKind::Char(_) | crate::catalog::TextKind::CharPadded(_) => {
+                "bpchar".to_string()
+            }
             crate::catalog::TextKind::Varchar(_) => "character varying".to_string(),
             crate::catalog::TextKind::Text | crate::catalog::TextKind::Typmod(_) => {
                 ty.name().to_string()
@@ -5358,6 +5383,7 @@ impl Session {
                             columns.push(ColumnInfo {
                                 name: c.name.clone(),
                                 ty: c.ty,
+                                bpchar: c.bpchar_typmod(),
                             });
                         }
                     }
@@ -5367,6 +5393,7 @@ impl Session {
                             columns.push(ColumnInfo {
                                 name: c.name.clone(),
                                 ty: c.ty,
+                                bpchar: c.bpchar,
                             });
                         }
                     }
@@ -5382,6 +5409,7 @@ impl Session {
             columns.push(ColumnInfo {
                 name,
                 ty: binder.type_of(&b).unwrap_or(DataType::Text),
+                bpchar: binder.bpchar_typmod(&b),
             });
             exprs.push(b);
         }
@@ -6027,7 +6055,7 @@ fn lock_referenced(
         let mut k = Vec::new();
         for &c in &parent.pk {
             let v = value_of(c).expect("same column set");
-            crate::catalog::encode_key_value(&v.clone().cast(parent.columns[c].ty)?, &mut k);
+            crate::catalog::encode_key_value(&referenced_key_value(&parent.columns[c], v)?, &mut k);
         }
         k
     } else {
@@ -6045,7 +6073,7 @@ fn lock_referenced(
         for (p, &c) in ix.columns.iter().enumerate() {
             let v = value_of(c).expect("same column set");
             crate::catalog::encode_index_column(
-                &v.clone().cast(parent.columns[c].ty)?,
+                &referenced_key_value(&parent.columns[c], v)?,
                 ix.option(p),
                 &mut entry,
             );
@@ -6070,9 +6098,34 @@ fn lock_referenced(
         return Ok(false);
     };
     let row = decode_row(&bytes, parent.columns.len())?;
-    let wanted: Vec<Value> = values.iter().map(|v| (*v).clone()).collect();
+    let wanted: Vec<Value> = ref_columns
+        .iter()
+        .zip(values)
+        .map(|(&c, v)| match parent.columns[c].text_kind {
+            // Compared as the parent keys them: a bpchar's blanks do not count.
+            crate::catalog::TextKind::Char(_) | crate::catalog::TextKind::CharPadded(_) => {
+                referenced_key_value(&parent.columns[c], v)
+            }
+            _ => Ok((*v).clone()),
+        })
+        .collect::<SqlResult<_>>()?;
     let positions: Vec<usize> = (0..wanted.len()).collect();
     Ok(same_key(&row, ref_columns, &wanted, &positions))
+}
+
+/// A referencing value as the referenced column `col` keys it: of its type, and for a
+/// `char(n)` column as that column stores it (a bpchar, or padded text in a column written
+/// before bpchar values), whatever character type the referencing column has.
+fn referenced_key_value(col: &crate::catalog::Column, v: &Value) -> SqlResult<Value> {
+    let v = v.clone().cast(col.ty)?;
+    match col.text_kind {
+        crate::catalog::TextKind::Char(_) | crate::catalog::TextKind::CharPadded(_)
+            if !v.is_null() =>
+        {
+            col.fit(v)
+        }
+        _ => Ok(v),
+    }
 }
 
 /// Checks every foreign key of `def` for a new or changed row (`old` is the row before an
@@ -6778,6 +6831,7 @@ fn explain_columns() -> Vec<ColumnInfo> {
     vec![ColumnInfo {
         name: "QUERY PLAN".into(),
         ty: DataType::Text,
+        bpchar: None,
     }]
 }
 
@@ -6914,6 +6968,7 @@ fn show_all_columns() -> Vec<ColumnInfo> {
         .map(|n| ColumnInfo {
             name: (*n).to_string(),
             ty: DataType::Text,
+            bpchar: None,
         })
         .collect()
 }
@@ -9267,8 +9322,9 @@ mod tests {
              insert into t(tid, m) values (2, CURRENT_TIMESTAMP)",
         );
         assert_eq!(
-            run(&mut s, "select f || '|', v, m from t where tid = 1"),
-            [["ab  |", "xyz", "2024-01-02 03:04:05.5"]]
+            run(&mut s, "select f, f || '|', v, m from t where tid = 1"),
+            // The value keeps its padding; `||` casts it to text, which drops it.
+            [["ab  ", "ab|", "xyz", "2024-01-02 03:04:05.5"]]
         );
         assert!(matches!(
             fails(&mut s, "insert into t(tid, v) values (3, 'abcd')"),

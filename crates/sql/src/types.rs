@@ -20,6 +20,17 @@
 //! default `bytea_output`) and read in hex or escape format. `uuid` values are 128-bit numbers
 //! printed in the canonical lower-case 8-4-4-4-12 form; both sort bytewise.
 //!
+//! `character(n)` (`bpchar`) has no [`DataType`] of its own: it is text whose values are
+//! [`Value::Bpchar`]s, made by a `char(n)` column (blank-padded on assignment) or a cast to
+//! `char(n)`/`bpchar`. Its trailing blanks are not significant, as in PostgreSQL: two bpchars,
+//! or a bpchar and a string, compare without them, and a bpchar's key (hashing, grouping,
+//! DISTINCT, index and primary keys) is its text without them, so 'a' and 'a  ' are one key
+//! and a decoded key is padded back by its column's length. Casting a bpchar to another type,
+//! and passing it to a function that takes text (`||`, `length`, `upper`), drops them; its output
+//! (text and binary), `octet_length`, LIKE and the regular expression operators see them.
+//! The static type of a bpchar expression is text; where a client can see the difference (a
+//! result column's OID, `pg_typeof`) the binder knows a bpchar column or cast by its typmod.
+//!
 //! Every base type has a one-dimensional array type, [`DataType::Array`], whose values are
 //! [`Value::Array`]s; their text and binary forms, order and functions live in `array.rs`.
 //! An array casts to and from text and, element by element, to another array type.
@@ -343,6 +354,11 @@ pub enum Value {
     Int(i64),
     Float(f64),
     Text(String),
+    /// A `character(n)` / `bpchar` value, held as written (blank-padded to `n` when it came
+    /// through a length). Its trailing blanks are not significant: it compares, groups and
+    /// keys as its text without them, and casting it to text drops them; its output keeps
+    /// them (see [`bpchar_trim`]).
+    Bpchar(String),
     /// Microseconds since 1970-01-01 00:00:00 (no time zone).
     Timestamp(i64),
     Numeric(Numeric),
@@ -385,7 +401,7 @@ impl Value {
             Value::Bool(b) => Some(if *b { "t" } else { "f" }.to_string()),
             Value::Int(i) => Some(i.to_string()),
             Value::Float(f) => Some(format_float8(*f)),
-            Value::Text(s) => Some(s.clone()),
+            Value::Text(s) | Value::Bpchar(s) => Some(s.clone()),
             Value::Timestamp(t) => Some(format_timestamp(*t)),
             Value::Numeric(n) => Some(n.to_string()),
             Value::Bytes(b) => Some(format_bytea(b)),
@@ -404,6 +420,14 @@ impl Value {
 
     /// Converts to `ty` as an assignment or explicit cast does.
     pub fn cast(self, ty: DataType) -> SqlResult<Value> {
+        // A bpchar converts as its text without the padding (PostgreSQL's `rtrim1` cast), but
+        // to bytea with it (through its output form, as PostgreSQL's I/O conversion does).
+        if let Value::Bpchar(s) = self {
+            if ty == DataType::Bytea {
+                return Value::Text(s).cast(ty);
+            }
+            return Value::Text(bpchar_trim(&s).to_string()).cast(ty);
+        }
         if let DataType::Array(elem) = ty {
             return match self {
                 Value::Null => Ok(Value::Null),
@@ -597,6 +621,10 @@ impl Value {
             (Value::Numeric(a), Value::Float(b)) => cmp_f64(a.to_f64(), *b),
             (Value::Float(a), Value::Numeric(b)) => cmp_f64(*a, b.to_f64()),
             (Value::Text(a), Value::Text(b)) => a.cmp(b),
+            // bpchar meets bpchar, and an untyped string constant (which resolves to bpchar),
+            // with trailing blanks ignored on both sides.
+            (Value::Bpchar(a), Value::Bpchar(b) | Value::Text(b))
+            | (Value::Text(a), Value::Bpchar(b)) => bpchar_trim(a).cmp(bpchar_trim(b)),
             (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
             (Value::Timestamp(a), Value::Timestamp(b)) => a.cmp(b),
             (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
@@ -645,6 +673,7 @@ impl Value {
             Value::Int(_) => "integer",
             Value::Float(_) => "double precision",
             Value::Text(_) => "text",
+            Value::Bpchar(_) => "character",
             Value::Timestamp(_) => "timestamp without time zone",
             Value::Numeric(_) => "numeric",
             Value::Bytes(_) => "bytea",
@@ -693,6 +722,13 @@ fn cast_json(v: Value, ty: DataType) -> SqlResult<Value> {
             )));
         }
     })
+}
+
+/// A bpchar's significant text: the value without its trailing blanks (only U+0020, as
+/// PostgreSQL's `bpchartruelen` counts them).
+#[must_use]
+pub fn bpchar_trim(s: &str) -> &str {
+    s.trim_end_matches(' ')
 }
 
 /// A double narrowed to `real`, refusing what overflows or underflows it as PostgreSQL does.
@@ -1010,6 +1046,27 @@ pub fn now_us() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bpchar_compares_without_trailing_blanks_and_casts_to_text_without_them() {
+        let b = |s: &str| Value::Bpchar(s.into());
+        let t = |s: &str| Value::Text(s.into());
+        assert_eq!(b("a").compare(&b("a  ")).unwrap(), Some(Ordering::Equal));
+        assert_eq!(b("a  ").compare(&t("a ")).unwrap(), Some(Ordering::Equal));
+        assert_eq!(t("a").compare(&b("a   ")).unwrap(), Some(Ordering::Equal));
+        assert_eq!(b("a").compare(&b("a\t")).unwrap(), Some(Ordering::Less));
+        assert_eq!(b(" a").compare(&b("a")).unwrap(), Some(Ordering::Less));
+        assert_eq!(b("a").compare(&Value::Null).unwrap(), None);
+        assert_eq!(b("ab  ").cast(DataType::Text).unwrap(), t("ab"));
+        assert_eq!(b("12 ").cast(DataType::Int4).unwrap(), Value::Int(12));
+        assert_eq!(
+            b("a ").cast(DataType::Bytea).unwrap(),
+            Value::Bytes(b"a ".to_vec())
+        );
+        // The output keeps the padding.
+        assert_eq!(b("a  ").to_text().as_deref(), Some("a  "));
+        assert_eq!(bpchar_trim("a \t "), "a \t");
+    }
 
     #[test]
     fn timestamps_round_trip_in_postgresql_text_form() {
