@@ -308,6 +308,14 @@ async fn desc_indexes_answer_as_postgresql_does() {
     run_golden("sql_desc_index.golden", "sql-desc-index", true).await;
 }
 
+/// `sql_keyset.golden`: keyset pagination — row comparisons over an index's leading columns
+/// (every operator, NULL values and NULL keys, parameters, combined bounds, both directions)
+/// and ranges on DESC index columns, with the plans that read them as index ranges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyset_pages_answer_as_postgresql_does() {
+    run_golden("sql_keyset.golden", "sql-keyset", false).await;
+}
+
 /// `sql_spill.golden`: sorts (external merge, top-N), hash joins of every kind, DISTINCT and
 /// hash aggregates under `work_mem = 64kB`, so that they spill to temporary files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

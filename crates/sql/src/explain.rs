@@ -1857,23 +1857,60 @@ fn index_conditions(
         conds.push(format!("({} = {})", col(i), cx.operand(e)));
     }
     let next = range.eq.len();
-    if let Some((e, incl)) = &range.lower {
+    // A row bound prints as PostgreSQL's `ROW(a, b) > ROW(1, 2)`; it stands for the filter's
+    // row comparison, printed the same way with the columns qualified or not.
+    let mut rows = Vec::new();
+    let mut bound = |b: &Option<(Expr, bool)>, row: &[Expr], op: &str, conds: &mut Vec<String>| {
+        let Some((e, incl)) = b else { return };
+        let op = if *incl {
+            format!("{op}=")
+        } else {
+            op.to_string()
+        };
+        if row.is_empty() {
+            conds.push(format!("({} {op} {})", col(next), cx.operand(e)));
+            return;
+        }
+        let values: Vec<String> = std::iter::once(e)
+            .chain(row)
+            .map(|v| cx.operand(v))
+            .collect();
+        let names = |name: &dyn Fn(usize) -> String| {
+            (next..=next + row.len())
+                .map(name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let qualified = |i: usize| cx.expr(&Expr::Column(cols.get(i).copied().unwrap_or(0)));
         conds.push(format!(
-            "({} {} {})",
-            col(next),
-            if *incl { ">=" } else { ">" },
-            cx.operand(e)
+            "(ROW({}) {op} ROW({}))",
+            names(&col),
+            values.join(", ")
         ));
-    }
-    if let Some((e, incl)) = &range.upper {
-        conds.push(format!(
-            "({} {} {})",
-            col(next),
-            if *incl { "<=" } else { "<" },
-            cx.operand(e)
-        ));
-    }
+        // Also as written the other way round: `(1, 2) < (a, b)`.
+        let flipped = match op.as_str() {
+            ">" => "<",
+            ">=" => "<=",
+            "<" => ">",
+            _ => ">=",
+        };
+        for name in [&col as &dyn Fn(usize) -> String, &qualified] {
+            rows.push(format!(
+                "(ROW({}) {op} ROW({}))",
+                names(name),
+                values.join(", ")
+            ));
+            rows.push(format!(
+                "(ROW({}) {flipped} ROW({}))",
+                values.join(", "),
+                names(name)
+            ));
+        }
+    };
+    bound(&range.lower, range.lower_row(), ">", &mut conds);
+    bound(&range.upper, range.upper_row(), "<", &mut conds);
     let mut used = conds.clone();
+    used.extend(rows);
     let qualified = |i: usize| cx.expr(&Expr::Column(cols.get(i).copied().unwrap_or(0)));
     for i in 0..=next.min(cols.len().saturating_sub(1)) {
         let (p, q) = (col(i), qualified(i));
@@ -2176,6 +2213,23 @@ impl Names<'_> {
                 op: op @ (BinOp::And | BinOp::Or),
                 ..
             } => {
+                // A row comparison prints as written, as PostgreSQL keeps it.
+                if let Some((op, left, right)) = crate::query::row_comparison(e)
+                    && left.len() >= 2
+                {
+                    let items = |side: &[&Expr]| {
+                        side.iter()
+                            .map(|e| self.expr(e))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    return format!(
+                        "(ROW({}) {} ROW({}))",
+                        items(&left),
+                        crate::expr::op_symbol(op),
+                        items(&right)
+                    );
+                }
                 let mut parts = Vec::new();
                 flatten(e, *op, &mut parts);
                 let word = if *op == BinOp::And { " AND " } else { " OR " };

@@ -465,6 +465,7 @@ fn index_lookup(def: &TableDef, build: &[Expr]) -> Option<IndexLookup> {
                         eq: vec![Expr::Literal(Value::Null); probe_of.len()],
                         lower: None,
                         upper: None,
+                        rows: None,
                         index_only: false,
                         backward: false,
                         not_null: false,
@@ -5702,8 +5703,11 @@ impl Access {
 }
 
 /// A range of a key: equalities on its first columns, then at most a lower and an upper bound
-/// on the next column. The expressions are constants, parameters or outer references, evaluated
-/// once per read.
+/// on the next column, or on the row of the next columns (a row comparison, keyset
+/// pagination's `(a, b) > (x, y)`). The expressions are constants, parameters or outer
+/// references, evaluated once per read. A range may take more entries than its conditions
+/// keep (a bound that is not a key of its column, a row bound cut short by a NULL): the
+/// relation's filter, always checked again, decides.
 #[derive(Clone, Debug)]
 pub struct KeyRange {
     /// `None`: the table's tree (primary key); `Some(i)`: `def.indexes[i]`.
@@ -5712,6 +5716,10 @@ pub struct KeyRange {
     /// (value, inclusive).
     pub lower: Option<(Expr, bool)>,
     pub upper: Option<(Expr, bool)>,
+    /// A row comparison's further values (PostgreSQL's `ROW(a, b) > ROW(1, 2)` index
+    /// condition), `None` for bounds on one column (see [`RowBounds`]). Boxed: most ranges
+    /// have none.
+    pub rows: Option<Box<RowBounds>>,
     /// An index-only read: the values the query needs are all columns of the key, so each row
     /// is decoded from its key (see [`catalog::decode_index_key`]) and the table's row is not
     /// fetched. Exact without any visibility check of the row: index trees are MVCC like the
@@ -5729,6 +5737,16 @@ pub struct KeyRange {
     pub not_null: bool,
 }
 
+/// A key range's row comparison values after the first: a bound in [`KeyRange::lower`] with
+/// values in `lower` is on the row of the key's columns from the one after the equalities on,
+/// compared with `(lower.0, lower…)` in the key's order, inclusive or not as `lower.1` says.
+/// Empty on a side whose bound is on one column.
+#[derive(Clone, Debug, Default)]
+pub struct RowBounds {
+    pub lower: Vec<Expr>,
+    pub upper: Vec<Expr>,
+}
+
 /// Evaluated bounds of a [`KeyRange`].
 enum KeyBounds {
     /// Exactly this key (of the table's tree, or of a unique index's entry).
@@ -5742,6 +5760,18 @@ impl KeyRange {
             None => &def.pk,
             Some(i) => &def.indexes[i].columns,
         }
+    }
+
+    /// The lower bound's row values after the first (empty: a bound on one column).
+    #[must_use]
+    pub fn lower_row(&self) -> &[Expr] {
+        self.rows.as_ref().map_or(&[], |r| &r.lower)
+    }
+
+    /// The upper bound's row values after the first (empty: a bound on one column).
+    #[must_use]
+    pub fn upper_row(&self) -> &[Expr] {
+        self.rows.as_ref().map_or(&[], |r| &r.upper)
     }
 
     fn unique(&self, def: &TableDef) -> bool {
@@ -5786,30 +5816,71 @@ impl KeyRange {
         if complete && self.pinned(def) {
             return Ok(Some(KeyBounds::Point(prefix)));
         }
-        // A column in other than the default order (DESC, NULLS FIRST) bounds nothing here:
-        // the range is its prefix's, and the filter (always checked again) decides.
-        let plain = option(self.eq.len()) == 0;
-        let bound = |b: &Option<(Expr, bool)>| -> SqlResult<Side> {
+        // A bound on a DESC column is the other end of the byte range: its values' bytes are
+        // complemented, so larger values come first. NULLS FIRST moves only the NULL entries,
+        // which no bound admits (the filter, always checked again, drops any read).
+        let desc = |p: usize| option(p) & catalog::INDOPTION_DESC != 0;
+        let next = self.eq.len();
+        let bound = |b: &Option<(Expr, bool)>, row: &[Expr]| -> SqlResult<Side> {
             let Some((e, inclusive)) = b else {
                 return Ok(Side::Open);
             };
-            if !complete || !plain {
+            if !complete || next >= cols.len() {
                 return Ok(Side::Open);
             }
             let v = e.eval(&cx)?;
             if v.is_null() {
                 return Ok(Side::NoMatch);
             }
-            Ok(match key_part(v, &def.columns[cols[self.eq.len()]]) {
-                Some(v) => {
-                    let mut b = prefix.clone();
-                    encode(self.eq.len(), &v, &mut b);
-                    Side::At(b, *inclusive)
+            let Some(v) = key_part(v, &def.columns[cols[next]]) else {
+                return Ok(Side::Open);
+            };
+            let mut b = prefix.clone();
+            encode(next, &v, &mut b);
+            // A row bound's further values: the key stops at the first one that cannot extend
+            // it (a NULL, a value that is not a key of its column, a column read in the other
+            // direction), and the bound then takes every entry of that shorter key, a superset
+            // of the rows the comparison keeps.
+            let mut inclusive = *inclusive;
+            for (j, e) in row.iter().enumerate() {
+                let p = next + 1 + j;
+                let part = if p < cols.len() && desc(p) == desc(next) {
+                    let v = e.eval(&cx)?;
+                    if v.is_null() {
+                        None
+                    } else {
+                        key_part(v, &def.columns[cols[p]])
+                    }
+                } else {
+                    None
+                };
+                match part {
+                    Some(v) => encode(p, &v, &mut b),
+                    None => {
+                        inclusive = true;
+                        break;
+                    }
                 }
-                None => Side::Open,
-            })
+            }
+            Ok(Side::At(b, inclusive))
         };
-        let (lower, upper) = (bound(&self.lower)?, bound(&self.upper)?);
+        let (lower, upper) = (
+            bound(&self.lower, self.lower_row())?,
+            bound(&self.upper, self.upper_row())?,
+        );
+        let (lower, upper) = if next < cols.len() && desc(next) {
+            (upper, lower)
+        } else {
+            (lower, upper)
+        };
+        let plain = option(next) == 0;
+        // A bound on the column keeps none of its NULLs: an index's NULL entries, before its
+        // values (NULLS FIRST) or after them, are left out of the read, as the entries past
+        // the bound's other side are.
+        let bounded = self.index.is_some()
+            && complete
+            && (matches!(lower, Side::At(..)) || matches!(upper, Side::At(..)));
+        let nulls_first = option(next) & catalog::INDOPTION_NULLS_FIRST != 0;
         let from = match lower {
             Side::NoMatch => return Ok(None),
             Side::At(b, true) => Bound::Included(b),
@@ -5817,6 +5888,11 @@ impl KeyRange {
                 Some(e) => Bound::Included(e),
                 None => return Ok(None),
             },
+            Side::Open if bounded && nulls_first => {
+                let mut b = prefix.clone();
+                b.push(catalog::INDEX_VALUE);
+                Bound::Included(b)
+            }
             Side::Open if prefix.is_empty() => Bound::Unbounded,
             Side::Open => Bound::Included(prefix.clone()),
         };
@@ -5825,7 +5901,10 @@ impl KeyRange {
             Side::At(b, true) => prefix_end(&b).map_or(Bound::Unbounded, Bound::Excluded),
             Side::At(b, false) => Bound::Excluded(b),
             // An index entry's NULL is a marker above every value's: stop below it.
-            Side::Open if self.not_null && complete && plain && self.index.is_some() => {
+            Side::Open
+                if (bounded && !nulls_first)
+                    || (self.not_null && complete && plain && self.index.is_some()) =>
+            {
                 let mut b = prefix.clone();
                 b.push(catalog::INDEX_NULL);
                 Bound::Excluded(b)
@@ -5932,7 +6011,8 @@ fn dangling_entry(def: &TableDef, index: Option<usize>) -> SqlError {
 /// a pinned primary key or unique index (one row) first, then the key with the most leading
 /// equalities (primary key before indexes on a tie), then one with a range on its first column,
 /// else a full scan. Only `column op constant` terms count, where constant is a literal, a
-/// parameter or an outer reference; `BETWEEN` is a range.
+/// parameter or an outer reference; `BETWEEN` is a range, and a row comparison of columns with
+/// constants a bound on the row of the key's columns it names in key order.
 #[must_use]
 pub fn choose_access(def: &TableDef, filter: Option<&Expr>) -> Access {
     // The first of the best scores: the primary key before indexes on a tie.
@@ -5957,6 +6037,9 @@ pub(crate) fn access_candidates(
         eq: Vec<(usize, Expr)>,
         lower: Vec<(usize, Expr, bool)>,
         upper: Vec<(usize, Expr, bool)>,
+        /// Row comparisons `(c1, c2, …) op (v1, v2, …)` of two or more columns, written with
+        /// the columns on the left: (columns, values, op).
+        rows: Vec<(Vec<usize>, Vec<Expr>, BinOp)>,
     }
     fn constant(e: &Expr) -> bool {
         match e {
@@ -5975,6 +6058,11 @@ pub(crate) fn access_candidates(
             } => {
                 walk(left, t);
                 walk(right, t);
+            }
+            Expr::Binary { op: BinOp::Or, .. } => {
+                if let Some(row) = row_bound(e) {
+                    t.rows.push(row);
+                }
             }
             Expr::Binary {
                 op, left, right, ..
@@ -6042,6 +6130,7 @@ pub(crate) fn access_candidates(
         }
         let pinned = unique && eq.len() == cols.len();
         let (mut lower, mut upper) = (None, None);
+        let (mut lower_row, mut upper_row) = (Vec::new(), Vec::new());
         if let Some(next) = cols.get(eq.len()) {
             lower = terms
                 .lower
@@ -6053,6 +6142,32 @@ pub(crate) fn access_candidates(
                 .iter()
                 .find(|(c, ..)| c == next)
                 .map(|(_, v, i)| (v.clone(), *i));
+            // A row comparison over the key's next columns bounds the read from (or to) its
+            // row of values; over fewer of them than it names, it bounds the columns it shares
+            // with the key, inclusively (`(a, b) > (1, 2)` on a key of `a` alone reads `a >= 1`).
+            // It replaces a one-column bound on the same side: it is the narrower.
+            for (rc, vals, op) in &terms.rows {
+                let shared = rc
+                    .iter()
+                    .zip(&cols[eq.len()..])
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                if shared == 0 {
+                    continue;
+                }
+                let strict = matches!(op, BinOp::Gt | BinOp::Lt) && shared == rc.len();
+                let bound = Some((vals[0].clone(), !strict));
+                let row = vals[1..shared].to_vec();
+                let (side, side_row) = if matches!(op, BinOp::Gt | BinOp::GtEq) {
+                    (&mut lower, &mut lower_row)
+                } else {
+                    (&mut upper, &mut upper_row)
+                };
+                if side.is_none() || side_row.len() < row.len() {
+                    *side = bound;
+                    *side_row = row;
+                }
+            }
         }
         let bounds = usize::from(lower.is_some()) + usize::from(upper.is_some());
         if eq.is_empty() && bounds == 0 {
@@ -6065,6 +6180,12 @@ pub(crate) fn access_candidates(
                 eq,
                 lower,
                 upper,
+                rows: (!lower_row.is_empty() || !upper_row.is_empty()).then(|| {
+                    Box::new(RowBounds {
+                        lower: lower_row,
+                        upper: upper_row,
+                    })
+                }),
                 index_only: false,
                 backward: false,
                 not_null: false,
@@ -6072,6 +6193,132 @@ pub(crate) fn access_candidates(
         ));
     }
     out
+}
+
+/// `e` as a row comparison of two or more columns with constants (see [`row_comparison`]),
+/// written with the columns on the left: (columns, values, op).
+fn row_bound(e: &Expr) -> Option<(Vec<usize>, Vec<Expr>, BinOp)> {
+    fn constant(e: &Expr) -> bool {
+        match e {
+            Expr::Literal(_) | Expr::Param(_) | Expr::Outer { .. } => true,
+            Expr::Cast { expr, .. } => constant(expr),
+            _ => false,
+        }
+    }
+    let (op, left, right) = row_comparison(e)?;
+    if left.len() < 2 {
+        return None;
+    }
+    let columns = |side: &[&Expr]| -> Option<Vec<usize>> {
+        side.iter()
+            .map(|e| match e {
+                Expr::Column(c) => Some(*c),
+                _ => None,
+            })
+            .collect()
+    };
+    let values = |side: &[&Expr]| -> Option<Vec<Expr>> {
+        side.iter()
+            .map(|e| constant(e).then(|| (*e).clone()))
+            .collect()
+    };
+    if let (Some(c), Some(v)) = (columns(&left), values(&right)) {
+        return Some((c, v, op));
+    }
+    let (c, v) = (columns(&right)?, values(&left)?);
+    let op = match op {
+        BinOp::Lt => BinOp::Gt,
+        BinOp::LtEq => BinOp::GtEq,
+        BinOp::Gt => BinOp::Lt,
+        _ => BinOp::LtEq,
+    };
+    Some((c, v, op))
+}
+
+/// A row comparison as the binder writes it (`(a, b) > (x, y)` is `a > x OR (a = x AND
+/// b > y)`, see the binder's `row_comparison`), taken apart again: (op, left items, right
+/// items). A lone `a > x` is a row comparison of one item. Only items that are columns,
+/// constants, parameters and outer references (or casts of these) are recognised, as the
+/// form repeats them; a condition written out by hand in this form is the same condition,
+/// and is recognised too.
+pub(crate) fn row_comparison(e: &Expr) -> Option<(BinOp, Vec<&Expr>, Vec<&Expr>)> {
+    fn same(a: &Expr, b: &Expr) -> bool {
+        match (a, b) {
+            (Expr::Column(x), Expr::Column(y)) | (Expr::Param(x), Expr::Param(y)) => x == y,
+            (Expr::Literal(x), Expr::Literal(y)) => x == y,
+            (
+                Expr::Outer {
+                    depth: d1,
+                    index: i1,
+                },
+                Expr::Outer {
+                    depth: d2,
+                    index: i2,
+                },
+            ) => d1 == d2 && i1 == i2,
+            (Expr::Cast { expr: x, ty: t1 }, Expr::Cast { expr: y, ty: t2 }) => {
+                t1 == t2 && same(x, y)
+            }
+            _ => false,
+        }
+    }
+    match e {
+        Expr::Binary {
+            op: op @ (BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq),
+            left,
+            right,
+            ..
+        } => Some((*op, vec![&**left], vec![&**right])),
+        Expr::Binary {
+            op: BinOp::Or,
+            left,
+            right,
+            ..
+        } => {
+            let Expr::Binary {
+                op: strict @ (BinOp::Lt | BinOp::Gt),
+                left: l1,
+                right: r1,
+                ..
+            } = &**left
+            else {
+                return None;
+            };
+            let Expr::Binary {
+                op: BinOp::And,
+                left: equal,
+                right: rest,
+                ..
+            } = &**right
+            else {
+                return None;
+            };
+            let Expr::Binary {
+                op: BinOp::Eq,
+                left: l2,
+                right: r2,
+                ..
+            } = &**equal
+            else {
+                return None;
+            };
+            if !same(l1, l2) || !same(r1, r2) {
+                return None;
+            }
+            let (op, mut ls, mut rs) = row_comparison(rest)?;
+            let family = match op {
+                BinOp::Lt | BinOp::LtEq => BinOp::Lt,
+                _ => BinOp::Gt,
+            };
+            if family != *strict {
+                return None;
+            }
+            ls.insert(0, &**l1);
+            rs.insert(0, &**r1);
+            Some((op, ls, rs))
+        }
+        _ => None,
+    }
 }
 
 pub(crate) fn output_name(item: &ast::Expr) -> String {
@@ -6897,6 +7144,90 @@ mod tests {
     use borealis_common::pagestore::MemStore;
     use borealis_engine::EngineConfig;
     use std::sync::Arc;
+
+    fn bin(op: BinOp, left: Expr, right: Expr) -> Expr {
+        Expr::Binary {
+            op,
+            left: Box::new(left),
+            right: Box::new(right),
+            ty: DataType::Bool,
+        }
+    }
+
+    fn int(i: i64) -> Expr {
+        Expr::Literal(Value::Int(i))
+    }
+
+    /// `l1 strict r1 OR (l1 = r1 AND last)`, the binder's form of a row comparison.
+    fn step(strict: BinOp, l: Expr, r: Expr, last: Expr) -> Expr {
+        let first = bin(strict, l.clone(), r.clone());
+        bin(
+            BinOp::Or,
+            first,
+            bin(BinOp::And, bin(BinOp::Eq, l, r), last),
+        )
+    }
+
+    #[test]
+    fn row_comparisons_are_found_in_the_binders_form() {
+        // (c0, c1) >= (1, 2)
+        let e = step(
+            BinOp::Gt,
+            Expr::Column(0),
+            int(1),
+            bin(BinOp::GtEq, Expr::Column(1), int(2)),
+        );
+        let (cols, vals, op) = row_bound(&e).unwrap();
+        assert_eq!((cols, op), (vec![0, 1], BinOp::GtEq));
+        assert!(matches!(
+            vals[..],
+            [Expr::Literal(Value::Int(1)), Expr::Literal(Value::Int(2))]
+        ));
+        // (1, $1) < (c2, c0): columns on the right, the operator turned round.
+        let e = step(
+            BinOp::Lt,
+            int(1),
+            Expr::Column(2),
+            bin(BinOp::Lt, Expr::Param(0), Expr::Column(0)),
+        );
+        let (cols, _, op) = row_bound(&e).unwrap();
+        assert_eq!((cols, op), (vec![2, 0], BinOp::Gt));
+        // The equality repeats another pair, or the directions differ: no row comparison.
+        let other = bin(
+            BinOp::Or,
+            bin(BinOp::Gt, Expr::Column(0), int(1)),
+            bin(
+                BinOp::And,
+                bin(BinOp::Eq, Expr::Column(0), int(3)),
+                bin(BinOp::Gt, Expr::Column(1), int(2)),
+            ),
+        );
+        assert!(row_bound(&other).is_none());
+        let mixed = step(
+            BinOp::Gt,
+            Expr::Column(0),
+            int(1),
+            bin(BinOp::Lt, Expr::Column(1), int(2)),
+        );
+        assert!(row_bound(&mixed).is_none());
+        // A column on each side, or an expression for a value: no key bound.
+        let sides = step(
+            BinOp::Gt,
+            Expr::Column(0),
+            int(1),
+            bin(BinOp::Gt, int(2), Expr::Column(1)),
+        );
+        assert!(row_bound(&sides).is_none());
+        let computed = step(
+            BinOp::Gt,
+            Expr::Column(0),
+            int(1),
+            bin(BinOp::Gt, Expr::Column(1), Expr::Column(2)),
+        );
+        assert!(row_bound(&computed).is_none());
+        // One comparison alone is a row of one: a plain bound, not a row bound.
+        assert!(row_bound(&bin(BinOp::Gt, Expr::Column(0), int(1))).is_none());
+    }
 
     fn session() -> Session {
         let engine = Engine::open(Arc::new(MemStore::new()), EngineConfig::default()).unwrap();
