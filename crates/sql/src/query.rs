@@ -4975,9 +4975,14 @@ impl<'a> Executor<'a> {
             None
         };
         if plan.aggregate.is_none() && plan.windows.calls.is_empty() {
-            return self.for_each_from_row(&plan.from, outer, (None, stop_after), &mut |row| {
-                emit(&self.cx(row, outer), sink)
-            });
+            // Only the columns the select reads are decoded from each row.
+            let needed = columns_read(plan, None, order_by);
+            return self.for_each_from_row(
+                &plan.from,
+                outer,
+                (needed.as_deref(), stop_after),
+                &mut |row| emit(&self.cx(row, outer), sink),
+            );
         }
         // Window functions read the whole input; an aggregate reads it row by row.
         let rows = match plan.aggregate {
@@ -4987,7 +4992,7 @@ impl<'a> Executor<'a> {
         // The groups that pass HAVING: (first row of the group, aggregate results, key values).
         let mut groups_out: Vec<(Vec<Value>, Vec<Value>, Vec<Value>)> = Vec::new();
         if let Some(agg) = &plan.aggregate {
-            let needed = columns_read(plan, agg, order_by);
+            let needed = columns_read(plan, Some(agg), order_by);
             let mut groups: Vec<Group> = Vec::new();
             let mut stats = SpillStats::default();
             if let Some((def, filter, parts)) = self.parallel_parts(plan, agg, outer)? {
@@ -5183,21 +5188,27 @@ fn parallel_aggregate<'p>(
     Ok(Some((def, rel.filter.as_ref(), parts)))
 }
 
-/// The columns of the FROM row that an aggregating select reads: its GROUP BY, aggregate
+/// The columns of the FROM row that a select reads: with an aggregate its GROUP BY, aggregate
 /// arguments and filters, HAVING, select list and ORDER BY (a select list may name a column
 /// the GROUP BY determines, read from a group's first row). `None` (read every column) when a
 /// correlated subquery or a window function could read any of them.
-fn columns_read(plan: &SelectPlan, agg: &AggPlan, order_by: &[SortSpec]) -> Option<Vec<bool>> {
+fn columns_read(
+    plan: &SelectPlan,
+    agg: Option<&AggPlan>,
+    order_by: &[SortSpec],
+) -> Option<Vec<bool>> {
     if !plan.windows.calls.is_empty() {
         return None;
     }
     let mut needed = vec![false; plan.from.width];
     let mut exprs: Vec<&Expr> = Vec::new();
-    exprs.extend(&agg.group_by);
-    for call in &agg.aggs {
-        exprs.extend(call.arg.iter().chain(call.filter.iter()));
+    if let Some(agg) = agg {
+        exprs.extend(&agg.group_by);
+        for call in &agg.aggs {
+            exprs.extend(call.arg.iter().chain(call.filter.iter()));
+        }
+        exprs.extend(agg.having.iter());
     }
-    exprs.extend(agg.having.iter());
     exprs.extend(&plan.projections);
     exprs.extend(plan.srfs.iter().flat_map(|c| &c.args));
     exprs.extend(&plan.distinct_on);
