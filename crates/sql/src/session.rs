@@ -140,6 +140,22 @@ impl Database {
     }
 }
 
+/// The name and arguments of SQL `EXECUTE name [(args)]` (not `EXECUTE IMMEDIATE`, `INTO` or
+/// `USING`, which are other dialects').
+fn sql_execute(stmt: &ast::Statement) -> Option<(&ast::ObjectName, &[ast::Expr])> {
+    match stmt {
+        ast::Statement::Execute {
+            name: Some(name),
+            parameters,
+            immediate: false,
+            into,
+            using,
+            ..
+        } if into.is_empty() && using.is_empty() => Some((name, parameters)),
+        _ => None,
+    }
+}
+
 /// The lines of a `COPY … TO STDOUT`, encoded as rows arrive, in a store that spills.
 struct CopyLines<'f> {
     format: &'f CopyFormat,
@@ -1773,14 +1789,8 @@ impl Session {
                 }
                 return r.and_then(plain);
             }
-            ast::Statement::Execute {
-                name: Some(name),
-                parameters,
-                immediate: false,
-                into,
-                using,
-                ..
-            } if into.is_empty() && using.is_empty() => {
+            ast::Statement::Execute { .. } if sql_execute(stmt).is_some() => {
+                let (name, parameters) = sql_execute(stmt).expect("matched above");
                 return self.execute_prepared(&object_name(name)?, parameters);
             }
             ast::Statement::Lock(_) if !self.in_block => {
@@ -2303,14 +2313,8 @@ impl Session {
                 self.explain_dml(txn, statement, params, o, planning)?
             }
             // The plan of a statement SQL `PREPARE` made, with its parameters' values.
-            ast::Statement::Execute {
-                name: Some(name),
-                parameters,
-                immediate: false,
-                into,
-                using,
-                ..
-            } if into.is_empty() && using.is_empty() => {
+            ast::Statement::Execute { .. } if sql_execute(statement).is_some() => {
+                let (name, parameters) = sql_execute(statement).expect("matched above");
                 let (prepared, values, _) =
                     self.prepared_with_args(&object_name(name)?, parameters)?;
                 let mut inner = stmt.clone();

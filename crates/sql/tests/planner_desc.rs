@@ -8,26 +8,7 @@
 mod common;
 
 use borealis_sql::session::Session;
-use common::{plan, run, session};
-
-/// xorshift64: deterministic random data.
-fn next(seed: &mut u64) -> u64 {
-    let mut x = *seed;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *seed = x;
-    x
-}
-
-/// A value of `0..n`, NULL one time in `null_in`.
-fn value(seed: &mut u64, n: u64, null_in: u64) -> String {
-    if next(seed).is_multiple_of(null_in) {
-        "NULL".into()
-    } else {
-        (next(seed) % n).to_string()
-    }
-}
+use common::{next, plan, run, session, value};
 
 fn insert_rows(seed: &mut u64, ids: std::ops::Range<u64>) -> String {
     let rows: Vec<String> = ids

@@ -15,7 +15,7 @@ use borealis_common::pagestore::MemStore;
 use borealis_engine::{Engine, EngineConfig};
 use borealis_sql::expr::SessionInfo;
 use borealis_sql::session::{Database, Session};
-use common::{plan, run};
+use common::{plan, run, value};
 use std::sync::Arc;
 
 /// A session, and its engine to count page accesses on.
@@ -35,25 +35,6 @@ fn accesses(s: &mut Session, engine: &Engine, query: &str) -> (u64, Vec<String>)
         after.hits + after.misses - before.hits - before.misses,
         rows,
     )
-}
-
-/// xorshift64: deterministic random data.
-fn next(seed: &mut u64) -> u64 {
-    let mut x = *seed;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *seed = x;
-    x
-}
-
-/// A value of `0..n`, NULL one time in `null_in`.
-fn value(seed: &mut u64, n: u64, null_in: u64) -> String {
-    if next(seed).is_multiple_of(null_in) {
-        "NULL".into()
-    } else {
-        (next(seed) % n).to_string()
-    }
 }
 
 /// 10,000 rows of `t (id, a, b)`: `a` of 40 values and `b` of 300, each NULL now and then.

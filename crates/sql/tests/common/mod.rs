@@ -42,3 +42,22 @@ pub fn run(s: &mut Session, sql: &str) -> Vec<String> {
 pub fn plan(s: &mut Session, query: &str) -> String {
     run(s, &format!("EXPLAIN (COSTS OFF) {query}")).join("\n")
 }
+
+/// xorshift64: deterministic random data.
+pub fn next(seed: &mut u64) -> u64 {
+    let mut x = *seed;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *seed = x;
+    x
+}
+
+/// A value of `0..n` as SQL text, NULL one time in `null_in` (never when `null_in` is 0).
+pub fn value(seed: &mut u64, n: u64, null_in: u64) -> String {
+    if null_in > 0 && next(seed).is_multiple_of(null_in) {
+        "NULL".into()
+    } else {
+        (next(seed) % n).to_string()
+    }
+}
