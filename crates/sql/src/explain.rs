@@ -332,6 +332,11 @@ pub struct Walk<'a> {
     /// Whether `Output:` lists qualify column names (more than one relation).
     output_prefix: bool,
     subplans: RefCell<usize>,
+    /// The InitPlan number before the first of each subquery's min/max reads, by the address
+    /// of the subquery's plan.
+    minmax_base: RefCell<HashMap<usize, usize>>,
+    /// The number given to each subquery printed so far, by the address of its plan.
+    numbered: RefCell<HashMap<usize, usize>>,
     depth: RefCell<usize>,
     /// The row an UPDATE … FROM / DELETE … USING join runs its other relations for: how
     /// their references to it print.
@@ -358,6 +363,8 @@ impl<'a> Walk<'a> {
             prefix: options.verbose || many,
             output_prefix: many,
             subplans: RefCell::new(0),
+            minmax_base: RefCell::new(HashMap::new()),
+            numbered: RefCell::new(HashMap::new()),
             depth: RefCell::new(0),
             outer: Vec::new(),
             parallel: None,
@@ -1229,6 +1236,13 @@ impl<'a> Walk<'a> {
     fn minmax(&self, s: &SelectPlan, plan: &QueryPlan) -> SqlResult<Node> {
         let rel = &s.from.relations[0];
         let mut subplans = Vec::with_capacity(s.minmax.len());
+        // A subquery's reads are numbered where the subquery was (see `Names::subplan`).
+        let base = self
+            .minmax_base
+            .borrow()
+            .get(&(std::ptr::from_ref(plan) as usize))
+            .copied()
+            .unwrap_or(0);
         for (i, range) in s.minmax.iter().enumerate() {
             let scan = self.scan_as(rel, None, Some((range, i)))?;
             let limit = Node {
@@ -1241,7 +1255,8 @@ impl<'a> Walk<'a> {
                 children: vec![scan],
                 ..Node::default()
             };
-            subplans.push((format!("InitPlan {} (returns ${i})", i + 1), limit));
+            let n = base + i;
+            subplans.push((format!("InitPlan {} (returns ${n})", n + 1), limit));
         }
         let total: f64 = subplans.iter().map(|(_, n)| n.total_cost).sum();
         Ok(Node {
@@ -1632,6 +1647,8 @@ impl Dml<'_> {
             prefix: options.verbose || joined,
             output_prefix: joined,
             subplans: RefCell::new(0),
+            minmax_base: RefCell::new(HashMap::new()),
+            numbered: RefCell::new(HashMap::new()),
             depth: RefCell::new(0),
             outer: if joined { own.clone() } else { Vec::new() },
             parallel: None,
@@ -2167,8 +2184,29 @@ impl Names<'_> {
     }
 
     fn subplan(&self, q: &crate::expr::Subquery) -> String {
+        // A subquery printed twice (an `Index Cond` and the filter it stands for) is one plan.
+        let key = std::sync::Arc::as_ptr(&q.plan) as usize;
+        let seen = self.walk.numbered.borrow().get(&key).copied();
+        if let Some(n) = seen {
+            return if q.correlated {
+                format!("(SubPlan {n})")
+            } else {
+                format!("${}", n - 1)
+            };
+        }
         let n = {
             let mut count = self.walk.subplans.borrow_mut();
+            // PostgreSQL plans a subquery before numbering it: the InitPlans of its min/max
+            // rewrite take the numbers (and `$n`) before its own.
+            if let Body::Select(s) = &q.plan.body
+                && !s.minmax.is_empty()
+            {
+                self.walk
+                    .minmax_base
+                    .borrow_mut()
+                    .insert(std::sync::Arc::as_ptr(&q.plan) as usize, *count);
+                *count += s.minmax.len();
+            }
             *count += 1;
             *count
         };
@@ -2177,6 +2215,7 @@ impl Names<'_> {
         } else {
             format!("InitPlan {n} (returns ${})", n - 1)
         };
+        self.walk.numbered.borrow_mut().insert(key, n);
         self.subplans.borrow_mut().push((label, q.plan.clone()));
         if q.correlated {
             format!("(SubPlan {n})")

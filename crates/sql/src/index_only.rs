@@ -60,10 +60,10 @@ use crate::types::DataType;
 
 impl Planner<'_> {
     /// Marks the reads of `plan`'s relations that can be index-only and, for a query over one
-    /// table, reads it in ORDER BY order when that is cheaper than sorting. A `top` query (not
-    /// a subquery, whose InitPlans EXPLAIN would number among its outer query's) may have its
-    /// min/max aggregate read from keys' ends.
-    pub(super) fn choose_scans(&self, plan: &mut QueryPlan, top: bool) {
+    /// table, reads it in ORDER BY order when that is cheaper than sorting; a min/max
+    /// aggregate may be read from keys' ends (in a subquery too: EXPLAIN numbers its InitPlans
+    /// before the subquery's own, as PostgreSQL does).
+    pub(super) fn choose_scans(&self, plan: &mut QueryPlan) {
         let limit = plan
             .limit
             .as_ref()
@@ -110,9 +110,7 @@ impl Planner<'_> {
             }
         }
         plan.presorted = (presorted && single.is_some()) || joined_in_order;
-        if top {
-            s.minmax = self.minmax_reads(s);
-        }
+        s.minmax = self.minmax_reads(s);
     }
 
     /// PostgreSQL's min/max rewrite: for an aggregate of only `min(col)` / `max(col)` calls

@@ -1310,7 +1310,7 @@ impl<'a> Planner<'a> {
             columns,
             presorted: false,
         };
-        self.choose_scans(&mut plan, outer.is_empty());
+        self.choose_scans(&mut plan);
         Ok((plan, depth))
     }
 
@@ -6055,6 +6055,8 @@ pub(crate) fn access_candidates(
     fn constant(e: &Expr) -> bool {
         match e {
             Expr::Literal(_) | Expr::Param(_) | Expr::Outer { .. } => true,
+            // Run once per statement (an InitPlan), before the read starts.
+            Expr::ScalarSubquery(q) => !q.correlated,
             Expr::Cast { expr, .. } => constant(expr),
             _ => false,
         }
