@@ -136,7 +136,8 @@ def same_field(a, b):
         x, y = float(a), float(b)
     except ValueError:
         return False
-    # PostgreSQL's avg(int8) is numeric, Borealis answers float8: compare as numbers.
+    # Floats may differ in their last digits (a parallel sum adds in another order): compare
+    # as numbers.
     return abs(x - y) <= 1e-9 * max(abs(x), abs(y))
 
 
