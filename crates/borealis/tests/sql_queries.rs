@@ -1317,10 +1317,23 @@ const CASES: &[(&str, &[&str])] = &[
         "EXPLAIN (COSTS OFF) SELECT count(*) FROM emp",
         &["Aggregate", "  ->  Seq Scan on emp"],
     ),
-    // Differs from PostgreSQL 15: Borealis's WindowAgg orders its partitions itself; PostgreSQL shows a Sort below it.
     (
         "EXPLAIN (COSTS OFF) SELECT name, rank() OVER (ORDER BY salary) FROM emp",
-        &["WindowAgg", "  ->  Seq Scan on emp"],
+        &[
+            "WindowAgg",
+            "  ->  Sort",
+            "        Sort Key: salary",
+            "        ->  Seq Scan on emp",
+        ],
+    ),
+    (
+        "EXPLAIN (COSTS OFF) SELECT name, row_number() OVER (PARTITION BY id % 3 ORDER BY salary DESC) FROM emp",
+        &[
+            "WindowAgg",
+            "  ->  Sort",
+            "        Sort Key: ((id % 3)), salary DESC",
+            "        ->  Seq Scan on emp",
+        ],
     ),
     (
         "EXPLAIN (COSTS OFF) SELECT id FROM emp UNION ALL SELECT id FROM dept",

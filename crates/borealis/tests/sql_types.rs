@@ -323,6 +323,14 @@ async fn spilling_operators_answer_as_postgresql_does() {
     run_golden("sql_spill.golden", "sql-spill", false).await;
 }
 
+/// `sql_spill2.golden`: UNION / INTERSECT / EXCEPT [ALL], derived tables, CTE references and
+/// window functions over a few hundred thousand rows under `work_mem = 64kB`, so that the set
+/// operations and the window input spill and derived tables stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_operations_derived_tables_and_windows_past_memory_answer_as_postgresql_does() {
+    run_golden("sql_spill2.golden", "sql-spill2", false).await;
+}
+
 /// `sql_joins.golden`: index-only scans (every decodable key type, NULL entries, reads in key
 /// order under LIMIT) and merge joins (inner, LEFT, RIGHT and FULL, duplicates, NULL keys, extra
 /// ON conditions) forced with `enable_hashjoin`/`enable_nestloop` off, against the same queries

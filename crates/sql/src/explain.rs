@@ -28,8 +28,10 @@
 //! - grouping hashes (`HashAggregate`), an aggregate without GROUP BY is `Aggregate`, DISTINCT
 //!   hashes too (`HashAggregate`), ORDER BY is a `Sort` (none when the rows are read or merged
 //!   in ORDER BY order), DISTINCT ON a `Unique` after it, LIMIT/OFFSET a `Limit`; window
-//!   functions are one `WindowAgg` (it orders its partitions itself, so no `Sort` shows below
-//!   it); UNION ALL is an `Append`, UNION a `HashAggregate` over
+//!   functions are one `WindowAgg`, over a `Sort` on the window's keys when every call shares
+//!   one window (as PostgreSQL shows it; calls over several windows are one `WindowAgg` with no
+//!   `Sort`, where PostgreSQL stacks one pair per window); UNION ALL is an `Append`, UNION a
+//!   `HashAggregate` over
 //!   one, INTERSECT/EXCEPT a `HashSetOp`; a derived table or a CTE (bound in place at each
 //!   reference, never materialised once) is a `Subquery Scan`; `WITH RECURSIVE` is a
 //!   `Recursive Union` whose step reads a `WorkTable Scan`.
@@ -456,7 +458,9 @@ impl<'a> Walk<'a> {
                     (SetOp::Union, true) => append,
                     (SetOp::Union, false) => Node {
                         name: "HashAggregate".into(),
-                        details: vec![format!("Group Key: {keys}")],
+                        details: std::iter::once(format!("Group Key: {keys}"))
+                            .chain(self.hash_memory(plan, Part::Body))
+                            .collect(),
                         startup_cost: cost + rows * ROW_COST,
                         total_cost: cost + rows * ROW_COST * 2.0,
                         rows: (rows * 0.5).max(1.0),
@@ -509,19 +513,7 @@ impl<'a> Walk<'a> {
             if let Some(used) = self.instrument.and_then(|i| i.memory(plan, Part::Sort))
                 && let Some(method) = used.sort
             {
-                // PostgreSQL rounds kilobytes up.
-                details.push(match method {
-                    crate::spill::SortMethod::ExternalMerge => format!(
-                        "Sort Method: {}  Disk: {}kB",
-                        method.name(),
-                        used.disk_bytes.div_ceil(1024)
-                    ),
-                    _ => format!(
-                        "Sort Method: {}  Memory: {}kB",
-                        method.name(),
-                        used.peak_bytes.div_ceil(1024)
-                    ),
-                });
+                details.push(sort_method_line(method, used));
             }
             node = Node {
                 name: "Sort".into(),
@@ -755,6 +747,51 @@ impl<'a> Walk<'a> {
             {
                 node = parallel_aggregate_nodes(node, parts.len());
             }
+        }
+        if let [def] = s.windows.defs.as_slice()
+            && !(def.partition.is_empty() && def.order.is_empty())
+        {
+            // One window: its input is sorted on the window's keys first, as PostgreSQL
+            // shows it (several windows are computed over the input as it is, in one node).
+            let text = |e: &Expr| {
+                let t = cx.expr(e);
+                if is_simple(e, cx.agg) {
+                    t
+                } else {
+                    format!("({t})")
+                }
+            };
+            let mut keys: Vec<String> = def.partition.iter().map(text).collect();
+            keys.extend(def.order.iter().map(|o| {
+                sort_key_text(
+                    text(&o.expr),
+                    &SortSpec {
+                        key: SortKey::Output(0),
+                        desc: o.desc,
+                        nulls_first: o.nulls_first,
+                    },
+                )
+            }));
+            let mut details = vec![format!("Sort Key: {}", keys.join(", "))];
+            if let Some(used) = self.instrument.and_then(|i| i.memory(s, Part::Window))
+                && let Some(method) = used.sort
+            {
+                details.push(sort_method_line(method, used));
+            }
+            let n = node.rows.max(1.0);
+            let sort_cost = 2.0 * ROW_COST * n * n.log2().max(1.0);
+            node = Node {
+                name: "Sort".into(),
+                details,
+                startup_cost: node.total_cost + sort_cost,
+                total_cost: node.total_cost + sort_cost + n * ROW_COST,
+                rows: node.rows,
+                width: node.width,
+                // Every input row is sorted.
+                actual: node.actual,
+                children: vec![node],
+                ..Node::default()
+            };
         }
         if !s.windows.calls.is_empty() {
             node = Node {
@@ -1977,6 +2014,22 @@ fn is_simple(e: &Expr, agg: Option<&AggPlan>) -> bool {
             .and_then(|a| a.group_by.get(*i))
             .is_some_and(|g| is_simple(g, None)),
         _ => false,
+    }
+}
+
+/// A sort's `Sort Method:` line, as PostgreSQL prints it (kilobytes rounded up).
+fn sort_method_line(method: crate::spill::SortMethod, used: MemoryUse) -> String {
+    match method {
+        crate::spill::SortMethod::ExternalMerge => format!(
+            "Sort Method: {}  Disk: {}kB",
+            method.name(),
+            used.disk_bytes.div_ceil(1024)
+        ),
+        _ => format!(
+            "Sort Method: {}  Memory: {}kB",
+            method.name(),
+            used.peak_bytes.div_ceil(1024)
+        ),
     }
 }
 

@@ -67,13 +67,21 @@
 //! later steps as soon as it is made, into the aggregate, the sort or the output, so no step
 //! holds the rows it produced (only what its method needs: a hash table, a nested loop's
 //! relation, a merge join's input, bounded by [`JOIN_ROWS_MAX`]), and a LIMIT stops it early.
-//! Rows some consumer must hold whole (a derived table, window-function input, a query's
-//! final rows) are bounded by [`JOIN_ROWS_MAX`]. The operators that would otherwise hold a whole input keep within the session's
-//! `work_mem` and spill to temporary files ([`crate::spill`]) beyond it: the hash aggregate
-//! ([`Executor::aggregate_into`]), DISTINCT (that aggregate over the output columns), ORDER BY
-//! ([`crate::spill::Sorter`]: quicksort, top-N heapsort under a LIMIT, external merge) and the
-//! hash join's table ([`Executor::hash_join_into`]: a grace hash join). Each gives the same rows
-//! in the same order whatever `work_mem` is.
+//! A derived table (and so a CTE reference, bound in place) streams: its query's rows go to
+//! the scan, the hash join's build or the first join step as the query makes them
+//! ([`Executor::for_each_derived_row`]); a nested loop over one still holds its rows.
+//! UNION / INTERSECT / EXCEPT stream both inputs ([`setop`]). The operators that would
+//! otherwise hold a whole input keep within the session's `work_mem` and spill to temporary
+//! files ([`crate::spill`]) beyond it: the hash aggregate ([`Executor::aggregate_into`]),
+//! DISTINCT (that aggregate over the output columns), ORDER BY ([`crate::spill::Sorter`]:
+//! quicksort, top-N heapsort under a LIMIT, external merge), the hash join's table
+//! ([`Executor::hash_join_into`]: a grace hash join), the set operations' duplicate
+//! elimination and counts ([`setop`]) and window-function input over one window (sorted on its
+//! keys, one partition at a time: [`Executor::window_input`]). Each gives the same rows in the
+//! same order whatever `work_mem` is, except that spilled set operations and windows give
+//! theirs in another order (PostgreSQL defines none without ORDER BY). Still held whole:
+//! a recursive CTE's work table and result, window input over several windows, a single
+//! window partition, DISTINCT ON's keys, a merge join's input.
 //!
 //! Locking clauses (`FOR UPDATE`, `FOR NO KEY UPDATE`, `FOR SHARE`, `FOR KEY SHARE`, with NOWAIT
 //! or SKIP LOCKED) are planned by [`Planner::bind_locking`] for a top-level query over one
@@ -108,6 +116,8 @@ pub mod explain;
 mod index_only;
 #[path = "merge.rs"]
 mod merge;
+#[path = "setop.rs"]
+mod setop;
 
 /// Where a query's final rows go: a vector, or a store that spills past a byte budget
 /// ([`crate::cursor::RowStore`]).
@@ -162,7 +172,7 @@ pub const RESULT_MEMORY_MIN: usize = 16 << 20;
 /// Deepest nesting of subqueries: binding and execution recurse through them.
 pub const SUBQUERY_DEPTH_MAX: usize = 32;
 /// Most rows held in memory where a consumer needs all of them at once: a merge join's
-/// input, a derived table's rows, window-function input, a query's final rows.
+/// input, the rows between pipelines of a long FROM clause, the output of a join that is held.
 pub const JOIN_ROWS_MAX: usize = 4_000_000;
 /// Most relations in one FROM clause.
 pub const RELATIONS_MAX: usize = 256;
@@ -3422,10 +3432,51 @@ impl<'a> Executor<'a> {
                     left,
                     right,
                 } => {
-                    let l = self.run(left, outer)?;
-                    let r = self.run(right, outer)?;
-                    let rows = set_operation(*op, *all, l, r, &plan.columns)?;
-                    with_output_keys(rows, &plan.order_by, &mut sink)?;
+                    // Both inputs stream through the operation (see `setop`), which
+                    // holds at most `work_mem` of keys and spills the rest.
+                    let run = setop::SetOpRun {
+                        op: *op,
+                        all: *all,
+                        width: plan.columns.len(),
+                        work_mem: self.work_mem,
+                        cancel: &self.session.cancel,
+                    };
+                    let columns = &plan.columns;
+                    let feed = |q: &QueryPlan,
+                                g: &mut dyn FnMut(Vec<Value>) -> SqlResult<()>|
+                     -> SqlResult<()> {
+                        self.run_into(
+                            q,
+                            outer,
+                            &mut FnSink {
+                                rows: 0,
+                                f: &mut |row| g(widen_set_row(row, columns)?),
+                            },
+                        )
+                    };
+                    let mut stats = setop::SetOpStats::default();
+                    let mut out =
+                        |row: Vec<Value>| with_output_keys(vec![row], &plan.order_by, &mut sink);
+                    run.run(
+                        &mut |g| feed(left, g),
+                        &mut |g| feed(right, g),
+                        &mut out,
+                        &mut stats,
+                    )?;
+                    if let Some(i) = &self.instrument
+                        && !(*op == SetOp::Union && *all)
+                    {
+                        i.record_memory(
+                            plan,
+                            explain::Part::Body,
+                            explain::MemoryUse {
+                                batches: stats.batches,
+                                peak_bytes: stats.peak_bytes,
+                                disk_bytes: stats.disk_bytes,
+                                ..explain::MemoryUse::default()
+                            },
+                        );
+                    }
                 }
                 Body::Recursive {
                     id,
@@ -3921,6 +3972,18 @@ impl<'a> Executor<'a> {
             self.node_done(from, explain::Part::From, started, n);
             return Ok(());
         }
+        if single
+            && let rel = &from.relations[from.steps[0].rel]
+            && !rel.lateral
+            && let Source::Derived(plan) = &rel.source
+        {
+            // A derived table read once streams: its rows are never held.
+            let started = self.node_start();
+            let n = self.for_each_derived_row(rel, plan, outer, stop_after, f)?;
+            self.node_done(rel, explain::Part::Scan, started, n);
+            self.node_done(from, explain::Part::From, started, n);
+            return Ok(());
+        }
         if single_scan(from).is_some() {
             for row in self.run_from(from, outer, stop_after)? {
                 f(&row)?;
@@ -4309,10 +4372,65 @@ impl<'a> Executor<'a> {
             self.node_done(rel, explain::Part::Scan, started, n);
             return read;
         }
+        if let Source::Derived(plan) = &rel.source
+            && !rel.lateral
+        {
+            let started = self.node_start();
+            let n = self.for_each_derived_row(rel, plan, outer, None, f)?;
+            self.node_done(rel, explain::Part::Scan, started, n);
+            return Ok(());
+        }
         for row in self.relation_rows(rel, outer, None)? {
             f(&row)?;
         }
         Ok(())
+    }
+
+    /// Gives the rows of derived table `rel` (its query `plan`) that pass its filter to `f`
+    /// as the query makes them, none held, stopping once `stop_after` passed; how many passed.
+    fn for_each_derived_row(
+        &self,
+        rel: &Relation,
+        plan: &QueryPlan,
+        outer: Option<&EvalContext<'_>>,
+        stop_after: Option<usize>,
+        f: &mut dyn FnMut(&[Value]) -> SqlResult<()>,
+    ) -> SqlResult<usize> {
+        if stop_after == Some(0) {
+            return Ok(0);
+        }
+        let mut n = 0usize;
+        // Whether `f` stopped the query (it wants no more rows: the stop goes on to its
+        // caller) rather than `stop_after`.
+        let mut consumer_stopped = false;
+        let ran = self.run_into(
+            plan,
+            outer,
+            &mut FnSink {
+                rows: 0,
+                f: &mut |row| {
+                    // Once stopped, the query stays stopped (a join pipeline inside it may
+                    // swallow one stop and go on: every later row stops it again).
+                    if consumer_stopped || stop_after.is_some_and(|s| n >= s) {
+                        return Err(SqlError::Enough);
+                    }
+                    if let Some(filter) = &rel.filter
+                        && filter.eval(&self.cx(&row, outer))? != Value::Bool(true)
+                    {
+                        return Ok(());
+                    }
+                    n += 1;
+                    let r = f(&row);
+                    consumer_stopped = matches!(r, Err(SqlError::Enough));
+                    r
+                },
+            },
+        );
+        match ran {
+            _ if consumer_stopped => Err(SqlError::Enough),
+            Ok(()) | Err(SqlError::Enough) => Ok(n),
+            Err(e) => Err(e),
+        }
     }
 
     /// One hash-join step within `work_mem` (a grace hash join): the relation's rows from
@@ -4984,9 +5102,13 @@ impl<'a> Executor<'a> {
                 &mut |row| emit(&self.cx(row, outer), sink),
             );
         }
-        // Window functions read the whole input; an aggregate reads it row by row.
+        // Window functions read the whole input (beyond `work_mem`, sorted and one partition
+        // at a time, see `window_input`); an aggregate reads it row by row.
         let rows = match plan.aggregate {
-            None => self.run_from(&plan.from, outer, stop_after)?,
+            None => match self.window_input(plan, outer, started, &mut |cx| emit(cx, sink))? {
+                Some(rows) => rows,
+                None => return Ok(()),
+            },
             Some(_) => Vec::new(),
         };
         // The groups that pass HAVING: (first row of the group, aggregate results, key values).
@@ -5076,6 +5198,111 @@ impl<'a> Executor<'a> {
             self.node_done(plan, explain::Part::Window, started, n);
         }
         Ok(())
+    }
+}
+
+impl Executor<'_> {
+    /// The FROM rows of a select with window functions and no aggregate. While they fit in
+    /// `work_mem`, or when the calls use more than one window, they are returned whole, for
+    /// the caller to compute the windows over. Beyond `work_mem` with one window, they go
+    /// through a [`crate::spill::Sorter`] on that window's keys instead, and each partition,
+    /// as the sort gives it, has its windows computed and its rows given to `emit` with their
+    /// values: only one partition is held at a time. Then `None`.
+    fn window_input(
+        &self,
+        plan: &SelectPlan,
+        outer: Option<&EvalContext<'_>>,
+        started: Option<std::time::Instant>,
+        emit: &mut dyn FnMut(&EvalContext<'_>) -> SqlResult<()>,
+    ) -> SqlResult<Option<Vec<Vec<Value>>>> {
+        use crate::spill::{Sorter, value_bytes};
+        let def = match plan.windows.defs.as_slice() {
+            [def] => Some(def),
+            _ => None,
+        };
+        let order = |a: &[Value], b: &[Value]| match def {
+            Some(def) => crate::window::cmp_keys(a, b, def),
+            None => Ordering::Equal,
+        };
+        let mut held: Vec<Vec<Value>> = Vec::new();
+        let mut bytes = 0usize;
+        let mut sorter: Option<Sorter<'_>> = None;
+        self.for_each_from_row(&plan.from, outer, (None, None), &mut |row| {
+            if let (Some(s), Some(def)) = (&mut sorter, def) {
+                let keys = crate::window::row_keys(def, &self.cx(row, outer))?;
+                return s.push(row.to_vec(), keys);
+            }
+            bytes += row.iter().map(value_bytes).sum::<usize>() + std::mem::size_of::<Vec<Value>>();
+            held.push(row.to_vec());
+            if let Some(def) = def
+                && bytes > self.work_mem
+            {
+                let mut s = Sorter::new(&order, &self.session.cancel, self.work_mem, None);
+                for row in held.drain(..) {
+                    let keys = crate::window::row_keys(def, &self.cx(&row, outer))?;
+                    s.push(row, keys)?;
+                }
+                sorter = Some(s);
+            }
+            Ok(())
+        })?;
+        let (Some(sorter), Some(def)) = (sorter, def) else {
+            // Sorted in memory (by `window::compute`).
+            if let (Some(i), Some(_)) = (&self.instrument, def) {
+                i.record_memory(
+                    plan,
+                    explain::Part::Window,
+                    explain::MemoryUse {
+                        sort: Some(crate::spill::SortMethod::Quicksort),
+                        peak_bytes: bytes,
+                        ..explain::MemoryUse::default()
+                    },
+                );
+            }
+            return Ok(Some(held));
+        };
+        let np = def.partition.len();
+        let mut part: Vec<Vec<Value>> = Vec::new();
+        let mut part_keys: Vec<Value> = Vec::new();
+        let mut n = 0usize;
+        let mut flush = |part: &mut Vec<Vec<Value>>| -> SqlResult<()> {
+            self.session.cancel.check()?;
+            let contexts: Vec<EvalContext<'_>> = part.iter().map(|r| self.cx(r, outer)).collect();
+            let values = crate::window::compute(&plan.windows, &contexts, self.session)?;
+            for (cx, w) in contexts.iter().zip(&values) {
+                let mut cx = *cx;
+                cx.windows = w;
+                emit(&cx)?;
+                n += 1;
+            }
+            drop(contexts);
+            part.clear();
+            Ok(())
+        };
+        let stats = sorter.finish(&mut |row, mut keys| {
+            keys.truncate(np);
+            if !part.is_empty() && order(&part_keys, &keys) != Ordering::Equal {
+                flush(&mut part)?;
+            }
+            part_keys = keys;
+            part.push(row);
+            Ok(true)
+        })?;
+        flush(&mut part)?;
+        if let Some(i) = &self.instrument {
+            i.record_memory(
+                plan,
+                explain::Part::Window,
+                explain::MemoryUse {
+                    sort: Some(stats.method),
+                    peak_bytes: stats.memory_bytes,
+                    disk_bytes: stats.disk_bytes,
+                    ..explain::MemoryUse::default()
+                },
+            );
+        }
+        self.node_done(plan, explain::Part::Window, started, n);
+        Ok(None)
     }
 }
 
@@ -5298,80 +5525,43 @@ fn push_hash_key(v: &Value, k: &mut Vec<u8>) {
     k.push(u8::from(v.is_null()));
 }
 
-fn set_operation(
-    op: SetOp,
-    all: bool,
-    left: Vec<Vec<Value>>,
-    right: Vec<Vec<Value>>,
-    columns: &[ColumnInfo],
-) -> SqlResult<Vec<Vec<Value>>> {
-    // Each side's values in the common column type (see `array::common_pair`): a number
-    // widens, a date becomes a timestamp, a timestamp a timestamptz.
-    let widen = |mut row: Vec<Value>| -> SqlResult<Vec<Value>> {
-        for (v, c) in row.iter_mut().zip(columns) {
-            let widens = matches!(
-                (&*v, c.ty),
-                (
-                    Value::Int(_),
-                    DataType::Numeric | DataType::Float4 | DataType::Float8
-                ) | (Value::Numeric(_), DataType::Float4 | DataType::Float8)
-                    | (Value::Float4(_), DataType::Float8)
-                    | (Value::Date(_), DataType::Timestamp | DataType::TimestampTz)
-                    | (Value::Timestamp(_), DataType::TimestampTz)
-            );
-            if widens {
-                *v = std::mem::replace(v, Value::Null).cast(c.ty)?;
-            }
+/// A row of one side of a set operation in the common column type (see
+/// `array::common_pair`): a number widens, a date becomes a timestamp, a timestamp a
+/// timestamptz.
+fn widen_set_row(mut row: Vec<Value>, columns: &[ColumnInfo]) -> SqlResult<Vec<Value>> {
+    for (v, c) in row.iter_mut().zip(columns) {
+        let widens = matches!(
+            (&*v, c.ty),
+            (
+                Value::Int(_),
+                DataType::Numeric | DataType::Float4 | DataType::Float8
+            ) | (Value::Numeric(_), DataType::Float4 | DataType::Float8)
+                | (Value::Float4(_), DataType::Float8)
+                | (Value::Date(_), DataType::Timestamp | DataType::TimestampTz)
+                | (Value::Timestamp(_), DataType::TimestampTz)
+        );
+        if widens {
+            *v = std::mem::replace(v, Value::Null).cast(c.ty)?;
         }
-        Ok(row)
-    };
-    let left: Vec<Vec<Value>> = left.into_iter().map(widen).collect::<SqlResult<_>>()?;
-    let right: Vec<Vec<Value>> = right.into_iter().map(widen).collect::<SqlResult<_>>()?;
-    Ok(match op {
-        SetOp::Union => {
-            let mut rows = left;
-            rows.extend(right);
-            if !all {
-                let mut seen = HashSet::new();
-                rows.retain(|r| seen.insert(row_hash_key(r)));
-            }
-            rows
-        }
-        SetOp::Intersect | SetOp::Except => {
-            let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
-            for r in &right {
-                *counts.entry(row_hash_key(r)).or_default() += 1;
-            }
-            let mut seen = HashSet::new();
-            let mut rows = Vec::new();
-            for r in left {
-                let k = row_hash_key(&r);
-                let in_right = counts.get_mut(&k);
-                let keep = match (op, all) {
-                    (SetOp::Intersect, true) => match in_right {
-                        Some(n) if *n > 0 => {
-                            *n -= 1;
-                            true
-                        }
-                        _ => false,
-                    },
-                    (SetOp::Intersect, false) => in_right.is_some() && seen.insert(k),
-                    (_, true) => match in_right {
-                        Some(n) if *n > 0 => {
-                            *n -= 1;
-                            false
-                        }
-                        _ => true,
-                    },
-                    (_, false) => in_right.is_none() && seen.insert(k),
-                };
-                if keep {
-                    rows.push(r);
-                }
-            }
-            rows
-        }
-    })
+    }
+    Ok(row)
+}
+
+/// A [`ResultSink`] that hands each row to a function.
+struct FnSink<'f> {
+    rows: usize,
+    f: &'f mut dyn FnMut(Vec<Value>) -> SqlResult<()>,
+}
+
+impl ResultSink for FnSink<'_> {
+    fn push_row(&mut self, row: Vec<Value>) -> SqlResult<()> {
+        self.rows += 1;
+        (self.f)(row)
+    }
+
+    fn row_count(&self) -> usize {
+        self.rows
+    }
 }
 
 fn sort_rows(out: &mut [(Vec<Value>, Vec<Value>)], order_by: &[SortSpec]) {
@@ -7287,6 +7477,102 @@ mod tests {
              INSERT INTO b VALUES (10, 100), (20, 200), (30, 300);
              INSERT INTO c VALUES (100, 'hundred'), (200, 'two hundred');",
         );
+    }
+
+    /// UNION / INTERSECT / EXCEPT [ALL], derived tables and window functions give the same
+    /// answers whether their inputs fit in `work_mem` or not, and the set operations and the
+    /// window input spill beyond it (EXPLAIN ANALYZE says so).
+    #[test]
+    fn set_operations_derived_tables_and_windows_answer_the_same_beyond_work_mem() {
+        let mut s = session();
+        run(
+            &mut s,
+            "CREATE TABLE m1 (id int PRIMARY KEY, k int, t text);
+             INSERT INTO m1 SELECT g, CASE WHEN g % 97 = 0 THEN NULL ELSE g % 3000 END,
+                 'v' || (g % 11) FROM generate_series(1, 12000) g;
+             CREATE TABLE m2 (id int PRIMARY KEY, k int);
+             INSERT INTO m2 SELECT g, g % 4000 FROM generate_series(1, 8000) g",
+        );
+        let queries = [
+            "SELECT k, t FROM m1 UNION SELECT k, 'v1' FROM m2 ORDER BY 1 NULLS FIRST, 2",
+            "SELECT count(*), sum(k) FROM (SELECT k FROM m1 UNION ALL SELECT k FROM m2) u",
+            "SELECT k FROM m1 INTERSECT SELECT k FROM m2 ORDER BY 1",
+            "SELECT k FROM m1 INTERSECT ALL SELECT k FROM m2 ORDER BY 1",
+            "SELECT k, t FROM m1 EXCEPT SELECT k, 'v3' FROM m2 ORDER BY 1 NULLS FIRST, 2",
+            "SELECT k FROM m1 EXCEPT ALL SELECT k FROM m2 ORDER BY 1 NULLS FIRST",
+            "SELECT id FROM m1 UNION SELECT id + 6000 FROM m2 ORDER BY 1 LIMIT 5 OFFSET 13990",
+            "SELECT count(*), sum(d.id) FROM (SELECT id, k FROM m1 WHERE k > 10) d
+                 JOIN (SELECT k, id FROM m2) e ON d.k = e.k",
+            "SELECT * FROM (SELECT id, t FROM m1 ORDER BY t, id) d WHERE id % 7 = 0 LIMIT 4",
+            "WITH c AS (SELECT k, count(*) AS n FROM m1 GROUP BY k)
+                 SELECT count(*), sum(a.n) FROM c a JOIN c b ON a.k = b.k + 1",
+            "SELECT id, k, row_number() OVER (PARTITION BY t ORDER BY id),
+                 sum(k) OVER (PARTITION BY t ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW)
+                 FROM m1 ORDER BY id",
+            "SELECT id, rank() OVER (ORDER BY k NULLS FIRST), lag(id) OVER (ORDER BY k NULLS FIRST)
+                 FROM m1 ORDER BY id",
+            "SELECT id, count(*) OVER (PARTITION BY k % 5), max(id) OVER (PARTITION BY t)
+                 FROM m1 ORDER BY id",
+            // A LIMIT past a streamed derived table stops it after exactly the rows wanted.
+            "SELECT count(*) FROM (SELECT d.id FROM (SELECT id, k FROM m1) d
+                 JOIN m2 ON d.k = m2.k LIMIT 3) x",
+            "SELECT count(*) FROM (SELECT d.id FROM (SELECT id FROM m1 WHERE id > 5) d,
+                 (SELECT 1) e LIMIT 5) x",
+        ];
+        let answers = |s: &mut Session, work_mem: &str| -> Vec<Vec<Vec<String>>> {
+            run(s, &format!("SET work_mem = '{work_mem}'"));
+            queries.iter().map(|q| run(s, q)).collect()
+        };
+        let large = answers(&mut s, "64MB");
+        let small = answers(&mut s, "64kB");
+        for ((q, l), m) in queries.iter().zip(&large).zip(&small) {
+            assert!(!l.is_empty(), "{q}");
+            assert!(
+                l == m,
+                "{q}: {} rows in memory, {} spilled",
+                l.len(),
+                m.len()
+            );
+        }
+        assert_eq!(large[1], rows(&[&["20000", "33808278"]]));
+        assert_eq!(large[6].len(), 5);
+        assert_eq!(large[10].len(), 12000);
+        assert_eq!(
+            (&large[13], &large[14]),
+            (&rows(&[&["3"]]), &rows(&[&["5"]]))
+        );
+
+        let explain = |s: &mut Session, q: &str| -> String {
+            run(
+                s,
+                &format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {q}"),
+            )
+            .into_iter()
+            .map(|r| r.join(""))
+            .collect::<Vec<_>>()
+            .join("\n")
+        };
+        let union = "SELECT k, t FROM m1 UNION SELECT k, 'v1' FROM m2";
+        let window = "SELECT k, row_number() OVER (PARTITION BY t ORDER BY id DESC) FROM m1";
+        run(&mut s, "SET work_mem = '64kB'");
+        let plan = explain(&mut s, union);
+        assert!(plan.contains("Disk Usage: "), "{plan}");
+        let plan = explain(&mut s, window);
+        assert!(
+            plan.starts_with(
+                "WindowAgg (actual rows=12000 loops=1)\n  ->  Sort (actual rows=12000 loops=1)\n        \
+                 Sort Key: t, id DESC\n        Sort Method: external merge  Disk: "
+            ),
+            "{plan}"
+        );
+        run(&mut s, "SET work_mem = '64MB'");
+        let plan = explain(&mut s, union);
+        assert!(
+            plan.contains("Batches: 1  Memory Usage: ") && !plan.contains("Disk"),
+            "{plan}"
+        );
+        let plan = explain(&mut s, window);
+        assert!(plan.contains("Sort Method: quicksort  Memory: "), "{plan}");
     }
 
     /// Sorts, hash joins and DISTINCT give the same answers (row for row, ties in input order)

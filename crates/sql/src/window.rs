@@ -26,8 +26,12 @@
 //! moves (a sliding frame costs the frame's size per row). Rows with the same frame share the
 //! result. EXCLUDE is not parsed.
 //!
-//! Every partition is materialised: the input rows are already in memory (bounded by
-//! [`crate::query::JOIN_ROWS_MAX`]), and this stage adds the keys and one value per row and call.
+//! Every partition is materialised, with the keys and one value per row and call. The input
+//! is held in memory while it fits in `work_mem`; beyond, when every call shares one window,
+//! the executor sorts the input by that window's keys within `work_mem` (spilling sorted runs,
+//! see [`crate::spill::Sorter`]) and hands [`compute`] one partition at a time, so only the
+//! largest partition has to fit in memory (a single partition is not bounded). Calls over
+//! several different windows need the whole input at once: it stays in memory.
 
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{AggCall, AggFunc, AggMode, Binder, EvalContext, Expr, ident_name};
@@ -669,9 +673,22 @@ fn bind_frame(
     Ok(Frame { units, start, end })
 }
 
+/// A row's keys under window `def`: its partition keys, then its ORDER BY keys (what
+/// [`cmp_keys`] compares).
+pub(crate) fn row_keys(def: &WindowDef, cx: &EvalContext<'_>) -> SqlResult<Vec<Value>> {
+    let mut k = Vec::with_capacity(def.partition.len() + def.order.len());
+    for p in &def.partition {
+        k.push(p.eval(cx)?);
+    }
+    for o in &def.order {
+        k.push(o.expr.eval(cx)?);
+    }
+    Ok(k)
+}
+
 /// Compares two rows' keys in a window's sort order (partition keys ascending, NULLs last, then
 /// the ORDER BY keys as written).
-fn cmp_keys(a: &[Value], b: &[Value], def: &WindowDef) -> Ordering {
+pub(crate) fn cmp_keys(a: &[Value], b: &[Value], def: &WindowDef) -> Ordering {
     let np = def.partition.len();
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
         let o = if i < np {
@@ -720,14 +737,7 @@ pub fn compute(
         }
         let mut keys = Vec::with_capacity(n);
         for cx in inputs {
-            let mut k = Vec::with_capacity(def.partition.len() + def.order.len());
-            for p in &def.partition {
-                k.push(p.eval(cx)?);
-            }
-            for o in &def.order {
-                k.push(o.expr.eval(cx)?);
-            }
-            keys.push(k);
+            keys.push(row_keys(def, cx)?);
         }
         let mut sorted: Vec<usize> = (0..n).collect();
         sorted.sort_by(|&a, &b| cmp_keys(&keys[a], &keys[b], def));
