@@ -1248,3 +1248,11 @@ async fn big_cursors_spill_and_portals_page_through_every_row() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// `sql_records.golden`: whole-row references and record values — ROW(...) and `(a, b)` as
+/// values, their text and binary forms, record order, grouping and NULL tests, row_to_json and
+/// the json functions and aggregates over records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_answer_as_postgresql_does() {
+    run_golden("sql_records.golden", "sql-records", false).await;
+}

@@ -331,3 +331,66 @@ async fn bpchar_parameters_and_results() {
     };
     assert_eq!(r.get(0), Some("a  "));
 }
+
+/// A record result over the extended protocol: described as `record` (OID 2249), sent in
+/// binary as `record_send` lays it out (field count, then each field's type OID, length and
+/// bytes; NULL as length -1), and in text as `record_out` writes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_values_in_text_and_binary() {
+    use tokio_postgres::types::{FromSql, Type};
+    struct Raw(Vec<u8>);
+    impl<'a> FromSql<'a> for Raw {
+        fn from_sql(
+            _: &Type,
+            raw: &'a [u8],
+        ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+            Ok(Raw(raw.to_vec()))
+        }
+        fn accepts(_: &Type) -> bool {
+            true
+        }
+    }
+    let _g = serial();
+    let cluster = Cluster::start("sql-record-wire");
+    let c = cluster.client().await;
+    c.batch_execute("CREATE TABLE r (a int, b text); INSERT INTO r VALUES (7, 'x y')")
+        .await
+        .unwrap();
+    let st = c
+        .prepare("SELECT ROW(a, b, $1::int8, NULL::bool), r FROM r")
+        .await
+        .unwrap();
+    assert_eq!(st.columns()[0].type_(), &Type::RECORD);
+    let row = c.query_one(&st, &[&42i64]).await.unwrap();
+    let Raw(b) = row.get::<_, Raw>(0);
+    let want: Vec<u8> = [
+        &4i32.to_be_bytes()[..],
+        &23u32.to_be_bytes(),
+        &4i32.to_be_bytes(),
+        &7i32.to_be_bytes(),
+        &25u32.to_be_bytes(),
+        &3i32.to_be_bytes(),
+        b"x y",
+        &20u32.to_be_bytes(),
+        &8i32.to_be_bytes(),
+        &42i64.to_be_bytes(),
+        &16u32.to_be_bytes(),
+        &(-1i32).to_be_bytes(),
+    ]
+    .concat();
+    assert_eq!(b, want);
+    // The whole-row reference: the table's two columns.
+    let Raw(b) = row.get::<_, Raw>(1);
+    assert_eq!(&b[..4], &2i32.to_be_bytes());
+    assert_eq!(b.len(), 4 + (4 + 4 + 4) + (4 + 4 + 3));
+    // Text: through the simple protocol.
+    let rows = c
+        .simple_query("SELECT ROW(a, b, 42, NULL::bool), r FROM r")
+        .await
+        .unwrap();
+    let tokio_postgres::SimpleQueryMessage::Row(r) = &rows[1] else {
+        panic!("no row: {rows:?}");
+    };
+    assert_eq!(r.get(0), Some("(7,\"x y\",42,)"));
+    assert_eq!(r.get(1), Some("(7,\"x y\")"));
+}

@@ -301,7 +301,7 @@ fn sql_state(e: &SqlError) -> &'static str {
         | SqlError::MissingFromEntry(_) => "42P01",
         SqlError::DuplicateTable(_) | SqlError::DuplicateRelation(_) => "42P07",
         SqlError::InvalidSchemaDefinition(_) => "42P15",
-        SqlError::UndefinedColumn(_) => "42703",
+        SqlError::UndefinedColumn(_) | SqlError::UndefinedRecordField(_) => "42703",
         SqlError::DuplicateColumn(_) | SqlError::ColumnExists(_) => "42701",
         SqlError::AmbiguousColumn(_) => "42702",
         SqlError::UndefinedFunction(_) | SqlError::UndefinedOperator(_) => "42883",
@@ -440,6 +440,7 @@ fn pg_type(t: DataType) -> Type {
         DataType::Json => Type::JSON,
         DataType::Jsonb => Type::JSONB,
         DataType::Array(_) => Type::from_oid(t.oid()).unwrap_or(Type::TEXT_ARRAY),
+        DataType::Record => Type::RECORD,
     }
 }
 
@@ -582,6 +583,7 @@ fn decode_param(
             _ => return Err(bad()),
         },
         DataType::Array(elem) => Value::Array(borealis_sql::array::from_binary(raw, *elem)?),
+        DataType::Record => return Err(bad()),
     })
 }
 
@@ -1266,6 +1268,16 @@ impl RowEncoder {
                         ty.element().unwrap_or(DataType::Text),
                         &mut b,
                     );
+                    self.encoder.encode_field_with_type_and_format(
+                        &b,
+                        &Type::BYTEA,
+                        FieldFormat::Binary,
+                        &pgwire::types::format::FormatOptions::default(),
+                    )?
+                }
+                (Value::Record(r), _) => {
+                    let mut b = Vec::new();
+                    borealis_sql::record::to_binary(r, &mut b);
                     self.encoder.encode_field_with_type_and_format(
                         &b,
                         &Type::BYTEA,

@@ -732,6 +732,7 @@ pub fn scalar_to_binary(v: &Value, ty: DataType, out: &mut Vec<u8>) {
         }
         (Value::Array(items), DataType::Array(e)) => to_binary(items, *e, out),
         (Value::Array(items), e) => to_binary(items, e, out),
+        (Value::Record(r), _) => crate::record::to_binary(r, out),
     }
 }
 
@@ -779,6 +780,7 @@ pub fn scalar_from_binary(raw: &[u8], ty: DataType) -> SqlResult<Option<Value>> 
             _ => None,
         },
         DataType::Array(e) => Some(Value::Array(from_binary(raw, *e)?)),
+        DataType::Record => None,
     })
 }
 

@@ -912,6 +912,10 @@ const ARRAY_VALUE_TAG: u8 = 17;
 /// tag 4 holds a text. Rows written before bpchar values had a tag of their own hold their
 /// `character(n)` columns as (padded) text, tag 4, and still read as such.
 const BPCHAR_VALUE_TAG: u8 = 18;
+/// The row value tag of a record (only in a query's spilled results, never in a table): a u16
+/// field count, then per field its column name, its type's catalog tag and its row value. A
+/// field that is itself a record is held as its text, so decoding never nests.
+const RECORD_VALUE_TAG: u8 = 19;
 
 /// Appends one row value: its tag, then its bytes.
 #[inline]
@@ -1000,6 +1004,23 @@ fn encode_value(v: &Value, out: &mut Vec<u8>) {
                         "an array element is never an array"
                     );
                     encode_value(item, out);
+                }
+            }
+            Value::Record(rec) => {
+                out.put_u8(RECORD_VALUE_TAG);
+                out.put_u16(rec.fields.len() as u16);
+                for (v, c) in rec.fields.iter().zip(rec.columns.iter()) {
+                    out.put_str(&c.name);
+                    match v {
+                        Value::Record(_) => {
+                            out.put_u8(DataType::Text.to_tag());
+                            encode_value(&Value::Text(v.to_text().unwrap_or_default()), out);
+                        }
+                        v => {
+                            out.put_u8(c.ty.to_tag());
+                            encode_value(v, out);
+                        }
+                    }
                 }
             }
         }
@@ -1128,6 +1149,31 @@ fn decode_value(tag: u8, r: &mut Reader<'_>, array_ok: bool) -> SqlResult<Value>
                 }
                 Value::TimeTz(t, east_secs)
             }
+            RECORD_VALUE_TAG => {
+                let n = usize::from(r.u16().map_err(corrupt)?);
+                let mut fields = Vec::with_capacity(n.min(r.remaining()));
+                let mut columns = Vec::with_capacity(n.min(r.remaining()));
+                for _ in 0..n {
+                    let name = r.string(u32::MAX).map_err(corrupt)?;
+                    let ty = DataType::from_tag(r.u8().map_err(corrupt)?).ok_or_else(|| {
+                        SqlError::Corrupted("row: unknown record field type".into())
+                    })?;
+                    let tag = r.u8().map_err(corrupt)?;
+                    if tag == RECORD_VALUE_TAG {
+                        return Err(SqlError::Corrupted("row: nested record".into()));
+                    }
+                    fields.push(decode_value(tag, r, true)?);
+                    columns.push(crate::record::RecordColumn {
+                        name,
+                        ty,
+                        unknown: false,
+                    });
+                }
+                Value::Record(Box::new(crate::record::Record {
+                    fields,
+                    columns: columns.into(),
+                }))
+            }
             ARRAY_VALUE_TAG if array_ok => {
                 let n = r.u32().map_err(corrupt)? as usize;
                 // Every element takes at least its tag byte.
@@ -1193,6 +1239,7 @@ pub fn encode_key_value(v: &Value, out: &mut Vec<u8>) {
         Value::Uuid(u) => out.extend_from_slice(&u.to_be_bytes()),
         // An array: each element as 01 and its key, or 02 for NULL (after every value, as
         // PostgreSQL orders NULL elements), then 00, so a prefix sorts first.
+        Value::Record(r) => crate::record::encode_key(r, out),
         Value::Array(items) => {
             for item in items {
                 if item.is_null() {
@@ -1329,7 +1376,8 @@ pub fn key_decodable(col: &Column) -> bool {
         | DataType::Interval
         | DataType::Json
         | DataType::Jsonb
-        | DataType::Array(_) => false,
+        | DataType::Array(_)
+        | DataType::Record => false,
     }
 }
 
@@ -1538,6 +1586,60 @@ mod tests {
             vec![Value::Text("ab  ".into())]
         );
         assert!(decode_row(&bytes[..bytes.len() - 1], 2).is_err());
+    }
+
+    #[test]
+    fn record_rows_round_trip_and_nested_records_are_text() {
+        use crate::record::{Record, RecordColumn};
+        let columns = |names: &[(&str, DataType)]| -> crate::record::RecordColumns {
+            names
+                .iter()
+                .map(|(n, ty)| RecordColumn {
+                    name: (*n).into(),
+                    ty: *ty,
+                    unknown: false,
+                })
+                .collect::<Vec<_>>()
+                .into()
+        };
+        let inner = Value::Record(Box::new(Record {
+            fields: vec![Value::Int(1)],
+            columns: columns(&[("f1", DataType::Int4)]),
+        }));
+        let rec = |nested: Value| {
+            Value::Record(Box::new(Record {
+                fields: vec![
+                    Value::Int(7),
+                    Value::Null,
+                    Value::Array(vec![Value::Text("a".into())]),
+                    nested,
+                ],
+                columns: columns(&[
+                    ("a", DataType::Int4),
+                    ("b", DataType::Text),
+                    ("c", DataType::Text.array_of()),
+                    ("d", DataType::Record),
+                ]),
+            }))
+        };
+        let mut bytes = Vec::new();
+        encode_row(&[rec(inner)], &mut bytes);
+        let Value::Record(back) = &decode_row(&bytes, 1).unwrap()[0] else {
+            panic!("not a record");
+        };
+        // The nested record comes back as its text, under a text column.
+        assert_eq!(back.fields[3], Value::Text("(1)".into()));
+        assert_eq!(back.columns[3].ty, DataType::Text);
+        assert_eq!(
+            back.fields[..3],
+            [
+                Value::Int(7),
+                Value::Null,
+                Value::Array(vec![Value::Text("a".into())])
+            ]
+        );
+        assert_eq!(back.columns[0].name, "a");
+        assert!(decode_row(&bytes[..bytes.len() - 1], 1).is_err());
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub enum SqlError {
     DuplicateTable(String),
     #[error("column \"{0}\" does not exist")]
     UndefinedColumn(String),
+    /// `(record).name` of a field the record does not have.
+    #[error("could not identify column \"{0}\" in record data type")]
+    UndefinedRecordField(String),
     #[error("column \"{0}\" specified more than once")]
     DuplicateColumn(String),
     /// ADD COLUMN of a name the table has.

@@ -2484,6 +2484,14 @@ impl Names<'_> {
                 self.expr(array)
             ),
             Expr::ArraySubquery(q) => format!("ARRAY({})", self.subplan(q)),
+            Expr::Row { fields, .. } => format!(
+                "ROW({})",
+                fields
+                    .iter()
+                    .map(|f| self.expr(f))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             #[allow(unreachable_patterns)]
             _ => String::from("?"),
         }

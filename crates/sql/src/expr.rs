@@ -239,6 +239,16 @@ pub enum Expr {
     },
     /// `ARRAY(SELECT …)`: the first column of every row, as an array of that column's type.
     ArraySubquery(Subquery),
+    /// A record value (see [`crate::record`]): `ROW(a, b)`, `(a, b)` or a whole-row reference
+    /// (`t`), one field per column of `columns`.
+    Row {
+        fields: Vec<Expr>,
+        columns: crate::record::RecordColumns,
+        /// A whole-row reference to a relation an outer join may pad: a row whose fields are
+        /// all NULL is taken for a padded one, and the record is NULL, as PostgreSQL's
+        /// whole-row value of a null-extended relation is.
+        null_when_padded: bool,
+    },
 }
 
 /// A bound subquery inside an expression.
@@ -266,6 +276,8 @@ pub struct ScopeColumn {
     pub hidden: bool,
     /// `Some(typmod)` for a `character(n)` column (see [`crate::query::ColumnInfo::bpchar`]).
     pub bpchar: Option<i32>,
+    /// The column's relation is on the side of an outer join that pads rows with NULLs.
+    pub nullable: bool,
 }
 
 /// How aggregates and plain columns are treated while binding.
@@ -714,6 +726,26 @@ fn bound_elsewhere(e: &ast::Expr) -> bool {
     }
 }
 
+/// Refuses a comparison of two records when a field of one is an untyped constant
+/// (`unknown`) and the other's is typed, as PostgreSQL does (`record_eq` has no cast from
+/// unknown); only records the binder built can tell.
+fn record_comparable(l: &Expr, r: &Expr) -> SqlResult<()> {
+    let (Expr::Row { columns: a, .. }, Expr::Row { columns: b, .. }) = (l, r) else {
+        return Ok(());
+    };
+    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
+        if x.unknown != y.unknown {
+            let typed = if x.unknown { y } else { x };
+            return Err(SqlError::DatatypeMismatch(format!(
+                "cannot compare dissimilar column types {} and unknown at record column {}",
+                typed.ty.name(),
+                i + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Whether a binary operator is one of the json operators, which [`Binder::bind_json_operator`]
 /// binds: `->`, `->>`, `#>`, `#>>`, `@>`, `<@`, `?`, `?|`, `?&`, and `-` with an array of keys
 /// on its right.
@@ -768,6 +800,7 @@ fn literal_type(v: &Value) -> Option<DataType> {
         Value::Json(_) => Some(DataType::Json),
         Value::Jsonb(_) => Some(DataType::Jsonb),
         Value::Array(items) => items.iter().find_map(literal_type).map(DataType::array_of),
+        Value::Record(_) => Some(DataType::Record),
     }
 }
 
@@ -1100,6 +1133,9 @@ impl<'a> Binder<'a> {
                                 args: vec![cur, lo, hi],
                             };
                         }
+                        ast::AccessExpr::Dot(ast::Expr::Identifier(id)) => {
+                            cur = self.field_select(cur, &ident_name(id))?;
+                        }
                         other => {
                             return Err(SqlError::FeatureNotSupported(format!("{other}")));
                         }
@@ -1119,6 +1155,27 @@ impl<'a> Binder<'a> {
                     ty,
                     type_modifier(&ts.data_type)?,
                 )?)
+            }
+            // `::record` of a record is itself; nothing else casts to the pseudo-type.
+            E::Cast {
+                expr,
+                data_type: ast::DataType::Custom(name, mods),
+                ..
+            } if mods.is_empty() && name.to_string().eq_ignore_ascii_case("record") => {
+                let inner = self.bind_depth(expr, mode, d)?;
+                match self.type_of(&inner) {
+                    Some(DataType::Record) => inner,
+                    None if matches!(inner, Expr::Literal(Value::Null)) => Expr::Cast {
+                        expr: Box::new(inner),
+                        ty: DataType::Record,
+                    },
+                    other => {
+                        return Err(SqlError::FeatureNotSupported(format!(
+                            "cast of type {} to record",
+                            other.map_or("unknown", DataType::name)
+                        )));
+                    }
+                }
             }
             E::Cast {
                 expr,
@@ -1190,6 +1247,7 @@ impl<'a> Binder<'a> {
                 }
             }
             E::Function(f) => self.function(f, mode, d)?,
+            E::Tuple(items) => self.row_constructor(items, mode, d)?,
             E::Substring { .. }
             | E::Trim { .. }
             | E::Overlay { .. }
@@ -1285,6 +1343,13 @@ impl<'a> Binder<'a> {
                     return Ok(Expr::Outer { depth, index });
                 }
             }
+            // A relation's name where no column of any enclosing level has it: the whole row
+            // (PostgreSQL looks for a column first, then for a relation).
+            if table.is_none()
+                && let Some(row) = self.whole_row(name, mode)?
+            {
+                return Ok(row);
+            }
             if name == "tableoid"
                 && let Some(o) = self.table_oid(table)?
             {
@@ -1309,6 +1374,111 @@ impl<'a> Binder<'a> {
             )));
         }
         Ok(Expr::Column(i))
+    }
+
+    /// A whole-row reference to relation `table` of this query's scope, or of an enclosing
+    /// query's (innermost first): a record of its columns; `None` when no relation has that
+    /// name.
+    fn whole_row(&mut self, table: &str, mode: &mut AggMode<'_>) -> SqlResult<Option<Expr>> {
+        let of = |scope: &[ScopeColumn]| -> Vec<usize> {
+            scope
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.table.as_deref() == Some(table))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let mut positions = of(self.scope);
+        let mut scope = self.scope;
+        if positions.is_empty() {
+            for outer in self.outer.iter().rev() {
+                positions = of(outer);
+                if !positions.is_empty() {
+                    scope = outer;
+                    break;
+                }
+            }
+        }
+        if positions.is_empty() {
+            return Ok(None);
+        }
+        let columns: crate::record::RecordColumns = positions
+            .iter()
+            .map(|&i| crate::record::RecordColumn {
+                name: scope[i].name.clone(),
+                ty: scope[i].ty,
+                unknown: false,
+            })
+            .collect::<Vec<_>>()
+            .into();
+        let null_when_padded = positions.iter().any(|&i| scope[i].nullable);
+        let mut fields = Vec::with_capacity(positions.len());
+        for &i in &positions {
+            let name = scope[i].name.clone();
+            fields.push(self.column(Some(table), &name, mode)?);
+        }
+        Ok(Some(Expr::Row {
+            fields,
+            columns,
+            null_when_padded,
+        }))
+    }
+
+    /// A row constructor used as a value, `ROW(a, b)` or `(a, b)`: an anonymous record whose
+    /// columns are named `f1`, `f2`, … as PostgreSQL names them.
+    fn row_constructor(
+        &mut self,
+        items: &[ast::Expr],
+        mode: &mut AggMode<'_>,
+        d: usize,
+    ) -> SqlResult<Expr> {
+        if items.len() > crate::record::RECORD_FIELDS_MAX {
+            return Err(SqlError::ProgramLimitExceeded(format!(
+                "ROW expressions can have at most {} entries",
+                crate::record::RECORD_FIELDS_MAX
+            )));
+        }
+        let mut fields = Vec::with_capacity(items.len());
+        let mut columns = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let e = self.bind_depth(item, mode, d)?;
+            // An untyped constant keeps PostgreSQL's `unknown` type in a row (its text is its
+            // value); a parameter there is text.
+            let ty = self.type_of(&e);
+            if let Expr::Param(p) = e {
+                self.set_param(p, DataType::Text);
+            }
+            columns.push(crate::record::RecordColumn {
+                name: format!("f{}", i + 1),
+                ty: ty.unwrap_or(DataType::Text),
+                unknown: ty.is_none() && matches!(e, Expr::Literal(_)),
+            });
+            fields.push(e);
+        }
+        Ok(Expr::Row {
+            fields,
+            columns: columns.into(),
+            null_when_padded: false,
+        })
+    }
+
+    /// `(record).field`: the field of a record expression the binder built, found by name.
+    fn field_select(&mut self, row: Expr, field: &str) -> SqlResult<Expr> {
+        let Expr::Row {
+            fields, columns, ..
+        } = row
+        else {
+            return Err(SqlError::FeatureNotSupported(format!(
+                "field selection .{field} from this expression"
+            )));
+        };
+        match columns.iter().position(|c| c.name == field) {
+            Some(i) => Ok(fields
+                .into_iter()
+                .nth(i)
+                .unwrap_or(Expr::Literal(Value::Null))),
+            None => Err(SqlError::UndefinedRecordField(field.to_string())),
+        }
     }
 
     /// The `tableoid` system column: the OID of the one stored relation `table` names (or, with
@@ -1383,6 +1553,9 @@ impl<'a> Binder<'a> {
 
     fn binary(&mut self, op: BinOp, l: Expr, r: Expr) -> SqlResult<Expr> {
         let (lt, rt) = (self.type_of(&l), self.type_of(&r));
+        if lt == Some(DataType::Record) && rt == Some(DataType::Record) {
+            record_comparable(&l, &r)?;
+        }
         if lt.is_some_and(DataType::is_array) || rt.is_some_and(DataType::is_array) {
             return self.array_binary(op, l, r, lt, rt);
         }
@@ -1495,6 +1668,12 @@ impl<'a> Binder<'a> {
                             args.push(e.clone())
                         }
                         ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => star = true,
+                        // `f(t.*)`: the whole row of t.
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::QualifiedWildcard(t))
+                            if t.0.len() == 1 =>
+                        {
+                            args.push(ast::Expr::Identifier(ast::Ident::new(object_name(t)?)))
+                        }
                         // make_interval(days => 10): its parameters by name.
                         ast::FunctionArg::Named {
                             name: n,
@@ -1536,6 +1715,9 @@ impl<'a> Binder<'a> {
                 return Err(SqlError::FeatureNotSupported("subquery arguments".into()));
             }
         };
+        if name == "row" && !distinct && !star {
+            return self.row_constructor(&args, mode, d);
+        }
         if let Some(srf) = crate::srf::select_list_function(&name)
             && !distinct
             && !star
@@ -2510,6 +2692,17 @@ impl<'a> Binder<'a> {
         };
         let (fname, ok): (&'static str, bool) = match name {
             "to_json" => ("js_to_json", n == 1),
+            "row_to_json" => {
+                if !(n == 1 || n == 2) || self.type_of(&args[0]) != Some(DataType::Record) {
+                    let types: Vec<_> = args.iter().map(|a| self.type_of(a)).collect();
+                    return Err(no_such_function(name, &types));
+                }
+                if n == 2 {
+                    let pretty = args.pop().unwrap_or(Expr::Literal(Value::Null));
+                    args.push(self.coerce_to(pretty, DataType::Bool));
+                }
+                ("js_row_to_json", true)
+            }
             "to_jsonb" => ("js_to_jsonb", n == 1),
             "json_build_object" | "jsonb_build_object" => {
                 if n % 2 == 1 {
@@ -3662,6 +3855,7 @@ impl<'a> Binder<'a> {
                     .map_or(DataType::Text, |c| c.ty)
                     .array_of(),
             ),
+            Expr::Row { .. } => Some(DataType::Record),
         }
     }
 }
@@ -3934,6 +4128,7 @@ pub(crate) fn value_type(v: &Value) -> DataType {
             .find(|v| !v.is_null())
             .map_or(DataType::Text, value_type)
             .array_of(),
+        Value::Record(_) => DataType::Record,
         Value::Null | Value::Text(_) | Value::Bpchar(_) => DataType::Text,
     }
 }
@@ -4164,7 +4359,7 @@ impl Expr {
                 }
                 v
             }
-            Expr::Func { args, .. } => args.iter_mut().collect(),
+            Expr::Func { args, .. } | Expr::Row { fields: args, .. } => args.iter_mut().collect(),
         }
     }
 
@@ -4213,7 +4408,7 @@ impl Expr {
                 }
                 v
             }
-            Expr::Func { args, .. } => args.iter().collect(),
+            Expr::Func { args, .. } | Expr::Row { fields: args, .. } => args.iter().collect(),
         }
     }
 
@@ -4465,7 +4660,29 @@ impl Expr {
                     _ => arith(*op, &a, &b, *ty)?,
                 }
             }
-            Expr::IsNull { expr, negated } => Value::Bool(expr.eval(cx)?.is_null() != *negated),
+            // A record is NULL when every field is, NOT NULL when none is (both can be false).
+            Expr::IsNull { expr, negated } => Value::Bool(match (expr.eval(cx)?, negated) {
+                (Value::Record(r), false) => r.all_null(),
+                (Value::Record(r), true) => r.none_null(),
+                (v, negated) => v.is_null() != *negated,
+            }),
+            Expr::Row {
+                fields,
+                columns,
+                null_when_padded,
+            } => {
+                let mut vals = Vec::with_capacity(fields.len());
+                for f in fields {
+                    vals.push(f.eval(cx)?);
+                }
+                if *null_when_padded && vals.iter().all(Value::is_null) {
+                    return Ok(Value::Null);
+                }
+                Value::Record(Box::new(crate::record::Record {
+                    fields: vals,
+                    columns: columns.clone(),
+                }))
+            }
             Expr::Cast { expr, ty } => expr.eval(cx)?.cast(*ty)?,
             Expr::InList {
                 expr,
@@ -5015,6 +5232,71 @@ mod tests {
         push_concat_text(&mut out, &Value::Bpchar("a  ".into()));
         push_concat_text(&mut out, &Value::Text("b ".into()));
         assert_eq!(out, "ab ");
+    }
+
+    /// Binds `sql` over a scope of table `t` (a int, b text) and evaluates it on `row`.
+    fn eval_over_t(sql: &str, row: &[Value], nullable: bool) -> super::SqlResult<Value> {
+        use super::{AggMode, Binder, DataType, EvalContext, ScopeColumn, SessionInfo};
+        let col = |name: &str, ty| ScopeColumn {
+            table: Some("t".into()),
+            name: name.into(),
+            ty,
+            rel_oid: None,
+            origin: None,
+            hidden: false,
+            bpchar: None,
+            nullable,
+        };
+        let scope = [col("a", DataType::Int4), col("b", DataType::Text)];
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let ast = sqlparser::parser::Parser::new(&dialect)
+            .try_with_sql(sql)
+            .and_then(|mut p| p.parse_expr())
+            .map_err(|e| super::SqlError::Syntax(e.to_string()))?;
+        let mut params = Vec::new();
+        let e = Binder::new(&scope, &mut params).bind(&ast, &mut AggMode::Forbidden("test"))?;
+        let session = SessionInfo::default();
+        e.eval(&EvalContext::new(row, &[], &session))
+    }
+
+    #[test]
+    fn whole_rows_and_row_constructors_are_records() {
+        let row = [Value::Int(1), Value::Null];
+        let text = |sql: &str| eval_over_t(sql, &row, false).unwrap().to_text();
+        assert_eq!(text("t").as_deref(), Some("(1,)"));
+        assert_eq!(text("ROW(a, 'x y')").as_deref(), Some("(1,\"x y\")"));
+        assert_eq!(text("(t).a").as_deref(), Some("1"));
+        assert_eq!(text("(ROW(a, b)).f1").as_deref(), Some("1"));
+        assert_eq!(
+            text("row_to_json(t)").as_deref(),
+            Some(r#"{"a":1,"b":null}"#)
+        );
+        // A record with some NULL field is neither NULL nor NOT NULL.
+        assert_eq!(text("t IS NULL").as_deref(), Some("f"));
+        assert_eq!(text("t IS NOT NULL").as_deref(), Some("f"));
+        assert_eq!(text("ROW(b, NULL) IS NULL").as_deref(), Some("t"));
+        assert!(matches!(
+            eval_over_t("(t).zz", &row, false),
+            Err(super::SqlError::UndefinedRecordField(_))
+        ));
+        assert!(matches!(
+            eval_over_t("row_to_json(a)", &row, false),
+            Err(super::SqlError::UndefinedFunction(_))
+        ));
+    }
+
+    #[test]
+    fn a_padded_outer_join_row_is_null() {
+        let padded = [Value::Null, Value::Null];
+        assert_eq!(eval_over_t("t", &padded, true).unwrap(), Value::Null);
+        // Not on the padded side of a join: a row of NULLs is a record of NULLs.
+        assert_eq!(
+            eval_over_t("t", &padded, false)
+                .unwrap()
+                .to_text()
+                .as_deref(),
+            Some("(,)")
+        );
     }
 
     #[test]

@@ -1305,6 +1305,12 @@ pub fn to_jsonb(v: &Value) -> SqlResult<Jsonb> {
         Value::Jsonb(j) => j.clone(),
         // An array is a JSON array of its elements.
         Value::Array(items) => Jsonb::Array(items.iter().map(to_jsonb).collect::<SqlResult<_>>()?),
+        // A record is an object of its columns (a repeated name keeps its last value).
+        Value::Record(r) => Jsonb::object(
+            r.pairs()
+                .map(|(k, v)| Ok((k.to_string(), to_jsonb(v)?)))
+                .collect::<SqlResult<Vec<_>>>()?,
+        ),
         other => Jsonb::String(iso_text(other)),
     })
 }
@@ -1334,6 +1340,7 @@ pub fn to_json_text(v: &Value) -> SqlResult<String> {
         // json keeps a float's own text (`1e+20`); jsonb reads it as a numeric.
         Value::Float(f) if f.is_finite() => crate::types::format_float8(*f),
         Value::Float4(f) if f.is_finite() => crate::types::format_float4(*f),
+        Value::Record(r) => crate::record::to_json_text(r, false)?,
         Value::Array(items) => {
             let mut out = String::from("[");
             for (i, v) in items.iter().enumerate() {
@@ -1390,8 +1397,8 @@ pub fn function_type(name: &str) -> Option<crate::types::DataType> {
         "js_get_jsonb" | "js_path_jsonb" | "js_concat" | "js_delete" | "js_delete_keys"
         | "js_to_jsonb" | "js_build_object_b" | "js_build_array_b" | "js_set"
         | "js_strip_nulls" | "js_agg_item_b" | "js_agg_pair_b" => T::Jsonb,
-        "js_get_json" | "js_path_json" | "js_to_json" | "js_build_object" | "js_build_array"
-        | "js_agg_item" | "js_agg_pair" => T::Json,
+        "js_get_json" | "js_path_json" | "js_to_json" | "js_row_to_json" | "js_build_object"
+        | "js_build_array" | "js_agg_item" | "js_agg_pair" => T::Json,
         "js_contains" | "js_contained" | "js_exists" | "js_exists_any" | "js_exists_all" => T::Bool,
         "js_array_length" | "js_array_length_json" => T::Int4,
         _ => T::Text,
@@ -1405,7 +1412,18 @@ pub fn eval_function(name: &str, vals: &[Value]) -> SqlResult<Option<Value>> {
     }
     // Functions that see NULL arguments.
     match name {
-        "js_agg_item" => return Ok(Some(Value::Json(to_json_text(&vals[0])?))),
+        // json_agg writes a line break before an array or a record that is not its first item;
+        // the item carries it and `finish_aggregate` drops the first item's.
+        "js_agg_item" => {
+            let text = to_json_text(&vals[0])?;
+            return Ok(Some(Value::Json(
+                if matches!(vals[0], Value::Array(_) | Value::Record(_)) {
+                    format!("{AGG_ITEM_BREAK}{text}")
+                } else {
+                    text
+                },
+            )));
+        }
         "js_agg_item_b" => return Ok(Some(Value::Jsonb(to_jsonb(&vals[0])?))),
         "js_build_object" | "js_build_object_b" | "js_agg_pair" | "js_agg_pair_b" => {
             return build_object(name, vals).map(Some);
@@ -1439,6 +1457,13 @@ pub fn eval_function(name: &str, vals: &[Value]) -> SqlResult<Option<Value>> {
     let text_of = |v: &Value| v.to_text().unwrap_or_default();
     Ok(Some(match name {
         "js_to_json" => Value::Json(to_json_text(&vals[0])?),
+        "js_row_to_json" => match &vals[0] {
+            Value::Record(r) => Value::Json(crate::record::to_json_text(
+                r,
+                vals.get(1) == Some(&Value::Bool(true)),
+            )?),
+            other => Value::Json(to_json_text(other)?),
+        },
         "js_to_jsonb" => Value::Jsonb(to_jsonb(&vals[0])?),
         // json (text) access: ->, ->>, #>, #>>, typeof, array length.
         "js_get_json" | "js_get_json_text" | "js_path_json" | "js_path_json_text" => {
@@ -1641,6 +1666,9 @@ fn build_object(name: &str, vals: &[Value]) -> SqlResult<Value> {
     Ok(Value::Json(if agg { out } else { format!("{{{out}}}") }))
 }
 
+/// What `json_agg` writes before a structured item (an array or a record) after its first.
+const AGG_ITEM_BREAK: &str = "\n ";
+
 /// The result of a json aggregate over its collected items (each made by `js_agg_*`).
 /// `distinct`: the inputs were de-duplicated, and (as PostgreSQL sorts them to do that) a
 /// `jsonb_agg` lists them in jsonb order.
@@ -1658,7 +1686,13 @@ pub fn finish_aggregate(
             .join(", ")
     };
     Ok(match func {
-        A::JsonAgg => Value::Json(format!("[{}]", texts())),
+        A::JsonAgg => {
+            let t = texts();
+            Value::Json(format!(
+                "[{}]",
+                t.strip_prefix(AGG_ITEM_BREAK).unwrap_or(&t)
+            ))
+        }
         A::JsonObjectAgg => Value::Json(format!("{{ {} }}", texts())),
         A::JsonbAgg => {
             let mut out = items

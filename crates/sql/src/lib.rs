@@ -63,6 +63,7 @@ pub mod json;
 pub mod namespace;
 pub mod numeric;
 pub mod query;
+pub mod record;
 pub mod sequence;
 pub mod session;
 pub mod settings;

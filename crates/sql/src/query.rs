@@ -614,6 +614,7 @@ fn function_scope(
         .copied()
         .chain(ordinal)
         .map(|(name, ty)| ScopeColumn {
+            nullable: false,
             table: Some(table.to_string()),
             name: name.to_string(),
             ty,
@@ -979,6 +980,7 @@ pub fn table_scope(def: &TableDef, alias: Option<&str>) -> Vec<ScopeColumn> {
     def.columns
         .iter()
         .map(|c| ScopeColumn {
+            nullable: false,
             table: Some(t.clone()),
             name: c.name.clone(),
             ty: c.ty,
@@ -1149,6 +1151,8 @@ fn hash_class(t: Option<DataType>) -> Option<u8> {
         // Arrays hash by their key encoding, which tells equal arrays of equal classes apart
         // from every other value.
         DataType::Array(e) => hash_class(Some(*e)).map(|c| c | 0x80),
+        // Records hash by their key encoding, like arrays; fields of any class.
+        DataType::Record => Some(15),
     }
 }
 
@@ -1719,6 +1723,7 @@ impl<'a> Planner<'a> {
                     let mut cols: Vec<ScopeColumn> = columns
                         .iter()
                         .map(|c| ScopeColumn {
+                            nullable: false,
                             table: Some(t.clone()),
                             name: c.name.clone(),
                             ty: c.ty,
@@ -1774,6 +1779,7 @@ impl<'a> Planner<'a> {
                                 .iter()
                                 .zip(&plan.columns)
                                 .map(|((name, _), c)| ScopeColumn {
+                                    nullable: false,
                                     table: Some(t.clone()),
                                     name: name.clone(),
                                     ty: c.ty,
@@ -1790,6 +1796,7 @@ impl<'a> Planner<'a> {
                             let cols = SEQUENCE_COLUMNS
                                 .iter()
                                 .map(|(c, ty)| ScopeColumn {
+                                    nullable: false,
                                     table: Some(t.clone()),
                                     name: (*c).to_string(),
                                     ty: *ty,
@@ -1807,6 +1814,7 @@ impl<'a> Planner<'a> {
                                 .columns
                                 .iter()
                                 .map(|(c, ty)| ScopeColumn {
+                                    nullable: false,
                                     table: Some(t.clone()),
                                     name: (*c).to_string(),
                                     ty: *ty,
@@ -1977,6 +1985,7 @@ impl<'a> Planner<'a> {
                     .columns
                     .iter()
                     .map(|c| ScopeColumn {
+                        nullable: false,
                         table: Some(t.clone()),
                         name: c.name.clone(),
                         ty: c.ty,
@@ -2005,6 +2014,7 @@ impl<'a> Planner<'a> {
                     .columns
                     .iter()
                     .map(|c| ScopeColumn {
+                        nullable: false,
                         table: Some(t.clone()),
                         name: c.name.clone(),
                         ty: c.ty,
@@ -2221,6 +2231,22 @@ impl<'a> Planner<'a> {
                 joins.push((r, kind, on));
             }
             star.push(listed);
+        }
+        // A relation an outer join may null-extend: its whole-row reference is NULL in the rows
+        // the join pads (see `Binder::whole_row`).
+        for (r, kind, _) in &joins {
+            let nullable: Vec<usize> = match kind {
+                JoinKind::Inner => Vec::new(),
+                JoinKind::Left => vec![*r],
+                JoinKind::Right => (0..*r).collect(),
+                JoinKind::Full => (0..=*r).collect(),
+            };
+            for n in nullable {
+                let rel = &relations[n];
+                for c in &mut scope[rel.offset..rel.offset + rel.width] {
+                    c.nullable = true;
+                }
+            }
         }
         // RIGHT and FULL joins take everything joined before them as their left side, so they
         // are planned in FROM order with every ON condition at its own join and WHERE after
@@ -6621,6 +6647,7 @@ fn pg_type_label(t: DataType) -> &'static str {
         DataType::Jsonb => "jsonb",
         // A cast to an array type names its column after the element type, as PostgreSQL does.
         DataType::Array(e) => pg_type_label(*e),
+        DataType::Record => "record",
     }
 }
 

@@ -3237,6 +3237,14 @@ impl Session {
             if columns[..i].iter().any(|d| d.name == c.name) {
                 return Err(SqlError::DuplicateColumn(c.name.clone()));
             }
+            // A record is never stored: tables have no composite columns here.
+            if matches!(c.ty, DataType::Record | DataType::Array(DataType::Record)) {
+                return Err(SqlError::InvalidTableDefinition(format!(
+                    "column \"{}\" has pseudo-type {}",
+                    c.name,
+                    c.ty.name()
+                )));
+            }
         }
         let rows = self.executor(txn, &[]).run(&plan, None)?;
         let count = rows.len();

@@ -84,6 +84,9 @@ pub enum DataType {
     /// per scalar type, so no array type is ever allocated. An element is never itself an
     /// array: multi-dimensional arrays are refused where they would be built.
     Array(&'static DataType),
+    /// `record` (OID 2249): a composite value, held as [`Value::Record`] (see `record.rs`).
+    /// Never a column's type.
+    Record,
 }
 
 /// The bit a catalog type tag of an array type sets over its element's tag.
@@ -116,6 +119,7 @@ impl DataType {
             DataType::Json => 114,
             DataType::Jsonb => 3802,
             DataType::Array(e) => e.array_oid(),
+            DataType::Record => 2249,
         }
     }
 
@@ -143,6 +147,7 @@ impl DataType {
             DataType::Json => &DataType::Json,
             DataType::Jsonb => &DataType::Jsonb,
             DataType::Array(e) => e,
+            DataType::Record => &DataType::Record,
         })
     }
 
@@ -177,6 +182,7 @@ impl DataType {
             DataType::Uuid => 2951,
             DataType::Json => 199,
             DataType::Jsonb => 3807,
+            DataType::Record => 2287,
             DataType::Array(e) => e.array_oid(),
         }
     }
@@ -236,6 +242,7 @@ impl DataType {
             DataType::Interval => "interval",
             DataType::Json => "json",
             DataType::Jsonb => "jsonb",
+            DataType::Record => "record",
             DataType::Array(e) => e.array_name(),
         }
     }
@@ -262,6 +269,7 @@ impl DataType {
             DataType::Interval => "interval[]",
             DataType::Json => "json[]",
             DataType::Jsonb => "jsonb[]",
+            DataType::Record => "record[]",
             DataType::Array(e) => e.array_name(),
         }
     }
@@ -305,6 +313,7 @@ impl DataType {
             DataType::Json => 16,
             DataType::Jsonb => 17,
             DataType::TimeTz => 18,
+            DataType::Record => 19,
             // An array's tag is its element's with the high bit set (tags 1..=127 are
             // scalars'), so definitions written before arrays existed read unchanged.
             DataType::Array(e) => ARRAY_TAG_BIT | e.tag(),
@@ -331,6 +340,7 @@ impl DataType {
             16 => DataType::Json,
             17 => DataType::Jsonb,
             18 => DataType::TimeTz,
+            19 => DataType::Record,
             t if t & ARRAY_TAG_BIT != 0 && t != ARRAY_TAG_BIT => {
                 match DataType::from_tag(t & !ARRAY_TAG_BIT)? {
                     DataType::Array(_) => return None,
@@ -385,6 +395,8 @@ pub enum Value {
     /// A one-dimensional array (see `array.rs`): its elements, each NULL or of the element
     /// type the array's [`DataType::Array`] names.
     Array(Vec<Value>),
+    /// A record (see `record.rs`): its fields and its columns' names and types.
+    Record(Box<crate::record::Record>),
 }
 
 impl Value {
@@ -415,6 +427,7 @@ impl Value {
             Value::Json(s) => Some(s.clone()),
             Value::Jsonb(j) => Some(j.to_string()),
             Value::Array(items) => Some(crate::array::format(items)),
+            Value::Record(r) => Some(crate::record::format(r)),
         }
     }
 
@@ -437,6 +450,25 @@ impl Value {
                     "cannot cast type {} to {}",
                     v.kind_name(),
                     ty.name()
+                ))),
+            };
+        }
+        if let Value::Record(r) = self {
+            return match ty {
+                DataType::Text => Ok(Value::Text(crate::record::format(&r))),
+                DataType::Record => Ok(Value::Record(r)),
+                _ => Err(SqlError::CannotCoerce(format!(
+                    "cannot cast type record to {}",
+                    ty.name()
+                ))),
+            };
+        }
+        if ty == DataType::Record {
+            return match self {
+                Value::Null => Ok(Value::Null),
+                v => Err(SqlError::FeatureNotSupported(format!(
+                    "cast of type {} to record",
+                    v.kind_name()
                 ))),
             };
         }
@@ -631,6 +663,7 @@ impl Value {
             (Value::Uuid(a), Value::Uuid(b)) => a.cmp(b),
             (Value::Jsonb(a), Value::Jsonb(b)) => crate::json::compare(a, b),
             (Value::Array(a), Value::Array(b)) => crate::array::compare(a, b),
+            (Value::Record(a), Value::Record(b)) => crate::record::compare(a, b),
             // An untyped string constant meets a jsonb as a jsonb (IN lists, BETWEEN).
             (Value::Jsonb(a), Value::Text(b)) => {
                 crate::json::compare(a, &crate::json::parse_jsonb(b)?)
@@ -687,6 +720,7 @@ impl Value {
             Value::Json(_) => "json",
             Value::Jsonb(_) => "jsonb",
             Value::Array(_) => "array",
+            Value::Record(_) => "record",
         }
     }
 }
@@ -971,6 +1005,11 @@ pub fn parse_text(s: &str, ty: DataType) -> SqlResult<Value> {
     let t = s.trim();
     Ok(match ty {
         DataType::Text => Value::Text(s.to_string()),
+        DataType::Record => {
+            return Err(SqlError::FeatureNotSupported(
+                "input of anonymous composite types".into(),
+            ));
+        }
         DataType::Int4 => {
             let v: i64 = t.parse().map_err(|_| bad())?;
             if i32::try_from(v).is_err() {
