@@ -507,25 +507,9 @@ impl<'a> Walk<'a> {
         // A read in ORDER BY order needs no sort (see `Planner::choose_scans`).
         if !plan.order_by.is_empty() && !plan.presorted {
             let keys = self.sort_keys(plan)?;
-            let n = node.rows.max(1.0);
-            let sort_cost = 2.0 * ROW_COST * n * n.log2().max(1.0);
-            let mut details = vec![format!("Sort Key: {keys}")];
-            if let Some(used) = self.instrument.and_then(|i| i.memory(plan, Part::Sort))
-                && let Some(method) = used.sort
-            {
-                details.push(sort_method_line(method, used));
-            }
-            node = Node {
-                name: "Sort".into(),
-                details,
-                startup_cost: node.total_cost + sort_cost,
-                total_cost: node.total_cost + sort_cost + n * ROW_COST,
-                rows: node.rows,
-                width: node.width,
-                actual: self.counters(plan, Part::Sort),
-                children: vec![node],
-                ..Node::default()
-            };
+            let used = self.instrument.and_then(|i| i.memory(plan, Part::Sort));
+            let actual = self.counters(plan, Part::Sort);
+            node = sort_node(node, keys, used, actual);
         }
         if let Body::Select(s) = &plan.body
             && !s.distinct_on.is_empty()
@@ -772,26 +756,10 @@ impl<'a> Walk<'a> {
                     },
                 )
             }));
-            let mut details = vec![format!("Sort Key: {}", keys.join(", "))];
-            if let Some(used) = self.instrument.and_then(|i| i.memory(s, Part::Window))
-                && let Some(method) = used.sort
-            {
-                details.push(sort_method_line(method, used));
-            }
-            let n = node.rows.max(1.0);
-            let sort_cost = 2.0 * ROW_COST * n * n.log2().max(1.0);
-            node = Node {
-                name: "Sort".into(),
-                details,
-                startup_cost: node.total_cost + sort_cost,
-                total_cost: node.total_cost + sort_cost + n * ROW_COST,
-                rows: node.rows,
-                width: node.width,
-                // Every input row is sorted.
-                actual: node.actual,
-                children: vec![node],
-                ..Node::default()
-            };
+            let used = self.instrument.and_then(|i| i.memory(s, Part::Window));
+            // Every input row is sorted.
+            let actual = node.actual;
+            node = sort_node(node, keys.join(", "), used, actual);
         }
         if !s.windows.calls.is_empty() {
             node = Node {
@@ -2668,6 +2636,29 @@ fn render_node(node: &Node, column: usize, root: bool, o: Options, lines: &mut V
     for (label, plan) in sub {
         lines.push(format!("{}{label}", " ".repeat(inner)));
         render_node(plan, inner + 2, false, o, lines);
+    }
+}
+
+/// A `Sort` on `keys` over `input`, with its method line when ANALYZE measured one (`used`).
+fn sort_node(input: Node, keys: String, used: Option<MemoryUse>, actual: Option<Counters>) -> Node {
+    let mut details = vec![format!("Sort Key: {keys}")];
+    if let Some(used) = used
+        && let Some(method) = used.sort
+    {
+        details.push(sort_method_line(method, used));
+    }
+    let n = input.rows.max(1.0);
+    let sort_cost = 2.0 * ROW_COST * n * n.log2().max(1.0);
+    Node {
+        name: "Sort".into(),
+        details,
+        startup_cost: input.total_cost + sort_cost,
+        total_cost: input.total_cost + sort_cost + n * ROW_COST,
+        rows: input.rows,
+        width: input.width,
+        actual,
+        children: vec![input],
+        ..Node::default()
     }
 }
 

@@ -5332,6 +5332,14 @@ impl Executor<'_> {
     }
 }
 
+/// The cores this process may use, read once (the standard library reads the affinity mask
+/// and cgroup files on every call, too slow for each aggregate).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES
+        .get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
+}
+
 /// Whether an aggregate is run in parallel, and over what: one table read whole (no index, no
 /// join); aggregates whose partial states merge (count, sum, avg, min, max, bool_and, bool_or,
 /// without DISTINCT or ORDER BY); nothing a worker could not evaluate on its own (subqueries,
@@ -5347,9 +5355,7 @@ fn parallel_aggregate<'p>(
     plan: &'p SelectPlan,
     agg: &AggPlan,
 ) -> SqlResult<Option<(&'p TableDef, Option<&'p Expr>, Vec<TablePart>)>> {
-    let threads = workers
-        .saturating_add(1)
-        .min(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
+    let threads = workers.saturating_add(1).min(cores());
     if threads < 2
         || !plan.minmax.is_empty()
         || !plan.windows.calls.is_empty()

@@ -160,7 +160,6 @@ fn sql_execute(stmt: &ast::Statement) -> Option<(&ast::ObjectName, &[ast::Expr])
 struct CopyLines<'f> {
     format: &'f CopyFormat,
     store: RowStore,
-    line: String,
 }
 
 impl CopyLines<'_> {
@@ -175,9 +174,9 @@ impl CopyLines<'_> {
     }
 
     fn encode(&mut self, row: &[Value]) -> SqlResult<()> {
-        self.line.clear();
-        self.format.encode_row(row, &mut self.line);
-        self.store.push(vec![Value::Text(self.line.clone())])
+        let mut line = String::new();
+        self.format.encode_row(row, &mut line);
+        self.store.push(vec![Value::Text(line)])
     }
 }
 
@@ -7810,7 +7809,6 @@ impl Session {
         let mut lines = CopyLines {
             format: &format,
             store: RowStore::new(1, self.result_memory_bytes()),
-            line: String::new(),
         };
         let columns = match source {
             ast::CopySource::Table {
