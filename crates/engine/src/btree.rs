@@ -405,9 +405,14 @@ pub(crate) struct Cursor {
     /// Sibling links followed so far, and the most there can be (pages ever allocated).
     hops: u64,
     hops_max: u64,
-    /// The key returned last (empty before the first), to check that keys ascend.
+    /// The greatest key of the leaves left behind (empty before the first), to check that
+    /// keys ascend from leaf to leaf; within a leaf, the page's own validation has checked it.
     last: Vec<u8>,
     started: bool,
+    /// Whether the current leaf was read through [`read_node`] (its tree and level checked)
+    /// and the cross-leaf order check done: then the next entries of the same leaf are read
+    /// with a plain page lookup.
+    checked: bool,
 }
 
 impl Cursor {
@@ -437,6 +442,7 @@ impl Cursor {
             hops_max,
             last: Vec::new(),
             started: false,
+            checked: false,
         })
     }
 
@@ -459,28 +465,36 @@ impl Cursor {
             let Some(id) = self.leaf else {
                 return Ok(false);
             };
-            let p = if self.hops == 0 {
+            let p = if self.checked {
+                mtr.read(id)?
+            } else if self.hops == 0 {
                 read_at(mtr, id, self.tree, 0)?
             } else {
                 read_node(mtr, id, self.tree, 0)?
             };
-            if self.slot < page::count(p) {
+            let count = page::count(p);
+            if self.slot < count {
                 let k = page::key(p, self.slot);
-                if self.started && self.last.as_slice() >= k {
+                if !self.checked && self.started && self.last.as_slice() >= k {
                     return Err(EngineError::Corrupted(format!(
                         "tree {}: keys stop ascending at leaf {id}",
                         self.tree
                     )));
                 }
+                self.checked = true;
                 key.clear();
                 key.extend_from_slice(k);
                 value.clear();
                 value.extend_from_slice(page::value(p, self.slot));
-                self.last.clear();
-                self.last.extend_from_slice(k);
                 self.started = true;
                 self.slot += 1;
                 return Ok(true);
+            }
+            // Leaving the leaf: the next one's keys must all be above its greatest.
+            if count > 0 {
+                self.last.clear();
+                self.last.extend_from_slice(page::key(p, count - 1));
+                self.started = true;
             }
             let next = page::link(p);
             if next == 0 {
@@ -496,6 +510,7 @@ impl Cursor {
             }
             self.leaf = Some(PageId(next));
             self.slot = 0;
+            self.checked = false;
         }
     }
 }

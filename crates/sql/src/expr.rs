@@ -4434,10 +4434,13 @@ impl Expr {
     }
 
     /// Evaluates the expression.
+    #[inline]
     pub fn eval(&self, cx: &EvalContext<'_>) -> SqlResult<Value> {
-        Ok(match self {
-            Expr::Literal(v) => v.clone(),
-            Expr::Column(i) => match cx.row.get(*i) {
+        // A column reference, the most common expression by far, is answered here, inlined
+        // into the caller: the general evaluator below is one large function whose entry
+        // (saving registers, setting up its frame) costs more than copying a scalar.
+        if let Expr::Column(i) = self {
+            return Ok(match cx.row.get(*i) {
                 // The common scalars are copied without the general clone's dispatch.
                 Some(Value::Int(v)) => Value::Int(*v),
                 Some(Value::Null) => Value::Null,
@@ -4445,7 +4448,21 @@ impl Expr {
                 Some(Value::Float(f)) => Value::Float(*f),
                 Some(v) => v.clone(),
                 None => return Err(SqlError::Internal(format!("column {i} is not in the row"))),
-            },
+            });
+        }
+        self.eval_general(cx)
+    }
+
+    /// [`Expr::eval`] of every expression but a plain column reference.
+    #[inline(never)]
+    fn eval_general(&self, cx: &EvalContext<'_>) -> SqlResult<Value> {
+        Ok(match self {
+            Expr::Literal(v) => v.clone(),
+            Expr::Column(i) => cx
+                .row
+                .get(*i)
+                .cloned()
+                .ok_or_else(|| SqlError::Internal(format!("column {i} is not in the row")))?,
             Expr::Outer { depth, index } => {
                 let mut c = cx;
                 for _ in 0..*depth {

@@ -1,0 +1,90 @@
+//! A repeatable workload for profiling the SQL layer alone: one session over an in-memory
+//! engine, a table like the SQL benchmark's `orders` (`bench/sql.py`), and one query run a
+//! fixed number of times. Instruction counts under a counting profiler are the same from run
+//! to run, so a change to the executor can be measured without a cluster or a quiet machine.
+//!
+//! ```text
+//! cargo run --release -p borealis-sql --example query_profile -- ROWS RUNS 'QUERY'
+//! ```
+//!
+//! The table: `orders (id int8 PRIMARY KEY, customer_id int4, ref int8, amount int8,
+//! status int4, note text)` with `ROWS` rows, an index on `customer_id` (ROWS / 100 customers)
+//! and ANALYZE run. `$1` in the query takes the run's number modulo ROWS / 100, plus 1.
+//! Statements before the last one in QUERY (`SET …;`) run once before it.
+
+use borealis_common::pagestore::MemStore;
+use borealis_engine::{Engine, EngineConfig};
+use borealis_sql::expr::SessionInfo;
+use borealis_sql::session::{Database, Session};
+use borealis_sql::types::Value;
+use std::sync::Arc;
+
+fn run(s: &mut Session, sql: &str, params: &[Value]) -> Result<(), String> {
+    let stmts = borealis_sql::parse(sql).map_err(|e| format!("{sql}: {e}"))?;
+    for stmt in stmts {
+        s.execute(&stmt, params)
+            .map_err(|e| format!("{sql}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The measured part: under a counting profiler, collect only this function
+/// (`--toggle-collect='query_profile::workload'`).
+#[inline(never)]
+fn workload(
+    s: &mut Session,
+    stmt: &sqlparser::ast::Statement,
+    runs: u64,
+    customers: u64,
+    needs_param: bool,
+) -> Result<(), String> {
+    for i in 0..runs {
+        let params = if needs_param {
+            vec![Value::Int((i % customers + 1) as i64)]
+        } else {
+            Vec::new()
+        };
+        s.execute(stmt, &params).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), String> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, rows, runs, query] = args.as_slice() else {
+        return Err("usage: query_profile ROWS RUNS 'QUERY'".into());
+    };
+    let rows: u64 = rows.parse().map_err(|_| "ROWS is a number")?;
+    let runs: u64 = runs.parse().map_err(|_| "RUNS is a number")?;
+    let engine = Engine::open(Arc::new(MemStore::new()), EngineConfig::default())
+        .map_err(|e| e.to_string())?;
+    let mut s = Session::new(Database::new(Arc::new(engine)), SessionInfo::default());
+    let customers = (rows / 100).max(1);
+    run(
+        &mut s,
+        "CREATE TABLE orders (id int8 PRIMARY KEY, customer_id int4, ref int8, amount int8, \
+         status int4, note text)",
+        &[],
+    )?;
+    run(
+        &mut s,
+        &format!(
+            "INSERT INTO orders SELECT g, 1 + (g * 7919) % {customers}, g * 3, g % 1000, g % 5, \
+             'order note ' || g FROM generate_series(1, {rows}) g"
+        ),
+        &[],
+    )?;
+    run(&mut s, "CREATE INDEX ON orders (customer_id)", &[])?;
+    run(&mut s, "ANALYZE orders", &[])?;
+    // Statements before the last one (settings) run once; the last one is the workload.
+    let mut stmts = borealis_sql::parse(query).map_err(|e| e.to_string())?;
+    let stmt = stmts.pop().ok_or("no query")?;
+    for setup in &stmts {
+        s.execute(setup, &[]).map_err(|e| e.to_string())?;
+    }
+    let started = std::time::Instant::now();
+    workload(&mut s, &stmt, runs, customers, query.contains("$1"))?;
+    let per_run = started.elapsed() / runs.max(1) as u32;
+    println!("{runs} runs, {per_run:?} per run");
+    Ok(())
+}
