@@ -6836,7 +6836,33 @@ impl Accumulator {
         self.ordered.push((keys, v));
     }
 
+    /// Takes one input. The most common inputs (`count`, and `sum`/`avg` of integers, without
+    /// DISTINCT) are taken here, inlined into the aggregation loop; the rest in
+    /// [`Accumulator::add_general`].
+    #[inline]
     pub(crate) fn add(&mut self, v: Value) -> SqlResult<()> {
+        if self.distinct.is_none() {
+            match (self.func, v) {
+                (AggFunc::CountStar, _) => self.count += 1,
+                (AggFunc::Count | AggFunc::Sum | AggFunc::Avg, Value::Null) => {}
+                (AggFunc::Count, v) if self.more.is_none() => {
+                    self.count += 1;
+                    drop(v);
+                }
+                (AggFunc::Sum | AggFunc::Avg, Value::Int(i)) if self.more.is_none() => {
+                    self.count += 1;
+                    self.int_sum += i128::from(i);
+                    self.float_sum += i as f64;
+                }
+                (_, v) => return self.add_general(v),
+            }
+            return Ok(());
+        }
+        self.add_general(v)
+    }
+
+    #[inline(never)]
+    fn add_general(&mut self, v: Value) -> SqlResult<()> {
         if self.func == AggFunc::CountStar {
             self.count += 1;
             return Ok(());
