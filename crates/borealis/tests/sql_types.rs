@@ -401,9 +401,15 @@ async fn bpchar_answers_as_postgresql_does() {
     run_golden("sql_bpchar.golden", "sql-bpchar", false).await;
 }
 
-/// Runs the cases of one golden file against a Borealis cluster (or, with
-/// `BOREALIS_RECORD_GOLDEN` set, records PostgreSQL 15's answers into it). With `details`, an
-/// error's answer includes its DETAIL line.
+/// `sql_dialect2.golden`: `BETWEEN [NOT] SYMMETRIC`, every `TRIM` form, window frames with
+/// `EXCLUDE`, `FETCH FIRST ... ROWS ONLY | WITH TIES` and `OFFSET ... ROWS` with negative
+/// counts refused, time/timestamp/interval precision rounding, whole-row references cast to
+/// text, and `bpchar` compared with `text` (as text: trailing blanks count).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dialect2_answers_as_postgresql_does() {
+    run_golden("sql_dialect2.golden", "sql-dialect2", false).await;
+}
+
 /// `sql_catalog_info.golden`: information_schema's constraint views, `views`, `schemata` and
 /// `sequences` (every column, in PostgreSQL's order, and the joins ORMs use to find keys and
 /// foreign keys), `reg*` casts of OID 0 (`-`), `$n` in a simple query's INSERT, UPDATE and
@@ -413,6 +419,9 @@ async fn catalog_information_answers_as_postgresql_does() {
     run_golden("sql_catalog_info.golden", "sql-catalog-info", true).await;
 }
 
+/// Runs the cases of one golden file against a Borealis cluster (or, with
+/// `BOREALIS_RECORD_GOLDEN` set, records PostgreSQL 15's answers into it). With `details`, an
+/// error's answer includes its DETAIL line.
 async fn run_golden(file: &str, name: &str, details: bool) {
     let _g = serial();
     let text = std::fs::read_to_string(golden_path(file)).unwrap();

@@ -327,6 +327,8 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::Windowing(_) => "42P20",
         SqlError::NullFrameOffset(_) => "22004",
         SqlError::InvalidFrameOffset(_) => "22013",
+        SqlError::InvalidRowCountInLimit(_) => "2201W",
+        SqlError::InvalidRowCountInOffset => "2201X",
         SqlError::InvalidNtileArgument => "22014",
         SqlError::InvalidNthValueArgument => "22016",
         SqlError::CardinalityViolation(_) | SqlError::CardinalityViolationWithHint { .. } => {

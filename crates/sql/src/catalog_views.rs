@@ -1526,12 +1526,19 @@ fn information_schema_type(ty: DataType, display: &str) -> String {
     if ty.is_array() {
         return "ARRAY".into();
     }
-    display.split('(').next().unwrap_or_default().to_string()
+    // The modifier sits mid-name in `timestamp(3) without time zone`.
+    match (display.find('('), display.find(')')) {
+        (Some(open), Some(close)) if open < close => {
+            format!("{}{}", &display[..open], &display[close + 1..])
+        }
+        _ => display.to_string(),
+    }
 }
 
 /// `format_type(oid, typmod)`.
 #[must_use]
 pub fn format_type(oid: i64, typmod: i64) -> Option<String> {
+    let datetime_display = |ty| crate::types::type_display(ty, i32::try_from(typmod).unwrap_or(-1));
     let with_len = |base: &str| {
         if typmod >= 4 {
             format!("{base}({})", typmod - 4)
@@ -1555,6 +1562,11 @@ pub fn format_type(oid: i64, typmod: i64) -> Option<String> {
         1042 => with_len("character"),
         1043 => with_len("character varying"),
         1082 => "date".into(),
+        1114 if typmod >= 0 => datetime_display(DataType::Timestamp),
+        1184 if typmod >= 0 => datetime_display(DataType::TimestampTz),
+        1083 if typmod >= 0 => datetime_display(DataType::Time),
+        1266 if typmod >= 0 => datetime_display(DataType::TimeTz),
+        1186 if typmod >= 0 => datetime_display(DataType::Interval),
         1114 => "timestamp without time zone".into(),
         1184 => "timestamp with time zone".into(),
         1083 => "time without time zone".into(),

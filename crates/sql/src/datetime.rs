@@ -34,6 +34,14 @@
 //! and date/time literals also take a zone abbreviation (`PST`, a fixed offset); a `TimeZone`
 //! setting does not, as in PostgreSQL.
 //!
+//! A declared precision (`timestamp(3)`, `interval(0)`) rounds the microseconds to that many
+//! fractional digits, halves away from zero, on a cast and on assignment to a column, as
+//! PostgreSQL's `Adjust*ForTypmod` do; a time stamp rounds from PostgreSQL's epoch, 2000-01-01
+//! (so half a second before it rounds down), and `time(0)` may round up to `24:00:00`. An
+//! interval's modifier keeps the precision in its low 16 bits beside a field range, which is
+//! always the full range here (a field restriction such as `interval day to second` is not
+//! applied).
+//!
 //! A `timetz` carries its own fixed offset; it orders by its UTC time of day, then by its
 //! offset west of UTC, as PostgreSQL orders it. A `timetz` written without a zone, and a `time`
 //! cast to one, take the session zone's offset on the transaction's date.
@@ -73,6 +81,66 @@ const INPUT_LEN_MAX: usize = 256;
 const ZONE_OFFSET_MAX_SECS: i32 = 15 * 3600 + 59 * 60 + 59;
 
 const _: () = assert!(TS_END_US > 0 && TS_MIN_US < 0);
+
+/// Most fractional second digits a `time`, `timestamp` or `interval` keeps (microseconds); a
+/// larger declared precision is reduced to it, as PostgreSQL reduces it (with a warning).
+pub const SECOND_PRECISION_MAX: u64 = 6;
+/// PostgreSQL's `INTERVAL_FULL_RANGE`: an interval modifier that restricts no fields, kept in
+/// the modifier's upper half beside the precision.
+const INTERVAL_FULL_RANGE: i32 = 0x7FFF;
+
+/// The type modifier of a declared precision: `p` itself for the time and time stamp types,
+/// `(full range << 16) | p` for `interval`, as PostgreSQL stores `atttypmod`.
+#[must_use]
+pub fn precision_typmod(p: u64, interval: bool) -> i32 {
+    let p = i32::try_from(p.min(SECOND_PRECISION_MAX)).unwrap_or(6);
+    if interval {
+        (INTERVAL_FULL_RANGE << 16) | p
+    } else {
+        p
+    }
+}
+
+/// The precision a type modifier of `ty` declares (`None`: full microseconds).
+#[must_use]
+pub fn typmod_precision(ty: DataType, typmod: i32) -> Option<u32> {
+    if typmod < 0 {
+        return None;
+    }
+    let p = match ty {
+        DataType::Interval => typmod & 0xFFFF,
+        DataType::Time | DataType::TimeTz | DataType::Timestamp | DataType::TimestampTz => typmod,
+        _ => return None,
+    };
+    u32::try_from(p)
+        .ok()
+        .filter(|p| u64::from(*p) < SECOND_PRECISION_MAX)
+}
+
+/// Rounds a microsecond count to `precision` fractional second digits, halves away from
+/// zero, as PostgreSQL's `Adjust*ForTypmod` do. (Counts that round past the end of an i64
+/// saturate; the callers' ranges stop well before.)
+#[must_use]
+pub fn round_micros(us: i64, precision: u32) -> i64 {
+    let scale = 10_i64.pow(6 - precision.min(6));
+    let half = scale / 2;
+    if us >= 0 {
+        us.saturating_add(half) / scale * scale
+    } else {
+        -(us.saturating_neg().saturating_add(half) / scale * scale)
+    }
+}
+
+/// A time stamp rounded to `precision` digits. PostgreSQL rounds the count from its own epoch,
+/// 2000-01-01, so a half second before it rounds down; the infinities stay as they are.
+#[must_use]
+pub fn round_timestamp(us: i64, precision: u32) -> i64 {
+    if us == TS_NEG_INF || us == TS_POS_INF {
+        return us;
+    }
+    let epoch = i64::from(PG_EPOCH_DAYS) * US_PER_DAY;
+    round_micros(us.saturating_sub(epoch), precision).saturating_add(epoch)
+}
 
 /// An `interval`: months, days and microseconds, each kept apart (a month is not a fixed
 /// number of days, nor a day of hours across daylight saving changes).
@@ -3469,6 +3537,24 @@ pub fn interval_from_wire(b: &[u8]) -> Option<Interval> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn precisions_round_half_away_from_zero_from_postgresqls_epoch() {
+        assert_eq!(round_micros(1_500_000, 0), 2_000_000);
+        assert_eq!(round_micros(-1_500_000, 0), -2_000_000);
+        assert_eq!(round_micros(1_449_999, 1), 1_400_000);
+        assert_eq!(round_micros(1_234_567, 6), 1_234_567);
+        // Half a second before 2000-01-01 rounds down, as PostgreSQL counts from there.
+        let y2k = i64::from(PG_EPOCH_DAYS) * US_PER_DAY;
+        assert_eq!(round_timestamp(y2k - 500_000, 0), y2k - 1_000_000);
+        assert_eq!(round_timestamp(y2k + 500_000, 0), y2k + 1_000_000);
+        assert_eq!(round_timestamp(TS_POS_INF, 0), TS_POS_INF);
+        assert_eq!(precision_typmod(2, true), 2_147_418_114);
+        assert_eq!(precision_typmod(9, false), 6);
+        assert_eq!(typmod_precision(DataType::Interval, 2_147_418_114), Some(2));
+        assert_eq!(typmod_precision(DataType::Time, 6), None);
+        assert_eq!(typmod_precision(DataType::Time, -1), None);
+    }
 
     fn iv(s: &str) -> String {
         format_interval(&parse_interval(s).unwrap())

@@ -35,7 +35,7 @@ const ELEMENTS_MAX: usize = 4096;
 
 /// A token of the statement text, with the byte offset it starts at.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Token {
+pub(crate) enum Token {
     /// An unquoted word, lower-cased.
     Word(String),
     /// A `"quoted"` identifier, as written inside the quotes.
@@ -47,7 +47,7 @@ enum Token {
 }
 
 /// Splits `text` into tokens; `None` on an unterminated quote or comment.
-fn tokens(text: &str) -> Option<Vec<(Token, usize)>> {
+pub(crate) fn tokens(text: &str) -> Option<Vec<(Token, usize)>> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;

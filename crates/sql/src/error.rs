@@ -87,6 +87,12 @@ pub enum SqlError {
     /// A frame offset that is negative.
     #[error("{0}")]
     InvalidFrameOffset(String),
+    /// A LIMIT or FETCH FIRST count that is negative, or NULL with WITH TIES.
+    #[error("{0}")]
+    InvalidRowCountInLimit(String),
+    /// An OFFSET that is negative.
+    #[error("OFFSET must not be negative")]
+    InvalidRowCountInOffset,
     /// `ntile` with a bucket count below one.
     #[error("argument of ntile must be greater than zero")]
     InvalidNtileArgument,

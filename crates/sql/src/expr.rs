@@ -276,6 +276,10 @@ pub struct ScopeColumn {
     pub hidden: bool,
     /// `Some(typmod)` for a `character(n)` column (see [`crate::query::ColumnInfo::bpchar`]).
     pub bpchar: Option<i32>,
+    /// A table's column declared `text` (not `varchar`, not `char`): compared with a bpchar it
+    /// makes the comparison a text one (see [`Binder::text_against_bpchar`]). False where the
+    /// declared type is not known (a subquery's or a function's column).
+    pub plain_text: bool,
     /// The column's relation is on the side of an outer join that pads rows with NULLs.
     pub nullable: bool,
 }
@@ -439,7 +443,9 @@ fn reg_function_type(name: &str) -> Option<&'static str> {
 }
 
 /// The type modifier (PostgreSQL's `typmod`) a declared non-character type carries, -1 for
-/// none: `numeric(p, s)` (and `numeric(p)`, which is `numeric(p, 0)`).
+/// none: `numeric(p, s)` (and `numeric(p)`, which is `numeric(p, 0)`), and the fractional
+/// second digits of `time(p)`, `timetz(p)`, `timestamp(p)`, `timestamptz(p)` and
+/// `interval(p)` (see [`crate::datetime::precision_typmod`]).
 pub fn type_modifier(dt: &ast::DataType) -> SqlResult<i32> {
     use ast::DataType as D;
     let info = match dt {
@@ -450,11 +456,28 @@ pub fn type_modifier(dt: &ast::DataType) -> SqlResult<i32> {
             | ast::ArrayElemTypeDef::Qualified(t, _),
         ) => return type_modifier(t),
         D::Numeric(i) | D::Decimal(i) | D::Dec(i) => i,
+        D::Time(Some(p), _) | D::Timestamp(Some(p), _) => {
+            return Ok(crate::datetime::precision_typmod(*p, false));
+        }
+        // With a field restriction (`interval day to second(3)`) the modifier is not kept: the
+        // fields are not applied either.
+        D::Interval {
+            fields: None,
+            precision: Some(p),
+        } => return Ok(crate::datetime::precision_typmod(*p, true)),
         D::Custom(name, args) if !args.is_empty() => {
             let last = match name.0.last() {
                 Some(ast::ObjectNamePart::Identifier(id)) => id.value.to_lowercase(),
                 _ => String::new(),
             };
+            if let ("time" | "timetz" | "timestamp" | "timestamptz" | "interval", [arg]) =
+                (last.as_str(), args.as_slice())
+            {
+                let p: u64 = arg.trim().parse().map_err(|_| {
+                    SqlError::Syntax(format!("invalid type modifier for type {last}"))
+                })?;
+                return Ok(crate::datetime::precision_typmod(p, last == "interval"));
+            }
             if last != "numeric" && last != "decimal" {
                 return Ok(-1);
             }
@@ -1036,6 +1059,14 @@ impl<'a> Binder<'a> {
                         return Err(SqlError::FeatureNotSupported(format!("operator {other}")));
                     }
                 };
+                let (l, r) = if matches!(
+                    op,
+                    BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq
+                ) {
+                    self.text_against_bpchar(left, l, right, r)
+                } else {
+                    (l, r)
+                };
                 self.binary(op, l, r)?
             }
             E::IsNull(inner) => Expr::IsNull {
@@ -1142,6 +1173,14 @@ impl<'a> Binder<'a> {
                     }
                 }
                 cur
+            }
+            // `(t.*)` in an expression (`(t.*)::text`): the whole row of t, as `t` is.
+            E::QualifiedWildcard(name, _) if name.0.len() == 1 => {
+                let table = object_name(name)?;
+                match self.whole_row(&table, mode)? {
+                    Some(row) => row,
+                    None => return Err(SqlError::MissingFromEntry(table)),
+                }
             }
             E::TypedString(ts) => {
                 let ty = data_type(&ts.data_type)?;
@@ -3740,6 +3779,60 @@ impl<'a> Binder<'a> {
         Ok(order_by)
     }
 
+    /// The operands of a comparison, with a bpchar side cast to text when the other side is
+    /// explicitly `text`: PostgreSQL resolves `bpchar = text` as `text = text`, the bpchar losing
+    /// its trailing blanks and the text keeping its own (`'a '::char(3) = 'a '::text` is false).
+    /// Against an untyped string, a varchar or another bpchar the comparison stays a bpchar one.
+    fn text_against_bpchar(
+        &self,
+        left: &ast::Expr,
+        l: Expr,
+        right: &ast::Expr,
+        r: Expr,
+    ) -> (Expr, Expr) {
+        let to_text = |e: Expr| Expr::Cast {
+            expr: Box::new(e),
+            ty: DataType::Text,
+        };
+        if self.bpchar_typmod(&l).is_some() && self.explicit_text(right, &r) {
+            (to_text(l), r)
+        } else if self.bpchar_typmod(&r).is_some() && self.explicit_text(left, &l) {
+            (l, to_text(r))
+        } else {
+            (l, r)
+        }
+    }
+
+    /// Whether an operand is of type `text` by declaration: a cast to text, a column declared
+    /// text, or a text-valued expression (a function, `||`, CASE …) that is neither an untyped
+    /// string, a parameter, nor a cast to another character type.
+    fn explicit_text(&self, a: &ast::Expr, bound: &Expr) -> bool {
+        let mut a = a;
+        while let ast::Expr::Nested(inner) = a {
+            a = inner;
+        }
+        if self.bpchar_typmod(bound).is_some() || self.type_of(bound) != Some(DataType::Text) {
+            return false;
+        }
+        match a {
+            ast::Expr::Cast { data_type, .. } => match data_type {
+                ast::DataType::Text => true,
+                ast::DataType::Custom(name, mods) => {
+                    mods.is_empty() && name.to_string().eq_ignore_ascii_case("text")
+                }
+                _ => false,
+            },
+            ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_) => {
+                matches!(bound, Expr::Column(i) if self.scope.get(*i).is_some_and(|c| c.plain_text))
+            }
+            ast::Expr::Value(_) | ast::Expr::TypedString(_) => false,
+            _ => !matches!(
+                bound,
+                Expr::Literal(_) | Expr::Param(_) | Expr::Column(_) | Expr::Outer { .. }
+            ),
+        }
+    }
+
     /// `Some(typmod)` when `e` is a `character(n)` / `bpchar` value by its static type (a
     /// column of that type or a cast to it): see [`crate::query::ColumnInfo::bpchar`].
     #[must_use]
@@ -5262,6 +5355,7 @@ mod tests {
             origin: None,
             hidden: false,
             bpchar: None,
+            plain_text: false,
             nullable,
         };
         let scope = [col("a", DataType::Int4), col("b", DataType::Text)];

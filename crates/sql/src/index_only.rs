@@ -373,10 +373,15 @@ fn has_subquery(e: &Expr) -> bool {
 /// A constant row count (LIMIT or OFFSET) known at planning time.
 fn constant_rows(e: &Expr) -> Option<f64> {
     let session = SessionInfo::default();
-    constant_usize(e, &[], &session, "LIMIT")
-        .ok()
-        .flatten()
-        .map(|n| n as f64)
+    constant_usize(
+        e,
+        &[],
+        &session,
+        crate::query::RowCount::Limit { with_ties: false },
+    )
+    .ok()
+    .flatten()
+    .map(|n| n as f64)
 }
 
 /// The columns of each relation's own row the select reads anywhere (select list, WHERE and ON

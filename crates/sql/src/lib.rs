@@ -54,6 +54,7 @@ pub mod cursor;
 pub mod datetime;
 pub mod ddl_parse;
 pub mod depend;
+pub mod dialect;
 pub mod error;
 pub mod expr;
 pub mod functions;

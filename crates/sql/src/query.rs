@@ -619,6 +619,7 @@ fn function_scope(
             name: name.to_string(),
             ty,
             bpchar: None,
+            plain_text: false,
             rel_oid: None,
             origin: None,
             hidden: false,
@@ -985,6 +986,8 @@ pub fn table_scope(def: &TableDef, alias: Option<&str>) -> Vec<ScopeColumn> {
             name: c.name.clone(),
             ty: c.ty,
             bpchar: c.bpchar_typmod(),
+            plain_text: c.ty == DataType::Text
+                && matches!(c.text_kind, crate::catalog::TextKind::Text),
             rel_oid: Some(def.oid),
             origin: Some(def.oid),
             hidden: false,
@@ -1728,6 +1731,7 @@ impl<'a> Planner<'a> {
                             name: c.name.clone(),
                             ty: c.ty,
                             bpchar: c.bpchar,
+                            plain_text: false,
                             rel_oid: None,
                             origin: None,
                             hidden: false,
@@ -1784,6 +1788,7 @@ impl<'a> Planner<'a> {
                                     name: name.clone(),
                                     ty: c.ty,
                                     bpchar: c.bpchar,
+                                    plain_text: false,
                                     rel_oid: None,
                                     origin: Some(view.oid),
                                     hidden: false,
@@ -1801,6 +1806,7 @@ impl<'a> Planner<'a> {
                                     name: (*c).to_string(),
                                     ty: *ty,
                                     bpchar: None,
+                                    plain_text: false,
                                     rel_oid: Some(seq.oid),
                                     origin: None,
                                     hidden: false,
@@ -1819,6 +1825,7 @@ impl<'a> Planner<'a> {
                                     name: (*c).to_string(),
                                     ty: *ty,
                                     bpchar: None,
+                                    plain_text: false,
                                     rel_oid: crate::catalog_views::catalog_oid(vt.name),
                                     origin: None,
                                     hidden: false,
@@ -1990,6 +1997,7 @@ impl<'a> Planner<'a> {
                         name: c.name.clone(),
                         ty: c.ty,
                         bpchar: c.bpchar,
+                        plain_text: false,
                         rel_oid: None,
                         origin: None,
                         hidden: false,
@@ -2019,6 +2027,7 @@ impl<'a> Planner<'a> {
                         name: c.name.clone(),
                         ty: c.ty,
                         bpchar: c.bpchar,
+                        plain_text: false,
                         rel_oid: None,
                         origin: None,
                         hidden: false,
@@ -3359,11 +3368,18 @@ impl<'a> Executor<'a> {
     ) -> SqlResult<()> {
         let started = self.node_start();
         let limit = match &plan.limit {
-            Some(e) => constant_usize(e, self.params, self.session, "LIMIT")?,
+            Some(e) => constant_usize(
+                e,
+                self.params,
+                self.session,
+                RowCount::Limit {
+                    with_ties: plan.with_ties,
+                },
+            )?,
             None => None,
         };
         let offset = match &plan.offset {
-            Some(e) => constant_usize(e, self.params, self.session, "OFFSET")?.unwrap_or(0),
+            Some(e) => constant_usize(e, self.params, self.session, RowCount::Offset)?.unwrap_or(0),
             None => 0,
         };
         // After the body: the sort (within `work_mem`, bounded by a LIMIT when nothing
@@ -6657,29 +6673,57 @@ fn pg_type_label(t: DataType) -> &'static str {
     }
 }
 
-fn constant_usize(
+/// Which row count a LIMIT, FETCH FIRST or OFFSET expression gives, for its errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RowCount {
+    /// LIMIT or FETCH FIRST; `with_ties` refuses NULL, which otherwise means no limit.
+    Limit {
+        with_ties: bool,
+    },
+    Offset,
+}
+
+/// The value of a LIMIT/OFFSET expression (`None`: NULL, no limit), refused when negative
+/// (2201W/2201X, as PostgreSQL refuses it when the query starts).
+pub(crate) fn constant_usize(
     e: &Expr,
     params: &[Value],
     session: &SessionInfo,
-    what: &str,
+    what: RowCount,
 ) -> SqlResult<Option<usize>> {
     let cx = EvalContext::new(&[], params, session);
-    match e.eval(&cx)? {
-        Value::Null => Ok(None),
-        Value::Int(i) if i >= 0 => Ok(Some(usize::try_from(i).unwrap_or(usize::MAX))),
-        Value::Int(_) => Err(SqlError::InvalidParameterValue(format!(
-            "{what} must not be negative"
-        ))),
-        Value::Text(s) => crate::types::parse_text(&s, DataType::Int8).map(|v| {
-            if let Value::Int(i) = v {
-                Some(usize::try_from(i.max(0)).unwrap_or(usize::MAX))
-            } else {
-                None
-            }
-        }),
-        other => Err(SqlError::DatatypeMismatch(format!(
-            "argument of {what} must be type bigint, not {other:?}"
-        ))),
+    let negative = || match what {
+        RowCount::Limit { .. } => {
+            SqlError::InvalidRowCountInLimit("LIMIT must not be negative".into())
+        }
+        RowCount::Offset => SqlError::InvalidRowCountInOffset,
+    };
+    let name = match what {
+        RowCount::Limit { .. } => "LIMIT",
+        RowCount::Offset => "OFFSET",
+    };
+    let count = match e.eval(&cx)? {
+        Value::Null => None,
+        Value::Int(i) => Some(i),
+        Value::Text(s) => match crate::types::parse_text(&s, DataType::Int8)? {
+            Value::Int(i) => Some(i),
+            _ => None,
+        },
+        other => {
+            return Err(SqlError::DatatypeMismatch(format!(
+                "argument of {name} must be type bigint, not {other:?}"
+            )));
+        }
+    };
+    match count {
+        None if what == (RowCount::Limit { with_ties: true }) => {
+            Err(SqlError::InvalidRowCountInLimit(
+                "row count cannot be null in FETCH FIRST ... WITH TIES clause".into(),
+            ))
+        }
+        None => Ok(None),
+        Some(i) if i < 0 => Err(negative()),
+        Some(i) => Ok(Some(usize::try_from(i).unwrap_or(usize::MAX))),
     }
 }
 
@@ -7375,11 +7419,18 @@ impl Executor<'_> {
     /// The query's LIMIT (`None`: none) and OFFSET.
     pub fn limit_offset(&self, plan: &QueryPlan) -> SqlResult<(Option<usize>, usize)> {
         let limit = match &plan.limit {
-            Some(e) => constant_usize(e, self.params, self.session, "LIMIT")?,
+            Some(e) => constant_usize(
+                e,
+                self.params,
+                self.session,
+                RowCount::Limit {
+                    with_ties: plan.with_ties,
+                },
+            )?,
             None => None,
         };
         let offset = match &plan.offset {
-            Some(e) => constant_usize(e, self.params, self.session, "OFFSET")?.unwrap_or(0),
+            Some(e) => constant_usize(e, self.params, self.session, RowCount::Offset)?.unwrap_or(0),
             None => 0,
         };
         Ok((limit, offset))
@@ -7518,6 +7569,102 @@ mod tests {
     fn fails(s: &mut Session, sql: &str) -> SqlError {
         let stmt = crate::parse(sql).unwrap().pop().unwrap();
         s.execute(&stmt, &[]).unwrap_err()
+    }
+
+    #[test]
+    fn negative_row_counts_are_refused_and_with_ties_refuses_null() {
+        let mut s = session();
+        run(
+            &mut s,
+            "CREATE TABLE r (v int); INSERT INTO r VALUES (1), (1), (2)",
+        );
+        assert!(matches!(
+            fails(&mut s, "SELECT v FROM r LIMIT -1"),
+            SqlError::InvalidRowCountInLimit(m) if m == "LIMIT must not be negative"
+        ));
+        assert!(matches!(
+            fails(
+                &mut s,
+                "SELECT v FROM r ORDER BY v FETCH FIRST -2 ROWS ONLY"
+            ),
+            SqlError::InvalidRowCountInLimit(_)
+        ));
+        assert!(matches!(
+            fails(&mut s, "SELECT v FROM r OFFSET -1 ROWS"),
+            SqlError::InvalidRowCountInOffset
+        ));
+        assert!(matches!(
+            fails(&mut s, "SELECT v FROM r ORDER BY v FETCH FIRST NULL ROWS WITH TIES"),
+            SqlError::InvalidRowCountInLimit(m) if m.contains("WITH TIES")
+        ));
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT v FROM r ORDER BY v FETCH FIRST 1 ROW WITH TIES"
+            ),
+            rows(&[&["1"], &["1"]])
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT v FROM r ORDER BY v FETCH FIRST NULL ROWS ONLY"
+            )
+            .len(),
+            3
+        );
+    }
+
+    #[test]
+    fn bpchar_meets_declared_text_as_text() {
+        let mut s = session();
+        run(
+            &mut s,
+            "CREATE TABLE bt (c char(4), t text, v varchar(4));
+             INSERT INTO bt VALUES ('ab', 'ab ', 'ab ')",
+        );
+        // text: the bpchar loses its blanks, the text keeps its own.
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT c = t, t = c, c = 'ab '::text, c = rtrim(t) FROM bt"
+            ),
+            rows(&[&["f", "f", "f", "t"]])
+        );
+        // An untyped string or a varchar compares as a bpchar: blanks never count.
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT c = 'ab ', c = v, c = 'ab '::varchar FROM bt"
+            ),
+            rows(&[&["t", "t", "t"]])
+        );
+    }
+
+    #[test]
+    fn dialect_forms_run() {
+        let mut s = session();
+        run(
+            &mut s,
+            "CREATE TABLE w (id int, v int); INSERT INTO w VALUES (1, 1), (2, 2), (3, 2), (4, 3)",
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT id, sum(v) OVER (ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING \
+                 AND UNBOUNDED FOLLOWING EXCLUDE TIES), v BETWEEN SYMMETRIC 3 AND 2, \
+                 trim(both from ' x ') FROM w ORDER BY id"
+            ),
+            rows(&[
+                &["1", "8", "f", "x"],
+                &["2", "6", "t", "x"],
+                &["3", "6", "t", "x"],
+                &["4", "8", "t", "x"],
+            ])
+        );
+        assert_eq!(
+            run(&mut s, "SELECT w.*::text FROM w WHERE id = 1"),
+            rows(&[&["(1,1)"]])
+        );
     }
 
     fn rows(spec: &[&[&str]]) -> Vec<Vec<String>> {

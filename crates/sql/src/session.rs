@@ -297,6 +297,14 @@ pub fn parse(sql: &str) -> SqlResult<Vec<ast::Statement>> {
     if let Some(stmt) = crate::ddl_parse::recognise(sql)? {
         return Ok(vec![stmt]);
     }
+    // Expression and window forms the parser lacks or misreads (BETWEEN SYMMETRIC, TRIM,
+    // EXCLUDE, FETCH FIRST counts, `t.*::type`): see `dialect.rs`. The rewritten text holds
+    // none of them, so the second pass does not rewrite again.
+    if let Some(fixed) = crate::dialect::rewrite(sql) {
+        let mut stmts = self::parse(&fixed)?;
+        crate::dialect::restore(&mut stmts);
+        return Ok(stmts);
+    }
     let parse = |text: &str| {
         sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, text)
     };

@@ -8,7 +8,9 @@
 //! `numeric` values are [`Numeric`]s (see `numeric.rs`): exact decimals that keep their display
 //! scale. Mixed arithmetic resolves as PostgreSQL's implicit casts do: an integer meets a
 //! numeric as a numeric, a numeric meets a float as a float. A `numeric(p, s)` type modifier is
-//! applied by [`apply_typmod`], for a column on assignment and for a cast.
+//! applied by [`apply_typmod`], for a column on assignment and for a cast; so is the precision
+//! of `time(p)`, `timetz(p)`, `timestamp(p)`, `timestamptz(p)` and `interval(p)`, which rounds
+//! the value to p fractional second digits (see `datetime::round_micros`).
 //!
 //! `smallint` values are [`Value::Int`]s whose type bounds them (22003 `smallint out of range`);
 //! `real` values are [`Value::Float4`]s, printed as the shortest text that reads back to the
@@ -928,9 +930,40 @@ pub fn numeric_sum_avg(
 /// A type with its modifier as `format_type` prints it (`numeric(10,2)`, `numeric(10,2)[]`).
 #[must_use]
 pub fn type_display(ty: DataType, typmod: i32) -> String {
+    let precision = |t: DataType| {
+        let p = match t {
+            DataType::Interval => typmod & 0xFFFF,
+            _ => typmod,
+        };
+        match t {
+            DataType::Time => format!("time({p}) without time zone"),
+            DataType::TimeTz => format!("time({p}) with time zone"),
+            DataType::Timestamp => format!("timestamp({p}) without time zone"),
+            DataType::TimestampTz => format!("timestamp({p}) with time zone"),
+            _ => format!("interval({p})"),
+        }
+    };
     match (ty, crate::numeric::typmod_parts(typmod)) {
         (DataType::Numeric, Some((p, s))) => format!("numeric({p},{s})"),
         (DataType::Array(DataType::Numeric), Some((p, s))) => format!("numeric({p},{s})[]"),
+        (
+            DataType::Time
+            | DataType::TimeTz
+            | DataType::Timestamp
+            | DataType::TimestampTz
+            | DataType::Interval,
+            _,
+        ) if typmod >= 0 => precision(ty),
+        (
+            DataType::Array(
+                e @ (DataType::Time
+                | DataType::TimeTz
+                | DataType::Timestamp
+                | DataType::TimestampTz
+                | DataType::Interval),
+            ),
+            _,
+        ) if typmod >= 0 => format!("{}[]", precision(*e)),
         _ => ty.name().to_string(),
     }
 }
@@ -943,6 +976,41 @@ pub fn apply_typmod(v: Value, ty: DataType, typmod: i32) -> SqlResult<Value> {
             Some((p, s)) => Ok(Value::Numeric(n.apply_typmod(p, s)?)),
             None => Ok(Value::Numeric(n)),
         },
+        // `time(p)`, `timestamp(p)`, `interval(p)`: rounded to p fractional second digits.
+        (Value::Time(us), DataType::Time) => Ok(Value::Time(
+            match crate::datetime::typmod_precision(ty, typmod) {
+                Some(p) => crate::datetime::round_micros(us, p),
+                None => us,
+            },
+        )),
+        (Value::TimeTz(us, zone), DataType::TimeTz) => Ok(Value::TimeTz(
+            match crate::datetime::typmod_precision(ty, typmod) {
+                Some(p) => crate::datetime::round_micros(us, p),
+                None => us,
+            },
+            zone,
+        )),
+        (Value::Timestamp(us), DataType::Timestamp) => Ok(Value::Timestamp(
+            match crate::datetime::typmod_precision(ty, typmod) {
+                Some(p) => crate::datetime::round_timestamp(us, p),
+                None => us,
+            },
+        )),
+        (Value::TimestampTz(us), DataType::TimestampTz) => Ok(Value::TimestampTz(
+            match crate::datetime::typmod_precision(ty, typmod) {
+                Some(p) => crate::datetime::round_timestamp(us, p),
+                None => us,
+            },
+        )),
+        (Value::Interval(iv), DataType::Interval) => Ok(Value::Interval(
+            match crate::datetime::typmod_precision(ty, typmod) {
+                Some(p) => Interval {
+                    micros: crate::datetime::round_micros(iv.micros, p),
+                    ..iv
+                },
+                None => iv,
+            },
+        )),
         (Value::Array(items), DataType::Array(e)) if typmod >= 0 => Ok(Value::Array(
             items
                 .into_iter()

@@ -24,7 +24,9 @@
 //! and only adds the rows that enter the frame while its start stays put (UNBOUNDED PRECEDING:
 //! a running aggregate, linear in the partition), and restarts at the new start when the start
 //! moves (a sliding frame costs the frame's size per row). Rows with the same frame share the
-//! result. EXCLUDE is not parsed.
+//! result. A frame's EXCLUDE (CURRENT ROW, GROUP, TIES) punches a hole around the current
+//! row: the frame becomes up to three runs of positions ([`FrameRuns`]), and an aggregate over
+//! such a frame starts afresh for each row (rows whose runs are the same share it).
 //!
 //! Every partition is materialised, with the keys and one value per row and call. The input
 //! is held in memory while it fits in `work_mem`; beyond, when every call shares one window,
@@ -74,12 +76,41 @@ pub enum FrameBound {
     UnboundedFollowing,
 }
 
+/// A frame's `EXCLUDE` clause: which rows around the current one leave its frame.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FrameExclude {
+    /// `EXCLUDE NO OTHERS`, the default: the frame is what its bounds say.
+    #[default]
+    NoOthers,
+    /// `EXCLUDE CURRENT ROW`.
+    CurrentRow,
+    /// `EXCLUDE GROUP`: the current row and its peers.
+    Group,
+    /// `EXCLUDE TIES`: the current row's peers, but not the row itself.
+    Ties,
+}
+
+impl FrameExclude {
+    /// The clause a marker argument names (see `crate::dialect`).
+    #[must_use]
+    pub fn named(name: &str) -> Option<FrameExclude> {
+        Some(match name {
+            "no others" => FrameExclude::NoOthers,
+            "current row" => FrameExclude::CurrentRow,
+            "group" => FrameExclude::Group,
+            "ties" => FrameExclude::Ties,
+            _ => return None,
+        })
+    }
+}
+
 /// The rows of a partition a framed call sees, relative to the current row.
 #[derive(Clone, Debug)]
 pub struct Frame {
     pub units: FrameUnits,
     pub start: FrameBound,
     pub end: FrameBound,
+    pub exclude: FrameExclude,
 }
 
 impl Frame {
@@ -89,7 +120,57 @@ impl Frame {
             units: FrameUnits::Range,
             start: FrameBound::UnboundedPreceding,
             end: FrameBound::CurrentRow,
+            exclude: FrameExclude::NoOthers,
         }
+    }
+}
+
+/// The positions of a frame `[lo, hi)` left after its exclusion, as up to three ascending,
+/// disjoint runs: before the excluded peers, the current row itself (EXCLUDE TIES), after them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FrameRuns([(usize, usize); 3]);
+
+impl FrameRuns {
+    /// The runs of frame `[lo, hi)` for the row at `pos` in peer group `[gs, ge)`.
+    fn new(lo: usize, hi: usize, exclude: FrameExclude, pos: usize, group: (usize, usize)) -> Self {
+        let hi = hi.max(lo);
+        let (cut_start, cut_end, keep_current) = match exclude {
+            FrameExclude::NoOthers => return FrameRuns([(lo, hi), (hi, hi), (hi, hi)]),
+            FrameExclude::CurrentRow => (pos, pos + 1, false),
+            FrameExclude::Group => (group.0, group.1, false),
+            FrameExclude::Ties => (group.0, group.1, true),
+        };
+        let clamp = |x: usize| x.clamp(lo, hi);
+        let current = if keep_current && (lo..hi).contains(&pos) {
+            (pos, pos + 1)
+        } else {
+            (hi, hi)
+        };
+        FrameRuns([(lo, clamp(cut_start)), current, (clamp(cut_end), hi)])
+    }
+
+    fn positions(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().flat_map(|&(a, b)| a..b)
+    }
+
+    fn first(&self) -> Option<usize> {
+        self.0.iter().find(|(a, b)| a < b).map(|r| r.0)
+    }
+
+    fn last(&self) -> Option<usize> {
+        self.0.iter().rev().find(|(a, b)| a < b).map(|r| r.1 - 1)
+    }
+
+    /// The `k`-th position (from 0).
+    fn nth(&self, mut k: usize) -> Option<usize> {
+        for &(a, b) in &self.0 {
+            let len = b.saturating_sub(a);
+            if k < len {
+                return Some(a + k);
+            }
+            k -= len;
+        }
+        None
     }
 }
 
@@ -135,8 +216,9 @@ pub struct WindowPlan {
 /// Collects window calls while a select list and ORDER BY are bound (see [`Binder::windows`]).
 #[derive(Clone, Debug, Default)]
 pub struct WindowCollector {
-    /// `WINDOW name AS (…)` of the SELECT.
-    named: Vec<(String, ast::NamedWindowExpr)>,
+    /// `WINDOW name AS (…)` of the SELECT, each with its frame's EXCLUDE (taken out of the
+    /// specification, see [`take_exclude`]).
+    named: Vec<(String, ast::NamedWindowExpr, FrameExclude)>,
     defs: Vec<WindowDef>,
     /// Set while binding inside a call or a window definition: why a window call is refused.
     inside: Option<&'static str>,
@@ -150,12 +232,19 @@ impl WindowCollector {
         let mut c = WindowCollector::default();
         for ast::NamedWindowDefinition(name, expr) in named {
             let n = ident_name(name);
-            if c.named.iter().any(|(x, _)| *x == n) {
+            if c.named.iter().any(|(x, _, _)| *x == n) {
                 return Err(SqlError::Windowing(format!(
                     "window \"{n}\" is already defined"
                 )));
             }
-            c.named.push((n, expr.clone()));
+            let (expr, exclude) = match expr {
+                ast::NamedWindowExpr::WindowSpec(s) => {
+                    let (s, exclude) = take_exclude(s)?;
+                    (ast::NamedWindowExpr::WindowSpec(s), exclude)
+                }
+                other => (other.clone(), FrameExclude::NoOthers),
+            };
+            c.named.push((n, expr, exclude));
         }
         Ok(c)
     }
@@ -171,7 +260,7 @@ impl WindowCollector {
 
     /// The specification a window name stands for.
     fn named_spec(&self, name: &str) -> SqlResult<ast::WindowSpec> {
-        let Some((_, expr)) = self.named.iter().find(|(n, _)| n == name) else {
+        let Some((_, expr, _)) = self.named.iter().find(|(n, _, _)| n == name) else {
             return Err(SqlError::UndefinedObject(format!(
                 "window \"{name}\" does not exist"
             )));
@@ -179,6 +268,17 @@ impl WindowCollector {
         match expr {
             ast::NamedWindowExpr::WindowSpec(s) => self.resolve(s),
             ast::NamedWindowExpr::NamedWindow(other) => self.named_spec(&ident_name(other)),
+        }
+    }
+
+    /// The EXCLUDE of the frame a window name stands for.
+    fn named_exclude(&self, name: &str) -> FrameExclude {
+        match self.named.iter().find(|(n, _, _)| n == name) {
+            Some((_, ast::NamedWindowExpr::NamedWindow(other), _)) => {
+                self.named_exclude(&ident_name(other))
+            }
+            Some((_, _, exclude)) => *exclude,
+            None => FrameExclude::NoOthers,
         }
     }
 
@@ -216,6 +316,22 @@ impl WindowCollector {
             window_frame: spec.window_frame.clone(),
         })
     }
+}
+
+/// A window specification without the EXCLUDE marker the parser's rewrite put last in its
+/// ORDER BY (see `crate::dialect`), and the exclusion it stood for.
+fn take_exclude(spec: &ast::WindowSpec) -> SqlResult<(ast::WindowSpec, FrameExclude)> {
+    let Some(last) = spec.order_by.last() else {
+        return Ok((spec.clone(), FrameExclude::NoOthers));
+    };
+    let Some(name) = crate::dialect::frame_exclude_marker(&last.expr) else {
+        return Ok((spec.clone(), FrameExclude::NoOthers));
+    };
+    let exclude = FrameExclude::named(&name)
+        .ok_or_else(|| SqlError::Syntax(format!("syntax error at or near \"{name}\"")))?;
+    let mut spec = spec.clone();
+    spec.order_by.pop();
+    Ok((spec, exclude))
 }
 
 /// The refusal of a window call where none may be.
@@ -264,9 +380,15 @@ pub(crate) fn bind_call(
     if let Some(i) = collector.calls.iter().position(|c| c.key == key) {
         return Ok(Expr::Window(i));
     }
-    let spec = match over {
-        ast::WindowType::NamedWindow(n) => collector.named_spec(&ident_name(n))?,
-        ast::WindowType::WindowSpec(s) => collector.resolve(s)?,
+    let (spec, exclude) = match over {
+        ast::WindowType::NamedWindow(n) => {
+            let n = ident_name(n);
+            (collector.named_spec(&n)?, collector.named_exclude(&n))
+        }
+        ast::WindowType::WindowSpec(s) => {
+            let (s, exclude) = take_exclude(s)?;
+            (collector.resolve(&s)?, exclude)
+        }
     };
     let (args, distinct, star, has_order) = match &f.args {
         ast::FunctionArguments::None => (Vec::new(), false, false, false),
@@ -356,7 +478,7 @@ pub(crate) fn bind_call(
 
     // The window: its clauses see the rows as the select list does, but no window calls.
     let def = bind_def(b, &spec, mode, d)?;
-    let frame = bind_frame(b, &spec, def, mode, d)?;
+    let frame = bind_frame(b, &spec, exclude, def, mode, d)?;
 
     set_inside(b, Some("window function calls cannot be nested"));
     let bound = bind_arguments(b, f, name, func, agg_func, &args, key.clone(), mode, d);
@@ -522,6 +644,7 @@ fn bind_def(
 fn bind_frame(
     b: &mut Binder<'_>,
     spec: &ast::WindowSpec,
+    exclude: FrameExclude,
     def: usize,
     mode: &mut AggMode<'_>,
     d: usize,
@@ -670,7 +793,12 @@ fn bind_frame(
             "frame starting from following row cannot have preceding or current rows".into(),
         ));
     }
-    Ok(Frame { units, start, end })
+    Ok(Frame {
+        units,
+        start,
+        end,
+        exclude,
+    })
 }
 
 /// A row's keys under window `def`: its partition keys, then its ORDER BY keys (what
@@ -899,18 +1027,16 @@ impl<'p> Partition<'p> {
                 let offsets = self.offsets(call, inputs)?;
                 for pos in 0..n {
                     let (lo, hi) = self.frame(call, pos, &offsets)?;
+                    let runs = self.runs(call, pos, lo, hi);
                     let at = match call.func {
-                        WindowFunc::FirstValue => (lo < hi).then_some(lo),
-                        WindowFunc::LastValue => (lo < hi).then(|| hi - 1),
+                        WindowFunc::FirstValue => runs.first(),
+                        WindowFunc::LastValue => runs.last(),
                         _ => match call.args[1].eval(cx(pos))? {
                             Value::Null => None,
                             Value::Int(k) if k <= 0 => {
                                 return Err(SqlError::InvalidNthValueArgument);
                             }
-                            Value::Int(k) => usize::try_from(k - 1)
-                                .ok()
-                                .and_then(|k| lo.checked_add(k))
-                                .filter(|&p| p < hi),
+                            Value::Int(k) => usize::try_from(k - 1).ok().and_then(|k| runs.nth(k)),
                             other => {
                                 return Err(SqlError::DatatypeMismatch(format!(
                                     "nth_value of {other:?}"
@@ -949,9 +1075,31 @@ impl<'p> Partition<'p> {
                 let mut acc = Accumulator::new(agg);
                 let (mut acc_lo, mut acc_hi) = (0usize, 0usize);
                 let mut last: Option<((usize, usize), Value)> = None;
+                let mut last_runs: Option<(FrameRuns, Value)> = None;
                 for pos in 0..n {
                     let (lo, hi) = self.frame(call, pos, &offsets)?;
                     let hi = hi.max(lo);
+                    if call.frame.exclude != FrameExclude::NoOthers {
+                        // With an exclusion the frame has holes that move with the row: each
+                        // row's aggregate starts afresh (rows with the same runs share it).
+                        let runs = self.runs(call, pos, lo, hi);
+                        if let Some((f, v)) = &last_runs
+                            && *f == runs
+                        {
+                            out[self.rows[pos]][slot] = v.clone();
+                            continue;
+                        }
+                        let mut acc = Accumulator::new(agg);
+                        for p in runs.positions() {
+                            if let Some(v) = &values[p] {
+                                acc.add(v.clone())?;
+                            }
+                        }
+                        let v = acc.current()?;
+                        out[self.rows[pos]][slot] = v.clone();
+                        last_runs = Some((runs, v));
+                        continue;
+                    }
                     if let Some((f, v)) = &last
                         && *f == (lo, hi)
                     {
@@ -1024,6 +1172,17 @@ impl<'p> Partition<'p> {
             eval(&call.frame.start, "starting")?,
             eval(&call.frame.end, "ending")?,
         ))
+    }
+
+    /// The positions of the frame `[lo, hi)` of the row at `pos` that its EXCLUDE leaves.
+    fn runs(&self, call: &WindowCall, pos: usize, lo: usize, hi: usize) -> FrameRuns {
+        FrameRuns::new(
+            lo,
+            hi,
+            call.frame.exclude,
+            pos,
+            self.groups[self.group_of[pos]],
+        )
     }
 
     /// The runtime type of the ORDER BY key, from the first non-NULL value.
@@ -1182,5 +1341,31 @@ fn coerce(v: Value, ty: DataType) -> Value {
         (Value::Float(f), DataType::Numeric) => Value::Numeric(Numeric::from_f64(f, 15)),
         (Value::Numeric(n), DataType::Float8) => Value::Float(n.to_f64()),
         (v, _) => v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusions_leave_up_to_three_runs() {
+        // Frame [1, 6) of the row at 3, whose peers are [2, 5).
+        let runs = |x| FrameRuns::new(1, 6, x, 3, (2, 5));
+        let all = |r: FrameRuns| r.positions().collect::<Vec<_>>();
+        assert_eq!(all(runs(FrameExclude::NoOthers)), [1, 2, 3, 4, 5]);
+        assert_eq!(all(runs(FrameExclude::CurrentRow)), [1, 2, 4, 5]);
+        assert_eq!(all(runs(FrameExclude::Group)), [1, 5]);
+        assert_eq!(all(runs(FrameExclude::Ties)), [1, 3, 5]);
+        let ties = runs(FrameExclude::Ties);
+        assert_eq!((ties.first(), ties.last()), (Some(1), Some(5)));
+        assert_eq!(
+            (ties.nth(1), ties.nth(2), ties.nth(3)),
+            (Some(3), Some(5), None)
+        );
+        // A frame inside the excluded peers is empty, or just the row itself.
+        let inner = |x| FrameRuns::new(3, 4, x, 3, (2, 5));
+        assert_eq!(inner(FrameExclude::Group).first(), None);
+        assert_eq!(all(inner(FrameExclude::Ties)), [3]);
     }
 }
