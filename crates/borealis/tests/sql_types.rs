@@ -331,6 +331,15 @@ async fn set_operations_derived_tables_and_windows_past_memory_answer_as_postgre
     run_golden("sql_spill2.golden", "sql-spill2", false).await;
 }
 
+/// `sql_semijoin.golden`: `[NOT] EXISTS` and `IN (SELECT …)` pulled up into semi- and
+/// anti-joins (NULLs on both sides, inner duplicates, an empty inner side, multi-column and
+/// nested correlation, beside joins, spilling under `work_mem = 64kB`), the forms that stay
+/// per-row subqueries, and the plans PostgreSQL prints for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semijoins_answer_as_postgresql_does() {
+    run_golden("sql_semijoin.golden", "sql-semijoin", false).await;
+}
+
 /// `sql_joins.golden`: index-only scans (every decodable key type, NULL entries, reads in key
 /// order under LIMIT) and merge joins (inner, LEFT, RIGHT and FULL, duplicates, NULL keys, extra
 /// ON conditions) forced with `enable_hashjoin`/`enable_nestloop` off, against the same queries

@@ -22,7 +22,9 @@
 //!   index nested-loop join) is a
 //!   `Nested Loop` over an `Index Scan` whose `Index Cond` names the outer columns; a step
 //!   without equi-join keys (a cross product, or a LATERAL subquery run per row) is a
-//!   `Nested Loop`. Whether a step probes is decided at run time by the number of partial rows
+//!   `Nested Loop`. A pulled-up `EXISTS` / `IN` step is a `Hash Semi Join` or `Nested Loop Semi
+//!   Join`, a pulled-up `NOT EXISTS` one an `… Anti Join`. Whether a step probes is decided at
+//!   run time by the number of partial rows
 //!   (see [`INDEX_JOIN_OUTER_ROWS_MAX`](super::INDEX_JOIN_OUTER_ROWS_MAX)): plain EXPLAIN
 //!   predicts it from the estimate, EXPLAIN ANALYZE prints what ran;
 //! - grouping hashes (`HashAggregate`), an aggregate without GROUP BY is `Aggregate`, DISTINCT
@@ -882,6 +884,8 @@ impl<'a> Walk<'a> {
             JoinKind::Left => " Left Join",
             JoinKind::Right => " Right Join",
             JoinKind::Full => " Full Join",
+            JoinKind::Semi => " Semi Join",
+            JoinKind::Anti => " Anti Join",
         };
         let mut join_filter: Vec<&Expr> = Vec::new();
         let mut filter: Vec<&Expr> = Vec::new();
@@ -1074,6 +1078,12 @@ impl<'a> Walk<'a> {
             actual = self.counters(step, Part::Join);
             inner = scan;
         }
+        // A semi-join passes each outer row at most once, an anti-join the others.
+        let rows = match step.kind {
+            JoinKind::Semi => rows.min(outer.rows),
+            JoinKind::Anti => (outer.rows - rows.min(outer.rows)).max(1.0),
+            _ => rows,
+        };
         Ok(self.finish_join(
             name,
             details,

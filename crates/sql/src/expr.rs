@@ -4514,6 +4514,33 @@ impl Expr {
         }
     }
 
+    /// Rewrites an expression of a subquery over enclosing rows only onto the row of the query
+    /// that encloses it: a reference one level up becomes a column, deeper ones come a level
+    /// nearer. False (the expression partly rewritten, to be dropped) when it reads the
+    /// subquery's own row or holds a subquery, which would see a different row.
+    pub(crate) fn lift_outer(&mut self) -> bool {
+        match self {
+            Expr::Outer { depth: 1, index } => {
+                *self = Expr::Column(*index);
+                true
+            }
+            Expr::Outer { depth, .. } => {
+                *depth -= 1;
+                true
+            }
+            Expr::Column(_)
+            | Expr::ScalarSubquery(_)
+            | Expr::ArraySubquery(_)
+            | Expr::Exists { .. }
+            | Expr::InSubquery { .. }
+            | Expr::Agg(_)
+            | Expr::GroupKey(_)
+            | Expr::Window(_)
+            | Expr::Srf(_) => false,
+            _ => self.children_mut().into_iter().all(Expr::lift_outer),
+        }
+    }
+
     /// Rewrites column positions `i` to `i - offset`: an expression over a joined row becomes one
     /// over the row of the relation that starts at `offset`.
     pub fn shift_columns(&mut self, offset: usize) {

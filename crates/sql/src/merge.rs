@@ -112,7 +112,11 @@ impl Planner<'_> {
         let from = &mut s.from;
         for d in decisions {
             let step = &mut from.steps[d.step];
-            if !self.methods.nestloop && d.method != JoinMethod::IndexNestedLoop {
+            // A semi- or anti-join step probes the index only when that is the cheaper
+            // method (it stops at a key's first row, so the estimate is the cost's to make).
+            if (!self.methods.nestloop || step.kind.filters_only())
+                && d.method != JoinMethod::IndexNestedLoop
+            {
                 step.lookup = None;
             }
             if d.method != JoinMethod::Merge {
@@ -273,6 +277,12 @@ impl Planner<'_> {
             if matches!(step.kind, JoinKind::Left | JoinKind::Full) {
                 rows = rows.max(outer_rows);
             }
+            // A semi-join passes a partial row at most once, an anti-join the rest.
+            if step.kind == JoinKind::Semi {
+                rows = rows.min(outer_rows);
+            } else if step.kind == JoinKind::Anti {
+                rows = (outer_rows - rows.min(outer_rows)).max(1.0);
+            }
             if !step.build.is_empty() && !rel.lateral {
                 // Only a single key can come from a key's order; the partial rows are in an
                 // order of their own only before the first join.
@@ -313,7 +323,11 @@ impl Planner<'_> {
                     merge_read_extra: outer.as_ref().map_or(0.0, |o| o.1)
                         + inner.as_ref().map_or(0.0, |i| i.1),
                 };
-                let (method, _) = cost::join_method(&input, self.methods);
+                let (mut method, _) = cost::join_method(&input, self.methods);
+                // The merge join has no semi- or anti-join mode: those hash instead.
+                if step.kind.filters_only() && method == JoinMethod::Merge {
+                    method = JoinMethod::Hash;
+                }
                 out.push(Decision {
                     step: k,
                     method,

@@ -55,6 +55,14 @@
 //! previous round's new rows, and rounds run until one adds nothing (UNION drops rows seen
 //! before, so a cycle ends), as PostgreSQL's recursive union does.
 //!
+//! Sublinks are pulled up ([`pull_up_sublinks`]), as PostgreSQL does: a WHERE conjunct
+//! `EXISTS (subquery)`, `NOT EXISTS (subquery)` or `x IN (SELECT col …)` whose subquery is one
+//! plain SELECT over one table, correlated only by equalities between its columns and the
+//! enclosing row, becomes a semi-join (anti-join for NOT EXISTS) step after the query's other
+//! steps, on those equalities: the hash join's build and spill with one row per key kept and
+//! each partial row passed at most once, or the index nested loop stopping at a key's first
+//! row. Any other subquery stays a conjunct run per row.
+//!
 //! Window functions run as a stage of their own between HAVING and the projection (see
 //! [`crate::window`]); their results are slots of the row's evaluation context.
 //!
@@ -408,6 +416,20 @@ enum JoinKind {
     Right,
     /// LEFT and RIGHT at once.
     Full,
+    /// A semi-join (`WHERE EXISTS (…)` or `x IN (SELECT …)` pulled up, see
+    /// [`pull_up_sublinks`]): each partial row goes on once, unchanged, if some relation row
+    /// matches its keys.
+    Semi,
+    /// An anti-join (`WHERE NOT EXISTS (…)` pulled up): each partial row goes on, unchanged,
+    /// only if no relation row matches its keys (a NULL key matches nothing, so it goes on).
+    Anti,
+}
+
+impl JoinKind {
+    /// A semi- or anti-join: the relation's columns never reach the joined row.
+    fn filters_only(self) -> bool {
+        matches!(self, JoinKind::Semi | JoinKind::Anti)
+    }
 }
 
 /// Joins one relation into the partial rows.
@@ -2245,7 +2267,7 @@ impl<'a> Planner<'a> {
         // the join pads (see `Binder::whole_row`).
         for (r, kind, _) in &joins {
             let nullable: Vec<usize> = match kind {
-                JoinKind::Inner => Vec::new(),
+                JoinKind::Inner | JoinKind::Semi | JoinKind::Anti => Vec::new(),
                 JoinKind::Left => vec![*r],
                 JoinKind::Right => (0..*r).collect(),
                 JoinKind::Full => (0..=*r).collect(),
@@ -2308,7 +2330,13 @@ impl<'a> Planner<'a> {
             }
             left_on.push((*r, *kind, cs));
         }
-        let from = plan_joins(&binder, relations, where_conjuncts, left_on, outer_joins)?;
+        let semis = if relations.is_empty() {
+            Vec::new()
+        } else {
+            pull_up_sublinks(&binder, &mut where_conjuncts)
+        };
+        let mut from = plan_joins(&binder, relations, where_conjuncts, left_on, outer_joins)?;
+        add_semi_steps(&binder, &mut from, semis)?;
         let collector = WindowCollector::new(&select.named_window)?;
 
         // Expand the select list.
@@ -2761,24 +2789,7 @@ fn plan_joins(
         }
     }
     for rel in &mut relations {
-        if let Source::Table(def) = &rel.source {
-            rel.access = choose_access(def, rel.filter.as_ref());
-            // With statistics the read is chosen by cost; without, by rule. A key pinned to one
-            // row needs neither.
-            if let Some(p) = binder.planner
-                && !rel.access.is_point(def)
-            {
-                rel.stats = crate::stats::for_planner(p.engine, p.txn, def)?;
-                if let Some(st) = rel.stats.as_deref() {
-                    let t = crate::cost::TableInfo {
-                        def,
-                        stats: Some(st),
-                        rows: crate::cost::table_rows(p.engine, def, Some(st)),
-                    };
-                    rel.access = crate::cost::choose_access(p.engine, &t, rel.filter.as_ref());
-                }
-            }
-        }
+        choose_relation_access(binder, rel)?;
     }
 
     // Join order.
@@ -2925,6 +2936,276 @@ fn plan_joins(
         steps,
         residual: and_all(residual),
     })
+}
+
+/// Chooses how a table relation is read from its filter: by cost when the table has
+/// statistics, else by rule (a key pinned to one row needs neither).
+fn choose_relation_access(binder: &Binder<'_>, rel: &mut Relation) -> SqlResult<()> {
+    let Source::Table(def) = &rel.source else {
+        return Ok(());
+    };
+    rel.access = choose_access(def, rel.filter.as_ref());
+    if let Some(p) = binder.planner
+        && !rel.access.is_point(def)
+    {
+        rel.stats = crate::stats::for_planner(p.engine, p.txn, def)?;
+        if let Some(st) = rel.stats.as_deref() {
+            let t = crate::cost::TableInfo {
+                def,
+                stats: Some(st),
+                rows: crate::cost::table_rows(p.engine, def, Some(st)),
+            };
+            rel.access = crate::cost::choose_access(p.engine, &t, rel.filter.as_ref());
+        }
+    }
+    Ok(())
+}
+
+/// A WHERE conjunct's subquery pulled up into a semi- or anti-join step (see
+/// [`pull_up_sublinks`]).
+struct SemiJoin {
+    /// The subquery's one table, its filter only the conjuncts over its own row.
+    relation: Relation,
+    kind: JoinKind,
+    /// `probe[i]` over the enclosing query's row equals `build[i]` over the table's row.
+    probe: Vec<Expr>,
+    build: Vec<Expr>,
+}
+
+/// PostgreSQL's pull-up of sublinks: takes out of `conjuncts` (a WHERE clause's top-level
+/// AND, and inner joins' ON conditions) each `EXISTS (subquery)`, `NOT EXISTS (subquery)` and
+/// `x IN (SELECT col …)` whose subquery can run as a semi-join (anti-join for NOT EXISTS) with
+/// the enclosing query's rows, instead of once per row. The subquery qualifies when it is one
+/// plain SELECT over one table (no aggregate, GROUP BY, HAVING, window, set-returning call,
+/// DISTINCT ON, LIMIT or OFFSET) whose WHERE conjuncts are either over the table alone or
+/// equalities `table column = expression over enclosing rows` of one hash class (as a
+/// hash-join key is; `char(n)` columns are left out), and EXISTS is correlated by at least one
+/// (an uncorrelated EXISTS runs once anyway). `x IN (SELECT col …)` adds `x = col`. NOT IN is
+/// never pulled up: with a NULL on either side it is NULL, not false, so it is no anti-join.
+/// Whatever does not qualify stays a conjunct evaluated per row.
+///
+/// The steps run after every other join step (see [`add_semi_steps`]), where the WHERE clause
+/// holds whatever the joins are: so LEFT, RIGHT and FULL joins in the FROM clause are safe.
+fn pull_up_sublinks(binder: &Binder<'_>, conjuncts: &mut Vec<Expr>) -> Vec<SemiJoin> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < conjuncts.len() {
+        let semi = match &conjuncts[i] {
+            Expr::Exists { query, negated } if query.correlated => {
+                semi_join_of(binder, query, None, *negated)
+            }
+            Expr::InSubquery {
+                expr,
+                query,
+                negated: false,
+            } => semi_join_of(binder, query, Some(expr), false),
+            _ => None,
+        };
+        match semi {
+            Some(s) => {
+                conjuncts.remove(i);
+                out.push(s);
+            }
+            None => i += 1,
+        }
+    }
+    out
+}
+
+/// The semi- or anti-join a subquery runs as, when it qualifies (see [`pull_up_sublinks`]);
+/// `in_expr`: the left side of `IN`.
+fn semi_join_of(
+    binder: &Binder<'_>,
+    query: &Subquery,
+    in_expr: Option<&Expr>,
+    negated: bool,
+) -> Option<SemiJoin> {
+    let plan = &*query.plan;
+    if plan.limit.is_some() || plan.offset.is_some() {
+        return None;
+    }
+    let Body::Select(s) = &plan.body else {
+        return None;
+    };
+    if s.aggregate.is_some()
+        || !s.windows.calls.is_empty()
+        || !s.srfs.is_empty()
+        || !s.distinct_on.is_empty()
+        || !s.minmax.is_empty()
+    {
+        return None;
+    }
+    let (from, [rel], [step]) = (
+        &s.from,
+        s.from.relations.as_slice(),
+        s.from.steps.as_slice(),
+    ) else {
+        return None;
+    };
+    let Source::Table(def) = &rel.source else {
+        return None;
+    };
+    if rel.lateral
+        || rel.ordinality
+        || rel.offset != 0
+        || step.filter.is_some()
+        || step.on.is_some()
+        || from.residual.is_some()
+    {
+        return None;
+    }
+    // A key pair, if its types hash alike: a plain column of the table and an expression over
+    // the enclosing rows.
+    let key = |p: &Expr, col: usize| -> bool {
+        let Some(c) = def.columns.get(col) else {
+            return false;
+        };
+        let bpchar = matches!(
+            c.text_kind,
+            catalog::TextKind::Char(_) | catalog::TextKind::CharPadded(_)
+        );
+        let class = hash_class(binder.type_of(p));
+        class.is_some()
+            && class == hash_class(Some(c.ty))
+            && !bpchar
+            && binder.bpchar_typmod(p).is_none()
+    };
+    let mut probe = Vec::new();
+    let mut build = Vec::new();
+    if let Some(x) = in_expr {
+        let ([Expr::Column(col)], false) = (s.projections.as_slice(), has_subquery(x)) else {
+            return None;
+        };
+        if !key(x, *col) {
+            return None;
+        }
+        probe.push(x.clone());
+        build.push(Expr::Column(*col));
+    }
+    let mut parts = Vec::new();
+    if let Some(f) = &rel.filter {
+        split_conjuncts(f.clone(), &mut parts);
+    }
+    let mut local = Vec::new();
+    for c in parts {
+        if self_contained(&c) {
+            local.push(c);
+            continue;
+        }
+        let Expr::Binary {
+            op: BinOp::Eq,
+            left,
+            right,
+            ..
+        } = &c
+        else {
+            return None;
+        };
+        let ((Expr::Column(col), other) | (other, Expr::Column(col))) = (&**left, &**right) else {
+            return None;
+        };
+        let mut p = other.clone();
+        if !p.lift_outer() || !key(&p, *col) {
+            return None;
+        }
+        probe.push(p);
+        build.push(Expr::Column(*col));
+    }
+    if probe.is_empty() {
+        return None;
+    }
+    let relation = Relation {
+        source: Source::Table(def.clone()),
+        offset: 0,
+        width: rel.width,
+        filter: and_all(local),
+        access: Access::Full,
+        stats: None,
+        lateral: false,
+        ordinality: false,
+        label: rel.label.clone(),
+        column_names: rel.column_names.clone(),
+    };
+    let kind = if negated {
+        JoinKind::Anti
+    } else {
+        JoinKind::Semi
+    };
+    Some(SemiJoin {
+        relation,
+        kind,
+        probe,
+        build,
+    })
+}
+
+/// Whether `e` reads nothing but its own row: no enclosing row, no correlated subquery.
+fn self_contained(e: &Expr) -> bool {
+    let mut own = true;
+    e.visit(&mut |x| match x {
+        Expr::Outer { .. } => own = false,
+        Expr::ScalarSubquery(q)
+        | Expr::ArraySubquery(q)
+        | Expr::Exists { query: q, .. }
+        | Expr::InSubquery { query: q, .. }
+            if q.correlated =>
+        {
+            own = false
+        }
+        _ => {}
+    });
+    own
+}
+
+/// Whether `e` holds a subquery.
+fn has_subquery(e: &Expr) -> bool {
+    let mut found = false;
+    e.visit(&mut |x| {
+        found |= matches!(
+            x,
+            Expr::ScalarSubquery(_)
+                | Expr::ArraySubquery(_)
+                | Expr::Exists { .. }
+                | Expr::InSubquery { .. }
+        )
+    });
+    found
+}
+
+/// Appends the pulled-up subqueries' relations to `from` (after its columns, which no
+/// output reads) and their semi- and anti-join steps after its last step.
+fn add_semi_steps(binder: &Binder<'_>, from: &mut FromPlan, semis: Vec<SemiJoin>) -> SqlResult<()> {
+    for s in semis {
+        let mut rel = s.relation;
+        rel.offset = from.width;
+        from.width += rel.width;
+        choose_relation_access(binder, &mut rel)?;
+        let lookup = match &rel.source {
+            Source::Table(def) if !rel.access.is_point(def) => index_lookup(def, &s.build),
+            _ => None,
+        };
+        // A semi-join whose keys pin a unique key of the table finds at most one row per
+        // partial row: it is an inner join (PostgreSQL's reduction of unique semi-joins).
+        let unique = matches!(&rel.source, Source::Table(def)
+            if probe_key(def, &s.build).is_some_and(|(unique, _)| unique));
+        let kind = if s.kind == JoinKind::Semi && unique {
+            JoinKind::Inner
+        } else {
+            s.kind
+        };
+        from.steps.push(JoinStep {
+            rel: from.relations.len(),
+            kind,
+            probe: s.probe,
+            build: s.build,
+            on: None,
+            filter: None,
+            lookup,
+            merge: None,
+        });
+        from.relations.push(rel);
+    }
+    Ok(())
 }
 
 /// The join order by estimated cost ([`crate::cost::order_joins`]), when any table of the
@@ -4521,7 +4802,8 @@ impl<'a> Executor<'a> {
         use crate::spill::{SPILL_DEPTH_MAX, SPILL_PARTITIONS, SpillFile, value_bytes};
         let mut t = HashTable {
             outer_join: matches!(step.kind, JoinKind::Right | JoinKind::Full),
-            pads_left: matches!(step.kind, JoinKind::Left | JoinKind::Full),
+            // An anti-join passes the partial rows without a match as a LEFT join pads them.
+            pads_left: matches!(step.kind, JoinKind::Left | JoinKind::Full | JoinKind::Anti),
             depth,
             state: borealis_common::fasthash::FastState::default(),
             build_rows: Vec::new(),
@@ -4547,6 +4829,15 @@ impl<'a> Executor<'a> {
                 };
             }
             if !keyed && !t.outer_join {
+                return Ok(());
+            }
+            // A semi- or anti-join asks only whether a key has a row: one row per key is
+            // enough when no ON condition is left to tell its rows apart.
+            if keyed
+                && step.kind.filters_only()
+                && step.on.is_none()
+                && t.table.contains_key(t.key.as_slice())
+            {
                 return Ok(());
             }
             // The row, its slot, and its key in the table.
@@ -4621,6 +4912,16 @@ impl<'a> Executor<'a> {
         if !t.build_files.is_empty() {
             let p = t.partition();
             return t.probe_files[p].write_row(partial, &mut t.buf);
+        }
+        if step.kind.filters_only() {
+            let mut matched = false;
+            for &c in t.table.get(&t.key).map_or(&[][..], Vec::as_slice) {
+                if self.semi_match(rel, step, partial, &t.build_rows[c], outer)? {
+                    matched = true;
+                    break;
+                }
+            }
+            return self.semi_emit(step, matched, partial, outer, emit);
         }
         let mut matched = false;
         for &c in t.table.get(&t.key).map_or(&[][..], Vec::as_slice) {
@@ -4733,6 +5034,40 @@ impl<'a> Executor<'a> {
         Ok(true)
     }
 
+    /// Whether relation row `row`, whose keys equal the partial row's, matches it in a semi- or
+    /// anti-join: the step's ON condition, if any, holds over the two joined.
+    fn semi_match(
+        &self,
+        rel: &Relation,
+        step: &JoinStep,
+        partial: &[Value],
+        row: &[Value],
+        outer: Option<&EvalContext<'_>>,
+    ) -> SqlResult<bool> {
+        let Some(on) = &step.on else {
+            return Ok(true);
+        };
+        let mut joined = partial.to_vec();
+        joined[rel.offset..rel.offset + rel.width].clone_from_slice(row);
+        Ok(on.eval(&self.cx(&joined, outer))? == Value::Bool(true))
+    }
+
+    /// A semi-join passes a partial row that `matched`, an anti-join one that did not; either
+    /// passes it as it came (the relation's columns NULL), at most once.
+    fn semi_emit(
+        &self,
+        step: &JoinStep,
+        matched: bool,
+        partial: &[Value],
+        outer: Option<&EvalContext<'_>>,
+        emit: &mut Emit<'_>,
+    ) -> SqlResult<()> {
+        if matched == (step.kind == JoinKind::Semi) {
+            self.pad_left(step, partial, outer, emit)?;
+        }
+        Ok(())
+    }
+
     /// A LEFT JOIN's partial row without a match: the relation's columns are still NULL.
     fn pad_left(
         &self,
@@ -4819,12 +5154,20 @@ impl<'a> Executor<'a> {
                         }
                         encode_key_value(&v, &mut build_key);
                     }
-                    if build_key == probe_key {
+                    if build_key != probe_key {
+                        continue;
+                    }
+                    if !step.kind.filters_only() {
                         matched |= self.join_row(rel, step, partial, row, outer, emit)?;
+                    } else if self.semi_match(rel, step, partial, row, outer)? {
+                        matched = true;
+                        break;
                     }
                 }
             }
-            if step.kind == JoinKind::Left && !matched {
+            if step.kind.filters_only() {
+                self.semi_emit(step, matched, partial, outer, emit)?;
+            } else if step.kind == JoinKind::Left && !matched {
                 self.pad_left(step, partial, outer, emit)?;
             }
         }
@@ -7479,6 +7822,37 @@ mod tests {
             first,
             bin(BinOp::And, bin(BinOp::Eq, l, r), last),
         )
+    }
+
+    #[test]
+    fn lift_outer_moves_enclosing_references_one_level_nearer() {
+        let mut e = bin(
+            BinOp::Add,
+            Expr::Outer { depth: 1, index: 3 },
+            Expr::Outer { depth: 2, index: 0 },
+        );
+        assert!(e.lift_outer());
+        let Expr::Binary { left, right, .. } = &e else {
+            panic!("{e:?}");
+        };
+        assert!(matches!(**left, Expr::Column(3)), "{e:?}");
+        assert!(
+            matches!(**right, Expr::Outer { depth: 1, index: 0 }),
+            "{e:?}"
+        );
+        // The subquery's own row has no place in the enclosing one.
+        let mut own = bin(
+            BinOp::Add,
+            Expr::Column(0),
+            Expr::Outer { depth: 1, index: 1 },
+        );
+        assert!(!own.lift_outer());
+        assert!(self_contained(&bin(BinOp::Eq, Expr::Column(0), int(1))));
+        assert!(!self_contained(&bin(
+            BinOp::Eq,
+            Expr::Column(0),
+            Expr::Outer { depth: 1, index: 0 }
+        )));
     }
 
     #[test]
