@@ -283,6 +283,16 @@ async fn dependencies_and_schema_moves_answer_as_postgresql_does() {
     run_golden("sql_depend.golden", "sql-depend", true).await;
 }
 
+/// `sql_views_dml.golden`: automatically updatable views — INSERT, UPDATE and DELETE through
+/// simple and nested views (RETURNING, ON CONFLICT, UPDATE … FROM, DELETE … USING, defaults),
+/// `WITH [LOCAL | CASCADED] CHECK OPTION` (44000), the refusals of views that are not
+/// updatable (55000, 0A000, with PostgreSQL's details), information_schema's updatability
+/// columns, and transactions (ROLLBACK, read-only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updatable_views_answer_as_postgresql_does() {
+    run_golden("sql_views_dml.golden", "sql-views-dml", true).await;
+}
+
 /// `sql_cursors.golden`: SQL cursors — DECLARE's options, FETCH and MOVE in every direction
 /// (positions before the first and after the last row, counts in the tags), NO SCROLL, WITH
 /// HOLD across COMMIT and ROLLBACK, CLOSE, `pg_cursors`, the errors (25P01, 34000, 42P03,

@@ -110,6 +110,9 @@ fn error_info(e: &FrontError) -> ErrorInfo {
                 | SqlError::UniqueIndexBuild { detail, .. }
                 | SqlError::DependentObjectsStillExist { detail, .. }
                 | SqlError::CheckViolation { detail, .. }
+                | SqlError::ViewNotUpdatable { detail, .. }
+                | SqlError::NotNullViolation { detail, .. }
+                | SqlError::WithCheckOptionViolation { detail, .. }
                 | SqlError::ForeignKeyViolation { detail, .. }
                 | SqlError::NotSupportedDetail { detail, .. }
                 | SqlError::WrongObjectTypeDetail { detail, .. }
@@ -153,7 +156,8 @@ fn error_info(e: &FrontError) -> ErrorInfo {
         | SqlError::WrongObjectTypeHint { hint, .. }
         | SqlError::InvalidTableDefinitionHint { hint, .. }
         | SqlError::InvalidParameterValueHint { hint, .. }
-        | SqlError::NotSupportedDetail { hint, .. },
+        | SqlError::NotSupportedDetail { hint, .. }
+        | SqlError::ViewNotUpdatable { hint, .. },
     ) = e
         && !hint.is_empty()
     {
@@ -367,7 +371,8 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::InvalidEscapeSequence(_) => "22025",
         SqlError::UndefinedObject(_) => "42704",
         SqlError::DependentObjectsStillExist { .. } => "2BP01",
-        SqlError::ObjectNotInPrerequisiteState(_) => "55000",
+        SqlError::ObjectNotInPrerequisiteState(_) | SqlError::ViewNotUpdatable { .. } => "55000",
+        SqlError::WithCheckOptionViolation { .. } => "44000",
         SqlError::SequenceLimit(_) => "2200H",
         SqlError::NumericValueOutOfRange(_) => "22003",
         SqlError::GeneratedAlways(_) | SqlError::GeneratedAlwaysUpdate(_) => "428C9",

@@ -800,6 +800,36 @@ pub struct ViewDef {
     /// view's rule): `None` for a view created before dependencies were recorded, whose
     /// dependencies are computed from its query when needed (see [`crate::depend`]).
     pub depends: Option<Vec<Dependency>>,
+    /// `WITH [LOCAL | CASCADED] CHECK OPTION`: rows written through the view must satisfy its
+    /// condition (see [`crate::updatable`]).
+    pub check_option: Option<CheckOption>,
+}
+
+/// A view's `WITH … CHECK OPTION`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckOption {
+    /// Only this view's condition (and those of views beneath with their own option).
+    Local,
+    /// This view's condition and those of every view beneath it.
+    Cascaded,
+}
+
+impl CheckOption {
+    /// The name `information_schema.views.check_option` shows.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckOption::Local => "LOCAL",
+            CheckOption::Cascaded => "CASCADED",
+        }
+    }
+
+    fn tag(self) -> u8 {
+        match self {
+            CheckOption::Local => 1,
+            CheckOption::Cascaded => 2,
+        }
+    }
 }
 
 /// One relation (or one column of it) a view's query reads.
@@ -835,12 +865,17 @@ impl ViewDef {
             b.put_u8(t.to_tag());
         }
         // Older entries end here: no recorded dependencies.
-        if let Some(deps) = &self.depends {
+        if self.depends.is_some() || self.check_option.is_some() {
+            let deps = self.depends.as_deref().unwrap_or_default();
             b.put_u32(deps.len() as u32);
             for d in deps {
                 b.put_u32(d.oid);
                 b.put_u32(d.column);
             }
+        }
+        // Entries made before check options end here: none.
+        if let Some(c) = self.check_option {
+            b.put_u8(c.tag());
         }
         b
     }
@@ -885,6 +920,15 @@ impl ViewDef {
             }
             Some(deps)
         };
+        let check_option = if r.remaining() == 0 {
+            None
+        } else {
+            match r.u8()? {
+                1 => Some(CheckOption::Local),
+                2 => Some(CheckOption::Cascaded),
+                _ => return Err(DecodeError("unknown check option".into())),
+            }
+        };
         r.finish()?;
         Ok(ViewDef {
             name,
@@ -893,6 +937,7 @@ impl ViewDef {
             sql,
             columns,
             depends,
+            check_option,
         })
     }
 }
@@ -1894,6 +1939,7 @@ mod tests {
             sql: "SELECT a FROM t".into(),
             columns: vec![("a".into(), DataType::Int4)],
             depends: None,
+            check_option: None,
         };
         // An entry from before dependencies were recorded ends after its columns.
         let old = v.encode();
@@ -1917,6 +1963,19 @@ mod tests {
         let at = bad.len() - 4;
         bad[at..].copy_from_slice(&5000u32.to_le_bytes());
         assert!(ViewDef::decode(&bad).is_err());
+        // A check option follows the dependencies; an unknown one is corruption.
+        v.check_option = Some(CheckOption::Cascaded);
+        let checked = v.encode();
+        assert_eq!(checked.len(), new.len() + 1);
+        assert_eq!(ViewDef::decode(&checked).unwrap(), Some(v.clone()));
+        let mut bad = checked.clone();
+        *bad.last_mut().unwrap() = 9;
+        assert!(ViewDef::decode(&bad).is_err());
+        // Without recorded dependencies, the option still reads back.
+        v.depends = None;
+        v.check_option = Some(CheckOption::Local);
+        let local = ViewDef::decode(&v.encode()).unwrap().unwrap();
+        assert_eq!(local.check_option, Some(CheckOption::Local));
     }
 
     /// Values of every decodable type, with their edge cases, as (column, values).

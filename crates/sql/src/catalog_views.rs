@@ -834,6 +834,7 @@ vt!(
         ("character_maximum_length", I),
         ("numeric_precision", I),
         ("udt_name", T),
+        ("is_updatable", T),
     ]
 );
 vt!(
@@ -3691,7 +3692,14 @@ pub fn rows(
                         ("table_schema", Value::Text(v.schema.clone())),
                         ("table_name", Value::Text(v.name.clone())),
                         ("table_type", text("VIEW")),
-                        ("is_insertable_into", text("NO")),
+                        (
+                            "is_insertable_into",
+                            text(if crate::updatable::events(engine, txn, &v, None)?.0 {
+                                "YES"
+                            } else {
+                                "NO"
+                            }),
+                        ),
                         ("is_typed", text("NO")),
                     ],
                 ));
@@ -3741,6 +3749,7 @@ pub fn rows(
                                 },
                             ),
                             ("udt_name", Value::Text(udt)),
+                            ("is_updatable", text("YES")),
                         ],
                     ));
                 }
@@ -3760,6 +3769,17 @@ pub fn rows(
                             ("is_nullable", text("YES")),
                             ("data_type", text(&information_schema_type(*ty, ty.name()))),
                             ("udt_name", Value::Text(udt)),
+                            (
+                                "is_updatable",
+                                // PostgreSQL's `pg_column_is_updatable`.
+                                text(
+                                    if crate::updatable::events(engine, txn, &v, Some(&[n]))?.0 {
+                                        "YES"
+                                    } else {
+                                        "NO"
+                                    },
+                                ),
+                            ),
                         ],
                     ));
                 }

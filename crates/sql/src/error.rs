@@ -40,7 +40,12 @@ pub enum SqlError {
     #[error(
         "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
     )]
-    NotNullViolation { table: String, column: String },
+    NotNullViolation {
+        table: String,
+        column: String,
+        /// PostgreSQL's `Failing row contains (…)`.
+        detail: String,
+    },
     #[error("{0}")]
     DatatypeMismatch(String),
     #[error("invalid input syntax for type {ty}: \"{value}\"")]
@@ -187,6 +192,17 @@ pub enum SqlError {
         detail: String,
         hint: String,
     },
+    /// INSERT, UPDATE or DELETE on a view that is not automatically updatable (55000), with
+    /// PostgreSQL's detail (why) and hint (what would make it updatable).
+    #[error("{message}")]
+    ViewNotUpdatable {
+        message: String,
+        detail: String,
+        hint: String,
+    },
+    /// A row written through a view fails its `WITH CHECK OPTION` (44000).
+    #[error("{message}")]
+    WithCheckOptionViolation { message: String, detail: String },
     /// `currval` before `nextval`, `lastval` before any.
     #[error("{0}")]
     ObjectNotInPrerequisiteState(String),

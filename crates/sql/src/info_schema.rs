@@ -179,6 +179,8 @@ pub(crate) fn rows(
     let mut out = Vec::new();
     if vt.name == "views" {
         for (v, definition) in views()? {
+            let (write, delete) = crate::updatable::events(engine, txn, &v, None)?;
+            let yes_no = |b: bool| text(if b { "YES" } else { "NO" });
             out.push(row(
                 vt,
                 &[
@@ -186,10 +188,13 @@ pub(crate) fn rows(
                     ("table_schema", Value::Text(v.schema.clone())),
                     ("table_name", Value::Text(v.name.clone())),
                     ("view_definition", Value::Text(definition)),
-                    ("check_option", text("NONE")),
-                    // Borealis's views are read-only (see information_schema.tables).
-                    ("is_updatable", text("NO")),
-                    ("is_insertable_into", text("NO")),
+                    (
+                        "check_option",
+                        text(v.check_option.map_or("NONE", |c| c.name())),
+                    ),
+                    // PostgreSQL's `pg_relation_is_updatable`: UPDATE and DELETE both.
+                    ("is_updatable", yes_no(write && delete)),
+                    ("is_insertable_into", yes_no(write)),
                     ("is_trigger_updatable", text("NO")),
                     ("is_trigger_deletable", text("NO")),
                     ("is_trigger_insertable_into", text("NO")),

@@ -73,6 +73,7 @@ pub mod srf;
 pub mod stats;
 pub mod types;
 pub mod tz;
+pub mod updatable;
 pub mod window;
 
 pub use error::{SqlError, SqlResult};

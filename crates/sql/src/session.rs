@@ -363,6 +363,75 @@ pub fn parse(sql: &str) -> SqlResult<Vec<ast::Statement>> {
     }
 }
 
+/// A view's `check_option` from `CREATE VIEW … WITH (check_option = local | cascaded)`, the
+/// form `… AS query WITH [LOCAL | CASCADED] CHECK OPTION` arrives in too (see
+/// [`check_option_suffix`]).
+fn view_check_option(
+    options: &ast::CreateTableOptions,
+) -> SqlResult<Option<crate::catalog::CheckOption>> {
+    use crate::catalog::CheckOption;
+    let ast::CreateTableOptions::With(opts) = options else {
+        return Ok(None);
+    };
+    let mut out = None;
+    for o in opts {
+        if let ast::SqlOption::KeyValue { key, value } = o
+            && ident_name(key) == "check_option"
+        {
+            let word = match value {
+                ast::Expr::Identifier(i) => ident_name(i),
+                ast::Expr::Value(v) => match &v.value {
+                    ast::Value::SingleQuotedString(t) => t.to_lowercase(),
+                    _ => String::new(),
+                },
+                _ => String::new(),
+            };
+            out = Some(match word.as_str() {
+                "local" => CheckOption::Local,
+                "cascaded" => CheckOption::Cascaded,
+                _ => {
+                    return Err(SqlError::InvalidParameterValue(
+                        "invalid value for enum option \"check_option\": ".to_string() + &word,
+                    ));
+                }
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `CREATE VIEW … AS query WITH [LOCAL | CASCADED] CHECK OPTION`, which the parser does not
+/// read: the text without the clause, and the option as the `WITH (check_option = …)` form
+/// names it. `None` when `text` does not end so.
+fn check_option_suffix(text: &str) -> Option<(String, &'static str)> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let n = words.len();
+    if n < 4
+        || !words[n - 2].eq_ignore_ascii_case("check")
+        || !words[n - 1].eq_ignore_ascii_case("option")
+    {
+        return None;
+    }
+    let (kind, cut) = if words[n - 3].eq_ignore_ascii_case("with") {
+        ("cascaded", 3)
+    } else if n >= 5 && words[n - 4].eq_ignore_ascii_case("with") {
+        match words[n - 3].to_ascii_lowercase().as_str() {
+            "local" => ("local", 4),
+            "cascaded" => ("cascaded", 4),
+            _ => return None,
+        }
+    } else {
+        return None;
+    };
+    // Cut at the byte offset of the clause's first word, counted from the end.
+    let mut end = text.len();
+    for _ in 0..cut {
+        let trimmed = text[..end].trim_end();
+        end = trimmed.rfind(char::is_whitespace).map_or(0, |i| i + 1);
+    }
+    Some((text[..end].trim_end().to_string(), kind))
+}
+
 /// `pg_class`'s and `pg_namespace`'s OIDs, as comments name the catalog of their object.
 const PG_CLASS_OID: u32 = 1259;
 const PG_NAMESPACE_OID: u32 = 2615;
@@ -516,6 +585,23 @@ fn parse_fallback(
         return parse(&fixed).ok();
     }
     let lower = text.to_lowercase();
+    if lower.starts_with("create")
+        && let Some((rest, kind)) = check_option_suffix(text)
+    {
+        let mut stmts = parse(&rest).ok()?;
+        let [ast::Statement::CreateView(cv)] = stmts.as_mut_slice() else {
+            return None;
+        };
+        let option = ast::SqlOption::KeyValue {
+            key: ast::Ident::new("check_option"),
+            value: ast::Expr::Identifier(ast::Ident::new(kind)),
+        };
+        match &mut cv.options {
+            ast::CreateTableOptions::With(o) => o.push(option),
+            other => *other = ast::CreateTableOptions::With(vec![option]),
+        }
+        return Some(stmts);
+    }
     let first = lower.split_whitespace().next()?;
     if lower.starts_with("alter sequence") {
         // Checked now, so a malformed one fails at parse time as PostgreSQL's would.
@@ -3439,7 +3525,18 @@ impl Session {
             sql: query.to_string(),
             columns,
             depends: Some(depends),
+            check_option: view_check_option(&cv.options)?,
         };
+        if view.check_option.is_some()
+            && let Some(why) = crate::updatable::check_option_refusal(&engine, txn, &view)?
+        {
+            return Err(SqlError::NotSupportedDetail {
+                message: "WITH CHECK OPTION is supported only on automatically updatable views"
+                    .into(),
+                detail: String::new(),
+                hint: why.into(),
+            });
+        }
         engine.put(txn, CATALOG, key.as_bytes(), &view.encode())?;
         Ok(command("CREATE VIEW"))
     }
@@ -4935,7 +5032,29 @@ impl Session {
                 "INSERT into a table function".into(),
             ));
         };
-        let def = crate::namespace::table(engine, txn, tname)?;
+        let key = crate::namespace::existing(engine, txn, tname)?;
+        if let Some(view) = crate::query::lookup_view(engine, txn, &key)? {
+            // Through a simple view: the statement rewritten onto its table.
+            let given = match ins.source.as_deref() {
+                // Only an INSERT without a column list fills the view's first columns.
+                Some(_) if !ins.columns.is_empty() => 0,
+                None => 0,
+                Some(source) => match &*source.body {
+                    ast::SetExpr::Values(v) => v.rows.iter().map(|r| r.len()).max().unwrap_or(0),
+                    _ => self
+                        .planner(engine, txn)
+                        .bind_query(source, params)?
+                        .columns
+                        .len(),
+                },
+            };
+            let rw = crate::updatable::insert(engine, txn, view, ins, given)?;
+            let mut plan = self.plan_insert(txn, &rw.statement, params)?;
+            plan.view_checks = self.bind_view_checks(txn, &plan.def, &rw, params)?;
+            return Ok(plan);
+        }
+        let def = crate::query::lookup_table(engine, txn, &key)?;
+        let alias = ins.table_alias.as_ref().map(|a| ident_name(&a.alias));
         let targets: Vec<usize> = if ins.columns.is_empty() {
             (0..def.columns.len()).collect()
         } else {
@@ -5025,13 +5144,15 @@ impl Session {
             }
         }
         let returning = match &ins.returning {
-            Some(items) => Some(self.bind_returning(txn, &def, items, params, None, &[])?),
+            Some(items) => {
+                Some(self.bind_returning(txn, &def, items, params, alias.as_deref(), &[])?)
+            }
             None => None,
         };
         let on_conflict = match &ins.on {
             None => None,
             Some(ast::OnInsert::OnConflict(oc)) => {
-                Some(self.plan_on_conflict(txn, &def, oc, params)?)
+                Some(self.plan_on_conflict(txn, &def, alias.as_deref(), oc, params)?)
             }
             Some(other) => return Err(SqlError::FeatureNotSupported(format!("{other}"))),
         };
@@ -5042,7 +5163,57 @@ impl Session {
             defaults,
             returning,
             on_conflict,
+            view_checks: Vec::new(),
         })
+    }
+
+    /// Binds the CHECK OPTION conditions of a statement rewritten from a view, over the row of
+    /// its table (`def`), which the statement calls by the rewrite's alias.
+    fn bind_view_checks<S>(
+        &self,
+        txn: &Txn,
+        def: &TableDef,
+        rw: &crate::updatable::Rewritten<S>,
+        params: &mut Vec<Option<DataType>>,
+    ) -> SqlResult<Vec<(String, Expr)>> {
+        let scope = table_scope(def, Some(&rw.alias));
+        let planner = self.planner(&self.db.engine, txn);
+        let mut binder = Binder::new(&scope, params);
+        binder.planner = Some(&planner);
+        rw.checks
+            .iter()
+            .map(|(view, e)| {
+                Ok((
+                    view.clone(),
+                    binder.bind(e, &mut AggMode::Forbidden("check options"))?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Fails with 44000 if `row` (of the view's table) is not one the view shows: a CHECK
+    /// OPTION condition that is false or NULL, as PostgreSQL's `ExecWithCheckOptions`.
+    fn check_view_row(
+        &self,
+        txn: &Txn,
+        checks: &[(String, Expr)],
+        params: &[Value],
+        row: &[Value],
+    ) -> SqlResult<()> {
+        if checks.is_empty() {
+            return Ok(());
+        }
+        let exec = self.executor(txn, params);
+        let cx = exec.cx(row, None);
+        for (view, e) in checks {
+            if e.eval(&cx)? != Value::Bool(true) {
+                return Err(SqlError::WithCheckOptionViolation {
+                    message: format!("new row violates check option for view \"{view}\""),
+                    detail: failing_row(row),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Binds `ON CONFLICT [target] DO NOTHING | DO UPDATE SET … [WHERE …]`: infers the arbiters
@@ -5052,6 +5223,7 @@ impl Session {
         &self,
         txn: &Txn,
         def: &TableDef,
+        alias: Option<&str>,
         oc: &ast::OnConflict,
         params: &mut Vec<Option<DataType>>,
     ) -> SqlResult<OnConflictPlan> {
@@ -5118,7 +5290,7 @@ impl Session {
                     ));
                 }
                 let engine = &self.db.engine;
-                let mut scope = table_scope(def, None);
+                let mut scope = table_scope(def, alias);
                 scope.extend(table_scope(def, Some("excluded")));
                 let planner = self.planner(engine, txn);
                 let mut binder = Binder::new(&scope, params);
@@ -5535,6 +5707,7 @@ impl Session {
                 if let Some(r) =
                     self.insert_on_conflict(txn, def, oc, row, &key, &mut touched, params)?
                 {
+                    self.check_view_row(txn, &plan.view_checks, params, &r)?;
                     written.push(r);
                 }
             }
@@ -5558,6 +5731,7 @@ impl Session {
                 Err(e) => return Err(e.into()),
             }
             index::insert_entries(engine, txn, def, row, &key)?;
+            self.check_view_row(txn, &plan.view_checks, params, row)?;
         }
         self.dml_output(txn, params, plan.returning.as_ref(), "INSERT 0", &rows)
     }
@@ -5583,7 +5757,15 @@ impl Session {
         let (name, alias) = single_table(std::slice::from_ref(&u.table))?
             .ok_or_else(|| SqlError::Syntax("UPDATE needs a table".into()))?;
         let engine = &self.db.engine;
-        let def = crate::namespace::table(engine, txn, &name)?;
+        let key = crate::namespace::existing(engine, txn, &name)?;
+        if let Some(view) = crate::query::lookup_view(engine, txn, &key)? {
+            let alias = alias.unwrap_or_else(|| view.name.clone());
+            let rw = crate::updatable::update(engine, txn, view, alias, u)?;
+            let mut plan = self.plan_update(txn, &rw.statement, params)?;
+            plan.view_checks = self.bind_view_checks(txn, &plan.def, &rw, params)?;
+            return Ok(plan);
+        }
+        let def = crate::query::lookup_table(engine, txn, &key)?;
         let mut scope = table_scope(&def, alias.as_deref());
         let planner = self.planner(engine, txn);
         let join = match from {
@@ -5637,6 +5819,7 @@ impl Session {
             access,
             returning,
             join,
+            view_checks: Vec::new(),
         })
     }
 
@@ -5700,6 +5883,7 @@ impl Session {
             self.check_row(txn, def, &checks, row)?;
             check_foreign_keys(engine, txn, self.lock_timeout(), def, row, Some(old))?;
             self.rewrite_row(txn, def, key, old, row)?;
+            self.check_view_row(txn, &plan.view_checks, params, row)?;
             if referenced {
                 self.referencing_actions(txn, def, old, Some(row), 0)?;
             }
@@ -5904,7 +6088,13 @@ impl Session {
         let (name, alias) =
             single_table(from)?.ok_or_else(|| SqlError::Syntax("DELETE needs a table".into()))?;
         let engine = &self.db.engine;
-        let def = crate::namespace::table(engine, txn, &name)?;
+        let key = crate::namespace::existing(engine, txn, &name)?;
+        if let Some(view) = crate::query::lookup_view(engine, txn, &key)? {
+            let alias = alias.unwrap_or_else(|| view.name.clone());
+            let rw = crate::updatable::delete(engine, txn, view, alias, d)?;
+            return self.plan_delete(txn, &rw.statement, params);
+        }
+        let def = crate::query::lookup_table(engine, txn, &key)?;
         let scope = table_scope(&def, alias.as_deref());
         let planner = self.planner(engine, txn);
         let join = match &d.using {
@@ -5937,6 +6127,7 @@ impl Session {
             access,
             returning,
             join,
+            view_checks: Vec::new(),
         })
     }
 
@@ -6730,6 +6921,9 @@ struct InsertPlan {
     defaults: Vec<(usize, Expr)>,
     returning: Option<Returning>,
     on_conflict: Option<OnConflictPlan>,
+    /// CHECK OPTION conditions of the views the statement was written through (view name,
+    /// condition over the table's row), innermost first.
+    view_checks: Vec<(String, Expr)>,
 }
 
 /// Retries of one row's ON CONFLICT when the conflicting row vanishes or changes its key
@@ -6764,6 +6958,8 @@ struct UpdatePlan {
     /// `UPDATE … FROM` / `DELETE … USING`: the other relations. SET and RETURNING see the
     /// table's row followed by the partner row they found.
     join: Option<crate::query::DmlJoin>,
+    /// As [`InsertPlan::view_checks`], for the new version of each updated row.
+    view_checks: Vec<(String, Expr)>,
 }
 
 /// A bound RETURNING list: expressions over the table's row, and the columns they make.
@@ -6787,6 +6983,7 @@ fn check_not_null(def: &TableDef, row: &[Value]) -> SqlResult<()> {
             return Err(SqlError::NotNullViolation {
                 table: def.name.clone(),
                 column: c.name.clone(),
+                detail: failing_row(row),
             });
         }
     }
@@ -9041,6 +9238,40 @@ mod tests {
     }
 
     #[test]
+    fn check_option_clauses_are_cut_from_create_view() {
+        assert_eq!(
+            check_option_suffix(
+                "create view v as select a from t where a > 0 with local check option"
+            ),
+            Some((
+                "create view v as select a from t where a > 0".into(),
+                "local"
+            ))
+        );
+        assert_eq!(
+            check_option_suffix("CREATE VIEW v AS SELECT 1\n WITH CHECK  OPTION"),
+            Some(("CREATE VIEW v AS SELECT 1".into(), "cascaded"))
+        );
+        assert_eq!(
+            check_option_suffix("create view v as select 1 with cascaded check option"),
+            Some(("create view v as select 1".into(), "cascaded"))
+        );
+        assert_eq!(
+            check_option_suffix("create view v as select 1 with odd check option"),
+            None
+        );
+        assert_eq!(check_option_suffix("create view v as select option"), None);
+        let created = parse("create view v as select 1 as a with local check option").unwrap();
+        let [ast::Statement::CreateView(cv)] = created.as_slice() else {
+            panic!("not a CREATE VIEW: {created:?}");
+        };
+        assert_eq!(
+            view_check_option(&cv.options).unwrap(),
+            Some(crate::catalog::CheckOption::Local)
+        );
+    }
+
+    #[test]
     fn views_expand_where_read_and_are_listed() {
         let mut s = session();
         run(
@@ -9086,9 +9317,14 @@ mod tests {
             fails(&mut s, "drop table v"),
             SqlError::WrongObjectTypeHint { .. }
         ));
+        // A simple view writes through to its table; one without updatable columns refuses.
+        run(&mut s, "insert into v values (3, 'z')");
+        assert_eq!(run(&mut s, "select b from vt where a = 3"), [["z"]]);
+        run(&mut s, "delete from v where a = 3");
+        assert_eq!(run(&mut s, "select count(*) from vt"), [["2"]]);
         assert!(matches!(
-            fails(&mut s, "insert into v values (1)"),
-            SqlError::WrongObjectType(_)
+            fails(&mut s, "insert into v2 values (1)"),
+            SqlError::ViewNotUpdatable { .. }
         ));
         assert!(matches!(
             fails(&mut s, "create view vt as select 1"),
