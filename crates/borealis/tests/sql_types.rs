@@ -350,6 +350,15 @@ async fn semijoins_answer_as_postgresql_does() {
     run_golden("sql_semijoin.golden", "sql-semijoin", false).await;
 }
 
+/// `sql_spill3.golden`: DISTINCT ON, WITH RECURSIVE, merge joins, nested loops over derived
+/// tables, LATERAL subqueries and long FROM clauses over a few hundred thousand rows under
+/// `work_mem = 64kB`: DISTINCT ON's sort, the work tables, the merge join's sides and the
+/// nested loops' inner rows spill, recursive results and LATERAL rows stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recursion_distinct_on_and_merge_joins_spill_as_postgresql_does() {
+    run_golden("sql_spill3.golden", "sql-spill3", false).await;
+}
+
 /// `sql_joins.golden`: index-only scans (every decodable key type, NULL entries, reads in key
 /// order under LIMIT) and merge joins (inner, LEFT, RIGHT and FULL, duplicates, NULL keys, extra
 /// ON conditions) forced with `enable_hashjoin`/`enable_nestloop` off, against the same queries

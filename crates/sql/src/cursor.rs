@@ -102,7 +102,8 @@ pub enum Direction {
 }
 
 /// A result's rows, kept in memory up to a byte budget and in a temporary file beyond it,
-/// read back by position.
+/// read back by position (a cursor) or in order ([`RowStore::for_each`], [`RowStore::reader`]:
+/// the executor's work tables, nested-loop inner rows and rows waiting between join steps).
 pub struct RowStore {
     width: usize,
     budget_bytes: usize,
@@ -166,6 +167,43 @@ impl RowStore {
         Ok(())
     }
 
+    /// Ends writing: a spilled store's rows reach its file, so that [`RowStore::for_each`]
+    /// may read them through a shared reference.
+    pub fn finish_writing(&mut self) -> SqlResult<()> {
+        match &mut self.spilled {
+            Some(s) => s.file.finish_writing(),
+            None => Ok(()),
+        }
+    }
+
+    /// Gives every row, in the order pushed, to `f`; a spilled store must have ended writing
+    /// ([`RowStore::finish_writing`]). Holds one row of a spilled store at a time.
+    pub fn for_each(&self, f: &mut dyn FnMut(&[Value]) -> SqlResult<()>) -> SqlResult<()> {
+        let Some(s) = &self.spilled else {
+            for row in &self.memory {
+                f(row)?;
+            }
+            return Ok(());
+        };
+        let mut reader = s.file.reader_written(self.width)?;
+        while let Some(row) = reader.next_row()? {
+            f(&row)?;
+        }
+        Ok(())
+    }
+
+    /// A reader of the rows, in the order pushed, one at a time; a spilled store must have
+    /// ended writing ([`RowStore::finish_writing`]).
+    pub fn reader(&self) -> SqlResult<RowStoreReader<'_>> {
+        Ok(RowStoreReader {
+            memory: self.memory.iter(),
+            file: match &self.spilled {
+                Some(s) => Some(s.file.reader_written(self.width)?),
+                None => None,
+            },
+        })
+    }
+
     /// The rows, if they are all in memory (the store never spilled).
     #[must_use]
     pub fn into_memory(self) -> Option<Vec<Vec<Value>>> {
@@ -227,6 +265,22 @@ impl RowStore {
         }
         s.reader = Some((reader, last));
         Ok(out)
+    }
+}
+
+/// Reads a [`RowStore`]'s rows in order, one at a time (see [`RowStore::reader`]).
+pub struct RowStoreReader<'s> {
+    memory: std::slice::Iter<'s, Vec<Value>>,
+    file: Option<SpillReader>,
+}
+
+impl RowStoreReader<'_> {
+    /// The next row, or `None` after the last.
+    pub fn next_row(&mut self) -> SqlResult<Option<Vec<Value>>> {
+        match &mut self.file {
+            Some(f) => f.next_row(),
+            None => Ok(self.memory.next().cloned()),
+        }
     }
 }
 
@@ -531,6 +585,41 @@ impl Cursors {
 mod tests {
     use super::*;
     use crate::types::DataType;
+
+    /// A store read through a shared reference gives its rows in order, in memory or spilled,
+    /// and several readers may read one file at once.
+    #[test]
+    fn stores_read_in_order_by_several_readers() {
+        for budget in [1 << 20, 256] {
+            let mut store = RowStore::new(2, budget);
+            for i in 0..1000i64 {
+                store
+                    .push(vec![Value::Int(i), Value::Text(format!("r{i}"))])
+                    .unwrap();
+            }
+            store.finish_writing().unwrap();
+            assert_eq!(store.spilled(), budget == 256);
+            let mut seen = Vec::new();
+            store
+                .for_each(&mut |row| {
+                    seen.push(row.to_vec());
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(seen.len(), 1000);
+            assert_eq!(seen[999], vec![Value::Int(999), Value::Text("r999".into())]);
+            let (mut a, mut b) = (store.reader().unwrap(), store.reader().unwrap());
+            assert_eq!(a.next_row().unwrap(), Some(seen[0].clone()));
+            assert_eq!(a.next_row().unwrap(), Some(seen[1].clone()));
+            assert_eq!(b.next_row().unwrap(), Some(seen[0].clone()));
+            let mut n = 2;
+            while let Some(row) = a.next_row().unwrap() {
+                assert_eq!(row, seen[n]);
+                n += 1;
+            }
+            assert_eq!(n, 1000);
+        }
+    }
 
     fn cursor(n: i64, budget_bytes: usize, scroll: bool) -> Cursor {
         let mut store = RowStore::new(1, budget_bytes);

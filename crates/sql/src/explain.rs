@@ -29,7 +29,8 @@
 //!   predicts it from the estimate, EXPLAIN ANALYZE prints what ran;
 //! - grouping hashes (`HashAggregate`), an aggregate without GROUP BY is `Aggregate`, DISTINCT
 //!   hashes too (`HashAggregate`), ORDER BY is a `Sort` (none when the rows are read or merged
-//!   in ORDER BY order), DISTINCT ON a `Unique` after it, LIMIT/OFFSET a `Limit`; window
+//!   in ORDER BY order), DISTINCT ON a `Unique` over a `Sort` on the ORDER BY keys and then
+//!   its own expressions (there even without ORDER BY), LIMIT/OFFSET a `Limit`; window
 //!   functions are one `WindowAgg`, over a `Sort` on the window's keys when every call shares
 //!   one window (as PostgreSQL shows it; calls over several windows are one `WindowAgg` with no
 //!   `Sort`, where PostgreSQL stacks one pair per window); UNION ALL is an `Append`, UNION a
@@ -507,7 +508,8 @@ impl<'a> Walk<'a> {
             }
         };
         // A read in ORDER BY order needs no sort (see `Planner::choose_scans`).
-        if !plan.order_by.is_empty() && !plan.presorted {
+        let distinct_on = matches!(&plan.body, Body::Select(s) if !s.distinct_on.is_empty());
+        if (!plan.order_by.is_empty() && !plan.presorted) || distinct_on {
             let keys = self.sort_keys(plan)?;
             let used = self.instrument.and_then(|i| i.memory(plan, Part::Sort));
             let actual = self.counters(plan, Part::Sort);
@@ -641,6 +643,7 @@ impl<'a> Walk<'a> {
             subplans: RefCell::new(Vec::new()),
         };
         let mut keys = Vec::new();
+        let mut texts = Vec::new();
         for s in &plan.order_by {
             let (text, simple) = match (&s.key, select) {
                 (SortKey::Output(i), Some(sel)) => match sel.projections.get(*i) {
@@ -650,10 +653,24 @@ impl<'a> Walk<'a> {
                 (SortKey::Output(i), None) => (outputs.get(*i).cloned().unwrap_or_default(), true),
                 (SortKey::Expr(e), _) => (cx.expr(e), is_simple(e, cx.agg)),
             };
-            keys.push(sort_key_text(
-                if simple { text } else { format!("({text})") },
-                s,
-            ));
+            let text = if simple { text } else { format!("({text})") };
+            texts.push(text.clone());
+            keys.push(sort_key_text(text, s));
+        }
+        // DISTINCT ON sorts on its values not already sorted on, after the ORDER BY keys.
+        if let Some(sel) = select {
+            for e in &sel.distinct_on {
+                let text = cx.expr(e);
+                let text = if is_simple(e, cx.agg) {
+                    text
+                } else {
+                    format!("({text})")
+                };
+                if !texts.contains(&text) {
+                    texts.push(text.clone());
+                    keys.push(text);
+                }
+            }
         }
         Ok(keys.join(", "))
     }

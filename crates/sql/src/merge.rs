@@ -18,14 +18,18 @@
 //! step the relation's rows that matched nothing with NULLs for the rest, as the hash join does.
 //! Outer rows come out in key order, those with a NULL key last (PostgreSQL's NULLS LAST).
 //!
-//! The executor holds every row set in memory, so "sorted input" is a planning fact: a side
+//! Both sides go through the spilling sort ([`crate::spill::Sorter`]) on their keys, so a
+//! merge join keeps within `work_mem`: the partial rows wait in a [`RowStore`] until their input
+//! ends, the relation's sorted rows in another, read once in step with the sorted partial rows;
+//! only the relation's current run of equal keys is held, up to [`JOIN_ROWS_MAX`] rows (past
+//! it the join fails with a program-limit error). "Sorted input" is a planning fact: a side
 //! read through a key in that key's order (a table in its primary-key order, an index range in
-//! its index order, see [`delivers`]) needs no sort, a table read in full may instead be read
-//! through a key that starts with the join column when that costs less than sorting it (an
-//! index that holds every column the query reads, read index-only), and EXPLAIN shows a `Sort`
-//! only above the sides that do not arrive sorted. The executor still checks the order (one linear pass over
-//! sorted input) and sorts whatever is not in it, so a wrong planning fact costs time, never a
-//! wrong answer.
+//! its index order, see [`delivers`]) is costed with no sort, a table read in full may instead
+//! be read through a key that starts with the join column when that costs less than sorting it
+//! (an index that holds every column the query reads, read index-only), and EXPLAIN shows a
+//! `Sort` only above the sides that do not arrive sorted. The executor sorts both sides
+//! whatever the plan says (sorted input sorts in one linear pass), so a wrong planning fact
+//! costs time, never a wrong answer.
 //!
 //! The choice ([`Planner::choose_join_methods`]) weighs [`cost::join_method`]: with both sides
 //! in key order a merge join costs what a hash join does (ties go to the hash join, as
@@ -33,6 +37,7 @@
 //! when its sorted output saves the sort of an ORDER BY on the join keys (PostgreSQL's choice
 //! for `… JOIN … ON a.id = b.id ORDER BY a.id`), or when `enable_hashjoin` is off.
 
+use super::JOIN_ROWS_MAX;
 use super::index_only::{covers, delivers, key_orders};
 use super::{
     Access, Emit, Executor, FromPlan, JoinKind, JoinStep, KeyRange, Planner, Relation, SelectPlan,
@@ -40,9 +45,12 @@ use super::{
 };
 use crate::catalog::encode_key_value;
 use crate::cost::{self, JoinMethod, JoinStepInput, TableInfo};
-use crate::error::SqlResult;
+use crate::cursor::RowStore;
+use crate::error::{SqlError, SqlResult};
 use crate::expr::{EvalContext, Expr};
+use crate::spill::Sorter;
 use crate::types::Value;
+use std::cmp::Ordering;
 
 /// A join step run as a merge join, and which of its sides arrive in key order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -395,17 +403,6 @@ fn merge_keeps_order(step: &JoinStep, rel: &Relation, order: Option<&[usize]>) -
     })
 }
 
-/// Positions of the rows with a key, ordered by key (stable); the rows without one (a NULL
-/// key) last, in their own order.
-fn key_order(keys: &[Option<Vec<u8>>]) -> (Vec<usize>, Vec<usize>) {
-    let (mut with, without): (Vec<usize>, Vec<usize>) =
-        (0..keys.len()).partition(|&i| keys[i].is_some());
-    if !with.is_sorted_by(|&a, &b| keys[a] <= keys[b]) {
-        with.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-    }
-    (with, without)
-}
-
 impl Executor<'_> {
     /// The key of `row` over the key expressions `exprs`: their values' encodings, or `None`
     /// when one is NULL (such a row matches nothing).
@@ -428,118 +425,167 @@ impl Executor<'_> {
     }
 
     /// Runs a join step as a merge join (see the module docs): the partial rows `rows` joined
-    /// with the rows of `rel`.
+    /// with the rows of `rel`. Both sides go through the spilling sort ([`Sorter`]) on their
+    /// keys; the relation's sorted rows wait in a [`RowStore`] (a file past `work_mem`) and are
+    /// read once, in step with the partial rows, holding only the current run of equal keys
+    /// (at most [`JOIN_ROWS_MAX`] rows).
     pub(super) fn merge_step(
         &self,
         from: &FromPlan,
         rel: &Relation,
         step: &JoinStep,
-        rows: &[Vec<Value>],
+        rows: &RowStore,
         outer: Option<&EvalContext<'_>>,
         emit: &mut Emit<'_>,
     ) -> SqlResult<()> {
-        let rel_rows = self.relation_rows(rel, outer, None)?;
-        let mut outer_keys = Vec::with_capacity(rows.len());
-        for row in rows {
-            outer_keys.push(self.merge_key(&step.probe, row, outer)?);
-        }
-        let mut inner_keys = Vec::with_capacity(rel_rows.len());
-        for row in &rel_rows {
-            inner_keys.push(self.merge_key(&step.build, row, outer)?);
-        }
-        let (outer_order, outer_null) = key_order(&outer_keys);
-        let (inner_order, inner_null) = key_order(&inner_keys);
+        let cancel = &self.session.cancel;
         let pad_outer = matches!(step.kind, JoinKind::Left | JoinKind::Full);
         let pad_inner = matches!(step.kind, JoinKind::Right | JoinKind::Full);
+        // Sort keys are one value: the key's bytes, compared as bytes.
+        let order = |a: &[Value], b: &[Value]| match (a.first(), b.first()) {
+            (Some(Value::Bytes(x)), Some(Value::Bytes(y))) => x.cmp(y),
+            _ => Ordering::Equal,
+        };
+        let key_of = |keys: &[Value]| -> Vec<u8> {
+            match keys.first() {
+                Some(Value::Bytes(k)) => k.clone(),
+                _ => Vec::new(),
+            }
+        };
+        // The relation's rows with a key, sorted (the key after the row), and those without.
+        let mut inner_null = RowStore::new(rel.width, self.work_mem);
+        let mut inner_sorted = RowStore::new(rel.width + 1, self.work_mem);
+        {
+            let mut sorter = Sorter::new(&order, cancel, self.work_mem, None);
+            self.for_each_relation_row(rel, outer, &mut |row| match self.merge_key(
+                &step.build,
+                row,
+                outer,
+            )? {
+                Some(k) => sorter.push(row.to_vec(), vec![Value::Bytes(k)]),
+                None if pad_inner => inner_null.push(row.to_vec()),
+                None => Ok(()),
+            })?;
+            sorter.finish(&mut |mut vals, keys| {
+                vals.extend(keys);
+                inner_sorted.push(vals)?;
+                Ok(true)
+            })?;
+        }
+        inner_sorted.finish_writing()?;
+        inner_null.finish_writing()?;
+        let mut inner = inner_sorted.reader()?;
+        let next_inner = |inner: &mut crate::cursor::RowStoreReader<'_>| -> SqlResult<Option<(Vec<Value>, Vec<u8>)>> {
+            Ok(inner.next_row()?.map(|mut row| {
+                let key = match row.pop() {
+                    Some(Value::Bytes(k)) => k,
+                    _ => Vec::new(),
+                };
+                (row, key)
+            }))
+        };
         // A relation row that matched nothing, with NULLs for the partial row's relations.
         let inner_alone = |row: &[Value], emit: &mut Emit<'_>| -> SqlResult<()> {
             let mut joined = vec![Value::Null; from.width];
             joined[rel.offset..rel.offset + rel.width].clone_from_slice(row);
             emit(joined)
         };
-        let (mut i, mut j) = (0, 0);
-        while i < outer_order.len() {
-            self.session.cancel.check()?;
-            let o = outer_order[i];
-            let ko = &outer_keys[o];
-            // Relation rows below the outer key match no partial row.
-            while j < inner_order.len() && inner_keys[inner_order[j]] < *ko {
-                if pad_inner {
-                    inner_alone(&rel_rows[inner_order[j]], emit)?;
-                }
-                j += 1;
-            }
-            // The run of relation rows with this key: [mark, end).
-            let mark = j;
-            let mut end = mark;
-            while end < inner_order.len() && inner_keys[inner_order[end]] == *ko {
-                end += 1;
-            }
-            if mark == end {
-                if pad_outer {
-                    self.pad_left(step, &rows[o], outer, emit)?;
-                }
-                i += 1;
-                continue;
-            }
-            // Every partial row of the run meets every relation row of the run (restored to
-            // the mark for each).
-            let mut matched_inner = vec![false; end - mark];
-            while i < outer_order.len() && outer_keys[outer_order[i]] == *ko {
-                self.session.cancel.check()?;
-                let partial = &rows[outer_order[i]];
-                let mut matched = false;
-                for (m, &c) in inner_order[mark..end].iter().enumerate() {
-                    if self.join_row(rel, step, partial, &rel_rows[c], outer, emit)? {
-                        matched = true;
-                        matched_inner[m] = true;
-                    }
-                }
-                if pad_outer && !matched {
-                    self.pad_left(step, partial, outer, emit)?;
-                }
-                i += 1;
-            }
+        // The partial rows with a key, sorted; those without wait for the end.
+        let mut outer_null = RowStore::new(from.width, self.work_mem);
+        let mut sorter = Sorter::new(&order, cancel, self.work_mem, None);
+        rows.for_each(&mut |row| match self.merge_key(&step.probe, row, outer)? {
+            Some(k) => sorter.push(row.to_vec(), vec![Value::Bytes(k)]),
+            None if pad_outer => outer_null.push(row.to_vec()),
+            None => Ok(()),
+        })?;
+        outer_null.finish_writing()?;
+        // The look-ahead relation row, the current run of relation rows with one key (and
+        // which of them matched), and that key.
+        let mut ahead = next_inner(&mut inner)?;
+        let mut run: Vec<Vec<Value>> = Vec::new();
+        let mut matched_inner: Vec<bool> = Vec::new();
+        let mut run_key: Option<Vec<u8>> = None;
+        let close_run = |run: &mut Vec<Vec<Value>>,
+                         matched_inner: &mut Vec<bool>,
+                         emit: &mut Emit<'_>|
+         -> SqlResult<()> {
             if pad_inner {
-                for (m, &c) in inner_order[mark..end].iter().enumerate() {
-                    if !matched_inner[m] {
-                        inner_alone(&rel_rows[c], emit)?;
+                for (row, m) in run.iter().zip(matched_inner.iter()) {
+                    if !m {
+                        inner_alone(row, emit)?;
                     }
                 }
             }
-            j = end;
-        }
-        if pad_inner {
-            for &c in inner_order[j..].iter().chain(&inner_null) {
-                inner_alone(&rel_rows[c], emit)?;
+            run.clear();
+            matched_inner.clear();
+            Ok(())
+        };
+        let mut n = 0u64;
+        sorter.finish(&mut |partial, keys| {
+            n += 1;
+            if n.is_multiple_of(1024) {
+                cancel.check()?;
             }
+            let ko = key_of(&keys);
+            if run_key.as_ref() != Some(&ko) {
+                close_run(&mut run, &mut matched_inner, emit)?;
+                // Relation rows below the key match no partial row.
+                while let Some((row, k)) = &ahead
+                    && *k < ko
+                {
+                    if pad_inner {
+                        inner_alone(row, emit)?;
+                    }
+                    ahead = next_inner(&mut inner)?;
+                }
+                // The run of relation rows with this key, re-read for every partial row of
+                // the partial rows' run (PostgreSQL's mark and restore).
+                while let Some((_, k)) = &ahead
+                    && *k == ko
+                {
+                    if run.len() >= JOIN_ROWS_MAX {
+                        return Err(SqlError::ProgramLimitExceeded(format!(
+                            "a merge join's run of equal keys has more than {JOIN_ROWS_MAX} rows"
+                        )));
+                    }
+                    if let Some((row, _)) = ahead.take() {
+                        run.push(row);
+                    }
+                    ahead = next_inner(&mut inner)?;
+                }
+                matched_inner = vec![false; run.len()];
+                run_key = Some(ko);
+            }
+            let mut matched = false;
+            for (row, m) in run.iter().zip(matched_inner.iter_mut()) {
+                if self.join_row(rel, step, &partial, row, outer, emit)? {
+                    matched = true;
+                    *m = true;
+                }
+            }
+            if pad_outer && !matched {
+                self.pad_left(step, &partial, outer, emit)?;
+            }
+            Ok(true)
+        })?;
+        close_run(&mut run, &mut matched_inner, emit)?;
+        if pad_inner {
+            while let Some((row, _)) = ahead {
+                inner_alone(&row, emit)?;
+                ahead = next_inner(&mut inner)?;
+            }
+            inner_null.for_each(&mut |row| inner_alone(row, emit))?;
         }
         if pad_outer {
-            for &o in &outer_null {
-                self.session.cancel.check()?;
-                self.pad_left(step, &rows[o], outer, emit)?;
-            }
+            let mut n = 0u64;
+            outer_null.for_each(&mut |row| {
+                n += 1;
+                if n.is_multiple_of(1024) {
+                    cancel.check()?;
+                }
+                self.pad_left(step, row, outer, emit)
+            })?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rows_order_by_key_with_the_keyless_last() {
-        let k = |v: i64| {
-            let mut b = Vec::new();
-            encode_key_value(&Value::Int(v), &mut b);
-            Some(b)
-        };
-        let keys = vec![k(3), None, k(-1), k(3), None, k(0)];
-        let (with, without) = key_order(&keys);
-        assert_eq!(with, [2, 5, 0, 3], "by key, equal keys in their own order");
-        assert_eq!(without, [1, 4]);
-        let sorted = vec![k(1), k(2), k(2)];
-        assert_eq!(key_order(&sorted).0, [0, 1, 2]);
     }
 }

@@ -74,10 +74,12 @@
 //! runs as a pipeline ([`Executor::for_each_joined`]): each joined row goes on through the
 //! later steps as soon as it is made, into the aggregate, the sort or the output, so no step
 //! holds the rows it produced (only what its method needs: a hash table, a nested loop's
-//! relation, a merge join's input, bounded by [`JOIN_ROWS_MAX`]), and a LIMIT stops it early.
+//! relation, a merge join's input, each within `work_mem`), and a LIMIT stops it early.
 //! A derived table (and so a CTE reference, bound in place) streams: its query's rows go to
 //! the scan, the hash join's build or the first join step as the query makes them
-//! ([`Executor::for_each_derived_row`]); a nested loop over one still holds its rows.
+//! ([`Executor::for_each_derived_row`]); a nested loop over one keeps its rows in a
+//! [`crate::cursor::RowStore`] (spilled past `work_mem`, re-read per partial row), and a
+//! LATERAL subquery's rows join as it makes them.
 //! UNION / INTERSECT / EXCEPT stream both inputs ([`setop`]). The operators that would
 //! otherwise hold a whole input keep within the session's `work_mem` and spill to temporary
 //! files ([`crate::spill`]) beyond it: the hash aggregate ([`Executor::aggregate_into`]),
@@ -87,9 +89,14 @@
 //! elimination and counts ([`setop`]) and window-function input over one window (sorted on its
 //! keys, one partition at a time: [`Executor::window_input`]). Each gives the same rows in the
 //! same order whatever `work_mem` is, except that spilled set operations and windows give
-//! theirs in another order (PostgreSQL defines none without ORDER BY). Still held whole:
-//! a recursive CTE's work table and result, window input over several windows, a single
-//! window partition, DISTINCT ON's keys, a merge join's input.
+//! theirs in another order (PostgreSQL defines none without ORDER BY). DISTINCT ON reads the
+//! spilling sort (on the ORDER BY keys, then its own values) and keeps only the previous
+//! row's values. A recursive CTE's rows stream out as each round makes them; its work table
+//! is a [`crate::cursor::RowStore`]. A merge join sorts both sides with the spilling sort and
+//! holds only the relation's current run of equal keys ([`JOIN_ROWS_MAX`] rows at most). The
+//! rows between pipelines of a long FROM clause are a `RowStore`. Still held whole: window
+//! input over several windows, a single window partition, a recursive UNION's set of rows
+//! seen ([`RECURSIVE_ROWS_MAX`]).
 //!
 //! Locking clauses (`FOR UPDATE`, `FOR NO KEY UPDATE`, `FOR SHARE`, `FOR KEY SHARE`, with NOWAIT
 //! or SKIP LOCKED) are planned by [`Planner::bind_locking`] for a top-level query over one
@@ -179,8 +186,9 @@ type TablePart = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 pub const RESULT_MEMORY_MIN: usize = 16 << 20;
 /// Deepest nesting of subqueries: binding and execution recurse through them.
 pub const SUBQUERY_DEPTH_MAX: usize = 32;
-/// Most rows held in memory where a consumer needs all of them at once: a merge join's
-/// input, the rows between pipelines of a long FROM clause, the output of a join that is held.
+/// Most rows held in memory where a consumer needs all of them at once and nothing spills
+/// them: a merge join's run of equal keys on the relation's side, the rows of a non-table
+/// source read whole (a work table read inside a join, `generate_series`).
 pub const JOIN_ROWS_MAX: usize = 4_000_000;
 /// Most relations in one FROM clause.
 pub const RELATIONS_MAX: usize = 256;
@@ -189,8 +197,8 @@ pub const RELATIONS_MAX: usize = 256;
 /// step. Servers run their statements on threads this big (a thread's stack is reserved, not
 /// used, until it is needed).
 pub const STATEMENT_STACK_BYTES: usize = 8 << 20;
-/// Most join steps run as one pipeline (it recurses once per step); longer FROM clauses hold
-/// the rows between pipelines.
+/// Most join steps run as one pipeline (it recurses once per step); longer FROM clauses keep
+/// the rows between pipelines in a store that spills past `work_mem`.
 pub const PIPELINE_STEPS_MAX: usize = 16;
 /// Most partial rows for which a join step probes the inner table's primary key or index once
 /// per row (an index nested-loop join) rather than reading the whole table into a hash table:
@@ -288,15 +296,16 @@ enum StageRun {
     /// An index nested loop: the partial rows to look up, at most
     /// [`INDEX_JOIN_OUTER_ROWS_MAX`] of them.
     Lookup(Vec<Vec<Value>>),
-    /// A merge join: every partial row, sorted at the end.
-    Merge(Vec<Vec<Value>>),
+    /// A merge join: every partial row (in a store that spills past `work_mem`), sorted at
+    /// the end.
+    Merge(crate::cursor::RowStore),
     Hash(HashTable),
     /// The first step's relation, read once for the one empty partial row.
     Streamed,
     /// A nested loop: the relation's rows and, for a RIGHT or FULL join, which found a
     /// partner.
     Nested {
-        rows: Vec<Vec<Value>>,
+        rows: crate::cursor::RowStore,
         partnered: Vec<bool>,
     },
 }
@@ -828,8 +837,9 @@ fn returned_reference(i: usize) -> Option<SqlResult<(CteSource, String)>> {
     Some(Ok((CteSource::Plan(plan), name)))
 }
 
-/// Most rows a recursive CTE may produce: PostgreSQL would loop for ever on a recursion that
-/// never ends; this bounds the memory such a query can take.
+/// Most distinct rows a recursive UNION (not UNION ALL) remembers to drop repeats: that set
+/// stays in memory, as PostgreSQL's recursive union keeps its hash table. The result itself
+/// streams and the work table spills, so UNION ALL has no bound (PostgreSQL's neither).
 pub const RECURSIVE_ROWS_MAX: usize = JOIN_ROWS_MAX;
 
 thread_local! {
@@ -3498,7 +3508,7 @@ pub struct Executor<'a> {
     pub sequences: Option<crate::sequence::SequenceAccess<'a>>,
     cache: RefCell<HashMap<usize, Rc<Vec<Vec<Value>>>>>,
     /// The rows of each running recursive CTE's previous round (see [`Body::Recursive`]).
-    work_tables: RefCell<HashMap<usize, Rc<Vec<Vec<Value>>>>>,
+    work_tables: RefCell<HashMap<usize, Rc<crate::cursor::RowStore>>>,
     /// EXPLAIN ANALYZE's counters; `None` (no counting, no clock reads) otherwise.
     instrument: Option<explain::Instrument>,
     /// Bytes a hash aggregate, DISTINCT, a sort or a hash join's table may hold before it
@@ -3669,23 +3679,37 @@ impl<'a> Executor<'a> {
             Body::Select(s) => !s.distinct_on.is_empty(),
             _ => false,
         };
-        let order = |a: &[Value], b: &[Value]| compare_keys(a, b, &plan.order_by);
+        let n = plan.order_by.len();
+        // DISTINCT ON sorts on the ORDER BY keys and then on its own values (as PostgreSQL's
+        // sort below a Unique does), so that rows of equal DISTINCT ON values arrive together
+        // and only the previous row's values need keeping: the sort spills past `work_mem`.
+        let order = |a: &[Value], b: &[Value]| {
+            compare_keys(a, b, &plan.order_by).then_with(|| {
+                if distinct_on {
+                    compare_distinct_on(a.get(n..).unwrap_or(&[]), b.get(n..).unwrap_or(&[]))
+                } else {
+                    Ordering::Equal
+                }
+            })
+        };
         let bound = limit
             .filter(|_| !distinct_on && !plan.with_ties)
             .map(|l| l.saturating_add(offset));
         // Rows that arrive in ORDER BY order already (an index read in key order) skip it.
-        let mut sorter = (!plan.order_by.is_empty() && !plan.presorted)
+        let mut sorter = ((!plan.order_by.is_empty() && !plan.presorted) || distinct_on)
             .then(|| crate::spill::Sorter::new(&order, &self.session.cancel, self.work_mem, bound));
-        let n = plan.order_by.len();
-        let mut seen = HashSet::new();
+        let mut previous_on: Option<Vec<u8>> = None;
         let (mut unique, mut skipped) = (0usize, 0usize);
         let mut last_keys: Option<Vec<Value>> = None;
         // Takes the next row in order; whether more are wanted.
         let mut tail = |vals: Vec<Value>, keys: Vec<Value>| -> SqlResult<bool> {
             if distinct_on {
-                if !seen.insert(row_hash_key(keys.get(n..).unwrap_or(&[]))) {
+                // The first row of each run of equal DISTINCT ON values.
+                let on = row_hash_key(keys.get(n..).unwrap_or(&[]));
+                if previous_on.as_ref() == Some(&on) {
                     return Ok(true);
                 }
+                previous_on = Some(on);
                 unique += 1;
             }
             if skipped < offset {
@@ -3807,8 +3831,10 @@ impl<'a> Executor<'a> {
                     anchor,
                     step,
                 } => {
-                    let rows = self.run_recursive(*id, *all, anchor, step, outer)?;
-                    with_output_keys(rows, &plan.order_by, &mut sink)?;
+                    let width = plan.columns.len();
+                    self.run_recursive((*id, *all, width), anchor, step, outer, &mut |row| {
+                        with_output_keys(vec![row], &plan.order_by, &mut sink)
+                    })?;
                 }
             }
         }
@@ -3842,52 +3868,80 @@ impl<'a> Executor<'a> {
 
     /// Runs `anchor UNION [ALL] step` as PostgreSQL does: the anchor's rows (without duplicates
     /// for UNION) are the first work table; each round runs `step` over the work table, and its
-    /// new rows (for UNION, those not produced before) are added to the result and become the
-    /// next work table, until a round adds none.
+    /// new rows (for UNION, those not produced before) go to `emit` as they come and make the
+    /// next work table, until a round adds none. Nothing keeps the result; a work table is a
+    /// [`crate::cursor::RowStore`], in a temporary file past `work_mem`. UNION's set of rows
+    /// seen stays in memory (as PostgreSQL's recursive union keeps its hash table), bounded by
+    /// [`RECURSIVE_ROWS_MAX`] distinct rows.
     fn run_recursive(
         &self,
-        id: usize,
-        all: bool,
+        (id, all, width): (usize, bool, usize),
         anchor: &QueryPlan,
         step: &QueryPlan,
         outer: Option<&EvalContext<'_>>,
-    ) -> SqlResult<Vec<Vec<Value>>> {
+        emit: &mut dyn FnMut(Vec<Value>) -> SqlResult<()>,
+    ) -> SqlResult<()> {
+        use crate::cursor::RowStore;
         let mut seen: HashSet<Vec<u8>> = HashSet::new();
-        let mut result: Vec<Vec<Value>> = Vec::new();
-        let mut work: Vec<Vec<Value>> = Vec::new();
-        let mut add = |rows: Vec<Vec<Value>>,
-                       result: &mut Vec<Vec<Value>>,
-                       work: &mut Vec<Vec<Value>>|
-         -> SqlResult<()> {
-            for row in rows {
-                if !all && !seen.insert(row_hash_key(&row)) {
-                    continue;
-                }
-                if result.len() >= RECURSIVE_ROWS_MAX {
+        // Once `emit` wanted no more rows, every later row stops the query again (a join
+        // pipeline inside the step may swallow one stop and go on).
+        let stopped = std::cell::Cell::new(false);
+        let mut add = |row: Vec<Value>, work: &mut RowStore| -> SqlResult<()> {
+            if stopped.get() {
+                return Err(SqlError::Enough);
+            }
+            if !all {
+                if seen.len() >= RECURSIVE_ROWS_MAX {
                     return Err(SqlError::ProgramLimitExceeded(format!(
-                        "a recursive query produced more than {RECURSIVE_ROWS_MAX} rows"
+                        "a recursive UNION produced more than {RECURSIVE_ROWS_MAX} distinct rows"
                     )));
                 }
-                result.push(row.clone());
-                work.push(row);
+                if !seen.insert(row_hash_key(&row)) {
+                    return Ok(());
+                }
             }
-            Ok(())
+            work.push(row.clone())?;
+            let r = emit(row);
+            stopped.set(matches!(r, Err(SqlError::Enough)));
+            r
         };
-        add(self.run(anchor, outer)?, &mut result, &mut work)?;
-        while !work.is_empty() {
+        let mut work = RowStore::new(width, self.work_mem);
+        let mut ran = self.run_into(
+            anchor,
+            outer,
+            &mut FnSink {
+                rows: 0,
+                f: &mut |row| add(row, &mut work),
+            },
+        );
+        loop {
+            if stopped.get() {
+                return Err(SqlError::Enough);
+            }
+            ran?;
+            if work.is_empty() {
+                return Ok(());
+            }
             self.session.cancel.check()?;
-            let previous = self
-                .work_tables
-                .borrow_mut()
-                .insert(id, Rc::new(std::mem::take(&mut work)));
-            let produced = self.run(step, outer);
+            work.finish_writing()?;
+            let table = Rc::new(std::mem::replace(
+                &mut work,
+                RowStore::new(width, self.work_mem),
+            ));
+            let previous = self.work_tables.borrow_mut().insert(id, table);
+            ran = self.run_into(
+                step,
+                outer,
+                &mut FnSink {
+                    rows: 0,
+                    f: &mut |row| add(row, &mut work),
+                },
+            );
             match previous {
                 Some(p) => self.work_tables.borrow_mut().insert(id, p),
                 None => self.work_tables.borrow_mut().remove(&id),
             };
-            add(produced?, &mut result, &mut work)?;
         }
-        Ok(result)
     }
 
     /// Reads one relation's rows (its own layout) that pass its filter.
@@ -4064,15 +4118,21 @@ impl<'a> Executor<'a> {
                 let work = self.work_tables.borrow().get(id).cloned().ok_or_else(|| {
                     SqlError::Internal("a work table read outside its recursion".into())
                 })?;
-                for row in work.iter() {
+                work.for_each(&mut |row| {
                     let pass = match &rel.filter {
                         None => true,
                         Some(f) => f.eval(&self.cx(row, outer))? == Value::Bool(true),
                     };
                     if pass {
-                        rows.push(row.clone());
+                        if rows.len() >= JOIN_ROWS_MAX {
+                            return Err(SqlError::ProgramLimitExceeded(format!(
+                                "a work table read into a join has more than {JOIN_ROWS_MAX} rows"
+                            )));
+                        }
+                        rows.push(row.to_vec());
                     }
-                }
+                    Ok(())
+                })?;
             }
             Source::Derived(plan) => {
                 for row in self.run(plan, outer)? {
@@ -4089,7 +4149,8 @@ impl<'a> Executor<'a> {
         Ok(rows)
     }
 
-    /// The rows of a FROM clause (full width) that pass every conjunct.
+    /// The rows of a FROM clause of one relation read whole (see [`single_scan`]) that pass
+    /// its filter. A join never comes here: it streams ([`Executor::for_each_joined`]).
     fn run_from(
         &self,
         from: &FromPlan,
@@ -4097,7 +4158,9 @@ impl<'a> Executor<'a> {
         stop_after: Option<usize>,
     ) -> SqlResult<Vec<Vec<Value>>> {
         let started = self.node_start();
-        let rows = self.run_from_uncounted(from, outer, stop_after, started)?;
+        let rel = single_scan(from)
+            .ok_or_else(|| SqlError::Internal("a join read as one relation".into()))?;
+        let rows = self.relation_rows(rel, outer, stop_after)?;
         self.node_done(from, explain::Part::From, started, rows.len());
         Ok(rows)
     }
@@ -4307,6 +4370,18 @@ impl<'a> Executor<'a> {
             self.node_done(from, explain::Part::From, started, n);
             return Ok(());
         }
+        if single
+            && let rel = &from.relations[from.steps[0].rel]
+            && !rel.lateral
+            && let Source::WorkTable(id) = &rel.source
+        {
+            // A recursive query's step over its work table alone streams it.
+            let started = self.node_start();
+            let n = self.for_each_work_table_row(rel, *id, outer, stop_after, f)?;
+            self.node_done(rel, explain::Part::Scan, started, n);
+            self.node_done(from, explain::Part::From, started, n);
+            return Ok(());
+        }
         if single_scan(from).is_some() {
             for row in self.run_from(from, outer, stop_after)? {
                 f(&row)?;
@@ -4364,36 +4439,13 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
-    fn run_from_uncounted(
-        &self,
-        from: &FromPlan,
-        outer: Option<&EvalContext<'_>>,
-        stop_after: Option<usize>,
-        started: Option<std::time::Instant>,
-    ) -> SqlResult<Vec<Vec<Value>>> {
-        if let Some(rel) = single_scan(from) {
-            return self.relation_rows(rel, outer, stop_after);
-        }
-        let mut rows = Vec::new();
-        self.for_each_joined(from, outer, started, &mut |row| {
-            if rows.len() >= JOIN_ROWS_MAX {
-                return Err(SqlError::ProgramLimitExceeded(format!(
-                    "a join produced more than {JOIN_ROWS_MAX} rows"
-                )));
-            }
-            rows.push(row);
-            Ok(())
-        })?;
-        Ok(rows)
-    }
-
     /// Runs a FROM clause's join steps as a pipeline: each joined row goes on to the next
     /// step as soon as it is made, and the last step's rows that pass the residual filter go
     /// to `sink`. A step holds only what its method needs: a hash join its table (within
     /// `work_mem`, see [`Executor::hash_join_into`]), a nested loop the relation's rows, an
     /// index nested loop up to [`INDEX_JOIN_OUTER_ROWS_MAX`] partial rows (beyond them it turns
     /// into the step's hash join, or what the step would otherwise be), a merge join its
-    /// partial rows (bounded by [`JOIN_ROWS_MAX`]). Steps that can only finish once their
+    /// partial rows (in a store that spills past `work_mem`). Steps that can only finish once their
     /// input has ended (the pads of a RIGHT or FULL join, a spilled hash join's partitions, a
     /// merge join, the index lookups) finish in order, each feeding the steps after it.
     fn for_each_joined(
@@ -4417,12 +4469,13 @@ impl<'a> Executor<'a> {
         };
         // The first step joins its relation to the one empty partial row. A pipeline recurses
         // once per step, so a FROM clause of more than PIPELINE_STEPS_MAX steps runs as several
-        // pipelines, the rows between them held (bounded by JOIN_ROWS_MAX).
-        let mut rows = vec![vec![Value::Null; from.width]];
+        // pipelines, the rows between them held in a store that spills past `work_mem`.
         if from.steps.is_empty() {
             // No FROM clause: one row of nothing.
-            return rows.drain(..).try_for_each(&mut sink);
+            return sink(vec![Value::Null; from.width]);
         }
+        let mut rows = crate::cursor::RowStore::new(from.width, self.work_mem);
+        rows.push(vec![Value::Null; from.width])?;
         let segments = from.steps.len().div_ceil(PIPELINE_STEPS_MAX);
         let mut ran = Ok(());
         for (i, (steps, stages)) in from
@@ -4431,24 +4484,25 @@ impl<'a> Executor<'a> {
             .zip(stages.chunks_mut(PIPELINE_STEPS_MAX))
             .enumerate()
         {
-            let mut held = Vec::new();
-            let mut keep = |row: Vec<Value>| {
-                if held.len() >= JOIN_ROWS_MAX {
-                    return Err(SqlError::ProgramLimitExceeded(format!(
-                        "a join produced more than {JOIN_ROWS_MAX} rows"
-                    )));
-                }
-                held.push(row);
-                Ok(())
-            };
+            let mut held = crate::cursor::RowStore::new(from.width, self.work_mem);
+            let mut keep = |row: Vec<Value>| held.push(row);
             let out: &mut Emit<'_> = if i + 1 == segments {
                 &mut sink
             } else {
                 &mut keep
             };
             ran = rows
-                .drain(..)
-                .try_for_each(|r| self.push_row(from, (steps, &mut *stages), r, outer, out))
+                .finish_writing()
+                .and_then(|()| {
+                    let mut n = 0u64;
+                    rows.for_each(&mut |r| {
+                        n += 1;
+                        if n.is_multiple_of(1024) {
+                            self.session.cancel.check()?;
+                        }
+                        self.push_row(from, (steps, &mut *stages), r.to_vec(), outer, out)
+                    })
+                })
                 .and_then(|()| {
                     self.finish_stages(from, (steps, &mut *stages), outer, started, out)
                 });
@@ -4534,15 +4588,7 @@ impl<'a> Executor<'a> {
                 }
                 Ok(())
             }
-            StageRun::Merge(held) => {
-                if held.len() >= JOIN_ROWS_MAX {
-                    return Err(SqlError::ProgramLimitExceeded(format!(
-                        "a merge join's input has more than {JOIN_ROWS_MAX} rows"
-                    )));
-                }
-                held.push(partial);
-                Ok(())
-            }
+            StageRun::Merge(held) => held.push(partial),
             StageRun::Hash(t) => self.hash_probe(t, (rel, step), &partial, outer, down),
             StageRun::Streamed => self.for_each_relation_row(rel, outer, &mut |row| {
                 self.join_row(rel, step, &partial, row, outer, down)
@@ -4551,13 +4597,16 @@ impl<'a> Executor<'a> {
             StageRun::Nested { rows, partnered } => {
                 self.session.cancel.check()?;
                 let mut matched = false;
-                for (c, row) in rows.iter().enumerate() {
+                let mut c = 0usize;
+                rows.for_each(&mut |row| {
                     let m = self.join_row(rel, step, &partial, row, outer, down)?;
                     if m && !partnered.is_empty() {
                         partnered[c] = true;
                     }
+                    c += 1;
                     matched |= m;
-                }
+                    Ok(())
+                })?;
                 if matches!(step.kind, JoinKind::Left | JoinKind::Full) && !matched {
                     self.pad_left(step, &partial, outer, down)?;
                 }
@@ -4581,7 +4630,7 @@ impl<'a> Executor<'a> {
     ) -> SqlResult<StageRun> {
         let rel = &from.relations[step.rel];
         Ok(if step.merge.is_some() {
-            StageRun::Merge(Vec::new())
+            StageRun::Merge(crate::cursor::RowStore::new(from.width, self.work_mem))
         } else if !step.build.is_empty() {
             StageRun::Hash(self.hash_build(
                 (from, rel, step),
@@ -4594,9 +4643,14 @@ impl<'a> Executor<'a> {
         } else if first && step.kind == JoinKind::Inner {
             StageRun::Streamed
         } else {
-            let rows = self.relation_rows(rel, outer, None)?;
+            // The relation's rows are read again for every partial row: kept in a store that
+            // spills past `work_mem` (PostgreSQL's Materialize below a nested loop).
+            let mut rows = crate::cursor::RowStore::new(rel.width, self.work_mem);
+            self.for_each_relation_row(rel, outer, &mut |row| rows.push(row.to_vec()))?;
+            rows.finish_writing()?;
             let outer_join = matches!(step.kind, JoinKind::Right | JoinKind::Full);
-            let partnered = vec![false; if outer_join { rows.len() } else { 0 }];
+            let held = usize::try_from(rows.len()).unwrap_or(usize::MAX);
+            let partnered = vec![false; if outer_join { held } else { 0 }];
             StageRun::Nested { rows, partnered }
         })
     }
@@ -4645,7 +4699,10 @@ impl<'a> Executor<'a> {
                 self.lookup_step((rel, def), step, lookup, &held, outer, &mut down)?;
                 part = explain::Part::IndexJoin;
             }
-            StageRun::Merge(held) => self.merge_step(from, rel, step, &held, outer, &mut down)?,
+            StageRun::Merge(mut held) => {
+                held.finish_writing()?;
+                self.merge_step(from, rel, step, &held, outer, &mut down)?;
+            }
             StageRun::Hash(t) => {
                 self.hash_finish(t, (from, rel, step), outer, &mut down, &mut stage.stats)?;
                 if let Some(i) = &self.instrument {
@@ -4653,11 +4710,14 @@ impl<'a> Executor<'a> {
                 }
             }
             StageRun::Nested { rows, partnered } => {
-                for (c, row) in rows.iter().enumerate() {
+                let mut c = 0usize;
+                rows.for_each(&mut |row| {
                     if !partnered.is_empty() && !partnered[c] {
                         pad_right(from, rel, row, &mut down)?;
                     }
-                }
+                    c += 1;
+                    Ok(())
+                })?;
             }
         }
         stage.rows += produced;
@@ -4707,6 +4767,48 @@ impl<'a> Executor<'a> {
             f(&row)?;
         }
         Ok(())
+    }
+
+    /// Gives the rows of work table `id` (read as relation `rel`) that pass its filter to `f`,
+    /// one at a time from its store, stopping once `stop_after` passed; how many passed.
+    fn for_each_work_table_row(
+        &self,
+        rel: &Relation,
+        id: usize,
+        outer: Option<&EvalContext<'_>>,
+        stop_after: Option<usize>,
+        f: &mut dyn FnMut(&[Value]) -> SqlResult<()>,
+    ) -> SqlResult<usize> {
+        let work =
+            self.work_tables.borrow().get(&id).cloned().ok_or_else(|| {
+                SqlError::Internal("a work table read outside its recursion".into())
+            })?;
+        let mut n = 0usize;
+        let mut read = 0u64;
+        // Whether `stop_after` ended the read (a stop from `f` goes on to the caller).
+        let mut limited = false;
+        let ran = work.for_each(&mut |row| {
+            read += 1;
+            if read.is_multiple_of(1024) {
+                self.session.cancel.check()?;
+            }
+            if stop_after.is_some_and(|s| n >= s) {
+                limited = true;
+                return Err(SqlError::Enough);
+            }
+            if let Some(filter) = &rel.filter
+                && filter.eval(&self.cx(row, outer))? != Value::Bool(true)
+            {
+                return Ok(());
+            }
+            n += 1;
+            f(row)
+        });
+        match ran {
+            Err(SqlError::Enough) if limited => Ok(n),
+            Ok(()) => Ok(n),
+            Err(e) => Err(e),
+        }
     }
 
     /// Gives the rows of derived table `rel` (its query `plan`) that pass its filter to `f`
@@ -5217,16 +5319,11 @@ impl<'a> Executor<'a> {
         self.session.cancel.check()?;
         let pcx = self.cx(partial, outer);
         let mut matched = false;
-        let produced = match &rel.source {
-            Source::Derived(plan) => self.run(plan, Some(&pcx))?,
-            Source::JsonRows(name, arg) => self.json_rows(rel, name, arg, Some(&pcx), false)?,
-            _ => return Err(SqlError::Internal("LATERAL over a non-subquery".into())),
-        };
-        for r in produced {
+        let mut join = |r: Vec<Value>, emit: &mut Emit<'_>| -> SqlResult<()> {
             if let Some(f) = &rel.filter
                 && f.eval(&self.cx(&r, outer))? != Value::Bool(true)
             {
-                continue;
+                return Ok(());
             }
             let mut joined = partial.to_vec();
             joined[rel.offset..rel.offset + rel.width].clone_from_slice(&r);
@@ -5234,15 +5331,48 @@ impl<'a> Executor<'a> {
             if let Some(on) = &step.on
                 && on.eval(&cx)? != Value::Bool(true)
             {
-                continue;
+                return Ok(());
             }
             matched = true;
             if let Some(f) = &step.filter
                 && f.eval(&cx)? != Value::Bool(true)
             {
-                continue;
+                return Ok(());
             }
-            emit(joined)?;
+            emit(joined)
+        };
+        match &rel.source {
+            Source::Derived(plan) => {
+                // The subquery's rows join as it makes them, none held. Once `emit` wanted no
+                // more, every later row stops the subquery again (a join pipeline inside it
+                // may swallow one stop and go on).
+                let mut stopped = false;
+                let ran = self.run_into(
+                    plan,
+                    Some(&pcx),
+                    &mut FnSink {
+                        rows: 0,
+                        f: &mut |r| {
+                            if stopped {
+                                return Err(SqlError::Enough);
+                            }
+                            let j = join(r, &mut *emit);
+                            stopped = matches!(j, Err(SqlError::Enough));
+                            j
+                        },
+                    },
+                );
+                if stopped {
+                    return Err(SqlError::Enough);
+                }
+                ran?;
+            }
+            Source::JsonRows(name, arg) => {
+                for r in self.json_rows(rel, name, arg, Some(&pcx), false)? {
+                    join(r, &mut *emit)?;
+                }
+            }
+            _ => return Err(SqlError::Internal("LATERAL over a non-subquery".into())),
         }
         if step.kind == JoinKind::Left && !matched {
             emit(partial.to_vec())?;
@@ -5893,6 +6023,22 @@ fn with_output_keys(
         sink(r, keys)?;
     }
     Ok(())
+}
+
+/// The order DISTINCT ON sorts its values in after the ORDER BY keys: ascending, NULLs last.
+fn compare_distinct_on(a: &[Value], b: &[Value]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let o = match (x.is_null(), y.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            _ => x.sort_cmp(y),
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
 }
 
 /// A key under which equal rows (SQL equality, NULLs equal to each other) collide.
@@ -8153,6 +8299,173 @@ mod tests {
         );
         let plan = explain(&mut s, window);
         assert!(plan.contains("Sort Method: quicksort  Memory: "), "{plan}");
+    }
+
+    /// DISTINCT ON (off the spilling sort), recursive CTEs (their work tables), merge joins
+    /// (both sides through the spilling sort), nested loops over a derived table, LATERAL
+    /// subqueries and the rows between pipelines of a long FROM clause answer the same whether
+    /// their rows fit in `work_mem` or not, and past it they spill to temporary files.
+    #[test]
+    fn distinct_on_recursion_merge_and_nested_loops_answer_the_same_beyond_work_mem() {
+        let mut s = session();
+        run(
+            &mut s,
+            "CREATE TABLE r1 (id int PRIMARY KEY, k int, t text);
+             INSERT INTO r1 SELECT g, CASE WHEN g % 97 = 0 THEN NULL ELSE g % 3000 END,
+                 'v' || (g % 11) FROM generate_series(1, 12000) g;
+             CREATE TABLE r2 (id int PRIMARY KEY, k int, u text);
+             INSERT INTO r2 SELECT g, CASE WHEN g % 89 = 0 THEN NULL ELSE g % 4000 END,
+                 'w' || g FROM generate_series(1, 8000) g",
+        );
+        let many = |q: &str| format!("SELECT count(*), sum(length(x::text)) FROM ({q}) x");
+        // (query, whether it spills at 64kB); answers are small, so that the statement's own
+        // result never needs a file.
+        let queries: Vec<(String, bool)> = vec![
+            (
+                "SELECT DISTINCT ON (k) k, id, t FROM r1 ORDER BY k NULLS FIRST, id DESC
+                     LIMIT 6 OFFSET 2000"
+                    .into(),
+                true,
+            ),
+            (
+                many("SELECT DISTINCT ON (t, k) t, k, id FROM r1 ORDER BY t"),
+                true,
+            ),
+            ("SELECT DISTINCT ON (k % 7) k % 7, id FROM r1".into(), true),
+            (
+                "WITH RECURSIVE s(n, d) AS (SELECT id, 0 FROM r1 UNION ALL
+                     SELECT n, d + 1 FROM s WHERE d < 2) SELECT count(*), sum(n), sum(d) FROM s"
+                    .into(),
+                true,
+            ),
+            (
+                "WITH RECURSIVE s(n) AS (SELECT k FROM r1 WHERE k IS NOT NULL UNION
+                     SELECT (n * 7 + 3) % 3000 FROM s) SELECT count(*), sum(n) FROM s"
+                    .into(),
+                true,
+            ),
+            (
+                "WITH RECURSIVE r(n) AS (VALUES (1) UNION SELECT r1.id FROM r JOIN r1
+                     ON r1.id / 2 = r.n) SELECT count(*), sum(n), max(n) FROM r"
+                    .into(),
+                true,
+            ),
+            (
+                "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 20000)
+                     SELECT count(*), sum(n) FROM s"
+                    .into(),
+                false,
+            ),
+            (
+                "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s)
+                     SELECT n FROM s LIMIT 3"
+                    .into(),
+                false,
+            ),
+            (
+                "SELECT count(*), sum(d.id), sum(r2.id) FROM r2 JOIN (SELECT id, t FROM r1
+                     WHERE id <= 3000) d ON r2.id < d.id AND r2.id > d.id - 3 WHERE r2.id <= 300"
+                    .into(),
+                true,
+            ),
+            (
+                "SELECT count(*), count(o.id), sum(d.id) FROM (SELECT id FROM r2 WHERE id <= 200) o
+                     RIGHT JOIN (SELECT id, t FROM r1 WHERE id <= 3000) d
+                     ON o.id < d.id AND o.id > d.id - 3"
+                    .into(),
+                true,
+            ),
+            (
+                "SELECT count(*), sum(x.s) FROM r2 CROSS JOIN LATERAL
+                     (SELECT r2.id * g AS s FROM generate_series(1, r2.id % 4) g) x"
+                    .into(),
+                false,
+            ),
+            (
+                "SELECT r2.id, x.s FROM r2 LEFT JOIN LATERAL (SELECT r2.id * g AS s
+                     FROM generate_series(1, r2.id % 3) g) x ON true ORDER BY 1 DESC, 2 LIMIT 4"
+                    .into(),
+                false,
+            ),
+        ];
+        let merge_queries: Vec<String> = vec![
+            many("SELECT r1.id AS a, r2.id AS b FROM r1 JOIN r2 ON r1.k = r2.k"),
+            many("SELECT r1.id AS a, r2.id AS b FROM r1 LEFT JOIN r2 ON r1.k = r2.k"),
+            many("SELECT r1.id AS a, r2.id AS b FROM r1 RIGHT JOIN r2 ON r1.k = r2.k"),
+            many(
+                "SELECT r1.id AS a, r2.id AS b FROM r1 FULL JOIN r2 ON r1.k = r2.k AND r1.id % 3 = r2.id % 3",
+            ),
+            "SELECT r1.id, r2.id FROM r1 JOIN r2 ON r1.k = r2.k ORDER BY r1.k DESC, 1 DESC, 2
+                 LIMIT 4"
+                .into(),
+        ];
+        let answers = |s: &mut Session, work_mem: &str| -> Vec<(Vec<Vec<String>>, bool)> {
+            run(s, &format!("SET work_mem = '{work_mem}'"));
+            let mut out = Vec::new();
+            let mut one = |s: &mut Session, q: &str| {
+                let before = crate::spill::files_created_on_this_thread();
+                let rows = run(s, q);
+                out.push((rows, crate::spill::files_created_on_this_thread() > before));
+            };
+            for (q, _) in &queries {
+                one(s, q);
+            }
+            run(s, "SET enable_hashjoin = off");
+            for q in &merge_queries {
+                one(s, q);
+            }
+            run(s, "RESET enable_hashjoin");
+            out
+        };
+        let large = answers(&mut s, "64MB");
+        let small = answers(&mut s, "64kB");
+        let all: Vec<(&str, bool)> = queries
+            .iter()
+            .map(|(q, spills)| (q.as_str(), *spills))
+            .chain(merge_queries.iter().map(|q| (q.as_str(), true)))
+            .collect();
+        for (((q, spills), (l, l_spilled)), (m, m_spilled)) in all.iter().zip(&large).zip(&small) {
+            assert!(!l.is_empty(), "{q}");
+            assert_eq!(l, m, "{q}");
+            assert!(!l_spilled, "{q} spilled within 64MB");
+            assert_eq!(*m_spilled, *spills, "{q}: spilled at 64kB");
+        }
+        assert_eq!(large[0].0.len(), 6);
+        assert_eq!(large[2].0.len(), 8, "seven remainders and NULL");
+        assert_eq!(large[3].0, rows(&[&["36000", "216018000", "36000"]]));
+        assert_eq!(large[5].0, rows(&[&["12000", "72006000", "12000"]]));
+        assert_eq!(large[6].0, rows(&[&["20000", "200010000"]]));
+        assert_eq!(large[7].0, rows(&[&["1"], &["2"], &["3"]]));
+
+        // The merge queries ran as merge joins.
+        run(&mut s, "SET enable_hashjoin = off");
+        let plan = run(
+            &mut s,
+            "EXPLAIN SELECT r1.id, r2.id FROM r1 FULL JOIN r2 ON r1.k = r2.k",
+        );
+        assert!(
+            plan.iter().any(|r| r[0].contains("Merge Full Join")),
+            "{plan:?}"
+        );
+        run(&mut s, "RESET enable_hashjoin");
+
+        // EXPLAIN ANALYZE shows DISTINCT ON's sort, on its keys, spilling.
+        run(&mut s, "SET work_mem = '64kB'");
+        let plan = run(
+            &mut s,
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+                 SELECT DISTINCT ON (t, k) t, k, id FROM r1 ORDER BY t",
+        )
+        .into_iter()
+        .map(|r| r.join(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+        assert!(
+            plan.starts_with("Unique (actual rows=")
+                && plan.contains("Sort Key: t, k\n")
+                && plan.contains("Sort Method: external merge  Disk: "),
+            "{plan}"
+        );
     }
 
     /// Sorts, hash joins and DISTINCT give the same answers (row for row, ties in input order)

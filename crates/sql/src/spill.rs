@@ -17,9 +17,13 @@
 //!   is joined on its own (a grace hash join), again partitioned if need be;
 //! - the sort ([`Sorter`]): sorted runs of `work_mem` each, merged [`MERGE_FAN_IN`] at a time.
 //!
+//! The sort also feeds DISTINCT ON and both sides of a merge join.
+//!
 //! A cursor's store (`cursor.rs`) keeps the rows of a result beyond `work_mem` in one file too,
 //! written once and read back by position through [`SpillFile::reader_at`] and an index of row
-//! offsets the store keeps.
+//! offsets the store keeps. The same store holds a recursive CTE's work table, a nested loop's
+//! inner rows, a merge join's waiting rows and the rows between join pipelines, read in order
+//! through [`SpillFile::reader_written`].
 //!
 //! The byte layout of a file is in `docs/formats.md` ("Temporary files of a statement").
 
@@ -52,6 +56,18 @@ const _: () = assert!(MERGE_FAN_IN >= 2);
 
 static NEXT_FILE: AtomicU64 = AtomicU64::new(0);
 
+thread_local! {
+    /// Temporary files created by this thread: what tests read to tell that an operator spilled.
+    static FILES_CREATED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many temporary files this thread has created so far (a statement runs on one thread,
+/// so the difference across one tells whether it spilled).
+#[must_use]
+pub fn files_created_on_this_thread() -> u64 {
+    FILES_CREATED.with(std::cell::Cell::get)
+}
+
 fn io_error(what: &str, e: &std::io::Error) -> SqlError {
     SqlError::Internal(format!("temporary file: {what}: {e}"))
 }
@@ -68,6 +84,7 @@ pub struct SpillFile {
 impl SpillFile {
     pub fn create() -> SqlResult<SpillFile> {
         let n = NEXT_FILE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        FILES_CREATED.with(|c| c.set(c.get() + 1));
         let path = std::env::temp_dir().join(format!("borealis-spill-{}-{n}", std::process::id()));
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -120,6 +137,24 @@ impl SpillFile {
     /// A reader of the rows written, in the order written, as rows of `width` values.
     pub fn reader(&mut self, width: usize) -> SqlResult<SpillReader> {
         self.finish_writing()?;
+        let file = File::open(&self.path).map_err(|e| io_error("open", &e))?;
+        Ok(SpillReader {
+            reader: BufReader::new(file),
+            rows_left: self.rows,
+            width,
+            buf: Vec::new(),
+        })
+    }
+
+    /// A reader of the rows written, in the order written, once writing has ended
+    /// ([`SpillFile::finish_writing`]): through a shared reference, so that several readers
+    /// may read one file at once.
+    pub fn reader_written(&self, width: usize) -> SqlResult<SpillReader> {
+        if self.writer.is_some() {
+            return Err(SqlError::Internal(
+                "temporary file read before its writing ended".into(),
+            ));
+        }
         let file = File::open(&self.path).map_err(|e| io_error("open", &e))?;
         Ok(SpillReader {
             reader: BufReader::new(file),
