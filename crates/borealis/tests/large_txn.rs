@@ -1,5 +1,5 @@
 //! Large transactions over the wire: one COPY of far more data than the writer's write buffer
-//! and buffer pool commits with the writer's memory bounded (a COPY three times as large as the
+//! and buffer pool commits with the writer's memory bounded (a COPY six times as large as the
 //! first ones needs no more memory than they did: its writes are spilled into pages as
 //! uncommitted versions as they arrive), and a writer killed with SIGKILL in the middle of
 //! such a COPY comes back with none of it visible, nothing locked, and the garbage vacuumed.
@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio_postgres::SimpleQueryMessage;
 
-/// Rows of the first COPY (about 130 bytes each); the second sends three times as many. Both
+/// Rows of the first COPY (about 130 bytes each); the second sends six times as many. Both
 /// are far beyond the write buffer and the buffer pool given to the writer below.
 const ROWS: u64 = 150_000;
 const WRITE_BUFFER_BYTES: &str = "1048576";
@@ -114,9 +114,12 @@ async fn one_big_copy_commits_with_bounded_writer_memory() {
     copy_rows(&cluster.url(), 1, ROWS / 2).await;
     copy_rows(&cluster.url(), ROWS / 2 + 1, ROWS).await;
     let (peak_first, _) = cluster.writer_memory_kib();
-    // A COPY three times as large as the two together: held in memory, its write set alone
+    // A COPY six times as large as the two together: held in memory, its write set alone
     // would add more than its data; spilled, the writer needs no more than for the first ones.
-    let second = 3 * ROWS;
+    // The peak still moves by up to ~35 MiB from run to run (the allocator's retained pages,
+    // the send log's share, storage lag), whatever the COPY's size: 100 MiB of data keeps that
+    // noise well under the bound of half the data.
+    let second = 6 * ROWS;
     copy_rows(&cluster.url(), ROWS + 1, ROWS + second).await;
     let (peak_second, _) = cluster.writer_memory_kib();
     let data_kib = second * row(ROWS).len() as u64 / 1024;
