@@ -51,7 +51,7 @@
 
 use super::{
     Access, Body, KeyRange, Planner, QueryPlan, SelectPlan, SortKey, SortSpec, Source,
-    access_candidates, constant_usize, mark_columns,
+    access_candidates, constant_usize, has_subquery, mark_columns,
 };
 use crate::catalog::{TableDef, key_decodable};
 use crate::cost::{self, TableInfo, penalised};
@@ -353,21 +353,6 @@ impl Planner<'_> {
         let sorted = in_order(&best.1);
         (best.1, sorted)
     }
-}
-
-/// Whether `e` holds a subquery.
-fn has_subquery(e: &Expr) -> bool {
-    let mut found = false;
-    e.visit(&mut |e| {
-        found |= matches!(
-            e,
-            Expr::ScalarSubquery(_)
-                | Expr::ArraySubquery(_)
-                | Expr::Exists { .. }
-                | Expr::InSubquery { .. }
-        );
-    });
-    found
 }
 
 /// A constant row count (LIMIT or OFFSET) known at planning time.

@@ -137,13 +137,7 @@ impl SpillFile {
     /// A reader of the rows written, in the order written, as rows of `width` values.
     pub fn reader(&mut self, width: usize) -> SqlResult<SpillReader> {
         self.finish_writing()?;
-        let file = File::open(&self.path).map_err(|e| io_error("open", &e))?;
-        Ok(SpillReader {
-            reader: BufReader::new(file),
-            rows_left: self.rows,
-            width,
-            buf: Vec::new(),
-        })
+        self.reader_written(width)
     }
 
     /// A reader of the rows written, in the order written, once writing has ended
