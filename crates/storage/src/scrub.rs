@@ -77,8 +77,13 @@ pub(crate) async fn run(node: Arc<Node>) -> Result<(), StorageError> {
             }
             bad
         })
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        .await;
+        let bad = match bad {
+            Ok(bad) => bad,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Cancelled: the runtime is shutting down, and the scrub ends with it.
+            Err(_) => return Ok(()),
+        };
         bad_in_pass += bad.len() as u64;
         for (pg, lsn, loc, why) in bad {
             node.corrupt_found(pg, lsn, loc, &format!("scrub: {why}"));
