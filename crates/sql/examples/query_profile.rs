@@ -10,7 +10,8 @@
 //! The table: `orders (id int8 PRIMARY KEY, customer_id int4, ref int8, amount int8,
 //! status int4, note text)` with `ROWS` rows, an index on `customer_id` (ROWS / 100 customers)
 //! and ANALYZE run. `$1` in the query takes the run's number modulo ROWS / 100, plus 1.
-//! Statements before the last one in QUERY (`SET …;`) run once before it.
+//! Statements before the last one in QUERY (`SET …;`) run once before it. With
+//! `QUERY_PROFILE_EXPLAIN` set in the environment, the query's plan is printed first.
 
 use borealis_common::pagestore::MemStore;
 use borealis_engine::{Engine, EngineConfig};
@@ -81,6 +82,30 @@ fn main() -> Result<(), String> {
     let stmt = stmts.pop().ok_or("no query")?;
     for setup in &stmts {
         s.execute(setup, &[]).map_err(|e| e.to_string())?;
+    }
+    if std::env::var_os("QUERY_PROFILE_EXPLAIN").is_some() {
+        // The plan the workload runs, printed once (with the first run's parameter).
+        let explain = borealis_sql::parse(&format!("EXPLAIN {stmt}")).map_err(|e| e.to_string())?;
+        let params = [Value::Int(1)];
+        let params = if query.contains("$1") {
+            &params[..]
+        } else {
+            &[]
+        };
+        for e in &explain {
+            let out = s.execute(e, params).map_err(|e| e.to_string())?;
+            if let borealis_sql::session::Output::Rows { rows, .. } = out.output {
+                for row in rows {
+                    println!(
+                        "{}",
+                        row.iter()
+                            .map(|v| format!("{v:?}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    );
+                }
+            }
+        }
     }
     let started = std::time::Instant::now();
     workload(&mut s, &stmt, runs, customers, query.contains("$1"))?;

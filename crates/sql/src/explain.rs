@@ -1745,6 +1745,7 @@ impl Dml<'_> {
                     width: def.columns.len(),
                     filter: filter.cloned(),
                     access: (*access).clone(),
+                    needed: None,
                     stats: stats.clone(),
                     lateral: false,
                     ordinality: false,

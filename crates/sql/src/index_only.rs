@@ -73,13 +73,25 @@ impl Planner<'_> {
         };
         // Unknown (a correlated subquery may read any column): every column is needed, so only
         // a key holding the whole row is read alone.
-        let needed = columns_read_by_relation(s, &plan.order_by).unwrap_or_else(|| {
+        let known = columns_read_by_relation(s, &plan.order_by);
+        let needed = known.clone().unwrap_or_else(|| {
             s.from
                 .relations
                 .iter()
                 .map(|r| vec![true; r.width])
                 .collect()
         });
+        // A join's tables decode only the columns the query reads (a single table's read
+        // works its mask out when it runs, see `columns_read`).
+        if let Some(known) = known
+            && s.from.relations.len() > 1
+        {
+            for (rel, own) in s.from.relations.iter_mut().zip(known) {
+                if matches!(rel.source, Source::Table(_)) && own.contains(&false) {
+                    rel.needed = Some(own);
+                }
+            }
+        }
         let single = single_table_order(s, &plan.order_by);
         let mut presorted = false;
         for (r, own) in needed.iter().enumerate() {
@@ -371,10 +383,12 @@ fn constant_rows(e: &Expr) -> Option<f64> {
 
 /// The columns of each relation's own row the select reads anywhere (select list, WHERE and ON
 /// conditions, join keys, GROUP BY, aggregate arguments and filters, HAVING, DISTINCT ON, ORDER
-/// BY); `None` when that cannot be known (a correlated subquery or a window function may read
-/// any column).
+/// BY); `None` when that cannot be known (a correlated subquery, a window function or a
+/// LATERAL item may read any column).
 fn columns_read_by_relation(s: &SelectPlan, order_by: &[SortSpec]) -> Option<Vec<Vec<bool>>> {
-    if !s.windows.calls.is_empty() {
+    // A LATERAL item reads the columns of the items before it through its own query or
+    // arguments, which this walk does not see.
+    if !s.windows.calls.is_empty() || s.from.relations.iter().any(|r| r.lateral) {
         return None;
     }
     let from = &s.from;

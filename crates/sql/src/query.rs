@@ -302,6 +302,10 @@ enum StageRun {
     Hash(HashTable),
     /// The first step's relation, read once for the one empty partial row.
     Streamed,
+    /// An inner or left nested loop's first partial row, waiting: if no other comes, the
+    /// relation is read once, straight into the join, instead of being kept for re-reading
+    /// (a nested loop below one outer row, as a lookup of one customer gives).
+    NestedFirst(Vec<Value>),
     /// A nested loop: the relation's rows and, for a RIGHT or FULL join, which found a
     /// partner.
     Nested {
@@ -314,6 +318,17 @@ enum StageRun {
 /// few of them).
 fn looks_up_keys(rel: &Relation, step: &JoinStep) -> bool {
     step.lookup.is_some() && matches!(rel.source, Source::Table(_)) && !rel.lateral
+}
+
+/// Whether a join step runs as a plain nested loop (no keys to hash, merge or look up, not
+/// LATERAL) that needs nothing beyond each partial row's own matches: an inner or left join,
+/// which may read its relation straight into the join when only one partial row comes
+/// ([`StageRun::NestedFirst`]).
+fn nests_alone(step: &JoinStep) -> bool {
+    step.build.is_empty()
+        && step.merge.is_none()
+        && step.lookup.is_none()
+        && matches!(step.kind, JoinKind::Inner | JoinKind::Left)
 }
 
 /// The relation of a FROM clause that is one relation read as it is (no lateral, no key
@@ -404,6 +419,10 @@ struct Relation {
     filter: Option<Expr>,
     /// How a table's rows are read, chosen from `filter` (see [`choose_access`]).
     access: Access,
+    /// The columns of a table's own row that the query reads (its filter's, its join keys',
+    /// and those the joined row's expressions read), when the planner could tell; the others
+    /// are never decoded and read as NULL ([`Planner::choose_scans`]). `None`: every column.
+    needed: Option<Vec<bool>>,
     /// A table's statistics, when the planner read them (see [`crate::stats`]).
     stats: Option<std::sync::Arc<crate::stats::TableStats>>,
     /// A LATERAL derived table: run once per row of the relations before it.
@@ -2135,6 +2154,7 @@ impl<'a> Planner<'a> {
             width,
             filter: None,
             access: Access::Full,
+            needed: None,
             stats: None,
             lateral,
             ordinality,
@@ -3130,6 +3150,7 @@ fn semi_join_of(
         width: rel.width,
         filter: and_all(local),
         access: Access::Full,
+        needed: None,
         stats: None,
         lateral: false,
         ordinality: false,
@@ -3965,15 +3986,15 @@ impl<'a> Executor<'a> {
     ) -> SqlResult<Vec<Vec<Value>>> {
         let mut rows = Vec::new();
         match &rel.source {
-            Source::Table(def) => matching_rows(
+            Source::Table(def) => for_each_matching_row(
                 self,
                 def,
                 rel.filter.as_ref(),
                 &rel.access,
                 outer,
-                stop_after,
-                |_, row| {
-                    rows.push(row);
+                (stop_after, rel.needed.as_deref()),
+                &mut |_, row| {
+                    rows.push(std::mem::take(row));
                     Ok(())
                 },
             )?,
@@ -4566,14 +4587,30 @@ impl<'a> Executor<'a> {
             return self.lateral_row(rel, step, &partial, outer, down);
         }
         if let StageRun::Fresh = stage.run {
+            if nests_alone(step) && !stage.first {
+                stage.run = StageRun::NestedFirst(partial);
+                return Ok(());
+            }
             stage.run = if looks_up_keys(rel, step) {
                 StageRun::Lookup(Vec::new())
             } else {
                 self.stage_start(from, step, stage.first, &mut stage.stats, outer, down)?
             };
         }
+        if let StageRun::NestedFirst(_) = stage.run {
+            // A second partial row: the relation's rows are kept for both, and more.
+            let StageRun::NestedFirst(first) = std::mem::replace(
+                &mut stage.run,
+                self.stage_start(from, step, stage.first, &mut stage.stats, outer, down)?,
+            ) else {
+                unreachable!("matched above")
+            };
+            self.stage_push(from, step, stage, first, outer, down)?;
+        }
         match &mut stage.run {
-            StageRun::Fresh => Err(SqlError::Internal("a join step did not start".into())),
+            StageRun::Fresh | StageRun::NestedFirst(_) => {
+                Err(SqlError::Internal("a join step did not start".into()))
+            }
             StageRun::Lookup(held) => {
                 held.push(partial);
                 if held.len() <= INDEX_JOIN_OUTER_ROWS_MAX {
@@ -4692,6 +4729,16 @@ impl<'a> Executor<'a> {
         let mut part = explain::Part::Join;
         match run {
             StageRun::Fresh | StageRun::Streamed => {}
+            StageRun::NestedFirst(partial) => {
+                let mut matched = false;
+                self.for_each_relation_row(rel, outer, &mut |row| {
+                    matched |= self.join_row(rel, step, &partial, row, outer, &mut down)?;
+                    Ok(())
+                })?;
+                if step.kind == JoinKind::Left && !matched {
+                    self.pad_left(step, &partial, outer, &mut down)?;
+                }
+            }
             StageRun::Lookup(held) => {
                 let (Some(lookup), Source::Table(def)) = (&step.lookup, &rel.source) else {
                     return Err(SqlError::Internal("index join without a lookup".into()));
@@ -4745,7 +4792,7 @@ impl<'a> Executor<'a> {
                 rel.filter.as_ref(),
                 &rel.access,
                 outer,
-                (None, None),
+                (None, rel.needed.as_deref()),
                 &mut |_, row| {
                     n += 1;
                     f(row)
@@ -5230,15 +5277,15 @@ impl<'a> Executor<'a> {
             if !null && found_for.as_deref() != Some(probe_key.as_slice()) {
                 found.clear();
                 let probe_started = self.node_start();
-                matching_rows(
+                for_each_matching_row(
                     self,
                     def,
                     rel.filter.as_ref(),
                     &access,
                     outer,
-                    None,
-                    |_, row| {
-                        found.push(row);
+                    (None, rel.needed.as_deref()),
+                    &mut |_, row| {
+                        found.push(std::mem::take(row));
                         Ok(())
                     },
                 )?;
@@ -9024,6 +9071,103 @@ mod tests {
             ),
             rows(&[&["2"]])
         );
+    }
+
+    /// A join's tables decode only the columns the query reads (the planner's per-table
+    /// mask), and answer as the same join over derived tables, which decode everything: a
+    /// column missed by the mask would read as NULL and change the sums below.
+    #[test]
+    fn joins_decode_only_the_columns_they_read() {
+        let mut s = session();
+        run(
+            &mut s,
+            "CREATE TABLE a (id int PRIMARY KEY, g int, w text, note text);
+             CREATE TABLE b (id int PRIMARY KEY, aid int, v int, label text);
+             CREATE INDEX b_aid ON b (aid);
+             CREATE INDEX a_g_w ON a (g, w);
+             INSERT INTO a SELECT i, i % 7, 'w' || (i % 13), repeat('x', i % 50) \
+               FROM generate_series(1, 300) i;
+             INSERT INTO b SELECT i, i % 320, i % 11, 'l' || (i % 17) FROM generate_series(1, 900) i;
+             ANALYZE a; ANALYZE b;",
+        );
+        let queries = [
+            // Hash join, lookup join, the ON condition, WHERE across both, ORDER BY an
+            // unprojected column.
+            "SELECT sum(a.id), sum(length(b.label)) FROM a JOIN b ON b.aid = a.id",
+            "SELECT a.w, b.v FROM a JOIN b ON b.aid = a.id WHERE a.id = 17 ORDER BY b.label, b.v",
+            "SELECT count(*), sum(b.v) FROM a JOIN b ON b.aid = a.id AND b.label < a.w",
+            "SELECT count(*) FROM a, b WHERE a.g = b.v AND length(a.note) > b.v",
+            "SELECT a.id FROM a JOIN b ON b.aid = a.id ORDER BY a.note, b.label DESC, a.id LIMIT 7",
+            // Outer joins pad with NULLs: a pruned column must not look like a padding.
+            "SELECT count(*), count(b.label), count(a.note) FROM a LEFT JOIN b ON b.aid = a.id",
+            "SELECT count(*), count(a.w), sum(b.v) FROM a RIGHT JOIN b ON b.aid = a.id AND a.g = 2",
+            "SELECT count(*), count(a.note), count(b.label) FROM a FULL JOIN b ON b.aid = a.id \
+             AND a.g < 3",
+            // Grouping, HAVING and DISTINCT ON read columns of both sides.
+            "SELECT a.w, count(*), max(b.label) FROM a JOIN b ON b.aid = a.id GROUP BY a.w \
+             HAVING min(a.note) < 'xx' ORDER BY 1",
+            "SELECT DISTINCT ON (a.g) a.g, b.label FROM a JOIN b ON b.aid = a.id \
+             ORDER BY a.g, b.label",
+            // A nested loop (no equi-join key) and a three-way join.
+            "SELECT count(*), sum(a.id) FROM a JOIN b ON a.w < b.label AND b.id < 40",
+            "SELECT sum(a.id + b.v + c.id) FROM a JOIN b ON b.aid = a.id JOIN a AS c \
+             ON c.g = b.v WHERE c.note > 'xxxxx'",
+            // Semi- and anti-joins read the inner side's keys and ON columns.
+            "SELECT count(*) FROM a WHERE EXISTS (SELECT 1 FROM b WHERE b.aid = a.id \
+             AND b.label > 'l5')",
+            "SELECT count(*) FROM a WHERE NOT EXISTS (SELECT 1 FROM b WHERE b.v = a.g)",
+        ];
+        for q in queries {
+            let derived = q
+                .replace("FROM a JOIN", "FROM (SELECT * FROM a) AS a JOIN")
+                .replace("FROM a LEFT", "FROM (SELECT * FROM a) AS a LEFT")
+                .replace("FROM a RIGHT", "FROM (SELECT * FROM a) AS a RIGHT")
+                .replace("FROM a FULL", "FROM (SELECT * FROM a) AS a FULL")
+                .replace(
+                    "FROM a, b",
+                    "FROM (SELECT * FROM a) AS a, (SELECT * FROM b) AS b",
+                )
+                .replace("FROM b WHERE", "FROM (SELECT * FROM b) AS b WHERE")
+                .replace("JOIN b ON", "JOIN (SELECT * FROM b) AS b ON")
+                .replace("JOIN a AS c", "JOIN (SELECT * FROM a) AS c");
+            assert_ne!(q, derived);
+            assert_eq!(run(&mut s, q), run(&mut s, &derived), "{q}");
+        }
+        let engine = s.engine().clone();
+        let txn = engine.begin();
+        let plan = plan_of(
+            &engine,
+            &txn,
+            "SELECT a.w, b.v FROM a JOIN b ON b.aid = a.id WHERE a.g = 3",
+        );
+        let Body::Select(sel) = &plan.body else {
+            panic!("a select")
+        };
+        let masks: Vec<Option<Vec<bool>>> = sel
+            .from
+            .relations
+            .iter()
+            .map(|r| r.needed.clone())
+            .collect();
+        assert_eq!(
+            masks,
+            [
+                Some(vec![true, true, true, false]),
+                Some(vec![false, true, true, false])
+            ],
+            "a: id (key), g (filter), w (output); b: aid (key), v (output)"
+        );
+        // A LATERAL query reads the items before it through its own plan: every column.
+        let lateral = "SELECT a.id, x.n FROM a, LATERAL (SELECT a.w || a.note AS n) x \
+                       WHERE a.g = 1 ORDER BY a.id";
+        let plan = plan_of(&engine, &txn, lateral);
+        let Body::Select(sel) = &plan.body else {
+            panic!("a select")
+        };
+        assert!(sel.from.relations.iter().all(|r| r.needed.is_none()));
+        let rows = run(&mut s, lateral);
+        assert_eq!(rows[0], ["1", "w1x"]);
+        assert_eq!(rows.len(), 43);
     }
 
     #[test]
