@@ -312,17 +312,45 @@ pub(crate) fn child(p: &Page, i: usize) -> PageId {
 }
 
 /// Binary search: `Ok(i)` if key `i` equals `key`, else `Err(i)` with `i` the insertion point.
+/// Every lookup and every step of a descent runs it, so it reads the cell layout once rather
+/// than per probe and compares keys with [`compare_keys`].
 pub(crate) fn search(p: &Page, key_wanted: &[u8]) -> Result<usize, usize> {
+    let overhead = if is_leaf(p) {
+        LEAF_CELL_OVERHEAD
+    } else {
+        INTERNAL_CELL_OVERHEAD
+    };
     let (mut lo, mut hi) = (0, count(p));
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        match key(p, mid).cmp(key_wanted) {
+        let off = slot(p, mid);
+        let start = off + overhead;
+        let probe = &p[start..start + get_u16(p, off) as usize];
+        match compare_keys(probe, key_wanted) {
             std::cmp::Ordering::Less => lo = mid + 1,
             std::cmp::Ordering::Greater => hi = mid,
             std::cmp::Ordering::Equal => return Ok(mid),
         }
     }
     Err(lo)
+}
+
+/// Byte-wise (lexicographic) order of two keys, as `<[u8]>::cmp` gives it. Most keys are at
+/// least eight bytes long (an encoded `int8` is), and their first eight bytes usually decide:
+/// comparing them as one big-endian number settles most probes of a binary search without a
+/// call into the general slice comparison.
+#[inline]
+fn compare_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    if let (Some((ha, ra)), Some((hb, rb))) =
+        (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
+    {
+        match u64::from_be_bytes(*ha).cmp(&u64::from_be_bytes(*hb)) {
+            std::cmp::Ordering::Equal => ra.cmp(rb),
+            unequal => unequal,
+        }
+    } else {
+        a.cmp(b)
+    }
 }
 
 /// The child of an internal page whose key range holds `key`.
@@ -640,6 +668,57 @@ mod tests {
         let mut p = Box::new([0u8; PAGE_SIZE]);
         init_node(&mut p, PageId(9), Kind::Leaf, 0, PageId(7), 0);
         p
+    }
+
+    /// The fast comparison must order keys exactly as byte-wise slice order does, whatever
+    /// their lengths (shorter than, equal to, longer than its eight-byte head).
+    #[test]
+    fn compare_keys_agrees_with_byte_order() {
+        let keys: Vec<Vec<u8>> = vec![
+            vec![],
+            vec![0],
+            vec![1],
+            vec![0xff],
+            vec![1, 2, 3, 4, 5, 6, 7],
+            vec![1, 2, 3, 4, 5, 6, 7, 8],
+            vec![1, 2, 3, 4, 5, 6, 7, 9],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 0],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 1],
+            vec![1, 2, 3, 4, 5, 6, 7, 8, 1, 0],
+            vec![1, 2, 3, 4, 5, 6, 8],
+            vec![0x80, 0, 0, 0, 0, 0, 0, 1],
+            vec![0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            vec![0xff; 12],
+        ];
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(compare_keys(a, b), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
+    }
+
+    /// Search finds every key of a page of eight-byte and longer keys, and the insertion
+    /// point of absent ones, as a linear walk does.
+    #[test]
+    fn search_finds_long_keys() {
+        let mut p = leaf();
+        let keys: Vec<Vec<u8>> = (0u64..200)
+            .map(|i| {
+                let mut k = (i * 3).to_be_bytes().to_vec();
+                k.extend(std::iter::repeat_n(7u8, (i % 3) as usize));
+                k
+            })
+            .collect();
+        for (i, k) in keys.iter().enumerate() {
+            assert!(insert_cell(&mut p, i, &leaf_cell(k, b"v")));
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(search(&p, k), Ok(i));
+            let mut absent = k.clone();
+            absent.push(0);
+            let expected = keys.iter().filter(|x| **x <= absent).count();
+            assert_eq!(search(&p, &absent), Err(expected));
+        }
     }
 
     #[test]

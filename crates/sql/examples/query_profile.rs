@@ -12,9 +12,16 @@
 //! and ANALYZE run. `$1` in the query takes the run's number modulo ROWS / 100, plus 1.
 //! Statements before the last one in QUERY (`SET …;`) run once before it. With
 //! `QUERY_PROFILE_EXPLAIN` set in the environment, the query's plan is printed first.
+//!
+//! With `PREPARED=1` in the environment the query runs the way a statement prepared over the
+//! wire protocol does: described once (as a Parse message does), then each run executes it
+//! through the plan cache with a bound parameter (as Bind and Execute do). That is the path the
+//! benchmark's `pgbench -M prepared` takes, so it is the one to measure for its queries. The
+//! table also has an index on `ref` (`ref = id * 3`), as the benchmark's does.
 
 use borealis_common::pagestore::MemStore;
 use borealis_engine::{Engine, EngineConfig};
+use borealis_sql::PlanSlot;
 use borealis_sql::expr::SessionInfo;
 use borealis_sql::session::{Database, Session};
 use borealis_sql::types::Value;
@@ -38,6 +45,7 @@ fn workload(
     runs: u64,
     customers: u64,
     needs_param: bool,
+    plan: Option<&Arc<PlanSlot>>,
 ) -> Result<(), String> {
     for i in 0..runs {
         let params = if needs_param {
@@ -45,7 +53,11 @@ fn workload(
         } else {
             Vec::new()
         };
-        s.execute(stmt, &params).map_err(|e| e.to_string())?;
+        match plan {
+            Some(slot) => s.execute_with_plan_cache(stmt, &params, slot),
+            None => s.execute(stmt, &params),
+        }
+        .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -76,6 +88,7 @@ fn main() -> Result<(), String> {
         &[],
     )?;
     run(&mut s, "CREATE INDEX ON orders (customer_id)", &[])?;
+    run(&mut s, "CREATE INDEX ON orders (ref)", &[])?;
     run(&mut s, "ANALYZE orders", &[])?;
     // Statements before the last one (settings) run once; the last one is the workload.
     let mut stmts = borealis_sql::parse(query).map_err(|e| e.to_string())?;
@@ -107,8 +120,18 @@ fn main() -> Result<(), String> {
             }
         }
     }
+    let needs_param = query.contains("$1");
+    // A prepared statement is described once at Parse, with the parameter's type left open.
+    let prepared = std::env::var("PREPARED").is_ok_and(|v| v == "1");
+    let plan = if prepared {
+        let declared = if needs_param { vec![None] } else { Vec::new() };
+        s.describe(&stmt, &declared).map_err(|e| e.to_string())?;
+        Some(Arc::new(PlanSlot::default()))
+    } else {
+        None
+    };
     let started = std::time::Instant::now();
-    workload(&mut s, &stmt, runs, customers, query.contains("$1"))?;
+    workload(&mut s, &stmt, runs, customers, needs_param, plan.as_ref())?;
     let per_run = started.elapsed() / runs.max(1) as u32;
     println!("{runs} runs, {per_run:?} per run");
     Ok(())

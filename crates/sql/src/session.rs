@@ -1009,6 +1009,8 @@ pub struct Session {
     /// Moves on every settings change: a cached plan is bound under the settings of its time
     /// (`search_path` decides which relations names mean).
     settings_epoch: std::cell::Cell<u64>,
+    /// The settings every statement reads at its start, parsed under `settings_epoch`.
+    derived_settings: std::cell::RefCell<Option<DerivedSettings>>,
     /// The plan cache of the prepared statement being executed (see [`Session::execute_with_plan_cache`]).
     plan_slot: Option<Arc<PlanSlot>>,
     /// Whether this session has made temporary relations (its `pg_temp_N` schema exists).
@@ -1024,6 +1026,29 @@ pub struct Session {
     /// EXPLAIN ANALYZE of INSERT … ON CONFLICT: rows proposed and rows inserted (counted by
     /// every ON CONFLICT, read after the one EXPLAIN ANALYZE runs).
     explain_conflicts: std::cell::Cell<(u64, u64)>,
+}
+
+/// The settings every statement reads at its start, parsed: `search_path`'s entries, the time
+/// zone, `work_mem`, the parallel settings and the default isolation level. A prepared point
+/// query costs a few thousand instructions, and parsing these (lowercasing names, splitting
+/// `search_path`, reading the zone) on every statement was a third of them; they are parsed
+/// again only when a setting changes, which moves `Session::settings_epoch`.
+struct DerivedSettings {
+    /// The `settings_epoch` these were parsed under.
+    epoch: u64,
+    /// `search_path`, as [`crate::namespace::parse_search_path`] gives it.
+    search_path: Vec<String>,
+    /// `TimeZone` (UTC if unreadable).
+    zone: crate::datetime::Zone,
+    /// `work_mem`, in bytes.
+    work_mem_bytes: usize,
+    /// `max_parallel_workers_per_gather` and whether `force_parallel_mode` is on.
+    parallel: (usize, bool),
+    /// `default_transaction_isolation`.
+    isolation: Isolation,
+    /// The session's temporary schema's name: not a setting, but every statement's name
+    /// context carries it, and formatting it each time cost as much as the rest.
+    temp_schema: String,
 }
 
 /// Where a prepared statement keeps its plan between executions. The plan is reused while the
@@ -1130,6 +1155,7 @@ impl Session {
             sequences: SessionSequences::default(),
             sql_prepared: HashMap::new(),
             settings_epoch: std::cell::Cell::new(0),
+            derived_settings: std::cell::RefCell::new(None),
             plan_slot: None,
             temp_in_use: false,
             on_commit: Vec::new(),
@@ -1185,13 +1211,46 @@ impl Session {
                 session: &self.sequences,
             },
         );
-        e.work_mem = self.work_mem_bytes();
-        e.parallel = self.parallel_settings();
+        (e.work_mem, e.parallel) = self.with_derived(|d| (d.work_mem_bytes, d.parallel));
         e
     }
 
+    /// Runs `f` on the parsed settings ([`DerivedSettings`]), parsing them first if a setting
+    /// has changed since they were last parsed.
+    fn with_derived<T>(&self, f: impl FnOnce(&DerivedSettings) -> T) -> T {
+        let epoch = self.settings_epoch.get();
+        if let Some(d) = self
+            .derived_settings
+            .borrow()
+            .as_ref()
+            .filter(|d| d.epoch == epoch)
+        {
+            return f(d);
+        }
+        let d = DerivedSettings {
+            epoch,
+            search_path: crate::namespace::parse_search_path(
+                self.setting("search_path").unwrap_or("\"$user\", public"),
+            ),
+            zone: self
+                .setting("timezone")
+                .and_then(crate::datetime::parse_zone_setting)
+                .unwrap_or_default(),
+            work_mem_bytes: self.parse_work_mem_bytes(),
+            parallel: self.parse_parallel_settings(),
+            isolation: self
+                .setting("default_transaction_isolation")
+                .and_then(isolation_named)
+                .unwrap_or(Isolation::ReadCommitted),
+            temp_schema: self.temp_schema_name(),
+        };
+        let r = f(&d);
+        *self.derived_settings.borrow_mut() = Some(d);
+        r
+    }
+
     /// `max_parallel_workers_per_gather` and whether `force_parallel_mode` is on.
-    fn parallel_settings(&self) -> (usize, bool) {
+    fn parse_parallel_settings(&self) -> (usize, bool) {
         let workers = self
             .setting("max_parallel_workers_per_gather")
             .and_then(|v| v.parse().ok())
@@ -1221,6 +1280,11 @@ impl Session {
     }
 
     fn work_mem_bytes(&self) -> usize {
+        self.with_derived(|d| d.work_mem_bytes)
+    }
+
+    /// `work_mem` read from the settings (see [`Session::work_mem_bytes`]).
+    fn parse_work_mem_bytes(&self) -> usize {
         settings::lookup("work_mem")
             .zip(self.setting("work_mem"))
             .and_then(|(def, v)| settings::base_value(def, v))
@@ -1230,9 +1294,7 @@ impl Session {
 
     /// The isolation level of transactions that do not choose one.
     fn default_isolation(&self) -> Isolation {
-        self.setting("default_transaction_isolation")
-            .and_then(isolation_named)
-            .unwrap_or(Isolation::ReadCommitted)
+        self.with_derived(|d| d.isolation)
     }
 
     fn savepoint(&mut self, name: &str) -> SqlResult<Output> {
@@ -1357,13 +1419,24 @@ impl Session {
     /// types (see `datetime.rs`).
     #[must_use]
     pub fn clock(&self) -> crate::datetime::Clock {
-        crate::datetime::session_clock(self.setting("timezone"), &self.backend.state())
+        let mut clock = crate::datetime::session_clock(None, &self.backend.state());
+        clock.zone = self.with_derived(|d| d.zone.clone());
+        clock
     }
 
     /// A setting's current value.
     #[must_use]
     pub fn setting(&self, name: &str) -> Option<&str> {
-        let name = name.to_lowercase();
+        // Names are stored in lower case, and the server's own lookups already use it: they
+        // need no lowercased copy.
+        let name: std::borrow::Cow<'_, str> = if name
+            .bytes()
+            .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+        {
+            std::borrow::Cow::Owned(name.to_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(name)
+        };
         if name == "transaction_isolation" {
             let current = match (&self.txn, self.in_block) {
                 (Some(t), true) => t.isolation(),
@@ -1374,7 +1447,7 @@ impl Session {
         if name == "transaction_read_only" {
             return Some(if self.read_only() { "on" } else { "off" });
         }
-        self.settings.get(&name).map(|(v, _)| v.as_str())
+        self.settings.get(name.as_ref()).map(|(v, _)| v.as_str())
     }
 
     /// Sets a setting from a startup parameter of the connection: it is also what `RESET`
@@ -2399,7 +2472,7 @@ impl Session {
                     execution_ms = Some(elapsed_ms(started));
                 }
                 let walk = Walk::new(engine, o, instrument.as_ref(), &plan)
-                    .with_parallel((!o.analyze).then(|| self.parallel_settings()));
+                    .with_parallel((!o.analyze).then(|| self.with_derived(|d| d.parallel)));
                 (walk.query(&plan)?, planning_ms, execution_ms)
             }
             ast::Statement::Insert(_) | ast::Statement::Update(_) | ast::Statement::Delete(_) => {
@@ -4964,11 +5037,9 @@ impl Session {
     /// What this session's statements resolve names with (see [`crate::namespace`]).
     fn name_context(&self) -> crate::namespace::Context {
         crate::namespace::Context {
-            search_path: crate::namespace::parse_search_path(
-                self.setting("search_path").unwrap_or("\"$user\", public"),
-            ),
+            search_path: self.with_derived(|d| d.search_path.clone()),
             user: self.info.user.clone(),
-            temp_schema: self.temp_schema_name(),
+            temp_schema: self.with_derived(|d| d.temp_schema.clone()),
             temp_in_use: self.temp_in_use,
         }
     }
