@@ -1293,3 +1293,19 @@ async fn big_cursors_spill_and_portals_page_through_every_row() {
 async fn records_answer_as_postgresql_does() {
     run_golden("sql_records.golden", "sql-records", false).await;
 }
+
+/// `sql_scan_agg.golden`: full scans and hash aggregation over thousands of rows — plain-column
+/// grouping keys, count/sum/avg of integer columns, integer comparisons in filters, and scans
+/// that merge the transaction's own writes or meet rolled-back versions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scans_and_aggregates_answer_as_postgresql_does() {
+    run_golden("sql_scan_agg.golden", "sql-scan-agg", false).await;
+}
+
+/// `sql_jsonpath.golden`: jsonpath — its canonical text and syntax errors, every accessor,
+/// filters and predicates, lax and strict mode with their errors, item methods, variables,
+/// `silent`, the jsonb_path_* functions, `@?` and `@@` over a table, NULLs and binary forms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jsonpath_answers_as_postgresql_does() {
+    run_golden("sql_jsonpath.golden", "sql-jsonpath", true).await;
+}

@@ -490,29 +490,93 @@ impl Cursor {
                 self.slot += 1;
                 return Ok(true);
             }
-            // Leaving the leaf: the next one's keys must all be above its greatest.
-            if count > 0 {
-                self.last.clear();
-                self.last.extend_from_slice(page::key(p, count - 1));
-                self.started = true;
-            }
-            let next = page::link(p);
-            if next == 0 {
-                self.leaf = None;
-                continue;
-            }
-            self.hops += 1;
-            if self.hops > self.hops_max {
-                return Err(EngineError::Corrupted(format!(
-                    "tree {}: leaf sibling chain longer than the volume",
-                    self.tree
-                )));
-            }
-            self.leaf = Some(PageId(next));
-            self.slot = 0;
-            self.checked = false;
+            self.leave(p)?;
         }
     }
+
+    /// Moves the cursor from leaf `p` (its entries used up) to its right sibling, or past the
+    /// end. The next leaf's keys must all be above `p`'s greatest, which is kept for the check.
+    fn leave(&mut self, p: &Page) -> Result<(), EngineError> {
+        let count = page::count(p);
+        if count > 0 {
+            self.last.clear();
+            self.last.extend_from_slice(page::key(p, count - 1));
+            self.started = true;
+        }
+        let next = page::link(p);
+        if next == 0 {
+            self.leaf = None;
+            return Ok(());
+        }
+        self.hops += 1;
+        if self.hops > self.hops_max {
+            return Err(EngineError::Corrupted(format!(
+                "tree {}: leaf sibling chain longer than the volume",
+                self.tree
+            )));
+        }
+        self.leaf = Some(PageId(next));
+        self.slot = 0;
+        self.checked = false;
+        Ok(())
+    }
+
+    /// Hands the entries from the cursor on to `visit` in place, as slices of the leaf, until
+    /// `visit` halts or the tree ends; `false` once past the end. The same checks as
+    /// [`next_into`](Self::next_into), but the leaf is looked up once for all its entries
+    /// and nothing is copied: a full scan's cost per row is the visitor's.
+    pub(crate) fn visit(
+        &mut self,
+        mtr: &mut Mtr<'_>,
+        visit: &mut Visitor<'_>,
+    ) -> Result<bool, EngineError> {
+        loop {
+            let Some(id) = self.leaf else {
+                return Ok(false);
+            };
+            let p = if self.checked {
+                mtr.read(id)?
+            } else if self.hops == 0 {
+                read_at(mtr, id, self.tree, 0)?
+            } else {
+                read_node(mtr, id, self.tree, 0)?
+            };
+            let count = page::count(p);
+            while self.slot < count {
+                let k = page::key(p, self.slot);
+                if !self.checked && self.started && self.last.as_slice() >= k {
+                    return Err(EngineError::Corrupted(format!(
+                        "tree {}: keys stop ascending at leaf {id}",
+                        self.tree
+                    )));
+                }
+                self.checked = true;
+                self.started = true;
+                match visit(k, page::value(p, self.slot))? {
+                    Visit::Next => self.slot += 1,
+                    Visit::Stop => {
+                        self.slot += 1;
+                        return Ok(true);
+                    }
+                    Visit::Defer => return Ok(true),
+                }
+            }
+            self.leave(p)?;
+        }
+    }
+}
+
+/// What [`Cursor::visit`] hands each entry to: its key and stored value, in the leaf.
+pub(crate) type Visitor<'v> = dyn FnMut(&[u8], &[u8]) -> Result<Visit, EngineError> + 'v;
+
+/// What a [`Cursor::visit`] visitor makes of an entry.
+pub(crate) enum Visit {
+    /// Taken (or passed over): on to the next entry.
+    Next,
+    /// Taken, and the walk halts past it.
+    Stop,
+    /// Not taken: the walk halts on it, so the next read returns it again.
+    Defer,
 }
 
 /// Descends to the leaf holding the greatest key at or below `to` (below it when excluded; the

@@ -552,6 +552,19 @@ impl Engine {
             };
             // The end the walk stops at: `to` going forwards, `from` going backwards.
             let end = if backward { from } else { to };
+            if own.peek().is_none() {
+                // No write of the transaction's own to merge: the rows are taken in place.
+                return scan_stored(
+                    &mut cursor,
+                    mtr,
+                    status,
+                    (end, limit),
+                    seer,
+                    &mut newer,
+                    (&mut key, &mut raw),
+                    out,
+                );
+            }
             let mut stored = None;
             // Whether the stored row under the cursor is used up (none read yet, taken, or
             // replaced by the transaction's own write of the same key).
@@ -1764,6 +1777,74 @@ fn next_visible_into(
             return Ok(Some(value));
         }
     }
+}
+
+/// The stored rows visible at `snapshot` to transaction `own` from the walk on, up to `limit`
+/// of them and not past `end`, into `out`: the scan of a range the transaction has not
+/// written. Going forwards, each row is decided in its leaf, with no copy but the visible
+/// value's into `out` and no lookup of the leaf per row; a row whose writer's status is not
+/// cached yet (or any row going backwards) is read the general way, through `key` and `raw`.
+/// Writers of versions too new for the snapshot are added to `newer`.
+#[allow(clippy::too_many_arguments)]
+fn scan_stored(
+    cursor: &mut Walk,
+    mtr: &mut Mtr<'_>,
+    status: &mut StatusCache,
+    (end, limit): (Bound<&[u8]>, usize),
+    (snapshot, own): (Lsn, TxnId),
+    newer: &mut Vec<TxnId>,
+    (key, raw): (&mut Vec<u8>, &mut Vec<u8>),
+    out: &mut ScanBatch,
+) -> Result<(), EngineError> {
+    while out.len() < limit {
+        if let Walk::Forward(c) = cursor {
+            // The status last found: the rows of a table are mostly written by a few
+            // transactions, so most rows ask for the one before's writer again. (The engine
+            // lock is held: no status changes during the walk.)
+            let mut last: Option<(TxnId, Option<Lsn>)> = None;
+            let mut status_of = |txn: TxnId| match last {
+                Some((t, s)) if t == txn => Some(s),
+                _ => {
+                    let s = status.cached(txn)?;
+                    last = Some((txn, s));
+                    Some(s)
+                }
+            };
+            let mut ended = false;
+            let halted = c.visit(mtr, &mut |k, chain| {
+                let within = match end {
+                    Bound::Unbounded => true,
+                    Bound::Included(end) => k <= end,
+                    Bound::Excluded(end) => k < end,
+                };
+                if !within {
+                    ended = true;
+                    return Ok(btree::Visit::Stop);
+                }
+                match mvcc::visible_cached(&mut status_of, chain, snapshot, own, newer)? {
+                    None => Ok(btree::Visit::Defer),
+                    Some(None) => Ok(btree::Visit::Next),
+                    Some(Some(value)) => {
+                        out.push(k, &chain[value]);
+                        Ok(if out.len() >= limit {
+                            btree::Visit::Stop
+                        } else {
+                            btree::Visit::Next
+                        })
+                    }
+                }
+            })?;
+            if !halted || ended || out.len() >= limit {
+                return Ok(());
+            }
+            // Halted on a row whose writer's status is not cached: read below.
+        }
+        match next_visible_into(cursor, mtr, status, end, (snapshot, own), newer, (key, raw))? {
+            Some(value) => out.push(key, &raw[value]),
+            None => return Ok(()),
+        }
+    }
+    Ok(())
 }
 
 /// A batch of scanned entries in two reused buffers (see [`Engine::scan_batch`]).

@@ -313,6 +313,13 @@ impl StatusCache {
         Ok(found)
     }
 
+    /// [`lookup`](Self::lookup) of a transaction whose status is cached already; `None` if it
+    /// is not (then it must be looked up in the status tree).
+    #[inline]
+    pub(crate) fn cached(&self, txn: TxnId) -> Option<Option<Lsn>> {
+        self.map.get(&txn).copied()
+    }
+
     /// Whether `txn`'s versions are visible to `snapshot`.
     pub(crate) fn visible(
         &mut self,
@@ -420,6 +427,40 @@ pub(crate) fn visible_in(
         return Err(EngineError::SnapshotTooOld { snapshot });
     }
     Ok(None)
+}
+
+/// [`visible_in`] answered from statuses at hand: `status(txn)` is the cached status of `txn`
+/// (as [`StatusCache::lookup`] gives it), `None` when not cached. Returns `Ok(None)`, with
+/// `newer` as it was, at the first writer whose status is not at hand: the caller then asks
+/// [`visible_in`], which reads it. Lets a scan decide a row while it holds the row's page.
+pub(crate) fn visible_cached(
+    status: &mut impl FnMut(TxnId) -> Option<Option<Lsn>>,
+    raw: &[u8],
+    snapshot: Lsn,
+    own: TxnId,
+    newer: &mut Vec<TxnId>,
+) -> Result<Option<Option<std::ops::Range<usize>>>, EngineError> {
+    let newer_before = newer.len();
+    let chain = RawChain::new(raw)?;
+    for v in chain.versions() {
+        let (txn, value) = v?;
+        if txn == own {
+            return Ok(Some(value));
+        }
+        let Some(committed) = status(txn) else {
+            newer.truncate(newer_before);
+            return Ok(None);
+        };
+        match committed {
+            Some(UNCOMMITTED) => continue,
+            Some(l) if l > snapshot => newer.push(txn),
+            _ => return Ok(Some(value)),
+        }
+    }
+    if chain.history_cut {
+        return Err(EngineError::SnapshotTooOld { snapshot });
+    }
+    Ok(Some(None))
 }
 
 /// What a snapshot sees of one chain.

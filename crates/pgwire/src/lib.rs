@@ -122,6 +122,8 @@ fn error_info(e: &FrontError) -> ErrorInfo {
                 | SqlError::MalformedArray { detail, .. }
                 | SqlError::UnsupportedUnicodeEscape { detail }
                 | SqlError::StackDepthExceeded(detail)
+                | SqlError::InvalidJsonPath(detail)
+                | SqlError::InvalidParameterValueDetail { detail, .. }
                     if !detail.is_empty() =>
                 {
                     Some(detail.clone())
@@ -353,6 +355,16 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::IndeterminateDatatype(_) => "42P18",
         SqlError::UnsupportedUnicodeEscape { .. } => "22P05",
         SqlError::StackDepthExceeded(_) => "54001",
+        SqlError::SqlJsonSingletonRequired(_) => "22038",
+        SqlError::SqlJsonNonNumeric(_) => "2203B",
+        SqlError::SqlJsonNonNumericItem(_) => "22036",
+        SqlError::NotImplemented(_) => "0A000",
+        SqlError::SqlJsonMemberNotFound(_) => "2203A",
+        SqlError::SqlJsonObjectNotFound(_) => "2203C",
+        SqlError::SqlJsonArrayNotFound(_) => "22039",
+        SqlError::SqlJsonInvalidSubscript(_) => "22033",
+        SqlError::InvalidJsonPath(_) => "42601",
+        SqlError::InvalidParameterValueDetail { .. } => "22023",
         SqlError::NullValueNotAllowed(_) => "22004",
         SqlError::StringDataRightTruncation(_) => "22001",
         SqlError::UniqueIndexBuild { .. } => "23505",
@@ -446,6 +458,7 @@ fn pg_type(t: DataType) -> Type {
         DataType::Interval => Type::INTERVAL,
         DataType::Json => Type::JSON,
         DataType::Jsonb => Type::JSONB,
+        DataType::JsonPath => Type::JSONPATH,
         DataType::Array(_) => Type::from_oid(t.oid()).unwrap_or(Type::TEXT_ARRAY),
         DataType::Record => Type::RECORD,
     }
@@ -483,6 +496,7 @@ fn our_type(t: &Type) -> Option<DataType> {
         Type::INTERVAL => DataType::Interval,
         Type::JSON => DataType::Json,
         Type::JSONB => DataType::Jsonb,
+        Type::JSONPATH => DataType::JsonPath,
         // Arrays keep their element type exactly: a binary array carries its elements' OID.
         Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY | Type::NAME_ARRAY => DataType::Text.array_of(),
         _ => match DataType::from_oid(t.oid()) {
@@ -586,6 +600,14 @@ fn decode_param(
             Some((1, rest)) => {
                 let text = std::str::from_utf8(rest).map_err(|_| bad())?;
                 borealis_sql::types::parse_text(text, DataType::Jsonb)?
+            }
+            _ => return Err(bad()),
+        },
+        // jsonpath's binary form, like jsonb's, is a version byte (1) and the text.
+        DataType::JsonPath => match raw.split_first() {
+            Some((1, rest)) => {
+                let text = std::str::from_utf8(rest).map_err(|_| bad())?;
+                borealis_sql::types::parse_text(text, DataType::JsonPath)?
             }
             _ => return Err(bad()),
         },
@@ -1285,6 +1307,16 @@ impl RowEncoder {
                 (Value::Record(r), _) => {
                     let mut b = Vec::new();
                     borealis_sql::record::to_binary(r, &mut b);
+                    self.encoder.encode_field_with_type_and_format(
+                        &b,
+                        &Type::BYTEA,
+                        FieldFormat::Binary,
+                        &pgwire::types::format::FormatOptions::default(),
+                    )?
+                }
+                (Value::JsonPath(p), _) => {
+                    let mut b = vec![1u8];
+                    b.extend_from_slice(p.as_bytes());
                     self.encoder.encode_field_with_type_and_format(
                         &b,
                         &Type::BYTEA,

@@ -716,6 +716,11 @@ pub fn scalar_to_binary(v: &Value, ty: DataType, out: &mut Vec<u8>) {
         (Value::Text(s) | Value::Bpchar(s) | Value::Json(s), _) => {
             out.extend_from_slice(s.as_bytes());
         }
+        // jsonpath's binary form is a version byte (1) and the canonical text.
+        (Value::JsonPath(s), _) => {
+            out.push(1);
+            out.extend_from_slice(s.as_bytes());
+        }
         (Value::Timestamp(t) | Value::TimestampTz(t), _) => {
             out.extend_from_slice(&dt::ts_to_wire(*t).to_be_bytes());
         }
@@ -781,6 +786,13 @@ pub fn scalar_from_binary(raw: &[u8], ty: DataType) -> SqlResult<Option<Value>> 
         },
         DataType::Array(e) => Some(Value::Array(from_binary(raw, *e)?)),
         DataType::Record => None,
+        DataType::JsonPath => match raw.split_first() {
+            Some((1, rest)) => match std::str::from_utf8(rest) {
+                Ok(text) => Some(crate::types::parse_text(text, DataType::JsonPath)?),
+                Err(_) => None,
+            },
+            _ => None,
+        },
     })
 }
 

@@ -961,6 +961,8 @@ const BPCHAR_VALUE_TAG: u8 = 18;
 /// field count, then per field its column name, its type's catalog tag and its row value. A
 /// field that is itself a record is held as its text, so decoding never nests.
 const RECORD_VALUE_TAG: u8 = 19;
+/// The row value tag of a `jsonpath`: its canonical text, as tag 4 holds a text.
+const JSONPATH_VALUE_TAG: u8 = 20;
 
 /// Appends one row value: its tag, then its bytes.
 #[inline]
@@ -1030,6 +1032,10 @@ fn encode_value(v: &Value, out: &mut Vec<u8>) {
                 out.put_u8(14);
                 out.put_str(s);
             }
+            Value::JsonPath(s) => {
+                out.put_u8(JSONPATH_VALUE_TAG);
+                out.put_str(s);
+            }
             Value::Jsonb(j) => {
                 out.put_u8(15);
                 crate::json::encode(j, out);
@@ -1088,6 +1094,144 @@ pub fn decode_row_into(bytes: &[u8], ncols: usize, vals: &mut Vec<Value>) -> Sql
 /// others are skipped over and read as NULL, so a query that reads two columns of a wide row
 /// does not copy the rest.
 pub fn decode_columns_into(
+    bytes: &[u8],
+    ncols: usize,
+    needed: Option<&[bool]>,
+    vals: &mut Vec<Value>,
+) -> SqlResult<()> {
+    if decode_columns_fast(bytes, ncols, needed, vals) {
+        return Ok(());
+    }
+    decode_columns_checked(bytes, ncols, needed, vals)
+}
+
+/// [`decode_columns_into`] over the row's bytes in place, for the rows a scan meets (this is
+/// its cost per row): the scalars are read straight from the slice into their slots, with no
+/// reader state, error value or drop on the way. `false`, with `vals` to be rewritten, at
+/// anything amiss (a short or malformed row): [`decode_columns_checked`] then decodes the row
+/// again and names the fault exactly.
+#[inline]
+fn decode_columns_fast(
+    bytes: &[u8],
+    ncols: usize,
+    needed: Option<&[bool]>,
+    vals: &mut Vec<Value>,
+) -> bool {
+    let [lo, hi, ..] = *bytes else {
+        return false;
+    };
+    let n = usize::from(u16::from_le_bytes([lo, hi]));
+    // Which columns are built, and how far the row is read: as `decode_columns_checked` says.
+    let upto = match needed {
+        None => n,
+        Some(m) if m.len() < ncols => n,
+        Some(m) => m.iter().rposition(|&x| x).map_or(0, |p| p + 1).min(n),
+    };
+    if vals.len() != ncols {
+        vals.clear();
+        vals.extend(std::iter::repeat_with(|| Value::Null).take(ncols));
+    }
+    let word = |at: usize| -> Option<u64> {
+        let b: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+        Some(u64::from_le_bytes(b))
+    };
+    // A value whose length is inside its encoding (numeric, jsonb, arrays, …), read through a
+    // reader over the rest of the row: the value and where it ends.
+    let general = |tag: u8, at: usize| -> Option<(Value, usize)> {
+        let mut r = Reader::new(bytes.get(at..)?);
+        let v = decode_value(tag, &mut r, true).ok()?;
+        Some((v, bytes.len() - r.remaining()))
+    };
+    let mut at = 2usize;
+    for i in 0..upto {
+        let Some(&tag) = bytes.get(at) else {
+            return false;
+        };
+        at += 1;
+        let wanted = i < ncols && needed.is_none_or(|m| m.get(i).copied().unwrap_or(true));
+        if !wanted {
+            let width = match tag {
+                0 => 0,
+                1 => 1,
+                2 | 3 | 5 | 10 | 11 => 8,
+                9 | 13 => 4,
+                8 | 12 => 16,
+                4 | 7 | 14 => {
+                    let Some(&[a, b, c, d]) = bytes.get(at..at + 4) else {
+                        return false;
+                    };
+                    4 + u32::from_le_bytes([a, b, c, d]) as usize
+                }
+                _ => match general(tag, at) {
+                    Some((_, end)) => end - at,
+                    None => return false,
+                },
+            };
+            if bytes.len() - at < width {
+                return false;
+            }
+            at += width;
+            if let Some(slot) = vals.get_mut(i)
+                && !matches!(slot, Value::Null)
+            {
+                *slot = Value::Null;
+            }
+            continue;
+        }
+        // Wanted: `i < ncols`, so the slot is there.
+        let Some(slot) = vals.get_mut(i) else {
+            return false;
+        };
+        match tag {
+            0 => {
+                if !matches!(slot, Value::Null) {
+                    *slot = Value::Null;
+                }
+            }
+            1 => {
+                let Some(&b) = bytes.get(at) else {
+                    return false;
+                };
+                at += 1;
+                *slot = Value::Bool(b != 0);
+            }
+            2 => {
+                let Some(x) = word(at) else {
+                    return false;
+                };
+                at += 8;
+                // Over the slot's integer from the last row, the way most scans go.
+                match slot {
+                    Value::Int(v) => *v = x as i64,
+                    other => *other = Value::Int(x as i64),
+                }
+            }
+            3 => {
+                let Some(x) = word(at) else {
+                    return false;
+                };
+                at += 8;
+                *slot = Value::Float(f64::from_bits(x));
+            }
+            _ => {
+                let Some((v, end)) = general(tag, at) else {
+                    return false;
+                };
+                at = end;
+                *slot = v;
+            }
+        }
+    }
+    for slot in vals.iter_mut().skip(upto) {
+        if !matches!(slot, Value::Null) {
+            *slot = Value::Null;
+        }
+    }
+    true
+}
+
+/// [`decode_columns_into`] through a checked reader: every fault is an error that says where.
+fn decode_columns_checked(
     bytes: &[u8],
     ncols: usize,
     needed: Option<&[bool]>,
@@ -1185,6 +1329,7 @@ fn decode_value(tag: u8, r: &mut Reader<'_>, array_ok: bool) -> SqlResult<Value>
             }
             13 => Value::Float4(f32::from_bits(r.u32().map_err(corrupt)?)),
             14 => Value::Json(r.string(u32::MAX).map_err(corrupt)?),
+            JSONPATH_VALUE_TAG => Value::JsonPath(r.string(u32::MAX).map_err(corrupt)?),
             15 => Value::Jsonb(crate::json::decode(r, 0).map_err(corrupt)?),
             16 => {
                 let t = r.u64().map_err(corrupt)? as i64;
@@ -1280,7 +1425,7 @@ pub fn encode_key_value(v: &Value, out: &mut Vec<u8>) {
         Value::Numeric(n) => n.encode_key(out),
         Value::Jsonb(j) => crate::json::encode_key(j, out),
         // json has no order of its own; its key (for DISTINCT and grouping) is its text.
-        Value::Json(s) => encode_key_value(&Value::Text(s.clone()), out),
+        Value::Json(s) | Value::JsonPath(s) => encode_key_value(&Value::Text(s.clone()), out),
         Value::Uuid(u) => out.extend_from_slice(&u.to_be_bytes()),
         // An array: each element as 01 and its key, or 02 for NULL (after every value, as
         // PostgreSQL orders NULL elements), then 00, so a prefix sorts first.
@@ -1421,6 +1566,7 @@ pub fn key_decodable(col: &Column) -> bool {
         | DataType::Interval
         | DataType::Json
         | DataType::Jsonb
+        | DataType::JsonPath
         | DataType::Array(_)
         | DataType::Record => false,
     }
@@ -1582,6 +1728,53 @@ pub fn rowid_of_key(key: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The in-place decoder a scan uses builds what the checked reader builds, for every
+    /// column mask, over a slot buffer left from another row; on every truncated or corrupt
+    /// row it gives up, and the public decoder's error is the checked reader's.
+    #[test]
+    fn fast_row_decoding_matches_the_checked_reader() {
+        let row = vec![
+            Value::Int(-7),
+            Value::Text("note".into()),
+            Value::Null,
+            Value::Bool(true),
+            Value::Float(-0.5),
+            Value::Numeric(crate::numeric::Numeric::from_i64(12)),
+            Value::Date(3),
+            Value::Bytes(vec![1, 2]),
+            Value::Int(i64::MIN),
+        ];
+        let ncols = row.len();
+        let mut b = Vec::new();
+        encode_row(&row, &mut b);
+        let stale = || vec![Value::Text("old".into()); ncols];
+        for bits in 0..(1u32 << ncols) {
+            let mask: Vec<bool> = (0..ncols).map(|i| bits & (1 << i) != 0).collect();
+            for needed in [Some(&mask[..]), Some(&mask[..3]), None] {
+                for width in [ncols, ncols - 2, ncols + 1] {
+                    let (mut fast, mut checked) = (stale(), stale());
+                    assert!(decode_columns_fast(&b, width, needed, &mut fast));
+                    decode_columns_checked(&b, width, needed, &mut checked).unwrap();
+                    assert_eq!(fast, checked, "mask {needed:?}, width {width}");
+                }
+            }
+        }
+        for cut in 0..b.len() {
+            let mut fast = stale();
+            assert!(
+                !decode_columns_fast(&b[..cut], ncols, None, &mut fast),
+                "cut {cut}"
+            );
+            let want = decode_columns_checked(&b[..cut], ncols, None, &mut stale()).unwrap_err();
+            let got = decode_columns_into(&b[..cut], ncols, None, &mut stale()).unwrap_err();
+            assert_eq!(got.to_string(), want.to_string(), "cut {cut}");
+        }
+        let mut bad = b.clone();
+        bad[2] = 99;
+        assert!(!decode_columns_fast(&bad, ncols, None, &mut stale()));
+        assert!(decode_columns_into(&bad, ncols, None, &mut stale()).is_err());
+    }
 
     fn key_of(v: &Value) -> Vec<u8> {
         let mut k = Vec::new();

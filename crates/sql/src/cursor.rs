@@ -204,6 +204,41 @@ impl RowStore {
         })
     }
 
+    /// A reader of the rows from row `first` (numbered from 0) on, in the order pushed; a
+    /// spilled store must have ended writing. A spilled store seeks to the nearest indexed
+    /// row at or before `first` and decodes at most [`ROW_INDEX_STRIDE`] rows to reach it, so
+    /// several readers may each hold their own place in one store (a window partition's
+    /// current row, frame start and frame end).
+    pub fn reader_from(&self, first: u64) -> SqlResult<RowStoreReader<'_>> {
+        let Some(s) = &self.spilled else {
+            #[allow(clippy::cast_possible_truncation)] // bounded by the rows held in memory
+            let from = (first.min(self.rows)) as usize;
+            return Ok(RowStoreReader {
+                memory: self.memory[from..].iter(),
+                file: None,
+            });
+        };
+        let first = first.min(self.rows);
+        let slot = first / ROW_INDEX_STRIDE;
+        #[allow(clippy::cast_possible_truncation)] // one entry per stride of rows
+        let Some(&offset) = s.index.get(slot as usize) else {
+            return Ok(RowStoreReader {
+                memory: std::slice::Iter::default(),
+                file: None,
+            });
+        };
+        let mut file = s
+            .file
+            .reader_written_at(self.width, offset, slot * ROW_INDEX_STRIDE)?;
+        for _ in slot * ROW_INDEX_STRIDE..first {
+            file.next_row()?;
+        }
+        Ok(RowStoreReader {
+            memory: std::slice::Iter::default(),
+            file: Some(file),
+        })
+    }
+
     /// The rows, if they are all in memory (the store never spilled).
     #[must_use]
     pub fn into_memory(self) -> Option<Vec<Vec<Value>>> {
@@ -219,6 +254,18 @@ impl RowStore {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.rows == 0
+    }
+
+    /// Bytes the rows held in memory take (none once they moved to a file).
+    #[must_use]
+    pub fn memory_bytes(&self) -> usize {
+        self.memory_bytes
+    }
+
+    /// Bytes written to the store's temporary file (none while it is in memory).
+    #[must_use]
+    pub fn disk_bytes(&self) -> u64 {
+        self.spilled.as_ref().map_or(0, |s| s.file.bytes)
     }
 
     /// Whether the rows are in a temporary file.

@@ -304,6 +304,37 @@ pub enum SqlError {
     Corrupted(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A jsonpath operand or result that must be one item is not (22038).
+    #[error("{0}")]
+    SqlJsonSingletonRequired(String),
+    /// A jsonpath operator on a non-numeric item that needs a number (2203B).
+    #[error("{0}")]
+    SqlJsonNonNumeric(String),
+    /// A jsonpath item method on an item of a type it does not take (22036).
+    #[error("{0}")]
+    SqlJsonNonNumericItem(String),
+    /// A feature PostgreSQL itself words as "… is not implemented" (0A000), message as is.
+    #[error("{0}")]
+    NotImplemented(String),
+    /// A strict jsonpath member accessor on a missing key or a non-object (2203A).
+    #[error("{0}")]
+    SqlJsonMemberNotFound(String),
+    /// A strict jsonpath wildcard member accessor or `.keyvalue()` on a non-object (2203C).
+    #[error("{0}")]
+    SqlJsonObjectNotFound(String),
+    /// A strict jsonpath array accessor or `.size()` on a non-array (22039).
+    #[error("{0}")]
+    SqlJsonArrayNotFound(String),
+    /// A jsonpath subscript that is not a number or is out of bounds (22033).
+    #[error("{0}")]
+    SqlJsonInvalidSubscript(String),
+    /// Malformed `jsonpath` input PostgreSQL reports with a detail (42601, as its scanner's
+    /// errors).
+    #[error("invalid input syntax for type jsonpath")]
+    InvalidJsonPath(String),
+    /// An invalid argument with a detail saying what was expected (22023).
+    #[error("{message}")]
+    InvalidParameterValueDetail { message: String, detail: String },
     /// Not an error: a consumer of rows has all it wants (a LIMIT), and the producer stops. It
     /// is caught where it is raised, so a client never sees it.
     #[error("internal error: rows wanted no more")]

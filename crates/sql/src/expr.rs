@@ -605,6 +605,7 @@ pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
                 "uuid" => DataType::Uuid,
                 "json" => DataType::Json,
                 "jsonb" => DataType::Jsonb,
+                "jsonpath" => DataType::JsonPath,
                 _ => return Err(SqlError::FeatureNotSupported(format!("type {dt}"))),
             }
         }
@@ -784,6 +785,8 @@ fn is_json_operator(op: &ast::BinaryOperator, right: &ast::Expr) -> bool {
         | B::Question
         | B::QuestionAnd
         | B::QuestionPipe
+        | B::AtQuestion
+        | B::AtAt
         | B::PGOverlap => true,
         B::Minus => {
             matches!(right, ast::Expr::Array(_))
@@ -821,6 +824,7 @@ fn literal_type(v: &Value) -> Option<DataType> {
         Value::TimeTz(..) => Some(DataType::TimeTz),
         Value::Interval(_) => Some(DataType::Interval),
         Value::Json(_) => Some(DataType::Json),
+        Value::JsonPath(_) => Some(DataType::JsonPath),
         Value::Jsonb(_) => Some(DataType::Jsonb),
         Value::Array(items) => items.iter().find_map(literal_type).map(DataType::array_of),
         Value::Record(_) => Some(DataType::Record),
@@ -2103,6 +2107,24 @@ impl<'a> Binder<'a> {
                     "js_contained"
                 }
             }
+            // `jsonb @? jsonpath` and `jsonb @@ jsonpath`: untyped sides take those types.
+            B::AtQuestion | B::AtAt => {
+                let jsonb_ok = lt == Some(DataType::Jsonb) || (lt.is_none() && untyped(&l));
+                let path_ok = rt == Some(DataType::JsonPath) || (rt.is_none() && untyped(&r));
+                if !jsonb_ok || !path_ok {
+                    return Err(no_operator());
+                }
+                let l = self.coerce_to(l, DataType::Jsonb);
+                let r = self.coerce_to(r, DataType::JsonPath);
+                return Ok(Expr::Func {
+                    name: if *op == B::AtQuestion {
+                        "jp_exists_op"
+                    } else {
+                        "jp_match_op"
+                    },
+                    args: vec![l, r],
+                });
+            }
             B::Question | B::QuestionAnd | B::QuestionPipe => {
                 if lt != Some(DataType::Jsonb)
                     || !matches!(
@@ -2720,6 +2742,22 @@ impl<'a> Binder<'a> {
         self.json_function(name, args)
     }
 
+    /// Coerces the arguments of a jsonpath function in place: (jsonb, jsonpath [, jsonb
+    /// [, boolean]]), untyped literals and parameters taking those types as PostgreSQL's
+    /// function resolution gives them.
+    pub(crate) fn path_arguments(&mut self, args: &mut [Expr]) {
+        const TYPES: [DataType; 4] = [
+            DataType::Jsonb,
+            DataType::JsonPath,
+            DataType::Jsonb,
+            DataType::Bool,
+        ];
+        for (a, ty) in args.iter_mut().zip(TYPES) {
+            let e = std::mem::replace(a, Expr::Literal(Value::Null));
+            *a = self.coerce_to(e, ty);
+        }
+    }
+
     /// The json functions of the select list (see `json.rs`); `None` when `name` is not one.
     #[inline(never)]
     fn json_function(&mut self, name: &str, args: &mut Vec<Expr>) -> SqlResult<Option<Expr>> {
@@ -2767,6 +2805,24 @@ impl<'a> Binder<'a> {
             "jsonb_set" => ("js_set", n == 3 || n == 4),
             "jsonb_pretty" => ("js_pretty", n == 1),
             "jsonb_strip_nulls" => ("js_strip_nulls", n == 1),
+            "jsonb_path_exists"
+            | "jsonb_path_match"
+            | "jsonb_path_query_array"
+            | "jsonb_path_query_first" => {
+                if !(2..=4).contains(&n) {
+                    return arity_error();
+                }
+                self.path_arguments(args);
+                (
+                    match name {
+                        "jsonb_path_exists" => "jp_exists",
+                        "jsonb_path_match" => "jp_match",
+                        "jsonb_path_query_array" => "jp_query_array",
+                        _ => "jp_query_first",
+                    },
+                    true,
+                )
+            }
             "json_extract_path"
             | "json_extract_path_text"
             | "jsonb_extract_path"
@@ -3547,6 +3603,9 @@ impl<'a> Binder<'a> {
         if let Some(e) = failed {
             return Err(e);
         }
+        if name == "jsonb_path_query" {
+            self.path_arguments(&mut bound);
+        }
         let types: Vec<Option<DataType>> = bound.iter().map(|b| self.type_of(b)).collect();
         let ty = match name {
             "generate_series" => {
@@ -3903,6 +3962,7 @@ impl<'a> Binder<'a> {
                 }
                 n if n.starts_with("dt_") => crate::datetime::function_type(n),
                 n if n.starts_with("js_") => crate::json::function_type(n),
+                n if n.starts_with("jp_") => crate::jsonpath::function_type(n),
                 n if n.starts_with("float_") => Some(DataType::Float8),
                 n if n.starts_with("arr_") => {
                     let types: Vec<Option<DataType>> =
@@ -4186,6 +4246,29 @@ fn truth(v: &Value) -> SqlResult<Option<bool>> {
     }
 }
 
+/// A comparison of two integers that are columns of the row or constants (`amount > 500`,
+/// the commonest filter), decided on the values in place: the general path copies both
+/// operands, compares through [`compare_values`] and drops the copies. `None` when the
+/// operands are anything else (NULL included), for the general path.
+#[inline]
+fn int_comparison(op: BinOp, left: &Expr, right: &Expr, cx: &EvalContext<'_>) -> Option<bool> {
+    if !matches!(
+        op,
+        BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq
+    ) {
+        return None;
+    }
+    let operand = |e: &Expr| match e {
+        Expr::Column(i) => match cx.row.get(*i) {
+            Some(Value::Int(v)) => Some(*v),
+            _ => None,
+        },
+        Expr::Literal(Value::Int(v)) => Some(*v),
+        _ => None,
+    };
+    Some(compare_holds(op, operand(left)?.cmp(&operand(right)?)))
+}
+
 /// Compares two values, coercing an untyped string to the other side's type.
 fn compare_values(a: &Value, b: &Value) -> SqlResult<Option<Ordering>> {
     match (a, b) {
@@ -4215,6 +4298,7 @@ pub(crate) fn value_type(v: &Value) -> DataType {
         Value::Bytes(_) => DataType::Bytea,
         Value::Uuid(_) => DataType::Uuid,
         Value::Json(_) => DataType::Json,
+        Value::JsonPath(_) => DataType::JsonPath,
         Value::Jsonb(_) => DataType::Jsonb,
         Value::Array(items) => items
             .iter()
@@ -4747,6 +4831,9 @@ impl Expr {
                 right,
                 ty,
             } => {
+                if let Some(holds) = int_comparison(*op, left, right, cx) {
+                    return Ok(Value::Bool(holds));
+                }
                 let (a, b) = (left.eval(cx)?, right.eval(cx)?);
                 if a.is_null() || b.is_null() {
                     return Ok(Value::Null);
@@ -5097,6 +5184,9 @@ fn typed_eval(name: &str, vals: &[Value]) -> SqlResult<Option<Value>> {
         return Ok(Some(v));
     }
     if let Some(v) = crate::datetime::eval_function(name, vals)? {
+        return Ok(Some(v));
+    }
+    if let Some(v) = crate::jsonpath::eval_function(name, vals)? {
         return Ok(Some(v));
     }
     crate::json::eval_function(name, vals)

@@ -2952,3 +2952,32 @@ mod naming_tests {
         assert!(diff.is_empty(), "{diff:#?}");
     }
 }
+
+/// Whether `text` matches a jsonpath `like_regex` pattern under its XQuery `flags` (`i`
+/// case-insensitive, `s` dot matches newline, `m` `^`/`$` at line breaks, `q` literal), as
+/// PostgreSQL maps those flags onto its ARE engine. An empty subject with an empty pattern
+/// checks only that the pattern compiles.
+pub(crate) fn xquery_regex_match(text: &str, pattern: &str, flags: &str) -> SqlResult<bool> {
+    let case_insensitive = flags.contains('i');
+    if case_insensitive && !(text.is_ascii() && pattern.is_ascii()) {
+        return Err(SqlError::InvalidRegularExpression(
+            "invalid regular expression: case-insensitive matching is supported for ASCII text \
+             only"
+                .into(),
+        ));
+    }
+    let translated = if flags.contains('q') {
+        regex_lite::escape(pattern)
+    } else {
+        translate_are(pattern)?
+    };
+    let re = regex_lite::RegexBuilder::new(&translated)
+        .case_insensitive(case_insensitive)
+        .dot_matches_new_line(flags.contains('s') || flags.contains('q'))
+        .multi_line(flags.contains('m') && !flags.contains('q'))
+        .build()
+        .map_err(|e| {
+            SqlError::InvalidRegularExpression(format!("invalid regular expression: {e}"))
+        })?;
+    Ok(re.is_match(text))
+}

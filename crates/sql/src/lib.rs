@@ -61,6 +61,7 @@ pub mod functions;
 pub mod index;
 mod info_schema;
 pub mod json;
+pub mod jsonpath;
 pub mod namespace;
 pub mod numeric;
 pub mod query;

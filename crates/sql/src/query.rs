@@ -86,17 +86,16 @@
 //! DISTINCT (that aggregate over the output columns), ORDER BY ([`crate::spill::Sorter`]:
 //! quicksort, top-N heapsort under a LIMIT, external merge), the hash join's table
 //! ([`Executor::hash_join_into`]: a grace hash join), the set operations' duplicate
-//! elimination and counts ([`setop`]) and window-function input over one window (sorted on its
-//! keys, one partition at a time: [`Executor::window_input`]). Each gives the same rows in the
-//! same order whatever `work_mem` is, except that spilled set operations and windows give
+//! elimination and counts ([`setop`]) and window functions (one sort per window, each partition
+//! in spilling stores: [`Executor::windows_over`], [`crate::window::run`]). Each gives the same
+//! rows in the same order whatever `work_mem` is, except that spilled set operations give
 //! theirs in another order (PostgreSQL defines none without ORDER BY). DISTINCT ON reads the
 //! spilling sort (on the ORDER BY keys, then its own values) and keeps only the previous
 //! row's values. A recursive CTE's rows stream out as each round makes them; its work table
 //! is a [`crate::cursor::RowStore`]. A merge join sorts both sides with the spilling sort and
 //! holds only the relation's current run of equal keys ([`JOIN_ROWS_MAX`] rows at most). The
-//! rows between pipelines of a long FROM clause are a `RowStore`. Still held whole: window
-//! input over several windows, a single window partition, a recursive UNION's set of rows
-//! seen ([`RECURSIVE_ROWS_MAX`]).
+//! rows between pipelines of a long FROM clause are a `RowStore`. Still held whole: a
+//! recursive UNION's set of rows seen ([`RECURSIVE_ROWS_MAX`]).
 //!
 //! Locking clauses (`FOR UPDATE`, `FOR NO KEY UPDATE`, `FOR SHARE`, `FOR KEY SHARE`, with NOWAIT
 //! or SKIP LOCKED) are planned by [`Planner::bind_locking`] for a top-level query over one
@@ -1200,8 +1199,8 @@ fn hash_class(t: Option<DataType>) -> Option<u8> {
         DataType::TimeTz => Some(14),
         DataType::Interval => Some(12),
         DataType::Jsonb => Some(13),
-        // json has no equality operator.
-        DataType::Json => None,
+        // json and jsonpath have no equality operator.
+        DataType::Json | DataType::JsonPath => None,
         // Arrays hash by their key encoding, which tells equal arrays of equal classes apart
         // from every other value.
         DataType::Array(e) => hash_class(Some(*e)).map(|c| c | 0x80),
@@ -4213,14 +4212,38 @@ impl<'a> Executor<'a> {
         let mut bytes = 0usize;
         let mut files: Vec<SpillFile> = Vec::new();
         let mut buf = Vec::new();
+        // When every grouping key is a plain column, the row's own values are hashed in place
+        // and copied only for a new group: most rows find their group, and a key evaluated
+        // per row would be copied, pushed and dropped for nothing. (Other keys are evaluated
+        // once per row, as a volatile one must be.)
+        let key_columns: Option<Vec<usize>> = agg
+            .group_by
+            .iter()
+            .map(|g| match g {
+                Expr::Column(i) => Some(*i),
+                _ => None,
+            })
+            .collect();
         input(&mut |row| {
             let cx = self.cx(row, outer);
             keys.clear();
             hash_key.clear();
-            for g in &agg.group_by {
-                let v = g.eval(&cx)?;
-                push_hash_key(&v, &mut hash_key);
-                keys.push(v);
+            match &key_columns {
+                Some(columns) => {
+                    for &i in columns {
+                        let v = row.get(i).ok_or_else(|| {
+                            SqlError::Internal(format!("column {i} is not in the row"))
+                        })?;
+                        push_hash_key(v, &mut hash_key);
+                    }
+                }
+                None => {
+                    for g in &agg.group_by {
+                        let v = g.eval(&cx)?;
+                        push_hash_key(&v, &mut hash_key);
+                        keys.push(v);
+                    }
+                }
             }
             let found = if agg.group_by.is_empty() {
                 // One group: no key to look up.
@@ -4231,6 +4254,10 @@ impl<'a> Executor<'a> {
             let g = match found {
                 Some(g) => g,
                 None if files.is_empty() && (bytes <= self.work_mem || !may_spill) => {
+                    if let Some(columns) = &key_columns {
+                        // Checked above: each is in the row.
+                        keys.extend(columns.iter().filter_map(|&i| row.get(i)).cloned());
+                    }
                     // Keys, first row, accumulators and the index entry.
                     bytes += keys.iter().chain(row).map(value_bytes).sum::<usize>()
                         + 2 * hash_key.len()
@@ -4261,20 +4288,25 @@ impl<'a> Executor<'a> {
                 {
                     continue;
                 }
+                if call.order_by.is_empty() {
+                    // A column argument is read in place (see `Accumulator::add_ref`).
+                    match &call.arg {
+                        Some(Expr::Column(i)) if *i < row.len() => acc.add_ref(&row[*i])?,
+                        Some(a) => acc.add(a.eval(&cx)?)?,
+                        None => acc.add(Value::Bool(true))?,
+                    }
+                    continue;
+                }
                 let v = match &call.arg {
                     Some(a) => a.eval(&cx)?,
                     None => Value::Bool(true),
                 };
-                if call.order_by.is_empty() {
-                    acc.add(v)?;
-                } else {
-                    let keys = call
-                        .order_by
-                        .iter()
-                        .map(|(k, _, _)| k.eval(&cx))
-                        .collect::<SqlResult<Vec<Value>>>()?;
-                    acc.add_ordered(keys, v);
-                }
+                let keys = call
+                    .order_by
+                    .iter()
+                    .map(|(k, _, _)| k.eval(&cx))
+                    .collect::<SqlResult<Vec<Value>>>()?;
+                acc.add_ordered(keys, v);
             }
             Ok(())
         })?;
@@ -5590,7 +5622,7 @@ impl<'a> Executor<'a> {
 
     /// The rows of a select before DISTINCT. A plain select streams its FROM rows into `sink`
     /// (one table's rows straight from the scan); an aggregate reads its input row by row and
-    /// gives its groups; window functions need every row of their input at once.
+    /// gives its groups; window functions sort their input once per window.
     fn select_rows(
         &self,
         plan: &SelectPlan,
@@ -5664,15 +5696,23 @@ impl<'a> Executor<'a> {
                 &mut |row| emit(&self.cx(row, outer), sink),
             );
         }
-        // Window functions read the whole input (beyond `work_mem`, sorted and one partition
-        // at a time, see `window_input`); an aggregate reads it row by row.
-        let rows = match plan.aggregate {
-            None => match self.window_input(plan, outer, started, &mut |cx| emit(cx, sink))? {
-                Some(rows) => rows,
-                None => return Ok(()),
-            },
-            Some(_) => Vec::new(),
-        };
+        // Window functions over the FROM rows: sorted per window within `work_mem`, one
+        // partition at a time (see `windows_over`); an aggregate reads its input row by row.
+        if plan.aggregate.is_none() {
+            return self.windows_over(
+                plan,
+                outer,
+                started,
+                false,
+                &mut |f| {
+                    self.for_each_from_row(&plan.from, outer, (None, None), &mut |row| {
+                        f(row.to_vec())
+                    })
+                },
+                &mut |cx| emit(cx, sink),
+            );
+        }
+        let rows: Vec<Vec<Value>> = Vec::new();
         // The groups that pass HAVING: (first row of the group, aggregate results, key values).
         let mut groups_out: Vec<(Vec<Value>, Vec<Value>, Vec<Value>)> = Vec::new();
         if let Some(agg) = &plan.aggregate {
@@ -5749,123 +5789,112 @@ impl<'a> Executor<'a> {
                 emit(cx, sink)?;
             }
         } else {
-            let values = crate::window::compute(&plan.windows, &contexts, self.session)?;
-            let mut n = 0usize;
-            for (cx, w) in contexts.iter().zip(&values) {
-                let mut cx = *cx;
-                cx.windows = w;
-                emit(&cx, sink)?;
-                n += 1;
-            }
-            self.node_done(plan, explain::Part::Window, started, n);
+            // Windows over the groups: each group travels through the window stages as one
+            // row (see `encode_group`).
+            drop(contexts);
+            self.windows_over(
+                plan,
+                outer,
+                started,
+                true,
+                &mut |f| {
+                    for (first, results, keys) in &groups_out {
+                        f(encode_group(first, results, keys))?;
+                    }
+                    Ok(())
+                },
+                &mut |cx| emit(cx, sink),
+            )?;
         }
         Ok(())
     }
 }
 
 impl Executor<'_> {
-    /// The FROM rows of a select with window functions and no aggregate. While they fit in
-    /// `work_mem`, or when the calls use more than one window, they are returned whole, for
-    /// the caller to compute the windows over. Beyond `work_mem` with one window, they go
-    /// through a [`crate::spill::Sorter`] on that window's keys instead, and each partition,
-    /// as the sort gives it, has its windows computed and its rows given to `emit` with their
-    /// values: only one partition is held at a time. Then `None`.
-    fn window_input(
+    /// Computes the window functions of a select over its rows: FROM rows, or (`grouped`)
+    /// groups as [`encode_group`] makes them, which `feed` gives. [`crate::window::run`]
+    /// sorts them once per window within `work_mem` and keeps each partition in stores that
+    /// spill past it; each row then reaches `emit` with its window results.
+    fn windows_over(
         &self,
         plan: &SelectPlan,
         outer: Option<&EvalContext<'_>>,
         started: Option<std::time::Instant>,
+        grouped: bool,
+        feed: &mut crate::window::RowFeed<'_>,
         emit: &mut dyn FnMut(&EvalContext<'_>) -> SqlResult<()>,
-    ) -> SqlResult<Option<Vec<Vec<Value>>>> {
-        use crate::spill::{Sorter, value_bytes};
-        let def = match plan.windows.defs.as_slice() {
-            [def] => Some(def),
-            _ => None,
+    ) -> SqlResult<()> {
+        let with_cx = |base: &[Value],
+                       windows: &[Value],
+                       f: &mut dyn FnMut(&EvalContext<'_>) -> SqlResult<()>|
+         -> SqlResult<()> {
+            let mut cx = if grouped {
+                let (first, aggs, keys) = decode_group(base)?;
+                let mut cx = self.cx(first, outer);
+                cx.aggs = aggs;
+                cx.group_keys = keys;
+                cx
+            } else {
+                self.cx(base, outer)
+            };
+            cx.windows = windows;
+            f(&cx)
         };
-        let order = |a: &[Value], b: &[Value]| match def {
-            Some(def) => crate::window::cmp_keys(a, b, def),
-            None => Ordering::Equal,
-        };
-        let mut held: Vec<Vec<Value>> = Vec::new();
-        let mut bytes = 0usize;
-        let mut sorter: Option<Sorter<'_>> = None;
-        self.for_each_from_row(&plan.from, outer, (None, None), &mut |row| {
-            if let (Some(s), Some(def)) = (&mut sorter, def) {
-                let keys = crate::window::row_keys(def, &self.cx(row, outer))?;
-                return s.push(row.to_vec(), keys);
-            }
-            bytes += row.iter().map(value_bytes).sum::<usize>() + std::mem::size_of::<Vec<Value>>();
-            held.push(row.to_vec());
-            if let Some(def) = def
-                && bytes > self.work_mem
-            {
-                let mut s = Sorter::new(&order, &self.session.cancel, self.work_mem, None);
-                for row in held.drain(..) {
-                    let keys = crate::window::row_keys(def, &self.cx(&row, outer))?;
-                    s.push(row, keys)?;
-                }
-                sorter = Some(s);
-            }
-            Ok(())
-        })?;
-        let (Some(sorter), Some(def)) = (sorter, def) else {
-            // Sorted in memory (by `window::compute`).
-            if let (Some(i), Some(_)) = (&self.instrument, def) {
-                i.record_memory(
-                    plan,
-                    explain::Part::Window,
-                    explain::MemoryUse {
-                        sort: Some(crate::spill::SortMethod::Quicksort),
-                        peak_bytes: bytes,
-                        ..explain::MemoryUse::default()
-                    },
-                );
-            }
-            return Ok(Some(held));
-        };
-        let np = def.partition.len();
-        let mut part: Vec<Vec<Value>> = Vec::new();
-        let mut part_keys: Vec<Value> = Vec::new();
-        let mut n = 0usize;
-        let mut flush = |part: &mut Vec<Vec<Value>>| -> SqlResult<()> {
-            self.session.cancel.check()?;
-            let contexts: Vec<EvalContext<'_>> = part.iter().map(|r| self.cx(r, outer)).collect();
-            let values = crate::window::compute(&plan.windows, &contexts, self.session)?;
-            for (cx, w) in contexts.iter().zip(&values) {
-                let mut cx = *cx;
-                cx.windows = w;
-                emit(&cx)?;
-                n += 1;
-            }
-            drop(contexts);
-            part.clear();
-            Ok(())
-        };
-        let stats = sorter.finish(&mut |row, mut keys| {
-            keys.truncate(np);
-            if !part.is_empty() && order(&part_keys, &keys) != Ordering::Equal {
-                flush(&mut part)?;
-            }
-            part_keys = keys;
-            part.push(row);
-            Ok(true)
-        })?;
-        flush(&mut part)?;
+        let stats = crate::window::run(
+            &plan.windows,
+            self.work_mem,
+            &self.session.cancel,
+            feed,
+            &with_cx,
+            &mut |base, windows| with_cx(base, windows, emit),
+        )?;
         if let Some(i) = &self.instrument {
             i.record_memory(
                 plan,
                 explain::Part::Window,
                 explain::MemoryUse {
                     sort: Some(stats.method),
-                    peak_bytes: stats.memory_bytes,
+                    peak_bytes: stats.peak_bytes,
                     disk_bytes: stats.disk_bytes,
                     ..explain::MemoryUse::default()
                 },
             );
         }
-        self.node_done(plan, explain::Part::Window, started, n);
-        Ok(None)
+        self.node_done(plan, explain::Part::Window, started, stats.rows);
+        Ok(())
     }
+}
+
+/// A group of an aggregate as one row, to travel through the window stages: the lengths of
+/// its first row and of its aggregate results, then the first row, the results and the key
+/// values ([`decode_group`] takes it apart).
+fn encode_group(first: &[Value], results: &[Value], keys: &[Value]) -> Vec<Value> {
+    let mut row = Vec::with_capacity(2 + first.len() + results.len() + keys.len());
+    row.push(Value::Int(i64::try_from(first.len()).unwrap_or(i64::MAX)));
+    row.push(Value::Int(i64::try_from(results.len()).unwrap_or(i64::MAX)));
+    row.extend_from_slice(first);
+    row.extend_from_slice(results);
+    row.extend_from_slice(keys);
+    row
+}
+
+/// The first row, aggregate results and key values of a group [`encode_group`] made a row.
+fn decode_group(row: &[Value]) -> SqlResult<(&[Value], &[Value], &[Value])> {
+    let len = |i: usize| match row.get(i) {
+        Some(Value::Int(n)) => usize::try_from(*n).ok(),
+        _ => None,
+    };
+    let damaged = || SqlError::Internal("a group's row between window stages is damaged".into());
+    let (Some(f), Some(r)) = (len(0), len(1)) else {
+        return Err(damaged());
+    };
+    let rest = row.get(2..).ok_or_else(damaged)?;
+    if f.saturating_add(r) > rest.len() {
+        return Err(damaged());
+    }
+    let (first, rest) = rest.split_at(f);
+    let (results, keys) = rest.split_at(r);
+    Ok((first, results, keys))
 }
 
 /// The cores this process may use, read once (the standard library reads the affinity mask
@@ -6236,7 +6265,8 @@ pub fn for_each_matching_row(
     let passes = |row: &[Value]| -> SqlResult<bool> {
         match filter {
             None => Ok(true),
-            Some(f) => Ok(f.eval(&exec.cx(row, outer))? == Value::Bool(true)),
+            // Matched, not compared: no `true` is built and dropped per row.
+            Some(f) => Ok(matches!(f.eval(&exec.cx(row, outer))?, Value::Bool(true))),
         }
     };
     let mut row = Vec::with_capacity(ncols);
@@ -6324,7 +6354,8 @@ pub(crate) fn for_each_row_between(
     let passes = |row: &[Value]| -> SqlResult<bool> {
         match filter {
             None => Ok(true),
-            Some(f) => Ok(f.eval(&exec.cx(row, None))? == Value::Bool(true)),
+            // Matched, not compared: no `true` is built and dropped per row.
+            Some(f) => Ok(matches!(f.eval(&exec.cx(row, None))?, Value::Bool(true))),
         }
     };
     let mut row = Vec::with_capacity(def.columns.len());
@@ -6826,12 +6857,25 @@ pub(crate) fn access_candidates(
         /// the columns on the left: (columns, values, op).
         rows: Vec<(Vec<usize>, Vec<Expr>, BinOp)>,
     }
+    /// A value the read can compute once, before it starts: no column of the row, nothing
+    /// whose value changes per call (`$1 + 99`, `now() - interval '1 day'`, `lower($1)`). The
+    /// bound is evaluated at the read's start, as PostgreSQL evaluates an index qual's
+    /// comparison value once per scan.
     fn constant(e: &Expr) -> bool {
         match e {
             Expr::Literal(_) | Expr::Param(_) | Expr::Outer { .. } => true,
             // Run once per statement (an InitPlan), before the read starts.
             Expr::ScalarSubquery(q) => !q.correlated,
-            Expr::Cast { expr, .. } => constant(expr),
+            Expr::Cast { expr, .. } | Expr::Neg(expr) => constant(expr),
+            Expr::Binary { left, right, .. } => constant(left) && constant(right),
+            // Not a function with an effect or a changing value: the bound would run it once
+            // more than the filter does, or see another value than the filter's.
+            Expr::Func { name, args } => {
+                !VOLATILE_FUNCTIONS.contains(name)
+                    && *name != "set_config"
+                    && !name.starts_with("pg_")
+                    && args.iter().all(constant)
+            }
             _ => false,
         }
     }
@@ -7203,6 +7247,7 @@ fn pg_type_label(t: DataType) -> &'static str {
         DataType::Interval => "interval",
         DataType::Json => "json",
         DataType::Jsonb => "jsonb",
+        DataType::JsonPath => "jsonpath",
         // A cast to an array type names its column after the element type, as PostgreSQL does.
         DataType::Array(e) => pg_type_label(*e),
         DataType::Record => "record",
@@ -7421,24 +7466,44 @@ impl Accumulator {
     /// [`Accumulator::add_general`].
     #[inline]
     pub(crate) fn add(&mut self, v: Value) -> SqlResult<()> {
-        if self.distinct.is_none() {
-            match (self.func, v) {
-                (AggFunc::CountStar, _) => self.count += 1,
-                (AggFunc::Count | AggFunc::Sum | AggFunc::Avg, Value::Null) => {}
-                (AggFunc::Count, v) if self.more.is_none() => {
-                    self.count += 1;
-                    drop(v);
-                }
-                (AggFunc::Sum | AggFunc::Avg, Value::Int(i)) if self.more.is_none() => {
-                    self.count += 1;
-                    self.int_sum += i128::from(i);
-                    self.float_sum += i as f64;
-                }
-                (_, v) => return self.add_general(v),
-            }
+        if self.take_common(&v) {
             return Ok(());
         }
         self.add_general(v)
+    }
+
+    /// [`add`](Self::add) of a value the caller keeps (a column of the scanned row): the
+    /// common inputs are taken by reference, so the aggregation loop neither copies the
+    /// row's value nor drops the copy; only the rest are cloned for
+    /// [`Accumulator::add_general`].
+    #[inline]
+    pub(crate) fn add_ref(&mut self, v: &Value) -> SqlResult<()> {
+        if self.take_common(v) {
+            return Ok(());
+        }
+        self.add_general(v.clone())
+    }
+
+    /// Takes `v` if it is one of the common inputs (`count`, and `sum`/`avg` of integers,
+    /// without DISTINCT); whether it did. Reads `v` by reference: a value moved into a match
+    /// here would be dropped through the general (out-of-line) drop of [`Value`].
+    #[inline]
+    fn take_common(&mut self, v: &Value) -> bool {
+        if self.distinct.is_some() {
+            return false;
+        }
+        match (self.func, v) {
+            (AggFunc::CountStar, _) => self.count += 1,
+            (AggFunc::Count | AggFunc::Sum | AggFunc::Avg, Value::Null) => {}
+            (AggFunc::Count, _) if self.more.is_none() => self.count += 1,
+            (AggFunc::Sum | AggFunc::Avg, Value::Int(i)) if self.more.is_none() => {
+                self.count += 1;
+                self.int_sum += i128::from(*i);
+                self.float_sum += *i as f64;
+            }
+            _ => return false,
+        }
+        true
     }
 
     #[inline(never)]
@@ -9071,6 +9136,61 @@ mod tests {
             ),
             rows(&[&["2"]])
         );
+    }
+
+    /// A key compared with an expression of constants and parameters (`id BETWEEN $1 AND
+    /// $1 + 99`) is read through the key, as a plain constant is; a volatile function is not a
+    /// bound (it would run once more, or give another value, than the filter's).
+    #[test]
+    fn computed_constants_bound_key_reads() {
+        let mut s = session();
+        run(
+            &mut s,
+            "CREATE TABLE k (id int8 PRIMARY KEY, v int); \
+             INSERT INTO k SELECT i, i % 10 FROM generate_series(1, 5000) i;",
+        );
+        let engine = s.engine().clone();
+        let txn = engine.begin();
+        for (q, keyed) in [
+            ("SELECT * FROM k WHERE id BETWEEN 40 AND 40 + 99", true),
+            (
+                "SELECT * FROM k WHERE id >= abs(-40) AND id < 40 * 2 + 1",
+                true,
+            ),
+            ("SELECT * FROM k WHERE id = -(-7)", true),
+            ("SELECT * FROM k WHERE id < (random() * 0)::int8 + 3", false),
+            ("SELECT * FROM k WHERE id = v + 1", false),
+        ] {
+            let plan = plan_of(&engine, &txn, q);
+            let Body::Select(sel) = &plan.body else {
+                panic!("a select")
+            };
+            let access = &sel.from.relations[0].access;
+            assert_eq!(matches!(access, Access::Range(_)), keyed, "{q}: {access:?}");
+        }
+        drop(txn);
+        for q in [
+            "SELECT count(*), sum(v) FROM k WHERE id BETWEEN 40 AND 40 + 99",
+            "SELECT count(*), sum(v) FROM k WHERE id >= abs(-40) AND id < 40 * 2 + 1",
+        ] {
+            let full = q.replace("WHERE id", "WHERE id + 0");
+            assert_eq!(run(&mut s, q), run(&mut s, &full), "{q}");
+        }
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT count(*) FROM k WHERE id BETWEEN 40 AND 40 + 99"
+            ),
+            [["100"]]
+        );
+        // With a parameter, as a prepared statement runs it.
+        run(
+            &mut s,
+            "PREPARE r(int8) AS SELECT count(*), sum(v) FROM k WHERE id BETWEEN $1 AND $1 + 99",
+        );
+        let plan = run(&mut s, "EXPLAIN EXECUTE r(40)").concat().join("\n");
+        assert!(plan.contains("Index Scan using k_pkey on k"), "{plan}");
+        assert_eq!(run(&mut s, "EXECUTE r(4950)"), [["51", "225"]]);
     }
 
     /// A join's tables decode only the columns the query reads (the planner's per-table

@@ -180,6 +180,23 @@ impl SpillFile {
         })
     }
 
+    /// [`SpillFile::reader_at`] once writing has ended, through a shared reference: several
+    /// readers at different rows of one file at once (a window partition's frame pointers).
+    pub fn reader_written_at(&self, width: usize, offset: u64, row: u64) -> SqlResult<SpillReader> {
+        use std::io::Seek as _;
+        if row > self.rows || offset > self.bytes {
+            return Err(SqlError::Internal(format!(
+                "temporary file: row {row} at byte {offset} is beyond its end"
+            )));
+        }
+        let mut r = self.reader_written(width)?;
+        r.reader
+            .seek(std::io::SeekFrom::Start(offset))
+            .map_err(|e| io_error("seek", &e))?;
+        r.rows_left = self.rows - row;
+        Ok(r)
+    }
+
     /// Reads every row back, in the order written, as rows of `width` values.
     pub fn for_each_row(
         &mut self,

@@ -53,6 +53,7 @@ pub fn select_list_function(name: &str) -> Option<&'static str> {
         "jsonb_array_elements_text" => "jsonb_array_elements_text",
         "json_object_keys" => "json_object_keys",
         "jsonb_object_keys" => "jsonb_object_keys",
+        "jsonb_path_query" => "jsonb_path_query",
         _ => return None,
     })
 }
@@ -63,6 +64,7 @@ pub fn arity_ok(name: &str, n: usize) -> bool {
     match name {
         "generate_series" => (2..=3).contains(&n),
         "generate_subscripts" | "string_to_table" => (2..=3).contains(&n),
+        "jsonb_path_query" => (2..=4).contains(&n),
         _ => n == 1,
     }
 }
@@ -104,6 +106,11 @@ pub fn values(call: &SrfCall, args: Vec<Value>, cancel: &CancelFlag) -> SqlResul
                         push(Value::Int(i))?;
                     }
                 }
+            }
+        }
+        "jsonb_path_query" => {
+            for v in crate::jsonpath::query_rows(&args)? {
+                push(v)?;
             }
         }
         "string_to_table" => {

@@ -78,6 +78,8 @@ pub enum DataType {
     Json,
     /// `jsonb`: a normalised JSON value ([`Jsonb`]).
     Jsonb,
+    /// `jsonpath`: an SQL/JSON path, held as its canonical text (see `jsonpath.rs`).
+    JsonPath,
     /// A one-dimensional array of the element type (see `array.rs`), held as
     /// [`Value::Array`].
     ///
@@ -120,6 +122,7 @@ impl DataType {
             DataType::Interval => 1186,
             DataType::Json => 114,
             DataType::Jsonb => 3802,
+            DataType::JsonPath => 4072,
             DataType::Array(e) => e.array_oid(),
             DataType::Record => 2249,
         }
@@ -148,6 +151,7 @@ impl DataType {
             DataType::Interval => &DataType::Interval,
             DataType::Json => &DataType::Json,
             DataType::Jsonb => &DataType::Jsonb,
+            DataType::JsonPath => &DataType::JsonPath,
             DataType::Array(e) => e,
             DataType::Record => &DataType::Record,
         })
@@ -184,6 +188,7 @@ impl DataType {
             DataType::Uuid => 2951,
             DataType::Json => 199,
             DataType::Jsonb => 3807,
+            DataType::JsonPath => 4073,
             DataType::Record => 2287,
             DataType::Array(e) => e.array_oid(),
         }
@@ -192,7 +197,7 @@ impl DataType {
     /// The type whose OID (scalar or array) is `oid`.
     #[must_use]
     pub fn from_oid(oid: u32) -> Option<DataType> {
-        const SCALARS: [DataType; 18] = [
+        const SCALARS: [DataType; 19] = [
             DataType::Bool,
             DataType::Int2,
             DataType::Int4,
@@ -211,6 +216,7 @@ impl DataType {
             DataType::Interval,
             DataType::Json,
             DataType::Jsonb,
+            DataType::JsonPath,
         ];
         SCALARS.iter().find_map(|t| {
             if t.oid() == oid {
@@ -244,6 +250,7 @@ impl DataType {
             DataType::Interval => "interval",
             DataType::Json => "json",
             DataType::Jsonb => "jsonb",
+            DataType::JsonPath => "jsonpath",
             DataType::Record => "record",
             DataType::Array(e) => e.array_name(),
         }
@@ -271,6 +278,7 @@ impl DataType {
             DataType::Interval => "interval[]",
             DataType::Json => "json[]",
             DataType::Jsonb => "jsonb[]",
+            DataType::JsonPath => "jsonpath[]",
             DataType::Record => "record[]",
             DataType::Array(e) => e.array_name(),
         }
@@ -316,6 +324,7 @@ impl DataType {
             DataType::Jsonb => 17,
             DataType::TimeTz => 18,
             DataType::Record => 19,
+            DataType::JsonPath => 20,
             // An array's tag is its element's with the high bit set (tags 1..=127 are
             // scalars'), so definitions written before arrays existed read unchanged.
             DataType::Array(e) => ARRAY_TAG_BIT | e.tag(),
@@ -343,6 +352,7 @@ impl DataType {
             17 => DataType::Jsonb,
             18 => DataType::TimeTz,
             19 => DataType::Record,
+            20 => DataType::JsonPath,
             t if t & ARRAY_TAG_BIT != 0 && t != ARRAY_TAG_BIT => {
                 match DataType::from_tag(t & !ARRAY_TAG_BIT)? {
                     DataType::Array(_) => return None,
@@ -394,6 +404,8 @@ pub enum Value {
     Json(String),
     /// A `jsonb` value.
     Jsonb(Jsonb),
+    /// A `jsonpath` value: its canonical text (read again where it is evaluated).
+    JsonPath(String),
     /// A one-dimensional array (see `array.rs`): its elements, each NULL or of the element
     /// type the array's [`DataType::Array`] names.
     Array(Vec<Value>),
@@ -428,6 +440,7 @@ impl Value {
             Value::Float4(f) => Some(format_float4(*f)),
             Value::Json(s) => Some(s.clone()),
             Value::Jsonb(j) => Some(j.to_string()),
+            Value::JsonPath(p) => Some(p.clone()),
             Value::Array(items) => Some(crate::array::format(items)),
             Value::Record(r) => Some(crate::record::format(r)),
         }
@@ -480,6 +493,22 @@ impl Value {
                 _ => Err(SqlError::CannotCoerce(format!(
                     "cannot cast type {} to {}",
                     Value::Array(items).kind_name(),
+                    ty.name()
+                ))),
+            };
+        }
+        // jsonpath casts to and from text only (and to itself).
+        if matches!(self, Value::JsonPath(_)) || ty == DataType::JsonPath {
+            return match (self, ty) {
+                (Value::Null, _) => Ok(Value::Null),
+                (Value::JsonPath(p), DataType::JsonPath) => Ok(Value::JsonPath(p)),
+                (Value::JsonPath(p), DataType::Text) => Ok(Value::Text(p)),
+                (Value::Text(t), DataType::JsonPath) => {
+                    Ok(Value::JsonPath(crate::jsonpath::canonical(&t)?))
+                }
+                (v, ty) => Err(SqlError::CannotCoerce(format!(
+                    "cannot cast type {} to {}",
+                    v.kind_name(),
                     ty.name()
                 ))),
             };
@@ -721,6 +750,7 @@ impl Value {
             Value::Float4(_) => "real",
             Value::Json(_) => "json",
             Value::Jsonb(_) => "jsonb",
+            Value::JsonPath(_) => "jsonpath",
             Value::Array(_) => "array",
             Value::Record(_) => "record",
         }
@@ -1133,6 +1163,7 @@ pub fn parse_text(s: &str, ty: DataType) -> SqlResult<Value> {
             Value::Json(s.to_string())
         }
         DataType::Jsonb => Value::Jsonb(crate::json::parse_jsonb(s)?),
+        DataType::JsonPath => Value::JsonPath(crate::jsonpath::canonical(s)?),
         DataType::Array(elem) => Value::Array(crate::array::parse(s, *elem)?),
         DataType::Bool => Value::Bool(match t.to_ascii_lowercase().as_str() {
             "t" | "true" | "yes" | "y" | "on" | "1" => true,

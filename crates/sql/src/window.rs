@@ -28,13 +28,31 @@
 //! row: the frame becomes up to three runs of positions ([`FrameRuns`]), and an aggregate over
 //! such a frame starts afresh for each row (rows whose runs are the same share it).
 //!
-//! Every partition is materialised, with the keys and one value per row and call. The input
-//! is held in memory while it fits in `work_mem`; beyond, when every call shares one window,
-//! the executor sorts the input by that window's keys within `work_mem` (spilling sorted runs,
-//! see [`crate::spill::Sorter`]) and hands [`compute`] one partition at a time, so only the
-//! largest partition has to fit in memory (a single partition is not bounded). Calls over
-//! several different windows need the whole input at once: it stays in memory.
-
+//! Memory stays within `work_mem` whatever the input, as PostgreSQL's stack of WindowAgg
+//! nodes over tuplestores keeps it ([`run`]):
+//!
+//! ```text
+//!  rows ─▶ Sorter(window 1 keys) ─▶ partition ─▶ stores ─▶ window 1's calls ─▶ row ++ results
+//!       ─▶ Sorter(window 2 keys) ─▶ partition ─▶ stores ─▶ window 2's calls ─▶ … ─▶ emit
+//! ```
+//!
+//! - Each window definition is a stage: its rows go through a [`crate::spill::Sorter`] on
+//!   its keys (spilling sorted runs past `work_mem`), and the calls of the earlier windows
+//!   travel as extra columns of the row. The sorts are stable, so the rows come out in the
+//!   same order whatever `work_mem` is.
+//! - A partition, as the sort gives it, goes into three [`RowStore`]s, each in memory up to a
+//!   share of `work_mem` and in a temporary file beyond: the rows; per row its ORDER BY keys
+//!   and the calls' argument values, evaluated once; and the peer groups' `[start, end)`.
+//! - The calls are then computed row by row, in order. Every pointer into the partition — the
+//!   current row, a frame's start and end (a RANGE bound found by moving forward from where
+//!   it was, a GROUPS bound read from the peer groups), lag/lead's target, the row an
+//!   aggregate adds next — is a [`Probe`] with its own reader, which mostly moves forward; a
+//!   jump elsewhere reopens it at the store's index of row offsets, and the last rows it read
+//!   are kept, so a sliding frame re-reads its few rows from memory.
+//!
+//! What a probe keeps ([`PROBE_RECENT_ROWS`] rows) is bounded by a row count, not bytes; a
+//! single row is never split.
+use crate::cursor::RowStore;
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{AggCall, AggFunc, AggMode, Binder, EvalContext, Expr, ident_name};
 use crate::query::Accumulator;
@@ -847,456 +865,580 @@ fn order_cmp(x: &Value, y: &Value, desc: bool, nulls_first: bool) -> Ordering {
     }
 }
 
-/// Computes every window call for `inputs` (one evaluation context per input row): the result
-/// holds, per input row, one value per call.
-pub fn compute(
+/// A window partition's rows may take `work_mem / ROWS_SHARE` in memory before their store
+/// spills; with [`VALUES_SHARE`] and [`GROUPS_SHARE`] the three stores of a partition keep
+/// within `work_mem` together (the stage's sort has its own `work_mem`, as PostgreSQL's Sort
+/// node below a WindowAgg has).
+const ROWS_SHARE: usize = 2;
+/// The share of `work_mem` for a partition's per-row keys and argument values.
+const VALUES_SHARE: usize = 4;
+/// The share of `work_mem` for a partition's peer groups.
+const GROUPS_SHARE: usize = 4;
+
+/// What the window stages used, for EXPLAIN ANALYZE: the sorts' worst method, the most
+/// memory one stage's rows took at once, the bytes written to temporary files.
+#[derive(Clone, Copy, Debug)]
+pub struct WindowStats {
+    /// External merge when any stage's sort or partition store spilled, else quicksort.
+    pub method: crate::spill::SortMethod,
+    /// The most bytes one stage's sort and partition stores held in memory.
+    pub peak_bytes: usize,
+    /// Bytes the stages wrote to temporary files.
+    pub disk_bytes: u64,
+    /// Rows given to `emit`.
+    pub rows: usize,
+}
+
+/// Builds a row's evaluation context: from the input row (a FROM row, or a group in the
+/// caller's encoding) and the window results computed so far, it calls the closure.
+pub type WithContext<'a> = dyn Fn(&[Value], &[Value], &mut dyn FnMut(&EvalContext<'_>) -> SqlResult<()>) -> SqlResult<()>
+    + 'a;
+
+/// Gives every input row of a window stage to the function it is called with.
+pub type RowFeed<'a> = dyn FnMut(&mut dyn FnMut(Vec<Value>) -> SqlResult<()>) -> SqlResult<()> + 'a;
+/// Takes each row with its window results.
+pub type WindowEmit<'a> = dyn FnMut(&[Value], &[Value]) -> SqlResult<()> + 'a;
+
+/// Computes every window call of `plan` over the rows `feed` gives, as PostgreSQL stacks one
+/// WindowAgg per window definition:
+///
+/// ```text
+///  feed ─▶ row ++ [NULL per call] ─▶ Sorter(def 1 keys) ─▶ partitions ─▶ calls of def 1 set
+///        ─▶ Sorter(def 2 keys) ─▶ partitions ─▶ calls of def 2 set ─▶ … ─▶ emit(row, results)
+/// ```
+///
+/// Each stage's sort keeps within `work_mem` (spilling sorted runs) and each partition is
+/// kept in [`RowStore`]s that spill past their share of `work_mem`, read back through
+/// [`Probe`]s; the earlier stages' results travel as extra columns of the row. The sorts are
+/// stable, so the rows come out in the same order whatever `work_mem` is.
+pub fn run(
     plan: &WindowPlan,
-    inputs: &[EvalContext<'_>],
-    session: &crate::expr::SessionInfo,
-) -> SqlResult<Vec<Vec<Value>>> {
-    let n = inputs.len();
-    let mut out = vec![vec![Value::Null; plan.calls.len()]; n];
-    for (d, def) in plan.defs.iter().enumerate() {
-        let calls: Vec<usize> = (0..plan.calls.len())
-            .filter(|&c| plan.calls[c].def == d)
-            .collect();
-        if calls.is_empty() {
-            continue;
-        }
-        let mut keys = Vec::with_capacity(n);
-        for cx in inputs {
-            keys.push(row_keys(def, cx)?);
-        }
-        let mut sorted: Vec<usize> = (0..n).collect();
-        sorted.sort_by(|&a, &b| cmp_keys(&keys[a], &keys[b], def));
-        let np = def.partition.len();
-        let mut start = 0;
-        while start < n {
-            session.cancel.check()?;
-            let mut end = start + 1;
-            while end < n
-                && cmp_keys(&keys[sorted[start]][..np], &keys[sorted[end]][..np], def)
-                    == Ordering::Equal
-            {
-                end += 1;
-            }
-            let part = Partition::new(&sorted[start..end], &keys, def);
-            for &c in &calls {
-                part.compute(&plan.calls[c], c, inputs, &mut out)?;
-            }
-            start = end;
-        }
-    }
-    Ok(out)
-}
-
-/// One partition: its input rows in window order and their peer groups.
-struct Partition<'p> {
-    rows: &'p [usize],
-    keys: &'p [Vec<Value>],
-    def: &'p WindowDef,
-    /// Peer group of each position.
-    group_of: Vec<usize>,
-    /// `[start, end)` positions of each peer group.
-    groups: Vec<(usize, usize)>,
-}
-
-impl<'p> Partition<'p> {
-    fn new(rows: &'p [usize], keys: &'p [Vec<Value>], def: &'p WindowDef) -> Partition<'p> {
-        let np = def.partition.len();
-        let mut group_of = Vec::with_capacity(rows.len());
-        let mut groups: Vec<(usize, usize)> = Vec::new();
-        for (pos, &r) in rows.iter().enumerate() {
-            let peer = pos > 0
-                && cmp_keys(&keys[rows[pos - 1]][np..], &keys[r][np..], def) == Ordering::Equal;
-            if !peer {
-                groups.push((pos, pos));
-            }
-            if let Some(g) = groups.last_mut() {
-                g.1 = pos + 1;
-            }
-            group_of.push(groups.len() - 1);
-        }
-        Partition {
-            rows,
-            keys,
-            def,
-            group_of,
-            groups,
-        }
-    }
-
-    fn compute(
-        &self,
-        call: &WindowCall,
-        slot: usize,
-        inputs: &[EvalContext<'_>],
-        out: &mut [Vec<Value>],
-    ) -> SqlResult<()> {
-        let n = self.rows.len();
-        let cx = |pos: usize| &inputs[self.rows[pos]];
-        match call.func {
-            WindowFunc::RowNumber
-            | WindowFunc::Rank
-            | WindowFunc::DenseRank
-            | WindowFunc::PercentRank
-            | WindowFunc::CumeDist => {
-                for pos in 0..n {
-                    let g = self.group_of[pos];
-                    let (gs, ge) = self.groups[g];
-                    out[self.rows[pos]][slot] = match call.func {
-                        WindowFunc::RowNumber => Value::Int(pos as i64 + 1),
-                        WindowFunc::Rank => Value::Int(gs as i64 + 1),
-                        WindowFunc::DenseRank => Value::Int(g as i64 + 1),
-                        WindowFunc::PercentRank if n > 1 => {
-                            Value::Float(gs as f64 / (n - 1) as f64)
-                        }
-                        WindowFunc::PercentRank => Value::Float(0.0),
-                        _ => Value::Float(ge as f64 / n as f64),
-                    };
-                }
-            }
-            WindowFunc::Ntile => {
-                // The bucket count is read once per partition, at its first row.
-                let buckets = match call.args[0].eval(cx(0))? {
-                    Value::Null => None,
-                    Value::Int(k) if k <= 0 => return Err(SqlError::InvalidNtileArgument),
-                    Value::Int(k) => Some(usize::try_from(k).unwrap_or(usize::MAX)),
-                    other => {
-                        return Err(SqlError::DatatypeMismatch(format!("ntile of {other:?}")));
-                    }
-                };
-                // PostgreSQL's buckets: n / k rows each, the first n % k one row more.
-                let (per, extra) = match buckets {
-                    Some(k) => (n / k, n % k),
-                    None => (0, 0),
-                };
-                let mut bucket = 1usize;
-                let mut left = per + usize::from(extra > 0);
-                for pos in 0..n {
-                    out[self.rows[pos]][slot] = match buckets {
-                        None => Value::Null,
-                        Some(_) => {
-                            if left == 0 {
-                                bucket += 1;
-                                left = per + usize::from(bucket <= extra);
-                            }
-                            left = left.saturating_sub(1);
-                            Value::Int(bucket as i64)
-                        }
-                    };
-                }
-            }
-            WindowFunc::Lag | WindowFunc::Lead => {
-                for pos in 0..n {
-                    let here = cx(pos);
-                    let offset = match call.args.get(1) {
-                        None => Some(1i64),
-                        Some(e) => match e.eval(here)? {
-                            Value::Null => None,
-                            Value::Int(k) => Some(k),
-                            other => {
-                                return Err(SqlError::DatatypeMismatch(format!(
-                                    "offset of {other:?}"
-                                )));
-                            }
-                        },
-                    };
-                    let v = match offset {
-                        None => Value::Null,
-                        Some(k) => {
-                            let k = if call.func == WindowFunc::Lag {
-                                k.checked_neg()
-                            } else {
-                                Some(k)
-                            };
-                            let target = k.and_then(|k| (pos as i64).checked_add(k));
-                            match target.and_then(|t| usize::try_from(t).ok()) {
-                                Some(t) if t < n => call.args[0].eval(cx(t))?,
-                                _ => match call.args.get(2) {
-                                    Some(dflt) => dflt.eval(here)?,
-                                    None => Value::Null,
-                                },
-                            }
-                        }
-                    };
-                    out[self.rows[pos]][slot] = coerce(v, call.ty);
-                }
-            }
-            WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::NthValue => {
-                let offsets = self.offsets(call, inputs)?;
-                for pos in 0..n {
-                    let (lo, hi) = self.frame(call, pos, &offsets)?;
-                    let runs = self.runs(call, pos, lo, hi);
-                    let at = match call.func {
-                        WindowFunc::FirstValue => runs.first(),
-                        WindowFunc::LastValue => runs.last(),
-                        _ => match call.args[1].eval(cx(pos))? {
-                            Value::Null => None,
-                            Value::Int(k) if k <= 0 => {
-                                return Err(SqlError::InvalidNthValueArgument);
-                            }
-                            Value::Int(k) => usize::try_from(k - 1).ok().and_then(|k| runs.nth(k)),
-                            other => {
-                                return Err(SqlError::DatatypeMismatch(format!(
-                                    "nth_value of {other:?}"
-                                )));
-                            }
-                        },
-                    };
-                    out[self.rows[pos]][slot] = match at {
-                        Some(p) => call.args[0].eval(cx(p))?,
-                        None => Value::Null,
-                    };
-                }
-            }
-            WindowFunc::Aggregate => {
-                let Some(agg) = &call.agg else {
-                    return Err(SqlError::Internal("window aggregate without a call".into()));
-                };
-                // The aggregate's input per row, evaluated once.
-                let mut values = Vec::with_capacity(n);
-                for pos in 0..n {
-                    let here = cx(pos);
-                    let pass = match &agg.filter {
-                        Some(f) => f.eval(here)? == Value::Bool(true),
-                        None => true,
-                    };
-                    values.push(if !pass {
-                        None
-                    } else {
-                        Some(match &agg.arg {
-                            Some(a) => a.eval(here)?,
-                            None => Value::Bool(true),
-                        })
-                    });
-                }
-                let offsets = self.offsets(call, inputs)?;
-                let mut acc = Accumulator::new(agg);
-                let (mut acc_lo, mut acc_hi) = (0usize, 0usize);
-                let mut last: Option<((usize, usize), Value)> = None;
-                let mut last_runs: Option<(FrameRuns, Value)> = None;
-                for pos in 0..n {
-                    let (lo, hi) = self.frame(call, pos, &offsets)?;
-                    let hi = hi.max(lo);
-                    if call.frame.exclude != FrameExclude::NoOthers {
-                        // With an exclusion the frame has holes that move with the row: each
-                        // row's aggregate starts afresh (rows with the same runs share it).
-                        let runs = self.runs(call, pos, lo, hi);
-                        if let Some((f, v)) = &last_runs
-                            && *f == runs
-                        {
-                            out[self.rows[pos]][slot] = v.clone();
-                            continue;
-                        }
-                        let mut acc = Accumulator::new(agg);
-                        for p in runs.positions() {
-                            if let Some(v) = &values[p] {
-                                acc.add(v.clone())?;
-                            }
-                        }
-                        let v = acc.current()?;
-                        out[self.rows[pos]][slot] = v.clone();
-                        last_runs = Some((runs, v));
-                        continue;
-                    }
-                    if let Some((f, v)) = &last
-                        && *f == (lo, hi)
-                    {
-                        out[self.rows[pos]][slot] = v.clone();
-                        continue;
-                    }
-                    if lo != acc_lo || hi < acc_hi {
-                        acc = Accumulator::new(agg);
-                        acc_lo = lo;
-                        acc_hi = lo;
-                    }
-                    while acc_hi < hi {
-                        if let Some(v) = &values[acc_hi] {
-                            acc.add(v.clone())?;
-                        }
-                        acc_hi += 1;
-                    }
-                    let v = acc.current()?;
-                    out[self.rows[pos]][slot] = v.clone();
-                    last = Some(((lo, hi), v));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The frame offsets of a call, evaluated once (they are constants): (start, end).
-    fn offsets(
-        &self,
-        call: &WindowCall,
-        inputs: &[EvalContext<'_>],
-    ) -> SqlResult<(Option<Value>, Option<Value>)> {
-        let cx = &inputs[self.rows[0]];
-        let eval = |b: &FrameBound, which: &str| -> SqlResult<Option<Value>> {
-            let (FrameBound::Preceding(e) | FrameBound::Following(e)) = b else {
-                return Ok(None);
-            };
-            let v = e.eval(cx)?;
-            let negative = match &v {
-                Value::Null => {
-                    return Err(SqlError::NullFrameOffset(format!(
-                        "frame {which} offset must not be null"
-                    )));
-                }
-                Value::Int(i) => *i < 0,
-                Value::Float(f) => *f < 0.0 || f.is_nan(),
-                Value::Numeric(x) => x.to_f64() < 0.0 || x.to_f64().is_nan(),
-                Value::Text(t) => t.trim().starts_with('-'),
-                _ => false,
-            };
-            if negative {
-                return Err(SqlError::InvalidFrameOffset(match call.frame.units {
-                    FrameUnits::Range => {
-                        "invalid preceding or following size in window function".into()
-                    }
-                    _ => format!("frame {which} offset must not be negative"),
-                }));
-            }
-            Ok(Some(match (v, call.frame.units) {
-                (Value::Text(t), FrameUnits::Range) => match self.order_value_type() {
-                    Some(DataType::Float8) => crate::types::parse_text(&t, DataType::Float8)?,
-                    Some(DataType::Numeric) => crate::types::parse_text(&t, DataType::Numeric)?,
-                    _ => crate::types::parse_text(&t, DataType::Int8)?,
-                },
-                (Value::Text(t), _) => crate::types::parse_text(&t, DataType::Int8)?,
-                (v, _) => v,
-            }))
-        };
-        Ok((
-            eval(&call.frame.start, "starting")?,
-            eval(&call.frame.end, "ending")?,
-        ))
-    }
-
-    /// The positions of the frame `[lo, hi)` of the row at `pos` that its EXCLUDE leaves.
-    fn runs(&self, call: &WindowCall, pos: usize, lo: usize, hi: usize) -> FrameRuns {
-        FrameRuns::new(
-            lo,
-            hi,
-            call.frame.exclude,
-            pos,
-            self.groups[self.group_of[pos]],
-        )
-    }
-
-    /// The runtime type of the ORDER BY key, from the first non-NULL value.
-    fn order_value_type(&self) -> Option<DataType> {
-        let np = self.def.partition.len();
-        self.rows.iter().find_map(|&r| match self.keys[r].get(np)? {
-            Value::Float(_) => Some(DataType::Float8),
-            Value::Numeric(_) => Some(DataType::Numeric),
-            Value::Int(_) => Some(DataType::Int8),
-            _ => None,
+    work_mem: usize,
+    cancel: &crate::expr::CancelFlag,
+    feed: &mut RowFeed<'_>,
+    with_cx: &WithContext<'_>,
+    emit: &mut WindowEmit<'_>,
+) -> SqlResult<WindowStats> {
+    use crate::spill::{SortMethod, Sorter};
+    let stages: Vec<usize> = (0..plan.defs.len())
+        .filter(|&d| plan.calls.iter().any(|c| c.def == d))
+        .collect();
+    let mut stats = WindowStats {
+        method: SortMethod::Quicksort,
+        peak_bytes: 0,
+        disk_bytes: 0,
+        rows: 0,
+    };
+    let ncalls = plan.calls.len();
+    let base = std::cell::Cell::new(None::<usize>);
+    let split = |row: &[Value]| -> (usize, usize) {
+        let b = base.get().unwrap_or(row.len().saturating_sub(ncalls));
+        (b, row.len())
+    };
+    let keys_of = |d: usize, row: &[Value]| -> SqlResult<Vec<Value>> {
+        let (b, _) = split(row);
+        let mut keys = Vec::new();
+        with_cx(&row[..b], &row[b..], &mut |cx| {
+            keys = row_keys(&plan.defs[d], cx)?;
+            Ok(())
+        })?;
+        Ok(keys)
+    };
+    let Some(&first) = stages.first() else {
+        return Ok(stats);
+    };
+    let orders: Vec<Box<crate::spill::KeyOrder<'_>>> = stages
+        .iter()
+        .map(|&d| {
+            let def = &plan.defs[d];
+            Box::new(move |a: &[Value], b: &[Value]| cmp_keys(a, b, def))
+                as Box<crate::spill::KeyOrder<'_>>
         })
-    }
-
-    /// The frame `[lo, hi)` of the row at `pos`.
-    fn frame(
-        &self,
-        call: &WindowCall,
-        pos: usize,
-        offsets: &(Option<Value>, Option<Value>),
-    ) -> SqlResult<(usize, usize)> {
-        let n = self.rows.len();
-        let off = |v: &Option<Value>| -> usize {
-            match v {
-                Some(Value::Int(k)) => usize::try_from(*k).unwrap_or(usize::MAX),
-                _ => 0,
-            }
-        };
-        let g = self.group_of[pos];
-        let ng = self.groups.len();
-        let lo = match (&call.frame.start, call.frame.units) {
-            (FrameBound::UnboundedPreceding, _) => 0,
-            (FrameBound::CurrentRow, FrameUnits::Rows) => pos,
-            (FrameBound::CurrentRow, _) => self.groups[g].0,
-            (FrameBound::Preceding(_), FrameUnits::Rows) => pos.saturating_sub(off(&offsets.0)),
-            (FrameBound::Following(_), FrameUnits::Rows) => {
-                pos.saturating_add(off(&offsets.0)).min(n)
-            }
-            (FrameBound::Preceding(_), FrameUnits::Groups) => {
-                self.groups[g.saturating_sub(off(&offsets.0))].0
-            }
-            (FrameBound::Following(_), FrameUnits::Groups) => {
-                match g.checked_add(off(&offsets.0)).filter(|&x| x < ng) {
-                    Some(x) => self.groups[x].0,
-                    None => n,
+        .collect();
+    let mut sorter = Sorter::new(&*orders[0], cancel, work_mem, None);
+    feed(&mut |mut row| {
+        if base.get().is_none() {
+            base.set(Some(row.len()));
+        }
+        row.resize(row.len() + ncalls, Value::Null);
+        let keys = keys_of(first, &row)?;
+        sorter.push(row, keys)
+    })?;
+    for (i, &d) in stages.iter().enumerate() {
+        let def = &plan.defs[d];
+        let np = def.partition.len();
+        let calls: Vec<usize> = (0..ncalls).filter(|&c| plan.calls[c].def == d).collect();
+        let mut next = stages
+            .get(i + 1)
+            .map(|_| Sorter::new(&*orders[i + 1], cancel, work_mem, None));
+        let mut forward = |row: Vec<Value>| -> SqlResult<()> {
+            match (&mut next, stages.get(i + 1)) {
+                (Some(s), Some(&nd)) => {
+                    let keys = keys_of(nd, &row)?;
+                    s.push(row, keys)
+                }
+                _ => {
+                    let (b, _) = split(&row);
+                    stats.rows += 1;
+                    emit(&row[..b], &row[b..])
                 }
             }
-            (FrameBound::Preceding(_) | FrameBound::Following(_), FrameUnits::Range) => {
-                let preceding = matches!(call.frame.start, FrameBound::Preceding(_));
-                let target = self.range_target(pos, offsets.0.as_ref(), preceding)?;
-                self.partition_point(|x| self.cmp_target(x, &target) == Ordering::Less)
-            }
-            (FrameBound::UnboundedFollowing, _) => n,
         };
-        let hi = match (&call.frame.end, call.frame.units) {
-            (FrameBound::UnboundedFollowing, _) => n,
-            (FrameBound::CurrentRow, FrameUnits::Rows) => pos + 1,
-            (FrameBound::CurrentRow, _) => self.groups[g].1,
-            (FrameBound::Preceding(_), FrameUnits::Rows) => {
-                (pos + 1).saturating_sub(off(&offsets.1))
-            }
-            (FrameBound::Following(_), FrameUnits::Rows) => {
-                pos.saturating_add(off(&offsets.1)).saturating_add(1).min(n)
-            }
-            (FrameBound::Preceding(_), FrameUnits::Groups) => {
-                match g.checked_sub(off(&offsets.1)) {
-                    Some(x) => self.groups[x].1,
-                    None => 0,
-                }
-            }
-            (FrameBound::Following(_), FrameUnits::Groups) => {
-                self.groups[g.saturating_add(off(&offsets.1)).min(ng - 1)].1
-            }
-            (FrameBound::Preceding(_) | FrameBound::Following(_), FrameUnits::Range) => {
-                let preceding = matches!(call.frame.end, FrameBound::Preceding(_));
-                let target = self.range_target(pos, offsets.1.as_ref(), preceding)?;
-                self.partition_point(|x| self.cmp_target(x, &target) != Ordering::Greater)
-            }
-            (FrameBound::UnboundedPreceding, _) => 0,
+        let mut building: Option<PartitionBuilder<'_>> = None;
+        let mut store_peak = 0usize;
+        let mut store_disk = 0u64;
+        let mut done = |b: PartitionBuilder<'_>,
+                        forward: &mut dyn FnMut(Vec<Value>) -> SqlResult<()>|
+         -> SqlResult<()> {
+            cancel.check()?;
+            let (peak, disk) = b.finish(&plan.calls, cancel, forward, &split)?;
+            store_peak = store_peak.max(peak);
+            store_disk += disk;
+            Ok(())
         };
-        Ok((lo, hi))
+        let sorted = sorter.finish(&mut |row, keys| {
+            if let Some(b) = &building
+                && cmp_keys(&b.partition_keys, &keys[..np], def) != Ordering::Equal
+                && let Some(b) = building.take()
+            {
+                done(b, &mut forward)?;
+            }
+            let b = building.get_or_insert_with(|| {
+                PartitionBuilder::new(def, &plan.calls, &calls, keys[..np].to_vec(), work_mem)
+            });
+            let (base_len, _) = split(&row);
+            b.push(row, &keys[np..], base_len, with_cx)?;
+            Ok(true)
+        })?;
+        if let Some(b) = building.take() {
+            done(b, &mut forward)?;
+        }
+        if sorted.method == SortMethod::ExternalMerge || store_disk > 0 {
+            stats.method = SortMethod::ExternalMerge;
+        }
+        stats.peak_bytes = stats.peak_bytes.max(sorted.memory_bytes + store_peak);
+        stats.disk_bytes += sorted.disk_bytes + store_disk;
+        match next {
+            Some(s) => sorter = s,
+            None => break,
+        }
+    }
+    Ok(stats)
+}
+
+/// Rows a [`Probe`] keeps of those it read last: a sliding frame that restarts its aggregate
+/// a few rows back reads them again from memory rather than reopening its reader (which
+/// decodes up to [`crate::cursor::ROW_INDEX_STRIDE`] rows to reach a position).
+const PROBE_RECENT_ROWS: usize = 128;
+
+/// Reads the rows of a [`RowStore`] by position. A read a little ahead of the last continues
+/// its reader; one further ahead, or behind the rows it keeps, reopens the reader there
+/// (through the store's index of row offsets). The last [`PROBE_RECENT_ROWS`] consecutive
+/// rows read are kept, so a frame pointer that looks back a little reads nothing twice. Each
+/// pointer into a partition (the current row, a frame's start, its end, a call's input) has
+/// its own probe, and each mostly moves forward.
+struct Probe<'s> {
+    store: &'s RowStore,
+    /// The reader and the position of the row it gives next.
+    reader: Option<(crate::cursor::RowStoreReader<'s>, u64)>,
+    /// Rows `[recent_start, recent_start + recent.len())`.
+    recent: std::collections::VecDeque<Vec<Value>>,
+    recent_start: u64,
+}
+
+impl<'s> Probe<'s> {
+    fn new(store: &'s RowStore) -> Probe<'s> {
+        Probe {
+            store,
+            reader: None,
+            recent: std::collections::VecDeque::new(),
+            recent_start: 0,
+        }
     }
 
-    /// The first position at which `before` turns false (it holds for a prefix).
-    fn partition_point(&self, before: impl Fn(&Value) -> bool) -> usize {
-        let np = self.def.partition.len();
-        let (mut lo, mut hi) = (0, self.rows.len());
+    /// The row at `pos` (from 0).
+    fn row(&mut self, pos: usize) -> SqlResult<&[Value]> {
+        let pos = pos as u64;
+        let end = self.recent_start + self.recent.len() as u64;
+        if pos < self.recent_start || pos >= end {
+            let reopen = match &self.reader {
+                Some((_, next)) => pos < *next || pos - *next > crate::cursor::ROW_INDEX_STRIDE,
+                None => true,
+            };
+            if reopen {
+                self.reader = Some((self.store.reader_from(pos)?, pos));
+            }
+            let Some((reader, next)) = &mut self.reader else {
+                return Err(SqlError::Internal(
+                    "window partition reader vanished".into(),
+                ));
+            };
+            while *next <= pos {
+                let row = reader.next_row()?.ok_or_else(|| {
+                    SqlError::Internal(format!("window partition read beyond its rows at {pos}"))
+                })?;
+                if *next != self.recent_start + self.recent.len() as u64 {
+                    self.recent.clear();
+                    self.recent_start = *next;
+                }
+                self.recent.push_back(row);
+                if self.recent.len() > PROBE_RECENT_ROWS {
+                    self.recent.pop_front();
+                    self.recent_start += 1;
+                }
+                *next += 1;
+            }
+        }
+        #[allow(clippy::cast_possible_truncation)] // below PROBE_RECENT_ROWS
+        let i = (pos - self.recent_start) as usize;
+        Ok(self.recent.get(i).map_or(&[][..], Vec::as_slice))
+    }
+}
+
+/// A peer group `[start, end)` from the partition's group store.
+fn group_at(probe: &mut Probe<'_>, g: usize) -> SqlResult<(usize, usize)> {
+    let row = probe.row(g)?;
+    let at = |i: usize| match row.get(i) {
+        Some(Value::Int(x)) => usize::try_from(*x).map_err(|_| bad_group()),
+        _ => Err(bad_group()),
+    };
+    Ok((at(0)?, at(1)?))
+}
+
+fn bad_group() -> SqlError {
+    SqlError::Internal("a window partition's peer group is damaged".into())
+}
+
+/// The first position of `[0, n)` at which `before` (true for a prefix) turns false, read
+/// through `probe` from the previous answer `hint`: a frame bound moves forward with the
+/// current row, so the search costs the rows it moves over; a bound that moved back (never
+/// expected) is found again by bisection.
+fn point(
+    probe: &mut Probe<'_>,
+    hint: &mut usize,
+    n: usize,
+    before: &dyn Fn(&Value) -> bool,
+) -> SqlResult<usize> {
+    let key = |probe: &mut Probe<'_>, p: usize| -> SqlResult<bool> {
+        Ok(before(probe.row(p)?.first().unwrap_or(&Value::Null)))
+    };
+    let mut p = (*hint).min(n);
+    if p > 0 && !key(probe, p - 1)? {
+        let (mut lo, mut hi) = (0, p - 1);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if before(&self.keys[self.rows[mid]][np]) {
+            if key(probe, mid)? {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        lo
+        p = lo;
+    } else {
+        while p < n && key(probe, p)? {
+            p += 1;
+        }
+    }
+    *hint = p;
+    Ok(p)
+}
+
+/// A partition read from the sorted input: its rows, per row its ORDER BY keys and the
+/// argument values of the window's calls, and its peer groups, each in a [`RowStore`] that
+/// spills past its share of `work_mem`.
+struct PartitionBuilder<'p> {
+    def: &'p WindowDef,
+    all: &'p [WindowCall],
+    /// The calls of this window: (slot, where its values start in a values row).
+    calls: Vec<(usize, usize)>,
+    partition_keys: Vec<Value>,
+    work_mem: usize,
+    rows: Option<RowStore>,
+    /// Per row: its ORDER BY keys, then each call's argument values (an aggregate's: whether
+    /// its FILTER passes, and its argument).
+    values: RowStore,
+    /// Per peer group: its `[start, end)` positions.
+    groups: RowStore,
+    n: usize,
+    ng: usize,
+    group_start: usize,
+    last_order: Option<Vec<Value>>,
+    /// The type of the first non-NULL ORDER BY value (a RANGE offset given as text takes it).
+    order_type: Option<DataType>,
+    /// Each call's frame offsets, evaluated at the partition's first row (they are constants).
+    raw_offsets: Vec<(Option<Value>, Option<Value>)>,
+}
+
+impl<'p> PartitionBuilder<'p> {
+    fn new(
+        def: &'p WindowDef,
+        all: &'p [WindowCall],
+        calls: &[usize],
+        partition_keys: Vec<Value>,
+        work_mem: usize,
+    ) -> PartitionBuilder<'p> {
+        let mut at = def.order.len();
+        let mut layout = Vec::with_capacity(calls.len());
+        for &c in calls {
+            layout.push((c, at));
+            at += match all[c].func {
+                WindowFunc::Aggregate => 2,
+                _ => all[c].args.len(),
+            };
+        }
+        PartitionBuilder {
+            def,
+            all,
+            calls: layout,
+            partition_keys,
+            work_mem,
+            rows: None,
+            values: RowStore::new(at, work_mem / VALUES_SHARE),
+            groups: RowStore::new(2, work_mem / GROUPS_SHARE),
+            n: 0,
+            ng: 0,
+            group_start: 0,
+            last_order: None,
+            order_type: None,
+            raw_offsets: Vec::new(),
+        }
     }
 
+    /// Adds the next row (in window order) with its ORDER BY keys; `base` values of the row
+    /// are its input, the rest the window results.
+    fn push(
+        &mut self,
+        row: Vec<Value>,
+        order: &[Value],
+        base: usize,
+        with_cx: &WithContext<'_>,
+    ) -> SqlResult<()> {
+        if let Some(last) = &self.last_order
+            && cmp_order(last, order, self.def) != Ordering::Equal
+        {
+            self.close_group()?;
+        }
+        if self.order_type.is_none() {
+            self.order_type = match order.first() {
+                Some(Value::Float(_)) => Some(DataType::Float8),
+                Some(Value::Numeric(_)) => Some(DataType::Numeric),
+                Some(Value::Int(_)) => Some(DataType::Int8),
+                _ => None,
+            };
+        }
+        let mut vals = order.to_vec();
+        let first = self.n == 0;
+        let mut offsets = Vec::new();
+        let (all, calls) = (self.all, &self.calls);
+        with_cx(&row[..base], &row[base..], &mut |cx| {
+            for &(c, _) in calls {
+                let call = &all[c];
+                if first {
+                    offsets.push((
+                        raw_offset(&call.frame.start, cx)?,
+                        raw_offset(&call.frame.end, cx)?,
+                    ));
+                }
+                match (&call.agg, call.func) {
+                    (Some(agg), WindowFunc::Aggregate) => {
+                        let pass = match &agg.filter {
+                            Some(f) => f.eval(cx)? == Value::Bool(true),
+                            None => true,
+                        };
+                        vals.push(Value::Bool(pass));
+                        vals.push(match (&agg.arg, pass) {
+                            (_, false) => Value::Null,
+                            (Some(a), true) => a.eval(cx)?,
+                            (None, true) => Value::Bool(true),
+                        });
+                    }
+                    (None, WindowFunc::Aggregate) => {
+                        return Err(SqlError::Internal("window aggregate without a call".into()));
+                    }
+                    _ => {
+                        for a in &call.args {
+                            vals.push(a.eval(cx)?);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        if first {
+            self.raw_offsets = offsets;
+        }
+        self.values.push(vals)?;
+        self.last_order = Some(order.to_vec());
+        let budget = self.work_mem / ROWS_SHARE;
+        let width = row.len();
+        self.rows
+            .get_or_insert_with(|| RowStore::new(width, budget))
+            .push(row)?;
+        self.n += 1;
+        Ok(())
+    }
+
+    /// Ends the peer group that runs up to the current row.
+    fn close_group(&mut self) -> SqlResult<()> {
+        self.groups.push(vec![
+            Value::Int(i64::try_from(self.group_start).unwrap_or(i64::MAX)),
+            Value::Int(i64::try_from(self.n).unwrap_or(i64::MAX)),
+        ])?;
+        self.ng += 1;
+        self.group_start = self.n;
+        Ok(())
+    }
+
+    /// Computes the window's calls for every row of the partition, in order, and gives each
+    /// row, its results set, to `forward`. Returns the bytes the stores held in memory and
+    /// wrote to temporary files.
+    fn finish(
+        mut self,
+        all: &[WindowCall],
+        cancel: &crate::expr::CancelFlag,
+        forward: &mut dyn FnMut(Vec<Value>) -> SqlResult<()>,
+        split: &dyn Fn(&[Value]) -> (usize, usize),
+    ) -> SqlResult<(usize, u64)> {
+        let Some(mut rows) = self.rows.take() else {
+            return Ok((0, 0));
+        };
+        self.close_group()?;
+        rows.finish_writing()?;
+        self.values.finish_writing()?;
+        self.groups.finish_writing()?;
+        let part = Partition {
+            def: self.def,
+            n: self.n,
+            ng: self.ng,
+            values: &self.values,
+            groups: &self.groups,
+        };
+        let mut states = Vec::with_capacity(self.calls.len());
+        for (k, &(c, at)) in self.calls.iter().enumerate() {
+            let raw = self.raw_offsets.get(k).cloned().unwrap_or((None, None));
+            states.push(CallState::new(
+                &all[c],
+                c,
+                at,
+                offsets(&all[c], raw, self.order_type)?,
+                &part,
+            ));
+        }
+        let mut here = Probe::new(&self.values);
+        let mut group_probe = Probe::new(&self.groups);
+        let mut reader = rows.reader()?;
+        let (mut g, mut gs, mut ge) = (0usize, 0usize, 0usize);
+        for pos in 0..self.n {
+            if pos % 1024 == 0 {
+                cancel.check()?;
+            }
+            if pos >= ge {
+                if pos > 0 {
+                    g += 1;
+                }
+                (gs, ge) = group_at(&mut group_probe, g)?;
+            }
+            let current = here.row(pos)?.to_vec();
+            let mut row = reader.next_row()?.ok_or_else(|| {
+                SqlError::Internal("a window partition's rows ended early".into())
+            })?;
+            let (base, _) = split(&row);
+            for st in &mut states {
+                let v = st.value(&part, pos, &current, (g, gs, ge))?;
+                if let Some(slot) = row.get_mut(base + st.slot) {
+                    *slot = v;
+                }
+            }
+            forward(row)?;
+        }
+        let memory = rows.memory_bytes() + self.values.memory_bytes() + self.groups.memory_bytes();
+        let disk = rows.disk_bytes() + self.values.disk_bytes() + self.groups.disk_bytes();
+        Ok((memory, disk))
+    }
+}
+
+/// A frame bound's offset evaluated at a row (NULL-checked later, per partition).
+fn raw_offset(b: &FrameBound, cx: &EvalContext<'_>) -> SqlResult<Option<Value>> {
+    match b {
+        FrameBound::Preceding(e) | FrameBound::Following(e) => e.eval(cx).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// A call's frame offsets, checked and converted: (start, end).
+fn offsets(
+    call: &WindowCall,
+    raw: (Option<Value>, Option<Value>),
+    order_type: Option<DataType>,
+) -> SqlResult<(Option<Value>, Option<Value>)> {
+    let check = |v: Option<Value>, which: &str| -> SqlResult<Option<Value>> {
+        let Some(v) = v else {
+            return Ok(None);
+        };
+        let negative = match &v {
+            Value::Null => {
+                return Err(SqlError::NullFrameOffset(format!(
+                    "frame {which} offset must not be null"
+                )));
+            }
+            Value::Int(i) => *i < 0,
+            Value::Float(f) => *f < 0.0 || f.is_nan(),
+            Value::Numeric(x) => x.to_f64() < 0.0 || x.to_f64().is_nan(),
+            Value::Text(t) => t.trim().starts_with('-'),
+            _ => false,
+        };
+        if negative {
+            return Err(SqlError::InvalidFrameOffset(match call.frame.units {
+                FrameUnits::Range => {
+                    "invalid preceding or following size in window function".into()
+                }
+                _ => format!("frame {which} offset must not be negative"),
+            }));
+        }
+        Ok(Some(match (v, call.frame.units) {
+            (Value::Text(t), FrameUnits::Range) => match order_type {
+                Some(DataType::Float8) => crate::types::parse_text(&t, DataType::Float8)?,
+                Some(DataType::Numeric) => crate::types::parse_text(&t, DataType::Numeric)?,
+                _ => crate::types::parse_text(&t, DataType::Int8)?,
+            },
+            (Value::Text(t), _) => crate::types::parse_text(&t, DataType::Int8)?,
+            (v, _) => v,
+        }))
+    };
+    Ok((check(raw.0, "starting")?, check(raw.1, "ending")?))
+}
+
+/// Compares two rows' ORDER BY keys in the window's order.
+fn cmp_order(a: &[Value], b: &[Value], def: &WindowDef) -> Ordering {
+    for ((x, y), o) in a.iter().zip(b).zip(&def.order) {
+        let c = order_cmp(x, y, o.desc, o.nulls_first);
+        if c != Ordering::Equal {
+            return c;
+        }
+    }
+    Ordering::Equal
+}
+
+/// A partition whose rows are all stored: what every call reads.
+struct Partition<'s> {
+    def: &'s WindowDef,
+    n: usize,
+    ng: usize,
+    values: &'s RowStore,
+    groups: &'s RowStore,
+}
+
+impl Partition<'_> {
     /// A key compared with a RANGE bound, in the window's sort order.
     fn cmp_target(&self, x: &Value, target: &Value) -> Ordering {
         let o = &self.def.order[0];
         order_cmp(x, target, o.desc, o.nulls_first)
     }
 
-    /// The ORDER BY value a RANGE offset bound sits at: the current row's value moved by the
-    /// offset towards the preceding (or following) rows. A NULL current value stays NULL: its
-    /// frame is its NULL peers.
-    fn range_target(
-        &self,
-        pos: usize,
-        offset: Option<&Value>,
-        preceding: bool,
-    ) -> SqlResult<Value> {
-        let np = self.def.partition.len();
-        let v = &self.keys[self.rows[pos]][np];
+    /// The ORDER BY value a RANGE offset bound sits at: the current row's value `v` moved by
+    /// the offset towards the preceding (or following) rows. A NULL current value stays NULL:
+    /// its frame is its NULL peers.
+    fn range_target(&self, v: &Value, offset: Option<&Value>, preceding: bool) -> SqlResult<Value> {
         let k = offset.unwrap_or(&Value::Null);
         // Preceding rows have smaller values ascending, larger descending.
         let subtract = preceding != self.def.order[0].desc;
@@ -1333,6 +1475,336 @@ impl<'p> Partition<'p> {
     }
 }
 
+/// One call's progress through a partition: the state its value for the next row needs.
+struct CallState<'s> {
+    call: &'s WindowCall,
+    slot: usize,
+    /// Where the call's argument values start in a values row.
+    at: usize,
+    offsets: (Option<Value>, Option<Value>),
+    /// Reads the row a value comes from (lag's target, a frame's first row, an aggregate's
+    /// next input).
+    target: Probe<'s>,
+    start_groups: Probe<'s>,
+    end_groups: Probe<'s>,
+    start_keys: Probe<'s>,
+    end_keys: Probe<'s>,
+    lo_hint: usize,
+    hi_hint: usize,
+    /// An aggregate's running state over positions `[acc_lo, acc_hi)`.
+    acc: Option<Accumulator>,
+    acc_lo: usize,
+    acc_hi: usize,
+    /// The last frame (or exclusion runs) and its value, shared by rows with the same frame.
+    last: Option<((usize, usize), Value)>,
+    last_runs: Option<(FrameRuns, Value)>,
+    /// ntile: the bucket count, rows per bucket, buckets with one more, current bucket, rows
+    /// left in it.
+    ntile: Option<(Option<usize>, usize, usize, usize, usize)>,
+}
+
+impl<'s> CallState<'s> {
+    fn new(
+        call: &'s WindowCall,
+        slot: usize,
+        at: usize,
+        offsets: (Option<Value>, Option<Value>),
+        part: &Partition<'s>,
+    ) -> CallState<'s> {
+        CallState {
+            call,
+            slot,
+            at,
+            offsets,
+            target: Probe::new(part.values),
+            start_groups: Probe::new(part.groups),
+            end_groups: Probe::new(part.groups),
+            start_keys: Probe::new(part.values),
+            end_keys: Probe::new(part.values),
+            lo_hint: 0,
+            hi_hint: 0,
+            acc: None,
+            acc_lo: 0,
+            acc_hi: 0,
+            last: None,
+            last_runs: None,
+            ntile: None,
+        }
+    }
+
+    /// The call's value at the row at `pos`, whose values row is `here` and whose peer group
+    /// is number `g`, `[gs, ge)`.
+    fn value(
+        &mut self,
+        part: &Partition<'_>,
+        pos: usize,
+        here: &[Value],
+        (g, gs, ge): (usize, usize, usize),
+    ) -> SqlResult<Value> {
+        let n = part.n;
+        let call = self.call;
+        let at = self.at;
+        let arg = |i: usize| here.get(at + i).cloned().unwrap_or(Value::Null);
+        Ok(match call.func {
+            WindowFunc::RowNumber => Value::Int(pos as i64 + 1),
+            WindowFunc::Rank => Value::Int(gs as i64 + 1),
+            WindowFunc::DenseRank => Value::Int(g as i64 + 1),
+            WindowFunc::PercentRank if n > 1 => Value::Float(gs as f64 / (n - 1) as f64),
+            WindowFunc::PercentRank => Value::Float(0.0),
+            WindowFunc::CumeDist => Value::Float(ge as f64 / n as f64),
+            WindowFunc::Ntile => {
+                if self.ntile.is_none() {
+                    // The bucket count is read once per partition, at its first row.
+                    let buckets = match arg(0) {
+                        Value::Null => None,
+                        Value::Int(k) if k <= 0 => return Err(SqlError::InvalidNtileArgument),
+                        Value::Int(k) => Some(usize::try_from(k).unwrap_or(usize::MAX)),
+                        other => {
+                            return Err(SqlError::DatatypeMismatch(format!("ntile of {other:?}")));
+                        }
+                    };
+                    // PostgreSQL's buckets: n / k rows each, the first n % k one row more.
+                    let (per, extra) = match buckets {
+                        Some(k) => (n / k, n % k),
+                        None => (0, 0),
+                    };
+                    self.ntile = Some((buckets, per, extra, 1, per + usize::from(extra > 0)));
+                }
+                match &mut self.ntile {
+                    Some((None, ..)) | None => Value::Null,
+                    Some((Some(_), per, extra, bucket, left)) => {
+                        if *left == 0 {
+                            *bucket += 1;
+                            *left = *per + usize::from(*bucket <= *extra);
+                        }
+                        *left = left.saturating_sub(1);
+                        Value::Int(*bucket as i64)
+                    }
+                }
+            }
+            WindowFunc::Lag | WindowFunc::Lead => {
+                let offset = match call.args.get(1) {
+                    None => Some(1i64),
+                    Some(_) => match arg(1) {
+                        Value::Null => None,
+                        Value::Int(k) => Some(k),
+                        other => {
+                            return Err(SqlError::DatatypeMismatch(format!("offset of {other:?}")));
+                        }
+                    },
+                };
+                let v = match offset {
+                    None => Value::Null,
+                    Some(k) => {
+                        let k = if call.func == WindowFunc::Lag {
+                            k.checked_neg()
+                        } else {
+                            Some(k)
+                        };
+                        let target = k.and_then(|k| (pos as i64).checked_add(k));
+                        match target.and_then(|t| usize::try_from(t).ok()) {
+                            Some(t) if t < n => self.arg_at(t, 0)?,
+                            _ => match call.args.get(2) {
+                                Some(_) => arg(2),
+                                None => Value::Null,
+                            },
+                        }
+                    }
+                };
+                coerce(v, call.ty)
+            }
+            WindowFunc::FirstValue | WindowFunc::LastValue | WindowFunc::NthValue => {
+                let (lo, hi) = self.frame(part, pos, here, (g, gs, ge))?;
+                let runs = FrameRuns::new(lo, hi, call.frame.exclude, pos, (gs, ge));
+                let p = match call.func {
+                    WindowFunc::FirstValue => runs.first(),
+                    WindowFunc::LastValue => runs.last(),
+                    _ => match arg(1) {
+                        Value::Null => None,
+                        Value::Int(k) if k <= 0 => {
+                            return Err(SqlError::InvalidNthValueArgument);
+                        }
+                        Value::Int(k) => usize::try_from(k - 1).ok().and_then(|k| runs.nth(k)),
+                        other => {
+                            return Err(SqlError::DatatypeMismatch(format!(
+                                "nth_value of {other:?}"
+                            )));
+                        }
+                    },
+                };
+                match p {
+                    Some(p) => self.arg_at(p, 0)?,
+                    None => Value::Null,
+                }
+            }
+            WindowFunc::Aggregate => self.aggregate(part, pos, here, (g, gs, ge))?,
+        })
+    }
+
+    /// Argument `i` of the call at position `p`.
+    fn arg_at(&mut self, p: usize, i: usize) -> SqlResult<Value> {
+        Ok(self
+            .target
+            .row(p)?
+            .get(self.at + i)
+            .cloned()
+            .unwrap_or(Value::Null))
+    }
+
+    /// An aggregate's input at position `p`: `None` when its FILTER leaves the row out.
+    fn agg_input(&mut self, p: usize) -> SqlResult<Option<Value>> {
+        let row = self.target.row(p)?;
+        Ok(match row.get(self.at) {
+            Some(Value::Bool(true)) => Some(row.get(self.at + 1).cloned().unwrap_or(Value::Null)),
+            _ => None,
+        })
+    }
+
+    /// An aggregate over the row's frame. While the frame's start stays put the running
+    /// state only adds the rows that entered it; when the start moves it restarts there; an
+    /// exclusion's holes move with the row, so each row's aggregate starts afresh (rows with
+    /// the same runs share it).
+    fn aggregate(
+        &mut self,
+        part: &Partition<'_>,
+        pos: usize,
+        here: &[Value],
+        (g, gs, ge): (usize, usize, usize),
+    ) -> SqlResult<Value> {
+        let call = self.call;
+        let Some(agg) = &call.agg else {
+            return Err(SqlError::Internal("window aggregate without a call".into()));
+        };
+        let (lo, hi) = self.frame(part, pos, here, (g, gs, ge))?;
+        let hi = hi.max(lo);
+        if call.frame.exclude != FrameExclude::NoOthers {
+            let runs = FrameRuns::new(lo, hi, call.frame.exclude, pos, (gs, ge));
+            if let Some((f, v)) = &self.last_runs
+                && *f == runs
+            {
+                return Ok(v.clone());
+            }
+            let mut acc = Accumulator::new(agg);
+            for p in runs.positions() {
+                if let Some(v) = self.agg_input(p)? {
+                    acc.add(v)?;
+                }
+            }
+            let v = acc.current()?;
+            self.last_runs = Some((runs, v.clone()));
+            return Ok(v);
+        }
+        if let Some((f, v)) = &self.last
+            && *f == (lo, hi)
+        {
+            return Ok(v.clone());
+        }
+        if self.acc.is_none() || lo != self.acc_lo || hi < self.acc_hi {
+            self.acc = Some(Accumulator::new(agg));
+            self.acc_lo = lo;
+            self.acc_hi = lo;
+        }
+        while self.acc_hi < hi {
+            if let Some(v) = self.agg_input(self.acc_hi)?
+                && let Some(acc) = &mut self.acc
+            {
+                acc.add(v)?;
+            }
+            self.acc_hi += 1;
+        }
+        let v = match &self.acc {
+            Some(acc) => acc.current()?,
+            None => Value::Null,
+        };
+        self.last = Some(((lo, hi), v.clone()));
+        Ok(v)
+    }
+
+    /// The frame `[lo, hi)` of the row at `pos`, in peer group `g`, `[gs, ge)`.
+    fn frame(
+        &mut self,
+        part: &Partition<'_>,
+        pos: usize,
+        here: &[Value],
+        (g, gs, ge): (usize, usize, usize),
+    ) -> SqlResult<(usize, usize)> {
+        let call = self.call;
+        let (n, ng) = (part.n, part.ng);
+        let off = |v: &Option<Value>| -> usize {
+            match v {
+                Some(Value::Int(k)) => usize::try_from(*k).unwrap_or(usize::MAX),
+                _ => 0,
+            }
+        };
+        let key = here.first().unwrap_or(&Value::Null);
+        let lo = match (&call.frame.start, call.frame.units) {
+            (FrameBound::UnboundedPreceding, _) => 0,
+            (FrameBound::CurrentRow, FrameUnits::Rows) => pos,
+            (FrameBound::CurrentRow, _) => gs,
+            (FrameBound::Preceding(_), FrameUnits::Rows) => {
+                pos.saturating_sub(off(&self.offsets.0))
+            }
+            (FrameBound::Following(_), FrameUnits::Rows) => {
+                pos.saturating_add(off(&self.offsets.0)).min(n)
+            }
+            (FrameBound::Preceding(_), FrameUnits::Groups) => {
+                group_at(
+                    &mut self.start_groups,
+                    g.saturating_sub(off(&self.offsets.0)),
+                )?
+                .0
+            }
+            (FrameBound::Following(_), FrameUnits::Groups) => {
+                match g.checked_add(off(&self.offsets.0)).filter(|&x| x < ng) {
+                    Some(x) => group_at(&mut self.start_groups, x)?.0,
+                    None => n,
+                }
+            }
+            (FrameBound::Preceding(_) | FrameBound::Following(_), FrameUnits::Range) => {
+                let preceding = matches!(call.frame.start, FrameBound::Preceding(_));
+                let target = part.range_target(key, self.offsets.0.as_ref(), preceding)?;
+                point(&mut self.start_keys, &mut self.lo_hint, n, &|x| {
+                    part.cmp_target(x, &target) == Ordering::Less
+                })?
+            }
+            (FrameBound::UnboundedFollowing, _) => n,
+        };
+        let hi = match (&call.frame.end, call.frame.units) {
+            (FrameBound::UnboundedFollowing, _) => n,
+            (FrameBound::CurrentRow, FrameUnits::Rows) => pos + 1,
+            (FrameBound::CurrentRow, _) => ge,
+            (FrameBound::Preceding(_), FrameUnits::Rows) => {
+                (pos + 1).saturating_sub(off(&self.offsets.1))
+            }
+            (FrameBound::Following(_), FrameUnits::Rows) => pos
+                .saturating_add(off(&self.offsets.1))
+                .saturating_add(1)
+                .min(n),
+            (FrameBound::Preceding(_), FrameUnits::Groups) => {
+                match g.checked_sub(off(&self.offsets.1)) {
+                    Some(x) => group_at(&mut self.end_groups, x)?.1,
+                    None => 0,
+                }
+            }
+            (FrameBound::Following(_), FrameUnits::Groups) => {
+                let x = g
+                    .saturating_add(off(&self.offsets.1))
+                    .min(ng.saturating_sub(1));
+                group_at(&mut self.end_groups, x)?.1
+            }
+            (FrameBound::Preceding(_) | FrameBound::Following(_), FrameUnits::Range) => {
+                let preceding = matches!(call.frame.end, FrameBound::Preceding(_));
+                let target = part.range_target(key, self.offsets.1.as_ref(), preceding)?;
+                point(&mut self.end_keys, &mut self.hi_hint, n, &|x| {
+                    part.cmp_target(x, &target) != Ordering::Greater
+                })?
+            }
+            (FrameBound::UnboundedPreceding, _) => 0,
+        };
+        Ok((lo, hi))
+    }
+}
+
 /// A value widened to a call's result type (lag's default may be an integer for a numeric).
 fn coerce(v: Value, ty: DataType) -> Value {
     match (v, ty) {
@@ -1347,6 +1819,157 @@ fn coerce(v: Value, ty: DataType) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::{Database, Output, Session};
+    use borealis_common::pagestore::MemStore;
+    use borealis_engine::{Engine, EngineConfig};
+    use std::sync::Arc;
+
+    /// A probe reads any position of a store, in memory or spilled: forward a row at a time,
+    /// far ahead, one row back (from its recent rows) and far back (reopened at the index).
+    #[test]
+    fn probes_read_any_position_of_a_partition_store() {
+        for budget in [1 << 20, 512] {
+            let mut store = RowStore::new(2, budget);
+            for i in 0..2000i64 {
+                store
+                    .push(vec![Value::Int(i), Value::Text(format!("r{i}"))])
+                    .unwrap();
+            }
+            store.finish_writing().unwrap();
+            assert_eq!(store.spilled(), budget == 512);
+            assert_eq!(store.disk_bytes() > 0, budget == 512);
+            let mut a = Probe::new(&store);
+            let mut b = Probe::new(&store);
+            let want = |i: usize| vec![Value::Int(i as i64), Value::Text(format!("r{i}"))];
+            for pos in [
+                0, 1, 2, 1, 3, 300, 299, 300, 1999, 5, 128, 127, 129, 1000, 1998,
+            ] {
+                assert_eq!(a.row(pos).unwrap(), want(pos).as_slice(), "at {pos}");
+                // A second probe keeps its own place.
+                assert_eq!(b.row(1999 - pos).unwrap(), want(1999 - pos).as_slice());
+            }
+            assert!(a.row(2000).is_err());
+            // A reader from a position gives the rest in order, and nothing from the end.
+            let mut r = store.reader_from(1500).unwrap();
+            let mut n = 1500;
+            while let Some(row) = r.next_row().unwrap() {
+                assert_eq!(row, want(n));
+                n += 1;
+            }
+            assert_eq!(n, 2000);
+            assert_eq!(store.reader_from(2000).unwrap().next_row().unwrap(), None);
+        }
+    }
+
+    /// A frame bound found from its previous place moves forward over the rows between, and
+    /// a bound that moved back is found again by bisection.
+    #[test]
+    fn frame_points_move_forward_from_their_hint() {
+        let mut store = RowStore::new(1, 256);
+        for i in 0..1000i64 {
+            store.push(vec![Value::Int(i / 3)]).unwrap();
+        }
+        store.finish_writing().unwrap();
+        assert!(store.spilled());
+        let mut probe = Probe::new(&store);
+        let mut hint = 0;
+        for target in [0i64, 1, 5, 5, 100, 333, 334] {
+            let before = |x: &Value| x.sort_cmp(&Value::Int(target)) == Ordering::Less;
+            let p = point(&mut probe, &mut hint, 1000, &before).unwrap();
+            assert_eq!(
+                p,
+                usize::try_from(target * 3).unwrap().min(1000),
+                "{target}"
+            );
+        }
+        let before = |x: &Value| x.sort_cmp(&Value::Int(10)) == Ordering::Less;
+        assert_eq!(point(&mut probe, &mut hint, 1000, &before).unwrap(), 30);
+        assert_eq!(hint, 30);
+    }
+
+    fn session() -> Session {
+        let engine = Engine::open(Arc::new(MemStore::new()), EngineConfig::default()).unwrap();
+        Session::new(
+            Database::new(Arc::new(engine)),
+            crate::expr::SessionInfo::default(),
+        )
+    }
+
+    fn run(s: &mut Session, sql: &str) -> Vec<Vec<String>> {
+        let mut last = Vec::new();
+        for stmt in crate::parse(sql).unwrap() {
+            last = match s.execute(&stmt, &[]).unwrap().output {
+                Output::Rows { rows, .. } => rows
+                    .iter()
+                    .map(|r| {
+                        r.iter()
+                            .map(|v| v.to_text().unwrap_or_else(|| "NULL".into()))
+                            .collect()
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+        }
+        last
+    }
+
+    /// One partition larger than `work_mem`, and several windows in one query, answer the
+    /// same at 64kB and 64MB, and at 64kB they spill to temporary files.
+    #[test]
+    fn one_large_partition_and_several_windows_answer_the_same_beyond_work_mem() {
+        let mut s = session();
+        run(
+            &mut s,
+            "CREATE TABLE w (id int PRIMARY KEY, k int, t text);
+             INSERT INTO w SELECT g, CASE WHEN g % 89 = 0 THEN NULL ELSE g % 500 END,
+                 'v' || (g % 7) FROM generate_series(1, 6000) g",
+        );
+        let queries = [
+            "SELECT id, sum(k) OVER (ORDER BY id ROWS BETWEEN 3 PRECEDING AND 2 FOLLOWING),
+                 avg(k) OVER (ORDER BY k RANGE BETWEEN 5 PRECEDING AND 5 FOLLOWING),
+                 count(*) OVER (ORDER BY k GROUPS BETWEEN 2 PRECEDING AND 1 FOLLOWING
+                     EXCLUDE TIES)
+                 FROM w ORDER BY id",
+            "SELECT id, lag(t, 2500) OVER (ORDER BY id), lead(k, 3000, -1) OVER (ORDER BY id),
+                 first_value(id) OVER (ORDER BY k ROWS BETWEEN 10 PRECEDING AND 10 FOLLOWING),
+                 last_value(id) OVER (ORDER BY k), nth_value(id, 3) OVER (ORDER BY t, id)
+                 FROM w ORDER BY id",
+            "SELECT id, rank() OVER (ORDER BY k), dense_rank() OVER (ORDER BY k),
+                 percent_rank() OVER (ORDER BY k), cume_dist() OVER (ORDER BY t),
+                 ntile(7) OVER (ORDER BY id DESC), row_number() OVER (PARTITION BY t ORDER BY k)
+                 FROM w ORDER BY id",
+            "SELECT k % 10, count(*), sum(sum(id)) OVER (ORDER BY k % 10),
+                 rank() OVER (ORDER BY count(*) DESC, k % 10)
+                 FROM w GROUP BY k % 10 ORDER BY 1",
+        ];
+        let answers = |s: &mut Session, work_mem: &str| -> Vec<(Vec<Vec<String>>, bool)> {
+            run(s, &format!("SET work_mem = '{work_mem}'"));
+            queries
+                .iter()
+                .map(|q| {
+                    let before = crate::spill::files_created_on_this_thread();
+                    let rows = run(s, q);
+                    (rows, crate::spill::files_created_on_this_thread() > before)
+                })
+                .collect()
+        };
+        let large = answers(&mut s, "64MB");
+        let small = answers(&mut s, "64kB");
+        for ((q, (l, l_spilled)), (m, m_spilled)) in queries.iter().zip(&large).zip(&small) {
+            assert!(!l.is_empty(), "{q}");
+            assert!(l == m, "{q}: the answers differ beyond work_mem");
+            assert!(!l_spilled, "{q} spilled at 64MB");
+            if l.len() > 100 {
+                assert!(m_spilled, "{q} did not spill at 64kB");
+            }
+        }
+        // Spot checks against what the frames say.
+        assert_eq!(large[1].0[0][1], "NULL");
+        assert_eq!(large[1].0[2500][1], "v1");
+        assert_eq!(large[1].0[5999][2], "-1");
+        assert_eq!(large[2].0[0][5], "7");
+        assert_eq!(large[2].0[5999][5], "1");
+    }
 
     #[test]
     fn exclusions_leave_up_to_three_runs() {
