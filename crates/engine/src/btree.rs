@@ -461,37 +461,13 @@ impl Cursor {
         key: &mut Vec<u8>,
         value: &mut Vec<u8>,
     ) -> Result<bool, EngineError> {
-        loop {
-            let Some(id) = self.leaf else {
-                return Ok(false);
-            };
-            let p = if self.checked {
-                mtr.read(id)?
-            } else if self.hops == 0 {
-                read_at(mtr, id, self.tree, 0)?
-            } else {
-                read_node(mtr, id, self.tree, 0)?
-            };
-            let count = page::count(p);
-            if self.slot < count {
-                let k = page::key(p, self.slot);
-                if !self.checked && self.started && self.last.as_slice() >= k {
-                    return Err(EngineError::Corrupted(format!(
-                        "tree {}: keys stop ascending at leaf {id}",
-                        self.tree
-                    )));
-                }
-                self.checked = true;
-                key.clear();
-                key.extend_from_slice(k);
-                value.clear();
-                value.extend_from_slice(page::value(p, self.slot));
-                self.started = true;
-                self.slot += 1;
-                return Ok(true);
-            }
-            self.leave(p)?;
-        }
+        self.visit(mtr, &mut |k, v| {
+            key.clear();
+            key.extend_from_slice(k);
+            value.clear();
+            value.extend_from_slice(v);
+            Ok(Visit::Stop)
+        })
     }
 
     /// Moves the cursor from leaf `p` (its entries used up) to its right sibling, or past the
@@ -522,9 +498,10 @@ impl Cursor {
     }
 
     /// Hands the entries from the cursor on to `visit` in place, as slices of the leaf, until
-    /// `visit` halts or the tree ends; `false` once past the end. The same checks as
-    /// [`next_into`](Self::next_into), but the leaf is looked up once for all its entries
-    /// and nothing is copied: a full scan's cost per row is the visitor's.
+    /// `visit` halts or the tree ends; `false` once past the end. The leaf is looked up once
+    /// for all the entries taken from it and nothing is copied: a full scan's cost per row is
+    /// the visitor's. A leaf reached through a sibling link has its tree and level checked,
+    /// and its first key must be above the last leaf's greatest.
     pub(crate) fn visit(
         &mut self,
         mtr: &mut Mtr<'_>,

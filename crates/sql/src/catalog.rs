@@ -1105,6 +1105,58 @@ pub fn decode_columns_into(
     decode_columns_checked(bytes, ncols, needed, vals)
 }
 
+/// How many of a row's `n` columns a decode reads: all of them, or up to the last one `needed`
+/// marks (columns past the end of a short mask are read as if marked).
+fn read_extent(n: usize, ncols: usize, needed: Option<&[bool]>) -> usize {
+    match needed {
+        None => n,
+        Some(m) if m.len() < ncols => n,
+        Some(m) => m.iter().rposition(|&x| x).map_or(0, |p| p + 1).min(n),
+    }
+}
+
+/// Whether column `i` is built rather than stepped over.
+fn is_wanted(i: usize, ncols: usize, needed: Option<&[bool]>) -> bool {
+    i < ncols && needed.is_none_or(|m| m.get(i).copied().unwrap_or(true))
+}
+
+/// Makes `vals` `ncols` slots long. A buffer of the right length keeps its values from the
+/// last row: every slot below the read extent is written or reset by the decode, and those
+/// above it by [`null_from`].
+fn reset_slots(vals: &mut Vec<Value>, ncols: usize) {
+    if vals.len() != ncols {
+        vals.clear();
+        vals.extend(std::iter::repeat_with(|| Value::Null).take(ncols));
+    }
+}
+
+/// Sets the slots from `upto` on to NULL (the columns past the read extent).
+fn null_from(vals: &mut [Value], upto: usize) {
+    for slot in vals.iter_mut().skip(upto) {
+        if !matches!(slot, Value::Null) {
+            *slot = Value::Null;
+        }
+    }
+}
+
+/// The encoded width of a fixed-width value's bytes after its tag; `None` for the others.
+fn fixed_width(tag: u8) -> Option<usize> {
+    match tag {
+        0 => Some(0),
+        1 => Some(1),
+        2 | 3 | 5 | 10 | 11 => Some(8),
+        9 | 13 => Some(4),
+        8 | 12 => Some(16),
+        _ => None,
+    }
+}
+
+/// Whether a value of this tag is its length (four bytes) and that many bytes; numeric, jsonb
+/// and arrays carry their length inside their encoding instead.
+fn is_length_prefixed(tag: u8) -> bool {
+    matches!(tag, 4 | 7 | 14)
+}
+
 /// [`decode_columns_into`] over the row's bytes in place, for the rows a scan meets (this is
 /// its cost per row): the scalars are read straight from the slice into their slots, with no
 /// reader state, error value or drop on the way. `false`, with `vals` to be rewritten, at
@@ -1121,16 +1173,8 @@ fn decode_columns_fast(
         return false;
     };
     let n = usize::from(u16::from_le_bytes([lo, hi]));
-    // Which columns are built, and how far the row is read: as `decode_columns_checked` says.
-    let upto = match needed {
-        None => n,
-        Some(m) if m.len() < ncols => n,
-        Some(m) => m.iter().rposition(|&x| x).map_or(0, |p| p + 1).min(n),
-    };
-    if vals.len() != ncols {
-        vals.clear();
-        vals.extend(std::iter::repeat_with(|| Value::Null).take(ncols));
-    }
+    let upto = read_extent(n, ncols, needed);
+    reset_slots(vals, ncols);
     let word = |at: usize| -> Option<u64> {
         let b: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
         Some(u64::from_le_bytes(b))
@@ -1148,21 +1192,17 @@ fn decode_columns_fast(
             return false;
         };
         at += 1;
-        let wanted = i < ncols && needed.is_none_or(|m| m.get(i).copied().unwrap_or(true));
+        let wanted = is_wanted(i, ncols, needed);
         if !wanted {
-            let width = match tag {
-                0 => 0,
-                1 => 1,
-                2 | 3 | 5 | 10 | 11 => 8,
-                9 | 13 => 4,
-                8 | 12 => 16,
-                4 | 7 | 14 => {
+            let width = match fixed_width(tag) {
+                Some(w) => w,
+                None if is_length_prefixed(tag) => {
                     let Some(&[a, b, c, d]) = bytes.get(at..at + 4) else {
                         return false;
                     };
                     4 + u32::from_le_bytes([a, b, c, d]) as usize
                 }
-                _ => match general(tag, at) {
+                None => match general(tag, at) {
                     Some((_, end)) => end - at,
                     None => return false,
                 },
@@ -1222,11 +1262,7 @@ fn decode_columns_fast(
             }
         }
     }
-    for slot in vals.iter_mut().skip(upto) {
-        if !matches!(slot, Value::Null) {
-            *slot = Value::Null;
-        }
-    }
+    null_from(vals, upto);
     true
 }
 
@@ -1240,34 +1276,19 @@ fn decode_columns_checked(
     let corrupt = |e: borealis_common::codec::DecodeError| SqlError::Corrupted(format!("row: {e}"));
     let mut r = Reader::new(bytes);
     let n = r.u16().map_err(corrupt)? as usize;
-    // Columns past the last needed one are not even parsed.
-    let upto = match needed {
-        None => n,
-        // Columns past the end of the mask are read as if marked.
-        Some(m) if m.len() < ncols => n,
-        Some(m) => m.iter().rposition(|&x| x).map_or(0, |p| p + 1).min(n),
-    };
-    // The buffer keeps its values from the last row: every slot below `upto` is written or
-    // reset below, and the slots above it are reset after the loop.
-    if vals.len() != ncols {
-        vals.clear();
-        vals.extend(std::iter::repeat_with(|| Value::Null).take(ncols));
-    }
+    let upto = read_extent(n, ncols, needed);
+    reset_slots(vals, ncols);
     #[allow(clippy::needless_range_loop)] // `i` also indexes the mask and bounds the reads
     for i in 0..upto {
         let tag = r.u8().map_err(corrupt)?;
-        let wanted = i < ncols && needed.is_none_or(|m| m.get(i).copied().unwrap_or(true));
+        let wanted = is_wanted(i, ncols, needed);
         if !wanted {
             // Fixed-width and length-prefixed values are stepped over; numeric and jsonb,
             // whose length is inside their encoding, are decoded and dropped.
-            let width = match tag {
-                0 => Some(0),
-                1 => Some(1),
-                2 | 3 | 5 | 10 | 11 => Some(8),
-                9 | 13 => Some(4),
-                8 | 12 => Some(16),
-                4 | 7 | 14 => Some(r.u32().map_err(corrupt)? as usize),
-                _ => None,
+            let width = match fixed_width(tag) {
+                Some(w) => Some(w),
+                None if is_length_prefixed(tag) => Some(r.u32().map_err(corrupt)? as usize),
+                None => None,
             };
             if let Some(w) = width {
                 r.take(w).map_err(corrupt)?;
@@ -1284,11 +1305,7 @@ fn decode_columns_checked(
             *slot = if wanted { v } else { Value::Null };
         }
     }
-    for slot in vals.iter_mut().skip(upto) {
-        if !matches!(slot, Value::Null) {
-            *slot = Value::Null;
-        }
-    }
+    null_from(vals, upto);
     Ok(())
 }
 

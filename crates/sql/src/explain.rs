@@ -158,6 +158,23 @@ pub struct MemoryUse {
     pub sort: Option<crate::spill::SortMethod>,
 }
 
+impl MemoryUse {
+    /// A sorting node's use: how it sorted, its most bytes in memory and its bytes on disk.
+    #[must_use]
+    pub fn of_sort(
+        method: crate::spill::SortMethod,
+        peak_bytes: usize,
+        disk_bytes: u64,
+    ) -> MemoryUse {
+        MemoryUse {
+            sort: Some(method),
+            peak_bytes,
+            disk_bytes,
+            ..MemoryUse::default()
+        }
+    }
+}
+
 impl Instrument {
     #[must_use]
     pub fn new(timing: bool) -> Instrument {

@@ -681,33 +681,41 @@ impl Parser {
     }
 
     fn additive(&mut self) -> SqlResult<Expr> {
-        let mut left = self.multiplicative()?;
-        loop {
-            let op = match self.peek() {
-                Some(Tok::Punct("+")) => ArithOp::Add,
-                Some(Tok::Punct("-")) => ArithOp::Sub,
-                _ => return Ok(left),
-            };
-            let l = self.value(left)?;
-            self.pos += 1;
-            let right = self.multiplicative()?;
-            let right = self.value(right)?;
-            left = Expr::Arith(op, Box::new(l), Box::new(right));
-        }
+        self.arithmetic(
+            &[("+", ArithOp::Add), ("-", ArithOp::Sub)],
+            Self::multiplicative,
+        )
     }
 
     fn multiplicative(&mut self) -> SqlResult<Expr> {
-        let mut left = self.unary()?;
+        self.arithmetic(
+            &[
+                ("*", ArithOp::Mul),
+                ("/", ArithOp::Div),
+                ("%", ArithOp::Mod),
+            ],
+            Self::unary,
+        )
+    }
+
+    /// One level of left-associative arithmetic: operands read by `operand`, joined by the
+    /// operators `ops` names; each operand must be a value, not a predicate.
+    fn arithmetic(
+        &mut self,
+        ops: &[(&str, ArithOp)],
+        operand: fn(&mut Self) -> SqlResult<Expr>,
+    ) -> SqlResult<Expr> {
+        let mut left = operand(self)?;
         loop {
-            let op = match self.peek() {
-                Some(Tok::Punct("*")) => ArithOp::Mul,
-                Some(Tok::Punct("/")) => ArithOp::Div,
-                Some(Tok::Punct("%")) => ArithOp::Mod,
-                _ => return Ok(left),
+            let Some(Tok::Punct(p)) = self.peek() else {
+                return Ok(left);
+            };
+            let Some(&(_, op)) = ops.iter().find(|(o, _)| o == p) else {
+                return Ok(left);
             };
             let l = self.value(left)?;
             self.pos += 1;
-            let right = self.unary()?;
+            let right = operand(self)?;
             let right = self.value(right)?;
             left = Expr::Arith(op, Box::new(l), Box::new(right));
         }

@@ -72,6 +72,8 @@ pub mod settings;
 pub mod spill;
 pub mod srf;
 pub mod stats;
+#[cfg(test)]
+mod test_support;
 pub mod types;
 pub mod tz;
 pub mod updatable;

@@ -3869,12 +3869,7 @@ impl<'a> Executor<'a> {
                 i.record_memory(
                     plan,
                     explain::Part::Sort,
-                    explain::MemoryUse {
-                        sort: Some(stats.method),
-                        peak_bytes: stats.memory_bytes,
-                        disk_bytes: stats.disk_bytes,
-                        ..explain::MemoryUse::default()
-                    },
+                    explain::MemoryUse::of_sort(stats.method, stats.memory_bytes, stats.disk_bytes),
                 );
             }
             self.node_done(plan, explain::Part::Sort, started, sorted);
@@ -5852,12 +5847,7 @@ impl Executor<'_> {
             i.record_memory(
                 plan,
                 explain::Part::Window,
-                explain::MemoryUse {
-                    sort: Some(stats.method),
-                    peak_bytes: stats.peak_bytes,
-                    disk_bytes: stats.disk_bytes,
-                    ..explain::MemoryUse::default()
-                },
+                explain::MemoryUse::of_sort(stats.method, stats.peak_bytes, stats.disk_bytes),
             );
         }
         self.node_done(plan, explain::Part::Window, started, stats.rows);
@@ -8054,10 +8044,8 @@ pub fn row_key(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{Database, Output, Session};
-    use borealis_common::pagestore::MemStore;
-    use borealis_engine::EngineConfig;
-    use std::sync::Arc;
+    use crate::session::Session;
+    use crate::test_support::{run, session};
 
     fn bin(op: BinOp, left: Expr, right: Expr) -> Expr {
         Expr::Binary {
@@ -8172,30 +8160,6 @@ mod tests {
         assert!(row_bound(&computed).is_none());
         // One comparison alone is a row of one: a plain bound, not a row bound.
         assert!(row_bound(&bin(BinOp::Gt, Expr::Column(0), int(1))).is_none());
-    }
-
-    fn session() -> Session {
-        let engine = Engine::open(Arc::new(MemStore::new()), EngineConfig::default()).unwrap();
-        Session::new(Database::new(Arc::new(engine)), SessionInfo::default())
-    }
-
-    /// Runs every statement of `sql`; returns the rows of the last one, as text.
-    fn run(s: &mut Session, sql: &str) -> Vec<Vec<String>> {
-        let mut last = Vec::new();
-        for stmt in crate::parse(sql).unwrap() {
-            last = match s.execute(&stmt, &[]).unwrap().output {
-                Output::Rows { rows, .. } => rows
-                    .iter()
-                    .map(|r| {
-                        r.iter()
-                            .map(|v| v.to_text().unwrap_or_else(|| "NULL".into()))
-                            .collect()
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
-        }
-        last
     }
 
     fn fails(s: &mut Session, sql: &str) -> SqlError {

@@ -8444,47 +8444,15 @@ fn key_positions(def: &TableDef, names: &[String]) -> SqlResult<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use borealis_common::pagestore::MemStore;
-    use borealis_engine::EngineConfig;
+    use crate::test_support::run;
 
     fn session() -> Session {
-        let engine = Engine::open(Arc::new(MemStore::new()), EngineConfig::default()).unwrap();
-        Session::new(
-            Database::new(Arc::new(engine)),
-            SessionInfo {
-                database: "db".into(),
-                user: "alice".into(),
-                backend_pid: 1,
-                ..SessionInfo::default()
-            },
-        )
-    }
-
-    fn run(s: &mut Session, sql: &str) -> Vec<Vec<String>> {
-        let mut last = Vec::new();
-        for stmt in parse(sql).unwrap() {
-            last = match s.execute(&stmt, &[]).unwrap().output {
-                Output::Rows { rows, .. } | Output::Returning { rows, .. } => rows
-                    .iter()
-                    .map(|r| {
-                        r.iter()
-                            .map(|v| v.to_text().unwrap_or_else(|| "NULL".into()))
-                            .collect()
-                    })
-                    .collect(),
-                Output::Fetched { rows, .. } => rows
-                    .iter()
-                    .map(|r| {
-                        r.iter()
-                            .map(|v| v.to_text().unwrap_or_else(|| "NULL".into()))
-                            .collect()
-                    })
-                    .collect(),
-                Output::CopyOut { lines, .. } => lines.into_iter().map(|l| vec![l]).collect(),
-                _ => Vec::new(),
-            };
-        }
-        last
+        crate::test_support::session_with(SessionInfo {
+            database: "db".into(),
+            user: "alice".into(),
+            backend_pid: 1,
+            ..SessionInfo::default()
+        })
     }
 
     /// A cursor's rows are the DECLARE's snapshot: a held one keeps them after its COMMIT,

@@ -1819,10 +1819,8 @@ fn coerce(v: Value, ty: DataType) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{Database, Output, Session};
-    use borealis_common::pagestore::MemStore;
-    use borealis_engine::{Engine, EngineConfig};
-    use std::sync::Arc;
+    use crate::session::Session;
+    use crate::test_support::{run, session};
 
     /// A probe reads any position of a store, in memory or spilled: forward a row at a time,
     /// far ahead, one row back (from its recent rows) and far back (reopened at the index).
@@ -1885,32 +1883,6 @@ mod tests {
         let before = |x: &Value| x.sort_cmp(&Value::Int(10)) == Ordering::Less;
         assert_eq!(point(&mut probe, &mut hint, 1000, &before).unwrap(), 30);
         assert_eq!(hint, 30);
-    }
-
-    fn session() -> Session {
-        let engine = Engine::open(Arc::new(MemStore::new()), EngineConfig::default()).unwrap();
-        Session::new(
-            Database::new(Arc::new(engine)),
-            crate::expr::SessionInfo::default(),
-        )
-    }
-
-    fn run(s: &mut Session, sql: &str) -> Vec<Vec<String>> {
-        let mut last = Vec::new();
-        for stmt in crate::parse(sql).unwrap() {
-            last = match s.execute(&stmt, &[]).unwrap().output {
-                Output::Rows { rows, .. } => rows
-                    .iter()
-                    .map(|r| {
-                        r.iter()
-                            .map(|v| v.to_text().unwrap_or_else(|| "NULL".into()))
-                            .collect()
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
-        }
-        last
     }
 
     /// One partition larger than `work_mem`, and several windows in one query, answer the
