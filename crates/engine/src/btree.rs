@@ -147,6 +147,21 @@ pub(crate) fn get(
         .map(|i| page::value(p, i).to_vec()))
 }
 
+/// Hands `key`'s stored value to `f` in place, in its leaf; `None` when the key is absent.
+pub(crate) fn with_value<R>(
+    mtr: &mut Mtr<'_>,
+    tree: PageId,
+    key: &[u8],
+    f: impl FnOnce(&[u8]) -> Result<R, EngineError>,
+) -> Result<Option<R>, EngineError> {
+    let leaf = descend_with(mtr, tree, Some(key), None)?;
+    let p = mtr.read(leaf)?;
+    match page::search(p, key) {
+        Ok(i) => f(page::value(p, i)).map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
 /// Inserts or replaces `key`. The caller has checked the entry against the limits.
 pub(crate) fn put(
     mtr: &mut Mtr<'_>,

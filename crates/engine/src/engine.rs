@@ -390,11 +390,29 @@ impl Engine {
     /// The value of `key` as `txn` sees it: its own write, else the newest version committed at
     /// or below its snapshot.
     pub fn get(&self, txn: &Txn, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, EngineError> {
+        let mut value = Vec::new();
+        Ok(self.get_into(txn, tree, key, &mut value)?.then_some(value))
+    }
+
+    /// Like [`get`](Self::get), but the value goes into `out` (replacing its contents), so
+    /// that a caller reading many rows reuses one buffer; `false` (and `out` empty) when `txn`
+    /// sees no value.
+    pub fn get_into(
+        &self,
+        txn: &Txn,
+        tree: TreeId,
+        key: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<bool, EngineError> {
         self.check_owner(txn);
         user_tree(tree)?;
+        out.clear();
         match txn.write_of(tree, key) {
-            Some(Write::Put { value, .. }) => return Ok(Some(value.clone())),
-            Some(Write::Delete) => return Ok(None),
+            Some(Write::Put { value, .. }) => {
+                out.extend_from_slice(value);
+                return Ok(true);
+            }
+            Some(Write::Delete) => return Ok(false),
             None => {}
         }
         if txn.ssi_tracked() {
@@ -402,16 +420,43 @@ impl Engine {
         }
         let (snapshot, own) = (txn.snapshot, txn.id);
         let mut newer = Vec::new();
-        // The stored chain is read in place: one copy of the visible value, nothing else.
-        let value = self.read(|mtr, status| match btree::get(mtr, tree, key)? {
-            None => Ok(None),
-            Some(raw) => Ok(
-                mvcc::visible_in(status, mtr, &raw, snapshot, own, &mut newer)?
-                    .map(|r| raw[r].to_vec()),
-            ),
+        let found = self.read(|mtr, status| {
+            // The version chain is decided in its leaf when every writer it asks about has a
+            // cached status (the usual case): only the visible value is copied.
+            let in_place = btree::with_value(mtr, tree, key, |chain| {
+                let decided = mvcc::visible_cached(
+                    &mut |t| status.cached(t),
+                    chain,
+                    snapshot,
+                    own,
+                    &mut newer,
+                )?;
+                if let Some(Some(r)) = &decided {
+                    out.extend_from_slice(&chain[r.clone()]);
+                }
+                Ok(decided.map(|v| v.is_some()))
+            })?;
+            match in_place {
+                None => Ok(false),
+                Some(Some(found)) => Ok(found),
+                // A writer's status is not cached: the chain is copied out and decided the
+                // general way, which reads the status from its page.
+                Some(None) => match btree::get(mtr, tree, key)? {
+                    None => Ok(false),
+                    Some(raw) => Ok(
+                        match mvcc::visible_in(status, mtr, &raw, snapshot, own, &mut newer)? {
+                            Some(r) => {
+                                out.extend_from_slice(&raw[r]);
+                                true
+                            }
+                            None => false,
+                        },
+                    ),
+                },
+            }
         })?;
         self.conflict_out(txn, &newer)?;
-        Ok(value)
+        Ok(found)
     }
 
     /// At most `limit` entries of `tree` between `from` and `to`, in ascending key order, as
@@ -1871,6 +1916,14 @@ impl ScanBatch {
 
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
+    }
+
+    /// The bytes its buffers hold allocated.
+    pub fn capacity_bytes(&self) -> usize {
+        self.bytes.capacity()
+            + self.spans.capacity() * std::mem::size_of::<(usize, usize, usize)>()
+            + self.key.capacity()
+            + self.raw.capacity()
     }
 
     fn push(&mut self, key: &[u8], value: &[u8]) {

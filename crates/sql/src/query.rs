@@ -6382,7 +6382,8 @@ fn scan_tree(
     let mut batch_rows = stop_after.map_or(SCAN_BATCH_ROWS, |n| n.clamp(1, SCAN_BATCH_ROWS));
     let mut seen = 0usize;
     let mut last: Vec<u8> = Vec::new();
-    let mut batch = ScanBatch::default();
+    let mut batch = ScanBuffers::take();
+    let ScanBuffers { batch, fetched } = &mut *batch;
     loop {
         exec.session.cancel.check()?;
         // The next batch resumes past the last key of the one before: above it going
@@ -6405,7 +6406,7 @@ fn scan_tree(
                 lower,
                 resume.unwrap_or(upper),
                 batch_rows,
-                &mut batch,
+                batch,
             )?;
         } else {
             exec.engine.scan_batch(
@@ -6414,7 +6415,7 @@ fn scan_tree(
                 resume.unwrap_or(lower),
                 upper,
                 batch_rows,
-                &mut batch,
+                batch,
             )?;
         }
         let full = batch.len() == batch_rows;
@@ -6440,17 +6441,17 @@ fn scan_tree(
                         sink(k, row)?;
                     }
                 }
-                Some(i) => match exec.engine.get(exec.txn, def.tree, v)? {
-                    Some(bytes) => {
-                        decode_row_into(&bytes, ncols, row)?;
-                        if passes(row)? {
-                            seen += 1;
-                            sink(v, row)?;
-                        }
-                    }
+                Some(i) => {
                     // An entry is written with its row, in the same transaction.
-                    None => return Err(dangling_entry(def, Some(i))),
-                },
+                    if !exec.engine.get_into(exec.txn, def.tree, v, fetched)? {
+                        return Err(dangling_entry(def, Some(i)));
+                    }
+                    decode_row_into(fetched, ncols, row)?;
+                    if passes(row)? {
+                        seen += 1;
+                        sink(v, row)?;
+                    }
+                }
             }
             if seen > 0 && stop_after.is_some_and(|n| seen >= n) {
                 return Ok(());
@@ -6459,6 +6460,72 @@ fn scan_tree(
         if !full {
             return Ok(());
         }
+    }
+}
+
+/// A scan's reusable buffers: its batch of entries and the row fetched behind a secondary
+/// index's entry. Kept per thread between scans (a statement's first scan otherwise grows them
+/// from nothing, a cost a point read or a join's lookups pay every time); a scan inside a scan
+/// (a lookup under a join) takes a second set.
+#[derive(Default)]
+struct ScanBuffers {
+    batch: ScanBatch,
+    fetched: Vec<u8>,
+}
+
+/// Buffers kept per thread, and the most bytes a kept batch may hold (a full batch of wide
+/// rows is dropped rather than kept).
+const SCAN_BUFFERS_KEPT: usize = 4;
+const SCAN_BUFFER_KEPT_BYTES: usize = 1 << 20;
+
+thread_local! {
+    static SCAN_BUFFERS: std::cell::RefCell<Vec<ScanBuffers>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl ScanBuffers {
+    /// A set from the thread's pool (or a new one), given back when dropped.
+    fn take() -> PooledScanBuffers {
+        PooledScanBuffers(Some(
+            SCAN_BUFFERS
+                .with(|p| p.borrow_mut().pop())
+                .unwrap_or_default(),
+        ))
+    }
+}
+
+struct PooledScanBuffers(Option<ScanBuffers>);
+
+impl std::ops::Deref for PooledScanBuffers {
+    type Target = ScanBuffers;
+    fn deref(&self) -> &ScanBuffers {
+        self.0.as_ref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for PooledScanBuffers {
+    fn deref_mut(&mut self) -> &mut ScanBuffers {
+        self.0.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for PooledScanBuffers {
+    fn drop(&mut self) {
+        let Some(mut b) = self.0.take() else {
+            return;
+        };
+        if b.batch.capacity_bytes() + b.fetched.capacity() > SCAN_BUFFER_KEPT_BYTES {
+            return;
+        }
+        b.batch.clear();
+        b.fetched.clear();
+        // The thread's pool may be gone at thread exit: then the buffers are just dropped.
+        let _ = SCAN_BUFFERS.try_with(|p| {
+            let mut p = p.borrow_mut();
+            if p.len() < SCAN_BUFFERS_KEPT {
+                p.push(b);
+            }
+        });
     }
 }
 
