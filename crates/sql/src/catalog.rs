@@ -1233,7 +1233,7 @@ fn decode_columns_fast(
                     return false;
                 };
                 at += 1;
-                *slot = Value::Bool(b != 0);
+                put(slot, Value::Bool(b != 0));
             }
             2 => {
                 let Some(x) = word(at) else {
@@ -1243,7 +1243,7 @@ fn decode_columns_fast(
                 // Over the slot's integer from the last row, the way most scans go.
                 match slot {
                     Value::Int(v) => *v = x as i64,
-                    other => *other = Value::Int(x as i64),
+                    other => put(other, Value::Int(x as i64)),
                 }
             }
             3 => {
@@ -1251,19 +1251,34 @@ fn decode_columns_fast(
                     return false;
                 };
                 at += 8;
-                *slot = Value::Float(f64::from_bits(x));
+                put(slot, Value::Float(f64::from_bits(x)));
             }
             _ => {
                 let Some((v, end)) = general(tag, at) else {
                     return false;
                 };
                 at = end;
-                *slot = v;
+                put(slot, v);
             }
         }
     }
     null_from(vals, upto);
     true
+}
+
+/// Stores `v` in `slot`. An old value that owns no memory (NULL, a boolean, an integer, a
+/// float) is overwritten without being dropped: a scan stores every column of every row, and
+/// a slot is often NULL (a column the row lacks, or one a consumer took away).
+#[inline]
+fn put(slot: &mut Value, v: Value) {
+    if matches!(
+        slot,
+        Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_)
+    ) {
+        std::mem::forget(std::mem::replace(slot, v));
+    } else {
+        *slot = v;
+    }
 }
 
 /// [`decode_columns_into`] through a checked reader: every fault is an error that says where.

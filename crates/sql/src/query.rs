@@ -242,6 +242,10 @@ type RowSource<'a> = dyn FnMut(&mut dyn FnMut(&[Value]) -> SqlResult<()>) -> Sql
 /// Takes the rows a join step produces, one by one.
 type Emit<'a> = dyn FnMut(Vec<Value>) -> SqlResult<()> + 'a;
 
+/// What the rows of a FROM clause go to, one at a time: the row is the consumer's to take
+/// values out of (it is dropped, or overwritten by the next, once the call returns).
+type FromRowSink<'a> = dyn FnMut(&mut Vec<Value>) -> SqlResult<()> + 'a;
+
 /// A hash join's state between its phases (see [`Executor::hash_join_into`]).
 struct HashTable {
     /// RIGHT or FULL: relation rows without a partner are padded at the end.
@@ -4368,7 +4372,7 @@ impl<'a> Executor<'a> {
         from: &FromPlan,
         outer: Option<&EvalContext<'_>>,
         (needed, stop_after): (Option<&[bool]>, Option<usize>),
-        f: &mut dyn FnMut(&[Value]) -> SqlResult<()>,
+        f: &mut FromRowSink<'_>,
     ) -> SqlResult<()> {
         let single = from.steps.len() == 1
             && from.residual.is_none()
@@ -4425,23 +4429,26 @@ impl<'a> Executor<'a> {
         {
             // A recursive query's step over its work table alone streams it.
             let started = self.node_start();
-            let n = self.for_each_work_table_row(rel, *id, outer, stop_after, f)?;
+            // The store's rows are read in place: the consumer gets its own copy of each.
+            let n = self.for_each_work_table_row(rel, *id, outer, stop_after, &mut |row| {
+                f(&mut row.to_vec())
+            })?;
             self.node_done(rel, explain::Part::Scan, started, n);
             self.node_done(from, explain::Part::From, started, n);
             return Ok(());
         }
         if single_scan(from).is_some() {
-            for row in self.run_from(from, outer, stop_after)? {
-                f(&row)?;
+            for mut row in self.run_from(from, outer, stop_after)? {
+                f(&mut row)?;
             }
             return Ok(());
         }
         // A join: its rows as the pipeline makes them, stopping once `stop_after` came.
         let started = self.node_start();
         let mut n = 0usize;
-        let ran = self.for_each_joined(from, outer, started, &mut |row| {
+        let ran = self.for_each_joined(from, outer, started, &mut |mut row| {
             n += 1;
-            f(&row)?;
+            f(&mut row)?;
             match stop_after {
                 Some(wanted) if n >= wanted => Err(SqlError::Enough),
                 _ => Ok(()),
@@ -4833,7 +4840,7 @@ impl<'a> Executor<'a> {
             && !rel.lateral
         {
             let started = self.node_start();
-            let n = self.for_each_derived_row(rel, plan, outer, None, f)?;
+            let n = self.for_each_derived_row(rel, plan, outer, None, &mut |row| f(row))?;
             self.node_done(rel, explain::Part::Scan, started, n);
             return Ok(());
         }
@@ -4893,7 +4900,7 @@ impl<'a> Executor<'a> {
         plan: &QueryPlan,
         outer: Option<&EvalContext<'_>>,
         stop_after: Option<usize>,
-        f: &mut dyn FnMut(&[Value]) -> SqlResult<()>,
+        f: &mut FromRowSink<'_>,
     ) -> SqlResult<usize> {
         if stop_after == Some(0) {
             return Ok(0);
@@ -4907,7 +4914,7 @@ impl<'a> Executor<'a> {
             outer,
             &mut FnSink {
                 rows: 0,
-                f: &mut |row| {
+                f: &mut |mut row| {
                     // Once stopped, the query stays stopped (a join pipeline inside it may
                     // swallow one stop and go on: every later row stops it again).
                     if consumer_stopped || stop_after.is_some_and(|s| n >= s) {
@@ -4919,7 +4926,7 @@ impl<'a> Executor<'a> {
                         return Ok(());
                     }
                     n += 1;
-                    let r = f(&row);
+                    let r = f(&mut row);
                     consumer_stopped = matches!(r, Err(SqlError::Enough));
                     r
                 },
@@ -5627,24 +5634,42 @@ impl<'a> Executor<'a> {
         sink: &mut dyn FnMut(Vec<Value>, Vec<Value>) -> SqlResult<()>,
     ) -> SqlResult<()> {
         let started = self.node_start();
-        let project = |cx: &EvalContext<'_>,
-                       sink: &mut dyn FnMut(Vec<Value>, Vec<Value>) -> SqlResult<()>|
-         -> SqlResult<()> {
+        // The output values and sort keys (sort keys, then the DISTINCT ON values, compared
+        // after the sort) computed over `cx`, but for the outputs `taken` names (left NULL, to
+        // be taken from the row) and the sort keys that are outputs (left NULL, copied from
+        // the outputs once complete by `keys_of_outputs`).
+        let evaluate = |cx: &EvalContext<'_>, taken: u64| -> SqlResult<(Vec<Value>, Vec<Value>)> {
             let mut vals = Vec::with_capacity(plan.projections.len());
             for p in &plan.projections {
-                vals.push(p.eval(cx)?);
+                vals.push(match is_taken(p, taken) {
+                    Some(_) => Value::Null,
+                    None => p.eval(cx)?,
+                });
             }
-            // Sort keys, then the DISTINCT ON values (compared after the sort).
             let mut sort = Vec::with_capacity(order_by.len() + plan.distinct_on.len());
             for s in order_by {
                 sort.push(match &s.key {
-                    SortKey::Output(i) => vals[*i].clone(),
+                    SortKey::Output(_) => Value::Null,
                     SortKey::Expr(e) => e.eval(cx)?,
                 });
             }
             for e in &plan.distinct_on {
                 sort.push(e.eval(cx)?);
             }
+            Ok((vals, sort))
+        };
+        let keys_of_outputs = |vals: &[Value], sort: &mut [Value]| {
+            for (s, slot) in order_by.iter().zip(sort.iter_mut()) {
+                if let SortKey::Output(i) = s.key {
+                    *slot = vals[i].clone();
+                }
+            }
+        };
+        let project = |cx: &EvalContext<'_>,
+                       sink: &mut dyn FnMut(Vec<Value>, Vec<Value>) -> SqlResult<()>|
+         -> SqlResult<()> {
+            let (vals, mut sort) = evaluate(cx, 0)?;
+            keys_of_outputs(&vals, &mut sort);
             sink(vals, sort)
         };
         // With set-returning calls, a row becomes as many rows as the longest of their lists.
@@ -5684,11 +5709,32 @@ impl<'a> Executor<'a> {
         if plan.aggregate.is_none() && plan.windows.calls.is_empty() {
             // Only the columns the select reads are decoded from each row.
             let needed = columns_read(plan, None, order_by);
+            let taken = taken_outputs(plan, order_by);
+            if taken == 0 {
+                return self.for_each_from_row(
+                    &plan.from,
+                    outer,
+                    (needed.as_deref(), stop_after),
+                    &mut |row| emit(&self.cx(row, outer), sink),
+                );
+            }
+            // Outputs that are plain columns read by nothing else are moved out of the row
+            // (once everything else has been computed over it) rather than copied.
             return self.for_each_from_row(
                 &plan.from,
                 outer,
                 (needed.as_deref(), stop_after),
-                &mut |row| emit(&self.cx(row, outer), sink),
+                &mut |row| {
+                    let (mut vals, mut sort) = evaluate(&self.cx(row, outer), taken)?;
+                    for (v, p) in vals.iter_mut().zip(&plan.projections) {
+                        // `v` is NULL: the swap drops nothing, and leaves the row's slot NULL.
+                        if let Some(c) = is_taken(p, taken) {
+                            std::mem::swap(v, &mut row[c]);
+                        }
+                    }
+                    keys_of_outputs(&vals, &mut sort);
+                    sink(vals, sort)
+                },
             );
         }
         // Window functions over the FROM rows: sorted per window within `work_mem`, one
@@ -5701,7 +5747,7 @@ impl<'a> Executor<'a> {
                 false,
                 &mut |f| {
                     self.for_each_from_row(&plan.from, outer, (None, None), &mut |row| {
-                        f(row.to_vec())
+                        f(std::mem::take(row))
                     })
                 },
                 &mut |cx| emit(cx, sink),
@@ -5729,7 +5775,12 @@ impl<'a> Executor<'a> {
                     (plan.from.width, 0),
                     &mut |f| {
                         if plan.minmax.is_empty() {
-                            self.for_each_from_row(&plan.from, outer, (needed.as_deref(), None), f)
+                            self.for_each_from_row(
+                                &plan.from,
+                                outer,
+                                (needed.as_deref(), None),
+                                &mut |row| f(row),
+                            )
                         } else {
                             self.minmax_rows(plan, outer, f)
                         }
@@ -6062,6 +6113,62 @@ fn mark_columns(e: &Expr, needed: &mut [bool]) -> bool {
         needed.iter_mut().for_each(|n| *n = true);
     }
     known
+}
+
+/// The FROM columns (as a bit set) a select without set-returning calls may move into its
+/// outputs rather than copy: those that stand alone as exactly one output and that no other
+/// output, sort expression or DISTINCT ON expression reads (an output used as a sort key is
+/// copied from the output). Only the first 64 columns are ever taken. Computed without
+/// allocating: a one-row statement runs it too.
+fn taken_outputs(plan: &SelectPlan, order_by: &[SortSpec]) -> u64 {
+    const WIDE: usize = u64::BITS as usize;
+    if !plan.srfs.is_empty() {
+        return 0;
+    }
+    let width = plan.from.width;
+    let (mut once, mut more) = (0u64, 0u64);
+    let mut other = [false; WIDE];
+    let other = &mut other[..width.min(WIDE)];
+    let mut known = true;
+    let mut exprs = plan.projections.iter().filter(|p| {
+        let Expr::Column(c) = p else {
+            return true;
+        };
+        if *c >= WIDE {
+            return false;
+        }
+        let bit = 1u64 << c;
+        more |= once & bit;
+        once |= bit;
+        false
+    });
+    let sorts = order_by.iter().filter_map(|s| match &s.key {
+        SortKey::Expr(e) => Some(e),
+        SortKey::Output(_) => None,
+    });
+    for e in exprs.by_ref().chain(sorts).chain(&plan.distinct_on) {
+        // A column past the 64th, or a correlated subquery, reads what it may: take nothing.
+        if width > WIDE || !mark_columns(e, other) {
+            known = false;
+            break;
+        }
+    }
+    if !known {
+        return 0;
+    }
+    let read = other
+        .iter()
+        .enumerate()
+        .fold(0u64, |m, (i, &r)| if r { m | (1 << i) } else { m });
+    once & !more & !read
+}
+
+/// Whether output `p` is taken from the row under `taken` (see [`taken_outputs`]).
+fn is_taken(p: &Expr, taken: u64) -> Option<usize> {
+    match p {
+        Expr::Column(c) if *c < 64 && taken & (1 << c) != 0 => Some(*c),
+        _ => None,
+    }
 }
 
 /// A RIGHT or FULL join's relation row without a partner: NULLs in every other column.
@@ -9167,6 +9274,115 @@ mod tests {
             ),
             rows(&[&["2"]])
         );
+    }
+
+    /// Outputs that are plain columns are moved out of the FROM row rather than copied; the
+    /// answers are those of the same queries with every output computed (copied), whatever
+    /// else reads the column: the same column twice, a sort or DISTINCT ON expression, an
+    /// output sort key, a correlated subquery, a join, a derived table, a window.
+    #[test]
+    fn outputs_taken_from_rows_answer_as_computed_ones() {
+        let mut s = session();
+        run(
+            &mut s,
+            "CREATE TABLE a (id int PRIMARY KEY, name text, k int);
+             CREATE TABLE b (id int PRIMARY KEY, a_id int, note text);
+             INSERT INTO a SELECT g, 'n' || (g % 7), g % 3 FROM generate_series(1, 60) g;
+             INSERT INTO b SELECT g, g % 60 + 1, 'b' || g FROM generate_series(1, 200) g",
+        );
+        for (plain, computed) in [
+            ("SELECT name, id FROM a", "SELECT name || '', id + 0 FROM a"),
+            (
+                "SELECT name, name, id FROM a",
+                "SELECT name || '', name || '', id + 0 FROM a",
+            ),
+            (
+                "SELECT name, id FROM a ORDER BY upper(name), id",
+                "SELECT name || '', id + 0 FROM a ORDER BY upper(name), id",
+            ),
+            (
+                "SELECT name, id FROM a ORDER BY 1, 2 DESC",
+                "SELECT name || '', id + 0 FROM a ORDER BY 1, 2 DESC",
+            ),
+            (
+                "SELECT name, id FROM a ORDER BY name DESC, id LIMIT 7",
+                "SELECT name || '', id + 0 FROM a ORDER BY 1 DESC, 2 LIMIT 7",
+            ),
+            (
+                "SELECT DISTINCT ON (name) name, id FROM a ORDER BY name, id DESC",
+                "SELECT DISTINCT ON (name) name || '', id + 0 FROM a ORDER BY name, id DESC",
+            ),
+            (
+                "SELECT DISTINCT name, k FROM a ORDER BY 1, 2",
+                "SELECT DISTINCT name || '', k + 0 FROM a ORDER BY 1, 2",
+            ),
+            (
+                "SELECT name, (SELECT count(*) FROM b WHERE b.a_id = a.id AND b.note > a.name) FROM a ORDER BY id",
+                "SELECT name || '', (SELECT count(*) FROM b WHERE b.a_id = a.id AND b.note > a.name) FROM a ORDER BY id",
+            ),
+            (
+                "SELECT a.name, b.note, b.id FROM a JOIN b ON b.a_id = a.id WHERE a.k = 1 ORDER BY b.id",
+                "SELECT a.name || '', b.note || '', b.id + 0 FROM a JOIN b ON b.a_id = a.id WHERE a.k = 1 ORDER BY b.id",
+            ),
+            (
+                "SELECT a.name, b.note FROM a LEFT JOIN b ON b.a_id = a.id AND b.id < 50 ORDER BY a.id, b.id",
+                "SELECT a.name || '', b.note || '' FROM a LEFT JOIN b ON b.a_id = a.id AND b.id < 50 ORDER BY a.id, b.id",
+            ),
+            (
+                "SELECT x.name, x.n FROM (SELECT name, count(*) AS n FROM a GROUP BY name) x ORDER BY 1",
+                "SELECT x.name || '', x.n + 0 FROM (SELECT name, count(*) AS n FROM a GROUP BY name) x ORDER BY 1",
+            ),
+            (
+                "SELECT name, id, row_number() OVER (PARTITION BY name ORDER BY id) FROM a ORDER BY id",
+                "SELECT name || '', id + 0, row_number() OVER (PARTITION BY name ORDER BY id) FROM a ORDER BY id",
+            ),
+            (
+                "SELECT name, generate_series(1, k) FROM a ORDER BY id, 2",
+                "SELECT name || '', generate_series(1, k) FROM a ORDER BY id, 2",
+            ),
+            (
+                "WITH RECURSIVE r(n, t) AS (SELECT 1, 'x' UNION ALL SELECT n + 1, t || n FROM r WHERE n < 5) SELECT t, n FROM r",
+                "WITH RECURSIVE r(n, t) AS (SELECT 1, 'x' UNION ALL SELECT n + 1, t || n FROM r WHERE n < 5) SELECT t || '', n + 0 FROM r",
+            ),
+        ] {
+            let want = run(&mut s, computed);
+            assert!(!want.is_empty(), "{computed}");
+            assert_eq!(run(&mut s, plain), want, "{plain}");
+        }
+        // Which outputs are taken: a plain column that nothing else reads, and only then.
+        let engine = s.engine().clone();
+        let txn = engine.begin();
+        for (q, want) in [
+            (
+                "SELECT name, name, id, k, k + 1 FROM a",
+                vec![None, None, Some(0), None, None],
+            ),
+            // A sort on a column reads it as an expression: it stays in the row.
+            (
+                "SELECT name, id, k FROM a ORDER BY id",
+                vec![Some(1), None, Some(2)],
+            ),
+            (
+                "SELECT name, id FROM a ORDER BY upper(name)",
+                vec![None, Some(0)],
+            ),
+            ("SELECT k, name FROM a", vec![Some(2), Some(1)]),
+            ("SELECT name, generate_series(1, 2) FROM a", vec![]),
+        ] {
+            let plan = plan_of(&engine, &txn, q);
+            let Body::Select(sel) = &plan.body else {
+                panic!("a select")
+            };
+            let taken = taken_outputs(sel, &plan.order_by);
+            let per_output: Vec<Option<usize>> =
+                sel.projections.iter().map(|p| is_taken(p, taken)).collect();
+            let want = if want.is_empty() {
+                vec![None; sel.projections.len()]
+            } else {
+                want
+            };
+            assert_eq!(per_output, want, "{q}");
+        }
     }
 
     /// A key compared with an expression of constants and parameters (`id BETWEEN $1 AND
