@@ -420,6 +420,8 @@ impl Engine {
         }
         let (snapshot, own) = (txn.snapshot, txn.id);
         let mut newer = Vec::new();
+        // The chain, copied out only when it cannot be decided in its leaf.
+        let mut raw = Vec::new();
         let found = self.read(|mtr, status| {
             // The version chain is decided in its leaf when every writer it asks about has a
             // cached status (the usual case): only the visible value is copied.
@@ -431,28 +433,27 @@ impl Engine {
                     own,
                     &mut newer,
                 )?;
-                if let Some(Some(r)) = &decided {
-                    out.extend_from_slice(&chain[r.clone()]);
+                match &decided {
+                    Some(Some(r)) => out.extend_from_slice(&chain[r.clone()]),
+                    Some(None) => {}
+                    None => raw.extend_from_slice(chain),
                 }
                 Ok(decided.map(|v| v.is_some()))
             })?;
             match in_place {
                 None => Ok(false),
                 Some(Some(found)) => Ok(found),
-                // A writer's status is not cached: the chain is copied out and decided the
-                // general way, which reads the status from its page.
-                Some(None) => match btree::get(mtr, tree, key)? {
-                    None => Ok(false),
-                    Some(raw) => Ok(
-                        match mvcc::visible_in(status, mtr, &raw, snapshot, own, &mut newer)? {
-                            Some(r) => {
-                                out.extend_from_slice(&raw[r]);
-                                true
-                            }
-                            None => false,
-                        },
-                    ),
-                },
+                // A writer's status is not cached: the chain copied from the same leaf is
+                // decided the general way, which reads the status from its page.
+                Some(None) => Ok(
+                    match mvcc::visible_in(status, mtr, &raw, snapshot, own, &mut newer)? {
+                        Some(r) => {
+                            out.extend_from_slice(&raw[r]);
+                            true
+                        }
+                        None => false,
+                    },
+                ),
             }
         })?;
         self.conflict_out(txn, &newer)?;
