@@ -755,9 +755,14 @@ pub struct Frontend {
     /// Second handles on accepted sockets, by peer address, until the startup handler takes
     /// them into the connection's [`Conn`].
     sockets: std::sync::Mutex<HashMap<std::net::SocketAddr, std::net::TcpStream>>,
+    /// The instance's shared runtime, for what must go on while a connection's own thread runs
+    /// a statement (its statement timer, the idle-in-transaction timeout, termination).
+    runtime: tokio::runtime::Handle,
 }
 
 impl Frontend {
+    /// # Panics
+    /// Outside a Tokio runtime: the frontend keeps the caller's runtime for its timers.
     #[must_use]
     pub fn new(db: Arc<Database>, durability: Arc<dyn Durability>) -> Arc<Frontend> {
         Arc::new(Frontend {
@@ -766,6 +771,7 @@ impl Frontend {
             next_pid: AtomicI32::new(1000),
             cancels: Arc::default(),
             sockets: std::sync::Mutex::new(HashMap::new()),
+            runtime: tokio::runtime::Handle::current(),
         })
     }
 
@@ -777,7 +783,7 @@ impl Frontend {
             .ok_or_else(|| FrontError::Internal("no session for this connection".into()))
     }
 
-    /// Runs one statement: on a blocking thread, then waits for its commit to be durable.
+    /// Runs one statement on the connection's thread, then waits for its commit to be durable.
     /// Notices the statement raised come back beside its outcome. `text` is what
     /// `pg_stat_activity` shows: the client's query string, as PostgreSQL shows it.
     async fn run(
@@ -791,8 +797,8 @@ impl Frontend {
             .await
     }
 
-    /// Runs `f` on the session on a blocking thread, then waits for the commit it made (if any)
-    /// to be durable.
+    /// Runs `f` on the session, on the connection's own thread (see [`serve`]), then waits for
+    /// the commit it made (if any) to be durable.
     /// `query` is the statement's text for `pg_stat_activity` (none: the statement goes on, as
     /// a COPY's data does).
     async fn on_session(
@@ -823,7 +829,8 @@ impl Frontend {
         let timer = deadline.map(|at| {
             let timed_out = timed_out.clone();
             let cancel = cancel.clone();
-            tokio::spawn(async move {
+            // On the shared runtime: this connection's thread is busy with the statement.
+            self.runtime.spawn(async move {
                 tokio::time::sleep_until(at).await;
                 timed_out.store(true, Ordering::Release);
                 cancel.cancel();
@@ -854,7 +861,7 @@ impl Frontend {
                 return (Err(e), Vec::new());
             }
         }
-        let joined = tokio::task::spawn_blocking(move || {
+        let joined = run_caught(move || {
             let mut guard = guard;
             let r = f(&mut guard);
             guard.backend().statement_ended(guard.status());
@@ -882,8 +889,7 @@ impl Frontend {
                 notices.push(format!("{PARAMETER_PREFIX}{name}\0{value}"));
             }
             (guard, r, notices)
-        })
-        .await;
+        });
         let (guard, result, notices) = match joined {
             Ok((guard, _, _)) if guard.backend().is_terminated() => {
                 conn.statements.store(u64::MAX, Ordering::Release);
@@ -927,7 +933,7 @@ impl Frontend {
             t.abort();
         }
         if idle_ms > 0 {
-            tokio::spawn(idle_timeout(
+            self.runtime.spawn(idle_timeout(
                 conn,
                 statement,
                 Duration::from_millis(idle_ms),
@@ -1491,11 +1497,10 @@ impl QueryParser for Parser {
         let stmt = Arc::new(stmt);
         let s2 = stmt.clone();
         let guard = conn.session.lock_owned().await;
-        let described = tokio::task::spawn_blocking(move || {
+        let described = run_caught(move || {
             let mut guard = guard;
             guard.describe(&s2, &declared)
         })
-        .await
         .map_err(|e| user_error(&FrontError::Internal(e.to_string())))?
         .map_err(|e| user_error(&FrontError::Sql(e)))?;
         Ok(Some(Prepared {
@@ -2201,7 +2206,7 @@ impl StartupHandler for Handler {
         let weak = Arc::downgrade(&conn.session);
         let statements = conn.statements.clone();
         let socket = conn.socket.clone();
-        let runtime = tokio::runtime::Handle::current();
+        let runtime = self.frontend.runtime.clone();
         backend.set_terminate_hook(Box::new(move || {
             runtime.spawn(terminate(weak.clone(), statements.clone(), socket.clone()));
         }));
@@ -2252,11 +2257,10 @@ impl CopyHandler for Handler {
             std::mem::take(&mut *buf)
         };
         let guard = conn.session.lock_owned().await;
-        tokio::task::spawn_blocking(move || {
+        run_caught(move || {
             let mut guard = guard;
             guard.copy_in_data(&batch)
         })
-        .await
         .map_err(|e| user_error(&FrontError::Internal(e.to_string())))?
         .map_err(|e| user_error(&FrontError::Sql(e)))
     }
@@ -2309,13 +2313,14 @@ impl CopyHandler for Handler {
     }
 }
 
-/// The socket and a second handle on it.
+/// The accepted socket, as a standard stream (still non-blocking) for its connection's
+/// thread, and a second handle on it.
 fn second_handle(
     socket: tokio::net::TcpStream,
-) -> std::io::Result<(tokio::net::TcpStream, std::net::TcpStream)> {
+) -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
     let std_socket = socket.into_std()?;
     let second = std_socket.try_clone()?;
-    Ok((tokio::net::TcpStream::from_std(std_socket)?, second))
+    Ok((std_socket, second))
 }
 
 fn frontend_of(factory: &Factory) -> Arc<Frontend> {
@@ -2331,8 +2336,9 @@ fn sockets_of(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Serves PostgreSQL clients on `listener` until the task is dropped. A connection that sends
-/// garbage is closed; the others are unaffected.
+/// Serves PostgreSQL clients on `listener` until the task is dropped (a connection already
+/// accepted goes on until its client leaves). Each connection has its own thread (see
+/// [`connection`]). A connection that sends garbage is closed; the others are unaffected.
 pub async fn serve(listener: TcpListener, frontend: Arc<Frontend>) -> std::io::Result<()> {
     let handler = Arc::new(Handler {
         parser: Arc::new(Parser {
@@ -2362,15 +2368,54 @@ pub async fn serve(listener: TcpListener, frontend: Arc<Frontend>) -> std::io::R
                 continue;
             }
         };
+        let frontend = frontend_of(&factory);
         let factory = factory.clone();
-        tokio::spawn(async move {
-            let frontend = frontend_of(&factory);
-            if let Err(e) = pgwire::tokio::process_socket(socket, None, factory).await {
-                eprintln!("instance: connection from {peer} closed: {e}");
-            }
+        let spawned = std::thread::Builder::new()
+            .name("connection".into())
+            .stack_size(borealis_sql::query::STATEMENT_STACK_BYTES)
+            .spawn(move || connection(socket, peer, factory));
+        if let Err(e) = spawned {
             sockets_of(&frontend).remove(&peer);
-        });
+            eprintln!("instance: connection from {peer} dropped: no thread for it: {e}");
+        }
     }
+}
+
+/// Serves one client on its own thread, as a PostgreSQL backend does: the thread reads the
+/// client's messages, runs its statements and writes the answers, so a statement costs no
+/// hand-off between threads. The thread's own runtime drives only this socket; what must run
+/// while a statement is busy (timers, termination, the volume's reads) runs on the shared
+/// runtime.
+fn connection(socket: std::net::TcpStream, peer: std::net::SocketAddr, factory: Arc<Factory>) {
+    let frontend = frontend_of(&factory);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let served = match runtime {
+        Ok(rt) => rt.block_on(async move {
+            let socket = tokio::net::TcpStream::from_std(socket)?;
+            pgwire::tokio::process_socket(socket, None, factory)
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        }),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = served {
+        eprintln!("instance: connection from {peer} closed: {e}");
+    }
+    sockets_of(&frontend).remove(&peer);
+}
+
+/// Runs `f` here and now, a panic in it becoming an internal error (the statement fails, the
+/// connection and everyone else go on).
+fn run_caught<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|panic| {
+        panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panicked".into())
+    })
 }
 
 #[cfg(test)]

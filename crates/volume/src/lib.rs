@@ -1021,13 +1021,35 @@ impl Shared {
     }
 }
 
+impl Volume {
+    /// Runs `work` on the volume's runtime while the calling thread blocks. The caller may
+    /// itself be driving a runtime (a client connection's thread runs its statements on its
+    /// own, see the pgwire crate): `work` is never polled there, where that runtime's
+    /// cooperative budget and deferred wake-ups would stall it.
+    fn wait_on<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.handle.spawn(async move {
+            let _ = tx.send(work.await);
+        });
+        rx.recv().unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(
+                "the volume's runtime stopped".into(),
+            ))
+        })
+    }
+}
+
 impl PageStore for Volume {
     fn durable_lsn(&self) -> Lsn {
         self.vdl()
     }
 
     fn get_page(&self, page: PageId, read_point: Lsn) -> Result<Option<PageVersion>, StoreError> {
-        self.handle.block_on(self.get_page_async(page, read_point))
+        let volume = self.clone();
+        self.wait_on(async move { volume.get_page_async(page, read_point).await })
     }
 
     fn append_mtr(&self, drafts: Vec<RecordDraft>) -> Result<Lsn, StoreError> {
@@ -1044,7 +1066,8 @@ impl PageStore for Volume {
         };
         if let Some(page) = beyond {
             let _serial = shared.grow_lock.lock().expect("poisoned");
-            self.handle.block_on(self.grow(page))?;
+            let volume = self.clone();
+            self.wait_on(async move { volume.grow(page).await })?;
         }
         let mut st = shared.state.lock().expect("poisoned");
         // LAL back-pressure: never allocate above VDL + LAL.
