@@ -43,7 +43,8 @@ fn main() -> Result<()> {
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        // Statements run on the runtime's blocking threads.
+        // Background engine work (autovacuum, autoanalyze) runs on the blocking threads; client
+        // statements run on their connections' threads, which get the same stack size.
         .thread_stack_size(borealis_sql::query::STATEMENT_STACK_BYTES)
         .build()?;
     match cmd.as_str() {

@@ -1,15 +1,16 @@
 //! The PostgreSQL wire-protocol front end of an instance, built on the `pgwire` crate.
 //!
 //! ```text
-//!  TCP ─▶ pgwire (startup, simple & extended query) ─▶ Handler ─▶ sql::Session (blocking thread)
+//!  TCP ─▶ pgwire (startup, simple & extended query) ─▶ Handler ─▶ sql::Session (its own thread)
 //!                                                         │
 //!                       commit LSN ─▶ Durability::wait ───┘ acknowledge only once VDL ≥ LSN
 //! ```
 //!
-//! Each connection owns a [`Session`]. Statements run on blocking threads (the engine is
-//! synchronous and may wait for storage). A statement that committed is acknowledged to the client
-//! only after the storage tier reports the commit durable on a write quorum. This module is the
-//! one place that assigns SQLSTATE codes.
+//! Each connection owns a [`Session`] and a thread of its own, which reads the client's messages
+//! and runs its statements there (the engine is synchronous and may wait for storage; see
+//! [`serve`]). A statement that committed is acknowledged to the client only after the storage
+//! tier reports the commit durable on a write quorum. This module is the one place that assigns
+//! SQLSTATE codes.
 //!
 //! Timeouts:
 //! - `statement_timeout` bounds the whole statement: a timer raises the session's cancel flag at
@@ -2338,7 +2339,7 @@ fn sockets_of(
 
 /// Serves PostgreSQL clients on `listener` until the task is dropped (a connection already
 /// accepted goes on until its client leaves). Each connection has its own thread (see
-/// [`connection`]). A connection that sends garbage is closed; the others are unaffected.
+/// `connection`). A connection that sends garbage is closed; the others are unaffected.
 pub async fn serve(listener: TcpListener, frontend: Arc<Frontend>) -> std::io::Result<()> {
     let handler = Arc::new(Handler {
         parser: Arc::new(Parser {
