@@ -314,6 +314,12 @@ pub(crate) fn child(p: &Page, i: usize) -> PageId {
 /// Binary search: `Ok(i)` if key `i` equals `key`, else `Err(i)` with `i` the insertion point.
 /// Every lookup and every step of a descent runs it, so it reads the cell layout once rather
 /// than per probe and compares keys with [`compare_keys`].
+///
+/// A page that is not in the processor's cache costs a memory read per probe (each probe's
+/// cell lies elsewhere in the page), and a probe cannot start before the one before it has
+/// decided where it goes. So each probe also reads the first byte of both cells the next probe
+/// may compare: their reads overlap this probe's instead of following it, and whichever way the
+/// comparison goes, the next cell is on its way.
 pub(crate) fn search(p: &Page, key_wanted: &[u8]) -> Result<usize, usize> {
     let overhead = if is_leaf(p) {
         LEAF_CELL_OVERHEAD
@@ -323,6 +329,13 @@ pub(crate) fn search(p: &Page, key_wanted: &[u8]) -> Result<usize, usize> {
     let (mut lo, mut hi) = (0, count(p));
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
+        // The next probe is the middle of [lo, mid) or of [mid + 1, hi).
+        if mid > lo {
+            std::hint::black_box(p[slot(p, lo + (mid - lo) / 2)]);
+        }
+        if mid + 1 < hi {
+            std::hint::black_box(p[slot(p, mid + 1 + (hi - mid - 1) / 2)]);
+        }
         let off = slot(p, mid);
         let start = off + overhead;
         let probe = &p[start..start + get_u16(p, off) as usize];

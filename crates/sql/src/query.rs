@@ -242,6 +242,27 @@ type RowSource<'a> = dyn FnMut(&mut dyn FnMut(&[Value]) -> SqlResult<()>) -> Sql
 /// Takes the rows a join step produces, one by one.
 type Emit<'a> = dyn FnMut(Vec<Value>) -> SqlResult<()> + 'a;
 
+/// Partial row `partial` with relation `rel`'s columns set to `row`'s values (moved when `row`
+/// is owned, copied when it is borrowed): each value is copied at most once, and the partial
+/// row's own slots for the relation, which hold nothing, not at all.
+fn joined_row<R>(rel: &Relation, partial: &[Value], row: R) -> Vec<Value>
+where
+    R: IntoIterator,
+    R::IntoIter: ExactSizeIterator<Item = Value>,
+{
+    let row = row.into_iter();
+    assert_eq!(
+        row.len(),
+        rel.width,
+        "a relation row has the relation's width"
+    );
+    let mut joined = Vec::with_capacity(partial.len());
+    joined.extend_from_slice(&partial[..rel.offset]);
+    joined.extend(row);
+    joined.extend_from_slice(&partial[rel.offset + rel.width..]);
+    joined
+}
+
 /// What the rows of a FROM clause go to, one at a time: the row is the consumer's to take
 /// values out of (it is dropped, or overwritten by the next, once the call returns).
 type FromRowSink<'a> = dyn FnMut(&mut Vec<Value>) -> SqlResult<()> + 'a;
@@ -5200,8 +5221,7 @@ impl<'a> Executor<'a> {
         outer: Option<&EvalContext<'_>>,
         emit: &mut Emit<'_>,
     ) -> SqlResult<bool> {
-        let mut joined = partial.to_vec();
-        joined[rel.offset..rel.offset + rel.width].clone_from_slice(row);
+        let joined = joined_row(rel, partial, row.iter().cloned());
         let cx = self.cx(&joined, outer);
         if let Some(on) = &step.on
             && on.eval(&cx)? != Value::Bool(true)
@@ -5230,8 +5250,7 @@ impl<'a> Executor<'a> {
         let Some(on) = &step.on else {
             return Ok(true);
         };
-        let mut joined = partial.to_vec();
-        joined[rel.offset..rel.offset + rel.width].clone_from_slice(row);
+        let joined = joined_row(rel, partial, row.iter().cloned());
         Ok(on.eval(&self.cx(&joined, outer))? == Value::Bool(true))
     }
 
@@ -5406,8 +5425,7 @@ impl<'a> Executor<'a> {
             {
                 return Ok(());
             }
-            let mut joined = partial.to_vec();
-            joined[rel.offset..rel.offset + rel.width].clone_from_slice(&r);
+            let joined = joined_row(rel, partial, r);
             let cx = self.cx(&joined, outer);
             if let Some(on) = &step.on
                 && on.eval(&cx)? != Value::Bool(true)
