@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """SQL read paths: Borealis next to PostgreSQL 15, same machine, same run.
 
-    python3 bench/sql.py [--seconds 10] [--rows 1000000]
+    python3 bench/sql.py [--seconds 10] [--rows 1000000] [--rounds 1]
 
 Each system gets the same three tables, loaded with INSERT ... SELECT ... FROM generate_series in
 batches of 100 000 rows:
@@ -29,6 +29,11 @@ two systems:
     latest-10-pk  the 10 orders before a random id (ORDER BY id DESC LIMIT 10: a backward
                   read of the primary key)                    1 client
     group-by      count, sum, avg per status over all of orders   1 client
+
+With --rounds N every case runs N times on each system, the two still alternating; the table
+then shows each system's median TPS and p99, the ratio of the medians, and the lowest and
+highest of the rounds' own ratios (a shared machine's speed drifts from one run to the next by
+more than some of the differences measured).
 
 Prints TPS and p99 latency per case and the Borealis / PostgreSQL ratio; writes
 bench/results/sql.json.
@@ -167,6 +172,14 @@ def run(url, case, script, clients, seconds, tmp, tag):
     return r
 
 
+def median(values):
+    """The median of the values that are there (a failed run has none), or None."""
+    v = sorted(x for x in values if x is not None)
+    if not v:
+        return None
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
 def fmt(value, spec):
     return format(value, spec) if value is not None else format("-", spec.split(".")[0])
 
@@ -175,9 +188,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="runs of every case on each system, the two alternating; the table shows "
+                         "each system's median and the spread of the rounds' ratios (a shared "
+                         "machine's speed drifts by more than the differences measured)")
     args = ap.parse_args()
     if args.rows < 100:
         sys.exit("--rows must be at least 100")
+    if args.rounds < 1:
+        sys.exit("--rounds must be at least 1")
     ensure_postgres()
     tmp = tempfile.mkdtemp(prefix="borealis-sql-")
     os.chmod(tmp, 0o777)
@@ -214,29 +233,40 @@ def main():
         for case, script, clients_list, _ in CASES:
             text = script.format(rows=args.rows, customers=CUSTOMERS)
             for clients in clients_list:
-                for name, url in systems:
-                    print(f"running {name}: {case}, {clients} clients, {args.seconds} s ...", flush=True)
-                    r = run(url, case, text, clients, args.seconds, tmp, name)
-                    r.update({"system": name, "case": case, "clients": clients})
-                    results.append(r)
+                for rnd in range(args.rounds):
+                    for name, url in systems:
+                        print(f"running {name}: {case}, {clients} clients, {args.seconds} s"
+                              f"{f', round {rnd + 1}' if args.rounds > 1 else ''} ...", flush=True)
+                        r = run(url, case, text, clients, args.seconds, tmp, name)
+                        r.update({"system": name, "case": case, "clients": clients, "round": rnd + 1})
+                        results.append(r)
 
         print()
-        print(f"{'case':<24}{'PG TPS':>10}{'Borealis TPS':>14}{'ratio':>8}{'PG p99 ms':>11}{'B p99 ms':>10}")
+        spread = args.rounds > 1
+        print(f"{'case':<24}{'PG TPS':>10}{'Borealis TPS':>14}{'ratio':>8}"
+              f"{format('rounds', '>13') if spread else ''}{'PG p99 ms':>11}{'B p99 ms':>10}")
         for case, _, clients_list, _ in CASES:
             for clients in clients_list:
-                pg = next(r for r in results if r["system"] == "postgresql" and r["case"] == case
-                          and r["clients"] == clients)
-                bo = next(r for r in results if r["system"] == "borealis" and r["case"] == case
-                          and r["clients"] == clients)
-                ratio = bo["tps"] / pg["tps"] if pg["tps"] and bo["tps"] else None
+                def of(system):
+                    return [r for r in results if r["system"] == system and r["case"] == case
+                            and r["clients"] == clients]
+                pg, bo = of("postgresql"), of("borealis")
+                pg_tps, bo_tps = median(r["tps"] for r in pg), median(r["tps"] for r in bo)
+                ratio = bo_tps / pg_tps if pg_tps and bo_tps else None
+                # Each round's ratio pairs two runs made one after the other.
+                ratios = [b["tps"] / p["tps"] for p, b in zip(pg, bo) if p["tps"] and b["tps"]]
+                rounds = f"{min(ratios):.2f}-{max(ratios):.2f}" if ratios else "-"
                 label = f"{case}, {clients} client{'s' if clients > 1 else ''}"
-                print(f"{label:<24}{fmt(pg['tps'], '>10.0f')}{fmt(bo['tps'], '>14.0f')}{fmt(ratio, '>8.2f')}"
-                      f"{fmt(pg['latency_ms_p99'], '>11.2f')}{fmt(bo['latency_ms_p99'], '>10.2f')}")
+                print(f"{label:<24}{fmt(pg_tps, '>10.0f')}{fmt(bo_tps, '>14.0f')}{fmt(ratio, '>8.2f')}"
+                      f"{format(rounds, '>13') if spread else ''}"
+                      f"{fmt(median(r['latency_ms_p99'] for r in pg), '>11.2f')}"
+                      f"{fmt(median(r['latency_ms_p99'] for r in bo), '>10.2f')}")
         print(f"load: PostgreSQL {load_seconds['postgresql']:.0f} s, Borealis {load_seconds['borealis']:.0f} s")
         outdir = os.path.join(ROOT, "bench", "results")
         os.makedirs(outdir, exist_ok=True)
         with open(os.path.join(outdir, "sql.json"), "w") as f:
             json.dump({"rows": args.rows, "customers": CUSTOMERS, "regions": REGIONS, "seconds": args.seconds,
+                       "rounds": args.rounds,
                        "load_seconds": load_seconds, "checks": checks, "results": results}, f, indent=2)
         print(f"results: {outdir}/sql.json")
     finally:
