@@ -242,27 +242,6 @@ type RowSource<'a> = dyn FnMut(&mut dyn FnMut(&[Value]) -> SqlResult<()>) -> Sql
 /// Takes the rows a join step produces, one by one.
 type Emit<'a> = dyn FnMut(Vec<Value>) -> SqlResult<()> + 'a;
 
-/// Partial row `partial` with relation `rel`'s columns set to `row`'s values (moved when `row`
-/// is owned, copied when it is borrowed): each value is copied at most once, and the partial
-/// row's own slots for the relation, which hold nothing, not at all.
-fn joined_row<R>(rel: &Relation, partial: &[Value], row: R) -> Vec<Value>
-where
-    R: IntoIterator,
-    R::IntoIter: ExactSizeIterator<Item = Value>,
-{
-    let row = row.into_iter();
-    assert_eq!(
-        row.len(),
-        rel.width,
-        "a relation row has the relation's width"
-    );
-    let mut joined = Vec::with_capacity(partial.len());
-    joined.extend_from_slice(&partial[..rel.offset]);
-    joined.extend(row);
-    joined.extend_from_slice(&partial[rel.offset + rel.width..]);
-    joined
-}
-
 /// What the rows of a FROM clause go to, one at a time: the row is the consumer's to take
 /// values out of (it is dropped, or overwritten by the next, once the call returns).
 type FromRowSink<'a> = dyn FnMut(&mut Vec<Value>) -> SqlResult<()> + 'a;
@@ -6187,6 +6166,27 @@ fn is_taken(p: &Expr, taken: u64) -> Option<usize> {
         Expr::Column(c) if *c < 64 && taken & (1 << c) != 0 => Some(*c),
         _ => None,
     }
+}
+
+/// Partial row `partial` with relation `rel`'s columns set to `row`'s values (moved when `row`
+/// is owned, copied when it is borrowed): each value is copied at most once, and the partial
+/// row's own slots for the relation, which hold nothing, not at all.
+fn joined_row<R>(rel: &Relation, partial: &[Value], row: R) -> Vec<Value>
+where
+    R: IntoIterator,
+    R::IntoIter: ExactSizeIterator<Item = Value>,
+{
+    let row = row.into_iter();
+    assert_eq!(
+        row.len(),
+        rel.width,
+        "a relation row has the relation's width"
+    );
+    let mut joined = Vec::with_capacity(partial.len());
+    joined.extend_from_slice(&partial[..rel.offset]);
+    joined.extend(row);
+    joined.extend_from_slice(&partial[rel.offset + rel.width..]);
+    joined
 }
 
 /// A RIGHT or FULL join's relation row without a partner: NULLs in every other column.
