@@ -6377,20 +6377,39 @@ pub fn for_each_matching_row(
     let decode_row_into = |bytes: &[u8], ncols: usize, row: &mut Vec<Value>| {
         decode_columns_into(bytes, ncols, needed, row)
     };
+    let bounds = match access {
+        Access::Full => None,
+        Access::Range(range) => match range.bounds(exec, def, outer)? {
+            Some(b) => Some((range, b)),
+            None => return Ok(()),
+        },
+    };
+    // A range read's rows all satisfy the key terms its bounds enforce exactly: only the
+    // other conjuncts are checked per row.
+    let residual = match (&bounds, filter) {
+        (Some((range, (KeyBounds::Range(..), exact))), Some(f)) => range.residual(def, f, *exact),
+        _ => None,
+    };
     let passes = |row: &[Value]| -> SqlResult<bool> {
-        match filter {
-            None => Ok(true),
-            // Matched, not compared: no `true` is built and dropped per row.
-            Some(f) => Ok(matches!(f.eval(&exec.cx(row, outer))?, Value::Bool(true))),
+        // Matched, not compared: no `true` is built and dropped per row.
+        match (&residual, filter) {
+            (Some(conjuncts), _) => {
+                let cx = exec.cx(row, outer);
+                for c in conjuncts {
+                    if !matches!(c.eval(&cx)?, Value::Bool(true)) {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            (None, None) => Ok(true),
+            (None, Some(f)) => Ok(matches!(f.eval(&exec.cx(row, outer))?, Value::Bool(true))),
         }
     };
     let mut row = Vec::with_capacity(ncols);
-    let (tree, index, from, to) = match access {
-        Access::Full => (def.tree, None, Bound::Unbounded, Bound::Unbounded),
-        Access::Range(range) => {
-            let Some(bounds) = range.bounds(exec, def, outer)? else {
-                return Ok(());
-            };
+    let (tree, index, from, to) = match bounds {
+        None => (def.tree, None, Bound::Unbounded, Bound::Unbounded),
+        Some((range, (bounds, _))) => {
             match bounds {
                 KeyBounds::Point(key) if range.index_only => {
                     let table_key = match range.index {
@@ -6780,13 +6799,14 @@ impl KeyRange {
         self.unique(def) && self.eq.len() == self.columns(def).len()
     }
 
-    /// The byte range to read; `None` when no row can match (a NULL compared, or an empty range).
+    /// The byte range to read, and which of the range's terms it enforces exactly; `None`
+    /// when no row can match (a NULL compared, or an empty range).
     fn bounds(
         &self,
         exec: &Executor<'_>,
         def: &TableDef,
         outer: Option<&EvalContext<'_>>,
-    ) -> SqlResult<Option<KeyBounds>> {
+    ) -> SqlResult<Option<(KeyBounds, Exact)>> {
         let cols = self.columns(def);
         // Each key column in its declared order (an index's DESC / NULLS FIRST columns).
         let option = |p: usize| self.index.map_or(0, |i| def.indexes[i].option(p));
@@ -6797,10 +6817,14 @@ impl KeyRange {
         let cx = exec.cx(&[], outer);
         let mut prefix = Vec::new();
         let mut complete = true;
+        let mut exact = Exact::default();
         for (k, e) in self.eq.iter().enumerate() {
             let v = e.eval(&cx)?;
             if v.is_null() {
                 return Ok(None);
+            }
+            if k < 64 && exact_key_part(&v, &def.columns[cols[k]]) {
+                exact.eq |= 1 << k;
             }
             match key_part(v, &def.columns[cols[k]]) {
                 Some(v) => encode(k, &v, &mut prefix),
@@ -6812,26 +6836,28 @@ impl KeyRange {
             }
         }
         if complete && self.pinned(def) {
-            return Ok(Some(KeyBounds::Point(prefix)));
+            return Ok(Some((KeyBounds::Point(prefix), exact)));
         }
         // A bound on a DESC column is the other end of the byte range: its values' bytes are
         // complemented, so larger values come first. NULLS FIRST moves only the NULL entries,
         // which no bound admits (the filter, always checked again, drops any read).
         let desc = |p: usize| option(p) & catalog::INDOPTION_DESC != 0;
         let next = self.eq.len();
-        let bound = |b: &Option<(Expr, bool)>, row: &[Expr]| -> SqlResult<Side> {
+        // Each side, and whether it is exactly its one-column term (see [`Exact`]).
+        let bound = |b: &Option<(Expr, bool)>, row: &[Expr]| -> SqlResult<(Side, bool)> {
             let Some((e, inclusive)) = b else {
-                return Ok(Side::Open);
+                return Ok((Side::Open, false));
             };
             if !complete || next >= cols.len() {
-                return Ok(Side::Open);
+                return Ok((Side::Open, false));
             }
             let v = e.eval(&cx)?;
             if v.is_null() {
-                return Ok(Side::NoMatch);
+                return Ok((Side::NoMatch, false));
             }
+            let exact = row.is_empty() && exact_key_part(&v, &def.columns[cols[next]]);
             let Some(v) = key_part(v, &def.columns[cols[next]]) else {
-                return Ok(Side::Open);
+                return Ok((Side::Open, false));
             };
             let mut b = prefix.clone();
             encode(next, &v, &mut b);
@@ -6860,12 +6886,14 @@ impl KeyRange {
                     }
                 }
             }
-            Ok(Side::At(b, inclusive))
+            Ok((Side::At(b, inclusive), exact))
         };
-        let (lower, upper) = (
+        let ((lower, lower_exact), (upper, upper_exact)) = (
             bound(&self.lower, self.lower_row())?,
             bound(&self.upper, self.upper_row())?,
         );
+        exact.lower = lower_exact;
+        exact.upper = upper_exact;
         let (lower, upper) = if next < cols.len() && desc(next) {
             (upper, lower)
         } else {
@@ -6909,7 +6937,178 @@ impl KeyRange {
             }
             Side::Open => prefix_end(&prefix).map_or(Bound::Unbounded, Bound::Excluded),
         };
-        Ok(Some(KeyBounds::Range(from, to)))
+        Ok(Some((KeyBounds::Range(from, to), exact)))
+    }
+
+    /// The conjuncts of `filter` that remain to be checked on the rows this range reads, when
+    /// its bounds were `exact`: every conjunct but the key's own terms that the read enforces
+    /// exactly (`id BETWEEN $1 AND $1 + 99` on a read of that key range, `customer_id = $1` on
+    /// one of that index prefix), which are true of every row read. `None` when none is left
+    /// out. The terms are recognised in the filter itself, by the column and the constant
+    /// expression the range was built from, so a filter the range was not made from keeps
+    /// all its conjuncts.
+    pub(crate) fn residual<'f>(
+        &self,
+        def: &TableDef,
+        filter: &'f Expr,
+        exact: Exact,
+    ) -> Option<Vec<&'f Expr>> {
+        if exact.eq == 0 && !exact.lower && !exact.upper {
+            return None;
+        }
+        let cols = self.columns(def);
+        let next = cols.get(self.eq.len()).copied();
+        let lower = self.lower.as_ref().filter(|_| exact.lower);
+        let upper = self.upper.as_ref().filter(|_| exact.upper);
+        let is_bound = |b: Option<&(Expr, bool)>, v: &Expr, inclusive: bool| {
+            b.is_some_and(|(e, i)| *i == inclusive && same_constant(e, v))
+        };
+        let enforced = |e: &Expr| -> bool {
+            match e {
+                Expr::Binary {
+                    op, left, right, ..
+                } => {
+                    let (c, v, flipped) = match (&**left, &**right) {
+                        (Expr::Column(c), v) => (*c, v, false),
+                        (v, Expr::Column(c)) => (*c, v, true),
+                        _ => return false,
+                    };
+                    let op = match (op, flipped) {
+                        (BinOp::Lt, true) => BinOp::Gt,
+                        (BinOp::LtEq, true) => BinOp::GtEq,
+                        (BinOp::Gt, true) => BinOp::Lt,
+                        (BinOp::GtEq, true) => BinOp::LtEq,
+                        (op, _) => *op,
+                    };
+                    match op {
+                        BinOp::Eq => self.eq.iter().enumerate().any(|(k, e)| {
+                            k < 64
+                                && exact.eq & (1 << k) != 0
+                                && cols[k] == c
+                                && same_constant(e, v)
+                        }),
+                        BinOp::Gt | BinOp::GtEq if next == Some(c) => {
+                            is_bound(lower, v, op == BinOp::GtEq)
+                        }
+                        BinOp::Lt | BinOp::LtEq if next == Some(c) => {
+                            is_bound(upper, v, op == BinOp::LtEq)
+                        }
+                        _ => false,
+                    }
+                }
+                Expr::Between {
+                    expr,
+                    low,
+                    high,
+                    negated: false,
+                } => {
+                    matches!(**expr, Expr::Column(c) if next == Some(c))
+                        && is_bound(lower, low, true)
+                        && is_bound(upper, high, true)
+                }
+                _ => false,
+            }
+        };
+        // In the filter's order; allocates only for a conjunct kept.
+        fn split<'f>(
+            e: &'f Expr,
+            enforced: &dyn Fn(&Expr) -> bool,
+            kept: &mut Vec<&'f Expr>,
+            dropped: &mut bool,
+        ) {
+            match e {
+                Expr::Binary {
+                    op: BinOp::And,
+                    left,
+                    right,
+                    ..
+                } => {
+                    split(left, enforced, kept, dropped);
+                    split(right, enforced, kept, dropped);
+                }
+                e if enforced(e) => *dropped = true,
+                e => kept.push(e),
+            }
+        }
+        let (mut kept, mut dropped) = (Vec::new(), false);
+        split(filter, &enforced, &mut kept, &mut dropped);
+        dropped.then_some(kept)
+    }
+}
+
+/// Which terms of a [`KeyRange`] its evaluated bounds enforce exactly: every row the read
+/// yields satisfies them, so the relation's filter need not check them again (see
+/// [`KeyRange::residual`]). A term is exact when its value is of its key column's own type
+/// (see [`exact_key_part`]) and was encoded whole into the bounds.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Exact {
+    /// Bit `k`: the equality on the key's column `k`.
+    pub(crate) eq: u64,
+    /// The one-column lower bound (not a row comparison's).
+    pub(crate) lower: bool,
+    pub(crate) upper: bool,
+}
+
+/// Whether a key range term with value `v` on `col` keeps exactly the rows the term's
+/// comparison does: `v` is already of the column's own kind, so [`key_part`] keeps it as it is,
+/// and the column's key order and equality are [`Value::compare`]'s. Other pairs (an integer
+/// against a float, a string read as a number, bpchar's trailing blanks, numeric's scales)
+/// may bound a read more widely than the comparison, and their term is checked row by row.
+fn exact_key_part(v: &Value, col: &catalog::Column) -> bool {
+    match (v, col.ty) {
+        (Value::Int(_), DataType::Int2 | DataType::Int4 | DataType::Int8) => true,
+        (Value::Text(_), DataType::Text) => !matches!(col.text_kind, catalog::TextKind::Char(_)),
+        (Value::Bool(_), DataType::Bool)
+        | (Value::Date(_), DataType::Date)
+        | (Value::Timestamp(_), DataType::Timestamp)
+        | (Value::TimestampTz(_), DataType::TimestampTz)
+        | (Value::Uuid(_), DataType::Uuid)
+        | (Value::Bytes(_), DataType::Bytea) => true,
+        _ => false,
+    }
+}
+
+/// Whether two constant expressions of key range terms (see `access_candidates`'s
+/// `constant`) are one expression: the same parameters, outer columns, literals, casts,
+/// operators and calls. Conservative: anything else is not the same.
+fn same_constant(a: &Expr, b: &Expr) -> bool {
+    match (a, b) {
+        (Expr::Param(a), Expr::Param(b)) => a == b,
+        (Expr::Outer { depth, index }, Expr::Outer { depth: d, index: i }) => {
+            depth == d && index == i
+        }
+        (Expr::Literal(a), Expr::Literal(b)) => {
+            std::mem::discriminant(a) == std::mem::discriminant(b)
+                && !a.is_null()
+                && matches!(a.compare(b), Ok(Some(std::cmp::Ordering::Equal)))
+        }
+        (Expr::Neg(a), Expr::Neg(b)) => same_constant(a, b),
+        (Expr::Cast { expr: a, ty }, Expr::Cast { expr: b, ty: t }) => {
+            ty == t && same_constant(a, b)
+        }
+        (
+            Expr::Binary {
+                op,
+                left,
+                right,
+                ty,
+            },
+            Expr::Binary {
+                op: o,
+                left: l,
+                right: r,
+                ty: t,
+            },
+        ) => op == o && ty == t && same_constant(left, l) && same_constant(right, r),
+        (Expr::Func { name, args }, Expr::Func { name: n, args: a }) => {
+            name == n
+                && args.len() == a.len()
+                && args.iter().zip(a).all(|(x, y)| same_constant(x, y))
+        }
+        (Expr::ScalarSubquery(a), Expr::ScalarSubquery(b)) => {
+            std::sync::Arc::ptr_eq(&a.plan, &b.plan)
+        }
+        _ => false,
     }
 }
 

@@ -9689,6 +9689,128 @@ mod tests {
         ));
     }
 
+    /// The conjuncts of `filter` that a read of its chosen key range still checks per row when
+    /// every term of the range is exact (see [`crate::query::KeyRange::residual`]).
+    fn residual_of(s: &mut Session, table: &str, filter: &str) -> Vec<String> {
+        let stmt = parse(&format!("update {table} set x = x where {filter}"))
+            .unwrap()
+            .pop()
+            .unwrap();
+        let ast::Statement::Update(u) = stmt else {
+            panic!("an update")
+        };
+        let txn = s.db.engine.begin();
+        let plan = s.plan_update(&txn, &u, &mut Vec::new()).unwrap();
+        s.db.engine.rollback(txn);
+        let (Access::Range(range), Some(f)) = (&plan.access, &plan.filter) else {
+            panic!("{filter}: a key range, a filter")
+        };
+        let all = crate::query::Exact {
+            eq: u64::MAX,
+            lower: true,
+            upper: true,
+        };
+        match range.residual(&plan.def, f, all) {
+            Some(kept) => kept.iter().map(|e| format!("{e:?}")).collect(),
+            None => vec!["(all)".into()],
+        }
+    }
+
+    #[test]
+    fn a_key_range_leaves_out_only_the_terms_it_enforces() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table t(id int primary key, x int, name text, f double precision);
+             create index on t (x, name)",
+        );
+        // Column 3 is f, 1 is x, 0 is id.
+        let kept = residual_of(&mut s, "t", "id between 5 and 5 + 99 and f > 3");
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert!(kept[0].contains("Column(3)"), "{kept:?}");
+        assert_eq!(
+            residual_of(&mut s, "t", "id >= 5 and id < 9"),
+            Vec::<String>::new()
+        );
+        // Only the term the range was built from: the second lower bound stays.
+        let kept = residual_of(&mut s, "t", "id >= 5 and id >= 7");
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert!(kept[0].contains("Int(7)"), "{kept:?}");
+        assert_eq!(
+            residual_of(&mut s, "t", "x = 3 and name = 'n3'"),
+            Vec::<String>::new()
+        );
+        let kept = residual_of(
+            &mut s,
+            "t",
+            "x = 3 and name > 'a' and name <= 'z' and f < 1",
+        );
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert!(kept[0].contains("Column(3)"), "{kept:?}");
+        // A row comparison bounds the read more widely than its terms: it is kept whole.
+        assert_eq!(
+            residual_of(&mut s, "t", "(x, name) > (3, 'a')"),
+            vec!["(all)".to_string()]
+        );
+        // A term on a column after the bounded one is not the range's.
+        let kept = residual_of(&mut s, "t", "x >= 3 and name = 'a'");
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert!(kept[0].contains("Column(2)"), "{kept:?}");
+    }
+
+    /// Ranges whose terms the read enforces exactly answer as a full scan does, over keys whose
+    /// encodings are prefixes of one another, NULLs, descending columns and values that are
+    /// not of the key column's type.
+    #[test]
+    fn exact_key_ranges_answer_like_full_scans() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table k(name text primary key, x int8, b bytea, c char(4), ts timestamp);
+             insert into k values ('n', 1, '\\x00', 'a', '2026-01-01'),
+               ('n3', 2, '\\x0000', 'a  ', '2026-01-02'), ('n30', 3, '\\x0001', 'ab', NULL),
+               ('n3x', NULL, '\\x01', NULL, '2026-01-03'), ('n4', -9223372036854775807, NULL, 'b', '2026-01-01 12:00'),
+               ('', 9223372036854775807, '\\x', '', '2025-12-31'), ('n3\n', 4, '\\x0100', 'a', '2026-01-02')",
+        );
+        let queries = [
+            "select name from k where name > 'n3' order by name",
+            "select name from k where name >= 'n3' and name <= 'n3' order by name",
+            "select name from k where name <= 'n3' order by name",
+            "select name from k where name < 'n30' and name > 'n' order by name",
+            "select name from k where name between '' and 'n3' order by name",
+            "select name from k where x > 1 order by name",
+            "select name from k where x <= 3 order by name",
+            "select name from k where x >= -9223372036854775807 and x < 9223372036854775807 order by name",
+            "select name from k where x > 1.5 order by name",
+            "select name from k where x < 2.0 order by name",
+            "select name from k where x = 2.0 order by name",
+            "select name from k where x between 2 and 3 and name <> 'n30' order by name",
+            "select name from k where b > '\\x00' order by name",
+            "select name from k where b <= '\\x0000' order by name",
+            "select name from k where b = '\\x00' order by name",
+            "select name from k where c = 'a' order by name",
+            "select name from k where c > 'a' order by name",
+            "select name from k where c <= 'ab  ' order by name",
+            "select name from k where ts >= '2026-01-01' and ts < '2026-01-02' order by name",
+            "select name from k where ts > '2026-01-01' order by name",
+        ];
+        let before: Vec<_> = queries.iter().map(|q| run(&mut s, q)).collect();
+        run(
+            &mut s,
+            "create index on k (x desc); create index on k (b); create index on k (c desc nulls last);
+             create index on k (ts)",
+        );
+        for (q, want) in queries.iter().zip(&before) {
+            assert_eq!(&run(&mut s, q), want, "{q}");
+        }
+        let plain = queries.iter().map(|q| run(&mut s, q)).collect::<Vec<_>>();
+        run(&mut s, "set enable_seqscan = off");
+        for ((q, want), got) in queries.iter().zip(&before).zip(&plain) {
+            assert_eq!(got, want, "{q}");
+            assert_eq!(&run(&mut s, q), want, "{q} (index forced)");
+        }
+    }
+
     /// The access path UPDATE would take for `where`.
     fn access_of(s: &mut Session, table: &str, filter: &str) -> Access {
         let stmt = parse(&format!("update {table} set x = x where {filter}"))
