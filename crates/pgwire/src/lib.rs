@@ -39,7 +39,7 @@
 //!   commits an implicit transaction and waits for durability. `COPY … TO STDOUT` sends one
 //!   CopyData per row.
 //! - CancelRequest: every session's cancel flag is registered under its (pid, secret key) (see
-//!   [`CancelRegistry`]); a request raises it, and the executor checks it between rows (57014).
+//!   `CancelRegistry`); a request raises it, and the executor checks it between rows (57014).
 //! - Portals: an Execute with a row limit sends that many rows and PortalSuspended; the library
 //!   keeps the rest of the result (which the session built whole) in the portal for the next
 //!   Execute, whose CommandComplete counts only its own rows, as PostgreSQL's does. Portals end
@@ -1828,7 +1828,7 @@ impl ExtendedQueryHandler for Handler {
     }
 
     /// As the library's, but ParseComplete waits in the write buffer for the Sync (or Flush)
-    /// that follows (see [`Reply`]).
+    /// that follows (see `Reply`).
     async fn on_parse<C>(
         &self,
         client: &mut C,
@@ -1857,7 +1857,7 @@ impl ExtendedQueryHandler for Handler {
     }
 
     /// As the library's, but BindComplete waits in the write buffer for the Sync (or Flush)
-    /// that follows (see [`Reply`]).
+    /// that follows (see `Reply`).
     async fn on_bind<C>(
         &self,
         client: &mut C,
