@@ -2088,25 +2088,7 @@ fn relation_count(plan: &QueryPlan) -> usize {
 }
 
 fn conjuncts(e: Option<&Expr>) -> Vec<&Expr> {
-    fn walk<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
-        match e {
-            Expr::Binary {
-                op: BinOp::And,
-                left,
-                right,
-                ..
-            } => {
-                walk(left, out);
-                walk(right, out);
-            }
-            other => out.push(other),
-        }
-    }
-    let mut out = Vec::new();
-    if let Some(e) = e {
-        walk(e, &mut out);
-    }
-    out
+    e.map(crate::cost::conjuncts).unwrap_or_default()
 }
 
 fn and_text(cx: &Names<'_>, parts: &[&Expr]) -> Option<String> {

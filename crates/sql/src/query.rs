@@ -6968,17 +6968,8 @@ impl KeyRange {
                 Expr::Binary {
                     op, left, right, ..
                 } => {
-                    let (c, v, flipped) = match (&**left, &**right) {
-                        (Expr::Column(c), v) => (*c, v, false),
-                        (v, Expr::Column(c)) => (*c, v, true),
-                        _ => return false,
-                    };
-                    let op = match (op, flipped) {
-                        (BinOp::Lt, true) => BinOp::Gt,
-                        (BinOp::LtEq, true) => BinOp::GtEq,
-                        (BinOp::Gt, true) => BinOp::Lt,
-                        (BinOp::GtEq, true) => BinOp::LtEq,
-                        (op, _) => *op,
+                    let Some((c, op, v)) = column_term(*op, left, right) else {
+                        return false;
                     };
                     match op {
                         BinOp::Eq => self.eq.iter().enumerate().any(|(k, e)| {
@@ -7009,30 +7000,29 @@ impl KeyRange {
                 _ => false,
             }
         };
-        // In the filter's order; allocates only for a conjunct kept.
-        fn split<'f>(
-            e: &'f Expr,
-            enforced: &dyn Fn(&Expr) -> bool,
-            kept: &mut Vec<&'f Expr>,
-            dropped: &mut bool,
-        ) {
-            match e {
-                Expr::Binary {
-                    op: BinOp::And,
-                    left,
-                    right,
-                    ..
-                } => {
-                    split(left, enforced, kept, dropped);
-                    split(right, enforced, kept, dropped);
-                }
-                e if enforced(e) => *dropped = true,
-                e => kept.push(e),
-            }
+        let mut kept = crate::cost::conjuncts(filter);
+        let all = kept.len();
+        kept.retain(|e| !enforced(e));
+        (kept.len() < all).then_some(kept)
+    }
+}
+
+/// `column op value` written either way round, as (column, operator seen from the column,
+/// value): `v < c` is `c > v`. A term comparing two columns is the left one's.
+fn column_term<'e>(op: BinOp, left: &'e Expr, right: &'e Expr) -> Option<(usize, BinOp, &'e Expr)> {
+    match (left, right) {
+        (Expr::Column(c), v) => Some((*c, op, v)),
+        (v, Expr::Column(c)) => {
+            let op = match op {
+                BinOp::Lt => BinOp::Gt,
+                BinOp::LtEq => BinOp::GtEq,
+                BinOp::Gt => BinOp::Lt,
+                BinOp::GtEq => BinOp::LtEq,
+                op => op,
+            };
+            Some((*c, op, v))
         }
-        let (mut kept, mut dropped) = (Vec::new(), false);
-        split(filter, &enforced, &mut kept, &mut dropped);
-        dropped.then_some(kept)
+        _ => None,
     }
 }
 
@@ -7279,20 +7269,11 @@ pub(crate) fn access_candidates(
             Expr::Binary {
                 op, left, right, ..
             } => {
-                let (c, v, flipped) = match (&**left, &**right) {
-                    (Expr::Column(c), v) if constant(v) => (*c, v, false),
-                    (v, Expr::Column(c)) if constant(v) => (*c, v, true),
-                    _ => return,
+                let Some((c, op, v)) = column_term(*op, left, right).filter(|t| constant(t.2))
+                else {
+                    return;
                 };
                 let v = v.clone();
-                // `v < c` is `c > v`.
-                let op = match (op, flipped) {
-                    (BinOp::Lt, true) => BinOp::Gt,
-                    (BinOp::LtEq, true) => BinOp::GtEq,
-                    (BinOp::Gt, true) => BinOp::Lt,
-                    (BinOp::GtEq, true) => BinOp::LtEq,
-                    (op, _) => *op,
-                };
                 match op {
                     BinOp::Eq => t.eq.push((c, v)),
                     BinOp::Gt => t.lower.push((c, v, false)),

@@ -9692,16 +9692,7 @@ mod tests {
     /// The conjuncts of `filter` that a read of its chosen key range still checks per row when
     /// every term of the range is exact (see [`crate::query::KeyRange::residual`]).
     fn residual_of(s: &mut Session, table: &str, filter: &str) -> Vec<String> {
-        let stmt = parse(&format!("update {table} set x = x where {filter}"))
-            .unwrap()
-            .pop()
-            .unwrap();
-        let ast::Statement::Update(u) = stmt else {
-            panic!("an update")
-        };
-        let txn = s.db.engine.begin();
-        let plan = s.plan_update(&txn, &u, &mut Vec::new()).unwrap();
-        s.db.engine.rollback(txn);
+        let plan = update_plan(s, table, filter);
         let (Access::Range(range), Some(f)) = (&plan.access, &plan.filter) else {
             panic!("{filter}: a key range, a filter")
         };
@@ -9813,6 +9804,11 @@ mod tests {
 
     /// The access path UPDATE would take for `where`.
     fn access_of(s: &mut Session, table: &str, filter: &str) -> Access {
+        update_plan(s, table, filter).access
+    }
+
+    /// The plan of `update table set x = x where filter`.
+    fn update_plan(s: &mut Session, table: &str, filter: &str) -> UpdatePlan {
         let stmt = parse(&format!("update {table} set x = x where {filter}"))
             .unwrap()
             .pop()
@@ -9823,7 +9819,7 @@ mod tests {
         let txn = s.db.engine.begin();
         let plan = s.plan_update(&txn, &u, &mut Vec::new()).unwrap();
         s.db.engine.rollback(txn);
-        plan.access
+        plan
     }
 
     #[test]
