@@ -6724,7 +6724,8 @@ impl Access {
 /// pagination's `(a, b) > (x, y)`). The expressions are constants, parameters or outer
 /// references, evaluated once per read. A range may take more entries than its conditions
 /// keep (a bound that is not a key of its column, a row bound cut short by a NULL): the
-/// relation's filter, always checked again, decides.
+/// relation's filter, checked again on every row read for every term the read does not
+/// enforce exactly (see [`KeyRange::residual`]), decides.
 #[derive(Clone, Debug)]
 pub struct KeyRange {
     /// `None`: the table's tree (primary key); `Some(i)`: `def.indexes[i]`.
@@ -6840,7 +6841,8 @@ impl KeyRange {
         }
         // A bound on a DESC column is the other end of the byte range: its values' bytes are
         // complemented, so larger values come first. NULLS FIRST moves only the NULL entries,
-        // which no bound admits (the filter, always checked again, drops any read).
+        // which no bound admits: the read leaves them out (`bounded` below), so a bound's
+        // term need not be checked again (see [`KeyRange::residual`]).
         let desc = |p: usize| option(p) & catalog::INDOPTION_DESC != 0;
         let next = self.eq.len();
         // Each side, and whether it is exactly its one-column term (see [`Exact`]).
