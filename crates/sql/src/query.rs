@@ -6725,7 +6725,7 @@ impl Access {
 /// references, evaluated once per read. A range may take more entries than its conditions
 /// keep (a bound that is not a key of its column, a row bound cut short by a NULL): the
 /// relation's filter, checked again on every row read for every term the read does not
-/// enforce exactly (see [`KeyRange::residual`]), decides.
+/// enforce exactly (see `KeyRange::residual`), decides.
 #[derive(Clone, Debug)]
 pub struct KeyRange {
     /// `None`: the table's tree (primary key); `Some(i)`: `def.indexes[i]`.
