@@ -25,7 +25,7 @@
 //!   `Nested Loop`. A pulled-up `EXISTS` / `IN` step is a `Hash Semi Join` or `Nested Loop Semi
 //!   Join`, a pulled-up `NOT EXISTS` one an `… Anti Join`. Whether a step probes is decided at
 //!   run time by the number of partial rows
-//!   (see [`INDEX_JOIN_OUTER_ROWS_MAX`](super::INDEX_JOIN_OUTER_ROWS_MAX)): plain EXPLAIN
+//!   (see [`INDEX_JOIN_OUTER_ROWS_MAX`]): plain EXPLAIN
 //!   predicts it from the estimate, EXPLAIN ANALYZE prints what ran;
 //! - grouping hashes (`HashAggregate`), an aggregate without GROUP BY is `Aggregate`, DISTINCT
 //!   hashes too (`HashAggregate`), ORDER BY is a `Sort` (none when the rows are read or merged

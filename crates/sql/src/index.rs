@@ -4,7 +4,7 @@
 //! Every index is an engine B+tree of its own, MVCC like the table's: an entry is written in the
 //! same transaction as the row change that causes it, so a snapshot that sees a row sees exactly
 //! its entries, and a rollback takes both away. Entries are laid out by
-//! [`index_entry`](crate::catalog::index_entry) (see docs/formats.md):
+//! [`index_entry`] (see docs/formats.md):
 //!
 //! ```text
 //!   table tree:  pk ─────────────────────────────▶ row

@@ -12,7 +12,7 @@
 //!
 //! - [`activity`]: the registry of live sessions behind `pg_stat_activity`,
 //!   `pg_cancel_backend` and `pg_terminate_backend`.
-//! - [`array`]: one-dimensional arrays' text and binary forms, order and functions.
+//! - [`array`](mod@array): one-dimensional arrays' text and binary forms, order and functions.
 //! - [`catalog`]: table definitions and the row and key encodings in the engine's trees.
 //! - [`catalog_views`]: `pg_catalog` / `information_schema` as virtual tables computed from the
 //!   catalog at execution, and the catalog functions (`format_type`, `pg_get_indexdef`, …).

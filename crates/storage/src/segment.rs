@@ -44,7 +44,7 @@
 //! is a persisted image of the page at one of its versions; a page build starts at the newest base
 //! (or `Init`) at or below the read point, so it applies at most the deltas chained since. The
 //! segment counts, per page, the deltas since its newest base or `Init`; a page with
-//! [`DELTA_CHAIN_MAX`](crate::limits::DELTA_CHAIN_MAX) of them is *due*, and the materialiser
+//! [`DELTA_CHAIN_MAX`] of them is *due*, and the materialiser
 //! builds and persists a base at its newest version.
 //!
 //! **Collection** below a horizon `H` (from PGMRPL, what every segment holds, and a retention;
