@@ -138,6 +138,11 @@ impl<'a> Mtr<'a> {
     /// changed and there is no tail, in which case nothing is appended.
     pub(crate) fn finish(mut self, tail: Option<Payload>) -> Result<Option<Lsn>, EngineError> {
         self.finished = true;
+        if self.touched.is_empty() && tail.is_none() {
+            // A read: nothing to log, and nothing to allocate for it.
+            self.unpin();
+            return Ok(None);
+        }
         let mut drafts = Vec::with_capacity(self.touched.len() + 1);
         let mut logged = Vec::with_capacity(self.touched.len());
         for t in &self.touched {
