@@ -418,46 +418,74 @@ impl Engine {
         if txn.ssi_tracked() {
             self.shared.ssi().read_key(txn.id, tree, key);
         }
-        let (snapshot, own) = (txn.snapshot, txn.id);
-        let mut newer = Vec::new();
-        // The chain, copied out only when it cannot be decided in its leaf.
-        let mut raw = Vec::new();
+        let seer = (txn.snapshot, txn.id);
+        let (mut newer, mut raw) = (Vec::new(), Vec::new());
         let found = self.read(|mtr, status| {
-            // The version chain is decided in its leaf when every writer it asks about has a
-            // cached status (the usual case): only the visible value is copied.
-            let in_place = btree::with_value(mtr, tree, key, |chain| {
-                let decided = mvcc::visible_cached(
-                    &mut |t| status.cached(t),
-                    chain,
-                    snapshot,
-                    own,
-                    &mut newer,
-                )?;
-                match &decided {
-                    Some(Some(r)) => out.extend_from_slice(&chain[r.clone()]),
-                    Some(None) => {}
-                    None => raw.extend_from_slice(chain),
-                }
-                Ok(decided.map(|v| v.is_some()))
-            })?;
-            match in_place {
-                None => Ok(false),
-                Some(Some(found)) => Ok(found),
-                // A writer's status is not cached: the chain copied from the same leaf is
-                // decided the general way, which reads the status from its page.
-                Some(None) => Ok(
-                    match mvcc::visible_in(status, mtr, &raw, snapshot, own, &mut newer)? {
-                        Some(r) => {
-                            out.extend_from_slice(&raw[r]);
-                            true
-                        }
-                        None => false,
-                    },
-                ),
-            }
+            let mut finger = btree::Finger::default();
+            read_visible(
+                mtr,
+                status,
+                (tree, key),
+                &mut finger,
+                seer,
+                (&mut newer, &mut raw),
+                out,
+            )
         })?;
         self.conflict_out(txn, &newer)?;
         Ok(found)
+    }
+
+    /// The values of `keys` in `tree` as `txn` sees them, into `out` (cleared first): one entry
+    /// (key, value) per key it sees a value for, in the order of `keys`; a key it sees no value
+    /// for has no entry. Like [`get_into`](Self::get_into) for each key, but under one
+    /// acquisition of the engine lock, and each lookup starts where the one before it ended
+    /// when its key is provably close by (see `btree::Finger`): keys in ascending order, such as
+    /// the table keys behind one value of a secondary index, skip most of the descent.
+    pub fn get_batch<'k>(
+        &self,
+        txn: &Txn,
+        tree: TreeId,
+        keys: impl Iterator<Item = &'k [u8]> + Clone,
+        out: &mut ScanBatch,
+    ) -> Result<(), EngineError> {
+        self.check_owner(txn);
+        user_tree(tree)?;
+        out.clear();
+        if txn.ssi_tracked() {
+            let mut ssi = self.shared.ssi();
+            for key in keys.clone() {
+                if txn.write_of(tree, key).is_none() {
+                    ssi.read_key(txn.id, tree, key);
+                }
+            }
+        }
+        let seer = (txn.snapshot, txn.id);
+        let (mut newer, mut raw) = (Vec::new(), Vec::new());
+        self.read(|mtr, status| {
+            let mut finger = btree::Finger::default();
+            for key in keys {
+                match txn.write_of(tree, key) {
+                    Some(Write::Put { value, .. }) => out.push(key, value),
+                    Some(Write::Delete) => {}
+                    None => {
+                        out.push_with(key, |value| {
+                            read_visible(
+                                mtr,
+                                status,
+                                (tree, key),
+                                &mut finger,
+                                seer,
+                                (&mut newer, &mut raw),
+                                value,
+                            )
+                        })?;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        self.conflict_out(txn, &newer)
     }
 
     /// At most `limit` entries of `tree` between `from` and `to`, in ascending key order, as
@@ -1638,6 +1666,46 @@ impl Engine {
     }
 }
 
+/// Appends to `out` the value of `key` in `tree` visible to `seer` (snapshot, own
+/// transaction), starting from `finger`; false (and `out` unchanged) when there is none. The
+/// version chain is decided in its leaf when every writer it asks about has a cached status
+/// (the usual case), and only the visible value is copied; otherwise the chain is copied into
+/// `raw` and decided the general way, which reads the status from its page. Writers newer than
+/// the snapshot are added to `newer`.
+fn read_visible(
+    mtr: &mut Mtr<'_>,
+    status: &mut StatusCache,
+    (tree, key): (TreeId, &[u8]),
+    finger: &mut btree::Finger,
+    (snapshot, own): (Lsn, TxnId),
+    (newer, raw): (&mut Vec<TxnId>, &mut Vec<u8>),
+    out: &mut Vec<u8>,
+) -> Result<bool, EngineError> {
+    raw.clear();
+    let in_place = btree::with_value(mtr, tree, key, finger, |chain| {
+        let decided = mvcc::visible_cached(&mut |t| status.cached(t), chain, snapshot, own, newer)?;
+        match &decided {
+            Some(Some(r)) => out.extend_from_slice(&chain[r.clone()]),
+            Some(None) => {}
+            None => raw.extend_from_slice(chain),
+        }
+        Ok(decided.map(|v| v.is_some()))
+    })?;
+    match in_place {
+        None => Ok(false),
+        Some(Some(found)) => Ok(found),
+        Some(None) => Ok(
+            match mvcc::visible_in(status, mtr, raw, snapshot, own, newer)? {
+                Some(r) => {
+                    out.extend_from_slice(&raw[r]);
+                    true
+                }
+                None => false,
+            },
+        ),
+    }
+}
+
 /// Gives back a lock a write took but did not use.
 fn give_back(txn: &mut Txn, row: &RowId, acquired: Acquired) {
     if let Acquired::Granted { before } = acquired {
@@ -1933,13 +2001,36 @@ impl ScanBatch {
         self.bytes.extend_from_slice(value);
     }
 
+    /// Pushes `key` with the value `value` appends to the buffer it is given, if it returns
+    /// true; nothing if it returns false or fails.
+    fn push_with<E>(
+        &mut self,
+        key: &[u8],
+        value: impl FnOnce(&mut Vec<u8>) -> Result<bool, E>,
+    ) -> Result<(), E> {
+        let at = self.bytes.len();
+        self.bytes.extend_from_slice(key);
+        let value_at = self.bytes.len();
+        match value(&mut self.bytes) {
+            Ok(true) => {
+                self.spans
+                    .push((at, key.len(), self.bytes.len() - value_at));
+                Ok(())
+            }
+            other => {
+                self.bytes.truncate(at);
+                other.map(|_| ())
+            }
+        }
+    }
+
     /// Entry `i` as (key, value).
     pub fn get(&self, i: usize) -> (&[u8], &[u8]) {
         let (at, k, v) = self.spans[i];
         (&self.bytes[at..at + k], &self.bytes[at + k..at + k + v])
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + Clone {
         (0..self.len()).map(|i| self.get(i))
     }
 

@@ -353,7 +353,7 @@ pub(crate) fn search(p: &Page, key_wanted: &[u8]) -> Result<usize, usize> {
 /// comparing them as one big-endian number settles most probes of a binary search without a
 /// call into the general slice comparison.
 #[inline]
-fn compare_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+pub(crate) fn compare_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     if let (Some((ha, ra)), Some((hb, rb))) =
         (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
     {

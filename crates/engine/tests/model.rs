@@ -1,11 +1,11 @@
 //! Model test: the engine against `BTreeMap`s, over a buffer pool of 8 pages.
 //!
-//! Random transactions of random size insert, upsert, delete, get, scan (forwards and
-//! backwards) and ask for the last key on a few trees; each is committed or rolled back at
-//! random, and the engine is reopened on the same store now and then. Every answer is compared with a model built from plain maps. Keys mix
-//! short and long ones (up to 1000 bytes) so that trees grow several levels, and the tiny pool
-//! forces pages out and back in from the store, which checks that the redo diffs rebuild every
-//! page exactly.
+//! Random transactions of random size insert, upsert, delete, get (one key or a batch), scan
+//! (forwards and backwards) and ask for the last key on a few trees; each is committed or rolled
+//! back at random, and the engine is reopened on the same store now and then. Every answer is
+//! compared with a model built from plain maps. Keys mix short and long ones (up to 1000 bytes) so
+//! that trees grow several levels, and the tiny pool forces pages out and back in from the store,
+//! which checks that the redo diffs rebuild every page exactly.
 //!
 //! Runs with odd seeds give the engine the smallest write buffer, so big transactions spill
 //! their writes into pages before committing or rolling back.
@@ -287,9 +287,28 @@ fn run(seed: u64, ops: usize) -> (u16, u64) {
                     assert_eq!(was, seen.contains_key(&k));
                     own.entry(tree).or_default().insert(k, None);
                 }
-                70..85 => {
+                70..80 => {
                     let k = keys.pick(&mut rng);
                     assert_eq!(engine.get(&txn, tree, &k).unwrap(), seen.get(&k).cloned());
+                }
+                80..85 => {
+                    // Keys known and fresh, often ascending (the order in which each lookup can
+                    // start where the last one ended), sometimes repeated.
+                    let mut batch_keys: Vec<Vec<u8>> =
+                        (0..rng.below(80)).map(|_| keys.pick(&mut rng)).collect();
+                    if rng.chance(60) {
+                        batch_keys.sort();
+                    }
+                    let mut got = ScanBatch::default();
+                    engine
+                        .get_batch(&txn, tree, batch_keys.iter().map(Vec::as_slice), &mut got)
+                        .unwrap();
+                    let want: Vec<_> = batch_keys
+                        .iter()
+                        .filter_map(|k| seen.get(k).map(|v| (k.clone(), v.clone())))
+                        .collect();
+                    let got: Vec<_> = got.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+                    assert_eq!(got, want, "batched lookups");
                 }
                 85..91 => {
                     let (from, to) = (bound(&mut rng, &mut keys), bound(&mut rng, &mut keys));

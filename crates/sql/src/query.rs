@@ -6564,6 +6564,13 @@ fn scan_tree(
         }
         let full = batch.len() == batch_rows;
         batch_rows = batch_rows.saturating_mul(2).min(SCAN_BATCH_ROWS);
+        // The rows behind a secondary index's entries, fetched for the whole batch at once:
+        // one entry per row seen, in the entries' order.
+        if index.is_some() && !index_only {
+            exec.engine
+                .get_batch(exec.txn, def.tree, batch.iter().map(|(_, v)| v), fetched)?;
+        }
+        let mut fetched_rows = fetched.iter().peekable();
         for (k, v) in batch.iter() {
             if index_only {
                 key_row(def, index, k, row)?;
@@ -6587,10 +6594,10 @@ fn scan_tree(
                 }
                 Some(i) => {
                     // An entry is written with its row, in the same transaction.
-                    if !exec.engine.get_into(exec.txn, def.tree, v, fetched)? {
+                    let Some((_, stored)) = fetched_rows.next_if(|(key, _)| *key == v) else {
                         return Err(dangling_entry(def, Some(i)));
-                    }
-                    decode_row_into(fetched, ncols, row)?;
+                    };
+                    decode_row_into(stored, ncols, row)?;
                     if passes(row)? {
                         seen += 1;
                         sink(v, row)?;
@@ -6607,14 +6614,14 @@ fn scan_tree(
     }
 }
 
-/// A scan's reusable buffers: its batch of entries and the row fetched behind a secondary
-/// index's entry. Kept per thread between scans (a statement's first scan otherwise grows them
+/// A scan's reusable buffers: its batch of entries and the rows fetched behind a secondary
+/// index's entries. Kept per thread between scans (a statement's first scan otherwise grows them
 /// from nothing, a cost a point read or a join's lookups pay every time); a scan inside a scan
 /// (a lookup under a join) takes a second set.
 #[derive(Default)]
 struct ScanBuffers {
     batch: ScanBatch,
-    fetched: Vec<u8>,
+    fetched: ScanBatch,
 }
 
 /// Buffers kept per thread, and the most bytes a kept batch may hold (a full batch of wide
@@ -6658,7 +6665,7 @@ impl Drop for PooledScanBuffers {
         let Some(mut b) = self.0.take() else {
             return;
         };
-        if b.batch.capacity_bytes() + b.fetched.capacity() > SCAN_BUFFER_KEPT_BYTES {
+        if b.batch.capacity_bytes() + b.fetched.capacity_bytes() > SCAN_BUFFER_KEPT_BYTES {
             return;
         }
         b.batch.clear();
