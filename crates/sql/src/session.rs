@@ -9802,6 +9802,47 @@ mod tests {
         }
     }
 
+    /// The rows behind a secondary index's entries are fetched a batch at a time: inside a
+    /// transaction they are its own versions (updated, deleted, inserted, moved to another
+    /// index value), across more than one batch, with and without a LIMIT, as a scan that
+    /// cannot use the index reads them.
+    #[test]
+    fn index_reads_in_a_transaction_see_its_own_writes_batch_by_batch() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table t(id int8 primary key, g int4, v text);
+             insert into t select i, i % 2, 'v' || i from generate_series(1, 3000) i;
+             create index on t (g)",
+        );
+        run(
+            &mut s,
+            "begin;
+             update t set v = 'own' where id % 10 = 0;
+             delete from t where id % 15 = 0;
+             insert into t select i, i % 2, 'new' from generate_series(3001, 3100) i;
+             update t set g = 1 - g where id % 21 = 0;
+             set enable_seqscan = off",
+        );
+        for g in [0, 1] {
+            for tail in ["", " limit 7", " limit 1500"] {
+                let by_index = format!("select id, v from t where g = {g} order by id{tail}");
+                let by_scan = format!("select id, v from t where g + 0 = {g} order by id{tail}");
+                let plan = run(&mut s, &format!("explain {by_index}"));
+                assert!(
+                    plan.iter()
+                        .flatten()
+                        .any(|l| l.contains("Index Scan using t_g_idx")),
+                    "{by_index}: {plan:?}"
+                );
+                let want = run(&mut s, &by_scan);
+                assert!(want.len() > 1, "{by_scan}");
+                assert_eq!(run(&mut s, &by_index), want, "{by_index}");
+            }
+        }
+        run(&mut s, "rollback");
+    }
+
     /// The access path UPDATE would take for `where`.
     fn access_of(s: &mut Session, table: &str, filter: &str) -> Access {
         update_plan(s, table, filter).access
