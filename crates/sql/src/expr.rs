@@ -802,6 +802,21 @@ fn is_json_operator(op: &ast::BinaryOperator, right: &ast::Expr) -> bool {
     }
 }
 
+/// Whether `e` is a cast to `text[]`.
+fn is_text_array_cast(e: &ast::Expr) -> bool {
+    let mut e = e;
+    while let ast::Expr::Nested(inner) = e {
+        e = inner;
+    }
+    matches!(
+        e,
+        ast::Expr::Cast {
+            data_type: ast::DataType::Array(ast::ArrayElemTypeDef::SquareBracket(t, _)),
+            ..
+        } if matches!(**t, ast::DataType::Text)
+    )
+}
+
 fn literal_type(v: &Value) -> Option<DataType> {
     match v {
         Value::Null | Value::Text(_) => None,
@@ -2403,10 +2418,28 @@ impl<'a> Binder<'a> {
                     } else {
                         ast::BinaryOperator::And
                     };
+                    // An ARRAY of untyped strings is a text[]: against a bpchar the comparison
+                    // is a text one, as `x = 'a '::text` is (the bpchar losing its padding).
+                    let all_untyped = elem.iter().all(|item| {
+                        matches!(
+                            item,
+                            ast::Expr::Value(v) if matches!(v.value, ast::Value::SingleQuotedString(_))
+                        )
+                    });
+                    let as_text = all_untyped && self.plain_reference_is_bpchar(left, mode, d)?;
                     let mut terms = elem.iter().map(|item| ast::Expr::BinaryOp {
                         left: left.clone(),
                         op: compare_op.clone(),
-                        right: Box::new(item.clone()),
+                        right: Box::new(if as_text {
+                            ast::Expr::Cast {
+                                kind: ast::CastKind::DoubleColon,
+                                expr: Box::new(item.clone()),
+                                data_type: ast::DataType::Text,
+                                format: None,
+                            }
+                        } else {
+                            item.clone()
+                        }),
                     });
                     let first = terms.next().expect("a non-empty ARRAY");
                     let chain = terms.fold(first, |acc, t| ast::Expr::BinaryOp {
@@ -2457,6 +2490,16 @@ impl<'a> Binder<'a> {
                 if let (Expr::Param(i), Some(DataType::Array(e))) = (&x, self.type_of(&array)) {
                     self.set_param(*i, *e);
                 }
+                // A bpchar against an array cast to text[] compares as text, as it does against
+                // a text value.
+                let x = if self.bpchar_typmod(&x).is_some() && is_text_array_cast(right) {
+                    Expr::Cast {
+                        expr: Box::new(x),
+                        ty: DataType::Text,
+                    }
+                } else {
+                    x
+                };
                 Expr::AnyArray {
                     expr: Box::new(x),
                     op,
@@ -2469,13 +2512,14 @@ impl<'a> Binder<'a> {
                 list,
                 negated,
             } => {
-                let x = self.bind_depth(expr, mode, d)?;
+                let mut x = self.bind_depth(expr, mode, d)?;
                 let mut items = Vec::with_capacity(list.len());
                 for item in list {
                     let b = self.bind_depth(item, mode, d)?;
                     self.unify(&x, &b)?;
                     items.push(b);
                 }
+                self.in_list_text_against_bpchar(expr, &mut x, list, &mut items);
                 Expr::InList {
                     expr: Box::new(x),
                     list: items,
@@ -3890,6 +3934,82 @@ impl<'a> Binder<'a> {
                 Expr::Literal(_) | Expr::Param(_) | Expr::Column(_) | Expr::Outer { .. }
             ),
         }
+    }
+
+    /// IN between a bpchar and text, as PostgreSQL resolves it. Items without a column
+    /// reference, when there are two or more, are compared as one array of the common type of
+    /// `x` and theirs, which is `x`'s own type when it has one (the string types all coerce to
+    /// each other, so the first typed operand wins); every other item is compared as `x = item`
+    /// is, a bpchar against an explicit text losing its trailing blanks. So against a text `x`
+    /// every bpchar item is cast to text, and a bpchar `x` is cast to text when every item is
+    /// compared as text. A bpchar `x` whose items are compared both ways keeps the bpchar
+    /// comparison for all (one `x` serves the whole list).
+    fn in_list_text_against_bpchar(
+        &self,
+        left: &ast::Expr,
+        x: &mut Expr,
+        list: &[ast::Expr],
+        items: &mut [Expr],
+    ) {
+        let to_text = |e: &mut Expr| {
+            let inner = std::mem::replace(e, Expr::Literal(Value::Null));
+            *e = Expr::Cast {
+                expr: Box::new(inner),
+                ty: DataType::Text,
+            };
+        };
+        if self.explicit_text(left, x) {
+            for item in items.iter_mut() {
+                if self.bpchar_typmod(item).is_some() {
+                    to_text(item);
+                }
+            }
+            return;
+        }
+        if self.bpchar_typmod(x).is_none() {
+            return;
+        }
+        let has_column = |e: &Expr| {
+            let mut found = false;
+            e.visit(&mut |e| found |= matches!(e, Expr::Column(_)));
+            found
+        };
+        let constants = items.iter().filter(|e| !has_column(e)).count();
+        let all_text = list.iter().zip(items.iter()).all(|(a, b)| {
+            // An item of the array is compared as a bpchar, `x`'s type.
+            (constants <= 1 || has_column(b)) && self.explicit_text(a, b)
+        });
+        if all_text {
+            to_text(x);
+        }
+    }
+
+    /// Whether `e` is a plain column reference (or a cast of one) whose type is bpchar. Binding
+    /// such a reference has no side effects, so it may be bound to look before the expression
+    /// it stands in is bound.
+    fn plain_reference_is_bpchar(
+        &mut self,
+        e: &ast::Expr,
+        mode: &mut AggMode<'_>,
+        d: usize,
+    ) -> SqlResult<bool> {
+        let mut inner = e;
+        while let ast::Expr::Nested(n) = inner {
+            inner = n;
+        }
+        let plain = match inner {
+            ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_) => true,
+            ast::Expr::Cast { expr, .. } => matches!(
+                &**expr,
+                ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_) | ast::Expr::Value(_)
+            ),
+            _ => false,
+        };
+        if !plain {
+            return Ok(false);
+        }
+        let bound = self.bind_depth(inner, mode, d)?;
+        Ok(self.bpchar_typmod(&bound).is_some())
     }
 
     /// `Some(typmod)` when `e` is a `character(n)` / `bpchar` value by its static type (a
