@@ -2396,12 +2396,20 @@ impl Names<'_> {
                 pattern,
                 negated,
                 case_insensitive,
+                array,
             } => format!(
                 "({} {}~~{} {})",
                 self.expr(expr),
                 if *negated { "!" } else { "" },
                 if *case_insensitive { "*" } else { "" },
-                self.expr(pattern)
+                match array {
+                    None => self.expr(pattern),
+                    Some(all) => format!(
+                        "{} ({})",
+                        if *all { "ALL" } else { "ANY" },
+                        self.expr(pattern)
+                    ),
+                }
             ),
             Expr::Case {
                 operand,

@@ -199,6 +199,9 @@ pub enum Expr {
         pattern: Box<Expr>,
         negated: bool,
         case_insensitive: bool,
+        /// `x LIKE ANY (patterns)` (`Some(false)`) or `ALL` (`Some(true)`): `pattern` is an
+        /// array, and each of its elements is matched as a pattern of its own.
+        array: Option<bool>,
     },
     Case {
         operand: Option<Box<Expr>>,
@@ -728,14 +731,10 @@ fn bound_elsewhere(e: &ast::Expr) -> bool {
             is_json_operator(op, right) || is_row_comparison(op, left, right)
         }
         E::Like {
-            escape_char: None,
-            any: false,
-            ..
+            escape_char: None, ..
         }
         | E::ILike {
-            escape_char: None,
-            any: false,
-            ..
+            escape_char: None, ..
         } => true,
         E::Extract { .. }
         | E::AtTimeZone { .. }
@@ -799,6 +798,28 @@ fn is_json_operator(op: &ast::BinaryOperator, right: &ast::Expr) -> bool {
                 )
         }
         _ => false,
+    }
+}
+
+/// The patterns of `x LIKE ALL (patterns)`, which the parser reads as `x LIKE all(patterns)`:
+/// a call of an unqualified, unquoted `all` with one plain argument.
+fn like_all_patterns(f: &ast::Function) -> Option<&ast::Expr> {
+    let [ast::ObjectNamePart::Identifier(name)] = f.name.0.as_slice() else {
+        return None;
+    };
+    if name.quote_style.is_some() || !name.value.eq_ignore_ascii_case("all") {
+        return None;
+    }
+    let ast::FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    match list.args.as_slice() {
+        [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e))]
+            if list.duplicate_treatment.is_none() && list.clauses.is_empty() =>
+        {
+            Some(e)
+        }
+        _ => None,
     }
 }
 
@@ -2549,27 +2570,56 @@ impl<'a> Binder<'a> {
                 expr,
                 pattern,
                 escape_char: None,
-                any: false,
+                any,
             }
             | E::ILike {
                 negated,
                 expr,
                 pattern,
                 escape_char: None,
-                any: false,
+                any,
             } => {
                 let x = self.bind_depth(expr, mode, d)?;
-                let p = self.bind_depth(pattern, mode, d)?;
-                for side in [&x, &p] {
-                    if let Expr::Param(i) = side {
+                if let Expr::Param(i) = &x {
+                    self.set_param(*i, DataType::Text);
+                }
+                // `LIKE ALL (…)` reads as a call of a function named `all`.
+                let all = match &**pattern {
+                    ast::Expr::Function(f) if !*any => like_all_patterns(f),
+                    _ => None,
+                };
+                // `LIKE ANY (…)`: the patterns are a text[]; a parameter is described as one,
+                // a string constant is read as one.
+                let (p, array) = if *any || all.is_some() {
+                    let p = self.bind_depth(all.unwrap_or(pattern), mode, d)?;
+                    let p = if matches!(p, Expr::Param(_) | Expr::Literal(Value::Text(_))) {
+                        self.coerce_to(p, DataType::Text.array_of())
+                    } else {
+                        p
+                    };
+                    match self.type_of(&p) {
+                        Some(DataType::Array(_)) | None => {}
+                        Some(other) => {
+                            return Err(SqlError::DatatypeMismatch(format!(
+                                "op ANY/ALL (array) requires array on right side, not {}",
+                                other.name()
+                            )));
+                        }
+                    }
+                    (p, Some(all.is_some()))
+                } else {
+                    let p = self.bind_depth(pattern, mode, d)?;
+                    if let Expr::Param(i) = &p {
                         self.set_param(*i, DataType::Text);
                     }
-                }
+                    (p, None)
+                };
                 Expr::Like {
                     expr: Box::new(x),
                     pattern: Box::new(p),
                     negated: *negated,
                     case_insensitive: matches!(e, E::ILike { .. }),
+                    array,
                 }
             }
             E::Case {
@@ -5071,18 +5121,54 @@ impl Expr {
                 pattern,
                 negated,
                 case_insensitive,
+                array,
             } => {
                 let (x, p) = (expr.eval(cx)?, pattern.eval(cx)?);
-                match (x.to_text(), p.to_text()) {
-                    (Some(s), Some(p)) => {
-                        let m = if *case_insensitive {
-                            like(&s.to_lowercase(), &p.to_lowercase())
-                        } else {
-                            like(&s, &p)
-                        };
-                        Value::Bool(m != *negated)
+                let matches = |s: &str, p: &str| {
+                    let m = if *case_insensitive {
+                        like(&s.to_lowercase(), &p.to_lowercase())
+                    } else {
+                        like(s, p)
+                    };
+                    m != *negated
+                };
+                let Some(all) = *array else {
+                    return Ok(match (x.to_text(), p.to_text()) {
+                        (Some(s), Some(p)) => Value::Bool(matches(&s, &p)),
+                        _ => Value::Null,
+                    });
+                };
+                let patterns = match p {
+                    Value::Null => return Ok(Value::Null),
+                    Value::Array(items) => items,
+                    Value::Text(t) => parse_array(&t)?
+                        .into_iter()
+                        .map(|i| i.map_or(Value::Null, Value::Text))
+                        .collect(),
+                    other => vec![other],
+                };
+                // ANY over no patterns is false and ALL true, even for a NULL `x`.
+                if patterns.is_empty() {
+                    return Ok(Value::Bool(all));
+                }
+                let Some(s) = x.to_text() else {
+                    return Ok(Value::Null);
+                };
+                let mut saw_null = false;
+                for p in &patterns {
+                    match p.to_text() {
+                        None => saw_null = true,
+                        Some(p) => {
+                            if matches(&s, &p) != all {
+                                return Ok(Value::Bool(!all));
+                            }
+                        }
                     }
-                    _ => Value::Null,
+                }
+                if saw_null {
+                    Value::Null
+                } else {
+                    Value::Bool(all)
                 }
             }
             Expr::Case {
