@@ -72,7 +72,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineConfig {
     /// Buffer pool capacity, in 8 KiB pages. Raised to
-    /// [`BUFFER_POOL_PAGES_MIN`](crate::limits::BUFFER_POOL_PAGES_MIN) if smaller.
+    /// [`BUFFER_POOL_PAGES_MIN`] if smaller.
     pub buffer_pool_pages: usize,
     /// Bytes of writes a transaction buffers in memory before they are spilled into pages as
     /// uncommitted versions (see `mvcc`), so one transaction's memory stays bounded whatever it

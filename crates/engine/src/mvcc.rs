@@ -15,7 +15,7 @@
 //! Write sets are applied at commit, inside the commit's MTR, so a small transaction's versions
 //! reach pages already committed. What a page alone does not say is *when* a version's
 //! transaction committed; that lives in the transaction status tree (page
-//! [`STATUS`](crate::STATUS)), written in the same MTR as the versions, so storage and read
+//! [`STATUS`]), written in the same MTR as the versions, so storage and read
 //! replicas that replay the redo stream learn both at once:
 //!
 //! ```text

@@ -1,7 +1,7 @@
 //! The statistical, bitwise and ordered-set aggregates, with PostgreSQL 15's arithmetic.
 //!
-//! [`crate::query::Accumulator`] runs every aggregate; the ones here keep their running state in
-//! a boxed [`State`] so that the accumulator of a plain `count`/`sum` stays small (a hash
+//! `crate::query::Accumulator` runs every aggregate; the ones here keep their running state in
+//! a boxed `State` so that the accumulator of a plain `count`/`sum` stays small (a hash
 //! aggregate holds one accumulator per group and call).
 //!
 //! - **Variance and standard deviation** (`var_samp`/`variance`, `var_pop`, `stddev_samp`/

@@ -28,7 +28,7 @@
 //! `pg_type` lists the array types over every base type.
 //!
 //! information_schema's constraint views and `views` are declared here with the rest; their rows
-//! come from [`crate::info_schema`].
+//! come from `crate::info_schema`.
 
 use crate::catalog::{FIRST_USER_OID, TableDef, ViewDef};
 use crate::error::{SqlError, SqlResult};

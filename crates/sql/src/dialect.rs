@@ -16,7 +16,7 @@
 //!
 //! The rewrite runs on text that names one of the trigger words (SYMMETRIC, TRIM, EXCLUDE,
 //! FETCH, `*::`), one form at a time, re-reading the tokens after each (so nested forms are
-//! each found), at most [`REWRITES_MAX`] times. Its token reader is `ddl_parse`'s, which skips
+//! each found), at most `REWRITES_MAX` times. Its token reader is `ddl_parse`'s, which skips
 //! strings, quoted names, comments and dollar quotes. (It must run before the parser, not only
 //! on its refusals: `BETWEEN SYMMETRIC (a) AND b` parses, as a call of a function `symmetric`.)
 //!

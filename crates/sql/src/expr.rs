@@ -280,7 +280,7 @@ pub struct ScopeColumn {
     /// `Some(typmod)` for a `character(n)` column (see [`crate::query::ColumnInfo::bpchar`]).
     pub bpchar: Option<i32>,
     /// A table's column declared `text` (not `varchar`, not `char`): compared with a bpchar it
-    /// makes the comparison a text one (see [`Binder::text_against_bpchar`]). False where the
+    /// makes the comparison a text one (see `Binder::text_against_bpchar`). False where the
     /// declared type is not known (a subquery's or a function's column).
     pub plain_text: bool,
     /// The column's relation is on the side of an outer join that pads rows with NULLs.

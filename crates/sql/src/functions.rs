@@ -21,7 +21,7 @@
 //! - Strict functions return NULL when any argument is NULL; `GREATEST`/`LEAST` skip NULLs,
 //!   `num_nulls` counts them, `format` prints a NULL `%s` as nothing and `%L` as `NULL`.
 //! - Regular expressions are PostgreSQL's ARE dialect, run on the `regex-lite` engine. The
-//!   translation ([`translate_are`]) maps the escapes whose meaning differs (`\y`, `\Y`, `\Z`,
+//!   translation (`translate_are`) maps the escapes whose meaning differs (`\y`, `\Y`, `\Z`,
 //!   `\b` as backspace, `\e`, `\uXXXX`) and refuses with 2201B what the engine cannot express
 //!   (back-references, `\m`/`\M`, collating elements) rather than answer differently. ARE's `.`
 //!   and bracket expressions match a newline unless the `n` flag is given, as PostgreSQL's do.

@@ -33,29 +33,29 @@
 //! with one in the query every join keeps its ON conditions, WHERE runs after the last step and
 //! nothing is pushed into a scan (any relation may come out NULL-extended). `USING` and `NATURAL`
 //! become ON equalities; the column a USING merges away is hidden from unqualified names and
-//! `SELECT *` lists the merged ones first ([`using_join`]). Either order makes many-way comma
+//! `SELECT *` lists the merged ones first (`using_join`). Either order makes many-way comma
 //! joins over equalities linear instead of exponential. When the equi-join keys of a step pin leading columns of the inner table's
-//! primary key or of an index ([`IndexLookup`]) and few partial rows reach the step (at most
+//! primary key or of an index (`IndexLookup`) and few partial rows reach the step (at most
 //! [`INDEX_JOIN_OUTER_ROWS_MAX`]), the step probes that key per partial row instead of hashing
 //! the whole table: an index nested-loop join.
 //!
-//! Once a query is bound, [`index_only`] marks the table reads whose key holds every column the
+//! Once a query is bound, `index_only` marks the table reads whose key holds every column the
 //! query reads (an index-only scan: rows are decoded from the keys, the table's rows are never
 //! fetched), lets a single-table query read a key in its ORDER BY order with no sort (forwards
 //! for the key's declared order, or backwards for its exact reverse: `Index Scan Backward`),
 //! and reads an aggregate of only
 //! `min`/`max` calls from one end of a key each (PostgreSQL's min/max rewrite); and
-//! [`merge`] chooses, per join step with equalities, between the hash join, a merge join (both
+//! `merge` chooses, per join step with equalities, between the hash join, a merge join (both
 //! sides sorted on the keys, equal runs joined) and the index nested loop, by cost and by the
 //! session's `enable_*` settings.
 //!
 //! `WITH` puts its CTEs in a scope stack while the query binds; a reference binds the CTE's
 //! query in place, as a derived table. `WITH RECURSIVE` of the form `anchor UNION [ALL] step`
-//! becomes [`Body::Recursive`]: the step's reference to the CTE reads a work table holding the
+//! becomes `Body::Recursive`: the step's reference to the CTE reads a work table holding the
 //! previous round's new rows, and rounds run until one adds nothing (UNION drops rows seen
 //! before, so a cycle ends), as PostgreSQL's recursive union does.
 //!
-//! Sublinks are pulled up ([`pull_up_sublinks`]), as PostgreSQL does: a WHERE conjunct
+//! Sublinks are pulled up (`pull_up_sublinks`), as PostgreSQL does: a WHERE conjunct
 //! `EXISTS (subquery)`, `NOT EXISTS (subquery)` or `x IN (SELECT col …)` whose subquery is one
 //! plain SELECT over one table, correlated only by equalities between its columns and the
 //! enclosing row, becomes a semi-join (anti-join for NOT EXISTS) step after the query's other
@@ -71,23 +71,23 @@
 //! of subqueries (binding and execution recurse through them).
 //!
 //! Memory. A plain select or an aggregate over one table reads the scan row by row. A join
-//! runs as a pipeline ([`Executor::for_each_joined`]): each joined row goes on through the
+//! runs as a pipeline (`Executor::for_each_joined`): each joined row goes on through the
 //! later steps as soon as it is made, into the aggregate, the sort or the output, so no step
 //! holds the rows it produced (only what its method needs: a hash table, a nested loop's
 //! relation, a merge join's input, each within `work_mem`), and a LIMIT stops it early.
 //! A derived table (and so a CTE reference, bound in place) streams: its query's rows go to
 //! the scan, the hash join's build or the first join step as the query makes them
-//! ([`Executor::for_each_derived_row`]); a nested loop over one keeps its rows in a
+//! (`Executor::for_each_derived_row`); a nested loop over one keeps its rows in a
 //! [`crate::cursor::RowStore`] (spilled past `work_mem`, re-read per partial row), and a
 //! LATERAL subquery's rows join as it makes them.
-//! UNION / INTERSECT / EXCEPT stream both inputs ([`setop`]). The operators that would
+//! UNION / INTERSECT / EXCEPT stream both inputs (`setop`). The operators that would
 //! otherwise hold a whole input keep within the session's `work_mem` and spill to temporary
-//! files ([`crate::spill`]) beyond it: the hash aggregate ([`Executor::aggregate_into`]),
+//! files ([`crate::spill`]) beyond it: the hash aggregate (`Executor::aggregate_into`),
 //! DISTINCT (that aggregate over the output columns), ORDER BY ([`crate::spill::Sorter`]:
 //! quicksort, top-N heapsort under a LIMIT, external merge), the hash join's table
-//! ([`Executor::hash_join_into`]: a grace hash join), the set operations' duplicate
-//! elimination and counts ([`setop`]) and window functions (one sort per window, each partition
-//! in spilling stores: [`Executor::windows_over`], [`crate::window::run`]). Each gives the same
+//! (`Executor::hash_join_into`: a grace hash join), the set operations' duplicate
+//! elimination and counts (`setop`) and window functions (one sort per window, each partition
+//! in spilling stores: `Executor::windows_over`, [`crate::window::run`]). Each gives the same
 //! rows in the same order whatever `work_mem` is, except that spilled set operations give
 //! theirs in another order (PostgreSQL defines none without ORDER BY). DISTINCT ON reads the
 //! spilling sort (on the ORDER BY keys, then its own values) and keeps only the previous
@@ -3540,7 +3540,7 @@ pub struct Executor<'a> {
     pub work_mem: usize,
     /// Threads an aggregate over a large table may add to its own to read and aggregate it in
     /// parts (the session's `max_parallel_workers_per_gather`), and whether size is ignored
-    /// (`force_parallel_mode`; see [`parallel_aggregate`]).
+    /// (`force_parallel_mode`; see `parallel_aggregate`).
     pub parallel: (usize, bool),
 }
 
@@ -6750,15 +6750,15 @@ pub struct KeyRange {
     /// fetched. Exact without any visibility check of the row: index trees are MVCC like the
     /// table's, an entry written and removed in the same transactions as its row, so the
     /// entries a snapshot sees are exactly those of the rows it sees. Chosen after binding
-    /// ([`Planner::choose_scans`]).
+    /// (`Planner::choose_scans`).
     pub index_only: bool,
     /// Read from the range's high end down (PostgreSQL's `Index Scan Backward`): rows come in
     /// the key's declared order reversed (descending, NULLs first, for a default key). Chosen after binding, for an ORDER BY that is the
-    /// key's order reversed ([`Planner::choose_scans`]).
+    /// key's order reversed (`Planner::choose_scans`).
     pub backward: bool,
     /// Only entries whose column after the pinned ones is not NULL (PostgreSQL's `Index Cond:
     /// (x IS NOT NULL)`): the read stops short of the NULL entries, which sort last. Set for
-    /// the one-entry reads of `min`/`max` ([`SelectPlan::minmax`]).
+    /// the one-entry reads of `min`/`max` (`SelectPlan::minmax`).
     pub not_null: bool,
 }
 

@@ -13,9 +13,9 @@
 //! [`Dedup`] keeps the key of every row it let through (`row_hash_key`: SQL equality, NULLs
 //! equal) and passes a row on at once when its key is new; once the keys take more than
 //! `work_mem`, rows whose key it does not hold go to one of
-//! [`SPILL_PARTITIONS`](crate::spill::SPILL_PARTITIONS) temporary files by the key's hash, and
+//! [`SPILL_PARTITIONS`] temporary files by the key's hash, and
 //! each file is deduplicated afterwards on its own (with a fresh hash, again spilling if need
-//! be, [`SPILL_DEPTH_MAX`](crate::spill::SPILL_DEPTH_MAX) levels deep at most, then in memory
+//! be, [`SPILL_DEPTH_MAX`] levels deep at most, then in memory
 //! whatever its size). A key held in memory never reaches a file and a key first met after
 //! memory filled goes to one file only, so every key comes out exactly once.
 //!

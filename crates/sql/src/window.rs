@@ -20,12 +20,12 @@
 //! Frames follow PostgreSQL: ROWS counts rows, GROUPS counts peer groups and RANGE compares the
 //! single ORDER BY value with an offset; the default frame is RANGE BETWEEN UNBOUNDED PRECEDING
 //! AND CURRENT ROW, so the frame of a row ends with its last peer. A frame's bounds move forward
-//! (never back) as the current row does; an aggregate keeps one [`Accumulator`] per partition
+//! (never back) as the current row does; an aggregate keeps one `Accumulator` per partition
 //! and only adds the rows that enter the frame while its start stays put (UNBOUNDED PRECEDING:
 //! a running aggregate, linear in the partition), and restarts at the new start when the start
 //! moves (a sliding frame costs the frame's size per row). Rows with the same frame share the
 //! result. A frame's EXCLUDE (CURRENT ROW, GROUP, TIES) punches a hole around the current
-//! row: the frame becomes up to three runs of positions ([`FrameRuns`]), and an aggregate over
+//! row: the frame becomes up to three runs of positions (`FrameRuns`), and an aggregate over
 //! such a frame starts afresh for each row (rows whose runs are the same share it).
 //!
 //! Memory stays within `work_mem` whatever the input, as PostgreSQL's stack of WindowAgg
@@ -46,11 +46,11 @@
 //! - The calls are then computed row by row, in order. Every pointer into the partition — the
 //!   current row, a frame's start and end (a RANGE bound found by moving forward from where
 //!   it was, a GROUPS bound read from the peer groups), lag/lead's target, the row an
-//!   aggregate adds next — is a [`Probe`] with its own reader, which mostly moves forward; a
+//!   aggregate adds next — is a `Probe` with its own reader, which mostly moves forward; a
 //!   jump elsewhere reopens it at the store's index of row offsets, and the last rows it read
 //!   are kept, so a sliding frame re-reads its few rows from memory.
 //!
-//! What a probe keeps ([`PROBE_RECENT_ROWS`] rows) is bounded by a row count, not bytes; a
+//! What a probe keeps (`PROBE_RECENT_ROWS` rows) is bounded by a row count, not bytes; a
 //! single row is never split.
 use crate::cursor::RowStore;
 use crate::error::{SqlError, SqlResult};
@@ -909,7 +909,7 @@ pub type WindowEmit<'a> = dyn FnMut(&[Value], &[Value]) -> SqlResult<()> + 'a;
 ///
 /// Each stage's sort keeps within `work_mem` (spilling sorted runs) and each partition is
 /// kept in [`RowStore`]s that spill past their share of `work_mem`, read back through
-/// [`Probe`]s; the earlier stages' results travel as extra columns of the row. The sorts are
+/// `Probe`s; the earlier stages' results travel as extra columns of the row. The sorts are
 /// stable, so the rows come out in the same order whatever `work_mem` is.
 pub fn run(
     plan: &WindowPlan,

@@ -1,7 +1,7 @@
 //! Gossip: a segment fills its own gaps from its peers (Aurora SIGMOD 2017 §4.2, step 4 of the
 //! storage node's work: "identify gaps in the log and gossip with peers to fill them").
 //!
-//! This is the tokio driver of [`GossipCore`](crate::core::GossipCore), which decides what to ask
+//! This is the tokio driver of [`GossipCore`], which decides what to ask
 //! of whom; the simulator drives the same core. Every [`GOSSIP_INTERVAL_MS`] the task asks one
 //! peer (round robin over the peers learned through `Open`) for the records of each PG above this
 //! segment's SCL:

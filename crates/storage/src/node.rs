@@ -20,8 +20,8 @@
 //! for the group commit.
 //!
 //! Every decision — the term rule, what to log, when and how to acknowledge, how to build a page —
-//! is made by the sans-IO [`NodeCore`](crate::core::NodeCore) under the state lock; this file only
-//! carries out the [`Step`](crate::core::Step)s it returns: meta file writes, log appends with one
+//! is made by the sans-IO [`NodeCore`] under the state lock; this file only
+//! carries out the [`Step`]s it returns: meta file writes, log appends with one
 //! `sync_data` per group, and CRC-checked positioned reads on the blocking pool. The simulator
 //! drives the same core with a simulated disk.
 //!
