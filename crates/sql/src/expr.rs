@@ -838,6 +838,50 @@ fn is_text_array_cast(e: &ast::Expr) -> bool {
     )
 }
 
+/// The elements of the array operand of ANY/ALL (`x op ANY (a)`, `x LIKE ANY (a)`); `None`
+/// for a NULL array. An array in text form (an untyped literal) gives its elements as untyped
+/// strings.
+fn array_operand(v: Value) -> SqlResult<Option<Vec<Value>>> {
+    Ok(match v {
+        Value::Null => None,
+        Value::Array(items) => Some(items),
+        Value::Text(t) => Some(
+            parse_array(&t)?
+                .into_iter()
+                .map(|i| i.map_or(Value::Null, Value::Text))
+                .collect(),
+        ),
+        other => Some(vec![Value::Text(other.to_text().unwrap_or_default())]),
+    })
+}
+
+/// ANY (`all` false: some element passes `test`) or ALL (every one does), three-valued: a NULL
+/// element, or a test that cannot decide (`None`), makes an otherwise undecided answer NULL.
+/// No elements at all: ANY is false and ALL true, even for a NULL left side.
+fn any_or_all(
+    items: &[Value],
+    all: bool,
+    mut test: impl FnMut(&Value) -> SqlResult<Option<bool>>,
+) -> SqlResult<Value> {
+    let mut saw_null = false;
+    for item in items {
+        if item.is_null() {
+            saw_null = true;
+            continue;
+        }
+        match test(item)? {
+            None => saw_null = true,
+            Some(hit) if hit != all => return Ok(Value::Bool(hit)),
+            Some(_) => {}
+        }
+    }
+    Ok(if saw_null {
+        Value::Null
+    } else {
+        Value::Bool(all)
+    })
+}
+
 fn literal_type(v: &Value) -> Option<DataType> {
     match v {
         Value::Null | Value::Text(_) => None,
@@ -4875,43 +4919,12 @@ impl Expr {
                 all,
             } => {
                 let x = expr.eval(cx)?;
-                let items = match array.eval(cx)? {
-                    Value::Null => return Ok(Value::Null),
-                    Value::Array(items) => items,
-                    // An array in text form (an untyped literal): its elements meet `x` as
-                    // untyped strings do.
-                    Value::Text(t) => parse_array(&t)?
-                        .into_iter()
-                        .map(|i| i.map_or(Value::Null, Value::Text))
-                        .collect(),
-                    other => vec![Value::Text(other.to_text().unwrap_or_default())],
+                let Some(items) = array_operand(array.eval(cx)?)? else {
+                    return Ok(Value::Null);
                 };
-                // An empty array: ANY is false and ALL true, even for a NULL `x`.
-                if items.is_empty() {
-                    return Ok(Value::Bool(*all));
-                }
-                let mut saw_null = false;
-                for item in items {
-                    if item.is_null() {
-                        saw_null = true;
-                        continue;
-                    }
-                    let hit = match compare_values(&x, &item)? {
-                        None => {
-                            saw_null = true;
-                            continue;
-                        }
-                        Some(o) => compare_holds(*op, o),
-                    };
-                    if hit != *all {
-                        return Ok(Value::Bool(hit));
-                    }
-                }
-                if saw_null {
-                    Value::Null
-                } else {
-                    Value::Bool(*all)
-                }
+                any_or_all(&items, *all, |item| {
+                    Ok(compare_values(&x, item)?.map(|o| compare_holds(*op, o)))
+                })?
             }
             Expr::InSubquery {
                 expr,
@@ -5138,38 +5151,13 @@ impl Expr {
                         _ => Value::Null,
                     });
                 };
-                let patterns = match p {
-                    Value::Null => return Ok(Value::Null),
-                    Value::Array(items) => items,
-                    Value::Text(t) => parse_array(&t)?
-                        .into_iter()
-                        .map(|i| i.map_or(Value::Null, Value::Text))
-                        .collect(),
-                    other => vec![other],
-                };
-                // ANY over no patterns is false and ALL true, even for a NULL `x`.
-                if patterns.is_empty() {
-                    return Ok(Value::Bool(all));
-                }
-                let Some(s) = x.to_text() else {
+                let Some(patterns) = array_operand(p)? else {
                     return Ok(Value::Null);
                 };
-                let mut saw_null = false;
-                for p in &patterns {
-                    match p.to_text() {
-                        None => saw_null = true,
-                        Some(p) => {
-                            if matches(&s, &p) != all {
-                                return Ok(Value::Bool(!all));
-                            }
-                        }
-                    }
-                }
-                if saw_null {
-                    Value::Null
-                } else {
-                    Value::Bool(all)
-                }
+                let s = x.to_text();
+                any_or_all(&patterns, all, |p| {
+                    Ok(s.as_deref().zip(p.to_text()).map(|(s, p)| matches(s, &p)))
+                })?
             }
             Expr::Case {
                 operand,
