@@ -27,6 +27,11 @@ use borealis_sql::session::{Database, Session};
 use borealis_sql::types::Value;
 use std::sync::Arc;
 
+/// The server binary's allocator: allocation costs differ enough between allocators to move
+/// a profile's picture.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn run(s: &mut Session, sql: &str, params: &[Value]) -> Result<(), String> {
     let stmts = borealis_sql::parse(sql).map_err(|e| format!("{sql}: {e}"))?;
     for stmt in stmts {
