@@ -17,10 +17,15 @@
 //! sweeps the frames, clearing bits, and evicts the first evictable frame whose bit is clear.
 //!
 //! ```text
-//!   map: PageId -> slot          slots: [Some(frame) | None (free)] ...
+//!   map: PageId -> frame         clock: [Some(page) | None (free)] ...
 //!                                          ^ hand
-//!   frame = { page, lsn, image (8 KiB), referenced, pinned }
+//!   frame = { lsn, image (8 KiB), referenced, pinned, clock slot }
 //! ```
+//!
+//! The frames live in the map itself, not in a vector the map points into: on a big table the
+//! pages a lookup reads are not in the processor's cache, and each access would otherwise read
+//! the map's bucket, then the frame, then the page, each waiting for the one before. The clock
+//! names pages, so a sweep looks each one up; sweeps run only on a miss.
 //!
 //! The page's LSN is never kept inside the page bytes: storage returns it with the image, and MTRs
 //! set it from the LSNs the store assigns.
@@ -53,12 +58,15 @@ pub(crate) struct Frame {
     referenced: bool,
     /// Changed by the MTR under way: not evictable whatever its LSN.
     pub(crate) pinned: bool,
+    /// Where the page sits in the clock.
+    clock_slot: usize,
 }
 
 pub(crate) struct BufferPool {
     capacity_pages: usize,
-    slots: Vec<Option<Frame>>,
-    map: FastMap<PageId, usize>,
+    map: FastMap<PageId, Frame>,
+    /// The resident pages in the hand's order; `None` is a free slot.
+    clock: Vec<Option<PageId>>,
     free: Vec<usize>,
     hand: usize,
     stats: PoolStats,
@@ -69,8 +77,8 @@ impl BufferPool {
         assert!(capacity_pages > 0, "a buffer pool needs at least one frame");
         BufferPool {
             capacity_pages,
-            slots: Vec::with_capacity(capacity_pages),
             map: FastMap::with_capacity_and_hasher(capacity_pages, Default::default()),
+            clock: Vec::with_capacity(capacity_pages),
             free: Vec::new(),
             hand: 0,
             stats: PoolStats::default(),
@@ -86,10 +94,7 @@ impl BufferPool {
 
     /// The resident frame of `page`, if any. Counts as an access.
     pub(crate) fn resident(&mut self, page: PageId) -> Option<&mut Frame> {
-        let slot = *self.map.get(&page)?;
-        let frame = self.slots[slot]
-            .as_mut()
-            .expect("the page map points at a free slot");
+        let frame = self.map.get_mut(&page)?;
         frame.referenced = true;
         Some(frame)
     }
@@ -101,11 +106,12 @@ impl BufferPool {
         store: &dyn PageStore,
         page: PageId,
     ) -> Result<Option<&mut Frame>, EngineError> {
-        if let Some(&slot) = self.map.get(&page) {
+        // Looked up twice on a hit: a frame returned from the first lookup's `if let` would
+        // keep the map borrowed on the miss path too. The second finds the same bucket in the
+        // processor's cache.
+        if self.map.contains_key(&page) {
             self.stats.hits += 1;
-            let frame = self.slots[slot]
-                .as_mut()
-                .expect("the page map points at a free slot");
+            let frame = self.map.get_mut(&page).expect("the frame was just found");
             frame.referenced = true;
             return Ok(Some(frame));
         }
@@ -145,33 +151,33 @@ impl BufferPool {
             "page {page} installed twice in the buffer pool"
         );
         self.make_room(store);
+        let clock_slot = match self.free.pop() {
+            Some(slot) => {
+                self.clock[slot] = Some(page);
+                slot
+            }
+            None => {
+                self.clock.push(Some(page));
+                self.clock.len() - 1
+            }
+        };
         let frame = Frame {
             page,
             lsn,
             image,
             referenced: true,
             pinned,
+            clock_slot,
         };
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot] = Some(frame);
-                slot
-            }
-            None => {
-                self.slots.push(Some(frame));
-                self.slots.len() - 1
-            }
-        };
-        self.map.insert(page, slot);
-        self.slots[slot].as_mut().expect("slot just filled")
+        self.map.entry(page).insert_entry(frame).into_mut()
     }
 
     /// Drops a frame whatever its state: only for pages created by an MTR that was abandoned, so
     /// storage never saw them.
     pub(crate) fn forget(&mut self, page: PageId) {
-        if let Some(slot) = self.map.remove(&page) {
-            self.slots[slot] = None;
-            self.free.push(slot);
+        if let Some(frame) = self.map.remove(&page) {
+            self.clock[frame.clock_slot] = None;
+            self.free.push(frame.clock_slot);
         }
     }
 
@@ -191,16 +197,21 @@ impl BufferPool {
 
     /// One clock sweep (at most [`EVICTION_SWEEPS_MAX`] turns). Returns whether a frame went.
     fn evict_one(&mut self, durable: Lsn) -> bool {
-        let n = self.slots.len();
+        let n = self.clock.len();
         if n == 0 {
             return false;
         }
         for _ in 0..EVICTION_SWEEPS_MAX * n {
             let slot = self.hand;
             self.hand = (self.hand + 1) % n;
-            let Some(frame) = self.slots[slot].as_mut() else {
+            let Some(page) = self.clock[slot] else {
                 continue;
             };
+            let frame = self
+                .map
+                .get_mut(&page)
+                .expect("the clock names a resident page");
+            debug_assert_eq!(frame.clock_slot, slot, "a frame knows its clock slot");
             if frame.pinned || frame.lsn > durable {
                 continue;
             }
@@ -214,9 +225,8 @@ impl BufferPool {
                 frame.page,
                 frame.lsn
             );
-            let page = frame.page;
             self.map.remove(&page);
-            self.slots[slot] = None;
+            self.clock[slot] = None;
             self.free.push(slot);
             self.stats.evictions += 1;
             return true;
