@@ -101,6 +101,115 @@ pub fn precision_typmod(p: u64, interval: bool) -> i32 {
     }
 }
 
+/// The bits of an interval type's field restriction (`interval hour to minute`), as the upper
+/// half of PostgreSQL's interval type modifier holds them (`INTERVAL_MASK` of its field
+/// numbers).
+pub mod interval_field {
+    /// `month`.
+    pub const MONTH: i32 = 1 << 1;
+    /// `year`.
+    pub const YEAR: i32 = 1 << 2;
+    /// `day`.
+    pub const DAY: i32 = 1 << 3;
+    /// `hour`.
+    pub const HOUR: i32 = 1 << 10;
+    /// `minute`.
+    pub const MINUTE: i32 = 1 << 11;
+    /// `second`.
+    pub const SECOND: i32 = 1 << 12;
+}
+
+/// PostgreSQL's `INTERVAL_FULL_PRECISION`: an interval modifier without a precision.
+const INTERVAL_FULL_PRECISION: i32 = 0xFFFF;
+
+/// The type modifier of `interval <fields>[(p)]`: the fields' bits (see [`interval_field`])
+/// in the upper half, the precision (or none) in the lower, as PostgreSQL stores `atttypmod`.
+#[must_use]
+pub fn interval_typmod(range: i32, precision: Option<u64>) -> i32 {
+    let p = precision.map_or(INTERVAL_FULL_PRECISION, |p| {
+        i32::try_from(p.min(SECOND_PRECISION_MAX)).unwrap_or(6)
+    });
+    (range << 16) | p
+}
+
+/// The field restriction of an interval type modifier (see [`interval_field`]); `None` when
+/// it keeps every field.
+#[must_use]
+pub fn interval_range(typmod: i32) -> Option<i32> {
+    if typmod < 0 {
+        return None;
+    }
+    let range = (typmod >> 16) & INTERVAL_FULL_RANGE;
+    (range != INTERVAL_FULL_RANGE).then_some(range)
+}
+
+/// The fields a field restriction names, as a type's name spells them (`hour to minute`).
+#[must_use]
+pub fn interval_range_name(range: i32) -> Option<&'static str> {
+    use interval_field::{DAY, HOUR, MINUTE, MONTH, SECOND, YEAR};
+    Some(match range {
+        YEAR => "year",
+        MONTH => "month",
+        DAY => "day",
+        HOUR => "hour",
+        MINUTE => "minute",
+        SECOND => "second",
+        r if r == YEAR | MONTH => "year to month",
+        r if r == DAY | HOUR => "day to hour",
+        r if r == DAY | HOUR | MINUTE => "day to minute",
+        r if r == DAY | HOUR | MINUTE | SECOND => "day to second",
+        r if r == HOUR | MINUTE => "hour to minute",
+        r if r == HOUR | MINUTE | SECOND => "hour to second",
+        r if r == MINUTE | SECOND => "minute to second",
+        _ => return None,
+    })
+}
+
+/// Drops the fields of `iv` below the last one `range` keeps, toward zero, as PostgreSQL's
+/// `AdjustIntervalForTypmod` does: `interval hour to minute` keeps months, days, hours and
+/// minutes; `interval year` whole years only.
+#[must_use]
+pub fn truncate_interval_fields(iv: Interval, range: i32) -> Interval {
+    use interval_field::{DAY, HOUR, MINUTE, MONTH, YEAR};
+    let to = |unit: i64| iv.micros / unit * unit;
+    match range {
+        YEAR => Interval {
+            months: iv.months / 12 * 12,
+            days: 0,
+            micros: 0,
+        },
+        r if r == MONTH || r == YEAR | MONTH => Interval {
+            days: 0,
+            micros: 0,
+            ..iv
+        },
+        DAY => Interval { micros: 0, ..iv },
+        r if r == HOUR || r == DAY | HOUR => Interval {
+            micros: to(US_PER_HOUR),
+            ..iv
+        },
+        r if r == MINUTE || r == HOUR | MINUTE || r == DAY | HOUR | MINUTE => Interval {
+            micros: to(US_PER_MIN),
+            ..iv
+        },
+        _ => iv,
+    }
+}
+
+/// The unit a bare number in an interval's text counts under field restriction `range`:
+/// its last field (`interval '10' minute` is ten minutes); seconds without one.
+fn bare_number_unit(range: Option<i32>) -> &'static str {
+    use interval_field::{DAY, HOUR, MINUTE, MONTH, YEAR};
+    match range {
+        Some(YEAR) => "year",
+        Some(r) if r == MONTH || r == YEAR | MONTH => "month",
+        Some(DAY) => "day",
+        Some(r) if r == HOUR || r == DAY | HOUR => "hour",
+        Some(r) if r == MINUTE || r == HOUR | MINUTE || r == DAY | HOUR | MINUTE => "minute",
+        _ => "s",
+    }
+}
+
 /// The precision a type modifier of `ty` declares (`None`: full microseconds).
 #[must_use]
 pub fn typmod_precision(ty: DataType, typmod: i32) -> Option<u32> {
@@ -1267,6 +1376,15 @@ pub fn parse_timetz(s: &str) -> SqlResult<(i64, i32)> {
 /// Reads `interval` text input: PostgreSQL's verbose form (`1 year 2 mons 3 days 04:05:06`,
 /// `@ 1 hour ago`, `1.5 days`), SQL year-month (`1-2`) and ISO 8601 (`P1Y2M3DT4H`).
 pub fn parse_interval(s: &str) -> SqlResult<Interval> {
+    parse_interval_in(s, None)
+}
+
+/// An interval's text read for a type restricted to the fields of `range` (see
+/// [`interval_field`]), as PostgreSQL reads it: a bare number counts the last field
+/// (`'10'` is ten minutes for `interval minute`), and `a:b` is minutes and seconds for
+/// `interval minute to second`. The fields below the last are not dropped here (see
+/// [`truncate_interval_fields`]).
+pub fn parse_interval_in(s: &str, range: Option<i32>) -> SqlResult<Interval> {
     let bad = || syntax("interval", s);
     let overflow =
         || SqlError::IntervalFieldOverflow(format!("interval field value out of range: \"{s}\""));
@@ -1316,7 +1434,9 @@ pub fn parse_interval(s: &str) -> SqlResult<Interval> {
                 b'+' => (false, &t[1..]),
                 _ => (false, t),
             };
-            let us = parse_interval_clock(body).ok_or_else(bad)?;
+            let minute_to_second = range == Some(interval_field::MINUTE | interval_field::SECOND);
+            let us = parse_interval_clock(body, minute_to_second)
+                .map_err(|range| if range { overflow() } else { bad() })?;
             acc.add_us(if neg { -us } else { us })
                 .ok_or_else(overflow)?;
             continue;
@@ -1351,8 +1471,8 @@ pub fn parse_interval(s: &str) -> SqlResult<Interval> {
                 i += 1;
                 u.as_str()
             }
-            // A bare number is seconds.
-            _ => "s",
+            // A bare number counts the last field of the type's restriction, else seconds.
+            _ => bare_number_unit(range),
         };
         acc.add_unit(num, unit, t)
             .ok_or_else(bad)?
@@ -1362,8 +1482,10 @@ pub fn parse_interval(s: &str) -> SqlResult<Interval> {
     if ago { iv.checked_neg() } else { Ok(iv) }
 }
 
-/// Interval time `h:m[:s[.f]]`, hours unbounded.
-fn parse_interval_clock(t: &str) -> Option<i64> {
+/// Interval time `h:m[:s[.f]]`, hours unbounded; `m:s.f` (a fraction after two parts) is
+/// minutes and seconds, and so is `m:s` when `minute_to_second`. `Err(true)`: a minute or
+/// second past 59 (a field out of range); `Err(false)`: not a time.
+fn parse_interval_clock(t: &str, minute_to_second: bool) -> Result<i64, bool> {
     let (hms, frac) = t.split_once('.').unwrap_or((t, ""));
     let parts: Vec<&str> = hms.split(':').collect();
     if !(2..=3).contains(&parts.len())
@@ -1372,16 +1494,26 @@ fn parse_interval_clock(t: &str) -> Option<i64> {
             .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
         || !frac.bytes().all(|b| b.is_ascii_digit())
     {
-        return None;
+        return Err(false);
     }
-    let h: i64 = parts[0].parse().ok()?;
-    let m: i64 = parts[1].parse().ok()?;
-    let s: i64 = parts.get(2).map_or(Some(0), |p| p.parse().ok())?;
+    let number = |p: &str| p.parse::<i64>().map_err(|_| true);
+    let first = number(parts[0])?;
+    let m = number(parts[1])?;
+    if parts.len() == 2 && (minute_to_second || t.contains('.')) {
+        // Minutes and seconds.
+        if first > 59 || m > 59 {
+            return Err(true);
+        }
+        return Ok(first * US_PER_MIN + m * US_PER_SEC + fraction_us(frac));
+    }
+    let s = parts.get(2).map_or(Ok(0), |p| number(p))?;
     if m > 59 || s > 59 {
-        return None;
+        return Err(true);
     }
-    h.checked_mul(US_PER_HOUR)?
-        .checked_add(m * US_PER_MIN + s * US_PER_SEC + fraction_us(frac))
+    first
+        .checked_mul(US_PER_HOUR)
+        .and_then(|h| h.checked_add(m * US_PER_MIN + s * US_PER_SEC + fraction_us(frac)))
+        .ok_or(true)
 }
 
 /// Fields of an interval being read, wide enough to detect overflow at the end.

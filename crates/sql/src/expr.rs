@@ -445,6 +445,62 @@ fn reg_function_type(name: &str) -> Option<&'static str> {
     })
 }
 
+/// The field restriction (see [`crate::datetime::interval_field`]) of `interval <fields>`.
+fn interval_fields_range(f: &ast::IntervalFields) -> i32 {
+    use crate::datetime::interval_field::{DAY, HOUR, MINUTE, MONTH, SECOND, YEAR};
+    use ast::IntervalFields as F;
+    match f {
+        F::Year => YEAR,
+        F::Month => MONTH,
+        F::Day => DAY,
+        F::Hour => HOUR,
+        F::Minute => MINUTE,
+        F::Second => SECOND,
+        F::YearToMonth => YEAR | MONTH,
+        F::DayToHour => DAY | HOUR,
+        F::DayToMinute => DAY | HOUR | MINUTE,
+        F::DayToSecond => DAY | HOUR | MINUTE | SECOND,
+        F::HourToMinute => HOUR | MINUTE,
+        F::HourToSecond => HOUR | MINUTE | SECOND,
+        F::MinuteToSecond => MINUTE | SECOND,
+    }
+}
+
+/// The field restriction of an interval literal's `<leading> [TO <last>]`
+/// (`INTERVAL '1:30' MINUTE TO SECOND`); `None` for a field an interval type cannot name.
+fn interval_literal_range(
+    leading: &ast::DateTimeField,
+    last: Option<&ast::DateTimeField>,
+) -> Option<i32> {
+    use ast::IntervalFields as F;
+    let field = |f: &ast::DateTimeField| match f {
+        ast::DateTimeField::Year | ast::DateTimeField::Years => Some(0),
+        ast::DateTimeField::Month | ast::DateTimeField::Months => Some(1),
+        ast::DateTimeField::Day | ast::DateTimeField::Days => Some(2),
+        ast::DateTimeField::Hour | ast::DateTimeField::Hours => Some(3),
+        ast::DateTimeField::Minute | ast::DateTimeField::Minutes => Some(4),
+        ast::DateTimeField::Second | ast::DateTimeField::Seconds => Some(5),
+        _ => None,
+    };
+    let fields = match (field(leading)?, last.map(field)) {
+        (0, None) => F::Year,
+        (1, None) => F::Month,
+        (2, None) => F::Day,
+        (3, None) => F::Hour,
+        (4, None) => F::Minute,
+        (5, None) => F::Second,
+        (0, Some(Some(1))) => F::YearToMonth,
+        (2, Some(Some(3))) => F::DayToHour,
+        (2, Some(Some(4))) => F::DayToMinute,
+        (2, Some(Some(5))) => F::DayToSecond,
+        (3, Some(Some(4))) => F::HourToMinute,
+        (3, Some(Some(5))) => F::HourToSecond,
+        (4, Some(Some(5))) => F::MinuteToSecond,
+        _ => return None,
+    };
+    Some(interval_fields_range(&fields))
+}
+
 /// The type modifier (PostgreSQL's `typmod`) a declared non-character type carries, -1 for
 /// none: `numeric(p, s)` (and `numeric(p)`, which is `numeric(p, 0)`), and the fractional
 /// second digits of `time(p)`, `timetz(p)`, `timestamp(p)`, `timestamptz(p)` and
@@ -462,12 +518,20 @@ pub fn type_modifier(dt: &ast::DataType) -> SqlResult<i32> {
         D::Time(Some(p), _) | D::Timestamp(Some(p), _) => {
             return Ok(crate::datetime::precision_typmod(*p, false));
         }
-        // With a field restriction (`interval day to second(3)`) the modifier is not kept: the
-        // fields are not applied either.
         D::Interval {
             fields: None,
             precision: Some(p),
         } => return Ok(crate::datetime::precision_typmod(*p, true)),
+        // `interval hour to minute`, `interval day to second(3)`.
+        D::Interval {
+            fields: Some(f),
+            precision,
+        } => {
+            return Ok(crate::datetime::interval_typmod(
+                interval_fields_range(f),
+                *precision,
+            ));
+        }
         D::Custom(name, args) if !args.is_empty() => {
             let last = match name.0.last() {
                 Some(ast::ObjectNamePart::Identifier(id)) => id.value.to_lowercase(),
@@ -1348,6 +1412,18 @@ impl<'a> Binder<'a> {
                 };
                 if let Expr::Param(i) = inner {
                     self.set_param(i, ty);
+                }
+                if ty == DataType::Interval
+                    && let Some(range) = crate::datetime::interval_range(typmod)
+                    && let Expr::Literal(Value::Text(t)) = &inner
+                {
+                    // `'10'::interval minute` is ten minutes: the fields steer the reading.
+                    let v = crate::datetime::parse_interval_in(t, Some(range))?;
+                    return Ok(Expr::Literal(crate::types::apply_typmod(
+                        Value::Interval(v),
+                        ty,
+                        typmod,
+                    )?));
                 }
                 let cast = Expr::Cast {
                     expr: Box::new(inner),
@@ -3090,6 +3166,26 @@ impl<'a> Binder<'a> {
             }
             ast::Expr::Interval(iv) => {
                 let value = self.bind_depth(&iv.value, mode, d)?;
+                // `INTERVAL '1 day 2:03:04' HOUR TO MINUTE`, `INTERVAL '1.234' SECOND(2)`: read
+                // and cut to the type the fields name.
+                let range = iv
+                    .leading_field
+                    .as_ref()
+                    .and_then(|l| interval_literal_range(l, iv.last_field.as_ref()));
+                if let (Expr::Literal(Value::Text(t)), Some(range)) = (&value, range) {
+                    let precision = iv.fractional_seconds_precision.or(
+                        match (&iv.leading_field, &iv.last_field) {
+                            (Some(ast::DateTimeField::Second), None) => iv.leading_precision,
+                            _ => None,
+                        },
+                    );
+                    let v = crate::datetime::parse_interval_in(t, Some(range))?;
+                    return Ok(Expr::Literal(crate::types::apply_typmod(
+                        Value::Interval(v),
+                        DataType::Interval,
+                        crate::datetime::interval_typmod(range, precision),
+                    )?));
+                }
                 match (value, &iv.leading_field, &iv.last_field) {
                     (Expr::Literal(Value::Text(t)), Some(unit), None)
                         if t.trim().parse::<f64>().is_ok() =>

@@ -970,7 +970,17 @@ pub fn type_display(ty: DataType, typmod: i32) -> String {
             DataType::TimeTz => format!("time({p}) with time zone"),
             DataType::Timestamp => format!("timestamp({p}) without time zone"),
             DataType::TimestampTz => format!("timestamp({p}) with time zone"),
-            _ => format!("interval({p})"),
+            // `interval`, `interval(3)`, `interval hour to second(3)`.
+            _ => {
+                let fields = crate::datetime::interval_range(typmod)
+                    .and_then(crate::datetime::interval_range_name)
+                    .map_or(String::new(), |f| format!(" {f}"));
+                if p == 0xFFFF {
+                    format!("interval{fields}")
+                } else {
+                    format!("interval{fields}({p})")
+                }
+            }
         }
     };
     match (ty, crate::numeric::typmod_parts(typmod)) {
@@ -1032,15 +1042,22 @@ pub fn apply_typmod(v: Value, ty: DataType, typmod: i32) -> SqlResult<Value> {
                 None => us,
             },
         )),
-        (Value::Interval(iv), DataType::Interval) => Ok(Value::Interval(
-            match crate::datetime::typmod_precision(ty, typmod) {
-                Some(p) => Interval {
-                    micros: crate::datetime::round_micros(iv.micros, p),
-                    ..iv
-                },
+        // `interval hour to minute`: the fields below the last dropped, then the rounding.
+        (Value::Interval(iv), DataType::Interval) => {
+            let iv = match crate::datetime::interval_range(typmod) {
+                Some(range) => crate::datetime::truncate_interval_fields(iv, range),
                 None => iv,
-            },
-        )),
+            };
+            Ok(Value::Interval(
+                match crate::datetime::typmod_precision(ty, typmod) {
+                    Some(p) => Interval {
+                        micros: crate::datetime::round_micros(iv.micros, p),
+                        ..iv
+                    },
+                    None => iv,
+                },
+            ))
+        }
         (Value::Array(items), DataType::Array(e)) if typmod >= 0 => Ok(Value::Array(
             items
                 .into_iter()
