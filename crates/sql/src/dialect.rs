@@ -12,10 +12,11 @@
 //!   FETCH FIRST -1 ROWS …                           →  FETCH FIRST '-1' ROWS …
 //!   FETCH FIRST (expr) ROWS ONLY                    →  LIMIT (expr)
 //!   t.*::type                                       →  (t.*)::type
+//!   x [I]LIKE ALL (SELECT …)                        →  x [I]LIKE ALL (ARRAY(SELECT …))
 //! ```
 //!
 //! The rewrite runs on text that names one of the trigger words (SYMMETRIC, TRIM, EXCLUDE,
-//! FETCH, `*::`), one form at a time, re-reading the tokens after each (so nested forms are
+//! FETCH, `*::`, LIKE with ALL), one form at a time, re-reading the tokens after each (so nested forms are
 //! each found), at most `REWRITES_MAX` times. Its token reader is `ddl_parse`'s, which skips
 //! strings, quoted names, comments and dollar quotes. (It must run before the parser, not only
 //! on its refusals: `BETWEEN SYMMETRIC (a) AND b` parses, as a call of a function `symmetric`.)
@@ -58,10 +59,11 @@ type Edit = Vec<(std::ops::Range<usize>, String)>;
 #[must_use]
 pub fn rewrite(sql: &str) -> Option<String> {
     let lower = sql.to_ascii_lowercase();
-    if !["symmetric", "trim", "exclude", "fetch", "*::"]
+    let triggered = ["symmetric", "trim", "exclude", "fetch", "*::"]
         .iter()
         .any(|w| lower.contains(w))
-    {
+        || (lower.contains("like") && lower.contains("all"));
+    if !triggered {
         return None;
     }
     let mut text = sql.to_string();
@@ -116,6 +118,18 @@ fn next_edit(text: &str, toks: &[(Token, usize)]) -> Option<Edit> {
                 if let Some(edit) = fetch_count(text, toks, i) {
                     return Some(edit);
                 }
+            }
+            // `x LIKE ALL (SELECT …)`: the parser reads `ALL (…)` as a call, whose argument
+            // cannot be a query; `ARRAY(SELECT …)` can, and has the same rows as patterns.
+            Some("like" | "ilike")
+                if word(i + 1) == Some("all")
+                    && punct(i + 2, '(')
+                    && matches!(word(i + 3), Some("select" | "with" | "values")) =>
+            {
+                let close = closing(toks, i + 2)?;
+                let open = toks[i + 2].1 + 1;
+                let end = toks[close].1;
+                return Some(vec![(open..open, "ARRAY(".into()), (end..end, ")".into())]);
             }
             // `t.*::type`: the parser takes `t.*` only as a whole select item.
             Some(_)
@@ -443,6 +457,20 @@ mod tests {
             rewrite("SELECT trim(from trim(from s))").as_deref(),
             Some("SELECT pg_catalog.btrim(pg_catalog.btrim(s))")
         );
+    }
+
+    #[test]
+    fn like_all_over_a_subquery_reads_it_as_an_array() {
+        assert_eq!(
+            rewrite("SELECT x NOT ILIKE ALL (SELECT p FROM t WHERE (p) <> '') FROM u").as_deref(),
+            Some("SELECT x NOT ILIKE ALL (ARRAY(SELECT p FROM t WHERE (p) <> '')) FROM u")
+        );
+        // An array of patterns, and ALL elsewhere, stay as they are.
+        assert_eq!(
+            rewrite("SELECT x LIKE ALL (ARRAY['a']) FROM t UNION ALL SELECT 'like'"),
+            None
+        );
+        parse("SELECT 'a' LIKE ALL (ARRAY(SELECT 'a%'))");
     }
 
     #[test]

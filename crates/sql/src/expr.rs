@@ -866,22 +866,26 @@ fn is_json_operator(op: &ast::BinaryOperator, right: &ast::Expr) -> bool {
 }
 
 /// The patterns of `x LIKE ALL (patterns)`, which the parser reads as `x LIKE all(patterns)`:
-/// a call of an unqualified, unquoted `all` with one plain argument.
-fn like_all_patterns(f: &ast::Function) -> Option<&ast::Expr> {
+/// a call of an unqualified, unquoted `all` with one plain argument or a subquery.
+fn like_all_patterns(f: &ast::Function) -> Option<std::borrow::Cow<'_, ast::Expr>> {
     let [ast::ObjectNamePart::Identifier(name)] = f.name.0.as_slice() else {
         return None;
     };
     if name.quote_style.is_some() || !name.value.eq_ignore_ascii_case("all") {
         return None;
     }
-    let ast::FunctionArguments::List(list) = &f.args else {
-        return None;
+    let list = match &f.args {
+        ast::FunctionArguments::List(list) => list,
+        ast::FunctionArguments::Subquery(q) => {
+            return Some(std::borrow::Cow::Owned(ast::Expr::Subquery(q.clone())));
+        }
+        ast::FunctionArguments::None => return None,
     };
     match list.args.as_slice() {
         [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e))]
             if list.duplicate_treatment.is_none() && list.clauses.is_empty() =>
         {
-            Some(e)
+            Some(std::borrow::Cow::Borrowed(e))
         }
         _ => None,
     }
@@ -2709,24 +2713,52 @@ impl<'a> Binder<'a> {
                     _ => None,
                 };
                 // `LIKE ANY (…)`: the patterns are a text[]; a parameter is described as one,
-                // a string constant is read as one.
+                // a string constant is read as one; a subquery's rows are the patterns.
                 let (p, array) = if *any || all.is_some() {
-                    let p = self.bind_depth(all.unwrap_or(pattern), mode, d)?;
-                    let p = if matches!(p, Expr::Param(_) | Expr::Literal(Value::Text(_))) {
-                        self.coerce_to(p, DataType::Text.array_of())
+                    let is_all = all.is_some();
+                    let mut patterns = all.as_deref().unwrap_or(pattern);
+                    while let ast::Expr::Nested(inner) = patterns {
+                        patterns = inner;
+                    }
+                    let p = if let ast::Expr::Subquery(q) = patterns {
+                        let sq = self.subquery(q)?;
+                        if sq.plan.columns.len() != 1 {
+                            return Err(SqlError::Syntax("subquery has too many columns".into()));
+                        }
+                        Expr::ArraySubquery(sq)
                     } else {
-                        p
+                        let p = self.bind_depth(patterns, mode, d)?;
+                        if matches!(p, Expr::Param(_) | Expr::Literal(Value::Text(_))) {
+                            self.coerce_to(p, DataType::Text.array_of())
+                        } else {
+                            p
+                        }
                     };
                     match self.type_of(&p) {
-                        Some(DataType::Array(_)) | None => {}
-                        Some(other) => {
-                            return Err(SqlError::DatatypeMismatch(format!(
-                                "op ANY/ALL (array) requires array on right side, not {}",
-                                other.name()
+                        Some(DataType::Array(DataType::Text)) | None => {}
+                        Some(DataType::Array(elem)) => {
+                            let left = match &x {
+                                Expr::Literal(Value::Text(_) | Value::Null) => "unknown",
+                                x => self.type_of(x).map_or("unknown", DataType::name),
+                            };
+                            let op = match (matches!(e, E::ILike { .. }), *negated) {
+                                (false, false) => "~~",
+                                (false, true) => "!~~",
+                                (true, false) => "~~*",
+                                (true, true) => "!~~*",
+                            };
+                            return Err(SqlError::UndefinedOperator(format!(
+                                "{left} {op} {}",
+                                elem.name()
                             )));
                         }
+                        Some(_) => {
+                            return Err(SqlError::WrongObjectType(
+                                "op ANY/ALL (array) requires array on right side".into(),
+                            ));
+                        }
                     }
-                    (p, Some(all.is_some()))
+                    (p, Some(is_all))
                 } else {
                     let p = self.bind_depth(pattern, mode, d)?;
                     if let Expr::Param(i) = &p {
