@@ -467,38 +467,44 @@ fn interval_fields_range(f: &ast::IntervalFields) -> i32 {
 }
 
 /// The field restriction of an interval literal's `<leading> [TO <last>]`
-/// (`INTERVAL '1:30' MINUTE TO SECOND`); `None` for a field an interval type cannot name.
+/// (`INTERVAL '1:30' MINUTE TO SECOND`): the fields from the leading to the last; `None` for
+/// fields an interval type cannot name.
 fn interval_literal_range(
     leading: &ast::DateTimeField,
     last: Option<&ast::DateTimeField>,
 ) -> Option<i32> {
-    use ast::IntervalFields as F;
-    let field = |f: &ast::DateTimeField| match f {
-        ast::DateTimeField::Year | ast::DateTimeField::Years => Some(0),
-        ast::DateTimeField::Month | ast::DateTimeField::Months => Some(1),
-        ast::DateTimeField::Day | ast::DateTimeField::Days => Some(2),
-        ast::DateTimeField::Hour | ast::DateTimeField::Hours => Some(3),
-        ast::DateTimeField::Minute | ast::DateTimeField::Minutes => Some(4),
-        ast::DateTimeField::Second | ast::DateTimeField::Seconds => Some(5),
-        _ => None,
+    use crate::datetime::interval_field::{DAY, HOUR, MINUTE, MONTH, SECOND, YEAR};
+    use ast::DateTimeField as T;
+    const ORDER: [i32; 6] = [YEAR, MONTH, DAY, HOUR, MINUTE, SECOND];
+    let place = |f: &ast::DateTimeField| {
+        Some(match f {
+            T::Year | T::Years => 0,
+            T::Month | T::Months => 1,
+            T::Day | T::Days => 2,
+            T::Hour | T::Hours => 3,
+            T::Minute | T::Minutes => 4,
+            T::Second | T::Seconds => 5,
+            _ => return None,
+        })
     };
-    let fields = match (field(leading)?, last.map(field)) {
-        (0, None) => F::Year,
-        (1, None) => F::Month,
-        (2, None) => F::Day,
-        (3, None) => F::Hour,
-        (4, None) => F::Minute,
-        (5, None) => F::Second,
-        (0, Some(Some(1))) => F::YearToMonth,
-        (2, Some(Some(3))) => F::DayToHour,
-        (2, Some(Some(4))) => F::DayToMinute,
-        (2, Some(Some(5))) => F::DayToSecond,
-        (3, Some(Some(4))) => F::HourToMinute,
-        (3, Some(Some(5))) => F::HourToSecond,
-        (4, Some(Some(5))) => F::MinuteToSecond,
-        _ => return None,
+    let from = place(leading)?;
+    let to = match last {
+        Some(f) => place(f).filter(|&to| to > from)?,
+        None => from,
     };
-    Some(interval_fields_range(&fields))
+    let range = ORDER[from..=to].iter().fold(0, |r, bit| r | bit);
+    crate::datetime::interval_range_name(range).map(|_| range)
+}
+
+/// An interval literal read for a type restricted by `typmod`'s fields (see
+/// [`crate::datetime::parse_interval_in`]), cut to them and rounded to its precision.
+fn restricted_interval_literal(text: &str, typmod: i32) -> SqlResult<Expr> {
+    let v = crate::datetime::parse_interval_in(text, crate::datetime::interval_range(typmod))?;
+    Ok(Expr::Literal(crate::types::apply_typmod(
+        Value::Interval(v),
+        DataType::Interval,
+        typmod,
+    )?))
 }
 
 /// The type modifier (PostgreSQL's `typmod`) a declared non-character type carries, -1 for
@@ -866,26 +872,23 @@ fn is_json_operator(op: &ast::BinaryOperator, right: &ast::Expr) -> bool {
 }
 
 /// The patterns of `x LIKE ALL (patterns)`, which the parser reads as `x LIKE all(patterns)`:
-/// a call of an unqualified, unquoted `all` with one plain argument or a subquery.
-fn like_all_patterns(f: &ast::Function) -> Option<std::borrow::Cow<'_, ast::Expr>> {
+/// a call of an unqualified, unquoted `all` with one plain argument. (`ALL (SELECT …)` reaches
+/// the parser as `ALL (ARRAY(SELECT …))`: see `dialect.rs`.)
+fn like_all_patterns(f: &ast::Function) -> Option<&ast::Expr> {
     let [ast::ObjectNamePart::Identifier(name)] = f.name.0.as_slice() else {
         return None;
     };
     if name.quote_style.is_some() || !name.value.eq_ignore_ascii_case("all") {
         return None;
     }
-    let list = match &f.args {
-        ast::FunctionArguments::List(list) => list,
-        ast::FunctionArguments::Subquery(q) => {
-            return Some(std::borrow::Cow::Owned(ast::Expr::Subquery(q.clone())));
-        }
-        ast::FunctionArguments::None => return None,
+    let ast::FunctionArguments::List(list) = &f.args else {
+        return None;
     };
     match list.args.as_slice() {
         [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e))]
             if list.duplicate_treatment.is_none() && list.clauses.is_empty() =>
         {
-            Some(std::borrow::Cow::Borrowed(e))
+            Some(e)
         }
         _ => None,
     }
@@ -1418,16 +1421,11 @@ impl<'a> Binder<'a> {
                     self.set_param(i, ty);
                 }
                 if ty == DataType::Interval
-                    && let Some(range) = crate::datetime::interval_range(typmod)
+                    && crate::datetime::interval_range(typmod).is_some()
                     && let Expr::Literal(Value::Text(t)) = &inner
                 {
                     // `'10'::interval minute` is ten minutes: the fields steer the reading.
-                    let v = crate::datetime::parse_interval_in(t, Some(range))?;
-                    return Ok(Expr::Literal(crate::types::apply_typmod(
-                        Value::Interval(v),
-                        ty,
-                        typmod,
-                    )?));
+                    return restricted_interval_literal(t, typmod);
                 }
                 let cast = Expr::Cast {
                     expr: Box::new(inner),
@@ -2716,7 +2714,7 @@ impl<'a> Binder<'a> {
                 // a string constant is read as one; a subquery's rows are the patterns.
                 let (p, array) = if *any || all.is_some() {
                     let is_all = all.is_some();
-                    let mut patterns = all.as_deref().unwrap_or(pattern);
+                    let mut patterns = all.unwrap_or(pattern);
                     while let ast::Expr::Nested(inner) = patterns {
                         patterns = inner;
                     }
@@ -3211,12 +3209,10 @@ impl<'a> Binder<'a> {
                             _ => None,
                         },
                     );
-                    let v = crate::datetime::parse_interval_in(t, Some(range))?;
-                    return Ok(Expr::Literal(crate::types::apply_typmod(
-                        Value::Interval(v),
-                        DataType::Interval,
+                    return restricted_interval_literal(
+                        t,
                         crate::datetime::interval_typmod(range, precision),
-                    )?));
+                    );
                 }
                 match (value, &iv.leading_field, &iv.last_field) {
                     (Expr::Literal(Value::Text(t)), Some(unit), None)
