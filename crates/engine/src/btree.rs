@@ -159,6 +159,16 @@ pub(crate) fn get(
 pub(crate) struct Finger {
     /// Indexed by level; set from the root down by the first lookup.
     path: [Option<PageId>; TREE_LEVELS_MAX as usize],
+    /// The leaf the next lookup's key lies in, found before by [`leaf_ids`] in the same MTR.
+    next_leaf: Option<PageId>,
+}
+
+impl Finger {
+    /// Tells the next lookup its leaf, which [`leaf_ids`] found for its key in this MTR: it
+    /// reads (and checks) that leaf instead of finding it again.
+    pub(crate) fn expect_leaf(&mut self, leaf: PageId) {
+        self.next_leaf = Some(leaf);
+    }
 }
 
 /// Hands `key`'s stored value to `f` in place, in its leaf; `None` when the key is absent.
@@ -188,18 +198,111 @@ pub(crate) fn with_value<R>(
 ///   the page's choice of child is the one a descent from the root would make;
 /// - the root holds every key.
 ///
-/// With an empty finger it descends from the root, which checks that the tree is live.
+/// With an empty finger it descends from the root, which checks that the tree is live. A leaf
+/// the finger was told of ([`Finger::expect_leaf`]) is the answer at once.
 fn leaf_near(
     mtr: &mut Mtr<'_>,
     tree: PageId,
     key: &[u8],
     finger: &mut Finger,
 ) -> Result<PageId, EngineError> {
+    if let Some(leaf) = finger.next_leaf.take() {
+        read_at(mtr, leaf, tree, 0)?;
+        finger.path[0] = Some(leaf);
+        return Ok(leaf);
+    }
+    leaf_on_path(mtr, tree, key, finger, true)
+}
+
+/// The leaf whose range holds each of `keys`, in order, found as [`leaf_near`] finds them but
+/// without reading the leaves themselves (nor checking them: the lookups that follow read
+/// them), for [`touch_leaves`].
+///
+/// A key that lies in the last one's parent (see [`leaf_near`]) is looked up in that parent
+/// alone, which is read from the pool once for the whole run of such keys; and a key that
+/// lies between the separators around the last one's child has that child at once, with two
+/// comparisons. Keys in ascending order, such as the table keys behind one value of a
+/// secondary index, then cost a search of their parent only where they move to another leaf.
+pub(crate) fn leaf_ids<'k>(
+    mtr: &mut Mtr<'_>,
+    tree: PageId,
+    keys: impl Iterator<Item = &'k [u8]>,
+    finger: &mut Finger,
+    out: &mut Vec<PageId>,
+) -> Result<(), EngineError> {
+    let mut keys = keys.peekable();
+    while let Some(key) = keys.next() {
+        let leaf = leaf_on_path(mtr, tree, key, finger, false)?;
+        out.push(leaf);
+        let Some(parent) = finger.path[1] else {
+            // The root is the only leaf.
+            out.extend(keys.map(|_| leaf));
+            return Ok(());
+        };
+        let p = read_at(mtr, parent, tree, 1)?;
+        let n = page::count(p);
+        // The parent holds the keys from its first separator up to, not including, its last
+        // (all of them when it is the root); child `j` (0 for the leftmost) those from
+        // separator `j - 1` up to, not including, separator `j`.
+        let sep = |j: usize| page::key(p, j);
+        let in_parent = |key: &[u8]| {
+            parent == tree
+                || (n > 0
+                    && page::compare_keys(sep(0), key).is_le()
+                    && page::compare_keys(key, sep(n - 1)).is_lt())
+        };
+        let child = |key: &[u8]| {
+            let j = match page::search(p, key) {
+                Ok(i) => i + 1,
+                Err(i) => i,
+            };
+            let id = match j {
+                0 => PageId(page::link(p)),
+                j => page::child(p, j - 1),
+            };
+            (id, j.checked_sub(1).map(sep), (j < n).then(|| sep(j)))
+        };
+        let (mut leaf, mut low, mut high) = child(key);
+        debug_assert_eq!(
+            out.last(),
+            Some(&leaf),
+            "the parent's child for a key is its leaf"
+        );
+        while let Some(&key) = keys.peek() {
+            // A child bounded on both sides lies within its parent's range; an unbounded side
+            // is only known to when the parent is the root.
+            let root = parent == tree;
+            let in_leaf = low.map_or(root, |low| page::compare_keys(low, key).is_le())
+                && high.map_or(root, |high| page::compare_keys(key, high).is_lt());
+            if !in_leaf {
+                if !in_parent(key) {
+                    break;
+                }
+                (leaf, low, high) = child(key);
+            }
+            out.push(leaf);
+            keys.next();
+        }
+    }
+    Ok(())
+}
+
+/// [`leaf_near`], reading the leaf (and keeping it on the finger) when `read_leaf`.
+fn leaf_on_path(
+    mtr: &mut Mtr<'_>,
+    tree: PageId,
+    key: &[u8],
+    finger: &mut Finger,
+    read_leaf: bool,
+) -> Result<PageId, EngineError> {
     let mut start = None;
     for (level, &id) in (0..TREE_LEVELS_MAX).zip(&finger.path) {
         let Some(id) = id else {
             break;
         };
+        if level == 0 && !read_leaf {
+            continue;
+        }
         let p = read_at(mtr, id, tree, level)?;
         let n = page::count(p);
         let from_first = n > 0 && page::compare_keys(page::key(p, 0), key).is_le();
@@ -218,6 +321,9 @@ fn leaf_near(
         None => (tree, root_level(mtr, tree)?),
     };
     loop {
+        if level == 0 && !read_leaf {
+            return Ok(id);
+        }
         let p = read_at(mtr, id, tree, level)?;
         finger.path[usize::from(level)] = Some(id);
         if level == 0 {
@@ -225,6 +331,30 @@ fn leaf_near(
         }
         id = page::child_for(p, key);
         level -= 1;
+    }
+}
+
+/// Reads, from each of `leaves` the buffer pool holds, what a search of it reads first: its
+/// frame, its header and its first and last keys. On a table bigger than the processor's
+/// cache each of those is a read from memory, and a lookup makes them one after another; here
+/// the leaves of a whole batch of lookups are read in one short loop, whose iterations do not
+/// depend on each other, so the processor has several leaves' reads under way at once and the
+/// lookups that follow find them in its cache. Nothing is checked or decided, and nothing is
+/// read from storage: a leaf the pool lacks is left for its lookup to read (and one that
+/// cannot be read, for it to report).
+pub(crate) fn touch_leaves(mtr: &mut Mtr<'_>, leaves: &[PageId]) {
+    let mut last = None;
+    for &id in leaves {
+        if last.replace(id) == Some(id) {
+            continue;
+        }
+        if let Some(p) = mtr.read_resident(id) {
+            let n = page::count(p);
+            if n > 0 && page::is_leaf(p) {
+                std::hint::black_box(page::key(p, 0).first());
+                std::hint::black_box(page::key(p, n - 1).first());
+            }
+        }
     }
 }
 

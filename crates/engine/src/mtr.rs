@@ -68,6 +68,11 @@ impl<'a> Mtr<'a> {
         Ok(self.pool.fetch(self.store, id)?.map(|f| &*f.image))
     }
 
+    /// The page if the buffer pool holds it, without reading it from storage.
+    pub(crate) fn read_resident(&mut self, id: PageId) -> Option<&Page> {
+        self.pool.resident(id).map(|f| &*f.image)
+    }
+
     /// A page that must exist because another page points at it.
     pub(crate) fn read(&mut self, id: PageId) -> Result<&Page, EngineError> {
         self.read_opt(id)?.ok_or_else(|| missing(id))
