@@ -176,6 +176,22 @@ impl Column {
         }
     }
 
+    /// A value of any type being stored in this column: cast to the column's type, then
+    /// [`fit`](Self::fit) to its declaration. A string stored in a column of restricted
+    /// interval fields is read with them, as PostgreSQL reads a literal for such a column:
+    /// `'10'` in an `interval minute` column is ten minutes, where read as a bare interval it
+    /// would be ten seconds, cut to none.
+    pub fn assign(&self, v: Value) -> SqlResult<Value> {
+        if let (Value::Text(text), DataType::Interval, TextKind::Typmod(typmod)) =
+            (&v, self.ty, self.text_kind)
+            && let Some(range) = crate::datetime::interval_range(typmod)
+        {
+            let read = crate::datetime::parse_interval_in(text, Some(range))?;
+            return crate::types::apply_typmod(Value::Interval(read), self.ty, typmod);
+        }
+        self.fit(v.cast(self.ty)?)
+    }
+
     /// Applies the declared length rule to a value being stored (assignment cast); to each
     /// element of an array.
     pub fn fit(&self, v: Value) -> SqlResult<Value> {

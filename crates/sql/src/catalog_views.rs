@@ -30,7 +30,7 @@
 //! information_schema's constraint views and `views` are declared here with the rest; their rows
 //! come from `crate::info_schema`.
 
-use crate::catalog::{FIRST_USER_OID, TableDef, ViewDef};
+use crate::catalog::{FIRST_USER_OID, Identity, TableDef, ViewDef};
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{EvalContext, SessionInfo, format_array, parse_array};
 use crate::sequence::{Sequences, user_sequences};
@@ -832,8 +832,40 @@ vt!(
         ("is_nullable", T),
         ("data_type", T),
         ("character_maximum_length", I),
+        ("character_octet_length", I),
         ("numeric_precision", I),
+        ("numeric_precision_radix", I),
+        ("numeric_scale", I),
+        ("datetime_precision", I),
+        ("interval_type", T),
+        ("interval_precision", I),
+        ("character_set_catalog", T),
+        ("character_set_schema", T),
+        ("character_set_name", T),
+        ("collation_catalog", T),
+        ("collation_schema", T),
+        ("collation_name", T),
+        ("domain_catalog", T),
+        ("domain_schema", T),
+        ("domain_name", T),
+        ("udt_catalog", T),
+        ("udt_schema", T),
         ("udt_name", T),
+        ("scope_catalog", T),
+        ("scope_schema", T),
+        ("scope_name", T),
+        ("maximum_cardinality", I),
+        ("dtd_identifier", T),
+        ("is_self_referencing", T),
+        ("is_identity", T),
+        ("identity_generation", T),
+        ("identity_start", T),
+        ("identity_increment", T),
+        ("identity_maximum", T),
+        ("identity_minimum", T),
+        ("identity_cycle", T),
+        ("is_generated", T),
+        ("generation_expression", T),
         ("is_updatable", T),
     ]
 );
@@ -1534,6 +1566,93 @@ fn information_schema_type(ty: DataType, display: &str) -> String {
         }
         _ => display.to_string(),
     }
+}
+
+/// What information_schema.columns says of a column's type, as PostgreSQL 15's view computes
+/// it from the type OID and modifier (`_pg_char_max_length`, `_pg_numeric_precision`,
+/// `_pg_datetime_precision`, `_pg_interval_type`, ...). `display` is the type as
+/// `format_type` prints it. An array's facts are all NULL but its names.
+fn type_facts(ty: DataType, oid: u32, typmod: i32, display: &str) -> Vec<(&'static str, Value)> {
+    let int = |v: i32| Value::Int(i64::from(v));
+    let data_type = match display.strip_prefix("interval ") {
+        // `interval hour to minute`'s data type is `interval`.
+        Some(_) => "interval".to_string(),
+        None => information_schema_type(ty, display),
+    };
+    let mut facts = vec![
+        ("data_type", Value::Text(data_type)),
+        ("udt_schema", text("pg_catalog")),
+        ("udt_name", Value::Text(udt_name(oid))),
+    ];
+    let char_length = match oid {
+        1042 | 1043 if typmod >= 4 => Some(typmod - 4),
+        _ => None,
+    };
+    if let Some(n) = char_length {
+        facts.push(("character_maximum_length", int(n)));
+    }
+    if matches!(oid, 25 | 1042 | 1043) {
+        // Bytes in the server's encoding, UTF8, whose characters take up to four.
+        let octets = char_length.map_or(1 << 30, |n| n.saturating_mul(4));
+        facts.push(("character_octet_length", int(octets)));
+    }
+    let (precision, radix, scale) = match oid {
+        21 => (Some(16), 2, Some(0)),
+        23 => (Some(32), 2, Some(0)),
+        20 => (Some(64), 2, Some(0)),
+        700 => (Some(24), 2, None),
+        701 => (Some(53), 2, None),
+        1700 if typmod >= 4 => (
+            Some(((typmod - 4) >> 16) & 0xffff),
+            10,
+            Some((typmod - 4) & 0xffff),
+        ),
+        1700 => (None, 10, None),
+        _ => (None, 0, None),
+    };
+    if radix != 0 {
+        facts.push(("numeric_precision_radix", int(radix)));
+    }
+    facts.extend(precision.map(|p| ("numeric_precision", int(p))));
+    facts.extend(scale.map(|s| ("numeric_scale", int(s))));
+    let datetime = match oid {
+        1082 => Some(0),
+        1083 | 1114 | 1184 | 1266 => Some(if typmod < 0 { 6 } else { typmod }),
+        1186 if typmod < 0 || typmod & 0xffff == 0xffff => Some(6),
+        1186 => Some(typmod & 0xffff),
+        _ => None,
+    };
+    facts.extend(datetime.map(|p| ("datetime_precision", int(p))));
+    if oid == 1186
+        && let Some(fields) = display.strip_prefix("interval ")
+    {
+        facts.push(("interval_type", Value::Text(fields.to_uppercase())));
+    }
+    facts
+}
+
+/// A row of information_schema.columns: the column at position `n` (from 0) of `place`
+/// (schema, table, column), with `facts` and the columns every row has.
+fn column_row(
+    vt: &VirtualTable,
+    database: &str,
+    place: (&str, &str, &str),
+    n: usize,
+    mut facts: Vec<(&'static str, Value)>,
+) -> Vec<Value> {
+    let (schema, table, column) = place;
+    facts.extend([
+        ("table_catalog", text(database)),
+        ("table_schema", text(schema)),
+        ("table_name", text(table)),
+        ("column_name", text(column)),
+        ("ordinal_position", Value::Int(n as i64 + 1)),
+        ("udt_catalog", text(database)),
+        ("dtd_identifier", Value::Text((n + 1).to_string())),
+        ("is_self_referencing", text("NO")),
+        ("is_generated", text("NEVER")),
+    ]);
+    row(vt, &facts)
 }
 
 /// `format_type(oid, typmod)`.
@@ -3706,82 +3825,93 @@ pub fn rows(
             }
         }
         "columns" => {
+            // Identity columns' sequences, by (table, attnum).
+            let identities = seqs()?;
+            let identity_of = |rel: u32, num: usize| {
+                identities
+                    .iter()
+                    .find(|s| s.identity && s.owned_by == Some((rel, num as u32)))
+            };
             for def in tables()? {
                 for (n, c) in def.columns.iter().enumerate() {
                     let display = c.type_display();
-                    let data_type = information_schema_type(c.ty, &display);
-                    let udt = udt_name(c.type_oid());
-                    out.push(row(
-                        vt,
-                        &[
-                            ("table_catalog", text(database)),
-                            ("table_schema", Value::Text(def.schema.clone())),
-                            ("table_name", Value::Text(def.name.clone())),
-                            ("column_name", Value::Text(c.name.clone())),
-                            ("ordinal_position", Value::Int(n as i64 + 1)),
-                            ("is_nullable", text(if c.not_null { "NO" } else { "YES" })),
-                            (
-                                "column_default",
-                                c.attrdef().map_or(Value::Null, |d| {
-                                    Value::Text(requalify_regclass_literals(
-                                        &display_expr(d),
-                                        |lit| {
-                                            let (schema, rel) =
-                                                crate::namespace::split_text_name(lit);
-                                            crate::namespace::qualified_if_needed(
-                                                engine,
-                                                txn,
-                                                &schema.unwrap_or_else(|| "public".into()),
-                                                &rel,
-                                            )
-                                        },
-                                    ))
-                                }),
-                            ),
-                            ("data_type", Value::Text(data_type)),
-                            (
-                                "character_maximum_length",
-                                match c.typmod() {
-                                    // An array's is NULL, as its data type is ARRAY.
-                                    _ if c.ty.is_array() => Value::Null,
-                                    m if m >= 4 => Value::Int(i64::from(m - 4)),
-                                    _ => Value::Null,
-                                },
-                            ),
-                            ("udt_name", Value::Text(udt)),
-                            ("is_updatable", text("YES")),
-                        ],
+                    let mut facts = type_facts(c.ty, c.type_oid(), c.typmod(), &display);
+                    facts.push((
+                        "column_default",
+                        c.attrdef().map_or(Value::Null, |d| {
+                            Value::Text(requalify_regclass_literals(&display_expr(d), |lit| {
+                                let (schema, rel) = crate::namespace::split_text_name(lit);
+                                crate::namespace::qualified_if_needed(
+                                    engine,
+                                    txn,
+                                    &schema.unwrap_or_else(|| "public".into()),
+                                    &rel,
+                                )
+                            }))
+                        }),
                     ));
+                    let seq = identity_of(def.oid, n);
+                    let seq_text = |f: fn(&crate::sequence::SequenceDef) -> i64| {
+                        seq.map_or(Value::Null, |s| Value::Text(f(s).to_string()))
+                    };
+                    facts.extend([
+                        ("is_nullable", text(if c.not_null { "NO" } else { "YES" })),
+                        (
+                            "is_identity",
+                            text(if c.identity == Identity::None {
+                                "NO"
+                            } else {
+                                "YES"
+                            }),
+                        ),
+                        (
+                            "identity_generation",
+                            match c.identity {
+                                Identity::None => Value::Null,
+                                Identity::Always => text("ALWAYS"),
+                                Identity::ByDefault => text("BY DEFAULT"),
+                            },
+                        ),
+                        ("identity_start", seq_text(|s| s.start)),
+                        ("identity_increment", seq_text(|s| s.increment)),
+                        ("identity_maximum", seq_text(|s| s.max)),
+                        ("identity_minimum", seq_text(|s| s.min)),
+                        (
+                            "identity_cycle",
+                            text(if seq.is_some_and(|s| s.cycle) {
+                                "YES"
+                            } else {
+                                "NO"
+                            }),
+                        ),
+                        ("is_updatable", text("YES")),
+                    ]);
+                    let place = (def.schema.as_str(), def.name.as_str(), c.name.as_str());
+                    out.push(column_row(vt, database, place, n, facts));
                 }
             }
             // A view's columns are listed too, always nullable and without defaults.
             for v in views()? {
                 for (n, (name, ty)) in v.columns.iter().enumerate() {
-                    let udt = udt_name(ty.oid());
-                    out.push(row(
-                        vt,
-                        &[
-                            ("table_catalog", text(database)),
-                            ("table_schema", Value::Text(v.schema.clone())),
-                            ("table_name", Value::Text(v.name.clone())),
-                            ("column_name", Value::Text(name.clone())),
-                            ("ordinal_position", Value::Int(n as i64 + 1)),
-                            ("is_nullable", text("YES")),
-                            ("data_type", text(&information_schema_type(*ty, ty.name()))),
-                            ("udt_name", Value::Text(udt)),
-                            (
-                                "is_updatable",
-                                // PostgreSQL's `pg_column_is_updatable`.
-                                text(
-                                    if crate::updatable::events(engine, txn, &v, Some(&[n]))?.0 {
-                                        "YES"
-                                    } else {
-                                        "NO"
-                                    },
-                                ),
+                    let mut facts = type_facts(*ty, ty.oid(), -1, ty.name());
+                    facts.extend([
+                        ("is_nullable", text("YES")),
+                        ("is_identity", text("NO")),
+                        ("identity_cycle", text("NO")),
+                        (
+                            "is_updatable",
+                            // PostgreSQL's `pg_column_is_updatable`.
+                            text(
+                                if crate::updatable::events(engine, txn, &v, Some(&[n]))?.0 {
+                                    "YES"
+                                } else {
+                                    "NO"
+                                },
                             ),
-                        ],
-                    ));
+                        ),
+                    ]);
+                    let place = (v.schema.as_str(), v.name.as_str(), name.as_str());
+                    out.push(column_row(vt, database, place, n, facts));
                 }
             }
         }

@@ -206,7 +206,7 @@ fn bare_number_unit(range: Option<i32>) -> &'static str {
         Some(DAY) => "day",
         Some(r) if r == HOUR || r == DAY | HOUR => "hour",
         Some(r) if r == MINUTE || r == HOUR | MINUTE || r == DAY | HOUR | MINUTE => "minute",
-        _ => "s",
+        _ => "second",
     }
 }
 
@@ -1424,6 +1424,7 @@ pub fn parse_interval_in(s: &str, range: Option<i32>) -> SqlResult<Interval> {
     if tokens.is_empty() {
         return Err(bad());
     }
+    let implied = interval_bare_units(&tokens, range).ok_or_else(bad)?;
     let mut i = 0;
     while i < tokens.len() {
         let t = tokens[i].as_str();
@@ -1442,13 +1443,7 @@ pub fn parse_interval_in(s: &str, range: Option<i32>) -> SqlResult<Interval> {
             continue;
         }
         // `1-2`: years and months.
-        let body = t.strip_prefix(['-', '+']).unwrap_or(t);
-        if let Some((y, m)) = body.split_once('-')
-            && !y.is_empty()
-            && y.bytes().all(|b| b.is_ascii_digit())
-            && m.bytes().all(|b| b.is_ascii_digit())
-            && !m.is_empty()
-        {
+        if let Some((y, m)) = year_month(t) {
             let y: i64 = y.parse().map_err(|_| overflow())?;
             let m: i64 = m.parse().map_err(|_| overflow())?;
             if m > 11 {
@@ -1471,8 +1466,7 @@ pub fn parse_interval_in(s: &str, range: Option<i32>) -> SqlResult<Interval> {
                 i += 1;
                 u.as_str()
             }
-            // A bare number counts the last field of the type's restriction, else seconds.
-            _ => bare_number_unit(range),
+            _ => implied[i - 1],
         };
         acc.add_unit(num, unit, t)
             .ok_or_else(bad)?
@@ -1480,6 +1474,92 @@ pub fn parse_interval_in(s: &str, range: Option<i32>) -> SqlResult<Interval> {
     }
     let iv = acc.finish().ok_or_else(overflow)?;
     if ago { iv.checked_neg() } else { Ok(iv) }
+}
+
+/// `1-2` (years and months, the sign before): the years and months.
+fn year_month(t: &str) -> Option<(&str, &str)> {
+    let (y, m) = t.strip_prefix(['-', '+']).unwrap_or(t).split_once('-')?;
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    (digits(y) && digits(m)).then_some((y, m))
+}
+
+/// The unit of each bare number among an interval's `tokens` (the rest are `"second"`), found as
+/// PostgreSQL finds them, from the last token back:
+///
+/// - a number before a unit counts that unit, and so does a bare number before it
+///   (`1 2 days` names days twice);
+/// - a number before a clock counts days (`1 2:03` is a day and two hours), and so does one
+///   before an hour count (`1 2 hours`);
+/// - the last bare number counts the last field of the type's restriction, else seconds.
+///
+/// `None` when a field is given twice (`1 day 2 days`, `2 hours 1:00`, `1 2`).
+fn interval_bare_units(tokens: &[String], range: Option<i32>) -> Option<Vec<&'static str>> {
+    // What a unit's count sets, as PostgreSQL's field masks tell duplicates apart.
+    const SECOND: u16 = 1;
+    const MILLI: u16 = 1 << 1;
+    const MICRO: u16 = 1 << 2;
+    const fn field(unit: &str) -> u16 {
+        match unit.as_bytes() {
+            b"microsecond" => MICRO,
+            b"millisecond" => MILLI,
+            b"second" => SECOND,
+            b"minute" => 1 << 3,
+            b"hour" => 1 << 4,
+            b"day" => 1 << 5,
+            b"week" => 1 << 6,
+            b"month" => 1 << 7,
+            b"year" => 1 << 8,
+            b"decade" => 1 << 9,
+            b"century" => 1 << 10,
+            _ => 1 << 11,
+        }
+    }
+    let canonical = |u: &str| -> Option<&'static str> {
+        Some(match u {
+            "microsecond" | "microseconds" | "us" | "usec" | "usecs" | "useconds" => "microsecond",
+            "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" | "mseconds" => "millisecond",
+            "second" | "seconds" | "s" | "sec" | "secs" => "second",
+            "minute" | "minutes" | "m" | "min" | "mins" => "minute",
+            "hour" | "hours" | "h" | "hr" | "hrs" => "hour",
+            "day" | "days" | "d" => "day",
+            "week" | "weeks" | "w" => "week",
+            "month" | "months" | "mon" | "mons" => "month",
+            "year" | "years" | "y" | "yr" | "yrs" => "year",
+            "decade" | "decades" => "decade",
+            "century" | "centuries" | "c" => "century",
+            "millennium" | "millennia" | "millenniums" => "millennium",
+            _ => return None,
+        })
+    };
+    let mut units = vec!["second"; tokens.len()];
+    let mut next: Option<&'static str> = None;
+    let mut seen = 0u16;
+    for (j, t) in tokens.iter().enumerate().rev() {
+        let set = if t.contains(':') {
+            next = Some("day");
+            field("hour") | field("minute") | SECOND
+        } else if year_month(t).is_some() {
+            field("year") | field("month")
+        } else if t.as_bytes()[0].is_ascii_alphabetic() {
+            // An unknown word is left for the reading to refuse.
+            next = canonical(t);
+            0
+        } else {
+            let unit = next.unwrap_or_else(|| bare_number_unit(range));
+            units[j] = unit;
+            next = Some(if unit == "hour" { "day" } else { unit });
+            match field(unit) {
+                // Seconds with a fraction set the smaller units too.
+                SECOND if t.contains('.') => SECOND | MILLI | MICRO,
+                f => f,
+            }
+        };
+        if seen & set != 0 {
+            return None;
+        }
+        seen |= set;
+    }
+    Some(units)
 }
 
 /// Interval time `h:m[:s[.f]]`, hours unbounded; `m:s.f` (a fraction after two parts) is

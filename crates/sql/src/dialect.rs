@@ -13,10 +13,11 @@
 //!   FETCH FIRST (expr) ROWS ONLY                    →  LIMIT (expr)
 //!   t.*::type                                       →  (t.*)::type
 //!   x [I]LIKE ALL (SELECT …)                        →  x [I]LIKE ALL (ARRAY(SELECT …))
+//!   AS IDENTITY (START WITH 10 INCREMENT BY 5)      →  AS IDENTITY (INCREMENT BY 5 START WITH 10)
 //! ```
 //!
 //! The rewrite runs on text that names one of the trigger words (SYMMETRIC, TRIM, EXCLUDE,
-//! FETCH, `*::`, LIKE with ALL), one form at a time, re-reading the tokens after each (so nested forms are
+//! FETCH, `*::`, LIKE with ALL, IDENTITY), one form at a time, re-reading the tokens after each (so nested forms are
 //! each found), at most `REWRITES_MAX` times. Its token reader is `ddl_parse`'s, which skips
 //! strings, quoted names, comments and dollar quotes. (It must run before the parser, not only
 //! on its refusals: `BETWEEN SYMMETRIC (a) AND b` parses, as a call of a function `symmetric`.)
@@ -59,7 +60,7 @@ type Edit = Vec<(std::ops::Range<usize>, String)>;
 #[must_use]
 pub fn rewrite(sql: &str) -> Option<String> {
     let lower = sql.to_ascii_lowercase();
-    let triggered = ["symmetric", "trim", "exclude", "fetch", "*::"]
+    let triggered = ["symmetric", "trim", "exclude", "fetch", "*::", "identity"]
         .iter()
         .any(|w| lower.contains(w))
         || (lower.contains("like") && lower.contains("all"));
@@ -131,6 +132,18 @@ fn next_edit(text: &str, toks: &[(Token, usize)]) -> Option<Edit> {
                 let end = toks[close].1;
                 return Some(vec![(open..open, "ARRAY(".into()), (end..end, ")".into())]);
             }
+            // An identity column's sequence options, which PostgreSQL takes in any order and
+            // the parser only in one.
+            Some("identity") if i > 0 && word(i - 1) == Some("as") && punct(i + 1, '(') => {
+                let close = closing(toks, i + 1)?;
+                let inner = toks[i + 1].1 + 1..toks[close].1;
+                let words: Vec<&str> = text[inner.clone()].split_whitespace().collect();
+                if let Some(ordered) = sequence_options_in_order(&words)
+                    && ordered != words.join(" ")
+                {
+                    return Some(vec![(inner, ordered)]);
+                }
+            }
             // `t.*::type`: the parser takes `t.*` only as a whole select item.
             Some(_)
                 if punct(i + 1, '.')
@@ -147,6 +160,44 @@ fn next_edit(text: &str, toks: &[(Token, usize)]) -> Option<Edit> {
         }
     }
     None
+}
+
+/// Sequence options (of `CREATE SEQUENCE` or an identity column) in the order the parser
+/// wants them: INCREMENT, MINVALUE, MAXVALUE, START, CACHE, CYCLE, OWNED BY. PostgreSQL takes
+/// them in any order, and dumps write START first. `None` if a word starts no option.
+pub(crate) fn sequence_options_in_order(words: &[&str]) -> Option<String> {
+    let lw: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+    // (order, words) of each option.
+    let mut options: Vec<(usize, String)> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let next = lw.get(i + 1).map(String::as_str);
+        let (order, n) = match (lw[i].as_str(), next) {
+            ("increment", Some("by")) => (0, 3),
+            ("increment", _) => (0, 2),
+            ("no", Some("minvalue")) => (1, 2),
+            ("minvalue", _) => (1, 2),
+            ("no", Some("maxvalue")) => (2, 2),
+            ("maxvalue", _) => (2, 2),
+            ("start", Some("with")) => (3, 3),
+            ("start", _) => (3, 2),
+            ("cache", _) => (4, 2),
+            ("no", Some("cycle")) => (5, 2),
+            ("cycle", _) => (5, 1),
+            ("owned", Some("by")) => (6, 3),
+            _ => return None,
+        };
+        options.push((order, words.get(i..i + n)?.join(" ")));
+        i += n;
+    }
+    options.sort_by_key(|(o, _)| *o);
+    Some(
+        options
+            .into_iter()
+            .map(|(_, o)| o)
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }
 
 /// How a token changes the nesting depth: brackets and CASE … END.

@@ -864,9 +864,9 @@ fn cte_names(q: &ast::Query) -> Vec<String> {
     names.0
 }
 
-/// `CREATE SEQUENCE` with its options in the order the parser wants (INCREMENT, MINVALUE,
-/// MAXVALUE, START, CACHE, CYCLE, OWNED BY); PostgreSQL takes them in any order, and dumps write
-/// START first. `None` if the text has words no option starts with.
+/// `CREATE SEQUENCE` with its options in the order the parser wants (see
+/// [`crate::dialect::sequence_options_in_order`]). `None` if the text has words no option
+/// starts with.
 fn sequence_options_in_parser_order(text: &str) -> Option<String> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let lw: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
@@ -880,36 +880,12 @@ fn sequence_options_in_parser_order(text: &str) -> Option<String> {
         i += 2;
     }
     let head = words.get(..i)?.join(" ");
-    // (order, words) of each option.
-    let mut options: Vec<(usize, String)> = Vec::new();
-    while i < words.len() {
-        let take = |n: usize| words.get(i..i + n).map(|w| w.join(" "));
-        let next = lw.get(i + 1).map(String::as_str);
-        let (order, n) = match (lw[i].as_str(), next) {
-            ("increment", Some("by")) => (0, 3),
-            ("increment", _) => (0, 2),
-            ("no", Some("minvalue")) => (1, 2),
-            ("minvalue", _) => (1, 2),
-            ("no", Some("maxvalue")) => (2, 2),
-            ("maxvalue", _) => (2, 2),
-            ("start", Some("with")) => (3, 3),
-            ("start", _) => (3, 2),
-            ("cache", _) => (4, 2),
-            ("no", Some("cycle")) => (5, 2),
-            ("cycle", _) => (5, 1),
-            ("owned", Some("by")) => (6, 3),
-            _ => return None,
-        };
-        options.push((order, take(n)?));
-        i += n;
-    }
-    options.sort_by_key(|(o, _)| *o);
-    let mut out = head;
-    for (_, o) in options {
-        out.push(' ');
-        out.push_str(&o);
-    }
-    Some(out)
+    let options = crate::dialect::sequence_options_in_order(words.get(i..)?)?;
+    Some(if options.is_empty() {
+        head
+    } else {
+        format!("{head} {options}")
+    })
 }
 
 /// `FOR NO KEY UPDATE` → `FOR UPDATE` and `FOR KEY SHARE` → `FOR SHARE` outside quotes (the
@@ -3465,7 +3441,33 @@ impl Session {
                 ty.name().to_string()
             }
         };
-        let text = deparse_default(e, &display);
+        let text = match (e, ty, text_kind) {
+            // A string for a column of restricted interval fields is read with them now, and
+            // kept with its type, as PostgreSQL keeps `'05:00:00'::interval hour` for
+            // `DEFAULT '5'`.
+            (
+                ast::Expr::Value(ast::ValueWithSpan {
+                    value: ast::Value::SingleQuotedString(s),
+                    ..
+                }),
+                DataType::Interval,
+                crate::catalog::TextKind::Typmod(typmod),
+            ) if crate::datetime::interval_range(typmod).is_some() => {
+                let range = crate::datetime::interval_range(typmod);
+                let read = crate::datetime::parse_interval_in(s, range)?;
+                let Value::Interval(v) =
+                    crate::types::apply_typmod(Value::Interval(read), ty, typmod)?
+                else {
+                    unreachable!("an interval's type modifier keeps it an interval")
+                };
+                format!(
+                    "'{}'::{}",
+                    crate::datetime::format_interval(&v),
+                    crate::types::type_display(ty, typmod)
+                )
+            }
+            _ => deparse_default(e, &display),
+        };
         self.bind_default_text(txn, &text)?;
         Ok(text)
     }
@@ -5503,7 +5505,7 @@ impl Session {
                 let mut new = existing.clone();
                 for (i, e) in sets {
                     let col = &def.columns[*i];
-                    new[*i] = col.fit(e.eval(&cx)?.cast(col.ty)?)?;
+                    new[*i] = col.assign(e.eval(&cx)?)?;
                 }
                 new
             };
@@ -5752,12 +5754,12 @@ impl Session {
                 let mut row = vec![Value::Null; def.columns.len()];
                 for (k, v) in values.into_iter().enumerate() {
                     let col = &def.columns[plan.targets[k]];
-                    row[plan.targets[k]] = col.fit(v.cast(col.ty)?)?;
+                    row[plan.targets[k]] = col.assign(v)?;
                 }
                 let cx = exec.cx(&[], None);
                 for (i, e) in &plan.defaults {
                     let col = &def.columns[*i];
-                    row[*i] = col.fit(e.eval(&cx)?.cast(col.ty)?)?;
+                    row[*i] = col.assign(e.eval(&cx)?)?;
                 }
                 rows.push(row);
             }
@@ -5941,7 +5943,7 @@ impl Session {
                 let mut row = old.clone();
                 for (i, e) in &plan.sets {
                     let col = &def.columns[*i];
-                    row[*i] = col.fit(e.eval(&cx)?.cast(col.ty)?)?;
+                    row[*i] = col.assign(e.eval(&cx)?)?;
                 }
                 targets.push((key, old, row));
                 partners.push(partner);
@@ -6542,13 +6544,13 @@ impl Session {
                                 changed[c] = match action {
                                     FkAction::Cascade => {
                                         let v = new.expect("an update")[fk.ref_columns[n]].clone();
-                                        col.fit(v.cast(col.ty)?)?
+                                        col.assign(v)?
                                     }
                                     FkAction::SetNull => Value::Null,
                                     _ => {
                                         let exec = self.executor(txn, &[]);
                                         let v = defaults[n].eval(&exec.cx(&[], None))?;
-                                        col.fit(v.cast(col.ty)?)?
+                                        col.assign(v)?
                                     }
                                 };
                             }
@@ -7803,7 +7805,7 @@ impl Session {
                 Some(e) => {
                     let exec = self.executor(txn, &[]);
                     let col = &def.columns[i];
-                    col.fit(e.eval(&exec.cx(&[], None))?.cast(col.ty)?)?
+                    col.assign(e.eval(&exec.cx(&[], None))?)?
                 }
                 None => Value::Null,
             };
@@ -8387,7 +8389,10 @@ fn copy_row(
     for (f, &i) in fields.into_iter().zip(targets) {
         if let Some(text) = f {
             let col = &def.columns[i];
-            row[i] = col.fit(crate::types::parse_text(&text, col.ty)?)?;
+            row[i] = match col.ty {
+                DataType::Interval => col.assign(Value::Text(text))?,
+                _ => col.fit(crate::types::parse_text(&text, col.ty)?)?,
+            };
         }
     }
     if !defaults.is_empty() || !checks.is_empty() {
@@ -8397,7 +8402,7 @@ fn copy_row(
         });
         for (i, e) in defaults {
             let col = &def.columns[*i];
-            row[*i] = col.fit(e.eval(&exec.cx(&[], None))?.cast(col.ty)?)?;
+            row[*i] = col.assign(e.eval(&exec.cx(&[], None))?)?;
         }
         let cx = exec.cx(&row, None);
         for (name, e) in checks {
