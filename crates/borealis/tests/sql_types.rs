@@ -826,6 +826,25 @@ async fn copy_round_trips_the_datetime_types() {
             ),
         ]
     );
+    // COPY reads a column of restricted interval fields with them: a bare number counts the
+    // last field, `1:30` is hours and minutes for `interval minute` (PostgreSQL 15's output).
+    c.batch_execute("CREATE TABLE cim (a interval minute, b interval day to second(1))")
+        .await
+        .unwrap();
+    std::fs::write(cluster.dir.join("cim.tsv"), "10\t1 2:03:04.56\n1:30\t5\n").unwrap();
+    let out = psql(
+        &cluster,
+        &[
+            "-c",
+            "\\copy cim from 'cim.tsv'",
+            "-c",
+            "COPY cim TO STDOUT",
+        ],
+    );
+    assert!(
+        out.ends_with("00:10:00\t1 day 02:03:04.6\n01:30:00\t00:00:05\n"),
+        "{out}"
+    );
 }
 
 /// COPY writes json (its text as written) and jsonb (normalised) in PostgreSQL's text and CSV
