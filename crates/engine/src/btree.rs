@@ -228,15 +228,15 @@ pub(crate) fn leaf_ids<'k>(
     tree: PageId,
     keys: impl Iterator<Item = &'k [u8]>,
     finger: &mut Finger,
-    out: &mut Vec<PageId>,
+    out: &mut Vec<(PageId, &'k [u8])>,
 ) -> Result<(), EngineError> {
     let mut keys = keys.peekable();
     while let Some(key) = keys.next() {
         let leaf = leaf_on_path(mtr, tree, key, finger, false)?;
-        out.push(leaf);
+        out.push((leaf, key));
         let Some(parent) = finger.path[1] else {
             // The root is the only leaf.
-            out.extend(keys.map(|_| leaf));
+            out.extend(keys.map(|key| (leaf, key)));
             return Ok(());
         };
         let p = read_at(mtr, parent, tree, 1)?;
@@ -264,8 +264,8 @@ pub(crate) fn leaf_ids<'k>(
         };
         let (mut leaf, mut low, mut high) = child(key);
         debug_assert_eq!(
-            out.last(),
-            Some(&leaf),
+            out.last().map(|l| l.0),
+            Some(leaf),
             "the parent's child for a key is its leaf"
         );
         while let Some(&key) = keys.peek() {
@@ -280,7 +280,7 @@ pub(crate) fn leaf_ids<'k>(
                 }
                 (leaf, low, high) = child(key);
             }
-            out.push(leaf);
+            out.push((leaf, key));
             keys.next();
         }
     }
@@ -334,27 +334,34 @@ fn leaf_on_path(
     }
 }
 
-/// Reads, from each of `leaves` the buffer pool holds, what a search of it reads first: its
-/// frame, its header and its first and last keys. On a table bigger than the processor's
-/// cache each of those is a read from memory, and a lookup makes them one after another; here
-/// the leaves of a whole batch of lookups are read in one short loop, whose iterations do not
-/// depend on each other, so the processor has several leaves' reads under way at once and the
-/// lookups that follow find them in its cache. Nothing is checked or decided, and nothing is
-/// read from storage: a leaf the pool lacks is left for its lookup to read (and one that
-/// cannot be read, for it to report).
-pub(crate) fn touch_leaves(mtr: &mut Mtr<'_>, leaves: &[PageId]) {
+/// Reads, from the leaf of each of `lookups` (leaf, key) the buffer pool holds, what a search
+/// of it for the key reads: its frame, its header, its first and last keys and the key the
+/// search probes first after them (see [`page::touch_first_probe`]). On a table bigger than
+/// the processor's cache each of those is a read from memory, and a lookup makes them one
+/// after another. Here each step is taken for the whole batch in a short loop whose iterations
+/// do not depend on each other, so the processor has many leaves' reads under way at once, and
+/// the lookups that follow find them in its cache. Nothing is checked or decided, and nothing
+/// is read from storage: a leaf the pool lacks is left for its lookup to read (and one that
+/// cannot be read, for it to report). Of keys in the same leaf, only the first is probed.
+pub(crate) fn touch_leaves(mtr: &Mtr<'_>, lookups: &[(PageId, &[u8])]) {
+    let mut pages = Vec::with_capacity(lookups.len());
     let mut last = None;
-    for &id in leaves {
-        if last.replace(id) == Some(id) {
-            continue;
+    for &(id, key) in lookups {
+        if last.replace(id) != Some(id)
+            && let Some(p) = mtr.resident(id)
+        {
+            pages.push((p, key));
         }
-        if let Some(p) = mtr.read_resident(id) {
-            let n = page::count(p);
-            if n > 0 && page::is_leaf(p) {
-                std::hint::black_box(page::key(p, 0).first());
-                std::hint::black_box(page::key(p, n - 1).first());
-            }
+    }
+    for &(p, _) in &pages {
+        let n = page::count(p);
+        if n > 0 && page::is_leaf(p) {
+            std::hint::black_box(page::key(p, 0).first());
+            std::hint::black_box(page::key(p, n - 1).first());
         }
+    }
+    for &(p, key) in &pages {
+        page::touch_first_probe(p, key);
     }
 }
 

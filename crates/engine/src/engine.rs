@@ -481,7 +481,7 @@ impl Engine {
                     Some(Write::Put { value, .. }) => out.push(key, value),
                     Some(Write::Delete) => {}
                     None => {
-                        if let Some(leaf) = leaves.next() {
+                        if let Some((leaf, _)) = leaves.next() {
                             finger.expect_leaf(leaf);
                         }
                         out.push_with(key, |value| {

@@ -68,9 +68,10 @@ impl<'a> Mtr<'a> {
         Ok(self.pool.fetch(self.store, id)?.map(|f| &*f.image))
     }
 
-    /// The page if the buffer pool holds it, without reading it from storage.
-    pub(crate) fn read_resident(&mut self, id: PageId) -> Option<&Page> {
-        self.pool.resident(id).map(|f| &*f.image)
+    /// The page if the buffer pool holds it, without reading it from storage, nor counting
+    /// as an access: for reads ahead of the accesses that follow.
+    pub(crate) fn resident(&self, id: PageId) -> Option<&Page> {
+        self.pool.peek(id).map(|f| &*f.image)
     }
 
     /// A page that must exist because another page points at it.

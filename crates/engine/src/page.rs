@@ -400,24 +400,10 @@ fn interpolate<'p>(
         Less => {}
     }
     // key 0 < key wanted < key n-1: the answer lies in [1, n - 1).
-    let shared = first
-        .iter()
-        .zip(last)
-        .position(|(a, b)| a != b)
-        .unwrap_or(first.len().min(last.len()));
-    let (f, l, k) = (
-        number_after(first, shared),
-        number_after(last, shared),
-        number_after(key_wanted, shared),
-    );
     let (mut lo, mut hi) = (1, n - 1);
-    if l <= f || k < f || k > l {
-        // The keys differ only past the eight bytes read: nothing to place the key by.
+    let Some(guess) = interpolation_guess(n, first, last, key_wanted) else {
         return Err((lo, hi));
-    }
-    // The key's place between the first (at 0) and the last (at n - 1), in [1, n - 2].
-    let guess = ((k - f) as f64 / (l - f) as f64 * (n - 1) as f64) as usize;
-    let guess = guess.clamp(1, n - 2);
+    };
     match compare_keys(key_at(guess), key_wanted) {
         Equal => return Ok(Ok(guess)),
         Less => {
@@ -454,6 +440,44 @@ fn interpolate<'p>(
         }
     }
     Err((lo, hi))
+}
+
+/// Where `key_wanted`, lying strictly between `first` (at 0) and `last` (at `n - 1`), would
+/// be if the keys between were spread evenly: in [1, n - 2]. `None` when the keys differ only
+/// past the eight bytes read after their shared prefix, which leaves nothing to place it by.
+fn interpolation_guess(n: usize, first: &[u8], last: &[u8], key_wanted: &[u8]) -> Option<usize> {
+    let shared = first
+        .iter()
+        .zip(last)
+        .position(|(a, b)| a != b)
+        .unwrap_or(first.len().min(last.len()));
+    let (f, l, k) = (
+        number_after(first, shared),
+        number_after(last, shared),
+        number_after(key_wanted, shared),
+    );
+    if l <= f || k < f || k > l {
+        return None;
+    }
+    let guess = ((k - f) as f64 / (l - f) as f64 * (n - 1) as f64) as usize;
+    Some(guess.clamp(1, n - 2))
+}
+
+/// Reads, and nothing more, the cell a [`search`] of leaf `p` for `key_wanted` reads first
+/// after the first and last keys (the interpolation's guess), so that a search soon after
+/// finds it in the processor's cache. For [`crate::btree::touch_leaves`].
+pub(crate) fn touch_first_probe(p: &Page, key_wanted: &[u8]) {
+    let n = count(p);
+    if n < INTERPOLATE_MIN || !is_leaf(p) {
+        return;
+    }
+    let (first, last) = (key(p, 0), key(p, n - 1));
+    if compare_keys(first, key_wanted).is_lt()
+        && compare_keys(key_wanted, last).is_lt()
+        && let Some(guess) = interpolation_guess(n, first, last, key_wanted)
+    {
+        std::hint::black_box(key(p, guess).first());
+    }
 }
 
 /// The eight bytes of `key` from `at` as a big-endian number, zeros past the key's end.

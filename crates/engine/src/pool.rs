@@ -92,6 +92,11 @@ impl BufferPool {
         }
     }
 
+    /// The resident frame of `page`, if any, without counting as an access.
+    pub(crate) fn peek(&self, page: PageId) -> Option<&Frame> {
+        self.map.get(&page)
+    }
+
     /// The resident frame of `page`, if any. Counts as an access.
     pub(crate) fn resident(&mut self, page: PageId) -> Option<&mut Frame> {
         let frame = self.map.get_mut(&page)?;
