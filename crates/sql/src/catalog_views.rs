@@ -1574,10 +1574,11 @@ fn information_schema_type(ty: DataType, display: &str) -> String {
 /// `format_type` prints it. An array's facts are all NULL but its names.
 fn type_facts(ty: DataType, oid: u32, typmod: i32, display: &str) -> Vec<(&'static str, Value)> {
     let int = |v: i32| Value::Int(i64::from(v));
-    let data_type = match display.strip_prefix("interval ") {
+    let data_type = if !ty.is_array() && display.starts_with("interval ") {
         // `interval hour to minute`'s data type is `interval`.
-        Some(_) => "interval".to_string(),
-        None => information_schema_type(ty, display),
+        "interval".to_string()
+    } else {
+        information_schema_type(ty, display)
     };
     let mut facts = vec![
         ("data_type", Value::Text(data_type)),

@@ -196,17 +196,63 @@ pub fn truncate_interval_fields(iv: Interval, range: i32) -> Interval {
     }
 }
 
+/// A unit of interval input (`1 day`, `3 mins`), under any of the spellings PostgreSQL reads.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum IntervalUnit {
+    Microsecond,
+    Millisecond,
+    Second,
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+    Decade,
+    Century,
+    Millennium,
+}
+
+impl IntervalUnit {
+    fn parse(word: &str) -> Option<IntervalUnit> {
+        use IntervalUnit::*;
+        Some(match word {
+            "microsecond" | "microseconds" | "us" | "usec" | "usecs" | "useconds" => Microsecond,
+            "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" | "mseconds" => Millisecond,
+            "second" | "seconds" | "s" | "sec" | "secs" => Second,
+            "minute" | "minutes" | "m" | "min" | "mins" => Minute,
+            "hour" | "hours" | "h" | "hr" | "hrs" => Hour,
+            "day" | "days" | "d" => Day,
+            "week" | "weeks" | "w" => Week,
+            "month" | "months" | "mon" | "mons" => Month,
+            "year" | "years" | "y" | "yr" | "yrs" => Year,
+            "decade" | "decades" => Decade,
+            "century" | "centuries" | "c" => Century,
+            "millennium" | "millennia" | "millenniums" | "mil" | "mils" => Millennium,
+            _ => return None,
+        })
+    }
+
+    /// The field a count of this unit gives, as PostgreSQL's input marks fields to refuse one
+    /// given twice.
+    fn field_bit(self) -> u16 {
+        1 << self as u16
+    }
+}
+
 /// The unit a bare number in an interval's text counts under field restriction `range`:
 /// its last field (`interval '10' minute` is ten minutes); seconds without one.
-fn bare_number_unit(range: Option<i32>) -> &'static str {
+fn bare_number_unit(range: Option<i32>) -> IntervalUnit {
     use interval_field::{DAY, HOUR, MINUTE, MONTH, YEAR};
     match range {
-        Some(YEAR) => "year",
-        Some(r) if r == MONTH || r == YEAR | MONTH => "month",
-        Some(DAY) => "day",
-        Some(r) if r == HOUR || r == DAY | HOUR => "hour",
-        Some(r) if r == MINUTE || r == HOUR | MINUTE || r == DAY | HOUR | MINUTE => "minute",
-        _ => "second",
+        Some(YEAR) => IntervalUnit::Year,
+        Some(r) if r == MONTH || r == YEAR | MONTH => IntervalUnit::Month,
+        Some(DAY) => IntervalUnit::Day,
+        Some(r) if r == HOUR || r == DAY | HOUR => IntervalUnit::Hour,
+        Some(r) if r == MINUTE || r == HOUR | MINUTE || r == DAY | HOUR | MINUTE => {
+            IntervalUnit::Minute
+        }
+        _ => IntervalUnit::Second,
     }
 }
 
@@ -1464,13 +1510,11 @@ pub fn parse_interval_in(s: &str, range: Option<i32>) -> SqlResult<Interval> {
         let unit = match tokens.get(i) {
             Some(u) if u.as_bytes()[0].is_ascii_alphabetic() => {
                 i += 1;
-                u.as_str()
+                IntervalUnit::parse(u).ok_or_else(bad)?
             }
             _ => implied[i - 1],
         };
-        acc.add_unit(num, unit, t)
-            .ok_or_else(bad)?
-            .ok_or_else(overflow)?;
+        acc.add_unit(num, unit).ok_or_else(overflow)?;
     }
     let iv = acc.finish().ok_or_else(overflow)?;
     if ago { iv.checked_neg() } else { Ok(iv) }
@@ -1483,8 +1527,8 @@ fn year_month(t: &str) -> Option<(&str, &str)> {
     (digits(y) && digits(m)).then_some((y, m))
 }
 
-/// The unit of each bare number among an interval's `tokens` (the rest are `"second"`), found as
-/// PostgreSQL finds them, from the last token back:
+/// The unit of each bare number among an interval's `tokens` (the rest are seconds), found
+/// as PostgreSQL finds them, from the last token back:
 ///
 /// - a number before a unit counts that unit, and so does a bare number before it
 ///   (`1 2 days` names days twice);
@@ -1493,65 +1537,31 @@ fn year_month(t: &str) -> Option<(&str, &str)> {
 /// - the last bare number counts the last field of the type's restriction, else seconds.
 ///
 /// `None` when a field is given twice (`1 day 2 days`, `2 hours 1:00`, `1 2`).
-fn interval_bare_units(tokens: &[String], range: Option<i32>) -> Option<Vec<&'static str>> {
-    // What a unit's count sets, as PostgreSQL's field masks tell duplicates apart.
-    const SECOND: u16 = 1;
-    const MILLI: u16 = 1 << 1;
-    const MICRO: u16 = 1 << 2;
-    const fn field(unit: &str) -> u16 {
-        match unit.as_bytes() {
-            b"microsecond" => MICRO,
-            b"millisecond" => MILLI,
-            b"second" => SECOND,
-            b"minute" => 1 << 3,
-            b"hour" => 1 << 4,
-            b"day" => 1 << 5,
-            b"week" => 1 << 6,
-            b"month" => 1 << 7,
-            b"year" => 1 << 8,
-            b"decade" => 1 << 9,
-            b"century" => 1 << 10,
-            _ => 1 << 11,
-        }
-    }
-    let canonical = |u: &str| -> Option<&'static str> {
-        Some(match u {
-            "microsecond" | "microseconds" | "us" | "usec" | "usecs" | "useconds" => "microsecond",
-            "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" | "mseconds" => "millisecond",
-            "second" | "seconds" | "s" | "sec" | "secs" => "second",
-            "minute" | "minutes" | "m" | "min" | "mins" => "minute",
-            "hour" | "hours" | "h" | "hr" | "hrs" => "hour",
-            "day" | "days" | "d" => "day",
-            "week" | "weeks" | "w" => "week",
-            "month" | "months" | "mon" | "mons" => "month",
-            "year" | "years" | "y" | "yr" | "yrs" => "year",
-            "decade" | "decades" => "decade",
-            "century" | "centuries" | "c" => "century",
-            "millennium" | "millennia" | "millenniums" => "millennium",
-            _ => return None,
-        })
-    };
-    let mut units = vec!["second"; tokens.len()];
-    let mut next: Option<&'static str> = None;
+fn interval_bare_units(tokens: &[String], range: Option<i32>) -> Option<Vec<IntervalUnit>> {
+    use IntervalUnit::{Day, Hour, Microsecond, Millisecond, Minute, Month, Second, Year};
+    let mut units = vec![Second; tokens.len()];
+    let mut next = None;
     let mut seen = 0u16;
     for (j, t) in tokens.iter().enumerate().rev() {
         let set = if t.contains(':') {
-            next = Some("day");
-            field("hour") | field("minute") | SECOND
+            next = Some(Day);
+            Hour.field_bit() | Minute.field_bit() | Second.field_bit()
         } else if year_month(t).is_some() {
-            field("year") | field("month")
+            Year.field_bit() | Month.field_bit()
         } else if t.as_bytes()[0].is_ascii_alphabetic() {
             // An unknown word is left for the reading to refuse.
-            next = canonical(t);
+            next = IntervalUnit::parse(t);
             0
         } else {
             let unit = next.unwrap_or_else(|| bare_number_unit(range));
             units[j] = unit;
-            next = Some(if unit == "hour" { "day" } else { unit });
-            match field(unit) {
+            next = Some(if unit == Hour { Day } else { unit });
+            match unit {
                 // Seconds with a fraction set the smaller units too.
-                SECOND if t.contains('.') => SECOND | MILLI | MICRO,
-                f => f,
+                Second if t.contains('.') => {
+                    Second.field_bit() | Millisecond.field_bit() | Microsecond.field_bit()
+                }
+                unit => unit.field_bit(),
             }
         };
         if seen & set != 0 {
@@ -1622,34 +1632,24 @@ impl Acc {
         self.add_days_frac((months - whole) * 30.0)
     }
 
-    /// `Err`-like `None` outer: an unknown unit; inner `None`: overflow.
-    fn add_unit(&mut self, n: f64, unit: &str, _num: &str) -> Option<Option<()>> {
-        let r = match unit {
-            "microsecond" | "microseconds" | "us" | "usec" | "usecs" | "useconds" => {
-                f64_to_i64(n.round()).and_then(|x| self.add_us(x))
-            }
-            "millisecond" | "milliseconds" | "ms" | "msec" | "msecs" | "mseconds" => {
-                f64_to_i64((n * 1000.0).round()).and_then(|x| self.add_us(x))
-            }
-            "second" | "seconds" | "s" | "sec" | "secs" => {
-                f64_to_i64((n * 1e6).round()).and_then(|x| self.add_us(x))
-            }
-            "minute" | "minutes" | "m" | "min" | "mins" => {
-                f64_to_i64((n * US_PER_MIN as f64).round()).and_then(|x| self.add_us(x))
-            }
-            "hour" | "hours" | "h" | "hr" | "hrs" => {
-                f64_to_i64((n * US_PER_HOUR as f64).round()).and_then(|x| self.add_us(x))
-            }
-            "day" | "days" | "d" => self.add_days_frac(n),
-            "week" | "weeks" | "w" => self.add_days_frac(n * 7.0),
-            "month" | "months" | "mon" | "mons" => self.add_months_frac(n),
-            "year" | "years" | "y" | "yr" | "yrs" => self.add_months_frac_years(n, 1.0),
-            "decade" | "decades" => self.add_months_frac_years(n, 10.0),
-            "century" | "centuries" | "c" => self.add_months_frac_years(n, 100.0),
-            "millennium" | "millennia" | "millenniums" => self.add_months_frac_years(n, 1000.0),
-            _ => return None,
-        };
-        Some(r)
+    /// Adds `n` of `unit`; `None` on overflow.
+    fn add_unit(&mut self, n: f64, unit: IntervalUnit) -> Option<()> {
+        use IntervalUnit::*;
+        let us = |per: f64| f64_to_i64((n * per).round());
+        match unit {
+            Microsecond => self.add_us(us(1.0)?),
+            Millisecond => self.add_us(us(1000.0)?),
+            Second => self.add_us(us(1e6)?),
+            Minute => self.add_us(us(US_PER_MIN as f64)?),
+            Hour => self.add_us(us(US_PER_HOUR as f64)?),
+            Day => self.add_days_frac(n),
+            Week => self.add_days_frac(n * 7.0),
+            Month => self.add_months_frac(n),
+            Year => self.add_months_frac_years(n, 1.0),
+            Decade => self.add_months_frac_years(n, 10.0),
+            Century => self.add_months_frac_years(n, 100.0),
+            Millennium => self.add_months_frac_years(n, 1000.0),
+        }
     }
 
     /// Years: whole years in months, a fraction rounded to whole months.
@@ -1698,16 +1698,16 @@ fn parse_iso_interval(t: &str) -> Option<Option<Interval>> {
         }
         let n: f64 = rest[..len].parse().ok()?;
         let unit = match (rest.as_bytes()[len], in_time) {
-            (b'y', false) => "year",
-            (b'm', false) => "month",
-            (b'w', false) => "week",
-            (b'd', false) => "day",
-            (b'h', true) => "hour",
-            (b'm', true) => "minute",
-            (b's', true) => "second",
+            (b'y', false) => IntervalUnit::Year,
+            (b'm', false) => IntervalUnit::Month,
+            (b'w', false) => IntervalUnit::Week,
+            (b'd', false) => IntervalUnit::Day,
+            (b'h', true) => IntervalUnit::Hour,
+            (b'm', true) => IntervalUnit::Minute,
+            (b's', true) => IntervalUnit::Second,
             _ => return None,
         };
-        if acc.add_unit(n, unit, "")?.is_none() {
+        if acc.add_unit(n, unit).is_none() {
             return Some(None);
         }
         rest = &rest[len + 1..];
