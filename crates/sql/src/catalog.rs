@@ -184,10 +184,10 @@ impl Column {
     pub fn assign(&self, v: Value) -> SqlResult<Value> {
         if let (Value::Text(text), DataType::Interval, TextKind::Typmod(typmod)) =
             (&v, self.ty, self.text_kind)
-            && let Some(range) = crate::datetime::interval_range(typmod)
+            && crate::datetime::interval_range(typmod).is_some()
         {
-            let read = crate::datetime::parse_interval_in(text, Some(range))?;
-            return crate::types::apply_typmod(Value::Interval(read), self.ty, typmod);
+            let read = crate::datetime::parse_interval_typmod(text, typmod)?;
+            return Ok(Value::Interval(read));
         }
         self.fit(v.cast(self.ty)?)
     }

@@ -165,6 +165,33 @@ pub fn interval_range_name(range: i32) -> Option<&'static str> {
     })
 }
 
+/// `iv` as a column or value of interval type modifier `typmod` holds it: the fields below its
+/// last dropped (see [`truncate_interval_fields`]), then rounded to its precision.
+#[must_use]
+pub fn bound_interval(iv: Interval, typmod: i32) -> Interval {
+    let iv = match interval_range(typmod) {
+        Some(range) => truncate_interval_fields(iv, range),
+        None => iv,
+    };
+    match typmod_precision(DataType::Interval, typmod) {
+        Some(p) => Interval {
+            micros: round_micros(iv.micros, p),
+            ..iv
+        },
+        None => iv,
+    }
+}
+
+/// Interval text read for type modifier `typmod`, as PostgreSQL's `interval_in` reads it with
+/// one: its fields steer the reading (see [`parse_interval_in`]), then bound the value (see
+/// [`bound_interval`]).
+pub fn parse_interval_typmod(s: &str, typmod: i32) -> SqlResult<Interval> {
+    Ok(bound_interval(
+        parse_interval_in(s, interval_range(typmod))?,
+        typmod,
+    ))
+}
+
 /// Drops the fields of `iv` below the last one `range` keeps, toward zero, as PostgreSQL's
 /// `AdjustIntervalForTypmod` does: `interval hour to minute` keeps months, days, hours and
 /// minutes; `interval year` whole years only.

@@ -497,14 +497,11 @@ fn interval_literal_range(
 }
 
 /// An interval literal read for a type restricted by `typmod`'s fields (see
-/// [`crate::datetime::parse_interval_in`]), cut to them and rounded to its precision.
+/// [`crate::datetime::parse_interval_typmod`]).
 fn restricted_interval_literal(text: &str, typmod: i32) -> SqlResult<Expr> {
-    let v = crate::datetime::parse_interval_in(text, crate::datetime::interval_range(typmod))?;
-    Ok(Expr::Literal(crate::types::apply_typmod(
-        Value::Interval(v),
-        DataType::Interval,
-        typmod,
-    )?))
+    Ok(Expr::Literal(Value::Interval(
+        crate::datetime::parse_interval_typmod(text, typmod)?,
+    )))
 }
 
 /// The type modifier (PostgreSQL's `typmod`) a declared non-character type carries, -1 for

@@ -3452,20 +3452,13 @@ impl Session {
                 }),
                 DataType::Interval,
                 crate::catalog::TextKind::Typmod(typmod),
-            ) if crate::datetime::interval_range(typmod).is_some() => {
-                let range = crate::datetime::interval_range(typmod);
-                let read = crate::datetime::parse_interval_in(s, range)?;
-                let Value::Interval(v) =
-                    crate::types::apply_typmod(Value::Interval(read), ty, typmod)?
-                else {
-                    unreachable!("an interval's type modifier keeps it an interval")
-                };
-                format!(
-                    "'{}'::{}",
-                    crate::datetime::format_interval(&v),
-                    crate::types::type_display(ty, typmod)
-                )
-            }
+            ) if crate::datetime::interval_range(typmod).is_some() => format!(
+                "'{}'::{}",
+                crate::datetime::format_interval(&crate::datetime::parse_interval_typmod(
+                    s, typmod
+                )?),
+                crate::types::type_display(ty, typmod)
+            ),
             _ => deparse_default(e, &display),
         };
         self.bind_default_text(txn, &text)?;

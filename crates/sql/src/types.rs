@@ -1044,19 +1044,7 @@ pub fn apply_typmod(v: Value, ty: DataType, typmod: i32) -> SqlResult<Value> {
         )),
         // `interval hour to minute`: the fields below the last dropped, then the rounding.
         (Value::Interval(iv), DataType::Interval) => {
-            let iv = match crate::datetime::interval_range(typmod) {
-                Some(range) => crate::datetime::truncate_interval_fields(iv, range),
-                None => iv,
-            };
-            Ok(Value::Interval(
-                match crate::datetime::typmod_precision(ty, typmod) {
-                    Some(p) => Interval {
-                        micros: crate::datetime::round_micros(iv.micros, p),
-                        ..iv
-                    },
-                    None => iv,
-                },
-            ))
+            Ok(Value::Interval(crate::datetime::bound_interval(iv, typmod)))
         }
         (Value::Array(items), DataType::Array(e)) if typmod >= 0 => Ok(Value::Array(
             items
