@@ -211,98 +211,11 @@ fn leaf_near(
         finger.path[0] = Some(leaf);
         return Ok(leaf);
     }
-    leaf_on_path(mtr, tree, key, finger, true)
-}
-
-/// The leaf whose range holds each of `keys`, in order, found as [`leaf_near`] finds them but
-/// without reading the leaves themselves (nor checking them: the lookups that follow read
-/// them), for [`touch_leaves`].
-///
-/// A key that lies in the last one's parent (see [`leaf_near`]) is looked up in that parent
-/// alone, which is read from the pool once for the whole run of such keys; and a key that
-/// lies between the separators around the last one's child has that child at once, with two
-/// comparisons. Keys in ascending order, such as the table keys behind one value of a
-/// secondary index, then cost a search of their parent only where they move to another leaf.
-pub(crate) fn leaf_ids<'k>(
-    mtr: &mut Mtr<'_>,
-    tree: PageId,
-    keys: impl Iterator<Item = &'k [u8]>,
-    finger: &mut Finger,
-    out: &mut Vec<(PageId, &'k [u8])>,
-) -> Result<(), EngineError> {
-    let mut keys = keys.peekable();
-    while let Some(key) = keys.next() {
-        let leaf = leaf_on_path(mtr, tree, key, finger, false)?;
-        out.push((leaf, key));
-        let Some(parent) = finger.path[1] else {
-            // The root is the only leaf.
-            out.extend(keys.map(|key| (leaf, key)));
-            return Ok(());
-        };
-        let p = read_at(mtr, parent, tree, 1)?;
-        let n = page::count(p);
-        // The parent holds the keys from its first separator up to, not including, its last
-        // (all of them when it is the root); child `j` (0 for the leftmost) those from
-        // separator `j - 1` up to, not including, separator `j`.
-        let sep = |j: usize| page::key(p, j);
-        let in_parent = |key: &[u8]| {
-            parent == tree
-                || (n > 0
-                    && page::compare_keys(sep(0), key).is_le()
-                    && page::compare_keys(key, sep(n - 1)).is_lt())
-        };
-        let child = |key: &[u8]| {
-            let j = match page::search(p, key) {
-                Ok(i) => i + 1,
-                Err(i) => i,
-            };
-            let id = match j {
-                0 => PageId(page::link(p)),
-                j => page::child(p, j - 1),
-            };
-            (id, j.checked_sub(1).map(sep), (j < n).then(|| sep(j)))
-        };
-        let (mut leaf, mut low, mut high) = child(key);
-        debug_assert_eq!(
-            out.last().map(|l| l.0),
-            Some(leaf),
-            "the parent's child for a key is its leaf"
-        );
-        while let Some(&key) = keys.peek() {
-            // A child bounded on both sides lies within its parent's range; an unbounded side
-            // is only known to when the parent is the root.
-            let root = parent == tree;
-            let in_leaf = low.map_or(root, |low| page::compare_keys(low, key).is_le())
-                && high.map_or(root, |high| page::compare_keys(key, high).is_lt());
-            if !in_leaf {
-                if !in_parent(key) {
-                    break;
-                }
-                (leaf, low, high) = child(key);
-            }
-            out.push((leaf, key));
-            keys.next();
-        }
-    }
-    Ok(())
-}
-
-/// [`leaf_near`], reading the leaf (and keeping it on the finger) when `read_leaf`.
-fn leaf_on_path(
-    mtr: &mut Mtr<'_>,
-    tree: PageId,
-    key: &[u8],
-    finger: &mut Finger,
-    read_leaf: bool,
-) -> Result<PageId, EngineError> {
     let mut start = None;
     for (level, &id) in (0..TREE_LEVELS_MAX).zip(&finger.path) {
         let Some(id) = id else {
             break;
         };
-        if level == 0 && !read_leaf {
-            continue;
-        }
         let p = read_at(mtr, id, tree, level)?;
         let n = page::count(p);
         let from_first = n > 0 && page::compare_keys(page::key(p, 0), key).is_le();
@@ -321,9 +234,6 @@ fn leaf_on_path(
         None => (tree, root_level(mtr, tree)?),
     };
     loop {
-        if level == 0 && !read_leaf {
-            return Ok(id);
-        }
         let p = read_at(mtr, id, tree, level)?;
         finger.path[usize::from(level)] = Some(id);
         if level == 0 {
@@ -334,16 +244,82 @@ fn leaf_on_path(
     }
 }
 
-/// Reads, from the leaf of each of `lookups` (leaf, key) the buffer pool holds, what a search
+/// The leaf whose range holds each of `keys`, in order, as `(leaf, key)` pairs appended to
+/// `out`, without reading the leaves themselves (nor checking them: the lookups that follow
+/// read them, see [`Finger::expect_leaf`]).
+///
+/// The keys descend together, one level at a time: every key starts at the root; at each
+/// level the pages the keys have reached are first read ahead together ([`touch_pages`]),
+/// then each key is sent on to its child. On a table bigger than the processor's cache the
+/// internal pages below the root are as cold as the leaves, and a descent per key would read
+/// them one after another; here a level's reads are under way at once.
+///
+/// Within a run of keys at the same page, a key that lies between the separators around the
+/// last key's child goes to that child with two comparisons and no search: every key of the
+/// run lies in the page's range (its parent sent it there), so a side the page does not bound
+/// within itself needs no check. Keys in ascending order, such as the table keys behind one
+/// value of a secondary index, then cost a search of a page only where they move to another
+/// child of it.
+pub(crate) fn leaf_ids<'k>(
+    mtr: &mut Mtr<'_>,
+    tree: PageId,
+    keys: impl Iterator<Item = &'k [u8]>,
+    out: &mut Vec<(PageId, &'k [u8])>,
+) -> Result<(), EngineError> {
+    let first = out.len();
+    out.extend(keys.map(|key| (tree, key)));
+    let top = root_level(mtr, tree)?;
+    for level in (1..=top).rev() {
+        let lookups = &mut out[first..];
+        if level < top {
+            touch_pages(mtr, lookups, level);
+        }
+        let mut i = 0;
+        while i < lookups.len() {
+            let id = lookups[i].0;
+            let p = read_at(mtr, id, tree, level)?;
+            let n = page::count(p);
+            let sep = |j: usize| page::key(p, j);
+            // Child `j` (0 for the leftmost, the page's link) holds the keys from separator
+            // `j - 1` up to, not including, separator `j`.
+            let child = |key: &[u8]| {
+                let j = match page::search(p, key) {
+                    Ok(i) => i + 1,
+                    Err(i) => i,
+                };
+                let id = match j {
+                    0 => PageId(page::link(p)),
+                    j => page::child(p, j - 1),
+                };
+                (id, j.checked_sub(1).map(sep), (j < n).then(|| sep(j)))
+            };
+            let (mut to, mut low, mut high) = child(lookups[i].1);
+            while let Some(lookup) = lookups.get_mut(i).filter(|l| l.0 == id) {
+                let key = lookup.1;
+                let in_child = low.is_none_or(|low| page::compare_keys(low, key).is_le())
+                    && high.is_none_or(|high| page::compare_keys(key, high).is_lt());
+                if !in_child {
+                    (to, low, high) = child(key);
+                }
+                lookup.0 = to;
+                i += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads, from the page of each of `lookups` (page, key) the buffer pool holds, what a search
 /// of it for the key reads: its frame, its header, its first and last keys and the key the
 /// search probes first after them (see [`page::touch_first_probe`]). On a table bigger than
 /// the processor's cache each of those is a read from memory, and a lookup makes them one
 /// after another. Here each step is taken for the whole batch in a short loop whose iterations
-/// do not depend on each other, so the processor has many leaves' reads under way at once, and
-/// the lookups that follow find them in its cache. Nothing is checked or decided, and nothing
-/// is read from storage: a leaf the pool lacks is left for its lookup to read (and one that
-/// cannot be read, for it to report). Of keys in the same leaf, only the first is probed.
-pub(crate) fn touch_leaves(mtr: &Mtr<'_>, lookups: &[(PageId, &[u8])]) {
+/// do not depend on each other, so the processor has many pages' reads under way at once, and
+/// the searches that follow find them in its cache. Nothing is decided, and nothing is read
+/// from storage: a page the pool lacks, or that is not a page of a tree at `level`, is left
+/// for its lookup to read (and one that cannot be read, or is not what it should be, for it to
+/// report). Of keys at the same page, only the first is probed.
+pub(crate) fn touch_pages(mtr: &Mtr<'_>, lookups: &[(PageId, &[u8])], level: u16) {
     let mut pages = Vec::with_capacity(lookups.len());
     let mut last = None;
     for &(id, key) in lookups {
@@ -353,13 +329,17 @@ pub(crate) fn touch_leaves(mtr: &Mtr<'_>, lookups: &[(PageId, &[u8])]) {
             pages.push((p, key));
         }
     }
-    for &(p, _) in &pages {
+    pages.retain(|&(p, _)| {
+        let tree_page = matches!(page::kind(p), Some(Kind::Leaf | Kind::Internal));
         let n = page::count(p);
-        if n > 0 && page::is_leaf(p) {
+        if tree_page && page::level(p) == level && n > 0 {
             std::hint::black_box(page::key(p, 0).first());
             std::hint::black_box(page::key(p, n - 1).first());
+            true
+        } else {
+            false
         }
-    }
+    });
     for &(p, key) in &pages {
         page::touch_first_probe(p, key);
     }

@@ -439,11 +439,11 @@ impl Engine {
     /// The values of `keys` in `tree` as `txn` sees them, into `out` (cleared first): one entry
     /// (key, value) per key it sees a value for, in the order of `keys`; a key it sees no value
     /// for has no entry. Like [`get_into`](Self::get_into) for each key, but under one
-    /// acquisition of the engine lock. The keys' leaves are found first, each key's from the
-    /// last one's parent page when it lies there (see `btree::leaf_ids`), and the leaves the
-    /// buffer pool holds are read ahead together (`btree::touch_leaves`), so that on a table
-    /// bigger than the processor's cache their reads from memory overlap rather than follow
-    /// one another; then each lookup reads its known leaf.
+    /// acquisition of the engine lock. The keys' leaves are found first, the keys descending
+    /// the tree together a level at a time (see `btree::leaf_ids`), and the leaves the buffer
+    /// pool holds are read ahead together (`btree::touch_pages`), so that on a table bigger
+    /// than the processor's cache their reads from memory overlap rather than follow one
+    /// another; then each lookup reads its known leaf.
     pub fn get_batch<'k>(
         &self,
         txn: &Txn,
@@ -466,14 +466,14 @@ impl Engine {
         let (mut newer, mut raw) = (Vec::new(), Vec::new());
         self.read(|mtr, status| {
             // With more than one key, the leaves of the keys to read from the tree are found
-            // first and read ahead together (see `btree::touch_leaves`); the tree cannot
+            // first and read ahead together (see `btree::touch_pages`); the tree cannot
             // change within this MTR, so each lookup then goes straight to its leaf.
             let mut leaves = Vec::new();
             let mut finger = btree::Finger::default();
             if keys.clone().nth(1).is_some() {
                 let stored = keys.clone().filter(|key| txn.write_of(tree, key).is_none());
-                btree::leaf_ids(mtr, tree, stored, &mut finger, &mut leaves)?;
-                btree::touch_leaves(mtr, &leaves);
+                btree::leaf_ids(mtr, tree, stored, &mut leaves)?;
+                btree::touch_pages(mtr, &leaves, 0);
             }
             let mut leaves = leaves.into_iter();
             for key in keys {

@@ -465,10 +465,11 @@ fn interpolation_guess(n: usize, first: &[u8], last: &[u8], key_wanted: &[u8]) -
 
 /// Reads, and nothing more, the cell a [`search`] of leaf `p` for `key_wanted` reads first
 /// after the first and last keys (the interpolation's guess), so that a search soon after
-/// finds it in the processor's cache. For [`crate::btree::touch_leaves`].
+/// finds it in the processor's cache. For [`crate::btree::touch_pages`], which has checked
+/// that `p` is a page of a tree.
 pub(crate) fn touch_first_probe(p: &Page, key_wanted: &[u8]) {
     let n = count(p);
-    if n < INTERPOLATE_MIN || !is_leaf(p) {
+    if n < INTERPOLATE_MIN {
         return;
     }
     let (first, last) = (key(p, 0), key(p, n - 1));
