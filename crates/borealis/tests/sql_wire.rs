@@ -335,6 +335,71 @@ async fn bpchar_parameters_and_results() {
 /// A record result over the extended protocol: described as `record` (OID 2249), sent in
 /// binary as `record_send` lays it out (field count, then each field's type OID, length and
 /// bytes; NULL as length -1), and in text as `record_out` writes it.
+/// A result column read from a column declared with a modifier, or cast to such a type, is
+/// described with that type and modifier, as PostgreSQL 15 describes it (psql's `\gdesc`
+/// there: numeric(10,3), character varying(20), character(4), text, timestamp(2) without
+/// time zone, character varying(7)[], numeric(6,1), character varying(5), numeric); its
+/// values still come back in binary form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn result_columns_carry_their_declared_modifiers() {
+    use tokio_postgres::types::Type;
+    let _g = serial();
+    let cluster = Cluster::start("sql-typmod-wire");
+    let c = cluster.client().await;
+    c.batch_execute(
+        "CREATE TABLE rdt (a numeric(10,3), b varchar(20), c char(4), d text, g timestamp(2), \
+         i varchar(7)[]); INSERT INTO rdt VALUES (1.5, 'bee', 'c', 'dee', now(), '{x}'); \
+         CREATE VIEW rdt_v AS SELECT a, b FROM rdt",
+    )
+    .await
+    .unwrap();
+    let st = c
+        .prepare(
+            "SELECT a, b, c, d, g, i, a::numeric(6,1) AS a2, d::varchar(5) AS d5, \
+             a + 1 AS a_plus FROM rdt",
+        )
+        .await
+        .unwrap();
+    let described: Vec<(&str, Type, i32)> = st
+        .columns()
+        .iter()
+        .map(|col| (col.name(), col.type_().clone(), col.type_modifier()))
+        .collect();
+    let numeric = |p: i32, s: i32| ((p << 16) | s) + 4;
+    assert_eq!(
+        described,
+        vec![
+            ("a", Type::NUMERIC, numeric(10, 3)),
+            ("b", Type::VARCHAR, 24),
+            ("c", Type::BPCHAR, 8),
+            ("d", Type::TEXT, -1),
+            ("g", Type::TIMESTAMP, 2),
+            ("i", Type::VARCHAR_ARRAY, 11),
+            ("a2", Type::NUMERIC, numeric(6, 1)),
+            ("d5", Type::VARCHAR, 9),
+            ("a_plus", Type::NUMERIC, -1),
+        ]
+    );
+    let row = c
+        .query_one("SELECT b, d::varchar(2), i FROM rdt", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "bee");
+    assert_eq!(row.get::<_, String>(1), "de");
+    assert_eq!(row.get::<_, Vec<String>>(2), vec!["x".to_string()]);
+    // Through a view, the same.
+    let st = c.prepare("SELECT a, b FROM rdt_v").await.unwrap();
+    let described: Vec<(Type, i32)> = st
+        .columns()
+        .iter()
+        .map(|col| (col.type_().clone(), col.type_modifier()))
+        .collect();
+    assert_eq!(
+        described,
+        vec![(Type::NUMERIC, numeric(10, 3)), (Type::VARCHAR, 24)]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn record_values_in_text_and_binary() {
     use tokio_postgres::types::{FromSql, Type};

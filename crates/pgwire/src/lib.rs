@@ -468,10 +468,17 @@ fn pg_type(t: DataType) -> Type {
 /// The description of a result column: its type (a `character(n)` column, held as text, as
 /// bpchar with its modifier) in `format`.
 fn field_info(c: &borealis_sql::query::ColumnInfo, format: FieldFormat) -> FieldInfo {
-    match c.bpchar {
-        Some(typmod) => FieldInfo::new(c.name.clone(), None, None, Type::BPCHAR, format)
-            .with_type_modifier(typmod),
-        None => FieldInfo::new(c.name.clone(), None, None, pg_type(c.ty), format),
+    use borealis_sql::catalog::TextKind;
+    let field = |ty: Type| FieldInfo::new(c.name.clone(), None, None, ty, format);
+    match (c.bpchar, c.kind) {
+        (Some(typmod), _) => field(Type::BPCHAR).with_type_modifier(typmod),
+        // A column with a declared modifier is described with it, as PostgreSQL describes
+        // it: `varchar(20)` as varchar with 24, `numeric(10,3)` with its precision and scale.
+        (None, kind @ (TextKind::Varchar(_) | TextKind::Typmod(_))) => {
+            let ty = Type::from_oid(kind.type_oid(c.ty)).unwrap_or_else(|| pg_type(c.ty));
+            field(ty).with_type_modifier(kind.typmod())
+        }
+        _ => field(pg_type(c.ty)),
     }
 }
 

@@ -87,6 +87,69 @@ pub enum TextKind {
     Typmod(i32),
 }
 
+impl TextKind {
+    /// PostgreSQL's OID of type `ty` declared with this flavour.
+    #[must_use]
+    pub fn type_oid(self, ty: DataType) -> u32 {
+        if ty.is_array() {
+            return match self {
+                TextKind::Varchar(_) => 1015,
+                TextKind::Char(_) | TextKind::CharPadded(_) => 1014,
+                _ => ty.oid(),
+            };
+        }
+        match self {
+            TextKind::Text | TextKind::Typmod(_) => ty.oid(),
+            TextKind::Varchar(_) => 1043,
+            TextKind::Char(_) | TextKind::CharPadded(_) => 1042,
+        }
+    }
+
+    /// PostgreSQL's type modifier: declared length + 4 for character types, else -1.
+    #[must_use]
+    pub fn typmod(self) -> i32 {
+        match self {
+            TextKind::Varchar(Some(n)) | TextKind::Char(n) | TextKind::CharPadded(n) => {
+                n as i32 + 4
+            }
+            TextKind::Typmod(t) => t,
+            _ => -1,
+        }
+    }
+
+    /// Five bytes: a tag and a length (or modifier).
+    fn encode(self, b: &mut Vec<u8>) {
+        let (kind, len) = match self {
+            TextKind::Text => (0u8, 0u32),
+            TextKind::Varchar(None) => (1, 0),
+            TextKind::Varchar(Some(n)) => (2, n),
+            TextKind::CharPadded(n) => (3, n),
+            TextKind::Typmod(t) => (4, t as u32),
+            TextKind::Char(n) => (5, n),
+        };
+        b.put_u8(kind);
+        b.put_u32(len);
+    }
+
+    fn decode(r: &mut Reader<'_>) -> DecodeResult<TextKind> {
+        let kind = r.u8()?;
+        let len = r.u32()?;
+        Ok(match kind {
+            0 => TextKind::Text,
+            1 => TextKind::Varchar(None),
+            2 => TextKind::Varchar(Some(len)),
+            3 => TextKind::CharPadded(len),
+            4 => TextKind::Typmod(len as i32),
+            5 => TextKind::Char(len),
+            _ => {
+                return Err(borealis_common::codec::DecodeError(
+                    "unknown character kind".into(),
+                ));
+            }
+        })
+    }
+}
+
 impl Column {
     /// A column with no declared character flavour.
     #[must_use]
@@ -113,30 +176,13 @@ impl Column {
     /// PostgreSQL's type OID of the column as declared.
     #[must_use]
     pub fn type_oid(&self) -> u32 {
-        if self.ty.is_array() {
-            return match self.text_kind {
-                TextKind::Varchar(_) => 1015,
-                TextKind::Char(_) | TextKind::CharPadded(_) => 1014,
-                _ => self.ty.oid(),
-            };
-        }
-        match self.text_kind {
-            TextKind::Text | TextKind::Typmod(_) => self.ty.oid(),
-            TextKind::Varchar(_) => 1043,
-            TextKind::Char(_) | TextKind::CharPadded(_) => 1042,
-        }
+        self.text_kind.type_oid(self.ty)
     }
 
     /// PostgreSQL's `atttypmod`: declared length + 4 for character types, else -1.
     #[must_use]
     pub fn typmod(&self) -> i32 {
-        match self.text_kind {
-            TextKind::Varchar(Some(n)) | TextKind::Char(n) | TextKind::CharPadded(n) => {
-                n as i32 + 4
-            }
-            TextKind::Typmod(t) => t,
-            _ => -1,
-        }
+        self.text_kind.typmod()
     }
 
     /// `Some(atttypmod)` when the column is a `character(n)` holding bpchar values (not an
@@ -503,16 +549,7 @@ impl TableDef {
             b.put_str(&c.name);
             b.put_u8(c.ty.to_tag());
             b.put_u8(u8::from(c.not_null));
-            let (kind, len) = match c.text_kind {
-                TextKind::Text => (0u8, 0u32),
-                TextKind::Varchar(None) => (1, 0),
-                TextKind::Varchar(Some(n)) => (2, n),
-                TextKind::CharPadded(n) => (3, n),
-                TextKind::Typmod(t) => (4, t as u32),
-                TextKind::Char(n) => (5, n),
-            };
-            b.put_u8(kind);
-            b.put_u32(len);
+            c.text_kind.encode(&mut b);
             if v < 4 {
                 continue;
             }
@@ -618,17 +655,7 @@ impl TableDef {
                 .ok_or_else(|| DecodeError("unknown type tag".into()))?;
             let not_null = r.u8()? != 0;
             let text_kind = if v >= 2 {
-                let kind = r.u8()?;
-                let len = r.u32()?;
-                match kind {
-                    0 => TextKind::Text,
-                    1 => TextKind::Varchar(None),
-                    2 => TextKind::Varchar(Some(len)),
-                    3 => TextKind::CharPadded(len),
-                    4 => TextKind::Typmod(len as i32),
-                    5 => TextKind::Char(len),
-                    _ => return Err(DecodeError("unknown character kind".into())),
-                }
+                TextKind::decode(&mut r)?
             } else {
                 TextKind::Text
             };
@@ -810,8 +837,11 @@ pub struct ViewDef {
     pub oid: u32,
     /// The query, as text the parser reads back.
     pub sql: String,
-    /// The output columns: name and type.
-    pub columns: Vec<(String, DataType)>,
+    /// The output columns: name, type and the type's modifier where the query gives one
+    /// (`text_kind`: a column read straight from a `numeric(10,3)` or `varchar(20)` column, or
+    /// cast to such a type, keeps it, as PostgreSQL's view columns keep their `atttypmod`).
+    /// Always nullable, without default or identity.
+    pub columns: Vec<Column>,
     /// What the query reads, recorded at CREATE VIEW (PostgreSQL's `pg_depend` rows of the
     /// view's rule): `None` for a view created before dependencies were recorded, whose
     /// dependencies are computed from its query when needed (see [`crate::depend`]).
@@ -876,12 +906,13 @@ impl ViewDef {
         b.put_u32(self.oid);
         b.put_str(&self.sql);
         b.put_u32(self.columns.len() as u32);
-        for (n, t) in &self.columns {
-            b.put_str(n);
-            b.put_u8(t.to_tag());
+        for c in &self.columns {
+            b.put_str(&c.name);
+            b.put_u8(c.ty.to_tag());
         }
+        let kinds = self.columns.iter().any(|c| c.text_kind != TextKind::Text);
         // Older entries end here: no recorded dependencies.
-        if self.depends.is_some() || self.check_option.is_some() {
+        if self.depends.is_some() || self.check_option.is_some() || kinds {
             let deps = self.depends.as_deref().unwrap_or_default();
             b.put_u32(deps.len() as u32);
             for d in deps {
@@ -890,8 +921,14 @@ impl ViewDef {
             }
         }
         // Entries made before check options end here: none.
-        if let Some(c) = self.check_option {
-            b.put_u8(c.tag());
+        if self.check_option.is_some() || kinds {
+            b.put_u8(self.check_option.map_or(0, CheckOption::tag));
+        }
+        // Entries made before view columns kept their modifiers end here: none.
+        if kinds {
+            for c in &self.columns {
+                c.text_kind.encode(&mut b);
+            }
         }
         b
     }
@@ -919,7 +956,7 @@ impl ViewDef {
             let c = r.string(NAME_BYTES_MAX)?;
             let t = DataType::from_tag(r.u8()?)
                 .ok_or_else(|| DecodeError("unknown type tag".into()))?;
-            columns.push((c, t));
+            columns.push(Column::new(c, t, false));
         }
         let depends = if r.remaining() == 0 {
             None
@@ -940,11 +977,17 @@ impl ViewDef {
             None
         } else {
             match r.u8()? {
+                0 => None,
                 1 => Some(CheckOption::Local),
                 2 => Some(CheckOption::Cascaded),
                 _ => return Err(DecodeError("unknown check option".into())),
             }
         };
+        if r.remaining() > 0 {
+            for c in &mut columns {
+                c.text_kind = TextKind::decode(&mut r)?;
+            }
+        }
         r.finish()?;
         Ok(ViewDef {
             name,
@@ -2178,7 +2221,7 @@ mod tests {
             schema: "public".into(),
             oid: 16_400,
             sql: "SELECT a FROM t".into(),
-            columns: vec![("a".into(), DataType::Int4)],
+            columns: vec![Column::new("a", DataType::Int4, false)],
             depends: None,
             check_option: None,
         };
@@ -2217,6 +2260,17 @@ mod tests {
         v.check_option = Some(CheckOption::Local);
         let local = ViewDef::decode(&v.encode()).unwrap().unwrap();
         assert_eq!(local.check_option, Some(CheckOption::Local));
+        // Column modifiers follow the check option, which is written (0: none) when they do.
+        v.check_option = None;
+        v.depends = Some(Vec::new());
+        v.columns[0].text_kind = TextKind::Typmod(crate::numeric::typmod_code(10, 3));
+        let kinds = v.encode();
+        assert_eq!(kinds.len(), old.len() + 4 + 1 + 5);
+        assert_eq!(ViewDef::decode(&kinds).unwrap(), Some(v.clone()));
+        let mut bad = kinds.clone();
+        bad[old.len() + 4 + 1] = 9;
+        assert!(ViewDef::decode(&bad).is_err());
+        assert!(ViewDef::decode(&kinds[..kinds.len() - 1]).is_err());
     }
 
     /// Values of every decodable type, with their edge cases, as (column, values).

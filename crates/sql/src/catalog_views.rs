@@ -3893,8 +3893,9 @@ pub fn rows(
             }
             // A view's columns are listed too, always nullable and without defaults.
             for v in views()? {
-                for (n, (name, ty)) in v.columns.iter().enumerate() {
-                    let mut facts = type_facts(*ty, ty.oid(), -1, ty.name());
+                for (n, c) in v.columns.iter().enumerate() {
+                    let display = c.type_display();
+                    let mut facts = type_facts(c.ty, c.type_oid(), c.typmod(), &display);
                     facts.extend([
                         ("is_nullable", text("YES")),
                         ("is_identity", text("NO")),
@@ -3911,7 +3912,7 @@ pub fn rows(
                             ),
                         ),
                     ]);
-                    let place = (v.schema.as_str(), v.name.as_str(), name.as_str());
+                    let place = (v.schema.as_str(), v.name.as_str(), c.name.as_str());
                     out.push(column_row(vt, database, place, n, facts));
                 }
             }
@@ -3970,20 +3971,23 @@ pub fn rows(
                 }
             }
             for v in views()? {
-                for (n, (name, ty)) in v.columns.iter().enumerate() {
-                    let len = TYPES.iter().find(|t| t.0 == ty.oid()).map_or(-1, |t| t.2);
+                for (n, c) in v.columns.iter().enumerate() {
+                    let len = TYPES
+                        .iter()
+                        .find(|t| t.0 == c.type_oid())
+                        .map_or(-1, |t| t.2);
                     out.push(row(
                         vt,
                         &[
                             ("attrelid", oid(v.oid)),
-                            ("attname", Value::Text(name.clone())),
-                            ("atttypid", oid(ty.oid())),
+                            ("attname", Value::Text(c.name.clone())),
+                            ("atttypid", oid(c.type_oid())),
                             ("attstattarget", Value::Int(-1)),
                             ("attlen", Value::Int(len)),
                             ("attnum", Value::Int(n as i64 + 1)),
                             ("attndims", Value::Int(0)),
                             ("attcacheoff", Value::Int(-1)),
-                            ("atttypmod", Value::Int(-1)),
+                            ("atttypmod", Value::Int(i64::from(c.typmod()))),
                             ("attbyval", Value::Bool((1..=8).contains(&len))),
                             ("attalign", text("i")),
                             ("attstorage", text(if len < 0 { "x" } else { "p" })),
@@ -3998,7 +4002,7 @@ pub fn rows(
                             ("attinhcount", Value::Int(0)),
                             (
                                 "attcollation",
-                                oid(if *ty == DataType::Text { 100 } else { 0 }),
+                                oid(if c.ty == DataType::Text { 100 } else { 0 }),
                             ),
                         ],
                     ));

@@ -677,6 +677,7 @@ mod tests {
             name: "a".into(),
             ty: DataType::Int8,
             bpchar: None,
+            kind: crate::catalog::TextKind::Text,
         }];
         Cursor::new(String::new(), columns, store, (false, scroll, false), 0)
     }

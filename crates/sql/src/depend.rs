@@ -61,7 +61,7 @@ pub fn from_recorded(
                 views
                     .iter()
                     .find(|v| v.oid == *oid)
-                    .and_then(|v| v.columns.iter().position(|(n, _)| n == c))
+                    .and_then(|v| v.columns.iter().position(|vc| vc.name == *c))
             }
         });
         let column = position.map_or(0, |p| p as u32 + 1);
@@ -695,11 +695,11 @@ impl Renamer<'_> {
                         let columns = v
                             .columns
                             .iter()
-                            .map(|(n, _)| {
-                                if target && n == self.new {
+                            .map(|c| {
+                                if target && c.name == self.new {
                                     self.old.to_string()
                                 } else {
-                                    n.clone()
+                                    c.name.clone()
                                 }
                             })
                             .collect();

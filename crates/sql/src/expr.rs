@@ -279,6 +279,8 @@ pub struct ScopeColumn {
     pub hidden: bool,
     /// `Some(typmod)` for a `character(n)` column (see [`crate::query::ColumnInfo::bpchar`]).
     pub bpchar: Option<i32>,
+    /// The declared type's modifier (see [`crate::query::ColumnInfo::kind`]).
+    pub kind: crate::catalog::TextKind,
     /// A table's column declared `text` (not `varchar`, not `char`): compared with a bpchar it
     /// makes the comparison a text one (see `Binder::text_against_bpchar`). False where the
     /// declared type is not known (a subquery's or a function's column).
@@ -4227,6 +4229,39 @@ impl<'a> Binder<'a> {
         Ok(self.bpchar_typmod(&bound).is_some())
     }
 
+    /// The declared type's modifier an expression's values have (see
+    /// [`crate::query::ColumnInfo::kind`]): a column's own, or that of a cast to a type with a
+    /// modifier; none for anything else, as PostgreSQL's `exprTypmod` has it.
+    #[must_use]
+    pub fn declared_kind(&self, e: &Expr) -> crate::catalog::TextKind {
+        use crate::catalog::TextKind;
+        let modifier = |args: &[Expr]| match args.get(1) {
+            Some(Expr::Literal(Value::Int(n))) => u32::try_from(*n).ok(),
+            _ => None,
+        };
+        match e {
+            Expr::Column(i) => self.scope.get(*i).map_or(TextKind::Text, |c| c.kind),
+            Expr::Func {
+                name: "varchar_length",
+                args,
+            } => modifier(args).map_or(TextKind::Text, |n| TextKind::Varchar(Some(n))),
+            Expr::Func {
+                name: "bpchar_length",
+                args,
+            } => modifier(args).map_or(TextKind::Text, TextKind::Char),
+            Expr::Func {
+                name: "typmod",
+                args,
+            } => match args.get(1) {
+                Some(Expr::Literal(Value::Int(t))) => {
+                    i32::try_from(*t).map_or(TextKind::Text, TextKind::Typmod)
+                }
+                _ => TextKind::Text,
+            },
+            _ => TextKind::Text,
+        }
+    }
+
     /// `Some(typmod)` when `e` is a `character(n)` / `bpchar` value by its static type (a
     /// column of that type or a cast to it): see [`crate::query::ColumnInfo::bpchar`].
     #[must_use]
@@ -5787,6 +5822,7 @@ mod tests {
             origin: None,
             hidden: false,
             bpchar: None,
+            kind: crate::catalog::TextKind::Text,
             plain_text: false,
             nullable,
         };

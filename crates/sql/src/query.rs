@@ -106,7 +106,7 @@
 //! uses numeric, so `SELECT 1.50` prints `1.5` here); set operations cannot yet resolve an untyped
 //! NULL column against a typed one.
 
-use crate::catalog::{self, TableDef, decode_columns_into, encode_key_value};
+use crate::catalog::{self, TableDef, TextKind, decode_columns_into, encode_key_value};
 use crate::catalog_views::VirtualTable;
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{
@@ -214,6 +214,10 @@ pub struct ColumnInfo {
     /// the wire describes it as PostgreSQL's bpchar (OID 1042) with `typmod` (`n + 4`, or -1
     /// without a length).
     pub bpchar: Option<i32>,
+    /// The declared type's modifier where the column has one: read straight from a
+    /// `numeric(10,3)` or `varchar(20)` column, or cast to such a type. A view's column keeps
+    /// it, and the wire describes the column with it, as PostgreSQL does.
+    pub kind: TextKind,
 }
 
 #[derive(Debug)]
@@ -672,6 +676,7 @@ fn function_scope(
             name: name.to_string(),
             ty,
             bpchar: None,
+            kind: TextKind::Text,
             plain_text: false,
             rel_oid: None,
             origin: None,
@@ -1028,6 +1033,21 @@ pub fn parse_view_query(view: &crate::catalog::ViewDef) -> SqlResult<ast::Query>
     }
 }
 
+/// The declared modifier of a set operation's column: the one both sides share; else, as
+/// PostgreSQL resolves the type from the left, `character varying` without a length where the
+/// left side is a `varchar` and the right a string; else none.
+fn set_column_kind(l: &ColumnInfo, r: &ColumnInfo) -> TextKind {
+    match (l.kind, r.kind) {
+        (a, b) if a == b => a,
+        (TextKind::Varchar(_), TextKind::Varchar(_) | TextKind::Text)
+            if l.ty == DataType::Text && r.ty == DataType::Text =>
+        {
+            TextKind::Varchar(None)
+        }
+        _ => TextKind::Text,
+    }
+}
+
 /// The scope of one table: its columns, qualified by its name or alias.
 #[must_use]
 pub fn table_scope(def: &TableDef, alias: Option<&str>) -> Vec<ScopeColumn> {
@@ -1040,6 +1060,7 @@ pub fn table_scope(def: &TableDef, alias: Option<&str>) -> Vec<ScopeColumn> {
             name: c.name.clone(),
             ty: c.ty,
             bpchar: c.bpchar_typmod(),
+            kind: c.text_kind,
             plain_text: c.ty == DataType::Text
                 && matches!(c.text_kind, crate::catalog::TextKind::Text),
             rel_oid: Some(def.oid),
@@ -1445,6 +1466,7 @@ impl<'a> Planner<'a> {
                         } else {
                             l.bpchar.and(r.bpchar).map(|_| -1)
                         },
+                        kind: set_column_kind(l, r),
                     });
                 }
                 Ok((
@@ -1528,6 +1550,7 @@ impl<'a> Planner<'a> {
                         name: format!("column{}", i + 1),
                         ty: *ty,
                         bpchar: None,
+                        kind: TextKind::Text,
                     })
                     .collect();
                 Ok((Body::Values(rows), columns, binder.outer_depth_used))
@@ -1785,6 +1808,7 @@ impl<'a> Planner<'a> {
                             name: c.name.clone(),
                             ty: c.ty,
                             bpchar: c.bpchar,
+                            kind: c.kind,
                             plain_text: false,
                             rel_oid: None,
                             origin: None,
@@ -1836,12 +1860,13 @@ impl<'a> Planner<'a> {
                                 .columns
                                 .iter()
                                 .zip(&plan.columns)
-                                .map(|((name, _), c)| ScopeColumn {
+                                .map(|(vc, c)| ScopeColumn {
                                     nullable: false,
                                     table: Some(t.clone()),
-                                    name: name.clone(),
+                                    name: vc.name.clone(),
                                     ty: c.ty,
                                     bpchar: c.bpchar,
+                                    kind: c.kind,
                                     plain_text: false,
                                     rel_oid: None,
                                     origin: Some(view.oid),
@@ -1860,6 +1885,7 @@ impl<'a> Planner<'a> {
                                     name: (*c).to_string(),
                                     ty: *ty,
                                     bpchar: None,
+                                    kind: TextKind::Text,
                                     plain_text: false,
                                     rel_oid: Some(seq.oid),
                                     origin: None,
@@ -1879,6 +1905,7 @@ impl<'a> Planner<'a> {
                                     name: (*c).to_string(),
                                     ty: *ty,
                                     bpchar: None,
+                                    kind: TextKind::Text,
                                     plain_text: false,
                                     rel_oid: crate::catalog_views::catalog_oid(vt.name),
                                     origin: None,
@@ -2051,6 +2078,7 @@ impl<'a> Planner<'a> {
                         name: c.name.clone(),
                         ty: c.ty,
                         bpchar: c.bpchar,
+                        kind: c.kind,
                         plain_text: false,
                         rel_oid: None,
                         origin: None,
@@ -2081,6 +2109,7 @@ impl<'a> Planner<'a> {
                         name: c.name.clone(),
                         ty: c.ty,
                         bpchar: c.bpchar,
+                        kind: c.kind,
                         plain_text: false,
                         rel_oid: None,
                         origin: None,
@@ -2540,6 +2569,7 @@ impl<'a> Planner<'a> {
                     name: name.clone(),
                     ty: slot_type(&binder, &b, &aggs, &group_keys),
                     bpchar: binder.bpchar_typmod(&b),
+                    kind: binder.declared_kind(&b),
                 });
                 projections.push(b);
             }
@@ -2599,6 +2629,7 @@ impl<'a> Planner<'a> {
                     name: name.clone(),
                     ty: binder.type_of(&b).unwrap_or(DataType::Text),
                     bpchar: binder.bpchar_typmod(&b),
+                    kind: binder.declared_kind(&b),
                 });
                 projections.push(b);
             }

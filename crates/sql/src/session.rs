@@ -1658,6 +1658,7 @@ impl Session {
                 name: show_name(variable),
                 ty: DataType::Text,
                 bpchar: None,
+                kind: crate::catalog::TextKind::Text,
             }]),
             _ => Ok(Vec::new()),
         }
@@ -2852,6 +2853,7 @@ impl Session {
                         name,
                         ty: DataType::Text,
                         bpchar: None,
+                        kind: crate::catalog::TextKind::Text,
                     }],
                     rows: vec![vec![Value::Text(value)]],
                 })
@@ -3022,7 +3024,7 @@ impl Session {
                             None,
                             sequence_options.as_deref().unwrap_or(&[]),
                         )?;
-                        o.type_oid = Some(if ty == DataType::Int8 { 20 } else { 23 });
+                        o.type_oid = Some(ty.oid());
                         owned.push((i, o, true));
                         not_null = true;
                     }
@@ -3540,17 +3542,21 @@ impl Session {
                 "CREATE VIEW specifies more column names than columns".into(),
             ));
         }
-        let mut columns: Vec<(String, DataType)> = plan
+        let mut columns: Vec<crate::catalog::Column> = plan
             .columns
             .iter()
-            .map(|c| (c.name.clone(), c.ty))
+            .map(|c| {
+                let mut column = crate::catalog::Column::new(c.name.clone(), c.ty, false);
+                column.text_kind = c.kind;
+                column
+            })
             .collect();
         for (c, given) in columns.iter_mut().zip(&cv.columns) {
-            c.0 = ident_name(&given.name);
+            c.name = ident_name(&given.name);
         }
         for (i, c) in columns.iter().enumerate() {
-            if columns[..i].iter().any(|d| d.0 == c.0) {
-                return Err(SqlError::DuplicateColumn(c.0.clone()));
+            if columns[..i].iter().any(|d| d.name == c.name) {
+                return Err(SqlError::DuplicateColumn(c.name.clone()));
             }
         }
         let oid = match crate::query::lookup_view(&engine, txn, &key)? {
@@ -3560,7 +3566,8 @@ impl Session {
                         "cannot drop columns from view".into(),
                     ));
                 }
-                for ((o, ot), (n, nt)) in old.columns.iter().zip(&columns) {
+                for (o, n) in old.columns.iter().zip(&columns) {
+                    let (o, ot, n, nt) = (&o.name, o, &n.name, n);
                     if o != n {
                         return Err(SqlError::InvalidTableDefinitionHint {
                             message: format!(
@@ -3569,11 +3576,12 @@ impl Session {
                             hint: "Use ALTER VIEW ... RENAME COLUMN ... to change name of view column instead.".into(),
                         });
                     }
-                    if ot != nt {
+                    // The type with its modifier, as PostgreSQL compares them.
+                    if (ot.ty, ot.typmod()) != (nt.ty, nt.typmod()) {
                         return Err(SqlError::InvalidTableDefinition(format!(
                             "cannot change data type of view column \"{o}\" from {} to {}",
-                            ot.name(),
-                            nt.name()
+                            ot.type_display(),
+                            nt.type_display()
                         )));
                     }
                 }
@@ -4871,12 +4879,12 @@ impl Session {
                 let i = v
                     .columns
                     .iter()
-                    .position(|(n, _)| n == old)
+                    .position(|c| c.name == old)
                     .ok_or_else(|| SqlError::UndefinedColumn(old.to_string()))?;
-                if v.columns.iter().any(|(n, _)| n == new) {
+                if v.columns.iter().any(|c| c.name == new) {
                     return Err(exists(&v.name));
                 }
-                v.columns[i].0 = new.to_string();
+                v.columns[i].name = new.to_string();
                 engine.put(txn, CATALOG, v.key().as_bytes(), &v.encode())?;
                 v.oid
             }
@@ -5641,6 +5649,7 @@ impl Session {
                                 name: c.name.clone(),
                                 ty: c.ty,
                                 bpchar: c.bpchar_typmod(),
+                                kind: c.text_kind,
                             });
                         }
                     }
@@ -5651,6 +5660,7 @@ impl Session {
                                 name: c.name.clone(),
                                 ty: c.ty,
                                 bpchar: c.bpchar,
+                                kind: c.kind,
                             });
                         }
                     }
@@ -5667,6 +5677,7 @@ impl Session {
                 name,
                 ty: binder.type_of(&b).unwrap_or(DataType::Text),
                 bpchar: binder.bpchar_typmod(&b),
+                kind: binder.declared_kind(&b),
             });
             exprs.push(b);
         }
@@ -7114,6 +7125,7 @@ fn explain_columns() -> Vec<ColumnInfo> {
         name: "QUERY PLAN".into(),
         ty: DataType::Text,
         bpchar: None,
+        kind: crate::catalog::TextKind::Text,
     }]
 }
 
@@ -7251,6 +7263,7 @@ fn show_all_columns() -> Vec<ColumnInfo> {
             name: (*n).to_string(),
             ty: DataType::Text,
             bpchar: None,
+            kind: crate::catalog::TextKind::Text,
         })
         .collect()
 }

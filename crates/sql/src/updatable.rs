@@ -85,7 +85,7 @@ impl Base {
     fn column_names(&self) -> Vec<String> {
         match self {
             Base::Table(t) => t.columns.iter().map(|c| c.name.clone()).collect(),
-            Base::View(v) => v.columns.iter().map(|c| c.0.clone()).collect(),
+            Base::View(v) => v.columns.iter().map(|c| c.name.clone()).collect(),
         }
     }
 }
@@ -255,7 +255,7 @@ pub fn analyse(
         .columns
         .iter()
         .zip(exprs)
-        .map(|((n, _), (e, i))| (n.clone(), e, i))
+        .map(|(c, (e, i))| (c.name.clone(), e, i))
         .collect();
     Ok(Ok(Simple {
         base_name: name.clone(),
@@ -733,7 +733,7 @@ pub fn insert(
         view.columns
             .iter()
             .take(given)
-            .map(|c| c.0.clone())
+            .map(|c| c.name.clone())
             .collect()
     } else {
         ins.columns
