@@ -14,10 +14,11 @@
 //!   t.*::type                                       →  (t.*)::type
 //!   x [I]LIKE ALL (SELECT …)                        →  x [I]LIKE ALL (ARRAY(SELECT …))
 //!   AS IDENTITY (START WITH 10 INCREMENT BY 5)      →  AS IDENTITY (INCREMENT BY 5 START WITH 10)
+//!   INTERVAL (2) '1.2345 seconds'                   →  '1.2345 seconds'::interval(2)
 //! ```
 //!
 //! The rewrite runs on text that names one of the trigger words (SYMMETRIC, TRIM, EXCLUDE,
-//! FETCH, `*::`, LIKE with ALL, IDENTITY), one form at a time, re-reading the tokens after each (so nested forms are
+//! FETCH, `*::`, LIKE with ALL, IDENTITY, INTERVAL), one form at a time, re-reading the tokens after each (so nested forms are
 //! each found), at most `REWRITES_MAX` times. Its token reader is `ddl_parse`'s, which skips
 //! strings, quoted names, comments and dollar quotes. (It must run before the parser, not only
 //! on its refusals: `BETWEEN SYMMETRIC (a) AND b` parses, as a call of a function `symmetric`.)
@@ -60,9 +61,17 @@ type Edit = Vec<(std::ops::Range<usize>, String)>;
 #[must_use]
 pub fn rewrite(sql: &str) -> Option<String> {
     let lower = sql.to_ascii_lowercase();
-    let triggered = ["symmetric", "trim", "exclude", "fetch", "*::", "identity"]
-        .iter()
-        .any(|w| lower.contains(w))
+    let triggered = [
+        "symmetric",
+        "trim",
+        "exclude",
+        "fetch",
+        "*::",
+        "identity",
+        "interval",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
         || (lower.contains("like") && lower.contains("all"));
     if !triggered {
         return None;
@@ -144,6 +153,22 @@ fn next_edit(text: &str, toks: &[(Token, usize)]) -> Option<Edit> {
                     return Some(vec![(inner, ordered)]);
                 }
             }
+            // `INTERVAL (p) 'string'`, whose precision the parser drops; the cast it means
+            // keeps it.
+            Some("interval")
+                if punct(i + 1, '(')
+                    && matches!(toks.get(i + 2), Some((Token::Literal, _)))
+                    && punct(i + 3, ')')
+                    && matches!(toks.get(i + 4), Some((Token::Literal, at)) if text[*at..].starts_with('\'')) =>
+            {
+                let precision = text[toks[i + 2].1..toks[i + 3].1].trim();
+                let string = toks[i + 4].1;
+                let end = string_end(text, string)?;
+                return Some(vec![(
+                    toks[i].1..end,
+                    format!("{}::interval({precision})", &text[string..end]),
+                )]);
+            }
             // `t.*::type`: the parser takes `t.*` only as a whole select item.
             Some(_)
                 if punct(i + 1, '.')
@@ -160,6 +185,19 @@ fn next_edit(text: &str, toks: &[(Token, usize)]) -> Option<Edit> {
         }
     }
     None
+}
+
+/// The end (exclusive) of the string literal starting at `start` (a `'`); `''` inside is a
+/// quote.
+fn string_end(text: &str, start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    loop {
+        i += text.get(i..)?.find('\'')? + 1;
+        if !text[i..].starts_with('\'') {
+            return Some(i);
+        }
+        i += 1;
+    }
 }
 
 /// Sequence options (of `CREATE SEQUENCE` or an identity column) in the order the parser
@@ -467,6 +505,16 @@ mod tests {
                 .unwrap();
         restore(&mut stmts);
         stmts
+    }
+
+    #[test]
+    fn an_interval_literal_keeps_its_precision() {
+        assert_eq!(
+            rewrite("SELECT INTERVAL (2) '1.23456 s', interval(0)'it''s', interval '1 s'").unwrap(),
+            "SELECT '1.23456 s'::interval(2), 'it''s'::interval(0), interval '1 s'"
+        );
+        // Only a string literal after the precision; a string elsewhere is left alone.
+        assert_eq!(rewrite("SELECT 'interval(2)', interval '1 s'"), None);
     }
 
     #[test]
