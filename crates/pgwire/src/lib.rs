@@ -61,6 +61,7 @@ use borealis_sql::datetime as dt;
 use borealis_sql::expr::SessionInfo;
 use borealis_sql::query::ColumnInfo;
 use borealis_sql::{DataType, Database, Executed, Output, PlanSlot, Session, SqlError, Value};
+use bytes::{BufMut, BytesMut};
 use futures::{Sink, SinkExt, stream};
 use pgwire::api::auth::{
     ServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
@@ -72,8 +73,8 @@ use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::CopyResponse;
 use pgwire::api::results::{
-    DataRowEncoder, DescribePortalResponse, DescribeStatementResponse, FieldFormat, FieldInfo,
-    QueryResponse, Response, Tag,
+    DescribePortalResponse, DescribeStatementResponse, FieldFormat, FieldInfo, QueryResponse,
+    Response, Tag,
 };
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::{Entry, PortalStore};
@@ -1189,13 +1190,27 @@ fn response(executed: Executed, formats: &Format, rows_tag: &str) -> PgWireResul
 }
 
 /// Encodes rows of one result into DataRow messages in the formats Bind asked for.
+///
+/// The rows are written one after another into one buffer, [`ROW_CHUNK_BYTES`] allocated at a
+/// time, and each message takes its row's part of it (`BytesMut::split`, which shares the
+/// allocation): a result of small rows costs an allocation per chunk, not per row. The common
+/// values (NULL, strings, integers, booleans) are written directly; the others through the
+/// wire types' own encoders, as `DataRowEncoder` would write them.
 struct RowEncoder {
     schema: Arc<Vec<FieldInfo>>,
     types: Vec<DataType>,
-    encoder: DataRowEncoder,
-    /// Text forms of numbers are written here rather than into a new string per field.
-    scratch: String,
+    /// Per column: the type it is described with, and whether it is sent as text.
+    wire: Vec<(Type, bool)>,
+    buf: BytesMut,
+    format_options: pgwire::types::format::FormatOptions,
 }
+
+/// The buffer [`RowEncoder`] writes rows into is topped up by this much when less than
+/// [`ROW_ROOM_BYTES`] is left: 64 KiB holds about a thousand rows of a few short columns.
+const ROW_CHUNK_BYTES: usize = 64 * 1024;
+/// The room a row starts with; a longer row grows the buffer as it is written.
+const ROW_ROOM_BYTES: usize = 1024;
+const _: () = assert!(ROW_ROOM_BYTES < ROW_CHUNK_BYTES);
 
 impl RowEncoder {
     fn new(columns: &[borealis_sql::query::ColumnInfo], formats: &Format) -> RowEncoder {
@@ -1205,105 +1220,143 @@ impl RowEncoder {
             .map(|(i, c)| field_info(c, formats.format_for(i)))
             .collect();
         let schema = Arc::new(fields);
+        let wire = schema
+            .iter()
+            .map(|f| (f.datatype().clone(), f.format() == FieldFormat::Text))
+            .collect();
         RowEncoder {
-            encoder: DataRowEncoder::new(schema.clone()),
             schema,
             types: columns.iter().map(|c| c.ty).collect(),
-            scratch: String::new(),
+            wire,
+            buf: BytesMut::new(),
+            format_options: pgwire::types::format::FormatOptions::default(),
         }
     }
 
+    /// Writes one field's length and bytes.
+    fn put_bytes(&mut self, bytes: &[u8]) {
+        self.buf.put_i32(bytes.len() as i32);
+        self.buf.put_slice(bytes);
+    }
+
+    /// Writes an integer's text form, without going through `fmt`.
+    fn put_decimal(&mut self, x: i64) {
+        let mut digits = [0u8; 20];
+        let text = decimal(x, &mut digits);
+        self.put_bytes(text);
+    }
+
+    /// Writes `value` as column `i` is described (its type and format), as
+    /// `DataRowEncoder::encode_field` does.
+    fn put<T: postgres_types::ToSql + pgwire::types::ToSqlText>(
+        &mut self,
+        i: usize,
+        value: &T,
+    ) -> PgWireResult<()> {
+        let (ty, text) = &self.wire[i];
+        let format = if *text {
+            FieldFormat::Text
+        } else {
+            FieldFormat::Binary
+        };
+        let ty = ty.clone();
+        self.put_as(value, &ty, format)
+    }
+
+    /// Writes `value` as a `ty` in `format`, as
+    /// `DataRowEncoder::encode_field_with_type_and_format` does: the length is written as -1
+    /// (NULL) first, then set to the bytes' length unless the value was NULL.
+    fn put_as<T: postgres_types::ToSql + pgwire::types::ToSqlText>(
+        &mut self,
+        value: &T,
+        ty: &Type,
+        format: FieldFormat,
+    ) -> PgWireResult<()> {
+        let at = self.buf.len();
+        self.buf.put_i32(-1);
+        let is_null = if format == FieldFormat::Text {
+            value.to_sql_text(ty, &mut self.buf, &self.format_options)
+        } else {
+            value.to_sql(ty, &mut self.buf)
+        }
+        .map_err(PgWireError::ApiError)?;
+        if let postgres_types::IsNull::No = is_null {
+            let len = (self.buf.len() - at - 4) as i32;
+            self.buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+        }
+        Ok(())
+    }
+
     fn encode(&mut self, row: &[Value]) -> PgWireResult<pgwire::messages::data::DataRow> {
+        if self.buf.capacity() - self.buf.len() < ROW_ROOM_BYTES {
+            self.buf.reserve(ROW_CHUNK_BYTES);
+        }
         for (i, v) in row.iter().enumerate() {
-            let field = &self.schema[i];
-            if field.format() == FieldFormat::Text {
+            if let Value::Null = v {
+                self.buf.put_i32(-1);
+                continue;
+            }
+            let (ty, text) = &self.wire[i];
+            if *text {
                 match v {
-                    Value::Null => self.encoder.encode_field(&None::<&str>)?,
+                    // A string is sent as it is, unless the column is described as an array
+                    // (the wire's encoder then quotes it as an element).
+                    Value::Text(s) | Value::Bpchar(s) | Value::Json(s)
+                        if !matches!(ty.kind(), postgres_types::Kind::Array(_)) =>
+                    {
+                        self.put_bytes(s.as_bytes())
+                    }
                     Value::Text(s) | Value::Bpchar(s) | Value::Json(s) => {
-                        self.encoder.encode_field(&s.as_str())?
+                        self.put(i, &s.as_str())?
                     }
-                    Value::Bool(b) => self.encoder.encode_field(&if *b { "t" } else { "f" })?,
-                    Value::Int(x) => {
-                        use std::fmt::Write as _;
-                        self.scratch.clear();
-                        let _ = write!(self.scratch, "{x}");
-                        self.encoder.encode_field(&self.scratch.as_str())?;
-                    }
+                    Value::Bool(b) => self.put_bytes(if *b { b"t" } else { b"f" }),
+                    Value::Int(x) => self.put_decimal(*x),
                     // An array's text, written as it is: the encoder would quote a
                     // string sent for an array column as an element.
-                    Value::Array(items) => self.encoder.encode_field_with_type_and_format(
+                    Value::Array(items) => self.put_as(
                         &borealis_sql::array::format(items),
                         &Type::TEXT,
                         FieldFormat::Text,
-                        &pgwire::types::format::FormatOptions::default(),
                     )?,
-                    other => self.encoder.encode_field(&other.to_text())?,
+                    other => self.put(i, &other.to_text())?,
                 }
                 continue;
             }
             match (v, self.types[i]) {
-                (Value::Null, _) => self.encoder.encode_field(&None::<i32>)?,
-                (Value::Int(x), DataType::Int4) => self.encoder.encode_field(&(*x as i32))?,
-                (Value::Int(x), DataType::Int2) => self.encoder.encode_field(&(*x as i16))?,
-                (Value::Float4(f), _) => self.encoder.encode_field(f)?,
-                (Value::Int(x), _) => self.encoder.encode_field(x)?,
-                (Value::Float(f), _) => self.encoder.encode_field(f)?,
-                (Value::Bool(b), _) => self.encoder.encode_field(b)?,
-                (Value::Text(s) | Value::Bpchar(s), _) => self.encoder.encode_field(s)?,
+                (Value::Null, _) => self.buf.put_i32(-1),
+                (Value::Int(x), DataType::Int4) => self.put_bytes(&(*x as i32).to_be_bytes()),
+                (Value::Int(x), DataType::Int2) => self.put_bytes(&(*x as i16).to_be_bytes()),
+                (Value::Int(x), DataType::Int8) => self.put_bytes(&x.to_be_bytes()),
+                (Value::Float4(f), _) => self.put(i, f)?,
+                (Value::Int(x), _) => self.put(i, x)?,
+                (Value::Float(f), _) => self.put(i, f)?,
+                (Value::Bool(b), _) => self.put(i, b)?,
+                // A string's binary form is its bytes.
+                (Value::Text(s) | Value::Bpchar(s), _) => self.put_bytes(s.as_bytes()),
                 (Value::Timestamp(t) | Value::TimestampTz(t), _) => {
-                    self.encoder.encode_field_with_type_and_format(
-                        &dt::ts_to_wire(*t),
-                        &Type::INT8,
-                        FieldFormat::Binary,
-                        &pgwire::types::format::FormatOptions::default(),
-                    )?
+                    self.put_as(&dt::ts_to_wire(*t), &Type::INT8, FieldFormat::Binary)?
                 }
-                (Value::Time(t), _) => self.encoder.encode_field_with_type_and_format(
-                    t,
-                    &Type::INT8,
-                    FieldFormat::Binary,
-                    &pgwire::types::format::FormatOptions::default(),
-                )?,
-                (Value::Date(d), _) => self.encoder.encode_field_with_type_and_format(
-                    &dt::date_to_wire(*d),
-                    &Type::INT4,
-                    FieldFormat::Binary,
-                    &pgwire::types::format::FormatOptions::default(),
-                )?,
-                (Value::TimeTz(t, east_secs), _) => {
-                    self.encoder.encode_field_with_type_and_format(
-                        &dt::timetz_to_wire(*t, *east_secs),
-                        &Type::BYTEA,
-                        FieldFormat::Binary,
-                        &pgwire::types::format::FormatOptions::default(),
-                    )?
+                (Value::Time(t), _) => self.put_as(t, &Type::INT8, FieldFormat::Binary)?,
+                (Value::Date(d), _) => {
+                    self.put_as(&dt::date_to_wire(*d), &Type::INT4, FieldFormat::Binary)?
                 }
-                (Value::Interval(iv), _) => self.encoder.encode_field_with_type_and_format(
-                    &dt::interval_to_wire(iv),
+                (Value::TimeTz(t, east_secs), _) => self.put_as(
+                    &dt::timetz_to_wire(*t, *east_secs),
                     &Type::BYTEA,
                     FieldFormat::Binary,
-                    &pgwire::types::format::FormatOptions::default(),
                 )?,
+                (Value::Interval(iv), _) => {
+                    self.put_as(&dt::interval_to_wire(iv), &Type::BYTEA, FieldFormat::Binary)?
+                }
                 // The type's own binary form, sent as raw bytes.
-                (Value::Bytes(b), _) => self.encoder.encode_field_with_type_and_format(
-                    b,
-                    &Type::BYTEA,
-                    FieldFormat::Binary,
-                    &pgwire::types::format::FormatOptions::default(),
-                )?,
-                (Value::Uuid(u), _) => self.encoder.encode_field_with_type_and_format(
-                    &u.to_be_bytes().to_vec(),
-                    &Type::BYTEA,
-                    FieldFormat::Binary,
-                    &pgwire::types::format::FormatOptions::default(),
-                )?,
-                (Value::Numeric(n), _) => self.encoder.encode_field_with_type_and_format(
-                    &n.to_wire(),
-                    &Type::BYTEA,
-                    FieldFormat::Binary,
-                    &pgwire::types::format::FormatOptions::default(),
-                )?,
-                (Value::Json(s), _) => self.encoder.encode_field(s)?,
+                (Value::Bytes(b), _) => self.put_as(b, &Type::BYTEA, FieldFormat::Binary)?,
+                (Value::Uuid(u), _) => {
+                    self.put_as(&u.to_be_bytes().to_vec(), &Type::BYTEA, FieldFormat::Binary)?
+                }
+                (Value::Numeric(n), _) => {
+                    self.put_as(&n.to_wire(), &Type::BYTEA, FieldFormat::Binary)?
+                }
+                (Value::Json(s), _) => self.put(i, s)?,
                 (Value::Array(items), ty) => {
                     let mut b = Vec::new();
                     borealis_sql::array::to_binary(
@@ -1311,47 +1364,50 @@ impl RowEncoder {
                         ty.element().unwrap_or(DataType::Text),
                         &mut b,
                     );
-                    self.encoder.encode_field_with_type_and_format(
-                        &b,
-                        &Type::BYTEA,
-                        FieldFormat::Binary,
-                        &pgwire::types::format::FormatOptions::default(),
-                    )?
+                    self.put_as(&b, &Type::BYTEA, FieldFormat::Binary)?
                 }
                 (Value::Record(r), _) => {
                     let mut b = Vec::new();
                     borealis_sql::record::to_binary(r, &mut b);
-                    self.encoder.encode_field_with_type_and_format(
-                        &b,
-                        &Type::BYTEA,
-                        FieldFormat::Binary,
-                        &pgwire::types::format::FormatOptions::default(),
-                    )?
+                    self.put_as(&b, &Type::BYTEA, FieldFormat::Binary)?
                 }
                 (Value::JsonPath(p), _) => {
                     let mut b = vec![1u8];
                     b.extend_from_slice(p.as_bytes());
-                    self.encoder.encode_field_with_type_and_format(
-                        &b,
-                        &Type::BYTEA,
-                        FieldFormat::Binary,
-                        &pgwire::types::format::FormatOptions::default(),
-                    )?
+                    self.put_as(&b, &Type::BYTEA, FieldFormat::Binary)?
                 }
                 (Value::Jsonb(j), _) => {
                     let mut b = vec![1u8];
                     b.extend_from_slice(j.to_string().as_bytes());
-                    self.encoder.encode_field_with_type_and_format(
-                        &b,
-                        &Type::BYTEA,
-                        FieldFormat::Binary,
-                        &pgwire::types::format::FormatOptions::default(),
-                    )?
+                    self.put_as(&b, &Type::BYTEA, FieldFormat::Binary)?
                 }
             }
         }
-        Ok(self.encoder.take_row())
+        Ok(pgwire::messages::data::DataRow::new(
+            self.buf.split(),
+            row.len() as i16,
+        ))
     }
+}
+
+/// The decimal digits of `x` (with a minus sign), written at the end of `digits`: twenty bytes
+/// hold `i64::MIN`.
+fn decimal(x: i64, digits: &mut [u8; 20]) -> &[u8] {
+    let mut at = digits.len();
+    let mut n = x.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if x < 0 {
+        at -= 1;
+        digits[at] = b'-';
+    }
+    &digits[at..]
 }
 
 /// A row-returning response whose command tag is `tag` and the row count.
@@ -2429,6 +2485,24 @@ fn run_caught<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 #[cfg(test)]
 mod position_tests {
     use super::word_position;
+
+    #[test]
+    fn integers_are_written_as_display_writes_them() {
+        let mut digits = [0u8; 20];
+        for x in [
+            0,
+            7,
+            -7,
+            10,
+            -10,
+            1234567890,
+            i64::MAX,
+            i64::MIN,
+            i64::MIN + 1,
+        ] {
+            assert_eq!(super::decimal(x, &mut digits), x.to_string().as_bytes());
+        }
+    }
 
     #[test]
     fn names_are_found_as_whole_words_outside_literals() {
