@@ -1033,12 +1033,13 @@ pub fn parse_view_query(view: &crate::catalog::ViewDef) -> SqlResult<ast::Query>
     }
 }
 
-/// The declared modifier of a set operation's column: the one both sides share; else, as
-/// PostgreSQL resolves the type from the left, `character varying` without a length where the
-/// left side is a `varchar` and the right a string; else none.
+/// The declared modifier of a set operation's column: the one both sides share, when they
+/// share the type too (PostgreSQL's `select_common_typmod`); else, as PostgreSQL resolves the
+/// type from the left, `character varying` without a length where the left side is a
+/// `varchar` and the right a string; else none.
 fn set_column_kind(l: &ColumnInfo, r: &ColumnInfo) -> TextKind {
     match (l.kind, r.kind) {
-        (a, b) if a == b => a,
+        (a, b) if a == b && l.ty == r.ty => a,
         (TextKind::Varchar(_), TextKind::Varchar(_) | TextKind::Text)
             if l.ty == DataType::Text && r.ty == DataType::Text =>
         {
