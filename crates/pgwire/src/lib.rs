@@ -1193,9 +1193,10 @@ fn response(executed: Executed, formats: &Format, rows_tag: &str) -> PgWireResul
 ///
 /// The rows are written one after another into one buffer, [`ROW_CHUNK_BYTES`] allocated at a
 /// time, and each message takes its row's part of it (`BytesMut::split`, which shares the
-/// allocation): a result of small rows costs an allocation per chunk, not per row. The common
-/// values (NULL, strings, integers, booleans) are written directly; the others through the
-/// wire types' own encoders, as `DataRowEncoder` would write them.
+/// allocation): a result of small rows costs an allocation per chunk, not per row. NULLs,
+/// strings, integers and the binary forms the SQL layer makes are written as their bytes; the
+/// rest (floats, booleans in binary, text forms for a column described as an array) go through
+/// the wire types' own encoders, as `DataRowEncoder` would write them.
 struct RowEncoder {
     schema: Arc<Vec<FieldInfo>>,
     types: Vec<DataType>,
@@ -1246,35 +1247,18 @@ impl RowEncoder {
         self.put_bytes(text);
     }
 
-    /// Writes `value` as column `i` is described (its type and format), as
-    /// `DataRowEncoder::encode_field` does.
+    /// Writes `value` as column `i` is described (its type and format), through the wire
+    /// type's own encoder, as `DataRowEncoder::encode_field` does: the length is written as -1
+    /// (NULL) first, then set to the bytes' length unless the value was NULL.
     fn put<T: postgres_types::ToSql + pgwire::types::ToSqlText>(
         &mut self,
         i: usize,
         value: &T,
     ) -> PgWireResult<()> {
         let (ty, text) = &self.wire[i];
-        let format = if *text {
-            FieldFormat::Text
-        } else {
-            FieldFormat::Binary
-        };
-        let ty = ty.clone();
-        self.put_as(value, &ty, format)
-    }
-
-    /// Writes `value` as a `ty` in `format`, as
-    /// `DataRowEncoder::encode_field_with_type_and_format` does: the length is written as -1
-    /// (NULL) first, then set to the bytes' length unless the value was NULL.
-    fn put_as<T: postgres_types::ToSql + pgwire::types::ToSqlText>(
-        &mut self,
-        value: &T,
-        ty: &Type,
-        format: FieldFormat,
-    ) -> PgWireResult<()> {
         let at = self.buf.len();
         self.buf.put_i32(-1);
-        let is_null = if format == FieldFormat::Text {
+        let is_null = if *text {
             value.to_sql_text(ty, &mut self.buf, &self.format_options)
         } else {
             value.to_sql(ty, &mut self.buf)
@@ -1313,11 +1297,9 @@ impl RowEncoder {
                     Value::Int(x) => self.put_decimal(*x),
                     // An array's text, written as it is: the encoder would quote a
                     // string sent for an array column as an element.
-                    Value::Array(items) => self.put_as(
-                        &borealis_sql::array::format(items),
-                        &Type::TEXT,
-                        FieldFormat::Text,
-                    )?,
+                    Value::Array(items) => {
+                        self.put_bytes(borealis_sql::array::format(items).as_bytes())
+                    }
                     other => self.put(i, &other.to_text())?,
                 }
                 continue;
@@ -1333,29 +1315,19 @@ impl RowEncoder {
                 (Value::Bool(b), _) => self.put(i, b)?,
                 // A string's binary form is its bytes.
                 (Value::Text(s) | Value::Bpchar(s), _) => self.put_bytes(s.as_bytes()),
+                // The other types' binary forms are sent as their bytes.
                 (Value::Timestamp(t) | Value::TimestampTz(t), _) => {
-                    self.put_as(&dt::ts_to_wire(*t), &Type::INT8, FieldFormat::Binary)?
+                    self.put_bytes(&dt::ts_to_wire(*t).to_be_bytes())
                 }
-                (Value::Time(t), _) => self.put_as(t, &Type::INT8, FieldFormat::Binary)?,
-                (Value::Date(d), _) => {
-                    self.put_as(&dt::date_to_wire(*d), &Type::INT4, FieldFormat::Binary)?
+                (Value::Time(t), _) => self.put_bytes(&t.to_be_bytes()),
+                (Value::Date(d), _) => self.put_bytes(&dt::date_to_wire(*d).to_be_bytes()),
+                (Value::TimeTz(t, east_secs), _) => {
+                    self.put_bytes(&dt::timetz_to_wire(*t, *east_secs))
                 }
-                (Value::TimeTz(t, east_secs), _) => self.put_as(
-                    &dt::timetz_to_wire(*t, *east_secs),
-                    &Type::BYTEA,
-                    FieldFormat::Binary,
-                )?,
-                (Value::Interval(iv), _) => {
-                    self.put_as(&dt::interval_to_wire(iv), &Type::BYTEA, FieldFormat::Binary)?
-                }
-                // The type's own binary form, sent as raw bytes.
-                (Value::Bytes(b), _) => self.put_as(b, &Type::BYTEA, FieldFormat::Binary)?,
-                (Value::Uuid(u), _) => {
-                    self.put_as(&u.to_be_bytes().to_vec(), &Type::BYTEA, FieldFormat::Binary)?
-                }
-                (Value::Numeric(n), _) => {
-                    self.put_as(&n.to_wire(), &Type::BYTEA, FieldFormat::Binary)?
-                }
+                (Value::Interval(iv), _) => self.put_bytes(&dt::interval_to_wire(iv)),
+                (Value::Bytes(b), _) => self.put_bytes(b),
+                (Value::Uuid(u), _) => self.put_bytes(&u.to_be_bytes()),
+                (Value::Numeric(n), _) => self.put_bytes(&n.to_wire()),
                 (Value::Json(s), _) => self.put(i, s)?,
                 (Value::Array(items), ty) => {
                     let mut b = Vec::new();
@@ -1364,22 +1336,23 @@ impl RowEncoder {
                         ty.element().unwrap_or(DataType::Text),
                         &mut b,
                     );
-                    self.put_as(&b, &Type::BYTEA, FieldFormat::Binary)?
+                    self.put_bytes(&b)
                 }
                 (Value::Record(r), _) => {
                     let mut b = Vec::new();
                     borealis_sql::record::to_binary(r, &mut b);
-                    self.put_as(&b, &Type::BYTEA, FieldFormat::Binary)?
+                    self.put_bytes(&b)
                 }
+                // jsonpath and jsonb: a version byte, then the text.
                 (Value::JsonPath(p), _) => {
                     let mut b = vec![1u8];
                     b.extend_from_slice(p.as_bytes());
-                    self.put_as(&b, &Type::BYTEA, FieldFormat::Binary)?
+                    self.put_bytes(&b)
                 }
                 (Value::Jsonb(j), _) => {
                     let mut b = vec![1u8];
                     b.extend_from_slice(j.to_string().as_bytes());
-                    self.put_as(&b, &Type::BYTEA, FieldFormat::Binary)?
+                    self.put_bytes(&b)
                 }
             }
         }
