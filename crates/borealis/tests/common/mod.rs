@@ -357,10 +357,25 @@ impl Drop for Cluster {
         if !std::thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {
+            // A failure far away (in CI) is explained by what the processes said last.
             eprintln!("cluster files kept in {}", self.dir.display());
+            let mut logs: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+                .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+                .unwrap_or_default();
+            logs.retain(|p| p.extension().is_some_and(|x| x == "log"));
+            logs.sort();
+            for log in logs {
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+                eprintln!("--- last lines of {}:\n{}", log.display(), tail.join("\n"));
+            }
         }
     }
 }
+
+/// Lines of each process's log shown when a test fails.
+const LOG_TAIL_LINES: usize = 15;
 
 /// The SQLSTATE of a failed statement.
 pub fn sqlstate(e: &tokio_postgres::Error) -> String {
