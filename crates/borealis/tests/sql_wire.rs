@@ -387,6 +387,43 @@ async fn result_columns_carry_their_declared_modifiers() {
     assert_eq!(row.get::<_, String>(0), "bee");
     assert_eq!(row.get::<_, String>(1), "de");
     assert_eq!(row.get::<_, Vec<String>>(2), vec!["x".to_string()]);
+    // CASE and COALESCE keep a modifier all their choices declare; an array cast keeps its
+    // element's and applies it to each element. (As psql's `\gdesc` shows on PostgreSQL 15.)
+    let st = c
+        .prepare(
+            "SELECT CASE WHEN a > 0 THEN b ELSE b END AS cb, CASE WHEN a > 0 THEN b END AS cn, \
+             coalesce(a, a) AS ca, coalesce(b, 'x') AS cx, coalesce(b, d::varchar(3)) AS cv, \
+             coalesce(b, d) AS cd, ARRAY['abcdef', NULL]::varchar(3)[] AS av, \
+             ARRAY['a']::char(3)[] AS ac, ARRAY['5']::interval minute[] AS ai FROM rdt",
+        )
+        .await
+        .unwrap();
+    let described: Vec<(&str, Type, i32)> = st
+        .columns()
+        .iter()
+        .map(|col| (col.name(), col.type_().clone(), col.type_modifier()))
+        .collect();
+    let minute = (1 << (16 + 11)) | 0xffff;
+    assert_eq!(
+        described,
+        vec![
+            ("cb", Type::VARCHAR, 24),
+            ("cn", Type::VARCHAR, -1),
+            ("ca", Type::NUMERIC, numeric(10, 3)),
+            ("cx", Type::VARCHAR, -1),
+            ("cv", Type::VARCHAR, -1),
+            ("cd", Type::TEXT, -1),
+            ("av", Type::VARCHAR_ARRAY, 7),
+            ("ac", Type::BPCHAR_ARRAY, 7),
+            ("ai", Type::INTERVAL_ARRAY, minute),
+        ]
+    );
+    let row = c.query_one(&st, &[]).await.unwrap();
+    assert_eq!(
+        row.get::<_, Vec<Option<String>>>("av"),
+        vec![Some("abc".to_string()), None]
+    );
+    assert_eq!(row.get::<_, Vec<String>>("ac"), vec!["a  ".to_string()]);
     // Through a view, the same.
     let st = c.prepare("SELECT a, b FROM rdt_v").await.unwrap();
     let described: Vec<(Type, i32)> = st
@@ -398,6 +435,83 @@ async fn result_columns_carry_their_declared_modifiers() {
         described,
         vec![(Type::NUMERIC, numeric(10, 3)), (Type::VARCHAR, 24)]
     );
+}
+
+/// A column read straight from a table (or view, or catalog) is described with the table's
+/// OID and its column number, through subqueries and CTEs too; a computed one with zeros. The
+/// cases and their answers are node-postgres's `tableID`/`columnID` on PostgreSQL 15.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn result_columns_name_the_table_column_they_come_from() {
+    let _g = serial();
+    let cluster = Cluster::start("sql-column-source");
+    let c = cluster.client().await;
+    c.batch_execute(
+        "CREATE TABLE ft (id int PRIMARY KEY, a text); CREATE TABLE ft2 (id int, c text); \
+         CREATE VIEW fv AS SELECT a, id, a || 'x' AS ax FROM ft; CREATE SEQUENCE fs",
+    )
+    .await
+    .unwrap();
+    let oid = |name: &str| {
+        let c = &c;
+        let name = name.to_string();
+        async move {
+            let oid: i64 = c
+                .query_one(
+                    "SELECT oid::int8 FROM pg_class WHERE relname = $1",
+                    &[&name],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            u32::try_from(oid).unwrap()
+        }
+    };
+    let (ft, ft2, fv, fs) = (
+        oid("ft").await,
+        oid("ft2").await,
+        oid("fv").await,
+        oid("fs").await,
+    );
+    let cases: Vec<(&str, Vec<(u32, i16)>)> = vec![
+        (
+            "SELECT id, a, id + 1 AS e, a::text AS f, (a) AS g FROM ft",
+            vec![(ft, 1), (ft, 2), (0, 0), (ft, 2), (ft, 2)],
+        ),
+        ("SELECT * FROM fv", vec![(fv, 1), (fv, 2), (fv, 3)]),
+        (
+            "SELECT x.a, y.c FROM ft x JOIN ft2 y USING (id)",
+            vec![(ft, 2), (ft2, 2)],
+        ),
+        ("SELECT s.q FROM (SELECT a AS q FROM ft) s", vec![(ft, 2)]),
+        (
+            "WITH w AS (SELECT a FROM ft) SELECT a FROM w",
+            vec![(ft, 2)],
+        ),
+        (
+            "SELECT relname, oid FROM pg_class LIMIT 0",
+            vec![(1259, 2), (1259, 1)],
+        ),
+        ("SELECT id FROM ft UNION SELECT id FROM ft2", vec![(0, 0)]),
+        (
+            "SELECT a, count(*) FROM ft GROUP BY a",
+            vec![(ft, 2), (0, 0)],
+        ),
+        ("SELECT (SELECT a FROM ft LIMIT 1) AS sub", vec![(0, 0)]),
+        ("SELECT last_value FROM fs", vec![(fs, 1)]),
+        (
+            "INSERT INTO ft2 VALUES (1, 'x') RETURNING id, c, id + 1 AS z, *",
+            vec![(ft2, 1), (ft2, 2), (0, 0), (ft2, 1), (ft2, 2)],
+        ),
+    ];
+    for (sql, want) in cases {
+        let st = c.prepare(sql).await.unwrap();
+        let got: Vec<(u32, i16)> = st
+            .columns()
+            .iter()
+            .map(|col| (col.table_oid().unwrap_or(0), col.column_id().unwrap_or(0)))
+            .collect();
+        assert_eq!(got, want, "{sql}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

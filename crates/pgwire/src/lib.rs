@@ -470,12 +470,21 @@ fn pg_type(t: DataType) -> Type {
 /// bpchar with its modifier) in `format`.
 fn field_info(c: &borealis_sql::query::ColumnInfo, format: FieldFormat) -> FieldInfo {
     use borealis_sql::catalog::TextKind;
-    let field = |ty: Type| FieldInfo::new(c.name.clone(), None, None, ty, format);
+    // A column read straight from a table names it, by OID (an unsigned 32-bit number on the
+    // wire) and column number.
+    let (table, column) = c.source.map_or((None, None), |(oid, attnum)| {
+        (Some(i32::from_be_bytes(oid.to_be_bytes())), Some(attnum))
+    });
+    let field = |ty: Type| FieldInfo::new(c.name.clone(), table, column, ty, format);
     match (c.bpchar, c.kind) {
         (Some(typmod), _) => field(Type::BPCHAR).with_type_modifier(typmod),
         // A column with a declared modifier is described with it, as PostgreSQL describes
-        // it: `varchar(20)` as varchar with 24, `numeric(10,3)` with its precision and scale.
-        (None, kind @ (TextKind::Varchar(_) | TextKind::Typmod(_))) => {
+        // it: `varchar(20)` as varchar with 24, `numeric(10,3)` with its precision and scale,
+        // `char(3)[]` as bpchar[] with 7.
+        (None, kind)
+            if matches!(kind, TextKind::Varchar(_) | TextKind::Typmod(_))
+                || (matches!(kind, TextKind::Char(_)) && c.ty.is_array()) =>
+        {
             let ty = Type::from_oid(kind.type_oid(c.ty)).unwrap_or_else(|| pg_type(c.ty));
             field(ty).with_type_modifier(kind.typmod())
         }

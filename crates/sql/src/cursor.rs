@@ -678,6 +678,7 @@ mod tests {
             ty: DataType::Int8,
             bpchar: None,
             kind: crate::catalog::TextKind::Text,
+            source: None,
         }];
         Cursor::new(String::new(), columns, store, (false, scroll, false), 0)
     }

@@ -274,6 +274,9 @@ pub struct ScopeColumn {
     /// The user table or view the column is read straight from, for the dependencies a view
     /// records (see [`crate::query::record_column`]); `None` for anything else.
     pub origin: Option<u32>,
+    /// The relation column PostgreSQL names as the column's origin (see
+    /// [`crate::query::ColumnInfo::source`]).
+    pub source: Option<(u32, i16)>,
     /// Reachable only by a qualified name: the column a `JOIN … USING` merged into its partner,
     /// which answers unqualified references for both.
     pub hidden: bool,
@@ -385,12 +388,7 @@ pub fn column_type(dt: &ast::DataType) -> SqlResult<(DataType, crate::catalog::T
     };
     let kind = match dt {
         // An array column keeps its element's length or modifier (`varchar(20)[]`).
-        D::Array(
-            ast::ArrayElemTypeDef::AngleBracket(t)
-            | ast::ArrayElemTypeDef::SquareBracket(t, _)
-            | ast::ArrayElemTypeDef::Parenthesis(t)
-            | ast::ArrayElemTypeDef::Qualified(t, _),
-        ) => column_type(t)?.1,
+        D::Array(_) if let Some(t) = array_element(dt) => column_type(t)?.1,
         D::Varchar(l) | D::CharacterVarying(l) => TextKind::Varchar(len(l)),
         D::Char(l) | D::Character(l) => TextKind::Char(len(l).unwrap_or(1)),
         _ => match type_modifier(dt)? {
@@ -500,6 +498,20 @@ fn interval_literal_range(
 
 /// An interval literal read for a type restricted by `typmod`'s fields (see
 /// [`crate::datetime::parse_interval_typmod`]).
+/// The element type of an array type name (`varchar(3)[]`, `ARRAY<int>`), `None` for another
+/// type or an array with no element type given.
+fn array_element(dt: &ast::DataType) -> Option<&ast::DataType> {
+    match dt {
+        ast::DataType::Array(
+            ast::ArrayElemTypeDef::AngleBracket(t)
+            | ast::ArrayElemTypeDef::SquareBracket(t, _)
+            | ast::ArrayElemTypeDef::Parenthesis(t)
+            | ast::ArrayElemTypeDef::Qualified(t, _),
+        ) => Some(t),
+        _ => None,
+    }
+}
+
 fn restricted_interval_literal(text: &str, typmod: i32) -> SqlResult<Expr> {
     Ok(Expr::Literal(Value::Interval(
         crate::datetime::parse_interval_typmod(text, typmod)?,
@@ -513,12 +525,7 @@ fn restricted_interval_literal(text: &str, typmod: i32) -> SqlResult<Expr> {
 pub fn type_modifier(dt: &ast::DataType) -> SqlResult<i32> {
     use ast::DataType as D;
     let info = match dt {
-        D::Array(
-            ast::ArrayElemTypeDef::AngleBracket(t)
-            | ast::ArrayElemTypeDef::SquareBracket(t, _)
-            | ast::ArrayElemTypeDef::Parenthesis(t)
-            | ast::ArrayElemTypeDef::Qualified(t, _),
-        ) => return type_modifier(t),
+        D::Array(_) if let Some(t) = array_element(dt) => return type_modifier(t),
         D::Numeric(i) | D::Decimal(i) | D::Dec(i) => i,
         D::Time(Some(p), _) | D::Timestamp(Some(p), _) => {
             return Ok(crate::datetime::precision_typmod(*p, false));
@@ -634,13 +641,10 @@ pub fn data_type(dt: &ast::DataType) -> SqlResult<DataType> {
         D::Uuid => DataType::Uuid,
         D::JSON => DataType::Json,
         D::JSONB => DataType::Jsonb,
-        D::Array(elem) => {
-            let inner = match elem {
-                ast::ArrayElemTypeDef::AngleBracket(t)
-                | ast::ArrayElemTypeDef::SquareBracket(t, _)
-                | ast::ArrayElemTypeDef::Parenthesis(t)
-                | ast::ArrayElemTypeDef::Qualified(t, _) => data_type(t)?,
-                ast::ArrayElemTypeDef::None => DataType::Text,
+        D::Array(_) => {
+            let inner = match array_element(dt) {
+                Some(t) => data_type(t)?,
+                None => DataType::Text,
             };
             // `int[][]` is `int[]`: PostgreSQL ignores declared dimensions, and `array_of` of
             // an array type is itself.
@@ -1397,6 +1401,35 @@ impl<'a> Binder<'a> {
                         name: "arr_build",
                         args: Vec::new(),
                     },
+                    // `ARRAY['5']::interval minute[]`: each string literal is read as the
+                    // element type, its fields steering the reading (five minutes), as a lone
+                    // `'5'::interval minute` is.
+                    ast::Expr::Array(a)
+                        if ty == DataType::Interval.array_of()
+                            && crate::datetime::interval_range(typmod).is_some()
+                            && a.elem.iter().all(|e| {
+                                matches!(e, ast::Expr::Value(v) if matches!(v.value,
+                                    ast::Value::SingleQuotedString(_) | ast::Value::Null))
+                            }) =>
+                    {
+                        let args = a
+                            .elem
+                            .iter()
+                            .map(|e| match e {
+                                ast::Expr::Value(v) => match &v.value {
+                                    ast::Value::SingleQuotedString(t) => {
+                                        restricted_interval_literal(t, typmod)
+                                    }
+                                    _ => Ok(Expr::Literal(Value::Null)),
+                                },
+                                _ => Ok(Expr::Literal(Value::Null)),
+                            })
+                            .collect::<SqlResult<Vec<_>>>()?;
+                        Expr::Func {
+                            name: "arr_build",
+                            args,
+                        }
+                    }
                     _ => self.bind_depth(expr, mode, d)?,
                 };
                 // `'t'::regclass::text`: a `reg*` value read from a name is its OID here (the
@@ -1430,8 +1463,11 @@ impl<'a> Binder<'a> {
                     expr: Box::new(inner),
                     ty,
                 };
-                if let Some((name, n)) = char_length_cast(dt) {
-                    // `x::varchar(n)` / `x::char(n)`: an explicit cast truncates (and char pads).
+                if let Some((name, n)) =
+                    char_length_cast(dt).or_else(|| array_element(dt).and_then(char_length_cast))
+                {
+                    // `x::varchar(n)` / `x::char(n)`: an explicit cast truncates (and char pads);
+                    // `x::varchar(n)[]` each element.
                     Expr::Func {
                         name,
                         args: vec![cast, Expr::Literal(Value::Int(n))],
@@ -4258,7 +4294,63 @@ impl<'a> Binder<'a> {
                 }
                 _ => TextKind::Text,
             },
+            // A CASE without ELSE has a NULL one.
+            Expr::Case {
+                whens, otherwise, ..
+            } => self.common_kind(
+                whens
+                    .iter()
+                    .map(|(_, r)| r)
+                    .chain([otherwise.as_deref().unwrap_or(&Expr::Literal(Value::Null))]),
+            ),
+            Expr::Func {
+                name: "coalesce" | "fn_greatest" | "fn_least",
+                args,
+            } => self.common_kind(args.iter()),
             _ => TextKind::Text,
+        }
+    }
+
+    /// The modifier of a value chosen from `items` (CASE's results, COALESCE's arguments), as
+    /// PostgreSQL's `select_common_typmod`: the one they all declare, if they are all of one type;
+    /// for `varchar`s of different lengths or with a bare string or NULL among them, `character
+    /// varying` without a length; else none.
+    fn common_kind<'e>(&self, items: impl Iterator<Item = &'e Expr>) -> crate::catalog::TextKind {
+        use crate::catalog::TextKind;
+        let (mut common, mut unknown) = (None::<(Option<DataType>, TextKind)>, false);
+        let mut varchars = true;
+        for item in items {
+            // A string literal or NULL, as it is or as the common type made it (which an
+            // explicit `'b'::text` cannot be told from).
+            let literal = |e: &Expr| matches!(e, Expr::Literal(Value::Null | Value::Text(_)));
+            if literal(item) || matches!(item, Expr::Cast { expr, .. } if literal(expr)) {
+                unknown = true;
+                continue;
+            }
+            let (ty, kind) = (self.type_of(item), self.declared_kind(item));
+            varchars &= ty == Some(DataType::Text) && matches!(kind, TextKind::Varchar(_));
+            match common {
+                None => common = Some((ty, kind)),
+                Some(c) if c == (ty, kind) => {}
+                Some(_) => common = Some((None, TextKind::Text)),
+            }
+        }
+        match common {
+            Some((_, TextKind::Varchar(_))) if varchars && unknown => TextKind::Varchar(None),
+            Some((Some(_), kind)) if !unknown => kind,
+            Some(_) if varchars => TextKind::Varchar(None),
+            _ => TextKind::Text,
+        }
+    }
+
+    /// The relation column `e` reads as it is (see [`crate::query::ColumnInfo::source`]): a
+    /// column of the scope, or a cast of one to its own type.
+    #[must_use]
+    pub fn column_source(&self, e: &Expr) -> Option<(u32, i16)> {
+        match e {
+            Expr::Column(i) => self.scope.get(*i).and_then(|c| c.source),
+            Expr::Cast { expr, ty } if self.type_of(expr) == Some(*ty) => self.column_source(expr),
+            _ => None,
         }
     }
 
@@ -4268,6 +4360,17 @@ impl<'a> Binder<'a> {
     pub fn bpchar_typmod(&self, e: &Expr) -> Option<i32> {
         match e {
             Expr::Column(i) => self.scope.get(*i).and_then(|c| c.bpchar),
+            // `x::char(n)[]` is an array of them, not one.
+            Expr::Func {
+                name: "bpchar_length",
+                args,
+            } if args
+                .first()
+                .and_then(|a| self.type_of(a))
+                .is_some_and(DataType::is_array) =>
+            {
+                None
+            }
             Expr::Func {
                 name: "bpchar_length",
                 args,
@@ -4311,55 +4414,57 @@ impl<'a> Binder<'a> {
                 .chain(otherwise.iter().map(|o| self.type_of(o)))
                 .flatten()
                 .next(),
-            Expr::Func { name, args } => match *name {
-                "length" | "strpos" | "pg_backend_pid" | "array_position" | "array_upper" => {
-                    Some(DataType::Int4)
-                }
-                "pg_table_size"
-                | "nextval"
-                | "currval"
-                | "setval"
-                | "lastval"
-                | "pg_partition_ancestors" => Some(DataType::Int8),
-                "abs" | "abs_int4" | "coalesce" | "nullif" | "typmod" | "int_and" | "int_or"
-                | "int_xor" | "int_not" | "int_shl2" | "int_shl4" | "int_shl8" | "int_shr2"
-                | "int_shr4" | "int_shr8" => args.iter().find_map(|a| self.type_of(a)),
-                n if n.starts_with("numeric_") => Some(DataType::Numeric),
-                n if n.starts_with("fn_") => {
-                    let types: Vec<Option<DataType>> =
-                        args.iter().map(|a| self.type_of(a)).collect();
-                    crate::functions::function_type(n, &types)
-                }
-                n if n.starts_with("dt_") => crate::datetime::function_type(n),
-                n if n.starts_with("js_") => crate::json::function_type(n),
-                n if n.starts_with("jp_") => crate::jsonpath::function_type(n),
-                n if n.starts_with("float_") => Some(DataType::Float8),
-                n if n.starts_with("arr_") => {
-                    let types: Vec<Option<DataType>> =
-                        args.iter().map(|a| self.type_of(a)).collect();
-                    crate::array::function_type(n, &types)
-                }
-                "pg_table_is_visible"
-                | "pg_relation_is_publishable"
-                | "has_privilege"
-                | "pg_cancel_backend"
-                | "pg_terminate_backend"
-                | "pg_is_in_recovery"
-                | "is_distinct_from"
-                | "is_true"
-                | "is_false"
-                | "is_unknown" => Some(DataType::Bool),
-                "regtype_in" | "to_regclass" | "to_regproc" | "to_regnamespace" | "to_regrole" => {
-                    Some(DataType::Int8)
-                }
-                "regclass" | "regtype" | "regnamespace" | "regproc" | "regrole" => {
-                    match args.first().map(|a| self.type_of(a)) {
-                        Some(Some(DataType::Int4 | DataType::Int8)) => Some(DataType::Text),
-                        _ => Some(DataType::Int8),
+            Expr::Func { name, args } => {
+                match *name {
+                    "length" | "strpos" | "pg_backend_pid" | "array_position" | "array_upper" => {
+                        Some(DataType::Int4)
                     }
+                    "pg_table_size"
+                    | "nextval"
+                    | "currval"
+                    | "setval"
+                    | "lastval"
+                    | "pg_partition_ancestors" => Some(DataType::Int8),
+                    "abs" | "abs_int4" | "coalesce" | "nullif" | "typmod" | "varchar_length"
+                    | "bpchar_length" | "int_and" | "int_or" | "int_xor" | "int_not"
+                    | "int_shl2" | "int_shl4" | "int_shl8" | "int_shr2" | "int_shr4"
+                    | "int_shr8" => args.iter().find_map(|a| self.type_of(a)),
+                    n if n.starts_with("numeric_") => Some(DataType::Numeric),
+                    n if n.starts_with("fn_") => {
+                        let types: Vec<Option<DataType>> =
+                            args.iter().map(|a| self.type_of(a)).collect();
+                        crate::functions::function_type(n, &types)
+                    }
+                    n if n.starts_with("dt_") => crate::datetime::function_type(n),
+                    n if n.starts_with("js_") => crate::json::function_type(n),
+                    n if n.starts_with("jp_") => crate::jsonpath::function_type(n),
+                    n if n.starts_with("float_") => Some(DataType::Float8),
+                    n if n.starts_with("arr_") => {
+                        let types: Vec<Option<DataType>> =
+                            args.iter().map(|a| self.type_of(a)).collect();
+                        crate::array::function_type(n, &types)
+                    }
+                    "pg_table_is_visible"
+                    | "pg_relation_is_publishable"
+                    | "has_privilege"
+                    | "pg_cancel_backend"
+                    | "pg_terminate_backend"
+                    | "pg_is_in_recovery"
+                    | "is_distinct_from"
+                    | "is_true"
+                    | "is_false"
+                    | "is_unknown" => Some(DataType::Bool),
+                    "regtype_in" | "to_regclass" | "to_regproc" | "to_regnamespace"
+                    | "to_regrole" => Some(DataType::Int8),
+                    "regclass" | "regtype" | "regnamespace" | "regproc" | "regrole" => {
+                        match args.first().map(|a| self.type_of(a)) {
+                            Some(Some(DataType::Int4 | DataType::Int8)) => Some(DataType::Text),
+                            _ => Some(DataType::Int8),
+                        }
+                    }
+                    _ => Some(DataType::Text),
                 }
-                _ => Some(DataType::Text),
-            },
+            }
             Expr::Outer { depth, index } => self
                 .outer
                 .len()
@@ -5496,21 +5601,7 @@ fn eval_func(name: &&'static str, args: &[Expr], cx: &EvalContext<'_>) -> SqlRes
                     Value::Int(n) => *n,
                     _ => 0,
                 };
-                let text = v.to_text().unwrap_or_default();
-                if *name == "bpchar_length" {
-                    // A negative length is `bpchar` without one: the value as it is.
-                    if n < 0 {
-                        Value::Bpchar(text)
-                    } else {
-                        let n = n as usize;
-                        Value::Bpchar(crate::catalog::pad_to(
-                            text.chars().take(n).collect(),
-                            n as u32,
-                        ))
-                    }
-                } else {
-                    Value::Text(text.chars().take(usize::try_from(n).unwrap_or(0)).collect())
-                }
+                char_length(v, n, *name == "bpchar_length")
             }
             ("typmod", v) => match &vals[1] {
                 Value::Int(t) => {
@@ -5524,6 +5615,31 @@ fn eval_func(name: &&'static str, args: &[Expr], cx: &EvalContext<'_>) -> SqlRes
             (n, v) => return Err(SqlError::UndefinedFunction(format!("{n}({v:?})"))),
         },
     })
+}
+
+/// An explicit cast's `varchar(n)` (truncates) or `char(n)` (truncates and pads; a negative `n`
+/// is `bpchar` without a length) of `v`, or of each element of an array.
+fn char_length(v: &Value, n: i64, bpchar: bool) -> Value {
+    match v {
+        Value::Null => Value::Null,
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| char_length(v, n, bpchar)).collect())
+        }
+        v => {
+            let text = v.to_text().unwrap_or_default();
+            if !bpchar {
+                Value::Text(text.chars().take(usize::try_from(n).unwrap_or(0)).collect())
+            } else if n < 0 {
+                Value::Bpchar(text)
+            } else {
+                let n = usize::try_from(n).unwrap_or(usize::MAX);
+                Value::Bpchar(crate::catalog::pad_to(
+                    text.chars().take(n).collect(),
+                    u32::try_from(n).unwrap_or(u32::MAX),
+                ))
+            }
+        }
+    }
 }
 
 /// The date/time and json functions, tried in one call from [`Expr::eval`] (whose frame every
@@ -5820,6 +5936,7 @@ mod tests {
             ty,
             rel_oid: None,
             origin: None,
+            source: None,
             hidden: false,
             bpchar: None,
             kind: crate::catalog::TextKind::Text,

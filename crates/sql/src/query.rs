@@ -218,6 +218,25 @@ pub struct ColumnInfo {
     /// `numeric(10,3)` or `varchar(20)` column, or cast to such a type. A view's column keeps
     /// it, and the wire describes the column with it, as PostgreSQL does.
     pub kind: TextKind,
+    /// The table (or view, or catalog) column the value is read straight from, as its OID and
+    /// column number: the wire describes the column with them (drivers look the column up
+    /// with them), as PostgreSQL does; through subqueries and CTEs too. `None` for anything
+    /// computed.
+    pub source: Option<(u32, i16)>,
+}
+
+impl ColumnInfo {
+    /// A computed `text` column (SHOW's, EXPLAIN's).
+    #[must_use]
+    pub fn text(name: impl Into<String>) -> ColumnInfo {
+        ColumnInfo {
+            name: name.into(),
+            ty: DataType::Text,
+            bpchar: None,
+            kind: TextKind::Text,
+            source: None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -680,6 +699,7 @@ fn function_scope(
             plain_text: false,
             rel_oid: None,
             origin: None,
+            source: None,
             hidden: false,
         })
         .collect();
@@ -1049,13 +1069,19 @@ fn set_column_kind(l: &ColumnInfo, r: &ColumnInfo) -> TextKind {
     }
 }
 
+/// The column number (PostgreSQL's attnum) of the column at `position`.
+fn attnum(position: usize) -> i16 {
+    i16::try_from(position + 1).unwrap_or(i16::MAX)
+}
+
 /// The scope of one table: its columns, qualified by its name or alias.
 #[must_use]
 pub fn table_scope(def: &TableDef, alias: Option<&str>) -> Vec<ScopeColumn> {
     let t = alias.unwrap_or(&def.name).to_string();
     def.columns
         .iter()
-        .map(|c| ScopeColumn {
+        .enumerate()
+        .map(|(i, c)| ScopeColumn {
             nullable: false,
             table: Some(t.clone()),
             name: c.name.clone(),
@@ -1066,6 +1092,7 @@ pub fn table_scope(def: &TableDef, alias: Option<&str>) -> Vec<ScopeColumn> {
                 && matches!(c.text_kind, crate::catalog::TextKind::Text),
             rel_oid: Some(def.oid),
             origin: Some(def.oid),
+            source: Some((def.oid, attnum(i))),
             hidden: false,
         })
         .collect()
@@ -1468,6 +1495,7 @@ impl<'a> Planner<'a> {
                             l.bpchar.and(r.bpchar).map(|_| -1)
                         },
                         kind: set_column_kind(l, r),
+                        source: None,
                     });
                 }
                 Ok((
@@ -1552,6 +1580,7 @@ impl<'a> Planner<'a> {
                         ty: *ty,
                         bpchar: None,
                         kind: TextKind::Text,
+                        source: None,
                     })
                     .collect();
                 Ok((Body::Values(rows), columns, binder.outer_depth_used))
@@ -1813,6 +1842,7 @@ impl<'a> Planner<'a> {
                             plain_text: false,
                             rel_oid: None,
                             origin: None,
+                            source: c.source,
                             hidden: false,
                         })
                         .collect();
@@ -1861,7 +1891,8 @@ impl<'a> Planner<'a> {
                                 .columns
                                 .iter()
                                 .zip(&plan.columns)
-                                .map(|(vc, c)| ScopeColumn {
+                                .enumerate()
+                                .map(|(i, (vc, c))| ScopeColumn {
                                     nullable: false,
                                     table: Some(t.clone()),
                                     name: vc.name.clone(),
@@ -1871,6 +1902,7 @@ impl<'a> Planner<'a> {
                                     plain_text: false,
                                     rel_oid: None,
                                     origin: Some(view.oid),
+                                    source: Some((view.oid, attnum(i))),
                                     hidden: false,
                                 })
                                 .collect();
@@ -1880,7 +1912,8 @@ impl<'a> Planner<'a> {
                             let t = alias.unwrap_or_else(|| seq.name.clone());
                             let cols = SEQUENCE_COLUMNS
                                 .iter()
-                                .map(|(c, ty)| ScopeColumn {
+                                .enumerate()
+                                .map(|(i, (c, ty))| ScopeColumn {
                                     nullable: false,
                                     table: Some(t.clone()),
                                     name: (*c).to_string(),
@@ -1890,6 +1923,7 @@ impl<'a> Planner<'a> {
                                     plain_text: false,
                                     rel_oid: Some(seq.oid),
                                     origin: None,
+                                    source: Some((seq.oid, attnum(i))),
                                     hidden: false,
                                 })
                                 .collect();
@@ -1900,7 +1934,8 @@ impl<'a> Planner<'a> {
                             let cols = vt
                                 .columns
                                 .iter()
-                                .map(|(c, ty)| ScopeColumn {
+                                .enumerate()
+                                .map(|(i, (c, ty))| ScopeColumn {
                                     nullable: false,
                                     table: Some(t.clone()),
                                     name: (*c).to_string(),
@@ -1910,6 +1945,8 @@ impl<'a> Planner<'a> {
                                     plain_text: false,
                                     rel_oid: crate::catalog_views::catalog_oid(vt.name),
                                     origin: None,
+                                    source: crate::catalog_views::catalog_oid(vt.name)
+                                        .map(|o| (o, attnum(i))),
                                     hidden: false,
                                 })
                                 .collect();
@@ -2083,6 +2120,7 @@ impl<'a> Planner<'a> {
                         plain_text: false,
                         rel_oid: None,
                         origin: None,
+                        source: c.source,
                         hidden: false,
                     })
                     .collect();
@@ -2114,6 +2152,7 @@ impl<'a> Planner<'a> {
                         plain_text: false,
                         rel_oid: None,
                         origin: None,
+                        source: c.source,
                         hidden: false,
                     })
                     .collect();
@@ -2566,11 +2605,17 @@ impl<'a> Planner<'a> {
                         aggs: &mut aggs,
                     },
                 )?;
+                // A grouped column is read from its GROUP BY key.
+                let source = match &b {
+                    Expr::GroupKey(k) => group_by.get(*k).and_then(|g| binder.column_source(g)),
+                    b => binder.column_source(b),
+                };
                 columns.push(ColumnInfo {
                     name: name.clone(),
                     ty: slot_type(&binder, &b, &aggs, &group_keys),
                     bpchar: binder.bpchar_typmod(&b),
                     kind: binder.declared_kind(&b),
+                    source,
                 });
                 projections.push(b);
             }
@@ -2631,6 +2676,7 @@ impl<'a> Planner<'a> {
                     ty: binder.type_of(&b).unwrap_or(DataType::Text),
                     bpchar: binder.bpchar_typmod(&b),
                     kind: binder.declared_kind(&b),
+                    source: binder.column_source(&b),
                 });
                 projections.push(b);
             }
@@ -7556,55 +7602,68 @@ pub(crate) fn row_comparison(e: &Expr) -> Option<(BinOp, Vec<&Expr>, Vec<&Expr>)
 }
 
 pub(crate) fn output_name(item: &ast::Expr) -> String {
+    figure_name(item).0
+}
+
+/// An expression's column name and how strongly it holds it, as PostgreSQL's
+/// `FigureColnameInternal`: 2 for a name of its own (a column, a function, `array`, `case`…),
+/// 1 for a type's name (a cast of something nameless), 0 for `?column?`. A cast keeps its
+/// operand's name only when that is a name of its own: `ARRAY[1]::text` is `array`, `x::int` is
+/// `x`, `'5'::int::text` is `text`.
+fn figure_name(item: &ast::Expr) -> (String, u8) {
+    let own = |name: &str| (name.to_string(), 2);
     match item {
-        ast::Expr::Identifier(id) => ident_name(id),
-        ast::Expr::CompoundIdentifier(parts) => {
-            parts.last().map_or_else(|| "?column?".into(), ident_name)
+        ast::Expr::Identifier(id) => (ident_name(id), 2),
+        ast::Expr::CompoundIdentifier(parts) => parts
+            .last()
+            .map_or_else(|| ("?column?".into(), 0), |p| (ident_name(p), 2)),
+        ast::Expr::Function(f) => {
+            object_name(&f.name).map_or_else(|_| ("?column?".into(), 0), |n| (n, 2))
         }
-        ast::Expr::Function(f) => object_name(&f.name).unwrap_or_else(|_| "?column?".into()),
         ast::Expr::Cast {
             expr, data_type, ..
-        } => match &**expr {
-            ast::Expr::Identifier(_)
-            | ast::Expr::CompoundIdentifier(_)
-            | ast::Expr::Function(_) => output_name(expr),
-            _ => cast_label(data_type),
+        } => match figure_name(expr) {
+            (name, 2) => (name, 2),
+            _ => (cast_label(data_type), 1),
         },
-        // `DATE '…'`: named after its type, as a cast is.
-        ast::Expr::TypedString(t) => cast_label(&t.data_type),
+        // `DATE '…'`, `INTERVAL '…'`: named after their type, as a cast is.
+        ast::Expr::TypedString(t) => (cast_label(&t.data_type), 1),
+        ast::Expr::Interval(_) => ("interval".into(), 1),
         // `(SELECT a …)`: the subquery's column name.
         ast::Expr::Subquery(q) => match q.body.as_ref() {
             ast::SetExpr::Select(s) => match s.projection.first() {
-                Some(ast::SelectItem::ExprWithAlias { alias, .. }) => ident_name(alias),
-                Some(ast::SelectItem::UnnamedExpr(e)) => output_name(e),
-                _ => "?column?".into(),
+                Some(ast::SelectItem::ExprWithAlias { alias, .. }) => (ident_name(alias), 2),
+                Some(ast::SelectItem::UnnamedExpr(e)) => (output_name(e), 2),
+                _ => ("?column?".into(), 0),
             },
-            _ => "?column?".into(),
+            _ => ("?column?".into(), 0),
         },
         // `x[1]`, `(ARRAY[…])[1]`: named after what is subscripted.
-        ast::Expr::CompoundFieldAccess { root, .. } => output_name(root),
-        ast::Expr::Nested(inner) => output_name(inner),
-        ast::Expr::Case { .. } => "case".into(),
+        ast::Expr::CompoundFieldAccess { root, .. } => figure_name(root),
+        ast::Expr::Nested(inner) => figure_name(inner),
+        // Named after its ELSE result when that has a name of its own.
+        ast::Expr::Case { else_result, .. } => match else_result.as_deref().map(figure_name) {
+            Some((name, 2)) => (name, 2),
+            _ => ("case".into(), 1),
+        },
         // The syntax forms name their column after the function PostgreSQL calls.
-        ast::Expr::Ceil { .. } => "ceil".into(),
-        ast::Expr::Floor { .. } => "floor".into(),
-        ast::Expr::Extract { .. } => "extract".into(),
+        ast::Expr::Ceil { .. } => own("ceil"),
+        ast::Expr::Floor { .. } => own("floor"),
+        ast::Expr::Extract { .. } => own("extract"),
         ast::Expr::Substring { shorthand, .. } => {
-            if *shorthand { "substr" } else { "substring" }.into()
+            own(if *shorthand { "substr" } else { "substring" })
         }
-        ast::Expr::Overlay { .. } => "overlay".into(),
-        ast::Expr::Position { .. } => "position".into(),
-        ast::Expr::Trim { trim_where, .. } => match trim_where {
+        ast::Expr::Overlay { .. } => own("overlay"),
+        ast::Expr::Position { .. } => own("position"),
+        ast::Expr::Trim { trim_where, .. } => own(match trim_where {
             Some(ast::TrimWhereField::Leading) => "ltrim",
             Some(ast::TrimWhereField::Trailing) => "rtrim",
             _ => "btrim",
-        }
-        .into(),
-        ast::Expr::AtTimeZone { .. } => "timezone".into(),
-        ast::Expr::Interval(_) => "interval".into(),
-        ast::Expr::Array(_) => "array".into(),
-        ast::Expr::Exists { .. } => "exists".into(),
-        _ => "?column?".into(),
+        }),
+        ast::Expr::AtTimeZone { .. } => own("timezone"),
+        ast::Expr::Array(_) => own("array"),
+        ast::Expr::Exists { .. } => own("exists"),
+        _ => ("?column?".into(), 0),
     }
 }
 
@@ -8481,6 +8540,37 @@ mod tests {
             first,
             bin(BinOp::And, bin(BinOp::Eq, l, r), last),
         )
+    }
+
+    /// Column names as PostgreSQL 15 gives them (checked there): a cast keeps its operand's
+    /// own name (`array`, `exists`, a column's), else takes its type's; a CASE takes its ELSE's.
+    #[test]
+    fn column_names_follow_figure_colname() {
+        let mut s = session();
+        run(
+            &mut s,
+            "create table nm as select ARRAY[1]::text, (ARRAY[1])[1]::int8 as e, \
+             exists(select 1)::int, '5'::int::int2, (1)::float8, a::text, \
+             extract(year from date '2020-01-01')::int, case when true then 1 end::numeric, \
+             case when true then 1 else b end, case when true then 1 else b end::text as c, \
+             INTERVAL '1 day'::text as i, (select 1 as q)::text \
+             from (select 1 as a, 2 as b) s",
+        );
+        let names: Vec<String> = run(
+            &mut s,
+            "select attname from pg_attribute where attrelid = 'nm'::regclass and attnum > 0 \
+             order by attnum",
+        )
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+        assert_eq!(
+            names,
+            [
+                "array", "e", "exists", "int2", "float8", "a", "extract", "numeric", "b", "c", "i",
+                "q"
+            ]
+        );
     }
 
     #[test]

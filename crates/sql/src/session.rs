@@ -1654,12 +1654,9 @@ impl Session {
                 }
                 Ok(explain_columns())
             }
-            ast::Statement::ShowVariable { variable } => Ok(vec![ColumnInfo {
-                name: show_name(variable),
-                ty: DataType::Text,
-                bpchar: None,
-                kind: crate::catalog::TextKind::Text,
-            }]),
+            ast::Statement::ShowVariable { variable } => {
+                Ok(vec![ColumnInfo::text(show_name(variable))])
+            }
             _ => Ok(Vec::new()),
         }
     }
@@ -2849,12 +2846,7 @@ impl Session {
                     .ok_or_else(|| SqlError::UndefinedParameter(name.clone()))?
                     .to_string();
                 Ok(Output::Rows {
-                    columns: vec![ColumnInfo {
-                        name,
-                        ty: DataType::Text,
-                        bpchar: None,
-                        kind: crate::catalog::TextKind::Text,
-                    }],
+                    columns: vec![ColumnInfo::text(name)],
                     rows: vec![vec![Value::Text(value)]],
                 })
             }
@@ -5650,6 +5642,7 @@ impl Session {
                                 ty: c.ty,
                                 bpchar: c.bpchar_typmod(),
                                 kind: c.text_kind,
+                                source: Some((def.oid, i16::try_from(i + 1).unwrap_or(i16::MAX))),
                             });
                         }
                     }
@@ -5661,6 +5654,7 @@ impl Session {
                                 ty: c.ty,
                                 bpchar: c.bpchar,
                                 kind: c.kind,
+                                source: c.source,
                             });
                         }
                     }
@@ -5678,6 +5672,7 @@ impl Session {
                 ty: binder.type_of(&b).unwrap_or(DataType::Text),
                 bpchar: binder.bpchar_typmod(&b),
                 kind: binder.declared_kind(&b),
+                source: binder.column_source(&b),
             });
             exprs.push(b);
         }
@@ -7121,12 +7116,7 @@ fn check_modes(modes: &[ast::TransactionMode]) -> SqlResult<(Option<Isolation>, 
 
 /// EXPLAIN's one result column.
 fn explain_columns() -> Vec<ColumnInfo> {
-    vec![ColumnInfo {
-        name: "QUERY PLAN".into(),
-        ty: DataType::Text,
-        bpchar: None,
-        kind: crate::catalog::TextKind::Text,
-    }]
+    vec![ColumnInfo::text("QUERY PLAN")]
 }
 
 /// Milliseconds since `since`.
@@ -7259,12 +7249,7 @@ fn isolation_name(i: Isolation) -> &'static str {
 fn show_all_columns() -> Vec<ColumnInfo> {
     ["name", "setting", "description"]
         .iter()
-        .map(|n| ColumnInfo {
-            name: (*n).to_string(),
-            ty: DataType::Text,
-            bpchar: None,
-            kind: crate::catalog::TextKind::Text,
-        })
+        .map(|n| ColumnInfo::text(*n))
         .collect()
 }
 
