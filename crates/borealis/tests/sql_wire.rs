@@ -340,6 +340,14 @@ async fn bpchar_parameters_and_results() {
 /// there: numeric(10,3), character varying(20), character(4), text, timestamp(2) without
 /// time zone, character varying(7)[], numeric(6,1), character varying(5), numeric); its
 /// values still come back in binary form.
+/// A prepared statement's result columns: name, type and type modifier.
+fn describe(st: &tokio_postgres::Statement) -> Vec<(&str, tokio_postgres::types::Type, i32)> {
+    st.columns()
+        .iter()
+        .map(|col| (col.name(), col.type_().clone(), col.type_modifier()))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn result_columns_carry_their_declared_modifiers() {
     use tokio_postgres::types::Type;
@@ -360,11 +368,7 @@ async fn result_columns_carry_their_declared_modifiers() {
         )
         .await
         .unwrap();
-    let described: Vec<(&str, Type, i32)> = st
-        .columns()
-        .iter()
-        .map(|col| (col.name(), col.type_().clone(), col.type_modifier()))
-        .collect();
+    let described = describe(&st);
     let numeric = |p: i32, s: i32| ((p << 16) | s) + 4;
     assert_eq!(
         described,
@@ -398,11 +402,7 @@ async fn result_columns_carry_their_declared_modifiers() {
         )
         .await
         .unwrap();
-    let described: Vec<(&str, Type, i32)> = st
-        .columns()
-        .iter()
-        .map(|col| (col.name(), col.type_().clone(), col.type_modifier()))
-        .collect();
+    let described = describe(&st);
     let minute = (1 << (16 + 11)) | 0xffff;
     assert_eq!(
         described,
