@@ -371,6 +371,18 @@ impl Engine {
         Ok(tree)
     }
 
+    /// Creates an empty tree for `txn` to fill and name in a catalog row of its own (a new
+    /// table, index, or a table rebuilt): until `txn` commits, no other transaction can reach
+    /// it, so `txn`'s inserts into it take no row locks (a bulk load into a new table, or a
+    /// primary key's rebuild, would otherwise take and give back one per row). Otherwise as
+    /// [`Engine::create_tree`].
+    pub fn create_tree_in(&self, txn: &mut Txn) -> Result<TreeId, EngineError> {
+        self.check_owner(txn);
+        let tree = self.create_tree()?;
+        txn.created_trees.insert(tree);
+        Ok(tree)
+    }
+
     /// Drops a tree: its root page becomes a "dropped" page, so the id names no tree any more.
     /// Not transactional. The tree's other pages are left unreachable, not reused (no free list
     /// yet).
@@ -777,6 +789,17 @@ impl Engine {
             Some(Write::Put { .. }) => return Err(EngineError::DuplicateKey),
             // The transaction deleted a stored row: the insert replaces it.
             Some(Write::Delete) => false,
+            // No other transaction reaches a tree this one created: the key is free unless
+            // this transaction's own spilled writes hold it.
+            None if txn.created_trees.contains(&tree) => {
+                if txn.spilled_trees.contains(&tree)
+                    && let Newest::Row(r) = self.newest(txn, tree, key, false)?
+                    && r.value.is_some()
+                {
+                    return Err(EngineError::DuplicateKey);
+                }
+                true
+            }
             None => {
                 let row = (tree, key.to_vec());
                 let timeout = txn.lock_timeout;

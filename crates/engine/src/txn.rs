@@ -258,6 +258,9 @@ pub struct Txn {
     pub(crate) spilled_trees: BTreeSet<TreeId>,
     /// Rows this transaction holds locks on.
     pub(crate) locks: BTreeMap<RowId, LockMode>,
+    /// Trees this transaction created ([`crate::Engine::create_tree_in`]): nothing names them
+    /// for another transaction until it commits, so inserts into them take no row locks.
+    pub(crate) created_trees: BTreeSet<TreeId>,
     undo: Vec<Undo>,
     /// Open savepoints, oldest first, with the undo length at their creation.
     savepoints: Vec<(SavepointId, usize)>,
@@ -289,6 +292,7 @@ impl Txn {
             spilled: false,
             spilled_trees: BTreeSet::new(),
             locks: BTreeMap::new(),
+            created_trees: BTreeSet::new(),
             undo: Vec::new(),
             savepoints: Vec::new(),
             next_savepoint: 1,

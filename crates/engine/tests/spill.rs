@@ -405,3 +405,52 @@ fn savepoints_and_serializable_keep_their_writes_in_memory() {
     engine.commit(ser).unwrap();
     assert_eq!(visible_rows(&engine, tree), ROWS as usize);
 }
+
+/// Inserts into a tree the transaction created take no row locks (nothing names the tree for
+/// anyone else until the commit) and still refuse a duplicate key, whether its first row is
+/// buffered or already spilled; once committed, the tree locks as any other.
+#[test]
+fn inserts_into_a_tree_the_transaction_created_take_no_row_locks_and_refuse_duplicates() {
+    let store = Arc::new(MemStore::new());
+    let engine = open(&store);
+    let mut txn = engine.begin();
+    let tree = engine.create_tree_in(&mut txn).unwrap();
+    for i in 0..ROWS {
+        engine
+            .insert(&mut txn, tree, &key(i), &value(i, 1))
+            .unwrap();
+    }
+    assert!(txn.has_spilled());
+    // Only the transaction's own lock, which its spilled versions stand for.
+    assert!(txn.rows_locked() <= 1, "{} rows locked", txn.rows_locked());
+    for i in [0, ROWS / 2, ROWS - 1] {
+        assert!(
+            matches!(
+                engine.insert(&mut txn, tree, &key(i), b"again"),
+                Err(EngineError::DuplicateKey)
+            ),
+            "key {i} inserted twice"
+        );
+    }
+    // A row the transaction deleted may be inserted again.
+    assert!(engine.delete(&mut txn, tree, &key(5)).unwrap());
+    engine.insert(&mut txn, tree, &key(5), b"new").unwrap();
+    assert_eq!(count(&engine, &txn, tree), ROWS as usize);
+    assert_eq!(
+        engine.get(&txn, tree, &key(5)).unwrap(),
+        Some(b"new".to_vec())
+    );
+    assert_eq!(visible_rows(&engine, tree), 0);
+    engine.commit(txn).unwrap().unwrap();
+    assert_eq!(visible_rows(&engine, tree), ROWS as usize);
+    let mut later = engine.begin();
+    engine
+        .insert(&mut later, tree, &key(ROWS), b"more")
+        .unwrap();
+    assert_eq!(later.rows_locked(), 1);
+    assert!(matches!(
+        engine.insert(&mut later, tree, &key(1), b"again"),
+        Err(EngineError::DuplicateKey)
+    ));
+    engine.commit(later).unwrap();
+}

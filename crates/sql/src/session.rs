@@ -3122,7 +3122,7 @@ impl Session {
                 }
             }
         }
-        let tree = engine.create_tree()?;
+        let tree = engine.create_tree_in(txn)?;
         let mut def = TableDef {
             name: name.clone(),
             schema: schema.clone(),
@@ -3384,7 +3384,7 @@ impl Session {
         }
         let rows = self.executor(txn, &[]).run(&plan, None)?;
         let count = rows.len();
-        let tree = engine.create_tree()?;
+        let tree = engine.create_tree_in(txn)?;
         let def = TableDef {
             name: name.clone(),
             schema,
@@ -3958,7 +3958,7 @@ impl Session {
             )));
         }
         let engine = &self.db.engine;
-        let tree = engine.create_tree()?;
+        let tree = engine.create_tree_in(txn)?;
         let ix = IndexDef {
             name,
             oid: TableDef::oid_for_tree(tree),
@@ -7386,9 +7386,9 @@ impl Session {
             }
         }
         for mut def in defs {
-            def.tree = engine.create_tree()?;
+            def.tree = engine.create_tree_in(txn)?;
             for ix in &mut def.indexes {
-                ix.tree = engine.create_tree()?;
+                ix.tree = engine.create_tree_in(txn)?;
             }
             engine.put(txn, CATALOG, def.key().as_bytes(), &def.encode())?;
         }
@@ -8002,7 +8002,7 @@ impl Session {
         for &i in &rebuilt.pk {
             rebuilt.columns[i].not_null = true;
         }
-        rebuilt.tree = engine.create_tree()?;
+        rebuilt.tree = engine.create_tree_in(txn)?;
         // Copy the rows batch by batch (bounded memory): each keeps its encoded value and gets
         // its primary-key key.
         let mut from: Option<Vec<u8>> = None;
@@ -8055,7 +8055,7 @@ impl Session {
         // (an index keeps its name and OID).
         for ix in &def.indexes {
             let mut ix = ix.clone();
-            ix.tree = engine.create_tree()?;
+            ix.tree = engine.create_tree_in(txn)?;
             index::build(&engine, txn, &rebuilt, &ix, &self.info.cancel)?;
             rebuilt.indexes.push(ix);
         }
