@@ -512,6 +512,21 @@ fn array_element(dt: &ast::DataType) -> Option<&ast::DataType> {
     }
 }
 
+/// The texts of `elems` when each is a string literal or NULL (`None`), else `None`.
+fn string_literals(elems: &[ast::Expr]) -> Option<Vec<Option<&str>>> {
+    elems
+        .iter()
+        .map(|e| match e {
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::SingleQuotedString(t) => Some(Some(t.as_str())),
+                ast::Value::Null => Some(None),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
 fn restricted_interval_literal(text: &str, typmod: i32) -> SqlResult<Expr> {
     Ok(Expr::Literal(Value::Interval(
         crate::datetime::parse_interval_typmod(text, typmod)?,
@@ -1407,22 +1422,14 @@ impl<'a> Binder<'a> {
                     ast::Expr::Array(a)
                         if ty == DataType::Interval.array_of()
                             && crate::datetime::interval_range(typmod).is_some()
-                            && a.elem.iter().all(|e| {
-                                matches!(e, ast::Expr::Value(v) if matches!(v.value,
-                                    ast::Value::SingleQuotedString(_) | ast::Value::Null))
-                            }) =>
+                            && let Some(items) = string_literals(&a.elem) =>
                     {
-                        let args = a
-                            .elem
-                            .iter()
-                            .map(|e| match e {
-                                ast::Expr::Value(v) => match &v.value {
-                                    ast::Value::SingleQuotedString(t) => {
-                                        restricted_interval_literal(t, typmod)
-                                    }
-                                    _ => Ok(Expr::Literal(Value::Null)),
-                                },
-                                _ => Ok(Expr::Literal(Value::Null)),
+                        let args = items
+                            .into_iter()
+                            .map(|t| {
+                                t.map_or(Ok(Expr::Literal(Value::Null)), |t| {
+                                    restricted_interval_literal(t, typmod)
+                                })
                             })
                             .collect::<SqlResult<Vec<_>>>()?;
                         Expr::Func {
@@ -4319,10 +4326,10 @@ impl<'a> Binder<'a> {
         use crate::catalog::TextKind;
         let (mut common, mut unknown) = (None::<(Option<DataType>, TextKind)>, false);
         let mut varchars = true;
+        // A string literal or NULL, as it is or as the common type made it (which an explicit
+        // `'b'::text` cannot be told from).
+        let literal = |e: &Expr| matches!(e, Expr::Literal(Value::Null | Value::Text(_)));
         for item in items {
-            // A string literal or NULL, as it is or as the common type made it (which an
-            // explicit `'b'::text` cannot be told from).
-            let literal = |e: &Expr| matches!(e, Expr::Literal(Value::Null | Value::Text(_)));
             if literal(item) || matches!(item, Expr::Cast { expr, .. } if literal(expr)) {
                 unknown = true;
                 continue;
