@@ -741,7 +741,8 @@ impl Gen {
         }
     }
 
-    /// Sets the FROM clause: one table or two joined. Returns its SQL.
+    /// Sets the FROM clause: one table or two joined, the join sometimes in parentheses. Returns
+    /// its SQL.
     fn choose_from(&mut self, joins: bool) -> String {
         self.aliases = 0;
         if !joins || self.rng.chance(45) {
@@ -768,7 +769,7 @@ impl Gen {
                 table: right,
             },
         ];
-        match self.rng.below(7) {
+        let join = match self.rng.below(7) {
             0 | 1 => format!("{} AS x JOIN {} AS y ON {on}", left.name, right.name),
             2 | 3 | 5 | 6 => {
                 let extra = if self.rng.chance(40) {
@@ -791,6 +792,12 @@ impl Gen {
                 self.from[1].table = &T3;
                 format!("{} AS x CROSS JOIN t3 AS y", left.name)
             }
+        };
+        // Sometimes in parentheses: a join bound as a block of its own.
+        if self.rng.chance(20) {
+            format!("({join})")
+        } else {
+            join
         }
     }
 

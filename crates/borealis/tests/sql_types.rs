@@ -368,6 +368,14 @@ async fn joins_and_index_only_scans_answer_as_postgresql_does() {
     run_golden("sql_joins.golden", "sql-joins", false).await;
 }
 
+/// `sql_join_trees.golden`: FULL JOIN … USING and NATURAL FULL JOIN (merged columns),
+/// parenthesized joins with and without an alias, RIGHT and FULL joins beside other FROM items,
+/// and `SELECT *` over relations with two columns of one name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_trees_answer_as_postgresql_does() {
+    run_golden("sql_join_trees.golden", "sql-join-trees", false).await;
+}
+
 /// `sql_backward.golden`: ORDER BY … DESC read backwards from a primary key or an index
 /// (equality-pinned leading columns, range bounds, LIMIT and OFFSET, NULLs first, multi-column
 /// and text keys, a transaction's own writes), orders that still sort (mixed directions, DESC

@@ -309,9 +309,11 @@ fn sql_state(e: &SqlError) -> &'static str {
         | SqlError::MissingFromEntry(_) => "42P01",
         SqlError::DuplicateTable(_) | SqlError::DuplicateRelation(_) => "42P07",
         SqlError::InvalidSchemaDefinition(_) => "42P15",
-        SqlError::UndefinedColumn(_) | SqlError::UndefinedRecordField(_) => "42703",
+        SqlError::UndefinedColumn(_)
+        | SqlError::UndefinedRecordField(_)
+        | SqlError::UsingColumnMissing { .. } => "42703",
         SqlError::DuplicateColumn(_) | SqlError::ColumnExists(_) => "42701",
-        SqlError::AmbiguousColumn(_) => "42702",
+        SqlError::AmbiguousColumn(_) | SqlError::UsingColumnAmbiguous { .. } => "42702",
         SqlError::UndefinedFunction(_) | SqlError::UndefinedOperator(_) => "42883",
         SqlError::UniqueViolation { .. } => "23505",
         SqlError::NotNullViolation { .. } => "23502",

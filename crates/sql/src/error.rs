@@ -30,6 +30,12 @@ pub enum SqlError {
     ColumnExists(String),
     #[error("column reference \"{0}\" is ambiguous")]
     AmbiguousColumn(String),
+    /// A `JOIN … USING` name one side (`left` or `right`) lacks.
+    #[error("column \"{name}\" specified in USING clause does not exist in {side} table")]
+    UsingColumnMissing { name: String, side: &'static str },
+    /// A `JOIN … USING` name one side has more than once.
+    #[error("common column name \"{name}\" appears more than once in {side} table")]
+    UsingColumnAmbiguous { name: String, side: &'static str },
     #[error("function {0} does not exist")]
     UndefinedFunction(String),
     /// No operator for the operand types: `operator does not exist: numeric + boolean`.

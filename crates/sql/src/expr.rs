@@ -280,6 +280,10 @@ pub struct ScopeColumn {
     /// Reachable only by a qualified name: the column a `JOIN … USING` merged into its partner,
     /// which answers unqualified references for both.
     pub hidden: bool,
+    /// A FULL JOIN … USING's merged column: the scope positions of the partners it was merged
+    /// with. An unqualified reference reads `COALESCE` of this column and them (PostgreSQL's
+    /// merged join column); a qualified one reads this column alone.
+    pub merged: Vec<usize>,
     /// `Some(typmod)` for a `character(n)` column (see [`crate::query::ColumnInfo::bpchar`]).
     pub bpchar: Option<i32>,
     /// The declared type's modifier (see [`crate::query::ColumnInfo::kind`]).
@@ -290,6 +294,22 @@ pub struct ScopeColumn {
     pub plain_text: bool,
     /// The column's relation is on the side of an outer join that pads rows with NULLs.
     pub nullable: bool,
+}
+
+/// The quote of the first part of a [`star_item`]: the PostgreSQL dialect reads no identifier
+/// quoted so.
+const STAR_ITEM_MARK: char = '[';
+
+/// `SELECT *`'s item for scope column `i` of relation `table`: its qualified name, which binds
+/// to that column alone, even where the name is not unique (a derived table with two columns
+/// of one name); the position it carries is what the binder reads.
+#[must_use]
+pub fn star_item(i: usize, table: &str, name: &str) -> ast::Expr {
+    ast::Expr::CompoundIdentifier(vec![
+        ast::Ident::with_quote(STAR_ITEM_MARK, i.to_string()),
+        ast::Ident::with_quote('"', table),
+        ast::Ident::with_quote('"', name),
+    ])
 }
 
 /// How aggregates and plain columns are treated while binding.
@@ -1060,6 +1080,17 @@ impl<'a> Binder<'a> {
         use ast::Expr as E;
         Ok(match e {
             E::Identifier(id) => self.column(None, &ident_name(id), mode)?,
+            E::CompoundIdentifier(parts)
+                if parts.len() == 3 && parts[0].quote_style == Some(STAR_ITEM_MARK) =>
+            {
+                let i = parts[0]
+                    .value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&i| i < self.scope.len())
+                    .ok_or_else(|| SqlError::Internal("a SELECT * item out of scope".into()))?;
+                self.scope_column(i, false, mode)?
+            }
             E::CompoundIdentifier(parts) if parts.len() >= 2 => {
                 let table = ident_name(&parts[parts.len() - 2]);
                 self.column(Some(&table), &ident_name(&parts[parts.len() - 1]), mode)?
@@ -1583,6 +1614,14 @@ impl<'a> Binder<'a> {
                     }
                     let depth = self.outer.len() - k;
                     self.outer_depth_used = self.outer_depth_used.max(depth);
+                    let merged = &scope[index].merged;
+                    if table.is_none() && !merged.is_empty() {
+                        let args = std::iter::once(index)
+                            .chain(merged.iter().copied())
+                            .map(|index| Expr::Outer { depth, index })
+                            .collect();
+                        return self.merged_column(args);
+                    }
                     return Ok(Expr::Outer { depth, index });
                 }
             }
@@ -1604,19 +1643,55 @@ impl<'a> Binder<'a> {
             };
             return Err(SqlError::UndefinedColumn(full));
         };
+        self.scope_column(i, table.is_none(), mode)
+    }
+
+    /// Scope column `i`, found by name (`unqualified`: with no relation name, which reads a
+    /// FULL JOIN's merged column as such) or by its position (`SELECT *`'s items, see
+    /// [`star_item`]).
+    fn scope_column(
+        &mut self,
+        i: usize,
+        unqualified: bool,
+        mode: &mut AggMode<'_>,
+    ) -> SqlResult<Expr> {
+        let name = &self.scope[i].name;
         if let Some(o) = self.scope[i].origin {
             crate::query::record_column(o, name);
         }
-        if let AggMode::Collect { dependent, .. } = mode {
-            if dependent.get(i).copied().unwrap_or(false) {
-                return Ok(Expr::Column(i));
-            }
+        let merged = if unqualified {
+            self.scope[i].merged.as_slice()
+        } else {
+            &[]
+        };
+        if let AggMode::Collect { dependent, .. } = mode
+            && !std::iter::once(&i)
+                .chain(merged)
+                .all(|&p| dependent.get(p).copied().unwrap_or(false))
+        {
             return Err(SqlError::Grouping(format!(
                 "column \"{}\" must appear in the GROUP BY clause or be used in an aggregate function",
                 name
             )));
         }
-        Ok(Expr::Column(i))
+        if merged.is_empty() {
+            return Ok(Expr::Column(i));
+        }
+        let args = std::iter::once(i)
+            .chain(merged.iter().copied())
+            .map(Expr::Column)
+            .collect();
+        self.merged_column(args)
+    }
+
+    /// A FULL JOIN … USING's merged column, read unqualified: the first of its partners' values
+    /// that is not NULL, in their common type (see [`ScopeColumn::merged`]).
+    fn merged_column(&mut self, mut args: Vec<Expr>) -> SqlResult<Expr> {
+        self.convert_to_common_type(&mut args, "JOIN/USING")?;
+        Ok(Expr::Func {
+            name: "coalesce",
+            args,
+        })
     }
 
     /// A whole-row reference to relation `table` of this query's scope, or of an enclosing
@@ -5945,6 +6020,7 @@ mod tests {
             origin: None,
             source: None,
             hidden: false,
+            merged: Vec::new(),
             bpchar: None,
             kind: crate::catalog::TextKind::Text,
             plain_text: false,

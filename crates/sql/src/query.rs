@@ -701,6 +701,7 @@ fn function_scope(
             origin: None,
             source: None,
             hidden: false,
+            merged: Vec::new(),
         })
         .collect();
     if let Some(a) = alias {
@@ -1094,6 +1095,7 @@ pub fn table_scope(def: &TableDef, alias: Option<&str>) -> Vec<ScopeColumn> {
             origin: Some(def.oid),
             source: Some((def.oid, attnum(i))),
             hidden: false,
+            merged: Vec::new(),
         })
         .collect()
 }
@@ -1797,7 +1799,7 @@ impl<'a> Planner<'a> {
         relations: &mut Vec<Relation>,
         scope: &mut Vec<ScopeColumn>,
         depth_used: &mut usize,
-    ) -> SqlResult<usize> {
+    ) -> SqlResult<(usize, Vec<usize>)> {
         if relations.len() >= RELATIONS_MAX {
             return Err(SqlError::ProgramLimitExceeded(format!(
                 "more than {RELATIONS_MAX} relations in FROM"
@@ -1806,7 +1808,52 @@ impl<'a> Planner<'a> {
         let offset = scope.len();
         let mut lateral = false;
         let mut ordinality = false;
+        // The positions in `cols` that `SELECT *` lists, in its order, when not all of them.
+        let mut star = None;
         let (source, cols) = match factor {
+            ast::TableFactor::NestedJoin {
+                table_with_joins,
+                alias: Some(alias),
+            } => {
+                // `(a JOIN b …) AS j`: the join's `SELECT *` as a derived table; the relations
+                // inside are not visible outside it.
+                let query = select_star(table_with_joins)?;
+                let derived = ast::TableFactor::Derived {
+                    lateral: false,
+                    subquery: Box::new(query),
+                    alias: Some(alias.clone()),
+                    sample: None,
+                };
+                return self.add_relation(&derived, params, outer, relations, scope, depth_used);
+            }
+            ast::TableFactor::NestedJoin {
+                table_with_joins,
+                alias: None,
+            } => {
+                // A LATERAL item inside sees the FROM items before the block too, as one more
+                // enclosing scope; the block then runs once per row of them.
+                let sees_siblings = has_lateral(table_with_joins);
+                let mut chain: Vec<&[ScopeColumn]> = outer.to_vec();
+                if sees_siblings {
+                    chain.push(scope.as_slice());
+                }
+                let (plan, block, depth) =
+                    self.bind_join_block(table_with_joins, params, &chain)?;
+                if sees_siblings {
+                    lateral = depth >= 1;
+                    *depth_used = (*depth_used).max(depth.saturating_sub(1));
+                } else {
+                    *depth_used = (*depth_used).max(depth);
+                }
+                let mut cols = block.scope;
+                for c in &mut cols {
+                    for p in &mut c.merged {
+                        *p += offset;
+                    }
+                }
+                star = Some(block.star);
+                (Source::Derived(Box::new(plan)), cols)
+            }
             ast::TableFactor::Table {
                 name,
                 alias,
@@ -1844,6 +1891,7 @@ impl<'a> Planner<'a> {
                             origin: None,
                             source: c.source,
                             hidden: false,
+                            merged: Vec::new(),
                         })
                         .collect();
                     if let Some(a) = alias {
@@ -1904,6 +1952,7 @@ impl<'a> Planner<'a> {
                                     origin: Some(view.oid),
                                     source: Some((view.oid, attnum(i))),
                                     hidden: false,
+                                    merged: Vec::new(),
                                 })
                                 .collect();
                             (Source::Derived(Box::new(plan)), cols)
@@ -1925,6 +1974,7 @@ impl<'a> Planner<'a> {
                                     origin: None,
                                     source: Some((seq.oid, attnum(i))),
                                     hidden: false,
+                                    merged: Vec::new(),
                                 })
                                 .collect();
                             (Source::Sequence(seq), cols)
@@ -1948,6 +1998,7 @@ impl<'a> Planner<'a> {
                                     source: crate::catalog_views::catalog_oid(vt.name)
                                         .map(|o| (o, attnum(i))),
                                     hidden: false,
+                                    merged: Vec::new(),
                                 })
                                 .collect();
                             (Source::Virtual(vt), cols)
@@ -2122,6 +2173,7 @@ impl<'a> Planner<'a> {
                         origin: None,
                         source: c.source,
                         hidden: false,
+                        merged: Vec::new(),
                     })
                     .collect();
                 for (c, a) in cols.iter_mut().zip(&alias.columns) {
@@ -2154,6 +2206,7 @@ impl<'a> Planner<'a> {
                         origin: None,
                         source: c.source,
                         hidden: false,
+                        merged: Vec::new(),
                     })
                     .collect();
                 for (c, a) in cols.iter_mut().zip(&alias.columns) {
@@ -2208,16 +2261,23 @@ impl<'a> Planner<'a> {
             }
             other => return Err(SqlError::FeatureNotSupported(format!("FROM {other}"))),
         };
-        if let Some(t) = cols.first().and_then(|c| c.table.clone())
-            && scope.iter().any(|c| c.table.as_deref() == Some(t.as_str()))
-        {
-            return Err(SqlError::DuplicateAlias(t));
+        // Every relation name the new columns bring (a join block brings several) must be new.
+        let mut previous = None;
+        for t in cols.iter().filter_map(|c| c.table.as_deref()) {
+            if previous != Some(t) && scope.iter().any(|c| c.table.as_deref() == Some(t)) {
+                return Err(SqlError::DuplicateAlias(t.to_string()));
+            }
+            previous = Some(t);
         }
         let width = cols.len();
-        let label = cols
-            .first()
-            .and_then(|c| c.table.clone())
-            .unwrap_or_default();
+        // A join block has no name of its own: PostgreSQL calls such a join `unnamed_join`.
+        let label = match star {
+            Some(_) => "unnamed_join".to_string(),
+            None => cols
+                .first()
+                .and_then(|c| c.table.clone())
+                .unwrap_or_default(),
+        };
         let column_names = cols.iter().map(|c| c.name.clone()).collect();
         scope.extend(cols);
         relations.push(Relation {
@@ -2233,7 +2293,42 @@ impl<'a> Planner<'a> {
             label,
             column_names,
         });
-        Ok(relations.len() - 1)
+        let star = star.map_or_else(
+            || (offset..offset + width).collect(),
+            |s| s.into_iter().map(|p| offset + p).collect(),
+        );
+        Ok((relations.len() - 1, star))
+    }
+
+    /// Binds a join on its own: a parenthesized join in FROM, or a FROM item with RIGHT or
+    /// FULL joins beside other FROM items (those take everything joined before them as their
+    /// left side, which must then be this item alone). The plan's row is every column of its
+    /// relations, hidden ones too; the block's scope keeps their relation names, so the
+    /// enclosing FROM refers to them as if they were its own.
+    fn bind_join_block(
+        &self,
+        twj: &ast::TableWithJoins,
+        params: &mut Vec<Option<DataType>>,
+        outer: &[&[ScopeColumn]],
+    ) -> SqlResult<(QueryPlan, JoinBlock, usize)> {
+        let query = select_star(twj)?;
+        let ast::SetExpr::Select(select) = &*query.body else {
+            return Err(SqlError::Internal("a join block is not a SELECT".into()));
+        };
+        let mut block = JoinBlock::default();
+        let (plan, columns, _, depth) =
+            self.bind_select_in(select, &[], params, outer, Some(&mut block))?;
+        let mut plan = QueryPlan {
+            body: Body::Select(Box::new(plan)),
+            order_by: Vec::new(),
+            limit: None,
+            offset: None,
+            with_ties: false,
+            columns,
+            presorted: false,
+        };
+        self.choose_scans(&mut plan);
+        Ok((plan, block, depth))
     }
 
     /// Binds a json set-returning function in FROM. Its argument sees the FROM items before
@@ -2308,6 +2403,20 @@ impl<'a> Planner<'a> {
         params: &mut Vec<Option<DataType>>,
         outer: &[&[ScopeColumn]],
     ) -> SqlResult<(SelectPlan, Vec<ColumnInfo>, Vec<SortSpec>, usize)> {
+        self.bind_select_in(select, order_exprs, params, outer, None)
+    }
+
+    /// [`Self::bind_select`]; with `block`, binds FROM alone as a join block (see
+    /// [`Self::bind_join_block`]), the select list left unread.
+    #[allow(clippy::type_complexity)]
+    fn bind_select_in(
+        &self,
+        select: &ast::Select,
+        order_exprs: &[ast::OrderByExpr],
+        params: &mut Vec<Option<DataType>>,
+        outer: &[&[ScopeColumn]],
+        block: Option<&mut JoinBlock>,
+    ) -> SqlResult<(SelectPlan, Vec<ColumnInfo>, Vec<SortSpec>, usize)> {
         // FROM: relations in order, their scope, and the joins between them.
         let mut relations = Vec::new();
         let mut scope: Vec<ScopeColumn> = Vec::new();
@@ -2318,15 +2427,31 @@ impl<'a> Planner<'a> {
         let mut derived_depth = 0;
         for twj in &select.from {
             let d = &mut derived_depth;
-            let first = scope.len();
-            self.add_relation(&twj.relation, params, outer, &mut relations, &mut scope, d)?;
-            let mut listed: Vec<usize> = (first..scope.len()).collect();
+            if select.from.len() > 1
+                && twj.joins.iter().any(|j| {
+                    matches!(
+                        j.join_operator,
+                        ast::JoinOperator::Right(_)
+                            | ast::JoinOperator::RightOuter(_)
+                            | ast::JoinOperator::FullOuter(_)
+                    )
+                })
+            {
+                let nested = ast::TableFactor::NestedJoin {
+                    table_with_joins: Box::new(twj.clone()),
+                    alias: None,
+                };
+                let (_, listed) =
+                    self.add_relation(&nested, params, outer, &mut relations, &mut scope, d)?;
+                star.push(listed);
+                continue;
+            }
+            let (_, mut listed) =
+                self.add_relation(&twj.relation, params, outer, &mut relations, &mut scope, d)?;
             for j in &twj.joins {
                 let d = &mut derived_depth;
-                let start = scope.len();
-                let r =
+                let (r, right) =
                     self.add_relation(&j.relation, params, outer, &mut relations, &mut scope, d)?;
-                let right: Vec<usize> = (start..scope.len()).collect();
                 use ast::JoinOperator as J;
                 let (constraint, kind) = match &j.join_operator {
                     J::Join(c) | J::Inner(c) => (Some(c), JoinKind::Inner),
@@ -2439,6 +2564,32 @@ impl<'a> Planner<'a> {
         };
         let mut from = plan_joins(&binder, relations, where_conjuncts, left_on, outer_joins)?;
         add_semi_steps(&binder, &mut from, semis)?;
+        if let Some(block) = block {
+            let columns = scope
+                .iter()
+                .map(|c| ColumnInfo {
+                    name: c.name.clone(),
+                    ty: c.ty,
+                    bpchar: c.bpchar,
+                    kind: c.kind,
+                    source: c.source,
+                })
+                .collect();
+            let depth = binder.outer_depth_used.max(derived_depth);
+            block.scope = scope.clone();
+            block.star = star.concat();
+            let plan = SelectPlan {
+                from,
+                aggregate: None,
+                windows: WindowPlan::default(),
+                projections: (0..scope.len()).map(Expr::Column).collect(),
+                distinct: false,
+                distinct_on: Vec::new(),
+                minmax: Vec::new(),
+                srfs: Vec::new(),
+            };
+            return Ok((plan, columns, Vec::new(), depth));
+        }
         let collector = WindowCollector::new(&select.named_window)?;
 
         // Expand the select list.
@@ -2472,18 +2623,18 @@ impl<'a> Planner<'a> {
                         None => star.iter().flatten().copied().collect(),
                         Some(_) => (0..scope.len()).collect(),
                     };
-                    for c in positions.iter().map(|&i| &scope[i]) {
+                    for &i in &positions {
+                        let c = &scope[i];
                         let t = c.table.clone().unwrap_or_default();
                         if qualifier.as_ref().is_some_and(|q| *q != t) {
                             continue;
                         }
-                        items.push((
-                            ast::Expr::CompoundIdentifier(vec![
-                                ast::Ident::with_quote('"', t),
-                                ast::Ident::with_quote('"', c.name.clone()),
-                            ]),
-                            c.name.clone(),
-                        ));
+                        let e = if qualifier.is_none() && !c.merged.is_empty() {
+                            scope_column_ast(&scope, i)
+                        } else {
+                            crate::expr::star_item(i, &t, &c.name)
+                        };
+                        items.push((e, c.name.clone()));
                     }
                     if let Some(q) = qualifier
                         && items.len() == before
@@ -2736,12 +2887,47 @@ fn check_boolean(binder: &Binder<'_>, f: &Expr, clause: &str) -> SqlResult<()> {
     }
 }
 
+/// What a join block leaves to the enclosing FROM (see [`Planner::bind_join_block`]): the scope
+/// of its plan's row, and the positions in it that `SELECT *` lists, in its order.
+#[derive(Default)]
+struct JoinBlock {
+    scope: Vec<ScopeColumn>,
+    star: Vec<usize>,
+}
+
+/// Whether a join has a LATERAL subquery among its relations, at any depth of parentheses.
+fn has_lateral(twj: &ast::TableWithJoins) -> bool {
+    std::iter::once(&twj.relation)
+        .chain(twj.joins.iter().map(|j| &j.relation))
+        .any(|f| match f {
+            ast::TableFactor::Derived { lateral, .. } => *lateral,
+            ast::TableFactor::NestedJoin {
+                table_with_joins, ..
+            } => has_lateral(table_with_joins),
+            _ => false,
+        })
+}
+
+/// `SELECT * FROM twj`, for a join bound as a subquery.
+fn select_star(twj: &ast::TableWithJoins) -> SqlResult<ast::Query> {
+    let sql = format!("SELECT * FROM {twj}");
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    match sqlparser::parser::Parser::parse_sql(&dialect, &sql)
+        .map_err(|e| SqlError::Syntax(e.to_string()))?
+        .pop()
+    {
+        Some(ast::Statement::Query(q)) => Ok(*q),
+        _ => Err(SqlError::Internal("a join is not a query".into())),
+    }
+}
+
 /// `JOIN … USING (names)` (and NATURAL JOIN, with the common names): the ON condition that
 /// equates each name's column on the left (`listed`, the FROM item's columns so far) with the
-/// right relation's (`right`). The merged column answers unqualified references: the left one
-/// for inner and LEFT joins, the right one for RIGHT joins; its partner is hidden. `SELECT *`
-/// lists the merged columns first, then the rest of the left side, then the rest of the right.
-/// A FULL join's merged column is the COALESCE of both, which the scope cannot express: refused.
+/// right relation's (`right`, the columns its `SELECT *` lists). The merged column answers
+/// unqualified references: the left one for inner and LEFT joins, the right one for RIGHT joins,
+/// and for FULL joins the left one made the COALESCE of both (see [`ScopeColumn::merged`]); its
+/// partner is hidden. `SELECT *` lists the merged columns first, then the rest of the left side,
+/// then the rest of the right.
 fn using_join(
     scope: &mut [ScopeColumn],
     listed: &mut Vec<usize>,
@@ -2749,49 +2935,44 @@ fn using_join(
     names: Vec<String>,
     kind: JoinKind,
 ) -> SqlResult<Option<ast::Expr>> {
-    if kind == JoinKind::Full && !names.is_empty() {
-        return Err(SqlError::FeatureNotSupported(
-            "FULL JOIN with USING or NATURAL".into(),
-        ));
-    }
     let mut conds: Vec<ast::Expr> = Vec::new();
     let mut merged = Vec::new();
     let mut used_left = Vec::new();
     let mut used_right = Vec::new();
-    let column = |c: &ScopeColumn| {
-        ast::Expr::CompoundIdentifier(vec![
-            ast::Ident::with_quote('"', c.table.clone().unwrap_or_default()),
-            ast::Ident::with_quote('"', c.name.clone()),
-        ])
-    };
     for (k, name) in names.iter().enumerate() {
         if names[..k].contains(name) {
             return Err(SqlError::DuplicateColumn(name.clone()));
         }
-        // Errors name the column only: the side is left for the SQLSTATE to tell.
-        let find = |cols: &[usize]| -> SqlResult<usize> {
+        let find = |cols: &[usize], side: &'static str| -> SqlResult<usize> {
             let hits: Vec<usize> = cols
                 .iter()
                 .copied()
                 .filter(|&i| scope[i].name == *name && !scope[i].hidden)
                 .collect();
+            let name = name.clone();
             match hits.as_slice() {
                 [i] => Ok(*i),
-                [] => Err(SqlError::UndefinedColumn(name.clone())),
-                _ => Err(SqlError::AmbiguousColumn(name.clone())),
+                [] => Err(SqlError::UsingColumnMissing { name, side }),
+                _ => Err(SqlError::UsingColumnAmbiguous { name, side }),
             }
         };
-        let l = find(listed)?;
-        let r = find(right)?;
+        let l = find(listed, "left")?;
+        let r = find(right, "right")?;
         conds.push(ast::Expr::BinaryOp {
-            left: Box::new(column(&scope[l])),
+            left: Box::new(scope_column_ast(scope, l)),
             op: ast::BinaryOperator::Eq,
-            right: Box::new(column(&scope[r])),
+            right: Box::new(scope_column_ast(scope, r)),
         });
         if kind == JoinKind::Right {
             scope[l].hidden = true;
             merged.push(r);
         } else {
+            if kind == JoinKind::Full {
+                let partners: Vec<usize> = std::iter::once(r)
+                    .chain(scope[r].merged.iter().copied())
+                    .collect();
+                scope[l].merged.extend(partners);
+            }
             scope[r].hidden = true;
             merged.push(l);
         }
@@ -2807,6 +2988,39 @@ fn using_join(
         op: ast::BinaryOperator::And,
         right: Box::new(b),
     }))
+}
+
+/// An expression that reads scope column `i` as an unqualified reference would: its qualified
+/// name, or for a FULL JOIN's merged column the COALESCE of it and its partners (for a USING
+/// condition, and for `SELECT *`, whose items must name the column whatever else is in scope).
+fn scope_column_ast(scope: &[ScopeColumn], i: usize) -> ast::Expr {
+    let column = |c: &ScopeColumn| {
+        ast::Expr::CompoundIdentifier(vec![
+            ast::Ident::with_quote('"', c.table.clone().unwrap_or_default()),
+            ast::Ident::with_quote('"', c.name.clone()),
+        ])
+    };
+    if scope[i].merged.is_empty() {
+        return column(&scope[i]);
+    }
+    let args = std::iter::once(i)
+        .chain(scope[i].merged.iter().copied())
+        .map(|p| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(column(&scope[p]))))
+        .collect();
+    ast::Expr::Function(ast::Function {
+        name: ast::ObjectName::from(vec![ast::Ident::new("coalesce")]),
+        uses_odbc_syntax: false,
+        parameters: ast::FunctionArguments::None,
+        args: ast::FunctionArguments::List(ast::FunctionArgumentList {
+            duplicate_treatment: None,
+            args,
+            clauses: Vec::new(),
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: Vec::new(),
+    })
 }
 
 /// PostgreSQL's rule for DISTINCT ON with ORDER BY: walking the ORDER BY keys, once one that is
