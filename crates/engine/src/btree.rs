@@ -373,9 +373,11 @@ pub(crate) fn put(
     if page::insert_cell(p, pos, &cell) {
         return Ok(());
     }
+    // An entry past every key of the rightmost leaf: the tree is likely filled in key order.
+    let append = pos == page::count(p) && page::link(p) == 0;
     let mut cells = page::cells(p);
     cells.insert(pos, cell);
-    split(mtr, tree, path, leaf, cells)
+    split(mtr, tree, path, leaf, cells, append)
 }
 
 /// Removes `key`; returns whether it was there.
@@ -388,10 +390,20 @@ pub(crate) fn remove(mtr: &mut Mtr<'_>, tree: PageId, key: &[u8]) -> Result<bool
     Ok(true)
 }
 
+/// How full a split leaves the rightmost leaf's left half when the entry that overflowed it
+/// went past all its keys, in percent of a page (PostgreSQL's leaf fillfactor, 90, which it
+/// applies the same way): a table or index filled in key order (a serial key, a bulk load, an
+/// index built from sorted entries) then gets leaves this full rather than half full, and half
+/// as many of them to write, log and read.
+const APPEND_SPLIT_FILL_PERCENT: usize = 90;
+
 /// Where to cut an overfull page's cells: the cut minimising the larger half. For a leaf the right
 /// half is `cells[m..]`; for an internal page `cells[m]` moves up and the right half is
 /// `cells[m + 1..]`. Both halves are non-empty and fit in a page.
-fn split_point(cells: &[Vec<u8>], leaf: bool) -> usize {
+///
+/// With `append` (a leaf, its last cell new and past every other, see [`put`]), the cut is
+/// instead the last one that leaves the left half at most [`APPEND_SPLIT_FILL_PERCENT`] full.
+fn split_point(cells: &[Vec<u8>], leaf: bool, append: bool) -> usize {
     let n = cells.len();
     let sizes: Vec<usize> = cells.iter().map(|c| page::cell_footprint(c)).collect();
     let total: usize = sizes.iter().sum();
@@ -400,6 +412,20 @@ fn split_point(cells: &[Vec<u8>], leaf: bool) -> usize {
         n >= 3 && first <= last,
         "an overfull page has at least three cells"
     );
+    if append && leaf {
+        let fill = page::NODE_CAPACITY_BYTES * APPEND_SPLIT_FILL_PERCENT / 100;
+        let mut left = sizes[0];
+        let mut m = first;
+        while m < last && left + sizes[m] <= fill {
+            left += sizes[m];
+            m += 1;
+        }
+        // The right half holds at least the new cell; it fits when the left is not emptier
+        // than half: otherwise the general cut below decides.
+        if total - left <= page::NODE_CAPACITY_BYTES && left >= total / 2 {
+            return m;
+        }
+    }
     let mut best = (usize::MAX, first);
     let mut left: usize = sizes[..first].iter().sum();
     for (m, size) in sizes.iter().enumerate().take(last + 1).skip(first) {
@@ -426,6 +452,7 @@ fn split(
     mut path: Vec<PageId>,
     mut id: PageId,
     mut cells: Vec<Vec<u8>>,
+    mut append: bool,
 ) -> Result<(), EngineError> {
     loop {
         let (level, link) = {
@@ -434,7 +461,8 @@ fn split(
         };
         let leaf = level == 0;
         let kind = if leaf { Kind::Leaf } else { Kind::Internal };
-        let m = split_point(&cells, leaf);
+        let m = split_point(&cells, leaf, append);
+        append = false;
         let mut right = cells.split_off(m);
         let left = cells;
         let (separator, right_leftmost) = if leaf {

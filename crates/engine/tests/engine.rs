@@ -150,6 +150,51 @@ fn transaction_ids_keep_growing_across_restarts() {
     assert!(last > 0);
 }
 
+/// Rows inserted in key order leave the leaves they fill about 90% full (the split of the
+/// rightmost leaf keeps most of it on the left), where rows in any other order leave them
+/// between half and fully full: ascending keys take fewer pages than the same rows inserted
+/// in descending or scattered order, and every row reads back either way.
+#[test]
+fn rows_inserted_in_key_order_fill_their_leaves() {
+    let store = Arc::new(MemStore::new());
+    let engine = open_on(store.clone(), 64).unwrap();
+    const ROWS: u32 = 2_000;
+    let mut pages = Vec::new();
+    for order in ["ascending", "descending", "scattered"] {
+        let tree = engine.create_tree().unwrap();
+        // A transaction per row: a commit applies its writes in key order.
+        for n in 0..ROWS {
+            let i = match order {
+                "ascending" => n,
+                "descending" => ROWS - 1 - n,
+                _ => n * 7919 % ROWS,
+            };
+            let mut txn = engine.begin();
+            engine
+                .insert(&mut txn, tree, &key(i), &[i as u8; 100])
+                .unwrap();
+            engine.commit(txn).unwrap();
+        }
+        let rows = all(&engine, tree);
+        assert_eq!(rows.len(), ROWS as usize, "{order}");
+        assert!(
+            rows.iter()
+                .enumerate()
+                .all(|(i, (k, v))| *k == key(i as u32) && v.as_slice() == [i as u8; 100])
+        );
+        pages.push(engine.tree_pages(tree).unwrap());
+    }
+    // 2 000 rows of about 128 bytes with their cells: 32 leaves at 100%, 36 at 90%, 64 at 50%.
+    let [ascending, descending, scattered] = pages[..] else {
+        unreachable!()
+    };
+    assert!(ascending <= 40, "ascending keys took {ascending} pages");
+    assert!(
+        ascending * 4 < descending * 3 && ascending * 4 < scattered * 3,
+        "ascending {ascending}, descending {descending}, scattered {scattered} pages"
+    );
+}
+
 #[test]
 fn each_commit_is_one_mtr_ending_with_its_commit_record() {
     let store = Arc::new(MemStore::new());
@@ -375,10 +420,13 @@ fn corruption_seen(engine: &Engine, tree: TreeId, rows: u32) -> usize {
 
 #[test]
 fn corrupted_pages_from_storage_are_errors_not_panics() {
+    // Enough rows for a tree of two levels and more than ten pages (leaves filled in key order
+    // are 90% full).
+    const ROWS: u32 = 800;
     let store = Arc::new(MemStore::new());
     let (tree, pages) = {
         let engine = open(&store);
-        let tree = fill(&engine, 400);
+        let tree = fill(&engine, ROWS);
         assert!(engine.tree_height(tree).unwrap() >= 2);
         let mut pages: Vec<PageId> = store
             .records()
@@ -436,7 +484,7 @@ fn corrupted_pages_from_storage_are_errors_not_panics() {
                 continue;
             }
             let engine = open_on(Arc::new(tampered), 4).unwrap();
-            let seen = corruption_seen(&engine, tree, 400);
+            let seen = corruption_seen(&engine, tree, ROWS);
             assert!(seen > 0, "{name} at page {victim}: nobody noticed");
         }
     }
@@ -474,7 +522,7 @@ fn corrupted_pages_from_storage_are_errors_not_panics() {
     let engine = open_on(Arc::new(misdirected), 4).unwrap();
     let txn = engine.begin();
     let mut noticed = 0;
-    for i in 0..400 {
+    for i in 0..ROWS {
         match engine.get(&txn, tree, &key(i)) {
             Ok(v) => assert_eq!(
                 v,

@@ -386,8 +386,10 @@ fn tree_and_status_sizes_stay_bounded_under_updates() {
         "tree pages: {pages_loaded} loaded, {pages_updated} after updates; status pages {status_pages}"
     );
     // Without pruning every row would carry a hundred versions: over fifty times the pages.
+    // With it, a row holds a version or two: the leaves, loaded in key order 90% full, split
+    // once as their rows grow (to about twice the pages) and no further.
     assert!(
-        pages_updated <= pages_loaded + 2,
+        pages_updated <= 2 * pages_loaded + 2,
         "{pages_loaded} pages grew to {pages_updated}"
     );
     // 3000 commits; without truncation their status entries would fill about ten pages.
