@@ -23,6 +23,25 @@ pub enum FrameError {
     Corrupted(String),
 }
 
+/// Bytes before a frame's body: its length, its CRC and its kind.
+pub const FRAME_HEADER_BYTES: usize = 9;
+
+/// Makes `frame` a frame of `kind`: its first [`FRAME_HEADER_BYTES`] bytes, reserved by the
+/// caller, get the header of the body that follows them. For a body built in place, which then
+/// goes out without being copied into a frame of its own.
+pub fn seal_frame(kind: u8, frame: &mut [u8]) {
+    let (header, body) = frame.split_at_mut(FRAME_HEADER_BYTES);
+    let len = u32::try_from(body.len() + 1).expect("frame too long");
+    assert!(
+        len <= FRAME_BYTES_MAX,
+        "frame of {len} bytes exceeds FRAME_BYTES_MAX"
+    );
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&[kind]), body);
+    header[..4].copy_from_slice(&len.to_le_bytes());
+    header[4..8].copy_from_slice(&crc.to_le_bytes());
+    header[8] = kind;
+}
+
 /// Appends one frame to `out`.
 pub fn encode_frame(kind: u8, body: &[u8], out: &mut Vec<u8>) {
     let len = u32::try_from(body.len() + 1).expect("frame too long");

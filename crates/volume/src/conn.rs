@@ -128,10 +128,23 @@ impl Conn {
         if !self.is_alive() {
             return Err(ConnError::Closed);
         }
+        let mut frame = Vec::with_capacity(body.len() + frame::FRAME_HEADER_BYTES);
+        encode_frame(kind, body, &mut frame);
+        self.call_frame(req_id, frame, timeout_ms).await
+    }
+
+    /// [`Self::call`] with the request already a frame (`proto::encode_write_frame`).
+    pub async fn call_frame(
+        &self,
+        req_id: u64,
+        frame: Vec<u8>,
+        timeout_ms: u64,
+    ) -> Result<Response, ConnError> {
+        if !self.is_alive() {
+            return Err(ConnError::Closed);
+        }
         let (tx, rx) = oneshot::channel();
         self.waiters.lock().expect("poisoned").insert(req_id, tx);
-        let mut frame = Vec::with_capacity(body.len() + 9);
-        encode_frame(kind, body, &mut frame);
         if self.tx.send(frame).await.is_err() {
             self.waiters.lock().expect("poisoned").remove(&req_id);
             return Err(ConnError::Closed);

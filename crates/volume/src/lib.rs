@@ -1289,7 +1289,7 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
                 }
                 continue;
             };
-            let (kind, body) = proto::encode_write_request(
+            let frame = proto::encode_write_frame(
                 id,
                 shared.term.epoch,
                 shared.term.writer,
@@ -1299,7 +1299,7 @@ async fn segment_loop(shared: Arc<Shared>, i: usize) {
                 batch.records.iter().map(|e| e.bytes.as_slice()),
             );
             drop(batch);
-            match conn.call(id, kind, &body, WRITE_TIMEOUT_MS).await {
+            match conn.call_frame(id, frame, WRITE_TIMEOUT_MS).await {
                 Ok(Response::WriteAck { scls }) => {
                     let scl = scls
                         .iter()
