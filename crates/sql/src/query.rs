@@ -8467,6 +8467,27 @@ impl Planner<'_> {
         if let Some(w) = selection {
             conjuncts(w, &mut all);
         }
+        // The WHERE clause sees the target and the other relations as one level, as
+        // PostgreSQL's does: a name both have is ambiguous, even though the conjunct is then
+        // bound with the target as the enclosing scope.
+        let mut both: Vec<ScopeColumn> = target.to_vec();
+        both.extend(scope.iter().map(|c| {
+            let mut c = c.clone();
+            for p in &mut c.merged {
+                *p += target.len();
+            }
+            c
+        }));
+        for c in &all {
+            let mut probe_params = params.clone();
+            let mut probe = Binder::new(&both, &mut probe_params);
+            probe.planner = Some(self);
+            if let Err(e @ SqlError::AmbiguousColumn(_)) =
+                probe.bind(c, &mut AggMode::Forbidden("WHERE"))
+            {
+                return Err(e);
+            }
+        }
         let mut target_filter = Vec::new();
         let mut rest = Vec::new();
         for c in all {
