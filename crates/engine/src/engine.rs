@@ -793,6 +793,10 @@ impl Engine {
             // this transaction's own spilled writes hold it.
             None if txn.created_trees.contains(&tree) => {
                 if txn.spilled_trees.contains(&tree)
+                    && txn
+                        .spilled_last
+                        .get(&tree)
+                        .is_none_or(|last| key <= last.as_slice())
                     && let Newest::Row(r) = self.newest(txn, tree, key, false)?
                     && r.value.is_some()
                 {
@@ -1582,6 +1586,15 @@ impl Engine {
         txn.write_bytes = 0;
         for (tree, entries) in writes {
             txn.spilled_trees.insert(tree);
+            if txn.created_trees.contains(&tree)
+                && let Some((last, _)) = entries.last_key_value()
+                && txn
+                    .spilled_last
+                    .get(&tree)
+                    .is_none_or(|before| before < last)
+            {
+                txn.spilled_last.insert(tree, last.clone());
+            }
             let mut entries = entries.into_iter().peekable();
             while entries.peek().is_some() {
                 let batch: Vec<(Vec<u8>, Write)> =

@@ -256,6 +256,10 @@ pub struct Txn {
     pub(crate) spilled: bool,
     /// Trees the spilled writes went to (vacuum visits them after the transaction ends).
     pub(crate) spilled_trees: BTreeSet<TreeId>,
+    /// The greatest key spilled into each tree this transaction created: an insert of a key
+    /// past it finds no spilled version of its own to collide with, so a tree filled in key
+    /// order (an index build) is not searched once per insert.
+    pub(crate) spilled_last: BTreeMap<TreeId, Vec<u8>>,
     /// Rows this transaction holds locks on.
     pub(crate) locks: BTreeMap<RowId, LockMode>,
     /// Trees this transaction created ([`crate::Engine::create_tree_in`]): nothing names them
@@ -291,6 +295,7 @@ impl Txn {
             write_bytes: 0,
             spilled: false,
             spilled_trees: BTreeSet::new(),
+            spilled_last: BTreeMap::new(),
             locks: BTreeMap::new(),
             created_trees: BTreeSet::new(),
             undo: Vec::new(),
@@ -374,7 +379,16 @@ impl Txn {
     }
 
     pub(crate) fn write_of(&self, tree: TreeId, key: &[u8]) -> Option<&Write> {
-        self.writes.get(&tree).and_then(|w| w.get(key))
+        let writes = self.writes.get(&tree)?;
+        // A key past the last buffered one (a tree written in key order) is answered by one
+        // comparison: a search would compare it with every key of each node on the way down.
+        if writes
+            .last_key_value()
+            .is_none_or(|(last, _)| last.as_slice() < key)
+        {
+            return None;
+        }
+        writes.get(key)
     }
 
     fn record(&mut self, undo: Undo) {

@@ -432,6 +432,15 @@ fn inserts_into_a_tree_the_transaction_created_take_no_row_locks_and_refuse_dupl
             "key {i} inserted twice"
         );
     }
+    // Past every spilled key: found among the buffered writes alone.
+    engine
+        .insert(&mut txn, tree, &key(ROWS + 1), b"past")
+        .unwrap();
+    assert!(matches!(
+        engine.insert(&mut txn, tree, &key(ROWS + 1), b"again"),
+        Err(EngineError::DuplicateKey)
+    ));
+    assert!(engine.delete(&mut txn, tree, &key(ROWS + 1)).unwrap());
     // A row the transaction deleted may be inserted again.
     assert!(engine.delete(&mut txn, tree, &key(5)).unwrap());
     engine.insert(&mut txn, tree, &key(5), b"new").unwrap();
