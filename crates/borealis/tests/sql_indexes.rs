@@ -142,9 +142,12 @@ async fn indexes_answer_like_full_scans_and_enforce_uniqueness() {
         dup
     );
     assert_eq!(error(&c, "UPDATE t SET u = 42 WHERE id = 41").await, dup);
+    // The build sorts its entries, then inserts them in order: the first duplicated key in
+    // index order is named. (PostgreSQL names the pair its sort happens to compare first:
+    // `(a)=(12)` here.)
     assert_eq!(
         error(&c, "CREATE UNIQUE INDEX ON t (a)").await,
-        ("23505".into(), Some("Key (a)=(1) is duplicated.".into()))
+        ("23505".into(), Some("Key (a)=(0) is duplicated.".into()))
     );
     // NULLs are distinct: any number of rows may hold NULL in a unique column.
     c.batch_execute("INSERT INTO t VALUES (303, NULL, NULL, NULL)")
@@ -181,7 +184,7 @@ async fn indexes_answer_like_full_scans_and_enforce_uniqueness() {
         error(&c, "ALTER TABLE t ADD CONSTRAINT t_b_a UNIQUE (b, a)")
             .await
             .1,
-        Some("Key (b, a)=(b1, 1) is duplicated.".into())
+        Some("Key (b, a)=(b0, 0) is duplicated.".into())
     );
     assert_eq!(error(&c, "DROP INDEX t").await.0, "42809");
 

@@ -2247,6 +2247,26 @@ impl<'a> Binder<'a> {
         {
             self.set_param(*i, DataType::Text);
         }
+        // `pg_relation_size('t')`: the untyped literal is read as a `regclass`, a relation's
+        // name (PostgreSQL's argument type).
+        if fname == "pg_table_size"
+            && matches!(
+                bound.first(),
+                Some(Expr::Literal(Value::Text(_)) | Expr::Param(_))
+            )
+        {
+            if let Some(Expr::Param(i)) = bound.first() {
+                self.set_param(*i, DataType::Text);
+            }
+            let name = bound.remove(0);
+            bound.insert(
+                0,
+                Expr::Func {
+                    name: "regclass",
+                    args: vec![name],
+                },
+            );
+        }
         if fname == "setval"
             && let Expr::Param(i) = bound[1]
         {

@@ -158,6 +158,8 @@ pub const SCAN_BATCH_ROWS: usize = 1024;
 
 /// `work_mem` when the executor is not told the session's (PostgreSQL's default, 4 MB).
 pub const WORK_MEM_DEFAULT: usize = 4 << 20;
+/// `maintenance_work_mem` when a session's is unreadable (PostgreSQL's default, 64 MB).
+pub const MAINTENANCE_WORK_MEM_DEFAULT: usize = 64 << 20;
 /// Fewest estimated rows of a table whose aggregate is read in parallel (below, starting the
 /// threads costs more than they save).
 pub const PARALLEL_ROWS_MIN: f64 = 200_000.0;

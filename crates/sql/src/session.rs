@@ -1261,11 +1261,23 @@ impl Session {
 
     /// `work_mem` read from the settings (see [`Session::work_mem_bytes`]).
     fn parse_work_mem_bytes(&self) -> usize {
-        settings::lookup("work_mem")
-            .zip(self.setting("work_mem"))
+        self.memory_setting_bytes("work_mem")
+            .unwrap_or(crate::query::WORK_MEM_DEFAULT)
+    }
+
+    /// `maintenance_work_mem`, in bytes: the memory of an index build's sort.
+    fn maintenance_work_mem_bytes(&self) -> usize {
+        self.memory_setting_bytes("maintenance_work_mem")
+            .unwrap_or(crate::query::MAINTENANCE_WORK_MEM_DEFAULT)
+    }
+
+    /// A memory setting (in kB) read from the settings, in bytes.
+    fn memory_setting_bytes(&self, name: &str) -> Option<usize> {
+        settings::lookup(name)
+            .zip(self.setting(name))
             .and_then(|(def, v)| settings::base_value(def, v))
             .and_then(|kb| usize::try_from(kb).ok())
-            .map_or(crate::query::WORK_MEM_DEFAULT, |kb| kb.saturating_mul(1024))
+            .map(|kb| kb.saturating_mul(1024))
     }
 
     /// The isolation level of transactions that do not choose one.
@@ -3969,7 +3981,8 @@ impl Session {
             options,
             ordered: true,
         };
-        index::build(engine, txn, def, &ix, &self.info.cancel)?;
+        let work_mem = self.maintenance_work_mem_bytes();
+        index::build(engine, txn, def, &ix, work_mem, &self.info.cancel)?;
         def.indexes.push(ix);
         Ok(())
     }
@@ -8056,7 +8069,8 @@ impl Session {
         for ix in &def.indexes {
             let mut ix = ix.clone();
             ix.tree = engine.create_tree_in(txn)?;
-            index::build(&engine, txn, &rebuilt, &ix, &self.info.cancel)?;
+            let work_mem = self.maintenance_work_mem_bytes();
+            index::build(&engine, txn, &rebuilt, &ix, work_mem, &self.info.cancel)?;
             rebuilt.indexes.push(ix);
         }
         Ok(rebuilt)

@@ -255,6 +255,17 @@ pub static SETTINGS: &[SettingDef] = &[
         "Sets the maximum allowed duration of any wait for a lock.",
     ),
     SettingDef {
+        unit: Some("kB"),
+        range: Some((1024, 2_147_483_647)),
+        ..def(
+            "maintenance_work_mem",
+            "64MB",
+            VarType::Integer,
+            "Resource Usage / Memory",
+            "Sets the maximum memory to be used for maintenance operations.",
+        )
+    },
+    SettingDef {
         range: Some((63, 63)),
         ..preset(
             "max_identifier_length",
