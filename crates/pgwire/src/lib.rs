@@ -211,9 +211,11 @@ fn error_position(e: &FrontError, query: &str) -> Option<String> {
     // A name that does not resolve points at its first use in the text, where PostgreSQL's
     // parse analysis points (psql's `LINE 1: … ^`).
     let name = match e {
-        FrontError::Sql(SqlError::UndefinedColumn(n) | SqlError::UndefinedTable(n)) => {
-            Some(n.as_str())
-        }
+        FrontError::Sql(
+            SqlError::UndefinedColumn(n)
+            | SqlError::UndefinedQualifiedColumn(n)
+            | SqlError::UndefinedTable(n),
+        ) => Some(n.as_str()),
         FrontError::Sql(SqlError::UndefinedFunction(sig)) => {
             sig.split(['(', ' ']).next().filter(|n| !n.is_empty())
         }
@@ -306,10 +308,12 @@ fn sql_state(e: &SqlError) -> &'static str {
         SqlError::Syntax(_) => "42601",
         SqlError::UndefinedTable(_)
         | SqlError::UndefinedRelation(_)
-        | SqlError::MissingFromEntry(_) => "42P01",
+        | SqlError::MissingFromEntry(_)
+        | SqlError::InvalidFromReference(_) => "42P01",
         SqlError::DuplicateTable(_) | SqlError::DuplicateRelation(_) => "42P07",
         SqlError::InvalidSchemaDefinition(_) => "42P15",
         SqlError::UndefinedColumn(_)
+        | SqlError::UndefinedQualifiedColumn(_)
         | SqlError::UndefinedRecordField(_)
         | SqlError::UsingColumnMissing { .. } => "42703",
         SqlError::DuplicateColumn(_) | SqlError::ColumnExists(_) => "42701",

@@ -16,10 +16,17 @@ pub enum SqlError {
     UndefinedRelation(String),
     #[error("missing FROM-clause entry for table \"{0}\"")]
     MissingFromEntry(String),
+    /// A relation of the same FROM clause that this part of it cannot see (a parenthesized
+    /// join's ON condition naming a relation outside the parentheses).
+    #[error("invalid reference to FROM-clause entry for table \"{0}\"")]
+    InvalidFromReference(String),
     #[error("relation \"{0}\" already exists")]
     DuplicateTable(String),
     #[error("column \"{0}\" does not exist")]
     UndefinedColumn(String),
+    /// `t.c` where relation `t` has no column `c`: PostgreSQL prints it unquoted.
+    #[error("column {0} does not exist")]
+    UndefinedQualifiedColumn(String),
     /// `(record).name` of a field the record does not have.
     #[error("could not identify column \"{0}\" in record data type")]
     UndefinedRecordField(String),

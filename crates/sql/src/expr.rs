@@ -1638,7 +1638,16 @@ impl<'a> Binder<'a> {
                 return Ok(Expr::Literal(Value::Int(i64::from(o))));
             }
             let full = match table {
-                Some(t) => format!("{t}.{name}"),
+                // No relation of that name at any level: PostgreSQL names the relation.
+                Some(t)
+                    if !std::iter::once(self.scope)
+                        .chain(self.outer.iter().copied())
+                        .flatten()
+                        .any(|c| c.table.as_deref() == Some(t)) =>
+                {
+                    return Err(SqlError::MissingFromEntry(t.to_string()));
+                }
+                Some(t) => return Err(SqlError::UndefinedQualifiedColumn(format!("{t}.{name}"))),
                 None => name.to_string(),
             };
             return Err(SqlError::UndefinedColumn(full));

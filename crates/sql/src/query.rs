@@ -1839,8 +1839,17 @@ impl<'a> Planner<'a> {
                 if sees_siblings {
                     chain.push(scope.as_slice());
                 }
-                let (plan, block, depth) =
-                    self.bind_join_block(table_with_joins, params, &chain)?;
+                let (plan, block, depth) = self
+                    .bind_join_block(table_with_joins, params, &chain)
+                    .map_err(|e| match e {
+                    // A relation of this FROM clause, outside the parentheses.
+                    SqlError::MissingFromEntry(t)
+                        if scope.iter().any(|c| c.table.as_deref() == Some(t.as_str())) =>
+                    {
+                        SqlError::InvalidFromReference(t)
+                    }
+                    e => e,
+                })?;
                 if sees_siblings {
                     lateral = depth >= 1;
                     *depth_used = (*depth_used).max(depth.saturating_sub(1));
@@ -2427,9 +2436,11 @@ impl<'a> Planner<'a> {
         // Per FROM item, the scope positions `SELECT *` lists (see `using_join`).
         let mut star: Vec<Vec<usize>> = Vec::new();
         let mut derived_depth = 0;
-        for twj in &select.from {
+        let flat = flatten_joins(&select.from);
+        let from = flat.as_deref().unwrap_or(&select.from);
+        for twj in from {
             let d = &mut derived_depth;
-            if select.from.len() > 1
+            if from.len() > 1
                 && twj.joins.iter().any(|j| {
                     matches!(
                         j.join_operator,
@@ -2514,7 +2525,7 @@ impl<'a> Planner<'a> {
         let outer_joins = joins
             .iter()
             .any(|(_, k, _)| matches!(k, JoinKind::Right | JoinKind::Full));
-        if outer_joins && (select.from.len() > 1 || relations.iter().any(|r| r.lateral)) {
+        if outer_joins && (from.len() > 1 || relations.iter().any(|r| r.lateral)) {
             return Err(SqlError::FeatureNotSupported(
                 "RIGHT or FULL JOIN beside other FROM items or LATERAL".into(),
             ));
@@ -2908,6 +2919,141 @@ fn has_lateral(twj: &ast::TableWithJoins) -> bool {
             } => has_lateral(table_with_joins),
             _ => false,
         })
+}
+
+/// The FROM list with parenthesized joins spliced into the joins around them where that
+/// keeps the query's meaning, as PostgreSQL folds them into one join problem: the planner then
+/// orders, pushes predicates into and picks index nested loops over their relations, where a
+/// join block (see [`Planner::bind_join_block`]) is planned on its own. `None` when nothing
+/// was spliced. Two shapes are spliced; a parenthesized join with an alias, or with a LATERAL
+/// item inside, stays a block:
+///
+/// ```text
+///   (b J1 c …) J2 a …          ─▶  b J1 c … J2 a …          joins associate to the left
+///   a [INNER] JOIN (b JOIN c ON p) ON q
+///                              ─▶  a CROSS JOIN b JOIN c ON (p) AND (q)
+/// ```
+///
+/// The second only when every join inside is an inner join with ON (or CROSS) and its ON
+/// conditions name every column through a relation inside the parentheses: unqualified, a
+/// name could mean a column of a relation outside them once they are gone, and a relation
+/// outside is not visible inside (PostgreSQL's 42P01, which the block gives).
+fn flatten_joins(from: &[ast::TableWithJoins]) -> Option<Vec<ast::TableWithJoins>> {
+    fn block(f: &ast::TableFactor) -> Option<&ast::TableWithJoins> {
+        match f {
+            ast::TableFactor::NestedJoin {
+                table_with_joins,
+                alias: None,
+            } if !has_lateral(table_with_joins) => Some(table_with_joins),
+            _ => None,
+        }
+    }
+    fn on_of(op: &ast::JoinOperator) -> Option<Option<&ast::Expr>> {
+        use ast::JoinOperator as J;
+        match op {
+            J::Join(c) | J::Inner(c) => match c {
+                ast::JoinConstraint::On(e) => Some(Some(e)),
+                ast::JoinConstraint::None => Some(None),
+                _ => None,
+            },
+            J::CrossJoin(ast::JoinConstraint::None) => Some(None),
+            _ => None,
+        }
+    }
+    /// The name a relation inside the parentheses is referred to by; `None` for one without
+    /// an alias that is not a table (a subquery, a function, another block).
+    fn exposed_name(f: &ast::TableFactor) -> Option<String> {
+        match f {
+            ast::TableFactor::Table { alias: Some(a), .. }
+            | ast::TableFactor::Derived { alias: Some(a), .. }
+            | ast::TableFactor::Function { alias: Some(a), .. }
+            | ast::TableFactor::UNNEST { alias: Some(a), .. } => Some(ident_name(&a.name)),
+            ast::TableFactor::Table {
+                name, alias: None, ..
+            } => name
+                .0
+                .last()
+                .and_then(ast::ObjectNamePart::as_ident)
+                .map(ident_name),
+            _ => None,
+        }
+    }
+    /// Whether `e` names every column through one of `names`: nothing it reads can be a
+    /// column of a relation outside the parentheses. (A subquery's own qualifiers count as
+    /// outside: such a join stays a block, which is only slower.)
+    fn qualified(e: &ast::Expr, names: &[String]) -> bool {
+        let mut inside = true;
+        let _ = ast::visit_expressions(e, |x| {
+            inside &= match x {
+                ast::Expr::Identifier(_) => false,
+                ast::Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                    names.contains(&ident_name(&parts[parts.len() - 2]))
+                }
+                _ => true,
+            };
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        inside
+    }
+    fn flatten(twj: &ast::TableWithJoins, changed: &mut bool) -> ast::TableWithJoins {
+        let mut out = match block(&twj.relation) {
+            Some(inner) => {
+                *changed = true;
+                flatten(inner, changed)
+            }
+            None => ast::TableWithJoins {
+                relation: twj.relation.clone(),
+                joins: Vec::new(),
+            },
+        };
+        for j in &twj.joins {
+            let spliced = block(&j.relation).and_then(|inner| {
+                let outer_on = on_of(&j.join_operator)?;
+                let inner = flatten(inner, &mut false);
+                let names = std::iter::once(&inner.relation)
+                    .chain(inner.joins.iter().map(|ij| &ij.relation))
+                    .map(exposed_name)
+                    .collect::<Option<Vec<String>>>()?;
+                for ij in &inner.joins {
+                    if on_of(&ij.join_operator)?.is_some_and(|e| !qualified(e, &names)) {
+                        return None;
+                    }
+                }
+                Some((inner, outer_on))
+            });
+            let Some((inner, outer_on)) = spliced else {
+                out.joins.push(j.clone());
+                continue;
+            };
+            *changed = true;
+            let mut joins = Vec::with_capacity(inner.joins.len() + 1);
+            joins.push(ast::Join {
+                relation: inner.relation,
+                global: false,
+                join_operator: ast::JoinOperator::CrossJoin(ast::JoinConstraint::None),
+            });
+            joins.extend(inner.joins);
+            // The outer ON condition joins the last relation, with that relation's own.
+            if let Some(q) = outer_on {
+                let last = joins.last_mut().expect("a relation was pushed");
+                let own = on_of(&last.join_operator).flatten().cloned();
+                let on = match own {
+                    Some(p) => ast::Expr::BinaryOp {
+                        left: Box::new(ast::Expr::Nested(Box::new(p))),
+                        op: ast::BinaryOperator::And,
+                        right: Box::new(ast::Expr::Nested(Box::new(q.clone()))),
+                    },
+                    None => q.clone(),
+                };
+                last.join_operator = ast::JoinOperator::Inner(ast::JoinConstraint::On(on));
+            }
+            out.joins.extend(joins);
+        }
+        out
+    }
+    let mut changed = false;
+    let flat: Vec<ast::TableWithJoins> = from.iter().map(|t| flatten(t, &mut changed)).collect();
+    changed.then_some(flat)
 }
 
 /// `SELECT * FROM twj`, for a join bound as a subquery.

@@ -385,3 +385,46 @@ fn join_estimates_use_the_most_common_values() {
         ["11200"]
     );
 }
+
+#[test]
+fn parenthesized_inner_joins_are_planned_with_the_joins_around_them() {
+    let mut s = session();
+    run(
+        &mut s,
+        "CREATE TABLE pa (id int PRIMARY KEY, x int);
+         CREATE TABLE pb (id int PRIMARY KEY, aid int, x int);
+         CREATE TABLE pc (id int PRIMARY KEY, bid int);
+         INSERT INTO pa SELECT g, g FROM generate_series(1, 2000) AS g;
+         INSERT INTO pb SELECT g, g % 2000 + 1, g FROM generate_series(1, 4000) AS g;
+         INSERT INTO pc SELECT g, g % 4000 + 1 FROM generate_series(1, 8000) AS g;
+         CREATE INDEX pb_aid ON pb (aid);
+         CREATE INDEX pc_bid ON pc (bid);
+         ANALYZE",
+    );
+    // One row of pa: the rows of pb and pc joined to it are found by their indexes, as when
+    // the joins are written without parentheses (before, the parenthesized join was read
+    // whole, then joined).
+    let nested = "SELECT count(*) FROM pa JOIN (pb JOIN pc ON pc.bid = pb.id) ON pb.aid = pa.id \
+                  WHERE pa.id = 5";
+    let flat = "SELECT count(*) FROM pa JOIN pb ON pb.aid = pa.id JOIN pc ON pc.bid = pb.id \
+                WHERE pa.id = 5";
+    assert_eq!(run(&mut s, nested), run(&mut s, flat));
+    assert_eq!(run(&mut s, nested), ["4"]);
+    let p = plan(&mut s, nested);
+    assert_eq!(p, plan(&mut s, flat));
+    assert!(
+        !p.contains("Subquery Scan") && p.contains("pb_aid") && p.contains("pc_bid"),
+        "{p}"
+    );
+    // A join in parentheses at the front of its FROM item is its left side either way.
+    let leading = "SELECT count(*) FROM (pb JOIN pc ON pc.bid = pb.id) JOIN pa ON pb.aid = pa.id \
+                   WHERE pa.id = 5";
+    assert_eq!(run(&mut s, leading), ["4"]);
+    assert!(!plan(&mut s, leading).contains("Subquery Scan"));
+    // An unqualified name inside the parentheses could mean another relation's column outside
+    // them: such a join stays a block (x is pb's inside, and pa's too outside).
+    let bare = "SELECT count(*) FROM pa JOIN (pb JOIN pc ON pc.bid = pb.id AND x > 0) \
+                ON pb.aid = pa.id WHERE pa.id = 5";
+    assert_eq!(run(&mut s, bare), ["4"]);
+    assert!(plan(&mut s, bare).contains("Subquery Scan"));
+}
