@@ -118,6 +118,11 @@ impl Durability for VolumeDurability {
 }
 
 pub async fn run(opts: Options) -> Result<()> {
+    // Temporary files of statements that a killed instance was running.
+    let orphans = borealis_sql::spill::remove_orphaned_files();
+    if orphans > 0 {
+        eprintln!("instance: removed {orphans} temporary files of processes that are gone");
+    }
     let nodes: Vec<String> = opts
         .require("storage")?
         .split(',')

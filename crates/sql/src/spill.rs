@@ -3,8 +3,9 @@
 //! A [`SpillFile`] holds rows written once and read back once, each as a length-prefixed row
 //! in the table row encoding (`catalog::encode_row`). Files live in the system's temporary
 //! directory under a name unique to the process and are removed when dropped, so an error or
-//! a cancelled statement leaves nothing behind (a crash may; the names start with
-//! `borealis-spill-`).
+//! a cancelled statement leaves nothing behind. A crash may; the names start with
+//! `borealis-spill-` and the process id, and an instance removes those of processes that are
+//! gone as it starts ([`remove_orphaned_files`]).
 //!
 //! Three operators use them, each accounting the bytes its rows take with [`value_bytes`]:
 //!
@@ -58,6 +59,44 @@ const _: () = assert!(MERGE_FAN_IN >= 2);
 
 static NEXT_FILE: AtomicU64 = AtomicU64::new(0);
 
+/// A temporary file's name: this prefix, the process id, `-`, and a number.
+const FILE_PREFIX: &str = "borealis-spill-";
+
+/// Removes the temporary files of processes that are gone, and returns how many. A statement's
+/// files are removed when it ends, but a process killed in the middle of one leaves them
+/// behind; an instance calls this as it starts, as PostgreSQL clears its `pgsql_tmp`. A file
+/// whose process id belongs to a running process (this one, another instance on the machine,
+/// or an unrelated process that took the id since) is kept, and so is every file where
+/// processes cannot be looked up (no `/proc`).
+#[must_use]
+pub fn remove_orphaned_files() -> usize {
+    let proc = std::path::Path::new("/proc");
+    if !proc.join("self").exists() {
+        return 0;
+    }
+    let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let Some((pid, n)) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(FILE_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+        else {
+            continue;
+        };
+        let (Ok(pid), Ok(_)) = (pid.parse::<u32>(), n.parse::<u64>()) else {
+            continue;
+        };
+        if !proc.join(pid.to_string()).exists() && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 thread_local! {
     /// Temporary files created by this thread: what tests read to tell that an operator spilled.
     static FILES_CREATED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
@@ -87,7 +126,7 @@ impl SpillFile {
     pub fn create() -> SqlResult<SpillFile> {
         let n = NEXT_FILE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         FILES_CREATED.with(|c| c.set(c.get() + 1));
-        let path = std::env::temp_dir().join(format!("borealis-spill-{}-{n}", std::process::id()));
+        let path = std::env::temp_dir().join(format!("{FILE_PREFIX}{}-{n}", std::process::id()));
         let file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -937,5 +976,26 @@ mod tests {
             }
             assert!(paths.iter().all(|p| !p.exists()));
         }
+    }
+
+    /// Files of a process that is gone are removed; this process's, and names that are not
+    /// temporary files', are kept.
+    #[test]
+    fn files_of_processes_that_are_gone_are_removed() {
+        let dir = std::env::temp_dir();
+        // Above any pid_max Linux allows (2^22): no process has this id.
+        let gone = dir.join(format!("{FILE_PREFIX}4294967290-{}", std::process::id()));
+        let alive = SpillFile::create().unwrap();
+        let other = dir.join(format!("{FILE_PREFIX}4294967290-x{}", std::process::id()));
+        std::fs::write(&gone, b"run").unwrap();
+        std::fs::write(&other, b"not ours").unwrap();
+        let removed = remove_orphaned_files();
+        if std::path::Path::new("/proc/self").exists() {
+            assert!(removed >= 1);
+            assert!(!gone.exists());
+        }
+        assert!(alive.path.exists() && other.exists());
+        std::fs::remove_file(&other).unwrap();
+        let _ = std::fs::remove_file(&gone);
     }
 }
