@@ -115,10 +115,6 @@ pub fn update_entries(
     Ok(())
 }
 
-/// Rows inserted between two checks of the statement's cancel flag while a build inserts its
-/// sorted entries.
-const BUILD_CANCEL_CHECK_ROWS: usize = 4096;
-
 /// Fills the (new, empty) tree of index `ix` from the rows of `def` the transaction sees, as
 /// PostgreSQL's sorted B-tree build does: the table is read batch by batch, its entries sorted
 /// within `work_mem` bytes (`maintenance_work_mem`; runs spill to temporary files beyond it),
@@ -126,9 +122,9 @@ const BUILD_CANCEL_CHECK_ROWS: usize = 4096;
 /// at its right edge and its leaves split 90/10 (see the engine's append split), whatever the
 /// order of the table. Inserted in table order, the entries of an index on an unrelated column
 /// landed all over the tree, splitting leaves in the middle: a quarter more pages, and a cache
-/// miss per insert. A unique index over
-/// duplicate values fails as PostgreSQL's build does: `could not create unique index`, with
-/// the duplicated key in the detail.
+/// miss per insert. A unique index over duplicate values fails as PostgreSQL's build does:
+/// `could not create unique index`, with the duplicated key in the detail. The sorter checks
+/// the statement's cancel flag as it gives the entries out.
 pub fn build(
     engine: &Engine,
     txn: &mut Txn,
@@ -163,12 +159,7 @@ pub fn build(
         }
         from = batch.last().map(|(k, _)| k.clone());
     }
-    let mut inserted = 0usize;
     sorter.finish(|key, value| {
-        inserted += 1;
-        if inserted.is_multiple_of(BUILD_CANCEL_CHECK_ROWS) {
-            cancel.check()?;
-        }
         match engine.insert(txn, ix.tree, key, value) {
             Ok(()) => Ok(()),
             Err(EngineError::DuplicateKey) => {

@@ -8066,10 +8066,10 @@ impl Session {
         }
         // The entries of every index point at rows by the new key: rebuild them on new trees
         // (an index keeps its name and OID).
+        let work_mem = self.maintenance_work_mem_bytes();
         for ix in &def.indexes {
             let mut ix = ix.clone();
             ix.tree = engine.create_tree_in(txn)?;
-            let work_mem = self.maintenance_work_mem_bytes();
             index::build(&engine, txn, &rebuilt, &ix, work_mem, &self.info.cancel)?;
             rebuilt.indexes.push(ix);
         }
