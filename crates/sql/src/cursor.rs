@@ -239,6 +239,19 @@ impl RowStore {
         })
     }
 
+    /// The first row, if any; a spilled store must have ended writing.
+    pub fn first(&self) -> SqlResult<Option<Vec<Value>>> {
+        self.reader()?.next_row()
+    }
+
+    /// Drops every row (and a spilled store's file), keeping the memory for rows to come.
+    pub fn clear(&mut self) {
+        self.memory.clear();
+        self.memory_bytes = 0;
+        self.spilled = None;
+        self.rows = 0;
+    }
+
     /// The rows, if they are all in memory (the store never spilled).
     #[must_use]
     pub fn into_memory(self) -> Option<Vec<Vec<Value>>> {

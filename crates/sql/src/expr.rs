@@ -5265,24 +5265,31 @@ impl Expr {
                 })?
             }
             Expr::ScalarSubquery(q) => {
-                let rows = cx.executor()?.subquery_rows(q, cx)?;
+                // A second row is an error: none past it is read.
+                let rows = cx.executor()?.subquery_rows(q, cx, Some(2))?;
                 if rows.len() > 1 {
                     return Err(SqlError::CardinalityViolation(
                         "more than one row returned by a subquery used as an expression".into(),
                     ));
                 }
-                rows.first()
-                    .and_then(|r| r.first())
-                    .cloned()
+                rows.first()?
+                    .and_then(|mut r| (!r.is_empty()).then(|| r.swap_remove(0)))
                     .unwrap_or(Value::Null)
             }
             Expr::Exists { query, negated } => {
-                let rows = cx.executor()?.subquery_rows(query, cx)?;
+                // One row decides it, as PostgreSQL stops an EXISTS subplan at its first.
+                let rows = cx.executor()?.subquery_rows(query, cx, Some(1))?;
                 Value::Bool(rows.is_empty() == *negated)
             }
             Expr::ArraySubquery(query) => {
-                let rows = cx.executor()?.subquery_rows(query, cx)?;
-                Value::Array(rows.iter().map(|r| r[0].clone()).collect())
+                let rows = cx.executor()?.subquery_rows(query, cx, None)?;
+                #[allow(clippy::cast_possible_truncation)] // rows the store holds
+                let mut items = Vec::with_capacity(rows.len() as usize);
+                rows.for_each(&mut |r| {
+                    items.push(r[0].clone());
+                    Ok(())
+                })?;
+                Value::Array(items)
             }
             Expr::AnyArray {
                 expr,
@@ -5304,20 +5311,38 @@ impl Expr {
                 negated,
             } => {
                 let x = expr.eval(cx)?;
-                let rows = cx.executor()?.subquery_rows(query, cx)?;
+                let exec = cx.executor()?;
+                let rows = exec.subquery_rows(query, cx, None)?;
                 if rows.is_empty() {
                     return Ok(Value::Bool(*negated));
                 }
                 if x.is_null() {
                     return Ok(Value::Null);
                 }
-                let mut saw_null = false;
-                for r in rows.iter() {
+                if let Some(set) = exec.in_set(query, cx)?
+                    && let Some(found) = set.holds(&x)
+                {
+                    return Ok(match (found, set.has_null()) {
+                        (true, _) => Value::Bool(!negated),
+                        (false, true) => Value::Null,
+                        (false, false) => Value::Bool(*negated),
+                    });
+                }
+                let (mut saw_null, mut found) = (false, false);
+                let read = rows.for_each(&mut |r| {
                     match compare_values(&x, &r[0])? {
-                        Some(Ordering::Equal) => return Ok(Value::Bool(!negated)),
+                        Some(Ordering::Equal) => {
+                            found = true;
+                            return Err(SqlError::Enough);
+                        }
                         None => saw_null = true,
                         _ => {}
                     }
+                    Ok(())
+                });
+                match read {
+                    Err(SqlError::Enough) if found => return Ok(Value::Bool(!negated)),
+                    r => r?,
                 }
                 if saw_null {
                     Value::Null

@@ -21,8 +21,8 @@
 //! Both sides go through the spilling sort ([`crate::spill::Sorter`]) on their keys, so a
 //! merge join keeps within `work_mem`: the partial rows wait in a [`RowStore`] until their input
 //! ends, the relation's sorted rows in another, read once in step with the sorted partial rows;
-//! only the relation's current run of equal keys is held, up to [`JOIN_ROWS_MAX`] rows (past
-//! it the join fails with a program-limit error). "Sorted input" is a planning fact: a side
+//! the relation's current run of equal keys is a third store, re-read for every partial row
+//! with that key (PostgreSQL's mark and restore over its materialised inner side). "Sorted input" is a planning fact: a side
 //! read through a key in that key's order (a table in its primary-key order, an index range in
 //! its index order, see [`delivers`]) is costed with no sort, a table read in full may instead
 //! be read through a key that starts with the join column when that costs less than sorting it
@@ -37,7 +37,6 @@
 //! when its sorted output saves the sort of an ORDER BY on the join keys (PostgreSQL's choice
 //! for `… JOIN … ON a.id = b.id ORDER BY a.id`), or when `enable_hashjoin` is off.
 
-use super::JOIN_ROWS_MAX;
 use super::index_only::{covers, delivers, key_orders};
 use super::{
     Access, Emit, Executor, FromPlan, JoinKind, JoinStep, KeyRange, Planner, Relation, SelectPlan,
@@ -46,7 +45,7 @@ use super::{
 use crate::catalog::encode_key_value;
 use crate::cost::{self, JoinMethod, JoinStepInput, TableInfo};
 use crate::cursor::RowStore;
-use crate::error::{SqlError, SqlResult};
+use crate::error::SqlResult;
 use crate::expr::{EvalContext, Expr};
 use crate::spill::Sorter;
 use crate::types::Value;
@@ -427,8 +426,8 @@ impl Executor<'_> {
     /// Runs a join step as a merge join (see the module docs): the partial rows `rows` joined
     /// with the rows of `rel`. Both sides go through the spilling sort ([`Sorter`]) on their
     /// keys; the relation's sorted rows wait in a [`RowStore`] (a file past `work_mem`) and are
-    /// read once, in step with the partial rows, holding only the current run of equal keys
-    /// (at most [`JOIN_ROWS_MAX`] rows).
+    /// read once, in step with the partial rows; the current run of equal keys is one more
+    /// store, re-read for every partial row of the run.
     pub(super) fn merge_step(
         &self,
         from: &FromPlan,
@@ -502,19 +501,23 @@ impl Executor<'_> {
         // The look-ahead relation row, the current run of relation rows with one key (and
         // which of them matched), and that key.
         let mut ahead = next_inner(&mut inner)?;
-        let mut run: Vec<Vec<Value>> = Vec::new();
+        // The run is a store like the sides: past `work_mem` it is a file, re-read per row.
+        let mut run = RowStore::new(rel.width, self.work_mem);
         let mut matched_inner: Vec<bool> = Vec::new();
         let mut run_key: Option<Vec<u8>> = None;
-        let close_run = |run: &mut Vec<Vec<Value>>,
+        let close_run = |run: &mut RowStore,
                          matched_inner: &mut Vec<bool>,
                          emit: &mut Emit<'_>|
          -> SqlResult<()> {
             if pad_inner {
-                for (row, m) in run.iter().zip(matched_inner.iter()) {
-                    if !m {
+                let mut at = 0;
+                run.for_each(&mut |row| {
+                    if !matched_inner[at] {
                         inner_alone(row, emit)?;
                     }
-                }
+                    at += 1;
+                    Ok(())
+                })?;
             }
             run.clear();
             matched_inner.clear();
@@ -543,26 +546,27 @@ impl Executor<'_> {
                 while let Some((_, k)) = &ahead
                     && *k == ko
                 {
-                    if run.len() >= JOIN_ROWS_MAX {
-                        return Err(SqlError::ProgramLimitExceeded(format!(
-                            "a merge join's run of equal keys has more than {JOIN_ROWS_MAX} rows"
-                        )));
-                    }
                     if let Some((row, _)) = ahead.take() {
-                        run.push(row);
+                        run.push(row)?;
                     }
                     ahead = next_inner(&mut inner)?;
                 }
-                matched_inner = vec![false; run.len()];
+                run.finish_writing()?;
+                #[allow(clippy::cast_possible_truncation)] // a flag per row of the run
+                let rows = run.len() as usize;
+                matched_inner = vec![false; rows];
                 run_key = Some(ko);
             }
             let mut matched = false;
-            for (row, m) in run.iter().zip(matched_inner.iter_mut()) {
+            let mut at = 0;
+            run.for_each(&mut |row| {
                 if self.join_row(rel, step, &partial, row, outer, emit)? {
                     matched = true;
-                    *m = true;
+                    matched_inner[at] = true;
                 }
-            }
+                at += 1;
+                Ok(())
+            })?;
             if pad_outer && !matched {
                 self.pad_left(step, &partial, outer, emit)?;
             }

@@ -93,7 +93,7 @@
 //! spilling sort (on the ORDER BY keys, then its own values) and keeps only the previous
 //! row's values. A recursive CTE's rows stream out as each round makes them; its work table
 //! is a [`crate::cursor::RowStore`]. A merge join sorts both sides with the spilling sort and
-//! holds only the relation's current run of equal keys ([`JOIN_ROWS_MAX`] rows at most). The
+//! keeps the relation's current run of equal keys in a `RowStore` too. The
 //! rows between pipelines of a long FROM clause are a `RowStore`. Still held whole: a
 //! recursive UNION's set of rows seen ([`RECURSIVE_ROWS_MAX`]).
 //!
@@ -187,9 +187,8 @@ type TablePart = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 pub const RESULT_MEMORY_MIN: usize = 16 << 20;
 /// Deepest nesting of subqueries: binding and execution recurse through them.
 pub const SUBQUERY_DEPTH_MAX: usize = 32;
-/// Most rows held in memory where a consumer needs all of them at once and nothing spills
-/// them: a merge join's run of equal keys on the relation's side, the rows of a non-table
-/// source read whole (a work table read inside a join, `generate_series`).
+/// Most rows of a `generate_series` or a work table read whole into memory (a FROM clause of
+/// that one relation whose rows are needed at once); in a join they stream instead.
 pub const JOIN_ROWS_MAX: usize = 4_000_000;
 /// Most relations in one FROM clause.
 pub const RELATIONS_MAX: usize = 256;
@@ -3961,6 +3960,39 @@ fn set_output_position(e: &ast::Expr, columns: &[ColumnInfo]) -> SqlResult<usize
     ))
 }
 
+/// The values an uncorrelated `IN (subquery)` compares with, hashed (PostgreSQL's hashed
+/// SubPlan): their key encodings, the one type they share, and whether one was NULL.
+pub struct InSet {
+    /// Every non-NULL value is this kind of [`Value`] (`None`: there is none).
+    kind: Option<std::mem::Discriminant<Value>>,
+    keys: std::collections::HashSet<Vec<u8>>,
+    has_null: bool,
+}
+
+impl InSet {
+    /// Whether the values hold `x` (not NULL): `None` when `x` is of another kind than the
+    /// values (compared one by one instead), else `Some(true)` when one equals it,
+    /// `Some(false)` when none does and none is NULL; a NULL among them makes a miss unknown,
+    /// which is `Some(false)` with [`InSet::has_null`].
+    #[must_use]
+    pub fn holds(&self, x: &Value) -> Option<bool> {
+        match self.kind {
+            Some(k) if k == std::mem::discriminant(x) => {
+                let mut key = Vec::new();
+                encode_key_value(x, &mut key);
+                Some(self.keys.contains(&key))
+            }
+            Some(_) => None,
+            None => Some(false),
+        }
+    }
+
+    #[must_use]
+    pub fn has_null(&self) -> bool {
+        self.has_null
+    }
+}
+
 /// Runs plans within one statement: reads through the transaction, evaluates subqueries, and
 /// caches the rows of uncorrelated ones.
 pub struct Executor<'a> {
@@ -3970,7 +4002,10 @@ pub struct Executor<'a> {
     pub session: &'a SessionInfo,
     /// Sequences for `nextval` and friends; absent where a statement cannot reach them.
     pub sequences: Option<crate::sequence::SequenceAccess<'a>>,
-    cache: RefCell<HashMap<usize, Rc<Vec<Vec<Value>>>>>,
+    cache: RefCell<HashMap<usize, Rc<crate::cursor::RowStore>>>,
+    /// The hashed values of uncorrelated `IN (subquery)`s, or `None` for one whose rows
+    /// cannot be hashed (see [`Executor::in_set`]).
+    in_sets: RefCell<HashMap<usize, Option<Rc<InSet>>>>,
     /// The rows of each running recursive CTE's previous round (see [`Body::Recursive`]).
     work_tables: RefCell<HashMap<usize, Rc<crate::cursor::RowStore>>>,
     /// EXPLAIN ANALYZE's counters; `None` (no counting, no clock reads) otherwise.
@@ -3999,6 +4034,7 @@ impl<'a> Executor<'a> {
             session,
             sequences: None,
             cache: RefCell::new(HashMap::new()),
+            in_sets: RefCell::new(HashMap::new()),
             work_tables: RefCell::new(HashMap::new()),
             instrument: None,
             work_mem: WORK_MEM_DEFAULT,
@@ -4089,17 +4125,88 @@ impl<'a> Executor<'a> {
         &self,
         q: &Subquery,
         cx: &EvalContext<'_>,
-    ) -> SqlResult<Rc<Vec<Vec<Value>>>> {
+        cap: Option<usize>,
+    ) -> SqlResult<Rc<crate::cursor::RowStore>> {
+        // Kept like a statement's result: past `work_mem` in a temporary file, re-read by
+        // each use (PostgreSQL's subplan rescans its query instead).
+        let run = |outer| -> SqlResult<crate::cursor::RowStore> {
+            let mut rows = crate::cursor::RowStore::new(q.plan.columns.len(), self.work_mem);
+            self.run_capped(&q.plan, outer, cap, &mut rows)?;
+            rows.finish_writing()?;
+            Ok(rows)
+        };
         if q.correlated {
-            return Ok(Rc::new(self.run(&q.plan, Some(cx))?));
+            return Ok(Rc::new(run(Some(cx))?));
         }
         let key = std::sync::Arc::as_ptr(&q.plan) as usize;
         if let Some(rows) = self.cache.borrow().get(&key) {
             return Ok(rows.clone());
         }
-        let rows = Rc::new(self.run(&q.plan, None)?);
+        let rows = Rc::new(run(None)?);
         self.cache.borrow_mut().insert(key, rows.clone());
         Ok(rows)
+    }
+
+    /// The hashed values of uncorrelated subquery `q` (its first column) for an IN, built
+    /// once per statement from its rows (read back from their file if they spilled); `None`
+    /// when they are compared one by one instead: a correlated subquery, keys past twice
+    /// `work_mem` or [`RESULT_MEMORY_MIN`] (PostgreSQL hashes a subquery whose table fits
+    /// in `hash_mem`, twice `work_mem`), or values of several kinds or of a kind whose
+    /// equality is not its key encoding's (json, arrays, records).
+    pub fn in_set(&self, q: &Subquery, cx: &EvalContext<'_>) -> SqlResult<Option<Rc<InSet>>> {
+        if q.correlated {
+            return Ok(None);
+        }
+        let key = std::sync::Arc::as_ptr(&q.plan) as usize;
+        if let Some(set) = self.in_sets.borrow().get(&key) {
+            return Ok(set.clone());
+        }
+        let rows = self.subquery_rows(q, cx, None)?;
+        let budget = (2 * self.work_mem).max(RESULT_MEMORY_MIN);
+        let mut set = Some(InSet {
+            kind: None,
+            keys: std::collections::HashSet::new(),
+            has_null: false,
+        });
+        if let Some(building) = &mut set {
+            let mut key = Vec::new();
+            // A key's bytes, its vector and about a slot of the table.
+            let mut bytes = 0usize;
+            let built = rows.for_each(&mut |r| {
+                let v = &r[0];
+                if v.is_null() {
+                    building.has_null = true;
+                    return Ok(());
+                }
+                let kind = std::mem::discriminant(v);
+                let hashable = !matches!(
+                    v,
+                    Value::Json(_) | Value::JsonPath(_) | Value::Array(_) | Value::Record(_)
+                );
+                if !hashable || building.kind.is_some_and(|k| k != kind) {
+                    return Err(SqlError::Enough);
+                }
+                building.kind = Some(kind);
+                key.clear();
+                encode_key_value(v, &mut key);
+                if !building.keys.contains(&key) {
+                    bytes += key.len() + 2 * std::mem::size_of::<Vec<u8>>();
+                    if bytes > budget {
+                        return Err(SqlError::Enough);
+                    }
+                    building.keys.insert(key.clone());
+                }
+                Ok(())
+            });
+            match built {
+                Ok(()) => {}
+                Err(SqlError::Enough) => set = None,
+                Err(e) => return Err(e),
+            }
+        }
+        let set = set.map(Rc::new);
+        self.in_sets.borrow_mut().insert(key, set.clone());
+        Ok(set)
     }
 
     /// Runs a query plan; `outer` is the enclosing row's context for a correlated subquery.
@@ -4121,6 +4228,19 @@ impl<'a> Executor<'a> {
         outer: Option<&EvalContext<'_>>,
         rows: &mut dyn ResultSink,
     ) -> SqlResult<()> {
+        self.run_capped(plan, outer, None, rows)
+    }
+
+    /// [`Executor::run_into`], giving at most `cap` rows when that is less than the plan's own
+    /// LIMIT (an EXISTS needs one row, a scalar subquery two to tell that it has too many): a
+    /// query that streams stops reading once they are out.
+    fn run_capped(
+        &self,
+        plan: &QueryPlan,
+        outer: Option<&EvalContext<'_>>,
+        cap: Option<usize>,
+        rows: &mut dyn ResultSink,
+    ) -> SqlResult<()> {
         let started = self.node_start();
         let limit = match &plan.limit {
             Some(e) => constant_usize(
@@ -4132,6 +4252,12 @@ impl<'a> Executor<'a> {
                 },
             )?,
             None => None,
+        };
+        // WITH TIES may give more rows than its LIMIT: those are the plan's to give.
+        let limit = match (limit, cap) {
+            (Some(l), Some(c)) if !plan.with_ties => Some(l.min(c)),
+            (None, Some(c)) => Some(c),
+            (l, _) => l,
         };
         let offset = match &plan.offset {
             Some(e) => constant_usize(e, self.params, self.session, RowCount::Offset)?.unwrap_or(0),
@@ -4549,28 +4675,14 @@ impl<'a> Executor<'a> {
                 }
             }
             Source::Series(args) => {
-                let cx = self.cx(&[], outer);
-                let mut vals = Vec::with_capacity(args.len());
-                for a in args {
-                    vals.push(a.eval(&cx)?);
-                }
-                if vals.iter().any(Value::is_null) {
-                    return Ok(rows);
-                }
-                let ty = match rel.width - usize::from(rel.ordinality) {
-                    1 => series_type(
-                        &vals
-                            .iter()
-                            .map(|v| Some(crate::expr::value_type(v)))
-                            .collect::<Vec<_>>(),
-                    )?,
-                    _ => DataType::Int8,
-                };
-                let mut n = 0i64;
-                crate::srf::series(&vals, ty, &self.session.cancel, &mut |v| {
-                    n += 1;
-                    let kept = self.series_row(rel, v, n, outer, &mut rows)?;
-                    Ok(!(kept && stop_after.is_some_and(|n| rows.len() >= n)))
+                self.for_each_series_row(rel, args, outer, stop_after, &mut |row| {
+                    if rows.len() >= JOIN_ROWS_MAX {
+                        return Err(SqlError::ProgramLimitExceeded(format!(
+                            "generate_series produced more than {JOIN_ROWS_MAX} rows"
+                        )));
+                    }
+                    rows.push(row);
+                    Ok(())
                 })?;
             }
             Source::WorkTable(id) => {
@@ -4775,32 +4887,51 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
-    /// Adds the `n`th value of a `generate_series` (with its ordinal under WITH ORDINALITY) to
-    /// `rows` if it passes the relation's filter; whether it did.
-    fn series_row(
+    /// Gives the rows of `generate_series(args)` (read as relation `rel`, with its ordinal
+    /// under WITH ORDINALITY) that pass its filter to `f` as the series makes them, stopping
+    /// once `stop_after` passed; how many passed.
+    fn for_each_series_row(
         &self,
         rel: &Relation,
-        value: Value,
-        n: i64,
+        args: &[Expr],
         outer: Option<&EvalContext<'_>>,
-        rows: &mut Vec<Vec<Value>>,
-    ) -> SqlResult<bool> {
-        let mut row = vec![value];
-        if rel.ordinality {
-            row.push(Value::Int(n));
+        stop_after: Option<usize>,
+        f: &mut dyn FnMut(Vec<Value>) -> SqlResult<()>,
+    ) -> SqlResult<usize> {
+        let cx = self.cx(&[], outer);
+        let mut vals = Vec::with_capacity(args.len());
+        for a in args {
+            vals.push(a.eval(&cx)?);
         }
-        if let Some(f) = &rel.filter
-            && f.eval(&self.cx(&row, outer))? != Value::Bool(true)
-        {
-            return Ok(false);
+        if vals.iter().any(Value::is_null) {
+            return Ok(0);
         }
-        if rows.len() >= JOIN_ROWS_MAX {
-            return Err(SqlError::ProgramLimitExceeded(format!(
-                "generate_series produced more than {JOIN_ROWS_MAX} rows"
-            )));
-        }
-        rows.push(row);
-        Ok(true)
+        let ty = match rel.width - usize::from(rel.ordinality) {
+            1 => series_type(
+                &vals
+                    .iter()
+                    .map(|v| Some(crate::expr::value_type(v)))
+                    .collect::<Vec<_>>(),
+            )?,
+            _ => DataType::Int8,
+        };
+        let (mut made, mut passed) = (0i64, 0usize);
+        crate::srf::series(&vals, ty, &self.session.cancel, &mut |value| {
+            made += 1;
+            let mut row = vec![value];
+            if rel.ordinality {
+                row.push(Value::Int(made));
+            }
+            if let Some(filter) = &rel.filter
+                && filter.eval(&self.cx(&row, outer))? != Value::Bool(true)
+            {
+                return Ok(true);
+            }
+            passed += 1;
+            f(row)?;
+            Ok(stop_after.is_none_or(|s| passed < s))
+        })?;
+        Ok(passed)
     }
 
     /// Calls `f` with each row of the FROM clause: a single table's rows straight from the
@@ -4873,6 +5004,18 @@ impl<'a> Executor<'a> {
             let n = self.for_each_work_table_row(rel, *id, outer, stop_after, &mut |row| {
                 f(&mut row.to_vec())
             })?;
+            self.node_done(rel, explain::Part::Scan, started, n);
+            self.node_done(from, explain::Part::From, started, n);
+            return Ok(());
+        }
+        if single
+            && let rel = &from.relations[from.steps[0].rel]
+            && !rel.lateral
+            && let Source::Series(args) = &rel.source
+        {
+            let started = self.node_start();
+            let n =
+                self.for_each_series_row(rel, args, outer, stop_after, &mut |mut row| f(&mut row))?;
             self.node_done(rel, explain::Part::Scan, started, n);
             self.node_done(from, explain::Part::From, started, n);
             return Ok(());
@@ -5284,9 +5427,23 @@ impl<'a> Executor<'a> {
             self.node_done(rel, explain::Part::Scan, started, n);
             return Ok(());
         }
-        for row in self.relation_rows(rel, outer, None)? {
-            f(&row)?;
-        }
+        // A series or a work table streams too: a join step reading one may be a hash
+        // join's build side or a merge join's sort, which keep within `work_mem` themselves.
+        let started = self.node_start();
+        let n = match &rel.source {
+            Source::Series(args) => {
+                self.for_each_series_row(rel, args, outer, None, &mut |row| f(&row))?
+            }
+            Source::WorkTable(id) => self.for_each_work_table_row(rel, *id, outer, None, f)?,
+            _ => {
+                let rows = self.relation_rows_uncounted(rel, outer, None)?;
+                for row in &rows {
+                    f(row)?;
+                }
+                rows.len()
+            }
+        };
+        self.node_done(rel, explain::Part::Scan, started, n);
         Ok(())
     }
 
@@ -6110,11 +6267,34 @@ impl<'a> Executor<'a> {
             sink(vals, sort)
         };
         // With set-returning calls, a row becomes as many rows as the longest of their lists.
+        let (srf_stop_after, srf_rows) = (stop_after, std::cell::Cell::new(0usize));
         let emit = |cx: &EvalContext<'_>,
                     sink: &mut dyn FnMut(Vec<Value>, Vec<Value>) -> SqlResult<()>|
          -> SqlResult<()> {
             if plan.srfs.is_empty() {
                 return project(cx, sink);
+            }
+            if let [call] = plan.srfs.as_slice() {
+                let args = call
+                    .args
+                    .iter()
+                    .map(|a| a.eval(cx))
+                    .collect::<SqlResult<Vec<Value>>>()?;
+                // Once a LIMIT's rows are out, the call makes no more values (for this FROM
+                // row or the ones after it).
+                let wanted = |made: usize| srf_stop_after.is_none_or(|n| made < n);
+                if !wanted(srf_rows.get()) {
+                    return Ok(());
+                }
+                let mut current = [Value::Null];
+                return crate::srf::for_each_value(call, args, &self.session.cancel, &mut |v| {
+                    current[0] = v;
+                    let mut here = *cx;
+                    here.srfs = &current;
+                    project(&here, sink)?;
+                    srf_rows.set(srf_rows.get() + 1);
+                    Ok(wanted(srf_rows.get()))
+                });
             }
             let mut lists = Vec::with_capacity(plan.srfs.len());
             for call in &plan.srfs {
@@ -9277,7 +9457,9 @@ mod tests {
                  'v' || (g % 11) FROM generate_series(1, 12000) g;
              CREATE TABLE r2 (id int PRIMARY KEY, k int, u text);
              INSERT INTO r2 SELECT g, CASE WHEN g % 89 = 0 THEN NULL ELSE g % 4000 END,
-                 'w' || g FROM generate_series(1, 8000) g",
+                 'w' || g FROM generate_series(1, 8000) g;
+             CREATE TABLE r3 (id int PRIMARY KEY, k int, pad text);
+             INSERT INTO r3 SELECT g, g % 2, repeat('p', 100) FROM generate_series(1, 3000) g",
         );
         let many = |q: &str| format!("SELECT count(*), sum(length(x::text)) FROM ({q}) x");
         // (query, whether it spills at 64kB); answers are small, so that the statement's own
@@ -9352,6 +9534,11 @@ mod tests {
         ];
         let merge_queries: Vec<String> = vec![
             many("SELECT r1.id AS a, r2.id AS b FROM r1 JOIN r2 ON r1.k = r2.k"),
+            // Runs of 1 500 relation rows with one key, larger than 64kB each.
+            many(
+                "SELECT r1.id AS a, r3.id AS b, r3.pad FROM r1 FULL JOIN r3
+                     ON r1.k = r3.k AND r1.id % 5 <> r3.id % 5",
+            ),
             many("SELECT r1.id AS a, r2.id AS b FROM r1 LEFT JOIN r2 ON r1.k = r2.k"),
             many("SELECT r1.id AS a, r2.id AS b FROM r1 RIGHT JOIN r2 ON r1.k = r2.k"),
             many(
@@ -9398,6 +9585,8 @@ mod tests {
         assert_eq!(large[5].0, rows(&[&["12000", "72006000", "12000"]]));
         assert_eq!(large[6].0, rows(&[&["20000", "200010000"]]));
         assert_eq!(large[7].0, rows(&[&["1"], &["2"], &["3"]]));
+        // 9 600 pairs, 11 992 rows of r1 and 600 of r3 alone (see the query).
+        assert_eq!(large[13].0[0][0], "22192");
 
         // The merge queries ran as merge joins.
         run(&mut s, "SET enable_hashjoin = off");
@@ -9427,6 +9616,158 @@ mod tests {
                 && plan.contains("Sort Key: t, k\n")
                 && plan.contains("Sort Method: external merge  Disk: "),
             "{plan}"
+        );
+    }
+
+    /// A join reads a `generate_series` or a recursive query's work table as its rows come
+    /// (the hash join or merge join keeps within `work_mem` itself): more rows than one
+    /// relation may hold in memory ([`JOIN_ROWS_MAX`]) join on either side.
+    #[test]
+    fn joins_stream_series_and_work_tables_past_the_rows_held_in_memory() {
+        let mut s = session();
+        let n = JOIN_ROWS_MAX + 1;
+        assert_eq!(
+            run(
+                &mut s,
+                &format!(
+                    "SELECT count(*), sum(g) FROM generate_series(1, {n}) g
+                         JOIN (VALUES (1), ({n})) v(x) ON v.x = g"
+                )
+            ),
+            rows(&[&["2", &(n + 1).to_string()]])
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                &format!(
+                    "SELECT count(*) FROM (VALUES (1), (2)) v(x)
+                         LEFT JOIN generate_series(1, {n}) g ON v.x = g"
+                )
+            ),
+            rows(&[&["2"]])
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                &format!(
+                    "WITH RECURSIVE s(n, d) AS (SELECT g, 0 FROM generate_series(1, {n}) g
+                         UNION ALL SELECT s.n, d + 1 FROM s JOIN (VALUES (7), ({n})) v(x)
+                         ON s.n = v.x WHERE d < 2)
+                     SELECT count(*), sum(d) FROM s"
+                )
+            ),
+            rows(&[&[&(n + 4).to_string(), "6"]])
+        );
+    }
+
+    /// A subquery reads only the rows its use needs (one for EXISTS, two for a scalar
+    /// subquery), keeps the rows of IN and ARRAY within `work_mem` (a temporary file past
+    /// it), and a select list's only set-returning call streams its values, stopping at a
+    /// LIMIT: none of these lists a billion values first.
+    #[test]
+    fn subqueries_and_select_list_series_read_what_they_need_within_work_mem() {
+        let mut s = session();
+        let billion = "generate_series(1, 1000000000)";
+        assert_eq!(
+            run(
+                &mut s,
+                &format!(
+                    "SELECT EXISTS (SELECT {billion}), NOT EXISTS (SELECT g FROM {billion} g
+                         WHERE g > 10)"
+                )
+            ),
+            rows(&[&["t", "f"]])
+        );
+        let stmt = crate::parse(&format!("SELECT (SELECT g FROM {billion} g)")).unwrap();
+        assert!(matches!(
+            s.execute(&stmt[0], &[]),
+            Err(SqlError::CardinalityViolation(_))
+        ));
+        assert_eq!(
+            run(&mut s, &format!("SELECT {billion} LIMIT 3 OFFSET 1")),
+            rows(&[&["2"], &["3"], &["4"]])
+        );
+        assert_eq!(
+            run(
+                &mut s,
+                &format!("SELECT x, {billion} FROM (VALUES (1), (2)) v(x) LIMIT 2")
+            ),
+            rows(&[&["1", "1"], &["1", "2"]])
+        );
+        let n = crate::srf::SRF_ROWS_MAX + 1;
+        assert_eq!(
+            run(
+                &mut s,
+                &format!("SELECT count(*), max(g) FROM (SELECT generate_series(1, {n}) g) s")
+            ),
+            rows(&[&[&n.to_string(), &n.to_string()]])
+        );
+        run(&mut s, "SET work_mem = '64kB'");
+        let before = crate::spill::files_created_on_this_thread();
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT 49999 IN (SELECT generate_series(1, 50000)),
+                        0 IN (SELECT generate_series(1, 50000)),
+                        0 NOT IN (SELECT NULLIF(g, 7) FROM generate_series(1, 50000) g),
+                        array_length(ARRAY(SELECT generate_series(1, 50000)), 1)"
+            ),
+            rows(&[&["t", "f", "NULL", "50000"]])
+        );
+        assert!(crate::spill::files_created_on_this_thread() > before);
+    }
+
+    /// An uncorrelated `IN (subquery)` hashes its values once (EXPLAIN's `hashed SubPlan`)
+    /// and answers as comparing them one by one would: NULLs on either side, values of
+    /// another type than the probe's, equal floats and intervals of different forms.
+    #[test]
+    fn in_subqueries_hash_their_values_and_answer_as_comparisons_do() {
+        let mut s = session();
+        run(
+            &mut s,
+            "CREATE TABLE hv (id int PRIMARY KEY, i int, f float8, t text, c char(4),
+                 iv interval, n numeric);
+             INSERT INTO hv VALUES (1, 10, -0.0, 'a', 'x', '1 mon', 1.50),
+                 (2, 20, 'NaN', 'b ', 'y  ', '2 days', 2),
+                 (3, NULL, 2.5, NULL, NULL, NULL, NULL)",
+        );
+        let cases: &[(&str, &str)] = &[
+            ("SELECT 10 IN (SELECT i FROM hv)", "t"),
+            ("SELECT 11 IN (SELECT i FROM hv)", "NULL"),
+            ("SELECT 11 IN (SELECT i FROM hv WHERE i IS NOT NULL)", "f"),
+            (
+                "SELECT 11 NOT IN (SELECT i FROM hv WHERE i IS NOT NULL)",
+                "t",
+            ),
+            ("SELECT NULL::int IN (SELECT i FROM hv)", "NULL"),
+            ("SELECT NULL::int IN (SELECT i FROM hv WHERE false)", "f"),
+            ("SELECT 0.0::float8 IN (SELECT f FROM hv)", "t"),
+            ("SELECT 'NaN'::float8 IN (SELECT f FROM hv)", "t"),
+            ("SELECT 'b' IN (SELECT t FROM hv)", "NULL"),
+            ("SELECT 'b ' IN (SELECT t FROM hv)", "t"),
+            ("SELECT 'y'::char(2) IN (SELECT c FROM hv)", "t"),
+            ("SELECT '30 days'::interval IN (SELECT iv FROM hv)", "t"),
+            ("SELECT 1.5 IN (SELECT n FROM hv)", "t"),
+            (
+                "SELECT 2.000 IN (SELECT n FROM hv WHERE n IS NOT NULL)",
+                "t",
+            ),
+            ("SELECT 2 IN (SELECT n FROM hv WHERE n IS NOT NULL)", "t"),
+            ("SELECT 20.0 IN (SELECT i FROM hv WHERE i IS NOT NULL)", "t"),
+            ("SELECT 20.5 IN (SELECT i FROM hv WHERE i IS NOT NULL)", "f"),
+        ];
+        for (q, want) in cases {
+            assert_eq!(run(&mut s, q), rows(&[&[want]]), "{q}");
+        }
+        // Per row of an outer query, over one set built once.
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT count(*) FILTER (WHERE g IN (SELECT i FROM hv)),
+                        count(*) FILTER (WHERE g NOT IN (SELECT i FROM hv WHERE i > 0))
+                 FROM generate_series(1, 30) g"
+            ),
+            rows(&[&["2", "28"]])
         );
     }
 

@@ -6117,10 +6117,10 @@ impl Session {
                 Some(j) => {
                     self.info.cancel.check()?;
                     match exec
-                        .subquery_rows(&j.sources, &exec.cx(&row, None))?
-                        .first()
+                        .subquery_rows(&j.sources, &exec.cx(&row, None), Some(1))?
+                        .first()?
                     {
-                        Some(p) => p.clone(),
+                        Some(p) => p,
                         None => continue,
                     }
                 }
@@ -6150,10 +6150,8 @@ impl Session {
             return Ok(Some(Vec::new()));
         };
         let exec = self.executor(txn, params);
-        Ok(exec
-            .subquery_rows(&j.sources, &exec.cx(row, None))?
+        exec.subquery_rows(&j.sources, &exec.cx(row, None), Some(1))?
             .first()
-            .cloned())
     }
 
     fn plan_delete(

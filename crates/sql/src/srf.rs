@@ -18,8 +18,9 @@
 //! Limits: a call's arguments may not hold another set-returning call (PostgreSQL nests them;
 //! Borealis refuses with 0A000); set-returning calls are refused outside the select list
 //! (0A000, as PostgreSQL refuses them in WHERE, CASE and the like; PostgreSQL also takes them in
-//! ORDER BY and GROUP BY, Borealis does not), with FOR UPDATE (as PostgreSQL), and one call
-//! lists at most [`SRF_ROWS_MAX`] values.
+//! ORDER BY and GROUP BY, Borealis does not), with FOR UPDATE (as PostgreSQL). A select
+//! list's only call streams its values; several calls run in step, each listing at most
+//! [`SRF_ROWS_MAX`] values.
 
 use crate::error::{SqlError, SqlResult};
 use crate::expr::{CancelFlag, Expr};
@@ -69,10 +70,11 @@ pub fn arity_ok(name: &str, n: usize) -> bool {
     }
 }
 
-/// The values of one call, its arguments evaluated to `args`.
+/// The values of one call, its arguments evaluated to `args`, listed (several calls of one
+/// select list run in step; at most [`SRF_ROWS_MAX`] values).
 pub fn values(call: &SrfCall, args: Vec<Value>, cancel: &CancelFlag) -> SqlResult<Vec<Value>> {
     let mut out = Vec::new();
-    let mut push = |v: Value| -> SqlResult<bool> {
+    for_each_value(call, args, cancel, &mut |v| {
         if out.len() >= SRF_ROWS_MAX {
             return Err(SqlError::ProgramLimitExceeded(format!(
                 "{} produced more than {SRF_ROWS_MAX} rows in a select list",
@@ -81,12 +83,25 @@ pub fn values(call: &SrfCall, args: Vec<Value>, cancel: &CancelFlag) -> SqlResul
         }
         out.push(v);
         Ok(true)
-    };
+    })?;
+    Ok(out)
+}
+
+/// Calls `push` with the values of one call, its arguments evaluated to `args`, in order,
+/// until it returns false (a select list's only call streams its values: none is held).
+pub fn for_each_value(
+    call: &SrfCall,
+    args: Vec<Value>,
+    cancel: &CancelFlag,
+    push: &mut dyn FnMut(Value) -> SqlResult<bool>,
+) -> SqlResult<()> {
     match call.name {
-        "generate_series" => series(&args, call.ty, cancel, &mut push)?,
+        "generate_series" => series(&args, call.ty, cancel, push)?,
         "unnest" => {
             for v in array_items(args.into_iter().next().unwrap_or(Value::Null), call.ty)? {
-                push(v)?;
+                if !push(v)? {
+                    return Ok(());
+                }
             }
         }
         "generate_subscripts" => {
@@ -99,37 +114,48 @@ pub fn values(call: &SrfCall, args: Vec<Value>, cancel: &CancelFlag) -> SqlResul
                 let n = i64::try_from(items.len()).unwrap_or(i64::MAX);
                 if reverse {
                     for i in (1..=n).rev() {
-                        push(Value::Int(i))?;
+                        if !push(Value::Int(i))? {
+                            return Ok(());
+                        }
                     }
                 } else {
                     for i in 1..=n {
-                        push(Value::Int(i))?;
+                        if !push(Value::Int(i))? {
+                            return Ok(());
+                        }
                     }
                 }
             }
         }
         "jsonb_path_query" => {
             for v in crate::jsonpath::query_rows(&args)? {
-                push(v)?;
+                if !push(v)? {
+                    return Ok(());
+                }
             }
         }
         "string_to_table" => {
             for v in string_to_table(&args)? {
-                push(v)?;
+                if !push(v)? {
+                    return Ok(());
+                }
             }
         }
         name => {
             let arg = args.into_iter().next().unwrap_or(Value::Null);
             for mut row in crate::json::set_rows(name, arg)? {
-                push(if row.is_empty() {
+                let v = if row.is_empty() {
                     Value::Null
                 } else {
                     row.swap_remove(0)
-                })?;
+                };
+                if !push(v)? {
+                    return Ok(());
+                }
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The elements of `unnest`'s argument: a typed array, or an array in text form (a catalog
