@@ -5312,21 +5312,27 @@ impl Expr {
             } => {
                 let x = expr.eval(cx)?;
                 let exec = cx.executor()?;
+                if let Some(set) = exec.in_set(query, cx)? {
+                    if set.is_empty() {
+                        return Ok(Value::Bool(*negated));
+                    }
+                    if x.is_null() {
+                        return Ok(Value::Null);
+                    }
+                    if let Some(found) = set.holds(&x) {
+                        return Ok(match (found, set.has_null()) {
+                            (true, _) => Value::Bool(!negated),
+                            (false, true) => Value::Null,
+                            (false, false) => Value::Bool(*negated),
+                        });
+                    }
+                }
                 let rows = exec.subquery_rows(query, cx, None)?;
                 if rows.is_empty() {
                     return Ok(Value::Bool(*negated));
                 }
                 if x.is_null() {
                     return Ok(Value::Null);
-                }
-                if let Some(set) = exec.in_set(query, cx)?
-                    && let Some(found) = set.holds(&x)
-                {
-                    return Ok(match (found, set.has_null()) {
-                        (true, _) => Value::Bool(!negated),
-                        (false, true) => Value::Null,
-                        (false, false) => Value::Bool(*negated),
-                    });
                 }
                 let (mut saw_null, mut found) = (false, false);
                 let read = rows.for_each(&mut |r| {

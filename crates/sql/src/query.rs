@@ -3965,8 +3965,12 @@ fn set_output_position(e: &ast::Expr, columns: &[ColumnInfo]) -> SqlResult<usize
 pub struct InSet {
     /// Every non-NULL value is this kind of [`Value`] (`None`: there is none).
     kind: Option<std::mem::Discriminant<Value>>,
-    keys: std::collections::HashSet<Vec<u8>>,
+    keys: borealis_common::fasthash::FastSet<Vec<u8>>,
     has_null: bool,
+    /// The subquery gave no rows.
+    empty: bool,
+    /// The probe's key, encoded into one buffer for every row.
+    probe: RefCell<Vec<u8>>,
 }
 
 impl InSet {
@@ -3978,9 +3982,10 @@ impl InSet {
     pub fn holds(&self, x: &Value) -> Option<bool> {
         match self.kind {
             Some(k) if k == std::mem::discriminant(x) => {
-                let mut key = Vec::new();
+                let mut key = self.probe.borrow_mut();
+                key.clear();
                 encode_key_value(x, &mut key);
-                Some(self.keys.contains(&key))
+                Some(self.keys.contains(key.as_slice()))
             }
             Some(_) => None,
             None => Some(false),
@@ -3990,6 +3995,12 @@ impl InSet {
     #[must_use]
     pub fn has_null(&self) -> bool {
         self.has_null
+    }
+
+    /// Whether the subquery gave no rows.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.empty
     }
 }
 
@@ -4002,10 +4013,10 @@ pub struct Executor<'a> {
     pub session: &'a SessionInfo,
     /// Sequences for `nextval` and friends; absent where a statement cannot reach them.
     pub sequences: Option<crate::sequence::SequenceAccess<'a>>,
-    cache: RefCell<HashMap<usize, Rc<crate::cursor::RowStore>>>,
+    cache: RefCell<FastMap<usize, Rc<crate::cursor::RowStore>>>,
     /// The hashed values of uncorrelated `IN (subquery)`s, or `None` for one whose rows
     /// cannot be hashed (see [`Executor::in_set`]).
-    in_sets: RefCell<HashMap<usize, Option<Rc<InSet>>>>,
+    in_sets: RefCell<FastMap<usize, Option<Rc<InSet>>>>,
     /// The rows of each running recursive CTE's previous round (see [`Body::Recursive`]).
     work_tables: RefCell<HashMap<usize, Rc<crate::cursor::RowStore>>>,
     /// EXPLAIN ANALYZE's counters; `None` (no counting, no clock reads) otherwise.
@@ -4033,8 +4044,8 @@ impl<'a> Executor<'a> {
             params,
             session,
             sequences: None,
-            cache: RefCell::new(HashMap::new()),
-            in_sets: RefCell::new(HashMap::new()),
+            cache: RefCell::new(FastMap::default()),
+            in_sets: RefCell::new(FastMap::default()),
             work_tables: RefCell::new(HashMap::new()),
             instrument: None,
             work_mem: WORK_MEM_DEFAULT,
@@ -4165,8 +4176,10 @@ impl<'a> Executor<'a> {
         let budget = (2 * self.work_mem).max(RESULT_MEMORY_MIN);
         let mut set = Some(InSet {
             kind: None,
-            keys: std::collections::HashSet::new(),
+            keys: borealis_common::fasthash::FastSet::default(),
             has_null: false,
+            empty: rows.is_empty(),
+            probe: RefCell::new(Vec::new()),
         });
         if let Some(building) = &mut set {
             let mut key = Vec::new();
