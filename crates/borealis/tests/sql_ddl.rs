@@ -152,6 +152,20 @@ async fn defaults_not_null_and_returning() {
         (code.as_str(), message.as_str()),
         ("0A000", "cannot use column reference in DEFAULT expression")
     );
+    // A relation inside an aliased join is out of reach, with PostgreSQL 15's hint.
+    assert_eq!(
+        error(&c, "SELECT a.n FROM (t a JOIN t b USING (id)) AS j").await,
+        (
+            "42P01".to_string(),
+            "invalid reference to FROM-clause entry for table \"a\"".to_string(),
+            None,
+            Some(
+                "There is an entry for table \"a\", but it cannot be referenced from this \
+                 part of the query."
+                    .to_string()
+            )
+        )
+    );
     // SET NOT NULL checks the rows there (23502); a key column keeps its NOT NULL (42P16).
     let (code, message, ..) = error(&c, "ALTER TABLE t ALTER COLUMN a SET NOT NULL").await;
     assert_eq!(code, "23502");

@@ -168,6 +168,12 @@ fn error_info(e: &FrontError) -> ErrorInfo {
         info.hint = Some(hint.clone());
     }
     match e {
+        FrontError::Sql(SqlError::InvalidFromReference(t)) => {
+            info.hint = Some(format!(
+                "There is an entry for table \"{t}\", but it cannot be referenced from this \
+                 part of the query."
+            ));
+        }
         FrontError::Sql(SqlError::UndefinedFunction(_)) => {
             info.hint = Some(
                 "No function matches the given name and argument types. You might need to add \

@@ -180,6 +180,55 @@ const VOLATILE_FUNCTIONS: &[&str] = &[
     "timeofday",
     "txid_current",
 ];
+/// Whether `name` is a relation inside a parenthesized join with an alias among `from`'s
+/// items: `(a JOIN b …) AS j` hides `a` and `b` (PostgreSQL keeps them in the FROM clause's
+/// namespace, not visible, and calls a reference to one invalid rather than missing).
+fn hidden_by_join_aliases(from: &[ast::TableWithJoins], name: &str) -> bool {
+    fn named(f: &ast::TableFactor, name: &str) -> bool {
+        match f {
+            ast::TableFactor::Table { alias: Some(a), .. }
+            | ast::TableFactor::Derived { alias: Some(a), .. }
+            | ast::TableFactor::Function { alias: Some(a), .. }
+            | ast::TableFactor::UNNEST { alias: Some(a), .. }
+            | ast::TableFactor::NestedJoin { alias: Some(a), .. } => ident_name(&a.name) == name,
+            ast::TableFactor::Table {
+                name: n,
+                alias: None,
+                ..
+            } => {
+                n.0.last()
+                    .and_then(ast::ObjectNamePart::as_ident)
+                    .is_some_and(|i| ident_name(i) == name)
+            }
+            _ => false,
+        }
+    }
+    fn inside(twj: &ast::TableWithJoins, name: &str) -> bool {
+        std::iter::once(&twj.relation)
+            .chain(twj.joins.iter().map(|j| &j.relation))
+            .any(|f| {
+                named(f, name)
+                    || matches!(f, ast::TableFactor::NestedJoin { table_with_joins, .. }
+                        if inside(table_with_joins, name))
+            })
+    }
+    from.iter().any(|twj| {
+        std::iter::once(&twj.relation)
+            .chain(twj.joins.iter().map(|j| &j.relation))
+            .any(|f| match f {
+                ast::TableFactor::NestedJoin {
+                    table_with_joins,
+                    alias: Some(_),
+                } => inside(table_with_joins, name),
+                ast::TableFactor::NestedJoin {
+                    table_with_joins,
+                    alias: None,
+                } => hidden_by_join_aliases(std::slice::from_ref(table_with_joins), name),
+                _ => false,
+            })
+    })
+}
+
 /// A part of a table's key space.
 type TablePart = (Bound<Vec<u8>>, Bound<Vec<u8>>);
 /// Least memory for a statement's result before it spills (see
@@ -2420,6 +2469,24 @@ impl<'a> Planner<'a> {
     /// [`Self::bind_join_block`]), the select list left unread.
     #[allow(clippy::type_complexity)]
     fn bind_select_in(
+        &self,
+        select: &ast::Select,
+        order_exprs: &[ast::OrderByExpr],
+        params: &mut Vec<Option<DataType>>,
+        outer: &[&[ScopeColumn]],
+        block: Option<&mut JoinBlock>,
+    ) -> SqlResult<(SelectPlan, Vec<ColumnInfo>, Vec<SortSpec>, usize)> {
+        self.bind_select_items(select, order_exprs, params, outer, block)
+            .map_err(|e| match e {
+                // `(a JOIN b …) AS j` keeps `a` and `b` out of reach, not unknown.
+                SqlError::MissingFromEntry(t) if hidden_by_join_aliases(&select.from, &t) => {
+                    SqlError::InvalidFromReference(t)
+                }
+                e => e,
+            })
+    }
+
+    fn bind_select_items(
         &self,
         select: &ast::Select,
         order_exprs: &[ast::OrderByExpr],
