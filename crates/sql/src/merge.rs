@@ -18,18 +18,18 @@
 //! step the relation's rows that matched nothing with NULLs for the rest, as the hash join does.
 //! Outer rows come out in key order, those with a NULL key last (PostgreSQL's NULLS LAST).
 //!
-//! Both sides go through the spilling sort ([`crate::spill::Sorter`]) on their keys, so a
-//! merge join keeps within `work_mem`: the partial rows wait in a [`RowStore`] until their input
-//! ends, the relation's sorted rows in another, read once in step with the sorted partial rows;
-//! the relation's current run of equal keys is a third store, re-read for every partial row
-//! with that key (PostgreSQL's mark and restore over its materialised inner side). "Sorted input" is a planning fact: a side
-//! read through a key in that key's order (a table in its primary-key order, an index range in
-//! its index order, see [`delivers`]) is costed with no sort, a table read in full may instead
-//! be read through a key that starts with the join column when that costs less than sorting it
-//! (an index that holds every column the query reads, read index-only), and EXPLAIN shows a
-//! `Sort` only above the sides that do not arrive sorted. The executor sorts both sides
-//! whatever the plan says (sorted input sorts in one linear pass), so a wrong planning fact
-//! costs time, never a wrong answer.
+//! Both sides go through the spilling sort ([`crate::spill::Sorter`]) on their keys, so a merge
+//! join keeps within `work_mem`: the partial rows wait in a [`RowStore`] until their input ends,
+//! the relation's sorted rows in another, read once in step with the sorted partial rows; the
+//! relation's current run of equal keys is a third store, re-read for every partial row with that
+//! key (PostgreSQL's mark and restore over its materialised inner side). "Sorted input" is a
+//! planning fact: a side read through a key in that key's order (a table in its primary-key order,
+//! an index range in its index order, see [`delivers`]) is costed with no sort, a table read in
+//! full may instead be read through a key that starts with the join column when that costs less
+//! than sorting it (an index that holds every column the query reads, read index-only), and EXPLAIN
+//! shows a `Sort` only above the sides that do not arrive sorted. The executor sorts both sides
+//! whatever the plan says (sorted input sorts in one linear pass), so a wrong planning fact costs
+//! time, never a wrong answer.
 //!
 //! The choice ([`Planner::choose_join_methods`]) weighs [`cost::join_method`]: with both sides
 //! in key order a merge join costs what a hash join does (ties go to the hash join, as
