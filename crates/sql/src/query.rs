@@ -423,6 +423,29 @@ fn single_scan(from: &FromPlan) -> Option<&Relation> {
     single.then_some(rel)
 }
 
+/// Whether condition `f`, over no relation of its FROM clause, may be checked once per read
+/// of the FROM clause rather than once per row: nothing in it reads the row (not even through
+/// a correlated subquery) or gives another value per call (`random()`, `nextval`, the clock).
+fn checked_once(f: &Expr) -> bool {
+    let mut once = true;
+    f.visit(&mut |x| {
+        once &= match x {
+            Expr::Column(_) | Expr::Srf(_) | Expr::Agg(_) | Expr::Window(_) | Expr::GroupKey(_) => {
+                false
+            }
+            Expr::ScalarSubquery(q) | Expr::ArraySubquery(q) => !q.correlated,
+            Expr::Exists { query, .. } | Expr::InSubquery { query, .. } => !query.correlated,
+            Expr::Func { name, .. } => {
+                !VOLATILE_FUNCTIONS.contains(name)
+                    && *name != "set_config"
+                    && !name.starts_with("pg_")
+            }
+            _ => true,
+        };
+    });
+    once
+}
+
 /// One group of a hash aggregate: its key values, its accumulators, its first row.
 type Group = (Vec<Value>, Vec<Accumulator>, Vec<Value>);
 
@@ -5025,11 +5048,31 @@ impl<'a> Executor<'a> {
         (needed, stop_after): (Option<&[bool]>, Option<usize>),
         f: &mut FromRowSink<'_>,
     ) -> SqlResult<()> {
-        let single = from.steps.len() == 1
+        let one = from.steps.len() == 1
             && from.residual.is_none()
-            && from.steps[0].filter.is_none()
             && from.relations[0].offset == 0
             && from.relations.len() == 1;
+        // A condition over no relation (EXPLAIN's One-Time Filter) is checked once, before
+        // the read, as PostgreSQL's Result node does: when it fails nothing is read.
+        let one_time = match from.steps.first().and_then(|s| s.filter.as_ref()) {
+            Some(f) if one && checked_once(f) => {
+                if f.eval(&self.cx(&[], outer))? != Value::Bool(true) {
+                    let started = self.node_start();
+                    self.node_done(&from.steps[0], explain::Part::Join, started, 0);
+                    self.node_done(from, explain::Part::From, started, 0);
+                    return Ok(());
+                }
+                true
+            }
+            _ => false,
+        };
+        let single = one && (from.steps[0].filter.is_none() || one_time);
+        // The Result node of a One-Time Filter passed on every row its scan gave.
+        let passed_once = |started, n: usize| {
+            if one_time {
+                self.node_done(&from.steps[0], explain::Part::Join, started, n);
+            }
+        };
         if single
             && let rel = &from.relations[from.steps[0].rel]
             && !rel.lateral
@@ -5058,6 +5101,7 @@ impl<'a> Executor<'a> {
                 },
             )?;
             self.node_done(rel, explain::Part::Scan, started, n);
+            passed_once(started, n);
             self.node_done(from, explain::Part::From, started, n);
             return Ok(());
         }
@@ -5070,6 +5114,7 @@ impl<'a> Executor<'a> {
             let started = self.node_start();
             let n = self.for_each_derived_row(rel, plan, outer, stop_after, f)?;
             self.node_done(rel, explain::Part::Scan, started, n);
+            passed_once(started, n);
             self.node_done(from, explain::Part::From, started, n);
             return Ok(());
         }
@@ -5085,6 +5130,7 @@ impl<'a> Executor<'a> {
                 f(&mut row.to_vec())
             })?;
             self.node_done(rel, explain::Part::Scan, started, n);
+            passed_once(started, n);
             self.node_done(from, explain::Part::From, started, n);
             return Ok(());
         }
@@ -5097,6 +5143,7 @@ impl<'a> Executor<'a> {
             let n =
                 self.for_each_series_row(rel, args, outer, stop_after, &mut |mut row| f(&mut row))?;
             self.node_done(rel, explain::Part::Scan, started, n);
+            passed_once(started, n);
             self.node_done(from, explain::Part::From, started, n);
             return Ok(());
         }
@@ -9795,6 +9842,62 @@ mod tests {
             rows(&[&["t", "f", "NULL", "50000"]])
         );
         assert!(crate::spill::files_created_on_this_thread() > before);
+    }
+
+    /// A condition over no relation of a one-relation FROM (EXPLAIN's One-Time Filter) is
+    /// checked before the read: when it fails the table is never read. One whose value changes
+    /// per call stays a per-row filter.
+    #[test]
+    fn one_time_filters_are_checked_before_the_read() {
+        let mut s = session();
+        run(
+            &mut s,
+            "CREATE TABLE ot (id int PRIMARY KEY, r int);
+             INSERT INTO ot SELECT g, g % 10 FROM generate_series(1, 100) g;
+             CREATE SEQUENCE ots",
+        );
+        let plan = |s: &mut Session, q: &str| -> String {
+            run(
+                s,
+                &format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {q}"),
+            )
+            .into_iter()
+            .map(|r| r.join(""))
+            .collect::<Vec<_>>()
+            .join("\n")
+        };
+        let failed = plan(
+            &mut s,
+            "SELECT count(*) FROM ot WHERE EXISTS (SELECT 1 FROM ot o2 WHERE r = 13)",
+        );
+        assert!(
+            failed.contains("One-Time Filter: ($0)")
+                && failed.contains("Seq Scan on ot (never executed)"),
+            "{failed}"
+        );
+        let passed = plan(
+            &mut s,
+            "SELECT count(*) FROM ot WHERE EXISTS (SELECT 1 FROM ot o2 WHERE r = 3)",
+        );
+        assert!(
+            passed.contains("Result (actual rows=100 loops=1)")
+                && passed.contains("Seq Scan on ot o2 (actual rows=1 loops=1)"),
+            "{passed}"
+        );
+        // Correlated: checked once per run of the subquery, with the outer row's values.
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT o.id, (SELECT count(*) FROM ot i WHERE o.id > 98) FROM ot o
+                 WHERE o.id > 97 ORDER BY 1"
+            ),
+            rows(&[&["98", "0"], &["99", "100"], &["100", "100"]])
+        );
+        // nextval gives another value per row: four rows pass, as on PostgreSQL.
+        assert_eq!(
+            run(&mut s, "SELECT count(*) FROM ot WHERE nextval('ots') < 5"),
+            rows(&[&["4"]])
+        );
     }
 
     /// An uncorrelated `IN (subquery)` hashes its values once (EXPLAIN's `hashed SubPlan`)
