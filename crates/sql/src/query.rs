@@ -423,6 +423,13 @@ fn single_scan(from: &FromPlan) -> Option<&Relation> {
     single.then_some(rel)
 }
 
+/// Whether function `name` gives the same value for the same arguments within a statement and
+/// has no effect, so that one call may stand for many: not volatile, not `set_config`, not a
+/// `pg_` function (sleeps, locks, backend control).
+fn same_value_per_call(name: &str) -> bool {
+    !VOLATILE_FUNCTIONS.contains(&name) && name != "set_config" && !name.starts_with("pg_")
+}
+
 /// Whether condition `f`, over no relation of its FROM clause, may be checked once per read
 /// of the FROM clause rather than once per row: nothing in it reads the row (not even through
 /// a correlated subquery) or gives another value per call (`random()`, `nextval`, the clock).
@@ -435,11 +442,7 @@ fn checked_once(f: &Expr) -> bool {
             }
             Expr::ScalarSubquery(q) | Expr::ArraySubquery(q) => !q.correlated,
             Expr::Exists { query, .. } | Expr::InSubquery { query, .. } => !query.correlated,
-            Expr::Func { name, .. } => {
-                !VOLATILE_FUNCTIONS.contains(name)
-                    && *name != "set_config"
-                    && !name.starts_with("pg_")
-            }
+            Expr::Func { name, .. } => same_value_per_call(name),
             _ => true,
         };
     });
@@ -4789,22 +4792,13 @@ impl<'a> Executor<'a> {
                 })?;
             }
             Source::WorkTable(id) => {
-                let work = self.work_tables.borrow().get(id).cloned().ok_or_else(|| {
-                    SqlError::Internal("a work table read outside its recursion".into())
-                })?;
-                work.for_each(&mut |row| {
-                    let pass = match &rel.filter {
-                        None => true,
-                        Some(f) => f.eval(&self.cx(row, outer))? == Value::Bool(true),
-                    };
-                    if pass {
-                        if rows.len() >= JOIN_ROWS_MAX {
-                            return Err(SqlError::ProgramLimitExceeded(format!(
-                                "a work table read into a join has more than {JOIN_ROWS_MAX} rows"
-                            )));
-                        }
-                        rows.push(row.to_vec());
+                self.for_each_work_table_row(rel, *id, outer, stop_after, &mut |row| {
+                    if rows.len() >= JOIN_ROWS_MAX {
+                        return Err(SqlError::ProgramLimitExceeded(format!(
+                            "a work table read whole has more than {JOIN_ROWS_MAX} rows"
+                        )));
                     }
+                    rows.push(row.to_vec());
                     Ok(())
                 })?;
             }
@@ -7997,12 +7991,7 @@ pub(crate) fn access_candidates(
             Expr::Binary { left, right, .. } => constant(left) && constant(right),
             // Not a function with an effect or a changing value: the bound would run it once
             // more than the filter does, or see another value than the filter's.
-            Expr::Func { name, args } => {
-                !VOLATILE_FUNCTIONS.contains(name)
-                    && *name != "set_config"
-                    && !name.starts_with("pg_")
-                    && args.iter().all(constant)
-            }
+            Expr::Func { name, args } => same_value_per_call(name) && args.iter().all(constant),
             _ => false,
         }
     }
