@@ -1016,6 +1016,12 @@ const ARRAY_VALUE_TAG: u8 = 17;
 /// tag 4 holds a text. Rows written before bpchar values had a tag of their own hold their
 /// `character(n)` columns as (padded) text, tag 4, and still read as such.
 const BPCHAR_VALUE_TAG: u8 = 18;
+/// The row value tag of a text: a u32 length, then its UTF-8 bytes.
+const TEXT_VALUE_TAG: u8 = 4;
+/// The row value tag of a numeric (see [`crate::numeric::Numeric::encode`]).
+const NUMERIC_VALUE_TAG: u8 = 6;
+/// The row value tag of a bytea: a u32 length, then its bytes.
+const BYTES_VALUE_TAG: u8 = 7;
 /// The row value tag of a record (only in a query's spilled results, never in a table): a u16
 /// field count, then per field its column name, its type's catalog tag and its row value. A
 /// field that is itself a record is held as its text, so decoding never nests.
@@ -1261,6 +1267,10 @@ fn decode_columns_fast(
                     };
                     4 + u32::from_le_bytes([a, b, c, d]) as usize
                 }
+                None if tag == NUMERIC_VALUE_TAG => match numeric_width(&bytes[at..]) {
+                    Some(w) => w,
+                    None => return false,
+                },
                 None => match general(tag, at) {
                     Some((_, end)) => end - at,
                     None => return false,
@@ -1312,6 +1322,52 @@ fn decode_columns_fast(
                 at += 8;
                 put(slot, Value::Float(f64::from_bits(x)));
             }
+            NUMERIC_VALUE_TAG if matches!(slot, Value::Numeric(_)) => {
+                let Value::Numeric(n) = slot else {
+                    return false;
+                };
+                let Some(rest) = bytes.get(at..) else {
+                    return false;
+                };
+                let mut r = Reader::new(rest);
+                if n.decode_over(&mut r).is_err() {
+                    return false;
+                }
+                at = bytes.len() - r.remaining();
+            }
+            // Text and bytes are copied into the slot's buffer from the last row when it has
+            // one, so a scan allocates for them only while values grow.
+            TEXT_VALUE_TAG | BPCHAR_VALUE_TAG | BYTES_VALUE_TAG => {
+                let Some(&[a, b, c, d]) = bytes.get(at..at + 4) else {
+                    return false;
+                };
+                let len = u32::from_le_bytes([a, b, c, d]) as usize;
+                let Some(body) = bytes.get(at + 4..).and_then(|rest| rest.get(..len)) else {
+                    return false;
+                };
+                at += 4 + len;
+                if tag == BYTES_VALUE_TAG {
+                    match slot {
+                        Value::Bytes(v) => {
+                            v.clear();
+                            v.extend_from_slice(body);
+                        }
+                        other => put(other, Value::Bytes(body.to_vec())),
+                    }
+                    continue;
+                }
+                let Ok(text) = std::str::from_utf8(body) else {
+                    return false;
+                };
+                match (tag, slot) {
+                    (TEXT_VALUE_TAG, Value::Text(s)) | (BPCHAR_VALUE_TAG, Value::Bpchar(s)) => {
+                        s.clear();
+                        s.push_str(text);
+                    }
+                    (TEXT_VALUE_TAG, other) => put(other, Value::Text(text.to_owned())),
+                    (_, other) => put(other, Value::Bpchar(text.to_owned())),
+                }
+            }
             _ => {
                 let Some((v, end)) = general(tag, at) else {
                     return false;
@@ -1323,6 +1379,19 @@ fn decode_columns_fast(
     }
     null_from(vals, upto);
     true
+}
+
+/// The encoded width of a numeric value (what [`crate::numeric::Numeric::encode`] wrote) at
+/// the front of `b`, read without decoding it; `None` for a kind no numeric has.
+fn numeric_width(b: &[u8]) -> Option<usize> {
+    match *b.first()? {
+        2..=4 => Some(1),
+        0 | 1 => {
+            let n: [u8; 4] = b.get(3..7)?.try_into().ok()?;
+            Some(7 + (u32::from_le_bytes(n) as usize).div_ceil(2))
+        }
+        _ => None,
+    }
 }
 
 /// Stores `v` in `slot`. An old value that owns no memory (NULL, a boolean, an integer, a
@@ -1754,10 +1823,21 @@ pub fn decode_key_value(r: &mut &[u8], col: &Column) -> SqlResult<Value> {
 
 /// The values of the primary-key columns of `def` held in table key `key`, in key order.
 pub fn decode_pk_key(def: &TableDef, key: &[u8]) -> SqlResult<Vec<Value>> {
-    let mut r = key;
     let mut out = Vec::with_capacity(def.pk.len());
+    decode_pk_key_each(def, key, |_, v| out.push(v))?;
+    Ok(out)
+}
+
+/// [`decode_pk_key`] that hands each value to `put` with the position of its column in the
+/// table, instead of collecting them: an index-only read writes them into its row buffer.
+pub fn decode_pk_key_each(
+    def: &TableDef,
+    key: &[u8],
+    mut put: impl FnMut(usize, Value),
+) -> SqlResult<()> {
+    let mut r = key;
     for &c in &def.pk {
-        out.push(decode_key_value(&mut r, &def.columns[c])?);
+        put(c, decode_key_value(&mut r, &def.columns[c])?);
     }
     if !r.is_empty() {
         return Err(SqlError::Corrupted(format!(
@@ -1766,15 +1846,27 @@ pub fn decode_pk_key(def: &TableDef, key: &[u8]) -> SqlResult<Vec<Value>> {
             r.len()
         )));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The values of index `ix`'s columns held in the key of one of its entries, in index-column
 /// order (NULL for [`INDEX_NULL`] or [`INDEX_NULL_FIRST`]); the table key appended to the entry
 /// is not read. A DESC column's bytes are complemented back before they are read.
 pub fn decode_index_key(def: &TableDef, ix: &IndexDef, key: &[u8]) -> SqlResult<Vec<Value>> {
-    let mut r = key;
     let mut out = Vec::with_capacity(ix.columns.len());
+    decode_index_key_each(def, ix, key, |_, v| out.push(v))?;
+    Ok(out)
+}
+
+/// [`decode_index_key`] that hands each value to `put` with the position of its column in
+/// the table, instead of collecting them.
+pub fn decode_index_key_each(
+    def: &TableDef,
+    ix: &IndexDef,
+    key: &[u8],
+    mut put: impl FnMut(usize, Value),
+) -> SqlResult<()> {
+    let mut r = key;
     for (p, &c) in ix.columns.iter().enumerate() {
         let Some((&marker, rest)) = r.split_first() else {
             return Err(SqlError::Corrupted(format!(
@@ -1783,25 +1875,28 @@ pub fn decode_index_key(def: &TableDef, ix: &IndexDef, key: &[u8]) -> SqlResult<
             )));
         };
         r = rest;
-        out.push(match marker {
-            INDEX_NULL | INDEX_NULL_FIRST => Value::Null,
-            INDEX_VALUE if ix.option(p) & INDOPTION_DESC != 0 => {
-                let plain: Vec<u8> = r.iter().map(|b| !b).collect();
-                let mut rest = plain.as_slice();
-                let v = decode_key_value(&mut rest, &def.columns[c])?;
-                r = &r[plain.len() - rest.len()..];
-                v
-            }
-            INDEX_VALUE => decode_key_value(&mut r, &def.columns[c])?,
-            m => {
-                return Err(SqlError::Corrupted(format!(
-                    "entry of index \"{}\" has column marker {m}",
-                    ix.name
-                )));
-            }
-        });
+        put(
+            c,
+            match marker {
+                INDEX_NULL | INDEX_NULL_FIRST => Value::Null,
+                INDEX_VALUE if ix.option(p) & INDOPTION_DESC != 0 => {
+                    let plain: Vec<u8> = r.iter().map(|b| !b).collect();
+                    let mut rest = plain.as_slice();
+                    let v = decode_key_value(&mut rest, &def.columns[c])?;
+                    r = &r[plain.len() - rest.len()..];
+                    v
+                }
+                INDEX_VALUE => decode_key_value(&mut r, &def.columns[c])?,
+                m => {
+                    return Err(SqlError::Corrupted(format!(
+                        "entry of index \"{}\" has column marker {m}",
+                        ix.name
+                    )));
+                }
+            },
+        );
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The B+tree key of a hidden row id.

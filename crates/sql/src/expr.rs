@@ -15,6 +15,7 @@
 use crate::error::{SqlError, SqlResult};
 use crate::types::{DataType, Numeric, Value, parse_text};
 use sqlparser::ast;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 /// Deepest expression nesting accepted: bounds recursion on hostile input.
@@ -4897,34 +4898,68 @@ pub(crate) fn value_type(v: &Value) -> DataType {
 }
 
 fn like(s: &str, p: &str) -> bool {
-    let s: Vec<char> = s.chars().collect();
-    let p: Vec<char> = p.chars().collect();
-    // Iterative matcher with backtracking to the last `%`.
+    like_folded(s, p, false)
+}
+
+/// `s ILIKE p`: ASCII text is matched folding case as it goes; other text is lowercased
+/// first, as a character may lowercase to several.
+fn ilike(s: &str, p: &str) -> bool {
+    if s.is_ascii() && p.is_ascii() {
+        like_folded(s, p, true)
+    } else {
+        like(&s.to_lowercase(), &p.to_lowercase())
+    }
+}
+
+/// [`like`], comparing characters ignoring ASCII case when `fold`.
+fn like_folded(s: &str, p: &str, fold: bool) -> bool {
+    // Iterative matcher with backtracking to the last `%`, over byte offsets of characters
+    // (no copy of either string: this runs per row).
+    let at = |t: &str, k: usize| t.get(k..).and_then(|r| r.chars().next());
+    let same = |a: char, b: Option<char>| match b {
+        Some(b) if fold => a.eq_ignore_ascii_case(&b),
+        b => Some(a) == b,
+    };
     let (mut i, mut j) = (0, 0);
     let (mut star, mut mark) = (None, 0);
-    while i < s.len() {
-        if j < p.len() && p[j] == '\\' && j + 1 < p.len() && p[j + 1] == s[i] {
-            i += 1;
-            j += 2;
-        } else if j < p.len() && (p[j] == '_' || (p[j] == s[i] && p[j] != '%' && p[j] != '\\')) {
-            i += 1;
-            j += 1;
-        } else if j < p.len() && p[j] == '%' {
+    while let Some(c) = at(s, i) {
+        let pc = at(p, j);
+        if pc == Some('\\') && same(c, at(p, j + 1)) {
+            i += c.len_utf8();
+            j += 1 + c.len_utf8();
+        } else if pc == Some('_') || (same(c, pc) && c != '%' && c != '\\') {
+            i += c.len_utf8();
+            j += pc.map_or(1, char::len_utf8);
+        } else if pc == Some('%') {
             star = Some(j);
             mark = i;
             j += 1;
         } else if let Some(st) = star {
             j = st + 1;
-            mark += 1;
+            mark += at(s, mark).map_or(1, char::len_utf8);
             i = mark;
         } else {
             return false;
         }
     }
-    while j < p.len() && p[j] == '%' {
+    while p.as_bytes().get(j) == Some(&b'%') {
         j += 1;
     }
     j == p.len()
+}
+
+/// A value's text as [`Value::to_text`] gives it, borrowed where the value is text already;
+/// `None` for NULL.
+fn text_ref(v: &Value) -> Option<Cow<'_, str>> {
+    match v {
+        Value::Text(s) | Value::Bpchar(s) => Some(Cow::Borrowed(s)),
+        other => other.to_text().map(Cow::Owned),
+    }
+}
+
+/// [`text_ref`] with NULL as the empty string.
+fn text_of(v: &Value) -> Cow<'_, str> {
+    text_ref(v).unwrap_or_default()
 }
 
 /// Appends a value as `||` sees it: by its type's text output, where a boolean is `true` or
@@ -4961,6 +4996,25 @@ fn int_result(v: Option<i64>, ty: DataType) -> SqlResult<Value> {
 }
 
 fn arith(op: BinOp, a: &Value, b: &Value, ty: DataType) -> SqlResult<Value> {
+    if ty == DataType::Numeric && matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul) {
+        // Numerics (and integers) of up to 38 digits are added, subtracted and multiplied as
+        // scaled i128s: no copy or cast of the operands, only the result's digits are made.
+        let scaled = |v: &Value| match v {
+            Value::Numeric(n) => n.to_scaled(),
+            Value::Int(i) => Some((i128::from(*i), 0)),
+            _ => None,
+        };
+        if let (Some(x), Some((y, ys))) = (scaled(a), scaled(b)) {
+            let r = match op {
+                BinOp::Add => Numeric::add_scaled(x, (y, ys)),
+                BinOp::Sub => Numeric::add_scaled(x, (-y, ys)),
+                _ => Numeric::mul_scaled(x, (y, ys)),
+            };
+            if let Some(r) = r {
+                return Ok(Value::Numeric(r));
+            }
+        }
+    }
     let as_num = |v: &Value| -> SqlResult<Value> {
         match v {
             Value::Text(s) => parse_text(
@@ -5243,6 +5297,30 @@ impl Expr {
         self.eval_general(cx)
     }
 
+    /// [`Expr::eval`] that lends what is already there: a column of the row, a constant, a
+    /// parameter, an aggregate's result or a group key is borrowed, not copied. An operator
+    /// that only looks at its operands (a comparison, LIKE, BETWEEN, IN, IS NULL) reads them
+    /// through this, so a text column is compared where it lies instead of being copied per
+    /// row. Everything else is evaluated as [`Expr::eval`] does.
+    #[inline]
+    pub fn eval_ref<'s>(&'s self, cx: &'s EvalContext<'_>) -> SqlResult<Cow<'s, Value>> {
+        Ok(match self {
+            Expr::Column(i) => Cow::Borrowed(
+                cx.row
+                    .get(*i)
+                    .ok_or_else(|| SqlError::Internal(format!("column {i} is not in the row")))?,
+            ),
+            Expr::Literal(v) => Cow::Borrowed(v),
+            Expr::Param(i) => cx
+                .params
+                .get(*i)
+                .map_or(Cow::Owned(Value::Null), Cow::Borrowed),
+            Expr::Agg(i) => Cow::Borrowed(&cx.aggs[*i]),
+            Expr::GroupKey(i) => Cow::Borrowed(&cx.group_keys[*i]),
+            _ => Cow::Owned(self.eval_general(cx)?),
+        })
+    }
+
     /// [`Expr::eval`] of every expression but a plain column reference.
     #[inline(never)]
     fn eval_general(&self, cx: &EvalContext<'_>) -> SqlResult<Value> {
@@ -5420,16 +5498,17 @@ impl Expr {
                 if let Some(holds) = int_comparison(*op, left, right, cx) {
                     return Ok(Value::Bool(holds));
                 }
-                let (a, b) = (left.eval(cx)?, right.eval(cx)?);
+                let (a, b) = (left.eval_ref(cx)?, right.eval_ref(cx)?);
                 if a.is_null() || b.is_null() {
                     return Ok(Value::Null);
                 }
                 match op {
                     BinOp::Concat if *ty == DataType::Bytea => {
-                        let bytes = |v: Value| match v.cast(DataType::Bytea)? {
-                            Value::Bytes(b) => Ok(b),
-                            other => Err(SqlError::Internal(format!("not a bytea: {other:?}"))),
-                        };
+                        let bytes =
+                            |v: Cow<'_, Value>| match v.into_owned().cast(DataType::Bytea)? {
+                                Value::Bytes(b) => Ok(b),
+                                other => Err(SqlError::Internal(format!("not a bytea: {other:?}"))),
+                            };
                         let mut out = bytes(a)?;
                         out.extend(bytes(b)?);
                         Value::Bytes(out)
@@ -5444,8 +5523,7 @@ impl Expr {
                         case_insensitive,
                         negated,
                     } => {
-                        let text = a.to_text().unwrap_or_default();
-                        let pattern = b.to_text().unwrap_or_default();
+                        let (text, pattern) = (text_of(&a), text_of(&b));
                         Value::Bool(regex_match(&text, &pattern, *case_insensitive)? != *negated)
                     }
                     BinOp::Eq
@@ -5471,7 +5549,7 @@ impl Expr {
                 }
             }
             // A record is NULL when every field is, NOT NULL when none is (both can be false).
-            Expr::IsNull { expr, negated } => Value::Bool(match (expr.eval(cx)?, negated) {
+            Expr::IsNull { expr, negated } => Value::Bool(match (&*expr.eval_ref(cx)?, negated) {
                 (Value::Record(r), false) => r.all_null(),
                 (Value::Record(r), true) => r.none_null(),
                 (v, negated) => v.is_null() != *negated,
@@ -5499,13 +5577,13 @@ impl Expr {
                 list,
                 negated,
             } => {
-                let x = expr.eval(cx)?;
+                let x = expr.eval_ref(cx)?;
                 if x.is_null() {
                     return Ok(Value::Null);
                 }
                 let mut saw_null = false;
                 for item in list {
-                    match compare_values(&x, &item.eval(cx)?)? {
+                    match compare_values(&x, &*item.eval_ref(cx)?)? {
                         Some(Ordering::Equal) => return Ok(Value::Bool(!negated)),
                         None => saw_null = true,
                         _ => {}
@@ -5523,9 +5601,9 @@ impl Expr {
                 high,
                 negated,
             } => {
-                let x = expr.eval(cx)?;
-                let ge = compare_values(&x, &low.eval(cx)?)?.map(|o| o != Ordering::Less);
-                let le = compare_values(&x, &high.eval(cx)?)?.map(|o| o != Ordering::Greater);
+                let x = expr.eval_ref(cx)?;
+                let ge = compare_values(&x, &*low.eval_ref(cx)?)?.map(|o| o != Ordering::Less);
+                let le = compare_values(&x, &*high.eval_ref(cx)?)?.map(|o| o != Ordering::Greater);
                 match (ge, le) {
                     (Some(false), _) | (_, Some(false)) => Value::Bool(*negated),
                     (Some(true), Some(true)) => Value::Bool(!negated),
@@ -5539,22 +5617,22 @@ impl Expr {
                 case_insensitive,
                 array,
             } => {
-                let (x, p) = (expr.eval(cx)?, pattern.eval(cx)?);
+                let (x, p) = (expr.eval_ref(cx)?, pattern.eval_ref(cx)?);
                 let matches = |s: &str, p: &str| {
                     let m = if *case_insensitive {
-                        like(&s.to_lowercase(), &p.to_lowercase())
+                        ilike(s, p)
                     } else {
                         like(s, p)
                     };
                     m != *negated
                 };
                 let Some(all) = *array else {
-                    return Ok(match (x.to_text(), p.to_text()) {
+                    return Ok(match (text_ref(&x), text_ref(&p)) {
                         (Some(s), Some(p)) => Value::Bool(matches(&s, &p)),
                         _ => Value::Null,
                     });
                 };
-                let Some(patterns) = array_operand(p)? else {
+                let Some(patterns) = array_operand(p.into_owned())? else {
                     return Ok(Value::Null);
                 };
                 let s = x.to_text();
@@ -5568,13 +5646,15 @@ impl Expr {
                 otherwise,
             } => {
                 let op = match operand {
-                    Some(o) => Some(o.eval(cx)?),
+                    Some(o) => Some(o.eval_ref(cx)?),
                     None => None,
                 };
                 for (cond, result) in whens {
                     let hit = match &op {
-                        Some(v) => compare_values(v, &cond.eval(cx)?)? == Some(Ordering::Equal),
-                        None => truth(&cond.eval(cx)?)? == Some(true),
+                        Some(v) => {
+                            compare_values(v, &*cond.eval_ref(cx)?)? == Some(Ordering::Equal)
+                        }
+                        None => truth(&*cond.eval_ref(cx)?)? == Some(true),
                     };
                     if hit {
                         return result.eval(cx);
@@ -5637,13 +5717,76 @@ fn bpchar_args_to_text(name: &str, vals: &mut [Value]) {
 
 #[inline(never)]
 fn eval_func(name: &&'static str, args: &[Expr], cx: &EvalContext<'_>) -> SqlResult<Value> {
-    let mut vals = Vec::with_capacity(args.len());
-    for a in args {
-        vals.push(a.eval(cx)?);
+    // A call of one argument reads it where it lies when it is a column or a constant (most
+    // calls made per row): it is not copied for the call.
+    if *name == "coalesce" {
+        // Its arguments are evaluated in order until one is not NULL, as PostgreSQL's
+        // COALESCE does; of the rest, only those PostgreSQL folds to a constant when it plans
+        // the statement (`'a'::int`, `1/0`) are evaluated, for the error they may raise there.
+        for (i, a) in args.iter().enumerate() {
+            let v = a.eval_ref(cx)?;
+            if !v.is_null() {
+                for later in &args[i + 1..] {
+                    if folds_when_planned(later) {
+                        later.eval(cx)?;
+                    }
+                }
+                return Ok(v.into_owned());
+            }
+        }
+        return Ok(Value::Null);
     }
-    bpchar_args_to_text(name, &mut vals);
+    if let [arg] = args
+        && *name != "agg_args"
+    {
+        let v = arg.eval_ref(cx)?;
+        if !matches!(*v, Value::Bpchar(_)) || BPCHAR_FUNCTIONS.contains(name) {
+            return call_func(name, std::slice::from_ref(&*v), cx);
+        }
+    }
+    // The arguments of a call with few of them (nearly every call) are held on the stack: a
+    // function called per row allocates nothing to pass them.
+    const ON_STACK: usize = 4;
+    let mut held = [const { Value::Null }; ON_STACK];
+    let mut many = Vec::new();
+    let vals: &mut [Value] = if args.len() <= ON_STACK {
+        for (slot, a) in held.iter_mut().zip(args) {
+            *slot = a.eval(cx)?;
+        }
+        &mut held[..args.len()]
+    } else {
+        for a in args {
+            many.push(a.eval(cx)?);
+        }
+        &mut many
+    };
+    bpchar_args_to_text(name, vals);
+    match *name {
+        // The arguments of a two-argument aggregate, carried to its accumulator as one value.
+        "agg_args" => Ok(Value::Array(vals.iter_mut().map(std::mem::take).collect())),
+        _ => call_func(name, vals, cx),
+    }
+}
+
+/// Whether PostgreSQL evaluates `e` when it plans the statement (its constant folding): a
+/// constant, and casts, signs, operators and functions of a stable value over constants.
+fn folds_when_planned(e: &Expr) -> bool {
+    match e {
+        Expr::Literal(_) => true,
+        Expr::Cast { expr, .. } | Expr::Neg(expr) => folds_when_planned(expr),
+        Expr::Binary { left, right, .. } => folds_when_planned(left) && folds_when_planned(right),
+        Expr::Func { name, args } => {
+            crate::query::same_value_per_call(name) && args.iter().all(folds_when_planned)
+        }
+        _ => false,
+    }
+}
+
+/// [`eval_func`] over the arguments' values (bpchar arguments already cast to text for the
+/// functions that take text).
+fn call_func(name: &&'static str, vals: &[Value], cx: &EvalContext<'_>) -> SqlResult<Value> {
     if name.starts_with("fn_") {
-        return crate::functions::eval(name, &vals, cx.session);
+        return crate::functions::eval(name, vals, cx.session);
     }
     if matches!(*name, "nextval" | "currval" | "setval" | "lastval") && cx.exec.is_none() {
         return Err(SqlError::FeatureNotSupported(format!(
@@ -5651,23 +5794,17 @@ fn eval_func(name: &&'static str, args: &[Expr], cx: &EvalContext<'_>) -> SqlRes
         )));
     }
     if let Some(exec) = cx.exec
-        && let Some(v) = crate::sequence::eval(name, &vals, exec.engine, exec.txn, exec.sequences)?
+        && let Some(v) = crate::sequence::eval(name, vals, exec.engine, exec.txn, exec.sequences)?
     {
         return Ok(v);
     }
-    if let Some(v) = crate::catalog_views::eval_function(name, &vals, cx)? {
+    if let Some(v) = crate::catalog_views::eval_function(name, vals, cx)? {
         return Ok(v);
     }
-    if let Some(v) = typed_eval(name, &vals)? {
+    if let Some(v) = typed_eval(name, vals)? {
         return Ok(v);
     }
     Ok(match *name {
-        // The arguments of a two-argument aggregate, carried to its accumulator as one value.
-        "agg_args" => Value::Array(vals),
-        "coalesce" => vals
-            .into_iter()
-            .find(|v| !v.is_null())
-            .unwrap_or(Value::Null),
         "nullif" => {
             if compare_values(&vals[0], &vals[1])? == Some(Ordering::Equal) {
                 Value::Null
@@ -5693,7 +5830,7 @@ fn eval_func(name: &&'static str, args: &[Expr], cx: &EvalContext<'_>) -> SqlRes
             ),
         },
         "repeat" | "reverse" | "left" | "right" | "replace" | "strpos" | "split_part"
-        | "initcap" | "lpad" | "rpad" => text_function(name, &vals)?,
+        | "initcap" | "lpad" | "rpad" => text_function(name, vals)?,
         "current_database" => Value::Text(cx.session.database.clone()),
         "pg_backend_pid" => Value::Int(i64::from(cx.session.backend_pid)),
         _ => match (*name, &vals[0]) {
@@ -5701,6 +5838,7 @@ fn eval_func(name: &&'static str, args: &[Expr], cx: &EvalContext<'_>) -> SqlRes
             ("lower", v) => Value::Text(v.to_text().unwrap_or_default().to_lowercase()),
             ("upper", v) => Value::Text(v.to_text().unwrap_or_default().to_uppercase()),
             ("length", Value::Bytes(b)) => Value::Int(b.len() as i64),
+            ("length", Value::Text(t)) => Value::Int(t.chars().count() as i64),
             ("length", v) => Value::Int(v.to_text().unwrap_or_default().chars().count() as i64),
             ("int_not", Value::Int(a)) => Value::Int(!a),
             (
@@ -5752,7 +5890,7 @@ fn eval_func(name: &&'static str, args: &[Expr], cx: &EvalContext<'_>) -> SqlRes
                 }
                 _ => v.clone(),
             },
-            (n, _) if n.starts_with("numeric_") || n.starts_with("float_") => math_eval(n, &vals)?,
+            (n, _) if n.starts_with("numeric_") || n.starts_with("float_") => math_eval(n, vals)?,
             ("abs_int4", Value::Int(i)) => int_result(i.checked_abs(), DataType::Int4)?,
             (n, v) => return Err(SqlError::UndefinedFunction(format!("{n}({v:?})"))),
         },

@@ -1741,6 +1741,18 @@ thread_local! {
 /// boundaries, letter classes) is refused with 2201B when the subject or pattern holds a
 /// character beyond ASCII, rather than answering differently.
 fn compile(pattern: &str, flags: RegexFlags, subject: &str) -> SqlResult<regex_lite::Regex> {
+    with_compiled(pattern, flags, subject, regex_lite::Regex::clone)
+}
+
+/// Runs `f` over the compiled `pattern` (see [`compile`]) where the cache holds it: a copy of
+/// a compiled expression starts without the match state the cached one has built up, so a
+/// match per row through a copy allocates that state each time.
+fn with_compiled<R>(
+    pattern: &str,
+    flags: RegexFlags,
+    subject: &str,
+    f: impl FnOnce(&regex_lite::Regex) -> R,
+) -> SqlResult<R> {
     let ascii = subject.is_ascii() && pattern.is_ascii();
     if !ascii && !flags.literal {
         const LETTER_FEATURES: [&str; 14] = [
@@ -1783,7 +1795,7 @@ fn compile(pattern: &str, flags: RegexFlags, subject: &str) -> SqlResult<regex_l
             .iter()
             .find(|(p, f, _)| p == pattern && *f == key_flags)
         {
-            return Ok(re.clone());
+            return Ok(f(re));
         }
         let translated = if flags.literal {
             regex_lite::escape(pattern)
@@ -1802,8 +1814,9 @@ fn compile(pattern: &str, flags: RegexFlags, subject: &str) -> SqlResult<regex_l
         if cache.len() >= REGEX_CACHE_MAX {
             cache.remove(0);
         }
-        cache.push((pattern.to_string(), key_flags, re.clone()));
-        Ok(re)
+        let out = f(&re);
+        cache.push((pattern.to_string(), key_flags, re));
+        Ok(out)
     })
 }
 
@@ -1813,7 +1826,7 @@ pub(crate) fn regex_is_match(text: &str, pattern: &str, case_insensitive: bool) 
         case_insensitive,
         ..RegexFlags::default()
     };
-    Ok(compile(pattern, flags, text)?.is_match(text))
+    with_compiled(pattern, flags, text, |re| re.is_match(text))
 }
 
 /// The matches PostgreSQL's `setup_regexp_matches` finds from byte `start`: every one with

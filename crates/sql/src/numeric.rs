@@ -427,9 +427,39 @@ impl Decimal {
             (true, false) => return Ordering::Less,
             _ => {}
         }
-        let s = self.scale.max(other.scale);
-        let o = mag_cmp(&self.mag_at(s), &other.mag_at(s));
+        let o = self.mag_cmp(other);
         if self.negative { o.reverse() } else { o }
+    }
+
+    /// Compares the magnitudes, as [`mag_cmp`] of both at the larger scale, without making
+    /// those copies (a comparison runs per row).
+    fn mag_cmp(&self, other: &Decimal) -> Ordering {
+        let s = self.scale.max(other.scale);
+        let len = |d: &Decimal| {
+            if d.digits.is_empty() {
+                0
+            } else {
+                d.digits.len() + (s - d.scale) as usize
+            }
+        };
+        match len(self).cmp(&len(other)) {
+            Ordering::Equal => {}
+            o => return o,
+        }
+        // Equal lengths at scale `s`: the digits line up from the first; past the shorter
+        // list, the other's digits are compared with the zeros the shorter one is padded by.
+        let n = self.digits.len().min(other.digits.len());
+        match self.digits[..n].cmp(&other.digits[..n]) {
+            Ordering::Equal => {}
+            o => return o,
+        }
+        if self.digits[n..].iter().any(|&d| d != 0) {
+            Ordering::Greater
+        } else if other.digits[n..].iter().any(|&d| d != 0) {
+            Ordering::Less
+        } else {
+            Ordering::Equal
+        }
     }
 
     fn add(&self, other: &Decimal, negate_other: bool) -> Decimal {
@@ -1090,6 +1120,93 @@ impl Numeric {
                 }
             }
         }
+    }
+
+    /// [`Numeric::decode`] over `self`: a finite value read over a finite `self` reuses its
+    /// digit buffer, so a scan reading a numeric column allocates only while values grow.
+    pub fn decode_over(&mut self, r: &mut Reader<'_>) -> DecodeResult<()> {
+        let Numeric::Finite(d) = self else {
+            *self = Numeric::decode(r)?;
+            return Ok(());
+        };
+        let kind = r.u8()?;
+        if kind > 1 {
+            *self = match kind {
+                2 => Numeric::NaN,
+                3 => Numeric::Infinity { negative: false },
+                4 => Numeric::Infinity { negative: true },
+                _ => return Err(DecodeError("unknown numeric kind".into())),
+            };
+            return Ok(());
+        }
+        let scale = u32::from(r.u16()?);
+        let n = r.count((INTEGER_DIGITS_MAX + SCALE_MAX as usize) as u32)? as usize;
+        if scale > SCALE_MAX {
+            return Err(DecodeError("numeric scale out of range".into()));
+        }
+        d.digits.clear();
+        for &b in r.take(n.div_ceil(2))? {
+            let (hi, lo) = (b >> 4, b & 0x0f);
+            if hi > 9 || lo > 9 {
+                return Err(DecodeError("bad numeric digit".into()));
+            }
+            // Leading zeros are dropped, as `Decimal::new` drops them.
+            if hi != 0 || !d.digits.is_empty() {
+                d.digits.push(hi);
+            }
+            if lo != 0 || !d.digits.is_empty() {
+                d.digits.push(lo);
+            }
+        }
+        // An odd count's last half-byte is padding.
+        if n % 2 == 1 && !d.digits.is_empty() {
+            d.digits.pop();
+        }
+        d.negative = kind == 1 && !d.digits.is_empty();
+        d.scale = scale;
+        Ok(())
+    }
+
+    /// The value as an integer count of `10^-scale` and that scale (`1.50` is `(150, 2)`),
+    /// when it is finite and its digits fit in an i128 (38 of them); `None` otherwise. A sum
+    /// adds these without allocating (see [`Numeric::from_scaled`]).
+    #[must_use]
+    pub fn to_scaled(&self) -> Option<(i128, u32)> {
+        let Numeric::Finite(d) = self else {
+            return None;
+        };
+        if d.digits.len() > 38 {
+            return None;
+        }
+        let mut v: i128 = 0;
+        for &x in &d.digits {
+            v = v * 10 + i128::from(x);
+        }
+        Some((if d.negative { -v } else { v }, d.scale))
+    }
+
+    /// The numeric `v × 10^-scale` (see [`Numeric::to_scaled`]).
+    #[must_use]
+    pub fn from_scaled(v: i128, scale: u32) -> Numeric {
+        Numeric::Finite(Decimal::new(v < 0, mag_from_u128(v.unsigned_abs()), scale))
+    }
+
+    /// `x + y` of two values in [`Numeric::to_scaled`]'s form, at the larger scale, when it
+    /// fits in an i128; `None` for the general arithmetic. This makes only the result's digits.
+    #[must_use]
+    pub fn add_scaled((x, xs): (i128, u32), (y, ys): (i128, u32)) -> Option<Numeric> {
+        let at = xs.max(ys);
+        let widen = |v: i128, s: u32| 10i128.checked_pow(at - s).and_then(|m| v.checked_mul(m));
+        let sum = widen(x, xs)?.checked_add(widen(y, ys)?)?;
+        Some(Numeric::from_scaled(sum, at))
+    }
+
+    /// `x × y` of two values in [`Numeric::to_scaled`]'s form (the scales add), when it fits
+    /// in an i128 and its scale is within numeric's; `None` for the general arithmetic.
+    #[must_use]
+    pub fn mul_scaled((x, xs): (i128, u32), (y, ys): (i128, u32)) -> Option<Numeric> {
+        let scale = xs.checked_add(ys).filter(|s| *s <= SCALE_MAX)?;
+        Some(Numeric::from_scaled(x.checked_mul(y)?, scale))
     }
 
     /// Reads what [`Numeric::encode`] wrote.

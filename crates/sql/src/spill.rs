@@ -432,6 +432,16 @@ impl<'a> Sorter<'a> {
 
     /// Adds a row.
     pub fn push(&mut self, vals: Vec<Value>, keys: Vec<Value>) -> SqlResult<()> {
+        self.push_giving_back(vals, keys).map(drop)
+    }
+
+    /// [`Sorter::push`] that gives back the row a bounded sort drops (the new row, or the one
+    /// it displaced), so that the caller can build its next row in those buffers.
+    pub fn push_giving_back(
+        &mut self,
+        vals: Vec<Value>,
+        keys: Vec<Value>,
+    ) -> SqlResult<Option<(Vec<Value>, Vec<Value>)>> {
         let widths = *self.widths.get_or_insert((vals.len(), keys.len()));
         if widths != (vals.len(), keys.len()) {
             return Err(SqlError::Internal("sorted rows of different widths".into()));
@@ -448,14 +458,15 @@ impl<'a> Sorter<'a> {
                 && self.after(top, &row)
             {
                 self.bytes = self.bytes - top.bytes() + row.bytes();
-                self.rows[0] = row;
+                let old = std::mem::replace(&mut self.rows[0], row);
                 let order = self.order;
                 sift_down(&mut self.rows, 0, &|a: &SortRow, b: &SortRow| {
                     order(&a.keys, &b.keys).then(a.seq.cmp(&b.seq)) == Ordering::Greater
                 });
                 self.peak_bytes = self.peak_bytes.max(self.bytes);
+                return Ok(Some((old.vals, old.keys)));
             }
-            return Ok(());
+            return Ok(Some((row.vals, row.keys)));
         }
         self.bytes += row.bytes();
         self.rows.push(row);
@@ -467,12 +478,12 @@ impl<'a> Sorter<'a> {
         {
             // PostgreSQL's switch to a bounded heap: twice the bound, or memory full.
             self.make_heap(bound);
-            return Ok(());
+            return Ok(None);
         }
         if self.bytes > self.work_mem {
             self.write_run()?;
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Keeps the first `bound` rows, as a max-heap.

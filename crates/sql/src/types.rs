@@ -369,8 +369,10 @@ impl DataType {
 }
 
 /// A value. Integers of both widths are held as i64; the column or expression type says which.
-#[derive(Clone, Debug, PartialEq)]
+/// The default is NULL.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Value {
+    #[default]
     Null,
     Bool(bool),
     Int(i64),
@@ -678,8 +680,8 @@ impl Value {
             (Value::Int(a), Value::Float(b)) => cmp_f64(*a as f64, *b),
             (Value::Float(a), Value::Int(b)) => cmp_f64(*a, *b as f64),
             (Value::Numeric(a), Value::Numeric(b)) => a.total_cmp(b),
-            (Value::Numeric(a), Value::Int(b)) => a.total_cmp(&Numeric::from_i64(*b)),
-            (Value::Int(a), Value::Numeric(b)) => Numeric::from_i64(*a).total_cmp(b),
+            (Value::Numeric(a), Value::Int(b)) => numeric_int_cmp(a, *b),
+            (Value::Int(a), Value::Numeric(b)) => numeric_int_cmp(b, *a).reverse(),
             // numeric meets float8 as float8, PostgreSQL's implicit cast.
             (Value::Numeric(a), Value::Float(b)) => cmp_f64(a.to_f64(), *b),
             (Value::Float(a), Value::Numeric(b)) => cmp_f64(*a, b.to_f64()),
@@ -936,6 +938,19 @@ fn parse_uuid(s: &str) -> Option<u128> {
         }
     }
     (digits == 32).then_some(v)
+}
+
+/// Compares a numeric with an integer: as scaled i128s when the numeric has up to 38 digits
+/// (no numeric is made of the integer per row), else as two numerics.
+fn numeric_int_cmp(a: &Numeric, b: i64) -> Ordering {
+    if let Some((v, scale)) = a.to_scaled()
+        && let Some(w) = 10i128
+            .checked_pow(scale)
+            .and_then(|m| i128::from(b).checked_mul(m))
+    {
+        return v.cmp(&w);
+    }
+    a.total_cmp(&Numeric::from_i64(b))
 }
 
 /// The result of `sum` (`avg` when `avg`) over `count` values whose numeric inputs summed to
