@@ -1322,50 +1322,17 @@ fn decode_columns_fast(
                 at += 8;
                 put(slot, Value::Float(f64::from_bits(x)));
             }
-            NUMERIC_VALUE_TAG if matches!(slot, Value::Numeric(_)) => {
-                let Value::Numeric(n) = slot else {
-                    return false;
-                };
-                let Some(rest) = bytes.get(at..) else {
-                    return false;
-                };
-                let mut r = Reader::new(rest);
-                if n.decode_over(&mut r).is_err() {
-                    return false;
-                }
-                at = bytes.len() - r.remaining();
-            }
-            // Text and bytes are copied into the slot's buffer from the last row when it has
-            // one, so a scan allocates for them only while values grow.
+            // Over the slot's buffer (out of line: the integer path above is the hot one).
             TEXT_VALUE_TAG | BPCHAR_VALUE_TAG | BYTES_VALUE_TAG => {
-                let Some(&[a, b, c, d]) = bytes.get(at..at + 4) else {
-                    return false;
-                };
-                let len = u32::from_le_bytes([a, b, c, d]) as usize;
-                let Some(body) = bytes.get(at + 4..).and_then(|rest| rest.get(..len)) else {
-                    return false;
-                };
-                at += 4 + len;
-                if tag == BYTES_VALUE_TAG {
-                    match slot {
-                        Value::Bytes(v) => {
-                            v.clear();
-                            v.extend_from_slice(body);
-                        }
-                        other => put(other, Value::Bytes(body.to_vec())),
-                    }
-                    continue;
+                match decode_over_slot(tag, bytes, at, slot) {
+                    Some(end) => at = end,
+                    None => return false,
                 }
-                let Ok(text) = std::str::from_utf8(body) else {
-                    return false;
-                };
-                match (tag, slot) {
-                    (TEXT_VALUE_TAG, Value::Text(s)) | (BPCHAR_VALUE_TAG, Value::Bpchar(s)) => {
-                        s.clear();
-                        s.push_str(text);
-                    }
-                    (TEXT_VALUE_TAG, other) => put(other, Value::Text(text.to_owned())),
-                    (_, other) => put(other, Value::Bpchar(text.to_owned())),
+            }
+            NUMERIC_VALUE_TAG if matches!(slot, Value::Numeric(_)) => {
+                match decode_over_slot(tag, bytes, at, slot) {
+                    Some(end) => at = end,
+                    None => return false,
                 }
             }
             _ => {
@@ -1379,6 +1346,44 @@ fn decode_columns_fast(
     }
     null_from(vals, upto);
     true
+}
+
+/// Decodes the text, bpchar, bytea or numeric value (tag `tag`) at `at` in `bytes` into `slot`,
+/// over the buffer the slot holds from the last row when it holds one of the same kind: a scan
+/// allocates for these only while values grow. Where the value ends; `None` for bytes amiss.
+#[inline(never)]
+fn decode_over_slot(tag: u8, bytes: &[u8], at: usize, slot: &mut Value) -> Option<usize> {
+    if tag == NUMERIC_VALUE_TAG {
+        let Value::Numeric(n) = slot else {
+            return None;
+        };
+        let mut r = Reader::new(bytes.get(at..)?);
+        n.decode_over(&mut r).ok()?;
+        return Some(bytes.len() - r.remaining());
+    }
+    let len = u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize;
+    let body = bytes.get(at + 4..)?.get(..len)?;
+    let end = at + 4 + len;
+    if tag == BYTES_VALUE_TAG {
+        match slot {
+            Value::Bytes(v) => {
+                v.clear();
+                v.extend_from_slice(body);
+            }
+            other => put(other, Value::Bytes(body.to_vec())),
+        }
+        return Some(end);
+    }
+    let text = std::str::from_utf8(body).ok()?;
+    match (tag, slot) {
+        (TEXT_VALUE_TAG, Value::Text(s)) | (BPCHAR_VALUE_TAG, Value::Bpchar(s)) => {
+            s.clear();
+            s.push_str(text);
+        }
+        (TEXT_VALUE_TAG, other) => put(other, Value::Text(text.to_owned())),
+        (_, other) => put(other, Value::Bpchar(text.to_owned())),
+    }
+    Some(end)
 }
 
 /// The encoded width of a numeric value (what [`crate::numeric::Numeric::encode`] wrote) at

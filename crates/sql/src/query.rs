@@ -6756,8 +6756,31 @@ impl Executor<'_> {
 }
 
 /// Sets `dst` to a copy of `src`, into the buffer `dst` already has when both are text or
-/// bytes.
+/// bytes. A scalar over a scalar (the common case: a row's integers over the last row's) is
+/// stored without the general clone and drop.
+#[inline]
 fn assign_value(dst: &mut Value, src: &Value) {
+    let scalar = match src {
+        Value::Null => Value::Null,
+        Value::Int(v) => Value::Int(*v),
+        Value::Bool(b) => Value::Bool(*b),
+        Value::Float(f) => Value::Float(*f),
+        _ => return assign_value_general(dst, src),
+    };
+    if matches!(
+        dst,
+        Value::Null | Value::Int(_) | Value::Bool(_) | Value::Float(_)
+    ) {
+        // The old value owns no memory: nothing to drop.
+        std::mem::forget(std::mem::replace(dst, scalar));
+    } else {
+        *dst = scalar;
+    }
+}
+
+/// [`assign_value`] of a value that may own memory.
+#[inline(never)]
+fn assign_value_general(dst: &mut Value, src: &Value) {
     match (dst, src) {
         (Value::Text(d), Value::Text(s)) | (Value::Bpchar(d), Value::Bpchar(s)) => d.clone_from(s),
         (Value::Bytes(d), Value::Bytes(s)) => d.clone_from(s),
@@ -8723,7 +8746,7 @@ impl Accumulator {
     /// [`Accumulator::add_general`].
     #[inline]
     pub(crate) fn add(&mut self, v: Value) -> SqlResult<()> {
-        if self.take_common(&v) || self.take_scaled(&v) {
+        if self.take_common(&v) {
             return Ok(());
         }
         self.add_general(v)
@@ -8735,16 +8758,26 @@ impl Accumulator {
     /// [`Accumulator::add_general`].
     #[inline]
     pub(crate) fn add_ref(&mut self, v: &Value) -> SqlResult<()> {
-        if self.take_common(v) || self.take_scaled(v) {
+        if self.take_common(v) {
             return Ok(());
         }
-        if self.distinct.is_none()
+        self.add_ref_rest(v)
+    }
+
+    /// [`Accumulator::add_ref`] of the inputs [`Accumulator::take_common`] leaves (out of
+    /// line, off the integer path): a numeric sum's, a min or max compared where it lies and
+    /// copied only when it is the new best (over the old best's buffer), the rest cloned for
+    /// [`Accumulator::add_general`].
+    #[inline(never)]
+    fn add_ref_rest(&mut self, v: &Value) -> SqlResult<()> {
+        if self.take_scaled(v) {
+            return Ok(());
+        }
+        if matches!(self.func, AggFunc::Min | AggFunc::Max)
+            && self.distinct.is_none()
             && self.more.is_none()
-            && matches!(self.func, AggFunc::Min | AggFunc::Max)
             && !v.is_null()
         {
-            // Compared where it lies, copied only when it is the new best (over the old
-            // best's buffer).
             self.count += 1;
             let replace = match self.best.compare(v)? {
                 None => true,
@@ -8763,7 +8796,6 @@ impl Accumulator {
 
     /// Takes `v` if it is a numeric input of `sum` or `avg` (without DISTINCT) that the i128
     /// part of the sum holds (see [`Accumulator::add_scaled`]); whether it did.
-    #[inline]
     fn take_scaled(&mut self, v: &Value) -> bool {
         if self.distinct.is_none()
             && self.more.is_none()
@@ -8845,6 +8877,9 @@ impl Accumulator {
 
     #[inline(never)]
     fn add_general(&mut self, v: Value) -> SqlResult<()> {
+        if self.take_scaled(&v) {
+            return Ok(());
+        }
         if self.func == AggFunc::CountStar {
             self.count += 1;
             return Ok(());
