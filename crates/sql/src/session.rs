@@ -5699,11 +5699,10 @@ impl Session {
         params: &[Value],
         returning: Option<&Returning>,
         tag: &str,
-        count: usize,
         rows: &[Vec<Value>],
     ) -> SqlResult<Output> {
         let Some(r) = returning else {
-            return Ok(command(format!("{tag} {count}")));
+            return Ok(command(format!("{tag} {}", rows.len())));
         };
         let exec = self.executor(txn, params);
         let mut out = Vec::with_capacity(rows.len());
@@ -5797,14 +5796,7 @@ impl Session {
                     written.push(r);
                 }
             }
-            return self.dml_output(
-                txn,
-                params,
-                plan.returning.as_ref(),
-                "INSERT 0",
-                written.len(),
-                &written,
-            );
+            return self.dml_output(txn, params, plan.returning.as_ref(), "INSERT 0", &written);
         }
         let mut buf = Vec::new();
         for row in &rows {
@@ -5826,14 +5818,7 @@ impl Session {
             index::insert_entries(engine, txn, def, row, &key)?;
             self.check_view_row(txn, &plan.view_checks, params, row)?;
         }
-        self.dml_output(
-            txn,
-            params,
-            plan.returning.as_ref(),
-            "INSERT 0",
-            rows.len(),
-            &rows,
-        )
+        self.dml_output(txn, params, plan.returning.as_ref(), "INSERT 0", &rows)
     }
 
     fn plan_update(
@@ -5935,116 +5920,68 @@ impl Session {
         plan: &UpdatePlan,
         params: &[Value],
     ) -> SqlResult<Output> {
+        let engine = &self.db.engine;
         let def = &plan.def;
-        let ncols = def.columns.len();
         // Every new row is computed before the first write: the statement sees the table as it
-        // was when it started. The rows between the phases are held in stores that spill past
-        // `work_mem`, so an UPDATE of any number of rows keeps within a bounded memory.
-        let (found, partner_width) = self.dml_targets(txn, plan, params)?;
-        let work_mem = self.work_mem_bytes();
+        // was when it started.
+        let found = self.dml_targets(txn, plan, params)?;
         // Lock every matching row, then compute its new version from the newest committed one
         // (PostgreSQL's READ COMMITTED: a row changed since the snapshot is re-checked against
         // the WHERE clause and updated from its newest version, so no update is lost).
-        let locked = self.lock_targets(txn, plan, params, &found, partner_width)?;
-        drop(found);
-        // Each locked row as [key, old row, new row, partner].
-        let mut targets = RowStore::new(1 + 2 * ncols + partner_width, work_mem);
+        let mut locked = Vec::with_capacity(found.len());
+        for (key, old, partner) in found {
+            let before = old.clone();
+            if let Some(row) =
+                self.lock_for_write(txn, def, plan.filter.as_ref(), params, &key, old)?
+            {
+                let partner = if row == before {
+                    Some(partner)
+                } else {
+                    self.dml_partner(txn, plan, params, &row)?
+                };
+                if let Some(p) = partner {
+                    locked.push((key, row, p));
+                }
+            }
+        }
+        let mut targets = Vec::with_capacity(locked.len());
+        let mut partners = Vec::with_capacity(locked.len());
         {
             let exec = self.executor(txn, params);
-            locked.for_each(&mut |r| {
-                let (key, old, partner) = target_parts(r, ncols)?;
-                // The SET expressions see the old row and its partner (`r` without its key).
-                let cx = exec.cx(&r[1..], None);
-                let mut out = Vec::with_capacity(1 + 2 * ncols + partner_width);
-                out.push(Value::Bytes(key.to_vec()));
-                out.extend_from_slice(old);
-                out.extend_from_slice(old);
+            for (key, old, partner) in locked {
+                let mut joined = old.clone();
+                joined.extend(partner.iter().cloned());
+                let cx = exec.cx(&joined, None);
+                let mut row = old.clone();
                 for (i, e) in &plan.sets {
-                    out[1 + ncols + *i] = def.columns[*i].assign(e.eval(&cx)?)?;
+                    let col = &def.columns[*i];
+                    row[*i] = col.assign(e.eval(&cx)?)?;
                 }
-                out.extend_from_slice(partner);
-                targets.push(out)
-            })?;
+                targets.push((key, old, row));
+                partners.push(partner);
+            }
         }
-        drop(locked);
-        targets.finish_writing()?;
         let checks = self.bind_checks(txn, def)?;
         let referenced = self.is_referenced(txn, def)?;
-        let mut updated = 0usize;
-        let mut returned = Vec::new();
-        targets.for_each(&mut |r| {
-            let (key, old, rest) = target_parts(r, ncols)?;
-            let row = &rest[..ncols];
+        for (key, old, row) in &targets {
             check_not_null(def, row)?;
             self.check_row(txn, def, &checks, row)?;
-            check_foreign_keys(
-                &self.db.engine,
-                txn,
-                self.lock_timeout(),
-                def,
-                row,
-                Some(old),
-            )?;
+            check_foreign_keys(engine, txn, self.lock_timeout(), def, row, Some(old))?;
             self.rewrite_row(txn, def, key, old, row)?;
             self.check_view_row(txn, &plan.view_checks, params, row)?;
             if referenced {
                 self.referencing_actions(txn, def, old, Some(row), 0)?;
             }
-            updated += 1;
-            if plan.returning.is_some() {
-                returned.push(rest.to_vec());
-            }
-            Ok(())
-        })?;
-        self.dml_output(
-            txn,
-            params,
-            plan.returning.as_ref(),
-            "UPDATE",
-            updated,
-            &returned,
-        )
-    }
-
-    /// Locks the target rows of an UPDATE or DELETE (`found`, see [`Session::dml_targets`])
-    /// one by one, re-checking a row changed since the snapshot against the statement's
-    /// conditions (see [`Session::lock_for_write`]) and its partner against the newest version:
-    /// the rows locked, with their newest versions and partners, in the same layout.
-    fn lock_targets(
-        &self,
-        txn: &mut Txn,
-        plan: &UpdatePlan,
-        params: &[Value],
-        found: &RowStore,
-        partner_width: usize,
-    ) -> SqlResult<RowStore> {
-        let ncols = plan.def.columns.len();
-        let mut locked = RowStore::new(1 + ncols + partner_width, self.work_mem_bytes());
-        found.for_each(&mut |r| {
-            let (key, old, partner) = target_parts(r, ncols)?;
-            let Some(row) = self.lock_for_write(
-                txn,
-                &plan.def,
-                plan.filter.as_ref(),
-                params,
-                key,
-                old.to_vec(),
-            )?
-            else {
-                return Ok(());
-            };
-            let partner = if row.as_slice() == old {
-                partner.to_vec()
-            } else {
-                match self.dml_partner(txn, plan, params, &row)? {
-                    Some(p) => p,
-                    None => return Ok(()),
-                }
-            };
-            locked.push(target_row(key, row, partner, partner_width)?)
-        })?;
-        locked.finish_writing()?;
-        Ok(locked)
+        }
+        let rows: Vec<Vec<Value>> = targets
+            .into_iter()
+            .zip(partners)
+            .map(|((_, _, mut row), partner)| {
+                row.extend(partner);
+                row
+            })
+            .collect();
+        self.dml_output(txn, params, plan.returning.as_ref(), "UPDATE", &rows)
     }
 
     /// `SELECT … FOR UPDATE/SHARE [NOWAIT | SKIP LOCKED]` over one table, as PostgreSQL's
@@ -6145,26 +6082,21 @@ impl Session {
         Ok(Some(newest))
     }
 
-    /// The rows an UPDATE or DELETE acts on, as the statement's snapshot sees them, in a store
-    /// that spills past `work_mem` (see [`target_row`]: key, row, partner row of `UPDATE …
-    /// FROM` / `DELETE … USING`, none without one), and the partner's width. A row without a
+    /// The rows an UPDATE or DELETE acts on, as the statement's snapshot sees them: (key, row,
+    /// partner row of `UPDATE … FROM` / `DELETE … USING`, empty without one). A row without a
     /// partner is left alone.
+    #[allow(clippy::type_complexity)]
     fn dml_targets(
         &self,
         txn: &Txn,
         plan: &UpdatePlan,
         params: &[Value],
-    ) -> SqlResult<(RowStore, usize)> {
+    ) -> SqlResult<Vec<(Vec<u8>, Vec<Value>, Vec<Value>)>> {
         let mut exec = self
             .executor(txn, params)
             .lend_instrument(self.explain_instrument.take());
         let started = exec.node_start();
-        let partner_width = plan.join.as_ref().map_or(0, |j| j.scope.len());
-        let mut out = RowStore::new(
-            1 + plan.def.columns.len() + partner_width,
-            self.work_mem_bytes(),
-        );
-        let (mut found_rows, mut kept) = (0usize, 0usize);
+        let mut found = Vec::new();
         matching_rows(
             &exec,
             &plan.def,
@@ -6173,33 +6105,36 @@ impl Session {
             None,
             None,
             |k, row| {
-                found_rows += 1;
-                let partner = match &plan.join {
-                    None => Vec::new(),
-                    Some(j) => {
-                        self.info.cancel.check()?;
-                        match exec
-                            .subquery_rows(&j.sources, &exec.cx(&row, None), Some(1))?
-                            .first()?
-                        {
-                            Some(p) => p,
-                            None => return Ok(()),
-                        }
-                    }
-                };
-                kept += 1;
-                out.push(target_row(&k, row, partner, partner_width)?)
+                found.push((k, row));
+                Ok(())
             },
         )?;
-        out.finish_writing()?;
+        let mut out = Vec::with_capacity(found.len());
+        let found_rows = found.len();
+        for (k, row) in found {
+            let partner = match &plan.join {
+                None => Vec::new(),
+                Some(j) => {
+                    self.info.cancel.check()?;
+                    match exec
+                        .subquery_rows(&j.sources, &exec.cx(&row, None), Some(1))?
+                        .first()?
+                    {
+                        Some(p) => p,
+                        None => continue,
+                    }
+                }
+            };
+            out.push((k, row, partner));
+        }
         if let Some(i) = exec.instrument() {
             i.record(&plan.access, Part::Scan, started, found_rows);
             if plan.join.is_some() {
-                i.record(&plan.access, Part::Join, started, kept);
+                i.record(&plan.access, Part::Join, started, out.len());
             }
         }
         self.explain_instrument.set(exec.take_instrument());
-        Ok((out, partner_width))
+        Ok(out)
     }
 
     /// The partner of a row that changed while the statement waited for its lock (READ
@@ -6291,70 +6226,36 @@ impl Session {
         plan: &UpdatePlan,
         params: &[Value],
     ) -> SqlResult<Output> {
-        let ncols = plan.def.columns.len();
-        // The target rows are found first (the statement sees the table as it was when it
-        // started), held in a store that spills past `work_mem`; then each is locked and
-        // deleted.
-        let (found, partner_width) = self.dml_targets(txn, plan, params)?;
-        let locked = self.lock_targets(txn, plan, params, &found, partner_width)?;
-        drop(found);
+        let engine = &self.db.engine;
+        let found = self.dml_targets(txn, plan, params)?;
         let referenced = self.is_referenced(txn, &plan.def)?;
-        let mut deleted = 0usize;
-        let mut returned = Vec::new();
-        locked.for_each(&mut |r| {
-            let (k, row, _) = target_parts(r, ncols)?;
-            if self.db.engine.delete(txn, plan.def.tree, k)? {
-                index::delete_entries(&self.db.engine, txn, &plan.def, row, k)?;
+        let mut deleted = Vec::new();
+        for (k, old, partner) in found {
+            let before = old.clone();
+            let Some(row) =
+                self.lock_for_write(txn, &plan.def, plan.filter.as_ref(), params, &k, old)?
+            else {
+                continue;
+            };
+            let partner = if row == before {
+                partner
+            } else {
+                match self.dml_partner(txn, plan, params, &row)? {
+                    Some(p) => p,
+                    None => continue,
+                }
+            };
+            if engine.delete(txn, plan.def.tree, &k)? {
+                index::delete_entries(engine, txn, &plan.def, &row, &k)?;
                 if referenced {
-                    self.referencing_actions(txn, &plan.def, row, None, 0)?;
+                    self.referencing_actions(txn, &plan.def, &row, None, 0)?;
                 }
-                deleted += 1;
-                if plan.returning.is_some() {
-                    returned.push(r[1..].to_vec());
-                }
+                let mut out = row;
+                out.extend(partner);
+                deleted.push(out);
             }
-            Ok(())
-        })?;
-        self.dml_output(
-            txn,
-            params,
-            plan.returning.as_ref(),
-            "DELETE",
-            deleted,
-            &returned,
-        )
-    }
-}
-
-/// A target row of an UPDATE or DELETE as its stores hold it: its key (as bytea), its
-/// columns, its partner's values (none without a join; see [`DmlJoin`]).
-fn target_row(
-    key: &[u8],
-    row: Vec<Value>,
-    partner: Vec<Value>,
-    partner_width: usize,
-) -> SqlResult<Vec<Value>> {
-    if partner.len() != partner_width {
-        return Err(SqlError::Internal(format!(
-            "a partner row of {} values where {partner_width} were expected",
-            partner.len()
-        )));
-    }
-    let mut out = Vec::with_capacity(1 + row.len() + partner.len());
-    out.push(Value::Bytes(key.to_vec()));
-    out.extend(row);
-    out.extend(partner);
-    Ok(out)
-}
-
-/// The key, the `ncols` columns and the rest of a row [`target_row`] made.
-fn target_parts(r: &[Value], ncols: usize) -> SqlResult<(&[u8], &[Value], &[Value])> {
-    match r.split_first() {
-        Some((Value::Bytes(k), rest)) if rest.len() >= ncols => {
-            let (row, partner) = rest.split_at(ncols);
-            Ok((k, row, partner))
         }
-        _ => Err(SqlError::Internal("a malformed target row".into())),
+        self.dml_output(txn, params, plan.returning.as_ref(), "DELETE", &deleted)
     }
 }
 
@@ -10739,82 +10640,5 @@ mod tests {
             ),
             [["'nextval(''q'')'::text"]]
         );
-    }
-
-    /// UPDATE and DELETE hold the rows between their phases (found, locked, computed) in stores
-    /// that spill past `work_mem`: with 64kB they write temporary files and answer as they do in
-    /// memory, with a join partner, RETURNING, CHECK and foreign keys that cascade.
-    #[test]
-    fn updates_and_deletes_keep_their_rows_within_work_mem() {
-        let mut s = session();
-        run(
-            &mut s,
-            "CREATE TABLE p (id int PRIMARY KEY, v int, t text CHECK (length(t) < 100));
-             CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p ON DELETE CASCADE);
-             CREATE TABLE m (k int PRIMARY KEY, add int);
-             INSERT INTO p SELECT g, g, 'row ' || g FROM generate_series(1, 5000) g;
-             INSERT INTO c SELECT g, g FROM generate_series(1, 5000, 50) g;
-             INSERT INTO m SELECT g, g * 10 FROM generate_series(0, 9) g;
-             SET work_mem = '64kB'",
-        );
-        let before = crate::spill::files_created_on_this_thread();
-        assert_eq!(
-            run(
-                &mut s,
-                "UPDATE p SET v = v + 1, t = t || '!' WHERE id > 100"
-            ),
-            Vec::<Vec<String>>::new()
-        );
-        assert!(crate::spill::files_created_on_this_thread() > before);
-        assert_eq!(
-            run(
-                &mut s,
-                "SELECT count(*), sum(v), count(*) FILTER (WHERE t LIKE '%!') FROM p"
-            ),
-            [["5000", "12507400", "4900"]]
-        );
-        // With a partner: each row gains its partner's value.
-        run(
-            &mut s,
-            "UPDATE p SET v = v + m.add FROM m WHERE m.k = p.id % 10",
-        );
-        assert_eq!(
-            run(&mut s, "SELECT sum(v), min(v), max(v) FROM p"),
-            [["12732400", "10", "5090"]]
-        );
-        // RETURNING gives every row, from the stores.
-        let returned = run(
-            &mut s,
-            "UPDATE p SET v = 0 WHERE id <= 3750 RETURNING id, v, t",
-        );
-        assert_eq!(returned.len(), 3750);
-        assert_eq!(returned[3749], ["3750", "0", "row 3750!"]);
-        // A CHECK is checked per row: one failing row fails the statement, which changes none.
-        let failed = s
-            .execute(
-                &crate::parse("UPDATE p SET t = repeat('x', 200) WHERE id = 4999").unwrap()[0],
-                &[],
-            )
-            .err();
-        assert!(
-            matches!(failed, Some(SqlError::CheckViolation { .. })),
-            "{failed:?}"
-        );
-        // DELETE cascades to the referencing rows, and RETURNING gives the deleted ones.
-        let deleted = run(&mut s, "DELETE FROM p WHERE id > 1250 RETURNING id");
-        assert_eq!(deleted.len(), 3750);
-        assert_eq!(
-            run(
-                &mut s,
-                "SELECT count(*), max(id) FROM p UNION ALL SELECT count(*), max(p_id) FROM c"
-            ),
-            [["1250", "1250"], ["25", "1201"]]
-        );
-        // DELETE … USING with a partner.
-        run(
-            &mut s,
-            "DELETE FROM p USING m WHERE m.k = p.id % 10 AND m.add >= 50",
-        );
-        assert_eq!(run(&mut s, "SELECT count(*) FROM p"), [["625"]]);
     }
 }
