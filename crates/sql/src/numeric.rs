@@ -476,6 +476,21 @@ impl Decimal {
     }
 }
 
+/// `v × 10^-from` as a count of `10^-to` (`to ≥ from`), when it fits in an i128.
+#[must_use]
+pub fn rescale_scaled(v: i128, from: u32, to: u32) -> Option<i128> {
+    10i128.checked_pow(to.checked_sub(from)?)?.checked_mul(v)
+}
+
+/// The sum of two values in [`Numeric::to_scaled`]'s form, at the larger scale, when it fits
+/// in an i128.
+#[must_use]
+pub fn scaled_sum((x, xs): (i128, u32), (y, ys): (i128, u32)) -> Option<(i128, u32)> {
+    let at = xs.max(ys);
+    let sum = rescale_scaled(x, xs, at)?.checked_add(rescale_scaled(y, ys, at)?)?;
+    Some((sum, at))
+}
+
 impl Numeric {
     /// Zero with scale 0.
     #[must_use]
@@ -1194,10 +1209,8 @@ impl Numeric {
     /// `x + y` of two values in [`Numeric::to_scaled`]'s form, at the larger scale, when it
     /// fits in an i128; `None` for the general arithmetic. This makes only the result's digits.
     #[must_use]
-    pub fn add_scaled((x, xs): (i128, u32), (y, ys): (i128, u32)) -> Option<Numeric> {
-        let at = xs.max(ys);
-        let widen = |v: i128, s: u32| 10i128.checked_pow(at - s).and_then(|m| v.checked_mul(m));
-        let sum = widen(x, xs)?.checked_add(widen(y, ys)?)?;
+    pub fn add_scaled(x: (i128, u32), y: (i128, u32)) -> Option<Numeric> {
+        let (sum, at) = scaled_sum(x, y)?;
         Some(Numeric::from_scaled(sum, at))
     }
 

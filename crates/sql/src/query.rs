@@ -8815,16 +8815,13 @@ impl Accumulator {
     /// so far is moved to `numeric_sum` and the input is for the general path: a sum of
     /// numerics allocates nothing per row until it passes 38 digits.
     fn add_scaled(&mut self, (v, scale): (i128, u32)) -> bool {
-        let (sum, sum_scale) = self.scaled_sum.unwrap_or((0, scale));
-        let at = sum_scale.max(scale);
-        let widen =
-            |x: i128, from: u32| 10i128.checked_pow(at - from).and_then(|m| x.checked_mul(m));
-        match (widen(sum, sum_scale), widen(v, scale)) {
-            (Some(a), Some(b)) if a.checked_add(b).is_some() => {
-                self.scaled_sum = Some((a + b, at));
+        let sum = self.scaled_sum.unwrap_or((0, scale));
+        match crate::numeric::scaled_sum(sum, (v, scale)) {
+            Some(s) => {
+                self.scaled_sum = Some(s);
                 true
             }
-            _ => {
+            None => {
                 self.spill_scaled();
                 false
             }

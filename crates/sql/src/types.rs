@@ -944,9 +944,7 @@ fn parse_uuid(s: &str) -> Option<u128> {
 /// (no numeric is made of the integer per row), else as two numerics.
 fn numeric_int_cmp(a: &Numeric, b: i64) -> Ordering {
     if let Some((v, scale)) = a.to_scaled()
-        && let Some(w) = 10i128
-            .checked_pow(scale)
-            .and_then(|m| i128::from(b).checked_mul(m))
+        && let Some(w) = crate::numeric::rescale_scaled(i128::from(b), 0, scale)
     {
         return v.cmp(&w);
     }
